@@ -1,0 +1,104 @@
+/* rc_config.h: the rowcast configuration, loaded from one YAML file.
+ *
+ * Each component's keys are described by one declarative table in rc_config.c (name, type,
+ * default, bounds, description); unknown keys, wrong types, out-of-range values and missing
+ * required keys are errors whose message names the file, the line and the key path, e.g.
+ *   "rowcast.yaml:12: pipelines[0].source.port: expected an integer from 1 to 65535, got 'abc'".
+ * String values may contain ${ENV_VAR} (an unset variable is an error that names it);
+ * password_file reads a secret from a file (trailing newline stripped).
+ * The loaded config is a plain value struct: every string is owned by the config and freed
+ * by rc_config_destroy. */
+#ifndef RC_CONFIG_H
+#define RC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rc_err.h"
+
+typedef struct rc_kv {
+    char *key;
+    char *value;
+} rc_kv_t;
+
+typedef enum rc_tls_mode {
+    RC_TLS_DISABLED = 0,
+    RC_TLS_PREFERRED,
+    RC_TLS_REQUIRED,
+    RC_TLS_VERIFY_CA,
+    RC_TLS_VERIFY_IDENTITY,
+} rc_tls_mode_t;
+
+typedef struct rc_source_config {
+    char *host;          /* default "127.0.0.1"; ignored when socket is set */
+    int port;            /* default 3306 */
+    char *socket;        /* unix socket path, optional */
+    char *user;          /* required */
+    char *password;      /* from password, password_file or ${ENV}; may be NULL */
+    uint32_t server_id;  /* required, 1..2^32-1, unique among replicas of the server */
+    char **include;      /* anchored POSIX extended regexes on "schema.table"; none = all */
+    size_t n_include;
+    char **exclude;      /* same, applied after include */
+    size_t n_exclude;
+    char *start;         /* "earliest" (default) | "latest" | "file:<name>:<pos>" */
+    double heartbeat_s;  /* heartbeat period asked of the server, default 5 */
+    double connect_timeout_s; /* default 10 */
+    double read_timeout_s;    /* default 3 x heartbeat */
+    rc_tls_mode_t tls_mode;   /* default disabled */
+    char *tls_ca;
+    char *tls_cert;
+    char *tls_key;
+} rc_source_config_t;
+
+typedef struct rc_sink_config {
+    char *format;        /* "json" (only one for now) */
+    char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
+    bool create_topics;  /* default true */
+    int topic_partitions;    /* for created topics, default 1 */
+    int topic_replication;   /* for created topics, default -1 = broker default */
+} rc_sink_config_t;
+
+typedef struct rc_pipeline_config {
+    char *name;          /* required, [A-Za-z0-9._-]{1,64}, unique */
+    rc_source_config_t source;
+    rc_sink_config_t sink;
+    int batch_max_events;    /* default 1000 */
+    int batch_max_ms;        /* default 20 */
+    int queue_batches;       /* bounded queue depth between reader and worker, default 16 */
+} rc_pipeline_config_t;
+
+typedef struct rc_kafka_config {
+    char *brokers;       /* required */
+    rc_kv_t *rdkafka;    /* passed to librdkafka as-is, in file order */
+    size_t n_rdkafka;
+} rc_kafka_config_t;
+
+typedef struct rc_http_config {
+    char *listen;        /* "host:port", default "127.0.0.1:8080"; "" disables the server */
+} rc_http_config_t;
+
+typedef struct rc_config {
+    char *path;          /* the file it was loaded from */
+    char *log_level;     /* error|warn|info|debug, default info */
+    double shutdown_grace_s; /* how long SIGTERM waits for Kafka to flush, default 30 */
+    rc_http_config_t http;
+    rc_kafka_config_t kafka;
+    rc_pipeline_config_t *pipelines;
+    size_t n_pipelines;
+} rc_config_t;
+
+/* Loads and validates path. Returns NULL and writes one sentence naming file, line and key
+ * into errstr on any error. The caller owns the result; free it with rc_config_destroy. */
+rc_config_t *rc_config_load(const char *path, char *errstr, size_t errstr_size);
+
+/* Same, from YAML text in memory; `name` stands for the file name in messages. */
+rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t len, char *errstr,
+                                   size_t errstr_size);
+
+void rc_config_destroy(rc_config_t *conf);
+
+/* Prints every key with type, default, bounds and description (rowcast --help-config). */
+void rc_config_print_reference(FILE *out);
+
+#endif
