@@ -1,0 +1,568 @@
+/* rc_config.c: every key of the rowcast config file, one declarative table per component.
+ *
+ * The tables below drive parsing, freeing and `--help-config` (rc_config_table.c walks them);
+ * a key added here is parsed, freed and documented with no other change. */
+#include "rc_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rc_config_table.h"
+
+#define ARRAY_LEN(a)    (sizeof(a) / sizeof((a)[0]))
+#define CONFIG_FILE_MAX (16 * 1024 * 1024)
+
+_Static_assert(sizeof(rc_tls_mode_t) == sizeof(int), "RC_CONFIG_ENUM stores an int");
+
+/* ---- checks ---- */
+
+static const char *str_of(const void *field) {
+    return *(char *const *)field;
+}
+
+static bool check_not_empty(const void *field, char *why, size_t n) {
+    if (str_of(field)[0] == '\0') {
+        snprintf(why, n, "must not be empty");
+        return false;
+    }
+    return true;
+}
+
+static bool check_name(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    size_t len = strlen(s);
+    bool ok = len >= 1 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-';
+    }
+    if (!ok) {
+        char shown[128];
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n, "expected 1 to 64 characters from A-Z a-z 0-9 . _ -, got %s", shown);
+    }
+    return ok;
+}
+
+/* Compiles the regex the way the source will use it: anchored, POSIX extended. */
+static bool check_regex(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    size_t len = strlen(s) + 5;
+    char *anchored = malloc(len);
+    if (anchored == NULL) {
+        snprintf(why, n, "out of memory");
+        return false;
+    }
+    snprintf(anchored, len, "^(%s)$", s);
+    regex_t re;
+    int err = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
+    free(anchored);
+    if (err != 0) {
+        char msg[128], shown[128];
+        regerror(err, &re, msg, sizeof msg);
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n, "invalid regular expression %s: %s", shown, msg);
+        return false;
+    }
+    regfree(&re);
+    return true;
+}
+
+static bool check_start(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    char shown[128];
+    rc_config_table_quote(s, shown, sizeof shown);
+    if (strcmp(s, "earliest") == 0 || strcmp(s, "latest") == 0) {
+        return true;
+    }
+    if (strncmp(s, "file:", 5) != 0) {
+        snprintf(why, n, "expected earliest, latest or file:<name>:<pos>, got %s", shown);
+        return false;
+    }
+    const char *name = s + 5;
+    const char *colon = strrchr(name, ':');
+    if (colon == NULL || colon == name) {
+        snprintf(why, n,
+                 "expected file:<name>:<pos> with a binlog file name and a position, got %s",
+                 shown);
+        return false;
+    }
+    if (memchr(name, '/', (size_t)(colon - name)) != NULL) {
+        snprintf(why, n, "expected a binlog file name without a directory in %s", shown);
+        return false;
+    }
+    const char *pos = colon + 1;
+    bool digits = *pos != '\0';
+    for (const char *p = pos; *p; p++) {
+        digits = digits && isdigit((unsigned char)*p);
+    }
+    errno = 0;
+    unsigned long long v = digits ? strtoull(pos, NULL, 10) : 0;
+    if (!digits || errno != 0 || v < 4) {
+        snprintf(why, n, "expected the position in file:<name>:<pos> to be an integer >= 4, got %s",
+                 shown);
+        return false;
+    }
+    return true;
+}
+
+static bool check_listen(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    if (s[0] == '\0') {
+        return true;
+    }
+    const char *colon = strrchr(s, ':');
+    bool ok = colon != NULL && colon != s && colon[1] != '\0' && strlen(colon + 1) <= 5;
+    for (const char *p = ok ? colon + 1 : ""; ok && *p; p++) {
+        ok = isdigit((unsigned char)*p);
+    }
+    if (ok) {
+        long port = strtol(colon + 1, NULL, 10);
+        ok = port >= 1 && port <= 65535;
+    }
+    if (!ok) {
+        char shown[128];
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n, "expected host:port (port 1 to 65535) or \"\" to disable, got %s", shown);
+    }
+    return ok;
+}
+
+static bool check_topic(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    char shown[128];
+    rc_config_table_quote(s, shown, sizeof shown);
+    if (s[0] == '\0') {
+        snprintf(why, n, "must not be empty");
+        return false;
+    }
+    for (const char *p = s; *p;) {
+        if (strncmp(p, "{schema}", 8) == 0) {
+            p += 8;
+        } else if (strncmp(p, "{table}", 7) == 0) {
+            p += 7;
+        } else if (isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-') {
+            p++;
+        } else {
+            snprintf(why, n,
+                     "expected a topic of A-Z a-z 0-9 . _ - and the placeholders {schema} "
+                     "and {table}, got %s",
+                     shown);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_replication(const void *field, char *why, size_t n) {
+    int v = *(const int *)field;
+    if (v == 0) {
+        snprintf(why, n, "expected -1 (broker default) or an integer from 1 to 32767, got 0");
+        return false;
+    }
+    return true;
+}
+
+/* ---- tables ---- */
+
+/* clang-format off: one table row per key reads better than one line per field */
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const tls_modes[] = {"disabled",  "preferred",       "required",
+                                        "verify_ca", "verify_identity", NULL};
+static const char *const sink_formats[] = {"json", NULL};
+
+static const char *tls_finish(void *base, char *why, size_t n) {
+    rc_source_config_t *s = base;
+    if (s->tls_cert != NULL && s->tls_key == NULL) {
+        snprintf(why, n, "required when cert is set");
+        return "key";
+    }
+    if (s->tls_key != NULL && s->tls_cert == NULL) {
+        snprintf(why, n, "required when key is set");
+        return "cert";
+    }
+    return NULL;
+}
+
+#define TLS_OFF(f) offsetof(rc_source_config_t, f)
+static const rc_config_key_t tls_keys[] = {
+    {.name = "mode",
+     .type = RC_CONFIG_ENUM,
+     .offset = TLS_OFF(tls_mode),
+     .def = "disabled",
+     .choices = tls_modes,
+     .desc = "TLS to the server: verify_ca checks the certificate chain, verify_identity also "
+             "the host name."},
+    {.name = "ca",
+     .type = RC_CONFIG_STRING,
+     .offset = TLS_OFF(tls_ca),
+     .desc = "CA certificate file (PEM) to verify the server with; system CAs when unset."},
+    {.name = "cert",
+     .type = RC_CONFIG_STRING,
+     .offset = TLS_OFF(tls_cert),
+     .desc = "Client certificate file (PEM); needs key."},
+    {.name = "key",
+     .type = RC_CONFIG_STRING,
+     .offset = TLS_OFF(tls_key),
+     .desc = "Client private key file (PEM); needs cert."},
+};
+static const rc_config_table_t tls_table = {tls_keys, ARRAY_LEN(tls_keys), tls_finish};
+
+static const char *source_finish(void *base, char *why, size_t n) {
+    rc_source_config_t *s = base;
+    if (s->read_timeout_s == 0) {
+        s->read_timeout_s = 3 * s->heartbeat_s;
+    } else if (s->read_timeout_s <= s->heartbeat_s) {
+        snprintf(why, n, "expected more than heartbeat (%g s), got %g s", s->heartbeat_s,
+                 s->read_timeout_s);
+        return "read_timeout";
+    }
+    return NULL;
+}
+
+#define SRC_OFF(f) offsetof(rc_source_config_t, f)
+static const rc_config_key_t source_keys[] = {
+    {.name = "host",
+     .type = RC_CONFIG_STRING,
+     .offset = SRC_OFF(host),
+     .def = "127.0.0.1",
+     .check = check_not_empty,
+     .desc = "MySQL/MariaDB server host; ignored when socket is set."},
+    {.name = "port",
+     .type = RC_CONFIG_INT,
+     .offset = SRC_OFF(port),
+     .def = "3306",
+     .min = 1,
+     .max = 65535,
+     .desc = "Server TCP port."},
+    {.name = "socket",
+     .type = RC_CONFIG_STRING,
+     .offset = SRC_OFF(socket),
+     .check = check_not_empty,
+     .desc = "Unix socket path; used instead of host and port."},
+    {.name = "user",
+     .type = RC_CONFIG_STRING,
+     .offset = SRC_OFF(user),
+     .flags = RC_CONFIG_REQUIRED,
+     .check = check_not_empty,
+     .desc = "Replication user (needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT)."},
+    {.name = "password",
+     .type = RC_CONFIG_STRING,
+     .offset = SRC_OFF(password),
+     .flags = RC_CONFIG_SECRET,
+     .conflicts = "password_file",
+     .desc = "Password; write ${VAR} to take it from the environment."},
+    {.name = "password_file",
+     .type = RC_CONFIG_SECRET_FILE,
+     .offset = SRC_OFF(password),
+     .flags = RC_CONFIG_SECRET,
+     .conflicts = "password",
+     .desc = "File holding the password (one trailing newline stripped); relative to the config "
+             "file's directory."},
+    {.name = "server_id",
+     .type = RC_CONFIG_U32,
+     .offset = SRC_OFF(server_id),
+     .min = 1,
+     .max = 4294967295.0,
+     .flags = RC_CONFIG_REQUIRED | RC_CONFIG_UNIQUE,
+     .desc = "Replica server id; must differ from every other replica of the server."},
+    {.name = "include",
+     .type = RC_CONFIG_STRING_LIST,
+     .offset = SRC_OFF(include),
+     .count_offset = SRC_OFF(n_include),
+     .check = check_regex,
+     .desc = "POSIX extended regexes on \"schema.table\", anchored at both ends; empty = all "
+             "tables."},
+    {.name = "exclude",
+     .type = RC_CONFIG_STRING_LIST,
+     .offset = SRC_OFF(exclude),
+     .count_offset = SRC_OFF(n_exclude),
+     .check = check_regex,
+     .desc = "Regexes like include, applied after it."},
+    {.name = "start",
+     .type = RC_CONFIG_STRING,
+     .offset = SRC_OFF(start),
+     .def = "earliest",
+     .check = check_start,
+     .desc = "Where to start without a stored position: earliest, latest or file:<name>:<pos>."},
+    {.name = "heartbeat",
+     .type = RC_CONFIG_SECONDS,
+     .offset = SRC_OFF(heartbeat_s),
+     .def = "5",
+     .min = 0.1,
+     .max = 3600,
+     .desc = "Heartbeat period asked of the server."},
+    {.name = "connect_timeout",
+     .type = RC_CONFIG_SECONDS,
+     .offset = SRC_OFF(connect_timeout_s),
+     .def = "10",
+     .min = 0.1,
+     .max = 3600,
+     .desc = "Timeout to connect and log in."},
+    {.name = "read_timeout",
+     .type = RC_CONFIG_SECONDS,
+     .offset = SRC_OFF(read_timeout_s),
+     .def_doc = "3 x heartbeat",
+     .min = 0.1,
+     .max = 10800,
+     .desc = "Silence after which the connection is dropped and retried; more than heartbeat."},
+    {.name = "tls",
+     .type = RC_CONFIG_MAP,
+     .offset = 0,
+     .sub = &tls_table,
+     .desc = "TLS settings of the connection to the server."},
+};
+static const rc_config_table_t source_table = {source_keys, ARRAY_LEN(source_keys), source_finish};
+
+#define SINK_OFF(f) offsetof(rc_sink_config_t, f)
+static const rc_config_key_t sink_keys[] = {
+    {.name = "format",
+     .type = RC_CONFIG_ENUM_STR,
+     .offset = SINK_OFF(format),
+     .def = "json",
+     .choices = sink_formats,
+     .desc = "Serialization of the events."},
+    {.name = "topic",
+     .type = RC_CONFIG_STRING,
+     .offset = SINK_OFF(topic),
+     .def = "{schema}.{table}",
+     .check = check_topic,
+     .desc = "Topic template; {schema} and {table} are replaced per event."},
+    {.name = "create_topics",
+     .type = RC_CONFIG_BOOL,
+     .offset = SINK_OFF(create_topics),
+     .def = "true",
+     .desc = "Create missing topics."},
+    {.name = "topic_partitions",
+     .type = RC_CONFIG_INT,
+     .offset = SINK_OFF(topic_partitions),
+     .def = "1",
+     .min = 1,
+     .max = 100000,
+     .desc = "Partitions of created topics."},
+    {.name = "topic_replication",
+     .type = RC_CONFIG_INT,
+     .offset = SINK_OFF(topic_replication),
+     .def = "-1",
+     .min = -1,
+     .max = 32767,
+     .check = check_replication,
+     .desc = "Replication factor of created topics; -1 = broker default."},
+};
+static const rc_config_table_t sink_table = {sink_keys, ARRAY_LEN(sink_keys), NULL};
+
+#define PIPE_OFF(f) offsetof(rc_pipeline_config_t, f)
+static const rc_config_key_t batch_keys[] = {
+    {.name = "max_events",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(batch_max_events),
+     .def = "1000",
+     .min = 1,
+     .max = 100000,
+     .desc = "A batch is closed at this many events."},
+    {.name = "max_ms",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(batch_max_ms),
+     .def = "20",
+     .min = 1,
+     .max = 10000,
+     .desc = "A batch is closed this many milliseconds after it opened."},
+};
+static const rc_config_table_t batch_table = {batch_keys, ARRAY_LEN(batch_keys), NULL};
+
+static const rc_config_key_t pipeline_keys[] = {
+    {.name = "name",
+     .type = RC_CONFIG_STRING,
+     .offset = PIPE_OFF(name),
+     .flags = RC_CONFIG_REQUIRED | RC_CONFIG_UNIQUE,
+     .check = check_name,
+     .desc = "Pipeline name, [A-Za-z0-9._-]{1,64}; keys its stored position."},
+    {.name = "source",
+     .type = RC_CONFIG_MAP,
+     .offset = PIPE_OFF(source),
+     .sub = &source_table,
+     .flags = RC_CONFIG_REQUIRED,
+     .desc = "The MySQL/MariaDB server to read the binlog from."},
+    {.name = "sink",
+     .type = RC_CONFIG_MAP,
+     .offset = PIPE_OFF(sink),
+     .sub = &sink_table,
+     .desc = "Where and how events are written to Kafka."},
+    {.name = "batch",
+     .type = RC_CONFIG_MAP,
+     .offset = 0,
+     .sub = &batch_table,
+     .desc = "How events are grouped between reader and worker."},
+    {.name = "queue_batches",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(queue_batches),
+     .def = "16",
+     .min = 1,
+     .max = 1024,
+     .desc = "Depth of the bounded queue between reader and worker, in batches."},
+};
+static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
+
+static const rc_config_key_t kafka_keys[] = {
+    {.name = "brokers",
+     .type = RC_CONFIG_STRING,
+     .offset = offsetof(rc_kafka_config_t, brokers),
+     .flags = RC_CONFIG_REQUIRED,
+     .check = check_not_empty,
+     .desc = "Bootstrap brokers, host:port[,host:port...]."},
+    {.name = "rdkafka",
+     .type = RC_CONFIG_KV_MAP,
+     .offset = offsetof(rc_kafka_config_t, rdkafka),
+     .count_offset = offsetof(rc_kafka_config_t, n_rdkafka),
+     .flags = RC_CONFIG_SECRET,
+     .desc = "librdkafka properties passed as-is, in file order (values may hold secrets)."},
+};
+static const rc_config_table_t kafka_table = {kafka_keys, ARRAY_LEN(kafka_keys), NULL};
+
+static const rc_config_key_t http_keys[] = {
+    {.name = "listen",
+     .type = RC_CONFIG_STRING,
+     .offset = offsetof(rc_http_config_t, listen),
+     .def = "127.0.0.1:8080",
+     .check = check_listen,
+     .desc = "host:port of the REST API and /metrics; \"\" disables the server."},
+};
+static const rc_config_table_t http_table = {http_keys, ARRAY_LEN(http_keys), NULL};
+
+#define ROOT_OFF(f) offsetof(rc_config_t, f)
+static const rc_config_key_t root_keys[] = {
+    {.name = "log_level",
+     .type = RC_CONFIG_ENUM_STR,
+     .offset = ROOT_OFF(log_level),
+     .def = "info",
+     .choices = log_levels,
+     .desc = "Lowest level that is logged."},
+    {.name = "shutdown_grace",
+     .type = RC_CONFIG_SECONDS,
+     .offset = ROOT_OFF(shutdown_grace_s),
+     .def = "30",
+     .min = 0,
+     .max = 3600,
+     .desc = "How long SIGTERM waits for Kafka to acknowledge what was sent."},
+    {.name = "http",
+     .type = RC_CONFIG_MAP,
+     .offset = ROOT_OFF(http),
+     .sub = &http_table,
+     .desc = "The HTTP server (REST API, metrics, health)."},
+    {.name = "kafka",
+     .type = RC_CONFIG_MAP,
+     .offset = ROOT_OFF(kafka),
+     .sub = &kafka_table,
+     .flags = RC_CONFIG_REQUIRED,
+     .desc = "The Kafka cluster events and positions go to."},
+    {.name = "pipelines",
+     .type = RC_CONFIG_MAP_LIST,
+     .offset = ROOT_OFF(pipelines),
+     .count_offset = ROOT_OFF(n_pipelines),
+     .elem_size = sizeof(rc_pipeline_config_t),
+     .min = 1,
+     .sub = &pipeline_table,
+     .flags = RC_CONFIG_REQUIRED,
+     .desc = "One source server to Kafka flow each."},
+};
+static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
+
+/* clang-format on */
+
+/* ---- public API ---- */
+
+static rc_config_t *load_text(const char *name, const char *dir, const char *yaml, size_t len,
+                              char *errstr, size_t errstr_size) {
+    rc_config_t *conf = calloc(1, sizeof *conf);
+    if (conf == NULL || (conf->path = strdup(name)) == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory while loading", name);
+        goto fail;
+    }
+    if (rc_config_table_parse(&root_table, conf, name, dir, yaml, len, errstr, errstr_size) !=
+        RC_OK) {
+        goto fail;
+    }
+    return conf;
+fail:
+    rc_config_destroy(conf);
+    return NULL;
+}
+
+rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t len, char *errstr,
+                                   size_t errstr_size) {
+    if (name == NULL || (yaml == NULL && len > 0)) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "rc_config_load_string: no input");
+        return NULL;
+    }
+    return load_text(name, NULL, yaml ? yaml : "", len, errstr, errstr_size);
+}
+
+rc_config_t *rc_config_load(const char *path, char *errstr, size_t errstr_size) {
+    rc_config_t *conf = NULL;
+    char *text = NULL, *dir_copy = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+    struct stat st;
+
+    if (path == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "rc_config_load: no path");
+        return NULL;
+    }
+    f = fopen(path, "rb");
+    if (f == NULL || fstat(fileno(f), &st) != 0) {
+        rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s: cannot read the config file: %s", path,
+                  strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+        rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s: cannot read the config file: %s", path,
+                  S_ISDIR(st.st_mode) ? strerror(EISDIR) : "larger than 16 MiB");
+        goto done;
+    }
+    text = malloc((size_t)st.st_size + 1);
+    dir_copy = strdup(path);
+    if (text == NULL || dir_copy == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory while loading", path);
+        goto done;
+    }
+    len = fread(text, 1, (size_t)st.st_size, f);
+    if (ferror(f)) {
+        rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s: cannot read the config file: %s", path,
+                  strerror(errno));
+        goto done;
+    }
+    text[len] = '\0';
+    conf = load_text(path, dirname(dir_copy), text, len, errstr, errstr_size);
+done:
+    if (text) {
+        explicit_bzero(text, len); /* it may hold an inline password */
+        free(text);
+    }
+    free(dir_copy);
+    if (f) {
+        fclose(f);
+    }
+    return conf;
+}
+
+void rc_config_destroy(rc_config_t *conf) {
+    if (conf == NULL) {
+        return;
+    }
+    rc_config_table_free(&root_table, conf);
+    free(conf->path);
+    free(conf);
+}
+
+void rc_config_print_reference(FILE *out) {
+    fprintf(out, "# rowcast configuration keys: path: type, default; description.\n"
+                 "# Strings may use ${ENV_VAR} ($$ for a literal $). Lists of maps are shown as "
+                 "name[].\n");
+    rc_config_table_print(&root_table, out);
+}
