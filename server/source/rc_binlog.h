@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rc_buf.h"
 #include "rc_err.h"
 
 #define RC_BINLOG_HEADER_LEN 19
@@ -144,5 +145,36 @@ rc_binlog_file_t *rc_binlog_file_open(const char *path, char *errstr, size_t err
 rc_err_t rc_binlog_file_next(rc_binlog_file_t *f, const uint8_t **ev, size_t *len);
 uint64_t rc_binlog_file_offset(const rc_binlog_file_t *f); /* offset of the last event handed out */
 void rc_binlog_file_close(rc_binlog_file_t *f);
+
+/* Value decoders, exported for unit tests and tools. Each reads one value as it is stored in a
+ * row image (p/len: the bytes from the value on; len may run past it), writes the canonical
+ * text of rc_event.h into out (NUL-terminated; RC_BINLOG_TEXT_MAX bytes always suffice) and
+ * sets *consumed (may be NULL) to the bytes the value takes. They return RC_ERR_TRUNCATED when
+ * len is too short, RC_ERR_INVALID for bytes no server writes (a decimal digit group above
+ * 999999999, a precision above 65) and RC_ERR_NOMEM when out is too small. */
+#define RC_BINLOG_TEXT_MAX 96
+/* NEWDECIMAL(precision, scale): "-1234.5600", "0.00". */
+rc_err_t rc_binlog_decimal_text(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
+                                char *out, size_t out_size, size_t *consumed);
+/* TIME2 with fsp 0-6: "-507:48:27", "15:04:05.12". */
+rc_err_t rc_binlog_time2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+                              size_t out_size, size_t *consumed);
+/* DATETIME2 with fsp 0-6: "2016-10-28T15:30:42.123". */
+rc_err_t rc_binlog_datetime2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+                                  size_t out_size, size_t *consumed);
+/* TIMESTAMP2 with fsp 0-6, in UTC: "2022-04-20T22:18:04Z"; the zero value 0 gives
+ * "0000-00-00T00:00:00Z". */
+rc_err_t rc_binlog_timestamp2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+                                   size_t out_size, size_t *consumed);
+/* DATE (3 bytes): "2024-02-29", zero date "0000-00-00". */
+rc_err_t rc_binlog_date_text(const uint8_t *p, size_t len, char *out, size_t out_size,
+                             size_t *consumed);
+
+/* MySQL binary JSON (the bytes after the column's length prefix; len 0 is JSON null) to
+ * compact JSON text, appended to out. Opaque values are written as MySQL writes them
+ * (DECIMAL as a number, DATE/TIME/DATETIME as strings, others "base64:typeN:..."). Returns
+ * RC_ERR_INVALID with a sentence in errstr for malformed input. */
+rc_err_t rc_binlog_json_text(const uint8_t *p, size_t len, rc_buf_t *out, char *errstr,
+                             size_t errstr_size);
 
 #endif

@@ -1,0 +1,295 @@
+/* rc_binlog_int.h: what the binlog decoder's files (rc_binlog*.c) share and nobody else sees:
+ * the decoder and table-map structs, column kinds, byte readers. */
+#ifndef RC_BINLOG_INT_H
+#define RC_BINLOG_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "rc_binlog.h"
+#include "rc_buf.h"
+
+/* MySQL column types (binlog / table map codes). */
+enum {
+    RC_T_DECIMAL = 0,
+    RC_T_TINY = 1,
+    RC_T_SHORT = 2,
+    RC_T_LONG = 3,
+    RC_T_FLOAT = 4,
+    RC_T_DOUBLE = 5,
+    RC_T_NULL = 6,
+    RC_T_TIMESTAMP = 7,
+    RC_T_LONGLONG = 8,
+    RC_T_INT24 = 9,
+    RC_T_DATE = 10,
+    RC_T_TIME = 11,
+    RC_T_DATETIME = 12,
+    RC_T_YEAR = 13,
+    RC_T_NEWDATE = 14,
+    RC_T_VARCHAR = 15,
+    RC_T_BIT = 16,
+    RC_T_TIMESTAMP2 = 17,
+    RC_T_DATETIME2 = 18,
+    RC_T_TIME2 = 19,
+    RC_T_TYPED_ARRAY = 20,
+    RC_T_VECTOR = 242,
+    RC_T_INVALID = 243,
+    RC_T_BOOL = 244,
+    RC_T_JSON = 245,
+    RC_T_NEWDECIMAL = 246,
+    RC_T_ENUM = 247,
+    RC_T_SET = 248,
+    RC_T_TINY_BLOB = 249,
+    RC_T_MEDIUM_BLOB = 250,
+    RC_T_LONG_BLOB = 251,
+    RC_T_BLOB = 252,
+    RC_T_VAR_STRING = 253,
+    RC_T_STRING = 254,
+    RC_T_GEOMETRY = 255,
+};
+
+/* How a column's value is read and packed; decided once per table map. */
+typedef enum rc_kind {
+    RC_K_UNSUPPORTED = 0,
+    RC_K_INT8,
+    RC_K_UINT8,
+    RC_K_INT16,
+    RC_K_UINT16,
+    RC_K_INT24,
+    RC_K_UINT24,
+    RC_K_INT32,
+    RC_K_UINT32,
+    RC_K_INT64,
+    RC_K_UINT64,
+    RC_K_FLOAT,
+    RC_K_DOUBLE,
+    RC_K_YEAR,
+    RC_K_DECIMAL,
+    RC_K_DATE,
+    RC_K_TIME,
+    RC_K_TIME2,
+    RC_K_DATETIME,
+    RC_K_DATETIME2,
+    RC_K_TIMESTAMP,
+    RC_K_TIMESTAMP2,
+    RC_K_STRING, /* length-prefixed bytes: VARCHAR, CHAR, BLOB/TEXT */
+    RC_K_ENUM,
+    RC_K_SET,
+    RC_K_BIT,
+    RC_K_JSON,
+} rc_kind_t;
+
+/* Character set class of a string column. */
+typedef enum rc_cs {
+    RC_CS_UNKNOWN = 0, /* no charset metadata: str when valid UTF-8, else bin */
+    RC_CS_UTF8,        /* utf8mb4, utf8mb3, ascii, and (for now) every other charset: str */
+    RC_CS_BINARY,      /* collation 63: bin */
+    RC_CS_LATIN1,      /* converted to UTF-8 */
+} rc_cs_t;
+
+typedef struct rc_strref {
+    const uint8_t *p;
+    uint32_t len;
+} rc_strref_t;
+
+typedef struct rc_col {
+    const char *name;
+    uint32_t name_len;
+    uint8_t type;       /* type code from the table map */
+    uint8_t real_type;  /* STRING's real type (ENUM, SET, STRING); else = type */
+    uint8_t kind;       /* rc_kind_t */
+    uint8_t cs;         /* rc_cs_t, for strings, ENUM and SET */
+    uint16_t meta;      /* raw metadata as read (type specific) */
+    uint8_t precision;  /* NEWDECIMAL */
+    uint8_t scale;      /* NEWDECIMAL */
+    uint8_t fsp;        /* TIME2 / DATETIME2 / TIMESTAMP2 */
+    uint8_t lenbytes;   /* RC_K_STRING / RC_K_JSON: bytes of the length prefix */
+    uint16_t collation; /* 0 = unknown */
+    uint32_t size;      /* fixed size in the row image; 0 for length-prefixed values */
+    uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
+    uint32_t str0;      /* ENUM/SET: first element in the map's strs */
+    uint32_t nstr;      /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
+    bool is_unsigned;
+    bool has_strs;
+} rc_col_t;
+
+/* One cached TABLE_MAP. Its memory is kept for reuse when the map is dropped. */
+typedef struct rc_tmap {
+    uint64_t id;
+    const char *schema; /* NUL-terminated, inside raw */
+    const char *table;
+    uint32_t schema_len, table_len;
+    uint32_t ncols;
+    bool include;
+    rc_col_t *cols;
+    uint32_t cols_cap;
+    rc_strref_t *strs;
+    uint32_t nstrs, strs_cap;
+    uint32_t *pk; /* primary-key column indexes, in key order */
+    uint32_t npk, pk_cap;
+    uint8_t *raw; /* copy of the event body; names and strings point into it */
+    size_t raw_cap;
+    char *gen_names; /* "col_N" names when the map has no COLUMN_NAME metadata */
+    size_t gen_names_cap;
+    rc_buf_t topic;
+    struct rc_tmap *next_free;
+} rc_tmap_t;
+
+/* Where one column's value is in a row image, after the first pass over the row. */
+enum {
+    RC_SLOT_ABSENT = 0, /* not in the image (MINIMAL row image) */
+    RC_SLOT_NULL,
+    RC_SLOT_RAW,  /* p/len: the value's bytes, decoded by column kind when packed */
+    RC_SLOT_STR,  /* p/len: UTF-8 text */
+    RC_SLOT_BIN,  /* p/len: bytes */
+    RC_SLOT_EXT,  /* p/len: canonical text of ext type `ext` */
+    RC_SLOT_UINT, /* u: ENUM index / SET bits without metadata */
+};
+
+typedef struct rc_slot {
+    const uint8_t *p;
+    uint64_t u;
+    uint32_t len;
+    uint8_t state;
+    uint8_t ext;
+    bool scratch; /* p is an offset into the decoder's scratch buffer until fixed up */
+} rc_slot_t;
+
+#define RC_BINLOG_MAX_POST_HEADER 256
+#define RC_BINLOG_GTID_MAX        128
+#define RC_BINLOG_FILE_MAX        512
+
+struct rc_binlog {
+    /* options (strings owned) */
+    char *pipeline;
+    char *topic_template;
+    bool verify_checksum;
+    bool (*include)(void *opaque, const char *schema, const char *table);
+    void *opaque;
+
+    /* format description */
+    bool have_fde;
+    uint16_t binlog_version;
+    char server_version[51];
+    rc_binlog_flavor_t flavor;
+    uint8_t checksum_alg; /* 0 off, 1 CRC32, 255 undefined */
+    uint8_t post_header[RC_BINLOG_MAX_POST_HEADER];
+    unsigned n_post_header;
+
+    /* position */
+    char file[RC_BINLOG_FILE_MAX];
+    uint64_t pos;
+    char gtid[RC_BINLOG_GTID_MAX];
+    bool maria_standalone; /* a standalone MariaDB GTID waits for its QUERY */
+
+    /* table maps: open addressing by table id */
+    rc_tmap_t **maps;
+    uint32_t maps_cap; /* power of two */
+    uint32_t nmaps;
+    rc_tmap_t *free_maps;
+
+    /* per-row work areas, grown to the widest table seen and reused */
+    rc_slot_t *before, *after;
+    uint32_t slots_cap;
+    rc_buf_t scratch;
+
+    /* per feed call */
+    uint64_t now_us; /* 0 until read */
+    const char *ev_name;
+    uint64_t ev_pos; /* start of the event being decoded */
+
+    /* TRANSACTION_PAYLOAD */
+    void *zstd; /* ZSTD_DCtx */
+    uint8_t *zbuf;
+    size_t zbuf_cap;
+    size_t zbuf_initial; /* first size of zbuf; tests make it tiny */
+};
+
+/* Little-endian / big-endian readers that are safe on unaligned bytes. */
+static inline uint16_t rc_le16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t rc_le24(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
+}
+static inline uint32_t rc_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t rc_le48(const uint8_t *p) {
+    return (uint64_t)rc_le32(p) | ((uint64_t)rc_le16(p + 4) << 32);
+}
+static inline uint64_t rc_le64(const uint8_t *p) {
+    return (uint64_t)rc_le32(p) | ((uint64_t)rc_le32(p + 4) << 32);
+}
+static inline uint64_t rc_be(const uint8_t *p, unsigned n) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+static inline uint64_t rc_le(const uint8_t *p, unsigned n) {
+    uint64_t v = 0;
+    for (unsigned i = n; i > 0; i--) {
+        v = (v << 8) | p[i - 1];
+    }
+    return v;
+}
+
+/* Reads a length-encoded integer; returns bytes used, 0 if it does not fit or is NULL (0xfb). */
+static inline size_t rc_lenenc(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+    if (p >= end) {
+        return 0;
+    }
+    uint8_t c = p[0];
+    if (c < 0xfb) {
+        *v = c;
+        return 1;
+    }
+    size_t n = c == 0xfc ? 2 : c == 0xfd ? 3 : c == 0xfe ? 8 : 0;
+    if (n == 0 || (size_t)(end - p) < n + 1) {
+        return 0;
+    }
+    *v = rc_le(p + 1, (unsigned)n);
+    return n + 1;
+}
+
+/* Post-header length of an event type from the FDE, or dflt before one arrived. */
+static inline unsigned rc_binlog_post_header(const rc_binlog_t *b, uint8_t type, unsigned dflt) {
+    if (b->have_fde && type >= 1 && (unsigned)type - 1 < b->n_post_header) {
+        return b->post_header[type - 1];
+    }
+    return dflt;
+}
+
+/* rc_binlog.c: writes "<message> (<EVENT> event at <file>:<pos>)" into errstr. */
+rc_err_t rc_binlog_everr(const rc_binlog_t *b, char *errstr, size_t errstr_size, rc_err_t err,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+const char *rc_binlog_event_name(uint8_t type);
+
+/* rc_binlog_row.c: TABLE_MAP and rows events, and the table-map cache. */
+rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, char *errstr,
+                             size_t errstr_size);
+void rc_binlog_maps_clear(rc_binlog_t *b);
+void rc_binlog_maps_free(rc_binlog_t *b);
+rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8_t *body,
+                        size_t blen, msgpack_packer *pk, rc_binlog_info_t *info, char *errstr,
+                        size_t errstr_size);
+
+/* rc_binlog_value.c: formatting helpers that cannot fail (out must hold RC_BINLOG_TEXT_MAX) */
+size_t rc_binlog_fmt_date(uint32_t v, char *out);
+size_t rc_binlog_fmt_time(const uint8_t *p, unsigned fsp, char *out);
+size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out);
+size_t rc_binlog_fmt_timestamp2(const uint8_t *p, unsigned fsp, char *out);
+size_t rc_binlog_fmt_old_time(const uint8_t *p, char *out);
+size_t rc_binlog_fmt_old_datetime(const uint8_t *p, char *out);
+size_t rc_binlog_fmt_old_timestamp(const uint8_t *p, char *out);
+size_t rc_binlog_fmt_time_packed(int64_t packed, unsigned fsp, char *out);
+size_t rc_binlog_fmt_datetime_packed(int64_t packed, unsigned fsp, char sep, char *out);
+size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
+/* UTF-8 from latin1 (cp1252, as MySQL's latin1); appends to out. */
+rc_err_t rc_binlog_latin1_to_utf8(const uint8_t *p, size_t len, rc_buf_t *out);
+bool rc_binlog_utf8_valid(const uint8_t *p, size_t len);
+
+#endif

@@ -1,0 +1,1223 @@
+/* rc_binlog_row.c: TABLE_MAP parsing and cache; rows events to msgpack events. Pass one checks
+ * each value (rendering DECIMAL/JSON/latin1/SET into a reused scratch buffer), pass two packs:
+ * a bad row never leaves half an event, and nothing is malloc'd per row. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "rc_binlog_int.h"
+#include "rc_event.h"
+
+/* Optional metadata TLV types of TABLE_MAP (binlog_row_metadata). */
+enum {
+    TM_SIGNEDNESS = 1,
+    TM_DEFAULT_CHARSET = 2,
+    TM_COLUMN_CHARSET = 3,
+    TM_COLUMN_NAME = 4,
+    TM_SET_STR_VALUE = 5,
+    TM_ENUM_STR_VALUE = 6,
+    TM_GEOMETRY_TYPE = 7,
+    TM_SIMPLE_PRIMARY_KEY = 8,
+    TM_PRIMARY_KEY_WITH_PREFIX = 9,
+    TM_ENUM_AND_SET_DEFAULT_CHARSET = 10,
+    TM_ENUM_AND_SET_COLUMN_CHARSET = 11,
+    TM_COLUMN_VISIBILITY = 12,
+};
+
+static const char *type_name(uint8_t t) {
+    switch (t) {
+    case RC_T_DECIMAL:
+        return "DECIMAL";
+    case RC_T_NULL:
+        return "NULL";
+    case RC_T_NEWDATE:
+        return "NEWDATE";
+    case RC_T_TYPED_ARRAY:
+        return "TYPED_ARRAY";
+    case RC_T_VECTOR:
+        return "VECTOR";
+    case RC_T_JSON:
+        return "JSON";
+    case RC_T_GEOMETRY:
+        return "GEOMETRY";
+    case RC_T_BLOB:
+        return "BLOB";
+    case RC_T_NEWDECIMAL:
+        return "DECIMAL";
+    default:
+        return "?";
+    }
+}
+
+/* ---- the cache ---------------------------------------------------------------------------- */
+
+static uint32_t hash_id(uint64_t id) {
+    id ^= id >> 33;
+    id *= 0xff51afd7ed558ccdULL;
+    id ^= id >> 33;
+    return (uint32_t)id;
+}
+
+static rc_tmap_t *maps_find(const rc_binlog_t *b, uint64_t id) {
+    if (b->maps_cap == 0) {
+        return NULL;
+    }
+    uint32_t mask = b->maps_cap - 1;
+    for (uint32_t i = hash_id(id) & mask;; i = (i + 1) & mask) {
+        rc_tmap_t *tm = b->maps[i];
+        if (!tm || tm->id == id) {
+            return tm;
+        }
+    }
+}
+
+static void tmap_destroy(rc_tmap_t *tm) {
+    free(tm->cols);
+    free(tm->strs);
+    free(tm->pk);
+    free(tm->raw);
+    free(tm->gen_names);
+    rc_buf_free(&tm->topic);
+    free(tm);
+}
+
+/* Inserts tm, replacing (and recycling) a map with the same id. */
+static rc_err_t maps_put(rc_binlog_t *b, rc_tmap_t *tm) {
+    if ((b->nmaps + 1) * 2 > b->maps_cap) {
+        uint32_t cap = b->maps_cap ? b->maps_cap * 2 : 64;
+        rc_tmap_t **nm = calloc(cap, sizeof(*nm));
+        if (!nm) {
+            return RC_ERR_NOMEM;
+        }
+        for (uint32_t i = 0; i < b->maps_cap; i++) {
+            rc_tmap_t *m = b->maps[i];
+            if (m) {
+                uint32_t j = hash_id(m->id) & (cap - 1);
+                while (nm[j]) {
+                    j = (j + 1) & (cap - 1);
+                }
+                nm[j] = m;
+            }
+        }
+        free(b->maps);
+        b->maps = nm;
+        b->maps_cap = cap;
+    }
+    uint32_t mask = b->maps_cap - 1;
+    uint32_t i = hash_id(tm->id) & mask;
+    while (b->maps[i] && b->maps[i]->id != tm->id) {
+        i = (i + 1) & mask;
+    }
+    if (b->maps[i]) {
+        b->maps[i]->next_free = b->free_maps;
+        b->free_maps = b->maps[i];
+    } else {
+        b->nmaps++;
+    }
+    b->maps[i] = tm;
+    return RC_OK;
+}
+
+void rc_binlog_maps_clear(rc_binlog_t *b) {
+    for (uint32_t i = 0; i < b->maps_cap; i++) {
+        if (b->maps[i]) {
+            b->maps[i]->next_free = b->free_maps;
+            b->free_maps = b->maps[i];
+            b->maps[i] = NULL;
+        }
+    }
+    b->nmaps = 0;
+}
+
+void rc_binlog_maps_free(rc_binlog_t *b) {
+    rc_binlog_maps_clear(b);
+    while (b->free_maps) {
+        rc_tmap_t *tm = b->free_maps;
+        b->free_maps = tm->next_free;
+        tmap_destroy(tm);
+    }
+    free(b->maps);
+    b->maps = NULL;
+    b->maps_cap = 0;
+}
+
+static rc_err_t grow(void **p, uint32_t *cap, uint32_t need, size_t elem) {
+    if (need <= *cap) {
+        return RC_OK;
+    }
+    uint32_t n = *cap ? *cap : 8;
+    while (n < need) {
+        n *= 2;
+    }
+    void *np = realloc(*p, (size_t)n * elem);
+    if (!np) {
+        return RC_ERR_NOMEM;
+    }
+    *p = np;
+    *cap = n;
+    return RC_OK;
+}
+
+/* ---- TABLE_MAP ---------------------------------------------------------------------------- */
+
+static rc_cs_t cs_of(uint16_t collation) {
+    switch (collation) {
+    case 0:
+        return RC_CS_UNKNOWN;
+    case 63:
+        return RC_CS_BINARY;
+    case 5:
+    case 8:
+    case 15:
+    case 31:
+    case 47:
+    case 48:
+    case 49:
+    case 94:
+        return RC_CS_LATIN1;
+    default:
+        /* utf8mb4, utf8mb3 and ascii are already UTF-8. Other charsets (cp1251, gbk, ...) are
+         * passed through unconverted for now; the full charset matrix comes later. */
+        return RC_CS_UTF8;
+    }
+}
+
+static bool is_numeric(const rc_col_t *c) {
+    switch (c->type) {
+    case RC_T_TINY:
+    case RC_T_SHORT:
+    case RC_T_INT24:
+    case RC_T_LONG:
+    case RC_T_LONGLONG:
+    case RC_T_NEWDECIMAL:
+    case RC_T_FLOAT:
+    case RC_T_DOUBLE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_character(const rc_col_t *c) {
+    switch (c->real_type) {
+    case RC_T_STRING:
+    case RC_T_VAR_STRING:
+    case RC_T_VARCHAR:
+    case RC_T_BLOB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_enum_or_set(const rc_col_t *c) {
+    return c->real_type == RC_T_ENUM || c->real_type == RC_T_SET;
+}
+
+/* Reads the per-type metadata block. */
+static bool read_column_meta(rc_col_t *c, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    size_t n;
+    switch (c->type) {
+    case RC_T_FLOAT:
+    case RC_T_DOUBLE:
+    case RC_T_BLOB:
+    case RC_T_TINY_BLOB:
+    case RC_T_MEDIUM_BLOB:
+    case RC_T_LONG_BLOB:
+    case RC_T_GEOMETRY:
+    case RC_T_JSON:
+    case RC_T_VECTOR:
+    case RC_T_TIMESTAMP2:
+    case RC_T_DATETIME2:
+    case RC_T_TIME2:
+        n = 1;
+        break;
+    case RC_T_VARCHAR:
+    case RC_T_VAR_STRING:
+    case RC_T_BIT:
+    case RC_T_NEWDECIMAL:
+    case RC_T_STRING:
+    case RC_T_ENUM:
+    case RC_T_SET:
+        n = 2;
+        break;
+    default:
+        n = 0;
+        break;
+    }
+    if ((size_t)(end - p) < n) {
+        return false;
+    }
+    c->real_type = c->type;
+    switch (c->type) {
+    case RC_T_VARCHAR:
+    case RC_T_VAR_STRING:
+        c->max_len = rc_le16(p);
+        c->meta = (uint16_t)c->max_len;
+        break;
+    case RC_T_NEWDECIMAL:
+        c->precision = p[0];
+        c->scale = p[1];
+        c->meta = (uint16_t)(p[0] << 8 | p[1]);
+        break;
+    case RC_T_BIT:
+        c->size = ((uint32_t)p[1] * 8 + p[0] + 7) / 8;
+        c->meta = rc_le16(p);
+        break;
+    case RC_T_STRING:
+    case RC_T_ENUM:
+    case RC_T_SET: {
+        uint8_t real = p[0];
+        uint32_t len = p[1];
+        if (c->type == RC_T_STRING && (real & 0x30) != 0x30) {
+            /* CHAR longer than 255 bytes keeps length bits 8-9 in the real type byte */
+            len |= (uint32_t)((real & 0x30) ^ 0x30) << 4;
+            real |= 0x30;
+        }
+        c->real_type = c->type == RC_T_STRING ? real : c->type;
+        c->max_len = len;
+        c->meta = (uint16_t)(p[0] << 8 | p[1]);
+        break;
+    }
+    default:
+        if (n == 1) {
+            c->meta = p[0];
+        }
+        break;
+    }
+    *pp = p + n;
+    return true;
+}
+
+/* Decides how values of c are read; sets kind, size, lenbytes. */
+static void column_kind(rc_col_t *c) {
+    unsigned fb = (c->meta + 1) / 2;
+    c->kind = RC_K_UNSUPPORTED;
+    c->lenbytes = 0;
+    switch (c->real_type) {
+    case RC_T_TINY:
+        c->kind = c->is_unsigned ? RC_K_UINT8 : RC_K_INT8;
+        c->size = 1;
+        break;
+    case RC_T_SHORT:
+        c->kind = c->is_unsigned ? RC_K_UINT16 : RC_K_INT16;
+        c->size = 2;
+        break;
+    case RC_T_INT24:
+        c->kind = c->is_unsigned ? RC_K_UINT24 : RC_K_INT24;
+        c->size = 3;
+        break;
+    case RC_T_LONG:
+        c->kind = c->is_unsigned ? RC_K_UINT32 : RC_K_INT32;
+        c->size = 4;
+        break;
+    case RC_T_LONGLONG:
+        c->kind = c->is_unsigned ? RC_K_UINT64 : RC_K_INT64;
+        c->size = 8;
+        break;
+    case RC_T_FLOAT:
+        c->kind = RC_K_FLOAT;
+        c->size = 4;
+        break;
+    case RC_T_DOUBLE:
+        c->kind = RC_K_DOUBLE;
+        c->size = 8;
+        break;
+    case RC_T_YEAR:
+        c->kind = RC_K_YEAR;
+        c->size = 1;
+        break;
+    case RC_T_NEWDECIMAL:
+        if (c->precision >= 1 && c->precision <= 65 && c->scale <= c->precision) {
+            c->kind = RC_K_DECIMAL;
+            c->size = (uint32_t)rc_binlog_decimal_size(c->precision, c->scale);
+        }
+        break;
+    case RC_T_DATE:
+        c->kind = RC_K_DATE;
+        c->size = 3;
+        break;
+    case RC_T_TIME:
+        c->kind = RC_K_TIME;
+        c->size = 3;
+        break;
+    case RC_T_DATETIME:
+        c->kind = RC_K_DATETIME;
+        c->size = 8;
+        break;
+    case RC_T_TIMESTAMP:
+        c->kind = RC_K_TIMESTAMP;
+        c->size = 4;
+        break;
+    case RC_T_TIME2:
+    case RC_T_DATETIME2:
+    case RC_T_TIMESTAMP2:
+        if (c->meta <= 6) {
+            c->fsp = (uint8_t)c->meta;
+            c->kind = c->real_type == RC_T_TIME2       ? RC_K_TIME2
+                      : c->real_type == RC_T_DATETIME2 ? RC_K_DATETIME2
+                                                       : RC_K_TIMESTAMP2;
+            c->size = (c->real_type == RC_T_TIME2       ? 3
+                       : c->real_type == RC_T_DATETIME2 ? 5
+                                                        : 4) +
+                      fb;
+        }
+        break;
+    case RC_T_VARCHAR:
+    case RC_T_VAR_STRING:
+    case RC_T_STRING:
+        c->kind = RC_K_STRING;
+        c->lenbytes = c->max_len > 255 ? 2 : 1;
+        c->size = 0;
+        break;
+    case RC_T_BLOB:
+    case RC_T_JSON:
+        if (c->meta >= 1 && c->meta <= 4) {
+            c->kind = c->real_type == RC_T_JSON ? RC_K_JSON : RC_K_STRING;
+            c->lenbytes = (uint8_t)c->meta;
+            c->size = 0;
+        }
+        break;
+    case RC_T_ENUM:
+        if (c->max_len == 1 || c->max_len == 2) {
+            c->kind = RC_K_ENUM;
+            c->size = c->max_len;
+        }
+        break;
+    case RC_T_SET:
+        if (c->max_len >= 1 && c->max_len <= 8) {
+            c->kind = RC_K_SET;
+            c->size = c->max_len;
+        }
+        break;
+    case RC_T_BIT:
+        if (c->size >= 1 && c->size <= 8) {
+            c->kind = RC_K_BIT;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* Charset lists (DEFAULT_CHARSET / COLUMN_CHARSET and the ENUM/SET ones) over the columns that
+ * pred selects, in column order. */
+static bool apply_charsets(rc_tmap_t *tm, bool is_default, bool (*pred)(const rc_col_t *),
+                           const uint8_t *p, const uint8_t *end) {
+    uint64_t v, idx;
+    size_t n;
+    if (is_default) {
+        if ((n = rc_lenenc(p, end, &v)) == 0) {
+            return false;
+        }
+        p += n;
+        for (uint32_t i = 0; i < tm->ncols; i++) {
+            if (pred(&tm->cols[i])) {
+                tm->cols[i].collation = (uint16_t)v;
+            }
+        }
+        while (p < end) {
+            if ((n = rc_lenenc(p, end, &idx)) == 0) {
+                return false;
+            }
+            p += n;
+            if ((n = rc_lenenc(p, end, &v)) == 0) {
+                return false;
+            }
+            p += n;
+            uint64_t k = 0;
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                if (pred(&tm->cols[i]) && k++ == idx) {
+                    tm->cols[i].collation = (uint16_t)v;
+                    break;
+                }
+            }
+        }
+        return true;
+    }
+    for (uint32_t i = 0; i < tm->ncols && p < end; i++) {
+        if (!pred(&tm->cols[i])) {
+            continue;
+        }
+        if ((n = rc_lenenc(p, end, &v)) == 0) {
+            return false;
+        }
+        p += n;
+        tm->cols[i].collation = (uint16_t)v;
+    }
+    return true;
+}
+
+static bool is_enum(const rc_col_t *c) {
+    return c->real_type == RC_T_ENUM;
+}
+
+static bool is_set(const rc_col_t *c) {
+    return c->real_type == RC_T_SET;
+}
+
+static rc_err_t apply_strs(rc_tmap_t *tm, bool (*pred)(const rc_col_t *), const uint8_t *p,
+                           const uint8_t *end) {
+    for (uint32_t i = 0; i < tm->ncols && p < end; i++) {
+        rc_col_t *c = &tm->cols[i];
+        if (!pred(c)) {
+            continue;
+        }
+        uint64_t cnt, len;
+        size_t n = rc_lenenc(p, end, &cnt);
+        if (n == 0 || cnt > (uint64_t)(end - p)) {
+            return RC_ERR_PROTOCOL;
+        }
+        p += n;
+        if (grow((void **)&tm->strs, &tm->strs_cap, tm->nstrs + (uint32_t)cnt, sizeof(*tm->strs)) !=
+            RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        c->str0 = tm->nstrs;
+        c->nstr = (uint32_t)cnt;
+        c->has_strs = true;
+        for (uint64_t k = 0; k < cnt; k++) {
+            if ((n = rc_lenenc(p, end, &len)) == 0 || len > (uint64_t)(end - p - n)) {
+                return RC_ERR_PROTOCOL;
+            }
+            tm->strs[tm->nstrs].p = p + n;
+            tm->strs[tm->nstrs].len = (uint32_t)len;
+            tm->nstrs++;
+            p += n + len;
+        }
+    }
+    return RC_OK;
+}
+
+static rc_err_t add_pk(rc_tmap_t *tm, uint64_t idx) {
+    if (idx >= tm->ncols) {
+        return RC_ERR_PROTOCOL;
+    }
+    if (grow((void **)&tm->pk, &tm->pk_cap, tm->npk + 1, sizeof(*tm->pk)) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    tm->pk[tm->npk++] = (uint32_t)idx;
+    return RC_OK;
+}
+
+static rc_err_t parse_optional_meta(rc_tmap_t *tm, const uint8_t *p, const uint8_t *end) {
+    rc_err_t err;
+    while (p < end) {
+        uint8_t t = *p++;
+        uint64_t len, v;
+        size_t n = rc_lenenc(p, end, &len);
+        if (n == 0 || len > (uint64_t)(end - p - n)) {
+            return RC_ERR_PROTOCOL;
+        }
+        const uint8_t *v0 = p + n, *v1 = p + n + len;
+        p = v1;
+        switch (t) {
+        case TM_SIGNEDNESS: {
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < tm->ncols; i++) {
+                rc_col_t *c = &tm->cols[i];
+                if (!is_numeric(c)) {
+                    continue;
+                }
+                if (v0 + k / 8 < v1) {
+                    c->is_unsigned = (v0[k / 8] & (0x80 >> (k % 8))) != 0;
+                }
+                k++;
+            }
+            break;
+        }
+        case TM_DEFAULT_CHARSET:
+        case TM_COLUMN_CHARSET:
+            if (!apply_charsets(tm, t == TM_DEFAULT_CHARSET, is_character, v0, v1)) {
+                return RC_ERR_PROTOCOL;
+            }
+            break;
+        case TM_ENUM_AND_SET_DEFAULT_CHARSET:
+        case TM_ENUM_AND_SET_COLUMN_CHARSET:
+            if (!apply_charsets(tm, t == TM_ENUM_AND_SET_DEFAULT_CHARSET, is_enum_or_set, v0, v1)) {
+                return RC_ERR_PROTOCOL;
+            }
+            break;
+        case TM_COLUMN_NAME:
+            for (uint32_t i = 0; i < tm->ncols && v0 < v1; i++) {
+                if ((n = rc_lenenc(v0, v1, &v)) == 0 || v > (uint64_t)(v1 - v0 - n)) {
+                    return RC_ERR_PROTOCOL;
+                }
+                tm->cols[i].name = (const char *)v0 + n;
+                tm->cols[i].name_len = (uint32_t)v;
+                v0 += n + v;
+            }
+            break;
+        case TM_SET_STR_VALUE:
+        case TM_ENUM_STR_VALUE:
+            if ((err = apply_strs(tm, t == TM_SET_STR_VALUE ? is_set : is_enum, v0, v1)) != RC_OK) {
+                return err;
+            }
+            break;
+        case TM_SIMPLE_PRIMARY_KEY:
+        case TM_PRIMARY_KEY_WITH_PREFIX:
+            tm->npk = 0;
+            while (v0 < v1) {
+                if ((n = rc_lenenc(v0, v1, &v)) == 0) {
+                    return RC_ERR_PROTOCOL;
+                }
+                v0 += n;
+                if ((err = add_pk(tm, v)) != RC_OK) {
+                    return err;
+                }
+                if (t == TM_PRIMARY_KEY_WITH_PREFIX) {
+                    uint64_t prefix;
+                    if ((n = rc_lenenc(v0, v1, &prefix)) == 0) {
+                        return RC_ERR_PROTOCOL;
+                    }
+                    v0 += n;
+                }
+            }
+            break;
+        default:
+            /* GEOMETRY_TYPE, COLUMN_VISIBILITY, VECTOR_DIMENSIONALITY and future types */
+            break;
+        }
+    }
+    return RC_OK;
+}
+
+static rc_err_t render_topic(const rc_binlog_t *b, rc_tmap_t *tm) {
+    rc_buf_reset(&tm->topic);
+    const char *t = b->topic_template;
+    while (*t) {
+        rc_err_t err;
+        if (strncmp(t, "{schema}", 8) == 0) {
+            err = rc_buf_append(&tm->topic, tm->schema, tm->schema_len);
+            t += 8;
+        } else if (strncmp(t, "{table}", 7) == 0) {
+            err = rc_buf_append(&tm->topic, tm->table, tm->table_len);
+            t += 7;
+        } else {
+            err = rc_buf_putc(&tm->topic, *t++);
+        }
+        if (err != RC_OK) {
+            return err;
+        }
+    }
+    return rc_buf_reserve(&tm->topic, 1); /* data is never NULL, even for an empty topic */
+}
+
+static rc_err_t gen_names(rc_tmap_t *tm) {
+    size_t need = (size_t)tm->ncols * 16;
+    if (need > tm->gen_names_cap) {
+        char *p = realloc(tm->gen_names, need);
+        if (!p) {
+            return RC_ERR_NOMEM;
+        }
+        tm->gen_names = p;
+        tm->gen_names_cap = need;
+    }
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        if (!tm->cols[i].name) {
+            char *s = tm->gen_names + (size_t)i * 16;
+            tm->cols[i].name = s;
+            tm->cols[i].name_len = (uint32_t)snprintf(s, 16, "col_%" PRIu32, i + 1);
+        }
+    }
+    return RC_OK;
+}
+
+rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, char *errstr,
+                             size_t errstr_size) {
+    rc_tmap_t *tm = b->free_maps;
+    rc_err_t err = RC_ERR_PROTOCOL;
+    const char *what = "it is truncated";
+    if (tm) {
+        b->free_maps = tm->next_free;
+    } else if (!(tm = calloc(1, sizeof(*tm)))) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    }
+    tm->next_free = NULL;
+    tm->nstrs = tm->npk = 0;
+    if (blen + 1 > tm->raw_cap) {
+        uint8_t *r = realloc(tm->raw, blen + 1);
+        if (!r) {
+            err = RC_ERR_NOMEM;
+            what = "out of memory";
+            goto fail;
+        }
+        tm->raw = r;
+        tm->raw_cap = blen + 1;
+    }
+    memcpy(tm->raw, body, blen);
+    const uint8_t *p = tm->raw, *end = tm->raw + blen;
+    unsigned ph = rc_binlog_post_header(b, RC_EV_TABLE_MAP, 8);
+    if (blen < ph + 2) {
+        goto fail;
+    }
+    tm->id = ph == 6 ? rc_le32(p) : rc_le48(p);
+    p += ph;
+    tm->schema_len = *p++;
+    if ((size_t)(end - p) < tm->schema_len + 2u || p[tm->schema_len] != 0) {
+        goto fail;
+    }
+    tm->schema = (const char *)p;
+    p += tm->schema_len + 1;
+    tm->table_len = *p++;
+    if ((size_t)(end - p) < tm->table_len + 1u || p[tm->table_len] != 0) {
+        goto fail;
+    }
+    tm->table = (const char *)p;
+    p += tm->table_len + 1;
+    uint64_t ncols, meta_len;
+    size_t n = rc_lenenc(p, end, &ncols);
+    if (n == 0 || ncols > (uint64_t)(end - p - n) || ncols > 4096) {
+        goto fail;
+    }
+    p += n;
+    tm->ncols = (uint32_t)ncols;
+    if (grow((void **)&tm->cols, &tm->cols_cap, tm->ncols, sizeof(*tm->cols)) != RC_OK) {
+        err = RC_ERR_NOMEM;
+        what = "out of memory";
+        goto fail;
+    }
+    memset(tm->cols, 0, sizeof(*tm->cols) * tm->ncols);
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        tm->cols[i].type = p[i];
+    }
+    p += tm->ncols;
+    if ((n = rc_lenenc(p, end, &meta_len)) == 0 || meta_len > (uint64_t)(end - p - n)) {
+        goto fail;
+    }
+    p += n;
+    const uint8_t *meta = p, *meta_end = p + meta_len;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        if (!read_column_meta(&tm->cols[i], &meta, meta_end)) {
+            what = "its column metadata is shorter than its column types need";
+            goto fail;
+        }
+    }
+    p = meta_end;
+    size_t nullbytes = (tm->ncols + 7) / 8;
+    if ((size_t)(end - p) < nullbytes) {
+        goto fail;
+    }
+    p += nullbytes;
+    if ((err = parse_optional_meta(tm, p, end)) != RC_OK) {
+        what = err == RC_ERR_NOMEM ? "out of memory" : "its optional metadata is malformed";
+        goto fail;
+    }
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        rc_col_t *c = &tm->cols[i];
+        column_kind(c);
+        c->cs = (uint8_t)cs_of(c->collation);
+    }
+    if ((err = gen_names(tm)) != RC_OK || (err = render_topic(b, tm)) != RC_OK ||
+        (err = maps_put(b, tm)) != RC_OK) {
+        what = "out of memory";
+        goto fail;
+    }
+    tm->include = b->include ? b->include(b->opaque, tm->schema, tm->table) : true;
+    return RC_OK;
+fail:
+    tm->next_free = b->free_maps;
+    b->free_maps = tm;
+    if (err == RC_OK) {
+        err = RC_ERR_PROTOCOL;
+    }
+    return rc_binlog_everr(b, errstr, errstr_size, err, "cannot parse the table map: %s", what);
+}
+
+/* ---- rows --------------------------------------------------------------------------------- */
+
+#define PACK_LIT(pk, s)                                                                            \
+    (msgpack_pack_str(pk, sizeof(s) - 1) | msgpack_pack_str_body(pk, s, sizeof(s) - 1))
+
+static int pack_str(msgpack_packer *pk, const void *s, size_t n) {
+    return msgpack_pack_str(pk, n) | msgpack_pack_str_body(pk, s, n);
+}
+
+static int pack_ext(msgpack_packer *pk, int8_t type, const void *s, size_t n) {
+    return msgpack_pack_ext(pk, n, type) | msgpack_pack_ext_body(pk, s, n);
+}
+
+typedef struct rowctx {
+    rc_binlog_t *b;
+    const rc_tmap_t *tm;
+    char *errstr;
+    size_t errstr_size;
+} rowctx_t;
+
+static rc_err_t col_err(rowctx_t *x, const rc_col_t *c, rc_err_t err, const char *why) {
+    return rc_binlog_everr(x->b, x->errstr, x->errstr_size, err,
+                           "cannot decode column `%.*s` (type %u) of %s.%s: %s", (int)c->name_len,
+                           c->name, c->type, x->tm->schema, x->tm->table, why);
+}
+
+/* Appends UTF-8 text for bytes in charset cs to scratch; sets the slot. */
+static rc_err_t text_slot(rowctx_t *x, rc_slot_t *s, rc_cs_t cs, const uint8_t *d, uint32_t n) {
+    switch (cs) {
+    case RC_CS_BINARY:
+        s->state = RC_SLOT_BIN;
+        break;
+    case RC_CS_LATIN1: {
+        size_t off = x->b->scratch.len;
+        if (rc_binlog_latin1_to_utf8(d, n, &x->b->scratch) != RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        s->state = RC_SLOT_STR;
+        s->scratch = true;
+        s->u = off;
+        s->len = (uint32_t)(x->b->scratch.len - off);
+        return RC_OK;
+    }
+    case RC_CS_UNKNOWN:
+        /* no charset metadata (binlog_row_metadata=MINIMAL, MySQL 5.7): text if it is UTF-8 */
+        s->state = rc_binlog_utf8_valid(d, n) ? RC_SLOT_STR : RC_SLOT_BIN;
+        break;
+    default:
+        s->state = RC_SLOT_STR;
+        break;
+    }
+    s->p = d;
+    s->len = n;
+    return RC_OK;
+}
+
+/* Pass one over a row image: finds each present column's value. *pp moves past the image. */
+static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
+                              const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
+    const rc_tmap_t *tm = x->tm;
+    const uint8_t *p = *pp;
+    size_t nb = (npresent + 7) / 8;
+    if ((size_t)(end - p) < nb) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
+                               "row image of %s.%s ends inside its null bitmap", tm->schema,
+                               tm->table);
+    }
+    const uint8_t *nulls = p;
+    p += nb;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        rc_slot_t *s = &slots[i];
+        s->scratch = false;
+        if (!(present[i >> 3] & (1u << (i & 7)))) {
+            s->state = RC_SLOT_ABSENT;
+            continue;
+        }
+        bool isnull = (nulls[k >> 3] & (1u << (k & 7))) != 0;
+        k++;
+        if (isnull) {
+            s->state = RC_SLOT_NULL;
+            continue;
+        }
+        const rc_col_t *c = &tm->cols[i];
+        size_t avail = (size_t)(end - p);
+        if (c->kind == RC_K_UNSUPPORTED) {
+            return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_UNSUPPORTED,
+                                   "column `%.*s` of %s.%s has type %u (%s) with metadata %u, "
+                                   "which rowcast does not decode yet",
+                                   (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
+                                   type_name(c->real_type), c->meta);
+        }
+        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON) {
+            if (avail < c->lenbytes) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
+            }
+            uint64_t n = rc_le(p, c->lenbytes);
+            if (avail - c->lenbytes < n) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+            }
+            const uint8_t *d = p + c->lenbytes;
+            p = d + n;
+            if (c->kind == RC_K_JSON) {
+                size_t off = x->b->scratch.len;
+                char why[200];
+                rc_err_t err = rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
+                if (err != RC_OK) {
+                    return col_err(x, c, err, why);
+                }
+                s->state = RC_SLOT_EXT;
+                s->ext = RC_EXT_JSON;
+                s->scratch = true;
+                s->u = off;
+                s->len = (uint32_t)(x->b->scratch.len - off);
+            } else if (text_slot(x, s, (rc_cs_t)c->cs, d, (uint32_t)n) != RC_OK) {
+                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            }
+            continue;
+        }
+        if (avail < c->size) {
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+        }
+        switch (c->kind) {
+        case RC_K_DECIMAL: {
+            if (rc_buf_reserve(&x->b->scratch, RC_BINLOG_TEXT_MAX) != RC_OK) {
+                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            }
+            size_t off = x->b->scratch.len;
+            if (rc_binlog_decimal_text(p, avail, c->precision, c->scale, x->b->scratch.data + off,
+                                       RC_BINLOG_TEXT_MAX, NULL) != RC_OK) {
+                return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
+            }
+            s->state = RC_SLOT_EXT;
+            s->ext = RC_EXT_DECIMAL;
+            s->scratch = true;
+            s->u = off;
+            s->len = (uint32_t)strlen(x->b->scratch.data + off);
+            x->b->scratch.len += s->len;
+            break;
+        }
+        case RC_K_ENUM: {
+            uint64_t idx = rc_le(p, c->size);
+            if (!c->has_strs) {
+                s->state = RC_SLOT_UINT;
+                s->u = idx;
+            } else if (idx == 0) {
+                s->state = RC_SLOT_STR;
+                s->p = (const uint8_t *)"";
+                s->len = 0;
+            } else if (idx > c->nstr) {
+                return col_err(x, c, RC_ERR_INVALID, "ENUM index beyond the ENUM's values");
+            } else {
+                const rc_strref_t *e = &tm->strs[c->str0 + idx - 1];
+                if (text_slot(x, s, (rc_cs_t)c->cs, e->p, e->len) != RC_OK) {
+                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                }
+                if (s->state == RC_SLOT_BIN) {
+                    s->state = RC_SLOT_STR;
+                }
+            }
+            break;
+        }
+        case RC_K_SET: {
+            uint64_t bits = rc_le(p, c->size);
+            if (!c->has_strs) {
+                s->state = RC_SLOT_UINT;
+                s->u = bits;
+                break;
+            }
+            size_t off = x->b->scratch.len;
+            bool first = true;
+            for (uint32_t e = 0; e < c->nstr && e < 64; e++) {
+                if (!(bits & ((uint64_t)1 << e))) {
+                    continue;
+                }
+                const rc_strref_t *r = &tm->strs[c->str0 + e];
+                rc_err_t err = first ? RC_OK : rc_buf_putc(&x->b->scratch, ',');
+                if (err == RC_OK) {
+                    err = c->cs == RC_CS_LATIN1
+                              ? rc_binlog_latin1_to_utf8(r->p, r->len, &x->b->scratch)
+                              : rc_buf_append(&x->b->scratch, r->p, r->len);
+                }
+                if (err != RC_OK) {
+                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                }
+                first = false;
+            }
+            s->state = RC_SLOT_STR;
+            s->scratch = true;
+            s->u = off;
+            s->len = (uint32_t)(x->b->scratch.len - off);
+            break;
+        }
+        default:
+            s->state = RC_SLOT_RAW;
+            s->p = p;
+            s->len = c->size;
+            break;
+        }
+        p += c->size;
+    }
+    *pp = p;
+    return RC_OK;
+}
+
+static void fixup(rc_binlog_t *b, rc_slot_t *slots, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (slots[i].scratch) {
+            slots[i].p = (const uint8_t *)b->scratch.data + slots[i].u;
+            slots[i].scratch = false;
+        }
+    }
+}
+
+/* Pass two: one value. */
+static int pack_value(msgpack_packer *pk, const rc_col_t *c, const rc_slot_t *s) {
+    const uint8_t *p = s->p;
+    char tmp[RC_BINLOG_TEXT_MAX];
+    size_t n;
+    switch (s->state) {
+    case RC_SLOT_ABSENT:
+    case RC_SLOT_NULL:
+        return msgpack_pack_nil(pk);
+    case RC_SLOT_STR:
+        return pack_str(pk, p, s->len);
+    case RC_SLOT_BIN:
+        return msgpack_pack_bin(pk, s->len) | msgpack_pack_bin_body(pk, p, s->len);
+    case RC_SLOT_EXT:
+        return pack_ext(pk, (int8_t)s->ext, p, s->len);
+    case RC_SLOT_UINT:
+        return msgpack_pack_uint64(pk, s->u);
+    default:
+        break;
+    }
+    switch (c->kind) {
+    case RC_K_INT8:
+        return msgpack_pack_int64(pk, (int8_t)p[0]);
+    case RC_K_UINT8:
+        return msgpack_pack_uint64(pk, p[0]);
+    case RC_K_INT16:
+        return msgpack_pack_int64(pk, (int16_t)rc_le16(p));
+    case RC_K_UINT16:
+        return msgpack_pack_uint64(pk, rc_le16(p));
+    case RC_K_INT24: {
+        int32_t v = (int32_t)rc_le24(p);
+        return msgpack_pack_int64(pk, (v & 0x800000) ? v - 0x1000000 : v);
+    }
+    case RC_K_UINT24:
+        return msgpack_pack_uint64(pk, rc_le24(p));
+    case RC_K_INT32:
+        return msgpack_pack_int64(pk, (int32_t)rc_le32(p));
+    case RC_K_UINT32:
+        return msgpack_pack_uint64(pk, rc_le32(p));
+    case RC_K_INT64:
+        return msgpack_pack_int64(pk, (int64_t)rc_le64(p));
+    case RC_K_UINT64:
+        return msgpack_pack_uint64(pk, rc_le64(p));
+    case RC_K_FLOAT: {
+        uint32_t bits = rc_le32(p);
+        float f;
+        memcpy(&f, &bits, sizeof(f));
+        return msgpack_pack_float(pk, f);
+    }
+    case RC_K_DOUBLE: {
+        uint64_t bits = rc_le64(p);
+        double d;
+        memcpy(&d, &bits, sizeof(d));
+        return msgpack_pack_double(pk, d);
+    }
+    case RC_K_YEAR:
+        return msgpack_pack_uint64(pk, p[0] ? 1900u + p[0] : 0u);
+    case RC_K_BIT:
+        return msgpack_pack_uint64(pk, rc_be(p, c->size));
+    case RC_K_DATE:
+        n = rc_binlog_fmt_date(rc_le24(p), tmp);
+        return pack_ext(pk, RC_EXT_DATE, tmp, n);
+    case RC_K_TIME:
+        n = rc_binlog_fmt_old_time(p, tmp);
+        return pack_ext(pk, RC_EXT_TIME, tmp, n);
+    case RC_K_TIME2:
+        n = rc_binlog_fmt_time(p, c->fsp, tmp);
+        return pack_ext(pk, RC_EXT_TIME, tmp, n);
+    case RC_K_DATETIME:
+        n = rc_binlog_fmt_old_datetime(p, tmp);
+        return pack_ext(pk, RC_EXT_DATETIME, tmp, n);
+    case RC_K_DATETIME2:
+        n = rc_binlog_fmt_datetime2(p, c->fsp, tmp);
+        return pack_ext(pk, RC_EXT_DATETIME, tmp, n);
+    case RC_K_TIMESTAMP:
+        n = rc_binlog_fmt_old_timestamp(p, tmp);
+        return pack_ext(pk, RC_EXT_TIMESTAMP, tmp, n);
+    case RC_K_TIMESTAMP2:
+        n = rc_binlog_fmt_timestamp2(p, c->fsp, tmp);
+        return pack_ext(pk, RC_EXT_TIMESTAMP, tmp, n);
+    default:
+        return msgpack_pack_nil(pk);
+    }
+}
+
+static int pack_row(msgpack_packer *pk, const rc_tmap_t *tm, const rc_slot_t *slots,
+                    uint32_t npresent) {
+    int r = msgpack_pack_map(pk, npresent);
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        if (slots[i].state == RC_SLOT_ABSENT) {
+            continue;
+        }
+        const rc_col_t *c = &tm->cols[i];
+        r |= pack_str(pk, c->name, c->name_len);
+        r |= pack_value(pk, c, &slots[i]);
+    }
+    return r;
+}
+
+static int pack_key(msgpack_packer *pk, const rc_tmap_t *tm, const rc_slot_t *first,
+                    const rc_slot_t *second) {
+    if (tm->npk == 0) {
+        return msgpack_pack_nil(pk);
+    }
+    int r = msgpack_pack_map(pk, tm->npk);
+    for (uint32_t k = 0; k < tm->npk; k++) {
+        uint32_t i = tm->pk[k];
+        const rc_col_t *c = &tm->cols[i];
+        const rc_slot_t *s = &first[i];
+        if (s->state == RC_SLOT_ABSENT && second) {
+            s = &second[i];
+        }
+        r |= pack_str(pk, c->name, c->name_len);
+        r |= pack_value(pk, c, s);
+    }
+    return r;
+}
+
+static rc_err_t ensure_slots(rc_binlog_t *b, uint32_t n) {
+    if (n <= b->slots_cap) {
+        return RC_OK;
+    }
+    uint32_t cap = 64;
+    while (cap < n) {
+        cap *= 2;
+    }
+    rc_slot_t *nb = realloc(b->before, cap * sizeof(*nb));
+    if (!nb) {
+        return RC_ERR_NOMEM;
+    }
+    b->before = nb;
+    rc_slot_t *na = realloc(b->after, cap * sizeof(*na));
+    if (!na) {
+        return RC_ERR_NOMEM;
+    }
+    b->after = na;
+    b->slots_cap = cap;
+    return RC_OK;
+}
+
+static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        c += (bits[i >> 3] >> (i & 7)) & 1;
+    }
+    return c;
+}
+
+rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8_t *body,
+                        size_t blen, msgpack_packer *pk, rc_binlog_info_t *info, char *errstr,
+                        size_t errstr_size) {
+    uint8_t t = h->type;
+    bool v2 = t >= RC_EV_WRITE_ROWS_V2 && t <= RC_EV_DELETE_ROWS_V2;
+    int action = v2 ? t - RC_EV_WRITE_ROWS_V2 : t - RC_EV_WRITE_ROWS_V1; /* 0 ins 1 upd 2 del */
+    unsigned ph = rc_binlog_post_header(b, t, v2 ? 10 : 8);
+    const uint8_t *end = body + blen, *p = body;
+    if (blen < ph || ph < 6) {
+        goto truncated;
+    }
+    uint64_t id = ph == 6 ? rc_le32(p) : rc_le48(p);
+    p += ph;
+    if (v2 && ph >= 10) {
+        uint16_t extra = rc_le16(body + 8);
+        if (extra < 2 || (size_t)(end - p) < (size_t)extra - 2) {
+            goto truncated;
+        }
+        p += extra - 2;
+    }
+    uint64_t ncols;
+    size_t n = rc_lenenc(p, end, &ncols);
+    if (n == 0) {
+        goto truncated;
+    }
+    p += n;
+    rc_tmap_t *tm = maps_find(b, id);
+    if (!tm) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
+                               "rows event for table id %" PRIu64 " has no table map", id);
+    }
+    if (ncols != tm->ncols) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
+                               "rows event for %s.%s has %" PRIu64
+                               " columns, its table map %" PRIu32,
+                               tm->schema, tm->table, ncols, tm->ncols);
+    }
+    size_t bm = (tm->ncols + 7) / 8;
+    const uint8_t *present1 = p, *present2 = p;
+    if ((size_t)(end - p) < bm * (action == 1 ? 2 : 1)) {
+        goto truncated;
+    }
+    p += bm;
+    if (action == 1) {
+        present2 = p;
+        p += bm;
+    }
+    if (!tm->include) {
+        return RC_OK;
+    }
+    if (ensure_slots(b, tm->ncols) != RC_OK) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    }
+    uint32_t n1 = popcount_bits(present1, tm->ncols), n2 = popcount_bits(present2, tm->ncols);
+    static const char *const actions[3] = {RC_ACTION_INSERT, RC_ACTION_UPDATE, RC_ACTION_DELETE};
+    const char *gtid = b->gtid;
+    size_t gtid_len = strlen(gtid), file_len = strlen(b->file);
+    size_t pipe_len = strlen(b->pipeline);
+    if (b->now_us == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        b->now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    }
+    rowctx_t x = {b, tm, errstr, errstr_size};
+    while (p < end) {
+        rc_err_t err;
+        rc_buf_reset(&b->scratch);
+        if (action == 0) {
+            err = prepare_image(&x, present1, n1, &p, end, b->after);
+        } else {
+            err = prepare_image(&x, present1, n1, &p, end, b->before);
+            if (err == RC_OK && action == 1) {
+                err = prepare_image(&x, present2, n2, &p, end, b->after);
+            }
+        }
+        if (err != RC_OK) {
+            return err;
+        }
+        if (action != 0) {
+            fixup(b, b->before, tm->ncols);
+        }
+        if (action != 2) {
+            fixup(b, b->after, tm->ncols);
+        }
+
+        int r = msgpack_pack_map(pk, 7);
+        r |= PACK_LIT(pk, "schema") | pack_str(pk, tm->schema, tm->schema_len);
+        r |= PACK_LIT(pk, "table") | pack_str(pk, tm->table, tm->table_len);
+        r |= PACK_LIT(pk, "action") | pack_str(pk, actions[action], strlen(actions[action]));
+        r |= PACK_LIT(pk, "before");
+        if (action == 0) {
+            r |= msgpack_pack_array(pk, 0);
+        } else {
+            r |= msgpack_pack_array(pk, 1) | pack_row(pk, tm, b->before, n1);
+        }
+        r |= PACK_LIT(pk, "after");
+        if (action == 2) {
+            r |= msgpack_pack_array(pk, 0);
+        } else {
+            r |= msgpack_pack_array(pk, 1) | pack_row(pk, tm, b->after, action == 1 ? n2 : n1);
+        }
+        r |= PACK_LIT(pk, "meta") | msgpack_pack_map(pk, 7);
+        r |= PACK_LIT(pk, "pipeline") | pack_str(pk, b->pipeline, pipe_len);
+        r |= PACK_LIT(pk, "timestamp") | msgpack_pack_uint64(pk, b->now_us);
+        r |= PACK_LIT(pk, "gtid");
+        r |= gtid_len ? pack_str(pk, gtid, gtid_len) : msgpack_pack_nil(pk);
+        r |= PACK_LIT(pk, "binlog_file") | pack_str(pk, b->file, file_len);
+        r |= PACK_LIT(pk, "binlog_pos") | msgpack_pack_uint64(pk, b->ev_pos);
+        r |= PACK_LIT(pk, "server_id") | msgpack_pack_uint64(pk, h->server_id);
+        r |= PACK_LIT(pk, "commit_ts") | msgpack_pack_uint64(pk, h->timestamp);
+        r |= PACK_LIT(pk, "kafka") | msgpack_pack_map(pk, 3);
+        r |= PACK_LIT(pk, "topic") | pack_str(pk, tm->topic.data, tm->topic.len);
+        r |= PACK_LIT(pk, "key");
+        if (action == 0) {
+            r |= pack_key(pk, tm, b->after, NULL);
+        } else if (action == 1) {
+            r |= pack_key(pk, tm, b->after, b->before);
+        } else {
+            r |= pack_key(pk, tm, b->before, NULL);
+        }
+        r |= PACK_LIT(pk, "headers") | msgpack_pack_map(pk, 0);
+        if (r != 0) {
+            return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM,
+                                   "the msgpack packer failed (out of memory)");
+        }
+        if (info) {
+            info->rows++;
+        }
+    }
+    return RC_OK;
+truncated:
+    return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_TRUNCATED, "rows event is truncated");
+}

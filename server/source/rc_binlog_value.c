@@ -1,0 +1,484 @@
+/* rc_binlog_value.c: single binlog values to their canonical text (rc_event.h): DECIMAL and
+ * temporals formatted by hand for the hot path (no snprintf, no time zone), latin1 to UTF-8. */
+#include <stdio.h>
+
+#include "rc_binlog_int.h"
+
+static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+static const uint32_t pow10u[10] = {1,      10,      100,      1000,      10000,
+                                    100000, 1000000, 10000000, 100000000, 1000000000};
+
+/* Writes v in exactly `width` digits (more if v needs them); returns digits written. */
+static size_t put_uint(char *out, uint64_t v, unsigned width) {
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n < width) {
+        tmp[n++] = '0';
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    return n;
+}
+
+/* ".ffffff" cut to fsp digits; usec < 1000000. */
+static size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
+    if (fsp == 0) {
+        return 0;
+    }
+    if (fsp > 6) {
+        fsp = 6;
+    }
+    out[0] = '.';
+    return 1 + put_uint(out + 1, usec / pow10u[6 - fsp], fsp);
+}
+
+static uint32_t frac_bytes(unsigned fsp) {
+    return (fsp + 1) / 2;
+}
+
+size_t rc_binlog_decimal_size(unsigned precision, unsigned scale) {
+    unsigned intg = precision - scale;
+    return (size_t)(intg / 9) * 4 + dig2bytes[intg % 9] + (size_t)(scale / 9) * 4 +
+           dig2bytes[scale % 9];
+}
+
+rc_err_t rc_binlog_decimal_text(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
+                                char *out, size_t out_size, size_t *consumed) {
+    if (precision == 0 || precision > 65 || scale > precision) {
+        return RC_ERR_INVALID;
+    }
+    size_t size = rc_binlog_decimal_size(precision, scale);
+    if (len < size) {
+        return RC_ERR_TRUNCATED;
+    }
+    uint8_t buf[40];
+    memcpy(buf, p, size);
+    bool neg = (buf[0] & 0x80) == 0;
+    buf[0] ^= 0x80;
+    if (neg) {
+        for (size_t i = 0; i < size; i++) {
+            buf[i] ^= 0xff;
+        }
+    }
+    unsigned intg = precision - scale;
+    unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
+    char digits[96];
+    size_t nd = 0, pos = 0;
+    if (intg0x > 0) {
+        unsigned n = dig2bytes[intg0x];
+        uint64_t v = rc_be(buf, n);
+        if (v >= pow10u[intg0x]) {
+            return RC_ERR_INVALID;
+        }
+        nd += put_uint(digits + nd, v, intg0x);
+        pos += n;
+    }
+    for (unsigned i = 0; i < intg0; i++, pos += 4) {
+        uint64_t v = rc_be(buf + pos, 4);
+        if (v > 999999999) {
+            return RC_ERR_INVALID;
+        }
+        nd += put_uint(digits + nd, v, 9);
+    }
+    size_t lead = 0;
+    while (lead < nd && digits[lead] == '0') {
+        lead++;
+    }
+    size_t int_start = lead, int_end = nd;
+    for (unsigned i = 0; i < frac0; i++, pos += 4) {
+        uint64_t v = rc_be(buf + pos, 4);
+        if (v > 999999999) {
+            return RC_ERR_INVALID;
+        }
+        nd += put_uint(digits + nd, v, 9);
+    }
+    if (frac0x > 0) {
+        unsigned n = dig2bytes[frac0x];
+        uint64_t v = rc_be(buf + pos, n);
+        if (v >= pow10u[frac0x]) {
+            return RC_ERR_INVALID;
+        }
+        nd += put_uint(digits + nd, v, frac0x);
+    }
+    bool zero = true;
+    for (size_t i = int_start; i < nd; i++) {
+        if (digits[i] != '0') {
+            zero = false;
+            break;
+        }
+    }
+    /* sign + integer digits (at least "0") + point + scale digits + NUL */
+    size_t need = 1 + (int_end > int_start ? int_end - int_start : 1) + 1 + scale + 1;
+    if (out_size < need) {
+        return RC_ERR_NOMEM;
+    }
+    size_t o = 0;
+    if (neg && !zero) {
+        out[o++] = '-';
+    }
+    if (int_end > int_start) {
+        memcpy(out + o, digits + int_start, int_end - int_start);
+        o += int_end - int_start;
+    } else {
+        out[o++] = '0';
+    }
+    if (scale > 0) {
+        out[o++] = '.';
+        memcpy(out + o, digits + int_end, scale);
+        o += scale;
+    }
+    out[o] = '\0';
+    if (consumed) {
+        *consumed = size;
+    }
+    return RC_OK;
+}
+
+size_t rc_binlog_fmt_date(uint32_t v, char *out) {
+    size_t o = put_uint(out, v >> 9, 4);
+    out[o++] = '-';
+    o += put_uint(out + o, (v >> 5) & 15, 2);
+    out[o++] = '-';
+    o += put_uint(out + o, v & 31, 2);
+    out[o] = '\0';
+    return o;
+}
+
+/* hour:minute:second[.frac] with sign; used by TIME2, old TIME and JSON times. */
+static size_t fmt_hms(char *out, bool neg, uint64_t hour, unsigned min, unsigned sec, uint32_t usec,
+                      unsigned fsp) {
+    size_t o = 0;
+    if (neg) {
+        out[o++] = '-';
+    }
+    o += put_uint(out + o, hour, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, min, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, sec, 2);
+    o += put_frac(out + o, usec, fsp);
+    out[o] = '\0';
+    return o;
+}
+
+/* MySQL's packed TIME (int part << 24 | microseconds, negative for negative times). */
+size_t rc_binlog_fmt_time_packed(int64_t packed, unsigned fsp, char *out) {
+    bool neg = packed < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)packed : (uint64_t)packed;
+    uint64_t hms = u >> 24;
+    return fmt_hms(out, neg, (hms >> 12) % 1024, (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64),
+                   (uint32_t)(u % (1u << 24)), fsp);
+}
+
+size_t rc_binlog_fmt_time(const uint8_t *p, unsigned fsp, char *out) {
+    int64_t intpart = (int64_t)rc_be(p, 3) - 0x800000;
+    int64_t frac = 0;
+    int64_t packed;
+    switch (fsp) {
+    case 1:
+    case 2:
+        frac = p[3];
+        if (intpart < 0 && frac != 0) {
+            intpart++;
+            frac -= 0x100;
+        }
+        packed = intpart * (1 << 24) + frac * 10000;
+        break;
+    case 3:
+    case 4:
+        frac = (int64_t)rc_be(p + 3, 2);
+        if (intpart < 0 && frac != 0) {
+            intpart++;
+            frac -= 0x10000;
+        }
+        packed = intpart * (1 << 24) + frac * 100;
+        break;
+    case 5:
+    case 6:
+        packed = (int64_t)rc_be(p, 6) - 0x800000000000LL;
+        break;
+    default:
+        packed = intpart * (1 << 24);
+        break;
+    }
+    return rc_binlog_fmt_time_packed(packed, fsp, out);
+}
+
+/* DATETIME from MySQL's packed form (ymdhms << 24 | microseconds); sep is ' ' or 'T'. */
+size_t rc_binlog_fmt_datetime_packed(int64_t packed, unsigned fsp, char sep, char *out) {
+    uint64_t u = packed < 0 ? (uint64_t)0 - (uint64_t)packed : (uint64_t)packed;
+    uint32_t usec = (uint32_t)(u % (1u << 24));
+    uint64_t ymdhms = u >> 24;
+    uint64_t ymd = ymdhms >> 17, ym = ymd >> 5;
+    uint32_t hms = (uint32_t)(ymdhms % (1u << 17));
+    size_t o = put_uint(out, ym / 13, 4);
+    out[o++] = '-';
+    o += put_uint(out + o, ym % 13, 2);
+    out[o++] = '-';
+    o += put_uint(out + o, ymd % 32, 2);
+    out[o++] = sep;
+    o += put_uint(out + o, hms >> 12, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, (hms >> 6) % 64, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, hms % 64, 2);
+    o += put_frac(out + o, usec, fsp);
+    out[o] = '\0';
+    return o;
+}
+
+/* Microseconds of a DATETIME2 / TIMESTAMP2 fraction (fsp bytes after the integer part). */
+static uint32_t read_frac(const uint8_t *p, unsigned fsp) {
+    switch (fsp) {
+    case 1:
+    case 2:
+        return (uint32_t)p[0] * 10000;
+    case 3:
+    case 4:
+        return (uint32_t)rc_be(p, 2) * 100;
+    case 5:
+    case 6:
+        return (uint32_t)rc_be(p, 3);
+    default:
+        return 0;
+    }
+}
+
+size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out) {
+    int64_t intpart = (int64_t)rc_be(p, 5) - 0x8000000000LL;
+    uint32_t usec = read_frac(p + 5, fsp);
+    if (usec > 999999) {
+        usec = 999999;
+    }
+    return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+}
+
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    uint64_t doe = (uint64_t)(z - era * 146097);
+    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    uint64_t mp = (5 * doy + 2) / 153;
+    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static size_t fmt_epoch(uint64_t secs, uint32_t usec, unsigned fsp, char *out) {
+    size_t o;
+    if (secs == 0 && usec == 0) {
+        /* 0 is MySQL's zero TIMESTAMP, not 1970-01-01 00:00:00 (which no TIMESTAMP can hold) */
+        memcpy(out, "0000-00-00T00:00:00", 19);
+        o = 19;
+    } else {
+        int64_t y;
+        unsigned m, d;
+        civil_from_days((int64_t)(secs / 86400), &y, &m, &d);
+        unsigned sod = (unsigned)(secs % 86400);
+        o = put_uint(out, (uint64_t)y, 4);
+        out[o++] = '-';
+        o += put_uint(out + o, m, 2);
+        out[o++] = '-';
+        o += put_uint(out + o, d, 2);
+        out[o++] = 'T';
+        o += put_uint(out + o, sod / 3600, 2);
+        out[o++] = ':';
+        o += put_uint(out + o, sod / 60 % 60, 2);
+        out[o++] = ':';
+        o += put_uint(out + o, sod % 60, 2);
+    }
+    o += put_frac(out + o, usec, fsp);
+    out[o++] = 'Z';
+    out[o] = '\0';
+    return o;
+}
+
+size_t rc_binlog_fmt_timestamp2(const uint8_t *p, unsigned fsp, char *out) {
+    uint32_t usec = read_frac(p + 4, fsp);
+    if (usec > 999999) {
+        usec = 999999;
+    }
+    return fmt_epoch(rc_be(p, 4), usec, fsp, out);
+}
+
+size_t rc_binlog_fmt_old_timestamp(const uint8_t *p, char *out) {
+    return fmt_epoch(rc_le32(p), 0, 0, out);
+}
+
+size_t rc_binlog_fmt_old_time(const uint8_t *p, char *out) {
+    int32_t v = (int32_t)rc_le24(p);
+    if (v & 0x800000) {
+        v -= 0x1000000;
+    }
+    bool neg = v < 0;
+    uint32_t u = neg ? (uint32_t)-v : (uint32_t)v;
+    return fmt_hms(out, neg, u / 10000, u / 100 % 100, u % 100, 0, 0);
+}
+
+size_t rc_binlog_fmt_old_datetime(const uint8_t *p, char *out) {
+    uint64_t v = rc_le64(p);
+    uint64_t date = v / 1000000;
+    unsigned time = (unsigned)(v % 1000000);
+    size_t o = put_uint(out, date / 10000, 4);
+    out[o++] = '-';
+    o += put_uint(out + o, date / 100 % 100, 2);
+    out[o++] = '-';
+    o += put_uint(out + o, date % 100, 2);
+    out[o++] = 'T';
+    o += put_uint(out + o, time / 10000, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, time / 100 % 100, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, time % 100, 2);
+    out[o] = '\0';
+    return o;
+}
+
+static rc_err_t copy_out(const char *tmp, size_t n, char *out, size_t out_size) {
+    if (out_size < n + 1) {
+        return RC_ERR_NOMEM;
+    }
+    memcpy(out, tmp, n + 1);
+    return RC_OK;
+}
+
+rc_err_t rc_binlog_time2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+                              size_t out_size, size_t *consumed) {
+    if (fsp > 6) {
+        return RC_ERR_INVALID;
+    }
+    size_t size = 3 + frac_bytes(fsp);
+    if (len < size) {
+        return RC_ERR_TRUNCATED;
+    }
+    char tmp[RC_BINLOG_TEXT_MAX];
+    size_t n = rc_binlog_fmt_time(p, fsp, tmp);
+    if (consumed) {
+        *consumed = size;
+    }
+    return copy_out(tmp, n, out, out_size);
+}
+
+rc_err_t rc_binlog_datetime2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+                                  size_t out_size, size_t *consumed) {
+    if (fsp > 6) {
+        return RC_ERR_INVALID;
+    }
+    size_t size = 5 + frac_bytes(fsp);
+    if (len < size) {
+        return RC_ERR_TRUNCATED;
+    }
+    char tmp[RC_BINLOG_TEXT_MAX];
+    size_t n = rc_binlog_fmt_datetime2(p, fsp, tmp);
+    if (consumed) {
+        *consumed = size;
+    }
+    return copy_out(tmp, n, out, out_size);
+}
+
+rc_err_t rc_binlog_timestamp2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+                                   size_t out_size, size_t *consumed) {
+    if (fsp > 6) {
+        return RC_ERR_INVALID;
+    }
+    size_t size = 4 + frac_bytes(fsp);
+    if (len < size) {
+        return RC_ERR_TRUNCATED;
+    }
+    char tmp[RC_BINLOG_TEXT_MAX];
+    size_t n = rc_binlog_fmt_timestamp2(p, fsp, tmp);
+    if (consumed) {
+        *consumed = size;
+    }
+    return copy_out(tmp, n, out, out_size);
+}
+
+rc_err_t rc_binlog_date_text(const uint8_t *p, size_t len, char *out, size_t out_size,
+                             size_t *consumed) {
+    if (len < 3) {
+        return RC_ERR_TRUNCATED;
+    }
+    char tmp[RC_BINLOG_TEXT_MAX];
+    size_t n = rc_binlog_fmt_date(rc_le24(p), tmp);
+    if (consumed) {
+        *consumed = 3;
+    }
+    return copy_out(tmp, n, out, out_size);
+}
+
+/* MySQL's latin1 is Windows-1252; its five holes map to the C1 controls. */
+static const uint16_t cp1252_80[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+rc_err_t rc_binlog_latin1_to_utf8(const uint8_t *p, size_t len, rc_buf_t *out) {
+    if (rc_buf_reserve(out, len * 3) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    uint8_t *o = (uint8_t *)out->data + out->len;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t c = p[i];
+        if (c < 0x80) {
+            *o++ = (uint8_t)c;
+            continue;
+        }
+        if (c < 0xa0) {
+            c = cp1252_80[c - 0x80];
+        }
+        if (c < 0x800) {
+            *o++ = (uint8_t)(0xc0 | (c >> 6));
+            *o++ = (uint8_t)(0x80 | (c & 0x3f));
+        } else {
+            *o++ = (uint8_t)(0xe0 | (c >> 12));
+            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+            *o++ = (uint8_t)(0x80 | (c & 0x3f));
+        }
+    }
+    out->len = (size_t)(o - (uint8_t *)out->data);
+    return RC_OK;
+}
+
+bool rc_binlog_utf8_valid(const uint8_t *p, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp, min;
+        if ((c & 0xe0) == 0xc0) {
+            n = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i < n) {
+            return false;
+        }
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}

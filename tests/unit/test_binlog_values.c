@@ -1,0 +1,384 @@
+/* test_binlog_values.c: the value decoders (DECIMAL, TIME2, DATETIME2, TIMESTAMP2, DATE, JSON,
+ * latin1) on byte vectors captured from real servers (tests/data/binlog/ORIGIN.md). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rc_binlog.h"
+#include "rc_binlog_int.h"
+
+#define DATA RC_TEST_DATA "/binlog/"
+
+static size_t unhex(const char *s, uint8_t *out, size_t cap) {
+    size_t n = 0;
+    while (s[0] && s[1] && n < cap) {
+        unsigned v;
+        if (sscanf(s, "%2x", &v) != 1) {
+            break;
+        }
+        out[n++] = (uint8_t)v;
+        s += 2;
+    }
+    return n;
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r')) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+/* Splits "a | b | c" in place; returns the number of fields. */
+static int split_bar(char *line, char **f, int max) {
+    int n = 0;
+    char *p = line;
+    while (n < max) {
+        char *bar = strstr(p, " | ");
+        f[n++] = p;
+        if (!bar) {
+            break;
+        }
+        *bar = '\0';
+        p = bar + 3;
+    }
+    for (int i = 0; i < n; i++) {
+        f[i] = trim(f[i]);
+    }
+    return n;
+}
+
+typedef void (*vector_fn)(const char *section, char **f, int nf, int *count);
+
+/* Calls fn for every data line of the go-mysql vectors file, with the section it is in. */
+static void each_vector(vector_fn fn, int *count) {
+    FILE *fp = fopen(DATA "go-mysql/vectors-from-go-mysql-tests.txt", "r");
+    assert_non_null(fp);
+    char line[4096], section[128] = "";
+    while (fgets(line, sizeof(line), fp)) {
+        if (line[0] == '[') {
+            snprintf(section, sizeof(section), "%.100s", line);
+            continue;
+        }
+        if (line[0] == '#' || line[0] == '\n') {
+            continue;
+        }
+        char *f[8];
+        int nf = split_bar(line, f, 8);
+        fn(section, f, nf, count);
+    }
+    fclose(fp);
+}
+
+/* ---- DECIMAL ------------------------------------------------------------------------------ */
+
+static void decimal_vector(const char *section, char **f, int nf, int *count) {
+    uint8_t bytes[128];
+    char out[RC_BINLOG_TEXT_MAX];
+    size_t used = 0;
+    unsigned p, s;
+    if (strstr(section, "[DECIMAL  NEWDECIMAL")) {
+        assert_int_equal(nf, 5);
+        size_t n = unhex(f[0], bytes, sizeof(bytes));
+        p = (unsigned)atoi(f[1]);
+        s = (unsigned)atoi(f[2]);
+        assert_int_equal(rc_binlog_decimal_text(bytes, n, p, s, out, sizeof(out), &used), RC_OK);
+        if (strcmp(out, f[3]) != 0) {
+            fail_msg("DECIMAL(%u,%u) %s: want %s, got %s", p, s, f[0], f[3], out);
+        }
+        assert_int_equal(used, (size_t)atoi(f[4]));
+        (*count)++;
+    } else if (strstr(section, "[DECIMAL  wide")) {
+        assert_int_equal(nf, 3);
+        size_t n = unhex(f[0], bytes, sizeof(bytes));
+        assert_int_equal(sscanf(strchr(f[1], '('), "(p=%u,s=%u)", &p, &s), 2);
+        assert_int_equal(rc_binlog_decimal_text(bytes, n, p, s, out, sizeof(out), &used), RC_OK);
+        if (strcmp(out, f[2]) != 0) {
+            fail_msg("DECIMAL(%u,%u) %s: want %s, got %s", p, s, f[0], f[2], out);
+        }
+        assert_int_equal(used, n);
+        (*count)++;
+    }
+}
+
+static void test_decode_decimal_vectors_from_go_mysql(void **state) {
+    (void)state;
+    int count = 0;
+    each_vector(decimal_vector, &count);
+    assert_int_equal(count, 187 + 12);
+}
+
+static void test_decode_decimal_negative_with_scale_keeps_trailing_zeros(void **state) {
+    (void)state;
+    /* DECIMAL(10,4) -1234.5600: intg 6 -> 3 bytes, frac 4 -> 2 bytes, negated */
+    const uint8_t pos[] = {0x80, 0x04, 0xd2, 0x15, 0xe0};
+    uint8_t neg[5];
+    for (int i = 0; i < 5; i++) {
+        neg[i] = pos[i] ^ 0xff;
+    }
+    char out[RC_BINLOG_TEXT_MAX];
+    size_t used;
+    assert_int_equal(rc_binlog_decimal_text(pos, 5, 10, 4, out, sizeof(out), &used), RC_OK);
+    assert_string_equal(out, "1234.5600");
+    assert_int_equal(rc_binlog_decimal_text(neg, 5, 10, 4, out, sizeof(out), &used), RC_OK);
+    assert_string_equal(out, "-1234.5600");
+    assert_int_equal(used, 5);
+}
+
+static void test_decode_decimal_rejects_short_input_and_bad_digits(void **state) {
+    (void)state;
+    const uint8_t ok[] = {0x80, 0x04, 0xd2, 0x15, 0xe0};
+    const uint8_t bad[] = {0x8f, 0x42, 0x40, 0x00, 0x00}; /* 6 leading digits hold 1000000 */
+    char out[RC_BINLOG_TEXT_MAX];
+    assert_int_equal(rc_binlog_decimal_text(ok, 4, 10, 4, out, sizeof(out), NULL),
+                     RC_ERR_TRUNCATED);
+    assert_int_equal(rc_binlog_decimal_text(bad, 5, 10, 4, out, sizeof(out), NULL), RC_ERR_INVALID);
+    assert_int_equal(rc_binlog_decimal_text(ok, 5, 66, 4, out, sizeof(out), NULL), RC_ERR_INVALID);
+    assert_int_equal(rc_binlog_decimal_text(ok, 5, 10, 4, out, 5, NULL), RC_ERR_NOMEM);
+}
+
+/* ---- temporal ----------------------------------------------------------------------------- */
+
+static void temporal_vector(const char *section, char **f, int nf, int *count) {
+    bool time2 = strstr(section, "[TIME2]") != NULL;
+    bool dt2 = strstr(section, "[DATETIME2]") != NULL;
+    if (!time2 && !dt2) {
+        return;
+    }
+    assert_int_equal(nf, 3);
+    uint8_t bytes[16];
+    size_t n = unhex(f[0], bytes, sizeof(bytes)), used = 0;
+    unsigned fsp = (unsigned)atoi(f[1]);
+    char out[RC_BINLOG_TEXT_MAX], want[64];
+    snprintf(want, sizeof(want), "%s", f[2]);
+    if (dt2) {
+        char *sp = strchr(want, ' ');
+        assert_non_null(sp);
+        *sp = 'T'; /* rowcast's DATETIME text is ISO 8601 */
+        assert_int_equal(rc_binlog_datetime2_text(bytes, n, fsp, out, sizeof(out), &used), RC_OK);
+    } else {
+        assert_int_equal(rc_binlog_time2_text(bytes, n, fsp, out, sizeof(out), &used), RC_OK);
+    }
+    if (strcmp(out, want) != 0) {
+        fail_msg("%s fsp %u %s: want %s, got %s", time2 ? "TIME2" : "DATETIME2", fsp, f[0], want,
+                 out);
+    }
+    assert_int_equal(used, n);
+    (*count)++;
+}
+
+static void test_decode_time2_and_datetime2_vectors_from_go_mysql(void **state) {
+    (void)state;
+    int count = 0;
+    each_vector(temporal_vector, &count);
+    assert_int_equal(count, 15 + 11);
+}
+
+static void test_decode_datetime2_fsp6(void **state) {
+    (void)state;
+    const uint8_t v[] = {0x80, 0x03, 0x82, 0x00, 0x00, 0x01, 0xe2, 0x40, 0xff};
+    char out[RC_BINLOG_TEXT_MAX];
+    size_t used;
+    assert_int_equal(rc_binlog_datetime2_text(v, sizeof(v), 6, out, sizeof(out), &used), RC_OK);
+    assert_string_equal(out, "0001-01-01T00:00:00.123456");
+    assert_int_equal(used, 8);
+    assert_int_equal(rc_binlog_datetime2_text(v, 7, 6, out, sizeof(out), &used), RC_ERR_TRUNCATED);
+}
+
+static void test_decode_time2_fsp3_and_fsp1(void **state) {
+    (void)state;
+    /* 12:34:56.789 = hms (12<<12 | 34<<6 | 56) + 0x800000, then 7890 (fsp 3 stores 1/10000 s) */
+    uint32_t hms = (12u << 12) | (34u << 6) | 56u;
+    uint32_t v = hms + 0x800000u;
+    uint8_t b[5] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v, 7890 >> 8, 7890 & 0xff};
+    char out[RC_BINLOG_TEXT_MAX];
+    assert_int_equal(rc_binlog_time2_text(b, 5, 3, out, sizeof(out), NULL), RC_OK);
+    assert_string_equal(out, "12:34:56.789");
+    uint8_t c[4] = {b[0], b[1], b[2], 50}; /* fsp 1: 50/100 s */
+    assert_int_equal(rc_binlog_time2_text(c, 4, 1, out, sizeof(out), NULL), RC_OK);
+    assert_string_equal(out, "12:34:56.5");
+}
+
+static void test_decode_timestamp2_is_utc_with_fraction(void **state) {
+    (void)state;
+    const uint8_t a[] = {0x62, 0x60, 0x86, 0x9c};             /* 1650493084 */
+    const uint8_t b[] = {0x65, 0xe0, 0x80, 0x0e, 0x13, 0x88}; /* 1709211662, .5000 (fsp 3) */
+    const uint8_t zero[] = {0, 0, 0, 0};
+    char out[RC_BINLOG_TEXT_MAX];
+    size_t used;
+    assert_int_equal(rc_binlog_timestamp2_text(a, 4, 0, out, sizeof(out), &used), RC_OK);
+    assert_string_equal(out, "2022-04-20T22:18:04Z");
+    assert_int_equal(used, 4);
+    assert_int_equal(rc_binlog_timestamp2_text(b, 6, 3, out, sizeof(out), &used), RC_OK);
+    assert_string_equal(out, "2024-02-29T13:01:02.500Z");
+    assert_int_equal(used, 6);
+    assert_int_equal(rc_binlog_timestamp2_text(zero, 4, 0, out, sizeof(out), NULL), RC_OK);
+    assert_string_equal(out, "0000-00-00T00:00:00Z");
+}
+
+static void test_decode_date_and_zero_date(void **state) {
+    (void)state;
+    uint32_t v = (2024u << 9) | (2u << 5) | 29u;
+    const uint8_t d[] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16)};
+    const uint8_t z[] = {0, 0, 0};
+    char out[RC_BINLOG_TEXT_MAX];
+    assert_int_equal(rc_binlog_date_text(d, 3, out, sizeof(out), NULL), RC_OK);
+    assert_string_equal(out, "2024-02-29");
+    assert_int_equal(rc_binlog_date_text(z, 3, out, sizeof(out), NULL), RC_OK);
+    assert_string_equal(out, "0000-00-00");
+    assert_int_equal(rc_binlog_date_text(z, 2, out, sizeof(out), NULL), RC_ERR_TRUNCATED);
+}
+
+/* ---- JSON --------------------------------------------------------------------------------- */
+
+static void test_json_vectors_render_as_mysql_prints_them(void **state) {
+    (void)state;
+    FILE *fp = fopen(DATA "json-binary/vectors.tsv", "r");
+    assert_non_null(fp);
+    static char line[1 << 16];
+    static uint8_t bytes[1 << 15];
+    rc_buf_t out = RC_BUF_INIT;
+    int ok = 0, strict = 0, lines = 0;
+    assert_non_null(fgets(line, sizeof(line), fp)); /* header */
+    while (fgets(line, sizeof(line), fp)) {
+        char *rest = line;
+        char *name = strsep(&rest, "\t");
+        char *hex = strsep(&rest, "\t");
+        char *want = strsep(&rest, "\t");
+        assert_non_null(want);
+        lines++;
+        size_t n = unhex(hex, bytes, sizeof(bytes));
+        char err[256] = "";
+        rc_buf_reset(&out);
+        rc_err_t e = rc_binlog_json_text(bytes, n, &out, err, sizeof(err));
+        if (strstr(name, "array [\"here\"]")) {
+            /* declares 37 bytes with 13 present: rejected, as MySQL's own parser does */
+            assert_int_equal(e, RC_ERR_INVALID);
+            strict++;
+            continue;
+        }
+        /* rust_mysql_common writes opaque DECIMAL as a JSON string; MySQL prints a number */
+        if (strstr(name, "json-opaque.binlog/event18")) {
+            want = (char *)"{\"d\":123.456}";
+        } else if (strstr(name, "json-opaque.binlog/event20")) {
+            want = (char *)"{\"e\":9.00}";
+        }
+        if (e != RC_OK) {
+            fail_msg("%s: %s", name, err);
+        }
+        if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+            fail_msg("%s: want %s, got %.*s", name, want, (int)out.len, out.data);
+        }
+        ok++;
+    }
+    fclose(fp);
+    rc_buf_free(&out);
+    assert_int_equal(lines, 196);
+    assert_int_equal(ok, 195);
+    assert_int_equal(strict, 1);
+}
+
+static void test_json_invalid_inputs_fail_without_output(void **state) {
+    (void)state;
+    FILE *fp = fopen(DATA "json-binary/invalid.tsv", "r");
+    assert_non_null(fp);
+    char line[4096];
+    uint8_t bytes[1024];
+    rc_buf_t out = RC_BUF_INIT;
+    int n_bad = 0;
+    assert_non_null(fgets(line, sizeof(line), fp));
+    while (fgets(line, sizeof(line), fp)) {
+        char *rest = line;
+        char *name = strsep(&rest, "\t");
+        char *hex = strsep(&rest, "\t");
+        assert_non_null(hex);
+        size_t n = unhex(hex, bytes, sizeof(bytes));
+        char err[256] = "";
+        rc_buf_reset(&out);
+        rc_buf_puts(&out, "x");
+        if (rc_binlog_json_text(bytes, n, &out, err, sizeof(err)) != RC_ERR_INVALID) {
+            fail_msg("%s was accepted", name);
+        }
+        assert_int_equal(out.len, 1); /* nothing appended */
+        assert_non_null(strstr(err, "invalid binary JSON"));
+        n_bad++;
+    }
+    fclose(fp);
+    rc_buf_free(&out);
+    assert_int_equal(n_bad, 5);
+}
+
+static void test_json_deep_nesting_is_rejected(void **state) {
+    (void)state;
+    /* 200 nested one-element small arrays: 02 01 00 size 00 02 off 00 ... innermost literal */
+    enum { DEPTH = 200 };
+    static uint8_t v[1 + DEPTH * 7];
+    size_t o = 0;
+    v[o++] = 0x02;
+    for (int i = 0; i < DEPTH; i++) {
+        size_t size = (size_t)(DEPTH - i) * 7;
+        v[o++] = 1;
+        v[o++] = 0;
+        v[o++] = (uint8_t)size;
+        v[o++] = (uint8_t)(size >> 8);
+        v[o++] = i == DEPTH - 1 ? 0x04 : 0x02;
+        v[o++] = i == DEPTH - 1 ? 1 : 7;
+        v[o++] = 0;
+    }
+    rc_buf_t out = RC_BUF_INIT;
+    char err[256];
+    assert_int_equal(rc_binlog_json_text(v, o, &out, err, sizeof(err)), RC_ERR_INVALID);
+    assert_non_null(strstr(err, "nesting"));
+    rc_buf_free(&out);
+}
+
+/* ---- charsets ----------------------------------------------------------------------------- */
+
+static void test_latin1_is_converted_as_cp1252(void **state) {
+    (void)state;
+    const uint8_t in[] = {'c', 'a', 'f', 0xe9, ' ', 0x80, ' ', 0x81, ' ', 0xff};
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_binlog_latin1_to_utf8(in, sizeof(in), &out), RC_OK);
+    const char want[] = "caf\xc3\xa9 \xe2\x82\xac \xc2\x81 \xc3\xbf";
+    assert_int_equal(out.len, sizeof(want) - 1);
+    assert_memory_equal(out.data, want, out.len);
+    rc_buf_free(&out);
+}
+
+static void test_utf8_validation(void **state) {
+    (void)state;
+    assert_true(rc_binlog_utf8_valid((const uint8_t *)"h\xc3\xa9llo \xf0\x9f\x98\x80", 11));
+    assert_false(rc_binlog_utf8_valid((const uint8_t *)"\xc3", 1));         /* cut */
+    assert_false(rc_binlog_utf8_valid((const uint8_t *)"\xc0\xaf", 2));     /* overlong */
+    assert_false(rc_binlog_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(rc_binlog_utf8_valid((const uint8_t *)"\x05\xff", 2));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_decimal_vectors_from_go_mysql),
+        cmocka_unit_test(test_decode_decimal_negative_with_scale_keeps_trailing_zeros),
+        cmocka_unit_test(test_decode_decimal_rejects_short_input_and_bad_digits),
+        cmocka_unit_test(test_decode_time2_and_datetime2_vectors_from_go_mysql),
+        cmocka_unit_test(test_decode_datetime2_fsp6),
+        cmocka_unit_test(test_decode_time2_fsp3_and_fsp1),
+        cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
+        cmocka_unit_test(test_decode_date_and_zero_date),
+        cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
+        cmocka_unit_test(test_json_invalid_inputs_fail_without_output),
+        cmocka_unit_test(test_json_deep_nesting_is_rejected),
+        cmocka_unit_test(test_latin1_is_converted_as_cp1252),
+        cmocka_unit_test(test_utf8_validation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
