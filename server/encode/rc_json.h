@@ -1,15 +1,25 @@
 /* rc_json.h: msgpack -> JSON text, the hot path of the JSON sink.
  *
  * Reads msgpack bytes directly (no unpacking into a tree) and appends compact JSON:
- *   nil -> null, bool, int/uint exact, float32/64 shortest round-trip text (NaN/Inf -> null),
- *   str -> JSON string (escapes: \" \\ \b \f \n \r \t, other controls < 0x20 as \u00XX,
- *          U+2028/U+2029 as \u2028/\u2029, everything else valid UTF-8 as-is; every byte of
- *          an invalid UTF-8 sequence becomes \ufffd),
+ *   nil -> null, bool, int/uint exact (INT64_MIN .. UINT64_MAX),
+ *   float32/64 -> the shortest decimal that reads back (strtof/strtod) as the same value;
+ *          laid out like JavaScript's Number#toString (plain for 1e-6 <= |x| < 1e21, else
+ *          1.5e+21 / 1e-7) except that integral values in plain notation keep ".0" (42.0,
+ *          -0.0) so that a reader still sees a float; NaN/Inf -> null. A float32 prints its own shortest digits
+ *          (0.1f -> 0.1, not 0.10000000149011612),
+ *   str -> JSON string (escapes: \" \\ \b \f \n \r \t, other controls < 0x20 as \u00xx
+ *          with lowercase hex, U+2028/U+2029 as \u2028/\u2029, '/' and DEL 0x7f as is,
+ *          everything else valid UTF-8 as is; invalid UTF-8 is replaced per byte: a byte that
+ *          does not start a well-formed sequence (Unicode table 3-7: no overlongs, surrogates,
+ *          code points above U+10FFFF, F5..FF, lone continuation bytes or cut-short sequences)
+ *          becomes one \ufffd and decoding resumes at the next byte, so E0 80 80 gives three
+ *          \ufffd and E2 82 41 gives \ufffd\ufffdA),
  *   bin -> base64 string (standard alphabet, padded),
- *   array -> [..], map -> {..} (keys: str as is; other key types written as their JSON text
- *          inside a string),
- *   ext RC_EXT_JSON -> the payload inlined as JSON; other rc_ext_type -> payload as a string;
- *   unknown ext -> base64 string of the payload.
+ *   array -> [..], map -> {..} in the order found (keys: str as is; other key types written as
+ *          their JSON text inside a string: {1: x} -> {"1":x}),
+ *   ext RC_EXT_JSON -> the payload inlined as JSON, unchecked (an empty payload -> null);
+ *   other rc_ext_type -> payload as a string; unknown ext -> base64 string of the payload.
+ * Output is at most 6 bytes per input byte for strings; no allocation besides growing out.
  * @thread any (pure functions) */
 #ifndef RC_JSON_H
 #define RC_JSON_H
@@ -22,9 +32,15 @@
 
 /* Appends the JSON text of the one msgpack object at data[0..len) to out and sets *used to
  * the bytes it took. RC_ERR_TRUNCATED when the object does not end inside len,
- * RC_ERR_INVALID for a byte that starts no msgpack object (0xc1) or nesting deeper than 64. On
- * error out may hold a partial document; truncate it back to what it was if you keep it. */
+ * RC_ERR_INVALID for a byte that starts no msgpack object (0xc1) or nesting deeper than 64
+ * (64 nested arrays/maps are fine, 65 are not), RC_ERR_NOMEM. On error out->len is put back to
+ * what it was. used may be NULL. */
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
+
+/* Like rc_json_write for one event map (rc_event.h) but leaves out its top-level "kafka" key:
+ * the Kafka message value is the event without its routing field. The "kafka" value is only
+ * skipped (bounds-checked, not converted). RC_ERR_INVALID when the object is not a map. */
+rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
 
 /* Appends s[0..n) as a JSON string literal, with the escaping above. */
 rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n);

@@ -2,6 +2,9 @@
  *
  * Lets the worker pick fields out of an event (kafka.topic, kafka.key) and skip the rest
  * without unpacking it into a tree. All functions check bounds and never read past end.
+ * Errors: RC_ERR_TRUNCATED when an object does not end before end (also p == end),
+ * RC_ERR_INVALID when the object is not of the kind asked for (or is the unused byte 0xc1).
+ * On error *p is left where it was.
  * @thread any */
 #ifndef RC_MP_H
 #define RC_MP_H
@@ -12,7 +15,7 @@
 
 #include "rc_err.h"
 
-/* Advances *p past one whole object (recursively). */
+/* Advances *p past one whole object, nested ones included. Iterative, so any depth is fine. */
 rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end);
 
 /* If *p is a map, sets *n to its entry count and advances past the header. */
@@ -22,8 +25,10 @@ rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n);
 rc_err_t rc_mp_read_str(const uint8_t **p, const uint8_t *end, const char **s, uint32_t *n);
 bool rc_mp_is_nil(const uint8_t *p, const uint8_t *end);
 
-/* Finds key in the map at map (whose bytes end before end). On success *val points at the
- * value. RC_ERR_EOF when the key is absent; RC_ERR_INVALID when map is not a map. */
+/* Finds the first str key equal to key in the map at map (whose bytes end before end); other
+ * key types are skipped. On success *val points at the value, which is whole inside end.
+ * RC_ERR_EOF when the key is absent; RC_ERR_INVALID when map is not a map; RC_ERR_TRUNCATED
+ * when the map ends early before the key is found. */
 rc_err_t rc_mp_map_find(const uint8_t *map, const uint8_t *end, const char *key,
                         const uint8_t **val);
 

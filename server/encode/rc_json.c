@@ -1,0 +1,942 @@
+/* rc_json.c: msgpack -> compact JSON, straight from the bytes (no tree, no malloc per value).
+ *
+ * Strings: plain ASCII moves 8 bytes at a time (a word test), other bytes go through a
+ * 256-entry class table; the worst case (6 output bytes per input byte) is reserved once per
+ * 64 KiB of input, so the loop never checks for room. Doubles print as the shortest text that
+ * reads back as the same value: a fast path for values with few decimals, else exact 128-bit
+ * digits (printf outside its range) checked with strtod (see rc_json.h). */
+#include "rc_json.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_event.h"
+#include "rc_mp.h"
+
+#define MAX_DEPTH 64
+/* Strings are escaped in slices of this many input bytes, so a 16 MiB TEXT value does not
+ * reserve 96 MiB at once. A UTF-8 sequence may run up to 3 bytes past a slice's end. */
+#define STR_SLICE     65536
+#define SLICE_ROOM(n) (6 * (n) + 6 * 3 + 2)
+
+static inline uint32_t be16(const uint8_t *p) {
+    return (uint32_t)p[0] << 8 | (uint32_t)p[1];
+}
+
+static inline uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t be64(const uint8_t *p) {
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* Makes room for n bytes and returns where to write them, or NULL when out of memory. */
+static inline char *room(rc_buf_t *out, size_t n) {
+    if (out->cap - out->len < n && rc_buf_reserve(out, n) != RC_OK) {
+        return NULL;
+    }
+    return out->data + out->len;
+}
+
+/* ---- strings ------------------------------------------------------------------------------ */
+
+/* 0: copy as is; 1: ASCII that needs an escape; 2: first byte of a UTF-8 sequence (or not). */
+static const uint8_t k_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50: '\\' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x60 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x70: DEL stays as is */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x80 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x90 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xa0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xb0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xc0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xd0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xe0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xf0 */
+};
+
+/* The length of the well-formed UTF-8 sequence at s (Unicode table 3-7), or 0 if s[0] does not
+ * start one: no overlongs, no surrogates, nothing above U+10FFFF, nothing cut short. */
+static inline size_t utf8_len(const uint8_t *s, const uint8_t *e) {
+    uint8_t c = s[0];
+    size_t avail = (size_t)(e - s);
+    if (c < 0xc2) {
+        return 0; /* a continuation byte alone, or C0/C1 (always overlong) */
+    }
+    if (c < 0xe0) {
+        return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (c < 0xf0) {
+        uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        return avail >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c < 0xf5) {
+        uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        return avail >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+                       (s[3] & 0xc0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0; /* F5..FF never appear in UTF-8 */
+}
+
+static const char k_hex[] = "0123456789abcdef";
+
+static inline char *escape_ascii(char *o, uint8_t c) {
+    static const char k_short[0x60] = {
+        ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',  ['\f'] = 'f',
+        ['\r'] = 'r', ['"'] = '"',  ['\\'] = '\\',
+    };
+    *o++ = '\\';
+    if (k_short[c]) {
+        *o++ = k_short[c];
+        return o;
+    }
+    memcpy(o, "u00", 3);
+    o[3] = k_hex[c >> 4];
+    o[4] = k_hex[c & 0x0f];
+    return o + 5;
+}
+
+/* True when one of the 8 bytes in w needs a look: < 0x20, '"', '\\' or >= 0x80. Exact: the
+ * "has a zero byte" trick (v - 0x01..) & ~v & 0x80.. has no false positives. */
+static inline bool word_needs_look(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w;
+    return (hit & high) != 0;
+}
+
+static rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
+    const uint8_t *e = s + n;
+    char *o = room(out, SLICE_ROOM(n < STR_SLICE ? n : STR_SLICE));
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    *o++ = '"';
+    for (;;) {
+        const uint8_t *stop = (size_t)(e - s) > STR_SLICE ? s + STR_SLICE : e;
+        while (s < stop) {
+            /* plain ASCII 8 bytes at a time; the room reserved covers the 8-byte store */
+            if (stop - s >= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                if (!word_needs_look(w)) {
+                    memcpy(o, &w, 8);
+                    o += 8;
+                    s += 8;
+                    continue;
+                }
+            }
+            uint8_t c = *s;
+            if (k_class[c] == 0) {
+                *o++ = (char)c;
+                s++;
+                continue;
+            }
+            if (c < 0x80) {
+                o = escape_ascii(o, c);
+                s++;
+                continue;
+            }
+            size_t len = utf8_len(s, e);
+            if (len == 0) {
+                memcpy(o, "\\ufffd", 6); /* this one byte; the next is looked at afresh */
+                o += 6;
+                s++;
+            } else if (len == 3 && c == 0xe2 && s[1] == 0x80 && (s[2] & 0xfe) == 0xa8) {
+                /* U+2028 / U+2029 are valid JSON but end a JavaScript string literal */
+                memcpy(o, s[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                o += 6;
+                s += 3;
+            } else {
+                o[0] = (char)s[0];
+                o[1] = (char)s[1];
+                if (len > 2) {
+                    o[2] = (char)s[2];
+                }
+                if (len > 3) {
+                    o[3] = (char)s[3];
+                }
+                o += len;
+                s += len;
+            }
+        }
+        if (s >= e) {
+            break;
+        }
+        out->len = (size_t)(o - out->data);
+        size_t left = (size_t)(e - s);
+        if (!(o = room(out, SLICE_ROOM(left < STR_SLICE ? left : STR_SLICE)))) {
+            return RC_ERR_NOMEM;
+        }
+    }
+    *o++ = '"';
+    out->len = (size_t)(o - out->data);
+    return RC_OK;
+}
+
+rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n) {
+    return put_string(out, (const uint8_t *)s, n);
+}
+
+static rc_err_t put_base64(rc_buf_t *out, const uint8_t *s, size_t n) {
+    static const char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = room(out, (n + 2) / 3 * 4 + 2);
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    *o++ = '"';
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        o[0] = k_b64[v >> 18];
+        o[1] = k_b64[(v >> 12) & 63];
+        o[2] = k_b64[(v >> 6) & 63];
+        o[3] = k_b64[v & 63];
+        o += 4;
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        o[0] = k_b64[v >> 18];
+        o[1] = k_b64[(v >> 12) & 63];
+        o[2] = i + 1 < n ? k_b64[(v >> 6) & 63] : '=';
+        o[3] = '=';
+        o += 4;
+    }
+    *o++ = '"';
+    out->len = (size_t)(o - out->data);
+    return RC_OK;
+}
+
+/* ---- numbers ------------------------------------------------------------------------------ */
+
+static const char k_pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                              "34353637383940414243444546474849505152535455565758596061626364656667"
+                              "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes the digits of v so that they end just before end; returns where they start. */
+static inline char *u64_digits(char *end, uint64_t v) {
+    char *p = end;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, k_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, k_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
+static inline int u64_len(uint64_t v) {
+    int n = 1;
+    while (v >= 10000) {
+        v /= 10000;
+        n += 4;
+    }
+    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+static rc_err_t put_int(rc_buf_t *out, uint64_t mag, bool neg) {
+    char *o = room(out, 21);
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    if (neg) {
+        *o++ = '-';
+    }
+    int n = u64_len(mag);
+    u64_digits(o + n, mag);
+    out->len = (size_t)(o + n - out->data);
+    return RC_OK;
+}
+
+static inline rc_err_t put_i64(rc_buf_t *out, int64_t v) {
+    return v < 0 ? put_int(out, 0 - (uint64_t)v, true) : put_int(out, (uint64_t)v, false);
+}
+
+/* A finite positive number as decimal digits: d[0].d[1..nd) x 10^e, no trailing zeros. */
+typedef struct decimal {
+    char d[24];
+    int nd;
+    int e;
+} decimal_t;
+
+static const double k_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#define TWO53 9007199254740992.0
+
+static void decimal_from_u64(decimal_t *dec, uint64_t m, int frac_digits) {
+    char *end = dec->d + sizeof dec->d;
+    char *p = u64_digits(end, m);
+    int nd = (int)(end - p);
+    dec->e = nd - 1 - frac_digits;
+    while (nd > 1 && p[nd - 1] == '0') {
+        nd--;
+    }
+    memmove(dec->d, p, (size_t)nd);
+    dec->nd = nd;
+}
+
+/* Fast path: the fewest fraction digits k for which round(x * 10^k) / 10^k reads back as x.
+ * Both M < 2^53 and 10^k (k <= 22) are exact doubles, so the one correctly rounded division
+ * gives what strtod gives for the text "M e-k". Only while x's ulp is at most 1 (x < 2^53, a
+ * float below 2^24) is the fewest fraction digits also the fewest digits: above, 1.5e+20 beats
+ * any integer text. A candidate M that reads back lies within about m * 2^-52 (m * 2^-23 for a
+ * float) of m = x * 10^k, so most k of a full-precision value are passed over without a
+ * division. When `single`, the value must read back as the same float; a double result exactly
+ * halfway between two floats could round either way there, so such a candidate is skipped. */
+static bool shortest_fast(double x, bool single, decimal_t *dec) {
+    if (!(x < (single ? 16777216.0 : TWO53))) {
+        return false;
+    }
+    double slack = single ? 0x1p-22 : 0x1p-51;
+    for (int k = 0; k < (int)(sizeof k_pow10 / sizeof k_pow10[0]); k++) {
+        double m = x * k_pow10[k];
+        if (m >= TWO53) {
+            break;
+        }
+        /* the nearest integer, ties to even (m >= 2^52 is one already) */
+        double near = m < 0x1p52 ? (m + 0x1p52) - 0x1p52 : m;
+        if (fabs(near - m) > m * slack) {
+            continue; /* no integer close enough: the usual case for a full-precision value */
+        }
+        uint64_t cand[2] = {(uint64_t)near, m > near ? (uint64_t)near + 1 : (uint64_t)near - 1};
+        for (int i = 0; i < 2; i++) {
+            if (cand[i] == 0 || fabs((double)cand[i] - m) > m * slack) {
+                continue;
+            }
+            double back = (double)cand[i] / k_pow10[k];
+            bool same;
+            if (!single) {
+                same = back == x;
+            } else {
+                float f = (float)back;
+                same = f == (float)x;
+                if (same && (double)f != back) {
+                    float g = nextafterf(f, back > (double)f ? INFINITY : -INFINITY);
+                    same = ((double)f + (double)g) / 2 != back;
+                }
+            }
+            if (same) {
+                decimal_from_u64(dec, cand[i], k);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Whether the text d[0..nd) x 10^(e - nd + 1) reads back as x. No decimal point, so the locale
+ * does not matter. */
+static bool reads_back(const char *d, int nd, int e, double x, bool single) {
+    char t[48];
+    memcpy(t, d, (size_t)nd);
+    char *o = t + nd;
+    int ex = e - (nd - 1);
+    *o++ = 'e';
+    if (ex < 0) {
+        *o++ = '-';
+    }
+    char tmp[8];
+    char *p = u64_digits(tmp + sizeof tmp, (uint64_t)(ex < 0 ? -ex : ex));
+    memcpy(o, p, (size_t)(tmp + sizeof tmp - p));
+    o[tmp + sizeof tmp - p] = '\0';
+    return single ? strtof(t, NULL) == (float)x : strtod(t, NULL) == x;
+}
+
+/* The n (9 or 17) correctly rounded significant digits of a normal x > 0, ties to even, as
+ * printf's "%.*e" gives them but without its multi-precision arithmetic: x = M * 2^E is exact,
+ * and for 1e-7 <= x < 2^74 so is M * 10^k (k <= 22) in 128 bits. *side tells where x lies
+ * against the digits: -1 below (rounded up), 1 above, 0 exactly on them. Returns false outside
+ * that range, for the caller to fall back on printf. */
+typedef unsigned __int128 u128;
+
+static bool exact_digits(double x, int n, char *out, int *e10, int *side) {
+    static const uint64_t p10[20] = {1ULL,
+                                     10ULL,
+                                     100ULL,
+                                     1000ULL,
+                                     10000ULL,
+                                     100000ULL,
+                                     1000000ULL,
+                                     10000000ULL,
+                                     100000000ULL,
+                                     1000000000ULL,
+                                     10000000000ULL,
+                                     100000000000ULL,
+                                     1000000000000ULL,
+                                     10000000000000ULL,
+                                     100000000000000ULL,
+                                     1000000000000000ULL,
+                                     10000000000000000ULL,
+                                     100000000000000000ULL,
+                                     1000000000000000000ULL,
+                                     10000000000000000000ULL};
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int be = (int)(bits >> 52) & 0x7ff;
+    if (be == 0 || be == 0x7ff) {
+        return false;
+    }
+    uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    int e2 = be - 1075; /* x = m * 2^e2 */
+    /* floor(log10(x)) is est or est + 1: 78913 / 2^18 is log10(2) rounded down */
+    int est = ((e2 + 52) * 78913) >> 18;
+    uint64_t lo = p10[n - 1], hi = p10[n];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int k = n - 1 - est;
+        u128 d;
+        int cmp;           /* the dropped remainder against one half */
+        bool rest = false; /* whether anything was dropped at all */
+        if (k >= 0) {
+            if (k > 22) {
+                return false;
+            }
+            u128 num = (u128)m * (k > 19 ? p10[19] : p10[k]);
+            if (k > 19) {
+                num *= p10[k - 19];
+            }
+            if (e2 >= 0) {
+                if (e2 > 10) {
+                    return false;
+                }
+                d = num << e2;
+                cmp = -1;
+            } else {
+                int sh = -e2;
+                if (sh >= 127) {
+                    return false;
+                }
+                d = num >> sh;
+                u128 r = num & (((u128)1 << sh) - 1), half = (u128)1 << (sh - 1);
+                cmp = r < half ? -1 : r > half ? 1 : 0;
+                rest = r != 0;
+            }
+        } else {
+            if (-k > 19 || e2 < 0 || e2 > 21) {
+                return false;
+            }
+            u128 num = (u128)m << e2;
+            uint64_t div = p10[-k];
+            d = num / div;
+            u128 r2 = (num % div) * 2;
+            cmp = r2 < div ? -1 : r2 > div ? 1 : 0;
+            rest = r2 != 0;
+        }
+        if (d >= hi) {
+            est++;
+            continue;
+        }
+        if (d < lo) {
+            est--;
+            continue;
+        }
+        uint64_t v = (uint64_t)d;
+        *side = rest ? 1 : 0;
+        if (cmp > 0 || (cmp == 0 && (v & 1))) {
+            v++;
+            *side = -1;
+        }
+        if (v == hi) {
+            v = lo; /* 99..9.5 rounds up to 100..0 */
+            est++;
+        }
+        u64_digits(out + n, v);
+        *e10 = est;
+        return true;
+    }
+    return false;
+}
+
+/* Compares the digit tail t[0..n) (a fraction 0.t) with one half: -1, 0 or 1. */
+static int tail_vs_half(const char *t, int n) {
+    if (n <= 0 || t[0] != '5') {
+        return n <= 0 || t[0] < '5' ? -1 : 1;
+    }
+    for (int i = 1; i < n; i++) {
+        if (t[i] != '0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Slow path: take the 17 (float: 9) correctly rounded digits once, which always read back,
+ * then try the p-digit roundings for p from DBL_DIG (FLT_DIG) up: every decimal of at most that
+ * many digits survives the trip through a normal double (float), so no shorter one can exist
+ * when those fail; subnormals have fewer bits and start from one digit. Rounding the printed
+ * digits again gives x's own p-digit rounding unless the dropped tail is exactly 5, 50, ...,
+ * where the exact expansion (printed only then) says which side x is on; on an exact tie both
+ * neighbours are tried. */
+static void shortest_slow(double x, bool single, decimal_t *dec) {
+    char buf[48];
+    int last = single ? 9 : 17;
+    int first = single ? (x < FLT_MIN ? 1 : FLT_DIG) : (x < DBL_MIN ? 1 : DBL_DIG);
+    char full[24];
+    int nf = 0, e = 0, side = 2; /* 2: unknown, printf rounded */
+    const char *q;
+    if (exact_digits(x, last, full, &e, &side)) {
+        nf = last;
+    } else {
+        snprintf(buf, sizeof buf, "%.*e", last - 1, x);
+        for (q = buf; *q && *q != 'e' && nf < last; q++) {
+            if (*q >= '0' && *q <= '9') {
+                full[nf++] = *q;
+            }
+        }
+        while (*q && *q != 'e') {
+            q++;
+        }
+        e = *q == 'e' ? atoi(q + 1) : 0;
+    }
+
+    const char *digits = full;
+    int nd = nf;
+    char up[24];
+    for (int p = first; p < nf; p++) {
+        int cmp = tail_vs_half(full + p, nf - p);
+        if (cmp == 0 && side != 2) {
+            cmp = side; /* the tail is 50..0 and x lies off it (or on it) by side */
+        } else if (cmp == 0) {
+            /* the printed tail is a rounded 50..0: the exact digits tell which side x is on */
+            char exact[800];
+            snprintf(exact, sizeof exact, "%.*e", 770, x);
+            int n = 0;
+            for (q = exact; *q && *q != 'e'; q++) {
+                if (*q >= '0' && *q <= '9') {
+                    exact[n++] = *q;
+                }
+            }
+            cmp = tail_vs_half(exact + p, n - p);
+        }
+        /* on an exact tie the even neighbour goes first, as printf rounds */
+        bool down_first = cmp < 0 || (cmp == 0 && (full[p - 1] - '0') % 2 == 0);
+        if (down_first && reads_back(full, p, e, x, single)) {
+            nd = p;
+            break;
+        }
+        if (cmp >= 0) {
+            int ue = e, i = p - 1;
+            memcpy(up, full, (size_t)p);
+            while (i >= 0 && up[i] == '9') {
+                up[i--] = '0';
+            }
+            if (i < 0) {
+                up[0] = '1'; /* 999.. + 1 = 1000.. */
+                ue++;
+            } else {
+                up[i]++;
+            }
+            if (reads_back(up, p, ue, x, single)) {
+                digits = up;
+                nd = p;
+                e = ue;
+                break;
+            }
+        }
+        if (cmp == 0 && !down_first && reads_back(full, p, e, x, single)) {
+            nd = p;
+            break;
+        }
+    }
+    while (nd > 1 && digits[nd - 1] == '0') {
+        nd--;
+    }
+    memcpy(dec->d, digits, (size_t)nd);
+    dec->nd = nd;
+    dec->e = e;
+}
+
+/* Lays out the digits like JavaScript's Number#toString (plain notation for 1e-6 <= x < 1e21,
+ * else d.ddde+XX) except that integral values keep a ".0" so readers still see a float. */
+static size_t format_decimal(char *o, bool neg, const decimal_t *dec) {
+    char *start = o;
+    int nd = dec->nd, e = dec->e;
+    if (neg) {
+        *o++ = '-';
+    }
+    if (e >= -6 && e <= 20) {
+        if (e >= nd - 1) {
+            memcpy(o, dec->d, (size_t)nd);
+            o += nd;
+            memset(o, '0', (size_t)(e - (nd - 1)));
+            o += e - (nd - 1);
+            memcpy(o, ".0", 2);
+            o += 2;
+        } else if (e >= 0) {
+            memcpy(o, dec->d, (size_t)e + 1);
+            o += e + 1;
+            *o++ = '.';
+            memcpy(o, dec->d + e + 1, (size_t)(nd - e - 1));
+            o += nd - e - 1;
+        } else {
+            memcpy(o, "0.", 2);
+            o += 2;
+            memset(o, '0', (size_t)(-e - 1));
+            o += -e - 1;
+            memcpy(o, dec->d, (size_t)nd);
+            o += nd;
+        }
+    } else {
+        *o++ = dec->d[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, dec->d + 1, (size_t)nd - 1);
+            o += nd - 1;
+        }
+        *o++ = 'e';
+        *o++ = e < 0 ? '-' : '+';
+        char tmp[8];
+        char *p = u64_digits(tmp + sizeof tmp, (uint64_t)(e < 0 ? -e : e));
+        memcpy(o, p, (size_t)(tmp + sizeof tmp - p));
+        o += tmp + sizeof tmp - p;
+    }
+    return (size_t)(o - start);
+}
+
+static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
+    if (isnan(x) || isinf(x)) {
+        return rc_buf_append(out, "null", 4);
+    }
+    char *o = room(out, 40); /* "-" + 21 digits + ".0", or "0.000000" + 17 digits, at most */
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    bool neg = signbit(x) != 0;
+    double a = fabs(x);
+    decimal_t dec;
+    if (a == 0) {
+        dec.d[0] = '0';
+        dec.nd = 1;
+        dec.e = 0;
+    } else if (!shortest_fast(a, single, &dec)) {
+        shortest_slow(a, single, &dec);
+    }
+    out->len += format_decimal(o, neg, &dec);
+    return RC_OK;
+}
+
+/* ---- objects ------------------------------------------------------------------------------ */
+
+static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, int depth);
+
+static rc_err_t write_array(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, uint32_t n,
+                            int depth) {
+    if (depth >= MAX_DEPTH) {
+        return RC_ERR_INVALID;
+    }
+    if (n > (size_t)(end - *pp)) {
+        return RC_ERR_TRUNCATED; /* every item takes at least one byte */
+    }
+    rc_err_t err = rc_buf_putc(out, '[');
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        if (i > 0 && (err = rc_buf_putc(out, ',')) != RC_OK) {
+            break;
+        }
+        err = write_value(out, pp, end, depth + 1);
+    }
+    return err != RC_OK ? err : rc_buf_putc(out, ']');
+}
+
+/* A key that is not a str is written as JSON and that text as a JSON string: {1: x} gives
+ * {"1": x}. Rare, so a key longer than the stack buffer may take one malloc. */
+static rc_err_t write_key_text(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, int depth) {
+    size_t mark = out->len;
+    rc_err_t err = write_value(out, pp, end, depth);
+    if (err != RC_OK) {
+        return err;
+    }
+    size_t n = out->len - mark;
+    char stack[256];
+    char *tmp = n <= sizeof stack ? stack : malloc(n);
+    if (!tmp) {
+        return RC_ERR_NOMEM;
+    }
+    memcpy(tmp, out->data + mark, n);
+    out->len = mark;
+    err = put_string(out, (const uint8_t *)tmp, n);
+    if (tmp != stack) {
+        free(tmp);
+    }
+    return err;
+}
+
+static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, uint32_t n,
+                          int depth, bool drop_kafka) {
+    if (depth >= MAX_DEPTH) {
+        return RC_ERR_INVALID;
+    }
+    if (n > (size_t)(end - *pp) / 2) {
+        return RC_ERR_TRUNCATED;
+    }
+    rc_err_t err = rc_buf_putc(out, '{');
+    bool first = true;
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const char *key;
+        uint32_t klen;
+        const uint8_t *k = *pp;
+        bool is_str;
+        if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
+            key = (const char *)k + 1; /* fixstr, the usual column name */
+            klen = *k & 0x1fu;
+            k += 1 + klen;
+            is_str = true;
+        } else {
+            is_str = rc_mp_read_str(&k, end, &key, &klen) == RC_OK;
+        }
+        if (drop_kafka && is_str && klen == 5 && memcmp(key, "kafka", 5) == 0) {
+            *pp = k;
+            err = rc_mp_skip(pp, end);
+            continue;
+        }
+        if (!first && (err = rc_buf_putc(out, ',')) != RC_OK) {
+            break;
+        }
+        first = false;
+        if (is_str) {
+            *pp = k;
+            err = put_string(out, (const uint8_t *)key, klen);
+        } else {
+            err = write_key_text(out, pp, end, depth + 1);
+        }
+        if (err == RC_OK && (err = rc_buf_putc(out, ':')) == RC_OK) {
+            err = write_value(out, pp, end, depth + 1);
+        }
+    }
+    return err != RC_OK ? err : rc_buf_putc(out, '}');
+}
+
+static rc_err_t write_ext(rc_buf_t *out, int8_t type, const uint8_t *d, size_t n) {
+    switch (type) {
+    case RC_EXT_DECIMAL:
+    case RC_EXT_DATE:
+    case RC_EXT_TIME:
+    case RC_EXT_DATETIME:
+    case RC_EXT_TIMESTAMP:
+        return put_string(out, d, n);
+    case RC_EXT_JSON:
+        return n == 0 ? rc_buf_append(out, "null", 4) : rc_buf_append(out, d, n);
+    default:
+        return put_base64(out, d, n);
+    }
+}
+
+/* Reads the w-byte (1, 2 or 4) big-endian length after the type byte at p. */
+static inline rc_err_t read_len(const uint8_t *p, size_t avail, size_t w, uint32_t *n) {
+    if (avail < 1 + w) {
+        return RC_ERR_TRUNCATED;
+    }
+    *n = w == 1 ? p[1] : w == 2 ? be16(p + 1) : be32(p + 1);
+    return RC_OK;
+}
+
+static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, int depth) {
+    const uint8_t *p = *pp;
+    if (p >= end) {
+        return RC_ERR_TRUNCATED;
+    }
+    size_t avail = (size_t)(end - p);
+    uint8_t c = p[0];
+    uint32_t n;
+    size_t w;
+    rc_err_t err;
+
+    if (c <= 0x7f) {
+        *pp = p + 1;
+        return put_int(out, c, false);
+    }
+    if (c >= 0xe0) {
+        *pp = p + 1;
+        return put_int(out, 0x100u - c, true);
+    }
+    if (c <= 0x8f) {
+        *pp = p + 1;
+        return write_map(out, pp, end, c & 0x0f, depth, false);
+    }
+    if (c <= 0x9f) {
+        *pp = p + 1;
+        return write_array(out, pp, end, c & 0x0f, depth);
+    }
+    if (c <= 0xbf) {
+        n = c & 0x1f;
+        w = 0;
+        goto str;
+    }
+    switch (c) {
+    case 0xc0:
+        *pp = p + 1;
+        return rc_buf_append(out, "null", 4);
+    case 0xc2:
+        *pp = p + 1;
+        return rc_buf_append(out, "false", 5);
+    case 0xc3:
+        *pp = p + 1;
+        return rc_buf_append(out, "true", 4);
+    case 0xc4: /* bin 8/16/32 */
+    case 0xc5:
+    case 0xc6:
+        w = (size_t)1 << (c - 0xc4);
+        if ((err = read_len(p, avail, w, &n)) != RC_OK) {
+            return err;
+        }
+        if (avail - 1 - w < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 1 + w + n;
+        return put_base64(out, p + 1 + w, n);
+    case 0xc7: /* ext 8/16/32: length, type, payload */
+    case 0xc8:
+    case 0xc9:
+        w = (size_t)1 << (c - 0xc7);
+        if ((err = read_len(p, avail, w, &n)) != RC_OK) {
+            return err;
+        }
+        if (avail - 1 - w < 1 || avail - 2 - w < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 2 + w + n;
+        return write_ext(out, (int8_t)p[1 + w], p + 2 + w, n);
+    case 0xca: {
+        if (avail < 5) {
+            return RC_ERR_TRUNCATED;
+        }
+        uint32_t bits = be32(p + 1);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        *pp = p + 5;
+        return put_float(out, f, true);
+    }
+    case 0xcb: {
+        if (avail < 9) {
+            return RC_ERR_TRUNCATED;
+        }
+        uint64_t bits = be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
+    }
+    case 0xcc: /* uint 8/16/32/64 */
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
+    case 0xd0: /* int 8/16/32/64 */
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
+        bool is_signed = c >= 0xd0;
+        w = (size_t)1 << ((c - 0xcc) & 3);
+        if (avail < 1 + w) {
+            return RC_ERR_TRUNCATED;
+        }
+        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        *pp = p + 1 + w;
+        if (!is_signed) {
+            return put_int(out, u, false);
+        }
+        /* sign-extend the w-byte two's complement value */
+        int shift = 64 - 8 * (int)w;
+        int64_t v = (int64_t)(u << shift) >> shift;
+        return put_i64(out, v);
+    }
+    case 0xd4: /* fixext 1/2/4/8/16: type, payload */
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
+        n = 1u << (c - 0xd4);
+        if (avail < 2 + (size_t)n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 2 + n;
+        return write_ext(out, (int8_t)p[1], p + 2, n);
+    case 0xd9: /* str 8/16/32 */
+    case 0xda:
+    case 0xdb:
+        w = (size_t)1 << (c - 0xd9);
+        if ((err = read_len(p, avail, w, &n)) != RC_OK) {
+            return err;
+        }
+        goto str;
+    case 0xdc: /* array 16/32 */
+    case 0xdd:
+        w = c == 0xdc ? 2 : 4;
+        if ((err = read_len(p, avail, w, &n)) != RC_OK) {
+            return err;
+        }
+        *pp = p + 1 + w;
+        return write_array(out, pp, end, n, depth);
+    case 0xde: /* map 16/32 */
+    case 0xdf:
+        w = c == 0xde ? 2 : 4;
+        if ((err = read_len(p, avail, w, &n)) != RC_OK) {
+            return err;
+        }
+        *pp = p + 1 + w;
+        return write_map(out, pp, end, n, depth, false);
+    default: /* 0xc1: never used */
+        return RC_ERR_INVALID;
+    }
+
+str:
+    if (avail - 1 - w < n) {
+        return RC_ERR_TRUNCATED;
+    }
+    *pp = p + 1 + w + n;
+    return put_string(out, p + 1 + w, n);
+}
+
+rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+    if (len == 0) {
+        return RC_ERR_TRUNCATED;
+    }
+    size_t mark = out->len;
+    const uint8_t *p = data;
+    rc_err_t err = write_value(out, &p, data + len, 0);
+    if (err != RC_OK) {
+        out->len = mark;
+        return err;
+    }
+    if (used) {
+        *used = (size_t)(p - data);
+    }
+    return RC_OK;
+}
+
+rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+    if (len == 0) {
+        return RC_ERR_TRUNCATED;
+    }
+    size_t mark = out->len;
+    const uint8_t *p = data;
+    uint32_t n;
+    rc_err_t err = rc_mp_read_map(&p, data + len, &n);
+    if (err == RC_OK) {
+        err = write_map(out, &p, data + len, n, 0, true);
+    }
+    if (err != RC_OK) {
+        out->len = mark;
+        return err;
+    }
+    if (used) {
+        *used = (size_t)(p - data);
+    }
+    return RC_OK;
+}

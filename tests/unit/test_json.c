@@ -1,0 +1,1494 @@
+/* test_json.c: unit tests of the msgpack -> JSON writer (server/encode/rc_json.c).
+ *
+ * Inputs are built with msgpack-c's packer (or written byte by byte where the packer would pick
+ * another encoding); outputs are compared with exact expected text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_event.h"
+#include "rc_json.h"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+typedef struct mp {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} mp_t;
+
+static void mp_init(mp_t *m) {
+    msgpack_sbuffer_init(&m->sb);
+    msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+}
+
+static void mp_raw(mp_t *m, const void *p, size_t n) {
+    msgpack_sbuffer_write(&m->sb, p, n);
+}
+
+static void mp_str(mp_t *m, const char *s) {
+    msgpack_pack_str_with_body(&m->pk, s, strlen(s));
+}
+
+/* Writes data[0..n) and checks that it is one whole object whose JSON is exactly expected. */
+static void check_bytes(const void *data, size_t n, const char *expected) {
+    rc_buf_t out = RC_BUF_INIT;
+    size_t used = 0;
+    assert_int_equal(rc_json_write(&out, data, n, &used), RC_OK);
+    assert_int_equal(used, n);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    assert_string_equal(out.data, expected);
+    assert_int_equal(out.len - 1, strlen(expected));
+    rc_buf_free(&out);
+}
+
+#define CHECK_RAW(lit, expected) check_bytes(lit, sizeof(lit) - 1, expected)
+
+/* Checks the packed document and frees it. */
+static void check_mp(mp_t *m, const char *expected) {
+    check_bytes(m->sb.data, m->sb.size, expected);
+    msgpack_sbuffer_destroy(&m->sb);
+}
+
+static rc_err_t write_raw(const void *data, size_t n) {
+    rc_buf_t out = RC_BUF_INIT;
+    rc_err_t err = rc_json_write(&out, data, n, NULL);
+    rc_buf_free(&out);
+    return err;
+}
+
+/* Escapes s[0..n) both through rc_json_write_string and as a msgpack str. */
+static void check_esc(const char *s, size_t n, const char *expected) {
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_json_write_string(&out, s, n), RC_OK);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    assert_string_equal(out.data, expected);
+    rc_buf_free(&out);
+
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_str_with_body(&m.pk, s, n);
+    check_mp(&m, expected);
+}
+
+#define CHECK_ESC(lit, expected) check_esc(lit, sizeof(lit) - 1, expected)
+
+static uint64_t rng_next(uint64_t *s) {
+    /* xorshift64*: deterministic, so failures reproduce */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+/* ---- a small strict JSON validator (RFC 8259 + well-formed UTF-8, no raw U+2028/9) ---------- */
+
+typedef struct jv {
+    const unsigned char *p, *end;
+} jv_t;
+
+static bool jv_value(jv_t *v, int depth);
+
+static bool jv_lit(jv_t *v, const char *lit) {
+    size_t n = strlen(lit);
+    if ((size_t)(v->end - v->p) < n || memcmp(v->p, lit, n) != 0) {
+        return false;
+    }
+    v->p += n;
+    return true;
+}
+
+static bool jv_digits(jv_t *v) {
+    const unsigned char *s = v->p;
+    while (v->p < v->end && *v->p >= '0' && *v->p <= '9') {
+        v->p++;
+    }
+    return v->p > s;
+}
+
+static bool jv_number(jv_t *v) {
+    if (v->p < v->end && *v->p == '-') {
+        v->p++;
+    }
+    if (v->p < v->end && *v->p == '0') {
+        v->p++;
+    } else if (!jv_digits(v)) {
+        return false;
+    }
+    if (v->p < v->end && *v->p == '.') {
+        v->p++;
+        if (!jv_digits(v)) {
+            return false;
+        }
+    }
+    if (v->p < v->end && (*v->p == 'e' || *v->p == 'E')) {
+        v->p++;
+        if (v->p < v->end && (*v->p == '+' || *v->p == '-')) {
+            v->p++;
+        }
+        if (!jv_digits(v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool jv_string(jv_t *v) {
+    if (!jv_lit(v, "\"")) {
+        return false;
+    }
+    while (v->p < v->end) {
+        unsigned c = *v->p++;
+        if (c == '"') {
+            return true;
+        }
+        if (c < 0x20) {
+            return false;
+        }
+        if (c == '\\') {
+            if (v->p >= v->end) {
+                return false;
+            }
+            c = *v->p++;
+            if (c == 'u') {
+                for (int i = 0; i < 4; i++) {
+                    if (v->p >= v->end || !strchr("0123456789abcdefABCDEF", *v->p) || !*v->p) {
+                        return false;
+                    }
+                    v->p++;
+                }
+            } else if (!strchr("\"\\/bfnrt", (int)c) || c == 0) {
+                return false;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            continue;
+        }
+        /* decode and range-check the code point */
+        int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : -1;
+        if (more < 0 || c > 0xf4) {
+            return false;
+        }
+        uint32_t cp = c & (0x3f >> more);
+        for (int i = 0; i < more; i++) {
+            if (v->p >= v->end || (*v->p & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = cp << 6 | (*v->p++ & 0x3f);
+        }
+        static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min[more] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0x2028 ||
+            cp == 0x2029) {
+            return false;
+        }
+    }
+    return false;
+}
+
+static bool jv_value(jv_t *v, int depth) {
+    if (v->p >= v->end || depth > 100) {
+        return false;
+    }
+    switch (*v->p) {
+    case '{':
+        v->p++;
+        if (jv_lit(v, "}")) {
+            return true;
+        }
+        do {
+            if (!jv_string(v) || !jv_lit(v, ":") || !jv_value(v, depth + 1)) {
+                return false;
+            }
+        } while (jv_lit(v, ","));
+        return jv_lit(v, "}");
+    case '[':
+        v->p++;
+        if (jv_lit(v, "]")) {
+            return true;
+        }
+        do {
+            if (!jv_value(v, depth + 1)) {
+                return false;
+            }
+        } while (jv_lit(v, ","));
+        return jv_lit(v, "]");
+    case '"':
+        return jv_string(v);
+    case 't':
+        return jv_lit(v, "true");
+    case 'f':
+        return jv_lit(v, "false");
+    case 'n':
+        return jv_lit(v, "null");
+    default:
+        return jv_number(v);
+    }
+}
+
+static bool json_valid(const char *s, size_t n) {
+    jv_t v = {(const unsigned char *)s, (const unsigned char *)s + n};
+    return jv_value(&v, 0) && v.p == v.end;
+}
+
+/* ---- scalars ------------------------------------------------------------------------------ */
+
+static void test_json_nil_and_bools(void **state) {
+    (void)state;
+    CHECK_RAW("\xc0", "null");
+    CHECK_RAW("\xc2", "false");
+    CHECK_RAW("\xc3", "true");
+    CHECK_RAW("\x93\xc0\xc2\xc3", "[null,false,true]");
+}
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_ints_every_width(void **state) {
+    (void)state;
+    /* canonical encodings, as the packer picks them */
+    struct {
+        int64_t v;
+        uint8_t first;
+        const char *text;
+    } s[] = {
+        {0, 0x00, "0"},           {127, 0x7f, "127"},
+        {128, 0xcc, "128"},       {255, 0xcc, "255"},
+        {256, 0xcd, "256"},       {65535, 0xcd, "65535"},
+        {65536, 0xce, "65536"},   {4294967295LL, 0xce, "4294967295"},
+        {4294967296LL, 0xcf, "4294967296"},
+        {-1, 0xff, "-1"},         {-32, 0xe0, "-32"},
+        {-33, 0xd0, "-33"},       {-128, 0xd0, "-128"},
+        {-129, 0xd1, "-129"},     {-32768, 0xd1, "-32768"},
+        {-32769, 0xd2, "-32769"}, {INT32_MIN, 0xd2, "-2147483648"},
+        {(int64_t)INT32_MIN - 1, 0xd3, "-2147483649"},
+        {INT64_MAX, 0xcf, "9223372036854775807"},
+        {INT64_MIN, 0xd3, "-9223372036854775808"},
+    };
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_int64(&m.pk, s[i].v);
+        assert_int_equal((uint8_t)m.sb.data[0], s[i].first);
+        check_mp(&m, s[i].text);
+    }
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_uint64(&m.pk, UINT64_MAX);
+    check_mp(&m, "18446744073709551615");
+    mp_init(&m);
+    msgpack_pack_uint64(&m.pk, (uint64_t)INT64_MAX + 1);
+    check_mp(&m, "9223372036854775808");
+}
+/* clang-format on */
+
+static void test_json_ints_wide_encodings(void **state) {
+    (void)state;
+    /* non-canonical but valid: small values in wide fields, max/min of each width */
+    CHECK_RAW("\xcc\x00", "0");
+    CHECK_RAW("\xcd\x00\x01", "1");
+    CHECK_RAW("\xce\x00\x00\x00\x02", "2");
+    CHECK_RAW("\xcf\x00\x00\x00\x00\x00\x00\x00\x03", "3");
+    CHECK_RAW("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", "18446744073709551615");
+    CHECK_RAW("\xce\xff\xff\xff\xff", "4294967295");
+    CHECK_RAW("\xcd\xff\xff", "65535");
+    CHECK_RAW("\xd0\x7f", "127");
+    CHECK_RAW("\xd0\x80", "-128");
+    CHECK_RAW("\xd0\xff", "-1");
+    CHECK_RAW("\xd1\x7f\xff", "32767");
+    CHECK_RAW("\xd1\x80\x00", "-32768");
+    CHECK_RAW("\xd2\x7f\xff\xff\xff", "2147483647");
+    CHECK_RAW("\xd2\x80\x00\x00\x00", "-2147483648");
+    CHECK_RAW("\xd3\x7f\xff\xff\xff\xff\xff\xff\xff", "9223372036854775807");
+    CHECK_RAW("\xd3\x80\x00\x00\x00\x00\x00\x00\x00", "-9223372036854775808");
+    CHECK_RAW("\xd3\xff\xff\xff\xff\xff\xff\xff\xfe", "-2");
+    CHECK_RAW("\xd3\x00\x00\x00\x00\x00\x00\x00\x05", "5");
+
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_array(&m.pk, 8);
+    msgpack_pack_fix_uint8(&m.pk, 7);
+    msgpack_pack_fix_uint16(&m.pk, 7);
+    msgpack_pack_fix_uint32(&m.pk, 7);
+    msgpack_pack_fix_uint64(&m.pk, 7);
+    msgpack_pack_fix_int8(&m.pk, -7);
+    msgpack_pack_fix_int16(&m.pk, -7);
+    msgpack_pack_fix_int32(&m.pk, -7);
+    msgpack_pack_fix_int64(&m.pk, -7);
+    check_mp(&m, "[7,7,7,7,-7,-7,-7,-7]");
+}
+
+static void check_double(double d, const char *expected) {
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_double(&m.pk, d);
+    assert_int_equal((uint8_t)m.sb.data[0], 0xcb);
+    check_mp(&m, expected);
+}
+
+static void check_float(float f, const char *expected) {
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_float(&m.pk, f);
+    assert_int_equal((uint8_t)m.sb.data[0], 0xca);
+    check_mp(&m, expected);
+}
+
+static void test_json_double_shortest_text(void **state) {
+    (void)state;
+    check_double(0.0, "0.0");
+    check_double(-0.0, "-0.0");
+    check_double(42.0, "42.0");
+    check_double(-42.0, "-42.0");
+    check_double(1.5, "1.5");
+    check_double(0.1, "0.1");
+    check_double(0.1 + 0.2, "0.30000000000000004");
+    check_double(1.0 / 3, "0.3333333333333333");
+    check_double(2.0 / 3, "0.6666666666666666");
+    check_double(-1234.56, "-1234.56");
+    check_double(123456.789, "123456.789");
+    check_double(3.141592653589793, "3.141592653589793");
+    check_double(1e-6, "0.000001");
+    check_double(1.5e-6, "0.0000015");
+    check_double(1e-7, "1e-7");
+    check_double(-1.25e-10, "-1.25e-10");
+    check_double(1e20, "100000000000000000000.0");
+    check_double(1.23e20, "123000000000000000000.0");
+    check_double(1e21, "1e+21");
+    check_double(1.5e300, "1.5e+300");
+    check_double(9007199254740992.0, "9007199254740992.0");
+    check_double(9007199254740991.0, "9007199254740991.0");
+    check_double(2251799813685248.5, "2251799813685248.5");
+    check_double(DBL_MAX, "1.7976931348623157e+308");
+    check_double(DBL_MIN, "2.2250738585072014e-308");
+    check_double(5e-324, "5e-324"); /* smallest subnormal */
+    check_double(1e23, "1e+23");
+    check_double(0x1p-24, "5.960464477539063e-8"); /* printf's 16 digits (..062) miss */
+    check_float(3410800.75f, "3410800.8");         /* exact tie: to even, as printf */
+    check_double(NAN, "null");
+    check_double(INFINITY, "null");
+    check_double(-INFINITY, "null");
+}
+
+static void test_json_float32_shortest_text(void **state) {
+    (void)state;
+    check_float(0.0f, "0.0");
+    check_float(-0.0f, "-0.0");
+    check_float(0.1f, "0.1");
+    check_float(3.14f, "3.14");
+    check_float(-2.5f, "-2.5");
+    check_float(1.0f / 3, "0.33333334");
+    check_float(16777216.0f, "16777216.0");
+    check_float(16777217.0f, "16777216.0"); /* not a float: rounds on the way in */
+    check_float(1e10f, "10000000000.0");
+    check_float(6744772706304.0f, "6744772700000.0"); /* above 2^24 an integer float has a
+                                                         shorter text */
+    check_float(16777218.0f, "16777218.0");
+    check_float(33554436.0f, "33554436.0");
+    check_float(FLT_MAX, "3.4028235e+38");
+    check_float(FLT_MIN, "1.1754944e-38");
+    check_float(1e-45f, "1e-45"); /* smallest subnormal float */
+    check_float(NAN, "null");
+    check_float(-INFINITY, "null");
+}
+
+/* Significant digits of the text: "0.00120" -> 2, "42.0" -> 2, "1.5e+300" -> 2. */
+static int sig_digits(const char *s) {
+    char d[64];
+    int n = 0;
+    for (; *s && *s != 'e'; s++) {
+        if (*s >= '0' && *s <= '9') {
+            d[n++] = *s;
+        }
+    }
+    int a = 0;
+    while (a < n - 1 && d[a] == '0') {
+        a++;
+    }
+    while (n - 1 > a && d[n - 1] == '0') {
+        n--;
+    }
+    return n - a;
+}
+
+/* The fewest digits printf needs for a text that reads back as x. */
+static int ref_digits(double x, bool single) {
+    char buf[64];
+    for (int p = 1; p < 17; p++) {
+        snprintf(buf, sizeof buf, "%.*e", p - 1, x);
+        if (single ? strtof(buf, NULL) == (float)x : strtod(buf, NULL) == x) {
+            return p;
+        }
+    }
+    return single ? 9 : 17;
+}
+
+static void check_roundtrip(double x, bool single) {
+    mp_t m;
+    mp_init(&m);
+    if (single) {
+        msgpack_pack_float(&m.pk, (float)x);
+    } else {
+        msgpack_pack_double(&m.pk, x);
+    }
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_json_write(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL), RC_OK);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    if (isnan(x) || isinf(x)) {
+        assert_string_equal(out.data, "null");
+    } else {
+        assert_true(json_valid(out.data, out.len - 1));
+        bool same = single ? strtof(out.data, NULL) == (float)x : strtod(out.data, NULL) == x;
+        /* never longer than printf's shortest; at an exact power of two the rounding interval
+         * is lopsided and a neighbour of printf's rounding can be one digit shorter */
+        if (!same || sig_digits(out.data) > ref_digits(x, single) ||
+            sig_digits(out.data) < ref_digits(x, single) - 1) {
+            print_error("%.17g (%s) -> %s, want %d digits\n", x, single ? "float" : "double",
+                        out.data, ref_digits(x, single));
+            fail();
+        }
+    }
+    rc_buf_free(&out);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void test_json_floats_roundtrip_random(void **state) {
+    (void)state;
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t bits = rng_next(&s);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        check_roundtrip(d, false);
+        uint32_t fbits = (uint32_t)(bits >> 32);
+        float f;
+        memcpy(&f, &fbits, sizeof f);
+        check_roundtrip(f, true);
+    }
+    /* decimal-looking values, the common case in a database (the fast path) */
+    for (int i = 0; i < 20000; i++) {
+        uint64_t r = rng_next(&s);
+        double mant = (double)(int64_t)(r % 2000000001ULL) - 1e9;
+        int scale = (int)(r >> 40) % 23;
+        double d = i & 1 ? mant / pow(10, scale) : mant * pow(10, scale % 12);
+        check_roundtrip(d, false);
+        check_roundtrip((float)d, true);
+        check_roundtrip((double)(int64_t)(r >> 11) / 8, false);
+    }
+}
+
+/* ---- strings ------------------------------------------------------------------------------ */
+
+static void test_json_escape_every_control_char(void **state) {
+    (void)state;
+    static const char *const want[32] = {
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+        "\\b",     "\\t",     "\\n",     "\\u000b", "\\f",     "\\r",     "\\u000e", "\\u000f",
+        "\\u0010", "\\u0011", "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017",
+        "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+    };
+    for (int c = 0; c < 32; c++) {
+        char in[3] = {'a', (char)c, 'z'};
+        char exp[16];
+        snprintf(exp, sizeof exp, "\"a%sz\"", want[c]);
+        check_esc(in, 3, exp);
+    }
+    char all[32];
+    for (int c = 0; c < 32; c++) {
+        all[c] = (char)c;
+    }
+    check_esc(all, 32,
+              "\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r"
+              "\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018"
+              "\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\"");
+}
+
+static void test_json_escape_ascii_specials(void **state) {
+    (void)state;
+    CHECK_ESC("", "\"\"");
+    CHECK_ESC("\"", "\"\\\"\"");
+    CHECK_ESC("\\", "\"\\\\\"");
+    CHECK_ESC("a/b</script>", "\"a/b</script>\""); /* '/' is not escaped */
+    CHECK_ESC("\x7f", "\"\x7f\"");                 /* DEL passes as is */
+    CHECK_ESC("say \"hi\"\\n", "\"say \\\"hi\\\"\\\\n\"");
+    /* every printable ASCII byte */
+    char in[95];
+    for (int c = 0x20; c < 0x7f; c++) {
+        in[c - 0x20] = (char)c;
+    }
+    check_esc(in, sizeof in,
+              "\" !\\\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`"
+              "abcdefghijklmnopqrstuvwxyz{|}~\"");
+}
+
+static void test_json_escape_nul_inside_string(void **state) {
+    (void)state;
+    CHECK_ESC("a\0b\0", "\"a\\u0000b\\u0000\"");
+}
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_utf8_valid_passes_as_is(void **state) {
+    (void)state;
+    CHECK_ESC("\xc2\x80", "\"\xc2\x80\"");                 /* U+0080, first 2-byte */
+    CHECK_ESC("caf\xc3\xa9", "\"caf\xc3\xa9\"");           /* é */
+    CHECK_ESC("\xdf\xbf", "\"\xdf\xbf\"");                 /* U+07FF, last 2-byte */
+    CHECK_ESC("\xe0\xa0\x80", "\"\xe0\xa0\x80\"");         /* U+0800, first 3-byte */
+    CHECK_ESC("\xe2\x82\xac", "\"\xe2\x82\xac\"");         /* € */
+    CHECK_ESC("\xed\x9f\xbf", "\"\xed\x9f\xbf\"");         /* U+D7FF, before surrogates */
+    CHECK_ESC("\xee\x80\x80", "\"\xee\x80\x80\"");         /* U+E000, after surrogates */
+    CHECK_ESC("\xef\xbf\xbf", "\"\xef\xbf\xbf\"");         /* U+FFFF */
+    CHECK_ESC("\xef\xbb\xbf", "\"\xef\xbb\xbf\"");         /* BOM is just a character */
+    CHECK_ESC("\xf0\x90\x80\x80", "\"\xf0\x90\x80\x80\""); /* U+10000, first 4-byte */
+    CHECK_ESC("\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""); /* 😀 */
+    CHECK_ESC("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""); /* U+10FFFF, the last */
+    CHECK_ESC("\xe2\x80\xa7\xe2\x80\xaa", "\"\xe2\x80\xa7\xe2\x80\xaa\""); /* U+2027, U+202A */
+    CHECK_ESC("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80!",
+              "\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80!\"");
+}
+/* clang-format on */
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_utf8_line_separators_escaped(void **state) {
+    (void)state;
+    CHECK_ESC("\xe2\x80\xa8", "\"\\u2028\"");
+    CHECK_ESC("\xe2\x80\xa9", "\"\\u2029\"");
+    CHECK_ESC("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", "\"a\\u2028b\\u2029c\"");
+}
+/* clang-format on */
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_utf8_invalid_each_byte_replaced(void **state) {
+    (void)state;
+    /* lone continuation bytes */
+    CHECK_ESC("\x80", "\"\\ufffd\"");
+    CHECK_ESC("a\xbf" "b", "\"a\\ufffdb\"");
+    CHECK_ESC("\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+    /* overlong encodings */
+    CHECK_ESC("\xc0\x80", "\"\\ufffd\\ufffd\"");
+    CHECK_ESC("\xc1\xbf", "\"\\ufffd\\ufffd\"");
+    CHECK_ESC("\xe0\x80\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+    CHECK_ESC("\xe0\x9f\xbf", "\"\\ufffd\\ufffd\\ufffd\"");
+    CHECK_ESC("\xf0\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    CHECK_ESC("\xf0\x8f\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    /* UTF-16 surrogates encoded in UTF-8 */
+    CHECK_ESC("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+    CHECK_ESC("\xed\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\"");
+    CHECK_ESC("\xed\xa0\xbd\xed\xb8\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    /* above U+10FFFF */
+    CHECK_ESC("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    CHECK_ESC("\xf7\xbf\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    /* cut short at the end of the string */
+    CHECK_ESC("a\xc3", "\"a\\ufffd\"");
+    CHECK_ESC("a\xe2\x82", "\"a\\ufffd\\ufffd\"");
+    CHECK_ESC("a\xf0\x9f\x98", "\"a\\ufffd\\ufffd\\ufffd\"");
+    /* cut short in the middle: the byte that breaks the sequence is read afresh */
+    CHECK_ESC("\xc3" "A", "\"\\ufffdA\"");
+    CHECK_ESC("\xe2\x82" "A", "\"\\ufffd\\ufffdA\"");
+    CHECK_ESC("\xf0\x9f\x98" "A", "\"\\ufffd\\ufffd\\ufffdA\"");
+    CHECK_ESC("\xe2\x82\xc3\xa9", "\"\\ufffd\\ufffd\xc3\xa9\"");
+    CHECK_ESC("\xf0\x9f\xf0\x9f\x98\x80", "\"\\ufffd\\ufffd\xf0\x9f\x98\x80\"");
+    CHECK_ESC("\xc3\n", "\"\\ufffd\\n\"");
+    /* bytes that never appear in UTF-8 */
+    for (int c = 0xf5; c <= 0xff; c++) {
+        char in[3] = {'x', (char)c, 'y'};
+        check_esc(in, 3, "\"x\\ufffdy\"");
+    }
+    CHECK_ESC("\xfe\xff", "\"\\ufffd\\ufffd\"");
+}
+/* clang-format on */
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_string_encodings(void **state) {
+    (void)state;
+    CHECK_RAW("\xa0", "\"\"");
+    CHECK_RAW("\xa2hi", "\"hi\"");
+    CHECK_RAW("\xd9\x02hi", "\"hi\"");         /* str8 */
+    CHECK_RAW("\xda\x00\x02hi", "\"hi\"");     /* str16 */
+    CHECK_RAW("\xdb\x00\x00\x00\x02hi", "\"hi\""); /* str32 */
+    CHECK_RAW("\xdb\x00\x00\x00\x00", "\"\"");
+
+    /* str8 / str16 / str32 as the packer picks them */
+    size_t sizes[] = {31, 32, 255, 256, 65535, 65536, 70001};
+    uint8_t first[] = {0xbf, 0xd9, 0xd9, 0xda, 0xda, 0xdb, 0xdb};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        char *s = malloc(n);
+        char *exp = malloc(n + 3);
+        for (size_t j = 0; j < n; j++) {
+            s[j] = (char)('a' + j % 26);
+        }
+        exp[0] = '"';
+        memcpy(exp + 1, s, n);
+        memcpy(exp + 1 + n, "\"", 2);
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_str_with_body(&m.pk, s, n);
+        assert_int_equal((uint8_t)m.sb.data[0], first[i]);
+        check_mp(&m, exp);
+        free(s);
+        free(exp);
+    }
+}
+/* clang-format on */
+
+/* Strings longer than one 64 KiB slice, with escapes and sequences across the slice edge. */
+static void test_json_long_strings_across_slices(void **state) {
+    (void)state;
+    rc_buf_t in = RC_BUF_INIT, exp = RC_BUF_INIT;
+    for (int shift = 0; shift < 4; shift++) {
+        rc_buf_reset(&in);
+        rc_buf_reset(&exp);
+        assert_int_equal(rc_buf_putc(&exp, '"'), RC_OK);
+        for (int i = 0; i < 65534 + shift; i++) {
+            rc_buf_putc(&in, 'a');
+            rc_buf_putc(&exp, 'a');
+        }
+        /* € / U+2028 / a cut sequence / 😀 straddle the 65536-byte edge as shift moves */
+        rc_buf_append(&in, "\xe2\x82\xac\xe2\x80\xa8\xe2\x82Z\xf0\x9f\x98\x80\x01", 14);
+        rc_buf_puts(&exp, "\xe2\x82\xac\\u2028\\ufffd\\ufffdZ\xf0\x9f\x98\x80\\u0001");
+        for (int i = 0; i < 70000; i++) {
+            rc_buf_putc(&in, '\n');
+            rc_buf_puts(&exp, "\\n");
+        }
+        rc_buf_putc(&exp, '"');
+        rc_buf_putc(&exp, '\0');
+        check_esc(in.data, in.len, exp.data);
+    }
+    /* worst case: every byte grows to six (with ASan watching the reserve) */
+    rc_buf_reset(&in);
+    rc_buf_reset(&exp);
+    rc_buf_putc(&exp, '"');
+    for (int i = 0; i < 200000; i++) {
+        rc_buf_putc(&in, i % 2 ? '\x1f' : '\xff');
+        rc_buf_puts(&exp, i % 2 ? "\\u001f" : "\\ufffd");
+    }
+    rc_buf_putc(&exp, '"');
+    rc_buf_putc(&exp, '\0');
+    check_esc(in.data, in.len, exp.data);
+    rc_buf_free(&in);
+    rc_buf_free(&exp);
+}
+
+/* Random bytes (biased towards the interesting ones) always give valid JSON. */
+static void test_json_random_bytes_give_valid_json(void **state) {
+    (void)state;
+    static const uint8_t pool[] = {'a',  '"',  '\\', '/',  0x00, 0x1f, 0x7f, 0x80, 0xbf,
+                                   0xc0, 0xc2, 0xdf, 0xe0, 0xe2, 0xed, 0xef, 0xa0, 0x9f,
+                                   0xa8, 0xf0, 0xf4, 0xf5, 0xff, 0x90, 0x8f, 0x82};
+    uint64_t s = 42;
+    rc_buf_t out = RC_BUF_INIT;
+    for (int i = 0; i < 20000; i++) {
+        uint8_t in[24];
+        size_t n = rng_next(&s) % sizeof in;
+        for (size_t j = 0; j < n; j++) {
+            uint64_t r = rng_next(&s);
+            in[j] = r & 1 ? pool[(r >> 8) % sizeof pool] : (uint8_t)(r >> 16);
+        }
+        rc_buf_reset(&out);
+        assert_int_equal(rc_json_write_string(&out, (const char *)in, n), RC_OK);
+        assert_true(out.len <= 2 + 6 * n);
+        if (!json_valid(out.data, out.len)) {
+            print_error("invalid JSON for input %d: %.*s\n", i, (int)out.len, out.data);
+            fail();
+        }
+    }
+    rc_buf_free(&out);
+}
+
+/* ---- bin, ext ----------------------------------------------------------------------------- */
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_bin_base64(void **state) {
+    (void)state;
+    CHECK_RAW("\xc4\x00", "\"\"");
+    CHECK_RAW("\xc4\x01" "f", "\"Zg==\"");
+    CHECK_RAW("\xc4\x02" "fo", "\"Zm8=\"");
+    CHECK_RAW("\xc4\x03" "foo", "\"Zm9v\"");
+    CHECK_RAW("\xc4\x04" "foob", "\"Zm9vYg==\"");
+    CHECK_RAW("\xc4\x06" "foobar", "\"Zm9vYmFy\"");
+    CHECK_RAW("\xc4\x03\xfb\xff\xfe", "\"+//+\"");
+    CHECK_RAW("\xc4\x03\x00\x00\x00", "\"AAAA\"");
+    CHECK_RAW("\xc5\x00\x03" "foo", "\"Zm9v\"");             /* bin16 */
+    CHECK_RAW("\xc6\x00\x00\x00\x03" "foo", "\"Zm9v\"");     /* bin32 */
+
+    mp_t m;
+    mp_init(&m);
+    char b[300];
+    memset(b, 0, sizeof b);
+    msgpack_pack_bin_with_body(&m.pk, b, sizeof b);
+    assert_int_equal((uint8_t)m.sb.data[0], 0xc5);
+    char exp[403];
+    exp[0] = '"';
+    memset(exp + 1, 'A', 400);
+    memcpy(exp + 401, "\"", 2);
+    check_mp(&m, exp);
+}
+/* clang-format on */
+
+static void check_ext(int8_t type, const char *payload, size_t n, uint8_t first,
+                      const char *expected) {
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_ext_with_body(&m.pk, payload, n, type);
+    assert_int_equal((uint8_t)m.sb.data[0], first);
+    check_mp(&m, expected);
+}
+
+static void test_json_ext_rowcast_types(void **state) {
+    (void)state;
+    check_ext(RC_EXT_DECIMAL, "-1234.5600", 10, 0xc7, "\"-1234.5600\"");
+    check_ext(RC_EXT_DECIMAL, "1", 1, 0xd4, "\"1\"");
+    check_ext(RC_EXT_DATE, "2024-02-29", 10, 0xc7, "\"2024-02-29\"");
+    check_ext(RC_EXT_DATE, "0000-00-00", 10, 0xc7, "\"0000-00-00\"");
+    check_ext(RC_EXT_TIME, "-838:59:59.000000", 17, 0xc7, "\"-838:59:59.000000\"");
+    check_ext(RC_EXT_DATETIME, "2024-02-29T13:01:02.500", 23, 0xc7, "\"2024-02-29T13:01:02.500\"");
+    check_ext(RC_EXT_TIMESTAMP, "2024-02-29T13:01:02.500Z", 24, 0xc7,
+              "\"2024-02-29T13:01:02.500Z\"");
+    check_ext(RC_EXT_DECIMAL, "12345678", 8, 0xd7, "\"12345678\"");
+    /* text payloads are escaped like any string */
+    check_ext(RC_EXT_DATE, "a\"\n", 3, 0xc7, "\"a\\\"\\n\"");
+    /* JSON is inlined */
+    check_ext(RC_EXT_JSON, "{\"a\":[1,2.5,\"x\"]}", 17, 0xc7, "{\"a\":[1,2.5,\"x\"]}");
+    check_ext(RC_EXT_JSON, "7", 1, 0xd4, "7");
+    check_ext(RC_EXT_JSON, "", 0, 0xc7, "null");
+    /* inside a row */
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    mp_str(&m, "doc");
+    msgpack_pack_ext_with_body(&m.pk, "[true]", 6, RC_EXT_JSON);
+    mp_str(&m, "price");
+    msgpack_pack_ext_with_body(&m.pk, "9.99", 4, RC_EXT_DECIMAL);
+    check_mp(&m, "{\"doc\":[true],\"price\":\"9.99\"}");
+}
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_ext_every_encoding_and_unknown_types(void **state) {
+    (void)state;
+    /* unknown types, positive and negative (-1 is the msgpack timestamp): base64 */
+    check_ext(42, "foo", 3, 0xc7, "\"Zm9v\"");
+    check_ext(0, "f", 1, 0xd4, "\"Zg==\"");
+    check_ext(-1, "\x00\x00\x00\x01", 4, 0xd6, "\"AAAAAQ==\"");
+    check_ext(7, "", 0, 0xc7, "\"\"");
+    check_ext(127, "fo", 2, 0xd5, "\"Zm8=\"");
+    check_ext(-128, "foobar!!", 8, 0xd7, "\"Zm9vYmFyISE=\"");
+    check_ext(100, "0123456789abcdef", 16, 0xd8, "\"MDEyMzQ1Njc4OWFiY2RlZg==\"");
+    /* fixext 1/2/4/8/16 of a text type */
+    CHECK_RAW("\xd4\x01" "5", "\"5\"");
+    CHECK_RAW("\xd5\x01" "-5", "\"-5\"");
+    CHECK_RAW("\xd6\x01" "1.25", "\"1.25\"");
+    CHECK_RAW("\xd7\x02" "20240229", "\"20240229\"");
+    CHECK_RAW("\xd8\x04" "2024-02-29T13:01", "\"2024-02-29T13:01\"");
+    /* ext 8/16/32 */
+    CHECK_RAW("\xc7\x03\x01" "1.5", "\"1.5\"");
+    CHECK_RAW("\xc8\x00\x03\x01" "1.5", "\"1.5\"");
+    CHECK_RAW("\xc9\x00\x00\x00\x03\x01" "1.5", "\"1.5\"");
+    CHECK_RAW("\xc9\x00\x00\x00\x03\x63" "foo", "\"Zm9v\"");
+    CHECK_RAW("\xc8\x00\x02\x06" "{}", "{}");
+    char big[300];
+    memset(big, '7', sizeof big);
+    char exp[303];
+    exp[0] = '"';
+    memcpy(exp + 1, big, sizeof big);
+    memcpy(exp + 301, "\"", 2);
+    check_ext(RC_EXT_DECIMAL, big, sizeof big, 0xc8, exp);
+}
+/* clang-format on */
+
+/* ---- containers --------------------------------------------------------------------------- */
+
+static void test_json_containers_every_encoding(void **state) {
+    (void)state;
+    CHECK_RAW("\x90", "[]");
+    CHECK_RAW("\x80", "{}");
+    CHECK_RAW("\xdc\x00\x00", "[]");
+    CHECK_RAW("\xdd\x00\x00\x00\x00", "[]");
+    CHECK_RAW("\xdc\x00\x02\x01\x02", "[1,2]");
+    CHECK_RAW("\xdd\x00\x00\x00\x02\x01\x02", "[1,2]");
+    CHECK_RAW("\xde\x00\x01\xa1k\x01", "{\"k\":1}");
+    CHECK_RAW("\xdf\x00\x00\x00\x01\xa1k\x01", "{\"k\":1}");
+    CHECK_RAW("\xdf\x00\x00\x00\x00", "{}");
+    CHECK_RAW("\x92\x90\x80", "[[],{}]");
+
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_array(&m.pk, 16);
+    for (int i = 0; i < 16; i++) {
+        msgpack_pack_int(&m.pk, i);
+    }
+    assert_int_equal((uint8_t)m.sb.data[0], 0xdc);
+    check_mp(&m, "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]");
+
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 16);
+    for (int i = 0; i < 16; i++) {
+        char k[2] = {(char)('a' + i), 0};
+        mp_str(&m, k);
+        msgpack_pack_int(&m.pk, -i);
+    }
+    assert_int_equal((uint8_t)m.sb.data[0], 0xde);
+    check_mp(&m, "{\"a\":0,\"b\":-1,\"c\":-2,\"d\":-3,\"e\":-4,\"f\":-5,\"g\":-6,\"h\":-7,"
+                 "\"i\":-8,\"j\":-9,\"k\":-10,\"l\":-11,\"m\":-12,\"n\":-13,\"o\":-14,"
+                 "\"p\":-15}");
+
+    /* array32 / map32 as the packer picks them */
+    mp_init(&m);
+    msgpack_pack_array(&m.pk, 70000);
+    rc_buf_t exp = RC_BUF_INIT;
+    rc_buf_putc(&exp, '[');
+    for (int i = 0; i < 70000; i++) {
+        msgpack_pack_nil(&m.pk);
+        rc_buf_puts(&exp, i ? ",null" : "null");
+    }
+    rc_buf_puts(&exp, "]");
+    rc_buf_putc(&exp, '\0');
+    assert_int_equal((uint8_t)m.sb.data[0], 0xdd);
+    check_mp(&m, exp.data);
+
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 70000);
+    rc_buf_reset(&exp);
+    rc_buf_putc(&exp, '{');
+    for (int i = 0; i < 70000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", i);
+        mp_str(&m, k);
+        msgpack_pack_true(&m.pk);
+        rc_buf_printf(&exp, "%s\"%d\":true", i ? "," : "", i);
+    }
+    rc_buf_puts(&exp, "}");
+    rc_buf_putc(&exp, '\0');
+    assert_int_equal((uint8_t)m.sb.data[0], 0xdf);
+    check_mp(&m, exp.data);
+    rc_buf_free(&exp);
+}
+
+static void test_json_map_non_string_keys(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 9);
+    msgpack_pack_int(&m.pk, 1);
+    mp_str(&m, "a");
+    msgpack_pack_nil(&m.pk);
+    msgpack_pack_int(&m.pk, 2);
+    msgpack_pack_true(&m.pk);
+    msgpack_pack_int(&m.pk, 3);
+    msgpack_pack_int(&m.pk, -5);
+    msgpack_pack_int(&m.pk, 4);
+    msgpack_pack_double(&m.pk, 1.5);
+    msgpack_pack_int(&m.pk, 5);
+    msgpack_pack_array(&m.pk, 2);
+    msgpack_pack_int(&m.pk, 1);
+    mp_str(&m, "x");
+    msgpack_pack_int(&m.pk, 6);
+    msgpack_pack_bin_with_body(&m.pk, "ab", 2);
+    msgpack_pack_int(&m.pk, 7);
+    msgpack_pack_ext_with_body(&m.pk, "1.50", 4, RC_EXT_DECIMAL);
+    msgpack_pack_int(&m.pk, 8);
+    msgpack_pack_map(&m.pk, 1);
+    mp_str(&m, "k");
+    mp_str(&m, "v\n");
+    msgpack_pack_int(&m.pk, 9);
+    check_mp(&m, "{\"1\":\"a\",\"null\":2,\"true\":3,\"-5\":4,\"1.5\":5,\"[1,\\\"x\\\"]\":6,"
+                 "\"\\\"YWI=\\\"\":7,\"\\\"1.50\\\"\":8,\"{\\\"k\\\":\\\"v\\\\n\\\"}\":9}");
+
+    /* a key whose JSON text is longer than the stack buffer */
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 1);
+    msgpack_pack_array(&m.pk, 200);
+    rc_buf_t exp = RC_BUF_INIT;
+    rc_buf_puts(&exp, "{\"[");
+    for (int i = 0; i < 200; i++) {
+        msgpack_pack_int(&m.pk, 100 + i);
+        rc_buf_printf(&exp, "%s%d", i ? "," : "", 100 + i);
+    }
+    msgpack_pack_nil(&m.pk);
+    rc_buf_puts(&exp, "]\":null}");
+    rc_buf_putc(&exp, '\0');
+    check_mp(&m, exp.data);
+    rc_buf_free(&exp);
+}
+
+static void test_json_nested_document(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    mp_str(&m, "id");
+    msgpack_pack_uint64(&m.pk, 42);
+    mp_str(&m, "tags");
+    msgpack_pack_array(&m.pk, 3);
+    mp_str(&m, "x");
+    msgpack_pack_array(&m.pk, 0);
+    msgpack_pack_map(&m.pk, 1);
+    mp_str(&m, "deep");
+    msgpack_pack_double(&m.pk, -0.5);
+    mp_str(&m, "na\"me");
+    msgpack_pack_nil(&m.pk);
+    check_mp(&m, "{\"id\":42,\"tags\":[\"x\",[],{\"deep\":-0.5}],\"na\\\"me\":null}");
+}
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+static void test_json_depth_64_ok_65_invalid(void **state) {
+    (void)state;
+    uint8_t buf[200];
+    char exp[512];
+    /* arrays */
+    memset(buf, 0x91, 64);
+    buf[64] = 0x01;
+    memset(exp, '[', 64);
+    exp[64] = '1';
+    memset(exp + 65, ']', 64);
+    exp[129] = '\0';
+    check_bytes(buf, 65, exp);
+    memset(buf, 0x91, 65);
+    buf[65] = 0x01;
+    assert_int_equal(write_raw(buf, 66), RC_ERR_INVALID);
+    /* maps {"k": {"k": ... 1}} */
+    for (int i = 0; i < 65; i++) {
+        buf[3 * i] = 0x81;
+        buf[3 * i + 1] = 0xa1;
+        buf[3 * i + 2] = 'k';
+    }
+    buf[3 * 64] = 0x01;
+    char *e = exp;
+    for (int i = 0; i < 64; i++) {
+        memcpy(e, "{\"k\":", 5);
+        e += 5;
+    }
+    *e++ = '1';
+    memset(e, '}', 64);
+    e[64] = '\0';
+    check_bytes(buf, 3 * 64 + 1, exp);
+    buf[3 * 64] = 0x81;
+    buf[3 * 65] = 0x01;
+    assert_int_equal(write_raw(buf, 3 * 65 + 1), RC_ERR_INVALID);
+    /* a key counts as one level deeper, like a value */
+    memset(buf, 0x91, 63);
+    memcpy(buf + 63, "\x81\x91\x01\x02", 4);
+    assert_int_equal(write_raw(buf, 67), RC_ERR_INVALID);
+    memcpy(buf + 63, "\x81\x01\x02", 3);
+    assert_int_equal(write_raw(buf, 66), RC_OK);
+    /* 100000 levels fail cleanly, without blowing the stack */
+    uint8_t *deep = malloc(100001);
+    memset(deep, 0x91, 100000);
+    deep[100000] = 0xc0;
+    assert_int_equal(write_raw(deep, 100001), RC_ERR_INVALID);
+    free(deep);
+}
+
+static void test_json_c1_invalid(void **state) {
+    (void)state;
+    assert_int_equal(write_raw("\xc1", 1), RC_ERR_INVALID);
+    assert_int_equal(write_raw("\x92\x01\xc1", 3), RC_ERR_INVALID);
+    assert_int_equal(write_raw("\x81\xc1\x01", 3), RC_ERR_INVALID);
+    assert_int_equal(write_raw("\x81\xa1k\xc1", 4), RC_ERR_INVALID);
+    /* out is left as it was */
+    rc_buf_t out = RC_BUF_INIT;
+    rc_buf_puts(&out, "keep");
+    assert_int_equal(rc_json_write(&out, (const uint8_t *)"\x93\x01\x02\xc1", 4, NULL),
+                     RC_ERR_INVALID);
+    assert_int_equal(out.len, 4);
+    rc_buf_free(&out);
+}
+
+/* A map holding every msgpack type in every encoding. */
+static void pack_every_type(mp_t *m) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 31);
+    mp_str(m, "nil");
+    msgpack_pack_nil(pk);
+    mp_str(m, "t");
+    msgpack_pack_true(pk);
+    mp_str(m, "f");
+    msgpack_pack_false(pk);
+    mp_str(m, "pfix");
+    msgpack_pack_int(pk, 5);
+    mp_str(m, "nfix");
+    msgpack_pack_int(pk, -5);
+    mp_str(m, "ints");
+    msgpack_pack_array(pk, 8);
+    msgpack_pack_fix_uint8(pk, 200);
+    msgpack_pack_fix_uint16(pk, 60000);
+    msgpack_pack_fix_uint32(pk, 4000000000u);
+    msgpack_pack_fix_uint64(pk, UINT64_MAX);
+    msgpack_pack_fix_int8(pk, -100);
+    msgpack_pack_fix_int16(pk, -30000);
+    msgpack_pack_fix_int32(pk, INT32_MIN);
+    msgpack_pack_fix_int64(pk, INT64_MIN);
+    mp_str(m, "f32");
+    msgpack_pack_float(pk, 0.25f);
+    mp_str(m, "f64");
+    msgpack_pack_double(pk, 1.0 / 3);
+    mp_str(m, "fixstr");
+    mp_str(m, "h\xc3\xa9\n");
+    char s300[300];
+    memset(s300, 's', sizeof s300);
+    mp_str(m, "str8");
+    msgpack_pack_str_with_body(pk, s300, 40);
+    mp_str(m, "str16");
+    msgpack_pack_str_with_body(pk, s300, 300);
+    mp_str(m, "str32");
+    /* clang-format off */
+    mp_raw(m, "\xdb\x00\x00\x00\x03" "abc", 8);
+    /* clang-format on */
+    mp_str(m, "bin8");
+    msgpack_pack_bin_with_body(pk, "\x00\x01\x02", 3);
+    mp_str(m, "bin16");
+    msgpack_pack_bin_with_body(pk, s300, 300);
+    mp_str(m, "bin32");
+    /* clang-format off */
+    mp_raw(m, "\xc6\x00\x00\x00\x02" "ab", 7);
+    /* clang-format on */
+    mp_str(m, "fixext");
+    msgpack_pack_array(pk, 5);
+    msgpack_pack_ext_with_body(pk, "1", 1, RC_EXT_DECIMAL);
+    msgpack_pack_ext_with_body(pk, "12", 2, RC_EXT_DECIMAL);
+    msgpack_pack_ext_with_body(pk, "1234", 4, 99);
+    msgpack_pack_ext_with_body(pk, "2024-02-", 8, RC_EXT_DATE);
+    msgpack_pack_ext_with_body(pk, "2024-02-29T13:01", 16, RC_EXT_DATETIME);
+    mp_str(m, "ext8");
+    msgpack_pack_ext_with_body(pk, "{\"a\":1}", 7, RC_EXT_JSON);
+    mp_str(m, "ext16");
+    msgpack_pack_ext_with_body(pk, s300, 300, RC_EXT_TIME);
+    mp_str(m, "ext32");
+    /* clang-format off */
+    mp_raw(m, "\xc9\x00\x00\x00\x03\x01" "1.5", 9);
+    /* clang-format on */
+    mp_str(m, "arr16");
+    msgpack_pack_array(pk, 16);
+    for (int i = 0; i < 16; i++) {
+        msgpack_pack_int(pk, i * 1000);
+    }
+    mp_str(m, "arr32");
+    mp_raw(m, "\xdd\x00\x00\x00\x02\xc2\xc3", 7);
+    mp_str(m, "map16");
+    msgpack_pack_map(pk, 16);
+    for (int i = 0; i < 16; i++) {
+        char k[3] = {'k', (char)('a' + i), 0};
+        mp_str(m, k);
+        msgpack_pack_int(pk, -i * 1000);
+    }
+    mp_str(m, "map32");
+    mp_raw(m, "\xdf\x00\x00\x00\x01\xa1z\x90", 8);
+    msgpack_pack_int(pk, 77); /* a non-string key */
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_double(pk, 2.5);
+    mp_str(m, "nested");
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_map(pk, 1);
+    mp_str(m, "x");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_array(pk, 0);
+    msgpack_pack_map(pk, 0);
+    mp_str(m, "u2028");
+    mp_str(m, "\xe2\x80\xa8");
+    mp_str(m, "bad");
+    mp_str(m, "\xff\xc3");
+    mp_str(m, "emoji");
+    mp_str(m, "\xf0\x9f\x98\x80");
+    mp_str(m, "neg64");
+    msgpack_pack_int64(pk, -5000000000LL);
+    mp_str(m, "u64");
+    msgpack_pack_uint64(pk, 5000000000ULL);
+    mp_str(m, "last");
+    msgpack_pack_str_with_body(pk, "", 0);
+}
+
+static void test_json_every_type_document(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    pack_every_type(&m);
+    rc_buf_t out = RC_BUF_INIT;
+    size_t used = 0;
+    assert_int_equal(rc_json_write(&out, (const uint8_t *)m.sb.data, m.sb.size, &used), RC_OK);
+    assert_int_equal(used, m.sb.size);
+    assert_true(json_valid(out.data, out.len));
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    const char *want_parts[] = {
+        "{\"nil\":null,\"t\":true,\"f\":false,\"pfix\":5,\"nfix\":-5,",
+        "\"ints\":[200,60000,4000000000,18446744073709551615,-100,-30000,-2147483648,"
+        "-9223372036854775808],",
+        "\"f32\":0.25,\"f64\":0.3333333333333333,\"fixstr\":\"h\xc3\xa9\\n\",",
+        "\"str32\":\"abc\",\"bin8\":\"AAEC\",",
+        "\"bin32\":\"YWI=\",\"fixext\":[\"1\",\"12\",\"MTIzNA==\",\"2024-02-\","
+        "\"2024-02-29T13:01\"],\"ext8\":{\"a\":1},",
+        "\"ext32\":\"1.5\",\"arr16\":[0,1000,2000,3000,4000,5000,6000,7000,8000,9000,10000,"
+        "11000,12000,13000,14000,15000],\"arr32\":[false,true],",
+        "\"kp\":-15000},\"map32\":{\"z\":[]},\"77\":[2.5],\"nested\":[{\"x\":[[]]},{}],"
+        "\"u2028\":\"\\u2028\",\"bad\":\"\\ufffd\\ufffd\",\"emoji\":\"\xf0\x9f\x98\x80\","
+        "\"neg64\":-5000000000,\"u64\":5000000000,\"last\":\"\"}",
+    };
+    for (size_t i = 0; i < sizeof want_parts / sizeof want_parts[0]; i++) {
+        if (!strstr(out.data, want_parts[i])) {
+            print_error("missing %s\nin %s\n", want_parts[i], out.data);
+            fail();
+        }
+    }
+    rc_buf_free(&out);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void test_json_truncated_at_every_cut(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    pack_every_type(&m);
+    const uint8_t *doc = (const uint8_t *)m.sb.data;
+    rc_buf_t out = RC_BUF_INIT;
+    rc_buf_puts(&out, "prefix");
+    for (size_t cut = 0; cut < m.sb.size; cut++) {
+        /* a copy of exactly cut bytes, so ASan catches any read past the end */
+        uint8_t *part = malloc(cut ? cut : 1);
+        memcpy(part, doc, cut);
+        rc_err_t err = rc_json_write(&out, part, cut, NULL);
+        if (err != RC_ERR_TRUNCATED) {
+            print_error("cut at %zu of %zu: %d\n", cut, m.sb.size, err);
+            fail();
+        }
+        assert_int_equal(out.len, 6);
+        assert_int_equal(rc_json_write_event(&out, part, cut, NULL), RC_ERR_TRUNCATED);
+        assert_int_equal(out.len, 6);
+        free(part);
+    }
+    size_t used = 0;
+    assert_int_equal(rc_json_write(&out, doc, m.sb.size, &used), RC_OK);
+    assert_int_equal(used, m.sb.size);
+    rc_buf_free(&out);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_json_truncated_lengths_beyond_input(void **state) {
+    (void)state;
+    /* headers that promise more than there is; huge counts fail fast */
+    assert_int_equal(write_raw("\xdd\xff\xff\xff\xff\x01", 6), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xdf\xff\xff\xff\xff\xa1k", 7), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xdb\xff\xff\xff\xff" "abc", 8), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xc6\xff\xff\xff\xff" "abc", 8), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xc9\xff\xff\xff\xff\x01" "abc", 9), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xc7\x05\x01" "abc", 6), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xc7\x00", 2), RC_ERR_TRUNCATED); /* no type byte */
+    assert_int_equal(write_raw("\xd8\x01" "123456789012345", 17), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xa5" "abcd", 5), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\x82\xa1k\x01", 4), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("\xcb\x00\x00", 3), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw("", 0), RC_ERR_TRUNCATED);
+    assert_int_equal(write_raw(NULL, 0), RC_ERR_TRUNCATED);
+}
+/* clang-format on */
+
+static void test_json_used_stops_after_first_object(void **state) {
+    (void)state;
+    const uint8_t two[] = {0x92, 0x01, 0xa1, 'x', 0xc3, 0xc0};
+    rc_buf_t out = RC_BUF_INIT;
+    size_t used = 0;
+    assert_int_equal(rc_json_write(&out, two, sizeof two, &used), RC_OK);
+    assert_int_equal(used, 4);
+    assert_int_equal(rc_json_write(&out, two + used, sizeof two - used, &used), RC_OK);
+    assert_int_equal(used, 1);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    assert_string_equal(out.data, "[1,\"x\"]true");
+    rc_buf_free(&out);
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+static void pack_event(mp_t *m, int kafka_pos) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 4);
+    for (int i = 0; i < 4; i++) {
+        if (i == kafka_pos) {
+            mp_str(m, "kafka");
+            msgpack_pack_map(pk, 3);
+            mp_str(m, "topic");
+            mp_str(m, "shop.users");
+            mp_str(m, "key");
+            msgpack_pack_map(pk, 1);
+            mp_str(m, "id");
+            msgpack_pack_int(pk, 7);
+            mp_str(m, "headers");
+            msgpack_pack_map(pk, 0);
+            continue;
+        }
+        switch (i - (i > kafka_pos)) {
+        case 0:
+            mp_str(m, "table");
+            mp_str(m, "users");
+            break;
+        case 1:
+            mp_str(m, "after");
+            msgpack_pack_array(pk, 1);
+            msgpack_pack_map(pk, 2);
+            mp_str(m, "id");
+            msgpack_pack_int(pk, 7);
+            mp_str(m, "kafka"); /* a column named kafka stays */
+            mp_str(m, "yes");
+            break;
+        default:
+            mp_str(m, "meta");
+            msgpack_pack_map(pk, 1);
+            mp_str(m, "binlog_pos");
+            msgpack_pack_uint32(pk, 4);
+            break;
+        }
+    }
+}
+
+static void test_json_event_leaves_out_kafka(void **state) {
+    (void)state;
+    const char *want = "{\"table\":\"users\",\"after\":[{\"id\":7,\"kafka\":\"yes\"}],"
+                       "\"meta\":{\"binlog_pos\":4}}";
+    for (int pos = 0; pos < 4; pos++) {
+        mp_t m;
+        mp_init(&m);
+        pack_event(&m, pos);
+        rc_buf_t out = RC_BUF_INIT;
+        size_t used = 0;
+        assert_int_equal(rc_json_write_event(&out, (const uint8_t *)m.sb.data, m.sb.size, &used),
+                         RC_OK);
+        assert_int_equal(used, m.sb.size);
+        assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+        assert_string_equal(out.data, want);
+        /* the plain writer keeps it */
+        rc_buf_reset(&out);
+        assert_int_equal(rc_json_write(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL), RC_OK);
+        assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+        assert_non_null(strstr(out.data, "\"kafka\":{\"topic\":\"shop.users\""));
+        rc_buf_free(&out);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    CHECK_RAW("\x80", "{}");
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_json_write_event(&out, (const uint8_t *)"\x81\xa5kafka\xc0", 8, NULL),
+                     RC_OK);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    assert_string_equal(out.data, "{}");
+    rc_buf_free(&out);
+}
+
+static void test_json_event_errors(void **state) {
+    (void)state;
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_json_write_event(&out, (const uint8_t *)"\x91\x01", 2, NULL),
+                     RC_ERR_INVALID);
+    assert_int_equal(rc_json_write_event(&out, (const uint8_t *)"\xa1x", 2, NULL), RC_ERR_INVALID);
+    /* a broken kafka value is an error too, though it is not written */
+    assert_int_equal(rc_json_write_event(&out, (const uint8_t *)"\x81\xa5kafka\xc1", 8, NULL),
+                     RC_ERR_INVALID);
+    assert_int_equal(rc_json_write_event(&out, (const uint8_t *)"\x81\xa5kafka\x92\x01", 9, NULL),
+                     RC_ERR_TRUNCATED);
+    assert_int_equal(out.len, 0);
+    rc_buf_free(&out);
+}
+
+/* ---- round trip of random documents ------------------------------------------------------- */
+
+/* Strings are drawn from tokens whose JSON form is known. */
+static const char *const k_tok_in[] = {"a",
+                                       "Z",
+                                       " ",
+                                       "\"",
+                                       "\\",
+                                       "/",
+                                       "\n",
+                                       "\t",
+                                       "\x01",
+                                       "\xc3\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x98\x80",
+                                       "\xe2\x80\xa8",
+                                       "\xff",
+                                       "\xed\xa0\x80",
+                                       "\x7f",
+                                       "\0"};
+static const char *const k_tok_out[] = {"a",
+                                        "Z",
+                                        " ",
+                                        "\\\"",
+                                        "\\\\",
+                                        "/",
+                                        "\\n",
+                                        "\\t",
+                                        "\\u0001",
+                                        "\xc3\xa9",
+                                        "\xe2\x82\xac",
+                                        "\xf0\x9f\x98\x80",
+                                        "\\u2028",
+                                        "\\ufffd",
+                                        "\\ufffd\\ufffd\\ufffd",
+                                        "\x7f",
+                                        "\\u0000"};
+
+static void gen_string(uint64_t *s, msgpack_packer *pk, rc_buf_t *exp) {
+    char in[128];
+    size_t n = 0;
+    int len = (int)(rng_next(s) % 12);
+    rc_buf_putc(exp, '"');
+    for (int i = 0; i < len; i++) {
+        size_t t = rng_next(s) % (sizeof k_tok_in / sizeof k_tok_in[0]);
+        size_t tl = k_tok_in[t][0] ? strlen(k_tok_in[t]) : 1;
+        memcpy(in + n, k_tok_in[t], tl);
+        n += tl;
+        rc_buf_puts(exp, k_tok_out[t]);
+    }
+    rc_buf_putc(exp, '"');
+    msgpack_pack_str_with_body(pk, in, n);
+}
+
+static void gen_value(uint64_t *s, msgpack_packer *pk, rc_buf_t *exp, int depth) {
+    uint64_t r = rng_next(s);
+    switch (r % (depth < 6 ? 9 : 7)) {
+    case 0:
+        msgpack_pack_nil(pk);
+        rc_buf_puts(exp, "null");
+        break;
+    case 1:
+        if (r & 0x100) {
+            msgpack_pack_true(pk);
+            rc_buf_puts(exp, "true");
+        } else {
+            msgpack_pack_false(pk);
+            rc_buf_puts(exp, "false");
+        }
+        break;
+    case 2: {
+        int64_t v = (int64_t)rng_next(s) >> (r >> 8) % 64;
+        msgpack_pack_int64(pk, v);
+        rc_buf_printf(exp, "%" PRId64, v);
+        break;
+    }
+    case 3: {
+        uint64_t v = rng_next(s) >> (r >> 8) % 64;
+        msgpack_pack_uint64(pk, v);
+        rc_buf_printf(exp, "%" PRIu64, v);
+        break;
+    }
+    case 4: {
+        /* quarters: exact in binary, so the expected text is easy to know */
+        int64_t q = (int64_t)(rng_next(s) % 4000001) - 2000000;
+        char t[40];
+        snprintf(t, sizeof t, "%.2f", (double)q / 4);
+        size_t n = strlen(t);
+        while (t[n - 1] == '0' && t[n - 2] != '.') {
+            t[--n] = '\0';
+        }
+        msgpack_pack_double(pk, (double)q / 4);
+        rc_buf_puts(exp, q == 0 ? "0.0" : t);
+        break;
+    }
+    case 5:
+    case 6:
+        gen_string(s, pk, exp);
+        break;
+    case 7: {
+        uint32_t n = (uint32_t)(rng_next(s) % 5);
+        msgpack_pack_array(pk, n);
+        rc_buf_putc(exp, '[');
+        for (uint32_t i = 0; i < n; i++) {
+            if (i) {
+                rc_buf_putc(exp, ',');
+            }
+            gen_value(s, pk, exp, depth + 1);
+        }
+        rc_buf_putc(exp, ']');
+        break;
+    }
+    default: {
+        uint32_t n = (uint32_t)(rng_next(s) % 5);
+        msgpack_pack_map(pk, n);
+        rc_buf_putc(exp, '{');
+        for (uint32_t i = 0; i < n; i++) {
+            if (i) {
+                rc_buf_putc(exp, ',');
+            }
+            gen_string(s, pk, exp);
+            rc_buf_putc(exp, ':');
+            gen_value(s, pk, exp, depth + 1);
+        }
+        rc_buf_putc(exp, '}');
+        break;
+    }
+    }
+}
+
+static void test_json_random_documents_roundtrip(void **state) {
+    (void)state;
+    uint64_t s = 20240229;
+    rc_buf_t exp = RC_BUF_INIT, out = RC_BUF_INIT;
+    for (int i = 0; i < 3000; i++) {
+        mp_t m;
+        mp_init(&m);
+        rc_buf_reset(&exp);
+        rc_buf_reset(&out);
+        gen_value(&s, &m.pk, &exp, i % 3 == 0 ? 5 : 0);
+        size_t used = 0;
+        assert_int_equal(rc_json_write(&out, (const uint8_t *)m.sb.data, m.sb.size, &used), RC_OK);
+        assert_int_equal(used, m.sb.size);
+        if (out.len != exp.len || memcmp(out.data, exp.data, out.len) != 0 ||
+            !json_valid(out.data, out.len)) {
+            print_error("doc %d:\n got %.*s\nwant %.*s\n", i, (int)out.len, out.data, (int)exp.len,
+                        exp.data);
+            fail();
+        }
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_buf_free(&exp);
+    rc_buf_free(&out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_nil_and_bools),
+        cmocka_unit_test(test_json_ints_every_width),
+        cmocka_unit_test(test_json_ints_wide_encodings),
+        cmocka_unit_test(test_json_double_shortest_text),
+        cmocka_unit_test(test_json_float32_shortest_text),
+        cmocka_unit_test(test_json_floats_roundtrip_random),
+        cmocka_unit_test(test_json_escape_every_control_char),
+        cmocka_unit_test(test_json_escape_ascii_specials),
+        cmocka_unit_test(test_json_escape_nul_inside_string),
+        cmocka_unit_test(test_json_utf8_valid_passes_as_is),
+        cmocka_unit_test(test_json_utf8_line_separators_escaped),
+        cmocka_unit_test(test_json_utf8_invalid_each_byte_replaced),
+        cmocka_unit_test(test_json_string_encodings),
+        cmocka_unit_test(test_json_long_strings_across_slices),
+        cmocka_unit_test(test_json_random_bytes_give_valid_json),
+        cmocka_unit_test(test_json_bin_base64),
+        cmocka_unit_test(test_json_ext_rowcast_types),
+        cmocka_unit_test(test_json_ext_every_encoding_and_unknown_types),
+        cmocka_unit_test(test_json_containers_every_encoding),
+        cmocka_unit_test(test_json_map_non_string_keys),
+        cmocka_unit_test(test_json_nested_document),
+        cmocka_unit_test(test_json_depth_64_ok_65_invalid),
+        cmocka_unit_test(test_json_c1_invalid),
+        cmocka_unit_test(test_json_every_type_document),
+        cmocka_unit_test(test_json_truncated_at_every_cut),
+        cmocka_unit_test(test_json_truncated_lengths_beyond_input),
+        cmocka_unit_test(test_json_used_stops_after_first_object),
+        cmocka_unit_test(test_json_event_leaves_out_kafka),
+        cmocka_unit_test(test_json_event_errors),
+        cmocka_unit_test(test_json_random_documents_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,406 @@
+/* test_mp.c: unit tests of the raw msgpack reader (server/encode/rc_mp.c).
+ *
+ * Every reader is run on whole, truncated and wrong-typed input; on error the read position
+ * must stay where it was. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_event.h"
+#include "rc_mp.h"
+
+typedef struct mp {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} mp_t;
+
+static void mp_init(mp_t *m) {
+    msgpack_sbuffer_init(&m->sb);
+    msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+}
+
+static void mp_str(mp_t *m, const char *s) {
+    msgpack_pack_str_with_body(&m->pk, s, strlen(s));
+}
+
+#define U8(lit) ((const uint8_t *)(lit))
+
+/* Skips data[0..n) and expects err; on success *p must land exactly on data + n. */
+static void check_skip(const void *data, size_t n, rc_err_t want) {
+    /* a copy of exactly n bytes, so ASan catches any read past the end */
+    uint8_t *copy = malloc(n ? n : 1);
+    memcpy(copy, data, n);
+    const uint8_t *p = copy;
+    assert_int_equal(rc_mp_skip(&p, copy + n), want);
+    assert_ptr_equal(p, want == RC_OK ? copy + n : copy);
+    free(copy);
+}
+
+#define SKIP_OK(lit) check_skip(lit, sizeof(lit) - 1, RC_OK)
+
+/* ---- skip --------------------------------------------------------------------------------- */
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_mp_skip_every_type(void **state) {
+    (void)state;
+    SKIP_OK("\xc0");
+    SKIP_OK("\xc2");
+    SKIP_OK("\xc3");
+    SKIP_OK("\x00");
+    SKIP_OK("\x7f");
+    SKIP_OK("\xe0");
+    SKIP_OK("\xff");
+    SKIP_OK("\xcc\x01");
+    SKIP_OK("\xcd\x01\x02");
+    SKIP_OK("\xce\x01\x02\x03\x04");
+    SKIP_OK("\xcf\x01\x02\x03\x04\x05\x06\x07\x08");
+    SKIP_OK("\xd0\x01");
+    SKIP_OK("\xd1\x01\x02");
+    SKIP_OK("\xd2\x01\x02\x03\x04");
+    SKIP_OK("\xd3\x01\x02\x03\x04\x05\x06\x07\x08");
+    SKIP_OK("\xca\x01\x02\x03\x04");
+    SKIP_OK("\xcb\x01\x02\x03\x04\x05\x06\x07\x08");
+    SKIP_OK("\xa0");
+    SKIP_OK("\xa3" "abc");
+    SKIP_OK("\xd9\x03" "abc");
+    SKIP_OK("\xda\x00\x03" "abc");
+    SKIP_OK("\xdb\x00\x00\x00\x03" "abc");
+    SKIP_OK("\xc4\x03" "abc");
+    SKIP_OK("\xc5\x00\x03" "abc");
+    SKIP_OK("\xc6\x00\x00\x00\x03" "abc");
+    SKIP_OK("\xd4\x01" "a");
+    SKIP_OK("\xd5\x01" "ab");
+    SKIP_OK("\xd6\x01" "abcd");
+    SKIP_OK("\xd7\x01" "abcdefgh");
+    SKIP_OK("\xd8\x01" "abcdefghijklmnop");
+    SKIP_OK("\xc7\x03\x01" "abc");
+    SKIP_OK("\xc7\x00\x01");
+    SKIP_OK("\xc8\x00\x03\x01" "abc");
+    SKIP_OK("\xc9\x00\x00\x00\x03\x01" "abc");
+    SKIP_OK("\x90");
+    SKIP_OK("\x80");
+    SKIP_OK("\x92\x01\x92\x02\x90");
+    SKIP_OK("\xdc\x00\x02\x01\x02");
+    SKIP_OK("\xdd\x00\x00\x00\x02\x01\x02");
+    SKIP_OK("\x81\xa1k\x81\x01\x02");
+    SKIP_OK("\xde\x00\x01\xa1k\x01");
+    SKIP_OK("\xdf\x00\x00\x00\x01\x91\x01\x01");
+}
+/* clang-format on */
+
+static void test_mp_skip_stops_after_one_object(void **state) {
+    (void)state;
+    const uint8_t two[] = {0x92, 0x01, 0xa1, 'x', 0xc3};
+    const uint8_t *p = two;
+    assert_int_equal(rc_mp_skip(&p, two + sizeof two), RC_OK);
+    assert_ptr_equal(p, two + 4);
+    assert_int_equal(rc_mp_skip(&p, two + sizeof two), RC_OK);
+    assert_ptr_equal(p, two + 5);
+    assert_int_equal(rc_mp_skip(&p, two + sizeof two), RC_ERR_TRUNCATED);
+    assert_ptr_equal(p, two + 5);
+}
+
+static void pack_sample(mp_t *m) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 8);
+    mp_str(m, "int");
+    msgpack_pack_int64(pk, -5000000000LL);
+    mp_str(m, "dbl");
+    msgpack_pack_double(pk, 1.5);
+    mp_str(m, "str");
+    char s[300];
+    memset(s, 'x', sizeof s);
+    msgpack_pack_str_with_body(pk, s, sizeof s);
+    mp_str(m, "bin");
+    msgpack_pack_bin_with_body(pk, s, 40);
+    mp_str(m, "ext");
+    msgpack_pack_ext_with_body(pk, "12.50", 5, RC_EXT_DECIMAL);
+    msgpack_pack_ext_with_body(pk, "1234", 4, RC_EXT_DECIMAL); /* an ext key */
+    msgpack_pack_array(pk, 17);
+    for (int i = 0; i < 17; i++) {
+        msgpack_pack_int(pk, i);
+    }
+    mp_str(m, "nested");
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_nil(pk);
+    msgpack_pack_array(pk, 0);
+    msgpack_pack_float(pk, 2.0f);
+    mp_str(m, "last");
+    msgpack_pack_true(pk);
+}
+
+static void test_mp_skip_truncated_at_every_cut(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    pack_sample(&m);
+    for (size_t cut = 0; cut < m.sb.size; cut++) {
+        check_skip(m.sb.data, cut, RC_ERR_TRUNCATED);
+    }
+    check_skip(m.sb.data, m.sb.size, RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_mp_skip_invalid_and_huge(void **state) {
+    (void)state;
+    check_skip("\xc1", 1, RC_ERR_INVALID);
+    check_skip("\x92\x01\xc1", 3, RC_ERR_INVALID);
+    check_skip("\x81\xc1\x01", 3, RC_ERR_INVALID);
+    /* counts and lengths far beyond the input fail at once */
+    check_skip("\xdd\xff\xff\xff\xff\x01", 6, RC_ERR_TRUNCATED);
+    check_skip("\xdf\xff\xff\xff\xff\x01\x01", 7, RC_ERR_TRUNCATED);
+    check_skip("\xdb\xff\xff\xff\xff" "ab", 7, RC_ERR_TRUNCATED);
+    check_skip("\xc9\xff\xff\xff\xff\x01" "ab", 8, RC_ERR_TRUNCATED);
+    check_skip("\xc7\x01", 2, RC_ERR_TRUNCATED);
+    check_skip("", 0, RC_ERR_TRUNCATED);
+    /* nesting of any depth is fine: the skip does not recurse */
+    size_t n = 200000;
+    uint8_t *deep = malloc(n + 1);
+    memset(deep, 0x91, n);
+    deep[n] = 0xc0;
+    check_skip(deep, n + 1, RC_OK);
+    check_skip(deep, n, RC_ERR_TRUNCATED);
+    free(deep);
+}
+/* clang-format on */
+
+/* ---- headers and strings ------------------------------------------------------------------ */
+
+static void test_mp_read_map_and_array(void **state) {
+    (void)state;
+    struct {
+        const char *b;
+        size_t n;
+        bool map;
+        uint32_t count;
+    } ok[] = {
+        {"\x80", 1, true, 0},
+        {"\x8f", 1, true, 15},
+        {"\xde\x01\x00", 3, true, 256},
+        {"\xdf\x00\x01\x00\x00", 5, true, 65536},
+        {"\xdf\xff\xff\xff\xff", 5, true, UINT32_MAX},
+        {"\x90", 1, false, 0},
+        {"\x9f", 1, false, 15},
+        {"\xdc\xff\xff", 3, false, 65535},
+        {"\xdd\x00\x00\x00\x10", 5, false, 16},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        const uint8_t *p = U8(ok[i].b), *end = p + ok[i].n;
+        uint32_t n = 12345;
+        rc_err_t err = ok[i].map ? rc_mp_read_map(&p, end, &n) : rc_mp_read_array(&p, end, &n);
+        assert_int_equal(err, RC_OK);
+        assert_int_equal(n, ok[i].count);
+        assert_ptr_equal(p, end); /* only the header is read */
+        /* the other kind is refused and p stays */
+        p = U8(ok[i].b);
+        err = ok[i].map ? rc_mp_read_array(&p, end, &n) : rc_mp_read_map(&p, end, &n);
+        assert_int_equal(err, RC_ERR_INVALID);
+        assert_ptr_equal(p, U8(ok[i].b));
+        /* a header cut short */
+        for (size_t cut = 0; cut < ok[i].n; cut++) {
+            p = U8(ok[i].b);
+            err = ok[i].map ? rc_mp_read_map(&p, p + cut, &n) : rc_mp_read_array(&p, p + cut, &n);
+            assert_int_equal(err, RC_ERR_TRUNCATED);
+            assert_ptr_equal(p, U8(ok[i].b));
+        }
+    }
+    const char *not_containers[] = {"\xc0", "\x01", "\xa1x", "\xc4\x00", "\xc1", "\xcb"};
+    for (size_t i = 0; i < sizeof not_containers / sizeof not_containers[0]; i++) {
+        const uint8_t *p = U8(not_containers[i]);
+        uint32_t n;
+        assert_int_equal(rc_mp_read_map(&p, p + strlen(not_containers[i]), &n), RC_ERR_INVALID);
+        assert_int_equal(rc_mp_read_array(&p, p + strlen(not_containers[i]), &n), RC_ERR_INVALID);
+        assert_ptr_equal(p, U8(not_containers[i]));
+    }
+}
+
+/* Byte strings read best on one line. */
+/* clang-format off */
+static void test_mp_read_str_every_encoding(void **state) {
+    (void)state;
+    struct {
+        const char *b;
+        size_t n;
+        size_t head;
+    } ok[] = {
+        {"\xa0", 1, 1},
+        {"\xa3" "a\0c", 4, 1},
+        {"\xd9\x03" "abc", 5, 2},
+        {"\xda\x00\x03" "abc", 6, 3},
+        {"\xdb\x00\x00\x00\x03" "abc", 8, 5},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        const uint8_t *start = U8(ok[i].b), *p = start, *end = start + ok[i].n;
+        const char *s = NULL;
+        uint32_t n = 99;
+        assert_int_equal(rc_mp_read_str(&p, end, &s, &n), RC_OK);
+        assert_int_equal(n, ok[i].n - ok[i].head);
+        assert_ptr_equal(s, ok[i].b + ok[i].head);
+        assert_ptr_equal(p, end);
+        for (size_t cut = 0; cut < ok[i].n; cut++) {
+            p = start;
+            assert_int_equal(rc_mp_read_str(&p, start + cut, &s, &n), RC_ERR_TRUNCATED);
+            assert_ptr_equal(p, start);
+        }
+    }
+    const uint8_t *p = U8("\xa3" "a\0c");
+    const char *s;
+    uint32_t n;
+    assert_int_equal(rc_mp_read_str(&p, p + 4, &s, &n), RC_OK);
+    assert_memory_equal(s, "a\0c", 3);
+    /* bin is not a str; neither is anything else */
+    const char *others[] = {"\xc4\x01x", "\xc0", "\x01", "\x91\xa1x", "\xd4\x01x", "\xc1"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        p = U8(others[i]);
+        assert_int_equal(rc_mp_read_str(&p, p + strlen(others[i]) + 1, &s, &n), RC_ERR_INVALID);
+        assert_ptr_equal(p, U8(others[i]));
+    }
+}
+/* clang-format on */
+
+static void test_mp_is_nil(void **state) {
+    (void)state;
+    const uint8_t *p = U8("\xc0\x01\xc2");
+    assert_true(rc_mp_is_nil(p, p + 1));
+    assert_false(rc_mp_is_nil(p, p)); /* nothing left */
+    assert_false(rc_mp_is_nil(p + 1, p + 3));
+    assert_false(rc_mp_is_nil(p + 2, p + 3));
+    assert_false(rc_mp_is_nil(p + 3, p + 3));
+}
+
+/* ---- map_find ----------------------------------------------------------------------------- */
+
+static void pack_event(mp_t *m) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    mp_str(m, "schema");
+    mp_str(m, "shop");
+    msgpack_pack_int(pk, 5); /* non-string keys are passed over */
+    mp_str(m, "kafka-int");
+    msgpack_pack_bin_with_body(pk, "kafka", 5); /* a bin that spells the key is not it */
+    mp_str(m, "kafka-bin");
+    msgpack_pack_nil(pk);
+    mp_str(m, "kafka-nil");
+    mp_str(m, "kafk"); /* a prefix is not it */
+    msgpack_pack_int(pk, 1);
+    mp_str(m, "kafka");
+    msgpack_pack_map(pk, 3);
+    mp_str(m, "topic");
+    mp_str(m, "shop.users");
+    mp_str(m, "key");
+    msgpack_pack_map(pk, 1);
+    mp_str(m, "id");
+    msgpack_pack_int(pk, 7);
+    mp_str(m, "headers");
+    msgpack_pack_map(pk, 0);
+    mp_str(m, "kafka"); /* a second one is never reached */
+    msgpack_pack_nil(pk);
+}
+
+static void test_mp_map_find(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    pack_event(&m);
+    const uint8_t *ev = U8(m.sb.data), *end = ev + m.sb.size;
+    const uint8_t *v = NULL;
+
+    assert_int_equal(rc_mp_map_find(ev, end, "schema", &v), RC_OK);
+    const char *s;
+    uint32_t n;
+    assert_int_equal(rc_mp_read_str(&v, end, &s, &n), RC_OK);
+    assert_int_equal(n, 4);
+    assert_memory_equal(s, "shop", 4);
+
+    const uint8_t *kafka;
+    assert_int_equal(rc_mp_map_find(ev, end, "kafka", &kafka), RC_OK);
+    assert_false(rc_mp_is_nil(kafka, end));
+    assert_int_equal(rc_mp_map_find(kafka, end, "topic", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, end, &s, &n), RC_OK);
+    assert_int_equal(n, 10);
+    assert_memory_equal(s, "shop.users", 10);
+    const uint8_t *key;
+    assert_int_equal(rc_mp_map_find(kafka, end, "key", &key), RC_OK);
+    assert_int_equal(rc_mp_map_find(key, end, "id", &v), RC_OK);
+    assert_int_equal(*v, 7);
+    assert_int_equal(rc_mp_map_find(kafka, end, "headers", &v), RC_OK);
+    assert_int_equal(rc_mp_read_map(&v, end, &n), RC_OK);
+    assert_int_equal(n, 0);
+
+    v = NULL;
+    assert_int_equal(rc_mp_map_find(ev, end, "absent", &v), RC_ERR_EOF);
+    assert_int_equal(rc_mp_map_find(ev, end, "", &v), RC_ERR_EOF);
+    assert_int_equal(rc_mp_map_find(ev, end, "kafka-", &v), RC_ERR_EOF);
+    assert_null(v);
+    assert_int_equal(rc_mp_map_find(kafka, end, "kafka", &v), RC_ERR_EOF);
+
+    /* not a map */
+    assert_int_equal(rc_mp_map_find(U8("\x91\xa1k"), U8("\x91\xa1k") + 3, "k", &v), RC_ERR_INVALID);
+    assert_int_equal(rc_mp_map_find(U8("\xc0"), U8("\xc0") + 1, "k", &v), RC_ERR_INVALID);
+    assert_int_equal(rc_mp_map_find(ev, ev, "k", &v), RC_ERR_TRUNCATED);
+    /* an empty key */
+    const uint8_t *e = U8("\x81\xa0\x2a");
+    assert_int_equal(rc_mp_map_find(e, e + 3, "", &v), RC_OK);
+    assert_int_equal(*v, 42);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void test_mp_map_find_truncated(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    pack_event(&m);
+    const uint8_t *v;
+    /* locate where "kafka"'s value ends: any cut before it cannot find it whole */
+    const uint8_t *ev = U8(m.sb.data), *end = ev + m.sb.size;
+    assert_int_equal(rc_mp_map_find(ev, end, "kafka", &v), RC_OK);
+    const uint8_t *vend = v;
+    assert_int_equal(rc_mp_skip(&vend, end), RC_OK);
+    size_t need = (size_t)(vend - ev), at = (size_t)(v - ev);
+    for (size_t cut = 0; cut < m.sb.size; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1);
+        memcpy(copy, ev, cut);
+        rc_err_t err = rc_mp_map_find(copy, copy + cut, "kafka", &v);
+        if (cut < need) {
+            assert_int_equal(err, RC_ERR_TRUNCATED);
+        } else {
+            assert_int_equal(err, RC_OK);
+            assert_ptr_equal(v, copy + at);
+        }
+        assert_int_equal(rc_mp_map_find(copy, copy + cut, "nope", &v), RC_ERR_TRUNCATED);
+        free(copy);
+    }
+    /* a broken non-string key ends the search */
+    const uint8_t *bad = U8("\x82\xc1\x01\xa1k\x02");
+    assert_int_equal(rc_mp_map_find(bad, bad + 6, "k", &v), RC_ERR_INVALID);
+    /* a broken value, even of another key */
+    bad = U8("\x82\xa1x\xc1\xa1k\x02");
+    assert_int_equal(rc_mp_map_find(bad, bad + 7, "k", &v), RC_ERR_INVALID);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mp_skip_every_type),
+        cmocka_unit_test(test_mp_skip_stops_after_one_object),
+        cmocka_unit_test(test_mp_skip_truncated_at_every_cut),
+        cmocka_unit_test(test_mp_skip_invalid_and_huge),
+        cmocka_unit_test(test_mp_read_map_and_array),
+        cmocka_unit_test(test_mp_read_str_every_encoding),
+        cmocka_unit_test(test_mp_is_nil),
+        cmocka_unit_test(test_mp_map_find),
+        cmocka_unit_test(test_mp_map_find_truncated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
