@@ -1,1 +1,225 @@
-int main(void) { return 0; }
+/* main.c: the rowcast command line.
+ *
+ * Loads and checks the config (exit 2 on any error, before anything starts), starts the HTTP
+ * server and every pipeline, then waits for SIGTERM/SIGINT and shuts down in order: pipelines
+ * stop reading, deliver what they read to Kafka within the grace period, and exit 0. */
+#include <duktape.h>
+#include <getopt.h>
+#include <lauxlib.h>
+#include <libfyaml.h>
+#include <librdkafka/rdkafka.h>
+#include <lua.h>
+#include <lualib.h>
+#include <msgpack.h>
+#include <mysql.h>
+#include <openssl/crypto.h>
+#include <protobuf-c/protobuf-c.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "rc_config.h"
+#include "rc_http.h"
+#include "rc_log.h"
+#include "rc_pipeline.h"
+#include "rc_version.h"
+
+#define H2O_VERSION_STR "2.2.5"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: rowcast --config FILE [--check] [--log-level LEVEL]\n"
+            "\n"
+            "Streams row changes from MySQL/MariaDB binlogs to Kafka.\n"
+            "\n"
+            "  -c, --config FILE     the YAML configuration file\n"
+            "      --check           validate the configuration and exit (0 = valid, 2 = not)\n"
+            "      --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
+            "      --help-config     print every configuration key with its default\n"
+            "  -V, --version         print the version and the linked libraries\n"
+            "  -h, --help            print this help\n"
+            "\n"
+            "Exit status: 0 on success or clean shutdown, 1 on a runtime failure,\n"
+            "2 on a bad command line or configuration.\n");
+}
+
+static const char *luajit_runtime_version(void) {
+    static char v[64] = "unknown";
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        return v;
+    }
+    luaL_openlibs(L);
+    lua_getglobal(L, "jit");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "version");
+        if (lua_isstring(L, -1)) {
+            snprintf(v, sizeof(v), "%s", lua_tostring(L, -1));
+        }
+    }
+    lua_close(L);
+    return v;
+}
+
+static long duktape_runtime_version(void) {
+    duk_context *ctx = duk_create_heap_default();
+    if (!ctx) {
+        return -1;
+    }
+    long v = -1;
+    if (duk_peval_string(ctx, "Duktape.version") == 0) {
+        v = (long)duk_get_number(ctx, -1);
+    }
+    duk_destroy_heap(ctx);
+    return v;
+}
+
+static void print_version(void) {
+    long dv = duktape_runtime_version();
+    printf("rowcast %s\n", RC_VERSION);
+    printf("  librdkafka   %s\n", rd_kafka_version_str());
+    printf("  Connector/C  %s\n", mysql_get_client_info());
+    printf("  LuaJIT       %s\n", luajit_runtime_version());
+    printf("  duktape      %ld.%ld.%ld\n", dv / 10000, (dv / 100) % 100, dv % 100);
+    printf("  h2o          %s\n", H2O_VERSION_STR);
+    printf("  msgpack-c    %s\n", msgpack_version());
+    printf("  protobuf-c   %s\n", protobuf_c_version());
+    printf("  libfyaml     %s\n", fy_library_version());
+    printf("  zstd         %s\n", ZSTD_versionString());
+    printf("  OpenSSL      %s\n", OpenSSL_version(OPENSSL_VERSION));
+}
+
+int main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"log-level", required_argument, NULL, 'l'}, {"help-config", no_argument, NULL, 'H'},
+        {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *log_level = NULL;
+    int check = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'l':
+            log_level = optarg;
+            break;
+        case 'H':
+            rc_config_print_reference(stdout);
+            return 0;
+        case 'V':
+            print_version();
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rowcast: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (!config_path) {
+        fprintf(stderr, "rowcast: --config FILE is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (log_level && rc_log_level_parse(log_level) < 0) {
+        fprintf(stderr, "rowcast: --log-level '%s' is not one of error, warn, info, debug\n",
+                log_level);
+        return 2;
+    }
+
+    char errstr[1024];
+    rc_config_t *conf = rc_config_load(config_path, errstr, sizeof(errstr));
+    if (!conf) {
+        fprintf(stderr, "rowcast: %s\n", errstr);
+        return 2;
+    }
+    int level = rc_log_level_parse(log_level ? log_level : conf->log_level);
+    rc_log_set_level(level < 0 ? RC_LOG_INFO : (rc_log_level_t)level);
+
+    /* Everything that can be checked without touching a server is checked before anything
+     * starts. */
+    int status = 0;
+    rc_pipeline_t **pipelines = calloc(conf->n_pipelines ? conf->n_pipelines : 1,
+                                       sizeof(*pipelines));
+    if (!pipelines) {
+        fprintf(stderr, "rowcast: out of memory\n");
+        rc_config_destroy(conf);
+        return 1;
+    }
+    for (size_t i = 0; i < conf->n_pipelines; i++) {
+        pipelines[i] = rc_pipeline_new(conf, &conf->pipelines[i], errstr, sizeof(errstr));
+        if (!pipelines[i]) {
+            fprintf(stderr, "rowcast: %s: %s\n", config_path, errstr);
+            status = 2;
+            goto out;
+        }
+    }
+    if (check) {
+        printf("rowcast: %s: configuration is valid (%zu pipeline%s)\n", config_path,
+               conf->n_pipelines, conf->n_pipelines == 1 ? "" : "s");
+        goto out;
+    }
+
+    /* Signals are taken by sigwait in this thread only; every thread started below inherits
+     * the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc_info("main", "rowcast %s starting with %zu pipeline(s) from %s", RC_VERSION,
+            conf->n_pipelines, config_path);
+    rc_http_t *http = NULL;
+    if (conf->http.listen && conf->http.listen[0]) {
+        http = rc_http_start(conf->http.listen, pipelines, conf->n_pipelines, errstr,
+                             sizeof(errstr));
+        if (!http) {
+            rc_error("main", "%s", errstr);
+            status = 1;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < conf->n_pipelines; i++) {
+        if (rc_pipeline_start(pipelines[i], errstr, sizeof(errstr)) != RC_OK) {
+            rc_error("main", "%s", errstr); /* the pipeline is FAILED; the others run on */
+        }
+    }
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    rc_info("main", "%s received: stopping (grace %.0f s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            conf->shutdown_grace_s);
+    for (size_t i = 0; i < conf->n_pipelines; i++) {
+        rc_pipeline_stop(pipelines[i], conf->shutdown_grace_s);
+        rc_pipeline_stats_t st;
+        rc_pipeline_get_stats(pipelines[i], &st);
+        rc_info("main",
+                "pipeline %s: %llu events read, %llu delivered, %llu failed, %llu transactions",
+                rc_pipeline_name(pipelines[i]), (unsigned long long)st.events_read,
+                (unsigned long long)st.events_delivered, (unsigned long long)st.events_failed,
+                (unsigned long long)st.transactions);
+    }
+    rc_http_stop(http);
+    rc_info("main", "stopped");
+out:
+    for (size_t i = 0; i < conf->n_pipelines; i++) {
+        rc_pipeline_destroy(pipelines[i]);
+    }
+    free(pipelines);
+    rc_config_destroy(conf);
+    return status;
+}

@@ -197,8 +197,9 @@ static const rc_config_key_t tls_keys[] = {
      .offset = TLS_OFF(tls_mode),
      .def = "disabled",
      .choices = tls_modes,
-     .desc = "TLS to the server: verify_ca checks the certificate chain, verify_identity also "
-             "the host name."},
+     .desc = "TLS to the server: required encrypts without checking the certificate; "
+             "verify_ca and verify_identity check the chain and the host name (Connector/C "
+             "checks both together)."},
     {.name = "ca",
      .type = RC_CONFIG_STRING,
      .offset = TLS_OFF(tls_ca),

@@ -1,0 +1,23 @@
+/* rc_http.h: the HTTP server (h2o event loop on its own thread).
+ *
+ * Serves GET /healthz now; the REST API and /metrics grow here. Handlers read pipeline state
+ * through rc_pipeline's locked accessors only.
+ * @thread http (one event loop thread); start/stop are called from main */
+#ifndef RC_HTTP_H
+#define RC_HTTP_H
+
+#include <stddef.h>
+
+#include "rc_err.h"
+#include "rc_pipeline.h"
+
+typedef struct rc_http rc_http_t;
+
+/* Binds listen ("host:port", IPv4 or [IPv6]) and starts the thread. errstr names the address.
+ * pipelines must outlive the server. */
+rc_http_t *rc_http_start(const char *listen, rc_pipeline_t **pipelines, size_t n_pipelines,
+                         char *errstr, size_t errstr_size);
+/* Stops the loop, joins the thread, frees everything. Accepts NULL. */
+void rc_http_stop(rc_http_t *h);
+
+#endif

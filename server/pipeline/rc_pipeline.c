@@ -1,0 +1,584 @@
+/* rc_pipeline.c: reader and worker threads of one pipeline.
+ *
+ * Reader: connect, ask for the binlog from the start position, decode each event straight
+ * into the current batch, and hand the batch over when it is full, when it has waited
+ * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, find
+ * kafka.topic/kafka.key, write the value as JSON and produce it. The queue between them is
+ * bounded, so a slow Kafka blocks the reader instead of growing memory. */
+#include "rc_pipeline.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rc_batch.h"
+#include "rc_binlog.h"
+#include "rc_buf.h"
+#include "rc_json.h"
+#include "rc_kafka.h"
+#include "rc_log.h"
+#include "rc_mp.h"
+#include "rc_mysql.h"
+#include "rc_queue.h"
+
+#define BACKOFF_MAX_S 30
+
+struct rc_pipeline {
+    const rc_config_t *conf;
+    const rc_pipeline_config_t *pc;
+
+    regex_t *include;
+    size_t n_include;
+    regex_t *exclude;
+    size_t n_exclude;
+
+    rc_queue_t *queue;
+    rc_kafka_t *kafka;
+    int stop_fd;            /* eventfd: wakes the reader out of poll() */
+    volatile int stop;      /* reader: stop reading */
+    volatile int abort_now; /* worker: give up on undelivered messages */
+
+    pthread_t reader, worker;
+    bool reader_started, worker_started;
+
+    pthread_mutex_t lock; /* guards state and reason */
+    rc_pipeline_state_t state;
+    char reason[1024];
+
+    atomic_uint_fast64_t events_read, transactions, bytes_read, batches;
+};
+
+const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
+    switch (s) {
+    case RC_PIPELINE_CREATED:
+        return "CREATED";
+    case RC_PIPELINE_RUNNING:
+        return "RUNNING";
+    case RC_PIPELINE_RESTARTING:
+        return "RESTARTING";
+    case RC_PIPELINE_STOPPING:
+        return "STOPPING";
+    case RC_PIPELINE_STOPPED:
+        return "STOPPED";
+    case RC_PIPELINE_FAILED:
+        return "FAILED";
+    }
+    return "UNKNOWN";
+}
+
+static void set_state(rc_pipeline_t *p, rc_pipeline_state_t s, const char *reason) {
+    pthread_mutex_lock(&p->lock);
+    /* FAILED sticks: a stop after a failure keeps the failure visible. */
+    if (p->state != RC_PIPELINE_FAILED || s == RC_PIPELINE_RUNNING) {
+        p->state = s;
+        snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void fail(rc_pipeline_t *p, const char *reason) {
+    rc_error("pipeline", "pipeline %s failed: %s", p->pc->name, reason);
+    set_state(p, RC_PIPELINE_FAILED, reason);
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static rc_err_t compile_patterns(char **src, size_t n, regex_t **out, const char *pipeline,
+                                 const char *key, char *errstr, size_t errstr_size) {
+    if (n == 0) {
+        return RC_OK;
+    }
+    *out = calloc(n, sizeof(regex_t));
+    if (!*out) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(src[i]) + 5;
+        char *anchored = malloc(len);
+        if (!anchored) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        snprintf(anchored, len, "^(%s)$", src[i]);
+        int rc = regcomp(&(*out)[i], anchored, REG_EXTENDED | REG_NOSUB);
+        free(anchored);
+        if (rc != 0) {
+            char msg[256];
+            regerror(rc, &(*out)[i], msg, sizeof(msg));
+            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                             "pipeline %s: %s[%zu] '%s' is not a valid regular expression: %s",
+                             pipeline, key, i, src[i], msg);
+        }
+    }
+    return RC_OK;
+}
+
+static void free_patterns(regex_t *r, size_t n) {
+    if (!r) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        regfree(&r[i]);
+    }
+    free(r);
+}
+
+/* Called by the decoder once per table map. @thread reader */
+static bool include_table(void *opaque, const char *schema, const char *table) {
+    rc_pipeline_t *p = opaque;
+    char name[600];
+    snprintf(name, sizeof(name), "%s.%s", schema, table);
+    bool in = p->n_include == 0;
+    for (size_t i = 0; i < p->n_include && !in; i++) {
+        in = regexec(&p->include[i], name, 0, NULL, 0) == 0;
+    }
+    for (size_t i = 0; i < p->n_exclude && in; i++) {
+        in = regexec(&p->exclude[i], name, 0, NULL, 0) != 0;
+    }
+    return in;
+}
+
+rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config_t *pconf,
+                               char *errstr, size_t errstr_size) {
+    rc_pipeline_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    p->conf = conf;
+    p->pc = pconf;
+    p->stop_fd = -1;
+    pthread_mutex_init(&p->lock, NULL);
+    if (compile_patterns(pconf->source.include, pconf->source.n_include, &p->include,
+                         pconf->name, "source.include", errstr, errstr_size) != RC_OK) {
+        goto fail;
+    }
+    p->n_include = pconf->source.n_include;
+    if (compile_patterns(pconf->source.exclude, pconf->source.n_exclude, &p->exclude,
+                         pconf->name, "source.exclude", errstr, errstr_size) != RC_OK) {
+        goto fail;
+    }
+    p->n_exclude = pconf->source.n_exclude;
+    p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    p->queue = rc_queue_new((size_t)(pconf->queue_batches > 0 ? pconf->queue_batches : 16));
+    if (p->stop_fd < 0 || !p->queue) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot allocate its queue",
+                  pconf->name);
+        goto fail;
+    }
+    return p;
+fail:
+    rc_pipeline_destroy(p);
+    return NULL;
+}
+
+/* Waits up to seconds, waking early on stop. Returns true when stopping. */
+static bool sleep_or_stop(rc_pipeline_t *p, int seconds) {
+    struct pollfd pfd = {.fd = p->stop_fd, .events = POLLIN};
+    poll(&pfd, 1, seconds * 1000);
+    return p->stop;
+}
+
+/* Hands the batch to the worker and returns a fresh one (NULL when out of memory or the
+ * queue is closed). */
+static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b) {
+    if (b->n_events == 0) {
+        b->has_commit = false;
+        b->buf.size = 0;
+        return b;
+    }
+    if (!rc_queue_push(p->queue, b)) {
+        rc_batch_destroy(b);
+        return NULL;
+    }
+    atomic_fetch_add(&p->batches, 1);
+    return rc_batch_new();
+}
+
+typedef struct resume {
+    char file[512];
+    uint64_t pos;
+    bool known;
+} resume_t;
+
+/* Streams from one connection until stop, error or end. Returns RC_ERR_STOPPED on stop,
+ * RC_ERR_IO for connection trouble worth a retry, anything else for a fatal error. */
+static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_batch_t **bp,
+                       resume_t *resume, char *errstr, size_t errstr_size) {
+    const rc_pipeline_config_t *pc = p->pc;
+    int64_t max_ns = (int64_t)pc->batch_max_ms * 1000000LL;
+    int idle_ms = (int)(pc->source.read_timeout_s * 1000);
+    int fd = rc_mysql_fd(m);
+    for (;;) {
+        rc_batch_t *b = *bp;
+        if (p->stop) {
+            return RC_ERR_STOPPED;
+        }
+        if (!rc_mysql_has_buffered(m)) {
+            int timeout = idle_ms;
+            if (b->n_events > 0) {
+                int64_t left = b->first_ns + max_ns - now_ns();
+                timeout = left > 0 ? (int)(left / 1000000LL) + 1 : 0;
+            }
+            struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
+            int r = poll(pfd, 2, timeout);
+            if (r < 0 && errno != EINTR) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_IO, "poll failed: %s",
+                                 strerror(errno));
+            }
+            if (pfd[1].revents) {
+                return RC_ERR_STOPPED;
+            }
+            if (r == 0) {
+                if (b->n_events > 0) { /* the stream is quiet: send what we have */
+                    if (!(*bp = hand_over(p, b))) {
+                        return RC_ERR_STOPPED;
+                    }
+                    continue;
+                }
+                return rc_seterr(errstr, errstr_size, RC_ERR_IO,
+                                 "%s: no event and no heartbeat for %d ms",
+                                 rc_mysql_endpoint(m), idle_ms);
+            }
+        }
+        const uint8_t *ev;
+        size_t len;
+        rc_err_t err = rc_mysql_read_event(m, &ev, &len, errstr, errstr_size);
+        if (err == RC_ERR_EOF) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s ended the binlog stream",
+                             rc_mysql_endpoint(m));
+        }
+        if (err != RC_OK) {
+            return RC_ERR_IO;
+        }
+        atomic_fetch_add(&p->bytes_read, len);
+        rc_binlog_info_t info;
+        err = rc_binlog_feed(dec, ev, len, &b->pk, &info, errstr, errstr_size);
+        if (err != RC_OK) {
+            return err; /* a bad event: fatal until error policies exist */
+        }
+        if (info.rows > 0) {
+            if (b->n_events == 0) {
+                b->first_ns = now_ns();
+            }
+            b->n_events += (uint32_t)info.rows;
+            atomic_fetch_add(&p->events_read, (uint64_t)info.rows);
+        }
+        if (info.commit) {
+            atomic_fetch_add(&p->transactions, 1);
+            b->has_commit = true;
+            b->commit_off = b->buf.size;
+            b->commit_events = b->n_events;
+            snprintf(b->commit_file, sizeof(b->commit_file), "%s", rc_binlog_file(dec));
+            b->commit_pos = rc_binlog_pos(dec);
+            snprintf(b->commit_gtid, sizeof(b->commit_gtid), "%s", rc_binlog_gtid(dec));
+        }
+        if (info.commit || info.rotate) {
+            if (!info.begin) {
+                snprintf(resume->file, sizeof(resume->file), "%s", rc_binlog_file(dec));
+                resume->pos = rc_binlog_pos(dec);
+                resume->known = resume->pos >= 4;
+            }
+        }
+        if (b->n_events >= (uint32_t)pc->batch_max_events ||
+            (b->n_events > 0 && now_ns() - b->first_ns >= max_ns)) {
+            if (!(*bp = hand_over(p, b))) {
+                return RC_ERR_STOPPED;
+            }
+        }
+    }
+}
+
+static bool is_retryable(rc_err_t err) {
+    return err == RC_ERR_IO || err == RC_ERR_CONNECT;
+}
+
+static void *reader_main(void *arg) {
+    rc_pipeline_t *p = arg;
+    const rc_pipeline_config_t *pc = p->pc;
+    char errstr[1024];
+    resume_t resume = {.known = false};
+    int backoff = 1;
+    rc_batch_t *batch = rc_batch_new();
+    rc_binlog_opts_t opts;
+    rc_binlog_opts_init(&opts);
+    opts.pipeline = pc->name;
+    opts.topic_template = pc->sink.topic;
+    opts.include = include_table;
+    opts.opaque = p;
+
+    while (!p->stop && batch) {
+        rc_err_t err;
+        rc_binlog_t *dec = NULL;
+        rc_mysql_t *m = rc_mysql_connect(&pc->source, errstr, sizeof(errstr));
+        if (!m) {
+            err = RC_ERR_CONNECT;
+            goto retry;
+        }
+        if ((err = rc_mysql_prepare_replication(m, pc->source.heartbeat_s, errstr,
+                                                sizeof(errstr))) != RC_OK) {
+            goto retry;
+        }
+        rc_mysql_position_t pos;
+        if (resume.known) {
+            snprintf(pos.file, sizeof(pos.file), "%s", resume.file);
+            pos.pos = resume.pos;
+        } else if ((err = rc_mysql_resolve_start(m, pc->source.start, &pos, errstr,
+                                                 sizeof(errstr))) != RC_OK) {
+            goto retry;
+        }
+        dec = rc_binlog_new(&opts);
+        if (!dec || rc_binlog_set_position(dec, pos.file, pos.pos) != RC_OK) {
+            snprintf(errstr, sizeof(errstr), "out of memory");
+            err = RC_ERR_NOMEM;
+            goto retry;
+        }
+        if ((err = rc_mysql_dump(m, &pos, pc->source.server_id, errstr, sizeof(errstr))) !=
+            RC_OK) {
+            goto retry;
+        }
+        rc_info("source", "pipeline %s: streaming from %s (%s) at %s:%llu", pc->name,
+                rc_mysql_endpoint(m), rc_mysql_server_version(m), pos.file,
+                (unsigned long long)pos.pos);
+        set_state(p, RC_PIPELINE_RUNNING, NULL);
+        backoff = 1;
+        err = stream(p, m, dec, &batch, &resume, errstr, sizeof(errstr));
+    retry:
+        rc_binlog_destroy(dec);
+        rc_mysql_destroy(m);
+        if (err == RC_ERR_STOPPED || p->stop) {
+            break;
+        }
+        if (!is_retryable(err)) {
+            fail(p, errstr);
+            break;
+        }
+        /* The next connection resumes at the last transaction boundary; drop the partial
+         * transaction we hold so it is not sent twice. */
+        if (batch) {
+            rc_batch_truncate_to_commit(batch);
+        }
+        rc_warn("source", "pipeline %s: %s; reconnecting in %d s", pc->name, errstr, backoff);
+        set_state(p, RC_PIPELINE_RESTARTING, errstr);
+        if (sleep_or_stop(p, backoff)) {
+            break;
+        }
+        backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+    }
+    /* Whatever was decoded goes to Kafka before the worker ends. */
+    if (batch) {
+        batch = hand_over(p, batch);
+        rc_batch_destroy(batch);
+    }
+    rc_queue_close(p->queue);
+    return NULL;
+}
+
+/* Encodes and produces every event of one batch. */
+static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_buf_t *val, rc_buf_t *key,
+                              char *errstr, size_t errstr_size) {
+    const uint8_t *cur = (const uint8_t *)b->buf.data;
+    const uint8_t *end = cur + b->buf.size;
+    for (uint32_t i = 0; i < b->n_events; i++) {
+        const uint8_t *kafka, *topicp, *keyp;
+        const char *topic;
+        uint32_t topic_len;
+        if (rc_mp_map_find(cur, end, "kafka", &kafka) != RC_OK ||
+            rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK ||
+            rc_mp_read_str(&topicp, end, &topic, &topic_len) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                             "pipeline %s: event %u of a batch has no kafka.topic string",
+                             p->pc->name, i);
+        }
+        rc_buf_reset(key);
+        if (rc_mp_map_find(kafka, end, "key", &keyp) == RC_OK && !rc_mp_is_nil(keyp, end)) {
+            size_t used;
+            if (rc_json_write(key, keyp, (size_t)(end - keyp), &used) != RC_OK) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                                 "pipeline %s: cannot encode the key of an event for %.*s",
+                                 p->pc->name, (int)topic_len, topic);
+            }
+        }
+        rc_buf_reset(val);
+        size_t used;
+        rc_err_t err = rc_json_write_event(val, cur, (size_t)(end - cur), &used);
+        if (err != RC_OK) {
+            return rc_seterr(errstr, errstr_size, err,
+                             "pipeline %s: cannot encode an event for %.*s as JSON: %s",
+                             p->pc->name, (int)topic_len, topic, rc_err2str(err));
+        }
+        err = rc_kafka_produce(p->kafka, topic, topic_len, key->len ? key->data : NULL, key->len,
+                               val->data, val->len, NULL, 0, &p->abort_now, errstr, errstr_size);
+        if (err != RC_OK) {
+            return err;
+        }
+        cur += used;
+    }
+    return RC_OK;
+}
+
+static void *worker_main(void *arg) {
+    rc_pipeline_t *p = arg;
+    char errstr[1024];
+    rc_buf_t val = RC_BUF_INIT, key = RC_BUF_INIT;
+    bool failed = false;
+    for (;;) {
+        rc_batch_t *b = rc_queue_pop(p->queue, 100);
+        if (!b) {
+            rc_kafka_poll(p->kafka, 0);
+            if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr))) {
+                failed = true;
+                break;
+            }
+            if (rc_queue_drained(p->queue)) {
+                break;
+            }
+            continue;
+        }
+        rc_err_t err = failed ? RC_OK : produce_batch(p, b, &val, &key, errstr, sizeof(errstr));
+        rc_batch_destroy(b);
+        rc_kafka_poll(p->kafka, 0);
+        if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr))) {
+            failed = true;
+            break;
+        }
+    }
+    if (failed) {
+        fail(p, errstr);
+        /* Stop the reader; batches still queued are dropped, the position (later) stays at
+         * the last delivered transaction. */
+        p->stop = 1;
+        uint64_t one = 1;
+        ssize_t w = write(p->stop_fd, &one, sizeof(one));
+        (void)w;
+        rc_queue_close(p->queue);
+        rc_batch_t *b;
+        while ((b = rc_queue_pop(p->queue, 0)) != NULL) {
+            rc_batch_destroy(b);
+        }
+    }
+    /* Flush what was produced; abort_now cuts this short after the grace period. */
+    while (!p->abort_now) {
+        if (rc_kafka_flush(p->kafka, 200, NULL, 0) == RC_OK) {
+            break;
+        }
+        if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr))) {
+            fail(p, errstr);
+            break;
+        }
+    }
+    rc_buf_free(&val);
+    rc_buf_free(&key);
+    return NULL;
+}
+
+rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
+    p->kafka = rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
+    if (!p->kafka) {
+        fail(p, errstr);
+        return RC_ERR_KAFKA;
+    }
+    set_state(p, RC_PIPELINE_RUNNING, NULL);
+    if (pthread_create(&p->worker, NULL, worker_main, p) != 0) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot start a thread",
+                         p->pc->name);
+    }
+    p->worker_started = true;
+    if (pthread_create(&p->reader, NULL, reader_main, p) != 0) {
+        rc_queue_close(p->queue);
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot start a thread",
+                         p->pc->name);
+    }
+    p->reader_started = true;
+    return RC_OK;
+}
+
+void rc_pipeline_stop(rc_pipeline_t *p, double grace_s) {
+    if (!p) {
+        return;
+    }
+    set_state(p, RC_PIPELINE_STOPPING, NULL);
+    p->stop = 1;
+    uint64_t one = 1;
+    ssize_t w = write(p->stop_fd, &one, sizeof(one));
+    (void)w;
+    if (p->reader_started) {
+        pthread_join(p->reader, NULL);
+        p->reader_started = false;
+    } else {
+        rc_queue_close(p->queue);
+    }
+    if (p->worker_started) {
+        /* Give the worker grace_s to deliver, then make it give up. */
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t)grace_s;
+        if (pthread_timedjoin_np(p->worker, NULL, &deadline) != 0) {
+            rc_warn("pipeline", "pipeline %s: messages still undelivered after %.0f s; giving up",
+                    p->pc->name, grace_s);
+            p->abort_now = 1;
+            pthread_join(p->worker, NULL);
+        }
+        p->worker_started = false;
+    }
+    set_state(p, RC_PIPELINE_STOPPED, NULL);
+}
+
+void rc_pipeline_destroy(rc_pipeline_t *p) {
+    if (!p) {
+        return;
+    }
+    if (p->reader_started || p->worker_started) {
+        rc_pipeline_stop(p, 0);
+    }
+    rc_kafka_destroy(p->kafka);
+    rc_queue_destroy(p->queue, (void (*)(void *))rc_batch_destroy);
+    free_patterns(p->include, p->n_include);
+    free_patterns(p->exclude, p->n_exclude);
+    if (p->stop_fd >= 0) {
+        close(p->stop_fd);
+    }
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+const char *rc_pipeline_name(const rc_pipeline_t *p) {
+    return p->pc->name;
+}
+
+rc_pipeline_state_t rc_pipeline_status(rc_pipeline_t *p, char *reason, size_t reason_size) {
+    pthread_mutex_lock(&p->lock);
+    rc_pipeline_state_t s = p->state;
+    if (reason && reason_size) {
+        snprintf(reason, reason_size, "%s", p->reason);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
+
+void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
+    memset(out, 0, sizeof(*out));
+    out->events_read = atomic_load(&p->events_read);
+    out->transactions = atomic_load(&p->transactions);
+    out->bytes_read = atomic_load(&p->bytes_read);
+    out->batches = atomic_load(&p->batches);
+    if (p->kafka) {
+        rc_kafka_stats_t ks;
+        rc_kafka_get_stats(p->kafka, &ks);
+        out->events_produced = ks.produced;
+        out->events_delivered = ks.delivered;
+        out->events_failed = ks.failed;
+    }
+}

@@ -1,0 +1,60 @@
+/* rc_pipeline.h: one source -> sink flow and its threads.
+ *
+ * A pipeline owns a reader thread (replication connection + binlog decoder, packing events
+ * into batches) and a worker thread (JSON encoding + Kafka producer), joined by a bounded
+ * queue of batches. A pipeline that fails records why and stops; it never takes the process
+ * or other pipelines down with it. A lost source connection is retried with back-off from
+ * the last transaction boundary.
+ * @thread the control functions run on the main/http thread; the status lock guards state. */
+#ifndef RC_PIPELINE_H
+#define RC_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rc_config.h"
+#include "rc_err.h"
+
+typedef enum rc_pipeline_state {
+    RC_PIPELINE_CREATED = 0,
+    RC_PIPELINE_RUNNING,
+    RC_PIPELINE_RESTARTING, /* source lost, reconnecting with back-off */
+    RC_PIPELINE_STOPPING,
+    RC_PIPELINE_STOPPED,
+    RC_PIPELINE_FAILED,
+} rc_pipeline_state_t;
+
+const char *rc_pipeline_state_name(rc_pipeline_state_t s);
+
+typedef struct rc_pipeline rc_pipeline_t;
+
+typedef struct rc_pipeline_stats {
+    uint64_t events_read;      /* row events decoded and queued */
+    uint64_t events_produced;  /* handed to Kafka */
+    uint64_t events_delivered; /* acknowledged by Kafka */
+    uint64_t events_failed;
+    uint64_t transactions;
+    uint64_t bytes_read;       /* binlog bytes */
+    uint64_t batches;
+} rc_pipeline_stats_t;
+
+/* Validates what can be checked offline (regexes, topic template) and prepares the
+ * pipeline; nothing is started. conf and pconf must outlive the pipeline. */
+rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config_t *pconf,
+                               char *errstr, size_t errstr_size);
+
+/* Starts the threads. */
+rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size);
+
+/* Stops reading, lets the worker produce what was read, flushes Kafka for up to grace_s,
+ * and joins the threads. Safe to call in any state. */
+void rc_pipeline_stop(rc_pipeline_t *p, double grace_s);
+
+void rc_pipeline_destroy(rc_pipeline_t *p);
+
+const char *rc_pipeline_name(const rc_pipeline_t *p);
+/* State and, for FAILED/RESTARTING, the reason. */
+rc_pipeline_state_t rc_pipeline_status(rc_pipeline_t *p, char *reason, size_t reason_size);
+void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out);
+
+#endif

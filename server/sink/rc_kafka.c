@@ -1,0 +1,315 @@
+/* rc_kafka.c: idempotent librdkafka producer with delivery reports and topic creation.
+ *
+ * The set of topics known to exist is a small open-addressing hash of names, so the admin
+ * round-trip happens once per topic per process, not per message. */
+#include "rc_kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_log.h"
+
+struct rc_kafka {
+    rd_kafka_t *rk;
+    char *pipeline;
+    bool create_topics;
+    int partitions;
+    int replication;
+    /* topics known to exist */
+    char **topics;
+    size_t topics_cap, topics_len;
+    atomic_uint_fast64_t produced, delivered, failed;
+    char fail_msg[512];
+    atomic_bool has_failed;
+};
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    rc_kafka_t *k = opaque;
+    if (m->err) {
+        atomic_fetch_add(&k->failed, 1);
+        if (!atomic_load(&k->has_failed)) {
+            snprintf(k->fail_msg, sizeof(k->fail_msg),
+                     "pipeline %s: delivery to topic %s failed: %s", k->pipeline,
+                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+            atomic_store(&k->has_failed, true);
+        }
+    } else {
+        atomic_fetch_add(&k->delivered, 1);
+    }
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    if (level <= 3) {
+        rc_error("kafka", "%s: %s", fac, buf);
+    } else if (level <= 4) {
+        rc_warn("kafka", "%s: %s", fac, buf);
+    } else {
+        rc_debug("kafka", "%s: %s", fac, buf);
+    }
+}
+
+static rc_err_t set_prop(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                         size_t errstr_size) {
+    char e[256];
+    if (rd_kafka_conf_set(conf, key, value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "kafka.rdkafka.%s: %s", key, e);
+    }
+    return RC_OK;
+}
+
+rc_kafka_t *rc_kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t *sconf,
+                         const char *pipeline, char *errstr, size_t errstr_size) {
+    rc_kafka_t *k = calloc(1, sizeof(*k));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!k || !conf) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    k->pipeline = strdup(pipeline);
+    k->create_topics = sconf->create_topics;
+    k->partitions = sconf->topic_partitions > 0 ? sconf->topic_partitions : 1;
+    k->replication = sconf->topic_replication;
+    char client_id[128];
+    snprintf(client_id, sizeof(client_id), "rowcast-%s", pipeline);
+    /* Defaults first, the user's rdkafka settings after them. */
+    if (set_prop(conf, "bootstrap.servers", kconf->brokers, errstr, errstr_size) ||
+        set_prop(conf, "client.id", client_id, errstr, errstr_size) ||
+        set_prop(conf, "enable.idempotence", "true", errstr, errstr_size) ||
+        set_prop(conf, "linger.ms", "5", errstr, errstr_size) ||
+        set_prop(conf, "compression.type", "lz4", errstr, errstr_size)) {
+        goto fail;
+    }
+    for (size_t i = 0; i < kconf->n_rdkafka; i++) {
+        if (set_prop(conf, kconf->rdkafka[i].key, kconf->rdkafka[i].value, errstr,
+                     errstr_size)) {
+            goto fail;
+        }
+    }
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    char e[512];
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
+    if (!k->rk) {
+        rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "pipeline %s: cannot create producer: %s",
+                  pipeline, e);
+        goto fail;
+    }
+    return k; /* rd_kafka_new took conf */
+fail:
+    if (conf) {
+        rd_kafka_conf_destroy(conf);
+    }
+    rc_kafka_destroy(k);
+    return NULL;
+}
+
+void rc_kafka_destroy(rc_kafka_t *k) {
+    if (!k) {
+        return;
+    }
+    if (k->rk) {
+        rd_kafka_destroy(k->rk);
+    }
+    for (size_t i = 0; i < k->topics_cap; i++) {
+        free(k->topics[i]);
+    }
+    free(k->topics);
+    free(k->pipeline);
+    free(k);
+}
+
+static uint64_t hash_name(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static bool topic_known(rc_kafka_t *k, const char *t, size_t n) {
+    if (!k->topics_cap) {
+        return false;
+    }
+    for (size_t i = hash_name(t, n) & (k->topics_cap - 1);; i = (i + 1) & (k->topics_cap - 1)) {
+        if (!k->topics[i]) {
+            return false;
+        }
+        if (strncmp(k->topics[i], t, n) == 0 && k->topics[i][n] == '\0') {
+            return true;
+        }
+    }
+}
+
+static rc_err_t topic_add(rc_kafka_t *k, const char *t, size_t n) {
+    if ((k->topics_len + 1) * 2 > k->topics_cap) {
+        size_t cap = k->topics_cap ? k->topics_cap * 2 : 16;
+        char **nt = calloc(cap, sizeof(char *));
+        if (!nt) {
+            return RC_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < k->topics_cap; i++) {
+            if (k->topics[i]) {
+                size_t j = hash_name(k->topics[i], strlen(k->topics[i])) & (cap - 1);
+                while (nt[j]) {
+                    j = (j + 1) & (cap - 1);
+                }
+                nt[j] = k->topics[i];
+            }
+        }
+        free(k->topics);
+        k->topics = nt;
+        k->topics_cap = cap;
+    }
+    size_t i = hash_name(t, n) & (k->topics_cap - 1);
+    while (k->topics[i]) {
+        i = (i + 1) & (k->topics_cap - 1);
+    }
+    k->topics[i] = strndup(t, n);
+    if (!k->topics[i]) {
+        return RC_ERR_NOMEM;
+    }
+    k->topics_len++;
+    return RC_OK;
+}
+
+/* Creates the topic through the admin API; "already exists" is success. */
+static rc_err_t create_topic(rc_kafka_t *k, const char *topic, char *errstr, size_t errstr_size) {
+    char e[512];
+    rc_err_t err = RC_OK;
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, k->partitions, k->replication, e, sizeof(e));
+    if (!nt) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "topic %s: %s", topic, e);
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, e, sizeof(e));
+    rd_kafka_AdminOptions_set_request_timeout(opts, 15000, e, sizeof(e));
+    rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+    if (!ev) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                        "creating topic %s timed out after 20 s", topic);
+    } else if (rd_kafka_event_error(ev)) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "creating topic %s failed: %s", topic,
+                        rd_kafka_event_error_string(ev));
+    } else {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                err = rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "creating topic %s failed: %s",
+                                topic, rd_kafka_topic_result_error_string(tr[i]));
+            } else if (!te) {
+                rc_info("kafka", "pipeline %s: created topic %s (%d partitions)", k->pipeline,
+                        topic, k->partitions);
+            }
+        }
+    }
+    if (ev) {
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return err;
+}
+
+rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, const void *key,
+                          size_t key_len, const void *value, size_t value_len,
+                          const rc_kafka_header_t *headers, size_t n_headers,
+                          const volatile int *stop, char *errstr, size_t errstr_size) {
+    char tname[256];
+    if (topic_len == 0 || topic_len >= sizeof(tname)) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                         "topic name of %zu bytes is not valid (1 to 249)", topic_len);
+    }
+    memcpy(tname, topic, topic_len);
+    tname[topic_len] = '\0';
+    if (!topic_known(k, topic, topic_len)) {
+        if (k->create_topics) {
+            rc_err_t err = create_topic(k, tname, errstr, errstr_size);
+            if (err != RC_OK) {
+                return err;
+            }
+        }
+        if (topic_add(k, topic, topic_len) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+    }
+    rd_kafka_headers_t *hdrs = NULL;
+    if (n_headers > 0) {
+        hdrs = rd_kafka_headers_new(n_headers);
+        for (size_t i = 0; i < n_headers; i++) {
+            rd_kafka_header_add(hdrs, headers[i].name, (ssize_t)headers[i].name_len,
+                                headers[i].value, (ssize_t)headers[i].value_len);
+        }
+    }
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            k->rk, RD_KAFKA_V_TOPIC(tname), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            atomic_fetch_add(&k->produced, 1);
+            return RC_OK; /* librdkafka owns hdrs now */
+        }
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (hdrs) {
+                rd_kafka_headers_destroy(hdrs);
+            }
+            return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                             "pipeline %s: producing to %s failed: %s", k->pipeline, tname,
+                             rd_kafka_err2str(e));
+        }
+        /* librdkafka's queue is full: serve delivery reports until there is room. */
+        rd_kafka_poll(k->rk, 100);
+        if ((stop && *stop) || atomic_load(&k->has_failed)) {
+            if (hdrs) {
+                rd_kafka_headers_destroy(hdrs);
+            }
+            return rc_seterr(errstr, errstr_size, RC_ERR_STOPPED,
+                             "pipeline %s: stopped while waiting for room in the producer queue",
+                             k->pipeline);
+        }
+    }
+}
+
+void rc_kafka_poll(rc_kafka_t *k, int timeout_ms) {
+    rd_kafka_poll(k->rk, timeout_ms);
+}
+
+rc_err_t rc_kafka_flush(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errstr_size) {
+    rd_kafka_resp_err_t e = rd_kafka_flush(k->rk, timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                         "pipeline %s: %d messages still undelivered after %d ms", k->pipeline,
+                         rd_kafka_outq_len(k->rk), timeout_ms);
+    }
+    if (rc_kafka_failed(k, errstr, errstr_size)) {
+        return RC_ERR_KAFKA;
+    }
+    return RC_OK;
+}
+
+bool rc_kafka_failed(rc_kafka_t *k, char *errstr, size_t errstr_size) {
+    if (!atomic_load(&k->has_failed)) {
+        return false;
+    }
+    rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "%s", k->fail_msg);
+    return true;
+}
+
+void rc_kafka_get_stats(rc_kafka_t *k, rc_kafka_stats_t *out) {
+    out->produced = atomic_load(&k->produced);
+    out->delivered = atomic_load(&k->delivered);
+    out->failed = atomic_load(&k->failed);
+}

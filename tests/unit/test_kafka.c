@@ -1,0 +1,85 @@
+/* test_kafka.c: the sink against librdkafka's in-process mock cluster (unit test only; delivery
+ * semantics and topic creation, which the 2.0 mock cannot do, are tested against a real broker
+ * in tests/integration). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rc_kafka.h"
+
+static rc_kv_t mock_props[] = {{"test.mock.num.brokers", "1"}};
+
+static void sink_defaults(rc_sink_config_t *s) {
+    memset(s, 0, sizeof(*s));
+    s->format = "json";
+    s->topic = "{schema}.{table}";
+    s->create_topics = false;
+    s->topic_partitions = 1;
+    s->topic_replication = -1;
+}
+
+static void test_kafka_delivers_and_counts(void **state) {
+    (void)state;
+    rc_kafka_config_t kc = {.brokers = "127.0.0.1:1", .rdkafka = mock_props, .n_rdkafka = 1};
+    rc_sink_config_t sc;
+    sink_defaults(&sc);
+    char err[512];
+    rc_kafka_t *k = rc_kafka_new(&kc, &sc, "unit", err, sizeof(err));
+    assert_non_null(k);
+    for (int i = 0; i < 100; i++) {
+        char key[32], val[64];
+        int kl = snprintf(key, sizeof(key), "{\"id\":%d}", i);
+        int vl = snprintf(val, sizeof(val), "{\"n\":%d}", i);
+        rc_kafka_header_t h = {"rowcast-test", 12, "1", 1};
+        assert_int_equal(rc_kafka_produce(k, "db.t", 4, key, (size_t)kl, val, (size_t)vl, &h, 1,
+                                          NULL, err, sizeof(err)),
+                         RC_OK);
+    }
+    assert_int_equal(rc_kafka_flush(k, 10000, err, sizeof(err)), RC_OK);
+    rc_kafka_stats_t st;
+    rc_kafka_get_stats(k, &st);
+    assert_int_equal(st.produced, 100);
+    assert_int_equal(st.delivered, 100);
+    assert_int_equal(st.failed, 0);
+    assert_false(rc_kafka_failed(k, err, sizeof(err)));
+    rc_kafka_destroy(k);
+}
+
+static void test_kafka_bad_property_names_it(void **state) {
+    (void)state;
+    rc_kv_t props[] = {{"linger.ms", "not-a-number"}};
+    rc_kafka_config_t kc = {.brokers = "127.0.0.1:1", .rdkafka = props, .n_rdkafka = 1};
+    rc_sink_config_t sc;
+    sink_defaults(&sc);
+    char err[512] = "";
+    assert_null(rc_kafka_new(&kc, &sc, "unit", err, sizeof(err)));
+    assert_non_null(strstr(err, "kafka.rdkafka.linger.ms"));
+}
+
+static void test_kafka_rejects_empty_topic(void **state) {
+    (void)state;
+    rc_kafka_config_t kc = {.brokers = "127.0.0.1:1", .rdkafka = mock_props, .n_rdkafka = 1};
+    rc_sink_config_t sc;
+    sink_defaults(&sc);
+    char err[512];
+    rc_kafka_t *k = rc_kafka_new(&kc, &sc, "unit", err, sizeof(err));
+    assert_non_null(k);
+    assert_int_equal(rc_kafka_produce(k, "", 0, NULL, 0, "x", 1, NULL, 0, NULL, err, sizeof(err)),
+                     RC_ERR_INVALID);
+    assert_non_null(strstr(err, "topic"));
+    rc_kafka_destroy(k);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kafka_delivers_and_counts),
+        cmocka_unit_test(test_kafka_bad_property_names_it),
+        cmocka_unit_test(test_kafka_rejects_empty_topic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
