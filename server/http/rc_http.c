@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rc_buf.h"
+#include "rc_json.h"
 #include "rc_log.h"
 
 typedef struct rc_http_handler {
@@ -56,6 +58,31 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req) {
     }
     static const char body[] = "{\"status\":\"ok\"}";
     send_json(req, 200, "OK", body, sizeof(body) - 1);
+    return 0;
+}
+
+/* Ready when every pipeline streams from its source. 503 lists the ones that do not. */
+static int on_readyz(h2o_handler_t *self, h2o_req_t *req) {
+    rc_http_t *h = ((rc_http_handler_t *)self)->http;
+    rc_buf_t body = RC_BUF_INIT;
+    bool ready = true;
+    rc_buf_puts(&body, "{\"pipelines\":{");
+    for (size_t i = 0; i < h->n_pipelines; i++) {
+        rc_pipeline_state_t st = rc_pipeline_status(h->pipelines[i], NULL, 0);
+        ready = ready && st == RC_PIPELINE_RUNNING;
+        if (i > 0) {
+            rc_buf_putc(&body, ',');
+        }
+        rc_json_write_string(&body, rc_pipeline_name(h->pipelines[i]),
+                             strlen(rc_pipeline_name(h->pipelines[i])));
+        rc_buf_putc(&body, ':');
+        rc_json_write_string(&body, rc_pipeline_state_name(st), strlen(rc_pipeline_state_name(st)));
+    }
+    rc_buf_printf(&body, "},\"ready\":%s}", ready ? "true" : "false");
+    char *copy = h2o_mem_alloc_pool(&req->pool, body.len ? body.len : 1);
+    memcpy(copy, body.data, body.len);
+    send_json(req, ready ? 200 : 503, ready ? "OK" : "Service Unavailable", copy, body.len);
+    rc_buf_free(&body);
     return 0;
 }
 
@@ -167,6 +194,7 @@ rc_http_t *rc_http_start(const char *listen_addr, rc_pipeline_t **pipelines, siz
     h2o_hostconf_t *host =
         h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     register_handler(h, host, "/healthz", on_healthz);
+    register_handler(h, host, "/readyz", on_readyz);
     register_handler(h, host, "/", on_not_found);
     h2o_context_init(&h->ctx, h2o_evloop_create(), &h->config);
     h->accept_ctx.ctx = &h->ctx;

@@ -61,6 +61,8 @@ const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
     switch (s) {
     case RC_PIPELINE_CREATED:
         return "CREATED";
+    case RC_PIPELINE_STARTING:
+        return "STARTING";
     case RC_PIPELINE_RUNNING:
         return "RUNNING";
     case RC_PIPELINE_RESTARTING:
@@ -490,7 +492,7 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
         fail(p, errstr);
         return RC_ERR_KAFKA;
     }
-    set_state(p, RC_PIPELINE_RUNNING, NULL);
+    set_state(p, RC_PIPELINE_STARTING, NULL);
     if (pthread_create(&p->worker, NULL, worker_main, p) != 0) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot start a thread",
                          p->pc->name);

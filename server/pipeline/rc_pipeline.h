@@ -17,7 +17,8 @@
 
 typedef enum rc_pipeline_state {
     RC_PIPELINE_CREATED = 0,
-    RC_PIPELINE_RUNNING,
+    RC_PIPELINE_STARTING,   /* connecting to the source for the first time */
+    RC_PIPELINE_RUNNING,    /* streaming from the source */
     RC_PIPELINE_RESTARTING, /* source lost, reconnecting with back-off */
     RC_PIPELINE_STOPPING,
     RC_PIPELINE_STOPPED,
