@@ -17,7 +17,8 @@ typedef struct rc_buf {
     size_t cap;
 } rc_buf_t;
 
-#define RC_BUF_INIT {NULL, 0, 0}
+#define RC_BUF_INIT                                                                                \
+    { NULL, 0, 0 }
 
 /* Makes room for at least `extra` more bytes. */
 rc_err_t rc_buf_reserve(rc_buf_t *b, size_t extra);

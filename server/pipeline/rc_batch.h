@@ -13,9 +13,9 @@
 
 typedef struct rc_batch {
     msgpack_sbuffer buf;
-    msgpack_packer pk;   /* packs into buf */
+    msgpack_packer pk; /* packs into buf */
     uint32_t n_events;
-    int64_t first_ns;    /* CLOCK_MONOTONIC when the first event went in; 0 when empty */
+    int64_t first_ns; /* CLOCK_MONOTONIC when the first event went in; 0 when empty */
     /* The last transaction boundary inside the batch: buf bytes and events before it belong
      * to complete transactions. */
     bool has_commit;

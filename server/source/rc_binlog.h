@@ -22,7 +22,7 @@
 #include "rc_err.h"
 
 #define RC_BINLOG_HEADER_LEN 19
-#define RC_BINLOG_MAGIC "\xfe\x62\x69\x6e"
+#define RC_BINLOG_MAGIC      "\xfe\x62\x69\x6e"
 
 /* Event type codes (MySQL binlog_event.h / MariaDB log_event.h). */
 enum rc_binlog_event_type {
@@ -80,10 +80,10 @@ typedef struct rc_binlog_header {
 } rc_binlog_header_t;
 
 typedef struct rc_binlog_opts {
-    const char *pipeline;        /* meta.pipeline; default "" */
-    const char *topic_template;  /* "{schema}" and "{table}" are replaced; default
+    const char *pipeline;       /* meta.pipeline; default "" */
+    const char *topic_template; /* "{schema}" and "{table}" are replaced; default
                                     "{schema}.{table}" */
-    bool verify_checksum;        /* check CRC32 when the FDE announces it; default on (set by
+    bool verify_checksum;       /* check CRC32 when the FDE announces it; default on (set by
                                     rc_binlog_opts_init) */
     /* Which tables produce events. Called once per table map (the answer is cached per table
      * id); NULL = every table. Return true to include. */
@@ -96,11 +96,11 @@ void rc_binlog_opts_init(rc_binlog_opts_t *opts);
 /* What one fed event was and what it did. */
 typedef struct rc_binlog_info {
     rc_binlog_header_t header;
-    int rows;          /* events packed into the packer by this call (one per row) */
-    bool begin;        /* a transaction started (GTID event, BEGIN query) */
-    bool commit;       /* a transaction ended (XID, COMMIT query, DDL, MariaDB standalone GTID) */
-    bool rotate;       /* the position moved to another file */
-    bool skipped;      /* the event was understood and deliberately ignored */
+    int rows;     /* events packed into the packer by this call (one per row) */
+    bool begin;   /* a transaction started (GTID event, BEGIN query) */
+    bool commit;  /* a transaction ended (XID, COMMIT query, DDL, MariaDB standalone GTID) */
+    bool rotate;  /* the position moved to another file */
+    bool skipped; /* the event was understood and deliberately ignored */
 } rc_binlog_info_t;
 
 typedef struct rc_binlog rc_binlog_t;
@@ -127,7 +127,7 @@ rc_err_t rc_binlog_parse_header(const uint8_t *ev, size_t len, rc_binlog_header_
 
 /* Position and state, valid after each feed. */
 const char *rc_binlog_file(const rc_binlog_t *b);
-uint64_t rc_binlog_pos(const rc_binlog_t *b);   /* next event's position in the file */
+uint64_t rc_binlog_pos(const rc_binlog_t *b);     /* next event's position in the file */
 const char *rc_binlog_gtid(const rc_binlog_t *b); /* GTID of the current transaction or "" */
 rc_binlog_flavor_t rc_binlog_flavor(const rc_binlog_t *b);
 bool rc_binlog_has_checksum(const rc_binlog_t *b);

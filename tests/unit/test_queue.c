@@ -86,7 +86,7 @@ static void test_queue_close_releases_blocked_pusher(void **state) {
     pthread_join(t, NULL);
     assert_int_equal(pa.pushed, 1);
     assert_false(rc_queue_push(q, &pa)); /* closed */
-    rc_queue_destroy(q, free);            /* frees the one item left */
+    rc_queue_destroy(q, free);           /* frees the one item left */
 }
 
 static void test_batch_truncates_to_last_commit(void **state) {
