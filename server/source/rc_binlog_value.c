@@ -349,55 +349,38 @@ static rc_err_t copy_out(const char *tmp, size_t n, char *out, size_t out_size) 
     return RC_OK;
 }
 
-rc_err_t rc_binlog_time2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+/* The three fractional temporal types share one shape: a fixed part plus fsp bytes. */
+static rc_err_t temporal_text(size_t (*fmt)(const uint8_t *, unsigned, char *), size_t fixed,
+                              const uint8_t *p, size_t len, unsigned fsp, char *out,
                               size_t out_size, size_t *consumed) {
     if (fsp > 6) {
         return RC_ERR_INVALID;
     }
-    size_t size = 3 + frac_bytes(fsp);
+    size_t size = fixed + frac_bytes(fsp);
     if (len < size) {
         return RC_ERR_TRUNCATED;
     }
     char tmp[RC_BINLOG_TEXT_MAX];
-    size_t n = rc_binlog_fmt_time(p, fsp, tmp);
+    size_t n = fmt(p, fsp, tmp);
     if (consumed) {
         *consumed = size;
     }
     return copy_out(tmp, n, out, out_size);
+}
+
+rc_err_t rc_binlog_time2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
+                              size_t out_size, size_t *consumed) {
+    return temporal_text(rc_binlog_fmt_time, 3, p, len, fsp, out, out_size, consumed);
 }
 
 rc_err_t rc_binlog_datetime2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
                                   size_t out_size, size_t *consumed) {
-    if (fsp > 6) {
-        return RC_ERR_INVALID;
-    }
-    size_t size = 5 + frac_bytes(fsp);
-    if (len < size) {
-        return RC_ERR_TRUNCATED;
-    }
-    char tmp[RC_BINLOG_TEXT_MAX];
-    size_t n = rc_binlog_fmt_datetime2(p, fsp, tmp);
-    if (consumed) {
-        *consumed = size;
-    }
-    return copy_out(tmp, n, out, out_size);
+    return temporal_text(rc_binlog_fmt_datetime2, 5, p, len, fsp, out, out_size, consumed);
 }
 
 rc_err_t rc_binlog_timestamp2_text(const uint8_t *p, size_t len, unsigned fsp, char *out,
                                    size_t out_size, size_t *consumed) {
-    if (fsp > 6) {
-        return RC_ERR_INVALID;
-    }
-    size_t size = 4 + frac_bytes(fsp);
-    if (len < size) {
-        return RC_ERR_TRUNCATED;
-    }
-    char tmp[RC_BINLOG_TEXT_MAX];
-    size_t n = rc_binlog_fmt_timestamp2(p, fsp, tmp);
-    if (consumed) {
-        *consumed = size;
-    }
-    return copy_out(tmp, n, out, out_size);
+    return temporal_text(rc_binlog_fmt_timestamp2, 4, p, len, fsp, out, out_size, consumed);
 }
 
 rc_err_t rc_binlog_date_text(const uint8_t *p, size_t len, char *out, size_t out_size,
