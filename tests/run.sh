@@ -50,7 +50,7 @@ log "configuring and building build/test (sanitizers, -Werror)"
 cmake -S . -B build/test -G Ninja -DRC_SANITIZE=ON -DRC_WERROR=ON
 cmake --build build/test
 
-labels='unit|integration'
+labels='unit|integration|fuzz'
 if ((unit_only)); then
     labels='unit'
 else

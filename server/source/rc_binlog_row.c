@@ -669,7 +669,8 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     p += tm->table_len + 1;
     uint64_t ncols, meta_len;
     size_t n = rc_lenenc(p, end, &ncols);
-    if (n == 0 || ncols > (uint64_t)(end - p - n) || ncols > 4096) {
+    /* A table has 1 to 4096 columns; 0 would leave nothing to decode (and no column array). */
+    if (n == 0 || ncols == 0 || ncols > (uint64_t)(end - p - n) || ncols > 4096) {
         goto fail;
     }
     p += n;
@@ -934,7 +935,9 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
 static void fixup(rc_binlog_t *b, rc_slot_t *slots, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         if (slots[i].scratch) {
-            slots[i].p = (const uint8_t *)b->scratch.data + slots[i].u;
+            /* scratch is still unallocated when every converted value was empty */
+            slots[i].p = b->scratch.data ? (const uint8_t *)b->scratch.data + slots[i].u
+                                         : (const uint8_t *)"";
             slots[i].scratch = false;
         }
     }
@@ -1142,6 +1145,13 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     uint32_t n1 = popcount_bits(present1, tm->ncols), n2 = popcount_bits(present2, tm->ncols);
+    /* A row image with no column takes no bytes, so a loop over such rows would never end;
+     * servers always log at least one column per image. */
+    if (n1 == 0 || (action == 1 && n2 == 0)) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
+                               "rows event for %s.%s logs no column in its row image", tm->schema,
+                               tm->table);
+    }
     static const char *const actions[3] = {RC_ACTION_INSERT, RC_ACTION_UPDATE, RC_ACTION_DELETE};
     const char *gtid = b->gtid;
     size_t gtid_len = strlen(gtid), file_len = strlen(b->file);

@@ -404,6 +404,9 @@ static const uint16_t cp1252_80[32] = {
 };
 
 rc_err_t rc_binlog_latin1_to_utf8(const uint8_t *p, size_t len, rc_buf_t *out) {
+    if (len == 0) {
+        return RC_OK; /* out may still have no buffer at all */
+    }
     if (rc_buf_reserve(out, len * 3) != RC_OK) {
         return RC_ERR_NOMEM;
     }

@@ -1074,6 +1074,34 @@ static void feed_synthetic(decoded_t *d, const bb_t *const *bodies, const uint8_
     }
 }
 
+/* Regression (found by tests/fuzz): a TABLE_MAP declaring 0 columns reached memset(NULL). */
+static void test_table_map_with_zero_columns_is_rejected(void **state) {
+    (void)state;
+    bb_t tm = {0};
+    b_le(&tm, 42, 6);
+    b_le(&tm, 1, 2);
+    b_lstr(&tm, "s");
+    b_u8(&tm, 0);
+    b_lstr(&tm, "t");
+    b_u8(&tm, 0);
+    b_u8(&tm, 0); /* column count */
+    b_u8(&tm, 0); /* metadata length */
+    static uint8_t ev[256];
+    size_t len = make_event(ev, RC_EV_TABLE_MAP, &tm);
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    assert_non_null(b);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char err[512] = "";
+    assert_int_not_equal(rc_binlog_feed(b, ev, len, &pk, NULL, err, sizeof(err)), RC_OK);
+    assert_true(strlen(err) > 0);
+    assert_int_equal(sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+    rc_binlog_destroy(b);
+}
+
 static void test_decode_integer_temporal_and_decimal_types(void **state) {
     (void)state;
     static const uint8_t types[22] = {
@@ -1449,6 +1477,7 @@ int main(void) {
         cmocka_unit_test(test_include_callback_runs_once_per_map_and_excludes_rows),
         cmocka_unit_test(test_topic_template_is_rendered_per_table),
         cmocka_unit_test(test_artificial_rotate_before_fde_sets_file_and_position),
+        cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
         cmocka_unit_test(test_transaction_payload_streams_through_a_small_buffer),

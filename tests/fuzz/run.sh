@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) in build/fuzz and runs each one for
+# SECONDS (default 30) from a corpus seeded with the binlog fixtures and the JSON vectors.
+# Crashing inputs are written to build/fuzz/crashes/; keep each as a regression case in
+# tests/fuzz/regressions/<target>/ once fixed (they are replayed on every run).
+#   tests/fuzz/run.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+secs=${1:-30}
+cc=$(command -v clang-14 || command -v clang || true)
+[ -n "$cc" ] || { echo "tests/fuzz/run.sh: clang-14 is needed (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
+CC=$cc cmake -S . -B build/fuzz -G Ninja -DRC_FUZZ=ON -DRC_TESTS=OFF -DRC_SANITIZE=ON -DRC_WERROR=ON >/dev/null
+cmake --build build/fuzz --target fuzz_binlog fuzz_json_binary >/dev/null
+
+work=build/fuzz/work
+rm -rf "$work" && mkdir -p "$work/binlog" "$work/json" build/fuzz/crashes
+for f in tests/data/binlog/*/*.000001 tests/data/binlog/*/*.binlog tests/data/binlog/*/*/log.bin \
+    tests/data/binlog/*/*.compressed tests/data/binlog/*/*.aurora-padding \
+    tests/data/binlog/*/tcb-eval002c-bin.003320; do
+    [ -f "$f" ] && tail -c +5 "$f" >"$work/binlog/$(echo "$f" | tr / _)"
+done
+i=0
+tail -n +2 tests/data/binlog/json-binary/vectors.tsv | cut -f2 | while read -r hex; do
+    i=$((i + 1))
+    printf '%s' "$hex" | xxd -r -p >"$work/json/v$i"
+done
+status=0
+for t in binlog:fuzz_binlog json:fuzz_json_binary; do
+    dir=${t%%:*} target=${t#*:}
+    reg=tests/fuzz/regressions/$target
+    if [ -d "$reg" ] && [ -n "$(ls -A "$reg")" ]; then
+        build/fuzz/tests/fuzz/$target "$reg"/* || status=1
+    fi
+    echo "fuzzing $target for ${secs}s (corpus: $(ls "$work/$dir" | wc -l) seeds)"
+    build/fuzz/tests/fuzz/$target -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix=build/fuzz/crashes/$target- -print_final_stats=1 "$work/$dir" \
+        >"build/fuzz/$target.log" 2>&1 || { status=1; tail -40 "build/fuzz/$target.log"; }
+    grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "build/fuzz/$target.log" | tail -2 || true
+done
+exit $status
