@@ -20,6 +20,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "rc_cmd.h"
 #include "rc_config.h"
 #include "rc_http.h"
 #include "rc_log.h"
@@ -31,6 +32,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "Usage: rowcast --config FILE [--check] [--log-level LEVEL]\n"
+            "       rowcast decode [--include REGEX] [--no-checksum] FILE...\n"
             "\n"
             "Streams row changes from MySQL/MariaDB binlogs to Kafka.\n"
             "\n"
@@ -97,6 +99,9 @@ int main(int argc, char **argv) {
         {"log-level", required_argument, NULL, 'l'}, {"help-config", no_argument, NULL, 'H'},
         {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    if (argc > 1 && strcmp(argv[1], "decode") == 0) {
+        return rc_cmd_decode(argc - 1, argv + 1);
+    }
     const char *config_path = NULL, *log_level = NULL;
     int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {

@@ -1,0 +1,65 @@
+"""`rowcast decode FILE...`: binlog files from disk through the pipeline's decoder and JSON
+writer. Expected values come from tests/data/binlog/ORIGIN.md (the fixtures' MANIFEST)."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+DATA = Path(os.environ.get("RC_TEST_DATA", Path(__file__).resolve().parents[1] / "data")) / "binlog"
+BINARY = os.environ.get("RC_BINARY", "build/test/server/rowcast")
+
+
+def decode(*args):
+    proc = subprocess.run([BINARY, "decode", *map(str, args)], capture_output=True, text=True,
+                          timeout=60)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    return proc.returncode, events, proc.stderr
+
+
+def test_mariadb_rows_with_full_metadata():
+    rc, events, err = decode(DATA / "rust_mysql_common/mariadb-bin.000001")
+    assert rc == 0, err
+    assert [e["after"][0]["id"] for e in events] == [62, 63]
+    first = events[0]
+    assert (first["schema"], first["table"], first["action"]) == ("toddy_test", "outbox", "insert")
+    assert first["before"] == []
+    assert first["after"][0]["topic"] == "foo"
+    assert first["after"][0]["created"] == "2022-04-20T22:18:04Z"
+    assert first["meta"]["gtid"] == "0-1-1"
+    assert first["meta"]["binlog_file"] == "mariadb-bin.000001"
+    assert "kafka" not in first
+
+
+def test_zstd_compressed_transaction_and_include_filter():
+    path = DATA / "mysql-binlog-connector-java/mysql-bin.compressed"
+    rc, events, err = decode("--include", r"demo\.movies", path)
+    assert rc == 0, err
+    assert len(events) == 1
+    ev = events[0]
+    assert ev["action"] == "update"
+    assert ev["before"][0]["col_5"] == "Western"
+    assert ev["after"][0]["col_5"] == "Western|Action"
+    assert ev["after"][0]["col_2"] == "Once Upon a Time in the West"
+    rc, events, err = decode("--include", r"other\..*", path)
+    assert (rc, events) == (0, [])
+
+
+def test_negative_time_beyond_24_hours():
+    rc, events, err = decode(DATA / "rust_mysql_common/time_issue.000001")
+    assert rc == 0, err
+    assert [e["after"][0]["col_1"] for e in events] == ["-507:48:27"]
+
+
+def test_undecodable_column_fails_naming_file_offset_and_column():
+    rc, events, err = decode(DATA / "rust_mysql_common/vector.binlog")
+    assert rc == 1
+    assert "vector.binlog at offset" in err
+    assert "vector_column" in err and "VECTOR" in err
+
+
+def test_missing_file_and_bad_option():
+    rc, _, err = decode("/nonexistent/binlog.000001")
+    assert rc == 1 and "/nonexistent/binlog.000001" in err
+    rc, _, err = decode("--include", "(", DATA / "rust_mysql_common/mariadb-bin.000001")
+    assert rc == 2 and "--include" in err
