@@ -65,7 +65,26 @@ ALTER USER $u@'%' IDENTIFIED BY $p;
 ALTER USER $u@'127.0.0.1' IDENTIFIED BY $p;
 GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO $u@'%';
 GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO $u@'127.0.0.1';
+CREATE USER IF NOT EXISTS 'rowcast_tls'@'%' IDENTIFIED BY $p REQUIRE SSL;
+GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'rowcast_tls'@'%';
 EOF
+}
+
+# A private CA and a server certificate for 127.0.0.1/localhost, made once per datadir, so
+# the tests can connect with TLS and verify the server (user rowcast_tls requires TLS).
+make_tls() {
+    local d="$DIR/tls"
+    [[ -f "$d/server-cert.pem" ]] && return 0
+    mkdir -p "$d"
+    {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=rowcast test CA" \
+            -keyout "$d/ca-key.pem" -out "$d/ca.pem" &&
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+                -keyout "$d/server-key.pem" -out "$d/server.csr" &&
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/san.ext" &&
+            openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" \
+                -CAcreateserial -days 3650 -extfile "$d/san.ext" -out "$d/server-cert.pem"
+    } >"$d/openssl.log" 2>&1 || die "could not make the TLS certificates" "$d/openssl.log"
 }
 
 # What rowcast does first, the way it does it: TCP, its own user, the binlog position.
@@ -99,6 +118,7 @@ cmd_start() {
             die "mariadb-install-db failed" "$DIR/install-db.log"
     fi
 
+    make_tls
     local t0=$SECONDS
     : >>"$ERRLOG"
     # setsid: a Ctrl-C in the terminal must not reach the server before its clean stop.
@@ -115,6 +135,8 @@ cmd_start() {
         --innodb-buffer-pool-size=64M --innodb-log-file-size=48M \
         --innodb-flush-log-at-trx-commit=2 --max-allowed-packet=64M \
         --max-connections=200 --performance-schema=OFF \
+        --ssl-ca="$DIR/tls/ca.pem" --ssl-cert="$DIR/tls/server-cert.pem" \
+        --ssl-key="$DIR/tls/server-key.pem" \
         >>"$OUTLOG" 2>&1 </dev/null &
     local launched=$!
 
