@@ -63,6 +63,8 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     free(b->before);
     free(b->after);
     rc_buf_free(&b->scratch);
+    rc_buf_free(&b->ev_head);
+    rc_buf_free(&b->ev_meta);
     ZSTD_freeDCtx(b->zstd);
     free(b->zbuf);
     free(b);

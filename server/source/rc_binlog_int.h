@@ -108,6 +108,8 @@ typedef struct rc_col {
     uint16_t collation; /* 0 = unknown */
     uint32_t size;      /* fixed size in the row image; 0 for length-prefixed values */
     uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
+    uint32_t pname_off; /* the name packed as a msgpack str, in the map's packed_names */
+    uint32_t pname_len;
     uint32_t str0;      /* ENUM/SET: first element in the map's strs */
     uint32_t nstr;      /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
     bool is_unsigned;
@@ -133,6 +135,7 @@ typedef struct rc_tmap {
     char *gen_names; /* "col_N" names when the map has no COLUMN_NAME metadata */
     size_t gen_names_cap;
     rc_buf_t topic;
+    rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
     struct rc_tmap *next_free;
 } rc_tmap_t;
 
@@ -193,6 +196,9 @@ struct rc_binlog {
     rc_slot_t *before, *after;
     uint32_t slots_cap;
     rc_buf_t scratch;
+    /* msgpack fragments shared by every row of one rows event (rc_binlog_row.c) */
+    rc_buf_t ev_head; /* map header .. "before" key */
+    rc_buf_t ev_meta; /* "meta" key .. "key" key */
 
     /* per feed call */
     uint64_t now_us; /* 0 until read */

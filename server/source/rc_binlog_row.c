@@ -79,6 +79,7 @@ static void tmap_destroy(rc_tmap_t *tm) {
     free(tm->raw);
     free(tm->gen_names);
     rc_buf_free(&tm->topic);
+    rc_buf_free(&tm->packed_names);
     free(tm);
 }
 
@@ -605,6 +606,29 @@ static rc_err_t render_topic(const rc_binlog_t *b, rc_tmap_t *tm) {
     return rc_buf_reserve(&tm->topic, 1); /* data is never NULL, even for an empty topic */
 }
 
+/* A msgpack packer that appends to an rc_buf_t. */
+static int buf_write(void *data, const char *p, size_t n) {
+    return rc_buf_append(data, p, n) == RC_OK ? 0 : -1;
+}
+
+/* Packs every column name once per table map, so a row writes each name with one copy. */
+static rc_err_t pack_names(rc_tmap_t *tm) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &tm->packed_names, buf_write);
+    rc_buf_reset(&tm->packed_names);
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        rc_col_t *c = &tm->cols[i];
+        size_t off = tm->packed_names.len;
+        if (msgpack_pack_str(&pk, c->name_len) != 0 ||
+            msgpack_pack_str_body(&pk, c->name, c->name_len) != 0) {
+            return RC_ERR_NOMEM;
+        }
+        c->pname_off = (uint32_t)off;
+        c->pname_len = (uint32_t)(tm->packed_names.len - off);
+    }
+    return RC_OK;
+}
+
 static rc_err_t gen_names(rc_tmap_t *tm) {
     size_t need = (size_t)tm->ncols * 16;
     if (need > tm->gen_names_cap) {
@@ -711,8 +735,8 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         column_kind(c);
         c->cs = (uint8_t)cs_of(c->collation);
     }
-    if ((err = gen_names(tm)) != RC_OK || (err = render_topic(b, tm)) != RC_OK ||
-        (err = maps_put(b, tm)) != RC_OK) {
+    if ((err = gen_names(tm)) != RC_OK || (err = pack_names(tm)) != RC_OK ||
+        (err = render_topic(b, tm)) != RC_OK || (err = maps_put(b, tm)) != RC_OK) {
         what = "out of memory";
         goto fail;
     }
@@ -1036,7 +1060,7 @@ static int pack_row(msgpack_packer *pk, const rc_tmap_t *tm, const rc_slot_t *sl
             continue;
         }
         const rc_col_t *c = &tm->cols[i];
-        r |= pack_str(pk, c->name, c->name_len);
+        r |= pk->callback(pk->data, tm->packed_names.data + c->pname_off, c->pname_len);
         r |= pack_value(pk, c, &slots[i]);
     }
     return r;
@@ -1055,7 +1079,7 @@ static int pack_key(msgpack_packer *pk, const rc_tmap_t *tm, const rc_slot_t *fi
         if (s->state == RC_SLOT_ABSENT && second) {
             s = &second[i];
         }
-        r |= pack_str(pk, c->name, c->name_len);
+        r |= pk->callback(pk->data, tm->packed_names.data + c->pname_off, c->pname_len);
         r |= pack_value(pk, c, s);
     }
     return r;
@@ -1089,6 +1113,36 @@ static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
         c += (bits[i >> 3] >> (i & 7)) & 1;
     }
     return c;
+}
+
+/* Packs the parts of an event that are the same for every row of one rows event: from the
+ * map header to the "before" key, and from the "meta" key to the "key" key (rc_event.h). */
+static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_header_t *h,
+                          const char *action, const char *gtid, size_t gtid_len, size_t file_len,
+                          size_t pipe_len) {
+    msgpack_packer hp, mp;
+    rc_buf_reset(&b->ev_head);
+    rc_buf_reset(&b->ev_meta);
+    msgpack_packer_init(&hp, &b->ev_head, buf_write);
+    msgpack_packer_init(&mp, &b->ev_meta, buf_write);
+    int r = msgpack_pack_map(&hp, 7);
+    r |= PACK_LIT(&hp, "schema") | pack_str(&hp, tm->schema, tm->schema_len);
+    r |= PACK_LIT(&hp, "table") | pack_str(&hp, tm->table, tm->table_len);
+    r |= PACK_LIT(&hp, "action") | pack_str(&hp, action, strlen(action));
+    r |= PACK_LIT(&hp, "before");
+    r |= PACK_LIT(&mp, "meta") | msgpack_pack_map(&mp, 7);
+    r |= PACK_LIT(&mp, "pipeline") | pack_str(&mp, b->pipeline, pipe_len);
+    r |= PACK_LIT(&mp, "timestamp") | msgpack_pack_uint64(&mp, b->now_us);
+    r |= PACK_LIT(&mp, "gtid");
+    r |= gtid_len ? pack_str(&mp, gtid, gtid_len) : msgpack_pack_nil(&mp);
+    r |= PACK_LIT(&mp, "binlog_file") | pack_str(&mp, b->file, file_len);
+    r |= PACK_LIT(&mp, "binlog_pos") | msgpack_pack_uint64(&mp, b->ev_pos);
+    r |= PACK_LIT(&mp, "server_id") | msgpack_pack_uint64(&mp, h->server_id);
+    r |= PACK_LIT(&mp, "commit_ts") | msgpack_pack_uint64(&mp, h->timestamp);
+    r |= PACK_LIT(&mp, "kafka") | msgpack_pack_map(&mp, 3);
+    r |= PACK_LIT(&mp, "topic") | pack_str(&mp, tm->topic.data, tm->topic.len);
+    r |= PACK_LIT(&mp, "key");
+    return r;
 }
 
 rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8_t *body,
@@ -1161,6 +1215,9 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         clock_gettime(CLOCK_REALTIME, &ts);
         b->now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
     }
+    if (pack_fragments(b, tm, h, actions[action], gtid, gtid_len, file_len, pipe_len) != 0) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    }
     rowctx_t x = {b, tm, errstr, errstr_size};
     while (p < end) {
         rc_err_t err;
@@ -1183,11 +1240,8 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
             fixup(b, b->after, tm->ncols);
         }
 
-        int r = msgpack_pack_map(pk, 7);
-        r |= PACK_LIT(pk, "schema") | pack_str(pk, tm->schema, tm->schema_len);
-        r |= PACK_LIT(pk, "table") | pack_str(pk, tm->table, tm->table_len);
-        r |= PACK_LIT(pk, "action") | pack_str(pk, actions[action], strlen(actions[action]));
-        r |= PACK_LIT(pk, "before");
+        /* The fixed parts of the event were packed once for the whole rows event. */
+        int r = pk->callback(pk->data, b->ev_head.data, b->ev_head.len);
         if (action == 0) {
             r |= msgpack_pack_array(pk, 0);
         } else {
@@ -1199,18 +1253,7 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         } else {
             r |= msgpack_pack_array(pk, 1) | pack_row(pk, tm, b->after, action == 1 ? n2 : n1);
         }
-        r |= PACK_LIT(pk, "meta") | msgpack_pack_map(pk, 7);
-        r |= PACK_LIT(pk, "pipeline") | pack_str(pk, b->pipeline, pipe_len);
-        r |= PACK_LIT(pk, "timestamp") | msgpack_pack_uint64(pk, b->now_us);
-        r |= PACK_LIT(pk, "gtid");
-        r |= gtid_len ? pack_str(pk, gtid, gtid_len) : msgpack_pack_nil(pk);
-        r |= PACK_LIT(pk, "binlog_file") | pack_str(pk, b->file, file_len);
-        r |= PACK_LIT(pk, "binlog_pos") | msgpack_pack_uint64(pk, b->ev_pos);
-        r |= PACK_LIT(pk, "server_id") | msgpack_pack_uint64(pk, h->server_id);
-        r |= PACK_LIT(pk, "commit_ts") | msgpack_pack_uint64(pk, h->timestamp);
-        r |= PACK_LIT(pk, "kafka") | msgpack_pack_map(pk, 3);
-        r |= PACK_LIT(pk, "topic") | pack_str(pk, tm->topic.data, tm->topic.len);
-        r |= PACK_LIT(pk, "key");
+        r |= pk->callback(pk->data, b->ev_meta.data, b->ev_meta.len);
         if (action == 0) {
             r |= pack_key(pk, tm, b->after, NULL);
         } else if (action == 1) {
