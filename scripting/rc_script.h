@@ -111,4 +111,7 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
 
 void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t *out);
 
+/* `rowcast transform-test ARGS` (argv[0] is "transform-test"); returns the exit status. */
+int rc_script_cli_main(int argc, char **argv);
+
 #endif

@@ -24,6 +24,7 @@
 #include "rc_http.h"
 #include "rc_log.h"
 #include "rc_pipeline.h"
+#include "rc_script.h"
 #include "rc_version.h"
 
 #define H2O_VERSION_STR "2.2.5"
@@ -31,6 +32,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "Usage: rowcast --config FILE [--check] [--log-level LEVEL]\n"
+            "       rowcast transform-test --script FILE --event EVENT.json\n"
             "\n"
             "Streams row changes from MySQL/MariaDB binlogs to Kafka.\n"
             "\n"
@@ -99,6 +101,9 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *log_level = NULL;
     int check = 0, opt;
+    if (argc > 1 && strcmp(argv[1], "transform-test") == 0) {
+        return rc_script_cli_main(argc - 1, argv + 1);
+    }
     while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':

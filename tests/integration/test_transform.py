@@ -128,3 +128,54 @@ def test_broken_script_exits_2_naming_file_and_line(rowcast, tmp_path, engine, t
     assert res.returncode == 2, f"exit status {res.returncode}, stderr:\n{err}"
     assert re.search(want, err), err
     assert "pipeline it_xf_bad: transforms[0]:" in err, err
+
+
+SAMPLE_EVENT = """{"schema": "shop", "table": "users", "action": "update",
+ "before": [{"id": 1, "email": "alice@example.com", "status": "live"}],
+ "after": [{"id": 1, "email": "alice2@example.org", "status": "live",
+            "big": 18446744073709551615, "n": null}],
+ "meta": {"pipeline": "shop", "timestamp": 1700000000000000, "gtid": null},
+ "kafka": {"topic": "shop.users", "key": {"id": 1}, "headers": {}}}"""
+
+
+@pytest.mark.parametrize("script", ["mask.lua", "mask.js"])
+def test_transform_test_dry_run_prints_the_messages(rowcast, tmp_path, script):
+    import json
+
+    event = tmp_path / "event.json"
+    event.write_text(SAMPLE_EVENT)
+    res = rowcast.run(["transform-test", "--script", str(EXAMPLES / script), "--event",
+                       str(event)])
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    lines = res.stdout.decode().splitlines()
+    assert len(lines) == 1, lines
+    msg = json.loads(lines[0])
+    assert msg["topic"] == "shop.users" and msg["key"] == {"id": 1}
+    assert msg["value"]["before"][0]["email"] == "a***@example.com"
+    assert msg["value"]["after"][0] == {"id": 1, "email": "a***@example.org", "status": "live",
+                                        "big": 18446744073709551615, "n": None}
+    assert "1 event in, 1 message out" in err
+
+    event.write_text(SAMPLE_EVENT.replace('"live"', '"test"'))
+    res = rowcast.run(["transform-test", "--script", str(EXAMPLES / script), "--event",
+                       str(event)])
+    assert res.returncode == 0 and res.stdout == b"", res.stderr
+    assert b"0 messages out (dropped)" in res.stderr
+
+
+def test_transform_test_reports_script_errors(rowcast, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(SAMPLE_EVENT)
+    bad = tmp_path / "route.js"
+    bad.write_text("function transform(e) {\n  e.kafka.topic = 'no/slashes';\n}\n")
+    res = rowcast.run(["transform-test", "--script", str(bad), "--event", str(event)])
+    assert res.returncode == 1, res.stderr
+    assert b"is not a valid Kafka topic name" in res.stderr
+    bad.write_text("function transform(e) {\n  return e.;\n}\n")
+    res = rowcast.run(["transform-test", "--script", str(bad), "--event", str(event)])
+    assert res.returncode == 2 and b"route.js:2: SyntaxError" in res.stderr, res.stderr
+    event.write_text("[1, 2")
+    res = rowcast.run(["transform-test", "--script", str(EXAMPLES / "mask.lua"), "--event",
+                       str(event)])
+    assert res.returncode == 2 and b"cannot read it as one JSON object" in res.stderr
