@@ -57,6 +57,10 @@ typedef struct rc_script_engine {
                                 msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
                                 char *errstr, size_t errstr_size);
     void (*destroy)(void *vm);
+    /* Optional (NULL when the engine cannot interrupt a script): limits the time scripts may
+     * run per transform_batch call; past it, the running event fails with a message. 0 =
+     * no limit. */
+    void (*set_budget)(void *vm, unsigned ms);
 } rc_script_engine_t;
 
 extern const rc_script_engine_t rc_script_lua;
@@ -78,6 +82,7 @@ typedef struct rc_transform_spec {
     const char *file;         /* script path; relative ones are resolved against base_dir */
     const char *match_schema; /* anchored POSIX extended regex, or NULL = any */
     const char *match_table;
+    unsigned budget_ms;       /* time budget per batch where the engine supports one; 0 = none */
 } rc_transform_spec_t;
 
 typedef enum rc_on_error {

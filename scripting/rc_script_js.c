@@ -602,4 +602,5 @@ const rc_script_engine_t rc_script_js = {
     .create = js_vm_create,
     .transform_batch = js_transform_batch,
     .destroy = js_vm_destroy,
+    .set_budget = NULL, /* Debian's libduktape is built without DUK_USE_EXEC_TIMEOUT_CHECK */
 };

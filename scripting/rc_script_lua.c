@@ -6,7 +6,12 @@
  * the events to run into tables, calls a small Lua driver once (it pcalls transform per
  * event, so one failing event does not stop the others), and writes the results back.
  * Maps remember their key order and each entry's msgpack type in a weak side table (see
- * rc_script_int.h); SQL NULL is the sentinel `null` (so assigning nil removes a key). */
+ * rc_script_int.h); SQL NULL is the sentinel `null` (so assigning nil removes a key).
+ *
+ * Time budget: an instruction-count hook checks the clock and raises an error in the running
+ * script once the batch's budget is spent. LuaJIT does not run hooks inside compiled traces
+ * (a `while true do end` would never be interrupted), so a VM with a budget runs with the JIT
+ * compiler off; the conversions dominate the cost (bench_transform shows no difference). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rc_script.h"
 #include "rc_script_int.h"
@@ -22,7 +28,44 @@ typedef struct lvm {
     lua_State *L;
     char *file;
     int ref_shape, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort;
+    unsigned budget_ms;
+    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = no script running under a budget */
 } lvm_t;
+
+/* The VM running on this thread (a VM runs on one thread at a time), for the hook. */
+static __thread lvm_t *running_vm;
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+    lvm_t *vm = running_vm;
+    if (!vm || vm->deadline_ns == 0 || mono_ns() < vm->deadline_ns) {
+        return;
+    }
+    /* only inside the user's script: the driver's own code must not raise */
+    if (lua_getinfo(L, "S", ar) && strcmp(ar->source, "=rowcast") == 0) {
+        return;
+    }
+    luaL_where(L, 0); /* in a hook, level 0 is the script's running function */
+    lua_pushfstring(L, "the time budget of %d ms per batch ran out", (int)vm->budget_ms);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
+static void lua_vm_set_budget(void *opaque, unsigned ms) {
+    lvm_t *vm = opaque;
+    vm->budget_ms = ms;
+    if (ms > 0) {
+        luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+        lua_sethook(vm->L, budget_hook, LUA_MASKCOUNT, 1000);
+    } else {
+        lua_sethook(vm->L, NULL, 0, 0);
+    }
+}
 
 /* What the conversion functions need; lives on the C stack of one call. */
 typedef struct cx {
@@ -409,7 +452,12 @@ static int batch_main(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)b->n);
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 4);
+    if (vm->budget_ms > 0) {
+        vm->deadline_ns = mono_ns() + (int64_t)vm->budget_ms * 1000000LL;
+        running_vm = vm;
+    }
     lua_call(L, 5, 0);
+    vm->deadline_ns = 0;
 
     for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
         rc_script_result_t *r = &b->res[i];
@@ -485,7 +533,9 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
                                     rc_buf_t *errs, char *errstr, size_t errstr_size) {
     lvm_t *vm = opaque;
     batch_t b = {vm, ev, run, n, out, res, errs, false};
-    if (lua_cpcall(vm->L, batch_main, &b) != 0) {
+    int rc = lua_cpcall(vm->L, batch_main, &b);
+    vm->deadline_ns = 0;
+    if (rc != 0) {
         rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: the Lua VM failed: %s",
                                  vm->file, lua_tostring(vm->L, -1));
         lua_settop(vm->L, 0);
@@ -658,4 +708,5 @@ const rc_script_engine_t rc_script_lua = {
     .create = lua_vm_create,
     .transform_batch = lua_transform_batch,
     .destroy = lua_vm_destroy,
+    .set_budget = lua_vm_set_budget,
 };

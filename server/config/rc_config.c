@@ -460,6 +460,14 @@ static const rc_config_key_t pipeline_keys[] = {
      .choices = on_error_policies,
      .desc = "What a script error does: fail stops the pipeline; skip counts and logs it "
              "(rate-limited) and does not send the event."},
+    {.name = "transform_budget_ms",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(transform_budget_ms),
+     .def = "1000",
+     .min = 0,
+     .max = 600000,
+     .desc = "Time Lua scripts may run per batch; past it the running event fails (on_error "
+             "applies). With a budget the LuaJIT compiler is off. 0 = none. Not enforced for js."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 

@@ -171,7 +171,8 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf,
         for (size_t i = 0; i < pc->n_transforms; i++) {
             specs[i] = (rc_transform_spec_t){pc->transforms[i].engine, pc->transforms[i].file,
                                              pc->transforms[i].match_schema,
-                                             pc->transforms[i].match_table};
+                                             pc->transforms[i].match_table,
+                                             (unsigned)pc->transform_budget_ms};
         }
         chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
                                        pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,

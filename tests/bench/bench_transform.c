@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
         FILE *f = fopen(path, "w");
         fputs(scripts[s].src, f);
         fclose(f);
-        rc_transform_spec_t spec = {scripts[s].engine, path, NULL, scripts[s].match_table};
+        rc_transform_spec_t spec = {scripts[s].engine, path, NULL, scripts[s].match_table, 0};
         rc_transform_chain_t *c =
             rc_transform_chain_new("bench", &spec, 1, NULL, RC_ON_ERROR_FAIL, errstr,
                                    sizeof(errstr));

@@ -430,6 +430,51 @@ static void test_one_failing_event_leaves_the_batch_running(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the JIT
+ * off, or a compiled loop would never see it); the batch's other events still finish. */
+static void test_lua_time_budget_stops_endless_loops(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    static const char *const loops[] = {
+        "function transform(e)\n  if e.table == 'users' then return end\n"
+        "  while true do end\nend",
+        "function transform(e)\n  if e.table == 'users' then return end\n"
+        "  local t = {} for i = 1, 1e15 do t[i % 7] = i end\nend",
+    };
+    for (int k = 0; k < 2; k++) {
+        char errstr[256];
+        void *vm = create(&rc_script_lua, loops[k], errstr, sizeof(errstr));
+        assert_non_null(vm);
+        rc_script_lua.set_budget(vm, 100);
+        rc_span_t spans[2];
+        bool runs[2] = {true, true};
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *start = cur;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            spans[i] = (rc_span_t){start, (size_t)(cur - start)};
+        }
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_lua.transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
+                                                       errstr, sizeof(errstr)),
+                         RC_OK);
+        const char *msg = err_of(&r, 0);
+        if (!strstr(msg, "t.lua:3: the time budget of 100 ms per batch ran out")) {
+            fail_msg("got '%s'", msg);
+        }
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        run_free(&r);
+        rc_script_lua.destroy(vm);
+    }
+    assert_null(rc_script_js.set_budget); /* duktape cannot be interrupted: documented */
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want) {
     char errstr[1024] = "";
     void *vm = create(e, src, errstr, sizeof(errstr));
@@ -488,8 +533,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
                            "  if (e.after[0].status === 'bad') throw new Error('bad row');\n"
                            "}");
     rc_transform_spec_t specs[] = {
-        {"lua", "route.lua", NULL, "users|admins"},
-        {"js", "drop.js", "sh.*", NULL},
+        {"lua", "route.lua", NULL, "users|admins", 1000},
+        {"js", "drop.js", "sh.*", NULL, 1000},
     };
     char errstr[1024];
     for (int policy = 0; policy < 2; policy++) {
@@ -542,12 +587,12 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
         rc_transform_chain_destroy(c);
     }
     /* errors at creation name the pipeline, the transform and the file */
-    rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL}};
+    rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL, 0}};
     assert_null(rc_transform_chain_new("p1", missing, 1, dir, RC_ON_ERROR_FAIL, errstr,
                                        sizeof(errstr)));
     assert_non_null(strstr(errstr, "pipeline p1: transforms[0]: "));
     assert_non_null(strstr(errstr, "nope.lua: cannot read the script"));
-    rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "(("}};
+    rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "((", 0}};
     assert_null(rc_transform_chain_new("p1", badre, 1, dir, RC_ON_ERROR_FAIL, errstr,
                                        sizeof(errstr)));
     assert_non_null(strstr(errstr, "match.table '((' is not a valid regular expression"));
@@ -566,6 +611,7 @@ int main(void) {
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
         cmocka_unit_test(test_load_errors_report_file_line_and_hint),
+        cmocka_unit_test(test_lua_time_budget_stops_endless_loops),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
