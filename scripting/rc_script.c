@@ -124,17 +124,18 @@ static bool compile_match(regex_t *re, const char *src, const char *what, char *
     if (rc != 0) {
         char msg[128];
         regerror(rc, re, msg, sizeof(msg));
-        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "match.%s '%s' is not a valid regular "
-                  "expression: %s", what, src, msg);
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                  "match.%s '%s' is not a valid regular "
+                  "expression: %s",
+                  what, src, msg);
         return false;
     }
     return true;
 }
 
 rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_transform_spec_t *specs,
-                                             size_t n, const char *base_dir,
-                                             rc_on_error_t on_error, char *errstr,
-                                             size_t errstr_size) {
+                                             size_t n, const char *base_dir, rc_on_error_t on_error,
+                                             char *errstr, size_t errstr_size) {
     char why[1024];
     rc_transform_chain_t *c = calloc(1, sizeof(*c));
     if (!c || !(c->pipeline = strdup(pipeline)) ||
@@ -150,8 +151,8 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         s->engine = rc_script_engine_find(specs[i].engine);
         if (!s->engine) {
             rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                      "pipeline %s: transforms[%zu]: unknown engine '%s' (lua or js)", pipeline,
-                      i, specs[i].engine ? specs[i].engine : "");
+                      "pipeline %s: transforms[%zu]: unknown engine '%s' (lua or js)", pipeline, i,
+                      specs[i].engine ? specs[i].engine : "");
             goto fail;
         }
         const char *f = specs[i].file;
@@ -193,8 +194,8 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         }
         continue;
     fail_why:
-        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "pipeline %s: transforms[%zu]: %s",
-                  pipeline, i, why);
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "pipeline %s: transforms[%zu]: %s", pipeline,
+                  i, why);
         goto fail;
     }
     return c;
@@ -294,8 +295,10 @@ static void log_skipped(rc_transform_chain_t *c, const char *msg) {
         c->unlogged++;
         return;
     }
-    rc_warn("transform", "pipeline %s: event skipped: %s (%llu more skipped since the last "
-            "message)", c->pipeline, msg, (unsigned long long)c->unlogged);
+    rc_warn("transform",
+            "pipeline %s: event skipped: %s (%llu more skipped since the last "
+            "message)",
+            c->pipeline, msg, (unsigned long long)c->unlogged);
     c->last_log = now;
     c->unlogged = 0;
 }
@@ -323,8 +326,8 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
         }
         c->spare.size = 0;
         rc_buf_reset(&c->errs);
-        rc_err_t err = s->engine->transform_batch(s->vm, c->spans, c->run, count, &c->spare,
-                                                  c->res, &c->errs, errstr, errstr_size);
+        rc_err_t err = s->engine->transform_batch(s->vm, c->spans, c->run, count, &c->spare, c->res,
+                                                  &c->errs, errstr, errstr_size);
         if (err != RC_OK) {
             return err;
         }
@@ -409,7 +412,10 @@ rc_err_t rc_script_mp_next(const uint8_t **pp, const uint8_t *end, mpv_t *v) {
             v->kind = MPV_BOOL;
             v->b = c == 0xc3;
             break;
-        case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
             need = (size_t)1 << (c - 0xcc);
             if ((size_t)(end - p) < need) {
                 return RC_ERR_TRUNCATED;
@@ -417,7 +423,10 @@ rc_err_t rc_script_mp_next(const uint8_t **pp, const uint8_t *end, mpv_t *v) {
             v->kind = MPV_UINT;
             v->u = be(p, (int)need);
             break;
-        case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3:
             need = (size_t)1 << (c - 0xd0);
             if ((size_t)(end - p) < need) {
                 return RC_ERR_TRUNCATED;
@@ -453,27 +462,39 @@ rc_err_t rc_script_mp_next(const uint8_t **pp, const uint8_t *end, mpv_t *v) {
             v->kind = MPV_F64;
             break;
         }
-        case 0xd9: case 0xda: case 0xdb:
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
             v->kind = MPV_STR;
             lenbytes = 1 << (c - 0xd9);
             break;
-        case 0xc4: case 0xc5: case 0xc6:
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
             v->kind = MPV_BIN;
             lenbytes = 1 << (c - 0xc4);
             break;
-        case 0xdc: case 0xdd:
+        case 0xdc:
+        case 0xdd:
             v->kind = MPV_ARRAY;
             lenbytes = c == 0xdc ? 2 : 4;
             break;
-        case 0xde: case 0xdf:
+        case 0xde:
+        case 0xdf:
             v->kind = MPV_MAP;
             lenbytes = c == 0xde ? 2 : 4;
             break;
-        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
             v->kind = MPV_EXT;
             v->n = 1u << (c - 0xd4);
             break;
-        case 0xc7: case 0xc8: case 0xc9:
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
             v->kind = MPV_EXT;
             lenbytes = 1 << (c - 0xc7);
             break;

@@ -37,9 +37,9 @@ typedef enum rc_script_status {
 } rc_script_status_t;
 
 typedef struct rc_script_result {
-    uint8_t status;   /* rc_script_status_t */
-    uint32_t n_out;   /* events appended for this input */
-    size_t end_off;   /* out->size after this input's events */
+    uint8_t status; /* rc_script_status_t */
+    uint32_t n_out; /* events appended for this input */
+    size_t end_off; /* out->size after this input's events */
     size_t err_off, err_len;
 } rc_script_result_t;
 
@@ -82,7 +82,7 @@ typedef struct rc_transform_spec {
     const char *file;         /* script path; relative ones are resolved against base_dir */
     const char *match_schema; /* anchored POSIX extended regex, or NULL = any */
     const char *match_table;
-    unsigned budget_ms;       /* time budget per batch where the engine supports one; 0 = none */
+    unsigned budget_ms; /* time budget per batch where the engine supports one; 0 = none */
 } rc_transform_spec_t;
 
 typedef enum rc_on_error {
@@ -99,9 +99,8 @@ typedef struct rc_transform_stats {
  * messages. Returns NULL with "pipeline P: transforms[i]: FILE:LINE: message" in errstr.
  * The caller owns the chain; free it with rc_transform_chain_destroy. */
 rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_transform_spec_t *specs,
-                                             size_t n, const char *base_dir,
-                                             rc_on_error_t on_error, char *errstr,
-                                             size_t errstr_size);
+                                             size_t n, const char *base_dir, rc_on_error_t on_error,
+                                             char *errstr, size_t errstr_size);
 void rc_transform_chain_destroy(rc_transform_chain_t *c);
 
 /* Runs the n events in *buf (msgpack maps back to back) through the chain, replacing *buf's
@@ -111,8 +110,7 @@ void rc_transform_chain_destroy(rc_transform_chain_t *c);
  * leaves *buf unusable) when a script fails under on_error: fail, or the VM fails.
  * @thread worker */
 rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, uint32_t *n,
-                                uint32_t *mark, size_t *mark_off, char *errstr,
-                                size_t errstr_size);
+                                uint32_t *mark, size_t *mark_off, char *errstr, size_t errstr_size);
 
 void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t *out);
 

@@ -17,23 +17,23 @@
 #include "rc_err.h"
 
 enum {
-    TAG_NONE = 0,   /* a value the script added */
+    TAG_NONE = 0, /* a value the script added */
     TAG_NIL = 'n',
     TAG_BOOL = 'b',
-    TAG_INT = 'i',  /* an integer within +-2^53, seen as a number */
-    TAG_BIGINT = 'I', /* a negative integer below -2^53, seen as a decimal string */
+    TAG_INT = 'i',     /* an integer within +-2^53, seen as a number */
+    TAG_BIGINT = 'I',  /* a negative integer below -2^53, seen as a decimal string */
     TAG_BIGUINT = 'U', /* an unsigned integer above 2^53, seen as a decimal string */
     TAG_F32 = 'f',
     TAG_F64 = 'd',
     TAG_STR = 's',
-    TAG_BIN = 'B',  /* seen as a string of bytes */
+    TAG_BIN = 'B', /* seen as a string of bytes */
     TAG_MAP = 'm',
     TAG_ARRAY = 'a',
     TAG_EXT = 0x80, /* | ext type (0..127): seen as the ext payload string */
 };
 
 #define RC_SCRIPT_MAX_DEPTH 64
-#define RC_SCRIPT_EXACT 9007199254740992.0 /* 2^53 */
+#define RC_SCRIPT_EXACT     9007199254740992.0 /* 2^53 */
 
 typedef enum mpv_kind {
     MPV_NIL,
@@ -52,11 +52,11 @@ typedef enum mpv_kind {
 typedef struct mpv {
     mpv_kind_t kind;
     bool b;
-    uint64_t u;   /* MPV_UINT */
-    int64_t i;    /* MPV_INT (always negative: msgpack writers use uint for >= 0) */
-    double d;     /* MPV_F32, MPV_F64 */
+    uint64_t u;    /* MPV_UINT */
+    int64_t i;     /* MPV_INT (always negative: msgpack writers use uint for >= 0) */
+    double d;      /* MPV_F32, MPV_F64 */
     const char *s; /* STR, BIN, EXT payload */
-    uint32_t n;   /* STR/BIN/EXT length, ARRAY/MAP entries */
+    uint32_t n;    /* STR/BIN/EXT length, ARRAY/MAP entries */
     int8_t ext;
 } mpv_t;
 

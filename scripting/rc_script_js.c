@@ -38,7 +38,8 @@ static const char prelude[] =
     "    for (var i = 0; i < evs.length; i++) {\n"
     "      var e = evs[i];\n"
     "      if (e === undefined) continue;\n"
-    "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; }\n"
+    "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; "
+    "}\n"
     "    }\n"
     "  };\n"
     "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
@@ -424,7 +425,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             ok = emit(&c, b, 5);
             r->n_out = 1;
         } else {
-            const char *tn = duk_is_null(ctx, 5)      ? "null"
+            const char *tn = duk_is_null(ctx, 5)       ? "null"
                              : duk_is_function(ctx, 5) ? "function"
                              : duk_is_string(ctx, 5)   ? "string"
                              : duk_is_number(ctx, 5)   ? "number"

@@ -71,7 +71,7 @@ static void lua_vm_set_budget(void *opaque, unsigned ms) {
 typedef struct cx {
     lvm_t *vm;
     lua_State *L;
-    int shape;  /* stack index of the weak shape table */
+    int shape; /* stack index of the weak shape table */
     msgpack_packer pk;
     char why[512];
 } cx_t;
@@ -514,7 +514,8 @@ static int batch_main(lua_State *L) {
             describe(L, 6, d, sizeof(d));
             snprintf(c.why, sizeof(c.why),
                      "transform returned %s; expected ACTION_CONT, ACTION_DROP, the event or a "
-                     "list of events", d);
+                     "list of events",
+                     d);
             ok = false;
         }
         if (!ok) {
@@ -528,9 +529,9 @@ static int batch_main(lua_State *L) {
     return 0;
 }
 
-static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const bool *run,
-                                    uint32_t n, msgpack_sbuffer *out, rc_script_result_t *res,
-                                    rc_buf_t *errs, char *errstr, size_t errstr_size) {
+static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const bool *run, uint32_t n,
+                                    msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
+                                    char *errstr, size_t errstr_size) {
     lvm_t *vm = opaque;
     batch_t b = {vm, ev, run, n, out, res, errs, false};
     int rc = lua_cpcall(vm->L, batch_main, &b);
@@ -573,8 +574,9 @@ static int l_copy(lua_State *L) {
 }
 
 static const char *const removed_globals[] = {
-    "dofile", "loadfile", "load", "loadstring", "getfenv", "setfenv", "newproxy",
-    "collectgarbage", "gcinfo", "jit", "module", "require", "package", "io", "debug", "ffi", NULL,
+    "dofile",         "loadfile", "load", "loadstring", "getfenv", "setfenv", "newproxy",
+    "collectgarbage", "gcinfo",   "jit",  "module",     "require", "package", "io",
+    "debug",          "ffi",      NULL,
 };
 
 typedef struct setup {
@@ -647,8 +649,10 @@ static int setup_main(lua_State *L) {
 
     /* the script: text only (mode "t" refuses bytecode), run once, must define transform */
     if (s->len > 0 && s->src[0] == LUA_SIGNATURE[0]) {
-        snprintf(s->err, sizeof(s->err), "%s: precompiled bytecode is not accepted; give the "
-                 "script as text", vm->file);
+        snprintf(s->err, sizeof(s->err),
+                 "%s: precompiled bytecode is not accepted; give the "
+                 "script as text",
+                 vm->file);
         return 0;
     }
     char chunk[1024];

@@ -46,8 +46,8 @@ static void pack_event(msgpack_packer *pk, uint64_t i) {
     str(pk, "price"), msgpack_pack_double(pk, 19.99);
     snprintf(t, sizeof(t), "%llu.50", (unsigned long long)(i % 100000));
     str(pk, "amount"), msgpack_pack_ext_with_body(pk, t, strlen(t), RC_EXT_DECIMAL);
-    str(pk, "created"), msgpack_pack_ext_with_body(pk, "2024-02-29T13:01:02.500", 23,
-                                                   RC_EXT_DATETIME);
+    str(pk, "created"),
+        msgpack_pack_ext_with_body(pk, "2024-02-29T13:01:02.500", 23, RC_EXT_DATETIME);
     str(pk, "note"), msgpack_pack_nil(pk);
     str(pk, "meta"), msgpack_pack_map(pk, 2);
     str(pk, "pipeline"), str(pk, "bench");
@@ -69,8 +69,7 @@ static const script_t scripts[] = {
     {"lua mask email", "lua", "mask.lua",
      "function transform(e) local r = e.after[1]; r.email = '***' end", NULL},
     {"js identity", "js", "identity.js", "function transform(e) { return ACTION_CONT; }", NULL},
-    {"js mask email", "js", "mask.js", "function transform(e) { e.after[0].email = '***'; }",
-     NULL},
+    {"js mask email", "js", "mask.js", "function transform(e) { e.after[0].email = '***'; }", NULL},
 };
 
 int main(int argc, char **argv) {
@@ -99,9 +98,8 @@ int main(int argc, char **argv) {
         fputs(scripts[s].src, f);
         fclose(f);
         rc_transform_spec_t spec = {scripts[s].engine, path, NULL, scripts[s].match_table, 0};
-        rc_transform_chain_t *c =
-            rc_transform_chain_new("bench", &spec, 1, NULL, RC_ON_ERROR_FAIL, errstr,
-                                   sizeof(errstr));
+        rc_transform_chain_t *c = rc_transform_chain_new("bench", &spec, 1, NULL, RC_ON_ERROR_FAIL,
+                                                         errstr, sizeof(errstr));
         if (!c) {
             fprintf(stderr, "%s\n", errstr);
             return 1;

@@ -123,8 +123,8 @@ static void run_script(const rc_script_engine_t *e, const char *src, const mp_t 
     }
     msgpack_sbuffer_init(&r->out);
     r->errs = (rc_buf_t)RC_BUF_INIT;
-    r->err = e->transform_batch(vm, spans, runs, n, &r->out, r->res, &r->errs, errstr,
-                                sizeof(errstr));
+    r->err =
+        e->transform_batch(vm, spans, runs, n, &r->out, r->res, &r->errs, errstr, sizeof(errstr));
     e->destroy(vm);
 }
 
@@ -168,7 +168,8 @@ static void test_identity_round_trips_every_value_type_byte_exact(void **state) 
         "  for (var k in r) { var s = String(r[k]); }\n"
         "  if (r['null'] !== null || r.u64max !== '18446744073709551615') throw new Error('u64');\n"
         "  if (r.i64min !== '-9223372036854775808' || r.id !== 7) throw new Error('i64');\n"
-        "  if (r.dec !== '-1234.5600' || r.bin.length !== 3 || r.bin[0] !== 255) throw new Error('ext');\n"
+        "  if (r.dec !== '-1234.5600' || r.bin.length !== 3 || r.bin[0] !== 255) throw new "
+        "Error('ext');\n"
         "  r.f32 = r.f32 + 0; r.id = r.id * 1;\n"
         "  return e;\n"
         "}",
@@ -205,7 +206,8 @@ static const agree_case_t agree_cases[] = {
     {"route",
      "function transform(e) e.kafka.topic = 'routed.' .. e.table; return ACTION_CONT end",
      "function transform(e) { e.kafka.topic = 'routed.' + e.table; return ACTION_CONT; }",
-     {RC_SCRIPT_SENT, RC_SCRIPT_SENT}, 2},
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"mutate nested",
      "function transform(e)\n"
      "  local r = e.after[1]\n"
@@ -223,11 +225,13 @@ static const agree_case_t agree_cases[] = {
      "  e.kafka.headers.source = 'rowcast';\n"
      "  e.meta.gtid = 'x:1';\n"
      "}",
-     {RC_SCRIPT_SENT, RC_SCRIPT_SENT}, 2},
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"drop by content",
      "function transform(e) if e.after[1].status == 'spam' then return ACTION_DROP end end",
      "function transform(e) { if (e.after[0].status === 'spam') return ACTION_DROP; }",
-     {RC_SCRIPT_SENT, RC_SCRIPT_DROPPED}, 1},
+     {RC_SCRIPT_SENT, RC_SCRIPT_DROPPED},
+     1},
     {"fan-out",
      "function transform(e)\n"
      "  local audit = copy(e)\n"
@@ -241,11 +245,13 @@ static const agree_case_t agree_cases[] = {
      "  audit.kafka.key = null;\n"
      "  return [e, audit];\n"
      "}",
-     {RC_SCRIPT_SENT, RC_SCRIPT_SENT}, 4},
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     4},
     {"empty list drops",
      "function transform(e) return {} end",
      "function transform(e) { return []; }",
-     {RC_SCRIPT_DROPPED, RC_SCRIPT_DROPPED}, 0},
+     {RC_SCRIPT_DROPPED, RC_SCRIPT_DROPPED},
+     0},
 };
 
 static void test_engines_agree_on_route_mutate_drop_fanout(void **state) {
@@ -262,8 +268,8 @@ static void test_engines_agree_on_route_mutate_drop_fanout(void **state) {
             assert_int_equal(r[e].err, RC_OK);
             for (int i = 0; i < 2; i++) {
                 if (r[e].res[i].status != k->status[i]) {
-                    fail_msg("%s on %s: event %d: status %d, error %s", k->name,
-                             engines[e]->name, i, r[e].res[i].status,
+                    fail_msg("%s on %s: event %d: status %d, error %s", k->name, engines[e]->name,
+                             i, r[e].res[i].status,
                              r[e].res[i].status == RC_SCRIPT_FAILED ? err_of(&r[e], i) : "-");
                 }
             }
@@ -328,26 +334,21 @@ typedef struct error_case {
 } error_case_t;
 
 static const error_case_t runtime_errors[] = {
-    {"raise with line",
-     "local x = 1\n\nfunction transform(e)\n  error('boom')\nend",
-     "var x = 1;\n\nfunction transform(e) {\n  throw new Error('boom');\n}",
-     "t.lua:4: boom", "t.js:4: Error: boom"},
-    {"bad return",
-     "function transform(e) return 42 end", "function transform(e) { return 42; }",
+    {"raise with line", "local x = 1\n\nfunction transform(e)\n  error('boom')\nend",
+     "var x = 1;\n\nfunction transform(e) {\n  throw new Error('boom');\n}", "t.lua:4: boom",
+     "t.js:4: Error: boom"},
+    {"bad return", "function transform(e) return 42 end", "function transform(e) { return 42; }",
      "t.lua: transform returned a number (42); expected ACTION_CONT",
      "t.js: transform returned a number (42); expected ACTION_CONT"},
-    {"bad topic",
-     "function transform(e) e.kafka.topic = 'no spaces!' end",
+    {"bad topic", "function transform(e) e.kafka.topic = 'no spaces!' end",
      "function transform(e) { e.kafka.topic = 'no spaces!'; }",
      "kafka.topic \"no spaces!\" is not a valid Kafka topic name",
      "kafka.topic \"no spaces!\" is not a valid Kafka topic name"},
-    {"long topic",
-     "function transform(e) e.kafka.topic = string.rep('a', 250) end",
+    {"long topic", "function transform(e) e.kafka.topic = string.rep('a', 250) end",
      "function transform(e) { e.kafka.topic = new Array(251).join('a'); }",
      "is not a valid Kafka topic name: use 1 to 249 characters",
      "is not a valid Kafka topic name: use 1 to 249 characters"},
-    {"function value",
-     "function transform(e) e.after[1].f = print end",
+    {"function value", "function transform(e) e.after[1].f = print end",
      "function transform(e) { e.after[0].f = function () {}; }",
      "cannot send a function value (key \"f\")", "cannot send a function (key \"f\")"},
     /* sandbox: each escape is a clean error naming the line */
@@ -359,8 +360,8 @@ static const error_case_t runtime_errors[] = {
      "t.lua:2: attempt to call field 'execute'",
      "t.js:2: ReferenceError: identifier 'Duktape' undefined"},
     {"require / modSearch", "function transform(e)\n  require('os')\nend",
-     "function transform(e) {\n  this.require('x');\n}", "t.lua:2: attempt to call global 'require'",
-     "t.js:2: TypeError"},
+     "function transform(e) {\n  this.require('x');\n}",
+     "t.lua:2: attempt to call global 'require'", "t.js:2: TypeError"},
     {"package", "function transform(e)\n  package.loadlib('x', 'y')\nend",
      "function transform(e) {\n  module.exports = 1;\n}",
      "t.lua:2: attempt to index global 'package'",
@@ -368,9 +369,18 @@ static const error_case_t runtime_errors[] = {
 };
 
 static const char *const lua_escapes[] = {
-    "ffi = require('ffi')", "debug.getinfo(1)", "load('return 1')", "loadstring('return 1')",
-    "dofile('/etc/passwd')", "loadfile('/etc/passwd')", "string.dump(transform)",
-    "('x').dump(transform)", "setfenv(1, {})", "getfenv(0)", "jit.off()", "collectgarbage()",
+    "ffi = require('ffi')",
+    "debug.getinfo(1)",
+    "load('return 1')",
+    "loadstring('return 1')",
+    "dofile('/etc/passwd')",
+    "loadfile('/etc/passwd')",
+    "string.dump(transform)",
+    "('x').dump(transform)",
+    "setfenv(1, {})",
+    "getfenv(0)",
+    "jit.off()",
+    "collectgarbage()",
 };
 
 static void test_errors_name_file_line_and_what_went_wrong(void **state) {
@@ -488,11 +498,13 @@ static void test_load_errors_report_file_line_and_hint(void **state) {
     (void)state;
     expect_create_error(&rc_script_lua, "x = 1\nfunction transform(e)\n  return e +\nend",
                         "t.lua:4: unexpected symbol near 'end'");
-    expect_create_error(&rc_script_lua, "local x = 1", "t.lua: the script must define a function "
-                                                       "transform(cdc_event)");
+    expect_create_error(&rc_script_lua, "local x = 1",
+                        "t.lua: the script must define a function "
+                        "transform(cdc_event)");
     expect_create_error(&rc_script_lua, "transform = 5", "must define a function transform");
     expect_create_error(&rc_script_lua, "\n\nerror('at load')", "t.lua:3: at load");
-    expect_create_error(&rc_script_lua, "\x1bLJ\x02junk", "t.lua: precompiled bytecode is not accepted");
+    expect_create_error(&rc_script_lua, "\x1bLJ\x02junk",
+                        "t.lua: precompiled bytecode is not accepted");
     expect_create_error(&rc_script_lua, "require('io')", "t.lua:1: attempt to call global");
     expect_create_error(&rc_script_js, "var x = 1;\nvar transform = (e) => e;",
                         "duktape runs ES5.1: use function(e){}");
@@ -546,14 +558,14 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
         }
         mp_t in;
         mp_init(&in);
-        pack_event(&in, "orders", "new", false);  /* not routed, kept */
-        pack_event(&in, "users", "spam", false);  /* routed, dropped */
-        pack_event(&in, "users", "ok", false);    /* routed, kept: the mark ends here */
-        pack_event(&in, "users", "bad", false);   /* fails */
+        pack_event(&in, "orders", "new", false); /* not routed, kept */
+        pack_event(&in, "users", "spam", false); /* routed, dropped */
+        pack_event(&in, "users", "ok", false);   /* routed, kept: the mark ends here */
+        pack_event(&in, "users", "bad", false);  /* fails */
         uint32_t n = 4, mark = 3;
         size_t mark_off = 0;
-        rc_err_t err = rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr,
-                                              sizeof(errstr));
+        rc_err_t err =
+            rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr));
         rc_transform_stats_t st;
         rc_transform_chain_get_stats(c, &st);
         if (policy == 0) {
@@ -588,13 +600,13 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
     }
     /* errors at creation name the pipeline, the transform and the file */
     rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL, 0}};
-    assert_null(rc_transform_chain_new("p1", missing, 1, dir, RC_ON_ERROR_FAIL, errstr,
-                                       sizeof(errstr)));
+    assert_null(
+        rc_transform_chain_new("p1", missing, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
     assert_non_null(strstr(errstr, "pipeline p1: transforms[0]: "));
     assert_non_null(strstr(errstr, "nope.lua: cannot read the script"));
     rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "((", 0}};
-    assert_null(rc_transform_chain_new("p1", badre, 1, dir, RC_ON_ERROR_FAIL, errstr,
-                                       sizeof(errstr)));
+    assert_null(
+        rc_transform_chain_new("p1", badre, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
     assert_non_null(strstr(errstr, "match.table '((' is not a valid regular expression"));
     unlink(a);
     unlink(b);
