@@ -229,7 +229,8 @@ static bool in_shape(lua_State *L, int shape, int nkeys, int key) {
     return false;
 }
 
-static int pack_table(cx_t *c, int t, int depth) {
+/* tag: what the entry held before (an empty new table that replaces a list is a list). */
+static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     lua_State *L = c->L;
     luaL_checkstack(L, 10, "nesting");
     int base = lua_gettop(L);
@@ -249,7 +250,8 @@ static int pack_table(cx_t *c, int t, int depth) {
         }
     }
     int rc = 0;
-    if (stype == LUA_TSTRING || (stype == LUA_TNIL && n > 0 && count == n)) {
+    if (stype == LUA_TSTRING || (stype == LUA_TNIL && n > 0 && count == n) ||
+        (stype == LUA_TNIL && count == 0 && tag == TAG_ARRAY)) {
         if (stype == LUA_TSTRING) {
             tags = (const uint8_t *)lua_tolstring(L, shape, &ntags);
         }
@@ -354,7 +356,7 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
         bool action = lua_rawequal(L, idx, -1) || lua_rawequal(L, idx, -2);
         lua_pop(L, 2);
         if (!action) {
-            return pack_table(c, idx, depth);
+            return pack_table(c, idx, depth, tag);
         }
         break;
     default:
