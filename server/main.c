@@ -25,6 +25,7 @@
 #include "rc_http.h"
 #include "rc_log.h"
 #include "rc_pipeline.h"
+#include "rc_script.h"
 #include "rc_version.h"
 
 #define H2O_VERSION_STR "2.2.5"
@@ -33,6 +34,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "Usage: rowcast --config FILE [--check] [--log-level LEVEL]\n"
             "       rowcast decode [--include REGEX] [--no-checksum] FILE...\n"
+            "       rowcast transform-test --script FILE --event EVENT.json\n"
             "\n"
             "Streams row changes from MySQL/MariaDB binlogs to Kafka.\n"
             "\n"
@@ -101,6 +103,9 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0}};
     if (argc > 1 && strcmp(argv[1], "decode") == 0) {
         return rc_cmd_decode(argc - 1, argv + 1);
+    }
+    if (argc > 1 && strcmp(argv[1], "transform-test") == 0) {
+        return rc_script_cli_main(argc - 1, argv + 1);
     }
     const char *config_path = NULL, *log_level = NULL;
     int check = 0, opt;

@@ -377,6 +377,45 @@ static const rc_config_key_t batch_keys[] = {
 };
 static const rc_config_table_t batch_table = {batch_keys, ARRAY_LEN(batch_keys), NULL};
 
+static const char *const transform_engines[] = {"lua", "js", NULL};
+static const char *const on_error_policies[] = {"fail", "skip", NULL};
+
+#define XF_OFF(f) offsetof(rc_transform_config_t, f)
+static const rc_config_key_t match_keys[] = {
+    {.name = "schema",
+     .type = RC_CONFIG_STRING,
+     .offset = XF_OFF(match_schema),
+     .check = check_regex,
+     .desc = "POSIX extended regex on the schema, anchored at both ends; unset = any."},
+    {.name = "table",
+     .type = RC_CONFIG_STRING,
+     .offset = XF_OFF(match_table),
+     .check = check_regex,
+     .desc = "Regex like schema, on the table name."},
+};
+static const rc_config_table_t match_table = {match_keys, ARRAY_LEN(match_keys), NULL};
+
+static const rc_config_key_t transform_keys[] = {
+    {.name = "engine",
+     .type = RC_CONFIG_ENUM_STR,
+     .offset = XF_OFF(engine),
+     .flags = RC_CONFIG_REQUIRED,
+     .choices = transform_engines,
+     .desc = "lua (LuaJIT) or js (duktape, ECMAScript 5.1)."},
+    {.name = "file",
+     .type = RC_CONFIG_STRING,
+     .offset = XF_OFF(file),
+     .flags = RC_CONFIG_REQUIRED,
+     .check = check_not_empty,
+     .desc = "Script defining transform(cdc_event); relative to the config file's directory."},
+    {.name = "match",
+     .type = RC_CONFIG_MAP,
+     .offset = 0,
+     .sub = &match_table,
+     .desc = "Only events whose schema and table match go through this transform."},
+};
+static const rc_config_table_t transform_table = {transform_keys, ARRAY_LEN(transform_keys), NULL};
+
 static const rc_config_key_t pipeline_keys[] = {
     {.name = "name",
      .type = RC_CONFIG_STRING,
@@ -407,6 +446,28 @@ static const rc_config_key_t pipeline_keys[] = {
      .min = 1,
      .max = 1024,
      .desc = "Depth of the bounded queue between reader and worker, in batches."},
+    {.name = "transforms",
+     .type = RC_CONFIG_MAP_LIST,
+     .offset = PIPE_OFF(transforms),
+     .count_offset = PIPE_OFF(n_transforms),
+     .elem_size = sizeof(rc_transform_config_t),
+     .sub = &transform_table,
+     .desc = "Scripts run in order on every event; the first drop wins."},
+    {.name = "on_error",
+     .type = RC_CONFIG_ENUM,
+     .offset = PIPE_OFF(on_error),
+     .def = "fail",
+     .choices = on_error_policies,
+     .desc = "What a script error does: fail stops the pipeline; skip counts and logs it "
+             "(rate-limited) and does not send the event."},
+    {.name = "transform_budget_ms",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(transform_budget_ms),
+     .def = "1000",
+     .min = 0,
+     .max = 600000,
+     .desc = "Time Lua scripts may run per batch; past it the running event fails (on_error "
+             "applies). With a budget the LuaJIT compiler is off. 0 = none. Not enforced for js."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 

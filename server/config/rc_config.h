@@ -59,6 +59,13 @@ typedef struct rc_sink_config {
     int topic_replication;   /* for created topics, default -1 = broker default */
 } rc_sink_config_t;
 
+typedef struct rc_transform_config {
+    char *engine;        /* "lua" | "js" */
+    char *file;          /* script path as written; relative to the config file's directory */
+    char *match_schema;  /* anchored regex on the schema, or NULL = any */
+    char *match_table;   /* anchored regex on the table, or NULL = any */
+} rc_transform_config_t;
+
 typedef struct rc_pipeline_config {
     char *name;          /* required, [A-Za-z0-9._-]{1,64}, unique */
     rc_source_config_t source;
@@ -66,6 +73,10 @@ typedef struct rc_pipeline_config {
     int batch_max_events;    /* default 1000 */
     int batch_max_ms;        /* default 20 */
     int queue_batches;       /* bounded queue depth between reader and worker, default 16 */
+    rc_transform_config_t *transforms; /* run in order on every event; none = events as read */
+    size_t n_transforms;
+    int on_error;            /* 0 = fail (default), 1 = skip: what a script error does */
+    int transform_budget_ms; /* time scripts may run per batch (Lua), default 1000; 0 = none */
 } rc_pipeline_config_t;
 
 typedef struct rc_kafka_config {

@@ -8,6 +8,7 @@
 #include "rc_pipeline.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
 #include <regex.h>
@@ -29,6 +30,7 @@
 #include "rc_mp.h"
 #include "rc_mysql.h"
 #include "rc_queue.h"
+#include "rc_script.h"
 
 #define BACKOFF_MAX_S 30
 
@@ -55,6 +57,9 @@ struct rc_pipeline {
     char reason[1024];
 
     atomic_uint_fast64_t events_read, transactions, bytes_read, batches;
+
+    rc_transform_chain_t *transforms; /* NULL without transforms; used by the worker only */
+    atomic_uint_fast64_t events_dropped, events_skipped;
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -152,6 +157,32 @@ static bool include_table(void *opaque, const char *schema, const char *table) {
     return in;
 }
 
+/* Compiles the pipeline's scripts (at --check too); relative files are found next to the
+ * config file. */
+static rc_transform_chain_t *new_transforms(const rc_config_t *conf,
+                                            const rc_pipeline_config_t *pc, char *errstr,
+                                            size_t errstr_size) {
+    rc_transform_spec_t *specs = calloc(pc->n_transforms, sizeof(*specs));
+    char *dir = strdup(conf->path ? conf->path : ".");
+    rc_transform_chain_t *chain = NULL;
+    if (!specs || !dir) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < pc->n_transforms; i++) {
+            specs[i] = (rc_transform_spec_t){pc->transforms[i].engine, pc->transforms[i].file,
+                                             pc->transforms[i].match_schema,
+                                             pc->transforms[i].match_table,
+                                             (unsigned)pc->transform_budget_ms};
+        }
+        chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
+                                       pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,
+                                       errstr, errstr_size);
+    }
+    free(specs);
+    free(dir);
+    return chain;
+}
+
 rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config_t *pconf,
                                char *errstr, size_t errstr_size) {
     rc_pipeline_t *p = calloc(1, sizeof(*p));
@@ -173,6 +204,10 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
         goto fail;
     }
     p->n_exclude = pconf->source.n_exclude;
+    if (pconf->n_transforms > 0 && !(p->transforms = new_transforms(conf, pconf, errstr,
+                                                                   errstr_size))) {
+        goto fail;
+    }
     p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     p->queue = rc_queue_new((size_t)(pconf->queue_batches > 0 ? pconf->queue_batches : 16));
     if (p->stop_fd < 0 || !p->queue) {
@@ -388,9 +423,35 @@ static void *reader_main(void *arg) {
     return NULL;
 }
 
+/* Runs the batch through the pipeline's transforms, which rewrite it in place; the last
+ * transaction boundary moves with the events it covers. @thread worker */
+static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr,
+                               size_t errstr_size) {
+    if (!p->transforms) {
+        return RC_OK;
+    }
+    uint32_t mark = b->commit_events;
+    size_t mark_off = 0;
+    rc_err_t err = rc_transform_chain_run(p->transforms, &b->buf, &b->n_events, &mark,
+                                          &mark_off, errstr, errstr_size);
+    if (b->has_commit) {
+        b->commit_events = mark;
+        b->commit_off = mark_off;
+    }
+    rc_transform_stats_t st;
+    rc_transform_chain_get_stats(p->transforms, &st);
+    atomic_store(&p->events_dropped, st.dropped);
+    atomic_store(&p->events_skipped, st.errors);
+    return err;
+}
+
 /* Encodes and produces every event of one batch. */
 static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_buf_t *val, rc_buf_t *key,
                               char *errstr, size_t errstr_size) {
+    rc_err_t terr = run_transforms(p, b, errstr, errstr_size);
+    if (terr != RC_OK) {
+        return terr;
+    }
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
     for (uint32_t i = 0; i < b->n_events; i++) {
@@ -546,6 +607,7 @@ void rc_pipeline_destroy(rc_pipeline_t *p) {
         rc_pipeline_stop(p, 0);
     }
     rc_kafka_destroy(p->kafka);
+    rc_transform_chain_destroy(p->transforms);
     rc_queue_destroy(p->queue, (void (*)(void *))rc_batch_destroy);
     free_patterns(p->include, p->n_include);
     free_patterns(p->exclude, p->n_exclude);
@@ -576,6 +638,8 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->transactions = atomic_load(&p->transactions);
     out->bytes_read = atomic_load(&p->bytes_read);
     out->batches = atomic_load(&p->batches);
+    out->events_dropped = atomic_load(&p->events_dropped);
+    out->events_skipped = atomic_load(&p->events_skipped);
     if (p->kafka) {
         rc_kafka_stats_t ks;
         rc_kafka_get_stats(p->kafka, &ks);

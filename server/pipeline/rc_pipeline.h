@@ -37,6 +37,8 @@ typedef struct rc_pipeline_stats {
     uint64_t transactions;
     uint64_t bytes_read;       /* binlog bytes */
     uint64_t batches;
+    uint64_t events_dropped;   /* dropped by a transform */
+    uint64_t events_skipped;   /* not sent after a transform error (on_error: skip) */
 } rc_pipeline_stats_t;
 
 /* Validates what can be checked offline (regexes, topic template) and prepares the

@@ -195,7 +195,7 @@ static void test_config_unknown_key_names_line_and_path(void **state) {
                  "bad.yaml:4: kafka.brokerz: unknown key (known: brokers, rdkafka)");
     expect_error(MINIMAL "    sinks: {}\n",
                  "bad.yaml:8: pipelines[0].sinks: unknown key (known: name, source, sink, batch, "
-                 "queue_batches)");
+                 "queue_batches, transforms, on_error, transform_budget_ms)");
     expect_error(MINIMAL "      tls: {mode: required, kee: x}\n",
                  "bad.yaml:8: pipelines[0].source.tls.kee: unknown key (known: mode, ca, cert, "
                  "key)");
@@ -687,6 +687,39 @@ static void test_config_topic_and_listen_are_validated(void **state) {
     rc_config_destroy(c);
 }
 
+static void test_config_transforms_in_order_with_match_and_policy(void **state) {
+    (void)state;
+    rc_config_t *c = load_ok(MINIMAL "    transforms:\n"
+                                     "      - {engine: lua, file: a.lua, match: {table: 'u.*'}}\n"
+                                     "      - {engine: js, file: b.js}\n"
+                                     "    on_error: skip\n");
+    const rc_pipeline_config_t *p = &c->pipelines[0];
+    assert_int_equal(p->n_transforms, 2);
+    assert_string_equal(p->transforms[0].engine, "lua");
+    assert_string_equal(p->transforms[0].file, "a.lua");
+    assert_null(p->transforms[0].match_schema);
+    assert_string_equal(p->transforms[0].match_table, "u.*");
+    assert_string_equal(p->transforms[1].engine, "js");
+    assert_null(p->transforms[1].match_table);
+    assert_int_equal(p->on_error, 1);
+    assert_int_equal(p->transform_budget_ms, 1000);
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL);
+    assert_int_equal(c->pipelines[0].n_transforms, 0);
+    assert_int_equal(c->pipelines[0].on_error, 0);
+    rc_config_destroy(c);
+    expect_error_prefix(MINIMAL "    transforms: [{engine: python, file: a.py}]\n",
+                        "bad.yaml:8: pipelines[0].transforms[0].engine: ");
+    expect_error_prefix(MINIMAL "    transforms: [{engine: lua}]\n",
+                        "bad.yaml:8: pipelines[0].transforms[0].file: ");
+    expect_error_prefix(MINIMAL "    transforms:\n"
+                                "      - {engine: lua, file: a.lua, match: {table: '(('}}\n",
+                        "bad.yaml:9: pipelines[0].transforms[0].match.table: invalid regular "
+                        "expression");
+    expect_error_prefix(MINIMAL "    on_error: dead_letter\n",
+                        "bad.yaml:8: pipelines[0].on_error: ");
+}
+
 static void test_config_aliases_are_resolved(void **state) {
     (void)state;
     rc_config_t *c = load_ok("kafka:\n"
@@ -788,6 +821,7 @@ int main(void) {
         cmocka_unit_test(test_config_tls_cert_requires_key),
         cmocka_unit_test(test_config_topic_and_listen_are_validated),
         cmocka_unit_test(test_config_aliases_are_resolved),
+        cmocka_unit_test(test_config_transforms_in_order_with_match_and_policy),
         cmocka_unit_test(test_config_print_reference_lists_every_key),
         cmocka_unit_test(test_config_destroy_accepts_null),
     };

@@ -1,0 +1,106 @@
+/* rc_script_int.h: what the two engines share (private to scripting/).
+ *
+ * A msgpack value reader and the "type tags" that make an identity transform byte-exact:
+ * when an engine turns a map or an array into a script value it also remembers, per entry,
+ * the msgpack type the value came with (one byte each). On the way back a value of the
+ * script's natural type is written with that remembered type when it still fits (a number
+ * that was float32 is written as float32, a string that was bin or ext stays bin or ext), and
+ * new values get their natural type. */
+#ifndef RC_SCRIPT_INT_H
+#define RC_SCRIPT_INT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rc_err.h"
+
+enum {
+    TAG_NONE = 0, /* a value the script added */
+    TAG_NIL = 'n',
+    TAG_BOOL = 'b',
+    TAG_INT = 'i',     /* an integer within +-2^53, seen as a number */
+    TAG_BIGINT = 'I',  /* a negative integer below -2^53, seen as a decimal string */
+    TAG_BIGUINT = 'U', /* an unsigned integer above 2^53, seen as a decimal string */
+    TAG_F32 = 'f',
+    TAG_F64 = 'd',
+    TAG_STR = 's',
+    TAG_BIN = 'B', /* seen as a string of bytes */
+    TAG_MAP = 'm',
+    TAG_ARRAY = 'a',
+    TAG_EXT = 0x80, /* | ext type (0..127): seen as the ext payload string */
+};
+
+#define RC_SCRIPT_MAX_DEPTH 64
+#define RC_SCRIPT_EXACT     9007199254740992.0 /* 2^53 */
+
+typedef enum mpv_kind {
+    MPV_NIL,
+    MPV_BOOL,
+    MPV_UINT,
+    MPV_INT,
+    MPV_F32,
+    MPV_F64,
+    MPV_STR,
+    MPV_BIN,
+    MPV_EXT,
+    MPV_ARRAY,
+    MPV_MAP,
+} mpv_kind_t;
+
+typedef struct mpv {
+    mpv_kind_t kind;
+    bool b;
+    uint64_t u;    /* MPV_UINT */
+    int64_t i;     /* MPV_INT (always negative: msgpack writers use uint for >= 0) */
+    double d;      /* MPV_F32, MPV_F64 */
+    const char *s; /* STR, BIN, EXT payload */
+    uint32_t n;    /* STR/BIN/EXT length, ARRAY/MAP entries */
+    int8_t ext;
+} mpv_t;
+
+/* Reads one value header (a whole scalar, or the header of an array/map) and advances *p. */
+rc_err_t rc_script_mp_next(const uint8_t **p, const uint8_t *end, mpv_t *v);
+
+/* The tag of a scalar value. */
+static inline uint8_t rc_script_tag_of(const mpv_t *v) {
+    switch (v->kind) {
+    case MPV_NIL:
+        return TAG_NIL;
+    case MPV_BOOL:
+        return TAG_BOOL;
+    case MPV_UINT:
+        return v->u <= (uint64_t)RC_SCRIPT_EXACT ? TAG_INT : TAG_BIGUINT;
+    case MPV_INT:
+        return v->i >= -(int64_t)RC_SCRIPT_EXACT ? TAG_INT : TAG_BIGINT;
+    case MPV_F32:
+        return TAG_F32;
+    case MPV_F64:
+        return TAG_F64;
+    case MPV_STR:
+        return TAG_STR;
+    case MPV_BIN:
+        return TAG_BIN;
+    case MPV_EXT:
+        return (uint8_t)(TAG_EXT | (uint8_t)v->ext);
+    case MPV_ARRAY:
+        return TAG_ARRAY;
+    case MPV_MAP:
+        return TAG_MAP;
+    }
+    return TAG_NONE;
+}
+
+/* Writes a script number: with its remembered type when it still fits, else an integer when
+ * it is integral and in range, else float64. */
+void rc_script_pack_number(msgpack_packer *pk, double v, uint8_t tag);
+
+/* Writes a script string: bin, ext or a 64-bit integer when the remembered type says so and
+ * the value still fits, else str. */
+void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_t tag);
+
+/* Formats a big integer value (TAG_BIGINT/TAG_BIGUINT) as decimal; returns its length. */
+int rc_script_format_int(const mpv_t *v, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,607 @@
+/* rc_script_js.c: the duktape engine ("engine: js", ECMAScript 5.1).
+ *
+ * One duktape heap per script. The global `Duktape` and any `require` are deleted, so a
+ * script cannot load modules. A batch is one protected C call: the events to run become
+ * objects, a small JS driver calls transform on each inside try/catch, and the results are
+ * written back. Objects keep their key order (duktape enumerates in insertion order); the
+ * msgpack type of each entry is remembered under a hidden symbol that scripts cannot see
+ * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays. */
+#include <duktape.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_log.h"
+#include "rc_script.h"
+#include "rc_script_int.h"
+
+#define SHAPE_KEY DUK_HIDDEN_SYMBOL("rcshape")
+
+typedef struct jvm {
+    duk_context *ctx;
+    char *file;
+} jvm_t;
+
+typedef struct cx {
+    duk_context *ctx;
+    duk_idx_t cont, drop; /* stack indices of ACTION_CONT and ACTION_DROP */
+    msgpack_packer pk;
+    char why[512];
+} cx_t;
+
+static const char prelude[] =
+    "(function () {\n"
+    "  function constant(name) {\n"
+    "    return Object.freeze({toString: function () { return name; }});\n"
+    "  }\n"
+    "  var driver = function (fn, evs, res, errs) {\n"
+    "    for (var i = 0; i < evs.length; i++) {\n"
+    "      var e = evs[i];\n"
+    "      if (e === undefined) continue;\n"
+    "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; "
+    "}\n"
+    "    }\n"
+    "  };\n"
+    "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
+    "})()\n";
+
+/* ---- msgpack -> JS ---- */
+
+static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
+    duk_context *ctx = c->ctx;
+    mpv_t v;
+    if (rc_script_mp_next(p, end, &v) != RC_OK) {
+        snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
+        return -1;
+    }
+    *tag = rc_script_tag_of(&v);
+    switch (v.kind) {
+    case MPV_NIL:
+        duk_push_null(ctx);
+        return 0;
+    case MPV_BOOL:
+        duk_push_boolean(ctx, v.b);
+        return 0;
+    case MPV_UINT:
+    case MPV_INT:
+        if (*tag == TAG_INT) {
+            duk_push_number(ctx, v.kind == MPV_UINT ? (double)v.u : (double)v.i);
+        } else {
+            char b[32];
+            int n = rc_script_format_int(&v, b, sizeof(b));
+            duk_push_lstring(ctx, b, (duk_size_t)n);
+        }
+        return 0;
+    case MPV_F32:
+    case MPV_F64:
+        duk_push_number(ctx, v.d);
+        return 0;
+    case MPV_EXT:
+        if (v.ext < 0) {
+            snprintf(c->why, sizeof(c->why), "ext type %d is not supported", v.ext);
+            return -1;
+        }
+        /* fall through */
+    case MPV_STR:
+        duk_push_lstring(ctx, v.s, v.n);
+        return 0;
+    case MPV_BIN: {
+        void *data = duk_push_fixed_buffer(ctx, v.n);
+        if (v.n) {
+            memcpy(data, v.s, v.n);
+        }
+        duk_push_buffer_object(ctx, -1, 0, v.n, DUK_BUFOBJ_UINT8ARRAY);
+        duk_remove(ctx, -2);
+        return 0;
+    }
+    case MPV_ARRAY:
+    case MPV_MAP:
+        break;
+    }
+    if (depth >= RC_SCRIPT_MAX_DEPTH) {
+        snprintf(c->why, sizeof(c->why), "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
+        return -1;
+    }
+    bool map = v.kind == MPV_MAP;
+    duk_require_stack(ctx, 8);
+    uint8_t small[64], *tags = small;
+    if (v.n > sizeof(small)) {
+        tags = duk_push_fixed_buffer(ctx, v.n); /* scratch, removed below */
+    }
+    duk_idx_t t = map ? duk_push_object(ctx) : duk_push_array(ctx);
+    if (map) {
+        duk_push_array(ctx); /* shape: [tags, key1, key2, ...] */
+    }
+    for (uint32_t i = 0; i < v.n; i++) {
+        uint8_t ktag;
+        if (map) {
+            if (push_value(c, p, end, depth + 1, &ktag) != 0) {
+                return -1;
+            }
+            if (!duk_is_string(ctx, -1) && !duk_is_number(ctx, -1)) {
+                snprintf(c->why, sizeof(c->why), "map keys must be strings or numbers");
+                return -1;
+            }
+            duk_to_string(ctx, -1);
+            duk_dup(ctx, -1);
+            duk_put_prop_index(ctx, t + 1, i + 1);
+        }
+        if (push_value(c, p, end, depth + 1, &tags[i]) != 0) {
+            return -1;
+        }
+        if (map) {
+            duk_put_prop(ctx, t);
+        } else {
+            duk_put_prop_index(ctx, t, i);
+        }
+    }
+    duk_push_lstring(ctx, (const char *)tags, v.n);
+    if (map) {
+        duk_put_prop_index(ctx, t + 1, 0);
+    }
+    duk_put_prop_string(ctx, t, SHAPE_KEY);
+    if (tags != small) {
+        duk_remove(ctx, t - 1);
+    }
+    return 0;
+}
+
+/* ---- JS -> msgpack ---- */
+
+static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char *key);
+
+/* The remembered tag of key (at stack top) in a map whose shape array is at shape; guess is
+ * its likely position. */
+static uint8_t key_tag(duk_context *ctx, duk_idx_t shape, const char *tags, size_t ntags,
+                       const char *k, size_t klen, size_t guess) {
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t j = pass ? 0 : guess; j < (pass ? ntags : guess + 1) && j < ntags; j++) {
+            duk_get_prop_index(ctx, shape, (duk_uarridx_t)j + 1);
+            duk_size_t n;
+            const char *s = duk_get_lstring(ctx, -1, &n);
+            bool eq = s && n == klen && memcmp(s, k, n) == 0;
+            duk_pop(ctx);
+            if (eq) {
+                return (uint8_t)tags[j];
+            }
+        }
+    }
+    return TAG_NONE;
+}
+
+static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
+    duk_context *ctx = c->ctx;
+    duk_require_stack(ctx, 10);
+    duk_idx_t base = duk_get_top(ctx);
+    duk_get_prop_string(ctx, idx, SHAPE_KEY);
+    duk_idx_t shape = base;
+    int rc = 0;
+    if (duk_is_array(ctx, idx)) {
+        duk_size_t ntags = 0;
+        const char *tags = duk_is_string(ctx, shape) ? duk_get_lstring(ctx, shape, &ntags) : NULL;
+        duk_size_t n = duk_get_length(ctx, idx);
+        msgpack_pack_array(&c->pk, n);
+        for (duk_size_t i = 0; i < n && rc == 0; i++) {
+            duk_get_prop_index(ctx, idx, (duk_uarridx_t)i);
+            rc = pack_value(c, duk_get_top_index(ctx), i < ntags ? (uint8_t)tags[i] : TAG_NONE,
+                            depth + 1, NULL);
+            duk_pop(ctx);
+        }
+        duk_set_top(ctx, base);
+        return rc;
+    }
+    duk_size_t ntags = 0;
+    const char *tags = NULL;
+    if (duk_is_array(ctx, shape)) {
+        duk_get_prop_index(ctx, shape, 0);
+        tags = duk_get_lstring(ctx, -1, &ntags); /* stays on the stack */
+    }
+    duk_idx_t e = duk_get_top(ctx);
+    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    size_t count = 0;
+    while (duk_next(ctx, e, 1)) {
+        count += !duk_is_undefined(ctx, -1);
+        duk_pop_2(ctx);
+    }
+    duk_pop(ctx);
+    msgpack_pack_map(&c->pk, count);
+    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    size_t pos = 0;
+    while (rc == 0 && duk_next(ctx, e, 1)) {
+        if (!duk_is_undefined(ctx, -1)) {
+            duk_size_t klen;
+            const char *k = duk_get_lstring(ctx, -2, &klen);
+            uint8_t tag = tags ? key_tag(ctx, shape, tags, ntags, k, klen, pos) : TAG_NONE;
+            msgpack_pack_str(&c->pk, klen);
+            msgpack_pack_str_body(&c->pk, k, klen);
+            rc = pack_value(c, duk_get_top_index(ctx), tag, depth + 1, k);
+        }
+        pos++;
+        duk_pop_2(ctx);
+    }
+    duk_set_top(ctx, base);
+    return rc;
+}
+
+static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char *key) {
+    duk_context *ctx = c->ctx;
+    const char *what = "value";
+    switch (duk_get_type(ctx, idx)) {
+    case DUK_TYPE_UNDEFINED:
+    case DUK_TYPE_NULL:
+        msgpack_pack_nil(&c->pk);
+        return 0;
+    case DUK_TYPE_BOOLEAN:
+        if (duk_get_boolean(ctx, idx)) {
+            msgpack_pack_true(&c->pk);
+        } else {
+            msgpack_pack_false(&c->pk);
+        }
+        return 0;
+    case DUK_TYPE_NUMBER:
+        rc_script_pack_number(&c->pk, duk_get_number(ctx, idx), tag);
+        return 0;
+    case DUK_TYPE_STRING: {
+        duk_size_t n;
+        const char *s = duk_get_lstring(ctx, idx, &n);
+        rc_script_pack_string(&c->pk, s, n, tag);
+        return 0;
+    }
+    case DUK_TYPE_BUFFER:
+    case DUK_TYPE_OBJECT:
+        if (duk_is_function(ctx, idx)) {
+            what = "function";
+            break;
+        }
+        if (duk_strict_equals(ctx, idx, c->cont) || duk_strict_equals(ctx, idx, c->drop)) {
+            what = "ACTION_CONT/ACTION_DROP";
+            break;
+        }
+        if (duk_is_buffer_data(ctx, idx)) {
+            duk_size_t n;
+            const void *data = duk_get_buffer_data(ctx, idx, &n);
+            msgpack_pack_bin(&c->pk, n);
+            msgpack_pack_bin_body(&c->pk, data, n);
+            return 0;
+        }
+        if (depth >= RC_SCRIPT_MAX_DEPTH) {
+            snprintf(c->why, sizeof(c->why), "values nest deeper than %d levels (a cycle?)",
+                     RC_SCRIPT_MAX_DEPTH);
+            return -1;
+        }
+        return pack_object(c, idx, depth);
+    default:
+        break;
+    }
+    snprintf(c->why, sizeof(c->why), "cannot send a %s%s%s%s", what, key ? " (key \"" : "",
+             key ? key : "", key ? "\")" : "");
+    return -1;
+}
+
+/* ---- errors ---- */
+
+/* "FILE:LINE: Error: message" for the error at idx (any thrown value). */
+static void format_error(duk_context *ctx, duk_idx_t idx, const char *file, char *buf,
+                         size_t size) {
+    idx = duk_normalize_index(ctx, idx);
+    int line = 0;
+    if (duk_is_object(ctx, idx)) {
+        duk_get_prop_string(ctx, idx, "lineNumber");
+        line = duk_is_number(ctx, -1) ? duk_get_int(ctx, -1) : 0;
+        duk_pop(ctx);
+    }
+    duk_dup(ctx, idx);
+    const char *msg = duk_safe_to_string(ctx, -1);
+    if (line > 0) {
+        snprintf(buf, size, "%s:%d: %s", file, line, msg);
+    } else {
+        snprintf(buf, size, "%s: %s", file, msg);
+    }
+    duk_pop(ctx);
+}
+
+/* ---- the batch ---- */
+
+typedef struct batch {
+    jvm_t *vm;
+    const rc_span_t *ev;
+    const bool *run;
+    uint32_t n;
+    msgpack_sbuffer *out;
+    rc_script_result_t *res;
+    rc_buf_t *errs;
+    bool nomem;
+} batch_t;
+
+static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const char *msg) {
+    b->out->size = start;
+    r->status = RC_SCRIPT_FAILED;
+    r->n_out = 0;
+    r->err_off = b->errs->len;
+    if (rc_buf_puts(b->errs, msg) != RC_OK || rc_buf_putc(b->errs, '\0') != RC_OK) {
+        b->nomem = true;
+    }
+    r->err_len = strlen(msg);
+}
+
+static bool emit(cx_t *c, batch_t *b, duk_idx_t idx) {
+    size_t start = b->out->size;
+    if (!duk_is_object(c->ctx, idx) || duk_is_array(c->ctx, idx) || duk_is_function(c->ctx, idx)) {
+        snprintf(c->why, sizeof(c->why), "a list element is not an event object");
+        return false;
+    }
+    if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
+        return false;
+    }
+    return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
+                                 c->why, sizeof(c->why));
+}
+
+static void push_stash(duk_context *ctx, const char *key) {
+    duk_push_global_stash(ctx);
+    duk_get_prop_string(ctx, -1, key);
+    duk_remove(ctx, -2);
+}
+
+/* Stack: 0 ACTION_CONT, 1 ACTION_DROP, 2 events, 3 results, 4 errors. */
+static duk_ret_t batch_main(duk_context *ctx, void *udata) {
+    batch_t *b = udata;
+    jvm_t *vm = b->vm;
+    duk_set_top(ctx, 0);
+    push_stash(ctx, "cont");
+    push_stash(ctx, "drop");
+    cx_t c = {.ctx = ctx, .cont = 0, .drop = 1};
+    msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
+    duk_push_array(ctx);
+    duk_push_array(ctx);
+    duk_push_array(ctx);
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!b->run[i]) {
+            continue;
+        }
+        const uint8_t *p = b->ev[i].p;
+        uint8_t tag = TAG_NONE;
+        int prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        if (prc != 0 || tag != TAG_MAP) {
+            duk_set_top(ctx, 5);
+            duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
+            duk_put_prop_index(ctx, 4, i);
+            continue;
+        }
+        duk_put_prop_index(ctx, 2, i);
+    }
+    duk_push_uint(ctx, b->n);
+    duk_put_prop_string(ctx, 2, "length");
+    push_stash(ctx, "driver");
+    push_stash(ctx, "transform");
+    duk_dup(ctx, 2);
+    duk_dup(ctx, 3);
+    duk_dup(ctx, 4);
+    duk_call(ctx, 4);
+    duk_set_top(ctx, 5);
+
+    for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
+        rc_script_result_t *r = &b->res[i];
+        size_t start = b->out->size;
+        memset(r, 0, sizeof(*r));
+        if (!b->run[i]) {
+            msgpack_sbuffer_write(b->out, (const char *)b->ev[i].p, b->ev[i].len);
+            r->status = RC_SCRIPT_SKIPPED;
+            r->n_out = 1;
+            r->end_off = b->out->size;
+            continue;
+        }
+        duk_set_top(ctx, 5);
+        char msg[1200];
+        if (duk_has_prop_index(ctx, 4, i)) {
+            duk_get_prop_index(ctx, 4, i);
+            format_error(ctx, -1, vm->file, msg, sizeof(msg));
+            fail_event(b, r, start, msg);
+            r->end_off = b->out->size;
+            continue;
+        }
+        duk_get_prop_index(ctx, 3, i); /* 5: what transform returned */
+        duk_get_prop_index(ctx, 2, i); /* 6: the event */
+        bool ok = true;
+        r->status = RC_SCRIPT_SENT;
+        if (duk_is_undefined(ctx, 5) || duk_strict_equals(ctx, 5, 0) ||
+            duk_strict_equals(ctx, 5, 6)) {
+            ok = emit(&c, b, 6);
+            r->n_out = 1;
+        } else if (duk_strict_equals(ctx, 5, 1)) {
+            r->status = RC_SCRIPT_DROPPED;
+        } else if (duk_is_array(ctx, 5)) {
+            duk_size_t k = duk_get_length(ctx, 5);
+            for (duk_size_t j = 0; j < k && ok; j++) {
+                duk_get_prop_index(ctx, 5, (duk_uarridx_t)j);
+                ok = emit(&c, b, 7);
+                duk_pop(ctx);
+            }
+            r->n_out = (uint32_t)k;
+            if (k == 0) {
+                r->status = RC_SCRIPT_DROPPED;
+            }
+        } else if (duk_is_object(ctx, 5) && !duk_is_function(ctx, 5)) {
+            ok = emit(&c, b, 5);
+            r->n_out = 1;
+        } else {
+            const char *tn = duk_is_null(ctx, 5)       ? "null"
+                             : duk_is_function(ctx, 5) ? "function"
+                             : duk_is_string(ctx, 5)   ? "string"
+                             : duk_is_number(ctx, 5)   ? "number"
+                             : duk_is_boolean(ctx, 5)  ? "boolean"
+                                                       : "value";
+            duk_dup(ctx, 5);
+            snprintf(c.why, sizeof(c.why),
+                     "transform returned a %s (%.60s); expected ACTION_CONT, ACTION_DROP, the "
+                     "event or a list of events",
+                     tn, duk_safe_to_string(ctx, -1));
+            ok = false;
+        }
+        if (!ok) {
+            snprintf(msg, sizeof(msg), "%s: %s", vm->file, c.why);
+            fail_event(b, r, start, msg);
+        }
+        r->end_off = b->out->size;
+    }
+    duk_set_top(ctx, 0);
+    return 0;
+}
+
+static rc_err_t js_transform_batch(void *opaque, const rc_span_t *ev, const bool *run, uint32_t n,
+                                   msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
+                                   char *errstr, size_t errstr_size) {
+    jvm_t *vm = opaque;
+    batch_t b = {vm, ev, run, n, out, res, errs, false};
+    if (duk_safe_call(vm->ctx, batch_main, &b, 0, 1) != DUK_EXEC_SUCCESS) {
+        char msg[1024];
+        format_error(vm->ctx, -1, vm->file, msg, sizeof(msg));
+        duk_set_top(vm->ctx, 0);
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "the JS VM failed: %s", msg);
+    }
+    duk_set_top(vm->ctx, 0);
+    if (b.nomem) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
+    }
+    return RC_OK;
+}
+
+/* ---- globals and creation ---- */
+
+/* copy(value): a deep copy that keeps key order and types (for fan-out). */
+static duk_ret_t js_copy(duk_context *ctx) {
+    duk_set_top(ctx, 1);
+    push_stash(ctx, "cont");
+    push_stash(ctx, "drop");
+    cx_t c = {.ctx = ctx, .cont = 1, .drop = 2};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&c.pk, &sb, msgpack_sbuffer_write);
+    int rc = pack_value(&c, 0, TAG_NONE, 0, NULL);
+    const uint8_t *p = (const uint8_t *)sb.data;
+    uint8_t tag;
+    if (rc == 0) {
+        rc = push_value(&c, &p, p + sb.size, 0, &tag);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != 0) {
+        return duk_error(ctx, DUK_ERR_TYPE_ERROR, "copy: %s", c.why);
+    }
+    return 1;
+}
+
+static void fatal(void *udata, const char *msg) {
+    jvm_t *vm = udata;
+    rc_error("transform", "%s: duktape fatal error: %s", vm ? vm->file : "?", msg ? msg : "");
+    abort();
+}
+
+typedef struct setup {
+    jvm_t *vm;
+    const char *src;
+    size_t len;
+    char err[1200];
+} setup_t;
+
+static bool es2015_hint(const char *src, size_t len) {
+    static const char *const marks[] = {"=>", "let ", "const ", "`", NULL};
+    for (int i = 0; marks[i]; i++) {
+        if (memmem(src, len, marks[i], strlen(marks[i]))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static duk_ret_t setup_main(duk_context *ctx, void *udata) {
+    setup_t *s = udata;
+    jvm_t *vm = s->vm;
+    duk_push_global_object(ctx);
+    duk_del_prop_string(ctx, -1, "Duktape");
+    duk_del_prop_string(ctx, -1, "require");
+    duk_pop(ctx);
+
+    duk_push_global_stash(ctx); /* 0 */
+    duk_eval_string(ctx, prelude);
+    duk_get_prop_index(ctx, -1, 0);
+    duk_dup(ctx, -1);
+    duk_put_global_string(ctx, "ACTION_CONT");
+    duk_put_prop_string(ctx, 0, "cont");
+    duk_get_prop_index(ctx, -1, 1);
+    duk_dup(ctx, -1);
+    duk_put_global_string(ctx, "ACTION_DROP");
+    duk_put_prop_string(ctx, 0, "drop");
+    duk_get_prop_index(ctx, -1, 2);
+    duk_put_prop_string(ctx, 0, "driver");
+    duk_pop(ctx);
+    duk_push_c_function(ctx, js_copy, 1);
+    duk_put_global_string(ctx, "copy");
+
+    duk_push_string(ctx, vm->file);
+    if (duk_pcompile_lstring_filename(ctx, 0, s->src, s->len) != 0 || duk_pcall(ctx, 0) != 0) {
+        format_error(ctx, -1, vm->file, s->err, sizeof(s->err));
+        if (duk_is_error(ctx, -1) && duk_get_error_code(ctx, -1) == DUK_ERR_SYNTAX_ERROR &&
+            es2015_hint(s->src, s->len)) {
+            size_t used = strlen(s->err);
+            snprintf(s->err + used, sizeof(s->err) - used,
+                     " (duktape runs ES5.1: use function(e){} instead of arrow functions, var "
+                     "instead of let/const, and no template strings)");
+        }
+        return 0;
+    }
+    duk_pop(ctx);
+    duk_get_global_string(ctx, "transform");
+    if (!duk_is_function(ctx, -1)) {
+        snprintf(s->err, sizeof(s->err),
+                 "%s: the script must define a function transform(cdc_event)", vm->file);
+        return 0;
+    }
+    duk_put_prop_string(ctx, 0, "transform");
+    return 0;
+}
+
+static void js_vm_destroy(void *opaque) {
+    jvm_t *vm = opaque;
+    if (!vm) {
+        return;
+    }
+    if (vm->ctx) {
+        duk_destroy_heap(vm->ctx);
+    }
+    free(vm->file);
+    free(vm);
+}
+
+static void *js_vm_create(const char *file, const char *src, size_t len, char *errstr,
+                          size_t errstr_size) {
+    jvm_t *vm = calloc(1, sizeof(*vm));
+    if (!vm || !(vm->file = strdup(file)) ||
+        !(vm->ctx = duk_create_heap(NULL, NULL, NULL, vm, fatal))) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a JS heap", file);
+        goto fail;
+    }
+    setup_t s = {.vm = vm, .src = src, .len = len};
+    if (duk_safe_call(vm->ctx, setup_main, &s, 0, 1) != DUK_EXEC_SUCCESS) {
+        char msg[1024];
+        format_error(vm->ctx, -1, file, msg, sizeof(msg));
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "cannot set up the JS heap: %s", msg);
+        goto fail;
+    }
+    duk_set_top(vm->ctx, 0);
+    if (s.err[0]) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "%s", s.err);
+        goto fail;
+    }
+    return vm;
+fail:
+    js_vm_destroy(vm);
+    return NULL;
+}
+
+const rc_script_engine_t rc_script_js = {
+    .name = "js",
+    .create = js_vm_create,
+    .transform_batch = js_transform_batch,
+    .destroy = js_vm_destroy,
+    .set_budget = NULL, /* Debian's libduktape is built without DUK_USE_EXEC_TIMEOUT_CHECK */
+};

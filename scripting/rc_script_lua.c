@@ -1,0 +1,718 @@
+/* rc_script_lua.c: the LuaJIT engine ("engine: lua").
+ *
+ * One lua_State per script, sandboxed at creation: base (without load*, dofile, *fenv,
+ * newproxy, collectgarbage), string (without dump), table, math, bit, and os.time/clock/date
+ * only; no io, package/require, ffi, debug or jit. A batch is one protected C call that turns
+ * the events to run into tables, calls a small Lua driver once (it pcalls transform per
+ * event, so one failing event does not stop the others), and writes the results back.
+ * Maps remember their key order and each entry's msgpack type in a weak side table (see
+ * rc_script_int.h); SQL NULL is the sentinel `null` (so assigning nil removes a key).
+ *
+ * Time budget: an instruction-count hook checks the clock and raises an error in the running
+ * script once the batch's budget is spent. LuaJIT does not run hooks inside compiled traces
+ * (a `while true do end` would never be interrupted), so a VM with a budget runs with the JIT
+ * compiler off; the conversions dominate the cost (bench_transform shows no difference). */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <luajit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rc_script.h"
+#include "rc_script_int.h"
+
+typedef struct lvm {
+    lua_State *L;
+    char *file;
+    int ref_shape, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort;
+    unsigned budget_ms;
+    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = no script running under a budget */
+} lvm_t;
+
+/* The VM running on this thread (a VM runs on one thread at a time), for the hook. */
+static __thread lvm_t *running_vm;
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+    lvm_t *vm = running_vm;
+    if (!vm || vm->deadline_ns == 0 || mono_ns() < vm->deadline_ns) {
+        return;
+    }
+    /* only inside the user's script: the driver's own code must not raise */
+    if (lua_getinfo(L, "S", ar) && strcmp(ar->source, "=rowcast") == 0) {
+        return;
+    }
+    luaL_where(L, 0); /* in a hook, level 0 is the script's running function */
+    lua_pushfstring(L, "the time budget of %d ms per batch ran out", (int)vm->budget_ms);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
+static void lua_vm_set_budget(void *opaque, unsigned ms) {
+    lvm_t *vm = opaque;
+    vm->budget_ms = ms;
+    if (ms > 0) {
+        luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+        lua_sethook(vm->L, budget_hook, LUA_MASKCOUNT, 1000);
+    } else {
+        lua_sethook(vm->L, NULL, 0, 0);
+    }
+}
+
+/* What the conversion functions need; lives on the C stack of one call. */
+typedef struct cx {
+    lvm_t *vm;
+    lua_State *L;
+    int shape; /* stack index of the weak shape table */
+    msgpack_packer pk;
+    char why[512];
+} cx_t;
+
+static const char prelude[] =
+    "local setmetatable, pcall, tostring, sort, error = setmetatable, pcall, tostring, "
+    "table.sort, error\n"
+    "local function const(name)\n"
+    "  return setmetatable({}, {__tostring = function() return name end, __metatable = false,\n"
+    "    __newindex = function() error(name .. ' is read-only', 2) end})\n"
+    "end\n"
+    "local function driver(fn, evs, n, res, errs)\n"
+    "  for i = 1, n do\n"
+    "    local e = evs[i]\n"
+    "    if e ~= nil then\n"
+    "      local ok, r = pcall(fn, e)\n"
+    "      if ok then res[i] = r else errs[i] = tostring(r) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local function sortkeys(t) sort(t, function(a, b) return tostring(a) < tostring(b) end) end\n"
+    "return const('ACTION_CONT'), const('ACTION_DROP'), driver, sortkeys\n";
+
+/* ---- msgpack -> Lua ---- */
+
+static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
+    lua_State *L = c->L;
+    mpv_t v;
+    if (rc_script_mp_next(p, end, &v) != RC_OK) {
+        snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
+        return -1;
+    }
+    *tag = rc_script_tag_of(&v);
+    switch (v.kind) {
+    case MPV_NIL:
+        lua_pushlightuserdata(L, NULL);
+        return 0;
+    case MPV_BOOL:
+        lua_pushboolean(L, v.b);
+        return 0;
+    case MPV_UINT:
+    case MPV_INT:
+        if (*tag == TAG_INT) {
+            lua_pushnumber(L, v.kind == MPV_UINT ? (double)v.u : (double)v.i);
+        } else {
+            char b[32];
+            int n = rc_script_format_int(&v, b, sizeof(b));
+            lua_pushlstring(L, b, (size_t)n);
+        }
+        return 0;
+    case MPV_F32:
+    case MPV_F64:
+        lua_pushnumber(L, v.d);
+        return 0;
+    case MPV_EXT:
+        if (v.ext < 0) {
+            snprintf(c->why, sizeof(c->why), "ext type %d is not supported", v.ext);
+            return -1;
+        }
+        /* fall through */
+    case MPV_STR:
+    case MPV_BIN:
+        lua_pushlstring(L, v.s, v.n);
+        return 0;
+    case MPV_ARRAY:
+    case MPV_MAP:
+        break;
+    }
+    if (depth >= RC_SCRIPT_MAX_DEPTH) {
+        snprintf(c->why, sizeof(c->why), "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
+        return -1;
+    }
+    bool map = v.kind == MPV_MAP;
+    luaL_checkstack(L, 8, "nesting");
+    uint8_t small[64], *tags = small;
+    if (v.n > sizeof(small)) {
+        tags = lua_newuserdata(L, v.n); /* scratch, collected with the batch */
+    }
+    int scratch = tags != small;
+    lua_createtable(L, map ? 0 : (int)v.n, map ? (int)v.n : 0);
+    int t = lua_gettop(L);
+    if (map) {
+        lua_createtable(L, (int)v.n + 1, 0); /* shape: {tags, key1, key2, ...} */
+    }
+    for (uint32_t i = 0; i < v.n; i++) {
+        uint8_t ktag;
+        if (map) {
+            if (push_value(c, p, end, depth + 1, &ktag) != 0) {
+                return -1;
+            }
+            if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
+                snprintf(c->why, sizeof(c->why), "map keys must be strings or numbers");
+                return -1;
+            }
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, t + 1, (int)i + 2);
+        }
+        if (push_value(c, p, end, depth + 1, &tags[i]) != 0) {
+            return -1;
+        }
+        if (map) {
+            lua_rawset(L, t);
+        } else {
+            lua_rawseti(L, t, (int)i + 1);
+        }
+    }
+    lua_pushvalue(L, t);
+    if (map) {
+        lua_pushlstring(L, (const char *)tags, v.n);
+        lua_rawseti(L, t + 1, 1);
+        lua_pushvalue(L, t + 1);
+    } else {
+        lua_pushlstring(L, (const char *)tags, v.n);
+    }
+    lua_rawset(L, c->shape);
+    lua_settop(L, t);
+    if (scratch) {
+        lua_remove(L, t - 1);
+    }
+    return 0;
+}
+
+/* ---- Lua -> msgpack ---- */
+
+static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key);
+
+static int pack_key(cx_t *c, int idx) {
+    switch (lua_type(c->L, idx)) {
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(c->L, idx, &n);
+        msgpack_pack_str(&c->pk, n);
+        msgpack_pack_str_body(&c->pk, s, n);
+        return 0;
+    }
+    case LUA_TNUMBER:
+        rc_script_pack_number(&c->pk, lua_tonumber(c->L, idx), TAG_NONE);
+        return 0;
+    default:
+        snprintf(c->why, sizeof(c->why), "a map key is a %s; keys must be strings",
+                 luaL_typename(c->L, idx));
+        return -1;
+    }
+}
+
+static bool in_shape(lua_State *L, int shape, int nkeys, int key) {
+    for (int j = 0; j < nkeys; j++) {
+        lua_rawgeti(L, shape, j + 2);
+        bool eq = lua_rawequal(L, -1, key);
+        lua_pop(L, 1);
+        if (eq) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* tag: what the entry held before (an empty new table that replaces a list is a list). */
+static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
+    lua_State *L = c->L;
+    luaL_checkstack(L, 10, "nesting");
+    int base = lua_gettop(L);
+    lua_pushvalue(L, t);
+    lua_rawget(L, c->shape);
+    int shape = lua_gettop(L);
+    int stype = lua_type(L, shape);
+    size_t ntags = 0;
+    const uint8_t *tags = NULL;
+    int n = (int)lua_objlen(L, t);
+    int count = 0;
+    if (stype != LUA_TSTRING) {
+        lua_pushnil(L);
+        while (lua_next(L, t) != 0) {
+            count++;
+            lua_pop(L, 1);
+        }
+    }
+    int rc = 0;
+    if (stype == LUA_TSTRING || (stype == LUA_TNIL && n > 0 && count == n) ||
+        (stype == LUA_TNIL && count == 0 && tag == TAG_ARRAY)) {
+        if (stype == LUA_TSTRING) {
+            tags = (const uint8_t *)lua_tolstring(L, shape, &ntags);
+        }
+        msgpack_pack_array(&c->pk, (size_t)n);
+        for (int i = 0; i < n && rc == 0; i++) {
+            lua_rawgeti(L, t, i + 1);
+            rc = pack_value(c, lua_gettop(L), (size_t)i < ntags ? tags[i] : TAG_NONE, depth + 1,
+                            NULL);
+            lua_pop(L, 1);
+        }
+        lua_settop(L, base);
+        return rc;
+    }
+    msgpack_pack_map(&c->pk, (size_t)count);
+    int nkeys = 0, done = 0;
+    if (stype == LUA_TTABLE) {
+        nkeys = (int)lua_objlen(L, shape) - 1;
+        lua_rawgeti(L, shape, 1);
+        tags = (const uint8_t *)lua_tolstring(L, -1, &ntags); /* stays on the stack */
+        for (int j = 0; j < nkeys && rc == 0; j++) {
+            lua_rawgeti(L, shape, j + 2);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, t);
+            if (!lua_isnil(L, -1)) {
+                rc = pack_key(c, -2);
+                if (rc == 0) {
+                    rc = pack_value(c, lua_gettop(L), (size_t)j < ntags ? tags[j] : TAG_NONE,
+                                    depth + 1, lua_tostring(L, -2));
+                }
+                done++;
+            }
+            lua_pop(L, 2);
+        }
+    }
+    if (rc == 0 && done < count) { /* keys the script added: sorted, after the others */
+        lua_newtable(L);
+        int extras = lua_gettop(L), ne = 0;
+        lua_pushnil(L);
+        while (lua_next(L, t) != 0) {
+            lua_pop(L, 1);
+            if (!in_shape(L, shape, nkeys, lua_gettop(L))) {
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, extras, ++ne);
+            }
+        }
+        if (ne > 1) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_sort);
+            lua_pushvalue(L, extras);
+            lua_call(L, 1, 0);
+        }
+        for (int j = 1; j <= ne && rc == 0; j++) {
+            lua_rawgeti(L, extras, j);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, t);
+            rc = pack_key(c, -2);
+            if (rc == 0) {
+                rc = pack_value(c, lua_gettop(L), TAG_NONE, depth + 1, lua_tostring(L, -2));
+            }
+            lua_pop(L, 2);
+        }
+    }
+    lua_settop(L, base);
+    return rc;
+}
+
+static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key) {
+    lua_State *L = c->L;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        msgpack_pack_nil(&c->pk);
+        return 0;
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx)) {
+            msgpack_pack_true(&c->pk);
+        } else {
+            msgpack_pack_false(&c->pk);
+        }
+        return 0;
+    case LUA_TNUMBER:
+        rc_script_pack_number(&c->pk, lua_tonumber(L, idx), tag);
+        return 0;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        rc_script_pack_string(&c->pk, s, n, tag);
+        return 0;
+    }
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL) {
+            msgpack_pack_nil(&c->pk);
+            return 0;
+        }
+        break;
+    case LUA_TTABLE:
+        if (depth >= RC_SCRIPT_MAX_DEPTH) {
+            snprintf(c->why, sizeof(c->why), "values nest deeper than %d levels (a cycle?)",
+                     RC_SCRIPT_MAX_DEPTH);
+            return -1;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_cont);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_drop);
+        bool action = lua_rawequal(L, idx, -1) || lua_rawequal(L, idx, -2);
+        lua_pop(L, 2);
+        if (!action) {
+            return pack_table(c, idx, depth, tag);
+        }
+        break;
+    default:
+        break;
+    }
+    snprintf(c->why, sizeof(c->why), "cannot send a %s value%s%s%s", luaL_typename(L, idx),
+             key ? " (key \"" : "", key ? key : "", key ? "\")" : "");
+    return -1;
+}
+
+/* ---- the batch ---- */
+
+typedef struct batch {
+    lvm_t *vm;
+    const rc_span_t *ev;
+    const bool *run;
+    uint32_t n;
+    msgpack_sbuffer *out;
+    rc_script_result_t *res;
+    rc_buf_t *errs;
+    bool nomem;
+} batch_t;
+
+static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const char *msg) {
+    b->out->size = start;
+    r->status = RC_SCRIPT_FAILED;
+    r->n_out = 0;
+    r->err_off = b->errs->len;
+    if (rc_buf_puts(b->errs, msg) != RC_OK || rc_buf_putc(b->errs, '\0') != RC_OK) {
+        b->nomem = true;
+    }
+    r->err_len = strlen(msg);
+}
+
+/* Packs the event at idx and checks it; false with c->why on failure. */
+static bool emit(cx_t *c, batch_t *b, int idx) {
+    size_t start = b->out->size;
+    if (lua_type(c->L, idx) != LUA_TTABLE) {
+        snprintf(c->why, sizeof(c->why), "a list element is a %s, not an event",
+                 luaL_typename(c->L, idx));
+        return false;
+    }
+    if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
+        return false;
+    }
+    return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
+                                 c->why, sizeof(c->why));
+}
+
+static void describe(lua_State *L, int idx, char *buf, size_t size) {
+    const char *tn = luaL_typename(L, idx);
+    if (lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER ||
+        lua_type(L, idx) == LUA_TBOOLEAN) {
+        const char *s = lua_type(L, idx) == LUA_TBOOLEAN
+                            ? (lua_toboolean(L, idx) ? "true" : "false")
+                            : lua_tostring(L, idx);
+        snprintf(buf, size, "a %s (%.60s)", tn, s ? s : "?");
+    } else {
+        snprintf(buf, size, "a %s", tn);
+    }
+}
+
+static int batch_main(lua_State *L) {
+    batch_t *b = lua_touserdata(L, 1);
+    lvm_t *vm = b->vm;
+    cx_t c = {.vm = vm, .L = L};
+    msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shape);
+    c.shape = 1;
+    lua_createtable(L, (int)b->n, 0); /* 2: events */
+    lua_createtable(L, (int)b->n, 0); /* 3: results */
+    lua_newtable(L);                  /* 4: errors */
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (!b->run[i]) {
+            continue;
+        }
+        const uint8_t *p = b->ev[i].p;
+        uint8_t tag = TAG_NONE;
+        int prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        if (prc != 0 || tag != TAG_MAP) {
+            lua_settop(L, 4);
+            char msg[700];
+            snprintf(msg, sizeof(msg), "%s: %s", vm->file,
+                     prc != 0 ? c.why : "the event is not a map");
+            lua_pushstring(L, msg);
+            lua_rawseti(L, 4, (int)i + 1);
+            continue;
+        }
+        lua_rawseti(L, 2, (int)i + 1);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_driver);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_transform);
+    lua_pushvalue(L, 2);
+    lua_pushinteger(L, (lua_Integer)b->n);
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+    if (vm->budget_ms > 0) {
+        vm->deadline_ns = mono_ns() + (int64_t)vm->budget_ms * 1000000LL;
+        running_vm = vm;
+    }
+    lua_call(L, 5, 0);
+    vm->deadline_ns = 0;
+
+    for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
+        rc_script_result_t *r = &b->res[i];
+        size_t start = b->out->size;
+        memset(r, 0, sizeof(*r));
+        if (!b->run[i]) {
+            msgpack_sbuffer_write(b->out, (const char *)b->ev[i].p, b->ev[i].len);
+            r->status = RC_SCRIPT_SKIPPED;
+            r->n_out = 1;
+            r->end_off = b->out->size;
+            continue;
+        }
+        lua_settop(L, 4);
+        lua_rawgeti(L, 4, (int)i + 1);
+        if (!lua_isnil(L, -1)) {
+            fail_event(b, r, start, lua_tostring(L, -1));
+            r->end_off = b->out->size;
+            continue;
+        }
+        lua_rawgeti(L, 3, (int)i + 1); /* 6: what transform returned */
+        lua_rawgeti(L, 2, (int)i + 1); /* 7: the event */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_cont);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_drop); /* 8, 9 */
+        bool ok = true;
+        r->status = RC_SCRIPT_SENT;
+        if (lua_isnil(L, 6) || lua_rawequal(L, 6, 8) || lua_rawequal(L, 6, 7)) {
+            ok = emit(&c, b, 7);
+            r->n_out = 1;
+        } else if (lua_rawequal(L, 6, 9)) {
+            r->status = RC_SCRIPT_DROPPED;
+        } else if (lua_type(L, 6) == LUA_TTABLE) {
+            lua_pushvalue(L, 6);
+            lua_rawget(L, c.shape);
+            lua_getfield(L, 6, "schema");
+            bool single = lua_istable(L, -2) || !lua_isnil(L, -1);
+            lua_pop(L, 2);
+            if (single) {
+                ok = emit(&c, b, 6);
+                r->n_out = 1;
+            } else {
+                int k = (int)lua_objlen(L, 6);
+                for (int j = 1; j <= k && ok; j++) {
+                    lua_rawgeti(L, 6, j);
+                    ok = emit(&c, b, lua_gettop(L));
+                    lua_pop(L, 1);
+                }
+                r->n_out = (uint32_t)k;
+                if (k == 0) {
+                    r->status = RC_SCRIPT_DROPPED;
+                }
+            }
+        } else {
+            char d[120];
+            describe(L, 6, d, sizeof(d));
+            snprintf(c.why, sizeof(c.why),
+                     "transform returned %s; expected ACTION_CONT, ACTION_DROP, the event or a "
+                     "list of events",
+                     d);
+            ok = false;
+        }
+        if (!ok) {
+            char msg[700];
+            snprintf(msg, sizeof(msg), "%s: %s", vm->file, c.why);
+            fail_event(b, r, start, msg);
+        }
+        r->end_off = b->out->size;
+    }
+    lua_settop(L, 0);
+    return 0;
+}
+
+static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const bool *run, uint32_t n,
+                                    msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
+                                    char *errstr, size_t errstr_size) {
+    lvm_t *vm = opaque;
+    batch_t b = {vm, ev, run, n, out, res, errs, false};
+    int rc = lua_cpcall(vm->L, batch_main, &b);
+    vm->deadline_ns = 0;
+    if (rc != 0) {
+        rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: the Lua VM failed: %s",
+                                 vm->file, lua_tostring(vm->L, -1));
+        lua_settop(vm->L, 0);
+        return err;
+    }
+    if (b.nomem) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
+    }
+    return RC_OK;
+}
+
+/* ---- globals ---- */
+
+/* copy(value): a deep copy that keeps key order and types (for fan-out). */
+static int l_copy(lua_State *L) {
+    lvm_t *vm = lua_touserdata(L, lua_upvalueindex(1));
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shape);
+    cx_t c = {.vm = vm, .L = L, .shape = 2};
+    msgpack_packer_init(&c.pk, &sb, msgpack_sbuffer_write);
+    int rc = pack_value(&c, 1, TAG_NONE, 0, NULL);
+    const uint8_t *p = (const uint8_t *)sb.data;
+    uint8_t tag;
+    if (rc == 0) {
+        rc = push_value(&c, &p, p + sb.size, 0, &tag);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != 0) {
+        return luaL_error(L, "copy: %s", c.why);
+    }
+    return 1;
+}
+
+static const char *const removed_globals[] = {
+    "dofile",         "loadfile", "load", "loadstring", "getfenv", "setfenv", "newproxy",
+    "collectgarbage", "gcinfo",   "jit",  "module",     "require", "package", "io",
+    "debug",          "ffi",      NULL,
+};
+
+typedef struct setup {
+    lvm_t *vm;
+    const char *src;
+    size_t len;
+    char err[1024];
+} setup_t;
+
+static void open_lib(lua_State *L, lua_CFunction f, const char *name) {
+    lua_pushcfunction(L, f);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 0);
+}
+
+static int setup_main(lua_State *L) {
+    setup_t *s = lua_touserdata(L, 1);
+    lvm_t *vm = s->vm;
+    open_lib(L, luaopen_base, "");
+    open_lib(L, luaopen_table, LUA_TABLIBNAME);
+    open_lib(L, luaopen_string, LUA_STRLIBNAME);
+    open_lib(L, luaopen_math, LUA_MATHLIBNAME);
+    open_lib(L, luaopen_bit, LUA_BITLIBNAME);
+    open_lib(L, luaopen_os, LUA_OSLIBNAME);
+    open_lib(L, luaopen_jit, LUA_JITLIBNAME); /* turns the compiler on; the global goes below */
+
+    if (luaL_loadbuffer(L, prelude, sizeof(prelude) - 1, "=rowcast") != 0) {
+        return lua_error(L);
+    }
+    lua_call(L, 0, 4);
+    vm->ref_sort = luaL_ref(L, LUA_REGISTRYINDEX);
+    vm->ref_driver = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "ACTION_DROP");
+    vm->ref_drop = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "ACTION_CONT");
+    vm->ref_cont = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_newtable(L); /* weak-keyed: table -> its shape */
+    lua_newtable(L);
+    lua_pushstring(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    vm->ref_shape = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* os keeps only time, clock and date */
+    lua_getglobal(L, "os");
+    lua_createtable(L, 0, 3);
+    const char *keep[] = {"time", "clock", "date"};
+    for (int i = 0; i < 3; i++) {
+        lua_getfield(L, -2, keep[i]);
+        lua_setfield(L, -2, keep[i]);
+    }
+    lua_setglobal(L, "os");
+    lua_pop(L, 1);
+    for (int i = 0; removed_globals[i]; i++) {
+        lua_pushnil(L);
+        lua_setglobal(L, removed_globals[i]);
+    }
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, NULL);
+    lua_setglobal(L, "null");
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_copy, 1);
+    lua_setglobal(L, "copy");
+
+    /* the script: text only (mode "t" refuses bytecode), run once, must define transform */
+    if (s->len > 0 && s->src[0] == LUA_SIGNATURE[0]) {
+        snprintf(s->err, sizeof(s->err),
+                 "%s: precompiled bytecode is not accepted; give the "
+                 "script as text",
+                 vm->file);
+        return 0;
+    }
+    char chunk[1024];
+    snprintf(chunk, sizeof(chunk), "@%s", vm->file);
+    if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0 || lua_pcall(L, 0, 0, 0) != 0) {
+        snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
+        return 0;
+    }
+    lua_getglobal(L, "transform");
+    if (!lua_isfunction(L, -1)) {
+        snprintf(s->err, sizeof(s->err),
+                 "%s: the script must define a function transform(cdc_event)", vm->file);
+        return 0;
+    }
+    vm->ref_transform = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static void lua_vm_destroy(void *opaque) {
+    lvm_t *vm = opaque;
+    if (!vm) {
+        return;
+    }
+    if (vm->L) {
+        lua_close(vm->L);
+    }
+    free(vm->file);
+    free(vm);
+}
+
+static void *lua_vm_create(const char *file, const char *src, size_t len, char *errstr,
+                           size_t errstr_size) {
+    lvm_t *vm = calloc(1, sizeof(*vm));
+    if (!vm || !(vm->file = strdup(file)) || !(vm->L = luaL_newstate())) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a Lua VM", file);
+        goto fail;
+    }
+    setup_t s = {.vm = vm, .src = src, .len = len};
+    if (lua_cpcall(vm->L, setup_main, &s) != 0) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot set up the Lua VM: %s", file,
+                  lua_tostring(vm->L, -1));
+        goto fail;
+    }
+    if (s.err[0]) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "%s", s.err);
+        goto fail;
+    }
+    lua_settop(vm->L, 0);
+    return vm;
+fail:
+    lua_vm_destroy(vm);
+    return NULL;
+}
+
+const rc_script_engine_t rc_script_lua = {
+    .name = "lua",
+    .create = lua_vm_create,
+    .transform_batch = lua_transform_batch,
+    .destroy = lua_vm_destroy,
+    .set_budget = lua_vm_set_budget,
+};

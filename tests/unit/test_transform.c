@@ -1,0 +1,634 @@
+/* test_transform.c: the transform engines (scripting/) and chains.
+ *
+ * Every case runs on both engines (LuaJIT and duktape) with the same events: identity
+ * round trips must give back the input byte for byte, and where the contract says the two
+ * engines agree (routing, mutation, fan-out) their outputs must be byte-identical. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rc_event.h"
+#include "rc_mp.h"
+#include "rc_script.h"
+
+typedef struct mp {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} mp_t;
+
+static void mp_init(mp_t *m) {
+    msgpack_sbuffer_init(&m->sb);
+    msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+}
+
+static void s(mp_t *m, const char *str) {
+    msgpack_pack_str_with_body(&m->pk, str, strlen(str));
+}
+
+static void ext(mp_t *m, int8_t type, const char *text) {
+    msgpack_pack_ext_with_body(&m->pk, text, strlen(text), type);
+}
+
+/* One event as the source writes it; every value type of rc_event.h is in its row when
+ * `all_types`, and `status` is a column scripts look at. */
+static void pack_event(mp_t *m, const char *table, const char *status, bool all_types) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    s(m, "schema"), s(m, "shop");
+    s(m, "table"), s(m, table);
+    s(m, "action"), s(m, "insert");
+    s(m, "before"), msgpack_pack_array(pk, 0);
+    s(m, "after"), msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, all_types ? 26 : 3);
+    s(m, "id"), msgpack_pack_uint64(pk, 7);
+    s(m, "status"), s(m, status);
+    s(m, "email"), s(m, "ann@example.com");
+    if (all_types) {
+        s(m, "null"), msgpack_pack_nil(pk);
+        s(m, "i64min"), msgpack_pack_int64(pk, INT64_MIN);
+        s(m, "i64max"), msgpack_pack_int64(pk, INT64_MAX);
+        s(m, "u64max"), msgpack_pack_uint64(pk, UINT64_MAX);
+        s(m, "u53p1"), msgpack_pack_uint64(pk, (1ULL << 53) + 1);
+        s(m, "n53m1"), msgpack_pack_int64(pk, -(int64_t)(1LL << 53) - 1);
+        s(m, "neg"), msgpack_pack_int64(pk, -129);
+        s(m, "big"), msgpack_pack_uint64(pk, 4294967296ULL);
+        s(m, "f32"), msgpack_pack_float(pk, 0.1f);
+        s(m, "f32int"), msgpack_pack_float(pk, 2.0f);
+        s(m, "f64"), msgpack_pack_double(pk, 0.1);
+        s(m, "f64int"), msgpack_pack_double(pk, 3.0);
+        s(m, "utf8"), s(m, "h\xc3\xa9llo");
+        s(m, "nul"), msgpack_pack_str_with_body(pk, "a\0b", 3);
+        s(m, "bin"), msgpack_pack_bin_with_body(pk, "\xff\x00\x80", 3);
+        s(m, "dec"), ext(m, RC_EXT_DECIMAL, "-1234.5600");
+        s(m, "date"), ext(m, RC_EXT_DATE, "2024-02-29");
+        s(m, "time"), ext(m, RC_EXT_TIME, "-838:59:59.000000");
+        s(m, "dt"), ext(m, RC_EXT_DATETIME, "2024-02-29T13:01:02.500");
+        s(m, "ts"), ext(m, RC_EXT_TIMESTAMP, "2024-02-29T13:01:02.500Z");
+        s(m, "json"), ext(m, RC_EXT_JSON, "{\"a\":[1,2]}");
+        s(m, "yes"), msgpack_pack_true(pk);
+        s(m, "nested"), msgpack_pack_map(pk, 2);
+        s(m, "list"), msgpack_pack_array(pk, 2);
+        msgpack_pack_map(pk, 0);
+        msgpack_pack_array(pk, 0);
+        s(m, "x"), msgpack_pack_int64(pk, -1);
+    }
+    s(m, "meta"), msgpack_pack_map(pk, 3);
+    s(m, "pipeline"), s(m, "p1");
+    s(m, "timestamp"), msgpack_pack_uint64(pk, 1700000000123456ULL);
+    s(m, "gtid"), msgpack_pack_nil(pk);
+    s(m, "kafka"), msgpack_pack_map(pk, 3);
+    s(m, "topic"), s(m, "shop.orders");
+    s(m, "key"), msgpack_pack_map(pk, 1);
+    s(m, "id"), msgpack_pack_uint64(pk, 7);
+    s(m, "headers"), msgpack_pack_map(pk, 0);
+}
+
+typedef struct run {
+    msgpack_sbuffer out;
+    rc_script_result_t res[8];
+    rc_buf_t errs;
+    rc_err_t err;
+} run_t;
+
+static void *create(const rc_script_engine_t *e, const char *src, char *errstr, size_t n) {
+    const char *file = strcmp(e->name, "lua") == 0 ? "t.lua" : "t.js";
+    return e->create(file, src, strlen(src), errstr, n);
+}
+
+/* Runs src over the events in in (all of them run). */
+static void run_script(const rc_script_engine_t *e, const char *src, const mp_t *in, uint32_t n,
+                       run_t *r) {
+    char errstr[1024];
+    void *vm = create(e, src, errstr, sizeof(errstr));
+    if (!vm) {
+        fail_msg("%s: %s", e->name, errstr);
+    }
+    rc_span_t spans[8];
+    bool runs[8];
+    const uint8_t *cur = (const uint8_t *)in->sb.data, *end = cur + in->sb.size;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *start = cur;
+        assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+        spans[i] = (rc_span_t){start, (size_t)(cur - start)};
+        runs[i] = true;
+    }
+    msgpack_sbuffer_init(&r->out);
+    r->errs = (rc_buf_t)RC_BUF_INIT;
+    r->err =
+        e->transform_batch(vm, spans, runs, n, &r->out, r->res, &r->errs, errstr, sizeof(errstr));
+    e->destroy(vm);
+}
+
+static void run_free(run_t *r) {
+    msgpack_sbuffer_destroy(&r->out);
+    rc_buf_free(&r->errs);
+}
+
+static const char *err_of(const run_t *r, int i) {
+    assert_int_equal(r->res[i].status, RC_SCRIPT_FAILED);
+    return r->errs.data + r->res[i].err_off;
+}
+
+static const rc_script_engine_t *const engines[] = {&rc_script_lua, &rc_script_js};
+
+/* ---- identity: every value type comes back byte for byte ---- */
+
+static void test_identity_round_trips_every_value_type_byte_exact(void **state) {
+    (void)state;
+    static const char *const lua[] = {
+        "function transform(e) return ACTION_CONT end",
+        "function transform(e) return e end",
+        "function transform(e) end",
+        /* reading every value must not change any */
+        "function transform(e)\n"
+        "  local n = 0\n"
+        "  for k, v in pairs(e.after[1]) do n = n + 1; local s = tostring(v) end\n"
+        "  assert(e.after[1].null == null and e.after[1].u64max == '18446744073709551615')\n"
+        "  assert(e.after[1].i64min == '-9223372036854775808' and e.after[1].id == 7)\n"
+        "  assert(e.after[1].dec == '-1234.5600' and e.after[1].bin == '\\255\\0\\128')\n"
+        "  e.after[1].f32 = e.after[1].f32 + 0; e.after[1].id = e.after[1].id * 1\n"
+        "  return e\n"
+        "end",
+    };
+    static const char *const js[] = {
+        "function transform(e) { return ACTION_CONT; }",
+        "function transform(e) { return e; }",
+        "function transform(e) { }",
+        "function transform(e) {\n"
+        "  var r = e.after[0];\n"
+        "  for (var k in r) { var s = String(r[k]); }\n"
+        "  if (r['null'] !== null || r.u64max !== '18446744073709551615') throw new Error('u64');\n"
+        "  if (r.i64min !== '-9223372036854775808' || r.id !== 7) throw new Error('i64');\n"
+        "  if (r.dec !== '-1234.5600' || r.bin.length !== 3 || r.bin[0] !== 255) throw new "
+        "Error('ext');\n"
+        "  r.f32 = r.f32 + 0; r.id = r.id * 1;\n"
+        "  return e;\n"
+        "}",
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", true);
+    for (int e = 0; e < 2; e++) {
+        for (int i = 0; i < 4; i++) {
+            run_t r;
+            run_script(engines[e], e == 0 ? lua[i] : js[i], &in, 1, &r);
+            assert_int_equal(r.err, RC_OK);
+            if (r.res[0].status != RC_SCRIPT_SENT) {
+                fail_msg("%s case %d: %s", engines[e]->name, i, err_of(&r, 0));
+            }
+            assert_int_equal(r.res[0].n_out, 1);
+            assert_int_equal(r.out.size, in.sb.size);
+            assert_memory_equal(r.out.data, in.sb.data, in.sb.size);
+            run_free(&r);
+        }
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* ---- route, mutate, drop, fan-out: both engines agree byte for byte ---- */
+
+typedef struct agree_case {
+    const char *name, *lua, *js;
+    rc_script_status_t status[2];
+    uint32_t n_out;
+} agree_case_t;
+
+static const agree_case_t agree_cases[] = {
+    {"route",
+     "function transform(e) e.kafka.topic = 'routed.' .. e.table; return ACTION_CONT end",
+     "function transform(e) { e.kafka.topic = 'routed.' + e.table; return ACTION_CONT; }",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
+    {"mutate nested",
+     "function transform(e)\n"
+     "  local r = e.after[1]\n"
+     "  r.email = string.rep('*', #r.email)\n"
+     "  r.status = nil\n"
+     "  r.added = 1.5\n"
+     "  e.kafka.headers.source = 'rowcast'\n"
+     "  e.meta.gtid = 'x:1'\n"
+     "end",
+     "function transform(e) {\n"
+     "  var r = e.after[0];\n"
+     "  r.email = new Array(r.email.length + 1).join('*');\n"
+     "  delete r.status;\n"
+     "  r.added = 1.5;\n"
+     "  e.kafka.headers.source = 'rowcast';\n"
+     "  e.meta.gtid = 'x:1';\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
+    {"drop by content",
+     "function transform(e) if e.after[1].status == 'spam' then return ACTION_DROP end end",
+     "function transform(e) { if (e.after[0].status === 'spam') return ACTION_DROP; }",
+     {RC_SCRIPT_SENT, RC_SCRIPT_DROPPED},
+     1},
+    {"fan-out",
+     "function transform(e)\n"
+     "  local audit = copy(e)\n"
+     "  audit.kafka.topic = 'audit'\n"
+     "  audit.kafka.key = null\n"
+     "  return {e, audit}\n"
+     "end",
+     "function transform(e) {\n"
+     "  var audit = copy(e);\n"
+     "  audit.kafka.topic = 'audit';\n"
+     "  audit.kafka.key = null;\n"
+     "  return [e, audit];\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     4},
+    {"new empty tables keep the kind they replace",
+     "function transform(e) e.before = {}; e.after[1] = copy(e.after[1]); e.kafka.headers = {} end",
+     "function transform(e) { e.before = []; e.after[0] = copy(e.after[0]); e.kafka.headers = {}; }",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT}, 2},
+    {"empty list drops",
+     "function transform(e) return {} end",
+     "function transform(e) { return []; }",
+     {RC_SCRIPT_DROPPED, RC_SCRIPT_DROPPED},
+     0},
+};
+
+static void test_engines_agree_on_route_mutate_drop_fanout(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", true);
+    pack_event(&in, "users", "spam", false);
+    for (size_t c = 0; c < sizeof(agree_cases) / sizeof(agree_cases[0]); c++) {
+        const agree_case_t *k = &agree_cases[c];
+        run_t r[2];
+        for (int e = 0; e < 2; e++) {
+            run_script(engines[e], e == 0 ? k->lua : k->js, &in, 2, &r[e]);
+            assert_int_equal(r[e].err, RC_OK);
+            for (int i = 0; i < 2; i++) {
+                if (r[e].res[i].status != k->status[i]) {
+                    fail_msg("%s on %s: event %d: status %d, error %s", k->name, engines[e]->name,
+                             i, r[e].res[i].status,
+                             r[e].res[i].status == RC_SCRIPT_FAILED ? err_of(&r[e], i) : "-");
+                }
+            }
+            assert_int_equal(r[e].res[0].n_out + r[e].res[1].n_out, k->n_out);
+        }
+        if (r[0].out.size != r[1].out.size ||
+            (r[0].out.size && memcmp(r[0].out.data, r[1].out.data, r[0].out.size))) {
+            fail_msg("%s: lua and js outputs differ (%zu vs %zu bytes)", k->name, r[0].out.size,
+                     r[1].out.size);
+        }
+        run_free(&r[0]);
+        run_free(&r[1]);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* The mutation case against an event built by hand: changed values, a removed key, an added
+ * key at the end, everything else untouched. */
+static void test_mutation_gives_the_expected_event(void **state) {
+    (void)state;
+    mp_t in, want;
+    mp_init(&in);
+    mp_init(&want);
+    pack_event(&in, "users", "spam", false);
+    msgpack_packer *pk = &want.pk;
+    msgpack_pack_map(pk, 7);
+    s(&want, "schema"), s(&want, "shop");
+    s(&want, "table"), s(&want, "users");
+    s(&want, "action"), s(&want, "insert");
+    s(&want, "before"), msgpack_pack_array(pk, 0);
+    s(&want, "after"), msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 3);
+    s(&want, "id"), msgpack_pack_uint64(pk, 7);
+    s(&want, "email"), s(&want, "***************");
+    s(&want, "added"), msgpack_pack_double(pk, 1.5);
+    s(&want, "meta"), msgpack_pack_map(pk, 3);
+    s(&want, "pipeline"), s(&want, "p1");
+    s(&want, "timestamp"), msgpack_pack_uint64(pk, 1700000000123456ULL);
+    s(&want, "gtid"), s(&want, "x:1");
+    s(&want, "kafka"), msgpack_pack_map(pk, 3);
+    s(&want, "topic"), s(&want, "shop.orders");
+    s(&want, "key"), msgpack_pack_map(pk, 1);
+    s(&want, "id"), msgpack_pack_uint64(pk, 7);
+    s(&want, "headers"), msgpack_pack_map(pk, 1);
+    s(&want, "source"), s(&want, "rowcast");
+    for (int e = 0; e < 2; e++) {
+        run_t r;
+        run_script(engines[e], e == 0 ? agree_cases[1].lua : agree_cases[1].js, &in, 1, &r);
+        assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        assert_int_equal(r.out.size, want.sb.size);
+        assert_memory_equal(r.out.data, want.sb.data, want.sb.size);
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+    msgpack_sbuffer_destroy(&want.sb);
+}
+
+/* ---- errors ---- */
+
+typedef struct error_case {
+    const char *name, *lua, *js, *want_lua, *want_js;
+} error_case_t;
+
+static const error_case_t runtime_errors[] = {
+    {"raise with line", "local x = 1\n\nfunction transform(e)\n  error('boom')\nend",
+     "var x = 1;\n\nfunction transform(e) {\n  throw new Error('boom');\n}", "t.lua:4: boom",
+     "t.js:4: Error: boom"},
+    {"bad return", "function transform(e) return 42 end", "function transform(e) { return 42; }",
+     "t.lua: transform returned a number (42); expected ACTION_CONT",
+     "t.js: transform returned a number (42); expected ACTION_CONT"},
+    {"bad topic", "function transform(e) e.kafka.topic = 'no spaces!' end",
+     "function transform(e) { e.kafka.topic = 'no spaces!'; }",
+     "kafka.topic \"no spaces!\" is not a valid Kafka topic name",
+     "kafka.topic \"no spaces!\" is not a valid Kafka topic name"},
+    {"long topic", "function transform(e) e.kafka.topic = string.rep('a', 250) end",
+     "function transform(e) { e.kafka.topic = new Array(251).join('a'); }",
+     "is not a valid Kafka topic name: use 1 to 249 characters",
+     "is not a valid Kafka topic name: use 1 to 249 characters"},
+    {"function value", "function transform(e) e.after[1].f = print end",
+     "function transform(e) { e.after[0].f = function () {}; }",
+     "cannot send a function value (key \"f\")", "cannot send a function (key \"f\")"},
+    /* sandbox: each escape is a clean error naming the line */
+    {"io / fs", "function transform(e)\n  io.open('/etc/passwd')\nend",
+     "function transform(e) {\n  require('fs');\n}", "t.lua:2: attempt to index global 'io'",
+     "t.js:2: ReferenceError: identifier 'require' undefined"},
+    {"os.execute / Duktape", "function transform(e)\n  os.execute('true')\nend",
+     "function transform(e) {\n  Duktape.modSearch('x');\n}",
+     "t.lua:2: attempt to call field 'execute'",
+     "t.js:2: ReferenceError: identifier 'Duktape' undefined"},
+    {"require / modSearch", "function transform(e)\n  require('os')\nend",
+     "function transform(e) {\n  this.require('x');\n}",
+     "t.lua:2: attempt to call global 'require'", "t.js:2: TypeError"},
+    {"package", "function transform(e)\n  package.loadlib('x', 'y')\nend",
+     "function transform(e) {\n  module.exports = 1;\n}",
+     "t.lua:2: attempt to index global 'package'",
+     "t.js:2: ReferenceError: identifier 'module' undefined"},
+};
+
+static const char *const lua_escapes[] = {
+    "ffi = require('ffi')",
+    "debug.getinfo(1)",
+    "load('return 1')",
+    "loadstring('return 1')",
+    "dofile('/etc/passwd')",
+    "loadfile('/etc/passwd')",
+    "string.dump(transform)",
+    "('x').dump(transform)",
+    "setfenv(1, {})",
+    "getfenv(0)",
+    "jit.off()",
+    "collectgarbage()",
+};
+
+static void test_errors_name_file_line_and_what_went_wrong(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t c = 0; c < sizeof(runtime_errors) / sizeof(runtime_errors[0]); c++) {
+        const error_case_t *k = &runtime_errors[c];
+        for (int e = 0; e < 2; e++) {
+            run_t r;
+            run_script(engines[e], e == 0 ? k->lua : k->js, &in, 1, &r);
+            assert_int_equal(r.err, RC_OK);
+            const char *msg = err_of(&r, 0);
+            const char *want = e == 0 ? k->want_lua : k->want_js;
+            if (!strstr(msg, want)) {
+                fail_msg("%s on %s: got '%s', want '%s'", k->name, engines[e]->name, msg, want);
+            }
+            assert_int_equal(r.out.size, 0); /* nothing half-written */
+            run_free(&r);
+        }
+    }
+    for (size_t c = 0; c < sizeof(lua_escapes) / sizeof(lua_escapes[0]); c++) {
+        char src[256];
+        snprintf(src, sizeof(src), "function transform(e)\n  %s\nend", lua_escapes[c]);
+        run_t r;
+        run_script(&rc_script_lua, src, &in, 1, &r);
+        const char *msg = err_of(&r, 0);
+        if (!strstr(msg, "t.lua:2: attempt to ")) {
+            fail_msg("%s: got '%s'", lua_escapes[c], msg);
+        }
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* One failing event does not stop the others of its batch. */
+static void test_one_failing_event_leaves_the_batch_running(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "spam", false);
+    for (int e = 0; e < 2; e++) {
+        run_t r;
+        run_script(engines[e],
+                   e == 0 ? "function transform(e) if e.table == 'orders' then error('x') end end"
+                          : "function transform(e) { if (e.table === 'orders') throw 'x'; }",
+                   &in, 2, &r);
+        assert_int_equal(r.res[0].status, RC_SCRIPT_FAILED);
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        assert_int_equal(r.res[0].end_off, 0);
+        assert_int_equal(r.res[1].end_off, r.out.size);
+        assert_true(r.out.size > 0);
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the JIT
+ * off, or a compiled loop would never see it); the batch's other events still finish. */
+static void test_lua_time_budget_stops_endless_loops(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    static const char *const loops[] = {
+        "function transform(e)\n  if e.table == 'users' then return end\n"
+        "  while true do end\nend",
+        "function transform(e)\n  if e.table == 'users' then return end\n"
+        "  local t = {} for i = 1, 1e15 do t[i % 7] = i end\nend",
+    };
+    for (int k = 0; k < 2; k++) {
+        char errstr[256];
+        void *vm = create(&rc_script_lua, loops[k], errstr, sizeof(errstr));
+        assert_non_null(vm);
+        rc_script_lua.set_budget(vm, 100);
+        rc_span_t spans[2];
+        bool runs[2] = {true, true};
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *start = cur;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            spans[i] = (rc_span_t){start, (size_t)(cur - start)};
+        }
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_lua.transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
+                                                       errstr, sizeof(errstr)),
+                         RC_OK);
+        const char *msg = err_of(&r, 0);
+        if (!strstr(msg, "t.lua:3: the time budget of 100 ms per batch ran out")) {
+            fail_msg("got '%s'", msg);
+        }
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        run_free(&r);
+        rc_script_lua.destroy(vm);
+    }
+    assert_null(rc_script_js.set_budget); /* duktape cannot be interrupted: documented */
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want) {
+    char errstr[1024] = "";
+    void *vm = create(e, src, errstr, sizeof(errstr));
+    if (vm || !strstr(errstr, want)) {
+        e->destroy(vm);
+        fail_msg("%s: '%s': got '%s', want '%s'", e->name, src, errstr, want);
+    }
+}
+
+static void test_load_errors_report_file_line_and_hint(void **state) {
+    (void)state;
+    expect_create_error(&rc_script_lua, "x = 1\nfunction transform(e)\n  return e +\nend",
+                        "t.lua:4: unexpected symbol near 'end'");
+    expect_create_error(&rc_script_lua, "local x = 1",
+                        "t.lua: the script must define a function "
+                        "transform(cdc_event)");
+    expect_create_error(&rc_script_lua, "transform = 5", "must define a function transform");
+    expect_create_error(&rc_script_lua, "\n\nerror('at load')", "t.lua:3: at load");
+    expect_create_error(&rc_script_lua, "\x1bLJ\x02junk",
+                        "t.lua: precompiled bytecode is not accepted");
+    expect_create_error(&rc_script_lua, "require('io')", "t.lua:1: attempt to call global");
+    expect_create_error(&rc_script_js, "var x = 1;\nvar transform = (e) => e;",
+                        "duktape runs ES5.1: use function(e){}");
+    expect_create_error(&rc_script_js, "var x = 1;\nfunction transform(e) {\n  return e +;\n}",
+                        "t.js:3: SyntaxError");
+    expect_create_error(&rc_script_js, "let x = 1;", "duktape runs ES5.1: use function(e){}");
+    expect_create_error(&rc_script_js, "var transform = 5;", "must define a function transform");
+    expect_create_error(&rc_script_js, "\n\nthrow new Error('at load');", "t.js:3: Error: at load");
+    /* a plain syntax error gets no ES2015 hint */
+    char errstr[1024];
+    void *vm = create(&rc_script_js, "function transform(e) {", errstr, sizeof(errstr));
+    assert_null(vm);
+    assert_null(strstr(errstr, "ES5.1"));
+}
+
+/* ---- chains ---- */
+
+static char *write_script(const char *dir, const char *name, const char *src) {
+    char *path;
+    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(src, f);
+    fclose(f);
+    return path;
+}
+
+static void test_chain_matches_chains_and_applies_the_error_policy(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rc_test_transform_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *a = write_script(dir, "route.lua",
+                           "function transform(e) e.kafka.topic = 'users-' .. e.after[1].status "
+                           "end");
+    char *b = write_script(dir, "drop.js",
+                           "function transform(e) {\n"
+                           "  if (e.after[0].status === 'spam') return ACTION_DROP;\n"
+                           "  if (e.after[0].status === 'bad') throw new Error('bad row');\n"
+                           "}");
+    rc_transform_spec_t specs[] = {
+        {"lua", "route.lua", NULL, "users|admins", 1000},
+        {"js", "drop.js", "sh.*", NULL, 1000},
+    };
+    char errstr[1024];
+    for (int policy = 0; policy < 2; policy++) {
+        rc_transform_chain_t *c = rc_transform_chain_new(
+            "p1", specs, 2, dir, policy ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL, errstr,
+            sizeof(errstr));
+        if (!c) {
+            fail_msg("%s", errstr);
+        }
+        mp_t in;
+        mp_init(&in);
+        pack_event(&in, "orders", "new", false); /* not routed, kept */
+        pack_event(&in, "users", "spam", false); /* routed, dropped */
+        pack_event(&in, "users", "ok", false);   /* routed, kept: the mark ends here */
+        pack_event(&in, "users", "bad", false);  /* fails */
+        uint32_t n = 4, mark = 3;
+        size_t mark_off = 0;
+        rc_err_t err =
+            rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr));
+        rc_transform_stats_t st;
+        rc_transform_chain_get_stats(c, &st);
+        if (policy == 0) {
+            assert_int_equal(err, RC_ERR_INVALID);
+            assert_non_null(strstr(errstr, "pipeline p1: transform of an event of shop.users "
+                                           "failed: "));
+            assert_non_null(strstr(errstr, "drop.js:3: Error: bad row"));
+        } else {
+            assert_int_equal(err, RC_OK);
+            assert_int_equal(n, 2);
+            assert_int_equal(mark, 2);
+            assert_int_equal(mark_off, in.sb.size);
+            assert_int_equal(st.dropped, 1);
+            assert_int_equal(st.errors, 1);
+            const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+            const char *want[] = {"shop.orders", "users-ok"};
+            for (int i = 0; i < 2; i++) {
+                const uint8_t *k, *t, *start = cur;
+                const char *topic;
+                uint32_t len;
+                assert_int_equal(rc_mp_map_find(cur, end, "kafka", &k), RC_OK);
+                assert_int_equal(rc_mp_map_find(k, end, "topic", &t), RC_OK);
+                assert_int_equal(rc_mp_read_str(&t, end, &topic, &len), RC_OK);
+                assert_int_equal(len, strlen(want[i]));
+                assert_memory_equal(topic, want[i], len);
+                assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+                assert_true(cur > start);
+            }
+        }
+        msgpack_sbuffer_destroy(&in.sb);
+        rc_transform_chain_destroy(c);
+    }
+    /* errors at creation name the pipeline, the transform and the file */
+    rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL, 0}};
+    assert_null(
+        rc_transform_chain_new("p1", missing, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
+    assert_non_null(strstr(errstr, "pipeline p1: transforms[0]: "));
+    assert_non_null(strstr(errstr, "nope.lua: cannot read the script"));
+    rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "((", 0}};
+    assert_null(
+        rc_transform_chain_new("p1", badre, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
+    assert_non_null(strstr(errstr, "match.table '((' is not a valid regular expression"));
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+    free(a);
+    free(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
+        cmocka_unit_test(test_engines_agree_on_route_mutate_drop_fanout),
+        cmocka_unit_test(test_mutation_gives_the_expected_event),
+        cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
+        cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
+        cmocka_unit_test(test_load_errors_report_file_line_and_hint),
+        cmocka_unit_test(test_lua_time_budget_stops_endless_loops),
+        cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
