@@ -572,7 +572,9 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
         p->kafka_base[1] += ks.delivered;
         p->kafka_base[2] += ks.failed;
         p->kafka = NULL;
-        old_queue = p->queue; /* the last run closed it */
+    }
+    if (old_kafka || rc_queue_drained(p->queue)) { /* a stop closed it */
+        old_queue = p->queue;
         p->queue = rc_queue_new((size_t)(p->pc->queue_batches > 0 ? p->pc->queue_batches : 16));
     }
     pthread_mutex_unlock(&p->lock);
