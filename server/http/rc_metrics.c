@@ -35,14 +35,14 @@ static const counter_t counters[] = {
      STAT(bytes_read)},
     {"rowcast_batches_total", "counter", "Batches handed from the reader to the worker.",
      STAT(batches)},
-    {"rowcast_source_reconnects_total", "counter",
-     "Source connections retried after a failure.", STAT(reconnects)},
+    {"rowcast_source_reconnects_total", "counter", "Source connections retried after a failure.",
+     STAT(reconnects)},
     {"rowcast_queue_batches", "gauge", "Batches waiting between reader and worker.",
      STAT(queue_depth)},
 };
 
 static const rc_pipeline_state_t all_states[] = {
-    RC_PIPELINE_CREATED, RC_PIPELINE_STARTING, RC_PIPELINE_RUNNING, RC_PIPELINE_PAUSED,
+    RC_PIPELINE_CREATED,    RC_PIPELINE_STARTING, RC_PIPELINE_RUNNING, RC_PIPELINE_PAUSED,
     RC_PIPELINE_RESTARTING, RC_PIPELINE_STOPPING, RC_PIPELINE_STOPPED, RC_PIPELINE_FAILED,
 };
 

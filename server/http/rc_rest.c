@@ -223,8 +223,8 @@ static const struct {
     action_t act;
     const char *method;
 } actions[] = {
-    {"status", ACT_STATUS, "GET"}, {"config", ACT_CONFIG, "GET"},  {"pause", ACT_PAUSE, "PUT"},
-    {"resume", ACT_RESUME, "PUT"}, {"stop", ACT_STOP, "PUT"}, {"restart", ACT_RESTART, "POST"},
+    {"status", ACT_STATUS, "GET"}, {"config", ACT_CONFIG, "GET"}, {"pause", ACT_PAUSE, "PUT"},
+    {"resume", ACT_RESUME, "PUT"}, {"stop", ACT_STOP, "PUT"},     {"restart", ACT_RESTART, "POST"},
 };
 
 static int not_found(h2o_req_t *req, const char *path, size_t len) {
@@ -263,8 +263,7 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
     rc_pipeline_t *p = rc_pipeline_ctl_find(r->ctl, name, name_len);
     if (!p) {
         rc_buf_t msg = RC_BUF_INIT;
-        rc_buf_printf(&msg, "no such pipeline: %.*s", (int)(name_len > 100 ? 100 : name_len),
-                      name);
+        rc_buf_printf(&msg, "no such pipeline: %.*s", (int)(name_len > 100 ? 100 : name_len), name);
         rc_buf_putc(&msg, '\0');
         send_error(req, 404, "Not Found", msg.data);
         rc_buf_free(&msg);

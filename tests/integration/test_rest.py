@@ -34,6 +34,7 @@ SPEC_URI = "urn:rowcast:openapi"
 SPEC = yaml.safe_load((REPO / "server/http/openapi.yaml").read_text())
 REGISTRY = Registry().with_resource(SPEC_URI, Resource(contents=SPEC, specification=DRAFT202012))
 TOKEN = "t0ken-" + "x" * 20
+BIG_TX = 30000  # rows; takes the reader long enough that a pause arrives inside
 
 
 def _pointer(*parts):
@@ -104,7 +105,7 @@ class Api:
     def status(self, name):
         return self.call("GET", f"/v1/pipelines/{name}/status").json()
 
-    def wait(self, name, cond, what, timeout=60):
+    def wait(self, name, cond, what, timeout=60, every=0.1):
         deadline = time.monotonic() + timeout
         while True:
             st = self.status(name)
@@ -112,7 +113,7 @@ class Api:
                 return st
             if time.monotonic() > deadline:
                 pytest.fail(f"pipeline {name}: {what} not reached within {timeout}s: {st}")
-            time.sleep(0.1)
+            time.sleep(every)
 
     def metrics(self):
         r = self.call("GET", "/metrics")
@@ -246,13 +247,18 @@ def test_two_pipelines_pause_resume_restart_stop(mysql, db, rowcast, tmp_path):
     # pause and restart arriving in the middle of a large transaction: the reader ends the
     # transaction first (a one-batch queue of 4 events keeps it inside for a while), so nothing
     # is lost or read twice
-    w.tx(1, rows=20000)
+    before = w.next_id
+    w.tx(1, rows=BIG_TX)
+    inside = api.wait("pa", lambda st: st["counters"]["events_read"] > before, "reading", 30, every=0.002)
     assert api.call("PUT", "/v1/pipelines/pa/pause", token=TOKEN).status == 202
+    assert inside["counters"]["events_read"] < w.next_id, f"too fast to test: {inside}"
     st = api.wait("pa", lambda st: st["state"] == "PAUSED", "PAUSED after a large transaction")
     assert st["counters"]["events_read"] == w.next_id, "paused inside a transaction"
     assert st["position"]["pos"] > start[1], st
     assert api.call("PUT", "/v1/pipelines/pa/resume", token=TOKEN).status == 202
-    w.tx(1, rows=20000)
+    before = w.next_id
+    w.tx(1, rows=BIG_TX)
+    api.wait("pa", lambda st: st["counters"]["events_read"] > before, "reading", 30, every=0.002)
     r = api.call("POST", "/v1/pipelines/pa/restart", token=TOKEN)
     assert r.status == 202
     r = api.call("POST", "/v1/pipelines/pa/restart", token=TOKEN)
