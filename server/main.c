@@ -26,6 +26,7 @@
 #include "rc_log.h"
 #include "rc_pipeline.h"
 #include "rc_script.h"
+#include "rc_pipeline_ctl.h"
 #include "rc_version.h"
 
 #define H2O_VERSION_STR "2.2.5"
@@ -162,6 +163,7 @@ int main(int argc, char **argv) {
     /* Everything that can be checked without touching a server is checked before anything
      * starts. */
     int status = 0;
+    rc_pipeline_ctl_t *ctl = NULL;
     rc_pipeline_t **pipelines = calloc(conf->n_pipelines ? conf->n_pipelines : 1,
                                        sizeof(*pipelines));
     if (!pipelines) {
@@ -195,9 +197,14 @@ int main(int argc, char **argv) {
     rc_info("main", "rowcast %s starting with %zu pipeline(s) from %s", RC_VERSION,
             conf->n_pipelines, config_path);
     rc_http_t *http = NULL;
+    ctl = rc_pipeline_ctl_new(pipelines, conf->n_pipelines, conf->shutdown_grace_s);
+    if (!ctl) {
+        rc_error("main", "out of memory");
+        status = 1;
+        goto out;
+    }
     if (conf->http.listen && conf->http.listen[0]) {
-        http = rc_http_start(conf->http.listen, pipelines, conf->n_pipelines, errstr,
-                             sizeof(errstr));
+        http = rc_http_start(conf->http.listen, ctl, conf->http.token, errstr, sizeof(errstr));
         if (!http) {
             rc_error("main", "%s", errstr);
             status = 1;
@@ -213,6 +220,7 @@ int main(int argc, char **argv) {
     sigwait(&sigs, &sig);
     rc_info("main", "%s received: stopping (grace %.0f s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
             conf->shutdown_grace_s);
+    rc_pipeline_ctl_shutdown(ctl); /* a REST stop/restart in progress finishes first */
     for (size_t i = 0; i < conf->n_pipelines; i++) {
         rc_pipeline_stop(pipelines[i], conf->shutdown_grace_s);
         rc_pipeline_stats_t st;
@@ -226,6 +234,7 @@ int main(int argc, char **argv) {
     rc_http_stop(http);
     rc_info("main", "stopped");
 out:
+    rc_pipeline_ctl_destroy(ctl);
     for (size_t i = 0; i < conf->n_pipelines; i++) {
         rc_pipeline_destroy(pipelines[i]);
     }

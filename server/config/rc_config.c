@@ -494,6 +494,21 @@ static const rc_config_key_t http_keys[] = {
      .def = "127.0.0.1:8080",
      .check = check_listen,
      .desc = "host:port of the REST API and /metrics; \"\" disables the server."},
+    {.name = "token",
+     .type = RC_CONFIG_STRING,
+     .offset = offsetof(rc_http_config_t, token),
+     .flags = RC_CONFIG_SECRET,
+     .conflicts = "token_file",
+     .check = check_not_empty,
+     .desc = "Bearer token that mutating REST calls must send (Authorization: Bearer ...); "
+             "write ${VAR} to take it from the environment. Unset = no token."},
+    {.name = "token_file",
+     .type = RC_CONFIG_SECRET_FILE,
+     .offset = offsetof(rc_http_config_t, token),
+     .flags = RC_CONFIG_SECRET,
+     .conflicts = "token",
+     .desc = "File holding the bearer token (one trailing newline stripped); relative to the "
+             "config file's directory."},
 };
 static const rc_config_table_t http_table = {http_keys, ARRAY_LEN(http_keys), NULL};
 
@@ -627,4 +642,8 @@ void rc_config_print_reference(FILE *out) {
                  "# Strings may use ${ENV_VAR} ($$ for a literal $). Lists of maps are shown as "
                  "name[].\n");
     rc_config_table_print(&root_table, out);
+}
+
+void rc_config_pipeline_write_json(const rc_pipeline_config_t *pc, struct rc_buf *out) {
+    rc_config_table_write_json(&pipeline_table, pc, out);
 }

@@ -87,6 +87,7 @@ typedef struct rc_kafka_config {
 
 typedef struct rc_http_config {
     char *listen;        /* "host:port", default "127.0.0.1:8080"; "" disables the server */
+    char *token;         /* bearer token for mutating REST calls (token or token_file); NULL none */
 } rc_http_config_t;
 
 typedef struct rc_config {
@@ -108,6 +109,10 @@ rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t le
                                    size_t errstr_size);
 
 void rc_config_destroy(rc_config_t *conf);
+
+/* Appends one pipeline's config as a JSON object; secrets are written as "***". */
+struct rc_buf;
+void rc_config_pipeline_write_json(const rc_pipeline_config_t *pc, struct rc_buf *out);
 
 /* Prints every key with type, default, bounds and description (rowcast --help-config). */
 void rc_config_print_reference(FILE *out);

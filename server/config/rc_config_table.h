@@ -81,6 +81,12 @@ void rc_config_table_free(const rc_config_table_t *table, void *base);
 /* Prints one entry per key path (lists as name[]): type, bounds, default, description. */
 void rc_config_table_print(const rc_config_table_t *table, FILE *out);
 
+/* Appends base as one JSON object following table (rc_config_json.c): set secrets as "***",
+ * secret-file keys and unset strings left out. */
+struct rc_buf;
+void rc_config_table_write_json(const rc_config_table_t *table, const void *base,
+                                struct rc_buf *out);
+
 /* Writes s as a double-quoted, escaped, possibly shortened snippet for messages. */
 void rc_config_table_quote(const char *s, char *buf, size_t buf_size);
 

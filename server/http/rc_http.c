@@ -20,6 +20,7 @@
 #include "rc_buf.h"
 #include "rc_json.h"
 #include "rc_log.h"
+#include "rc_rest.h"
 
 typedef struct rc_http_handler {
     h2o_handler_t super;
@@ -35,8 +36,8 @@ struct rc_http {
     pthread_t thread;
     bool started;
     atomic_bool stop;
-    rc_pipeline_t **pipelines;
-    size_t n_pipelines;
+    rc_pipeline_ctl_t *ctl;
+    rc_rest_t rest;
 };
 
 static void send_json(h2o_req_t *req, int status, const char *reason, const char *body,
@@ -61,20 +62,21 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req) {
     return 0;
 }
 
-/* Ready when every pipeline streams from its source. 503 lists the ones that do not. */
+/* Ready when every pipeline streams from its source or was deliberately paused. 503 lists the
+ * states of all. */
 static int on_readyz(h2o_handler_t *self, h2o_req_t *req) {
     rc_http_t *h = ((rc_http_handler_t *)self)->http;
     rc_buf_t body = RC_BUF_INIT;
     bool ready = true;
     rc_buf_puts(&body, "{\"pipelines\":{");
-    for (size_t i = 0; i < h->n_pipelines; i++) {
-        rc_pipeline_state_t st = rc_pipeline_status(h->pipelines[i], NULL, 0);
-        ready = ready && st == RC_PIPELINE_RUNNING;
+    for (size_t i = 0; i < rc_pipeline_ctl_count(h->ctl); i++) {
+        rc_pipeline_t *p = rc_pipeline_ctl_get(h->ctl, i);
+        rc_pipeline_state_t st = rc_pipeline_status(p, NULL, 0);
+        ready = ready && (st == RC_PIPELINE_RUNNING || st == RC_PIPELINE_PAUSED);
         if (i > 0) {
             rc_buf_putc(&body, ',');
         }
-        rc_json_write_string(&body, rc_pipeline_name(h->pipelines[i]),
-                             strlen(rc_pipeline_name(h->pipelines[i])));
+        rc_json_write_string(&body, rc_pipeline_name(p), strlen(rc_pipeline_name(p)));
         rc_buf_putc(&body, ':');
         rc_json_write_string(&body, rc_pipeline_state_name(st), strlen(rc_pipeline_state_name(st)));
     }
@@ -100,6 +102,14 @@ static int on_not_found(h2o_handler_t *self, h2o_req_t *req) {
     int n = snprintf(body, 256, "{\"error\":\"no such endpoint: %s\"}", path);
     send_json(req, 404, "Not Found", body, (size_t)(n < 256 ? n : 255));
     return 0;
+}
+
+static int on_v1(h2o_handler_t *self, h2o_req_t *req) {
+    return rc_rest_on_v1(&((rc_http_handler_t *)self)->http->rest, req);
+}
+
+static int on_metrics(h2o_handler_t *self, h2o_req_t *req) {
+    return rc_rest_on_metrics(&((rc_http_handler_t *)self)->http->rest, req);
 }
 
 static void register_handler(rc_http_t *h, h2o_hostconf_t *host, const char *path,
@@ -176,15 +186,18 @@ static int bind_listen(const char *listen_addr, char *errstr, size_t errstr_size
     return fd;
 }
 
-rc_http_t *rc_http_start(const char *listen_addr, rc_pipeline_t **pipelines, size_t n_pipelines,
+rc_http_t *rc_http_start(const char *listen_addr, rc_pipeline_ctl_t *ctl, const char *token,
                          char *errstr, size_t errstr_size) {
     rc_http_t *h = calloc(1, sizeof(*h));
     if (!h) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    h->pipelines = pipelines;
-    h->n_pipelines = n_pipelines;
+    h->ctl = ctl;
+    if (rc_rest_init(&h->rest, ctl, token, errstr, errstr_size) != RC_OK) {
+        free(h);
+        return NULL;
+    }
     h->fd = bind_listen(listen_addr, errstr, errstr_size);
     if (h->fd < 0) {
         free(h);
@@ -195,6 +208,8 @@ rc_http_t *rc_http_start(const char *listen_addr, rc_pipeline_t **pipelines, siz
         h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     register_handler(h, host, "/healthz", on_healthz);
     register_handler(h, host, "/readyz", on_readyz);
+    register_handler(h, host, "/metrics", on_metrics);
+    register_handler(h, host, "/v1", on_v1);
     register_handler(h, host, "/", on_not_found);
     h2o_context_init(&h->ctx, h2o_evloop_create(), &h->config);
     h->accept_ctx.ctx = &h->ctx;

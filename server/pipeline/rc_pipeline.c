@@ -34,6 +34,12 @@
 
 #define BACKOFF_MAX_S 30
 
+typedef struct resume {
+    char file[512];
+    uint64_t pos;
+    bool known;
+} resume_t;
+
 struct rc_pipeline {
     const rc_config_t *conf;
     const rc_pipeline_config_t *pc;
@@ -60,6 +66,12 @@ struct rc_pipeline {
 
     rc_transform_chain_t *transforms; /* NULL without transforms; used by the worker only */
     atomic_uint_fast64_t events_dropped, events_skipped;
+    atomic_uint_fast64_t reconnects;
+    atomic_uint_fast32_t last_event_ts;
+    atomic_bool pause_req;
+    resume_t resume;                 /* the reader's restart point, kept across stop/start */
+    rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
+    uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -78,6 +90,8 @@ const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
         return "STOPPED";
     case RC_PIPELINE_FAILED:
         return "FAILED";
+    case RC_PIPELINE_PAUSED:
+        return "PAUSED";
     }
     return "UNKNOWN";
 }
@@ -236,19 +250,26 @@ static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b) {
         b->buf.size = 0;
         return b;
     }
+    /* Copied before the push: from then on the worker owns b. */
+    rc_pipeline_position_t at;
+    bool has_commit = b->has_commit;
+    if (has_commit) {
+        snprintf(at.file, sizeof(at.file), "%s", b->commit_file);
+        at.pos = b->commit_pos;
+        snprintf(at.gtid, sizeof(at.gtid), "%s", b->commit_gtid);
+    }
     if (!rc_queue_push(p->queue, b)) {
         rc_batch_destroy(b);
         return NULL;
     }
     atomic_fetch_add(&p->batches, 1);
+    if (has_commit) {
+        pthread_mutex_lock(&p->lock);
+        p->position = at;
+        pthread_mutex_unlock(&p->lock);
+    }
     return rc_batch_new();
 }
-
-typedef struct resume {
-    char file[512];
-    uint64_t pos;
-    bool known;
-} resume_t;
 
 /* Streams from one connection until stop, error or end. Returns RC_ERR_STOPPED on stop,
  * RC_ERR_IO for connection trouble worth a retry, anything else for a fatal error. */
@@ -258,9 +279,14 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
     int64_t max_ns = (int64_t)pc->batch_max_ms * 1000000LL;
     int idle_ms = (int)(pc->source.read_timeout_s * 1000);
     int fd = rc_mysql_fd(m);
+    bool in_tx = false; /* a connection starts at a transaction boundary */
     for (;;) {
         rc_batch_t *b = *bp;
         if (p->stop) {
+            return RC_ERR_STOPPED;
+        }
+        /* A pause takes effect between transactions only, so resuming there loses nothing. */
+        if (!in_tx && atomic_load_explicit(&p->pause_req, memory_order_relaxed)) {
             return RC_ERR_STOPPED;
         }
         if (!rc_mysql_has_buffered(m)) {
@@ -276,7 +302,13 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
                                  strerror(errno));
             }
             if (pfd[1].revents) {
-                return RC_ERR_STOPPED;
+                uint64_t drained;
+                ssize_t rd = read(p->stop_fd, &drained, sizeof(drained));
+                (void)rd;
+                if (p->stop || (!in_tx && atomic_load(&p->pause_req))) {
+                    return RC_ERR_STOPPED;
+                }
+                continue; /* a pause waits for the end of the transaction */
             }
             if (r == 0) {
                 if (b->n_events > 0) { /* the stream is quiet: send what we have */
@@ -306,6 +338,12 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
         if (err != RC_OK) {
             return err; /* a bad event: fatal until error policies exist */
         }
+        if (info.begin) {
+            in_tx = true;
+        }
+        if ((info.rows > 0 || info.commit) && info.header.timestamp != 0) {
+            atomic_store_explicit(&p->last_event_ts, info.header.timestamp, memory_order_relaxed);
+        }
         if (info.rows > 0) {
             if (b->n_events == 0) {
                 b->first_ns = now_ns();
@@ -314,6 +352,7 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             atomic_fetch_add(&p->events_read, (uint64_t)info.rows);
         }
         if (info.commit) {
+            in_tx = false;
             atomic_fetch_add(&p->transactions, 1);
             b->has_commit = true;
             b->commit_off = b->buf.size;
@@ -342,11 +381,28 @@ static bool is_retryable(rc_err_t err) {
     return err == RC_ERR_IO || err == RC_ERR_CONNECT;
 }
 
+/* Waits, disconnected, until resumed or stopped. @thread reader */
+static void wait_while_paused(rc_pipeline_t *p) {
+    set_state(p, RC_PIPELINE_PAUSED, NULL);
+    rc_info("pipeline", "pipeline %s: paused at %s:%llu", p->pc->name, p->resume.file,
+            (unsigned long long)p->resume.pos);
+    while (atomic_load(&p->pause_req) && !p->stop) {
+        struct pollfd pfd = {.fd = p->stop_fd, .events = POLLIN};
+        poll(&pfd, 1, 1000);
+        uint64_t drained;
+        ssize_t rd = read(p->stop_fd, &drained, sizeof(drained));
+        (void)rd;
+    }
+    if (!p->stop) {
+        set_state(p, RC_PIPELINE_STARTING, "resuming");
+    }
+}
+
 static void *reader_main(void *arg) {
     rc_pipeline_t *p = arg;
     const rc_pipeline_config_t *pc = p->pc;
     char errstr[1024];
-    resume_t resume = {.known = false};
+    resume_t *resume = &p->resume;
     int backoff = 1;
     rc_batch_t *batch = rc_batch_new();
     rc_binlog_opts_t opts;
@@ -357,6 +413,14 @@ static void *reader_main(void *arg) {
     opts.opaque = p;
 
     while (!p->stop && batch) {
+        if (atomic_load(&p->pause_req)) {
+            /* The batch ends at a transaction boundary here: hand it over, then wait. */
+            if (!(batch = hand_over(p, batch))) {
+                break;
+            }
+            wait_while_paused(p);
+            continue;
+        }
         rc_err_t err;
         rc_binlog_t *dec = NULL;
         rc_mysql_t *m = rc_mysql_connect(&pc->source, errstr, sizeof(errstr));
@@ -369,12 +433,17 @@ static void *reader_main(void *arg) {
             goto retry;
         }
         rc_mysql_position_t pos;
-        if (resume.known) {
-            snprintf(pos.file, sizeof(pos.file), "%s", resume.file);
-            pos.pos = resume.pos;
+        if (resume->known) {
+            snprintf(pos.file, sizeof(pos.file), "%s", resume->file);
+            pos.pos = resume->pos;
         } else if ((err = rc_mysql_resolve_start(m, pc->source.start, &pos, errstr,
                                                  sizeof(errstr))) != RC_OK) {
             goto retry;
+        } else {
+            /* "latest" must not move on a reconnect, pause or restart before the first commit */
+            snprintf(resume->file, sizeof(resume->file), "%s", pos.file);
+            resume->pos = pos.pos;
+            resume->known = true;
         }
         dec = rc_binlog_new(&opts);
         if (!dec || rc_binlog_set_position(dec, pos.file, pos.pos) != RC_OK) {
@@ -391,12 +460,15 @@ static void *reader_main(void *arg) {
                 (unsigned long long)pos.pos);
         set_state(p, RC_PIPELINE_RUNNING, NULL);
         backoff = 1;
-        err = stream(p, m, dec, &batch, &resume, errstr, sizeof(errstr));
+        err = stream(p, m, dec, &batch, resume, errstr, sizeof(errstr));
     retry:
         rc_binlog_destroy(dec);
         rc_mysql_destroy(m);
-        if (err == RC_ERR_STOPPED || p->stop) {
+        if (p->stop) {
             break;
+        }
+        if (err == RC_ERR_STOPPED) {
+            continue; /* paused: the top of the loop waits */
         }
         if (!is_retryable(err)) {
             fail(p, errstr);
@@ -407,6 +479,7 @@ static void *reader_main(void *arg) {
         if (batch) {
             rc_batch_truncate_to_commit(batch);
         }
+        atomic_fetch_add(&p->reconnects, 1);
         rc_warn("source", "pipeline %s: %s; reconnecting in %d s", pc->name, errstr, backoff);
         set_state(p, RC_PIPELINE_RESTARTING, errstr);
         if (sleep_or_stop(p, backoff)) {
@@ -548,7 +621,39 @@ static void *worker_main(void *arg) {
 }
 
 rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
-    p->kafka = rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
+    /* Started before: keep the counters monotonic and start from a clean slate. The lock keeps
+     * rc_pipeline_get_stats (http thread) off the producer and queue being replaced. */
+    pthread_mutex_lock(&p->lock);
+    rc_queue_t *old_queue = NULL;
+    rc_kafka_t *old_kafka = p->kafka;
+    if (p->kafka) {
+        rc_kafka_stats_t ks;
+        rc_kafka_get_stats(p->kafka, &ks);
+        p->kafka_base[0] += ks.produced;
+        p->kafka_base[1] += ks.delivered;
+        p->kafka_base[2] += ks.failed;
+        p->kafka = NULL;
+    }
+    if (old_kafka || rc_queue_drained(p->queue)) { /* a stop closed it */
+        old_queue = p->queue;
+        p->queue = rc_queue_new((size_t)(p->pc->queue_batches > 0 ? p->pc->queue_batches : 16));
+    }
+    pthread_mutex_unlock(&p->lock);
+    rc_kafka_destroy(old_kafka);
+    rc_queue_destroy(old_queue, (void (*)(void *))rc_batch_destroy);
+    if (!p->queue) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: out of memory",
+                         p->pc->name);
+    }
+    uint64_t drained;
+    ssize_t rd = read(p->stop_fd, &drained, sizeof(drained));
+    (void)rd;
+    p->stop = 0;
+    p->abort_now = 0;
+    rc_kafka_t *k = rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
+    pthread_mutex_lock(&p->lock);
+    p->kafka = k;
+    pthread_mutex_unlock(&p->lock);
     if (!p->kafka) {
         fail(p, errstr);
         return RC_ERR_KAFKA;
@@ -640,11 +745,49 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->batches = atomic_load(&p->batches);
     out->events_dropped = atomic_load(&p->events_dropped);
     out->events_skipped = atomic_load(&p->events_skipped);
+    out->reconnects = atomic_load(&p->reconnects);
+    out->last_event_ts = (uint32_t)atomic_load(&p->last_event_ts);
+    pthread_mutex_lock(&p->lock);
+    out->queue_depth = p->queue ? rc_queue_len(p->queue) : 0;
+    out->events_produced = p->kafka_base[0];
+    out->events_delivered = p->kafka_base[1];
+    out->events_failed = p->kafka_base[2];
     if (p->kafka) {
         rc_kafka_stats_t ks;
         rc_kafka_get_stats(p->kafka, &ks);
-        out->events_produced = ks.produced;
-        out->events_delivered = ks.delivered;
-        out->events_failed = ks.failed;
+        out->events_produced += ks.produced;
+        out->events_delivered += ks.delivered;
+        out->events_failed += ks.failed;
     }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out) {
+    pthread_mutex_lock(&p->lock);
+    *out = p->position;
+    pthread_mutex_unlock(&p->lock);
+}
+
+const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {
+    return p->pc;
+}
+
+static void wake_reader(rc_pipeline_t *p) {
+    uint64_t one = 1;
+    ssize_t w = write(p->stop_fd, &one, sizeof(one));
+    (void)w;
+}
+
+void rc_pipeline_pause(rc_pipeline_t *p) {
+    atomic_store(&p->pause_req, true);
+    wake_reader(p);
+}
+
+void rc_pipeline_resume(rc_pipeline_t *p) {
+    atomic_store(&p->pause_req, false);
+    wake_reader(p);
+}
+
+bool rc_pipeline_pause_requested(rc_pipeline_t *p) {
+    return atomic_load(&p->pause_req);
 }

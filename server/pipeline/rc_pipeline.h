@@ -9,6 +9,7 @@
 #ifndef RC_PIPELINE_H
 #define RC_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@ typedef enum rc_pipeline_state {
     RC_PIPELINE_STOPPING,
     RC_PIPELINE_STOPPED,
     RC_PIPELINE_FAILED,
+    RC_PIPELINE_PAUSED, /* asked to pause: reader disconnected at a transaction boundary */
 } rc_pipeline_state_t;
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s);
@@ -39,7 +41,17 @@ typedef struct rc_pipeline_stats {
     uint64_t batches;
     uint64_t events_dropped;   /* dropped by a transform */
     uint64_t events_skipped;   /* not sent after a transform error (on_error: skip) */
+    uint64_t reconnects;       /* source connections retried after a failure */
+    uint64_t queue_depth;      /* batches waiting between reader and worker now */
+    uint32_t last_event_ts;    /* commit time (s since the epoch) of the last event read; 0 none */
 } rc_pipeline_stats_t;
+
+/* The last complete transaction the reader handed to the worker. */
+typedef struct rc_pipeline_position {
+    char file[256]; /* "" before the first transaction */
+    uint64_t pos;
+    char gtid[160];
+} rc_pipeline_position_t;
 
 /* Validates what can be checked offline (regexes, topic template) and prepares the
  * pipeline; nothing is started. conf and pconf must outlive the pipeline. */
@@ -59,5 +71,16 @@ const char *rc_pipeline_name(const rc_pipeline_t *p);
 /* State and, for FAILED/RESTARTING, the reason. */
 rc_pipeline_state_t rc_pipeline_status(rc_pipeline_t *p, char *reason, size_t reason_size);
 void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out);
+void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out);
+const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
+
+/* Pause: the reader finishes the transaction it is in, hands it over, closes its source
+ * connection and waits (state PAUSED) keeping its position. Resume: it reconnects at that
+ * transaction boundary, so nothing is lost or read twice. Both only set a flag and wake the
+ * reader: they never block. rc_pipeline_start after rc_pipeline_stop starts again from the last
+ * transaction boundary read. @thread any */
+void rc_pipeline_pause(rc_pipeline_t *p);
+void rc_pipeline_resume(rc_pipeline_t *p);
+bool rc_pipeline_pause_requested(rc_pipeline_t *p);
 
 #endif

@@ -1,0 +1,117 @@
+/* rc_metrics.c: the Prometheus text exposition (format 0.0.4) of every pipeline.
+ *
+ * Counters are the pipeline's atomics, read without locks; gauges are sampled at scrape time.
+ * The state is one series per state name with the value 1 for the current state and 0 for the
+ * others (rowcast_pipeline_state{pipeline="x",state="RUNNING"} 1), so alerts can match by name.
+ * rowcast_source_lag_seconds appears once the pipeline has read an event. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rc_rest.h"
+#include "rc_version.h"
+
+typedef struct counter {
+    const char *name;
+    const char *type;
+    const char *help;
+    size_t offset; /* of the uint64_t in rc_pipeline_stats_t */
+} counter_t;
+
+#define STAT(f) offsetof(rc_pipeline_stats_t, f)
+static const counter_t counters[] = {
+    {"rowcast_events_read_total", "counter", "Row events decoded from the binlog and queued.",
+     STAT(events_read)},
+    {"rowcast_events_produced_total", "counter", "Events handed to the Kafka producer.",
+     STAT(events_produced)},
+    {"rowcast_events_delivered_total", "counter", "Events acknowledged by Kafka.",
+     STAT(events_delivered)},
+    {"rowcast_events_failed_total", "counter", "Events Kafka failed to deliver for good.",
+     STAT(events_failed)},
+    {"rowcast_transactions_total", "counter", "Source transactions read.", STAT(transactions)},
+    {"rowcast_binlog_read_bytes_total", "counter", "Binlog bytes received from the source.",
+     STAT(bytes_read)},
+    {"rowcast_batches_total", "counter", "Batches handed from the reader to the worker.",
+     STAT(batches)},
+    {"rowcast_source_reconnects_total", "counter", "Source connections retried after a failure.",
+     STAT(reconnects)},
+    {"rowcast_queue_batches", "gauge", "Batches waiting between reader and worker.",
+     STAT(queue_depth)},
+};
+
+static const rc_pipeline_state_t all_states[] = {
+    RC_PIPELINE_CREATED,    RC_PIPELINE_STARTING, RC_PIPELINE_RUNNING, RC_PIPELINE_PAUSED,
+    RC_PIPELINE_RESTARTING, RC_PIPELINE_STOPPING, RC_PIPELINE_STOPPED, RC_PIPELINE_FAILED,
+};
+
+/* Label values escaped per the text format: backslash, double quote, newline. */
+static void put_label(rc_buf_t *out, const char *v) {
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') {
+            rc_buf_putc(out, '\\');
+            rc_buf_putc(out, *v);
+        } else if (*v == '\n') {
+            rc_buf_puts(out, "\\n");
+        } else {
+            rc_buf_putc(out, *v);
+        }
+    }
+}
+
+static void header(rc_buf_t *out, const char *name, const char *type, const char *help) {
+    rc_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
+    size_t n = rc_pipeline_ctl_count(ctl);
+    rc_pipeline_stats_t *stats = calloc(n ? n : 1, sizeof(*stats));
+    rc_pipeline_state_t *states = calloc(n ? n : 1, sizeof(*states));
+    if (!stats || !states) {
+        free(stats);
+        free(states);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc_pipeline_get_stats(rc_pipeline_ctl_get(ctl, i), &stats[i]);
+        states[i] = rc_pipeline_status(rc_pipeline_ctl_get(ctl, i), NULL, 0);
+    }
+    header(out, "rowcast_build_info", "gauge", "rowcast build; the value is always 1.");
+    rc_buf_puts(out, "rowcast_build_info{version=\"");
+    put_label(out, RC_VERSION);
+    rc_buf_puts(out, "\"} 1\n");
+    for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+        header(out, counters[c].name, counters[c].type, counters[c].help);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = *(const uint64_t *)((const char *)&stats[i] + counters[c].offset);
+            rc_buf_printf(out, "%s{pipeline=\"", counters[c].name);
+            put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+            rc_buf_printf(out, "\"} %llu\n", (unsigned long long)v);
+        }
+    }
+    header(out, "rowcast_pipeline_state", "gauge",
+           "1 for the pipeline's current state, 0 for the other states.");
+    for (size_t i = 0; i < n; i++) {
+        for (size_t s = 0; s < sizeof(all_states) / sizeof(all_states[0]); s++) {
+            rc_buf_puts(out, "rowcast_pipeline_state{pipeline=\"");
+            put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+            rc_buf_printf(out, "\",state=\"%s\"} %d\n", rc_pipeline_state_name(all_states[s]),
+                          states[i] == all_states[s]);
+        }
+    }
+    header(out, "rowcast_source_lag_seconds", "gauge",
+           "Now minus the commit time of the last event read from the source.");
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (stats[i].last_event_ts == 0) {
+            continue;
+        }
+        double lag = (double)now - (double)stats[i].last_event_ts;
+        rc_buf_puts(out, "rowcast_source_lag_seconds{pipeline=\"");
+        put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+        rc_buf_printf(out, "\"} %.0f\n", lag > 0 ? lag : 0.0);
+    }
+    free(stats);
+    free(states);
+}

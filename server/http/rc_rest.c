@@ -1,0 +1,347 @@
+/* rc_rest.c: routing and handlers of the REST API under /v1 (Kafka Connect shapes where they
+ * fit) and of GET /metrics.
+ *
+ * Order of checks: unknown path 404, wrong method 405 (with Allow), missing/wrong bearer token
+ * on mutating calls 401/403, unknown pipeline 404, conflicting state change 409. State changes
+ * answer 202 with the status at that moment: they take effect asynchronously. */
+#include "rc_rest.h"
+
+#include <librdkafka/rdkafka.h>
+#include <msgpack.h>
+#include <mysql.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "rc_json.h"
+#include "rc_version.h"
+
+rc_err_t rc_rest_init(rc_rest_t *r, rc_pipeline_ctl_t *ctl, const char *token, char *errstr,
+                      size_t errstr_size) {
+    memset(r, 0, sizeof(*r));
+    r->ctl = ctl;
+    if (token) {
+        if (token[0] == '\0') {
+            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                             "http.token_file: the token is empty");
+        }
+        SHA256((const unsigned char *)token, strlen(token), r->token_sha256);
+        r->has_token = true;
+    }
+    return RC_OK;
+}
+
+static void send_buf(h2o_req_t *req, int status, const char *reason, const char *ctype,
+                     rc_buf_t *body) {
+    char *copy = h2o_mem_alloc_pool(&req->pool, body->len ? body->len : 1);
+    memcpy(copy, body->data, body->len);
+    req->res.status = status;
+    req->res.reason = reason;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                   strlen(ctype));
+    h2o_send_inline(req, copy, body->len);
+    rc_buf_free(body);
+}
+
+static int send_error(h2o_req_t *req, int status, const char *reason, const char *msg) {
+    rc_buf_t b = RC_BUF_INIT;
+    rc_buf_puts(&b, "{\"error\":");
+    rc_json_write_string(&b, msg, strlen(msg));
+    rc_buf_putc(&b, '}');
+    send_buf(req, status, reason, "application/json", &b);
+    return 0;
+}
+
+static void put_str(rc_buf_t *b, const char *s) {
+    rc_json_write_string(b, s, strlen(s));
+}
+
+void rc_rest_write_status(rc_buf_t *b, rc_pipeline_t *p) {
+    char reason[1024];
+    rc_pipeline_state_t st = rc_pipeline_status(p, reason, sizeof(reason));
+    rc_pipeline_stats_t s;
+    rc_pipeline_get_stats(p, &s);
+    rc_pipeline_position_t pos;
+    rc_pipeline_get_position(p, &pos);
+    rc_buf_puts(b, "{\"name\":");
+    put_str(b, rc_pipeline_name(p));
+    rc_buf_puts(b, ",\"state\":");
+    put_str(b, rc_pipeline_state_name(st));
+    rc_buf_puts(b, ",\"reason\":");
+    put_str(b, reason);
+    rc_buf_printf(b, ",\"pause_requested\":%s", rc_pipeline_pause_requested(p) ? "true" : "false");
+    rc_buf_puts(b, ",\"position\":");
+    if (pos.file[0]) {
+        rc_buf_puts(b, "{\"file\":");
+        put_str(b, pos.file);
+        rc_buf_printf(b, ",\"pos\":%llu,\"gtid\":", (unsigned long long)pos.pos);
+        put_str(b, pos.gtid);
+        rc_buf_putc(b, '}');
+    } else {
+        rc_buf_puts(b, "null");
+    }
+    rc_buf_puts(b, ",\"lag_seconds\":");
+    if (s.last_event_ts) {
+        double lag = (double)time(NULL) - (double)s.last_event_ts;
+        rc_buf_printf(b, "%.0f", lag > 0 ? lag : 0.0);
+    } else {
+        rc_buf_puts(b, "null");
+    }
+    rc_buf_printf(b,
+                  ",\"counters\":{\"events_read\":%llu,\"events_produced\":%llu,"
+                  "\"events_delivered\":%llu,\"events_failed\":%llu,\"transactions\":%llu,"
+                  "\"binlog_bytes_read\":%llu,\"batches\":%llu,\"reconnects\":%llu,"
+                  "\"queue_batches\":%llu}}",
+                  (unsigned long long)s.events_read, (unsigned long long)s.events_produced,
+                  (unsigned long long)s.events_delivered, (unsigned long long)s.events_failed,
+                  (unsigned long long)s.transactions, (unsigned long long)s.bytes_read,
+                  (unsigned long long)s.batches, (unsigned long long)s.reconnects,
+                  (unsigned long long)s.queue_depth);
+}
+
+static bool method_is(h2o_req_t *req, const char *m) {
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+/* 401 without credentials, 403 with a wrong token; 0 when the call may proceed. */
+static int check_token(rc_rest_t *r, h2o_req_t *req) {
+    if (!r->has_token) {
+        return 0;
+    }
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer realm=\"rowcast\""));
+        send_error(req, 401, "Unauthorized",
+                   "this call needs an Authorization: Bearer <token> header");
+        return -1;
+    }
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer realm=\"rowcast\""));
+        send_error(req, 401, "Unauthorized", "the Authorization header is not a Bearer token");
+        return -1;
+    }
+    uint8_t got[32];
+    SHA256((const unsigned char *)v.base + 7, v.len - 7, got);
+    if (CRYPTO_memcmp(got, r->token_sha256, sizeof(got)) != 0) {
+        send_error(req, 403, "Forbidden", "the bearer token is wrong");
+        return -1;
+    }
+    return 0;
+}
+
+static int method_not_allowed(h2o_req_t *req, const char *allow, const char *path) {
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    char msg[512];
+    snprintf(msg, sizeof(msg), "method %.*s is not allowed on %s: use %s",
+             (int)(req->method.len > 16 ? 16 : req->method.len), req->method.base, path, allow);
+    return send_error(req, 405, "Method Not Allowed", msg);
+}
+
+static int on_info(h2o_req_t *req) {
+    rc_buf_t b = RC_BUF_INIT;
+    rc_buf_puts(&b, "{\"version\":");
+    put_str(&b, RC_VERSION);
+    rc_buf_puts(&b, ",\"libraries\":{\"librdkafka\":");
+    put_str(&b, rd_kafka_version_str());
+    rc_buf_puts(&b, ",\"mariadb-connector-c\":");
+    put_str(&b, mysql_get_client_info());
+    rc_buf_puts(&b, ",\"h2o\":");
+    put_str(&b, H2O_VERSION);
+    rc_buf_puts(&b, ",\"msgpack-c\":");
+    put_str(&b, msgpack_version());
+    rc_buf_puts(&b, ",\"openssl\":");
+    put_str(&b, OpenSSL_version(OPENSSL_VERSION));
+    rc_buf_puts(&b, ",\"zstd\":");
+    put_str(&b, ZSTD_versionString());
+    rc_buf_puts(&b, ",\"zlib\":");
+    put_str(&b, zlibVersion());
+    rc_buf_puts(&b, "}}");
+    send_buf(req, 200, "OK", "application/json", &b);
+    return 0;
+}
+
+/* True when the query string has expand=status among its &-separated parameters. */
+static bool wants_status(h2o_req_t *req) {
+    if (req->query_at == SIZE_MAX) {
+        return false;
+    }
+    const char *q = req->path.base + req->query_at + 1;
+    const char *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if (h2o_memis(q, (size_t)(stop - q), H2O_STRLIT("expand=status"))) {
+            return true;
+        }
+        q = stop + 1;
+    }
+    return false;
+}
+
+static int on_list(rc_rest_t *r, h2o_req_t *req) {
+    rc_buf_t b = RC_BUF_INIT;
+    size_t n = rc_pipeline_ctl_count(r->ctl);
+    bool expand = wants_status(req);
+    rc_buf_putc(&b, expand ? '{' : '[');
+    for (size_t i = 0; i < n; i++) {
+        rc_pipeline_t *p = rc_pipeline_ctl_get(r->ctl, i);
+        if (i) {
+            rc_buf_putc(&b, ',');
+        }
+        put_str(&b, rc_pipeline_name(p));
+        if (expand) {
+            rc_buf_puts(&b, ":{\"status\":");
+            rc_rest_write_status(&b, p);
+            rc_buf_putc(&b, '}');
+        }
+    }
+    rc_buf_putc(&b, expand ? '}' : ']');
+    send_buf(req, 200, "OK", "application/json", &b);
+    return 0;
+}
+
+typedef enum action {
+    ACT_NONE, /* /v1/pipelines/{name} */
+    ACT_STATUS,
+    ACT_CONFIG,
+    ACT_PAUSE,
+    ACT_RESUME,
+    ACT_STOP,
+    ACT_RESTART,
+} action_t;
+
+static const struct {
+    const char *word;
+    action_t act;
+    const char *method;
+} actions[] = {
+    {"status", ACT_STATUS, "GET"}, {"config", ACT_CONFIG, "GET"}, {"pause", ACT_PAUSE, "PUT"},
+    {"resume", ACT_RESUME, "PUT"}, {"stop", ACT_STOP, "PUT"},     {"restart", ACT_RESTART, "POST"},
+};
+
+static int not_found(h2o_req_t *req, const char *path, size_t len) {
+    rc_buf_t msg = RC_BUF_INIT;
+    rc_buf_printf(&msg, "no such endpoint: %.*s", (int)(len > 200 ? 200 : len), path);
+    rc_buf_putc(&msg, '\0');
+    send_error(req, 404, "Not Found", msg.data);
+    rc_buf_free(&msg);
+    return 0;
+}
+
+static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t name_len,
+                       const char *rest, size_t rest_len, const char *path) {
+    action_t act = ACT_NONE;
+    const char *method = "GET";
+    if (rest_len > 0) {
+        size_t i;
+        for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+            if (h2o_memis(rest, rest_len, actions[i].word, strlen(actions[i].word))) {
+                break;
+            }
+        }
+        if (i == sizeof(actions) / sizeof(actions[0])) {
+            return not_found(req, path, strlen(path));
+        }
+        act = actions[i].act;
+        method = actions[i].method;
+    }
+    if (!method_is(req, method)) {
+        return method_not_allowed(req, method, path);
+    }
+    bool mutating = strcmp(method, "GET") != 0;
+    if (mutating && check_token(r, req) != 0) {
+        return 0;
+    }
+    rc_pipeline_t *p = rc_pipeline_ctl_find(r->ctl, name, name_len);
+    if (!p) {
+        rc_buf_t msg = RC_BUF_INIT;
+        rc_buf_printf(&msg, "no such pipeline: %.*s", (int)(name_len > 100 ? 100 : name_len), name);
+        rc_buf_putc(&msg, '\0');
+        send_error(req, 404, "Not Found", msg.data);
+        rc_buf_free(&msg);
+        return 0;
+    }
+    rc_buf_t b = RC_BUF_INIT;
+    switch (act) {
+    case ACT_NONE:
+        rc_buf_puts(&b, "{\"name\":");
+        put_str(&b, rc_pipeline_name(p));
+        rc_buf_puts(&b, ",\"config\":");
+        rc_config_pipeline_write_json(rc_pipeline_config(p), &b);
+        rc_buf_puts(&b, ",\"status\":");
+        rc_rest_write_status(&b, p);
+        rc_buf_putc(&b, '}');
+        break;
+    case ACT_STATUS:
+        rc_rest_write_status(&b, p);
+        break;
+    case ACT_CONFIG:
+        rc_config_pipeline_write_json(rc_pipeline_config(p), &b);
+        break;
+    default: {
+        rc_pipeline_op_t op = act == ACT_PAUSE    ? RC_PIPELINE_OP_PAUSE
+                              : act == ACT_RESUME ? RC_PIPELINE_OP_RESUME
+                              : act == ACT_STOP   ? RC_PIPELINE_OP_STOP
+                                                  : RC_PIPELINE_OP_RESTART;
+        char errstr[512];
+        rc_err_t err = rc_pipeline_ctl_request(r->ctl, p, op, errstr, sizeof(errstr));
+        if (err == RC_ERR_INVALID) {
+            return send_error(req, 409, "Conflict", errstr);
+        }
+        if (err != RC_OK) {
+            return send_error(req, 500, "Internal Server Error", errstr);
+        }
+        rc_rest_write_status(&b, p);
+        send_buf(req, 202, "Accepted", "application/json", &b);
+        return 0;
+    }
+    }
+    send_buf(req, 200, "OK", "application/json", &b);
+    return 0;
+}
+
+int rc_rest_on_v1(rc_rest_t *r, h2o_req_t *req) {
+    /* path_normalized has no query string; at most one trailing slash is ignored */
+    size_t len = req->path_normalized.len > 1024 ? 1024 : req->path_normalized.len;
+    char path[1025];
+    memcpy(path, req->path_normalized.base, len);
+    path[len] = '\0';
+    if (len > 1 && path[len - 1] == '/') {
+        path[--len] = '\0';
+    }
+    if (strcmp(path, "/v1/info") == 0) {
+        return method_is(req, "GET") ? on_info(req) : method_not_allowed(req, "GET", path);
+    }
+    if (strcmp(path, "/v1/pipelines") == 0) {
+        return method_is(req, "GET") ? on_list(r, req) : method_not_allowed(req, "GET", path);
+    }
+    static const char prefix[] = "/v1/pipelines/";
+    if (strncmp(path, prefix, sizeof(prefix) - 1) == 0) {
+        const char *name = path + sizeof(prefix) - 1;
+        const char *slash = strchr(name, '/');
+        size_t name_len = slash ? (size_t)(slash - name) : strlen(name);
+        const char *rest = slash ? slash + 1 : "";
+        if (name_len > 0 && !strchr(rest, '/')) {
+            return on_pipeline(r, req, name, name_len, rest, strlen(rest), path);
+        }
+    }
+    return not_found(req, path, len);
+}
+
+int rc_rest_on_metrics(rc_rest_t *r, h2o_req_t *req) {
+    if (!method_is(req, "GET")) {
+        return method_not_allowed(req, "GET", "/metrics");
+    }
+    rc_buf_t b = RC_BUF_INIT;
+    rc_metrics_write(&b, r->ctl);
+    send_buf(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &b);
+    return 0;
+}

@@ -1,0 +1,391 @@
+"""REST API (/v1) and /metrics of the real binary with two pipelines against MariaDB and Kafka.
+
+Every response is checked against server/http/openapi.yaml: its status code must be documented
+for the endpoint and method, and its JSON body must validate against the documented schema.
+"""
+
+import json
+import re
+import socket
+import time
+import urllib.parse
+import http.client
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from prometheus_client.parser import text_string_to_metric_families
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conftest import (
+    KAFKA_BROKERS,
+    MARIADB_HOST,
+    MARIADB_PASSWORD,
+    MARIADB_PORT,
+    MARIADB_USER,
+    REPO,
+    _server_ids,
+    consume,
+    master_status,
+)
+
+SPEC_URI = "urn:rowcast:openapi"
+SPEC = yaml.safe_load((REPO / "server/http/openapi.yaml").read_text())
+REGISTRY = Registry().with_resource(SPEC_URI, Resource(contents=SPEC, specification=DRAFT202012))
+TOKEN = "t0ken-" + "x" * 20
+BIG_TX = 30000  # rows; takes the reader long enough that a pause arrives inside
+
+
+def _pointer(*parts):
+    return "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _template(path):
+    """The OpenAPI path template that `path` (without query) matches."""
+    for t in SPEC["paths"]:
+        pattern = "^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(t)) + "$"
+        if re.match(pattern, path):
+            return t
+    return None
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Api:
+    def __init__(self, port):
+        self.port = port
+        self.checked = set()  # (template, method, status) seen, for the coverage check
+
+    def call(self, method, path, token=None, auth=None, check=True):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if auth is not None:
+            headers["Authorization"] = auth
+        conn.request(method, path, headers=headers)
+        r = conn.getresponse()
+        resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        conn.close()
+        if check:
+            self.validate(method, path, resp)
+        return resp
+
+    def validate(self, method, path, resp):
+        where = f"{method} {path} -> {resp.status} {resp.body[:300]!r}"
+        bare = urllib.parse.urlsplit(path).path
+        t = _template(bare)
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+        if t is None or method.lower() not in SPEC["paths"][t]:
+            # Not in the API: must be a JSON 404 / 405 error.
+            assert resp.status in (404, 405), where
+            assert ctype == "application/json" and isinstance(resp.json().get("error"), str), where
+            return
+        responses = SPEC["paths"][t][method.lower()]["responses"]
+        assert str(resp.status) in responses, f"{where}: status not documented in openapi.yaml"
+        r = responses[str(resp.status)]
+        ptr = _pointer("paths", t, method.lower(), "responses", str(resp.status))
+        if "$ref" in r:
+            ptr = r["$ref"].lstrip("#/")
+            r = SPEC["components"]["responses"][ptr.split("/")[-1]]
+        assert ctype in r["content"], f"{where}: content type {ctype!r} not documented"
+        self.checked.add((t, method.lower(), resp.status))
+        if ctype != "application/json":
+            return
+        schema = {"$ref": f"{SPEC_URI}#/{ptr}/content/{_pointer(ctype)}/schema"}
+        Draft202012Validator(schema, registry=REGISTRY).validate(resp.json())
+
+    def status(self, name):
+        return self.call("GET", f"/v1/pipelines/{name}/status").json()
+
+    def wait(self, name, cond, what, timeout=60, every=0.1):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.status(name)
+            if cond(st):
+                return st
+            if time.monotonic() > deadline:
+                pytest.fail(f"pipeline {name}: {what} not reached within {timeout}s: {st}")
+            time.sleep(every)
+
+    def metrics(self):
+        r = self.call("GET", "/metrics")
+        assert r.status == 200
+        assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+        out = {}
+        for fam in text_string_to_metric_families(r.body.decode()):
+            for s in fam.samples:
+                out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pipeline(name, db, start):
+    return {
+        "name": name,
+        "source": {
+            "host": MARIADB_HOST,
+            "port": MARIADB_PORT,
+            "user": MARIADB_USER,
+            "password": MARIADB_PASSWORD,
+            "server_id": next(_server_ids),
+            "include": [re.escape(db) + r"\..*"],
+            "start": f"file:{start[0]}:{start[1]}",
+        },
+        "sink": {"format": "json", "topic": "{schema}.{table}." + name, "create_topics": True},
+        "batch": {"max_events": 4, "max_ms": 20},  # small batches: transactions span batches
+        "queue_batches": 1,
+    }
+
+
+def start_server(rowcast, tmp_path, pipelines):
+    port = free_port()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    cfg = {
+        "log_level": "info",
+        "shutdown_grace": 10,
+        "http": {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)},
+        "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
+        "pipelines": pipelines,
+    }
+    proc = rowcast.start(cfg)
+    api = Api(port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            api.call("GET", "/v1/info")
+            return proc, api
+        except OSError:
+            if proc.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("rowcast did not serve HTTP\n" + proc.describe())
+            time.sleep(0.1)
+
+
+class Writer:
+    """Inserts transactions of `rows` rows into `db`.t; ids are consecutive from 0."""
+
+    def __init__(self, conn, db):
+        self.conn, self.db, self.next_id, self.txs = conn, db, 0, 0
+
+    def tx(self, n=1, rows=3):
+        with self.conn.cursor() as cur:
+            for _ in range(n):
+                self.conn.begin()
+                ids = range(self.next_id, self.next_id + rows)
+                cur.executemany(f"INSERT INTO `{self.db}`.t (id, v) VALUES (%s, %s)",
+                                [(i, f"row {i}") for i in ids])
+                self.next_id += rows
+                self.conn.commit()
+                self.txs += 1
+
+
+def delivered(n):
+    return lambda st: st["counters"]["events_delivered"] >= n
+
+
+def check_topic(topic, n, process):
+    """The topic holds rows 0..n-1 exactly once, in order."""
+    msgs = consume(topic, n, process=process)
+    ids = [m.json()["after"][0]["id"] for m in msgs]
+    assert ids == list(range(n)), f"{topic}: ids {ids[:10]}... ({len(ids)}), expected 0..{n - 1}"
+
+
+def test_two_pipelines_pause_resume_restart_stop(mysql, db, rowcast, tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    proc, api = start_server(rowcast, tmp_path, [pipeline("pa", db, start), pipeline("pb", db, start)])
+    w = Writer(mysql, db)
+
+    # both flow
+    w.tx(10)
+    api.wait("pa", delivered(30), "30 delivered")
+    api.wait("pb", delivered(30), "30 delivered")
+    listed = api.call("GET", "/v1/pipelines").json()
+    assert listed == ["pa", "pb"]
+    expanded = api.call("GET", "/v1/pipelines?expand=status").json()
+    assert sorted(expanded) == ["pa", "pb"] and expanded["pa"]["status"]["state"] == "RUNNING"
+
+    # pause pa; pb keeps flowing while pa reads nothing
+    r = api.call("PUT", "/v1/pipelines/pa/pause", token=TOKEN)
+    assert r.status == 202 and r.json()["pause_requested"] is True
+    api.wait("pa", lambda st: st["state"] == "PAUSED", "PAUSED")
+    r = api.call("PUT", "/v1/pipelines/pa/pause", token=TOKEN)
+    assert r.status == 409 and "already paused" in r.json()["error"]
+    assert api.call("GET", "/readyz", check=False).status == 200  # paused on purpose is ready
+    w.tx(10)
+    api.wait("pb", delivered(60), "60 delivered")
+    time.sleep(1)
+    st = api.status("pa")
+    assert st["state"] == "PAUSED" and st["counters"]["events_read"] == 30, st
+    m = api.metrics()
+    assert m[("rowcast_events_read_total", (("pipeline", "pa"),))] == 30
+    assert m[("rowcast_events_read_total", (("pipeline", "pb"),))] == 60
+    assert m[("rowcast_pipeline_state", (("pipeline", "pa"), ("state", "PAUSED")))] == 1
+    assert m[("rowcast_pipeline_state", (("pipeline", "pa"), ("state", "RUNNING")))] == 0
+
+    # resume: pa catches up
+    r = api.call("PUT", "/v1/pipelines/pa/resume", token=TOKEN)
+    assert r.status == 202
+    r = api.call("PUT", "/v1/pipelines/pa/resume", token=TOKEN)
+    assert r.status == 409 and "not paused" in r.json()["error"]
+    api.wait("pa", delivered(60), "60 delivered after resume")
+
+    # pause and restart arriving in the middle of a large transaction: the reader ends the
+    # transaction first (a one-batch queue of 4 events keeps it inside for a while), so nothing
+    # is lost or read twice
+    before = w.next_id
+    w.tx(1, rows=BIG_TX)
+    inside = api.wait("pa", lambda st: st["counters"]["events_read"] > before, "reading", 30, every=0.002)
+    assert api.call("PUT", "/v1/pipelines/pa/pause", token=TOKEN).status == 202
+    assert inside["counters"]["events_read"] < w.next_id, f"too fast to test: {inside}"
+    st = api.wait("pa", lambda st: st["state"] == "PAUSED", "PAUSED after a large transaction")
+    assert st["counters"]["events_read"] == w.next_id, "paused inside a transaction"
+    assert st["position"]["pos"] > start[1], st
+    assert api.call("PUT", "/v1/pipelines/pa/resume", token=TOKEN).status == 202
+    before = w.next_id
+    w.tx(1, rows=BIG_TX)
+    api.wait("pa", lambda st: st["counters"]["events_read"] > before, "reading", 30, every=0.002)
+    r = api.call("POST", "/v1/pipelines/pa/restart", token=TOKEN)
+    assert r.status == 202
+    r = api.call("POST", "/v1/pipelines/pa/restart", token=TOKEN)
+    assert r.status in (202, 409)  # 409 while the first restart is still running
+    if r.status == 409:
+        assert "in progress" in r.json()["error"]
+    total = w.next_id
+    for name in ("pa", "pb"):
+        st = api.wait(name, lambda st: st["counters"]["events_delivered"] >= total and
+                      st["state"] == "RUNNING", f"{total} delivered")
+        assert st["counters"]["events_read"] == total, st
+        assert st["counters"]["events_failed"] == 0, st
+        assert st["counters"]["transactions"] >= w.txs, st
+        assert st["position"]["file"] == start[0] and st["position"]["pos"] > start[1], st
+        assert st["lag_seconds"] is not None and st["lag_seconds"] < 60, st
+    # metrics agree with the status and with what was written
+    m = api.metrics()
+    for name in ("pa", "pb"):
+        lab = (("pipeline", name),)
+        for c in ("events_read", "events_produced", "events_delivered"):
+            assert m[(f"rowcast_{c}_total", lab)] == total, (c, name)
+        assert m[("rowcast_events_failed_total", lab)] == 0
+        assert m[("rowcast_transactions_total", lab)] >= w.txs
+        assert m[("rowcast_binlog_read_bytes_total", lab)] > 0
+        assert 0 < m[("rowcast_batches_total", lab)] <= total
+        assert m[("rowcast_source_reconnects_total", lab)] == 0
+        assert ("rowcast_queue_batches", lab) in m
+        assert 0 <= m[("rowcast_source_lag_seconds", lab)] < 60
+        assert m[("rowcast_pipeline_state", lab + (("state", "RUNNING"),))] == 1
+    assert any(k[0] == "rowcast_build_info" and dict(k[1]).get("version") for k in m)
+
+    # stop pa: pb still flows; stopped pipelines only restart
+    r = api.call("PUT", "/v1/pipelines/pa/stop", token=TOKEN)
+    assert r.status == 202
+    api.wait("pa", lambda st: st["state"] == "STOPPED", "STOPPED")
+    for verb, path in (("PUT", "stop"), ("PUT", "pause"), ("PUT", "resume")):
+        r = api.call(verb, f"/v1/pipelines/pa/{path}", token=TOKEN)
+        assert r.status == 409 and "pa" in r.json()["error"], (path, r.body)
+    w.tx(2)
+    total = w.next_id
+    api.wait("pb", delivered(total), f"{total} delivered")
+    assert api.status("pa")["counters"]["events_read"] == total - 6
+    assert api.call("GET", "/readyz", check=False).status == 503
+
+    # restart a stopped pipeline: it continues from its last transaction boundary
+    assert api.call("POST", "/v1/pipelines/pa/restart", token=TOKEN).status == 202
+    st = api.wait("pa", lambda st: st["state"] == "RUNNING" and delivered(total)(st),
+                  f"RUNNING with {total} delivered after restart from STOPPED")
+    assert st["counters"]["events_read"] == total, st
+
+    # every row once, in order, on both topics
+    check_topic(f"{db}.t.pb", total, proc)
+    check_topic(f"{db}.t.pa", total, proc)
+
+    # the rest of the read-only endpoints
+    p = api.call("GET", "/v1/pipelines/pb").json()
+    assert p["name"] == "pb" and p["config"]["source"]["password"] == "***"
+    assert api.call("GET", "/v1/pipelines/pb/config").json()["name"] == "pb"
+    info = api.call("GET", "/v1/info").json()
+    assert info["version"] and info["libraries"]["h2o"] == "2.2.5"
+
+
+def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
+    start = master_status(mysql)
+    pc = pipeline("pc", db, start)
+    proc, api = start_server(rowcast, tmp_path, [pc])
+    api.wait("pc", lambda st: st["state"] == "RUNNING", "RUNNING")
+
+    def err(method, path, status, needle, **kw):
+        r = api.call(method, path, **kw)
+        assert r.status == status, (method, path, r.status, r.body)
+        assert needle in r.json()["error"], (method, path, r.body)
+        return r
+
+    # 404: unknown endpoints and pipelines (after authentication for mutating calls)
+    err("GET", "/v1/nope", 404, "no such endpoint: /v1/nope")
+    err("GET", "/v1/pipelines/pc/nope", 404, "no such endpoint")
+    err("GET", "/v1/pipelines/nope", 404, "no such pipeline: nope")
+    err("GET", "/v1/pipelines/nope/status", 404, "no such pipeline: nope")
+    err("GET", "/v1/pipelines/nope/config", 404, "no such pipeline: nope")
+    for verb, path in (("PUT", "pause"), ("PUT", "resume"), ("PUT", "stop"), ("POST", "restart")):
+        err(verb, f"/v1/pipelines/nope/{path}", 404, "no such pipeline: nope", token=TOKEN)
+        # 401 without or with a non-bearer header, 403 with a wrong token; nothing changes
+        r = err(verb, f"/v1/pipelines/pc/{path}", 401, "Bearer")
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        err(verb, f"/v1/pipelines/pc/{path}", 401, "Bearer", auth="Basic cm93Y2FzdDp4")
+        err(verb, f"/v1/pipelines/pc/{path}", 403, "wrong", token=TOKEN + "x")
+        err(verb, f"/v1/pipelines/pc/{path}", 403, "wrong", token=TOKEN[:-1])
+    assert api.status("pc")["state"] == "RUNNING"
+
+    # 405 with Allow
+    for verb, path, allow in (
+        ("POST", "/v1/info", "GET"),
+        ("POST", "/v1/pipelines", "GET"),
+        ("DELETE", "/v1/pipelines/pc", "GET"),
+        ("PUT", "/v1/pipelines/pc/status", "GET"),
+        ("PUT", "/v1/pipelines/pc/config", "GET"),
+        ("GET", "/v1/pipelines/pc/pause", "PUT"),
+        ("POST", "/v1/pipelines/pc/resume", "PUT"),
+        ("GET", "/v1/pipelines/pc/stop", "PUT"),
+        ("PUT", "/v1/pipelines/pc/restart", "POST"),
+        ("POST", "/metrics", "GET"),
+    ):
+        r = err(verb, path, 405, f"use {allow}")
+        assert r.headers["allow"] == allow, (verb, path, r.headers)
+
+    # 409: resume of a running pipeline
+    err("PUT", "/v1/pipelines/pc/resume", 409, "pipeline pc is not paused (state RUNNING)",
+        token=TOKEN)
+
+    # the config comes back as JSON with the password masked and no secret anywhere
+    for path in ("/v1/pipelines/pc/config", "/v1/pipelines/pc"):
+        r = api.call("GET", path)
+        assert r.status == 200
+        assert b'"password":"***"' in r.body
+        assert f'"password":"{MARIADB_PASSWORD}"'.encode() not in r.body
+        assert TOKEN.encode() not in r.body
+    cfg = api.call("GET", "/v1/pipelines/pc/config").json()
+    assert cfg["source"]["password"] == "***"
+    assert cfg["source"]["server_id"] == pc["source"]["server_id"]
+    assert cfg["source"]["include"] == pc["source"]["include"]
+    assert cfg["batch"] == {"max_events": 4, "max_ms": 20}
+    assert cfg["sink"]["topic"] == "{schema}.{table}.pc"
+
+    # GET endpoints stay open with a token configured; every documented (path, method) answered
+    api.call("GET", "/v1/pipelines?expand=status")
+    api.call("GET", "/metrics")
+    documented = {(t, m) for t, ops in SPEC["paths"].items() for m in ops if m != "parameters"}
+    seen = {(t, m) for t, m, _ in api.checked}
+    assert documented <= seen, f"not exercised: {sorted(documented - seen)}"
