@@ -7,7 +7,8 @@
  * one complete event (see rc_event.h) into the caller's msgpack packer.
  *
  * Both flavors: MySQL 5.7/8.x/9.x and Percona (v2 rows events, GTID 33/34/35/42) and MariaDB
- * (v1 rows events, GTID 162/163, ANNOTATE_ROWS 160, BINLOG_CHECKPOINT 161).
+ * (v1 rows events, GTID 162/163, ANNOTATE_ROWS 160, BINLOG_CHECKPOINT 161, and the compressed
+ * query and rows events 165-171 of log_bin_compress=ON).
  *
  * @thread reader (one decoder belongs to one thread for its whole life) */
 #ifndef RC_BINLOG_H
@@ -61,6 +62,14 @@ enum rc_binlog_event_type {
     RC_EV_MARIA_GTID = 162,
     RC_EV_MARIA_GTID_LIST = 163,
     RC_EV_MARIA_START_ENCRYPTION = 164,
+    /* log_bin_compress=ON: the query text or the row images are zlib-compressed */
+    RC_EV_MARIA_QUERY_COMPRESSED = 165,
+    RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1 = 166,
+    RC_EV_MARIA_UPDATE_ROWS_COMPRESSED_V1 = 167,
+    RC_EV_MARIA_DELETE_ROWS_COMPRESSED_V1 = 168,
+    RC_EV_MARIA_WRITE_ROWS_COMPRESSED = 169, /* the v2 layout (extra row data) */
+    RC_EV_MARIA_UPDATE_ROWS_COMPRESSED = 170,
+    RC_EV_MARIA_DELETE_ROWS_COMPRESSED = 171,
 };
 
 typedef enum rc_binlog_flavor {

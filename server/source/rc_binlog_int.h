@@ -110,8 +110,8 @@ typedef struct rc_col {
     uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
     uint32_t pname_off; /* the name packed as a msgpack str, in the map's packed_names */
     uint32_t pname_len;
-    uint32_t str0;      /* ENUM/SET: first element in the map's strs */
-    uint32_t nstr;      /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
+    uint32_t str0; /* ENUM/SET: first element in the map's strs */
+    uint32_t nstr; /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
     bool is_unsigned;
     bool has_strs;
 } rc_col_t;
@@ -210,6 +210,11 @@ struct rc_binlog {
     uint8_t *zbuf;
     size_t zbuf_cap;
     size_t zbuf_initial; /* first size of zbuf; tests make it tiny */
+
+    /* MariaDB compressed events (165-171): the decompressed query or row images, kept and
+     * reused (grown to the largest event seen) */
+    uint8_t *mbuf;
+    size_t mbuf_cap;
 };
 
 /* Little-endian / big-endian readers that are safe on unaligned bytes. */
@@ -273,6 +278,14 @@ static inline unsigned rc_binlog_post_header(const rc_binlog_t *b, uint8_t type,
 rc_err_t rc_binlog_everr(const rc_binlog_t *b, char *errstr, size_t errstr_size, rc_err_t err,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 const char *rc_binlog_event_name(uint8_t type);
+
+/* rc_binlog.c: MariaDB's compressed event data (log_bin_compress), p/len to the end of the
+ * event body: a header byte 0x80 | algorithm << 4 | lenlen (algorithm 0 = zlib), lenlen (1-4)
+ * bytes of the uncompressed length big-endian, then a zlib stream. Decompresses into b->mbuf
+ * (valid until the next call) and points *out and *out_len at it. what names the data in errors. */
+rc_err_t rc_binlog_maria_uncompress(rc_binlog_t *b, const uint8_t *p, size_t len, const char *what,
+                                    const uint8_t **out, size_t *out_len, char *errstr,
+                                    size_t errstr_size);
 
 /* rc_binlog_row.c: TABLE_MAP and rows events, and the table-map cache. */
 rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, char *errstr,

@@ -1149,8 +1149,18 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
                         size_t blen, msgpack_packer *pk, rc_binlog_info_t *info, char *errstr,
                         size_t errstr_size) {
     uint8_t t = h->type;
-    bool v2 = t >= RC_EV_WRITE_ROWS_V2 && t <= RC_EV_DELETE_ROWS_V2;
-    int action = v2 ? t - RC_EV_WRITE_ROWS_V2 : t - RC_EV_WRITE_ROWS_V1; /* 0 ins 1 upd 2 del */
+    /* v2 layout: an extra-data block after the post-header (MySQL 30-32, MariaDB 169-171) */
+    bool v2 = (t >= RC_EV_WRITE_ROWS_V2 && t <= RC_EV_DELETE_ROWS_V2) ||
+              t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
+    bool compressed = t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
+    int action; /* 0 ins 1 upd 2 del */
+    if (t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED) {
+        action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
+    } else if (compressed) {
+        action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
+    } else {
+        action = v2 ? t - RC_EV_WRITE_ROWS_V2 : t - RC_EV_WRITE_ROWS_V1;
+    }
     unsigned ph = rc_binlog_post_header(b, t, v2 ? 10 : 8);
     const uint8_t *end = body + blen, *p = body;
     if (blen < ph || ph < 6) {
@@ -1194,6 +1204,17 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     }
     if (!tm->include) {
         return RC_OK;
+    }
+    if (compressed) {
+        /* log_bin_compress: everything after the column bitmaps, the row images, is one zlib
+         * stream; the values then point into the decoder's decompression buffer */
+        size_t ulen;
+        rc_err_t err = rc_binlog_maria_uncompress(b, p, (size_t)(end - p), "row data", &p, &ulen,
+                                                  errstr, errstr_size);
+        if (err != RC_OK) {
+            return err;
+        }
+        end = p + ulen;
     }
     if (ensure_slots(b, tm->ncols) != RC_OK) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");

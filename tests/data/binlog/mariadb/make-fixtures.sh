@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Writes the binlog fixtures of this folder with the real MariaDB of tests/services (start it
+# first, with the same RC_SERVICES_DIR / RC_MARIADB_PORT): each file is one whole binlog file
+# that holds exactly the SQL below, cut with FLUSH BINARY LOGS and copied unchanged.
+# Usage: tests/data/binlog/mariadb/make-fixtures.sh   (rewrites the files next to it)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tests/services/common.sh
+source "$here/../../../services/common.sh"
+SOCKET="$RC_SERVICES_DIR/mariadb/mariadbd.sock"
+((${#SOCKET} > 100)) && SOCKET="/tmp/rowcast-mariadb-${RC_MARIADB_PORT:-13306}.sock"
+DATADIR="$RC_SERVICES_DIR/mariadb/data"
+sql() { mariadb --no-defaults --protocol=socket -S "$SOCKET" -uroot -N "$@"; }
+
+# one_file NAME SQL: runs SQL as the only content of a fresh binlog file, copied to NAME.
+one_file() {
+    local name="$1" body="$2" file
+    sql -e "FLUSH BINARY LOGS"
+    file="$(sql -e "SHOW MASTER STATUS" | cut -f1)"
+    sql <<<"$body"
+    sql -e "FLUSH BINARY LOGS"
+    cp "$DATADIR/$file" "$here/$name"
+    chmod 644 "$here/$name"
+    TZ=UTC mariadb-binlog --no-defaults --base64-output=decode-rows -vv "$here/$name" \
+        >"$here/$name.mariadb-binlog-vv.txt"
+    log "wrote $here/$name from $file ($(sql -e 'SELECT VERSION()'))"
+}
+
+# log_bin_compress=ON with the default threshold of 256 bytes: the small INSERT stays a plain
+# WRITE_ROWS_V1, the others become WRITE/UPDATE/DELETE_ROWS_COMPRESSED_V1 (166-168), and the
+# long CREATE TABLE a QUERY_COMPRESSED (165). Then, with the smallest threshold (10 bytes), one
+# transaction of two compressed INSERTs around a SAVEPOINT (which MariaDB never compresses).
+one_file compressed.000001 "
+SET GLOBAL log_bin_compress = ON;
+SET GLOBAL log_bin_compress_min_len = 256;
+DROP DATABASE IF EXISTS rc_fix;
+CREATE DATABASE rc_fix;
+CREATE TABLE rc_fix.t (id INT PRIMARY KEY, name VARCHAR(400), data BLOB, n BIGINT UNSIGNED)
+  COMMENT 'a table for compressed binlog events: this comment makes the CREATE TABLE statement longer than log_bin_compress_min_len, which is 256 bytes here, so that MariaDB writes it as a QUERY_COMPRESSED event (type 165) rather than a plain QUERY event.';
+INSERT INTO rc_fix.t VALUES (1, 'small', X'00ff00', 7);
+INSERT INTO rc_fix.t VALUES (2, REPEAT('abc', 100), X'0001020300000000', 18446744073709551615),
+                            (3, 'x', NULL, 0);
+UPDATE rc_fix.t SET name = REPEAT('xyz', 120), data = X'ff00' WHERE id = 2;
+DELETE FROM rc_fix.t WHERE id IN (2, 3);
+SET GLOBAL log_bin_compress_min_len = 10;
+BEGIN;
+INSERT INTO rc_fix.t VALUES (4, 'in a transaction', NULL, 4);
+SAVEPOINT sp1;
+INSERT INTO rc_fix.t VALUES (5, 'after the savepoint', NULL, 5);
+COMMIT;
+DROP DATABASE rc_fix;
+SET GLOBAL log_bin_compress = OFF;
+SET GLOBAL log_bin_compress_min_len = 256;
+"
+
+# BINARY(n) values: the server strips trailing 0x00 bytes in the row image; SELECT gives n bytes.
+one_file binary-padding.000001 "
+DROP DATABASE IF EXISTS rc_fix;
+CREATE DATABASE rc_fix;
+CREATE TABLE rc_fix.b (id INT PRIMARY KEY, b4 BINARY(4), c4 CHAR(4) CHARACTER SET binary,
+  b1 BINARY(1), b255 BINARY(255), ch CHAR(4) CHARACTER SET latin1, vb VARBINARY(8));
+INSERT INTO rc_fix.b VALUES (1, X'01', X'0100', X'00', X'ff', 'ab', X'0100'),
+                            (2, X'00000000', X'', '', X'00', '', X''),
+                            (3, X'01020304', X'00000001', X'7f', REPEAT(X'00', 254), 'abcd', X'00'),
+                            (4, NULL, NULL, NULL, NULL, NULL, NULL);
+UPDATE rc_fix.b SET b4 = X'0000' WHERE id = 1;
+DELETE FROM rc_fix.b WHERE id = 3;
+DROP DATABASE rc_fix;
+"
