@@ -807,6 +807,24 @@ static rc_err_t text_slot(rowctx_t *x, rc_slot_t *s, rc_cs_t cs, const uint8_t *
     return RC_OK;
 }
 
+/* The bytes d/n followed by zeros up to width, in scratch, as a bin slot. */
+static rc_err_t binary_pad_slot(rowctx_t *x, rc_slot_t *s, const uint8_t *d, uint32_t n,
+                                uint32_t width) {
+    rc_buf_t *sc = &x->b->scratch;
+    size_t off = sc->len;
+    if (rc_buf_reserve(sc, width) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    memcpy(sc->data + off, d, n);
+    memset(sc->data + off + n, 0, width - n);
+    sc->len += width;
+    s->state = RC_SLOT_BIN;
+    s->scratch = true;
+    s->u = off;
+    s->len = width;
+    return RC_OK;
+}
+
 /* Pass one over a row image: finds each present column's value. *pp moves past the image. */
 static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
                               const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
@@ -865,6 +883,12 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 s->scratch = true;
                 s->u = off;
                 s->len = (uint32_t)(x->b->scratch.len - off);
+            } else if (c->real_type == RC_T_STRING && c->cs == RC_CS_BINARY && n < c->max_len) {
+                /* BINARY(n): the server leaves the trailing 0x00 bytes out of the row image,
+                 * but the value is always n bytes (what SELECT returns) */
+                if (binary_pad_slot(x, s, d, (uint32_t)n, c->max_len) != RC_OK) {
+                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                }
             } else if (text_slot(x, s, (rc_cs_t)c->cs, d, (uint32_t)n) != RC_OK) {
                 return col_err(x, c, RC_ERR_NOMEM, "out of memory");
             }

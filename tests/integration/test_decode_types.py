@@ -101,3 +101,53 @@ def test_compressed_binlog_events_through_the_pipeline(mysql, db, rowcast):
     first = msgs[0].json()["after"][0]
     assert first["ubi"] == 18446744073709551615 and first["amount"] == "-1.5000000000"
     assert first["body"] == "😀 café " * 40
+
+
+def test_binary_n_values_keep_their_trailing_zero_bytes(mysql, db, rowcast):
+    """The server leaves the trailing 0x00 bytes of BINARY(n) out of the row image; the values
+    rowcast sends are the n bytes SELECT returns (a BINARY(16) UUID key ending in zeros too).
+    Regression: rowcast sent them shortened."""
+    cols = [("k", "BINARY(16)"), ("b4", "BINARY(4)"), ("cb", "CHAR(3) CHARACTER SET binary"),
+            ("vb", "VARBINARY(8)")]  # fmt: skip
+    width = {"k": 16, "b4": 4, "cb": 3}
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.`bin` ({', '.join(f'`{c}` {t}' for c, t in cols)}, "
+                    "PRIMARY KEY (k))")  # fmt: skip
+    file_, pos = master_status(mysql)
+    proc = rowcast.start(pipeline_config("it_binary", db, (file_, pos)))
+    rows = [
+        dict(k=bytes.fromhex("0102030405060708090a0b0c0d0e0f10"), b4=b"\x01\x02\x03\x04",
+             cb=b"abc", vb=b"\x00\x01\x00"),
+        dict(k=bytes.fromhex("01020304000000000000000000000000"), b4=b"\x01", cb=b"\x00",
+             vb=b"\x01\x00"),
+        dict(k=b"\x00", b4=b"", cb=b"", vb=b""),
+    ]  # fmt: skip
+    with mysql.cursor() as cur:
+        for r in rows:
+            cur.execute(f"INSERT INTO `{db}`.`bin` VALUES (%s, %s, %s, %s)", list(r.values()))
+        cur.execute(f"UPDATE `{db}`.`bin` SET b4 = %s WHERE k = %s", (b"\x00\x00\x07", rows[1]["k"]))
+        cur.execute(f"DELETE FROM `{db}`.`bin` WHERE k = %s", (rows[0]["k"],))
+        # what the server holds: the padded bytes
+        cur.execute(f"SELECT HEX(k), HEX(b4), HEX(cb), HEX(vb) FROM `{db}`.`bin` ORDER BY k")
+        server = [tuple(bytes.fromhex(h) for h in r) for r in cur.fetchall()]
+
+    def padded(r):
+        return {c: v.ljust(width[c], b"\0") if c in width else v for c, v in r.items()}
+
+    after_update = dict(rows[1], b4=b"\x00\x00\x07")
+    assert server == [tuple(padded(rows[2]).values()), tuple(padded(after_update).values())]
+    expected = [("insert", None, rows[0]), ("insert", None, rows[1]), ("insert", None, rows[2]),
+                ("update", rows[1], after_update), ("delete", rows[0], None)]  # fmt: skip
+    msgs = consume(f"{db}.bin", len(expected), process=proc)
+    assert len(msgs) == len(expected)
+
+    def b64(r):
+        return {c: base64.b64encode(v).decode() for c, v in padded(r).items()}
+
+    for m, (action, before, after) in zip(msgs, expected):
+        v = m.json()
+        assert v["action"] == action
+        assert v["before"] == ([b64(before)] if before else [])
+        assert v["after"] == ([b64(after)] if after else [])
+        key_row = after or before
+        assert m.key == f'{{"k":"{b64(key_row)["k"]}"}}'.encode()

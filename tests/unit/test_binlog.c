@@ -1324,13 +1324,13 @@ static void test_latin1_binary_enum_strings_and_minimal_update_key(void **state)
     assert_int_equal(d.info[1].rows, 2);
     const msgpack_object *e = &d.ev[0].data;
     expect_str(e, "after.0.name", "caf\xc3\xa9");
-    expect_bin(e, "after.0.code", "ab\0", 3);
+    expect_bin(e, "after.0.code", "ab\0\0\0\0\0\0\0\0", 10); /* BINARY(10), zero-padded */
     expect_uint(e, "after.0.id", 4294967295u);
     expect_str(e, "after.0.kind", "caf\xc3\xa9");
     expect_uint(e, "kafka.key.id", 4294967295u);
     e = &d.ev[1].data;
     expect_nil(e, "after.0.name");
-    expect_bin(e, "after.0.code", "x", 1);
+    expect_bin(e, "after.0.code", "x\0\0\0\0\0\0\0\0\0", 10);
     expect_str(e, "after.0.kind", "");
     e = &d.ev[2].data;
     expect_str(e, "action", "update");
@@ -1706,6 +1706,57 @@ static void test_corrupt_compressed_events_fail_naming_type_file_and_position(vo
     free(buf);
 }
 
+/* ---- BINARY(n) ---------------------------------------------------------------------------- */
+
+static void expect_padded(const msgpack_object *e, const char *path, const char *head,
+                          size_t head_len, size_t width) {
+    uint8_t want[256] = {0};
+    assert_true(head_len <= width && width <= sizeof(want));
+    memcpy(want, head, head_len);
+    expect_bin(e, path, want, width);
+}
+
+/* The server strips trailing 0x00 from BINARY(n) in the row image (mariadb-binlog shows
+ * '\x01' for X'01'); SELECT HEX(b4) gives 01000000, so the decoded value must be n bytes. */
+static void test_binary_n_is_padded_with_zeros_to_its_length(void **state) {
+    (void)state;
+    decoded_t d;
+    decode_file("mariadb/binary-padding.000001", NULL, &d);
+    if (d.first_err != RC_OK) {
+        fail_msg("%s", d.errstr);
+    }
+    assert_int_equal(d.n, 6);
+    const msgpack_object *e = &d.ev[0].data;
+    expect_padded(e, "after.0.b4", "\x01", 1, 4);
+    expect_padded(e, "after.0.c4", "\x01", 1, 4); /* CHAR(4) CHARACTER SET binary */
+    expect_padded(e, "after.0.b1", "", 0, 1);
+    expect_padded(e, "after.0.b255", "\xff", 1, 255);
+    expect_str(e, "after.0.ch", "ab");          /* CHAR: trailing spaces stay stripped */
+    expect_bin(e, "after.0.vb", "\x01\x00", 2); /* VARBINARY keeps its own length */
+    e = &d.ev[1].data;
+    expect_padded(e, "after.0.b4", "", 0, 4);
+    expect_padded(e, "after.0.c4", "", 0, 4);
+    expect_padded(e, "after.0.b255", "", 0, 255);
+    expect_str(e, "after.0.ch", "");
+    expect_bin(e, "after.0.vb", "", 0);
+    e = &d.ev[2].data;
+    expect_padded(e, "after.0.b4", "\x01\x02\x03\x04", 4, 4); /* full: nothing to add */
+    expect_padded(e, "after.0.c4", "\x00\x00\x00\x01", 4, 4);
+    expect_padded(e, "after.0.b1", "\x7f", 1, 1);
+    expect_bin(e, "after.0.vb", "\x00", 1);
+    e = &d.ev[3].data;
+    expect_nil(e, "after.0.b4");
+    expect_nil(e, "after.0.b255");
+    e = &d.ev[4].data; /* UPDATE b4 = X'0000' */
+    expect_padded(e, "before.0.b4", "\x01", 1, 4);
+    expect_padded(e, "after.0.b4", "", 0, 4);
+    expect_padded(e, "after.0.b255", "\xff", 1, 255);
+    e = &d.ev[5].data; /* DELETE of row 3 */
+    expect_padded(e, "before.0.c4", "\x00\x00\x00\x01", 4, 4);
+    expect_padded(e, "before.0.b255", "", 0, 255);
+    decoded_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_fixture_chains_to_eof_with_valid_crcs),
@@ -1740,6 +1791,7 @@ int main(void) {
         cmocka_unit_test(test_decode_mariadb_compressed_query_and_rows_events),
         cmocka_unit_test(test_compressed_rows_events_in_the_v2_layout),
         cmocka_unit_test(test_corrupt_compressed_events_fail_naming_type_file_and_position),
+        cmocka_unit_test(test_binary_n_is_padded_with_zeros_to_its_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
