@@ -71,6 +71,10 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     ZSTD_freeDCtx(b->zstd);
     free(b->zbuf);
     free(b->mbuf);
+    if (b->zs) {
+        inflateEnd(b->zs);
+        free(b->zs);
+    }
     free(b);
 }
 
@@ -344,6 +348,39 @@ static bool query_is(const uint8_t *q, size_t n, const char *word) {
            (n == w || q[w] == ' ' || q[w] == '\t' || q[w] == '\n');
 }
 
+const char *rc_binlog_inflate(rc_binlog_t *b, bool raw, const uint8_t *in, size_t inlen,
+                              uint8_t *out, size_t outlen) {
+    int wbits = raw ? -MAX_WBITS : MAX_WBITS;
+    z_stream *zs = b->zs;
+    if (inlen > MAX_MARIA_UNCOMPRESSED || outlen > MAX_MARIA_UNCOMPRESSED) {
+        return "it is too large";
+    }
+    if (!zs) {
+        if (!(zs = calloc(1, sizeof(*zs)))) {
+            return "out of memory";
+        }
+        if (inflateInit2(zs, wbits) != Z_OK) {
+            free(zs);
+            return "out of memory";
+        }
+        b->zs = zs;
+    } else if (inflateReset2(zs, wbits) != Z_OK) {
+        return "zlib cannot be reset";
+    }
+    zs->next_in = (Bytef *)(uintptr_t)in;
+    zs->avail_in = (uInt)inlen;
+    zs->next_out = out;
+    zs->avail_out = (uInt)outlen;
+    int r = inflate(zs, Z_FINISH);
+    if (r == Z_STREAM_END) {
+        return zs->avail_out != 0 ? "it is shorter" : zs->avail_in != 0 ? "bytes follow it" : NULL;
+    }
+    if (r == Z_OK || r == Z_BUF_ERROR) {
+        return zs->avail_out == 0 ? "it is longer" : "the stream ends early";
+    }
+    return zs->msg ? zs->msg : zError(r);
+}
+
 rc_err_t rc_binlog_maria_uncompress(rc_binlog_t *b, const uint8_t *p, size_t len, const char *what,
                                     const uint8_t **out, size_t *out_len, char *errstr,
                                     size_t errstr_size) {
@@ -383,13 +420,12 @@ rc_err_t rc_binlog_maria_uncompress(rc_binlog_t *b, const uint8_t *p, size_t len
         b->mbuf = nb;
         b->mbuf_cap = (size_t)ulen;
     }
-    uLongf got = (uLongf)ulen;
-    int zr = uncompress(b->mbuf, &got, p + 1 + lenlen, (uLong)clen);
-    if (zr != Z_OK || got != ulen) {
+    const char *why = rc_binlog_inflate(b, false, p + 1 + lenlen, clen, b->mbuf, (size_t)ulen);
+    if (why) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
                                "compressed %s does not decompress to its stated %" PRIu64
                                " bytes: %s",
-                               what, ulen, zr == Z_OK ? "it is shorter" : zError(zr));
+                               what, ulen, why);
     }
     *out = b->mbuf;
     *out_len = (size_t)ulen;

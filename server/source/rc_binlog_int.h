@@ -33,6 +33,8 @@ enum {
     RC_T_DATETIME2 = 18,
     RC_T_TIME2 = 19,
     RC_T_TYPED_ARRAY = 20,
+    RC_T_MARIA_BLOB_COMPRESSED = 140,    /* MariaDB BLOB/TEXT COMPRESSED */
+    RC_T_MARIA_VARCHAR_COMPRESSED = 141, /* MariaDB VARCHAR/VARBINARY COMPRESSED */
     RC_T_VECTOR = 242,
     RC_T_INVALID = 243,
     RC_T_BOOL = 244,
@@ -114,6 +116,7 @@ typedef struct rc_col {
     uint32_t nstr; /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
     bool is_unsigned;
     bool has_strs;
+    bool zcol; /* MariaDB column compression: each value starts with a header byte */
 } rc_col_t;
 
 /* One cached TABLE_MAP. Its memory is kept for reuse when the map is dropped. */
@@ -215,6 +218,7 @@ struct rc_binlog {
      * reused (grown to the largest event seen) */
     uint8_t *mbuf;
     size_t mbuf_cap;
+    void *zs; /* z_stream, reset for each compressed event or column value */
 };
 
 /* Little-endian / big-endian readers that are safe on unaligned bytes. */
@@ -278,6 +282,12 @@ static inline unsigned rc_binlog_post_header(const rc_binlog_t *b, uint8_t type,
 rc_err_t rc_binlog_everr(const rc_binlog_t *b, char *errstr, size_t errstr_size, rc_err_t err,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 const char *rc_binlog_event_name(uint8_t type);
+
+/* rc_binlog.c: inflates in/inlen, a zlib stream (raw: a bare deflate stream) into out, which
+ * it must fill exactly. One z_stream lives in the decoder: nothing is allocated per call after
+ * the first. Returns NULL, or what is wrong with the stream. */
+const char *rc_binlog_inflate(rc_binlog_t *b, bool raw, const uint8_t *in, size_t inlen,
+                              uint8_t *out, size_t outlen);
 
 /* rc_binlog.c: MariaDB's compressed event data (log_bin_compress), p/len to the end of the
  * event body: a header byte 0x80 | algorithm << 4 | lenlen (algorithm 0 = zlib), lenlen (1-4)

@@ -45,6 +45,10 @@ static const char *type_name(uint8_t t) {
         return "BLOB";
     case RC_T_NEWDECIMAL:
         return "DECIMAL";
+    case RC_T_MARIA_BLOB_COMPRESSED:
+        return "BLOB COMPRESSED";
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
+        return "VARCHAR COMPRESSED";
     default:
         return "?";
     }
@@ -206,6 +210,8 @@ static bool is_character(const rc_col_t *c) {
     case RC_T_VAR_STRING:
     case RC_T_VARCHAR:
     case RC_T_BLOB:
+    case RC_T_MARIA_BLOB_COMPRESSED:
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
         return true;
     default:
         return false;
@@ -233,10 +239,12 @@ static bool read_column_meta(rc_col_t *c, const uint8_t **pp, const uint8_t *end
     case RC_T_TIMESTAMP2:
     case RC_T_DATETIME2:
     case RC_T_TIME2:
+    case RC_T_MARIA_BLOB_COMPRESSED:
         n = 1;
         break;
     case RC_T_VARCHAR:
     case RC_T_VAR_STRING:
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
     case RC_T_BIT:
     case RC_T_NEWDECIMAL:
     case RC_T_STRING:
@@ -255,6 +263,7 @@ static bool read_column_meta(rc_col_t *c, const uint8_t **pp, const uint8_t *end
     switch (c->type) {
     case RC_T_VARCHAR:
     case RC_T_VAR_STRING:
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
         c->max_len = rc_le16(p);
         c->meta = (uint16_t)c->max_len;
         break;
@@ -297,6 +306,7 @@ static void column_kind(rc_col_t *c) {
     unsigned fb = (c->meta + 1) / 2;
     c->kind = RC_K_UNSUPPORTED;
     c->lenbytes = 0;
+    c->zcol = false;
     switch (c->real_type) {
     case RC_T_TINY:
         c->kind = c->is_unsigned ? RC_K_UINT8 : RC_K_INT8;
@@ -372,6 +382,20 @@ static void column_kind(rc_col_t *c) {
         c->kind = RC_K_STRING;
         c->lenbytes = c->max_len > 255 ? 2 : 1;
         c->size = 0;
+        break;
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
+        c->kind = RC_K_STRING;
+        c->zcol = true;
+        c->lenbytes = c->max_len > 255 ? 2 : 1;
+        c->size = 0;
+        break;
+    case RC_T_MARIA_BLOB_COMPRESSED:
+        if (c->meta >= 1 && c->meta <= 4) {
+            c->kind = RC_K_STRING;
+            c->zcol = true;
+            c->lenbytes = (uint8_t)c->meta;
+            c->size = 0;
+        }
         break;
     case RC_T_BLOB:
     case RC_T_JSON:
@@ -807,6 +831,74 @@ static rc_err_t text_slot(rowctx_t *x, rc_slot_t *s, rc_cs_t cs, const uint8_t *
     return RC_OK;
 }
 
+/* A value of a MariaDB COMPRESSED column (d/n, n > 0): a header byte, then either the bytes
+ * as they are (header 0) or, with header 0x80 | raw << 3 | lenlen, lenlen bytes of the
+ * original length big-endian and a deflate stream (zlib-wrapped unless raw, which is
+ * column_compression_zlib_wrap=OFF, the default). Decompressed into scratch, then decoded by
+ * the column's charset like any string. */
+static rc_err_t compressed_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, const uint8_t *d,
+                                uint32_t n) {
+    uint8_t h = d[0];
+    if (h == 0) {
+        return text_slot(x, s, (rc_cs_t)c->cs, d + 1, n - 1) == RC_OK
+                   ? RC_OK
+                   : col_err(x, c, RC_ERR_NOMEM, "out of memory");
+    }
+    unsigned lenlen = h & 0x07;
+    if (!(h & 0x80) || (h & 0x70) || lenlen == 0 || lenlen > 4 || n < 1 + lenlen) {
+        char why[96];
+        snprintf(why, sizeof(why), "the compressed value has the invalid header byte 0x%02x", h);
+        return col_err(x, c, RC_ERR_INVALID, why);
+    }
+    uint64_t ulen = rc_be(d + 1, lenlen);
+    size_t clen = n - 1 - lenlen;
+    if (ulen > (uint64_t)clen * 1032u + 64 || ulen > (1u << 30)) {
+        return col_err(x, c, RC_ERR_INVALID, "the compressed value claims an impossible length");
+    }
+    rc_buf_t *sc = &x->b->scratch;
+    bool latin1 = c->cs == RC_CS_LATIN1;
+    /* room for the UTF-8 of latin1 too, so converting does not move what it reads */
+    if (rc_buf_reserve(sc, (size_t)ulen * (latin1 ? 4 : 1)) != RC_OK) {
+        return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+    }
+    size_t off = sc->len;
+    const char *why = rc_binlog_inflate(x->b, (h & 0x08) != 0, d + 1 + lenlen, clen,
+                                        (uint8_t *)sc->data + off, (size_t)ulen);
+    if (why) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "the compressed value does not decompress to %" PRIu64 " bytes: %s", ulen, why);
+        return col_err(x, c, RC_ERR_INVALID, msg);
+    }
+    sc->len += (size_t)ulen;
+    const uint8_t *u = (const uint8_t *)sc->data + off;
+    s->scratch = true;
+    s->len = (uint32_t)ulen;
+    s->u = off;
+    switch ((rc_cs_t)c->cs) {
+    case RC_CS_BINARY:
+        s->state = RC_SLOT_BIN;
+        break;
+    case RC_CS_LATIN1: {
+        size_t off2 = sc->len;
+        if (rc_binlog_latin1_to_utf8(u, (size_t)ulen, sc) != RC_OK) {
+            return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+        }
+        s->state = RC_SLOT_STR;
+        s->u = off2;
+        s->len = (uint32_t)(sc->len - off2);
+        break;
+    }
+    case RC_CS_UNKNOWN:
+        s->state = rc_binlog_utf8_valid(u, (size_t)ulen) ? RC_SLOT_STR : RC_SLOT_BIN;
+        break;
+    default:
+        s->state = RC_SLOT_STR;
+        break;
+    }
+    return RC_OK;
+}
+
 /* The bytes d/n followed by zeros up to width, in scratch, as a bin slot. */
 static rc_err_t binary_pad_slot(rowctx_t *x, rc_slot_t *s, const uint8_t *d, uint32_t n,
                                 uint32_t width) {
@@ -883,6 +975,11 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 s->scratch = true;
                 s->u = off;
                 s->len = (uint32_t)(x->b->scratch.len - off);
+            } else if (c->zcol && n > 0) {
+                rc_err_t err = compressed_slot(x, c, s, d, (uint32_t)n);
+                if (err != RC_OK) {
+                    return err;
+                }
             } else if (c->real_type == RC_T_STRING && c->cs == RC_CS_BINARY && n < c->max_len) {
                 /* BINARY(n): the server leaves the trailing 0x00 bytes out of the row image,
                  * but the value is always n bytes (what SELECT returns) */

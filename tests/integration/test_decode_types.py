@@ -7,6 +7,8 @@ import contextlib
 import time
 from decimal import Decimal
 
+import pytest
+
 from conftest import (
     ChangeLog,
     Position,
@@ -151,3 +153,76 @@ def test_binary_n_values_keep_their_trailing_zero_bytes(mysql, db, rowcast):
         assert v["after"] == ([b64(after)] if after else [])
         key_row = after or before
         assert m.key == f'{{"k":"{b64(key_row)["k"]}"}}'.encode()
+
+
+def test_compressed_columns_equal_what_the_server_returns(mysql, db, rowcast):
+    """MariaDB's column compression (BLOB/TEXT/VARCHAR/VARBINARY ... COMPRESSED, types 140 and
+    141 in the table map), short values stored as they are and long ones deflated, raw and
+    zlib-wrapped: the messages hold what SELECT returns. Regression: rowcast stopped with
+    "type 140 ... does not decode yet". python-mysql-replication 1.0.17 cannot read these
+    tables at all (NotImplementedError: Unknown MySQL column type: 140)."""
+    cols = [("bc", "BLOB COMPRESSED", "hex"), ("tc", "MEDIUMTEXT COMPRESSED", "text"),
+            ("vc", "VARCHAR(500) COMPRESSED", "text"), ("vb", "VARBINARY(500) COMPRESSED", "hex"),
+            ("lat", "VARCHAR(300) CHARACTER SET latin1 COMPRESSED", "text"),
+            ("u3", "TINYTEXT CHARACTER SET utf8mb3 COMPRESSED", "text")]  # fmt: skip
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.`z` (id INT PRIMARY KEY, "
+                    + ", ".join(f"`{c}` {t}" for c, t, _ in cols) + ")")  # fmt: skip
+    start = master_status(mysql)
+    proc = rowcast.start(pipeline_config("it_zcol", db, start))
+    values = [
+        (b"\x00", "é", "x", b"", "café €", "ü"),
+        (b"\x00\xff" * 500, "😀 long " * 5000, "ab" * 250, bytes(range(250)) * 2, "€‰ÿ " * 75,
+         "中" * 85),
+        (None, "", None, b"\x00" * 300, None, ""),
+    ]  # fmt: skip
+    select = ", ".join(f"HEX(`{c}`)" if k == "hex" else f"`{c}`" for c, _, k in cols)
+    with mysql.cursor() as cur:
+        for wrap in ("OFF", "ON"):
+            cur.execute("SET SESSION column_compression_zlib_wrap = %s", (wrap,))
+            base = 0 if wrap == "OFF" else 10
+            for i, v in enumerate(values):
+                cur.execute(f"INSERT INTO `{db}`.`z` VALUES (%s, {', '.join(['%s'] * len(cols))})",
+                            (base + i + 1, *v))  # fmt: skip
+        cur.execute(f"SELECT id, {select} FROM `{db}`.`z` ORDER BY id")
+        snaps = {r[0]: r[1:] for r in cur.fetchall()}
+        cur.execute(f"UPDATE `{db}`.`z` SET tc = REPEAT('upd ', 400), bc = NULL WHERE id = 2")
+        cur.execute(f"SELECT {select} FROM `{db}`.`z` WHERE id = 2")
+        snaps["2 updated"] = cur.fetchone()
+    msgs = consume(f"{db}.z", 7, process=proc)
+    assert [m.json()["action"] for m in msgs] == ["insert"] * 6 + ["update"]
+
+    def server_row(i, when=None):
+        return {"id": i} | {c: (v if k != "hex" or v is None else v.upper())
+                            for (c, _, k), v in zip(cols, snaps[when or i])}  # fmt: skip
+
+    def rowcast_row(r):
+        return {c: (base64.b64decode(v).hex().upper() if c in ("bc", "vb") and v is not None
+                    else v) for c, v in r.items()}  # fmt: skip
+
+    for m in msgs[:6]:
+        after = m.json()["after"][0]
+        assert rowcast_row(after) == server_row(after["id"]), after["id"]
+    assert rowcast_row(msgs[6].json()["before"][0]) == server_row(2)
+    assert rowcast_row(msgs[6].json()["after"][0]) == server_row(2, "2 updated")
+    assert msgs[6].json()["before"][0]["tc"] == "😀 long " * 5000
+
+    from pymysqlreplication import BinLogStreamReader
+    from pymysqlreplication.row_event import WriteRowsEvent
+
+    from conftest import MARIADB_HOST, MARIADB_PORT, MARIADB_ROOT_PASSWORD
+
+    stream = BinLogStreamReader(
+        connection_settings={"host": MARIADB_HOST, "port": MARIADB_PORT, "user": "root",
+                             "password": MARIADB_ROOT_PASSWORD},
+        server_id=300_000 + int(time.time()) % 100_000, log_file=start[0], log_pos=start[1],
+        resume_stream=True, blocking=False, is_mariadb=True, only_events=[WriteRowsEvent],
+        only_schemas=[db])  # fmt: skip
+    try:
+        # it does not know the metadata size of types 140/141, so it reads the table map past
+        # its end ("Result length not requested length")
+        with pytest.raises(AssertionError, match="Result length not requested length"):
+            for ev in stream:
+                ev.rows  # noqa: B018 (decoding happens here)
+    finally:
+        stream.close()

@@ -265,6 +265,7 @@ static const char *const ALL_FILES[] = {
     "boxercrab/34_anonymous_gtid/log.bin",
     "go-mysql/tcb-eval002c-bin.003320",
     "mariadb/binary-padding.000001",
+    "mariadb/compressed-columns.000001",
     "mariadb/compressed.000001",
     "mysql-binlog-connector-java/mysql-bin.aurora-padding",
     "mysql-binlog-connector-java/mysql-bin.compressed",
@@ -1757,6 +1758,89 @@ static void test_binary_n_is_padded_with_zeros_to_its_length(void **state) {
     decoded_free(&d);
 }
 
+/* ---- MariaDB column compression ------------------------------------------------------------ */
+
+static void expect_repeat(const msgpack_object *e, const char *path, bool bin, const char *unit,
+                          size_t unit_len, size_t times) {
+    const msgpack_object *o = need(e, path);
+    assert_int_equal(o->type, bin ? MSGPACK_OBJECT_BIN : MSGPACK_OBJECT_STR);
+    const char *p = bin ? o->via.bin.ptr : o->via.str.ptr;
+    size_t n = bin ? o->via.bin.size : o->via.str.size;
+    assert_int_equal(n, unit_len * times);
+    for (size_t i = 0; i < times; i++) {
+        assert_memory_equal(p + i * unit_len, unit, unit_len);
+    }
+}
+
+/* BLOB/TEXT/VARCHAR/VARBINARY COMPRESSED (table map types 140/141): stored as they are behind a
+ * 0x00 byte below column_compression_threshold, deflated (raw or zlib-wrapped) above it. */
+static void test_decode_mariadb_compressed_columns(void **state) {
+    (void)state;
+    decoded_t d;
+    decode_file("mariadb/compressed-columns.000001", NULL, &d);
+    if (d.first_err != RC_OK) {
+        fail_msg("%s", d.errstr);
+    }
+    assert_int_equal(d.n, 5);
+    const msgpack_object *e = &d.ev[0].data; /* every value below the threshold */
+    expect_bin(e, "after.0.bc", "\x00\xff\x00", 3);
+    expect_str(e, "after.0.vc", "short");
+    expect_str(e, "after.0.tc", ""); /* empty: no header byte at all */
+    expect_str(e, "after.0.lat", "caf\xc3\xa9 \xe2\x82\xac");
+    expect_bin(e, "after.0.vb", "\x00\x00", 2);
+    e = &d.ev[1].data; /* raw deflate (column_compression_zlib_wrap=OFF) */
+    expect_repeat(e, "after.0.bc", true, "\x00\xff", 2, 150);
+    expect_repeat(e, "after.0.vc", false, "xy", 2, 60);
+    expect_repeat(e, "after.0.tc", false, "\xc3\xa9\xf0\x9f\x98\x80", 6, 40);
+    expect_repeat(e, "after.0.lat", false, "\xe2\x82\xacuro ", 7, 30); /* latin1 0x80 */
+    expect_nil(e, "after.0.vb");
+    e = &d.ev[2].data; /* zlib-wrapped (ON) */
+    expect_repeat(e, "after.0.bc", true, "abc", 3, 100);
+    expect_repeat(e, "after.0.vc", false, "z", 1, 300);
+    expect_nil(e, "after.0.tc");
+    expect_repeat(e, "after.0.lat", false, "\xc3\xbf", 2, 150);
+    expect_bin(e, "after.0.vb", "", 0);
+    e = &d.ev[3].data;
+    expect_str(e, "before.0.tc", "");
+    expect_repeat(e, "after.0.tc", false, "changed ", 8, 20);
+    e = &d.ev[4].data;
+    expect_str(e, "action", "delete");
+    expect_repeat(e, "before.0.tc", false, "\xc3\xa9\xf0\x9f\x98\x80", 6, 40);
+    decoded_free(&d);
+
+    /* damaged values fail naming the column, the event and its position */
+    size_t len, n;
+    uint8_t *buf = slurp("mariadb/compressed-columns.000001", &len);
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    rc_binlog_set_position(b, "compressed-columns.000001", 4);
+    feed_until(b, buf, 1377, NULL);
+    uint8_t *ev = event_at(buf, 1377, &n), copy[256];
+    assert_true(n <= sizeof(copy));
+    assert_memory_equal(ev + 36, "\x8a\x01\x2c", 3); /* bc: raw deflate, 300 bytes */
+    memcpy(copy, ev, n);
+    copy[36] = 0x9a; /* compression method bits */
+    expect_feed_error(b, copy, n, RC_ERR_INVALID, "column `bc`", "invalid header byte 0x9a");
+    memcpy(copy, ev, n);
+    copy[38] = 0x2d;
+    expect_feed_error(b, copy, n, RC_ERR_INVALID, "does not decompress to 301 bytes",
+                      "WRITE_ROWS_V1 event at compressed-columns.000001:1377");
+    memcpy(copy, ev, n);
+    copy[36] = 0x82; /* said to be zlib-wrapped, but it is raw deflate */
+    expect_feed_error(b, copy, n, RC_ERR_INVALID, "column `bc`", "does not decompress");
+    memcpy(copy, ev, n);
+    copy[37] = 0x7f; /* 32556 bytes from an 8-byte stream */
+    expect_feed_error(b, copy, n, RC_ERR_INVALID, "column `bc`", "impossible length");
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char err[512];
+    assert_int_equal(rc_binlog_feed(b, ev, n, &pk, NULL, err, sizeof(err)), RC_OK);
+    msgpack_sbuffer_destroy(&sb);
+    rc_binlog_destroy(b);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_fixture_chains_to_eof_with_valid_crcs),
@@ -1792,6 +1876,7 @@ int main(void) {
         cmocka_unit_test(test_compressed_rows_events_in_the_v2_layout),
         cmocka_unit_test(test_corrupt_compressed_events_fail_naming_type_file_and_position),
         cmocka_unit_test(test_binary_n_is_padded_with_zeros_to_its_length),
+        cmocka_unit_test(test_decode_mariadb_compressed_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
 # Writes the binlog fixtures of this folder with the real MariaDB of tests/services (start it
 # first, with the same RC_SERVICES_DIR / RC_MARIADB_PORT): each file is one whole binlog file
 # that holds exactly the SQL below, cut with FLUSH BINARY LOGS and copied unchanged.
-# Usage: tests/data/binlog/mariadb/make-fixtures.sh   (rewrites the files next to it)
+# Usage: tests/data/binlog/mariadb/make-fixtures.sh [NAME...]
+#   rewrites the files next to it (only the NAMEd ones, e.g. compressed.000001, if given)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/services/common.sh
@@ -10,11 +11,15 @@ source "$here/../../../services/common.sh"
 SOCKET="$RC_SERVICES_DIR/mariadb/mariadbd.sock"
 ((${#SOCKET} > 100)) && SOCKET="/tmp/rowcast-mariadb-${RC_MARIADB_PORT:-13306}.sock"
 DATADIR="$RC_SERVICES_DIR/mariadb/data"
-sql() { mariadb --no-defaults --protocol=socket -S "$SOCKET" -uroot -N "$@"; }
+sql() { mariadb --no-defaults --default-character-set=utf8mb4 --protocol=socket -S "$SOCKET" -uroot -N "$@"; }
+only=("$@")
 
 # one_file NAME SQL: runs SQL as the only content of a fresh binlog file, copied to NAME.
 one_file() {
     local name="$1" body="$2" file
+    if ((${#only[@]})) && [[ " ${only[*]} " != *" $name "* ]]; then
+        return 0
+    fi
     sql -e "FLUSH BINARY LOGS"
     file="$(sql -e "SHOW MASTER STATUS" | cut -f1)"
     sql <<<"$body"
@@ -65,5 +70,26 @@ INSERT INTO rc_fix.b VALUES (1, X'01', X'0100', X'00', X'ff', 'ab', X'0100'),
                             (4, NULL, NULL, NULL, NULL, NULL, NULL);
 UPDATE rc_fix.b SET b4 = X'0000' WHERE id = 1;
 DELETE FROM rc_fix.b WHERE id = 3;
+DROP DATABASE rc_fix;
+"
+
+# Column compression (BLOB/TEXT/VARCHAR/VARBINARY COMPRESSED: table map types 140 and 141): a
+# value below column_compression_threshold is stored behind a 0x00 header byte, a longer one
+# deflated, raw (column_compression_zlib_wrap=OFF, the default) or zlib-wrapped (ON).
+one_file compressed-columns.000001 "
+SET SESSION binlog_annotate_row_events = OFF;
+SET SESSION column_compression_threshold = 100;
+DROP DATABASE IF EXISTS rc_fix;
+CREATE DATABASE rc_fix;
+CREATE TABLE rc_fix.c (id INT PRIMARY KEY, bc BLOB COMPRESSED, vc VARCHAR(300) COMPRESSED,
+  tc TEXT COMPRESSED, lat VARCHAR(200) CHARACTER SET latin1 COMPRESSED,
+  vb VARBINARY(20) COMPRESSED) CHARACTER SET utf8mb4;
+INSERT INTO rc_fix.c VALUES (1, X'00ff00', 'short', '', 'café €', X'0000');
+INSERT INTO rc_fix.c VALUES (2, REPEAT(X'00ff', 150), REPEAT('xy', 60), REPEAT('é😀', 40),
+  REPEAT('€uro ', 30), NULL);
+SET SESSION column_compression_zlib_wrap = ON;
+INSERT INTO rc_fix.c VALUES (3, REPEAT('abc', 100), REPEAT('z', 300), NULL, REPEAT('ÿ', 150), '');
+UPDATE rc_fix.c SET tc = REPEAT('changed ', 20) WHERE id = 1;
+DELETE FROM rc_fix.c WHERE id = 2;
 DROP DATABASE rc_fix;
 "
