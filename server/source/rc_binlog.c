@@ -50,6 +50,9 @@ rc_binlog_t *rc_binlog_new(const rc_binlog_opts_t *opts) {
     b->opaque = opts->opaque;
     b->checksum_alg = CHECKSUM_ALG_UNDEF;
     b->zbuf_initial = ZBUF_INITIAL;
+    for (int i = 0; i < RC_CHARSET_COUNT; i++) {
+        b->iconv[i] = (iconv_t)-1;
+    }
     return b;
 fail:
     rc_binlog_destroy(b);
@@ -74,6 +77,11 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     if (b->zs) {
         inflateEnd(b->zs);
         free(b->zs);
+    }
+    for (int i = 0; i < RC_CHARSET_COUNT; i++) {
+        if (b->iconv[i] != (iconv_t)-1) {
+            iconv_close(b->iconv[i]);
+        }
     }
     free(b);
 }

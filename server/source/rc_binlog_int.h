@@ -3,6 +3,7 @@
 #ifndef RC_BINLOG_INT_H
 #define RC_BINLOG_INT_H
 
+#include <iconv.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -84,11 +85,64 @@ typedef enum rc_kind {
 
 /* Character set class of a string column. */
 typedef enum rc_cs {
-    RC_CS_UNKNOWN = 0, /* no charset metadata: str when valid UTF-8, else bin */
-    RC_CS_UTF8,        /* utf8mb4, utf8mb3, ascii, and (for now) every other charset: str */
+    RC_CS_UNKNOWN = 0, /* no charset metadata, or an unknown collation: str when valid UTF-8 */
+    RC_CS_UTF8,        /* utf8mb4, utf8mb3, ascii: str as stored */
     RC_CS_BINARY,      /* collation 63: bin */
-    RC_CS_LATIN1,      /* converted to UTF-8 */
+    RC_CS_LATIN1,      /* converted to UTF-8 by rowcast's own cp1252 table */
+    RC_CS_CONVERT,     /* any other charset: converted to UTF-8 with iconv */
 } rc_cs_t;
+
+/* Character sets (rc_binlog_charset.c), by name. */
+enum rc_charset {
+    RC_CHARSET_UNKNOWN = 0,
+    RC_CHARSET_ARMSCII8 = 1,
+    RC_CHARSET_ASCII = 2,
+    RC_CHARSET_BIG5 = 3,
+    RC_CHARSET_BINARY = 4,
+    RC_CHARSET_CP1250 = 5,
+    RC_CHARSET_CP1251 = 6,
+    RC_CHARSET_CP1256 = 7,
+    RC_CHARSET_CP1257 = 8,
+    RC_CHARSET_CP850 = 9,
+    RC_CHARSET_CP852 = 10,
+    RC_CHARSET_CP866 = 11,
+    RC_CHARSET_CP932 = 12,
+    RC_CHARSET_DEC8 = 13,
+    RC_CHARSET_EUCJPMS = 14,
+    RC_CHARSET_EUCKR = 15,
+    RC_CHARSET_GB18030 = 16,
+    RC_CHARSET_GB2312 = 17,
+    RC_CHARSET_GBK = 18,
+    RC_CHARSET_GEOSTD8 = 19,
+    RC_CHARSET_GREEK = 20,
+    RC_CHARSET_HEBREW = 21,
+    RC_CHARSET_HP8 = 22,
+    RC_CHARSET_KEYBCS2 = 23,
+    RC_CHARSET_KOI8R = 24,
+    RC_CHARSET_KOI8U = 25,
+    RC_CHARSET_LATIN1 = 26,
+    RC_CHARSET_LATIN2 = 27,
+    RC_CHARSET_LATIN5 = 28,
+    RC_CHARSET_LATIN7 = 29,
+    RC_CHARSET_MACCE = 30,
+    RC_CHARSET_MACROMAN = 31,
+    RC_CHARSET_SJIS = 32,
+    RC_CHARSET_SWE7 = 33,
+    RC_CHARSET_TIS620 = 34,
+    RC_CHARSET_UCS2 = 35,
+    RC_CHARSET_UJIS = 36,
+    RC_CHARSET_UTF16 = 37,
+    RC_CHARSET_UTF16LE = 38,
+    RC_CHARSET_UTF32 = 39,
+    RC_CHARSET_UTF8MB3 = 40,
+    RC_CHARSET_UTF8MB4 = 41,
+    RC_CHARSET_COUNT = 42,
+};
+/* The charset of a collation id (RC_CHARSET_UNKNOWN for an id no server has). */
+unsigned rc_binlog_charset_of(uint16_t collation);
+const char *rc_binlog_charset_name(unsigned cs);
+/* The iconv name to convert from, or NULL when there is none (or none is needed). */
+const char *rc_binlog_charset_iconv(unsigned cs);
 
 typedef struct rc_strref {
     const uint8_t *p;
@@ -108,6 +162,7 @@ typedef struct rc_col {
     uint8_t fsp;        /* TIME2 / DATETIME2 / TIMESTAMP2 */
     uint8_t lenbytes;   /* RC_K_STRING / RC_K_JSON: bytes of the length prefix */
     uint16_t collation; /* 0 = unknown */
+    uint8_t charset;    /* enum rc_charset of the collation */
     uint32_t size;      /* fixed size in the row image; 0 for length-prefixed values */
     uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
     uint32_t pname_off; /* the name packed as a msgpack str, in the map's packed_names */
@@ -219,6 +274,9 @@ struct rc_binlog {
     uint8_t *mbuf;
     size_t mbuf_cap;
     void *zs; /* z_stream, reset for each compressed event or column value */
+
+    /* iconv converters to UTF-8, opened on first use per charset; (iconv_t)-1 = none yet */
+    iconv_t iconv[RC_CHARSET_COUNT];
 };
 
 /* Little-endian / big-endian readers that are safe on unaligned bytes. */

@@ -1,5 +1,5 @@
 /* rc_binlog_row.c: TABLE_MAP parsing and cache; rows events to msgpack events. Pass one checks
- * each value (rendering DECIMAL/JSON/latin1/SET into a reused scratch buffer), pass two packs:
+ * each value (rendering DECIMAL/JSON/non-UTF-8 text/SET into a reused scratch buffer), pass two packs:
  * a bad row never leaves half an event, and nothing is malloc'd per row. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -166,25 +166,23 @@ static rc_err_t grow(void **p, uint32_t *cap, uint32_t need, size_t elem) {
 
 /* ---- TABLE_MAP ---------------------------------------------------------------------------- */
 
-static rc_cs_t cs_of(uint16_t collation) {
-    switch (collation) {
-    case 0:
+static rc_cs_t cs_of(uint16_t collation, unsigned charset) {
+    if (collation == 0) {
         return RC_CS_UNKNOWN;
-    case 63:
+    }
+    switch (charset) {
+    case RC_CHARSET_BINARY:
         return RC_CS_BINARY;
-    case 5:
-    case 8:
-    case 15:
-    case 31:
-    case 47:
-    case 48:
-    case 49:
-    case 94:
+    case RC_CHARSET_LATIN1:
         return RC_CS_LATIN1;
-    default:
-        /* utf8mb4, utf8mb3 and ascii are already UTF-8. Other charsets (cp1251, gbk, ...) are
-         * passed through unconverted for now; the full charset matrix comes later. */
+    case RC_CHARSET_UTF8MB4:
+    case RC_CHARSET_UTF8MB3:
+    case RC_CHARSET_ASCII:
         return RC_CS_UTF8;
+    case RC_CHARSET_UNKNOWN:
+        return RC_CS_UNKNOWN;
+    default:
+        return RC_CS_CONVERT;
     }
 }
 
@@ -757,7 +755,8 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     for (uint32_t i = 0; i < tm->ncols; i++) {
         rc_col_t *c = &tm->cols[i];
         column_kind(c);
-        c->cs = (uint8_t)cs_of(c->collation);
+        c->charset = (uint8_t)rc_binlog_charset_of(c->collation);
+        c->cs = (uint8_t)cs_of(c->collation, c->charset);
     }
     if ((err = gen_names(tm)) != RC_OK || (err = pack_names(tm)) != RC_OK ||
         (err = render_topic(b, tm)) != RC_OK || (err = maps_put(b, tm)) != RC_OK) {
@@ -801,16 +800,57 @@ static rc_err_t col_err(rowctx_t *x, const rc_col_t *c, rc_err_t err, const char
                            c->name, c->type, x->tm->schema, x->tm->table, why);
 }
 
-/* Appends UTF-8 text for bytes in charset cs to scratch; sets the slot. */
-static rc_err_t text_slot(rowctx_t *x, rc_slot_t *s, rc_cs_t cs, const uint8_t *d, uint32_t n) {
-    switch (cs) {
+/* Appends the UTF-8 of d/n, in the charset of c (RC_CS_LATIN1 or RC_CS_CONVERT), to scratch.
+ * Reserves room first, so d may point into scratch itself when the caller reserved
+ * RC_UTF8_ROOM(n) beyond it. Errors are complete (col_err). */
+#define RC_UTF8_ROOM(n) ((size_t)(n)*4 + 8)
+static rc_err_t append_utf8(rowctx_t *x, const rc_col_t *c, const uint8_t *d, size_t n) {
+    rc_buf_t *sc = &x->b->scratch;
+    if (rc_buf_reserve(sc, RC_UTF8_ROOM(n)) != RC_OK) {
+        return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+    }
+    if (c->cs == RC_CS_LATIN1) {
+        return rc_binlog_latin1_to_utf8(d, n, sc) == RC_OK
+                   ? RC_OK
+                   : col_err(x, c, RC_ERR_NOMEM, "out of memory");
+    }
+    char why[160];
+    iconv_t *cv = &x->b->iconv[c->charset];
+    if (*cv == (iconv_t)-1) {
+        const char *from = rc_binlog_charset_iconv(c->charset);
+        if (!from || (*cv = iconv_open("UTF-8", from)) == (iconv_t)-1) {
+            snprintf(why, sizeof(why), "rowcast cannot convert charset %s to UTF-8",
+                     rc_binlog_charset_name(c->charset));
+            return col_err(x, c, RC_ERR_UNSUPPORTED, why);
+        }
+    }
+    char *in = (char *)(uintptr_t)d, *out = sc->data + sc->len;
+    size_t inleft = n, outleft = sc->cap - sc->len;
+    iconv(*cv, NULL, NULL, NULL, NULL); /* a value starts in the initial shift state */
+    if (iconv(*cv, &in, &inleft, &out, &outleft) == (size_t)-1 ||
+        iconv(*cv, NULL, NULL, &out, &outleft) == (size_t)-1) {
+        snprintf(why, sizeof(why), "the value is not valid %s (at byte %zu of %zu)",
+                 rc_binlog_charset_name(c->charset), n - inleft, n);
+        return col_err(x, c, RC_ERR_INVALID, why);
+    }
+    sc->len = (size_t)(out - sc->data);
+    return RC_OK;
+}
+
+/* Sets the slot of the string d/n of column c: bytes, text as stored, or text converted to
+ * UTF-8 in scratch. Errors are complete (col_err). */
+static rc_err_t text_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, const uint8_t *d,
+                          uint32_t n) {
+    switch ((rc_cs_t)c->cs) {
     case RC_CS_BINARY:
         s->state = RC_SLOT_BIN;
         break;
-    case RC_CS_LATIN1: {
+    case RC_CS_LATIN1:
+    case RC_CS_CONVERT: {
         size_t off = x->b->scratch.len;
-        if (rc_binlog_latin1_to_utf8(d, n, &x->b->scratch) != RC_OK) {
-            return RC_ERR_NOMEM;
+        rc_err_t err = append_utf8(x, c, d, n);
+        if (err != RC_OK) {
+            return err;
         }
         s->state = RC_SLOT_STR;
         s->scratch = true;
@@ -840,9 +880,7 @@ static rc_err_t compressed_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, co
                                 uint32_t n) {
     uint8_t h = d[0];
     if (h == 0) {
-        return text_slot(x, s, (rc_cs_t)c->cs, d + 1, n - 1) == RC_OK
-                   ? RC_OK
-                   : col_err(x, c, RC_ERR_NOMEM, "out of memory");
+        return text_slot(x, c, s, d + 1, n - 1);
     }
     unsigned lenlen = h & 0x07;
     if (!(h & 0x80) || (h & 0x70) || lenlen == 0 || lenlen > 4 || n < 1 + lenlen) {
@@ -856,9 +894,9 @@ static rc_err_t compressed_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, co
         return col_err(x, c, RC_ERR_INVALID, "the compressed value claims an impossible length");
     }
     rc_buf_t *sc = &x->b->scratch;
-    bool latin1 = c->cs == RC_CS_LATIN1;
-    /* room for the UTF-8 of latin1 too, so converting does not move what it reads */
-    if (rc_buf_reserve(sc, (size_t)ulen * (latin1 ? 4 : 1)) != RC_OK) {
+    bool convert = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT;
+    /* room for the UTF-8 too, so converting does not move what it reads */
+    if (rc_buf_reserve(sc, (size_t)ulen + (convert ? RC_UTF8_ROOM(ulen) : 0)) != RC_OK) {
         return col_err(x, c, RC_ERR_NOMEM, "out of memory");
     }
     size_t off = sc->len;
@@ -879,10 +917,12 @@ static rc_err_t compressed_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, co
     case RC_CS_BINARY:
         s->state = RC_SLOT_BIN;
         break;
-    case RC_CS_LATIN1: {
+    case RC_CS_LATIN1:
+    case RC_CS_CONVERT: {
         size_t off2 = sc->len;
-        if (rc_binlog_latin1_to_utf8(u, (size_t)ulen, sc) != RC_OK) {
-            return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+        rc_err_t err = append_utf8(x, c, u, (size_t)ulen);
+        if (err != RC_OK) {
+            return err;
         }
         s->state = RC_SLOT_STR;
         s->u = off2;
@@ -986,8 +1026,11 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 if (binary_pad_slot(x, s, d, (uint32_t)n, c->max_len) != RC_OK) {
                     return col_err(x, c, RC_ERR_NOMEM, "out of memory");
                 }
-            } else if (text_slot(x, s, (rc_cs_t)c->cs, d, (uint32_t)n) != RC_OK) {
-                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            } else {
+                rc_err_t err = text_slot(x, c, s, d, (uint32_t)n);
+                if (err != RC_OK) {
+                    return err;
+                }
             }
             continue;
         }
@@ -1025,8 +1068,9 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 return col_err(x, c, RC_ERR_INVALID, "ENUM index beyond the ENUM's values");
             } else {
                 const rc_strref_t *e = &tm->strs[c->str0 + idx - 1];
-                if (text_slot(x, s, (rc_cs_t)c->cs, e->p, e->len) != RC_OK) {
-                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                rc_err_t err = text_slot(x, c, s, e->p, e->len);
+                if (err != RC_OK) {
+                    return err;
                 }
                 if (s->state == RC_SLOT_BIN) {
                     s->state = RC_SLOT_STR;
@@ -1048,14 +1092,16 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                     continue;
                 }
                 const rc_strref_t *r = &tm->strs[c->str0 + e];
-                rc_err_t err = first ? RC_OK : rc_buf_putc(&x->b->scratch, ',');
-                if (err == RC_OK) {
-                    err = c->cs == RC_CS_LATIN1
-                              ? rc_binlog_latin1_to_utf8(r->p, r->len, &x->b->scratch)
-                              : rc_buf_append(&x->b->scratch, r->p, r->len);
-                }
-                if (err != RC_OK) {
+                if (!first && rc_buf_putc(&x->b->scratch, ',') != RC_OK) {
                     return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                }
+                rc_err_t err = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT
+                                   ? append_utf8(x, c, r->p, r->len)
+                                   : (rc_buf_append(&x->b->scratch, r->p, r->len) == RC_OK
+                                          ? RC_OK
+                                          : col_err(x, c, RC_ERR_NOMEM, "out of memory"));
+                if (err != RC_OK) {
+                    return err;
                 }
                 first = false;
             }

@@ -226,3 +226,40 @@ def test_compressed_columns_equal_what_the_server_returns(mysql, db, rowcast):
                 ev.rows  # noqa: B018 (decoding happens here)
     finally:
         stream.close()
+
+
+def test_text_in_every_charset_arrives_as_the_utf8_select_returns(mysql, db, rowcast):
+    """Columns in non-UTF-8 character sets (single-byte, CJK multi-byte, UCS-2/UTF-16/UTF-32,
+    MariaDB's nopad and uca1400 collations, ENUM/SET strings) are converted to UTF-8.
+    Regression: rowcast passed their bytes on unconverted as if they were UTF-8."""
+    cols = {
+        "cp1251": ("cp1251", "Привет, мир"), "koi8r": ("koi8r", "Привет"),
+        "latin2": ("latin2", "Žluťoučký kůň"), "greek": ("greek", "Καλημέρα"),
+        "gbk": ("gbk", "中文汉字"), "big5": ("big5", "中文繁體"), "sjis": ("sjis", "日本語ｶﾀｶﾅ"),
+        "ujis": ("ujis", "日本語"), "euckr": ("euckr", "한국어"), "ucs2": ("ucs2", "ü中€"),
+        "utf16": ("utf16", "😀𝄞ü"), "utf16le": ("utf16le", "😀ü"), "utf32": ("utf32", "😀ü"),
+        "nopad": ("latin1 COLLATE latin1_swedish_nopad_ci", "€uro ‰ ÿ"),
+        "uca": ("utf8mb4 COLLATE utf8mb4_uca1400_as_cs", "😀 straße"),
+    }  # fmt: skip
+    ddl = ", ".join(f"`{c}` VARCHAR(40) CHARACTER SET {cs}" for c, (cs, _) in cols.items())
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.`cs` (id INT PRIMARY KEY, {ddl}, "
+                    "e ENUM('да','нет') CHARACTER SET cp1251, "
+                    "s SET('α','β','γ') CHARACTER SET greek)")  # fmt: skip
+    start = master_status(mysql)
+    proc = rowcast.start(pipeline_config("it_charsets", db, start))
+    names = list(cols) + ["e", "s"]
+    with mysql.cursor() as cur:
+        cur.execute(f"INSERT INTO `{db}`.`cs` VALUES (1, {', '.join(['%s'] * len(names))})",
+                    [v for _, v in cols.values()] + ["нет", "α,γ"])  # fmt: skip
+        cur.execute(f"UPDATE `{db}`.`cs` SET cp1251 = 'Ёж', utf16 = '𝄞', s = 'β' WHERE id = 1")
+        cur.execute("SELECT " + ", ".join(f"CAST(`{c}` AS CHAR)" for c in names)
+                    + f" FROM `{db}`.`cs`")  # fmt: skip
+        server = dict(zip(names, cur.fetchone()))
+    assert server["cp1251"] == "Ёж" and server["s"] == "β"
+    msgs = consume(f"{db}.cs", 2, process=proc)
+    first, second = (m.json() for m in msgs)
+    assert first["after"][0] == {"id": 1} | {c: v for c, (_, v) in cols.items()} | {
+        "e": "нет", "s": "α,γ"}
+    assert second["before"][0] == first["after"][0]
+    assert second["after"][0] == {"id": 1} | server

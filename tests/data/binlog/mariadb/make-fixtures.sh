@@ -93,3 +93,39 @@ UPDATE rc_fix.c SET tc = REPEAT('changed ', 20) WHERE id = 1;
 DELETE FROM rc_fix.c WHERE id = 2;
 DROP DATABASE rc_fix;
 "
+
+# Every character set iconv can convert, one column each (collation ids from 1 to 2304), with
+# a value SELECT returns as the UTF-8 noted in test_binlog.c; ENUM and SET in non-UTF-8 charsets;
+# then a table in swe7, which has no converter, last.
+one_file charsets.000001 "
+SET SESSION binlog_annotate_row_events = OFF;
+DROP DATABASE IF EXISTS rc_fix;
+CREATE DATABASE rc_fix;
+CREATE TABLE rc_fix.cs (id INT PRIMARY KEY,
+  cp1251 VARCHAR(40) CHARACTER SET cp1251, koi8r VARCHAR(40) CHARACTER SET koi8r,
+  cp1250 VARCHAR(40) CHARACTER SET cp1250, latin2 VARCHAR(40) CHARACTER SET latin2,
+  greek VARCHAR(40) CHARACTER SET greek, hebrew VARCHAR(40) CHARACTER SET hebrew,
+  latin5 VARCHAR(40) CHARACTER SET latin5, latin7 VARCHAR(40) CHARACTER SET latin7,
+  gbk VARCHAR(40) CHARACTER SET gbk, gb2312 VARCHAR(40) CHARACTER SET gb2312,
+  big5 VARCHAR(40) CHARACTER SET big5, sjis VARCHAR(40) CHARACTER SET sjis,
+  cp932 VARCHAR(40) CHARACTER SET cp932, ujis VARCHAR(40) CHARACTER SET ujis,
+  eucjpms VARCHAR(40) CHARACTER SET eucjpms, euckr VARCHAR(40) CHARACTER SET euckr,
+  tis620 VARCHAR(40) CHARACTER SET tis620, cp866 VARCHAR(40) CHARACTER SET cp866,
+  cp852 VARCHAR(40) CHARACTER SET cp852, cp1256 VARCHAR(40) CHARACTER SET cp1256,
+  cp1257 VARCHAR(40) CHARACTER SET cp1257, macroman VARCHAR(40) CHARACTER SET macroman,
+  ucs2 VARCHAR(40) CHARACTER SET ucs2, utf16 VARCHAR(40) CHARACTER SET utf16,
+  utf16le VARCHAR(40) CHARACTER SET utf16le, utf32 CHAR(10) CHARACTER SET utf32,
+  l1nopad VARCHAR(40) CHARACTER SET latin1 COLLATE latin1_swedish_nopad_ci,
+  uca VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_ai_ci,
+  t16 TEXT CHARACTER SET utf16,
+  e ENUM('да','нет') CHARACTER SET cp1251, s SET('α','β','γ') CHARACTER SET greek,
+  z VARCHAR(40) CHARACTER SET utf16 COMPRESSED);
+INSERT INTO rc_fix.cs VALUES (1, 'Привет мир', 'Привет', 'Žluťoučký kůň', 'Žluťoučký kůň',
+  'Καλημέρα', 'שלום', 'İstanbul şğ', 'Ąčęėį', '中文汉字', '中文汉字', '中文繁體', '日本語ｶﾀｶﾅ',
+  '日本語①', '日本語テキスト', '日本語①', '한국어', 'ภาษาไทย', 'Привет', 'Žluť', 'مرحبا', 'Ąčę',
+  'café', 'ü中€', '😀𝄞ü', '😀ü', '😀ü', 'café €', '😀 uca1400', REPEAT('😀', 100), 'нет',
+  'α,γ', REPEAT('ü', 40));
+CREATE TABLE rc_fix.sw (id INT PRIMARY KEY, s VARCHAR(10) CHARACTER SET swe7);
+INSERT INTO rc_fix.sw VALUES (1, 'abc');
+DROP DATABASE rc_fix;
+"
