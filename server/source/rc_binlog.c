@@ -46,6 +46,7 @@ rc_binlog_t *rc_binlog_new(const rc_binlog_opts_t *opts) {
         goto fail;
     }
     b->verify_checksum = opts->verify_checksum;
+    b->geometry_geojson = opts->geometry_geojson;
     b->include = opts->include;
     b->opaque = opts->opaque;
     b->checksum_alg = CHECKSUM_ALG_UNDEF;

@@ -94,6 +94,8 @@ typedef struct rc_binlog_opts {
                                     "{schema}.{table}" */
     bool verify_checksum;       /* check CRC32 when the FDE announces it; default on (set by
                                     rc_binlog_opts_init) */
+    bool geometry_geojson;      /* GEOMETRY values as {"srid", "geojson"} instead of the
+                                    default {"srid", "wkb"}; default off */
     /* Which tables produce events. Called once per table map (the answer is cached per table
      * id); NULL = every table. Return true to include. */
     bool (*include)(void *opaque, const char *schema, const char *table);
@@ -185,5 +187,11 @@ rc_err_t rc_binlog_date_text(const uint8_t *p, size_t len, char *out, size_t out
  * RC_ERR_INVALID with a sentence in errstr for malformed input. */
 rc_err_t rc_binlog_json_text(const uint8_t *p, size_t len, rc_buf_t *out, char *errstr,
                              size_t errstr_size);
+
+/* OGC WKB (2-D, types 1-7, as MySQL and MariaDB store it after the SRID) to a compact GeoJSON
+ * geometry appended to out; with out NULL it only checks the bytes. Returns RC_ERR_INVALID with
+ * a sentence in why for malformed WKB, RC_ERR_NOMEM when out cannot grow. */
+rc_err_t rc_binlog_wkb_geojson(const uint8_t *p, size_t len, rc_buf_t *out, char *why,
+                               size_t why_size);
 
 #endif

@@ -81,6 +81,7 @@ typedef enum rc_kind {
     RC_K_SET,
     RC_K_BIT,
     RC_K_JSON,
+    RC_K_GEOMETRY, /* length-prefixed SRID + WKB */
 } rc_kind_t;
 
 /* Character set class of a string column. */
@@ -206,12 +207,14 @@ enum {
     RC_SLOT_BIN,  /* p/len: bytes */
     RC_SLOT_EXT,  /* p/len: canonical text of ext type `ext` */
     RC_SLOT_UINT, /* u: ENUM index / SET bits without metadata */
+    RC_SLOT_GEO,  /* aux: SRID; p/len: WKB, or GeoJSON text when ext is RC_EXT_JSON */
 };
 
 typedef struct rc_slot {
     const uint8_t *p;
     uint64_t u;
     uint32_t len;
+    uint32_t aux;
     uint8_t state;
     uint8_t ext;
     bool scratch; /* p is an offset into the decoder's scratch buffer until fixed up */
@@ -226,6 +229,7 @@ struct rc_binlog {
     char *pipeline;
     char *topic_template;
     bool verify_checksum;
+    bool geometry_geojson;
     bool (*include)(void *opaque, const char *schema, const char *table);
     void *opaque;
 
@@ -375,6 +379,8 @@ size_t rc_binlog_fmt_old_timestamp(const uint8_t *p, char *out);
 size_t rc_binlog_fmt_time_packed(int64_t packed, unsigned fsp, char *out);
 size_t rc_binlog_fmt_datetime_packed(int64_t packed, unsigned fsp, char sep, char *out);
 size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
+/* rc_binlog_json.c: MySQL's JSON text of a double (shortest round trip, "1.0"); NUL-ended */
+size_t rc_binlog_fmt_double(double d, char *out);
 /* UTF-8 from latin1 (cp1252, as MySQL's latin1); appends to out. */
 rc_err_t rc_binlog_latin1_to_utf8(const uint8_t *p, size_t len, rc_buf_t *out);
 bool rc_binlog_utf8_valid(const uint8_t *p, size_t len);

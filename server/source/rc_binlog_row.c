@@ -381,6 +381,13 @@ static void column_kind(rc_col_t *c) {
         c->lenbytes = c->max_len > 255 ? 2 : 1;
         c->size = 0;
         break;
+    case RC_T_GEOMETRY:
+        if (c->meta >= 1 && c->meta <= 4) {
+            c->kind = RC_K_GEOMETRY;
+            c->lenbytes = (uint8_t)c->meta;
+            c->size = 0;
+        }
+        break;
     case RC_T_MARIA_VARCHAR_COMPRESSED:
         c->kind = RC_K_STRING;
         c->zcol = true;
@@ -939,6 +946,37 @@ static rc_err_t compressed_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, co
     return RC_OK;
 }
 
+/* A GEOMETRY value d/n: the SRID (4 bytes, little-endian) and WKB, checked; as GeoJSON text in
+ * scratch when the decoder was asked for it. */
+static rc_err_t geometry_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, const uint8_t *d,
+                              uint32_t n) {
+    char why[160];
+    if (n < 4 + 5) {
+        snprintf(why, sizeof(why), "a GEOMETRY of %u bytes cannot hold an SRID and WKB", n);
+        return col_err(x, c, RC_ERR_INVALID, why);
+    }
+    rc_buf_t *sc = &x->b->scratch;
+    size_t off = sc->len;
+    rc_err_t err =
+        rc_binlog_wkb_geojson(d + 4, n - 4, x->b->geometry_geojson ? sc : NULL, why, sizeof(why));
+    if (err != RC_OK) {
+        return col_err(x, c, err, err == RC_ERR_NOMEM ? "out of memory" : why);
+    }
+    s->state = RC_SLOT_GEO;
+    s->aux = rc_le32(d);
+    if (x->b->geometry_geojson) {
+        s->ext = RC_EXT_JSON;
+        s->scratch = true;
+        s->u = off;
+        s->len = (uint32_t)(sc->len - off);
+    } else {
+        s->ext = 0;
+        s->p = d + 4;
+        s->len = n - 4;
+    }
+    return RC_OK;
+}
+
 /* The bytes d/n followed by zeros up to width, in scratch, as a bin slot. */
 static rc_err_t binary_pad_slot(rowctx_t *x, rc_slot_t *s, const uint8_t *d, uint32_t n,
                                 uint32_t width) {
@@ -993,7 +1031,7 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                                    (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
                                    type_name(c->real_type), c->meta);
         }
-        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON) {
+        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY) {
             if (avail < c->lenbytes) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
             }
@@ -1003,7 +1041,12 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             }
             const uint8_t *d = p + c->lenbytes;
             p = d + n;
-            if (c->kind == RC_K_JSON) {
+            if (c->kind == RC_K_GEOMETRY) {
+                rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
+                if (err != RC_OK) {
+                    return err;
+                }
+            } else if (c->kind == RC_K_JSON) {
                 size_t off = x->b->scratch.len;
                 char why[200];
                 rc_err_t err = rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
@@ -1151,6 +1194,14 @@ static int pack_value(msgpack_packer *pk, const rc_col_t *c, const rc_slot_t *s)
         return pack_ext(pk, (int8_t)s->ext, p, s->len);
     case RC_SLOT_UINT:
         return msgpack_pack_uint64(pk, s->u);
+    case RC_SLOT_GEO: {
+        int r = msgpack_pack_map(pk, 2) | PACK_LIT(pk, "srid") | msgpack_pack_uint64(pk, s->aux);
+        if (s->ext == RC_EXT_JSON) {
+            return r | PACK_LIT(pk, "geojson") | pack_ext(pk, RC_EXT_JSON, p, s->len);
+        }
+        return r | PACK_LIT(pk, "wkb") | msgpack_pack_bin(pk, s->len) |
+               msgpack_pack_bin_body(pk, p, s->len);
+    }
     default:
         break;
     }

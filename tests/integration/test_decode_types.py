@@ -263,3 +263,57 @@ def test_text_in_every_charset_arrives_as_the_utf8_select_returns(mysql, db, row
         "e": "нет", "s": "α,γ"}
     assert second["before"][0] == first["after"][0]
     assert second["after"][0] == {"id": 1} | server
+
+
+def _numbers_equal(a, b):
+    """JSON values equal, numbers compared as numbers (1 == 1.0)."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_numbers_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_numbers_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def test_geometry_as_srid_with_wkb_or_geojson(mysql, db, rowcast):
+    """GEOMETRY columns of every WKB type: by default {"srid", "wkb"} with the bytes of
+    ST_SRID/ST_AsBinary, with source.geometry=geojson {"srid", "geojson"} equal to
+    ST_AsGeoJSON. Regression: a table with a GEOMETRY column stopped the pipeline."""
+    import json
+
+    shapes = [
+        "POINT(1 2)", "LINESTRING(0 0, 1.5 2.25, -3 4)",
+        "POLYGON((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 1))",
+        "MULTIPOINT(1 1, 2 2)", "MULTILINESTRING((0 0, 1 1), (2 2, 3 3, 4 5))",
+        "MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
+        "GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0.1 0.2, 1e-7 123456789.125))",
+    ]  # fmt: skip
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.`geo` (id INT PRIMARY KEY, g GEOMETRY, p POINT)")
+    start = master_status(mysql)
+    with mysql.cursor() as cur:
+        for i, wkt in enumerate(shapes):
+            cur.execute(f"INSERT INTO `{db}`.`geo` VALUES (%s, ST_GeomFromText(%s, %s), "
+                        "POINT(%s, -%s))", (i + 1, wkt, (0, 4326, 3857)[i % 3], i, i / 3))  # fmt: skip
+        cur.execute(f"SELECT id, ST_SRID(g), HEX(ST_AsBinary(g)), ST_AsGeoJSON(g), ST_SRID(p), "
+                    f"HEX(ST_AsBinary(p)), ST_AsGeoJSON(p) FROM `{db}`.`geo` ORDER BY id")  # fmt: skip
+        server = {r[0]: r[1:] for r in cur.fetchall()}
+    topic = f"{db}.geo"
+    for form in ("wkb", "geojson"):
+        cfg = pipeline_config(f"it_geo_{form}", db, start)
+        cfg["pipelines"][0]["source"]["geometry"] = form
+        cfg["pipelines"][0]["sink"]["topic"] = topic + "." + form
+        proc = rowcast.start(cfg)
+        msgs = consume(topic + "." + form, len(shapes), process=proc)
+        for m in msgs:
+            row = m.json()["after"][0]
+            s = server[row["id"]]
+            for col, (srid, wkb_hex, geojson) in (("g", s[0:3]), ("p", s[3:6])):
+                assert set(row[col]) == {"srid", form}, row[col]
+                assert row[col]["srid"] == srid, (row["id"], col)
+                if form == "wkb":
+                    assert base64.b64decode(row[col]["wkb"]).hex().upper() == wkb_hex
+                else:
+                    assert _numbers_equal(row[col]["geojson"], json.loads(geojson)), (
+                        row[col]["geojson"], geojson)

@@ -267,6 +267,7 @@ static const char *const ALL_FILES[] = {
     "mariadb/binary-padding.000001",
     "mariadb/charsets.000001",
     "mariadb/compressed-columns.000001",
+    "mariadb/geometry.000001",
     "mariadb/compressed.000001",
     "mysql-binlog-connector-java/mysql-bin.aurora-padding",
     "mysql-binlog-connector-java/mysql-bin.compressed",
@@ -1904,6 +1905,137 @@ static void test_every_charset_is_converted_to_utf8(void **state) {
     decoded_free(&d);
 }
 
+/* ---- GEOMETRY ----------------------------------------------------------------------------- */
+
+static void expect_ext_json(const msgpack_object *e, const char *path, const char *want) {
+    expect_ext(e, path, RC_EXT_JSON, want);
+}
+
+/* Every WKB type from a real MariaDB (mariadb/geometry.000001): by default the SRID and the
+ * WKB bytes (what ST_SRID and ST_AsBinary return), with --geojson the GeoJSON geometry (the
+ * same as ST_AsGeoJSON, whose numbers print without ".0"). */
+static void test_decode_geometry_as_srid_and_wkb_or_geojson(void **state) {
+    (void)state;
+    decoded_t d;
+    decode_file("mariadb/geometry.000001", NULL, &d);
+    if (d.first_err != RC_OK) {
+        fail_msg("%s", d.errstr);
+    }
+    assert_int_equal(d.n, 10);
+    const msgpack_object *e = &d.ev[0].data;
+    static const char *const geo_keys[] = {"srid", "wkb"};
+    expect_keys(e, "after.0.g", geo_keys, 2);
+    expect_uint(e, "after.0.g.srid", 4326);
+    expect_bin(e, "after.0.g.wkb",
+               "\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\xf0\x3f\x00\x00\x00\x00\x00\x00\x00"
+               "\x40",
+               21); /* POINT(1 2) */
+    expect_uint(e, "after.0.p.srid", 0);
+    expect_uint(&d.ev[2].data, "after.0.g.srid", 3857);
+    expect_nil(&d.ev[1].data, "after.0.p");
+    decoded_free(&d);
+
+    rc_binlog_opts_t o;
+    rc_binlog_opts_init(&o);
+    o.geometry_geojson = true;
+    decode_file("mariadb/geometry.000001", &o, &d);
+    assert_int_equal(d.first_err, RC_OK);
+    static const struct {
+        int ev;
+        const char *path, *json;
+    } want[] = {
+        {0, "after.0.g.geojson", "{\"type\":\"Point\",\"coordinates\":[1.0,2.0]}"},
+        {0, "after.0.p.geojson", "{\"type\":\"Point\",\"coordinates\":[-0.5,1e300]}"},
+        {1, "after.0.g.geojson",
+         "{\"type\":\"LineString\",\"coordinates\":[[0.0,0.0],[1.5,2.25],[-3.0,4.0]]}"},
+        {2, "after.0.g.geojson",
+         "{\"type\":\"Polygon\",\"coordinates\":[[[0.0,0.0],[4.0,0.0],[4.0,4.0],[0.0,4.0],[0.0,"
+         "0.0]],[[1.0,1.0],[2.0,1.0],[2.0,2.0],[1.0,1.0]]]}"},
+        {3, "after.0.g.geojson", "{\"type\":\"MultiPoint\",\"coordinates\":[[1.0,1.0],[2.0,2.0]]}"},
+        {4, "after.0.g.geojson",
+         "{\"type\":\"MultiLineString\",\"coordinates\":[[[0.0,0.0],[1.0,1.0]],[[2.0,2.0],[3.0,"
+         "3.0],[4.0,5.0]]]}"},
+        {5, "after.0.g.geojson",
+         "{\"type\":\"MultiPolygon\",\"coordinates\":[[[[0.0,0.0],[1.0,0.0],[1.0,1.0],[0.0,0.0]]"
+         "],[[[5.0,5.0],[6.0,5.0],[6.0,6.0],[5.0,5.0]]]]}"},
+        {6, "after.0.g.geojson",
+         "{\"type\":\"GeometryCollection\",\"geometries\":[{\"type\":\"Point\",\"coordinates\":["
+         "1.0,2.0]},{\"type\":\"LineString\",\"coordinates\":[[0.0,0.0],[1.0,1.0]]}]}"},
+        {7, "after.0.g.geojson",
+         "{\"type\":\"GeometryCollection\",\"geometries\":[{\"type\":\"Point\",\"coordinates\":["
+         "1.0,2.0]},{\"type\":\"GeometryCollection\",\"geometries\":[{\"type\":\"Point\","
+         "\"coordinates\":[3.0,4.0]}]}]}"},
+        {8, "after.0.g.geojson", "{\"type\":\"Point\",\"coordinates\":[7.0,8.0]}"}, /* update */
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        expect_ext_json(&d.ev[want[i].ev].data, want[i].path, want[i].json);
+    }
+    expect_uint(&d.ev[0].data, "after.0.g.srid", 4326);
+    expect_uint(&d.ev[9].data, "before.0.g.srid", 3857); /* delete */
+    decoded_free(&d);
+
+    /* a WKB type no server writes, inside the event: the column is named */
+    size_t len, n;
+    uint8_t *buf = slurp("mariadb/geometry.000001", &len);
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    rc_binlog_set_position(b, "geometry.000001", 4);
+    feed_until(b, buf, 972, NULL);
+    uint8_t *ev = event_at(buf, 972, &n);
+    uint8_t *copy = malloc(n);
+    assert_non_null(copy);
+    memcpy(copy, ev, n);
+    assert_memory_equal(copy + 38, "\xe6\x10\x00\x00\x01\x01\x00", 7); /* SRID 4326, LE, Point */
+    copy[43] = 9;
+    expect_feed_error(b, copy, n, RC_ERR_INVALID, "column `g`", "WKB geometry type 9");
+    free(copy);
+    rc_binlog_destroy(b);
+    free(buf);
+}
+
+static void expect_wkb(const char *hex, rc_err_t want, const char *text) {
+    uint8_t wkb[512];
+    size_t n = strlen(hex) / 2;
+    assert_true(n <= sizeof(wkb));
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        wkb[i] = (uint8_t)v;
+    }
+    rc_buf_t out = {0};
+    char why[200] = "";
+    assert_int_equal(rc_binlog_wkb_geojson(wkb, n, &out, why, sizeof(why)), want);
+    if (want == RC_OK) {
+        assert_int_equal(out.len, strlen(text));
+        assert_memory_equal(out.data, text, out.len);
+    } else {
+        expect_contains(why, text);
+    }
+    rc_buf_free(&out);
+}
+
+static void test_wkb_forms_and_malformed_wkb(void **state) {
+    (void)state;
+    /* big-endian WKB (byte order 0) */
+    expect_wkb("00000000013ff00000000000004000000000000000", RC_OK,
+               "{\"type\":\"Point\",\"coordinates\":[1.0,2.0]}");
+    expect_wkb("010200000000000000", RC_OK, "{\"type\":\"LineString\",\"coordinates\":[]}");
+    expect_wkb("0101000000000000000000f03f000000000000", RC_ERR_INVALID, "ends inside a point");
+    expect_wkb("0201000000", RC_ERR_INVALID, "byte order 2");
+    expect_wkb("0108000000", RC_ERR_INVALID, "type 8 is not one of 1-7");
+    expect_wkb("0102000000ffffff7f", RC_ERR_INVALID, "count 2147483647 is larger");
+    expect_wkb("01020000000000000000", RC_ERR_INVALID, "1 bytes follow");
+    /* a MultiPoint whose part is a LineString */
+    expect_wkb("0104000000010000000102000000000000000000", RC_ERR_INVALID,
+               "type 2 where type 1 must be");
+    /* 40 nested collections */
+    char deep[40 * 18 + 64] = "";
+    for (int i = 0; i < 40; i++) {
+        strcat(deep, "010700000001000000");
+    }
+    strcat(deep, "0101000000000000000000f03f0000000000000040");
+    expect_wkb(deep, RC_ERR_INVALID, "deeper than 32");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_fixture_chains_to_eof_with_valid_crcs),
@@ -1941,6 +2073,8 @@ int main(void) {
         cmocka_unit_test(test_binary_n_is_padded_with_zeros_to_its_length),
         cmocka_unit_test(test_decode_mariadb_compressed_columns),
         cmocka_unit_test(test_every_charset_is_converted_to_utf8),
+        cmocka_unit_test(test_decode_geometry_as_srid_and_wkb_or_geojson),
+        cmocka_unit_test(test_wkb_forms_and_malformed_wkb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

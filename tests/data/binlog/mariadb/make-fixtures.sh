@@ -129,3 +129,24 @@ CREATE TABLE rc_fix.sw (id INT PRIMARY KEY, s VARCHAR(10) CHARACTER SET swe7);
 INSERT INTO rc_fix.sw VALUES (1, 'abc');
 DROP DATABASE rc_fix;
 "
+
+# GEOMETRY: every WKB geometry type, SRIDs 0 and 4326, a nested collection, NULL; the values
+# SELECT ST_SRID(g), ST_AsGeoJSON(g) gives are noted in test_binlog.c.
+one_file geometry.000001 "
+SET SESSION binlog_annotate_row_events = OFF;
+DROP DATABASE IF EXISTS rc_fix;
+CREATE DATABASE rc_fix;
+CREATE TABLE rc_fix.g (id INT PRIMARY KEY, g GEOMETRY, p POINT);
+INSERT INTO rc_fix.g VALUES
+  (1, ST_GeomFromText('POINT(1 2)', 4326), POINT(-0.5, 1e300)),
+  (2, ST_GeomFromText('LINESTRING(0 0, 1.5 2.25, -3 4)'), NULL),
+  (3, ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 1))', 3857), NULL),
+  (4, ST_GeomFromText('MULTIPOINT(1 1, 2 2)'), NULL),
+  (5, ST_GeomFromText('MULTILINESTRING((0 0, 1 1), (2 2, 3 3, 4 5))'), NULL),
+  (6, ST_GeomFromText('MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))'), NULL),
+  (7, ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0 0, 1 1))', 4326), NULL),
+  (8, GeometryCollection(Point(1, 2), GeometryCollection(Point(3, 4))), NULL);
+UPDATE rc_fix.g SET g = ST_GeomFromText('POINT(7 8)', 4326) WHERE id = 2;
+DELETE FROM rc_fix.g WHERE id = 3;
+DROP DATABASE rc_fix;
+"
