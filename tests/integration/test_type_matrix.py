@@ -1,6 +1,7 @@
 """The type matrix: one table with every column type MariaDB has and their edge values
 (min/max signed and unsigned, DECIMAL(65,30), TIME '-838:59:59', fractional temporals 0-6,
-zero and partial dates, 4-byte UTF-8, latin1, NUL bytes, ENUM/SET forms, BIT(1)/BIT(64), JSON),
+zero and partial dates, 4-byte UTF-8, latin1, NUL bytes, ENUM/SET forms, BIT(1)/BIT(64), JSON,
+GEOMETRY),
 inserted, updated and deleted under binlog_row_image FULL and MINIMAL and with
 log_bin_compress=ON. Three readings of the same rows are compared:
 
@@ -106,6 +107,11 @@ COLUMNS += [
     ("b64", "BIT(64)", "bit", [0, 18446744073709551615, 9223372036854775809], 1),
     ("j", "JSON", "text",
      ['{"a": [1, 2.5, {"b": null}], "c": "😀", "d": true}', "[]", '"str"'], '{"n": -1e300}'),
+    # GEOMETRY values are written through ST_GeomFromText (see run_changes)
+    ("geo", "GEOMETRY", "geometry",
+     ["POINT(1 2)|4326", "POLYGON((0 0, 4 0, 4 4, 0 0))|0",
+      "GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0 0, 1e300 -1e-300))|3857"],
+     "MULTIPOINT(1 1, 2 2)|4326"),
 ]  # fmt: skip
 KINDS = {c: k for c, _, k, _, _ in COLUMNS}
 TYPES = {c: t for c, t, *_ in COLUMNS}
@@ -121,6 +127,8 @@ def server_expr(col, kind):
         return f"`{col}` + 0"
     if kind == "float":
         return f"CAST(CAST(`{col}` AS DOUBLE) AS CHAR)"
+    if kind == "geometry":  # the stored form: SRID (4 bytes little-endian), then WKB
+        return f"HEX(`{col}`)"
     return f"CAST(`{col}` AS CHAR)"
 
 
@@ -189,6 +197,9 @@ def rowcast_text(col, v):
         return v[:-1].replace("T", " ")
     if kind == "hex":
         return base64.b64decode(v).hex().upper()
+    if kind == "geometry":
+        assert set(v) == {"srid", "wkb"}, f"{col}: {v!r}"
+        return (struct.pack("<I", v["srid"]) + base64.b64decode(v["wkb"])).hex().upper()
     assert type(v) is str, f"{col}: {v!r} is not a string"
     return v
 
@@ -219,7 +230,7 @@ def pmr_text(col, v):
         sign = "-" if us < 0 else ""
         s, us = divmod(abs(us), 1_000_000)
         return f"{sign}{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}{_frac(us, fsp)}"
-    if kind == "hex":
+    if kind in ("hex", "geometry"):
         return (v if isinstance(v, bytes) else v.encode("latin1")).hex().upper()
     if isinstance(v, set):  # SET members, in the order of the column's definition
         members = SET_BIG if col == "s64" else ["a", "b", "c"]
@@ -295,6 +306,22 @@ def rows():
     return out
 
 
+def mark(col):
+    """The SQL placeholder of a column's value: GEOMETRY from WKT and an SRID."""
+    return "ST_GeomFromText(%s, %s)" if KINDS.get(col) == "geometry" else "%s"
+
+
+def params(row, cols):
+    out = []
+    for c in cols:
+        if KINDS.get(c) == "geometry":
+            wkt, srid = row[c].split("|") if row[c] is not None else (None, 0)
+            out += [wkt, int(srid)]
+        else:
+            out.append(row[c])
+    return out
+
+
 def run_changes(db, table, image, compress):
     """Inserts, updates and deletes the rows; returns the expected changes
     [(action, id, before snapshot, after snapshot, changed columns)]."""
@@ -307,11 +334,11 @@ def run_changes(db, table, image, compress):
             cur.execute("SET SESSION time_zone = '+00:00'")
         with compression(conn, compress):
             cols = ", ".join(f"`{c}`" for c in NAMES)
-            marks = ", ".join(["%s"] * len(NAMES))
+            marks = ", ".join(mark(c) for c in NAMES)
             with conn.cursor() as cur:
                 for r in rows():
                     cur.execute(f"INSERT INTO `{db}`.`{table}` ({cols}) VALUES ({marks})",
-                                [r[c] for c in NAMES])  # fmt: skip
+                                params(r, NAMES))  # fmt: skip
             s1 = snapshot(conn, db, table)
             changes += [("insert", i, None, s1[i], None) for i in sorted(s1)]
             # rows 1-3: every column to its update value (row 3: to NULL); row 4: from NULL
@@ -324,9 +351,9 @@ def run_changes(db, table, image, compress):
                         sets = {c: upd[c] for c in list(upd)[1::3]}  # a third of them
                     else:
                         sets = upd
-                    assign = ", ".join(f"`{c}` = %s" for c in sets)
+                    assign = ", ".join(f"`{c}` = {mark(c)}" for c in sets)
                     cur.execute(f"UPDATE `{db}`.`{table}` SET {assign} WHERE id = %s",
-                                list(sets.values()) + [i])  # fmt: skip
+                                params(sets, list(sets)) + [i])  # fmt: skip
             s2 = snapshot(conn, db, table)
             for i in (1, 2, 3, 4):
                 changed = {c for c in NAMES if s1[i][c] != s2[i][c]}
