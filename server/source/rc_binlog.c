@@ -48,6 +48,7 @@ rc_binlog_t *rc_binlog_new(const rc_binlog_opts_t *opts) {
     b->verify_checksum = opts->verify_checksum;
     b->geometry_geojson = opts->geometry_geojson;
     b->include = opts->include;
+    b->column_names = opts->column_names;
     b->opaque = opts->opaque;
     b->checksum_alg = CHECKSUM_ALG_UNDEF;
     b->zbuf_initial = ZBUF_INITIAL;
@@ -75,6 +76,7 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     ZSTD_freeDCtx(b->zstd);
     free(b->zbuf);
     free(b->mbuf);
+    rc_binlog_names_clear(b);
     if (b->zs) {
         inflateEnd(b->zs);
         free(b->zs);
@@ -469,6 +471,10 @@ static rc_err_t on_query(rc_binlog_t *b, uint8_t type, const uint8_t *body, size
         /* inside a transaction: neither begins nor ends one */
     } else {
         end_transaction(b, info); /* COMMIT, ROLLBACK, and DDL (implicit commit) */
+    }
+    if (!query_is(q, qn, "BEGIN") && !query_is(q, qn, "COMMIT") && !query_is(q, qn, "ROLLBACK") &&
+        !query_is(q, qn, "SAVEPOINT") && !query_is(q, qn, "XA")) {
+        rc_binlog_names_clear(b); /* DDL may have changed any table's columns */
     }
     return RC_OK;
 truncated:

@@ -99,7 +99,15 @@ typedef struct rc_binlog_opts {
     /* Which tables produce events. Called once per table map (the answer is cached per table
      * id); NULL = every table. Return true to include. */
     bool (*include)(void *opaque, const char *schema, const char *table);
-    void *opaque;
+    /* Column names of a table whose TABLE_MAP has none (binlog_row_metadata is not FULL):
+     * appends them to names as NUL-terminated strings in column order and sets *n. Called once
+     * per table until a statement in the stream that may change tables (anything but
+     * BEGIN/COMMIT/ROLLBACK/SAVEPOINT/XA) empties the cache. A name list whose length is not
+     * the map's column count is not used: those columns are named col_1, col_2, ... Return an
+     * error (with errstr) to fail the table map. NULL = always col_1, col_2, ... */
+    rc_err_t (*column_names)(void *opaque, const char *schema, const char *table, uint32_t ncols,
+                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size);
+    void *opaque; /* for include and column_names */
 } rc_binlog_opts_t;
 
 void rc_binlog_opts_init(rc_binlog_opts_t *opts);

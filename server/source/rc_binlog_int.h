@@ -220,6 +220,15 @@ typedef struct rc_slot {
     bool scratch; /* p is an offset into the decoder's scratch buffer until fixed up */
 } rc_slot_t;
 
+/* One table's column names from opts.column_names (rc_binlog_row.c). */
+typedef struct rc_names {
+    struct rc_names *next;
+    rc_buf_t key;   /* schema NUL table */
+    rc_buf_t names; /* n NUL-terminated names */
+    uint32_t n;
+} rc_names_t;
+#define RC_NAMES_BUCKETS 256
+
 #define RC_BINLOG_MAX_POST_HEADER 256
 #define RC_BINLOG_GTID_MAX        128
 #define RC_BINLOG_FILE_MAX        512
@@ -231,6 +240,8 @@ struct rc_binlog {
     bool verify_checksum;
     bool geometry_geojson;
     bool (*include)(void *opaque, const char *schema, const char *table);
+    rc_err_t (*column_names)(void *opaque, const char *schema, const char *table, uint32_t ncols,
+                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size);
     void *opaque;
 
     /* format description */
@@ -278,6 +289,9 @@ struct rc_binlog {
     uint8_t *mbuf;
     size_t mbuf_cap;
     void *zs; /* z_stream, reset for each compressed event or column value */
+
+    /* column names from opts.column_names, by "schema\0table"; emptied by DDL in the stream */
+    struct rc_names *names[RC_NAMES_BUCKETS];
 
     /* iconv converters to UTF-8, opened on first use per charset; (iconv_t)-1 = none yet */
     iconv_t iconv[RC_CHARSET_COUNT];
@@ -363,6 +377,7 @@ rc_err_t rc_binlog_maria_uncompress(rc_binlog_t *b, const uint8_t *p, size_t len
 rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, char *errstr,
                              size_t errstr_size);
 void rc_binlog_maps_clear(rc_binlog_t *b);
+void rc_binlog_names_clear(rc_binlog_t *b); /* forgets every table's column names */
 void rc_binlog_maps_free(rc_binlog_t *b);
 rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8_t *body,
                         size_t blen, msgpack_packer *pk, rc_binlog_info_t *info, char *errstr,

@@ -658,7 +658,94 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
     return RC_OK;
 }
 
+/* ---- column names from the server (binlog_row_metadata is not FULL) ------------------------ */
+
+static uint32_t names_hash(const char *key, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (uint8_t)key[i]) * 16777619u;
+    }
+    return h % RC_NAMES_BUCKETS;
+}
+
+void rc_binlog_names_clear(rc_binlog_t *b) {
+    for (int i = 0; i < RC_NAMES_BUCKETS; i++) {
+        while (b->names[i]) {
+            rc_names_t *e = b->names[i];
+            b->names[i] = e->next;
+            rc_buf_free(&e->key);
+            rc_buf_free(&e->names);
+            free(e);
+        }
+    }
+}
+
+/* Names tm's columns from the cache or opts.column_names; leaves them unnamed (col_N) when the
+ * server's list has another length. On failure why holds the reason. */
+static rc_err_t names_from_server(rc_binlog_t *b, rc_tmap_t *tm, char *why, size_t why_size) {
+    char key[256 * 2 + 2]; /* schema NUL table */
+    size_t klen = tm->schema_len + 1 + tm->table_len;
+    memcpy(key, tm->schema, tm->schema_len + 1);
+    memcpy(key + tm->schema_len + 1, tm->table, tm->table_len);
+    uint32_t h = names_hash(key, klen);
+    rc_names_t *e = b->names[h];
+    while (e && (e->key.len != klen || memcmp(e->key.data, key, klen) != 0)) {
+        e = e->next;
+    }
+    if (!e) {
+        if (!(e = calloc(1, sizeof(*e))) || rc_buf_append(&e->key, key, klen) != RC_OK) {
+            free(e);
+            snprintf(why, why_size, "out of memory");
+            return RC_ERR_NOMEM;
+        }
+        rc_err_t err = b->column_names(b->opaque, tm->schema, tm->table, tm->ncols, &e->names,
+                                       &e->n, why, why_size);
+        if (err != RC_OK) {
+            rc_buf_free(&e->key);
+            rc_buf_free(&e->names);
+            free(e);
+            return err;
+        }
+        e->next = b->names[h];
+        b->names[h] = e;
+    }
+    if (e->n != tm->ncols) {
+        return RC_OK; /* the table changed since: positional names, never wrong ones */
+    }
+    if (e->names.len > tm->gen_names_cap) {
+        char *p = realloc(tm->gen_names, e->names.len);
+        if (!p) {
+            snprintf(why, why_size, "out of memory");
+            return RC_ERR_NOMEM;
+        }
+        tm->gen_names = p;
+        tm->gen_names_cap = e->names.len;
+    }
+    memcpy(tm->gen_names, e->names.data, e->names.len);
+    const char *p = tm->gen_names, *end = tm->gen_names + e->names.len;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        if (!z) {
+            for (uint32_t k = 0; k < i; k++) {
+                tm->cols[k].name = NULL;
+            }
+            return RC_OK; /* a callback that miscounted: positional names */
+        }
+        tm->cols[i].name = p;
+        tm->cols[i].name_len = (uint32_t)(z - p);
+        p = z + 1;
+    }
+    return RC_OK;
+}
+
 static rc_err_t gen_names(rc_tmap_t *tm) {
+    bool all_named = true;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        all_named = all_named && tm->cols[i].name;
+    }
+    if (all_named) {
+        return RC_OK; /* gen_names may hold names from the server */
+    }
     size_t need = (size_t)tm->ncols * 16;
     if (need > tm->gen_names_cap) {
         char *p = realloc(tm->gen_names, need);
@@ -764,6 +851,14 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         column_kind(c);
         c->charset = (uint8_t)rc_binlog_charset_of(c->collation);
         c->cs = (uint8_t)cs_of(c->collation, c->charset);
+    }
+    char why[512];
+    if (!tm->cols[0].name && b->column_names &&
+        (err = names_from_server(b, tm, why, sizeof(why))) != RC_OK) {
+        tm->next_free = b->free_maps;
+        b->free_maps = tm;
+        return rc_binlog_everr(b, errstr, errstr_size, err, "cannot name the columns of %s.%s: %s",
+                               tm->schema, tm->table, why);
     }
     if ((err = gen_names(tm)) != RC_OK || (err = pack_names(tm)) != RC_OK ||
         (err = render_topic(b, tm)) != RC_OK || (err = maps_put(b, tm)) != RC_OK) {

@@ -2036,6 +2036,124 @@ static void test_wkb_forms_and_malformed_wkb(void **state) {
     expect_wkb(deep, RC_ERR_INVALID, "deeper than 32");
 }
 
+/* ---- column names from the server ------------------------------------------------------------ */
+
+typedef struct names_fake {
+    int calls;
+    const char *names; /* NUL-separated, ends with an empty name */
+    rc_err_t fail;
+    char schema[64], table[64];
+    uint32_t ncols;
+} names_fake_t;
+
+static rc_err_t fake_names(void *opaque, const char *schema, const char *table, uint32_t ncols,
+                           rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size) {
+    names_fake_t *f = opaque;
+    f->calls++;
+    snprintf(f->schema, sizeof(f->schema), "%s", schema);
+    snprintf(f->table, sizeof(f->table), "%s", table);
+    f->ncols = ncols;
+    if (f->fail != RC_OK) {
+        snprintf(errstr, errstr_size, "information_schema said no");
+        return f->fail;
+    }
+    *n = 0;
+    for (const char *p = f->names; *p; p += strlen(p) + 1) {
+        assert_int_equal(rc_buf_append(names, p, strlen(p) + 1), RC_OK);
+        (*n)++;
+    }
+    return RC_OK;
+}
+
+/* A QUERY event (CRC32 stream) with statement sql; log_pos 0. */
+static size_t query_event(uint8_t *out, const char *sql) {
+    bb_t q = {0};
+    b_le(&q, 1, 4); /* thread id */
+    b_le(&q, 0, 4); /* exec time */
+    b_u8(&q, 7);    /* db length */
+    b_le(&q, 0, 2); /* error code */
+    b_le(&q, 0, 2); /* status vars length */
+    b_bytes(&q, "default", 8);
+    b_bytes(&q, sql, strlen(sql));
+    b_le(&q, 0, 4); /* CRC, fixed below */
+    size_t n = make_event(out, RC_EV_QUERY, &q);
+    fix_crc(out, n);
+    return n;
+}
+
+/* MySQL 5.7 table maps carry no column names (boxercrab/31_update_rows_v2: 9 columns); the
+ * names come from opts.column_names, once per table until a DDL statement in the stream. */
+static void test_column_names_from_the_server_cached_until_ddl(void **state) {
+    (void)state;
+    size_t len, n;
+    uint8_t *buf = slurp("boxercrab/31_update_rows_v2/log.bin", &len);
+    names_fake_t f = {.names = "id\0a\0b\0c\0d\0e\0f\0g\0amount\0"};
+    rc_binlog_opts_t o;
+    rc_binlog_opts_init(&o);
+    o.column_names = fake_names;
+    o.opaque = &f;
+    rc_binlog_t *b = rc_binlog_new(&o);
+    rc_binlog_set_position(b, "log.bin", 4);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    feed_until(b, buf, 502, &pk); /* FDE .. TABLE_MAP, UPDATE_ROWS_V2 */
+    assert_int_equal(f.calls, 1);
+    assert_string_equal(f.schema, "default");
+    assert_string_equal(f.table, "boxercrab");
+    assert_int_equal(f.ncols, 9);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    static const char *const cols[] = {"id", "a", "b", "c", "d", "e", "f", "g", "amount"};
+    expect_keys(&u.data, "before.0", cols, 9);
+    expect_keys(&u.data, "after.0", cols, 9);
+    expect_ext(&u.data, "after.0.amount", RC_EXT_DECIMAL, "4.0000");
+    msgpack_unpacked_destroy(&u);
+
+    char err[512];
+    uint8_t *map = event_at(buf, 294, &n);
+    assert_int_equal(map[4], RC_EV_TABLE_MAP);
+    assert_int_equal(rc_binlog_feed(b, map, n, &pk, NULL, err, sizeof(err)), RC_OK);
+    assert_int_equal(f.calls, 1); /* cached */
+    uint8_t q[512];
+    size_t qn = query_event(q, "BEGIN");
+    assert_int_equal(rc_binlog_feed(b, q, qn, &pk, NULL, err, sizeof(err)), RC_OK);
+    qn = query_event(q, "COMMIT");
+    assert_int_equal(rc_binlog_feed(b, q, qn, &pk, NULL, err, sizeof(err)), RC_OK);
+    assert_int_equal(rc_binlog_feed(b, map, n, &pk, NULL, err, sizeof(err)), RC_OK);
+    assert_int_equal(f.calls, 1); /* transaction control keeps the cache */
+    qn = query_event(q, "ALTER TABLE boxercrab ADD COLUMN h INT");
+    assert_int_equal(rc_binlog_feed(b, q, qn, &pk, NULL, err, sizeof(err)), RC_OK);
+    f.names = "id\0a\0b\0c\0d\0e\0f\0g\0amount\0h\0"; /* now 10: the binlog still has 9 */
+    assert_int_equal(rc_binlog_feed(b, map, n, &pk, NULL, err, sizeof(err)), RC_OK);
+    assert_int_equal(f.calls, 2);
+    msgpack_sbuffer_clear(&sb);
+    uint8_t *rows = event_at(buf, 369, &n);
+    assert_int_equal(rc_binlog_feed(b, rows, n, &pk, NULL, err, sizeof(err)), RC_OK);
+    msgpack_unpacked_init(&u);
+    off = 0;
+    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    expect_ext(&u.data, "after.0.col_9", RC_EXT_DECIMAL,
+               "4.0000"); /* positional, never wrong names */
+    msgpack_unpacked_destroy(&u);
+
+    /* a failing lookup fails the table map, naming the table and the event */
+    qn = query_event(q, "DROP TABLE other");
+    assert_int_equal(rc_binlog_feed(b, q, qn, &pk, NULL, err, sizeof(err)), RC_OK);
+    f.fail = RC_ERR_IO;
+    map = event_at(buf, 294, &n);
+    assert_int_equal(rc_binlog_feed(b, map, n, &pk, NULL, err, sizeof(err)), RC_ERR_IO);
+    expect_contains(err,
+                    "cannot name the columns of default.boxercrab: information_schema said no");
+    expect_contains(err, "TABLE_MAP event at log.bin:294");
+    msgpack_sbuffer_destroy(&sb);
+    rc_binlog_destroy(b);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_fixture_chains_to_eof_with_valid_crcs),
@@ -2075,6 +2193,7 @@ int main(void) {
         cmocka_unit_test(test_every_charset_is_converted_to_utf8),
         cmocka_unit_test(test_decode_geometry_as_srid_and_wkb_or_geojson),
         cmocka_unit_test(test_wkb_forms_and_malformed_wkb),
+        cmocka_unit_test(test_column_names_from_the_server_cached_until_ddl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
