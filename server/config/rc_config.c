@@ -228,6 +228,7 @@ static const char *source_finish(void *base, char *why, size_t n) {
 }
 
 #define SRC_OFF(f) offsetof(rc_source_config_t, f)
+static const char *const geometry_forms[] = {"wkb", "geojson", NULL};
 static const rc_config_key_t source_keys[] = {
     {.name = "host",
      .type = RC_CONFIG_STRING,
@@ -292,6 +293,13 @@ static const rc_config_key_t source_keys[] = {
      .def = "earliest",
      .check = check_start,
      .desc = "Where to start without a stored position: earliest, latest or file:<name>:<pos>."},
+    {.name = "geometry",
+     .type = RC_CONFIG_ENUM,
+     .offset = SRC_OFF(geometry),
+     .def = "wkb",
+     .choices = geometry_forms,
+     .desc = "GEOMETRY values as {srid, wkb} (WKB bytes) or {srid, geojson} (a GeoJSON "
+             "geometry)."},
     {.name = "heartbeat",
      .type = RC_CONFIG_SECONDS,
      .offset = SRC_OFF(heartbeat_s),

@@ -46,6 +46,7 @@ typedef struct rc_source_config {
     double connect_timeout_s; /* default 10 */
     double read_timeout_s;    /* default 3 x heartbeat */
     rc_tls_mode_t tls_mode;   /* default disabled */
+    int geometry;             /* 0 = wkb (default), 1 = geojson: how GEOMETRY values look */
     char *tls_ca;
     char *tls_cert;
     char *tls_key;

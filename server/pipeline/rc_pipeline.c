@@ -411,6 +411,7 @@ static void *reader_main(void *arg) {
     opts.topic_template = pc->sink.topic;
     opts.include = include_table;
     opts.opaque = p;
+    opts.geometry_geojson = pc->source.geometry == 1;
 
     while (!p->stop && batch) {
         if (atomic_load(&p->pause_req)) {
