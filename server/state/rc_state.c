@@ -505,9 +505,13 @@ rc_err_t rc_state_load(rc_state_t *st, rc_state_record_t *out, bool *found, int 
         err = conf ? RC_ERR_INVALID : RC_ERR_NOMEM;
         goto done;
     }
-    /* No group: assign() only, nothing committed. read_committed so that records of an aborted
-     * transaction (exactly-once mode) never count. */
-    if (rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof(e)) ||
+    /* assign() only: the group id is required by the consumer API but never joined, and
+     * nothing is committed. read_committed so that records of an aborted transaction
+     * (exactly-once mode) never count. */
+    char group[160];
+    snprintf(group, sizeof(group), "rowcast-%s-state-load", st->pipeline);
+    if (rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e)) ||
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof(e)) ||
         rd_kafka_conf_set(conf, "isolation.level", "read_committed", e, sizeof(e)) ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e))) {
         err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "state consumer: %s", e);
