@@ -85,6 +85,8 @@ void rc_rest_write_status(rc_buf_t *b, rc_pipeline_t *p) {
     } else {
         rc_buf_puts(b, "null");
     }
+    rc_buf_putc(b, ',');
+    rc_pipeline_write_state_json(p, b);
     rc_buf_puts(b, ",\"lag_seconds\":");
     if (s.last_event_ts) {
         double lag = (double)time(NULL) - (double)s.last_event_ts;

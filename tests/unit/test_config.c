@@ -532,10 +532,16 @@ static void test_config_bad_regex_names_line_and_regex_error(void **state) {
                         "\"*x\": ");
 }
 
-static void test_config_start_accepts_earliest_latest_and_file_pos(void **state) {
+static void test_config_start_accepts_every_form(void **state) {
     (void)state;
-    static const char *const good[] = {"earliest", "latest", "file:mysql-bin.000001:4",
-                                       "file:binlog.000123:18446744073709551615"};
+    static const char *const good[] = {"earliest",
+                                       "latest",
+                                       "file:mysql-bin.000001:4",
+                                       "file:binlog.000123:18446744073709551615",
+                                       "gtid:0-1-42,1-2-7",
+                                       "gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:tag:1-3",
+                                       "timestamp:2024-05-01T12:00:00Z",
+                                       "timestamp:2024-05-01 14:00:00.5+02:00"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char yaml[512];
         snprintf(yaml, sizeof yaml, MINIMAL "      start: '%s'\n", good[i]);
@@ -546,9 +552,18 @@ static void test_config_start_accepts_earliest_latest_and_file_pos(void **state)
     static const struct {
         const char *start, *message;
     } bad[] = {
-        {"gtid:abc:1", "expected earliest, latest or file:<name>:<pos>, got \"gtid:abc:1\""},
-        {"Earliest", "expected earliest, latest or file:<name>:<pos>, got \"Earliest\""},
-        {"", "expected earliest, latest or file:<name>:<pos>, got \"\""},
+        {"gtid:abc:1", "GTID set \"abc:1\": expected a server UUID (8-4-4-4-12 hex digits) at "
+                       "character 1 (\"abc:1\")"},
+        {"gtid:0-1-2,0-1", "GTID set \"0-1-2,0-1\": expected '-' after the server id at the end"},
+        {"gtid:", "expected a GTID set after gtid:, got nothing"},
+        {"timestamp:2024-02-30T00:00:00Z", "expected an ISO 8601 time after timestamp:, such as "
+                                           "2024-05-01T12:00:00Z, got \"2024-02-30T00:00:00Z\""},
+        {"timestamp:yesterday", "expected an ISO 8601 time after timestamp:, such as "
+                                "2024-05-01T12:00:00Z, got \"yesterday\""},
+        {"Earliest", "expected earliest, latest, gtid:<set>, file:<name>:<pos> or "
+                     "timestamp:<iso8601>, got \"Earliest\""},
+        {"", "expected earliest, latest, gtid:<set>, file:<name>:<pos> or timestamp:<iso8601>, "
+             "got \"\""},
         {"file:mysql-bin.000001", "expected file:<name>:<pos> with a binlog file name and a "
                                   "position, got \"file:mysql-bin.000001\""},
         {"file::4",
@@ -787,6 +802,26 @@ static void test_config_destroy_accepts_null(void **state) {
     rc_config_destroy(NULL);
 }
 
+static void test_config_state_topic_and_interval(void **state) {
+    (void)state;
+    rc_config_t *c = load_ok(MINIMAL);
+    assert_string_equal(c->state.topic, "rowcast.state");
+    assert_int_equal(c->state.interval_ms, 1000);
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "state:\n  topic: positions.prod\n  interval_ms: 250\n");
+    assert_string_equal(c->state.topic, "positions.prod");
+    assert_int_equal(c->state.interval_ms, 250);
+    rc_config_destroy(c);
+    expect_error(MINIMAL "state:\n  topic: 'a b'\n",
+                 "bad.yaml:9: state.topic: expected a topic name of 1 to 249 characters from A-Z "
+                 "a-z 0-9 . _ -, got \"a b\"");
+    expect_error(
+        MINIMAL "state:\n  interval_ms: 0\n",
+        "bad.yaml:9: state.interval_ms: expected an integer from 10 to 3600000, got \"0\"");
+    expect_error(MINIMAL "state:\n  topics: x\n",
+                 "bad.yaml:9: state.topics: unknown key (known: topic, interval_ms)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_full_file_sets_every_field),
@@ -813,7 +848,7 @@ int main(void) {
         cmocka_unit_test(test_config_duplicate_pipeline_name_is_an_error),
         cmocka_unit_test(test_config_duplicate_server_id_is_an_error),
         cmocka_unit_test(test_config_bad_regex_names_line_and_regex_error),
-        cmocka_unit_test(test_config_start_accepts_earliest_latest_and_file_pos),
+        cmocka_unit_test(test_config_start_accepts_every_form),
         cmocka_unit_test(test_config_bool_accepts_only_true_and_false),
         cmocka_unit_test(test_config_enum_unsupported_value_lists_supported),
         cmocka_unit_test(test_config_pipeline_name_charset_and_length),
@@ -824,6 +859,7 @@ int main(void) {
         cmocka_unit_test(test_config_transforms_in_order_with_match_and_policy),
         cmocka_unit_test(test_config_print_reference_lists_every_key),
         cmocka_unit_test(test_config_destroy_accepts_null),
+        cmocka_unit_test(test_config_state_topic_and_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
