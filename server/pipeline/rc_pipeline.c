@@ -788,6 +788,15 @@ void rc_pipeline_resume(rc_pipeline_t *p) {
     wake_reader(p);
 }
 
+void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
+    p->resume = src->resume;
+    rc_pipeline_position_t at;
+    rc_pipeline_get_position(src, &at);
+    pthread_mutex_lock(&p->lock);
+    p->position = at;
+    pthread_mutex_unlock(&p->lock);
+}
+
 bool rc_pipeline_pause_requested(rc_pipeline_t *p) {
     return atomic_load(&p->pause_req);
 }

@@ -80,6 +80,9 @@ const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
  * reader: they never block. rc_pipeline_start after rc_pipeline_stop starts again from the last
  * transaction boundary read. @thread any */
 void rc_pipeline_pause(rc_pipeline_t *p);
+/* Makes p (not started) start where src (stopped) left off: its last transaction boundary and
+ * position, instead of p's configured start. Used when a pipeline's config is replaced. */
+void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
 void rc_pipeline_resume(rc_pipeline_t *p);
 bool rc_pipeline_pause_requested(rc_pipeline_t *p);
 
