@@ -72,6 +72,7 @@ struct rc_pipeline {
     resume_t resume;                 /* the reader's restart point, kept across stop/start */
     rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
     uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
+    rc_hist_t latency;               /* commit -> Kafka acknowledgement, across runs */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -547,6 +548,13 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_buf_t *val, rc
                                  p->pc->name, (int)topic_len, topic);
             }
         }
+        const uint8_t *meta, *ts;
+        uint64_t commit_ts = 0;
+        if (rc_mp_map_find(cur, end, "meta", &meta) == RC_OK &&
+            rc_mp_map_find(meta, end, "commit_ts", &ts) == RC_OK) {
+            rc_mp_read_uint(&ts, end, &commit_ts); /* left 0 (not measured) if not a number */
+        }
+        rc_kafka_set_commit_time(p->kafka, commit_ts);
         rc_buf_reset(val);
         size_t used;
         rc_err_t err = rc_json_write_event(val, cur, (size_t)(end - cur), &used);
@@ -651,6 +659,9 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     p->stop = 0;
     p->abort_now = 0;
     rc_kafka_t *k = rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
+    if (k) {
+        rc_kafka_set_latency(k, &p->latency);
+    }
     pthread_mutex_lock(&p->lock);
     p->kafka = k;
     pthread_mutex_unlock(&p->lock);
@@ -693,6 +704,11 @@ void rc_pipeline_stop(rc_pipeline_t *p, double grace_s) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += (time_t)grace_s;
+        deadline.tv_nsec += (long)((grace_s - (double)(time_t)grace_s) * 1e9);
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
         if (pthread_timedjoin_np(p->worker, NULL, &deadline) != 0) {
             rc_warn("pipeline", "pipeline %s: messages still undelivered after %.0f s; giving up",
                     p->pc->name, grace_s);
@@ -766,6 +782,10 @@ void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out) {
     pthread_mutex_lock(&p->lock);
     *out = p->position;
     pthread_mutex_unlock(&p->lock);
+}
+
+void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
+    rc_hist_read(&p->latency, out);
 }
 
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {

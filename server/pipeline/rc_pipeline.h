@@ -15,6 +15,7 @@
 
 #include "rc_config.h"
 #include "rc_err.h"
+#include "rc_hist.h"
 
 typedef enum rc_pipeline_state {
     RC_PIPELINE_CREATED = 0,
@@ -72,6 +73,8 @@ const char *rc_pipeline_name(const rc_pipeline_t *p);
 rc_pipeline_state_t rc_pipeline_status(rc_pipeline_t *p, char *reason, size_t reason_size);
 void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out);
 void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out);
+/* End-to-end latency (binlog commit time -> Kafka acknowledgement) of the events delivered. */
+void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
 
 /* Pause: the reader finishes the transaction it is in, hands it over, closes its source

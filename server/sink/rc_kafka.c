@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rc_log.h"
 
@@ -24,6 +25,8 @@ struct rc_kafka {
     atomic_uint_fast64_t produced, delivered, failed;
     char fail_msg[512];
     atomic_bool has_failed;
+    rc_hist_t *latency; /* commit -> acknowledgement; NULL = not measured */
+    uint64_t commit_ts; /* of the messages produced next; travels as the message's opaque */
 };
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -39,7 +42,22 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         }
     } else {
         atomic_fetch_add(&k->delivered, 1);
+        uint64_t commit_ts = (uint64_t)(uintptr_t)m->_private;
+        if (k->latency && commit_ts) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            int64_t us = ((int64_t)now.tv_sec - (int64_t)commit_ts) * 1000000 + now.tv_nsec / 1000;
+            rc_hist_observe_us(k->latency, us);
+        }
     }
+}
+
+void rc_kafka_set_latency(rc_kafka_t *k, rc_hist_t *hist) {
+    k->latency = hist;
+}
+
+void rc_kafka_set_commit_time(rc_kafka_t *k, uint64_t commit_ts) {
+    k->commit_ts = commit_ts;
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
@@ -257,7 +275,8 @@ rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, co
         rd_kafka_resp_err_t e = rd_kafka_producev(
             k->rk, RD_KAFKA_V_TOPIC(tname), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)k->commit_ts),
+            RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             atomic_fetch_add(&k->produced, 1);
             return RC_OK; /* librdkafka owns hdrs now */

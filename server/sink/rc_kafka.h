@@ -15,6 +15,7 @@
 
 #include "rc_config.h"
 #include "rc_err.h"
+#include "rc_hist.h"
 
 typedef struct rc_kafka rc_kafka_t;
 
@@ -46,6 +47,12 @@ rc_err_t rc_kafka_flush(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errs
 
 /* True after a message failed for good; errstr gets the first failure. */
 bool rc_kafka_failed(rc_kafka_t *k, char *errstr, size_t errstr_size);
+
+/* Each message's delivery report records now - commit time into hist (NULL = none), which must
+ * outlive the producer. The commit time (seconds since the epoch, 0 = unknown: not recorded) of
+ * the messages produced next is set with rc_kafka_set_commit_time. @thread worker */
+void rc_kafka_set_latency(rc_kafka_t *k, rc_hist_t *hist);
+void rc_kafka_set_commit_time(rc_kafka_t *k, uint64_t commit_ts);
 
 typedef struct rc_kafka_stats {
     uint64_t produced;  /* handed to librdkafka */
