@@ -30,12 +30,12 @@ typedef struct entry {
     rc_pipeline_t *p;
     rc_pipeline_config_t *own; /* config owned by the entry (REST/state_dir); NULL = conf's */
     bool in_file;              /* named by the config file: DELETE is refused */
-    bool kept;                 /* has a state_dir file */
     /* guarded by ctl->lock: */
     bool busy;             /* a helper works on it */
     rc_pipeline_op_t op;   /* the helper's operation */
     rc_pipeline_t *next_p; /* REPLACE: the pipeline to swap in */
     rc_pipeline_config_t *next_own;
+    bool shut;     /* a SHUTDOWN helper was started for it */
     bool finished; /* SHUTDOWN: the helper stopped it in time */
     char why[256]; /* SHUTDOWN: why it did not finish */
 } entry_t;
@@ -157,11 +157,6 @@ rc_pipeline_t *rc_pipeline_ctl_get(const rc_pipeline_ctl_t *c, size_t i) {
 rc_pipeline_t *rc_pipeline_ctl_find(const rc_pipeline_ctl_t *c, const char *name, size_t len) {
     entry_t *e = entry_named(c, name, len);
     return e ? e->p : NULL;
-}
-
-bool rc_pipeline_ctl_is_kept(const rc_pipeline_ctl_t *c, const rc_pipeline_t *p) {
-    entry_t *e = entry_of(c, p);
-    return e && e->kept;
 }
 
 /* The pipeline (other than self) on the same source server with the same server_id, or NULL. */
@@ -350,7 +345,6 @@ static rc_err_t load_state(rc_pipeline_ctl_t *c, char *errstr, size_t errstr_siz
             rc_config_pipeline_destroy(old->own);
             old->p = p;
             old->own = pc;
-            old->kept = true;
             continue;
         }
         entry_t *e = calloc(1, sizeof(*e));
@@ -363,7 +357,6 @@ static rc_err_t load_state(rc_pipeline_ctl_t *c, char *errstr, size_t errstr_siz
         }
         e->p = p;
         e->own = pc;
-        e->kept = true;
         rc_info("main", "pipeline %s: loaded from %s", pc->name, path);
     }
     for (int i = 0; i < n; i++) {
@@ -540,7 +533,6 @@ static void *helper_main(void *arg) {
         pthread_rwlock_wrlock(&c->rw);
         e->p = np;
         e->own = e->next_own;
-        e->kept = c->state_dir != NULL;
         pthread_rwlock_unlock(&c->rw);
         e->next_p = NULL;
         e->next_own = NULL;
@@ -657,7 +649,6 @@ rc_err_t rc_pipeline_ctl_request(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc_pipe
         if ((err = state_remove(c, name, errstr, errstr_size)) != RC_OK) {
             goto out;
         }
-        e->kept = false;
         break;
     case RC_PIPELINE_OP_RESTART:
         break;
@@ -765,7 +756,6 @@ rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, s
     }
     e->p = p;
     e->own = pc;
-    e->kept = c->state_dir != NULL;
     snprintf(name_out, name_out_size, "%s", pc->name);
     pthread_rwlock_unlock(&c->rw);
     rc_info("pipeline", "pipeline %s: created over REST%s", pc->name,
@@ -851,28 +841,46 @@ bool rc_pipeline_ctl_stop_all(rc_pipeline_ctl_t *c, double grace_s, char *unfini
     struct timespec now, until;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double end = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + grace_s;
-    /* Lock order everywhere: the list lock, then c->lock. */
-    pthread_rwlock_rdlock(&c->rw);
     pthread_mutex_lock(&c->lock);
     c->shutting_down = true;
     c->deadline.tv_sec = (time_t)end;
     c->deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
-    /* Helpers of REST requests finish on their own (with the same grace, started earlier, and
-     * no start after shutting_down); every other pipeline gets a shutdown helper. */
-    for (size_t i = 0; i < c->n; i++) {
-        entry_t *e = c->entries[i];
-        if (!e->busy && spawn(c, e, RC_PIPELINE_OP_SHUTDOWN) != RC_OK) {
-            snprintf(e->why, sizeof(e->why), "cannot start a thread to stop it");
-        }
-    }
     pthread_mutex_unlock(&c->lock);
-    pthread_rwlock_unlock(&c->rw); /* delete helpers need the write side to finish */
     /* one more second for joins after the workers gave up at the grace */
     until = c->deadline;
     until.tv_sec += 1;
-    pthread_mutex_lock(&c->lock);
-    bool all_done = wait_helpers(c, &until);
-    pthread_mutex_unlock(&c->lock);
+    /* Every pipeline gets a shutdown helper. One that a REST request's helper is working on
+     * (a restart may have started it again just before shutting_down) gets its own once that
+     * helper is done; deleted ones leave the list. Lock order everywhere: the list lock, then
+     * c->lock; the list lock is let go while waiting, since a delete helper needs it. */
+    bool all_done = false;
+    for (;;) {
+        bool spawned = false;
+        pthread_rwlock_rdlock(&c->rw);
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n; i++) {
+            entry_t *e = c->entries[i];
+            if (!e->busy && !e->shut) {
+                e->shut = true;
+                if (spawn(c, e, RC_PIPELINE_OP_SHUTDOWN) != RC_OK) {
+                    snprintf(e->why, sizeof(e->why), "cannot start a thread to stop it");
+                } else {
+                    spawned = true;
+                }
+            }
+        }
+        pthread_rwlock_unlock(&c->rw);
+        if (!spawned && c->helpers == 0) {
+            all_done = true;
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        bool in_time = wait_helpers(c, &until);
+        pthread_mutex_unlock(&c->lock);
+        if (!in_time) {
+            break;
+        }
+    }
 
     size_t o = 0;
     bool ok = all_done;
@@ -883,13 +891,10 @@ bool rc_pipeline_ctl_stop_all(rc_pipeline_ctl_t *c, double grace_s, char *unfini
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->n; i++) {
         entry_t *e = c->entries[i];
-        const char *why = e->busy ? "still stopping" : e->why[0] ? e->why : NULL;
-        if (!e->busy && e->op == RC_PIPELINE_OP_SHUTDOWN && e->finished) {
-            why = NULL;
-        }
-        if (!e->busy && e->op != RC_PIPELINE_OP_SHUTDOWN) {
-            why = NULL; /* stopped by a REST request that finished in time */
-        }
+        const char *why = e->busy       ? "still stopping"
+                          : e->finished ? NULL
+                          : e->why[0]   ? e->why
+                                        : "not stopped";
         if (why) {
             ok = false;
             int w = snprintf(unfinished + o, o < unfinished_size ? unfinished_size - o : 0,

@@ -63,8 +63,6 @@ size_t rc_pipeline_ctl_count(const rc_pipeline_ctl_t *c);
 rc_pipeline_t *rc_pipeline_ctl_get(const rc_pipeline_ctl_t *c, size_t i);
 /* The pipeline called name[0..len), or NULL. */
 rc_pipeline_t *rc_pipeline_ctl_find(const rc_pipeline_ctl_t *c, const char *name, size_t len);
-/* True when p was created or changed over REST and is kept in state_dir. */
-bool rc_pipeline_ctl_is_kept(const rc_pipeline_ctl_t *c, const rc_pipeline_t *p);
 
 /* Starts op (pause, resume, stop, restart, delete) on p without blocking; read lock held. RC_OK
  * when accepted; RC_ERR_INVALID when it conflicts with the pipeline's state (errstr says why,

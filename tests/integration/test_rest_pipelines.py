@@ -6,6 +6,7 @@ Real binary, real MariaDB and Kafka. Every response is checked against openapi.y
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -275,3 +276,33 @@ def test_sigterm_past_the_grace_exits_non_zero_naming_the_pipeline(mysql, db, ro
     assert 1.5 < took < 6, took
     assert "shutdown grace of 2 s exceeded; not finished: px (6 events not acknowledged by " \
         "Kafka)" in err, err
+
+
+def test_sigterm_right_after_rest_changes_still_stops_everything(mysql, db, rowcast, tmp_path):
+    """A restart, a config change and a delete still running when SIGTERM arrives: the process
+    waits for them, stops whatever they started again, and exits 0."""
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    port = free_port()
+    proc, api = serve(rowcast, server_config(tmp_path, port), port)
+    ps = {n: pipeline(n, db, start) for n in ("r1", "r2", "r3")}
+    for p in ps.values():
+        assert api.call("POST", "/v1/pipelines", token=TOKEN, body=p).status == 201
+    Writer(mysql, db).tx(3)
+    for n in ps:
+        api.wait(n, delivered(9), "9 delivered")
+    assert api.call("POST", "/v1/pipelines/r1/restart", token=TOKEN).status == 202
+    body = {**ps["r2"], "queue_batches": 2}
+    assert api.call("PUT", "/v1/pipelines/r2/config", token=TOKEN, body=body).status == 202
+    assert api.call("DELETE", "/v1/pipelines/r3", token=TOKEN).status == 202
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.proc.wait(20) == 0, proc.describe()
+    err = (tmp_path / "rowcast-1.stderr").read_text()
+    for n in ("r1", "r2"):  # each got its shutdown stop after the request's helper was done
+        assert re.search(rf"\[main\] pipeline {n}: \d+ events read, \d+ delivered, 0 failed", err), err
+    assert "pipeline r3: deleted" in err, err
+    assert "exceeded" not in err, err
+    # what the delete removed stays removed, the change is kept
+    assert sorted(f.name for f in (tmp_path / "state").iterdir()) == ["r1.json", "r2.json"]
+    assert json.loads((tmp_path / "state" / "r2.json").read_text())["queue_batches"] == 2
