@@ -106,6 +106,7 @@ struct rc_pipeline {
     rc_state_record_t checkpoint; /* the last position written; guarded by lock */
     bool has_checkpoint;
     char *executed_text; /* the executed set at the last hand-over; guarded by lock */
+    rc_hist_t latency;               /* commit -> Kafka acknowledgement, across runs */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -783,13 +784,37 @@ static uint64_t ticket_open(rc_pipeline_t *p) {
     return id;
 }
 
-/* A message of ticket (msg_opaque - 1) was acknowledged or given up. Failures need no count:
- * the sink is failed then and the ticket never completes. @thread worker */
+/* A message's opaque carries its ticket and its commit time without an allocation: the low 32
+ * bits are (ticket id + 1) mod 2^32 (never 0 for a ticket, and fewer than 2^32 tickets are
+ * ever outstanding, so the full id is found from tk_head), the high 32 bits the commit time in
+ * seconds since the epoch (0 = unknown; 32 bits last until 2106). */
+_Static_assert(sizeof(void *) >= sizeof(uint64_t), "message opaques need 64 bits");
+
+static void *msg_opaque_of(uint64_t id, uint64_t commit_ts) {
+    uint64_t low = (uint32_t)(id + 1);
+    return (void *)(uintptr_t)((commit_ts <= UINT32_MAX ? commit_ts << 32 : 0) | low);
+}
+
+/* A message of a ticket was acknowledged or given up. Failures need no count: the sink is
+ * failed then and the ticket never completes. Each acknowledgement also records the event's
+ * commit-to-acknowledgement latency. @thread worker */
 static void on_delivery(void *opaque, void *msg_opaque, bool delivered) {
     rc_pipeline_t *p = opaque;
-    uint64_t id = (uint64_t)(uintptr_t)msg_opaque - 1;
-    if (delivered && id >= p->tk_head && id < p->tk_tail) {
+    uint64_t v = (uint64_t)(uintptr_t)msg_opaque;
+    uint32_t low = (uint32_t)v;
+    uint64_t commit_ts = v >> 32;
+    if (!delivered || low == 0) {
+        return;
+    }
+    uint64_t id = p->tk_head + (uint32_t)(low - 1 - (uint32_t)p->tk_head);
+    if (id < p->tk_tail) {
         ticket_at(p, id)->acked++;
+    }
+    if (commit_ts) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        rc_hist_observe_us(&p->latency,
+                           ((int64_t)now.tv_sec - (int64_t)commit_ts) * 1000000 + now.tv_nsec / 1000);
     }
 }
 
@@ -877,6 +902,12 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_b
                                  p->pc->name, (int)topic_len, topic);
             }
         }
+        const uint8_t *meta, *ts;
+        uint64_t commit_ts = 0;
+        if (rc_mp_map_find(cur, end, "meta", &meta) == RC_OK &&
+            rc_mp_map_find(meta, end, "commit_ts", &ts) == RC_OK) {
+            rc_mp_read_uint(&ts, end, &commit_ts); /* left 0 (not measured) if not a number */
+        }
         rc_buf_reset(val);
         size_t used;
         rc_err_t err = rc_json_write_event(val, cur, (size_t)(end - cur), &used);
@@ -886,7 +917,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_b
                              p->pc->name, (int)topic_len, topic, rc_err2str(err));
         }
         err = rc_kafka_produce(p->kafka, topic, topic_len, key->len ? key->data : NULL, key->len,
-                               val->data, val->len, NULL, 0, (void *)(uintptr_t)(id + 1),
+                               val->data, val->len, NULL, 0, msg_opaque_of(id, commit_ts),
                                &p->abort_now, errstr, errstr_size);
         if (err != RC_OK) {
             return err;
@@ -1061,6 +1092,11 @@ void rc_pipeline_stop(rc_pipeline_t *p, double grace_s) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += (time_t)grace_s;
+        deadline.tv_nsec += (long)((grace_s - (double)(time_t)grace_s) * 1e9);
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
         if (pthread_timedjoin_np(p->worker, NULL, &deadline) != 0) {
             rc_warn("pipeline", "pipeline %s: messages still undelivered after %.0f s; giving up",
                     p->pc->name, grace_s);
@@ -1163,6 +1199,10 @@ void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out) {
     pthread_mutex_unlock(&p->lock);
 }
 
+void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
+    rc_hist_read(&p->latency, out);
+}
+
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {
     return p->pc;
 }
@@ -1181,6 +1221,15 @@ void rc_pipeline_pause(rc_pipeline_t *p) {
 void rc_pipeline_resume(rc_pipeline_t *p) {
     atomic_store(&p->pause_req, false);
     wake_reader(p);
+}
+
+void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
+    p->resume = src->resume;
+    rc_pipeline_position_t at;
+    rc_pipeline_get_position(src, &at);
+    pthread_mutex_lock(&p->lock);
+    p->position = at;
+    pthread_mutex_unlock(&p->lock);
 }
 
 bool rc_pipeline_pause_requested(rc_pipeline_t *p) {
