@@ -516,7 +516,8 @@ static void test_decode_mariadb_v1_rows_with_full_metadata_and_pk(void **state) 
     expect_size(e, "after", 1);
     expect_int(e, "after.0.id", 62);
     expect_str(e, "after.0.topic", "foo");
-    expect_str(e, "after.0.event_type", "JSON");      /* ENUM index 2 of BLOB, JSON, PROTOBUF */
+    expect_ext(e, "after.0.event_type", RC_EXT_ENUM,
+               "JSON");                               /* ENUM index 2 of BLOB, JSON, PROTOBUF */
     expect_bin(e, "after.0.event", "{\"foo\":1}", 9); /* binary collation 63 */
     expect_ext(e, "after.0.created", RC_EXT_TIMESTAMP, "2022-04-20T22:18:04Z"); /* 1650493084 */
     expect_str(e, "meta.pipeline", "shop");
@@ -641,28 +642,28 @@ static void test_decode_enum_set_char_varchar_text(void **state) {
     expect_str(e, "action", "insert");
     expect_str(e, "after.0.f1", ten); /* CHAR(128) utf8mb4: 512 bytes, length above 255 */
     expect_str(e, "after.0.f2", f2);
-    expect_str(e, "after.0.f3", "var1");
-    expect_str(e, "after.0.f4", "one,three"); /* 0b0101 */
+    expect_ext(e, "after.0.f3", RC_EXT_ENUM, "var1");
+    expect_ext(e, "after.0.f4", RC_EXT_SET, "one,three"); /* 0b0101 */
     expect_str(e, "after.0.f5", "0123456789");
     expect_str(e, "meta.gtid", "93e95066-a2f4-11ec-9b69-9657f0ae95e2:3");
 
     e = &d.ev[1].data;
     expect_str(e, "action", "update");
     expect_str(e, "before.0.f1", ten);
-    expect_str(e, "before.0.f3", "var1");
-    expect_str(e, "before.0.f4", "one,three");
+    expect_ext(e, "before.0.f3", RC_EXT_ENUM, "var1");
+    expect_ext(e, "before.0.f4", RC_EXT_SET, "one,three");
     expect_str(e, "after.0.f1", "field1");
     expect_str(e, "after.0.f2", "field_2");
-    expect_str(e, "after.0.f3", "variant2");
-    expect_str(e, "after.0.f4", "two,four"); /* 0b1010 */
+    expect_ext(e, "after.0.f3", RC_EXT_ENUM, "variant2");
+    expect_ext(e, "after.0.f4", RC_EXT_SET, "two,four"); /* 0b1010 */
     expect_str(e, "after.0.f5", f2);
 
     e = &d.ev[2].data;
     expect_str(e, "action", "delete");
     expect_size(e, "after", 0);
     expect_str(e, "before.0.f1", "field1");
-    expect_str(e, "before.0.f3", "variant2");
-    expect_str(e, "before.0.f4", "two,four");
+    expect_ext(e, "before.0.f3", RC_EXT_ENUM, "variant2");
+    expect_ext(e, "before.0.f4", RC_EXT_SET, "two,four");
     expect_nil(e, "kafka.key");
     expect_str(e, "kafka.topic", "mysql.t");
 
@@ -1324,12 +1325,12 @@ static void test_latin1_binary_enum_strings_and_minimal_update_key(void **state)
     expect_str(e, "after.0.name", "caf\xc3\xa9");
     expect_bin(e, "after.0.code", "ab\0", 3);
     expect_uint(e, "after.0.id", 4294967295u);
-    expect_str(e, "after.0.kind", "caf\xc3\xa9");
+    expect_ext(e, "after.0.kind", RC_EXT_ENUM, "caf\xc3\xa9");
     expect_uint(e, "kafka.key.id", 4294967295u);
     e = &d.ev[1].data;
     expect_nil(e, "after.0.name");
     expect_bin(e, "after.0.code", "x", 1);
-    expect_str(e, "after.0.kind", "");
+    expect_ext(e, "after.0.kind", RC_EXT_ENUM, "");
     e = &d.ev[2].data;
     expect_str(e, "action", "update");
     expect_size(e, "before.0", 1);
