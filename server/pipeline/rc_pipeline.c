@@ -2,8 +2,8 @@
  *
  * Reader: connect, ask for the binlog from the start position, decode each event straight
  * into the current batch, and hand the batch over when it is full, when it has waited
- * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, find
- * kafka.topic/kafka.key, write the value as JSON and produce it. The queue between them is
+ * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, build
+ * the message in the sink's format (rc_msg: topic, key, value, headers) and produce it. The queue between them is
  * bounded, so a slow Kafka blocks the reader instead of growing memory. */
 #include "rc_pipeline.h"
 
@@ -24,7 +24,7 @@
 #include "rc_batch.h"
 #include "rc_binlog.h"
 #include "rc_buf.h"
-#include "rc_json.h"
+#include "rc_msg.h"
 #include "rc_kafka.h"
 #include "rc_log.h"
 #include "rc_mp.h"
@@ -519,44 +519,28 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr,
 }
 
 /* Encodes and produces every event of one batch. */
-static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_buf_t *val, rc_buf_t *key,
-                              char *errstr, size_t errstr_size) {
+static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_msg_t *msg, char *errstr,
+                              size_t errstr_size) {
     rc_err_t terr = run_transforms(p, b, errstr, errstr_size);
     if (terr != RC_OK) {
         return terr;
     }
+    rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
+    rc_format_from_name(p->pc->sink.format, &format);
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
     for (uint32_t i = 0; i < b->n_events; i++) {
-        const uint8_t *kafka, *topicp, *keyp;
-        const char *topic;
-        uint32_t topic_len;
-        if (rc_mp_map_find(cur, end, "kafka", &kafka) != RC_OK ||
-            rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK ||
-            rc_mp_read_str(&topicp, end, &topic, &topic_len) != RC_OK) {
-            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                             "pipeline %s: event %u of a batch has no kafka.topic string",
-                             p->pc->name, i);
-        }
-        rc_buf_reset(key);
-        if (rc_mp_map_find(kafka, end, "key", &keyp) == RC_OK && !rc_mp_is_nil(keyp, end)) {
-            size_t used;
-            if (rc_json_write(key, keyp, (size_t)(end - keyp), &used) != RC_OK) {
-                return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                                 "pipeline %s: cannot encode the key of an event for %.*s",
-                                 p->pc->name, (int)topic_len, topic);
-            }
-        }
-        rc_buf_reset(val);
         size_t used;
-        rc_err_t err = rc_json_write_event(val, cur, (size_t)(end - cur), &used);
+        char why[512];
+        rc_err_t err = rc_msg_encode(msg, format, cur, (size_t)(end - cur), &used, why, sizeof why);
         if (err != RC_OK) {
-            return rc_seterr(errstr, errstr_size, err,
-                             "pipeline %s: cannot encode an event for %.*s as JSON: %s",
-                             p->pc->name, (int)topic_len, topic, rc_err2str(err));
+            return rc_seterr(errstr, errstr_size, err, "pipeline %s: event %u of a batch: %s",
+                             p->pc->name, i, why);
         }
-        err = rc_kafka_produce(p->kafka, topic, topic_len, key->len ? key->data : NULL, key->len,
-                               val->data, val->len, NULL, 0, &p->abort_now, errstr, errstr_size);
+        err = rc_kafka_produce(p->kafka, msg->topic, msg->topic_len,
+                               msg->key.len ? msg->key.data : NULL, msg->key.len, msg->value.data,
+                               msg->value.len, msg->headers, msg->n_headers, &p->abort_now, errstr,
+                               errstr_size);
         if (err != RC_OK) {
             return err;
         }
@@ -568,7 +552,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_buf_t *val, rc
 static void *worker_main(void *arg) {
     rc_pipeline_t *p = arg;
     char errstr[1024];
-    rc_buf_t val = RC_BUF_INIT, key = RC_BUF_INIT;
+    rc_msg_t msg = RC_MSG_INIT;
     bool failed = false;
     for (;;) {
         rc_batch_t *b = rc_queue_pop(p->queue, 100);
@@ -583,7 +567,7 @@ static void *worker_main(void *arg) {
             }
             continue;
         }
-        rc_err_t err = failed ? RC_OK : produce_batch(p, b, &val, &key, errstr, sizeof(errstr));
+        rc_err_t err = failed ? RC_OK : produce_batch(p, b, &msg, errstr, sizeof(errstr));
         rc_batch_destroy(b);
         rc_kafka_poll(p->kafka, 0);
         if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr))) {
@@ -615,8 +599,7 @@ static void *worker_main(void *arg) {
             break;
         }
     }
-    rc_buf_free(&val);
-    rc_buf_free(&key);
+    rc_msg_free(&msg);
     return NULL;
 }
 
