@@ -38,8 +38,6 @@ enum {
     F_SET_MEMBERS = 1,
 };
 
-#define MAX_DEPTH 64
-
 static inline uint32_t be16(const uint8_t *p) {
     return (uint32_t)p[0] << 8 | (uint32_t)p[1];
 }
@@ -592,150 +590,189 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     return RC_OK;
 }
 
-static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t *p, const uint8_t *end) {
+static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
     uint32_t n;
-    rc_err_t err = rc_mp_read_array(&p, end, &n);
+    rc_err_t err = rc_mp_read_array(pp, end, &n);
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         size_t mark;
         if ((err = sub_begin(out, field, &mark)) == RC_OK &&
-            (err = put_columns(out, &p, end)) == RC_OK) {
+            (err = put_columns(out, pp, end)) == RC_OK) {
             err = sub_end(out, mark);
         }
     }
     return err;
 }
 
-/* A str field of the event; absent and nil both give nothing. */
-static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t *p, const uint8_t *end) {
+/* A str field of the event; nil gives nothing. */
+static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
     const char *s;
     uint32_t n;
-    if (!p || rc_mp_is_nil(p, end)) {
+    if (rc_mp_is_nil(*pp, end)) {
+        (*pp)++;
         return RC_OK;
     }
-    rc_err_t err = rc_mp_read_str(&p, end, &s, &n);
+    rc_err_t err = rc_mp_read_str(pp, end, &s, &n);
     return err != RC_OK ? err : put_bytes_field(out, field, s, n, false);
 }
 
-static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t *p, const uint8_t *end) {
+static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
     mp_val_t v;
-    if (!p || rc_mp_is_nil(p, end)) {
-        return RC_OK;
-    }
-    rc_err_t err = mp_next(&p, end, &v);
-    if (err != RC_OK) {
+    rc_err_t err = mp_next(pp, end, &v);
+    if (err != RC_OK || v.kind == MP_NIL) {
         return err;
     }
     return v.kind == MP_UINT ? put_uint_field(out, field, v.u, false) : RC_ERR_INVALID;
 }
 
-static rc_err_t put_meta(rc_buf_t *out, const uint8_t *p, const uint8_t *end) {
-    static const char *const keys[] = {"pipeline",   "timestamp", "gtid",     "binlog_file",
-                                       "binlog_pos", "server_id", "commit_ts"};
-    const uint8_t *at[7] = {0};
+typedef struct key {
+    const char *name;
+    uint32_t len;
+} key_t;
+
+/* The index of s[0..n) in keys[0..count), or count. */
+static inline size_t key_index(const key_t *keys, size_t count, const char *s, uint32_t n) {
+    for (size_t j = 0; j < count; j++) {
+        if (keys[j].len == n && memcmp(keys[j].name, s, n) == 0) {
+            return j;
+        }
+    }
+    return count;
+}
+
+#define KEY(s)                                                                                     \
+    { s, sizeof(s) - 1 }
+
+/* Protobuf wants fields in number order for canonical bytes; maps from the decoder have their
+ * keys in that order already, so each value is encoded where it is found (one pass). A map
+ * whose keys come in another order (a script rebuilt it) is encoded again in two passes: find
+ * every key, then encode in order. put(out, j, &p, end) encodes field j from the value at p
+ * and moves p past it. */
+typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end);
+
+static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                            const key_t *keys, size_t count, put_field_fn put) {
+    size_t mark = out->len;
+    const uint8_t *start = *pp, *p = *pp;
     uint32_t n;
     rc_err_t err = rc_mp_read_map(&p, end, &n);
+    size_t next = 0; /* fields below this one are done */
+    bool in_order = true;
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         const char *k;
         uint32_t klen;
-        if ((err = rc_mp_read_str(&p, end, &k, &klen)) != RC_OK) {
+        size_t j = count;
+        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+            j = key_index(keys, count, k, klen);
+        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
             break;
         }
-        for (size_t j = 0; j < 7; j++) {
-            if (strlen(keys[j]) == klen && memcmp(keys[j], k, klen) == 0) {
+        if (j == count) {
+            err = rc_mp_skip(&p, end);
+        } else if (j < next) {
+            in_order = false;
+            break;
+        } else {
+            err = put(out, j, &p, end);
+            next = j + 1;
+        }
+    }
+    if (err != RC_OK || in_order) {
+        *pp = p;
+        return err;
+    }
+
+    /* slow path */
+    out->len = mark;
+    const uint8_t *at[16] = {0};
+    p = start;
+    err = rc_mp_read_map(&p, end, &n);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const char *k;
+        uint32_t klen;
+        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+            size_t j = key_index(keys, count, k, klen);
+            if (j < count) {
                 at[j] = p;
-                break;
             }
+        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+            break;
         }
         err = rc_mp_skip(&p, end);
     }
-    if (err != RC_OK) {
-        return err;
+    for (size_t j = 0; j < count && err == RC_OK; j++) {
+        const uint8_t *v = at[j];
+        if (v) {
+            err = put(out, j, &v, end);
+        }
     }
-    err = put_str_of(out, F_META_PIPELINE, at[0], end);
-    if (err == RC_OK) {
-        err = put_uint_of(out, F_META_TIMESTAMP_US, at[1], end);
-    }
-    if (err == RC_OK) {
-        err = put_str_of(out, F_META_GTID, at[2], end);
-    }
-    if (err == RC_OK) {
-        err = put_str_of(out, F_META_BINLOG_FILE, at[3], end);
-    }
-    if (err == RC_OK) {
-        err = put_uint_of(out, F_META_BINLOG_POS, at[4], end);
-    }
-    if (err == RC_OK) {
-        err = put_uint_of(out, F_META_SERVER_ID, at[5], end);
-    }
-    if (err == RC_OK) {
-        err = put_uint_of(out, F_META_COMMIT_TS, at[6], end);
-    }
+    *pp = p;
     return err;
+}
+
+enum { M_PIPELINE, M_TIMESTAMP, M_GTID, M_FILE, M_POS, M_SERVER_ID, M_COMMIT_TS, M_COUNT };
+
+static const key_t k_meta_keys[M_COUNT] = {
+    KEY("pipeline"),   KEY("timestamp"), KEY("gtid"),      KEY("binlog_file"),
+    KEY("binlog_pos"), KEY("server_id"), KEY("commit_ts"),
+};
+
+static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end) {
+    static const uint32_t fields[M_COUNT] = {
+        F_META_PIPELINE,   F_META_TIMESTAMP_US, F_META_GTID,      F_META_BINLOG_FILE,
+        F_META_BINLOG_POS, F_META_SERVER_ID,    F_META_COMMIT_TS,
+    };
+    switch (j) {
+    case M_PIPELINE:
+    case M_GTID:
+    case M_FILE:
+        return put_str_of(out, fields[j], pp, end);
+    default:
+        return put_uint_of(out, fields[j], pp, end);
+    }
 }
 
 enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
 
-static rc_err_t write_event(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
-    static const char *const keys[K_COUNT] = {"schema", "table", "action",
-                                              "before", "after", "meta"};
-    const uint8_t *at[K_COUNT] = {0};
-    uint32_t n;
-    rc_err_t err = rc_mp_read_map(pp, end, &n);
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
-        const char *k;
-        uint32_t klen;
-        if (rc_mp_read_str(pp, end, &k, &klen) == RC_OK) {
-            for (size_t j = 0; j < K_COUNT; j++) {
-                if (strlen(keys[j]) == klen && memcmp(keys[j], k, klen) == 0) {
-                    at[j] = *pp;
-                    break;
-                }
-            }
-        } else if ((err = rc_mp_skip(pp, end)) != RC_OK) {
-            break;
-        }
-        err = rc_mp_skip(pp, end);
-    }
-    if (err != RC_OK) {
-        return err;
-    }
-    if ((err = put_str_of(out, F_EVENT_SCHEMA, at[K_SCHEMA], end)) != RC_OK ||
-        (err = put_str_of(out, F_EVENT_TABLE, at[K_TABLE], end)) != RC_OK) {
-        return err;
-    }
-    if (at[K_ACTION]) {
+static const key_t k_event_keys[K_COUNT] = {
+    KEY("schema"), KEY("table"), KEY("action"), KEY("before"), KEY("after"), KEY("meta"),
+};
+
+static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end) {
+    rc_err_t err;
+    switch (j) {
+    case K_SCHEMA:
+        return put_str_of(out, F_EVENT_SCHEMA, pp, end);
+    case K_TABLE:
+        return put_str_of(out, F_EVENT_TABLE, pp, end);
+    case K_ACTION: {
         const char *a;
         uint32_t alen;
-        const uint8_t *p = at[K_ACTION];
-        if ((err = rc_mp_read_str(&p, end, &a, &alen)) != RC_OK) {
+        if ((err = rc_mp_read_str(pp, end, &a, &alen)) != RC_OK) {
             return err;
         }
         uint64_t action = alen == 6 && memcmp(a, RC_ACTION_INSERT, 6) == 0   ? 1
                           : alen == 6 && memcmp(a, RC_ACTION_UPDATE, 6) == 0 ? 2
                           : alen == 6 && memcmp(a, RC_ACTION_DELETE, 6) == 0 ? 3
                                                                              : 0;
-        if (action == 0) {
-            return RC_ERR_INVALID;
-        }
-        if ((err = put_uint_field(out, F_EVENT_ACTION, action, false)) != RC_OK) {
-            return err;
-        }
+        return action == 0 ? RC_ERR_INVALID : put_uint_field(out, F_EVENT_ACTION, action, false);
     }
-    if (at[K_BEFORE] && (err = put_rows(out, F_EVENT_BEFORE, at[K_BEFORE], end)) != RC_OK) {
-        return err;
-    }
-    if (at[K_AFTER] && (err = put_rows(out, F_EVENT_AFTER, at[K_AFTER], end)) != RC_OK) {
-        return err;
-    }
-    if (at[K_META]) {
+    case K_BEFORE:
+        return put_rows(out, F_EVENT_BEFORE, pp, end);
+    case K_AFTER:
+        return put_rows(out, F_EVENT_AFTER, pp, end);
+    default: {
         size_t mark;
         if ((err = sub_begin(out, F_EVENT_META, &mark)) != RC_OK ||
-            (err = put_meta(out, at[K_META], end)) != RC_OK) {
+            (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field)) != RC_OK) {
             return err;
         }
         return sub_end(out, mark);
     }
-    return RC_OK;
+    }
+}
+
+static rc_err_t write_event(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+    return put_ordered(out, pp, end, k_event_keys, K_COUNT, put_event_field);
 }
 
 rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {

@@ -738,6 +738,46 @@ static void test_msg_headers_and_key_per_format(void **state) {
     assert_int_equal(rc_format_from_name("xml", &f), RC_ERR_INVALID);
 }
 
+/* A script may rebuild the event with its keys in another order: the bytes stay canonical. */
+static void test_keys_in_any_order_give_the_same_bytes(void **state) {
+    (void)state;
+    mp_t a, b;
+    mp_init(&a);
+    pack_event(&a.pk, "update", v_date, v_set, "0-1-9");
+    mp_init(&b);
+    msgpack_packer *pk = &b.pk;
+    msgpack_pack_map(pk, 8);
+    str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "x");
+    str(pk, "meta"), msgpack_pack_map(pk, 8);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1732435200);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 1);
+    str(pk, "extra"), str(pk, "ignored");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 1234);
+    str(pk, "binlog_file"), str(pk, "mariadb-bin.000001");
+    str(pk, "gtid"), str(pk, "0-1-9");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1732435200123456ull);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, 1), str(pk, "v"), v_set(pk);
+    str(pk, "before"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, 1), str(pk, "v"), v_date(pk);
+    msgpack_pack_uint64(pk, 7), str(pk, "a key that is not a string");
+    str(pk, "action"), str(pk, "update");
+    str(pk, "table"), str(pk, "t");
+    str(pk, "schema"), str(pk, "shop");
+    rc_buf_t x = RC_BUF_INIT, y = RC_BUF_INIT;
+    size_t used;
+    assert_int_equal(rc_proto_write_event(&x, (const uint8_t *)a.sb.data, a.sb.size, NULL), RC_OK);
+    assert_int_equal(rc_proto_write_event(&y, (const uint8_t *)b.sb.data, b.sb.size, &used), RC_OK);
+    assert_int_equal(used, b.sb.size);
+    assert_int_equal(x.len, y.len);
+    assert_memory_equal(x.data, y.data, x.len);
+    rc_buf_free(&x);
+    rc_buf_free(&y);
+    msgpack_sbuffer_destroy(&a.sb);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
 VALUE(bad_date, ext(pk, RC_EXT_DATE, "2024-2-29"))
 VALUE(bad_time, ext(pk, RC_EXT_TIME, "12:60:00"))
 VALUE(bad_timestamp, ext(pk, RC_EXT_TIMESTAMP, "2024-02-29T13:01:02"))
@@ -789,6 +829,7 @@ int main(void) {
         cmocka_unit_test(test_encoders_agree_on_real_binlogs),
         cmocka_unit_test(test_key_message_and_string_key),
         cmocka_unit_test(test_msg_headers_and_key_per_format),
+        cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
