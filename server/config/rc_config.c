@@ -175,7 +175,7 @@ static bool check_replication(const void *field, char *why, size_t n) {
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const tls_modes[] = {"disabled",  "preferred",       "required",
                                         "verify_ca", "verify_identity", NULL};
-static const char *const sink_formats[] = {"json", "protobuf", NULL};
+static const char *const sink_formats[] = {"json", "protobuf", "debezium-json", NULL};
 
 static const char *tls_finish(void *base, char *why, size_t n) {
     rc_source_config_t *s = base;
@@ -328,8 +328,10 @@ static const rc_config_key_t sink_keys[] = {
      .offset = SINK_OFF(format),
      .def = "json",
      .choices = sink_formats,
-     .desc = "Serialization of the message values and keys: json (the event as compact JSON) "
-             "or protobuf (rowcast.v1.Event and rowcast.v1.Key of proto/rowcast/v1/event.proto)."},
+     .desc = "Serialization of the message values and keys: json (the event as compact JSON), "
+             "protobuf (rowcast.v1.Event and rowcast.v1.Key of proto/rowcast/v1/event.proto) or "
+             "debezium-json (the change event of Debezium's MySQL connector, JSON without "
+             "schemas)."},
     {.name = "topic",
      .type = RC_CONFIG_STRING,
      .offset = SINK_OFF(topic),

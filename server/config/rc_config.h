@@ -52,7 +52,7 @@ typedef struct rc_source_config {
 } rc_source_config_t;
 
 typedef struct rc_sink_config {
-    char *format;        /* "json" | "protobuf" (rc_format_from_name) */
+    char *format;        /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
     char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
     bool create_topics;  /* default true */
     int topic_partitions;    /* for created topics, default 1 */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rc_debezium.h"
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_proto.h"
@@ -20,6 +21,8 @@ rc_err_t rc_format_from_name(const char *name, rc_format_t *out) {
         *out = RC_FORMAT_JSON;
     } else if (strcmp(name, "protobuf") == 0) {
         *out = RC_FORMAT_PROTOBUF;
+    } else if (strcmp(name, "debezium-json") == 0) {
+        *out = RC_FORMAT_DEBEZIUM_JSON;
     } else {
         return RC_ERR_INVALID;
     }
@@ -27,7 +30,9 @@ rc_err_t rc_format_from_name(const char *name, rc_format_t *out) {
 }
 
 const char *rc_format_name(rc_format_t f) {
-    return f == RC_FORMAT_PROTOBUF ? "protobuf" : "json";
+    return f == RC_FORMAT_PROTOBUF        ? "protobuf"
+           : f == RC_FORMAT_DEBEZIUM_JSON ? "debezium-json"
+                                          : "json";
 }
 
 const char *rc_format_content_type(rc_format_t f) {
@@ -236,6 +241,8 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
             err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
         } else if (f == RC_FORMAT_PROTOBUF) {
             err = rc_proto_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
+        } else if (f == RC_FORMAT_DEBEZIUM_JSON && keyp[0] >= 0x80 && keyp[0] <= 0x8f) {
+            err = rc_debezium_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
         } else {
             err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
         }
@@ -249,7 +256,9 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
 
     size_t vused;
     rc_err_t err = f == RC_FORMAT_PROTOBUF ? rc_proto_write_event(&m->value, ev, len, &vused)
-                                           : rc_json_write_event(&m->value, ev, len, &vused);
+                   : f == RC_FORMAT_DEBEZIUM_JSON
+                       ? rc_debezium_write_event(&m->value, ev, len, &vused)
+                       : rc_json_write_event(&m->value, ev, len, &vused);
     if (err != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
                          (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err));

@@ -5,7 +5,7 @@
  * the header array grow to the largest message once and are reused (no malloc per row).
  * Headers of every message, in this order (values are UTF-8 text):
  *   content-type            application/json | application/x-protobuf; messageType=rowcast.v1.Event
- *   rowcast.format          json | protobuf
+ *   rowcast.format          json | protobuf | debezium-json
  *   rowcast.format.version  RC_FORMAT_VERSION ("1"), the version of the event layout
  *   rowcast.schema, rowcast.table   where the change happened
  *   rowcast.gtid            the transaction's GTID (left out for anonymous transactions)
@@ -26,11 +26,12 @@
 #define RC_FORMAT_VERSION "1"
 
 typedef enum rc_format {
-    RC_FORMAT_JSON = 0,     /* rc_json_write_event; key: rc_json_write of kafka.key */
-    RC_FORMAT_PROTOBUF = 1, /* rc_proto_write_event; key: rowcast.v1.Key (a str key as is) */
+    RC_FORMAT_JSON = 0,          /* rc_json_write_event; key: rc_json_write of kafka.key */
+    RC_FORMAT_PROTOBUF = 1,      /* rc_proto_write_event; key: rowcast.v1.Key (a str key as is) */
+    RC_FORMAT_DEBEZIUM_JSON = 2, /* rc_debezium_write_event; key: rc_debezium_write_key */
 } rc_format_t;
 
-/* "json" -> RC_FORMAT_JSON, "protobuf" -> RC_FORMAT_PROTOBUF; RC_ERR_INVALID otherwise. */
+/* "json", "protobuf", "debezium-json" -> the format; RC_ERR_INVALID otherwise. */
 rc_err_t rc_format_from_name(const char *name, rc_format_t *out);
 const char *rc_format_name(rc_format_t f);
 const char *rc_format_content_type(rc_format_t f);

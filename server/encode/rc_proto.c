@@ -14,6 +14,7 @@
 #include "rc_event.h"
 #include "rc_json.h"
 #include "rc_mp.h"
+#include "rc_text.h"
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
@@ -332,87 +333,9 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
     return RC_OK;
 }
 
-/* ---- temporal text -> typed ------------------------------------------------------------- */
-
-/* Reads exactly n digits at s into *v. */
-static bool digits(const uint8_t *s, size_t n, uint32_t *v) {
-    uint32_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-        x = x * 10 + (uint32_t)(s[i] - '0');
-    }
-    *v = x;
-    return true;
-}
-
-/* Reads ".ffffff" (1 to 6 digits) or nothing at s[0..n): the microseconds and the digit count. */
-static bool fraction(const uint8_t *s, size_t n, uint32_t *micros, uint32_t *fsp) {
-    *micros = 0;
-    *fsp = 0;
-    if (n == 0) {
-        return true;
-    }
-    if (s[0] != '.' || n < 2 || n > 7 || !digits(s + 1, n - 1, micros)) {
-        return false;
-    }
-    *fsp = (uint32_t)(n - 1);
-    for (size_t i = n - 1; i < 6; i++) {
-        *micros *= 10;
-    }
-    return true;
-}
-
-typedef struct dt {
-    uint32_t year, month, day, hour, minute, second, micros, fsp;
-} dt_t;
-
-/* "YYYY-MM-DD" */
-static bool parse_date(const uint8_t *s, size_t n, dt_t *t) {
-    return n == 10 && s[4] == '-' && s[7] == '-' && digits(s, 4, &t->year) &&
-           digits(s + 5, 2, &t->month) && digits(s + 8, 2, &t->day);
-}
-
-/* "YYYY-MM-DDTHH:MM:SS[.f..]" */
-static bool parse_datetime(const uint8_t *s, size_t n, dt_t *t) {
-    return n >= 19 && parse_date(s, 10, t) && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
-           digits(s + 11, 2, &t->hour) && digits(s + 14, 2, &t->minute) &&
-           digits(s + 17, 2, &t->second) && fraction(s + 19, n - 19, &t->micros, &t->fsp);
-}
-
-/* "[-]HH:MM:SS[.f..]", hours two or more digits. */
-static bool parse_time(const uint8_t *s, size_t n, int64_t *micros, uint32_t *fsp) {
-    bool neg = n > 0 && s[0] == '-';
-    size_t i = neg ? 1 : 0, h0 = i;
-    uint64_t hours = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9' && i - h0 < 7) {
-        hours = hours * 10 + (uint64_t)(s[i++] - '0');
-    }
-    uint32_t mm, ss, us;
-    if (i - h0 < 2 || n - i < 6 || s[i] != ':' || s[i + 3] != ':' || !digits(s + i + 1, 2, &mm) ||
-        !digits(s + i + 4, 2, &ss) || mm > 59 || ss > 59 ||
-        !fraction(s + i + 6, n - i - 6, &us, fsp)) {
-        return false;
-    }
-    int64_t v = (int64_t)(((hours * 60 + mm) * 60 + ss) * 1000000 + us);
-    *micros = neg ? -v : v;
-    return true;
-}
-
-/* Days from 1970-01-01 to a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    uint64_t yoe = (uint64_t)(y - era * 400);
-    uint64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    uint64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* ---- values ------------------------------------------------------------------------------- */
 
-static rc_err_t put_dt(rc_buf_t *out, const dt_t *t, bool with_time) {
+static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
     rc_err_t err = RC_OK;
     err |= put_uint_field(out, 1, t->year, false);
     err |= put_uint_field(out, 2, t->month, false);
@@ -431,7 +354,7 @@ static rc_err_t put_dt(rc_buf_t *out, const dt_t *t, bool with_time) {
 static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n) {
     size_t mark;
     rc_err_t err;
-    dt_t t = {0};
+    rc_datetime_t t = {0};
     switch (type) {
     case RC_EXT_DECIMAL:
         return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true);
@@ -459,7 +382,7 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
         return sub_end(out, mark);
     }
     case RC_EXT_DATE:
-        if (!parse_date(s, n, &t)) {
+        if (!rc_text_date(s, n, &t)) {
             return RC_ERR_INVALID;
         }
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_DATE_VALUE, &mark)) != RC_OK ||
@@ -468,7 +391,7 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
         }
         return sub_end(out, mark);
     case RC_EXT_DATETIME:
-        if (!parse_datetime(s, n, &t)) {
+        if (!rc_text_datetime(s, n, &t)) {
             return RC_ERR_INVALID;
         }
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &mark)) != RC_OK ||
@@ -477,19 +400,9 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
         }
         return sub_end(out, mark);
     case RC_EXT_TIMESTAMP: {
-        if (n < 20 || s[n - 1] != 'Z' || !parse_datetime(s, n - 1, &t) || t.month > 12 ||
-            t.day > 31 || t.hour > 23 || t.minute > 59 || t.second > 59) {
+        int64_t us;
+        if (!rc_text_timestamp(s, n, &us, &t.fsp)) {
             return RC_ERR_INVALID;
-        }
-        int64_t us = 0;
-        if (t.year != 0 || t.month != 0 || t.day != 0) {
-            if (t.month == 0 || t.day == 0) {
-                return RC_ERR_INVALID;
-            }
-            int64_t days = days_from_civil(t.year, t.month, t.day);
-            us = ((days * 86400 + t.hour * 3600 + t.minute * 60 + t.second) * 1000000) + t.micros;
-        } else {
-            us = ((int64_t)(t.hour * 3600 + t.minute * 60 + t.second) * 1000000) + t.micros;
         }
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_TIMESTAMP_VALUE, &mark)) != RC_OK ||
             (err = put_uint_field(out, 1, zigzag(us), false)) != RC_OK ||
@@ -501,7 +414,7 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
     case RC_EXT_TIME: {
         int64_t us;
         uint32_t fsp;
-        if (!parse_time(s, n, &us, &fsp)) {
+        if (!rc_text_time(s, n, &us, &fsp)) {
             return RC_ERR_INVALID;
         }
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_TIME_VALUE, &mark)) != RC_OK ||

@@ -602,7 +602,7 @@ static void test_config_enum_unsupported_value_lists_supported(void **state) {
     (void)state;
     expect_error(MINIMAL "    sink:\n      format: avro\n",
                  "bad.yaml:9: pipelines[0].sink.format: unsupported value \"avro\" (supported: "
-                 "json, protobuf)");
+                 "json, protobuf, debezium-json)");
     expect_error(MINIMAL "      tls: {mode: on}\n",
                  "bad.yaml:8: pipelines[0].source.tls.mode: unsupported value \"on\" (supported: "
                  "disabled, preferred, required, verify_ca, verify_identity)");

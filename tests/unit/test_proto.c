@@ -1,8 +1,8 @@
-/* test_proto.c: the protobuf encoder (server/encode/rc_proto.c) and the message builder
- * (rc_msg.c).
+/* test_proto.c: the protobuf and Debezium encoders (server/encode/rc_proto.c, rc_debezium.c)
+ * and the message builder (rc_msg.c).
  *
- * Three checks: (1) golden files: one event per value type, encoded as protobuf and as JSON,
- * byte-exact against tests/data/golden/{protobuf,json}/ (RC_GOLDEN_UPDATE=1 rewrites them; the
+ * Three checks: (1) golden files: one event per value type, encoded as protobuf, JSON and
+ * Debezium JSON, byte-exact against tests/data/golden/{protobuf,json,debezium}/ (RC_GOLDEN_UPDATE=1 rewrites them; the
  * protobuf ones are also checked as text by `protoc --decode`, see tests/CMakeLists.txt);
  * (2) the encoders agree: the protobuf bytes, unpacked by protobuf-c's generated code and
  * turned back into msgpack from the typed values, give the same JSON as the original event,
@@ -27,6 +27,7 @@
 
 #include "event.pb-c.h"
 #include "rc_binlog.h"
+#include "rc_debezium.h"
 #include "rc_event.h"
 #include "rc_json.h"
 #include "rc_mp.h"
@@ -146,6 +147,7 @@ VALUE(set_one, ext(pk, RC_EXT_SET, "x"))
 VALUE(script_map, (msgpack_pack_map(pk, 2), str(pk, "a"), msgpack_pack_int64(pk, 1), str(pk, "b"),
                    msgpack_pack_array(pk, 2), msgpack_pack_nil(pk), str(pk, "x")))
 VALUE(script_array, (msgpack_pack_array(pk, 0)))
+VALUE(bad_date_dbz, ext(pk, RC_EXT_DATE, "24-02-29"))
 VALUE(long_string, ({
           char s[300];
           memset(s, 'x', sizeof s);
@@ -435,7 +437,7 @@ static void check_agrees(const uint8_t *ev, size_t len, rc_buf_t *pb) {
 
 static void test_golden_files_per_value_type(void **state) {
     (void)state;
-    rc_buf_t pb = RC_BUF_INIT;
+    rc_buf_t pb = RC_BUF_INIT, dbz = RC_BUF_INIT;
     for (size_t i = 0; i < sizeof k_golden / sizeof k_golden[0]; i++) {
         const golden_t *g = &k_golden[i];
         mp_t m;
@@ -449,9 +451,143 @@ static void test_golden_files_per_value_type(void **state) {
         snprintf(rel, sizeof rel, "json/%s.json", g->name);
         check_golden(rel, json, strlen(json));
         free(json);
+        rc_buf_reset(&dbz);
+        size_t used;
+        assert_int_equal(
+            rc_debezium_write_event(&dbz, (const uint8_t *)m.sb.data, m.sb.size, &used), RC_OK);
+        assert_int_equal(used, m.sb.size);
+        snprintf(rel, sizeof rel, "debezium/%s.json", g->name);
+        check_golden(rel, dbz.data, dbz.len);
         msgpack_sbuffer_destroy(&m.sb);
     }
     rc_buf_free(&pb);
+    rc_buf_free(&dbz);
+}
+
+/* The Debezium form of one value: the "after" row's "v" in the event's value. */
+static void expect_debezium(value_fn fn, const char *want) {
+    mp_t m;
+    mp_init(&m);
+    pack_event(&m.pk, "insert", NULL, fn, NULL);
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_debezium_write_event(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_OK);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    const char *v = strstr(out.data, "\"after\":{\"id\":1,\"v\":");
+    assert_non_null(v);
+    v += strlen("\"after\":{\"id\":1,\"v\":");
+    const char *stop = strstr(v, "},\"source\":");
+    assert_non_null(stop);
+    if ((size_t)(stop - v) != strlen(want) || memcmp(v, want, strlen(want)) != 0) {
+        fail_msg("want %s, got %.*s", want, (int)(stop - v), v);
+    }
+    rc_buf_free(&out);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+VALUE(dec_zero, ext(pk, RC_EXT_DECIMAL, "0.00"))
+VALUE(dec_128, ext(pk, RC_EXT_DECIMAL, "1.28"))
+VALUE(dec_m128, ext(pk, RC_EXT_DECIMAL, "-12.8"))
+VALUE(dec_m129, ext(pk, RC_EXT_DECIMAL, "-129"))
+VALUE(dec_m255, ext(pk, RC_EXT_DECIMAL, "-2.55"))
+VALUE(date_1000, ext(pk, RC_EXT_DATE, "1000-01-01"))
+VALUE(datetime_fsp6, ext(pk, RC_EXT_DATETIME, "2024-02-29T13:01:02.500001"))
+
+/* Debezium's conventions, value by value (expected figures computed independently: Python's
+ * int.to_bytes / datetime, and Java's BigInteger.toByteArray rules for the minimal bytes). */
+static void test_debezium_value_conventions(void **state) {
+    (void)state;
+    expect_debezium(v_decimal, "\"/0OfAA==\""); /* -12345600 */
+    expect_debezium(v_dec_zero, "\"AA==\"");    /* 0 */
+    expect_debezium(v_dec_128, "\"AIA=\"");     /* 128 needs a sign byte */
+    expect_debezium(v_dec_m128, "\"gA==\"");    /* -128 fits one byte */
+    expect_debezium(v_dec_m129, "\"/38=\"");    /* -129 */
+    expect_debezium(v_dec_m255, "\"/wE=\"");    /* -255 */
+    expect_debezium(v_decimal_zero_scale, "\"ASXfo3Ghnm98tUOVyf//////\"");
+    expect_debezium(v_date, "19782");
+    expect_debezium(v_date_1000, "-354285");
+    expect_debezium(v_date_zero, "null");
+    expect_debezium(v_datetime, "1709211662500");         /* fsp 3: ms */
+    expect_debezium(v_datetime_fsp6, "1709211662500001"); /* fsp 6: µs */
+    expect_debezium(v_datetime_fsp0, "253402300799000");
+    expect_debezium(v_datetime_zero, "null");
+    expect_debezium(v_time_min, "-3020399000000");
+    expect_debezium(v_time_fsp6, "-1");
+    expect_debezium(v_timestamp, "\"2024-02-29T13:01:02.500Z\"");
+    expect_debezium(v_timestamp_zero, "null");
+    expect_debezium(v_json, "\"{\\\"a\\\":[1,2.5,\\\"x\\\",null,true]}\"");
+    expect_debezium(v_enum, "\"variant2\"");
+    expect_debezium(v_set, "\"one,three\"");
+    expect_debezium(v_uint64_max, "-1"); /* BIGINT UNSIGNED in Debezium's "long" mode */
+    expect_debezium(v_uint64_above_int64, "-9223372036854775808");
+    expect_debezium(v_int64_min, "-9223372036854775808");
+    expect_debezium(v_bytes, "\"AP8Q\"");
+    expect_debezium(v_float32, "0.1");
+    expect_debezium(v_null, "null");
+}
+
+/* The envelope: op, before/after as objects or null, source fields, ts_ms. */
+static void test_debezium_envelope(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    pack_event(&m.pk, "update", v_int_small, v_int_negative, "0-1-42");
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_debezium_write_event(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_OK);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    assert_string_equal(
+        out.data,
+        "{\"before\":{\"id\":1,\"v\":42},\"after\":{\"id\":1,\"v\":-5},\"source\":{\"version\":"
+        "\"0.1.0-rowcast\",\"connector\":\"mysql\",\"name\":\"shop\",\"ts_ms\":1732435200000,"
+        "\"snapshot\":\"false\",\"db\":\"shop\",\"sequence\":null,\"table\":\"t\",\"server_id\":1,"
+        "\"gtid\":\"0-1-42\",\"file\":\"mariadb-bin.000001\",\"pos\":1234,\"row\":0,\"thread\":"
+        "null,"
+        "\"query\":null},\"op\":\"u\",\"ts_ms\":1732435200123,\"transaction\":null}");
+    msgpack_sbuffer_destroy(&m.sb);
+
+    /* insert: before null; delete: after null; anonymous: gtid null */
+    mp_init(&m);
+    pack_event(&m.pk, "delete", v_int_small, NULL, NULL);
+    rc_buf_reset(&out);
+    assert_int_equal(rc_debezium_write_event(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_OK);
+    assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+    assert_non_null(strstr(out.data, "\"after\":null,"));
+    assert_non_null(strstr(out.data, "\"gtid\":null,"));
+    assert_non_null(strstr(out.data, "\"op\":\"d\""));
+    msgpack_sbuffer_destroy(&m.sb);
+
+    /* the key */
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "d"), v_date(&m.pk);
+    str(&m.pk, "k"), str(&m.pk, "a");
+    rc_buf_reset(&out);
+    assert_int_equal(rc_debezium_write_key(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_OK);
+    assert_int_equal(out.len, strlen("{\"d\":19782,\"k\":\"a\"}"));
+    assert_memory_equal(out.data, "{\"d\":19782,\"k\":\"a\"}", out.len);
+    msgpack_sbuffer_destroy(&m.sb);
+
+    /* errors leave out as it was */
+    size_t before_len = out.len;
+    mp_init(&m);
+    pack_event(&m.pk, "upsert", NULL, v_null, NULL);
+    assert_int_equal(rc_debezium_write_event(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_ERR_INVALID);
+    msgpack_sbuffer_destroy(&m.sb);
+    mp_init(&m);
+    pack_event(&m.pk, "insert", NULL, v_bad_date_dbz, NULL);
+    assert_int_equal(rc_debezium_write_event(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_ERR_INVALID);
+    for (size_t n = 0; n + 1 < m.sb.size; n += 5) {
+        assert_int_not_equal(rc_debezium_write_event(&out, (const uint8_t *)m.sb.data, n, NULL),
+                             RC_OK);
+    }
+    msgpack_sbuffer_destroy(&m.sb);
+    assert_int_equal(out.len, before_len);
+    rc_buf_free(&out);
 }
 
 /* The value parts, checked by field rather than by file: the typed forms the contract promises. */
@@ -587,6 +723,9 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
             const uint8_t *end = (const uint8_t *)m.sb.data + m.sb.size;
             assert_int_equal(rc_mp_skip(&stop, end), RC_OK);
             check_agrees(p, (size_t)(stop - p), &pb);
+            rc_buf_t dbz = RC_BUF_INIT; /* and Debezium's form exists for each */
+            assert_int_equal(rc_debezium_write_event(&dbz, p, (size_t)(stop - p), NULL), RC_OK);
+            rc_buf_free(&dbz);
             off += (size_t)(stop - p);
             total++;
         }
@@ -682,6 +821,20 @@ static void test_msg_headers_and_key_per_format(void **state) {
     rowcast__v1__key__free_unpacked(k, NULL);
     expect_header(&msg, 0, "content-type", "application/x-protobuf; messageType=rowcast.v1.Event");
     expect_header(&msg, 1, "rowcast.format", "protobuf");
+
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_DEBEZIUM_JSON, (const uint8_t *)m.sb.data,
+                                   m.sb.size, &used, err, sizeof err),
+                     RC_OK);
+    rc_buf_reset(&pb);
+    assert_int_equal(rc_debezium_write_event(&pb, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_OK);
+    assert_int_equal(msg.value.len, pb.len);
+    assert_memory_equal(msg.value.data, pb.data, pb.len);
+    assert_int_equal(msg.key.len, 8);
+    assert_memory_equal(msg.key.data, "{\"id\":1}", 8);
+    assert_int_equal(msg.n_headers, 7);
+    expect_header(&msg, 0, "content-type", "application/json");
+    expect_header(&msg, 1, "rowcast.format", "debezium-json");
     msgpack_sbuffer_destroy(&m.sb);
     rc_buf_free(&pb);
 
@@ -735,6 +888,8 @@ static void test_msg_headers_and_key_per_format(void **state) {
     assert_int_equal(f, RC_FORMAT_PROTOBUF);
     assert_int_equal(rc_format_from_name("json", &f), RC_OK);
     assert_int_equal(f, RC_FORMAT_JSON);
+    assert_int_equal(rc_format_from_name("debezium-json", &f), RC_OK);
+    assert_int_equal(f, RC_FORMAT_DEBEZIUM_JSON);
     assert_int_equal(rc_format_from_name("xml", &f), RC_ERR_INVALID);
 }
 
@@ -826,6 +981,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
         cmocka_unit_test(test_typed_values),
+        cmocka_unit_test(test_debezium_value_conventions),
+        cmocka_unit_test(test_debezium_envelope),
         cmocka_unit_test(test_encoders_agree_on_real_binlogs),
         cmocka_unit_test(test_key_message_and_string_key),
         cmocka_unit_test(test_msg_headers_and_key_per_format),
