@@ -21,6 +21,7 @@
  *        "topic": str,              -- rendered from the sink's topic template
  *        "key": map | nil,          -- primary-key columns {col: value}; nil without a PK
  *        "headers": map             -- {name: str}; empty by default
+ *        "format": str              -- optional, set by a script: this event's sink format
  *     }
  *   }
  *

@@ -231,6 +231,21 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     }
     m->topic_len = topic_len;
 
+    /* a script may choose the format of one event: kafka.format */
+    const uint8_t *fp;
+    if (rc_mp_map_find(kafka, end, "format", &fp) == RC_OK && !rc_mp_is_nil(fp, end)) {
+        const char *fs;
+        uint32_t fn;
+        char name[32];
+        if (rc_mp_read_str(&fp, end, &fs, &fn) != RC_OK || fn >= sizeof name ||
+            (memcpy(name, fs, fn), name[fn] = '\0', rc_format_from_name(name, &f)) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                             "kafka.format of an event for %.*s must be \"json\", \"protobuf\" or "
+                             "\"debezium-json\"",
+                             (int)topic_len, m->topic);
+        }
+    }
+
     const uint8_t *keyp;
     if (rc_mp_map_find(kafka, end, "key", &keyp) == RC_OK && !rc_mp_is_nil(keyp, end)) {
         rc_err_t err;

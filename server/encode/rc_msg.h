@@ -59,8 +59,9 @@ typedef struct rc_msg {
 #define RC_MSG_INIT                                                                                \
     { 0 }
 
-/* Encodes the event at ev[0..len) into m (replacing what m held) and sets *used to the
- * event's msgpack size. The pointers in m stay valid until the next call, rc_msg_free, or the
+/* Encodes the event at ev[0..len) into m (replacing what m held) in format f, or in the one
+ * the event's kafka.format names ("json", "protobuf", "debezium-json": a script's choice for
+ * that event), and sets *used to the event's msgpack size. The pointers in m stay valid until the next call, rc_msg_free, or the
  * event's bytes change. On error errstr says what is wrong with which topic's event. */
 rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
                        char *errstr, size_t errstr_size);

@@ -358,3 +358,31 @@ def test_json_messages_carry_the_same_headers(mysql, db, rowcast):
         ("rowcast.gtid", gtid.encode()),
         ("rowcast.position", f"{file_}:{value['meta']['binlog_pos']}".encode()),
     ]
+
+
+def test_script_chooses_the_format_per_event(mysql, db, rowcast, pb, tmp_path):
+    """kafka.format set by a transform overrides sink.format for that event only."""
+    (tmp_path / "fmt.lua").write_text(
+        "function transform(e)\n"
+        "  if e.table == 'p' then e.kafka.format = 'protobuf' end\n"
+        "end\n"
+    )
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.`p` (id INT PRIMARY KEY, d DATE)")
+        cur.execute(f"CREATE TABLE `{db}`.`j` (id INT PRIMARY KEY, d DATE)")
+    file_, pos = master_status(mysql)
+    proc = rowcast.start(
+        pipeline_config("it_fmt", db, (file_, pos), transforms=[{"engine": "lua", "file": "fmt.lua"}])
+    )
+    with mysql.cursor() as cur:
+        cur.execute(f"INSERT INTO `{db}`.`p` VALUES (1, '2024-02-29')")
+        cur.execute(f"INSERT INTO `{db}`.`j` VALUES (2, '2024-02-29')")
+    (p,) = consume(f"{db}.p", 1, process=proc)
+    (j,) = consume(f"{db}.j", 1, process=proc)
+    assert dict(p.headers)["content-type"].startswith(b"application/x-protobuf")
+    e = pb.Event.FromString(p.value)
+    d = e.after[0].columns[1].value.date_value
+    assert (d.year, d.month, d.day) == (2024, 2, 29)
+    assert pb.Key.FromString(p.key).columns[0].value.int_value == 1
+    assert dict(j.headers)["content-type"] == b"application/json"
+    assert j.json()["after"] == [{"id": 2, "d": "2024-02-29"}] and j.key == b'{"id":2}'

@@ -872,6 +872,43 @@ static void test_msg_headers_and_key_per_format(void **state) {
     expect_header(&msg, 8, "n", "{\"a\":-1}");
     msgpack_sbuffer_destroy(&m.sb);
 
+    /* kafka.format chooses the format of one event */
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "schema"), str(&m.pk, "s");
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "topic"), str(&m.pk, "x");
+    str(&m.pk, "format"), str(&m.pk, "debezium-json");
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_PROTOBUF, (const uint8_t *)m.sb.data, m.sb.size,
+                                   &used, err, sizeof err),
+                     RC_ERR_INVALID); /* debezium-json needs the whole envelope */
+    assert_string_equal(err, "cannot encode an event for x as debezium-json: invalid input");
+    msgpack_sbuffer_destroy(&m.sb);
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "schema"), str(&m.pk, "s");
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "topic"), str(&m.pk, "x");
+    str(&m.pk, "format"), str(&m.pk, "json");
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_PROTOBUF, (const uint8_t *)m.sb.data, m.sb.size,
+                                   &used, err, sizeof err),
+                     RC_OK);
+    assert_int_equal(msg.value.len, 14);
+    assert_memory_equal(msg.value.data, "{\"schema\":\"s\"}", 14);
+    expect_header(&msg, 0, "content-type", "application/json");
+    msgpack_sbuffer_destroy(&m.sb);
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 1);
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "topic"), str(&m.pk, "x");
+    str(&m.pk, "format"), str(&m.pk, "avro");
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_JSON, (const uint8_t *)m.sb.data, m.sb.size,
+                                   &used, err, sizeof err),
+                     RC_ERR_INVALID);
+    assert_string_equal(
+        err, "kafka.format of an event for x must be \"json\", \"protobuf\" or \"debezium-json\"");
+    msgpack_sbuffer_destroy(&m.sb);
+
     /* no topic: one sentence */
     mp_init(&m);
     msgpack_pack_map(&m.pk, 1);
