@@ -119,6 +119,46 @@ static bool bin_of(const uint8_t *p, const uint8_t *end, const uint8_t **s, uint
     return true;
 }
 
+static inline bool is_map(uint8_t c) {
+    return (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf;
+}
+
+/* kafka.key {col: value} as its values' text joined by '.' (rc_msg.h). */
+static rc_err_t put_joined_key(rc_buf_t *out, const uint8_t *p, const uint8_t *end) {
+    uint32_t n;
+    rc_err_t err = rc_mp_read_map(&p, end, &n);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const char *s;
+        const uint8_t *b;
+        uint32_t len;
+        if ((err = rc_mp_skip(&p, end)) != RC_OK ||
+            (i > 0 && (err = rc_buf_putc(out, '.')) != RC_OK)) {
+            break;
+        }
+        const uint8_t *q = p;
+        uint8_t c = p < end ? p[0] : 0;
+        if (rc_mp_is_nil(p, end)) {
+            /* nothing */
+        } else if (rc_mp_read_str(&q, end, &s, &len) == RC_OK) {
+            err = rc_buf_append(out, s, len);
+        } else if (bin_of(p, end, &b, &len)) {
+            err = rc_buf_append(out, b, len);
+        } else if ((c >= 0xc7 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8)) {
+            q = p;
+            if ((err = rc_mp_skip(&q, end)) == RC_OK) {
+                size_t head = c >= 0xd4 ? 2 : 2 + ((size_t)1 << (c - 0xc7));
+                err = rc_buf_append(out, p + head, (size_t)(q - p) - head);
+            }
+        } else {
+            err = rc_json_write(out, p, (size_t)(end - p), NULL);
+        }
+        if (err == RC_OK) {
+            err = rc_mp_skip(&p, end);
+        }
+    }
+    return err;
+}
+
 static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *ev, const uint8_t *end,
                             const uint8_t *kafka, char *errstr, size_t errstr_size) {
     const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
@@ -252,11 +292,13 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         const char *ks;
         uint32_t kn;
         const uint8_t *q = keyp;
-        if (f == RC_FORMAT_PROTOBUF && rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
+        if (m->key_joined && is_map(keyp[0])) {
+            err = put_joined_key(&m->key, keyp, end);
+        } else if (f == RC_FORMAT_PROTOBUF && rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
             err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
         } else if (f == RC_FORMAT_PROTOBUF) {
             err = rc_proto_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
-        } else if (f == RC_FORMAT_DEBEZIUM_JSON && keyp[0] >= 0x80 && keyp[0] <= 0x8f) {
+        } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
             err = rc_debezium_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
         } else {
             err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);

@@ -12,6 +12,10 @@
  *   rowcast.position        binlog_file:binlog_pos of the rows event
  * followed by the event's kafka.headers {name: value} in map order (a str or bin value as is,
  * nil left out, anything else as its JSON text).
+ * The key is kafka.key in the format's form, or with key_joined (sink.key: primary_key_joined)
+ * the text of its values joined by '.' in every format: a str, bin or ext (DECIMAL, temporals,
+ * ENUM, SET) value as its bytes, nil as nothing, anything else as its JSON text ({"id": 42,
+ * "region": "eu"} -> 42.eu).
  * @thread worker (one rc_msg_t per thread) */
 #ifndef RC_MSG_H
 #define RC_MSG_H
@@ -45,6 +49,7 @@ typedef struct rc_msg_header {
 } rc_msg_header_t;
 
 typedef struct rc_msg {
+    bool key_joined;   /* option, set by the owner: the key as the PK values joined by '.' */
     const char *topic; /* points into the event */
     size_t topic_len;
     rc_buf_t key; /* len 0: the message has no key */

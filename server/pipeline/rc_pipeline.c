@@ -527,6 +527,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_msg_t *msg, ch
     }
     rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
     rc_format_from_name(p->pc->sink.format, &format);
+    msg->key_joined = p->pc->sink.key && strcmp(p->pc->sink.key, "primary_key_joined") == 0;
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
     for (uint32_t i = 0; i < b->n_events; i++) {

@@ -386,3 +386,25 @@ def test_script_chooses_the_format_per_event(mysql, db, rowcast, pb, tmp_path):
     assert pb.Key.FromString(p.key).columns[0].value.int_value == 1
     assert dict(j.headers)["content-type"] == b"application/json"
     assert j.json()["after"] == [{"id": 2, "d": "2024-02-29"}] and j.key == b'{"id":2}'
+
+
+def test_joined_key_option(mysql, db, rowcast, pb):
+    """sink.key: primary_key_joined gives the seed's key, the primary-key values joined by '.',
+    whatever the format."""
+    with mysql.cursor() as cur:
+        cur.execute(
+            f"CREATE TABLE `{db}`.`k` (id INT, region VARCHAR(8), d DATE, v INT,"
+            " PRIMARY KEY (id, region, d))"
+        )
+    file_, pos = master_status(mysql)
+    proc = rowcast.start(
+        pipeline_config(
+            "it_key", db, (file_, pos),
+            sink={"format": "protobuf", "key": "primary_key_joined", "topic": "{schema}.{table}"},
+        )
+    )  # fmt: skip
+    with mysql.cursor() as cur:
+        cur.execute(f"INSERT INTO `{db}`.`k` VALUES (-42, 'eu', '2024-02-29', 1)")
+    (m,) = consume(f"{db}.k", 1, process=proc)
+    assert m.key == b"-42.eu.2024-02-29"
+    assert pb.Event.FromString(m.value).after[0].columns[3].value.int_value == 1

@@ -872,6 +872,28 @@ static void test_msg_headers_and_key_per_format(void **state) {
     expect_header(&msg, 8, "n", "{\"a\":-1}");
     msgpack_sbuffer_destroy(&m.sb);
 
+    /* sink.key: primary_key_joined, in every format */
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 1);
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 3);
+    str(&m.pk, "topic"), str(&m.pk, "x");
+    str(&m.pk, "format"), str(&m.pk, "json");
+    str(&m.pk, "key"), msgpack_pack_map(&m.pk, 6);
+    str(&m.pk, "id"), msgpack_pack_int64(&m.pk, -42);
+    str(&m.pk, "region"), str(&m.pk, "eu");
+    str(&m.pk, "d"), v_date(&m.pk);
+    str(&m.pk, "n"), msgpack_pack_nil(&m.pk);
+    str(&m.pk, "b"), msgpack_pack_bin_with_body(&m.pk, "\x01z", 2);
+    str(&m.pk, "f"), msgpack_pack_double(&m.pk, 2.5);
+    msg.key_joined = true;
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_PROTOBUF, (const uint8_t *)m.sb.data, m.sb.size,
+                                   &used, err, sizeof err),
+                     RC_OK);
+    msg.key_joined = false;
+    assert_int_equal(msg.key.len, strlen("-42.eu.2024-02-29..\x01z.2.5"));
+    assert_memory_equal(msg.key.data, "-42.eu.2024-02-29..\x01z.2.5", msg.key.len);
+    msgpack_sbuffer_destroy(&m.sb);
+
     /* kafka.format chooses the format of one event */
     mp_init(&m);
     msgpack_pack_map(&m.pk, 2);
