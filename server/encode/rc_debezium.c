@@ -86,8 +86,10 @@ static rc_err_t put_b64(rc_buf_t *out, const uint8_t *b, size_t n) {
     return rc_json_write(out, mp, 2 + n, NULL);
 }
 
+static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed);
+
 static rc_err_t put_i64(rc_buf_t *out, int64_t v) {
-    return rc_buf_printf(out, "%" PRId64, v);
+    return put_num(out, (uint64_t)v, true);
 }
 
 /* Reads the ext at p (any of ext 8/16/32, fixext): type, payload, and the end. */
@@ -134,7 +136,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end)
             u = u << 8 | p[i];
         }
         *pp = p + 9;
-        return rc_buf_printf(out, "%" PRId64, (int64_t)u);
+        return put_num(out, u, true);
     }
     int8_t type;
     const uint8_t *s, *after;
@@ -229,11 +231,6 @@ static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end) {
     return n == 0 ? rc_buf_append(out, "null", 4) : put_row(out, &p, end);
 }
 
-static const uint8_t *find(const uint8_t *map, const uint8_t *end, const char *key) {
-    const uint8_t *v;
-    return rc_mp_map_find(map, end, key, &v) == RC_OK ? v : NULL;
-}
-
 /* A str or nil field as JSON ("null" when absent); anything else is an error. */
 static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *end) {
     const char *s;
@@ -269,13 +266,41 @@ static bool uint_field(const uint8_t *v, const uint8_t *end, uint64_t *u) {
 
 #define LIT(out, s) rc_buf_append(out, s, sizeof(s) - 1)
 
-static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end) {
-    const uint8_t *action = find(ev, end, "action"), *before = find(ev, end, "before"),
-                  *after = find(ev, end, "after"), *meta = find(ev, end, "meta");
+enum { E_SCHEMA, E_TABLE, E_ACTION, E_BEFORE, E_AFTER, E_META, E_COUNT };
+enum { M_PIPELINE, M_TIMESTAMP, M_GTID, M_FILE, M_POS, M_SERVER_ID, M_COMMIT_TS, M_COUNT };
+
+/* Appends v in decimal; as int64 when is_signed. */
+static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    bool neg = is_signed && (int64_t)v < 0;
+    uint64_t u = neg ? (uint64_t)0 - v : v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (neg) {
+        *--p = '-';
+    }
+    return rc_buf_append(out, p, (size_t)(e - p));
+}
+
+static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end,
+                            const uint8_t **after_ev) {
+    static const char *const ev_keys[E_COUNT] = {"schema", "table", "action",
+                                                 "before", "after", "meta"};
+    static const char *const meta_keys[M_COUNT] = {
+        "pipeline", "timestamp", "gtid", "binlog_file", "binlog_pos", "server_id", "commit_ts"};
+    const uint8_t *at[E_COUNT], *mt[M_COUNT];
+    rc_err_t err = rc_mp_map_pick(ev, end, ev_keys, E_COUNT, at, after_ev);
+    if (err != RC_OK) {
+        return err;
+    }
+    const uint8_t *action = at[E_ACTION];
     const char *a;
     uint32_t alen;
-    if (!action || !before || !after || !meta || rc_mp_read_str(&action, end, &a, &alen) != RC_OK ||
-        alen != 6) {
+    if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] ||
+        rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6 ||
+        rc_mp_map_pick(at[E_META], end, meta_keys, M_COUNT, mt, NULL) != RC_OK) {
         return RC_ERR_INVALID;
     }
     const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? "c"
@@ -283,56 +308,51 @@ static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end
                      : memcmp(a, RC_ACTION_DELETE, 6) == 0 ? "d"
                                                            : NULL;
     uint64_t commit_ts = 0, timestamp = 0, server_id = 0, pos = 0;
-    if (!op || !uint_field(find(meta, end, "commit_ts"), end, &commit_ts) ||
-        !uint_field(find(meta, end, "timestamp"), end, &timestamp) ||
-        !uint_field(find(meta, end, "server_id"), end, &server_id) ||
-        !uint_field(find(meta, end, "binlog_pos"), end, &pos)) {
+    if (!op || !uint_field(mt[M_COMMIT_TS], end, &commit_ts) ||
+        !uint_field(mt[M_TIMESTAMP], end, &timestamp) ||
+        !uint_field(mt[M_SERVER_ID], end, &server_id) || !uint_field(mt[M_POS], end, &pos)) {
         return RC_ERR_INVALID;
     }
-    rc_err_t err = LIT(out, "{\"before\":");
-    err = err ? err : put_side(out, before, end);
+    err = LIT(out, "{\"before\":");
+    err = err ? err : put_side(out, at[E_BEFORE], end);
     err = err ? err : LIT(out, ",\"after\":");
-    err = err ? err : put_side(out, after, end);
+    err = err ? err : put_side(out, at[E_AFTER], end);
     err = err ? err
               : LIT(out, ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\","
                          "\"connector\":\"mysql\",\"name\":");
-    err = err ? err : put_str_field(out, find(meta, end, "pipeline"), end);
-    err = err ? err
-              : rc_buf_printf(
-                    out, ",\"ts_ms\":%" PRIu64 ",\"snapshot\":\"false\",\"db\":", commit_ts * 1000);
-    err = err ? err : put_str_field(out, find(ev, end, "schema"), end);
+    err = err ? err : put_str_field(out, mt[M_PIPELINE], end);
+    err = err ? err : LIT(out, ",\"ts_ms\":");
+    err = err ? err : put_num(out, commit_ts * 1000, false);
+    err = err ? err : LIT(out, ",\"snapshot\":\"false\",\"db\":");
+    err = err ? err : put_str_field(out, at[E_SCHEMA], end);
     err = err ? err : LIT(out, ",\"sequence\":null,\"table\":");
-    err = err ? err : put_str_field(out, find(ev, end, "table"), end);
-    err = err ? err : rc_buf_printf(out, ",\"server_id\":%" PRIu64 ",\"gtid\":", server_id);
-    err = err ? err : put_str_field(out, find(meta, end, "gtid"), end);
+    err = err ? err : put_str_field(out, at[E_TABLE], end);
+    err = err ? err : LIT(out, ",\"server_id\":");
+    err = err ? err : put_num(out, server_id, false);
+    err = err ? err : LIT(out, ",\"gtid\":");
+    err = err ? err : put_str_field(out, mt[M_GTID], end);
     err = err ? err : LIT(out, ",\"file\":");
-    err = err ? err : put_str_field(out, find(meta, end, "binlog_file"), end);
-    err = err ? err
-              : rc_buf_printf(out,
-                              ",\"pos\":%" PRIu64 ",\"row\":0,\"thread\":null,\"query\":null},"
-                              "\"op\":\"%s\",\"ts_ms\":%" PRIu64 ",\"transaction\":null}",
-                              pos, op, timestamp / 1000);
+    err = err ? err : put_str_field(out, mt[M_FILE], end);
+    err = err ? err : LIT(out, ",\"pos\":");
+    err = err ? err : put_num(out, pos, false);
+    err = err ? err : LIT(out, ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"");
+    err = err ? err : rc_buf_append(out, op, 1);
+    err = err ? err : LIT(out, "\",\"ts_ms\":");
+    err = err ? err : put_num(out, timestamp / 1000, false);
+    err = err ? err : LIT(out, ",\"transaction\":null}");
     return err;
 }
 
 rc_err_t rc_debezium_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     size_t mark = out->len;
-    const uint8_t *p = data, *end = data + len;
-    uint32_t n;
-    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : rc_mp_read_map(&p, end, &n);
-    if (err == RC_OK) {
-        p = data;
-        err = rc_mp_skip(&p, end); /* the whole event must be there */
-    }
-    if (err == RC_OK) {
-        err = write_event(out, data, p);
-    }
+    const uint8_t *after = data;
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : write_event(out, data, data + len, &after);
     if (err != RC_OK) {
         out->len = mark;
         return err;
     }
     if (used) {
-        *used = (size_t)(p - data);
+        *used = (size_t)(after - data);
     }
     return RC_OK;
 }

@@ -159,12 +159,27 @@ static rc_err_t put_joined_key(rc_buf_t *out, const uint8_t *p, const uint8_t *e
     return err;
 }
 
-static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *ev, const uint8_t *end,
-                            const uint8_t *kafka, char *errstr, size_t errstr_size) {
+/* Appends v in decimal. */
+static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
+    char tmp[20], *e = tmp + sizeof tmp, *p = e;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return rc_buf_append(out, p, (size_t)(e - p));
+}
+
+enum { E_KAFKA, E_SCHEMA, E_TABLE, E_META, E_COUNT };
+enum { K_TOPIC, K_KEY, K_HEADERS, K_FORMAT, K_COUNT };
+
+static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *const *at,
+                            const uint8_t *end, const uint8_t *headers, char *errstr,
+                            size_t errstr_size) {
+    static const char *const meta_keys[] = {"gtid", "binlog_file", "binlog_pos"};
     const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
     uint32_t schema_len = 0, table_len = 0, gtid_len = 0, file_len = 0;
     uint64_t pos = 0;
-    const uint8_t *p, *meta;
+    const uint8_t *p;
     const char *ct = rc_format_content_type(f), *fmt = rc_format_name(f);
     rc_err_t err = ADD_LIT(m, "content-type", ct, strlen(ct));
     if (err == RC_OK) {
@@ -174,20 +189,21 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *ev, const
         err =
             ADD_LIT(m, "rowcast.format.version", RC_FORMAT_VERSION, sizeof(RC_FORMAT_VERSION) - 1);
     }
-    if (rc_mp_map_find(ev, end, "schema", &p) == RC_OK) {
-        str_of(p, end, &schema, &schema_len);
+    if (at[E_SCHEMA]) {
+        str_of(at[E_SCHEMA], end, &schema, &schema_len);
     }
-    if (rc_mp_map_find(ev, end, "table", &p) == RC_OK) {
-        str_of(p, end, &table, &table_len);
+    if (at[E_TABLE]) {
+        str_of(at[E_TABLE], end, &table, &table_len);
     }
-    if (rc_mp_map_find(ev, end, "meta", &meta) == RC_OK) {
-        if (rc_mp_map_find(meta, end, "gtid", &p) == RC_OK) {
-            str_of(p, end, &gtid, &gtid_len);
+    const uint8_t *mv[3];
+    if (at[E_META] && rc_mp_map_pick(at[E_META], end, meta_keys, 3, mv, NULL) == RC_OK) {
+        if (mv[0]) {
+            str_of(mv[0], end, &gtid, &gtid_len);
         }
-        if (rc_mp_map_find(meta, end, "binlog_file", &p) == RC_OK) {
-            str_of(p, end, &file, &file_len);
+        if (mv[1]) {
+            str_of(mv[1], end, &file, &file_len);
         }
-        if (rc_mp_map_find(meta, end, "binlog_pos", &p) != RC_OK || !uint_of(p, end, &pos)) {
+        if (!mv[2] || !uint_of(mv[2], end, &pos)) {
             file = NULL; /* no position without both */
         }
     }
@@ -203,7 +219,8 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *ev, const
     if (err == RC_OK && file) {
         size_t off = m->text.len;
         if ((err = rc_buf_append(&m->text, file, file_len)) == RC_OK &&
-            (err = rc_buf_printf(&m->text, ":%" PRIu64, pos)) == RC_OK) {
+            (err = rc_buf_putc(&m->text, ':')) == RC_OK &&
+            (err = put_u64(&m->text, pos)) == RC_OK) {
             err = add_header(m, "rowcast.position", 16, NULL, m->text.len - off, off);
         }
     }
@@ -213,7 +230,8 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *ev, const
 
     /* the event's own kafka.headers */
     uint32_t nh = 0;
-    if (rc_mp_map_find(kafka, end, "headers", &p) != RC_OK || rc_mp_is_nil(p, end)) {
+    p = headers;
+    if (!p || rc_mp_is_nil(p, end)) {
         return RC_OK;
     }
     if (rc_mp_read_map(&p, end, &nh) != RC_OK) {
@@ -254,7 +272,6 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *ev, const
 rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
                        char *errstr, size_t errstr_size) {
     const uint8_t *end = ev + len;
-    const uint8_t *kafka, *p;
     char why[256];
     rc_buf_reset(&m->key);
     rc_buf_reset(&m->value);
@@ -263,17 +280,20 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     m->topic = NULL;
     m->topic_len = 0;
 
+    static const char *const ev_keys[E_COUNT] = {"kafka", "schema", "table", "meta"};
+    static const char *const kafka_keys[K_COUNT] = {"topic", "key", "headers", "format"};
+    const uint8_t *at[E_COUNT], *kat[K_COUNT] = {0}, *p;
     uint32_t topic_len;
-    if (rc_mp_map_find(ev, end, "kafka", &kafka) != RC_OK ||
-        rc_mp_map_find(kafka, end, "topic", &p) != RC_OK ||
-        rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
+    if (rc_mp_map_pick(ev, end, ev_keys, E_COUNT, at, NULL) != RC_OK || !at[E_KAFKA] ||
+        rc_mp_map_pick(at[E_KAFKA], end, kafka_keys, K_COUNT, kat, NULL) != RC_OK ||
+        !(p = kat[K_TOPIC]) || rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "an event has no kafka.topic string");
     }
     m->topic_len = topic_len;
 
     /* a script may choose the format of one event: kafka.format */
-    const uint8_t *fp;
-    if (rc_mp_map_find(kafka, end, "format", &fp) == RC_OK && !rc_mp_is_nil(fp, end)) {
+    const uint8_t *fp = kat[K_FORMAT];
+    if (fp && !rc_mp_is_nil(fp, end)) {
         const char *fs;
         uint32_t fn;
         char name[32];
@@ -286,8 +306,8 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         }
     }
 
-    const uint8_t *keyp;
-    if (rc_mp_map_find(kafka, end, "key", &keyp) == RC_OK && !rc_mp_is_nil(keyp, end)) {
+    const uint8_t *keyp = kat[K_KEY];
+    if (keyp && !rc_mp_is_nil(keyp, end)) {
         rc_err_t err;
         const char *ks;
         uint32_t kn;
@@ -320,7 +340,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
                          (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err));
     }
-    if ((err = add_headers(m, f, ev, end, kafka, why, sizeof why)) != RC_OK) {
+    if ((err = add_headers(m, f, at, end, kat[K_HEADERS], why, sizeof why)) != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "the headers of an event for %.*s: %s",
                          (int)topic_len, m->topic, why);
     }

@@ -4,13 +4,15 @@
  * Builds the events bench_json times (10-column rows), then times (1) rc_proto over the msgpack
  * bytes, one reset output buffer per event as the sink does, and (2) protobuf-c's
  * rowcast__v1__event__pack over messages unpacked beforehand: the packing alone, without the
- * cost of building its struct tree from msgpack, which a sink using it would also pay.
+ * cost of building its struct tree from msgpack, which a sink using it would also pay; and
+ * (3) rc_msg_encode, the worker's whole message (key, value, headers) in each format.
  * Usage: bench_proto [rows] */
 #include <stdlib.h>
 #include <sys/resource.h>
 
 #include "bench_event.h"
 #include "event.pb-c.h"
+#include "rc_msg.h"
 #include "rc_proto.h"
 
 int main(int argc, char **argv) {
@@ -45,6 +47,27 @@ int main(int argc, char **argv) {
            (double)sb.size / 1e6, (double)out_bytes / 1e6, (double)out_bytes / (double)rows);
     printf("rc_proto: %.3f s: %.0f rows/s, %.1f ns/row, %.1f MB/s in\n", t, (double)rows / t,
            t * 1e9 / (double)rows, (double)sb.size / 1e6 / t);
+
+    /* the whole message as the worker builds it: key, value and headers, per format */
+    static const rc_format_t formats[] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF,
+                                          RC_FORMAT_DEBEZIUM_JSON};
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+        rc_msg_t msg = RC_MSG_INIT;
+        char err[256];
+        t0 = now_s();
+        for (size_t i = 0; i < rows; i++) {
+            size_t used;
+            if (rc_msg_encode(&msg, formats[f], (const uint8_t *)sb.data + off[i],
+                              off[i + 1] - off[i], &used, err, sizeof err) != RC_OK) {
+                fprintf(stderr, "row %zu: %s\n", i, err);
+                return 1;
+            }
+        }
+        t = now_s() - t0;
+        printf("rc_msg %s (key, value, %zu headers): %.0f rows/s, %.1f ns/row\n",
+               rc_format_name(formats[f]), msg.n_headers, (double)rows / t, t * 1e9 / (double)rows);
+        rc_msg_free(&msg);
+    }
 
     /* protobuf-c: a bounded set of unpacked messages, packed round-robin */
     size_t n_msgs = rows < 10000 ? rows : 10000;
