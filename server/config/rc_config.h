@@ -54,11 +54,12 @@ typedef struct rc_source_config {
 } rc_source_config_t;
 
 typedef struct rc_sink_config {
-    char *format;          /* "json" (only one for now) */
-    char *topic;           /* template with {schema} and {table}; default "{schema}.{table}" */
-    bool create_topics;    /* default true */
-    int topic_partitions;  /* for created topics, default 1 */
-    int topic_replication; /* for created topics, default -1 = broker default */
+    char *format;        /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
+    char *key;           /* "primary_key" | "primary_key_joined" */
+    char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
+    bool create_topics;  /* default true */
+    int topic_partitions;    /* for created topics, default 1 */
+    int topic_replication;   /* for created topics, default -1 = broker default */
 } rc_sink_config_t;
 
 typedef struct rc_transform_config {

@@ -836,14 +836,17 @@ static void test_config_enum_unsupported_value_lists_supported(void **state) {
     (void)state;
     expect_error(MINIMAL "    sink:\n      format: avro\n",
                  "bad.yaml:9: pipelines[0].sink.format: unsupported value \"avro\" (supported: "
-                 "json)");
+                 "json, protobuf, debezium-json)");
     expect_error(MINIMAL "      tls: {mode: on}\n",
                  "bad.yaml:8: pipelines[0].source.tls.mode: unsupported value \"on\" (supported: "
                  "disabled, preferred, required, verify_ca, verify_identity)");
     expect_error("log_level: verbose\n" MINIMAL,
                  "bad.yaml:1: log_level: unsupported value \"verbose\" (supported: error, warn, "
                  "info, debug)");
-    rc_config_t *c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
+    rc_config_t *c = load_ok(MINIMAL "    sink: {format: protobuf}\n");
+    assert_string_equal(c->pipelines[0].sink.format, "protobuf");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
     assert_int_equal(c->pipelines[0].source.tls_mode, RC_TLS_VERIFY_CA);
     rc_config_destroy(c);
 }
