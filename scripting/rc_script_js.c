@@ -14,12 +14,15 @@
 #include "rc_log.h"
 #include "rc_script.h"
 #include "rc_script_int.h"
+#include "rc_udf.h"
 
 #define SHAPE_KEY DUK_HIDDEN_SYMBOL("rcshape")
 
 typedef struct jvm {
     duk_context *ctx;
     char *file;
+    msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
+    bool in_udf;
 } jvm_t;
 
 typedef struct cx {
@@ -352,6 +355,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     push_stash(ctx, "drop");
     cx_t c = {.ctx = ctx, .cont = 0, .drop = 1};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
+    vm->in_udf = false;
     duk_push_array(ctx);
     duk_push_array(ctx);
     duk_push_array(ctx);
@@ -490,6 +494,64 @@ static duk_ret_t js_copy(duk_context *ctx) {
     return 1;
 }
 
+/* Throws new Error(msg) built by the script's own Error constructor, so that the error's
+ * lineNumber is the script line that called the native function (duk_error would record the
+ * C file and line). */
+static duk_ret_t throw_at_caller(duk_context *ctx, const char *msg) {
+    push_stash(ctx, "Error"); /* the original: a script may replace the global */
+    duk_push_string(ctx, msg);
+    duk_new(ctx, 1);
+    return duk_throw(ctx);
+}
+
+/* The one trampoline of every UDF (magic: its index in the registry; the heap's udata is
+ * the VM): the arguments become a msgpack array, rc_udf_call runs the C function, its msgpack
+ * result becomes the return value. Errors are thrown as Error("NAME: what went wrong"). */
+static duk_ret_t js_udf(duk_context *ctx) {
+    duk_memory_functions mf;
+    duk_get_memory_functions(ctx, &mf);
+    jvm_t *vm = mf.udata;
+    const rc_udf_t *u = rc_udf_at((size_t)duk_get_current_magic(ctx));
+    duk_idx_t argc = duk_get_top(ctx);
+    char why[700];
+    if (vm->in_udf) {
+        snprintf(why, sizeof(why),
+                 "%s: UDFs cannot be called while the arguments of another are converted", u->name);
+        return throw_at_caller(ctx, why);
+    }
+    if (argc > 255) {
+        snprintf(why, sizeof(why), "%s: too many arguments (%d)", u->name, (int)argc);
+        return throw_at_caller(ctx, why);
+    }
+    push_stash(ctx, "cont");
+    push_stash(ctx, "drop");
+    cx_t c = {.ctx = ctx, .cont = argc, .drop = argc + 1};
+    vm->udf_args.size = 0;
+    vm->udf_res.size = 0;
+    msgpack_packer_init(&c.pk, &vm->udf_args, msgpack_sbuffer_write);
+    msgpack_pack_array(&c.pk, (size_t)argc);
+    vm->in_udf = true;
+    for (duk_idx_t i = 0; i < argc; i++) {
+        if (pack_value(&c, i, TAG_NONE, 0, NULL) != 0) {
+            vm->in_udf = false;
+            snprintf(why, sizeof(why), "%s: argument %d: %s", u->name, (int)i + 1, c.why);
+            return throw_at_caller(ctx, why);
+        }
+    }
+    vm->in_udf = false;
+    if (rc_udf_call(u, (const uint8_t *)vm->udf_args.data, vm->udf_args.size, (uint32_t)argc,
+                    &vm->udf_res, why, sizeof(why)) != RC_OK) {
+        return throw_at_caller(ctx, why);
+    }
+    const uint8_t *p = (const uint8_t *)vm->udf_res.data;
+    uint8_t tag;
+    if (push_value(&c, &p, p + vm->udf_res.size, 0, &tag) != 0) {
+        snprintf(why, sizeof(why), "%s: its result: %s", u->name, c.why);
+        return throw_at_caller(ctx, why);
+    }
+    return 1;
+}
+
 static void fatal(void *udata, const char *msg) {
     jvm_t *vm = udata;
     rc_error("transform", "%s: duktape fatal error: %s", vm ? vm->file : "?", msg ? msg : "");
@@ -534,8 +596,16 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_get_prop_index(ctx, -1, 2);
     duk_put_prop_string(ctx, 0, "driver");
     duk_pop(ctx);
+    duk_get_global_string(ctx, "Error");
+    duk_put_prop_string(ctx, 0, "Error");
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
+    rc_udf_init();
+    for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
+        duk_push_c_function(ctx, js_udf, DUK_VARARGS);
+        duk_set_magic(ctx, -1, (duk_int_t)i);
+        duk_put_global_string(ctx, rc_udf_at(i)->name);
+    }
 
     duk_push_string(ctx, vm->file);
     if (duk_pcompile_lstring_filename(ctx, 0, s->src, s->len) != 0 || duk_pcall(ctx, 0) != 0) {
@@ -568,6 +638,8 @@ static void js_vm_destroy(void *opaque) {
     if (vm->ctx) {
         duk_destroy_heap(vm->ctx);
     }
+    msgpack_sbuffer_destroy(&vm->udf_args);
+    msgpack_sbuffer_destroy(&vm->udf_res);
     free(vm->file);
     free(vm);
 }
@@ -575,6 +647,10 @@ static void js_vm_destroy(void *opaque) {
 static void *js_vm_create(const char *file, const char *src, size_t len, char *errstr,
                           size_t errstr_size) {
     jvm_t *vm = calloc(1, sizeof(*vm));
+    if (vm) {
+        msgpack_sbuffer_init(&vm->udf_args);
+        msgpack_sbuffer_init(&vm->udf_res);
+    }
     if (!vm || !(vm->file = strdup(file)) ||
         !(vm->ctx = duk_create_heap(NULL, NULL, NULL, vm, fatal))) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a JS heap", file);
