@@ -246,6 +246,30 @@ rc_err_t rc_udf_load(const char *path, char *errstr, size_t errstr_size) {
     return RC_OK;
 }
 
+rc_err_t rc_udf_load_all(char *const *paths, size_t n, const char *base_dir, char *errstr,
+                         size_t errstr_size) {
+    rc_udf_init();
+    for (size_t i = 0; i < n; i++) {
+        char *path = NULL, why[900];
+        if (paths[i][0] != '/' && base_dir && base_dir[0]) {
+            if (asprintf(&path, "%s/%s", base_dir, paths[i]) < 0) {
+                path = NULL;
+            }
+        } else {
+            path = strdup(paths[i]);
+        }
+        if (!path) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "udfs[%zu]: out of memory", i);
+        }
+        rc_err_t err = rc_udf_load(path, why, sizeof(why));
+        free(path);
+        if (err != RC_OK) {
+            return rc_seterr(errstr, errstr_size, err, "udfs[%zu]: %s", i, why);
+        }
+    }
+    return RC_OK;
+}
+
 void rc_udf_print_help(FILE *out) {
     rc_udf_init();
     fprintf(out, "# UDFs: native functions every script (lua and js) can call as globals.\n"

@@ -41,6 +41,12 @@ rc_err_t rc_udf_register(const rowcast_udf_def_t *def, const char *origin, char 
  * process; loading the same file (same real path) twice is a no-op. @thread main */
 rc_err_t rc_udf_load(const char *path, char *errstr, size_t errstr_size);
 
+/* Loads the n plugin files of a config's `udfs:` list, relative ones against base_dir (NULL =
+ * the working directory). Stops at the first failure: "udfs[I]: FILE: what went wrong".
+ * @thread main */
+rc_err_t rc_udf_load_all(char *const *paths, size_t n, const char *base_dir, char *errstr,
+                         size_t errstr_size);
+
 /* The registered functions, in registration order; entries never move or go away. */
 size_t rc_udf_count(void);
 const rc_udf_t *rc_udf_at(size_t i);

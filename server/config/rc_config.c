@@ -547,6 +547,14 @@ static const rc_config_key_t root_keys[] = {
      .sub = &pipeline_table,
      .flags = RC_CONFIG_REQUIRED,
      .desc = "One source server to Kafka flow each."},
+    {.name = "udfs",
+     .type = RC_CONFIG_STRING_LIST,
+     .offset = ROOT_OFF(udfs),
+     .count_offset = ROOT_OFF(n_udfs),
+     .check = check_not_empty,
+     .desc = "Shared objects (.so) with user-defined functions for scripts, loaded at startup "
+             "through the rowcast/udf.h ABI; relative to the config file's directory. "
+             "rowcast --help-udfs lists what scripts can call."},
 };
 static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
 

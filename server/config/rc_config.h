@@ -98,6 +98,8 @@ typedef struct rc_config {
     rc_kafka_config_t kafka;
     rc_pipeline_config_t *pipelines;
     size_t n_pipelines;
+    char **udfs;         /* UDF plugin files as written; relative to the config file's directory */
+    size_t n_udfs;
 } rc_config_t;
 
 /* Loads and validates path. Returns NULL and writes one sentence naming file, line and key
