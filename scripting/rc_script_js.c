@@ -5,11 +5,20 @@
  * objects, a small JS driver calls transform on each inside try/catch, and the results are
  * written back. Objects keep their key order (duktape enumerates in insertion order); the
  * msgpack type of each entry is remembered under a hidden symbol that scripts cannot see
- * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays. */
+ * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays.
+ *
+ * Time budget: Debian's libduktape cannot interrupt a script (no DUK_USE_EXEC_TIMEOUT_CHECK),
+ * so the script is rewritten before it is compiled (rc_script_js_tick.c): every loop
+ * condition and function entry calls __rowcast_tick, which checks the clock every 1024 calls
+ * and, once the batch's budget is spent, throws at the script's line; from then on every
+ * check of that event throws, so a script that catches the error cannot keep looping. The
+ * next event gets a fresh 1024 checks, as Lua's count hook gives it 1000 instructions. eval
+ * and the Function constructor are removed: code they compiled would not be checked. */
 #include <duktape.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rc_log.h"
 #include "rc_script.h"
@@ -21,6 +30,10 @@
 typedef struct jvm {
     duk_context *ctx;
     char *file;
+    unsigned budget_ms;
+    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = no batch running under a budget */
+    uint32_t ticks;
+    bool expired;                      /* the budget ran out during the running event */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
 } jvm_t;
@@ -37,16 +50,23 @@ static const char prelude[] =
     "  function constant(name) {\n"
     "    return Object.freeze({toString: function () { return name; }});\n"
     "  }\n"
-    "  var driver = function (fn, evs, res, errs) {\n"
+    "  var driver = function (fn, evs, res, errs, start) {\n"
     "    for (var i = 0; i < evs.length; i++) {\n"
     "      var e = evs[i];\n"
     "      if (e === undefined) continue;\n"
+    "      start();\n"
     "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; "
     "}\n"
     "    }\n"
     "  };\n"
     "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
     "})()\n";
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 /* ---- msgpack -> JS ---- */
 
@@ -381,7 +401,12 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_dup(ctx, 2);
     duk_dup(ctx, 3);
     duk_dup(ctx, 4);
-    duk_call(ctx, 4);
+    push_stash(ctx, "start");
+    vm->ticks = 0;
+    vm->expired = false;
+    vm->deadline_ns = vm->budget_ms ? mono_ns() + (int64_t)vm->budget_ms * 1000000LL : 0;
+    duk_call(ctx, 5);
+    vm->deadline_ns = 0;
     duk_set_top(ctx, 5);
 
     for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
@@ -457,7 +482,9 @@ static rc_err_t js_transform_batch(void *opaque, const rc_span_t *ev, const bool
                                    char *errstr, size_t errstr_size) {
     jvm_t *vm = opaque;
     batch_t b = {vm, ev, run, n, out, res, errs, false};
-    if (duk_safe_call(vm->ctx, batch_main, &b, 0, 1) != DUK_EXEC_SUCCESS) {
+    int rc = duk_safe_call(vm->ctx, batch_main, &b, 0, 1);
+    vm->deadline_ns = 0;
+    if (rc != DUK_EXEC_SUCCESS) {
         char msg[1024];
         format_error(vm->ctx, -1, vm->file, msg, sizeof(msg));
         duk_set_top(vm->ctx, 0);
@@ -552,6 +579,46 @@ static duk_ret_t js_udf(duk_context *ctx) {
     return 1;
 }
 
+static jvm_t *vm_of(duk_context *ctx) {
+    duk_memory_functions mf;
+    duk_get_memory_functions(ctx, &mf);
+    return mf.udata;
+}
+
+/* __rowcast_tick(): called by the rewritten script in every loop and function. */
+static duk_ret_t js_tick(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
+    if (vm->deadline_ns != 0 &&
+        (vm->expired || ((++vm->ticks & 1023) == 0 && mono_ns() >= vm->deadline_ns))) {
+        vm->expired = true;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the time budget of %u ms per batch ran out", vm->budget_ms);
+        return throw_at_caller(ctx, msg);
+    }
+    duk_push_true(ctx);
+    return 1;
+}
+
+/* The driver calls this before each event: an event after the one that ran out of time gets
+ * a fresh round of checks before the clock is read again. */
+static duk_ret_t js_event_start(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
+    if (vm->expired) {
+        vm->expired = false;
+        vm->ticks = 0;
+    }
+    return 0;
+}
+
+static duk_ret_t js_no_function_constructor(duk_context *ctx) {
+    return throw_at_caller(ctx, "the Function constructor is not available in rowcast scripts");
+}
+
+static void js_vm_set_budget(void *opaque, unsigned ms) {
+    jvm_t *vm = opaque;
+    vm->budget_ms = ms;
+}
+
 static void fatal(void *udata, const char *msg) {
     jvm_t *vm = udata;
     rc_error("transform", "%s: duktape fatal error: %s", vm ? vm->file : "?", msg ? msg : "");
@@ -598,6 +665,23 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_get_global_string(ctx, "Error");
     duk_put_prop_string(ctx, 0, "Error");
+    duk_push_c_function(ctx, js_event_start, 0);
+    duk_put_prop_string(ctx, 0, "start");
+    /* the tick cannot be replaced; eval and new Function would compile unchecked code */
+    duk_push_global_object(ctx);
+    duk_push_string(ctx, RC_SCRIPT_JS_TICK);
+    duk_push_c_function(ctx, js_tick, 0);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_get_prop_string(ctx, -1, "Function");
+    duk_get_prop_string(ctx, -1, "prototype");
+    duk_push_c_function(ctx, js_no_function_constructor, DUK_VARARGS);
+    duk_put_prop_string(ctx, -2, "constructor");
+    duk_pop_2(ctx);
+    duk_del_prop_string(ctx, -1, "Function");
+    duk_del_prop_string(ctx, -1, "eval");
+    duk_pop(ctx);
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
     rc_udf_init();
@@ -607,8 +691,29 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
         duk_put_global_string(ctx, rc_udf_at(i)->name);
     }
 
+    /* the user's text first, so that syntax errors are reported as written */
     duk_push_string(ctx, vm->file);
-    if (duk_pcompile_lstring_filename(ctx, 0, s->src, s->len) != 0 || duk_pcall(ctx, 0) != 0) {
+    int bad = duk_pcompile_lstring_filename(ctx, 0, s->src, s->len);
+    if (!bad) {
+        duk_pop(ctx);
+        char why[256];
+        rc_buf_t checked = RC_BUF_INIT;
+        rc_err_t err = rc_script_js_instrument(s->src, s->len, &checked, why, sizeof(why));
+        if (err != RC_OK) {
+            rc_buf_free(&checked);
+            snprintf(s->err, sizeof(s->err), "%s:%s", vm->file, why);
+            return 0;
+        }
+        /* copied onto the duktape heap, so that an error below cannot leak it */
+        duk_push_lstring(ctx, checked.data ? checked.data : "", checked.len);
+        rc_buf_free(&checked);
+        duk_size_t n;
+        const char *text = duk_get_lstring(ctx, -1, &n);
+        duk_push_string(ctx, vm->file);
+        bad = duk_pcompile_lstring_filename(ctx, 0, text, n);
+        duk_remove(ctx, -2);
+    }
+    if (bad || duk_pcall(ctx, 0) != 0) {
         format_error(ctx, -1, vm->file, s->err, sizeof(s->err));
         if (duk_is_error(ctx, -1) && duk_get_error_code(ctx, -1) == DUK_ERR_SYNTAX_ERROR &&
             es2015_hint(s->src, s->len)) {
@@ -679,5 +784,5 @@ const rc_script_engine_t rc_script_js = {
     .create = js_vm_create,
     .transform_batch = js_transform_batch,
     .destroy = js_vm_destroy,
-    .set_budget = NULL, /* Debian's libduktape is built without DUK_USE_EXEC_TIMEOUT_CHECK */
+    .set_budget = js_vm_set_budget,
 };

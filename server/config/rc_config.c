@@ -466,8 +466,9 @@ static const rc_config_key_t pipeline_keys[] = {
      .def = "1000",
      .min = 0,
      .max = 600000,
-     .desc = "Time Lua scripts may run per batch; past it the running event fails (on_error "
-             "applies). With a budget the LuaJIT compiler is off. 0 = none. Not enforced for js."},
+     .desc = "Time scripts may run per batch; past it the running event fails (on_error "
+             "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
+             "loop and call. 0 = none."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 

@@ -19,6 +19,7 @@
 #include "rc_event.h"
 #include "rc_mp.h"
 #include "rc_script.h"
+#include "rc_script_int.h"
 #include "rc_udf.h"
 
 typedef struct mp {
@@ -447,25 +448,60 @@ static void test_one_failing_event_leaves_the_batch_running(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want);
+
 /* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the JIT
- * off, or a compiled loop would never see it); the batch's other events still finish. */
-static void test_lua_time_budget_stops_endless_loops(void **state) {
+ * off, or a compiled loop would never see it; duktape: the rewritten script checks in every
+ * loop and call); the batch's other events still finish. */
+typedef struct loop_case {
+    const rc_script_engine_t *engine;
+    const char *src, *want;
+} loop_case_t;
+
+static const loop_case_t loop_cases[] = {
+    {&rc_script_lua,
+     "function transform(e)\n  if e.table == 'users' then return end\n  while true do end\nend",
+     "t.lua:3: the time budget of 100 ms per batch ran out"},
+    {&rc_script_lua,
+     "function transform(e)\n  if e.table == 'users' then return end\n"
+     "  local t = {} for i = 1, 1e15 do t[i % 7] = i end\nend",
+     "t.lua:3: the time budget of 100 ms per batch ran out"},
+    {&rc_script_js,
+     "function transform(e) {\n  if (e.table === 'users') return;\n  while (true) {}\n}",
+     "t.js:3: Error: the time budget of 100 ms per batch ran out"},
+    {&rc_script_js, "function transform(e) {\n  if (e.table === 'users') return;\n  for (;;) ;\n}",
+     "t.js:3: Error: the time budget of 100 ms per batch ran out"},
+    {&rc_script_js,
+     "function transform(e) {\n  if (e.table === 'users') return;\n"
+     "  var i = 0; do { i++; } while (i > 0 || /x/.test('y'));\n}",
+     "t.js:3: Error: the time budget of 100 ms per batch ran out"},
+    /* no loop at all: exponential recursion, stopped at a function entry */
+    {&rc_script_js,
+     "function fib(n) {\n  'use strict';\n  return n < 2 ? n : fib(n - 1) + fib(n - 2);\n}\n"
+     "function transform(e) {\n  if (e.table === 'users') return;\n  fib(60);\n}",
+     "t.js:3: Error: the time budget of 100 ms per batch ran out"},
+    /* catching the error does not help: every later check of the event throws too */
+    {&rc_script_js,
+     "function transform(e) {\n  if (e.table === 'users') return;\n"
+     "  for (var n = 0; ; n++) { try { while (true) {} } catch (x) {} }\n}",
+     "t.js:3: Error: the time budget of 100 ms per batch ran out"},
+};
+
+static void test_time_budget_stops_endless_loops_in_both_engines(void **state) {
     (void)state;
     mp_t in;
     mp_init(&in);
     pack_event(&in, "orders", "new", false);
     pack_event(&in, "users", "new", false);
-    static const char *const loops[] = {
-        "function transform(e)\n  if e.table == 'users' then return end\n"
-        "  while true do end\nend",
-        "function transform(e)\n  if e.table == 'users' then return end\n"
-        "  local t = {} for i = 1, 1e15 do t[i % 7] = i end\nend",
-    };
-    for (int k = 0; k < 2; k++) {
+    for (size_t k = 0; k < sizeof(loop_cases) / sizeof(loop_cases[0]); k++) {
+        const loop_case_t *c = &loop_cases[k];
         char errstr[256];
-        void *vm = create(&rc_script_lua, loops[k], errstr, sizeof(errstr));
-        assert_non_null(vm);
-        rc_script_lua.set_budget(vm, 100);
+        void *vm = create(c->engine, c->src, errstr, sizeof(errstr));
+        if (!vm) {
+            fail_msg("case %zu: %s", k, errstr);
+        }
+        assert_non_null(c->engine->set_budget);
+        c->engine->set_budget(vm, 100);
         rc_span_t spans[2];
         bool runs[2] = {true, true};
         const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
@@ -474,21 +510,107 @@ static void test_lua_time_budget_stops_endless_loops(void **state) {
             assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
             spans[i] = (rc_span_t){start, (size_t)(cur - start)};
         }
-        run_t r;
-        msgpack_sbuffer_init(&r.out);
-        r.errs = (rc_buf_t)RC_BUF_INIT;
-        assert_int_equal(rc_script_lua.transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
-                                                       errstr, sizeof(errstr)),
-                         RC_OK);
-        const char *msg = err_of(&r, 0);
-        if (!strstr(msg, "t.lua:3: the time budget of 100 ms per batch ran out")) {
-            fail_msg("got '%s'", msg);
+        for (int round = 0; round < 2; round++) { /* the VM stays usable */
+            run_t r;
+            msgpack_sbuffer_init(&r.out);
+            r.errs = (rc_buf_t)RC_BUF_INIT;
+            assert_int_equal(c->engine->transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
+                                                        errstr, sizeof(errstr)),
+                             RC_OK);
+            const char *msg = err_of(&r, 0);
+            if (!strstr(msg, c->want)) {
+                fail_msg("case %zu: got '%s', want '%s'", k, msg, c->want);
+            }
+            assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+            run_free(&r);
         }
-        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
-        run_free(&r);
-        rc_script_lua.destroy(vm);
+        c->engine->destroy(vm);
     }
-    assert_null(rc_script_js.set_budget); /* duktape cannot be interrupted: documented */
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* The rewrite for the JS budget changes no behaviour: loops of every form, regular
+ * expressions and divisions, strings and comments that look like loops, directives. */
+static void test_js_rewrite_keeps_semantics_and_lines(void **state) {
+    (void)state;
+    static const char js[] =
+        "var calls = 0; // while (true) {}\n"
+        "function count(a) { 'use strict'; calls++; return a.length; }\n"
+        "function transform(e) {\n"
+        "  var s = 0, i, k, t = 'for (;;) {} /* while */', o = {a: 1, b: 2, while: 3};\n"
+        "  for (i = 0; i < 4; i++) s += i;                 /* 6 */\n"
+        "  for (k in o) s += o[k];                         /* 12 */\n"
+        "  i = 0; while (i < 3) { i++; } s += i;           /* 15 */\n"
+        "  i = 0; do i += 2; while (i < 7) s += i;         /* 23 */\n"
+        "  for (i = 0; ; i++) { if (i === 2) break; }      \n"
+        "  s += i;                                         /* 25 */\n"
+        "  var x = 8, y = 2, g = 1; s += x / y / g;        /* 29 */\n"
+        "  s += /[/]w{1}/.test('/ww') ? 1 : 0;             /* 30 */\n"
+        "  s += i++ / 2;                                   /* 31 */\n"
+        "  s += count(t) + (function () { return 1; })(); /* 55 */\n"
+        "  outer: for (i = 0; i < 3; i++) { for (;;) { continue outer; } }\n"
+        "  e.after[0].s = s; e.after[0].calls = calls; e.after[0].t = t;\n"
+        "  e.after[0].w = o.while;\n"
+        "}\n";
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    run_t r;
+    run_script(&rc_script_js, js, &in, 1, &r);
+    if (r.res[0].status != RC_SCRIPT_SENT) {
+        fail_msg("%s", err_of(&r, 0));
+    }
+    const uint8_t *ev = (const uint8_t *)r.out.data, *end = ev + r.out.size, *after, *v;
+    uint32_t n;
+    assert_int_equal(rc_mp_map_find(ev, end, "after", &after), RC_OK);
+    assert_int_equal(rc_mp_read_array(&after, end, &n), RC_OK);
+    assert_int_equal(rc_mp_map_find(after, end, "s", &v), RC_OK);
+    assert_int_equal(v[0], 55);
+    assert_int_equal(rc_mp_map_find(after, end, "calls", &v), RC_OK);
+    assert_int_equal(v[0], 1);
+    assert_int_equal(rc_mp_map_find(after, end, "w", &v), RC_OK);
+    assert_int_equal(v[0], 3);
+    run_free(&r);
+
+    /* the rewrite itself: on the same lines, and nothing inside strings or comments */
+    static const char src[] = "function f() {\n  // for (;;)\n  for (;;) { while (a) {} }\n}";
+    static const char want[] = "function f() {\n  // for (;;)\n  __rowcast_tick();for "
+                               "(;__rowcast_tick()&&(true);) { while (__rowcast_tick()&&(a)) "
+                               "{} }\n}";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    assert_int_equal(out.len, strlen(want));
+    assert_memory_equal(out.data, want, out.len);
+    rc_buf_free(&out);
+    assert_int_equal(
+        rc_script_js_instrument("var a;\nvar __rowcast_tick = 1;", 29, &out, why, sizeof(why)),
+        RC_ERR_INVALID);
+    assert_string_equal(why, "2: the name __rowcast_tick is reserved by rowcast");
+    rc_buf_free(&out);
+    expect_create_error(&rc_script_js, "function transform(e) {}\nvar __rowcast_tick = 1;",
+                        "t.js:2: the name __rowcast_tick is reserved by rowcast");
+
+    /* unchecked code cannot be compiled at run time */
+    static const char *const dyn[][2] = {
+        {"function transform(e) {\n  eval('while (true) {}');\n}",
+         "t.js:2: ReferenceError: identifier 'eval' undefined"},
+        {"function transform(e) {\n  Function('while (true) {}')();\n}",
+         "t.js:2: ReferenceError: identifier 'Function' undefined"},
+        {"function transform(e) {\n  (function () {}).constructor('while (true) {}')();\n}",
+         "t.js:2: Error: the Function constructor is not available in rowcast scripts"},
+        {"var g = this;\nfunction transform(e) {\n  'use strict';\n"
+         "  g['__rowcast' + '_tick'] = null;\n}",
+         "t.js:4: TypeError: not writable"},
+    };
+    for (size_t i = 0; i < sizeof(dyn) / sizeof(dyn[0]); i++) {
+        run_script(&rc_script_js, dyn[i][0], &in, 1, &r);
+        const char *msg = err_of(&r, 0);
+        if (!strstr(msg, dyn[i][1])) {
+            fail_msg("got '%s', want '%s'", msg, dyn[i][1]);
+        }
+        run_free(&r);
+    }
     msgpack_sbuffer_destroy(&in.sb);
 }
 
@@ -833,7 +955,8 @@ int main(void) {
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
         cmocka_unit_test(test_load_errors_report_file_line_and_hint),
-        cmocka_unit_test(test_lua_time_budget_stops_endless_loops),
+        cmocka_unit_test(test_time_budget_stops_endless_loops_in_both_engines),
+        cmocka_unit_test(test_js_rewrite_keeps_semantics_and_lines),
         cmocka_unit_test(test_udfs_give_the_same_results_in_both_engines),
         cmocka_unit_test(test_udf_errors_name_the_udf_at_the_scripts_line),
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
