@@ -480,8 +480,9 @@ static const rc_config_key_t pipeline_keys[] = {
      .def = "1000",
      .min = 0,
      .max = 600000,
-     .desc = "Time Lua scripts may run per batch; past it the running event fails (on_error "
-             "applies). With a budget the LuaJIT compiler is off. 0 = none. Not enforced for js."},
+     .desc = "Time scripts may run per batch; past it the running event fails (on_error "
+             "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
+             "loop and call. 0 = none."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 
@@ -593,6 +594,14 @@ static const rc_config_key_t root_keys[] = {
      .min = 0,
      .sub = &pipeline_table,
      .desc = "One source server to Kafka flow each; none is fine (add them over REST)."},
+    {.name = "udfs",
+     .type = RC_CONFIG_STRING_LIST,
+     .offset = ROOT_OFF(udfs),
+     .count_offset = ROOT_OFF(n_udfs),
+     .check = check_not_empty,
+     .desc = "Shared objects (.so) with user-defined functions for scripts, loaded at startup "
+             "through the rowcast/udf.h ABI; relative to the config file's directory. "
+             "rowcast --help-udfs lists what scripts can call."},
 };
 static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
 

@@ -108,6 +108,8 @@ typedef struct rc_config {
     rc_state_config_t state;
     rc_pipeline_config_t *pipelines;
     size_t n_pipelines;
+    char **udfs;         /* UDF plugin files as written; relative to the config file's directory */
+    size_t n_udfs;
 } rc_config_t;
 
 /* Loads and validates path, a file or a directory of YAML files (.yaml, .yml): exactly one of
