@@ -635,8 +635,9 @@ static rc_config_t *load_text(const char *name, const char *dir, const char *yam
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory while loading", name);
         goto fail;
     }
-    if (rc_config_table_parse(&root_table, conf, name, dir, yaml, len, errstr, errstr_size) !=
-        RC_OK) {
+    if (rc_config_table_parse_ex(&root_table, conf, name, dir, yaml, len,
+                                 RC_CONFIG_PARSE_ENV_OVERRIDES, NULL, 0, errstr,
+                                 errstr_size) != RC_OK) {
         goto fail;
     }
     return conf;
@@ -891,7 +892,9 @@ void rc_config_destroy(rc_config_t *conf) {
 void rc_config_print_reference(FILE *out) {
     fprintf(out, "# rowcast configuration keys: path: type, default; description.\n"
                  "# Strings may use ${ENV_VAR} ($$ for a literal $). Lists of maps are shown as "
-                 "name[].\n");
+                 "name[].\n"
+                 "# ROWCAST_<KEY>__<KEY>...=value overrides a value of the file (pipelines by "
+                 "index or name), e.g. ROWCAST_KAFKA__BROKERS.\n");
     rc_config_table_print(&root_table, out);
 }
 

@@ -356,6 +356,88 @@ static void clean_dir(void) {
     }
 }
 
+/* ROWCAST_<KEY>__<KEY>... variables override the file (12-factor): scalars, a pipeline by name
+ * or index, a librdkafka property (replaced or added), a list, a map the file lacks. */
+static void test_config_env_overrides_any_value(void **state) {
+    (void)state;
+    setenv("ROWCAST_LOG_LEVEL", "debug", 1);
+    setenv("ROWCAST_KAFKA__BROKERS", "env-broker:9092", 1);
+    setenv("ROWCAST_KAFKA__RDKAFKA__LINGER_MS", "50", 1);
+    setenv("ROWCAST_KAFKA__RDKAFKA__COMPRESSION_TYPE", "zstd", 1);
+    setenv("ROWCAST_PIPELINES__SHOP_EU__SOURCE__PORT", "3307", 1);
+    setenv("ROWCAST_PIPELINES__1__SOURCE__HOST", "db2", 1);
+    setenv("ROWCAST_PIPELINES__1__SOURCE__INCLUDE", "['a\\..*', 'b\\..*']", 1);
+    setenv("ROWCAST_HTTP__LISTEN", "0.0.0.0:9090", 1);
+    setenv("ROWCAST_MYSQL_PASSWORD", "not-a-config-path", 1); /* the user's own: left alone */
+    rc_config_t *c = load_ok("kafka:\n"
+                             "  brokers: file-broker:9092\n"
+                             "  rdkafka: {linger.ms: 5}\n"
+                             "pipelines:\n"
+                             "  - name: shop-eu\n"
+                             "    source: {user: u, server_id: 1}\n"
+                             "  - name: billing\n"
+                             "    source:\n"
+                             "      user: u\n"
+                             "      server_id: 2\n"
+                             "      password: ${ROWCAST_MYSQL_PASSWORD}\n");
+    assert_string_equal(c->log_level, "debug");
+    assert_string_equal(c->kafka.brokers, "env-broker:9092");
+    assert_int_equal(c->kafka.n_rdkafka, 2);
+    assert_string_equal(c->kafka.rdkafka[0].key, "linger.ms");
+    assert_string_equal(c->kafka.rdkafka[0].value, "50");
+    assert_string_equal(c->kafka.rdkafka[1].key, "compression.type");
+    assert_string_equal(c->kafka.rdkafka[1].value, "zstd");
+    assert_int_equal(c->pipelines[0].source.port, 3307);
+    assert_string_equal(c->pipelines[0].source.host, "127.0.0.1");
+    assert_string_equal(c->pipelines[1].source.host, "db2");
+    assert_int_equal(c->pipelines[1].source.n_include, 2);
+    assert_string_equal(c->pipelines[1].source.include[1], "b\\..*");
+    assert_string_equal(c->pipelines[1].source.password, "not-a-config-path");
+    assert_string_equal(c->http.listen, "0.0.0.0:9090");
+    rc_config_destroy(c);
+    unsetenv("ROWCAST_LOG_LEVEL");
+    unsetenv("ROWCAST_KAFKA__BROKERS");
+    unsetenv("ROWCAST_KAFKA__RDKAFKA__LINGER_MS");
+    unsetenv("ROWCAST_KAFKA__RDKAFKA__COMPRESSION_TYPE");
+    unsetenv("ROWCAST_PIPELINES__SHOP_EU__SOURCE__PORT");
+    unsetenv("ROWCAST_PIPELINES__1__SOURCE__HOST");
+    unsetenv("ROWCAST_PIPELINES__1__SOURCE__INCLUDE");
+    unsetenv("ROWCAST_HTTP__LISTEN");
+    unsetenv("ROWCAST_MYSQL_PASSWORD");
+}
+
+/* A bad override is checked like the file's values, and the message names the variable. */
+static void test_config_env_override_errors_name_the_variable(void **state) {
+    (void)state;
+    static const struct {
+        const char *var, *value, *expected;
+    } cases[] = {
+        {"ROWCAST_PIPELINES__P__SOURCE__PORT", "abc",
+         "bad.yaml: environment variable ROWCAST_PIPELINES__P__SOURCE__PORT: "
+         "pipelines[0].source.port: expected an integer from 1 to 65535, got \"abc\""},
+        {"ROWCAST_PIPELINES__NOPE__SOURCE__PORT", "1",
+         "bad.yaml: environment variable ROWCAST_PIPELINES__NOPE__SOURCE__PORT: pipelines has no "
+         "item NOPE (an index from 0 or a name in this file)"},
+        {"ROWCAST_KAFKA__BROKRS", "x",
+         "bad.yaml: environment variable ROWCAST_KAFKA__BROKRS: no key BROKRS here (keys are "
+         "separated by __; rowcast --help-config lists them)"},
+        {"ROWCAST_KAFKA", "x",
+         "bad.yaml: environment variable ROWCAST_KAFKA: kafka is a map: name one of its keys "
+         "after __"},
+        {"ROWCAST_LOG_LEVEL__X", "x",
+         "bad.yaml: environment variable ROWCAST_LOG_LEVEL__X: log_level is a single value: "
+         "nothing can follow it"},
+        {"ROWCAST_HTTP__SHOUT", "1",
+         "bad.yaml: environment variable ROWCAST_HTTP__SHOUT: no key SHOUT here (keys are "
+         "separated by __; rowcast --help-config lists them)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(cases[i].var, cases[i].value, 1);
+        expect_error(MINIMAL, cases[i].expected);
+        unsetenv(cases[i].var);
+    }
+}
+
 static rc_config_t *load_dir(void) {
     err[0] = '\0';
     return rc_config_load(tmpdir, err, sizeof err);
@@ -1100,6 +1182,8 @@ int main(void) {
         cmocka_unit_test(test_config_udfs_lists_plugin_files),
         cmocka_unit_test(test_config_print_reference_lists_every_key),
         cmocka_unit_test(test_config_destroy_accepts_null),
+        cmocka_unit_test(test_config_env_overrides_any_value),
+        cmocka_unit_test(test_config_env_override_errors_name_the_variable),
         cmocka_unit_test(test_config_state_topic_and_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
