@@ -92,6 +92,7 @@ struct rc_pipeline {
     /* positions in Kafka (rc_state) */
     rc_state_t *store;       /* created by rc_pipeline_start */
     rc_gtid_set_t *executed; /* reader: GTIDs of every transaction read (and before the start) */
+    bool executed_known;     /* reader: `executed` holds everything before the start too */
     bool state_checked;      /* reader: the stored position was looked up */
     bool have_saved;         /* reader: `saved` holds the stored position */
     rc_state_record_t saved;
@@ -288,7 +289,7 @@ static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b, bool carry) {
         return b;
     }
     p->last_push_ns = now_ns();
-    if (b->has_commit && p->executed) {
+    if (b->has_commit && p->executed && p->executed_known) {
         rc_buf_t t = RC_BUF_INIT;
         if (rc_gtid_set_format(p->executed, &t) == RC_OK && rc_buf_putc(&t, '\0') == RC_OK) {
             free(b->gtid_set);
@@ -522,12 +523,14 @@ static rc_err_t load_state(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
 }
 
 /* MariaDB: the executed set at file:pos (BINLOG_GTID_POS), or at the start of the file when
- * pos is not an event boundary. MySQL: unknown (the set grows from what is read). */
+ * pos is not an event boundary. MySQL: unknown, so positions are stored without a GTID set and
+ * resume by file and position. */
 static rc_err_t executed_at(rc_pipeline_t *p, rc_mysql_t *m, const rc_mysql_position_t *pos,
                             char *errstr, size_t errstr_size) {
     if (!rc_mysql_is_mariadb(m)) {
         return RC_OK;
     }
+    p->executed_known = true;
     char state[8192];
     rc_err_t err =
         rc_mysql_gtid_at(m, pos->file, pos->pos, state, sizeof(state), errstr, errstr_size);
@@ -559,6 +562,9 @@ static rc_err_t start_from_saved(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posit
             return err;
         }
         *by_gtid = true;
+        p->executed_known = true;
+    } else if (rc_mysql_is_mariadb(m)) {
+        return executed_at(p, m, pos, errstr, errstr_size);
     }
     return RC_OK;
 }
@@ -581,6 +587,7 @@ static rc_err_t start_from_config(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posi
                             rc_mysql_endpoint(m), rc_mysql_is_mariadb(m) ? "MariaDB" : "MySQL");
         }
         *by_gtid = true;
+        p->executed_known = true;
         break;
     case RC_START_TIMESTAMP:
         err = rc_mysql_find_time(&p->pc->source, st.time, pos, errstr, errstr_size);
