@@ -502,7 +502,10 @@ static rc_err_t identify(rc_pipeline_t *p, rc_mysql_t *m, char *errstr, size_t e
 static rc_err_t load_state(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     bool found = false;
     rc_state_record_clear(&p->saved);
-    rc_err_t err = rc_state_load(p->store, &p->saved, &found, 30000, errstr, errstr_size);
+    rc_err_t err = rc_state_ensure_topic(p->store, errstr, errstr_size);
+    if (err == RC_OK) {
+        err = rc_state_load(p->store, &p->saved, &found, 30000, errstr, errstr_size);
+    }
     if (err == RC_ERR_KAFKA) {
         return RC_ERR_IO;
     }
@@ -553,6 +556,21 @@ static rc_err_t start_from_saved(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posit
                          "pipeline %s: the stored position was taken on a %s server but %s is "
                          "%s; delete the pipeline's state record to start afresh",
                          p->pc->name, r->flavor, rc_mysql_endpoint(m), flavor);
+    }
+    pthread_mutex_lock(&p->lock);
+    bool other =
+        r->server_id != p->ident.server_id || strcmp(r->server_uuid, p->ident.server_uuid) != 0;
+    uint32_t now_id = p->ident.server_id;
+    pthread_mutex_unlock(&p->lock);
+    if (other) {
+        /* a failover keeps GTIDs meaningful; a file position of another server is not */
+        rc_warn("state",
+                "pipeline %s: the stored position was taken on server id %u %s, %s is server id "
+                "%u; %s",
+                p->pc->name, (unsigned)r->server_id, r->server_uuid, rc_mysql_endpoint(m),
+                (unsigned)now_id,
+                r->gtid_set && r->gtid_set[0] ? "resuming by its GTID set"
+                                              : "its file position may not be valid there");
     }
     snprintf(pos->file, sizeof(pos->file), "%s", r->binlog_file);
     pos->pos = r->binlog_pos;

@@ -280,3 +280,18 @@ def test_purged_position_fails_the_pipeline_with_a_sentence(rowcast, tmp_path):
             assert proc.stop() == 0
     finally:
         db.run("stop")
+
+
+def test_state_topic_with_several_partitions_is_refused(mysql, db, table, rowcast):
+    from confluent_kafka.admin import NewTopic
+
+    cfg = pipeline_config("it_state_parts", db, master_status(mysql))
+    topic = cfg["state"]["topic"]
+    admin = AdminClient({"bootstrap.servers": KAFKA_BROKERS})
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(
+        timeout=20
+    )
+    proc = rowcast.start(cfg)
+    m = wait_log(proc, r"pipeline it_state_parts failed: (.*)")
+    assert f"the state topic {topic} has 3 partitions; it needs exactly 1" in m.group(1)
+    assert proc.stop() == 0
