@@ -295,3 +295,44 @@ def test_state_topic_with_several_partitions_is_refused(mysql, db, table, rowcas
     m = wait_log(proc, r"pipeline it_state_parts failed: (.*)")
     assert f"the state topic {topic} has 3 partitions; it needs exactly 1" in m.group(1)
     assert proc.stop() == 0
+
+
+def test_restart_with_a_transform_that_drops_and_fans_out(mysql, db, table, rowcast, tmp_path):
+    """Tickets count the messages actually produced: a script drops ids divisible by 3 and sends
+    ids divisible by 5 twice (to two topics); after a clean stop and a restart every expected
+    message is there exactly once."""
+    (tmp_path / "fan.lua").write_text(
+        "function transform(e)\n"
+        "  local id = (e.after[1] or e.before[1]).id\n"
+        "  if id % 3 == 0 then return ACTION_DROP end\n"
+        "  if id % 5 == 0 then\n"
+        "    local c = copy(e)\n"
+        "    c.kafka.topic = e.kafka.topic .. '.fan'\n"
+        "    return {e, c}\n"
+        "  end\n"
+        "end\n"
+    )
+    cfg = pipeline_config("it_state_fan", db, master_status(mysql))
+    cfg["pipelines"][0]["transforms"] = [{"engine": "lua", "file": "fan.lua"}]
+    cfg["pipelines"][0]["batch"] = {"max_events": 10, "max_ms": 5}
+
+    def expect(ids):
+        kept = [i for i in ids if i % 3]
+        return kept, [i for i in kept if i % 5 == 0]
+
+    proc = rowcast.start(cfg)
+    with mysql.cursor() as cur:  # transactions of 7 rows: boundaries fall inside batches
+        for first in range(1, 141, 7):
+            cur.execute("BEGIN")
+            for i in range(first, first + 7):
+                cur.execute(f"INSERT INTO `{db}`.t VALUES (%s, 'a')", (i,))
+            cur.execute("COMMIT")
+    kept, fanned = expect(range(1, 141))
+    consume(table, len(kept), process=proc, settle=0.5)
+    assert proc.stop() == 0
+    insert_rows(mysql, db, range(141, 161))
+    proc = rowcast.start(cfg)
+    wait_log(proc, r"resuming from its stored position")
+    kept, fanned = expect(range(1, 161))
+    assert ids_of(consume(table, len(kept), process=proc, settle=2.0)) == kept
+    assert ids_of(consume(table + ".fan", len(fanned), process=proc, settle=0.5)) == fanned

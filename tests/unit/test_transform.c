@@ -249,8 +249,10 @@ static const agree_case_t agree_cases[] = {
      4},
     {"new empty tables keep the kind they replace",
      "function transform(e) e.before = {}; e.after[1] = copy(e.after[1]); e.kafka.headers = {} end",
-     "function transform(e) { e.before = []; e.after[0] = copy(e.after[0]); e.kafka.headers = {}; }",
-     {RC_SCRIPT_SENT, RC_SCRIPT_SENT}, 2},
+     "function transform(e) { e.before = []; e.after[0] = copy(e.after[0]); e.kafka.headers = {}; "
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"empty list drops",
      "function transform(e) return {} end",
      "function transform(e) { return []; }",
@@ -568,6 +570,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
         pack_event(&in, "users", "bad", false);  /* fails */
         uint32_t n = 4, mark = 3;
         size_t mark_off = 0;
+        uint32_t marks[5] = {0, 1, 2, 3, 4}; /* every boundary: mapped to output counts */
+        rc_transform_chain_set_marks(c, marks, 5);
         rc_err_t err =
             rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr));
         rc_transform_stats_t st;
@@ -582,6 +586,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
             assert_int_equal(n, 2);
             assert_int_equal(mark, 2);
             assert_int_equal(mark_off, in.sb.size);
+            static const uint32_t mapped[5] = {0, 1, 1, 2, 2};
+            assert_memory_equal(marks, mapped, sizeof(mapped));
             assert_int_equal(st.dropped, 1);
             assert_int_equal(st.errors, 1);
             const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
