@@ -83,7 +83,14 @@ struct rc_transform_chain {
     rc_transform_stats_t stats;
     time_t last_log;
     uint64_t unlogged;
+    uint32_t *marks; /* extra boundaries mapped by the next run (rc_transform_chain_set_marks) */
+    size_t n_marks;
 };
+
+void rc_transform_chain_set_marks(rc_transform_chain_t *c, uint32_t *marks, size_t n) {
+    c->marks = marks;
+    c->n_marks = n;
+}
 
 static char *read_file(const char *path, size_t *len, char *errstr, size_t errstr_size) {
     FILE *f = fopen(path, "rb");
@@ -333,6 +340,10 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
         }
         uint32_t out_n = 0, out_mark = 0;
         size_t out_mark_off = 0;
+        size_t k = 0; /* next extra mark; marks of 0 events stay 0 */
+        while (k < c->n_marks && c->marks[k] == 0) {
+            k++;
+        }
         for (uint32_t i = 0; i < count; i++) {
             rc_script_result_t *r = &c->res[i];
             if (r->status == RC_SCRIPT_DROPPED) {
@@ -360,6 +371,9 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
                 out_mark = out_n;
                 out_mark_off = r->end_off;
             }
+            while (k < c->n_marks && c->marks[k] == i + 1) {
+                c->marks[k++] = out_n;
+            }
         }
         msgpack_sbuffer tmp = *buf;
         *buf = c->spare;
@@ -368,6 +382,8 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
         *mark = out_mark;
         *mark_off = out_mark_off;
     }
+    c->marks = NULL;
+    c->n_marks = 0;
     return RC_OK;
 }
 

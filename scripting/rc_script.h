@@ -112,6 +112,12 @@ void rc_transform_chain_destroy(rc_transform_chain_t *c);
 rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, uint32_t *n,
                                 uint32_t *mark, size_t *mark_off, char *errstr, size_t errstr_size);
 
+/* Asks the next rc_transform_chain_run to map n more input event counts (ascending: every
+ * transaction boundary of the batch) to output event counts, in place, the way it maps *mark.
+ * marks must stay valid until that run returns; a failed run leaves them undefined.
+ * @thread worker */
+void rc_transform_chain_set_marks(rc_transform_chain_t *c, uint32_t *marks, size_t n);
+
 void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t *out);
 
 /* `rowcast transform-test ARGS` (argv[0] is "transform-test"); returns the exit status. */

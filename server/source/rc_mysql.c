@@ -180,6 +180,30 @@ rc_err_t rc_mysql_prepare_replication(rc_mysql_t *m, double heartbeat_s, char *e
     return RC_OK;
 }
 
+/* Columns 0 and 1 of the first row of sql. RC_ERR_EOF when no row. */
+static rc_err_t query_file_pos(rc_mysql_t *m, const char *sql, char *file, size_t file_size,
+                               char *pos, size_t pos_size, char *errstr, size_t errstr_size) {
+    if (mysql_query(m->conn, sql) != 0) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL, "%s: query \"%s\" failed: %s",
+                         m->endpoint, sql, my_err(m));
+    }
+    MYSQL_RES *res = mysql_store_result(m->conn);
+    if (!res) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                         "%s: query \"%s\" returned no result: %s", m->endpoint, sql, my_err(m));
+    }
+    rc_err_t err = RC_OK;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (!row || mysql_num_fields(res) < 2 || !row[0] || !row[1]) {
+        err = RC_ERR_EOF;
+    } else {
+        snprintf(file, file_size, "%s", row[0]);
+        snprintf(pos, pos_size, "%s", row[1]);
+    }
+    mysql_free_result(res);
+    return err;
+}
+
 rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_position_t *out,
                                 char *errstr, size_t errstr_size) {
     char val[512];
@@ -200,17 +224,11 @@ rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_posit
     }
     if (strcmp(start, "latest") == 0) {
         char pos[64];
-        err = rc_mysql_query_value(m, "SHOW MASTER STATUS", 0, val, sizeof(val), NULL, 0);
-        if (err != RC_OK) { /* MySQL 8.4 renamed it */
-            err = rc_mysql_query_value(m, "SHOW BINARY LOG STATUS", 0, val, sizeof(val), errstr,
-                                       errstr_size);
-            if (err == RC_OK) {
-                err = rc_mysql_query_value(m, "SHOW BINARY LOG STATUS", 1, pos, sizeof(pos), errstr,
-                                           errstr_size);
-            }
-        } else {
-            err = rc_mysql_query_value(m, "SHOW MASTER STATUS", 1, pos, sizeof(pos), errstr,
-                                       errstr_size);
+        /* file and position from one result: two queries could straddle a rotation */
+        err = query_file_pos(m, "SHOW MASTER STATUS", val, sizeof(val), pos, sizeof(pos), NULL, 0);
+        if (err != RC_OK && err != RC_ERR_EOF) { /* MySQL 8.4 renamed it */
+            err = query_file_pos(m, "SHOW BINARY LOG STATUS", val, sizeof(val), pos, sizeof(pos),
+                                 errstr, errstr_size);
         }
         if (err == RC_ERR_EOF) {
             return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,

@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import time
+import uuid
 import urllib.parse
 import http.client
 
@@ -167,6 +168,9 @@ def start_server(rowcast, tmp_path, pipelines):
         "shutdown_grace": 10,
         "http": {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)},
         "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
+        # a fresh state topic: the pipelines start where the test says, not where a pipeline
+        # of the same name in an earlier run stopped
+        "state": {"topic": f"it-state-{uuid.uuid4().hex[:12]}", "interval_ms": 200},
         "pipelines": pipelines,
     }
     proc = rowcast.start(cfg)
@@ -463,3 +467,26 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
     documented = {(t, m) for t, ops in SPEC["paths"].items() for m in ops if m != "parameters"}
     seen = {(t, m) for t, m, _ in api.checked}
     assert documented <= seen, f"not exercised: {sorted(documented - seen)}"
+
+
+def test_status_shows_executed_gtid_set_and_checkpoint(mysql, db, rowcast, tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v INT)")
+    proc, api = start_server(rowcast, tmp_path, [pipeline("gtidstat", db, master_status(mysql))])
+    st = api.status("gtidstat")
+    assert st["checkpoint"] is None or st["checkpoint"]["pipeline"] == "gtidstat"
+    with mysql.cursor() as cur:
+        for i in range(5):
+            cur.execute(f"INSERT INTO `{db}`.t VALUES (%s, %s)", (i, i))
+        cur.execute("SELECT @@gtid_binlog_pos, @@server_id")
+        gtid_pos, sid = cur.fetchone()
+    check_topic(f"{db}.t.gtidstat", 5, proc)
+    st = api.wait(
+        "gtidstat",
+        lambda s: s["checkpoint"] is not None and s["checkpoint"]["gtid_set"] == gtid_pos,
+        f"a checkpoint at {gtid_pos}",
+    )
+    assert st["executed_gtid_set"] == gtid_pos
+    cp = st["checkpoint"]
+    assert cp["flavor"] == "mariadb" and cp["server_id"] == sid and cp["format"] == 1
+    assert (cp["binlog_file"], cp["binlog_pos"]) == master_status(mysql)

@@ -896,6 +896,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
         pack_event(&in, "users", "bad", false);  /* fails */
         uint32_t n = 4, mark = 3;
         size_t mark_off = 0;
+        uint32_t marks[5] = {0, 1, 2, 3, 4}; /* every boundary: mapped to output counts */
+        rc_transform_chain_set_marks(c, marks, 5);
         rc_err_t err =
             rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr));
         rc_transform_stats_t st;
@@ -910,6 +912,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
             assert_int_equal(n, 2);
             assert_int_equal(mark, 2);
             assert_int_equal(mark_off, in.sb.size);
+            static const uint32_t mapped[5] = {0, 1, 1, 2, 2};
+            assert_memory_equal(marks, mapped, sizeof(mapped));
             assert_int_equal(st.dropped, 1);
             assert_int_equal(st.errors, 1);
             const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
