@@ -73,13 +73,26 @@ static void put_str(rc_buf_t *b, const char *s) {
     rc_json_write_string(b, s, strlen(s));
 }
 
+/* The last transaction boundary read (where a start goes on from), or null before the first. */
+static void write_position(rc_buf_t *b, rc_pipeline_t *p) {
+    rc_pipeline_position_t pos;
+    rc_pipeline_get_position(p, &pos);
+    if (!pos.file[0]) {
+        rc_buf_puts(b, "null");
+        return;
+    }
+    rc_buf_puts(b, "{\"file\":");
+    put_str(b, pos.file);
+    rc_buf_printf(b, ",\"pos\":%llu,\"gtid\":", (unsigned long long)pos.pos);
+    put_str(b, pos.gtid);
+    rc_buf_putc(b, '}');
+}
+
 void rc_rest_write_status(rc_buf_t *b, rc_pipeline_t *p) {
     char reason[1024];
     rc_pipeline_state_t st = rc_pipeline_status(p, reason, sizeof(reason));
     rc_pipeline_stats_t s;
     rc_pipeline_get_stats(p, &s);
-    rc_pipeline_position_t pos;
-    rc_pipeline_get_position(p, &pos);
     rc_buf_puts(b, "{\"name\":");
     put_str(b, rc_pipeline_name(p));
     rc_buf_puts(b, ",\"state\":");
@@ -88,15 +101,7 @@ void rc_rest_write_status(rc_buf_t *b, rc_pipeline_t *p) {
     put_str(b, reason);
     rc_buf_printf(b, ",\"pause_requested\":%s", rc_pipeline_pause_requested(p) ? "true" : "false");
     rc_buf_puts(b, ",\"position\":");
-    if (pos.file[0]) {
-        rc_buf_puts(b, "{\"file\":");
-        put_str(b, pos.file);
-        rc_buf_printf(b, ",\"pos\":%llu,\"gtid\":", (unsigned long long)pos.pos);
-        put_str(b, pos.gtid);
-        rc_buf_putc(b, '}');
-    } else {
-        rc_buf_puts(b, "null");
-    }
+    write_position(b, p);
     rc_buf_puts(b, ",\"lag_seconds\":");
     if (s.last_event_ts) {
         double lag = (double)time(NULL) - (double)s.last_event_ts;
@@ -228,6 +233,7 @@ typedef enum action {
     ACT_RESUME,
     ACT_STOP,
     ACT_RESTART,
+    ACT_POSITION,
 } action_t;
 
 static const struct {
@@ -235,9 +241,13 @@ static const struct {
     action_t act;
     const char *methods; /* the Allow header: GET first when there is one */
 } actions[] = {
-    {"status", ACT_STATUS, "GET"}, {"config", ACT_CONFIG, "GET, PUT"},
-    {"pause", ACT_PAUSE, "PUT"},   {"resume", ACT_RESUME, "PUT"},
-    {"stop", ACT_STOP, "PUT"},     {"restart", ACT_RESTART, "POST"},
+    {"status", ACT_STATUS, "GET"},
+    {"config", ACT_CONFIG, "GET, PUT"},
+    {"pause", ACT_PAUSE, "PUT"},
+    {"resume", ACT_RESUME, "PUT"},
+    {"stop", ACT_STOP, "PUT"},
+    {"restart", ACT_RESTART, "POST"},
+    {"position", ACT_POSITION, "GET, PATCH"},
 };
 
 /* True when the request's method is one of the comma-separated list. */
@@ -506,6 +516,29 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
     rc_buf_t b = RC_BUF_INIT;
     if (act == ACT_CONFIG && mutating) {
         return start_job(r, req, name, name_len);
+    }
+    if (act == ACT_POSITION) {
+        if (mutating) {
+            size_t len;
+            const char *body = body_of(req, &len);
+            if (!body) {
+                return 0;
+            }
+            rc_position_config_t at;
+            char field[256], errstr[1024];
+            if (rc_config_position_parse(body, len, &at, field, sizeof(field), errstr,
+                                         sizeof(errstr)) != RC_OK) {
+                return send_error_field(req, 400, "Bad Request", errstr, field);
+            }
+            rc_err_t err = rc_pipeline_ctl_seek(r->ctl, p, at.file, at.pos, errstr, sizeof(errstr));
+            rc_config_position_free(&at);
+            if (err != RC_OK) {
+                return send_error(req, 409, "Conflict", errstr);
+            }
+        }
+        write_position(&b, p);
+        send_buf(req, 200, "OK", "application/json", &b);
+        return 0;
     }
     switch (act) {
     case ACT_NONE:

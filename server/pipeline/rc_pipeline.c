@@ -817,6 +817,17 @@ void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
     pthread_mutex_unlock(&p->lock);
 }
 
+void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos) {
+    snprintf(p->resume.file, sizeof(p->resume.file), "%s", file);
+    p->resume.pos = pos;
+    p->resume.known = true;
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->position.file, sizeof(p->position.file), "%s", file);
+    p->position.pos = pos;
+    p->position.gtid[0] = '\0';
+    pthread_mutex_unlock(&p->lock);
+}
+
 bool rc_pipeline_pause_requested(rc_pipeline_t *p) {
     return atomic_load(&p->pause_req);
 }

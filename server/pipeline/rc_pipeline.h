@@ -86,6 +86,8 @@ void rc_pipeline_pause(rc_pipeline_t *p);
 /* Makes p (not started) start where src (stopped) left off: its last transaction boundary and
  * position, instead of p's configured start. Used when a pipeline's config is replaced. */
 void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
+/* Makes p (stopped, not running) start at binlog file:pos on its next start. */
+void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos);
 void rc_pipeline_resume(rc_pipeline_t *p);
 bool rc_pipeline_pause_requested(rc_pipeline_t *p);
 

@@ -729,6 +729,34 @@ static rc_ctl_result_t check_free(rc_pipeline_ctl_t *c, const rc_pipeline_config
     return RC_CTL_OK;
 }
 
+rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *file,
+                              uint64_t pos, char *errstr, size_t errstr_size) {
+    entry_t *e = entry_of(c, p);
+    if (!e) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "unknown pipeline");
+    }
+    rc_err_t err = RC_OK;
+    pthread_mutex_lock(&c->lock);
+    rc_pipeline_state_t st = rc_pipeline_status(p, NULL, 0);
+    if (c->shutting_down) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "the server is shutting down");
+    } else if (e->busy) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                        "pipeline %s: a %s is in progress (state %s)", rc_pipeline_name(p),
+                        rc_pipeline_op_name(e->op), rc_pipeline_state_name(st));
+    } else if (st != RC_PIPELINE_STOPPED && st != RC_PIPELINE_FAILED && st != RC_PIPELINE_CREATED) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                        "pipeline %s is %s: stop it before moving its position",
+                        rc_pipeline_name(p), rc_pipeline_state_name(st));
+    } else {
+        rc_pipeline_seek(p, file, pos);
+        rc_info("pipeline", "pipeline %s: next start at %s:%llu (set over REST)",
+                rc_pipeline_name(p), file, (unsigned long long)pos);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
 bool rc_pipeline_ctl_job_begin(rc_pipeline_ctl_t *c) {
     pthread_mutex_lock(&c->lock);
     bool ok = !c->shutting_down;

@@ -89,6 +89,12 @@ rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, const char *name, 
                                         size_t len, char *field, size_t field_size, char *errstr,
                                         size_t errstr_size);
 
+/* PATCH .../position: p (read lock held) must be stopped (STOPPED, FAILED or never started) and
+ * no change in progress; its next start reads from file:pos. RC_ERR_INVALID (a conflict, errstr
+ * says why) otherwise. Positions live in memory until they are stored in Kafka. */
+rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *file,
+                              uint64_t pos, char *errstr, size_t errstr_size);
+
 /* A job thread of the REST layer is about to run (false: the server is shutting down, refuse
  * the request) / has ended. While one runs the controller is busy (rc_pipeline_ctl_busy). */
 bool rc_pipeline_ctl_job_begin(rc_pipeline_ctl_t *c);

@@ -339,3 +339,31 @@ def test_a_script_that_never_finishes_loading_blocks_no_other_request(mysql, db,
     err = (tmp_path / "rowcast-1.stderr").read_text()
     assert "threads still running; exiting without cleaning up" in err, err
     assert re.search(r"pipeline fine: \d+ events read", err), err
+
+
+def test_seek_a_stopped_pipeline_and_read_again_from_there(mysql, db, rowcast, tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    port = free_port()
+    proc, api = serve(rowcast, server_config(tmp_path, port), port)
+    assert api.call("POST", "/v1/pipelines", token=TOKEN, body=pipeline("sk", db, start)).status \
+        == 201
+    w = Writer(mysql, db)
+    w.tx(5)  # ids 0..14
+    middle = master_status(mysql)  # the boundary after the fifth transaction
+    w.tx(5)  # ids 15..29
+    api.wait("sk", delivered(30), "30 delivered")
+    at = api.call("GET", "/v1/pipelines/sk/position").json()
+    assert at["file"] == start[0] and at["pos"] > middle[1], at
+    assert api.call("PUT", "/v1/pipelines/sk/stop", token=TOKEN).status == 202
+    api.wait("sk", lambda st: st["state"] == "STOPPED", "STOPPED")
+    r = api.call("PATCH", "/v1/pipelines/sk/position", token=TOKEN,
+                 body={"file": middle[0], "pos": middle[1]})
+    assert r.status == 200, r.body
+    assert r.json() == {"file": middle[0], "pos": middle[1], "gtid": ""}
+    assert api.status("sk")["position"]["pos"] == middle[1]
+    assert api.call("POST", "/v1/pipelines/sk/restart", token=TOKEN).status == 202
+    st = api.wait("sk", delivered(45), "the last 15 rows again")
+    assert st["counters"]["events_read"] == 45, st
+    assert ids(f"{db}.t.sk", 45, proc) == list(range(30)) + list(range(15, 30))
