@@ -73,6 +73,7 @@ struct rc_pipeline {
     rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
     uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
     rc_hist_t latency;               /* commit -> Kafka acknowledgement, across runs */
+    rc_hist_t transform_time;        /* time of each batch in the scripts */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -208,6 +209,8 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
     p->conf = conf;
     p->pc = pconf;
     p->stop_fd = -1;
+    rc_hist_init(&p->latency, rc_hist_latency_bounds, rc_hist_latency_n);
+    rc_hist_init(&p->transform_time, rc_hist_duration_bounds, rc_hist_duration_n);
     pthread_mutex_init(&p->lock, NULL);
     if (compile_patterns(pconf->source.include, pconf->source.n_include, &p->include,
                          pconf->name, "source.include", errstr, errstr_size) != RC_OK) {
@@ -506,8 +509,10 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr,
     }
     uint32_t mark = b->commit_events;
     size_t mark_off = 0;
+    int64_t t0 = now_ns();
     rc_err_t err = rc_transform_chain_run(p->transforms, &b->buf, &b->n_events, &mark,
                                           &mark_off, errstr, errstr_size);
+    rc_hist_observe_us(&p->transform_time, (now_ns() - t0) / 1000);
     if (b->has_commit) {
         b->commit_events = mark;
         b->commit_off = mark_off;
@@ -786,6 +791,10 @@ void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out) {
 
 void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
     rc_hist_read(&p->latency, out);
+}
+
+void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
+    rc_hist_read(&p->transform_time, out);
 }
 
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {

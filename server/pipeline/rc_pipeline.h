@@ -75,6 +75,8 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out);
 void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out);
 /* End-to-end latency (binlog commit time -> Kafka acknowledgement) of the events delivered. */
 void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
+/* Time each batch spent in the pipeline's scripts (none without transforms). */
+void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
 
 /* Pause: the reader finishes the transaction it is in, hands it over, closes its source

@@ -107,6 +107,10 @@ def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, d
         assert m["rowcast_kafka_delivery_errors_total"] == 0, name
         assert m["rowcast_event_latency_seconds_count"] == want_delivered, name
         assert 0 < m["rowcast_event_latency_seconds_sum"] < 60 * want_delivered, name
+        # every batch went through pb's script once; pa has none
+        scripted = m["rowcast_batches_total"] if name == "pb" else 0
+        assert m["rowcast_transform_duration_seconds_count"] == scripted, (name, m)
+        assert (m["rowcast_transform_duration_seconds_sum"] > 0) == (name == "pb"), name
     _, allm = metrics_of(api, "pa")
     buckets = sorted(
         (float(dict(k[1])["le"]), v) for k, v in allm.items()
