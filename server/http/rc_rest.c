@@ -2,8 +2,10 @@
  * fit) and of GET /metrics.
  *
  * Order of checks: unknown path 404, wrong method 405 (with Allow), missing/wrong bearer token
- * on mutating calls 401/403, unknown pipeline 404, conflicting state change 409. State changes
- * answer 202 with the status at that moment: they take effect asynchronously. */
+ * on mutating calls 401/403, unknown pipeline 404, bad body 400 (naming the field), conflicting
+ * state change 409. State changes answer 202 with the status at that moment: they take effect
+ * asynchronously. Creating a pipeline or replacing its config compiles scripts, whose top-level
+ * code may run long, so that work runs on a job thread and the loop answers when it is done. */
 #include "rc_rest.h"
 
 #include <librdkafka/rdkafka.h>
@@ -269,8 +271,8 @@ static bool method_in(h2o_req_t *req, const char *list) {
 /* The request body, or 400 (and NULL) when there is none. */
 static const char *body_of(h2o_req_t *req, size_t *len) {
     if (req->entity.base == NULL || req->entity.len == 0) {
-        send_error_field(req, 400, "Bad Request",
-                         "the request body is empty: send the pipeline as a JSON object", "");
+        send_error_field(req, 400, "Bad Request", "the request body is empty: send a JSON object",
+                         "");
         return NULL;
     }
     *len = req->entity.len;
