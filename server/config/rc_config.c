@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "rc_config_table.h"
+#include "rc_start.h"
 
 #define ARRAY_LEN(a)    (sizeof(a) / sizeof((a)[0]))
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
@@ -76,41 +77,32 @@ static bool check_regex(const void *field, char *why, size_t n) {
 }
 
 static bool check_start(const void *field, char *why, size_t n) {
-    const char *s = str_of(field);
-    char shown[128];
-    rc_config_table_quote(s, shown, sizeof shown);
-    if (strcmp(s, "earliest") == 0 || strcmp(s, "latest") == 0) {
-        return true;
-    }
-    if (strncmp(s, "file:", 5) != 0) {
-        snprintf(why, n, "expected earliest, latest or file:<name>:<pos>, got %s", shown);
+    rc_start_t st;
+    char msg[400];
+    if (rc_start_parse(str_of(field), &st, msg, sizeof msg) != RC_OK) {
+        snprintf(why, n, "%s", msg);
         return false;
     }
-    const char *name = s + 5;
-    const char *colon = strrchr(name, ':');
-    if (colon == NULL || colon == name) {
-        snprintf(why, n,
-                 "expected file:<name>:<pos> with a binlog file name and a position, got %s",
-                 shown);
-        return false;
-    }
-    if (memchr(name, '/', (size_t)(colon - name)) != NULL) {
-        snprintf(why, n, "expected a binlog file name without a directory in %s", shown);
-        return false;
-    }
-    const char *pos = colon + 1;
-    bool digits = *pos != '\0';
-    for (const char *p = pos; *p; p++) {
-        digits = digits && isdigit((unsigned char)*p);
-    }
-    errno = 0;
-    unsigned long long v = digits ? strtoull(pos, NULL, 10) : 0;
-    if (!digits || errno != 0 || v < 4) {
-        snprintf(why, n, "expected the position in file:<name>:<pos> to be an integer >= 4, got %s",
-                 shown);
-        return false;
-    }
+    rc_start_clear(&st);
     return true;
+}
+
+static bool check_topic_name(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    size_t len = strlen(s);
+    bool ok = len >= 1 && len <= 249 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+    for (const char *p = s; ok && *p; p++) {
+        ok = isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
+    }
+    if (!ok) {
+        char shown[128];
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n,
+                 "expected a topic name of 1 to 249 characters from A-Z a-z 0-9 . _ -, "
+                 "got %s",
+                 shown);
+    }
+    return ok;
 }
 
 static bool check_listen(const void *field, char *why, size_t n) {
@@ -176,7 +168,8 @@ static bool check_replication(const void *field, char *why, size_t n) {
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const tls_modes[] = {"disabled",  "preferred",       "required",
                                         "verify_ca", "verify_identity", NULL};
-static const char *const sink_formats[] = {"json", NULL};
+static const char *const sink_formats[] = {"json", "protobuf", "debezium-json", NULL};
+static const char *const sink_key_kinds[] = {"primary_key", "primary_key_joined", NULL};
 
 static const char *tls_finish(void *base, char *why, size_t n) {
     rc_source_config_t *s = base;
@@ -229,6 +222,7 @@ static const char *source_finish(void *base, char *why, size_t n) {
 }
 
 #define SRC_OFF(f) offsetof(rc_source_config_t, f)
+static const char *const geometry_forms[] = {"wkb", "geojson", NULL};
 static const rc_config_key_t source_keys[] = {
     {.name = "host",
      .type = RC_CONFIG_STRING,
@@ -292,7 +286,15 @@ static const rc_config_key_t source_keys[] = {
      .offset = SRC_OFF(start),
      .def = "earliest",
      .check = check_start,
-     .desc = "Where to start without a stored position: earliest, latest or file:<name>:<pos>."},
+     .desc = "Where to start when the pipeline has no stored position: earliest, latest, "
+             "gtid:<set>, file:<name>:<pos> or timestamp:<iso8601>."},
+    {.name = "geometry",
+     .type = RC_CONFIG_ENUM,
+     .offset = SRC_OFF(geometry),
+     .def = "wkb",
+     .choices = geometry_forms,
+     .desc = "GEOMETRY values as {srid, wkb} (WKB bytes) or {srid, geojson} (a GeoJSON "
+             "geometry)."},
     {.name = "heartbeat",
      .type = RC_CONFIG_SECONDS,
      .offset = SRC_OFF(heartbeat_s),
@@ -329,7 +331,18 @@ static const rc_config_key_t sink_keys[] = {
      .offset = SINK_OFF(format),
      .def = "json",
      .choices = sink_formats,
-     .desc = "Serialization of the events."},
+     .desc = "Serialization of the message values and keys: json (the event as compact JSON), "
+             "protobuf (rowcast.v1.Event and rowcast.v1.Key of proto/rowcast/v1/event.proto) or "
+             "debezium-json (the change event of Debezium's MySQL connector, JSON without "
+             "schemas)."},
+    {.name = "key",
+     .type = RC_CONFIG_ENUM_STR,
+     .offset = SINK_OFF(key),
+     .def = "primary_key",
+     .choices = sink_key_kinds,
+     .desc = "Message key: primary_key (the primary-key columns: a JSON object, or a "
+             "rowcast.v1.Key with protobuf) or primary_key_joined (their values as text joined "
+             "by '.', e.g. 42.eu). Tables without a primary key give messages without a key."},
     {.name = "topic",
      .type = RC_CONFIG_STRING,
      .offset = SINK_OFF(topic),
@@ -467,8 +480,9 @@ static const rc_config_key_t pipeline_keys[] = {
      .def = "1000",
      .min = 0,
      .max = 600000,
-     .desc = "Time Lua scripts may run per batch; past it the running event fails (on_error "
-             "applies). With a budget the LuaJIT compiler is off. 0 = none. Not enforced for js."},
+     .desc = "Time scripts may run per batch; past it the running event fails (on_error "
+             "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
+             "loop and call. 0 = none."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 
@@ -513,6 +527,25 @@ static const rc_config_key_t http_keys[] = {
 };
 static const rc_config_table_t http_table = {http_keys, ARRAY_LEN(http_keys), NULL};
 
+static const rc_config_key_t state_keys[] = {
+    {.name = "topic",
+     .type = RC_CONFIG_STRING,
+     .offset = offsetof(rc_state_config_t, topic),
+     .def = "rowcast.state",
+     .check = check_topic_name,
+     .desc = "Compacted topic (one partition, created when missing) that keeps each pipeline's "
+             "position, keyed by pipeline name."},
+    {.name = "interval_ms",
+     .type = RC_CONFIG_INT,
+     .offset = offsetof(rc_state_config_t, interval_ms),
+     .def = "1000",
+     .min = 10,
+     .max = 3600000,
+     .desc = "At most one position write per pipeline in this many ms; a clean stop always "
+             "writes the last one."},
+};
+static const rc_config_table_t state_table = {state_keys, ARRAY_LEN(state_keys), NULL};
+
 #define ROOT_OFF(f) offsetof(rc_config_t, f)
 static const rc_config_key_t root_keys[] = {
     {.name = "log_level",
@@ -539,6 +572,11 @@ static const rc_config_key_t root_keys[] = {
      .sub = &kafka_table,
      .flags = RC_CONFIG_REQUIRED,
      .desc = "The Kafka cluster events and positions go to."},
+    {.name = "state",
+     .type = RC_CONFIG_MAP,
+     .offset = ROOT_OFF(state),
+     .sub = &state_table,
+     .desc = "Where pipelines keep their positions (in Kafka)."},
     {.name = "state_dir",
      .type = RC_CONFIG_STRING,
      .offset = ROOT_OFF(state_dir),
@@ -556,6 +594,14 @@ static const rc_config_key_t root_keys[] = {
      .min = 0,
      .sub = &pipeline_table,
      .desc = "One source server to Kafka flow each; none is fine (add them over REST)."},
+    {.name = "udfs",
+     .type = RC_CONFIG_STRING_LIST,
+     .offset = ROOT_OFF(udfs),
+     .count_offset = ROOT_OFF(n_udfs),
+     .check = check_not_empty,
+     .desc = "Shared objects (.so) with user-defined functions for scripts, loaded at startup "
+             "through the rowcast/udf.h ABI; relative to the config file's directory. "
+             "rowcast --help-udfs lists what scripts can call."},
 };
 static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
 

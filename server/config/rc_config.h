@@ -31,28 +31,31 @@ typedef enum rc_tls_mode {
 } rc_tls_mode_t;
 
 typedef struct rc_source_config {
-    char *host;          /* default "127.0.0.1"; ignored when socket is set */
-    int port;            /* default 3306 */
-    char *socket;        /* unix socket path, optional */
-    char *user;          /* required */
-    char *password;      /* from password, password_file or ${ENV}; may be NULL */
-    uint32_t server_id;  /* required, 1..2^32-1, unique among replicas of the server */
-    char **include;      /* anchored POSIX extended regexes on "schema.table"; none = all */
+    char *host;         /* default "127.0.0.1"; ignored when socket is set */
+    int port;           /* default 3306 */
+    char *socket;       /* unix socket path, optional */
+    char *user;         /* required */
+    char *password;     /* from password, password_file or ${ENV}; may be NULL */
+    uint32_t server_id; /* required, 1..2^32-1, unique among replicas of the server */
+    char **include;     /* anchored POSIX extended regexes on "schema.table"; none = all */
     size_t n_include;
-    char **exclude;      /* same, applied after include */
+    char **exclude; /* same, applied after include */
     size_t n_exclude;
-    char *start;         /* "earliest" (default) | "latest" | "file:<name>:<pos>" */
-    double heartbeat_s;  /* heartbeat period asked of the server, default 5 */
+    char *start;              /* rc_start.h: earliest (default) | latest | gtid:<set> |
+                            file:<name>:<pos> | timestamp:<iso8601>; used without a state */
+    double heartbeat_s;       /* heartbeat period asked of the server, default 5 */
     double connect_timeout_s; /* default 10 */
     double read_timeout_s;    /* default 3 x heartbeat */
     rc_tls_mode_t tls_mode;   /* default disabled */
+    int geometry;             /* 0 = wkb (default), 1 = geojson: how GEOMETRY values look */
     char *tls_ca;
     char *tls_cert;
     char *tls_key;
 } rc_source_config_t;
 
 typedef struct rc_sink_config {
-    char *format;        /* "json" (only one for now) */
+    char *format;        /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
+    char *key;           /* "primary_key" | "primary_key_joined" */
     char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
     bool create_topics;  /* default true */
     int topic_partitions;    /* for created topics, default 1 */
@@ -60,19 +63,19 @@ typedef struct rc_sink_config {
 } rc_sink_config_t;
 
 typedef struct rc_transform_config {
-    char *engine;        /* "lua" | "js" */
-    char *file;          /* script path as written; relative to the config file's directory */
-    char *match_schema;  /* anchored regex on the schema, or NULL = any */
-    char *match_table;   /* anchored regex on the table, or NULL = any */
+    char *engine;       /* "lua" | "js" */
+    char *file;         /* script path as written; relative to the config file's directory */
+    char *match_schema; /* anchored regex on the schema, or NULL = any */
+    char *match_table;  /* anchored regex on the table, or NULL = any */
 } rc_transform_config_t;
 
 typedef struct rc_pipeline_config {
-    char *name;          /* required, [A-Za-z0-9._-]{1,64}, unique */
+    char *name; /* required, [A-Za-z0-9._-]{1,64}, unique */
     rc_source_config_t source;
     rc_sink_config_t sink;
-    int batch_max_events;    /* default 1000 */
-    int batch_max_ms;        /* default 20 */
-    int queue_batches;       /* bounded queue depth between reader and worker, default 16 */
+    int batch_max_events; /* default 1000 */
+    int batch_max_ms;     /* default 20 */
+    int queue_batches;    /* bounded queue depth between reader and worker, default 16 */
     rc_transform_config_t *transforms; /* run in order on every event; none = events as read */
     size_t n_transforms;
     int on_error;            /* 0 = fail (default), 1 = skip: what a script error does */
@@ -80,25 +83,33 @@ typedef struct rc_pipeline_config {
 } rc_pipeline_config_t;
 
 typedef struct rc_kafka_config {
-    char *brokers;       /* required */
-    rc_kv_t *rdkafka;    /* passed to librdkafka as-is, in file order */
+    char *brokers;    /* required */
+    rc_kv_t *rdkafka; /* passed to librdkafka as-is, in file order */
     size_t n_rdkafka;
 } rc_kafka_config_t;
 
+typedef struct rc_state_config {
+    char *topic;     /* compacted topic of positions, default "rowcast.state" */
+    int interval_ms; /* least time between two position writes of a pipeline, default 1000 */
+} rc_state_config_t;
+
 typedef struct rc_http_config {
-    char *listen;        /* "host:port", default "127.0.0.1:8080"; "" disables the server */
-    char *token;         /* bearer token for mutating REST calls (token or token_file); NULL none */
+    char *listen; /* "host:port", default "127.0.0.1:8080"; "" disables the server */
+    char *token;  /* bearer token for mutating REST calls (token or token_file); NULL none */
 } rc_http_config_t;
 
 typedef struct rc_config {
-    char *path;          /* the file it was loaded from */
-    char *log_level;     /* error|warn|info|debug, default info */
+    char *path;              /* the file it was loaded from */
+    char *log_level;         /* error|warn|info|debug, default info */
     double shutdown_grace_s; /* how long SIGTERM waits for Kafka to flush, default 30 */
     char *state_dir;     /* where REST-created/changed pipelines are kept; NULL = not kept */
     rc_http_config_t http;
     rc_kafka_config_t kafka;
+    rc_state_config_t state;
     rc_pipeline_config_t *pipelines;
     size_t n_pipelines;
+    char **udfs;         /* UDF plugin files as written; relative to the config file's directory */
+    size_t n_udfs;
 } rc_config_t;
 
 /* Loads and validates path, a file or a directory of YAML files (.yaml, .yml): exactly one of

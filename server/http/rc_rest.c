@@ -104,6 +104,8 @@ void rc_rest_write_status(rc_buf_t *b, rc_pipeline_t *p) {
     rc_buf_printf(b, ",\"pause_requested\":%s", rc_pipeline_pause_requested(p) ? "true" : "false");
     rc_buf_puts(b, ",\"position\":");
     write_position(b, p);
+    rc_buf_putc(b, ',');
+    rc_pipeline_write_state_json(p, b);
     rc_buf_puts(b, ",\"lag_seconds\":");
     if (s.last_event_ts) {
         double lag = (double)time(NULL) - (double)s.last_event_ts;

@@ -38,13 +38,13 @@ typedef struct rc_pipeline_stats {
     uint64_t events_delivered; /* acknowledged by Kafka */
     uint64_t events_failed;
     uint64_t transactions;
-    uint64_t bytes_read;       /* binlog bytes */
+    uint64_t bytes_read; /* binlog bytes */
     uint64_t batches;
-    uint64_t events_dropped;   /* dropped by a transform */
-    uint64_t events_skipped;   /* not sent after a transform error (on_error: skip) */
-    uint64_t reconnects;       /* source connections retried after a failure */
-    uint64_t queue_depth;      /* batches waiting between reader and worker now */
-    uint32_t last_event_ts;    /* commit time (s since the epoch) of the last event read; 0 none */
+    uint64_t events_dropped; /* dropped by a transform */
+    uint64_t events_skipped; /* not sent after a transform error (on_error: skip) */
+    uint64_t reconnects;     /* source connections retried after a failure */
+    uint64_t queue_depth;    /* batches waiting between reader and worker now */
+    uint32_t last_event_ts;  /* commit time (s since the epoch) of the last event read; 0 none */
 } rc_pipeline_stats_t;
 
 /* The last complete transaction the reader handed to the worker. */
@@ -78,6 +78,12 @@ void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 /* Time each batch spent in the pipeline's scripts (none without transforms). */
 void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
+
+/* Appends `"executed_gtid_set":"..."|null,"checkpoint":{state record}|null` (no braces): the
+ * GTID set of every transaction handed to the worker, and the last position written to the
+ * state topic. @thread any */
+struct rc_buf;
+void rc_pipeline_write_state_json(rc_pipeline_t *p, struct rc_buf *out);
 
 /* Pause: the reader finishes the transaction it is in, hands it over, closes its source
  * connection and waits (state PAUSED) keeping its position. Resume: it reconnects at that

@@ -91,7 +91,7 @@ rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, const char *name, 
 
 /* PATCH .../position: p (read lock held) must be stopped (STOPPED, FAILED or never started) and
  * no change in progress; its next start reads from file:pos. RC_ERR_INVALID (a conflict, errstr
- * says why) otherwise. Positions live in memory until they are stored in Kafka. */
+ * says why) otherwise. The seek wins over the position stored in Kafka for that start. */
 rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *file,
                               uint64_t pos, char *errstr, size_t errstr_size);
 

@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -29,6 +30,8 @@ def server_config(tmp_path, port, **extra):
         "http": {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)},
         "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
         "state_dir": "state",
+        # positions of this test only (kept across its process restarts)
+        "state": {"topic": f"it-state-{uuid.uuid4().hex[:12]}", "interval_ms": 200},
     }
     cfg.update(extra)
     return cfg
@@ -177,8 +180,13 @@ def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, d
     cfg = api2.call("GET", "/v1/pipelines/pb/config").json()
     assert cfg["sink"]["topic"] == "{schema}.{table}.pb2" and cfg["source"]["password"] == "***"
     assert cfg["transforms"] == [{"engine": "lua", "file": "drop.lua", "match": {}}]
-    api2.wait("pb", lambda st: st["state"] == "RUNNING" and st["counters"]["events_read"] > 0,
-              "pb running again after the restart")
+    api2.wait("pb", lambda st: st["state"] == "RUNNING", "pb running again after the restart")
+    # it goes on from its position stored in Kafka: only the new rows, once
+    w.tx(1)  # 81 rows
+    st = api2.wait("pb", lambda st: st["counters"]["events_read"] >= 3, "pb reads the new rows")
+    time.sleep(1)
+    assert api2.status("pb")["counters"]["events_read"] == 3
+    assert ids(f"{db}.t.pb2", len(kept(81)) - len(kept(60)), proc2) == kept(81)[len(kept(60)):]
     err2 = (tmp_path / "rowcast-2.stderr").read_text()
     assert "pipeline pb: loaded from" in err2, err2
 

@@ -781,10 +781,16 @@ static void test_config_bad_regex_names_line_and_regex_error(void **state) {
                         "\"*x\": ");
 }
 
-static void test_config_start_accepts_earliest_latest_and_file_pos(void **state) {
+static void test_config_start_accepts_every_form(void **state) {
     (void)state;
-    static const char *const good[] = {"earliest", "latest", "file:mysql-bin.000001:4",
-                                       "file:binlog.000123:18446744073709551615"};
+    static const char *const good[] = {"earliest",
+                                       "latest",
+                                       "file:mysql-bin.000001:4",
+                                       "file:binlog.000123:18446744073709551615",
+                                       "gtid:0-1-42,1-2-7",
+                                       "gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:tag:1-3",
+                                       "timestamp:2024-05-01T12:00:00Z",
+                                       "timestamp:2024-05-01 14:00:00.5+02:00"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char yaml[512];
         snprintf(yaml, sizeof yaml, MINIMAL "      start: '%s'\n", good[i]);
@@ -795,9 +801,18 @@ static void test_config_start_accepts_earliest_latest_and_file_pos(void **state)
     static const struct {
         const char *start, *message;
     } bad[] = {
-        {"gtid:abc:1", "expected earliest, latest or file:<name>:<pos>, got \"gtid:abc:1\""},
-        {"Earliest", "expected earliest, latest or file:<name>:<pos>, got \"Earliest\""},
-        {"", "expected earliest, latest or file:<name>:<pos>, got \"\""},
+        {"gtid:abc:1", "GTID set \"abc:1\": expected a server UUID (8-4-4-4-12 hex digits) at "
+                       "character 1 (\"abc:1\")"},
+        {"gtid:0-1-2,0-1", "GTID set \"0-1-2,0-1\": expected '-' after the server id at the end"},
+        {"gtid:", "expected a GTID set after gtid:, got nothing"},
+        {"timestamp:2024-02-30T00:00:00Z", "expected an ISO 8601 time after timestamp:, such as "
+                                           "2024-05-01T12:00:00Z, got \"2024-02-30T00:00:00Z\""},
+        {"timestamp:yesterday", "expected an ISO 8601 time after timestamp:, such as "
+                                "2024-05-01T12:00:00Z, got \"yesterday\""},
+        {"Earliest", "expected earliest, latest, gtid:<set>, file:<name>:<pos> or "
+                     "timestamp:<iso8601>, got \"Earliest\""},
+        {"", "expected earliest, latest, gtid:<set>, file:<name>:<pos> or timestamp:<iso8601>, "
+             "got \"\""},
         {"file:mysql-bin.000001", "expected file:<name>:<pos> with a binlog file name and a "
                                   "position, got \"file:mysql-bin.000001\""},
         {"file::4",
@@ -851,14 +866,17 @@ static void test_config_enum_unsupported_value_lists_supported(void **state) {
     (void)state;
     expect_error(MINIMAL "    sink:\n      format: avro\n",
                  "bad.yaml:9: pipelines[0].sink.format: unsupported value \"avro\" (supported: "
-                 "json)");
+                 "json, protobuf, debezium-json)");
     expect_error(MINIMAL "      tls: {mode: on}\n",
                  "bad.yaml:8: pipelines[0].source.tls.mode: unsupported value \"on\" (supported: "
                  "disabled, preferred, required, verify_ca, verify_identity)");
     expect_error("log_level: verbose\n" MINIMAL,
                  "bad.yaml:1: log_level: unsupported value \"verbose\" (supported: error, warn, "
                  "info, debug)");
-    rc_config_t *c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
+    rc_config_t *c = load_ok(MINIMAL "    sink: {format: protobuf}\n");
+    assert_string_equal(c->pipelines[0].sink.format, "protobuf");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
     assert_int_equal(c->pipelines[0].source.tls_mode, RC_TLS_VERIFY_CA);
     rc_config_destroy(c);
 }
@@ -986,6 +1004,21 @@ static void test_config_aliases_are_resolved(void **state) {
     expect_error(MINIMAL "    sink: *nope\n", "bad.yaml:8: pipelines[0].sink: unknown alias *nope");
 }
 
+/* UDF plugins: a list of non-empty file names at the top (loading them is main's job). */
+static void test_config_udfs_lists_plugin_files(void **state) {
+    (void)state;
+    rc_config_t *c = load_ok("udfs: [lib/mask.so, /opt/rowcast/geo.so]\n" MINIMAL);
+    assert_int_equal(c->n_udfs, 2);
+    assert_string_equal(c->udfs[0], "lib/mask.so");
+    assert_string_equal(c->udfs[1], "/opt/rowcast/geo.so");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL);
+    assert_int_equal(c->n_udfs, 0);
+    rc_config_destroy(c);
+    expect_error("udfs: ['']\n" MINIMAL, "bad.yaml:1: udfs[0]: must not be empty");
+    expect_error_prefix("udfs: lib.so\n" MINIMAL, "bad.yaml:1: udfs: expected a list");
+}
+
 static void test_config_print_reference_lists_every_key(void **state) {
     (void)state;
     char *text = NULL;
@@ -1009,7 +1042,7 @@ static void test_config_print_reference_lists_every_key(void **state) {
         "pipelines[].sink.format", "pipelines[].sink.topic", "pipelines[].sink.create_topics",
         "pipelines[].sink.topic_partitions", "pipelines[].sink.topic_replication",
         "pipelines[].batch", "pipelines[].batch.max_events", "pipelines[].batch.max_ms",
-        "pipelines[].queue_batches"};
+        "pipelines[].queue_batches", "udfs"};
     /* clang-format on */
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         char line[128];
@@ -1034,6 +1067,26 @@ static void test_config_print_reference_lists_every_key(void **state) {
 static void test_config_destroy_accepts_null(void **state) {
     (void)state;
     rc_config_destroy(NULL);
+}
+
+static void test_config_state_topic_and_interval(void **state) {
+    (void)state;
+    rc_config_t *c = load_ok(MINIMAL);
+    assert_string_equal(c->state.topic, "rowcast.state");
+    assert_int_equal(c->state.interval_ms, 1000);
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "state:\n  topic: positions.prod\n  interval_ms: 250\n");
+    assert_string_equal(c->state.topic, "positions.prod");
+    assert_int_equal(c->state.interval_ms, 250);
+    rc_config_destroy(c);
+    expect_error(MINIMAL "state:\n  topic: 'a b'\n",
+                 "bad.yaml:9: state.topic: expected a topic name of 1 to 249 characters from A-Z "
+                 "a-z 0-9 . _ -, got \"a b\"");
+    expect_error(
+        MINIMAL "state:\n  interval_ms: 0\n",
+        "bad.yaml:9: state.interval_ms: expected an integer from 10 to 3600000, got \"0\"");
+    expect_error(MINIMAL "state:\n  topics: x\n",
+                 "bad.yaml:9: state.topics: unknown key (known: topic, interval_ms)");
 }
 
 int main(void) {
@@ -1066,7 +1119,7 @@ int main(void) {
         cmocka_unit_test(test_config_duplicate_pipeline_name_is_an_error),
         cmocka_unit_test(test_config_duplicate_server_id_is_an_error),
         cmocka_unit_test(test_config_bad_regex_names_line_and_regex_error),
-        cmocka_unit_test(test_config_start_accepts_earliest_latest_and_file_pos),
+        cmocka_unit_test(test_config_start_accepts_every_form),
         cmocka_unit_test(test_config_bool_accepts_only_true_and_false),
         cmocka_unit_test(test_config_enum_unsupported_value_lists_supported),
         cmocka_unit_test(test_config_pipeline_name_charset_and_length),
@@ -1075,8 +1128,10 @@ int main(void) {
         cmocka_unit_test(test_config_topic_and_listen_are_validated),
         cmocka_unit_test(test_config_aliases_are_resolved),
         cmocka_unit_test(test_config_transforms_in_order_with_match_and_policy),
+        cmocka_unit_test(test_config_udfs_lists_plugin_files),
         cmocka_unit_test(test_config_print_reference_lists_every_key),
         cmocka_unit_test(test_config_destroy_accepts_null),
+        cmocka_unit_test(test_config_state_topic_and_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
