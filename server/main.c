@@ -235,12 +235,14 @@ int main(int argc, char **argv) {
         rc_error("main", "shutdown grace of %g s exceeded; not finished: %s",
                  conf->shutdown_grace_s, unfinished);
         status = 1;
-        if (rc_pipeline_ctl_busy(ctl)) {
-            /* A thread is stuck (a reader on a full queue, say): nothing can be freed safely. */
-            fflush(stdout);
-            fflush(stderr);
-            _exit(1);
-        }
+    }
+    if (rc_pipeline_ctl_busy(ctl)) {
+        /* A thread is stuck (a reader on a full queue, a request whose script never finishes
+         * loading): nothing can be freed safely. */
+        rc_warn("main", "threads still running; exiting without cleaning up");
+        fflush(stdout);
+        fflush(stderr);
+        _exit(status);
     }
     rc_http_stop(http);
     http = NULL;

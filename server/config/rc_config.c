@@ -605,6 +605,36 @@ static const rc_config_key_t root_keys[] = {
 };
 static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
 
+/* The body of PATCH /v1/pipelines/{name}/position. */
+static bool check_binlog_file(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    if (s[0] == '\0' || strchr(s, '/') != NULL || strlen(s) > 255) {
+        char shown[128];
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n, "expected a binlog file name (1 to 255 characters, no directory), got %s",
+                 shown);
+        return false;
+    }
+    return true;
+}
+
+static const rc_config_key_t position_keys[] = {
+    {.name = "file",
+     .type = RC_CONFIG_STRING,
+     .offset = offsetof(rc_position_config_t, file),
+     .flags = RC_CONFIG_REQUIRED,
+     .check = check_binlog_file,
+     .desc = "Binlog file to start reading at, e.g. mysql-bin.000042."},
+    {.name = "pos",
+     .type = RC_CONFIG_U32,
+     .offset = offsetof(rc_position_config_t, pos),
+     .min = 4,
+     .max = 4294967295.0,
+     .flags = RC_CONFIG_REQUIRED,
+     .desc = "Byte offset in that file of a transaction boundary (4 = its first event)."},
+};
+static const rc_config_table_t position_table = {position_keys, ARRAY_LEN(position_keys), NULL};
+
 /* A file of a config directory other than the one with the settings: pipelines only. */
 typedef struct fragment {
     rc_pipeline_config_t *pipelines;
@@ -936,4 +966,22 @@ bool rc_config_source_same(const rc_source_config_t *a, const rc_source_config_t
         return strcmp(a->socket, b->socket) == 0;
     }
     return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+rc_err_t rc_config_position_parse(const char *text, size_t len, rc_position_config_t *out,
+                                  char *field, size_t field_size, char *errstr,
+                                  size_t errstr_size) {
+    memset(out, 0, sizeof(*out));
+    rc_err_t rc = rc_config_table_parse_ex(&position_table, out, "request body", NULL,
+                                           text ? text : "", text ? len : 0,
+                                           RC_CONFIG_PARSE_JSON | RC_CONFIG_PARSE_ENV_SECRETS_ONLY,
+                                           field, field_size, errstr, errstr_size);
+    if (rc != RC_OK) {
+        rc_config_position_free(out);
+    }
+    return rc;
+}
+
+void rc_config_position_free(rc_position_config_t *pos) {
+    rc_config_table_free(&position_table, pos);
 }

@@ -121,6 +121,7 @@ struct rc_pipeline {
     bool has_checkpoint;
     char *executed_text; /* the executed set at the last hand-over; guarded by lock */
     rc_hist_t latency;   /* commit -> Kafka acknowledgement, across runs */
+    rc_hist_t transform_time; /* time of each batch in the scripts */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -255,6 +256,8 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
     p->pc = pconf;
     p->stop_fd = -1;
     p->tk_open = NO_TICKET;
+    rc_hist_init(&p->latency, rc_hist_latency_bounds, rc_hist_latency_n);
+    rc_hist_init(&p->transform_time, rc_hist_duration_bounds, rc_hist_duration_n);
     pthread_mutex_init(&p->lock, NULL);
     if (compile_patterns(pconf->source.include, pconf->source.n_include, &p->include, pconf->name,
                          "source.include", errstr, errstr_size) != RC_OK) {
@@ -803,8 +806,10 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr, si
     }
     uint32_t mark = b->commit_events;
     size_t mark_off = 0;
+    int64_t t0 = now_ns();
     rc_err_t err = rc_transform_chain_run(p->transforms, &b->buf, &b->n_events, &mark, &mark_off,
                                           errstr, errstr_size);
+    rc_hist_observe_us(&p->transform_time, (now_ns() - t0) / 1000);
     if (b->has_commit) {
         b->commit_events = mark;
         b->commit_off = mark_off;
@@ -1328,6 +1333,10 @@ void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
     rc_hist_read(&p->latency, out);
 }
 
+void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
+    rc_hist_read(&p->transform_time, out);
+}
+
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {
     return p->pc;
 }
@@ -1349,11 +1358,26 @@ void rc_pipeline_resume(rc_pipeline_t *p) {
 }
 
 void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
+    if (src->resume.gtid_mode) {
+        return; /* a GTID restart needs the executed set: p loads the stored checkpoint */
+    }
     p->resume = src->resume;
     rc_pipeline_position_t at;
     rc_pipeline_get_position(src, &at);
     pthread_mutex_lock(&p->lock);
     p->position = at;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos) {
+    snprintf(p->resume.file, sizeof(p->resume.file), "%s", file);
+    p->resume.pos = pos;
+    p->resume.known = true; /* also over a position stored in Kafka */
+    p->resume.gtid_mode = false;
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->position.file, sizeof(p->position.file), "%s", file);
+    p->position.pos = pos;
+    p->position.gtid[0] = '\0';
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -442,6 +442,23 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
     bad("PUT", "/v1/pipelines/nope/config", pc, 404, "no such pipeline: nope")
     bad("DELETE", "/v1/pipelines/nope", None, 404, "no such pipeline: nope")
     err("PATCH", "/v1/pipelines/pc/config", 405, "use GET, PUT")
+    # seek: only a stopped pipeline, a valid file and pos
+    at = api.call("GET", "/v1/pipelines/pc/position").json()
+    assert at is None or at["file"] == start[0]
+    seek = {"file": start[0], "pos": start[1]}
+    err("PATCH", "/v1/pipelines/pc/position", 401, "Bearer", body=seek)
+    err("PATCH", "/v1/pipelines/pc/position", 403, "wrong", token=TOKEN + "x", body=seek)
+    bad("PATCH", "/v1/pipelines/nope/position", seek, 404, "no such pipeline: nope")
+    bad("PATCH", "/v1/pipelines/pc/position", seek, 409,
+        "pipeline pc is RUNNING: stop it before moving its position")
+    bad("PATCH", "/v1/pipelines/pc/position", {"file": "a/b", "pos": 4}, 400,
+        'file: expected a binlog file name (1 to 255 characters, no directory), got "a/b"', "file")
+    bad("PATCH", "/v1/pipelines/pc/position", {"file": "x", "pos": 3}, 400,
+        "pos: expected an integer from 4 to 4294967295, got \"3\"", "pos")
+    bad("PATCH", "/v1/pipelines/pc/position", {"file": "x"}, 400, "pos: required key is missing",
+        "pos")
+    bad("PATCH", "/v1/pipelines/pc/position", None, 400, "the request body is empty", "")
+    err("DELETE", "/v1/pipelines/pc/position", 405, "use GET, PATCH")
     # 413: bodies are small; h2o refuses more than 1 MiB before rowcast sees it
     # (a raw socket: h2o answers on the Content-Length and closes while a client still sends)
     with socket.create_connection(("127.0.0.1", api.port), timeout=10) as s:

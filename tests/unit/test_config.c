@@ -336,6 +336,36 @@ static void test_config_pipeline_json_uses_the_yaml_tables(void **state) {
     rc_config_pipeline_destroy(NULL);
 }
 
+static void test_config_position_body_is_checked_by_a_table(void **state) {
+    (void)state;
+    rc_position_config_t at;
+    char field[256];
+    const char *ok = "{\"file\": \"mysql-bin.000042\", \"pos\": 4}";
+    assert_int_equal(
+        rc_config_position_parse(ok, strlen(ok), &at, field, sizeof field, err, sizeof err), RC_OK);
+    assert_string_equal(at.file, "mysql-bin.000042");
+    assert_int_equal(at.pos, 4);
+    rc_config_position_free(&at);
+    const char *bad[][3] = {
+        {"{\"file\": \"../x\", \"pos\": 9}", "file",
+         "request body:1: file: expected a binlog file name (1 to 255 characters, no directory), "
+         "got \"../x\""},
+        {"{\"file\": \"x\", \"pos\": 4294967296}", "pos",
+         "request body:1: pos: expected an integer from 4 to 4294967295, got \"4294967296\""},
+        {"{\"file\": \"x\", \"pos\": 9, \"gtid\": \"\"}", "gtid",
+         "request body:1: gtid: unknown key (known: file, pos)"},
+        {"{\"pos\": 9}", "file", "request body:1: file: required key is missing"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(rc_config_position_parse(bad[i][0], strlen(bad[i][0]), &at, field,
+                                                  sizeof field, err, sizeof err),
+                         RC_ERR_INVALID);
+        assert_string_equal(field, bad[i][1]);
+        assert_string_equal(err, bad[i][2]);
+        assert_null(at.file);
+    }
+}
+
 static char tmpdir[64];
 
 static void write_file(const char *name, const char *text) {
@@ -1152,6 +1182,7 @@ int main(void) {
         cmocka_unit_test(test_config_without_pipelines_is_valid),
         cmocka_unit_test(test_config_pipeline_json_uses_the_yaml_tables),
         cmocka_unit_test(test_config_directory_merges_pipelines_of_every_file),
+        cmocka_unit_test(test_config_position_body_is_checked_by_a_table),
         cmocka_unit_test(test_config_wrong_node_kind_names_expected_and_got),
         cmocka_unit_test(test_config_bad_integer_names_line_and_path),
         cmocka_unit_test(test_config_bad_seconds_names_bounds),
