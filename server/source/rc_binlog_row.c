@@ -790,7 +790,7 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     memcpy(tm->raw, body, blen);
     const uint8_t *p = tm->raw, *end = tm->raw + blen;
     unsigned ph = rc_binlog_post_header(b, RC_EV_TABLE_MAP, 8);
-    if (blen < ph + 2) {
+    if (blen < ph + 2 || ph < 6) { /* the FDE may claim any post-header length: need the id */
         goto fail;
     }
     tm->id = ph == 6 ? rc_le32(p) : rc_le48(p);

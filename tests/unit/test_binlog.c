@@ -1109,6 +1109,35 @@ static void test_table_map_with_zero_columns_is_rejected(void **state) {
     rc_binlog_destroy(b);
 }
 
+/* Regression (found by tests/fuzz): an FDE may declare any post-header length; a TABLE_MAP
+ * post-header shorter than its 6-byte table id was read past the end of the event. */
+static void test_table_map_post_header_shorter_than_table_id_is_rejected(void **state) {
+    (void)state;
+    bb_t fde = {0};
+    b_le(&fde, 4, 2);                 /* binlog version */
+    char version[50] = "5.0.99-fuzz"; /* before checksums: no algorithm byte */
+    b_bytes(&fde, version, sizeof(version));
+    b_le(&fde, 0, 4);
+    b_u8(&fde, RC_BINLOG_HEADER_LEN);
+    for (unsigned t = 1; t <= 40; t++) {
+        b_u8(&fde, t == RC_EV_TABLE_MAP ? 2 : 0); /* TABLE_MAP: a 2-byte post-header */
+    }
+    bb_t tm = {0}; /* 4 bytes: the decoder's copy of the body has 5, the table id wants 6 */
+    b_le(&tm, 7, 2);
+    b_u8(&tm, 1);
+    b_u8(&tm, 's');
+    static uint8_t ev[2][256];
+    size_t len[2] = {make_event(ev[0], RC_EV_FORMAT_DESCRIPTION, &fde),
+                     make_event(ev[1], RC_EV_TABLE_MAP, &tm)};
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    assert_non_null(b);
+    char err[512] = "";
+    assert_int_equal(rc_binlog_feed(b, ev[0], len[0], NULL, NULL, err, sizeof(err)), RC_OK);
+    assert_int_not_equal(rc_binlog_feed(b, ev[1], len[1], NULL, NULL, err, sizeof(err)), RC_OK);
+    expect_contains(err, "TABLE_MAP");
+    rc_binlog_destroy(b);
+}
+
 static void test_decode_integer_temporal_and_decimal_types(void **state) {
     (void)state;
     static const uint8_t types[22] = {
@@ -2181,6 +2210,7 @@ int main(void) {
         cmocka_unit_test(test_topic_template_is_rendered_per_table),
         cmocka_unit_test(test_artificial_rotate_before_fde_sets_file_and_position),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
+        cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
         cmocka_unit_test(test_transaction_payload_streams_through_a_small_buffer),
