@@ -6,6 +6,7 @@
 #include <duktape.h>
 #include <getopt.h>
 #include <lauxlib.h>
+#include <libgen.h>
 #include <libfyaml.h>
 #include <librdkafka/rdkafka.h>
 #include <lua.h>
@@ -28,6 +29,7 @@
 #include "rc_pipeline.h"
 #include "rc_script.h"
 #include "rc_pipeline_ctl.h"
+#include "rc_udf.h"
 #include "rc_version.h"
 
 #define H2O_VERSION_STR "2.2.5"
@@ -46,6 +48,8 @@ static void usage(FILE *out) {
             "                        state_dir) and exit (0 = valid, 2 = not)\n"
             "      --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
             "      --help-config     print every configuration key with its default\n"
+            "      --help-udfs       print every function scripts can call (with --config:\n"
+            "                        the config's udfs plugins too)\n"
             "  -V, --version         print the version and the linked libraries\n"
             "  -h, --help            print this help\n"
             "\n"
@@ -104,7 +108,7 @@ int main(int argc, char **argv) {
         {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
         {"log-level", required_argument, NULL, 'l'}, {"help-config", no_argument, NULL, 'H'},
         {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"help-udfs", no_argument, NULL, 'U'},      {NULL, 0, NULL, 0}};
     if (argc > 1 && strcmp(argv[1], "decode") == 0) {
         return rc_cmd_decode(argc - 1, argv + 1);
     }
@@ -112,7 +116,7 @@ int main(int argc, char **argv) {
         return rc_script_cli_main(argc - 1, argv + 1);
     }
     const char *config_path = NULL, *log_level = NULL;
-    int check = 0, opt;
+    int check = 0, help_udfs = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -127,6 +131,9 @@ int main(int argc, char **argv) {
         case 'H':
             rc_config_print_reference(stdout);
             return 0;
+        case 'U':
+            help_udfs = 1;
+            break;
         case 'V':
             print_version();
             return 0;
@@ -142,6 +149,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rowcast: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+    if (help_udfs && !config_path) {
+        rc_udf_print_help(stdout);
+        return 0;
     }
     if (!config_path) {
         fprintf(stderr, "rowcast: --config FILE is required\n");
@@ -159,6 +170,22 @@ int main(int argc, char **argv) {
     if (!conf) {
         fprintf(stderr, "rowcast: %s\n", errstr);
         return 2;
+    }
+    /* UDF plugins before any script is compiled: scripts see them as globals */
+    char *conf_dir = strdup(config_path);
+    rc_err_t uerr = conf_dir ? rc_udf_load_all(conf->udfs, conf->n_udfs, dirname(conf_dir), errstr,
+                                               sizeof(errstr))
+                             : rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory");
+    free(conf_dir);
+    if (uerr != RC_OK) {
+        fprintf(stderr, "rowcast: %s: %s\n", config_path, errstr);
+        rc_config_destroy(conf);
+        return 2;
+    }
+    if (help_udfs) {
+        rc_udf_print_help(stdout);
+        rc_config_destroy(conf);
+        return 0;
     }
     int level = rc_log_level_parse(log_level ? log_level : conf->log_level);
     rc_log_set_level(level < 0 ? RC_LOG_INFO : (rc_log_level_t)level);

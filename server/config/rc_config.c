@@ -168,7 +168,8 @@ static bool check_replication(const void *field, char *why, size_t n) {
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const tls_modes[] = {"disabled",  "preferred",       "required",
                                         "verify_ca", "verify_identity", NULL};
-static const char *const sink_formats[] = {"json", NULL};
+static const char *const sink_formats[] = {"json", "protobuf", "debezium-json", NULL};
+static const char *const sink_key_kinds[] = {"primary_key", "primary_key_joined", NULL};
 
 static const char *tls_finish(void *base, char *why, size_t n) {
     rc_source_config_t *s = base;
@@ -330,7 +331,18 @@ static const rc_config_key_t sink_keys[] = {
      .offset = SINK_OFF(format),
      .def = "json",
      .choices = sink_formats,
-     .desc = "Serialization of the events."},
+     .desc = "Serialization of the message values and keys: json (the event as compact JSON), "
+             "protobuf (rowcast.v1.Event and rowcast.v1.Key of proto/rowcast/v1/event.proto) or "
+             "debezium-json (the change event of Debezium's MySQL connector, JSON without "
+             "schemas)."},
+    {.name = "key",
+     .type = RC_CONFIG_ENUM_STR,
+     .offset = SINK_OFF(key),
+     .def = "primary_key",
+     .choices = sink_key_kinds,
+     .desc = "Message key: primary_key (the primary-key columns: a JSON object, or a "
+             "rowcast.v1.Key with protobuf) or primary_key_joined (their values as text joined "
+             "by '.', e.g. 42.eu). Tables without a primary key give messages without a key."},
     {.name = "topic",
      .type = RC_CONFIG_STRING,
      .offset = SINK_OFF(topic),
@@ -468,8 +480,9 @@ static const rc_config_key_t pipeline_keys[] = {
      .def = "1000",
      .min = 0,
      .max = 600000,
-     .desc = "Time Lua scripts may run per batch; past it the running event fails (on_error "
-             "applies). With a budget the LuaJIT compiler is off. 0 = none. Not enforced for js."},
+     .desc = "Time scripts may run per batch; past it the running event fails (on_error "
+             "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
+             "loop and call. 0 = none."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 
@@ -581,6 +594,14 @@ static const rc_config_key_t root_keys[] = {
      .min = 0,
      .sub = &pipeline_table,
      .desc = "One source server to Kafka flow each; none is fine (add them over REST)."},
+    {.name = "udfs",
+     .type = RC_CONFIG_STRING_LIST,
+     .offset = ROOT_OFF(udfs),
+     .count_offset = ROOT_OFF(n_udfs),
+     .check = check_not_empty,
+     .desc = "Shared objects (.so) with user-defined functions for scripts, loaded at startup "
+             "through the rowcast/udf.h ABI; relative to the config file's directory. "
+             "rowcast --help-udfs lists what scripts can call."},
 };
 static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
 

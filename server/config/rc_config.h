@@ -54,11 +54,12 @@ typedef struct rc_source_config {
 } rc_source_config_t;
 
 typedef struct rc_sink_config {
-    char *format;          /* "json" (only one for now) */
-    char *topic;           /* template with {schema} and {table}; default "{schema}.{table}" */
-    bool create_topics;    /* default true */
-    int topic_partitions;  /* for created topics, default 1 */
-    int topic_replication; /* for created topics, default -1 = broker default */
+    char *format;        /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
+    char *key;           /* "primary_key" | "primary_key_joined" */
+    char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
+    bool create_topics;  /* default true */
+    int topic_partitions;    /* for created topics, default 1 */
+    int topic_replication;   /* for created topics, default -1 = broker default */
 } rc_sink_config_t;
 
 typedef struct rc_transform_config {
@@ -107,6 +108,8 @@ typedef struct rc_config {
     rc_state_config_t state;
     rc_pipeline_config_t *pipelines;
     size_t n_pipelines;
+    char **udfs;         /* UDF plugin files as written; relative to the config file's directory */
+    size_t n_udfs;
 } rc_config_t;
 
 /* Loads and validates path, a file or a directory of YAML files (.yaml, .yml): exactly one of

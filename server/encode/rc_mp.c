@@ -283,3 +283,48 @@ rc_err_t rc_mp_map_find(const uint8_t *map, const uint8_t *end, const char *key,
     }
     return RC_ERR_EOF;
 }
+
+/* k (NUL-terminated) equals s[0..n); never reads k past its terminator. */
+static bool key_eq(const char *k, const char *s, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (k[i] == '\0' || k[i] != s[i]) {
+            return false;
+        }
+    }
+    return k[n] == '\0';
+}
+
+rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *const *keys, size_t n,
+                        const uint8_t **vals, const uint8_t **after) {
+    const uint8_t *p = map;
+    uint32_t count;
+    rc_err_t err = rc_mp_read_map(&p, end, &count);
+    if (err != RC_OK) {
+        return err;
+    }
+    for (size_t j = 0; j < n; j++) {
+        vals[j] = NULL;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const char *s;
+        uint32_t slen;
+        size_t j = n;
+        if (rc_mp_read_str(&p, end, &s, &slen) == RC_OK) {
+            for (j = 0; j < n; j++) {
+                if (!vals[j] && key_eq(keys[j], s, slen)) {
+                    vals[j] = p;
+                    break;
+                }
+            }
+        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+            return err;
+        }
+        if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+            return err;
+        }
+    }
+    if (after) {
+        *after = p;
+    }
+    return RC_OK;
+}

@@ -34,4 +34,11 @@ rc_err_t rc_mp_read_uint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 rc_err_t rc_mp_map_find(const uint8_t *map, const uint8_t *end, const char *key,
                         const uint8_t **val);
 
+/* One pass over the map at map: vals[j] points at the value of the first str key equal to
+ * keys[j] (NULL when absent), for j < n; *after (may be NULL) gets the end of the map. Cheaper
+ * than n rc_mp_map_find calls, each of which skips the values before its key. Errors as
+ * rc_mp_map_find, except that an absent key is not one. */
+rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *const *keys, size_t n,
+                        const uint8_t **vals, const uint8_t **after);
+
 #endif

@@ -2,8 +2,8 @@
  *
  * Reader: connect, ask for the binlog from the start position, decode each event straight
  * into the current batch, and hand the batch over when it is full, when it has waited
- * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, find
- * kafka.topic/kafka.key, write the value as JSON and produce it. The queue between them is
+ * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, build
+ * the message in the sink's format (rc_msg: topic, key, value, headers) and produce it. The queue between them is
  * bounded, so a slow Kafka blocks the reader instead of growing memory. */
 #include "rc_pipeline.h"
 
@@ -26,6 +26,7 @@
 #include "rc_buf.h"
 #include "rc_gtid.h"
 #include "rc_json.h"
+#include "rc_msg.h"
 #include "rc_kafka.h"
 #include "rc_log.h"
 #include "rc_mp.h"
@@ -107,7 +108,7 @@ struct rc_pipeline {
     rc_state_record_t checkpoint; /* the last position written; guarded by lock */
     bool has_checkpoint;
     char *executed_text; /* the executed set at the last hand-over; guarded by lock */
-    rc_hist_t latency;               /* commit -> Kafka acknowledgement, across runs */
+    rc_hist_t latency;   /* commit -> Kafka acknowledgement, across runs */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -841,8 +842,8 @@ static void on_delivery(void *opaque, void *msg_opaque, bool delivered) {
     if (commit_ts) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        rc_hist_observe_us(&p->latency,
-                           ((int64_t)now.tv_sec - (int64_t)commit_ts) * 1000000 + now.tv_nsec / 1000);
+        rc_hist_observe_us(&p->latency, ((int64_t)now.tv_sec - (int64_t)commit_ts) * 1000000 +
+                                            now.tv_nsec / 1000);
     }
 }
 
@@ -902,51 +903,35 @@ static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t er
 }
 
 /* Encodes and produces every event of one batch under ticket `id`. */
-static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_buf_t *val,
-                              rc_buf_t *key, char *errstr, size_t errstr_size) {
+static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_msg_t *msg,
+                              char *errstr, size_t errstr_size) {
     rc_err_t terr = b->n_events ? run_transforms(p, b, errstr, errstr_size) : RC_OK;
     if (terr != RC_OK) {
         return terr;
     }
+    rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
+    rc_format_from_name(p->pc->sink.format, &format);
+    msg->key_joined = p->pc->sink.key && strcmp(p->pc->sink.key, "primary_key_joined") == 0;
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
     for (uint32_t i = 0; i < b->n_events; i++) {
-        const uint8_t *kafka, *topicp, *keyp;
-        const char *topic;
-        uint32_t topic_len;
-        if (rc_mp_map_find(cur, end, "kafka", &kafka) != RC_OK ||
-            rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK ||
-            rc_mp_read_str(&topicp, end, &topic, &topic_len) != RC_OK) {
-            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                             "pipeline %s: event %u of a batch has no kafka.topic string",
-                             p->pc->name, i);
-        }
-        rc_buf_reset(key);
-        if (rc_mp_map_find(kafka, end, "key", &keyp) == RC_OK && !rc_mp_is_nil(keyp, end)) {
-            size_t used;
-            if (rc_json_write(key, keyp, (size_t)(end - keyp), &used) != RC_OK) {
-                return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                                 "pipeline %s: cannot encode the key of an event for %.*s",
-                                 p->pc->name, (int)topic_len, topic);
-            }
-        }
         const uint8_t *meta, *ts;
-        uint64_t commit_ts = 0;
+        uint64_t commit_ts = 0; /* for the latency histogram; 0 = not measured */
         if (rc_mp_map_find(cur, end, "meta", &meta) == RC_OK &&
             rc_mp_map_find(meta, end, "commit_ts", &ts) == RC_OK) {
-            rc_mp_read_uint(&ts, end, &commit_ts); /* left 0 (not measured) if not a number */
+            rc_mp_read_uint(&ts, end, &commit_ts);
         }
-        rc_buf_reset(val);
         size_t used;
-        rc_err_t err = rc_json_write_event(val, cur, (size_t)(end - cur), &used);
+        char why[512];
+        rc_err_t err = rc_msg_encode(msg, format, cur, (size_t)(end - cur), &used, why, sizeof why);
         if (err != RC_OK) {
-            return rc_seterr(errstr, errstr_size, err,
-                             "pipeline %s: cannot encode an event for %.*s as JSON: %s",
-                             p->pc->name, (int)topic_len, topic, rc_err2str(err));
+            return rc_seterr(errstr, errstr_size, err, "pipeline %s: event %u of a batch: %s",
+                             p->pc->name, i, why);
         }
-        err = rc_kafka_produce(p->kafka, topic, topic_len, key->len ? key->data : NULL, key->len,
-                               val->data, val->len, NULL, 0, msg_opaque_of(id, commit_ts),
-                               &p->abort_now, errstr, errstr_size);
+        err = rc_kafka_produce(p->kafka, msg->topic, msg->topic_len,
+                               msg->key.len ? msg->key.data : NULL, msg->key.len, msg->value.data,
+                               msg->value.len, msg->headers, msg->n_headers,
+                               msg_opaque_of(id, commit_ts), &p->abort_now, errstr, errstr_size);
         if (err != RC_OK) {
             return err;
         }
@@ -970,7 +955,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_b
 static void *worker_main(void *arg) {
     rc_pipeline_t *p = arg;
     char errstr[1024];
-    rc_buf_t val = RC_BUF_INIT, key = RC_BUF_INIT;
+    rc_msg_t msg = RC_MSG_INIT;
     bool failed = false;
     rc_kafka_set_delivery_cb(p->kafka, on_delivery, p);
     for (;;) {
@@ -990,7 +975,7 @@ static void *worker_main(void *arg) {
         uint64_t id = ticket_open(p);
         rc_err_t err = id == UINT64_MAX
                            ? rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory")
-                           : produce_batch(p, b, id, &val, &key, errstr, sizeof(errstr));
+                           : produce_batch(p, b, id, &msg, errstr, sizeof(errstr));
         rc_batch_destroy(b);
         rc_kafka_poll(p->kafka, 0);
         if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
@@ -1029,8 +1014,7 @@ static void *worker_main(void *arg) {
         (p->store && rc_state_flush(p->store, 10000, serr, sizeof(serr)) != RC_OK)) {
         fail(p, serr);
     }
-    rc_buf_free(&val);
-    rc_buf_free(&key);
+    rc_msg_free(&msg);
     return NULL;
 }
 

@@ -1199,7 +1199,8 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 s->state = RC_SLOT_UINT;
                 s->u = idx;
             } else if (idx == 0) {
-                s->state = RC_SLOT_STR;
+                s->state = RC_SLOT_EXT;
+                s->ext = RC_EXT_ENUM;
                 s->p = (const uint8_t *)"";
                 s->len = 0;
             } else if (idx > c->nstr) {
@@ -1210,9 +1211,8 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 if (err != RC_OK) {
                     return err;
                 }
-                if (s->state == RC_SLOT_BIN) {
-                    s->state = RC_SLOT_STR;
-                }
+                s->state = RC_SLOT_EXT; /* typed, for the protobuf encoder; JSON writes text */
+                s->ext = RC_EXT_ENUM;
             }
             break;
         }
@@ -1243,7 +1243,8 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 }
                 first = false;
             }
-            s->state = RC_SLOT_STR;
+            s->state = RC_SLOT_EXT;
+            s->ext = RC_EXT_SET;
             s->scratch = true;
             s->u = off;
             s->len = (uint32_t)(x->b->scratch.len - off);

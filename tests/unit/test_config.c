@@ -836,14 +836,17 @@ static void test_config_enum_unsupported_value_lists_supported(void **state) {
     (void)state;
     expect_error(MINIMAL "    sink:\n      format: avro\n",
                  "bad.yaml:9: pipelines[0].sink.format: unsupported value \"avro\" (supported: "
-                 "json)");
+                 "json, protobuf, debezium-json)");
     expect_error(MINIMAL "      tls: {mode: on}\n",
                  "bad.yaml:8: pipelines[0].source.tls.mode: unsupported value \"on\" (supported: "
                  "disabled, preferred, required, verify_ca, verify_identity)");
     expect_error("log_level: verbose\n" MINIMAL,
                  "bad.yaml:1: log_level: unsupported value \"verbose\" (supported: error, warn, "
                  "info, debug)");
-    rc_config_t *c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
+    rc_config_t *c = load_ok(MINIMAL "    sink: {format: protobuf}\n");
+    assert_string_equal(c->pipelines[0].sink.format, "protobuf");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
     assert_int_equal(c->pipelines[0].source.tls_mode, RC_TLS_VERIFY_CA);
     rc_config_destroy(c);
 }
@@ -971,6 +974,21 @@ static void test_config_aliases_are_resolved(void **state) {
     expect_error(MINIMAL "    sink: *nope\n", "bad.yaml:8: pipelines[0].sink: unknown alias *nope");
 }
 
+/* UDF plugins: a list of non-empty file names at the top (loading them is main's job). */
+static void test_config_udfs_lists_plugin_files(void **state) {
+    (void)state;
+    rc_config_t *c = load_ok("udfs: [lib/mask.so, /opt/rowcast/geo.so]\n" MINIMAL);
+    assert_int_equal(c->n_udfs, 2);
+    assert_string_equal(c->udfs[0], "lib/mask.so");
+    assert_string_equal(c->udfs[1], "/opt/rowcast/geo.so");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL);
+    assert_int_equal(c->n_udfs, 0);
+    rc_config_destroy(c);
+    expect_error("udfs: ['']\n" MINIMAL, "bad.yaml:1: udfs[0]: must not be empty");
+    expect_error_prefix("udfs: lib.so\n" MINIMAL, "bad.yaml:1: udfs: expected a list");
+}
+
 static void test_config_print_reference_lists_every_key(void **state) {
     (void)state;
     char *text = NULL;
@@ -994,7 +1012,7 @@ static void test_config_print_reference_lists_every_key(void **state) {
         "pipelines[].sink.format", "pipelines[].sink.topic", "pipelines[].sink.create_topics",
         "pipelines[].sink.topic_partitions", "pipelines[].sink.topic_replication",
         "pipelines[].batch", "pipelines[].batch.max_events", "pipelines[].batch.max_ms",
-        "pipelines[].queue_batches"};
+        "pipelines[].queue_batches", "udfs"};
     /* clang-format on */
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         char line[128];
@@ -1079,6 +1097,7 @@ int main(void) {
         cmocka_unit_test(test_config_topic_and_listen_are_validated),
         cmocka_unit_test(test_config_aliases_are_resolved),
         cmocka_unit_test(test_config_transforms_in_order_with_match_and_policy),
+        cmocka_unit_test(test_config_udfs_lists_plugin_files),
         cmocka_unit_test(test_config_print_reference_lists_every_key),
         cmocka_unit_test(test_config_destroy_accepts_null),
         cmocka_unit_test(test_config_state_topic_and_interval),
