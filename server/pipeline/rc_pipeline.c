@@ -91,6 +91,7 @@ struct rc_pipeline {
     atomic_uint_fast32_t last_event_ts;
     atomic_bool pause_req;
     resume_t resume;                 /* the reader's restart point, kept across stop/start */
+    rc_mysql_t *meta; /* reader: a second connection for information_schema, opened on use */
     rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
     uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
 
@@ -490,6 +491,30 @@ static void wait_while_paused(rc_pipeline_t *p) {
     }
 }
 
+/* opts.column_names: names from information_schema when the binlog has none
+ * (binlog_row_metadata is not FULL), over a second connection. @thread reader */
+static rc_err_t column_names(void *opaque, const char *schema, const char *table, uint32_t ncols,
+                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size) {
+    rc_pipeline_t *p = opaque;
+    if (!p->meta && !(p->meta = rc_mysql_connect(&p->pc->source, errstr, errstr_size))) {
+        return RC_ERR_CONNECT;
+    }
+    rc_err_t err = rc_mysql_column_names(p->meta, schema, table, names, n, errstr, errstr_size);
+    if (err != RC_OK) {
+        rc_mysql_destroy(p->meta);
+        p->meta = NULL;
+        return err;
+    }
+    if (*n != ncols) {
+        rc_warn("source",
+                "pipeline %s: %s.%s has %u columns in information_schema but %u in the binlog "
+                "(it changed after these rows were written): its columns are named col_1, "
+                "col_2, ... until the next DDL statement in the binlog",
+                p->pc->name, schema, table, *n, ncols);
+    }
+    return RC_OK;
+}
+
 /* Learns the source's flavor and identity and makes the executed set of that flavor; a set
  * of the other flavor (the server changed under the pipeline) is an error. @thread reader */
 static rc_err_t identify(rc_pipeline_t *p, rc_mysql_t *m, char *errstr, size_t errstr_size) {
@@ -660,6 +685,7 @@ static void *reader_main(void *arg) {
     opts.pipeline = pc->name;
     opts.topic_template = pc->sink.topic;
     opts.include = include_table;
+    opts.column_names = column_names;
     opts.opaque = p;
     opts.geometry_geojson = pc->source.geometry == 1;
 
@@ -789,6 +815,8 @@ static void *reader_main(void *arg) {
         }
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
+    rc_mysql_destroy(p->meta);
+    p->meta = NULL;
     /* Whatever was decoded goes to Kafka before the worker ends. */
     if (batch) {
         batch = hand_over(p, batch, true);
