@@ -15,6 +15,7 @@
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_text.h"
+#include "rc_utf8.h"
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
@@ -110,6 +111,58 @@ static rc_err_t put_bytes_field(rc_buf_t *out, uint32_t field, const void *s, si
         memcpy(o, s, n);
     }
     out->len = (size_t)(o - out->data) + n;
+    return RC_OK;
+}
+
+/* A string field: protobuf wants valid UTF-8 there (Google's proto3 parsers reject anything
+ * else), so, as rc_json does, each byte that does not start a well-formed sequence becomes
+ * U+FFFD and reading resumes at the next byte. Valid text (the rule) is copied as is. */
+static rc_err_t put_text_field(rc_buf_t *out, uint32_t field, const void *text, size_t n,
+                               bool keep_empty) {
+    const uint8_t *s = text, *e = s + n, *q = s;
+    size_t bad = 0;
+    while (q < e) {
+        if (e - q >= 8) { /* ASCII, the usual text, 8 bytes at a time */
+            uint64_t w;
+            memcpy(&w, q, 8);
+            if (!(w & 0x8080808080808080ULL)) {
+                q += 8;
+                continue;
+            }
+        }
+        if (*q < 0x80) {
+            q++;
+            continue;
+        }
+        size_t len = rc_utf8_len(q, e);
+        if (len == 0) {
+            bad++;
+            len = 1;
+        }
+        q += len;
+    }
+    if (bad == 0) {
+        return put_bytes_field(out, field, s, n, keep_empty);
+    }
+    size_t total = n + 2 * bad; /* each bad byte becomes three */
+    if (rc_buf_reserve(out, 20 + total) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
+    o = varint_at(o, total);
+    for (q = s; q < e;) {
+        size_t len = *q < 0x80 ? 1 : rc_utf8_len(q, e);
+        if (len == 0) {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            q++;
+        } else {
+            memcpy(o, q, len);
+            o += len;
+            q += len;
+        }
+    }
+    out->len = (size_t)(o - out->data);
     return RC_OK;
 }
 
@@ -357,11 +410,11 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
     rc_datetime_t t = {0};
     switch (type) {
     case RC_EXT_DECIMAL:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true);
     case RC_EXT_JSON:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, s, n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, s, n, true);
     case RC_EXT_ENUM:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_ENUM_VALUE, s, n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_ENUM_VALUE, s, n, true);
     case RC_EXT_SET: {
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_SET_VALUE, &mark)) != RC_OK) {
             return err;
@@ -371,7 +424,7 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
         while (n > 0) {
             const uint8_t *comma = memchr(m, ',', (size_t)(e - m));
             const uint8_t *stop = comma ? comma : e;
-            if ((err = put_bytes_field(out, F_SET_MEMBERS, m, (size_t)(stop - m), true)) != RC_OK) {
+            if ((err = put_text_field(out, F_SET_MEMBERS, m, (size_t)(stop - m), true)) != RC_OK) {
                 return err;
             }
             if (!comma) {
@@ -460,7 +513,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
         return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE, bits, WT_I64);
     }
     case MP_STR:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, v.s, v.n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, v.s, v.n, true);
     case MP_BIN:
         return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_BYTES_VALUE, v.s, v.n, true);
     case MP_EXT:
@@ -493,7 +546,7 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         size_t col, val;
         if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK ||
             (err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
-            (err = put_bytes_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
+            (err = put_text_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
             (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK ||
             (err = put_value_body(out, pp, end)) != RC_OK || (err = sub_end(out, val)) != RC_OK ||
             (err = sub_end(out, col)) != RC_OK) {
@@ -525,7 +578,7 @@ static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, co
         return RC_OK;
     }
     rc_err_t err = rc_mp_read_str(pp, end, &s, &n);
-    return err != RC_OK ? err : put_bytes_field(out, field, s, n, false);
+    return err != RC_OK ? err : put_text_field(out, field, s, n, false);
 }
 
 static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {

@@ -1,8 +1,9 @@
 /* test_proto.c: the protobuf and Debezium encoders (server/encode/rc_proto.c, rc_debezium.c)
  * and the message builder (rc_msg.c).
  *
- * Three checks: (1) golden files: one event per value type, encoded as protobuf, JSON and
- * Debezium JSON, byte-exact against tests/data/golden/{protobuf,json,debezium}/ (RC_GOLDEN_UPDATE=1 rewrites them; the
+ * Three checks: (1) golden files: one event per value type (its msgpack in
+ * tests/data/golden/msgpack), encoded as protobuf, JSON and Debezium JSON, byte-exact against
+ * tests/data/golden/{protobuf,json,debezium}/ (RC_GOLDEN_UPDATE=1 rewrites them; the
  * protobuf ones are also checked as text by `protoc --decode`, see tests/CMakeLists.txt);
  * (2) the encoders agree: the protobuf bytes, unpacked by protobuf-c's generated code and
  * turned back into msgpack from the typed values, give the same JSON as the original event,
@@ -120,6 +121,9 @@ VALUE(double_whole, msgpack_pack_double(pk, 42.0))
 VALUE(double_inf, msgpack_pack_double(pk, -INFINITY))
 VALUE(string, str(pk, "caf\xc3\xa9 \"q\"\n\xe2\x80\xa8"))
 VALUE(string_empty, str(pk, ""))
+VALUE(string_invalid_utf8, str(pk, "a\xff\xe0\x80\x80"
+                                   "b\xe2\x82"
+                                   "A\xf4\x90\x80\x80\xed\xa0\x80z"))
 VALUE(bytes, msgpack_pack_bin_with_body(pk, "\x00\xff\x10", 3))
 VALUE(bytes_empty, msgpack_pack_bin_with_body(pk, "", 0))
 VALUE(decimal, ext(pk, RC_EXT_DECIMAL, "-1234.5600"))
@@ -189,6 +193,7 @@ static const golden_t k_golden[] = {
     G(double_inf),
     G(string),
     G(string_empty),
+    G(string_invalid_utf8),
     G(bytes),
     G(bytes_empty),
     G(decimal),
@@ -426,6 +431,11 @@ static void check_agrees(const uint8_t *ev, size_t len, rc_buf_t *pb) {
     mp_init(&m);
     event_to_mp(e, &m.pk);
     char *want = json_of(ev, len), *got = json_of(m.sb.data, m.sb.size);
+    /* both replace bytes that are not UTF-8 with U+FFFD: JSON escaped, protobuf as text */
+    for (char *r; (r = strstr(want, "\\ufffd")) != NULL;) {
+        memcpy(r, "\xef\xbf\xbd", 3);
+        memmove(r + 3, r + 6, strlen(r + 6) + 1);
+    }
     assert_string_equal(got, want);
     free(want);
     free(got);
@@ -445,6 +455,8 @@ static void test_golden_files_per_value_type(void **state) {
         pack_event(&m.pk, g->action, g->before, g->after, g->gtid);
         check_agrees((const uint8_t *)m.sb.data, m.sb.size, &pb);
         char rel[256];
+        snprintf(rel, sizeof rel, "msgpack/%s.mp", g->name); /* the input, also a fuzz seed */
+        check_golden(rel, m.sb.data, m.sb.size);
         snprintf(rel, sizeof rel, "protobuf/%s.pb", g->name);
         check_golden(rel, pb.data, pb.len);
         char *json = json_of(m.sb.data, m.sb.size);
@@ -660,6 +672,13 @@ static void test_typed_values(void **state) {
     v = only_value(&pb, v_float32, &e);
     assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_FLOAT_VALUE);
     assert_true(v->float_value == 0.1f);
+    rowcast__v1__event__free_unpacked(e, NULL);
+
+    v = only_value(&pb, v_string_invalid_utf8, &e);
+    assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_STRING_VALUE);
+#define R "\xef\xbf\xbd" /* U+FFFD */
+    assert_string_equal(v->string_value, "a" R R R R "b" R R "A" R R R R R R R "z");
+#undef R
     rowcast__v1__event__free_unpacked(e, NULL);
 
     v = only_value(&pb, v_enum_empty, &e);
@@ -929,6 +948,19 @@ static void test_msg_headers_and_key_per_format(void **state) {
                      RC_ERR_INVALID);
     assert_string_equal(
         err, "kafka.format of an event for x must be \"json\", \"protobuf\" or \"debezium-json\"");
+    msgpack_sbuffer_destroy(&m.sb);
+
+    /* an event that encodes to an empty protobuf message: an empty value, not a null one */
+    rc_msg_t fresh = RC_MSG_INIT;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 1);
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "topic"), str(&m.pk, "x");
+    assert_int_equal(rc_msg_encode(&fresh, RC_FORMAT_PROTOBUF, (const uint8_t *)m.sb.data,
+                                   m.sb.size, &used, err, sizeof err),
+                     RC_OK);
+    assert_int_equal(fresh.value.len, 0);
+    assert_non_null(fresh.value.data);
+    rc_msg_free(&fresh);
     msgpack_sbuffer_destroy(&m.sb);
 
     /* no topic: one sentence */
