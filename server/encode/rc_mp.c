@@ -168,6 +168,54 @@ rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n) {
     return RC_OK;
 }
 
+rc_err_t rc_mp_read_uint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    const uint8_t *q = *p;
+    if (q >= end) {
+        return RC_ERR_TRUNCATED;
+    }
+    size_t avail = (size_t)(end - q), n;
+    bool is_signed = false;
+    switch (q[0]) {
+    case 0xcc:
+    case 0xd0:
+        n = 1;
+        break;
+    case 0xcd:
+    case 0xd1:
+        n = 2;
+        break;
+    case 0xce:
+    case 0xd2:
+        n = 4;
+        break;
+    case 0xcf:
+    case 0xd3:
+        n = 8;
+        break;
+    default:
+        if (q[0] <= 0x7f) {
+            *v = q[0];
+            *p = q + 1;
+            return RC_OK;
+        }
+        return RC_ERR_INVALID;
+    }
+    is_signed = q[0] >= 0xd0;
+    if (avail < 1 + n) {
+        return RC_ERR_TRUNCATED;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        x = (x << 8) | q[1 + i];
+    }
+    if (is_signed && (q[1] & 0x80)) {
+        return RC_ERR_INVALID; /* negative */
+    }
+    *v = x;
+    *p = q + 1 + n;
+    return RC_OK;
+}
+
 rc_err_t rc_mp_read_str(const uint8_t **p, const uint8_t *end, const char **s, uint32_t *n) {
     const uint8_t *q = *p;
     if (q >= end) {

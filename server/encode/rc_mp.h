@@ -24,6 +24,8 @@ rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n);
 /* Reads a str (not bin); *s points into the buffer. */
 rc_err_t rc_mp_read_str(const uint8_t **p, const uint8_t *end, const char **s, uint32_t *n);
 bool rc_mp_is_nil(const uint8_t *p, const uint8_t *end);
+/* Reads a non-negative integer of any width (a signed encoding holding a value >= 0 too). */
+rc_err_t rc_mp_read_uint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 /* Finds the first str key equal to key in the map at map (whose bytes end before end); other
  * key types are skipped. On success *val points at the value, which is whole inside end.

@@ -28,11 +28,16 @@ rc_kafka_t *rc_kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t 
                          const char *pipeline, char *errstr, size_t errstr_size);
 void rc_kafka_destroy(rc_kafka_t *k);
 
-/* Queues one message. Waits (serving delivery reports) while librdkafka's queue is full, until
- * *stop becomes true. */
+/* Called once per message with its msg_opaque when Kafka acknowledged it (delivered) or gave
+ * up on it (!delivered). Runs on the thread that calls rc_kafka_poll/produce/flush. */
+typedef void (*rc_kafka_delivery_cb)(void *opaque, void *msg_opaque, bool delivered);
+void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaque);
+
+/* Queues one message; msg_opaque comes back in the delivery callback. Waits (serving delivery
+ * reports) while librdkafka's queue is full, until *stop becomes true. */
 rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, const void *key,
                           size_t key_len, const void *value, size_t value_len,
-                          const rc_kafka_header_t *headers, size_t n_headers,
+                          const rc_kafka_header_t *headers, size_t n_headers, void *msg_opaque,
                           const volatile int *stop, char *errstr, size_t errstr_size);
 
 /* Serves delivery reports. */

@@ -174,6 +174,10 @@ def pipeline_config(name, db, start, **overrides):
         "log_level": "info",
         "http": {"listen": ""},
         "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
+        # A state topic per config: a test's start position is never overridden by a position
+        # an earlier run of the same pipeline name stored (tests/integration/test_state.py
+        # shares topics on purpose).
+        "state": {"topic": f"it-state-{uuid.uuid4().hex[:12]}", "interval_ms": 200},
         "pipelines": [
             {
                 "name": name,

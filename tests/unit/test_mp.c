@@ -279,6 +279,38 @@ static void test_mp_is_nil(void **state) {
     assert_false(rc_mp_is_nil(p + 3, p + 3));
 }
 
+static void test_mp_read_uint_every_width(void **state) {
+    (void)state;
+    uint64_t v = 99;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_uint64(&m.pk, 5);          /* fixint */
+    msgpack_pack_uint64(&m.pk, 200);        /* u8 */
+    msgpack_pack_uint64(&m.pk, 60000);      /* u16 */
+    msgpack_pack_uint64(&m.pk, 1700000000); /* u32: a commit time */
+    msgpack_pack_uint64(&m.pk, UINT64_MAX); /* u64 */
+    msgpack_pack_int64(&m.pk, -1);
+    msgpack_pack_str_with_body(&m.pk, "7", 1);
+    const uint8_t *p = (const uint8_t *)m.sb.data, *end = p + m.sb.size;
+    const uint64_t want[] = {5, 200, 60000, 1700000000, UINT64_MAX};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(rc_mp_read_uint(&p, end, &v), RC_OK);
+        assert_true(v == want[i]);
+    }
+    const uint8_t *at = p;
+    assert_int_equal(rc_mp_read_uint(&p, end, &v), RC_ERR_INVALID); /* negative */
+    assert_ptr_equal(p, at);
+    assert_int_equal(rc_mp_skip(&p, end), RC_OK);
+    assert_int_equal(rc_mp_read_uint(&p, end, &v), RC_ERR_INVALID); /* a string */
+    msgpack_sbuffer_destroy(&m.sb);
+    const uint8_t *t = U8("\xce\x01\x02"); /* a u32 cut short */
+    assert_int_equal(rc_mp_read_uint(&t, t + 3, &v), RC_ERR_TRUNCATED);
+    assert_int_equal(rc_mp_read_uint(&t, t, &v), RC_ERR_TRUNCATED);
+    const uint8_t *sp = U8("\xd1\x01\x00"); /* int16 256 */
+    assert_int_equal(rc_mp_read_uint(&sp, sp + 3, &v), RC_OK);
+    assert_true(v == 256);
+}
+
 /* ---- map_find ----------------------------------------------------------------------------- */
 
 static void pack_event(mp_t *m) {
@@ -432,6 +464,7 @@ int main(void) {
         cmocka_unit_test(test_mp_read_map_and_array),
         cmocka_unit_test(test_mp_read_str_every_encoding),
         cmocka_unit_test(test_mp_is_nil),
+        cmocka_unit_test(test_mp_read_uint_every_width),
         cmocka_unit_test(test_mp_map_find),
         cmocka_unit_test(test_mp_map_find_truncated),
         cmocka_unit_test(test_mp_map_pick_one_pass),
