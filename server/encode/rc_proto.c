@@ -482,6 +482,51 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
     }
 }
 
+/* GEOMETRY values come from the decoder as {"srid": uint, "wkb": bin} or, with
+ * source.geometry: geojson, {"srid": uint, "geojson": ext JSON}: a map of exactly that shape
+ * is a Geometry. */
+static const char *const k_geo_keys[] = {"srid", "wkb", "geojson"};
+
+static bool is_geometry(const uint8_t *map, const uint8_t *end) {
+    const uint8_t *v[3], *p = map;
+    uint32_t n;
+    if (rc_mp_read_map(&p, end, &n) != RC_OK || n != 2 ||
+        rc_mp_map_pick(map, end, k_geo_keys, 3, v, NULL) != RC_OK || !v[0] ||
+        !(v[0] < end && (v[0][0] <= 0x7f || (v[0][0] >= 0xcc && v[0][0] <= 0xce)))) {
+        return false;
+    }
+    if (v[1]) {
+        return v[1] < end && v[1][0] >= 0xc4 && v[1][0] <= 0xc6;
+    }
+    mp_val_t x;
+    const uint8_t *q = v[2];
+    return q && mp_next(&q, end, &x) == RC_OK && x.kind == MP_EXT && x.ext == RC_EXT_JSON;
+}
+
+static rc_err_t put_geometry(rc_buf_t *out, const uint8_t **pp, const uint8_t *map,
+                             const uint8_t *end) {
+    const uint8_t *v[3], *after;
+    size_t mark;
+    mp_val_t srid, g;
+    rc_err_t err = rc_mp_map_pick(map, end, k_geo_keys, 3, v, &after);
+    const uint8_t *q = v[0];
+    if (err != RC_OK || (err = mp_next(&q, end, &srid)) != RC_OK) {
+        return err;
+    }
+    q = v[1] ? v[1] : v[2];
+    if ((err = mp_next(&q, end, &g)) != RC_OK ||
+        (err = sub_begin(out, ROWCAST__V1__VALUE__KIND_GEOMETRY_VALUE, &mark)) != RC_OK ||
+        (err = put_uint_field(out, 1, srid.u, false)) != RC_OK) {
+        return err;
+    }
+    err = v[1] ? put_bytes_field(out, 2, g.s, g.n, false) : put_text_field(out, 3, g.s, g.n, false);
+    if (err != RC_OK) {
+        return err;
+    }
+    *pp = after;
+    return sub_end(out, mark);
+}
+
 /* The body of a Value message for the object at *pp (moved past it). */
 static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
     const uint8_t *start = *pp;
@@ -518,8 +563,12 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
         return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_BYTES_VALUE, v.s, v.n, true);
     case MP_EXT:
         return put_ext(out, v.ext, v.s, v.n);
-    case MP_ARRAY:
-    case MP_MAP: {
+    case MP_MAP:
+        if (is_geometry(start, end)) {
+            return put_geometry(out, pp, start, end);
+        }
+        /* fall through */
+    case MP_ARRAY: {
         /* a list or map a script put into a row: its JSON text */
         size_t mark, used;
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, &mark)) != RC_OK ||
