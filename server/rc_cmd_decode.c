@@ -13,6 +13,7 @@
 
 #include "rc_binlog.h"
 #include "rc_buf.h"
+#include "rc_debezium.h"
 #include "rc_json.h"
 
 typedef struct decode_ctx {
@@ -28,24 +29,28 @@ static bool include_table(void *opaque, const char *schema, const char *table) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "Usage: rowcast decode [--include REGEX] [--no-checksum] [--geojson] FILE...\n"
+    fprintf(out, "Usage: rowcast decode [--include REGEX] [--format F] [--no-checksum]\n"
+                 "                      [--geojson] FILE...\n"
                  "\n"
                  "Prints every row change in the binlog files as one JSON document per line,\n"
                  "the same value a pipeline produces to Kafka. Files are read in the order given,\n"
                  "as one stream.\n"
                  "\n"
                  "  --include REGEX  only tables whose schema.table matches (anchored)\n"
+                 "  --format F       json (default) or debezium-json, as sink.format\n"
                  "  --no-checksum    do not verify CRC32 checksums\n"
                  "  --geojson        GEOMETRY values as {\"srid\", \"geojson\"}, not WKB\n");
 }
 
-/* Writes the JSON of every event packed in sb to out. */
-static int print_events(msgpack_sbuffer *sb, rc_buf_t *json, FILE *out, const char *path) {
+/* Writes the JSON (or Debezium JSON) of every event packed in sb to out. */
+static int print_events(msgpack_sbuffer *sb, rc_buf_t *json, FILE *out, const char *path,
+                        bool debezium) {
     const uint8_t *p = (const uint8_t *)sb->data, *end = p + sb->size;
     while (p < end) {
         size_t used;
         rc_buf_reset(json);
-        rc_err_t err = rc_json_write_event(json, p, (size_t)(end - p), &used);
+        rc_err_t err = debezium ? rc_debezium_write_event(json, p, (size_t)(end - p), &used)
+                                : rc_json_write_event(json, p, (size_t)(end - p), &used);
         if (err != RC_OK) {
             fprintf(stderr, "rowcast decode: %s: cannot write an event as JSON: %s\n", path,
                     rc_err2str(err));
@@ -61,7 +66,7 @@ static int print_events(msgpack_sbuffer *sb, rc_buf_t *json, FILE *out, const ch
 
 int rc_cmd_decode(int argc, char **argv) {
     decode_ctx_t ctx = {.has_include = false};
-    bool verify = true, geojson = false;
+    bool verify = true, debezium = false, geojson = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--include") == 0 && i + 1 < argc) {
@@ -77,6 +82,14 @@ int rc_cmd_decode(int argc, char **argv) {
                 return 2;
             }
             ctx.has_include = true;
+        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "debezium-json") != 0 && strcmp(argv[i], "json") != 0) {
+                fprintf(stderr, "rowcast decode: --format '%s': use json or debezium-json\n",
+                        argv[i]);
+                return 2;
+            }
+            debezium = strcmp(argv[i], "debezium-json") == 0;
         } else if (strcmp(argv[i], "--no-checksum") == 0) {
             verify = false;
         } else if (strcmp(argv[i], "--geojson") == 0) {
@@ -130,7 +143,7 @@ int rc_cmd_decode(int argc, char **argv) {
                 status = 1;
                 break;
             }
-            if (print_events(&sb, &json, stdout, argv[i]) != 0) {
+            if (print_events(&sb, &json, stdout, argv[i], debezium) != 0) {
                 status = 1;
                 break;
             }

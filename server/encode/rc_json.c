@@ -16,8 +16,13 @@
 
 #include "rc_event.h"
 #include "rc_mp.h"
+#include "rc_utf8.h"
 
 #define MAX_DEPTH 64
+/* A key that is not a str counts as this many levels: each key inside a key escapes the text
+ * of the one inside it again (2x and more per level), so the nesting of keys in keys has to
+ * stop early (at 3 levels) to keep the output from growing exponentially. */
+#define KEY_DEPTH 16
 /* Strings are escaped in slices of this many input bytes, so a 16 MiB TEXT value does not
  * reserve 96 MiB at once. A UTF-8 sequence may run up to 3 bytes past a slice's end. */
 #define STR_SLICE     65536
@@ -64,31 +69,6 @@ static const uint8_t k_class[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xe0 */
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xf0 */
 };
-
-/* The length of the well-formed UTF-8 sequence at s (Unicode table 3-7), or 0 if s[0] does not
- * start one: no overlongs, no surrogates, nothing above U+10FFFF, nothing cut short. */
-static inline size_t utf8_len(const uint8_t *s, const uint8_t *e) {
-    uint8_t c = s[0];
-    size_t avail = (size_t)(e - s);
-    if (c < 0xc2) {
-        return 0; /* a continuation byte alone, or C0/C1 (always overlong) */
-    }
-    if (c < 0xe0) {
-        return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c < 0xf0) {
-        uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        return avail >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c < 0xf5) {
-        uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return avail >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-                       (s[3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0; /* F5..FF never appear in UTF-8 */
-}
 
 static const char k_hex[] = "0123456789abcdef";
 
@@ -149,7 +129,7 @@ static rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
                 s++;
                 continue;
             }
-            size_t len = utf8_len(s, e);
+            size_t len = rc_utf8_len(s, e);
             if (len == 0) {
                 memcpy(o, "\\ufffd", 6); /* this one byte; the next is looked at afresh */
                 o += 6;
@@ -714,7 +694,7 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
             *pp = k;
             err = put_string(out, (const uint8_t *)key, klen);
         } else {
-            err = write_key_text(out, pp, end, depth + 1);
+            err = write_key_text(out, pp, end, depth + KEY_DEPTH);
         }
         if (err == RC_OK && (err = rc_buf_putc(out, ':')) == RC_OK) {
             err = write_value(out, pp, end, depth + 1);

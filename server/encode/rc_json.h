@@ -16,7 +16,9 @@
  *          \ufffd and E2 82 41 gives \ufffd\ufffdA),
  *   bin -> base64 string (standard alphabet, padded),
  *   array -> [..], map -> {..} in the order found (keys: str as is; other key types written as
- *          their JSON text inside a string: {1: x} -> {"1":x}),
+ *          their JSON text inside a string: {1: x} -> {"1":x}; such a key counts as 16 levels of
+ *          nesting, so a map or array used as a key inside another such key stops at the
+ *          depth limit after 3 levels instead of growing the text exponentially),
  *   ext RC_EXT_JSON -> the payload inlined as JSON, unchecked (an empty payload -> null);
  *   other rc_ext_type (DECIMAL, temporals, ENUM, SET) -> payload as a string;
  *   unknown ext -> base64 string of the payload.

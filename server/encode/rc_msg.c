@@ -340,6 +340,9 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
                          (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err));
     }
+    if (!m->value.data && rc_buf_reserve(&m->value, 1) != RC_OK) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    } /* an empty protobuf message is an empty value, not a null one (a tombstone) */
     if ((err = add_headers(m, f, at, end, kat[K_HEADERS], why, sizeof why)) != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "the headers of an event for %.*s: %s",
                          (int)topic_len, m->topic, why);

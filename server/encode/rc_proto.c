@@ -15,6 +15,7 @@
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_text.h"
+#include "rc_utf8.h"
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
@@ -110,6 +111,58 @@ static rc_err_t put_bytes_field(rc_buf_t *out, uint32_t field, const void *s, si
         memcpy(o, s, n);
     }
     out->len = (size_t)(o - out->data) + n;
+    return RC_OK;
+}
+
+/* A string field: protobuf wants valid UTF-8 there (Google's proto3 parsers reject anything
+ * else), so, as rc_json does, each byte that does not start a well-formed sequence becomes
+ * U+FFFD and reading resumes at the next byte. Valid text (the rule) is copied as is. */
+static rc_err_t put_text_field(rc_buf_t *out, uint32_t field, const void *text, size_t n,
+                               bool keep_empty) {
+    const uint8_t *s = text, *e = s + n, *q = s;
+    size_t bad = 0;
+    while (q < e) {
+        if (e - q >= 8) { /* ASCII, the usual text, 8 bytes at a time */
+            uint64_t w;
+            memcpy(&w, q, 8);
+            if (!(w & 0x8080808080808080ULL)) {
+                q += 8;
+                continue;
+            }
+        }
+        if (*q < 0x80) {
+            q++;
+            continue;
+        }
+        size_t len = rc_utf8_len(q, e);
+        if (len == 0) {
+            bad++;
+            len = 1;
+        }
+        q += len;
+    }
+    if (bad == 0) {
+        return put_bytes_field(out, field, s, n, keep_empty);
+    }
+    size_t total = n + 2 * bad; /* each bad byte becomes three */
+    if (rc_buf_reserve(out, 20 + total) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
+    o = varint_at(o, total);
+    for (q = s; q < e;) {
+        size_t len = *q < 0x80 ? 1 : rc_utf8_len(q, e);
+        if (len == 0) {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            q++;
+        } else {
+            memcpy(o, q, len);
+            o += len;
+            q += len;
+        }
+    }
+    out->len = (size_t)(o - out->data);
     return RC_OK;
 }
 
@@ -357,11 +410,11 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
     rc_datetime_t t = {0};
     switch (type) {
     case RC_EXT_DECIMAL:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true);
     case RC_EXT_JSON:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, s, n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, s, n, true);
     case RC_EXT_ENUM:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_ENUM_VALUE, s, n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_ENUM_VALUE, s, n, true);
     case RC_EXT_SET: {
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_SET_VALUE, &mark)) != RC_OK) {
             return err;
@@ -371,7 +424,7 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
         while (n > 0) {
             const uint8_t *comma = memchr(m, ',', (size_t)(e - m));
             const uint8_t *stop = comma ? comma : e;
-            if ((err = put_bytes_field(out, F_SET_MEMBERS, m, (size_t)(stop - m), true)) != RC_OK) {
+            if ((err = put_text_field(out, F_SET_MEMBERS, m, (size_t)(stop - m), true)) != RC_OK) {
                 return err;
             }
             if (!comma) {
@@ -429,6 +482,51 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
     }
 }
 
+/* GEOMETRY values come from the decoder as {"srid": uint, "wkb": bin} or, with
+ * source.geometry: geojson, {"srid": uint, "geojson": ext JSON}: a map of exactly that shape
+ * is a Geometry. */
+static const char *const k_geo_keys[] = {"srid", "wkb", "geojson"};
+
+static bool is_geometry(const uint8_t *map, const uint8_t *end) {
+    const uint8_t *v[3], *p = map;
+    uint32_t n;
+    if (rc_mp_read_map(&p, end, &n) != RC_OK || n != 2 ||
+        rc_mp_map_pick(map, end, k_geo_keys, 3, v, NULL) != RC_OK || !v[0] ||
+        !(v[0] < end && (v[0][0] <= 0x7f || (v[0][0] >= 0xcc && v[0][0] <= 0xce)))) {
+        return false;
+    }
+    if (v[1]) {
+        return v[1] < end && v[1][0] >= 0xc4 && v[1][0] <= 0xc6;
+    }
+    mp_val_t x;
+    const uint8_t *q = v[2];
+    return q && mp_next(&q, end, &x) == RC_OK && x.kind == MP_EXT && x.ext == RC_EXT_JSON;
+}
+
+static rc_err_t put_geometry(rc_buf_t *out, const uint8_t **pp, const uint8_t *map,
+                             const uint8_t *end) {
+    const uint8_t *v[3], *after;
+    size_t mark;
+    mp_val_t srid, g;
+    rc_err_t err = rc_mp_map_pick(map, end, k_geo_keys, 3, v, &after);
+    const uint8_t *q = v[0];
+    if (err != RC_OK || (err = mp_next(&q, end, &srid)) != RC_OK) {
+        return err;
+    }
+    q = v[1] ? v[1] : v[2];
+    if ((err = mp_next(&q, end, &g)) != RC_OK ||
+        (err = sub_begin(out, ROWCAST__V1__VALUE__KIND_GEOMETRY_VALUE, &mark)) != RC_OK ||
+        (err = put_uint_field(out, 1, srid.u, false)) != RC_OK) {
+        return err;
+    }
+    err = v[1] ? put_bytes_field(out, 2, g.s, g.n, false) : put_text_field(out, 3, g.s, g.n, false);
+    if (err != RC_OK) {
+        return err;
+    }
+    *pp = after;
+    return sub_end(out, mark);
+}
+
 /* The body of a Value message for the object at *pp (moved past it). */
 static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
     const uint8_t *start = *pp;
@@ -460,13 +558,17 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
         return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE, bits, WT_I64);
     }
     case MP_STR:
-        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, v.s, v.n, true);
+        return put_text_field(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, v.s, v.n, true);
     case MP_BIN:
         return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_BYTES_VALUE, v.s, v.n, true);
     case MP_EXT:
         return put_ext(out, v.ext, v.s, v.n);
-    case MP_ARRAY:
-    case MP_MAP: {
+    case MP_MAP:
+        if (is_geometry(start, end)) {
+            return put_geometry(out, pp, start, end);
+        }
+        /* fall through */
+    case MP_ARRAY: {
         /* a list or map a script put into a row: its JSON text */
         size_t mark, used;
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, &mark)) != RC_OK ||
@@ -493,7 +595,7 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         size_t col, val;
         if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK ||
             (err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
-            (err = put_bytes_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
+            (err = put_text_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
             (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK ||
             (err = put_value_body(out, pp, end)) != RC_OK || (err = sub_end(out, val)) != RC_OK ||
             (err = sub_end(out, col)) != RC_OK) {
@@ -525,7 +627,7 @@ static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, co
         return RC_OK;
     }
     rc_err_t err = rc_mp_read_str(pp, end, &s, &n);
-    return err != RC_OK ? err : put_bytes_field(out, field, s, n, false);
+    return err != RC_OK ? err : put_text_field(out, field, s, n, false);
 }
 
 static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {

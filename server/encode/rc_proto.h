@@ -14,7 +14,9 @@
  *       (the comma-separated text split into members; SET member names hold no commas);
  *   ext DATE / TIME / DATETIME / TIMESTAMP -> date_value / time_value / datetime_value /
  *       timestamp_value, parsed from their canonical text (fsp = the fraction digits);
- *   array or map (a script can put one in a row) -> json_value with its JSON text.
+ *   {"srid": uint, "wkb": bin} or {"srid": uint, "geojson": ext JSON} (GEOMETRY as the decoder
+ *       packs it) -> geometry_value;
+ *   any other array or map (a script can put one in a row) -> json_value with its JSON text.
  * A temporal ext whose text is not in the canonical form, or an unknown ext type, is
  * RC_ERR_INVALID: the contract promises typed values, so nothing is passed on as a guess.
  * @thread any (pure functions) */

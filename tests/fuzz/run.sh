@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) in build/fuzz and runs each one for
-# SECONDS (default 30) from a corpus seeded with the binlog fixtures and the JSON vectors.
+# SECONDS (default 30) from a corpus seeded with the binlog fixtures, the JSON vectors and the
+# encoders' golden input events (tests/data/golden/msgpack).
 # Crashing inputs are written to build/fuzz/crashes/; keep each as a regression case in
 # tests/fuzz/regressions/<target>/ once fixed (they are replayed on every run).
 #   tests/fuzz/run.sh [SECONDS]          random seed, for SECONDS per target (exploring)
@@ -20,10 +21,11 @@ fi
 cc=$(command -v clang-14 || command -v clang || true)
 [ -n "$cc" ] || { echo "tests/fuzz/run.sh: clang-14 is needed (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
 CC=$cc cmake -S . -B build/fuzz -G Ninja -DRC_FUZZ=ON -DRC_TESTS=OFF -DRC_SANITIZE=ON -DRC_WERROR=ON >/dev/null
-cmake --build build/fuzz --target fuzz_binlog fuzz_json_binary >/dev/null
+cmake --build build/fuzz --target fuzz_binlog fuzz_json_binary fuzz_encode >/dev/null
 
 work=build/fuzz/work
-rm -rf "$work" && mkdir -p "$work/binlog" "$work/json" build/fuzz/crashes
+rm -rf "$work" && mkdir -p "$work/binlog" "$work/json" "$work/encode" build/fuzz/crashes
+cp tests/data/golden/msgpack/*.mp "$work/encode/"
 for f in tests/data/binlog/*/*.000001 tests/data/binlog/*/*.binlog tests/data/binlog/*/*/log.bin \
     tests/data/binlog/*/*.compressed tests/data/binlog/*/*.aurora-padding \
     tests/data/binlog/*/tcb-eval002c-bin.003320; do
@@ -35,7 +37,7 @@ tail -n +2 tests/data/binlog/json-binary/vectors.tsv | cut -f2 | while read -r h
     printf '%s' "$hex" | xxd -r -p >"$work/json/v$i"
 done
 status=0
-for t in binlog:fuzz_binlog json:fuzz_json_binary; do
+for t in binlog:fuzz_binlog json:fuzz_json_binary encode:fuzz_encode; do
     dir=${t%%:*} target=${t#*:}
     reg=tests/fuzz/regressions/$target
     if [ -d "$reg" ] && [ -n "$(ls -A "$reg")" ]; then

@@ -65,6 +65,22 @@ def test_missing_file_and_bad_option():
     assert rc == 2 and "--include" in err
 
 
+def test_debezium_json_format():
+    """--format debezium-json prints what a debezium-json pipeline would produce."""
+    rc, events, err = decode("--format", "debezium-json", DATA / "rust_mysql_common/mariadb-bin.000001")
+    assert rc == 0, err
+    assert [e["after"]["id"] for e in events] == [62, 63]
+    first = events[0]
+    assert first["op"] == "c" and first["before"] is None
+    assert first["after"]["created"] == "2022-04-20T22:18:04Z"  # TIMESTAMP: ZonedTimestamp
+    src = first["source"]
+    assert (src["connector"], src["db"], src["table"]) == ("mysql", "toddy_test", "outbox")
+    assert (src["gtid"], src["file"], src["name"]) == ("0-1-1", "mariadb-bin.000001", "decode")
+    assert src["ts_ms"] == 1650493084000
+    rc, _, err = decode("--format", "avro", DATA / "rust_mysql_common/mariadb-bin.000001")
+    assert rc == 2 and "--format 'avro': use json or debezium-json" in err
+
+
 def test_geometry_as_wkb_by_default_and_geojson_on_request():
     path = DATA / "mariadb/geometry.000001"
     rc, events, err = decode(path)

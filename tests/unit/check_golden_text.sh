@@ -4,6 +4,10 @@
 # RC_GOLDEN_UPDATE=1 writes the .txt files instead.
 set -euo pipefail
 protoc="$1" proto_dir="$2" dir="$3"
+command -v "$protoc" >/dev/null || {
+    echo "check_golden_text: $protoc is missing (Debian protobuf-compiler)" >&2
+    exit 1
+}
 n=0 bad=0
 for pb in "$dir"/*.pb; do
     txt="${pb%.pb}.txt"

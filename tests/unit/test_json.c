@@ -926,6 +926,37 @@ static void test_json_map_non_string_keys(void **state) {
     rc_buf_free(&exp);
 }
 
+/* Found by fuzz_encode: maps used as keys of maps used as keys ... escape the inner text again
+ * at each level, so 60 levels took exponential time and memory. They stop at the depth limit. */
+static void test_json_keys_inside_keys_stop_early(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    for (int i = 0; i < 60; i++) {
+        msgpack_pack_map(&m.pk, 1); /* {{{...: 1}: 1}: 1} */
+    }
+    msgpack_pack_nil(&m.pk);
+    for (int i = 0; i < 60; i++) {
+        msgpack_pack_int(&m.pk, 1);
+    }
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_json_write(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                     RC_ERR_INVALID);
+    assert_int_equal(out.len, 0);
+    rc_buf_free(&out);
+    msgpack_sbuffer_destroy(&m.sb);
+
+    mp_init(&m); /* three levels are fine */
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_map(&m.pk, 1);
+    }
+    msgpack_pack_int(&m.pk, 7);
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_int(&m.pk, i);
+    }
+    check_mp(&m, "{\"{\\\"{\\\\\\\"7\\\\\\\":0}\\\":1}\":2}");
+}
+
 static void test_json_nested_document(void **state) {
     (void)state;
     mp_t m;
@@ -1479,6 +1510,7 @@ int main(void) {
         cmocka_unit_test(test_json_ext_every_encoding_and_unknown_types),
         cmocka_unit_test(test_json_containers_every_encoding),
         cmocka_unit_test(test_json_map_non_string_keys),
+        cmocka_unit_test(test_json_keys_inside_keys_stop_early),
         cmocka_unit_test(test_json_nested_document),
         cmocka_unit_test(test_json_depth_64_ok_65_invalid),
         cmocka_unit_test(test_json_c1_invalid),

@@ -1,8 +1,9 @@
 /* test_proto.c: the protobuf and Debezium encoders (server/encode/rc_proto.c, rc_debezium.c)
  * and the message builder (rc_msg.c).
  *
- * Three checks: (1) golden files: one event per value type, encoded as protobuf, JSON and
- * Debezium JSON, byte-exact against tests/data/golden/{protobuf,json,debezium}/ (RC_GOLDEN_UPDATE=1 rewrites them; the
+ * Three checks: (1) golden files: one event per value type (its msgpack in
+ * tests/data/golden/msgpack), encoded as protobuf, JSON and Debezium JSON, byte-exact against
+ * tests/data/golden/{protobuf,json,debezium}/ (RC_GOLDEN_UPDATE=1 rewrites them; the
  * protobuf ones are also checked as text by `protoc --decode`, see tests/CMakeLists.txt);
  * (2) the encoders agree: the protobuf bytes, unpacked by protobuf-c's generated code and
  * turned back into msgpack from the typed values, give the same JSON as the original event,
@@ -120,6 +121,9 @@ VALUE(double_whole, msgpack_pack_double(pk, 42.0))
 VALUE(double_inf, msgpack_pack_double(pk, -INFINITY))
 VALUE(string, str(pk, "caf\xc3\xa9 \"q\"\n\xe2\x80\xa8"))
 VALUE(string_empty, str(pk, ""))
+VALUE(string_invalid_utf8, str(pk, "a\xff\xe0\x80\x80"
+                                   "b\xe2\x82"
+                                   "A\xf4\x90\x80\x80\xed\xa0\x80z"))
 VALUE(bytes, msgpack_pack_bin_with_body(pk, "\x00\xff\x10", 3))
 VALUE(bytes_empty, msgpack_pack_bin_with_body(pk, "", 0))
 VALUE(decimal, ext(pk, RC_EXT_DECIMAL, "-1234.5600"))
@@ -148,6 +152,18 @@ VALUE(script_map, (msgpack_pack_map(pk, 2), str(pk, "a"), msgpack_pack_int64(pk,
                    msgpack_pack_array(pk, 2), msgpack_pack_nil(pk), str(pk, "x")))
 VALUE(script_array, (msgpack_pack_array(pk, 0)))
 VALUE(bad_date_dbz, ext(pk, RC_EXT_DATE, "24-02-29"))
+VALUE(geometry_wkb,
+      (msgpack_pack_map(pk, 2), str(pk, "srid"), msgpack_pack_uint64(pk, 4326), str(pk, "wkb"),
+       msgpack_pack_bin_with_body(pk,
+                                  "\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00"
+                                  "\x00\xf0\x3f\x00\x00\x00\x00\x00\x00"
+                                  "\x00\x40",
+                                  21)))
+VALUE(geometry_geojson,
+      (msgpack_pack_map(pk, 2), str(pk, "srid"), msgpack_pack_uint64(pk, 0), str(pk, "geojson"),
+       ext(pk, RC_EXT_JSON, "{\"type\":\"Point\",\"coordinates\":[1.0,2.0]}")))
+VALUE(geometry_lookalike, (msgpack_pack_map(pk, 2), str(pk, "srid"), str(pk, "4326"),
+                           str(pk, "wkb"), msgpack_pack_bin_with_body(pk, "x", 1)))
 VALUE(long_string, ({
           char s[300];
           memset(s, 'x', sizeof s);
@@ -189,6 +205,7 @@ static const golden_t k_golden[] = {
     G(double_inf),
     G(string),
     G(string_empty),
+    G(string_invalid_utf8),
     G(bytes),
     G(bytes_empty),
     G(decimal),
@@ -213,6 +230,9 @@ static const golden_t k_golden[] = {
     G(set),
     G(set_empty),
     G(set_one),
+    G(geometry_wkb),
+    G(geometry_geojson),
+    G(geometry_lookalike),
     G(script_map),
     G(script_array),
     G(long_string),
@@ -311,6 +331,16 @@ static void value_to_mp(const Rowcast__V1__Value *v, msgpack_packer *pk) {
         ext(pk, RC_EXT_SET, s);
         return;
     }
+    case ROWCAST__V1__VALUE__KIND_GEOMETRY_VALUE:
+        msgpack_pack_map(pk, 2);
+        str(pk, "srid"), msgpack_pack_uint64(pk, v->geometry_value->srid);
+        if (v->geometry_value->geojson[0]) {
+            str(pk, "geojson"), ext(pk, RC_EXT_JSON, v->geometry_value->geojson);
+        } else {
+            str(pk, "wkb");
+            msgpack_pack_bin_with_body(pk, v->geometry_value->wkb.data, v->geometry_value->wkb.len);
+        }
+        return;
     case ROWCAST__V1__VALUE__KIND_DATE_VALUE:
         snprintf(t, sizeof t, "%04" PRId32 "-%02" PRIu32 "-%02" PRIu32, v->date_value->year,
                  v->date_value->month, v->date_value->day);
@@ -426,6 +456,11 @@ static void check_agrees(const uint8_t *ev, size_t len, rc_buf_t *pb) {
     mp_init(&m);
     event_to_mp(e, &m.pk);
     char *want = json_of(ev, len), *got = json_of(m.sb.data, m.sb.size);
+    /* both replace bytes that are not UTF-8 with U+FFFD: JSON escaped, protobuf as text */
+    for (char *r; (r = strstr(want, "\\ufffd")) != NULL;) {
+        memcpy(r, "\xef\xbf\xbd", 3);
+        memmove(r + 3, r + 6, strlen(r + 6) + 1);
+    }
     assert_string_equal(got, want);
     free(want);
     free(got);
@@ -445,6 +480,8 @@ static void test_golden_files_per_value_type(void **state) {
         pack_event(&m.pk, g->action, g->before, g->after, g->gtid);
         check_agrees((const uint8_t *)m.sb.data, m.sb.size, &pb);
         char rel[256];
+        snprintf(rel, sizeof rel, "msgpack/%s.mp", g->name); /* the input, also a fuzz seed */
+        check_golden(rel, m.sb.data, m.sb.size);
         snprintf(rel, sizeof rel, "protobuf/%s.pb", g->name);
         check_golden(rel, pb.data, pb.len);
         char *json = json_of(m.sb.data, m.sb.size);
@@ -662,9 +699,32 @@ static void test_typed_values(void **state) {
     assert_true(v->float_value == 0.1f);
     rowcast__v1__event__free_unpacked(e, NULL);
 
+    v = only_value(&pb, v_string_invalid_utf8, &e);
+    assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_STRING_VALUE);
+#define R "\xef\xbf\xbd" /* U+FFFD */
+    assert_string_equal(v->string_value, "a" R R R R "b" R R "A" R R R R R R R "z");
+#undef R
+    rowcast__v1__event__free_unpacked(e, NULL);
+
     v = only_value(&pb, v_enum_empty, &e);
     assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_ENUM_VALUE);
     assert_string_equal(v->enum_value, "");
+    rowcast__v1__event__free_unpacked(e, NULL);
+
+    v = only_value(&pb, v_geometry_wkb, &e);
+    assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_GEOMETRY_VALUE);
+    assert_int_equal(v->geometry_value->srid, 4326);
+    assert_int_equal(v->geometry_value->wkb.len, 21);
+    assert_memory_equal(v->geometry_value->wkb.data, "\x01\x01\x00\x00\x00", 5);
+    rowcast__v1__event__free_unpacked(e, NULL);
+    v = only_value(&pb, v_geometry_geojson, &e);
+    assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_GEOMETRY_VALUE);
+    assert_int_equal(v->geometry_value->srid, 0);
+    assert_string_equal(v->geometry_value->geojson,
+                        "{\"type\":\"Point\",\"coordinates\":[1.0,2.0]}");
+    rowcast__v1__event__free_unpacked(e, NULL);
+    v = only_value(&pb, v_geometry_lookalike, &e); /* srid not a number: just a map */
+    assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_JSON_VALUE);
     rowcast__v1__event__free_unpacked(e, NULL);
 
     v = only_value(&pb, v_script_map, &e);
@@ -696,6 +756,12 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
         "rust_mysql_common/transaction_compression.000001",
         "rust_mysql_common/json.binlog.000001",
         "rust_mysql_common/json-opaque.binlog",
+        "mariadb/binary-padding.000001",
+        "mariadb/charsets.000001",
+        "mariadb/compressed-columns.000001",
+        "mariadb/compressed.000001",
+        "mariadb/geometry.000001",
+        "mariadb/geometry.000001", /* again with GEOMETRY as GeoJSON */
     };
     rc_buf_t pb = RC_BUF_INIT;
     int total = 0;
@@ -706,6 +772,7 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
         assert_non_null(f);
         rc_binlog_opts_t opts;
         rc_binlog_opts_init(&opts);
+        opts.geometry_geojson = i > 0 && strcmp(files[i], files[i - 1]) == 0;
         rc_binlog_t *b = rc_binlog_new(&opts);
         assert_non_null(b);
         const char *base = strrchr(files[i], '/');
@@ -733,7 +800,7 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
         rc_binlog_destroy(b);
         rc_binlog_file_close(f);
     }
-    assert_int_equal(total, 57); /* every row event of these files */
+    assert_int_equal(total, 97); /* every row event of these files */
     rc_buf_free(&pb);
 }
 
@@ -929,6 +996,19 @@ static void test_msg_headers_and_key_per_format(void **state) {
                      RC_ERR_INVALID);
     assert_string_equal(
         err, "kafka.format of an event for x must be \"json\", \"protobuf\" or \"debezium-json\"");
+    msgpack_sbuffer_destroy(&m.sb);
+
+    /* an event that encodes to an empty protobuf message: an empty value, not a null one */
+    rc_msg_t fresh = RC_MSG_INIT;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 1);
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "topic"), str(&m.pk, "x");
+    assert_int_equal(rc_msg_encode(&fresh, RC_FORMAT_PROTOBUF, (const uint8_t *)m.sb.data,
+                                   m.sb.size, &used, err, sizeof err),
+                     RC_OK);
+    assert_int_equal(fresh.value.len, 0);
+    assert_non_null(fresh.value.data);
+    rc_msg_free(&fresh);
     msgpack_sbuffer_destroy(&m.sb);
 
     /* no topic: one sentence */
