@@ -192,6 +192,9 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         if (s->engine->set_budget && specs[i].budget_ms > 0) {
             s->engine->set_budget(s->vm, specs[i].budget_ms);
         }
+        if (s->engine->set_memory_limit && specs[i].memory_bytes > 0) {
+            s->engine->set_memory_limit(s->vm, specs[i].memory_bytes);
+        }
         continue;
     fail_why:
         rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "pipeline %s: transforms[%zu]: %s", pipeline,

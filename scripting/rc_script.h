@@ -61,6 +61,10 @@ typedef struct rc_script_engine {
      * run per transform_batch call; past it, the running event fails with a message. 0 =
      * no limit. */
     void (*set_budget)(void *vm, unsigned ms);
+    /* Optional: caps the memory the VM may hold (bytes; 0 = no cap). An allocation past it
+     * fails inside the script, which fails the running event with a message that names the
+     * cap; the VM stays usable once the script's garbage is collected. */
+    void (*set_memory_limit)(void *vm, size_t bytes);
 } rc_script_engine_t;
 
 extern const rc_script_engine_t rc_script_lua;
@@ -82,7 +86,8 @@ typedef struct rc_transform_spec {
     const char *file;         /* script path; relative ones are resolved against base_dir */
     const char *match_schema; /* anchored POSIX extended regex, or NULL = any */
     const char *match_table;
-    unsigned budget_ms; /* time budget per batch where the engine supports one; 0 = none */
+    unsigned budget_ms;  /* time budget per batch where the engine supports one; 0 = none */
+    size_t memory_bytes; /* memory cap of the script's VM; 0 = none */
 } rc_transform_spec_t;
 
 typedef enum rc_on_error {

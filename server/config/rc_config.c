@@ -469,6 +469,14 @@ static const rc_config_key_t pipeline_keys[] = {
      .desc = "Time scripts may run per batch; past it the running event fails (on_error "
              "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
              "loop and call. 0 = none."},
+    {.name = "transform_memory_mb",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(transform_memory_mb),
+     .def = "256",
+     .min = 0,
+     .max = 65536,
+     .desc = "Memory each script VM of the pipeline may hold, in MiB; an allocation past it "
+             "fails the running event (on_error applies). 0 = none."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 

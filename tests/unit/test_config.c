@@ -195,7 +195,8 @@ static void test_config_unknown_key_names_line_and_path(void **state) {
                  "bad.yaml:4: kafka.brokerz: unknown key (known: brokers, rdkafka)");
     expect_error(MINIMAL "    sinks: {}\n",
                  "bad.yaml:8: pipelines[0].sinks: unknown key (known: name, source, sink, batch, "
-                 "queue_batches, transforms, on_error, transform_budget_ms)");
+                 "queue_batches, transforms, on_error, transform_budget_ms, "
+                 "transform_memory_mb)");
     expect_error(MINIMAL "      tls: {mode: required, kee: x}\n",
                  "bad.yaml:8: pipelines[0].source.tls.kee: unknown key (known: mode, ca, cert, "
                  "key)");
@@ -703,6 +704,7 @@ static void test_config_transforms_in_order_with_match_and_policy(void **state) 
     assert_null(p->transforms[1].match_table);
     assert_int_equal(p->on_error, 1);
     assert_int_equal(p->transform_budget_ms, 1000);
+    assert_int_equal(p->transform_memory_mb, 256);
     rc_config_destroy(c);
     c = load_ok(MINIMAL);
     assert_int_equal(c->pipelines[0].n_transforms, 0);
