@@ -31,28 +31,31 @@ typedef enum rc_tls_mode {
 } rc_tls_mode_t;
 
 typedef struct rc_source_config {
-    char *host;          /* default "127.0.0.1"; ignored when socket is set */
-    int port;            /* default 3306 */
-    char *socket;        /* unix socket path, optional */
-    char *user;          /* required */
-    char *password;      /* from password, password_file or ${ENV}; may be NULL */
-    uint32_t server_id;  /* required, 1..2^32-1, unique among replicas of the server */
-    char **include;      /* anchored POSIX extended regexes on "schema.table"; none = all */
+    char *host;         /* default "127.0.0.1"; ignored when socket is set */
+    int port;           /* default 3306 */
+    char *socket;       /* unix socket path, optional */
+    char *user;         /* required */
+    char *password;     /* from password, password_file or ${ENV}; may be NULL */
+    uint32_t server_id; /* required, 1..2^32-1, unique among replicas of the server */
+    char **include;     /* anchored POSIX extended regexes on "schema.table"; none = all */
     size_t n_include;
-    char **exclude;      /* same, applied after include */
+    char **exclude; /* same, applied after include */
     size_t n_exclude;
-    char *start;         /* "earliest" (default) | "latest" | "file:<name>:<pos>" */
-    double heartbeat_s;  /* heartbeat period asked of the server, default 5 */
+    char *start;              /* rc_start.h: earliest (default) | latest | gtid:<set> |
+                            file:<name>:<pos> | timestamp:<iso8601>; used without a state */
+    double heartbeat_s;       /* heartbeat period asked of the server, default 5 */
     double connect_timeout_s; /* default 10 */
     double read_timeout_s;    /* default 3 x heartbeat */
     rc_tls_mode_t tls_mode;   /* default disabled */
+    int geometry;             /* 0 = wkb (default), 1 = geojson: how GEOMETRY values look */
     char *tls_ca;
     char *tls_cert;
     char *tls_key;
 } rc_source_config_t;
 
 typedef struct rc_sink_config {
-    char *format;        /* "json" (only one for now) */
+    char *format;        /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
+    char *key;           /* "primary_key" | "primary_key_joined" */
     char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
     bool create_topics;  /* default true */
     int topic_partitions;    /* for created topics, default 1 */
@@ -60,19 +63,19 @@ typedef struct rc_sink_config {
 } rc_sink_config_t;
 
 typedef struct rc_transform_config {
-    char *engine;        /* "lua" | "js" */
-    char *file;          /* script path as written; relative to the config file's directory */
-    char *match_schema;  /* anchored regex on the schema, or NULL = any */
-    char *match_table;   /* anchored regex on the table, or NULL = any */
+    char *engine;       /* "lua" | "js" */
+    char *file;         /* script path as written; relative to the config file's directory */
+    char *match_schema; /* anchored regex on the schema, or NULL = any */
+    char *match_table;  /* anchored regex on the table, or NULL = any */
 } rc_transform_config_t;
 
 typedef struct rc_pipeline_config {
-    char *name;          /* required, [A-Za-z0-9._-]{1,64}, unique */
+    char *name; /* required, [A-Za-z0-9._-]{1,64}, unique */
     rc_source_config_t source;
     rc_sink_config_t sink;
-    int batch_max_events;    /* default 1000 */
-    int batch_max_ms;        /* default 20 */
-    int queue_batches;       /* bounded queue depth between reader and worker, default 16 */
+    int batch_max_events; /* default 1000 */
+    int batch_max_ms;     /* default 20 */
+    int queue_batches;    /* bounded queue depth between reader and worker, default 16 */
     rc_transform_config_t *transforms; /* run in order on every event; none = events as read */
     size_t n_transforms;
     int on_error;            /* 0 = fail (default), 1 = skip: what a script error does */
@@ -81,29 +84,37 @@ typedef struct rc_pipeline_config {
 } rc_pipeline_config_t;
 
 typedef struct rc_kafka_config {
-    char *brokers;       /* required */
-    rc_kv_t *rdkafka;    /* passed to librdkafka as-is, in file order */
+    char *brokers;    /* required */
+    rc_kv_t *rdkafka; /* passed to librdkafka as-is, in file order */
     size_t n_rdkafka;
 } rc_kafka_config_t;
 
+typedef struct rc_state_config {
+    char *topic;     /* compacted topic of positions, default "rowcast.state" */
+    int interval_ms; /* least time between two position writes of a pipeline, default 1000 */
+} rc_state_config_t;
+
 typedef struct rc_http_config {
-    char *listen;        /* "host:port", default "127.0.0.1:8080"; "" disables the server */
-    char *token;         /* bearer token for mutating REST calls (token or token_file); NULL none */
+    char *listen; /* "host:port", default "127.0.0.1:8080"; "" disables the server */
+    char *token;  /* bearer token for mutating REST calls (token or token_file); NULL none */
 } rc_http_config_t;
 
 typedef struct rc_config {
-    char *path;          /* the file it was loaded from */
-    char *log_level;     /* error|warn|info|debug, default info */
+    char *path;              /* the file it was loaded from */
+    char *log_level;         /* error|warn|info|debug, default info */
     double shutdown_grace_s; /* how long SIGTERM waits for Kafka to flush, default 30 */
+    char *state_dir;     /* where REST-created/changed pipelines are kept; NULL = not kept */
     rc_http_config_t http;
     rc_kafka_config_t kafka;
+    rc_state_config_t state;
     rc_pipeline_config_t *pipelines;
     size_t n_pipelines;
     char **udfs;         /* UDF plugin files as written; relative to the config file's directory */
     size_t n_udfs;
 } rc_config_t;
 
-/* Loads and validates path. Returns NULL and writes one sentence naming file, line and key
+/* Loads and validates path, a file or a directory of YAML files (.yaml, .yml): exactly one of
+ * them sets kafka and the other settings, the others hold only pipelines. Returns NULL and writes one sentence naming file, line and key
  * into errstr on any error. The caller owns the result; free it with rc_config_destroy. */
 rc_config_t *rc_config_load(const char *path, char *errstr, size_t errstr_size);
 
@@ -112,6 +123,21 @@ rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t le
                                    size_t errstr_size);
 
 void rc_config_destroy(rc_config_t *conf);
+
+/* Parses one pipeline object written as JSON (a REST request body or a state_dir file) through
+ * the same key table as the pipelines of the YAML file, so every check and message is shared.
+ * `name` stands for the file in messages; relative secret files are found in dir. from_client
+ * refuses ${VAR} outside secret keys (a client must not read the server's environment back
+ * through GET). On error returns NULL, the sentence in errstr and the key path at fault (e.g.
+ * "source.port", "" for the body itself) in field. Free with rc_config_pipeline_destroy. */
+rc_pipeline_config_t *rc_config_pipeline_parse(const char *name, const char *dir, const char *text,
+                                               size_t len, bool from_client, char *field,
+                                               size_t field_size, char *errstr,
+                                               size_t errstr_size);
+void rc_config_pipeline_destroy(rc_pipeline_config_t *pc);
+
+/* True when the two sources are the same server endpoint (socket, or host and port). */
+bool rc_config_source_same(const rc_source_config_t *a, const rc_source_config_t *b);
 
 /* Appends one pipeline's config as a JSON object; secrets are written as "***". */
 struct rc_buf;

@@ -18,6 +18,7 @@ void rc_batch_destroy(rc_batch_t *b) {
         return;
     }
     msgpack_sbuffer_destroy(&b->buf);
+    free(b->gtid_set);
     free(b);
 }
 

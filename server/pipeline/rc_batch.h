@@ -24,6 +24,8 @@ typedef struct rc_batch {
     char commit_file[256];
     uint64_t commit_pos;
     char commit_gtid[160];
+    uint32_t commit_ts; /* commit time of that transaction (s) */
+    char *gtid_set;     /* the executed GTID set at that boundary (NULL = none); owned */
 } rc_batch_t;
 
 rc_batch_t *rc_batch_new(void);

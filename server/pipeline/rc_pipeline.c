@@ -2,8 +2,8 @@
  *
  * Reader: connect, ask for the binlog from the start position, decode each event straight
  * into the current batch, and hand the batch over when it is full, when it has waited
- * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, find
- * kafka.topic/kafka.key, write the value as JSON and produce it. The queue between them is
+ * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, build
+ * the message in the sink's format (rc_msg: topic, key, value, headers) and produce it. The queue between them is
  * bounded, so a slow Kafka blocks the reader instead of growing memory. */
 #include "rc_pipeline.h"
 
@@ -24,13 +24,18 @@
 #include "rc_batch.h"
 #include "rc_binlog.h"
 #include "rc_buf.h"
+#include "rc_gtid.h"
 #include "rc_json.h"
+#include "rc_msg.h"
 #include "rc_kafka.h"
 #include "rc_log.h"
 #include "rc_mp.h"
 #include "rc_mysql.h"
 #include "rc_queue.h"
 #include "rc_script.h"
+#include "rc_start.h"
+#include "rc_state.h"
+#include "rc_version.h"
 
 #define BACKOFF_MAX_S 30
 
@@ -38,7 +43,19 @@ typedef struct resume {
     char file[512];
     uint64_t pos;
     bool known;
+    bool
+        gtid_mode; /* reconnect after the executed GTID set (no boundary read since a GTID start) */
 } resume_t;
+
+/* One batch on its way to Kafka: how many messages were produced from it and how many Kafka
+ * acknowledged. The position it carries (its last transaction boundary) may be saved once it
+ * and every batch before it are fully acknowledged. @thread worker */
+typedef struct ticket {
+    uint64_t produced, acked;
+    bool sealed; /* every message of the batch was produced */
+    bool has_pos;
+    rc_state_record_t pos; /* binlog_file, binlog_pos, gtid_set, commit_ts */
+} ticket_t;
 
 struct rc_pipeline {
     const rc_config_t *conf;
@@ -72,6 +89,25 @@ struct rc_pipeline {
     resume_t resume;                 /* the reader's restart point, kept across stop/start */
     rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
     uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
+
+    /* positions in Kafka (rc_state) */
+    rc_state_t *store;       /* created by rc_pipeline_start */
+    rc_gtid_set_t *executed; /* reader: GTIDs of every transaction read (and before the start) */
+    bool state_checked;      /* reader: the stored position was looked up */
+    bool have_saved;         /* reader: `saved` holds the stored position */
+    rc_state_record_t saved;
+    rc_state_record_t ident; /* flavor and source server, set by the reader; guarded by lock */
+    int64_t last_push_ns;    /* reader: last hand-over, for empty batches that carry a position */
+    ticket_t *tk;            /* worker: ring of outstanding tickets, ids tk_head..tk_tail-1 */
+    size_t tk_cap;
+    uint64_t tk_head, tk_tail;
+    rc_state_record_t pending; /* worker: newest fully acknowledged position not yet saved */
+    bool pending_new;
+    int64_t last_save_ns;
+    rc_state_record_t checkpoint; /* the last position written; guarded by lock */
+    bool has_checkpoint;
+    char *executed_text; /* the executed set at the last hand-over; guarded by lock */
+    rc_hist_t latency;   /* commit -> Kafka acknowledgement, across runs */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -173,9 +209,8 @@ static bool include_table(void *opaque, const char *schema, const char *table) {
 
 /* Compiles the pipeline's scripts (at --check too); relative files are found next to the
  * config file. */
-static rc_transform_chain_t *new_transforms(const rc_config_t *conf,
-                                            const rc_pipeline_config_t *pc, char *errstr,
-                                            size_t errstr_size) {
+static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pipeline_config_t *pc,
+                                            char *errstr, size_t errstr_size) {
     rc_transform_spec_t *specs = calloc(pc->n_transforms, sizeof(*specs));
     char *dir = strdup(conf->path ? conf->path : ".");
     rc_transform_chain_t *chain = NULL;
@@ -183,11 +218,10 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf,
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     } else {
         for (size_t i = 0; i < pc->n_transforms; i++) {
-            specs[i] = (rc_transform_spec_t){pc->transforms[i].engine, pc->transforms[i].file,
-                                             pc->transforms[i].match_schema,
-                                             pc->transforms[i].match_table,
-                                             (unsigned)pc->transform_budget_ms,
-                                             (size_t)pc->transform_memory_mb << 20};
+            specs[i] = (rc_transform_spec_t){
+                pc->transforms[i].engine,          pc->transforms[i].file,
+                pc->transforms[i].match_schema,    pc->transforms[i].match_table,
+                (unsigned)pc->transform_budget_ms, (size_t)pc->transform_memory_mb << 20};
         }
         chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
                                        pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,
@@ -209,18 +243,18 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
     p->pc = pconf;
     p->stop_fd = -1;
     pthread_mutex_init(&p->lock, NULL);
-    if (compile_patterns(pconf->source.include, pconf->source.n_include, &p->include,
-                         pconf->name, "source.include", errstr, errstr_size) != RC_OK) {
+    if (compile_patterns(pconf->source.include, pconf->source.n_include, &p->include, pconf->name,
+                         "source.include", errstr, errstr_size) != RC_OK) {
         goto fail;
     }
     p->n_include = pconf->source.n_include;
-    if (compile_patterns(pconf->source.exclude, pconf->source.n_exclude, &p->exclude,
-                         pconf->name, "source.exclude", errstr, errstr_size) != RC_OK) {
+    if (compile_patterns(pconf->source.exclude, pconf->source.n_exclude, &p->exclude, pconf->name,
+                         "source.exclude", errstr, errstr_size) != RC_OK) {
         goto fail;
     }
     p->n_exclude = pconf->source.n_exclude;
-    if (pconf->n_transforms > 0 && !(p->transforms = new_transforms(conf, pconf, errstr,
-                                                                   errstr_size))) {
+    if (pconf->n_transforms > 0 &&
+        !(p->transforms = new_transforms(conf, pconf, errstr, errstr_size))) {
         goto fail;
     }
     p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -243,13 +277,33 @@ static bool sleep_or_stop(rc_pipeline_t *p, int seconds) {
     return p->stop;
 }
 
+static int interval_ms(const rc_pipeline_t *p) {
+    return p->conf->state.interval_ms > 0 ? p->conf->state.interval_ms : 1000;
+}
+
 /* Hands the batch to the worker and returns a fresh one (NULL when out of memory or the
- * queue is closed). */
-static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b) {
-    if (b->n_events == 0) {
+ * queue is closed). A batch without events is handed over only when `carry` asks for it and
+ * it ends a transaction: it carries the position past transactions that produced nothing. */
+static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b, bool carry) {
+    if (b->n_events == 0 && !(carry && b->has_commit)) {
         b->has_commit = false;
         b->buf.size = 0;
         return b;
+    }
+    p->last_push_ns = now_ns();
+    if (b->has_commit && p->executed) {
+        rc_buf_t t = RC_BUF_INIT;
+        if (rc_gtid_set_format(p->executed, &t) == RC_OK && rc_buf_putc(&t, '\0') == RC_OK) {
+            free(b->gtid_set);
+            b->gtid_set = t.data; /* the batch owns it now */
+            char *copy = strdup(t.data);
+            pthread_mutex_lock(&p->lock);
+            free(p->executed_text);
+            p->executed_text = copy;
+            pthread_mutex_unlock(&p->lock);
+        } else {
+            rc_buf_free(&t);
+        }
     }
     /* Copied before the push: from then on the worker owns b. */
     rc_pipeline_position_t at;
@@ -296,7 +350,8 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
                 int64_t left = b->first_ns + max_ns - now_ns();
                 timeout = left > 0 ? (int)(left / 1000000LL) + 1 : 0;
             }
-            struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
+            struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+                                    {.fd = p->stop_fd, .events = POLLIN}};
             int r = poll(pfd, 2, timeout);
             if (r < 0 && errno != EINTR) {
                 return rc_seterr(errstr, errstr_size, RC_ERR_IO, "poll failed: %s",
@@ -313,14 +368,14 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             }
             if (r == 0) {
                 if (b->n_events > 0) { /* the stream is quiet: send what we have */
-                    if (!(*bp = hand_over(p, b))) {
+                    if (!(*bp = hand_over(p, b, false))) {
                         return RC_ERR_STOPPED;
                     }
                     continue;
                 }
                 return rc_seterr(errstr, errstr_size, RC_ERR_IO,
-                                 "%s: no event and no heartbeat for %d ms",
-                                 rc_mysql_endpoint(m), idle_ms);
+                                 "%s: no event and no heartbeat for %d ms", rc_mysql_endpoint(m),
+                                 idle_ms);
             }
         }
         const uint8_t *ev;
@@ -355,6 +410,16 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
         if (info.commit) {
             in_tx = false;
             atomic_fetch_add(&p->transactions, 1);
+            const char *gtid = rc_binlog_gtid(dec);
+            if (gtid[0] && p->executed &&
+                rc_gtid_set_add(p->executed, gtid, errstr, errstr_size) != RC_OK) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                                 "%s sent GTID \"%s\" at %s:%llu that cannot be added to the "
+                                 "executed set",
+                                 rc_mysql_endpoint(m), gtid, rc_binlog_file(dec),
+                                 (unsigned long long)rc_binlog_pos(dec));
+            }
+            b->commit_ts = info.header.timestamp;
             b->has_commit = true;
             b->commit_off = b->buf.size;
             b->commit_events = b->n_events;
@@ -362,16 +427,23 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             b->commit_pos = rc_binlog_pos(dec);
             snprintf(b->commit_gtid, sizeof(b->commit_gtid), "%s", rc_binlog_gtid(dec));
         }
-        if (info.commit || info.rotate) {
-            if (!info.begin) {
-                snprintf(resume->file, sizeof(resume->file), "%s", rc_binlog_file(dec));
-                resume->pos = rc_binlog_pos(dec);
-                resume->known = resume->pos >= 4;
-            }
+        /* A GTID start keeps reconnecting by GTID until a boundary gives a file position (the
+         * server's first rotate names the file but not where the start transaction is). */
+        if ((info.commit || (info.rotate && !resume->gtid_mode)) && !info.begin) {
+            snprintf(resume->file, sizeof(resume->file), "%s", rc_binlog_file(dec));
+            resume->pos = rc_binlog_pos(dec);
+            resume->known = resume->pos >= 4;
+            resume->gtid_mode = false;
         }
         if (b->n_events >= (uint32_t)pc->batch_max_events ||
             (b->n_events > 0 && now_ns() - b->first_ns >= max_ns)) {
-            if (!(*bp = hand_over(p, b))) {
+            if (!(*bp = hand_over(p, b, false))) {
+                return RC_ERR_STOPPED;
+            }
+        } else if (info.commit && b->n_events == 0 &&
+                   now_ns() - p->last_push_ns >= (int64_t)interval_ms(p) * 1000000LL) {
+            /* transactions without events for us: let the position move on now and then */
+            if (!(*bp = hand_over(p, b, true))) {
                 return RC_ERR_STOPPED;
             }
         }
@@ -399,6 +471,139 @@ static void wait_while_paused(rc_pipeline_t *p) {
     }
 }
 
+/* Learns the source's flavor and identity and makes the executed set of that flavor; a set
+ * of the other flavor (the server changed under the pipeline) is an error. @thread reader */
+static rc_err_t identify(rc_pipeline_t *p, rc_mysql_t *m, char *errstr, size_t errstr_size) {
+    rc_gtid_flavor_t f = rc_mysql_is_mariadb(m) ? RC_GTID_MARIADB : RC_GTID_MYSQL;
+    uint32_t sid = 0;
+    char uuid[64] = "";
+    rc_err_t err = rc_mysql_server_identity(m, &sid, uuid, sizeof(uuid), errstr, errstr_size);
+    if (err != RC_OK) {
+        return err;
+    }
+    if (p->executed && rc_gtid_set_flavor(p->executed) != f) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                         "pipeline %s: %s is %s, but the pipeline read from a %s server before",
+                         p->pc->name, rc_mysql_endpoint(m),
+                         f == RC_GTID_MARIADB ? "MariaDB" : "MySQL",
+                         f == RC_GTID_MARIADB ? "MySQL" : "MariaDB");
+    }
+    if (!p->executed && !(p->executed = rc_gtid_set_new(f))) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->ident.flavor, sizeof(p->ident.flavor), "%s",
+             f == RC_GTID_MARIADB ? "mariadb" : "mysql");
+    snprintf(p->ident.server_uuid, sizeof(p->ident.server_uuid), "%s", uuid);
+    p->ident.server_id = sid;
+    pthread_mutex_unlock(&p->lock);
+    return RC_OK;
+}
+
+/* Reads the pipeline's stored position once. Kafka trouble is worth a retry. @thread reader */
+static rc_err_t load_state(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
+    bool found = false;
+    rc_state_record_clear(&p->saved);
+    rc_err_t err = rc_state_load(p->store, &p->saved, &found, 30000, errstr, errstr_size);
+    if (err == RC_ERR_KAFKA) {
+        return RC_ERR_IO;
+    }
+    if (err != RC_OK) {
+        return err;
+    }
+    p->state_checked = true;
+    p->have_saved = found;
+    if (found) {
+        rc_info("state", "pipeline %s: resuming from its stored position %s:%llu, GTID set [%s]",
+                p->pc->name, p->saved.binlog_file, (unsigned long long)p->saved.binlog_pos,
+                p->saved.gtid_set);
+    } else {
+        rc_info("state", "pipeline %s: no stored position in %s; starting at %s", p->pc->name,
+                rc_state_topic(p->store), p->pc->source.start ? p->pc->source.start : "earliest");
+    }
+    return RC_OK;
+}
+
+/* MariaDB: the executed set at file:pos (BINLOG_GTID_POS), or at the start of the file when
+ * pos is not an event boundary. MySQL: unknown (the set grows from what is read). */
+static rc_err_t executed_at(rc_pipeline_t *p, rc_mysql_t *m, const rc_mysql_position_t *pos,
+                            char *errstr, size_t errstr_size) {
+    if (!rc_mysql_is_mariadb(m)) {
+        return RC_OK;
+    }
+    char state[8192];
+    rc_err_t err =
+        rc_mysql_gtid_at(m, pos->file, pos->pos, state, sizeof(state), errstr, errstr_size);
+    if (err == RC_OK && state[0] == '\0' && pos->pos > 4) {
+        err = rc_mysql_gtid_at(m, pos->file, 4, state, sizeof(state), errstr, errstr_size);
+    }
+    if (err == RC_OK) {
+        err = rc_gtid_set_parse(p->executed, state, errstr, errstr_size);
+    }
+    return err;
+}
+
+/* The stored position: the GTID set when it has one, else file:pos. @thread reader */
+static rc_err_t start_from_saved(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_position_t *pos,
+                                 bool *by_gtid, char *errstr, size_t errstr_size) {
+    const rc_state_record_t *r = &p->saved;
+    const char *flavor = rc_mysql_is_mariadb(m) ? "mariadb" : "mysql";
+    if (strcmp(r->flavor, flavor) != 0) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                         "pipeline %s: the stored position was taken on a %s server but %s is "
+                         "%s; delete the pipeline's state record to start afresh",
+                         p->pc->name, r->flavor, rc_mysql_endpoint(m), flavor);
+    }
+    snprintf(pos->file, sizeof(pos->file), "%s", r->binlog_file);
+    pos->pos = r->binlog_pos;
+    if (r->gtid_set && r->gtid_set[0]) {
+        rc_err_t err = rc_gtid_set_parse(p->executed, r->gtid_set, errstr, errstr_size);
+        if (err != RC_OK) {
+            return err;
+        }
+        *by_gtid = true;
+    }
+    return RC_OK;
+}
+
+/* source.start, when there is no stored position. @thread reader */
+static rc_err_t start_from_config(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_position_t *pos,
+                                  bool *by_gtid, char *errstr, size_t errstr_size) {
+    rc_start_t st;
+    rc_err_t err = rc_start_parse(p->pc->source.start, &st, errstr, errstr_size);
+    if (err != RC_OK) {
+        return err;
+    }
+    switch (st.kind) {
+    case RC_START_GTID:
+        err = rc_gtid_set_merge(p->executed, st.gtid);
+        if (err == RC_ERR_INVALID) {
+            err = rc_seterr(errstr, errstr_size, err,
+                            "pipeline %s: source.start is a %s GTID set but %s is %s", p->pc->name,
+                            rc_gtid_set_flavor(st.gtid) == RC_GTID_MARIADB ? "MariaDB" : "MySQL",
+                            rc_mysql_endpoint(m), rc_mysql_is_mariadb(m) ? "MariaDB" : "MySQL");
+        }
+        *by_gtid = true;
+        break;
+    case RC_START_TIMESTAMP:
+        err = rc_mysql_find_time(&p->pc->source, st.time, pos, errstr, errstr_size);
+        if (err == RC_OK) {
+            err = executed_at(p, m, pos, errstr, errstr_size);
+        }
+        break;
+    case RC_START_EARLIEST:
+    case RC_START_LATEST:
+    case RC_START_FILE:
+        err = rc_mysql_resolve_start(m, p->pc->source.start, pos, errstr, errstr_size);
+        if (err == RC_OK) {
+            err = executed_at(p, m, pos, errstr, errstr_size);
+        }
+        break;
+    }
+    rc_start_clear(&st);
+    return err;
+}
+
 static void *reader_main(void *arg) {
     rc_pipeline_t *p = arg;
     const rc_pipeline_config_t *pc = p->pc;
@@ -412,11 +617,12 @@ static void *reader_main(void *arg) {
     opts.topic_template = pc->sink.topic;
     opts.include = include_table;
     opts.opaque = p;
+    opts.geometry_geojson = pc->source.geometry == 1;
 
     while (!p->stop && batch) {
         if (atomic_load(&p->pause_req)) {
             /* The batch ends at a transaction boundary here: hand it over, then wait. */
-            if (!(batch = hand_over(p, batch))) {
+            if (!(batch = hand_over(p, batch, true))) {
                 break;
             }
             wait_while_paused(p);
@@ -433,18 +639,39 @@ static void *reader_main(void *arg) {
                                                 sizeof(errstr))) != RC_OK) {
             goto retry;
         }
-        rc_mysql_position_t pos;
+        rc_mysql_position_t pos = {"", 4};
+        bool by_gtid = false;
+        if ((err = identify(p, m, errstr, sizeof(errstr))) != RC_OK) {
+            goto retry;
+        }
+        if (!resume->known && !p->state_checked &&
+            (err = load_state(p, errstr, sizeof(errstr))) != RC_OK) {
+            goto retry;
+        }
         if (resume->known) {
+            by_gtid = resume->gtid_mode;
             snprintf(pos.file, sizeof(pos.file), "%s", resume->file);
             pos.pos = resume->pos;
-        } else if ((err = rc_mysql_resolve_start(m, pc->source.start, &pos, errstr,
-                                                 sizeof(errstr))) != RC_OK) {
-            goto retry;
+        } else if (p->have_saved) {
+            err = start_from_saved(p, m, &pos, &by_gtid, errstr, sizeof(errstr));
         } else {
-            /* "latest" must not move on a reconnect, pause or restart before the first commit */
+            err = start_from_config(p, m, &pos, &by_gtid, errstr, sizeof(errstr));
+        }
+        if (err != RC_OK) {
+            goto retry;
+        }
+        /* Never skip silently: the server must still have everything after the start. */
+        err = by_gtid ? rc_mysql_check_gtid(m, p->executed, errstr, sizeof(errstr))
+                      : rc_mysql_check_file_pos(m, pos.file, pos.pos, errstr, sizeof(errstr));
+        if (err != RC_OK) {
+            goto retry;
+        }
+        if (!resume->known) {
+            /* "latest" and "timestamp" must not move on a reconnect before the first commit */
             snprintf(resume->file, sizeof(resume->file), "%s", pos.file);
             resume->pos = pos.pos;
             resume->known = true;
+            resume->gtid_mode = by_gtid;
         }
         dec = rc_binlog_new(&opts);
         if (!dec || rc_binlog_set_position(dec, pos.file, pos.pos) != RC_OK) {
@@ -452,13 +679,28 @@ static void *reader_main(void *arg) {
             err = RC_ERR_NOMEM;
             goto retry;
         }
-        if ((err = rc_mysql_dump(m, &pos, pc->source.server_id, errstr, sizeof(errstr))) !=
-            RC_OK) {
+        err = by_gtid
+                  ? rc_mysql_dump_gtid(m, p->executed, pc->source.server_id, errstr, sizeof(errstr))
+                  : rc_mysql_dump(m, &pos, pc->source.server_id, 0, errstr, sizeof(errstr));
+        if (err != RC_OK) {
             goto retry;
         }
-        rc_info("source", "pipeline %s: streaming from %s (%s) at %s:%llu", pc->name,
-                rc_mysql_endpoint(m), rc_mysql_server_version(m), pos.file,
-                (unsigned long long)pos.pos);
+        if (by_gtid) {
+            rc_buf_t cs = RC_BUF_INIT;
+            rc_gtid_set_format_connect(p->executed, &cs);
+            snprintf(pos.file, sizeof(pos.file), "GTID state [%.*s]", (int)cs.len,
+                     cs.data ? cs.data : "");
+            rc_buf_free(&cs);
+            pos.pos = 0;
+        }
+        if (by_gtid) {
+            rc_info("source", "pipeline %s: streaming from %s (%s) after %s", pc->name,
+                    rc_mysql_endpoint(m), rc_mysql_server_version(m), pos.file);
+        } else {
+            rc_info("source", "pipeline %s: streaming from %s (%s) at %s:%llu", pc->name,
+                    rc_mysql_endpoint(m), rc_mysql_server_version(m), pos.file,
+                    (unsigned long long)pos.pos);
+        }
         set_state(p, RC_PIPELINE_RUNNING, NULL);
         backoff = 1;
         err = stream(p, m, dec, &batch, resume, errstr, sizeof(errstr));
@@ -490,7 +732,7 @@ static void *reader_main(void *arg) {
     }
     /* Whatever was decoded goes to Kafka before the worker ends. */
     if (batch) {
-        batch = hand_over(p, batch);
+        batch = hand_over(p, batch, true);
         rc_batch_destroy(batch);
     }
     rc_queue_close(p->queue);
@@ -499,15 +741,14 @@ static void *reader_main(void *arg) {
 
 /* Runs the batch through the pipeline's transforms, which rewrite it in place; the last
  * transaction boundary moves with the events it covers. @thread worker */
-static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr,
-                               size_t errstr_size) {
+static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr, size_t errstr_size) {
     if (!p->transforms) {
         return RC_OK;
     }
     uint32_t mark = b->commit_events;
     size_t mark_off = 0;
-    rc_err_t err = rc_transform_chain_run(p->transforms, &b->buf, &b->n_events, &mark,
-                                          &mark_off, errstr, errstr_size);
+    rc_err_t err = rc_transform_chain_run(p->transforms, &b->buf, &b->n_events, &mark, &mark_off,
+                                          errstr, errstr_size);
     if (b->has_commit) {
         b->commit_events = mark;
         b->commit_off = mark_off;
@@ -519,49 +760,167 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr,
     return err;
 }
 
-/* Encodes and produces every event of one batch. */
-static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_buf_t *val, rc_buf_t *key,
+/* ---- tickets and checkpoints (worker) ---- */
+
+static ticket_t *ticket_at(rc_pipeline_t *p, uint64_t id) {
+    return &p->tk[id % p->tk_cap];
+}
+
+/* Opens the ticket of the next batch; returns its id, or UINT64_MAX when out of memory. */
+static uint64_t ticket_open(rc_pipeline_t *p) {
+    if (p->tk_tail - p->tk_head == p->tk_cap) {
+        size_t cap = p->tk_cap ? p->tk_cap * 2 : 64;
+        ticket_t *n = calloc(cap, sizeof(*n));
+        if (!n) {
+            return UINT64_MAX;
+        }
+        for (uint64_t id = p->tk_head; id < p->tk_tail; id++) {
+            n[id % cap] = p->tk[id % p->tk_cap];
+        }
+        free(p->tk);
+        p->tk = n;
+        p->tk_cap = cap;
+    }
+    uint64_t id = p->tk_tail++;
+    memset(ticket_at(p, id), 0, sizeof(ticket_t));
+    return id;
+}
+
+/* A message's opaque carries its ticket and its commit time without an allocation: the low 32
+ * bits are (ticket id + 1) mod 2^32 (never 0 for a ticket, and fewer than 2^32 tickets are
+ * ever outstanding, so the full id is found from tk_head), the high 32 bits the commit time in
+ * seconds since the epoch (0 = unknown; 32 bits last until 2106). */
+_Static_assert(sizeof(void *) >= sizeof(uint64_t), "message opaques need 64 bits");
+
+static void *msg_opaque_of(uint64_t id, uint64_t commit_ts) {
+    uint64_t low = (uint32_t)(id + 1);
+    return (void *)(uintptr_t)((commit_ts <= UINT32_MAX ? commit_ts << 32 : 0) | low);
+}
+
+/* A message of a ticket was acknowledged or given up. Failures need no count: the sink is
+ * failed then and the ticket never completes. Each acknowledgement also records the event's
+ * commit-to-acknowledgement latency. @thread worker */
+static void on_delivery(void *opaque, void *msg_opaque, bool delivered) {
+    rc_pipeline_t *p = opaque;
+    uint64_t v = (uint64_t)(uintptr_t)msg_opaque;
+    uint32_t low = (uint32_t)v;
+    uint64_t commit_ts = v >> 32;
+    if (!delivered || low == 0) {
+        return;
+    }
+    uint64_t id = p->tk_head + (uint32_t)(low - 1 - (uint32_t)p->tk_head);
+    if (id < p->tk_tail) {
+        ticket_at(p, id)->acked++;
+    }
+    if (commit_ts) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        rc_hist_observe_us(&p->latency, ((int64_t)now.tv_sec - (int64_t)commit_ts) * 1000000 +
+                                            now.tv_nsec / 1000);
+    }
+}
+
+/* Moves past every fully acknowledged ticket at the front; the newest position among them
+ * becomes the one to save. */
+static void tickets_advance(rc_pipeline_t *p) {
+    while (p->tk_head < p->tk_tail) {
+        ticket_t *t = ticket_at(p, p->tk_head);
+        if (!t->sealed || t->acked < t->produced) {
+            break;
+        }
+        if (t->has_pos) {
+            rc_state_record_clear(&p->pending);
+            p->pending = t->pos; /* moves gtid_set */
+            memset(&t->pos, 0, sizeof(t->pos));
+            p->pending_new = true;
+        }
+        p->tk_head++;
+    }
+}
+
+/* Writes the pending position when the interval has passed (or always when forced). */
+static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t errstr_size) {
+    tickets_advance(p);
+    int64_t now = now_ns();
+    if (!p->store || !p->pending_new ||
+        (!force && now - p->last_save_ns < (int64_t)interval_ms(p) * 1000000LL)) {
+        return RC_OK;
+    }
+    rc_state_record_t r = p->pending;
+    r.format = RC_STATE_FORMAT;
+    snprintf(r.rowcast, sizeof(r.rowcast), "%s", RC_VERSION);
+    snprintf(r.pipeline, sizeof(r.pipeline), "%s", p->pc->name);
+    pthread_mutex_lock(&p->lock);
+    snprintf(r.flavor, sizeof(r.flavor), "%s", p->ident.flavor);
+    snprintf(r.server_uuid, sizeof(r.server_uuid), "%s", p->ident.server_uuid);
+    r.server_id = p->ident.server_id;
+    pthread_mutex_unlock(&p->lock);
+    if (!r.gtid_set) {
+        r.gtid_set = "";
+    }
+    rc_err_t err = rc_state_save(p->store, &r, errstr, errstr_size);
+    if (err != RC_OK) {
+        return err;
+    }
+    p->last_save_ns = now;
+    p->pending_new = false;
+    rc_state_record_t copy;
+    if (rc_state_record_copy(&copy, &r) == RC_OK) {
+        pthread_mutex_lock(&p->lock);
+        rc_state_record_clear(&p->checkpoint);
+        p->checkpoint = copy;
+        p->has_checkpoint = true;
+        pthread_mutex_unlock(&p->lock);
+    }
+    return rc_state_poll(p->store, errstr, errstr_size);
+}
+
+/* Encodes and produces every event of one batch under ticket `id`. */
+static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_msg_t *msg,
                               char *errstr, size_t errstr_size) {
-    rc_err_t terr = run_transforms(p, b, errstr, errstr_size);
+    rc_err_t terr = b->n_events ? run_transforms(p, b, errstr, errstr_size) : RC_OK;
     if (terr != RC_OK) {
         return terr;
     }
+    rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
+    rc_format_from_name(p->pc->sink.format, &format);
+    msg->key_joined = p->pc->sink.key && strcmp(p->pc->sink.key, "primary_key_joined") == 0;
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
     for (uint32_t i = 0; i < b->n_events; i++) {
-        const uint8_t *kafka, *topicp, *keyp;
-        const char *topic;
-        uint32_t topic_len;
-        if (rc_mp_map_find(cur, end, "kafka", &kafka) != RC_OK ||
-            rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK ||
-            rc_mp_read_str(&topicp, end, &topic, &topic_len) != RC_OK) {
-            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                             "pipeline %s: event %u of a batch has no kafka.topic string",
-                             p->pc->name, i);
+        const uint8_t *meta, *ts;
+        uint64_t commit_ts = 0; /* for the latency histogram; 0 = not measured */
+        if (rc_mp_map_find(cur, end, "meta", &meta) == RC_OK &&
+            rc_mp_map_find(meta, end, "commit_ts", &ts) == RC_OK) {
+            rc_mp_read_uint(&ts, end, &commit_ts);
         }
-        rc_buf_reset(key);
-        if (rc_mp_map_find(kafka, end, "key", &keyp) == RC_OK && !rc_mp_is_nil(keyp, end)) {
-            size_t used;
-            if (rc_json_write(key, keyp, (size_t)(end - keyp), &used) != RC_OK) {
-                return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                                 "pipeline %s: cannot encode the key of an event for %.*s",
-                                 p->pc->name, (int)topic_len, topic);
-            }
-        }
-        rc_buf_reset(val);
         size_t used;
-        rc_err_t err = rc_json_write_event(val, cur, (size_t)(end - cur), &used);
+        char why[512];
+        rc_err_t err = rc_msg_encode(msg, format, cur, (size_t)(end - cur), &used, why, sizeof why);
         if (err != RC_OK) {
-            return rc_seterr(errstr, errstr_size, err,
-                             "pipeline %s: cannot encode an event for %.*s as JSON: %s",
-                             p->pc->name, (int)topic_len, topic, rc_err2str(err));
+            return rc_seterr(errstr, errstr_size, err, "pipeline %s: event %u of a batch: %s",
+                             p->pc->name, i, why);
         }
-        err = rc_kafka_produce(p->kafka, topic, topic_len, key->len ? key->data : NULL, key->len,
-                               val->data, val->len, NULL, 0, &p->abort_now, errstr, errstr_size);
+        err = rc_kafka_produce(p->kafka, msg->topic, msg->topic_len,
+                               msg->key.len ? msg->key.data : NULL, msg->key.len, msg->value.data,
+                               msg->value.len, msg->headers, msg->n_headers,
+                               msg_opaque_of(id, commit_ts), &p->abort_now, errstr, errstr_size);
         if (err != RC_OK) {
             return err;
         }
+        ticket_at(p, id)->produced++;
         cur += used;
+    }
+    /* Every message is produced: the ticket can complete, with the batch's position. */
+    ticket_t *t = ticket_at(p, id);
+    t->sealed = true;
+    if (b->has_commit) {
+        t->has_pos = true;
+        snprintf(t->pos.binlog_file, sizeof(t->pos.binlog_file), "%s", b->commit_file);
+        t->pos.binlog_pos = b->commit_pos;
+        t->pos.commit_ts = b->commit_ts;
+        t->pos.gtid_set = b->gtid_set; /* the ticket owns it now */
+        b->gtid_set = NULL;
     }
     return RC_OK;
 }
@@ -569,13 +928,15 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, rc_buf_t *val, rc
 static void *worker_main(void *arg) {
     rc_pipeline_t *p = arg;
     char errstr[1024];
-    rc_buf_t val = RC_BUF_INIT, key = RC_BUF_INIT;
+    rc_msg_t msg = RC_MSG_INIT;
     bool failed = false;
+    rc_kafka_set_delivery_cb(p->kafka, on_delivery, p);
     for (;;) {
         rc_batch_t *b = rc_queue_pop(p->queue, 100);
         if (!b) {
             rc_kafka_poll(p->kafka, 0);
-            if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr))) {
+            if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
+                checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK) {
                 failed = true;
                 break;
             }
@@ -584,18 +945,22 @@ static void *worker_main(void *arg) {
             }
             continue;
         }
-        rc_err_t err = failed ? RC_OK : produce_batch(p, b, &val, &key, errstr, sizeof(errstr));
+        uint64_t id = ticket_open(p);
+        rc_err_t err = id == UINT64_MAX
+                           ? rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory")
+                           : produce_batch(p, b, id, &msg, errstr, sizeof(errstr));
         rc_batch_destroy(b);
         rc_kafka_poll(p->kafka, 0);
-        if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr))) {
+        if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
+            checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK) {
             failed = true;
             break;
         }
     }
     if (failed) {
         fail(p, errstr);
-        /* Stop the reader; batches still queued are dropped, the position (later) stays at
-         * the last delivered transaction. */
+        /* Stop the reader; batches still queued are dropped, the position stays at the last
+         * fully delivered transaction. */
         p->stop = 1;
         uint64_t one = 1;
         ssize_t w = write(p->stop_fd, &one, sizeof(one));
@@ -616,8 +981,13 @@ static void *worker_main(void *arg) {
             break;
         }
     }
-    rc_buf_free(&val);
-    rc_buf_free(&key);
+    /* The last position: what Kafka acknowledged, also after a failure (never past it). */
+    char serr[1024];
+    if (checkpoint(p, true, serr, sizeof(serr)) != RC_OK ||
+        (p->store && rc_state_flush(p->store, 10000, serr, sizeof(serr)) != RC_OK)) {
+        fail(p, serr);
+    }
+    rc_msg_free(&msg);
     return NULL;
 }
 
@@ -659,6 +1029,19 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
         fail(p, errstr);
         return RC_ERR_KAFKA;
     }
+    /* Tickets of an earlier run are void: their messages were flushed or given up. */
+    for (uint64_t id = p->tk_head; id < p->tk_tail; id++) {
+        rc_state_record_clear(&ticket_at(p, id)->pos);
+    }
+    p->tk_head = p->tk_tail = 0;
+    rc_state_destroy(p->store);
+    p->store =
+        rc_state_new(&p->conf->kafka, p->conf->state.topic ? p->conf->state.topic : "rowcast.state",
+                     p->pc->name, errstr, errstr_size);
+    if (!p->store) {
+        fail(p, errstr);
+        return RC_ERR_KAFKA;
+    }
     set_state(p, RC_PIPELINE_STARTING, NULL);
     if (pthread_create(&p->worker, NULL, worker_main, p) != 0) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot start a thread",
@@ -694,6 +1077,11 @@ void rc_pipeline_stop(rc_pipeline_t *p, double grace_s) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += (time_t)grace_s;
+        deadline.tv_nsec += (long)((grace_s - (double)(time_t)grace_s) * 1e9);
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
         if (pthread_timedjoin_np(p->worker, NULL, &deadline) != 0) {
             rc_warn("pipeline", "pipeline %s: messages still undelivered after %.0f s; giving up",
                     p->pc->name, grace_s);
@@ -713,6 +1101,16 @@ void rc_pipeline_destroy(rc_pipeline_t *p) {
         rc_pipeline_stop(p, 0);
     }
     rc_kafka_destroy(p->kafka);
+    rc_state_destroy(p->store);
+    for (uint64_t id = p->tk_head; id < p->tk_tail; id++) {
+        rc_state_record_clear(&ticket_at(p, id)->pos);
+    }
+    free(p->tk);
+    rc_state_record_clear(&p->pending);
+    rc_state_record_clear(&p->saved);
+    rc_state_record_clear(&p->checkpoint);
+    free(p->executed_text);
+    rc_gtid_set_destroy(p->executed);
     rc_transform_chain_destroy(p->transforms);
     rc_queue_destroy(p->queue, (void (*)(void *))rc_batch_destroy);
     free_patterns(p->include, p->n_include);
@@ -763,10 +1161,31 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     pthread_mutex_unlock(&p->lock);
 }
 
+void rc_pipeline_write_state_json(rc_pipeline_t *p, rc_buf_t *out) {
+    pthread_mutex_lock(&p->lock);
+    rc_buf_puts(out, "\"executed_gtid_set\":");
+    if (p->executed_text) {
+        rc_json_write_string(out, p->executed_text, strlen(p->executed_text));
+    } else {
+        rc_buf_puts(out, "null");
+    }
+    rc_buf_puts(out, ",\"checkpoint\":");
+    if (p->has_checkpoint) {
+        rc_state_record_to_json(&p->checkpoint, out);
+    } else {
+        rc_buf_puts(out, "null");
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
 void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out) {
     pthread_mutex_lock(&p->lock);
     *out = p->position;
     pthread_mutex_unlock(&p->lock);
+}
+
+void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
+    rc_hist_read(&p->latency, out);
 }
 
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {
@@ -787,6 +1206,15 @@ void rc_pipeline_pause(rc_pipeline_t *p) {
 void rc_pipeline_resume(rc_pipeline_t *p) {
     atomic_store(&p->pause_req, false);
     wake_reader(p);
+}
+
+void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
+    p->resume = src->resume;
+    rc_pipeline_position_t at;
+    rc_pipeline_get_position(src, &at);
+    pthread_mutex_lock(&p->lock);
+    p->position = at;
+    pthread_mutex_unlock(&p->lock);
 }
 
 bool rc_pipeline_pause_requested(rc_pipeline_t *p) {

@@ -15,6 +15,7 @@
 
 #include "rc_config.h"
 #include "rc_err.h"
+#include "rc_hist.h"
 
 typedef enum rc_pipeline_state {
     RC_PIPELINE_CREATED = 0,
@@ -37,13 +38,13 @@ typedef struct rc_pipeline_stats {
     uint64_t events_delivered; /* acknowledged by Kafka */
     uint64_t events_failed;
     uint64_t transactions;
-    uint64_t bytes_read;       /* binlog bytes */
+    uint64_t bytes_read; /* binlog bytes */
     uint64_t batches;
-    uint64_t events_dropped;   /* dropped by a transform */
-    uint64_t events_skipped;   /* not sent after a transform error (on_error: skip) */
-    uint64_t reconnects;       /* source connections retried after a failure */
-    uint64_t queue_depth;      /* batches waiting between reader and worker now */
-    uint32_t last_event_ts;    /* commit time (s since the epoch) of the last event read; 0 none */
+    uint64_t events_dropped; /* dropped by a transform */
+    uint64_t events_skipped; /* not sent after a transform error (on_error: skip) */
+    uint64_t reconnects;     /* source connections retried after a failure */
+    uint64_t queue_depth;    /* batches waiting between reader and worker now */
+    uint32_t last_event_ts;  /* commit time (s since the epoch) of the last event read; 0 none */
 } rc_pipeline_stats_t;
 
 /* The last complete transaction the reader handed to the worker. */
@@ -72,7 +73,15 @@ const char *rc_pipeline_name(const rc_pipeline_t *p);
 rc_pipeline_state_t rc_pipeline_status(rc_pipeline_t *p, char *reason, size_t reason_size);
 void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out);
 void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out);
+/* End-to-end latency (binlog commit time -> Kafka acknowledgement) of the events delivered. */
+void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
+
+/* Appends `"executed_gtid_set":"..."|null,"checkpoint":{state record}|null` (no braces): the
+ * GTID set of every transaction handed to the worker, and the last position written to the
+ * state topic. @thread any */
+struct rc_buf;
+void rc_pipeline_write_state_json(rc_pipeline_t *p, struct rc_buf *out);
 
 /* Pause: the reader finishes the transaction it is in, hands it over, closes its source
  * connection and waits (state PAUSED) keeping its position. Resume: it reconnects at that
@@ -80,6 +89,9 @@ const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
  * reader: they never block. rc_pipeline_start after rc_pipeline_stop starts again from the last
  * transaction boundary read. @thread any */
 void rc_pipeline_pause(rc_pipeline_t *p);
+/* Makes p (not started) start where src (stopped) left off: its last transaction boundary and
+ * position, instead of p's configured start. Used when a pipeline's config is replaced. */
+void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
 void rc_pipeline_resume(rc_pipeline_t *p);
 bool rc_pipeline_pause_requested(rc_pipeline_t *p);
 

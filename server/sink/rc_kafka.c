@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rc_log.h"
 
@@ -24,7 +25,14 @@ struct rc_kafka {
     atomic_uint_fast64_t produced, delivered, failed;
     char fail_msg[512];
     atomic_bool has_failed;
+    rc_kafka_delivery_cb on_delivery;
+    void *on_delivery_opaque;
 };
+
+void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaque) {
+    k->on_delivery = cb;
+    k->on_delivery_opaque = opaque;
+}
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -39,6 +47,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         }
     } else {
         atomic_fetch_add(&k->delivered, 1);
+    }
+    if (k->on_delivery) {
+        k->on_delivery(k->on_delivery_opaque, m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
     }
 }
 
@@ -85,8 +96,7 @@ rc_kafka_t *rc_kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t 
         goto fail;
     }
     for (size_t i = 0; i < kconf->n_rdkafka; i++) {
-        if (set_prop(conf, kconf->rdkafka[i].key, kconf->rdkafka[i].value, errstr,
-                     errstr_size)) {
+        if (set_prop(conf, kconf->rdkafka[i].key, kconf->rdkafka[i].value, errstr, errstr_size)) {
             goto fail;
         }
     }
@@ -188,14 +198,15 @@ static rc_err_t create_topic(rc_kafka_t *k, const char *topic, char *errstr, siz
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "topic %s: %s", topic, e);
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, e, sizeof(e));
     rd_kafka_AdminOptions_set_request_timeout(opts, 15000, e, sizeof(e));
     rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
     if (!ev) {
-        err = rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
-                        "creating topic %s timed out after 20 s", topic);
+        err = rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "creating topic %s timed out after 20 s",
+                        topic);
     } else if (rd_kafka_event_error(ev)) {
         err = rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "creating topic %s failed: %s", topic,
                         rd_kafka_event_error_string(ev));
@@ -225,7 +236,7 @@ static rc_err_t create_topic(rc_kafka_t *k, const char *topic, char *errstr, siz
 
 rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, const void *key,
                           size_t key_len, const void *value, size_t value_len,
-                          const rc_kafka_header_t *headers, size_t n_headers,
+                          const rc_kafka_header_t *headers, size_t n_headers, void *msg_opaque,
                           const volatile int *stop, char *errstr, size_t errstr_size) {
     char tname[256];
     if (topic_len == 0 || topic_len >= sizeof(tname)) {
@@ -257,7 +268,7 @@ rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, co
         rd_kafka_resp_err_t e = rd_kafka_producev(
             k->rk, RD_KAFKA_V_TOPIC(tname), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             atomic_fetch_add(&k->produced, 1);
             return RC_OK; /* librdkafka owns hdrs now */

@@ -15,15 +15,12 @@
 
 #include "rc_config.h"
 #include "rc_err.h"
+#include "rc_msg.h"
 
 typedef struct rc_kafka rc_kafka_t;
 
-typedef struct rc_kafka_header {
-    const char *name;
-    size_t name_len;
-    const void *value;
-    size_t value_len;
-} rc_kafka_header_t;
+/* A header: name and value as (ptr, len); the same type the message encoder fills. */
+typedef rc_msg_header_t rc_kafka_header_t;
 
 /* Creates the producer. kconf->rdkafka settings are applied after rowcast's defaults, so a
  * user can override them; a bad property is an error naming it. */
@@ -31,11 +28,16 @@ rc_kafka_t *rc_kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t 
                          const char *pipeline, char *errstr, size_t errstr_size);
 void rc_kafka_destroy(rc_kafka_t *k);
 
-/* Queues one message. Waits (serving delivery reports) while librdkafka's queue is full, until
- * *stop becomes true. */
+/* Called once per message with its msg_opaque when Kafka acknowledged it (delivered) or gave
+ * up on it (!delivered). Runs on the thread that calls rc_kafka_poll/produce/flush. */
+typedef void (*rc_kafka_delivery_cb)(void *opaque, void *msg_opaque, bool delivered);
+void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaque);
+
+/* Queues one message; msg_opaque comes back in the delivery callback. Waits (serving delivery
+ * reports) while librdkafka's queue is full, until *stop becomes true. */
 rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, const void *key,
                           size_t key_len, const void *value, size_t value_len,
-                          const rc_kafka_header_t *headers, size_t n_headers,
+                          const rc_kafka_header_t *headers, size_t n_headers, void *msg_opaque,
                           const volatile int *stop, char *errstr, size_t errstr_size);
 
 /* Serves delivery reports. */

@@ -15,20 +15,7 @@
 #include <string.h>
 
 #include "rc_log.h"
-
-/* The layout of Connector/C's MARIADB_TLS (ma_tls.h, which does not compile on its own). */
-struct ma_tls_layout {
-    void *data;
-    void *pvio;
-    void *ssl;
-};
-
-struct rc_mysql {
-    MYSQL *conn;
-    char endpoint[300];
-    bool mariadb;
-    bool tls;
-};
+#include "rc_mysql_int.h"
 
 static const char *my_err(rc_mysql_t *m) {
     return mysql_error(m->conn);
@@ -126,17 +113,16 @@ rc_err_t rc_mysql_exec(rc_mysql_t *m, const char *sql, char *errstr, size_t errs
     return RC_OK;
 }
 
-/* Runs sql and copies column `col` of the first row into out. RC_ERR_EOF when no row. */
-static rc_err_t query_value(rc_mysql_t *m, const char *sql, unsigned int col, char *out,
-                            size_t out_size, char *errstr, size_t errstr_size) {
+rc_err_t rc_mysql_query_value(rc_mysql_t *m, const char *sql, unsigned int col, char *out,
+                              size_t out_size, char *errstr, size_t errstr_size) {
     if (mysql_query(m->conn, sql) != 0) {
         return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL, "%s: query \"%s\" failed: %s",
                          m->endpoint, sql, my_err(m));
     }
     MYSQL_RES *res = mysql_store_result(m->conn);
     if (!res) {
-        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL, "%s: query \"%s\" returned no result: %s",
-                         m->endpoint, sql, my_err(m));
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                         "%s: query \"%s\" returned no result: %s", m->endpoint, sql, my_err(m));
     }
     rc_err_t err = RC_OK;
     MYSQL_ROW row = mysql_fetch_row(res);
@@ -152,8 +138,8 @@ static rc_err_t query_value(rc_mysql_t *m, const char *sql, unsigned int col, ch
 rc_err_t rc_mysql_prepare_replication(rc_mysql_t *m, double heartbeat_s, char *errstr,
                                       size_t errstr_size) {
     char val[256];
-    rc_err_t err = query_value(m, "SELECT @@GLOBAL.binlog_format", 0, val, sizeof(val), errstr,
-                               errstr_size);
+    rc_err_t err = rc_mysql_query_value(m, "SELECT @@GLOBAL.binlog_format", 0, val, sizeof(val),
+                                        errstr, errstr_size);
     if (err != RC_OK) {
         return err;
     }
@@ -162,8 +148,8 @@ rc_err_t rc_mysql_prepare_replication(rc_mysql_t *m, double heartbeat_s, char *e
                          "%s: binlog_format is %s; rowcast needs binlog_format=ROW", m->endpoint,
                          val);
     }
-    if (query_value(m, "SELECT @@GLOBAL.binlog_row_metadata", 0, val, sizeof(val), NULL, 0) ==
-            RC_OK &&
+    if (rc_mysql_query_value(m, "SELECT @@GLOBAL.binlog_row_metadata", 0, val, sizeof(val), NULL,
+                             0) == RC_OK &&
         strcasecmp(val, "FULL") != 0) {
         rc_warn("source", "%s: binlog_row_metadata is %s, not FULL: column names will be col_N",
                 m->endpoint, val);
@@ -179,15 +165,15 @@ rc_err_t rc_mysql_prepare_replication(rc_mysql_t *m, double heartbeat_s, char *e
     }
     char sql[256];
     unsigned long long ns = (unsigned long long)(heartbeat_s * 1e9);
-    snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu, @source_heartbeat_period = %llu",
-             ns, ns);
+    snprintf(sql, sizeof(sql),
+             "SET @master_heartbeat_period = %llu, @source_heartbeat_period = %llu", ns, ns);
     if ((err = rc_mysql_exec(m, sql, errstr, errstr_size)) != RC_OK) {
         return err;
     }
     if (m->mariadb) {
         /* 4 = MARIA_SLAVE_CAPABILITY_GTID: send GTID events and annotate rows as they are. */
-        if ((err = rc_mysql_exec(m, "SET @mariadb_slave_capability = 4", errstr,
-                                 errstr_size)) != RC_OK) {
+        if ((err = rc_mysql_exec(m, "SET @mariadb_slave_capability = 4", errstr, errstr_size)) !=
+            RC_OK) {
             return err;
         }
     }
@@ -199,7 +185,7 @@ rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_posit
     char val[512];
     rc_err_t err;
     if (!start || strcmp(start, "earliest") == 0) {
-        err = query_value(m, "SHOW BINARY LOGS", 0, val, sizeof(val), errstr, errstr_size);
+        err = rc_mysql_query_value(m, "SHOW BINARY LOGS", 0, val, sizeof(val), errstr, errstr_size);
         if (err == RC_ERR_EOF) {
             return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
                              "%s: SHOW BINARY LOGS lists no file: is log_bin enabled?",
@@ -214,16 +200,17 @@ rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_posit
     }
     if (strcmp(start, "latest") == 0) {
         char pos[64];
-        err = query_value(m, "SHOW MASTER STATUS", 0, val, sizeof(val), NULL, 0);
+        err = rc_mysql_query_value(m, "SHOW MASTER STATUS", 0, val, sizeof(val), NULL, 0);
         if (err != RC_OK) { /* MySQL 8.4 renamed it */
-            err = query_value(m, "SHOW BINARY LOG STATUS", 0, val, sizeof(val), errstr,
-                              errstr_size);
+            err = rc_mysql_query_value(m, "SHOW BINARY LOG STATUS", 0, val, sizeof(val), errstr,
+                                       errstr_size);
             if (err == RC_OK) {
-                err = query_value(m, "SHOW BINARY LOG STATUS", 1, pos, sizeof(pos), errstr,
-                                  errstr_size);
+                err = rc_mysql_query_value(m, "SHOW BINARY LOG STATUS", 1, pos, sizeof(pos), errstr,
+                                           errstr_size);
             }
         } else {
-            err = query_value(m, "SHOW MASTER STATUS", 1, pos, sizeof(pos), errstr, errstr_size);
+            err = rc_mysql_query_value(m, "SHOW MASTER STATUS", 1, pos, sizeof(pos), errstr,
+                                       errstr_size);
         }
         if (err == RC_ERR_EOF) {
             return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
@@ -260,11 +247,12 @@ rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_posit
 }
 
 rc_err_t rc_mysql_dump(rc_mysql_t *m, const rc_mysql_position_t *pos, uint32_t server_id,
-                       char *errstr, size_t errstr_size) {
+                       uint16_t flags, char *errstr, size_t errstr_size) {
     if (pos->pos > UINT32_MAX) {
-        return rc_seterr(errstr, errstr_size, RC_ERR_UNSUPPORTED,
-                         "%s: position %s:%llu is beyond 4 GiB, which COM_BINLOG_DUMP cannot ask for",
-                         m->endpoint, pos->file, (unsigned long long)pos->pos);
+        return rc_seterr(
+            errstr, errstr_size, RC_ERR_UNSUPPORTED,
+            "%s: position %s:%llu is beyond 4 GiB, which COM_BINLOG_DUMP cannot ask for",
+            m->endpoint, pos->file, (unsigned long long)pos->pos);
     }
     size_t flen = strlen(pos->file);
     unsigned char buf[4 + 2 + 4 + sizeof(pos->file)];
@@ -273,8 +261,8 @@ rc_err_t rc_mysql_dump(rc_mysql_t *m, const rc_mysql_position_t *pos, uint32_t s
     buf[1] = (unsigned char)(p >> 8);
     buf[2] = (unsigned char)(p >> 16);
     buf[3] = (unsigned char)(p >> 24);
-    buf[4] = 0; /* flags: blocking dump, wait for new events */
-    buf[5] = 0;
+    buf[4] = (unsigned char)flags; /* 0: blocking dump, wait for new events */
+    buf[5] = (unsigned char)(flags >> 8);
     buf[6] = (unsigned char)server_id;
     buf[7] = (unsigned char)(server_id >> 8);
     buf[8] = (unsigned char)(server_id >> 16);
@@ -310,6 +298,13 @@ int rc_mysql_fd(rc_mysql_t *m) {
 rc_err_t rc_mysql_read_event(rc_mysql_t *m, const uint8_t **ev, size_t *len, char *errstr,
                              size_t errstr_size) {
     unsigned long n = mysql_net_read_packet(m->conn);
+    if (n == packet_error && mysql_errno(m->conn) == 1236) {
+        /* ER_MASTER_FATAL_ERROR_READING_BINLOG: the server cannot serve this position (purged,
+         * unknown GTID, ...); retrying would get the same answer. */
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                         "%s cannot send the binlog from the requested position: %s", m->endpoint,
+                         my_err(m));
+    }
     if (n == packet_error || n == 0) {
         return rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s: reading the binlog stream failed: %s",
                          m->endpoint, mysql_errno(m->conn) ? my_err(m) : "connection closed");

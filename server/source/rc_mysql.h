@@ -43,9 +43,15 @@ rc_err_t rc_mysql_prepare_replication(rc_mysql_t *m, double heartbeat_s, char *e
 rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_position_t *out,
                                 char *errstr, size_t errstr_size);
 
+/* Runs sql and copies column `col` of the first row into out. RC_ERR_EOF when no row. */
+rc_err_t rc_mysql_query_value(rc_mysql_t *m, const char *sql, unsigned int col, char *out,
+                              size_t out_size, char *errstr, size_t errstr_size);
+
+#define RC_BINLOG_DUMP_NON_BLOCK 0x01 /* end the stream (EOF) at the end of the binlog */
+
 /* Sends COM_BINLOG_DUMP from pos with our server_id. */
 rc_err_t rc_mysql_dump(rc_mysql_t *m, const rc_mysql_position_t *pos, uint32_t server_id,
-                       char *errstr, size_t errstr_size);
+                       uint16_t flags, char *errstr, size_t errstr_size);
 
 /* True when a whole or partial packet is already buffered in user space (Connector/C's
  * read-ahead cache or TLS), so that polling the socket would not see it. */
@@ -57,5 +63,52 @@ int rc_mysql_fd(rc_mysql_t *m);
  * RC_ERR_IO/RC_ERR_PROTOCOL with a sentence otherwise. Blocks until data arrives. */
 rc_err_t rc_mysql_read_event(rc_mysql_t *m, const uint8_t **ev, size_t *len, char *errstr,
                              size_t errstr_size);
+
+/* ---- positions (rc_mysql_pos.c) ---- */
+
+struct rc_gtid_set;
+
+/* The binlog files the server has, oldest first, with their sizes. The caller frees *names
+ * (one allocation per name and the array) with rc_mysql_free_binlogs. */
+rc_err_t rc_mysql_list_binlogs(rc_mysql_t *m, char ***names, uint64_t **sizes, size_t *n,
+                               char *errstr, size_t errstr_size);
+void rc_mysql_free_binlogs(char **names, uint64_t *sizes, size_t n);
+
+/* The source's @@server_id and (MySQL) @@server_uuid. */
+rc_err_t rc_mysql_server_identity(rc_mysql_t *m, uint32_t *server_id, char *uuid, size_t uuid_size,
+                                  char *errstr, size_t errstr_size);
+
+/* MariaDB: the GTID state (connect-state form) at file:pos, from BINLOG_GTID_POS(). */
+rc_err_t rc_mysql_gtid_at(rc_mysql_t *m, const char *file, uint64_t pos, char *out, size_t out_size,
+                          char *errstr, size_t errstr_size);
+
+/* Checks that the server still has the binlog after file:pos; errstr says what is missing
+ * and how to recover. */
+rc_err_t rc_mysql_check_file_pos(rc_mysql_t *m, const char *file, uint64_t pos, char *errstr,
+                                 size_t errstr_size);
+
+/* Checks that the server still has every transaction after the executed set (MariaDB: its
+ * connect state against the oldest binlog's GTID list; MySQL: against gtid_purged), and that
+ * the set is not ahead of the server's binlog. */
+rc_err_t rc_mysql_check_gtid(rc_mysql_t *m, const struct rc_gtid_set *executed, char *errstr,
+                             size_t errstr_size);
+
+/* MariaDB: starts the dump after the connect state of `executed` (@slave_connect_state, strict
+ * mode). MySQL: COM_BINLOG_DUMP_GTID with the executed set. */
+rc_err_t rc_mysql_dump_gtid(rc_mysql_t *m, const struct rc_gtid_set *executed, uint32_t server_id,
+                            char *errstr, size_t errstr_size);
+
+/* The payload of MySQL's COM_BINLOG_DUMP_GTID after the command byte (flags, server_id, file
+ * name, position, GTID data), appended to out. */
+struct rc_buf;
+rc_err_t rc_mysql_dump_gtid_payload(uint16_t flags, uint32_t server_id, const char *file,
+                                    uint64_t pos, const struct rc_gtid_set *executed,
+                                    struct rc_buf *out);
+
+/* Finds the first transaction that started at or after `time` (s since the epoch) by reading
+ * the binlogs over extra connections made with conf: *out is its position, or the end of the
+ * binlog when every transaction is older. */
+rc_err_t rc_mysql_find_time(const rc_source_config_t *conf, int64_t time, rc_mysql_position_t *out,
+                            char *errstr, size_t errstr_size);
 
 #endif

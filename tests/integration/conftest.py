@@ -174,6 +174,10 @@ def pipeline_config(name, db, start, **overrides):
         "log_level": "info",
         "http": {"listen": ""},
         "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
+        # A state topic per config: a test's start position is never overridden by a position
+        # an earlier run of the same pipeline name stored (tests/integration/test_state.py
+        # shares topics on purpose).
+        "state": {"topic": f"it-state-{uuid.uuid4().hex[:12]}", "interval_ms": 200},
         "pipelines": [
             {
                 "name": name,
@@ -330,6 +334,7 @@ class Message:
     offset: int
     key: bytes
     value: bytes
+    headers: list = None  # [(name, bytes)] in the order Kafka returned them
 
     def json(self):
         try:
@@ -403,7 +408,8 @@ def consume(topic, count, timeout=60.0, settle=2.0, process=None):
                 # Whatever it produced is in Kafka already; one last read, then give up.
                 for m in c.consume(num_messages=count, timeout=2.0):
                     if not m.error():
-                        msgs.append(Message(m.topic(), m.partition(), m.offset(), m.key(), m.value()))
+                        msgs.append(Message(m.topic(), m.partition(), m.offset(), m.key(), m.value(),
+                                            m.headers() or []))
                 if len(msgs) < count:
                     give_up(
                         f"rowcast exited with status {process.proc.returncode} after "
@@ -415,7 +421,10 @@ def consume(topic, count, timeout=60.0, settle=2.0, process=None):
                     if m.error().code() == KafkaError._PARTITION_EOF:
                         continue
                     give_up(f"consumer error: {m.error()}")
-                msgs.append(Message(m.topic(), m.partition(), m.offset(), m.key(), m.value()))
+                msgs.append(
+                    Message(m.topic(), m.partition(), m.offset(), m.key(), m.value(),
+                            m.headers() or [])
+                )
     finally:
         c.close()
     msgs.sort(key=lambda m: (m.partition, m.offset))

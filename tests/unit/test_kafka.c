@@ -23,6 +23,18 @@ static void sink_defaults(rc_sink_config_t *s) {
     s->topic_replication = -1;
 }
 
+typedef struct seen {
+    int count;
+    uint64_t sum; /* of the message opaques: each message reported exactly once */
+} seen_t;
+
+static void on_delivery(void *opaque, void *msg_opaque, bool delivered) {
+    seen_t *s = opaque;
+    assert_true(delivered);
+    s->count++;
+    s->sum += (uint64_t)(uintptr_t)msg_opaque;
+}
+
 static void test_kafka_delivers_and_counts(void **state) {
     (void)state;
     rc_kafka_config_t kc = {.brokers = "127.0.0.1:1", .rdkafka = mock_props, .n_rdkafka = 1};
@@ -31,13 +43,15 @@ static void test_kafka_delivers_and_counts(void **state) {
     char err[512];
     rc_kafka_t *k = rc_kafka_new(&kc, &sc, "unit", err, sizeof(err));
     assert_non_null(k);
+    seen_t seen = {0, 0};
+    rc_kafka_set_delivery_cb(k, on_delivery, &seen);
     for (int i = 0; i < 100; i++) {
         char key[32], val[64];
         int kl = snprintf(key, sizeof(key), "{\"id\":%d}", i);
         int vl = snprintf(val, sizeof(val), "{\"n\":%d}", i);
         rc_kafka_header_t h = {"rowcast-test", 12, "1", 1};
         assert_int_equal(rc_kafka_produce(k, "db.t", 4, key, (size_t)kl, val, (size_t)vl, &h, 1,
-                                          NULL, err, sizeof(err)),
+                                          (void *)(uintptr_t)(i + 1), NULL, err, sizeof(err)),
                          RC_OK);
     }
     assert_int_equal(rc_kafka_flush(k, 10000, err, sizeof(err)), RC_OK);
@@ -46,6 +60,8 @@ static void test_kafka_delivers_and_counts(void **state) {
     assert_int_equal(st.produced, 100);
     assert_int_equal(st.delivered, 100);
     assert_int_equal(st.failed, 0);
+    assert_int_equal(seen.count, 100);
+    assert_int_equal(seen.sum, 100 * 101 / 2);
     assert_false(rc_kafka_failed(k, err, sizeof(err)));
     rc_kafka_destroy(k);
 }
@@ -69,8 +85,9 @@ static void test_kafka_rejects_empty_topic(void **state) {
     char err[512];
     rc_kafka_t *k = rc_kafka_new(&kc, &sc, "unit", err, sizeof(err));
     assert_non_null(k);
-    assert_int_equal(rc_kafka_produce(k, "", 0, NULL, 0, "x", 1, NULL, 0, NULL, err, sizeof(err)),
-                     RC_ERR_INVALID);
+    assert_int_equal(
+        rc_kafka_produce(k, "", 0, NULL, 0, "x", 1, NULL, 0, NULL, NULL, err, sizeof(err)),
+        RC_ERR_INVALID);
     assert_non_null(strstr(err, "topic"));
     rc_kafka_destroy(k);
 }
