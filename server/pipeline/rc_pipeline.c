@@ -226,6 +226,12 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pi
         chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
                                        pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,
                                        errstr, errstr_size);
+        if (chain && pc->on_error == 2 &&
+            rc_transform_chain_set_dead_letter(chain, pc->dead_letter_topic, errstr, errstr_size) !=
+                RC_OK) {
+            rc_transform_chain_destroy(chain);
+            chain = NULL;
+        }
     }
     free(specs);
     free(dir);

@@ -1013,6 +1013,111 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
     free(b);
 }
 
+/* on_error: dead_letter: the failed event goes, as it entered the failing transform, to the
+ * dead-letter topic with the error in its headers; later transforms leave it alone. */
+static void test_chain_dead_letter_sends_failed_events_with_the_error(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rc_test_transform_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *a = write_script(dir, "check.js",
+                           "function transform(e) {\n"
+                           "  e.kafka.headers.seen = 'yes';\n"
+                           "  if (e.after[0].status === 'bad') throw new Error('bad row');\n"
+                           "}");
+    char *b = write_script(dir, "route.lua", "function transform(e) e.kafka.topic = 'routed' end");
+    rc_transform_spec_t specs[] = {
+        {"js", "check.js", NULL, NULL, 1000, 64 << 20},
+        {"lua", "route.lua", NULL, NULL, 1000, 64 << 20},
+    };
+    char errstr[1024];
+    rc_transform_chain_t *c =
+        rc_transform_chain_new("p1", specs, 2, dir, RC_ON_ERROR_SKIP, errstr, sizeof(errstr));
+    if (!c) {
+        fail_msg("%s", errstr);
+    }
+    assert_int_equal(rc_transform_chain_set_dead_letter(c, "bad topic", errstr, sizeof(errstr)),
+                     RC_ERR_INVALID);
+    assert_non_null(strstr(errstr, "pipeline p1: dead_letter_topic \"bad topic\" is not a valid"));
+    assert_int_equal(
+        rc_transform_chain_set_dead_letter(c, "{pipeline}.dlq", errstr, sizeof(errstr)), RC_OK);
+    mp_t in, orig;
+    mp_init(&in);
+    mp_init(&orig);
+    pack_event(&in, "orders", "ok", false);
+    pack_event(&in, "orders", "bad", false);
+    pack_event(&in, "users", "ok", false);
+    pack_event(&orig, "orders", "bad", false);
+    uint32_t n = 3, mark = 2;
+    size_t mark_off = 0;
+    if (rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr)) != RC_OK) {
+        fail_msg("%s", errstr);
+    }
+    assert_int_equal(n, 3);
+    assert_int_equal(mark, 2);
+    rc_transform_stats_t st;
+    rc_transform_chain_get_stats(c, &st);
+    assert_int_equal(st.dead_lettered, 1);
+    assert_int_equal(st.errors, 0);
+    const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size, *ev[3];
+    for (int i = 0; i < 3; i++) {
+        ev[i] = cur;
+        assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+        if (i == 1) {
+            assert_int_equal(mark_off, (size_t)(cur - (const uint8_t *)in.sb.data));
+        }
+    }
+    static const char *const topics[] = {"routed", "p1.dlq", "routed"};
+    for (int i = 0; i < 3; i++) {
+        const uint8_t *k, *t;
+        const char *topic;
+        uint32_t len;
+        assert_int_equal(rc_mp_map_find(ev[i], end, "kafka", &k), RC_OK);
+        assert_int_equal(rc_mp_map_find(k, end, "topic", &t), RC_OK);
+        assert_int_equal(rc_mp_read_str(&t, end, &topic, &len), RC_OK);
+        if (len != strlen(topics[i]) || memcmp(topic, topics[i], len) != 0) {
+            fail_msg("event %d: topic %.*s, want %s", i, (int)len, topic, topics[i]);
+        }
+    }
+    /* the dead letter: the original event, its kafka map with the new topic and headers */
+    const uint8_t *k, *h, *v;
+    const char *str;
+    uint32_t len;
+    assert_int_equal(rc_mp_map_find(ev[1], end, "kafka", &k), RC_OK);
+    assert_int_equal(rc_mp_map_find(k, end, "headers", &h), RC_OK);
+    uint32_t nh;
+    const uint8_t *hp = h;
+    assert_int_equal(rc_mp_read_map(&hp, end, &nh), RC_OK);
+    assert_int_equal(nh, 3); /* the script's change to the headers is not in it */
+    assert_int_equal(rc_mp_map_find(h, end, "rowcast.error", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, end, &str, &len), RC_OK);
+    assert_non_null(memmem(str, len, "check.js:3: Error: bad row", 26));
+    assert_int_equal(rc_mp_map_find(h, end, "rowcast.transform", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, end, &str, &len), RC_OK);
+    assert_int_equal(len, strlen(a));
+    assert_memory_equal(str, a, len);
+    assert_int_equal(rc_mp_map_find(h, end, "rowcast.topic", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, end, &str, &len), RC_OK);
+    assert_int_equal(len, 11);
+    assert_memory_equal(str, "shop.orders", 11);
+    /* everything before kafka is the original event, byte for byte */
+    const uint8_t *ok_, *ek;
+    assert_int_equal(rc_mp_map_find((const uint8_t *)orig.sb.data,
+                                    (const uint8_t *)orig.sb.data + orig.sb.size, "kafka", &ok_),
+                     RC_OK);
+    ek = k;
+    size_t prefix = (size_t)(ok_ - (const uint8_t *)orig.sb.data);
+    assert_int_equal((size_t)(ek - ev[1]), prefix);
+    assert_memory_equal(ev[1], orig.sb.data, prefix);
+    msgpack_sbuffer_destroy(&in.sb);
+    msgpack_sbuffer_destroy(&orig.sb);
+    rc_transform_chain_destroy(c);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+    free(a);
+    free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -1028,6 +1133,7 @@ int main(void) {
         cmocka_unit_test(test_udf_errors_name_the_udf_at_the_scripts_line),
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
+        cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
