@@ -82,7 +82,7 @@ struct rc_pipeline {
     atomic_uint_fast64_t events_read, transactions, bytes_read, batches;
 
     rc_transform_chain_t *transforms; /* NULL without transforms; used by the worker only */
-    atomic_uint_fast64_t events_dropped, events_skipped;
+    atomic_uint_fast64_t events_dropped, events_skipped, events_dead_lettered;
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast32_t last_event_ts;
     atomic_bool pause_req;
@@ -763,6 +763,7 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr, si
     rc_transform_chain_get_stats(p->transforms, &st);
     atomic_store(&p->events_dropped, st.dropped);
     atomic_store(&p->events_skipped, st.errors);
+    atomic_store(&p->events_dead_lettered, st.dead_lettered);
     return err;
 }
 
@@ -1150,6 +1151,7 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->batches = atomic_load(&p->batches);
     out->events_dropped = atomic_load(&p->events_dropped);
     out->events_skipped = atomic_load(&p->events_skipped);
+    out->events_dead_lettered = atomic_load(&p->events_dead_lettered);
     out->reconnects = atomic_load(&p->reconnects);
     out->last_event_ts = (uint32_t)atomic_load(&p->last_event_ts);
     pthread_mutex_lock(&p->lock);

@@ -4,7 +4,9 @@ A broken script stops --check and startup with exit 2, naming file and line."""
 
 import re
 import shutil
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 from conftest import consume, master_status, pipeline_config, topic_partitions
@@ -113,6 +115,10 @@ def test_dead_letter_sends_failed_events_with_the_error_in_headers(mysql, db, ro
         "}\n")
     start = master_status(mysql)
     cfg = pipeline_config("it_xf_dlq", db, start)
+    with socket.socket() as sock:  # a free port for /metrics
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg["http"] = {"listen": f"127.0.0.1:{port}"}
     p = _pipeline("it_xf_dlq", db, start, "js", "picky.js")
     p["on_error"] = "dead_letter"
     p["dead_letter_topic"] = db + ".{pipeline}.dlq"
@@ -130,6 +136,9 @@ def test_dead_letter_sends_failed_events_with_the_error_in_headers(mysql, db, ro
     assert re.search(rb"picky\.js:2: Error: no twos", headers["rowcast.error"]), headers
     assert headers["rowcast.transform"].endswith(b"picky.js"), headers
     assert headers["rowcast.topic"] == f"{db}.t".encode(), headers
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    assert re.search(rb'rowcast_events_dead_lettered_total\{pipeline="it_xf_dlq"\} 1\b', metrics), \
+        metrics
     proc.assert_alive()
 
 
