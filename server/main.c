@@ -171,8 +171,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rowcast: %s\n", errstr);
         return 2;
     }
-    /* UDF plugins before any script is compiled: scripts see them as globals */
-    char *conf_dir = strdup(config_path);
+    /* UDF plugins before any script is compiled: scripts see them as globals; relative files
+     * are found next to the config file (the one with the settings, in a directory) */
+    char *conf_dir = strdup(conf->path ? conf->path : config_path);
     rc_err_t uerr = conf_dir ? rc_udf_load_all(conf->udfs, conf->n_udfs, dirname(conf_dir), errstr,
                                                sizeof(errstr))
                              : rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory");

@@ -153,6 +153,26 @@ static bool check_topic(const void *field, char *why, size_t n) {
     return true;
 }
 
+static bool check_dead_letter_topic(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    bool ok = s[0] != '\0';
+    for (const char *p = s; ok && *p;) {
+        if (strncmp(p, "{pipeline}", 10) == 0) {
+            p += 10;
+        } else {
+            ok = isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
+            p++;
+        }
+    }
+    if (!ok) {
+        char shown[128];
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n, "expected a topic of A-Z a-z 0-9 . _ - and the placeholder {pipeline}, "
+                         "got %s", shown);
+    }
+    return ok;
+}
+
 static bool check_replication(const void *field, char *why, size_t n) {
     int v = *(const int *)field;
     if (v == 0) {
@@ -392,7 +412,7 @@ static const rc_config_key_t batch_keys[] = {
 static const rc_config_table_t batch_table = {batch_keys, ARRAY_LEN(batch_keys), NULL};
 
 static const char *const transform_engines[] = {"lua", "js", NULL};
-static const char *const on_error_policies[] = {"fail", "skip", NULL};
+static const char *const on_error_policies[] = {"fail", "skip", "dead_letter", NULL};
 
 #define XF_OFF(f) offsetof(rc_transform_config_t, f)
 static const rc_config_key_t match_keys[] = {
@@ -473,7 +493,8 @@ static const rc_config_key_t pipeline_keys[] = {
      .def = "fail",
      .choices = on_error_policies,
      .desc = "What a script error does: fail stops the pipeline; skip counts and logs it "
-             "(rate-limited) and does not send the event."},
+             "(rate-limited) and does not send the event; dead_letter sends the event to "
+             "dead_letter_topic with the error in its headers."},
     {.name = "transform_budget_ms",
      .type = RC_CONFIG_INT,
      .offset = PIPE_OFF(transform_budget_ms),
@@ -483,6 +504,21 @@ static const rc_config_key_t pipeline_keys[] = {
      .desc = "Time scripts may run per batch; past it the running event fails (on_error "
              "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
              "loop and call. 0 = none."},
+    {.name = "transform_memory_mb",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(transform_memory_mb),
+     .def = "256",
+     .min = 0,
+     .max = 65536,
+     .desc = "Memory each script VM of the pipeline may hold, in MiB; an allocation past it "
+             "fails the running event (on_error applies). 0 = none."},
+    {.name = "dead_letter_topic",
+     .type = RC_CONFIG_STRING,
+     .offset = PIPE_OFF(dead_letter_topic),
+     .def = "{pipeline}.dead_letter",
+     .check = check_dead_letter_topic,
+     .desc = "With on_error: dead_letter, where failed events go ({pipeline} is the pipeline's "
+             "name), with the headers rowcast.error, rowcast.transform and rowcast.topic."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 

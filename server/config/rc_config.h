@@ -78,8 +78,10 @@ typedef struct rc_pipeline_config {
     int queue_batches;    /* bounded queue depth between reader and worker, default 16 */
     rc_transform_config_t *transforms; /* run in order on every event; none = events as read */
     size_t n_transforms;
-    int on_error;            /* 0 = fail (default), 1 = skip: what a script error does */
-    int transform_budget_ms; /* time scripts may run per batch (Lua), default 1000; 0 = none */
+    int on_error;            /* 0 = fail (default), 1 = skip, 2 = dead_letter */
+    int transform_budget_ms; /* time scripts may run per batch, default 1000; 0 = none */
+    int transform_memory_mb; /* memory cap of each script VM, default 256; 0 = none */
+    char *dead_letter_topic; /* on_error: dead_letter; default "{pipeline}.dead_letter" */
 } rc_pipeline_config_t;
 
 typedef struct rc_kafka_config {

@@ -86,7 +86,7 @@ struct rc_pipeline {
     atomic_uint_fast64_t events_read, transactions, bytes_read, batches;
 
     rc_transform_chain_t *transforms; /* NULL without transforms; used by the worker only */
-    atomic_uint_fast64_t events_dropped, events_skipped;
+    atomic_uint_fast64_t events_dropped, events_skipped, events_dead_lettered;
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast32_t last_event_ts;
     atomic_bool pause_req;
@@ -234,12 +234,19 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pi
     } else {
         for (size_t i = 0; i < pc->n_transforms; i++) {
             specs[i] = (rc_transform_spec_t){
-                pc->transforms[i].engine, pc->transforms[i].file, pc->transforms[i].match_schema,
-                pc->transforms[i].match_table, (unsigned)pc->transform_budget_ms};
+                pc->transforms[i].engine,          pc->transforms[i].file,
+                pc->transforms[i].match_schema,    pc->transforms[i].match_table,
+                (unsigned)pc->transform_budget_ms, (size_t)pc->transform_memory_mb << 20};
         }
         chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
                                        pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,
                                        errstr, errstr_size);
+        if (chain && pc->on_error == 2 &&
+            rc_transform_chain_set_dead_letter(chain, pc->dead_letter_topic, errstr, errstr_size) !=
+                RC_OK) {
+            rc_transform_chain_destroy(chain);
+            chain = NULL;
+        }
     }
     free(specs);
     free(dir);
@@ -846,6 +853,7 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr, si
     rc_transform_chain_get_stats(p->transforms, &st);
     atomic_store(&p->events_dropped, st.dropped);
     atomic_store(&p->events_skipped, st.errors);
+    atomic_store(&p->events_dead_lettered, st.dead_lettered);
     return err;
 }
 
@@ -1317,6 +1325,7 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->batches = atomic_load(&p->batches);
     out->events_dropped = atomic_load(&p->events_dropped);
     out->events_skipped = atomic_load(&p->events_skipped);
+    out->events_dead_lettered = atomic_load(&p->events_dead_lettered);
     out->reconnects = atomic_load(&p->reconnects);
     out->last_event_ts = (uint32_t)atomic_load(&p->last_event_ts);
     pthread_mutex_lock(&p->lock);

@@ -195,7 +195,8 @@ static void test_config_unknown_key_names_line_and_path(void **state) {
                  "bad.yaml:4: kafka.brokerz: unknown key (known: brokers, rdkafka)");
     expect_error(MINIMAL "    sinks: {}\n",
                  "bad.yaml:8: pipelines[0].sinks: unknown key (known: name, source, sink, batch, "
-                 "queue_batches, transforms, on_error, transform_budget_ms)");
+                 "queue_batches, transforms, on_error, transform_budget_ms, "
+                 "transform_memory_mb, dead_letter_topic)");
     expect_error(MINIMAL "      tls: {mode: required, kee: x}\n",
                  "bad.yaml:8: pipelines[0].source.tls.kee: unknown key (known: mode, ca, cert, "
                  "key)");
@@ -298,7 +299,8 @@ static void test_config_pipeline_json_uses_the_yaml_tables(void **state) {
     expect_json_error("{\"name\": \"p\",\n \"source\": {\"user\": \"u\", \"server_id\": 1},\n "
                       "\"sinks\": {}}",
                       "request body:3: sinks: unknown key (known: name, source, sink, batch, "
-                      "queue_batches, transforms, on_error, transform_budget_ms)",
+                      "queue_batches, transforms, on_error, transform_budget_ms, "
+                      "transform_memory_mb, dead_letter_topic)",
                       "sinks");
     expect_json_error("{\"name\": \"p\", \"source\": {\"server_id\": 1}}",
                       "request body:1: source.user: required key is missing", "source.user");
@@ -1052,6 +1054,7 @@ static void test_config_transforms_in_order_with_match_and_policy(void **state) 
     assert_null(p->transforms[1].match_table);
     assert_int_equal(p->on_error, 1);
     assert_int_equal(p->transform_budget_ms, 1000);
+    assert_int_equal(p->transform_memory_mb, 256);
     rc_config_destroy(c);
     c = load_ok(MINIMAL);
     assert_int_equal(c->pipelines[0].n_transforms, 0);
@@ -1065,8 +1068,17 @@ static void test_config_transforms_in_order_with_match_and_policy(void **state) 
                                 "      - {engine: lua, file: a.lua, match: {table: '(('}}\n",
                         "bad.yaml:9: pipelines[0].transforms[0].match.table: invalid regular "
                         "expression");
-    expect_error_prefix(MINIMAL "    on_error: dead_letter\n",
-                        "bad.yaml:8: pipelines[0].on_error: ");
+    expect_error_prefix(MINIMAL "    on_error: retry\n", "bad.yaml:8: pipelines[0].on_error: ");
+    c = load_ok(MINIMAL "    on_error: dead_letter\n");
+    assert_int_equal(c->pipelines[0].on_error, 2);
+    assert_string_equal(c->pipelines[0].dead_letter_topic, "{pipeline}.dead_letter");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "    on_error: dead_letter\n    dead_letter_topic: dlq.{pipeline}-x\n");
+    assert_string_equal(c->pipelines[0].dead_letter_topic, "dlq.{pipeline}-x");
+    rc_config_destroy(c);
+    expect_error(MINIMAL "    dead_letter_topic: 'a b'\n",
+                 "bad.yaml:8: pipelines[0].dead_letter_topic: expected a topic of A-Z a-z 0-9 . _ "
+                 "- and the placeholder {pipeline}, got \"a b\"");
 }
 
 static void test_config_aliases_are_resolved(void **state) {
