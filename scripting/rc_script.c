@@ -500,10 +500,10 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
             rebuild = rebuild || c->res[i].status == RC_SCRIPT_FAILED;
         }
         msgpack_packer dlpk;
+        msgpack_packer_init(&dlpk, &c->dl, msgpack_sbuffer_write);
         size_t copied = 0;
         if (rebuild) {
             c->dl.size = 0;
-            msgpack_packer_init(&dlpk, &c->dl, msgpack_sbuffer_write);
         }
         for (uint32_t i = 0; i < count; i++) {
             rc_script_result_t *r = &c->res[i];
