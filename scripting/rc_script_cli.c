@@ -15,14 +15,16 @@
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_script.h"
+#include "rc_udf.h"
 
 static void usage(FILE *out) {
     fprintf(out, "Usage: rowcast transform-test --script FILE --event EVENT.json "
-                 "[--engine lua|js]\n"
+                 "[--engine lua|js] [--udf PLUGIN.so]...\n"
                  "\n"
                  "Runs transform(cdc_event) of FILE on the event in EVENT.json and prints each\n"
                  "message it would produce as {\"topic\", \"key\", \"value\"}, one per line.\n"
                  "The engine follows the file extension (.lua, .js) unless --engine is given.\n"
+                 "--udf loads a UDF plugin (as the config's udfs: list does); repeatable.\n"
                  "Exit status: 0 sent or dropped, 1 the script failed, 2 bad input.\n");
 }
 
@@ -133,11 +135,10 @@ done:
 }
 
 int rc_script_cli_main(int argc, char **argv) {
-    static const struct option longopts[] = {{"script", required_argument, NULL, 's'},
-                                             {"event", required_argument, NULL, 'e'},
-                                             {"engine", required_argument, NULL, 'g'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"script", required_argument, NULL, 's'}, {"event", required_argument, NULL, 'e'},
+        {"engine", required_argument, NULL, 'g'}, {"udf", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *script = NULL, *event = NULL, *engine = NULL;
     int opt;
     optind = 1;
@@ -152,6 +153,14 @@ int rc_script_cli_main(int argc, char **argv) {
         case 'g':
             engine = optarg;
             break;
+        case 'u': {
+            char why[1024];
+            if (rc_udf_load(optarg, why, sizeof(why)) != RC_OK) {
+                fprintf(stderr, "rowcast transform-test: %s\n", why);
+                return 2;
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rc_buf.h"
 #include "rc_err.h"
 
 enum {
@@ -102,5 +103,15 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
 
 /* Formats a big integer value (TAG_BIGINT/TAG_BIGUINT) as decimal; returns its length. */
 int rc_script_format_int(const mpv_t *v, char *buf, size_t size);
+
+/* The native function rewritten JS calls in every loop and function (rc_script_js_tick.c). */
+#define RC_SCRIPT_JS_TICK "__rowcast_tick"
+
+/* Appends src[0..len) to out with a call to RC_SCRIPT_JS_TICK in every while/do-while/for
+ * condition and at the start of every function body, on the same lines. The source must be
+ * valid ES5 (compile it first). Fails with "LINE: what" in why when it cannot be rewritten
+ * (the reserved name is used, nesting deeper than 1024) or RC_ERR_NOMEM. */
+rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *out, char *why,
+                                 size_t why_size);
 
 #endif

@@ -5,21 +5,37 @@
  * objects, a small JS driver calls transform on each inside try/catch, and the results are
  * written back. Objects keep their key order (duktape enumerates in insertion order); the
  * msgpack type of each entry is remembered under a hidden symbol that scripts cannot see
- * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays. */
+ * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays.
+ *
+ * Time budget: Debian's libduktape cannot interrupt a script (no DUK_USE_EXEC_TIMEOUT_CHECK),
+ * so the script is rewritten before it is compiled (rc_script_js_tick.c): every loop
+ * condition and function entry calls __rowcast_tick, which checks the clock every 1024 calls
+ * and, once the batch's budget is spent, throws at the script's line; from then on every
+ * check of that event throws, so a script that catches the error cannot keep looping. The
+ * next event gets a fresh 1024 checks, as Lua's count hook gives it 1000 instructions. eval
+ * and the Function constructor are removed: code they compiled would not be checked. */
 #include <duktape.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rc_log.h"
 #include "rc_script.h"
 #include "rc_script_int.h"
+#include "rc_udf.h"
 
 #define SHAPE_KEY DUK_HIDDEN_SYMBOL("rcshape")
 
 typedef struct jvm {
     duk_context *ctx;
     char *file;
+    unsigned budget_ms;
+    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = no batch running under a budget */
+    uint32_t ticks;
+    bool expired;                      /* the budget ran out during the running event */
+    msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
+    bool in_udf;
 } jvm_t;
 
 typedef struct cx {
@@ -34,16 +50,23 @@ static const char prelude[] =
     "  function constant(name) {\n"
     "    return Object.freeze({toString: function () { return name; }});\n"
     "  }\n"
-    "  var driver = function (fn, evs, res, errs) {\n"
+    "  var driver = function (fn, evs, res, errs, start) {\n"
     "    for (var i = 0; i < evs.length; i++) {\n"
     "      var e = evs[i];\n"
     "      if (e === undefined) continue;\n"
+    "      start();\n"
     "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; "
     "}\n"
     "    }\n"
     "  };\n"
     "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
     "})()\n";
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 /* ---- msgpack -> JS ---- */
 
@@ -352,6 +375,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     push_stash(ctx, "drop");
     cx_t c = {.ctx = ctx, .cont = 0, .drop = 1};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
+    vm->in_udf = false;
     duk_push_array(ctx);
     duk_push_array(ctx);
     duk_push_array(ctx);
@@ -377,7 +401,12 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_dup(ctx, 2);
     duk_dup(ctx, 3);
     duk_dup(ctx, 4);
-    duk_call(ctx, 4);
+    push_stash(ctx, "start");
+    vm->ticks = 0;
+    vm->expired = false;
+    vm->deadline_ns = vm->budget_ms ? mono_ns() + (int64_t)vm->budget_ms * 1000000LL : 0;
+    duk_call(ctx, 5);
+    vm->deadline_ns = 0;
     duk_set_top(ctx, 5);
 
     for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
@@ -453,7 +482,9 @@ static rc_err_t js_transform_batch(void *opaque, const rc_span_t *ev, const bool
                                    char *errstr, size_t errstr_size) {
     jvm_t *vm = opaque;
     batch_t b = {vm, ev, run, n, out, res, errs, false};
-    if (duk_safe_call(vm->ctx, batch_main, &b, 0, 1) != DUK_EXEC_SUCCESS) {
+    int rc = duk_safe_call(vm->ctx, batch_main, &b, 0, 1);
+    vm->deadline_ns = 0;
+    if (rc != DUK_EXEC_SUCCESS) {
         char msg[1024];
         format_error(vm->ctx, -1, vm->file, msg, sizeof(msg));
         duk_set_top(vm->ctx, 0);
@@ -488,6 +519,104 @@ static duk_ret_t js_copy(duk_context *ctx) {
         return duk_error(ctx, DUK_ERR_TYPE_ERROR, "copy: %s", c.why);
     }
     return 1;
+}
+
+/* Throws new Error(msg) built by the script's own Error constructor, so that the error's
+ * lineNumber is the script line that called the native function (duk_error would record the
+ * C file and line). */
+static duk_ret_t throw_at_caller(duk_context *ctx, const char *msg) {
+    push_stash(ctx, "Error"); /* the original: a script may replace the global */
+    duk_push_string(ctx, msg);
+    duk_new(ctx, 1);
+    return duk_throw(ctx);
+}
+
+/* The one trampoline of every UDF (magic: its index in the registry; the heap's udata is
+ * the VM): the arguments become a msgpack array, rc_udf_call runs the C function, its msgpack
+ * result becomes the return value. Errors are thrown as Error("NAME: what went wrong"). */
+static duk_ret_t js_udf(duk_context *ctx) {
+    duk_memory_functions mf;
+    duk_get_memory_functions(ctx, &mf);
+    jvm_t *vm = mf.udata;
+    const rc_udf_t *u = rc_udf_at((size_t)duk_get_current_magic(ctx));
+    duk_idx_t argc = duk_get_top(ctx);
+    char why[700];
+    if (vm->in_udf) {
+        snprintf(why, sizeof(why),
+                 "%s: UDFs cannot be called while the arguments of another are converted", u->name);
+        return throw_at_caller(ctx, why);
+    }
+    if (argc > 255) {
+        snprintf(why, sizeof(why), "%s: too many arguments (%d)", u->name, (int)argc);
+        return throw_at_caller(ctx, why);
+    }
+    push_stash(ctx, "cont");
+    push_stash(ctx, "drop");
+    cx_t c = {.ctx = ctx, .cont = argc, .drop = argc + 1};
+    vm->udf_args.size = 0;
+    vm->udf_res.size = 0;
+    msgpack_packer_init(&c.pk, &vm->udf_args, msgpack_sbuffer_write);
+    msgpack_pack_array(&c.pk, (size_t)argc);
+    vm->in_udf = true;
+    for (duk_idx_t i = 0; i < argc; i++) {
+        if (pack_value(&c, i, TAG_NONE, 0, NULL) != 0) {
+            vm->in_udf = false;
+            snprintf(why, sizeof(why), "%s: argument %d: %s", u->name, (int)i + 1, c.why);
+            return throw_at_caller(ctx, why);
+        }
+    }
+    vm->in_udf = false;
+    if (rc_udf_call(u, (const uint8_t *)vm->udf_args.data, vm->udf_args.size, (uint32_t)argc,
+                    &vm->udf_res, why, sizeof(why)) != RC_OK) {
+        return throw_at_caller(ctx, why);
+    }
+    const uint8_t *p = (const uint8_t *)vm->udf_res.data;
+    uint8_t tag;
+    if (push_value(&c, &p, p + vm->udf_res.size, 0, &tag) != 0) {
+        snprintf(why, sizeof(why), "%s: its result: %s", u->name, c.why);
+        return throw_at_caller(ctx, why);
+    }
+    return 1;
+}
+
+static jvm_t *vm_of(duk_context *ctx) {
+    duk_memory_functions mf;
+    duk_get_memory_functions(ctx, &mf);
+    return mf.udata;
+}
+
+/* __rowcast_tick(): called by the rewritten script in every loop and function. */
+static duk_ret_t js_tick(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
+    if (vm->deadline_ns != 0 &&
+        (vm->expired || ((++vm->ticks & 1023) == 0 && mono_ns() >= vm->deadline_ns))) {
+        vm->expired = true;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the time budget of %u ms per batch ran out", vm->budget_ms);
+        return throw_at_caller(ctx, msg);
+    }
+    duk_push_true(ctx);
+    return 1;
+}
+
+/* The driver calls this before each event: an event after the one that ran out of time gets
+ * a fresh round of checks before the clock is read again. */
+static duk_ret_t js_event_start(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
+    if (vm->expired) {
+        vm->expired = false;
+        vm->ticks = 0;
+    }
+    return 0;
+}
+
+static duk_ret_t js_no_function_constructor(duk_context *ctx) {
+    return throw_at_caller(ctx, "the Function constructor is not available in rowcast scripts");
+}
+
+static void js_vm_set_budget(void *opaque, unsigned ms) {
+    jvm_t *vm = opaque;
+    vm->budget_ms = ms;
 }
 
 static void fatal(void *udata, const char *msg) {
@@ -534,11 +663,57 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_get_prop_index(ctx, -1, 2);
     duk_put_prop_string(ctx, 0, "driver");
     duk_pop(ctx);
+    duk_get_global_string(ctx, "Error");
+    duk_put_prop_string(ctx, 0, "Error");
+    duk_push_c_function(ctx, js_event_start, 0);
+    duk_put_prop_string(ctx, 0, "start");
+    /* the tick cannot be replaced; eval and new Function would compile unchecked code */
+    duk_push_global_object(ctx);
+    duk_push_string(ctx, RC_SCRIPT_JS_TICK);
+    duk_push_c_function(ctx, js_tick, 0);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_get_prop_string(ctx, -1, "Function");
+    duk_get_prop_string(ctx, -1, "prototype");
+    duk_push_c_function(ctx, js_no_function_constructor, DUK_VARARGS);
+    duk_put_prop_string(ctx, -2, "constructor");
+    duk_pop_2(ctx);
+    duk_del_prop_string(ctx, -1, "Function");
+    duk_del_prop_string(ctx, -1, "eval");
+    duk_pop(ctx);
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
+    rc_udf_init();
+    for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
+        duk_push_c_function(ctx, js_udf, DUK_VARARGS);
+        duk_set_magic(ctx, -1, (duk_int_t)i);
+        duk_put_global_string(ctx, rc_udf_at(i)->name);
+    }
 
+    /* the user's text first, so that syntax errors are reported as written */
     duk_push_string(ctx, vm->file);
-    if (duk_pcompile_lstring_filename(ctx, 0, s->src, s->len) != 0 || duk_pcall(ctx, 0) != 0) {
+    int bad = duk_pcompile_lstring_filename(ctx, 0, s->src, s->len);
+    if (!bad) {
+        duk_pop(ctx);
+        char why[256];
+        rc_buf_t checked = RC_BUF_INIT;
+        rc_err_t err = rc_script_js_instrument(s->src, s->len, &checked, why, sizeof(why));
+        if (err != RC_OK) {
+            rc_buf_free(&checked);
+            snprintf(s->err, sizeof(s->err), "%s:%s", vm->file, why);
+            return 0;
+        }
+        /* copied onto the duktape heap, so that an error below cannot leak it */
+        duk_push_lstring(ctx, checked.data ? checked.data : "", checked.len);
+        rc_buf_free(&checked);
+        duk_size_t n;
+        const char *text = duk_get_lstring(ctx, -1, &n);
+        duk_push_string(ctx, vm->file);
+        bad = duk_pcompile_lstring_filename(ctx, 0, text, n);
+        duk_remove(ctx, -2);
+    }
+    if (bad || duk_pcall(ctx, 0) != 0) {
         format_error(ctx, -1, vm->file, s->err, sizeof(s->err));
         if (duk_is_error(ctx, -1) && duk_get_error_code(ctx, -1) == DUK_ERR_SYNTAX_ERROR &&
             es2015_hint(s->src, s->len)) {
@@ -568,6 +743,8 @@ static void js_vm_destroy(void *opaque) {
     if (vm->ctx) {
         duk_destroy_heap(vm->ctx);
     }
+    msgpack_sbuffer_destroy(&vm->udf_args);
+    msgpack_sbuffer_destroy(&vm->udf_res);
     free(vm->file);
     free(vm);
 }
@@ -575,6 +752,10 @@ static void js_vm_destroy(void *opaque) {
 static void *js_vm_create(const char *file, const char *src, size_t len, char *errstr,
                           size_t errstr_size) {
     jvm_t *vm = calloc(1, sizeof(*vm));
+    if (vm) {
+        msgpack_sbuffer_init(&vm->udf_args);
+        msgpack_sbuffer_init(&vm->udf_res);
+    }
     if (!vm || !(vm->file = strdup(file)) ||
         !(vm->ctx = duk_create_heap(NULL, NULL, NULL, vm, fatal))) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a JS heap", file);
@@ -603,5 +784,5 @@ const rc_script_engine_t rc_script_js = {
     .create = js_vm_create,
     .transform_batch = js_transform_batch,
     .destroy = js_vm_destroy,
-    .set_budget = NULL, /* Debian's libduktape is built without DUK_USE_EXEC_TIMEOUT_CHECK */
+    .set_budget = js_vm_set_budget,
 };

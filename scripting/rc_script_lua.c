@@ -23,13 +23,16 @@
 
 #include "rc_script.h"
 #include "rc_script_int.h"
+#include "rc_udf.h"
 
 typedef struct lvm {
     lua_State *L;
     char *file;
     int ref_shape, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort;
     unsigned budget_ms;
-    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = no script running under a budget */
+    int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0 = no script running under a budget */
+    msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
+    bool in_udf;
 } lvm_t;
 
 /* The VM running on this thread (a VM runs on one thread at a time), for the hook. */
@@ -424,6 +427,7 @@ static int batch_main(lua_State *L) {
     lvm_t *vm = b->vm;
     cx_t c = {.vm = vm, .L = L};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
+    vm->in_udf = false;
     lua_settop(L, 0);
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shape);
     c.shape = 1;
@@ -575,6 +579,49 @@ static int l_copy(lua_State *L) {
     return 1;
 }
 
+/* The one trampoline of every UDF (upvalues: the VM and the rc_udf_t): the arguments become
+ * a msgpack array, rc_udf_call runs the C function, its msgpack result becomes the return
+ * value. Errors are raised at the caller's line: "FILE:LINE: NAME: what went wrong". */
+static int l_udf(lua_State *L) {
+    lvm_t *vm = lua_touserdata(L, lua_upvalueindex(1));
+    const rc_udf_t *u = lua_touserdata(L, lua_upvalueindex(2));
+    int argc = lua_gettop(L);
+    if (vm->in_udf) {
+        return luaL_error(L,
+                          "%s: UDFs cannot be called while the arguments of another are "
+                          "converted",
+                          u->name);
+    }
+    if (argc > 255) {
+        return luaL_error(L, "%s: too many arguments (%d)", u->name, argc);
+    }
+    vm->udf_args.size = 0;
+    vm->udf_res.size = 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shape);
+    cx_t c = {.vm = vm, .L = L, .shape = argc + 1};
+    msgpack_packer_init(&c.pk, &vm->udf_args, msgpack_sbuffer_write);
+    msgpack_pack_array(&c.pk, (size_t)argc);
+    vm->in_udf = true;
+    for (int i = 1; i <= argc; i++) {
+        if (pack_value(&c, i, TAG_NONE, 0, NULL) != 0) {
+            vm->in_udf = false;
+            return luaL_error(L, "%s: argument %d: %s", u->name, i, c.why);
+        }
+    }
+    vm->in_udf = false;
+    char why[600];
+    if (rc_udf_call(u, (const uint8_t *)vm->udf_args.data, vm->udf_args.size, (uint32_t)argc,
+                    &vm->udf_res, why, sizeof(why)) != RC_OK) {
+        return luaL_error(L, "%s", why);
+    }
+    const uint8_t *p = (const uint8_t *)vm->udf_res.data;
+    uint8_t tag;
+    if (push_value(&c, &p, p + vm->udf_res.size, 0, &tag) != 0) {
+        return luaL_error(L, "%s: its result: %s", u->name, c.why);
+    }
+    return 1;
+}
+
 static const char *const removed_globals[] = {
     "dofile",         "loadfile", "load", "loadstring", "getfenv", "setfenv", "newproxy",
     "collectgarbage", "gcinfo",   "jit",  "module",     "require", "package", "io",
@@ -648,6 +695,14 @@ static int setup_main(lua_State *L) {
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_copy, 1);
     lua_setglobal(L, "copy");
+    rc_udf_init();
+    for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
+        const rc_udf_t *u = rc_udf_at(i);
+        lua_pushlightuserdata(L, vm);
+        lua_pushlightuserdata(L, (void *)u);
+        lua_pushcclosure(L, l_udf, 2);
+        lua_setglobal(L, u->name);
+    }
 
     /* the script: text only (mode "t" refuses bytecode), run once, must define transform */
     if (s->len > 0 && s->src[0] == LUA_SIGNATURE[0]) {
@@ -681,6 +736,8 @@ static void lua_vm_destroy(void *opaque) {
     if (vm->L) {
         lua_close(vm->L);
     }
+    msgpack_sbuffer_destroy(&vm->udf_args);
+    msgpack_sbuffer_destroy(&vm->udf_res);
     free(vm->file);
     free(vm);
 }
@@ -692,6 +749,8 @@ static void *lua_vm_create(const char *file, const char *src, size_t len, char *
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a Lua VM", file);
         goto fail;
     }
+    msgpack_sbuffer_init(&vm->udf_args);
+    msgpack_sbuffer_init(&vm->udf_res);
     setup_t s = {.vm = vm, .src = src, .len = len};
     if (lua_cpcall(vm->L, setup_main, &s) != 0) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot set up the Lua VM: %s", file,

@@ -6,6 +6,7 @@
 #include <duktape.h>
 #include <getopt.h>
 #include <lauxlib.h>
+#include <libgen.h>
 #include <libfyaml.h>
 #include <librdkafka/rdkafka.h>
 #include <lua.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "rc_cmd.h"
@@ -27,22 +29,27 @@
 #include "rc_pipeline.h"
 #include "rc_script.h"
 #include "rc_pipeline_ctl.h"
+#include "rc_udf.h"
 #include "rc_version.h"
 
 #define H2O_VERSION_STR "2.2.5"
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: rowcast --config FILE [--check] [--log-level LEVEL]\n"
+            "Usage: rowcast --config FILE|DIR [--check] [--log-level LEVEL]\n"
             "       rowcast decode [--include REGEX] [--no-checksum] FILE...\n"
             "       rowcast transform-test --script FILE --event EVENT.json\n"
             "\n"
             "Streams row changes from MySQL/MariaDB binlogs to Kafka.\n"
             "\n"
-            "  -c, --config FILE     the YAML configuration file\n"
-            "      --check           validate the configuration and exit (0 = valid, 2 = not)\n"
+            "  -c, --config FILE     the YAML configuration file, or a directory of them (one\n"
+            "                        sets kafka and the settings, the others add pipelines)\n"
+            "      --check           validate the configuration (every file, the scripts and\n"
+            "                        state_dir) and exit (0 = valid, 2 = not)\n"
             "      --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
             "      --help-config     print every configuration key with its default\n"
+            "      --help-udfs       print every function scripts can call (with --config:\n"
+            "                        the config's udfs plugins too)\n"
             "  -V, --version         print the version and the linked libraries\n"
             "  -h, --help            print this help\n"
             "\n"
@@ -101,7 +108,7 @@ int main(int argc, char **argv) {
         {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
         {"log-level", required_argument, NULL, 'l'}, {"help-config", no_argument, NULL, 'H'},
         {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"help-udfs", no_argument, NULL, 'U'},      {NULL, 0, NULL, 0}};
     if (argc > 1 && strcmp(argv[1], "decode") == 0) {
         return rc_cmd_decode(argc - 1, argv + 1);
     }
@@ -109,7 +116,7 @@ int main(int argc, char **argv) {
         return rc_script_cli_main(argc - 1, argv + 1);
     }
     const char *config_path = NULL, *log_level = NULL;
-    int check = 0, opt;
+    int check = 0, help_udfs = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -124,6 +131,9 @@ int main(int argc, char **argv) {
         case 'H':
             rc_config_print_reference(stdout);
             return 0;
+        case 'U':
+            help_udfs = 1;
+            break;
         case 'V':
             print_version();
             return 0;
@@ -139,6 +149,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rowcast: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+    if (help_udfs && !config_path) {
+        rc_udf_print_help(stdout);
+        return 0;
     }
     if (!config_path) {
         fprintf(stderr, "rowcast: --config FILE is required\n");
@@ -157,31 +171,39 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rowcast: %s\n", errstr);
         return 2;
     }
+    /* UDF plugins before any script is compiled: scripts see them as globals */
+    char *conf_dir = strdup(config_path);
+    rc_err_t uerr = conf_dir ? rc_udf_load_all(conf->udfs, conf->n_udfs, dirname(conf_dir), errstr,
+                                               sizeof(errstr))
+                             : rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory");
+    free(conf_dir);
+    if (uerr != RC_OK) {
+        fprintf(stderr, "rowcast: %s: %s\n", config_path, errstr);
+        rc_config_destroy(conf);
+        return 2;
+    }
+    if (help_udfs) {
+        rc_udf_print_help(stdout);
+        rc_config_destroy(conf);
+        return 0;
+    }
     int level = rc_log_level_parse(log_level ? log_level : conf->log_level);
     rc_log_set_level(level < 0 ? RC_LOG_INFO : (rc_log_level_t)level);
 
     /* Everything that can be checked without touching a server is checked before anything
-     * starts. */
+     * starts: the config's pipelines and those kept in state_dir. */
     int status = 0;
-    rc_pipeline_ctl_t *ctl = NULL;
-    rc_pipeline_t **pipelines = calloc(conf->n_pipelines ? conf->n_pipelines : 1,
-                                       sizeof(*pipelines));
-    if (!pipelines) {
-        fprintf(stderr, "rowcast: out of memory\n");
+    rc_http_t *http = NULL;
+    rc_pipeline_ctl_t *ctl = rc_pipeline_ctl_new(conf, check, errstr, sizeof(errstr));
+    if (!ctl) {
+        fprintf(stderr, "rowcast: %s\n", errstr);
         rc_config_destroy(conf);
-        return 1;
+        return 2;
     }
-    for (size_t i = 0; i < conf->n_pipelines; i++) {
-        pipelines[i] = rc_pipeline_new(conf, &conf->pipelines[i], errstr, sizeof(errstr));
-        if (!pipelines[i]) {
-            fprintf(stderr, "rowcast: %s: %s\n", config_path, errstr);
-            status = 2;
-            goto out;
-        }
-    }
+    size_t n = rc_pipeline_ctl_count(ctl);
     if (check) {
-        printf("rowcast: %s: configuration is valid (%zu pipeline%s)\n", config_path,
-               conf->n_pipelines, conf->n_pipelines == 1 ? "" : "s");
+        printf("rowcast: %s: configuration is valid (%zu pipeline%s)\n", config_path, n,
+               n == 1 ? "" : "s");
         goto out;
     }
 
@@ -194,15 +216,7 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rc_info("main", "rowcast %s starting with %zu pipeline(s) from %s", RC_VERSION,
-            conf->n_pipelines, config_path);
-    rc_http_t *http = NULL;
-    ctl = rc_pipeline_ctl_new(pipelines, conf->n_pipelines, conf->shutdown_grace_s);
-    if (!ctl) {
-        rc_error("main", "out of memory");
-        status = 1;
-        goto out;
-    }
+    rc_info("main", "rowcast %s starting with %zu pipeline(s) from %s", RC_VERSION, n, config_path);
     if (conf->http.listen && conf->http.listen[0]) {
         http = rc_http_start(conf->http.listen, ctl, conf->http.token, errstr, sizeof(errstr));
         if (!http) {
@@ -211,34 +225,29 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
-    for (size_t i = 0; i < conf->n_pipelines; i++) {
-        if (rc_pipeline_start(pipelines[i], errstr, sizeof(errstr)) != RC_OK) {
-            rc_error("main", "%s", errstr); /* the pipeline is FAILED; the others run on */
-        }
-    }
+    rc_pipeline_ctl_start_all(ctl);
     int sig = 0;
     sigwait(&sigs, &sig);
-    rc_info("main", "%s received: stopping (grace %.0f s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-            conf->shutdown_grace_s);
-    rc_pipeline_ctl_shutdown(ctl); /* a REST stop/restart in progress finishes first */
-    for (size_t i = 0; i < conf->n_pipelines; i++) {
-        rc_pipeline_stop(pipelines[i], conf->shutdown_grace_s);
-        rc_pipeline_stats_t st;
-        rc_pipeline_get_stats(pipelines[i], &st);
-        rc_info("main",
-                "pipeline %s: %llu events read, %llu delivered, %llu failed, %llu transactions",
-                rc_pipeline_name(pipelines[i]), (unsigned long long)st.events_read,
-                (unsigned long long)st.events_delivered, (unsigned long long)st.events_failed,
-                (unsigned long long)st.transactions);
+    rc_info("main", "%s received: stopping every pipeline at a transaction boundary (grace %g s)",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", conf->shutdown_grace_s);
+    char unfinished[2048];
+    if (!rc_pipeline_ctl_stop_all(ctl, conf->shutdown_grace_s, unfinished, sizeof(unfinished))) {
+        rc_error("main", "shutdown grace of %g s exceeded; not finished: %s",
+                 conf->shutdown_grace_s, unfinished);
+        status = 1;
+        if (rc_pipeline_ctl_busy(ctl)) {
+            /* A thread is stuck (a reader on a full queue, say): nothing can be freed safely. */
+            fflush(stdout);
+            fflush(stderr);
+            _exit(1);
+        }
     }
     rc_http_stop(http);
+    http = NULL;
     rc_info("main", "stopped");
 out:
+    rc_http_stop(http);
     rc_pipeline_ctl_destroy(ctl);
-    for (size_t i = 0; i < conf->n_pipelines; i++) {
-        rc_pipeline_destroy(pipelines[i]);
-    }
-    free(pipelines);
     rc_config_destroy(conf);
     return status;
 }

@@ -28,14 +28,15 @@ static bool include_table(void *opaque, const char *schema, const char *table) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "Usage: rowcast decode [--include REGEX] [--no-checksum] FILE...\n"
+    fprintf(out, "Usage: rowcast decode [--include REGEX] [--no-checksum] [--geojson] FILE...\n"
                  "\n"
                  "Prints every row change in the binlog files as one JSON document per line,\n"
                  "the same value a pipeline produces to Kafka. Files are read in the order given,\n"
                  "as one stream.\n"
                  "\n"
                  "  --include REGEX  only tables whose schema.table matches (anchored)\n"
-                 "  --no-checksum    do not verify CRC32 checksums\n");
+                 "  --no-checksum    do not verify CRC32 checksums\n"
+                 "  --geojson        GEOMETRY values as {\"srid\", \"geojson\"}, not WKB\n");
 }
 
 /* Writes the JSON of every event packed in sb to out. */
@@ -60,7 +61,7 @@ static int print_events(msgpack_sbuffer *sb, rc_buf_t *json, FILE *out, const ch
 
 int rc_cmd_decode(int argc, char **argv) {
     decode_ctx_t ctx = {.has_include = false};
-    bool verify = true;
+    bool verify = true, geojson = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--include") == 0 && i + 1 < argc) {
@@ -78,6 +79,8 @@ int rc_cmd_decode(int argc, char **argv) {
             ctx.has_include = true;
         } else if (strcmp(argv[i], "--no-checksum") == 0) {
             verify = false;
+        } else if (strcmp(argv[i], "--geojson") == 0) {
+            geojson = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -95,6 +98,7 @@ int rc_cmd_decode(int argc, char **argv) {
     rc_binlog_opts_init(&opts);
     opts.pipeline = "decode";
     opts.verify_checksum = verify;
+    opts.geometry_geojson = geojson;
     if (ctx.has_include) {
         opts.include = include_table;
         opts.opaque = &ctx;
@@ -132,8 +136,8 @@ int rc_cmd_decode(int argc, char **argv) {
             }
         }
         if (status == 0 && err != RC_ERR_EOF) {
-            fprintf(stderr, "rowcast decode: %s: %s after offset %llu\n", argv[i],
-                    rc_err2str(err), (unsigned long long)rc_binlog_file_offset(f));
+            fprintf(stderr, "rowcast decode: %s: %s after offset %llu\n", argv[i], rc_err2str(err),
+                    (unsigned long long)rc_binlog_file_offset(f));
             status = 1;
         }
         rc_binlog_file_close(f);

@@ -39,7 +39,9 @@ done
 if ((install)); then
     install_packages
     ((unit_only)) || install_python_deps
+    ((unit_only)) || install_helm
 fi
+export RC_TOOLS_DIR RC_HELM="$RC_TOOLS_DIR/bin/helm"
 
 # Sanitizer reports stop the test that triggered them and say where they came from.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=0:print_stacktrace=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1}"
@@ -50,7 +52,7 @@ log "configuring and building build/test (sanitizers, -Werror)"
 cmake -S . -B build/test -G Ninja -DRC_SANITIZE=ON -DRC_WERROR=ON
 cmake --build build/test
 
-labels='unit|integration|fuzz'
+labels='unit|integration|fuzz|deploy'
 if ((unit_only)); then
     labels='unit'
 else

@@ -21,6 +21,7 @@
  *        "topic": str,              -- rendered from the sink's topic template
  *        "key": map | nil,          -- primary-key columns {col: value}; nil without a PK
  *        "headers": map             -- {name: str}; empty by default
+ *        "format": str              -- optional, set by a script: this event's sink format
  *     }
  *   }
  *
@@ -30,9 +31,12 @@
  *   FLOAT, DOUBLE             -> float32 / float64
  *   CHAR/VARCHAR/TEXT         -> str, UTF-8
  *   BINARY/VARBINARY/BLOB     -> bin
- *   YEAR                      -> uint
- *   DECIMAL, DATE, TIME, DATETIME, TIMESTAMP, JSON -> ext (types below) whose payload is the
- *                                canonical text, so no precision is lost on the way.
+ *   YEAR, BIT                 -> uint
+ *   DECIMAL, DATE, TIME, DATETIME, TIMESTAMP, JSON, ENUM, SET -> ext (types below) whose
+ *                                payload is the canonical text, so no precision is lost on the
+ *                                way and the protobuf encoder knows the type. ENUM and SET
+ *                                without their strings in the binlog (no FULL row metadata)
+ *                                are the index / bit mask as uint.
  */
 #ifndef RC_EVENT_H
 #define RC_EVENT_H
@@ -45,6 +49,8 @@ enum rc_ext_type {
     RC_EXT_DATETIME = 4,  /* "2024-02-29T13:01:02.500"; no zone; fraction = column fsp */
     RC_EXT_TIMESTAMP = 5, /* "2024-02-29T13:01:02.500Z"; always UTC */
     RC_EXT_JSON = 6,      /* JSON text, compact, UTF-8 */
+    RC_EXT_ENUM = 7,      /* the ENUM value's text, UTF-8; "" for the invalid-value index 0 */
+    RC_EXT_SET = 8,       /* the SET's members that are set, comma-separated ("a,b"; "" none) */
 };
 
 #define RC_ACTION_INSERT "insert"

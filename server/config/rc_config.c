@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "rc_config_table.h"
@@ -167,7 +168,8 @@ static bool check_replication(const void *field, char *why, size_t n) {
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const tls_modes[] = {"disabled",  "preferred",       "required",
                                         "verify_ca", "verify_identity", NULL};
-static const char *const sink_formats[] = {"json", NULL};
+static const char *const sink_formats[] = {"json", "protobuf", "debezium-json", NULL};
+static const char *const sink_key_kinds[] = {"primary_key", "primary_key_joined", NULL};
 
 static const char *tls_finish(void *base, char *why, size_t n) {
     rc_source_config_t *s = base;
@@ -220,6 +222,7 @@ static const char *source_finish(void *base, char *why, size_t n) {
 }
 
 #define SRC_OFF(f) offsetof(rc_source_config_t, f)
+static const char *const geometry_forms[] = {"wkb", "geojson", NULL};
 static const rc_config_key_t source_keys[] = {
     {.name = "host",
      .type = RC_CONFIG_STRING,
@@ -285,6 +288,13 @@ static const rc_config_key_t source_keys[] = {
      .check = check_start,
      .desc = "Where to start when the pipeline has no stored position: earliest, latest, "
              "gtid:<set>, file:<name>:<pos> or timestamp:<iso8601>."},
+    {.name = "geometry",
+     .type = RC_CONFIG_ENUM,
+     .offset = SRC_OFF(geometry),
+     .def = "wkb",
+     .choices = geometry_forms,
+     .desc = "GEOMETRY values as {srid, wkb} (WKB bytes) or {srid, geojson} (a GeoJSON "
+             "geometry)."},
     {.name = "heartbeat",
      .type = RC_CONFIG_SECONDS,
      .offset = SRC_OFF(heartbeat_s),
@@ -321,7 +331,18 @@ static const rc_config_key_t sink_keys[] = {
      .offset = SINK_OFF(format),
      .def = "json",
      .choices = sink_formats,
-     .desc = "Serialization of the events."},
+     .desc = "Serialization of the message values and keys: json (the event as compact JSON), "
+             "protobuf (rowcast.v1.Event and rowcast.v1.Key of proto/rowcast/v1/event.proto) or "
+             "debezium-json (the change event of Debezium's MySQL connector, JSON without "
+             "schemas)."},
+    {.name = "key",
+     .type = RC_CONFIG_ENUM_STR,
+     .offset = SINK_OFF(key),
+     .def = "primary_key",
+     .choices = sink_key_kinds,
+     .desc = "Message key: primary_key (the primary-key columns: a JSON object, or a "
+             "rowcast.v1.Key with protobuf) or primary_key_joined (their values as text joined "
+             "by '.', e.g. 42.eu). Tables without a primary key give messages without a key."},
     {.name = "topic",
      .type = RC_CONFIG_STRING,
      .offset = SINK_OFF(topic),
@@ -459,8 +480,9 @@ static const rc_config_key_t pipeline_keys[] = {
      .def = "1000",
      .min = 0,
      .max = 600000,
-     .desc = "Time Lua scripts may run per batch; past it the running event fails (on_error "
-             "applies). With a budget the LuaJIT compiler is off. 0 = none. Not enforced for js."},
+     .desc = "Time scripts may run per batch; past it the running event fails (on_error "
+             "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
+             "loop and call. 0 = none."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 
@@ -555,17 +577,52 @@ static const rc_config_key_t root_keys[] = {
      .offset = ROOT_OFF(state),
      .sub = &state_table,
      .desc = "Where pipelines keep their positions (in Kafka)."},
+    {.name = "state_dir",
+     .type = RC_CONFIG_STRING,
+     .offset = ROOT_OFF(state_dir),
+     .check = check_not_empty,
+     .desc = "Directory where pipelines created or changed over REST are kept, one JSON file "
+             "each (NAME.json, mode 0600, written atomically); relative to the config file's "
+             "directory. At start they are added to the config file's pipelines and replace a "
+             "file pipeline of the same name. Unset = REST changes last until the process "
+             "exits."},
     {.name = "pipelines",
      .type = RC_CONFIG_MAP_LIST,
      .offset = ROOT_OFF(pipelines),
      .count_offset = ROOT_OFF(n_pipelines),
      .elem_size = sizeof(rc_pipeline_config_t),
+     .min = 0,
+     .sub = &pipeline_table,
+     .desc = "One source server to Kafka flow each; none is fine (add them over REST)."},
+    {.name = "udfs",
+     .type = RC_CONFIG_STRING_LIST,
+     .offset = ROOT_OFF(udfs),
+     .count_offset = ROOT_OFF(n_udfs),
+     .check = check_not_empty,
+     .desc = "Shared objects (.so) with user-defined functions for scripts, loaded at startup "
+             "through the rowcast/udf.h ABI; relative to the config file's directory. "
+             "rowcast --help-udfs lists what scripts can call."},
+};
+static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
+
+/* A file of a config directory other than the one with the settings: pipelines only. */
+typedef struct fragment {
+    rc_pipeline_config_t *pipelines;
+    size_t n_pipelines;
+} fragment_t;
+static const rc_config_key_t fragment_keys[] = {
+    {.name = "pipelines",
+     .type = RC_CONFIG_MAP_LIST,
+     .offset = offsetof(fragment_t, pipelines),
+     .count_offset = offsetof(fragment_t, n_pipelines),
+     .elem_size = sizeof(rc_pipeline_config_t),
      .min = 1,
      .sub = &pipeline_table,
      .flags = RC_CONFIG_REQUIRED,
-     .desc = "One source server to Kafka flow each."},
+     .desc = "Pipelines of this file (settings other than pipelines belong in the one file "
+             "with kafka)."},
 };
-static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
+static const rc_config_table_t fragment_table = {fragment_keys, ARRAY_LEN(fragment_keys), NULL};
 
 /* clang-format on */
 
@@ -597,18 +654,11 @@ rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t le
     return load_text(name, NULL, yaml ? yaml : "", len, errstr, errstr_size);
 }
 
-rc_config_t *rc_config_load(const char *path, char *errstr, size_t errstr_size) {
-    rc_config_t *conf = NULL;
-    char *text = NULL, *dir_copy = NULL;
-    size_t len = 0;
-    FILE *f = NULL;
+/* Reads a whole config file (at most CONFIG_FILE_MAX) into a NUL-terminated buffer. */
+static char *read_text(const char *path, size_t *len, char *errstr, size_t errstr_size) {
     struct stat st;
-
-    if (path == NULL) {
-        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "rc_config_load: no path");
-        return NULL;
-    }
-    f = fopen(path, "rb");
+    char *text = NULL;
+    FILE *f = fopen(path, "rb");
     if (f == NULL || fstat(fileno(f), &st) != 0) {
         rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s: cannot read the config file: %s", path,
                   strerror(errno));
@@ -620,28 +670,212 @@ rc_config_t *rc_config_load(const char *path, char *errstr, size_t errstr_size) 
         goto done;
     }
     text = malloc((size_t)st.st_size + 1);
-    dir_copy = strdup(path);
-    if (text == NULL || dir_copy == NULL) {
+    if (text == NULL) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory while loading", path);
         goto done;
     }
-    len = fread(text, 1, (size_t)st.st_size, f);
+    *len = fread(text, 1, (size_t)st.st_size, f);
     if (ferror(f)) {
         rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s: cannot read the config file: %s", path,
                   strerror(errno));
+        free(text);
+        text = NULL;
         goto done;
     }
-    text[len] = '\0';
-    conf = load_text(path, dirname(dir_copy), text, len, errstr, errstr_size);
+    text[*len] = '\0';
 done:
+    if (f) {
+        fclose(f);
+    }
+    return text;
+}
+
+static void free_text(char *text, size_t len) {
     if (text) {
         explicit_bzero(text, len); /* it may hold an inline password */
         free(text);
     }
-    free(dir_copy);
-    if (f) {
-        fclose(f);
+}
+
+static int yaml_file(const struct dirent *d) {
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' && ((n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0) ||
+                                   (n > 4 && strcmp(d->d_name + n - 4, ".yml") == 0));
+}
+
+/* Moves the pipelines of a fragment into conf, checking names and server ids against the
+ * pipelines already there (from the files before it in name order). */
+static rc_err_t merge_fragment(rc_config_t *conf, fragment_t *fr, char **origin, const char *file,
+                               char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < fr->n_pipelines; i++) {
+        for (size_t j = 0; j < conf->n_pipelines; j++) {
+            if (strcmp(fr->pipelines[i].name, conf->pipelines[j].name) == 0) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                                 "%s: pipelines[%zu].name: \"%s\" is already used in %s", file, i,
+                                 fr->pipelines[i].name, origin[j]);
+            }
+            if (fr->pipelines[i].source.server_id == conf->pipelines[j].source.server_id) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                                 "%s: pipelines[%zu].source.server_id: %u is already used by "
+                                 "pipeline %s in %s",
+                                 file, i, (unsigned)fr->pipelines[i].source.server_id,
+                                 conf->pipelines[j].name, origin[j]);
+            }
+        }
     }
+    size_t n = conf->n_pipelines + fr->n_pipelines;
+    rc_pipeline_config_t *all = realloc(conf->pipelines, (n ? n : 1) * sizeof(*all));
+    if (all == NULL) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", file);
+    }
+    conf->pipelines = all;
+    memcpy(all + conf->n_pipelines, fr->pipelines, fr->n_pipelines * sizeof(*all));
+    conf->n_pipelines = n;
+    free(fr->pipelines); /* the strings moved into conf */
+    fr->pipelines = NULL;
+    fr->n_pipelines = 0;
+    return RC_OK;
+}
+
+/* A directory: every *.yaml / *.yml file in name order. Exactly one holds kafka (and the other
+ * settings, and maybe pipelines); the others hold only pipelines. Names and server ids are
+ * unique across all of them. */
+static rc_config_t *load_dir(const char *path, char *errstr, size_t errstr_size) {
+    struct dirent **names = NULL;
+    char **files = NULL, **origin = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    rc_config_t *conf = NULL;
+    int n = scandir(path, &names, yaml_file, alphasort);
+    if (n < 0) {
+        rc_seterr(errstr, errstr_size, RC_ERR_IO, "%s: cannot read the config directory: %s", path,
+                  strerror(errno));
+        return NULL;
+    }
+    if (n == 0) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                  "%s: the config directory has no *.yaml or *.yml file", path);
+        goto done;
+    }
+    files = calloc((size_t)n, sizeof(*files));
+    if (files == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    int main_file = -1;
+    for (int i = 0; i < n; i++) {
+        size_t need = strlen(path) + strlen(names[i]->d_name) + 2;
+        if ((files[i] = malloc(need)) == NULL) {
+            rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(files[i], need, "%s/%s", path, names[i]->d_name);
+        if ((text = read_text(files[i], &len, errstr, errstr_size)) == NULL) {
+            goto done;
+        }
+        int has = rc_config_table_has_top_key(text, len, "kafka");
+        free_text(text, len);
+        text = NULL;
+        if (has > 0 && main_file >= 0) {
+            rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                      "%s: kafka is set in %s and in %s: exactly one file of a config directory "
+                      "holds the settings, the others only pipelines",
+                      path, names[main_file]->d_name, names[i]->d_name);
+            goto done;
+        }
+        if (has > 0) {
+            main_file = i;
+        }
+    }
+    if (main_file < 0) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                  "%s: no file of the config directory sets kafka (exactly one must hold the "
+                  "settings)",
+                  path);
+        goto done;
+    }
+    conf = rc_config_load(files[main_file], errstr, errstr_size);
+    if (conf == NULL) {
+        goto done;
+    }
+    /* origin[j]: the file pipeline j came from, for the messages about later files */
+    if ((origin = calloc(conf->n_pipelines + 1, sizeof(*origin))) == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t j = 0; j < conf->n_pipelines; j++) {
+        origin[j] = files[main_file];
+    }
+    for (int i = 0; i < n; i++) {
+        if (i == main_file) {
+            continue;
+        }
+        fragment_t fr = {0};
+        if ((text = read_text(files[i], &len, errstr, errstr_size)) == NULL) {
+            goto fail;
+        }
+        rc_err_t rc = rc_config_table_parse(&fragment_table, &fr, files[i], path, text, len, errstr,
+                                            errstr_size);
+        free_text(text, len);
+        text = NULL;
+        if (rc == RC_OK) {
+            char **no = realloc(origin, (conf->n_pipelines + fr.n_pipelines + 1) * sizeof(*no));
+            if (no == NULL) {
+                rc = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            } else {
+                origin = no;
+                for (size_t j = 0; j < fr.n_pipelines; j++) {
+                    origin[conf->n_pipelines + j] = files[i];
+                }
+                rc = merge_fragment(conf, &fr, origin, files[i], errstr, errstr_size);
+            }
+        }
+        rc_config_table_free(&fragment_table, &fr);
+        if (rc != RC_OK) {
+            goto fail;
+        }
+    }
+    goto done;
+fail:
+    rc_config_destroy(conf);
+    conf = NULL;
+done:
+    free_text(text, len);
+    for (int i = 0; i < n; i++) {
+        free(names[i]);
+        if (files) {
+            free(files[i]);
+        }
+    }
+    free(names);
+    free(files);
+    free(origin);
+    return conf;
+}
+
+rc_config_t *rc_config_load(const char *path, char *errstr, size_t errstr_size) {
+    struct stat st;
+    size_t len = 0;
+    if (path == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "rc_config_load: no path");
+        return NULL;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        return load_dir(path, errstr, errstr_size);
+    }
+    char *text = read_text(path, &len, errstr, errstr_size);
+    if (text == NULL) {
+        return NULL;
+    }
+    char *dir_copy = strdup(path);
+    rc_config_t *conf = NULL;
+    if (dir_copy == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory while loading", path);
+    } else {
+        conf = load_text(path, dirname(dir_copy), text, len, errstr, errstr_size);
+    }
+    free_text(text, len);
+    free(dir_copy);
     return conf;
 }
 
@@ -663,4 +897,40 @@ void rc_config_print_reference(FILE *out) {
 
 void rc_config_pipeline_write_json(const rc_pipeline_config_t *pc, struct rc_buf *out) {
     rc_config_table_write_json(&pipeline_table, pc, out);
+}
+
+rc_pipeline_config_t *rc_config_pipeline_parse(const char *name, const char *dir, const char *text,
+                                               size_t len, bool from_client, char *field,
+                                               size_t field_size, char *errstr,
+                                               size_t errstr_size) {
+    rc_pipeline_config_t *pc = calloc(1, sizeof(*pc));
+    if (pc == NULL) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    unsigned flags = RC_CONFIG_PARSE_JSON | (from_client ? RC_CONFIG_PARSE_ENV_SECRETS_ONLY : 0);
+    if (rc_config_table_parse_ex(&pipeline_table, pc, name, dir, text ? text : "", text ? len : 0,
+                                 flags, field, field_size, errstr, errstr_size) != RC_OK) {
+        rc_config_pipeline_destroy(pc);
+        return NULL;
+    }
+    return pc;
+}
+
+void rc_config_pipeline_destroy(rc_pipeline_config_t *pc) {
+    if (pc == NULL) {
+        return;
+    }
+    rc_config_table_free(&pipeline_table, pc);
+    free(pc);
+}
+
+bool rc_config_source_same(const rc_source_config_t *a, const rc_source_config_t *b) {
+    if ((a->socket != NULL) != (b->socket != NULL)) {
+        return false;
+    }
+    if (a->socket != NULL) {
+        return strcmp(a->socket, b->socket) == 0;
+    }
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
 }

@@ -47,17 +47,19 @@ typedef struct rc_source_config {
     double connect_timeout_s; /* default 10 */
     double read_timeout_s;    /* default 3 x heartbeat */
     rc_tls_mode_t tls_mode;   /* default disabled */
+    int geometry;             /* 0 = wkb (default), 1 = geojson: how GEOMETRY values look */
     char *tls_ca;
     char *tls_cert;
     char *tls_key;
 } rc_source_config_t;
 
 typedef struct rc_sink_config {
-    char *format;          /* "json" (only one for now) */
-    char *topic;           /* template with {schema} and {table}; default "{schema}.{table}" */
-    bool create_topics;    /* default true */
-    int topic_partitions;  /* for created topics, default 1 */
-    int topic_replication; /* for created topics, default -1 = broker default */
+    char *format;        /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
+    char *key;           /* "primary_key" | "primary_key_joined" */
+    char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
+    bool create_topics;  /* default true */
+    int topic_partitions;    /* for created topics, default 1 */
+    int topic_replication;   /* for created topics, default -1 = broker default */
 } rc_sink_config_t;
 
 typedef struct rc_transform_config {
@@ -100,14 +102,18 @@ typedef struct rc_config {
     char *path;              /* the file it was loaded from */
     char *log_level;         /* error|warn|info|debug, default info */
     double shutdown_grace_s; /* how long SIGTERM waits for Kafka to flush, default 30 */
+    char *state_dir;     /* where REST-created/changed pipelines are kept; NULL = not kept */
     rc_http_config_t http;
     rc_kafka_config_t kafka;
     rc_state_config_t state;
     rc_pipeline_config_t *pipelines;
     size_t n_pipelines;
+    char **udfs;         /* UDF plugin files as written; relative to the config file's directory */
+    size_t n_udfs;
 } rc_config_t;
 
-/* Loads and validates path. Returns NULL and writes one sentence naming file, line and key
+/* Loads and validates path, a file or a directory of YAML files (.yaml, .yml): exactly one of
+ * them sets kafka and the other settings, the others hold only pipelines. Returns NULL and writes one sentence naming file, line and key
  * into errstr on any error. The caller owns the result; free it with rc_config_destroy. */
 rc_config_t *rc_config_load(const char *path, char *errstr, size_t errstr_size);
 
@@ -116,6 +122,21 @@ rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t le
                                    size_t errstr_size);
 
 void rc_config_destroy(rc_config_t *conf);
+
+/* Parses one pipeline object written as JSON (a REST request body or a state_dir file) through
+ * the same key table as the pipelines of the YAML file, so every check and message is shared.
+ * `name` stands for the file in messages; relative secret files are found in dir. from_client
+ * refuses ${VAR} outside secret keys (a client must not read the server's environment back
+ * through GET). On error returns NULL, the sentence in errstr and the key path at fault (e.g.
+ * "source.port", "" for the body itself) in field. Free with rc_config_pipeline_destroy. */
+rc_pipeline_config_t *rc_config_pipeline_parse(const char *name, const char *dir, const char *text,
+                                               size_t len, bool from_client, char *field,
+                                               size_t field_size, char *errstr,
+                                               size_t errstr_size);
+void rc_config_pipeline_destroy(rc_pipeline_config_t *pc);
+
+/* True when the two sources are the same server endpoint (socket, or host and port). */
+bool rc_config_source_same(const rc_source_config_t *a, const rc_source_config_t *b);
 
 /* Appends one pipeline's config as a JSON object; secrets are written as "***". */
 struct rc_buf;

@@ -35,6 +35,9 @@ typedef struct unique_value {
 typedef struct ctx {
     const char *file;
     const char *dir;
+    unsigned flags;
+    char *where; /* the key path of the failure, for callers that name the field apart */
+    size_t where_size;
     char *errstr;
     size_t errstr_size;
     char path[512]; /* key path of the value being parsed, e.g. pipelines[0].source.port */
@@ -55,6 +58,9 @@ static rc_err_t fail_at(ctx_t *c, int line, rc_err_t err, const char *fmt, ...) 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->where != NULL && c->where_size > 0) {
+        snprintf(c->where, c->where_size, "%s", c->path);
+    }
     if (c->path_len > 0) {
         return rc_seterr(c->errstr, c->errstr_size, err, "%s:%d: %s: %s", c->file, line, c->path,
                          msg);
@@ -323,6 +329,12 @@ static rc_err_t expand(ctx_t *c, const char *s, size_t len, int line, bool secre
                                "bad ${NAME} reference %s (NAME is letters, digits and _; write $$ "
                                "for a literal $)",
                                shown);
+            }
+            if (!secret && (c->flags & RC_CONFIG_PARSE_ENV_SECRETS_ONLY)) {
+                free(dst);
+                return fail_at(c, line, RC_ERR_INVALID,
+                               "${NAME} references are only allowed in secret keys here (write "
+                               "$$ for a literal $)");
             }
             char name[ENV_NAME_MAX + 1];
             memcpy(name, s + start, j - start);
@@ -977,17 +989,36 @@ static rc_err_t fail_syntax(ctx_t *c, struct fy_diag *diag) {
     while ((e = fy_diag_errors_iterate(diag, &it)) != NULL) {
         if (e->type >= FYET_ERROR) {
             return fail_at(c, e->line > 0 ? e->line : 1, RC_ERR_INVALID,
-                           "invalid YAML: %s (column %d)", e->msg ? e->msg : "syntax error",
-                           e->column);
+                           "invalid %s: %s (column %d)",
+                           (c->flags & RC_CONFIG_PARSE_JSON) ? "JSON" : "YAML",
+                           e->msg ? e->msg : "syntax error", e->column);
         }
     }
-    return fail_at(c, 1, RC_ERR_INVALID, "invalid YAML");
+    return fail_at(c, 1, RC_ERR_INVALID, "invalid %s",
+                   (c->flags & RC_CONFIG_PARSE_JSON) ? "JSON" : "YAML");
 }
 
 rc_err_t rc_config_table_parse(const rc_config_table_t *table, void *base, const char *name,
                                const char *dir, const char *yaml, size_t len, char *errstr,
                                size_t errstr_size) {
-    ctx_t c = {.file = name, .dir = dir, .errstr = errstr, .errstr_size = errstr_size};
+    return rc_config_table_parse_ex(table, base, name, dir, yaml, len, 0, NULL, 0, errstr,
+                                    errstr_size);
+}
+
+rc_err_t rc_config_table_parse_ex(const rc_config_table_t *table, void *base, const char *name,
+                                  const char *dir, const char *yaml, size_t len, unsigned flags,
+                                  char *where, size_t where_size, char *errstr,
+                                  size_t errstr_size) {
+    ctx_t c = {.file = name,
+               .dir = dir,
+               .flags = flags,
+               .where = where,
+               .where_size = where_size,
+               .errstr = errstr,
+               .errstr_size = errstr_size};
+    if (where != NULL && where_size > 0) {
+        where[0] = '\0';
+    }
     struct fy_diag *diag = NULL;
     struct fy_parser *parser = NULL;
     struct fy_document *doc = NULL, *extra = NULL;
@@ -1007,7 +1038,8 @@ rc_err_t rc_config_table_parse(const rc_config_table_t *table, void *base, const
 
     /* Duplicate keys are allowed here and reported by parse_table, which knows the key path. */
     struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DEFAULT_VERSION_1_2,
+        .flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DEFAULT_VERSION_1_2 |
+                 ((flags & RC_CONFIG_PARSE_JSON) ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE),
         .diag = diag,
     };
     parser = fy_parser_create(&pcfg);
@@ -1044,7 +1076,8 @@ rc_err_t rc_config_table_parse(const rc_config_table_t *table, void *base, const
     if (!fy_node_is_mapping(root)) {
         char got[128];
         got_phrase(root, false, got, sizeof got);
-        rc = fail_at(&c, line, RC_ERR_INVALID, "expected a map at the top level, got %s", got);
+        rc = fail_at(&c, line, RC_ERR_INVALID, "expected a %s at the top level, got %s",
+                     (flags & RC_CONFIG_PARSE_JSON) ? "JSON object" : "map", got);
         goto done;
     }
     rc = parse_table(&c, table, base, root, line);
@@ -1067,6 +1100,31 @@ done:
         fy_diag_destroy(diag);
     }
     return rc;
+}
+
+int rc_config_table_has_top_key(const char *text, size_t len, const char *key) {
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = diag_discard;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    if (diag == NULL) {
+        return -1;
+    }
+    struct fy_parse_cfg pcfg = {
+        .flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_DEFAULT_VERSION_1_2,
+        .diag = diag,
+    };
+    struct fy_document *doc = fy_document_build_from_string(&pcfg, text, len);
+    int found = -1;
+    if (doc != NULL) {
+        struct fy_node *root = fy_document_root(doc);
+        found = root != NULL && fy_node_is_mapping(root) &&
+                fy_node_mapping_lookup_by_string(root, key, strlen(key)) != NULL;
+        fy_document_destroy(doc);
+    }
+    fy_diag_destroy(diag);
+    return found;
 }
 
 /* ---- free and print ---- */

@@ -33,6 +33,14 @@ enum {
     RC_CONFIG_UNIQUE = 1 << 2,   /* no two list items may have the same value (whole file) */
 };
 
+/* Parse flags. */
+enum {
+    RC_CONFIG_PARSE_JSON = 1 << 0,             /* the text must be JSON (a REST request body) */
+    RC_CONFIG_PARSE_ENV_SECRETS_ONLY = 1 << 1, /* ${VAR} only in secret keys: text from a client
+                                            * must not read the server's environment into a
+                                            * value it can read back */
+};
+
 typedef struct rc_config_table rc_config_table_t;
 
 /* Validates one parsed value (field points at the stored char *, int, uint32_t or double; for a
@@ -73,6 +81,16 @@ struct rc_config_table {
 rc_err_t rc_config_table_parse(const rc_config_table_t *table, void *base, const char *name,
                                const char *dir, const char *yaml, size_t len, char *errstr,
                                size_t errstr_size);
+
+/* rc_config_table_parse with flags (RC_CONFIG_PARSE_*) and, when where is not NULL, the key path
+ * of the value at fault (e.g. "source.port"; "" for the document itself) written into where. */
+rc_err_t rc_config_table_parse_ex(const rc_config_table_t *table, void *base, const char *name,
+                                  const char *dir, const char *text, size_t len, unsigned flags,
+                                  char *where, size_t where_size, char *errstr, size_t errstr_size);
+
+/* 1 when the YAML text's top-level map has the key, 0 when not (or the text is not a map),
+ * -1 when the text does not parse (the full parse reports why). */
+int rc_config_table_has_top_key(const char *text, size_t len, const char *key);
 
 /* Frees every string, list and map the table describes in base (secrets wiped first) and
  * leaves the fields NULL/0. Accepts half-filled structs. */

@@ -730,6 +730,8 @@ static rc_err_t write_ext(rc_buf_t *out, int8_t type, const uint8_t *d, size_t n
     case RC_EXT_TIME:
     case RC_EXT_DATETIME:
     case RC_EXT_TIMESTAMP:
+    case RC_EXT_ENUM:
+    case RC_EXT_SET:
         return put_string(out, d, n);
     case RC_EXT_JSON:
         return n == 0 ? rc_buf_append(out, "null", 4) : rc_buf_append(out, d, n);

@@ -18,7 +18,8 @@
  *   array -> [..], map -> {..} in the order found (keys: str as is; other key types written as
  *          their JSON text inside a string: {1: x} -> {"1":x}),
  *   ext RC_EXT_JSON -> the payload inlined as JSON, unchecked (an empty payload -> null);
- *   other rc_ext_type -> payload as a string; unknown ext -> base64 string of the payload.
+ *   other rc_ext_type (DECIMAL, temporals, ENUM, SET) -> payload as a string;
+ *   unknown ext -> base64 string of the payload.
  * Output is at most 6 bytes per input byte for strings; no allocation besides growing out.
  * @thread any (pure functions) */
 #ifndef RC_JSON_H

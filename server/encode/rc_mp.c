@@ -168,6 +168,54 @@ rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n) {
     return RC_OK;
 }
 
+rc_err_t rc_mp_read_uint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    const uint8_t *q = *p;
+    if (q >= end) {
+        return RC_ERR_TRUNCATED;
+    }
+    size_t avail = (size_t)(end - q), n;
+    bool is_signed = false;
+    switch (q[0]) {
+    case 0xcc:
+    case 0xd0:
+        n = 1;
+        break;
+    case 0xcd:
+    case 0xd1:
+        n = 2;
+        break;
+    case 0xce:
+    case 0xd2:
+        n = 4;
+        break;
+    case 0xcf:
+    case 0xd3:
+        n = 8;
+        break;
+    default:
+        if (q[0] <= 0x7f) {
+            *v = q[0];
+            *p = q + 1;
+            return RC_OK;
+        }
+        return RC_ERR_INVALID;
+    }
+    is_signed = q[0] >= 0xd0;
+    if (avail < 1 + n) {
+        return RC_ERR_TRUNCATED;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        x = (x << 8) | q[1 + i];
+    }
+    if (is_signed && (q[1] & 0x80)) {
+        return RC_ERR_INVALID; /* negative */
+    }
+    *v = x;
+    *p = q + 1 + n;
+    return RC_OK;
+}
+
 rc_err_t rc_mp_read_str(const uint8_t **p, const uint8_t *end, const char **s, uint32_t *n) {
     const uint8_t *q = *p;
     if (q >= end) {
@@ -234,4 +282,49 @@ rc_err_t rc_mp_map_find(const uint8_t *map, const uint8_t *end, const char *key,
         }
     }
     return RC_ERR_EOF;
+}
+
+/* k (NUL-terminated) equals s[0..n); never reads k past its terminator. */
+static bool key_eq(const char *k, const char *s, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (k[i] == '\0' || k[i] != s[i]) {
+            return false;
+        }
+    }
+    return k[n] == '\0';
+}
+
+rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *const *keys, size_t n,
+                        const uint8_t **vals, const uint8_t **after) {
+    const uint8_t *p = map;
+    uint32_t count;
+    rc_err_t err = rc_mp_read_map(&p, end, &count);
+    if (err != RC_OK) {
+        return err;
+    }
+    for (size_t j = 0; j < n; j++) {
+        vals[j] = NULL;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const char *s;
+        uint32_t slen;
+        size_t j = n;
+        if (rc_mp_read_str(&p, end, &s, &slen) == RC_OK) {
+            for (j = 0; j < n; j++) {
+                if (!vals[j] && key_eq(keys[j], s, slen)) {
+                    vals[j] = p;
+                    break;
+                }
+            }
+        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+            return err;
+        }
+        if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+            return err;
+        }
+    }
+    if (after) {
+        *after = p;
+    }
+    return RC_OK;
 }

@@ -24,6 +24,8 @@ rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n);
 /* Reads a str (not bin); *s points into the buffer. */
 rc_err_t rc_mp_read_str(const uint8_t **p, const uint8_t *end, const char **s, uint32_t *n);
 bool rc_mp_is_nil(const uint8_t *p, const uint8_t *end);
+/* Reads a non-negative integer of any width (a signed encoding holding a value >= 0 too). */
+rc_err_t rc_mp_read_uint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 /* Finds the first str key equal to key in the map at map (whose bytes end before end); other
  * key types are skipped. On success *val points at the value, which is whole inside end.
@@ -31,5 +33,12 @@ bool rc_mp_is_nil(const uint8_t *p, const uint8_t *end);
  * when the map ends early before the key is found. */
 rc_err_t rc_mp_map_find(const uint8_t *map, const uint8_t *end, const char *key,
                         const uint8_t **val);
+
+/* One pass over the map at map: vals[j] points at the value of the first str key equal to
+ * keys[j] (NULL when absent), for j < n; *after (may be NULL) gets the end of the map. Cheaper
+ * than n rc_mp_map_find calls, each of which skips the values before its key. Errors as
+ * rc_mp_map_find, except that an absent key is not one. */
+rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *const *keys, size_t n,
+                        const uint8_t **vals, const uint8_t **after);
 
 #endif

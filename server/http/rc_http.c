@@ -69,6 +69,7 @@ static int on_readyz(h2o_handler_t *self, h2o_req_t *req) {
     rc_buf_t body = RC_BUF_INIT;
     bool ready = true;
     rc_buf_puts(&body, "{\"pipelines\":{");
+    rc_pipeline_ctl_rdlock(h->ctl);
     for (size_t i = 0; i < rc_pipeline_ctl_count(h->ctl); i++) {
         rc_pipeline_t *p = rc_pipeline_ctl_get(h->ctl, i);
         rc_pipeline_state_t st = rc_pipeline_status(p, NULL, 0);
@@ -80,6 +81,7 @@ static int on_readyz(h2o_handler_t *self, h2o_req_t *req) {
         rc_buf_putc(&body, ':');
         rc_json_write_string(&body, rc_pipeline_state_name(st), strlen(rc_pipeline_state_name(st)));
     }
+    rc_pipeline_ctl_unlock(h->ctl);
     rc_buf_printf(&body, "},\"ready\":%s}", ready ? "true" : "false");
     char *copy = h2o_mem_alloc_pool(&req->pool, body.len ? body.len : 1);
     memcpy(copy, body.data, body.len);
@@ -204,6 +206,7 @@ rc_http_t *rc_http_start(const char *listen_addr, rc_pipeline_ctl_t *ctl, const 
         return NULL;
     }
     h2o_config_init(&h->config);
+    h->config.max_request_entity_size = 1024 * 1024; /* a pipeline is a few KiB; 413 past it */
     h2o_hostconf_t *host =
         h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     register_handler(h, host, "/healthz", on_healthz);

@@ -3,7 +3,9 @@
  * Counters are the pipeline's atomics, read without locks; gauges are sampled at scrape time.
  * The state is one series per state name with the value 1 for the current state and 0 for the
  * others (rowcast_pipeline_state{pipeline="x",state="RUNNING"} 1), so alerts can match by name.
- * rowcast_source_lag_seconds appears once the pipeline has read an event. */
+ * rowcast_source_lag_seconds appears once the pipeline has read an event. The end-to-end latency
+ * histogram has one series set per pipeline; its count is the events delivered with a commit
+ * time, so it matches rowcast_events_delivered_total for pipelines that only read the binlog. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,13 @@ static const counter_t counters[] = {
     {"rowcast_events_delivered_total", "counter", "Events acknowledged by Kafka.",
      STAT(events_delivered)},
     {"rowcast_events_failed_total", "counter", "Events Kafka failed to deliver for good.",
+     STAT(events_failed)},
+    {"rowcast_events_dropped_total", "counter", "Events a transform dropped (ACTION_DROP).",
+     STAT(events_dropped)},
+    {"rowcast_events_skipped_total", "counter",
+     "Events not sent after a transform error (on_error: skip).", STAT(events_skipped)},
+    {"rowcast_kafka_delivery_errors_total", "counter",
+     "Delivery reports from Kafka that carried an error (the message failed for good).",
      STAT(events_failed)},
     {"rowcast_transactions_total", "counter", "Source transactions read.", STAT(transactions)},
     {"rowcast_binlog_read_bytes_total", "counter", "Binlog bytes received from the source.",
@@ -111,6 +120,30 @@ void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
         rc_buf_puts(out, "rowcast_source_lag_seconds{pipeline=\"");
         put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
         rc_buf_printf(out, "\"} %.0f\n", lag > 0 ? lag : 0.0);
+    }
+    header(out, "rowcast_event_latency_seconds", "histogram",
+           "Binlog commit time to Kafka acknowledgement of each delivered event (the commit time "
+           "has one-second precision).");
+    for (size_t i = 0; i < n; i++) {
+        rc_pipeline_t *p = rc_pipeline_ctl_get(ctl, i);
+        rc_hist_snapshot_t h;
+        rc_pipeline_get_latency(p, &h);
+        for (int b = 0; b <= RC_HIST_BUCKETS; b++) {
+            rc_buf_puts(out, "rowcast_event_latency_seconds_bucket{pipeline=\"");
+            put_label(out, rc_pipeline_name(p));
+            if (b < RC_HIST_BUCKETS) {
+                rc_buf_printf(out, "\",le=\"%g\"} %llu\n", rc_hist_latency_bounds[b],
+                              (unsigned long long)h.cumulative[b]);
+            } else {
+                rc_buf_printf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)h.count);
+            }
+        }
+        rc_buf_puts(out, "rowcast_event_latency_seconds_sum{pipeline=\"");
+        put_label(out, rc_pipeline_name(p));
+        rc_buf_printf(out, "\"} %.6f\n", h.sum);
+        rc_buf_puts(out, "rowcast_event_latency_seconds_count{pipeline=\"");
+        put_label(out, rc_pipeline_name(p));
+        rc_buf_printf(out, "\"} %llu\n", (unsigned long long)h.count);
     }
     free(stats);
     free(states);

@@ -48,13 +48,24 @@ static void send_buf(h2o_req_t *req, int status, const char *reason, const char 
     rc_buf_free(body);
 }
 
-static int send_error(h2o_req_t *req, int status, const char *reason, const char *msg) {
+/* {"error": msg} or, when field is not NULL, {"error": msg, "field": field}: the key path of the
+ * request body value at fault ("" for the body as a whole). */
+static int send_error_field(h2o_req_t *req, int status, const char *reason, const char *msg,
+                            const char *field) {
     rc_buf_t b = RC_BUF_INIT;
     rc_buf_puts(&b, "{\"error\":");
     rc_json_write_string(&b, msg, strlen(msg));
+    if (field) {
+        rc_buf_puts(&b, ",\"field\":");
+        rc_json_write_string(&b, field, strlen(field));
+    }
     rc_buf_putc(&b, '}');
     send_buf(req, status, reason, "application/json", &b);
     return 0;
+}
+
+static int send_error(h2o_req_t *req, int status, const char *reason, const char *msg) {
+    return send_error_field(req, status, reason, msg, NULL);
 }
 
 static void put_str(rc_buf_t *b, const char *s) {
@@ -223,11 +234,99 @@ typedef enum action {
 static const struct {
     const char *word;
     action_t act;
-    const char *method;
+    const char *methods; /* the Allow header: GET first when there is one */
 } actions[] = {
-    {"status", ACT_STATUS, "GET"}, {"config", ACT_CONFIG, "GET"}, {"pause", ACT_PAUSE, "PUT"},
-    {"resume", ACT_RESUME, "PUT"}, {"stop", ACT_STOP, "PUT"},     {"restart", ACT_RESTART, "POST"},
+    {"status", ACT_STATUS, "GET"}, {"config", ACT_CONFIG, "GET, PUT"},
+    {"pause", ACT_PAUSE, "PUT"},   {"resume", ACT_RESUME, "PUT"},
+    {"stop", ACT_STOP, "PUT"},     {"restart", ACT_RESTART, "POST"},
 };
+
+/* True when the request's method is one of the comma-separated list. */
+static bool method_in(h2o_req_t *req, const char *list) {
+    const char *m = list;
+    while (*m) {
+        size_t n = strcspn(m, ",");
+        if (h2o_memis(req->method.base, req->method.len, m, n)) {
+            return true;
+        }
+        m += n;
+        while (*m == ',' || *m == ' ') {
+            m++;
+        }
+    }
+    return false;
+}
+
+/* The request body, or 400 (and NULL) when there is none. */
+static const char *body_of(h2o_req_t *req, size_t *len) {
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        send_error_field(req, 400, "Bad Request",
+                         "the request body is empty: send the pipeline as a JSON object", "");
+        return NULL;
+    }
+    *len = req->entity.len;
+    return req->entity.base;
+}
+
+static int send_ctl_error(h2o_req_t *req, rc_ctl_result_t r, const char *errstr,
+                          const char *field) {
+    switch (r) {
+    case RC_CTL_BAD_REQUEST:
+        return send_error_field(req, 400, "Bad Request", errstr, field);
+    case RC_CTL_NOT_FOUND:
+        return send_error(req, 404, "Not Found", errstr);
+    case RC_CTL_CONFLICT:
+        return send_error_field(req, 409, "Conflict", errstr, field[0] ? field : NULL);
+    default:
+        return send_error(req, 500, "Internal Server Error", errstr);
+    }
+}
+
+/* One pipeline as {name, config, status}. */
+static void write_pipeline(rc_buf_t *b, rc_pipeline_t *p) {
+    rc_buf_puts(b, "{\"name\":");
+    put_str(b, rc_pipeline_name(p));
+    rc_buf_puts(b, ",\"config\":");
+    rc_config_pipeline_write_json(rc_pipeline_config(p), b);
+    rc_buf_puts(b, ",\"status\":");
+    rc_rest_write_status(b, p);
+    rc_buf_putc(b, '}');
+}
+
+/* POST /v1/pipelines. Runs without the list lock: the create takes its write side. */
+static int on_create(rc_rest_t *r, h2o_req_t *req) {
+    if (check_token(r, req) != 0) {
+        return 0;
+    }
+    size_t len;
+    const char *body = body_of(req, &len);
+    if (!body) {
+        return 0;
+    }
+    char name[128], field[256], errstr[1024];
+    rc_ctl_result_t res = rc_pipeline_ctl_create(r->ctl, body, len, name, sizeof(name), field,
+                                                 sizeof(field), errstr, sizeof(errstr));
+    if (res != RC_CTL_OK) {
+        return send_ctl_error(req, res, errstr, field);
+    }
+    rc_buf_t b = RC_BUF_INIT;
+    rc_pipeline_ctl_rdlock(r->ctl);
+    rc_pipeline_t *p = rc_pipeline_ctl_find(r->ctl, name, strlen(name));
+    if (p) {
+        write_pipeline(&b, p);
+    }
+    rc_pipeline_ctl_unlock(r->ctl);
+    if (!p) { /* deleted between the two locks: only another request on this thread could */
+        rc_buf_free(&b);
+        return send_error(req, 500, "Internal Server Error", "the new pipeline vanished");
+    }
+    char loc[256];
+    snprintf(loc, sizeof(loc), "/v1/pipelines/%s", name);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                   h2o_strdup(&req->pool, loc, SIZE_MAX).base, strlen(loc));
+    send_buf(req, 201, "Created", "application/json", &b);
+    return 0;
+}
 
 static int not_found(h2o_req_t *req, const char *path, size_t len) {
     rc_buf_t msg = RC_BUF_INIT;
@@ -241,7 +340,7 @@ static int not_found(h2o_req_t *req, const char *path, size_t len) {
 static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t name_len,
                        const char *rest, size_t rest_len, const char *path) {
     action_t act = ACT_NONE;
-    const char *method = "GET";
+    const char *method = "GET, DELETE";
     if (rest_len > 0) {
         size_t i;
         for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
@@ -253,12 +352,12 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
             return not_found(req, path, strlen(path));
         }
         act = actions[i].act;
-        method = actions[i].method;
+        method = actions[i].methods;
     }
-    if (!method_is(req, method)) {
+    if (!method_in(req, method)) {
         return method_not_allowed(req, method, path);
     }
-    bool mutating = strcmp(method, "GET") != 0;
+    bool mutating = !method_is(req, "GET");
     if (mutating && check_token(r, req) != 0) {
         return 0;
     }
@@ -272,24 +371,33 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
         return 0;
     }
     rc_buf_t b = RC_BUF_INIT;
+    if (act == ACT_CONFIG && mutating) {
+        size_t len;
+        const char *body = body_of(req, &len);
+        if (!body) {
+            return 0;
+        }
+        char field[256], errstr[1024];
+        rc_ctl_result_t res = rc_pipeline_ctl_replace(r->ctl, p, body, len, field, sizeof(field),
+                                                      errstr, sizeof(errstr));
+        if (res != RC_CTL_OK) {
+            return send_ctl_error(req, res, errstr, field);
+        }
+        rc_rest_write_status(&b, p);
+        send_buf(req, 202, "Accepted", "application/json", &b);
+        return 0;
+    }
     switch (act) {
     case ACT_NONE:
-        rc_buf_puts(&b, "{\"name\":");
-        put_str(&b, rc_pipeline_name(p));
-        rc_buf_puts(&b, ",\"config\":");
-        rc_config_pipeline_write_json(rc_pipeline_config(p), &b);
-        rc_buf_puts(&b, ",\"status\":");
-        rc_rest_write_status(&b, p);
-        rc_buf_putc(&b, '}');
-        break;
-    case ACT_STATUS:
-        rc_rest_write_status(&b, p);
-        break;
-    case ACT_CONFIG:
-        rc_config_pipeline_write_json(rc_pipeline_config(p), &b);
-        break;
+        if (!mutating) {
+            write_pipeline(&b, p);
+            break;
+        }
+        /* DELETE */
+        /* fall through */
     default: {
-        rc_pipeline_op_t op = act == ACT_PAUSE    ? RC_PIPELINE_OP_PAUSE
+        rc_pipeline_op_t op = act == ACT_NONE     ? RC_PIPELINE_OP_DELETE
+                              : act == ACT_PAUSE  ? RC_PIPELINE_OP_PAUSE
                               : act == ACT_RESUME ? RC_PIPELINE_OP_RESUME
                               : act == ACT_STOP   ? RC_PIPELINE_OP_STOP
                                                   : RC_PIPELINE_OP_RESTART;
@@ -305,10 +413,18 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
         send_buf(req, 202, "Accepted", "application/json", &b);
         return 0;
     }
+    case ACT_STATUS:
+        rc_rest_write_status(&b, p);
+        break;
+    case ACT_CONFIG:
+        rc_config_pipeline_write_json(rc_pipeline_config(p), &b);
+        break;
     }
     send_buf(req, 200, "OK", "application/json", &b);
     return 0;
 }
+
+static int route_v1(rc_rest_t *r, h2o_req_t *req, const char *path, size_t len);
 
 int rc_rest_on_v1(rc_rest_t *r, h2o_req_t *req) {
     /* path_normalized has no query string; at most one trailing slash is ignored */
@@ -319,11 +435,21 @@ int rc_rest_on_v1(rc_rest_t *r, h2o_req_t *req) {
     if (len > 1 && path[len - 1] == '/') {
         path[--len] = '\0';
     }
+    if (strcmp(path, "/v1/pipelines") == 0 && method_is(req, "POST")) {
+        return on_create(r, req);
+    }
+    rc_pipeline_ctl_rdlock(r->ctl);
+    int ret = route_v1(r, req, path, len);
+    rc_pipeline_ctl_unlock(r->ctl);
+    return ret;
+}
+
+static int route_v1(rc_rest_t *r, h2o_req_t *req, const char *path, size_t len) {
     if (strcmp(path, "/v1/info") == 0) {
         return method_is(req, "GET") ? on_info(req) : method_not_allowed(req, "GET", path);
     }
     if (strcmp(path, "/v1/pipelines") == 0) {
-        return method_is(req, "GET") ? on_list(r, req) : method_not_allowed(req, "GET", path);
+        return method_is(req, "GET") ? on_list(r, req) : method_not_allowed(req, "GET, POST", path);
     }
     static const char prefix[] = "/v1/pipelines/";
     if (strncmp(path, prefix, sizeof(prefix) - 1) == 0) {
@@ -343,7 +469,9 @@ int rc_rest_on_metrics(rc_rest_t *r, h2o_req_t *req) {
         return method_not_allowed(req, "GET", "/metrics");
     }
     rc_buf_t b = RC_BUF_INIT;
+    rc_pipeline_ctl_rdlock(r->ctl);
     rc_metrics_write(&b, r->ctl);
+    rc_pipeline_ctl_unlock(r->ctl);
     send_buf(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &b);
     return 0;
 }

@@ -2,8 +2,8 @@
  *
  * Reader: connect, ask for the binlog from the start position, decode each event straight
  * into the current batch, and hand the batch over when it is full, when it has waited
- * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, find
- * kafka.topic/kafka.key, write the value as JSON and produce it. The queue between them is
+ * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, build
+ * the message in the sink's format (rc_msg: topic, key, value, headers) and produce it. The queue between them is
  * bounded, so a slow Kafka blocks the reader instead of growing memory. */
 #include "rc_pipeline.h"
 
@@ -26,6 +26,7 @@
 #include "rc_buf.h"
 #include "rc_gtid.h"
 #include "rc_json.h"
+#include "rc_msg.h"
 #include "rc_kafka.h"
 #include "rc_log.h"
 #include "rc_mp.h"
@@ -119,6 +120,7 @@ struct rc_pipeline {
     rc_state_record_t checkpoint; /* the last position written; guarded by lock */
     bool has_checkpoint;
     char *executed_text; /* the executed set at the last hand-over; guarded by lock */
+    rc_hist_t latency;   /* commit -> Kafka acknowledgement, across runs */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -656,6 +658,7 @@ static void *reader_main(void *arg) {
     opts.topic_template = pc->sink.topic;
     opts.include = include_table;
     opts.opaque = p;
+    opts.geometry_geojson = pc->source.geometry == 1;
 
     while (!p->stop && batch) {
         if (atomic_load(&p->pause_req)) {
@@ -839,13 +842,37 @@ static uint64_t ticket_open(rc_pipeline_t *p) {
     return id;
 }
 
-/* A message of ticket (msg_opaque - 1) was acknowledged or given up. Failures need no count:
- * the sink is failed then and the ticket never completes. @thread worker */
+/* A message's opaque carries its ticket and its commit time without an allocation: the low 32
+ * bits are (ticket id + 1) mod 2^32 (never 0 for a ticket, and fewer than 2^32 tickets are
+ * ever outstanding, so the full id is found from tk_head), the high 32 bits the commit time in
+ * seconds since the epoch (0 = unknown; 32 bits last until 2106). */
+_Static_assert(sizeof(void *) >= sizeof(uint64_t), "message opaques need 64 bits");
+
+static void *msg_opaque_of(uint64_t id, uint64_t commit_ts) {
+    uint64_t low = (uint32_t)(id + 1);
+    return (void *)(uintptr_t)((commit_ts <= UINT32_MAX ? commit_ts << 32 : 0) | low);
+}
+
+/* A message of a ticket was acknowledged or given up. Failures need no count: the sink is
+ * failed then and the ticket never completes. Each acknowledgement also records the event's
+ * commit-to-acknowledgement latency. @thread worker */
 static void on_delivery(void *opaque, void *msg_opaque, bool delivered) {
     rc_pipeline_t *p = opaque;
-    uint64_t id = (uint64_t)(uintptr_t)msg_opaque - 1;
-    if (delivered && id >= p->tk_head && id < p->tk_tail) {
+    uint64_t v = (uint64_t)(uintptr_t)msg_opaque;
+    uint32_t low = (uint32_t)v;
+    uint64_t commit_ts = v >> 32;
+    if (!delivered || low == 0) {
+        return;
+    }
+    uint64_t id = p->tk_head + (uint32_t)(low - 1 - (uint32_t)p->tk_head);
+    if (id < p->tk_tail) {
         ticket_at(p, id)->acked++;
+    }
+    if (commit_ts) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        rc_hist_observe_us(&p->latency, ((int64_t)now.tv_sec - (int64_t)commit_ts) * 1000000 +
+                                            now.tv_nsec / 1000);
     }
 }
 
@@ -946,8 +973,8 @@ static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t er
 }
 
 /* Encodes and produces every event of one batch, each under the ticket of its transaction. */
-static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_buf_t *val,
-                              rc_buf_t *key, char *errstr, size_t errstr_size) {
+static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_msg_t *msg,
+                              char *errstr, size_t errstr_size) {
     if (b->gtid_base && !p->acked_set) { /* the first batch of the run */
         if (!(p->acked_set = rc_gtid_set_new((rc_gtid_flavor_t)b->gtid_base_flavor)) ||
             rc_gtid_set_parse(p->acked_set, b->gtid_base, errstr, errstr_size) != RC_OK) {
@@ -965,6 +992,9 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     if (terr != RC_OK) {
         return terr;
     }
+    rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
+    rc_format_from_name(p->pc->sink.format, &format);
+    msg->key_joined = p->pc->sink.key && strcmp(p->pc->sink.key, "primary_key_joined") == 0;
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
     uint32_t k = 0;
@@ -979,36 +1009,23 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         uint64_t id = p->tk_open;
-        const uint8_t *kafka, *topicp, *keyp;
-        const char *topic;
-        uint32_t topic_len;
-        if (rc_mp_map_find(cur, end, "kafka", &kafka) != RC_OK ||
-            rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK ||
-            rc_mp_read_str(&topicp, end, &topic, &topic_len) != RC_OK) {
-            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                             "pipeline %s: event %u of a batch has no kafka.topic string",
-                             p->pc->name, i);
+        const uint8_t *meta, *ts;
+        uint64_t commit_ts = 0; /* for the latency histogram; 0 = not measured */
+        if (rc_mp_map_find(cur, end, "meta", &meta) == RC_OK &&
+            rc_mp_map_find(meta, end, "commit_ts", &ts) == RC_OK) {
+            rc_mp_read_uint(&ts, end, &commit_ts);
         }
-        rc_buf_reset(key);
-        if (rc_mp_map_find(kafka, end, "key", &keyp) == RC_OK && !rc_mp_is_nil(keyp, end)) {
-            size_t used;
-            if (rc_json_write(key, keyp, (size_t)(end - keyp), &used) != RC_OK) {
-                return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                                 "pipeline %s: cannot encode the key of an event for %.*s",
-                                 p->pc->name, (int)topic_len, topic);
-            }
-        }
-        rc_buf_reset(val);
         size_t used;
-        rc_err_t err = rc_json_write_event(val, cur, (size_t)(end - cur), &used);
+        char why[512];
+        rc_err_t err = rc_msg_encode(msg, format, cur, (size_t)(end - cur), &used, why, sizeof why);
         if (err != RC_OK) {
-            return rc_seterr(errstr, errstr_size, err,
-                             "pipeline %s: cannot encode an event for %.*s as JSON: %s",
-                             p->pc->name, (int)topic_len, topic, rc_err2str(err));
+            return rc_seterr(errstr, errstr_size, err, "pipeline %s: event %u of a batch: %s",
+                             p->pc->name, i, why);
         }
-        err = rc_kafka_produce(p->kafka, topic, topic_len, key->len ? key->data : NULL, key->len,
-                               val->data, val->len, NULL, 0, (void *)(uintptr_t)(id + 1),
-                               &p->abort_now, errstr, errstr_size);
+        err = rc_kafka_produce(p->kafka, msg->topic, msg->topic_len,
+                               msg->key.len ? msg->key.data : NULL, msg->key.len, msg->value.data,
+                               msg->value.len, msg->headers, msg->n_headers,
+                               msg_opaque_of(id, commit_ts), &p->abort_now, errstr, errstr_size);
         if (err != RC_OK) {
             return err;
         }
@@ -1026,7 +1043,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
 static void *worker_main(void *arg) {
     rc_pipeline_t *p = arg;
     char errstr[1024];
-    rc_buf_t val = RC_BUF_INIT, key = RC_BUF_INIT;
+    rc_msg_t msg = RC_MSG_INIT;
     bool failed = false;
     uint32_t *marks = NULL; /* the batch's transaction boundaries through the transforms */
     size_t cap_marks = 0;
@@ -1052,7 +1069,7 @@ static void *worker_main(void *arg) {
         }
         rc_err_t err = !marks && b->n_bounds
                            ? rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory")
-                           : produce_batch(p, b, marks, &val, &key, errstr, sizeof(errstr));
+                           : produce_batch(p, b, marks, &msg, errstr, sizeof(errstr));
         rc_batch_destroy(b);
         rc_kafka_poll(p->kafka, 0);
         if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
@@ -1096,8 +1113,7 @@ static void *worker_main(void *arg) {
     tickets_advance(p, serr, sizeof(serr));
     p->clean_end = !failed && !p->abort_now && p->tk_head == p->tk_tail;
     free(marks);
-    rc_buf_free(&val);
-    rc_buf_free(&key);
+    rc_msg_free(&msg);
     return NULL;
 }
 
@@ -1199,6 +1215,11 @@ void rc_pipeline_stop(rc_pipeline_t *p, double grace_s) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += (time_t)grace_s;
+        deadline.tv_nsec += (long)((grace_s - (double)(time_t)grace_s) * 1e9);
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
         if (pthread_timedjoin_np(p->worker, NULL, &deadline) != 0) {
             rc_warn("pipeline", "pipeline %s: messages still undelivered after %.0f s; giving up",
                     p->pc->name, grace_s);
@@ -1303,6 +1324,10 @@ void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out) {
     pthread_mutex_unlock(&p->lock);
 }
 
+void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
+    rc_hist_read(&p->latency, out);
+}
+
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {
     return p->pc;
 }
@@ -1321,6 +1346,21 @@ void rc_pipeline_pause(rc_pipeline_t *p) {
 void rc_pipeline_resume(rc_pipeline_t *p) {
     atomic_store(&p->pause_req, false);
     wake_reader(p);
+}
+
+void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
+    if (src->worker_ran && !src->clean_end) {
+        return; /* src gave up on messages: p resumes from the stored position instead */
+    }
+    p->resume = src->resume;
+    if (src->executed && (p->executed = rc_gtid_set_copy(src->executed)) != NULL) {
+        p->executed_known = src->executed_known;
+    }
+    rc_pipeline_position_t at;
+    rc_pipeline_get_position(src, &at);
+    pthread_mutex_lock(&p->lock);
+    p->position = at;
+    pthread_mutex_unlock(&p->lock);
 }
 
 bool rc_pipeline_pause_requested(rc_pipeline_t *p) {

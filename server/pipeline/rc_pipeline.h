@@ -15,6 +15,7 @@
 
 #include "rc_config.h"
 #include "rc_err.h"
+#include "rc_hist.h"
 
 typedef enum rc_pipeline_state {
     RC_PIPELINE_CREATED = 0,
@@ -72,6 +73,8 @@ const char *rc_pipeline_name(const rc_pipeline_t *p);
 rc_pipeline_state_t rc_pipeline_status(rc_pipeline_t *p, char *reason, size_t reason_size);
 void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out);
 void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out);
+/* End-to-end latency (binlog commit time -> Kafka acknowledgement) of the events delivered. */
+void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
 
 /* Appends `"executed_gtid_set":"..."|null,"checkpoint":{state record}|null` (no braces): the
@@ -86,6 +89,11 @@ void rc_pipeline_write_state_json(rc_pipeline_t *p, struct rc_buf *out);
  * reader: they never block. rc_pipeline_start after rc_pipeline_stop starts again from the last
  * transaction boundary read. @thread any */
 void rc_pipeline_pause(rc_pipeline_t *p);
+/* Makes p (not started) start where src (stopped) left off: its last transaction boundary,
+ * position and executed GTID set, instead of p's configured start or stored position. When src
+ * gave up on undelivered messages, p starts from the stored position instead. Used when a
+ * pipeline's config is replaced. */
+void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
 void rc_pipeline_resume(rc_pipeline_t *p);
 bool rc_pipeline_pause_requested(rc_pipeline_t *p);
 

@@ -1,16 +1,26 @@
 /* rc_pipeline_ctl.h: the set of pipelines of one process and the control operations on them.
  *
- * REST calls arrive on the h2o thread, which must never wait for seconds. Pause and resume
- * only set a flag and wake the reader, so they run in place. Stop and restart have to join
- * threads and flush Kafka (up to the shutdown grace), so each runs on a short-lived helper
- * thread, one at a time per pipeline; a second stop/restart while one runs is a conflict. The
- * caller sees the change through the pipeline's state (STOPPING, STOPPED, RUNNING ...).
- * @thread request functions: http; shutdown/destroy: main */
+ * The controller owns every pipeline: those of the config file and those created or changed over
+ * REST, which it keeps in the config's state_dir (one NAME.json each) so a restart brings them
+ * back. REST calls arrive on the h2o thread, which must never wait for seconds. Pause and resume
+ * only set a flag and wake the reader, so they run in place. Stop, restart, delete and a config
+ * replacement join threads and flush Kafka (up to the shutdown grace), so each runs on a helper
+ * thread, one at a time per pipeline; a second one while one runs is a conflict. The caller sees
+ * the change through the pipeline's state (STOPPING, STOPPED, RUNNING ...) and, for a delete,
+ * through the pipeline disappearing.
+ *
+ * Locking: a read-write lock guards the list of pipelines and which rc_pipeline_t each entry
+ * holds. The http thread holds it for reading while it serves a request (rc_pipeline_ctl_rdlock);
+ * helpers take it for writing only to swap or remove an entry (microseconds). A mutex guards the
+ * helper bookkeeping; nothing waits while holding either.
+ * @thread request functions: http; new/start_all/stop_all/destroy: main */
 #ifndef RC_PIPELINE_CTL_H
 #define RC_PIPELINE_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "rc_config.h"
 #include "rc_err.h"
 #include "rc_pipeline.h"
 
@@ -21,25 +31,71 @@ typedef enum rc_pipeline_op {
     RC_PIPELINE_OP_RESUME,
     RC_PIPELINE_OP_STOP,
     RC_PIPELINE_OP_RESTART,
+    RC_PIPELINE_OP_DELETE,
+    RC_PIPELINE_OP_REPLACE,  /* PUT .../config: stop, swap in the new config, start */
+    RC_PIPELINE_OP_SHUTDOWN, /* SIGTERM: stop at a transaction boundary and flush */
 } rc_pipeline_op_t;
 
-/* pipelines (not owned) must outlive the controller. grace_s bounds how long a stop waits for
- * the reader to reach a transaction boundary and then for Kafka to acknowledge. */
-rc_pipeline_ctl_t *rc_pipeline_ctl_new(rc_pipeline_t **pipelines, size_t n, double grace_s);
+/* What a create/replace/delete request came to; rc_rest maps it to an HTTP status. */
+typedef enum rc_ctl_result {
+    RC_CTL_OK = 0,      /* accepted */
+    RC_CTL_BAD_REQUEST, /* the body is not a valid pipeline (field names the key) */
+    RC_CTL_NOT_FOUND,   /* no such pipeline */
+    RC_CTL_CONFLICT,    /* the name or server_id is taken, or the state forbids it */
+    RC_CTL_FAILED,      /* the server could not do it (state_dir not writable, no memory) */
+} rc_ctl_result_t;
+
+/* Builds a pipeline for each of conf's pipelines and for each state_dir/NAME.json (which
+ * replaces a config-file pipeline of the same name); nothing starts. check_only reads state_dir
+ * without creating it. conf must outlive the controller. On error returns NULL with a sentence
+ * naming the file and key in errstr. */
+rc_pipeline_ctl_t *rc_pipeline_ctl_new(const rc_config_t *conf, bool check_only, char *errstr,
+                                       size_t errstr_size);
+/* Starts every pipeline; one that cannot start is FAILED and the others run on. */
+void rc_pipeline_ctl_start_all(rc_pipeline_ctl_t *c);
+
+/* The read side of the list lock, held by the http thread around a request that reads or
+ * changes a pipeline (not around rc_pipeline_ctl_create, which takes the write side). */
+void rc_pipeline_ctl_rdlock(rc_pipeline_ctl_t *c);
+void rc_pipeline_ctl_unlock(rc_pipeline_ctl_t *c);
+/* With the read lock held: */
 size_t rc_pipeline_ctl_count(const rc_pipeline_ctl_t *c);
 rc_pipeline_t *rc_pipeline_ctl_get(const rc_pipeline_ctl_t *c, size_t i);
 /* The pipeline called name[0..len), or NULL. */
 rc_pipeline_t *rc_pipeline_ctl_find(const rc_pipeline_ctl_t *c, const char *name, size_t len);
 
-/* Starts op on p without blocking. RC_OK when accepted; RC_ERR_INVALID when it conflicts with
- * the pipeline's state (errstr says why, naming the pipeline and its state); RC_ERR_NOMEM. */
+/* Starts op (pause, resume, stop, restart, delete) on p without blocking; read lock held. RC_OK
+ * when accepted; RC_ERR_INVALID when it conflicts with the pipeline's state (errstr says why,
+ * naming the pipeline and its state); RC_ERR_IO when state_dir cannot be updated; RC_ERR_NOMEM. */
 rc_err_t rc_pipeline_ctl_request(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc_pipeline_op_t op,
                                  char *errstr, size_t errstr_size);
 const char *rc_pipeline_op_name(rc_pipeline_op_t op);
 
-/* Refuses new requests and waits for running helpers. Call before stopping the pipelines. */
-void rc_pipeline_ctl_shutdown(rc_pipeline_ctl_t *c);
-/* Shuts down (if not done) and frees the controller, not the pipelines. Accepts NULL. */
+/* POST /v1/pipelines: body is one pipeline object as JSON. Validates it through the config
+ * tables (field gets the key path at fault), checks that the name is free and that no pipeline
+ * on the same source uses its server_id, keeps it in state_dir and starts it. Without the read
+ * lock held. On RC_CTL_OK name_out gets the new pipeline's name. */
+rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, size_t len,
+                                       char *name_out, size_t name_out_size, char *field,
+                                       size_t field_size, char *errstr, size_t errstr_size);
+
+/* PUT /v1/pipelines/{name}/config: validates body like create (its name must be p's), keeps it
+ * and has a helper stop p at a transaction boundary, swap in the new config and start again
+ * from that boundary (from the new start when the source server changed). Read lock held. */
+rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *body,
+                                        size_t len, char *field, size_t field_size, char *errstr,
+                                        size_t errstr_size);
+
+/* SIGTERM: refuses new requests, then stops every pipeline in parallel: each reader ends at a
+ * transaction boundary, the worker flushes Kafka. Waits at most grace_s (plus one second for
+ * threads to be joined). Returns true when every pipeline finished; otherwise false with the
+ * names of those that did not and why in unfinished. After false with helpers still running,
+ * the controller must not be destroyed (the process should _exit). */
+bool rc_pipeline_ctl_stop_all(rc_pipeline_ctl_t *c, double grace_s, char *unfinished,
+                              size_t unfinished_size);
+/* True while helper threads still run (after a stop_all that timed out). */
+bool rc_pipeline_ctl_busy(rc_pipeline_ctl_t *c);
+/* Waits for helpers, stops and frees every pipeline and the controller. Accepts NULL. */
 void rc_pipeline_ctl_destroy(rc_pipeline_ctl_t *c);
 
 #endif

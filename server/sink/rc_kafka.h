@@ -15,15 +15,12 @@
 
 #include "rc_config.h"
 #include "rc_err.h"
+#include "rc_msg.h"
 
 typedef struct rc_kafka rc_kafka_t;
 
-typedef struct rc_kafka_header {
-    const char *name;
-    size_t name_len;
-    const void *value;
-    size_t value_len;
-} rc_kafka_header_t;
+/* A header: name and value as (ptr, len); the same type the message encoder fills. */
+typedef rc_msg_header_t rc_kafka_header_t;
 
 /* Creates the producer. kconf->rdkafka settings are applied after rowcast's defaults, so a
  * user can override them; a bad property is an error naming it. */

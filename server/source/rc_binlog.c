@@ -19,6 +19,9 @@
 #define MAX_CACHED_MAPS           1024 /* beyond this, the cache is emptied at a transaction end */
 #define MAX_INNER_EVENT           (1u << 30) /* largest event inside a TRANSACTION_PAYLOAD */
 #define ZBUF_INITIAL              (64u * 1024)
+#define MARIA_COMPRESSED_F        0x80       /* first byte of compressed event data */
+#define MAX_MARIA_UNCOMPRESSED    (1u << 30) /* max_allowed_packet's upper bound */
+#define ZLIB_MAX_RATIO            1032u      /* deflate never shrinks data further than this */
 
 void rc_binlog_opts_init(rc_binlog_opts_t *opts) {
     memset(opts, 0, sizeof(*opts));
@@ -43,10 +46,15 @@ rc_binlog_t *rc_binlog_new(const rc_binlog_opts_t *opts) {
         goto fail;
     }
     b->verify_checksum = opts->verify_checksum;
+    b->geometry_geojson = opts->geometry_geojson;
     b->include = opts->include;
+    b->column_names = opts->column_names;
     b->opaque = opts->opaque;
     b->checksum_alg = CHECKSUM_ALG_UNDEF;
     b->zbuf_initial = ZBUF_INITIAL;
+    for (int i = 0; i < RC_CHARSET_COUNT; i++) {
+        b->iconv[i] = (iconv_t)-1;
+    }
     return b;
 fail:
     rc_binlog_destroy(b);
@@ -67,6 +75,17 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     rc_buf_free(&b->ev_meta);
     ZSTD_freeDCtx(b->zstd);
     free(b->zbuf);
+    free(b->mbuf);
+    rc_binlog_names_clear(b);
+    if (b->zs) {
+        inflateEnd(b->zs);
+        free(b->zs);
+    }
+    for (int i = 0; i < RC_CHARSET_COUNT; i++) {
+        if (b->iconv[i] != (iconv_t)-1) {
+            iconv_close(b->iconv[i]);
+        }
+    }
     free(b);
 }
 
@@ -174,6 +193,20 @@ const char *rc_binlog_event_name(uint8_t type) {
         return "GTID_LIST";
     case RC_EV_MARIA_START_ENCRYPTION:
         return "START_ENCRYPTION";
+    case RC_EV_MARIA_QUERY_COMPRESSED:
+        return "QUERY_COMPRESSED";
+    case RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
+        return "WRITE_ROWS_COMPRESSED_V1";
+    case RC_EV_MARIA_UPDATE_ROWS_COMPRESSED_V1:
+        return "UPDATE_ROWS_COMPRESSED_V1";
+    case RC_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
+        return "DELETE_ROWS_COMPRESSED_V1";
+    case RC_EV_MARIA_WRITE_ROWS_COMPRESSED:
+        return "WRITE_ROWS_COMPRESSED";
+    case RC_EV_MARIA_UPDATE_ROWS_COMPRESSED:
+        return "UPDATE_ROWS_COMPRESSED";
+    case RC_EV_MARIA_DELETE_ROWS_COMPRESSED:
+        return "DELETE_ROWS_COMPRESSED";
     default:
         return "UNKNOWN";
     }
@@ -326,9 +359,93 @@ static bool query_is(const uint8_t *q, size_t n, const char *word) {
            (n == w || q[w] == ' ' || q[w] == '\t' || q[w] == '\n');
 }
 
-static rc_err_t on_query(rc_binlog_t *b, const uint8_t *body, size_t blen, rc_binlog_info_t *info,
-                         char *errstr, size_t errstr_size) {
-    unsigned ph = rc_binlog_post_header(b, RC_EV_QUERY, 13);
+const char *rc_binlog_inflate(rc_binlog_t *b, bool raw, const uint8_t *in, size_t inlen,
+                              uint8_t *out, size_t outlen) {
+    int wbits = raw ? -MAX_WBITS : MAX_WBITS;
+    z_stream *zs = b->zs;
+    if (inlen > MAX_MARIA_UNCOMPRESSED || outlen > MAX_MARIA_UNCOMPRESSED) {
+        return "it is too large";
+    }
+    if (!zs) {
+        if (!(zs = calloc(1, sizeof(*zs)))) {
+            return "out of memory";
+        }
+        if (inflateInit2(zs, wbits) != Z_OK) {
+            free(zs);
+            return "out of memory";
+        }
+        b->zs = zs;
+    } else if (inflateReset2(zs, wbits) != Z_OK) {
+        return "zlib cannot be reset";
+    }
+    zs->next_in = (Bytef *)(uintptr_t)in;
+    zs->avail_in = (uInt)inlen;
+    zs->next_out = out;
+    zs->avail_out = (uInt)outlen;
+    int r = inflate(zs, Z_FINISH);
+    if (r == Z_STREAM_END) {
+        return zs->avail_out != 0 ? "it is shorter" : zs->avail_in != 0 ? "bytes follow it" : NULL;
+    }
+    if (r == Z_OK || r == Z_BUF_ERROR) {
+        return zs->avail_out == 0 ? "it is longer" : "the stream ends early";
+    }
+    return zs->msg ? zs->msg : zError(r);
+}
+
+rc_err_t rc_binlog_maria_uncompress(rc_binlog_t *b, const uint8_t *p, size_t len, const char *what,
+                                    const uint8_t **out, size_t *out_len, char *errstr,
+                                    size_t errstr_size) {
+    if (len < 1) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_TRUNCATED, "compressed %s is empty",
+                               what);
+    }
+    unsigned lenlen = p[0] & 0x07, alg = (p[0] >> 4) & 0x07;
+    if (!(p[0] & MARIA_COMPRESSED_F) || lenlen < 1 || lenlen > 4) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
+                               "compressed %s starts with the invalid header byte 0x%02x", what,
+                               p[0]);
+    }
+    if (alg != 0) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_UNSUPPORTED,
+                               "compressed %s uses compression algorithm %u (only zlib, 0, "
+                               "exists)",
+                               what, alg);
+    }
+    if (len < 1 + lenlen) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_TRUNCATED,
+                               "compressed %s ends inside its length", what);
+    }
+    uint64_t ulen = rc_be(p + 1, lenlen);
+    size_t clen = len - 1 - lenlen;
+    /* a length no zlib stream of this size can reach is corrupt: refuse it before allocating */
+    if (ulen == 0 || ulen > MAX_MARIA_UNCOMPRESSED || ulen > (uint64_t)clen * ZLIB_MAX_RATIO + 64) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
+                               "compressed %s of %zu bytes claims %" PRIu64 " bytes uncompressed",
+                               what, clen, ulen);
+    }
+    if (ulen > b->mbuf_cap) {
+        uint8_t *nb = realloc(b->mbuf, (size_t)ulen);
+        if (!nb) {
+            return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        b->mbuf = nb;
+        b->mbuf_cap = (size_t)ulen;
+    }
+    const char *why = rc_binlog_inflate(b, false, p + 1 + lenlen, clen, b->mbuf, (size_t)ulen);
+    if (why) {
+        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
+                               "compressed %s does not decompress to its stated %" PRIu64
+                               " bytes: %s",
+                               what, ulen, why);
+    }
+    *out = b->mbuf;
+    *out_len = (size_t)ulen;
+    return RC_OK;
+}
+
+static rc_err_t on_query(rc_binlog_t *b, uint8_t type, const uint8_t *body, size_t blen,
+                         rc_binlog_info_t *info, char *errstr, size_t errstr_size) {
+    unsigned ph = rc_binlog_post_header(b, type, 13);
     if (blen < ph || ph < 11) {
         goto truncated;
     }
@@ -339,6 +456,12 @@ static rc_err_t on_query(rc_binlog_t *b, const uint8_t *body, size_t blen, rc_bi
     }
     const uint8_t *q = body + ph + status_len + db_len + 1;
     size_t qn = (size_t)(body + blen - q);
+    if (type == RC_EV_MARIA_QUERY_COMPRESSED) {
+        rc_err_t err = rc_binlog_maria_uncompress(b, q, qn, "query", &q, &qn, errstr, errstr_size);
+        if (err != RC_OK) {
+            return err;
+        }
+    }
     if (b->maria_standalone) {
         end_transaction(b, info); /* the statement of a standalone MariaDB GTID ends it */
     } else if (query_is(q, qn, "BEGIN") || query_is(q, qn, "XA START")) {
@@ -348,6 +471,10 @@ static rc_err_t on_query(rc_binlog_t *b, const uint8_t *body, size_t blen, rc_bi
         /* inside a transaction: neither begins nor ends one */
     } else {
         end_transaction(b, info); /* COMMIT, ROLLBACK, and DDL (implicit commit) */
+    }
+    if (!query_is(q, qn, "BEGIN") && !query_is(q, qn, "COMMIT") && !query_is(q, qn, "ROLLBACK") &&
+        !query_is(q, qn, "SAVEPOINT") && !query_is(q, qn, "XA")) {
+        rc_binlog_names_clear(b); /* DDL may have changed any table's columns */
     }
     return RC_OK;
 truncated:
@@ -668,7 +795,8 @@ static rc_err_t feed_event(rc_binlog_t *b, const uint8_t *ev, size_t len, msgpac
         move_pos = false;
         break;
     case RC_EV_QUERY:
-        err = on_query(b, body, blen, info, errstr, errstr_size);
+    case RC_EV_MARIA_QUERY_COMPRESSED:
+        err = on_query(b, h.type, body, blen, info, errstr, errstr_size);
         break;
     case RC_EV_XID:
     case RC_EV_XA_PREPARE:
@@ -693,6 +821,12 @@ static rc_err_t feed_event(rc_binlog_t *b, const uint8_t *ev, size_t len, msgpac
     case RC_EV_WRITE_ROWS_V2:
     case RC_EV_UPDATE_ROWS_V2:
     case RC_EV_DELETE_ROWS_V2:
+    case RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1:
+    case RC_EV_MARIA_UPDATE_ROWS_COMPRESSED_V1:
+    case RC_EV_MARIA_DELETE_ROWS_COMPRESSED_V1:
+    case RC_EV_MARIA_WRITE_ROWS_COMPRESSED:
+    case RC_EV_MARIA_UPDATE_ROWS_COMPRESSED:
+    case RC_EV_MARIA_DELETE_ROWS_COMPRESSED:
         err = rc_binlog_rows(b, &h, body, blen, pk, info, errstr, errstr_size);
         break;
     case RC_EV_TRANSACTION_PAYLOAD:

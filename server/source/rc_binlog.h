@@ -7,7 +7,8 @@
  * one complete event (see rc_event.h) into the caller's msgpack packer.
  *
  * Both flavors: MySQL 5.7/8.x/9.x and Percona (v2 rows events, GTID 33/34/35/42) and MariaDB
- * (v1 rows events, GTID 162/163, ANNOTATE_ROWS 160, BINLOG_CHECKPOINT 161).
+ * (v1 rows events, GTID 162/163, ANNOTATE_ROWS 160, BINLOG_CHECKPOINT 161, and the compressed
+ * query and rows events 165-171 of log_bin_compress=ON).
  *
  * @thread reader (one decoder belongs to one thread for its whole life) */
 #ifndef RC_BINLOG_H
@@ -61,6 +62,14 @@ enum rc_binlog_event_type {
     RC_EV_MARIA_GTID = 162,
     RC_EV_MARIA_GTID_LIST = 163,
     RC_EV_MARIA_START_ENCRYPTION = 164,
+    /* log_bin_compress=ON: the query text or the row images are zlib-compressed */
+    RC_EV_MARIA_QUERY_COMPRESSED = 165,
+    RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1 = 166,
+    RC_EV_MARIA_UPDATE_ROWS_COMPRESSED_V1 = 167,
+    RC_EV_MARIA_DELETE_ROWS_COMPRESSED_V1 = 168,
+    RC_EV_MARIA_WRITE_ROWS_COMPRESSED = 169, /* the v2 layout (extra row data) */
+    RC_EV_MARIA_UPDATE_ROWS_COMPRESSED = 170,
+    RC_EV_MARIA_DELETE_ROWS_COMPRESSED = 171,
 };
 
 typedef enum rc_binlog_flavor {
@@ -85,10 +94,20 @@ typedef struct rc_binlog_opts {
                                     "{schema}.{table}" */
     bool verify_checksum;       /* check CRC32 when the FDE announces it; default on (set by
                                     rc_binlog_opts_init) */
+    bool geometry_geojson;      /* GEOMETRY values as {"srid", "geojson"} instead of the
+                                    default {"srid", "wkb"}; default off */
     /* Which tables produce events. Called once per table map (the answer is cached per table
      * id); NULL = every table. Return true to include. */
     bool (*include)(void *opaque, const char *schema, const char *table);
-    void *opaque;
+    /* Column names of a table whose TABLE_MAP has none (binlog_row_metadata is not FULL):
+     * appends them to names as NUL-terminated strings in column order and sets *n. Called once
+     * per table until a statement in the stream that may change tables (anything but
+     * BEGIN/COMMIT/ROLLBACK/SAVEPOINT/XA) empties the cache. A name list whose length is not
+     * the map's column count is not used: those columns are named col_1, col_2, ... Return an
+     * error (with errstr) to fail the table map. NULL = always col_1, col_2, ... */
+    rc_err_t (*column_names)(void *opaque, const char *schema, const char *table, uint32_t ncols,
+                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size);
+    void *opaque; /* for include and column_names */
 } rc_binlog_opts_t;
 
 void rc_binlog_opts_init(rc_binlog_opts_t *opts);
@@ -176,5 +195,11 @@ rc_err_t rc_binlog_date_text(const uint8_t *p, size_t len, char *out, size_t out
  * RC_ERR_INVALID with a sentence in errstr for malformed input. */
 rc_err_t rc_binlog_json_text(const uint8_t *p, size_t len, rc_buf_t *out, char *errstr,
                              size_t errstr_size);
+
+/* OGC WKB (2-D, types 1-7, as MySQL and MariaDB store it after the SRID) to a compact GeoJSON
+ * geometry appended to out; with out NULL it only checks the bytes. Returns RC_ERR_INVALID with
+ * a sentence in why for malformed WKB, RC_ERR_NOMEM when out cannot grow. */
+rc_err_t rc_binlog_wkb_geojson(const uint8_t *p, size_t len, rc_buf_t *out, char *why,
+                               size_t why_size);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef RC_BINLOG_INT_H
 #define RC_BINLOG_INT_H
 
+#include <iconv.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -33,6 +34,8 @@ enum {
     RC_T_DATETIME2 = 18,
     RC_T_TIME2 = 19,
     RC_T_TYPED_ARRAY = 20,
+    RC_T_MARIA_BLOB_COMPRESSED = 140,    /* MariaDB BLOB/TEXT COMPRESSED */
+    RC_T_MARIA_VARCHAR_COMPRESSED = 141, /* MariaDB VARCHAR/VARBINARY COMPRESSED */
     RC_T_VECTOR = 242,
     RC_T_INVALID = 243,
     RC_T_BOOL = 244,
@@ -78,15 +81,69 @@ typedef enum rc_kind {
     RC_K_SET,
     RC_K_BIT,
     RC_K_JSON,
+    RC_K_GEOMETRY, /* length-prefixed SRID + WKB */
 } rc_kind_t;
 
 /* Character set class of a string column. */
 typedef enum rc_cs {
-    RC_CS_UNKNOWN = 0, /* no charset metadata: str when valid UTF-8, else bin */
-    RC_CS_UTF8,        /* utf8mb4, utf8mb3, ascii, and (for now) every other charset: str */
+    RC_CS_UNKNOWN = 0, /* no charset metadata, or an unknown collation: str when valid UTF-8 */
+    RC_CS_UTF8,        /* utf8mb4, utf8mb3, ascii: str as stored */
     RC_CS_BINARY,      /* collation 63: bin */
-    RC_CS_LATIN1,      /* converted to UTF-8 */
+    RC_CS_LATIN1,      /* converted to UTF-8 by rowcast's own cp1252 table */
+    RC_CS_CONVERT,     /* any other charset: converted to UTF-8 with iconv */
 } rc_cs_t;
+
+/* Character sets (rc_binlog_charset.c), by name. */
+enum rc_charset {
+    RC_CHARSET_UNKNOWN = 0,
+    RC_CHARSET_ARMSCII8 = 1,
+    RC_CHARSET_ASCII = 2,
+    RC_CHARSET_BIG5 = 3,
+    RC_CHARSET_BINARY = 4,
+    RC_CHARSET_CP1250 = 5,
+    RC_CHARSET_CP1251 = 6,
+    RC_CHARSET_CP1256 = 7,
+    RC_CHARSET_CP1257 = 8,
+    RC_CHARSET_CP850 = 9,
+    RC_CHARSET_CP852 = 10,
+    RC_CHARSET_CP866 = 11,
+    RC_CHARSET_CP932 = 12,
+    RC_CHARSET_DEC8 = 13,
+    RC_CHARSET_EUCJPMS = 14,
+    RC_CHARSET_EUCKR = 15,
+    RC_CHARSET_GB18030 = 16,
+    RC_CHARSET_GB2312 = 17,
+    RC_CHARSET_GBK = 18,
+    RC_CHARSET_GEOSTD8 = 19,
+    RC_CHARSET_GREEK = 20,
+    RC_CHARSET_HEBREW = 21,
+    RC_CHARSET_HP8 = 22,
+    RC_CHARSET_KEYBCS2 = 23,
+    RC_CHARSET_KOI8R = 24,
+    RC_CHARSET_KOI8U = 25,
+    RC_CHARSET_LATIN1 = 26,
+    RC_CHARSET_LATIN2 = 27,
+    RC_CHARSET_LATIN5 = 28,
+    RC_CHARSET_LATIN7 = 29,
+    RC_CHARSET_MACCE = 30,
+    RC_CHARSET_MACROMAN = 31,
+    RC_CHARSET_SJIS = 32,
+    RC_CHARSET_SWE7 = 33,
+    RC_CHARSET_TIS620 = 34,
+    RC_CHARSET_UCS2 = 35,
+    RC_CHARSET_UJIS = 36,
+    RC_CHARSET_UTF16 = 37,
+    RC_CHARSET_UTF16LE = 38,
+    RC_CHARSET_UTF32 = 39,
+    RC_CHARSET_UTF8MB3 = 40,
+    RC_CHARSET_UTF8MB4 = 41,
+    RC_CHARSET_COUNT = 42,
+};
+/* The charset of a collation id (RC_CHARSET_UNKNOWN for an id no server has). */
+unsigned rc_binlog_charset_of(uint16_t collation);
+const char *rc_binlog_charset_name(unsigned cs);
+/* The iconv name to convert from, or NULL when there is none (or none is needed). */
+const char *rc_binlog_charset_iconv(unsigned cs);
 
 typedef struct rc_strref {
     const uint8_t *p;
@@ -106,14 +163,16 @@ typedef struct rc_col {
     uint8_t fsp;        /* TIME2 / DATETIME2 / TIMESTAMP2 */
     uint8_t lenbytes;   /* RC_K_STRING / RC_K_JSON: bytes of the length prefix */
     uint16_t collation; /* 0 = unknown */
+    uint8_t charset;    /* enum rc_charset of the collation */
     uint32_t size;      /* fixed size in the row image; 0 for length-prefixed values */
     uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
     uint32_t pname_off; /* the name packed as a msgpack str, in the map's packed_names */
     uint32_t pname_len;
-    uint32_t str0;      /* ENUM/SET: first element in the map's strs */
-    uint32_t nstr;      /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
+    uint32_t str0; /* ENUM/SET: first element in the map's strs */
+    uint32_t nstr; /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
     bool is_unsigned;
     bool has_strs;
+    bool zcol; /* MariaDB column compression: each value starts with a header byte */
 } rc_col_t;
 
 /* One cached TABLE_MAP. Its memory is kept for reuse when the map is dropped. */
@@ -148,16 +207,27 @@ enum {
     RC_SLOT_BIN,  /* p/len: bytes */
     RC_SLOT_EXT,  /* p/len: canonical text of ext type `ext` */
     RC_SLOT_UINT, /* u: ENUM index / SET bits without metadata */
+    RC_SLOT_GEO,  /* aux: SRID; p/len: WKB, or GeoJSON text when ext is RC_EXT_JSON */
 };
 
 typedef struct rc_slot {
     const uint8_t *p;
     uint64_t u;
     uint32_t len;
+    uint32_t aux;
     uint8_t state;
     uint8_t ext;
     bool scratch; /* p is an offset into the decoder's scratch buffer until fixed up */
 } rc_slot_t;
+
+/* One table's column names from opts.column_names (rc_binlog_row.c). */
+typedef struct rc_names {
+    struct rc_names *next;
+    rc_buf_t key;   /* schema NUL table */
+    rc_buf_t names; /* n NUL-terminated names */
+    uint32_t n;
+} rc_names_t;
+#define RC_NAMES_BUCKETS 256
 
 #define RC_BINLOG_MAX_POST_HEADER 256
 #define RC_BINLOG_GTID_MAX        128
@@ -168,7 +238,10 @@ struct rc_binlog {
     char *pipeline;
     char *topic_template;
     bool verify_checksum;
+    bool geometry_geojson;
     bool (*include)(void *opaque, const char *schema, const char *table);
+    rc_err_t (*column_names)(void *opaque, const char *schema, const char *table, uint32_t ncols,
+                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size);
     void *opaque;
 
     /* format description */
@@ -210,6 +283,18 @@ struct rc_binlog {
     uint8_t *zbuf;
     size_t zbuf_cap;
     size_t zbuf_initial; /* first size of zbuf; tests make it tiny */
+
+    /* MariaDB compressed events (165-171): the decompressed query or row images, kept and
+     * reused (grown to the largest event seen) */
+    uint8_t *mbuf;
+    size_t mbuf_cap;
+    void *zs; /* z_stream, reset for each compressed event or column value */
+
+    /* column names from opts.column_names, by "schema\0table"; emptied by DDL in the stream */
+    struct rc_names *names[RC_NAMES_BUCKETS];
+
+    /* iconv converters to UTF-8, opened on first use per charset; (iconv_t)-1 = none yet */
+    iconv_t iconv[RC_CHARSET_COUNT];
 };
 
 /* Little-endian / big-endian readers that are safe on unaligned bytes. */
@@ -274,10 +359,25 @@ rc_err_t rc_binlog_everr(const rc_binlog_t *b, char *errstr, size_t errstr_size,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 const char *rc_binlog_event_name(uint8_t type);
 
+/* rc_binlog.c: inflates in/inlen, a zlib stream (raw: a bare deflate stream) into out, which
+ * it must fill exactly. One z_stream lives in the decoder: nothing is allocated per call after
+ * the first. Returns NULL, or what is wrong with the stream. */
+const char *rc_binlog_inflate(rc_binlog_t *b, bool raw, const uint8_t *in, size_t inlen,
+                              uint8_t *out, size_t outlen);
+
+/* rc_binlog.c: MariaDB's compressed event data (log_bin_compress), p/len to the end of the
+ * event body: a header byte 0x80 | algorithm << 4 | lenlen (algorithm 0 = zlib), lenlen (1-4)
+ * bytes of the uncompressed length big-endian, then a zlib stream. Decompresses into b->mbuf
+ * (valid until the next call) and points *out and *out_len at it. what names the data in errors. */
+rc_err_t rc_binlog_maria_uncompress(rc_binlog_t *b, const uint8_t *p, size_t len, const char *what,
+                                    const uint8_t **out, size_t *out_len, char *errstr,
+                                    size_t errstr_size);
+
 /* rc_binlog_row.c: TABLE_MAP and rows events, and the table-map cache. */
 rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, char *errstr,
                              size_t errstr_size);
 void rc_binlog_maps_clear(rc_binlog_t *b);
+void rc_binlog_names_clear(rc_binlog_t *b); /* forgets every table's column names */
 void rc_binlog_maps_free(rc_binlog_t *b);
 rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8_t *body,
                         size_t blen, msgpack_packer *pk, rc_binlog_info_t *info, char *errstr,
@@ -294,6 +394,8 @@ size_t rc_binlog_fmt_old_timestamp(const uint8_t *p, char *out);
 size_t rc_binlog_fmt_time_packed(int64_t packed, unsigned fsp, char *out);
 size_t rc_binlog_fmt_datetime_packed(int64_t packed, unsigned fsp, char sep, char *out);
 size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
+/* rc_binlog_json.c: MySQL's JSON text of a double (shortest round trip, "1.0"); NUL-ended */
+size_t rc_binlog_fmt_double(double d, char *out);
 /* UTF-8 from latin1 (cp1252, as MySQL's latin1); appends to out. */
 rc_err_t rc_binlog_latin1_to_utf8(const uint8_t *p, size_t len, rc_buf_t *out);
 bool rc_binlog_utf8_valid(const uint8_t *p, size_t len);

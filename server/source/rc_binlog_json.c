@@ -131,7 +131,7 @@ static rc_err_t jstring(jctx_t *c, const uint8_t *s, size_t n) {
 /* MySQL's text form of a double: shortest round-trip digits; plain notation for
  * 1e-15 <= |d| < 1e15 (and for numbers with a fraction below 1e17), exponent otherwise;
  * integral values in plain notation get ".0". */
-static size_t fmt_double(double d, char *out) {
+size_t rc_binlog_fmt_double(double d, char *out) {
     if (d == 0) {
         const char *z = signbit(d) ? "-0.0" : "0.0";
         strcpy(out, z);
@@ -392,7 +392,7 @@ static rc_err_t jvalue(jctx_t *c, uint8_t type, const uint8_t *p, size_t len, in
         uint64_t bits = rc_le64(p);
         double d;
         memcpy(&d, &bits, sizeof(d));
-        size_t n = fmt_double(d, tmp);
+        size_t n = rc_binlog_fmt_double(d, tmp);
         return jput(c, tmp, n);
     }
     case J_STRING: {

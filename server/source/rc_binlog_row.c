@@ -1,5 +1,5 @@
 /* rc_binlog_row.c: TABLE_MAP parsing and cache; rows events to msgpack events. Pass one checks
- * each value (rendering DECIMAL/JSON/latin1/SET into a reused scratch buffer), pass two packs:
+ * each value (rendering DECIMAL/JSON/non-UTF-8 text/SET into a reused scratch buffer), pass two packs:
  * a bad row never leaves half an event, and nothing is malloc'd per row. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,6 +45,10 @@ static const char *type_name(uint8_t t) {
         return "BLOB";
     case RC_T_NEWDECIMAL:
         return "DECIMAL";
+    case RC_T_MARIA_BLOB_COMPRESSED:
+        return "BLOB COMPRESSED";
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
+        return "VARCHAR COMPRESSED";
     default:
         return "?";
     }
@@ -162,25 +166,23 @@ static rc_err_t grow(void **p, uint32_t *cap, uint32_t need, size_t elem) {
 
 /* ---- TABLE_MAP ---------------------------------------------------------------------------- */
 
-static rc_cs_t cs_of(uint16_t collation) {
-    switch (collation) {
-    case 0:
+static rc_cs_t cs_of(uint16_t collation, unsigned charset) {
+    if (collation == 0) {
         return RC_CS_UNKNOWN;
-    case 63:
+    }
+    switch (charset) {
+    case RC_CHARSET_BINARY:
         return RC_CS_BINARY;
-    case 5:
-    case 8:
-    case 15:
-    case 31:
-    case 47:
-    case 48:
-    case 49:
-    case 94:
+    case RC_CHARSET_LATIN1:
         return RC_CS_LATIN1;
-    default:
-        /* utf8mb4, utf8mb3 and ascii are already UTF-8. Other charsets (cp1251, gbk, ...) are
-         * passed through unconverted for now; the full charset matrix comes later. */
+    case RC_CHARSET_UTF8MB4:
+    case RC_CHARSET_UTF8MB3:
+    case RC_CHARSET_ASCII:
         return RC_CS_UTF8;
+    case RC_CHARSET_UNKNOWN:
+        return RC_CS_UNKNOWN;
+    default:
+        return RC_CS_CONVERT;
     }
 }
 
@@ -206,6 +208,8 @@ static bool is_character(const rc_col_t *c) {
     case RC_T_VAR_STRING:
     case RC_T_VARCHAR:
     case RC_T_BLOB:
+    case RC_T_MARIA_BLOB_COMPRESSED:
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
         return true;
     default:
         return false;
@@ -233,10 +237,12 @@ static bool read_column_meta(rc_col_t *c, const uint8_t **pp, const uint8_t *end
     case RC_T_TIMESTAMP2:
     case RC_T_DATETIME2:
     case RC_T_TIME2:
+    case RC_T_MARIA_BLOB_COMPRESSED:
         n = 1;
         break;
     case RC_T_VARCHAR:
     case RC_T_VAR_STRING:
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
     case RC_T_BIT:
     case RC_T_NEWDECIMAL:
     case RC_T_STRING:
@@ -255,6 +261,7 @@ static bool read_column_meta(rc_col_t *c, const uint8_t **pp, const uint8_t *end
     switch (c->type) {
     case RC_T_VARCHAR:
     case RC_T_VAR_STRING:
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
         c->max_len = rc_le16(p);
         c->meta = (uint16_t)c->max_len;
         break;
@@ -297,6 +304,7 @@ static void column_kind(rc_col_t *c) {
     unsigned fb = (c->meta + 1) / 2;
     c->kind = RC_K_UNSUPPORTED;
     c->lenbytes = 0;
+    c->zcol = false;
     switch (c->real_type) {
     case RC_T_TINY:
         c->kind = c->is_unsigned ? RC_K_UINT8 : RC_K_INT8;
@@ -372,6 +380,27 @@ static void column_kind(rc_col_t *c) {
         c->kind = RC_K_STRING;
         c->lenbytes = c->max_len > 255 ? 2 : 1;
         c->size = 0;
+        break;
+    case RC_T_GEOMETRY:
+        if (c->meta >= 1 && c->meta <= 4) {
+            c->kind = RC_K_GEOMETRY;
+            c->lenbytes = (uint8_t)c->meta;
+            c->size = 0;
+        }
+        break;
+    case RC_T_MARIA_VARCHAR_COMPRESSED:
+        c->kind = RC_K_STRING;
+        c->zcol = true;
+        c->lenbytes = c->max_len > 255 ? 2 : 1;
+        c->size = 0;
+        break;
+    case RC_T_MARIA_BLOB_COMPRESSED:
+        if (c->meta >= 1 && c->meta <= 4) {
+            c->kind = RC_K_STRING;
+            c->zcol = true;
+            c->lenbytes = (uint8_t)c->meta;
+            c->size = 0;
+        }
         break;
     case RC_T_BLOB:
     case RC_T_JSON:
@@ -629,7 +658,94 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
     return RC_OK;
 }
 
+/* ---- column names from the server (binlog_row_metadata is not FULL) ------------------------ */
+
+static uint32_t names_hash(const char *key, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (uint8_t)key[i]) * 16777619u;
+    }
+    return h % RC_NAMES_BUCKETS;
+}
+
+void rc_binlog_names_clear(rc_binlog_t *b) {
+    for (int i = 0; i < RC_NAMES_BUCKETS; i++) {
+        while (b->names[i]) {
+            rc_names_t *e = b->names[i];
+            b->names[i] = e->next;
+            rc_buf_free(&e->key);
+            rc_buf_free(&e->names);
+            free(e);
+        }
+    }
+}
+
+/* Names tm's columns from the cache or opts.column_names; leaves them unnamed (col_N) when the
+ * server's list has another length. On failure why holds the reason. */
+static rc_err_t names_from_server(rc_binlog_t *b, rc_tmap_t *tm, char *why, size_t why_size) {
+    char key[256 * 2 + 2]; /* schema NUL table */
+    size_t klen = tm->schema_len + 1 + tm->table_len;
+    memcpy(key, tm->schema, tm->schema_len + 1);
+    memcpy(key + tm->schema_len + 1, tm->table, tm->table_len);
+    uint32_t h = names_hash(key, klen);
+    rc_names_t *e = b->names[h];
+    while (e && (e->key.len != klen || memcmp(e->key.data, key, klen) != 0)) {
+        e = e->next;
+    }
+    if (!e) {
+        if (!(e = calloc(1, sizeof(*e))) || rc_buf_append(&e->key, key, klen) != RC_OK) {
+            free(e);
+            snprintf(why, why_size, "out of memory");
+            return RC_ERR_NOMEM;
+        }
+        rc_err_t err = b->column_names(b->opaque, tm->schema, tm->table, tm->ncols, &e->names,
+                                       &e->n, why, why_size);
+        if (err != RC_OK) {
+            rc_buf_free(&e->key);
+            rc_buf_free(&e->names);
+            free(e);
+            return err;
+        }
+        e->next = b->names[h];
+        b->names[h] = e;
+    }
+    if (e->n != tm->ncols) {
+        return RC_OK; /* the table changed since: positional names, never wrong ones */
+    }
+    if (e->names.len > tm->gen_names_cap) {
+        char *p = realloc(tm->gen_names, e->names.len);
+        if (!p) {
+            snprintf(why, why_size, "out of memory");
+            return RC_ERR_NOMEM;
+        }
+        tm->gen_names = p;
+        tm->gen_names_cap = e->names.len;
+    }
+    memcpy(tm->gen_names, e->names.data, e->names.len);
+    const char *p = tm->gen_names, *end = tm->gen_names + e->names.len;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        if (!z) {
+            for (uint32_t k = 0; k < i; k++) {
+                tm->cols[k].name = NULL;
+            }
+            return RC_OK; /* a callback that miscounted: positional names */
+        }
+        tm->cols[i].name = p;
+        tm->cols[i].name_len = (uint32_t)(z - p);
+        p = z + 1;
+    }
+    return RC_OK;
+}
+
 static rc_err_t gen_names(rc_tmap_t *tm) {
+    bool all_named = true;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        all_named = all_named && tm->cols[i].name;
+    }
+    if (all_named) {
+        return RC_OK; /* gen_names may hold names from the server */
+    }
     size_t need = (size_t)tm->ncols * 16;
     if (need > tm->gen_names_cap) {
         char *p = realloc(tm->gen_names, need);
@@ -674,7 +790,7 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     memcpy(tm->raw, body, blen);
     const uint8_t *p = tm->raw, *end = tm->raw + blen;
     unsigned ph = rc_binlog_post_header(b, RC_EV_TABLE_MAP, 8);
-    if (blen < ph + 2) {
+    if (blen < ph + 2 || ph < 6) { /* the FDE may claim any post-header length: need the id */
         goto fail;
     }
     tm->id = ph == 6 ? rc_le32(p) : rc_le48(p);
@@ -733,7 +849,16 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     for (uint32_t i = 0; i < tm->ncols; i++) {
         rc_col_t *c = &tm->cols[i];
         column_kind(c);
-        c->cs = (uint8_t)cs_of(c->collation);
+        c->charset = (uint8_t)rc_binlog_charset_of(c->collation);
+        c->cs = (uint8_t)cs_of(c->collation, c->charset);
+    }
+    char why[512];
+    if (!tm->cols[0].name && b->column_names &&
+        (err = names_from_server(b, tm, why, sizeof(why))) != RC_OK) {
+        tm->next_free = b->free_maps;
+        b->free_maps = tm;
+        return rc_binlog_everr(b, errstr, errstr_size, err, "cannot name the columns of %s.%s: %s",
+                               tm->schema, tm->table, why);
     }
     if ((err = gen_names(tm)) != RC_OK || (err = pack_names(tm)) != RC_OK ||
         (err = render_topic(b, tm)) != RC_OK || (err = maps_put(b, tm)) != RC_OK) {
@@ -777,16 +902,57 @@ static rc_err_t col_err(rowctx_t *x, const rc_col_t *c, rc_err_t err, const char
                            c->name, c->type, x->tm->schema, x->tm->table, why);
 }
 
-/* Appends UTF-8 text for bytes in charset cs to scratch; sets the slot. */
-static rc_err_t text_slot(rowctx_t *x, rc_slot_t *s, rc_cs_t cs, const uint8_t *d, uint32_t n) {
-    switch (cs) {
+/* Appends the UTF-8 of d/n, in the charset of c (RC_CS_LATIN1 or RC_CS_CONVERT), to scratch.
+ * Reserves room first, so d may point into scratch itself when the caller reserved
+ * RC_UTF8_ROOM(n) beyond it. Errors are complete (col_err). */
+#define RC_UTF8_ROOM(n) ((size_t)(n)*4 + 8)
+static rc_err_t append_utf8(rowctx_t *x, const rc_col_t *c, const uint8_t *d, size_t n) {
+    rc_buf_t *sc = &x->b->scratch;
+    if (rc_buf_reserve(sc, RC_UTF8_ROOM(n)) != RC_OK) {
+        return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+    }
+    if (c->cs == RC_CS_LATIN1) {
+        return rc_binlog_latin1_to_utf8(d, n, sc) == RC_OK
+                   ? RC_OK
+                   : col_err(x, c, RC_ERR_NOMEM, "out of memory");
+    }
+    char why[160];
+    iconv_t *cv = &x->b->iconv[c->charset];
+    if (*cv == (iconv_t)-1) {
+        const char *from = rc_binlog_charset_iconv(c->charset);
+        if (!from || (*cv = iconv_open("UTF-8", from)) == (iconv_t)-1) {
+            snprintf(why, sizeof(why), "rowcast cannot convert charset %s to UTF-8",
+                     rc_binlog_charset_name(c->charset));
+            return col_err(x, c, RC_ERR_UNSUPPORTED, why);
+        }
+    }
+    char *in = (char *)(uintptr_t)d, *out = sc->data + sc->len;
+    size_t inleft = n, outleft = sc->cap - sc->len;
+    iconv(*cv, NULL, NULL, NULL, NULL); /* a value starts in the initial shift state */
+    if (iconv(*cv, &in, &inleft, &out, &outleft) == (size_t)-1 ||
+        iconv(*cv, NULL, NULL, &out, &outleft) == (size_t)-1) {
+        snprintf(why, sizeof(why), "the value is not valid %s (at byte %zu of %zu)",
+                 rc_binlog_charset_name(c->charset), n - inleft, n);
+        return col_err(x, c, RC_ERR_INVALID, why);
+    }
+    sc->len = (size_t)(out - sc->data);
+    return RC_OK;
+}
+
+/* Sets the slot of the string d/n of column c: bytes, text as stored, or text converted to
+ * UTF-8 in scratch. Errors are complete (col_err). */
+static rc_err_t text_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, const uint8_t *d,
+                          uint32_t n) {
+    switch ((rc_cs_t)c->cs) {
     case RC_CS_BINARY:
         s->state = RC_SLOT_BIN;
         break;
-    case RC_CS_LATIN1: {
+    case RC_CS_LATIN1:
+    case RC_CS_CONVERT: {
         size_t off = x->b->scratch.len;
-        if (rc_binlog_latin1_to_utf8(d, n, &x->b->scratch) != RC_OK) {
-            return RC_ERR_NOMEM;
+        rc_err_t err = append_utf8(x, c, d, n);
+        if (err != RC_OK) {
+            return err;
         }
         s->state = RC_SLOT_STR;
         s->scratch = true;
@@ -804,6 +970,123 @@ static rc_err_t text_slot(rowctx_t *x, rc_slot_t *s, rc_cs_t cs, const uint8_t *
     }
     s->p = d;
     s->len = n;
+    return RC_OK;
+}
+
+/* A value of a MariaDB COMPRESSED column (d/n, n > 0): a header byte, then either the bytes
+ * as they are (header 0) or, with header 0x80 | raw << 3 | lenlen, lenlen bytes of the
+ * original length big-endian and a deflate stream (zlib-wrapped unless raw, which is
+ * column_compression_zlib_wrap=OFF, the default). Decompressed into scratch, then decoded by
+ * the column's charset like any string. */
+static rc_err_t compressed_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, const uint8_t *d,
+                                uint32_t n) {
+    uint8_t h = d[0];
+    if (h == 0) {
+        return text_slot(x, c, s, d + 1, n - 1);
+    }
+    unsigned lenlen = h & 0x07;
+    if (!(h & 0x80) || (h & 0x70) || lenlen == 0 || lenlen > 4 || n < 1 + lenlen) {
+        char why[96];
+        snprintf(why, sizeof(why), "the compressed value has the invalid header byte 0x%02x", h);
+        return col_err(x, c, RC_ERR_INVALID, why);
+    }
+    uint64_t ulen = rc_be(d + 1, lenlen);
+    size_t clen = n - 1 - lenlen;
+    if (ulen > (uint64_t)clen * 1032u + 64 || ulen > (1u << 30)) {
+        return col_err(x, c, RC_ERR_INVALID, "the compressed value claims an impossible length");
+    }
+    rc_buf_t *sc = &x->b->scratch;
+    bool convert = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT;
+    /* room for the UTF-8 too, so converting does not move what it reads */
+    if (rc_buf_reserve(sc, (size_t)ulen + (convert ? RC_UTF8_ROOM(ulen) : 0)) != RC_OK) {
+        return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+    }
+    size_t off = sc->len;
+    const char *why = rc_binlog_inflate(x->b, (h & 0x08) != 0, d + 1 + lenlen, clen,
+                                        (uint8_t *)sc->data + off, (size_t)ulen);
+    if (why) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "the compressed value does not decompress to %" PRIu64 " bytes: %s", ulen, why);
+        return col_err(x, c, RC_ERR_INVALID, msg);
+    }
+    sc->len += (size_t)ulen;
+    const uint8_t *u = (const uint8_t *)sc->data + off;
+    s->scratch = true;
+    s->len = (uint32_t)ulen;
+    s->u = off;
+    switch ((rc_cs_t)c->cs) {
+    case RC_CS_BINARY:
+        s->state = RC_SLOT_BIN;
+        break;
+    case RC_CS_LATIN1:
+    case RC_CS_CONVERT: {
+        size_t off2 = sc->len;
+        rc_err_t err = append_utf8(x, c, u, (size_t)ulen);
+        if (err != RC_OK) {
+            return err;
+        }
+        s->state = RC_SLOT_STR;
+        s->u = off2;
+        s->len = (uint32_t)(sc->len - off2);
+        break;
+    }
+    case RC_CS_UNKNOWN:
+        s->state = rc_binlog_utf8_valid(u, (size_t)ulen) ? RC_SLOT_STR : RC_SLOT_BIN;
+        break;
+    default:
+        s->state = RC_SLOT_STR;
+        break;
+    }
+    return RC_OK;
+}
+
+/* A GEOMETRY value d/n: the SRID (4 bytes, little-endian) and WKB, checked; as GeoJSON text in
+ * scratch when the decoder was asked for it. */
+static rc_err_t geometry_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, const uint8_t *d,
+                              uint32_t n) {
+    char why[160];
+    if (n < 4 + 5) {
+        snprintf(why, sizeof(why), "a GEOMETRY of %u bytes cannot hold an SRID and WKB", n);
+        return col_err(x, c, RC_ERR_INVALID, why);
+    }
+    rc_buf_t *sc = &x->b->scratch;
+    size_t off = sc->len;
+    rc_err_t err =
+        rc_binlog_wkb_geojson(d + 4, n - 4, x->b->geometry_geojson ? sc : NULL, why, sizeof(why));
+    if (err != RC_OK) {
+        return col_err(x, c, err, err == RC_ERR_NOMEM ? "out of memory" : why);
+    }
+    s->state = RC_SLOT_GEO;
+    s->aux = rc_le32(d);
+    if (x->b->geometry_geojson) {
+        s->ext = RC_EXT_JSON;
+        s->scratch = true;
+        s->u = off;
+        s->len = (uint32_t)(sc->len - off);
+    } else {
+        s->ext = 0;
+        s->p = d + 4;
+        s->len = n - 4;
+    }
+    return RC_OK;
+}
+
+/* The bytes d/n followed by zeros up to width, in scratch, as a bin slot. */
+static rc_err_t binary_pad_slot(rowctx_t *x, rc_slot_t *s, const uint8_t *d, uint32_t n,
+                                uint32_t width) {
+    rc_buf_t *sc = &x->b->scratch;
+    size_t off = sc->len;
+    if (rc_buf_reserve(sc, width) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    memcpy(sc->data + off, d, n);
+    memset(sc->data + off + n, 0, width - n);
+    sc->len += width;
+    s->state = RC_SLOT_BIN;
+    s->scratch = true;
+    s->u = off;
+    s->len = width;
     return RC_OK;
 }
 
@@ -843,7 +1126,7 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                                    (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
                                    type_name(c->real_type), c->meta);
         }
-        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON) {
+        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY) {
             if (avail < c->lenbytes) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
             }
@@ -853,7 +1136,12 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             }
             const uint8_t *d = p + c->lenbytes;
             p = d + n;
-            if (c->kind == RC_K_JSON) {
+            if (c->kind == RC_K_GEOMETRY) {
+                rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
+                if (err != RC_OK) {
+                    return err;
+                }
+            } else if (c->kind == RC_K_JSON) {
                 size_t off = x->b->scratch.len;
                 char why[200];
                 rc_err_t err = rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
@@ -865,8 +1153,22 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 s->scratch = true;
                 s->u = off;
                 s->len = (uint32_t)(x->b->scratch.len - off);
-            } else if (text_slot(x, s, (rc_cs_t)c->cs, d, (uint32_t)n) != RC_OK) {
-                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            } else if (c->zcol && n > 0) {
+                rc_err_t err = compressed_slot(x, c, s, d, (uint32_t)n);
+                if (err != RC_OK) {
+                    return err;
+                }
+            } else if (c->real_type == RC_T_STRING && c->cs == RC_CS_BINARY && n < c->max_len) {
+                /* BINARY(n): the server leaves the trailing 0x00 bytes out of the row image,
+                 * but the value is always n bytes (what SELECT returns) */
+                if (binary_pad_slot(x, s, d, (uint32_t)n, c->max_len) != RC_OK) {
+                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                }
+            } else {
+                rc_err_t err = text_slot(x, c, s, d, (uint32_t)n);
+                if (err != RC_OK) {
+                    return err;
+                }
             }
             continue;
         }
@@ -897,19 +1199,20 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 s->state = RC_SLOT_UINT;
                 s->u = idx;
             } else if (idx == 0) {
-                s->state = RC_SLOT_STR;
+                s->state = RC_SLOT_EXT;
+                s->ext = RC_EXT_ENUM;
                 s->p = (const uint8_t *)"";
                 s->len = 0;
             } else if (idx > c->nstr) {
                 return col_err(x, c, RC_ERR_INVALID, "ENUM index beyond the ENUM's values");
             } else {
                 const rc_strref_t *e = &tm->strs[c->str0 + idx - 1];
-                if (text_slot(x, s, (rc_cs_t)c->cs, e->p, e->len) != RC_OK) {
-                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                rc_err_t err = text_slot(x, c, s, e->p, e->len);
+                if (err != RC_OK) {
+                    return err;
                 }
-                if (s->state == RC_SLOT_BIN) {
-                    s->state = RC_SLOT_STR;
-                }
+                s->state = RC_SLOT_EXT; /* typed, for the protobuf encoder; JSON writes text */
+                s->ext = RC_EXT_ENUM;
             }
             break;
         }
@@ -927,18 +1230,21 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                     continue;
                 }
                 const rc_strref_t *r = &tm->strs[c->str0 + e];
-                rc_err_t err = first ? RC_OK : rc_buf_putc(&x->b->scratch, ',');
-                if (err == RC_OK) {
-                    err = c->cs == RC_CS_LATIN1
-                              ? rc_binlog_latin1_to_utf8(r->p, r->len, &x->b->scratch)
-                              : rc_buf_append(&x->b->scratch, r->p, r->len);
-                }
-                if (err != RC_OK) {
+                if (!first && rc_buf_putc(&x->b->scratch, ',') != RC_OK) {
                     return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+                }
+                rc_err_t err = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT
+                                   ? append_utf8(x, c, r->p, r->len)
+                                   : (rc_buf_append(&x->b->scratch, r->p, r->len) == RC_OK
+                                          ? RC_OK
+                                          : col_err(x, c, RC_ERR_NOMEM, "out of memory"));
+                if (err != RC_OK) {
+                    return err;
                 }
                 first = false;
             }
-            s->state = RC_SLOT_STR;
+            s->state = RC_SLOT_EXT;
+            s->ext = RC_EXT_SET;
             s->scratch = true;
             s->u = off;
             s->len = (uint32_t)(x->b->scratch.len - off);
@@ -984,6 +1290,14 @@ static int pack_value(msgpack_packer *pk, const rc_col_t *c, const rc_slot_t *s)
         return pack_ext(pk, (int8_t)s->ext, p, s->len);
     case RC_SLOT_UINT:
         return msgpack_pack_uint64(pk, s->u);
+    case RC_SLOT_GEO: {
+        int r = msgpack_pack_map(pk, 2) | PACK_LIT(pk, "srid") | msgpack_pack_uint64(pk, s->aux);
+        if (s->ext == RC_EXT_JSON) {
+            return r | PACK_LIT(pk, "geojson") | pack_ext(pk, RC_EXT_JSON, p, s->len);
+        }
+        return r | PACK_LIT(pk, "wkb") | msgpack_pack_bin(pk, s->len) |
+               msgpack_pack_bin_body(pk, p, s->len);
+    }
     default:
         break;
     }
@@ -1149,8 +1463,18 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
                         size_t blen, msgpack_packer *pk, rc_binlog_info_t *info, char *errstr,
                         size_t errstr_size) {
     uint8_t t = h->type;
-    bool v2 = t >= RC_EV_WRITE_ROWS_V2 && t <= RC_EV_DELETE_ROWS_V2;
-    int action = v2 ? t - RC_EV_WRITE_ROWS_V2 : t - RC_EV_WRITE_ROWS_V1; /* 0 ins 1 upd 2 del */
+    /* v2 layout: an extra-data block after the post-header (MySQL 30-32, MariaDB 169-171) */
+    bool v2 = (t >= RC_EV_WRITE_ROWS_V2 && t <= RC_EV_DELETE_ROWS_V2) ||
+              t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
+    bool compressed = t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
+    int action; /* 0 ins 1 upd 2 del */
+    if (t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED) {
+        action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
+    } else if (compressed) {
+        action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
+    } else {
+        action = v2 ? t - RC_EV_WRITE_ROWS_V2 : t - RC_EV_WRITE_ROWS_V1;
+    }
     unsigned ph = rc_binlog_post_header(b, t, v2 ? 10 : 8);
     const uint8_t *end = body + blen, *p = body;
     if (blen < ph || ph < 6) {
@@ -1194,6 +1518,17 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     }
     if (!tm->include) {
         return RC_OK;
+    }
+    if (compressed) {
+        /* log_bin_compress: everything after the column bitmaps, the row images, is one zlib
+         * stream; the values then point into the decoder's decompression buffer */
+        size_t ulen;
+        rc_err_t err = rc_binlog_maria_uncompress(b, p, (size_t)(end - p), "row data", &p, &ulen,
+                                                  errstr, errstr_size);
+        if (err != RC_OK) {
+            return err;
+        }
+        end = p + ulen;
     }
     if (ensure_slots(b, tm->ncols) != RC_OK) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");

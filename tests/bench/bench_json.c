@@ -3,116 +3,11 @@
  * Builds N (default 1,000,000) insert events of a 10-column row in msgpack, laid out as in
  * rc_event.h, then times the JSON writer over them, one reset output buffer per event as the
  * sink does. Usage: bench_json [rows] [random]  ("random": full-precision doubles). */
-#include <inttypes.h>
-#include <msgpack.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
-#include "rc_event.h"
+#include "bench_event.h"
 #include "rc_json.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rng_next(uint64_t *s) {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
-
-static void pack_cstr(msgpack_packer *pk, const char *s) {
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-static void pack_ext_text(msgpack_packer *pk, int8_t type, const char *s) {
-    msgpack_pack_ext_with_body(pk, s, strlen(s), type);
-}
-
-static void pack_event(msgpack_packer *pk, uint64_t i, uint64_t *rng, int random_doubles) {
-    static const char *const status[] = {"new", "paid", "shipped", "cancelled"};
-    char t[96];
-    uint64_t r = rng_next(rng);
-
-    msgpack_pack_map(pk, 7);
-    pack_cstr(pk, "schema");
-    pack_cstr(pk, "shop");
-    pack_cstr(pk, "table");
-    pack_cstr(pk, "orders");
-    pack_cstr(pk, "action");
-    pack_cstr(pk, RC_ACTION_INSERT);
-    pack_cstr(pk, "before");
-    msgpack_pack_array(pk, 0);
-
-    pack_cstr(pk, "after");
-    msgpack_pack_array(pk, 1);
-    msgpack_pack_map(pk, 10);
-    pack_cstr(pk, "id");
-    msgpack_pack_uint64(pk, i + 1);
-    pack_cstr(pk, "customer_id");
-    msgpack_pack_int32(pk, (int32_t)(r % 5000000));
-    pack_cstr(pk, "name");
-    snprintf(t, sizeof t, "Customer %" PRIu64, r % 100000);
-    pack_cstr(pk, t);
-    pack_cstr(pk, "email");
-    snprintf(t, sizeof t, "user%" PRIu64 "@example.com", (r >> 20) % 1000000);
-    pack_cstr(pk, t);
-    pack_cstr(pk, "price");
-    snprintf(t, sizeof t, "%" PRIu64 ".%02" PRIu64, (r >> 8) % 10000, (r >> 24) % 100);
-    pack_ext_text(pk, RC_EXT_DECIMAL, t);
-    pack_cstr(pk, "created_at");
-    snprintf(
-        t, sizeof t, "2024-02-%02" PRIu64 "T%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 ".%06" PRIu64,
-        1 + (r >> 4) % 28, (r >> 12) % 24, (r >> 18) % 60, (r >> 26) % 60, (r >> 32) % 1000000);
-    pack_ext_text(pk, RC_EXT_DATETIME, t);
-    pack_cstr(pk, "deleted_at");
-    msgpack_pack_nil(pk);
-    pack_cstr(pk, "score");
-    if (random_doubles) {
-        msgpack_pack_double(pk, (double)(r >> 11) / (double)(1ULL << 53) * 100);
-    } else {
-        msgpack_pack_double(pk, (double)((r >> 30) % 1000000) / 1000);
-    }
-    pack_cstr(pk, "status");
-    pack_cstr(pk, status[(r >> 40) % 4]);
-    pack_cstr(pk, "qty");
-    msgpack_pack_int(pk, (int)((r >> 50) % 20) + 1);
-
-    pack_cstr(pk, "meta");
-    msgpack_pack_map(pk, 7);
-    pack_cstr(pk, "pipeline");
-    pack_cstr(pk, "shop");
-    pack_cstr(pk, "timestamp");
-    msgpack_pack_uint64(pk, 1709211662000000ULL + i * 7);
-    pack_cstr(pk, "gtid");
-    snprintf(t, sizeof t, "3e11fa47-71ca-11e1-9e33-c80aa9429562:%" PRIu64, 1000 + i / 3);
-    pack_cstr(pk, t);
-    pack_cstr(pk, "binlog_file");
-    pack_cstr(pk, "mysql-bin.000042");
-    pack_cstr(pk, "binlog_pos");
-    msgpack_pack_uint64(pk, 4 + i * 311);
-    pack_cstr(pk, "server_id");
-    msgpack_pack_uint32(pk, 4101);
-    pack_cstr(pk, "commit_ts");
-    msgpack_pack_uint32(pk, 1709211662 + (uint32_t)(i / 1000));
-
-    pack_cstr(pk, "kafka");
-    msgpack_pack_map(pk, 3);
-    pack_cstr(pk, "topic");
-    pack_cstr(pk, "shop.orders");
-    pack_cstr(pk, "key");
-    msgpack_pack_map(pk, 1);
-    pack_cstr(pk, "id");
-    msgpack_pack_uint64(pk, i + 1);
-    pack_cstr(pk, "headers");
-    msgpack_pack_map(pk, 0);
-}
 
 int main(int argc, char **argv) {
     size_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
@@ -123,20 +18,12 @@ int main(int argc, char **argv) {
     }
 
     msgpack_sbuffer sb;
-    msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    size_t *off = malloc((rows + 1) * sizeof *off);
+    double t0 = now_s();
+    size_t *off = build_events(&sb, rows, random_doubles);
     if (!off) {
         return 1;
     }
-    uint64_t rng = 0x2545f4914f6cdd1dULL;
-    double t0 = now_s();
-    for (size_t i = 0; i < rows; i++) {
-        off[i] = sb.size;
-        pack_event(&pk, i, &rng, random_doubles);
-    }
-    off[rows] = sb.size;
     double t_build = now_s() - t0;
 
     rc_buf_t out = RC_BUF_INIT;

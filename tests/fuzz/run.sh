@@ -3,10 +3,20 @@
 # SECONDS (default 30) from a corpus seeded with the binlog fixtures and the JSON vectors.
 # Crashing inputs are written to build/fuzz/crashes/; keep each as a regression case in
 # tests/fuzz/regressions/<target>/ once fixed (they are replayed on every run).
-#   tests/fuzz/run.sh [SECONDS]
+#   tests/fuzz/run.sh [SECONDS]          random seed, for SECONDS per target (exploring)
+#   tests/fuzz/run.sh --ci [RUNS]        seed 1, RUNS inputs per target (default 300000)
+# The --ci pass (ctest label "fuzz") is the same inputs on every run, so a red CI always
+# means a change broke something, never that a random seed happened to find an old bug; new
+# bugs are hunted with long random runs, and what they find lands here as a regression.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-secs=${1:-30}
+if [ "${1:-}" = --ci ]; then
+    limit=(-seed=1 -runs="${2:-300000}")
+    what="${2:-300000} runs, seed 1"
+else
+    limit=(-max_total_time="${1:-30}")
+    what="${1:-30}s"
+fi
 cc=$(command -v clang-14 || command -v clang || true)
 [ -n "$cc" ] || { echo "tests/fuzz/run.sh: clang-14 is needed (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
 CC=$cc cmake -S . -B build/fuzz -G Ninja -DRC_FUZZ=ON -DRC_TESTS=OFF -DRC_SANITIZE=ON -DRC_WERROR=ON >/dev/null
@@ -31,8 +41,8 @@ for t in binlog:fuzz_binlog json:fuzz_json_binary; do
     if [ -d "$reg" ] && [ -n "$(ls -A "$reg")" ]; then
         build/fuzz/tests/fuzz/$target "$reg"/* || status=1
     fi
-    echo "fuzzing $target for ${secs}s (corpus: $(ls "$work/$dir" | wc -l) seeds)"
-    build/fuzz/tests/fuzz/$target -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    echo "fuzzing $target for $what (corpus: $(ls "$work/$dir" | wc -l) seeds)"
+    build/fuzz/tests/fuzz/$target "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix=build/fuzz/crashes/$target- -print_final_stats=1 "$work/$dir" \
         >"build/fuzz/$target.log" 2>&1 || { status=1; tail -40 "build/fuzz/$target.log"; }
     grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "build/fuzz/$target.log" | tail -2 || true

@@ -334,6 +334,7 @@ class Message:
     offset: int
     key: bytes
     value: bytes
+    headers: list = None  # [(name, bytes)] in the order Kafka returned them
 
     def json(self):
         try:
@@ -407,7 +408,8 @@ def consume(topic, count, timeout=60.0, settle=2.0, process=None):
                 # Whatever it produced is in Kafka already; one last read, then give up.
                 for m in c.consume(num_messages=count, timeout=2.0):
                     if not m.error():
-                        msgs.append(Message(m.topic(), m.partition(), m.offset(), m.key(), m.value()))
+                        msgs.append(Message(m.topic(), m.partition(), m.offset(), m.key(), m.value(),
+                                            m.headers() or []))
                 if len(msgs) < count:
                     give_up(
                         f"rowcast exited with status {process.proc.returncode} after "
@@ -419,7 +421,10 @@ def consume(topic, count, timeout=60.0, settle=2.0, process=None):
                     if m.error().code() == KafkaError._PARTITION_EOF:
                         continue
                     give_up(f"consumer error: {m.error()}")
-                msgs.append(Message(m.topic(), m.partition(), m.offset(), m.key(), m.value()))
+                msgs.append(
+                    Message(m.topic(), m.partition(), m.offset(), m.key(), m.value(),
+                            m.headers() or [])
+                )
     finally:
         c.close()
     msgs.sort(key=lambda m: (m.partition, m.offset))

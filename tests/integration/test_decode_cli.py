@@ -63,3 +63,17 @@ def test_missing_file_and_bad_option():
     assert rc == 1 and "/nonexistent/binlog.000001" in err
     rc, _, err = decode("--include", "(", DATA / "rust_mysql_common/mariadb-bin.000001")
     assert rc == 2 and "--include" in err
+
+
+def test_geometry_as_wkb_by_default_and_geojson_on_request():
+    path = DATA / "mariadb/geometry.000001"
+    rc, events, err = decode(path)
+    assert rc == 0, err
+    assert events[0]["after"][0]["g"] == {"srid": 4326, "wkb": "AQEAAAAAAAAAAADwPwAAAAAAAABA"}
+    rc, events, err = decode("--geojson", path)
+    assert rc == 0, err
+    assert events[0]["after"][0]["g"] == {
+        "srid": 4326, "geojson": {"type": "Point", "coordinates": [1.0, 2.0]}}
+    assert [e["after"][0]["g"]["geojson"]["type"] for e in events[:8]] == [
+        "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+        "GeometryCollection", "GeometryCollection"]  # fmt: skip

@@ -103,6 +103,35 @@ def test_script_error_fails_the_pipeline_or_is_skipped(mysql, db, rowcast, tmp_p
     assert re.search(r"boom\.lua:2: no twos", err), err
 
 
+def test_js_endless_loop_is_stopped_by_the_time_budget(mysql, db, rowcast, tmp_path):
+    """duktape cannot interrupt a script by itself: the rewritten script checks the budget in
+    its loops, so the looping event is skipped and the pipeline goes on."""
+    (tmp_path / "spin.js").write_text(
+        "function transform(e) {\n"
+        "  var r = e.after[0];\n"
+        "  while (r && r.v === 2) { try { for (;;) {} } catch (x) {} }\n"
+        "}\n")
+    start = master_status(mysql)
+    cfg = pipeline_config("it_xf_spin", db, start)
+    p = _pipeline("it_xf_spin", db, start, "js", "spin.js")
+    p["on_error"] = "skip"
+    p["transform_budget_ms"] = 200
+    cfg["pipelines"] = [p]
+    proc = rowcast.start(cfg)
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v INT)")
+        cur.execute(f"INSERT INTO `{db}`.t VALUES (1, 1), (2, 2), (3, 3)")
+    msgs = [m.json() for m in consume(f"{db}.t", 2, process=proc)]
+    assert [m["after"][0]["id"] for m in msgs] == [1, 3]
+    deadline = time.time() + 10
+    err = ""
+    while time.time() < deadline and "time budget" not in err:
+        err = proc.stderr_path.read_text(errors="replace")
+        time.sleep(0.2)
+    assert re.search(r"spin\.js:3: Error: the time budget of 200 ms per batch ran out", err), err
+    proc.assert_alive()
+
+
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
 @pytest.mark.parametrize(
     "engine,text,want",

@@ -6,14 +6,19 @@
 
 RC_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RC_SERVICES_DIR="${RC_SERVICES_DIR:-$RC_REPO_ROOT/build/services}"
+# Tools built or fetched for the deploy tests (helm, a Debian root), kept across clones.
+RC_TOOLS_DIR="${RC_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rowcast}"
+RC_HELM_VERSION=v3.22.0
 
 # Every Debian package the project needs to build, test and run the quickstart.
 RC_APT_PACKAGES=(
     build-essential cmake ninja-build pkg-config curl procps iproute2
     mariadb-server mariadb-client default-libmysqlclient-dev
     librdkafka-dev libluajit2-5.1-dev duktape-dev libh2o-evloop-dev libmsgpack-dev
-    libprotobuf-c-dev protobuf-c-compiler libfyaml-dev libzstd-dev zlib1g-dev libssl-dev
+    libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libfyaml-dev libzstd-dev zlib1g-dev
+    libssl-dev
     libcmocka-dev kcat clang-format-14 clang-14 libclang-rt-14-dev xxd maven openjdk-17-jre-headless python3 python3-pip
+    debootstrap
 )
 
 # log MESSAGE...: one timestamped line on stderr.
@@ -140,4 +145,19 @@ EOF
         python3 -m pip install -q --disable-pip-version-check --break-system-packages \
             -r "$req" ||
         die "pip install -r $req failed"
+}
+
+# install_helm: helm $RC_HELM_VERSION built from the Go module proxy into $RC_TOOLS_DIR/bin
+# (once; later runs find it there). Prints nothing when it is already there.
+install_helm() {
+    local bin="$RC_TOOLS_DIR/bin/helm"
+    if [[ -x "$bin" ]] && "$bin" version --template '{{.Version}}' 2>/dev/null |
+        grep -qx "$RC_HELM_VERSION"; then
+        return 0
+    fi
+    command -v go >/dev/null || die "go is needed to build helm (the Go toolchain)"
+    log "building helm $RC_HELM_VERSION with go install (first time only)"
+    mkdir -p "$RC_TOOLS_DIR/bin"
+    GOBIN="$RC_TOOLS_DIR/bin" GOFLAGS=-trimpath go install \
+        "helm.sh/helm/v3/cmd/helm@$RC_HELM_VERSION" || die "go install helm failed"
 }

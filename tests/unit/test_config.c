@@ -225,8 +225,227 @@ static void test_config_missing_required_key_names_parent_line_and_full_path(voi
                  "      user:\n"
                  "      server_id: 1\n",
                  "bad.yaml:6: pipelines[0].source.user: required key has no value");
-    expect_error("kafka:\n  brokers: k:9092\npipelines: []\n",
-                 "bad.yaml:3: pipelines: expected a list of at least 1 item(s), got 0");
+}
+
+static void test_config_without_pipelines_is_valid(void **state) {
+    (void)state;
+    const char *texts[] = {"kafka:\n  brokers: k:9092\npipelines: []\n",
+                           "kafka:\n  brokers: k:9092\n", "kafka: {brokers: k}\npipelines:\n"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        rc_config_t *c = load_ok(texts[i]);
+        assert_int_equal(c->n_pipelines, 0);
+        assert_null(c->state_dir);
+        rc_config_destroy(c);
+    }
+    rc_config_t *c = load_ok("kafka: {brokers: k}\nstate_dir: state\n");
+    assert_string_equal(c->state_dir, "state");
+    rc_config_destroy(c);
+    expect_error("kafka: {brokers: k}\nstate_dir: ''\n",
+                 "bad.yaml:2: state_dir: must not be empty");
+}
+
+/* A REST body goes through the same table as the YAML pipelines: same checks, same sentences,
+ * plus the key path apart for the JSON error body. */
+static rc_pipeline_config_t *parse_json(const char *json, bool client, char *field) {
+    err[0] = '\0';
+    return rc_config_pipeline_parse("request body", NULL, json, strlen(json), client, field, 256,
+                                    err, sizeof err);
+}
+
+static void expect_json_error(const char *json, const char *expected, const char *field) {
+    char got_field[256] = "unset";
+    rc_pipeline_config_t *pc = parse_json(json, true, got_field);
+    if (pc != NULL) {
+        rc_config_pipeline_destroy(pc);
+        fail_msg("expected error \"%s\", but the pipeline parsed", expected);
+    }
+    assert_string_equal(err, expected);
+    assert_string_equal(got_field, field);
+}
+
+static void test_config_pipeline_json_uses_the_yaml_tables(void **state) {
+    (void)state;
+    char field[256];
+    rc_pipeline_config_t *pc = parse_json(
+        "{\"name\": \"shop\", \"source\": {\"host\": \"db\", \"port\": 3307, \"user\": \"u\","
+        " \"password\": \"pw\", \"server_id\": 42, \"include\": [\"shop\\\\..*\"]},"
+        " \"sink\": {\"topic\": \"x.{table}\", \"create_topics\": false},"
+        " \"batch\": {\"max_events\": 5}}",
+        true, field);
+    if (pc == NULL) {
+        fail_msg("expected the pipeline to parse, got: %s", err);
+    }
+    assert_string_equal(pc->name, "shop");
+    assert_string_equal(pc->source.host, "db");
+    assert_int_equal(pc->source.port, 3307);
+    assert_string_equal(pc->source.password, "pw");
+    assert_int_equal(pc->source.server_id, 42);
+    assert_int_equal(pc->source.n_include, 1);
+    assert_string_equal(pc->source.include[0], "shop\\..*");
+    assert_string_equal(pc->source.start, "earliest"); /* defaults as in YAML */
+    assert_string_equal(pc->sink.topic, "x.{table}");
+    assert_false(pc->sink.create_topics);
+    assert_int_equal(pc->batch_max_events, 5);
+    assert_int_equal(pc->batch_max_ms, 20);
+    assert_int_equal(pc->queue_batches, 16);
+    rc_config_pipeline_destroy(pc);
+
+    expect_json_error("{\"name\": \"p\", \"source\": {\"user\": \"u\", \"server_id\": 1, "
+                      "\"port\": \"abc\"}}",
+                      "request body:1: source.port: expected an integer from 1 to 65535, got "
+                      "\"abc\"",
+                      "source.port");
+    expect_json_error("{\"name\": \"p\",\n \"source\": {\"user\": \"u\", \"server_id\": 1},\n "
+                      "\"sinks\": {}}",
+                      "request body:3: sinks: unknown key (known: name, source, sink, batch, "
+                      "queue_batches, transforms, on_error, transform_budget_ms)",
+                      "sinks");
+    expect_json_error("{\"name\": \"p\", \"source\": {\"server_id\": 1}}",
+                      "request body:1: source.user: required key is missing", "source.user");
+    expect_json_error("{\"name\": \"p q\", \"source\": {\"user\": \"u\", \"server_id\": 1}}",
+                      "request body:1: name: expected 1 to 64 characters from A-Z a-z 0-9 . _ -, "
+                      "got \"p q\"",
+                      "name");
+    expect_json_error("[1, 2]",
+                      "request body:1: expected a JSON object at the top level, got a list", "");
+    /* YAML that is not JSON is refused */
+    char f2[256];
+    pc = parse_json("name: p\nsource: {user: u, server_id: 1}\n", true, f2);
+    assert_null(pc);
+    assert_non_null(strstr(err, "request body:1: invalid JSON"));
+    assert_string_equal(f2, "");
+    /* a client may not read the server's environment into a visible value, only a secret */
+    setenv("RC_TEST_SECRET", "s3cret", 1);
+    expect_json_error("{\"name\": \"p\", \"source\": {\"user\": \"${RC_TEST_SECRET}\", "
+                      "\"server_id\": 1}}",
+                      "request body:1: source.user: ${NAME} references are only allowed in "
+                      "secret keys here (write $$ for a literal $)",
+                      "source.user");
+    pc = parse_json("{\"name\": \"p\", \"source\": {\"user\": \"u\", \"password\": "
+                    "\"${RC_TEST_SECRET}\", \"server_id\": 1}}",
+                    true, field);
+    assert_non_null(pc);
+    assert_string_equal(pc->source.password, "s3cret");
+    rc_config_pipeline_destroy(pc);
+    pc = parse_json("{\"name\": \"p\", \"source\": {\"user\": \"${RC_TEST_SECRET}\", "
+                    "\"server_id\": 1}}",
+                    false, field);
+    assert_non_null(pc);
+    assert_string_equal(pc->source.user, "s3cret");
+    rc_config_pipeline_destroy(pc);
+    rc_config_pipeline_destroy(NULL);
+}
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void clean_dir(void) {
+    const char *names[] = {"a.yaml", "b.yml", "c.yaml", "notes.txt", ".hidden.yaml"};
+    char path[128];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        unlink(path);
+    }
+}
+
+static rc_config_t *load_dir(void) {
+    err[0] = '\0';
+    return rc_config_load(tmpdir, err, sizeof err);
+}
+
+static void test_config_directory_merges_pipelines_of_every_file(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/rc-test-config-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    char expect[512];
+
+    rc_config_t *c = load_dir();
+    assert_null(c);
+    snprintf(expect, sizeof expect, "%s: the config directory has no *.yaml or *.yml file", tmpdir);
+    assert_string_equal(err, expect);
+
+    write_file("b.yml", "pipelines:\n  - {name: b1, source: {user: u, server_id: 2}}\n"
+                        "  - {name: b2, source: {user: u, server_id: 3}}\n");
+    write_file("notes.txt", "not: yaml: at: all");
+    write_file(".hidden.yaml", "garbage: [");
+    c = load_dir();
+    assert_null(c);
+    snprintf(expect, sizeof expect,
+             "%s: no file of the config directory sets kafka (exactly one must hold the "
+             "settings)",
+             tmpdir);
+    assert_string_equal(err, expect);
+
+    write_file("a.yaml", "kafka: {brokers: k}\nshutdown_grace: 3\n"
+                         "pipelines:\n  - {name: a1, source: {user: u, server_id: 1}}\n");
+    write_file("c.yaml", "pipelines:\n  - {name: c1, source: {user: u, server_id: 4}}\n");
+    c = load_dir();
+    if (c == NULL) {
+        fail_msg("expected the directory to load, got: %s", err);
+    }
+    assert_int_equal(c->n_pipelines, 4);
+    assert_string_equal(c->pipelines[0].name, "a1"); /* the settings file, then name order */
+    assert_string_equal(c->pipelines[1].name, "b1");
+    assert_string_equal(c->pipelines[2].name, "b2");
+    assert_string_equal(c->pipelines[3].name, "c1");
+    assert_int_equal(c->pipelines[3].source.server_id, 4);
+    assert_true(c->shutdown_grace_s == 3);
+    snprintf(expect, sizeof expect, "%s/a.yaml", tmpdir);
+    assert_string_equal(c->path, expect);
+    rc_config_destroy(c);
+
+    write_file("c.yaml", "pipelines:\n  - {name: b2, source: {user: u, server_id: 9}}\n");
+    assert_null(load_dir());
+    snprintf(expect, sizeof expect,
+             "%s/c.yaml: pipelines[0].name: \"b2\" is already used in %s/b.yml", tmpdir, tmpdir);
+    assert_string_equal(err, expect);
+
+    write_file("c.yaml", "pipelines:\n  - {name: c1, source: {user: u, server_id: 1}}\n");
+    assert_null(load_dir());
+    snprintf(expect, sizeof expect,
+             "%s/c.yaml: pipelines[0].source.server_id: 1 is already used by pipeline a1 in "
+             "%s/a.yaml",
+             tmpdir, tmpdir);
+    assert_string_equal(err, expect);
+
+    write_file("c.yaml", "http: {listen: ''}\npipelines:\n  - {name: c1, source: {user: u, "
+                         "server_id: 5}}\n");
+    assert_null(load_dir());
+    snprintf(expect, sizeof expect, "%s/c.yaml:1: http: unknown key (known: pipelines)", tmpdir);
+    assert_string_equal(err, expect);
+
+    write_file("c.yaml", "pipelines: []\n");
+    assert_null(load_dir());
+    snprintf(expect, sizeof expect,
+             "%s/c.yaml:1: pipelines: expected a list of at least 1 item(s), got 0", tmpdir);
+    assert_string_equal(err, expect);
+
+    write_file("c.yaml", "kafka: {brokers: k2}\n");
+    assert_null(load_dir());
+    snprintf(expect, sizeof expect,
+             "%s: kafka is set in a.yaml and in c.yaml: exactly one file of a config directory "
+             "holds the settings, the others only pipelines",
+             tmpdir);
+    assert_string_equal(err, expect);
+
+    write_file("c.yaml", "pipelines:\n  - {name: c1, source: {user: u, port: x, server_id: 5}}\n");
+    assert_null(load_dir());
+    snprintf(expect, sizeof expect,
+             "%s/c.yaml:2: pipelines[0].source.port: expected an integer from 1 to 65535, got "
+             "\"x\"",
+             tmpdir);
+    assert_string_equal(err, expect);
+
+    clean_dir();
+    rmdir(tmpdir);
 }
 
 static void test_config_wrong_node_kind_names_expected_and_got(void **state) {
@@ -617,14 +836,17 @@ static void test_config_enum_unsupported_value_lists_supported(void **state) {
     (void)state;
     expect_error(MINIMAL "    sink:\n      format: avro\n",
                  "bad.yaml:9: pipelines[0].sink.format: unsupported value \"avro\" (supported: "
-                 "json)");
+                 "json, protobuf, debezium-json)");
     expect_error(MINIMAL "      tls: {mode: on}\n",
                  "bad.yaml:8: pipelines[0].source.tls.mode: unsupported value \"on\" (supported: "
                  "disabled, preferred, required, verify_ca, verify_identity)");
     expect_error("log_level: verbose\n" MINIMAL,
                  "bad.yaml:1: log_level: unsupported value \"verbose\" (supported: error, warn, "
                  "info, debug)");
-    rc_config_t *c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
+    rc_config_t *c = load_ok(MINIMAL "    sink: {format: protobuf}\n");
+    assert_string_equal(c->pipelines[0].sink.format, "protobuf");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "      tls: {mode: verify_ca}\n");
     assert_int_equal(c->pipelines[0].source.tls_mode, RC_TLS_VERIFY_CA);
     rc_config_destroy(c);
 }
@@ -752,6 +974,21 @@ static void test_config_aliases_are_resolved(void **state) {
     expect_error(MINIMAL "    sink: *nope\n", "bad.yaml:8: pipelines[0].sink: unknown alias *nope");
 }
 
+/* UDF plugins: a list of non-empty file names at the top (loading them is main's job). */
+static void test_config_udfs_lists_plugin_files(void **state) {
+    (void)state;
+    rc_config_t *c = load_ok("udfs: [lib/mask.so, /opt/rowcast/geo.so]\n" MINIMAL);
+    assert_int_equal(c->n_udfs, 2);
+    assert_string_equal(c->udfs[0], "lib/mask.so");
+    assert_string_equal(c->udfs[1], "/opt/rowcast/geo.so");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL);
+    assert_int_equal(c->n_udfs, 0);
+    rc_config_destroy(c);
+    expect_error("udfs: ['']\n" MINIMAL, "bad.yaml:1: udfs[0]: must not be empty");
+    expect_error_prefix("udfs: lib.so\n" MINIMAL, "bad.yaml:1: udfs: expected a list");
+}
+
 static void test_config_print_reference_lists_every_key(void **state) {
     (void)state;
     char *text = NULL;
@@ -775,7 +1012,7 @@ static void test_config_print_reference_lists_every_key(void **state) {
         "pipelines[].sink.format", "pipelines[].sink.topic", "pipelines[].sink.create_topics",
         "pipelines[].sink.topic_partitions", "pipelines[].sink.topic_replication",
         "pipelines[].batch", "pipelines[].batch.max_events", "pipelines[].batch.max_ms",
-        "pipelines[].queue_batches"};
+        "pipelines[].queue_batches", "udfs"};
     /* clang-format on */
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         char line[128];
@@ -830,6 +1067,9 @@ int main(void) {
         cmocka_unit_test(test_config_null_value_keeps_default),
         cmocka_unit_test(test_config_unknown_key_names_line_and_path),
         cmocka_unit_test(test_config_missing_required_key_names_parent_line_and_full_path),
+        cmocka_unit_test(test_config_without_pipelines_is_valid),
+        cmocka_unit_test(test_config_pipeline_json_uses_the_yaml_tables),
+        cmocka_unit_test(test_config_directory_merges_pipelines_of_every_file),
         cmocka_unit_test(test_config_wrong_node_kind_names_expected_and_got),
         cmocka_unit_test(test_config_bad_integer_names_line_and_path),
         cmocka_unit_test(test_config_bad_seconds_names_bounds),
@@ -857,6 +1097,7 @@ int main(void) {
         cmocka_unit_test(test_config_topic_and_listen_are_validated),
         cmocka_unit_test(test_config_aliases_are_resolved),
         cmocka_unit_test(test_config_transforms_in_order_with_match_and_policy),
+        cmocka_unit_test(test_config_udfs_lists_plugin_files),
         cmocka_unit_test(test_config_print_reference_lists_every_key),
         cmocka_unit_test(test_config_destroy_accepts_null),
         cmocka_unit_test(test_config_state_topic_and_interval),

@@ -40,10 +40,11 @@ static void test_config_json_full_pipeline_with_defaults_and_masked_password(voi
         b.data,
         "{\"name\":\"p1\",\"source\":{\"host\":\"127.0.0.1\",\"port\":3306,\"user\":\"u\","
         "\"password\":\"***\",\"server_id\":7,\"include\":[\"a\\\\..*\",\"b\\\"c\"],"
-        "\"exclude\":[],\"start\":\"earliest\",\"heartbeat\":5,\"connect_timeout\":10,"
+        "\"exclude\":[],\"start\":\"earliest\",\"geometry\":\"wkb\",\"heartbeat\":5,"
+        "\"connect_timeout\":10,"
         "\"read_timeout\":15,\"tls\":{\"mode\":\"required\"}},"
-        "\"sink\":{\"format\":\"json\",\"topic\":\"{schema}.{table}\",\"create_topics\":true,"
-        "\"topic_partitions\":1,\"topic_replication\":-1},"
+        "\"sink\":{\"format\":\"json\",\"key\":\"primary_key\",\"topic\":\"{schema}.{table}\","
+        "\"create_topics\":true,\"topic_partitions\":1,\"topic_replication\":-1},"
         "\"batch\":{\"max_events\":1000,\"max_ms\":5},\"queue_batches\":16,"
         "\"transforms\":[],\"on_error\":\"fail\",\"transform_budget_ms\":1000}");
     assert_null(strstr(b.data, "SECRET"));

@@ -279,6 +279,38 @@ static void test_mp_is_nil(void **state) {
     assert_false(rc_mp_is_nil(p + 3, p + 3));
 }
 
+static void test_mp_read_uint_every_width(void **state) {
+    (void)state;
+    uint64_t v = 99;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_uint64(&m.pk, 5);          /* fixint */
+    msgpack_pack_uint64(&m.pk, 200);        /* u8 */
+    msgpack_pack_uint64(&m.pk, 60000);      /* u16 */
+    msgpack_pack_uint64(&m.pk, 1700000000); /* u32: a commit time */
+    msgpack_pack_uint64(&m.pk, UINT64_MAX); /* u64 */
+    msgpack_pack_int64(&m.pk, -1);
+    msgpack_pack_str_with_body(&m.pk, "7", 1);
+    const uint8_t *p = (const uint8_t *)m.sb.data, *end = p + m.sb.size;
+    const uint64_t want[] = {5, 200, 60000, 1700000000, UINT64_MAX};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(rc_mp_read_uint(&p, end, &v), RC_OK);
+        assert_true(v == want[i]);
+    }
+    const uint8_t *at = p;
+    assert_int_equal(rc_mp_read_uint(&p, end, &v), RC_ERR_INVALID); /* negative */
+    assert_ptr_equal(p, at);
+    assert_int_equal(rc_mp_skip(&p, end), RC_OK);
+    assert_int_equal(rc_mp_read_uint(&p, end, &v), RC_ERR_INVALID); /* a string */
+    msgpack_sbuffer_destroy(&m.sb);
+    const uint8_t *t = U8("\xce\x01\x02"); /* a u32 cut short */
+    assert_int_equal(rc_mp_read_uint(&t, t + 3, &v), RC_ERR_TRUNCATED);
+    assert_int_equal(rc_mp_read_uint(&t, t, &v), RC_ERR_TRUNCATED);
+    const uint8_t *sp = U8("\xd1\x01\x00"); /* int16 256 */
+    assert_int_equal(rc_mp_read_uint(&sp, sp + 3, &v), RC_OK);
+    assert_true(v == 256);
+}
+
 /* ---- map_find ----------------------------------------------------------------------------- */
 
 static void pack_event(mp_t *m) {
@@ -390,6 +422,39 @@ static void test_mp_map_find_truncated(void **state) {
     msgpack_sbuffer_destroy(&m.sb);
 }
 
+static void test_mp_map_pick_one_pass(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 6);
+    mp_str(&m, "a"), msgpack_pack_array(&m.pk, 2), msgpack_pack_int(&m.pk, 1), mp_str(&m, "x");
+    msgpack_pack_str_with_body(&m.pk, "gtid\0xyz", 8), msgpack_pack_int(&m.pk, 9); /* NUL */
+    msgpack_pack_int(&m.pk, 5), msgpack_pack_int(&m.pk, 6); /* a key that is not a string */
+    mp_str(&m, "gtid"), mp_str(&m, "0-1-2");
+    mp_str(&m, "b"), msgpack_pack_nil(&m.pk);
+    mp_str(&m, "gtid"), mp_str(&m, "second"); /* the first one wins, as rc_mp_map_find */
+    msgpack_pack_true(&m.pk);                 /* after the map */
+    static const char *const keys[] = {"b", "gtid", "absent", "a"};
+    const uint8_t *v[4], *after;
+    const uint8_t *d = (const uint8_t *)m.sb.data, *end = d + m.sb.size;
+    assert_int_equal(rc_mp_map_pick(d, end, keys, 4, v, &after), RC_OK);
+    assert_true(rc_mp_is_nil(v[0], end));
+    const char *s;
+    uint32_t n;
+    assert_int_equal(rc_mp_read_str(&v[1], end, &s, &n), RC_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(s, "0-1-2", 5);
+    assert_null(v[2]);
+    assert_int_equal(v[3][0], 0x92);
+    assert_ptr_equal(after, end - 1);
+    for (size_t cut = 0; cut + 1 < m.sb.size; cut++) {
+        rc_err_t err = rc_mp_map_pick(d, d + cut, keys, 4, v, NULL);
+        assert_true(err == RC_ERR_TRUNCATED);
+    }
+    assert_int_equal(rc_mp_map_pick(d + m.sb.size - 1, end, keys, 4, v, NULL), RC_ERR_INVALID);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mp_skip_every_type),
@@ -399,8 +464,10 @@ int main(void) {
         cmocka_unit_test(test_mp_read_map_and_array),
         cmocka_unit_test(test_mp_read_str_every_encoding),
         cmocka_unit_test(test_mp_is_nil),
+        cmocka_unit_test(test_mp_read_uint_every_width),
         cmocka_unit_test(test_mp_map_find),
         cmocka_unit_test(test_mp_map_find_truncated),
+        cmocka_unit_test(test_mp_map_pick_one_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

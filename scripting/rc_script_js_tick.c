@@ -1,0 +1,333 @@
+/* rc_script_js_tick.c: makes JS scripts interruptible for the time budget.
+ *
+ * Debian's libduktape is built without DUK_USE_EXEC_TIMEOUT_CHECK, so duktape itself cannot
+ * stop a running script. Instead the script's source is rewritten before it is compiled so
+ * that every loop and every function call passes through a native check:
+ *   while (c)            ->  while (__rowcast_tick()&&(c))          (do ... while too)
+ *   for (i; c; u)        ->  for (i;__rowcast_tick()&&(c); u)       (for (;;) gets (true))
+ *   function f(a) { x    ->  function f(a) { __rowcast_tick();x     (x: the first statement
+ *                                                                 after "use strict";)
+ * for-in loops over an object's keys end by themselves and are left alone. Nothing is ever
+ * inserted across lines, so error line numbers stay those of the user's file. eval and the
+ * Function constructor are removed from the sandbox (code they built would not be checked),
+ * and the name __rowcast_tick is reserved.
+ * The tokenizer knows just enough ES5 to find those places: comments, strings, regular
+ * expression literals (told from division by the token before them), identifiers, numbers
+ * and punctuators. The caller compiles the original text first, so a syntax error is
+ * reported as the user wrote it; only valid ES5 reaches this code. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rc_buf.h"
+#include "rc_script_int.h"
+
+#define TICK      RC_SCRIPT_JS_TICK
+#define MAX_NEST  1024
+#define TICK_CALL TICK "()"
+#define TICK_AND  TICK "()&&("
+
+enum { T_EOF, T_IDENT, T_STR, T_NUM, T_REGEX, T_PUNCT };
+
+typedef struct tok {
+    int kind;
+    const char *p;
+    size_t n;
+    int line;
+    bool nl_before; /* a line terminator between the previous token and this one */
+} tok_t;
+
+typedef struct lexer {
+    const char *s, *p, *end;
+    int line;
+    tok_t prev; /* the last significant token, for regex vs division */
+} lexer_t;
+
+static bool ident_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || c == '\\' || c >= 0x80;
+}
+
+static bool is_word(const tok_t *t, const char *w) {
+    return t->kind == T_IDENT && t->n == strlen(w) && memcmp(t->p, w, t->n) == 0;
+}
+
+static bool is_punct(const tok_t *t, char c) {
+    return t->kind == T_PUNCT && t->n == 1 && t->p[0] == c;
+}
+
+/* May a '/' after prev start a regular expression? */
+static bool regex_allowed(const tok_t *prev) {
+    static const char *const kw[] = {"return", "typeof", "instanceof", "in", "new",  "delete",
+                                     "void",   "throw",  "case",       "do", "else", NULL};
+    switch (prev->kind) {
+    case T_EOF:
+        return true;
+    case T_IDENT:
+        for (int i = 0; kw[i]; i++) {
+            if (is_word(prev, kw[i])) {
+                return true;
+            }
+        }
+        return false;
+    case T_PUNCT:
+        if (prev->n == 2) {
+            return false; /* ++ and -- (postfix, most likely) */
+        }
+        return prev->p[0] != ')' && prev->p[0] != ']';
+    default:
+        return false;
+    }
+}
+
+/* The next token; false with *why on a lexical error. */
+static bool next(lexer_t *lx, tok_t *t, char *why, size_t why_size) {
+    bool nl = false;
+    while (lx->p < lx->end) {
+        char c = *lx->p;
+        if (c == '\n') {
+            lx->line++;
+            nl = true;
+            lx->p++;
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
+            lx->p++;
+        } else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '/') {
+            while (lx->p < lx->end && *lx->p != '\n') {
+                lx->p++;
+            }
+        } else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '*') {
+            const char *e = memmem(lx->p + 2, (size_t)(lx->end - lx->p - 2), "*/", 2);
+            if (!e) {
+                snprintf(why, why_size, "%d: unterminated comment", lx->line);
+                return false;
+            }
+            for (const char *q = lx->p; q < e; q++) {
+                if (*q == '\n') {
+                    lx->line++;
+                    nl = true;
+                }
+            }
+            lx->p = e + 2;
+        } else if ((unsigned char)c == 0xe2 && lx->end - lx->p >= 3 &&
+                   (unsigned char)lx->p[1] == 0x80 &&
+                   ((unsigned char)lx->p[2] == 0xa8 || (unsigned char)lx->p[2] == 0xa9)) {
+            nl = true; /* U+2028, U+2029 */
+            lx->p += 3;
+        } else {
+            break;
+        }
+    }
+    t->p = lx->p;
+    t->line = lx->line;
+    t->nl_before = nl;
+    if (lx->p >= lx->end) {
+        t->kind = T_EOF;
+        t->n = 0;
+        return true;
+    }
+    unsigned char c = (unsigned char)*lx->p;
+    const char *q = lx->p;
+    if (c == '"' || c == '\'') {
+        q++;
+        while (q < lx->end && *q != (char)c) {
+            if (*q == '\\' && q + 1 < lx->end) {
+                q++;
+                lx->line += *q == '\n';
+            } else if (*q == '\n') {
+                break;
+            }
+            q++;
+        }
+        if (q >= lx->end || *q != (char)c) {
+            snprintf(why, why_size, "%d: unterminated string", t->line);
+            return false;
+        }
+        t->kind = T_STR;
+        q++;
+    } else if (c == '/' && regex_allowed(&lx->prev)) {
+        bool cls = false;
+        q++;
+        while (q < lx->end && (*q != '/' || cls) && *q != '\n') {
+            if (*q == '\\' && q + 1 < lx->end && q[1] != '\n') {
+                q++;
+            } else if (*q == '[') {
+                cls = true;
+            } else if (*q == ']') {
+                cls = false;
+            }
+            q++;
+        }
+        if (q >= lx->end || *q != '/') {
+            snprintf(why, why_size, "%d: unterminated regular expression", t->line);
+            return false;
+        }
+        q++;
+        while (q < lx->end && ident_char((unsigned char)*q)) {
+            q++; /* flags */
+        }
+        t->kind = T_REGEX;
+    } else if (c >= '0' && c <= '9') {
+        while (q < lx->end && (ident_char((unsigned char)*q) || *q == '.' ||
+                               ((*q == '+' || *q == '-') && (q[-1] == 'e' || q[-1] == 'E') &&
+                                !(q - lx->p >= 2 && (lx->p[1] == 'x' || lx->p[1] == 'X'))))) {
+            q++;
+        }
+        t->kind = T_NUM;
+    } else if (c == '.' && q + 1 < lx->end && q[1] >= '0' && q[1] <= '9') {
+        q++;
+        while (q < lx->end && (ident_char((unsigned char)*q) || *q == '.' ||
+                               ((*q == '+' || *q == '-') && (q[-1] == 'e' || q[-1] == 'E')))) {
+            q++;
+        }
+        t->kind = T_NUM;
+    } else if (ident_char(c)) {
+        while (q < lx->end && ident_char((unsigned char)*q)) {
+            q++;
+        }
+        t->kind = T_IDENT;
+    } else {
+        q++;
+        if ((c == '+' || c == '-') && q < lx->end && *q == (char)c) {
+            q++;
+        }
+        t->kind = T_PUNCT;
+    }
+    t->n = (size_t)(q - lx->p);
+    lx->p = q;
+    lx->prev = *t;
+    return true;
+}
+
+enum { R_NONE, R_WHILE, R_FOR, R_PARAMS, R_BODY };
+
+typedef struct frame {
+    char open; /* '(' '[' '{' */
+    int role;
+    int semis;      /* R_FOR: ';' seen at this level */
+    size_t at_semi; /* R_FOR: the token count at the first ';' */
+} frame_t;
+
+typedef struct out {
+    rc_buf_t *b;
+    const char *copied; /* source copied up to here */
+    bool nomem;
+} out_t;
+
+/* Copies the source up to at, then text. */
+static void insert(out_t *o, const char *at, const char *text) {
+    if (rc_buf_append(o->b, o->copied, (size_t)(at - o->copied)) != RC_OK ||
+        rc_buf_puts(o->b, text) != RC_OK) {
+        o->nomem = true;
+    }
+    o->copied = at;
+}
+
+rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, char *why,
+                                 size_t why_size) {
+    lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
+    out_t o = {.b = outbuf, .copied = src};
+    frame_t st[MAX_NEST];
+    int depth = 0;
+    int pending = R_NONE;    /* what the next '(' opens */
+    bool fn_name_ok = false; /* after `function`: a name may come before '(' */
+    bool body_next = false;  /* the next '{' opens a function body */
+    size_t ntok = 0;
+    tok_t t, before = {.kind = T_EOF};
+    while (true) {
+        if (!next(&lx, &t, why, why_size)) {
+            return RC_ERR_INVALID;
+        }
+        if (t.kind == T_EOF) {
+            break;
+        }
+        ntok++;
+        if (t.kind == T_IDENT && t.n == strlen(TICK) && memcmp(t.p, TICK, t.n) == 0) {
+            snprintf(why, why_size, "%d: the name %s is reserved by rowcast", t.line, TICK);
+            return RC_ERR_INVALID;
+        }
+        bool member = is_punct(&before, '.'); /* x.while is a property, not a keyword */
+        int was_pending = pending;
+        bool was_fn = fn_name_ok, was_body = body_next;
+        pending = R_NONE;
+        fn_name_ok = false;
+        body_next = false;
+        if (t.kind == T_IDENT && !member) {
+            if (is_word(&t, "while")) {
+                pending = R_WHILE;
+            } else if (is_word(&t, "for")) {
+                pending = R_FOR;
+            } else if (is_word(&t, "function")) {
+                pending = R_PARAMS;
+                fn_name_ok = true;
+            } else if (was_fn) {
+                pending = R_PARAMS; /* function NAME ( */
+            }
+        }
+        if (t.kind == T_PUNCT && t.n == 1) {
+            char c = t.p[0];
+            if (c == '(' || c == '[' || c == '{') {
+                if (depth == MAX_NEST) {
+                    snprintf(why, why_size, "%d: nesting deeper than %d levels", t.line, MAX_NEST);
+                    return RC_ERR_INVALID;
+                }
+                frame_t *f = &st[depth++];
+                *f = (frame_t){.open = c, .role = R_NONE};
+                if (c == '(' &&
+                    (was_pending == R_WHILE || was_pending == R_FOR || was_pending == R_PARAMS)) {
+                    f->role = was_pending;
+                    if (was_pending == R_WHILE) {
+                        insert(&o, t.p + 1, TICK_AND);
+                    }
+                } else if (c == '{' && was_body) {
+                    f->role = R_BODY;
+                    /* before the first statement, on its line (duktape reports some errors at
+                     * the line of the last call), or after a directive ("use strict";) */
+                    lexer_t peek = lx;
+                    tok_t a, b;
+                    char ignore[64];
+                    const char *at = t.p + 1, *text = TICK_CALL ";";
+                    if (next(&peek, &a, ignore, sizeof(ignore))) {
+                        at = a.kind == T_EOF ? at : a.p;
+                        if (a.kind == T_STR && next(&peek, &b, ignore, sizeof(ignore))) {
+                            tok_t c;
+                            if (is_punct(&b, ';')) {
+                                at = next(&peek, &c, ignore, sizeof(ignore)) && c.kind != T_EOF
+                                         ? c.p
+                                         : b.p + 1;
+                            } else if (b.nl_before || is_punct(&b, '}')) {
+                                at = a.p + a.n;
+                                text = ";" TICK_CALL ";";
+                            }
+                        }
+                    }
+                    insert(&o, at, text); /* may lie past this token: nothing else goes there */
+                }
+            } else if (c == ')' || c == ']' || c == '}') {
+                if (depth > 0) {
+                    frame_t *f = &st[--depth];
+                    if (f->role == R_WHILE) {
+                        insert(&o, t.p, ")");
+                    } else if (f->role == R_PARAMS) {
+                        body_next = true;
+                    }
+                }
+            } else if (c == ';' && depth > 0 && st[depth - 1].role == R_FOR) {
+                frame_t *f = &st[depth - 1];
+                f->semis++;
+                if (f->semis == 1) {
+                    insert(&o, t.p + 1, TICK_AND);
+                    f->at_semi = ntok;
+                } else if (f->semis == 2) {
+                    insert(&o, t.p, ntok == f->at_semi + 1 ? "true)" : ")");
+                }
+            }
+        }
+        before = t;
+    }
+    insert(&o, lx.end, "");
+    if (o.nomem) {
+        snprintf(why, why_size, "out of memory");
+        return RC_ERR_NOMEM;
+    }
+    return RC_OK;
+}

@@ -1,0 +1,42 @@
+/* rc_debezium.h: msgpack event -> the change event a Debezium MySQL connector would publish
+ * through Kafka Connect's JsonConverter with schemas.enable=false (sink.format: debezium-json),
+ * so that consumers written for Debezium read rowcast's topics unchanged.
+ *
+ * Value: {"before": row|null, "after": row|null,
+ *         "source": {"version", "connector": "mysql", "name": pipeline, "ts_ms": commit ms,
+ *                    "snapshot": "false", "db", "sequence": null, "table", "server_id",
+ *                    "gtid": str|null, "file", "pos", "row": 0, "thread": null, "query": null},
+ *         "op": "c"|"u"|"d", "ts_ms": when rowcast decoded the event (ms), "transaction": null}
+ * Key: the primary-key columns {col: value}. Column values follow Debezium's defaults
+ * (decimal.handling.mode=precise, time.precision.mode=adaptive_time_microseconds,
+ * bigint.unsigned.handling.mode=long, binary.handling.mode=bytes):
+ *   DECIMAL -> base64 of the unscaled value's minimal two's-complement big-endian bytes
+ *   DATE -> days since 1970-01-01; TIME -> microseconds (signed)
+ *   DATETIME(0..3) -> ms since the epoch, DATETIME(4..6) -> µs (the wall clock read as UTC)
+ *   TIMESTAMP -> ISO-8601 string in UTC ("2024-02-29T13:01:02.500Z", column's fraction digits)
+ *   zero DATE / DATETIME / TIMESTAMP -> null
+ *   JSON -> the document as a JSON string; ENUM, SET -> string; BLOB/BINARY -> base64 string
+ *   integers above 2^63-1 (BIGINT UNSIGNED) -> wrapped to int64, as Debezium's "long" mode does
+ *   everything else as rc_json writes it.
+ * @thread any (pure functions) */
+#ifndef RC_DEBEZIUM_H
+#define RC_DEBEZIUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rc_buf.h"
+#include "rc_err.h"
+
+/* Appends the Debezium value of the event at data[0..len) to out; *used gets the event's
+ * msgpack size (used may be NULL). RC_ERR_INVALID when the event lacks a field the envelope
+ * needs or has one of the wrong type, an action other than insert/update/delete, more than one
+ * row on a side, or a temporal value whose text is not canonical; RC_ERR_TRUNCATED,
+ * RC_ERR_NOMEM. On error out->len is put back. */
+rc_err_t rc_debezium_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
+
+/* Appends the Debezium key of the key map at data[0..len) ({col: value}, values converted as
+ * above). RC_ERR_INVALID when it is not a map with string keys. */
+rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
+
+#endif

@@ -1,0 +1,367 @@
+/* rc_msg.c: builds the Kafka message of one event in the pipeline's format: picks kafka.topic,
+ * kafka.key and kafka.headers out of the event, encodes key and value, and lays out the headers
+ * every message carries (rc_msg.h). Buffers live in the rc_msg_t and are reused. */
+#include "rc_msg.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_debezium.h"
+#include "rc_json.h"
+#include "rc_mp.h"
+#include "rc_proto.h"
+
+#define CT_JSON     "application/json"
+#define CT_PROTOBUF "application/x-protobuf; messageType=rowcast.v1.Event"
+#define NO_TEXT     SIZE_MAX
+
+rc_err_t rc_format_from_name(const char *name, rc_format_t *out) {
+    if (strcmp(name, "json") == 0) {
+        *out = RC_FORMAT_JSON;
+    } else if (strcmp(name, "protobuf") == 0) {
+        *out = RC_FORMAT_PROTOBUF;
+    } else if (strcmp(name, "debezium-json") == 0) {
+        *out = RC_FORMAT_DEBEZIUM_JSON;
+    } else {
+        return RC_ERR_INVALID;
+    }
+    return RC_OK;
+}
+
+const char *rc_format_name(rc_format_t f) {
+    return f == RC_FORMAT_PROTOBUF        ? "protobuf"
+           : f == RC_FORMAT_DEBEZIUM_JSON ? "debezium-json"
+                                          : "json";
+}
+
+const char *rc_format_content_type(rc_format_t f) {
+    return f == RC_FORMAT_PROTOBUF ? CT_PROTOBUF : CT_JSON;
+}
+
+/* Appends a header whose value is value[0..value_len), or, when text_off is not NO_TEXT, the
+ * bytes at that offset of m->text: those are pointed at once all text is written, because the
+ * buffer may move while it grows. */
+static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
+                           size_t value_len, size_t text_off) {
+    if (m->n_headers == m->cap_headers) {
+        size_t cap = m->cap_headers ? 2 * m->cap_headers : 16;
+        rc_msg_header_t *h = realloc(m->headers, cap * sizeof *h);
+        if (!h) {
+            return RC_ERR_NOMEM;
+        }
+        m->headers = h;
+        size_t *o = realloc(m->text_off, cap * sizeof *o);
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        m->text_off = o;
+        m->cap_headers = cap;
+    }
+    m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
+    m->text_off[m->n_headers] = text_off;
+    m->n_headers++;
+    return RC_OK;
+}
+
+#define ADD_LIT(m, name, value, value_len)                                                         \
+    add_header(m, name, sizeof(name) - 1, value, value_len, NO_TEXT)
+
+/* Reads a str value; *s = NULL for nil or any other type. */
+static void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n) {
+    if (rc_mp_read_str(&p, end, s, n) != RC_OK) {
+        *s = NULL;
+        *n = 0;
+    }
+}
+
+/* Reads a uint of any msgpack width; false for other types. */
+static bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+    if (p >= end) {
+        return false;
+    }
+    if (p[0] <= 0x7f) {
+        *v = p[0];
+        return true;
+    }
+    if (p[0] < 0xcc || p[0] > 0xcf) {
+        return false;
+    }
+    size_t w = (size_t)1 << (p[0] - 0xcc);
+    if ((size_t)(end - p) <= w) {
+        return false;
+    }
+    *v = 0;
+    for (size_t i = 0; i < w; i++) {
+        *v = *v << 8 | p[1 + i];
+    }
+    return true;
+}
+
+/* The bytes of a bin value, or false. */
+static bool bin_of(const uint8_t *p, const uint8_t *end, const uint8_t **s, uint32_t *n) {
+    if (p >= end || p[0] < 0xc4 || p[0] > 0xc6) {
+        return false;
+    }
+    size_t w = (size_t)1 << (p[0] - 0xc4);
+    if ((size_t)(end - p) <= w) {
+        return false;
+    }
+    uint32_t len = 0;
+    for (size_t i = 0; i < w; i++) {
+        len = len << 8 | p[1 + i];
+    }
+    if ((size_t)(end - p) - 1 - w < len) {
+        return false;
+    }
+    *s = p + 1 + w;
+    *n = len;
+    return true;
+}
+
+static inline bool is_map(uint8_t c) {
+    return (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf;
+}
+
+/* kafka.key {col: value} as its values' text joined by '.' (rc_msg.h). */
+static rc_err_t put_joined_key(rc_buf_t *out, const uint8_t *p, const uint8_t *end) {
+    uint32_t n;
+    rc_err_t err = rc_mp_read_map(&p, end, &n);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const char *s;
+        const uint8_t *b;
+        uint32_t len;
+        if ((err = rc_mp_skip(&p, end)) != RC_OK ||
+            (i > 0 && (err = rc_buf_putc(out, '.')) != RC_OK)) {
+            break;
+        }
+        const uint8_t *q = p;
+        uint8_t c = p < end ? p[0] : 0;
+        if (rc_mp_is_nil(p, end)) {
+            /* nothing */
+        } else if (rc_mp_read_str(&q, end, &s, &len) == RC_OK) {
+            err = rc_buf_append(out, s, len);
+        } else if (bin_of(p, end, &b, &len)) {
+            err = rc_buf_append(out, b, len);
+        } else if ((c >= 0xc7 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8)) {
+            q = p;
+            if ((err = rc_mp_skip(&q, end)) == RC_OK) {
+                size_t head = c >= 0xd4 ? 2 : 2 + ((size_t)1 << (c - 0xc7));
+                err = rc_buf_append(out, p + head, (size_t)(q - p) - head);
+            }
+        } else {
+            err = rc_json_write(out, p, (size_t)(end - p), NULL);
+        }
+        if (err == RC_OK) {
+            err = rc_mp_skip(&p, end);
+        }
+    }
+    return err;
+}
+
+/* Appends v in decimal. */
+static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
+    char tmp[20], *e = tmp + sizeof tmp, *p = e;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return rc_buf_append(out, p, (size_t)(e - p));
+}
+
+enum { E_KAFKA, E_SCHEMA, E_TABLE, E_META, E_COUNT };
+enum { K_TOPIC, K_KEY, K_HEADERS, K_FORMAT, K_COUNT };
+
+static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *const *at,
+                            const uint8_t *end, const uint8_t *headers, char *errstr,
+                            size_t errstr_size) {
+    static const char *const meta_keys[] = {"gtid", "binlog_file", "binlog_pos"};
+    const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
+    uint32_t schema_len = 0, table_len = 0, gtid_len = 0, file_len = 0;
+    uint64_t pos = 0;
+    const uint8_t *p;
+    const char *ct = rc_format_content_type(f), *fmt = rc_format_name(f);
+    rc_err_t err = ADD_LIT(m, "content-type", ct, strlen(ct));
+    if (err == RC_OK) {
+        err = ADD_LIT(m, "rowcast.format", fmt, strlen(fmt));
+    }
+    if (err == RC_OK) {
+        err =
+            ADD_LIT(m, "rowcast.format.version", RC_FORMAT_VERSION, sizeof(RC_FORMAT_VERSION) - 1);
+    }
+    if (at[E_SCHEMA]) {
+        str_of(at[E_SCHEMA], end, &schema, &schema_len);
+    }
+    if (at[E_TABLE]) {
+        str_of(at[E_TABLE], end, &table, &table_len);
+    }
+    const uint8_t *mv[3];
+    if (at[E_META] && rc_mp_map_pick(at[E_META], end, meta_keys, 3, mv, NULL) == RC_OK) {
+        if (mv[0]) {
+            str_of(mv[0], end, &gtid, &gtid_len);
+        }
+        if (mv[1]) {
+            str_of(mv[1], end, &file, &file_len);
+        }
+        if (!mv[2] || !uint_of(mv[2], end, &pos)) {
+            file = NULL; /* no position without both */
+        }
+    }
+    if (err == RC_OK && schema) {
+        err = ADD_LIT(m, "rowcast.schema", schema, schema_len);
+    }
+    if (err == RC_OK && table) {
+        err = ADD_LIT(m, "rowcast.table", table, table_len);
+    }
+    if (err == RC_OK && gtid) {
+        err = ADD_LIT(m, "rowcast.gtid", gtid, gtid_len);
+    }
+    if (err == RC_OK && file) {
+        size_t off = m->text.len;
+        if ((err = rc_buf_append(&m->text, file, file_len)) == RC_OK &&
+            (err = rc_buf_putc(&m->text, ':')) == RC_OK &&
+            (err = put_u64(&m->text, pos)) == RC_OK) {
+            err = add_header(m, "rowcast.position", 16, NULL, m->text.len - off, off);
+        }
+    }
+    if (err != RC_OK) {
+        return rc_seterr(errstr, errstr_size, err, "out of memory");
+    }
+
+    /* the event's own kafka.headers */
+    uint32_t nh = 0;
+    p = headers;
+    if (!p || rc_mp_is_nil(p, end)) {
+        return RC_OK;
+    }
+    if (rc_mp_read_map(&p, end, &nh) != RC_OK) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "kafka.headers is not a map");
+    }
+    for (uint32_t i = 0; i < nh; i++) {
+        const char *name, *s;
+        uint32_t name_len, n;
+        const uint8_t *b;
+        if (rc_mp_read_str(&p, end, &name, &name_len) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                             "kafka.headers has a name that is not a string");
+        }
+        const uint8_t *q = p;
+        if (rc_mp_is_nil(p, end)) {
+            err = RC_OK; /* left out */
+        } else if (rc_mp_read_str(&q, end, &s, &n) == RC_OK) {
+            err = add_header(m, name, name_len, s, n, NO_TEXT);
+        } else if (bin_of(p, end, &b, &n)) {
+            err = add_header(m, name, name_len, b, n, NO_TEXT);
+        } else {
+            size_t off = m->text.len, used;
+            if ((err = rc_json_write(&m->text, p, (size_t)(end - p), &used)) == RC_OK) {
+                err = add_header(m, name, name_len, NULL, m->text.len - off, off);
+            }
+        }
+        if (err == RC_OK) {
+            err = rc_mp_skip(&p, end);
+        }
+        if (err != RC_OK) {
+            return rc_seterr(errstr, errstr_size, err, "kafka.headers.%.*s: %s", (int)name_len,
+                             name, rc_err2str(err));
+        }
+    }
+    return RC_OK;
+}
+
+rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
+                       char *errstr, size_t errstr_size) {
+    const uint8_t *end = ev + len;
+    char why[256];
+    rc_buf_reset(&m->key);
+    rc_buf_reset(&m->value);
+    rc_buf_reset(&m->text);
+    m->n_headers = 0;
+    m->topic = NULL;
+    m->topic_len = 0;
+
+    static const char *const ev_keys[E_COUNT] = {"kafka", "schema", "table", "meta"};
+    static const char *const kafka_keys[K_COUNT] = {"topic", "key", "headers", "format"};
+    const uint8_t *at[E_COUNT], *kat[K_COUNT] = {0}, *p;
+    uint32_t topic_len;
+    if (rc_mp_map_pick(ev, end, ev_keys, E_COUNT, at, NULL) != RC_OK || !at[E_KAFKA] ||
+        rc_mp_map_pick(at[E_KAFKA], end, kafka_keys, K_COUNT, kat, NULL) != RC_OK ||
+        !(p = kat[K_TOPIC]) || rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "an event has no kafka.topic string");
+    }
+    m->topic_len = topic_len;
+
+    /* a script may choose the format of one event: kafka.format */
+    const uint8_t *fp = kat[K_FORMAT];
+    if (fp && !rc_mp_is_nil(fp, end)) {
+        const char *fs;
+        uint32_t fn;
+        char name[32];
+        if (rc_mp_read_str(&fp, end, &fs, &fn) != RC_OK || fn >= sizeof name ||
+            (memcpy(name, fs, fn), name[fn] = '\0', rc_format_from_name(name, &f)) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                             "kafka.format of an event for %.*s must be \"json\", \"protobuf\" or "
+                             "\"debezium-json\"",
+                             (int)topic_len, m->topic);
+        }
+    }
+
+    const uint8_t *keyp = kat[K_KEY];
+    if (keyp && !rc_mp_is_nil(keyp, end)) {
+        rc_err_t err;
+        const char *ks;
+        uint32_t kn;
+        const uint8_t *q = keyp;
+        if (m->key_joined && is_map(keyp[0])) {
+            err = put_joined_key(&m->key, keyp, end);
+        } else if (f == RC_FORMAT_PROTOBUF && rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
+            err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
+        } else if (f == RC_FORMAT_PROTOBUF) {
+            err = rc_proto_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
+        } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
+            err = rc_debezium_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
+        } else {
+            err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
+        }
+        if (err != RC_OK) {
+            return rc_seterr(
+                errstr, errstr_size, err, "cannot encode the key of an event for %.*s as %s: %s%s",
+                (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err),
+                f == RC_FORMAT_PROTOBUF ? " (a protobuf key is a map or a string)" : "");
+        }
+    }
+
+    size_t vused;
+    rc_err_t err = f == RC_FORMAT_PROTOBUF ? rc_proto_write_event(&m->value, ev, len, &vused)
+                   : f == RC_FORMAT_DEBEZIUM_JSON
+                       ? rc_debezium_write_event(&m->value, ev, len, &vused)
+                       : rc_json_write_event(&m->value, ev, len, &vused);
+    if (err != RC_OK) {
+        return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
+                         (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err));
+    }
+    if ((err = add_headers(m, f, at, end, kat[K_HEADERS], why, sizeof why)) != RC_OK) {
+        return rc_seterr(errstr, errstr_size, err, "the headers of an event for %.*s: %s",
+                         (int)topic_len, m->topic, why);
+    }
+    for (size_t i = 0; i < m->n_headers; i++) {
+        if (m->text_off[i] != NO_TEXT) {
+            m->headers[i].value = m->text.data + m->text_off[i];
+        }
+    }
+    if (used) {
+        *used = vused;
+    }
+    return RC_OK;
+}
+
+void rc_msg_free(rc_msg_t *m) {
+    rc_buf_free(&m->key);
+    rc_buf_free(&m->value);
+    rc_buf_free(&m->text);
+    free(m->headers);
+    free(m->text_off);
+    m->headers = NULL;
+    m->text_off = NULL;
+    m->n_headers = m->cap_headers = 0;
+}

@@ -1,0 +1,717 @@
+/* rc_proto.c: msgpack event -> protobuf wire bytes of rowcast.v1, written directly.
+ *
+ * A generic packer (protobuf-c) needs the message as a tree of structs first: one allocation
+ * per row, column and value. Writing the wire format straight from the msgpack bytes needs
+ * none. A submessage gets a one-byte length placeholder; when its body turns out to be 128
+ * bytes or longer, the body moves up by the extra length bytes (rows are short, so this is rare
+ * and cheap). Value field numbers come from the protobuf-c code generated from the .proto. */
+#include "rc_proto.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "event.pb-c.h"
+#include "rc_event.h"
+#include "rc_json.h"
+#include "rc_mp.h"
+#include "rc_text.h"
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+/* Field numbers of the messages (proto/rowcast/v1/event.proto). */
+enum {
+    F_EVENT_SCHEMA = 1,
+    F_EVENT_TABLE = 2,
+    F_EVENT_ACTION = 3,
+    F_EVENT_BEFORE = 4,
+    F_EVENT_AFTER = 5,
+    F_EVENT_META = 6,
+    F_ROW_COLUMNS = 1, /* also Key.columns */
+    F_COLUMN_NAME = 1,
+    F_COLUMN_VALUE = 2,
+    F_META_PIPELINE = 1,
+    F_META_TIMESTAMP_US = 2,
+    F_META_GTID = 3,
+    F_META_BINLOG_FILE = 4,
+    F_META_BINLOG_POS = 5,
+    F_META_SERVER_ID = 6,
+    F_META_COMMIT_TS = 7,
+    F_SET_MEMBERS = 1,
+};
+
+static inline uint32_t be16(const uint8_t *p) {
+    return (uint32_t)p[0] << 8 | (uint32_t)p[1];
+}
+
+static inline uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t be64(const uint8_t *p) {
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* ---- wire format -------------------------------------------------------------------------- */
+
+static inline size_t varint_len(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline char *varint_at(char *o, uint64_t v) {
+    while (v >= 0x80) {
+        *o++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (char)v;
+    return o;
+}
+
+static inline rc_err_t put_varint(rc_buf_t *out, uint64_t v) {
+    if (out->cap - out->len < 10 && rc_buf_reserve(out, 10) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    out->len = (size_t)(varint_at(out->data + out->len, v) - out->data);
+    return RC_OK;
+}
+
+static inline rc_err_t put_tag(rc_buf_t *out, uint32_t field, int wt) {
+    return put_varint(out, (uint64_t)field << 3 | (uint64_t)wt);
+}
+
+/* A varint field; proto3 leaves zero out unless keep_zero (a oneof member). */
+static rc_err_t put_uint_field(rc_buf_t *out, uint32_t field, uint64_t v, bool keep_zero) {
+    if (v == 0 && !keep_zero) {
+        return RC_OK;
+    }
+    rc_err_t err = put_tag(out, field, WT_VARINT);
+    return err != RC_OK ? err : put_varint(out, v);
+}
+
+static inline uint64_t zigzag(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static rc_err_t put_bytes_field(rc_buf_t *out, uint32_t field, const void *s, size_t n,
+                                bool keep_empty) {
+    if (n == 0 && !keep_empty) {
+        return RC_OK;
+    }
+    if (rc_buf_reserve(out, 20 + n) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
+    o = varint_at(o, n);
+    if (n) {
+        memcpy(o, s, n);
+    }
+    out->len = (size_t)(o - out->data) + n;
+    return RC_OK;
+}
+
+static rc_err_t put_fixed_field(rc_buf_t *out, uint32_t field, uint64_t bits, int wt) {
+    size_t n = wt == WT_I64 ? 8 : 4;
+    rc_err_t err = put_tag(out, field, wt);
+    if (err != RC_OK || (err = rc_buf_reserve(out, 8)) != RC_OK) {
+        return err;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out->data[out->len++] = (char)(bits >> (8 * i)); /* little-endian */
+    }
+    return RC_OK;
+}
+
+/* Starts a length-delimited submessage: writes its tag and a one-byte length placeholder and
+ * returns in *mark where the placeholder is. */
+static rc_err_t sub_begin(rc_buf_t *out, uint32_t field, size_t *mark) {
+    rc_err_t err = put_tag(out, field, WT_LEN);
+    if (err != RC_OK || (err = rc_buf_putc(out, 0)) != RC_OK) {
+        return err;
+    }
+    *mark = out->len - 1;
+    return RC_OK;
+}
+
+/* Ends the submessage begun at mark: writes its length, moving the body up when the length
+ * needs more than one byte. */
+static rc_err_t sub_end(rc_buf_t *out, size_t mark) {
+    size_t body = out->len - mark - 1;
+    size_t n = varint_len(body);
+    if (n > 1) {
+        if (rc_buf_reserve(out, n - 1) != RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        memmove(out->data + mark + n, out->data + mark + 1, body);
+        out->len += n - 1;
+    }
+    varint_at(out->data + mark, body);
+    return RC_OK;
+}
+
+/* ---- msgpack scalars ---------------------------------------------------------------------- */
+
+typedef enum {
+    MP_NIL,
+    MP_BOOL,
+    MP_UINT,
+    MP_INT, /* negative */
+    MP_F32,
+    MP_F64,
+    MP_STR,
+    MP_BIN,
+    MP_EXT,
+    MP_ARRAY,
+    MP_MAP,
+} mp_kind_t;
+
+typedef struct mp_val {
+    mp_kind_t kind;
+    int8_t ext;
+    uint32_t n; /* str/bin/ext bytes; array items; map entries */
+    const uint8_t *s;
+    union {
+        uint64_t u;
+        int64_t i;
+        float f;
+        double d;
+        bool b;
+    };
+} mp_val_t;
+
+/* Reads the head of the object at *pp; for str/bin/ext moves past the payload too, for arrays
+ * and maps only past the header. */
+static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
+    const uint8_t *p = *pp;
+    if (p >= end) {
+        return RC_ERR_TRUNCATED;
+    }
+    size_t avail = (size_t)(end - p);
+    uint8_t c = p[0];
+    size_t head = 1, w = 0;
+    if (c <= 0x7f) {
+        v->kind = MP_UINT;
+        v->u = c;
+    } else if (c >= 0xe0) {
+        v->kind = MP_INT;
+        v->i = (int8_t)c;
+    } else if (c <= 0x8f) {
+        v->kind = MP_MAP;
+        v->n = c & 0x0f;
+    } else if (c <= 0x9f) {
+        v->kind = MP_ARRAY;
+        v->n = c & 0x0f;
+    } else if (c <= 0xbf) {
+        v->kind = MP_STR;
+        v->n = c & 0x1f;
+    } else {
+        switch (c) {
+        case 0xc0:
+            v->kind = MP_NIL;
+            break;
+        case 0xc2:
+        case 0xc3:
+            v->kind = MP_BOOL;
+            v->b = c == 0xc3;
+            break;
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+            w = (size_t)1 << (c >= 0xd9 ? c - 0xd9 : c - 0xc4);
+            if (avail < 1 + w) {
+                return RC_ERR_TRUNCATED;
+            }
+            v->kind = c >= 0xd9 ? MP_STR : MP_BIN;
+            v->n = w == 1 ? p[1] : w == 2 ? be16(p + 1) : be32(p + 1);
+            head = 1 + w;
+            break;
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+            w = (size_t)1 << (c - 0xc7);
+            if (avail < 2 + w) {
+                return RC_ERR_TRUNCATED;
+            }
+            v->kind = MP_EXT;
+            v->n = w == 1 ? p[1] : w == 2 ? be16(p + 1) : be32(p + 1);
+            v->ext = (int8_t)p[1 + w];
+            head = 2 + w;
+            break;
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+            if (avail < 2) {
+                return RC_ERR_TRUNCATED;
+            }
+            v->kind = MP_EXT;
+            v->n = 1u << (c - 0xd4);
+            v->ext = (int8_t)p[1];
+            head = 2;
+            break;
+        case 0xca:
+        case 0xcb: {
+            w = c == 0xca ? 4 : 8;
+            if (avail < 1 + w) {
+                return RC_ERR_TRUNCATED;
+            }
+            if (c == 0xca) {
+                uint32_t bits = be32(p + 1);
+                v->kind = MP_F32;
+                memcpy(&v->f, &bits, sizeof v->f);
+            } else {
+                uint64_t bits = be64(p + 1);
+                v->kind = MP_F64;
+                memcpy(&v->d, &bits, sizeof v->d);
+            }
+            head = 1 + w;
+            break;
+        }
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3: {
+            w = (size_t)1 << ((c - 0xcc) & 3);
+            if (avail < 1 + w) {
+                return RC_ERR_TRUNCATED;
+            }
+            uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+            head = 1 + w;
+            if (c < 0xd0) {
+                v->kind = MP_UINT;
+                v->u = u;
+            } else {
+                int shift = 64 - 8 * (int)w;
+                int64_t i = (int64_t)(u << shift) >> shift;
+                v->kind = i < 0 ? MP_INT : MP_UINT;
+                v->i = i; /* a non-negative i reads the same as u */
+            }
+            break;
+        }
+        case 0xdc:
+        case 0xdd:
+        case 0xde:
+        case 0xdf:
+            w = c == 0xdc || c == 0xde ? 2 : 4;
+            if (avail < 1 + w) {
+                return RC_ERR_TRUNCATED;
+            }
+            v->kind = c <= 0xdd ? MP_ARRAY : MP_MAP;
+            v->n = w == 2 ? be16(p + 1) : be32(p + 1);
+            head = 1 + w;
+            break;
+        default: /* 0xc1 */
+            return RC_ERR_INVALID;
+        }
+    }
+    p += head;
+    if (v->kind == MP_STR || v->kind == MP_BIN || v->kind == MP_EXT) {
+        if ((size_t)(end - p) < v->n) {
+            return RC_ERR_TRUNCATED;
+        }
+        v->s = p;
+        p += v->n;
+    } else if (v->kind == MP_ARRAY || v->kind == MP_MAP) {
+        /* every item takes at least one byte */
+        uint64_t min = v->kind == MP_MAP ? 2 * (uint64_t)v->n : v->n;
+        if (min > (uint64_t)(end - p)) {
+            return RC_ERR_TRUNCATED;
+        }
+    }
+    *pp = p;
+    return RC_OK;
+}
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
+    rc_err_t err = RC_OK;
+    err |= put_uint_field(out, 1, t->year, false);
+    err |= put_uint_field(out, 2, t->month, false);
+    err |= put_uint_field(out, 3, t->day, false);
+    if (with_time) {
+        err |= put_uint_field(out, 4, t->hour, false);
+        err |= put_uint_field(out, 5, t->minute, false);
+        err |= put_uint_field(out, 6, t->second, false);
+        err |= put_uint_field(out, 7, t->micros, false);
+        err |= put_uint_field(out, 8, t->fsp, false);
+    }
+    return err != RC_OK ? RC_ERR_NOMEM : RC_OK;
+}
+
+/* The Value body of an ext value. */
+static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n) {
+    size_t mark;
+    rc_err_t err;
+    rc_datetime_t t = {0};
+    switch (type) {
+    case RC_EXT_DECIMAL:
+        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true);
+    case RC_EXT_JSON:
+        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, s, n, true);
+    case RC_EXT_ENUM:
+        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_ENUM_VALUE, s, n, true);
+    case RC_EXT_SET: {
+        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_SET_VALUE, &mark)) != RC_OK) {
+            return err;
+        }
+        /* "" is the empty set; otherwise every comma ends a member */
+        const uint8_t *e = s + n, *m = s;
+        while (n > 0) {
+            const uint8_t *comma = memchr(m, ',', (size_t)(e - m));
+            const uint8_t *stop = comma ? comma : e;
+            if ((err = put_bytes_field(out, F_SET_MEMBERS, m, (size_t)(stop - m), true)) != RC_OK) {
+                return err;
+            }
+            if (!comma) {
+                break;
+            }
+            m = comma + 1;
+        }
+        return sub_end(out, mark);
+    }
+    case RC_EXT_DATE:
+        if (!rc_text_date(s, n, &t)) {
+            return RC_ERR_INVALID;
+        }
+        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_DATE_VALUE, &mark)) != RC_OK ||
+            (err = put_dt(out, &t, false)) != RC_OK) {
+            return err;
+        }
+        return sub_end(out, mark);
+    case RC_EXT_DATETIME:
+        if (!rc_text_datetime(s, n, &t)) {
+            return RC_ERR_INVALID;
+        }
+        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &mark)) != RC_OK ||
+            (err = put_dt(out, &t, true)) != RC_OK) {
+            return err;
+        }
+        return sub_end(out, mark);
+    case RC_EXT_TIMESTAMP: {
+        int64_t us;
+        if (!rc_text_timestamp(s, n, &us, &t.fsp)) {
+            return RC_ERR_INVALID;
+        }
+        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_TIMESTAMP_VALUE, &mark)) != RC_OK ||
+            (err = put_uint_field(out, 1, zigzag(us), false)) != RC_OK ||
+            (err = put_uint_field(out, 2, t.fsp, false)) != RC_OK) {
+            return err;
+        }
+        return sub_end(out, mark);
+    }
+    case RC_EXT_TIME: {
+        int64_t us;
+        uint32_t fsp;
+        if (!rc_text_time(s, n, &us, &fsp)) {
+            return RC_ERR_INVALID;
+        }
+        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_TIME_VALUE, &mark)) != RC_OK ||
+            (err = put_uint_field(out, 1, zigzag(us), false)) != RC_OK ||
+            (err = put_uint_field(out, 2, fsp, false)) != RC_OK) {
+            return err;
+        }
+        return sub_end(out, mark);
+    }
+    default:
+        return RC_ERR_INVALID;
+    }
+}
+
+/* The body of a Value message for the object at *pp (moved past it). */
+static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *start = *pp;
+    mp_val_t v;
+    rc_err_t err = mp_next(pp, end, &v);
+    if (err != RC_OK) {
+        return err;
+    }
+    switch (v.kind) {
+    case MP_NIL:
+        return put_uint_field(out, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0, true);
+    case MP_BOOL:
+        return put_uint_field(out, ROWCAST__V1__VALUE__KIND_BOOL_VALUE, v.b, true);
+    case MP_UINT:
+        if (v.u > INT64_MAX) {
+            return put_uint_field(out, ROWCAST__V1__VALUE__KIND_UINT_VALUE, v.u, true);
+        }
+        return put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)v.u), true);
+    case MP_INT:
+        return put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag(v.i), true);
+    case MP_F32: {
+        uint32_t bits;
+        memcpy(&bits, &v.f, sizeof bits);
+        return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_FLOAT_VALUE, bits, WT_I32);
+    }
+    case MP_F64: {
+        uint64_t bits;
+        memcpy(&bits, &v.d, sizeof bits);
+        return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE, bits, WT_I64);
+    }
+    case MP_STR:
+        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, v.s, v.n, true);
+    case MP_BIN:
+        return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_BYTES_VALUE, v.s, v.n, true);
+    case MP_EXT:
+        return put_ext(out, v.ext, v.s, v.n);
+    case MP_ARRAY:
+    case MP_MAP: {
+        /* a list or map a script put into a row: its JSON text */
+        size_t mark, used;
+        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, &mark)) != RC_OK ||
+            (err = rc_json_write(out, start, (size_t)(end - start), &used)) != RC_OK) {
+            return err;
+        }
+        *pp = start + used;
+        return sub_end(out, mark);
+    }
+    }
+    return RC_ERR_INVALID;
+}
+
+/* The columns of a row (or key) map at *pp, each as field `field` (a Column). */
+static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+    uint32_t n;
+    rc_err_t err = rc_mp_read_map(pp, end, &n);
+    if (err != RC_OK) {
+        return err;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name;
+        uint32_t name_len;
+        size_t col, val;
+        if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK ||
+            (err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
+            (err = put_bytes_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
+            (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK ||
+            (err = put_value_body(out, pp, end)) != RC_OK || (err = sub_end(out, val)) != RC_OK ||
+            (err = sub_end(out, col)) != RC_OK) {
+            return err;
+        }
+    }
+    return RC_OK;
+}
+
+static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
+    uint32_t n;
+    rc_err_t err = rc_mp_read_array(pp, end, &n);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        size_t mark;
+        if ((err = sub_begin(out, field, &mark)) == RC_OK &&
+            (err = put_columns(out, pp, end)) == RC_OK) {
+            err = sub_end(out, mark);
+        }
+    }
+    return err;
+}
+
+/* A str field of the event; nil gives nothing. */
+static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
+    const char *s;
+    uint32_t n;
+    if (rc_mp_is_nil(*pp, end)) {
+        (*pp)++;
+        return RC_OK;
+    }
+    rc_err_t err = rc_mp_read_str(pp, end, &s, &n);
+    return err != RC_OK ? err : put_bytes_field(out, field, s, n, false);
+}
+
+static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
+    mp_val_t v;
+    rc_err_t err = mp_next(pp, end, &v);
+    if (err != RC_OK || v.kind == MP_NIL) {
+        return err;
+    }
+    return v.kind == MP_UINT ? put_uint_field(out, field, v.u, false) : RC_ERR_INVALID;
+}
+
+typedef struct key {
+    const char *name;
+    uint32_t len;
+} key_t;
+
+/* The index of s[0..n) in keys[0..count), or count. */
+static inline size_t key_index(const key_t *keys, size_t count, const char *s, uint32_t n) {
+    for (size_t j = 0; j < count; j++) {
+        if (keys[j].len == n && memcmp(keys[j].name, s, n) == 0) {
+            return j;
+        }
+    }
+    return count;
+}
+
+#define KEY(s)                                                                                     \
+    { s, sizeof(s) - 1 }
+
+/* Protobuf wants fields in number order for canonical bytes; maps from the decoder have their
+ * keys in that order already, so each value is encoded where it is found (one pass). A map
+ * whose keys come in another order (a script rebuilt it) is encoded again in two passes: find
+ * every key, then encode in order. put(out, j, &p, end) encodes field j from the value at p
+ * and moves p past it. */
+typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end);
+
+static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                            const key_t *keys, size_t count, put_field_fn put) {
+    size_t mark = out->len;
+    const uint8_t *start = *pp, *p = *pp;
+    uint32_t n;
+    rc_err_t err = rc_mp_read_map(&p, end, &n);
+    size_t next = 0; /* fields below this one are done */
+    bool in_order = true;
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const char *k;
+        uint32_t klen;
+        size_t j = count;
+        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+            j = key_index(keys, count, k, klen);
+        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+            break;
+        }
+        if (j == count) {
+            err = rc_mp_skip(&p, end);
+        } else if (j < next) {
+            in_order = false;
+            break;
+        } else {
+            err = put(out, j, &p, end);
+            next = j + 1;
+        }
+    }
+    if (err != RC_OK || in_order) {
+        *pp = p;
+        return err;
+    }
+
+    /* slow path */
+    out->len = mark;
+    const uint8_t *at[16] = {0};
+    p = start;
+    err = rc_mp_read_map(&p, end, &n);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const char *k;
+        uint32_t klen;
+        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+            size_t j = key_index(keys, count, k, klen);
+            if (j < count) {
+                at[j] = p;
+            }
+        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+            break;
+        }
+        err = rc_mp_skip(&p, end);
+    }
+    for (size_t j = 0; j < count && err == RC_OK; j++) {
+        const uint8_t *v = at[j];
+        if (v) {
+            err = put(out, j, &v, end);
+        }
+    }
+    *pp = p;
+    return err;
+}
+
+enum { M_PIPELINE, M_TIMESTAMP, M_GTID, M_FILE, M_POS, M_SERVER_ID, M_COMMIT_TS, M_COUNT };
+
+static const key_t k_meta_keys[M_COUNT] = {
+    KEY("pipeline"),   KEY("timestamp"), KEY("gtid"),      KEY("binlog_file"),
+    KEY("binlog_pos"), KEY("server_id"), KEY("commit_ts"),
+};
+
+static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end) {
+    static const uint32_t fields[M_COUNT] = {
+        F_META_PIPELINE,   F_META_TIMESTAMP_US, F_META_GTID,      F_META_BINLOG_FILE,
+        F_META_BINLOG_POS, F_META_SERVER_ID,    F_META_COMMIT_TS,
+    };
+    switch (j) {
+    case M_PIPELINE:
+    case M_GTID:
+    case M_FILE:
+        return put_str_of(out, fields[j], pp, end);
+    default:
+        return put_uint_of(out, fields[j], pp, end);
+    }
+}
+
+enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
+
+static const key_t k_event_keys[K_COUNT] = {
+    KEY("schema"), KEY("table"), KEY("action"), KEY("before"), KEY("after"), KEY("meta"),
+};
+
+static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end) {
+    rc_err_t err;
+    switch (j) {
+    case K_SCHEMA:
+        return put_str_of(out, F_EVENT_SCHEMA, pp, end);
+    case K_TABLE:
+        return put_str_of(out, F_EVENT_TABLE, pp, end);
+    case K_ACTION: {
+        const char *a;
+        uint32_t alen;
+        if ((err = rc_mp_read_str(pp, end, &a, &alen)) != RC_OK) {
+            return err;
+        }
+        uint64_t action = alen == 6 && memcmp(a, RC_ACTION_INSERT, 6) == 0   ? 1
+                          : alen == 6 && memcmp(a, RC_ACTION_UPDATE, 6) == 0 ? 2
+                          : alen == 6 && memcmp(a, RC_ACTION_DELETE, 6) == 0 ? 3
+                                                                             : 0;
+        return action == 0 ? RC_ERR_INVALID : put_uint_field(out, F_EVENT_ACTION, action, false);
+    }
+    case K_BEFORE:
+        return put_rows(out, F_EVENT_BEFORE, pp, end);
+    case K_AFTER:
+        return put_rows(out, F_EVENT_AFTER, pp, end);
+    default: {
+        size_t mark;
+        if ((err = sub_begin(out, F_EVENT_META, &mark)) != RC_OK ||
+            (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field)) != RC_OK) {
+            return err;
+        }
+        return sub_end(out, mark);
+    }
+    }
+}
+
+static rc_err_t write_event(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+    return put_ordered(out, pp, end, k_event_keys, K_COUNT, put_event_field);
+}
+
+rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+    size_t mark = out->len;
+    const uint8_t *p = data;
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : write_event(out, &p, data + len);
+    if (err != RC_OK) {
+        out->len = mark;
+        return err;
+    }
+    if (used) {
+        *used = (size_t)(p - data);
+    }
+    return RC_OK;
+}
+
+rc_err_t rc_proto_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+    size_t mark = out->len;
+    const uint8_t *p = data;
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : put_columns(out, &p, data + len);
+    if (err != RC_OK) {
+        out->len = mark;
+        return err;
+    }
+    if (used) {
+        *used = (size_t)(p - data);
+    }
+    return RC_OK;
+}

@@ -1,0 +1,44 @@
+/* rc_proto.h: msgpack event -> protobuf bytes of rowcast.v1.Event / rowcast.v1.Key
+ * (proto/rowcast/v1/event.proto), the hot path of the protobuf sink.
+ *
+ * Like rc_json, it reads the msgpack bytes directly and appends the encoding to a buffer: no
+ * tree and no allocation besides growing out. The output is canonical: fields in field-number
+ * order, proto3 defaults (empty strings, zero numbers) left out, varints minimal; so it is
+ * byte-identical to what protobuf-c or Google's protobuf would write for the same message.
+ *
+ * Column values (rc_event.h) map to the Value oneof:
+ *   nil -> null_value; bool -> bool_value;
+ *   integers -> int_value (sint64) from -2^63 to 2^63-1, uint_value above;
+ *   float32 -> float_value; float64 -> double_value; str -> string_value; bin -> bytes_value;
+ *   ext DECIMAL -> decimal_value; ENUM -> enum_value; JSON -> json_value; SET -> set_value
+ *       (the comma-separated text split into members; SET member names hold no commas);
+ *   ext DATE / TIME / DATETIME / TIMESTAMP -> date_value / time_value / datetime_value /
+ *       timestamp_value, parsed from their canonical text (fsp = the fraction digits);
+ *   array or map (a script can put one in a row) -> json_value with its JSON text.
+ * A temporal ext whose text is not in the canonical form, or an unknown ext type, is
+ * RC_ERR_INVALID: the contract promises typed values, so nothing is passed on as a guess.
+ * @thread any (pure functions) */
+#ifndef RC_PROTO_H
+#define RC_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rc_buf.h"
+#include "rc_err.h"
+
+/* Appends the rowcast.v1.Event encoding of the one event map (rc_event.h) at data[0..len) to
+ * out and sets *used to the msgpack bytes it took (used may be NULL). Keys other than schema,
+ * table, action, before, after and meta (such as "kafka") are skipped; so are meta keys the
+ * contract does not have. RC_ERR_INVALID when the bytes are not an event of that shape (a
+ * field of the wrong type, an action other than insert/update/delete, a column name that is
+ * not a string), RC_ERR_TRUNCATED when it does not end inside len, RC_ERR_NOMEM. On error
+ * out->len is put back to what it was. */
+rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
+
+/* Appends the rowcast.v1.Key encoding of the key map {column: value} at data[0..len) (the
+ * event's kafka.key), columns in the map's order. Errors as above; RC_ERR_INVALID when the
+ * object is not a map. */
+rc_err_t rc_proto_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
+
+#endif

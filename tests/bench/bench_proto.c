@@ -1,0 +1,113 @@
+/* bench_proto.c: how fast rc_proto_write_event turns events into protobuf message values, next
+ * to protobuf-c's generic packer for the same messages.
+ *
+ * Builds the events bench_json times (10-column rows), then times (1) rc_proto over the msgpack
+ * bytes, one reset output buffer per event as the sink does, and (2) protobuf-c's
+ * rowcast__v1__event__pack over messages unpacked beforehand: the packing alone, without the
+ * cost of building its struct tree from msgpack, which a sink using it would also pay; and
+ * (3) rc_msg_encode, the worker's whole message (key, value, headers) in each format.
+ * Usage: bench_proto [rows] */
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "bench_event.h"
+#include "event.pb-c.h"
+#include "rc_msg.h"
+#include "rc_proto.h"
+
+int main(int argc, char **argv) {
+    size_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+    if (rows == 0) {
+        fprintf(stderr, "usage: %s [rows]\n", argv[0]);
+        return 2;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    size_t *off = build_events(&sb, rows, 0);
+    if (!off) {
+        return 1;
+    }
+
+    rc_buf_t out = RC_BUF_INIT;
+    size_t out_bytes = 0;
+    double t0 = now_s();
+    for (size_t i = 0; i < rows; i++) {
+        size_t used;
+        rc_buf_reset(&out);
+        rc_err_t err = rc_proto_write_event(&out, (const uint8_t *)sb.data + off[i],
+                                            off[i + 1] - off[i], &used);
+        if (err != RC_OK) {
+            fprintf(stderr, "row %zu: %s\n", i, rc_err2str(err));
+            return 1;
+        }
+        out_bytes += out.len;
+    }
+    double t = now_s() - t0;
+    printf("rows %zu, msgpack %.1f MB, protobuf %.1f MB (%.0f bytes/row)\n", rows,
+           (double)sb.size / 1e6, (double)out_bytes / 1e6, (double)out_bytes / (double)rows);
+    printf("rc_proto: %.3f s: %.0f rows/s, %.1f ns/row, %.1f MB/s in\n", t, (double)rows / t,
+           t * 1e9 / (double)rows, (double)sb.size / 1e6 / t);
+
+    /* the whole message as the worker builds it: key, value and headers, per format */
+    static const rc_format_t formats[] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF,
+                                          RC_FORMAT_DEBEZIUM_JSON};
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+        rc_msg_t msg = RC_MSG_INIT;
+        char err[256];
+        t0 = now_s();
+        for (size_t i = 0; i < rows; i++) {
+            size_t used;
+            if (rc_msg_encode(&msg, formats[f], (const uint8_t *)sb.data + off[i],
+                              off[i + 1] - off[i], &used, err, sizeof err) != RC_OK) {
+                fprintf(stderr, "row %zu: %s\n", i, err);
+                return 1;
+            }
+        }
+        t = now_s() - t0;
+        printf("rc_msg %s (key, value, %zu headers): %.0f rows/s, %.1f ns/row\n",
+               rc_format_name(formats[f]), msg.n_headers, (double)rows / t, t * 1e9 / (double)rows);
+        rc_msg_free(&msg);
+    }
+
+    /* protobuf-c: a bounded set of unpacked messages, packed round-robin */
+    size_t n_msgs = rows < 10000 ? rows : 10000;
+    Rowcast__V1__Event **msgs = calloc(n_msgs, sizeof *msgs);
+    if (!msgs) {
+        return 1;
+    }
+    for (size_t i = 0; i < n_msgs; i++) {
+        rc_buf_reset(&out);
+        rc_proto_write_event(&out, (const uint8_t *)sb.data + off[i], off[i + 1] - off[i], NULL);
+        msgs[i] = rowcast__v1__event__unpack(NULL, out.len, (const uint8_t *)out.data);
+        if (!msgs[i]) {
+            fprintf(stderr, "protobuf-c cannot unpack row %zu\n", i);
+            return 1;
+        }
+    }
+    uint8_t *pb = malloc(1 << 16);
+    size_t pc_bytes = 0;
+    t0 = now_s();
+    for (size_t i = 0; i < rows; i++) {
+        const Rowcast__V1__Event *m = msgs[i % n_msgs];
+        if (rowcast__v1__event__get_packed_size(m) > (1 << 16)) {
+            return 1;
+        }
+        pc_bytes += rowcast__v1__event__pack(m, pb);
+    }
+    t = now_s() - t0;
+    printf("protobuf-c pack only: %.3f s: %.0f rows/s, %.1f ns/row (%zu bytes)\n", t,
+           (double)rows / t, t * 1e9 / (double)rows, pc_bytes);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("max RSS %.1f MB\n", (double)ru.ru_maxrss / 1024);
+    for (size_t i = 0; i < n_msgs; i++) {
+        rowcast__v1__event__free_unpacked(msgs[i], NULL);
+    }
+    free(msgs);
+    free(pb);
+    rc_buf_free(&out);
+    free(off);
+    msgpack_sbuffer_destroy(&sb);
+    return 0;
+}

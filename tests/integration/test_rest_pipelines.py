@@ -1,0 +1,322 @@
+"""Pipelines created, changed and deleted over REST, kept in state_dir across restarts; a config
+directory; SIGTERM within the shutdown grace; the end-to-end latency and drop metrics.
+
+Real binary, real MariaDB and Kafka. Every response is checked against openapi.yaml (test_rest.Api).
+"""
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import KAFKA_BROKERS, REPO, consume, master_status
+from test_rest import TOKEN, Api, Writer, delivered, free_port, pipeline
+
+DROP_LUA = "function transform(e)\n  if e.after[1].id % 4 == 0 then return ACTION_DROP end\nend\n"
+
+
+_SESSION = uuid.uuid4().hex[:8]
+
+
+def server_config(tmp_path, port, **extra):
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    # Positions in a state topic of this test only (the same for its second process), so a
+    # pipeline name used by an earlier run never lends its stored position.
+    topic = f"it-state-{_SESSION}-{uuid.uuid5(uuid.NAMESPACE_URL, str(tmp_path)).hex[:8]}"
+    cfg = {
+        "log_level": "info",
+        "shutdown_grace": 10,
+        "http": {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)},
+        "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
+        "state_dir": "state",
+        "state": {"topic": topic, "interval_ms": 200},
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def serve(rowcast, cfg_or_path, port):
+    proc = rowcast.start(cfg_or_path)
+    api = Api(port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            api.call("GET", "/v1/info")
+            return proc, api
+        except OSError:
+            if proc.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("rowcast did not serve HTTP\n" + proc.describe())
+            time.sleep(0.1)
+
+
+def metrics_of(api, name):
+    m = api.metrics()
+    lab = ("pipeline", name)
+    return {k[0]: v for k, v in m.items() if lab in k[1] and len(k[1]) == 1}, m
+
+
+def ids(topic, n, proc):
+    return [m.json()["after"][0]["id"] for m in consume(topic, n, process=proc)]
+
+
+def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, db, rowcast,
+                                                                        tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    (tmp_path / "drop.lua").write_text(DROP_LUA)
+    port = free_port()
+    cfg_path = rowcast.write_config(server_config(tmp_path, port))
+    proc, api = serve(rowcast, cfg_path, port)
+
+    # no pipelines at all: listed empty, ready
+    assert api.call("GET", "/v1/pipelines").json() == []
+    assert api.call("GET", "/readyz", check=False).status == 200
+
+    pa = pipeline("pa", db, start)
+    pb = pipeline("pb", db, start)
+    pb["transforms"] = [{"engine": "lua", "file": "drop.lua"}]  # next to the config file
+    for p in (pa, pb):
+        r = api.call("POST", "/v1/pipelines", token=TOKEN, body=p)
+        assert r.status == 201, r.body
+        assert r.headers["location"] == f"/v1/pipelines/{p['name']}"
+        got = r.json()
+        assert got["name"] == p["name"] and got["config"]["source"]["password"] == "***"
+        assert got["config"]["source"]["server_id"] == p["source"]["server_id"]
+        # kept as sent, readable by the owner only
+        f = tmp_path / "state" / f"{p['name']}.json"
+        assert json.loads(f.read_text()) == p
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    assert sorted(api.call("GET", "/v1/pipelines").json()) == ["pa", "pb"]
+    assert not list((tmp_path / "state").glob(".*"))  # no temporary file left
+
+    w = Writer(mysql, db)
+    w.tx(10)  # ids 0..29; pb drops the multiples of 4 (8 of them)
+
+    def kept(n):  # rows of 0..n-1 that pb sends
+        return [i for i in range(n) if i % 4]
+
+    api.wait("pa", delivered(30), "30 delivered")
+    api.wait("pb", lambda st: st["counters"]["events_delivered"] >= len(kept(30)), "22 delivered")
+
+    # metrics: the latency histogram counts every delivered event, drops are counted
+    for name, want_delivered, want_dropped in (("pa", 30, 0), ("pb", len(kept(30)), 8)):
+        m, _ = metrics_of(api, name)
+        assert m["rowcast_events_delivered_total"] == want_delivered, name
+        assert m["rowcast_events_dropped_total"] == want_dropped, name
+        assert m["rowcast_events_read_total"] == 30, name
+        assert m["rowcast_kafka_delivery_errors_total"] == 0, name
+        assert m["rowcast_event_latency_seconds_count"] == want_delivered, name
+        assert 0 < m["rowcast_event_latency_seconds_sum"] < 60 * want_delivered, name
+    _, allm = metrics_of(api, "pa")
+    buckets = sorted(
+        (float(dict(k[1])["le"]), v) for k, v in allm.items()
+        if k[0] == "rowcast_event_latency_seconds_bucket" and ("pipeline", "pa") in k[1])
+    assert buckets[-1] == (float("inf"), 30)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), buckets
+    assert [b for b in buckets if b[0] == 60.0][0][1] == 30  # all within a minute
+
+    # pause pa: pb keeps flowing while pa reads nothing
+    assert api.call("PUT", "/v1/pipelines/pa/pause", token=TOKEN).status == 202
+    api.wait("pa", lambda st: st["state"] == "PAUSED", "PAUSED")
+    w.tx(5)  # 45 rows
+    api.wait("pb", lambda st: st["counters"]["events_read"] == 45, "pb read 45")
+    time.sleep(0.5)
+    assert api.status("pa")["counters"]["events_read"] == 30
+    assert api.call("PUT", "/v1/pipelines/pa/resume", token=TOKEN).status == 202
+    api.wait("pa", delivered(45), "pa caught up")
+
+    # restart pa while rows keep coming: pb is not disturbed, pa misses nothing
+    assert api.call("POST", "/v1/pipelines/pa/restart", token=TOKEN).status == 202
+    w.tx(5)  # 60 rows
+    api.wait("pb", lambda st: st["counters"]["events_read"] == 60, "pb read 60")
+    assert api.status("pb")["counters"]["reconnects"] == 0
+    api.wait("pa", lambda st: delivered(60)(st) and st["state"] == "RUNNING", "pa 60 delivered")
+
+    # change pb's config: a new topic from the transaction boundary where it stopped on
+    pb2 = {**pb, "sink": {**pb["sink"], "topic": "{schema}.{table}.pb2"}}
+    r = api.call("PUT", "/v1/pipelines/pb/config", token=TOKEN, body=pb2)
+    assert r.status == 202, r.body
+    assert json.loads((tmp_path / "state" / "pb.json").read_text()) == pb2
+    api.wait("pb", lambda st: st["state"] == "RUNNING" and
+             api.call("GET", "/v1/pipelines/pb/config").json()["sink"]["topic"].endswith("pb2"),
+             "RUNNING with the new config")
+    w.tx(5)  # 75 rows
+    api.wait("pa", delivered(75), "pa 75 delivered")
+    first = ids(f"{db}.t.pb", 1, proc)  # whatever went to the old topic before the change
+    api.wait("pb", lambda st: st["counters"]["events_delivered"] >= 1, "pb delivering again")
+    old = ids(f"{db}.t.pb", len(kept(60)), proc)
+    assert old == kept(60), old  # everything before the change, once
+    new = ids(f"{db}.t.pb2", len(kept(75)) - len(kept(60)), proc)
+    assert old + new == kept(75), new  # and after it: no row lost or sent twice
+    assert first
+
+    # delete pa: it stops, its state file goes, then it is gone; pb still flows
+    r = api.call("DELETE", "/v1/pipelines/pa", token=TOKEN)
+    assert r.status == 202, r.body
+    assert not (tmp_path / "state" / "pa.json").exists()
+    deadline = time.monotonic() + 30
+    while api.call("GET", "/v1/pipelines/pa").status != 404:
+        assert time.monotonic() < deadline, "pa was not removed"
+        time.sleep(0.1)
+    assert api.call("GET", "/v1/pipelines").json() == ["pb"]
+    assert ids(f"{db}.t.pa", 75, proc) == list(range(75))
+    w.tx(1)  # 78 rows
+    api.wait("pb", lambda st: st["counters"]["events_read"] >= 78 - 60, "pb after the delete")
+    m, _ = metrics_of(api, "pb")
+    assert m["rowcast_event_latency_seconds_count"] == m["rowcast_events_delivered_total"]
+
+    # SIGTERM: exit 0; a new process brings pb back (from state_dir) and not pa
+    assert proc.stop() == 0
+    assert "stopped" in (tmp_path / "rowcast-1.stderr").read_text()
+    proc2, api2 = serve(rowcast, cfg_path, port)
+    assert api2.call("GET", "/v1/pipelines").json() == ["pb"]
+    cfg = api2.call("GET", "/v1/pipelines/pb/config").json()
+    assert cfg["sink"]["topic"] == "{schema}.{table}.pb2" and cfg["source"]["password"] == "***"
+    assert cfg["transforms"] == [{"engine": "lua", "file": "drop.lua", "match": {}}]
+    # pb resumes from its position in Kafka: only what is written now arrives, nothing again
+    api2.wait("pb", lambda st: st["state"] == "RUNNING", "pb running again after the restart")
+    w.tx(1)  # 81 rows
+    st = api2.wait("pb", lambda st: st["counters"]["events_read"] >= 3, "pb reads the new rows")
+    time.sleep(1)
+    assert api2.status("pb")["counters"]["events_read"] == 3, "pb read rows again"
+    err2 = (tmp_path / "rowcast-2.stderr").read_text()
+    assert "pipeline pb: loaded from" in err2, err2
+
+
+def test_config_directory_check_and_rest_only_example(rowcast, tmp_path, mysql, db):
+    start = master_status(mysql)
+    d = tmp_path / "conf.d"
+    d.mkdir()
+    port = free_port()
+    settings = server_config(tmp_path, port)
+    settings["state_dir"] = "../state"
+    rowcast.write_config(settings, "conf.d/00-settings.yaml")
+    rowcast.write_config({"pipelines": [pipeline("d1", db, start)]}, "conf.d/a.yaml")
+    rowcast.write_config({"pipelines": [pipeline("d2", db, start), pipeline("d3", db, start)]},
+                         "conf.d/b.yml")
+    (d / "README.txt").write_text("not a config file\n")
+    res = rowcast.run(["--config", str(d), "--check"])
+    assert res.returncode == 0, res.stderr
+    assert b"configuration is valid (3 pipelines)" in res.stdout
+    # a REST-created pipeline kept in state_dir is checked too
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "d4.json").write_text(json.dumps(pipeline("d4", db, start)))
+    res = rowcast.run(["--config", str(d), "--check"])
+    assert res.returncode == 0 and b"(4 pipelines)" in res.stdout, res
+    (tmp_path / "state" / "d5.json").write_text(json.dumps({**pipeline("d5", db, start),
+                                                            "queue_batches": 0}))
+    res = rowcast.run(["--config", str(d), "--check"])
+    assert res.returncode == 2
+    assert "state/d5.json:1: queue_batches: expected an integer from 1 to 1024, got \"0\"" in \
+        res.stderr.decode(), res.stderr
+    (tmp_path / "state" / "d5.json").unlink()
+    # an error in any file names it, its line and key
+    rowcast.write_config({"pipelines": [{**pipeline("d6", db, start), "batch": {"max_ms": -1}}]},
+                         "conf.d/c.yaml")
+    res = rowcast.run(["--config", str(d), "--check"])
+    assert res.returncode == 2
+    assert "conf.d/c.yaml:" in res.stderr.decode() and "batch.max_ms: expected an integer" in \
+        res.stderr.decode(), res.stderr
+    (d / "c.yaml").unlink()
+    # it runs: the directory's pipelines and the kept one
+    proc, api = serve(rowcast, d, port)
+    assert api.call("GET", "/v1/pipelines").json() == ["d1", "d2", "d3", "d4"]
+    for n in ("d1", "d2", "d3", "d4"):
+        api.wait(n, lambda st: st["state"] == "RUNNING", "RUNNING")
+    # the example that starts with no pipelines is valid as shipped
+    env = dict(os.environ, ROWCAST_TOKEN="x" * 20)
+    res = rowcast.run(["--config", str(REPO / "deploy/examples/rest-only.yaml"), "--check"],
+                      env=env)
+    assert res.returncode == 0 and b"(0 pipelines)" in res.stdout, res
+    assert not (REPO / "deploy/examples/state").exists()  # --check creates nothing
+
+
+def test_sigterm_ends_the_transaction_and_flushes_within_the_grace(mysql, db, rowcast, tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    port = free_port()
+    cfg = server_config(tmp_path, port, shutdown_grace=60)
+    cfg["pipelines"] = [pipeline("ps", db, start)]  # 4-event batches, a one-batch queue
+    proc, api = serve(rowcast, cfg, port)
+    api.wait("ps", lambda st: st["state"] == "RUNNING", "RUNNING")
+    w = Writer(mysql, db)
+    w.tx(1, rows=20000)
+    api.wait("ps", lambda st: st["counters"]["events_read"] > 0, "reading", 30, every=0.002)
+    t0 = time.monotonic()
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.proc.wait(70) == 0, proc.describe()
+    took = time.monotonic() - t0
+    err = (tmp_path / "rowcast-1.stderr").read_text()
+    assert "pipeline ps: 20000 events read, 20000 delivered, 0 failed, 1 transactions" in err, err
+    # the whole transaction, once: SIGTERM waited for its end instead of cutting it
+    assert ids(f"{db}.t.ps", 20000, proc) == list(range(20000))
+    assert took < 60, took
+
+
+def test_sigterm_past_the_grace_exits_non_zero_naming_the_pipeline(mysql, db, rowcast, tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    port = free_port()
+    cfg = server_config(tmp_path, port, shutdown_grace=2)
+    # Kafka is there (the pipeline reads its stored position first) but never acknowledges the
+    # data: the topic does not exist, the broker does not create topics and neither does
+    # rowcast here, so the messages wait for it until they time out.
+    p = pipeline("px", db, start)
+    p["sink"]["create_topics"] = False
+    cfg["pipelines"] = [p]
+    proc, api = serve(rowcast, cfg, port)
+    Writer(mysql, db).tx(2)
+    api.wait("px", lambda st: st["counters"]["events_produced"] == 6, "6 produced")
+    t0 = time.monotonic()
+    proc.proc.send_signal(signal.SIGTERM)
+    try:
+        status = proc.proc.wait(15)
+    except subprocess.TimeoutExpired:
+        pytest.fail("rowcast did not exit after the grace\n" + proc.describe())
+    took = time.monotonic() - t0
+    rowcast.procs.remove(proc)  # its non-zero exit is the point
+    err = (tmp_path / "rowcast-1.stderr").read_text()
+    assert status == 1, err
+    assert 1.5 < took < 6, took
+    assert "shutdown grace of 2 s exceeded; not finished: px (6 events not acknowledged by " \
+        "Kafka)" in err, err
+
+
+def test_sigterm_right_after_rest_changes_still_stops_everything(mysql, db, rowcast, tmp_path):
+    """A restart, a config change and a delete still running when SIGTERM arrives: the process
+    waits for them, stops whatever they started again, and exits 0."""
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    port = free_port()
+    proc, api = serve(rowcast, server_config(tmp_path, port), port)
+    ps = {n: pipeline(n, db, start) for n in ("r1", "r2", "r3")}
+    for p in ps.values():
+        assert api.call("POST", "/v1/pipelines", token=TOKEN, body=p).status == 201
+    Writer(mysql, db).tx(3)
+    for n in ps:
+        api.wait(n, delivered(9), "9 delivered")
+    assert api.call("POST", "/v1/pipelines/r1/restart", token=TOKEN).status == 202
+    body = {**ps["r2"], "queue_batches": 2}
+    assert api.call("PUT", "/v1/pipelines/r2/config", token=TOKEN, body=body).status == 202
+    assert api.call("DELETE", "/v1/pipelines/r3", token=TOKEN).status == 202
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.proc.wait(20) == 0, proc.describe()
+    err = (tmp_path / "rowcast-1.stderr").read_text()
+    for n in ("r1", "r2"):  # each got its shutdown stop after the request's helper was done
+        assert re.search(rf"\[main\] pipeline {n}: \d+ events read, \d+ delivered, 0 failed", err), err
+    assert "pipeline r3: deleted" in err, err
+    assert "exceeded" not in err, err
+    # what the delete removed stays removed, the change is kept
+    assert sorted(f.name for f in (tmp_path / "state").iterdir()) == ["r1.json", "r2.json"]
+    assert json.loads((tmp_path / "state" / "r2.json").read_text())["queue_batches"] == 2
