@@ -1395,10 +1395,13 @@ void rc_pipeline_resume(rc_pipeline_t *p) {
 }
 
 void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
-    if (src->resume.gtid_mode) {
-        return; /* a GTID restart needs the executed set: p loads the stored checkpoint */
+    if (src->worker_ran && !src->clean_end) {
+        return; /* src gave up on messages: p resumes from the stored position instead */
     }
     p->resume = src->resume;
+    if (src->executed && (p->executed = rc_gtid_set_copy(src->executed)) != NULL) {
+        p->executed_known = src->executed_known;
+    }
     rc_pipeline_position_t at;
     rc_pipeline_get_position(src, &at);
     pthread_mutex_lock(&p->lock);

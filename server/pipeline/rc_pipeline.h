@@ -92,8 +92,10 @@ void rc_pipeline_write_state_json(rc_pipeline_t *p, struct rc_buf *out);
  * reader: they never block. rc_pipeline_start after rc_pipeline_stop starts again from the last
  * transaction boundary read. @thread any */
 void rc_pipeline_pause(rc_pipeline_t *p);
-/* Makes p (not started) start where src (stopped) left off: its last transaction boundary and
- * position, instead of p's configured start. Used when a pipeline's config is replaced. */
+/* Makes p (not started) start where src (stopped) left off: its last transaction boundary,
+ * position and executed GTID set, instead of p's configured start or stored position. When src
+ * gave up on undelivered messages, p starts from the stored position instead. Used when a
+ * pipeline's config is replaced. */
 void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
 /* Makes p (stopped, not running) start at binlog file:pos on its next start. */
 void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos);

@@ -475,8 +475,12 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
     # a valid change of a config-file pipeline is accepted (here without a state_dir)
     r = api.call("PUT", "/v1/pipelines/pc/config", token=TOKEN, body={**pc, "queue_batches": 3})
     assert r.status == 202, r.body
+    # the change happens in the background (stop, last position written, start): wait for it
+    deadline = time.monotonic() + 60
+    while api.call("GET", "/v1/pipelines/pc/config").json()["queue_batches"] != 3:
+        assert time.monotonic() < deadline, "the config change did not take effect"
+        time.sleep(0.1)
     api.wait("pc", lambda st: st["state"] == "RUNNING", "RUNNING after the change")
-    assert api.call("GET", "/v1/pipelines/pc/config").json()["queue_batches"] == 3
 
     # GET endpoints stay open with a token configured; every documented (path, method) answered
     api.call("GET", "/v1/pipelines?expand=status")
