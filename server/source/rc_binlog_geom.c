@@ -118,7 +118,7 @@ static rc_err_t geometry(wkb_t *w, uint32_t want, bool bare, int depth) {
         return bad(w, "WKB byte order %u is neither 0 nor 1", order);
     }
     bool le = order == 1;
-    uint32_t type;
+    uint32_t type = 0;
     u32(w, le, &type);
     if (type < 1 || type > 7 || (want && type != want)) {
         return want ? bad(w, "WKB geometry of type %u where type %u must be", type, want)

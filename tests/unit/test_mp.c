@@ -35,7 +35,7 @@ static void mp_str(mp_t *m, const char *s) {
 /* Skips data[0..n) and expects err; on success *p must land exactly on data + n. */
 static void check_skip(const void *data, size_t n, rc_err_t want) {
     /* a copy of exactly n bytes, so ASan catches any read past the end */
-    uint8_t *copy = malloc(n ? n : 1);
+    uint8_t *copy = calloc(1, n ? n : 1);
     memcpy(copy, data, n);
     const uint8_t *p = copy;
     assert_int_equal(rc_mp_skip(&p, copy + n), want);
