@@ -83,7 +83,16 @@ struct rc_transform_chain {
     rc_transform_stats_t stats;
     time_t last_log;
     uint64_t unlogged;
+    uint32_t *marks; /* extra boundaries mapped by the next run (rc_transform_chain_set_marks) */
+    size_t n_marks;
+    char *dead_letter_topic; /* on_error: dead_letter */
+    msgpack_sbuffer dl;      /* a stage's output rebuilt with its dead letters */
 };
+
+void rc_transform_chain_set_marks(rc_transform_chain_t *c, uint32_t *marks, size_t n) {
+    c->marks = marks;
+    c->n_marks = n;
+}
 
 static char *read_file(const char *path, size_t *len, char *errstr, size_t errstr_size) {
     FILE *f = fopen(path, "rb");
@@ -145,6 +154,7 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
     }
     c->on_error = on_error;
     msgpack_sbuffer_init(&c->spare);
+    msgpack_sbuffer_init(&c->dl);
     for (size_t i = 0; i < n; i++) {
         stage_t *s = &c->stages[i];
         c->n_stages = i + 1;
@@ -192,6 +202,9 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         if (s->engine->set_budget && specs[i].budget_ms > 0) {
             s->engine->set_budget(s->vm, specs[i].budget_ms);
         }
+        if (s->engine->set_memory_limit && specs[i].memory_bytes > 0) {
+            s->engine->set_memory_limit(s->vm, specs[i].memory_bytes);
+        }
         continue;
     fail_why:
         rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "pipeline %s: transforms[%zu]: %s", pipeline,
@@ -223,12 +236,44 @@ void rc_transform_chain_destroy(rc_transform_chain_t *c) {
     }
     free(c->stages);
     msgpack_sbuffer_destroy(&c->spare);
+    msgpack_sbuffer_destroy(&c->dl);
+    free(c->dead_letter_topic);
     free(c->spans);
     free(c->run);
     free(c->res);
     rc_buf_free(&c->errs);
     free(c->pipeline);
     free(c);
+}
+
+rc_err_t rc_transform_chain_set_dead_letter(rc_transform_chain_t *c, const char *topic,
+                                            char *errstr, size_t errstr_size) {
+    rc_buf_t b = RC_BUF_INIT;
+    for (const char *p = topic; *p; p++) {
+        rc_err_t err =
+            strncmp(p, "{pipeline}", 10) == 0 ? rc_buf_puts(&b, c->pipeline) : rc_buf_putc(&b, *p);
+        if (err != RC_OK) {
+            rc_buf_free(&b);
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        p += strncmp(p, "{pipeline}", 10) == 0 ? 9 : 0;
+    }
+    bool ok = b.len >= 1 && b.len <= TOPIC_MAX;
+    for (size_t i = 0; ok && i < b.len; i++) {
+        ok = isalnum((unsigned char)b.data[i]) || b.data[i] == '.' || b.data[i] == '_' ||
+             b.data[i] == '-';
+    }
+    if (!ok || rc_buf_putc(&b, '\0') != RC_OK) {
+        rc_buf_free(&b);
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                         "pipeline %s: dead_letter_topic \"%s\" is not a valid Kafka topic name: "
+                         "use 1 to %d characters from A-Z a-z 0-9 . _ - (and {pipeline})",
+                         c->pipeline, topic, TOPIC_MAX);
+    }
+    free(c->dead_letter_topic);
+    c->dead_letter_topic = b.data;
+    c->on_error = RC_ON_ERROR_DEAD_LETTER;
+    return RC_OK;
 }
 
 void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t *out) {
@@ -303,6 +348,117 @@ static void log_skipped(rc_transform_chain_t *c, const char *msg) {
     c->unlogged = 0;
 }
 
+/* Is this event a dead letter (an earlier stage put it there)? */
+static bool is_dead_letter(const uint8_t *ev, const uint8_t *end) {
+    const uint8_t *kafka, *headers, *v;
+    return rc_mp_map_find(ev, end, "kafka", &kafka) == RC_OK &&
+           rc_mp_map_find(kafka, end, "headers", &headers) == RC_OK &&
+           rc_mp_map_find(headers, end, "rowcast.error", &v) == RC_OK;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n) {
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void copy_raw(msgpack_packer *pk, const uint8_t *from, const uint8_t *to) {
+    pk->callback(pk->data, (const char *)from, (size_t)(to - from));
+}
+
+/* Appends the dead letter of ev: its kafka map with the dead-letter topic and the error
+ * headers, every other field as it was. */
+static void pack_dead_letter(rc_transform_chain_t *c, msgpack_packer *pk, const uint8_t *ev,
+                             const uint8_t *end, const char *file, const char *msg, size_t len) {
+    const uint8_t *p = ev;
+    uint32_t n = 0;
+    rc_mp_read_map(&p, end, &n); /* the stage checked: a map */
+    const uint8_t *kafka = NULL;
+    rc_mp_map_find(ev, end, "kafka", &kafka);
+    msgpack_pack_map(pk, n + (kafka ? 0 : 1));
+    const char *old_topic = "";
+    uint32_t old_len = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *k = p, *v;
+        const char *ks;
+        uint32_t kn;
+        bool is_kafka =
+            rc_mp_read_str(&p, end, &ks, &kn) == RC_OK && kn == 5 && memcmp(ks, "kafka", 5) == 0;
+        p = k;
+        rc_mp_skip(&p, end);
+        v = p;
+        rc_mp_skip(&p, end);
+        if (!is_kafka) {
+            copy_raw(pk, k, p);
+            continue;
+        }
+        copy_raw(pk, k, v);
+        const uint8_t *kp = v, *topicp = NULL, *headers = NULL;
+        uint32_t kn2 = 0;
+        rc_mp_read_map(&kp, end, &kn2);
+        if (rc_mp_map_find(v, end, "topic", &topicp) == RC_OK) {
+            rc_mp_read_str(&topicp, end, &old_topic, &old_len);
+        }
+        bool has_topic = topicp != NULL, has_headers = false, headers_key = false;
+        if (rc_mp_map_find(v, end, "headers", &headers) == RC_OK) {
+            const uint8_t *hp = headers;
+            uint32_t ignore;
+            headers_key = true;
+            has_headers = rc_mp_read_map(&hp, end, &ignore) == RC_OK;
+        }
+        msgpack_pack_map(pk, kn2 + !has_topic + !headers_key);
+        for (uint32_t j = 0; j < kn2; j++) {
+            const uint8_t *kk = kp;
+            const char *name;
+            uint32_t name_len = 0;
+            bool str = rc_mp_read_str(&kp, end, &name, &name_len) == RC_OK;
+            kp = kk;
+            rc_mp_skip(&kp, end); /* the name */
+            rc_mp_skip(&kp, end); /* the value */
+            if (str && name_len == 5 && memcmp(name, "topic", 5) == 0) {
+                continue; /* written below */
+            }
+            if (str && name_len == 7 && memcmp(name, "headers", 7) == 0) {
+                continue; /* rewritten below, with what it held when it was a map */
+            }
+            copy_raw(pk, kk, kp);
+        }
+        pack_str(pk, "topic", 5);
+        pack_str(pk, c->dead_letter_topic, strlen(c->dead_letter_topic));
+        pack_str(pk, "headers", 7);
+        uint32_t nh = 0;
+        const uint8_t *hp = headers;
+        if (has_headers) {
+            rc_mp_read_map(&hp, end, &nh);
+        }
+        msgpack_pack_map(pk, nh + 3);
+        if (nh) {
+            const uint8_t *hend = hp;
+            for (uint32_t j = 0; j < 2 * nh; j++) {
+                rc_mp_skip(&hend, end);
+            }
+            copy_raw(pk, hp, hend);
+        }
+        pack_str(pk, "rowcast.error", 13);
+        pack_str(pk, msg, len);
+        pack_str(pk, "rowcast.transform", 17);
+        pack_str(pk, file, strlen(file));
+        pack_str(pk, "rowcast.topic", 13);
+        pack_str(pk, old_topic, old_len);
+    }
+    if (!kafka) {
+        pack_str(pk, "kafka", 5);
+        msgpack_pack_map(pk, 2);
+        pack_str(pk, "topic", 5);
+        pack_str(pk, c->dead_letter_topic, strlen(c->dead_letter_topic));
+        pack_str(pk, "headers", 7);
+        msgpack_pack_map(pk, 2);
+        pack_str(pk, "rowcast.error", 13);
+        pack_str(pk, msg, len);
+        pack_str(pk, "rowcast.transform", 17);
+        pack_str(pk, file, strlen(file));
+    }
+}
+
 rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, uint32_t *n,
                                 uint32_t *mark, size_t *mark_off, char *errstr,
                                 size_t errstr_size) {
@@ -322,7 +478,8 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
                                  c->pipeline, i);
             }
             c->spans[i] = (rc_span_t){start, (size_t)(cur - start)};
-            c->run[i] = matches(s, start, cur);
+            c->run[i] = matches(s, start, cur) &&
+                        !(c->on_error == RC_ON_ERROR_DEAD_LETTER && is_dead_letter(start, cur));
         }
         c->spare.size = 0;
         rc_buf_reset(&c->errs);
@@ -333,8 +490,34 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
         }
         uint32_t out_n = 0, out_mark = 0;
         size_t out_mark_off = 0;
+        size_t k = 0; /* next extra mark; marks of 0 events stay 0 */
+        while (k < c->n_marks && c->marks[k] == 0) {
+            k++;
+        }
+        /* dead letters: the output is rebuilt with each failed event in its place */
+        bool rebuild = false;
+        for (uint32_t i = 0; i < count && c->on_error == RC_ON_ERROR_DEAD_LETTER; i++) {
+            rebuild = rebuild || c->res[i].status == RC_SCRIPT_FAILED;
+        }
+        msgpack_packer dlpk;
+        size_t copied = 0;
+        if (rebuild) {
+            c->dl.size = 0;
+            msgpack_packer_init(&dlpk, &c->dl, msgpack_sbuffer_write);
+        }
         for (uint32_t i = 0; i < count; i++) {
             rc_script_result_t *r = &c->res[i];
+            if (rebuild) {
+                msgpack_sbuffer_write(&c->dl, c->spare.data + copied, r->end_off - copied);
+                copied = r->end_off;
+                if (r->status == RC_SCRIPT_FAILED) {
+                    pack_dead_letter(c, &dlpk, c->spans[i].p, c->spans[i].p + c->spans[i].len,
+                                     s->file, c->errs.data + r->err_off, r->err_len);
+                    r->n_out = 1;
+                    c->stats.dead_lettered++;
+                }
+                r->end_off = c->dl.size;
+            }
             if (r->status == RC_SCRIPT_DROPPED) {
                 c->stats.dropped++;
             } else if (r->status == RC_SCRIPT_FAILED) {
@@ -350,16 +533,28 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
                                      "pipeline %s: transform of an event of %s failed: %.*s",
                                      c->pipeline, where, (int)r->err_len, msg);
                 }
+                if (c->on_error == RC_ON_ERROR_DEAD_LETTER) {
+                    goto counted;
+                }
                 c->stats.errors++;
                 char line[1200];
                 snprintf(line, sizeof(line), "%s: %.*s", where, (int)r->err_len, msg);
                 log_skipped(c, line);
             }
+        counted:
             out_n += r->n_out;
             if (i + 1 == *mark) {
                 out_mark = out_n;
                 out_mark_off = r->end_off;
             }
+            while (k < c->n_marks && c->marks[k] == i + 1) {
+                c->marks[k++] = out_n;
+            }
+        }
+        if (rebuild) { /* the rebuilt output becomes the stage's output */
+            msgpack_sbuffer t = c->spare;
+            c->spare = c->dl;
+            c->dl = t;
         }
         msgpack_sbuffer tmp = *buf;
         *buf = c->spare;
@@ -368,6 +563,8 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
         *mark = out_mark;
         *mark_off = out_mark_off;
     }
+    c->marks = NULL;
+    c->n_marks = 0;
     return RC_OK;
 }
 

@@ -61,6 +61,10 @@ typedef struct rc_script_engine {
      * run per transform_batch call; past it, the running event fails with a message. 0 =
      * no limit. */
     void (*set_budget)(void *vm, unsigned ms);
+    /* Optional: caps the memory the VM may hold (bytes; 0 = no cap). An allocation past it
+     * fails inside the script, which fails the running event with a message that names the
+     * cap; the VM stays usable once the script's garbage is collected. */
+    void (*set_memory_limit)(void *vm, size_t bytes);
 } rc_script_engine_t;
 
 extern const rc_script_engine_t rc_script_lua;
@@ -82,17 +86,21 @@ typedef struct rc_transform_spec {
     const char *file;         /* script path; relative ones are resolved against base_dir */
     const char *match_schema; /* anchored POSIX extended regex, or NULL = any */
     const char *match_table;
-    unsigned budget_ms; /* time budget per batch where the engine supports one; 0 = none */
+    unsigned budget_ms;  /* time budget per batch where the engine supports one; 0 = none */
+    size_t memory_bytes; /* memory cap of the script's VM; 0 = none */
 } rc_transform_spec_t;
 
 typedef enum rc_on_error {
-    RC_ON_ERROR_FAIL = 0, /* the batch fails with the script's message */
-    RC_ON_ERROR_SKIP,     /* the event is counted, logged (rate-limited) and not sent */
+    RC_ON_ERROR_FAIL = 0,    /* the batch fails with the script's message */
+    RC_ON_ERROR_SKIP,        /* the event is counted, logged (rate-limited) and not sent */
+    RC_ON_ERROR_DEAD_LETTER, /* the event, as it entered the failing transform, goes to the
+                              * dead-letter topic with the error in its headers */
 } rc_on_error_t;
 
 typedef struct rc_transform_stats {
-    uint64_t dropped; /* events a script dropped */
-    uint64_t errors;  /* events skipped after a script error (on_error: skip) */
+    uint64_t dropped;       /* events a script dropped */
+    uint64_t errors;        /* events skipped after a script error (on_error: skip) */
+    uint64_t dead_lettered; /* events sent to the dead-letter topic (on_error: dead_letter) */
 } rc_transform_stats_t;
 
 /* Reads and compiles every script (also what --check does). `pipeline` names the chain in
@@ -103,6 +111,14 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
                                              char *errstr, size_t errstr_size);
 void rc_transform_chain_destroy(rc_transform_chain_t *c);
 
+/* on_error: dead_letter. A failed event is sent to `topic` ({pipeline} is replaced by the
+ * pipeline's name) instead of its own: the event as it entered the transform that failed,
+ * its kafka.key kept, with the Kafka headers rowcast.error (the message), rowcast.transform
+ * (the script file) and rowcast.topic (the topic it had). Later transforms of the chain
+ * leave it alone. Fails with a sentence when the topic is not a valid Kafka topic name. */
+rc_err_t rc_transform_chain_set_dead_letter(rc_transform_chain_t *c, const char *topic,
+                                            char *errstr, size_t errstr_size);
+
 /* Runs the n events in *buf (msgpack maps back to back) through the chain, replacing *buf's
  * content with the result and *n with the number of events in it. *mark is an event count of
  * the input (a transaction boundary); on return *mark and *mark_off are the event count and
@@ -111,6 +127,12 @@ void rc_transform_chain_destroy(rc_transform_chain_t *c);
  * @thread worker */
 rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, uint32_t *n,
                                 uint32_t *mark, size_t *mark_off, char *errstr, size_t errstr_size);
+
+/* Asks the next rc_transform_chain_run to map n more input event counts (ascending: every
+ * transaction boundary of the batch) to output event counts, in place, the way it maps *mark.
+ * marks must stay valid until that run returns; a failed run leaves them undefined.
+ * @thread worker */
+void rc_transform_chain_set_marks(rc_transform_chain_t *c, uint32_t *marks, size_t n);
 
 void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t *out);
 

@@ -193,7 +193,7 @@ int rc_script_cli_main(int argc, char **argv) {
 
     char errstr[2048];
     int status = 2;
-    rc_transform_spec_t spec = {engine, script, NULL, NULL, 5000};
+    rc_transform_spec_t spec = {engine, script, NULL, NULL, 5000, (size_t)256 << 20};
     rc_transform_chain_t *c = rc_transform_chain_new("transform-test", &spec, 1, NULL,
                                                      RC_ON_ERROR_FAIL, errstr, sizeof(errstr));
     if (!c) {

@@ -13,8 +13,13 @@
  * and, once the batch's budget is spent, throws at the script's line; from then on every
  * check of that event throws, so a script that catches the error cannot keep looping. The
  * next event gets a fresh 1024 checks, as Lua's count hook gives it 1000 instructions. eval
- * and the Function constructor are removed: code they compiled would not be checked. */
+ * and the Function constructor are removed: code they compiled would not be checked.
+ *
+ * Memory cap: the heap's allocator counts every block and, while the user's script runs,
+ * refuses to grow past the cap; duktape collects garbage and retries, then throws an Error
+ * in the script. The conversions around the script are not capped (bounded by the batch). */
 #include <duktape.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,8 @@ typedef struct jvm {
     int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = no batch running under a budget */
     uint32_t ticks;
     bool expired;                      /* the budget ran out during the running event */
+    size_t mem_used, mem_limit;        /* bytes the heap holds (with our headers); cap, 0 = none */
+    bool mem_capped;                   /* the cap applies: only while the user's script runs */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
 } jvm_t;
@@ -405,7 +412,9 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     vm->ticks = 0;
     vm->expired = false;
     vm->deadline_ns = vm->budget_ms ? mono_ns() + (int64_t)vm->budget_ms * 1000000LL : 0;
+    vm->mem_capped = vm->mem_limit > 0; /* the cap binds the script, not the conversions */
     duk_call(ctx, 5);
+    vm->mem_capped = false;
     vm->deadline_ns = 0;
     duk_set_top(ctx, 5);
 
@@ -425,6 +434,12 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         if (duk_has_prop_index(ctx, 4, i)) {
             duk_get_prop_index(ctx, 4, i);
             format_error(ctx, -1, vm->file, msg, sizeof(msg));
+            if (vm->mem_limit && (strstr(msg, "Error: alloc failed") ||
+                                  strstr(msg, "DoubleError: error in error handling"))) {
+                size_t used = strlen(msg);
+                snprintf(msg + used, sizeof(msg) - used, " (the script's memory limit is %zu MiB)",
+                         vm->mem_limit >> 20);
+            }
             fail_event(b, r, start, msg);
             r->end_off = b->out->size;
             continue;
@@ -484,6 +499,7 @@ static rc_err_t js_transform_batch(void *opaque, const rc_span_t *ev, const bool
     batch_t b = {vm, ev, run, n, out, res, errs, false};
     int rc = duk_safe_call(vm->ctx, batch_main, &b, 0, 1);
     vm->deadline_ns = 0;
+    vm->mem_capped = false;
     if (rc != DUK_EXEC_SUCCESS) {
         char msg[1024];
         format_error(vm->ctx, -1, vm->file, msg, sizeof(msg));
@@ -617,6 +633,66 @@ static duk_ret_t js_no_function_constructor(duk_context *ctx) {
 static void js_vm_set_budget(void *opaque, unsigned ms) {
     jvm_t *vm = opaque;
     vm->budget_ms = ms;
+}
+
+/* The heap's allocator: each block carries its size in a header (duktape's free and realloc
+ * do not say it), so the heap can be counted and capped. Past the cap an allocation fails;
+ * duktape then collects garbage, retries, and throws an Error in the script. */
+typedef union mem_hdr {
+    size_t size;
+    max_align_t align;
+} mem_hdr_t;
+
+static void *js_alloc(void *udata, duk_size_t size) {
+    jvm_t *vm = udata;
+    size_t total = sizeof(mem_hdr_t) + size;
+    if (vm->mem_capped && vm->mem_used + total > vm->mem_limit) {
+        return NULL;
+    }
+    mem_hdr_t *h = malloc(total);
+    if (!h) {
+        return NULL;
+    }
+    h->size = size;
+    vm->mem_used += total;
+    return h + 1;
+}
+
+static void js_free(void *udata, void *ptr) {
+    jvm_t *vm = udata;
+    if (ptr) {
+        mem_hdr_t *h = (mem_hdr_t *)ptr - 1;
+        vm->mem_used -= sizeof(mem_hdr_t) + h->size;
+        free(h);
+    }
+}
+
+static void *js_realloc(void *udata, void *ptr, duk_size_t size) {
+    jvm_t *vm = udata;
+    if (!ptr) {
+        return js_alloc(udata, size);
+    }
+    if (size == 0) {
+        js_free(udata, ptr);
+        return NULL;
+    }
+    mem_hdr_t *h = (mem_hdr_t *)ptr - 1;
+    size_t old = h->size;
+    if (vm->mem_capped && size > old && vm->mem_used - old + size > vm->mem_limit) {
+        return NULL;
+    }
+    mem_hdr_t *n = realloc(h, sizeof(mem_hdr_t) + size);
+    if (!n) {
+        return NULL;
+    }
+    n->size = size;
+    vm->mem_used = vm->mem_used - old + size;
+    return n + 1;
+}
+
+static void js_vm_set_memory_limit(void *opaque, size_t bytes) {
+    jvm_t *vm = opaque;
+    vm->mem_limit = bytes;
 }
 
 static void fatal(void *udata, const char *msg) {
@@ -757,7 +833,7 @@ static void *js_vm_create(const char *file, const char *src, size_t len, char *e
         msgpack_sbuffer_init(&vm->udf_res);
     }
     if (!vm || !(vm->file = strdup(file)) ||
-        !(vm->ctx = duk_create_heap(NULL, NULL, NULL, vm, fatal))) {
+        !(vm->ctx = duk_create_heap(js_alloc, js_realloc, js_free, vm, fatal))) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a JS heap", file);
         goto fail;
     }
@@ -785,4 +861,5 @@ const rc_script_engine_t rc_script_js = {
     .transform_batch = js_transform_batch,
     .destroy = js_vm_destroy,
     .set_budget = js_vm_set_budget,
+    .set_memory_limit = js_vm_set_memory_limit,
 };

@@ -11,7 +11,15 @@
  * Time budget: an instruction-count hook checks the clock and raises an error in the running
  * script once the batch's budget is spent. LuaJIT does not run hooks inside compiled traces
  * (a `while true do end` would never be interrupted), so a VM with a budget runs with the JIT
- * compiler off; the conversions dominate the cost (bench_transform shows no difference). */
+ * compiler off; the conversions dominate the cost (bench_transform shows no difference).
+ *
+ * Memory cap: the VM's allocator counts the heap and, while the user's script runs, refuses
+ * to grow it past the cap; Lua raises "not enough memory" in the script, which fails that
+ * event. The conversions around the script are not capped (they are bounded by the batch).
+ * LuaJIT does not collect garbage when an allocation fails, so the driver collects after a
+ * script ran out, and a full collection runs after a batch that left the heap above half
+ * the cap. Once the cap is hit, a slack of an eighth of it (at least 1 MiB) lets the error
+ * unwind and the collector work until the heap is back under the cap. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -28,11 +36,14 @@
 typedef struct lvm {
     lua_State *L;
     char *file;
-    int ref_shape, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort;
+    int ref_shape, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief;
     unsigned budget_ms;
     int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0 = no script running under a budget */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
+    size_t mem_used, mem_limit; /* bytes the Lua heap holds; the cap (0 = none) */
+    bool mem_capped;            /* the cap applies: only while the user's script runs */
+    bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
 } lvm_t;
 
 /* The VM running on this thread (a VM runs on one thread at a time), for the hook. */
@@ -57,6 +68,49 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
     lua_pushfstring(L, "the time budget of %d ms per batch ran out", (int)vm->budget_ms);
     lua_concat(L, 2);
     lua_error(L);
+}
+
+/* The VM's allocator: counts what the Lua heap holds and refuses to grow it past the cap
+ * (Lua then raises "not enough memory" in the script). Shrinking never fails. */
+static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    lvm_t *vm = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        vm->mem_used -= old;
+        return NULL;
+    }
+    if (vm->mem_capped && nsize > old) {
+        /* past the cap, the error and the collection after it may still need a little */
+        size_t slack = vm->mem_limit / 8 > (1 << 20) ? vm->mem_limit / 8 : (1 << 20);
+        size_t cap = vm->mem_limit + (vm->mem_overdraft ? slack : 0);
+        if (vm->mem_used - old + nsize > cap) {
+            vm->mem_overdraft = true;
+            return NULL;
+        }
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) {
+        vm->mem_used = vm->mem_used - old + nsize;
+    }
+    return p;
+}
+
+/* relief(): after a script ran out of memory, collects its garbage with the cap lifted (the
+ * collector may allocate while it shrinks its tables). */
+static int l_relief(lua_State *L) {
+    lvm_t *vm = lua_touserdata(L, lua_upvalueindex(1));
+    bool capped = vm->mem_capped;
+    vm->mem_capped = false;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    vm->mem_capped = capped;
+    vm->mem_overdraft = vm->mem_used > vm->mem_limit; /* still above: a global holds it */
+    return 0;
+}
+
+static void lua_vm_set_memory_limit(void *opaque, size_t bytes) {
+    lvm_t *vm = opaque;
+    vm->mem_limit = bytes;
 }
 
 static void lua_vm_set_budget(void *opaque, unsigned ms) {
@@ -86,12 +140,15 @@ static const char prelude[] =
     "  return setmetatable({}, {__tostring = function() return name end, __metatable = false,\n"
     "    __newindex = function() error(name .. ' is read-only', 2) end})\n"
     "end\n"
-    "local function driver(fn, evs, n, res, errs)\n"
+    "local function driver(fn, evs, n, res, errs, relief)\n"
     "  for i = 1, n do\n"
     "    local e = evs[i]\n"
     "    if e ~= nil then\n"
     "      local ok, r = pcall(fn, e)\n"
-    "      if ok then res[i] = r else errs[i] = tostring(r) end\n"
+    "      if ok then res[i] = r else\n"
+    "        if r == 'not enough memory' then relief() end -- collect the event's garbage\n"
+    "        errs[i] = tostring(r)\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -462,7 +519,10 @@ static int batch_main(lua_State *L) {
         vm->deadline_ns = mono_ns() + (int64_t)vm->budget_ms * 1000000LL;
         running_vm = vm;
     }
-    lua_call(L, 5, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_relief);
+    vm->mem_capped = vm->mem_limit > 0; /* the cap binds the script, not the conversions */
+    lua_call(L, 6, 0);
+    vm->mem_capped = false;
     vm->deadline_ns = 0;
 
     for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
@@ -479,7 +539,16 @@ static int batch_main(lua_State *L) {
         lua_settop(L, 4);
         lua_rawgeti(L, 4, (int)i + 1);
         if (!lua_isnil(L, -1)) {
-            fail_event(b, r, start, lua_tostring(L, -1));
+            const char *msg = lua_tostring(L, -1);
+            char oom[700];
+            if (vm->mem_limit && msg && strcmp(msg, "not enough memory") == 0) {
+                snprintf(oom, sizeof(oom),
+                         "%s: not enough memory (the script's memory limit is "
+                         "%zu MiB)",
+                         vm->file, vm->mem_limit >> 20);
+                msg = oom;
+            }
+            fail_event(b, r, start, msg);
             r->end_off = b->out->size;
             continue;
         }
@@ -542,9 +611,15 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
     batch_t b = {vm, ev, run, n, out, res, errs, false};
     int rc = lua_cpcall(vm->L, batch_main, &b);
     vm->deadline_ns = 0;
+    vm->mem_capped = false;
+    if (vm->mem_limit && vm->mem_used > vm->mem_limit / 2) {
+        lua_gc(vm->L, LUA_GCCOLLECT, 0); /* LuaJIT has no emergency collection on a failure */
+    }
+    vm->mem_overdraft = vm->mem_used > vm->mem_limit;
     if (rc != 0) {
-        rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: the Lua VM failed: %s",
-                                 vm->file, lua_tostring(vm->L, -1));
+        rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: the Lua VM failed: %s%s",
+                                 vm->file, lua_tostring(vm->L, -1),
+                                 vm->mem_limit ? " (the script's memory limit ran out)" : "");
         lua_settop(vm->L, 0);
         return err;
     }
@@ -695,6 +770,9 @@ static int setup_main(lua_State *L) {
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_copy, 1);
     lua_setglobal(L, "copy");
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_relief, 1);
+    vm->ref_relief = luaL_ref(L, LUA_REGISTRYINDEX);
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
         const rc_udf_t *u = rc_udf_at(i);
@@ -745,7 +823,7 @@ static void lua_vm_destroy(void *opaque) {
 static void *lua_vm_create(const char *file, const char *src, size_t len, char *errstr,
                            size_t errstr_size) {
     lvm_t *vm = calloc(1, sizeof(*vm));
-    if (!vm || !(vm->file = strdup(file)) || !(vm->L = luaL_newstate())) {
+    if (!vm || !(vm->file = strdup(file)) || !(vm->L = lua_newstate(lua_vm_alloc, vm))) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a Lua VM", file);
         goto fail;
     }
@@ -774,4 +852,5 @@ const rc_script_engine_t rc_script_lua = {
     .transform_batch = lua_transform_batch,
     .destroy = lua_vm_destroy,
     .set_budget = lua_vm_set_budget,
+    .set_memory_limit = lua_vm_set_memory_limit,
 };

@@ -171,8 +171,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rowcast: %s\n", errstr);
         return 2;
     }
-    /* UDF plugins before any script is compiled: scripts see them as globals */
-    char *conf_dir = strdup(config_path);
+    /* UDF plugins before any script is compiled: scripts see them as globals; relative files
+     * are found next to the config file (the one with the settings, in a directory) */
+    char *conf_dir = strdup(conf->path ? conf->path : config_path);
     rc_err_t uerr = conf_dir ? rc_udf_load_all(conf->udfs, conf->n_udfs, dirname(conf_dir), errstr,
                                                sizeof(errstr))
                              : rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory");
@@ -235,12 +236,14 @@ int main(int argc, char **argv) {
         rc_error("main", "shutdown grace of %g s exceeded; not finished: %s",
                  conf->shutdown_grace_s, unfinished);
         status = 1;
-        if (rc_pipeline_ctl_busy(ctl)) {
-            /* A thread is stuck (a reader on a full queue, say): nothing can be freed safely. */
-            fflush(stdout);
-            fflush(stderr);
-            _exit(1);
-        }
+    }
+    if (rc_pipeline_ctl_busy(ctl)) {
+        /* A thread is stuck (a reader on a full queue, a request whose script never finishes
+         * loading): nothing can be freed safely. */
+        rc_warn("main", "threads still running; exiting without cleaning up");
+        fflush(stdout);
+        fflush(stderr);
+        _exit(status);
     }
     rc_http_stop(http);
     http = NULL;

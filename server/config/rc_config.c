@@ -153,6 +153,26 @@ static bool check_topic(const void *field, char *why, size_t n) {
     return true;
 }
 
+static bool check_dead_letter_topic(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    bool ok = s[0] != '\0';
+    for (const char *p = s; ok && *p;) {
+        if (strncmp(p, "{pipeline}", 10) == 0) {
+            p += 10;
+        } else {
+            ok = isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-';
+            p++;
+        }
+    }
+    if (!ok) {
+        char shown[128];
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n, "expected a topic of A-Z a-z 0-9 . _ - and the placeholder {pipeline}, "
+                         "got %s", shown);
+    }
+    return ok;
+}
+
 static bool check_replication(const void *field, char *why, size_t n) {
     int v = *(const int *)field;
     if (v == 0) {
@@ -392,7 +412,7 @@ static const rc_config_key_t batch_keys[] = {
 static const rc_config_table_t batch_table = {batch_keys, ARRAY_LEN(batch_keys), NULL};
 
 static const char *const transform_engines[] = {"lua", "js", NULL};
-static const char *const on_error_policies[] = {"fail", "skip", NULL};
+static const char *const on_error_policies[] = {"fail", "skip", "dead_letter", NULL};
 
 #define XF_OFF(f) offsetof(rc_transform_config_t, f)
 static const rc_config_key_t match_keys[] = {
@@ -473,7 +493,8 @@ static const rc_config_key_t pipeline_keys[] = {
      .def = "fail",
      .choices = on_error_policies,
      .desc = "What a script error does: fail stops the pipeline; skip counts and logs it "
-             "(rate-limited) and does not send the event."},
+             "(rate-limited) and does not send the event; dead_letter sends the event to "
+             "dead_letter_topic with the error in its headers."},
     {.name = "transform_budget_ms",
      .type = RC_CONFIG_INT,
      .offset = PIPE_OFF(transform_budget_ms),
@@ -483,6 +504,21 @@ static const rc_config_key_t pipeline_keys[] = {
      .desc = "Time scripts may run per batch; past it the running event fails (on_error "
              "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
              "loop and call. 0 = none."},
+    {.name = "transform_memory_mb",
+     .type = RC_CONFIG_INT,
+     .offset = PIPE_OFF(transform_memory_mb),
+     .def = "256",
+     .min = 0,
+     .max = 65536,
+     .desc = "Memory each script VM of the pipeline may hold, in MiB; an allocation past it "
+             "fails the running event (on_error applies). 0 = none."},
+    {.name = "dead_letter_topic",
+     .type = RC_CONFIG_STRING,
+     .offset = PIPE_OFF(dead_letter_topic),
+     .def = "{pipeline}.dead_letter",
+     .check = check_dead_letter_topic,
+     .desc = "With on_error: dead_letter, where failed events go ({pipeline} is the pipeline's "
+             "name), with the headers rowcast.error, rowcast.transform and rowcast.topic."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 
@@ -605,6 +641,36 @@ static const rc_config_key_t root_keys[] = {
 };
 static const rc_config_table_t root_table = {root_keys, ARRAY_LEN(root_keys), NULL};
 
+/* The body of PATCH /v1/pipelines/{name}/position. */
+static bool check_binlog_file(const void *field, char *why, size_t n) {
+    const char *s = str_of(field);
+    if (s[0] == '\0' || strchr(s, '/') != NULL || strlen(s) > 255) {
+        char shown[128];
+        rc_config_table_quote(s, shown, sizeof shown);
+        snprintf(why, n, "expected a binlog file name (1 to 255 characters, no directory), got %s",
+                 shown);
+        return false;
+    }
+    return true;
+}
+
+static const rc_config_key_t position_keys[] = {
+    {.name = "file",
+     .type = RC_CONFIG_STRING,
+     .offset = offsetof(rc_position_config_t, file),
+     .flags = RC_CONFIG_REQUIRED,
+     .check = check_binlog_file,
+     .desc = "Binlog file to start reading at, e.g. mysql-bin.000042."},
+    {.name = "pos",
+     .type = RC_CONFIG_U32,
+     .offset = offsetof(rc_position_config_t, pos),
+     .min = 4,
+     .max = 4294967295.0,
+     .flags = RC_CONFIG_REQUIRED,
+     .desc = "Byte offset in that file of a transaction boundary (4 = its first event)."},
+};
+static const rc_config_table_t position_table = {position_keys, ARRAY_LEN(position_keys), NULL};
+
 /* A file of a config directory other than the one with the settings: pipelines only. */
 typedef struct fragment {
     rc_pipeline_config_t *pipelines;
@@ -635,8 +701,9 @@ static rc_config_t *load_text(const char *name, const char *dir, const char *yam
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory while loading", name);
         goto fail;
     }
-    if (rc_config_table_parse(&root_table, conf, name, dir, yaml, len, errstr, errstr_size) !=
-        RC_OK) {
+    if (rc_config_table_parse_ex(&root_table, conf, name, dir, yaml, len,
+                                 RC_CONFIG_PARSE_ENV_OVERRIDES, NULL, 0, errstr,
+                                 errstr_size) != RC_OK) {
         goto fail;
     }
     return conf;
@@ -891,7 +958,9 @@ void rc_config_destroy(rc_config_t *conf) {
 void rc_config_print_reference(FILE *out) {
     fprintf(out, "# rowcast configuration keys: path: type, default; description.\n"
                  "# Strings may use ${ENV_VAR} ($$ for a literal $). Lists of maps are shown as "
-                 "name[].\n");
+                 "name[].\n"
+                 "# ROWCAST_<KEY>__<KEY>...=value overrides a value of the file (pipelines by "
+                 "index or name), e.g. ROWCAST_KAFKA__BROKERS.\n");
     rc_config_table_print(&root_table, out);
 }
 
@@ -933,4 +1002,22 @@ bool rc_config_source_same(const rc_source_config_t *a, const rc_source_config_t
         return strcmp(a->socket, b->socket) == 0;
     }
     return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+rc_err_t rc_config_position_parse(const char *text, size_t len, rc_position_config_t *out,
+                                  char *field, size_t field_size, char *errstr,
+                                  size_t errstr_size) {
+    memset(out, 0, sizeof(*out));
+    rc_err_t rc = rc_config_table_parse_ex(&position_table, out, "request body", NULL,
+                                           text ? text : "", text ? len : 0,
+                                           RC_CONFIG_PARSE_JSON | RC_CONFIG_PARSE_ENV_SECRETS_ONLY,
+                                           field, field_size, errstr, errstr_size);
+    if (rc != RC_OK) {
+        rc_config_position_free(out);
+    }
+    return rc;
+}
+
+void rc_config_position_free(rc_position_config_t *pos) {
+    rc_config_table_free(&position_table, pos);
 }

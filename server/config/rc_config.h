@@ -78,8 +78,10 @@ typedef struct rc_pipeline_config {
     int queue_batches;    /* bounded queue depth between reader and worker, default 16 */
     rc_transform_config_t *transforms; /* run in order on every event; none = events as read */
     size_t n_transforms;
-    int on_error;            /* 0 = fail (default), 1 = skip: what a script error does */
-    int transform_budget_ms; /* time scripts may run per batch (Lua), default 1000; 0 = none */
+    int on_error;            /* 0 = fail (default), 1 = skip, 2 = dead_letter */
+    int transform_budget_ms; /* time scripts may run per batch, default 1000; 0 = none */
+    int transform_memory_mb; /* memory cap of each script VM, default 256; 0 = none */
+    char *dead_letter_topic; /* on_error: dead_letter; default "{pipeline}.dead_letter" */
 } rc_pipeline_config_t;
 
 typedef struct rc_kafka_config {
@@ -134,6 +136,17 @@ rc_pipeline_config_t *rc_config_pipeline_parse(const char *name, const char *dir
                                                size_t field_size, char *errstr,
                                                size_t errstr_size);
 void rc_config_pipeline_destroy(rc_pipeline_config_t *pc);
+
+/* A binlog position sent by a client (PATCH /v1/pipelines/{name}/position), checked by a key
+ * table like the rest: {"file": "mysql-bin.000042", "pos": 4}. */
+typedef struct rc_position_config {
+    char *file;
+    uint32_t pos;
+} rc_position_config_t;
+rc_err_t rc_config_position_parse(const char *text, size_t len, rc_position_config_t *out,
+                                  char *field, size_t field_size, char *errstr,
+                                  size_t errstr_size);
+void rc_config_position_free(rc_position_config_t *pos);
 
 /* True when the two sources are the same server endpoint (socket, or host and port). */
 bool rc_config_source_same(const rc_source_config_t *a, const rc_source_config_t *b);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ typedef struct ctx {
     unique_value_t *uniq;
     size_t n_uniq;
     size_t cap_uniq;
+    char **env_vars; /* names of the ROWCAST_ variables applied; node meta = index + 1 */
+    size_t n_env_vars;
 } ctx_t;
 
 /* ---- messages and paths ---- */
@@ -60,6 +63,15 @@ static rc_err_t fail_at(ctx_t *c, int line, rc_err_t err, const char *fmt, ...) 
     va_end(ap);
     if (c->where != NULL && c->where_size > 0) {
         snprintf(c->where, c->where_size, "%s", c->path);
+    }
+    if (line < 0 && (size_t)-line <= c->n_env_vars) { /* a value from the environment */
+        const char *var = c->env_vars[-line - 1];
+        if (c->path_len > 0) {
+            return rc_seterr(c->errstr, c->errstr_size, err, "%s: environment variable %s: %s: %s",
+                             c->file, var, c->path, msg);
+        }
+        return rc_seterr(c->errstr, c->errstr_size, err, "%s: environment variable %s: %s", c->file,
+                         var, msg);
     }
     if (c->path_len > 0) {
         return rc_seterr(c->errstr, c->errstr_size, err, "%s:%d: %s: %s", c->file, line, c->path,
@@ -194,6 +206,10 @@ static int node_line(struct fy_node *n, int fallback) {
         return fallback;
     }
     void *it = NULL;
+    void *env = fy_node_get_meta(n);
+    if (env != NULL) {
+        return -(int)(uintptr_t)env; /* set by an environment override: fail_at names it */
+    }
     switch (fy_node_get_type(n)) {
     case FYNT_SCALAR: {
         struct fy_token *t = fy_node_get_scalar_token(n);
@@ -974,6 +990,259 @@ static rc_err_t parse_table(ctx_t *c, const rc_config_table_t *t, char *base, st
     return RC_OK;
 }
 
+/* ---- ROWCAST_* environment overrides ----
+ *
+ * ROWCAST_<KEY>__<KEY>...=value sets one value of the document before it is walked, so the
+ * walk checks it like any other (and names the variable when it is wrong). Segments are keys
+ * in any case (LOG_LEVEL = log_level); in pipelines a segment is an index or a pipeline name
+ * (characters other than letters and digits written as _); in a map of name: value (rdkafka)
+ * the last segment is the property with _ for . (COMPRESSION_TYPE = compression.type). A
+ * variable whose first segment is no top-level key is someone else's (ROWCAST_MYSQL_PASSWORD
+ * referenced as ${ROWCAST_MYSQL_PASSWORD}) and is left alone. */
+
+extern char **environ;
+
+#define ENV_PREFIX "ROWCAST_"
+
+static bool seg_is(const char *seg, size_t n, const char *name) {
+    return strlen(name) == n && strncasecmp(seg, name, n) == 0;
+}
+
+static const rc_config_key_t *seg_key(const rc_config_table_t *t, const char *seg, size_t n) {
+    for (size_t i = 0; t != NULL && i < t->n_keys; i++) {
+        if (seg_is(seg, n, t->keys[i].name)) {
+            return &t->keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* A pipeline name as a segment: letters and digits compared without case, anything else _. */
+static bool seg_names(const char *seg, size_t n, const char *name, size_t len) {
+    if (n != len) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)seg[i], b = (unsigned char)name[i];
+        if (!isalnum(b)) {
+            b = '_';
+        }
+        if (tolower(a) != tolower(b)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void mark_env(struct fy_node *n, size_t var) {
+    if (n == NULL) {
+        return;
+    }
+    fy_node_set_meta(n, (void *)(uintptr_t)(var + 1));
+    void *it = NULL;
+    if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *p;
+        while ((p = fy_node_mapping_iterate(n, &it)) != NULL) {
+            mark_env(fy_node_pair_key(p), var);
+            mark_env(fy_node_pair_value(p), var);
+        }
+    } else if (fy_node_is_sequence(n)) {
+        struct fy_node *item;
+        while ((item = fy_node_sequence_iterate(n, &it)) != NULL) {
+            mark_env(item, var);
+        }
+    }
+}
+
+/* Sets map[name] = value (replacing a value there); the new nodes are marked as var's. */
+static rc_err_t env_set(ctx_t *c, struct fy_document *doc, struct fy_node *map, const char *name,
+                        struct fy_node *value, size_t var) {
+    mark_env(value, var);
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(p);
+        size_t klen;
+        const char *ks = k && fy_node_is_scalar(k) ? fy_node_get_scalar(k, &klen) : NULL;
+        if (ks && strlen(name) == klen && memcmp(ks, name, klen) == 0) {
+            return fy_node_pair_set_value(p, value) == 0 ? RC_OK : fail_nomem(c);
+        }
+    }
+    struct fy_node *k = fy_node_create_scalar_copy(doc, name, FY_NT);
+    if (k == NULL) {
+        return fail_nomem(c);
+    }
+    mark_env(k, var);
+    return fy_node_mapping_append(map, k, value) == 0 ? RC_OK : fail_nomem(c);
+}
+
+static struct fy_node *map_child(struct fy_node *map, const char *name) {
+    struct fy_node *n = fy_node_mapping_lookup_by_string(map, name, FY_NT);
+    if (n != NULL && fy_node_is_alias(n)) {
+        n = fy_node_resolve_alias(n);
+    }
+    return n;
+}
+
+/* Applies one variable (name=value, name starting after the prefix) at table/map. */
+static rc_err_t env_apply(ctx_t *c, struct fy_document *doc, const rc_config_table_t *t,
+                          struct fy_node *map, const char *segs, const char *value, size_t var) {
+    const char *var_name = c->env_vars[var];
+    for (;;) {
+        const char *sep = strstr(segs, "__");
+        size_t n = sep ? (size_t)(sep - segs) : strlen(segs);
+        const rc_config_key_t *k = seg_key(t, segs, n);
+        if (k == NULL) {
+            return rc_seterr(c->errstr, c->errstr_size, RC_ERR_INVALID,
+                             "%s: environment variable %s: no key %.*s here (keys are separated "
+                             "by __; rowcast --help-config lists them)",
+                             c->file, var_name, (int)n, segs);
+        }
+        const char *rest = sep ? sep + 2 : NULL;
+        struct fy_node *child = map_child(map, k->name);
+        switch (k->type) {
+        case RC_CONFIG_MAP:
+        case RC_CONFIG_KV_MAP:
+            if (rest == NULL) {
+                return rc_seterr(c->errstr, c->errstr_size, RC_ERR_INVALID,
+                                 "%s: environment variable %s: %s is a map: name one of its "
+                                 "keys after __",
+                                 c->file, var_name, k->name);
+            }
+            if (child == NULL || !fy_node_is_mapping(child)) {
+                child = fy_node_create_mapping(doc);
+                rc_err_t rc = child ? env_set(c, doc, map, k->name, child, var) : fail_nomem(c);
+                if (rc != RC_OK) {
+                    return rc;
+                }
+            }
+            if (k->type == RC_CONFIG_KV_MAP) {
+                if (strstr(rest, "__") != NULL || *rest == '\0') {
+                    return rc_seterr(c->errstr, c->errstr_size, RC_ERR_INVALID,
+                                     "%s: environment variable %s: %s takes one property name "
+                                     "after __ (with _ for .)",
+                                     c->file, var_name, k->name);
+                }
+                char prop[256];
+                size_t i = 0;
+                for (; rest[i] != '\0' && i + 1 < sizeof prop; i++) {
+                    prop[i] = rest[i] == '_' ? '.' : (char)tolower((unsigned char)rest[i]);
+                }
+                prop[i] = '\0';
+                struct fy_node *v = fy_node_create_scalar_copy(doc, value, FY_NT);
+                return v ? env_set(c, doc, child, prop, v, var) : fail_nomem(c);
+            }
+            map = child;
+            t = k->sub;
+            segs = rest;
+            continue;
+        case RC_CONFIG_MAP_LIST: {
+            if (rest == NULL) {
+                return rc_seterr(c->errstr, c->errstr_size, RC_ERR_INVALID,
+                                 "%s: environment variable %s: name an item of %s (its index or "
+                                 "name) after __",
+                                 c->file, var_name, k->name);
+            }
+            const char *isep = strstr(rest, "__");
+            size_t in = isep ? (size_t)(isep - rest) : strlen(rest);
+            struct fy_node *item = NULL;
+            if (child != NULL && fy_node_is_sequence(child)) {
+                bool digits = in > 0 && strspn(rest, "0123456789") >= in;
+                void *it = NULL;
+                struct fy_node *cand;
+                for (size_t i = 0; (cand = fy_node_sequence_iterate(child, &it)) != NULL; i++) {
+                    if (digits && in < 10 && (size_t)strtoul(rest, NULL, 10) == i) {
+                        item = cand;
+                        break;
+                    }
+                    struct fy_node *nm = fy_node_is_mapping(cand) ? map_child(cand, "name") : NULL;
+                    size_t nlen;
+                    const char *ns =
+                        nm && fy_node_is_scalar(nm) ? fy_node_get_scalar(nm, &nlen) : NULL;
+                    if (ns && seg_names(rest, in, ns, nlen)) {
+                        item = cand;
+                        break;
+                    }
+                }
+            }
+            if (item == NULL || !fy_node_is_mapping(item) || isep == NULL) {
+                return rc_seterr(c->errstr, c->errstr_size, RC_ERR_INVALID,
+                                 item == NULL ? "%s: environment variable %s: %s has no item "
+                                                "%.*s (an index from 0 or a name in this file)"
+                                              : "%s: environment variable %s: name a key of %s "
+                                                "item %.*s after __",
+                                 c->file, var_name, k->name, (int)in, rest);
+            }
+            map = item;
+            t = k->sub;
+            segs = isep + 2;
+            continue;
+        }
+        default:
+            break;
+        }
+        if (rest != NULL) {
+            return rc_seterr(c->errstr, c->errstr_size, RC_ERR_INVALID,
+                             "%s: environment variable %s: %s is a single value: nothing can "
+                             "follow it",
+                             c->file, var_name, k->name);
+        }
+        /* Lists are YAML ([a, b]); everything else is the text as it is. */
+        struct fy_node *v = k->type == RC_CONFIG_STRING_LIST && value[0] == '['
+                                ? fy_node_build_from_string(doc, value, FY_NT)
+                                : fy_node_create_scalar_copy(doc, value, FY_NT);
+        if (v == NULL) {
+            return rc_seterr(c->errstr, c->errstr_size, RC_ERR_INVALID,
+                             "%s: environment variable %s: %s: not a YAML list", c->file, var_name,
+                             k->name);
+        }
+        return env_set(c, doc, map, k->name, v, var);
+    }
+}
+
+static rc_err_t env_overrides(ctx_t *c, struct fy_document *doc, const rc_config_table_t *t,
+                              struct fy_node *root) {
+    size_t n = 0;
+    for (char **e = environ; e && *e; e++) {
+        n += strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) == 0;
+    }
+    if (n == 0) {
+        return RC_OK;
+    }
+    if ((c->env_vars = calloc(n, sizeof(char *))) == NULL) {
+        return fail_nomem(c);
+    }
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0) {
+            continue;
+        }
+        const char *segs = *e + strlen(ENV_PREFIX), *eq = strchr(segs, '=');
+        if (eq == NULL) {
+            continue;
+        }
+        const char *sep = strstr(segs, "__");
+        size_t first = sep && sep < eq ? (size_t)(sep - segs) : (size_t)(eq - segs);
+        if (seg_key(t, segs, first) == NULL) {
+            continue; /* not a config path: a variable of the user's own */
+        }
+        size_t i = c->n_env_vars;
+        char *name = strndup(*e, (size_t)(eq - *e));
+        char *path = strndup(segs, (size_t)(eq - segs));
+        if (name == NULL || path == NULL) {
+            free(name);
+            free(path);
+            return fail_nomem(c);
+        }
+        c->env_vars[c->n_env_vars++] = name;
+        rc_err_t rc = env_apply(c, doc, t, root, path, eq + 1, i);
+        free(path);
+        if (rc != RC_OK) {
+            return rc;
+        }
+    }
+    return RC_OK;
+}
+
 /* ---- the document ---- */
 
 static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len) {
@@ -1080,6 +1349,12 @@ rc_err_t rc_config_table_parse_ex(const rc_config_table_t *table, void *base, co
                      (flags & RC_CONFIG_PARSE_JSON) ? "JSON object" : "map", got);
         goto done;
     }
+    if (flags & RC_CONFIG_PARSE_ENV_OVERRIDES) {
+        rc = env_overrides(&c, doc, table, root);
+        if (rc != RC_OK) {
+            goto done;
+        }
+    }
     rc = parse_table(&c, table, base, root, line);
 done:
     for (size_t i = 0; i < c.n_uniq; i++) {
@@ -1087,6 +1362,10 @@ done:
         free(c.uniq[i].path);
     }
     free(c.uniq);
+    for (size_t i = 0; i < c.n_env_vars; i++) {
+        free(c.env_vars[i]);
+    }
+    free(c.env_vars);
     if (extra) {
         fy_parse_document_destroy(parser, extra);
     }

@@ -39,6 +39,8 @@ enum {
     RC_CONFIG_PARSE_ENV_SECRETS_ONLY = 1 << 1, /* ${VAR} only in secret keys: text from a client
                                             * must not read the server's environment into a
                                             * value it can read back */
+    RC_CONFIG_PARSE_ENV_OVERRIDES = 1 << 2,    /* apply ROWCAST_<KEY>__<KEY>... variables (the
+                                                * process environment) before the walk */
 };
 
 typedef struct rc_config_table rc_config_table_t;

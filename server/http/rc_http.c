@@ -215,6 +215,7 @@ rc_http_t *rc_http_start(const char *listen_addr, rc_pipeline_ctl_t *ctl, const 
     register_handler(h, host, "/v1", on_v1);
     register_handler(h, host, "/", on_not_found);
     h2o_context_init(&h->ctx, h2o_evloop_create(), &h->config);
+    rc_rest_attach(&h->rest, h->ctx.loop);
     h->accept_ctx.ctx = &h->ctx;
     h->accept_ctx.hosts = h->config.hosts;
     h->listener = h2o_evloop_socket_create(h->ctx.loop, h->fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -244,6 +245,7 @@ void rc_http_stop(rc_http_t *h) {
         h2o_evloop_run(h->ctx.loop, 0); /* let the close complete */
     }
     h2o_evloop_t *loop = h->ctx.loop;
+    rc_rest_detach(&h->rest);
     h2o_context_dispose(&h->ctx);
     if (loop) {
         h2o_evloop_destroy(loop);

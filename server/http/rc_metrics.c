@@ -36,6 +36,9 @@ static const counter_t counters[] = {
      STAT(events_dropped)},
     {"rowcast_events_skipped_total", "counter",
      "Events not sent after a transform error (on_error: skip).", STAT(events_skipped)},
+    {"rowcast_events_dead_lettered_total", "counter",
+     "Events sent to the dead-letter topic after a transform error (on_error: dead_letter).",
+     STAT(events_dead_lettered)},
     {"rowcast_kafka_delivery_errors_total", "counter",
      "Delivery reports from Kafka that carried an error (the message failed for good).",
      STAT(events_failed)},
@@ -71,6 +74,33 @@ static void put_label(rc_buf_t *out, const char *v) {
 
 static void header(rc_buf_t *out, const char *name, const char *type, const char *help) {
     rc_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One histogram, one set of series per pipeline. */
+static void write_histogram(rc_buf_t *out, rc_pipeline_ctl_t *ctl, const char *name,
+                            const char *help, void (*get)(rc_pipeline_t *, rc_hist_snapshot_t *)) {
+    header(out, name, "histogram", help);
+    for (size_t i = 0; i < rc_pipeline_ctl_count(ctl); i++) {
+        rc_pipeline_t *p = rc_pipeline_ctl_get(ctl, i);
+        rc_hist_snapshot_t h;
+        get(p, &h);
+        for (int b = 0; b <= h.n; b++) {
+            rc_buf_printf(out, "%s_bucket{pipeline=\"", name);
+            put_label(out, rc_pipeline_name(p));
+            if (b < h.n) {
+                rc_buf_printf(out, "\",le=\"%g\"} %llu\n", h.bounds[b],
+                              (unsigned long long)h.cumulative[b]);
+            } else {
+                rc_buf_printf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)h.count);
+            }
+        }
+        rc_buf_printf(out, "%s_sum{pipeline=\"", name);
+        put_label(out, rc_pipeline_name(p));
+        rc_buf_printf(out, "\"} %.6f\n", h.sum);
+        rc_buf_printf(out, "%s_count{pipeline=\"", name);
+        put_label(out, rc_pipeline_name(p));
+        rc_buf_printf(out, "\"} %llu\n", (unsigned long long)h.count);
+    }
 }
 
 void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
@@ -121,30 +151,13 @@ void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
         put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
         rc_buf_printf(out, "\"} %.0f\n", lag > 0 ? lag : 0.0);
     }
-    header(out, "rowcast_event_latency_seconds", "histogram",
-           "Binlog commit time to Kafka acknowledgement of each delivered event (the commit time "
-           "has one-second precision).");
-    for (size_t i = 0; i < n; i++) {
-        rc_pipeline_t *p = rc_pipeline_ctl_get(ctl, i);
-        rc_hist_snapshot_t h;
-        rc_pipeline_get_latency(p, &h);
-        for (int b = 0; b <= RC_HIST_BUCKETS; b++) {
-            rc_buf_puts(out, "rowcast_event_latency_seconds_bucket{pipeline=\"");
-            put_label(out, rc_pipeline_name(p));
-            if (b < RC_HIST_BUCKETS) {
-                rc_buf_printf(out, "\",le=\"%g\"} %llu\n", rc_hist_latency_bounds[b],
-                              (unsigned long long)h.cumulative[b]);
-            } else {
-                rc_buf_printf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)h.count);
-            }
-        }
-        rc_buf_puts(out, "rowcast_event_latency_seconds_sum{pipeline=\"");
-        put_label(out, rc_pipeline_name(p));
-        rc_buf_printf(out, "\"} %.6f\n", h.sum);
-        rc_buf_puts(out, "rowcast_event_latency_seconds_count{pipeline=\"");
-        put_label(out, rc_pipeline_name(p));
-        rc_buf_printf(out, "\"} %llu\n", (unsigned long long)h.count);
-    }
+    write_histogram(out, ctl, "rowcast_event_latency_seconds",
+                    "Binlog commit time to Kafka acknowledgement of each delivered event (the "
+                    "commit time has one-second precision).",
+                    rc_pipeline_get_latency);
+    write_histogram(out, ctl, "rowcast_transform_duration_seconds",
+                    "Time each batch spent in the pipeline's transform scripts.",
+                    rc_pipeline_get_transform_time);
     free(stats);
     free(states);
 }

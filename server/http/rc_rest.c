@@ -2,8 +2,10 @@
  * fit) and of GET /metrics.
  *
  * Order of checks: unknown path 404, wrong method 405 (with Allow), missing/wrong bearer token
- * on mutating calls 401/403, unknown pipeline 404, conflicting state change 409. State changes
- * answer 202 with the status at that moment: they take effect asynchronously. */
+ * on mutating calls 401/403, unknown pipeline 404, bad body 400 (naming the field), conflicting
+ * state change 409. State changes answer 202 with the status at that moment: they take effect
+ * asynchronously. Creating a pipeline or replacing its config compiles scripts, whose top-level
+ * code may run long, so that work runs on a job thread and the loop answers when it is done. */
 #include "rc_rest.h"
 
 #include <librdkafka/rdkafka.h>
@@ -11,6 +13,7 @@
 #include <mysql.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -72,13 +75,26 @@ static void put_str(rc_buf_t *b, const char *s) {
     rc_json_write_string(b, s, strlen(s));
 }
 
+/* The last transaction boundary read (where a start goes on from), or null before the first. */
+static void write_position(rc_buf_t *b, rc_pipeline_t *p) {
+    rc_pipeline_position_t pos;
+    rc_pipeline_get_position(p, &pos);
+    if (!pos.file[0]) {
+        rc_buf_puts(b, "null");
+        return;
+    }
+    rc_buf_puts(b, "{\"file\":");
+    put_str(b, pos.file);
+    rc_buf_printf(b, ",\"pos\":%llu,\"gtid\":", (unsigned long long)pos.pos);
+    put_str(b, pos.gtid);
+    rc_buf_putc(b, '}');
+}
+
 void rc_rest_write_status(rc_buf_t *b, rc_pipeline_t *p) {
     char reason[1024];
     rc_pipeline_state_t st = rc_pipeline_status(p, reason, sizeof(reason));
     rc_pipeline_stats_t s;
     rc_pipeline_get_stats(p, &s);
-    rc_pipeline_position_t pos;
-    rc_pipeline_get_position(p, &pos);
     rc_buf_puts(b, "{\"name\":");
     put_str(b, rc_pipeline_name(p));
     rc_buf_puts(b, ",\"state\":");
@@ -87,15 +103,7 @@ void rc_rest_write_status(rc_buf_t *b, rc_pipeline_t *p) {
     put_str(b, reason);
     rc_buf_printf(b, ",\"pause_requested\":%s", rc_pipeline_pause_requested(p) ? "true" : "false");
     rc_buf_puts(b, ",\"position\":");
-    if (pos.file[0]) {
-        rc_buf_puts(b, "{\"file\":");
-        put_str(b, pos.file);
-        rc_buf_printf(b, ",\"pos\":%llu,\"gtid\":", (unsigned long long)pos.pos);
-        put_str(b, pos.gtid);
-        rc_buf_putc(b, '}');
-    } else {
-        rc_buf_puts(b, "null");
-    }
+    write_position(b, p);
     rc_buf_putc(b, ',');
     rc_pipeline_write_state_json(p, b);
     rc_buf_puts(b, ",\"lag_seconds\":");
@@ -229,6 +237,7 @@ typedef enum action {
     ACT_RESUME,
     ACT_STOP,
     ACT_RESTART,
+    ACT_POSITION,
 } action_t;
 
 static const struct {
@@ -236,9 +245,13 @@ static const struct {
     action_t act;
     const char *methods; /* the Allow header: GET first when there is one */
 } actions[] = {
-    {"status", ACT_STATUS, "GET"}, {"config", ACT_CONFIG, "GET, PUT"},
-    {"pause", ACT_PAUSE, "PUT"},   {"resume", ACT_RESUME, "PUT"},
-    {"stop", ACT_STOP, "PUT"},     {"restart", ACT_RESTART, "POST"},
+    {"status", ACT_STATUS, "GET"},
+    {"config", ACT_CONFIG, "GET, PUT"},
+    {"pause", ACT_PAUSE, "PUT"},
+    {"resume", ACT_RESUME, "PUT"},
+    {"stop", ACT_STOP, "PUT"},
+    {"restart", ACT_RESTART, "POST"},
+    {"position", ACT_POSITION, "GET, PATCH"},
 };
 
 /* True when the request's method is one of the comma-separated list. */
@@ -260,8 +273,8 @@ static bool method_in(h2o_req_t *req, const char *list) {
 /* The request body, or 400 (and NULL) when there is none. */
 static const char *body_of(h2o_req_t *req, size_t *len) {
     if (req->entity.base == NULL || req->entity.len == 0) {
-        send_error_field(req, 400, "Bad Request",
-                         "the request body is empty: send the pipeline as a JSON object", "");
+        send_error_field(req, 400, "Bad Request", "the request body is empty: send a JSON object",
+                         "");
         return NULL;
     }
     *len = req->entity.len;
@@ -293,39 +306,173 @@ static void write_pipeline(rc_buf_t *b, rc_pipeline_t *p) {
     rc_buf_putc(b, '}');
 }
 
-/* POST /v1/pipelines. Runs without the list lock: the create takes its write side. */
-static int on_create(rc_rest_t *r, h2o_req_t *req) {
-    if (check_token(r, req) != 0) {
-        return 0;
+/* A create or config replacement running on its own thread. The loop owns req and slot; the
+ * thread touches only the copied body and the result fields. */
+typedef struct job {
+    h2o_multithread_message_t super; /* first: the queue links jobs through it */
+    rc_rest_t *rest;
+    h2o_req_t *req;    /* NULL once the client is gone (its pool was disposed) */
+    struct job **slot; /* in req's pool; cleared when the job answers first */
+    bool replace;
+    char name[128]; /* replace: the pipeline in the path; create: the one made */
+    char *body;
+    size_t len;
+    rc_ctl_result_t res;
+    char field[256], errstr[1024];
+} job_t;
+
+static void on_req_gone(void *p) {
+    job_t *j = *(job_t **)p;
+    if (j) {
+        j->req = NULL; /* the answer will have nobody to go to */
     }
+}
+
+/* @thread job */
+static void *job_main(void *arg) {
+    job_t *j = arg;
+    rc_pipeline_ctl_t *ctl = j->rest->ctl;
+    if (j->replace) {
+        j->res = rc_pipeline_ctl_replace(ctl, j->name, j->body, j->len, j->field, sizeof(j->field),
+                                         j->errstr, sizeof(j->errstr));
+    } else {
+        j->res = rc_pipeline_ctl_create(ctl, j->body, j->len, j->name, sizeof(j->name), j->field,
+                                        sizeof(j->field), j->errstr, sizeof(j->errstr));
+    }
+    explicit_bzero(j->body, j->len); /* it may hold a password */
+    h2o_multithread_send_message(&j->rest->done, &j->super);
+    rc_pipeline_ctl_job_end(ctl); /* after the send: detach must not find a job in flight */
+    return NULL;
+}
+
+static void job_free(job_t *j) {
+    if (j->slot && j->req) {
+        *j->slot = NULL;
+    }
+    free(j->body);
+    free(j);
+}
+
+/* The loop answers a finished job. @thread http */
+static void job_answer(job_t *j) {
+    h2o_req_t *req = j->req;
+    if (!req) {
+        return;
+    }
+    if (j->res != RC_CTL_OK) {
+        send_ctl_error(req, j->res, j->errstr, j->field);
+        return;
+    }
+    rc_buf_t b = RC_BUF_INIT;
+    rc_pipeline_ctl_rdlock(j->rest->ctl);
+    rc_pipeline_t *p = rc_pipeline_ctl_find(j->rest->ctl, j->name, strlen(j->name));
+    if (p) {
+        if (j->replace) {
+            rc_rest_write_status(&b, p);
+        } else {
+            write_pipeline(&b, p);
+        }
+    }
+    rc_pipeline_ctl_unlock(j->rest->ctl);
+    if (!p) { /* deleted in the meantime by another request */
+        rc_buf_free(&b);
+        char msg[200];
+        snprintf(msg, sizeof(msg), "no such pipeline: %s (deleted meanwhile)", j->name);
+        send_error(req, 404, "Not Found", msg);
+        return;
+    }
+    if (j->replace) {
+        send_buf(req, 202, "Accepted", "application/json", &b);
+        return;
+    }
+    char loc[256];
+    int n = snprintf(loc, sizeof(loc), "/v1/pipelines/%s", j->name);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                   h2o_strdup(&req->pool, loc, (size_t)n).base, (size_t)n);
+    send_buf(req, 201, "Created", "application/json", &b);
+}
+
+static void on_jobs_done(h2o_multithread_receiver_t *recv, h2o_linklist_t *messages) {
+    (void)recv;
+    while (!h2o_linklist_is_empty(messages)) {
+        job_t *j = H2O_STRUCT_FROM_MEMBER(job_t, super.link, messages->next);
+        h2o_linklist_unlink(&j->super.link);
+        job_answer(j);
+        job_free(j);
+    }
+}
+
+void rc_rest_attach(rc_rest_t *r, h2o_loop_t *loop) {
+    r->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(r->queue, &r->done, on_jobs_done);
+}
+
+void rc_rest_detach(rc_rest_t *r) {
+    if (!r->queue) {
+        return;
+    }
+    /* No job runs now; answers not yet delivered go nowhere (the connections are closing). */
+    while (!h2o_linklist_is_empty(&r->done._messages)) {
+        job_t *j = H2O_STRUCT_FROM_MEMBER(job_t, super.link, r->done._messages.next);
+        h2o_linklist_unlink(&j->super.link);
+        job_free(j); /* clears the slot of a request still open */
+    }
+    h2o_multithread_unregister_receiver(r->queue, &r->done);
+    h2o_multithread_destroy_queue(r->queue);
+    r->queue = NULL;
+}
+
+/* POST /v1/pipelines and PUT /v1/pipelines/{name}/config: the work goes to a job thread, since
+ * building a pipeline runs its scripts' top-level code; the answer comes from on_jobs_done.
+ * Called without the list lock. */
+static int start_job(rc_rest_t *r, h2o_req_t *req, const char *name, size_t name_len) {
     size_t len;
     const char *body = body_of(req, &len);
     if (!body) {
         return 0;
     }
-    char name[128], field[256], errstr[1024];
-    rc_ctl_result_t res = rc_pipeline_ctl_create(r->ctl, body, len, name, sizeof(name), field,
-                                                 sizeof(field), errstr, sizeof(errstr));
-    if (res != RC_CTL_OK) {
-        return send_ctl_error(req, res, errstr, field);
+    job_t *j = calloc(1, sizeof(*j));
+    if (!j || !(j->body = malloc(len))) {
+        free(j);
+        return send_error(req, 500, "Internal Server Error", "out of memory");
     }
-    rc_buf_t b = RC_BUF_INIT;
-    rc_pipeline_ctl_rdlock(r->ctl);
-    rc_pipeline_t *p = rc_pipeline_ctl_find(r->ctl, name, strlen(name));
-    if (p) {
-        write_pipeline(&b, p);
+    memcpy(j->body, body, len);
+    j->len = len;
+    j->rest = r;
+    j->req = req;
+    j->replace = name != NULL;
+    if (name) {
+        snprintf(j->name, sizeof(j->name), "%.*s", (int)name_len, name);
     }
-    rc_pipeline_ctl_unlock(r->ctl);
-    if (!p) { /* deleted between the two locks: only another request on this thread could */
-        rc_buf_free(&b);
-        return send_error(req, 500, "Internal Server Error", "the new pipeline vanished");
+    if (!rc_pipeline_ctl_job_begin(r->ctl)) {
+        free(j->body);
+        free(j);
+        return send_error(req, 409, "Conflict", "the server is shutting down");
     }
-    char loc[256];
-    snprintf(loc, sizeof(loc), "/v1/pipelines/%s", name);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
-                   h2o_strdup(&req->pool, loc, SIZE_MAX).base, strlen(loc));
-    send_buf(req, 201, "Created", "application/json", &b);
+    j->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*j->slot), on_req_gone);
+    *j->slot = j;
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, job_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        *j->slot = NULL;
+        rc_pipeline_ctl_job_end(r->ctl);
+        free(j->body);
+        free(j);
+        return send_error(req, 500, "Internal Server Error", "cannot start a thread");
+    }
     return 0;
+}
+
+/* POST /v1/pipelines. */
+static int on_create(rc_rest_t *r, h2o_req_t *req) {
+    if (check_token(r, req) != 0) {
+        return 0;
+    }
+    return start_job(r, req, NULL, 0);
 }
 
 static int not_found(h2o_req_t *req, const char *path, size_t len) {
@@ -372,19 +519,29 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
     }
     rc_buf_t b = RC_BUF_INIT;
     if (act == ACT_CONFIG && mutating) {
-        size_t len;
-        const char *body = body_of(req, &len);
-        if (!body) {
-            return 0;
+        return start_job(r, req, name, name_len);
+    }
+    if (act == ACT_POSITION) {
+        if (mutating) {
+            size_t len;
+            const char *body = body_of(req, &len);
+            if (!body) {
+                return 0;
+            }
+            rc_position_config_t at;
+            char field[256], errstr[1024];
+            if (rc_config_position_parse(body, len, &at, field, sizeof(field), errstr,
+                                         sizeof(errstr)) != RC_OK) {
+                return send_error_field(req, 400, "Bad Request", errstr, field);
+            }
+            rc_err_t err = rc_pipeline_ctl_seek(r->ctl, p, at.file, at.pos, errstr, sizeof(errstr));
+            rc_config_position_free(&at);
+            if (err != RC_OK) {
+                return send_error(req, 409, "Conflict", errstr);
+            }
         }
-        char field[256], errstr[1024];
-        rc_ctl_result_t res = rc_pipeline_ctl_replace(r->ctl, p, body, len, field, sizeof(field),
-                                                      errstr, sizeof(errstr));
-        if (res != RC_CTL_OK) {
-            return send_ctl_error(req, res, errstr, field);
-        }
-        rc_rest_write_status(&b, p);
-        send_buf(req, 202, "Accepted", "application/json", &b);
+        write_position(&b, p);
+        send_buf(req, 200, "OK", "application/json", &b);
         return 0;
     }
     switch (act) {

@@ -16,6 +16,10 @@
 
 typedef struct rc_rest {
     rc_pipeline_ctl_t *ctl;
+    /* POST/PUT of a pipeline build it (scripts compiled) on a job thread, which hands the
+     * result back to the loop through this queue; the loop answers. */
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t done;
     bool has_token;
     uint8_t token_sha256[32]; /* only the digest is kept; compared in constant time */
 } rc_rest_t;
@@ -24,7 +28,12 @@ typedef struct rc_rest {
 rc_err_t rc_rest_init(rc_rest_t *r, rc_pipeline_ctl_t *ctl, const char *token, char *errstr,
                       size_t errstr_size);
 
-/* h2o on_req bodies; they always answer and return 0. */
+/* Joins the loop's message queue (after h2o_context_init) / leaves it before the loop goes;
+ * no job may run any more then (rc_pipeline_ctl_busy is false). */
+void rc_rest_attach(rc_rest_t *r, h2o_loop_t *loop);
+void rc_rest_detach(rc_rest_t *r);
+
+/* h2o on_req bodies; they answer (POST/PUT of a pipeline later, from the loop) and return 0. */
 int rc_rest_on_v1(rc_rest_t *r, h2o_req_t *req);
 int rc_rest_on_metrics(rc_rest_t *r, h2o_req_t *req);
 

@@ -38,6 +38,7 @@
 #include "rc_version.h"
 
 #define BACKOFF_MAX_S 30
+#define NO_TICKET     UINT64_MAX
 
 typedef struct resume {
     char file[512];
@@ -47,14 +48,17 @@ typedef struct resume {
         gtid_mode; /* reconnect after the executed GTID set (no boundary read since a GTID start) */
 } resume_t;
 
-/* One batch on its way to Kafka: how many messages were produced from it and how many Kafka
- * acknowledged. The position it carries (its last transaction boundary) may be saved once it
- * and every batch before it are fully acknowledged. @thread worker */
+/* One source transaction on its way to Kafka: how many messages were produced from it (after
+ * transforms dropped or fanned out its events; possibly over several batches) and how many
+ * Kafka acknowledged. Its position may be saved once it and every transaction before it are
+ * fully acknowledged. @thread worker */
 typedef struct ticket {
     uint64_t produced, acked;
-    bool sealed; /* every message of the batch was produced */
-    bool has_pos;
-    rc_state_record_t pos; /* binlog_file, binlog_pos, gtid_set, commit_ts */
+    uint64_t pos; /* the position after the transaction */
+    uint32_t commit_ts;
+    uint32_t file; /* index into the worker's file names */
+    bool sealed;   /* the transaction ended: every message of it was produced */
+    char gtid[RC_BATCH_GTID_MAX];
 } ticket_t;
 
 struct rc_pipeline {
@@ -82,25 +86,35 @@ struct rc_pipeline {
     atomic_uint_fast64_t events_read, transactions, bytes_read, batches;
 
     rc_transform_chain_t *transforms; /* NULL without transforms; used by the worker only */
-    atomic_uint_fast64_t events_dropped, events_skipped;
+    atomic_uint_fast64_t events_dropped, events_skipped, events_dead_lettered;
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast32_t last_event_ts;
     atomic_bool pause_req;
     resume_t resume;                 /* the reader's restart point, kept across stop/start */
+    rc_mysql_t *meta; /* reader: a second connection for information_schema, opened on use */
     rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
     uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
 
     /* positions in Kafka (rc_state) */
     rc_state_t *store;       /* created by rc_pipeline_start */
     rc_gtid_set_t *executed; /* reader: GTIDs of every transaction read (and before the start) */
+    bool executed_known;     /* reader: `executed` holds everything before the start too */
     bool state_checked;      /* reader: the stored position was looked up */
     bool have_saved;         /* reader: `saved` holds the stored position */
     rc_state_record_t saved;
     rc_state_record_t ident; /* flavor and source server, set by the reader; guarded by lock */
     int64_t last_push_ns;    /* reader: last hand-over, for empty batches that carry a position */
-    ticket_t *tk;            /* worker: ring of outstanding tickets, ids tk_head..tk_tail-1 */
+    bool base_sent;          /* reader: this run's first batch carried the executed set */
+    bool clean_end;          /* worker: the last run delivered every transaction it ended */
+    bool worker_ran;
+    ticket_t *tk; /* worker: ring of outstanding tickets, ids tk_head..tk_tail-1 */
     size_t tk_cap;
     uint64_t tk_head, tk_tail;
+    uint64_t tk_open; /* worker: ticket of the transaction in progress, or UINT64_MAX */
+    char **wfiles;    /* worker: binlog file names tickets refer to */
+    uint32_t n_wfiles;
+    rc_gtid_set_t *acked_set;  /* worker: executed set up to the last completed ticket; NULL =
+                                 unknown (MySQL without a GTID start) */
     rc_state_record_t pending; /* worker: newest fully acknowledged position not yet saved */
     bool pending_new;
     int64_t last_save_ns;
@@ -108,6 +122,7 @@ struct rc_pipeline {
     bool has_checkpoint;
     char *executed_text; /* the executed set at the last hand-over; guarded by lock */
     rc_hist_t latency;   /* commit -> Kafka acknowledgement, across runs */
+    rc_hist_t transform_time; /* time of each batch in the scripts */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -219,12 +234,19 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pi
     } else {
         for (size_t i = 0; i < pc->n_transforms; i++) {
             specs[i] = (rc_transform_spec_t){
-                pc->transforms[i].engine, pc->transforms[i].file, pc->transforms[i].match_schema,
-                pc->transforms[i].match_table, (unsigned)pc->transform_budget_ms};
+                pc->transforms[i].engine,          pc->transforms[i].file,
+                pc->transforms[i].match_schema,    pc->transforms[i].match_table,
+                (unsigned)pc->transform_budget_ms, (size_t)pc->transform_memory_mb << 20};
         }
         chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
                                        pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,
                                        errstr, errstr_size);
+        if (chain && pc->on_error == 2 &&
+            rc_transform_chain_set_dead_letter(chain, pc->dead_letter_topic, errstr, errstr_size) !=
+                RC_OK) {
+            rc_transform_chain_destroy(chain);
+            chain = NULL;
+        }
     }
     free(specs);
     free(dir);
@@ -241,6 +263,9 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
     p->conf = conf;
     p->pc = pconf;
     p->stop_fd = -1;
+    p->tk_open = NO_TICKET;
+    rc_hist_init(&p->latency, rc_hist_latency_bounds, rc_hist_latency_n);
+    rc_hist_init(&p->transform_time, rc_hist_duration_bounds, rc_hist_duration_n);
     pthread_mutex_init(&p->lock, NULL);
     if (compile_patterns(pconf->source.include, pconf->source.n_include, &p->include, pconf->name,
                          "source.include", errstr, errstr_size) != RC_OK) {
@@ -284,21 +309,18 @@ static int interval_ms(const rc_pipeline_t *p) {
  * queue is closed). A batch without events is handed over only when `carry` asks for it and
  * it ends a transaction: it carries the position past transactions that produced nothing. */
 static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b, bool carry) {
-    if (b->n_events == 0 && !(carry && b->has_commit)) {
-        b->has_commit = false;
+    /* A batch of transactions without events for us is kept (their GTIDs count) until carry. */
+    if (b->n_events == 0 && !(carry && b->n_bounds > 0)) {
         b->buf.size = 0;
         return b;
     }
     p->last_push_ns = now_ns();
-    if (b->has_commit && p->executed) {
+    if (p->executed && p->executed_known && b->has_commit) {
         rc_buf_t t = RC_BUF_INIT;
         if (rc_gtid_set_format(p->executed, &t) == RC_OK && rc_buf_putc(&t, '\0') == RC_OK) {
-            free(b->gtid_set);
-            b->gtid_set = t.data; /* the batch owns it now */
-            char *copy = strdup(t.data);
             pthread_mutex_lock(&p->lock);
             free(p->executed_text);
-            p->executed_text = copy;
+            p->executed_text = t.data;
             pthread_mutex_unlock(&p->lock);
         } else {
             rc_buf_free(&t);
@@ -418,7 +440,12 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
                                  rc_mysql_endpoint(m), gtid, rc_binlog_file(dec),
                                  (unsigned long long)rc_binlog_pos(dec));
             }
-            b->commit_ts = info.header.timestamp;
+            if (rc_batch_add_bound(b, rc_binlog_file(dec), rc_binlog_pos(dec),
+                                   info.header.timestamp, gtid) != RC_OK) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM,
+                                 "out of memory (or GTID \"%s\" longer than %d characters)", gtid,
+                                 RC_BATCH_GTID_MAX - 1);
+            }
             b->has_commit = true;
             b->commit_off = b->buf.size;
             b->commit_events = b->n_events;
@@ -435,12 +462,13 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             resume->gtid_mode = false;
         }
         if (b->n_events >= (uint32_t)pc->batch_max_events ||
-            (b->n_events > 0 && now_ns() - b->first_ns >= max_ns)) {
+            (b->n_events > 0 && (b->n_bounds >= 4096 || now_ns() - b->first_ns >= max_ns))) {
             if (!(*bp = hand_over(p, b, false))) {
                 return RC_ERR_STOPPED;
             }
         } else if (info.commit && b->n_events == 0 &&
-                   now_ns() - p->last_push_ns >= (int64_t)interval_ms(p) * 1000000LL) {
+                   (b->n_bounds >= 4096 ||
+                    now_ns() - p->last_push_ns >= (int64_t)interval_ms(p) * 1000000LL)) {
             /* transactions without events for us: let the position move on now and then */
             if (!(*bp = hand_over(p, b, true))) {
                 return RC_ERR_STOPPED;
@@ -468,6 +496,30 @@ static void wait_while_paused(rc_pipeline_t *p) {
     if (!p->stop) {
         set_state(p, RC_PIPELINE_STARTING, "resuming");
     }
+}
+
+/* opts.column_names: names from information_schema when the binlog has none
+ * (binlog_row_metadata is not FULL), over a second connection. @thread reader */
+static rc_err_t column_names(void *opaque, const char *schema, const char *table, uint32_t ncols,
+                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size) {
+    rc_pipeline_t *p = opaque;
+    if (!p->meta && !(p->meta = rc_mysql_connect(&p->pc->source, errstr, errstr_size))) {
+        return RC_ERR_CONNECT;
+    }
+    rc_err_t err = rc_mysql_column_names(p->meta, schema, table, names, n, errstr, errstr_size);
+    if (err != RC_OK) {
+        rc_mysql_destroy(p->meta);
+        p->meta = NULL;
+        return err;
+    }
+    if (*n != ncols) {
+        rc_warn("source",
+                "pipeline %s: %s.%s has %u columns in information_schema but %u in the binlog "
+                "(it changed after these rows were written): its columns are named col_1, "
+                "col_2, ... until the next DDL statement in the binlog",
+                p->pc->name, schema, table, *n, ncols);
+    }
+    return RC_OK;
 }
 
 /* Learns the source's flavor and identity and makes the executed set of that flavor; a set
@@ -503,7 +555,10 @@ static rc_err_t identify(rc_pipeline_t *p, rc_mysql_t *m, char *errstr, size_t e
 static rc_err_t load_state(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     bool found = false;
     rc_state_record_clear(&p->saved);
-    rc_err_t err = rc_state_load(p->store, &p->saved, &found, 30000, errstr, errstr_size);
+    rc_err_t err = rc_state_ensure_topic(p->store, errstr, errstr_size);
+    if (err == RC_OK) {
+        err = rc_state_load(p->store, &p->saved, &found, 30000, errstr, errstr_size);
+    }
     if (err == RC_ERR_KAFKA) {
         return RC_ERR_IO;
     }
@@ -524,12 +579,14 @@ static rc_err_t load_state(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
 }
 
 /* MariaDB: the executed set at file:pos (BINLOG_GTID_POS), or at the start of the file when
- * pos is not an event boundary. MySQL: unknown (the set grows from what is read). */
+ * pos is not an event boundary. MySQL: unknown, so positions are stored without a GTID set and
+ * resume by file and position. */
 static rc_err_t executed_at(rc_pipeline_t *p, rc_mysql_t *m, const rc_mysql_position_t *pos,
                             char *errstr, size_t errstr_size) {
     if (!rc_mysql_is_mariadb(m)) {
         return RC_OK;
     }
+    p->executed_known = true;
     char state[8192];
     rc_err_t err =
         rc_mysql_gtid_at(m, pos->file, pos->pos, state, sizeof(state), errstr, errstr_size);
@@ -553,6 +610,21 @@ static rc_err_t start_from_saved(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posit
                          "%s; delete the pipeline's state record to start afresh",
                          p->pc->name, r->flavor, rc_mysql_endpoint(m), flavor);
     }
+    pthread_mutex_lock(&p->lock);
+    bool other =
+        r->server_id != p->ident.server_id || strcmp(r->server_uuid, p->ident.server_uuid) != 0;
+    uint32_t now_id = p->ident.server_id;
+    pthread_mutex_unlock(&p->lock);
+    if (other) {
+        /* a failover keeps GTIDs meaningful; a file position of another server is not */
+        rc_warn("state",
+                "pipeline %s: the stored position was taken on server id %u %s, %s is server id "
+                "%u; %s",
+                p->pc->name, (unsigned)r->server_id, r->server_uuid, rc_mysql_endpoint(m),
+                (unsigned)now_id,
+                r->gtid_set && r->gtid_set[0] ? "resuming by its GTID set"
+                                              : "its file position may not be valid there");
+    }
     snprintf(pos->file, sizeof(pos->file), "%s", r->binlog_file);
     pos->pos = r->binlog_pos;
     if (r->gtid_set && r->gtid_set[0]) {
@@ -561,6 +633,9 @@ static rc_err_t start_from_saved(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posit
             return err;
         }
         *by_gtid = true;
+        p->executed_known = true;
+    } else if (rc_mysql_is_mariadb(m)) {
+        return executed_at(p, m, pos, errstr, errstr_size);
     }
     return RC_OK;
 }
@@ -583,6 +658,7 @@ static rc_err_t start_from_config(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posi
                             rc_mysql_endpoint(m), rc_mysql_is_mariadb(m) ? "MariaDB" : "MySQL");
         }
         *by_gtid = true;
+        p->executed_known = true;
         break;
     case RC_START_TIMESTAMP:
         err = rc_mysql_find_time(&p->pc->source, st.time, pos, errstr, errstr_size);
@@ -612,9 +688,11 @@ static void *reader_main(void *arg) {
     rc_batch_t *batch = rc_batch_new();
     rc_binlog_opts_t opts;
     rc_binlog_opts_init(&opts);
+    p->base_sent = false;
     opts.pipeline = pc->name;
     opts.topic_template = pc->sink.topic;
     opts.include = include_table;
+    opts.column_names = column_names;
     opts.opaque = p;
     opts.geometry_geojson = pc->source.geometry == 1;
 
@@ -664,6 +742,21 @@ static void *reader_main(void *arg) {
                       : rc_mysql_check_file_pos(m, pos.file, pos.pos, errstr, sizeof(errstr));
         if (err != RC_OK) {
             goto retry;
+        }
+        if (!p->base_sent) {
+            /* The worker's acknowledged set starts from the set before the first transaction. */
+            p->base_sent = true;
+            rc_buf_t t = RC_BUF_INIT;
+            if (p->executed_known &&
+                (rc_gtid_set_format(p->executed, &t) != RC_OK || rc_buf_putc(&t, '\0') != RC_OK)) {
+                rc_buf_free(&t);
+                snprintf(errstr, sizeof(errstr), "out of memory");
+                err = RC_ERR_NOMEM;
+                goto retry;
+            }
+            free(batch->gtid_base);
+            batch->gtid_base = t.data;
+            batch->gtid_base_flavor = (int)rc_gtid_set_flavor(p->executed);
         }
         if (!resume->known) {
             /* "latest" and "timestamp" must not move on a reconnect before the first commit */
@@ -729,6 +822,8 @@ static void *reader_main(void *arg) {
         }
         backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
     }
+    rc_mysql_destroy(p->meta);
+    p->meta = NULL;
     /* Whatever was decoded goes to Kafka before the worker ends. */
     if (batch) {
         batch = hand_over(p, batch, true);
@@ -746,8 +841,10 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr, si
     }
     uint32_t mark = b->commit_events;
     size_t mark_off = 0;
+    int64_t t0 = now_ns();
     rc_err_t err = rc_transform_chain_run(p->transforms, &b->buf, &b->n_events, &mark, &mark_off,
                                           errstr, errstr_size);
+    rc_hist_observe_us(&p->transform_time, (now_ns() - t0) / 1000);
     if (b->has_commit) {
         b->commit_events = mark;
         b->commit_off = mark_off;
@@ -756,6 +853,7 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr, si
     rc_transform_chain_get_stats(p->transforms, &st);
     atomic_store(&p->events_dropped, st.dropped);
     atomic_store(&p->events_skipped, st.errors);
+    atomic_store(&p->events_dead_lettered, st.dead_lettered);
     return err;
 }
 
@@ -765,13 +863,13 @@ static ticket_t *ticket_at(rc_pipeline_t *p, uint64_t id) {
     return &p->tk[id % p->tk_cap];
 }
 
-/* Opens the ticket of the next batch; returns its id, or UINT64_MAX when out of memory. */
+/* Opens the ticket of the next transaction; returns its id, or NO_TICKET when out of memory. */
 static uint64_t ticket_open(rc_pipeline_t *p) {
     if (p->tk_tail - p->tk_head == p->tk_cap) {
-        size_t cap = p->tk_cap ? p->tk_cap * 2 : 64;
+        size_t cap = p->tk_cap ? p->tk_cap * 2 : 256;
         ticket_t *n = calloc(cap, sizeof(*n));
         if (!n) {
-            return UINT64_MAX;
+            return NO_TICKET;
         }
         for (uint64_t id = p->tk_head; id < p->tk_tail; id++) {
             n[id % cap] = p->tk[id % p->tk_cap];
@@ -819,31 +917,75 @@ static void on_delivery(void *opaque, void *msg_opaque, bool delivered) {
     }
 }
 
-/* Moves past every fully acknowledged ticket at the front; the newest position among them
- * becomes the one to save. */
-static void tickets_advance(rc_pipeline_t *p) {
+/* The worker's index of a binlog file name (tickets keep indexes, not names). */
+static rc_err_t intern_file(rc_pipeline_t *p, const char *name, uint32_t *out) {
+    if (p->n_wfiles == 0 || strcmp(p->wfiles[p->n_wfiles - 1], name) != 0) {
+        char **n = realloc(p->wfiles, (p->n_wfiles + 1) * sizeof(char *));
+        if (!n) {
+            return RC_ERR_NOMEM;
+        }
+        p->wfiles = n;
+        if (!(p->wfiles[p->n_wfiles] = strdup(name))) {
+            return RC_ERR_NOMEM;
+        }
+        p->n_wfiles++;
+    }
+    *out = p->n_wfiles - 1;
+    return RC_OK;
+}
+
+/* The transaction in progress ends at bound: seal its ticket (one without messages when none
+ * was produced) with its position. */
+static rc_err_t ticket_seal(rc_pipeline_t *p, const rc_batch_t *b, const rc_batch_bound_t *x) {
+    if (p->tk_open == NO_TICKET && (p->tk_open = ticket_open(p)) == NO_TICKET) {
+        return RC_ERR_NOMEM;
+    }
+    ticket_t *t = ticket_at(p, p->tk_open);
+    if (intern_file(p, b->files[x->file], &t->file) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    t->pos = x->pos;
+    t->commit_ts = x->commit_ts;
+    memcpy(t->gtid, x->gtid, sizeof(t->gtid));
+    t->sealed = true;
+    p->tk_open = NO_TICKET;
+    return RC_OK;
+}
+
+/* Moves past every fully acknowledged transaction at the front; the newest becomes the
+ * position to save, and their GTIDs join the acknowledged set. */
+static rc_err_t tickets_advance(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     while (p->tk_head < p->tk_tail) {
         ticket_t *t = ticket_at(p, p->tk_head);
         if (!t->sealed || t->acked < t->produced) {
             break;
         }
-        if (t->has_pos) {
-            rc_state_record_clear(&p->pending);
-            p->pending = t->pos; /* moves gtid_set */
-            memset(&t->pos, 0, sizeof(t->pos));
-            p->pending_new = true;
+        if (p->acked_set && t->gtid[0] &&
+            rc_gtid_set_add(p->acked_set, t->gtid, errstr, errstr_size) != RC_OK) {
+            return RC_ERR_INVALID;
         }
+        snprintf(p->pending.binlog_file, sizeof(p->pending.binlog_file), "%s", p->wfiles[t->file]);
+        p->pending.binlog_pos = t->pos;
+        p->pending.commit_ts = t->commit_ts;
+        p->pending_new = true;
         p->tk_head++;
     }
+    return RC_OK;
 }
 
 /* Writes the pending position when the interval has passed (or always when forced). */
 static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t errstr_size) {
-    tickets_advance(p);
+    rc_err_t err = tickets_advance(p, errstr, errstr_size);
     int64_t now = now_ns();
-    if (!p->store || !p->pending_new ||
+    if (err != RC_OK || !p->store || !p->pending_new ||
         (!force && now - p->last_save_ns < (int64_t)interval_ms(p) * 1000000LL)) {
-        return RC_OK;
+        return err;
+    }
+    rc_buf_t set = RC_BUF_INIT;
+    if ((p->acked_set && rc_gtid_set_format(p->acked_set, &set) != RC_OK) ||
+        rc_buf_putc(&set, '\0') != RC_OK) {
+        rc_buf_free(&set);
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     rc_state_record_t r = p->pending;
     r.format = RC_STATE_FORMAT;
@@ -854,29 +996,39 @@ static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t er
     snprintf(r.server_uuid, sizeof(r.server_uuid), "%s", p->ident.server_uuid);
     r.server_id = p->ident.server_id;
     pthread_mutex_unlock(&p->lock);
-    if (!r.gtid_set) {
-        r.gtid_set = "";
-    }
-    rc_err_t err = rc_state_save(p->store, &r, errstr, errstr_size);
-    if (err != RC_OK) {
-        return err;
-    }
-    p->last_save_ns = now;
-    p->pending_new = false;
-    rc_state_record_t copy;
-    if (rc_state_record_copy(&copy, &r) == RC_OK) {
+    r.gtid_set = set.data;
+    err = rc_state_save(p->store, &r, errstr, errstr_size);
+    if (err == RC_OK) {
+        p->last_save_ns = now;
+        p->pending_new = false;
         pthread_mutex_lock(&p->lock);
         rc_state_record_clear(&p->checkpoint);
-        p->checkpoint = copy;
+        p->checkpoint = r; /* takes the set */
+        set.data = NULL;
         p->has_checkpoint = true;
         pthread_mutex_unlock(&p->lock);
+        err = rc_state_poll(p->store, errstr, errstr_size);
     }
-    return rc_state_poll(p->store, errstr, errstr_size);
+    rc_buf_free(&set);
+    return err;
 }
 
-/* Encodes and produces every event of one batch under ticket `id`. */
-static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_msg_t *msg,
+/* Encodes and produces every event of one batch, each under the ticket of its transaction. */
+static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_msg_t *msg,
                               char *errstr, size_t errstr_size) {
+    if (b->gtid_base && !p->acked_set) { /* the first batch of the run */
+        if (!(p->acked_set = rc_gtid_set_new((rc_gtid_flavor_t)b->gtid_base_flavor)) ||
+            rc_gtid_set_parse(p->acked_set, b->gtid_base, errstr, errstr_size) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM,
+                             "pipeline %s: cannot keep the executed GTID set", p->pc->name);
+        }
+    }
+    for (uint32_t k = 0; k < b->n_bounds; k++) {
+        marks[k] = b->bounds[k].events;
+    }
+    if (b->n_events && p->transforms) {
+        rc_transform_chain_set_marks(p->transforms, marks, b->n_bounds);
+    }
     rc_err_t terr = b->n_events ? run_transforms(p, b, errstr, errstr_size) : RC_OK;
     if (terr != RC_OK) {
         return terr;
@@ -886,7 +1038,18 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_m
     msg->key_joined = p->pc->sink.key && strcmp(p->pc->sink.key, "primary_key_joined") == 0;
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
+    uint32_t k = 0;
     for (uint32_t i = 0; i < b->n_events; i++) {
+        /* transactions that ended before this message */
+        for (; k < b->n_bounds && marks[k] <= i; k++) {
+            if (ticket_seal(p, b, &b->bounds[k]) != RC_OK) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            }
+        }
+        if (p->tk_open == NO_TICKET && (p->tk_open = ticket_open(p)) == NO_TICKET) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        uint64_t id = p->tk_open;
         const uint8_t *meta, *ts;
         uint64_t commit_ts = 0; /* for the latency histogram; 0 = not measured */
         if (rc_mp_map_find(cur, end, "meta", &meta) == RC_OK &&
@@ -910,16 +1073,10 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint64_t id, rc_m
         ticket_at(p, id)->produced++;
         cur += used;
     }
-    /* Every message is produced: the ticket can complete, with the batch's position. */
-    ticket_t *t = ticket_at(p, id);
-    t->sealed = true;
-    if (b->has_commit) {
-        t->has_pos = true;
-        snprintf(t->pos.binlog_file, sizeof(t->pos.binlog_file), "%s", b->commit_file);
-        t->pos.binlog_pos = b->commit_pos;
-        t->pos.commit_ts = b->commit_ts;
-        t->pos.gtid_set = b->gtid_set; /* the ticket owns it now */
-        b->gtid_set = NULL;
+    for (; k < b->n_bounds; k++) { /* the rest ended after the last message */
+        if (ticket_seal(p, b, &b->bounds[k]) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
     }
     return RC_OK;
 }
@@ -929,6 +1086,8 @@ static void *worker_main(void *arg) {
     char errstr[1024];
     rc_msg_t msg = RC_MSG_INIT;
     bool failed = false;
+    uint32_t *marks = NULL; /* the batch's transaction boundaries through the transforms */
+    size_t cap_marks = 0;
     rc_kafka_set_delivery_cb(p->kafka, on_delivery, p);
     for (;;) {
         rc_batch_t *b = rc_queue_pop(p->queue, 100);
@@ -944,10 +1103,14 @@ static void *worker_main(void *arg) {
             }
             continue;
         }
-        uint64_t id = ticket_open(p);
-        rc_err_t err = id == UINT64_MAX
+        if (b->n_bounds > cap_marks) {
+            free(marks);
+            cap_marks = b->n_bounds * 2;
+            marks = malloc(cap_marks * sizeof(*marks));
+        }
+        rc_err_t err = !marks && b->n_bounds
                            ? rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory")
-                           : produce_batch(p, b, id, &msg, errstr, sizeof(errstr));
+                           : produce_batch(p, b, marks, &msg, errstr, sizeof(errstr));
         rc_batch_destroy(b);
         rc_kafka_poll(p->kafka, 0);
         if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
@@ -986,6 +1149,11 @@ static void *worker_main(void *arg) {
         (p->store && rc_state_flush(p->store, 10000, serr, sizeof(serr)) != RC_OK)) {
         fail(p, serr);
     }
+    /* A clean end delivered every transaction it sealed; otherwise the next start goes back
+     * to the stored position instead of where the reader was. */
+    tickets_advance(p, serr, sizeof(serr));
+    p->clean_end = !failed && !p->abort_now && p->tk_head == p->tk_tail;
+    free(marks);
     rc_msg_free(&msg);
     return NULL;
 }
@@ -1028,11 +1196,22 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
         fail(p, errstr);
         return RC_ERR_KAFKA;
     }
-    /* Tickets of an earlier run are void: their messages were flushed or given up. */
-    for (uint64_t id = p->tk_head; id < p->tk_tail; id++) {
-        rc_state_record_clear(&ticket_at(p, id)->pos);
+    /* Tickets of an earlier run are void: their messages were flushed or given up. When some
+     * were given up, go back to the stored position: the reader's is past them. */
+    if (p->worker_ran && !p->clean_end) {
+        p->resume.known = false;
+        p->state_checked = false;
+        p->have_saved = false;
+        rc_gtid_set_destroy(p->executed);
+        p->executed = NULL;
+        p->executed_known = false;
     }
     p->tk_head = p->tk_tail = 0;
+    p->tk_open = NO_TICKET;
+    rc_gtid_set_destroy(p->acked_set);
+    p->acked_set = NULL;
+    rc_state_record_clear(&p->pending);
+    p->pending_new = false;
     rc_state_destroy(p->store);
     p->store =
         rc_state_new(&p->conf->kafka, p->conf->state.topic ? p->conf->state.topic : "rowcast.state",
@@ -1047,6 +1226,7 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
                          p->pc->name);
     }
     p->worker_started = true;
+    p->worker_ran = true;
     if (pthread_create(&p->reader, NULL, reader_main, p) != 0) {
         rc_queue_close(p->queue);
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot start a thread",
@@ -1101,10 +1281,12 @@ void rc_pipeline_destroy(rc_pipeline_t *p) {
     }
     rc_kafka_destroy(p->kafka);
     rc_state_destroy(p->store);
-    for (uint64_t id = p->tk_head; id < p->tk_tail; id++) {
-        rc_state_record_clear(&ticket_at(p, id)->pos);
-    }
     free(p->tk);
+    for (uint32_t i = 0; i < p->n_wfiles; i++) {
+        free(p->wfiles[i]);
+    }
+    free(p->wfiles);
+    rc_gtid_set_destroy(p->acked_set);
     rc_state_record_clear(&p->pending);
     rc_state_record_clear(&p->saved);
     rc_state_record_clear(&p->checkpoint);
@@ -1143,6 +1325,7 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->batches = atomic_load(&p->batches);
     out->events_dropped = atomic_load(&p->events_dropped);
     out->events_skipped = atomic_load(&p->events_skipped);
+    out->events_dead_lettered = atomic_load(&p->events_dead_lettered);
     out->reconnects = atomic_load(&p->reconnects);
     out->last_event_ts = (uint32_t)atomic_load(&p->last_event_ts);
     pthread_mutex_lock(&p->lock);
@@ -1187,6 +1370,10 @@ void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
     rc_hist_read(&p->latency, out);
 }
 
+void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
+    rc_hist_read(&p->transform_time, out);
+}
+
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {
     return p->pc;
 }
@@ -1208,11 +1395,26 @@ void rc_pipeline_resume(rc_pipeline_t *p) {
 }
 
 void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
+    if (src->resume.gtid_mode) {
+        return; /* a GTID restart needs the executed set: p loads the stored checkpoint */
+    }
     p->resume = src->resume;
     rc_pipeline_position_t at;
     rc_pipeline_get_position(src, &at);
     pthread_mutex_lock(&p->lock);
     p->position = at;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos) {
+    snprintf(p->resume.file, sizeof(p->resume.file), "%s", file);
+    p->resume.pos = pos;
+    p->resume.known = true; /* also over a position stored in Kafka */
+    p->resume.gtid_mode = false;
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->position.file, sizeof(p->position.file), "%s", file);
+    p->position.pos = pos;
+    p->position.gtid[0] = '\0';
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -42,6 +42,7 @@ typedef struct rc_pipeline_stats {
     uint64_t batches;
     uint64_t events_dropped; /* dropped by a transform */
     uint64_t events_skipped; /* not sent after a transform error (on_error: skip) */
+    uint64_t events_dead_lettered; /* sent to the dead-letter topic (on_error: dead_letter) */
     uint64_t reconnects;     /* source connections retried after a failure */
     uint64_t queue_depth;    /* batches waiting between reader and worker now */
     uint32_t last_event_ts;  /* commit time (s since the epoch) of the last event read; 0 none */
@@ -75,6 +76,8 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out);
 void rc_pipeline_get_position(rc_pipeline_t *p, rc_pipeline_position_t *out);
 /* End-to-end latency (binlog commit time -> Kafka acknowledgement) of the events delivered. */
 void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
+/* Time each batch spent in the pipeline's scripts (none without transforms). */
+void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
 
 /* Appends `"executed_gtid_set":"..."|null,"checkpoint":{state record}|null` (no braces): the
@@ -92,6 +95,8 @@ void rc_pipeline_pause(rc_pipeline_t *p);
 /* Makes p (not started) start where src (stopped) left off: its last transaction boundary and
  * position, instead of p's configured start. Used when a pipeline's config is replaced. */
 void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
+/* Makes p (stopped, not running) start at binlog file:pos on its next start. */
+void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos);
 void rc_pipeline_resume(rc_pipeline_t *p);
 bool rc_pipeline_pause_requested(rc_pipeline_t *p);
 

@@ -50,6 +50,7 @@ struct rc_pipeline_ctl {
     pthread_mutex_t lock; /* guards entry busy/op/next_*, helpers and shutting_down */
     pthread_cond_t idle;  /* signalled when helpers drops */
     size_t helpers;       /* helper threads running */
+    size_t jobs;          /* REST create/replace threads running (rc_pipeline_ctl_job_begin) */
     bool shutting_down;
     double grace_s;
     struct timespec deadline; /* SHUTDOWN helpers: when the grace ends (CLOCK_MONOTONIC) */
@@ -667,11 +668,12 @@ out:
     return err;
 }
 
-/* Parses and checks a pipeline sent by a client; builds its rc_pipeline (compiling its scripts).
- * self is the entry it replaces (NULL for a create). */
-static rc_ctl_result_t prepare(rc_pipeline_ctl_t *c, const entry_t *self, const char *body,
-                               size_t len, rc_pipeline_config_t **pc_out, rc_pipeline_t **p_out,
-                               char *field, size_t field_size, char *errstr, size_t errstr_size) {
+/* Parses a pipeline sent by a client and builds its rc_pipeline, compiling its scripts: no lock
+ * is held, since a script's top-level code may take long. want_name: the name it must have (a
+ * replacement), or NULL. */
+static rc_ctl_result_t build(rc_pipeline_ctl_t *c, const char *want_name, const char *body,
+                             size_t len, rc_pipeline_config_t **pc_out, rc_pipeline_t **p_out,
+                             char *field, size_t field_size, char *errstr, size_t errstr_size) {
     char why[1024];
     *pc_out = NULL;
     *p_out = NULL;
@@ -683,32 +685,14 @@ static rc_ctl_result_t prepare(rc_pipeline_ctl_t *c, const entry_t *self, const 
     if (!pc) {
         return RC_CTL_BAD_REQUEST;
     }
-    if (self && strcmp(pc->name, rc_pipeline_name(self->p)) != 0) {
+    if (want_name && strcmp(pc->name, want_name) != 0) {
         snprintf(field, field_size, "name");
         rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
                   "request body: name: \"%s\" differs from the pipeline in the path (%s); a "
                   "pipeline cannot be renamed",
-                  pc->name, rc_pipeline_name(self->p));
+                  pc->name, want_name);
         rc_config_pipeline_destroy(pc);
         return RC_CTL_BAD_REQUEST;
-    }
-    entry_t *same = self ? NULL : entry_named(c, pc->name, strlen(pc->name));
-    if (same) {
-        snprintf(field, field_size, "name");
-        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                  "request body: name: pipeline %s already exists", pc->name);
-        rc_config_pipeline_destroy(pc);
-        return RC_CTL_CONFLICT;
-    }
-    entry_t *taken = server_id_user(c, pc, self);
-    if (taken) {
-        snprintf(field, field_size, "source.server_id");
-        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                  "request body: source.server_id: %u is already used by pipeline %s on the "
-                  "same source",
-                  (unsigned)pc->source.server_id, rc_pipeline_name(taken->p));
-        rc_config_pipeline_destroy(pc);
-        return RC_CTL_CONFLICT;
     }
     rc_pipeline_t *p = rc_pipeline_new(c->conf, pc, why, sizeof(why));
     if (!p) {
@@ -723,25 +707,92 @@ static rc_ctl_result_t prepare(rc_pipeline_ctl_t *c, const entry_t *self, const 
     return RC_CTL_OK;
 }
 
+/* The name and server_id checks against the list; a lock on the list held. */
+static rc_ctl_result_t check_free(rc_pipeline_ctl_t *c, const rc_pipeline_config_t *pc,
+                                  const entry_t *self, char *field, size_t field_size, char *errstr,
+                                  size_t errstr_size) {
+    if (!self && entry_named(c, pc->name, strlen(pc->name))) {
+        snprintf(field, field_size, "name");
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                  "request body: name: pipeline %s already exists", pc->name);
+        return RC_CTL_CONFLICT;
+    }
+    entry_t *taken = server_id_user(c, pc, self);
+    if (taken) {
+        snprintf(field, field_size, "source.server_id");
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                  "request body: source.server_id: %u is already used by pipeline %s on the "
+                  "same source",
+                  (unsigned)pc->source.server_id, rc_pipeline_name(taken->p));
+        return RC_CTL_CONFLICT;
+    }
+    return RC_CTL_OK;
+}
+
+rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *file,
+                              uint64_t pos, char *errstr, size_t errstr_size) {
+    entry_t *e = entry_of(c, p);
+    if (!e) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "unknown pipeline");
+    }
+    rc_err_t err = RC_OK;
+    pthread_mutex_lock(&c->lock);
+    rc_pipeline_state_t st = rc_pipeline_status(p, NULL, 0);
+    if (c->shutting_down) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "the server is shutting down");
+    } else if (e->busy) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                        "pipeline %s: a %s is in progress (state %s)", rc_pipeline_name(p),
+                        rc_pipeline_op_name(e->op), rc_pipeline_state_name(st));
+    } else if (st != RC_PIPELINE_STOPPED && st != RC_PIPELINE_FAILED && st != RC_PIPELINE_CREATED) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                        "pipeline %s is %s: stop it before moving its position",
+                        rc_pipeline_name(p), rc_pipeline_state_name(st));
+    } else {
+        rc_pipeline_seek(p, file, pos);
+        rc_info("pipeline", "pipeline %s: next start at %s:%llu (set over REST)",
+                rc_pipeline_name(p), file, (unsigned long long)pos);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+bool rc_pipeline_ctl_job_begin(rc_pipeline_ctl_t *c) {
+    pthread_mutex_lock(&c->lock);
+    bool ok = !c->shutting_down;
+    if (ok) {
+        c->jobs++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+void rc_pipeline_ctl_job_end(rc_pipeline_ctl_t *c) {
+    pthread_mutex_lock(&c->lock);
+    c->jobs--;
+    pthread_cond_broadcast(&c->idle);
+    pthread_mutex_unlock(&c->lock);
+}
+
 rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, size_t len,
                                        char *name_out, size_t name_out_size, char *field,
                                        size_t field_size, char *errstr, size_t errstr_size) {
     rc_pipeline_config_t *pc = NULL;
     rc_pipeline_t *p = NULL;
     entry_t *e = NULL;
-    /* The write lock makes the name/server_id checks and the insertion one step. */
+    rc_ctl_result_t r = build(c, NULL, body, len, &pc, &p, field, field_size, errstr, errstr_size);
+    if (r != RC_CTL_OK) {
+        return r;
+    }
+    /* The write lock makes the checks and the insertion one step. */
     pthread_rwlock_wrlock(&c->rw);
     pthread_mutex_lock(&c->lock);
-    bool down = c->shutting_down;
-    pthread_mutex_unlock(&c->lock);
-    if (down) {
-        pthread_rwlock_unlock(&c->rw);
+    if (c->shutting_down) {
         rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "the server is shutting down");
-        return RC_CTL_CONFLICT;
+        r = RC_CTL_CONFLICT;
+        goto fail;
     }
-    rc_ctl_result_t r =
-        prepare(c, NULL, body, len, &pc, &p, field, field_size, errstr, errstr_size);
-    if (r != RC_CTL_OK) {
+    if ((r = check_free(c, pc, NULL, field, field_size, errstr, errstr_size)) != RC_CTL_OK) {
         goto fail;
     }
     if (!(e = calloc(1, sizeof(*e))) || list_add(c, e) != RC_OK) {
@@ -756,15 +807,27 @@ rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, s
     }
     e->p = p;
     e->own = pc;
-    snprintf(name_out, name_out_size, "%s", pc->name);
+    /* Busy until started, so a shutdown waits for the start and then stops it; counted as a
+     * helper so that it waits at all. */
+    e->busy = true;
+    e->op = RC_PIPELINE_OP_RESTART;
+    c->helpers++;
+    pthread_mutex_unlock(&c->lock);
     pthread_rwlock_unlock(&c->rw);
+    snprintf(name_out, name_out_size, "%s", pc->name);
     rc_info("pipeline", "pipeline %s: created over REST%s", pc->name,
             c->state_dir ? "" : " (not kept: state_dir is not set)");
     if (rc_pipeline_start(p, errstr, errstr_size) != RC_OK) {
         rc_error("pipeline", "%s", errstr); /* FAILED, visible in its status */
     }
+    pthread_mutex_lock(&c->lock);
+    e->busy = false;
+    c->helpers--;
+    pthread_cond_broadcast(&c->idle);
+    pthread_mutex_unlock(&c->lock);
     return RC_CTL_OK;
 fail:
+    pthread_mutex_unlock(&c->lock);
     pthread_rwlock_unlock(&c->rw);
     free(e);
     rc_pipeline_destroy(p);
@@ -772,33 +835,37 @@ fail:
     return r;
 }
 
-rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *body,
+rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, const char *name, const char *body,
                                         size_t len, char *field, size_t field_size, char *errstr,
                                         size_t errstr_size) {
-    entry_t *e = entry_of(c, p);
-    if (!e) {
-        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "unknown pipeline");
-        return RC_CTL_NOT_FOUND;
-    }
     rc_pipeline_config_t *pc = NULL;
     rc_pipeline_t *np = NULL;
-    /* Creates wait for the write lock, which this thread's read lock holds off: the server_id
-     * check below cannot race with one. */
-    rc_ctl_result_t r = prepare(c, e, body, len, &pc, &np, field, field_size, errstr, errstr_size);
+    rc_ctl_result_t r = build(c, name, body, len, &pc, &np, field, field_size, errstr, errstr_size);
     if (r != RC_CTL_OK) {
         return r;
     }
+    pthread_rwlock_rdlock(&c->rw);
     pthread_mutex_lock(&c->lock);
+    entry_t *e = entry_named(c, name, strlen(name));
+    if (!e) { /* deleted while its new config was being built */
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "no such pipeline: %s", name);
+        r = RC_CTL_NOT_FOUND;
+        goto fail;
+    }
     if (c->shutting_down || e->busy) {
         if (c->shutting_down) {
             rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "the server is shutting down");
         } else {
             rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                      "pipeline %s: a %s is in progress (state %s)", rc_pipeline_name(p),
+                      "pipeline %s: a %s is in progress (state %s)", name,
                       rc_pipeline_op_name(e->op),
-                      rc_pipeline_state_name(rc_pipeline_status(p, NULL, 0)));
+                      rc_pipeline_state_name(rc_pipeline_status(e->p, NULL, 0)));
         }
         r = RC_CTL_CONFLICT;
+        goto fail;
+    }
+    /* Creates take the write lock, which this read lock holds off: the check cannot race. */
+    if ((r = check_free(c, pc, e, field, field_size, errstr, errstr_size)) != RC_CTL_OK) {
         goto fail;
     }
     if (state_write(c, pc->name, body, len, errstr, errstr_size) != RC_OK) {
@@ -810,15 +877,16 @@ rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, rc_pipeline_t *p, 
     if (spawn(c, e, RC_PIPELINE_OP_REPLACE) != RC_OK) {
         e->next_p = NULL;
         e->next_own = NULL;
-        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot start a thread",
-                  pc->name);
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot start a thread", name);
         r = RC_CTL_FAILED;
         goto fail;
     }
     pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->rw);
     return RC_CTL_OK;
 fail:
     pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->rw);
     rc_pipeline_destroy(np);
     rc_config_pipeline_destroy(pc);
     return r;
@@ -909,7 +977,7 @@ bool rc_pipeline_ctl_stop_all(rc_pipeline_ctl_t *c, double grace_s, char *unfini
 
 bool rc_pipeline_ctl_busy(rc_pipeline_ctl_t *c) {
     pthread_mutex_lock(&c->lock);
-    bool busy = c->helpers > 0;
+    bool busy = c->helpers > 0 || c->jobs > 0;
     pthread_mutex_unlock(&c->lock);
     return busy;
 }
@@ -920,7 +988,7 @@ void rc_pipeline_ctl_destroy(rc_pipeline_ctl_t *c) {
     }
     pthread_mutex_lock(&c->lock);
     c->shutting_down = true;
-    while (c->helpers > 0) {
+    while (c->helpers > 0 || c->jobs > 0) {
         pthread_cond_wait(&c->idle, &c->lock);
     }
     pthread_mutex_unlock(&c->lock);

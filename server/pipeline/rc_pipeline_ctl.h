@@ -72,19 +72,33 @@ rc_err_t rc_pipeline_ctl_request(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc_pipe
 const char *rc_pipeline_op_name(rc_pipeline_op_t op);
 
 /* POST /v1/pipelines: body is one pipeline object as JSON. Validates it through the config
- * tables (field gets the key path at fault), checks that the name is free and that no pipeline
- * on the same source uses its server_id, keeps it in state_dir and starts it. Without the read
- * lock held. On RC_CTL_OK name_out gets the new pipeline's name. */
+ * tables (field gets the key path at fault) and builds it, compiling its scripts, without any
+ * lock; then checks that the name is free and that no pipeline on the same source uses its
+ * server_id, keeps it in state_dir and starts it. Because a script's top-level code may run
+ * long, the http thread calls this from a job thread (rc_pipeline_ctl_job_begin/end), never
+ * itself; no lock may be held. On RC_CTL_OK name_out gets the new pipeline's name. */
 rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, size_t len,
                                        char *name_out, size_t name_out_size, char *field,
                                        size_t field_size, char *errstr, size_t errstr_size);
 
-/* PUT /v1/pipelines/{name}/config: validates body like create (its name must be p's), keeps it
- * and has a helper stop p at a transaction boundary, swap in the new config and start again
- * from that boundary (from the new start when the source server changed). Read lock held. */
-rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *body,
+/* PUT /v1/pipelines/{name}/config: builds body like create (its name must be name), keeps it
+ * and has a helper stop the pipeline at a transaction boundary, swap in the new config and start
+ * again from that boundary (from the new start when the source server or start changed). From
+ * a job thread like create; no lock may be held. */
+rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, const char *name, const char *body,
                                         size_t len, char *field, size_t field_size, char *errstr,
                                         size_t errstr_size);
+
+/* PATCH .../position: p (read lock held) must be stopped (STOPPED, FAILED or never started) and
+ * no change in progress; its next start reads from file:pos. RC_ERR_INVALID (a conflict, errstr
+ * says why) otherwise. The seek wins over the position stored in Kafka for that start. */
+rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *file,
+                              uint64_t pos, char *errstr, size_t errstr_size);
+
+/* A job thread of the REST layer is about to run (false: the server is shutting down, refuse
+ * the request) / has ended. While one runs the controller is busy (rc_pipeline_ctl_busy). */
+bool rc_pipeline_ctl_job_begin(rc_pipeline_ctl_t *c);
+void rc_pipeline_ctl_job_end(rc_pipeline_ctl_t *c);
 
 /* SIGTERM: refuses new requests, then stops every pipeline in parallel: each reader ends at a
  * transaction boundary, the worker flushes Kafka. Waits at most grace_s (plus one second for
@@ -93,7 +107,8 @@ rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, rc_pipeline_t *p, 
  * the controller must not be destroyed (the process should _exit). */
 bool rc_pipeline_ctl_stop_all(rc_pipeline_ctl_t *c, double grace_s, char *unfinished,
                               size_t unfinished_size);
-/* True while helper threads still run (after a stop_all that timed out). */
+/* True while helper or job threads still run (after a stop_all that timed out, or a request
+ * whose script is still loading). */
 bool rc_pipeline_ctl_busy(rc_pipeline_ctl_t *c);
 /* Waits for helpers, stops and frees every pipeline and the controller. Accepts NULL. */
 void rc_pipeline_ctl_destroy(rc_pipeline_ctl_t *c);

@@ -992,7 +992,7 @@ static rc_err_t compressed_slot(rowctx_t *x, const rc_col_t *c, rc_slot_t *s, co
     }
     uint64_t ulen = rc_be(d + 1, lenlen);
     size_t clen = n - 1 - lenlen;
-    if (ulen > (uint64_t)clen * 1032u + 64 || ulen > (1u << 30)) {
+    if (ulen == 0 || ulen > (uint64_t)clen * 1032u + 64 || ulen > (1u << 30)) {
         return col_err(x, c, RC_ERR_INVALID, "the compressed value claims an impossible length");
     }
     rc_buf_t *sc = &x->b->scratch;

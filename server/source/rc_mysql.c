@@ -113,6 +113,47 @@ rc_err_t rc_mysql_exec(rc_mysql_t *m, const char *sql, char *errstr, size_t errs
     return RC_OK;
 }
 
+rc_err_t rc_mysql_column_names(rc_mysql_t *m, const char *schema, const char *table,
+                               rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size) {
+    char s_esc[2 * 256 + 1], t_esc[2 * 256 + 1], sql[1400];
+    size_t sl = strlen(schema), tl = strlen(table);
+    if (sl > 256 || tl > 256) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "table name %s.%s is too long",
+                         schema, table);
+    }
+    mysql_real_escape_string(m->conn, s_esc, schema, (unsigned long)sl);
+    mysql_real_escape_string(m->conn, t_esc, table, (unsigned long)tl);
+    snprintf(sql, sizeof(sql),
+             "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' AND "
+             "TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+             s_esc, t_esc);
+    if (mysql_query(m->conn, sql) != 0) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                         "%s: reading the columns of %s.%s from information_schema failed: %s",
+                         m->endpoint, schema, table, my_err(m));
+    }
+    MYSQL_RES *res = mysql_store_result(m->conn);
+    if (!res) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                         "%s: reading the columns of %s.%s from information_schema gave no "
+                         "result: %s",
+                         m->endpoint, schema, table, my_err(m));
+    }
+    rc_err_t err = RC_OK;
+    MYSQL_ROW row;
+    *n = 0;
+    while (err == RC_OK && (row = mysql_fetch_row(res))) {
+        unsigned long *lens = mysql_fetch_lengths(res);
+        if (!row[0] || rc_buf_append(names, row[0], lens[0]) != RC_OK ||
+            rc_buf_putc(names, '\0') != RC_OK) {
+            err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        (*n)++;
+    }
+    mysql_free_result(res);
+    return err;
+}
+
 rc_err_t rc_mysql_query_value(rc_mysql_t *m, const char *sql, unsigned int col, char *out,
                               size_t out_size, char *errstr, size_t errstr_size) {
     if (mysql_query(m->conn, sql) != 0) {
@@ -151,7 +192,10 @@ rc_err_t rc_mysql_prepare_replication(rc_mysql_t *m, double heartbeat_s, char *e
     if (rc_mysql_query_value(m, "SELECT @@GLOBAL.binlog_row_metadata", 0, val, sizeof(val), NULL,
                              0) == RC_OK &&
         strcasecmp(val, "FULL") != 0) {
-        rc_warn("source", "%s: binlog_row_metadata is %s, not FULL: column names will be col_N",
+        rc_warn("source",
+                "%s: binlog_row_metadata is %s, not FULL: column names come from "
+                "information_schema (current, not as of each event), charsets are guessed and "
+                "ENUM/SET arrive as numbers",
                 m->endpoint, val);
     }
     /* Ask for the checksum the binlog files have, so events arrive exactly as stored. Both the
@@ -180,6 +224,30 @@ rc_err_t rc_mysql_prepare_replication(rc_mysql_t *m, double heartbeat_s, char *e
     return RC_OK;
 }
 
+/* Columns 0 and 1 of the first row of sql. RC_ERR_EOF when no row. */
+static rc_err_t query_file_pos(rc_mysql_t *m, const char *sql, char *file, size_t file_size,
+                               char *pos, size_t pos_size, char *errstr, size_t errstr_size) {
+    if (mysql_query(m->conn, sql) != 0) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL, "%s: query \"%s\" failed: %s",
+                         m->endpoint, sql, my_err(m));
+    }
+    MYSQL_RES *res = mysql_store_result(m->conn);
+    if (!res) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                         "%s: query \"%s\" returned no result: %s", m->endpoint, sql, my_err(m));
+    }
+    rc_err_t err = RC_OK;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (!row || mysql_num_fields(res) < 2 || !row[0] || !row[1]) {
+        err = RC_ERR_EOF;
+    } else {
+        snprintf(file, file_size, "%s", row[0]);
+        snprintf(pos, pos_size, "%s", row[1]);
+    }
+    mysql_free_result(res);
+    return err;
+}
+
 rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_position_t *out,
                                 char *errstr, size_t errstr_size) {
     char val[512];
@@ -200,17 +268,11 @@ rc_err_t rc_mysql_resolve_start(rc_mysql_t *m, const char *start, rc_mysql_posit
     }
     if (strcmp(start, "latest") == 0) {
         char pos[64];
-        err = rc_mysql_query_value(m, "SHOW MASTER STATUS", 0, val, sizeof(val), NULL, 0);
-        if (err != RC_OK) { /* MySQL 8.4 renamed it */
-            err = rc_mysql_query_value(m, "SHOW BINARY LOG STATUS", 0, val, sizeof(val), errstr,
-                                       errstr_size);
-            if (err == RC_OK) {
-                err = rc_mysql_query_value(m, "SHOW BINARY LOG STATUS", 1, pos, sizeof(pos), errstr,
-                                           errstr_size);
-            }
-        } else {
-            err = rc_mysql_query_value(m, "SHOW MASTER STATUS", 1, pos, sizeof(pos), errstr,
-                                       errstr_size);
+        /* file and position from one result: two queries could straddle a rotation */
+        err = query_file_pos(m, "SHOW MASTER STATUS", val, sizeof(val), pos, sizeof(pos), NULL, 0);
+        if (err != RC_OK && err != RC_ERR_EOF) { /* MySQL 8.4 renamed it */
+            err = query_file_pos(m, "SHOW BINARY LOG STATUS", val, sizeof(val), pos, sizeof(pos),
+                                 errstr, errstr_size);
         }
         if (err == RC_ERR_EOF) {
             return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,

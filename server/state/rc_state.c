@@ -357,8 +357,7 @@ static rc_err_t apply_conf(rd_kafka_conf_t *conf, const rc_kafka_config_t *kconf
     return RC_OK;
 }
 
-/* Creates the topic (compact, 1 partition, default replication) or checks the one there. */
-static rc_err_t ensure_topic(rc_state_t *st, char *errstr, size_t errstr_size) {
+rc_err_t rc_state_ensure_topic(rc_state_t *st, char *errstr, size_t errstr_size) {
     char e[512];
     rc_err_t err = RC_OK;
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(st->topic, 1, -1, e, sizeof(e));
@@ -457,9 +456,6 @@ rc_state_t *rc_state_new(const rc_kafka_config_t *kconf, const char *topic, cons
         goto fail;
     }
     conf = NULL; /* rd_kafka_new took it */
-    if (ensure_topic(st, errstr, errstr_size) != RC_OK) {
-        goto fail;
-    }
     return st;
 fail:
     if (conf) {

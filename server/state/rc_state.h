@@ -51,11 +51,14 @@ rc_err_t rc_state_record_from_json(const char *json, size_t len, rc_state_record
 
 typedef struct rc_state rc_state_t;
 
-/* Creates the store's producer and makes sure the topic exists (compacted, one partition). An
- * existing topic with several partitions is an error: a key could then live in another
- * partition than the one read. */
+/* Creates the store's producer (no network round trip yet). */
 rc_state_t *rc_state_new(const rc_kafka_config_t *kconf, const char *topic, const char *pipeline,
                          char *errstr, size_t errstr_size);
+
+/* Creates the topic when missing (compacted, one partition, the cluster's default replication
+ * factor). An existing topic with several partitions is RC_ERR_INVALID: a key could then live in
+ * another partition than the one read. RC_ERR_KAFKA when the cluster cannot be reached. */
+rc_err_t rc_state_ensure_topic(rc_state_t *st, char *errstr, size_t errstr_size);
 void rc_state_destroy(rc_state_t *st);
 const char *rc_state_topic(const rc_state_t *st);
 

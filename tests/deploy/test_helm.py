@@ -112,7 +112,9 @@ def test_secrets_come_only_from_existing_secrets():
     docs = render(CHART / "ci" / "pipelines-values.yaml")
     (dep,) = by_kind(docs, "Deployment")
     (c,) = dep["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"]}
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"] if "valueFrom" in e}
+    plain = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+    assert plain == {"ROWCAST_PIPELINES__SHOP__SOURCE__HEARTBEAT": "2"}
     assert env["SHOP_MYSQL_PASSWORD"] == {"name": "shop-mysql", "key": "password"}
     assert env["KAFKA_PASSWORD"] == {"name": "kafka-rowcast", "key": "password"}
     assert env["ROWCAST_HTTP_TOKEN"] == {"name": "rowcast-api", "key": "token"}

@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import time
+import uuid
 import urllib.parse
 import http.client
 
@@ -167,6 +168,9 @@ def start_server(rowcast, tmp_path, pipelines):
         "shutdown_grace": 10,
         "http": {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)},
         "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
+        # a fresh state topic: the pipelines start where the test says, not where a pipeline
+        # of the same name in an earlier run stopped
+        "state": {"topic": f"it-state-{uuid.uuid4().hex[:12]}", "interval_ms": 200},
         "pipelines": pipelines,
     }
     proc = rowcast.start(cfg)
@@ -438,6 +442,23 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
     bad("PUT", "/v1/pipelines/nope/config", pc, 404, "no such pipeline: nope")
     bad("DELETE", "/v1/pipelines/nope", None, 404, "no such pipeline: nope")
     err("PATCH", "/v1/pipelines/pc/config", 405, "use GET, PUT")
+    # seek: only a stopped pipeline, a valid file and pos
+    at = api.call("GET", "/v1/pipelines/pc/position").json()
+    assert at is None or at["file"] == start[0]
+    seek = {"file": start[0], "pos": start[1]}
+    err("PATCH", "/v1/pipelines/pc/position", 401, "Bearer", body=seek)
+    err("PATCH", "/v1/pipelines/pc/position", 403, "wrong", token=TOKEN + "x", body=seek)
+    bad("PATCH", "/v1/pipelines/nope/position", seek, 404, "no such pipeline: nope")
+    bad("PATCH", "/v1/pipelines/pc/position", seek, 409,
+        "pipeline pc is RUNNING: stop it before moving its position")
+    bad("PATCH", "/v1/pipelines/pc/position", {"file": "a/b", "pos": 4}, 400,
+        'file: expected a binlog file name (1 to 255 characters, no directory), got "a/b"', "file")
+    bad("PATCH", "/v1/pipelines/pc/position", {"file": "x", "pos": 3}, 400,
+        "pos: expected an integer from 4 to 4294967295, got \"3\"", "pos")
+    bad("PATCH", "/v1/pipelines/pc/position", {"file": "x"}, 400, "pos: required key is missing",
+        "pos")
+    bad("PATCH", "/v1/pipelines/pc/position", None, 400, "the request body is empty", "")
+    err("DELETE", "/v1/pipelines/pc/position", 405, "use GET, PATCH")
     # 413: bodies are small; h2o refuses more than 1 MiB before rowcast sees it
     # (a raw socket: h2o answers on the Content-Length and closes while a client still sends)
     with socket.create_connection(("127.0.0.1", api.port), timeout=10) as s:
@@ -463,3 +484,26 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
     documented = {(t, m) for t, ops in SPEC["paths"].items() for m in ops if m != "parameters"}
     seen = {(t, m) for t, m, _ in api.checked}
     assert documented <= seen, f"not exercised: {sorted(documented - seen)}"
+
+
+def test_status_shows_executed_gtid_set_and_checkpoint(mysql, db, rowcast, tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v INT)")
+    proc, api = start_server(rowcast, tmp_path, [pipeline("gtidstat", db, master_status(mysql))])
+    st = api.status("gtidstat")
+    assert st["checkpoint"] is None or st["checkpoint"]["pipeline"] == "gtidstat"
+    with mysql.cursor() as cur:
+        for i in range(5):
+            cur.execute(f"INSERT INTO `{db}`.t VALUES (%s, %s)", (i, i))
+        cur.execute("SELECT @@gtid_binlog_pos, @@server_id")
+        gtid_pos, sid = cur.fetchone()
+    check_topic(f"{db}.t.gtidstat", 5, proc)
+    st = api.wait(
+        "gtidstat",
+        lambda s: s["checkpoint"] is not None and s["checkpoint"]["gtid_set"] == gtid_pos,
+        f"a checkpoint at {gtid_pos}",
+    )
+    assert st["executed_gtid_set"] == gtid_pos
+    cp = st["checkpoint"]
+    assert cp["flavor"] == "mariadb" and cp["server_id"] == sid and cp["format"] == 1
+    assert (cp["binlog_file"], cp["binlog_pos"]) == master_status(mysql)

@@ -4,7 +4,9 @@ A broken script stops --check and startup with exit 2, naming file and line."""
 
 import re
 import shutil
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 from conftest import consume, master_status, pipeline_config, topic_partitions
@@ -101,6 +103,43 @@ def test_script_error_fails_the_pipeline_or_is_skipped(mysql, db, rowcast, tmp_p
         err = proc.stderr_path.read_text(errors="replace")
         time.sleep(0.2)
     assert re.search(r"boom\.lua:2: no twos", err), err
+
+
+def test_dead_letter_sends_failed_events_with_the_error_in_headers(mysql, db, rowcast, tmp_path):
+    """on_error: dead_letter: the failed event reaches the dead-letter topic unchanged, with
+    the error, the script and its own topic as headers; the others reach their topic."""
+    (tmp_path / "picky.js").write_text(
+        "function transform(e) {\n"
+        "  if (e.after[0] && e.after[0].v === 2) throw new Error('no twos');\n"
+        "  e.after[0].seen = true;\n"
+        "}\n")
+    start = master_status(mysql)
+    cfg = pipeline_config("it_xf_dlq", db, start)
+    with socket.socket() as sock:  # a free port for /metrics
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg["http"] = {"listen": f"127.0.0.1:{port}"}
+    p = _pipeline("it_xf_dlq", db, start, "js", "picky.js")
+    p["on_error"] = "dead_letter"
+    p["dead_letter_topic"] = db + ".{pipeline}.dlq"
+    cfg["pipelines"] = [p]
+    proc = rowcast.start(cfg)
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v INT)")
+        cur.execute(f"INSERT INTO `{db}`.t VALUES (1, 1), (2, 2), (3, 3)")
+    msgs = [m.json() for m in consume(f"{db}.t", 2, process=proc)]
+    assert [(m["after"][0]["id"], m["after"][0]["seen"]) for m in msgs] == [(1, True), (3, True)]
+    dead = consume(f"{db}.it_xf_dlq.dlq", 1, process=proc)
+    ev = dead[0].json()
+    assert ev["after"] == [{"id": 2, "v": 2}], ev  # as it entered the script
+    headers = dict(dead[0].headers)
+    assert re.search(rb"picky\.js:2: Error: no twos", headers["rowcast.error"]), headers
+    assert headers["rowcast.transform"].endswith(b"picky.js"), headers
+    assert headers["rowcast.topic"] == f"{db}.t".encode(), headers
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    assert re.search(rb'rowcast_events_dead_lettered_total\{pipeline="it_xf_dlq"\} 1\b', metrics), \
+        metrics
+    proc.assert_alive()
 
 
 def test_js_endless_loop_is_stopped_by_the_time_budget(mysql, db, rowcast, tmp_path):

@@ -150,9 +150,10 @@ EOF
 # install_helm: helm $RC_HELM_VERSION built from the Go module proxy into $RC_TOOLS_DIR/bin
 # (once; later runs find it there). Prints nothing when it is already there.
 install_helm() {
-    local bin="$RC_TOOLS_DIR/bin/helm"
-    if [[ -x "$bin" ]] && "$bin" version --template '{{.Version}}' 2>/dev/null |
-        grep -qx "$RC_HELM_VERSION"; then
+    local bin="$RC_TOOLS_DIR/bin/helm" stamp="$RC_TOOLS_DIR/bin/helm.version"
+    # go install leaves helm's own version string at its default, so a stamp says what was built.
+    if [[ -x "$bin" && -s "$stamp" && "$(<"$stamp")" == "$RC_HELM_VERSION" ]] &&
+        "$bin" version >/dev/null 2>&1; then
         return 0
     fi
     command -v go >/dev/null || die "go is needed to build helm (the Go toolchain)"
@@ -160,4 +161,5 @@ install_helm() {
     mkdir -p "$RC_TOOLS_DIR/bin"
     GOBIN="$RC_TOOLS_DIR/bin" GOFLAGS=-trimpath go install \
         "helm.sh/helm/v3/cmd/helm@$RC_HELM_VERSION" || die "go install helm failed"
+    echo "$RC_HELM_VERSION" >"$stamp"
 }

@@ -195,7 +195,8 @@ static void test_config_unknown_key_names_line_and_path(void **state) {
                  "bad.yaml:4: kafka.brokerz: unknown key (known: brokers, rdkafka)");
     expect_error(MINIMAL "    sinks: {}\n",
                  "bad.yaml:8: pipelines[0].sinks: unknown key (known: name, source, sink, batch, "
-                 "queue_batches, transforms, on_error, transform_budget_ms)");
+                 "queue_batches, transforms, on_error, transform_budget_ms, "
+                 "transform_memory_mb, dead_letter_topic)");
     expect_error(MINIMAL "      tls: {mode: required, kee: x}\n",
                  "bad.yaml:8: pipelines[0].source.tls.kee: unknown key (known: mode, ca, cert, "
                  "key)");
@@ -298,7 +299,8 @@ static void test_config_pipeline_json_uses_the_yaml_tables(void **state) {
     expect_json_error("{\"name\": \"p\",\n \"source\": {\"user\": \"u\", \"server_id\": 1},\n "
                       "\"sinks\": {}}",
                       "request body:3: sinks: unknown key (known: name, source, sink, batch, "
-                      "queue_batches, transforms, on_error, transform_budget_ms)",
+                      "queue_batches, transforms, on_error, transform_budget_ms, "
+                      "transform_memory_mb, dead_letter_topic)",
                       "sinks");
     expect_json_error("{\"name\": \"p\", \"source\": {\"server_id\": 1}}",
                       "request body:1: source.user: required key is missing", "source.user");
@@ -336,6 +338,36 @@ static void test_config_pipeline_json_uses_the_yaml_tables(void **state) {
     rc_config_pipeline_destroy(NULL);
 }
 
+static void test_config_position_body_is_checked_by_a_table(void **state) {
+    (void)state;
+    rc_position_config_t at;
+    char field[256];
+    const char *ok = "{\"file\": \"mysql-bin.000042\", \"pos\": 4}";
+    assert_int_equal(
+        rc_config_position_parse(ok, strlen(ok), &at, field, sizeof field, err, sizeof err), RC_OK);
+    assert_string_equal(at.file, "mysql-bin.000042");
+    assert_int_equal(at.pos, 4);
+    rc_config_position_free(&at);
+    const char *bad[][3] = {
+        {"{\"file\": \"../x\", \"pos\": 9}", "file",
+         "request body:1: file: expected a binlog file name (1 to 255 characters, no directory), "
+         "got \"../x\""},
+        {"{\"file\": \"x\", \"pos\": 4294967296}", "pos",
+         "request body:1: pos: expected an integer from 4 to 4294967295, got \"4294967296\""},
+        {"{\"file\": \"x\", \"pos\": 9, \"gtid\": \"\"}", "gtid",
+         "request body:1: gtid: unknown key (known: file, pos)"},
+        {"{\"pos\": 9}", "file", "request body:1: file: required key is missing"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(rc_config_position_parse(bad[i][0], strlen(bad[i][0]), &at, field,
+                                                  sizeof field, err, sizeof err),
+                         RC_ERR_INVALID);
+        assert_string_equal(field, bad[i][1]);
+        assert_string_equal(err, bad[i][2]);
+        assert_null(at.file);
+    }
+}
+
 static char tmpdir[64];
 
 static void write_file(const char *name, const char *text) {
@@ -353,6 +385,88 @@ static void clean_dir(void) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
         unlink(path);
+    }
+}
+
+/* ROWCAST_<KEY>__<KEY>... variables override the file (12-factor): scalars, a pipeline by name
+ * or index, a librdkafka property (replaced or added), a list, a map the file lacks. */
+static void test_config_env_overrides_any_value(void **state) {
+    (void)state;
+    setenv("ROWCAST_LOG_LEVEL", "debug", 1);
+    setenv("ROWCAST_KAFKA__BROKERS", "env-broker:9092", 1);
+    setenv("ROWCAST_KAFKA__RDKAFKA__LINGER_MS", "50", 1);
+    setenv("ROWCAST_KAFKA__RDKAFKA__COMPRESSION_TYPE", "zstd", 1);
+    setenv("ROWCAST_PIPELINES__SHOP_EU__SOURCE__PORT", "3307", 1);
+    setenv("ROWCAST_PIPELINES__1__SOURCE__HOST", "db2", 1);
+    setenv("ROWCAST_PIPELINES__1__SOURCE__INCLUDE", "['a\\..*', 'b\\..*']", 1);
+    setenv("ROWCAST_HTTP__LISTEN", "0.0.0.0:9090", 1);
+    setenv("ROWCAST_MYSQL_PASSWORD", "not-a-config-path", 1); /* the user's own: left alone */
+    rc_config_t *c = load_ok("kafka:\n"
+                             "  brokers: file-broker:9092\n"
+                             "  rdkafka: {linger.ms: 5}\n"
+                             "pipelines:\n"
+                             "  - name: shop-eu\n"
+                             "    source: {user: u, server_id: 1}\n"
+                             "  - name: billing\n"
+                             "    source:\n"
+                             "      user: u\n"
+                             "      server_id: 2\n"
+                             "      password: ${ROWCAST_MYSQL_PASSWORD}\n");
+    assert_string_equal(c->log_level, "debug");
+    assert_string_equal(c->kafka.brokers, "env-broker:9092");
+    assert_int_equal(c->kafka.n_rdkafka, 2);
+    assert_string_equal(c->kafka.rdkafka[0].key, "linger.ms");
+    assert_string_equal(c->kafka.rdkafka[0].value, "50");
+    assert_string_equal(c->kafka.rdkafka[1].key, "compression.type");
+    assert_string_equal(c->kafka.rdkafka[1].value, "zstd");
+    assert_int_equal(c->pipelines[0].source.port, 3307);
+    assert_string_equal(c->pipelines[0].source.host, "127.0.0.1");
+    assert_string_equal(c->pipelines[1].source.host, "db2");
+    assert_int_equal(c->pipelines[1].source.n_include, 2);
+    assert_string_equal(c->pipelines[1].source.include[1], "b\\..*");
+    assert_string_equal(c->pipelines[1].source.password, "not-a-config-path");
+    assert_string_equal(c->http.listen, "0.0.0.0:9090");
+    rc_config_destroy(c);
+    unsetenv("ROWCAST_LOG_LEVEL");
+    unsetenv("ROWCAST_KAFKA__BROKERS");
+    unsetenv("ROWCAST_KAFKA__RDKAFKA__LINGER_MS");
+    unsetenv("ROWCAST_KAFKA__RDKAFKA__COMPRESSION_TYPE");
+    unsetenv("ROWCAST_PIPELINES__SHOP_EU__SOURCE__PORT");
+    unsetenv("ROWCAST_PIPELINES__1__SOURCE__HOST");
+    unsetenv("ROWCAST_PIPELINES__1__SOURCE__INCLUDE");
+    unsetenv("ROWCAST_HTTP__LISTEN");
+    unsetenv("ROWCAST_MYSQL_PASSWORD");
+}
+
+/* A bad override is checked like the file's values, and the message names the variable. */
+static void test_config_env_override_errors_name_the_variable(void **state) {
+    (void)state;
+    static const struct {
+        const char *var, *value, *expected;
+    } cases[] = {
+        {"ROWCAST_PIPELINES__P__SOURCE__PORT", "abc",
+         "bad.yaml: environment variable ROWCAST_PIPELINES__P__SOURCE__PORT: "
+         "pipelines[0].source.port: expected an integer from 1 to 65535, got \"abc\""},
+        {"ROWCAST_PIPELINES__NOPE__SOURCE__PORT", "1",
+         "bad.yaml: environment variable ROWCAST_PIPELINES__NOPE__SOURCE__PORT: pipelines has no "
+         "item NOPE (an index from 0 or a name in this file)"},
+        {"ROWCAST_KAFKA__BROKRS", "x",
+         "bad.yaml: environment variable ROWCAST_KAFKA__BROKRS: no key BROKRS here (keys are "
+         "separated by __; rowcast --help-config lists them)"},
+        {"ROWCAST_KAFKA", "x",
+         "bad.yaml: environment variable ROWCAST_KAFKA: kafka is a map: name one of its keys "
+         "after __"},
+        {"ROWCAST_LOG_LEVEL__X", "x",
+         "bad.yaml: environment variable ROWCAST_LOG_LEVEL__X: log_level is a single value: "
+         "nothing can follow it"},
+        {"ROWCAST_HTTP__SHOUT", "1",
+         "bad.yaml: environment variable ROWCAST_HTTP__SHOUT: no key SHOUT here (keys are "
+         "separated by __; rowcast --help-config lists them)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(cases[i].var, cases[i].value, 1);
+        expect_error(MINIMAL, cases[i].expected);
+        unsetenv(cases[i].var);
     }
 }
 
@@ -940,6 +1054,7 @@ static void test_config_transforms_in_order_with_match_and_policy(void **state) 
     assert_null(p->transforms[1].match_table);
     assert_int_equal(p->on_error, 1);
     assert_int_equal(p->transform_budget_ms, 1000);
+    assert_int_equal(p->transform_memory_mb, 256);
     rc_config_destroy(c);
     c = load_ok(MINIMAL);
     assert_int_equal(c->pipelines[0].n_transforms, 0);
@@ -953,8 +1068,17 @@ static void test_config_transforms_in_order_with_match_and_policy(void **state) 
                                 "      - {engine: lua, file: a.lua, match: {table: '(('}}\n",
                         "bad.yaml:9: pipelines[0].transforms[0].match.table: invalid regular "
                         "expression");
-    expect_error_prefix(MINIMAL "    on_error: dead_letter\n",
-                        "bad.yaml:8: pipelines[0].on_error: ");
+    expect_error_prefix(MINIMAL "    on_error: retry\n", "bad.yaml:8: pipelines[0].on_error: ");
+    c = load_ok(MINIMAL "    on_error: dead_letter\n");
+    assert_int_equal(c->pipelines[0].on_error, 2);
+    assert_string_equal(c->pipelines[0].dead_letter_topic, "{pipeline}.dead_letter");
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "    on_error: dead_letter\n    dead_letter_topic: dlq.{pipeline}-x\n");
+    assert_string_equal(c->pipelines[0].dead_letter_topic, "dlq.{pipeline}-x");
+    rc_config_destroy(c);
+    expect_error(MINIMAL "    dead_letter_topic: 'a b'\n",
+                 "bad.yaml:8: pipelines[0].dead_letter_topic: expected a topic of A-Z a-z 0-9 . _ "
+                 "- and the placeholder {pipeline}, got \"a b\"");
 }
 
 static void test_config_aliases_are_resolved(void **state) {
@@ -1070,6 +1194,7 @@ int main(void) {
         cmocka_unit_test(test_config_without_pipelines_is_valid),
         cmocka_unit_test(test_config_pipeline_json_uses_the_yaml_tables),
         cmocka_unit_test(test_config_directory_merges_pipelines_of_every_file),
+        cmocka_unit_test(test_config_position_body_is_checked_by_a_table),
         cmocka_unit_test(test_config_wrong_node_kind_names_expected_and_got),
         cmocka_unit_test(test_config_bad_integer_names_line_and_path),
         cmocka_unit_test(test_config_bad_seconds_names_bounds),
@@ -1100,6 +1225,8 @@ int main(void) {
         cmocka_unit_test(test_config_udfs_lists_plugin_files),
         cmocka_unit_test(test_config_print_reference_lists_every_key),
         cmocka_unit_test(test_config_destroy_accepts_null),
+        cmocka_unit_test(test_config_env_overrides_any_value),
+        cmocka_unit_test(test_config_env_override_errors_name_the_variable),
         cmocka_unit_test(test_config_state_topic_and_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,7 @@
 static void test_hist_buckets_are_cumulative_with_le_bounds(void **state) {
     (void)state;
     rc_hist_t h;
-    memset(&h, 0, sizeof h);
+    rc_hist_init(&h, rc_hist_latency_bounds, rc_hist_latency_n);
     rc_hist_observe_us(&h, 0);          /* <= 0.1 */
     rc_hist_observe_us(&h, 100000);     /* exactly 0.1: le is inclusive */
     rc_hist_observe_us(&h, 100001);     /* <= 0.25 */
@@ -27,10 +27,11 @@ static void test_hist_buckets_are_cumulative_with_le_bounds(void **state) {
     assert_int_equal(s.cumulative[1], 4);
     assert_int_equal(s.cumulative[3], 4); /* <= 1 */
     assert_int_equal(s.cumulative[4], 5); /* <= 2 */
-    assert_int_equal(s.cumulative[RC_HIST_BUCKETS - 1], 5);
+    assert_int_equal(s.n, 12);
+    assert_int_equal(s.cumulative[s.n - 1], 5);
     assert_int_equal(s.count, 6);
     assert_true(s.sum > 7201.7 && s.sum < 7201.8);
-    for (int i = 1; i < RC_HIST_BUCKETS; i++) {
+    for (int i = 1; i < s.n; i++) {
         assert_true(rc_hist_latency_bounds[i] > rc_hist_latency_bounds[i - 1]);
         assert_true(s.cumulative[i] >= s.cumulative[i - 1]);
     }
@@ -49,6 +50,7 @@ static void *feed(void *arg) {
 static void test_hist_concurrent_writers_lose_nothing(void **state) {
     (void)state;
     pthread_t t[4];
+    rc_hist_init(&shared, rc_hist_latency_bounds, rc_hist_latency_n);
     for (int i = 0; i < 4; i++) {
         pthread_create(&t[i], NULL, feed, NULL);
     }
@@ -62,10 +64,27 @@ static void test_hist_concurrent_writers_lose_nothing(void **state) {
     assert_int_equal(s.cumulative[5], 400000); /* <= 5 s */
 }
 
+static void test_hist_duration_bounds_cover_microseconds_to_seconds(void **state) {
+    (void)state;
+    rc_hist_t h;
+    rc_hist_init(&h, rc_hist_duration_bounds, rc_hist_duration_n);
+    rc_hist_observe_us(&h, 80);       /* <= 100 us */
+    rc_hist_observe_us(&h, 700);      /* <= 1 ms */
+    rc_hist_observe_us(&h, 20000000); /* 20 s: only +Inf */
+    rc_hist_snapshot_t s;
+    rc_hist_read(&h, &s);
+    assert_true(s.bounds[0] == 0.0001 && s.bounds[s.n - 1] == 10);
+    assert_int_equal(s.cumulative[0], 1);
+    assert_int_equal(s.cumulative[3], 2);
+    assert_int_equal(s.cumulative[s.n - 1], 2);
+    assert_int_equal(s.count, 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hist_buckets_are_cumulative_with_le_bounds),
         cmocka_unit_test(test_hist_concurrent_writers_lose_nothing),
+        cmocka_unit_test(test_hist_duration_bounds_cover_microseconds_to_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -529,6 +529,72 @@ static void test_time_budget_stops_endless_loops_in_both_engines(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* A script that allocates without bound fails its event at the VM's memory cap; the VM
+ * stays usable (its garbage is collected) and the batch's other events go on. */
+static const loop_case_t bomb_cases[] = {
+    {&rc_script_lua,
+     "function transform(e)\n  if e.table == 'users' then return end\n"
+     "  local t = {} for i = 1, 1e9 do t[i] = {i = i, s = 'k' .. i} end\nend",
+     "t.lua: not enough memory (the script's memory limit is 16 MiB)"},
+    {&rc_script_lua,
+     "function transform(e)\n  if e.table == 'users' then return end\n"
+     "  local s = string.rep('x', 1e9)\nend",
+     "t.lua: not enough memory (the script's memory limit is 16 MiB)"},
+    {&rc_script_js,
+     "function transform(e) {\n  if (e.table === 'users') return;\n"
+     "  var t = [], s = 'x'; for (;;) { s = s + s; t.push(s + '.'); }\n}",
+     "t.js:3: Error: alloc failed (the script's memory limit is 16 MiB)"},
+    /* many small objects: duktape may run out while it builds the error itself */
+    {&rc_script_js,
+     "function transform(e) {\n  if (e.table === 'users') return;\n"
+     "  var t = []; for (var i = 0; ; i++) t.push({i: i, s: 'k' + i});\n}",
+     "(the script's memory limit is 16 MiB)"},
+};
+
+static void test_memory_cap_fails_the_event_not_the_process(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    for (size_t k = 0; k < sizeof(bomb_cases) / sizeof(bomb_cases[0]); k++) {
+        const loop_case_t *c = &bomb_cases[k];
+        char errstr[256];
+        void *vm = create(c->engine, c->src, errstr, sizeof(errstr));
+        if (!vm) {
+            fail_msg("case %zu: %s", k, errstr);
+        }
+        assert_non_null(c->engine->set_memory_limit);
+        c->engine->set_memory_limit(vm, 16 << 20);
+        rc_span_t spans[2];
+        bool runs[2] = {true, true};
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *start = cur;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            spans[i] = (rc_span_t){start, (size_t)(cur - start)};
+        }
+        for (int round = 0; round < 3; round++) {
+            run_t r;
+            msgpack_sbuffer_init(&r.out);
+            r.errs = (rc_buf_t)RC_BUF_INIT;
+            rc_err_t err = c->engine->transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
+                                                      errstr, sizeof(errstr));
+            if (err != RC_OK) {
+                fail_msg("case %zu round %d: %s", k, round, errstr);
+            }
+            const char *msg = err_of(&r, 0);
+            if (!strstr(msg, c->want)) {
+                fail_msg("case %zu: got '%s', want '%s'", k, msg, c->want);
+            }
+            assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+            run_free(&r);
+        }
+        c->engine->destroy(vm);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 /* The rewrite for the JS budget changes no behaviour: loops of every form, regular
  * expressions and divisions, strings and comments that look like loops, directives. */
 static void test_js_rewrite_keeps_semantics_and_lines(void **state) {
@@ -877,8 +943,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
                            "  if (e.after[0].status === 'bad') throw new Error('bad row');\n"
                            "}");
     rc_transform_spec_t specs[] = {
-        {"lua", "route.lua", NULL, "users|admins", 1000},
-        {"js", "drop.js", "sh.*", NULL, 1000},
+        {"lua", "route.lua", NULL, "users|admins", 1000, 64 << 20},
+        {"js", "drop.js", "sh.*", NULL, 1000, 64 << 20},
     };
     char errstr[1024];
     for (int policy = 0; policy < 2; policy++) {
@@ -896,6 +962,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
         pack_event(&in, "users", "bad", false);  /* fails */
         uint32_t n = 4, mark = 3;
         size_t mark_off = 0;
+        uint32_t marks[5] = {0, 1, 2, 3, 4}; /* every boundary: mapped to output counts */
+        rc_transform_chain_set_marks(c, marks, 5);
         rc_err_t err =
             rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr));
         rc_transform_stats_t st;
@@ -910,6 +978,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
             assert_int_equal(n, 2);
             assert_int_equal(mark, 2);
             assert_int_equal(mark_off, in.sb.size);
+            static const uint32_t mapped[5] = {0, 1, 1, 2, 2};
+            assert_memory_equal(marks, mapped, sizeof(mapped));
             assert_int_equal(st.dropped, 1);
             assert_int_equal(st.errors, 1);
             const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
@@ -931,15 +1001,120 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
         rc_transform_chain_destroy(c);
     }
     /* errors at creation name the pipeline, the transform and the file */
-    rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL, 0}};
+    rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL, 0, 0}};
     assert_null(
         rc_transform_chain_new("p1", missing, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
     assert_non_null(strstr(errstr, "pipeline p1: transforms[0]: "));
     assert_non_null(strstr(errstr, "nope.lua: cannot read the script"));
-    rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "((", 0}};
+    rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "((", 0, 0}};
     assert_null(
         rc_transform_chain_new("p1", badre, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
     assert_non_null(strstr(errstr, "match.table '((' is not a valid regular expression"));
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+    free(a);
+    free(b);
+}
+
+/* on_error: dead_letter: the failed event goes, as it entered the failing transform, to the
+ * dead-letter topic with the error in its headers; later transforms leave it alone. */
+static void test_chain_dead_letter_sends_failed_events_with_the_error(void **state) {
+    (void)state;
+    char dir[] = "/tmp/rc_test_transform_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *a = write_script(dir, "check.js",
+                           "function transform(e) {\n"
+                           "  e.kafka.headers.seen = 'yes';\n"
+                           "  if (e.after[0].status === 'bad') throw new Error('bad row');\n"
+                           "}");
+    char *b = write_script(dir, "route.lua", "function transform(e) e.kafka.topic = 'routed' end");
+    rc_transform_spec_t specs[] = {
+        {"js", "check.js", NULL, NULL, 1000, 64 << 20},
+        {"lua", "route.lua", NULL, NULL, 1000, 64 << 20},
+    };
+    char errstr[1024];
+    rc_transform_chain_t *c =
+        rc_transform_chain_new("p1", specs, 2, dir, RC_ON_ERROR_SKIP, errstr, sizeof(errstr));
+    if (!c) {
+        fail_msg("%s", errstr);
+    }
+    assert_int_equal(rc_transform_chain_set_dead_letter(c, "bad topic", errstr, sizeof(errstr)),
+                     RC_ERR_INVALID);
+    assert_non_null(strstr(errstr, "pipeline p1: dead_letter_topic \"bad topic\" is not a valid"));
+    assert_int_equal(
+        rc_transform_chain_set_dead_letter(c, "{pipeline}.dlq", errstr, sizeof(errstr)), RC_OK);
+    mp_t in, orig;
+    mp_init(&in);
+    mp_init(&orig);
+    pack_event(&in, "orders", "ok", false);
+    pack_event(&in, "orders", "bad", false);
+    pack_event(&in, "users", "ok", false);
+    pack_event(&orig, "orders", "bad", false);
+    uint32_t n = 3, mark = 2;
+    size_t mark_off = 0;
+    if (rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr)) != RC_OK) {
+        fail_msg("%s", errstr);
+    }
+    assert_int_equal(n, 3);
+    assert_int_equal(mark, 2);
+    rc_transform_stats_t st;
+    rc_transform_chain_get_stats(c, &st);
+    assert_int_equal(st.dead_lettered, 1);
+    assert_int_equal(st.errors, 0);
+    const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size, *ev[3];
+    for (int i = 0; i < 3; i++) {
+        ev[i] = cur;
+        assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+        if (i == 1) {
+            assert_int_equal(mark_off, (size_t)(cur - (const uint8_t *)in.sb.data));
+        }
+    }
+    static const char *const topics[] = {"routed", "p1.dlq", "routed"};
+    for (int i = 0; i < 3; i++) {
+        const uint8_t *k, *t;
+        const char *topic;
+        uint32_t len;
+        assert_int_equal(rc_mp_map_find(ev[i], end, "kafka", &k), RC_OK);
+        assert_int_equal(rc_mp_map_find(k, end, "topic", &t), RC_OK);
+        assert_int_equal(rc_mp_read_str(&t, end, &topic, &len), RC_OK);
+        if (len != strlen(topics[i]) || memcmp(topic, topics[i], len) != 0) {
+            fail_msg("event %d: topic %.*s, want %s", i, (int)len, topic, topics[i]);
+        }
+    }
+    /* the dead letter: the original event, its kafka map with the new topic and headers */
+    const uint8_t *k, *h, *v;
+    const char *str;
+    uint32_t len;
+    assert_int_equal(rc_mp_map_find(ev[1], end, "kafka", &k), RC_OK);
+    assert_int_equal(rc_mp_map_find(k, end, "headers", &h), RC_OK);
+    uint32_t nh;
+    const uint8_t *hp = h;
+    assert_int_equal(rc_mp_read_map(&hp, end, &nh), RC_OK);
+    assert_int_equal(nh, 3); /* the script's change to the headers is not in it */
+    assert_int_equal(rc_mp_map_find(h, end, "rowcast.error", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, end, &str, &len), RC_OK);
+    assert_non_null(memmem(str, len, "check.js:3: Error: bad row", 26));
+    assert_int_equal(rc_mp_map_find(h, end, "rowcast.transform", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, end, &str, &len), RC_OK);
+    assert_int_equal(len, strlen(a));
+    assert_memory_equal(str, a, len);
+    assert_int_equal(rc_mp_map_find(h, end, "rowcast.topic", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, end, &str, &len), RC_OK);
+    assert_int_equal(len, 11);
+    assert_memory_equal(str, "shop.orders", 11);
+    /* everything before kafka is the original event, byte for byte */
+    const uint8_t *ok_, *ek;
+    assert_int_equal(rc_mp_map_find((const uint8_t *)orig.sb.data,
+                                    (const uint8_t *)orig.sb.data + orig.sb.size, "kafka", &ok_),
+                     RC_OK);
+    ek = k;
+    size_t prefix = (size_t)(ok_ - (const uint8_t *)orig.sb.data);
+    assert_int_equal((size_t)(ek - ev[1]), prefix);
+    assert_memory_equal(ev[1], orig.sb.data, prefix);
+    msgpack_sbuffer_destroy(&in.sb);
+    msgpack_sbuffer_destroy(&orig.sb);
+    rc_transform_chain_destroy(c);
     unlink(a);
     unlink(b);
     rmdir(dir);
@@ -957,10 +1132,12 @@ int main(void) {
         cmocka_unit_test(test_load_errors_report_file_line_and_hint),
         cmocka_unit_test(test_time_budget_stops_endless_loops_in_both_engines),
         cmocka_unit_test(test_js_rewrite_keeps_semantics_and_lines),
+        cmocka_unit_test(test_memory_cap_fails_the_event_not_the_process),
         cmocka_unit_test(test_udfs_give_the_same_results_in_both_engines),
         cmocka_unit_test(test_udf_errors_name_the_udf_at_the_scripts_line),
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
+        cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
