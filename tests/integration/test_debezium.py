@@ -44,6 +44,9 @@ def debezium_decode(sql_type, v):
         return v
     if base == "bit":  # rowcast differs: a number, where Debezium has little-endian bytes
         return v.to_bytes(2, "big")
+    if base == "geometry":  # io.debezium.data.geometry.Geometry: {"wkb": base64, "srid": int}
+        assert set(v) == {"srid", "wkb"}, v
+        return v["srid"].to_bytes(4, "little") + base64.b64decode(v["wkb"])
     return v
 
 
@@ -90,10 +93,7 @@ def test_debezium_envelope_and_values_match_the_server(mysql, db, rowcast):
         return after
 
     def insert(row):
-        names = ", ".join(f"`{c}`" for c in row)
-        marks = ", ".join(["%s"] * len(row))
-        return change("c", f"INSERT INTO `{db}`.`t` ({names}) VALUES ({marks})",
-                      list(row.values()), row)  # fmt: skip
+        return change("c", *tp.insert_sql(db, "t", row), row)
 
     a = insert(tp.ROW_A)
     b = insert(tp.ROW_B)

@@ -50,7 +50,9 @@ COLUMNS = [
     ("s", "SET('a','b','c','d')"),
     ("bt", "BIT(10)"),
     ("j", "JSON"),
+    ("g", "GEOMETRY"),
 ]
+GEOMETRY_SRID = 4326
 PK = ["id", "k"]
 SET_ORDER = ["a", "b", "c", "d"]
 
@@ -63,7 +65,7 @@ ROW_A = dict(
     dt=datetime.datetime(2024, 1, 2, 3, 4, 5, 123000), dt0=datetime.datetime(9999, 12, 31, 23, 59, 59),
     ts=datetime.datetime(2038, 1, 19, 3, 14, 7, 999999), y=2024, ch="ab",
     vc="café 中文 😀 \"q\" \n", tx="x" * 300, vb=b"\x00\xff\x10", bl=bytes(range(256)) * 3,
-    e="medium", s="a,d", bt=0b1000000101, j='{"a": [1, 2.5, "x", null, true]}',
+    e="medium", s="a,d", bt=0b1000000101, j='{"a": [1, 2.5, "x", null, true]}', g="POINT(1 2)",
 )  # fmt: skip
 ROW_B = dict(
     id=2, k="é中😀", ti=127, uti=0, si=32767, mi=0, i=2147483647, ui=0, bi=9223372036854775807,
@@ -72,7 +74,7 @@ ROW_B = dict(
     tm0=datetime.timedelta(hours=838, minutes=59, seconds=59),
     dt=datetime.datetime(1000, 1, 1, 0, 0, 0), dt0=datetime.datetime(2000, 2, 29, 12, 0, 1),
     ts=datetime.datetime(1970, 1, 1, 0, 0, 1), y=1901, ch="", vc="", tx="", vb=b"", bl=b"",
-    e="small", s="", bt=0, j="[]",
+    e="small", s="", bt=0, j="[]", g="POLYGON((0 0,4 0,4 4,0 0))",
 )  # fmt: skip
 ROW_NULLS = dict({c: None for c, _ in COLUMNS}, id=3, k="nulls")
 
@@ -93,6 +95,16 @@ def pb(tmp_path_factory):
         return importlib.import_module("rowcast.v1.event_pb2")
     finally:
         sys.path.remove(str(out))
+
+
+def insert_sql(db, table, row):
+    """INSERT of row; GEOMETRY columns are given as WKT and made with ST_GeomFromText."""
+    names = ", ".join(f"`{c}`" for c in row)
+    marks = ", ".join(
+        f"ST_GeomFromText(%s, {GEOMETRY_SRID})" if c == "g" and row[c] is not None else "%s"
+        for c in row
+    )
+    return f"INSERT INTO `{db}`.`{table}` ({names}) VALUES ({marks})", list(row.values())
 
 
 def _snapshot(mysql, db, row):
@@ -165,6 +177,10 @@ def check_value(col, sql_type, server, v):
         assert kind == "string_value" and v.string_value == server, where
     elif base in ("varbinary", "blob"):
         assert kind == "bytes_value" and v.bytes_value == server, where
+    elif base == "geometry":  # the server's bytes are the SRID (little-endian) and the WKB
+        assert kind == "geometry_value", where
+        assert v.geometry_value.srid == int.from_bytes(server[:4], "little"), where
+        assert v.geometry_value.wkb == server[4:] and not v.geometry_value.geojson, where
     elif base == "enum":
         assert kind == "enum_value" and v.enum_value == server, where
     elif base == "set":
@@ -216,10 +232,7 @@ def test_protobuf_values_key_and_headers_match_the_server(mysql, db, rowcast, pb
         return after
 
     def insert(row):
-        names = ", ".join(f"`{c}`" for c in row)
-        marks = ", ".join(["%s"] * len(row))
-        return change("insert", f"INSERT INTO `{db}`.`t` ({names}) VALUES ({marks})",
-                      list(row.values()), row)  # fmt: skip
+        return change("insert", *insert_sql(db, "t", row), row)
 
     a = insert(ROW_A)
     b = insert(ROW_B)
@@ -290,6 +303,8 @@ def test_protobuf_values_key_and_headers_match_the_server(mysql, db, rowcast, pb
     assert by["bt"].int_value == 0b1000000101
     assert by["f"].float_value == 1.5
     assert by["dt"].datetime_value.micros == 123000
+    assert by["g"].geometry_value.srid == 4326
+    assert by["g"].geometry_value.wkb == bytes.fromhex("0101000000000000000000f03f0000000000000040")
     second = {c.name: c.value for c in pb.Event.FromString(msgs[1].value).after[0].columns}
     assert second["ubi"].WhichOneof("kind") == "uint_value"
     assert second["ts"].timestamp_value.epoch_micros == 1_000_000
