@@ -45,7 +45,7 @@ static void usage(FILE *out) {
             "  -c, --config FILE     the YAML configuration file, or a directory of them (one\n"
             "                        sets kafka and the settings, the others add pipelines)\n"
             "      --check           validate the configuration (every file, the scripts and\n"
-            "                        state_dir) and exit (0 = valid, 2 = not)\n"
+            "                        pipelines_dir) and exit (0 = valid, 2 = not)\n"
             "      --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
             "      --help-config     print every configuration key with its default\n"
             "      --help-udfs       print every function scripts can call (with --config:\n"
@@ -105,10 +105,10 @@ static void print_version(void) {
 
 int main(int argc, char **argv) {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"config", required_argument, NULL, 'c'},    {"check", no_argument, NULL, 'k'},
         {"log-level", required_argument, NULL, 'l'}, {"help-config", no_argument, NULL, 'H'},
-        {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
-        {"help-udfs", no_argument, NULL, 'U'},      {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
+        {"help-udfs", no_argument, NULL, 'U'},       {NULL, 0, NULL, 0}};
     if (argc > 1 && strcmp(argv[1], "decode") == 0) {
         return rc_cmd_decode(argc - 1, argv + 1);
     }
@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
     rc_log_set_level(level < 0 ? RC_LOG_INFO : (rc_log_level_t)level);
 
     /* Everything that can be checked without touching a server is checked before anything
-     * starts: the config's pipelines and those kept in state_dir. */
+     * starts: the config's pipelines and those kept in pipelines_dir. */
     int status = 0;
     rc_http_t *http = NULL;
     rc_pipeline_ctl_t *ctl = rc_pipeline_ctl_new(conf, check, errstr, sizeof(errstr));

@@ -167,8 +167,10 @@ static bool check_dead_letter_topic(const void *field, char *why, size_t n) {
     if (!ok) {
         char shown[128];
         rc_config_table_quote(s, shown, sizeof shown);
-        snprintf(why, n, "expected a topic of A-Z a-z 0-9 . _ - and the placeholder {pipeline}, "
-                         "got %s", shown);
+        snprintf(why, n,
+                 "expected a topic of A-Z a-z 0-9 . _ - and the placeholder {pipeline}, "
+                 "got %s",
+                 shown);
     }
     return ok;
 }
@@ -613,9 +615,9 @@ static const rc_config_key_t root_keys[] = {
      .offset = ROOT_OFF(state),
      .sub = &state_table,
      .desc = "Where pipelines keep their positions (in Kafka)."},
-    {.name = "state_dir",
+    {.name = "pipelines_dir",
      .type = RC_CONFIG_STRING,
-     .offset = ROOT_OFF(state_dir),
+     .offset = ROOT_OFF(pipelines_dir),
      .check = check_not_empty,
      .desc = "Directory where pipelines created or changed over REST are kept, one JSON file "
              "each (NAME.json, mode 0600, written atomically); relative to the config file's "

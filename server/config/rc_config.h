@@ -54,12 +54,12 @@ typedef struct rc_source_config {
 } rc_source_config_t;
 
 typedef struct rc_sink_config {
-    char *format;        /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
-    char *key;           /* "primary_key" | "primary_key_joined" */
-    char *topic;         /* template with {schema} and {table}; default "{schema}.{table}" */
-    bool create_topics;  /* default true */
-    int topic_partitions;    /* for created topics, default 1 */
-    int topic_replication;   /* for created topics, default -1 = broker default */
+    char *format;          /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
+    char *key;             /* "primary_key" | "primary_key_joined" */
+    char *topic;           /* template with {schema} and {table}; default "{schema}.{table}" */
+    bool create_topics;    /* default true */
+    int topic_partitions;  /* for created topics, default 1 */
+    int topic_replication; /* for created topics, default -1 = broker default */
 } rc_sink_config_t;
 
 typedef struct rc_transform_config {
@@ -104,13 +104,13 @@ typedef struct rc_config {
     char *path;              /* the file it was loaded from */
     char *log_level;         /* error|warn|info|debug, default info */
     double shutdown_grace_s; /* how long SIGTERM waits for Kafka to flush, default 30 */
-    char *state_dir;     /* where REST-created/changed pipelines are kept; NULL = not kept */
+    char *pipelines_dir;     /* where REST-created/changed pipelines are kept; NULL = not kept */
     rc_http_config_t http;
     rc_kafka_config_t kafka;
     rc_state_config_t state;
     rc_pipeline_config_t *pipelines;
     size_t n_pipelines;
-    char **udfs;         /* UDF plugin files as written; relative to the config file's directory */
+    char **udfs; /* UDF plugin files as written; relative to the config file's directory */
     size_t n_udfs;
 } rc_config_t;
 
@@ -125,7 +125,7 @@ rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t le
 
 void rc_config_destroy(rc_config_t *conf);
 
-/* Parses one pipeline object written as JSON (a REST request body or a state_dir file) through
+/* Parses one pipeline object written as JSON (a REST request body or a pipelines_dir file) through
  * the same key table as the pipelines of the YAML file, so every check and message is shared.
  * `name` stands for the file in messages; relative secret files are found in dir. from_client
  * refuses ${VAR} outside secret keys (a client must not read the server's environment back
@@ -133,8 +133,7 @@ void rc_config_destroy(rc_config_t *conf);
  * "source.port", "" for the body itself) in field. Free with rc_config_pipeline_destroy. */
 rc_pipeline_config_t *rc_config_pipeline_parse(const char *name, const char *dir, const char *text,
                                                size_t len, bool from_client, char *field,
-                                               size_t field_size, char *errstr,
-                                               size_t errstr_size);
+                                               size_t field_size, char *errstr, size_t errstr_size);
 void rc_config_pipeline_destroy(rc_pipeline_config_t *pc);
 
 /* A binlog position sent by a client (PATCH /v1/pipelines/{name}/position), checked by a key
@@ -144,8 +143,7 @@ typedef struct rc_position_config {
     uint32_t pos;
 } rc_position_config_t;
 rc_err_t rc_config_position_parse(const char *text, size_t len, rc_position_config_t *out,
-                                  char *field, size_t field_size, char *errstr,
-                                  size_t errstr_size);
+                                  char *field, size_t field_size, char *errstr, size_t errstr_size);
 void rc_config_position_free(rc_position_config_t *pos);
 
 /* True when the two sources are the same server endpoint (socket, or host and port). */

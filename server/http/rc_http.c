@@ -164,7 +164,8 @@ static int bind_listen(const char *listen_addr, char *errstr, size_t errstr_size
         snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_addr), listen_addr);
         port = colon + 1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);

@@ -90,7 +90,7 @@ struct rc_pipeline {
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast32_t last_event_ts;
     atomic_bool pause_req;
-    resume_t resume;                 /* the reader's restart point, kept across stop/start */
+    resume_t resume;  /* the reader's restart point, kept across stop/start */
     rc_mysql_t *meta; /* reader: a second connection for information_schema, opened on use */
     rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
     uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
@@ -120,8 +120,8 @@ struct rc_pipeline {
     int64_t last_save_ns;
     rc_state_record_t checkpoint; /* the last position written; guarded by lock */
     bool has_checkpoint;
-    char *executed_text; /* the executed set at the last hand-over; guarded by lock */
-    rc_hist_t latency;   /* commit -> Kafka acknowledgement, across runs */
+    char *executed_text;      /* the executed set at the last hand-over; guarded by lock */
+    rc_hist_t latency;        /* commit -> Kafka acknowledgement, across runs */
     rc_hist_t transform_time; /* time of each batch in the scripts */
 };
 

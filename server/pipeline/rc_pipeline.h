@@ -40,12 +40,12 @@ typedef struct rc_pipeline_stats {
     uint64_t transactions;
     uint64_t bytes_read; /* binlog bytes */
     uint64_t batches;
-    uint64_t events_dropped; /* dropped by a transform */
-    uint64_t events_skipped; /* not sent after a transform error (on_error: skip) */
+    uint64_t events_dropped;       /* dropped by a transform */
+    uint64_t events_skipped;       /* not sent after a transform error (on_error: skip) */
     uint64_t events_dead_lettered; /* sent to the dead-letter topic (on_error: dead_letter) */
-    uint64_t reconnects;     /* source connections retried after a failure */
-    uint64_t queue_depth;    /* batches waiting between reader and worker now */
-    uint32_t last_event_ts;  /* commit time (s since the epoch) of the last event read; 0 none */
+    uint64_t reconnects;           /* source connections retried after a failure */
+    uint64_t queue_depth;          /* batches waiting between reader and worker now */
+    uint32_t last_event_ts; /* commit time (s since the epoch) of the last event read; 0 none */
 } rc_pipeline_stats_t;
 
 /* The last complete transaction the reader handed to the worker. */

@@ -1,4 +1,4 @@
-/* rc_pipeline_ctl.c: the registry of pipelines, their state-change requests and state_dir.
+/* rc_pipeline_ctl.c: the registry of pipelines, their state-change requests and pipelines_dir.
  *
  * Pause/resume run in place (a flag and a wake-up). Everything that waits runs on a detached
  * helper thread per pipeline: first a pause, so the reader ends at a transaction boundary and a
@@ -28,7 +28,7 @@
 
 typedef struct entry {
     rc_pipeline_t *p;
-    rc_pipeline_config_t *own; /* config owned by the entry (REST/state_dir); NULL = conf's */
+    rc_pipeline_config_t *own; /* config owned by the entry (REST/pipelines_dir); NULL = conf's */
     bool in_file;              /* named by the config file: DELETE is refused */
     /* guarded by ctl->lock: */
     bool busy;             /* a helper works on it */
@@ -42,8 +42,8 @@ typedef struct entry {
 
 struct rc_pipeline_ctl {
     const rc_config_t *conf;
-    char *dir;       /* the config's directory: relative script and secret files */
-    char *state_dir; /* absolute or relative to cwd; NULL = REST changes are not kept */
+    char *dir;           /* the config's directory: relative script and secret files */
+    char *pipelines_dir; /* absolute or relative to cwd; NULL = REST changes are not kept */
     pthread_rwlock_t rw;
     entry_t **entries; /* guarded by rw */
     size_t n, cap;
@@ -173,19 +173,19 @@ static entry_t *server_id_user(const rc_pipeline_ctl_t *c, const rc_pipeline_con
     return NULL;
 }
 
-/* ---- state_dir ---- */
+/* ---- pipelines_dir ---- */
 
 static void state_path(const rc_pipeline_ctl_t *c, const char *name, const char *prefix,
                        const char *suffix, char *out, size_t out_size) {
-    snprintf(out, out_size, "%s/%s%s%s", c->state_dir, prefix, name, suffix);
+    snprintf(out, out_size, "%s/%s%s%s", c->pipelines_dir, prefix, name, suffix);
 }
 
-/* Writes state_dir/NAME.json (mode 0600) through a temporary file, fsync and rename, so a crash
+/* Writes pipelines_dir/NAME.json (mode 0600) through a temporary file, fsync and rename, so a crash
  * leaves the old or the new file, never a half one. The body is the client's JSON as sent:
  * ${VAR} and password_file stay references, resolved again at each load. */
 static rc_err_t state_write(const rc_pipeline_ctl_t *c, const char *name, const char *body,
                             size_t len, char *errstr, size_t errstr_size) {
-    if (!c->state_dir) {
+    if (!c->pipelines_dir) {
         return RC_OK;
     }
     char tmp[PATH_MAX], path[PATH_MAX];
@@ -193,7 +193,7 @@ static rc_err_t state_write(const rc_pipeline_ctl_t *c, const char *name, const 
     state_path(c, name, "", ".json", path, sizeof(path));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return rc_seterr(errstr, errstr_size, RC_ERR_IO, "state_dir: cannot write %s: %s", tmp,
+        return rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipelines_dir: cannot write %s: %s", tmp,
                          strerror(errno));
     }
     size_t off = 0;
@@ -206,18 +206,18 @@ static rc_err_t state_write(const rc_pipeline_ctl_t *c, const char *name, const 
             int e = errno;
             close(fd);
             unlink(tmp);
-            return rc_seterr(errstr, errstr_size, RC_ERR_IO, "state_dir: cannot write %s: %s", tmp,
-                             strerror(e));
+            return rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipelines_dir: cannot write %s: %s",
+                             tmp, strerror(e));
         }
         off += (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        return rc_seterr(errstr, errstr_size, RC_ERR_IO, "state_dir: cannot write %s: %s", path,
+        return rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipelines_dir: cannot write %s: %s", path,
                          strerror(e));
     }
-    int dfd = open(c->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(c->pipelines_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd); /* the rename itself survives a crash */
         close(dfd);
@@ -227,16 +227,16 @@ static rc_err_t state_write(const rc_pipeline_ctl_t *c, const char *name, const 
 
 static rc_err_t state_remove(const rc_pipeline_ctl_t *c, const char *name, char *errstr,
                              size_t errstr_size) {
-    if (!c->state_dir) {
+    if (!c->pipelines_dir) {
         return RC_OK;
     }
     char path[PATH_MAX];
     state_path(c, name, "", ".json", path, sizeof(path));
     if (unlink(path) != 0 && errno != ENOENT) {
-        return rc_seterr(errstr, errstr_size, RC_ERR_IO, "state_dir: cannot remove %s: %s", path,
-                         strerror(errno));
+        return rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipelines_dir: cannot remove %s: %s",
+                         path, strerror(errno));
     }
-    int dfd = open(c->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(c->pipelines_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
@@ -286,20 +286,20 @@ static int json_file(const struct dirent *d) {
     return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
 }
 
-/* Adds (or, over a config-file pipeline of the same name, substitutes) every state_dir file. */
+/* Adds (or, over a config-file pipeline of the same name, substitutes) every pipelines_dir file. */
 static rc_err_t load_state(rc_pipeline_ctl_t *c, char *errstr, size_t errstr_size) {
     struct dirent **names = NULL;
-    int n = scandir(c->state_dir, &names, json_file, alphasort);
+    int n = scandir(c->pipelines_dir, &names, json_file, alphasort);
     if (n < 0) {
-        return errno == ENOENT
-                   ? RC_OK
-                   : rc_seterr(errstr, errstr_size, RC_ERR_IO, "state_dir %s: cannot read it: %s",
-                               c->state_dir, strerror(errno));
+        return errno == ENOENT ? RC_OK
+                               : rc_seterr(errstr, errstr_size, RC_ERR_IO,
+                                           "pipelines_dir %s: cannot read it: %s", c->pipelines_dir,
+                                           strerror(errno));
     }
     rc_err_t rc = RC_OK;
     for (int i = 0; i < n && rc == RC_OK; i++) {
         char path[PATH_MAX], field[256], why[1024];
-        snprintf(path, sizeof(path), "%s/%s", c->state_dir, names[i]->d_name);
+        snprintf(path, sizeof(path), "%s/%s", c->pipelines_dir, names[i]->d_name);
         size_t len = 0;
         char *text = read_file(path, &len, errstr, errstr_size);
         if (!text) {
@@ -394,15 +394,15 @@ rc_pipeline_ctl_t *rc_pipeline_ctl_new(const rc_config_t *conf, bool check_only,
     if (!c->dir) {
         goto nomem;
     }
-    if (conf->state_dir) {
-        size_t need = strlen(c->dir) + strlen(conf->state_dir) + 2;
-        if (!(c->state_dir = malloc(need))) {
+    if (conf->pipelines_dir) {
+        size_t need = strlen(c->dir) + strlen(conf->pipelines_dir) + 2;
+        if (!(c->pipelines_dir = malloc(need))) {
             goto nomem;
         }
-        if (conf->state_dir[0] == '/') {
-            snprintf(c->state_dir, need, "%s", conf->state_dir);
+        if (conf->pipelines_dir[0] == '/') {
+            snprintf(c->pipelines_dir, need, "%s", conf->pipelines_dir);
         } else {
-            snprintf(c->state_dir, need, "%s/%s", c->dir, conf->state_dir);
+            snprintf(c->pipelines_dir, need, "%s/%s", c->dir, conf->pipelines_dir);
         }
     }
     for (size_t i = 0; i < conf->n_pipelines; i++) {
@@ -420,10 +420,10 @@ rc_pipeline_ctl_t *rc_pipeline_ctl_new(const rc_config_t *conf, bool check_only,
             goto fail;
         }
     }
-    if (c->state_dir) {
-        if (!check_only && mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
-            rc_seterr(errstr, errstr_size, RC_ERR_IO, "state_dir %s: cannot create it: %s",
-                      c->state_dir, strerror(errno));
+    if (c->pipelines_dir) {
+        if (!check_only && mkdir(c->pipelines_dir, 0700) != 0 && errno != EEXIST) {
+            rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipelines_dir %s: cannot create it: %s",
+                      c->pipelines_dir, strerror(errno));
             goto fail;
         }
         if (load_state(c, errstr, errstr_size) != RC_OK) {
@@ -816,7 +816,7 @@ rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, s
     pthread_rwlock_unlock(&c->rw);
     snprintf(name_out, name_out_size, "%s", pc->name);
     rc_info("pipeline", "pipeline %s: created over REST%s", pc->name,
-            c->state_dir ? "" : " (not kept: state_dir is not set)");
+            c->pipelines_dir ? "" : " (not kept: pipelines_dir is not set)");
     if (rc_pipeline_start(p, errstr, errstr_size) != RC_OK) {
         rc_error("pipeline", "%s", errstr); /* FAILED, visible in its status */
     }
@@ -997,7 +997,7 @@ void rc_pipeline_ctl_destroy(rc_pipeline_ctl_t *c) {
     }
     free(c->entries);
     free(c->dir);
-    free(c->state_dir);
+    free(c->pipelines_dir);
     pthread_cond_destroy(&c->idle);
     pthread_mutex_destroy(&c->lock);
     pthread_rwlock_destroy(&c->rw);

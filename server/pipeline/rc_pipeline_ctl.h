@@ -1,7 +1,7 @@
 /* rc_pipeline_ctl.h: the set of pipelines of one process and the control operations on them.
  *
  * The controller owns every pipeline: those of the config file and those created or changed over
- * REST, which it keeps in the config's state_dir (one NAME.json each) so a restart brings them
+ * REST, which it keeps in the config's pipelines_dir (one NAME.json each) so a restart brings them
  * back. REST calls arrive on the h2o thread, which must never wait for seconds. Pause and resume
  * only set a flag and wake the reader, so they run in place. Stop, restart, delete and a config
  * replacement join threads and flush Kafka (up to the shutdown grace), so each runs on a helper
@@ -42,11 +42,11 @@ typedef enum rc_ctl_result {
     RC_CTL_BAD_REQUEST, /* the body is not a valid pipeline (field names the key) */
     RC_CTL_NOT_FOUND,   /* no such pipeline */
     RC_CTL_CONFLICT,    /* the name or server_id is taken, or the state forbids it */
-    RC_CTL_FAILED,      /* the server could not do it (state_dir not writable, no memory) */
+    RC_CTL_FAILED,      /* the server could not do it (pipelines_dir not writable, no memory) */
 } rc_ctl_result_t;
 
-/* Builds a pipeline for each of conf's pipelines and for each state_dir/NAME.json (which
- * replaces a config-file pipeline of the same name); nothing starts. check_only reads state_dir
+/* Builds a pipeline for each of conf's pipelines and for each pipelines_dir/NAME.json (which
+ * replaces a config-file pipeline of the same name); nothing starts. check_only reads pipelines_dir
  * without creating it. conf must outlive the controller. On error returns NULL with a sentence
  * naming the file and key in errstr. */
 rc_pipeline_ctl_t *rc_pipeline_ctl_new(const rc_config_t *conf, bool check_only, char *errstr,
@@ -66,7 +66,7 @@ rc_pipeline_t *rc_pipeline_ctl_find(const rc_pipeline_ctl_t *c, const char *name
 
 /* Starts op (pause, resume, stop, restart, delete) on p without blocking; read lock held. RC_OK
  * when accepted; RC_ERR_INVALID when it conflicts with the pipeline's state (errstr says why,
- * naming the pipeline and its state); RC_ERR_IO when state_dir cannot be updated; RC_ERR_NOMEM. */
+ * naming the pipeline and its state); RC_ERR_IO when pipelines_dir cannot be updated; RC_ERR_NOMEM. */
 rc_err_t rc_pipeline_ctl_request(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc_pipeline_op_t op,
                                  char *errstr, size_t errstr_size);
 const char *rc_pipeline_op_name(rc_pipeline_op_t op);
@@ -74,7 +74,7 @@ const char *rc_pipeline_op_name(rc_pipeline_op_t op);
 /* POST /v1/pipelines: body is one pipeline object as JSON. Validates it through the config
  * tables (field gets the key path at fault) and builds it, compiling its scripts, without any
  * lock; then checks that the name is free and that no pipeline on the same source uses its
- * server_id, keeps it in state_dir and starts it. Because a script's top-level code may run
+ * server_id, keeps it in pipelines_dir and starts it. Because a script's top-level code may run
  * long, the http thread calls this from a job thread (rc_pipeline_ctl_job_begin/end), never
  * itself; no lock may be held. On RC_CTL_OK name_out gets the new pipeline's name. */
 rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, size_t len,

@@ -472,7 +472,7 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
     assert api.status("pc")["state"] == "RUNNING"
     assert api.call("GET", "/v1/pipelines/pc/config").json()["source"]["server_id"] == \
         pc["source"]["server_id"]
-    # a valid change of a config-file pipeline is accepted (here without a state_dir)
+    # a valid change of a config-file pipeline is accepted (here without a pipelines_dir)
     r = api.call("PUT", "/v1/pipelines/pc/config", token=TOKEN, body={**pc, "queue_batches": 3})
     assert r.status == 202, r.body
     # the change happens in the background (stop, last position written, start): wait for it

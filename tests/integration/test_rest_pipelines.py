@@ -1,4 +1,4 @@
-"""Pipelines created, changed and deleted over REST, kept in state_dir across restarts; a config
+"""Pipelines created, changed and deleted over REST, kept in pipelines_dir across restarts; a config
 directory; SIGTERM within the shutdown grace; the end-to-end latency and drop metrics.
 
 Real binary, real MariaDB and Kafka. Every response is checked against openapi.yaml (test_rest.Api).
@@ -29,7 +29,7 @@ def server_config(tmp_path, port, **extra):
         "shutdown_grace": 10,
         "http": {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)},
         "kafka": {"brokers": KAFKA_BROKERS, "rdkafka": {"linger.ms": 5}},
-        "state_dir": "state",
+        "pipelines_dir": "state",
         # positions of this test only (kept across its process restarts)
         "state": {"topic": f"it-state-{uuid.uuid4().hex[:12]}", "interval_ms": 200},
     }
@@ -172,7 +172,7 @@ def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, d
     m, _ = metrics_of(api, "pb")
     assert m["rowcast_event_latency_seconds_count"] == m["rowcast_events_delivered_total"]
 
-    # SIGTERM: exit 0; a new process brings pb back (from state_dir) and not pa
+    # SIGTERM: exit 0; a new process brings pb back (from pipelines_dir) and not pa
     assert proc.stop() == 0
     assert "stopped" in (tmp_path / "rowcast-1.stderr").read_text()
     proc2, api2 = serve(rowcast, cfg_path, port)
@@ -197,7 +197,7 @@ def test_config_directory_check_and_rest_only_example(rowcast, tmp_path, mysql, 
     d.mkdir()
     port = free_port()
     settings = server_config(tmp_path, port)
-    settings["state_dir"] = "../state"
+    settings["pipelines_dir"] = "../state"
     rowcast.write_config(settings, "conf.d/00-settings.yaml")
     rowcast.write_config({"pipelines": [pipeline("d1", db, start)]}, "conf.d/a.yaml")
     rowcast.write_config({"pipelines": [pipeline("d2", db, start), pipeline("d3", db, start)]},
@@ -206,7 +206,7 @@ def test_config_directory_check_and_rest_only_example(rowcast, tmp_path, mysql, 
     res = rowcast.run(["--config", str(d), "--check"])
     assert res.returncode == 0, res.stderr
     assert b"configuration is valid (3 pipelines)" in res.stdout
-    # a REST-created pipeline kept in state_dir is checked too
+    # a REST-created pipeline kept in pipelines_dir is checked too
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "d4.json").write_text(json.dumps(pipeline("d4", db, start)))
     res = rowcast.run(["--config", str(d), "--check"])

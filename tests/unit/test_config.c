@@ -235,14 +235,14 @@ static void test_config_without_pipelines_is_valid(void **state) {
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         rc_config_t *c = load_ok(texts[i]);
         assert_int_equal(c->n_pipelines, 0);
-        assert_null(c->state_dir);
+        assert_null(c->pipelines_dir);
         rc_config_destroy(c);
     }
-    rc_config_t *c = load_ok("kafka: {brokers: k}\nstate_dir: state\n");
-    assert_string_equal(c->state_dir, "state");
+    rc_config_t *c = load_ok("kafka: {brokers: k}\npipelines_dir: state\n");
+    assert_string_equal(c->pipelines_dir, "state");
     rc_config_destroy(c);
-    expect_error("kafka: {brokers: k}\nstate_dir: ''\n",
-                 "bad.yaml:2: state_dir: must not be empty");
+    expect_error("kafka: {brokers: k}\npipelines_dir: ''\n",
+                 "bad.yaml:2: pipelines_dir: must not be empty");
 }
 
 /* A REST body goes through the same table as the YAML pipelines: same checks, same sentences,
