@@ -189,13 +189,18 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
             }
             s->has_table = true;
         }
-        size_t len;
-        char *src = read_file(s->file, &len, why, sizeof(why));
-        if (!src) {
-            goto fail_why;
+        if (specs[i].source) {
+            s->vm = s->engine->create(s->file, specs[i].source, specs[i].source_len,
+                                      specs[i].budget_ms, why, sizeof(why));
+        } else {
+            size_t len;
+            char *src = read_file(s->file, &len, why, sizeof(why));
+            if (!src) {
+                goto fail_why;
+            }
+            s->vm = s->engine->create(s->file, src, len, specs[i].budget_ms, why, sizeof(why));
+            free(src);
         }
-        s->vm = s->engine->create(s->file, src, len, why, sizeof(why));
-        free(src);
         if (!s->vm) {
             goto fail_why;
         }

@@ -44,14 +44,15 @@ typedef struct rc_script_result {
 } rc_script_result_t;
 
 /* An engine. create compiles src (the content of file, named in messages), runs its top
- * level in the sandbox and checks it defines a function transform; on failure returns NULL
- * and writes "FILE:LINE: message" into errstr. transform_batch runs ev[i] through the
+ * level in the sandbox (within budget_ms where the engine can interrupt it; 0 = no limit) and
+ * checks it defines a function transform; on failure returns NULL and writes
+ * "FILE:LINE: message" into errstr. transform_batch runs ev[i] through the
  * script when run[i] (else copies it to out unchanged), appends the results to out in input
  * order and fills res[i]; it returns an error only when the VM itself failed (out of memory).
  * destroy accepts NULL. */
 typedef struct rc_script_engine {
     const char *name;
-    void *(*create)(const char *file, const char *src, size_t len, char *errstr,
+    void *(*create)(const char *file, const char *src, size_t len, unsigned budget_ms, char *errstr,
                     size_t errstr_size);
     rc_err_t (*transform_batch)(void *vm, const rc_span_t *ev, const bool *run, uint32_t n,
                                 msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
@@ -88,6 +89,10 @@ typedef struct rc_transform_spec {
     const char *match_table;
     unsigned budget_ms;  /* time budget per batch where the engine supports one; 0 = none */
     size_t memory_bytes; /* memory cap of the script's VM; 0 = none */
+    /* The script's text when it does not come from a file (POST /v1/transform/test): then
+     * file only names the script in messages. NULL = read file. Not kept after _new. */
+    const char *source;
+    size_t source_len;
 } rc_transform_spec_t;
 
 typedef enum rc_on_error {
@@ -135,6 +140,20 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
 void rc_transform_chain_set_marks(rc_transform_chain_t *c, uint32_t *marks, size_t n);
 
 void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t *out);
+
+/* The dry run behind `rowcast transform-test` and POST /v1/transform/test: runs the JSON
+ * object event (a whole cdc_event, kafka included) through the script of spec exactly as a
+ * pipeline would and appends each message it would produce to out as a JSON object
+ * {"topic": ..., "key": ..., "value": ...}, sep between two of them; *n_out is their count
+ * (0 = dropped). Fails with the message in errstr; *ran then says whether the script was
+ * loaded and failed on the event (raised, timed out, returned something invalid) rather than
+ * failed to load (unknown engine, compile error, top level raised). Messages name the script
+ * as spec->file does, without the chain's "pipeline P: transforms[0]: " prefix.
+ * @thread any (the VM lives and dies inside the call) */
+struct fy_node;
+rc_err_t rc_script_test(const rc_transform_spec_t *spec, struct fy_node *event, const char *sep,
+                        rc_buf_t *out, uint32_t *n_out, bool *ran, char *errstr,
+                        size_t errstr_size);
 
 /* `rowcast transform-test ARGS` (argv[0] is "transform-test"); returns the exit status. */
 int rc_script_cli_main(int argc, char **argv);

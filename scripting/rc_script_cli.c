@@ -17,6 +17,8 @@
 #include "rc_script.h"
 #include "rc_udf.h"
 
+#define RC_SCRIPT_EVENT_MAX_DEPTH 48 /* the engines take 64 (RC_SCRIPT_MAX_DEPTH) */
+
 static void usage(FILE *out) {
     fprintf(out, "Usage: rowcast transform-test --script FILE --event EVENT.json "
                  "[--engine lua|js] [--udf PLUGIN.so]...\n"
@@ -73,8 +75,12 @@ static void pack_scalar(msgpack_packer *pk, struct fy_node *n) {
     msgpack_pack_str_body(pk, s, len);
 }
 
-static void pack_node(msgpack_packer *pk, struct fy_node *n) {
+/* False when n nests deeper than the scripts could take (the request may come from anyone). */
+static bool pack_node(msgpack_packer *pk, struct fy_node *n, int depth) {
     void *it = NULL;
+    if (depth > RC_SCRIPT_EVENT_MAX_DEPTH) {
+        return false;
+    }
     switch (fy_node_get_type(n)) {
     case FYNT_SCALAR:
         pack_scalar(pk, n);
@@ -83,7 +89,9 @@ static void pack_node(msgpack_packer *pk, struct fy_node *n) {
         msgpack_pack_array(pk, (size_t)fy_node_sequence_item_count(n));
         struct fy_node *item;
         while ((item = fy_node_sequence_iterate(n, &it)) != NULL) {
-            pack_node(pk, item);
+            if (!pack_node(pk, item, depth + 1)) {
+                return false;
+            }
         }
         break;
     }
@@ -95,43 +103,105 @@ static void pack_node(msgpack_packer *pk, struct fy_node *n) {
             const char *k = fy_node_get_scalar(fy_node_pair_key(pair), &klen);
             msgpack_pack_str(pk, k ? klen : 0);
             msgpack_pack_str_body(pk, k ? k : "", k ? klen : 0);
-            pack_node(pk, fy_node_pair_value(pair));
+            if (!pack_node(pk, fy_node_pair_value(pair), depth + 1)) {
+                return false;
+            }
         }
         break;
     }
     }
+    return true;
 }
 
-/* Prints {"topic": ..., "key": ..., "value": ...} for the event at ev. */
-static int print_message(const uint8_t *ev, const uint8_t *end, size_t *used) {
-    rc_buf_t out = RC_BUF_INIT;
+/* Appends {"topic": ..., "key": ..., "value": ...} for the event at ev. */
+static int write_message(rc_buf_t *out, const uint8_t *ev, const uint8_t *end, size_t *used) {
     const uint8_t *kafka, *topic, *key;
     size_t u;
-    int rc = -1;
     if (rc_mp_map_find(ev, end, "kafka", &kafka) != RC_OK ||
         rc_mp_map_find(kafka, end, "topic", &topic) != RC_OK) {
-        goto done;
+        return -1;
     }
-    rc_buf_puts(&out, "{\"topic\":");
-    if (rc_json_write(&out, topic, (size_t)(end - topic), &u) != RC_OK) {
-        goto done;
+    rc_buf_puts(out, "{\"topic\":");
+    if (rc_json_write(out, topic, (size_t)(end - topic), &u) != RC_OK) {
+        return -1;
     }
-    rc_buf_puts(&out, ",\"key\":");
+    rc_buf_puts(out, ",\"key\":");
     if (rc_mp_map_find(kafka, end, "key", &key) != RC_OK) {
-        rc_buf_puts(&out, "null");
-    } else if (rc_json_write(&out, key, (size_t)(end - key), &u) != RC_OK) {
+        rc_buf_puts(out, "null");
+    } else if (rc_json_write(out, key, (size_t)(end - key), &u) != RC_OK) {
+        return -1;
+    }
+    rc_buf_puts(out, ",\"value\":");
+    if (rc_json_write_event(out, ev, (size_t)(end - ev), used) != RC_OK) {
+        return -1;
+    }
+    rc_buf_putc(out, '}');
+    return 0;
+}
+
+/* The chain's messages start with "pipeline P: " and, for a load error, "transforms[0]: "; the
+ * dry run has one script and no pipeline. */
+static void strip_chain_prefix(const char *pipeline, char *errstr) {
+    char prefix[256];
+    int n = snprintf(prefix, sizeof(prefix), "pipeline %s: ", pipeline);
+    if (n > 0 && (size_t)n < sizeof(prefix) && strncmp(errstr, prefix, (size_t)n) == 0) {
+        memmove(errstr, errstr + n, strlen(errstr + n) + 1);
+    }
+    static const char stage[] = "transforms[0]: ";
+    if (strncmp(errstr, stage, sizeof(stage) - 1) == 0) {
+        memmove(errstr, errstr + sizeof(stage) - 1, strlen(errstr + sizeof(stage) - 1) + 1);
+    }
+}
+
+rc_err_t rc_script_test(const rc_transform_spec_t *spec, struct fy_node *event, const char *sep,
+                        rc_buf_t *out, uint32_t *n_out, bool *ran, char *errstr,
+                        size_t errstr_size) {
+    static const char pipeline[] = "transform-test";
+    *ran = false;
+    *n_out = 0;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    rc_err_t err;
+    rc_transform_chain_t *c = NULL;
+    if (!pack_node(&pk, event, 0)) {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                        "the event nests deeper than %d levels", RC_SCRIPT_EVENT_MAX_DEPTH);
         goto done;
     }
-    rc_buf_puts(&out, ",\"value\":");
-    if (rc_json_write_event(&out, ev, (size_t)(end - ev), used) != RC_OK) {
+    c = rc_transform_chain_new(pipeline, spec, 1, NULL, RC_ON_ERROR_FAIL, errstr, errstr_size);
+    if (!c) {
+        strip_chain_prefix(pipeline, errstr);
+        err = RC_ERR_INVALID;
         goto done;
     }
-    rc_buf_puts(&out, "}\n");
-    fwrite(out.data, 1, out.len, stdout);
-    rc = 0;
+    *ran = true;
+    uint32_t n = 1, mark = 1;
+    size_t mark_off;
+    err = rc_transform_chain_run(c, &buf, &n, &mark, &mark_off, errstr, errstr_size);
+    if (err != RC_OK) {
+        strip_chain_prefix(pipeline, errstr);
+        goto done;
+    }
+    const uint8_t *cur = (const uint8_t *)buf.data, *end = cur + buf.size;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t used;
+        if (i) {
+            rc_buf_puts(out, sep);
+        }
+        if (write_message(out, cur, end, &used) != 0) {
+            err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                            "cannot write message %u of the result as JSON", i);
+            goto done;
+        }
+        cur += used;
+    }
+    *n_out = n;
 done:
-    rc_buf_free(&out);
-    return rc;
+    rc_transform_chain_destroy(c);
+    msgpack_sbuffer_destroy(&buf);
+    return err;
 }
 
 int rc_script_cli_main(int argc, char **argv) {
@@ -184,44 +254,25 @@ int rc_script_cli_main(int argc, char **argv) {
         fy_document_destroy(doc);
         return 2;
     }
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    pack_node(&pk, fy_document_root(doc));
-    fy_document_destroy(doc);
-
     char errstr[2048];
-    int status = 2;
-    rc_transform_spec_t spec = {engine, script, NULL, NULL, 5000, (size_t)256 << 20};
-    rc_transform_chain_t *c = rc_transform_chain_new("transform-test", &spec, 1, NULL,
-                                                     RC_ON_ERROR_FAIL, errstr, sizeof(errstr));
-    if (!c) {
+    rc_buf_t out = RC_BUF_INIT;
+    uint32_t n;
+    bool ran;
+    rc_transform_spec_t spec = {engine, script, NULL, NULL, 5000, (size_t)256 << 20, NULL, 0};
+    rc_err_t err =
+        rc_script_test(&spec, fy_document_root(doc), "\n", &out, &n, &ran, errstr, sizeof(errstr));
+    fy_document_destroy(doc);
+    if (err != RC_OK) {
         fprintf(stderr, "rowcast transform-test: %s\n", errstr);
-        goto done;
+        rc_buf_free(&out);
+        return ran ? 1 : 2;
     }
-    uint32_t n = 1, mark = 1;
-    size_t mark_off;
-    if (rc_transform_chain_run(c, &buf, &n, &mark, &mark_off, errstr, sizeof(errstr)) != RC_OK) {
-        fprintf(stderr, "rowcast transform-test: %s\n", errstr);
-        status = 1;
-        goto done;
+    if (n > 0) {
+        rc_buf_putc(&out, '\n');
+        fwrite(out.data, 1, out.len, stdout);
     }
-    const uint8_t *cur = (const uint8_t *)buf.data, *end = cur + buf.size;
-    for (uint32_t i = 0; i < n; i++) {
-        size_t used;
-        if (print_message(cur, end, &used) != 0) {
-            fprintf(stderr, "rowcast transform-test: cannot print message %u\n", i);
-            status = 1;
-            goto done;
-        }
-        cur += used;
-    }
+    rc_buf_free(&out);
     fprintf(stderr, "rowcast transform-test: 1 event in, %u message%s out%s\n", n,
             n == 1 ? "" : "s", n == 0 ? " (dropped)" : "");
-    status = 0;
-done:
-    rc_transform_chain_destroy(c);
-    msgpack_sbuffer_destroy(&buf);
-    return status;
+    return 0;
 }

@@ -825,8 +825,8 @@ static void js_vm_destroy(void *opaque) {
     free(vm);
 }
 
-static void *js_vm_create(const char *file, const char *src, size_t len, char *errstr,
-                          size_t errstr_size) {
+static void *js_vm_create(const char *file, const char *src, size_t len, unsigned budget_ms,
+                          char *errstr, size_t errstr_size) {
     jvm_t *vm = calloc(1, sizeof(*vm));
     if (vm) {
         msgpack_sbuffer_init(&vm->udf_args);
@@ -838,7 +838,14 @@ static void *js_vm_create(const char *file, const char *src, size_t len, char *e
         goto fail;
     }
     setup_t s = {.vm = vm, .src = src, .len = len};
-    if (duk_safe_call(vm->ctx, setup_main, &s, 0, 1) != DUK_EXEC_SUCCESS) {
+    /* the top level runs under the budget as a batch does */
+    vm->budget_ms = budget_ms;
+    vm->deadline_ns = budget_ms ? mono_ns() + (int64_t)budget_ms * 1000000LL : 0;
+    int crc = duk_safe_call(vm->ctx, setup_main, &s, 0, 1);
+    vm->deadline_ns = 0;
+    vm->expired = false;
+    vm->ticks = 0;
+    if (crc != DUK_EXEC_SUCCESS) {
         char msg[1024];
         format_error(vm->ctx, -1, file, msg, sizeof(msg));
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "cannot set up the JS heap: %s", msg);

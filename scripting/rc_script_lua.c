@@ -790,6 +790,9 @@ static int setup_main(lua_State *L) {
                  vm->file);
         return 0;
     }
+    if (vm->budget_ms > 0) { /* the jit library turned the compiler back on: hooks need it off */
+        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+    }
     char chunk[1024];
     snprintf(chunk, sizeof(chunk), "@%s", vm->file);
     if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0 || lua_pcall(L, 0, 0, 0) != 0) {
@@ -820,8 +823,8 @@ static void lua_vm_destroy(void *opaque) {
     free(vm);
 }
 
-static void *lua_vm_create(const char *file, const char *src, size_t len, char *errstr,
-                           size_t errstr_size) {
+static void *lua_vm_create(const char *file, const char *src, size_t len, unsigned budget_ms,
+                           char *errstr, size_t errstr_size) {
     lvm_t *vm = calloc(1, sizeof(*vm));
     if (!vm || !(vm->file = strdup(file)) || !(vm->L = lua_newstate(lua_vm_alloc, vm))) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a Lua VM", file);
@@ -830,7 +833,14 @@ static void *lua_vm_create(const char *file, const char *src, size_t len, char *
     msgpack_sbuffer_init(&vm->udf_args);
     msgpack_sbuffer_init(&vm->udf_res);
     setup_t s = {.vm = vm, .src = src, .len = len};
-    if (lua_cpcall(vm->L, setup_main, &s) != 0) {
+    if (budget_ms > 0) { /* the top level runs under the budget as a batch does */
+        lua_vm_set_budget(vm, budget_ms);
+        vm->deadline_ns = mono_ns() + (int64_t)budget_ms * 1000000LL;
+        running_vm = vm;
+    }
+    int crc = lua_cpcall(vm->L, setup_main, &s);
+    vm->deadline_ns = 0;
+    if (crc != 0) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot set up the Lua VM: %s", file,
                   lua_tostring(vm->L, -1));
         goto fail;

@@ -233,10 +233,14 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pi
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     } else {
         for (size_t i = 0; i < pc->n_transforms; i++) {
-            specs[i] = (rc_transform_spec_t){
-                pc->transforms[i].engine,          pc->transforms[i].file,
-                pc->transforms[i].match_schema,    pc->transforms[i].match_table,
-                (unsigned)pc->transform_budget_ms, (size_t)pc->transform_memory_mb << 20};
+            specs[i] = (rc_transform_spec_t){pc->transforms[i].engine,
+                                             pc->transforms[i].file,
+                                             pc->transforms[i].match_schema,
+                                             pc->transforms[i].match_table,
+                                             (unsigned)pc->transform_budget_ms,
+                                             (size_t)pc->transform_memory_mb << 20,
+                                             NULL,
+                                             0};
         }
         chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
                                        pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,

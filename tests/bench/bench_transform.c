@@ -97,8 +97,8 @@ int main(int argc, char **argv) {
         FILE *f = fopen(path, "w");
         fputs(scripts[s].src, f);
         fclose(f);
-        rc_transform_spec_t spec = {scripts[s].engine,      path, NULL,
-                                    scripts[s].match_table, 0,    (size_t)256 << 20};
+        rc_transform_spec_t spec = {scripts[s].engine, path, NULL, scripts[s].match_table, 0,
+                                    (size_t)256 << 20, NULL, 0};
         rc_transform_chain_t *c = rc_transform_chain_new("bench", &spec, 1, NULL, RC_ON_ERROR_FAIL,
                                                          errstr, sizeof(errstr));
         if (!c) {

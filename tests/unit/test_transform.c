@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <libfyaml.h>
+#include <time.h>
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -103,7 +105,7 @@ typedef struct run {
 
 static void *create(const rc_script_engine_t *e, const char *src, char *errstr, size_t n) {
     const char *file = strcmp(e->name, "lua") == 0 ? "t.lua" : "t.js";
-    return e->create(file, src, strlen(src), errstr, n);
+    return e->create(file, src, strlen(src), 0, errstr, n);
 }
 
 /* Runs src over the events in in (all of them run). */
@@ -715,6 +717,92 @@ static void test_load_errors_report_file_line_and_hint(void **state) {
     assert_null(strstr(errstr, "ES5.1"));
 }
 
+/* The top level of a script runs under the budget too: creating a VM must not hang. */
+static void test_time_budget_stops_endless_loops_at_load(void **state) {
+    (void)state;
+    static const struct {
+        const rc_script_engine_t *e;
+        const char *file, *src, *want;
+    } cases[] = {
+        {&rc_script_lua, "t.lua", "x = 1\nwhile true do end",
+         "t.lua:2: the time budget of 100 ms per batch ran out"},
+        {&rc_script_js, "t.js", "var x = 1;\nfor (;;) {}",
+         "t.js:2: Error: the time budget of 100 ms per batch ran out"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char errstr[512] = "";
+        void *vm = cases[k].e->create(cases[k].file, cases[k].src, strlen(cases[k].src), 100,
+                                      errstr, sizeof(errstr));
+        if (vm || !strstr(errstr, cases[k].want)) {
+            fail_msg("case %zu: got '%s', want '%s'", k, errstr, cases[k].want);
+        }
+    }
+    /* a budget at load leaves a quick script usable */
+    char errstr[512];
+    void *vm =
+        rc_script_lua.create("t.lua", "function transform(e) end", 25, 100, errstr, sizeof(errstr));
+    if (!vm) {
+        fail_msg("%s", errstr);
+    }
+    rc_script_lua.destroy(vm);
+}
+
+/* rc_script_test (transform-test, POST /v1/transform/test) on a script given as text. */
+static void dry_run(const char *engine, const char *src, const char *event, rc_err_t want_err,
+                    bool want_ran, const char *want) {
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_FORCE};
+    struct fy_document *doc = fy_document_build_from_string(&cfg, event, FY_NT);
+    assert_non_null(doc);
+    rc_transform_spec_t spec = {engine, "script", NULL, NULL, 200, 64 << 20, src, strlen(src)};
+    rc_buf_t out = RC_BUF_INIT;
+    uint32_t n = 99;
+    bool ran;
+    char errstr[1024] = "";
+    rc_err_t err =
+        rc_script_test(&spec, fy_document_root(doc), "|", &out, &n, &ran, errstr, sizeof(errstr));
+    rc_buf_putc(&out, '\0');
+    const char *got = err == RC_OK ? out.data : errstr;
+    if (err != want_err || (err != RC_OK && ran != want_ran) || strcmp(got, want) != 0) {
+        fail_msg("%s '%s': got %d ran=%d '%s', want %d '%s'", engine, src, err, ran, got, want_err,
+                 want);
+    }
+    rc_buf_free(&out);
+    fy_document_destroy(doc);
+}
+
+static void test_dry_run_sends_drops_fans_out_and_names_the_line(void **state) {
+    (void)state;
+    static const char ev[] = "{\"op\":\"insert\",\"kafka\":{\"topic\":\"t1\",\"key\":\"k\"}}";
+    dry_run("lua", "function transform(e) e.op = 'x' end", ev, RC_OK, true,
+            "{\"topic\":\"t1\",\"key\":\"k\",\"value\":{\"op\":\"x\"}}");
+    dry_run("js", "function transform(e) { return ACTION_DROP; }", ev, RC_OK, true, "");
+    dry_run("lua",
+            "function transform(e)\n"
+            "  local b = {op = 'y', kafka = {topic = 't2'}}\n"
+            "  return {e, b}\n"
+            "end",
+            ev, RC_OK, true,
+            "{\"topic\":\"t1\",\"key\":\"k\",\"value\":{\"op\":\"insert\"}}|"
+            "{\"topic\":\"t2\",\"key\":null,\"value\":{\"op\":\"y\"}}");
+    dry_run("lua", "\n\nfunction transform(e) e.x = end", ev, RC_ERR_INVALID, false,
+            "script:3: unexpected symbol near 'end'");
+    dry_run("js", "function transform(e) {\n  throw new Error('boom');\n}", ev, RC_ERR_INVALID,
+            true, "transform of an event of . failed: script:2: Error: boom");
+    /* libfyaml stops at 64 levels; the dry run at 48 */
+    char deep[128] = "{\"a\":";
+    size_t o = strlen(deep);
+    for (int i = 0; i < 50; i++) {
+        deep[o++] = '[';
+    }
+    for (int i = 0; i < 50; i++) {
+        deep[o++] = ']';
+    }
+    deep[o++] = '}';
+    deep[o] = '\0';
+    dry_run("lua", "function transform(e) end", deep, RC_ERR_INVALID, false,
+            "the event nests deeper than 48 levels");
+}
+
 /* ---- UDFs: one C function, the same result in both engines ---- */
 
 /* New keys are assigned in sorted order: Lua sends added keys sorted, JS in insertion order,
@@ -943,8 +1031,8 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
                            "  if (e.after[0].status === 'bad') throw new Error('bad row');\n"
                            "}");
     rc_transform_spec_t specs[] = {
-        {"lua", "route.lua", NULL, "users|admins", 1000, 64 << 20},
-        {"js", "drop.js", "sh.*", NULL, 1000, 64 << 20},
+        {"lua", "route.lua", NULL, "users|admins", 1000, 64 << 20, NULL, 0},
+        {"js", "drop.js", "sh.*", NULL, 1000, 64 << 20, NULL, 0},
     };
     char errstr[1024];
     for (int policy = 0; policy < 2; policy++) {
@@ -1001,12 +1089,12 @@ static void test_chain_matches_chains_and_applies_the_error_policy(void **state)
         rc_transform_chain_destroy(c);
     }
     /* errors at creation name the pipeline, the transform and the file */
-    rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL, 0, 0}};
+    rc_transform_spec_t missing[] = {{"lua", "nope.lua", NULL, NULL, 0, 0, NULL, 0}};
     assert_null(
         rc_transform_chain_new("p1", missing, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
     assert_non_null(strstr(errstr, "pipeline p1: transforms[0]: "));
     assert_non_null(strstr(errstr, "nope.lua: cannot read the script"));
-    rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "((", 0, 0}};
+    rc_transform_spec_t badre[] = {{"js", "drop.js", NULL, "((", 0, 0, NULL, 0}};
     assert_null(
         rc_transform_chain_new("p1", badre, 1, dir, RC_ON_ERROR_FAIL, errstr, sizeof(errstr)));
     assert_non_null(strstr(errstr, "match.table '((' is not a valid regular expression"));
@@ -1030,8 +1118,8 @@ static void test_chain_dead_letter_sends_failed_events_with_the_error(void **sta
                            "}");
     char *b = write_script(dir, "route.lua", "function transform(e) e.kafka.topic = 'routed' end");
     rc_transform_spec_t specs[] = {
-        {"js", "check.js", NULL, NULL, 1000, 64 << 20},
-        {"lua", "route.lua", NULL, NULL, 1000, 64 << 20},
+        {"js", "check.js", NULL, NULL, 1000, 64 << 20, NULL, 0},
+        {"lua", "route.lua", NULL, NULL, 1000, 64 << 20, NULL, 0},
     };
     char errstr[1024];
     rc_transform_chain_t *c =
@@ -1136,6 +1224,8 @@ int main(void) {
         cmocka_unit_test(test_udfs_give_the_same_results_in_both_engines),
         cmocka_unit_test(test_udf_errors_name_the_udf_at_the_scripts_line),
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
+        cmocka_unit_test(test_time_budget_stops_endless_loops_at_load),
+        cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
     };
