@@ -5,9 +5,11 @@
  * on mutating calls 401/403, unknown pipeline 404, bad body 400 (naming the field), conflicting
  * state change 409. State changes answer 202 with the status at that moment: they take effect
  * asynchronously. Creating a pipeline or replacing its config compiles scripts, whose top-level
- * code may run long, so that work runs on a job thread and the loop answers when it is done. */
+ * code may run long, so that work runs on a job thread and the loop answers when it is done;
+ * so does POST /v1/transform/test, which runs a user's script on a sample event. */
 #include "rc_rest.h"
 
+#include <libfyaml.h>
 #include <librdkafka/rdkafka.h>
 #include <msgpack.h>
 #include <mysql.h>
@@ -22,6 +24,7 @@
 #include <zstd.h>
 
 #include "rc_json.h"
+#include "rc_script.h"
 #include "rc_version.h"
 
 rc_err_t rc_rest_init(rc_rest_t *r, rc_pipeline_ctl_t *ctl, const char *token, char *errstr,
@@ -306,20 +309,145 @@ static void write_pipeline(rc_buf_t *b, rc_pipeline_t *p) {
     rc_buf_putc(b, '}');
 }
 
-/* A create or config replacement running on its own thread. The loop owns req and slot; the
- * thread touches only the copied body and the result fields. */
+typedef enum job_kind {
+    JOB_CREATE,
+    JOB_REPLACE,
+    JOB_TRANSFORM_TEST,
+} job_kind_t;
+
+/* A create, config replacement or transform test running on its own thread. The loop owns req
+ * and slot; the thread touches only the copied body and the result fields. */
 typedef struct job {
     h2o_multithread_message_t super; /* first: the queue links jobs through it */
     rc_rest_t *rest;
     h2o_req_t *req;    /* NULL once the client is gone (its pool was disposed) */
     struct job **slot; /* in req's pool; cleared when the job answers first */
-    bool replace;
+    job_kind_t kind;
     char name[128]; /* replace: the pipeline in the path; create: the one made */
     char *body;
     size_t len;
     rc_ctl_result_t res;
     char field[256], errstr[1024];
+    /* transform test: the HTTP status and, when 200, the response body */
+    int status;
+    rc_buf_t out;
 } job_t;
+
+#define TTEST_BUDGET_DEFAULT_MS 1000
+#define TTEST_BUDGET_MAX_MS     10000
+#define TTEST_MEMORY_BYTES      ((size_t)256 << 20) /* transform_memory_mb's default */
+
+/* A scalar of m written in JSON quotes, or NULL (also when m has no key). */
+static const char *quoted_value(struct fy_node *m, const char *key, size_t *len) {
+    struct fy_node *v = fy_node_mapping_lookup_by_string(m, key, FY_NT);
+    if (!v || !fy_node_is_scalar(v) || fy_node_get_style(v) == FYNS_PLAIN) {
+        return NULL;
+    }
+    return fy_node_get_scalar(v, len);
+}
+
+/* POST /v1/transform/test: checks the body, runs the script (rc_script_test, as `rowcast
+ * transform-test` does) and fills status, and out or errstr/field. @thread job */
+static void transform_test(job_t *j) {
+    static const char *const keys[] = {"engine", "script", "event", "budget_ms"};
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_JSON_FORCE};
+    struct fy_document *doc = fy_document_build_from_string(&cfg, j->body, j->len);
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    j->status = 400;
+    if (!root || !fy_node_is_mapping(root)) {
+        snprintf(j->errstr, sizeof(j->errstr), "the request body is not a JSON object");
+        goto done;
+    }
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(root, &it)) != NULL) {
+        size_t klen;
+        const char *k = fy_node_get_scalar(fy_node_pair_key(pair), &klen);
+        size_t i = 0;
+        while (k && i < sizeof(keys) / sizeof(keys[0]) &&
+               !(strlen(keys[i]) == klen && memcmp(keys[i], k, klen) == 0)) {
+            i++;
+        }
+        if (!k || i == sizeof(keys) / sizeof(keys[0])) {
+            snprintf(j->field, sizeof(j->field), "%.*s", k ? (int)(klen > 200 ? 200 : klen) : 0,
+                     k ? k : "");
+            snprintf(j->errstr, sizeof(j->errstr),
+                     "unknown key '%s' (engine, script, event, budget_ms)", j->field);
+            goto done;
+        }
+    }
+    size_t elen, slen;
+    const char *engine = quoted_value(root, "engine", &elen);
+    if (!engine || !((elen == 3 && memcmp(engine, "lua", 3) == 0) ||
+                     (elen == 2 && memcmp(engine, "js", 2) == 0))) {
+        snprintf(j->field, sizeof(j->field), "engine");
+        snprintf(j->errstr, sizeof(j->errstr), "engine: required, \"lua\" or \"js\"");
+        goto done;
+    }
+    const char *script = quoted_value(root, "script", &slen);
+    if (!script) {
+        snprintf(j->field, sizeof(j->field), "script");
+        snprintf(j->errstr, sizeof(j->errstr), "script: required, the script's text as a string");
+        goto done;
+    }
+    struct fy_node *event = fy_node_mapping_lookup_by_string(root, "event", FY_NT);
+    if (!event || !fy_node_is_mapping(event)) {
+        snprintf(j->field, sizeof(j->field), "event");
+        snprintf(j->errstr, sizeof(j->errstr), "event: required, a cdc_event as a JSON object");
+        goto done;
+    }
+    unsigned budget = TTEST_BUDGET_DEFAULT_MS;
+    struct fy_node *b = fy_node_mapping_lookup_by_string(root, "budget_ms", FY_NT);
+    if (b) {
+        size_t blen;
+        const char *bs = fy_node_is_scalar(b) && fy_node_get_style(b) == FYNS_PLAIN
+                             ? fy_node_get_scalar(b, &blen)
+                             : NULL;
+        char num[16];
+        char *end;
+        unsigned long v = 0;
+        if (bs && blen > 0 && blen < sizeof(num)) {
+            memcpy(num, bs, blen);
+            num[blen] = '\0';
+            v = num[0] >= '0' && num[0] <= '9' ? strtoul(num, &end, 10) : 0;
+            if (*end != '\0') {
+                v = 0;
+            }
+        }
+        if (v < 1 || v > TTEST_BUDGET_MAX_MS) {
+            snprintf(j->field, sizeof(j->field), "budget_ms");
+            snprintf(j->errstr, sizeof(j->errstr), "budget_ms: an integer from 1 to %d",
+                     TTEST_BUDGET_MAX_MS);
+            goto done;
+        }
+        budget = (unsigned)v;
+    }
+    /* The script's text must be a C string for the engines' messages only through len. */
+    rc_transform_spec_t spec = {
+        .engine = elen == 3 ? "lua" : "js",
+        .file = "script",
+        .budget_ms = budget,
+        .memory_bytes = TTEST_MEMORY_BYTES,
+        .source = script,
+        .source_len = slen,
+    };
+    rc_buf_t events = RC_BUF_INIT;
+    uint32_t n;
+    bool ran;
+    if (rc_script_test(&spec, event, ",", &events, &n, &ran, j->errstr, sizeof(j->errstr)) !=
+        RC_OK) {
+        rc_buf_free(&events);
+        j->status = 422;
+        goto done;
+    }
+    rc_buf_printf(&j->out, "{\"action\":\"%s\",\"events\":[", n ? "send" : "drop");
+    rc_buf_append(&j->out, events.data, events.len);
+    rc_buf_puts(&j->out, "]}");
+    rc_buf_free(&events);
+    j->status = 200;
+done:
+    fy_document_destroy(doc);
+}
 
 static void on_req_gone(void *p) {
     job_t *j = *(job_t **)p;
@@ -332,7 +460,9 @@ static void on_req_gone(void *p) {
 static void *job_main(void *arg) {
     job_t *j = arg;
     rc_pipeline_ctl_t *ctl = j->rest->ctl;
-    if (j->replace) {
+    if (j->kind == JOB_TRANSFORM_TEST) {
+        transform_test(j);
+    } else if (j->kind == JOB_REPLACE) {
         j->res = rc_pipeline_ctl_replace(ctl, j->name, j->body, j->len, j->field, sizeof(j->field),
                                          j->errstr, sizeof(j->errstr));
     } else {
@@ -350,6 +480,7 @@ static void job_free(job_t *j) {
         *j->slot = NULL;
     }
     free(j->body);
+    rc_buf_free(&j->out);
     free(j);
 }
 
@@ -357,6 +488,16 @@ static void job_free(job_t *j) {
 static void job_answer(job_t *j) {
     h2o_req_t *req = j->req;
     if (!req) {
+        return;
+    }
+    if (j->kind == JOB_TRANSFORM_TEST) {
+        if (j->status == 200) {
+            send_buf(req, 200, "OK", "application/json", &j->out);
+        } else if (j->status == 422) {
+            send_error(req, 422, "Unprocessable Entity", j->errstr);
+        } else {
+            send_error_field(req, 400, "Bad Request", j->errstr, j->field);
+        }
         return;
     }
     if (j->res != RC_CTL_OK) {
@@ -367,7 +508,7 @@ static void job_answer(job_t *j) {
     rc_pipeline_ctl_rdlock(j->rest->ctl);
     rc_pipeline_t *p = rc_pipeline_ctl_find(j->rest->ctl, j->name, strlen(j->name));
     if (p) {
-        if (j->replace) {
+        if (j->kind == JOB_REPLACE) {
             rc_rest_write_status(&b, p);
         } else {
             write_pipeline(&b, p);
@@ -381,7 +522,7 @@ static void job_answer(job_t *j) {
         send_error(req, 404, "Not Found", msg);
         return;
     }
-    if (j->replace) {
+    if (j->kind == JOB_REPLACE) {
         send_buf(req, 202, "Accepted", "application/json", &b);
         return;
     }
@@ -422,10 +563,11 @@ void rc_rest_detach(rc_rest_t *r) {
     r->queue = NULL;
 }
 
-/* POST /v1/pipelines and PUT /v1/pipelines/{name}/config: the work goes to a job thread, since
- * building a pipeline runs its scripts' top-level code; the answer comes from on_jobs_done.
- * Called without the list lock. */
-static int start_job(rc_rest_t *r, h2o_req_t *req, const char *name, size_t name_len) {
+/* POST /v1/pipelines, PUT /v1/pipelines/{name}/config and POST /v1/transform/test: the work
+ * goes to a job thread, since building a pipeline runs its scripts' top-level code; the answer
+ * comes from on_jobs_done. name is the pipeline of a replacement. Called without the list lock. */
+static int start_job(rc_rest_t *r, h2o_req_t *req, job_kind_t kind, const char *name,
+                     size_t name_len) {
     size_t len;
     const char *body = body_of(req, &len);
     if (!body) {
@@ -440,7 +582,7 @@ static int start_job(rc_rest_t *r, h2o_req_t *req, const char *name, size_t name
     j->len = len;
     j->rest = r;
     j->req = req;
-    j->replace = name != NULL;
+    j->kind = kind;
     if (name) {
         snprintf(j->name, sizeof(j->name), "%.*s", (int)name_len, name);
     }
@@ -472,7 +614,15 @@ static int on_create(rc_rest_t *r, h2o_req_t *req) {
     if (check_token(r, req) != 0) {
         return 0;
     }
-    return start_job(r, req, NULL, 0);
+    return start_job(r, req, JOB_CREATE, NULL, 0);
+}
+
+/* POST /v1/transform/test: runs user code, so it needs the token when one is set. */
+static int on_transform_test(rc_rest_t *r, h2o_req_t *req) {
+    if (check_token(r, req) != 0) {
+        return 0;
+    }
+    return start_job(r, req, JOB_TRANSFORM_TEST, NULL, 0);
 }
 
 static int not_found(h2o_req_t *req, const char *path, size_t len) {
@@ -519,7 +669,7 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
     }
     rc_buf_t b = RC_BUF_INIT;
     if (act == ACT_CONFIG && mutating) {
-        return start_job(r, req, name, name_len);
+        return start_job(r, req, JOB_REPLACE, name, name_len);
     }
     if (act == ACT_POSITION) {
         if (mutating) {
@@ -594,6 +744,10 @@ int rc_rest_on_v1(rc_rest_t *r, h2o_req_t *req) {
     }
     if (strcmp(path, "/v1/pipelines") == 0 && method_is(req, "POST")) {
         return on_create(r, req);
+    }
+    if (strcmp(path, "/v1/transform/test") == 0) {
+        return method_is(req, "POST") ? on_transform_test(r, req)
+                                      : method_not_allowed(req, "POST", path);
     }
     rc_pipeline_ctl_rdlock(r->ctl);
     int ret = route_v1(r, req, path, len);
