@@ -404,13 +404,13 @@ static void transform_test(job_t *j) {
                              ? fy_node_get_scalar(b, &blen)
                              : NULL;
         char num[16];
-        char *end;
+        char *end = num;
         unsigned long v = 0;
         if (bs && blen > 0 && blen < sizeof(num)) {
             memcpy(num, bs, blen);
             num[blen] = '\0';
             v = num[0] >= '0' && num[0] <= '9' ? strtoul(num, &end, 10) : 0;
-            if (*end != '\0') {
+            if (end == num || *end != '\0') {
                 v = 0;
             }
         }

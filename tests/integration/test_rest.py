@@ -7,6 +7,7 @@ for the endpoint and method, and its JSON body must validate against the documen
 import json
 import re
 import socket
+import threading
 import time
 import uuid
 import urllib.parse
@@ -485,6 +486,8 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
     # GET endpoints stay open with a token configured; every documented (path, method) answered
     api.call("GET", "/v1/pipelines?expand=status")
     api.call("GET", "/metrics")
+    api.call("POST", "/v1/transform/test", token=TOKEN,
+             body={"engine": "lua", "script": "function transform(e) end", "event": TT_EVENT})
     documented = {(t, m) for t, ops in SPEC["paths"].items() for m in ops if m != "parameters"}
     seen = {(t, m) for t, m, _ in api.checked}
     assert documented <= seen, f"not exercised: {sorted(documented - seen)}"
@@ -511,3 +514,105 @@ def test_status_shows_executed_gtid_set_and_checkpoint(mysql, db, rowcast, tmp_p
     cp = st["checkpoint"]
     assert cp["flavor"] == "mariadb" and cp["server_id"] == sid and cp["format"] == 1
     assert (cp["binlog_file"], cp["binlog_pos"]) == master_status(mysql)
+
+
+TT_EVENT = {
+    "schema": "shop", "table": "users", "op": "insert",
+    "after": [{"id": 1, "email": "a@b.c"}],
+    "kafka": {"topic": "shop.users", "key": "1"},
+}
+
+
+def test_transform_test_dry_runs_scripts(mysql, db, rowcast, tmp_path):
+    proc, api = start_server(rowcast, tmp_path, [])
+    path = "/v1/transform/test"
+
+    def tt(engine, script, status=200, token=TOKEN, **extra):
+        body = {"engine": engine, "script": script, "event": TT_EVENT, **extra}
+        r = api.call("POST", path, token=token, body=body)
+        assert r.status == status, r.body
+        return r.json()
+
+    # modify, drop, fan out: the messages transform-test would print
+    lua = tt("lua", "function transform(e) e.after[1].email = 'x' end")
+    assert lua == {"action": "send", "events": [{"topic": "shop.users", "key": "1", "value": {
+        "schema": "shop", "table": "users", "op": "insert", "after": [{"id": 1, "email": "x"}]}}]}
+    js = tt("js", "function transform(e) { e.after[0].email = 'x'; return e; }")
+    assert js == lua
+    assert tt("js", "function transform(e) { return ACTION_DROP; }") == \
+        {"action": "drop", "events": []}
+    assert tt("lua", "function transform(e) return ACTION_DROP end")["action"] == "drop"
+    fan = tt("lua", "function transform(e)\n local b = copy(e)\n b.kafka.topic = 'audit'\n"
+                    " b.kafka.key = nil\n return {e, b}\nend")
+    assert [(m["topic"], m["key"]) for m in fan["events"]] == [("shop.users", "1"), ("audit", None)]
+    fan = tt("js", "function transform(e) { var b = JSON.parse(JSON.stringify(e));\n"
+                   " b.kafka.topic = 'audit'; return [e, b]; }")
+    assert [m["topic"] for m in fan["events"]] == ["shop.users", "audit"]
+
+    # errors name the line, without a file
+    err = tt("lua", "x = 1\n\nfunction transform(e) e.x = end", 422)["error"]
+    assert err.startswith("script:3:") and "pipeline" not in err, err
+    err = tt("js", "function transform(e) {\n  throw new Error('boom');\n}", 422)["error"]
+    assert "script:2: Error: boom" in err and "pipeline" not in err, err
+    err = tt("lua", "local y = 2", 422)["error"]
+    assert "must define a function transform" in err, err
+
+    # endless loops, in transform and at the top level, end with the budget; the loop answers
+    for engine, script, budget in (("lua", "function transform(e) while true do end end", None),
+                                   ("js", "function transform(e) { for (;;) {} }", 300),
+                                   ("lua", "\nwhile true do end", 300),
+                                   ("js", "\nfor (;;) {}", 300)):
+        extra = {} if budget is None else {"budget_ms": budget}
+        body = {"engine": engine, "script": script, "event": TT_EVENT, **extra}
+        t0 = time.monotonic()
+        result = {}
+        th = threading.Thread(target=lambda: result.update(r=api.call(
+            "POST", path, token=TOKEN, body=body)))
+        th.start()
+        while th.is_alive():
+            r = api.call("GET", "/healthz", check=False)
+            assert r.status == 200
+            time.sleep(0.05)
+        th.join()
+        assert time.monotonic() - t0 < 5, (engine, script)
+        assert result["r"].status == 422, result["r"].body
+        assert "time budget" in result["r"].json()["error"], result["r"].body
+
+    # 400s name the field
+    def bad(body, field, status=400):
+        r = api.call("POST", path, token=TOKEN, body=body)
+        assert r.status == status, (body, r.body)
+        assert r.json()["field"] == field, (body, r.body)
+
+    ok = {"engine": "lua", "script": "function transform(e) end", "event": TT_EVENT}
+    bad({k: v for k, v in ok.items() if k != "engine"}, "engine")
+    bad({**ok, "engine": "python"}, "engine")
+    bad({k: v for k, v in ok.items() if k != "script"}, "script")
+    bad({**ok, "script": 5}, "script")
+    bad({k: v for k, v in ok.items() if k != "event"}, "event")
+    bad({**ok, "event": [1]}, "event")
+    bad({**ok, "budget_ms": 0}, "budget_ms")
+    bad({**ok, "budget_ms": "9"}, "budget_ms")
+    bad({**ok, "udfs": []}, "udfs")
+    bad("{not json", "")
+    bad("[]", "")
+    r = api.call("POST", path, token=TOKEN, body="")
+    assert r.status == 400
+    # 413 past 1 MiB (a raw socket: h2o answers on the Content-Length and closes)
+    with socket.create_connection(("127.0.0.1", api.port), timeout=10) as s:
+        s.sendall(b"POST /v1/transform/test HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 2097152\r\n\r\n{" + b" " * 1000)
+        head = s.recv(200)
+    assert head.startswith(b"HTTP/1.1 413"), head
+    # budget_ms that is not a number (once crashed the UBSan build)
+    bad({**ok, "budget_ms": "x"}, "budget_ms")
+    bad({**ok, "budget_ms": None}, "budget_ms")
+    bad({**ok, "budget_ms": -1}, "budget_ms")
+    # it runs user code: the token is needed when one is set
+    r = api.call("POST", path, body=ok)
+    assert r.status == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert api.call("POST", path, token=TOKEN + "x", body=ok).status == 403
+    r = api.call("GET", path)
+    assert r.status == 405 and r.headers["allow"] == "POST"
+    proc.assert_alive()
