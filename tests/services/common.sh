@@ -156,10 +156,13 @@ install_helm() {
         "$bin" version >/dev/null 2>&1; then
         return 0
     fi
-    command -v go >/dev/null || die "go is needed to build helm (the Go toolchain)"
+    local go
+    go=$(command -v go || true)
+    [[ -n "$go" ]] || [[ ! -x /usr/local/go/bin/go ]] || go=/usr/local/go/bin/go
+    [[ -n "$go" ]] || die "go is needed to build helm (the Go toolchain is not on PATH)"
     log "building helm $RC_HELM_VERSION with go install (first time only)"
     mkdir -p "$RC_TOOLS_DIR/bin"
-    GOBIN="$RC_TOOLS_DIR/bin" GOFLAGS=-trimpath go install \
+    GOBIN="$RC_TOOLS_DIR/bin" GOFLAGS=-trimpath "$go" install \
         "helm.sh/helm/v3/cmd/helm@$RC_HELM_VERSION" || die "go install helm failed"
     echo "$RC_HELM_VERSION" >"$stamp"
 }
