@@ -256,18 +256,32 @@ static unsigned latin_letter(unsigned char r) {
     return cp >= 0xf7 ? cp + 1 : cp;
 }
 
+/* The head of a UDF whose first argument is a string and whose NULL in gives NULL out: reads
+ * the arguments into a. True to go on; false with *ret set to what the UDF returns (-1 for an
+ * error, or the result of writing NULL). */
+static bool str_arg_head(const uint8_t *args, size_t len, uint32_t argc, arg_t *a,
+                         const rowcast_udf_out_t *out, char *errstr, size_t errstr_size, int *ret) {
+    bool nil;
+    if (!read_args(args, len, argc, a, errstr, errstr_size) ||
+        !want_str(&a[0], 0, "s", true, &nil, errstr, errstr_size)) {
+        *ret = -1;
+        return false;
+    }
+    if (nil) {
+        *ret = put_nil(out);
+        return false;
+    }
+    return true;
+}
+
 static int udf_obf_string(const uint8_t *args, size_t len, uint32_t argc,
                           const rowcast_udf_out_t *out, char *errstr, size_t errstr_size,
                           void *data) {
     (void)data;
     arg_t a[MAX_ARGS];
-    bool nil;
-    if (!read_args(args, len, argc, a, errstr, errstr_size) ||
-        !want_str(&a[0], 0, "s", true, &nil, errstr, errstr_size)) {
-        return -1;
-    }
-    if (nil) {
-        return put_nil(out);
+    int ret;
+    if (!str_arg_head(args, len, argc, a, out, errstr, errstr_size, &ret)) {
+        return ret;
     }
     const char *key = OBF_DEFAULT_KEY;
     size_t klen = strlen(key);
@@ -333,13 +347,9 @@ static int udf_mask_email(const uint8_t *args, size_t len, uint32_t argc,
                           void *data) {
     (void)data;
     arg_t a[MAX_ARGS];
-    bool nil;
-    if (!read_args(args, len, argc, a, errstr, errstr_size) ||
-        !want_str(&a[0], 0, "s", true, &nil, errstr, errstr_size)) {
-        return -1;
-    }
-    if (nil) {
-        return put_nil(out);
+    int ret;
+    if (!str_arg_head(args, len, argc, a, out, errstr, errstr_size, &ret)) {
+        return ret;
     }
     const char *s = a[0].s;
     size_t n = a[0].n;
@@ -391,13 +401,9 @@ static int udf_sha256(const uint8_t *args, size_t len, uint32_t argc, const rowc
                       char *errstr, size_t errstr_size, void *data) {
     (void)data;
     arg_t a[MAX_ARGS];
-    bool nil;
-    if (!read_args(args, len, argc, a, errstr, errstr_size) ||
-        !want_str(&a[0], 0, "s", true, &nil, errstr, errstr_size)) {
-        return -1;
-    }
-    if (nil) {
-        return put_nil(out);
+    int ret;
+    if (!str_arg_head(args, len, argc, a, out, errstr, errstr_size, &ret)) {
+        return ret;
     }
     unsigned char d[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)a[0].s, a[0].n, d);
@@ -436,13 +442,9 @@ static int udf_base64_encode(const uint8_t *args, size_t len, uint32_t argc,
                              void *data) {
     (void)data;
     arg_t a[MAX_ARGS];
-    bool nil;
-    if (!read_args(args, len, argc, a, errstr, errstr_size) ||
-        !want_str(&a[0], 0, "s", true, &nil, errstr, errstr_size)) {
-        return -1;
-    }
-    if (nil) {
-        return put_nil(out);
+    int ret;
+    if (!str_arg_head(args, len, argc, a, out, errstr, errstr_size, &ret)) {
+        return ret;
     }
     const unsigned char *s = (const unsigned char *)a[0].s;
     size_t n = a[0].n;
@@ -480,13 +482,9 @@ static int udf_base64_decode(const uint8_t *args, size_t len, uint32_t argc,
                              void *data) {
     (void)data;
     arg_t a[MAX_ARGS];
-    bool nil;
-    if (!read_args(args, len, argc, a, errstr, errstr_size) ||
-        !want_str(&a[0], 0, "s", true, &nil, errstr, errstr_size)) {
-        return -1;
-    }
-    if (nil) {
-        return put_nil(out);
+    int ret;
+    if (!str_arg_head(args, len, argc, a, out, errstr, errstr_size, &ret)) {
+        return ret;
     }
     const unsigned char *s = (const unsigned char *)a[0].s;
     size_t n = a[0].n;
@@ -917,13 +915,9 @@ static int udf_json_decode(const uint8_t *args, size_t len, uint32_t argc,
                            void *data) {
     (void)data;
     arg_t a[MAX_ARGS];
-    bool nil;
-    if (!read_args(args, len, argc, a, errstr, errstr_size) ||
-        !want_str(&a[0], 0, "s", true, &nil, errstr, errstr_size)) {
-        return -1;
-    }
-    if (nil) {
-        return put_nil(out);
+    int ret;
+    if (!str_arg_head(args, len, argc, a, out, errstr, errstr_size, &ret)) {
+        return ret;
     }
     jp_t j = {.s = a[0].s, .p = a[0].s, .end = a[0].s + a[0].n, .b = RC_BUF_INIT};
     bool ok = jvalue(&j, 0);

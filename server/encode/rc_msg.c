@@ -175,7 +175,7 @@ enum { K_TOPIC, K_KEY, K_HEADERS, K_FORMAT, K_COUNT };
 static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *const *at,
                             const uint8_t *end, const uint8_t *headers, char *errstr,
                             size_t errstr_size) {
-    static const char *const meta_keys[] = {"gtid", "binlog_file", "binlog_pos"};
+    static const char *const meta_keys[] = {"gtid", "binlog_file", "binlog_pos", "commit_ts"};
     const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
     uint32_t schema_len = 0, table_len = 0, gtid_len = 0, file_len = 0;
     uint64_t pos = 0;
@@ -195,8 +195,12 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *const *at
     if (at[E_TABLE]) {
         str_of(at[E_TABLE], end, &table, &table_len);
     }
-    const uint8_t *mv[3];
-    if (at[E_META] && rc_mp_map_pick(at[E_META], end, meta_keys, 3, mv, NULL) == RC_OK) {
+    const uint8_t *mv[4];
+    m->commit_ts = 0;
+    if (at[E_META] && rc_mp_map_pick(at[E_META], end, meta_keys, 4, mv, NULL) == RC_OK) {
+        if (mv[3] && !uint_of(mv[3], end, &m->commit_ts)) {
+            m->commit_ts = 0;
+        }
         if (mv[0]) {
             str_of(mv[0], end, &gtid, &gtid_len);
         }

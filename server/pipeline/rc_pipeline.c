@@ -1054,12 +1054,6 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         uint64_t id = p->tk_open;
-        const uint8_t *meta, *ts;
-        uint64_t commit_ts = 0; /* for the latency histogram; 0 = not measured */
-        if (rc_mp_map_find(cur, end, "meta", &meta) == RC_OK &&
-            rc_mp_map_find(meta, end, "commit_ts", &ts) == RC_OK) {
-            rc_mp_read_uint(&ts, end, &commit_ts);
-        }
         size_t used;
         char why[512];
         rc_err_t err = rc_msg_encode(msg, format, cur, (size_t)(end - cur), &used, why, sizeof why);
@@ -1067,10 +1061,10 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
             return rc_seterr(errstr, errstr_size, err, "pipeline %s: event %u of a batch: %s",
                              p->pc->name, i, why);
         }
-        err = rc_kafka_produce(p->kafka, msg->topic, msg->topic_len,
-                               msg->key.len ? msg->key.data : NULL, msg->key.len, msg->value.data,
-                               msg->value.len, msg->headers, msg->n_headers,
-                               msg_opaque_of(id, commit_ts), &p->abort_now, errstr, errstr_size);
+        err = rc_kafka_produce(
+            p->kafka, msg->topic, msg->topic_len, msg->key.len ? msg->key.data : NULL, msg->key.len,
+            msg->value.data, msg->value.len, msg->headers, msg->n_headers,
+            msg_opaque_of(id, msg->commit_ts), &p->abort_now, errstr, errstr_size);
         if (err != RC_OK) {
             return err;
         }
