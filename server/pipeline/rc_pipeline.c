@@ -582,15 +582,16 @@ static rc_err_t load_state(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     return RC_OK;
 }
 
-/* MariaDB: the executed set at file:pos (BINLOG_GTID_POS), or at the start of the file when
- * pos is not an event boundary. MySQL: unknown, so positions are stored without a GTID set and
- * resume by file and position. */
+/* The executed set at file:pos. MariaDB: BINLOG_GTID_POS, or the set at the start of the file
+ * when pos is not an event boundary. MySQL: the file's PREVIOUS_GTIDS and the GTIDs before pos,
+ * read from the file (empty without gtid_mode: positions then resume by file and position). */
 static rc_err_t executed_at(rc_pipeline_t *p, rc_mysql_t *m, const rc_mysql_position_t *pos,
                             char *errstr, size_t errstr_size) {
-    if (!rc_mysql_is_mariadb(m)) {
-        return RC_OK;
-    }
     p->executed_known = true;
+    if (!rc_mysql_is_mariadb(m)) {
+        return rc_mysql_gtid_at_mysql(&p->pc->source, pos->file, pos->pos, p->executed, errstr,
+                                      errstr_size);
+    }
     char state[8192];
     rc_err_t err =
         rc_mysql_gtid_at(m, pos->file, pos->pos, state, sizeof(state), errstr, errstr_size);

@@ -73,6 +73,7 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     rc_buf_free(&b->scratch);
     rc_buf_free(&b->ev_head);
     rc_buf_free(&b->ev_meta);
+    rc_buf_free(&b->prev_gtids);
     ZSTD_freeDCtx(b->zstd);
     free(b->zbuf);
     free(b->mbuf);
@@ -109,6 +110,10 @@ uint64_t rc_binlog_pos(const rc_binlog_t *b) {
 
 const char *rc_binlog_gtid(const rc_binlog_t *b) {
     return b->gtid;
+}
+
+const char *rc_binlog_previous_gtids(const rc_binlog_t *b) {
+    return b->prev_gtids.len ? (const char *)b->prev_gtids.data : "";
 }
 
 rc_binlog_flavor_t rc_binlog_flavor(const rc_binlog_t *b) {
@@ -592,6 +597,74 @@ bad:
     return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL, "tagged GTID is malformed");
 }
 
+/* PREVIOUS_GTIDS (35): the GTID set of every file before this one, as text. The body is a
+ * count of (uuid, intervals) entries; in the tagged format of 8.3+ the first and last bytes of
+ * the count word are the format (1) and every uuid is followed by its tag (length-prefixed in
+ * the serialization library's integers). Intervals are [start, end). */
+static rc_err_t on_previous_gtids(rc_binlog_t *b, const uint8_t *body, size_t blen, char *errstr,
+                                  size_t errstr_size) {
+    const uint8_t *p = body, *end = body + blen;
+    rc_buf_t *out = &b->prev_gtids;
+    rc_buf_reset(out);
+    if (blen < 8) {
+        goto bad;
+    }
+    bool tagged = body[0] == 1 && body[7] == 1;
+    uint64_t n = tagged ? rc_le(body + 1, 6) : rc_le64(body);
+    p += 8;
+    for (uint64_t i = 0; i < n; i++) {
+        char uuid[40];
+        if ((size_t)(end - p) < 16) {
+            goto bad;
+        }
+        fmt_uuid(p, uuid);
+        p += 16;
+        const uint8_t *tag = NULL;
+        uint64_t tag_len = 0;
+        if (tagged) {
+            if (!ser_uint(&p, end, &tag_len) || tag_len > 32 || tag_len > (uint64_t)(end - p)) {
+                goto bad;
+            }
+            tag = p;
+            p += tag_len;
+        }
+        if ((size_t)(end - p) < 8) {
+            goto bad;
+        }
+        uint64_t ni = rc_le64(p);
+        p += 8;
+        if (ni > (uint64_t)(end - p) / 16) {
+            goto bad;
+        }
+        if (rc_buf_printf(out, "%s%s", out->len ? "," : "", uuid) != RC_OK ||
+            (tag_len && rc_buf_printf(out, ":%.*s", (int)tag_len, (const char *)tag) != RC_OK)) {
+            goto nomem;
+        }
+        for (uint64_t k = 0; k < ni; k++, p += 16) {
+            uint64_t from = rc_le64(p), to = rc_le64(p + 8);
+            if (from < 1 || to <= from) {
+                goto bad;
+            }
+            rc_err_t e = to - 1 == from ? rc_buf_printf(out, ":%" PRIu64, from)
+                                        : rc_buf_printf(out, ":%" PRIu64 "-%" PRIu64, from, to - 1);
+            if (e != RC_OK) {
+                goto nomem;
+            }
+        }
+    }
+    if (rc_buf_putc(out, '\0') != RC_OK) {
+        goto nomem;
+    }
+    out->len--; /* keep the terminator out of the length */
+    return RC_OK;
+nomem:
+    rc_buf_reset(out);
+    return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+bad:
+    rc_buf_reset(out);
+    return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL, "PREVIOUS_GTIDS is malformed");
+}
+
 static rc_err_t on_maria_gtid(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8_t *body,
                               size_t blen, rc_binlog_info_t *info, char *errstr,
                               size_t errstr_size) {
@@ -832,6 +905,10 @@ static rc_err_t feed_event(rc_binlog_t *b, const uint8_t *ev, size_t len, msgpac
     case RC_EV_TRANSACTION_PAYLOAD:
         err = inner ? RC_ERR_PROTOCOL : on_payload(b, body, blen, pk, info, errstr, errstr_size);
         break;
+    case RC_EV_PREVIOUS_GTIDS:
+        err = inner ? RC_ERR_PROTOCOL : on_previous_gtids(b, body, blen, errstr, errstr_size);
+        info->previous_gtids = err == RC_OK;
+        break;
     case RC_EV_HEARTBEAT:
     case RC_EV_HEARTBEAT_V2:
         move_pos = false;
@@ -843,7 +920,6 @@ static rc_err_t feed_event(rc_binlog_t *b, const uint8_t *ev, size_t len, msgpac
     case RC_EV_USER_VAR:
     case RC_EV_IGNORABLE:
     case RC_EV_ROWS_QUERY:
-    case RC_EV_PREVIOUS_GTIDS:
     case RC_EV_TRANSACTION_CONTEXT:
     case RC_EV_VIEW_CHANGE:
     case RC_EV_MARIA_ANNOTATE_ROWS:

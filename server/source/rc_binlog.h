@@ -115,11 +115,12 @@ void rc_binlog_opts_init(rc_binlog_opts_t *opts);
 /* What one fed event was and what it did. */
 typedef struct rc_binlog_info {
     rc_binlog_header_t header;
-    int rows;     /* events packed into the packer by this call (one per row) */
-    bool begin;   /* a transaction started (GTID event, BEGIN query) */
-    bool commit;  /* a transaction ended (XID, COMMIT query, DDL, MariaDB standalone GTID) */
-    bool rotate;  /* the position moved to another file */
-    bool skipped; /* the event was understood and deliberately ignored */
+    int rows;            /* events packed into the packer by this call (one per row) */
+    bool begin;          /* a transaction started (GTID event, BEGIN query) */
+    bool commit;         /* a transaction ended (XID, COMMIT query, DDL, MariaDB standalone GTID) */
+    bool rotate;         /* the position moved to another file */
+    bool skipped;        /* the event was understood and deliberately ignored */
+    bool previous_gtids; /* a PREVIOUS_GTIDS event: rc_binlog_previous_gtids() has its set */
 } rc_binlog_info_t;
 
 typedef struct rc_binlog rc_binlog_t;
@@ -148,6 +149,9 @@ rc_err_t rc_binlog_parse_header(const uint8_t *ev, size_t len, rc_binlog_header_
 const char *rc_binlog_file(const rc_binlog_t *b);
 uint64_t rc_binlog_pos(const rc_binlog_t *b);     /* next event's position in the file */
 const char *rc_binlog_gtid(const rc_binlog_t *b); /* GTID of the current transaction or "" */
+/* MySQL: the GTID set of the last PREVIOUS_GTIDS event (the transactions of every earlier
+ * file, "uuid:1-5,uuid:tag:1-2"), "" before one or when it was empty. */
+const char *rc_binlog_previous_gtids(const rc_binlog_t *b);
 rc_binlog_flavor_t rc_binlog_flavor(const rc_binlog_t *b);
 bool rc_binlog_has_checksum(const rc_binlog_t *b);
 const char *rc_binlog_server_version(const rc_binlog_t *b);

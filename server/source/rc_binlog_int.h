@@ -257,6 +257,7 @@ struct rc_binlog {
     char file[RC_BINLOG_FILE_MAX];
     uint64_t pos;
     char gtid[RC_BINLOG_GTID_MAX];
+    rc_buf_t prev_gtids;   /* text of the last PREVIOUS_GTIDS event (NUL-terminated), or empty */
     bool maria_standalone; /* a standalone MariaDB GTID waits for its QUERY */
 
     /* table maps: open addressing by table id */

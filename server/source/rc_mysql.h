@@ -88,6 +88,12 @@ rc_err_t rc_mysql_server_identity(rc_mysql_t *m, uint32_t *server_id, char *uuid
 rc_err_t rc_mysql_gtid_at(rc_mysql_t *m, const char *file, uint64_t pos, char *out, size_t out_size,
                           char *errstr, size_t errstr_size);
 
+/* MySQL: the executed GTID set at file:pos, added to `executed`: the file's PREVIOUS_GTIDS and
+ * the GTIDs of its transactions that end at or before pos, read from file:4 over an extra
+ * connection made with conf (MySQL has no BINLOG_GTID_POS). */
+rc_err_t rc_mysql_gtid_at_mysql(const rc_source_config_t *conf, const char *file, uint64_t pos,
+                                struct rc_gtid_set *executed, char *errstr, size_t errstr_size);
+
 /* Checks that the server still has the binlog after file:pos; errstr says what is missing
  * and how to recover. */
 rc_err_t rc_mysql_check_file_pos(rc_mysql_t *m, const char *file, uint64_t pos, char *errstr,

@@ -438,6 +438,86 @@ static rc_err_t scan(const rc_source_config_t *conf, const char *file, int64_t t
     return err;
 }
 
+rc_err_t rc_mysql_gtid_at_mysql(const rc_source_config_t *conf, const char *file, uint64_t pos,
+                                rc_gtid_set_t *executed, char *errstr, size_t errstr_size) {
+    rc_mysql_t *m = rc_mysql_connect(conf, errstr, errstr_size);
+    if (!m) {
+        return RC_ERR_CONNECT;
+    }
+    rc_binlog_opts_t opts;
+    rc_binlog_opts_init(&opts);
+    opts.include = include_none;
+    rc_binlog_t *dec = rc_binlog_new(&opts);
+    rc_gtid_set_t *set = rc_gtid_set_new(RC_GTID_MYSQL);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    rc_mysql_position_t from;
+    snprintf(from.file, sizeof(from.file), "%s", file);
+    from.pos = 4;
+    rc_err_t err =
+        dec && set ? RC_OK : rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    if (err == RC_OK) {
+        err = rc_mysql_prepare_replication(m, conf->heartbeat_s, errstr, errstr_size);
+    }
+    if (err == RC_OK) {
+        err = rc_binlog_set_position(dec, file, 4);
+    }
+    if (err == RC_OK) {
+        err =
+            rc_mysql_dump(m, &from, conf->server_id, RC_BINLOG_DUMP_NON_BLOCK, errstr, errstr_size);
+    }
+    bool seen_prev = false;
+    uint64_t n_gtids = 0;
+    while (err == RC_OK) {
+        const uint8_t *ev;
+        size_t len;
+        err = rc_mysql_read_event(m, &ev, &len, errstr, errstr_size);
+        if (err == RC_ERR_EOF) {
+            err = RC_OK;
+            break;
+        }
+        if (err != RC_OK) {
+            break;
+        }
+        uint64_t before = rc_binlog_pos(dec);
+        rc_binlog_info_t info;
+        sb.size = 0;
+        if ((err = rc_binlog_feed(dec, ev, len, &pk, &info, errstr, errstr_size)) != RC_OK) {
+            break;
+        }
+        if (strcmp(rc_binlog_file(dec), file) != 0 || (before >= pos && seen_prev)) {
+            break; /* past the position (or into the next file) */
+        }
+        if (info.previous_gtids) {
+            seen_prev = true;
+            err = rc_gtid_set_parse(set, rc_binlog_previous_gtids(dec), errstr, errstr_size);
+        } else if (info.commit && rc_binlog_pos(dec) <= pos && rc_binlog_gtid(dec)[0]) {
+            err = rc_gtid_set_add(set, rc_binlog_gtid(dec), errstr, errstr_size);
+            n_gtids++;
+        }
+    }
+    if (err == RC_OK) {
+        err = rc_gtid_set_merge(executed, set);
+        if (err == RC_OK) {
+            rc_buf_t t = RC_BUF_INIT;
+            rc_gtid_set_format(set, &t);
+            rc_buf_putc(&t, '\0');
+            rc_info("source",
+                    "%s: the executed GTID set at %s:%" PRIu64
+                    " is [%s] (PREVIOUS_GTIDS of the file and %" PRIu64 " transactions before)",
+                    m->endpoint, file, pos, t.data ? t.data : "", n_gtids);
+            rc_buf_free(&t);
+        }
+    }
+    msgpack_sbuffer_destroy(&sb);
+    rc_gtid_set_destroy(set);
+    rc_binlog_destroy(dec);
+    rc_mysql_destroy(m);
+    return err;
+}
+
 rc_err_t rc_mysql_find_time(const rc_source_config_t *conf, int64_t time, rc_mysql_position_t *out,
                             char *errstr, size_t errstr_size) {
     rc_mysql_t *m = rc_mysql_connect(conf, errstr, errstr_size);

@@ -788,6 +788,78 @@ static void test_gtid_text_for_gtid_anonymous_and_tagged_events(void **state) {
     decoded_free(&d);
 }
 
+/* Which event of a decoded file was PREVIOUS_GTIDS (-1: none). */
+static int previous_gtids_at(const decoded_t *d) {
+    for (int i = 0; i < d->nfed; i++) {
+        if (d->info[i].previous_gtids) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void test_previous_gtids_untagged_tagged_and_empty(void **state) {
+    (void)state;
+    decoded_t d;
+    /* 8.0 format: one uuid, [1, 3) */
+    decode_file("rust_mysql_common/binlog_transaction_previous_GTID_no_tag.000001", NULL, &d);
+    assert_int_equal(d.first_err, RC_OK);
+    assert_true(previous_gtids_at(&d) > 0);
+    assert_string_equal(rc_binlog_previous_gtids(d.b), "b9b88c66-0755-11f1-9899-4a9da94c4d71:1-2");
+    decoded_free(&d);
+
+    /* 8.4 tagged format: the untagged intervals and the tag's, as separate entries */
+    decode_file("rust_mysql_common/binlog_transaction_with_GTID_TAG.000001", NULL, &d);
+    assert_int_equal(d.first_err, RC_OK);
+    assert_true(previous_gtids_at(&d) > 0);
+    assert_string_equal(rc_binlog_previous_gtids(d.b),
+                        "55778904-0299-11f1-b1b8-4ef0c4956feb:1-13,"
+                        "55778904-0299-11f1-b1b8-4ef0c4956feb:mytag:1-2");
+    decoded_free(&d);
+
+    /* a first file: no earlier transactions */
+    decode_file("rust_mysql_common/binlog-invisible-columns.000001", NULL, &d);
+    assert_int_equal(d.first_err, RC_OK);
+    assert_true(previous_gtids_at(&d) > 0);
+    assert_string_equal(rc_binlog_previous_gtids(d.b), "");
+    decoded_free(&d);
+}
+
+static void test_malformed_previous_gtids_is_a_clean_error(void **state) {
+    (void)state;
+    /* an FDE-less decoder reads v4 headers without a checksum: header + body */
+    static const uint8_t bodies[][48] = {
+        {2, 0, 0, 0, 0, 0, 0, 0}, /* two uuids announced, none present */
+        {1, 0, 0, 0, 0, 0, 0, 0,  /* one uuid, its interval count missing */
+         1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+        {1, 0, 0, 0, 0, 0, 0, 0, /* one uuid, one interval [5, 5): empty */
+         1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1, 0, 0, 0,
+         0, 0, 0, 0, 5, 0, 0, 0, 0, 0,  0,  0,  5,  0,  0,  0,  0, 0, 0, 0},
+    };
+    static const size_t lens[] = {8, 24, 48};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t ev[19 + 48];
+        size_t blen = lens[i];
+        memset(ev, 0, sizeof(ev));
+        ev[4] = 35;
+        uint32_t size = (uint32_t)(19 + blen);
+        memcpy(ev + 9, &size, 4);
+        memcpy(ev + 19, bodies[i], blen);
+        rc_binlog_opts_t o;
+        rc_binlog_opts_init(&o);
+        o.verify_checksum = false;
+        rc_binlog_t *b = rc_binlog_new(&o);
+        assert_int_equal(rc_binlog_set_position(b, "f.000001", 4), RC_OK);
+        char err[256] = "";
+        rc_binlog_info_t info;
+        assert_int_equal(rc_binlog_feed(b, ev, size, NULL, &info, err, sizeof(err)),
+                         RC_ERR_PROTOCOL);
+        assert_non_null(strstr(err, "PREVIOUS_GTIDS is malformed"));
+        assert_string_equal(rc_binlog_previous_gtids(b), "");
+        rc_binlog_destroy(b);
+    }
+}
+
 static void test_transaction_payload_zstd_inner_events_are_decoded(void **state) {
     (void)state;
     decoded_t d;
@@ -2202,6 +2274,8 @@ int main(void) {
         cmocka_unit_test(test_minimal_row_image_omits_absent_columns),
         cmocka_unit_test(test_signedness_metadata_and_nulls_with_invisible_columns),
         cmocka_unit_test(test_gtid_text_for_gtid_anonymous_and_tagged_events),
+        cmocka_unit_test(test_previous_gtids_untagged_tagged_and_empty),
+        cmocka_unit_test(test_malformed_previous_gtids_is_a_clean_error),
         cmocka_unit_test(test_transaction_payload_zstd_inner_events_are_decoded),
         cmocka_unit_test(test_json_column_is_compact_json_text),
         cmocka_unit_test(test_unsupported_column_type_names_table_column_and_type),
