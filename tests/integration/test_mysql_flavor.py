@@ -124,6 +124,18 @@ def test_file_start_takes_the_set_before_it_from_previous_gtids(primary, rowcast
     assert GtidSet(last_state(state_topic, "it_mysql_file")["gtid_set"]) == GtidSet(f"{SID}:1-4")
 
 
+def test_timestamp_start_finds_the_transaction_and_the_set_before_it(primary, rowcast):
+    primary.set_files(two_files(2))
+    # between the commits of :3 (1637667166) and :4 (1637667198), which opens binlog.000002
+    cfg, topic, state_topic = config(primary, "it_mysql_ts", start="timestamp:2021-11-23T11:33:10Z")
+    proc = rowcast.start(cfg)
+    msgs = consume(topic, 2, process=proc)
+    assert [m.json()["meta"]["gtid"] for m in msgs] == [f"{SID}:4", f"{SID}:5"]
+    wait_log(proc, rf"the executed GTID set at binlog\.000002:\d+ is \[{SID}:1-3\]")
+    assert proc.stop() == 0
+    assert GtidSet(last_state(state_topic, "it_mysql_ts")["gtid_set"]) == GtidSet(f"{SID}:1-5")
+
+
 def test_latest_start_knows_the_whole_set(primary, rowcast):
     primary.set_files(two_files(1))
     cfg, topic, state_topic = config(primary, "it_mysql_latest", start="latest")
