@@ -505,12 +505,13 @@ static void wait_while_paused(rc_pipeline_t *p) {
 /* opts.column_names: names from information_schema when the binlog has none
  * (binlog_row_metadata is not FULL), over a second connection. @thread reader */
 static rc_err_t column_names(void *opaque, const char *schema, const char *table, uint32_t ncols,
-                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size) {
+                             rc_buf_t *names, uint32_t *n, rc_buf_t *pk, char *errstr,
+                             size_t errstr_size) {
     rc_pipeline_t *p = opaque;
     if (!p->meta && !(p->meta = rc_mysql_connect(&p->pc->source, errstr, errstr_size))) {
         return RC_ERR_CONNECT;
     }
-    rc_err_t err = rc_mysql_column_names(p->meta, schema, table, names, n, errstr, errstr_size);
+    rc_err_t err = rc_mysql_column_names(p->meta, schema, table, names, n, pk, errstr, errstr_size);
     if (err != RC_OK) {
         rc_mysql_destroy(p->meta);
         p->meta = NULL;

@@ -103,10 +103,13 @@ typedef struct rc_binlog_opts {
      * appends them to names as NUL-terminated strings in column order and sets *n. Called once
      * per table until a statement in the stream that may change tables (anything but
      * BEGIN/COMMIT/ROLLBACK/SAVEPOINT/XA) empties the cache. A name list whose length is not
-     * the map's column count is not used: those columns are named col_1, col_2, ... Return an
+     * the map's column count is not used: those columns are named col_1, col_2, ... The primary
+     * key's column indexes (uint32_t, in key order) are appended to pk; they are used when the
+     * table map has no primary-key metadata and the names are used. Return an
      * error (with errstr) to fail the table map. NULL = always col_1, col_2, ... */
     rc_err_t (*column_names)(void *opaque, const char *schema, const char *table, uint32_t ncols,
-                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size);
+                             rc_buf_t *names, uint32_t *n, rc_buf_t *pk, char *errstr,
+                             size_t errstr_size);
     void *opaque; /* for include and column_names */
 } rc_binlog_opts_t;
 

@@ -226,6 +226,7 @@ typedef struct rc_names {
     rc_buf_t key;   /* schema NUL table */
     rc_buf_t names; /* n NUL-terminated names */
     uint32_t n;
+    rc_buf_t pk; /* the primary key's column indexes (uint32_t), in key order */
 } rc_names_t;
 #define RC_NAMES_BUCKETS 256
 
@@ -241,7 +242,8 @@ struct rc_binlog {
     bool geometry_geojson;
     bool (*include)(void *opaque, const char *schema, const char *table);
     rc_err_t (*column_names)(void *opaque, const char *schema, const char *table, uint32_t ncols,
-                             rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size);
+                             rc_buf_t *names, uint32_t *n, rc_buf_t *pk, char *errstr,
+                             size_t errstr_size);
     void *opaque;
 
     /* format description */

@@ -675,6 +675,7 @@ void rc_binlog_names_clear(rc_binlog_t *b) {
             b->names[i] = e->next;
             rc_buf_free(&e->key);
             rc_buf_free(&e->names);
+            rc_buf_free(&e->pk);
             free(e);
         }
     }
@@ -699,10 +700,11 @@ static rc_err_t names_from_server(rc_binlog_t *b, rc_tmap_t *tm, char *why, size
             return RC_ERR_NOMEM;
         }
         rc_err_t err = b->column_names(b->opaque, tm->schema, tm->table, tm->ncols, &e->names,
-                                       &e->n, why, why_size);
+                                       &e->n, &e->pk, why, why_size);
         if (err != RC_OK) {
             rc_buf_free(&e->key);
             rc_buf_free(&e->names);
+            rc_buf_free(&e->pk);
             free(e);
             return err;
         }
@@ -734,6 +736,21 @@ static rc_err_t names_from_server(rc_binlog_t *b, rc_tmap_t *tm, char *why, size
         tm->cols[i].name = p;
         tm->cols[i].name_len = (uint32_t)(z - p);
         p = z + 1;
+    }
+    if (tm->npk == 0) { /* no primary-key metadata either: the server's key */
+        for (size_t k = 0; k + 4 <= e->pk.len; k += 4) {
+            uint32_t idx;
+            memcpy(&idx, (const char *)e->pk.data + k, 4);
+            rc_err_t err = add_pk(tm, idx);
+            if (err != RC_OK) {
+                tm->npk = 0;
+                if (err == RC_ERR_NOMEM) {
+                    snprintf(why, why_size, "out of memory");
+                    return err;
+                }
+                break; /* an index out of range: no key rather than a wrong one */
+            }
+        }
     }
     return RC_OK;
 }

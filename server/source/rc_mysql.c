@@ -113,8 +113,40 @@ rc_err_t rc_mysql_exec(rc_mysql_t *m, const char *sql, char *errstr, size_t errs
     return RC_OK;
 }
 
+/* Runs sql and appends column 0 of every row to out as NUL-terminated strings; *n counts them. */
+static rc_err_t query_names(rc_mysql_t *m, const char *sql, const char *what, const char *schema,
+                            const char *table, rc_buf_t *out, uint32_t *n, char *errstr,
+                            size_t errstr_size) {
+    if (mysql_query(m->conn, sql) != 0) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                         "%s: reading the %s of %s.%s from information_schema failed: %s",
+                         m->endpoint, what, schema, table, my_err(m));
+    }
+    MYSQL_RES *res = mysql_store_result(m->conn);
+    if (!res) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                         "%s: reading the %s of %s.%s from information_schema gave no "
+                         "result: %s",
+                         m->endpoint, what, schema, table, my_err(m));
+    }
+    rc_err_t err = RC_OK;
+    MYSQL_ROW row;
+    *n = 0;
+    while (err == RC_OK && (row = mysql_fetch_row(res))) {
+        unsigned long *lens = mysql_fetch_lengths(res);
+        if (!row[0] || rc_buf_append(out, row[0], lens[0]) != RC_OK ||
+            rc_buf_putc(out, '\0') != RC_OK) {
+            err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        (*n)++;
+    }
+    mysql_free_result(res);
+    return err;
+}
+
 rc_err_t rc_mysql_column_names(rc_mysql_t *m, const char *schema, const char *table,
-                               rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size) {
+                               rc_buf_t *names, uint32_t *n, rc_buf_t *pk, char *errstr,
+                               size_t errstr_size) {
     char s_esc[2 * 256 + 1], t_esc[2 * 256 + 1], sql[1400];
     size_t sl = strlen(schema), tl = strlen(table);
     if (sl > 256 || tl > 256) {
@@ -127,30 +159,39 @@ rc_err_t rc_mysql_column_names(rc_mysql_t *m, const char *schema, const char *ta
              "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' AND "
              "TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
              s_esc, t_esc);
-    if (mysql_query(m->conn, sql) != 0) {
-        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
-                         "%s: reading the columns of %s.%s from information_schema failed: %s",
-                         m->endpoint, schema, table, my_err(m));
+    size_t base = names->len;
+    rc_err_t err = query_names(m, sql, "columns", schema, table, names, n, errstr, errstr_size);
+    if (err != RC_OK || *n == 0) {
+        return err;
     }
-    MYSQL_RES *res = mysql_store_result(m->conn);
-    if (!res) {
-        return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
-                         "%s: reading the columns of %s.%s from information_schema gave no "
-                         "result: %s",
-                         m->endpoint, schema, table, my_err(m));
-    }
-    rc_err_t err = RC_OK;
-    MYSQL_ROW row;
-    *n = 0;
-    while (err == RC_OK && (row = mysql_fetch_row(res))) {
-        unsigned long *lens = mysql_fetch_lengths(res);
-        if (!row[0] || rc_buf_append(names, row[0], lens[0]) != RC_OK ||
-            rc_buf_putc(names, '\0') != RC_OK) {
+    snprintf(sql, sizeof(sql),
+             "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '%s' "
+             "AND TABLE_NAME = '%s' AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+             s_esc, t_esc);
+    rc_buf_t keys = RC_BUF_INIT;
+    uint32_t nk = 0;
+    size_t pbase = pk->len;
+    err = query_names(m, sql, "primary key", schema, table, &keys, &nk, errstr, errstr_size);
+    /* each key column's index among the names */
+    const char *k = keys.data, *kend = keys.data ? keys.data + keys.len : NULL;
+    for (uint32_t i = 0; err == RC_OK && i < nk && k < kend; i++) {
+        const char *c = (const char *)names->data + base,
+                   *cend = (const char *)names->data + names->len;
+        uint32_t idx = 0;
+        while (c < cend && strcmp(c, k) != 0) {
+            c += strlen(c) + 1;
+            idx++;
+        }
+        if (c >= cend) { /* the table changed between the two queries: no key */
+            pk->len = pbase;
+            break;
+        }
+        if (rc_buf_append(pk, &idx, sizeof(idx)) != RC_OK) {
             err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
-        (*n)++;
+        k += strlen(k) + 1;
     }
-    mysql_free_result(res);
+    rc_buf_free(&keys);
     return err;
 }
 

@@ -36,9 +36,12 @@ const char *rc_mysql_server_version(const rc_mysql_t *m);
 rc_err_t rc_mysql_exec(rc_mysql_t *m, const char *sql, char *errstr, size_t errstr_size);
 
 /* The column names of schema.table from information_schema.COLUMNS, in column order, appended
- * to names as NUL-terminated strings; *n is their number (0 when the table does not exist). */
+ * to names as NUL-terminated strings; *n is their number (0 when the table does not exist).
+ * The primary key's column indexes (uint32_t, key order; from information_schema.STATISTICS)
+ * are appended to pk. */
 rc_err_t rc_mysql_column_names(rc_mysql_t *m, const char *schema, const char *table,
-                               rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size);
+                               rc_buf_t *names, uint32_t *n, rc_buf_t *pk, char *errstr,
+                               size_t errstr_size);
 
 /* Checks binlog_format=ROW (and, as a warning, binlog_row_metadata=FULL), then sets the
  * session variables a replica sets: checksum, heartbeat period, MariaDB slave capability. */

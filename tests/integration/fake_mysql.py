@@ -344,6 +344,7 @@ class FakePrimary:
         self.server_id, self.server_uuid, self.version = server_id, server_uuid, version
         self.gtid_purged = ""
         self.columns = {}  # (schema, table): [column names] for information_schema.COLUMNS
+        self.keys = {}  # (schema, table): [primary-key columns] for information_schema.STATISTICS
         self.unknown_queries = []
         self.dumps = []  # {"command": "COM_BINLOG_DUMP[_GTID]", "file", "pos", "gtid_set"}
         self.logins = []  # (user, ok)
@@ -526,6 +527,10 @@ class FakePrimary:
                                r"table_schema = '([^']*)' and table_name = '([^']*)' order by "
                                r"ordinal_position", low):
             c.result(["COLUMN_NAME"], [[n] for n in self.columns.get(m.groups(), [])])
+        elif m := re.fullmatch(r"select column_name from information_schema\.statistics where "
+                               r"table_schema = '([^']*)' and table_name = '([^']*)' and "
+                               r"index_name = 'primary' order by seq_in_index", low):
+            c.result(["COLUMN_NAME"], [[n] for n in self.keys.get(m.groups(), [])])
         elif low == "show master status":  # removed in 8.4
             c.err(1064, "42000", "You have an error in your SQL syntax; check the manual that "
                                  "corresponds to your MySQL server version for the right syntax "

@@ -156,6 +156,7 @@ def test_tagged_gtids_of_mysql_8_4(primary, rowcast, tmp_path):
     primary.set_files([("binlog.000009", build_file(fde, prev, txs, 7))])
     # this server wrote no column names into the binlog: rowcast asks information_schema
     primary.columns[("test", "orders")] = ["id", "qty", "total"]
+    primary.keys[("test", "orders")] = ["id"]
     cfg, _, state_topic = config(primary, "it_mysql_tag")
     cfg["pipelines"][0]["sink"]["topic"] = cfg["pipelines"][0]["sink"]["topic"].replace(
         "{schema}.{table}", "orders")
@@ -166,6 +167,7 @@ def test_tagged_gtids_of_mysql_8_4(primary, rowcast, tmp_path):
     want[0]["after"] = [{"id": 3, "qty": 100, "total": "250.00"}]
     assert [strip(m.json()) for m in msgs] == want
     assert msgs[0].json()["meta"]["gtid"] == f"{tag_sid}:mytag:3"
+    assert msgs[0].key == b'{"id":3}'  # the primary key from information_schema too
     assert proc.stop() == 0
     want = GtidSet(f"{tag_sid}:1-13,{tag_sid}:mytag:1-3")
     assert GtidSet(last_state(state_topic, "it_mysql_tag")["gtid_set"]) == want

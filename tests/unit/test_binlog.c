@@ -2146,10 +2146,13 @@ typedef struct names_fake {
     rc_err_t fail;
     char schema[64], table[64];
     uint32_t ncols;
+    uint32_t pk[4]; /* primary-key column indexes the server reports */
+    int npk;
 } names_fake_t;
 
 static rc_err_t fake_names(void *opaque, const char *schema, const char *table, uint32_t ncols,
-                           rc_buf_t *names, uint32_t *n, char *errstr, size_t errstr_size) {
+                           rc_buf_t *names, uint32_t *n, rc_buf_t *pk, char *errstr,
+                           size_t errstr_size) {
     names_fake_t *f = opaque;
     f->calls++;
     snprintf(f->schema, sizeof(f->schema), "%s", schema);
@@ -2163,6 +2166,9 @@ static rc_err_t fake_names(void *opaque, const char *schema, const char *table, 
     for (const char *p = f->names; *p; p += strlen(p) + 1) {
         assert_int_equal(rc_buf_append(names, p, strlen(p) + 1), RC_OK);
         (*n)++;
+    }
+    for (int i = 0; i < f->npk; i++) {
+        assert_int_equal(rc_buf_append(pk, &f->pk[i], sizeof(uint32_t)), RC_OK);
     }
     return RC_OK;
 }
@@ -2189,7 +2195,7 @@ static void test_column_names_from_the_server_cached_until_ddl(void **state) {
     (void)state;
     size_t len, n;
     uint8_t *buf = slurp("boxercrab/31_update_rows_v2/log.bin", &len);
-    names_fake_t f = {.names = "id\0a\0b\0c\0d\0e\0f\0g\0amount\0"};
+    names_fake_t f = {.names = "id\0a\0b\0c\0d\0e\0f\0g\0amount\0", .pk = {0}, .npk = 1};
     rc_binlog_opts_t o;
     rc_binlog_opts_init(&o);
     o.column_names = fake_names;
@@ -2213,6 +2219,12 @@ static void test_column_names_from_the_server_cached_until_ddl(void **state) {
     expect_keys(&u.data, "before.0", cols, 9);
     expect_keys(&u.data, "after.0", cols, 9);
     expect_ext(&u.data, "after.0.amount", RC_EXT_DECIMAL, "4.0000");
+    /* no primary-key metadata in the map: the server's key is the message key */
+    const msgpack_object *key = need(&u.data, "kafka.key");
+    assert_int_equal(key->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(key->via.map.size, 1);
+    const msgpack_object *id = need(&u.data, "kafka.key.id");
+    assert_true(msgpack_object_equal(*id, *need(&u.data, "after.0.id")));
     msgpack_unpacked_destroy(&u);
 
     char err[512];
@@ -2239,7 +2251,8 @@ static void test_column_names_from_the_server_cached_until_ddl(void **state) {
     off = 0;
     assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
     expect_ext(&u.data, "after.0.col_9", RC_EXT_DECIMAL,
-               "4.0000"); /* positional, never wrong names */
+               "4.0000");             /* positional, never wrong names */
+    expect_nil(&u.data, "kafka.key"); /* and no key from a table that has changed */
     msgpack_unpacked_destroy(&u);
 
     /* a failing lookup fails the table map, naming the table and the event */
