@@ -365,6 +365,64 @@ static bool include_none(void *opaque, const char *schema, const char *table) {
     return false;
 }
 
+/* A non-blocking dump from file:4 to the end of the binlog over its own connection, decoded
+ * without packing any row (the include callback takes no table). */
+typedef struct {
+    rc_mysql_t *m;
+    rc_binlog_t *dec;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} file_reader_t;
+
+static void reader_close(file_reader_t *r) {
+    msgpack_sbuffer_destroy(&r->sb);
+    rc_binlog_destroy(r->dec);
+    rc_mysql_destroy(r->m);
+}
+
+static rc_err_t reader_open(file_reader_t *r, const rc_source_config_t *conf, const char *file,
+                            char *errstr, size_t errstr_size) {
+    memset(r, 0, sizeof(*r));
+    msgpack_sbuffer_init(&r->sb);
+    msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
+    if (!(r->m = rc_mysql_connect(conf, errstr, errstr_size))) {
+        return RC_ERR_CONNECT;
+    }
+    rc_binlog_opts_t opts;
+    rc_binlog_opts_init(&opts);
+    opts.include = include_none;
+    if (!(r->dec = rc_binlog_new(&opts))) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+    }
+    rc_mysql_position_t from;
+    snprintf(from.file, sizeof(from.file), "%s", file);
+    from.pos = 4;
+    rc_err_t err = rc_mysql_prepare_replication(r->m, conf->heartbeat_s, errstr, errstr_size);
+    if (err == RC_OK) {
+        err = rc_binlog_set_position(r->dec, file, 4);
+    }
+    if (err == RC_OK) {
+        err = rc_mysql_dump(r->m, &from, conf->server_id, RC_BINLOG_DUMP_NON_BLOCK, errstr,
+                            errstr_size);
+    }
+    return err;
+}
+
+/* Decodes the next event; *before is where it began. RC_ERR_EOF at the end of the binlog. */
+static rc_err_t reader_next(file_reader_t *r, rc_binlog_info_t *info, char *file, size_t file_size,
+                            uint64_t *before, char *errstr, size_t errstr_size) {
+    const uint8_t *ev;
+    size_t len;
+    rc_err_t err = rc_mysql_read_event(r->m, &ev, &len, errstr, errstr_size);
+    if (err != RC_OK) {
+        return err;
+    }
+    snprintf(file, file_size, "%s", rc_binlog_file(r->dec));
+    *before = rc_binlog_pos(r->dec);
+    r->sb.size = 0;
+    return rc_binlog_feed(r->dec, ev, len, &r->pk, info, errstr, errstr_size);
+}
+
 /* Reads the binlog from file:4 onwards (following rotations, to the end) and stops at the first
  * transaction that began at or after `time`, or at the first transaction at all when `first`.
  * *found says whether one was found; *at is its position and *ts its time. */
@@ -372,50 +430,15 @@ static rc_err_t scan(const rc_source_config_t *conf, const char *file, int64_t t
                      bool *found, rc_mysql_position_t *at, uint32_t *ts, char *errstr,
                      size_t errstr_size) {
     *found = false;
-    rc_mysql_t *m = rc_mysql_connect(conf, errstr, errstr_size);
-    if (!m) {
-        return RC_ERR_CONNECT;
-    }
-    rc_binlog_opts_t opts;
-    rc_binlog_opts_init(&opts);
-    opts.include = include_none;
-    rc_binlog_t *dec = rc_binlog_new(&opts);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    rc_mysql_position_t from;
-    snprintf(from.file, sizeof(from.file), "%s", file);
-    from.pos = 4;
-    rc_err_t err = dec ? RC_OK : rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
-    if (err == RC_OK) {
-        err = rc_mysql_prepare_replication(m, conf->heartbeat_s, errstr, errstr_size);
-    }
-    if (err == RC_OK) {
-        err = rc_binlog_set_position(dec, file, 4);
-    }
-    if (err == RC_OK) {
-        err =
-            rc_mysql_dump(m, &from, conf->server_id, RC_BINLOG_DUMP_NON_BLOCK, errstr, errstr_size);
-    }
+    file_reader_t r;
+    rc_err_t err = reader_open(&r, conf, file, errstr, errstr_size);
     bool in_tx = false;
     while (err == RC_OK) {
-        const uint8_t *ev;
-        size_t len;
-        err = rc_mysql_read_event(m, &ev, &len, errstr, errstr_size);
-        if (err == RC_ERR_EOF) {
-            err = RC_OK;
-            break;
-        }
-        if (err != RC_OK) {
-            break;
-        }
         char cur[256];
-        snprintf(cur, sizeof(cur), "%s", rc_binlog_file(dec));
-        uint64_t before = rc_binlog_pos(dec);
+        uint64_t before;
         rc_binlog_info_t info;
-        sb.size = 0;
-        if ((err = rc_binlog_feed(dec, ev, len, &pk, &info, errstr, errstr_size)) != RC_OK) {
+        err = reader_next(&r, &info, cur, sizeof(cur), &before, errstr, errstr_size);
+        if (err != RC_OK) {
             break;
         }
         if (info.begin && !in_tx) {
@@ -432,89 +455,54 @@ static rc_err_t scan(const rc_source_config_t *conf, const char *file, int64_t t
             in_tx = false;
         }
     }
-    msgpack_sbuffer_destroy(&sb);
-    rc_binlog_destroy(dec);
-    rc_mysql_destroy(m);
-    return err;
+    reader_close(&r);
+    return err == RC_ERR_EOF ? RC_OK : err;
 }
 
 rc_err_t rc_mysql_gtid_at_mysql(const rc_source_config_t *conf, const char *file, uint64_t pos,
                                 rc_gtid_set_t *executed, char *errstr, size_t errstr_size) {
-    rc_mysql_t *m = rc_mysql_connect(conf, errstr, errstr_size);
-    if (!m) {
-        return RC_ERR_CONNECT;
-    }
-    rc_binlog_opts_t opts;
-    rc_binlog_opts_init(&opts);
-    opts.include = include_none;
-    rc_binlog_t *dec = rc_binlog_new(&opts);
     rc_gtid_set_t *set = rc_gtid_set_new(RC_GTID_MYSQL);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    rc_mysql_position_t from;
-    snprintf(from.file, sizeof(from.file), "%s", file);
-    from.pos = 4;
-    rc_err_t err =
-        dec && set ? RC_OK : rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
-    if (err == RC_OK) {
-        err = rc_mysql_prepare_replication(m, conf->heartbeat_s, errstr, errstr_size);
+    if (!set) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
-    if (err == RC_OK) {
-        err = rc_binlog_set_position(dec, file, 4);
-    }
-    if (err == RC_OK) {
-        err =
-            rc_mysql_dump(m, &from, conf->server_id, RC_BINLOG_DUMP_NON_BLOCK, errstr, errstr_size);
-    }
+    file_reader_t r;
+    rc_err_t err = reader_open(&r, conf, file, errstr, errstr_size);
     bool seen_prev = false;
     uint64_t n_gtids = 0;
     while (err == RC_OK) {
-        const uint8_t *ev;
-        size_t len;
-        err = rc_mysql_read_event(m, &ev, &len, errstr, errstr_size);
-        if (err == RC_ERR_EOF) {
-            err = RC_OK;
-            break;
-        }
+        char cur[256];
+        uint64_t before;
+        rc_binlog_info_t info;
+        err = reader_next(&r, &info, cur, sizeof(cur), &before, errstr, errstr_size);
         if (err != RC_OK) {
             break;
         }
-        uint64_t before = rc_binlog_pos(dec);
-        rc_binlog_info_t info;
-        sb.size = 0;
-        if ((err = rc_binlog_feed(dec, ev, len, &pk, &info, errstr, errstr_size)) != RC_OK) {
-            break;
-        }
-        if (strcmp(rc_binlog_file(dec), file) != 0 || (before >= pos && seen_prev)) {
+        if (strcmp(rc_binlog_file(r.dec), file) != 0 || (before >= pos && seen_prev)) {
             break; /* past the position (or into the next file) */
         }
         if (info.previous_gtids) {
             seen_prev = true;
-            err = rc_gtid_set_parse(set, rc_binlog_previous_gtids(dec), errstr, errstr_size);
-        } else if (info.commit && rc_binlog_pos(dec) <= pos && rc_binlog_gtid(dec)[0]) {
-            err = rc_gtid_set_add(set, rc_binlog_gtid(dec), errstr, errstr_size);
+            err = rc_gtid_set_parse(set, rc_binlog_previous_gtids(r.dec), errstr, errstr_size);
+        } else if (info.commit && rc_binlog_pos(r.dec) <= pos && rc_binlog_gtid(r.dec)[0]) {
+            err = rc_gtid_set_add(set, rc_binlog_gtid(r.dec), errstr, errstr_size);
             n_gtids++;
         }
     }
-    if (err == RC_OK) {
-        err = rc_gtid_set_merge(executed, set);
-        if (err == RC_OK) {
-            rc_buf_t t = RC_BUF_INIT;
-            rc_gtid_set_format(set, &t);
-            rc_buf_putc(&t, '\0');
-            rc_info("source",
-                    "%s: the executed GTID set at %s:%" PRIu64
-                    " is [%s] (PREVIOUS_GTIDS of the file and %" PRIu64 " transactions before)",
-                    m->endpoint, file, pos, t.data ? t.data : "", n_gtids);
-            rc_buf_free(&t);
-        }
+    if (err == RC_ERR_EOF) {
+        err = RC_OK;
     }
-    msgpack_sbuffer_destroy(&sb);
+    if (err == RC_OK && (err = rc_gtid_set_merge(executed, set)) == RC_OK) {
+        rc_buf_t t = RC_BUF_INIT;
+        rc_gtid_set_format(set, &t);
+        rc_buf_putc(&t, '\0');
+        rc_info("source",
+                "%s: the executed GTID set at %s:%" PRIu64
+                " is [%s] (PREVIOUS_GTIDS of the file and %" PRIu64 " transactions before)",
+                rc_mysql_endpoint(r.m), file, pos, t.data ? t.data : "", n_gtids);
+        rc_buf_free(&t);
+    }
+    reader_close(&r);
     rc_gtid_set_destroy(set);
-    rc_binlog_destroy(dec);
-    rc_mysql_destroy(m);
     return err;
 }
 
