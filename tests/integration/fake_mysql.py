@@ -352,6 +352,7 @@ class FakePrimary:
         self._lock = threading.Condition()
         self._stop = False
         self._threads = []
+        self._clients = set()
         self._sock = None
         self.port = None
 
@@ -414,14 +415,28 @@ class FakePrimary:
 
     # ---- one client
 
+    def kick(self):
+        """Drops every client connection, as a restarting server does."""
+        with self._lock:
+            clients = list(self._clients)
+        for s in clients:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def _serve(self, sock):
         c = _Conn(sock)
+        with self._lock:
+            self._clients.add(sock)
         try:
             if self._handshake(c):
                 self._commands(c)
         except (OSError, struct.error):
             pass
         finally:
+            with self._lock:
+                self._clients.discard(sock)
             sock.close()
 
     def _handshake(self, c):

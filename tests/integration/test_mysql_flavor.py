@@ -113,6 +113,24 @@ def test_streams_stores_the_gtid_set_and_resumes_by_it(primary, rowcast, tmp_pat
     assert primary.unknown_queries == []
 
 
+def test_a_dropped_connection_is_resumed_without_loss_or_repeat(primary, rowcast):
+    primary.set_files(two_files(1))
+    cfg, topic, _ = config(primary, "it_mysql_drop")
+    proc = rowcast.start(cfg)
+    consume(topic, 2, process=proc)
+    n_dumps = len(primary.dumps)
+    primary.kick()
+    primary.set_files(two_files(2))
+    msgs = consume(topic, 3, process=proc)
+    assert [m.json()["meta"]["gtid"] for m in msgs] == [f"{SID}:{n}" for n in (3, 4, 5)]
+    again = primary.dumps[n_dumps:]
+    assert again, "rowcast did not reconnect"
+    # after a commit it knows the file position: it goes on from there
+    assert (again[-1]["command"], again[-1]["file"]) == ("COM_BINLOG_DUMP", "binlog.000002")
+    assert again[-1]["pos"] == len(two_files(1)[1][1])
+    assert proc.stop() == 0
+
+
 def test_file_start_takes_the_set_before_it_from_previous_gtids(primary, rowcast):
     primary.set_files(two_files(1))
     cfg, topic, state_topic = config(primary, "it_mysql_file", start="file:binlog.000002:4")
