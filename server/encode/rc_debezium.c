@@ -17,6 +17,8 @@
 #include "rc_text.h"
 #include "rc_version.h"
 
+#define LIT(out, s) rc_buf_append(out, s, sizeof(s) - 1)
+
 /* Decimal digits of the largest DECIMAL (65) fit in 28 bytes; a little room besides. */
 #define DEC_BYTES 32
 
@@ -188,6 +190,20 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     int8_t type;
     const uint8_t *s, *after;
     uint32_t n;
+    if (p[0] == 0x82) { /* GEOMETRY {srid, wkb}: Debezium's Geometry struct has wkb first */
+        static const char *const geo_keys[] = {"srid", "wkb"};
+        const uint8_t *g[2], *gend;
+        if (rc_mp_map_pick(p, end, geo_keys, 2, g, &gend) == RC_OK && g[0] && g[1] &&
+            (g[0][0] <= 0x7f || (g[0][0] >= 0xcc && g[0][0] <= 0xce)) && g[1][0] >= 0xc4 &&
+            g[1][0] <= 0xc6) {
+            rc_err_t err = LIT(out, "{\"wkb\":");
+            err = err ? err : rc_json_write(out, g[1], (size_t)(end - g[1]), NULL);
+            err = err ? err : LIT(out, ",\"srid\":");
+            err = err ? err : rc_json_write(out, g[0], (size_t)(end - g[0]), NULL);
+            *pp = gend;
+            return err ? err : rc_buf_putc(out, '}');
+        }
+    }
     if (!(p[0] >= 0xc7 && p[0] <= 0xc9) && !(p[0] >= 0xd4 && p[0] <= 0xd8)) {
         size_t used;
         rc_err_t err = rc_json_write(out, p, (size_t)(end - p), &used);
@@ -515,8 +531,6 @@ static void field_schema(const rc_col_info_t *ci, const uint8_t *v, const uint8_
         *s = vs;
     }
 }
-
-#define LIT(out, s) rc_buf_append(out, s, sizeof(s) - 1)
 
 /* One entry of a struct's "fields", laid out as Kafka Connect's JsonConverter writes it. */
 static rc_err_t put_field(rc_buf_t *out, const cschema_t *s, bool optional, const char *field,

@@ -16,6 +16,7 @@
  *   TIMESTAMP -> ISO-8601 string in UTC ("2024-02-29T13:01:02.500Z", column's fraction digits)
  *   zero DATE / DATETIME / TIMESTAMP -> null
  *   JSON -> the document as a JSON string; ENUM, SET -> string; BLOB/BINARY -> base64 string
+ *   GEOMETRY {srid, wkb} -> {"wkb": base64, "srid": n}, the field order of Debezium's Geometry
  *   integers above 2^63-1 (BIGINT UNSIGNED) -> wrapped to int64, as Debezium's "long" mode does
  *   BIT(1) -> true/false; BIT(n > 1) -> base64 of the bits as (n + 7) / 8 little-endian bytes
  *       (io.debezium.data.Bits), when kafka.columns (rc_event.h) says the column is a BIT
