@@ -858,7 +858,7 @@ rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, 
     rc_err_t err = RC_OK;
     if (schemas) {
         const uint8_t *at[E_COUNT], *pipeline = NULL, *q = key;
-        uint32_t n;
+        uint32_t n = 0;
         if ((err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, at, NULL)) == RC_OK && at[E_META]) {
             rc_mp_map_find(at[E_META], end, "pipeline", &pipeline);
         }

@@ -990,6 +990,69 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
     rc_buf_free(&pb);
 }
 
+/* The kinds of the after row's values, protobuf-encoded from the event in m, as "int,uint". */
+static void after_kinds(const mp_t *m, char *out, size_t n) {
+    rc_buf_t pb = RC_BUF_INIT;
+    assert_int_equal(rc_proto_write_event(&pb, (const uint8_t *)m->sb.data, m->sb.size, NULL),
+                     RC_OK);
+    Rowcast__V1__Event *e = rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+    assert_non_null(e);
+    assert_int_equal(e->n_after, 1);
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < e->after[0]->n_columns; i++) {
+        Rowcast__V1__Value__KindCase k = e->after[0]->columns[i]->value->kind_case;
+        o += (size_t)snprintf(out + o, n - o, "%s%s", i ? "," : "",
+                              k == ROWCAST__V1__VALUE__KIND_UINT_VALUE  ? "uint"
+                              : k == ROWCAST__V1__VALUE__KIND_INT_VALUE ? "int"
+                                                                        : "other");
+    }
+    rowcast__v1__event__free_unpacked(e, NULL);
+    rc_buf_free(&pb);
+}
+
+/* kafka.columns is a hint: a column it does not describe (a script renamed or added it), a
+ * malformed descriptor, or none at all gives the value's own kind, and never an error. */
+static void test_kafka_columns_partial_or_malformed_fall_back_to_the_value(void **state) {
+    (void)state;
+    char kinds[64];
+    mp_t m;
+    /* described: id BIGINT UNSIGNED and v INT UNSIGNED */
+    mp_init(&m);
+    pack_typed_event(&m.pk, "insert", NULL, k_typed_int_unsigned_small, 2);
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "uint,uint");
+    msgpack_sbuffer_destroy(&m.sb);
+
+    /* the same row where a script renamed v to w: w has no description */
+    static const tcol_t renamed[] = {ID_COL, {"w", RC_COL_INT, UNS, 0, 0, v_int_five}};
+    mp_init(&m);
+    pack_typed_event(&m.pk, "insert", NULL, renamed, 2);
+    /* rewrite the descriptor's "w" back to "v": the row has w, kafka.columns describes v */
+    char *w = memmem(m.sb.data + m.sb.size - 40, 40, "\x00\x01w", 3);
+    assert_non_null(w);
+    w[2] = 'v';
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "uint,int");
+
+    /* the descriptor cut short inside v's entry (the bin's length says so too) */
+    size_t cut = 3;
+    uint8_t *bin = (uint8_t *)memmem(m.sb.data + m.sb.size - 40, 40, "\xc4", 1);
+    assert_non_null(bin);
+    bin[1] = (uint8_t)(bin[1] - cut);
+    m.sb.size -= cut;
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "uint,int");
+
+    /* kafka.columns of another type (a script set it to a number): ignored */
+    msgpack_sbuffer_destroy(&m.sb);
+    mp_init(&m);
+    pack_event(&m.pk, "insert", NULL, v_int_five, NULL);
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "int,int");
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 static void test_key_message_and_string_key(void **state) {
     (void)state;
     rc_buf_t out = RC_BUF_INIT;
@@ -1313,6 +1376,7 @@ int main(void) {
         cmocka_unit_test(test_msg_headers_and_key_per_format),
         cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
+        cmocka_unit_test(test_kafka_columns_partial_or_malformed_fall_back_to_the_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
