@@ -219,6 +219,10 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     rc_datetime_t t;
     int64_t us;
     uint32_t fsp;
+    /* a zero date is null where the column allows it, else the epoch (Debezium's rule); a
+     * column kafka.columns does not describe is taken as nullable */
+    bool not_null = col->type != RC_COL_UNKNOWN && !(col->flags & RC_COLF_NULLABLE);
+    const char *zero = not_null ? "0" : "null";
     switch (type) {
     case RC_EXT_DECIMAL: {
         uint8_t b[DEC_BYTES + 1];
@@ -230,7 +234,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
             return RC_ERR_INVALID;
         }
         if (t.month == 0 || t.day == 0) {
-            return rc_buf_append(out, "null", 4); /* zero dates: null, as Debezium */
+            return rc_buf_append(out, zero, strlen(zero));
         }
         return put_i64(out, rc_text_days_from_civil(t.year, t.month, t.day));
     case RC_EXT_TIME:
@@ -240,7 +244,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
             return RC_ERR_INVALID;
         }
         if (t.month == 0 || t.day == 0) {
-            return rc_buf_append(out, "null", 4);
+            return rc_buf_append(out, zero, strlen(zero));
         }
         int64_t secs = rc_text_days_from_civil(t.year, t.month, t.day) * 86400 +
                        (int64_t)t.hour * 3600 + t.minute * 60 + t.second;
@@ -250,8 +254,10 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         if (!rc_text_timestamp(s, n, &us, &fsp)) {
             return RC_ERR_INVALID;
         }
-        return us == 0 ? rc_buf_append(out, "null", 4)
-                       : rc_json_write_string(out, (const char *)s, n);
+        if (us == 0) {
+            return not_null ? LIT(out, "\"1970-01-01T00:00:00Z\"") : LIT(out, "null");
+        }
+        return rc_json_write_string(out, (const char *)s, n);
     case RC_EXT_JSON:
         return n == 0 ? rc_buf_append(out, "null", 4)
                       : rc_json_write_string(out, (const char *)s, n);
@@ -615,7 +621,8 @@ static rc_err_t put_row_fields(rc_buf_t *out, const uint8_t *before, const uint8
             if (!va && !vb) {
                 continue;
             }
-            bool optional = (ci.flags & RC_COLF_NULLABLE) || (after && !va) || (before && !vb);
+            bool optional = (ci.flags & RC_COLF_NULLABLE) || (after && !va) || (before && !vb) ||
+                            (va && rc_mp_is_nil(va, end)) || (vb && rc_mp_is_nil(vb, end));
             field_schema(&ci, va ? va : vb, end, &s);
             if (!first) {
                 err = rc_buf_putc(out, ',');

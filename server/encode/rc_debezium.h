@@ -14,7 +14,8 @@
  *   DATE -> days since 1970-01-01; TIME -> microseconds (signed)
  *   DATETIME(0..3) -> ms since the epoch, DATETIME(4..6) -> µs (the wall clock read as UTC)
  *   TIMESTAMP -> ISO-8601 string in UTC ("2024-02-29T13:01:02.500Z", column's fraction digits)
- *   zero DATE / DATETIME / TIMESTAMP -> null
+ *   zero DATE / DATETIME / TIMESTAMP -> null, or the epoch (0, "1970-01-01T00:00:00Z") in a
+ *       column kafka.columns (rc_event.h) marks NOT NULL
  *   JSON -> the document as a JSON string; ENUM, SET -> string; BLOB/BINARY -> base64 string
  *   GEOMETRY {srid, wkb} -> {"wkb": base64, "srid": n}, the field order of Debezium's Geometry
  *   integers above 2^63-1 (BIGINT UNSIGNED) -> wrapped to int64, as Debezium's "long" mode does

@@ -274,6 +274,11 @@ TYPED(typed_bit1_false, RC_COL_BIT, NUL, 1, 0, v_bits_zero)
 TYPED(typed_bit12, RC_COL_BIT, 0, 12, 0, v_bits_abc)
 TYPED(typed_bit64_max, RC_COL_BIT, 0, 64, 0, v_uint64_max)
 TYPED(typed_null_date, RC_COL_DATE, NUL, 0, 0, v_null)
+TYPED(typed_zero_date_nullable, RC_COL_DATE, NUL, 0, 0, v_date_zero)
+TYPED(typed_zero_date_not_null, RC_COL_DATE, 0, 0, 0, v_date_zero) /* Debezium: epoch */
+TYPED(typed_zero_datetime_not_null, RC_COL_DATETIME, 0, 6, 0, v_datetime_zero)
+TYPED(typed_zero_timestamp_not_null, RC_COL_TIMESTAMP, 0, 0, 0, v_timestamp_zero)
+TYPED(typed_null_in_not_null_column, RC_COL_INT, 0, 0, 0, v_null) /* a script set it */
 TYPED(typed_script_changed_type, RC_COL_INT, UNS, 0, 0, v_string) /* a script masked it */
 
 /* A row with a column of every type, as the decoder describes it. */
@@ -395,6 +400,11 @@ static const golden_t k_golden[] = {
     T(typed_bit12),
     T(typed_bit64_max),
     T(typed_null_date),
+    T(typed_zero_date_nullable),
+    T(typed_zero_date_not_null),
+    T(typed_zero_datetime_not_null),
+    T(typed_zero_timestamp_not_null),
+    T(typed_null_in_not_null_column),
     T(typed_script_changed_type),
     {.name = "typed_all_types",
      .action = "insert",
