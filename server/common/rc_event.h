@@ -21,9 +21,18 @@
  *        "topic": str,              -- rendered from the sink's topic template
  *        "key": map | nil,          -- primary-key columns {col: value}; nil without a PK
  *        "headers": map             -- {name: str}; empty by default
+ *        "columns": bin             -- the table's column types (below); the encoders use it
  *        "format": str              -- optional, set by a script: this event's sink format
  *     }
  *   }
+ *
+ * kafka.columns describes every column of the table in table order, so that an encoder can
+ * tell what the msgpack value alone does not: an unsigned column from a signed one (both
+ * pack 5 the same), a BIT from an integer, a TINYINT from a BIGINT, and the type of a NULL.
+ * Per column: name length (u16 big-endian), name bytes, type (enum rc_col_type), flags
+ * (RC_COLF_*), length (u16 big-endian: BIT bits, DECIMAL precision, temporal fsp) and scale
+ * (u8: DECIMAL scale). A column a script renamed or added has no entry; an encoder then goes by
+ * the value alone, as it does for events without kafka.columns.
  *
  * A row is a map {column name: value}, columns in table order. Column values:
  *   NULL                      -> nil
@@ -51,6 +60,37 @@ enum rc_ext_type {
     RC_EXT_JSON = 6,      /* JSON text, compact, UTF-8 */
     RC_EXT_ENUM = 7,      /* the ENUM value's text, UTF-8; "" for the invalid-value index 0 */
     RC_EXT_SET = 8,       /* the SET's members that are set, comma-separated ("a,b"; "" none) */
+};
+
+/* kafka.columns type codes (stable: tests and golden files hold them). */
+enum rc_col_type {
+    RC_COL_UNKNOWN = 0,
+    RC_COL_TINYINT = 1,
+    RC_COL_SMALLINT = 2,
+    RC_COL_MEDIUMINT = 3,
+    RC_COL_INT = 4,
+    RC_COL_BIGINT = 5,
+    RC_COL_FLOAT = 6,
+    RC_COL_DOUBLE = 7,
+    RC_COL_DECIMAL = 8,
+    RC_COL_YEAR = 9,
+    RC_COL_DATE = 10,
+    RC_COL_TIME = 11,
+    RC_COL_DATETIME = 12,
+    RC_COL_TIMESTAMP = 13,
+    RC_COL_TEXT = 14,   /* CHAR, VARCHAR, TEXT: str (bin when the charset is unknown and the
+                           value is not UTF-8) */
+    RC_COL_BINARY = 15, /* BINARY, VARBINARY, BLOB: bin */
+    RC_COL_ENUM = 16,
+    RC_COL_SET = 17,
+    RC_COL_BIT = 18, /* length = bits (1..64) */
+    RC_COL_JSON = 19,
+    RC_COL_GEOMETRY = 20,
+};
+
+enum rc_col_flag {
+    RC_COLF_UNSIGNED = 1, /* an UNSIGNED integer column (known from the table map's metadata) */
+    RC_COLF_NULLABLE = 2, /* the column can be NULL (the table map's null bitmap) */
 };
 
 #define RC_ACTION_INSERT "insert"

@@ -347,6 +347,18 @@ static const rc_config_key_t source_keys[] = {
 static const rc_config_table_t source_table = {source_keys, ARRAY_LEN(source_keys), source_finish};
 
 #define SINK_OFF(f) offsetof(rc_sink_config_t, f)
+static const rc_config_key_t debezium_keys[] = {
+    {.name = "schemas",
+     .type = RC_CONFIG_BOOL,
+     .offset = SINK_OFF(debezium_schemas),
+     .def = "false",
+     .desc =
+         "With format debezium-json: wrap keys and values in {\"schema\": ..., \"payload\": ...} "
+         "with their Kafka Connect schema, as Kafka Connect's JsonConverter does with "
+         "schemas.enable=true."},
+};
+static const rc_config_table_t debezium_table = {debezium_keys, ARRAY_LEN(debezium_keys), NULL};
+
 static const rc_config_key_t sink_keys[] = {
     {.name = "format",
      .type = RC_CONFIG_ENUM_STR,
@@ -355,8 +367,8 @@ static const rc_config_key_t sink_keys[] = {
      .choices = sink_formats,
      .desc = "Serialization of the message values and keys: json (the event as compact JSON), "
              "protobuf (rowcast.v1.Event and rowcast.v1.Key of proto/rowcast/v1/event.proto) or "
-             "debezium-json (the change event of Debezium's MySQL connector, JSON without "
-             "schemas)."},
+             "debezium-json (the change event of Debezium's MySQL connector as JSON; see "
+             "debezium.schemas)."},
     {.name = "key",
      .type = RC_CONFIG_ENUM_STR,
      .offset = SINK_OFF(key),
@@ -391,6 +403,11 @@ static const rc_config_key_t sink_keys[] = {
      .max = 32767,
      .check = check_replication,
      .desc = "Replication factor of created topics; -1 = broker default."},
+    {.name = "debezium",
+     .type = RC_CONFIG_MAP,
+     .offset = 0,
+     .sub = &debezium_table,
+     .desc = "Options of the debezium-json format."},
 };
 static const rc_config_table_t sink_table = {sink_keys, ARRAY_LEN(sink_keys), NULL};
 

@@ -56,6 +56,7 @@ typedef struct rc_source_config {
 typedef struct rc_sink_config {
     char *format;          /* "json" | "protobuf" | "debezium-json" (rc_format_from_name) */
     char *key;             /* "primary_key" | "primary_key_joined" */
+    bool debezium_schemas; /* debezium: {schemas: true}: the Kafka Connect schema part */
     char *topic;           /* template with {schema} and {table}; default "{schema}.{table}" */
     bool create_topics;    /* default true */
     int topic_partitions;  /* for created topics, default 1 */

@@ -7,13 +7,17 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "rc_cols.h"
 #include "rc_event.h"
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_text.h"
 #include "rc_version.h"
+
+#define LIT(out, s) rc_buf_append(out, s, sizeof(s) - 1)
 
 /* Decimal digits of the largest DECIMAL (65) fit in 28 bytes; a little room besides. */
 #define DEC_BYTES 32
@@ -122,10 +126,55 @@ static bool read_ext(const uint8_t *p, const uint8_t *end, int8_t *type, const u
     return true;
 }
 
-static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+/* A BIT column's value as Debezium has it: BIT(1) a boolean, BIT(n) the n bits as bytes,
+ * little-endian, (n + 7) / 8 of them (io.debezium.data.Bits). */
+static rc_err_t put_bits(rc_buf_t *out, uint64_t v, unsigned bits) {
+    if (bits == 1) {
+        return v ? rc_buf_append(out, "true", 4) : rc_buf_append(out, "false", 5);
+    }
+    uint8_t b[8];
+    size_t n = (bits + 7) / 8;
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+    return put_b64(out, b, n);
+}
+
+/* Reads a non-negative integer of any msgpack width. */
+static bool read_uint(const uint8_t *p, const uint8_t *end, uint64_t *u, const uint8_t **after) {
+    if (p[0] <= 0x7f) {
+        *u = p[0];
+        *after = p + 1;
+        return true;
+    }
+    if (p[0] < 0xcc || p[0] > 0xcf) {
+        return false;
+    }
+    size_t w = (size_t)1 << (p[0] - 0xcc);
+    if ((size_t)(end - p) <= w) {
+        return false;
+    }
+    *u = 0;
+    for (size_t i = 1; i <= w; i++) {
+        *u = *u << 8 | p[i];
+    }
+    *after = p + 1 + w;
+    return true;
+}
+
+/* One column value; col is what kafka.columns says of its column (RC_COL_UNKNOWN: nothing). */
+static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                          const rc_col_info_t *col) {
     const uint8_t *p = *pp;
     if (p >= end) {
         return RC_ERR_TRUNCATED;
+    }
+    uint64_t bitsv;
+    const uint8_t *bitsend;
+    if (col->type == RC_COL_BIT && col->len >= 1 && col->len <= 64 &&
+        read_uint(p, end, &bitsv, &bitsend)) {
+        *pp = bitsend;
+        return put_bits(out, bitsv, col->len);
     }
     if (p[0] == 0xcf) { /* uint 64: above 2^63-1 Debezium's "long" mode wraps it */
         if (end - p < 9) {
@@ -141,6 +190,20 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end)
     int8_t type;
     const uint8_t *s, *after;
     uint32_t n;
+    if (p[0] == 0x82) { /* GEOMETRY {srid, wkb}: Debezium's Geometry struct has wkb first */
+        static const char *const geo_keys[] = {"srid", "wkb"};
+        const uint8_t *g[2], *gend;
+        if (rc_mp_map_pick(p, end, geo_keys, 2, g, &gend) == RC_OK && g[0] && g[1] &&
+            (g[0][0] <= 0x7f || (g[0][0] >= 0xcc && g[0][0] <= 0xce)) && g[1][0] >= 0xc4 &&
+            g[1][0] <= 0xc6) {
+            rc_err_t err = LIT(out, "{\"wkb\":");
+            err = err ? err : rc_json_write(out, g[1], (size_t)(end - g[1]), NULL);
+            err = err ? err : LIT(out, ",\"srid\":");
+            err = err ? err : rc_json_write(out, g[0], (size_t)(end - g[0]), NULL);
+            *pp = gend;
+            return err ? err : rc_buf_putc(out, '}');
+        }
+    }
     if (!(p[0] >= 0xc7 && p[0] <= 0xc9) && !(p[0] >= 0xd4 && p[0] <= 0xd8)) {
         size_t used;
         rc_err_t err = rc_json_write(out, p, (size_t)(end - p), &used);
@@ -156,6 +219,10 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end)
     rc_datetime_t t;
     int64_t us;
     uint32_t fsp;
+    /* a zero date is null where the column allows it, else the epoch (Debezium's rule); a
+     * column kafka.columns does not describe is taken as nullable */
+    bool not_null = col->type != RC_COL_UNKNOWN && !(col->flags & RC_COLF_NULLABLE);
+    const char *zero = not_null ? "0" : "null";
     switch (type) {
     case RC_EXT_DECIMAL: {
         uint8_t b[DEC_BYTES + 1];
@@ -167,7 +234,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end)
             return RC_ERR_INVALID;
         }
         if (t.month == 0 || t.day == 0) {
-            return rc_buf_append(out, "null", 4); /* zero dates: null, as Debezium */
+            return rc_buf_append(out, zero, strlen(zero));
         }
         return put_i64(out, rc_text_days_from_civil(t.year, t.month, t.day));
     case RC_EXT_TIME:
@@ -177,7 +244,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end)
             return RC_ERR_INVALID;
         }
         if (t.month == 0 || t.day == 0) {
-            return rc_buf_append(out, "null", 4);
+            return rc_buf_append(out, zero, strlen(zero));
         }
         int64_t secs = rc_text_days_from_civil(t.year, t.month, t.day) * 86400 +
                        (int64_t)t.hour * 3600 + t.minute * 60 + t.second;
@@ -187,8 +254,10 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end)
         if (!rc_text_timestamp(s, n, &us, &fsp)) {
             return RC_ERR_INVALID;
         }
-        return us == 0 ? rc_buf_append(out, "null", 4)
-                       : rc_json_write_string(out, (const char *)s, n);
+        if (us == 0) {
+            return not_null ? LIT(out, "\"1970-01-01T00:00:00Z\"") : LIT(out, "null");
+        }
+        return rc_json_write_string(out, (const char *)s, n);
     case RC_EXT_JSON:
         return n == 0 ? rc_buf_append(out, "null", 4)
                       : rc_json_write_string(out, (const char *)s, n);
@@ -197,8 +266,8 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end)
     }
 }
 
-/* A row map {col: value} as a JSON object. */
-static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+/* A row map {col: value} as a JSON object; cols (may be NULL) describes its columns. */
+static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols) {
     uint32_t n;
     rc_err_t err = rc_mp_read_map(pp, end, &n);
     if (err == RC_OK) {
@@ -207,19 +276,23 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         const char *k;
         uint32_t klen;
+        rc_col_info_t ci = {0};
         if ((i > 0 && (err = rc_buf_putc(out, ',')) != RC_OK) ||
             (err = rc_mp_read_str(pp, end, &k, &klen)) != RC_OK ||
             (err = rc_json_write_string(out, k, klen)) != RC_OK ||
             (err = rc_buf_putc(out, ':')) != RC_OK) {
             break;
         }
-        err = put_value(out, pp, end);
+        if (cols) {
+            rc_cols_find(cols, k, klen, &ci);
+        }
+        err = put_value(out, pp, end, &ci);
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
 /* before/after: [] -> null, [row] -> row. */
-static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end) {
+static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols) {
     uint32_t n;
     rc_err_t err = rc_mp_read_array(&p, end, &n);
     if (err != RC_OK) {
@@ -228,7 +301,7 @@ static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end) {
     if (n > 1) {
         return RC_ERR_INVALID; /* Debezium has one row per event */
     }
-    return n == 0 ? rc_buf_append(out, "null", 4) : put_row(out, &p, end);
+    return n == 0 ? rc_buf_append(out, "null", 4) : put_row(out, &p, end, cols);
 }
 
 /* A str or nil field as JSON ("null" when absent); anything else is an error. */
@@ -264,10 +337,407 @@ static bool uint_field(const uint8_t *v, const uint8_t *end, uint64_t *u) {
     return true;
 }
 
-#define LIT(out, s) rc_buf_append(out, s, sizeof(s) - 1)
+/* ---- Kafka Connect schemas (sink.debezium.schemas) ---------------------------------------- */
+
+/* The Connect schema of one column: type, logical name (NULL: none), parameters (a JSON object
+ * body, "" for none). */
+typedef struct cschema {
+    const char *type;
+    const char *name;
+    char params[96];
+    bool geometry; /* the Geometry struct {wkb, srid} */
+    bool geojson;  /* rowcast's {srid, geojson} (source.geometry: geojson) */
+} cschema_t;
+
+/* Families a payload value can have; a schema fits a value when their families are equal. */
+enum { FAM_NONE, FAM_INT, FAM_FLOAT, FAM_BOOL, FAM_TEXT, FAM_STRUCT };
+
+static int family_of(const char *type) {
+    if (type[0] == 'i') {
+        return FAM_INT;
+    }
+    if (type[0] == 'f' || type[0] == 'd') {
+        return FAM_FLOAT;
+    }
+    return type[0] == 'b' && type[1] == 'o'                                       ? FAM_BOOL
+           : type[0] == 's' && type[1] == 't' && type[2] == 'r' && type[3] == 'u' ? FAM_STRUCT
+                                                                                  : FAM_TEXT;
+}
+
+#define CS(t, n) (*s = (cschema_t){.type = t, .name = n})
+
+/* The schema of a column as kafka.columns describes it, with Debezium's defaults (rc_debezium.h);
+ * false for RC_COL_UNKNOWN. */
+static bool col_schema(const rc_col_info_t *c, cschema_t *s) {
+    bool u = (c->flags & RC_COLF_UNSIGNED) != 0;
+    switch (c->type) {
+    case RC_COL_TINYINT:
+        CS("int16", NULL);
+        break;
+    case RC_COL_SMALLINT:
+        CS(u ? "int32" : "int16", NULL);
+        break;
+    case RC_COL_MEDIUMINT:
+        CS("int32", NULL);
+        break;
+    case RC_COL_INT:
+        CS(u ? "int64" : "int32", NULL);
+        break;
+    case RC_COL_BIGINT:
+        CS("int64", NULL);
+        break;
+    case RC_COL_FLOAT:
+        CS("float", NULL);
+        break;
+    case RC_COL_DOUBLE:
+        CS("double", NULL);
+        break;
+    case RC_COL_DECIMAL:
+        CS("bytes", "org.apache.kafka.connect.data.Decimal");
+        snprintf(s->params, sizeof s->params,
+                 "\"scale\":\"%u\",\"connect.decimal.precision\":\"%u\"", c->scale, c->len);
+        break;
+    case RC_COL_YEAR:
+        CS("int32", "io.debezium.time.Year");
+        break;
+    case RC_COL_DATE:
+        CS("int32", "io.debezium.time.Date");
+        break;
+    case RC_COL_TIME:
+        CS("int64", "io.debezium.time.MicroTime");
+        break;
+    case RC_COL_DATETIME:
+        CS("int64", c->len <= 3 ? "io.debezium.time.Timestamp" : "io.debezium.time.MicroTimestamp");
+        break;
+    case RC_COL_TIMESTAMP:
+        CS("string", "io.debezium.time.ZonedTimestamp");
+        break;
+    case RC_COL_TEXT:
+        CS("string", NULL);
+        break;
+    case RC_COL_BINARY:
+        CS("bytes", NULL);
+        break;
+    case RC_COL_ENUM:
+        CS("string", "io.debezium.data.Enum");
+        break;
+    case RC_COL_SET:
+        CS("string", "io.debezium.data.EnumSet");
+        break;
+    case RC_COL_BIT:
+        if (c->len == 1) {
+            CS("boolean", NULL);
+        } else {
+            CS("bytes", "io.debezium.data.Bits");
+            snprintf(s->params, sizeof s->params, "\"length\":\"%u\"", c->len);
+        }
+        break;
+    case RC_COL_JSON:
+        CS("string", "io.debezium.data.Json");
+        break;
+    case RC_COL_GEOMETRY:
+        CS("struct", "io.debezium.data.geometry.Geometry");
+        s->geometry = true;
+        break;
+    default:
+        return false;
+    }
+    return true;
+}
+
+/* The schema of a value alone, for a column kafka.columns does not describe (or describes as
+ * something the value is not, after a script changed it). nil gives an optional string. */
+static void value_schema(const uint8_t *v, const uint8_t *end, cschema_t *s) {
+    uint8_t c = v[0];
+    CS("string", NULL);
+    if (c == 0xc2 || c == 0xc3) {
+        CS("boolean", NULL);
+    } else if (c <= 0x7f || c >= 0xe0 || (c >= 0xcc && c <= 0xd3)) {
+        CS("int64", NULL);
+    } else if (c == 0xca) {
+        CS("float", NULL);
+    } else if (c == 0xcb) {
+        CS("double", NULL);
+    } else if (c >= 0xc4 && c <= 0xc6) {
+        CS("bytes", NULL);
+    } else if ((c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf) {
+        const uint8_t *g[3];
+        static const char *const geo_keys[] = {"wkb", "geojson", "srid"};
+        if (rc_mp_map_pick(v, end, geo_keys, 3, g, NULL) == RC_OK && g[2] && (g[0] || g[1])) {
+            CS("struct", g[0] ? "io.debezium.data.geometry.Geometry" : NULL);
+            s->geometry = g[0] != NULL;
+            s->geojson = g[0] == NULL;
+        } else {
+            CS("string", "io.debezium.data.Json"); /* a script's list or map (README) */
+        }
+    } else {
+        int8_t type;
+        const uint8_t *body, *after;
+        uint32_t n;
+        if (!read_ext(v, end, &type, &body, &n, &after)) {
+            return;
+        }
+        rc_datetime_t t;
+        switch (type) {
+        case RC_EXT_DECIMAL: {
+            unsigned scale = 0;
+            const uint8_t *dot = memchr(body, '.', n);
+            if (dot) {
+                scale = (unsigned)(body + n - dot - 1);
+            }
+            CS("bytes", "org.apache.kafka.connect.data.Decimal");
+            snprintf(s->params, sizeof s->params, "\"scale\":\"%u\"", scale);
+            break;
+        }
+        case RC_EXT_DATE:
+            CS("int32", "io.debezium.time.Date");
+            break;
+        case RC_EXT_TIME:
+            CS("int64", "io.debezium.time.MicroTime");
+            break;
+        case RC_EXT_DATETIME:
+            CS("int64", rc_text_datetime(body, n, &t) && t.fsp > 3
+                            ? "io.debezium.time.MicroTimestamp"
+                            : "io.debezium.time.Timestamp");
+            break;
+        case RC_EXT_TIMESTAMP:
+            CS("string", "io.debezium.time.ZonedTimestamp");
+            break;
+        case RC_EXT_JSON:
+            CS("string", "io.debezium.data.Json");
+            break;
+        case RC_EXT_ENUM:
+            CS("string", "io.debezium.data.Enum");
+            break;
+        case RC_EXT_SET:
+            CS("string", "io.debezium.data.EnumSet");
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* The schema of the column with value v (NULL: absent from this side): its description when
+ * it has one that fits the value, else the value's own. */
+static void field_schema(const rc_col_info_t *ci, const uint8_t *v, const uint8_t *end,
+                         cschema_t *s) {
+    bool described = ci && col_schema(ci, s);
+    if (!v || rc_mp_is_nil(v, end)) {
+        if (!described) {
+            CS("string", NULL);
+        }
+        return;
+    }
+    cschema_t vs;
+    value_schema(v, end, &vs);
+    bool bits = ci && ci->type == RC_COL_BIT && family_of(vs.type) == FAM_INT; /* put_bits */
+    if (!described ||
+        (!bits && (family_of(vs.type) != family_of(s->type) || (vs.geojson && s->geometry)))) {
+        *s = vs;
+    }
+}
+
+/* One entry of a struct's "fields", laid out as Kafka Connect's JsonConverter writes it. */
+static rc_err_t put_field(rc_buf_t *out, const cschema_t *s, bool optional, const char *field,
+                          uint32_t field_len) {
+    rc_err_t err = LIT(out, "{\"type\":\"");
+    err = err ? err : rc_buf_append(out, s->type, strlen(s->type));
+    if (s->geometry) {
+        err = err ? err
+                  : LIT(out, "\",\"fields\":[{\"type\":\"bytes\",\"optional\":false,\"field\":"
+                             "\"wkb\"},{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}]");
+    } else if (s->geojson) {
+        err = err ? err
+                  : LIT(out, "\",\"fields\":[{\"type\":\"int32\",\"optional\":true,\"field\":"
+                             "\"srid\"},{\"type\":\"string\",\"optional\":false,\"name\":"
+                             "\"io.debezium.data.Json\",\"version\":1,\"field\":\"geojson\"}]");
+    } else {
+        err = err ? err : rc_buf_putc(out, '"');
+    }
+    err = err ? err : LIT(out, ",\"optional\":");
+    err = err ? err : (optional ? LIT(out, "true") : LIT(out, "false"));
+    if (s->name) {
+        err = err ? err : LIT(out, ",\"name\":\"");
+        err = err ? err : rc_buf_append(out, s->name, strlen(s->name));
+        err = err ? err : LIT(out, "\",\"version\":1");
+    }
+    if (s->geometry) {
+        err = err ? err : LIT(out, ",\"doc\":\"Geometry\"");
+    }
+    if (s->params[0]) {
+        err = err ? err : LIT(out, ",\"parameters\":{");
+        err = err ? err : rc_buf_append(out, s->params, strlen(s->params));
+        err = err ? err : rc_buf_putc(out, '}');
+    }
+    err = err ? err : LIT(out, ",\"field\":");
+    err = err ? err : rc_json_write_string(out, field, field_len);
+    return err ? err : rc_buf_putc(out, '}');
+}
+
+/* The row map of a before/after array ([] or [row]), or NULL. */
+static const uint8_t *row_of(const uint8_t *side, const uint8_t *end) {
+    uint32_t n;
+    if (!side || rc_mp_read_array(&side, end, &n) != RC_OK || n == 0) {
+        return NULL;
+    }
+    return side;
+}
+
+/* The value of the column name[0..n) in the row map at row (NULL: no row), or NULL. */
+static const uint8_t *find_in(const uint8_t *row, const uint8_t *end, const char *name,
+                              uint32_t n) {
+    uint32_t count;
+    if (!row || rc_mp_read_map(&row, end, &count) != RC_OK) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const char *k;
+        uint32_t klen;
+        const uint8_t *q = row;
+        if (rc_mp_read_str(&q, end, &k, &klen) == RC_OK && klen == n && memcmp(k, name, n) == 0) {
+            return q;
+        }
+        if (rc_mp_skip(&row, end) != RC_OK || rc_mp_skip(&row, end) != RC_OK) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The "fields" of the row struct: the columns of the rows (a MINIMAL image may leave some out
+ * of one side), in table order when kafka.columns describes them, then the others. */
+static rc_err_t put_row_fields(rc_buf_t *out, const uint8_t *before, const uint8_t *after,
+                               const uint8_t *end, rc_cols_t *cols) {
+    rc_err_t err = RC_OK;
+    bool first = true;
+    cschema_t s;
+    if (cols) {
+        const uint8_t *pos = NULL;
+        rc_col_info_t ci;
+        while (err == RC_OK && rc_cols_next(cols, &pos, &ci)) {
+            const uint8_t *va = find_in(after, end, ci.name, ci.name_len);
+            const uint8_t *vb = find_in(before, end, ci.name, ci.name_len);
+            if (!va && !vb) {
+                continue;
+            }
+            bool optional = (ci.flags & RC_COLF_NULLABLE) || (after && !va) || (before && !vb) ||
+                            (va && rc_mp_is_nil(va, end)) || (vb && rc_mp_is_nil(vb, end));
+            field_schema(&ci, va ? va : vb, end, &s);
+            if (!first) {
+                err = rc_buf_putc(out, ',');
+            }
+            first = false;
+            err = err ? err : put_field(out, &s, optional, ci.name, ci.name_len);
+        }
+    }
+    const uint8_t *rows[2] = {after, before};
+    for (int r = 0; r < 2 && err == RC_OK; r++) {
+        const uint8_t *p = rows[r];
+        uint32_t n;
+        if (!p || (err = rc_mp_read_map(&p, end, &n)) != RC_OK) {
+            continue;
+        }
+        for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+            const char *k;
+            uint32_t klen;
+            rc_col_info_t ci;
+            if ((err = rc_mp_read_str(&p, end, &k, &klen)) != RC_OK) {
+                break;
+            }
+            bool done = (cols && rc_cols_find(cols, k, klen, &ci)) ||
+                        (r == 1 && find_in(after, end, k, klen));
+            if (!done) {
+                field_schema(NULL, p, end, &s);
+                if (!first) {
+                    err = rc_buf_putc(out, ',');
+                }
+                first = false;
+                err = err ? err : put_field(out, &s, true, k, klen);
+            }
+            err = err ? err : rc_mp_skip(&p, end);
+        }
+    }
+    return err;
+}
+
+/* "<pipeline>.<db>.<table>.<what>", the name Debezium gives the schemas of a table's topic. */
+static rc_err_t put_schema_name(rc_buf_t *out, const uint8_t *pipeline, const uint8_t *db,
+                                const uint8_t *table, const uint8_t *end, const char *what) {
+    const uint8_t *parts[3] = {pipeline, db, table};
+    char buf[3 * 257 + 16];
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *s;
+        uint32_t len;
+        const uint8_t *p = parts[i];
+        if (!p || rc_mp_read_str(&p, end, &s, &len) != RC_OK) {
+            continue; /* a script took it away: the name has one part less */
+        }
+        len = len > 256 ? 256 : len;
+        memcpy(buf + n, s, len);
+        n += len;
+        buf[n++] = '.';
+    }
+    size_t wl = strlen(what);
+    memcpy(buf + n, what, wl);
+    return rc_json_write_string(out, buf, n + wl);
+}
+
+/* Debezium's source struct (MySQL connector), the same for every event. */
+#define SOURCE_SCHEMA                                                                              \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"                              \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"                                 \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"                                 \
+    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"     \
+    "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","          \
+    "\"field\":\"snapshot\"},"                                                                     \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"                                   \
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"                              \
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"table\"},"                                 \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"server_id\"},"                             \
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"gtid\"},"                                  \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"file\"},"                                 \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"pos\"},"                                   \
+    "{\"type\":\"int32\",\"optional\":false,\"field\":\"row\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"thread\"},"                                 \
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"query\"}],"                                \
+    "\"optional\":false,\"name\":\"io.debezium.connector.mysql.Source\",\"field\":\"source\"}"
+
+#define TRANSACTION_SCHEMA                                                                         \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"                           \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"                \
+    "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}"
 
 enum { E_SCHEMA, E_TABLE, E_ACTION, E_BEFORE, E_AFTER, E_META, E_COUNT };
 enum { M_PIPELINE, M_TIMESTAMP, M_GTID, M_FILE, M_POS, M_SERVER_ID, M_COMMIT_TS, M_COUNT };
+
+/* {"schema": the envelope's schema, "payload": (the caller writes the payload and the closing
+ * brace). */
+static rc_err_t put_envelope_schema(rc_buf_t *out, const uint8_t *const *at,
+                                    const uint8_t *pipeline, const uint8_t *end, rc_cols_t *cols) {
+    const uint8_t *before = row_of(at[E_BEFORE], end), *after = row_of(at[E_AFTER], end);
+    rc_err_t err = LIT(out, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
+    for (int side = 0; side < 2 && err == RC_OK; side++) {
+        err = side ? rc_buf_putc(out, ',') : RC_OK;
+        err = err ? err : LIT(out, "{\"type\":\"struct\",\"fields\":[");
+        err = err ? err : put_row_fields(out, before, after, end, cols);
+        err = err ? err : LIT(out, "],\"optional\":true,\"name\":");
+        err = err ? err : put_schema_name(out, pipeline, at[E_SCHEMA], at[E_TABLE], end, "Value");
+        err = err ? err
+                  : (side ? LIT(out, ",\"field\":\"after\"}") : LIT(out, ",\"field\":\"before\"}"));
+    }
+    err = err ? err
+              : LIT(out, "," SOURCE_SCHEMA ",{\"type\":\"string\",\"optional\":false,\"field\":"
+                         "\"op\"},{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}"
+                         "," TRANSACTION_SCHEMA "],\"optional\":false,\"name\":");
+    err = err ? err : put_schema_name(out, pipeline, at[E_SCHEMA], at[E_TABLE], end, "Envelope");
+    return err ? err : LIT(out, "},\"payload\":");
+}
 
 /* Appends v in decimal; as int64 when is_signed. */
 static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
@@ -284,14 +754,15 @@ static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
     return rc_buf_append(out, p, (size_t)(e - p));
 }
 
+static const char *const k_ev_keys[E_COUNT] = {"schema", "table", "action",
+                                               "before", "after", "meta"};
+static const char *const k_meta_keys[M_COUNT] = {
+    "pipeline", "timestamp", "gtid", "binlog_file", "binlog_pos", "server_id", "commit_ts"};
+
 static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end,
-                            const uint8_t **after_ev) {
-    static const char *const ev_keys[E_COUNT] = {"schema", "table", "action",
-                                                 "before", "after", "meta"};
-    static const char *const meta_keys[M_COUNT] = {
-        "pipeline", "timestamp", "gtid", "binlog_file", "binlog_pos", "server_id", "commit_ts"};
+                            const uint8_t *columns, bool schemas, const uint8_t **after_ev) {
     const uint8_t *at[E_COUNT], *mt[M_COUNT];
-    rc_err_t err = rc_mp_map_pick(ev, end, ev_keys, E_COUNT, at, after_ev);
+    rc_err_t err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, at, after_ev);
     if (err != RC_OK) {
         return err;
     }
@@ -300,7 +771,7 @@ static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end
     uint32_t alen;
     if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] ||
         rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6 ||
-        rc_mp_map_pick(at[E_META], end, meta_keys, M_COUNT, mt, NULL) != RC_OK) {
+        rc_mp_map_pick(at[E_META], end, k_meta_keys, M_COUNT, mt, NULL) != RC_OK) {
         return RC_ERR_INVALID;
     }
     const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? "c"
@@ -313,10 +784,14 @@ static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end
         !uint_field(mt[M_SERVER_ID], end, &server_id) || !uint_field(mt[M_POS], end, &pos)) {
         return RC_ERR_INVALID;
     }
-    err = LIT(out, "{\"before\":");
-    err = err ? err : put_side(out, at[E_BEFORE], end);
+    rc_cols_t cset;
+    rc_cols_init(&cset, columns, end);
+    rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
+    err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
+    err = err ? err : LIT(out, "{\"before\":");
+    err = err ? err : put_side(out, at[E_BEFORE], end, cols);
     err = err ? err : LIT(out, ",\"after\":");
-    err = err ? err : put_side(out, at[E_AFTER], end);
+    err = err ? err : put_side(out, at[E_AFTER], end, cols);
     err = err ? err
               : LIT(out, ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\","
                          "\"connector\":\"mysql\",\"name\":");
@@ -340,13 +815,22 @@ static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end
     err = err ? err : LIT(out, "\",\"ts_ms\":");
     err = err ? err : put_num(out, timestamp / 1000, false);
     err = err ? err : LIT(out, ",\"transaction\":null}");
+    if (schemas) {
+        err = err ? err : rc_buf_putc(out, '}');
+    }
     return err;
 }
 
 rc_err_t rc_debezium_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+    return rc_debezium_write_event_typed(out, data, len, rc_cols_of_event(data, len), false, used);
+}
+
+rc_err_t rc_debezium_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
+                                       const uint8_t *columns, bool schemas, size_t *used) {
     size_t mark = out->len;
     const uint8_t *after = data;
-    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : write_event(out, data, data + len, &after);
+    rc_err_t err =
+        len == 0 ? RC_ERR_TRUNCATED : write_event(out, data, data + len, columns, schemas, &after);
     if (err != RC_OK) {
         out->len = mark;
         return err;
@@ -360,7 +844,7 @@ rc_err_t rc_debezium_write_event(rc_buf_t *out, const uint8_t *data, size_t len,
 rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     size_t mark = out->len;
     const uint8_t *p = data;
-    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : put_row(out, &p, data + len);
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : put_row(out, &p, data + len, NULL);
     if (err != RC_OK) {
         out->len = mark;
         return err;
@@ -369,4 +853,49 @@ rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, s
         *used = (size_t)(p - data);
     }
     return RC_OK;
+}
+
+rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, const uint8_t *key,
+                                  const uint8_t *columns, bool schemas) {
+    size_t mark = out->len;
+    const uint8_t *end = ev + len, *p = key;
+    rc_cols_t cset;
+    rc_cols_init(&cset, columns, end);
+    rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
+    rc_err_t err = RC_OK;
+    if (schemas) {
+        const uint8_t *at[E_COUNT], *pipeline = NULL, *q = key;
+        uint32_t n = 0;
+        if ((err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, at, NULL)) == RC_OK && at[E_META]) {
+            rc_mp_map_find(at[E_META], end, "pipeline", &pipeline);
+        }
+        err = err ? err : LIT(out, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
+        err = err ? err : rc_mp_read_map(&q, end, &n);
+        for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+            const char *k;
+            uint32_t klen;
+            rc_col_info_t ci;
+            cschema_t s;
+            if ((err = rc_mp_read_str(&q, end, &k, &klen)) != RC_OK) {
+                break;
+            }
+            bool described = cols && rc_cols_find(cols, k, klen, &ci);
+            field_schema(described ? &ci : NULL, q, end, &s);
+            err = i ? rc_buf_putc(out, ',') : RC_OK;
+            err = err ? err
+                      : put_field(out, &s, rc_mp_is_nil(q, end), k, klen); /* a key is NOT NULL */
+            err = err ? err : rc_mp_skip(&q, end);
+        }
+        err = err ? err : LIT(out, "],\"optional\":false,\"name\":");
+        err = err ? err : put_schema_name(out, pipeline, at[E_SCHEMA], at[E_TABLE], end, "Key");
+        err = err ? err : LIT(out, "},\"payload\":");
+    }
+    err = err ? err : put_row(out, &p, end, cols);
+    if (schemas) {
+        err = err ? err : rc_buf_putc(out, '}');
+    }
+    if (err != RC_OK) {
+        out->len = mark;
+    }
+    return err;
 }

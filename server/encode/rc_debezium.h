@@ -14,14 +14,19 @@
  *   DATE -> days since 1970-01-01; TIME -> microseconds (signed)
  *   DATETIME(0..3) -> ms since the epoch, DATETIME(4..6) -> µs (the wall clock read as UTC)
  *   TIMESTAMP -> ISO-8601 string in UTC ("2024-02-29T13:01:02.500Z", column's fraction digits)
- *   zero DATE / DATETIME / TIMESTAMP -> null
+ *   zero DATE / DATETIME / TIMESTAMP -> null, or the epoch (0, "1970-01-01T00:00:00Z") in a
+ *       column kafka.columns (rc_event.h) marks NOT NULL
  *   JSON -> the document as a JSON string; ENUM, SET -> string; BLOB/BINARY -> base64 string
+ *   GEOMETRY {srid, wkb} -> {"wkb": base64, "srid": n}, the field order of Debezium's Geometry
  *   integers above 2^63-1 (BIGINT UNSIGNED) -> wrapped to int64, as Debezium's "long" mode does
+ *   BIT(1) -> true/false; BIT(n > 1) -> base64 of the bits as (n + 7) / 8 little-endian bytes
+ *       (io.debezium.data.Bits), when kafka.columns (rc_event.h) says the column is a BIT
  *   everything else as rc_json writes it.
  * @thread any (pure functions) */
 #ifndef RC_DEBEZIUM_H
 #define RC_DEBEZIUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,5 +43,18 @@ rc_err_t rc_debezium_write_event(rc_buf_t *out, const uint8_t *data, size_t len,
 /* Appends the Debezium key of the key map at data[0..len) ({col: value}, values converted as
  * above). RC_ERR_INVALID when it is not a map with string keys. */
 rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
+
+/* As rc_debezium_write_event, with the event's kafka.columns value at columns (NULL: none;
+ * rc_debezium_write_event finds it in the event) and, when schemas, the Kafka Connect schema around it:
+ * {"schema": {...Envelope...}, "payload": <the value above>} (README "Debezium JSON"). */
+rc_err_t rc_debezium_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
+                                       const uint8_t *columns, bool schemas, size_t *used);
+
+/* The key of the event at ev[0..len) whose kafka.key map is at key, its values converted with
+ * the column types of kafka.columns at columns (NULL: none), and, when schemas, as
+ * {"schema": {...Key...}, "payload": {...}}. RC_ERR_INVALID when the key is not a map with
+ * string keys. On error out->len is put back. */
+rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, const uint8_t *key,
+                                  const uint8_t *columns, bool schemas);
 
 #endif

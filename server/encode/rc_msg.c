@@ -170,7 +170,7 @@ static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
 }
 
 enum { E_KAFKA, E_SCHEMA, E_TABLE, E_META, E_COUNT };
-enum { K_TOPIC, K_KEY, K_HEADERS, K_FORMAT, K_COUNT };
+enum { K_TOPIC, K_KEY, K_HEADERS, K_FORMAT, K_COLUMNS, K_COUNT };
 
 static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *const *at,
                             const uint8_t *end, const uint8_t *headers, char *errstr,
@@ -285,7 +285,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     m->topic_len = 0;
 
     static const char *const ev_keys[E_COUNT] = {"kafka", "schema", "table", "meta"};
-    static const char *const kafka_keys[K_COUNT] = {"topic", "key", "headers", "format"};
+    static const char *const kafka_keys[K_COUNT] = {"topic", "key", "headers", "format", "columns"};
     const uint8_t *at[E_COUNT], *kat[K_COUNT] = {0}, *p;
     uint32_t topic_len;
     if (rc_mp_map_pick(ev, end, ev_keys, E_COUNT, at, NULL) != RC_OK || !at[E_KAFKA] ||
@@ -321,9 +321,11 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         } else if (f == RC_FORMAT_PROTOBUF && rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
             err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
         } else if (f == RC_FORMAT_PROTOBUF) {
-            err = rc_proto_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
+            err =
+                rc_proto_write_key_typed(&m->key, keyp, (size_t)(end - keyp), kat[K_COLUMNS], NULL);
         } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
-            err = rc_debezium_write_key(&m->key, keyp, (size_t)(end - keyp), NULL);
+            err = rc_debezium_write_key_of(&m->key, ev, len, keyp, kat[K_COLUMNS],
+                                           m->debezium_schemas);
         } else {
             err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
         }
@@ -336,10 +338,12 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     }
 
     size_t vused;
-    rc_err_t err = f == RC_FORMAT_PROTOBUF ? rc_proto_write_event(&m->value, ev, len, &vused)
-                   : f == RC_FORMAT_DEBEZIUM_JSON
-                       ? rc_debezium_write_event(&m->value, ev, len, &vused)
-                       : rc_json_write_event(&m->value, ev, len, &vused);
+    const uint8_t *cols = kat[K_COLUMNS]; /* the column types (rc_event.h), or NULL */
+    rc_err_t err =
+        f == RC_FORMAT_PROTOBUF ? rc_proto_write_event_typed(&m->value, ev, len, cols, &vused)
+        : f == RC_FORMAT_DEBEZIUM_JSON
+            ? rc_debezium_write_event_typed(&m->value, ev, len, cols, m->debezium_schemas, &vused)
+            : rc_json_write_event(&m->value, ev, len, &vused);
     if (err != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
                          (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err));

@@ -49,8 +49,9 @@ typedef struct rc_msg_header {
 } rc_msg_header_t;
 
 typedef struct rc_msg {
-    bool key_joined;   /* option, set by the owner: the key as the PK values joined by '.' */
-    const char *topic; /* points into the event */
+    bool key_joined;       /* option, set by the owner: the key as the PK values joined by '.' */
+    bool debezium_schemas; /* option: debezium-json with its Kafka Connect schema part */
+    const char *topic;     /* points into the event */
     size_t topic_len;
     rc_buf_t key; /* len 0: the message has no key */
     rc_buf_t value;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "event.pb-c.h"
+#include "rc_cols.h"
 #include "rc_event.h"
 #include "rc_json.h"
 #include "rc_mp.h"
@@ -527,8 +528,15 @@ static rc_err_t put_geometry(rc_buf_t *out, const uint8_t **pp, const uint8_t *m
     return sub_end(out, mark);
 }
 
-/* The body of a Value message for the object at *pp (moved past it). */
-static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+/* Is t an integer column type whose unsigned values go to uint_value? */
+static inline bool is_int_col(uint8_t t) {
+    return t >= RC_COL_TINYINT && t <= RC_COL_BIGINT;
+}
+
+/* The body of a Value message for the object at *pp (moved past it); col is what
+ * kafka.columns says about its column (type RC_COL_UNKNOWN when nothing). */
+static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                               const rc_col_info_t *col) {
     const uint8_t *start = *pp;
     mp_val_t v;
     rc_err_t err = mp_next(pp, end, &v);
@@ -541,7 +549,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
     case MP_BOOL:
         return put_uint_field(out, ROWCAST__V1__VALUE__KIND_BOOL_VALUE, v.b, true);
     case MP_UINT:
-        if (v.u > INT64_MAX) {
+        if (v.u > INT64_MAX || (is_int_col(col->type) && (col->flags & RC_COLF_UNSIGNED))) {
             return put_uint_field(out, ROWCAST__V1__VALUE__KIND_UINT_VALUE, v.u, true);
         }
         return put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)v.u), true);
@@ -582,8 +590,10 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
     return RC_ERR_INVALID;
 }
 
-/* The columns of a row (or key) map at *pp, each as field `field` (a Column). */
-static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+/* The columns of a row (or key) map at *pp, each as field `field` (a Column); cols (may be
+ * NULL) describes them. */
+static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                            rc_cols_t *cols) {
     uint32_t n;
     rc_err_t err = rc_mp_read_map(pp, end, &n);
     if (err != RC_OK) {
@@ -593,25 +603,32 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         const char *name;
         uint32_t name_len;
         size_t col, val;
-        if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK ||
-            (err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
+        rc_col_info_t ci = {0};
+        if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK) {
+            return err;
+        }
+        if (cols) {
+            rc_cols_find(cols, name, name_len, &ci);
+        }
+        if ((err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
             (err = put_text_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
             (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK ||
-            (err = put_value_body(out, pp, end)) != RC_OK || (err = sub_end(out, val)) != RC_OK ||
-            (err = sub_end(out, col)) != RC_OK) {
+            (err = put_value_body(out, pp, end, &ci)) != RC_OK ||
+            (err = sub_end(out, val)) != RC_OK || (err = sub_end(out, col)) != RC_OK) {
             return err;
         }
     }
     return RC_OK;
 }
 
-static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
+static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end,
+                         rc_cols_t *cols) {
     uint32_t n;
     rc_err_t err = rc_mp_read_array(pp, end, &n);
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         size_t mark;
         if ((err = sub_begin(out, field, &mark)) == RC_OK &&
-            (err = put_columns(out, pp, end)) == RC_OK) {
+            (err = put_columns(out, pp, end, cols)) == RC_OK) {
             err = sub_end(out, mark);
         }
     }
@@ -662,10 +679,11 @@ static inline size_t key_index(const key_t *keys, size_t count, const char *s, u
  * whose keys come in another order (a script rebuilt it) is encoded again in two passes: find
  * every key, then encode in order. put(out, j, &p, end) encodes field j from the value at p
  * and moves p past it. */
-typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end);
+typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
+                                 rc_cols_t *cols);
 
 static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                            const key_t *keys, size_t count, put_field_fn put) {
+                            const key_t *keys, size_t count, put_field_fn put, rc_cols_t *cols) {
     size_t mark = out->len;
     const uint8_t *start = *pp, *p = *pp;
     uint32_t n;
@@ -687,7 +705,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             in_order = false;
             break;
         } else {
-            err = put(out, j, &p, end);
+            err = put(out, j, &p, end, cols);
             next = j + 1;
         }
     }
@@ -717,7 +735,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     for (size_t j = 0; j < count && err == RC_OK; j++) {
         const uint8_t *v = at[j];
         if (v) {
-            err = put(out, j, &v, end);
+            err = put(out, j, &v, end, cols);
         }
     }
     *pp = p;
@@ -731,7 +749,9 @@ static const key_t k_meta_keys[M_COUNT] = {
     KEY("binlog_pos"), KEY("server_id"), KEY("commit_ts"),
 };
 
-static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end) {
+static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
+                               rc_cols_t *cols) {
+    (void)cols;
     static const uint32_t fields[M_COUNT] = {
         F_META_PIPELINE,   F_META_TIMESTAMP_US, F_META_GTID,      F_META_BINLOG_FILE,
         F_META_BINLOG_POS, F_META_SERVER_ID,    F_META_COMMIT_TS,
@@ -752,7 +772,8 @@ static const key_t k_event_keys[K_COUNT] = {
     KEY("schema"), KEY("table"), KEY("action"), KEY("before"), KEY("after"), KEY("meta"),
 };
 
-static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end) {
+static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
+                                rc_cols_t *cols) {
     rc_err_t err;
     switch (j) {
     case K_SCHEMA:
@@ -772,13 +793,14 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
         return action == 0 ? RC_ERR_INVALID : put_uint_field(out, F_EVENT_ACTION, action, false);
     }
     case K_BEFORE:
-        return put_rows(out, F_EVENT_BEFORE, pp, end);
+        return put_rows(out, F_EVENT_BEFORE, pp, end, cols);
     case K_AFTER:
-        return put_rows(out, F_EVENT_AFTER, pp, end);
+        return put_rows(out, F_EVENT_AFTER, pp, end, cols);
     default: {
         size_t mark;
         if ((err = sub_begin(out, F_EVENT_META, &mark)) != RC_OK ||
-            (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field)) != RC_OK) {
+            (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field, NULL)) !=
+                RC_OK) {
             return err;
         }
         return sub_end(out, mark);
@@ -786,14 +808,37 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
     }
 }
 
-static rc_err_t write_event(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
-    return put_ordered(out, pp, end, k_event_keys, K_COUNT, put_event_field);
+rc_err_t rc_proto_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
+                                    const uint8_t *columns, size_t *used) {
+    size_t mark = out->len;
+    const uint8_t *p = data, *end = data + len;
+    rc_cols_t cols;
+    rc_cols_init(&cols, columns, end);
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
+                            : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field,
+                                          rc_cols_any(&cols) ? &cols : NULL);
+    if (err != RC_OK) {
+        out->len = mark;
+        return err;
+    }
+    if (used) {
+        *used = (size_t)(p - data);
+    }
+    return RC_OK;
 }
 
 rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+    return rc_proto_write_event_typed(out, data, len, rc_cols_of_event(data, len), used);
+}
+
+rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len,
+                                  const uint8_t *columns, size_t *used) {
     size_t mark = out->len;
     const uint8_t *p = data;
-    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : write_event(out, &p, data + len);
+    rc_cols_t cols;
+    rc_cols_init(&cols, columns, data + len);
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
+                            : put_columns(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL);
     if (err != RC_OK) {
         out->len = mark;
         return err;
@@ -805,15 +850,5 @@ rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, si
 }
 
 rc_err_t rc_proto_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
-    size_t mark = out->len;
-    const uint8_t *p = data;
-    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : put_columns(out, &p, data + len);
-    if (err != RC_OK) {
-        out->len = mark;
-        return err;
-    }
-    if (used) {
-        *used = (size_t)(p - data);
-    }
-    return RC_OK;
+    return rc_proto_write_key_typed(out, data, len, NULL, used);
 }

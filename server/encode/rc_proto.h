@@ -8,7 +8,8 @@
  *
  * Column values (rc_event.h) map to the Value oneof:
  *   nil -> null_value; bool -> bool_value;
- *   integers -> int_value (sint64) from -2^63 to 2^63-1, uint_value above;
+ *   integers -> int_value (sint64) from -2^63 to 2^63-1, uint_value above; every integer of
+ *       a column kafka.columns marks UNSIGNED (TINYINT..BIGINT) -> uint_value;
  *   float32 -> float_value; float64 -> double_value; str -> string_value; bin -> bytes_value;
  *   ext DECIMAL -> decimal_value; ENUM -> enum_value; JSON -> json_value; SET -> set_value
  *       (the comma-separated text split into members; SET member names hold no commas);
@@ -38,9 +39,18 @@
  * out->len is put back to what it was. */
 rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
 
+/* As rc_proto_write_event, with the event's kafka.columns value (rc_event.h) at columns (NULL:
+ * none) already found by the caller: integers of UNSIGNED columns go to uint_value whatever
+ * their size. rc_proto_write_event finds kafka.columns itself. */
+rc_err_t rc_proto_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
+                                    const uint8_t *columns, size_t *used);
+
 /* Appends the rowcast.v1.Key encoding of the key map {column: value} at data[0..len) (the
  * event's kafka.key), columns in the map's order. Errors as above; RC_ERR_INVALID when the
  * object is not a map. */
 rc_err_t rc_proto_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
+/* As rc_proto_write_key, with the event's kafka.columns (NULL: none). */
+rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len,
+                                  const uint8_t *columns, size_t *used);
 
 #endif

@@ -1042,6 +1042,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
     rc_format_from_name(p->pc->sink.format, &format);
     msg->key_joined = p->pc->sink.key && strcmp(p->pc->sink.key, "primary_key_joined") == 0;
+    msg->debezium_schemas = p->pc->sink.debezium_schemas;
     const uint8_t *cur = (const uint8_t *)b->buf.data;
     const uint8_t *end = cur + b->buf.size;
     uint32_t k = 0;

@@ -171,6 +171,7 @@ typedef struct rc_col {
     uint32_t str0; /* ENUM/SET: first element in the map's strs */
     uint32_t nstr; /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
     bool is_unsigned;
+    bool nullable; /* the table map's null bitmap */
     bool has_strs;
     bool zcol; /* MariaDB column compression: each value starts with a header byte */
 } rc_col_t;
@@ -195,6 +196,7 @@ typedef struct rc_tmap {
     size_t gen_names_cap;
     rc_buf_t topic;
     rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
+    rc_buf_t packed_types; /* "columns" and kafka.columns as msgpack (rc_event.h) */
     struct rc_tmap *next_free;
 } rc_tmap_t;
 

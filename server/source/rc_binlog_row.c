@@ -84,6 +84,7 @@ static void tmap_destroy(rc_tmap_t *tm) {
     free(tm->gen_names);
     rc_buf_free(&tm->topic);
     rc_buf_free(&tm->packed_names);
+    rc_buf_free(&tm->packed_types);
     free(tm);
 }
 
@@ -658,6 +659,98 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
     return RC_OK;
 }
 
+/* The rc_col_type of c (rc_event.h). */
+static uint8_t col_type(const rc_col_t *c) {
+    switch ((rc_kind_t)c->kind) {
+    case RC_K_INT8:
+    case RC_K_UINT8:
+        return RC_COL_TINYINT;
+    case RC_K_INT16:
+    case RC_K_UINT16:
+        return RC_COL_SMALLINT;
+    case RC_K_INT24:
+    case RC_K_UINT24:
+        return RC_COL_MEDIUMINT;
+    case RC_K_INT32:
+    case RC_K_UINT32:
+        return RC_COL_INT;
+    case RC_K_INT64:
+    case RC_K_UINT64:
+        return RC_COL_BIGINT;
+    case RC_K_FLOAT:
+        return RC_COL_FLOAT;
+    case RC_K_DOUBLE:
+        return RC_COL_DOUBLE;
+    case RC_K_YEAR:
+        return RC_COL_YEAR;
+    case RC_K_DECIMAL:
+        return RC_COL_DECIMAL;
+    case RC_K_DATE:
+        return RC_COL_DATE;
+    case RC_K_TIME:
+    case RC_K_TIME2:
+        return RC_COL_TIME;
+    case RC_K_DATETIME:
+    case RC_K_DATETIME2:
+        return RC_COL_DATETIME;
+    case RC_K_TIMESTAMP:
+    case RC_K_TIMESTAMP2:
+        return RC_COL_TIMESTAMP;
+    case RC_K_STRING:
+        return c->cs == RC_CS_BINARY ? RC_COL_BINARY : RC_COL_TEXT;
+    case RC_K_ENUM:
+        return RC_COL_ENUM;
+    case RC_K_SET:
+        return RC_COL_SET;
+    case RC_K_BIT:
+        return RC_COL_BIT;
+    case RC_K_JSON:
+        return RC_COL_JSON;
+    case RC_K_GEOMETRY:
+        return RC_COL_GEOMETRY;
+    default:
+        return RC_COL_UNKNOWN;
+    }
+}
+
+/* Packs the "columns" key and the kafka.columns bin (rc_event.h) once per table map; every
+ * event of the table then copies it. */
+static rc_err_t pack_types(rc_tmap_t *tm) {
+    rc_buf_t *o = &tm->packed_types;
+    rc_buf_reset(o);
+    size_t size = 0;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        size += 2 + (tm->cols[i].name_len & 0xffff) + 5;
+    }
+    if (size > UINT32_MAX - 16 || rc_buf_reserve(o, 16 + size) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    uint8_t head[5 + 8] = {0xa7, 'c', 'o', 'l', 'u', 'm', 'n', 's', 0xc6};
+    head[9] = (uint8_t)(size >> 24);
+    head[10] = (uint8_t)(size >> 16);
+    head[11] = (uint8_t)(size >> 8);
+    head[12] = (uint8_t)size;
+    rc_err_t err = rc_buf_append(o, head, sizeof head);
+    for (uint32_t i = 0; i < tm->ncols && err == RC_OK; i++) {
+        const rc_col_t *c = &tm->cols[i];
+        uint8_t type = col_type(c);
+        uint32_t len = type == RC_COL_BIT       ? (uint32_t)(c->meta >> 8) * 8 + (c->meta & 0xff)
+                       : type == RC_COL_DECIMAL ? c->precision
+                                                : c->fsp;
+        uint8_t flags = (uint8_t)((c->is_unsigned ? RC_COLF_UNSIGNED : 0) |
+                                  (c->nullable ? RC_COLF_NULLABLE : 0));
+        uint32_t nlen = c->name_len & 0xffff; /* names have at most 64 characters */
+        uint8_t nl[2] = {(uint8_t)(nlen >> 8), (uint8_t)nlen};
+        uint8_t d[5] = {type, flags, (uint8_t)(len >> 8), (uint8_t)len,
+                        type == RC_COL_DECIMAL ? c->scale : 0};
+        if ((err = rc_buf_append(o, nl, 2)) == RC_OK &&
+            (err = rc_buf_append(o, c->name, nlen)) == RC_OK) {
+            err = rc_buf_append(o, d, 5);
+        }
+    }
+    return err;
+}
+
 /* ---- column names from the server (binlog_row_metadata is not FULL) ------------------------ */
 
 static uint32_t names_hash(const char *key, size_t n) {
@@ -858,6 +951,9 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     if ((size_t)(end - p) < nullbytes) {
         goto fail;
     }
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        tm->cols[i].nullable = (p[i / 8] >> (i % 8)) & 1;
+    }
     p += nullbytes;
     if ((err = parse_optional_meta(tm, p, end)) != RC_OK) {
         what = err == RC_ERR_NOMEM ? "out of memory" : "its optional metadata is malformed";
@@ -878,7 +974,8 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
                                tm->schema, tm->table, why);
     }
     if ((err = gen_names(tm)) != RC_OK || (err = pack_names(tm)) != RC_OK ||
-        (err = render_topic(b, tm)) != RC_OK || (err = maps_put(b, tm)) != RC_OK) {
+        (err = pack_types(tm)) != RC_OK || (err = render_topic(b, tm)) != RC_OK ||
+        (err = maps_put(b, tm)) != RC_OK) {
         what = "out of memory";
         goto fail;
     }
@@ -1470,7 +1567,7 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     r |= PACK_LIT(&mp, "binlog_pos") | msgpack_pack_uint64(&mp, b->ev_pos);
     r |= PACK_LIT(&mp, "server_id") | msgpack_pack_uint64(&mp, h->server_id);
     r |= PACK_LIT(&mp, "commit_ts") | msgpack_pack_uint64(&mp, h->timestamp);
-    r |= PACK_LIT(&mp, "kafka") | msgpack_pack_map(&mp, 3);
+    r |= PACK_LIT(&mp, "kafka") | msgpack_pack_map(&mp, 4);
     r |= PACK_LIT(&mp, "topic") | pack_str(&mp, tm->topic.data, tm->topic.len);
     r |= PACK_LIT(&mp, "key");
     return r;
@@ -1614,6 +1711,7 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
             r |= pack_key(pk, tm, b->before, NULL);
         }
         r |= PACK_LIT(pk, "headers") | msgpack_pack_map(pk, 0);
+        r |= pk->callback(pk->data, tm->packed_types.data, tm->packed_types.len);
         if (r != 0) {
             return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM,
                                    "the msgpack packer failed (out of memory)");

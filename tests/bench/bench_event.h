@@ -34,6 +34,40 @@ static void pack_ext_text(msgpack_packer *pk, int8_t type, const char *s) {
     msgpack_pack_ext_with_body(pk, s, strlen(s), type);
 }
 
+/* kafka.columns of the benchmark's table, as the decoder packs it once per table map. */
+static void pack_columns(msgpack_packer *pk) {
+    static const struct {
+        const char *name;
+        uint8_t type, flags, len, scale;
+    } cols[] = {
+        {"id", RC_COL_BIGINT, RC_COLF_UNSIGNED, 0, 0},
+        {"customer_id", RC_COL_INT, 0, 0, 0},
+        {"name", RC_COL_TEXT, RC_COLF_NULLABLE, 0, 0},
+        {"email", RC_COL_TEXT, RC_COLF_NULLABLE, 0, 0},
+        {"price", RC_COL_DECIMAL, 0, 10, 2},
+        {"created_at", RC_COL_DATETIME, 0, 6, 0},
+        {"deleted_at", RC_COL_DATETIME, RC_COLF_NULLABLE, 6, 0},
+        {"score", RC_COL_DOUBLE, RC_COLF_NULLABLE, 0, 0},
+        {"status", RC_COL_TEXT, 0, 0, 0},
+        {"qty", RC_COL_INT, RC_COLF_UNSIGNED, 0, 0},
+    };
+    uint8_t b[512];
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        size_t n = strlen(cols[i].name);
+        b[o++] = 0;
+        b[o++] = (uint8_t)n;
+        memcpy(b + o, cols[i].name, n);
+        o += n;
+        b[o++] = cols[i].type;
+        b[o++] = cols[i].flags;
+        b[o++] = 0;
+        b[o++] = cols[i].len;
+        b[o++] = cols[i].scale;
+    }
+    msgpack_pack_bin_with_body(pk, b, o);
+}
+
 static void pack_event(msgpack_packer *pk, uint64_t i, uint64_t *rng, int random_doubles) {
     static const char *const status[] = {"new", "paid", "shipped", "cancelled"};
     char t[96];
@@ -102,7 +136,7 @@ static void pack_event(msgpack_packer *pk, uint64_t i, uint64_t *rng, int random
     msgpack_pack_uint32(pk, 1709211662 + (uint32_t)(i / 1000));
 
     pack_cstr(pk, "kafka");
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 4);
     pack_cstr(pk, "topic");
     pack_cstr(pk, "shop.orders");
     pack_cstr(pk, "key");
@@ -111,6 +145,8 @@ static void pack_event(msgpack_packer *pk, uint64_t i, uint64_t *rng, int random
     msgpack_pack_uint64(pk, i + 1);
     pack_cstr(pk, "headers");
     msgpack_pack_map(pk, 0);
+    pack_cstr(pk, "columns"); /* as the decoder describes the table (rc_event.h) */
+    pack_columns(pk);
 }
 
 /* Packs `rows` events into sb; off[i] is where event i starts, off[rows] the end. */

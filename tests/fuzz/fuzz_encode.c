@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "event.pb-c.h"
+#include "rc_cols.h"
 #include "rc_debezium.h"
 #include "rc_json.h"
 #include "rc_msg.h"
@@ -77,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         size_t used;
         msg.key_joined = i == 2;
+        msg.debezium_schemas = i == 2; /* the schema part reads kafka.columns (rc_cols.c) */
         if (rc_msg_encode(&msg, formats[i], data, size, &used, err, sizeof err) == RC_OK &&
             used > size) {
             abort();
@@ -106,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     rc_buf_reset(&out);
     rc_debezium_write_event(&out, data, size, &used);
+    rc_buf_reset(&out);
+    rc_debezium_write_event_typed(&out, data, size, rc_cols_of_event(data, size), true, &used);
     rc_buf_free(&out);
     return 0;
 }

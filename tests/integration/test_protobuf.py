@@ -137,7 +137,7 @@ def check_value(col, sql_type, server, v):
         assert kind == "null_value", where
         return
     if base in ("tinyint", "smallint", "mediumint", "int", "bigint", "year"):
-        if unsigned and server > 2**63 - 1:
+        if unsigned:  # every value of an UNSIGNED column, BIGINT UNSIGNED max too
             assert kind == "uint_value" and v.uint_value == server, where
         else:
             assert kind == "int_value" and v.int_value == server, where
@@ -294,7 +294,10 @@ def test_protobuf_values_key_and_headers_match_the_server(mysql, db, rowcast, pb
     first = pb.Event.FromString(msgs[0].value).after[0].columns
     by = {c.name: c.value for c in first}
     assert by["ubi"].uint_value == 18446744073709551615
+    assert by["bi"].WhichOneof("kind") == "int_value"
     assert by["bi"].int_value == -9223372036854775808
+    assert by["ubi"].WhichOneof("kind") == "uint_value"
+    assert by["ui"].WhichOneof("kind") == "uint_value" and by["ui"].uint_value == 4294967295
     assert by["tm"].time_value.micros == -3020399000000
     assert by["ts"].timestamp_value.epoch_micros == 2147483647999999
     assert by["amount"].decimal_value == "-12345678901234.123456"
@@ -307,6 +310,8 @@ def test_protobuf_values_key_and_headers_match_the_server(mysql, db, rowcast, pb
     assert by["g"].geometry_value.wkb == bytes.fromhex("0101000000000000000000f03f0000000000000040")
     second = {c.name: c.value for c in pb.Event.FromString(msgs[1].value).after[0].columns}
     assert second["ubi"].WhichOneof("kind") == "uint_value"
+    assert second["uti"].WhichOneof("kind") == "uint_value" and second["uti"].uint_value == 0
+    assert second["bi"].WhichOneof("kind") == "int_value"
     assert second["ts"].timestamp_value.epoch_micros == 1_000_000
     assert second["s"].WhichOneof("kind") == "set_value" and not second["s"].set_value.members
 

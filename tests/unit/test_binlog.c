@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "rc_binlog.h"
+#include "rc_cols.h"
 #include "rc_binlog_int.h" /* zbuf_initial, to force small decompression buffers */
 #include "rc_event.h"
 
@@ -510,11 +511,11 @@ static void test_decode_mariadb_v1_rows_with_full_metadata_and_pk(void **state) 
                                       "after",  "meta",  "kafka"};
     static const char *const meta[] = {"pipeline",   "timestamp", "gtid",     "binlog_file",
                                        "binlog_pos", "server_id", "commit_ts"};
-    static const char *const kafka[] = {"topic", "key", "headers"};
+    static const char *const kafka[] = {"topic", "key", "headers", "columns"};
     static const char *const cols[] = {"id", "topic", "event_type", "event", "created"};
     expect_keys(e, "", top, 7);
     expect_keys(e, "meta", meta, 7);
-    expect_keys(e, "kafka", kafka, 3);
+    expect_keys(e, "kafka", kafka, 4);
     expect_keys(e, "after.0", cols, 5);
     expect_str(e, "schema", "toddy_test");
     expect_str(e, "table", "outbox");
@@ -538,6 +539,30 @@ static void test_decode_mariadb_v1_rows_with_full_metadata_and_pk(void **state) 
     expect_size(e, "kafka.key", 1);
     expect_int(e, "kafka.key.id", 62);
     expect_size(e, "kafka.headers", 0);
+    /* kafka.columns: the table map's types, signedness and null bitmap (rc_event.h) */
+    const msgpack_object *co = need(e, "kafka.columns");
+    assert_int_equal(co->type, MSGPACK_OBJECT_BIN);
+    rc_cols_t types;
+    const uint8_t *cb = (const uint8_t *)co->via.bin.ptr - 5; /* the bin 32 header before it */
+    rc_cols_init(&types, cb, cb + 5 + co->via.bin.size);
+    static const struct {
+        const char *name;
+        uint8_t type, flags;
+    } want_cols[] = {{"id", RC_COL_INT, 0},
+                     {"topic", RC_COL_TEXT, 0},
+                     {"event_type", RC_COL_ENUM, RC_COLF_NULLABLE},
+                     {"event", RC_COL_BINARY, 0},
+                     {"created", RC_COL_TIMESTAMP, 0}};
+    const uint8_t *pos = NULL;
+    rc_col_info_t ci;
+    for (size_t i = 0; i < 5; i++) {
+        assert_true(rc_cols_next(&types, &pos, &ci));
+        assert_int_equal(ci.name_len, strlen(want_cols[i].name));
+        assert_memory_equal(ci.name, want_cols[i].name, ci.name_len);
+        assert_int_equal(ci.type, want_cols[i].type);
+        assert_int_equal(ci.flags, want_cols[i].flags);
+    }
+    assert_false(rc_cols_next(&types, &pos, &ci));
 
     e = &d.ev[1].data;
     expect_int(e, "after.0.id", 63);

@@ -44,7 +44,8 @@ static void test_config_json_full_pipeline_with_defaults_and_masked_password(voi
         "\"connect_timeout\":10,"
         "\"read_timeout\":15,\"tls\":{\"mode\":\"required\"}},"
         "\"sink\":{\"format\":\"json\",\"key\":\"primary_key\",\"topic\":\"{schema}.{table}\","
-        "\"create_topics\":true,\"topic_partitions\":1,\"topic_replication\":-1},"
+        "\"create_topics\":true,\"topic_partitions\":1,\"topic_replication\":-1,"
+        "\"debezium\":{\"schemas\":false}},"
         "\"batch\":{\"max_events\":1000,\"max_ms\":5},\"queue_batches\":16,"
         "\"transforms\":[],\"on_error\":\"fail\",\"transform_budget_ms\":1000,"
         "\"transform_memory_mb\":256,\"dead_letter_topic\":\"{pipeline}.dead_letter\"}");

@@ -177,15 +177,163 @@ VALUE(very_long_bytes, ({
           msgpack_pack_bin_with_body(pk, s, sizeof s);
       }))
 
+/* ---- events with kafka.columns (rc_event.h), as the decoder packs them ----------------------- */
+
+typedef struct tcol {
+    const char *name;
+    uint8_t type, flags;
+    uint16_t len;
+    uint8_t scale;
+    value_fn value; /* NULL: the column is not in the row (MINIMAL row image) */
+} tcol_t;
+
+#define NUL RC_COLF_NULLABLE
+#define UNS RC_COLF_UNSIGNED
+
+/* The kafka.columns bin of cols[0..n). */
+static void pack_columns(msgpack_packer *pk, const tcol_t *cols, size_t n) {
+    uint8_t b[4096];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(cols[i].name);
+        b[o++] = (uint8_t)(nl >> 8);
+        b[o++] = (uint8_t)nl;
+        memcpy(b + o, cols[i].name, nl);
+        o += nl;
+        b[o++] = cols[i].type;
+        b[o++] = cols[i].flags;
+        b[o++] = (uint8_t)(cols[i].len >> 8);
+        b[o++] = (uint8_t)cols[i].len;
+        b[o++] = cols[i].scale;
+    }
+    msgpack_pack_bin_with_body(pk, b, o);
+}
+
+static void pack_trow(msgpack_packer *pk, const tcol_t *cols, size_t n) {
+    size_t present = 0;
+    for (size_t i = 0; i < n; i++) {
+        present += cols[i].value != NULL;
+    }
+    msgpack_pack_map(pk, (uint32_t)present);
+    for (size_t i = 0; i < n; i++) {
+        if (cols[i].value) {
+            str(pk, cols[i].name), cols[i].value(pk);
+        }
+    }
+}
+
+/* An event of a table with columns cols (rows: before/after as given, NULL for none), the
+ * first column its primary key, and kafka.columns describing cols. */
+static void pack_typed_event(msgpack_packer *pk, const char *action, const tcol_t *before,
+                             const tcol_t *after, size_t n) {
+    msgpack_pack_map(pk, 7);
+    str(pk, "schema"), str(pk, "shop");
+    str(pk, "table"), str(pk, "t");
+    str(pk, "action"), str(pk, action);
+    const tcol_t *sides[2] = {before, after};
+    for (int i = 0; i < 2; i++) {
+        str(pk, i == 0 ? "before" : "after");
+        msgpack_pack_array(pk, sides[i] ? 1 : 0);
+        if (sides[i]) {
+            pack_trow(pk, sides[i], n);
+        }
+    }
+    str(pk, "meta"), msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1732435200123456ull);
+    str(pk, "gtid"), str(pk, "0-1-42");
+    str(pk, "binlog_file"), str(pk, "mariadb-bin.000001");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 1234);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 1);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1732435200);
+    str(pk, "kafka"), msgpack_pack_map(pk, 4);
+    str(pk, "topic"), str(pk, "shop.t");
+    const tcol_t *k = after && after[0].value ? after : before;
+    str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, k[0].name), k[0].value(pk);
+    str(pk, "headers"), msgpack_pack_map(pk, 0);
+    str(pk, "columns"), pack_columns(pk, (before ? before : after), n);
+}
+
+VALUE(int_five, msgpack_pack_uint64(pk, 5))
+VALUE(bits_one, msgpack_pack_uint64(pk, 1))
+VALUE(bits_abc, msgpack_pack_uint64(pk, 0xabc))
+VALUE(bits_zero, msgpack_pack_uint64(pk, 0))
+VALUE(dt6, ext(pk, RC_EXT_DATETIME, "2024-02-29T13:01:02.500001"))
+
+/* The id column: BIGINT UNSIGNED NOT NULL, the primary key. */
+#define ID_COL                                                                                     \
+    { "id", RC_COL_BIGINT, UNS, 0, 0, v_int_small }
+#define TYPED(gname, type, flags, len, scale, fn)                                                  \
+    static const tcol_t k_##gname[] = {ID_COL, {"v", type, flags, len, scale, fn}};
+TYPED(typed_bigint_unsigned_max, RC_COL_BIGINT, UNS | NUL, 0, 0, v_uint64_max)
+TYPED(typed_bigint_negative, RC_COL_BIGINT, NUL, 0, 0, v_int64_min)
+TYPED(typed_int_unsigned_small, RC_COL_INT, UNS, 0, 0, v_int_five)
+TYPED(typed_tinyint_signed_small, RC_COL_TINYINT, 0, 0, 0, v_int_five)
+TYPED(typed_bit1_true, RC_COL_BIT, NUL, 1, 0, v_bits_one)
+TYPED(typed_bit1_false, RC_COL_BIT, NUL, 1, 0, v_bits_zero)
+TYPED(typed_bit12, RC_COL_BIT, 0, 12, 0, v_bits_abc)
+TYPED(typed_bit64_max, RC_COL_BIT, 0, 64, 0, v_uint64_max)
+TYPED(typed_null_date, RC_COL_DATE, NUL, 0, 0, v_null)
+TYPED(typed_zero_date_nullable, RC_COL_DATE, NUL, 0, 0, v_date_zero)
+TYPED(typed_zero_date_not_null, RC_COL_DATE, 0, 0, 0, v_date_zero) /* Debezium: epoch */
+TYPED(typed_zero_datetime_not_null, RC_COL_DATETIME, 0, 6, 0, v_datetime_zero)
+TYPED(typed_zero_timestamp_not_null, RC_COL_TIMESTAMP, 0, 0, 0, v_timestamp_zero)
+TYPED(typed_null_in_not_null_column, RC_COL_INT, 0, 0, 0, v_null) /* a script set it */
+TYPED(typed_script_changed_type, RC_COL_INT, UNS, 0, 0, v_string) /* a script masked it */
+
+/* A row with a column of every type, as the decoder describes it. */
+static const tcol_t k_typed_all_types[] = {
+    ID_COL,
+    {"ti", RC_COL_TINYINT, 0, 0, 0, v_int_negative},
+    {"tiu", RC_COL_TINYINT, UNS, 0, 0, v_int_five},
+    {"si", RC_COL_SMALLINT, NUL, 0, 0, v_int_negative},
+    {"siu", RC_COL_SMALLINT, UNS | NUL, 0, 0, v_int_five},
+    {"mi", RC_COL_MEDIUMINT, NUL, 0, 0, v_null},
+    {"i", RC_COL_INT, NUL, 0, 0, v_int_negative},
+    {"iu", RC_COL_INT, UNS | NUL, 0, 0, v_int_five},
+    {"bi", RC_COL_BIGINT, NUL, 0, 0, v_int64_min},
+    {"biu", RC_COL_BIGINT, UNS | NUL, 0, 0, v_uint64_max},
+    {"f", RC_COL_FLOAT, NUL, 0, 0, v_float32},
+    {"d", RC_COL_DOUBLE, NUL, 0, 0, v_double},
+    {"dec", RC_COL_DECIMAL, NUL, 10, 4, v_decimal},
+    {"y", RC_COL_YEAR, NUL, 0, 0, v_year},
+    {"dt", RC_COL_DATE, NUL, 0, 0, v_date},
+    {"tm", RC_COL_TIME, NUL, 0, 0, v_time_min},
+    {"dtm3", RC_COL_DATETIME, NUL, 3, 0, v_datetime},
+    {"dtm6", RC_COL_DATETIME, NUL, 6, 0, v_dt6},
+    {"ts", RC_COL_TIMESTAMP, 0, 3, 0, v_timestamp},
+    {"s", RC_COL_TEXT, NUL, 0, 0, v_string_empty},
+    {"b", RC_COL_BINARY, NUL, 0, 0, v_bytes},
+    {"e", RC_COL_ENUM, NUL, 0, 0, v_enum},
+    {"st", RC_COL_SET, NUL, 0, 0, v_set},
+    {"bit1", RC_COL_BIT, NUL, 1, 0, v_bits_one},
+    {"bit12", RC_COL_BIT, NUL, 12, 0, v_bits_abc},
+    {"j", RC_COL_JSON, NUL, 0, 0, v_json},
+    {"g", RC_COL_GEOMETRY, NUL, 0, 0, v_geometry_wkb},
+    {"gone", RC_COL_TEXT, NUL, 0, 0, NULL}, /* not in the row image */
+};
+
+/* An update under binlog_row_image=MINIMAL: the key before, the changed column after. */
+static const tcol_t k_typed_minimal_before[] = {
+    ID_COL, {"a", RC_COL_INT, 0, 0, 0, NULL}, {"b", RC_COL_TEXT, NUL, 0, 0, NULL}};
+static const tcol_t k_typed_minimal_after[] = {{"id", RC_COL_BIGINT, UNS, 0, 0, NULL},
+                                               {"a", RC_COL_INT, 0, 0, 0, v_int_negative},
+                                               {"b", RC_COL_TEXT, NUL, 0, 0, NULL}};
+
 typedef struct golden {
     const char *name;
     const char *action;
     value_fn before, after;
     const char *gtid;
+    const tcol_t *tbefore, *tafter; /* typed events (pack_typed_event) */
+    size_t ncols;
 } golden_t;
 
-#define G(name)                                                                                    \
-    { #name, "insert", NULL, v_##name, "0-1-42" }
+#define T(gname)                                                                                   \
+    { .name = #gname, .action = "insert", .tafter = k_##gname, .ncols = 2 }
+
+#define G(gn)                                                                                      \
+    { .name = #gn, .action = "insert", .after = v_##gn, .gtid = "0-1-42" }
 static const golden_t k_golden[] = {
     G(null),
     G(bool_true),
@@ -236,9 +384,41 @@ static const golden_t k_golden[] = {
     G(script_map),
     G(script_array),
     G(long_string),
-    {"very_long_bytes", "insert", NULL, v_very_long_bytes, NULL},
-    {"update", "update", v_int_small, v_int_negative, "3e11fa47-71ca-11e1-9e33-c80aa9429562:23"},
-    {"delete_anonymous", "delete", v_string, NULL, NULL},
+    {.name = "very_long_bytes", .action = "insert", .after = v_very_long_bytes},
+    {.name = "update",
+     .action = "update",
+     .before = v_int_small,
+     .after = v_int_negative,
+     .gtid = "3e11fa47-71ca-11e1-9e33-c80aa9429562:23"},
+    {.name = "delete_anonymous", .action = "delete", .before = v_string},
+    T(typed_bigint_unsigned_max),
+    T(typed_bigint_negative),
+    T(typed_int_unsigned_small),
+    T(typed_tinyint_signed_small),
+    T(typed_bit1_true),
+    T(typed_bit1_false),
+    T(typed_bit12),
+    T(typed_bit64_max),
+    T(typed_null_date),
+    T(typed_zero_date_nullable),
+    T(typed_zero_date_not_null),
+    T(typed_zero_datetime_not_null),
+    T(typed_zero_timestamp_not_null),
+    T(typed_null_in_not_null_column),
+    T(typed_script_changed_type),
+    {.name = "typed_all_types",
+     .action = "insert",
+     .tafter = k_typed_all_types,
+     .ncols = sizeof k_typed_all_types / sizeof k_typed_all_types[0]},
+    {.name = "typed_delete_all_types",
+     .action = "delete",
+     .tbefore = k_typed_all_types,
+     .ncols = sizeof k_typed_all_types / sizeof k_typed_all_types[0]},
+    {.name = "typed_update_minimal",
+     .action = "update",
+     .tbefore = k_typed_minimal_before,
+     .tafter = k_typed_minimal_after,
+     .ncols = 3},
 };
 
 /* ---- golden files ------------------------------------------------------------------------- */
@@ -297,7 +477,7 @@ static void value_to_mp(const Rowcast__V1__Value *v, msgpack_packer *pk) {
         msgpack_pack_int64(pk, v->int_value);
         return;
     case ROWCAST__V1__VALUE__KIND_UINT_VALUE:
-        assert_true(v->uint_value > INT64_MAX); /* smaller ones are int_value */
+        /* above 2^63-1, or any value of an UNSIGNED column (test_unsigned_columns_...) */
         msgpack_pack_uint64(pk, v->uint_value);
         return;
     case ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE:
@@ -477,7 +657,11 @@ static void test_golden_files_per_value_type(void **state) {
         const golden_t *g = &k_golden[i];
         mp_t m;
         mp_init(&m);
-        pack_event(&m.pk, g->action, g->before, g->after, g->gtid);
+        if (g->ncols) {
+            pack_typed_event(&m.pk, g->action, g->tbefore, g->tafter, g->ncols);
+        } else {
+            pack_event(&m.pk, g->action, g->before, g->after, g->gtid);
+        }
         check_agrees((const uint8_t *)m.sb.data, m.sb.size, &pb);
         char rel[256];
         snprintf(rel, sizeof rel, "msgpack/%s.mp", g->name); /* the input, also a fuzz seed */
@@ -495,6 +679,18 @@ static void test_golden_files_per_value_type(void **state) {
         assert_int_equal(used, m.sb.size);
         snprintf(rel, sizeof rel, "debezium/%s.json", g->name);
         check_golden(rel, dbz.data, dbz.len);
+        /* with the Kafka Connect schema (sink.debezium.schemas), value and key, through rc_msg */
+        rc_msg_t msg = RC_MSG_INIT;
+        char why[256];
+        msg.debezium_schemas = true;
+        assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_DEBEZIUM_JSON, (const uint8_t *)m.sb.data,
+                                       m.sb.size, &used, why, sizeof why),
+                         RC_OK);
+        snprintf(rel, sizeof rel, "debezium-schema/%s.json", g->name);
+        check_golden(rel, msg.value.data, msg.value.len);
+        snprintf(rel, sizeof rel, "debezium-schema/%s.key.json", g->name);
+        check_golden(rel, msg.key.data, msg.key.len);
+        rc_msg_free(&msg);
         msgpack_sbuffer_destroy(&m.sb);
     }
     rc_buf_free(&pb);
@@ -802,6 +998,69 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
     }
     assert_int_equal(total, 97); /* every row event of these files */
     rc_buf_free(&pb);
+}
+
+/* The kinds of the after row's values, protobuf-encoded from the event in m, as "int,uint". */
+static void after_kinds(const mp_t *m, char *out, size_t n) {
+    rc_buf_t pb = RC_BUF_INIT;
+    assert_int_equal(rc_proto_write_event(&pb, (const uint8_t *)m->sb.data, m->sb.size, NULL),
+                     RC_OK);
+    Rowcast__V1__Event *e = rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+    assert_non_null(e);
+    assert_int_equal(e->n_after, 1);
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < e->after[0]->n_columns; i++) {
+        Rowcast__V1__Value__KindCase k = e->after[0]->columns[i]->value->kind_case;
+        o += (size_t)snprintf(out + o, n - o, "%s%s", i ? "," : "",
+                              k == ROWCAST__V1__VALUE__KIND_UINT_VALUE  ? "uint"
+                              : k == ROWCAST__V1__VALUE__KIND_INT_VALUE ? "int"
+                                                                        : "other");
+    }
+    rowcast__v1__event__free_unpacked(e, NULL);
+    rc_buf_free(&pb);
+}
+
+/* kafka.columns is a hint: a column it does not describe (a script renamed or added it), a
+ * malformed descriptor, or none at all gives the value's own kind, and never an error. */
+static void test_kafka_columns_partial_or_malformed_fall_back_to_the_value(void **state) {
+    (void)state;
+    char kinds[64];
+    mp_t m;
+    /* described: id BIGINT UNSIGNED and v INT UNSIGNED */
+    mp_init(&m);
+    pack_typed_event(&m.pk, "insert", NULL, k_typed_int_unsigned_small, 2);
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "uint,uint");
+    msgpack_sbuffer_destroy(&m.sb);
+
+    /* the same row where a script renamed v to w: w has no description */
+    static const tcol_t renamed[] = {ID_COL, {"w", RC_COL_INT, UNS, 0, 0, v_int_five}};
+    mp_init(&m);
+    pack_typed_event(&m.pk, "insert", NULL, renamed, 2);
+    /* rewrite the descriptor's "w" back to "v": the row has w, kafka.columns describes v */
+    char *w = memmem(m.sb.data + m.sb.size - 40, 40, "\x00\x01w", 3);
+    assert_non_null(w);
+    w[2] = 'v';
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "uint,int");
+
+    /* the descriptor cut short inside v's entry (the bin's length says so too) */
+    size_t cut = 3;
+    uint8_t *bin = (uint8_t *)memmem(m.sb.data + m.sb.size - 40, 40, "\xc4", 1);
+    assert_non_null(bin);
+    bin[1] = (uint8_t)(bin[1] - cut);
+    m.sb.size -= cut;
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "uint,int");
+
+    /* kafka.columns of another type (a script set it to a number): ignored */
+    msgpack_sbuffer_destroy(&m.sb);
+    mp_init(&m);
+    pack_event(&m.pk, "insert", NULL, v_int_five, NULL);
+    after_kinds(&m, kinds, sizeof kinds);
+    assert_string_equal(kinds, "int,int");
+    msgpack_sbuffer_destroy(&m.sb);
 }
 
 static void test_key_message_and_string_key(void **state) {
@@ -1127,6 +1386,7 @@ int main(void) {
         cmocka_unit_test(test_msg_headers_and_key_per_format),
         cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
+        cmocka_unit_test(test_kafka_columns_partial_or_malformed_fall_back_to_the_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
