@@ -894,6 +894,9 @@ typedef struct rowctx {
     const rc_tmap_t *tm;
     char *errstr;
     size_t errstr_size;
+    /* PARTIAL_UPDATE_ROWS after image: one bit per JSON column of the table, in column
+     * order; a set bit means the value is a list of diffs against the before image */
+    const uint8_t *partial;
 } rowctx_t;
 
 static rc_err_t col_err(rowctx_t *x, const rc_col_t *c, rc_err_t err, const char *why) {
@@ -1090,6 +1093,30 @@ static rc_err_t binary_pad_slot(rowctx_t *x, rc_slot_t *s, const uint8_t *d, uin
     return RC_OK;
 }
 
+/* A partial JSON value (d/n: the diffs) of column i: applied to the column's value in the
+ * before image, which is still text in scratch; the full document is appended to scratch. */
+static rc_err_t json_diffs(rowctx_t *x, const rc_col_t *c, uint32_t i, const uint8_t *d, size_t n,
+                           char *why, size_t why_size) {
+    const rc_slot_t *bs = &x->b->before[i];
+    if (bs->state == RC_SLOT_ABSENT || bs->state == RC_SLOT_NULL) {
+        snprintf(why, why_size,
+                 "the after image holds JSON diffs (binlog_row_value_options=PARTIAL_JSON) but "
+                 "the before image %s, so the new document cannot be built: log full before "
+                 "images (binlog_row_image=FULL) or whole documents "
+                 "(binlog_row_value_options='')",
+                 bs->state == RC_SLOT_NULL ? "has NULL" : "does not carry the column");
+        return RC_ERR_UNSUPPORTED;
+    }
+    if (bs->state != RC_SLOT_EXT || bs->ext != RC_EXT_JSON || !bs->scratch) {
+        snprintf(why, why_size, "the before value of the JSON diffs is not JSON");
+        return RC_ERR_INVALID;
+    }
+    (void)c;
+    rc_buf_t *sc = &x->b->scratch;
+    return rc_binlog_json_apply_diffs(sc->data + bs->u, bs->len, d, n, x->b->jwork, sc, why,
+                                      why_size);
+}
+
 /* Pass one over a row image: finds each present column's value. *pp moves past the image. */
 static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
                               const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
@@ -1103,10 +1130,15 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
     }
     const uint8_t *nulls = p;
     p += nb;
-    uint32_t k = 0;
+    uint32_t k = 0, jcol = 0;
     for (uint32_t i = 0; i < tm->ncols; i++) {
         rc_slot_t *s = &slots[i];
         s->scratch = false;
+        bool diffs = false;
+        if (x->partial && tm->cols[i].type == RC_T_JSON) {
+            diffs = (x->partial[jcol >> 3] >> (jcol & 7)) & 1;
+            jcol++;
+        }
         if (!(present[i >> 3] & (1u << (i & 7)))) {
             s->state = RC_SLOT_ABSENT;
             continue;
@@ -1143,8 +1175,10 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 }
             } else if (c->kind == RC_K_JSON) {
                 size_t off = x->b->scratch.len;
-                char why[200];
-                rc_err_t err = rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
+                char why[300];
+                rc_err_t err =
+                    diffs ? json_diffs(x, c, i, d, (size_t)n, why, sizeof(why))
+                          : rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
                 if (err != RC_OK) {
                     return col_err(x, c, err, why);
                 }
@@ -1259,6 +1293,35 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
         p += c->size;
     }
     *pp = p;
+    return RC_OK;
+}
+
+/* PARTIAL_UPDATE_ROWS: before each after image, value_options (lenenc) and, when its bit
+ * PARTIAL_JSON_UPDATES (1) is set, a bitmap with one bit per JSON column of the table. */
+static rc_err_t value_options(rowctx_t *x, const uint8_t **pp, const uint8_t *end, uint32_t njson) {
+    uint64_t opts;
+    size_t n = rc_lenenc(*pp, end, &opts);
+    if (n == 0) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
+                               "row image of %s.%s ends before its value options", x->tm->schema,
+                               x->tm->table);
+    }
+    *pp += n;
+    if (opts & ~(uint64_t)1) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_UNSUPPORTED,
+                               "row image of %s.%s has unknown value options 0x%" PRIx64,
+                               x->tm->schema, x->tm->table, opts);
+    }
+    if (opts & 1) {
+        size_t nb = (njson + 7) / 8;
+        if ((size_t)(end - *pp) < nb) {
+            return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
+                                   "row image of %s.%s ends inside its partial JSON bitmap",
+                                   x->tm->schema, x->tm->table);
+        }
+        x->partial = nb ? *pp : NULL;
+        *pp += nb;
+    }
     return RC_OK;
 }
 
@@ -1466,9 +1529,13 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     /* v2 layout: an extra-data block after the post-header (MySQL 30-32, MariaDB 169-171) */
     bool v2 = (t >= RC_EV_WRITE_ROWS_V2 && t <= RC_EV_DELETE_ROWS_V2) ||
               t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
+    bool partial = t == RC_EV_PARTIAL_UPDATE_ROWS; /* the v2 update layout, see below */
+    v2 = v2 || partial;
     bool compressed = t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
     int action; /* 0 ins 1 upd 2 del */
-    if (t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED) {
+    if (partial) {
+        action = 1;
+    } else if (t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED) {
         action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
     } else if (compressed) {
         action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
@@ -1553,7 +1620,11 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     if (pack_fragments(b, tm, h, actions[action], gtid, gtid_len, file_len, pipe_len) != 0) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
-    rowctx_t x = {b, tm, errstr, errstr_size};
+    rowctx_t x = {b, tm, errstr, errstr_size, NULL};
+    uint32_t njson = 0;
+    for (uint32_t i = 0; partial && i < tm->ncols; i++) {
+        njson += tm->cols[i].type == RC_T_JSON;
+    }
     while (p < end) {
         rc_err_t err;
         rc_buf_reset(&b->scratch);
@@ -1561,9 +1632,13 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
             err = prepare_image(&x, present1, n1, &p, end, b->after);
         } else {
             err = prepare_image(&x, present1, n1, &p, end, b->before);
+            if (err == RC_OK && partial) {
+                err = value_options(&x, &p, end, njson);
+            }
             if (err == RC_OK && action == 1) {
                 err = prepare_image(&x, present2, n2, &p, end, b->after);
             }
+            x.partial = NULL;
         }
         if (err != RC_OK) {
             return err;
