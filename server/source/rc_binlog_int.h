@@ -82,6 +82,7 @@ typedef enum rc_kind {
     RC_K_BIT,
     RC_K_JSON,
     RC_K_GEOMETRY, /* length-prefixed SRID + WKB */
+    RC_K_VECTOR,   /* length-prefixed float32 values, little-endian (MySQL 9) */
 } rc_kind_t;
 
 /* Character set class of a string column. */
@@ -208,6 +209,7 @@ enum {
     RC_SLOT_EXT,  /* p/len: canonical text of ext type `ext` */
     RC_SLOT_UINT, /* u: ENUM index / SET bits without metadata */
     RC_SLOT_GEO,  /* aux: SRID; p/len: WKB, or GeoJSON text when ext is RC_EXT_JSON */
+    RC_SLOT_VEC,  /* p/len: VECTOR bytes (len a multiple of 4), packed as an array of float32 */
 };
 
 typedef struct rc_slot {

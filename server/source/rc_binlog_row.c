@@ -402,6 +402,13 @@ static void column_kind(rc_col_t *c) {
             c->size = 0;
         }
         break;
+    case RC_T_VECTOR:
+        if (c->meta >= 1 && c->meta <= 4) {
+            c->kind = RC_K_VECTOR;
+            c->lenbytes = (uint8_t)c->meta;
+            c->size = 0;
+        }
+        break;
     case RC_T_BLOB:
     case RC_T_JSON:
         if (c->meta >= 1 && c->meta <= 4) {
@@ -1158,7 +1165,8 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                                    (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
                                    type_name(c->real_type), c->meta);
         }
-        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY) {
+        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY ||
+            c->kind == RC_K_VECTOR) {
             if (avail < c->lenbytes) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
             }
@@ -1168,7 +1176,18 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             }
             const uint8_t *d = p + c->lenbytes;
             p = d + n;
-            if (c->kind == RC_K_GEOMETRY) {
+            if (c->kind == RC_K_VECTOR) {
+                if (n % 4 != 0) {
+                    char why[96];
+                    snprintf(why, sizeof(why),
+                             "a VECTOR of %" PRIu64 " bytes is not a whole number of 32-bit floats",
+                             n);
+                    return col_err(x, c, RC_ERR_INVALID, why);
+                }
+                s->state = RC_SLOT_VEC;
+                s->p = d;
+                s->len = (uint32_t)n;
+            } else if (c->kind == RC_K_GEOMETRY) {
                 rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
                 if (err != RC_OK) {
                     return err;
@@ -1353,6 +1372,16 @@ static int pack_value(msgpack_packer *pk, const rc_col_t *c, const rc_slot_t *s)
         return pack_ext(pk, (int8_t)s->ext, p, s->len);
     case RC_SLOT_UINT:
         return msgpack_pack_uint64(pk, s->u);
+    case RC_SLOT_VEC: {
+        int r = msgpack_pack_array(pk, s->len / 4);
+        for (uint32_t k = 0; k < s->len; k += 4) {
+            uint32_t bits = rc_le32(p + k);
+            float f;
+            memcpy(&f, &bits, sizeof(f));
+            r |= msgpack_pack_float(pk, f);
+        }
+        return r;
+    }
     case RC_SLOT_GEO: {
         int r = msgpack_pack_map(pk, 2) | PACK_LIT(pk, "srid") | msgpack_pack_uint64(pk, s->aux);
         if (s->ext == RC_EXT_JSON) {
