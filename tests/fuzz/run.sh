@@ -31,6 +31,8 @@ for f in tests/data/binlog/*/*.000001 tests/data/binlog/*/*.binlog tests/data/bi
     tests/data/binlog/*/tcb-eval002c-bin.003320; do
     [ -f "$f" ] && tail -c +5 "$f" >"$work/binlog/$(echo "$f" | tr / _)"
 done
+# seeds for paths no fixture file reaches (see tests/fuzz/seeds/README.md)
+cp tests/fuzz/seeds/binlog/* "$work/binlog/"
 i=0
 tail -n +2 tests/data/binlog/json-binary/vectors.tsv | cut -f2 | while read -r hex; do
     i=$((i + 1))
