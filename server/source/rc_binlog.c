@@ -73,6 +73,7 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     rc_buf_free(&b->scratch);
     rc_buf_free(&b->ev_head);
     rc_buf_free(&b->ev_meta);
+    rc_buf_free(&b->rowbuf);
     for (int i = 0; i < 4; i++) {
         rc_buf_free(&b->jwork[i]);
     }

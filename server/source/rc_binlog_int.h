@@ -275,6 +275,7 @@ struct rc_binlog {
     /* msgpack fragments shared by every row of one rows event (rc_binlog_row.c) */
     rc_buf_t ev_head; /* map header .. "before" key */
     rc_buf_t ev_meta; /* "meta" key .. "key" key */
+    rc_buf_t rowbuf;  /* one row's whole event, handed to the caller's packer at once */
 
     /* per feed call */
     uint64_t now_us; /* 0 until read */
