@@ -16,12 +16,17 @@ static const char k_pairs[201] =
 /* Writes v in exactly `width` digits (more if v needs them); returns digits written. Two
  * digits per step from a table: every DECIMAL group and temporal field goes through here. */
 static size_t put_uint(char *out, uint64_t v, unsigned width) {
-    unsigned n = 1;
-    for (uint64_t t = v; t >= 10; t /= 10) {
-        n++;
-    }
-    if (n < width) {
-        n = width;
+    unsigned n;
+    if (width >= 1 && width <= 9 && v < pow10u[width]) {
+        n = width; /* the common case: a field of known width */
+    } else {
+        n = 1;
+        for (uint64_t t = v; t >= 10; t /= 10) {
+            n++;
+        }
+        if (n < width) {
+            n = width;
+        }
     }
     char *q = out + n;
     while (v >= 100) {
