@@ -613,7 +613,7 @@ static rc_err_t apply(dctx_t *c, uint8_t op, const leg_t *legs, unsigned nlegs, 
             return dfail(c, "the document has no value at the path to remove");
         }
         size_t end = skip_ws(t, n, e.vend);
-        if (t[end] == ',') {
+        if (end < n && t[end] == ',') {
             /* not the last element: it goes with the comma after it */
             return splice(c, e.start, skip_ws(t, n, end + 1), NULL, 0, NULL, 0, NULL, 0);
         }
