@@ -639,7 +639,10 @@ static rc_err_t apply(dctx_t *c, uint8_t op, const leg_t *legs, unsigned nlegs, 
             return dfail(c, "the object already has the member to insert");
         }
         size_t klen_off = c->tmp->len;
-        if (rc_binlog_json_quote((const uint8_t *)c->tmp->data + l->off, l->len, c->tmp) != RC_OK ||
+        /* the key is quoted from tmp into tmp: room for the longest escaping first, so tmp
+         * does not move under it (found by fuzz_json_diff) */
+        if (rc_buf_reserve(c->tmp, (size_t)l->len * 6 + 3) != RC_OK ||
+            rc_binlog_json_quote((const uint8_t *)c->tmp->data + l->off, l->len, c->tmp) != RC_OK ||
             rc_buf_putc(c->tmp, ':') != RC_OK) {
             return nomem(c);
         }

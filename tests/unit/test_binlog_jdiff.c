@@ -159,6 +159,20 @@ static void test_insert_members_in_mysql_key_order(void **state) {
     expect_doc("[{\"x\":1}]", ONE(1, "$[0].\"y z\"", J_STR_ROME), "[{\"x\":1,\"y z\":\"Rome\"}]");
 }
 
+/* Regression (found by fuzz_json_diff): the key of an inserted member was quoted from the
+ * key buffer into itself, and read freed memory when its escapes made the buffer grow. */
+static void test_insert_of_a_key_that_grows_when_escaped(void **state) {
+    (void)state;
+    char path[2 + 120 + 1] = "$.", want[2 + 120 * 6 + 8] = "{\"";
+    memset(path + 2, 0x01, 120);
+    path[122] = '\0';
+    for (int i = 0; i < 120; i++) {
+        strcat(want, "\\u0001");
+    }
+    strcat(want, "\":true}");
+    expect_doc("{}", ONE(1, path, J_TRUE), want);
+}
+
 static void test_insert_array_elements(void **state) {
     (void)state;
     expect_doc("[1,2]", ONE(1, "$[0]", J_TRUE), "[true,1,2]");
@@ -301,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_replace_members_elements_and_the_root),
         cmocka_unit_test(test_quoted_member_names),
         cmocka_unit_test(test_insert_members_in_mysql_key_order),
+        cmocka_unit_test(test_insert_of_a_key_that_grows_when_escaped),
         cmocka_unit_test(test_insert_array_elements),
         cmocka_unit_test(test_remove_first_middle_last_and_only),
         cmocka_unit_test(test_diffs_apply_in_order),
