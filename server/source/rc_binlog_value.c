@@ -35,7 +35,7 @@ static size_t put_uint(char *out, uint64_t v, unsigned width) {
         q -= 2;
         memcpy(q, k_pairs + 2 * r, 2);
     }
-    if (v >= 10) {
+    if (v >= 10 || q - out >= 2) { /* a 2-digit field below 10 gets its leading zero here */
         q -= 2;
         memcpy(q, k_pairs + 2 * v, 2);
     } else {
