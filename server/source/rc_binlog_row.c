@@ -1103,8 +1103,8 @@ static rc_err_t binary_pad_slot(rowctx_t *x, rc_slot_t *s, const uint8_t *d, uin
 
 /* A partial JSON value (d/n: the diffs) of column i: applied to the column's value in the
  * before image, which is still text in scratch; the full document is appended to scratch. */
-static rc_err_t json_diffs(rowctx_t *x, const rc_col_t *c, uint32_t i, const uint8_t *d, size_t n,
-                           char *why, size_t why_size) {
+static rc_err_t json_diffs(rowctx_t *x, uint32_t i, const uint8_t *d, size_t n, char *why,
+                           size_t why_size) {
     const rc_slot_t *bs = &x->b->before[i];
     if (bs->state == RC_SLOT_ABSENT || bs->state == RC_SLOT_NULL) {
         snprintf(why, why_size,
@@ -1119,7 +1119,6 @@ static rc_err_t json_diffs(rowctx_t *x, const rc_col_t *c, uint32_t i, const uin
         snprintf(why, why_size, "the before value of the JSON diffs is not JSON");
         return RC_ERR_INVALID;
     }
-    (void)c;
     rc_buf_t *sc = &x->b->scratch;
     return rc_binlog_json_apply_diffs(sc->data + bs->u, bs->len, d, n, x->b->jwork, sc, why,
                                       why_size);
@@ -1201,7 +1200,7 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                 size_t off = x->b->scratch.len;
                 char why[300];
                 rc_err_t err =
-                    diffs ? json_diffs(x, c, i, d, (size_t)n, why, sizeof(why))
+                    diffs ? json_diffs(x, i, d, (size_t)n, why, sizeof(why))
                           : rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
                 if (err != RC_OK) {
                     return col_err(x, c, err, why);
@@ -1321,7 +1320,9 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
 }
 
 /* PARTIAL_UPDATE_ROWS: before each after image, value_options (lenenc) and, when its bit
- * PARTIAL_JSON_UPDATES (1) is set, a bitmap with one bit per JSON column of the table. */
+ * PARTIAL_JSON_UPDATES (1) is set, a bitmap with one bit per JSON column of the table (its
+ * size counts them all; with binlog_row_image=FULL, the only image diffs can be applied to,
+ * every JSON column is in the after image, so bit k is the table's k-th JSON column). */
 static rc_err_t value_options(rowctx_t *x, const uint8_t **pp, const uint8_t *end, uint32_t njson) {
     uint64_t opts;
     size_t n = rc_lenenc(*pp, end, &opts);
