@@ -54,6 +54,8 @@ def value_of(v):
         return list(v.set_value.members)
     if kind == "geometry_value":
         return {"srid": v.geometry_value.srid, "wkb": v.geometry_value.wkb}
+    if kind == "vector_value":
+        return list(v.vector_value.values)
     return getattr(v, kind)  # bool, int, uint, float, double, string, bytes, enum
 
 

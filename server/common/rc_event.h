@@ -86,6 +86,7 @@ enum rc_col_type {
     RC_COL_BIT = 18, /* length = bits (1..64) */
     RC_COL_JSON = 19,
     RC_COL_GEOMETRY = 20,
+    RC_COL_VECTOR = 21, /* an array of float32 */
 };
 
 enum rc_col_flag {

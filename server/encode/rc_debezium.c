@@ -347,10 +347,11 @@ typedef struct cschema {
     char params[96];
     bool geometry; /* the Geometry struct {wkb, srid} */
     bool geojson;  /* rowcast's {srid, geojson} (source.geometry: geojson) */
+    bool vector;   /* an array of float32 (VECTOR) */
 } cschema_t;
 
 /* Families a payload value can have; a schema fits a value when their families are equal. */
-enum { FAM_NONE, FAM_INT, FAM_FLOAT, FAM_BOOL, FAM_TEXT, FAM_STRUCT };
+enum { FAM_NONE, FAM_INT, FAM_FLOAT, FAM_BOOL, FAM_TEXT, FAM_STRUCT, FAM_ARRAY };
 
 static int family_of(const char *type) {
     if (type[0] == 'i') {
@@ -358,6 +359,9 @@ static int family_of(const char *type) {
     }
     if (type[0] == 'f' || type[0] == 'd') {
         return FAM_FLOAT;
+    }
+    if (type[0] == 'a') {
+        return FAM_ARRAY;
     }
     return type[0] == 'b' && type[1] == 'o'                                       ? FAM_BOOL
            : type[0] == 's' && type[1] == 't' && type[2] == 'r' && type[3] == 'u' ? FAM_STRUCT
@@ -439,6 +443,10 @@ static bool col_schema(const rc_col_info_t *c, cschema_t *s) {
         CS("struct", "io.debezium.data.geometry.Geometry");
         s->geometry = true;
         break;
+    case RC_COL_VECTOR:
+        CS("array", NULL);
+        s->vector = true;
+        break;
     default:
         return false;
     }
@@ -460,6 +468,20 @@ static void value_schema(const uint8_t *v, const uint8_t *end, cschema_t *s) {
         CS("double", NULL);
     } else if (c >= 0xc4 && c <= 0xc6) {
         CS("bytes", NULL);
+    } else if ((c >= 0x90 && c <= 0x9f) || c == 0xdc || c == 0xdd) {
+        const uint8_t *p = v;
+        uint32_t n;
+        bool floats = rc_mp_read_array(&p, end, &n) == RC_OK && n > 0 &&
+                      (uint64_t)n * 5 <= (uint64_t)(end - p);
+        for (uint32_t i = 0; floats && i < n; i++) {
+            floats = p[(size_t)i * 5] == 0xca;
+        }
+        if (floats) { /* a VECTOR's values */
+            CS("array", NULL);
+            s->vector = true;
+        } else {
+            CS("string", "io.debezium.data.Json"); /* a script's list (README) */
+        }
     } else if ((c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf) {
         const uint8_t *g[3];
         static const char *const geo_keys[] = {"wkb", "geojson", "srid"};
@@ -552,6 +574,8 @@ static rc_err_t put_field(rc_buf_t *out, const cschema_t *s, bool optional, cons
                   : LIT(out, "\",\"fields\":[{\"type\":\"int32\",\"optional\":true,\"field\":"
                              "\"srid\"},{\"type\":\"string\",\"optional\":false,\"name\":"
                              "\"io.debezium.data.Json\",\"version\":1,\"field\":\"geojson\"}]");
+    } else if (s->vector) {
+        err = err ? err : LIT(out, "\",\"items\":{\"type\":\"float\",\"optional\":false}");
     } else {
         err = err ? err : rc_buf_putc(out, '"');
     }

@@ -533,6 +533,47 @@ static inline bool is_int_col(uint8_t t) {
     return t >= RC_COL_TINYINT && t <= RC_COL_BIGINT;
 }
 
+/* VECTOR values come from the decoder as an array of float32 (msgpack 0xca); a non-empty
+ * array of nothing else is a Vector (a script's numbers are float64 or integers). */
+static bool is_vector(const uint8_t *arr, const uint8_t *end, uint32_t *n) {
+    const uint8_t *p = arr;
+    if (rc_mp_read_array(&p, end, n) != RC_OK || *n == 0 ||
+        (uint64_t)*n * 5 > (uint64_t)(end - p)) {
+        return false;
+    }
+    for (uint32_t i = 0; i < *n; i++) {
+        if (p[(size_t)i * 5] != 0xca) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Vector {values: packed float} from the n float32 of the array at *pp (moved past it). */
+static rc_err_t put_vector(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    size_t mark;
+    uint32_t n;
+    rc_err_t err = rc_mp_read_array(&p, end, &n);
+    if (err != RC_OK ||
+        (err = sub_begin(out, ROWCAST__V1__VALUE__KIND_VECTOR_VALUE, &mark)) != RC_OK ||
+        (err = put_tag(out, 1, WT_LEN)) != RC_OK ||
+        (err = put_varint(out, (uint64_t)n * 4)) != RC_OK ||
+        (err = rc_buf_reserve(out, (size_t)n * 4)) != RC_OK) {
+        return err;
+    }
+    for (uint32_t i = 0; i < n; i++, p += 5) {
+        char *o = out->data + out->len; /* msgpack's big-endian to protobuf's little-endian */
+        o[0] = (char)p[4];
+        o[1] = (char)p[3];
+        o[2] = (char)p[2];
+        o[3] = (char)p[1];
+        out->len += 4;
+    }
+    *pp = p;
+    return sub_end(out, mark);
+}
+
 /* The body of a Value message for the object at *pp (moved past it); col is what
  * kafka.columns says about its column (type RC_COL_UNKNOWN when nothing). */
 static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
@@ -577,6 +618,11 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
         }
         /* fall through */
     case MP_ARRAY: {
+        uint32_t nvec;
+        if (v.kind == MP_ARRAY && is_vector(start, end, &nvec)) {
+            *pp = start;
+            return put_vector(out, pp, end);
+        }
         /* a list or map a script put into a row: its JSON text */
         size_t mark, used;
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, &mark)) != RC_OK ||

@@ -74,6 +74,10 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     rc_buf_free(&b->ev_head);
     rc_buf_free(&b->ev_meta);
     rc_buf_free(&b->prev_gtids);
+    rc_buf_free(&b->rowbuf);
+    for (int i = 0; i < 4; i++) {
+        rc_buf_free(&b->jwork[i]);
+    }
     ZSTD_freeDCtx(b->zstd);
     free(b->zbuf);
     free(b->mbuf);
@@ -900,6 +904,7 @@ static rc_err_t feed_event(rc_binlog_t *b, const uint8_t *ev, size_t len, msgpac
     case RC_EV_MARIA_WRITE_ROWS_COMPRESSED:
     case RC_EV_MARIA_UPDATE_ROWS_COMPRESSED:
     case RC_EV_MARIA_DELETE_ROWS_COMPRESSED:
+    case RC_EV_PARTIAL_UPDATE_ROWS:
         err = rc_binlog_rows(b, &h, body, blen, pk, info, errstr, errstr_size);
         break;
     case RC_EV_TRANSACTION_PAYLOAD:
@@ -931,10 +936,6 @@ static rc_err_t feed_event(rc_binlog_t *b, const uint8_t *ev, size_t len, msgpac
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_PROTOCOL,
                                "the server logged an incident: changes may be missing from "
                                "the binlog here");
-    case RC_EV_PARTIAL_UPDATE_ROWS:
-        return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_UNSUPPORTED,
-                               "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) "
-                               "are not supported yet");
     case RC_EV_MARIA_START_ENCRYPTION:
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_UNSUPPORTED,
                                "encrypted binlogs are not supported");

@@ -159,8 +159,10 @@ rc_binlog_flavor_t rc_binlog_flavor(const rc_binlog_t *b);
 bool rc_binlog_has_checksum(const rc_binlog_t *b);
 const char *rc_binlog_server_version(const rc_binlog_t *b);
 
-/* CRC32 (ISO-HDLC, as binlog checksums) of data. */
+/* CRC32 (ISO-HDLC, as binlog checksums) of data; with PCLMULQDQ where the CPU has it. */
 uint32_t rc_binlog_crc32(const uint8_t *data, size_t len);
+/* The same, continued from crc (a previous result, or 0), as zlib's crc32(crc, data, len). */
+uint32_t rc_binlog_crc32_update(uint32_t crc, const uint8_t *data, size_t len);
 
 /* A binlog file on disk, read event by event (replay, tests, benchmarks).
  * Checks the magic; each call hands out the next whole event. The pointer stays valid until

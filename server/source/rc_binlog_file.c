@@ -1,9 +1,8 @@
 /* rc_binlog_file.c: reads a binlog file from disk one whole event at a time (replay, tests,
- * benchmarks) into one reused buffer; also the binlog CRC32. */
+ * benchmarks) into one reused buffer. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 #include "rc_binlog_int.h"
 
@@ -14,17 +13,6 @@ struct rc_binlog_file {
     uint64_t next; /* offset of the next event */
     uint64_t last; /* offset of the event last handed out */
 };
-
-uint32_t rc_binlog_crc32(const uint8_t *data, size_t len) {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (len > 0) {
-        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-        crc = crc32(crc, data, n);
-        data += n;
-        len -= n;
-    }
-    return (uint32_t)crc;
-}
 
 rc_binlog_file_t *rc_binlog_file_open(const char *path, char *errstr, size_t errstr_size) {
     rc_binlog_file_t *f = calloc(1, sizeof(*f));

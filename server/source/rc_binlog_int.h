@@ -82,6 +82,7 @@ typedef enum rc_kind {
     RC_K_BIT,
     RC_K_JSON,
     RC_K_GEOMETRY, /* length-prefixed SRID + WKB */
+    RC_K_VECTOR,   /* length-prefixed float32 values, little-endian (MySQL 9) */
 } rc_kind_t;
 
 /* Character set class of a string column. */
@@ -210,6 +211,7 @@ enum {
     RC_SLOT_EXT,  /* p/len: canonical text of ext type `ext` */
     RC_SLOT_UINT, /* u: ENUM index / SET bits without metadata */
     RC_SLOT_GEO,  /* aux: SRID; p/len: WKB, or GeoJSON text when ext is RC_EXT_JSON */
+    RC_SLOT_VEC,  /* p/len: VECTOR bytes (len a multiple of 4), packed as an array of float32 */
 };
 
 typedef struct rc_slot {
@@ -274,9 +276,11 @@ struct rc_binlog {
     rc_slot_t *before, *after;
     uint32_t slots_cap;
     rc_buf_t scratch;
+    rc_buf_t jwork[4]; /* PARTIAL_UPDATE_ROWS: rc_binlog_json_apply_diffs's buffers */
     /* msgpack fragments shared by every row of one rows event (rc_binlog_row.c) */
     rc_buf_t ev_head; /* map header .. "before" key */
     rc_buf_t ev_meta; /* "meta" key .. "key" key */
+    rc_buf_t rowbuf;  /* one row's whole event, handed to the caller's packer at once */
 
     /* per feed call */
     uint64_t now_us; /* 0 until read */
@@ -401,6 +405,18 @@ size_t rc_binlog_fmt_datetime_packed(int64_t packed, unsigned fsp, char sep, cha
 size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
 /* rc_binlog_json.c: MySQL's JSON text of a double (shortest round trip, "1.0"); NUL-ended */
 size_t rc_binlog_fmt_double(double d, char *out);
+/* rc_binlog_json.c: s/n as a JSON string (quoted and escaped as rc_binlog_json_text writes
+ * strings), appended to out. RC_ERR_NOMEM only. */
+rc_err_t rc_binlog_json_quote(const uint8_t *s, size_t n, rc_buf_t *out);
+/* rc_binlog_jdiff.c: a PARTIAL_UPDATE_ROWS JSON value: d/n is the column's list of diffs
+ * (operation byte 0 REPLACE / 1 INSERT / 2 REMOVE, lenenc path length, path, and but for REMOVE
+ * a lenenc value length and a binary JSON value). Applies them in order to doc/doclen (compact
+ * JSON text as rc_binlog_json_text writes it) and appends the resulting text to out. work is
+ * four buffers kept by the caller (nothing is allocated once they are large enough); doc may
+ * point into out. Returns RC_ERR_INVALID with a sentence in why for a malformed diff, a bad
+ * path or a path the document does not have, RC_ERR_NOMEM when a buffer cannot grow. */
+rc_err_t rc_binlog_json_apply_diffs(const char *doc, size_t doclen, const uint8_t *d, size_t n,
+                                    rc_buf_t work[4], rc_buf_t *out, char *why, size_t why_size);
 /* UTF-8 from latin1 (cp1252, as MySQL's latin1); appends to out. */
 rc_err_t rc_binlog_latin1_to_utf8(const uint8_t *p, size_t len, rc_buf_t *out);
 bool rc_binlog_utf8_valid(const uint8_t *p, size_t len);

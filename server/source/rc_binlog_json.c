@@ -410,6 +410,12 @@ static rc_err_t jvalue(jctx_t *c, uint8_t type, const uint8_t *p, size_t len, in
     }
 }
 
+rc_err_t rc_binlog_json_quote(const uint8_t *s, size_t n, rc_buf_t *out) {
+    char why[64];
+    jctx_t c = {out, why, sizeof(why), RC_OK};
+    return jstring(&c, s, n);
+}
+
 rc_err_t rc_binlog_json_text(const uint8_t *p, size_t len, rc_buf_t *out, char *errstr,
                              size_t errstr_size) {
     jctx_t c = {out, errstr, errstr_size, RC_OK};

@@ -403,6 +403,13 @@ static void column_kind(rc_col_t *c) {
             c->size = 0;
         }
         break;
+    case RC_T_VECTOR:
+        if (c->meta >= 1 && c->meta <= 4) {
+            c->kind = RC_K_VECTOR;
+            c->lenbytes = (uint8_t)c->meta;
+            c->size = 0;
+        }
+        break;
     case RC_T_BLOB:
     case RC_T_JSON:
         if (c->meta >= 1 && c->meta <= 4) {
@@ -656,6 +663,11 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
         c->pname_off = (uint32_t)off;
         c->pname_len = (uint32_t)(tm->packed_names.len - off);
     }
+    /* 16 readable bytes past the last name, for w_name's fixed-size copy */
+    if (rc_buf_reserve(&tm->packed_names, 16) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    memset(tm->packed_names.data + tm->packed_names.len, 0, 16);
     return RC_OK;
 }
 
@@ -708,6 +720,8 @@ static uint8_t col_type(const rc_col_t *c) {
         return RC_COL_JSON;
     case RC_K_GEOMETRY:
         return RC_COL_GEOMETRY;
+    case RC_K_VECTOR:
+        return RC_COL_VECTOR;
     default:
         return RC_COL_UNKNOWN;
     }
@@ -999,15 +1013,14 @@ static int pack_str(msgpack_packer *pk, const void *s, size_t n) {
     return msgpack_pack_str(pk, n) | msgpack_pack_str_body(pk, s, n);
 }
 
-static int pack_ext(msgpack_packer *pk, int8_t type, const void *s, size_t n) {
-    return msgpack_pack_ext(pk, n, type) | msgpack_pack_ext_body(pk, s, n);
-}
-
 typedef struct rowctx {
     rc_binlog_t *b;
     const rc_tmap_t *tm;
     char *errstr;
     size_t errstr_size;
+    /* PARTIAL_UPDATE_ROWS after image: one bit per JSON column of the table, in column
+     * order; a set bit means the value is a list of diffs against the before image */
+    const uint8_t *partial;
 } rowctx_t;
 
 static rc_err_t col_err(rowctx_t *x, const rc_col_t *c, rc_err_t err, const char *why) {
@@ -1204,6 +1217,29 @@ static rc_err_t binary_pad_slot(rowctx_t *x, rc_slot_t *s, const uint8_t *d, uin
     return RC_OK;
 }
 
+/* A partial JSON value (d/n: the diffs) of column i: applied to the column's value in the
+ * before image, which is still text in scratch; the full document is appended to scratch. */
+static rc_err_t json_diffs(rowctx_t *x, uint32_t i, const uint8_t *d, size_t n, char *why,
+                           size_t why_size) {
+    const rc_slot_t *bs = &x->b->before[i];
+    if (bs->state == RC_SLOT_ABSENT || bs->state == RC_SLOT_NULL) {
+        snprintf(why, why_size,
+                 "the after image holds JSON diffs (binlog_row_value_options=PARTIAL_JSON) but "
+                 "the before image %s, so the new document cannot be built: log full before "
+                 "images (binlog_row_image=FULL) or whole documents "
+                 "(binlog_row_value_options='')",
+                 bs->state == RC_SLOT_NULL ? "has NULL" : "does not carry the column");
+        return RC_ERR_UNSUPPORTED;
+    }
+    if (bs->state != RC_SLOT_EXT || bs->ext != RC_EXT_JSON || !bs->scratch) {
+        snprintf(why, why_size, "the before value of the JSON diffs is not JSON");
+        return RC_ERR_INVALID;
+    }
+    rc_buf_t *sc = &x->b->scratch;
+    return rc_binlog_json_apply_diffs(sc->data + bs->u, bs->len, d, n, x->b->jwork, sc, why,
+                                      why_size);
+}
+
 /* Pass one over a row image: finds each present column's value. *pp moves past the image. */
 static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
                               const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
@@ -1217,10 +1253,15 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
     }
     const uint8_t *nulls = p;
     p += nb;
-    uint32_t k = 0;
+    uint32_t k = 0, jcol = 0;
     for (uint32_t i = 0; i < tm->ncols; i++) {
         rc_slot_t *s = &slots[i];
         s->scratch = false;
+        bool diffs = false;
+        if (x->partial && tm->cols[i].type == RC_T_JSON) {
+            diffs = (x->partial[jcol >> 3] >> (jcol & 7)) & 1;
+            jcol++;
+        }
         if (!(present[i >> 3] & (1u << (i & 7)))) {
             s->state = RC_SLOT_ABSENT;
             continue;
@@ -1240,25 +1281,43 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
                                    (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
                                    type_name(c->real_type), c->meta);
         }
-        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY) {
+        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY ||
+            c->kind == RC_K_VECTOR) {
             if (avail < c->lenbytes) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
             }
-            uint64_t n = rc_le(p, c->lenbytes);
+            /* lenbytes is 1-4; a switch, not rc_le's loop, which was a tenth of this pass */
+            uint64_t n = c->lenbytes == 1   ? p[0]
+                         : c->lenbytes == 2 ? rc_le16(p)
+                         : c->lenbytes == 3 ? rc_le24(p)
+                                            : rc_le32(p);
             if (avail - c->lenbytes < n) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
             }
             const uint8_t *d = p + c->lenbytes;
             p = d + n;
-            if (c->kind == RC_K_GEOMETRY) {
+            if (c->kind == RC_K_VECTOR) {
+                if (n % 4 != 0) {
+                    char why[96];
+                    snprintf(why, sizeof(why),
+                             "a VECTOR of %" PRIu64 " bytes is not a whole number of 32-bit floats",
+                             n);
+                    return col_err(x, c, RC_ERR_INVALID, why);
+                }
+                s->state = RC_SLOT_VEC;
+                s->p = d;
+                s->len = (uint32_t)n;
+            } else if (c->kind == RC_K_GEOMETRY) {
                 rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
                 if (err != RC_OK) {
                     return err;
                 }
             } else if (c->kind == RC_K_JSON) {
                 size_t off = x->b->scratch.len;
-                char why[200];
-                rc_err_t err = rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
+                char why[300];
+                rc_err_t err =
+                    diffs ? json_diffs(x, i, d, (size_t)n, why, sizeof(why))
+                          : rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
                 if (err != RC_OK) {
                     return col_err(x, c, err, why);
                 }
@@ -1376,6 +1435,37 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
     return RC_OK;
 }
 
+/* PARTIAL_UPDATE_ROWS: before each after image, value_options (lenenc) and, when its bit
+ * PARTIAL_JSON_UPDATES (1) is set, a bitmap with one bit per JSON column of the table (its
+ * size counts them all; with binlog_row_image=FULL, the only image diffs can be applied to,
+ * every JSON column is in the after image, so bit k is the table's k-th JSON column). */
+static rc_err_t value_options(rowctx_t *x, const uint8_t **pp, const uint8_t *end, uint32_t njson) {
+    uint64_t opts;
+    size_t n = rc_lenenc(*pp, end, &opts);
+    if (n == 0) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
+                               "row image of %s.%s ends before its value options", x->tm->schema,
+                               x->tm->table);
+    }
+    *pp += n;
+    if (opts & ~(uint64_t)1) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_UNSUPPORTED,
+                               "row image of %s.%s has unknown value options 0x%" PRIx64,
+                               x->tm->schema, x->tm->table, opts);
+    }
+    if (opts & 1) {
+        size_t nb = (njson + 7) / 8;
+        if ((size_t)(end - *pp) < nb) {
+            return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
+                                   "row image of %s.%s ends inside its partial JSON bitmap",
+                                   x->tm->schema, x->tm->table);
+        }
+        x->partial = nb ? *pp : NULL;
+        *pp += nb;
+    }
+    return RC_OK;
+}
+
 static void fixup(rc_binlog_t *b, rc_slot_t *slots, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         if (slots[i].scratch) {
@@ -1387,119 +1477,367 @@ static void fixup(rc_binlog_t *b, rc_slot_t *slots, uint32_t n) {
     }
 }
 
-/* Pass two: one value. */
-static int pack_value(msgpack_packer *pk, const rc_col_t *c, const rc_slot_t *s) {
+/* ---- pass two: a row event as msgpack, written straight into b->rowbuf ------------------- */
+
+/* The forms msgpack-c's packer picks (smallest that fits), written with inline stores instead
+ * of one packer callback per piece: the packer's per-call cost was the largest part of a row's
+ * decode. Each returns 0, or -1 when the buffer cannot grow. */
+static inline uint8_t *w_room(rc_buf_t *o, size_t n) {
+    if (o->cap - o->len < n && rc_buf_reserve(o, n) != RC_OK) {
+        return NULL;
+    }
+    return (uint8_t *)o->data + o->len;
+}
+
+static inline void w_be16(uint8_t *q, uint32_t v) {
+    q[0] = (uint8_t)(v >> 8);
+    q[1] = (uint8_t)v;
+}
+
+static inline void w_be32(uint8_t *q, uint32_t v) {
+    q[0] = (uint8_t)(v >> 24);
+    q[1] = (uint8_t)(v >> 16);
+    q[2] = (uint8_t)(v >> 8);
+    q[3] = (uint8_t)v;
+}
+
+static inline void w_be64(uint8_t *q, uint64_t v) {
+    w_be32(q, (uint32_t)(v >> 32));
+    w_be32(q + 4, (uint32_t)v);
+}
+
+static inline int w_byte(rc_buf_t *o, uint8_t c) {
+    uint8_t *q = w_room(o, 1);
+    if (!q) {
+        return -1;
+    }
+    *q = c;
+    o->len++;
+    return 0;
+}
+
+static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
+    uint8_t *q = w_room(o, n);
+    if (!q) {
+        return -1;
+    }
+    memcpy(q, p, n);
+    o->len += n;
+    return 0;
+}
+
+static int w_uint(rc_buf_t *o, uint64_t v) {
+    uint8_t *q = w_room(o, 9);
+    if (!q) {
+        return -1;
+    }
+    if (v < 128) {
+        q[0] = (uint8_t)v;
+        o->len += 1;
+    } else if (v < 256) {
+        q[0] = 0xcc;
+        q[1] = (uint8_t)v;
+        o->len += 2;
+    } else if (v < 65536) {
+        q[0] = 0xcd;
+        w_be16(q + 1, (uint32_t)v);
+        o->len += 3;
+    } else if (v <= UINT32_MAX) {
+        q[0] = 0xce;
+        w_be32(q + 1, (uint32_t)v);
+        o->len += 5;
+    } else {
+        q[0] = 0xcf;
+        w_be64(q + 1, v);
+        o->len += 9;
+    }
+    return 0;
+}
+
+static int w_int(rc_buf_t *o, int64_t v) {
+    if (v >= 0) {
+        return w_uint(o, (uint64_t)v);
+    }
+    uint8_t *q = w_room(o, 9);
+    if (!q) {
+        return -1;
+    }
+    if (v >= -32) {
+        q[0] = (uint8_t)(int8_t)v;
+        o->len += 1;
+    } else if (v >= INT8_MIN) {
+        q[0] = 0xd0;
+        q[1] = (uint8_t)(int8_t)v;
+        o->len += 2;
+    } else if (v >= INT16_MIN) {
+        q[0] = 0xd1;
+        w_be16(q + 1, (uint16_t)(int16_t)v);
+        o->len += 3;
+    } else if (v >= INT32_MIN) {
+        q[0] = 0xd2;
+        w_be32(q + 1, (uint32_t)(int32_t)v);
+        o->len += 5;
+    } else {
+        q[0] = 0xd3;
+        w_be64(q + 1, (uint64_t)v);
+        o->len += 9;
+    }
+    return 0;
+}
+
+/* A map or array header (base 0x80 / 0x90 for the fix forms, 0xde / 0xdc beyond). */
+static int w_container(rc_buf_t *o, uint32_t n, bool map) {
+    uint8_t *q = w_room(o, 5);
+    if (!q) {
+        return -1;
+    }
+    if (n < 16) {
+        q[0] = (uint8_t)((map ? 0x80 : 0x90) | n);
+        o->len += 1;
+    } else if (n < 65536) {
+        q[0] = map ? 0xde : 0xdc;
+        w_be16(q + 1, n);
+        o->len += 3;
+    } else {
+        q[0] = map ? 0xdf : 0xdd;
+        w_be32(q + 1, n);
+        o->len += 5;
+    }
+    return 0;
+}
+
+/* str (fix/8/16/32) or bin (8/16/32) with its bytes. */
+static int w_strbin(rc_buf_t *o, const void *p, uint32_t n, bool bin) {
+    uint8_t *q = w_room(o, (size_t)n + 5);
+    if (!q) {
+        return -1;
+    }
+    size_t h;
+    if (!bin && n < 32) {
+        q[0] = (uint8_t)(0xa0 | n);
+        h = 1;
+    } else if (n < 256) {
+        q[0] = bin ? 0xc4 : 0xd9;
+        q[1] = (uint8_t)n;
+        h = 2;
+    } else if (n < 65536) {
+        q[0] = bin ? 0xc5 : 0xda;
+        w_be16(q + 1, n);
+        h = 3;
+    } else {
+        q[0] = bin ? 0xc6 : 0xdb;
+        w_be32(q + 1, n);
+        h = 5;
+    }
+    if (n) {
+        memcpy(q + h, p, n);
+    }
+    o->len += h + n;
+    return 0;
+}
+
+static int w_ext(rc_buf_t *o, int8_t type, const void *p, uint32_t n) {
+    uint8_t *q = w_room(o, (size_t)n + 6);
+    if (!q) {
+        return -1;
+    }
+    size_t h;
+    switch (n) {
+    case 1:
+        q[0] = 0xd4;
+        h = 1;
+        break;
+    case 2:
+        q[0] = 0xd5;
+        h = 1;
+        break;
+    case 4:
+        q[0] = 0xd6;
+        h = 1;
+        break;
+    case 8:
+        q[0] = 0xd7;
+        h = 1;
+        break;
+    case 16:
+        q[0] = 0xd8;
+        h = 1;
+        break;
+    default:
+        if (n < 256) {
+            q[0] = 0xc7;
+            q[1] = (uint8_t)n;
+            h = 2;
+        } else if (n < 65536) {
+            q[0] = 0xc8;
+            w_be16(q + 1, n);
+            h = 3;
+        } else {
+            q[0] = 0xc9;
+            w_be32(q + 1, n);
+            h = 5;
+        }
+        break;
+    }
+    q[h++] = (uint8_t)type;
+    if (n) {
+        memcpy(q + h, p, n);
+    }
+    o->len += h + n;
+    return 0;
+}
+
+static int w_float_bits(rc_buf_t *o, uint32_t bits) {
+    uint8_t *q = w_room(o, 5);
+    if (!q) {
+        return -1;
+    }
+    q[0] = 0xca;
+    w_be32(q + 1, bits);
+    o->len += 5;
+    return 0;
+}
+
+static int w_double_bits(rc_buf_t *o, uint64_t bits) {
+    uint8_t *q = w_room(o, 9);
+    if (!q) {
+        return -1;
+    }
+    q[0] = 0xcb;
+    w_be64(q + 1, bits);
+    o->len += 9;
+    return 0;
+}
+
+#define W_LIT(o, s) w_strbin(o, s, sizeof(s) - 1, false)
+
+/* A packed column name: names of up to 16 bytes (nearly all) are copied as 16 fixed bytes,
+ * which the compiler inlines, instead of a memcpy call of a few bytes per column; the names
+ * buffer has 16 readable bytes after its end (pack_names). */
+static inline int w_name(rc_buf_t *o, const rc_tmap_t *tm, const rc_col_t *c) {
+    const char *src = tm->packed_names.data + c->pname_off;
+    if (c->pname_len > 16) {
+        return w_raw(o, src, c->pname_len);
+    }
+    uint8_t *q = w_room(o, 16);
+    if (!q) {
+        return -1;
+    }
+    memcpy(q, src, 16);
+    o->len += c->pname_len;
+    return 0;
+}
+
+/* One value. */
+static int pack_value(rc_buf_t *o, const rc_col_t *c, const rc_slot_t *s) {
     const uint8_t *p = s->p;
     char tmp[RC_BINLOG_TEXT_MAX];
     size_t n;
     switch (s->state) {
     case RC_SLOT_ABSENT:
     case RC_SLOT_NULL:
-        return msgpack_pack_nil(pk);
+        return w_byte(o, 0xc0);
     case RC_SLOT_STR:
-        return pack_str(pk, p, s->len);
+        return w_strbin(o, p, s->len, false);
     case RC_SLOT_BIN:
-        return msgpack_pack_bin(pk, s->len) | msgpack_pack_bin_body(pk, p, s->len);
+        return w_strbin(o, p, s->len, true);
     case RC_SLOT_EXT:
-        return pack_ext(pk, (int8_t)s->ext, p, s->len);
+        return w_ext(o, (int8_t)s->ext, p, s->len);
     case RC_SLOT_UINT:
-        return msgpack_pack_uint64(pk, s->u);
-    case RC_SLOT_GEO: {
-        int r = msgpack_pack_map(pk, 2) | PACK_LIT(pk, "srid") | msgpack_pack_uint64(pk, s->aux);
-        if (s->ext == RC_EXT_JSON) {
-            return r | PACK_LIT(pk, "geojson") | pack_ext(pk, RC_EXT_JSON, p, s->len);
+        return w_uint(o, s->u);
+    case RC_SLOT_VEC: {
+        int r = w_container(o, s->len / 4, false);
+        for (uint32_t k = 0; k < s->len; k += 4) {
+            r |= w_float_bits(o, rc_le32(p + k));
         }
-        return r | PACK_LIT(pk, "wkb") | msgpack_pack_bin(pk, s->len) |
-               msgpack_pack_bin_body(pk, p, s->len);
+        return r;
+    }
+    case RC_SLOT_GEO: {
+        int r = w_container(o, 2, true) | W_LIT(o, "srid") | w_uint(o, s->aux);
+        if (s->ext == RC_EXT_JSON) {
+            return r | W_LIT(o, "geojson") | w_ext(o, RC_EXT_JSON, p, s->len);
+        }
+        return r | W_LIT(o, "wkb") | w_strbin(o, p, s->len, true);
     }
     default:
         break;
     }
     switch (c->kind) {
     case RC_K_INT8:
-        return msgpack_pack_int64(pk, (int8_t)p[0]);
+        return w_int(o, (int8_t)p[0]);
     case RC_K_UINT8:
-        return msgpack_pack_uint64(pk, p[0]);
+        return w_uint(o, p[0]);
     case RC_K_INT16:
-        return msgpack_pack_int64(pk, (int16_t)rc_le16(p));
+        return w_int(o, (int16_t)rc_le16(p));
     case RC_K_UINT16:
-        return msgpack_pack_uint64(pk, rc_le16(p));
+        return w_uint(o, rc_le16(p));
     case RC_K_INT24: {
         int32_t v = (int32_t)rc_le24(p);
-        return msgpack_pack_int64(pk, (v & 0x800000) ? v - 0x1000000 : v);
+        return w_int(o, (v & 0x800000) ? v - 0x1000000 : v);
     }
     case RC_K_UINT24:
-        return msgpack_pack_uint64(pk, rc_le24(p));
+        return w_uint(o, rc_le24(p));
     case RC_K_INT32:
-        return msgpack_pack_int64(pk, (int32_t)rc_le32(p));
+        return w_int(o, (int32_t)rc_le32(p));
     case RC_K_UINT32:
-        return msgpack_pack_uint64(pk, rc_le32(p));
+        return w_uint(o, rc_le32(p));
     case RC_K_INT64:
-        return msgpack_pack_int64(pk, (int64_t)rc_le64(p));
+        return w_int(o, (int64_t)rc_le64(p));
     case RC_K_UINT64:
-        return msgpack_pack_uint64(pk, rc_le64(p));
-    case RC_K_FLOAT: {
-        uint32_t bits = rc_le32(p);
-        float f;
-        memcpy(&f, &bits, sizeof(f));
-        return msgpack_pack_float(pk, f);
-    }
-    case RC_K_DOUBLE: {
-        uint64_t bits = rc_le64(p);
-        double d;
-        memcpy(&d, &bits, sizeof(d));
-        return msgpack_pack_double(pk, d);
-    }
+        return w_uint(o, rc_le64(p));
+    case RC_K_FLOAT:
+        return w_float_bits(o, rc_le32(p));
+    case RC_K_DOUBLE:
+        return w_double_bits(o, rc_le64(p));
     case RC_K_YEAR:
-        return msgpack_pack_uint64(pk, p[0] ? 1900u + p[0] : 0u);
+        return w_uint(o, p[0] ? 1900u + p[0] : 0u);
     case RC_K_BIT:
-        return msgpack_pack_uint64(pk, rc_be(p, c->size));
+        return w_uint(o, rc_be(p, c->size));
     case RC_K_DATE:
         n = rc_binlog_fmt_date(rc_le24(p), tmp);
-        return pack_ext(pk, RC_EXT_DATE, tmp, n);
+        return w_ext(o, RC_EXT_DATE, tmp, (uint32_t)n);
     case RC_K_TIME:
         n = rc_binlog_fmt_old_time(p, tmp);
-        return pack_ext(pk, RC_EXT_TIME, tmp, n);
+        return w_ext(o, RC_EXT_TIME, tmp, (uint32_t)n);
     case RC_K_TIME2:
         n = rc_binlog_fmt_time(p, c->fsp, tmp);
-        return pack_ext(pk, RC_EXT_TIME, tmp, n);
+        return w_ext(o, RC_EXT_TIME, tmp, (uint32_t)n);
     case RC_K_DATETIME:
         n = rc_binlog_fmt_old_datetime(p, tmp);
-        return pack_ext(pk, RC_EXT_DATETIME, tmp, n);
+        return w_ext(o, RC_EXT_DATETIME, tmp, (uint32_t)n);
     case RC_K_DATETIME2:
         n = rc_binlog_fmt_datetime2(p, c->fsp, tmp);
-        return pack_ext(pk, RC_EXT_DATETIME, tmp, n);
+        return w_ext(o, RC_EXT_DATETIME, tmp, (uint32_t)n);
     case RC_K_TIMESTAMP:
         n = rc_binlog_fmt_old_timestamp(p, tmp);
-        return pack_ext(pk, RC_EXT_TIMESTAMP, tmp, n);
+        return w_ext(o, RC_EXT_TIMESTAMP, tmp, (uint32_t)n);
     case RC_K_TIMESTAMP2:
         n = rc_binlog_fmt_timestamp2(p, c->fsp, tmp);
-        return pack_ext(pk, RC_EXT_TIMESTAMP, tmp, n);
+        return w_ext(o, RC_EXT_TIMESTAMP, tmp, (uint32_t)n);
     default:
-        return msgpack_pack_nil(pk);
+        return w_byte(o, 0xc0);
     }
 }
 
-static int pack_row(msgpack_packer *pk, const rc_tmap_t *tm, const rc_slot_t *slots,
-                    uint32_t npresent) {
-    int r = msgpack_pack_map(pk, npresent);
+static int pack_row(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *slots, uint32_t npresent) {
+    int r = w_container(o, npresent, true);
     for (uint32_t i = 0; i < tm->ncols; i++) {
         if (slots[i].state == RC_SLOT_ABSENT) {
             continue;
         }
         const rc_col_t *c = &tm->cols[i];
-        r |= pk->callback(pk->data, tm->packed_names.data + c->pname_off, c->pname_len);
-        r |= pack_value(pk, c, &slots[i]);
+        r |= w_name(o, tm, c);
+        r |= pack_value(o, c, &slots[i]);
     }
     return r;
 }
 
-static int pack_key(msgpack_packer *pk, const rc_tmap_t *tm, const rc_slot_t *first,
+static int pack_key(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *first,
                     const rc_slot_t *second) {
     if (tm->npk == 0) {
-        return msgpack_pack_nil(pk);
+        return w_byte(o, 0xc0);
     }
-    int r = msgpack_pack_map(pk, tm->npk);
+    int r = w_container(o, tm->npk, true);
     for (uint32_t k = 0; k < tm->npk; k++) {
         uint32_t i = tm->pk[k];
         const rc_col_t *c = &tm->cols[i];
@@ -1507,8 +1845,8 @@ static int pack_key(msgpack_packer *pk, const rc_tmap_t *tm, const rc_slot_t *fi
         if (s->state == RC_SLOT_ABSENT && second) {
             s = &second[i];
         }
-        r |= pk->callback(pk->data, tm->packed_names.data + c->pname_off, c->pname_len);
-        r |= pack_value(pk, c, s);
+        r |= w_name(o, tm, c);
+        r |= pack_value(o, c, s);
     }
     return r;
 }
@@ -1580,9 +1918,13 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     /* v2 layout: an extra-data block after the post-header (MySQL 30-32, MariaDB 169-171) */
     bool v2 = (t >= RC_EV_WRITE_ROWS_V2 && t <= RC_EV_DELETE_ROWS_V2) ||
               t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
+    bool partial = t == RC_EV_PARTIAL_UPDATE_ROWS; /* the v2 update layout, see below */
+    v2 = v2 || partial;
     bool compressed = t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
     int action; /* 0 ins 1 upd 2 del */
-    if (t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED) {
+    if (partial) {
+        action = 1;
+    } else if (t >= RC_EV_MARIA_WRITE_ROWS_COMPRESSED) {
         action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED;
     } else if (compressed) {
         action = t - RC_EV_MARIA_WRITE_ROWS_COMPRESSED_V1;
@@ -1667,7 +2009,11 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     if (pack_fragments(b, tm, h, actions[action], gtid, gtid_len, file_len, pipe_len) != 0) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
-    rowctx_t x = {b, tm, errstr, errstr_size};
+    rowctx_t x = {b, tm, errstr, errstr_size, NULL};
+    uint32_t njson = 0;
+    for (uint32_t i = 0; partial && i < tm->ncols; i++) {
+        njson += tm->cols[i].type == RC_T_JSON;
+    }
     while (p < end) {
         rc_err_t err;
         rc_buf_reset(&b->scratch);
@@ -1675,9 +2021,13 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
             err = prepare_image(&x, present1, n1, &p, end, b->after);
         } else {
             err = prepare_image(&x, present1, n1, &p, end, b->before);
+            if (err == RC_OK && partial) {
+                err = value_options(&x, &p, end, njson);
+            }
             if (err == RC_OK && action == 1) {
                 err = prepare_image(&x, present2, n2, &p, end, b->after);
             }
+            x.partial = NULL;
         }
         if (err != RC_OK) {
             return err;
@@ -1689,29 +2039,35 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
             fixup(b, b->after, tm->ncols);
         }
 
-        /* The fixed parts of the event were packed once for the whole rows event. */
-        int r = pk->callback(pk->data, b->ev_head.data, b->ev_head.len);
+        /* The fixed parts of the event were packed once for the whole rows event; the row is
+         * written into rowbuf and handed to the packer in one piece. */
+        rc_buf_t *o = &b->rowbuf;
+        rc_buf_reset(o);
+        int r = w_raw(o, b->ev_head.data, b->ev_head.len);
         if (action == 0) {
-            r |= msgpack_pack_array(pk, 0);
+            r |= w_container(o, 0, false);
         } else {
-            r |= msgpack_pack_array(pk, 1) | pack_row(pk, tm, b->before, n1);
+            r |= w_container(o, 1, false) | pack_row(o, tm, b->before, n1);
         }
-        r |= PACK_LIT(pk, "after");
+        r |= W_LIT(o, "after");
         if (action == 2) {
-            r |= msgpack_pack_array(pk, 0);
+            r |= w_container(o, 0, false);
         } else {
-            r |= msgpack_pack_array(pk, 1) | pack_row(pk, tm, b->after, action == 1 ? n2 : n1);
+            r |= w_container(o, 1, false) | pack_row(o, tm, b->after, action == 1 ? n2 : n1);
         }
-        r |= pk->callback(pk->data, b->ev_meta.data, b->ev_meta.len);
+        r |= w_raw(o, b->ev_meta.data, b->ev_meta.len);
         if (action == 0) {
-            r |= pack_key(pk, tm, b->after, NULL);
+            r |= pack_key(o, tm, b->after, NULL);
         } else if (action == 1) {
-            r |= pack_key(pk, tm, b->after, b->before);
+            r |= pack_key(o, tm, b->after, b->before);
         } else {
-            r |= pack_key(pk, tm, b->before, NULL);
+            r |= pack_key(o, tm, b->before, NULL);
         }
-        r |= PACK_LIT(pk, "headers") | msgpack_pack_map(pk, 0);
-        r |= pk->callback(pk->data, tm->packed_types.data, tm->packed_types.len);
+        r |= W_LIT(o, "headers") | w_container(o, 0, true);
+        r |= w_raw(o, tm->packed_types.data, tm->packed_types.len);
+        if (r == 0) {
+            r = pk->callback(pk->data, o->data, o->len);
+        }
         if (r != 0) {
             return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM,
                                    "the msgpack packer failed (out of memory)");

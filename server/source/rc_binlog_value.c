@@ -8,19 +8,41 @@ static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 static const uint32_t pow10u[10] = {1,      10,      100,      1000,      10000,
                                     100000, 1000000, 10000000, 100000000, 1000000000};
 
-/* Writes v in exactly `width` digits (more if v needs them); returns digits written. */
+static const char k_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes v in exactly `width` digits (more if v needs them); returns digits written. Two
+ * digits per step from a table: every DECIMAL group and temporal field goes through here. */
 static size_t put_uint(char *out, uint64_t v, unsigned width) {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n < width) {
-        tmp[n++] = '0';
+    unsigned n;
+    if (width >= 1 && width <= 9 && v < pow10u[width]) {
+        n = width; /* the common case: a field of known width */
+    } else {
+        n = 1;
+        for (uint64_t t = v; t >= 10; t /= 10) {
+            n++;
+        }
+        if (n < width) {
+            n = width;
+        }
     }
-    for (size_t i = 0; i < n; i++) {
-        out[i] = tmp[n - 1 - i];
+    char *q = out + n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        q -= 2;
+        memcpy(q, k_pairs + 2 * r, 2);
+    }
+    if (v >= 10 || q - out >= 2) { /* a 2-digit field below 10 gets its leading zero here */
+        q -= 2;
+        memcpy(q, k_pairs + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    while (q > out) {
+        *--q = '0';
     }
     return n;
 }

@@ -21,23 +21,26 @@ fi
 cc=$(command -v clang-14 || command -v clang || true)
 [ -n "$cc" ] || { echo "tests/fuzz/run.sh: clang-14 is needed (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
 CC=$cc cmake -S . -B build/fuzz -G Ninja -DRC_FUZZ=ON -DRC_TESTS=OFF -DRC_SANITIZE=ON -DRC_WERROR=ON >/dev/null
-cmake --build build/fuzz --target fuzz_binlog fuzz_json_binary fuzz_encode >/dev/null
+cmake --build build/fuzz --target fuzz_binlog fuzz_json_binary fuzz_json_diff fuzz_encode >/dev/null
 
 work=build/fuzz/work
-rm -rf "$work" && mkdir -p "$work/binlog" "$work/json" "$work/encode" build/fuzz/crashes
+rm -rf "$work" && mkdir -p "$work/binlog" "$work/json" "$work/jdiff" "$work/encode" build/fuzz/crashes
 cp tests/data/golden/msgpack/*.mp "$work/encode/"
 for f in tests/data/binlog/*/*.000001 tests/data/binlog/*/*.binlog tests/data/binlog/*/*/log.bin \
     tests/data/binlog/*/*.compressed tests/data/binlog/*/*.aurora-padding \
     tests/data/binlog/*/tcb-eval002c-bin.003320; do
     [ -f "$f" ] && tail -c +5 "$f" >"$work/binlog/$(echo "$f" | tr / _)"
 done
+# seeds for paths no fixture file reaches (see tests/fuzz/seeds/README.md)
+cp tests/fuzz/seeds/binlog/* "$work/binlog/"
+cp tests/fuzz/seeds/jdiff/* "$work/jdiff/"
 i=0
 tail -n +2 tests/data/binlog/json-binary/vectors.tsv | cut -f2 | while read -r hex; do
     i=$((i + 1))
     printf '%s' "$hex" | xxd -r -p >"$work/json/v$i"
 done
 status=0
-for t in binlog:fuzz_binlog json:fuzz_json_binary encode:fuzz_encode; do
+for t in binlog:fuzz_binlog json:fuzz_json_binary jdiff:fuzz_json_diff encode:fuzz_encode; do
     dir=${t%%:*} target=${t#*:}
     reg=tests/fuzz/regressions/$target
     if [ -d "$reg" ] && [ -n "$(ls -A "$reg")" ]; then

@@ -347,10 +347,8 @@ static void test_feed_accepts_every_fixture_event_and_tracks_position(void **sta
     for (size_t i = 0; i < N_FILES; i++) {
         decoded_t d;
         decode_file(ALL_FILES[i], NULL, &d);
-        if (strstr(ALL_FILES[i], "json.binlog") || strstr(ALL_FILES[i], "vector.binlog") ||
-            strstr(ALL_FILES[i], "charsets")) {
-            /* PARTIAL_UPDATE_ROWS and VECTOR columns come in a later issue; swe7 has no
-             * converter */
+        if (strstr(ALL_FILES[i], "json.binlog") || strstr(ALL_FILES[i], "charsets")) {
+            /* PARTIAL_UPDATE_ROWS with MINIMAL before images; swe7 has no converter */
             assert_int_equal(d.first_err, RC_ERR_UNSUPPORTED);
         } else if (d.first_err != RC_OK) {
             fail_msg("%s: %s", ALL_FILES[i], d.errstr);
@@ -940,19 +938,6 @@ static void test_json_column_is_compact_json_text(void **state) {
     for (int i = 0; i < 8; i++) {
         expect_ext(&d.ev[i].data, "after.0.a", RC_EXT_JSON, want[i]);
     }
-    decoded_free(&d);
-}
-
-static void test_unsupported_column_type_names_table_column_and_type(void **state) {
-    (void)state;
-    decoded_t d;
-    decode_file("rust_mysql_common/vector.binlog", NULL, &d);
-    assert_int_equal(d.first_err, RC_ERR_UNSUPPORTED);
-    assert_int_equal(d.n, 0);
-    expect_contains(d.errstr, "`vector_column`");
-    expect_contains(d.errstr, "dtb.foo");
-    expect_contains(d.errstr, "type 242");
-    expect_contains(d.errstr, "vector.binlog:1085");
     decoded_free(&d);
 }
 
@@ -1838,6 +1823,330 @@ static void test_corrupt_compressed_events_fail_naming_type_file_and_position(vo
     free(buf);
 }
 
+/* ---- PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON) ---------------------------- */
+
+/* json.binlog.000001 (MySQL 8.0.22): table mysql.t(id, json_col JSON, name, age), no column
+ * names in its table maps. The PARTIAL_UPDATE_ROWS event at 3750 has MINIMAL before images
+ * (the id only) and after images whose json_col is the diff REPLACE $.age. */
+#define JSONBL     "rust_mysql_common/json.binlog.000001"
+#define PARTIAL_AT 3750
+/* Row id 1 as the UPDATE at 2612 leaves it (its second after image), FULL: null bitmap, id,
+ * json_col {"age":25,"data":"xxxxxxxxxx","name":"Joe"}, name 'Joe', age 25. */
+#define ROW1_FULL                                                                                  \
+    "00"                                                                                           \
+    "01000000"                                                                                     \
+    "340000000003003300190003001c000400200004000519000c24000c2f00616765646174616e616d650a7878"     \
+    "7878787878787878034a6f65"                                                                     \
+    "03004a6f65"                                                                                   \
+    "19000000"
+/* The first after image of the event at 3750 as the server wrote it: value_options 1
+ * (PARTIAL_JSON_UPDATES), partial bits 01, null bitmap, json_col = REPLACE $.age 26 (int16),
+ * name 'Joe', age 26. */
+#define ROW1_PARTIAL_AI                                                                            \
+    "01"                                                                                           \
+    "01"                                                                                           \
+    "00"                                                                                           \
+    "0b000000"                                                                                     \
+    "00"                                                                                           \
+    "05242e616765"                                                                                 \
+    "03"                                                                                           \
+    "051a00"                                                                                       \
+    "03004a6f65"                                                                                   \
+    "1a000000"
+
+static size_t hex_to(bb_t *b, const char *hex) {
+    size_t n = 0;
+    for (; hex[0] && hex[1]; hex += 2, n++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex, "%2x", &v), 1);
+        b_u8(b, v);
+    }
+    return n;
+}
+
+/* The event at PARTIAL_AT with its rows replaced by rows_hex and both column bitmaps set to
+ * before/after; event_size, log_pos and the CRC are fixed. */
+static size_t partial_event(const uint8_t *file, uint8_t *out, unsigned before, unsigned after,
+                            const char *rows_hex) {
+    bb_t body = {0};
+    b_bytes(&body, file + PARTIAL_AT + RC_BINLOG_HEADER_LEN, 10); /* table id, flags, extra */
+    b_u8(&body, 4);                                               /* columns */
+    b_u8(&body, before);
+    b_u8(&body, after);
+    hex_to(&body, rows_hex);
+    size_t len = RC_BINLOG_HEADER_LEN + body.n + 4;
+    memcpy(out, file + PARTIAL_AT, RC_BINLOG_HEADER_LEN);
+    put_le32(out + 9, (uint32_t)len);
+    put_le32(out + 13, (uint32_t)(PARTIAL_AT + len));
+    memcpy(out + RC_BINLOG_HEADER_LEN, body.d, body.n);
+    fix_crc(out, len);
+    return len;
+}
+
+static rc_binlog_t *decoder_before_partial(uint8_t **file) {
+    size_t len;
+    *file = slurp(JSONBL, &len);
+    assert_true(len > PARTIAL_AT);
+    assert_int_equal((*file)[PARTIAL_AT + 4], RC_EV_PARTIAL_UPDATE_ROWS);
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    assert_non_null(b);
+    rc_binlog_set_position(b, "json.binlog.000001", 4);
+    feed_until(b, *file, PARTIAL_AT, NULL); /* FDE ... the TABLE_MAP at 3691 */
+    return b;
+}
+
+static void
+test_partial_json_with_minimal_before_image_fails_naming_column_and_position(void **state) {
+    (void)state;
+    decoded_t d;
+    decode_file(JSONBL, NULL, &d);
+    assert_int_equal(d.first_err, RC_ERR_UNSUPPORTED);
+    assert_int_equal(d.n, 12); /* every row event before it decoded */
+    assert_int_equal(d.offset[d.nfed - 1], PARTIAL_AT);
+    expect_contains(d.errstr, "`col_2`");
+    expect_contains(d.errstr, "mysql.t");
+    expect_contains(d.errstr, "PARTIAL_UPDATE_ROWS event at json.binlog.000001:3750");
+    expect_contains(d.errstr, "does not carry the column");
+    expect_contains(d.errstr, "binlog_row_image=FULL");
+    decoded_free(&d);
+}
+
+/* The server's own diff (REPLACE $.age), a row without partial values (value_options 0) and
+ * INSERT + REMOVE, each against a FULL before image. */
+static void test_partial_json_diffs_apply_to_the_before_document(void **state) {
+    (void)state;
+    uint8_t *file, ev[2048];
+    rc_binlog_t *b = decoder_before_partial(&file);
+    size_t n = partial_event(
+        file, ev, 0x0f, 0x0e,
+        ROW1_FULL ROW1_PARTIAL_AI
+            /* row 2: value_options 0, json_col whole: the before document of the UPDATE at 2612 */
+            ROW1_FULL
+        "00"
+        "00"
+        "340000000003003300190003001c000400200004000518000c24000c2f00616765646174616e61"
+        "6d650a78787878787878787878034a6f65"
+        "03004a6f65"
+        "18000000"
+        /* row 3: INSERT $.city "Rome", then REMOVE $.data */
+        ROW1_FULL "01"
+        "01"
+        "00"
+        "17000000" /* 23 bytes of diffs */
+        "01"
+        "06242e63697479"
+        "06"
+        "0c04526f6d65"
+        "02"
+        "06242e64617461"
+        "03004a6f65"
+        "19000000");
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char err[512];
+    rc_binlog_info_t info;
+    if (rc_binlog_feed(b, ev, n, &pk, &info, err, sizeof(err)) != RC_OK) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(info.rows, 3);
+    static const char *const want_after[3] = {
+        "{\"age\":26,\"data\":\"xxxxxxxxxx\",\"name\":\"Joe\"}",
+        "{\"age\":24,\"data\":\"xxxxxxxxxx\",\"name\":\"Joe\"}",
+        /* MySQL keeps object keys shorter first, then by bytes: city before name */
+        "{\"age\":25,\"city\":\"Rome\",\"name\":\"Joe\"}",
+    };
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+        expect_str(&u.data, "action", "update");
+        expect_ext(&u.data, "before.0.col_2", RC_EXT_JSON,
+                   "{\"age\":25,\"data\":\"xxxxxxxxxx\",\"name\":\"Joe\"}");
+        expect_ext(&u.data, "after.0.col_2", RC_EXT_JSON, want_after[i]);
+        expect_str(&u.data, "after.0.col_3", "Joe");
+        expect_uint(&u.data, "meta.binlog_pos", PARTIAL_AT);
+        msgpack_unpacked_destroy(&u);
+    }
+    assert_int_equal(off, sb.size);
+    assert_int_equal(rc_binlog_pos(b), PARTIAL_AT + n);
+    msgpack_sbuffer_destroy(&sb);
+    rc_binlog_destroy(b);
+    free(file);
+}
+
+static void test_bad_partial_json_fails_naming_diff_column_and_position(void **state) {
+    (void)state;
+    static const struct {
+        const char *rows;
+        rc_err_t err;
+        const char *part;
+    } cases[] = {
+        /* a path the document does not have */
+        {ROW1_FULL "0101000b000000"
+                   "00"
+                   "05242e61676f"
+                   "03"
+                   "051a00"
+                   "03004a6f651a000000",
+         RC_ERR_INVALID, "JSON diff 1 (REPLACE $.ago): the document has no value at the path"},
+        /* not a path */
+        {ROW1_FULL "0101000b000000"
+                   "00"
+                   "05612e61676f"
+                   "03"
+                   "051a00"
+                   "03004a6f651a000000",
+         RC_ERR_INVALID, "JSON diff 1 (REPLACE a.ago): the path does not start with $"},
+        /* operation 3 */
+        {ROW1_FULL "0101000b000000"
+                   "03"
+                   "05242e61676f"
+                   "03"
+                   "051a00"
+                   "03004a6f651a000000",
+         RC_ERR_INVALID, "JSON diff 1 has the unknown operation 3"},
+        /* the value runs past the diffs */
+        {ROW1_FULL "0101000b000000"
+                   "00"
+                   "05242e616765"
+                   "04"
+                   "051a00"
+                   "03004a6f651a000000",
+         RC_ERR_INVALID, "JSON diff 1 (REPLACE $.age): the diff ends inside its value"},
+        /* the value is not binary JSON (type 0x0d) */
+        {ROW1_FULL "0101000b000000"
+                   "00"
+                   "05242e616765"
+                   "03"
+                   "0d1a00"
+                   "03004a6f651a000000",
+         RC_ERR_INVALID, "invalid binary JSON"},
+        /* the before image has NULL */
+        {"02"
+         "01000000"
+         "03004a6f65"
+         "19000000" ROW1_PARTIAL_AI,
+         RC_ERR_UNSUPPORTED, "the before image has NULL"},
+        /* unknown value options */
+        {ROW1_FULL "0201000b000000", RC_ERR_UNSUPPORTED, "unknown value options 0x2"},
+        /* the image ends inside the partial bitmap */
+        {ROW1_FULL "01", RC_ERR_TRUNCATED, "ends inside its partial JSON bitmap"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t *file, ev[2048];
+        rc_binlog_t *b = decoder_before_partial(&file);
+        size_t n = partial_event(file, ev, 0x0f, 0x0e, cases[i].rows);
+        expect_feed_error(b, ev, n, cases[i].err, cases[i].part,
+                          "PARTIAL_UPDATE_ROWS event at json.binlog.000001:3750");
+        rc_binlog_destroy(b);
+        free(file);
+    }
+}
+
+/* ---- VECTOR (MySQL 9) ------------------------------------------------------------------- */
+
+/* Bits of a float32, so values are compared exactly. */
+static float f32_bits(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
+/* vector.binlog (MySQL 9.0.1): dtb.foo(id, vector_column VECTOR(3)) and
+ * dtb.bar(id, vector_column VECTOR(2), foo BLOB, vector_column2 VECTOR(4)); the MANIFEST gives
+ * the WRITE_ROWS at 1085 as (1, f32 LE cdcc8c3f cdcc0c40 33335340) and (2, 0000803f 000080bf
+ * 00000000). */
+static void test_vector_columns_are_arrays_of_float32(void **state) {
+    (void)state;
+    decoded_t d;
+    decode_file("rust_mysql_common/vector.binlog", NULL, &d);
+    if (d.first_err != RC_OK) {
+        fail_msg("%s", d.errstr);
+    }
+    assert_int_equal(d.n, 10);
+    const msgpack_object *e = &d.ev[0].data;
+    expect_str(e, "table", "foo");
+    expect_uint(e, "meta.binlog_pos", 1085);
+    expect_uint(e, "after.0.id", 1);
+    expect_size(e, "after.0.vector_column", 3);
+    expect_float(e, "after.0.vector_column.0", 32, f32_bits(0x3f8ccccd));
+    expect_float(e, "after.0.vector_column.1", 32, f32_bits(0x400ccccd));
+    expect_float(e, "after.0.vector_column.2", 32, f32_bits(0x40533333));
+    e = &d.ev[1].data;
+    expect_uint(e, "after.0.id", 2);
+    expect_size(e, "after.0.vector_column", 3);
+    expect_float(e, "after.0.vector_column.0", 32, 1.0);
+    expect_float(e, "after.0.vector_column.1", 32, -1.0);
+    expect_float(e, "after.0.vector_column.2", 32, 0.0);
+    /* dtb.bar: VECTOR(2), a BLOB between, VECTOR(4) */
+    e = &d.ev[2].data;
+    expect_str(e, "table", "bar");
+    expect_size(e, "after.0.vector_column", 2);
+    expect_nil(e, "after.0.foo");
+    expect_size(e, "after.0.vector_column2", 4);
+    expect_float(e, "after.0.vector_column2.3", 32, f32_bits(0x408ccccd)); /* 4.4f */
+    e = &d.ev[3].data;
+    expect_bin(e, "after.0.foo", "bar", 3);
+    expect_float(e, "after.0.vector_column2.0", 32, 42.0);
+    expect_float(e, "after.0.vector_column2.3", 32, 45.0);
+    /* the DELETE keeps its before image's vectors */
+    e = &d.ev[8].data;
+    expect_str(e, "action", "delete");
+    expect_float(e, "before.0.vector_column.1", 32, f32_bits(0xbf8147ae)); /* -1.01f */
+    decoded_free(&d);
+}
+
+static void test_vector_with_a_length_that_is_not_whole_floats_fails(void **state) {
+    (void)state;
+    size_t len, n;
+    uint8_t *buf = slurp("rust_mysql_common/vector.binlog", &len);
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    assert_non_null(b);
+    rc_binlog_set_position(b, "vector.binlog", 4);
+    feed_until(b, buf, 1085, NULL);
+    uint8_t *ev = event_at(buf, 1085, &n);
+    assert_int_equal(ev[RC_BINLOG_HEADER_LEN + 21], 12); /* the first vector's length */
+    ev[RC_BINLOG_HEADER_LEN + 21] = 11;
+    expect_feed_error(b, ev, n, RC_ERR_INVALID,
+                      "`vector_column` (type 242) of dtb.foo: a VECTOR of 11 bytes is not a whole "
+                      "number of 32-bit floats",
+                      "WRITE_ROWS_V2 event at vector.binlog:1085");
+    rc_binlog_destroy(b);
+    free(buf);
+}
+
+/* A column type rowcast cannot read (here a VECTOR whose length prefix would be 0 bytes): the
+ * error names the table, the column, the type and the position. */
+static void test_unsupported_column_type_names_table_column_and_type(void **state) {
+    (void)state;
+    size_t len, n;
+    uint8_t *buf = slurp("rust_mysql_common/vector.binlog", &len);
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    assert_non_null(b);
+    rc_binlog_set_position(b, "vector.binlog", 4);
+    feed_until(b, buf, 1004, NULL);
+    uint8_t *tm = event_at(buf, 1004, &n);
+    assert_int_equal(tm[RC_BINLOG_HEADER_LEN + 22], 4); /* VECTOR's metadata: length bytes */
+    tm[RC_BINLOG_HEADER_LEN + 22] = 0;
+    fix_crc(tm, n);
+    char err[512];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    assert_int_equal(rc_binlog_feed(b, tm, n, &pk, NULL, err, sizeof(err)), RC_OK);
+    uint8_t *ev = event_at(buf, 1085, &n);
+    expect_feed_error(b, ev, n, RC_ERR_UNSUPPORTED, "`vector_column` of dtb.foo has type 242",
+                      "vector.binlog:1085");
+    expect_feed_error(b, ev, n, RC_ERR_UNSUPPORTED, "(VECTOR) with metadata 0", "WRITE_ROWS");
+    msgpack_sbuffer_destroy(&sb);
+    rc_binlog_destroy(b);
+    free(buf);
+}
+
 /* ---- BINARY(n) ---------------------------------------------------------------------------- */
 
 static void expect_padded(const msgpack_object *e, const char *path, const char *head,
@@ -2317,6 +2626,12 @@ int main(void) {
         cmocka_unit_test(test_transaction_payload_zstd_inner_events_are_decoded),
         cmocka_unit_test(test_json_column_is_compact_json_text),
         cmocka_unit_test(test_unsupported_column_type_names_table_column_and_type),
+        cmocka_unit_test(test_vector_columns_are_arrays_of_float32),
+        cmocka_unit_test(test_vector_with_a_length_that_is_not_whole_floats_fails),
+        cmocka_unit_test(
+            test_partial_json_with_minimal_before_image_fails_naming_column_and_position),
+        cmocka_unit_test(test_partial_json_diffs_apply_to_the_before_document),
+        cmocka_unit_test(test_bad_partial_json_fails_naming_diff_column_and_position),
         cmocka_unit_test(test_unknown_event_type_fails_unless_ignorable),
         cmocka_unit_test(test_rows_event_without_table_map_is_an_error),
         cmocka_unit_test(test_include_callback_runs_once_per_map_and_excludes_rows),

@@ -152,6 +152,12 @@ VALUE(script_map, (msgpack_pack_map(pk, 2), str(pk, "a"), msgpack_pack_int64(pk,
                    msgpack_pack_array(pk, 2), msgpack_pack_nil(pk), str(pk, "x")))
 VALUE(script_array, (msgpack_pack_array(pk, 0)))
 VALUE(bad_date_dbz, ext(pk, RC_EXT_DATE, "24-02-29"))
+/* VECTOR: the decoder packs an array of float32 */
+VALUE(vector, (msgpack_pack_array(pk, 3), msgpack_pack_float(pk, 1.1f),
+               msgpack_pack_float(pk, -1.0f), msgpack_pack_float(pk, 0.0f)))
+/* not a vector: a float64 among float32 (a script's numbers), so JSON text */
+VALUE(vector_lookalike,
+      (msgpack_pack_array(pk, 2), msgpack_pack_float(pk, 1.5f), msgpack_pack_double(pk, 2.5)))
 VALUE(geometry_wkb,
       (msgpack_pack_map(pk, 2), str(pk, "srid"), msgpack_pack_uint64(pk, 4326), str(pk, "wkb"),
        msgpack_pack_bin_with_body(pk,
@@ -381,6 +387,8 @@ static const golden_t k_golden[] = {
     G(geometry_wkb),
     G(geometry_geojson),
     G(geometry_lookalike),
+    G(vector),
+    G(vector_lookalike),
     G(script_map),
     G(script_array),
     G(long_string),
@@ -482,6 +490,13 @@ static void value_to_mp(const Rowcast__V1__Value *v, msgpack_packer *pk) {
         return;
     case ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE:
         msgpack_pack_double(pk, v->double_value);
+        return;
+    case ROWCAST__V1__VALUE__KIND_VECTOR_VALUE:
+        assert_true(v->vector_value->n_values > 0);
+        msgpack_pack_array(pk, (uint32_t)v->vector_value->n_values);
+        for (size_t i = 0; i < v->vector_value->n_values; i++) {
+            msgpack_pack_float(pk, v->vector_value->values[i]);
+        }
         return;
     case ROWCAST__V1__VALUE__KIND_FLOAT_VALUE:
         msgpack_pack_float(pk, v->float_value);
@@ -751,6 +766,7 @@ static void test_debezium_value_conventions(void **state) {
     expect_debezium(v_json, "\"{\\\"a\\\":[1,2.5,\\\"x\\\",null,true]}\"");
     expect_debezium(v_enum, "\"variant2\"");
     expect_debezium(v_set, "\"one,three\"");
+    expect_debezium(v_vector, "[1.1,-1.0,0.0]");
     expect_debezium(v_uint64_max, "-1"); /* BIGINT UNSIGNED in Debezium's "long" mode */
     expect_debezium(v_uint64_above_int64, "-9223372036854775808");
     expect_debezium(v_int64_min, "-9223372036854775808");
@@ -907,6 +923,18 @@ static void test_typed_values(void **state) {
     assert_string_equal(v->enum_value, "");
     rowcast__v1__event__free_unpacked(e, NULL);
 
+    v = only_value(&pb, v_vector, &e);
+    assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_VECTOR_VALUE);
+    assert_int_equal(v->vector_value->n_values, 3);
+    assert_true(v->vector_value->values[0] == 1.1f);
+    assert_true(v->vector_value->values[1] == -1.0f);
+    assert_true(v->vector_value->values[2] == 0.0f && !signbit(v->vector_value->values[2]));
+    rowcast__v1__event__free_unpacked(e, NULL);
+    v = only_value(&pb, v_vector_lookalike, &e);
+    assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_JSON_VALUE);
+    assert_string_equal(v->json_value, "[1.5,2.5]");
+    rowcast__v1__event__free_unpacked(e, NULL);
+
     v = only_value(&pb, v_geometry_wkb, &e);
     assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_GEOMETRY_VALUE);
     assert_int_equal(v->geometry_value->srid, 4326);
@@ -952,6 +980,7 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
         "rust_mysql_common/transaction_compression.000001",
         "rust_mysql_common/json.binlog.000001",
         "rust_mysql_common/json-opaque.binlog",
+        "rust_mysql_common/vector.binlog",
         "mariadb/binary-padding.000001",
         "mariadb/charsets.000001",
         "mariadb/compressed-columns.000001",
@@ -996,7 +1025,7 @@ static void test_encoders_agree_on_real_binlogs(void **state) {
         rc_binlog_destroy(b);
         rc_binlog_file_close(f);
     }
-    assert_int_equal(total, 97); /* every row event of these files */
+    assert_int_equal(total, 107); /* every row event of these files */
     rc_buf_free(&pb);
 }
 
