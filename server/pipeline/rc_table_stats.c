@@ -1,0 +1,261 @@
+/* rc_table_stats.c: per-table, per-action event counts (see the header). */
+#include "rc_table_stats.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_mp.h"
+
+#define N_ACTIONS 4 /* insert, update, delete, other */
+#define OTHER     "_other"
+
+static const char *const action_names[N_ACTIONS] = {"insert", "update", "delete", "other"};
+
+typedef struct table {
+    char *name; /* "schema.table" or OTHER */
+    size_t len;
+    uint32_t hash;
+    uint64_t counts[N_ACTIONS][RC_TABLE_N_COUNTS];
+} table_t;
+
+struct rc_table_stats {
+    pthread_mutex_t lock; /* guards tables' counts and n_tables */
+    table_t *tables;
+    uint32_t n_tables, cap_tables;
+    uint32_t *index; /* open addressing: table number + 1, 0 = empty; size a power of two */
+    uint32_t index_size;
+    uint32_t other; /* table number of OTHER + 1, 0 = not made yet */
+    /* worker scratch */
+    uint32_t *slots; /* per input event of the last read: table * N_ACTIONS + action */
+    uint32_t *marks;
+    uint32_t cap_slots, cap_marks;
+    uint32_t last; /* the table of the previous event + 1: batches often hold one table */
+};
+
+rc_table_stats_t *rc_table_stats_new(void) {
+    rc_table_stats_t *t = calloc(1, sizeof(*t));
+    if (!t) {
+        return NULL;
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+void rc_table_stats_destroy(rc_table_stats_t *t) {
+    if (!t) {
+        return;
+    }
+    for (uint32_t i = 0; i < t->n_tables; i++) {
+        free(t->tables[i].name);
+    }
+    free(t->tables);
+    free(t->index);
+    free(t->slots);
+    free(t->marks);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static uint32_t fnv(const char *s, size_t n, uint32_t h) {
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    }
+    return h;
+}
+
+static bool same(const table_t *tb, const char *schema, uint32_t sn, const char *table,
+                 uint32_t tn) {
+    return tb->len == (size_t)sn + 1 + tn && memcmp(tb->name, schema, sn) == 0 &&
+           tb->name[sn] == '.' && memcmp(tb->name + sn + 1, table, tn) == 0;
+}
+
+/* Adds a table; lock held. Returns its number + 1, 0 when out of memory. */
+static uint32_t add_table(rc_table_stats_t *t, char *name, size_t len, uint32_t hash) {
+    if (t->n_tables == t->cap_tables) {
+        uint32_t cap = t->cap_tables ? t->cap_tables * 2 : 16;
+        table_t *n = realloc(t->tables, cap * sizeof(*n));
+        if (!n) {
+            return 0;
+        }
+        t->tables = n;
+        t->cap_tables = cap;
+    }
+    if ((t->n_tables + 1) * 2 > t->index_size) { /* keep the index at most half full */
+        uint32_t size = t->index_size ? t->index_size * 2 : 64;
+        uint32_t *ix = calloc(size, sizeof(*ix));
+        if (!ix) {
+            return 0;
+        }
+        for (uint32_t i = 0; i < t->n_tables; i++) {
+            uint32_t h = t->tables[i].hash & (size - 1);
+            while (ix[h]) {
+                h = (h + 1) & (size - 1);
+            }
+            ix[h] = i + 1;
+        }
+        free(t->index);
+        t->index = ix;
+        t->index_size = size;
+    }
+    table_t *tb = &t->tables[t->n_tables];
+    memset(tb, 0, sizeof(*tb));
+    tb->name = name;
+    tb->len = len;
+    tb->hash = hash;
+    uint32_t h = hash & (t->index_size - 1);
+    while (t->index[h]) {
+        h = (h + 1) & (t->index_size - 1);
+    }
+    t->index[h] = ++t->n_tables;
+    return t->n_tables;
+}
+
+/* The table number + 1 of schema.table, made when new (OTHER past the limit); 0 when out of
+ * memory. Lock held. */
+static uint32_t table_of(rc_table_stats_t *t, const char *schema, uint32_t sn, const char *table,
+                         uint32_t tn) {
+    if (t->last && same(&t->tables[t->last - 1], schema, sn, table, tn)) {
+        return t->last;
+    }
+    uint32_t hash = fnv(table, tn, fnv(".", 1, fnv(schema, sn, 2166136261u)));
+    if (t->index_size) {
+        uint32_t h = hash & (t->index_size - 1);
+        while (t->index[h]) {
+            table_t *tb = &t->tables[t->index[h] - 1];
+            if (tb->hash == hash && same(tb, schema, sn, table, tn)) {
+                return t->last = t->index[h];
+            }
+            h = (h + 1) & (t->index_size - 1);
+        }
+    }
+    if (t->n_tables >= RC_TABLE_STATS_MAX) {
+        if (!t->other) {
+            char *name = strdup(OTHER);
+            /* "_other" has no '.', so no schema.table lookup can find it by name */
+            if (!name || !(t->other = add_table(t, name, strlen(OTHER), 0))) {
+                free(name);
+                return 0;
+            }
+        }
+        return t->last = t->other;
+    }
+    char *name = malloc((size_t)sn + tn + 2);
+    if (!name) {
+        return 0;
+    }
+    memcpy(name, schema, sn);
+    name[sn] = '.';
+    memcpy(name + sn + 1, table, tn);
+    name[sn + 1 + tn] = '\0';
+    uint32_t id = add_table(t, name, (size_t)sn + 1 + tn, hash);
+    if (!id) {
+        free(name);
+        return 0;
+    }
+    return t->last = id;
+}
+
+static uint32_t action_of(const char *a, uint32_t n) {
+    for (uint32_t i = 0; i < N_ACTIONS - 1; i++) {
+        if (strlen(action_names[i]) == n && memcmp(action_names[i], a, n) == 0) {
+            return i;
+        }
+    }
+    return N_ACTIONS - 1;
+}
+
+/* Counts kind for each of the n events; keeps each one's slot when slots is not NULL. */
+static rc_err_t scan(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n,
+                     rc_table_count_t kind, uint32_t *slots) {
+    static const char *const keys[] = {"schema", "table", "action"};
+    const uint8_t *cur = buf, *end = buf + len;
+    rc_err_t err = RC_OK;
+    pthread_mutex_lock(&t->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *vals[3], *after;
+        if ((err = rc_mp_map_pick(cur, end, keys, 3, vals, &after)) != RC_OK) {
+            break;
+        }
+        const char *s[3] = {"", "", ""};
+        uint32_t sl[3] = {0, 0, 0};
+        for (int k = 0; k < 3; k++) {
+            const uint8_t *v = vals[k];
+            if (v && rc_mp_read_str(&v, end, &s[k], &sl[k]) != RC_OK) {
+                s[k] = "";
+                sl[k] = 0;
+            }
+        }
+        uint32_t id = table_of(t, s[0], sl[0], s[1], sl[1]);
+        if (!id) {
+            err = RC_ERR_NOMEM;
+            break;
+        }
+        uint32_t action = action_of(s[2], sl[2]);
+        t->tables[id - 1].counts[action][kind]++;
+        if (slots) {
+            slots[i] = (id - 1) * N_ACTIONS + action;
+        }
+        cur = after;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return err;
+}
+
+rc_err_t rc_table_stats_read(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n) {
+    if (n > t->cap_slots) {
+        uint32_t *s = realloc(t->slots, (size_t)n * 2 * sizeof(*s));
+        if (!s) {
+            return RC_ERR_NOMEM;
+        }
+        t->slots = s;
+        t->cap_slots = n * 2;
+    }
+    /* an event past a scan error keeps no slot: mark them all unknown first */
+    memset(t->slots, 0xff, (size_t)n * sizeof(*t->slots));
+    return scan(t, buf, len, n, RC_TABLE_READ, t->slots);
+}
+
+uint32_t *rc_table_stats_event_marks(rc_table_stats_t *t, uint32_t n) {
+    if (n + 1 > t->cap_marks) {
+        uint32_t *m = realloc(t->marks, ((size_t)n + 1) * 2 * sizeof(*m));
+        if (!m) {
+            return NULL;
+        }
+        t->marks = m;
+        t->cap_marks = (n + 1) * 2;
+    }
+    for (uint32_t i = 0; i <= n; i++) {
+        t->marks[i] = i;
+    }
+    return t->marks;
+}
+
+void rc_table_stats_dropped(rc_table_stats_t *t, uint32_t n) {
+    pthread_mutex_lock(&t->lock);
+    for (uint32_t i = 0; i < n && i < t->cap_slots && i + 1 < t->cap_marks; i++) {
+        uint32_t slot = t->slots[i];
+        if (t->marks[i + 1] == t->marks[i] && slot != UINT32_MAX) {
+            t->tables[slot / N_ACTIONS].counts[slot % N_ACTIONS][RC_TABLE_DROPPED]++;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+rc_err_t rc_table_stats_produced(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n) {
+    return scan(t, buf, len, n, RC_TABLE_PRODUCED, NULL);
+}
+
+void rc_table_stats_each(rc_table_stats_t *t, rc_table_stats_fn fn, void *arg) {
+    pthread_mutex_lock(&t->lock);
+    for (uint32_t i = 0; i < t->n_tables; i++) {
+        for (uint32_t a = 0; a < N_ACTIONS; a++) {
+            const uint64_t *c = t->tables[i].counts[a];
+            if (c[RC_TABLE_READ] || c[RC_TABLE_PRODUCED] || c[RC_TABLE_DROPPED]) {
+                fn(arg, t->tables[i].name, action_names[a], c);
+            }
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+}
