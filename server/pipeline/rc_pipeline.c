@@ -277,7 +277,7 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pi
 rc_transform_chain_t *rc_pipeline_transforms_new(const rc_pipeline_config_t *pc,
                                                  rc_transform_spec_t *specs, size_t n, char *errstr,
                                                  size_t errstr_size) {
-    return chain_new(pc, specs, n, ".", errstr, errstr_size);
+    return chain_new(pc, specs, n, NULL, errstr, errstr_size); /* sources: files only name */
 }
 
 void rc_pipeline_set_transforms(rc_pipeline_t *p, rc_transform_chain_t *chain) {
