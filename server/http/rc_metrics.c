@@ -111,8 +111,8 @@ static const struct {
     rc_table_count_t which;
 } table_counters[] = {
     {"rowcast_table_events_read_total",
-     "Row events the worker took from the reader, by table (schema.table; _other past the "
-     "limit of tables) and action.",
+     "Row events decoded from the binlog, by table (schema.table; _other past the limit of "
+     "tables) and action.",
      RC_TABLE_READ},
     {"rowcast_table_events_produced_total",
      "Events handed to the Kafka producer, by the table and action of the event after the "
@@ -148,7 +148,9 @@ static void write_table_counters(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
             rc_pipeline_t *p = rc_pipeline_ctl_get(ctl, i);
             table_row_arg_t a = {out, table_counters[c].name, rc_pipeline_name(p),
                                  table_counters[c].which};
-            rc_table_stats_each(rc_pipeline_table_stats(p), table_row, &a);
+            rc_table_stats_each(
+                rc_pipeline_table_stats(p, table_counters[c].which == RC_TABLE_READ), table_row,
+                &a);
         }
     }
 }

@@ -131,7 +131,8 @@ struct rc_pipeline {
     uint64_t xf_base[3];           /* worker: dropped/skipped/dead-lettered of old chains */
     atomic_uint_fast64_t vm_bytes; /* what the scripts' VMs held after the last batch */
     atomic_int_fast64_t checkpoint_wall_ms; /* when the last position was written; 0 = never */
-    rc_table_stats_t *tables;               /* per table and action, counted by the worker */
+    rc_table_stats_t *tables_read; /* events read per table and action, counted by the reader */
+    rc_table_stats_t *tables;      /* produced and dropped per table and action: the worker */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -345,8 +346,9 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
                  p->transforms ? (uint_fast64_t)rc_transform_chain_memory(p->transforms) : 0);
     p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     p->queue = rc_queue_new((size_t)(pconf->queue_batches > 0 ? pconf->queue_batches : 16));
+    p->tables_read = rc_table_stats_new();
     p->tables = rc_table_stats_new();
-    if (p->stop_fd < 0 || !p->queue || !p->tables) {
+    if (p->stop_fd < 0 || !p->queue || !p->tables_read || !p->tables) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot allocate its queue",
                   pconf->name);
         goto fail;
@@ -474,6 +476,7 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
         }
         atomic_fetch_add(&p->bytes_read, len);
         rc_binlog_info_t info;
+        size_t at = b->buf.size;
         err = rc_binlog_feed(dec, ev, len, &b->pk, &info, errstr, errstr_size);
         if (err != RC_OK) {
             return err; /* a bad event: fatal until error policies exist */
@@ -490,6 +493,11 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             }
             b->n_events += (uint32_t)info.rows;
             atomic_fetch_add(&p->events_read, (uint64_t)info.rows);
+            /* the rows of a rows event share its table and action; a transaction payload holds
+             * a whole transaction's events */
+            rc_table_stats_count(p->tables_read, (const uint8_t *)b->buf.data + at,
+                                 b->buf.size - at, (uint32_t)info.rows,
+                                 info.header.type != RC_EV_TRANSACTION_PAYLOAD, RC_TABLE_READ);
         }
         if (info.commit) {
             in_tx = false;
@@ -1094,14 +1102,12 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     /* With transforms, every input event gets a mark, so the run tells which ones left no
      * message (per-table drops) and where each transaction ends in the output. */
     uint32_t n_in = b->n_events, *evm = NULL;
-    if (n_in) {
-        rc_table_stats_read(p->tables, (const uint8_t *)b->buf.data, b->buf.size, n_in);
-        if (p->transforms) {
-            if (!(evm = rc_table_stats_event_marks(p->tables, n_in))) {
-                return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
-            }
-            rc_transform_chain_set_marks(p->transforms, evm, (size_t)n_in + 1);
+    if (n_in && p->transforms) {
+        rc_table_stats_slots(p->tables, (const uint8_t *)b->buf.data, b->buf.size, n_in);
+        if (!(evm = rc_table_stats_event_marks(p->tables, n_in))) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
+        rc_transform_chain_set_marks(p->transforms, evm, (size_t)n_in + 1);
     }
     rc_err_t terr = n_in ? run_transforms(p, b, errstr, errstr_size) : RC_OK;
     if (terr != RC_OK) {
@@ -1113,8 +1119,9 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     if (evm) {
         rc_table_stats_dropped(p->tables, n_in);
     }
-    if (b->n_events) {
-        rc_table_stats_produced(p->tables, (const uint8_t *)b->buf.data, b->buf.size, b->n_events);
+    size_t *offs = b->n_events ? rc_table_stats_offsets(p->tables, b->n_events) : NULL;
+    if (b->n_events && !offs) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
     rc_format_from_name(p->pc->sink.format, &format);
@@ -1133,6 +1140,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         uint64_t id = p->tk_open;
+        offs[i] = (size_t)(cur - (const uint8_t *)b->buf.data);
         size_t used;
         char why[512];
         rc_err_t err = rc_msg_encode(msg, format, cur, (size_t)(end - cur), &used, why, sizeof why);
@@ -1154,6 +1162,9 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
         if (ticket_seal(p, b, &b->bounds[k]) != RC_OK) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
+    }
+    if (b->n_events) {
+        rc_table_stats_produced(p->tables, (const uint8_t *)b->buf.data, b->buf.size, b->n_events);
     }
     return RC_OK;
 }
@@ -1372,6 +1383,7 @@ void rc_pipeline_destroy(rc_pipeline_t *p) {
     rc_gtid_set_destroy(p->executed);
     rc_transform_chain_destroy(p->transforms);
     rc_transform_chain_destroy(p->next_transforms);
+    rc_table_stats_destroy(p->tables_read);
     rc_table_stats_destroy(p->tables);
     rc_queue_destroy(p->queue, (void (*)(void *))rc_batch_destroy);
     free_patterns(p->include, p->n_include);
@@ -1456,8 +1468,8 @@ void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
     rc_hist_read(&p->transform_time, out);
 }
 
-struct rc_table_stats *rc_pipeline_table_stats(rc_pipeline_t *p) {
-    return p->tables;
+struct rc_table_stats *rc_pipeline_table_stats(rc_pipeline_t *p, bool read) {
+    return read ? p->tables_read : p->tables;
 }
 
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {

@@ -82,9 +82,10 @@ void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 /* Time each batch spent in the pipeline's scripts (none without transforms). */
 void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
-/* Events read, produced and dropped per table and action (rc_table_stats.h). */
+/* Events per table and action (rc_table_stats.h): read (counted by the reader), or produced
+ * and dropped (by the worker). */
 struct rc_table_stats;
-struct rc_table_stats *rc_pipeline_table_stats(rc_pipeline_t *p);
+struct rc_table_stats *rc_pipeline_table_stats(rc_pipeline_t *p, bool read);
 
 /* Appends `"executed_gtid_set":"..."|null,"checkpoint":{state record}|null` (no braces): the
  * GTID set of every transaction handed to the worker, and the last position written to the

@@ -30,7 +30,8 @@ struct rc_table_stats {
     /* worker scratch */
     uint32_t *slots; /* per input event of the last read: table * N_ACTIONS + action */
     uint32_t *marks;
-    uint32_t cap_slots, cap_marks;
+    size_t *offs; /* where each produced event starts */
+    uint32_t cap_slots, cap_marks, cap_offs;
     uint32_t last; /* the table of the previous event + 1: batches often hold one table */
 };
 
@@ -54,6 +55,7 @@ void rc_table_stats_destroy(rc_table_stats_t *t) {
     free(t->index);
     free(t->slots);
     free(t->marks);
+    free(t->offs);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -166,44 +168,99 @@ static uint32_t action_of(const char *a, uint32_t n) {
     return N_ACTIONS - 1;
 }
 
-/* Counts kind for each of the n events; keeps each one's slot when slots is not NULL. */
-static rc_err_t scan(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n,
-                     rc_table_count_t kind, uint32_t *slots) {
+/* The schema, table and action of the event map at *p, moving *p past the event when skip (else
+ * it stays). Stops reading keys once it has the three (they come first in rc_event.h's layout).
+ * Absent or non-string values are "". */
+static rc_err_t pick(const uint8_t **p, const uint8_t *end, bool skip, const char *s[3],
+                     uint32_t sl[3]) {
     static const char *const keys[] = {"schema", "table", "action"};
+    const uint8_t *cur = *p;
+    uint32_t count, found = 0;
+    bool got[3] = {false, false, false};
+    rc_err_t err = rc_mp_read_map(&cur, end, &count);
+    if (err != RC_OK) {
+        return err;
+    }
+    for (int k = 0; k < 3; k++) {
+        s[k] = "";
+        sl[k] = 0;
+    }
+    uint32_t i = 0;
+    for (; i < count && found < 3; i++) {
+        const char *key;
+        uint32_t klen;
+        int k = 3;
+        if (rc_mp_read_str(&cur, end, &key, &klen) == RC_OK) {
+            for (k = 0; k < 3; k++) {
+                if (strlen(keys[k]) == klen && memcmp(keys[k], key, klen) == 0) {
+                    break;
+                }
+            }
+        } else if ((err = rc_mp_skip(&cur, end)) != RC_OK) {
+            return err;
+        }
+        if (k < 3 && !got[k] && rc_mp_read_str(&cur, end, &s[k], &sl[k]) == RC_OK) {
+            got[k] = true;
+            found++;
+        } else if ((err = rc_mp_skip(&cur, end)) != RC_OK) {
+            return err;
+        }
+    }
+    for (; skip && i < count; i++) { /* the rest: key and value */
+        if ((err = rc_mp_skip(&cur, end)) != RC_OK || (err = rc_mp_skip(&cur, end)) != RC_OK) {
+            return err;
+        }
+    }
+    if (skip) {
+        *p = cur;
+    }
+    return RC_OK;
+}
+
+/* The slot (table * N_ACTIONS + action) of the event at *p; lock held. UINT32_MAX when out of
+ * memory. */
+static rc_err_t slot_of(rc_table_stats_t *t, const uint8_t **p, const uint8_t *end, bool skip,
+                        uint32_t *slot) {
+    const char *s[3];
+    uint32_t sl[3];
+    rc_err_t err = pick(p, end, skip, s, sl);
+    if (err != RC_OK) {
+        return err;
+    }
+    uint32_t id = table_of(t, s[0], sl[0], s[1], sl[1]);
+    if (!id) {
+        return RC_ERR_NOMEM;
+    }
+    *slot = (id - 1) * N_ACTIONS + action_of(s[2], sl[2]);
+    return RC_OK;
+}
+
+static void add(rc_table_stats_t *t, uint32_t slot, rc_table_count_t kind, uint64_t n) {
+    t->tables[slot / N_ACTIONS].counts[slot % N_ACTIONS][kind] += n;
+}
+
+rc_err_t rc_table_stats_count(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n,
+                              bool same_table, rc_table_count_t kind) {
     const uint8_t *cur = buf, *end = buf + len;
     rc_err_t err = RC_OK;
+    uint32_t slot;
     pthread_mutex_lock(&t->lock);
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *vals[3], *after;
-        if ((err = rc_mp_map_pick(cur, end, keys, 3, vals, &after)) != RC_OK) {
-            break;
+    if (same_table) {
+        if (n && (err = slot_of(t, &cur, end, false, &slot)) == RC_OK) {
+            add(t, slot, kind, n);
         }
-        const char *s[3] = {"", "", ""};
-        uint32_t sl[3] = {0, 0, 0};
-        for (int k = 0; k < 3; k++) {
-            const uint8_t *v = vals[k];
-            if (v && rc_mp_read_str(&v, end, &s[k], &sl[k]) != RC_OK) {
-                s[k] = "";
-                sl[k] = 0;
+    } else {
+        for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+            if ((err = slot_of(t, &cur, end, true, &slot)) == RC_OK) {
+                add(t, slot, kind, 1);
             }
         }
-        uint32_t id = table_of(t, s[0], sl[0], s[1], sl[1]);
-        if (!id) {
-            err = RC_ERR_NOMEM;
-            break;
-        }
-        uint32_t action = action_of(s[2], sl[2]);
-        t->tables[id - 1].counts[action][kind]++;
-        if (slots) {
-            slots[i] = (id - 1) * N_ACTIONS + action;
-        }
-        cur = after;
     }
     pthread_mutex_unlock(&t->lock);
     return err;
 }
 
-rc_err_t rc_table_stats_read(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n) {
+rc_err_t rc_table_stats_slots(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n) {
     if (n > t->cap_slots) {
         uint32_t *s = realloc(t->slots, (size_t)n * 2 * sizeof(*s));
         if (!s) {
@@ -212,9 +269,16 @@ rc_err_t rc_table_stats_read(rc_table_stats_t *t, const uint8_t *buf, size_t len
         t->slots = s;
         t->cap_slots = n * 2;
     }
-    /* an event past a scan error keeps no slot: mark them all unknown first */
+    /* an event past a scan error keeps no slot */
     memset(t->slots, 0xff, (size_t)n * sizeof(*t->slots));
-    return scan(t, buf, len, n, RC_TABLE_READ, t->slots);
+    const uint8_t *cur = buf, *end = buf + len;
+    rc_err_t err = RC_OK;
+    pthread_mutex_lock(&t->lock);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        err = slot_of(t, &cur, end, true, &t->slots[i]);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return err;
 }
 
 uint32_t *rc_table_stats_event_marks(rc_table_stats_t *t, uint32_t n) {
@@ -237,14 +301,38 @@ void rc_table_stats_dropped(rc_table_stats_t *t, uint32_t n) {
     for (uint32_t i = 0; i < n && i < t->cap_slots && i + 1 < t->cap_marks; i++) {
         uint32_t slot = t->slots[i];
         if (t->marks[i + 1] == t->marks[i] && slot != UINT32_MAX) {
-            t->tables[slot / N_ACTIONS].counts[slot % N_ACTIONS][RC_TABLE_DROPPED]++;
+            add(t, slot, RC_TABLE_DROPPED, 1);
         }
     }
     pthread_mutex_unlock(&t->lock);
 }
 
+size_t *rc_table_stats_offsets(rc_table_stats_t *t, uint32_t n) {
+    if (n > t->cap_offs) {
+        size_t *o = realloc(t->offs, (size_t)n * 2 * sizeof(*o));
+        if (!o) {
+            return NULL;
+        }
+        t->offs = o;
+        t->cap_offs = n * 2;
+    }
+    return t->offs;
+}
+
 rc_err_t rc_table_stats_produced(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n) {
-    return scan(t, buf, len, n, RC_TABLE_PRODUCED, NULL);
+    rc_err_t err = RC_OK;
+    uint32_t slot;
+    pthread_mutex_lock(&t->lock);
+    for (uint32_t i = 0; i < n && i < t->cap_offs && err == RC_OK; i++) {
+        const uint8_t *cur = buf + t->offs[i];
+        if (t->offs[i] >= len) {
+            err = RC_ERR_INVALID;
+        } else if ((err = slot_of(t, &cur, buf + len, false, &slot)) == RC_OK) {
+            add(t, slot, RC_TABLE_PRODUCED, 1);
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return err;
 }
 
 void rc_table_stats_each(rc_table_stats_t *t, rc_table_stats_fn fn, void *arg) {

@@ -58,7 +58,9 @@ static void test_counts_by_table_and_action(void **state) {
     pack_event(&pk, "shop", "orders", "delete");
     pack_event(&pk, "shop", "users", "update");
     pack_event(&pk, "shop", "users", "truncate"); /* an action a script made up: other */
-    assert_int_equal(rc_table_stats_read(t, (const uint8_t *)sb.data, sb.size, 5), RC_OK);
+    assert_int_equal(
+        rc_table_stats_count(t, (const uint8_t *)sb.data, sb.size, 5, false, RC_TABLE_READ), RC_OK);
+    assert_int_equal(rc_table_stats_slots(t, (const uint8_t *)sb.data, sb.size, 5), RC_OK);
     /* the transforms dropped events 1 and 2 (marks 0,1,1,1,2,3: inputs 1 and 2 left nothing) */
     uint32_t *m = rc_table_stats_event_marks(t, 5);
     assert_non_null(m);
@@ -69,8 +71,13 @@ static void test_counts_by_table_and_action(void **state) {
     memcpy(m, mapped, sizeof(mapped));
     rc_table_stats_dropped(t, 5);
     msgpack_sbuffer_clear(&sb);
+    size_t *offs = rc_table_stats_offsets(t, 3);
+    assert_non_null(offs);
+    offs[0] = sb.size;
     pack_event(&pk, "shop", "users", "insert");
+    offs[1] = sb.size;
     pack_event(&pk, "shop", "users_masked", "update"); /* a script renamed the table */
+    offs[2] = sb.size;
     pack_event(&pk, "shop", "users", "truncate");
     assert_int_equal(rc_table_stats_produced(t, (const uint8_t *)sb.data, sb.size, 3), RC_OK);
     seen_t s = {0};
@@ -117,7 +124,9 @@ static void test_tables_past_the_limit_count_as_other(void **state) {
         pack_event(&pk, "db", name, "insert");
     }
     pack_event(&pk, "db", "t0", "insert"); /* known before the limit: still its own */
-    assert_int_equal(rc_table_stats_read(t, (const uint8_t *)sb.data, sb.size, n + 1), RC_OK);
+    assert_int_equal(
+        rc_table_stats_count(t, (const uint8_t *)sb.data, sb.size, n + 1, false, RC_TABLE_READ),
+        RC_OK);
     sums_t s = {0};
     rc_table_stats_each(t, sum, &s);
     assert_int_equal(s.rows, RC_TABLE_STATS_MAX + 1);
@@ -128,12 +137,49 @@ static void test_tables_past_the_limit_count_as_other(void **state) {
     rc_table_stats_destroy(t);
 }
 
+/* The rows of one rows event: the first one's table and action, counted n times. Keys in another
+ * order and a value before them are found too; only the first keys of the event are read. */
+static void test_same_table_counts_the_first_event_n_times(void **state) {
+    (void)state;
+    rc_table_stats_t *t = rc_table_stats_new();
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    pack_str(&pk, "action");
+    pack_str(&pk, "delete");
+    pack_str(&pk, "before");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_nil(&pk);
+    pack_str(&pk, "table");
+    pack_str(&pk, "b");
+    pack_str(&pk, "schema");
+    pack_str(&pk, "a");
+    size_t first = sb.size;
+    msgpack_pack_array(&pk, 0); /* not an event: never looked at */
+    assert_int_equal(
+        rc_table_stats_count(t, (const uint8_t *)sb.data, first, 7, true, RC_TABLE_READ), RC_OK);
+    seen_t s = {0};
+    rc_table_stats_each(t, collect, &s);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.rows[0], "a.b delete r=7 p=0 d=0");
+    msgpack_sbuffer_destroy(&sb);
+    rc_table_stats_destroy(t);
+}
+
 static void test_a_bad_buffer_is_an_error(void **state) {
     (void)state;
     rc_table_stats_t *t = rc_table_stats_new();
     const uint8_t not_a_map[] = {0x92, 0x01, 0x02};
-    assert_int_equal(rc_table_stats_read(t, not_a_map, sizeof(not_a_map), 1), RC_ERR_INVALID);
+    assert_int_equal(rc_table_stats_count(t, not_a_map, sizeof(not_a_map), 1, false, RC_TABLE_READ),
+                     RC_ERR_INVALID);
+    assert_int_equal(rc_table_stats_slots(t, not_a_map, sizeof(not_a_map), 1), RC_ERR_INVALID);
+    assert_non_null(rc_table_stats_event_marks(t, 1));
     rc_table_stats_dropped(t, 1); /* an event without a table is not counted */
+    const uint8_t truncated[] = {0x83, 0xa6, 's', 'c', 'h', 'e', 'm', 'a', 0xa2, 'd'};
+    assert_int_equal(rc_table_stats_count(t, truncated, sizeof(truncated), 1, true, RC_TABLE_READ),
+                     RC_ERR_TRUNCATED);
     sums_t s = {0};
     rc_table_stats_each(t, sum, &s);
     assert_int_equal(s.rows, 0);
@@ -144,6 +190,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_by_table_and_action),
         cmocka_unit_test(test_tables_past_the_limit_count_as_other),
+        cmocka_unit_test(test_same_table_counts_the_first_event_n_times),
         cmocka_unit_test(test_a_bad_buffer_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
