@@ -291,7 +291,7 @@ void rc_pipeline_set_transforms(rc_pipeline_t *p, rc_transform_chain_t *chain) {
 }
 
 /* At a batch boundary: takes the chain rc_pipeline_set_transforms left, if any, keeping the
- * counts of the old one. @thread worker (or the starting thread before the worker runs) */
+ * counts of the old one. @thread worker */
 static void swap_transforms(rc_pipeline_t *p) {
     if (!atomic_load_explicit(&p->swap_transforms, memory_order_acquire)) {
         return;
