@@ -4,8 +4,9 @@
  * Order of checks: unknown path 404, wrong method 405 (with Allow), missing/wrong bearer token
  * on mutating calls 401/403, unknown pipeline 404, bad body 400 (naming the field), conflicting
  * state change 409. State changes answer 202 with the status at that moment: they take effect
- * asynchronously. Creating a pipeline or replacing its config compiles scripts, whose top-level
- * code may run long, so that work runs on a job thread and the loop answers when it is done;
+ * asynchronously. Creating a pipeline, replacing its config or its scripts (PUT .../transform)
+ * compiles scripts, whose top-level code may run long, so that work runs on a job thread and the
+ * loop answers when it is done;
  * so does POST /v1/transform/test, which runs a user's script on a sample event. */
 #include "rc_rest.h"
 
@@ -347,7 +348,7 @@ typedef enum job_kind {
     JOB_SET_TRANSFORMS,
 } job_kind_t;
 
-/* A create, config replacement or transform test running on its own thread. The loop owns req
+/* A create, config or script replacement or transform test running on its own thread. The loop owns req
  * and slot; the thread touches only the copied body and the result fields. */
 typedef struct job {
     h2o_multithread_message_t super; /* first: the queue links jobs through it */
