@@ -257,7 +257,7 @@ static const struct {
     {"stop", ACT_STOP, "PUT"},
     {"restart", ACT_RESTART, "POST"},
     {"position", ACT_POSITION, "GET, PATCH"},
-    {"transform", ACT_TRANSFORM, "PUT"},
+    {"transform", ACT_TRANSFORM, "GET, PUT"},
 };
 
 /* True when the request's method is one of the comma-separated list. */
@@ -707,7 +707,7 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
     if (act == ACT_CONFIG && mutating) {
         return start_job(r, req, JOB_REPLACE, name, name_len);
     }
-    if (act == ACT_TRANSFORM) {
+    if (act == ACT_TRANSFORM && mutating) {
         return start_job(r, req, JOB_SET_TRANSFORMS, name, name_len);
     }
     if (act == ACT_POSITION) {
@@ -764,6 +764,9 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
         break;
     case ACT_CONFIG:
         rc_config_pipeline_write_json(rc_pipeline_config(p), &b);
+        break;
+    case ACT_TRANSFORM:
+        rc_pipeline_ctl_write_transforms(r->ctl, p, &b);
         break;
     }
     send_buf(req, 200, "OK", "application/json", &b);

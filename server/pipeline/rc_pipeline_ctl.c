@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rc_json.h"
 #include "rc_log.h"
 #include "rc_script.h"
 #include "rc_transforms_body.h"
@@ -40,6 +41,8 @@ typedef struct entry {
     bool shut;     /* a SHUTDOWN helper was started for it */
     bool finished; /* SHUTDOWN: the helper stopped it in time */
     char why[256]; /* SHUTDOWN: why it did not finish */
+    char *xf_body; /* the scripts PUT .../transform set, as sent; NULL = the config's */
+    size_t xf_len;
 } entry_t;
 
 struct rc_pipeline_ctl {
@@ -138,6 +141,7 @@ static void entry_free(entry_t *e) {
     rc_config_pipeline_destroy(e->own);
     rc_pipeline_destroy(e->next_p);
     rc_config_pipeline_destroy(e->next_own);
+    free(e->xf_body);
     free(e);
 }
 
@@ -420,7 +424,12 @@ static rc_err_t load_transforms(rc_pipeline_ctl_t *c, char *errstr, size_t errst
         rc_transform_chain_t *chain = NULL;
         rc_ctl_result_t r = compile_body(rc_pipeline_config(p), path, text, len, &chain, &n, field,
                                          sizeof(field), errstr, errstr_size);
-        free(text);
+        if (r == RC_CTL_OK) {
+            c->entries[i]->xf_body = text;
+            c->entries[i]->xf_len = len;
+        } else {
+            free(text);
+        }
         if (r != RC_CTL_OK) {
             if (r == RC_CTL_UNPROCESSABLE) {
                 char why[1024];
@@ -946,6 +955,8 @@ rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, const char *name, 
         r = RC_CTL_FAILED;
         goto fail;
     }
+    free(e->xf_body);
+    e->xf_body = NULL;
     e->next_p = np;
     e->next_own = pc;
     if (spawn(c, e, RC_PIPELINE_OP_REPLACE) != RC_OK) {
@@ -995,6 +1006,7 @@ rc_ctl_result_t rc_pipeline_ctl_set_transforms(rc_pipeline_ctl_t *c, const char 
         return RC_CTL_NOT_FOUND;
     }
     rc_transform_chain_t *chain = NULL;
+    char *copy = NULL;
     size_t n = 0;
     if (!pc.name || (pc.on_error == 2 && !pc.dead_letter_topic)) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
@@ -1023,9 +1035,17 @@ rc_ctl_result_t rc_pipeline_ctl_set_transforms(rc_pipeline_ctl_t *c, const char 
                   name, e->p != seen ? "config change" : rc_pipeline_op_name(e->op),
                   rc_pipeline_state_name(rc_pipeline_status(e->p, NULL, 0)));
         r = RC_CTL_CONFLICT;
+    } else if (!(copy = malloc(len ? len : 1))) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        r = RC_CTL_FAILED;
     } else if (state_write(c, name, SUFFIX_TRANSFORMS, body, len, errstr, errstr_size) != RC_OK) {
         r = RC_CTL_FAILED;
     } else {
+        memcpy(copy, body, len);
+        free(e->xf_body);
+        e->xf_body = copy;
+        e->xf_len = len;
+        copy = NULL;
         rc_pipeline_set_transforms(e->p, chain);
         chain = NULL;
         rc_info("pipeline", "pipeline %s: %zu transform(s) replaced over REST%s", name, n,
@@ -1034,10 +1054,57 @@ rc_ctl_result_t rc_pipeline_ctl_set_transforms(rc_pipeline_ctl_t *c, const char 
     pthread_mutex_unlock(&c->lock);
     pthread_rwlock_unlock(&c->rw);
 out:
+    free(copy);
     rc_transform_chain_destroy(chain);
     free(pc.name);
     free(pc.dead_letter_topic);
     return r;
+}
+
+static void write_match(rc_buf_t *out, const char *schema, const char *table) {
+    rc_buf_puts(out, ",\"match\":{");
+    if (schema) {
+        rc_buf_puts(out, "\"schema\":");
+        rc_json_write_string(out, schema, strlen(schema));
+    }
+    if (table) {
+        rc_buf_puts(out, schema ? ",\"table\":" : "\"table\":");
+        rc_json_write_string(out, table, strlen(table));
+    }
+    rc_buf_puts(out, "}}");
+}
+
+void rc_pipeline_ctl_write_transforms(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc_buf_t *out) {
+    entry_t *e = entry_of(c, p);
+    rc_transforms_body_t tb = {0};
+    char field[64], why[256];
+    pthread_mutex_lock(&c->lock);
+    bool rest = e && e->xf_body &&
+                rc_transforms_body_parse("kept scripts", e->xf_body, e->xf_len, &tb, field,
+                                         sizeof(field), why, sizeof(why)) == RC_OK;
+    pthread_mutex_unlock(&c->lock);
+    rc_buf_printf(out, "{\"source\":\"%s\",\"transforms\":[", rest ? "rest" : "config");
+    if (rest) {
+        for (size_t i = 0; i < tb.n; i++) {
+            rc_buf_puts(out, i ? ",{\"engine\":" : "{\"engine\":");
+            rc_json_write_string(out, tb.specs[i].engine, strlen(tb.specs[i].engine));
+            rc_buf_puts(out, ",\"script\":");
+            rc_json_write_string(out, tb.specs[i].source, tb.specs[i].source_len);
+            write_match(out, tb.specs[i].match_schema, tb.specs[i].match_table);
+        }
+    } else {
+        const rc_pipeline_config_t *pc = rc_pipeline_config(p);
+        for (size_t i = 0; i < pc->n_transforms; i++) {
+            const rc_transform_config_t *t = &pc->transforms[i];
+            rc_buf_puts(out, i ? ",{\"engine\":" : "{\"engine\":");
+            rc_json_write_string(out, t->engine, strlen(t->engine));
+            rc_buf_puts(out, ",\"file\":");
+            rc_json_write_string(out, t->file, strlen(t->file));
+            write_match(out, t->match_schema, t->match_table);
+        }
+    }
+    rc_buf_puts(out, "]}");
+    rc_transforms_body_free(&tb);
 }
 
 /* ---- shutdown ---- */

@@ -102,6 +102,12 @@ rc_ctl_result_t rc_pipeline_ctl_set_transforms(rc_pipeline_ctl_t *c, const char 
                                                const char *body, size_t len, char *field,
                                                size_t field_size, char *errstr, size_t errstr_size);
 
+/* GET .../transform (read lock held): appends {"source": "rest", "transforms": [{engine, script,
+ * match}]} for scripts set by PUT .../transform, else {"source": "config", "transforms":
+ * [{engine, file, match}]}: what the pipeline runs (or will, from its next batch). */
+struct rc_buf;
+void rc_pipeline_ctl_write_transforms(rc_pipeline_ctl_t *c, rc_pipeline_t *p, struct rc_buf *out);
+
 /* PATCH .../position: p (read lock held) must be stopped (STOPPED, FAILED or never started) and
  * no change in progress; its next start reads from file:pos. RC_ERR_INVALID (a conflict, errstr
  * says why) otherwise. The seek wins over the position stored in Kafka for that start. */

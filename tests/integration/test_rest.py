@@ -487,7 +487,10 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
             {"transforms": [{"engine": "js", "script": "function transform(e) {\n  return (;\n}"}]},
             422, "pipeline pc: transforms[0]: transforms[0]:2:", "transforms[0].script")
     assert r.json()["line"] == 2, r.body
-    err("GET", "/v1/pipelines/pc/transform", 405, "use PUT")
+    err("POST", "/v1/pipelines/pc/transform", 405, "use GET, PUT")
+    assert api.call("GET", "/v1/pipelines/pc/transform").json() == {"source": "config",
+                                                                    "transforms": []}
+    err("GET", "/v1/pipelines/nope/transform", 404, "no such pipeline: nope")
     # 413: bodies are small; h2o refuses more than 1 MiB before rowcast sees it
     # (a raw socket: h2o answers on the Content-Length and closes while a client still sends)
     with socket.create_connection(("127.0.0.1", api.port), timeout=10) as s:

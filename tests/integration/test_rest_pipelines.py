@@ -91,6 +91,8 @@ def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, d
         assert json.loads(f.read_text()) == p
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
     assert sorted(api.call("GET", "/v1/pipelines").json()) == ["pa", "pb"]
+    assert api.call("GET", "/v1/pipelines/pb/transform").json() == {
+        "source": "config", "transforms": [{"engine": "lua", "file": "drop.lua", "match": {}}]}
     assert not list((tmp_path / "state").glob(".*"))  # no temporary file left
 
     w = Writer(mysql, db)
@@ -532,8 +534,14 @@ def test_transform_replaced_live_and_kept_across_a_restart(mysql, db, rowcast, t
     bad(script_b, 401, "Bearer", token=None)
     bad(script_b, 403, "wrong", token=TOKEN + "x")
     bad(script_b, 404, "no such pipeline: nope", name="nope")
-    r = api.call("GET", path)
-    assert r.status == 405 and r.headers["allow"] == "PUT", r.body
+    r = api.call("DELETE", path, token=TOKEN)
+    assert r.status == 405 and r.headers["allow"] == "GET, PUT", r.body
+
+    def shown(body):  # GET .../transform: the entries with match always present
+        return {"source": "rest", "transforms": [
+            {"match": {}, **t} for t in body["transforms"]]}
+
+    assert api.call("GET", path).json() == shown(script_b)
     assert json.loads((tmp_path / "state" / "px.transforms").read_text()) == script_b
     assert not (tmp_path / "state" / "px.json").exists()  # the config itself is the file's
 
@@ -551,6 +559,7 @@ def test_transform_replaced_live_and_kept_across_a_restart(mysql, db, rowcast, t
     assert len(consume(topic_a, cut, process=proc2)) == cut  # nothing more went to A
     err2 = (tmp_path / "rowcast-2.stderr").read_text()
     assert "pipeline px: 2 transform(s) from" in err2, err2
+    assert api2.call("GET", path).json() == shown(script_b)
     m2, _ = metrics_of(api2, "px")
     assert m2["rowcast_events_dropped_total"] == 5
 
@@ -558,6 +567,7 @@ def test_transform_replaced_live_and_kept_across_a_restart(mysql, db, rowcast, t
     r = api2.call("PUT", "/v1/pipelines/px/config", token=TOKEN, body=px)
     assert r.status == 202, r.body
     assert not (tmp_path / "state" / "px.transforms").exists()
+    assert api2.call("GET", path).json() == {"source": "config", "transforms": []}
     api2.wait("px", lambda st: st["state"] == "RUNNING" and st["counters"]["events_read"] == 0,
               "running with the new config")
     with mysql.cursor() as cur:
