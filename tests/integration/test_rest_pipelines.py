@@ -160,10 +160,17 @@ def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, d
     assert old + new == kept(75), new  # and after it: no row lost or sent twice
     assert first
 
-    # delete pa: it stops, its state file goes, then it is gone; pb still flows
+    # an empty chain over REST (pa had none: events stay as read), kept until the delete
+    r = api.call("PUT", "/v1/pipelines/pa/transform", token=TOKEN, body={"transforms": []})
+    assert r.status == 202, r.body
+    assert (tmp_path / "state" / "pa.transforms").exists()
+    assert api.call("GET", "/v1/pipelines/pa/transform").json() == {"source": "rest",
+                                                                    "transforms": []}
+    # delete pa: it stops, its state files go, then it is gone; pb still flows
     r = api.call("DELETE", "/v1/pipelines/pa", token=TOKEN)
     assert r.status == 202, r.body
     assert not (tmp_path / "state" / "pa.json").exists()
+    assert not (tmp_path / "state" / "pa.transforms").exists()
     deadline = time.monotonic() + 30
     while api.call("GET", "/v1/pipelines/pa").status != 404:
         assert time.monotonic() < deadline, "pa was not removed"
