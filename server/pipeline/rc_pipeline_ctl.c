@@ -1078,11 +1078,18 @@ void rc_pipeline_ctl_write_transforms(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc
     entry_t *e = entry_of(c, p);
     rc_transforms_body_t tb = {0};
     char field[64], why[256];
+    /* a copy, parsed without the lock (a body may be up to 1 MiB) */
+    char *kept = NULL;
+    size_t kept_len = 0;
     pthread_mutex_lock(&c->lock);
-    bool rest = e && e->xf_body &&
-                rc_transforms_body_parse("kept scripts", e->xf_body, e->xf_len, &tb, field,
-                                         sizeof(field), why, sizeof(why)) == RC_OK;
+    if (e && e->xf_body && (kept = malloc(e->xf_len ? e->xf_len : 1))) {
+        memcpy(kept, e->xf_body, e->xf_len);
+        kept_len = e->xf_len;
+    }
     pthread_mutex_unlock(&c->lock);
+    bool rest = kept && rc_transforms_body_parse("kept scripts", kept, kept_len, &tb, field,
+                                                 sizeof(field), why, sizeof(why)) == RC_OK;
+    free(kept);
     rc_buf_printf(out, "{\"source\":\"%s\",\"transforms\":[", rest ? "rest" : "config");
     if (rest) {
         for (size_t i = 0; i < tb.n; i++) {
