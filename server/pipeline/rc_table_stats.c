@@ -2,6 +2,7 @@
 #include "rc_table_stats.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,14 @@ typedef struct table {
     char *name; /* "schema.table" or OTHER */
     size_t len;
     uint32_t hash;
-    uint64_t counts[N_ACTIONS][RC_TABLE_N_COUNTS];
+    /* written by the counting thread alone (a relaxed load and store, no lock), read by scrapes */
+    atomic_uint_fast64_t counts[N_ACTIONS][RC_TABLE_N_COUNTS];
 } table_t;
 
+/* One thread counts into a table set and is the only one to change it; it takes the lock only to
+ * add a table (the array may move), so scrapes, which read under the lock, see whole entries. */
 struct rc_table_stats {
-    pthread_mutex_t lock; /* guards tables' counts and n_tables */
+    pthread_mutex_t lock; /* held to change tables, n_tables, index; and by scrapes */
     table_t *tables;
     uint32_t n_tables, cap_tables;
     uint32_t *index; /* open addressing: table number + 1, 0 = empty; size a power of two */
@@ -115,7 +119,7 @@ static uint32_t add_table(rc_table_stats_t *t, char *name, size_t len, uint32_t 
 }
 
 /* The table number + 1 of schema.table, made when new (OTHER past the limit); 0 when out of
- * memory. Lock held. */
+ * memory. @thread the counting one */
 static uint32_t table_of(rc_table_stats_t *t, const char *schema, uint32_t sn, const char *table,
                          uint32_t tn) {
     if (t->last && same(&t->tables[t->last - 1], schema, sn, table, tn)) {
@@ -136,7 +140,10 @@ static uint32_t table_of(rc_table_stats_t *t, const char *schema, uint32_t sn, c
         if (!t->other) {
             char *name = strdup(OTHER);
             /* "_other" has no '.', so no schema.table lookup can find it by name */
-            if (!name || !(t->other = add_table(t, name, strlen(OTHER), 0))) {
+            pthread_mutex_lock(&t->lock);
+            t->other = name ? add_table(t, name, strlen(OTHER), 0) : 0;
+            pthread_mutex_unlock(&t->lock);
+            if (!t->other) {
                 free(name);
                 return 0;
             }
@@ -151,7 +158,9 @@ static uint32_t table_of(rc_table_stats_t *t, const char *schema, uint32_t sn, c
     name[sn] = '.';
     memcpy(name + sn + 1, table, tn);
     name[sn + 1 + tn] = '\0';
+    pthread_mutex_lock(&t->lock);
     uint32_t id = add_table(t, name, (size_t)sn + 1 + tn, hash);
+    pthread_mutex_unlock(&t->lock);
     if (!id) {
         free(name);
         return 0;
@@ -217,8 +226,7 @@ static rc_err_t pick(const uint8_t **p, const uint8_t *end, bool skip, const cha
     return RC_OK;
 }
 
-/* The slot (table * N_ACTIONS + action) of the event at *p; lock held. UINT32_MAX when out of
- * memory. */
+/* The slot (table * N_ACTIONS + action) of the event at *p. */
 static rc_err_t slot_of(rc_table_stats_t *t, const uint8_t **p, const uint8_t *end, bool skip,
                         uint32_t *slot) {
     const char *s[3];
@@ -236,7 +244,9 @@ static rc_err_t slot_of(rc_table_stats_t *t, const uint8_t **p, const uint8_t *e
 }
 
 static void add(rc_table_stats_t *t, uint32_t slot, rc_table_count_t kind, uint64_t n) {
-    t->tables[slot / N_ACTIONS].counts[slot % N_ACTIONS][kind] += n;
+    atomic_uint_fast64_t *c = &t->tables[slot / N_ACTIONS].counts[slot % N_ACTIONS][kind];
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
 }
 
 rc_err_t rc_table_stats_count(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n,
@@ -244,7 +254,6 @@ rc_err_t rc_table_stats_count(rc_table_stats_t *t, const uint8_t *buf, size_t le
     const uint8_t *cur = buf, *end = buf + len;
     rc_err_t err = RC_OK;
     uint32_t slot;
-    pthread_mutex_lock(&t->lock);
     if (same_table) {
         if (n && (err = slot_of(t, &cur, end, false, &slot)) == RC_OK) {
             add(t, slot, kind, n);
@@ -256,7 +265,6 @@ rc_err_t rc_table_stats_count(rc_table_stats_t *t, const uint8_t *buf, size_t le
             }
         }
     }
-    pthread_mutex_unlock(&t->lock);
     return err;
 }
 
@@ -273,11 +281,9 @@ rc_err_t rc_table_stats_slots(rc_table_stats_t *t, const uint8_t *buf, size_t le
     memset(t->slots, 0xff, (size_t)n * sizeof(*t->slots));
     const uint8_t *cur = buf, *end = buf + len;
     rc_err_t err = RC_OK;
-    pthread_mutex_lock(&t->lock);
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         err = slot_of(t, &cur, end, true, &t->slots[i]);
     }
-    pthread_mutex_unlock(&t->lock);
     return err;
 }
 
@@ -297,14 +303,12 @@ uint32_t *rc_table_stats_event_marks(rc_table_stats_t *t, uint32_t n) {
 }
 
 void rc_table_stats_dropped(rc_table_stats_t *t, uint32_t n) {
-    pthread_mutex_lock(&t->lock);
     for (uint32_t i = 0; i < n && i < t->cap_slots && i + 1 < t->cap_marks; i++) {
         uint32_t slot = t->slots[i];
         if (t->marks[i + 1] == t->marks[i] && slot != UINT32_MAX) {
             add(t, slot, RC_TABLE_DROPPED, 1);
         }
     }
-    pthread_mutex_unlock(&t->lock);
 }
 
 size_t *rc_table_stats_offsets(rc_table_stats_t *t, uint32_t n) {
@@ -322,7 +326,6 @@ size_t *rc_table_stats_offsets(rc_table_stats_t *t, uint32_t n) {
 rc_err_t rc_table_stats_produced(rc_table_stats_t *t, const uint8_t *buf, size_t len, uint32_t n) {
     rc_err_t err = RC_OK;
     uint32_t slot;
-    pthread_mutex_lock(&t->lock);
     for (uint32_t i = 0; i < n && i < t->cap_offs && err == RC_OK; i++) {
         const uint8_t *cur = buf + t->offs[i];
         if (t->offs[i] >= len) {
@@ -331,7 +334,6 @@ rc_err_t rc_table_stats_produced(rc_table_stats_t *t, const uint8_t *buf, size_t
             add(t, slot, RC_TABLE_PRODUCED, 1);
         }
     }
-    pthread_mutex_unlock(&t->lock);
     return err;
 }
 
@@ -339,7 +341,10 @@ void rc_table_stats_each(rc_table_stats_t *t, rc_table_stats_fn fn, void *arg) {
     pthread_mutex_lock(&t->lock);
     for (uint32_t i = 0; i < t->n_tables; i++) {
         for (uint32_t a = 0; a < N_ACTIONS; a++) {
-            const uint64_t *c = t->tables[i].counts[a];
+            uint64_t c[RC_TABLE_N_COUNTS];
+            for (int k = 0; k < RC_TABLE_N_COUNTS; k++) {
+                c[k] = atomic_load_explicit(&t->tables[i].counts[a][k], memory_order_relaxed);
+            }
             if (c[RC_TABLE_READ] || c[RC_TABLE_PRODUCED] || c[RC_TABLE_DROPPED]) {
                 fn(arg, t->tables[i].name, action_names[a], c);
             }

@@ -6,8 +6,9 @@
  * produces (produced, by the schema/table/action the transformed event has).
  * Tables are labelled "schema.table"; the action is insert, update, delete or other. At most
  * RC_TABLE_STATS_MAX tables are told apart, the rest are counted together under "_other", so
- * the number of series stays bounded. One mutex guards the counts: the counting thread takes it
- * once per pass (per batch, per rows event), a scrape while it reads. */
+ * the number of series stays bounded. Each set has one counting thread, which updates counts
+ * without a lock (relaxed atomics) and takes the set's mutex only to add a table; a scrape takes
+ * it while it reads. */
 #ifndef RC_TABLE_STATS_H
 #define RC_TABLE_STATS_H
 
