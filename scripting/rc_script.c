@@ -285,6 +285,15 @@ void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t 
     *out = c->stats;
 }
 
+size_t rc_transform_chain_memory(rc_transform_chain_t *c) {
+    size_t total = 0;
+    for (size_t i = 0; i < c->n_stages; i++) {
+        const rc_script_engine_t *e = c->stages[i].engine;
+        total += e->memory_used ? e->memory_used(c->stages[i].vm) : 0;
+    }
+    return total;
+}
+
 static bool reserve(rc_transform_chain_t *c, uint32_t n) {
     if (n <= c->cap) {
         return true;

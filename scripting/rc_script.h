@@ -66,6 +66,8 @@ typedef struct rc_script_engine {
      * fails inside the script, which fails the running event with a message that names the
      * cap; the VM stays usable once the script's garbage is collected. */
     void (*set_memory_limit)(void *vm, size_t bytes);
+    /* Optional: the bytes the VM's heap holds now (what set_memory_limit caps). */
+    size_t (*memory_used)(void *vm);
 } rc_script_engine_t;
 
 extern const rc_script_engine_t rc_script_lua;
@@ -140,6 +142,10 @@ rc_err_t rc_transform_chain_run(rc_transform_chain_t *c, msgpack_sbuffer *buf, u
 void rc_transform_chain_set_marks(rc_transform_chain_t *c, uint32_t *marks, size_t n);
 
 void rc_transform_chain_get_stats(rc_transform_chain_t *c, rc_transform_stats_t *out);
+
+/* The bytes the chain's VMs hold now (the sum of what their memory caps count).
+ * @thread the thread that runs the chain (or any before it runs) */
+size_t rc_transform_chain_memory(rc_transform_chain_t *c);
 
 /* The dry run behind `rowcast transform-test` and POST /v1/transform/test: runs the JSON
  * object event (a whole cdc_event, kafka included) through the script of spec exactly as a

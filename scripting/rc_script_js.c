@@ -695,6 +695,10 @@ static void js_vm_set_memory_limit(void *opaque, size_t bytes) {
     vm->mem_limit = bytes;
 }
 
+static size_t js_vm_memory_used(void *opaque) {
+    return ((jvm_t *)opaque)->mem_used;
+}
+
 static void fatal(void *udata, const char *msg) {
     jvm_t *vm = udata;
     rc_error("transform", "%s: duktape fatal error: %s", vm ? vm->file : "?", msg ? msg : "");
@@ -869,4 +873,5 @@ const rc_script_engine_t rc_script_js = {
     .destroy = js_vm_destroy,
     .set_budget = js_vm_set_budget,
     .set_memory_limit = js_vm_set_memory_limit,
+    .memory_used = js_vm_memory_used,
 };

@@ -113,6 +113,10 @@ static void lua_vm_set_memory_limit(void *opaque, size_t bytes) {
     vm->mem_limit = bytes;
 }
 
+static size_t lua_vm_memory_used(void *opaque) {
+    return ((lvm_t *)opaque)->mem_used;
+}
+
 static void lua_vm_set_budget(void *opaque, unsigned ms) {
     lvm_t *vm = opaque;
     vm->budget_ms = ms;
@@ -863,4 +867,5 @@ const rc_script_engine_t rc_script_lua = {
     .destroy = lua_vm_destroy,
     .set_budget = lua_vm_set_budget,
     .set_memory_limit = lua_vm_set_memory_limit,
+    .memory_used = lua_vm_memory_used,
 };

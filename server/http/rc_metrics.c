@@ -5,7 +5,8 @@
  * others (rowcast_pipeline_state{pipeline="x",state="RUNNING"} 1), so alerts can match by name.
  * rowcast_source_lag_seconds appears once the pipeline has read an event. The end-to-end latency
  * histogram has one series set per pipeline; its count is the events delivered with a commit
- * time, so it matches rowcast_events_delivered_total for pipelines that only read the binlog. */
+ * time, so it matches rowcast_events_delivered_total for pipelines that only read the binlog.
+ * rowcast_checkpoint_age_seconds appears once the pipeline has written a position. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "rc_rest.h"
+#include "rc_table_stats.h"
 #include "rc_version.h"
 
 typedef struct counter {
@@ -103,6 +105,56 @@ static void write_histogram(rc_buf_t *out, rc_pipeline_ctl_t *ctl, const char *n
     }
 }
 
+static const struct {
+    const char *name;
+    const char *help;
+    rc_table_count_t which;
+} table_counters[] = {
+    {"rowcast_table_events_read_total",
+     "Row events decoded from the binlog, by table (schema.table; _other past the limit of "
+     "tables) and action.",
+     RC_TABLE_READ},
+    {"rowcast_table_events_produced_total",
+     "Events handed to the Kafka producer, by the table and action of the event after the "
+     "transforms.",
+     RC_TABLE_PRODUCED},
+    {"rowcast_table_events_dropped_total",
+     "Events the transforms turned into no message (dropped, or skipped after an error), by "
+     "table and action.",
+     RC_TABLE_DROPPED},
+};
+
+typedef struct table_row_arg {
+    rc_buf_t *out;
+    const char *metric;
+    const char *pipeline;
+    rc_table_count_t which;
+} table_row_arg_t;
+
+static void table_row(void *arg, const char *table, const char *action,
+                      const uint64_t counts[RC_TABLE_N_COUNTS]) {
+    table_row_arg_t *a = arg;
+    rc_buf_printf(a->out, "%s{pipeline=\"", a->metric);
+    put_label(a->out, a->pipeline);
+    rc_buf_puts(a->out, "\",table=\"");
+    put_label(a->out, table);
+    rc_buf_printf(a->out, "\",action=\"%s\"} %llu\n", action, (unsigned long long)counts[a->which]);
+}
+
+static void write_table_counters(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
+    for (size_t c = 0; c < sizeof(table_counters) / sizeof(table_counters[0]); c++) {
+        header(out, table_counters[c].name, "counter", table_counters[c].help);
+        for (size_t i = 0; i < rc_pipeline_ctl_count(ctl); i++) {
+            rc_pipeline_t *p = rc_pipeline_ctl_get(ctl, i);
+            table_row_arg_t a = {out, table_counters[c].name, rc_pipeline_name(p),
+                                 table_counters[c].which};
+            rc_table_stats_each(
+                rc_pipeline_table_stats(p, table_counters[c].which == RC_TABLE_READ), table_row,
+                &a);
+        }
+    }
+}
+
 void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
     size_t n = rc_pipeline_ctl_count(ctl);
     rc_pipeline_stats_t *stats = calloc(n ? n : 1, sizeof(*stats));
@@ -151,6 +203,29 @@ void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
         put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
         rc_buf_printf(out, "\"} %.0f\n", lag > 0 ? lag : 0.0);
     }
+    header(out, "rowcast_transform_vm_memory_bytes", "gauge",
+           "Bytes the pipeline's script VMs hold (what transform_memory_mb caps), after the last "
+           "batch.");
+    for (size_t i = 0; i < n; i++) {
+        rc_buf_puts(out, "rowcast_transform_vm_memory_bytes{pipeline=\"");
+        put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+        rc_buf_printf(out, "\"} %llu\n", (unsigned long long)stats[i].vm_bytes);
+    }
+    header(out, "rowcast_checkpoint_age_seconds", "gauge",
+           "Seconds since the pipeline last wrote its position to the state topic.");
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t now_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    for (size_t i = 0; i < n; i++) {
+        if (stats[i].checkpoint_wall_ms == 0) {
+            continue; /* none written yet */
+        }
+        int64_t age = now_ms - stats[i].checkpoint_wall_ms;
+        rc_buf_puts(out, "rowcast_checkpoint_age_seconds{pipeline=\"");
+        put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+        rc_buf_printf(out, "\"} %.3f\n", age > 0 ? (double)age / 1000.0 : 0.0);
+    }
+    write_table_counters(out, ctl);
     write_histogram(out, ctl, "rowcast_event_latency_seconds",
                     "Binlog commit time to Kafka acknowledgement of each delivered event (the "
                     "commit time has one-second precision).",

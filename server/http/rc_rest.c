@@ -4,8 +4,9 @@
  * Order of checks: unknown path 404, wrong method 405 (with Allow), missing/wrong bearer token
  * on mutating calls 401/403, unknown pipeline 404, bad body 400 (naming the field), conflicting
  * state change 409. State changes answer 202 with the status at that moment: they take effect
- * asynchronously. Creating a pipeline or replacing its config compiles scripts, whose top-level
- * code may run long, so that work runs on a job thread and the loop answers when it is done;
+ * asynchronously. Creating a pipeline, replacing its config or its scripts (PUT .../transform)
+ * compiles scripts, whose top-level code may run long, so that work runs on a job thread and the
+ * loop answers when it is done;
  * so does POST /v1/transform/test, which runs a user's script on a sample event. */
 #include "rc_rest.h"
 
@@ -241,6 +242,7 @@ typedef enum action {
     ACT_STOP,
     ACT_RESTART,
     ACT_POSITION,
+    ACT_TRANSFORM,
 } action_t;
 
 static const struct {
@@ -255,6 +257,7 @@ static const struct {
     {"stop", ACT_STOP, "PUT"},
     {"restart", ACT_RESTART, "POST"},
     {"position", ACT_POSITION, "GET, PATCH"},
+    {"transform", ACT_TRANSFORM, "GET, PUT"},
 };
 
 /* True when the request's method is one of the comma-separated list. */
@@ -284,9 +287,38 @@ static const char *body_of(h2o_req_t *req, size_t *len) {
     return req->entity.base;
 }
 
+/* 422 for a script that does not load: {"error": msg, "field": "transforms[i].script", "line": N}
+ * where msg has the script's "transforms[i]:LINE:" (no line when the engine gave none). */
+static int send_script_error(h2o_req_t *req, const char *errstr, const char *field) {
+    rc_buf_t b = RC_BUF_INIT;
+    rc_buf_puts(&b, "{\"error\":");
+    put_str(&b, errstr);
+    if (field[0]) {
+        rc_buf_puts(&b, ",\"field\":");
+        put_str(&b, field);
+    }
+    char stem[64]; /* "transforms[i]" */
+    snprintf(stem, sizeof(stem), "%.*s", (int)strcspn(field, "."), field);
+    for (const char *at = stem[0] ? strstr(errstr, stem) : NULL; at; at = strstr(at + 1, stem)) {
+        const char *c = at + strlen(stem);
+        char *end;
+        unsigned long line =
+            c[0] == ':' && c[1] >= '0' && c[1] <= '9' ? strtoul(c + 1, &end, 10) : 0;
+        if (line > 0 && *end == ':') {
+            rc_buf_printf(&b, ",\"line\":%lu", line);
+            break;
+        }
+    }
+    rc_buf_putc(&b, '}');
+    send_buf(req, 422, "Unprocessable Entity", "application/json", &b);
+    return 0;
+}
+
 static int send_ctl_error(h2o_req_t *req, rc_ctl_result_t r, const char *errstr,
                           const char *field) {
     switch (r) {
+    case RC_CTL_UNPROCESSABLE:
+        return send_script_error(req, errstr, field);
     case RC_CTL_BAD_REQUEST:
         return send_error_field(req, 400, "Bad Request", errstr, field);
     case RC_CTL_NOT_FOUND:
@@ -313,9 +345,10 @@ typedef enum job_kind {
     JOB_CREATE,
     JOB_REPLACE,
     JOB_TRANSFORM_TEST,
+    JOB_SET_TRANSFORMS,
 } job_kind_t;
 
-/* A create, config replacement or transform test running on its own thread. The loop owns req
+/* A create, config or script replacement or transform test running on its own thread. The loop owns req
  * and slot; the thread touches only the copied body and the result fields. */
 typedef struct job {
     h2o_multithread_message_t super; /* first: the queue links jobs through it */
@@ -462,6 +495,9 @@ static void *job_main(void *arg) {
     rc_pipeline_ctl_t *ctl = j->rest->ctl;
     if (j->kind == JOB_TRANSFORM_TEST) {
         transform_test(j);
+    } else if (j->kind == JOB_SET_TRANSFORMS) {
+        j->res = rc_pipeline_ctl_set_transforms(ctl, j->name, j->body, j->len, j->field,
+                                                sizeof(j->field), j->errstr, sizeof(j->errstr));
     } else if (j->kind == JOB_REPLACE) {
         j->res = rc_pipeline_ctl_replace(ctl, j->name, j->body, j->len, j->field, sizeof(j->field),
                                          j->errstr, sizeof(j->errstr));
@@ -508,7 +544,7 @@ static void job_answer(job_t *j) {
     rc_pipeline_ctl_rdlock(j->rest->ctl);
     rc_pipeline_t *p = rc_pipeline_ctl_find(j->rest->ctl, j->name, strlen(j->name));
     if (p) {
-        if (j->kind == JOB_REPLACE) {
+        if (j->kind == JOB_REPLACE || j->kind == JOB_SET_TRANSFORMS) {
             rc_rest_write_status(&b, p);
         } else {
             write_pipeline(&b, p);
@@ -522,7 +558,7 @@ static void job_answer(job_t *j) {
         send_error(req, 404, "Not Found", msg);
         return;
     }
-    if (j->kind == JOB_REPLACE) {
+    if (j->kind == JOB_REPLACE || j->kind == JOB_SET_TRANSFORMS) {
         send_buf(req, 202, "Accepted", "application/json", &b);
         return;
     }
@@ -671,6 +707,9 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
     if (act == ACT_CONFIG && mutating) {
         return start_job(r, req, JOB_REPLACE, name, name_len);
     }
+    if (act == ACT_TRANSFORM && mutating) {
+        return start_job(r, req, JOB_SET_TRANSFORMS, name, name_len);
+    }
     if (act == ACT_POSITION) {
         if (mutating) {
             size_t len;
@@ -725,6 +764,9 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
         break;
     case ACT_CONFIG:
         rc_config_pipeline_write_json(rc_pipeline_config(p), &b);
+        break;
+    case ACT_TRANSFORM:
+        rc_pipeline_ctl_write_transforms(r->ctl, p, &b);
         break;
     }
     send_buf(req, 200, "OK", "application/json", &b);

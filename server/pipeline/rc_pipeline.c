@@ -35,6 +35,7 @@
 #include "rc_script.h"
 #include "rc_start.h"
 #include "rc_state.h"
+#include "rc_table_stats.h"
 #include "rc_version.h"
 
 #define BACKOFF_MAX_S 30
@@ -123,6 +124,15 @@ struct rc_pipeline {
     char *executed_text;      /* the executed set at the last hand-over; guarded by lock */
     rc_hist_t latency;        /* commit -> Kafka acknowledgement, across runs */
     rc_hist_t transform_time; /* time of each batch in the scripts */
+    /* PUT .../transform: the chain the worker swaps in at its next batch boundary (NULL = no
+     * transforms); guarded by lock, announced by swap_transforms */
+    rc_transform_chain_t *next_transforms;
+    atomic_bool swap_transforms;
+    uint64_t xf_base[3];           /* worker: dropped/skipped/dead-lettered of old chains */
+    atomic_uint_fast64_t vm_bytes; /* what the scripts' VMs held after the last batch */
+    atomic_int_fast64_t checkpoint_wall_ms; /* when the last position was written; 0 = never */
+    rc_table_stats_t *tables_read; /* events read per table and action, counted by the reader */
+    rc_table_stats_t *tables;      /* produced and dropped per table and action: the worker */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -222,6 +232,26 @@ static bool include_table(void *opaque, const char *schema, const char *table) {
     return in;
 }
 
+/* Compiles specs under pc's budget, memory cap, error policy and dead-letter topic. */
+static rc_transform_chain_t *chain_new(const rc_pipeline_config_t *pc, rc_transform_spec_t *specs,
+                                       size_t n, const char *base_dir, char *errstr,
+                                       size_t errstr_size) {
+    for (size_t i = 0; i < n; i++) {
+        specs[i].budget_ms = (unsigned)pc->transform_budget_ms;
+        specs[i].memory_bytes = (size_t)pc->transform_memory_mb << 20;
+    }
+    rc_transform_chain_t *chain = rc_transform_chain_new(
+        pc->name, specs, n, base_dir, pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,
+        errstr, errstr_size);
+    if (chain && pc->on_error == 2 &&
+        rc_transform_chain_set_dead_letter(chain, pc->dead_letter_topic, errstr, errstr_size) !=
+            RC_OK) {
+        rc_transform_chain_destroy(chain);
+        chain = NULL;
+    }
+    return chain;
+}
+
 /* Compiles the pipeline's scripts (at --check too); relative files are found next to the
  * config file. */
 static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pipeline_config_t *pc,
@@ -233,28 +263,55 @@ static rc_transform_chain_t *new_transforms(const rc_config_t *conf, const rc_pi
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     } else {
         for (size_t i = 0; i < pc->n_transforms; i++) {
-            specs[i] = (rc_transform_spec_t){pc->transforms[i].engine,
-                                             pc->transforms[i].file,
-                                             pc->transforms[i].match_schema,
-                                             pc->transforms[i].match_table,
-                                             (unsigned)pc->transform_budget_ms,
-                                             (size_t)pc->transform_memory_mb << 20,
-                                             NULL,
-                                             0};
+            specs[i] = (rc_transform_spec_t){.engine = pc->transforms[i].engine,
+                                             .file = pc->transforms[i].file,
+                                             .match_schema = pc->transforms[i].match_schema,
+                                             .match_table = pc->transforms[i].match_table};
         }
-        chain = rc_transform_chain_new(pc->name, specs, pc->n_transforms, dirname(dir),
-                                       pc->on_error == 1 ? RC_ON_ERROR_SKIP : RC_ON_ERROR_FAIL,
-                                       errstr, errstr_size);
-        if (chain && pc->on_error == 2 &&
-            rc_transform_chain_set_dead_letter(chain, pc->dead_letter_topic, errstr, errstr_size) !=
-                RC_OK) {
-            rc_transform_chain_destroy(chain);
-            chain = NULL;
-        }
+        chain = chain_new(pc, specs, pc->n_transforms, dirname(dir), errstr, errstr_size);
     }
     free(specs);
     free(dir);
     return chain;
+}
+
+rc_transform_chain_t *rc_pipeline_transforms_new(const rc_pipeline_config_t *pc,
+                                                 rc_transform_spec_t *specs, size_t n, char *errstr,
+                                                 size_t errstr_size) {
+    return chain_new(pc, specs, n, NULL, errstr, errstr_size); /* sources: files only name */
+}
+
+void rc_pipeline_set_transforms(rc_pipeline_t *p, rc_transform_chain_t *chain) {
+    pthread_mutex_lock(&p->lock);
+    rc_transform_chain_t *old = atomic_load(&p->swap_transforms) ? p->next_transforms : NULL;
+    p->next_transforms = chain;
+    atomic_store(&p->swap_transforms, true);
+    pthread_mutex_unlock(&p->lock);
+    rc_transform_chain_destroy(old); /* replaced before the worker took it */
+}
+
+/* At a batch boundary: takes the chain rc_pipeline_set_transforms left, if any, keeping the
+ * counts of the old one. @thread worker */
+static void swap_transforms(rc_pipeline_t *p) {
+    if (!atomic_load_explicit(&p->swap_transforms, memory_order_acquire)) {
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    rc_transform_chain_t *next = p->next_transforms;
+    p->next_transforms = NULL;
+    atomic_store(&p->swap_transforms, false);
+    pthread_mutex_unlock(&p->lock);
+    if (p->transforms) {
+        rc_transform_stats_t st;
+        rc_transform_chain_get_stats(p->transforms, &st);
+        p->xf_base[0] += st.dropped;
+        p->xf_base[1] += st.errors;
+        p->xf_base[2] += st.dead_lettered;
+        rc_transform_chain_destroy(p->transforms);
+    }
+    p->transforms = next;
+    atomic_store(&p->vm_bytes, next ? (uint_fast64_t)rc_transform_chain_memory(next) : 0);
+    rc_info("pipeline", "pipeline %s: new transforms in force from this batch on", p->pc->name);
 }
 
 rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config_t *pconf,
@@ -285,9 +342,13 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
         !(p->transforms = new_transforms(conf, pconf, errstr, errstr_size))) {
         goto fail;
     }
+    atomic_store(&p->vm_bytes,
+                 p->transforms ? (uint_fast64_t)rc_transform_chain_memory(p->transforms) : 0);
     p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     p->queue = rc_queue_new((size_t)(pconf->queue_batches > 0 ? pconf->queue_batches : 16));
-    if (p->stop_fd < 0 || !p->queue) {
+    p->tables_read = rc_table_stats_new();
+    p->tables = rc_table_stats_new();
+    if (p->stop_fd < 0 || !p->queue || !p->tables_read || !p->tables) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "pipeline %s: cannot allocate its queue",
                   pconf->name);
         goto fail;
@@ -415,6 +476,7 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
         }
         atomic_fetch_add(&p->bytes_read, len);
         rc_binlog_info_t info;
+        size_t at = b->buf.size;
         err = rc_binlog_feed(dec, ev, len, &b->pk, &info, errstr, errstr_size);
         if (err != RC_OK) {
             return err; /* a bad event: fatal until error policies exist */
@@ -431,6 +493,11 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             }
             b->n_events += (uint32_t)info.rows;
             atomic_fetch_add(&p->events_read, (uint64_t)info.rows);
+            /* the rows of a rows event share its table and action; a transaction payload holds
+             * a whole transaction's events */
+            rc_table_stats_count(p->tables_read, (const uint8_t *)b->buf.data + at,
+                                 b->buf.size - at, (uint32_t)info.rows,
+                                 info.header.type != RC_EV_TRANSACTION_PAYLOAD, RC_TABLE_READ);
         }
         if (info.commit) {
             in_tx = false;
@@ -857,9 +924,10 @@ static rc_err_t run_transforms(rc_pipeline_t *p, rc_batch_t *b, char *errstr, si
     }
     rc_transform_stats_t st;
     rc_transform_chain_get_stats(p->transforms, &st);
-    atomic_store(&p->events_dropped, st.dropped);
-    atomic_store(&p->events_skipped, st.errors);
-    atomic_store(&p->events_dead_lettered, st.dead_lettered);
+    atomic_store(&p->events_dropped, p->xf_base[0] + st.dropped);
+    atomic_store(&p->events_skipped, p->xf_base[1] + st.errors);
+    atomic_store(&p->events_dead_lettered, p->xf_base[2] + st.dead_lettered);
+    atomic_store(&p->vm_bytes, (uint_fast64_t)rc_transform_chain_memory(p->transforms));
     return err;
 }
 
@@ -1013,6 +1081,10 @@ static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t er
         set.data = NULL;
         p->has_checkpoint = true;
         pthread_mutex_unlock(&p->lock);
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        atomic_store(&p->checkpoint_wall_ms,
+                     (int_fast64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000);
         err = rc_state_poll(p->store, errstr, errstr_size);
     }
     rc_buf_free(&set);
@@ -1029,15 +1101,29 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
                              "pipeline %s: cannot keep the executed GTID set", p->pc->name);
         }
     }
-    for (uint32_t k = 0; k < b->n_bounds; k++) {
-        marks[k] = b->bounds[k].events;
+    /* With transforms, every input event gets a mark, so the run tells which ones left no
+     * message (per-table drops) and where each transaction ends in the output. */
+    uint32_t n_in = b->n_events, *evm = NULL;
+    if (n_in && p->transforms) {
+        rc_table_stats_slots(p->tables, (const uint8_t *)b->buf.data, b->buf.size, n_in);
+        if (!(evm = rc_table_stats_event_marks(p->tables, n_in))) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        rc_transform_chain_set_marks(p->transforms, evm, (size_t)n_in + 1);
     }
-    if (b->n_events && p->transforms) {
-        rc_transform_chain_set_marks(p->transforms, marks, b->n_bounds);
-    }
-    rc_err_t terr = b->n_events ? run_transforms(p, b, errstr, errstr_size) : RC_OK;
+    rc_err_t terr = n_in ? run_transforms(p, b, errstr, errstr_size) : RC_OK;
     if (terr != RC_OK) {
         return terr;
+    }
+    for (uint32_t k = 0; k < b->n_bounds; k++) {
+        marks[k] = evm ? evm[b->bounds[k].events] : b->bounds[k].events;
+    }
+    if (evm) {
+        rc_table_stats_dropped(p->tables, n_in);
+    }
+    size_t *offs = b->n_events ? rc_table_stats_offsets(p->tables, b->n_events) : NULL;
+    if (b->n_events && !offs) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
     rc_format_from_name(p->pc->sink.format, &format);
@@ -1057,6 +1143,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         uint64_t id = p->tk_open;
+        offs[i] = (size_t)(cur - (const uint8_t *)b->buf.data);
         size_t used;
         char why[512];
         rc_err_t err = rc_msg_encode(msg, format, cur, (size_t)(end - cur), &used, why, sizeof why);
@@ -1079,6 +1166,9 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
     }
+    if (b->n_events) {
+        rc_table_stats_produced(p->tables, (const uint8_t *)b->buf.data, b->buf.size, b->n_events);
+    }
     return RC_OK;
 }
 
@@ -1092,6 +1182,7 @@ static void *worker_main(void *arg) {
     rc_kafka_set_delivery_cb(p->kafka, on_delivery, p);
     for (;;) {
         rc_batch_t *b = rc_queue_pop(p->queue, 100);
+        swap_transforms(p); /* a batch boundary: b runs wholly under one chain */
         if (!b) {
             rc_kafka_poll(p->kafka, 0);
             if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
@@ -1294,6 +1385,9 @@ void rc_pipeline_destroy(rc_pipeline_t *p) {
     free(p->executed_text);
     rc_gtid_set_destroy(p->executed);
     rc_transform_chain_destroy(p->transforms);
+    rc_transform_chain_destroy(p->next_transforms);
+    rc_table_stats_destroy(p->tables_read);
+    rc_table_stats_destroy(p->tables);
     rc_queue_destroy(p->queue, (void (*)(void *))rc_batch_destroy);
     free_patterns(p->include, p->n_include);
     free_patterns(p->exclude, p->n_exclude);
@@ -1329,6 +1423,8 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->events_dead_lettered = atomic_load(&p->events_dead_lettered);
     out->reconnects = atomic_load(&p->reconnects);
     out->last_event_ts = (uint32_t)atomic_load(&p->last_event_ts);
+    out->vm_bytes = atomic_load(&p->vm_bytes);
+    out->checkpoint_wall_ms = atomic_load(&p->checkpoint_wall_ms);
     pthread_mutex_lock(&p->lock);
     out->queue_depth = p->queue ? rc_queue_len(p->queue) : 0;
     out->events_produced = p->kafka_base[0];
@@ -1373,6 +1469,10 @@ void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
 
 void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out) {
     rc_hist_read(&p->transform_time, out);
+}
+
+struct rc_table_stats *rc_pipeline_table_stats(rc_pipeline_t *p, bool read) {
+    return read ? p->tables_read : p->tables;
 }
 
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p) {

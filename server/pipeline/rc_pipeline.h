@@ -46,6 +46,9 @@ typedef struct rc_pipeline_stats {
     uint64_t reconnects;           /* source connections retried after a failure */
     uint64_t queue_depth;          /* batches waiting between reader and worker now */
     uint32_t last_event_ts; /* commit time (s since the epoch) of the last event read; 0 none */
+    uint64_t vm_bytes;      /* bytes the scripts' VMs held after the last batch */
+    int64_t
+        checkpoint_wall_ms; /* when the last position was written (ms since the epoch); 0 none */
 } rc_pipeline_stats_t;
 
 /* The last complete transaction the reader handed to the worker. */
@@ -79,6 +82,10 @@ void rc_pipeline_get_latency(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 /* Time each batch spent in the pipeline's scripts (none without transforms). */
 void rc_pipeline_get_transform_time(rc_pipeline_t *p, rc_hist_snapshot_t *out);
 const rc_pipeline_config_t *rc_pipeline_config(const rc_pipeline_t *p);
+/* Events per table and action (rc_table_stats.h): read (counted by the reader), or produced
+ * and dropped (by the worker). */
+struct rc_table_stats;
+struct rc_table_stats *rc_pipeline_table_stats(rc_pipeline_t *p, bool read);
 
 /* Appends `"executed_gtid_set":"..."|null,"checkpoint":{state record}|null` (no braces): the
  * GTID set of every transaction handed to the worker, and the last position written to the
@@ -100,6 +107,21 @@ void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
 /* Makes p (stopped, not running) start at binlog file:pos on its next start. */
 void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos);
 void rc_pipeline_resume(rc_pipeline_t *p);
+
+/* PUT .../transform. Compiles specs (each with source set) as p's scripts would be: pc's time
+ * budget, memory cap, on_error and dead-letter topic, and pc->name in messages ("pipeline P:
+ * transforms[i]: FILE:LINE: message"). NULL with the message in errstr when one does not load.
+ * @thread any (no pipeline lock is needed: the top level may run up to the budget) */
+struct rc_transform_spec;
+struct rc_transform_chain;
+struct rc_transform_chain *rc_pipeline_transforms_new(const rc_pipeline_config_t *pc,
+                                                      struct rc_transform_spec *specs, size_t n,
+                                                      char *errstr, size_t errstr_size);
+/* Hands chain (NULL = no transforms) to p, which owns it from now on. The worker swaps it in
+ * between two batches: every batch runs wholly under the old or the new chain, nothing is
+ * skipped or run twice, and the pipeline keeps streaming. A stopped pipeline takes it at its
+ * next start. A second call before the swap replaces the first chain. @thread any */
+void rc_pipeline_set_transforms(rc_pipeline_t *p, struct rc_transform_chain *chain);
 bool rc_pipeline_pause_requested(rc_pipeline_t *p);
 
 #endif

@@ -22,7 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rc_json.h"
 #include "rc_log.h"
+#include "rc_script.h"
+#include "rc_transforms_body.h"
 
 #define STATE_FILE_MAX (1024 * 1024)
 
@@ -38,6 +41,8 @@ typedef struct entry {
     bool shut;     /* a SHUTDOWN helper was started for it */
     bool finished; /* SHUTDOWN: the helper stopped it in time */
     char why[256]; /* SHUTDOWN: why it did not finish */
+    char *xf_body; /* the scripts PUT .../transform set, as sent; NULL = the config's */
+    size_t xf_len;
 } entry_t;
 
 struct rc_pipeline_ctl {
@@ -136,6 +141,7 @@ static void entry_free(entry_t *e) {
     rc_config_pipeline_destroy(e->own);
     rc_pipeline_destroy(e->next_p);
     rc_config_pipeline_destroy(e->next_own);
+    free(e->xf_body);
     free(e);
 }
 
@@ -180,17 +186,23 @@ static void state_path(const rc_pipeline_ctl_t *c, const char *name, const char 
     snprintf(out, out_size, "%s/%s%s%s", c->pipelines_dir, prefix, name, suffix);
 }
 
-/* Writes pipelines_dir/NAME.json (mode 0600) through a temporary file, fsync and rename, so a crash
- * leaves the old or the new file, never a half one. The body is the client's JSON as sent:
- * ${VAR} and password_file stay references, resolved again at each load. */
-static rc_err_t state_write(const rc_pipeline_ctl_t *c, const char *name, const char *body,
-                            size_t len, char *errstr, size_t errstr_size) {
+/* The file of a pipeline's config, and of the scripts PUT .../transform gave it (not *.json, so
+ * load_state does not take it for a pipeline). */
+#define SUFFIX_CONFIG     ".json"
+#define SUFFIX_TRANSFORMS ".transforms"
+
+/* Writes pipelines_dir/NAME.json (or NAME.transforms) (mode 0600) through a temporary file,
+ * fsync and rename, so a crash leaves the old or the new file, never a half one. The body is the
+ * client's JSON as sent: ${VAR} and password_file stay references, resolved again at each load. */
+static rc_err_t state_write(const rc_pipeline_ctl_t *c, const char *name, const char *suffix,
+                            const char *body, size_t len, char *errstr, size_t errstr_size) {
     if (!c->pipelines_dir) {
         return RC_OK;
     }
-    char tmp[PATH_MAX], path[PATH_MAX];
-    state_path(c, name, ".", ".json.tmp", tmp, sizeof(tmp));
-    state_path(c, name, "", ".json", path, sizeof(path));
+    char tmp[PATH_MAX], path[PATH_MAX], tsuffix[32];
+    snprintf(tsuffix, sizeof(tsuffix), "%s.tmp", suffix);
+    state_path(c, name, ".", tsuffix, tmp, sizeof(tmp));
+    state_path(c, name, "", suffix, path, sizeof(path));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         return rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipelines_dir: cannot write %s: %s", tmp,
@@ -225,13 +237,13 @@ static rc_err_t state_write(const rc_pipeline_ctl_t *c, const char *name, const 
     return RC_OK;
 }
 
-static rc_err_t state_remove(const rc_pipeline_ctl_t *c, const char *name, char *errstr,
-                             size_t errstr_size) {
+static rc_err_t state_remove(const rc_pipeline_ctl_t *c, const char *name, const char *suffix,
+                             char *errstr, size_t errstr_size) {
     if (!c->pipelines_dir) {
         return RC_OK;
     }
     char path[PATH_MAX];
-    state_path(c, name, "", ".json", path, sizeof(path));
+    state_path(c, name, "", suffix, path, sizeof(path));
     if (unlink(path) != 0 && errno != ENOENT) {
         return rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipelines_dir: cannot remove %s: %s",
                          path, strerror(errno));
@@ -367,6 +379,72 @@ static rc_err_t load_state(rc_pipeline_ctl_t *c, char *errstr, size_t errstr_siz
     return rc;
 }
 
+/* Compiles the scripts of body (PUT .../transform, or the NAME.transforms file named `what`) for
+ * the pipeline configured by pc. RC_CTL_BAD_REQUEST for a body that is not a list of transforms,
+ * RC_CTL_UNPROCESSABLE for a script that does not load. No lock is held: a script's top level
+ * may run up to the time budget. */
+static rc_ctl_result_t compile_body(const rc_pipeline_config_t *pc, const char *what,
+                                    const char *body, size_t len, rc_transform_chain_t **out,
+                                    size_t *n_out, char *field, size_t field_size, char *errstr,
+                                    size_t errstr_size) {
+    rc_transforms_body_t tb;
+    *out = NULL;
+    if (rc_transforms_body_parse(what, body, len, &tb, field, field_size, errstr, errstr_size) !=
+        RC_OK) {
+        rc_transforms_body_free(&tb);
+        return RC_CTL_BAD_REQUEST;
+    }
+    rc_ctl_result_t r = RC_CTL_OK;
+    *n_out = tb.n;
+    if (tb.n > 0 && !(*out = rc_pipeline_transforms_new(pc, tb.specs, tb.n, errstr, errstr_size))) {
+        /* "pipeline P: transforms[i]: transforms[i]:LINE: message": name the entry */
+        const char *at = strstr(errstr, "transforms[");
+        size_t flen = at ? strcspn(at, ":") : 0;
+        snprintf(field, field_size, "%.*s%s", (int)flen, at ? at : "", at ? ".script" : "");
+        r = RC_CTL_UNPROCESSABLE;
+    }
+    rc_transforms_body_free(&tb);
+    return r;
+}
+
+/* Gives every pipeline the scripts of its pipelines_dir/NAME.transforms, if it has one. */
+static rc_err_t load_transforms(rc_pipeline_ctl_t *c, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < c->n; i++) {
+        rc_pipeline_t *p = c->entries[i]->p;
+        char path[PATH_MAX], field[256];
+        state_path(c, rc_pipeline_name(p), "", SUFFIX_TRANSFORMS, path, sizeof(path));
+        if (access(path, F_OK) != 0) {
+            continue;
+        }
+        size_t len = 0, n = 0;
+        char *text = read_file(path, &len, errstr, errstr_size);
+        if (!text) {
+            return RC_ERR_IO;
+        }
+        rc_transform_chain_t *chain = NULL;
+        rc_ctl_result_t r = compile_body(rc_pipeline_config(p), path, text, len, &chain, &n, field,
+                                         sizeof(field), errstr, errstr_size);
+        if (r == RC_CTL_OK) {
+            c->entries[i]->xf_body = text;
+            c->entries[i]->xf_len = len;
+        } else {
+            free(text);
+        }
+        if (r != RC_CTL_OK) {
+            if (r == RC_CTL_UNPROCESSABLE) {
+                char why[1024];
+                snprintf(why, sizeof(why), "%s", errstr);
+                rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "%s: %s", path, why);
+            }
+            return RC_ERR_INVALID;
+        }
+        rc_pipeline_set_transforms(p, chain);
+        rc_info("main", "pipeline %s: %zu transform(s) from %s (set over REST)",
+                rc_pipeline_name(p), n, path);
+    }
+    return RC_OK;
+}
+
 /* ---- construction ---- */
 
 rc_pipeline_ctl_t *rc_pipeline_ctl_new(const rc_config_t *conf, bool check_only, char *errstr,
@@ -426,7 +504,8 @@ rc_pipeline_ctl_t *rc_pipeline_ctl_new(const rc_config_t *conf, bool check_only,
                       c->pipelines_dir, strerror(errno));
             goto fail;
         }
-        if (load_state(c, errstr, errstr_size) != RC_OK) {
+        if (load_state(c, errstr, errstr_size) != RC_OK ||
+            load_transforms(c, errstr, errstr_size) != RC_OK) {
             goto fail;
         }
     }
@@ -647,7 +726,8 @@ rc_err_t rc_pipeline_ctl_request(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc_pipe
             goto out;
         }
         /* Forget it first: a crash from here on must not bring it back. */
-        if ((err = state_remove(c, name, errstr, errstr_size)) != RC_OK) {
+        if ((err = state_remove(c, name, SUFFIX_CONFIG, errstr, errstr_size)) != RC_OK ||
+            (err = state_remove(c, name, SUFFIX_TRANSFORMS, errstr, errstr_size)) != RC_OK) {
             goto out;
         }
         break;
@@ -800,7 +880,7 @@ rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, s
         r = RC_CTL_FAILED;
         goto fail;
     }
-    if (state_write(c, pc->name, body, len, errstr, errstr_size) != RC_OK) {
+    if (state_write(c, pc->name, SUFFIX_CONFIG, body, len, errstr, errstr_size) != RC_OK) {
         list_remove(c, e);
         r = RC_CTL_FAILED;
         goto fail;
@@ -868,10 +948,15 @@ rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, const char *name, 
     if ((r = check_free(c, pc, e, field, field_size, errstr, errstr_size)) != RC_CTL_OK) {
         goto fail;
     }
-    if (state_write(c, pc->name, body, len, errstr, errstr_size) != RC_OK) {
+    /* The new config's transforms replace scripts set by PUT .../transform, now and after a
+     * restart. */
+    if (state_write(c, pc->name, SUFFIX_CONFIG, body, len, errstr, errstr_size) != RC_OK ||
+        state_remove(c, pc->name, SUFFIX_TRANSFORMS, errstr, errstr_size) != RC_OK) {
         r = RC_CTL_FAILED;
         goto fail;
     }
+    free(e->xf_body);
+    e->xf_body = NULL;
     e->next_p = np;
     e->next_own = pc;
     if (spawn(c, e, RC_PIPELINE_OP_REPLACE) != RC_OK) {
@@ -890,6 +975,143 @@ fail:
     rc_pipeline_destroy(np);
     rc_config_pipeline_destroy(pc);
     return r;
+}
+
+rc_ctl_result_t rc_pipeline_ctl_set_transforms(rc_pipeline_ctl_t *c, const char *name,
+                                               const char *body, size_t len, char *field,
+                                               size_t field_size, char *errstr,
+                                               size_t errstr_size) {
+    /* What compiling needs of the pipeline's config, copied: the config may be replaced (and
+     * freed) while the scripts compile without a lock. */
+    rc_pipeline_config_t pc = {0};
+    rc_pipeline_t *seen = NULL;
+    rc_ctl_result_t r = RC_CTL_OK;
+    if (field_size) {
+        field[0] = '\0';
+    }
+    pthread_rwlock_rdlock(&c->rw);
+    entry_t *e = entry_named(c, name, strlen(name));
+    if (e) {
+        const rc_pipeline_config_t *cur = rc_pipeline_config(e->p);
+        seen = e->p;
+        pc.name = strdup(cur->name);
+        pc.dead_letter_topic = cur->dead_letter_topic ? strdup(cur->dead_letter_topic) : NULL;
+        pc.on_error = cur->on_error;
+        pc.transform_budget_ms = cur->transform_budget_ms;
+        pc.transform_memory_mb = cur->transform_memory_mb;
+    }
+    pthread_rwlock_unlock(&c->rw);
+    if (!e) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "no such pipeline: %s", name);
+        return RC_CTL_NOT_FOUND;
+    }
+    rc_transform_chain_t *chain = NULL;
+    char *copy = NULL;
+    size_t n = 0;
+    if (!pc.name || (pc.on_error == 2 && !pc.dead_letter_topic)) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        r = RC_CTL_FAILED;
+        goto out;
+    }
+    if ((r = compile_body(&pc, "request body", body, len, &chain, &n, field, field_size, errstr,
+                          errstr_size)) != RC_CTL_OK) {
+        goto out;
+    }
+    pthread_rwlock_rdlock(&c->rw);
+    pthread_mutex_lock(&c->lock);
+    e = entry_named(c, name, strlen(name));
+    if (!e) { /* deleted while the scripts compiled */
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "no such pipeline: %s", name);
+        r = RC_CTL_NOT_FOUND;
+    } else if (c->shutting_down) {
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "the server is shutting down");
+        r = RC_CTL_CONFLICT;
+    } else if (e->p != seen ||
+               (e->busy && (e->op == RC_PIPELINE_OP_REPLACE || e->op == RC_PIPELINE_OP_DELETE ||
+                            e->op == RC_PIPELINE_OP_SHUTDOWN))) {
+        /* a config change would drop the scripts, a delete would forget them */
+        rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                  "pipeline %s: a %s is in progress (state %s); send the scripts again after it",
+                  name, e->p != seen ? "config change" : rc_pipeline_op_name(e->op),
+                  rc_pipeline_state_name(rc_pipeline_status(e->p, NULL, 0)));
+        r = RC_CTL_CONFLICT;
+    } else if (!(copy = malloc(len ? len : 1))) {
+        rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        r = RC_CTL_FAILED;
+    } else if (state_write(c, name, SUFFIX_TRANSFORMS, body, len, errstr, errstr_size) != RC_OK) {
+        r = RC_CTL_FAILED;
+    } else {
+        memcpy(copy, body, len);
+        free(e->xf_body);
+        e->xf_body = copy;
+        e->xf_len = len;
+        copy = NULL;
+        rc_pipeline_set_transforms(e->p, chain);
+        chain = NULL;
+        rc_info("pipeline", "pipeline %s: %zu transform(s) replaced over REST%s", name, n,
+                c->pipelines_dir ? "" : " (not kept: pipelines_dir is not set)");
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->rw);
+out:
+    free(copy);
+    rc_transform_chain_destroy(chain);
+    free(pc.name);
+    free(pc.dead_letter_topic);
+    return r;
+}
+
+static void write_match(rc_buf_t *out, const char *schema, const char *table) {
+    rc_buf_puts(out, ",\"match\":{");
+    if (schema) {
+        rc_buf_puts(out, "\"schema\":");
+        rc_json_write_string(out, schema, strlen(schema));
+    }
+    if (table) {
+        rc_buf_puts(out, schema ? ",\"table\":" : "\"table\":");
+        rc_json_write_string(out, table, strlen(table));
+    }
+    rc_buf_puts(out, "}}");
+}
+
+void rc_pipeline_ctl_write_transforms(rc_pipeline_ctl_t *c, rc_pipeline_t *p, rc_buf_t *out) {
+    entry_t *e = entry_of(c, p);
+    rc_transforms_body_t tb = {0};
+    char field[64], why[256];
+    /* a copy, parsed without the lock (a body may be up to 1 MiB) */
+    char *kept = NULL;
+    size_t kept_len = 0;
+    pthread_mutex_lock(&c->lock);
+    if (e && e->xf_body && (kept = malloc(e->xf_len ? e->xf_len : 1))) {
+        memcpy(kept, e->xf_body, e->xf_len);
+        kept_len = e->xf_len;
+    }
+    pthread_mutex_unlock(&c->lock);
+    bool rest = kept && rc_transforms_body_parse("kept scripts", kept, kept_len, &tb, field,
+                                                 sizeof(field), why, sizeof(why)) == RC_OK;
+    free(kept);
+    rc_buf_printf(out, "{\"source\":\"%s\",\"transforms\":[", rest ? "rest" : "config");
+    if (rest) {
+        for (size_t i = 0; i < tb.n; i++) {
+            rc_buf_puts(out, i ? ",{\"engine\":" : "{\"engine\":");
+            rc_json_write_string(out, tb.specs[i].engine, strlen(tb.specs[i].engine));
+            rc_buf_puts(out, ",\"script\":");
+            rc_json_write_string(out, tb.specs[i].source, tb.specs[i].source_len);
+            write_match(out, tb.specs[i].match_schema, tb.specs[i].match_table);
+        }
+    } else {
+        const rc_pipeline_config_t *pc = rc_pipeline_config(p);
+        for (size_t i = 0; i < pc->n_transforms; i++) {
+            const rc_transform_config_t *t = &pc->transforms[i];
+            rc_buf_puts(out, i ? ",{\"engine\":" : "{\"engine\":");
+            rc_json_write_string(out, t->engine, strlen(t->engine));
+            rc_buf_puts(out, ",\"file\":");
+            rc_json_write_string(out, t->file, strlen(t->file));
+            write_match(out, t->match_schema, t->match_table);
+        }
+    }
+    rc_buf_puts(out, "]}");
+    rc_transforms_body_free(&tb);
 }
 
 /* ---- shutdown ---- */

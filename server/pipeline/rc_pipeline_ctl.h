@@ -38,11 +38,12 @@ typedef enum rc_pipeline_op {
 
 /* What a create/replace/delete request came to; rc_rest maps it to an HTTP status. */
 typedef enum rc_ctl_result {
-    RC_CTL_OK = 0,      /* accepted */
-    RC_CTL_BAD_REQUEST, /* the body is not a valid pipeline (field names the key) */
-    RC_CTL_NOT_FOUND,   /* no such pipeline */
-    RC_CTL_CONFLICT,    /* the name or server_id is taken, or the state forbids it */
-    RC_CTL_FAILED,      /* the server could not do it (pipelines_dir not writable, no memory) */
+    RC_CTL_OK = 0,        /* accepted */
+    RC_CTL_BAD_REQUEST,   /* the body is not a valid pipeline (field names the key) */
+    RC_CTL_NOT_FOUND,     /* no such pipeline */
+    RC_CTL_CONFLICT,      /* the name or server_id is taken, or the state forbids it */
+    RC_CTL_FAILED,        /* the server could not do it (pipelines_dir not writable, no memory) */
+    RC_CTL_UNPROCESSABLE, /* a script does not load (errstr names it and the line) */
 } rc_ctl_result_t;
 
 /* Builds a pipeline for each of conf's pipelines and for each pipelines_dir/NAME.json (which
@@ -88,6 +89,24 @@ rc_ctl_result_t rc_pipeline_ctl_create(rc_pipeline_ctl_t *c, const char *body, s
 rc_ctl_result_t rc_pipeline_ctl_replace(rc_pipeline_ctl_t *c, const char *name, const char *body,
                                         size_t len, char *field, size_t field_size, char *errstr,
                                         size_t errstr_size);
+
+/* PUT /v1/pipelines/{name}/transform: body is {"transforms": [...]} (rc_transforms_body.h). The
+ * scripts compile under the pipeline's budget and memory cap without any lock; when they load,
+ * they are kept in pipelines_dir/NAME.transforms (which a restart applies over the pipeline's
+ * configured transforms, and a later PUT .../config or DELETE removes) and handed to the
+ * pipeline, which swaps them in at its next batch boundary without stopping. RC_CTL_BAD_REQUEST
+ * for a malformed body (field names the key), RC_CTL_UNPROCESSABLE for a script that does not
+ * load (the running scripts stay), RC_CTL_CONFLICT while a stop/restart/config change/delete is
+ * in progress. From a job thread like create; no lock may be held. */
+rc_ctl_result_t rc_pipeline_ctl_set_transforms(rc_pipeline_ctl_t *c, const char *name,
+                                               const char *body, size_t len, char *field,
+                                               size_t field_size, char *errstr, size_t errstr_size);
+
+/* GET .../transform (read lock held): appends {"source": "rest", "transforms": [{engine, script,
+ * match}]} for scripts set by PUT .../transform, else {"source": "config", "transforms":
+ * [{engine, file, match}]}: what the pipeline runs (or will, from its next batch). */
+struct rc_buf;
+void rc_pipeline_ctl_write_transforms(rc_pipeline_ctl_t *c, rc_pipeline_t *p, struct rc_buf *out);
 
 /* PATCH .../position: p (read lock held) must be stopped (STOPPED, FAILED or never started) and
  * no change in progress; its next start reads from file:pos. RC_ERR_INVALID (a conflict, errstr

@@ -301,7 +301,20 @@ def test_two_pipelines_pause_resume_restart_stop(mysql, db, rowcast, tmp_path):
         assert ("rowcast_queue_batches", lab) in m
         assert 0 <= m[("rowcast_source_lag_seconds", lab)] < 60
         assert m[("rowcast_pipeline_state", lab + (("state", "RUNNING"),))] == 1
+        # per table and action: every row an insert into t, none dropped (no scripts)
+        tl = (("action", "insert"), ("pipeline", name), ("table", f"{db}.t"))
+        assert m[("rowcast_table_events_read_total", tl)] == total, name
+        assert m[("rowcast_table_events_produced_total", tl)] == total, name
+        assert m[("rowcast_table_events_dropped_total", tl)] == 0, name
+        assert [k for k in m if k[0].startswith("rowcast_table_") and
+                ("pipeline", name) in k[1] and k[1] != tl] == [], name
+        assert m[("rowcast_transform_vm_memory_bytes", lab)] == 0, name
     assert any(k[0] == "rowcast_build_info" and dict(k[1]).get("version") for k in m)
+    for name in ("pa", "pb"):  # positions are written every 200 ms once delivered
+        api.wait(name, lambda st: st["checkpoint"] is not None, "a checkpoint")
+    m = api.metrics()
+    for name in ("pa", "pb"):
+        assert 0 <= m[("rowcast_checkpoint_age_seconds", (("pipeline", name),))] < 60, name
 
     # stop pa: pb still flows; stopped pipelines only restart
     r = api.call("PUT", "/v1/pipelines/pa/stop", token=TOKEN)
@@ -460,6 +473,24 @@ def test_rest_errors_auth_and_secrets(mysql, db, rowcast, tmp_path):
         "pos")
     bad("PATCH", "/v1/pipelines/pc/position", None, 400, "the request body is empty", "")
     err("DELETE", "/v1/pipelines/pc/position", 405, "use GET, PATCH")
+    # PUT .../transform (the live swap itself: test_rest_pipelines): token, pipeline, body, script
+    xf = {"transforms": [{"engine": "lua", "script": "function transform(e) end"}]}
+    err("PUT", "/v1/pipelines/pc/transform", 401, "Bearer", body=xf)
+    err("PUT", "/v1/pipelines/pc/transform", 403, "wrong", token=TOKEN + "x", body=xf)
+    bad("PUT", "/v1/pipelines/nope/transform", xf, 404, "no such pipeline: nope")
+    bad("PUT", "/v1/pipelines/pc/transform", {"transforms": 1}, 400,
+        "request body: transforms: required, a list", "transforms")
+    bad("PUT", "/v1/pipelines/pc/transform", {"transforms": [{"engine": "lua", "script": 1}]},
+        400, "transforms[0].script: required, the script's text as a string",
+        "transforms[0].script")
+    r = bad("PUT", "/v1/pipelines/pc/transform",
+            {"transforms": [{"engine": "js", "script": "function transform(e) {\n  return (;\n}"}]},
+            422, "pipeline pc: transforms[0]: transforms[0]:2:", "transforms[0].script")
+    assert r.json()["line"] == 2, r.body
+    err("POST", "/v1/pipelines/pc/transform", 405, "use GET, PUT")
+    assert api.call("GET", "/v1/pipelines/pc/transform").json() == {"source": "config",
+                                                                    "transforms": []}
+    err("GET", "/v1/pipelines/nope/transform", 404, "no such pipeline: nope")
     # 413: bodies are small; h2o refuses more than 1 MiB before rowcast sees it
     # (a raw socket: h2o answers on the Content-Length and closes while a client still sends)
     with socket.create_connection(("127.0.0.1", api.port), timeout=10) as s:

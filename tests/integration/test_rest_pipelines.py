@@ -10,6 +10,7 @@ import re
 import signal
 import stat
 import subprocess
+import threading
 import time
 import uuid
 
@@ -90,6 +91,8 @@ def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, d
         assert json.loads(f.read_text()) == p
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
     assert sorted(api.call("GET", "/v1/pipelines").json()) == ["pa", "pb"]
+    assert api.call("GET", "/v1/pipelines/pb/transform").json() == {
+        "source": "config", "transforms": [{"engine": "lua", "file": "drop.lua", "match": {}}]}
     assert not list((tmp_path / "state").glob(".*"))  # no temporary file left
 
     w = Writer(mysql, db)
@@ -157,10 +160,17 @@ def test_pipelines_created_over_rest_stream_change_delete_and_come_back(mysql, d
     assert old + new == kept(75), new  # and after it: no row lost or sent twice
     assert first
 
-    # delete pa: it stops, its state file goes, then it is gone; pb still flows
+    # an empty chain over REST (pa had none: events stay as read), kept until the delete
+    r = api.call("PUT", "/v1/pipelines/pa/transform", token=TOKEN, body={"transforms": []})
+    assert r.status == 202, r.body
+    assert (tmp_path / "state" / "pa.transforms").exists()
+    assert api.call("GET", "/v1/pipelines/pa/transform").json() == {"source": "rest",
+                                                                    "transforms": []}
+    # delete pa: it stops, its state files go, then it is gone; pb still flows
     r = api.call("DELETE", "/v1/pipelines/pa", token=TOKEN)
     assert r.status == 202, r.body
     assert not (tmp_path / "state" / "pa.json").exists()
+    assert not (tmp_path / "state" / "pa.transforms").exists()
     deadline = time.monotonic() + 30
     while api.call("GET", "/v1/pipelines/pa").status != 404:
         assert time.monotonic() < deadline, "pa was not removed"
@@ -398,3 +408,177 @@ def test_seek_a_stopped_pipeline_and_read_again_from_there(mysql, db, rowcast, t
     st = api.wait("sk", delivered(45), "the last 15 rows again")
     assert st["counters"]["events_read"] == 45, st
     assert ids(f"{db}.t.sk", 45, proc) == list(range(30)) + list(range(15, 30))
+
+
+def test_transform_replaced_live_and_kept_across_a_restart(mysql, db, rowcast, tmp_path):
+    """PUT .../transform while rows stream: a prefix of the events (in binlog order) went through
+    the old script, the rest through the new one, none lost or twice; the per-table metrics
+    match; a bad script is refused and the running one stays; a restart keeps the new one."""
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+        cur.execute(f"CREATE TABLE `{db}`.u (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    port = free_port()
+    cfg = server_config(tmp_path, port)
+    px = pipeline("px", db, start)  # a config-file pipeline, no transforms configured
+    cfg["pipelines"] = [px]
+    cfg_path = rowcast.write_config(cfg)
+    proc, api = serve(rowcast, cfg_path, port)
+    topic_a, topic_b = f"{db}.routed_a", f"{db}.routed_b"
+    script_a = {"transforms": [{"engine": "lua", "script":
+                                f'function transform(e)\n  e.kafka.topic = "{topic_a}"\nend\n'}]}
+    # the new one: another engine, drops table u, masks v, routes to B
+    script_b = {"transforms": [
+        {"engine": "lua", "match": {"table": "u"},
+         "script": "function transform(e) return ACTION_DROP end"},
+        {"engine": "js", "script":
+         "function transform(e) {\n  e.after[0].v = 'masked';\n"
+         f"  e.kafka.topic = '{topic_b}';\n}}\n"}]}
+    path = "/v1/pipelines/px/transform"
+    r = api.call("PUT", path, token=TOKEN, body=script_a)
+    assert r.status == 202, r.body
+    assert r.json()["name"] == "px"
+    api.wait("px", lambda st: st["state"] == "RUNNING", "RUNNING")
+
+    # the binlog order of the events: t rows, and every fifth one a u row, each its own tx
+    seq = []
+    stop = threading.Event()
+    marks = {}
+
+    def write():
+        i = 0
+        with mysql.cursor() as cur:
+            while not stop.is_set():
+                cur.execute(f"INSERT INTO `{db}`.t VALUES (%s, %s)", (i, f"t{i}"))
+                seq.append(("t", i))
+                if i % 5 == 0:
+                    cur.execute(f"INSERT INTO `{db}`.u VALUES (%s, %s)", (i, f"u{i}"))
+                    seq.append(("u", i))
+                i += 1
+                time.sleep(0.004)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        api.wait("px", delivered(40), "40 delivered under script A")
+        r = api.call("PUT", path, token=TOKEN, body=script_b)
+        assert r.status == 202, r.body
+        marks["after_put"] = len(seq)  # every event from here on was written after the swap
+        deadline = time.monotonic() + 30
+        while len(seq) < marks["after_put"] + 60:
+            assert time.monotonic() < deadline, "the writer stalled"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        writer.join()
+    n = len(seq)
+    st = api.wait("px", lambda st: st["counters"]["events_read"] == n and
+                  st["counters"]["events_delivered"] + (st["counters"]["events_read"] -
+                                                        st["counters"]["events_produced"]) >= n,
+                  "every event read and delivered or dropped")
+    got_a = consume(topic_a, 40, process=proc)
+    cut = len(got_a)
+    want_b = [x for x in seq[cut:] if x[0] == "t"]
+    got_b = consume(topic_b, len(want_b), process=proc)
+    # A: a prefix of the binlog order, as written; B: every t row after it, masked; u dropped
+    assert [(m.json()["table"], m.json()["after"][0]["id"]) for m in got_a] == seq[:cut]
+    assert all(m.json()["after"][0]["v"] == f"{m.json()['table']}{m.json()['after'][0]['id']}"
+               for m in got_a)
+    assert [("t", m.json()["after"][0]["id"]) for m in got_b] == want_b
+    assert all(m.json()["after"][0]["v"] == "masked" for m in got_b)
+    assert cut <= marks["after_put"], (cut, marks)  # nothing written after the PUT went to A
+    dropped = sum(1 for x in seq[cut:] if x[0] == "u")
+    assert dropped >= 5  # every fifth row after the swap
+    assert st["counters"]["events_delivered"] == n - dropped
+
+    # metrics (parsed by prometheus_client): per table and action, VM memory, checkpoint age
+    m, allm = metrics_of(api, "px")
+    assert m["rowcast_events_dropped_total"] == dropped
+    assert m["rowcast_transform_vm_memory_bytes"] > 0
+    api.wait("px", lambda st: st["checkpoint"] is not None, "a checkpoint written")
+    _, allm = metrics_of(api, "px")
+    age = allm[("rowcast_checkpoint_age_seconds", (("pipeline", "px"),))]
+    assert 0 <= age < 30, age
+
+    def per_table(metric, table):
+        return allm.get((metric, (("action", "insert"), ("pipeline", "px"),
+                                  ("table", f"{db}.{table}"))))
+
+    n_t = sum(1 for x in seq if x[0] == "t")
+    assert per_table("rowcast_table_events_read_total", "t") == n_t
+    assert per_table("rowcast_table_events_read_total", "u") == n - n_t
+    assert per_table("rowcast_table_events_produced_total", "t") == n_t
+    assert per_table("rowcast_table_events_produced_total", "u") == n - n_t - dropped
+    assert per_table("rowcast_table_events_dropped_total", "u") == dropped
+    assert per_table("rowcast_table_events_dropped_total", "t") == 0
+
+    # refused: the running script stays (checked below by the rows after the restart)
+    def bad(body, status, needle, field=None, token=TOKEN, name="px"):
+        r = api.call("PUT", f"/v1/pipelines/{name}/transform", token=token, body=body)
+        assert r.status == status, r.body
+        assert needle in r.json()["error"], r.body
+        if field is not None:
+            assert r.json().get("field") == field, r.body
+        return r.json()
+
+    syntax = {"transforms": [{"engine": "lua", "script": "function transform(e)\n  x = = 1\nend"}]}
+    e = bad(syntax, 422, "pipeline px: transforms[0]: transforms[0]:2:", "transforms[0].script")
+    assert e["line"] == 2, e
+    e = bad({"transforms": [script_a["transforms"][0],
+                            {"engine": "js", "script": "var x = 1;\n\nfunction transform(e) {"}]},
+            422, "transforms[1]:", "transforms[1].script")
+    assert e["line"] >= 3, e
+    bad({"transforms": [{"engine": "lua", "script": "x = 1"}]}, 422,
+        "must define a function transform", "transforms[0].script")
+    bad({"transforms": [{"engine": "lua", "script": "while true do end"}]}, 422,
+        "time budget", "transforms[0].script")
+    bad({"transforms": [{"engine": "lua", "file": "a.lua", "script": ""}]}, 400,
+        "transforms[0].file: unknown key", "transforms[0].file")
+    bad({"transforms": [{"engine": "python", "script": ""}]}, 400, "engine", "transforms[0].engine")
+    bad({"scripts": []}, 400, "unknown key 'scripts'", "scripts")
+    bad(b"{\"transforms\": [", 400, "not a JSON object", "")
+    bad(None, 400, "the request body is empty", "")
+    bad(script_b, 401, "Bearer", token=None)
+    bad(script_b, 403, "wrong", token=TOKEN + "x")
+    bad(script_b, 404, "no such pipeline: nope", name="nope")
+    r = api.call("DELETE", path, token=TOKEN)
+    assert r.status == 405 and r.headers["allow"] == "GET, PUT", r.body
+
+    def shown(body):  # GET .../transform: the entries with match always present
+        return {"source": "rest", "transforms": [
+            {"match": {}, **t} for t in body["transforms"]]}
+
+    assert api.call("GET", path).json() == shown(script_b)
+    assert json.loads((tmp_path / "state" / "px.transforms").read_text()) == script_b
+    assert not (tmp_path / "state" / "px.json").exists()  # the config itself is the file's
+
+    # a restart keeps script B: new rows are masked on B, u rows dropped
+    assert proc.stop() == 0
+    proc2, api2 = serve(rowcast, cfg_path, port)
+    api2.wait("px", lambda st: st["state"] == "RUNNING", "px running after the restart")
+    with mysql.cursor() as cur:
+        for i in range(100000, 100005):
+            cur.execute(f"INSERT INTO `{db}`.t VALUES (%s, %s)", (i, f"t{i}"))
+            cur.execute(f"INSERT INTO `{db}`.u VALUES (%s, %s)", (i, f"u{i}"))
+    got = consume(topic_b, len(got_b) + 5, process=proc2)
+    assert [m.json()["after"][0]["id"] for m in got[len(got_b):]] == list(range(100000, 100005))
+    assert all(m.json()["after"][0]["v"] == "masked" for m in got)
+    assert len(consume(topic_a, cut, process=proc2)) == cut  # nothing more went to A
+    err2 = (tmp_path / "rowcast-2.stderr").read_text()
+    assert "pipeline px: 2 transform(s) from" in err2, err2
+    assert api2.call("GET", path).json() == shown(script_b)
+    m2, _ = metrics_of(api2, "px")
+    assert m2["rowcast_events_dropped_total"] == 5
+
+    # a new config drops the REST scripts: its own transforms (none) hold, now and later
+    r = api2.call("PUT", "/v1/pipelines/px/config", token=TOKEN, body=px)
+    assert r.status == 202, r.body
+    assert not (tmp_path / "state" / "px.transforms").exists()
+    assert api2.call("GET", path).json() == {"source": "config", "transforms": []}
+    api2.wait("px", lambda st: st["state"] == "RUNNING" and st["counters"]["events_read"] == 0,
+              "running with the new config")
+    with mysql.cursor() as cur:
+        cur.execute(f"INSERT INTO `{db}`.u VALUES (%s, %s)", (200000, "plain"))
+    plain = consume(f"{db}.u.px", 1, process=proc2)
+    assert [(m.json()["after"][0]["id"], m.json()["after"][0]["v"]) for m in plain] == [
+        (200000, "plain")]
