@@ -4,7 +4,13 @@
  * into the current batch, and hand the batch over when it is full, when it has waited
  * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, build
  * the message in the sink's format (rc_msg: topic, key, value, headers) and produce it. The queue between them is
- * bounded, so a slow Kafka blocks the reader instead of growing memory. */
+ * bounded, so a slow Kafka blocks the reader instead of growing memory.
+ *
+ * delivery: exactly_once: the worker keeps a Kafka transaction open over a group of whole
+ * source transactions, writes the group's position into the state topic inside it and commits;
+ * it keeps the group's (transformed) batches until then, so that an abortable error is handled
+ * by aborting and sending the group again. The reader calls init_transactions (fencing older
+ * instances of the pipeline) before it reads the stored position with read_committed. */
 #include "rc_pipeline.h"
 
 #include <errno.h>
@@ -123,6 +129,15 @@ struct rc_pipeline {
     char *executed_text;      /* the executed set at the last hand-over; guarded by lock */
     rc_hist_t latency;        /* commit -> Kafka acknowledgement, across runs */
     rc_hist_t transform_time; /* time of each batch in the scripts */
+
+    /* delivery: exactly_once */
+    bool eos;
+    bool txn_ready;        /* reader: init_transactions done for this run's producer */
+    bool txn_open;         /* worker: a Kafka transaction is open */
+    int64_t txn_begin_ns;  /* worker: when it began */
+    rc_batch_t **grp;      /* worker: the open transaction's batches, to send again on abort */
+    size_t n_grp, cap_grp; /* tickets tk_head..tk_tail-1 are theirs */
+    atomic_uint_fast64_t txn_commits, txn_aborts;
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -268,6 +283,7 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
     p->pc = pconf;
     p->stop_fd = -1;
     p->tk_open = NO_TICKET;
+    p->eos = pconf->delivery == RC_DELIVERY_EXACTLY_ONCE;
     rc_hist_init(&p->latency, rc_hist_latency_bounds, rc_hist_latency_n);
     rc_hist_init(&p->transform_time, rc_hist_duration_bounds, rc_hist_duration_n);
     pthread_mutex_init(&p->lock, NULL);
@@ -725,6 +741,15 @@ static void *reader_main(void *arg) {
         if ((err = identify(p, m, errstr, sizeof(errstr))) != RC_OK) {
             goto retry;
         }
+        /* exactly_once: fence older instances (and let their open transaction be aborted)
+         * before the position is read, so that the one read is the last committed one. */
+        if (p->eos && !p->txn_ready) {
+            if ((err = rc_kafka_txn_init(p->kafka, 30000, errstr, sizeof(errstr))) != RC_OK) {
+                err = err == RC_ERR_IO ? RC_ERR_IO : RC_ERR_KAFKA;
+                goto retry;
+            }
+            p->txn_ready = true;
+        }
         if (!resume->known && !p->state_checked &&
             (err = load_state(p, errstr, sizeof(errstr))) != RC_OK) {
             goto retry;
@@ -828,7 +853,11 @@ static void *reader_main(void *arg) {
     }
     rc_mysql_destroy(p->meta);
     p->meta = NULL;
-    /* Whatever was decoded goes to Kafka before the worker ends. */
+    /* Whatever was decoded goes to Kafka before the worker ends; with exactly_once only whole
+     * transactions (a part would be committed, then sent again after the stored position). */
+    if (batch && p->eos) {
+        rc_batch_truncate_to_commit(batch);
+    }
     if (batch) {
         batch = hand_over(p, batch, true);
         rc_batch_destroy(batch);
@@ -1017,9 +1046,10 @@ static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t er
     return err;
 }
 
-/* Encodes and produces every event of one batch, each under the ticket of its transaction. */
-static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_msg_t *msg,
-                              char *errstr, size_t errstr_size) {
+/* Runs the batch through the transforms; afterwards b->bounds[k].events count the events that
+ * remain (what send_batch reads), so a kept batch can be sent again without the scripts. */
+static rc_err_t prepare_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, char *errstr,
+                              size_t errstr_size) {
     if (b->gtid_base && !p->acked_set) { /* the first batch of the run */
         if (!(p->acked_set = rc_gtid_set_new((rc_gtid_flavor_t)b->gtid_base_flavor)) ||
             rc_gtid_set_parse(p->acked_set, b->gtid_base, errstr, errstr_size) != RC_OK) {
@@ -1037,6 +1067,16 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     if (terr != RC_OK) {
         return terr;
     }
+    for (uint32_t k = 0; k < b->n_bounds; k++) {
+        b->bounds[k].events = marks[k];
+    }
+    return RC_OK;
+}
+
+/* Encodes and produces every event of one prepared batch, each under the ticket of its
+ * transaction. */
+static rc_err_t send_batch(rc_pipeline_t *p, rc_batch_t *b, rc_msg_t *msg, char *errstr,
+                           size_t errstr_size) {
     rc_format_t format = RC_FORMAT_JSON; /* the config allows only names rc_msg knows */
     rc_format_from_name(p->pc->sink.format, &format);
     msg->key_joined = p->pc->sink.key && strcmp(p->pc->sink.key, "primary_key_joined") == 0;
@@ -1045,7 +1085,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     uint32_t k = 0;
     for (uint32_t i = 0; i < b->n_events; i++) {
         /* transactions that ended before this message */
-        for (; k < b->n_bounds && marks[k] <= i; k++) {
+        for (; k < b->n_bounds && b->bounds[k].events <= i; k++) {
             if (ticket_seal(p, b, &b->bounds[k]) != RC_OK) {
                 return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
             }
@@ -1079,6 +1119,195 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     return RC_OK;
 }
 
+/* ---- exactly_once: one Kafka transaction per group of source transactions (worker) ---- */
+
+#define TXN_ATTEMPTS 5
+
+/* How long one commit or abort may wait for Kafka. */
+#define TXN_TIMEOUT_MS 60000
+
+/* The open transaction's batches are no longer needed. */
+static void group_clear(rc_pipeline_t *p) {
+    for (size_t i = 0; i < p->n_grp; i++) {
+        rc_batch_destroy(p->grp[i]);
+    }
+    p->n_grp = 0;
+}
+
+static rc_err_t txn_begin(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
+    rc_err_t err = rc_kafka_txn_begin(p->kafka, errstr, errstr_size);
+    if (err == RC_OK) {
+        p->txn_open = true;
+        p->txn_begin_ns = now_ns();
+    }
+    return err;
+}
+
+/* After an abortable error: abort, then send the kept batches again in a new transaction from
+ * the last committed position. Returns RC_ERR_KAFKA when that keeps failing. */
+static rc_err_t txn_resend(rc_pipeline_t *p, rc_msg_t *msg, char *errstr, size_t errstr_size) {
+    for (int attempt = 1; attempt <= TXN_ATTEMPTS; attempt++) {
+        rc_warn("kafka",
+                "pipeline %s: %s; aborting the Kafka transaction and sending its %zu "
+                "batches again (attempt %d of %d)",
+                p->pc->name, errstr, p->n_grp, attempt, TXN_ATTEMPTS);
+        atomic_fetch_add(&p->txn_aborts, 1);
+        p->txn_open = false;
+        rc_err_t err = rc_kafka_txn_abort(p->kafka, TXN_TIMEOUT_MS, errstr, errstr_size);
+        if (err != RC_OK) {
+            return err;
+        }
+        p->tk_tail = p->tk_head; /* the tickets of the aborted messages are void */
+        p->tk_open = NO_TICKET;
+        if ((err = txn_begin(p, errstr, errstr_size)) != RC_OK) {
+            return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+        }
+        for (size_t i = 0; i < p->n_grp && err == RC_OK; i++) {
+            err = send_batch(p, p->grp[i], msg, errstr, errstr_size);
+        }
+        if (err != RC_ERR_IO) {
+            return err;
+        }
+    }
+    return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                     "pipeline %s: a Kafka transaction failed %d times in a row: %s", p->pc->name,
+                     TXN_ATTEMPTS, errstr);
+}
+
+/* Fills the identity fields of a position record. */
+static void record_ident(rc_pipeline_t *p, rc_state_record_t *r) {
+    r->format = RC_STATE_FORMAT;
+    snprintf(r->rowcast, sizeof(r->rowcast), "%s", RC_VERSION);
+    snprintf(r->pipeline, sizeof(r->pipeline), "%s", p->pc->name);
+    pthread_mutex_lock(&p->lock);
+    snprintf(r->flavor, sizeof(r->flavor), "%s", p->ident.flavor);
+    snprintf(r->server_uuid, sizeof(r->server_uuid), "%s", p->ident.server_uuid);
+    r->server_id = p->ident.server_id;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Commits the open transaction when it ends at a source transaction boundary and holds
+ * state.interval_transactions of them or is state.interval_ms old (force: whenever it ends at
+ * a boundary). The position of its last source transaction goes into the state topic inside
+ * the same transaction, so it is committed iff the rows are. */
+static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *errstr,
+                           size_t errstr_size) {
+    if (!p->txn_open || p->tk_open != NO_TICKET) {
+        return RC_OK;
+    }
+    uint64_t n = p->tk_tail - p->tk_head;
+    int max_tx =
+        p->conf->state.interval_transactions > 0 ? p->conf->state.interval_transactions : 10000;
+    if (!force && n < (uint64_t)max_tx &&
+        now_ns() - p->txn_begin_ns < (int64_t)interval_ms(p) * 1000000LL) {
+        return RC_OK;
+    }
+    rc_err_t err = RC_OK;
+    for (int attempt = 0; attempt <= TXN_ATTEMPTS; attempt++) {
+        rc_gtid_set_t *set = NULL;
+        rc_state_record_t r = {0};
+        rc_buf_t text = RC_BUF_INIT, json = RC_BUF_INIT;
+        n = p->tk_tail - p->tk_head;
+        if (n > 0) {
+            /* the acknowledged set grows only by committed transactions: work on a copy */
+            if (p->acked_set && !(set = rc_gtid_set_copy(p->acked_set))) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            }
+            for (uint64_t id = p->tk_head; id < p->tk_tail && err == RC_OK; id++) {
+                ticket_t *t = ticket_at(p, id);
+                if (set && t->gtid[0]) {
+                    err = rc_gtid_set_add(set, t->gtid, errstr, errstr_size);
+                }
+            }
+            ticket_t *last = ticket_at(p, p->tk_tail - 1);
+            record_ident(p, &r);
+            snprintf(r.binlog_file, sizeof(r.binlog_file), "%s", p->wfiles[last->file]);
+            r.binlog_pos = last->pos;
+            r.commit_ts = last->commit_ts;
+            if (err == RC_OK && ((set && rc_gtid_set_format(set, &text) != RC_OK) ||
+                                 rc_buf_putc(&text, '\0') != RC_OK)) {
+                err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            }
+            r.gtid_set = text.data;
+            if (err == RC_OK && rc_state_record_to_json(&r, &json) != RC_OK) {
+                err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            }
+            if (err == RC_OK) {
+                err = rc_kafka_produce_to(p->kafka, rc_state_topic(p->store), 0, p->pc->name,
+                                          strlen(p->pc->name), json.data, json.len, errstr,
+                                          errstr_size);
+            }
+        }
+        if (err == RC_OK) {
+            err = rc_kafka_txn_commit(p->kafka, TXN_TIMEOUT_MS, errstr, errstr_size);
+        }
+        rc_buf_free(&json);
+        if (err == RC_OK) {
+            atomic_fetch_add(&p->txn_commits, 1);
+            p->txn_open = false;
+            p->tk_head = p->tk_tail;
+            group_clear(p);
+            if (set) {
+                rc_gtid_set_destroy(p->acked_set);
+                p->acked_set = set;
+            }
+            if (n > 0) {
+                p->last_save_ns = now_ns();
+                pthread_mutex_lock(&p->lock);
+                rc_state_record_clear(&p->checkpoint);
+                p->checkpoint = r; /* takes the set's text */
+                text.data = NULL;
+                p->has_checkpoint = true;
+                pthread_mutex_unlock(&p->lock);
+            }
+            rc_buf_free(&text);
+            return RC_OK;
+        }
+        rc_gtid_set_destroy(set);
+        rc_buf_free(&text);
+        if (err != RC_ERR_IO || attempt == TXN_ATTEMPTS) {
+            break;
+        }
+        if ((err = txn_resend(p, msg, errstr, errstr_size)) != RC_OK) {
+            return err;
+        }
+    }
+    return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+}
+
+/* exactly_once: one batch into the open transaction (begun when none is); the batch is kept
+ * until the transaction commits. */
+static rc_err_t txn_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_msg_t *msg,
+                          char *errstr, size_t errstr_size) {
+    rc_err_t err = prepare_batch(p, b, marks, errstr, errstr_size);
+    if (err != RC_OK) {
+        rc_batch_destroy(b);
+        return err;
+    }
+    if (p->n_grp == p->cap_grp) {
+        size_t cap = p->cap_grp ? p->cap_grp * 2 : 64;
+        rc_batch_t **g = realloc(p->grp, cap * sizeof(*g));
+        if (!g) {
+            rc_batch_destroy(b);
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        p->grp = g;
+        p->cap_grp = cap;
+    }
+    p->grp[p->n_grp++] = b;
+    if (!p->txn_open && (err = txn_begin(p, errstr, errstr_size)) != RC_OK) {
+        return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+    }
+    err = send_batch(p, b, msg, errstr, errstr_size);
+    if (err == RC_ERR_IO) {
+        err = txn_resend(p, msg, errstr, errstr_size);
+    }
+    if (err == RC_OK) {
+        err = txn_commit(p, false, msg, errstr, errstr_size);
+    }
+    return err;
+}
+
 static void *worker_main(void *arg) {
     rc_pipeline_t *p = arg;
     char errstr[1024];
@@ -1092,7 +1321,8 @@ static void *worker_main(void *arg) {
         if (!b) {
             rc_kafka_poll(p->kafka, 0);
             if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
-                checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK) {
+                (p->eos ? txn_commit(p, false, &msg, errstr, sizeof(errstr))
+                        : checkpoint(p, false, errstr, sizeof(errstr))) != RC_OK) {
                 failed = true;
                 break;
             }
@@ -1106,13 +1336,22 @@ static void *worker_main(void *arg) {
             cap_marks = b->n_bounds * 2;
             marks = malloc(cap_marks * sizeof(*marks));
         }
-        rc_err_t err = !marks && b->n_bounds
-                           ? rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory")
-                           : produce_batch(p, b, marks, &msg, errstr, sizeof(errstr));
-        rc_batch_destroy(b);
+        rc_err_t err;
+        if (!marks && b->n_bounds) {
+            err = rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory");
+            rc_batch_destroy(b);
+        } else if (p->eos) {
+            err = txn_batch(p, b, marks, &msg, errstr, sizeof(errstr)); /* takes b */
+        } else {
+            err = prepare_batch(p, b, marks, errstr, sizeof(errstr));
+            if (err == RC_OK) {
+                err = send_batch(p, b, &msg, errstr, sizeof(errstr));
+            }
+            rc_batch_destroy(b);
+        }
         rc_kafka_poll(p->kafka, 0);
         if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
-            checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK) {
+            (!p->eos && checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK)) {
             failed = true;
             break;
         }
@@ -1130,6 +1369,33 @@ static void *worker_main(void *arg) {
         while ((b = rc_queue_pop(p->queue, 0)) != NULL) {
             rc_batch_destroy(b);
         }
+    }
+    if (p->eos) {
+        /* Commit the last group when it ends at a source transaction boundary; otherwise (a
+         * failure, or a transaction cut by the stop) abort it: the next start resumes from the
+         * last committed position. */
+        bool committed = false;
+        if (!failed && p->txn_open && p->tk_open == NO_TICKET) {
+            if (txn_commit(p, true, &msg, errstr, sizeof(errstr)) == RC_OK) {
+                committed = true;
+            } else {
+                fail(p, errstr);
+                failed = true;
+            }
+        }
+        if (p->txn_open && !committed) {
+            char aerr[1024];
+            if (rc_kafka_txn_abort(p->kafka, 10000, aerr, sizeof(aerr)) != RC_OK) {
+                rc_warn("kafka", "pipeline %s: %s", p->pc->name, aerr);
+            }
+            p->txn_open = false;
+            failed = true; /* not a clean end: the next run starts from the stored position */
+        }
+        group_clear(p);
+        p->clean_end = !failed && !p->abort_now && p->tk_head == p->tk_tail;
+        free(marks);
+        rc_msg_free(&msg);
+        return NULL;
     }
     /* Flush what was produced; abort_now cuts this short after the grace period. */
     while (!p->abort_now) {
@@ -1186,7 +1452,10 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     (void)rd;
     p->stop = 0;
     p->abort_now = 0;
-    rc_kafka_t *k = rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
+    rc_kafka_t *k =
+        p->eos ? rc_kafka_new_transactional(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr,
+                                            errstr_size)
+               : rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
     pthread_mutex_lock(&p->lock);
     p->kafka = k;
     pthread_mutex_unlock(&p->lock);
@@ -1206,6 +1475,9 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     }
     p->tk_head = p->tk_tail = 0;
     p->tk_open = NO_TICKET;
+    p->txn_ready = false;
+    p->txn_open = false;
+    group_clear(p);
     rc_gtid_set_destroy(p->acked_set);
     p->acked_set = NULL;
     rc_state_record_clear(&p->pending);
@@ -1280,6 +1552,8 @@ void rc_pipeline_destroy(rc_pipeline_t *p) {
     rc_kafka_destroy(p->kafka);
     rc_state_destroy(p->store);
     free(p->tk);
+    group_clear(p);
+    free(p->grp);
     for (uint32_t i = 0; i < p->n_wfiles; i++) {
         free(p->wfiles[i]);
     }
