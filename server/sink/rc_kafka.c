@@ -37,14 +37,23 @@ void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaq
     k->on_delivery_opaque = opaque;
 }
 
+/* The opaque of messages sent by rc_kafka_produce_to: not events, so not counted or reported
+ * (their failure makes the transaction fail). */
+static char record_marker;
+
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     rc_kafka_t *k = opaque;
+    if (m->_private == &record_marker) {
+        return;
+    }
     if (m->err && k->txn) {
         /* The transaction is abortable now and its messages will be sent again; messages
          * purged by an abort are not failures at all. */
-        if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
-            m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+        if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+            m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+            atomic_fetch_sub(&k->produced, 1); /* withdrawn: it will be produced again */
+        } else {
             atomic_fetch_add(&k->failed, 1);
             rc_warn("kafka", "pipeline %s: delivery to topic %s failed in a transaction: %s",
                     k->pipeline, rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -251,7 +260,8 @@ rc_err_t rc_kafka_produce_to(rc_kafka_t *k, const char *topic, int32_t partition
         rd_kafka_resp_err_t e = rd_kafka_producev(
             k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY((void *)key, key_len),
-            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_OPAQUE(&record_marker),
+            RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             return RC_OK;
         }
