@@ -133,11 +133,12 @@ struct rc_pipeline {
     /* delivery: exactly_once */
     bool eos;
     bool txn_ready;        /* reader: init_transactions done for this run's producer */
+    int64_t aligned_ns;    /* reader: last hand-over that ended at a transaction boundary */
+    uint64_t aligned_tx;   /* reader: transactions since then */
     bool txn_open;         /* worker: a Kafka transaction is open */
     int64_t txn_begin_ns;  /* worker: when it began */
     rc_batch_t **grp;      /* worker: the open transaction's batches, to send again on abort */
     size_t n_grp, cap_grp; /* tickets tk_head..tk_tail-1 are theirs */
-    atomic_uint_fast64_t txn_commits, txn_aborts;
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -325,6 +326,10 @@ static int interval_ms(const rc_pipeline_t *p) {
     return p->conf->state.interval_ms > 0 ? p->conf->state.interval_ms : 1000;
 }
 
+static int interval_tx(const rc_pipeline_t *p) {
+    return p->conf->state.interval_transactions > 0 ? p->conf->state.interval_transactions : 10000;
+}
+
 /* Hands the batch to the worker and returns a fresh one (NULL when out of memory or the
  * queue is closed). A batch without events is handed over only when `carry` asks for it and
  * it ends a transaction: it carries the position past transactions that produced nothing. */
@@ -480,6 +485,19 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             resume->pos = rc_binlog_pos(dec);
             resume->known = resume->pos >= 4;
             resume->gtid_mode = false;
+        }
+        /* exactly_once: the worker can commit only where a batch ends with a transaction, and
+         * a full batch usually ends inside one: end one at a commit every state.interval_ms or
+         * state.interval_transactions. */
+        if (p->eos && info.commit &&
+            (++p->aligned_tx >= (uint64_t)interval_tx(p) ||
+             now_ns() - p->aligned_ns >= (int64_t)interval_ms(p) * 1000000LL)) {
+            p->aligned_tx = 0;
+            p->aligned_ns = now_ns();
+            if (!(*bp = hand_over(p, b, true))) {
+                return RC_ERR_STOPPED;
+            }
+            continue;
         }
         if (b->n_events >= (uint32_t)pc->batch_max_events ||
             (b->n_events > 0 && (b->n_bounds >= 4096 || now_ns() - b->first_ns >= max_ns))) {
@@ -1151,7 +1169,6 @@ static rc_err_t txn_resend(rc_pipeline_t *p, rc_msg_t *msg, char *errstr, size_t
                 "pipeline %s: %s; aborting the Kafka transaction and sending its %zu "
                 "batches again (attempt %d of %d)",
                 p->pc->name, errstr, p->n_grp, attempt, TXN_ATTEMPTS);
-        atomic_fetch_add(&p->txn_aborts, 1);
         p->txn_open = false;
         rc_err_t err = rc_kafka_txn_abort(p->kafka, TXN_TIMEOUT_MS, errstr, errstr_size);
         if (err != RC_OK) {
@@ -1196,9 +1213,7 @@ static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *er
         return RC_OK;
     }
     uint64_t n = p->tk_tail - p->tk_head;
-    int max_tx =
-        p->conf->state.interval_transactions > 0 ? p->conf->state.interval_transactions : 10000;
-    if (!force && n < (uint64_t)max_tx &&
+    if (!force && n < (uint64_t)interval_tx(p) &&
         now_ns() - p->txn_begin_ns < (int64_t)interval_ms(p) * 1000000LL) {
         return RC_OK;
     }
@@ -1243,7 +1258,6 @@ static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *er
         }
         rc_buf_free(&json);
         if (err == RC_OK) {
-            atomic_fetch_add(&p->txn_commits, 1);
             p->txn_open = false;
             p->tk_head = p->tk_tail;
             group_clear(p);
