@@ -30,6 +30,7 @@ struct rc_kafka {
     void *on_delivery_opaque;
     bool txn;     /* transactional: failures surface through the transaction calls */
     char *txn_id; /* its transactional.id */
+    uint64_t txn_produced, txn_delivered; /* the counters when the open transaction began */
 };
 
 void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaque) {
@@ -50,10 +51,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err && k->txn) {
         /* The transaction is abortable now and its messages will be sent again; messages
          * purged by an abort are not failures at all. */
-        if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-            m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
-            atomic_fetch_sub(&k->produced, 1); /* withdrawn: it will be produced again */
-        } else {
+        if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
+            m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
             atomic_fetch_add(&k->failed, 1);
             rc_warn("kafka", "pipeline %s: delivery to topic %s failed in a transaction: %s",
                     k->pipeline, rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -211,6 +210,8 @@ rc_err_t rc_kafka_txn_init(rc_kafka_t *k, int timeout_ms, char *errstr, size_t e
 }
 
 rc_err_t rc_kafka_txn_begin(rc_kafka_t *k, char *errstr, size_t errstr_size) {
+    k->txn_produced = atomic_load(&k->produced);
+    k->txn_delivered = atomic_load(&k->delivered);
     rd_kafka_error_t *error = rd_kafka_begin_transaction(k->rk);
     if (error && !rd_kafka_error_is_fatal(error) && !rd_kafka_fatal_error(k->rk, NULL, 0)) {
         /* begin fails only on a misuse of the API: a bug, never worth a retry */
@@ -247,6 +248,9 @@ rc_err_t rc_kafka_txn_abort(rc_kafka_t *k, int timeout_ms, char *errstr, size_t 
             continue;
         }
         rd_kafka_poll(k->rk, 0); /* the purged messages' reports, before tickets are reused */
+        /* what the aborted transaction produced is withdrawn (it will be produced again) */
+        atomic_store(&k->produced, k->txn_produced);
+        atomic_store(&k->delivered, k->txn_delivered);
         rc_err_t err = txn_error(k, error, "abort_transaction", errstr, errstr_size);
         /* an abort that fails leaves the transaction in an unknown state: never continue */
         return err == RC_ERR_IO ? RC_ERR_KAFKA : err;

@@ -80,8 +80,8 @@ rc_err_t rc_kafka_flush(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errs
 bool rc_kafka_failed(rc_kafka_t *k, char *errstr, size_t errstr_size);
 
 typedef struct rc_kafka_stats {
-    uint64_t produced;  /* handed to librdkafka (less those an aborted transaction withdrew) */
-    uint64_t delivered; /* acknowledged by the broker */
+    uint64_t produced;  /* handed to librdkafka (an aborted transaction's are taken back) */
+    uint64_t delivered; /* acknowledged by the broker (an aborted transaction's taken back) */
     uint64_t failed;    /* failed for good */
 } rc_kafka_stats_t;
 
