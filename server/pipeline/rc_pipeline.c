@@ -135,6 +135,8 @@ struct rc_pipeline {
     bool txn_ready;        /* reader: init_transactions done for this run's producer */
     int64_t aligned_ns;    /* reader: last hand-over that ended at a transaction boundary */
     uint64_t aligned_tx;   /* reader: transactions since then */
+    uint64_t tx_sent;      /* reader: events of the open transaction the worker has */
+    uint64_t tx_pos;       /* reader: events of it read on this connection (skipped or not) */
     bool txn_open;         /* worker: a Kafka transaction is open */
     int64_t txn_begin_ns;  /* worker: when it began */
     rc_batch_t **grp;      /* worker: the open transaction's batches, to send again on abort */
@@ -351,6 +353,10 @@ static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b, bool carry) {
             rc_buf_free(&t);
         }
     }
+    if (p->eos) { /* the events after its last commit open the next transaction */
+        uint64_t open = b->has_commit ? b->n_events - b->commit_events : b->n_events;
+        p->tx_sent = b->has_commit ? open : p->tx_sent + open;
+    }
     /* Copied before the push: from then on the worker owns b. */
     rc_pipeline_position_t at;
     bool has_commit = b->has_commit;
@@ -395,6 +401,9 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             if (b->n_events > 0) {
                 int64_t left = b->first_ns + max_ns - now_ns();
                 timeout = left > 0 ? (int)(left / 1000000LL) + 1 : 0;
+            } else if (p->eos && b->n_bounds > 0) {
+                /* exactly_once: transactions that ended wait in no batch for the next event */
+                timeout = pc->batch_max_ms;
             }
             struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
                                     {.fd = p->stop_fd, .events = POLLIN}};
@@ -413,8 +422,10 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
                 continue; /* a pause waits for the end of the transaction */
             }
             if (r == 0) {
-                if (b->n_events > 0) { /* the stream is quiet: send what we have */
-                    if (!(*bp = hand_over(p, b, false))) {
+                if (b->n_events > 0 || (p->eos && b->n_bounds > 0)) {
+                    /* the stream is quiet: send what we have (with exactly_once also the ends
+                     * of transactions, which the worker commits) */
+                    if (!(*bp = hand_over(p, b, p->eos))) {
                         return RC_ERR_STOPPED;
                     }
                     continue;
@@ -436,9 +447,39 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
         }
         atomic_fetch_add(&p->bytes_read, len);
         rc_binlog_info_t info;
+        size_t before = b->buf.size;
         err = rc_binlog_feed(dec, ev, len, &b->pk, &info, errstr, errstr_size);
         if (err != RC_OK) {
             return err; /* a bad event: fatal until error policies exist */
+        }
+        /* exactly_once: after a reconnect inside a transaction, the worker already has its
+         * first tx_sent events (in the open Kafka transaction): they are read again, not sent
+         * again. Rows events are read whole, so the counts meet at an event boundary. */
+        if (p->eos && info.rows > 0 && p->tx_pos < p->tx_sent) {
+            p->tx_pos += info.rows;
+            if (p->tx_pos > p->tx_sent) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                                 "pipeline %s: after reconnecting inside a transaction, %s:%llu "
+                                 "did not decode to the %llu events read before",
+                                 pc->name, rc_binlog_file(dec),
+                                 (unsigned long long)rc_binlog_pos(dec),
+                                 (unsigned long long)p->tx_sent);
+            }
+            b->buf.size = before;
+            info.rows = 0;
+        } else if (p->eos) {
+            p->tx_pos += info.rows;
+        }
+        if (p->eos && info.commit) {
+            if (p->tx_pos < p->tx_sent) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                                 "pipeline %s: after reconnecting inside a transaction, it ended "
+                                 "at %s:%llu after %llu events, but %llu were read before",
+                                 pc->name, rc_binlog_file(dec),
+                                 (unsigned long long)rc_binlog_pos(dec),
+                                 (unsigned long long)p->tx_pos, (unsigned long long)p->tx_sent);
+            }
+            p->tx_pos = p->tx_sent = 0;
         }
         if (info.begin) {
             in_tx = true;
@@ -842,6 +883,13 @@ static void *reader_main(void *arg) {
         }
         set_state(p, RC_PIPELINE_RUNNING, NULL);
         backoff = 1;
+        p->tx_pos = 0; /* a connection starts at a transaction boundary */
+        if (p->eos && p->tx_sent > 0) {
+            rc_info("source",
+                    "pipeline %s: reconnected inside a transaction; its first %llu events, "
+                    "already in the open Kafka transaction, are read again but not sent",
+                    pc->name, (unsigned long long)p->tx_sent);
+        }
         err = stream(p, m, dec, &batch, resume, errstr, sizeof(errstr));
     retry:
         rc_binlog_destroy(dec);
@@ -1491,6 +1539,7 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     p->tk_open = NO_TICKET;
     p->txn_ready = false;
     p->txn_open = false;
+    p->tx_sent = p->tx_pos = 0;
     group_clear(p);
     rc_gtid_set_destroy(p->acked_set);
     p->acked_set = NULL;

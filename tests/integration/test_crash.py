@@ -20,7 +20,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import consume, master_status, mysql_connect, pipeline_config
+from conftest import MARIADB_USER, consume, master_status, mysql_connect, pipeline_config
 
 SOAK = os.environ.get("RC_CRASH_SOAK") == "1"
 MIN_ROWS = 200_000 if SOAK else 8_000
@@ -219,3 +219,44 @@ def test_exactly_once_commits_inside_a_stream_of_large_transactions(mysql, db, r
     msgs = consume(f"{db}.a", written[0], timeout=120, settle=2.0, process=proc)
     ids = Counter(m.json()["after"][0]["id"] for m in msgs)
     assert len(ids) == written[0] and max(ids.values()) == 1, "lost or doubled rows"
+
+
+def test_exactly_once_reconnect_inside_a_transaction_sends_it_once(mysql, db, rowcast):
+    """Regression: when the source connection drops inside a transaction that spans several
+    batches, the reader starts that transaction again from its beginning, while the worker
+    already has its first batches in the open Kafka transaction; they were sent twice. Now the
+    reader skips the events the worker has. The replication connection is killed on the server
+    while a transaction of 100 000 wide rows (about 40 MB of binlog, more than socket buffers
+    hold) streams."""
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.w (id INT PRIMARY KEY, pad VARCHAR(500) NOT NULL)")
+        cur.execute(f"CREATE TABLE `{db}`.b (id INT PRIMARY KEY)")
+    cfg = pipeline_config("it_reconnect", db, master_status(mysql), delivery="exactly_once",
+                          batch={"max_events": 500, "max_ms": 20})  # fmt: skip
+    cfg["state"]["interval_ms"] = 200
+    proc = rowcast.start(cfg)
+    rows = 100_000
+    with mysql.cursor() as cur:
+        cur.execute(f"INSERT INTO `{db}`.b VALUES (1)")
+        consume(f"{db}.b", 1, timeout=60, settle=0.0, process=proc)  # the pipeline is streaming
+        cur.execute(f"USE `{db}`")  # seq_1_to_N (the sequence engine) needs a database
+        cur.execute(f"INSERT INTO w SELECT seq, REPEAT('x', 400) FROM seq_1_to_{rows}")
+        kills = 0
+        for _ in range(3):
+            time.sleep(0.3)
+            cur.execute("SELECT id FROM information_schema.processlist "
+                        "WHERE user = %s AND command LIKE 'Binlog Dump%%'", (MARIADB_USER,))  # fmt: skip
+            for (tid,) in cur.fetchall():
+                try:
+                    cur.execute(f"KILL {int(tid)}")
+                    kills += 1
+                except Exception:  # noqa: BLE001 - it may have ended meanwhile
+                    pass
+    assert kills > 0, "no replication connection to kill"
+    msgs = consume(f"{db}.w", rows, timeout=300, settle=3.0, process=proc)
+    ids = Counter(m.json()["after"][0]["id"] for m in msgs)
+    doubled = sum(n - 1 for n in ids.values())
+    assert len(ids) == rows, f"{rows - len(ids)} rows lost"
+    assert doubled == 0, f"{doubled} rows doubled for a read_committed consumer"
+    log = proc.stderr_path.read_text(errors="replace")
+    assert "reconnected inside a transaction; its first" in log, "no kill landed inside it"
