@@ -177,7 +177,8 @@ static rc_err_t fatal_error(rc_kafka_t *k, const char *what, char *errstr, size_
         code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
         return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
                          "pipeline %s: fenced: another rowcast instance started this pipeline "
-                         "(transactional.id %s) and took over; this one stops (%s: %s)",
+                         "(transactional.id %s) and took over, or a Kafka transaction of it "
+                         "outlived transaction.timeout.ms; this one stops (%s: %s)",
                          k->pipeline, k->txn_id ? k->txn_id : "", what, e);
     }
     return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "pipeline %s: %s failed for good: %s",
