@@ -432,6 +432,8 @@ static const rc_config_table_t batch_table = {batch_keys, ARRAY_LEN(batch_keys),
 
 static const char *const transform_engines[] = {"lua", "js", NULL};
 static const char *const on_error_policies[] = {"fail", "skip", "dead_letter", NULL};
+/* in the order of RC_DELIVERY_* */
+static const char *const delivery_modes[] = {"at_least_once", "exactly_once", NULL};
 
 #define XF_OFF(f) offsetof(rc_transform_config_t, f)
 static const rc_config_key_t match_keys[] = {
@@ -538,6 +540,17 @@ static const rc_config_key_t pipeline_keys[] = {
      .check = check_dead_letter_topic,
      .desc = "With on_error: dead_letter, where failed events go ({pipeline} is the pipeline's "
              "name), with the headers rowcast.error, rowcast.transform and rowcast.topic."},
+    {.name = "delivery",
+     .type = RC_CONFIG_ENUM,
+     .offset = PIPE_OFF(delivery),
+     .def = "at_least_once",
+     .choices = delivery_modes,
+     .desc = "at_least_once: an idempotent producer; after a crash, transactions after the last "
+             "stored position can arrive twice. exactly_once: a transactional producer "
+             "(transactional.id rowcast-<name>) writes each group of source transactions and "
+             "its position in one Kafka transaction; consumers must read with "
+             "isolation.level=read_committed. A second instance of the pipeline fences the "
+             "first."},
 };
 static const rc_config_table_t pipeline_table = {pipeline_keys, ARRAY_LEN(pipeline_keys), NULL};
 
@@ -597,7 +610,16 @@ static const rc_config_key_t state_keys[] = {
      .min = 10,
      .max = 3600000,
      .desc = "At most one position write per pipeline in this many ms; a clean stop always "
-             "writes the last one."},
+             "writes the last one. With delivery: exactly_once, how long one Kafka transaction "
+             "stays open."},
+    {.name = "interval_transactions",
+     .type = RC_CONFIG_INT,
+     .offset = offsetof(rc_state_config_t, interval_transactions),
+     .def = "10000",
+     .min = 1,
+     .max = 10000000,
+     .desc = "With delivery: exactly_once, a Kafka transaction is also committed once it holds "
+             "this many source transactions (it always ends at a source transaction's end)."},
 };
 static const rc_config_table_t state_table = {state_keys, ARRAY_LEN(state_keys), NULL};
 

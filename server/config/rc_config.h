@@ -70,6 +70,9 @@ typedef struct rc_transform_config {
     char *match_table;  /* anchored regex on the table, or NULL = any */
 } rc_transform_config_t;
 
+/* pipelines[].delivery: the index into the config's choices. */
+enum { RC_DELIVERY_AT_LEAST_ONCE = 0, RC_DELIVERY_EXACTLY_ONCE = 1 };
+
 typedef struct rc_pipeline_config {
     char *name; /* required, [A-Za-z0-9._-]{1,64}, unique */
     rc_source_config_t source;
@@ -83,6 +86,7 @@ typedef struct rc_pipeline_config {
     int transform_budget_ms; /* time scripts may run per batch, default 1000; 0 = none */
     int transform_memory_mb; /* memory cap of each script VM, default 256; 0 = none */
     char *dead_letter_topic; /* on_error: dead_letter; default "{pipeline}.dead_letter" */
+    int delivery;            /* RC_DELIVERY_AT_LEAST_ONCE (default) | RC_DELIVERY_EXACTLY_ONCE */
 } rc_pipeline_config_t;
 
 typedef struct rc_kafka_config {
@@ -94,6 +98,8 @@ typedef struct rc_kafka_config {
 typedef struct rc_state_config {
     char *topic;     /* compacted topic of positions, default "rowcast.state" */
     int interval_ms; /* least time between two position writes of a pipeline, default 1000 */
+    int interval_transactions; /* exactly_once: a Kafka transaction holds at most this many
+                                  source transactions, default 10000 */
 } rc_state_config_t;
 
 typedef struct rc_http_config {

@@ -4,7 +4,13 @@
  * into the current batch, and hand the batch over when it is full, when it has waited
  * batch_max_ms, or when the stream goes quiet with events in it. Worker: for each event, build
  * the message in the sink's format (rc_msg: topic, key, value, headers) and produce it. The queue between them is
- * bounded, so a slow Kafka blocks the reader instead of growing memory. */
+ * bounded, so a slow Kafka blocks the reader instead of growing memory.
+ *
+ * delivery: exactly_once: the worker keeps a Kafka transaction open over a group of whole
+ * source transactions, writes the group's position into the state topic inside it and commits;
+ * it keeps the group's (transformed) batches until then, so that an abortable error is handled
+ * by aborting and sending the group again. The reader calls init_transactions (fencing older
+ * instances of the pipeline) before it reads the stored position with read_committed. */
 #include "rc_pipeline.h"
 
 #include <errno.h>
@@ -133,6 +139,18 @@ struct rc_pipeline {
     atomic_int_fast64_t checkpoint_wall_ms; /* when the last position was written; 0 = never */
     rc_table_stats_t *tables_read; /* events read per table and action, counted by the reader */
     rc_table_stats_t *tables;      /* produced and dropped per table and action: the worker */
+
+    /* delivery: exactly_once */
+    bool eos;
+    bool txn_ready;        /* reader: init_transactions done for this run's producer */
+    int64_t aligned_ns;    /* reader: last hand-over that ended at a transaction boundary */
+    uint64_t aligned_tx;   /* reader: transactions since then */
+    uint64_t tx_sent;      /* reader: events of the open transaction the worker has */
+    uint64_t tx_pos;       /* reader: events of it read on this connection (skipped or not) */
+    bool txn_open;         /* worker: a Kafka transaction is open */
+    int64_t txn_begin_ns;  /* worker: when it began */
+    rc_batch_t **grp;      /* worker: the open transaction's batches, to send again on abort */
+    size_t n_grp, cap_grp; /* tickets tk_head..tk_tail-1 are theirs */
 };
 
 const char *rc_pipeline_state_name(rc_pipeline_state_t s) {
@@ -325,6 +343,7 @@ rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config
     p->pc = pconf;
     p->stop_fd = -1;
     p->tk_open = NO_TICKET;
+    p->eos = pconf->delivery == RC_DELIVERY_EXACTLY_ONCE;
     rc_hist_init(&p->latency, rc_hist_latency_bounds, rc_hist_latency_n);
     rc_hist_init(&p->transform_time, rc_hist_duration_bounds, rc_hist_duration_n);
     pthread_mutex_init(&p->lock, NULL);
@@ -370,6 +389,10 @@ static int interval_ms(const rc_pipeline_t *p) {
     return p->conf->state.interval_ms > 0 ? p->conf->state.interval_ms : 1000;
 }
 
+static int interval_tx(const rc_pipeline_t *p) {
+    return p->conf->state.interval_transactions > 0 ? p->conf->state.interval_transactions : 10000;
+}
+
 /* Hands the batch to the worker and returns a fresh one (NULL when out of memory or the
  * queue is closed). A batch without events is handed over only when `carry` asks for it and
  * it ends a transaction: it carries the position past transactions that produced nothing. */
@@ -390,6 +413,10 @@ static rc_batch_t *hand_over(rc_pipeline_t *p, rc_batch_t *b, bool carry) {
         } else {
             rc_buf_free(&t);
         }
+    }
+    if (p->eos) { /* the events after its last commit open the next transaction */
+        uint64_t open = b->has_commit ? b->n_events - b->commit_events : b->n_events;
+        p->tx_sent = b->has_commit ? open : p->tx_sent + open;
     }
     /* Copied before the push: from then on the worker owns b. */
     rc_pipeline_position_t at;
@@ -435,6 +462,9 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             if (b->n_events > 0) {
                 int64_t left = b->first_ns + max_ns - now_ns();
                 timeout = left > 0 ? (int)(left / 1000000LL) + 1 : 0;
+            } else if (p->eos && b->n_bounds > 0) {
+                /* exactly_once: transactions that ended wait in no batch for the next event */
+                timeout = pc->batch_max_ms;
             }
             struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
                                     {.fd = p->stop_fd, .events = POLLIN}};
@@ -453,8 +483,10 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
                 continue; /* a pause waits for the end of the transaction */
             }
             if (r == 0) {
-                if (b->n_events > 0) { /* the stream is quiet: send what we have */
-                    if (!(*bp = hand_over(p, b, false))) {
+                if (b->n_events > 0 || (p->eos && b->n_bounds > 0)) {
+                    /* the stream is quiet: send what we have (with exactly_once also the ends
+                     * of transactions, which the worker commits) */
+                    if (!(*bp = hand_over(p, b, p->eos))) {
                         return RC_ERR_STOPPED;
                     }
                     continue;
@@ -480,6 +512,35 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
         err = rc_binlog_feed(dec, ev, len, &b->pk, &info, errstr, errstr_size);
         if (err != RC_OK) {
             return err; /* a bad event: fatal until error policies exist */
+        }
+        /* exactly_once: after a reconnect inside a transaction, the worker already has its
+         * first tx_sent events (in the open Kafka transaction): they are read again, not sent
+         * again. Rows events are read whole, so the counts meet at an event boundary. */
+        if (p->eos && info.rows > 0 && p->tx_pos < p->tx_sent) {
+            p->tx_pos += info.rows;
+            if (p->tx_pos > p->tx_sent) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                                 "pipeline %s: after reconnecting inside a transaction, %s:%llu "
+                                 "did not decode to the %llu events read before",
+                                 pc->name, rc_binlog_file(dec),
+                                 (unsigned long long)rc_binlog_pos(dec),
+                                 (unsigned long long)p->tx_sent);
+            }
+            b->buf.size = at;
+            info.rows = 0;
+        } else if (p->eos) {
+            p->tx_pos += info.rows;
+        }
+        if (p->eos && info.commit) {
+            if (p->tx_pos < p->tx_sent) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_PROTOCOL,
+                                 "pipeline %s: after reconnecting inside a transaction, it ended "
+                                 "at %s:%llu after %llu events, but %llu were read before",
+                                 pc->name, rc_binlog_file(dec),
+                                 (unsigned long long)rc_binlog_pos(dec),
+                                 (unsigned long long)p->tx_pos, (unsigned long long)p->tx_sent);
+            }
+            p->tx_pos = p->tx_sent = 0;
         }
         if (info.begin) {
             in_tx = true;
@@ -531,6 +592,19 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             resume->pos = rc_binlog_pos(dec);
             resume->known = resume->pos >= 4;
             resume->gtid_mode = false;
+        }
+        /* exactly_once: the worker can commit only where a batch ends with a transaction, and
+         * a full batch usually ends inside one: end one at a commit every state.interval_ms or
+         * state.interval_transactions. */
+        if (p->eos && info.commit &&
+            (++p->aligned_tx >= (uint64_t)interval_tx(p) ||
+             now_ns() - p->aligned_ns >= (int64_t)interval_ms(p) * 1000000LL)) {
+            p->aligned_tx = 0;
+            p->aligned_ns = now_ns();
+            if (!(*bp = hand_over(p, b, true))) {
+                return RC_ERR_STOPPED;
+            }
+            continue;
         }
         if (b->n_events >= (uint32_t)pc->batch_max_events ||
             (b->n_events > 0 && (b->n_bounds >= 4096 || now_ns() - b->first_ns >= max_ns))) {
@@ -794,6 +868,15 @@ static void *reader_main(void *arg) {
         if ((err = identify(p, m, errstr, sizeof(errstr))) != RC_OK) {
             goto retry;
         }
+        /* exactly_once: fence older instances (and let their open transaction be aborted)
+         * before the position is read, so that the one read is the last committed one. */
+        if (p->eos && !p->txn_ready) {
+            if ((err = rc_kafka_txn_init(p->kafka, 30000, errstr, sizeof(errstr))) != RC_OK) {
+                err = err == RC_ERR_IO ? RC_ERR_IO : RC_ERR_KAFKA;
+                goto retry;
+            }
+            p->txn_ready = true;
+        }
         if (!resume->known && !p->state_checked &&
             (err = load_state(p, errstr, sizeof(errstr))) != RC_OK) {
             goto retry;
@@ -868,6 +951,13 @@ static void *reader_main(void *arg) {
         }
         set_state(p, RC_PIPELINE_RUNNING, NULL);
         backoff = 1;
+        p->tx_pos = 0; /* a connection starts at a transaction boundary */
+        if (p->eos && p->tx_sent > 0) {
+            rc_info("source",
+                    "pipeline %s: reconnected inside a transaction; its first %llu events, "
+                    "already in the open Kafka transaction, are read again but not sent",
+                    pc->name, (unsigned long long)p->tx_sent);
+        }
         err = stream(p, m, dec, &batch, resume, errstr, sizeof(errstr));
     retry:
         rc_binlog_destroy(dec);
@@ -897,7 +987,11 @@ static void *reader_main(void *arg) {
     }
     rc_mysql_destroy(p->meta);
     p->meta = NULL;
-    /* Whatever was decoded goes to Kafka before the worker ends. */
+    /* Whatever was decoded goes to Kafka before the worker ends; with exactly_once only whole
+     * transactions (a part would be committed, then sent again after the stored position). */
+    if (batch && p->eos) {
+        rc_batch_truncate_to_commit(batch);
+    }
     if (batch) {
         batch = hand_over(p, batch, true);
         rc_batch_destroy(batch);
@@ -1047,6 +1141,13 @@ static rc_err_t tickets_advance(rc_pipeline_t *p, char *errstr, size_t errstr_si
     return RC_OK;
 }
 
+/* For rowcast_checkpoint_age_seconds: a position record was just written. */
+static void note_checkpoint_time(rc_pipeline_t *p) {
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    atomic_store(&p->checkpoint_wall_ms, (int_fast64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000);
+}
+
 /* Writes the pending position when the interval has passed (or always when forced). */
 static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t errstr_size) {
     rc_err_t err = tickets_advance(p, errstr, errstr_size);
@@ -1081,19 +1182,17 @@ static rc_err_t checkpoint(rc_pipeline_t *p, bool force, char *errstr, size_t er
         set.data = NULL;
         p->has_checkpoint = true;
         pthread_mutex_unlock(&p->lock);
-        struct timespec wall;
-        clock_gettime(CLOCK_REALTIME, &wall);
-        atomic_store(&p->checkpoint_wall_ms,
-                     (int_fast64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000);
+        note_checkpoint_time(p);
         err = rc_state_poll(p->store, errstr, errstr_size);
     }
     rc_buf_free(&set);
     return err;
 }
 
-/* Encodes and produces every event of one batch, each under the ticket of its transaction. */
-static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_msg_t *msg,
-                              char *errstr, size_t errstr_size) {
+/* Runs the batch through the transforms; afterwards b->bounds[k].events count the events that
+ * remain (what send_batch reads), so a kept batch can be sent again without the scripts. */
+static rc_err_t prepare_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, char *errstr,
+                              size_t errstr_size) {
     if (b->gtid_base && !p->acked_set) { /* the first batch of the run */
         if (!(p->acked_set = rc_gtid_set_new((rc_gtid_flavor_t)b->gtid_base_flavor)) ||
             rc_gtid_set_parse(p->acked_set, b->gtid_base, errstr, errstr_size) != RC_OK) {
@@ -1117,10 +1216,18 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     }
     for (uint32_t k = 0; k < b->n_bounds; k++) {
         marks[k] = evm ? evm[b->bounds[k].events] : b->bounds[k].events;
+        b->bounds[k].events = marks[k];
     }
     if (evm) {
         rc_table_stats_dropped(p->tables, n_in);
     }
+    return RC_OK;
+}
+
+/* Encodes and produces every event of one prepared batch, each under the ticket of its
+ * transaction. */
+static rc_err_t send_batch(rc_pipeline_t *p, rc_batch_t *b, rc_msg_t *msg, char *errstr,
+                           size_t errstr_size) {
     size_t *offs = b->n_events ? rc_table_stats_offsets(p->tables, b->n_events) : NULL;
     if (b->n_events && !offs) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
@@ -1134,7 +1241,7 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     uint32_t k = 0;
     for (uint32_t i = 0; i < b->n_events; i++) {
         /* transactions that ended before this message */
-        for (; k < b->n_bounds && marks[k] <= i; k++) {
+        for (; k < b->n_bounds && b->bounds[k].events <= i; k++) {
             if (ticket_seal(p, b, &b->bounds[k]) != RC_OK) {
                 return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
             }
@@ -1172,6 +1279,192 @@ static rc_err_t produce_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, 
     return RC_OK;
 }
 
+/* ---- exactly_once: one Kafka transaction per group of source transactions (worker) ---- */
+
+#define TXN_ATTEMPTS 5
+
+/* How long one commit or abort may wait for Kafka. */
+#define TXN_TIMEOUT_MS 60000
+
+/* The open transaction's batches are no longer needed. */
+static void group_clear(rc_pipeline_t *p) {
+    for (size_t i = 0; i < p->n_grp; i++) {
+        rc_batch_destroy(p->grp[i]);
+    }
+    p->n_grp = 0;
+}
+
+static rc_err_t txn_begin(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
+    rc_err_t err = rc_kafka_txn_begin(p->kafka, errstr, errstr_size);
+    if (err == RC_OK) {
+        p->txn_open = true;
+        p->txn_begin_ns = now_ns();
+    }
+    return err;
+}
+
+/* After an abortable error: abort, then send the kept batches again in a new transaction from
+ * the last committed position. Returns RC_ERR_KAFKA when that keeps failing. */
+static rc_err_t txn_resend(rc_pipeline_t *p, rc_msg_t *msg, char *errstr, size_t errstr_size) {
+    for (int attempt = 1; attempt <= TXN_ATTEMPTS; attempt++) {
+        rc_warn("kafka",
+                "pipeline %s: %s; aborting the Kafka transaction and sending its %zu "
+                "batches again (attempt %d of %d)",
+                p->pc->name, errstr, p->n_grp, attempt, TXN_ATTEMPTS);
+        p->txn_open = false;
+        rc_err_t err = rc_kafka_txn_abort(p->kafka, TXN_TIMEOUT_MS, errstr, errstr_size);
+        if (err != RC_OK) {
+            return err;
+        }
+        p->tk_tail = p->tk_head; /* the tickets of the aborted messages are void */
+        p->tk_open = NO_TICKET;
+        if ((err = txn_begin(p, errstr, errstr_size)) != RC_OK) {
+            return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+        }
+        for (size_t i = 0; i < p->n_grp && err == RC_OK; i++) {
+            err = send_batch(p, p->grp[i], msg, errstr, errstr_size);
+        }
+        if (err != RC_ERR_IO) {
+            return err;
+        }
+    }
+    return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                     "pipeline %s: a Kafka transaction failed %d times in a row: %s", p->pc->name,
+                     TXN_ATTEMPTS, errstr);
+}
+
+/* Fills the identity fields of a position record. */
+static void record_ident(rc_pipeline_t *p, rc_state_record_t *r) {
+    r->format = RC_STATE_FORMAT;
+    snprintf(r->rowcast, sizeof(r->rowcast), "%s", RC_VERSION);
+    snprintf(r->pipeline, sizeof(r->pipeline), "%s", p->pc->name);
+    pthread_mutex_lock(&p->lock);
+    snprintf(r->flavor, sizeof(r->flavor), "%s", p->ident.flavor);
+    snprintf(r->server_uuid, sizeof(r->server_uuid), "%s", p->ident.server_uuid);
+    r->server_id = p->ident.server_id;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Commits the open transaction when it ends at a source transaction boundary and holds
+ * state.interval_transactions of them or is state.interval_ms old (force: whenever it ends at
+ * a boundary). The position of its last source transaction goes into the state topic inside
+ * the same transaction, so it is committed iff the rows are. */
+static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *errstr,
+                           size_t errstr_size) {
+    if (!p->txn_open || p->tk_open != NO_TICKET) {
+        return RC_OK;
+    }
+    uint64_t n = p->tk_tail - p->tk_head;
+    if (!force && n < (uint64_t)interval_tx(p) &&
+        now_ns() - p->txn_begin_ns < (int64_t)interval_ms(p) * 1000000LL) {
+        return RC_OK;
+    }
+    rc_err_t err = RC_OK;
+    for (int attempt = 0; attempt <= TXN_ATTEMPTS; attempt++) {
+        rc_gtid_set_t *set = NULL;
+        rc_state_record_t r = {0};
+        rc_buf_t text = RC_BUF_INIT, json = RC_BUF_INIT;
+        n = p->tk_tail - p->tk_head;
+        if (n > 0) {
+            /* the acknowledged set grows only by committed transactions: work on a copy */
+            if (p->acked_set && !(set = rc_gtid_set_copy(p->acked_set))) {
+                return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            }
+            for (uint64_t id = p->tk_head; id < p->tk_tail && err == RC_OK; id++) {
+                ticket_t *t = ticket_at(p, id);
+                if (set && t->gtid[0]) {
+                    err = rc_gtid_set_add(set, t->gtid, errstr, errstr_size);
+                }
+            }
+            ticket_t *last = ticket_at(p, p->tk_tail - 1);
+            record_ident(p, &r);
+            snprintf(r.binlog_file, sizeof(r.binlog_file), "%s", p->wfiles[last->file]);
+            r.binlog_pos = last->pos;
+            r.commit_ts = last->commit_ts;
+            if (err == RC_OK && ((set && rc_gtid_set_format(set, &text) != RC_OK) ||
+                                 rc_buf_putc(&text, '\0') != RC_OK)) {
+                err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            }
+            r.gtid_set = text.data;
+            if (err == RC_OK && rc_state_record_to_json(&r, &json) != RC_OK) {
+                err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+            }
+            if (err == RC_OK) {
+                err = rc_kafka_produce_to(p->kafka, rc_state_topic(p->store), 0, p->pc->name,
+                                          strlen(p->pc->name), json.data, json.len, errstr,
+                                          errstr_size);
+            }
+        }
+        if (err == RC_OK) {
+            err = rc_kafka_txn_commit(p->kafka, TXN_TIMEOUT_MS, errstr, errstr_size);
+        }
+        rc_buf_free(&json);
+        if (err == RC_OK) {
+            p->txn_open = false;
+            p->tk_head = p->tk_tail;
+            group_clear(p);
+            if (set) {
+                rc_gtid_set_destroy(p->acked_set);
+                p->acked_set = set;
+            }
+            if (n > 0) {
+                p->last_save_ns = now_ns();
+                pthread_mutex_lock(&p->lock);
+                rc_state_record_clear(&p->checkpoint);
+                p->checkpoint = r; /* takes the set's text */
+                text.data = NULL;
+                p->has_checkpoint = true;
+                pthread_mutex_unlock(&p->lock);
+                note_checkpoint_time(p);
+            }
+            rc_buf_free(&text);
+            return RC_OK;
+        }
+        rc_gtid_set_destroy(set);
+        rc_buf_free(&text);
+        if (err != RC_ERR_IO || attempt == TXN_ATTEMPTS) {
+            break;
+        }
+        if ((err = txn_resend(p, msg, errstr, errstr_size)) != RC_OK) {
+            return err;
+        }
+    }
+    return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+}
+
+/* exactly_once: one batch into the open transaction (begun when none is); the batch is kept
+ * until the transaction commits. */
+static rc_err_t txn_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_msg_t *msg,
+                          char *errstr, size_t errstr_size) {
+    rc_err_t err = prepare_batch(p, b, marks, errstr, errstr_size);
+    if (err != RC_OK) {
+        rc_batch_destroy(b);
+        return err;
+    }
+    if (p->n_grp == p->cap_grp) {
+        size_t cap = p->cap_grp ? p->cap_grp * 2 : 64;
+        rc_batch_t **g = realloc(p->grp, cap * sizeof(*g));
+        if (!g) {
+            rc_batch_destroy(b);
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        p->grp = g;
+        p->cap_grp = cap;
+    }
+    p->grp[p->n_grp++] = b;
+    if (!p->txn_open && (err = txn_begin(p, errstr, errstr_size)) != RC_OK) {
+        return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+    }
+    err = send_batch(p, b, msg, errstr, errstr_size);
+    if (err == RC_ERR_IO) {
+        err = txn_resend(p, msg, errstr, errstr_size);
+    }
+    if (err == RC_OK) {
+        err = txn_commit(p, false, msg, errstr, errstr_size);
+    }
+    return err;
+}
+
 static void *worker_main(void *arg) {
     rc_pipeline_t *p = arg;
     char errstr[1024];
@@ -1186,7 +1479,8 @@ static void *worker_main(void *arg) {
         if (!b) {
             rc_kafka_poll(p->kafka, 0);
             if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
-                checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK) {
+                (p->eos ? txn_commit(p, false, &msg, errstr, sizeof(errstr))
+                        : checkpoint(p, false, errstr, sizeof(errstr))) != RC_OK) {
                 failed = true;
                 break;
             }
@@ -1200,13 +1494,22 @@ static void *worker_main(void *arg) {
             cap_marks = b->n_bounds * 2;
             marks = malloc(cap_marks * sizeof(*marks));
         }
-        rc_err_t err = !marks && b->n_bounds
-                           ? rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory")
-                           : produce_batch(p, b, marks, &msg, errstr, sizeof(errstr));
-        rc_batch_destroy(b);
+        rc_err_t err;
+        if (!marks && b->n_bounds) {
+            err = rc_seterr(errstr, sizeof(errstr), RC_ERR_NOMEM, "out of memory");
+            rc_batch_destroy(b);
+        } else if (p->eos) {
+            err = txn_batch(p, b, marks, &msg, errstr, sizeof(errstr)); /* takes b */
+        } else {
+            err = prepare_batch(p, b, marks, errstr, sizeof(errstr));
+            if (err == RC_OK) {
+                err = send_batch(p, b, &msg, errstr, sizeof(errstr));
+            }
+            rc_batch_destroy(b);
+        }
         rc_kafka_poll(p->kafka, 0);
         if (err != RC_OK || rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||
-            checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK) {
+            (!p->eos && checkpoint(p, false, errstr, sizeof(errstr)) != RC_OK)) {
             failed = true;
             break;
         }
@@ -1224,6 +1527,33 @@ static void *worker_main(void *arg) {
         while ((b = rc_queue_pop(p->queue, 0)) != NULL) {
             rc_batch_destroy(b);
         }
+    }
+    if (p->eos) {
+        /* Commit the last group when it ends at a source transaction boundary; otherwise (a
+         * failure, or a transaction cut by the stop) abort it: the next start resumes from the
+         * last committed position. */
+        bool committed = false;
+        if (!failed && p->txn_open && p->tk_open == NO_TICKET) {
+            if (txn_commit(p, true, &msg, errstr, sizeof(errstr)) == RC_OK) {
+                committed = true;
+            } else {
+                fail(p, errstr);
+                failed = true;
+            }
+        }
+        if (p->txn_open && !committed) {
+            char aerr[1024];
+            if (rc_kafka_txn_abort(p->kafka, 10000, aerr, sizeof(aerr)) != RC_OK) {
+                rc_warn("kafka", "pipeline %s: %s", p->pc->name, aerr);
+            }
+            p->txn_open = false;
+            failed = true; /* not a clean end: the next run starts from the stored position */
+        }
+        group_clear(p);
+        p->clean_end = !failed && !p->abort_now && p->tk_head == p->tk_tail;
+        free(marks);
+        rc_msg_free(&msg);
+        return NULL;
     }
     /* Flush what was produced; abort_now cuts this short after the grace period. */
     while (!p->abort_now) {
@@ -1280,7 +1610,10 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     (void)rd;
     p->stop = 0;
     p->abort_now = 0;
-    rc_kafka_t *k = rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
+    rc_kafka_t *k =
+        p->eos ? rc_kafka_new_transactional(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr,
+                                            errstr_size)
+               : rc_kafka_new(&p->conf->kafka, &p->pc->sink, p->pc->name, errstr, errstr_size);
     pthread_mutex_lock(&p->lock);
     p->kafka = k;
     pthread_mutex_unlock(&p->lock);
@@ -1300,6 +1633,10 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     }
     p->tk_head = p->tk_tail = 0;
     p->tk_open = NO_TICKET;
+    p->txn_ready = false;
+    p->txn_open = false;
+    p->tx_sent = p->tx_pos = 0;
+    group_clear(p);
     rc_gtid_set_destroy(p->acked_set);
     p->acked_set = NULL;
     rc_state_record_clear(&p->pending);
@@ -1374,6 +1711,8 @@ void rc_pipeline_destroy(rc_pipeline_t *p) {
     rc_kafka_destroy(p->kafka);
     rc_state_destroy(p->store);
     free(p->tk);
+    group_clear(p);
+    free(p->grp);
     for (uint32_t i = 0; i < p->n_wfiles; i++) {
         free(p->wfiles[i]);
     }

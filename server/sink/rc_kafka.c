@@ -1,4 +1,5 @@
-/* rc_kafka.c: idempotent librdkafka producer with delivery reports and topic creation.
+/* rc_kafka.c: idempotent (or transactional) librdkafka producer with delivery reports and topic
+ * creation.
  *
  * The set of topics known to exist is a small open-addressing hash of names, so the admin
  * round-trip happens once per topic per process, not per message. */
@@ -27,6 +28,9 @@ struct rc_kafka {
     atomic_bool has_failed;
     rc_kafka_delivery_cb on_delivery;
     void *on_delivery_opaque;
+    bool txn;     /* transactional: failures surface through the transaction calls */
+    char *txn_id; /* its transactional.id */
+    uint64_t txn_produced, txn_delivered; /* the counters when the open transaction began */
 };
 
 void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaque) {
@@ -34,10 +38,26 @@ void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaq
     k->on_delivery_opaque = opaque;
 }
 
+/* The opaque of messages sent by rc_kafka_produce_to: not events, so not counted or reported
+ * (their failure makes the transaction fail). */
+static char record_marker;
+
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     rc_kafka_t *k = opaque;
-    if (m->err) {
+    if (m->_private == &record_marker) {
+        return;
+    }
+    if (m->err && k->txn) {
+        /* The transaction is abortable now and its messages will be sent again; messages
+         * purged by an abort are not failures at all. */
+        if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
+            m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+            atomic_fetch_add(&k->failed, 1);
+            rc_warn("kafka", "pipeline %s: delivery to topic %s failed in a transaction: %s",
+                    k->pipeline, rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        }
+    } else if (m->err) {
         atomic_fetch_add(&k->failed, 1);
         if (!atomic_load(&k->has_failed)) {
             snprintf(k->fail_msg, sizeof(k->fail_msg),
@@ -73,8 +93,8 @@ static rc_err_t set_prop(rd_kafka_conf_t *conf, const char *key, const char *val
     return RC_OK;
 }
 
-rc_kafka_t *rc_kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t *sconf,
-                         const char *pipeline, char *errstr, size_t errstr_size) {
+static rc_kafka_t *kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t *sconf,
+                             const char *pipeline, bool txn, char *errstr, size_t errstr_size) {
     rc_kafka_t *k = calloc(1, sizeof(*k));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (!k || !conf) {
@@ -96,7 +116,22 @@ rc_kafka_t *rc_kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t 
         goto fail;
     }
     for (size_t i = 0; i < kconf->n_rdkafka; i++) {
+        if (strcmp(kconf->rdkafka[i].key, "transactional.id") == 0) {
+            rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                      "kafka.rdkafka.transactional.id: rowcast sets it per pipeline "
+                      "(rowcast-<name>, with delivery: exactly_once); remove it");
+            goto fail;
+        }
         if (set_prop(conf, kconf->rdkafka[i].key, kconf->rdkafka[i].value, errstr, errstr_size)) {
+            goto fail;
+        }
+    }
+    if (txn) {
+        /* After the user's settings: a transactional producer is idempotent by definition. */
+        k->txn = true;
+        k->txn_id = strdup(client_id); /* rowcast-<pipeline>: stable across restarts */
+        if (!k->txn_id || set_prop(conf, "transactional.id", k->txn_id, errstr, errstr_size) ||
+            set_prop(conf, "enable.idempotence", "true", errstr, errstr_size)) {
             goto fail;
         }
     }
@@ -119,6 +154,135 @@ fail:
     return NULL;
 }
 
+rc_kafka_t *rc_kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t *sconf,
+                         const char *pipeline, char *errstr, size_t errstr_size) {
+    return kafka_new(kconf, sconf, pipeline, false, errstr, errstr_size);
+}
+
+rc_kafka_t *rc_kafka_new_transactional(const rc_kafka_config_t *kconf,
+                                       const rc_sink_config_t *sconf, const char *pipeline,
+                                       char *errstr, size_t errstr_size) {
+    return kafka_new(kconf, sconf, pipeline, true, errstr, errstr_size);
+}
+
+bool rc_kafka_transactional(const rc_kafka_t *k) {
+    return k->txn;
+}
+
+/* The producer's fatal error as RC_ERR_KAFKA with a sentence; being fenced says by whom. */
+static rc_err_t fatal_error(rc_kafka_t *k, const char *what, char *errstr, size_t errstr_size) {
+    char e[512] = "";
+    rd_kafka_resp_err_t code = rd_kafka_fatal_error(k->rk, e, sizeof(e));
+    if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                         "pipeline %s: fenced: another rowcast instance started this pipeline "
+                         "(transactional.id %s) and took over, or a Kafka transaction of it "
+                         "outlived transaction.timeout.ms; this one stops (%s: %s)",
+                         k->pipeline, k->txn_id ? k->txn_id : "", what, e);
+    }
+    return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA, "pipeline %s: %s failed for good: %s",
+                     k->pipeline, what, e[0] ? e : "fatal producer error");
+}
+
+/* Maps a transaction call's error: fatal -> RC_ERR_KAFKA, anything else -> RC_ERR_IO (abort and
+ * send again, or call again). Takes the error. */
+static rc_err_t txn_error(rc_kafka_t *k, rd_kafka_error_t *error, const char *what, char *errstr,
+                          size_t errstr_size) {
+    if (!error) {
+        return RC_OK;
+    }
+    rc_err_t err;
+    if (rd_kafka_error_is_fatal(error) || rd_kafka_fatal_error(k->rk, NULL, 0)) {
+        err = fatal_error(k, what, errstr, errstr_size);
+    } else {
+        err = rc_seterr(errstr, errstr_size, RC_ERR_IO, "pipeline %s: %s failed (%s): %s",
+                        k->pipeline, what,
+                        rd_kafka_error_txn_requires_abort(error) ? "abortable" : "retriable",
+                        rd_kafka_error_string(error));
+    }
+    rd_kafka_error_destroy(error);
+    return err;
+}
+
+rc_err_t rc_kafka_txn_init(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errstr_size) {
+    return txn_error(k, rd_kafka_init_transactions(k->rk, timeout_ms), "init_transactions", errstr,
+                     errstr_size);
+}
+
+rc_err_t rc_kafka_txn_begin(rc_kafka_t *k, char *errstr, size_t errstr_size) {
+    k->txn_produced = atomic_load(&k->produced);
+    k->txn_delivered = atomic_load(&k->delivered);
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(k->rk);
+    if (error && !rd_kafka_error_is_fatal(error) && !rd_kafka_fatal_error(k->rk, NULL, 0)) {
+        /* begin fails only on a misuse of the API: a bug, never worth a retry */
+        rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                                 "pipeline %s: begin_transaction failed: %s", k->pipeline,
+                                 rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return err;
+    }
+    return txn_error(k, error, "begin_transaction", errstr, errstr_size);
+}
+
+rc_err_t rc_kafka_txn_commit(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errstr_size) {
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *error = rd_kafka_commit_transaction(k->rk, timeout_ms);
+        if (error && attempt < 10 && rd_kafka_error_is_retriable(error) &&
+            !rd_kafka_error_is_fatal(error) && !rd_kafka_error_txn_requires_abort(error)) {
+            /* e.g. a timeout: the same call may be made again and finishes the commit */
+            rc_warn("kafka", "pipeline %s: commit_transaction: %s; trying again", k->pipeline,
+                    rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            continue;
+        }
+        return txn_error(k, error, "commit_transaction", errstr, errstr_size);
+    }
+}
+
+rc_err_t rc_kafka_txn_abort(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errstr_size) {
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *error = rd_kafka_abort_transaction(k->rk, timeout_ms);
+        if (error && attempt < 10 && rd_kafka_error_is_retriable(error) &&
+            !rd_kafka_error_is_fatal(error)) {
+            rd_kafka_error_destroy(error);
+            continue;
+        }
+        rd_kafka_poll(k->rk, 0); /* the purged messages' reports, before tickets are reused */
+        /* what the aborted transaction produced is withdrawn (it will be produced again) */
+        atomic_store(&k->produced, k->txn_produced);
+        atomic_store(&k->delivered, k->txn_delivered);
+        rc_err_t err = txn_error(k, error, "abort_transaction", errstr, errstr_size);
+        /* an abort that fails leaves the transaction in an unknown state: never continue */
+        return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+    }
+}
+
+rc_err_t rc_kafka_produce_to(rc_kafka_t *k, const char *topic, int32_t partition, const void *key,
+                             size_t key_len, const void *value, size_t value_len, char *errstr,
+                             size_t errstr_size) {
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY((void *)key, key_len),
+            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_OPAQUE(&record_marker),
+            RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return RC_OK;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(k->rk, 100);
+            continue;
+        }
+        if (e == RD_KAFKA_RESP_ERR__FATAL) {
+            return fatal_error(k, "producing", errstr, errstr_size);
+        }
+        return rc_seterr(errstr, errstr_size, k->txn ? RC_ERR_IO : RC_ERR_KAFKA,
+                         "pipeline %s: producing to %s failed: %s", k->pipeline, topic,
+                         rd_kafka_err2str(e));
+    }
+}
+
 void rc_kafka_destroy(rc_kafka_t *k) {
     if (!k) {
         return;
@@ -131,6 +295,7 @@ void rc_kafka_destroy(rc_kafka_t *k) {
     }
     free(k->topics);
     free(k->pipeline);
+    free(k->txn_id);
     free(k);
 }
 
@@ -277,7 +442,11 @@ rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, co
             if (hdrs) {
                 rd_kafka_headers_destroy(hdrs);
             }
-            return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+            if (e == RD_KAFKA_RESP_ERR__FATAL) {
+                return fatal_error(k, "producing", errstr, errstr_size);
+            }
+            /* in a transaction, a refused message makes it abortable: send it all again */
+            return rc_seterr(errstr, errstr_size, k->txn ? RC_ERR_IO : RC_ERR_KAFKA,
                              "pipeline %s: producing to %s failed: %s", k->pipeline, tname,
                              rd_kafka_err2str(e));
         }

@@ -163,7 +163,27 @@ static void test_config_minimal_applies_defaults(void **state) {
     assert_int_equal(p->batch_max_events, 1000);
     assert_int_equal(p->batch_max_ms, 20);
     assert_int_equal(p->queue_batches, 16);
+    assert_int_equal(p->delivery, RC_DELIVERY_AT_LEAST_ONCE);
+    assert_int_equal(c->state.interval_transactions, 10000);
     rc_config_destroy(c);
+}
+
+static void test_config_delivery_modes(void **state) {
+    (void)state;
+    rc_config_t *c = load_ok(MINIMAL "    delivery: exactly_once\n"
+                                     "state: {interval_ms: 500, interval_transactions: 7}\n");
+    assert_int_equal(c->pipelines[0].delivery, RC_DELIVERY_EXACTLY_ONCE);
+    assert_int_equal(c->state.interval_ms, 500);
+    assert_int_equal(c->state.interval_transactions, 7);
+    rc_config_destroy(c);
+    c = load_ok(MINIMAL "    delivery: at_least_once\n");
+    assert_int_equal(c->pipelines[0].delivery, RC_DELIVERY_AT_LEAST_ONCE);
+    rc_config_destroy(c);
+    expect_error(MINIMAL "    delivery: exactly-once\n",
+                 "bad.yaml:8: pipelines[0].delivery: unsupported value \"exactly-once\" "
+                 "(supported: at_least_once, exactly_once)");
+    expect_error_prefix(MINIMAL "state: {interval_transactions: 0}\n",
+                        "bad.yaml:8: state.interval_transactions: ");
 }
 
 static void test_config_read_timeout_defaults_to_three_heartbeats(void **state) {
@@ -196,7 +216,7 @@ static void test_config_unknown_key_names_line_and_path(void **state) {
     expect_error(MINIMAL "    sinks: {}\n",
                  "bad.yaml:8: pipelines[0].sinks: unknown key (known: name, source, sink, batch, "
                  "queue_batches, transforms, on_error, transform_budget_ms, "
-                 "transform_memory_mb, dead_letter_topic)");
+                 "transform_memory_mb, dead_letter_topic, delivery)");
     expect_error(MINIMAL "      tls: {mode: required, kee: x}\n",
                  "bad.yaml:8: pipelines[0].source.tls.kee: unknown key (known: mode, ca, cert, "
                  "key)");
@@ -300,7 +320,7 @@ static void test_config_pipeline_json_uses_the_yaml_tables(void **state) {
                       "\"sinks\": {}}",
                       "request body:3: sinks: unknown key (known: name, source, sink, batch, "
                       "queue_batches, transforms, on_error, transform_budget_ms, "
-                      "transform_memory_mb, dead_letter_topic)",
+                      "transform_memory_mb, dead_letter_topic, delivery)",
                       "sinks");
     expect_json_error("{\"name\": \"p\", \"source\": {\"server_id\": 1}}",
                       "request body:1: source.user: required key is missing", "source.user");
@@ -1180,7 +1200,8 @@ static void test_config_state_topic_and_interval(void **state) {
         MINIMAL "state:\n  interval_ms: 0\n",
         "bad.yaml:9: state.interval_ms: expected an integer from 10 to 3600000, got \"0\"");
     expect_error(MINIMAL "state:\n  topics: x\n",
-                 "bad.yaml:9: state.topics: unknown key (known: topic, interval_ms)");
+                 "bad.yaml:9: state.topics: unknown key (known: topic, interval_ms, "
+                 "interval_transactions)");
 }
 
 int main(void) {
@@ -1190,6 +1211,7 @@ int main(void) {
         cmocka_unit_test(test_config_read_timeout_defaults_to_three_heartbeats),
         cmocka_unit_test(test_config_null_value_keeps_default),
         cmocka_unit_test(test_config_unknown_key_names_line_and_path),
+        cmocka_unit_test(test_config_delivery_modes),
         cmocka_unit_test(test_config_missing_required_key_names_parent_line_and_full_path),
         cmocka_unit_test(test_config_without_pipelines_is_valid),
         cmocka_unit_test(test_config_pipeline_json_uses_the_yaml_tables),

@@ -48,7 +48,8 @@ static void test_config_json_full_pipeline_with_defaults_and_masked_password(voi
         "\"debezium\":{\"schemas\":false}},"
         "\"batch\":{\"max_events\":1000,\"max_ms\":5},\"queue_batches\":16,"
         "\"transforms\":[],\"on_error\":\"fail\",\"transform_budget_ms\":1000,"
-        "\"transform_memory_mb\":256,\"dead_letter_topic\":\"{pipeline}.dead_letter\"}");
+        "\"transform_memory_mb\":256,\"dead_letter_topic\":\"{pipeline}.dead_letter\",\"delivery\":"
+        "\"at_least_once\"}");
     assert_null(strstr(b.data, "SECRET"));
     assert_string_equal(c->http.token, "tok-SECRET");
     rc_buf_free(&b);
