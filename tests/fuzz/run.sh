@@ -20,8 +20,15 @@ else
 fi
 cc=$(command -v clang-14 || command -v clang || true)
 [ -n "$cc" ] || { echo "tests/fuzz/run.sh: clang-14 is needed (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
-CC=$cc cmake -S . -B build/fuzz -G Ninja -DRC_FUZZ=ON -DRC_TESTS=OFF -DRC_SANITIZE=ON -DRC_WERROR=ON >/dev/null
-cmake --build build/fuzz --target fuzz_binlog fuzz_json_binary fuzz_json_diff fuzz_encode >/dev/null
+mkdir -p build/fuzz
+# the build's output is shown only when it fails (a red CI must say why)
+if ! { CC=$cc cmake -S . -B build/fuzz -G Ninja -DRC_FUZZ=ON -DRC_TESTS=OFF -DRC_SANITIZE=ON \
+    -DRC_WERROR=ON && cmake --build build/fuzz --target fuzz_binlog fuzz_json_binary \
+    fuzz_json_diff fuzz_encode; } >build/fuzz/build.log 2>&1; then
+    tail -40 build/fuzz/build.log
+    echo "tests/fuzz/run.sh: building the fuzz targets failed (build/fuzz/build.log)" >&2
+    exit 1
+fi
 
 work=build/fuzz/work
 rm -rf "$work" && mkdir -p "$work/binlog" "$work/json" "$work/jdiff" "$work/encode" build/fuzz/crashes
