@@ -191,14 +191,15 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         }
         if (specs[i].source) {
             s->vm = s->engine->create(s->file, specs[i].source, specs[i].source_len,
-                                      specs[i].budget_ms, why, sizeof(why));
+                                      specs[i].budget_ms, specs[i].memory_bytes, why, sizeof(why));
         } else {
             size_t len;
             char *src = read_file(s->file, &len, why, sizeof(why));
             if (!src) {
                 goto fail_why;
             }
-            s->vm = s->engine->create(s->file, src, len, specs[i].budget_ms, why, sizeof(why));
+            s->vm = s->engine->create(s->file, src, len, specs[i].budget_ms, specs[i].memory_bytes,
+                                      why, sizeof(why));
             free(src);
         }
         if (!s->vm) {
@@ -206,9 +207,6 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         }
         if (s->engine->set_budget && specs[i].budget_ms > 0) {
             s->engine->set_budget(s->vm, specs[i].budget_ms);
-        }
-        if (s->engine->set_memory_limit && specs[i].memory_bytes > 0) {
-            s->engine->set_memory_limit(s->vm, specs[i].memory_bytes);
         }
         continue;
     fail_why:

@@ -330,6 +330,13 @@ static void format_error(duk_context *ctx, duk_idx_t idx, const char *file, char
     duk_pop(ctx);
 }
 
+/* Is msg (format_error's) what duktape throws when an allocation failed? It may run out
+ * while it builds the error itself. */
+static bool is_out_of_memory(const char *msg) {
+    return strstr(msg, "Error: alloc failed") ||
+           strstr(msg, "DoubleError: error in error handling");
+}
+
 /* ---- the batch ---- */
 
 typedef struct batch {
@@ -434,8 +441,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         if (duk_has_prop_index(ctx, 4, i)) {
             duk_get_prop_index(ctx, 4, i);
             format_error(ctx, -1, vm->file, msg, sizeof(msg));
-            if (vm->mem_limit && (strstr(msg, "Error: alloc failed") ||
-                                  strstr(msg, "DoubleError: error in error handling"))) {
+            if (vm->mem_limit && is_out_of_memory(msg)) {
                 size_t used = strlen(msg);
                 snprintf(msg + used, sizeof(msg) - used, " (the script's memory limit is %zu MiB)",
                          vm->mem_limit >> 20);
@@ -789,7 +795,23 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
         bad = duk_pcompile_lstring_filename(ctx, 0, text, n);
         duk_remove(ctx, -2);
     }
-    if (bad || duk_pcall(ctx, 0) != 0) {
+    if (!bad) {
+        vm->mem_capped = vm->mem_limit > 0; /* the top level is the user's code: capped */
+        bad = duk_pcall(ctx, 0) != 0;
+        vm->mem_capped = false;
+        if (bad && vm->mem_limit) {
+            format_error(ctx, -1, vm->file, s->err, sizeof(s->err));
+            if (is_out_of_memory(s->err)) {
+                size_t used = strlen(s->err);
+                snprintf(s->err + used, sizeof(s->err) - used,
+                         " (while the top level of the script ran: the script's memory limit "
+                         "is %zu MiB)",
+                         vm->mem_limit >> 20);
+                return 0;
+            }
+        }
+    }
+    if (bad) {
         format_error(ctx, -1, vm->file, s->err, sizeof(s->err));
         if (duk_is_error(ctx, -1) && duk_get_error_code(ctx, -1) == DUK_ERR_SYNTAX_ERROR &&
             es2015_hint(s->src, s->len)) {
@@ -826,7 +848,7 @@ static void js_vm_destroy(void *opaque) {
 }
 
 static void *js_vm_create(const char *file, const char *src, size_t len, unsigned budget_ms,
-                          char *errstr, size_t errstr_size) {
+                          size_t memory_bytes, char *errstr, size_t errstr_size) {
     jvm_t *vm = calloc(1, sizeof(*vm));
     if (vm) {
         msgpack_sbuffer_init(&vm->udf_args);
@@ -838,6 +860,7 @@ static void *js_vm_create(const char *file, const char *src, size_t len, unsigne
         goto fail;
     }
     setup_t s = {.vm = vm, .src = src, .len = len};
+    vm->mem_limit = memory_bytes; /* the top level runs under the cap (setup_main) */
     /* the top level runs under the budget as a batch does */
     vm->budget_ms = budget_ms;
     vm->deadline_ns = budget_ms ? mono_ns() + (int64_t)budget_ms * 1000000LL : 0;

@@ -875,7 +875,22 @@ static int setup_main(lua_State *L) {
     }
     char chunk[1024];
     snprintf(chunk, sizeof(chunk), "@%s", vm->file);
-    if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0 || lua_pcall(L, 0, 0, 0) != 0) {
+    if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0) {
+        snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
+        return 0;
+    }
+    vm->mem_capped = vm->mem_limit > 0; /* the top level is the user's code: capped */
+    int rc = lua_pcall(L, 0, 0, 0);
+    vm->mem_capped = false;
+    if (rc == LUA_ERRMEM ||
+        (rc != 0 && vm->mem_limit && strcmp(lua_tostring(L, -1), "not enough memory") == 0)) {
+        snprintf(s->err, sizeof(s->err),
+                 "%s: not enough memory while the top level of the script ran (the script's "
+                 "memory limit is %zu MiB)",
+                 vm->file, vm->mem_limit >> 20);
+        return 0;
+    }
+    if (rc != 0) {
         snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
         return 0;
     }
@@ -905,7 +920,7 @@ static void lua_vm_destroy(void *opaque) {
 }
 
 static void *lua_vm_create(const char *file, const char *src, size_t len, unsigned budget_ms,
-                           char *errstr, size_t errstr_size) {
+                           size_t memory_bytes, char *errstr, size_t errstr_size) {
     lvm_t *vm = calloc(1, sizeof(*vm));
     if (!vm || !(vm->file = strdup(file)) || !(vm->L = lua_newstate(lua_vm_alloc, vm))) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a Lua VM", file);
@@ -914,7 +929,8 @@ static void *lua_vm_create(const char *file, const char *src, size_t len, unsign
     msgpack_sbuffer_init(&vm->udf_args);
     msgpack_sbuffer_init(&vm->udf_res);
     setup_t s = {.vm = vm, .src = src, .len = len};
-    if (budget_ms > 0) { /* the top level runs under the budget as a batch does */
+    vm->mem_limit = memory_bytes; /* the top level runs under the cap (setup_main) */
+    if (budget_ms > 0) {          /* the top level runs under the budget as a batch does */
         lua_vm_set_budget(vm, budget_ms);
         vm->deadline_ns = mono_ns() + (int64_t)budget_ms * 1000000LL;
         running_vm = vm;

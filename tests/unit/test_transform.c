@@ -105,7 +105,7 @@ typedef struct run {
 
 static void *create(const rc_script_engine_t *e, const char *src, char *errstr, size_t n) {
     const char *file = strcmp(e->name, "lua") == 0 ? "t.lua" : "t.js";
-    return e->create(file, src, strlen(src), 0, errstr, n);
+    return e->create(file, src, strlen(src), 0, 0, errstr, n);
 }
 
 /* Runs src over the events in in (all of them run). */
@@ -731,7 +731,7 @@ static void test_time_budget_stops_endless_loops_at_load(void **state) {
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         char errstr[512] = "";
-        void *vm = cases[k].e->create(cases[k].file, cases[k].src, strlen(cases[k].src), 100,
+        void *vm = cases[k].e->create(cases[k].file, cases[k].src, strlen(cases[k].src), 100, 0,
                                       errstr, sizeof(errstr));
         if (vm || !strstr(errstr, cases[k].want)) {
             fail_msg("case %zu: got '%s', want '%s'", k, errstr, cases[k].want);
@@ -739,12 +739,78 @@ static void test_time_budget_stops_endless_loops_at_load(void **state) {
     }
     /* a budget at load leaves a quick script usable */
     char errstr[512];
-    void *vm =
-        rc_script_lua.create("t.lua", "function transform(e) end", 25, 100, errstr, sizeof(errstr));
+    void *vm = rc_script_lua.create("t.lua", "function transform(e) end", 25, 100, 0, errstr,
+                                    sizeof(errstr));
     if (!vm) {
         fail_msg("%s", errstr);
     }
     rc_script_lua.destroy(vm);
+}
+
+/* The top level of a script runs under the memory cap too: a script that allocates without
+ * bound while it loads fails to load with a message that names the cap, and the process
+ * goes on (a VM with the same cap and a modest top level still loads and runs). */
+static void test_memory_cap_stops_bombs_at_load(void **state) {
+    (void)state;
+    static const struct {
+        const rc_script_engine_t *e;
+        const char *file, *src, *want;
+    } cases[] = {
+        {&rc_script_lua, "t.lua",
+         "local t = {}\nfor i = 1, 1e9 do t[i] = {i = i, s = 'k' .. i} end\n"
+         "function transform(e) end",
+         "t.lua: not enough memory while the top level of the script ran (the script's memory "
+         "limit is 16 MiB)"},
+        {&rc_script_lua, "t.lua", "big = string.rep('x', 1e9)\nfunction transform(e) end",
+         "(the script's memory limit is 16 MiB)"},
+        /* caught and raised again as a string: still the cap's message */
+        {&rc_script_lua, "t.lua",
+         "local ok, err = pcall(string.rep, 'x', 1e9)\nerror(err, 0)\nfunction transform(e) end",
+         "(the script's memory limit is 16 MiB)"},
+        {&rc_script_js, "t.js",
+         "var t = [], s = 'x';\nfor (;;) { s = s + s; t.push(s + '.'); }\n"
+         "function transform(e) {}",
+         "t.js:2: Error: alloc failed (while the top level of the script ran: the script's "
+         "memory limit is 16 MiB)"},
+        {&rc_script_js, "t.js",
+         "var t = [];\nfor (var i = 0; ; i++) t.push({i: i, s: 'k' + i});\nfunction transform(e) "
+         "{}",
+         "the script's memory limit is 16 MiB)"},
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char errstr[512] = "";
+        void *vm = cases[k].e->create(cases[k].file, cases[k].src, strlen(cases[k].src), 0,
+                                      16 << 20, errstr, sizeof(errstr));
+        if (vm || !strstr(errstr, cases[k].want)) {
+            fail_msg("case %zu: got '%s', want '%s'", k, errstr, cases[k].want);
+        }
+        /* the same cap leaves room for a top level that allocates a little, and the VM runs */
+        const char *ok = cases[k].e == &rc_script_lua
+                             ? "local t = {} for i = 1, 1000 do t[i] = 'k' .. i end\n"
+                               "function transform(e) e.kafka.topic = t[7] end"
+                             : "var t = []; for (var i = 1; i <= 1000; i++) t[i] = 'k' + i;\n"
+                               "function transform(e) { e.kafka.topic = t[7]; }";
+        vm = cases[k].e->create(cases[k].file, ok, strlen(ok), 0, 16 << 20, errstr, sizeof(errstr));
+        if (!vm) {
+            fail_msg("case %zu: %s", k, errstr);
+        }
+        rc_span_t span = {(const uint8_t *)in.sb.data, in.sb.size};
+        bool run = true;
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(cases[k].e->transform_batch(vm, &span, &run, 1, &r.out, r.res, &r.errs,
+                                                     errstr, sizeof(errstr)),
+                         RC_OK);
+        assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        assert_non_null(memmem(r.out.data, r.out.size, "k7", 2));
+        run_free(&r);
+        cases[k].e->destroy(vm);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
 }
 
 /* rc_script_test (transform-test, POST /v1/transform/test) on a script given as text. */
@@ -1225,6 +1291,7 @@ int main(void) {
         cmocka_unit_test(test_udf_errors_name_the_udf_at_the_scripts_line),
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
         cmocka_unit_test(test_time_budget_stops_endless_loops_at_load),
+        cmocka_unit_test(test_memory_cap_stops_bombs_at_load),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
