@@ -42,7 +42,7 @@
 typedef struct lvm {
     lua_State *L;
     char *file;
-    int ref_shapes, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief;
+    int ref_shapes, ref_evmt, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief;
     unsigned budget_ms;
     int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0 = no script running under a budget */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
@@ -59,7 +59,10 @@ typedef struct lvm {
 /* The key under which a shape holds its kind (SHAPE_MAP or SHAPE_ARRAY): a light userdata
  * no script can make, so no user metatable passes for a shape. */
 static const char shape_key;
-enum { SHAPE_MAP = 1, SHAPE_ARRAY = 2 };
+enum { SHAPE_MAP = 1, SHAPE_ARRAY = 2, SHAPE_EVENT = 3 /* the metatable of event proxies */ };
+
+/* The key under which an event proxy holds its state (see "events as lazy proxies"). */
+static const char ev_key;
 
 /* The VM running on this thread (a VM runs on one thread at a time), for the hook. */
 static __thread lvm_t *running_vm;
@@ -146,6 +149,13 @@ typedef struct cx {
     msgpack_packer pk;
     char why[512];
 } cx_t;
+
+/* table.foreach on top of pairs (the library's own would show a proxy's hidden key). */
+static const char foreach_src[] =
+    "local pairs = pairs\n"
+    "table.foreach = function(t, f)\n"
+    "  for k, v in pairs(t) do local r = f(k, v) if r ~= nil then return r end end\n"
+    "end\n";
 
 static const char prelude[] =
     "local setmetatable, pcall, tostring, sort, error = setmetatable, pcall, tostring, "
@@ -462,6 +472,10 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     return rc;
 }
 
+typedef struct evproxy evproxy_t;
+static evproxy_t *proxy_of(lua_State *L, int idx);
+static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth);
+
 static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key) {
     lua_State *L = c->L;
     switch (lua_type(L, idx)) {
@@ -501,7 +515,8 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
         bool action = lua_rawequal(L, idx, -1) || lua_rawequal(L, idx, -2);
         lua_pop(L, 2);
         if (!action) {
-            return pack_table(c, idx, depth, tag);
+            evproxy_t *e = proxy_of(L, idx);
+            return e ? pack_proxy(c, idx, e, depth) : pack_table(c, idx, depth, tag);
         }
         break;
     default:
@@ -510,6 +525,400 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
     snprintf(c->why, sizeof(c->why), "cannot send a %s value%s%s%s", luaL_typename(L, idx),
              key ? " (key \"" : "", key ? key : "", key ? "\")" : "");
     return -1;
+}
+
+/* ---- events as lazy proxies ----
+ *
+ * An event enters the script as a table that holds nothing at first: its metatable (shared,
+ * protected) loads a top-level field from the event's msgpack the first time the script
+ * reads it, and notes every field the script assigns. A field the script never loaded is
+ * written back as the bytes it came with, as is a loaded field that still holds the value
+ * it came with; an event the script did not touch at all is sent as its input bytes. Only
+ * the fields a script reads pay for their conversion (e.after for a masking script, none
+ * for a routing one that reads e.table). The event's bytes are copied into a userdata that
+ * the table holds under a key no script can make, so an event kept past its batch stays
+ * whole; next, pairs, rawget, rawset and table.foreach load every field first and never
+ * show that key. */
+
+typedef struct evfield {
+    uint32_t k, kn; /* the key's string bytes */
+    uint32_t kv;    /* where the entry (key and value) starts */
+    uint32_t v;     /* where the value starts */
+    uint32_t end;   /* where the entry ends */
+} evfield_t;
+
+struct evproxy {
+    uint64_t loaded; /* field j was loaded or assigned: its value is the table's own */
+    bool extra;      /* a key that is not a field was assigned */
+    uint32_t nf, len;
+    uint32_t hdr; /* bytes of the map's header */
+    evfield_t f[];
+    /* then the event's len bytes */
+};
+
+#define EV_MAX_FIELDS 64
+
+static const uint8_t *ev_bytes(const evproxy_t *e) {
+    return (const uint8_t *)&e->f[e->nf];
+}
+
+/* Checks what push_value would refuse, without making Lua values (an untouched field is
+ * never converted, but a malformed event must still fail as it did). */
+static int check_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, bool key) {
+    mpv_t v;
+    if (rc_script_mp_next(p, end, &v) != RC_OK) {
+        snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
+        return -1;
+    }
+    if (key &&
+        (v.kind == MPV_NIL || v.kind == MPV_BOOL || v.kind == MPV_ARRAY || v.kind == MPV_MAP)) {
+        snprintf(c->why, sizeof(c->why), "map keys must be strings or numbers");
+        return -1;
+    }
+    if (v.kind == MPV_EXT && v.ext < 0) {
+        snprintf(c->why, sizeof(c->why), "ext type %d is not supported", v.ext);
+        return -1;
+    }
+    if (v.kind != MPV_ARRAY && v.kind != MPV_MAP) {
+        return 0;
+    }
+    if (depth >= RC_SCRIPT_MAX_DEPTH) {
+        snprintf(c->why, sizeof(c->why), "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
+        return -1;
+    }
+    for (uint32_t i = 0; i < v.n; i++) {
+        if ((v.kind == MPV_MAP && check_value(c, p, end, depth + 1, true) != 0) ||
+            check_value(c, p, end, depth + 1, false) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Pushes event i as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
+ * fields, or a key that is not a string: convert it whole), -1 = bad event (c->why). */
+static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
+    lua_State *L = c->L;
+    const uint8_t *p = ev, *end = ev + len;
+    mpv_t m;
+    if (rc_script_mp_next(&p, end, &m) != RC_OK || m.kind != MPV_MAP) {
+        snprintf(c->why, sizeof(c->why), "the event is not a map");
+        return -1;
+    }
+    if (m.n > EV_MAX_FIELDS || len > UINT32_MAX) {
+        return 0;
+    }
+    evfield_t f[EV_MAX_FIELDS];
+    uint32_t hdr = (uint32_t)(p - ev);
+    for (uint32_t j = 0; j < m.n; j++) {
+        const uint8_t *kv = p;
+        mpv_t k;
+        if (rc_script_mp_next(&p, end, &k) != RC_OK) {
+            snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
+            return -1;
+        }
+        if (k.kind != MPV_STR) {
+            return 0;
+        }
+        const uint8_t *v = p;
+        if (check_value(c, &p, end, 1, false) != 0) {
+            return -1;
+        }
+        f[j] = (evfield_t){(uint32_t)((const uint8_t *)k.s - ev), k.n, (uint32_t)(kv - ev),
+                           (uint32_t)(v - ev), (uint32_t)(p - ev)};
+    }
+    lua_createtable(L, 0, (int)m.n + 1);
+    evproxy_t *e = lua_newuserdata(L, sizeof(evproxy_t) + m.n * sizeof(evfield_t) + len);
+    e->loaded = 0;
+    e->extra = false;
+    e->nf = m.n;
+    e->len = (uint32_t)len;
+    e->hdr = hdr;
+    memcpy(e->f, f, m.n * sizeof(evfield_t));
+    memcpy((uint8_t *)ev_bytes(e), ev, len);
+    lua_pushlightuserdata(L, (void *)&ev_key);
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_evmt);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+/* The proxy's state when the table at idx is a proxy, else NULL. */
+static evproxy_t *proxy_of(lua_State *L, int idx) {
+    if (idx < 0 && idx > LUA_REGISTRYINDEX) {
+        idx = lua_gettop(L) + idx + 1;
+    }
+    int kind = get_shape(L, idx);
+    if (kind != 0) {
+        lua_pop(L, 1); /* the shape */
+    }
+    if (kind != SHAPE_EVENT) {
+        return NULL;
+    }
+    lua_pushlightuserdata(L, (void *)&ev_key);
+    lua_rawget(L, idx);
+    evproxy_t *e = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    lua_pop(L, 1);
+    return e;
+}
+
+/* The field named by the string at idx, or -1. */
+static int field_of(lua_State *L, const evproxy_t *e, int idx) {
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        return -1;
+    }
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    const uint8_t *b = ev_bytes(e);
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (e->f[j].kn == n && memcmp(b + e->f[j].k, s, n) == 0) {
+            return (int)j;
+        }
+    }
+    return -1;
+}
+
+/* Loads field j of the proxy at t into it (t[key] = value) and marks it loaded. */
+static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
+    lua_State *L = c->L;
+    const uint8_t *b = ev_bytes(e), *p = b + e->f[j].v;
+    uint8_t tag;
+    c->vm->sig.len = 0; /* never inside another conversion */
+    lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+    if (push_value(c, &p, b + e->f[j].end, 1, &tag) != 0) {
+        luaL_error(L, "%s", c->why); /* checked when the proxy was made: out of memory */
+    }
+    lua_rawset(L, t);
+    e->loaded |= 1ULL << j;
+}
+
+static void load_all(cx_t *c, int t, evproxy_t *e) {
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (!(e->loaded & (1ULL << j))) {
+            load_field(c, t, e, j);
+        }
+    }
+}
+
+/* __index(t, k): only fields not loaded yet (or assigned nil) come here. */
+static int l_ev_index(lua_State *L) {
+    cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
+    evproxy_t *e = proxy_of(L, 1);
+    int j = e ? field_of(L, e, 2) : -1;
+    if (j < 0 || (e->loaded & (1ULL << j))) {
+        return 0;
+    }
+    load_field(&c, 1, e, (uint32_t)j);
+    lua_settop(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+/* __newindex(t, k, v): a key the table does not hold yet. */
+static int l_ev_newindex(lua_State *L) {
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        int j = field_of(L, e, 2);
+        if (j >= 0) {
+            e->loaded |= 1ULL << j;
+        } else {
+            e->extra = true;
+        }
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+/* next(t, k) that loads a proxy's fields first and skips its hidden key. */
+static int l_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
+        load_all(&c, 1, e);
+    }
+    for (;;) {
+        if (lua_next(L, 1) == 0) {
+            lua_pushnil(L);
+            return 1;
+        }
+        if (!e || lua_type(L, -2) != LUA_TLIGHTUSERDATA || lua_touserdata(L, -2) != &ev_key) {
+            return 2;
+        }
+        lua_pop(L, 1); /* the hidden key: go on from it */
+    }
+}
+
+/* pairs(t): next, t, nil (with the next above for proxies). */
+static int l_pairs(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static int l_rawget(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        if (lua_type(L, 2) == LUA_TLIGHTUSERDATA && lua_touserdata(L, 2) == &ev_key) {
+            lua_pushnil(L);
+            return 1;
+        }
+        int j = field_of(L, e, 2);
+        if (j >= 0 && !(e->loaded & (1ULL << j))) {
+            cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
+            load_field(&c, 1, e, (uint32_t)j);
+        }
+    }
+    lua_rawget(L, 1);
+    return 1;
+}
+
+static int l_rawset(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_settop(L, 3);
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        int j = field_of(L, e, 2);
+        if (j >= 0) {
+            e->loaded |= 1ULL << j;
+        } else {
+            e->extra = true;
+        }
+    }
+    lua_rawset(L, 1);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
+static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j) {
+    const uint8_t *p = ev_bytes(e) + e->f[j].v;
+    mpv_t v;
+    if (rc_script_mp_next(&p, ev_bytes(e) + e->f[j].end, &v) != RC_OK) {
+        return false;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        if (v.kind != MPV_STR && v.kind != MPV_BIN && v.kind != MPV_EXT) {
+            return false;
+        }
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        return n == v.n && memcmp(s, v.s, n) == 0;
+    }
+    case LUA_TNUMBER: {
+        uint8_t tag = rc_script_tag_of(&v);
+        double d = lua_tonumber(L, idx);
+        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d
+               : tag == TAG_INT ? d == (v.kind == MPV_UINT ? (double)v.u : (double)v.i)
+                                : false;
+    }
+    case LUA_TBOOLEAN:
+        return v.kind == MPV_BOOL && v.b == (bool)lua_toboolean(L, idx);
+    case LUA_TLIGHTUSERDATA:
+        return v.kind == MPV_NIL && lua_touserdata(L, idx) == NULL;
+    default:
+        return false;
+    }
+}
+
+/* Packs the proxy at t: fields as they came unless loaded and changed, then the keys the
+ * script added, sorted. */
+static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
+    lua_State *L = c->L;
+    const uint8_t *b = ev_bytes(e);
+    if (e->loaded == 0 && !e->extra) {
+        c->pk.callback(c->pk.data, (const char *)b, e->len);
+        return 0;
+    }
+    luaL_checkstack(L, 10, "nesting");
+    int base = lua_gettop(L);
+    uint32_t count = 0;
+    uint64_t gone = 0;
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (e->loaded & (1ULL << j)) {
+            lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+            lua_rawget(L, t);
+            if (lua_isnil(L, -1)) {
+                gone |= 1ULL << j;
+            }
+            lua_pop(L, 1);
+        }
+        count += !(gone & (1ULL << j));
+    }
+    int extras = 0, ne = 0;
+    if (e->extra) {
+        lua_newtable(L);
+        extras = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, t) != 0) {
+            lua_pop(L, 1);
+            if ((lua_type(L, -1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == &ev_key) ||
+                field_of(L, e, lua_gettop(L)) >= 0) {
+                continue;
+            }
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, extras, ++ne);
+        }
+        if (ne > 1) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_sort);
+            lua_pushvalue(L, extras);
+            lua_call(L, 1, 0);
+        }
+        count += (uint32_t)ne;
+    }
+    if (count == e->nf) {
+        c->pk.callback(c->pk.data, (const char *)b, e->hdr);
+    } else {
+        msgpack_pack_map(&c->pk, count);
+    }
+    int rc = 0;
+    for (uint32_t j = 0; j < e->nf && rc == 0; j++) {
+        const evfield_t *f = &e->f[j];
+        if (gone & (1ULL << j)) {
+            continue;
+        }
+        if (!(e->loaded & (1ULL << j))) {
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+            continue;
+        }
+        lua_pushlstring(L, (const char *)b + f->k, f->kn);
+        lua_rawget(L, t);
+        if (same_as_field(L, -1, e, j)) {
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+        } else {
+            const uint8_t *p = b + f->v;
+            mpv_t v;
+            rc_script_mp_next(&p, b + f->end, &v); /* checked when the proxy was made */
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->v - f->kv);
+            char key[128];
+            snprintf(key, sizeof(key), "%.*s", (int)f->kn, (const char *)b + f->k);
+            rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
+        }
+        lua_pop(L, 1);
+    }
+    for (int j = 1; j <= ne && rc == 0; j++) {
+        lua_rawgeti(L, extras, j);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
+        rc = pack_key(c, -2);
+        if (rc == 0) {
+            rc = pack_value(c, lua_gettop(L), TAG_NONE, depth + 1, lua_tostring(L, -2));
+        }
+        lua_pop(L, 2);
+    }
+    lua_settop(L, base);
+    return rc;
 }
 
 /* ---- the batch ---- */
@@ -580,8 +989,13 @@ static int batch_main(lua_State *L) {
             continue;
         }
         const uint8_t *p = b->ev[i].p;
-        uint8_t tag = TAG_NONE;
-        int prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        uint8_t tag = TAG_MAP;
+        int prc = push_proxy(&c, p, b->ev[i].len);
+        if (prc == 0) { /* does not fit a proxy: converted whole */
+            prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        } else if (prc == 1) {
+            prc = 0;
+        }
         if (prc != 0 || tag != TAG_MAP) {
             lua_settop(L, 4);
             char msg[700];
@@ -648,7 +1062,8 @@ static int batch_main(lua_State *L) {
         } else if (lua_rawequal(L, 6, 9)) {
             r->status = RC_SCRIPT_DROPPED;
         } else if (lua_type(L, 6) == LUA_TTABLE) {
-            bool single = get_shape(L, 6) == SHAPE_MAP;
+            int kind = get_shape(L, 6);
+            bool single = kind == SHAPE_MAP || kind == SHAPE_EVENT;
             lua_settop(L, 9);
             if (!single) {
                 lua_getfield(L, 6, "schema");
@@ -826,6 +1241,34 @@ static int setup_main(lua_State *L) {
 
     lua_newtable(L); /* the shape cache: signature -> shape */
     vm->ref_shapes = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 4); /* the metatable of event proxies */
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_ev_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_ev_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushlightuserdata(L, (void *)&shape_key);
+    lua_pushinteger(L, SHAPE_EVENT);
+    lua_rawset(L, -3);
+    vm->ref_evmt = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* what iterates or reads raw loads a proxy's fields first and hides its state */
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_next, 1);
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "next");
+    lua_pushcclosure(L, l_pairs, 1);
+    lua_setglobal(L, "pairs");
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_rawget, 1);
+    lua_setglobal(L, "rawget");
+    lua_pushcfunction(L, l_rawset);
+    lua_setglobal(L, "rawset");
+    if (luaL_loadbuffer(L, foreach_src, sizeof(foreach_src) - 1, "=rowcast") != 0) {
+        return lua_error(L);
+    }
+    lua_call(L, 0, 0);
 
     /* os keeps only time, clock and date */
     lua_getglobal(L, "os");

@@ -257,6 +257,30 @@ static const agree_case_t agree_cases[] = {
      "}",
      {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
      2},
+    /* top-level fields of the event: removed, replaced, kept as they were, added (Lua sorts
+     * the keys it adds, so JS adds them in that order) */
+    {"top-level fields removed, replaced and added",
+     "function transform(e)\n"
+     "  e.before = nil; e.meta = {pipeline = 'x'}; e.table = e.table; e.schema = 'other'\n"
+     "  e.aa = 'a'; e.zz = 1\n"
+     "end",
+     "function transform(e) {\n"
+     "  delete e.before; e.meta = {pipeline: 'x'}; e.table = e.table; e.schema = 'other';\n"
+     "  e.aa = 'a'; e.zz = 1;\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
+    {"iterating the event sees every field",
+     "function transform(e)\n"
+     "  local ks = {} for k in pairs(e) do ks[#ks + 1] = k end table.sort(ks)\n"
+     "  e.kafka.headers.keys = table.concat(ks, ',')\n"
+     "end",
+     "function transform(e) {\n"
+     "  var ks = []; for (var k in e) ks.push(k); ks.sort();\n"
+     "  e.kafka.headers.keys = ks.join(',');\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"empty list drops",
      "function transform(e) return {} end",
      "function transform(e) { return []; }",
@@ -294,6 +318,90 @@ static void test_engines_agree_on_route_mutate_drop_fanout(void **state) {
         run_free(&r[1]);
     }
     msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* Lua events are proxies that load their fields when read (rc_script_lua.c): the raw
+ * accessors and the iterators see every field and nothing else, a script that reads but does
+ * not change sends the same bytes, and an event kept in a global past its batch (whose input
+ * buffer is gone) is still whole when a later batch sends it. */
+static void test_lua_events_load_lazily_and_stay_whole(void **state) {
+    (void)state;
+    static const char *const readers[] = {
+        "function transform(e)\n"
+        "  assert(rawget(e, 'table') == 'orders' and e.table == 'orders')\n"
+        "  local n = 0 for k, v in pairs(e) do n = n + 1 assert(type(k) == 'string') end\n"
+        "  assert(n == 7, n)\n"
+        "  local m = 0 table.foreach(e, function(k) m = m + 1 end) assert(m == 7, m)\n"
+        "  local k, v = next(e) assert(type(k) == 'string')\n"
+        "  assert(getmetatable(e) == false and #e == 0)\n"
+        "end",
+        "function transform(e) if e.action ~= 'insert' or e.schema ~= 'shop' then error('x') end "
+        "end",
+        "function transform(e) e.table = 'orders'; e.after[1].id = 7 end",
+    };
+    mp_t a, b;
+    mp_init(&a);
+    mp_init(&b);
+    pack_event(&a, "orders", "new", true);
+    pack_event(&b, "users", "old", false);
+    for (size_t k = 0; k < sizeof(readers) / sizeof(readers[0]); k++) {
+        run_t r;
+        run_script(&rc_script_lua, readers[k], &a, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("case %zu: %s", k, err_of(&r, 0));
+        }
+        assert_int_equal(r.out.size, a.sb.size);
+        assert_memory_equal(r.out.data, a.sb.data, a.sb.size);
+        run_free(&r);
+    }
+    /* rawset adds a key as an assignment does */
+    run_t r;
+    run_script(&rc_script_lua, "function transform(e) rawset(e, 'zz', 1) end", &a, 1, &r);
+    assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+    assert_int_equal(r.out.size, a.sb.size + 4); /* fixstr "zz" (3 bytes) and fixint 1 */
+    assert_memory_equal(r.out.data + 1, a.sb.data + 1, a.sb.size - 1);
+    assert_int_equal((uint8_t)r.out.data[0], 0x88); /* a map of 8 */
+    run_free(&r);
+
+    /* kept past its batch */
+    static const char keep[] = "function transform(e)\n"
+                               "  if saved then local s = saved; saved = nil; return {s, e} end\n"
+                               "  saved = e; return ACTION_DROP\n"
+                               "end";
+    char errstr[512];
+    void *vm = rc_script_lua.create("t.lua", keep, strlen(keep), 0, 0, errstr, sizeof(errstr));
+    assert_non_null(vm);
+    msgpack_sbuffer first;
+    msgpack_sbuffer_init(&first);
+    msgpack_sbuffer_write(&first, a.sb.data, a.sb.size);
+    bool run = true;
+    rc_span_t span = {(const uint8_t *)first.data, first.size};
+    run_t r1, r2;
+    msgpack_sbuffer_init(&r1.out);
+    r1.errs = (rc_buf_t)RC_BUF_INIT;
+    assert_int_equal(rc_script_lua.transform_batch(vm, &span, &run, 1, &r1.out, r1.res, &r1.errs,
+                                                   errstr, sizeof(errstr)),
+                     RC_OK);
+    assert_int_equal(r1.res[0].status, RC_SCRIPT_DROPPED);
+    memset(first.data, 0xc1, first.size); /* the first batch's input is gone */
+    msgpack_sbuffer_destroy(&first);
+    span = (rc_span_t){(const uint8_t *)b.sb.data, b.sb.size};
+    msgpack_sbuffer_init(&r2.out);
+    r2.errs = (rc_buf_t)RC_BUF_INIT;
+    assert_int_equal(rc_script_lua.transform_batch(vm, &span, &run, 1, &r2.out, r2.res, &r2.errs,
+                                                   errstr, sizeof(errstr)),
+                     RC_OK);
+    assert_int_equal(r2.res[0].status, RC_SCRIPT_SENT);
+    assert_int_equal(r2.res[0].n_out, 2);
+    assert_int_equal(r2.out.size, a.sb.size + b.sb.size);
+    assert_memory_equal(r2.out.data, a.sb.data, a.sb.size);
+    assert_memory_equal(r2.out.data + a.sb.size, b.sb.data, b.sb.size);
+    run_free(&r1);
+    run_free(&r2);
+    rc_script_lua.destroy(vm);
+    msgpack_sbuffer_destroy(&a.sb);
+    msgpack_sbuffer_destroy(&b.sb);
 }
 
 /* The mutation case against an event built by hand: changed values, a removed key, an added
@@ -1292,6 +1400,7 @@ int main(void) {
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
         cmocka_unit_test(test_time_budget_stops_endless_loops_at_load),
         cmocka_unit_test(test_memory_cap_stops_bombs_at_load),
+        cmocka_unit_test(test_lua_events_load_lazily_and_stay_whole),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
