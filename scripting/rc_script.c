@@ -784,3 +784,99 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
     msgpack_pack_str(pk, len);
     msgpack_pack_str_body(pk, s, len);
 }
+
+/* ---- lazy events ---- */
+
+static int ev_check(const uint8_t **p, const uint8_t *end, int depth, bool key, char *why,
+                    size_t why_size) {
+    mpv_t v;
+    if (rc_script_mp_next(p, end, &v) != RC_OK) {
+        snprintf(why, why_size, "the event is not valid msgpack");
+        return -1;
+    }
+    if (key &&
+        (v.kind == MPV_NIL || v.kind == MPV_BOOL || v.kind == MPV_ARRAY || v.kind == MPV_MAP)) {
+        snprintf(why, why_size, "map keys must be strings or numbers");
+        return -1;
+    }
+    if (v.kind == MPV_EXT && v.ext < 0) {
+        snprintf(why, why_size, "ext type %d is not supported", v.ext);
+        return -1;
+    }
+    if (v.kind != MPV_ARRAY && v.kind != MPV_MAP) {
+        return 0;
+    }
+    if (depth >= RC_SCRIPT_MAX_DEPTH) {
+        snprintf(why, why_size, "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
+        return -1;
+    }
+    for (uint32_t i = 0; i < v.n; i++) {
+        if ((v.kind == MPV_MAP && ev_check(p, end, depth + 1, true, why, why_size) != 0) ||
+            ev_check(p, end, depth + 1, false, why, why_size) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, uint32_t *nf,
+                       uint32_t *hdr, char *why, size_t why_size) {
+    const uint8_t *p = ev, *end = ev + len;
+    mpv_t m;
+    if (rc_script_mp_next(&p, end, &m) != RC_OK || m.kind != MPV_MAP) {
+        snprintf(why, why_size, "the event is not a map");
+        return -1;
+    }
+    if (m.n > RC_SCRIPT_EV_MAX_FIELDS || len > UINT32_MAX) {
+        return 0;
+    }
+    *hdr = (uint32_t)(p - ev);
+    for (uint32_t j = 0; j < m.n; j++) {
+        const uint8_t *kv = p;
+        mpv_t k;
+        if (rc_script_mp_next(&p, end, &k) != RC_OK) {
+            snprintf(why, why_size, "the event is not valid msgpack");
+            return -1;
+        }
+        if (k.kind != MPV_STR) {
+            return 0;
+        }
+        const uint8_t *v = p;
+        if (ev_check(&p, end, 1, false, why, why_size) != 0) {
+            return -1;
+        }
+        f[j] = (rc_script_evfield_t){(uint32_t)((const uint8_t *)k.s - ev), k.n,
+                                     (uint32_t)(kv - ev), (uint32_t)(v - ev), (uint32_t)(p - ev)};
+    }
+    *nf = m.n;
+    return 1;
+}
+
+void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
+                       const uint8_t *ev, size_t len) {
+    e->loaded = 0;
+    e->extra = false;
+    e->nf = nf;
+    e->len = (uint32_t)len;
+    e->hdr = hdr;
+    memcpy(e->f, f, nf * sizeof(*f));
+    memcpy((uint8_t *)rc_script_ev_bytes(e), ev, len);
+}
+
+int rc_script_ev_field(const rc_script_ev_t *e, const char *s, size_t n) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (e->f[j].kn == n && memcmp(b + e->f[j].k, s, n) == 0) {
+            return (int)j;
+        }
+    }
+    return -1;
+}
+
+void rc_script_ev_value(const rc_script_ev_t *e, uint32_t j, mpv_t *v) {
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    if (rc_script_mp_next(&p, b + e->f[j].end, v) != RC_OK) { /* indexed: cannot happen */
+        memset(v, 0, sizeof(*v));
+        v->kind = MPV_NIL;
+    }
+}

@@ -472,7 +472,7 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     return rc;
 }
 
-typedef struct evproxy evproxy_t;
+typedef rc_script_ev_t evproxy_t;
 static evproxy_t *proxy_of(lua_State *L, int idx);
 static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth);
 
@@ -540,102 +540,21 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
  * whole; next, pairs, rawget, rawset and table.foreach load every field first and never
  * show that key. */
 
-typedef struct evfield {
-    uint32_t k, kn; /* the key's string bytes */
-    uint32_t kv;    /* where the entry (key and value) starts */
-    uint32_t v;     /* where the value starts */
-    uint32_t end;   /* where the entry ends */
-} evfield_t;
+#define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
 
-struct evproxy {
-    uint64_t loaded; /* field j was loaded or assigned: its value is the table's own */
-    bool extra;      /* a key that is not a field was assigned */
-    uint32_t nf, len;
-    uint32_t hdr; /* bytes of the map's header */
-    evfield_t f[];
-    /* then the event's len bytes */
-};
-
-#define EV_MAX_FIELDS 64
-
-static const uint8_t *ev_bytes(const evproxy_t *e) {
-    return (const uint8_t *)&e->f[e->nf];
-}
-
-/* Checks what push_value would refuse, without making Lua values (an untouched field is
- * never converted, but a malformed event must still fail as it did). */
-static int check_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, bool key) {
-    mpv_t v;
-    if (rc_script_mp_next(p, end, &v) != RC_OK) {
-        snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
-        return -1;
-    }
-    if (key &&
-        (v.kind == MPV_NIL || v.kind == MPV_BOOL || v.kind == MPV_ARRAY || v.kind == MPV_MAP)) {
-        snprintf(c->why, sizeof(c->why), "map keys must be strings or numbers");
-        return -1;
-    }
-    if (v.kind == MPV_EXT && v.ext < 0) {
-        snprintf(c->why, sizeof(c->why), "ext type %d is not supported", v.ext);
-        return -1;
-    }
-    if (v.kind != MPV_ARRAY && v.kind != MPV_MAP) {
-        return 0;
-    }
-    if (depth >= RC_SCRIPT_MAX_DEPTH) {
-        snprintf(c->why, sizeof(c->why), "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
-        return -1;
-    }
-    for (uint32_t i = 0; i < v.n; i++) {
-        if ((v.kind == MPV_MAP && check_value(c, p, end, depth + 1, true) != 0) ||
-            check_value(c, p, end, depth + 1, false) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Pushes event i as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
+/* Pushes an event as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
  * fields, or a key that is not a string: convert it whole), -1 = bad event (c->why). */
 static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
     lua_State *L = c->L;
-    const uint8_t *p = ev, *end = ev + len;
-    mpv_t m;
-    if (rc_script_mp_next(&p, end, &m) != RC_OK || m.kind != MPV_MAP) {
-        snprintf(c->why, sizeof(c->why), "the event is not a map");
-        return -1;
+    rc_script_evfield_t f[EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc != 1) {
+        return rc;
     }
-    if (m.n > EV_MAX_FIELDS || len > UINT32_MAX) {
-        return 0;
-    }
-    evfield_t f[EV_MAX_FIELDS];
-    uint32_t hdr = (uint32_t)(p - ev);
-    for (uint32_t j = 0; j < m.n; j++) {
-        const uint8_t *kv = p;
-        mpv_t k;
-        if (rc_script_mp_next(&p, end, &k) != RC_OK) {
-            snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
-            return -1;
-        }
-        if (k.kind != MPV_STR) {
-            return 0;
-        }
-        const uint8_t *v = p;
-        if (check_value(c, &p, end, 1, false) != 0) {
-            return -1;
-        }
-        f[j] = (evfield_t){(uint32_t)((const uint8_t *)k.s - ev), k.n, (uint32_t)(kv - ev),
-                           (uint32_t)(v - ev), (uint32_t)(p - ev)};
-    }
-    lua_createtable(L, 0, (int)m.n + 1);
-    evproxy_t *e = lua_newuserdata(L, sizeof(evproxy_t) + m.n * sizeof(evfield_t) + len);
-    e->loaded = 0;
-    e->extra = false;
-    e->nf = m.n;
-    e->len = (uint32_t)len;
-    e->hdr = hdr;
-    memcpy(e->f, f, m.n * sizeof(evfield_t));
-    memcpy((uint8_t *)ev_bytes(e), ev, len);
+    lua_createtable(L, 0, (int)nf + 1);
+    evproxy_t *e = lua_newuserdata(L, rc_script_ev_size(nf, len));
+    rc_script_ev_init(e, f, nf, hdr, ev, len);
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_insert(L, -2);
     lua_rawset(L, -3);
@@ -670,19 +589,13 @@ static int field_of(lua_State *L, const evproxy_t *e, int idx) {
     }
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
-    const uint8_t *b = ev_bytes(e);
-    for (uint32_t j = 0; j < e->nf; j++) {
-        if (e->f[j].kn == n && memcmp(b + e->f[j].k, s, n) == 0) {
-            return (int)j;
-        }
-    }
-    return -1;
+    return rc_script_ev_field(e, s, n);
 }
 
 /* Loads field j of the proxy at t into it (t[key] = value) and marks it loaded. */
 static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
     lua_State *L = c->L;
-    const uint8_t *b = ev_bytes(e), *p = b + e->f[j].v;
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
     c->vm->sig.len = 0; /* never inside another conversion */
     lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
@@ -802,11 +715,8 @@ static int l_rawset(lua_State *L) {
 
 /* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
 static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j) {
-    const uint8_t *p = ev_bytes(e) + e->f[j].v;
     mpv_t v;
-    if (rc_script_mp_next(&p, ev_bytes(e) + e->f[j].end, &v) != RC_OK) {
-        return false;
-    }
+    rc_script_ev_value(e, j, &v);
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         if (v.kind != MPV_STR && v.kind != MPV_BIN && v.kind != MPV_EXT) {
@@ -836,7 +746,7 @@ static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j)
  * script added, sorted. */
 static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
     lua_State *L = c->L;
-    const uint8_t *b = ev_bytes(e);
+    const uint8_t *b = rc_script_ev_bytes(e);
     if (e->loaded == 0 && !e->extra) {
         c->pk.callback(c->pk.data, (const char *)b, e->len);
         return 0;
@@ -884,7 +794,7 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
     }
     int rc = 0;
     for (uint32_t j = 0; j < e->nf && rc == 0; j++) {
-        const evfield_t *f = &e->f[j];
+        const rc_script_evfield_t *f = &e->f[j];
         if (gone & (1ULL << j)) {
             continue;
         }
@@ -897,9 +807,8 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         if (same_as_field(L, -1, e, j)) {
             c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
         } else {
-            const uint8_t *p = b + f->v;
             mpv_t v;
-            rc_script_mp_next(&p, b + f->end, &v); /* checked when the proxy was made */
+            rc_script_ev_value(e, j, &v);
             c->pk.callback(c->pk.data, (const char *)b + f->kv, f->v - f->kv);
             char key[128];
             snprintf(key, sizeof(key), "%.*s", (int)f->kn, (const char *)b + f->k);
