@@ -31,6 +31,7 @@
 #include "rc_udf.h"
 
 #define SHAPE_KEY DUK_HIDDEN_SYMBOL("rcshape")
+#define EV_KEY    DUK_HIDDEN_SYMBOL("rcev") /* an event's rc_script_ev_t (a buffer) */
 
 typedef struct jvm {
     duk_context *ctx;
@@ -199,8 +200,16 @@ static uint8_t key_tag(duk_context *ctx, duk_idx_t shape, const char *tags, size
     return TAG_NONE;
 }
 
+static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx);
+static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth);
+
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
+    idx = duk_normalize_index(ctx, idx);
+    rc_script_ev_t *ev = ev_of(ctx, idx);
+    if (ev) {
+        return pack_event(c, idx, ev, depth);
+    }
     duk_require_stack(ctx, 10);
     duk_idx_t base = duk_get_top(ctx);
     duk_get_prop_string(ctx, idx, SHAPE_KEY);
@@ -308,6 +317,212 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
     return -1;
 }
 
+/* ---- events with lazy fields ----
+ *
+ * An event enters the script as an object whose scalar fields (schema, table, action) are
+ * plain properties and whose other fields (before, after, meta, kafka) are accessors: the
+ * first read converts the field and turns the accessor into a plain property in its place
+ * (key order kept); an assignment does the same with the value assigned. The event's bytes
+ * (rc_script_ev_t) stay under a hidden symbol, so on the way out a field never read, or
+ * holding the value it came with, is written as its input bytes, and an event the script
+ * did not change is copied whole. Enumeration, JSON.stringify, `in` and delete see ordinary
+ * enumerable, configurable properties. */
+
+/* The event's index when the object at idx is a lazy event, else NULL. */
+static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
+    duk_get_prop_string(ctx, idx, EV_KEY);
+    rc_script_ev_t *e = duk_is_buffer(ctx, -1) ? duk_get_buffer(ctx, -1, NULL) : NULL;
+    duk_pop(ctx);
+    return e;
+}
+
+/* Defines key (at -2) = value (at -1) on obj as a plain property, in the accessor's place. */
+static void put_plain(duk_context *ctx, duk_idx_t obj) {
+    duk_def_prop(ctx, obj,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_ENUMERABLE |
+                     DUK_DEFPROP_SET_CONFIGURABLE);
+}
+
+/* The getter of every lazy field (duktape passes the key): 0 key; this = the event. */
+static duk_ret_t js_ev_get(duk_context *ctx) {
+    duk_push_this(ctx); /* 1 */
+    if (!duk_is_object(ctx, 1)) {
+        return 0;
+    }
+    rc_script_ev_t *e = ev_of(ctx, 1);
+    duk_size_t n;
+    const char *k = duk_get_lstring(ctx, 0, &n);
+    int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+    if (j < 0) {
+        return 0;
+    }
+    cx_t c = {.ctx = ctx};
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    uint8_t tag;
+    if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2 */
+        return duk_error(ctx, DUK_ERR_ERROR, "%s", c.why);   /* checked when it came */
+    }
+    e->loaded |= 1ULL << j;
+    duk_dup(ctx, 0);
+    duk_dup(ctx, 2);
+    put_plain(ctx, 1);
+    return 1;
+}
+
+/* The setter of every lazy field: 0 value, 1 key; this = the event. */
+static duk_ret_t js_ev_set(duk_context *ctx) {
+    duk_push_this(ctx); /* 2 */
+    if (!duk_is_object(ctx, 2)) {
+        return 0;
+    }
+    rc_script_ev_t *e = ev_of(ctx, 2);
+    duk_size_t n;
+    const char *k = duk_get_lstring(ctx, 1, &n);
+    int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+    if (j >= 0) {
+        e->loaded |= 1ULL << j;
+    }
+    duk_dup(ctx, 1);
+    duk_dup(ctx, 0);
+    put_plain(ctx, 2);
+    return 0;
+}
+
+/* Pushes an event with lazy fields (getter and setter at get, get + 1): 1 = pushed, 0 = it
+ * does not fit (convert it whole), -1 = bad event (c->why). */
+static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
+    duk_context *ctx = c->ctx;
+    rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc != 1) {
+        return rc;
+    }
+    duk_require_stack(ctx, 8);
+    duk_idx_t t = duk_push_object(ctx);
+    rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
+    rc_script_ev_init(e, f, nf, hdr, ev, len);
+    duk_put_prop_string(ctx, t, EV_KEY);
+    const uint8_t *b = rc_script_ev_bytes(e);
+    for (uint32_t j = 0; j < nf; j++) {
+        duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
+        uint8_t first = b[f[j].v];
+        bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
+                         first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
+        if (container) {
+            duk_dup(ctx, get);
+            duk_dup(ctx, get + 1);
+            duk_def_prop(ctx, t,
+                         DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+            continue;
+        }
+        const uint8_t *p = b + f[j].v;
+        uint8_t tag;
+        if (push_value(c, &p, b + f[j].end, 1, &tag) != 0) {
+            return -1;
+        }
+        duk_put_prop(ctx, t);
+        e->loaded |= 1ULL << j; /* a plain property from the start */
+    }
+    return 1;
+}
+
+/* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
+static bool same_as_field(duk_context *ctx, duk_idx_t idx, const rc_script_ev_t *e, uint32_t j) {
+    mpv_t v;
+    rc_script_ev_value(e, j, &v);
+    switch (duk_get_type(ctx, idx)) {
+    case DUK_TYPE_STRING: {
+        if (v.kind != MPV_STR && v.kind != MPV_EXT) {
+            return false;
+        }
+        duk_size_t n;
+        const char *s = duk_get_lstring(ctx, idx, &n);
+        return n == v.n && memcmp(s, v.s, n) == 0;
+    }
+    case DUK_TYPE_NUMBER: {
+        uint8_t tag = rc_script_tag_of(&v);
+        double d = duk_get_number(ctx, idx);
+        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d
+               : tag == TAG_INT ? d == (v.kind == MPV_UINT ? (double)v.u : (double)v.i)
+                                : false;
+    }
+    case DUK_TYPE_BOOLEAN:
+        return v.kind == MPV_BOOL && v.b == (bool)duk_get_boolean(ctx, idx);
+    case DUK_TYPE_NULL:
+        return v.kind == MPV_NIL;
+    default:
+        return false;
+    }
+}
+
+/* Packs the lazy event at idx: its fields in the object's order, as they came unless read
+ * and changed, and the keys the script added. */
+static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
+    duk_context *ctx = c->ctx;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    duk_require_stack(ctx, 10);
+    duk_idx_t base = duk_get_top(ctx);
+    duk_idx_t en = base;
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+        uint32_t pos = 0, count = 0;
+        bool same = true;
+        while (rc == 0 && duk_next(ctx, en, 0)) {
+            duk_size_t n;
+            const char *k = duk_get_lstring(ctx, -1, &n);
+            int j = rc_script_ev_field(e, k, n);
+            const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
+            if (f && !(e->loaded & (1ULL << j))) { /* still the accessor: as it came */
+                count++;
+                same = same && (uint32_t)j == pos;
+                if (pass == 1) {
+                    c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+                }
+            } else {
+                duk_get_prop(ctx, idx); /* replaces the key with its value */
+                duk_push_lstring(ctx, k, n);
+                duk_swap_top(ctx, -2); /* key, value */
+                if (!duk_is_undefined(ctx, -1)) {
+                    count++;
+                    bool kept = f && same_as_field(ctx, -1, e, (uint32_t)j);
+                    same = same && kept && (uint32_t)j == pos;
+                    if (pass == 1 && kept) {
+                        c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+                    } else if (pass == 1) {
+                        uint8_t tag = TAG_NONE;
+                        if (f) {
+                            mpv_t v;
+                            rc_script_ev_value(e, (uint32_t)j, &v);
+                            tag = rc_script_tag_of(&v);
+                        }
+                        msgpack_pack_str(&c->pk, n);
+                        msgpack_pack_str_body(&c->pk, k, n);
+                        rc = pack_value(c, duk_get_top_index(ctx), tag, depth + 1, k);
+                    }
+                } else {
+                    same = false;
+                }
+                duk_pop(ctx);
+            }
+            pos++;
+            duk_pop(ctx);
+        }
+        duk_set_top(ctx, base);
+        if (pass == 0) {
+            if (same && count == e->nf) {
+                c->pk.callback(c->pk.data, (const char *)b, e->len);
+                break;
+            }
+            msgpack_pack_map(&c->pk, count);
+        }
+    }
+    duk_set_top(ctx, base);
+    return rc;
+}
+
 /* ---- errors ---- */
 
 /* "FILE:LINE: Error: message" for the error at idx (any thrown value). */
@@ -393,21 +608,29 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_push_array(ctx);
     duk_push_array(ctx);
     duk_push_array(ctx);
+    push_stash(ctx, "evget"); /* 5, 6: the accessors of lazy fields */
+    push_stash(ctx, "evset");
     for (uint32_t i = 0; i < b->n; i++) {
         if (!b->run[i]) {
             continue;
         }
         const uint8_t *p = b->ev[i].p;
-        uint8_t tag = TAG_NONE;
-        int prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        uint8_t tag = TAG_MAP;
+        int prc = push_event(&c, p, b->ev[i].len, 5);
+        if (prc == 0) { /* does not fit lazy fields: converted whole */
+            prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        } else if (prc == 1) {
+            prc = 0;
+        }
         if (prc != 0 || tag != TAG_MAP) {
-            duk_set_top(ctx, 5);
+            duk_set_top(ctx, 7);
             duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
             duk_put_prop_index(ctx, 4, i);
             continue;
         }
         duk_put_prop_index(ctx, 2, i);
     }
+    duk_set_top(ctx, 5);
     duk_push_uint(ctx, b->n);
     duk_put_prop_string(ctx, 2, "length");
     push_stash(ctx, "driver");
@@ -766,6 +989,10 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
+    duk_push_c_function(ctx, js_ev_get, 1); /* the key (duktape's extra argument) */
+    duk_put_prop_string(ctx, 0, "evget");
+    duk_push_c_function(ctx, js_ev_set, 2); /* the value, the key */
+    duk_put_prop_string(ctx, 0, "evset");
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
         duk_push_c_function(ctx, js_udf, DUK_VARARGS);

@@ -320,11 +320,11 @@ static void test_engines_agree_on_route_mutate_drop_fanout(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
-/* Lua events are proxies that load their fields when read (rc_script_lua.c): the raw
- * accessors and the iterators see every field and nothing else, a script that reads but does
- * not change sends the same bytes, and an event kept in a global past its batch (whose input
- * buffer is gone) is still whole when a later batch sends it. */
-static void test_lua_events_load_lazily_and_stay_whole(void **state) {
+/* Events load their fields when read (Lua: proxies, JS: accessors): the raw accessors and
+ * the iterators see every field and nothing else, a script that reads but does not change
+ * sends the same bytes, and an event kept in a global past its batch (whose input buffer is
+ * gone) is still whole when a later batch sends it. */
+static void test_events_load_lazily_and_stay_whole(void **state) {
     (void)state;
     static const char *const readers[] = {
         "function transform(e)\n"
@@ -338,6 +338,16 @@ static void test_lua_events_load_lazily_and_stay_whole(void **state) {
         "function transform(e) if e.action ~= 'insert' or e.schema ~= 'shop' then error('x') end "
         "end",
         "function transform(e) e.table = 'orders'; e.after[1].id = 7 end",
+    };
+    static const char *const js_readers[] = {
+        "function transform(e) {\n"
+        "  var j = JSON.parse(JSON.stringify(e));\n"
+        "  if (Object.keys(e).join(',') !== 'schema,table,action,before,after,meta,kafka')\n"
+        "    throw new Error(Object.keys(e).join(','));\n"
+        "  if (!('after' in e) || !e.hasOwnProperty('kafka') || j.table !== 'orders') throw 1;\n"
+        "}",
+        "function transform(e) { if (e.action !== 'insert') throw new Error('x'); }",
+        "function transform(e) { e.table = 'orders'; e.after[0].id = 7; e.kafka = e.kafka; }",
     };
     mp_t a, b;
     mp_init(&a);
@@ -355,6 +365,17 @@ static void test_lua_events_load_lazily_and_stay_whole(void **state) {
         assert_memory_equal(r.out.data, a.sb.data, a.sb.size);
         run_free(&r);
     }
+    for (size_t k = 0; k < sizeof(js_readers) / sizeof(js_readers[0]); k++) {
+        run_t r;
+        run_script(&rc_script_js, js_readers[k], &a, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("js case %zu: %s", k, err_of(&r, 0));
+        }
+        assert_int_equal(r.out.size, a.sb.size);
+        assert_memory_equal(r.out.data, a.sb.data, a.sb.size);
+        run_free(&r);
+    }
     /* rawset adds a key as an assignment does */
     run_t r;
     run_script(&rc_script_lua, "function transform(e) rawset(e, 'zz', 1) end", &a, 1, &r);
@@ -365,41 +386,56 @@ static void test_lua_events_load_lazily_and_stay_whole(void **state) {
     run_free(&r);
 
     /* kept past its batch */
-    static const char keep[] = "function transform(e)\n"
-                               "  if saved then local s = saved; saved = nil; return {s, e} end\n"
-                               "  saved = e; return ACTION_DROP\n"
-                               "end";
-    char errstr[512];
-    void *vm = rc_script_lua.create("t.lua", keep, strlen(keep), 0, 0, errstr, sizeof(errstr));
-    assert_non_null(vm);
-    msgpack_sbuffer first;
-    msgpack_sbuffer_init(&first);
-    msgpack_sbuffer_write(&first, a.sb.data, a.sb.size);
-    bool run = true;
-    rc_span_t span = {(const uint8_t *)first.data, first.size};
-    run_t r1, r2;
-    msgpack_sbuffer_init(&r1.out);
-    r1.errs = (rc_buf_t)RC_BUF_INIT;
-    assert_int_equal(rc_script_lua.transform_batch(vm, &span, &run, 1, &r1.out, r1.res, &r1.errs,
-                                                   errstr, sizeof(errstr)),
-                     RC_OK);
-    assert_int_equal(r1.res[0].status, RC_SCRIPT_DROPPED);
-    memset(first.data, 0xc1, first.size); /* the first batch's input is gone */
-    msgpack_sbuffer_destroy(&first);
-    span = (rc_span_t){(const uint8_t *)b.sb.data, b.sb.size};
-    msgpack_sbuffer_init(&r2.out);
-    r2.errs = (rc_buf_t)RC_BUF_INIT;
-    assert_int_equal(rc_script_lua.transform_batch(vm, &span, &run, 1, &r2.out, r2.res, &r2.errs,
-                                                   errstr, sizeof(errstr)),
-                     RC_OK);
-    assert_int_equal(r2.res[0].status, RC_SCRIPT_SENT);
-    assert_int_equal(r2.res[0].n_out, 2);
-    assert_int_equal(r2.out.size, a.sb.size + b.sb.size);
-    assert_memory_equal(r2.out.data, a.sb.data, a.sb.size);
-    assert_memory_equal(r2.out.data + a.sb.size, b.sb.data, b.sb.size);
-    run_free(&r1);
-    run_free(&r2);
-    rc_script_lua.destroy(vm);
+    static const char keep_lua[] =
+        "function transform(e)\n"
+        "  if saved then local s = saved; saved = nil; return {s, e} end\n"
+        "  saved = e; return ACTION_DROP\n"
+        "end";
+    static const char keep_js[] = "var saved = null;\n"
+                                  "function transform(e) {\n"
+                                  "  if (saved) { var s = saved; saved = null; return [s, e]; }\n"
+                                  "  saved = e; return ACTION_DROP;\n"
+                                  "}";
+    for (int en = 0; en < 2; en++) {
+        const rc_script_engine_t *eng = engines[en];
+        const char *keep = en == 0 ? keep_lua : keep_js;
+        char errstr[512];
+        void *vm = eng->create(en == 0 ? "t.lua" : "t.js", keep, strlen(keep), 0, 0, errstr,
+                               sizeof(errstr));
+        if (!vm) {
+            fail_msg("%s", errstr);
+        }
+        msgpack_sbuffer first;
+        msgpack_sbuffer_init(&first);
+        msgpack_sbuffer_write(&first, a.sb.data, a.sb.size);
+        bool run = true;
+        rc_span_t span = {(const uint8_t *)first.data, first.size};
+        run_t r1, r2;
+        msgpack_sbuffer_init(&r1.out);
+        r1.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(eng->transform_batch(vm, &span, &run, 1, &r1.out, r1.res, &r1.errs, errstr,
+                                              sizeof(errstr)),
+                         RC_OK);
+        assert_int_equal(r1.res[0].status, RC_SCRIPT_DROPPED);
+        memset(first.data, 0xc1, first.size); /* the first batch's input is gone */
+        msgpack_sbuffer_destroy(&first);
+        span = (rc_span_t){(const uint8_t *)b.sb.data, b.sb.size};
+        msgpack_sbuffer_init(&r2.out);
+        r2.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(eng->transform_batch(vm, &span, &run, 1, &r2.out, r2.res, &r2.errs, errstr,
+                                              sizeof(errstr)),
+                         RC_OK);
+        if (r2.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("%s: %s", eng->name, err_of(&r2, 0));
+        }
+        assert_int_equal(r2.res[0].n_out, 2);
+        assert_int_equal(r2.out.size, a.sb.size + b.sb.size);
+        assert_memory_equal(r2.out.data, a.sb.data, a.sb.size);
+        assert_memory_equal(r2.out.data + a.sb.size, b.sb.data, b.sb.size);
+        run_free(&r1);
+        run_free(&r2);
+        eng->destroy(vm);
+    }
     msgpack_sbuffer_destroy(&a.sb);
     msgpack_sbuffer_destroy(&b.sb);
 }
@@ -1400,7 +1436,7 @@ int main(void) {
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
         cmocka_unit_test(test_time_budget_stops_endless_loops_at_load),
         cmocka_unit_test(test_memory_cap_stops_bombs_at_load),
-        cmocka_unit_test(test_lua_events_load_lazily_and_stay_whole),
+        cmocka_unit_test(test_events_load_lazily_and_stay_whole),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
