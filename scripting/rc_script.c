@@ -32,11 +32,19 @@ const rc_script_engine_t *rc_script_engine_find(const char *name) {
 }
 
 bool rc_script_check_event(const uint8_t *ev, size_t len, char *why, size_t why_size) {
-    const uint8_t *end = ev + len, *kafka, *topicp;
+    const uint8_t *end = ev + len, *kafka;
+    if (rc_mp_map_find(ev, end, "kafka", &kafka) != RC_OK) {
+        snprintf(why, why_size, "the event has no kafka.topic");
+        return false;
+    }
+    return rc_script_check_kafka(kafka, end, why, why_size);
+}
+
+bool rc_script_check_kafka(const uint8_t *kafka, const uint8_t *end, char *why, size_t why_size) {
+    const uint8_t *topicp;
     const char *topic;
     uint32_t n;
-    if (rc_mp_map_find(ev, end, "kafka", &kafka) != RC_OK ||
-        rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK) {
+    if (rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK) {
         snprintf(why, why_size, "the event has no kafka.topic");
         return false;
     }
@@ -861,6 +869,16 @@ void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t
     e->hdr = hdr;
     memcpy(e->f, f, nf * sizeof(*f));
     memcpy((uint8_t *)rc_script_ev_bytes(e), ev, len);
+}
+
+bool rc_script_ev_check(const rc_script_ev_t *e, char *why, size_t why_size) {
+    int j = rc_script_ev_field(e, "kafka", 5);
+    if (j < 0) {
+        snprintf(why, why_size, "the event has no kafka.topic");
+        return false;
+    }
+    const uint8_t *b = rc_script_ev_bytes(e);
+    return rc_script_check_kafka(b + e->f[j].v, b + e->f[j].end, why, why_size);
 }
 
 int rc_script_ev_field(const rc_script_ev_t *e, const char *s, size_t n) {

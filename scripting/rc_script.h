@@ -78,6 +78,8 @@ const rc_script_engine_t *rc_script_engine_find(const char *name);
 /* Checks an event a script produced: a map whose kafka.topic is a valid Kafka topic name
  * (1..249 characters from A-Z a-z 0-9 . _ -). On failure writes a phrase into why. */
 bool rc_script_check_event(const uint8_t *ev, size_t len, char *why, size_t why_size);
+/* The same check on the event's kafka map alone (kafka[0..end)). */
+bool rc_script_check_kafka(const uint8_t *kafka, const uint8_t *end, char *why, size_t why_size);
 
 /* ---- chains ---- */
 

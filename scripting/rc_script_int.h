@@ -147,6 +147,9 @@ int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, ui
 void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
                        const uint8_t *ev, size_t len);
 
+/* rc_script_check_event on the event as it came, through the index (no walk of the event). */
+bool rc_script_ev_check(const rc_script_ev_t *e, char *why, size_t why_size);
+
 /* The field whose key is s[0..n), or -1. */
 int rc_script_ev_field(const rc_script_ev_t *e, const char *s, size_t n);
 

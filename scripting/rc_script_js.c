@@ -50,6 +50,7 @@ typedef struct cx {
     duk_context *ctx;
     duk_idx_t cont, drop; /* stack indices of ACTION_CONT and ACTION_DROP */
     msgpack_packer pk;
+    const void *whole; /* the rc_script_ev_t pack_event last copied whole */
     char why[512];
 } cx_t;
 
@@ -514,6 +515,7 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         if (pass == 0) {
             if (same && count == e->nf) {
                 c->pk.callback(c->pk.data, (const char *)b, e->len);
+                c->whole = e;
                 break;
             }
             msgpack_pack_map(&c->pk, count);
@@ -582,8 +584,12 @@ static bool emit(cx_t *c, batch_t *b, duk_idx_t idx) {
         snprintf(c->why, sizeof(c->why), "a list element is not an event object");
         return false;
     }
+    c->whole = NULL;
     if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
         return false;
+    }
+    if (c->whole && b->out->size - start == ((const rc_script_ev_t *)c->whole)->len) {
+        return rc_script_ev_check(c->whole, c->why, sizeof(c->why)); /* the bytes as they came */
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));

@@ -552,7 +552,7 @@ static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
     if (rc != 1) {
         return rc;
     }
-    lua_createtable(L, 0, (int)nf + 1);
+    lua_createtable(L, 0, 1); /* the hidden key; fields the script loads make it grow */
     evproxy_t *e = lua_newuserdata(L, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     lua_pushlightuserdata(L, (void *)&ev_key);
@@ -861,6 +861,11 @@ static bool emit(cx_t *c, batch_t *b, int idx) {
         snprintf(c->why, sizeof(c->why), "a list element is a %s, not an event",
                  luaL_typename(c->L, idx));
         return false;
+    }
+    evproxy_t *e = proxy_of(c->L, idx);
+    if (e && e->loaded == 0 && !e->extra) { /* untouched: its bytes as they came */
+        c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
+        return rc_script_ev_check(e, c->why, sizeof(c->why));
     }
     if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
         return false;
