@@ -2,8 +2,8 @@
  *
  * One duktape heap per script. The global `Duktape` and any `require` are deleted, so a
  * script cannot load modules. A batch is one protected C call: the events to run become
- * objects, a small JS driver calls transform on each inside try/catch, and the results are
- * written back. Objects keep their key order (duktape enumerates in insertion order); the
+ * objects whose container fields convert when read (see "events with lazy fields"), a small
+ * JS driver calls transform on each inside try/catch, and the results are written back. Objects keep their key order (duktape enumerates in insertion order); the
  * msgpack type of each entry is remembered under a hidden symbol that scripts cannot see
  * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays.
  *

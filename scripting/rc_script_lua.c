@@ -3,15 +3,17 @@
  * One lua_State per script, sandboxed at creation: base (without load*, dofile, *fenv,
  * newproxy, collectgarbage), string (without dump), table, math, bit, and os.time/clock/date
  * only; no io, package/require, ffi, debug or jit. A batch is one protected C call that turns
- * the events to run into tables, calls a small Lua driver once (it pcalls transform per
- * event, so one failing event does not stop the others), and writes the results back.
+ * the events to run into lazy proxies (see "events as lazy proxies": a field is converted
+ * when the script reads it, untouched fields go back out as their bytes), calls a small Lua
+ * driver once (it pcalls transform per event, so one failing event does not stop the
+ * others), and writes the results back.
  * Maps remember their key order and each entry's msgpack type (see rc_script_int.h) in their
  * metatable, a "shape": {tags, key1, key2, ...} (arrays: {tags}), protected (getmetatable
  * gives false, setmetatable is refused) and shared by every table of the same keys and
  * types, so converting an event allocates no shape: shapes are interned by a signature (the
  * keys' msgpack bytes and the tags) in a cache that is dropped when it holds too many.
- * (A weak side table keyed by the tables, which this replaced, cost ~20 us per 10-column
- * event: its hash chains degenerate on the table addresses and it rehashed constantly.)
+ * (A weak side table keyed by the tables, which this replaced, was where perf put most of
+ * the ~20 us a 10-column event cost; making it afresh per batch only halved that.)
  * SQL NULL is the sentinel `null` (so assigning nil removes a key).
  *
  * Time budget: an instruction-count hook checks the clock and raises an error in the running
@@ -21,7 +23,9 @@
  *
  * Memory cap: the VM's allocator counts the heap and, while the user's script runs, refuses
  * to grow it past the cap; Lua raises "not enough memory" in the script, which fails that
- * event. The conversions around the script are not capped (they are bounded by the batch).
+ * event. Converting the fields a script reads happens while it runs and is capped; the
+ * conversions around the script are not (they are bounded by the batch). The top level runs
+ * under the cap too (setup_main).
  * LuaJIT does not collect garbage when an allocation fails, so the driver collects after a
  * script ran out, and a full collection runs after a batch that left the heap above half
  * the cap. Once the cap is hit, a slack of an eighth of it (at least 1 MiB) lets the error
