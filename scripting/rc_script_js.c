@@ -236,28 +236,32 @@ static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
         duk_get_prop_index(ctx, shape, 0);
         tags = duk_get_lstring(ctx, -1, &ntags); /* stays on the stack */
     }
+    /* one enumeration (duktape's enumerators are costly): the entries wait on the stack
+     * while they are counted, keys and values in turn */
     duk_idx_t e = duk_get_top(ctx);
     duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    duk_idx_t first = e + 1;
     size_t count = 0;
-    while (duk_next(ctx, e, 1)) {
-        count += !duk_is_undefined(ctx, -1);
-        duk_pop_2(ctx);
-    }
-    duk_pop(ctx);
-    msgpack_pack_map(&c->pk, count);
-    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
-    size_t pos = 0;
-    while (rc == 0 && duk_next(ctx, e, 1)) {
-        if (!duk_is_undefined(ctx, -1)) {
-            duk_size_t klen;
-            const char *k = duk_get_lstring(ctx, -2, &klen);
-            uint8_t tag = tags ? key_tag(ctx, shape, tags, ntags, k, klen, pos) : TAG_NONE;
-            msgpack_pack_str(&c->pk, klen);
-            msgpack_pack_str_body(&c->pk, k, klen);
-            rc = pack_value(c, duk_get_top_index(ctx), tag, depth + 1, k);
+    for (;;) {
+        duk_require_stack(ctx, 3);
+        if (!duk_next(ctx, e, 1)) {
+            break;
         }
-        pos++;
-        duk_pop_2(ctx);
+        if (duk_is_undefined(ctx, -1)) {
+            duk_pop_2(ctx);
+            continue;
+        }
+        count++;
+    }
+    msgpack_pack_map(&c->pk, count);
+    for (size_t pos = 0; pos < count && rc == 0; pos++) {
+        duk_idx_t ki = first + (duk_idx_t)(2 * pos);
+        duk_size_t klen;
+        const char *k = duk_get_lstring(ctx, ki, &klen);
+        uint8_t tag = tags ? key_tag(ctx, shape, tags, ntags, k, klen, pos) : TAG_NONE;
+        msgpack_pack_str(&c->pk, klen);
+        msgpack_pack_str_body(&c->pk, k, klen);
+        rc = pack_value(c, ki + 1, tag, depth + 1, k);
     }
     duk_set_top(ctx, base);
     return rc;
@@ -459,67 +463,67 @@ static bool same_as_field(duk_context *ctx, duk_idx_t idx, const rc_script_ev_t 
 }
 
 /* Packs the lazy event at idx: its fields in the object's order, as they came unless read
- * and changed, and the keys the script added. */
+ * and changed, and the keys the script added. One enumeration: the entries wait on the stack
+ * (a key and its value, or a pointer for a field still as it came) while they are counted. */
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
     const uint8_t *b = rc_script_ev_bytes(e);
     duk_require_stack(ctx, 10);
     duk_idx_t base = duk_get_top(ctx);
-    duk_idx_t en = base;
+    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    uint32_t count = 0;
+    bool same = true;
+    for (;;) {
+        duk_require_stack(ctx, 4);
+        if (!duk_next(ctx, base, 0)) {
+            break;
+        }
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        int j = rc_script_ev_field(e, k, n);
+        if (j >= 0 && !(e->loaded & (1ULL << j))) { /* still the accessor: as it came */
+            duk_push_pointer(ctx, NULL);
+            same = same && (uint32_t)j == count;
+            count++;
+            continue;
+        }
+        duk_dup_top(ctx);
+        duk_get_prop(ctx, idx);
+        if (duk_is_undefined(ctx, -1)) {
+            duk_pop_2(ctx);
+            same = false;
+            continue;
+        }
+        same = same && j >= 0 && (uint32_t)j == count && same_as_field(ctx, -1, e, (uint32_t)j);
+        count++;
+    }
     int rc = 0;
-    for (int pass = 0; pass < 2 && rc == 0; pass++) {
-        duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
-        uint32_t pos = 0, count = 0;
-        bool same = true;
-        while (rc == 0 && duk_next(ctx, en, 0)) {
-            duk_size_t n;
-            const char *k = duk_get_lstring(ctx, -1, &n);
-            int j = rc_script_ev_field(e, k, n);
-            const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
-            if (f && !(e->loaded & (1ULL << j))) { /* still the accessor: as it came */
-                count++;
-                same = same && (uint32_t)j == pos;
-                if (pass == 1) {
-                    c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
-                }
-            } else {
-                duk_get_prop(ctx, idx); /* replaces the key with its value */
-                duk_push_lstring(ctx, k, n);
-                duk_swap_top(ctx, -2); /* key, value */
-                if (!duk_is_undefined(ctx, -1)) {
-                    count++;
-                    bool kept = f && same_as_field(ctx, -1, e, (uint32_t)j);
-                    same = same && kept && (uint32_t)j == pos;
-                    if (pass == 1 && kept) {
-                        c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
-                    } else if (pass == 1) {
-                        uint8_t tag = TAG_NONE;
-                        if (f) {
-                            mpv_t v;
-                            rc_script_ev_value(e, (uint32_t)j, &v);
-                            tag = rc_script_tag_of(&v);
-                        }
-                        msgpack_pack_str(&c->pk, n);
-                        msgpack_pack_str_body(&c->pk, k, n);
-                        rc = pack_value(c, duk_get_top_index(ctx), tag, depth + 1, k);
-                    }
-                } else {
-                    same = false;
-                }
-                duk_pop(ctx);
-            }
-            pos++;
-            duk_pop(ctx);
-        }
+    if (same && count == e->nf) {
+        c->pk.callback(c->pk.data, (const char *)b, e->len);
+        c->whole = e;
         duk_set_top(ctx, base);
-        if (pass == 0) {
-            if (same && count == e->nf) {
-                c->pk.callback(c->pk.data, (const char *)b, e->len);
-                c->whole = e;
-                break;
-            }
-            msgpack_pack_map(&c->pk, count);
+        return 0;
+    }
+    msgpack_pack_map(&c->pk, count);
+    for (uint32_t i = 0; i < count && rc == 0; i++) {
+        duk_idx_t ki = base + 1 + (duk_idx_t)(2 * i);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, ki, &n);
+        int j = rc_script_ev_field(e, k, n);
+        const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
+        if (f && (duk_is_pointer(ctx, ki + 1) || same_as_field(ctx, ki + 1, e, (uint32_t)j))) {
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+            continue;
         }
+        uint8_t tag = TAG_NONE;
+        if (f) {
+            mpv_t v;
+            rc_script_ev_value(e, (uint32_t)j, &v);
+            tag = rc_script_tag_of(&v);
+        }
+        msgpack_pack_str(&c->pk, n);
+        msgpack_pack_str_body(&c->pk, k, n);
+        rc = pack_value(c, ki + 1, tag, depth + 1, k);
     }
     duk_set_top(ctx, base);
     return rc;
