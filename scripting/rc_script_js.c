@@ -44,10 +44,15 @@ typedef struct jvm {
     bool mem_capped;                   /* the cap applies: only while the user's script runs */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
+    rc_buf_t sig;      /* signatures of the maps being converted (a stack: nested ones on top) */
+    unsigned n_shapes; /* entries in the shape cache (stash "shapes") */
 } jvm_t;
+
+#define SHAPE_CACHE_MAX 4096
 
 typedef struct cx {
     duk_context *ctx;
+    jvm_t *vm;
     duk_idx_t cont, drop; /* stack indices of ACTION_CONT and ACTION_DROP */
     msgpack_packer pk;
     const void *whole; /* the rc_script_ev_t pack_event last copied whole */
@@ -78,6 +83,51 @@ static int64_t mono_ns(void) {
 }
 
 /* ---- msgpack -> JS ---- */
+
+static jvm_t *vm_of(duk_context *ctx);
+static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag);
+
+/* Pushes the shape of the map whose signature is sig (its n entries' key bytes and tags):
+ * from the cache (stash "shapes"), or made from the signature and cached. */
+static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *tags, uint32_t n) {
+    duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
+    duk_push_global_stash(ctx);
+    duk_get_prop_string(ctx, -1, "shapes");
+    duk_push_lstring(ctx, sig, sig_len); /* stash, cache, sig */
+    duk_dup_top(ctx);
+    if (duk_get_prop(ctx, -3)) {
+        duk_replace(ctx, -4);
+        duk_pop_2(ctx);
+        return;
+    }
+    duk_pop(ctx);
+    if (vm->n_shapes >= SHAPE_CACHE_MAX) { /* shapes in use stay with their objects */
+        duk_push_object(ctx);
+        duk_dup_top(ctx);
+        duk_put_prop_string(ctx, -5, "shapes");
+        duk_replace(ctx, -3);
+        vm->n_shapes = 0;
+    }
+    duk_push_array(ctx); /* stash, cache, sig, shape */
+    duk_push_lstring(ctx, (const char *)tags, n);
+    duk_put_prop_index(ctx, -2, 0);
+    const uint8_t *k = (const uint8_t *)sig, *kend = k + sig_len;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t ktag;
+        if (push_value(c, &k, kend, 0, &ktag) != 0) { /* read back: cannot fail */
+            duk_push_string(ctx, "");
+        }
+        duk_to_string(ctx, -1);
+        duk_put_prop_index(ctx, -2, i + 1);
+        k++; /* the entry's tag */
+    }
+    duk_dup_top(ctx);
+    duk_replace(ctx, -5); /* shape, cache, sig, shape */
+    duk_put_prop(ctx, -3);
+    duk_pop(ctx);
+    vm->n_shapes++;
+}
 
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     duk_context *ctx = c->ctx;
@@ -141,12 +191,17 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
         tags = duk_push_fixed_buffer(ctx, v.n); /* scratch, removed below */
     }
     duk_idx_t t = map ? duk_push_object(ctx) : duk_push_array(ctx);
-    if (map) {
-        duk_push_array(ctx); /* shape: [tags, key1, key2, ...] */
+    /* a map's shape [tags, key1, key2, ...] is shared by every map with the same keys and
+     * types: it is interned by a signature (per entry the key's msgpack bytes and the tag) */
+    jvm_t *vm = c->vm;
+    if (depth == 0) {
+        vm->sig.len = 0; /* a conversion that failed may have left its part */
     }
+    size_t sig_start = vm->sig.len;
     for (uint32_t i = 0; i < v.n; i++) {
         uint8_t ktag;
         if (map) {
+            const uint8_t *k = *p;
             if (push_value(c, p, end, depth + 1, &ktag) != 0) {
                 return -1;
             }
@@ -155,21 +210,29 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
                 return -1;
             }
             duk_to_string(ctx, -1);
-            duk_dup(ctx, -1);
-            duk_put_prop_index(ctx, t + 1, i + 1);
+            if (rc_buf_append(&vm->sig, k, (size_t)(*p - k)) != RC_OK) {
+                snprintf(c->why, sizeof(c->why), "out of memory");
+                return -1;
+            }
         }
         if (push_value(c, p, end, depth + 1, &tags[i]) != 0) {
             return -1;
         }
         if (map) {
+            if (rc_buf_putc(&vm->sig, (char)tags[i]) != RC_OK) {
+                snprintf(c->why, sizeof(c->why), "out of memory");
+                return -1;
+            }
             duk_put_prop(ctx, t);
         } else {
             duk_put_prop_index(ctx, t, i);
         }
     }
-    duk_push_lstring(ctx, (const char *)tags, v.n);
     if (map) {
-        duk_put_prop_index(ctx, t + 1, 0);
+        push_shape(c, vm->sig.data + sig_start, vm->sig.len - sig_start, tags, v.n);
+        vm->sig.len = sig_start;
+    } else {
+        duk_push_lstring(ctx, (const char *)tags, v.n);
     }
     duk_put_prop_string(ctx, t, SHAPE_KEY);
     if (tags != small) {
@@ -361,7 +424,8 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
     if (j < 0) {
         return 0;
     }
-    cx_t c = {.ctx = ctx};
+    cx_t c = {.ctx = ctx, .vm = vm_of(ctx)};
+    c.vm->sig.len = 0; /* never inside another conversion */
     const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
     if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2 */
@@ -612,7 +676,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_set_top(ctx, 0);
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
-    cx_t c = {.ctx = ctx, .cont = 0, .drop = 1};
+    cx_t c = {.ctx = ctx, .vm = vm, .cont = 0, .drop = 1};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
     vm->in_udf = false;
     duk_push_array(ctx);
@@ -759,7 +823,7 @@ static duk_ret_t js_copy(duk_context *ctx) {
     duk_set_top(ctx, 1);
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
-    cx_t c = {.ctx = ctx, .cont = 1, .drop = 2};
+    cx_t c = {.ctx = ctx, .vm = vm_of(ctx), .cont = 1, .drop = 2};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&c.pk, &sb, msgpack_sbuffer_write);
@@ -807,7 +871,7 @@ static duk_ret_t js_udf(duk_context *ctx) {
     }
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
-    cx_t c = {.ctx = ctx, .cont = argc, .drop = argc + 1};
+    cx_t c = {.ctx = ctx, .vm = vm, .cont = argc, .drop = argc + 1};
     vm->udf_args.size = 0;
     vm->udf_res.size = 0;
     msgpack_packer_init(&c.pk, &vm->udf_args, msgpack_sbuffer_write);
@@ -999,6 +1063,8 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
+    duk_push_object(ctx); /* the shape cache: signature -> shape */
+    duk_put_prop_string(ctx, 0, "shapes");
     duk_push_c_function(ctx, js_ev_get, 1); /* the key (duktape's extra argument) */
     duk_put_prop_string(ctx, 0, "evget");
     duk_push_c_function(ctx, js_ev_set, 2); /* the value, the key */
@@ -1080,6 +1146,7 @@ static void js_vm_destroy(void *opaque) {
     }
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
+    rc_buf_free(&vm->sig);
     free(vm->file);
     free(vm);
 }
