@@ -4,7 +4,8 @@
  * batches of 1000, and times rc_transform_chain_run over them for: no script run (events
  * copied through: the floor), an identity script, and a script that masks one column, in
  * LuaJIT and in duktape, and a script that drops every event (what getting the events into the
- * engine costs, without writing them back). Prints CPU ns/row; the identity figure minus the
+ * engine costs, without writing them back). Prints CPU ns/row, the best of PASSES passes
+ * after a warm-up; the identity figure minus the
  * floor is the cost of crossing into the engine and converting msgpack <-> script values.
  * Usage: bench_transform [rows] [batch size] [label filter, e.g. "lua" or "js mask"] */
 #include <msgpack.h>
@@ -18,6 +19,7 @@
 #include "rc_script.h"
 
 static long BATCH = 1000;
+#define PASSES 3
 
 /* CPU time of the process: the machine the benchmark runs on may be shared, and wall time
  * then counts the time other processes held the CPU. */
@@ -116,9 +118,11 @@ int main(int argc, char **argv) {
         }
         msgpack_sbuffer work;
         msgpack_sbuffer_init(&work);
-        double t0 = 0;
-        for (long pass = 0; pass < 2; pass++) { /* the first pass warms up (JIT, buffers) */
-            t0 = now_s();
+        double best = 0;
+        /* the first pass warms up (JIT, buffers); the fastest of the others counts: on a
+         * shared machine the slower passes measure the neighbours */
+        for (long pass = 0; pass <= PASSES; pass++) {
+            double t0 = now_s();
             for (long b = 0; b < batches; b++) {
                 work.size = 0;
                 msgpack_sbuffer_write(&work, in[b].data, in[b].size);
@@ -130,10 +134,13 @@ int main(int argc, char **argv) {
                     return 1;
                 }
             }
+            double dt = now_s() - t0;
+            if (pass == 1 || (pass > 1 && dt < best)) {
+                best = dt;
+            }
         }
-        double dt = now_s() - t0;
-        printf("%-24s %8.0f ns/row (CPU time)\n", scripts[s].label,
-               dt * 1e9 / (double)(batches * BATCH));
+        printf("%-24s %8.0f ns/row (CPU time, best of %d passes)\n", scripts[s].label,
+               best * 1e9 / (double)(batches * BATCH), PASSES);
         msgpack_sbuffer_destroy(&work);
         rc_transform_chain_destroy(c);
         unlink(path);
