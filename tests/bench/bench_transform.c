@@ -5,8 +5,8 @@
  * copied through: the floor), an identity script, and a script that masks one column, in
  * LuaJIT and in duktape, and a script that drops every event (what getting the events into the
  * engine costs, without writing them back). Prints CPU ns/row, the best of PASSES passes
- * after a warm-up; the identity figure minus the
- * floor is the cost of crossing into the engine and converting msgpack <-> script values.
+ * after a warm-up; the identity figure minus the floor is the cost of crossing into the
+ * engine and converting msgpack <-> script values.
  * Usage: bench_transform [rows] [batch size] [label filter, e.g. "lua" or "js mask"] */
 #include <msgpack.h>
 #include <stdio.h>
