@@ -68,12 +68,21 @@ bool rc_script_check_kafka(const uint8_t *kafka, const uint8_t *end, char *why, 
 
 /* ---- chains ---- */
 
+/* The last name a match pattern was run on and its result: the events of a batch mostly
+ * come from one table, so most events skip regexec. */
+typedef struct match_memo {
+    bool valid, ok;
+    uint32_t len;
+    char name[256];
+} match_memo_t;
+
 typedef struct stage {
     const rc_script_engine_t *engine;
     void *vm;
     char *file;
     regex_t schema_re, table_re;
     bool has_schema, has_table;
+    match_memo_t schema_memo, table_memo;
 } stage_t;
 
 struct rc_transform_chain {
@@ -327,19 +336,36 @@ static void str_field(const uint8_t *ev, const uint8_t *end, const char *key, ch
     }
 }
 
-static bool matches(const stage_t *s, const uint8_t *ev, const uint8_t *end) {
-    char name[256];
-    if (s->has_schema) {
-        str_field(ev, end, "schema", name, sizeof(name));
-        if (regexec(&s->schema_re, name, 0, NULL, 0) != 0) {
-            return false;
-        }
+/* Does the str field key of the event match re? (memo: the last name and its result) */
+static bool field_matches(const regex_t *re, match_memo_t *memo, const uint8_t *ev,
+                          const uint8_t *end, const char *key) {
+    const uint8_t *v;
+    const char *str = "";
+    uint32_t n = 0;
+    if (rc_mp_map_find(ev, end, key, &v) != RC_OK || rc_mp_read_str(&v, end, &str, &n) != RC_OK) {
+        str = "";
+        n = 0;
     }
-    if (s->has_table) {
-        str_field(ev, end, "table", name, sizeof(name));
-        if (regexec(&s->table_re, name, 0, NULL, 0) != 0) {
-            return false;
-        }
+    if (n >= sizeof(memo->name)) { /* (as before: names are cut to 255 bytes) */
+        n = sizeof(memo->name) - 1;
+    }
+    if (memo->valid && memo->len == n && memcmp(memo->name, str, n) == 0) {
+        return memo->ok;
+    }
+    memcpy(memo->name, str, n);
+    memo->name[n] = '\0';
+    memo->len = n;
+    memo->ok = regexec(re, memo->name, 0, NULL, 0) == 0;
+    memo->valid = true;
+    return memo->ok;
+}
+
+static bool matches(stage_t *s, const uint8_t *ev, const uint8_t *end) {
+    if (s->has_schema && !field_matches(&s->schema_re, &s->schema_memo, ev, end, "schema")) {
+        return false;
+    }
+    if (s->has_table && !field_matches(&s->table_re, &s->table_memo, ev, end, "table")) {
+        return false;
     }
     return true;
 }

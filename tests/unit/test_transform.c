@@ -1261,6 +1261,50 @@ static char *write_script(const char *dir, const char *name, const char *src) {
     return path;
 }
 
+/* The match patterns remember the last name they were run on: events of alternating tables
+ * in one batch, and a second batch, each get their own answer. */
+static void test_chain_match_alternating_tables(void **state) {
+    (void)state;
+    static const char src[] = "function transform(e) e.kafka.topic = 'matched' end";
+    rc_transform_spec_t spec = {"lua", "m.lua", "sh.p", "users|admins", 0, 0, src, sizeof(src) - 1};
+    char errstr[512];
+    rc_transform_chain_t *c =
+        rc_transform_chain_new("p", &spec, 1, NULL, RC_ON_ERROR_FAIL, errstr, sizeof(errstr));
+    if (!c) {
+        fail_msg("%s", errstr);
+    }
+    static const char *const tables[] = {"users", "orders", "users", "orders", "admins", "usersx"};
+    static const bool want[] = {true, false, true, false, true, false};
+    for (int round = 0; round < 2; round++) {
+        mp_t in;
+        mp_init(&in);
+        for (size_t i = 0; i < 6; i++) {
+            pack_event(&in, tables[i], "new", false);
+        }
+        uint32_t n = 6, mark = 0;
+        size_t mark_off;
+        assert_int_equal(
+            rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr)), RC_OK);
+        assert_int_equal(n, 6);
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (size_t i = 0; i < 6; i++) {
+            const uint8_t *ev = cur, *kafka, *topic;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            assert_int_equal(rc_mp_map_find(ev, cur, "kafka", &kafka), RC_OK);
+            assert_int_equal(rc_mp_map_find(kafka, cur, "topic", &topic), RC_OK);
+            const char *t;
+            uint32_t tn;
+            assert_int_equal(rc_mp_read_str(&topic, cur, &t, &tn), RC_OK);
+            bool matched = tn == 7 && memcmp(t, "matched", 7) == 0;
+            if (matched != want[i]) {
+                fail_msg("round %d event %zu (%s): topic %.*s", round, i, tables[i], (int)tn, t);
+            }
+        }
+        msgpack_sbuffer_destroy(&in.sb);
+    }
+    rc_transform_chain_destroy(c);
+}
+
 static void test_chain_matches_chains_and_applies_the_error_policy(void **state) {
     (void)state;
     char dir[] = "/tmp/rc_test_transform_XXXXXX";
@@ -1471,6 +1515,7 @@ int main(void) {
         cmocka_unit_test(test_memory_cap_stops_bombs_at_load),
         cmocka_unit_test(test_events_load_lazily_and_stay_whole),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
+        cmocka_unit_test(test_chain_match_alternating_tables),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
     };
