@@ -593,6 +593,36 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     return rc;
 }
 
+/* load(o): reads every field of a lazy event not read yet, so that it is a plain property
+ * (what Object.defineProperty and friends must see); anything else is left alone. */
+static duk_ret_t js_ev_load(duk_context *ctx) {
+    if (!duk_is_object(ctx, 0)) {
+        return 0;
+    }
+    rc_script_ev_t *e = ev_of(ctx, 0);
+    for (uint32_t j = 0; e && j < e->nf; j++) {
+        if (!(e->loaded & (1ULL << j))) {
+            const uint8_t *b = rc_script_ev_bytes(e);
+            duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+            duk_get_prop(ctx, 0); /* the getter loads it */
+            duk_pop(ctx);
+        }
+    }
+    return 0;
+}
+
+/* The Object functions that see or change property attributes load a lazy event first: so a
+ * field defined, frozen or described before it was read is an ordinary property. */
+static const char ev_wrappers[] =
+    "(function (load) {\n"
+    "  ['defineProperty', 'defineProperties', 'getOwnPropertyDescriptor', 'freeze', 'seal',\n"
+    "   'preventExtensions'].forEach(function (name) {\n"
+    "    var f = Object[name];\n"
+    "    Object.defineProperty(Object, name, {writable: true, configurable: true,\n"
+    "      value: function (o) { load(o); return f.apply(Object, arguments); }});\n"
+    "  });\n"
+    "})";
+
 /* ---- errors ---- */
 
 /* "FILE:LINE: Error: message" for the error at idx (any thrown value). */
@@ -1027,6 +1057,11 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_global_object(ctx);
     duk_del_prop_string(ctx, -1, "Duktape");
     duk_del_prop_string(ctx, -1, "require");
+    duk_pop(ctx);
+
+    duk_eval_string(ctx, ev_wrappers);
+    duk_push_c_function(ctx, js_ev_load, 1);
+    duk_call(ctx, 1);
     duk_pop(ctx);
 
     duk_push_global_stash(ctx); /* 0 */

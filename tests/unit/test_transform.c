@@ -270,6 +270,17 @@ static const agree_case_t agree_cases[] = {
      "}",
      {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
      2},
+    /* JS: the Object functions that see or set attributes see plain properties */
+    {"fields defined, described and frozen before they are read",
+     "function transform(e) e.meta = {pipeline = 'x'}; e.after[1].id = 8 end",
+     "function transform(e) {\n"
+     "  Object.defineProperty(e, 'meta', {value: {pipeline: 'x'}, enumerable: true});\n"
+     "  if (!('value' in Object.getOwnPropertyDescriptor(e, 'kafka'))) throw new Error('d');\n"
+     "  Object.freeze(e);\n"
+     "  e.after[0].id = 8;\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"iterating the event sees every field",
      "function transform(e)\n"
      "  local ks = {} for k in pairs(e) do ks[#ks + 1] = k end table.sort(ks)\n"
