@@ -751,6 +751,9 @@ static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j)
 static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
     lua_State *L = c->L;
     const uint8_t *b = rc_script_ev_bytes(e);
+    if (lua_objlen(L, t) > 0) { /* table.insert writes raw, past __newindex */
+        e->extra = true;
+    }
     if (e->loaded == 0 && !e->extra) {
         c->pk.callback(c->pk.data, (const char *)b, e->len);
         return 0;
@@ -867,7 +870,7 @@ static bool emit(cx_t *c, batch_t *b, int idx) {
         return false;
     }
     evproxy_t *e = proxy_of(c->L, idx);
-    if (e && e->loaded == 0 && !e->extra) { /* untouched: its bytes as they came */
+    if (e && e->loaded == 0 && !e->extra && lua_objlen(c->L, idx) == 0) { /* untouched */
         c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
         return rc_script_ev_check(e, c->why, sizeof(c->why));
     }

@@ -420,8 +420,14 @@ static void test_events_load_lazily_and_stay_whole(void **state) {
         }
         msgpack_sbuffer_destroy(&w.sb);
     }
-    /* rawset adds a key as an assignment does */
+    /* table.insert writes past __newindex: the key is still sent */
     run_t r;
+    run_script(&rc_script_lua, "function transform(e) table.insert(e, 'x') end", &a, 1, &r);
+    assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+    assert_int_equal(r.out.size, a.sb.size + 3); /* fixint 1 and fixstr "x" */
+    assert_int_equal((uint8_t)r.out.data[0], 0x88);
+    run_free(&r);
+    /* rawset adds a key as an assignment does */
     run_script(&rc_script_lua, "function transform(e) rawset(e, 'zz', 1) end", &a, 1, &r);
     assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
     assert_int_equal(r.out.size, a.sb.size + 4); /* fixstr "zz" (3 bytes) and fixint 1 */
