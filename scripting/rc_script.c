@@ -32,11 +32,19 @@ const rc_script_engine_t *rc_script_engine_find(const char *name) {
 }
 
 bool rc_script_check_event(const uint8_t *ev, size_t len, char *why, size_t why_size) {
-    const uint8_t *end = ev + len, *kafka, *topicp;
+    const uint8_t *end = ev + len, *kafka;
+    if (rc_mp_map_find(ev, end, "kafka", &kafka) != RC_OK) {
+        snprintf(why, why_size, "the event has no kafka.topic");
+        return false;
+    }
+    return rc_script_check_kafka(kafka, end, why, why_size);
+}
+
+bool rc_script_check_kafka(const uint8_t *kafka, const uint8_t *end, char *why, size_t why_size) {
+    const uint8_t *topicp;
     const char *topic;
     uint32_t n;
-    if (rc_mp_map_find(ev, end, "kafka", &kafka) != RC_OK ||
-        rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK) {
+    if (rc_mp_map_find(kafka, end, "topic", &topicp) != RC_OK) {
         snprintf(why, why_size, "the event has no kafka.topic");
         return false;
     }
@@ -60,12 +68,21 @@ bool rc_script_check_event(const uint8_t *ev, size_t len, char *why, size_t why_
 
 /* ---- chains ---- */
 
+/* The last name a match pattern was run on and its result: the events of a batch mostly
+ * come from one table, so most events skip regexec. */
+typedef struct match_memo {
+    bool valid, ok;
+    uint32_t len;
+    char name[256];
+} match_memo_t;
+
 typedef struct stage {
     const rc_script_engine_t *engine;
     void *vm;
     char *file;
     regex_t schema_re, table_re;
     bool has_schema, has_table;
+    match_memo_t schema_memo, table_memo;
 } stage_t;
 
 struct rc_transform_chain {
@@ -191,14 +208,15 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         }
         if (specs[i].source) {
             s->vm = s->engine->create(s->file, specs[i].source, specs[i].source_len,
-                                      specs[i].budget_ms, why, sizeof(why));
+                                      specs[i].budget_ms, specs[i].memory_bytes, why, sizeof(why));
         } else {
             size_t len;
             char *src = read_file(s->file, &len, why, sizeof(why));
             if (!src) {
                 goto fail_why;
             }
-            s->vm = s->engine->create(s->file, src, len, specs[i].budget_ms, why, sizeof(why));
+            s->vm = s->engine->create(s->file, src, len, specs[i].budget_ms, specs[i].memory_bytes,
+                                      why, sizeof(why));
             free(src);
         }
         if (!s->vm) {
@@ -206,9 +224,6 @@ rc_transform_chain_t *rc_transform_chain_new(const char *pipeline, const rc_tran
         }
         if (s->engine->set_budget && specs[i].budget_ms > 0) {
             s->engine->set_budget(s->vm, specs[i].budget_ms);
-        }
-        if (s->engine->set_memory_limit && specs[i].memory_bytes > 0) {
-            s->engine->set_memory_limit(s->vm, specs[i].memory_bytes);
         }
         continue;
     fail_why:
@@ -330,19 +345,36 @@ static void str_field(const uint8_t *ev, const uint8_t *end, const char *key, ch
     }
 }
 
-static bool matches(const stage_t *s, const uint8_t *ev, const uint8_t *end) {
-    char name[256];
-    if (s->has_schema) {
-        str_field(ev, end, "schema", name, sizeof(name));
-        if (regexec(&s->schema_re, name, 0, NULL, 0) != 0) {
-            return false;
-        }
+/* Does the str field key of the event match re? (memo: the last name and its result) */
+static bool field_matches(const regex_t *re, match_memo_t *memo, const uint8_t *ev,
+                          const uint8_t *end, const char *key) {
+    const uint8_t *v;
+    const char *str = "";
+    uint32_t n = 0;
+    if (rc_mp_map_find(ev, end, key, &v) != RC_OK || rc_mp_read_str(&v, end, &str, &n) != RC_OK) {
+        str = "";
+        n = 0;
     }
-    if (s->has_table) {
-        str_field(ev, end, "table", name, sizeof(name));
-        if (regexec(&s->table_re, name, 0, NULL, 0) != 0) {
-            return false;
-        }
+    if (n >= sizeof(memo->name)) { /* (as before: names are cut to 255 bytes) */
+        n = sizeof(memo->name) - 1;
+    }
+    if (memo->valid && memo->len == n && memcmp(memo->name, str, n) == 0) {
+        return memo->ok;
+    }
+    memcpy(memo->name, str, n);
+    memo->name[n] = '\0';
+    memo->len = n;
+    memo->ok = regexec(re, memo->name, 0, NULL, 0) == 0;
+    memo->valid = true;
+    return memo->ok;
+}
+
+static bool matches(stage_t *s, const uint8_t *ev, const uint8_t *end) {
+    if (s->has_schema && !field_matches(&s->schema_re, &s->schema_memo, ev, end, "schema")) {
+        return false;
+    }
+    if (s->has_table && !field_matches(&s->table_re, &s->table_memo, ev, end, "table")) {
+        return false;
     }
     return true;
 }
@@ -794,4 +826,110 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
     }
     msgpack_pack_str(pk, len);
     msgpack_pack_str_body(pk, s, len);
+}
+
+/* ---- lazy events ---- */
+
+static int ev_check(const uint8_t **p, const uint8_t *end, int depth, bool key, char *why,
+                    size_t why_size) {
+    mpv_t v;
+    if (rc_script_mp_next(p, end, &v) != RC_OK) {
+        snprintf(why, why_size, "the event is not valid msgpack");
+        return -1;
+    }
+    if (key &&
+        (v.kind == MPV_NIL || v.kind == MPV_BOOL || v.kind == MPV_ARRAY || v.kind == MPV_MAP)) {
+        snprintf(why, why_size, "map keys must be strings or numbers");
+        return -1;
+    }
+    if (v.kind == MPV_EXT && v.ext < 0) {
+        snprintf(why, why_size, "ext type %d is not supported", v.ext);
+        return -1;
+    }
+    if (v.kind != MPV_ARRAY && v.kind != MPV_MAP) {
+        return 0;
+    }
+    if (depth >= RC_SCRIPT_MAX_DEPTH) {
+        snprintf(why, why_size, "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
+        return -1;
+    }
+    for (uint32_t i = 0; i < v.n; i++) {
+        if ((v.kind == MPV_MAP && ev_check(p, end, depth + 1, true, why, why_size) != 0) ||
+            ev_check(p, end, depth + 1, false, why, why_size) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, uint32_t *nf,
+                       uint32_t *hdr, char *why, size_t why_size) {
+    const uint8_t *p = ev, *end = ev + len;
+    mpv_t m;
+    if (rc_script_mp_next(&p, end, &m) != RC_OK || m.kind != MPV_MAP) {
+        snprintf(why, why_size, "the event is not a map");
+        return -1;
+    }
+    if (m.n > RC_SCRIPT_EV_MAX_FIELDS || len > UINT32_MAX) {
+        return 0;
+    }
+    *hdr = (uint32_t)(p - ev);
+    for (uint32_t j = 0; j < m.n; j++) {
+        const uint8_t *kv = p;
+        mpv_t k;
+        if (rc_script_mp_next(&p, end, &k) != RC_OK) {
+            snprintf(why, why_size, "the event is not valid msgpack");
+            return -1;
+        }
+        if (k.kind != MPV_STR) {
+            return 0;
+        }
+        const uint8_t *v = p;
+        if (ev_check(&p, end, 1, false, why, why_size) != 0) {
+            return -1;
+        }
+        f[j] = (rc_script_evfield_t){(uint32_t)((const uint8_t *)k.s - ev), k.n,
+                                     (uint32_t)(kv - ev), (uint32_t)(v - ev), (uint32_t)(p - ev)};
+    }
+    *nf = m.n;
+    return 1;
+}
+
+void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
+                       const uint8_t *ev, size_t len) {
+    e->loaded = 0;
+    e->extra = false;
+    e->nf = nf;
+    e->len = (uint32_t)len;
+    e->hdr = hdr;
+    memcpy(e->f, f, nf * sizeof(*f));
+    memcpy((uint8_t *)rc_script_ev_bytes(e), ev, len);
+}
+
+bool rc_script_ev_check(const rc_script_ev_t *e, char *why, size_t why_size) {
+    int j = rc_script_ev_field(e, "kafka", 5);
+    if (j < 0) {
+        snprintf(why, why_size, "the event has no kafka.topic");
+        return false;
+    }
+    const uint8_t *b = rc_script_ev_bytes(e);
+    return rc_script_check_kafka(b + e->f[j].v, b + e->f[j].end, why, why_size);
+}
+
+int rc_script_ev_field(const rc_script_ev_t *e, const char *s, size_t n) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (e->f[j].kn == n && memcmp(b + e->f[j].k, s, n) == 0) {
+            return (int)j;
+        }
+    }
+    return -1;
+}
+
+void rc_script_ev_value(const rc_script_ev_t *e, uint32_t j, mpv_t *v) {
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    if (rc_script_mp_next(&p, b + e->f[j].end, v) != RC_OK) { /* indexed: cannot happen */
+        memset(v, 0, sizeof(*v));
+        v->kind = MPV_NIL;
+    }
 }

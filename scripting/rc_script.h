@@ -44,16 +44,17 @@ typedef struct rc_script_result {
 } rc_script_result_t;
 
 /* An engine. create compiles src (the content of file, named in messages), runs its top
- * level in the sandbox (within budget_ms where the engine can interrupt it; 0 = no limit) and
- * checks it defines a function transform; on failure returns NULL and writes
+ * level in the sandbox (within budget_ms where the engine can interrupt it, and under the
+ * memory cap memory_bytes; 0 = no limit) and checks it defines a function transform; on
+ * failure (a top level that ran out of time or memory included) returns NULL and writes
  * "FILE:LINE: message" into errstr. transform_batch runs ev[i] through the
  * script when run[i] (else copies it to out unchanged), appends the results to out in input
  * order and fills res[i]; it returns an error only when the VM itself failed (out of memory).
  * destroy accepts NULL. */
 typedef struct rc_script_engine {
     const char *name;
-    void *(*create)(const char *file, const char *src, size_t len, unsigned budget_ms, char *errstr,
-                    size_t errstr_size);
+    void *(*create)(const char *file, const char *src, size_t len, unsigned budget_ms,
+                    size_t memory_bytes, char *errstr, size_t errstr_size);
     rc_err_t (*transform_batch)(void *vm, const rc_span_t *ev, const bool *run, uint32_t n,
                                 msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
                                 char *errstr, size_t errstr_size);
@@ -79,6 +80,8 @@ const rc_script_engine_t *rc_script_engine_find(const char *name);
 /* Checks an event a script produced: a map whose kafka.topic is a valid Kafka topic name
  * (1..249 characters from A-Z a-z 0-9 . _ -). On failure writes a phrase into why. */
 bool rc_script_check_event(const uint8_t *ev, size_t len, char *why, size_t why_size);
+/* The same check on the event's kafka map alone (kafka[0..end)). */
+bool rc_script_check_kafka(const uint8_t *kafka, const uint8_t *end, char *why, size_t why_size);
 
 /* ---- chains ---- */
 

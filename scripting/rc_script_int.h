@@ -104,6 +104,58 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
 /* Formats a big integer value (TAG_BIGINT/TAG_BIGUINT) as decimal; returns its length. */
 int rc_script_format_int(const mpv_t *v, char *buf, size_t size);
 
+/* ---- lazy events (both engines) ----
+ *
+ * An event enters a script with its top-level fields indexed: a field is converted when the
+ * script first reads it, and on the way out a field the script did not load (or that still
+ * holds the value it came with) is written as its input bytes. rc_script_ev_t is that index
+ * followed by a copy of the event's bytes, kept by the engine in one block of its heap. */
+#define RC_SCRIPT_EV_MAX_FIELDS 64
+
+typedef struct rc_script_evfield {
+    uint32_t k, kn; /* the key's string bytes */
+    uint32_t kv;    /* where the entry (key and value) starts */
+    uint32_t v;     /* where the value starts */
+    uint32_t end;   /* where the entry ends */
+} rc_script_evfield_t;
+
+typedef struct rc_script_ev {
+    uint64_t loaded; /* bit j: field j was loaded or assigned: the engine's value is the truth */
+    bool extra;      /* (Lua) a key that is not a field was assigned */
+    uint32_t nf, len;
+    uint32_t hdr; /* bytes of the map's header */
+    rc_script_evfield_t f[];
+    /* then the event's len bytes */
+} rc_script_ev_t;
+
+static inline const uint8_t *rc_script_ev_bytes(const rc_script_ev_t *e) {
+    return (const uint8_t *)&e->f[e->nf];
+}
+
+static inline size_t rc_script_ev_size(uint32_t nf, size_t len) {
+    return sizeof(rc_script_ev_t) + nf * sizeof(rc_script_evfield_t) + len;
+}
+
+/* Indexes the event ev[0..len) into f (RC_SCRIPT_EV_MAX_FIELDS entries), *nf and *hdr, and
+ * checks every value the way the conversions would (valid msgpack, ext types >= 0, nesting,
+ * map keys). Returns 1, 0 when the event does not fit an index (too many fields, a key that
+ * is not a string: convert it whole), -1 when it is bad (a phrase in why). */
+int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, uint32_t *nf,
+                       uint32_t *hdr, char *why, size_t why_size);
+
+/* Fills e (rc_script_ev_size(nf, len) bytes) from an index and the event's bytes. */
+void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
+                       const uint8_t *ev, size_t len);
+
+/* rc_script_check_event on the event as it came, through the index (no walk of the event). */
+bool rc_script_ev_check(const rc_script_ev_t *e, char *why, size_t why_size);
+
+/* The field whose key is s[0..n), or -1. */
+int rc_script_ev_field(const rc_script_ev_t *e, const char *s, size_t n);
+
+/* Reads field j's value header (a whole scalar). */
+void rc_script_ev_value(const rc_script_ev_t *e, uint32_t j, mpv_t *v);
+
 /* The native function rewritten JS calls in every loop and function (rc_script_js_tick.c). */
 #define RC_SCRIPT_JS_TICK "__rowcast_tick"
 

@@ -2,8 +2,8 @@
  *
  * One duktape heap per script. The global `Duktape` and any `require` are deleted, so a
  * script cannot load modules. A batch is one protected C call: the events to run become
- * objects, a small JS driver calls transform on each inside try/catch, and the results are
- * written back. Objects keep their key order (duktape enumerates in insertion order); the
+ * objects whose container fields convert when read (see "events with lazy fields"), a small
+ * JS driver calls transform on each inside try/catch, and the results are written back. Objects keep their key order (duktape enumerates in insertion order); the
  * msgpack type of each entry is remembered under a hidden symbol that scripts cannot see
  * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays.
  *
@@ -31,6 +31,7 @@
 #include "rc_udf.h"
 
 #define SHAPE_KEY DUK_HIDDEN_SYMBOL("rcshape")
+#define EV_KEY    DUK_HIDDEN_SYMBOL("rcev") /* an event's rc_script_ev_t (a buffer) */
 
 typedef struct jvm {
     duk_context *ctx;
@@ -43,12 +44,18 @@ typedef struct jvm {
     bool mem_capped;                   /* the cap applies: only while the user's script runs */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
+    rc_buf_t sig;      /* signatures of the maps being converted (a stack: nested ones on top) */
+    unsigned n_shapes; /* entries in the shape cache (stash "shapes") */
 } jvm_t;
+
+#define SHAPE_CACHE_MAX 4096
 
 typedef struct cx {
     duk_context *ctx;
+    jvm_t *vm;
     duk_idx_t cont, drop; /* stack indices of ACTION_CONT and ACTION_DROP */
     msgpack_packer pk;
+    const void *whole; /* the rc_script_ev_t pack_event last copied whole */
     char why[512];
 } cx_t;
 
@@ -76,6 +83,51 @@ static int64_t mono_ns(void) {
 }
 
 /* ---- msgpack -> JS ---- */
+
+static jvm_t *vm_of(duk_context *ctx);
+static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag);
+
+/* Pushes the shape of the map whose signature is sig (its n entries' key bytes and tags):
+ * from the cache (stash "shapes"), or made from the signature and cached. */
+static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *tags, uint32_t n) {
+    duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
+    duk_push_global_stash(ctx);
+    duk_get_prop_string(ctx, -1, "shapes");
+    duk_push_lstring(ctx, sig, sig_len); /* stash, cache, sig */
+    duk_dup_top(ctx);
+    if (duk_get_prop(ctx, -3)) {
+        duk_replace(ctx, -4);
+        duk_pop_2(ctx);
+        return;
+    }
+    duk_pop(ctx);
+    if (vm->n_shapes >= SHAPE_CACHE_MAX) { /* shapes in use stay with their objects */
+        duk_push_object(ctx);
+        duk_dup_top(ctx);
+        duk_put_prop_string(ctx, -5, "shapes");
+        duk_replace(ctx, -3);
+        vm->n_shapes = 0;
+    }
+    duk_push_array(ctx); /* stash, cache, sig, shape */
+    duk_push_lstring(ctx, (const char *)tags, n);
+    duk_put_prop_index(ctx, -2, 0);
+    const uint8_t *k = (const uint8_t *)sig, *kend = k + sig_len;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t ktag;
+        if (push_value(c, &k, kend, 0, &ktag) != 0) { /* read back: cannot fail */
+            duk_push_string(ctx, "");
+        }
+        duk_to_string(ctx, -1);
+        duk_put_prop_index(ctx, -2, i + 1);
+        k++; /* the entry's tag */
+    }
+    duk_dup_top(ctx);
+    duk_replace(ctx, -5); /* shape, cache, sig, shape */
+    duk_put_prop(ctx, -3);
+    duk_pop(ctx);
+    vm->n_shapes++;
+}
 
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     duk_context *ctx = c->ctx;
@@ -139,12 +191,17 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
         tags = duk_push_fixed_buffer(ctx, v.n); /* scratch, removed below */
     }
     duk_idx_t t = map ? duk_push_object(ctx) : duk_push_array(ctx);
-    if (map) {
-        duk_push_array(ctx); /* shape: [tags, key1, key2, ...] */
+    /* a map's shape [tags, key1, key2, ...] is shared by every map with the same keys and
+     * types: it is interned by a signature (per entry the key's msgpack bytes and the tag) */
+    jvm_t *vm = c->vm;
+    if (depth == 0) {
+        vm->sig.len = 0; /* a conversion that failed may have left its part */
     }
+    size_t sig_start = vm->sig.len;
     for (uint32_t i = 0; i < v.n; i++) {
         uint8_t ktag;
         if (map) {
+            const uint8_t *k = *p;
             if (push_value(c, p, end, depth + 1, &ktag) != 0) {
                 return -1;
             }
@@ -153,21 +210,29 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
                 return -1;
             }
             duk_to_string(ctx, -1);
-            duk_dup(ctx, -1);
-            duk_put_prop_index(ctx, t + 1, i + 1);
+            if (rc_buf_append(&vm->sig, k, (size_t)(*p - k)) != RC_OK) {
+                snprintf(c->why, sizeof(c->why), "out of memory");
+                return -1;
+            }
         }
         if (push_value(c, p, end, depth + 1, &tags[i]) != 0) {
             return -1;
         }
         if (map) {
+            if (rc_buf_putc(&vm->sig, (char)tags[i]) != RC_OK) {
+                snprintf(c->why, sizeof(c->why), "out of memory");
+                return -1;
+            }
             duk_put_prop(ctx, t);
         } else {
             duk_put_prop_index(ctx, t, i);
         }
     }
-    duk_push_lstring(ctx, (const char *)tags, v.n);
     if (map) {
-        duk_put_prop_index(ctx, t + 1, 0);
+        push_shape(c, vm->sig.data + sig_start, vm->sig.len - sig_start, tags, v.n);
+        vm->sig.len = sig_start;
+    } else {
+        duk_push_lstring(ctx, (const char *)tags, v.n);
     }
     duk_put_prop_string(ctx, t, SHAPE_KEY);
     if (tags != small) {
@@ -199,8 +264,16 @@ static uint8_t key_tag(duk_context *ctx, duk_idx_t shape, const char *tags, size
     return TAG_NONE;
 }
 
+static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx);
+static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth);
+
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
+    idx = duk_normalize_index(ctx, idx);
+    rc_script_ev_t *ev = ev_of(ctx, idx);
+    if (ev) {
+        return pack_event(c, idx, ev, depth);
+    }
     duk_require_stack(ctx, 10);
     duk_idx_t base = duk_get_top(ctx);
     duk_get_prop_string(ctx, idx, SHAPE_KEY);
@@ -226,28 +299,32 @@ static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
         duk_get_prop_index(ctx, shape, 0);
         tags = duk_get_lstring(ctx, -1, &ntags); /* stays on the stack */
     }
+    /* one enumeration (duktape's enumerators are costly): the entries wait on the stack
+     * while they are counted, keys and values in turn */
     duk_idx_t e = duk_get_top(ctx);
     duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    duk_idx_t first = e + 1;
     size_t count = 0;
-    while (duk_next(ctx, e, 1)) {
-        count += !duk_is_undefined(ctx, -1);
-        duk_pop_2(ctx);
-    }
-    duk_pop(ctx);
-    msgpack_pack_map(&c->pk, count);
-    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
-    size_t pos = 0;
-    while (rc == 0 && duk_next(ctx, e, 1)) {
-        if (!duk_is_undefined(ctx, -1)) {
-            duk_size_t klen;
-            const char *k = duk_get_lstring(ctx, -2, &klen);
-            uint8_t tag = tags ? key_tag(ctx, shape, tags, ntags, k, klen, pos) : TAG_NONE;
-            msgpack_pack_str(&c->pk, klen);
-            msgpack_pack_str_body(&c->pk, k, klen);
-            rc = pack_value(c, duk_get_top_index(ctx), tag, depth + 1, k);
+    for (;;) {
+        duk_require_stack(ctx, 3);
+        if (!duk_next(ctx, e, 1)) {
+            break;
         }
-        pos++;
-        duk_pop_2(ctx);
+        if (duk_is_undefined(ctx, -1)) {
+            duk_pop_2(ctx);
+            continue;
+        }
+        count++;
+    }
+    msgpack_pack_map(&c->pk, count);
+    for (size_t pos = 0; pos < count && rc == 0; pos++) {
+        duk_idx_t ki = first + (duk_idx_t)(2 * pos);
+        duk_size_t klen;
+        const char *k = duk_get_lstring(ctx, ki, &klen);
+        uint8_t tag = tags ? key_tag(ctx, shape, tags, ntags, k, klen, pos) : TAG_NONE;
+        msgpack_pack_str(&c->pk, klen);
+        msgpack_pack_str_body(&c->pk, k, klen);
+        rc = pack_value(c, ki + 1, tag, depth + 1, k);
     }
     duk_set_top(ctx, base);
     return rc;
@@ -308,6 +385,244 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
     return -1;
 }
 
+/* ---- events with lazy fields ----
+ *
+ * An event enters the script as an object whose scalar fields (schema, table, action) are
+ * plain properties and whose other fields (before, after, meta, kafka) are accessors: the
+ * first read converts the field and turns the accessor into a plain property in its place
+ * (key order kept); an assignment does the same with the value assigned. The event's bytes
+ * (rc_script_ev_t) stay under a hidden symbol, so on the way out a field never read, or
+ * holding the value it came with, is written as its input bytes, and an event the script
+ * did not change is copied whole. Enumeration, JSON.stringify, `in` and delete see ordinary
+ * enumerable, configurable properties. */
+
+/* The event's index when the object at idx is a lazy event, else NULL. */
+static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
+    duk_get_prop_string(ctx, idx, EV_KEY);
+    rc_script_ev_t *e = duk_is_buffer(ctx, -1) ? duk_get_buffer(ctx, -1, NULL) : NULL;
+    duk_pop(ctx);
+    return e;
+}
+
+/* Defines key (at -2) = value (at -1) on obj as a plain property, in the accessor's place. */
+static void put_plain(duk_context *ctx, duk_idx_t obj) {
+    duk_def_prop(ctx, obj,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_SET_WRITABLE | DUK_DEFPROP_SET_ENUMERABLE |
+                     DUK_DEFPROP_SET_CONFIGURABLE);
+}
+
+/* The getter of every lazy field (duktape passes the key): 0 key; this = the event. */
+static duk_ret_t js_ev_get(duk_context *ctx) {
+    duk_push_this(ctx); /* 1 */
+    if (!duk_is_object(ctx, 1)) {
+        return 0;
+    }
+    rc_script_ev_t *e = ev_of(ctx, 1);
+    duk_size_t n;
+    const char *k = duk_get_lstring(ctx, 0, &n);
+    int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+    if (j < 0) {
+        return 0;
+    }
+    cx_t c = {.ctx = ctx, .vm = vm_of(ctx)};
+    c.vm->sig.len = 0; /* never inside another conversion */
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    uint8_t tag;
+    if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2 */
+        return duk_error(ctx, DUK_ERR_ERROR, "%s", c.why);   /* checked when it came */
+    }
+    e->loaded |= 1ULL << j;
+    duk_dup(ctx, 0);
+    duk_dup(ctx, 2);
+    put_plain(ctx, 1);
+    return 1;
+}
+
+/* The setter of every lazy field: 0 value, 1 key; this = the event. */
+static duk_ret_t js_ev_set(duk_context *ctx) {
+    duk_push_this(ctx); /* 2 */
+    if (!duk_is_object(ctx, 2)) {
+        return 0;
+    }
+    rc_script_ev_t *e = ev_of(ctx, 2);
+    duk_size_t n;
+    const char *k = duk_get_lstring(ctx, 1, &n);
+    int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+    if (j >= 0) {
+        e->loaded |= 1ULL << j;
+    }
+    duk_dup(ctx, 1);
+    duk_dup(ctx, 0);
+    put_plain(ctx, 2);
+    return 0;
+}
+
+/* Pushes an event with lazy fields (getter and setter at get, get + 1): 1 = pushed, 0 = it
+ * does not fit (convert it whole), -1 = bad event (c->why). */
+static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
+    duk_context *ctx = c->ctx;
+    rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc != 1) {
+        return rc;
+    }
+    duk_require_stack(ctx, 8);
+    duk_idx_t t = duk_push_object(ctx);
+    rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
+    rc_script_ev_init(e, f, nf, hdr, ev, len);
+    duk_put_prop_string(ctx, t, EV_KEY);
+    const uint8_t *b = rc_script_ev_bytes(e);
+    for (uint32_t j = 0; j < nf; j++) {
+        duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
+        uint8_t first = b[f[j].v];
+        bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
+                         first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
+        if (container) {
+            duk_dup(ctx, get);
+            duk_dup(ctx, get + 1);
+            duk_def_prop(ctx, t,
+                         DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+            continue;
+        }
+        const uint8_t *p = b + f[j].v;
+        uint8_t tag;
+        if (push_value(c, &p, b + f[j].end, 1, &tag) != 0) {
+            return -1;
+        }
+        duk_put_prop(ctx, t);
+        e->loaded |= 1ULL << j; /* a plain property from the start */
+    }
+    return 1;
+}
+
+/* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
+static bool same_as_field(duk_context *ctx, duk_idx_t idx, const rc_script_ev_t *e, uint32_t j) {
+    mpv_t v;
+    rc_script_ev_value(e, j, &v);
+    switch (duk_get_type(ctx, idx)) {
+    case DUK_TYPE_STRING: {
+        if (v.kind != MPV_STR && v.kind != MPV_EXT) {
+            return false;
+        }
+        duk_size_t n;
+        const char *s = duk_get_lstring(ctx, idx, &n);
+        return n == v.n && memcmp(s, v.s, n) == 0;
+    }
+    case DUK_TYPE_NUMBER: {
+        uint8_t tag = rc_script_tag_of(&v);
+        double d = duk_get_number(ctx, idx);
+        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d
+               : tag == TAG_INT ? d == (v.kind == MPV_UINT ? (double)v.u : (double)v.i)
+                                : false;
+    }
+    case DUK_TYPE_BOOLEAN:
+        return v.kind == MPV_BOOL && v.b == (bool)duk_get_boolean(ctx, idx);
+    case DUK_TYPE_NULL:
+        return v.kind == MPV_NIL;
+    default:
+        return false;
+    }
+}
+
+/* Packs the lazy event at idx: its fields in the object's order, as they came unless read
+ * and changed, and the keys the script added. One enumeration: the entries wait on the stack
+ * (a key and its value, or a pointer for a field still as it came) while they are counted. */
+static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
+    duk_context *ctx = c->ctx;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    duk_require_stack(ctx, 10);
+    duk_idx_t base = duk_get_top(ctx);
+    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    uint32_t count = 0;
+    bool same = true;
+    for (;;) {
+        duk_require_stack(ctx, 4);
+        if (!duk_next(ctx, base, 0)) {
+            break;
+        }
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        int j = rc_script_ev_field(e, k, n);
+        if (j >= 0 && !(e->loaded & (1ULL << j))) { /* still the accessor: as it came */
+            duk_push_pointer(ctx, NULL);
+            same = same && (uint32_t)j == count;
+            count++;
+            continue;
+        }
+        duk_dup_top(ctx);
+        duk_get_prop(ctx, idx);
+        if (duk_is_undefined(ctx, -1)) {
+            duk_pop_2(ctx);
+            same = false;
+            continue;
+        }
+        same = same && j >= 0 && (uint32_t)j == count && same_as_field(ctx, -1, e, (uint32_t)j);
+        count++;
+    }
+    int rc = 0;
+    if (same && count == e->nf) {
+        c->pk.callback(c->pk.data, (const char *)b, e->len);
+        c->whole = e;
+        duk_set_top(ctx, base);
+        return 0;
+    }
+    msgpack_pack_map(&c->pk, count);
+    for (uint32_t i = 0; i < count && rc == 0; i++) {
+        duk_idx_t ki = base + 1 + (duk_idx_t)(2 * i);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, ki, &n);
+        int j = rc_script_ev_field(e, k, n);
+        const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
+        if (f && (duk_is_pointer(ctx, ki + 1) || same_as_field(ctx, ki + 1, e, (uint32_t)j))) {
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+            continue;
+        }
+        uint8_t tag = TAG_NONE;
+        if (f) {
+            mpv_t v;
+            rc_script_ev_value(e, (uint32_t)j, &v);
+            tag = rc_script_tag_of(&v);
+        }
+        msgpack_pack_str(&c->pk, n);
+        msgpack_pack_str_body(&c->pk, k, n);
+        rc = pack_value(c, ki + 1, tag, depth + 1, k);
+    }
+    duk_set_top(ctx, base);
+    return rc;
+}
+
+/* load(o): reads every field of a lazy event not read yet, so that it is a plain property
+ * (what Object.defineProperty and friends must see); anything else is left alone. */
+static duk_ret_t js_ev_load(duk_context *ctx) {
+    if (!duk_is_object(ctx, 0)) {
+        return 0;
+    }
+    rc_script_ev_t *e = ev_of(ctx, 0);
+    for (uint32_t j = 0; e && j < e->nf; j++) {
+        if (!(e->loaded & (1ULL << j))) {
+            const uint8_t *b = rc_script_ev_bytes(e);
+            duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+            duk_get_prop(ctx, 0); /* the getter loads it */
+            duk_pop(ctx);
+        }
+    }
+    return 0;
+}
+
+/* The Object functions that see or change property attributes load a lazy event first: so a
+ * field defined, frozen or described before it was read is an ordinary property. */
+static const char ev_wrappers[] =
+    "(function (load) {\n"
+    "  ['defineProperty', 'defineProperties', 'getOwnPropertyDescriptor', 'freeze', 'seal',\n"
+    "   'preventExtensions'].forEach(function (name) {\n"
+    "    var f = Object[name];\n"
+    "    Object.defineProperty(Object, name, {writable: true, configurable: true,\n"
+    "      value: function (o) { load(o); return f.apply(Object, arguments); }});\n"
+    "  });\n"
+    "})";
+
 /* ---- errors ---- */
 
 /* "FILE:LINE: Error: message" for the error at idx (any thrown value). */
@@ -328,6 +643,13 @@ static void format_error(duk_context *ctx, duk_idx_t idx, const char *file, char
         snprintf(buf, size, "%s: %s", file, msg);
     }
     duk_pop(ctx);
+}
+
+/* Is msg (format_error's) what duktape throws when an allocation failed? It may run out
+ * while it builds the error itself. */
+static bool is_out_of_memory(const char *msg) {
+    return strstr(msg, "Error: alloc failed") ||
+           strstr(msg, "DoubleError: error in error handling");
 }
 
 /* ---- the batch ---- */
@@ -360,8 +682,12 @@ static bool emit(cx_t *c, batch_t *b, duk_idx_t idx) {
         snprintf(c->why, sizeof(c->why), "a list element is not an event object");
         return false;
     }
+    c->whole = NULL;
     if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
         return false;
+    }
+    if (c->whole && b->out->size - start == ((const rc_script_ev_t *)c->whole)->len) {
+        return rc_script_ev_check(c->whole, c->why, sizeof(c->why)); /* the bytes as they came */
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));
@@ -380,27 +706,35 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_set_top(ctx, 0);
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
-    cx_t c = {.ctx = ctx, .cont = 0, .drop = 1};
+    cx_t c = {.ctx = ctx, .vm = vm, .cont = 0, .drop = 1};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
     vm->in_udf = false;
     duk_push_array(ctx);
     duk_push_array(ctx);
     duk_push_array(ctx);
+    push_stash(ctx, "evget"); /* 5, 6: the accessors of lazy fields */
+    push_stash(ctx, "evset");
     for (uint32_t i = 0; i < b->n; i++) {
         if (!b->run[i]) {
             continue;
         }
         const uint8_t *p = b->ev[i].p;
-        uint8_t tag = TAG_NONE;
-        int prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        uint8_t tag = TAG_MAP;
+        int prc = push_event(&c, p, b->ev[i].len, 5);
+        if (prc == 0) { /* does not fit lazy fields: converted whole */
+            prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        } else if (prc == 1) {
+            prc = 0;
+        }
         if (prc != 0 || tag != TAG_MAP) {
-            duk_set_top(ctx, 5);
+            duk_set_top(ctx, 7);
             duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
             duk_put_prop_index(ctx, 4, i);
             continue;
         }
         duk_put_prop_index(ctx, 2, i);
     }
+    duk_set_top(ctx, 5);
     duk_push_uint(ctx, b->n);
     duk_put_prop_string(ctx, 2, "length");
     push_stash(ctx, "driver");
@@ -434,8 +768,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         if (duk_has_prop_index(ctx, 4, i)) {
             duk_get_prop_index(ctx, 4, i);
             format_error(ctx, -1, vm->file, msg, sizeof(msg));
-            if (vm->mem_limit && (strstr(msg, "Error: alloc failed") ||
-                                  strstr(msg, "DoubleError: error in error handling"))) {
+            if (vm->mem_limit && is_out_of_memory(msg)) {
                 size_t used = strlen(msg);
                 snprintf(msg + used, sizeof(msg) - used, " (the script's memory limit is %zu MiB)",
                          vm->mem_limit >> 20);
@@ -520,7 +853,7 @@ static duk_ret_t js_copy(duk_context *ctx) {
     duk_set_top(ctx, 1);
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
-    cx_t c = {.ctx = ctx, .cont = 1, .drop = 2};
+    cx_t c = {.ctx = ctx, .vm = vm_of(ctx), .cont = 1, .drop = 2};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&c.pk, &sb, msgpack_sbuffer_write);
@@ -568,7 +901,7 @@ static duk_ret_t js_udf(duk_context *ctx) {
     }
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
-    cx_t c = {.ctx = ctx, .cont = argc, .drop = argc + 1};
+    cx_t c = {.ctx = ctx, .vm = vm, .cont = argc, .drop = argc + 1};
     vm->udf_args.size = 0;
     vm->udf_res.size = 0;
     msgpack_packer_init(&c.pk, &vm->udf_args, msgpack_sbuffer_write);
@@ -730,6 +1063,11 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_del_prop_string(ctx, -1, "require");
     duk_pop(ctx);
 
+    duk_eval_string(ctx, ev_wrappers);
+    duk_push_c_function(ctx, js_ev_load, 1);
+    duk_call(ctx, 1);
+    duk_pop(ctx);
+
     duk_push_global_stash(ctx); /* 0 */
     duk_eval_string(ctx, prelude);
     duk_get_prop_index(ctx, -1, 0);
@@ -764,6 +1102,12 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
+    duk_push_object(ctx); /* the shape cache: signature -> shape */
+    duk_put_prop_string(ctx, 0, "shapes");
+    duk_push_c_function(ctx, js_ev_get, 1); /* the key (duktape's extra argument) */
+    duk_put_prop_string(ctx, 0, "evget");
+    duk_push_c_function(ctx, js_ev_set, 2); /* the value, the key */
+    duk_put_prop_string(ctx, 0, "evset");
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
         duk_push_c_function(ctx, js_udf, DUK_VARARGS);
@@ -793,7 +1137,23 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
         bad = duk_pcompile_lstring_filename(ctx, 0, text, n);
         duk_remove(ctx, -2);
     }
-    if (bad || duk_pcall(ctx, 0) != 0) {
+    if (!bad) {
+        vm->mem_capped = vm->mem_limit > 0; /* the top level is the user's code: capped */
+        bad = duk_pcall(ctx, 0) != 0;
+        vm->mem_capped = false;
+        if (bad && vm->mem_limit) {
+            format_error(ctx, -1, vm->file, s->err, sizeof(s->err));
+            if (is_out_of_memory(s->err)) {
+                size_t used = strlen(s->err);
+                snprintf(s->err + used, sizeof(s->err) - used,
+                         " (while the top level of the script ran: the script's memory limit "
+                         "is %zu MiB)",
+                         vm->mem_limit >> 20);
+                return 0;
+            }
+        }
+    }
+    if (bad) {
         format_error(ctx, -1, vm->file, s->err, sizeof(s->err));
         if (duk_is_error(ctx, -1) && duk_get_error_code(ctx, -1) == DUK_ERR_SYNTAX_ERROR &&
             es2015_hint(s->src, s->len)) {
@@ -825,12 +1185,13 @@ static void js_vm_destroy(void *opaque) {
     }
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
+    rc_buf_free(&vm->sig);
     free(vm->file);
     free(vm);
 }
 
 static void *js_vm_create(const char *file, const char *src, size_t len, unsigned budget_ms,
-                          char *errstr, size_t errstr_size) {
+                          size_t memory_bytes, char *errstr, size_t errstr_size) {
     jvm_t *vm = calloc(1, sizeof(*vm));
     if (vm) {
         msgpack_sbuffer_init(&vm->udf_args);
@@ -842,6 +1203,7 @@ static void *js_vm_create(const char *file, const char *src, size_t len, unsigne
         goto fail;
     }
     setup_t s = {.vm = vm, .src = src, .len = len};
+    vm->mem_limit = memory_bytes; /* the top level runs under the cap (setup_main) */
     /* the top level runs under the budget as a batch does */
     vm->budget_ms = budget_ms;
     vm->deadline_ns = budget_ms ? mono_ns() + (int64_t)budget_ms * 1000000LL : 0;

@@ -3,10 +3,18 @@
  * One lua_State per script, sandboxed at creation: base (without load*, dofile, *fenv,
  * newproxy, collectgarbage), string (without dump), table, math, bit, and os.time/clock/date
  * only; no io, package/require, ffi, debug or jit. A batch is one protected C call that turns
- * the events to run into tables, calls a small Lua driver once (it pcalls transform per
- * event, so one failing event does not stop the others), and writes the results back.
- * Maps remember their key order and each entry's msgpack type in a weak side table (see
- * rc_script_int.h); SQL NULL is the sentinel `null` (so assigning nil removes a key).
+ * the events to run into lazy proxies (see "events as lazy proxies": a field is converted
+ * when the script reads it, untouched fields go back out as their bytes), calls a small Lua
+ * driver once (it pcalls transform per event, so one failing event does not stop the
+ * others), and writes the results back.
+ * Maps remember their key order and each entry's msgpack type (see rc_script_int.h) in their
+ * metatable, a "shape": {tags, key1, key2, ...} (arrays: {tags}), protected (getmetatable
+ * gives false, setmetatable is refused) and shared by every table of the same keys and
+ * types, so converting an event allocates no shape: shapes are interned by a signature (the
+ * keys' msgpack bytes and the tags) in a cache that is dropped when it holds too many.
+ * (A weak side table keyed by the tables, which this replaced, was where perf put most of
+ * the ~20 us a 10-column event cost; making it afresh per batch only halved that.)
+ * SQL NULL is the sentinel `null` (so assigning nil removes a key).
  *
  * Time budget: an instruction-count hook checks the clock and raises an error in the running
  * script once the batch's budget is spent. LuaJIT does not run hooks inside compiled traces
@@ -15,7 +23,9 @@
  *
  * Memory cap: the VM's allocator counts the heap and, while the user's script runs, refuses
  * to grow it past the cap; Lua raises "not enough memory" in the script, which fails that
- * event. The conversions around the script are not capped (they are bounded by the batch).
+ * event. Converting the fields a script reads happens while it runs and is capped; the
+ * conversions around the script are not (they are bounded by the batch). The top level runs
+ * under the cap too (setup_main).
  * LuaJIT does not collect garbage when an allocation fails, so the driver collects after a
  * script ran out, and a full collection runs after a batch that left the heap above half
  * the cap. Once the cap is hit, a slack of an eighth of it (at least 1 MiB) lets the error
@@ -36,7 +46,7 @@
 typedef struct lvm {
     lua_State *L;
     char *file;
-    int ref_shape, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief;
+    int ref_shapes, ref_evmt, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief;
     unsigned budget_ms;
     int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0 = no script running under a budget */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
@@ -44,7 +54,19 @@ typedef struct lvm {
     size_t mem_used, mem_limit; /* bytes the Lua heap holds; the cap (0 = none) */
     bool mem_capped;            /* the cap applies: only while the user's script runs */
     bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
+    rc_buf_t sig;       /* signatures of the shapes being converted (a stack: nested ones on top) */
+    unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
 } lvm_t;
+
+#define SHAPE_CACHE_MAX 4096
+
+/* The key under which a shape holds its kind (SHAPE_MAP or SHAPE_ARRAY): a light userdata
+ * no script can make, so no user metatable passes for a shape. */
+static const char shape_key;
+enum { SHAPE_MAP = 1, SHAPE_ARRAY = 2, SHAPE_EVENT = 3 /* the metatable of event proxies */ };
+
+/* The key under which an event proxy holds its state (see "events as lazy proxies"). */
+static const char ev_key;
 
 /* The VM running on this thread (a VM runs on one thread at a time), for the hook. */
 static __thread lvm_t *running_vm;
@@ -132,10 +154,16 @@ static void lua_vm_set_budget(void *opaque, unsigned ms) {
 typedef struct cx {
     lvm_t *vm;
     lua_State *L;
-    int shape; /* stack index of the weak shape table */
     msgpack_packer pk;
     char why[512];
 } cx_t;
+
+/* table.foreach on top of pairs (the library's own would show a proxy's hidden key). */
+static const char foreach_src[] =
+    "local pairs = pairs\n"
+    "table.foreach = function(t, f)\n"
+    "  for k, v in pairs(t) do local r = f(k, v) if r ~= nil then return r end end\n"
+    "end\n";
 
 static const char prelude[] =
     "local setmetatable, pcall, tostring, sort, error = setmetatable, pcall, tostring, "
@@ -160,6 +188,57 @@ static const char prelude[] =
     "return const('ACTION_CONT'), const('ACTION_DROP'), driver, sortkeys\n";
 
 /* ---- msgpack -> Lua ---- */
+
+static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag);
+
+/* Gives the table at t (on top of the stack) the shape of signature sig: from the cache, or
+ * made from the signature's keys and the n tags and cached. */
+static int set_shape(cx_t *c, int t, const char *sig, size_t sig_len, bool map, const uint8_t *tags,
+                     uint32_t n) {
+    lua_State *L = c->L;
+    lvm_t *vm = c->vm;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shapes);
+    int cache = lua_gettop(L);
+    lua_pushlstring(L, sig, sig_len);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, cache);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (vm->n_shapes >= SHAPE_CACHE_MAX) { /* shapes in use stay with their tables */
+            lua_newtable(L);
+            lua_rawseti(L, LUA_REGISTRYINDEX, vm->ref_shapes);
+            lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shapes);
+            lua_replace(L, cache);
+            vm->n_shapes = 0;
+        }
+        lua_createtable(L, map ? (int)n + 1 : 1, 2);
+        int shape = lua_gettop(L);
+        lua_pushlstring(L, (const char *)tags, n);
+        lua_rawseti(L, shape, 1);
+        const uint8_t *k = (const uint8_t *)sig + 1, *kend = (const uint8_t *)sig + sig_len;
+        for (uint32_t i = 0; map && i < n; i++) {
+            uint8_t ktag;
+            if (push_value(c, &k, kend, 0, &ktag) != 0) { /* read back: cannot fail */
+                return -1;
+            }
+            lua_rawseti(L, shape, (int)i + 2);
+            k++; /* the entry's tag */
+        }
+        lua_pushlightuserdata(L, (void *)&shape_key);
+        lua_pushinteger(L, map ? SHAPE_MAP : SHAPE_ARRAY);
+        lua_rawset(L, shape);
+        lua_pushboolean(L, 0);
+        lua_setfield(L, shape, "__metatable");
+        lua_pushvalue(L, cache + 1);
+        lua_pushvalue(L, shape);
+        lua_rawset(L, cache); /* cache[sig] = shape */
+        lua_pushvalue(L, shape);
+        vm->n_shapes++;
+    }
+    lua_setmetatable(L, t);
+    lua_settop(L, t);
+    return 0;
+}
 
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     lua_State *L = c->L;
@@ -217,12 +296,20 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     int scratch = tags != small;
     lua_createtable(L, map ? 0 : (int)v.n, map ? (int)v.n : 0);
     int t = lua_gettop(L);
-    if (map) {
-        lua_createtable(L, (int)v.n + 1, 0); /* shape: {tags, key1, key2, ...} */
+    /* the signature: kind, then per entry the key's msgpack bytes (maps) and the tag */
+    rc_buf_t *sig = &c->vm->sig;
+    if (depth == 0) {
+        sig->len = 0; /* a conversion that failed may have left its part */
+    }
+    size_t sig_start = sig->len;
+    if (rc_buf_putc(sig, map ? 'm' : 'a') != RC_OK) {
+        snprintf(c->why, sizeof(c->why), "out of memory");
+        return -1;
     }
     for (uint32_t i = 0; i < v.n; i++) {
         uint8_t ktag;
         if (map) {
+            const uint8_t *k = *p;
             if (push_value(c, p, end, depth + 1, &ktag) != 0) {
                 return -1;
             }
@@ -230,10 +317,16 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
                 snprintf(c->why, sizeof(c->why), "map keys must be strings or numbers");
                 return -1;
             }
-            lua_pushvalue(L, -1);
-            lua_rawseti(L, t + 1, (int)i + 2);
+            if (rc_buf_append(sig, k, (size_t)(*p - k)) != RC_OK) {
+                snprintf(c->why, sizeof(c->why), "out of memory");
+                return -1;
+            }
         }
         if (push_value(c, p, end, depth + 1, &tags[i]) != 0) {
+            return -1;
+        }
+        if (rc_buf_putc(sig, (char)tags[i]) != RC_OK) {
+            snprintf(c->why, sizeof(c->why), "out of memory");
             return -1;
         }
         if (map) {
@@ -242,16 +335,10 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
             lua_rawseti(L, t, (int)i + 1);
         }
     }
-    lua_pushvalue(L, t);
-    if (map) {
-        lua_pushlstring(L, (const char *)tags, v.n);
-        lua_rawseti(L, t + 1, 1);
-        lua_pushvalue(L, t + 1);
-    } else {
-        lua_pushlstring(L, (const char *)tags, v.n);
+    if (set_shape(c, t, sig->data + sig_start, sig->len - sig_start, map, tags, v.n) != 0) {
+        return -1;
     }
-    lua_rawset(L, c->shape);
-    lua_settop(L, t);
+    sig->len = sig_start;
     if (scratch) {
         lua_remove(L, t - 1);
     }
@@ -281,6 +368,19 @@ static int pack_key(cx_t *c, int idx) {
     }
 }
 
+/* Pushes the shape of the table at t and returns its kind (SHAPE_MAP, SHAPE_ARRAY), or
+ * pushes nothing and returns 0 when it has none. */
+static int get_shape(lua_State *L, int t) {
+    if (!lua_getmetatable(L, t)) {
+        return 0;
+    }
+    lua_pushlightuserdata(L, (void *)&shape_key);
+    lua_rawget(L, -2);
+    int kind = (int)lua_tointeger(L, -1);
+    lua_pop(L, kind ? 1 : 2);
+    return kind;
+}
+
 static bool in_shape(lua_State *L, int shape, int nkeys, int key) {
     for (int j = 0; j < nkeys; j++) {
         lua_rawgeti(L, shape, j + 2);
@@ -298,15 +398,13 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     lua_State *L = c->L;
     luaL_checkstack(L, 10, "nesting");
     int base = lua_gettop(L);
-    lua_pushvalue(L, t);
-    lua_rawget(L, c->shape);
+    int kind = get_shape(L, t);
     int shape = lua_gettop(L);
-    int stype = lua_type(L, shape);
     size_t ntags = 0;
     const uint8_t *tags = NULL;
     int n = (int)lua_objlen(L, t);
     int count = 0;
-    if (stype != LUA_TSTRING) {
+    if (kind != SHAPE_ARRAY) {
         lua_pushnil(L);
         while (lua_next(L, t) != 0) {
             count++;
@@ -314,10 +412,11 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
         }
     }
     int rc = 0;
-    if (stype == LUA_TSTRING || (stype == LUA_TNIL && n > 0 && count == n) ||
-        (stype == LUA_TNIL && count == 0 && tag == TAG_ARRAY)) {
-        if (stype == LUA_TSTRING) {
-            tags = (const uint8_t *)lua_tolstring(L, shape, &ntags);
+    if (kind == SHAPE_ARRAY || (kind == 0 && n > 0 && count == n) ||
+        (kind == 0 && count == 0 && tag == TAG_ARRAY)) {
+        if (kind == SHAPE_ARRAY) {
+            lua_rawgeti(L, shape, 1);
+            tags = (const uint8_t *)lua_tolstring(L, -1, &ntags); /* stays on the stack */
         }
         msgpack_pack_array(&c->pk, (size_t)n);
         for (int i = 0; i < n && rc == 0; i++) {
@@ -331,7 +430,7 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     }
     msgpack_pack_map(&c->pk, (size_t)count);
     int nkeys = 0, done = 0;
-    if (stype == LUA_TTABLE) {
+    if (kind == SHAPE_MAP) {
         nkeys = (int)lua_objlen(L, shape) - 1;
         lua_rawgeti(L, shape, 1);
         tags = (const uint8_t *)lua_tolstring(L, -1, &ntags); /* stays on the stack */
@@ -381,6 +480,10 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     return rc;
 }
 
+typedef rc_script_ev_t evproxy_t;
+static evproxy_t *proxy_of(lua_State *L, int idx);
+static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth);
+
 static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key) {
     lua_State *L = c->L;
     switch (lua_type(L, idx)) {
@@ -420,7 +523,8 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
         bool action = lua_rawequal(L, idx, -1) || lua_rawequal(L, idx, -2);
         lua_pop(L, 2);
         if (!action) {
-            return pack_table(c, idx, depth, tag);
+            evproxy_t *e = proxy_of(L, idx);
+            return e ? pack_proxy(c, idx, e, depth) : pack_table(c, idx, depth, tag);
         }
         break;
     default:
@@ -429,6 +533,312 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
     snprintf(c->why, sizeof(c->why), "cannot send a %s value%s%s%s", luaL_typename(L, idx),
              key ? " (key \"" : "", key ? key : "", key ? "\")" : "");
     return -1;
+}
+
+/* ---- events as lazy proxies ----
+ *
+ * An event enters the script as a table that holds nothing at first: its metatable (shared,
+ * protected) loads a top-level field from the event's msgpack the first time the script
+ * reads it, and notes every field the script assigns. A field the script never loaded is
+ * written back as the bytes it came with, as is a loaded field that still holds the value
+ * it came with; an event the script did not touch at all is sent as its input bytes. Only
+ * the fields a script reads pay for their conversion (e.after for a masking script, none
+ * for a routing one that reads e.table). The event's bytes are copied into a userdata that
+ * the table holds under a key no script can make, so an event kept past its batch stays
+ * whole; next, pairs, rawget, rawset and table.foreach load every field first and never
+ * show that key. */
+
+#define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
+
+/* Pushes an event as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
+ * fields, or a key that is not a string: convert it whole), -1 = bad event (c->why). */
+static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
+    lua_State *L = c->L;
+    rc_script_evfield_t f[EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc != 1) {
+        return rc;
+    }
+    lua_createtable(L, 0, 1); /* the hidden key; fields the script loads make it grow */
+    evproxy_t *e = lua_newuserdata(L, rc_script_ev_size(nf, len));
+    rc_script_ev_init(e, f, nf, hdr, ev, len);
+    lua_pushlightuserdata(L, (void *)&ev_key);
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_evmt);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+/* The proxy's state when the table at idx is a proxy, else NULL. */
+static evproxy_t *proxy_of(lua_State *L, int idx) {
+    if (idx < 0 && idx > LUA_REGISTRYINDEX) {
+        idx = lua_gettop(L) + idx + 1;
+    }
+    int kind = get_shape(L, idx);
+    if (kind != 0) {
+        lua_pop(L, 1); /* the shape */
+    }
+    if (kind != SHAPE_EVENT) {
+        return NULL;
+    }
+    lua_pushlightuserdata(L, (void *)&ev_key);
+    lua_rawget(L, idx);
+    evproxy_t *e = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    lua_pop(L, 1);
+    return e;
+}
+
+/* The field named by the string at idx, or -1. */
+static int field_of(lua_State *L, const evproxy_t *e, int idx) {
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        return -1;
+    }
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    return rc_script_ev_field(e, s, n);
+}
+
+/* Loads field j of the proxy at t into it (t[key] = value) and marks it loaded. */
+static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
+    lua_State *L = c->L;
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    uint8_t tag;
+    c->vm->sig.len = 0; /* never inside another conversion */
+    lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+    if (push_value(c, &p, b + e->f[j].end, 1, &tag) != 0) {
+        luaL_error(L, "%s", c->why); /* checked when the proxy was made: out of memory */
+    }
+    lua_rawset(L, t);
+    e->loaded |= 1ULL << j;
+}
+
+static void load_all(cx_t *c, int t, evproxy_t *e) {
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (!(e->loaded & (1ULL << j))) {
+            load_field(c, t, e, j);
+        }
+    }
+}
+
+/* __index(t, k): only fields not loaded yet (or assigned nil) come here. */
+static int l_ev_index(lua_State *L) {
+    cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
+    evproxy_t *e = proxy_of(L, 1);
+    int j = e ? field_of(L, e, 2) : -1;
+    if (j < 0 || (e->loaded & (1ULL << j))) {
+        return 0;
+    }
+    load_field(&c, 1, e, (uint32_t)j);
+    lua_settop(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+/* __newindex(t, k, v): a key the table does not hold yet. */
+static int l_ev_newindex(lua_State *L) {
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        int j = field_of(L, e, 2);
+        if (j >= 0) {
+            e->loaded |= 1ULL << j;
+        } else {
+            e->extra = true;
+        }
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+/* next(t, k) that loads a proxy's fields first and skips its hidden key. */
+static int l_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
+        load_all(&c, 1, e);
+    }
+    for (;;) {
+        if (lua_next(L, 1) == 0) {
+            lua_pushnil(L);
+            return 1;
+        }
+        if (!e || lua_type(L, -2) != LUA_TLIGHTUSERDATA || lua_touserdata(L, -2) != &ev_key) {
+            return 2;
+        }
+        lua_pop(L, 1); /* the hidden key: go on from it */
+    }
+}
+
+/* pairs(t): next, t, nil (with the next above for proxies). */
+static int l_pairs(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static int l_rawget(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        if (lua_type(L, 2) == LUA_TLIGHTUSERDATA && lua_touserdata(L, 2) == &ev_key) {
+            lua_pushnil(L);
+            return 1;
+        }
+        int j = field_of(L, e, 2);
+        if (j >= 0 && !(e->loaded & (1ULL << j))) {
+            cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
+            load_field(&c, 1, e, (uint32_t)j);
+        }
+    }
+    lua_rawget(L, 1);
+    return 1;
+}
+
+static int l_rawset(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_settop(L, 3);
+    evproxy_t *e = proxy_of(L, 1);
+    if (e) {
+        int j = field_of(L, e, 2);
+        if (j >= 0) {
+            e->loaded |= 1ULL << j;
+        } else {
+            e->extra = true;
+        }
+    }
+    lua_rawset(L, 1);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
+static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j) {
+    mpv_t v;
+    rc_script_ev_value(e, j, &v);
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        if (v.kind != MPV_STR && v.kind != MPV_BIN && v.kind != MPV_EXT) {
+            return false;
+        }
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        return n == v.n && memcmp(s, v.s, n) == 0;
+    }
+    case LUA_TNUMBER: {
+        uint8_t tag = rc_script_tag_of(&v);
+        double d = lua_tonumber(L, idx);
+        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d
+               : tag == TAG_INT ? d == (v.kind == MPV_UINT ? (double)v.u : (double)v.i)
+                                : false;
+    }
+    case LUA_TBOOLEAN:
+        return v.kind == MPV_BOOL && v.b == (bool)lua_toboolean(L, idx);
+    case LUA_TLIGHTUSERDATA:
+        return v.kind == MPV_NIL && lua_touserdata(L, idx) == NULL;
+    default:
+        return false;
+    }
+}
+
+/* Packs the proxy at t: fields as they came unless loaded and changed, then the keys the
+ * script added, sorted. */
+static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
+    lua_State *L = c->L;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    if (lua_objlen(L, t) > 0) { /* table.insert writes raw, past __newindex */
+        e->extra = true;
+    }
+    if (e->loaded == 0 && !e->extra) {
+        c->pk.callback(c->pk.data, (const char *)b, e->len);
+        return 0;
+    }
+    luaL_checkstack(L, 10, "nesting");
+    int base = lua_gettop(L);
+    uint32_t count = 0;
+    uint64_t gone = 0;
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (e->loaded & (1ULL << j)) {
+            lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+            lua_rawget(L, t);
+            if (lua_isnil(L, -1)) {
+                gone |= 1ULL << j;
+            }
+            lua_pop(L, 1);
+        }
+        count += !(gone & (1ULL << j));
+    }
+    int extras = 0, ne = 0;
+    if (e->extra) {
+        lua_newtable(L);
+        extras = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, t) != 0) {
+            lua_pop(L, 1);
+            if ((lua_type(L, -1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == &ev_key) ||
+                field_of(L, e, lua_gettop(L)) >= 0) {
+                continue;
+            }
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, extras, ++ne);
+        }
+        if (ne > 1) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_sort);
+            lua_pushvalue(L, extras);
+            lua_call(L, 1, 0);
+        }
+        count += (uint32_t)ne;
+    }
+    if (count == e->nf) {
+        c->pk.callback(c->pk.data, (const char *)b, e->hdr);
+    } else {
+        msgpack_pack_map(&c->pk, count);
+    }
+    int rc = 0;
+    for (uint32_t j = 0; j < e->nf && rc == 0; j++) {
+        const rc_script_evfield_t *f = &e->f[j];
+        if (gone & (1ULL << j)) {
+            continue;
+        }
+        if (!(e->loaded & (1ULL << j))) {
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+            continue;
+        }
+        lua_pushlstring(L, (const char *)b + f->k, f->kn);
+        lua_rawget(L, t);
+        if (same_as_field(L, -1, e, j)) {
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+        } else {
+            mpv_t v;
+            rc_script_ev_value(e, j, &v);
+            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->v - f->kv);
+            char key[128];
+            snprintf(key, sizeof(key), "%.*s", (int)f->kn, (const char *)b + f->k);
+            rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
+        }
+        lua_pop(L, 1);
+    }
+    for (int j = 1; j <= ne && rc == 0; j++) {
+        lua_rawgeti(L, extras, j);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
+        rc = pack_key(c, -2);
+        if (rc == 0) {
+            rc = pack_value(c, lua_gettop(L), TAG_NONE, depth + 1, lua_tostring(L, -2));
+        }
+        lua_pop(L, 2);
+    }
+    lua_settop(L, base);
+    return rc;
 }
 
 /* ---- the batch ---- */
@@ -463,6 +873,11 @@ static bool emit(cx_t *c, batch_t *b, int idx) {
                  luaL_typename(c->L, idx));
         return false;
     }
+    evproxy_t *e = proxy_of(c->L, idx);
+    if (e && e->loaded == 0 && !e->extra && lua_objlen(c->L, idx) == 0) { /* untouched */
+        c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
+        return rc_script_ev_check(e, c->why, sizeof(c->why));
+    }
     if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
         return false;
     }
@@ -490,8 +905,7 @@ static int batch_main(lua_State *L) {
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
     vm->in_udf = false;
     lua_settop(L, 0);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shape);
-    c.shape = 1;
+    lua_pushnil(L);                   /* 1: unused */
     lua_createtable(L, (int)b->n, 0); /* 2: events */
     lua_createtable(L, (int)b->n, 0); /* 3: results */
     lua_newtable(L);                  /* 4: errors */
@@ -500,8 +914,13 @@ static int batch_main(lua_State *L) {
             continue;
         }
         const uint8_t *p = b->ev[i].p;
-        uint8_t tag = TAG_NONE;
-        int prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        uint8_t tag = TAG_MAP;
+        int prc = push_proxy(&c, p, b->ev[i].len);
+        if (prc == 0) { /* does not fit a proxy: converted whole */
+            prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+        } else if (prc == 1) {
+            prc = 0;
+        }
         if (prc != 0 || tag != TAG_MAP) {
             lua_settop(L, 4);
             char msg[700];
@@ -568,11 +987,14 @@ static int batch_main(lua_State *L) {
         } else if (lua_rawequal(L, 6, 9)) {
             r->status = RC_SCRIPT_DROPPED;
         } else if (lua_type(L, 6) == LUA_TTABLE) {
-            lua_pushvalue(L, 6);
-            lua_rawget(L, c.shape);
-            lua_getfield(L, 6, "schema");
-            bool single = lua_istable(L, -2) || !lua_isnil(L, -1);
-            lua_pop(L, 2);
+            int kind = get_shape(L, 6);
+            bool single = kind == SHAPE_MAP || kind == SHAPE_EVENT;
+            lua_settop(L, 9);
+            if (!single) {
+                lua_getfield(L, 6, "schema");
+                single = !lua_isnil(L, -1);
+                lua_pop(L, 1);
+            }
             if (single) {
                 ok = emit(&c, b, 6);
                 r->n_out = 1;
@@ -642,8 +1064,7 @@ static int l_copy(lua_State *L) {
     lua_settop(L, 1);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shape);
-    cx_t c = {.vm = vm, .L = L, .shape = 2};
+    cx_t c = {.vm = vm, .L = L};
     msgpack_packer_init(&c.pk, &sb, msgpack_sbuffer_write);
     int rc = pack_value(&c, 1, TAG_NONE, 0, NULL);
     const uint8_t *p = (const uint8_t *)sb.data;
@@ -676,8 +1097,7 @@ static int l_udf(lua_State *L) {
     }
     vm->udf_args.size = 0;
     vm->udf_res.size = 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shape);
-    cx_t c = {.vm = vm, .L = L, .shape = argc + 1};
+    cx_t c = {.vm = vm, .L = L};
     msgpack_packer_init(&c.pk, &vm->udf_args, msgpack_sbuffer_write);
     msgpack_pack_array(&c.pk, (size_t)argc);
     vm->in_udf = true;
@@ -744,12 +1164,36 @@ static int setup_main(lua_State *L) {
     lua_setglobal(L, "ACTION_CONT");
     vm->ref_cont = luaL_ref(L, LUA_REGISTRYINDEX);
 
-    lua_newtable(L); /* weak-keyed: table -> its shape */
-    lua_newtable(L);
-    lua_pushstring(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    vm->ref_shape = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L); /* the shape cache: signature -> shape */
+    vm->ref_shapes = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 4); /* the metatable of event proxies */
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_ev_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_ev_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushlightuserdata(L, (void *)&shape_key);
+    lua_pushinteger(L, SHAPE_EVENT);
+    lua_rawset(L, -3);
+    vm->ref_evmt = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* what iterates or reads raw loads a proxy's fields first and hides its state */
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_next, 1);
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "next");
+    lua_pushcclosure(L, l_pairs, 1);
+    lua_setglobal(L, "pairs");
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_rawget, 1);
+    lua_setglobal(L, "rawget");
+    lua_pushcfunction(L, l_rawset);
+    lua_setglobal(L, "rawset");
+    if (luaL_loadbuffer(L, foreach_src, sizeof(foreach_src) - 1, "=rowcast") != 0) {
+        return lua_error(L);
+    }
+    lua_call(L, 0, 0);
 
     /* os keeps only time, clock and date */
     lua_getglobal(L, "os");
@@ -799,7 +1243,22 @@ static int setup_main(lua_State *L) {
     }
     char chunk[1024];
     snprintf(chunk, sizeof(chunk), "@%s", vm->file);
-    if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0 || lua_pcall(L, 0, 0, 0) != 0) {
+    if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0) {
+        snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
+        return 0;
+    }
+    vm->mem_capped = vm->mem_limit > 0; /* the top level is the user's code: capped */
+    int rc = lua_pcall(L, 0, 0, 0);
+    vm->mem_capped = false;
+    if (rc == LUA_ERRMEM ||
+        (rc != 0 && vm->mem_limit && strcmp(lua_tostring(L, -1), "not enough memory") == 0)) {
+        snprintf(s->err, sizeof(s->err),
+                 "%s: not enough memory while the top level of the script ran (the script's "
+                 "memory limit is %zu MiB)",
+                 vm->file, vm->mem_limit >> 20);
+        return 0;
+    }
+    if (rc != 0) {
         snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
         return 0;
     }
@@ -823,12 +1282,13 @@ static void lua_vm_destroy(void *opaque) {
     }
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
+    rc_buf_free(&vm->sig);
     free(vm->file);
     free(vm);
 }
 
 static void *lua_vm_create(const char *file, const char *src, size_t len, unsigned budget_ms,
-                           char *errstr, size_t errstr_size) {
+                           size_t memory_bytes, char *errstr, size_t errstr_size) {
     lvm_t *vm = calloc(1, sizeof(*vm));
     if (!vm || !(vm->file = strdup(file)) || !(vm->L = lua_newstate(lua_vm_alloc, vm))) {
         rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: cannot create a Lua VM", file);
@@ -837,7 +1297,8 @@ static void *lua_vm_create(const char *file, const char *src, size_t len, unsign
     msgpack_sbuffer_init(&vm->udf_args);
     msgpack_sbuffer_init(&vm->udf_res);
     setup_t s = {.vm = vm, .src = src, .len = len};
-    if (budget_ms > 0) { /* the top level runs under the budget as a batch does */
+    vm->mem_limit = memory_bytes; /* the top level runs under the cap (setup_main) */
+    if (budget_ms > 0) {          /* the top level runs under the budget as a batch does */
         lua_vm_set_budget(vm, budget_ms);
         vm->deadline_ns = mono_ns() + (int64_t)budget_ms * 1000000LL;
         running_vm = vm;

@@ -105,7 +105,7 @@ typedef struct run {
 
 static void *create(const rc_script_engine_t *e, const char *src, char *errstr, size_t n) {
     const char *file = strcmp(e->name, "lua") == 0 ? "t.lua" : "t.js";
-    return e->create(file, src, strlen(src), 0, errstr, n);
+    return e->create(file, src, strlen(src), 0, 0, errstr, n);
 }
 
 /* Runs src over the events in in (all of them run). */
@@ -257,6 +257,41 @@ static const agree_case_t agree_cases[] = {
      "}",
      {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
      2},
+    /* top-level fields of the event: removed, replaced, kept as they were, added (Lua sorts
+     * the keys it adds, so JS adds them in that order) */
+    {"top-level fields removed, replaced and added",
+     "function transform(e)\n"
+     "  e.before = nil; e.meta = {pipeline = 'x'}; e.table = e.table; e.schema = 'other'\n"
+     "  e.aa = 'a'; e.zz = 1\n"
+     "end",
+     "function transform(e) {\n"
+     "  delete e.before; e.meta = {pipeline: 'x'}; e.table = e.table; e.schema = 'other';\n"
+     "  e.aa = 'a'; e.zz = 1;\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
+    /* JS: the Object functions that see or set attributes see plain properties */
+    {"fields defined, described and frozen before they are read",
+     "function transform(e) e.meta = {pipeline = 'x'}; e.after[1].id = 8 end",
+     "function transform(e) {\n"
+     "  Object.defineProperty(e, 'meta', {value: {pipeline: 'x'}, enumerable: true});\n"
+     "  if (!('value' in Object.getOwnPropertyDescriptor(e, 'kafka'))) throw new Error('d');\n"
+     "  Object.freeze(e);\n"
+     "  e.after[0].id = 8;\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
+    {"iterating the event sees every field",
+     "function transform(e)\n"
+     "  local ks = {} for k in pairs(e) do ks[#ks + 1] = k end table.sort(ks)\n"
+     "  e.kafka.headers.keys = table.concat(ks, ',')\n"
+     "end",
+     "function transform(e) {\n"
+     "  var ks = []; for (var k in e) ks.push(k); ks.sort();\n"
+     "  e.kafka.headers.keys = ks.join(',');\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"empty list drops",
      "function transform(e) return {} end",
      "function transform(e) { return []; }",
@@ -294,6 +329,165 @@ static void test_engines_agree_on_route_mutate_drop_fanout(void **state) {
         run_free(&r[1]);
     }
     msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* Events load their fields when read (Lua: proxies, JS: accessors): the raw accessors and
+ * the iterators see every field and nothing else, a script that reads but does not change
+ * sends the same bytes, and an event kept in a global past its batch (whose input buffer is
+ * gone) is still whole when a later batch sends it. */
+static void test_events_load_lazily_and_stay_whole(void **state) {
+    (void)state;
+    static const char *const readers[] = {
+        "function transform(e)\n"
+        "  assert(rawget(e, 'table') == 'orders' and e.table == 'orders')\n"
+        "  local n = 0 for k, v in pairs(e) do n = n + 1 assert(type(k) == 'string') end\n"
+        "  assert(n == 7, n)\n"
+        "  local m = 0 table.foreach(e, function(k) m = m + 1 end) assert(m == 7, m)\n"
+        "  local k, v = next(e) assert(type(k) == 'string')\n"
+        "  assert(getmetatable(e) == false and #e == 0)\n"
+        "end",
+        "function transform(e) if e.action ~= 'insert' or e.schema ~= 'shop' then error('x') end "
+        "end",
+        "function transform(e) e.table = 'orders'; e.after[1].id = 7 end",
+    };
+    static const char *const js_readers[] = {
+        "function transform(e) {\n"
+        "  var j = JSON.parse(JSON.stringify(e));\n"
+        "  if (Object.keys(e).join(',') !== 'schema,table,action,before,after,meta,kafka')\n"
+        "    throw new Error(Object.keys(e).join(','));\n"
+        "  if (!('after' in e) || !e.hasOwnProperty('kafka') || j.table !== 'orders') throw 1;\n"
+        "}",
+        "function transform(e) { if (e.action !== 'insert') throw new Error('x'); }",
+        "function transform(e) { e.table = 'orders'; e.after[0].id = 7; e.kafka = e.kafka; }",
+    };
+    mp_t a, b;
+    mp_init(&a);
+    mp_init(&b);
+    pack_event(&a, "orders", "new", true);
+    pack_event(&b, "users", "old", false);
+    for (size_t k = 0; k < sizeof(readers) / sizeof(readers[0]); k++) {
+        run_t r;
+        run_script(&rc_script_lua, readers[k], &a, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("case %zu: %s", k, err_of(&r, 0));
+        }
+        assert_int_equal(r.out.size, a.sb.size);
+        assert_memory_equal(r.out.data, a.sb.data, a.sb.size);
+        run_free(&r);
+    }
+    for (size_t k = 0; k < sizeof(js_readers) / sizeof(js_readers[0]); k++) {
+        run_t r;
+        run_script(&rc_script_js, js_readers[k], &a, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("js case %zu: %s", k, err_of(&r, 0));
+        }
+        assert_int_equal(r.out.size, a.sb.size);
+        assert_memory_equal(r.out.data, a.sb.data, a.sb.size);
+        run_free(&r);
+    }
+    /* events that do not fit the lazy index (more than 64 fields, a key that is not a string)
+     * are converted whole: still sent byte for byte, and still scriptable */
+    for (int shape = 0; shape < 2; shape++) {
+        mp_t w;
+        mp_init(&w);
+        msgpack_pack_map(&w.pk, shape == 0 ? 70 : 3);
+        s(&w, "kafka"), msgpack_pack_map(&w.pk, 1), s(&w, "topic"), s(&w, "shop.orders");
+        s(&w, "table"), s(&w, "orders");
+        if (shape == 0) {
+            for (int i = 0; i < 68; i++) {
+                char k[16];
+                snprintf(k, sizeof(k), "f%d", i);
+                s(&w, k), msgpack_pack_int(&w.pk, i);
+            }
+        } else {
+            msgpack_pack_int(&w.pk, 1), s(&w, "a number key");
+        }
+        /* (JS object keys are strings: a number key comes back as a string) */
+        for (int en = 0; en < (shape == 0 ? 2 : 1); en++) {
+            run_t r;
+            run_script(engines[en],
+                       en == 0 ? "function transform(e) assert(e.table == 'orders') end"
+                               : "function transform(e) { if (e.table !== 'orders') throw 1; }",
+                       &w, 1, &r);
+            if (r.res[0].status != RC_SCRIPT_SENT) {
+                fail_msg("%s shape %d: %s", engines[en]->name, shape, err_of(&r, 0));
+            }
+            assert_int_equal(r.out.size, w.sb.size);
+            assert_memory_equal(r.out.data, w.sb.data, w.sb.size);
+            run_free(&r);
+        }
+        msgpack_sbuffer_destroy(&w.sb);
+    }
+    /* table.insert writes past __newindex: the key is still sent */
+    run_t r;
+    run_script(&rc_script_lua, "function transform(e) table.insert(e, 'x') end", &a, 1, &r);
+    assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+    assert_int_equal(r.out.size, a.sb.size + 3); /* fixint 1 and fixstr "x" */
+    assert_int_equal((uint8_t)r.out.data[0], 0x88);
+    run_free(&r);
+    /* rawset adds a key as an assignment does */
+    run_script(&rc_script_lua, "function transform(e) rawset(e, 'zz', 1) end", &a, 1, &r);
+    assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+    assert_int_equal(r.out.size, a.sb.size + 4); /* fixstr "zz" (3 bytes) and fixint 1 */
+    assert_memory_equal(r.out.data + 1, a.sb.data + 1, a.sb.size - 1);
+    assert_int_equal((uint8_t)r.out.data[0], 0x88); /* a map of 8 */
+    run_free(&r);
+
+    /* kept past its batch */
+    static const char keep_lua[] =
+        "function transform(e)\n"
+        "  if saved then local s = saved; saved = nil; return {s, e} end\n"
+        "  saved = e; return ACTION_DROP\n"
+        "end";
+    static const char keep_js[] = "var saved = null;\n"
+                                  "function transform(e) {\n"
+                                  "  if (saved) { var s = saved; saved = null; return [s, e]; }\n"
+                                  "  saved = e; return ACTION_DROP;\n"
+                                  "}";
+    for (int en = 0; en < 2; en++) {
+        const rc_script_engine_t *eng = engines[en];
+        const char *keep = en == 0 ? keep_lua : keep_js;
+        char errstr[512];
+        void *vm = eng->create(en == 0 ? "t.lua" : "t.js", keep, strlen(keep), 0, 0, errstr,
+                               sizeof(errstr));
+        if (!vm) {
+            fail_msg("%s", errstr);
+        }
+        msgpack_sbuffer first;
+        msgpack_sbuffer_init(&first);
+        msgpack_sbuffer_write(&first, a.sb.data, a.sb.size);
+        bool run = true;
+        rc_span_t span = {(const uint8_t *)first.data, first.size};
+        run_t r1, r2;
+        msgpack_sbuffer_init(&r1.out);
+        r1.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(eng->transform_batch(vm, &span, &run, 1, &r1.out, r1.res, &r1.errs, errstr,
+                                              sizeof(errstr)),
+                         RC_OK);
+        assert_int_equal(r1.res[0].status, RC_SCRIPT_DROPPED);
+        memset(first.data, 0xc1, first.size); /* the first batch's input is gone */
+        msgpack_sbuffer_destroy(&first);
+        span = (rc_span_t){(const uint8_t *)b.sb.data, b.sb.size};
+        msgpack_sbuffer_init(&r2.out);
+        r2.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(eng->transform_batch(vm, &span, &run, 1, &r2.out, r2.res, &r2.errs, errstr,
+                                              sizeof(errstr)),
+                         RC_OK);
+        if (r2.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("%s: %s", eng->name, err_of(&r2, 0));
+        }
+        assert_int_equal(r2.res[0].n_out, 2);
+        assert_int_equal(r2.out.size, a.sb.size + b.sb.size);
+        assert_memory_equal(r2.out.data, a.sb.data, a.sb.size);
+        assert_memory_equal(r2.out.data + a.sb.size, b.sb.data, b.sb.size);
+        run_free(&r1);
+        run_free(&r2);
+        eng->destroy(vm);
+    }
+    msgpack_sbuffer_destroy(&a.sb);
+    msgpack_sbuffer_destroy(&b.sb);
 }
 
 /* The mutation case against an event built by hand: changed values, a removed key, an added
@@ -731,7 +925,7 @@ static void test_time_budget_stops_endless_loops_at_load(void **state) {
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         char errstr[512] = "";
-        void *vm = cases[k].e->create(cases[k].file, cases[k].src, strlen(cases[k].src), 100,
+        void *vm = cases[k].e->create(cases[k].file, cases[k].src, strlen(cases[k].src), 100, 0,
                                       errstr, sizeof(errstr));
         if (vm || !strstr(errstr, cases[k].want)) {
             fail_msg("case %zu: got '%s', want '%s'", k, errstr, cases[k].want);
@@ -739,12 +933,78 @@ static void test_time_budget_stops_endless_loops_at_load(void **state) {
     }
     /* a budget at load leaves a quick script usable */
     char errstr[512];
-    void *vm =
-        rc_script_lua.create("t.lua", "function transform(e) end", 25, 100, errstr, sizeof(errstr));
+    void *vm = rc_script_lua.create("t.lua", "function transform(e) end", 25, 100, 0, errstr,
+                                    sizeof(errstr));
     if (!vm) {
         fail_msg("%s", errstr);
     }
     rc_script_lua.destroy(vm);
+}
+
+/* The top level of a script runs under the memory cap too: a script that allocates without
+ * bound while it loads fails to load with a message that names the cap, and the process
+ * goes on (a VM with the same cap and a modest top level still loads and runs). */
+static void test_memory_cap_stops_bombs_at_load(void **state) {
+    (void)state;
+    static const struct {
+        const rc_script_engine_t *e;
+        const char *file, *src, *want;
+    } cases[] = {
+        {&rc_script_lua, "t.lua",
+         "local t = {}\nfor i = 1, 1e9 do t[i] = {i = i, s = 'k' .. i} end\n"
+         "function transform(e) end",
+         "t.lua: not enough memory while the top level of the script ran (the script's memory "
+         "limit is 16 MiB)"},
+        {&rc_script_lua, "t.lua", "big = string.rep('x', 1e9)\nfunction transform(e) end",
+         "(the script's memory limit is 16 MiB)"},
+        /* caught and raised again as a string: still the cap's message */
+        {&rc_script_lua, "t.lua",
+         "local ok, err = pcall(string.rep, 'x', 1e9)\nerror(err, 0)\nfunction transform(e) end",
+         "(the script's memory limit is 16 MiB)"},
+        {&rc_script_js, "t.js",
+         "var t = [], s = 'x';\nfor (;;) { s = s + s; t.push(s + '.'); }\n"
+         "function transform(e) {}",
+         "t.js:2: Error: alloc failed (while the top level of the script ran: the script's "
+         "memory limit is 16 MiB)"},
+        {&rc_script_js, "t.js",
+         "var t = [];\nfor (var i = 0; ; i++) t.push({i: i, s: 'k' + i});\nfunction transform(e) "
+         "{}",
+         "the script's memory limit is 16 MiB)"},
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char errstr[512] = "";
+        void *vm = cases[k].e->create(cases[k].file, cases[k].src, strlen(cases[k].src), 0,
+                                      16 << 20, errstr, sizeof(errstr));
+        if (vm || !strstr(errstr, cases[k].want)) {
+            fail_msg("case %zu: got '%s', want '%s'", k, errstr, cases[k].want);
+        }
+        /* the same cap leaves room for a top level that allocates a little, and the VM runs */
+        const char *ok = cases[k].e == &rc_script_lua
+                             ? "local t = {} for i = 1, 1000 do t[i] = 'k' .. i end\n"
+                               "function transform(e) e.kafka.topic = t[7] end"
+                             : "var t = []; for (var i = 1; i <= 1000; i++) t[i] = 'k' + i;\n"
+                               "function transform(e) { e.kafka.topic = t[7]; }";
+        vm = cases[k].e->create(cases[k].file, ok, strlen(ok), 0, 16 << 20, errstr, sizeof(errstr));
+        if (!vm) {
+            fail_msg("case %zu: %s", k, errstr);
+        }
+        rc_span_t span = {(const uint8_t *)in.sb.data, in.sb.size};
+        bool run = true;
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(cases[k].e->transform_batch(vm, &span, &run, 1, &r.out, r.res, &r.errs,
+                                                     errstr, sizeof(errstr)),
+                         RC_OK);
+        assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        assert_non_null(memmem(r.out.data, r.out.size, "k7", 2));
+        run_free(&r);
+        cases[k].e->destroy(vm);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
 }
 
 /* rc_script_test (transform-test, POST /v1/transform/test) on a script given as text. */
@@ -1018,6 +1278,50 @@ static char *write_script(const char *dir, const char *name, const char *src) {
     return path;
 }
 
+/* The match patterns remember the last name they were run on: events of alternating tables
+ * in one batch, and a second batch, each get their own answer. */
+static void test_chain_match_alternating_tables(void **state) {
+    (void)state;
+    static const char src[] = "function transform(e) e.kafka.topic = 'matched' end";
+    rc_transform_spec_t spec = {"lua", "m.lua", "sh.p", "users|admins", 0, 0, src, sizeof(src) - 1};
+    char errstr[512];
+    rc_transform_chain_t *c =
+        rc_transform_chain_new("p", &spec, 1, NULL, RC_ON_ERROR_FAIL, errstr, sizeof(errstr));
+    if (!c) {
+        fail_msg("%s", errstr);
+    }
+    static const char *const tables[] = {"users", "orders", "users", "orders", "admins", "usersx"};
+    static const bool want[] = {true, false, true, false, true, false};
+    for (int round = 0; round < 2; round++) {
+        mp_t in;
+        mp_init(&in);
+        for (size_t i = 0; i < 6; i++) {
+            pack_event(&in, tables[i], "new", false);
+        }
+        uint32_t n = 6, mark = 0;
+        size_t mark_off;
+        assert_int_equal(
+            rc_transform_chain_run(c, &in.sb, &n, &mark, &mark_off, errstr, sizeof(errstr)), RC_OK);
+        assert_int_equal(n, 6);
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (size_t i = 0; i < 6; i++) {
+            const uint8_t *ev = cur, *kafka, *topic;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            assert_int_equal(rc_mp_map_find(ev, cur, "kafka", &kafka), RC_OK);
+            assert_int_equal(rc_mp_map_find(kafka, cur, "topic", &topic), RC_OK);
+            const char *t;
+            uint32_t tn;
+            assert_int_equal(rc_mp_read_str(&topic, cur, &t, &tn), RC_OK);
+            bool matched = tn == 7 && memcmp(t, "matched", 7) == 0;
+            if (matched != want[i]) {
+                fail_msg("round %d event %zu (%s): topic %.*s", round, i, tables[i], (int)tn, t);
+            }
+        }
+        msgpack_sbuffer_destroy(&in.sb);
+    }
+    rc_transform_chain_destroy(c);
+}
+
 static void test_chain_matches_chains_and_applies_the_error_policy(void **state) {
     (void)state;
     char dir[] = "/tmp/rc_test_transform_XXXXXX";
@@ -1225,7 +1529,10 @@ int main(void) {
         cmocka_unit_test(test_udf_errors_name_the_udf_at_the_scripts_line),
         cmocka_unit_test(test_plugin_udfs_are_globals_in_both_engines),
         cmocka_unit_test(test_time_budget_stops_endless_loops_at_load),
+        cmocka_unit_test(test_memory_cap_stops_bombs_at_load),
+        cmocka_unit_test(test_events_load_lazily_and_stay_whole),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
+        cmocka_unit_test(test_chain_match_alternating_tables),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
     };
