@@ -699,16 +699,20 @@ static const rc_config_key_t position_keys[] = {
     {.name = "file",
      .type = RC_CONFIG_STRING,
      .offset = offsetof(rc_position_config_t, file),
-     .flags = RC_CONFIG_REQUIRED,
      .check = check_binlog_file,
-     .desc = "Binlog file to start reading at, e.g. mysql-bin.000042."},
+     .desc = "Binlog file to start reading at, e.g. mysql-bin.000042 (with pos)."},
     {.name = "pos",
      .type = RC_CONFIG_U32,
      .offset = offsetof(rc_position_config_t, pos),
      .min = 4,
      .max = 4294967295.0,
-     .flags = RC_CONFIG_REQUIRED,
      .desc = "Byte offset in that file of a transaction boundary (4 = its first event)."},
+    {.name = "start",
+     .type = RC_CONFIG_STRING,
+     .offset = offsetof(rc_position_config_t, start),
+     .check = check_start,
+     .desc = "Instead of file and pos, any form of source.start: earliest, latest, gtid:<set>, "
+             "file:<name>:<pos> or timestamp:<iso8601>."},
 };
 static const rc_config_table_t position_table = {position_keys, ARRAY_LEN(position_keys), NULL};
 
@@ -1053,6 +1057,21 @@ rc_err_t rc_config_position_parse(const char *text, size_t len, rc_position_conf
                                            text ? text : "", text ? len : 0,
                                            RC_CONFIG_PARSE_JSON | RC_CONFIG_PARSE_ENV_SECRETS_ONLY,
                                            field, field_size, errstr, errstr_size);
+    const char *missing = NULL, *why = NULL;
+    if (rc == RC_OK && out->start && (out->file || out->pos)) {
+        missing = "start";
+        why = "give either start, or file and pos, not both";
+    } else if (rc == RC_OK && !out->start && !out->file) {
+        missing = "file";
+        why = "required key is missing (give file and pos, or start)";
+    } else if (rc == RC_OK && !out->start && !out->pos) {
+        missing = "pos";
+        why = "required key is missing (the byte offset in file)";
+    }
+    if (missing) {
+        snprintf(field, field_size, "%s", missing);
+        rc = rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "request body: %s: %s", missing, why);
+    }
     if (rc != RC_OK) {
         rc_config_position_free(out);
     }

@@ -143,11 +143,13 @@ rc_pipeline_config_t *rc_config_pipeline_parse(const char *name, const char *dir
                                                size_t field_size, char *errstr, size_t errstr_size);
 void rc_config_pipeline_destroy(rc_pipeline_config_t *pc);
 
-/* A binlog position sent by a client (PATCH /v1/pipelines/{name}/position), checked by a key
- * table like the rest: {"file": "mysql-bin.000042", "pos": 4}. */
+/* Where a client moves a stopped pipeline (PATCH /v1/pipelines/{name}/position), checked by a
+ * key table like the rest: {"file": "mysql-bin.000042", "pos": 4}, or {"start": "gtid:..."} with
+ * any form of source.start. Exactly one of the two. */
 typedef struct rc_position_config {
     char *file;
     uint32_t pos;
+    char *start;
 } rc_position_config_t;
 rc_err_t rc_config_position_parse(const char *text, size_t len, rc_position_config_t *out,
                                   char *field, size_t field_size, char *errstr, size_t errstr_size);

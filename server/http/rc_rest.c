@@ -723,7 +723,13 @@ static int on_pipeline(rc_rest_t *r, h2o_req_t *req, const char *name, size_t na
                                          sizeof(errstr)) != RC_OK) {
                 return send_error_field(req, 400, "Bad Request", errstr, field);
             }
-            rc_err_t err = rc_pipeline_ctl_seek(r->ctl, p, at.file, at.pos, errstr, sizeof(errstr));
+            char spec[1024];
+            if (at.start) {
+                snprintf(spec, sizeof(spec), "%s", at.start);
+            } else {
+                snprintf(spec, sizeof(spec), "file:%s:%u", at.file, (unsigned)at.pos);
+            }
+            rc_err_t err = rc_pipeline_ctl_seek(r->ctl, p, spec, errstr, sizeof(errstr));
             rc_config_position_free(&at);
             if (err != RC_OK) {
                 return send_error(req, 409, "Conflict", errstr);

@@ -104,6 +104,7 @@ struct rc_pipeline {
 
     /* positions in Kafka (rc_state) */
     rc_state_t *store;       /* created by rc_pipeline_start */
+    char seek[1024];         /* a start form set over REST for the next start, or "" */
     rc_gtid_set_t *executed; /* reader: GTIDs of every transaction read (and before the start) */
     bool executed_known;     /* reader: `executed` holds everything before the start too */
     bool state_checked;      /* reader: the stored position was looked up */
@@ -787,11 +788,13 @@ static rc_err_t start_from_saved(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posit
     return RC_OK;
 }
 
-/* source.start, when there is no stored position. @thread reader */
-static rc_err_t start_from_config(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_position_t *pos,
-                                  bool *by_gtid, char *errstr, size_t errstr_size) {
+/* A start form: source.start when there is no stored position, or a seek over REST.
+ * @thread reader */
+static rc_err_t start_from_spec(rc_pipeline_t *p, rc_mysql_t *m, const char *spec,
+                                rc_mysql_position_t *pos, bool *by_gtid, char *errstr,
+                                size_t errstr_size) {
     rc_start_t st;
-    rc_err_t err = rc_start_parse(p->pc->source.start, &st, errstr, errstr_size);
+    rc_err_t err = rc_start_parse(spec, &st, errstr, errstr_size);
     if (err != RC_OK) {
         return err;
     }
@@ -816,7 +819,7 @@ static rc_err_t start_from_config(rc_pipeline_t *p, rc_mysql_t *m, rc_mysql_posi
     case RC_START_EARLIEST:
     case RC_START_LATEST:
     case RC_START_FILE:
-        err = rc_mysql_resolve_start(m, p->pc->source.start, pos, errstr, errstr_size);
+        err = rc_mysql_resolve_start(m, spec, pos, errstr, errstr_size);
         if (err == RC_OK) {
             err = executed_at(p, m, pos, errstr, errstr_size);
         }
@@ -885,10 +888,13 @@ static void *reader_main(void *arg) {
             by_gtid = resume->gtid_mode;
             snprintf(pos.file, sizeof(pos.file), "%s", resume->file);
             pos.pos = resume->pos;
-        } else if (p->have_saved) {
+        } else if (p->have_saved && !p->seek[0]) {
             err = start_from_saved(p, m, &pos, &by_gtid, errstr, sizeof(errstr));
         } else {
-            err = start_from_config(p, m, &pos, &by_gtid, errstr, sizeof(errstr));
+            const char *spec = p->seek[0]            ? p->seek
+                               : p->pc->source.start ? p->pc->source.start
+                                                     : "earliest";
+            err = start_from_spec(p, m, spec, &pos, &by_gtid, errstr, sizeof(errstr));
         }
         if (err != RC_OK) {
             goto retry;
@@ -920,6 +926,7 @@ static void *reader_main(void *arg) {
             resume->pos = pos.pos;
             resume->known = true;
             resume->gtid_mode = by_gtid;
+            p->seek[0] = '\0'; /* a seek is done once the stream starts there */
         }
         dec = rc_binlog_new(&opts);
         if (!dec || rc_binlog_set_position(dec, pos.file, pos.pos) != RC_OK) {
@@ -1839,6 +1846,7 @@ void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
         return; /* src gave up on messages: p resumes from the stored position instead */
     }
     p->resume = src->resume;
+    memcpy(p->seek, src->seek, sizeof(p->seek));
     if (src->executed && (p->executed = rc_gtid_set_copy(src->executed)) != NULL) {
         p->executed_known = src->executed_known;
     }
@@ -1849,15 +1857,27 @@ void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src) {
     pthread_mutex_unlock(&p->lock);
 }
 
-void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos) {
-    snprintf(p->resume.file, sizeof(p->resume.file), "%s", file);
-    p->resume.pos = pos;
-    p->resume.known = true; /* also over a position stored in Kafka */
-    p->resume.gtid_mode = false;
+void rc_pipeline_seek(rc_pipeline_t *p, const char *start) {
+    snprintf(p->seek, sizeof(p->seek), "%s", start);
+    p->resume.known = false;
+    /* the set before the new start is learned there (a set of the old position would claim
+     * transactions the seek goes back over, or miss the ones it skips) */
+    rc_gtid_set_destroy(p->executed);
+    p->executed = NULL;
+    p->executed_known = false;
+    rc_start_t st;
     pthread_mutex_lock(&p->lock);
-    snprintf(p->position.file, sizeof(p->position.file), "%s", file);
-    p->position.pos = pos;
+    p->position.file[0] = '\0';
+    p->position.pos = 0;
     p->position.gtid[0] = '\0';
+    char why[256];
+    if (rc_start_parse(start, &st, why, sizeof(why)) == RC_OK) {
+        if (st.kind == RC_START_FILE) { /* known now: shown until the first transaction */
+            snprintf(p->position.file, sizeof(p->position.file), "%s", st.file);
+            p->position.pos = st.pos;
+        }
+        rc_start_clear(&st);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -104,8 +104,10 @@ void rc_pipeline_pause(rc_pipeline_t *p);
  * gave up on undelivered messages, p starts from the stored position instead. Used when a
  * pipeline's config is replaced. */
 void rc_pipeline_continue_from(rc_pipeline_t *p, rc_pipeline_t *src);
-/* Makes p (stopped, not running) start at binlog file:pos on its next start. */
-void rc_pipeline_seek(rc_pipeline_t *p, const char *file, uint64_t pos);
+/* Makes p (stopped, not running) begin at `start` (any form of source.start, checked by the
+ * caller) on its next start, over its stored position; the executed GTID set is learned anew
+ * there, as for a first start. */
+void rc_pipeline_seek(rc_pipeline_t *p, const char *start);
 void rc_pipeline_resume(rc_pipeline_t *p);
 
 /* PUT .../transform. Compiles specs (each with source set) as p's scripts would be: pc's time

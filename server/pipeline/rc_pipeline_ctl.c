@@ -809,8 +809,8 @@ static rc_ctl_result_t check_free(rc_pipeline_ctl_t *c, const rc_pipeline_config
     return RC_CTL_OK;
 }
 
-rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *file,
-                              uint64_t pos, char *errstr, size_t errstr_size) {
+rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *start,
+                              char *errstr, size_t errstr_size) {
     entry_t *e = entry_of(c, p);
     if (!e) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "unknown pipeline");
@@ -829,9 +829,9 @@ rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char
                         "pipeline %s is %s: stop it before moving its position",
                         rc_pipeline_name(p), rc_pipeline_state_name(st));
     } else {
-        rc_pipeline_seek(p, file, pos);
-        rc_info("pipeline", "pipeline %s: next start at %s:%llu (set over REST)",
-                rc_pipeline_name(p), file, (unsigned long long)pos);
+        rc_pipeline_seek(p, start);
+        rc_info("pipeline", "pipeline %s: next start at %s (set over REST)", rc_pipeline_name(p),
+                start);
     }
     pthread_mutex_unlock(&c->lock);
     return err;

@@ -109,10 +109,11 @@ struct rc_buf;
 void rc_pipeline_ctl_write_transforms(rc_pipeline_ctl_t *c, rc_pipeline_t *p, struct rc_buf *out);
 
 /* PATCH .../position: p (read lock held) must be stopped (STOPPED, FAILED or never started) and
- * no change in progress; its next start reads from file:pos. RC_ERR_INVALID (a conflict, errstr
- * says why) otherwise. The seek wins over the position stored in Kafka for that start. */
-rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *file,
-                              uint64_t pos, char *errstr, size_t errstr_size);
+ * no change in progress; its next start begins at `start` (any form of source.start).
+ * RC_ERR_INVALID (a conflict, errstr says why) otherwise. The seek wins over the position stored
+ * in Kafka for that start. */
+rc_err_t rc_pipeline_ctl_seek(rc_pipeline_ctl_t *c, rc_pipeline_t *p, const char *start,
+                              char *errstr, size_t errstr_size);
 
 /* A job thread of the REST layer is about to run (false: the server is shutting down, refuse
  * the request) / has ended. While one runs the controller is busy (rc_pipeline_ctl_busy). */

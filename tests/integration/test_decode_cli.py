@@ -4,6 +4,7 @@ writer. Expected values come from tests/data/binlog/ORIGIN.md (the fixtures' MAN
 import json
 import os
 import subprocess
+import zlib
 from pathlib import Path
 
 DATA = Path(os.environ.get("RC_TEST_DATA", Path(__file__).resolve().parents[1] / "data")) / "binlog"
@@ -51,11 +52,41 @@ def test_negative_time_beyond_24_hours():
     assert [e["after"][0]["col_1"] for e in events] == ["-507:48:27"]
 
 
-def test_undecodable_column_fails_naming_file_offset_and_column():
+def test_vector_columns_as_float_arrays():
     rc, events, err = decode(DATA / "rust_mysql_common/vector.binlog")
+    assert rc == 0, err
+    first = events[0]
+    assert (first["table"], first["meta"]["binlog_pos"]) == ("foo", 1085)  # MANIFEST
+    assert first["after"] == [{"id": 1, "vector_column": [1.1, 2.2, 3.3]}]
+    assert events[1]["after"] == [{"id": 2, "vector_column": [1.0, -1.0, 0.0]}]
+
+
+def test_undecodable_column_fails_naming_file_offset_and_column(tmp_path):
+    """The fixture with its VECTOR column's type changed to 243 (MYSQL_TYPE_INVALID), which no
+    server writes: the decoder stops and says where and what."""
+    data = bytearray((DATA / "rust_mysql_common/vector.binlog").read_bytes())
+    p, patched = 4, 0
+    while p < len(data):
+        size = int.from_bytes(data[p + 9:p + 13], "little")
+        if data[p + 4] == 19 and not patched:  # the first TABLE_MAP: foo (id INT, vector_column)
+            body = p + 19
+            at = body + 8  # table id (6) and flags (2)
+            at += 1 + data[at] + 1  # schema name and NUL
+            at += 1 + data[at] + 1  # table name and NUL
+            ncols = data[at]
+            types = data[at + 1:at + 1 + ncols]
+            assert 242 in types, types
+            data[at + 1 + types.index(242)] = 243
+            crc = zlib.crc32(bytes(data[p:p + size - 4]))
+            data[p + size - 4:p + size] = crc.to_bytes(4, "little")
+            patched = 1
+        p += size
+    path = tmp_path / "vector-invalid.binlog"
+    path.write_bytes(bytes(data))
+    rc, events, err = decode(path)
     assert rc == 1
-    assert "vector.binlog at offset" in err
-    assert "vector_column" in err and "VECTOR" in err
+    assert "vector-invalid.binlog at offset" in err, err
+    assert "vector_column" in err and "243" in err, err
 
 
 def test_missing_file_and_bad_option():

@@ -4,6 +4,7 @@ directory; SIGTERM within the shutdown grace; the end-to-end latency and drop me
 Real binary, real MariaDB and Kafka. Every response is checked against openapi.yaml (test_rest.Api).
 """
 
+import datetime
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import KAFKA_BROKERS, REPO, consume, master_status
+from conftest import KAFKA_BROKERS, REPO, consume, last_gtid, master_status
 from test_rest import TOKEN, Api, Writer, delivered, free_port, pipeline
 
 DROP_LUA = "function transform(e)\n  if e.after[1].id % 4 == 0 then return ACTION_DROP end\nend\n"
@@ -408,6 +409,51 @@ def test_seek_a_stopped_pipeline_and_read_again_from_there(mysql, db, rowcast, t
     st = api.wait("sk", delivered(45), "the last 15 rows again")
     assert st["counters"]["events_read"] == 45, st
     assert ids(f"{db}.t.sk", 45, proc) == list(range(30)) + list(range(15, 30))
+
+
+def test_seek_by_gtid_and_by_time_over_the_stored_position(mysql, db, rowcast, tmp_path):
+    """PATCH .../position with {"start": ...} takes every form of source.start. The executed
+    GTID set is learned anew where the seek lands, so the stored position describes it."""
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = master_status(mysql)
+    port = free_port()
+    proc, api = serve(rowcast, server_config(tmp_path, port), port)
+    assert api.call("POST", "/v1/pipelines", token=TOKEN, body=pipeline("sg", db, start)).status \
+        == 201
+    w = Writer(mysql, db)
+    w.tx(5)  # ids 0..14
+    fifth = last_gtid(mysql)
+    time.sleep(1.2)  # binlog times are whole seconds
+    middle = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    time.sleep(1.2)
+    w.tx(5)  # ids 15..29
+    tenth = last_gtid(mysql)
+    api.wait("sg", delivered(30), "30 delivered")
+
+    def stop():
+        assert api.call("PUT", "/v1/pipelines/sg/stop", token=TOKEN).status == 202
+        return api.wait("sg", lambda st: st["state"] == "STOPPED", "STOPPED")
+
+    def again(body, total):
+        r = api.call("PATCH", "/v1/pipelines/sg/position", token=TOKEN, body=body)
+        assert r.status == 200, r.body
+        assert r.json() is None  # known once the pipeline has read a transaction there
+        assert api.call("POST", "/v1/pipelines/sg/restart", token=TOKEN).status == 202
+        return api.wait("sg", delivered(total), f"{total} delivered")
+
+    stop()
+    again({"start": f"gtid:{fifth}"}, 45)  # after the fifth transaction
+    st = stop()
+    assert st["checkpoint"]["gtid_set"] == tenth, st["checkpoint"]
+    again({"start": f"timestamp:{middle}"}, 60)  # the transactions after the pause
+    assert ids(f"{db}.t.sg", 60, proc) == list(range(30)) + list(range(15, 30)) * 2
+
+    for body, field in (({"start": "gtid:nonsense"}, "start"), ({"file": "x-bin.000001"}, "pos"),
+                        ({"pos": 4}, "file"), ({"start": "earliest", "file": "x", "pos": 4}, "start")):
+        r = api.call("PATCH", "/v1/pipelines/sg/position", token=TOKEN, body=body)
+        assert r.status == 400, (body, r.body)
+        assert r.json()["field"] == field, (body, r.body)
 
 
 def test_transform_replaced_live_and_kept_across_a_restart(mysql, db, rowcast, tmp_path):

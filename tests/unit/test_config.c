@@ -375,17 +375,33 @@ static void test_config_position_body_is_checked_by_a_table(void **state) {
         {"{\"file\": \"x\", \"pos\": 4294967296}", "pos",
          "request body:1: pos: expected an integer from 4 to 4294967295, got \"4294967296\""},
         {"{\"file\": \"x\", \"pos\": 9, \"gtid\": \"\"}", "gtid",
-         "request body:1: gtid: unknown key (known: file, pos)"},
-        {"{\"pos\": 9}", "file", "request body:1: file: required key is missing"},
+         "request body:1: gtid: unknown key (known: file, pos, start)"},
+        {"{\"pos\": 9}", "file",
+         "request body: file: required key is missing (give file and pos, or start)"},
+        {"{\"file\": \"x\"}", "pos",
+         "request body: pos: required key is missing (the byte offset in file)"},
+        {"{\"start\": \"latest\", \"file\": \"x\", \"pos\": 9}", "start",
+         "request body: start: give either start, or file and pos, not both"},
+        {"{\"start\": \"gtid:\"}", "start", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(rc_config_position_parse(bad[i][0], strlen(bad[i][0]), &at, field,
                                                   sizeof field, err, sizeof err),
                          RC_ERR_INVALID);
         assert_string_equal(field, bad[i][1]);
-        assert_string_equal(err, bad[i][2]);
+        if (bad[i][2]) {
+            assert_string_equal(err, bad[i][2]);
+        }
         assert_null(at.file);
+        assert_null(at.start);
     }
+    const char *gtid = "{\"start\": \"gtid:0-1-42\"}";
+    assert_int_equal(
+        rc_config_position_parse(gtid, strlen(gtid), &at, field, sizeof field, err, sizeof err),
+        RC_OK);
+    assert_string_equal(at.start, "gtid:0-1-42");
+    assert_null(at.file);
+    rc_config_position_free(&at);
 }
 
 static char tmpdir[64];
