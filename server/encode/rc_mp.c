@@ -336,6 +336,16 @@ static bool key_eq(const char *k, const char *s, uint32_t n) {
     return k[n] == '\0';
 }
 
+/* Skips one object: a scalar or fixstr by the table, anything else by rc_mp_skip. */
+static inline rc_err_t skip_one(const uint8_t **p, const uint8_t *end) {
+    const uint8_t *q = *p;
+    if (q < end && k_size[q[0]] && (size_t)(end - q) >= k_size[q[0]]) {
+        *p = q + k_size[q[0]];
+        return RC_OK;
+    }
+    return rc_mp_skip(p, end);
+}
+
 rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *const *keys, size_t n,
                         const uint8_t **vals, const uint8_t **after) {
     const uint8_t *p = map;
@@ -344,25 +354,45 @@ rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *cons
     if (err != RC_OK) {
         return err;
     }
+    /* the keys' lengths once, so that most keys are ruled out by length and first byte */
+    size_t klen[32];
+    bool by_len = n <= sizeof klen / sizeof klen[0];
     for (size_t j = 0; j < n; j++) {
         vals[j] = NULL;
+        if (by_len) {
+            klen[j] = strlen(keys[j]);
+        }
     }
     for (uint32_t i = 0; i < count; i++) {
         const char *s;
         uint32_t slen;
         size_t j = n;
-        if (rc_mp_read_str(&p, end, &s, &slen) == RC_OK) {
+        const uint8_t *k = p;
+        bool is_str = true;
+        if (k < end && (k[0] & 0xe0) == 0xa0 && (size_t)(end - k) > (k[0] & 0x1fu)) {
+            s = (const char *)k + 1; /* fixstr, the usual key */
+            slen = k[0] & 0x1fu;
+            p = k + 1 + slen;
+        } else if (rc_mp_read_str(&p, end, &s, &slen) != RC_OK) {
+            is_str = false;
+            if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+                return err;
+            }
+        }
+        if (is_str) {
             for (j = 0; j < n; j++) {
-                /* the first byte rules out most keys without a call */
-                if (!vals[j] && keys[j][0] == (slen ? s[0] : '\0') && key_eq(keys[j], s, slen)) {
+                if (vals[j]) {
+                    continue;
+                }
+                if (by_len ? klen[j] == slen && (slen == 0 || (keys[j][0] == s[0] &&
+                                                               memcmp(keys[j], s, slen) == 0))
+                           : key_eq(keys[j], s, slen)) {
                     vals[j] = p;
                     break;
                 }
             }
-        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
-            return err;
         }
-        if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+        if ((err = skip_one(&p, end)) != RC_OK) {
             return err;
         }
     }

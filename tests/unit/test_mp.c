@@ -455,6 +455,42 @@ static void test_mp_map_pick_one_pass(void **state) {
     msgpack_sbuffer_destroy(&m.sb);
 }
 
+/* An empty key is a key like any other; so is a long list of keys (past the lengths kept). */
+static void test_mp_map_pick_empty_key_and_many_keys(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    mp_str(&m, "k1"), msgpack_pack_int(&m.pk, 1);
+    mp_str(&m, ""), msgpack_pack_int(&m.pk, 2);
+    mp_str(&m, "k39"), msgpack_pack_int(&m.pk, 3);
+    const uint8_t *d = (const uint8_t *)m.sb.data, *end = d + m.sb.size, *v[40];
+    static const char *const two[] = {"k", ""};
+    assert_int_equal(rc_mp_map_pick(d, end, two, 2, v, NULL), RC_OK);
+    assert_null(v[0]);
+    assert_int_equal(v[1][0], 2);
+    char names[40][4];
+    const char *many[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "k%d", i);
+        many[i] = names[i];
+    }
+    many[0] = "";
+    for (size_t n = 2; n <= 40; n++) {
+        assert_int_equal(rc_mp_map_pick(d, end, many, n, v, NULL), RC_OK);
+        assert_int_equal(v[0][0], 2);
+        assert_int_equal(v[1][0], 1);
+        for (size_t j = 2; j < n; j++) {
+            if (j == 39) {
+                assert_int_equal(v[j][0], 3);
+            } else {
+                assert_null(v[j]);
+            }
+        }
+    }
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mp_skip_every_type),
@@ -468,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_mp_map_find),
         cmocka_unit_test(test_mp_map_find_truncated),
         cmocka_unit_test(test_mp_map_pick_one_pass),
+        cmocka_unit_test(test_mp_map_pick_empty_key_and_many_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
