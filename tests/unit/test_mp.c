@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
