@@ -284,6 +284,7 @@ static inline char *u64_digits(char *end, uint64_t v) {
     return p;
 }
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 static inline int u64_len(uint64_t v) {
     int n = 1;
     while (v >= 10000) {
@@ -292,6 +293,7 @@ static inline int u64_len(uint64_t v) {
     }
     return n + (v >= 10) + (v >= 100) + (v >= 1000);
 }
+#endif
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* The 8 decimal digits of v < 10^8 (leading zeros included) as byte values 0..9, the first
@@ -788,24 +790,28 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
             err = rc_mp_skip(pp, end);
             continue;
         }
-        if (!first && (err = rc_buf_putc(out, ',')) != RC_OK) {
-            break;
-        }
-        first = false;
         const uint8_t *ks = (const uint8_t *)key;
         char *o;
         if (is_str && klen <= 16 && end - ks >= 16 && first_look16(ks) >= klen &&
-            (o = room(out, 20)) != NULL) {
-            /* a short key with nothing to escape, the usual column name: "key": at once */
+            (o = room(out, 21)) != NULL) {
+            /* a short key with nothing to escape, the usual column name: ,"key": at once */
+            size_t comma = !first;
             *pp = k;
+            o[0] = ',';
+            o += comma;
             o[0] = '"';
             memcpy(o + 1, ks, 16);
             o[1 + klen] = '"';
             o[2 + klen] = ':';
-            out->len += klen + 3;
+            out->len += comma + klen + 3;
+            first = false;
             err = write_value(out, pp, end, depth + 1);
             continue;
         }
+        if (!first && (err = rc_buf_putc(out, ',')) != RC_OK) {
+            break;
+        }
+        first = false;
         if (is_str) {
             *pp = k;
             err = put_string_in(out, ks, klen, end);

@@ -82,14 +82,6 @@ static inline rc_err_t ensure(rc_buf_t *out, size_t n) {
     return out->cap - out->len >= n ? RC_OK : rc_buf_reserve(out, n);
 }
 
-static inline rc_err_t put_varint(rc_buf_t *out, uint64_t v) {
-    if (ensure(out, 10) != RC_OK) {
-        return RC_ERR_NOMEM;
-    }
-    out->len = (size_t)(varint_at(out->data + out->len, v) - out->data);
-    return RC_OK;
-}
-
 /* A varint field; proto3 leaves zero out unless keep_zero (a oneof member). */
 static inline rc_err_t put_uint_field(rc_buf_t *out, uint32_t field, uint64_t v, bool keep_zero) {
     if (v == 0 && !keep_zero) {
