@@ -231,6 +231,10 @@ rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n) {
     return put_string(out, (const uint8_t *)s, n);
 }
 
+rc_err_t rc_json_write_string_in(rc_buf_t *out, const char *s, size_t n, const uint8_t *lim) {
+    return put_string_in(out, (const uint8_t *)s, n, lim);
+}
+
 static rc_err_t put_base64(rc_buf_t *out, const uint8_t *s, size_t n) {
     static const char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char *o = room(out, (n + 2) / 3 * 4 + 2);

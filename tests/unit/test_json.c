@@ -599,6 +599,36 @@ static void test_json_escape_at_every_position_and_length(void **state) {
     }
 }
 
+/* rc_json_write_string_in reads past the string (up to lim) but writes only the string. */
+static void test_json_write_string_in_a_buffer(void **state) {
+    (void)state;
+    const char buf[] = "ab\"c\\d\x01\xc3\xa9xyz\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"";
+    const uint8_t *lim = (const uint8_t *)buf + sizeof buf - 1;
+    static const char *const want[] = {
+        "\"\"",
+        "\"a\"",
+        "\"ab\"",
+        "\"ab\\\"\"",
+        "\"ab\\\"c\"",
+        "\"ab\\\"c\\\\\"",
+        "\"ab\\\"c\\\\d\"",
+        "\"ab\\\"c\\\\d\\u0001\"",
+        NULL, /* a UTF-8 sequence cut short */
+        "\"ab\\\"c\\\\d\\u0001\xc3\xa9\"",
+        "\"ab\\\"c\\\\d\\u0001\xc3\xa9x\"",
+    };
+    for (size_t n = 0; n < sizeof want / sizeof want[0]; n++) {
+        if (!want[n]) {
+            continue;
+        }
+        rc_buf_t out = RC_BUF_INIT;
+        assert_int_equal(rc_json_write_string_in(&out, buf, n, lim), RC_OK);
+        assert_int_equal(out.len, strlen(want[n]));
+        assert_memory_equal(out.data, want[n], out.len);
+        rc_buf_free(&out);
+    }
+}
+
 static void test_json_escape_every_control_char(void **state) {
     (void)state;
     static const char *const want[32] = {
@@ -1608,6 +1638,7 @@ int main(void) {
         cmocka_unit_test(test_json_floats_roundtrip_random),
         cmocka_unit_test(test_json_ints_every_digit_count),
         cmocka_unit_test(test_json_escape_at_every_position_and_length),
+        cmocka_unit_test(test_json_write_string_in_a_buffer),
         cmocka_unit_test(test_json_escape_every_control_char),
         cmocka_unit_test(test_json_escape_ascii_specials),
         cmocka_unit_test(test_json_escape_nul_inside_string),
