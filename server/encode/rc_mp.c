@@ -139,6 +139,16 @@ rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end) {
                 pending--;
                 continue;
             }
+            if (c == 0xd9 || c == 0xc4 || c == 0xc7) {
+                /* str 8, bin 8, ext 8: a one-byte length (ext: then its type byte) */
+                size_t head = c == 0xc7 ? 3 : 2;
+                if ((size_t)(end - q) < head || (size_t)(end - q) - head < q[1]) {
+                    return RC_ERR_TRUNCATED;
+                }
+                q += head + q[1];
+                pending--;
+                continue;
+            }
             if (c <= 0x9f) {
                 q++;
                 pending = pending - 1 + (c <= 0x8f ? 2 * (uint64_t)(c & 0x0f) : (c & 0x0fu));

@@ -109,6 +109,28 @@ static void test_mp_skip_stops_after_one_object(void **state) {
     assert_ptr_equal(p, two + 5);
 }
 
+/* str 8, bin 8 and ext 8 (skipped by their one-byte length) inside an array, cut anywhere. */
+static void test_mp_skip_8bit_lengths_truncated_at_every_cut(void **state) {
+    (void)state;
+    char s[256];
+    memset(s, 'y', sizeof s);
+    for (size_t len = 0; len < 200; len += 37) { /* every length stays below 256 */
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_array(&m.pk, 4);
+        msgpack_pack_str_with_body(&m.pk, s, len + 32); /* 32 and up: not a fixstr */
+        msgpack_pack_bin_with_body(&m.pk, s, len);
+        msgpack_pack_ext_with_body(&m.pk, s, len + 3, RC_EXT_DECIMAL); /* not 1/2/4/8/16 */
+        msgpack_pack_nil(&m.pk);
+        assert_int_equal((uint8_t)m.sb.data[1], 0xd9);
+        for (size_t cut = 0; cut < m.sb.size; cut++) {
+            check_skip(m.sb.data, cut, RC_ERR_TRUNCATED);
+        }
+        check_skip(m.sb.data, m.sb.size, RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+}
+
 static void pack_sample(mp_t *m) {
     msgpack_packer *pk = &m->pk;
     msgpack_pack_map(pk, 8);
@@ -497,6 +519,7 @@ int main(void) {
         cmocka_unit_test(test_mp_skip_every_type),
         cmocka_unit_test(test_mp_skip_stops_after_one_object),
         cmocka_unit_test(test_mp_skip_truncated_at_every_cut),
+        cmocka_unit_test(test_mp_skip_8bit_lengths_truncated_at_every_cut),
         cmocka_unit_test(test_mp_skip_invalid_and_huge),
         cmocka_unit_test(test_mp_read_map_and_array),
         cmocka_unit_test(test_mp_read_str_every_encoding),
