@@ -437,6 +437,19 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
     return RC_OK;
 }
 
+/* rc_mp_read_str with the fixstr of keys and short strings read inline. */
+static inline rc_err_t read_str(const uint8_t **pp, const uint8_t *end, const char **s,
+                                uint32_t *n) {
+    const uint8_t *p = *pp;
+    if (p < end && (p[0] & 0xe0) == 0xa0 && (size_t)(end - p) > (p[0] & 0x1fu)) {
+        *s = (const char *)p + 1;
+        *n = p[0] & 0x1fu;
+        *pp = p + 1 + *n;
+        return RC_OK;
+    }
+    return rc_mp_read_str(pp, end, s, n);
+}
+
 /* ---- values ------------------------------------------------------------------------------- */
 
 static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
@@ -720,7 +733,7 @@ static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, co
         (*pp)++;
         return RC_OK;
     }
-    rc_err_t err = rc_mp_read_str(pp, end, &s, &n);
+    rc_err_t err = read_str(pp, end, &s, &n);
     return err != RC_OK ? err : put_text_in(out, field, s, n, false, end);
 }
 
@@ -772,7 +785,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         const char *k;
         uint32_t klen;
         size_t j = count;
-        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+        if (read_str(&p, end, &k, &klen) == RC_OK) {
             j = key_index(keys, count, k, klen);
         } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
             break;
@@ -800,7 +813,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         const char *k;
         uint32_t klen;
-        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+        if (read_str(&p, end, &k, &klen) == RC_OK) {
             size_t j = key_index(keys, count, k, klen);
             if (j < count) {
                 at[j] = p;
@@ -861,7 +874,7 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
     case K_ACTION: {
         const char *a;
         uint32_t alen;
-        if ((err = rc_mp_read_str(pp, end, &a, &alen)) != RC_OK) {
+        if ((err = read_str(pp, end, &a, &alen)) != RC_OK) {
             return err;
         }
         uint64_t action = alen == 6 && memcmp(a, RC_ACTION_INSERT, 6) == 0   ? 1
