@@ -279,7 +279,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         rc_col_info_t ci = {0};
         if ((i > 0 && (err = rc_buf_putc(out, ',')) != RC_OK) ||
             (err = rc_mp_read_str(pp, end, &k, &klen)) != RC_OK ||
-            (err = rc_json_write_string(out, k, klen)) != RC_OK ||
+            (err = rc_json_write_string_in(out, k, klen, end)) != RC_OK ||
             (err = rc_buf_putc(out, ':')) != RC_OK) {
             break;
         }
@@ -312,7 +312,7 @@ static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *en
         return rc_buf_append(out, "null", 4);
     }
     rc_err_t err = rc_mp_read_str(&v, end, &s, &n);
-    return err != RC_OK ? err : rc_json_write_string(out, s, n);
+    return err != RC_OK ? err : rc_json_write_string_in(out, s, n, end);
 }
 
 static bool uint_field(const uint8_t *v, const uint8_t *end, uint64_t *u) {

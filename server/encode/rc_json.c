@@ -18,6 +18,10 @@
 #include "rc_mp.h"
 #include "rc_utf8.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define MAX_DEPTH 64
 /* A key that is not a str counts as this many levels: each key inside a key escapes the text
  * of the one inside it again (2x and more per level), so the nesting of keys in keys has to
@@ -90,16 +94,85 @@ static inline char *escape_ascii(char *o, uint8_t c) {
 
 /* True when one of the 8 bytes in w needs a look: < 0x20, '"', '\\' or >= 0x80. Exact: the
  * "has a zero byte" trick (v - 0x01..) & ~v & 0x80.. has no false positives. */
-static inline bool word_needs_look(uint64_t w) {
+static inline uint64_t word_hits(uint64_t w) {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w;
-    return (hit & high) != 0;
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high;
 }
 
-static rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
+static inline bool word_needs_look(uint64_t w) {
+    return word_hits(w) != 0;
+}
+
+/* The index of the first of the 16 bytes at s that needs a look (as above), or 16 when none
+ * does. A borrow in word_hits only marks bytes above a true hit, so the lowest mark is exact. */
+static inline size_t first_look16(const uint8_t *s) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* signed compare: below 0x20, or 0x80 and up (negative as int8) */
+    __m128i hit = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return (size_t)__builtin_ctz((unsigned)_mm_movemask_epi8(hit) | 0x10000u);
+#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w[2];
+    memcpy(w, s, 16);
+    uint64_t h = word_hits(w[0]);
+    if (h) {
+        return (size_t)__builtin_ctzll(h) / 8;
+    }
+    h = word_hits(w[1]);
+    return h ? 8 + (size_t)__builtin_ctzll(h) / 8 : 16;
+#else
+    for (size_t i = 0; i < 16; i++) {
+        if (k_class[s[i]]) {
+            return i;
+        }
+    }
+    return 16;
+#endif
+}
+
+/* One byte at *s that needs a look (an escape, or the start of a UTF-8 sequence, valid or
+ * not); writes its text at o and returns past it. */
+static char *escape_one(char *o, const uint8_t **sp, const uint8_t *e) {
+    const uint8_t *s = *sp;
+    uint8_t c = *s;
+    if (c < 0x80) {
+        *sp = s + 1;
+        return escape_ascii(o, c);
+    }
+    size_t len = rc_utf8_len(s, e);
+    if (len == 0) {
+        memcpy(o, "\\ufffd", 6); /* this one byte; the next is looked at afresh */
+        *sp = s + 1;
+        return o + 6;
+    }
+    if (len == 3 && c == 0xe2 && s[1] == 0x80 && (s[2] & 0xfe) == 0xa8) {
+        /* U+2028 / U+2029 are valid JSON but end a JavaScript string literal */
+        memcpy(o, s[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+        *sp = s + 3;
+        return o + 6;
+    }
+    o[0] = (char)s[0];
+    o[1] = (char)s[1];
+    if (len > 2) {
+        o[2] = (char)s[2];
+    }
+    if (len > 3) {
+        o[3] = (char)s[3];
+    }
+    *sp = s + len;
+    return o + len;
+}
+
+/* Appends s[0..n) as a JSON string. The bytes from s up to lim (lim >= s + n) may be read:
+ * a string inside a bigger buffer (a msgpack event) is scanned 16 bytes at a time right up to
+ * its end, and the bytes it copies past its end are overwritten or lie beyond out->len. The
+ * room reserved per slice covers a 16-byte store at any point of it. */
+static rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n, const uint8_t *lim) {
     const uint8_t *e = s + n;
-    char *o = room(out, SLICE_ROOM(n < STR_SLICE ? n : STR_SLICE));
+    char *o = room(out, SLICE_ROOM(n < STR_SLICE ? n : STR_SLICE) + 16);
     if (!o) {
         return RC_ERR_NOMEM;
     }
@@ -107,8 +180,20 @@ static rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
     for (;;) {
         const uint8_t *stop = (size_t)(e - s) > STR_SLICE ? s + STR_SLICE : e;
         while (s < stop) {
-            /* plain ASCII 8 bytes at a time; the room reserved covers the 8-byte store */
-            if (stop - s >= 8) {
+            if (lim - s >= 16) {
+                size_t k = first_look16(s), left = (size_t)(stop - s);
+                memcpy(o, s, 16);
+                if (k >= left) {
+                    o += left;
+                    s = stop;
+                    break;
+                }
+                o += k;
+                s += k;
+                if (k == 16) {
+                    continue;
+                }
+            } else if (stop - s >= 8) {
                 uint64_t w;
                 memcpy(&w, s, 8);
                 if (!word_needs_look(w)) {
@@ -118,38 +203,10 @@ static rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
                     continue;
                 }
             }
-            uint8_t c = *s;
-            if (k_class[c] == 0) {
-                *o++ = (char)c;
-                s++;
-                continue;
-            }
-            if (c < 0x80) {
-                o = escape_ascii(o, c);
-                s++;
-                continue;
-            }
-            size_t len = rc_utf8_len(s, e);
-            if (len == 0) {
-                memcpy(o, "\\ufffd", 6); /* this one byte; the next is looked at afresh */
-                o += 6;
-                s++;
-            } else if (len == 3 && c == 0xe2 && s[1] == 0x80 && (s[2] & 0xfe) == 0xa8) {
-                /* U+2028 / U+2029 are valid JSON but end a JavaScript string literal */
-                memcpy(o, s[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
-                o += 6;
-                s += 3;
+            if (k_class[*s] == 0) {
+                *o++ = (char)*s++;
             } else {
-                o[0] = (char)s[0];
-                o[1] = (char)s[1];
-                if (len > 2) {
-                    o[2] = (char)s[2];
-                }
-                if (len > 3) {
-                    o[3] = (char)s[3];
-                }
-                o += len;
-                s += len;
+                o = escape_one(o, &s, e);
             }
         }
         if (s >= e) {
@@ -157,7 +214,7 @@ static rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
         }
         out->len = (size_t)(o - out->data);
         size_t left = (size_t)(e - s);
-        if (!(o = room(out, SLICE_ROOM(left < STR_SLICE ? left : STR_SLICE)))) {
+        if (!(o = room(out, SLICE_ROOM(left < STR_SLICE ? left : STR_SLICE) + 16))) {
             return RC_ERR_NOMEM;
         }
     }
@@ -166,8 +223,16 @@ static rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
     return RC_OK;
 }
 
+static inline rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
+    return put_string_in(out, s, n, s + n);
+}
+
 rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n) {
     return put_string(out, (const uint8_t *)s, n);
+}
+
+rc_err_t rc_json_write_string_in(rc_buf_t *out, const char *s, size_t n, const uint8_t *lim) {
+    return put_string_in(out, (const uint8_t *)s, n, lim);
 }
 
 static rc_err_t put_base64(rc_buf_t *out, const uint8_t *s, size_t n) {
@@ -223,6 +288,7 @@ static inline char *u64_digits(char *end, uint64_t v) {
     return p;
 }
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 static inline int u64_len(uint64_t v) {
     int n = 1;
     while (v >= 10000) {
@@ -231,18 +297,60 @@ static inline int u64_len(uint64_t v) {
     }
     return n + (v >= 10) + (v >= 100) + (v >= 1000);
 }
+#endif
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The 8 decimal digits of v < 10^8 (leading zeros included) as byte values 0..9, the first
+ * digit in the lowest byte: v splits into two 4-digit halves, each half into two 2-digit
+ * quarters, each quarter into two digits, all lanes at once. x * 10486 >> 20 is x / 100 for
+ * x < 10^4 and x * 103 >> 10 is x / 10 for x < 100; no lane's product reaches the next lane. */
+static inline uint64_t digits8(uint32_t v) {
+    uint64_t x = (uint64_t)(v / 10000) | (uint64_t)(v % 10000) << 32;
+    uint64_t hi = ((x * 10486) >> 20) & 0x0000007f0000007fULL;
+    x = hi | (x - hi * 100) << 16;
+    hi = ((x * 103) >> 10) & 0x000f000f000f000fULL;
+    return hi | (x - hi * 10) << 8;
+}
+
+#define ASCII_ZEROS 0x3030303030303030ULL
+
+/* Writes the digits of v at o (8-byte stores: up to 20 bytes past o may be written) and
+ * returns the end of the digits. */
+static char *u64_put(char *o, uint64_t v) {
+    if (v < 100000000) {
+        if (v < 10) {
+            *o = (char)('0' + v);
+            return o + 1;
+        }
+        uint64_t x = digits8((uint32_t)v);
+        int lz = __builtin_ctzll(x) / 8; /* x != 0: leading zero digits */
+        x = (x >> (8 * lz)) | ASCII_ZEROS;
+        memcpy(o, &x, 8);
+        return o + 8 - lz;
+    }
+    o = u64_put(o, v / 100000000); /* at most 12 digits, so one more level at most */
+    uint64_t x = digits8((uint32_t)(v % 100000000)) | ASCII_ZEROS;
+    memcpy(o, &x, 8);
+    return o + 8;
+}
+#endif
 
 static rc_err_t put_int(rc_buf_t *out, uint64_t mag, bool neg) {
-    char *o = room(out, 21);
+    char *o = room(out, 21 + 8);
     if (!o) {
         return RC_ERR_NOMEM;
     }
     if (neg) {
         *o++ = '-';
     }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    o = u64_put(o, mag);
+#else
     int n = u64_len(mag);
     u64_digits(o + n, mag);
-    out->len = (size_t)(o + n - out->data);
+    o += n;
+#endif
+    out->len = (size_t)(o - out->data);
     return RC_OK;
 }
 
@@ -686,13 +794,31 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
             err = rc_mp_skip(pp, end);
             continue;
         }
+        const uint8_t *ks = (const uint8_t *)key;
+        char *o;
+        if (is_str && klen <= 16 && end - ks >= 16 && first_look16(ks) >= klen &&
+            (o = room(out, 21)) != NULL) {
+            /* a short key with nothing to escape, the usual column name: ,"key": at once */
+            size_t comma = !first;
+            *pp = k;
+            o[0] = ',';
+            o += comma;
+            o[0] = '"';
+            memcpy(o + 1, ks, 16);
+            o[1 + klen] = '"';
+            o[2 + klen] = ':';
+            out->len += comma + klen + 3;
+            first = false;
+            err = write_value(out, pp, end, depth + 1);
+            continue;
+        }
         if (!first && (err = rc_buf_putc(out, ',')) != RC_OK) {
             break;
         }
         first = false;
         if (is_str) {
             *pp = k;
-            err = put_string(out, (const uint8_t *)key, klen);
+            err = put_string_in(out, ks, klen, end);
         } else {
             err = write_key_text(out, pp, end, depth + KEY_DEPTH);
         }
@@ -703,7 +829,8 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
-static rc_err_t write_ext(rc_buf_t *out, int8_t type, const uint8_t *d, size_t n) {
+static rc_err_t write_ext(rc_buf_t *out, int8_t type, const uint8_t *d, size_t n,
+                          const uint8_t *lim) {
     switch (type) {
     case RC_EXT_DECIMAL:
     case RC_EXT_DATE:
@@ -712,7 +839,7 @@ static rc_err_t write_ext(rc_buf_t *out, int8_t type, const uint8_t *d, size_t n
     case RC_EXT_TIMESTAMP:
     case RC_EXT_ENUM:
     case RC_EXT_SET:
-        return put_string(out, d, n);
+        return put_string_in(out, d, n, lim);
     case RC_EXT_JSON:
         return n == 0 ? rc_buf_append(out, "null", 4) : rc_buf_append(out, d, n);
     default:
@@ -794,7 +921,7 @@ static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             return RC_ERR_TRUNCATED;
         }
         *pp = p + 2 + w + n;
-        return write_ext(out, (int8_t)p[1 + w], p + 2 + w, n);
+        return write_ext(out, (int8_t)p[1 + w], p + 2 + w, n, end);
     case 0xca: {
         if (avail < 5) {
             return RC_ERR_TRUNCATED;
@@ -848,7 +975,7 @@ static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             return RC_ERR_TRUNCATED;
         }
         *pp = p + 2 + n;
-        return write_ext(out, (int8_t)p[1], p + 2, n);
+        return write_ext(out, (int8_t)p[1], p + 2, n, end);
     case 0xd9: /* str 8/16/32 */
     case 0xda:
     case 0xdb:
@@ -882,7 +1009,7 @@ str:
         return RC_ERR_TRUNCATED;
     }
     *pp = p + 1 + w + n;
-    return put_string(out, p + 1 + w, n);
+    return put_string_in(out, p + 1 + w, n, end);
 }
 
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {

@@ -48,4 +48,8 @@ rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, siz
 /* Appends s[0..n) as a JSON string literal, with the escaping above. */
 rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n);
 
+/* The same for a string inside a bigger buffer (a msgpack event): the bytes from s up to lim
+ * (lim >= s + n) may be read, so a short string is scanned with one 16-byte load. */
+rc_err_t rc_json_write_string_in(rc_buf_t *out, const char *s, size_t n, const uint8_t *lim);
+
 #endif

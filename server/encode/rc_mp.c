@@ -100,12 +100,64 @@ static rc_err_t read_head(const uint8_t *p, const uint8_t *end, size_t *head, si
     return RC_OK;
 }
 
+/* The whole size of an object that its first byte fixes (fixint, nil, bool, fixstr, numbers,
+ * fixext), or 0 (maps, arrays, str/bin/ext with a length field, the unused 0xc1). */
+static const uint8_t k_size[256] = {
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x00 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x10 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x20 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x30 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x40 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x50 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x60 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x70 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x80 fixmap */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x90 fixarray */
+    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, /* 0xa0 fixstr */
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, /* 0xb0 */
+    1,  0,  1,  1,  0,  0,  0,  0,  0,  0,  5,  9,  2,  3,  5,  9,  /* 0xc0 */
+    2,  3,  5,  9,  3,  4,  6,  10, 18, 0,  0,  0,  0,  0,  0,  0,  /* 0xd0 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0xe0 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0xf0 */
+};
+
 rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end) {
     const uint8_t *q = *p;
     uint64_t pending = 1;
     while (pending > 0) {
         size_t head, body;
         uint64_t children;
+        if (q < end) {
+            /* scalars and fixstr in one step, fixmap and fixarray without read_head */
+            uint8_t c = q[0];
+            size_t size = k_size[c];
+            if (size) {
+                if ((size_t)(end - q) < size) {
+                    return RC_ERR_TRUNCATED;
+                }
+                q += size;
+                pending--;
+                continue;
+            }
+            if (c == 0xd9 || c == 0xc4 || c == 0xc7) {
+                /* str 8, bin 8, ext 8: a one-byte length (ext: then its type byte) */
+                size_t head = c == 0xc7 ? 3 : 2;
+                if ((size_t)(end - q) < head || (size_t)(end - q) - head < q[1]) {
+                    return RC_ERR_TRUNCATED;
+                }
+                q += head + q[1];
+                pending--;
+                continue;
+            }
+            if (c <= 0x9f) {
+                q++;
+                pending = pending - 1 + (c <= 0x8f ? 2 * (uint64_t)(c & 0x0f) : (c & 0x0fu));
+                if (pending > (uint64_t)(end - q)) {
+                    return RC_ERR_TRUNCATED;
+                }
+                continue;
+            }
+        }
         rc_err_t err = read_head(q, end, &head, &body, &children);
         if (err != RC_OK) {
             return err;
@@ -294,6 +346,16 @@ static bool key_eq(const char *k, const char *s, uint32_t n) {
     return k[n] == '\0';
 }
 
+/* Skips one object: a scalar or fixstr by the table, anything else by rc_mp_skip. */
+static inline rc_err_t skip_one(const uint8_t **p, const uint8_t *end) {
+    const uint8_t *q = *p;
+    if (q < end && k_size[q[0]] && (size_t)(end - q) >= k_size[q[0]]) {
+        *p = q + k_size[q[0]];
+        return RC_OK;
+    }
+    return rc_mp_skip(p, end);
+}
+
 rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *const *keys, size_t n,
                         const uint8_t **vals, const uint8_t **after) {
     const uint8_t *p = map;
@@ -302,24 +364,45 @@ rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *cons
     if (err != RC_OK) {
         return err;
     }
+    /* the keys' lengths once, so that most keys are ruled out by length and first byte */
+    size_t klen[32];
+    bool by_len = n <= sizeof klen / sizeof klen[0];
     for (size_t j = 0; j < n; j++) {
         vals[j] = NULL;
+        if (by_len) {
+            klen[j] = strlen(keys[j]);
+        }
     }
     for (uint32_t i = 0; i < count; i++) {
         const char *s;
         uint32_t slen;
         size_t j = n;
-        if (rc_mp_read_str(&p, end, &s, &slen) == RC_OK) {
+        const uint8_t *k = p;
+        bool is_str = true;
+        if (k < end && (k[0] & 0xe0) == 0xa0 && (size_t)(end - k) > (k[0] & 0x1fu)) {
+            s = (const char *)k + 1; /* fixstr, the usual key */
+            slen = k[0] & 0x1fu;
+            p = k + 1 + slen;
+        } else if (rc_mp_read_str(&p, end, &s, &slen) != RC_OK) {
+            is_str = false;
+            if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+                return err;
+            }
+        }
+        if (is_str) {
             for (j = 0; j < n; j++) {
-                if (!vals[j] && key_eq(keys[j], s, slen)) {
+                if (vals[j]) {
+                    continue;
+                }
+                if (by_len ? klen[j] == slen && (slen == 0 || (keys[j][0] == s[0] &&
+                                                               memcmp(keys[j], s, slen) == 0))
+                           : key_eq(keys[j], s, slen)) {
                     vals[j] = p;
                     break;
                 }
             }
-        } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
-            return err;
         }
-        if ((err = rc_mp_skip(&p, end)) != RC_OK) {
+        if ((err = skip_one(&p, end)) != RC_OK) {
             return err;
         }
     }

@@ -18,6 +18,10 @@
 #include "rc_text.h"
 #include "rc_utf8.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 /* Field numbers of the messages (proto/rowcast/v1/event.proto). */
@@ -73,25 +77,22 @@ static inline char *varint_at(char *o, uint64_t v) {
     return o;
 }
 
-static inline rc_err_t put_varint(rc_buf_t *out, uint64_t v) {
-    if (out->cap - out->len < 10 && rc_buf_reserve(out, 10) != RC_OK) {
-        return RC_ERR_NOMEM;
-    }
-    out->len = (size_t)(varint_at(out->data + out->len, v) - out->data);
-    return RC_OK;
-}
-
-static inline rc_err_t put_tag(rc_buf_t *out, uint32_t field, int wt) {
-    return put_varint(out, (uint64_t)field << 3 | (uint64_t)wt);
+/* Makes room for n more bytes; the usual case (there is room) without a call. */
+static inline rc_err_t ensure(rc_buf_t *out, size_t n) {
+    return out->cap - out->len >= n ? RC_OK : rc_buf_reserve(out, n);
 }
 
 /* A varint field; proto3 leaves zero out unless keep_zero (a oneof member). */
-static rc_err_t put_uint_field(rc_buf_t *out, uint32_t field, uint64_t v, bool keep_zero) {
+static inline rc_err_t put_uint_field(rc_buf_t *out, uint32_t field, uint64_t v, bool keep_zero) {
     if (v == 0 && !keep_zero) {
         return RC_OK;
     }
-    rc_err_t err = put_tag(out, field, WT_VARINT);
-    return err != RC_OK ? err : put_varint(out, v);
+    if (ensure(out, 20) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_VARINT);
+    out->len = (size_t)(varint_at(o, v) - out->data);
+    return RC_OK;
 }
 
 static inline uint64_t zigzag(int64_t v) {
@@ -103,7 +104,7 @@ static rc_err_t put_bytes_field(rc_buf_t *out, uint32_t field, const void *s, si
     if (n == 0 && !keep_empty) {
         return RC_OK;
     }
-    if (rc_buf_reserve(out, 20 + n) != RC_OK) {
+    if (ensure(out, 20 + n) != RC_OK) {
         return RC_ERR_NOMEM;
     }
     char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
@@ -113,6 +114,40 @@ static rc_err_t put_bytes_field(rc_buf_t *out, uint32_t field, const void *s, si
     }
     out->len = (size_t)(o - out->data) + n;
     return RC_OK;
+}
+
+/* True when s[0..n) is all ASCII (so valid UTF-8 as is). The bytes from s up to lim (lim >=
+ * s + n) may be read: a short string inside the event is checked with one 16-byte load. */
+static inline bool all_ascii(const uint8_t *s, size_t n, const uint8_t *lim) {
+#if defined(__SSE2__)
+    for (; n >= 16; s += 16, n -= 16) {
+        if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)s))) {
+            return false;
+        }
+    }
+    if (n == 0) {
+        return true;
+    }
+    if (lim - s >= 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)s));
+        return (m & ((1u << n) - 1)) == 0;
+    }
+#else
+    (void)lim;
+#endif
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        if (w & 0x8080808080808080ULL) {
+            return false;
+        }
+    }
+    for (; n > 0; s++, n--) {
+        if (*s & 0x80) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* A string field: protobuf wants valid UTF-8 there (Google's proto3 parsers reject anything
@@ -146,7 +181,7 @@ static rc_err_t put_text_field(rc_buf_t *out, uint32_t field, const void *text, 
         return put_bytes_field(out, field, s, n, keep_empty);
     }
     size_t total = n + 2 * bad; /* each bad byte becomes three */
-    if (rc_buf_reserve(out, 20 + total) != RC_OK) {
+    if (ensure(out, 20 + total) != RC_OK) {
         return RC_ERR_NOMEM;
     }
     char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
@@ -167,36 +202,51 @@ static rc_err_t put_text_field(rc_buf_t *out, uint32_t field, const void *text, 
     return RC_OK;
 }
 
+/* put_text_field for text inside a buffer whose bytes up to lim may be read: ASCII, the usual
+ * text, is found so with a 16-byte load or two and copied as is. */
+static inline rc_err_t put_text_in(rc_buf_t *out, uint32_t field, const void *text, size_t n,
+                                   bool keep_empty, const uint8_t *lim) {
+    return all_ascii(text, n, lim) ? put_bytes_field(out, field, text, n, keep_empty)
+                                   : put_text_field(out, field, text, n, keep_empty);
+}
+
 static rc_err_t put_fixed_field(rc_buf_t *out, uint32_t field, uint64_t bits, int wt) {
     size_t n = wt == WT_I64 ? 8 : 4;
-    rc_err_t err = put_tag(out, field, wt);
-    if (err != RC_OK || (err = rc_buf_reserve(out, 8)) != RC_OK) {
-        return err;
+    if (ensure(out, 20) != RC_OK) {
+        return RC_ERR_NOMEM;
     }
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | (uint64_t)wt);
     for (size_t i = 0; i < n; i++) {
-        out->data[out->len++] = (char)(bits >> (8 * i)); /* little-endian */
+        o[i] = (char)(bits >> (8 * i)); /* little-endian */
     }
+    out->len = (size_t)(o + n - out->data);
     return RC_OK;
 }
 
 /* Starts a length-delimited submessage: writes its tag and a one-byte length placeholder and
  * returns in *mark where the placeholder is. */
-static rc_err_t sub_begin(rc_buf_t *out, uint32_t field, size_t *mark) {
-    rc_err_t err = put_tag(out, field, WT_LEN);
-    if (err != RC_OK || (err = rc_buf_putc(out, 0)) != RC_OK) {
-        return err;
+static inline rc_err_t sub_begin(rc_buf_t *out, uint32_t field, size_t *mark) {
+    if (ensure(out, 11) != RC_OK) {
+        return RC_ERR_NOMEM;
     }
-    *mark = out->len - 1;
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
+    *o = 0;
+    *mark = (size_t)(o - out->data);
+    out->len = *mark + 1;
     return RC_OK;
 }
 
 /* Ends the submessage begun at mark: writes its length, moving the body up when the length
  * needs more than one byte. */
-static rc_err_t sub_end(rc_buf_t *out, size_t mark) {
+static inline rc_err_t sub_end(rc_buf_t *out, size_t mark) {
     size_t body = out->len - mark - 1;
+    if (body < 0x80) {
+        out->data[mark] = (char)body; /* the usual case: the placeholder was right */
+        return RC_OK;
+    }
     size_t n = varint_len(body);
     if (n > 1) {
-        if (rc_buf_reserve(out, n - 1) != RC_OK) {
+        if (ensure(out, n - 1) != RC_OK) {
             return RC_ERR_NOMEM;
         }
         memmove(out->data + mark + n, out->data + mark + 1, body);
@@ -387,6 +437,19 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
     return RC_OK;
 }
 
+/* rc_mp_read_str with the fixstr of keys and short strings read inline. */
+static inline rc_err_t read_str(const uint8_t **pp, const uint8_t *end, const char **s,
+                                uint32_t *n) {
+    const uint8_t *p = *pp;
+    if (p < end && (p[0] & 0xe0) == 0xa0 && (size_t)(end - p) > (p[0] & 0x1fu)) {
+        *s = (const char *)p + 1;
+        *n = p[0] & 0x1fu;
+        *pp = p + 1 + *n;
+        return RC_OK;
+    }
+    return rc_mp_read_str(pp, end, s, n);
+}
+
 /* ---- values ------------------------------------------------------------------------------- */
 
 static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
@@ -405,17 +468,18 @@ static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
 }
 
 /* The Value body of an ext value. */
-static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n) {
+static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n,
+                        const uint8_t *lim) {
     size_t mark;
     rc_err_t err;
     rc_datetime_t t = {0};
     switch (type) {
     case RC_EXT_DECIMAL:
-        return put_text_field(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true);
+        return put_text_in(out, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, s, n, true, lim);
     case RC_EXT_JSON:
-        return put_text_field(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, s, n, true);
+        return put_text_in(out, ROWCAST__V1__VALUE__KIND_JSON_VALUE, s, n, true, lim);
     case RC_EXT_ENUM:
-        return put_text_field(out, ROWCAST__V1__VALUE__KIND_ENUM_VALUE, s, n, true);
+        return put_text_in(out, ROWCAST__V1__VALUE__KIND_ENUM_VALUE, s, n, true, lim);
     case RC_EXT_SET: {
         if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_SET_VALUE, &mark)) != RC_OK) {
             return err;
@@ -607,11 +671,11 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
         return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE, bits, WT_I64);
     }
     case MP_STR:
-        return put_text_field(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, v.s, v.n, true);
+        return put_text_in(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, v.s, v.n, true, end);
     case MP_BIN:
         return put_bytes_field(out, ROWCAST__V1__VALUE__KIND_BYTES_VALUE, v.s, v.n, true);
     case MP_EXT:
-        return put_ext(out, v.ext, v.s, v.n);
+        return put_ext(out, v.ext, v.s, v.n, end);
     case MP_MAP:
         if (is_geometry(start, end)) {
             return put_geometry(out, pp, start, end);
@@ -650,16 +714,42 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         uint32_t name_len;
         size_t col, val;
         rc_col_info_t ci = {0};
-        if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK) {
+        const uint8_t *k = *pp;
+        if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
+            name = (const char *)k + 1; /* fixstr, the usual column name */
+            name_len = *k & 0x1fu;
+            *pp = k + 1 + name_len;
+        } else if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK) {
             return err;
         }
         if (cols) {
             rc_cols_find(cols, name, name_len, &ci);
         }
-        if ((err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
-            (err = put_text_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
-            (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK ||
-            (err = put_value_body(out, pp, end, &ci)) != RC_OK ||
+        if (all_ascii((const uint8_t *)name, name_len, end) && name_len < 0x80) {
+            /* Column {name, value: placeholder} in one go; both fields are numbers < 16 */
+            if (ensure(out, 6 + name_len) != RC_OK) {
+                return RC_ERR_NOMEM;
+            }
+            char *o = out->data + out->len;
+            *o++ = (char)(F_ROW_COLUMNS << 3 | WT_LEN);
+            col = (size_t)(o - out->data);
+            *o++ = 0;
+            if (name_len) {
+                *o++ = (char)(F_COLUMN_NAME << 3 | WT_LEN);
+                *o++ = (char)name_len;
+                memcpy(o, name, name_len);
+                o += name_len;
+            }
+            *o++ = (char)(F_COLUMN_VALUE << 3 | WT_LEN);
+            val = (size_t)(o - out->data);
+            *o++ = 0;
+            out->len = (size_t)(o - out->data);
+        } else if ((err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
+                   (err = put_text_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
+                   (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK) {
+            return err;
+        }
+        if ((err = put_value_body(out, pp, end, &ci)) != RC_OK ||
             (err = sub_end(out, val)) != RC_OK || (err = sub_end(out, col)) != RC_OK) {
             return err;
         }
@@ -689,8 +779,8 @@ static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, co
         (*pp)++;
         return RC_OK;
     }
-    rc_err_t err = rc_mp_read_str(pp, end, &s, &n);
-    return err != RC_OK ? err : put_text_field(out, field, s, n, false);
+    rc_err_t err = read_str(pp, end, &s, &n);
+    return err != RC_OK ? err : put_text_in(out, field, s, n, false, end);
 }
 
 static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
@@ -705,10 +795,10 @@ static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, c
 typedef struct key {
     const char *name;
     uint32_t len;
-} key_t;
+} field_key_t;
 
 /* The index of s[0..n) in keys[0..count), or count. */
-static inline size_t key_index(const key_t *keys, size_t count, const char *s, uint32_t n) {
+static inline size_t key_index(const field_key_t *keys, size_t count, const char *s, uint32_t n) {
     for (size_t j = 0; j < count; j++) {
         if (keys[j].len == n && memcmp(keys[j].name, s, n) == 0) {
             return j;
@@ -729,7 +819,8 @@ typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, co
                                  rc_cols_t *cols);
 
 static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                            const key_t *keys, size_t count, put_field_fn put, rc_cols_t *cols) {
+                            const field_key_t *keys, size_t count, put_field_fn put,
+                            rc_cols_t *cols) {
     size_t mark = out->len;
     const uint8_t *start = *pp, *p = *pp;
     uint32_t n;
@@ -740,7 +831,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         const char *k;
         uint32_t klen;
         size_t j = count;
-        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+        if (read_str(&p, end, &k, &klen) == RC_OK) {
             j = key_index(keys, count, k, klen);
         } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
             break;
@@ -768,7 +859,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         const char *k;
         uint32_t klen;
-        if (rc_mp_read_str(&p, end, &k, &klen) == RC_OK) {
+        if (read_str(&p, end, &k, &klen) == RC_OK) {
             size_t j = key_index(keys, count, k, klen);
             if (j < count) {
                 at[j] = p;
@@ -790,7 +881,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
 
 enum { M_PIPELINE, M_TIMESTAMP, M_GTID, M_FILE, M_POS, M_SERVER_ID, M_COMMIT_TS, M_COUNT };
 
-static const key_t k_meta_keys[M_COUNT] = {
+static const field_key_t k_meta_keys[M_COUNT] = {
     KEY("pipeline"),   KEY("timestamp"), KEY("gtid"),      KEY("binlog_file"),
     KEY("binlog_pos"), KEY("server_id"), KEY("commit_ts"),
 };
@@ -814,7 +905,7 @@ static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, cons
 
 enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
 
-static const key_t k_event_keys[K_COUNT] = {
+static const field_key_t k_event_keys[K_COUNT] = {
     KEY("schema"), KEY("table"), KEY("action"), KEY("before"), KEY("after"), KEY("meta"),
 };
 
@@ -829,7 +920,7 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
     case K_ACTION: {
         const char *a;
         uint32_t alen;
-        if ((err = rc_mp_read_str(pp, end, &a, &alen)) != RC_OK) {
+        if ((err = read_str(pp, end, &a, &alen)) != RC_OK) {
             return err;
         }
         uint64_t action = alen == 6 && memcmp(a, RC_ACTION_INSERT, 6) == 0   ? 1

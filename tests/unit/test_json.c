@@ -489,6 +489,146 @@ static void test_json_floats_roundtrip_random(void **state) {
 
 /* ---- strings ------------------------------------------------------------------------------ */
 
+/* Integers of every digit count, at the edges where the digit count changes and in between,
+ * against printf (the writer makes 8 digits at a time). */
+static void test_json_ints_every_digit_count(void **state) {
+    (void)state;
+    uint64_t p = 1, rng = 0x9e3779b97f4a7c15ULL;
+    for (int k = 0; k <= 20; k++) {
+        uint64_t vals[6] = {p - 1, p, p + 1, p + p / 2, 2 * p - 1, UINT64_MAX - p + 1};
+        for (int r = 0; r < 64; r++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            vals[r % 6] = k == 0 ? rng : rng % p; /* random ones of at most k digits */
+            for (int i = 0; i < 6; i++) {
+                char want[32];
+                mp_t m;
+                mp_init(&m);
+                msgpack_pack_uint64(&m.pk, vals[i]);
+                snprintf(want, sizeof want, "%" PRIu64, vals[i]);
+                check_mp(&m, want);
+                int64_t neg = vals[i] > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)vals[i];
+                mp_init(&m);
+                msgpack_pack_int64(&m.pk, neg);
+                snprintf(want, sizeof want, "%" PRId64, neg);
+                check_mp(&m, want);
+            }
+        }
+        p = k < 19 ? p * 10 : p;
+    }
+}
+
+/* What the writer must make of one byte sequence inside a string. */
+typedef struct esc_case {
+    const char *in;
+    const char *out;
+} esc_case_t;
+
+/* Strings of every length up to 40 with one byte to escape (or a UTF-8 sequence) at every
+ * position, as values and as map keys, in the middle of a buffer (bytes after the string,
+ * quotes among them, are read 16 at a time but must not show) and at its very end. */
+static void test_json_escape_at_every_position_and_length(void **state) {
+    (void)state;
+    static const esc_case_t cases[] = {
+        {"\"", "\\\""},
+        {"\\", "\\\\"},
+        {"\n", "\\n"},
+        {"\x01", "\\u0001"},
+        {"\x1f", "\\u001f"},
+        {"\x7f", "\x7f"},
+        {"\xc3\xa9", "\xc3\xa9"},
+        {"\xff", "\\ufffd"},
+        {"\xe2\x80\xa8", "\\u2028"},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+        {"\xe2\x82", "\\ufffd\\ufffd"},
+        {"", ""},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t cl = strlen(cases[c].in);
+        for (size_t len = cl; len <= 40; len++) {
+            for (size_t pos = 0; pos + cl <= len; pos++) {
+                char in[48], want_str[128];
+                size_t o = 0;
+                for (size_t i = 0; i < len;) {
+                    if (i == pos && cl) {
+                        memcpy(in + i, cases[c].in, cl);
+                        i += cl;
+                    } else {
+                        in[i] = (char)('a' + i % 26);
+                        i++;
+                    }
+                }
+                want_str[o++] = '"';
+                for (size_t i = 0; i < len;) {
+                    if (i == pos && cl) {
+                        memcpy(want_str + o, cases[c].out, strlen(cases[c].out));
+                        o += strlen(cases[c].out);
+                        i += cl;
+                    } else {
+                        want_str[o++] = in[i++];
+                    }
+                }
+                want_str[o++] = '"';
+                want_str[o] = '\0';
+                for (int at_end = 0; at_end < 2; at_end++) {
+                    /* {str: str, "\"\"..": 1} or, at_end, {"x": 1, str: str} */
+                    char want[512];
+                    mp_t m;
+                    mp_init(&m);
+                    msgpack_pack_map(&m.pk, 2);
+                    if (at_end) {
+                        mp_str(&m, "x");
+                        msgpack_pack_int(&m.pk, 1);
+                    }
+                    msgpack_pack_str_with_body(&m.pk, in, len);
+                    msgpack_pack_str_with_body(&m.pk, in, len);
+                    if (!at_end) {
+                        mp_str(&m, "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"");
+                        msgpack_pack_int(&m.pk, 1);
+                    }
+                    snprintf(want, sizeof want,
+                             at_end ? "{\"x\":1,%s:%s}"
+                                    : "{%s:%s,\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\""
+                                      "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\":1}",
+                             want_str, want_str);
+                    check_mp(&m, want);
+                }
+            }
+        }
+    }
+}
+
+/* rc_json_write_string_in reads past the string (up to lim) but writes only the string. */
+static void test_json_write_string_in_a_buffer(void **state) {
+    (void)state;
+    const char buf[] = "ab\"c\\d\x01\xc3\xa9xyz\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"";
+    const uint8_t *lim = (const uint8_t *)buf + sizeof buf - 1;
+    static const char *const want[] = {
+        "\"\"",
+        "\"a\"",
+        "\"ab\"",
+        "\"ab\\\"\"",
+        "\"ab\\\"c\"",
+        "\"ab\\\"c\\\\\"",
+        "\"ab\\\"c\\\\d\"",
+        "\"ab\\\"c\\\\d\\u0001\"",
+        NULL, /* a UTF-8 sequence cut short */
+        "\"ab\\\"c\\\\d\\u0001\xc3\xa9\"",
+        "\"ab\\\"c\\\\d\\u0001\xc3\xa9x\"",
+    };
+    for (size_t n = 0; n < sizeof want / sizeof want[0]; n++) {
+        if (!want[n]) {
+            continue;
+        }
+        rc_buf_t out = RC_BUF_INIT;
+        assert_int_equal(rc_json_write_string_in(&out, buf, n, lim), RC_OK);
+        assert_int_equal(out.len, strlen(want[n]));
+        assert_memory_equal(out.data, want[n], out.len);
+        rc_buf_free(&out);
+    }
+}
+
 static void test_json_escape_every_control_char(void **state) {
     (void)state;
     static const char *const want[32] = {
@@ -1496,6 +1636,9 @@ int main(void) {
         cmocka_unit_test(test_json_double_shortest_text),
         cmocka_unit_test(test_json_float32_shortest_text),
         cmocka_unit_test(test_json_floats_roundtrip_random),
+        cmocka_unit_test(test_json_ints_every_digit_count),
+        cmocka_unit_test(test_json_escape_at_every_position_and_length),
+        cmocka_unit_test(test_json_write_string_in_a_buffer),
         cmocka_unit_test(test_json_escape_every_control_char),
         cmocka_unit_test(test_json_escape_ascii_specials),
         cmocka_unit_test(test_json_escape_nul_inside_string),

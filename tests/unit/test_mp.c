@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,28 @@ static void test_mp_skip_stops_after_one_object(void **state) {
     assert_ptr_equal(p, two + 5);
     assert_int_equal(rc_mp_skip(&p, two + sizeof two), RC_ERR_TRUNCATED);
     assert_ptr_equal(p, two + 5);
+}
+
+/* str 8, bin 8 and ext 8 (skipped by their one-byte length) inside an array, cut anywhere. */
+static void test_mp_skip_8bit_lengths_truncated_at_every_cut(void **state) {
+    (void)state;
+    char s[256];
+    memset(s, 'y', sizeof s);
+    for (size_t len = 0; len < 200; len += 37) { /* every length stays below 256 */
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_array(&m.pk, 4);
+        msgpack_pack_str_with_body(&m.pk, s, len + 32); /* 32 and up: not a fixstr */
+        msgpack_pack_bin_with_body(&m.pk, s, len);
+        msgpack_pack_ext_with_body(&m.pk, s, len + 3, RC_EXT_DECIMAL); /* not 1/2/4/8/16 */
+        msgpack_pack_nil(&m.pk);
+        assert_int_equal((uint8_t)m.sb.data[1], 0xd9);
+        for (size_t cut = 0; cut < m.sb.size; cut++) {
+            check_skip(m.sb.data, cut, RC_ERR_TRUNCATED);
+        }
+        check_skip(m.sb.data, m.sb.size, RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
 }
 
 static void pack_sample(mp_t *m) {
@@ -455,11 +478,48 @@ static void test_mp_map_pick_one_pass(void **state) {
     msgpack_sbuffer_destroy(&m.sb);
 }
 
+/* An empty key is a key like any other; so is a long list of keys (past the lengths kept). */
+static void test_mp_map_pick_empty_key_and_many_keys(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    mp_str(&m, "k1"), msgpack_pack_int(&m.pk, 1);
+    mp_str(&m, ""), msgpack_pack_int(&m.pk, 2);
+    mp_str(&m, "k39"), msgpack_pack_int(&m.pk, 3);
+    const uint8_t *d = (const uint8_t *)m.sb.data, *end = d + m.sb.size, *v[40];
+    static const char *const two[] = {"k", ""};
+    assert_int_equal(rc_mp_map_pick(d, end, two, 2, v, NULL), RC_OK);
+    assert_null(v[0]);
+    assert_int_equal(v[1][0], 2);
+    char names[40][4];
+    const char *many[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "k%d", i);
+        many[i] = names[i];
+    }
+    many[0] = "";
+    for (size_t n = 2; n <= 40; n++) {
+        assert_int_equal(rc_mp_map_pick(d, end, many, n, v, NULL), RC_OK);
+        assert_int_equal(v[0][0], 2);
+        assert_int_equal(v[1][0], 1);
+        for (size_t j = 2; j < n; j++) {
+            if (j == 39) {
+                assert_int_equal(v[j][0], 3);
+            } else {
+                assert_null(v[j]);
+            }
+        }
+    }
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mp_skip_every_type),
         cmocka_unit_test(test_mp_skip_stops_after_one_object),
         cmocka_unit_test(test_mp_skip_truncated_at_every_cut),
+        cmocka_unit_test(test_mp_skip_8bit_lengths_truncated_at_every_cut),
         cmocka_unit_test(test_mp_skip_invalid_and_huge),
         cmocka_unit_test(test_mp_read_map_and_array),
         cmocka_unit_test(test_mp_read_str_every_encoding),
@@ -468,6 +528,7 @@ int main(void) {
         cmocka_unit_test(test_mp_map_find),
         cmocka_unit_test(test_mp_map_find_truncated),
         cmocka_unit_test(test_mp_map_pick_one_pass),
+        cmocka_unit_test(test_mp_map_pick_empty_key_and_many_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

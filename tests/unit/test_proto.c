@@ -958,6 +958,68 @@ static void test_typed_values(void **state) {
     rc_buf_free(&pb);
 }
 
+/* Text of every length up to 40 with a non-ASCII sequence (valid, or a byte that is not UTF-8)
+ * at every position, as a column name and as a string value: ASCII is found 16 bytes at a time
+ * inside the event, so the bytes after the text (here more column names) must not count. */
+static void test_text_non_ascii_at_every_position_and_length(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\xc3\xa9", "\xc3\xa9"},
+        {"\xff", "\xef\xbf\xbd"},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+        {"\x7f", "\x7f"},
+    };
+    rc_buf_t pb = RC_BUF_INIT;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t cl = strlen(cases[c].in), ol = strlen(cases[c].out);
+        for (size_t len = cl; len <= 40; len++) {
+            for (size_t pos = 0; pos + cl <= len; pos++) {
+                char in[48], want[64];
+                size_t o = 0;
+                for (size_t i = 0; i < len;) {
+                    if (i == pos) {
+                        memcpy(in + i, cases[c].in, cl);
+                        memcpy(want + o, cases[c].out, ol);
+                        i += cl;
+                        o += ol;
+                    } else {
+                        in[i] = want[o++] = (char)('a' + i % 26);
+                        i++;
+                    }
+                }
+                want[o] = '\0';
+                /* {"schema": "s", "action": "insert", "after": [{text: text, "id": 1}]} */
+                mp_t m;
+                mp_init(&m);
+                msgpack_pack_map(&m.pk, 3);
+                str(&m.pk, "schema"), str(&m.pk, "s");
+                str(&m.pk, "action"), str(&m.pk, "insert");
+                str(&m.pk, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
+                msgpack_pack_str_with_body(&m.pk, in, len);
+                msgpack_pack_str_with_body(&m.pk, in, len);
+                str(&m.pk, "id"), msgpack_pack_uint64(&m.pk, 1);
+                rc_buf_reset(&pb);
+                assert_int_equal(
+                    rc_proto_write_event(&pb, (const uint8_t *)m.sb.data, m.sb.size, NULL), RC_OK);
+                Rowcast__V1__Event *e =
+                    rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+                assert_non_null(e);
+                assert_int_equal(e->after[0]->n_columns, 2);
+                assert_string_equal(e->after[0]->columns[0]->name, want);
+                assert_int_equal(e->after[0]->columns[0]->value->kind_case,
+                                 ROWCAST__V1__VALUE__KIND_STRING_VALUE);
+                assert_string_equal(e->after[0]->columns[0]->value->string_value, want);
+                assert_string_equal(e->after[0]->columns[1]->name, "id");
+                rowcast__v1__event__free_unpacked(e, NULL);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+    rc_buf_free(&pb);
+}
+
 /* Every event of the real binlogs the decoder tests use (MySQL 5.6-9.x, MariaDB). */
 static void test_encoders_agree_on_real_binlogs(void **state) {
     (void)state;
@@ -1410,6 +1472,7 @@ int main(void) {
         cmocka_unit_test(test_typed_values),
         cmocka_unit_test(test_debezium_value_conventions),
         cmocka_unit_test(test_debezium_envelope),
+        cmocka_unit_test(test_text_non_ascii_at_every_position_and_length),
         cmocka_unit_test(test_encoders_agree_on_real_binlogs),
         cmocka_unit_test(test_key_message_and_string_key),
         cmocka_unit_test(test_msg_headers_and_key_per_format),
