@@ -621,19 +621,18 @@ static rc_err_t put_vector(rc_buf_t *out, const uint8_t **pp, const uint8_t *end
     rc_err_t err = rc_mp_read_array(&p, end, &n);
     if (err != RC_OK ||
         (err = sub_begin(out, ROWCAST__V1__VALUE__KIND_VECTOR_VALUE, &mark)) != RC_OK ||
-        (err = put_tag(out, 1, WT_LEN)) != RC_OK ||
-        (err = put_varint(out, (uint64_t)n * 4)) != RC_OK ||
-        (err = rc_buf_reserve(out, (size_t)n * 4)) != RC_OK) {
+        (err = ensure(out, 20 + (size_t)n * 4)) != RC_OK) {
         return err;
     }
-    for (uint32_t i = 0; i < n; i++, p += 5) {
-        char *o = out->data + out->len; /* msgpack's big-endian to protobuf's little-endian */
-        o[0] = (char)p[4];
+    char *o = varint_at(out->data + out->len, 1u << 3 | WT_LEN); /* values, packed */
+    o = varint_at(o, (uint64_t)n * 4);
+    for (uint32_t i = 0; i < n; i++, p += 5, o += 4) {
+        o[0] = (char)p[4]; /* msgpack's big-endian to protobuf's little-endian */
         o[1] = (char)p[3];
         o[2] = (char)p[2];
         o[3] = (char)p[1];
-        out->len += 4;
     }
+    out->len = (size_t)(o - out->data);
     *pp = p;
     return sub_end(out, mark);
 }
