@@ -636,9 +636,9 @@ static int l_ev_index(lua_State *L) {
     return 1;
 }
 
-/* __newindex(t, k, v): a key the table does not hold yet. */
-static int l_ev_newindex(lua_State *L) {
-    evproxy_t *e = proxy_of(L, 1);
+/* The script sets key 2 of proxy e (NULL: not an event): a field it names is loaded (its new
+ * value is written out), any other key is extra. */
+static void note_set(lua_State *L, evproxy_t *e) {
     if (e) {
         int j = field_of(L, e, 2);
         if (j >= 0) {
@@ -647,6 +647,11 @@ static int l_ev_newindex(lua_State *L) {
             e->extra = true;
         }
     }
+}
+
+/* __newindex(t, k, v): a key the table does not hold yet. */
+static int l_ev_newindex(lua_State *L) {
+    note_set(L, proxy_of(L, 1));
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 0;
@@ -707,15 +712,7 @@ static int l_rawset(lua_State *L) {
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
     lua_settop(L, 3);
-    evproxy_t *e = proxy_of(L, 1);
-    if (e) {
-        int j = field_of(L, e, 2);
-        if (j >= 0) {
-            e->loaded |= 1ULL << j;
-        } else {
-            e->extra = true;
-        }
-    }
+    note_set(L, proxy_of(L, 1));
     lua_rawset(L, 1);
     lua_settop(L, 1);
     return 1;

@@ -140,28 +140,6 @@ static rc_err_t put_bits(rc_buf_t *out, uint64_t v, unsigned bits) {
     return put_b64(out, b, n);
 }
 
-/* Reads a non-negative integer of any msgpack width. */
-static bool read_uint(const uint8_t *p, const uint8_t *end, uint64_t *u, const uint8_t **after) {
-    if (p[0] <= 0x7f) {
-        *u = p[0];
-        *after = p + 1;
-        return true;
-    }
-    if (p[0] < 0xcc || p[0] > 0xcf) {
-        return false;
-    }
-    size_t w = (size_t)1 << (p[0] - 0xcc);
-    if ((size_t)(end - p) <= w) {
-        return false;
-    }
-    *u = 0;
-    for (size_t i = 1; i <= w; i++) {
-        *u = *u << 8 | p[i];
-    }
-    *after = p + 1 + w;
-    return true;
-}
-
 /* One column value; col is what kafka.columns says of its column (RC_COL_UNKNOWN: nothing). */
 static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
                           const rc_col_info_t *col) {
@@ -170,9 +148,9 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         return RC_ERR_TRUNCATED;
     }
     uint64_t bitsv;
-    const uint8_t *bitsend;
+    const uint8_t *bitsend = p;
     if (col->type == RC_COL_BIT && col->len >= 1 && col->len <= 64 &&
-        read_uint(p, end, &bitsv, &bitsend)) {
+        rc_mp_read_uint(&bitsend, end, &bitsv) == RC_OK) {
         *pp = bitsend;
         return put_bits(out, bitsv, col->len);
     }

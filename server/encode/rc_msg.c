@@ -75,27 +75,9 @@ static void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_
     }
 }
 
-/* Reads a uint of any msgpack width; false for other types. */
+/* Reads a non-negative integer of any msgpack width; false for other types. */
 static bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
-    if (p >= end) {
-        return false;
-    }
-    if (p[0] <= 0x7f) {
-        *v = p[0];
-        return true;
-    }
-    if (p[0] < 0xcc || p[0] > 0xcf) {
-        return false;
-    }
-    size_t w = (size_t)1 << (p[0] - 0xcc);
-    if ((size_t)(end - p) <= w) {
-        return false;
-    }
-    *v = 0;
-    for (size_t i = 0; i < w; i++) {
-        *v = *v << 8 | p[1 + i];
-    }
-    return true;
+    return rc_mp_read_uint(&p, end, v) == RC_OK;
 }
 
 /* The bytes of a bin value, or false. */
