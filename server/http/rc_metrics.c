@@ -44,6 +44,10 @@ static const counter_t counters[] = {
     {"rowcast_kafka_delivery_errors_total", "counter",
      "Delivery reports from Kafka that carried an error (the message failed for good).",
      STAT(events_failed)},
+    {"rowcast_kafka_retries_total", "counter",
+     "Requests to the Kafka brokers that librdkafka sent again (its statistics, every 10 s by "
+     "default: kafka.rdkafka.statistics.interval.ms).",
+     STAT(kafka_retries)},
     {"rowcast_transactions_total", "counter", "Source transactions read.", STAT(transactions)},
     {"rowcast_binlog_read_bytes_total", "counter", "Binlog bytes received from the source.",
      STAT(bytes_read)},

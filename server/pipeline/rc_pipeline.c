@@ -100,7 +100,7 @@ struct rc_pipeline {
     resume_t resume;  /* the reader's restart point, kept across stop/start */
     rc_mysql_t *meta; /* reader: a second connection for information_schema, opened on use */
     rc_pipeline_position_t position; /* last transaction handed over; guarded by lock */
-    uint64_t kafka_base[3];          /* produced/delivered/failed of producers of earlier runs */
+    uint64_t kafka_base[4]; /* produced/delivered/failed/retries of producers of earlier runs */
 
     /* positions in Kafka (rc_state) */
     rc_state_t *store;       /* created by rc_pipeline_start */
@@ -1599,6 +1599,7 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
         p->kafka_base[0] += ks.produced;
         p->kafka_base[1] += ks.delivered;
         p->kafka_base[2] += ks.failed;
+        p->kafka_base[3] += ks.retries;
         p->kafka = NULL;
     }
     if (old_kafka || rc_queue_drained(p->queue)) { /* a stop closed it */
@@ -1776,12 +1777,14 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->events_produced = p->kafka_base[0];
     out->events_delivered = p->kafka_base[1];
     out->events_failed = p->kafka_base[2];
+    out->kafka_retries = p->kafka_base[3];
     if (p->kafka) {
         rc_kafka_stats_t ks;
         rc_kafka_get_stats(p->kafka, &ks);
         out->events_produced += ks.produced;
         out->events_delivered += ks.delivered;
         out->events_failed += ks.failed;
+        out->kafka_retries += ks.retries;
     }
     pthread_mutex_unlock(&p->lock);
 }

@@ -37,6 +37,7 @@ typedef struct rc_pipeline_stats {
     uint64_t events_produced;  /* handed to Kafka */
     uint64_t events_delivered; /* acknowledged by Kafka */
     uint64_t events_failed;
+    uint64_t kafka_retries; /* requests to the brokers librdkafka sent again */
     uint64_t transactions;
     uint64_t bytes_read; /* binlog bytes */
     uint64_t batches;

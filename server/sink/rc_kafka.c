@@ -5,6 +5,7 @@
  * round-trip happens once per topic per process, not per message. */
 #include "rc_kafka.h"
 
+#include <libfyaml.h>
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ struct rc_kafka {
     char **topics;
     size_t topics_cap, topics_len;
     atomic_uint_fast64_t produced, delivered, failed;
+    atomic_uint_fast64_t retries; /* from the statistics callback */
     char fail_msg[512];
     atomic_bool has_failed;
     rc_kafka_delivery_cb on_delivery;
@@ -93,6 +95,51 @@ static rc_err_t set_prop(rd_kafka_conf_t *conf, const char *key, const char *val
     return RC_OK;
 }
 
+rc_err_t rc_kafka_stats_retries(const char *json, size_t len, uint64_t *retries) {
+    struct fy_parse_cfg cfg = {.flags =
+                                   FYPCF_QUIET | FYPCF_JSON_FORCE | FYPCF_ALLOW_DUPLICATE_KEYS};
+    struct fy_document *doc = fy_document_build_from_string(&cfg, json, len);
+    if (!doc) {
+        return RC_ERR_INVALID;
+    }
+    struct fy_node *root = fy_document_root(doc);
+    struct fy_node *brokers = root ? fy_node_mapping_lookup_by_string(root, "brokers", 7) : NULL;
+    rc_err_t err = brokers && fy_node_is_mapping(brokers) ? RC_OK : RC_ERR_INVALID;
+    uint64_t sum = 0;
+    void *iter = NULL;
+    struct fy_node_pair *pair;
+    while (err == RC_OK && (pair = fy_node_mapping_iterate(brokers, &iter)) != NULL) {
+        struct fy_node *b = fy_node_pair_value(pair);
+        struct fy_node *n = b ? fy_node_mapping_lookup_by_string(b, "txretries", 9) : NULL;
+        size_t vlen;
+        const char *v = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &vlen) : NULL;
+        if (v) {
+            char num[32];
+            snprintf(num, sizeof(num), "%.*s", (int)(vlen < sizeof(num) ? vlen : sizeof(num) - 1),
+                     v);
+            sum += strtoull(num, NULL, 10);
+        }
+    }
+    fy_document_destroy(doc);
+    if (err == RC_OK) {
+        *retries = sum;
+    }
+    return err;
+}
+
+/* librdkafka's statistics (every statistics.interval.ms, on the polling thread): the retry
+ * count for rowcast_kafka_retries_total. Brokers that come and go make the sum jump back:
+ * the counter keeps its highest value. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    rc_kafka_t *k = opaque;
+    uint64_t n;
+    if (rc_kafka_stats_retries(json, len, &n) == RC_OK && n > atomic_load(&k->retries)) {
+        atomic_store(&k->retries, n);
+    }
+    return 0; /* librdkafka frees json */
+}
+
 static rc_kafka_t *kafka_new(const rc_kafka_config_t *kconf, const rc_sink_config_t *sconf,
                              const char *pipeline, bool txn, char *errstr, size_t errstr_size) {
     rc_kafka_t *k = calloc(1, sizeof(*k));
@@ -112,7 +159,8 @@ static rc_kafka_t *kafka_new(const rc_kafka_config_t *kconf, const rc_sink_confi
         set_prop(conf, "client.id", client_id, errstr, errstr_size) ||
         set_prop(conf, "enable.idempotence", "true", errstr, errstr_size) ||
         set_prop(conf, "linger.ms", "5", errstr, errstr_size) ||
-        set_prop(conf, "compression.type", "lz4", errstr, errstr_size)) {
+        set_prop(conf, "compression.type", "lz4", errstr, errstr_size) ||
+        set_prop(conf, "statistics.interval.ms", "10000", errstr, errstr_size)) {
         goto fail;
     }
     for (size_t i = 0; i < kconf->n_rdkafka; i++) {
@@ -138,6 +186,7 @@ static rc_kafka_t *kafka_new(const rc_kafka_config_t *kconf, const rc_sink_confi
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     char e[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
     if (!k->rk) {
@@ -492,4 +541,5 @@ void rc_kafka_get_stats(rc_kafka_t *k, rc_kafka_stats_t *out) {
     out->produced = atomic_load(&k->produced);
     out->delivered = atomic_load(&k->delivered);
     out->failed = atomic_load(&k->failed);
+    out->retries = atomic_load(&k->retries);
 }

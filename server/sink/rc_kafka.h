@@ -83,8 +83,13 @@ typedef struct rc_kafka_stats {
     uint64_t produced;  /* handed to librdkafka (an aborted transaction's are taken back) */
     uint64_t delivered; /* acknowledged by the broker (an aborted transaction's taken back) */
     uint64_t failed;    /* failed for good */
+    uint64_t retries;   /* requests librdkafka sent again (the brokers' txretries, summed) */
 } rc_kafka_stats_t;
 
 void rc_kafka_get_stats(rc_kafka_t *k, rc_kafka_stats_t *out);
+
+/* The sum of "txretries" over the brokers of a librdkafka statistics document (JSON), in
+ * *retries. RC_ERR_INVALID when the text is not such a document. */
+rc_err_t rc_kafka_stats_retries(const char *json, size_t len, uint64_t *retries);
 
 #endif

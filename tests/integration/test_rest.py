@@ -298,6 +298,7 @@ def test_two_pipelines_pause_resume_restart_stop(mysql, db, rowcast, tmp_path):
         assert m[("rowcast_binlog_read_bytes_total", lab)] > 0
         assert 0 < m[("rowcast_batches_total", lab)] <= total
         assert m[("rowcast_source_reconnects_total", lab)] == 0
+        assert m[("rowcast_kafka_retries_total", lab)] == 0  # a local broker: no request resent
         assert ("rowcast_queue_batches", lab) in m
         assert 0 <= m[("rowcast_source_lag_seconds", lab)] < 60
         assert m[("rowcast_pipeline_state", lab + (("state", "RUNNING"),))] == 1

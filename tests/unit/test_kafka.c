@@ -205,6 +205,24 @@ static void test_kafka_refused_message_makes_the_transaction_abortable(void **st
     rd_kafka_destroy(mrk);
 }
 
+static void test_kafka_stats_retries_sums_the_brokers(void **state) {
+    (void)state;
+    /* the shape of librdkafka's statistics (STATISTICS.md), trimmed */
+    static const char doc[] =
+        "{\"name\":\"rowcast-unit#producer-1\",\"type\":\"producer\",\"txmsgs\":10,"
+        "\"brokers\":{\"127.0.0.1:9092/1\":{\"name\":\"127.0.0.1:9092/1\",\"txretries\":3,"
+        "\"txerrs\":0,\"toppars\":{}},\"127.0.0.1:9093/2\":{\"txretries\":4},"
+        "\"GroupCoordinator\":{\"state\":\"INIT\"}},"
+        "\"topics\":{\"db.t\":{\"partitions\":{\"0\":{\"txretries\":99}}}}}";
+    uint64_t n = 0;
+    assert_int_equal(rc_kafka_stats_retries(doc, sizeof(doc) - 1, &n), RC_OK);
+    assert_int_equal(n, 7); /* brokers only */
+    assert_int_equal(rc_kafka_stats_retries("{\"brokers\":{}}", 14, &n), RC_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(rc_kafka_stats_retries("[1,2", 4, &n), RC_ERR_INVALID);
+    assert_int_equal(rc_kafka_stats_retries("{\"x\":1}", 7, &n), RC_ERR_INVALID);
+}
+
 static void test_kafka_refuses_a_shared_transactional_id(void **state) {
     (void)state;
     rc_kv_t props[] = {{"test.mock.num.brokers", "1"}, {"transactional.id", "x"}};
@@ -225,6 +243,7 @@ int main(void) {
         cmocka_unit_test(test_kafka_transaction_commits_and_aborts),
         cmocka_unit_test(test_kafka_refused_message_makes_the_transaction_abortable),
         cmocka_unit_test(test_kafka_refuses_a_shared_transactional_id),
+        cmocka_unit_test(test_kafka_stats_retries_sums_the_brokers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
