@@ -102,7 +102,7 @@ static rc_err_t read_head(const uint8_t *p, const uint8_t *end, size_t *head, si
 
 /* The whole size of an object that its first byte fixes (fixint, nil, bool, fixstr, numbers,
  * fixext), or 0 (maps, arrays, str/bin/ext with a length field, the unused 0xc1). */
-static const uint8_t k_size[256] = {
+const uint8_t rc_mp_fixed_size[256] = {
     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x00 */
     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x10 */
     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 0x20 */
@@ -130,7 +130,7 @@ rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end) {
         if (q < end) {
             /* scalars and fixstr in one step, fixmap and fixarray without read_head */
             uint8_t c = q[0];
-            size_t size = k_size[c];
+            size_t size = rc_mp_fixed_size[c];
             if (size) {
                 if ((size_t)(end - q) < size) {
                     return RC_ERR_TRUNCATED;
@@ -346,14 +346,14 @@ static bool key_eq(const char *k, const char *s, uint32_t n) {
     return k[n] == '\0';
 }
 
-/* Skips one object: a scalar or fixstr by the table, anything else by rc_mp_skip. */
-static inline rc_err_t skip_one(const uint8_t **p, const uint8_t *end) {
-    const uint8_t *q = *p;
-    if (q < end && k_size[q[0]] && (size_t)(end - q) >= k_size[q[0]]) {
-        *p = q + k_size[q[0]];
-        return RC_OK;
+/* s[0..n) equals k[0..n), n small: a byte loop beats a call to memcmp for key names. */
+static inline bool bytes_eq(const char *k, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] != s[i]) {
+            return false;
+        }
     }
-    return rc_mp_skip(p, end);
+    return true;
 }
 
 rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *const *keys, size_t n,
@@ -365,7 +365,7 @@ rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *cons
         return err;
     }
     /* the keys' lengths once, so that most keys are ruled out by length and first byte */
-    size_t klen[32];
+    size_t klen[32], next = 0;
     bool by_len = n <= sizeof klen / sizeof klen[0];
     for (size_t j = 0; j < n; j++) {
         vals[j] = NULL;
@@ -376,7 +376,6 @@ rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *cons
     for (uint32_t i = 0; i < count; i++) {
         const char *s;
         uint32_t slen;
-        size_t j = n;
         const uint8_t *k = p;
         bool is_str = true;
         if (k < end && (k[0] & 0xe0) == 0xa0 && (size_t)(end - k) > (k[0] & 0x1fu)) {
@@ -390,19 +389,22 @@ rc_err_t rc_mp_map_pick(const uint8_t *map, const uint8_t *end, const char *cons
             }
         }
         if (is_str) {
-            for (j = 0; j < n; j++) {
+            /* keys usually come in the order asked for: the one after the last found first */
+            for (size_t t = 0; t < n; t++) {
+                size_t j = next + t < n ? next + t : next + t - n;
                 if (vals[j]) {
                     continue;
                 }
-                if (by_len ? klen[j] == slen && (slen == 0 || (keys[j][0] == s[0] &&
-                                                               memcmp(keys[j], s, slen) == 0))
+                if (by_len ? klen[j] == slen &&
+                                 (slen == 0 || (keys[j][0] == s[0] && bytes_eq(keys[j], s, slen)))
                            : key_eq(keys[j], s, slen)) {
                     vals[j] = p;
+                    next = j + 1 < n ? j + 1 : 0;
                     break;
                 }
             }
         }
-        if ((err = skip_one(&p, end)) != RC_OK) {
+        if ((err = rc_mp_skip_one(&p, end)) != RC_OK) {
             return err;
         }
     }

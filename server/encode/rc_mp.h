@@ -18,6 +18,20 @@
 /* Advances *p past one whole object, nested ones included. Iterative, so any depth is fine. */
 rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end);
 
+/* The whole size of an object that its first byte fixes (fixint, nil, bool, fixstr, numbers,
+ * fixext), or 0 when its size needs more than that byte. */
+extern const uint8_t rc_mp_fixed_size[256];
+
+/* rc_mp_skip with the common case inline: an object whose first byte fixes its size. */
+static inline rc_err_t rc_mp_skip_one(const uint8_t **p, const uint8_t *end) {
+    const uint8_t *q = *p;
+    if (q < end && rc_mp_fixed_size[q[0]] && (size_t)(end - q) >= rc_mp_fixed_size[q[0]]) {
+        *p = q + rc_mp_fixed_size[q[0]];
+        return RC_OK;
+    }
+    return rc_mp_skip(p, end);
+}
+
 /* If *p is a map, sets *n to its entry count and advances past the header. */
 rc_err_t rc_mp_read_map(const uint8_t **p, const uint8_t *end, uint32_t *n);
 rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n);

@@ -153,11 +153,121 @@ static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
 
 enum { E_KAFKA, E_SCHEMA, E_TABLE, E_META, E_COUNT };
 enum { K_TOPIC, K_KEY, K_HEADERS, K_FORMAT, K_COLUMNS, K_COUNT };
+enum { M_GTID, M_FILE, M_POS, M_COMMIT_TS, M_COUNT };
 
-static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *const *at,
-                            const uint8_t *end, const uint8_t *headers, char *errstr,
-                            size_t errstr_size) {
-    static const char *const meta_keys[] = {"gtid", "binlog_file", "binlog_pos", "commit_ts"};
+/* Where the values rc_msg needs are in one event, found in one walk over it (ev_walk): the
+ * top-level schema, table, meta and kafka, and inside the kafka and meta maps their keys. The
+ * first of equal keys counts, keys that are not str are passed over (as rc_mp_map_pick). */
+typedef struct ev_at {
+    const uint8_t *at[E_COUNT];
+    const uint8_t *kafka[K_COUNT]; /* all NULL unless kafka is a map */
+    const uint8_t *meta[M_COUNT];  /* all NULL unless meta is a map */
+    bool kafka_is_map;
+} ev_at_t;
+
+/* Reads the key at *pp and moves past it: *s is NULL for a key that is not a str. */
+static inline rc_err_t read_key(const uint8_t **pp, const uint8_t *end, const char **s,
+                                uint32_t *n) {
+    const uint8_t *k = *pp;
+    if (k < end && (k[0] & 0xe0) == 0xa0 && (size_t)(end - k) > (k[0] & 0x1fu)) {
+        *s = (const char *)k + 1; /* fixstr, the usual key */
+        *n = k[0] & 0x1fu;
+        *pp = k + 1 + *n;
+        return RC_OK;
+    }
+    if (rc_mp_read_str(pp, end, s, n) == RC_OK) {
+        return RC_OK;
+    }
+    *s = NULL;
+    return rc_mp_skip(pp, end);
+}
+
+#define KEY_IS(s, n, lit) ((n) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+
+static inline int kafka_key(const char *s, uint32_t n) {
+    return KEY_IS(s, n, "topic")     ? K_TOPIC
+           : KEY_IS(s, n, "key")     ? K_KEY
+           : KEY_IS(s, n, "headers") ? K_HEADERS
+           : KEY_IS(s, n, "format")  ? K_FORMAT
+           : KEY_IS(s, n, "columns") ? K_COLUMNS
+                                     : -1;
+}
+
+static inline int meta_key(const char *s, uint32_t n) {
+    return KEY_IS(s, n, "gtid")          ? M_GTID
+           : KEY_IS(s, n, "binlog_file") ? M_FILE
+           : KEY_IS(s, n, "binlog_pos")  ? M_POS
+           : KEY_IS(s, n, "commit_ts")   ? M_COMMIT_TS
+                                         : -1;
+}
+
+/* Walks the map at *pp (its header already read: n entries), setting vals[j] to the value of
+ * the first key that which() maps to j; *pp ends past the map. */
+static inline rc_err_t pick_in(const uint8_t **pp, const uint8_t *end, uint32_t n,
+                               int (*which)(const char *, uint32_t), const uint8_t **vals) {
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        uint32_t len;
+        rc_err_t err = read_key(pp, end, &s, &len);
+        if (err != RC_OK) {
+            return err;
+        }
+        int j = s ? which(s, len) : -1;
+        if (j >= 0 && !vals[j]) {
+            vals[j] = *pp;
+        }
+        if ((err = rc_mp_skip_one(pp, end)) != RC_OK) {
+            return err;
+        }
+    }
+    return RC_OK;
+}
+
+/* One walk over the event map at ev: the kafka and meta maps are picked from as they are
+ * passed, instead of being skipped and walked again. Errors when the event is not a map or
+ * not whole. */
+static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a) {
+    memset(a, 0, sizeof *a);
+    const uint8_t *p = ev;
+    uint32_t n;
+    rc_err_t err = rc_mp_read_map(&p, end, &n);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const char *s;
+        uint32_t len;
+        if ((err = read_key(&p, end, &s, &len)) != RC_OK) {
+            break;
+        }
+        int j = !s                         ? -1
+                : KEY_IS(s, len, "kafka")  ? E_KAFKA
+                : KEY_IS(s, len, "schema") ? E_SCHEMA
+                : KEY_IS(s, len, "table")  ? E_TABLE
+                : KEY_IS(s, len, "meta")   ? E_META
+                                           : -1;
+        if (j < 0 || a->at[j]) {
+            err = rc_mp_skip_one(&p, end);
+            continue;
+        }
+        a->at[j] = p;
+        uint32_t m;
+        const uint8_t *q = p;
+        if ((j == E_KAFKA || j == E_META) && rc_mp_read_map(&q, end, &m) == RC_OK) {
+            p = q;
+            if (j == E_KAFKA) {
+                a->kafka_is_map = true;
+                err = pick_in(&p, end, m, kafka_key, a->kafka);
+            } else {
+                err = pick_in(&p, end, m, meta_key, a->meta);
+            }
+        } else {
+            err = rc_mp_skip_one(&p, end);
+        }
+    }
+    return err;
+}
+
+static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const uint8_t *end,
+                            char *errstr, size_t errstr_size) {
+    const uint8_t *const *at = a->at, *const *mv = a->meta, *headers = a->kafka[K_HEADERS];
     const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
     uint32_t schema_len = 0, table_len = 0, gtid_len = 0, file_len = 0;
     uint64_t pos = 0;
@@ -177,21 +287,18 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const uint8_t *const *at
     if (at[E_TABLE]) {
         str_of(at[E_TABLE], end, &table, &table_len);
     }
-    const uint8_t *mv[4];
     m->commit_ts = 0;
-    if (at[E_META] && rc_mp_map_pick(at[E_META], end, meta_keys, 4, mv, NULL) == RC_OK) {
-        if (mv[3] && !uint_of(mv[3], end, &m->commit_ts)) {
-            m->commit_ts = 0;
-        }
-        if (mv[0]) {
-            str_of(mv[0], end, &gtid, &gtid_len);
-        }
-        if (mv[1]) {
-            str_of(mv[1], end, &file, &file_len);
-        }
-        if (!mv[2] || !uint_of(mv[2], end, &pos)) {
-            file = NULL; /* no position without both */
-        }
+    if (mv[M_COMMIT_TS] && !uint_of(mv[M_COMMIT_TS], end, &m->commit_ts)) {
+        m->commit_ts = 0;
+    }
+    if (mv[M_GTID]) {
+        str_of(mv[M_GTID], end, &gtid, &gtid_len);
+    }
+    if (mv[M_FILE]) {
+        str_of(mv[M_FILE], end, &file, &file_len);
+    }
+    if (!mv[M_POS] || !uint_of(mv[M_POS], end, &pos)) {
+        file = NULL; /* no position without both */
     }
     if (err == RC_OK && schema) {
         err = ADD_LIT(m, "rowcast.schema", schema, schema_len);
@@ -266,13 +373,11 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     m->topic = NULL;
     m->topic_len = 0;
 
-    static const char *const ev_keys[E_COUNT] = {"kafka", "schema", "table", "meta"};
-    static const char *const kafka_keys[K_COUNT] = {"topic", "key", "headers", "format", "columns"};
-    const uint8_t *at[E_COUNT], *kat[K_COUNT] = {0}, *p;
+    ev_at_t a;
+    const uint8_t *const *kat = a.kafka, *p;
     uint32_t topic_len;
-    if (rc_mp_map_pick(ev, end, ev_keys, E_COUNT, at, NULL) != RC_OK || !at[E_KAFKA] ||
-        rc_mp_map_pick(at[E_KAFKA], end, kafka_keys, K_COUNT, kat, NULL) != RC_OK ||
-        !(p = kat[K_TOPIC]) || rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
+    if (ev_walk(ev, end, &a) != RC_OK || !a.kafka_is_map || !(p = kat[K_TOPIC]) ||
+        rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "an event has no kafka.topic string");
     }
     m->topic_len = topic_len;
@@ -333,7 +438,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     if (!m->value.data && rc_buf_reserve(&m->value, 1) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     } /* an empty protobuf message is an empty value, not a null one (a tombstone) */
-    if ((err = add_headers(m, f, at, end, kat[K_HEADERS], why, sizeof why)) != RC_OK) {
+    if ((err = add_headers(m, f, &a, end, why, sizeof why)) != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "the headers of an event for %.*s: %s",
                          (int)topic_len, m->topic, why);
     }

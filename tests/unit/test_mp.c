@@ -514,6 +514,74 @@ static void test_mp_map_pick_empty_key_and_many_keys(void **state) {
     msgpack_sbuffer_destroy(&m.sb);
 }
 
+/* The keys asked for may come in any order in the map (the search starts after the last key
+ * found); a key with the length and first byte of one asked for but other bytes is not it. */
+static void test_mp_map_pick_any_order(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 5);
+    mp_str(&m, "gtix"), msgpack_pack_int(&m.pk, 9);
+    mp_str(&m, "k0"), msgpack_pack_int(&m.pk, 0);
+    mp_str(&m, "gtid"), msgpack_pack_int(&m.pk, 1);
+    mp_str(&m, "k2"), msgpack_pack_int(&m.pk, 2);
+    mp_str(&m, "k3"), msgpack_pack_int(&m.pk, 3);
+    const uint8_t *d = (const uint8_t *)m.sb.data, *end = d + m.sb.size, *v[4], *after;
+    static const char *const names[4] = {"k0", "gtid", "k2", "k3"};
+    int perm[4] = {0, 1, 2, 3}, tried = 0;
+    for (;;) {
+        const char *keys[4];
+        for (int j = 0; j < 4; j++) {
+            keys[j] = names[perm[j]];
+        }
+        assert_int_equal(rc_mp_map_pick(d, end, keys, 4, v, &after), RC_OK);
+        for (int j = 0; j < 4; j++) {
+            assert_non_null(v[j]);
+            assert_int_equal(v[j][0], perm[j]);
+        }
+        assert_ptr_equal(after, end);
+        tried++;
+        /* next permutation in lexicographic order */
+        int i = 2;
+        while (i >= 0 && perm[i] > perm[i + 1]) {
+            i--;
+        }
+        if (i < 0) {
+            break;
+        }
+        int k = 3;
+        while (perm[k] < perm[i]) {
+            k--;
+        }
+        int t = perm[i];
+        perm[i] = perm[k], perm[k] = t;
+        for (int a = i + 1, b = 3; a < b; a++, b--) {
+            t = perm[a], perm[a] = perm[b], perm[b] = t;
+        }
+    }
+    assert_int_equal(tried, 24);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+/* rc_mp_skip_one: an object its first byte sizes in one step, anything else as rc_mp_skip. */
+static void test_mp_skip_one(void **state) {
+    (void)state;
+    const uint8_t *b = U8("\xa3"
+                          "abc"
+                          "\x81\xa1k\xcd\x01\x02\xcb");
+    const uint8_t *p = b, *end = b + 11;
+    assert_int_equal(rc_mp_skip_one(&p, end), RC_OK);
+    assert_ptr_equal(p, b + 4);
+    assert_int_equal(rc_mp_skip_one(&p, end), RC_OK); /* the map, through rc_mp_skip */
+    assert_ptr_equal(p, b + 10);
+    assert_int_equal(rc_mp_skip_one(&p, end), RC_ERR_TRUNCATED); /* float64 without its bytes */
+    assert_ptr_equal(p, b + 10);
+    p = b;
+    assert_int_equal(rc_mp_skip_one(&p, b + 3), RC_ERR_TRUNCATED); /* fixstr cut short */
+    assert_ptr_equal(p, b);
+    assert_int_equal(rc_mp_skip_one(&p, b), RC_ERR_TRUNCATED);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mp_skip_every_type),
@@ -528,6 +596,8 @@ int main(void) {
         cmocka_unit_test(test_mp_map_find),
         cmocka_unit_test(test_mp_map_find_truncated),
         cmocka_unit_test(test_mp_map_pick_one_pass),
+        cmocka_unit_test(test_mp_map_pick_any_order),
+        cmocka_unit_test(test_mp_skip_one),
         cmocka_unit_test(test_mp_map_pick_empty_key_and_many_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1382,6 +1382,82 @@ static void test_msg_headers_and_key_per_format(void **state) {
     assert_int_equal(rc_format_from_name("xml", &f), RC_ERR_INVALID);
 }
 
+/* rc_msg finds kafka, meta, schema and table in one walk over the event: keys in any order,
+ * the first of equal keys wins, keys that are not strings are passed over, a meta that is not
+ * a map gives no gtid or position, a kafka that is not a map is no topic, and an event cut
+ * anywhere is an error. */
+static void test_msg_one_walk_over_the_event(void **state) {
+    (void)state;
+    rc_msg_t msg = RC_MSG_INIT;
+    char err[256];
+    size_t used;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 8);
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 5);
+    msgpack_pack_int(&m.pk, 7), str(&m.pk, "not a key");
+    str(&m.pk, "headers"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "h"), str(&m.pk, "v");
+    str(&m.pk, "topic"), str(&m.pk, "first");
+    str(&m.pk, "topic"), str(&m.pk, "second");
+    str(&m.pk, "key"), str(&m.pk, "k");
+    msgpack_pack_int(&m.pk, 1), msgpack_pack_map(&m.pk, 0);
+    str(&m.pk, "meta"), msgpack_pack_map(&m.pk, 4);
+    str(&m.pk, "commit_ts"), msgpack_pack_uint32(&m.pk, 1709211662);
+    str(&m.pk, "binlog_pos"), msgpack_pack_uint64(&m.pk, 77);
+    str(&m.pk, "binlog_file"), str(&m.pk, "b.000001");
+    str(&m.pk, "gtid"), str(&m.pk, "0-1-5");
+    str(&m.pk, "table"), str(&m.pk, "t");
+    msgpack_pack_str(&m.pk, 6), msgpack_pack_str_body(&m.pk, "schema", 6);
+    msgpack_pack_nil(&m.pk);
+    str(&m.pk, "schema"), str(&m.pk, "later");
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "topic"), str(&m.pk, "later");
+    str(&m.pk, "meta"), str(&m.pk, "later");
+    const uint8_t *d = (const uint8_t *)m.sb.data;
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_JSON, d, m.sb.size, &used, err, sizeof err),
+                     RC_OK);
+    assert_int_equal(used, m.sb.size);
+    assert_int_equal(msg.topic_len, 5);
+    assert_memory_equal(msg.topic, "first", 5);
+    assert_int_equal(msg.key.len, 3);
+    assert_memory_equal(msg.key.data, "\"k\"", 3);
+    assert_int_equal(msg.commit_ts, 1709211662);
+    assert_int_equal(msg.n_headers, 7); /* schema nil: no header */
+    expect_header(&msg, 3, "rowcast.table", "t");
+    expect_header(&msg, 4, "rowcast.gtid", "0-1-5");
+    expect_header(&msg, 5, "rowcast.position", "b.000001:77");
+    expect_header(&msg, 6, "h", "v");
+    for (size_t cut = 0; cut < m.sb.size; cut++) {
+        assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_JSON, d, cut, &used, err, sizeof err),
+                         RC_ERR_INVALID);
+        assert_string_equal(err, "an event has no kafka.topic string");
+    }
+    msgpack_sbuffer_destroy(&m.sb);
+
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    str(&m.pk, "meta"), str(&m.pk, "0-1-5");
+    str(&m.pk, "schema"), str(&m.pk, "s");
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "topic"), str(&m.pk, "x");
+    d = (const uint8_t *)m.sb.data;
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_JSON, d, m.sb.size, &used, err, sizeof err),
+                     RC_OK);
+    assert_int_equal(msg.n_headers, 4);
+    expect_header(&msg, 3, "rowcast.schema", "s");
+    assert_int_equal(msg.commit_ts, 0);
+    msgpack_sbuffer_destroy(&m.sb);
+
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "kafka"), str(&m.pk, "topic");
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "topic"), str(&m.pk, "x");
+    d = (const uint8_t *)m.sb.data;
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_JSON, d, m.sb.size, &used, err, sizeof err),
+                     RC_ERR_INVALID);
+    assert_string_equal(err, "an event has no kafka.topic string");
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_msg_free(&msg);
+}
+
 /* A script may rebuild the event with its keys in another order: the bytes stay canonical. */
 static void test_keys_in_any_order_give_the_same_bytes(void **state) {
     (void)state;
@@ -1476,6 +1552,7 @@ int main(void) {
         cmocka_unit_test(test_encoders_agree_on_real_binlogs),
         cmocka_unit_test(test_key_message_and_string_key),
         cmocka_unit_test(test_msg_headers_and_key_per_format),
+        cmocka_unit_test(test_msg_one_walk_over_the_event),
         cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
         cmocka_unit_test(test_kafka_columns_partial_or_malformed_fall_back_to_the_value),
