@@ -170,7 +170,7 @@ static char *escape_one(char *o, const uint8_t **sp, const uint8_t *e) {
  * a string inside a bigger buffer (a msgpack event) is scanned 16 bytes at a time right up to
  * its end, and the bytes it copies past its end are overwritten or lie beyond out->len. The
  * room reserved per slice covers a 16-byte store at any point of it. */
-static rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n, const uint8_t *lim) {
+static rc_err_t put_string_slow(rc_buf_t *out, const uint8_t *s, size_t n, const uint8_t *lim) {
     const uint8_t *e = s + n;
     char *o = room(out, SLICE_ROOM(n < STR_SLICE ? n : STR_SLICE) + 16);
     if (!o) {
@@ -221,6 +221,27 @@ static rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n, const u
     *o++ = '"';
     out->len = (size_t)(o - out->data);
     return RC_OK;
+}
+
+/* put_string_slow with the usual value inline: up to 32 bytes with nothing to escape, whose
+ * 32 bytes from s may be read, is one or two 16-byte looks and one copy, without a call. */
+static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
+                                     const uint8_t *lim) {
+    if (n <= 32 && lim - s >= 32) {
+        size_t k = first_look16(s);
+        if (k >= n || (k == 16 && first_look16(s + 16) >= n - 16)) {
+            char *o = room(out, 32 + 2);
+            if (!o) {
+                return RC_ERR_NOMEM;
+            }
+            o[0] = '"';
+            memcpy(o + 1, s, 32);
+            o[1 + n] = '"';
+            out->len += n + 2;
+            return RC_OK;
+        }
+    }
+    return put_string_slow(out, s, n, lim);
 }
 
 static inline rc_err_t put_string(rc_buf_t *out, const uint8_t *s, size_t n) {
