@@ -66,7 +66,7 @@ bool rc_cols_next(const rc_cols_t *c, const uint8_t **pos, rc_col_info_t *info) 
     return read_entry(p, c->end, info, pos);
 }
 
-bool rc_cols_find(rc_cols_t *c, const char *name, uint32_t n, rc_col_info_t *info) {
+bool rc_cols_find_slow(rc_cols_t *c, const char *name, uint32_t n, rc_col_info_t *info) {
     const uint8_t *next;
     for (int pass = 0; pass < 2 && c->start; pass++) {
         const uint8_t *p = pass == 0 ? c->cur : c->start;

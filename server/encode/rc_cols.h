@@ -30,9 +30,34 @@ typedef struct rc_cols {
  * NULL, nil or anything else. */
 void rc_cols_init(rc_cols_t *c, const uint8_t *v, const uint8_t *end);
 
+/* rc_cols_find past its first look: searches on from the last one found, then from the start. */
+bool rc_cols_find_slow(rc_cols_t *c, const char *name, uint32_t n, rc_col_info_t *info);
+
 /* Finds the column named name[0..n): searches on from the last one found, then from the start.
- * False (and info->type RC_COL_UNKNOWN) when it is not described. */
-bool rc_cols_find(rc_cols_t *c, const char *name, uint32_t n, rc_col_info_t *info);
+ * False (and info->type RC_COL_UNKNOWN) when it is not described. The usual case, the entry
+ * right after the last one found (a row's columns in table order), is inline. */
+static inline bool rc_cols_find(rc_cols_t *c, const char *name, uint32_t n, rc_col_info_t *info) {
+    const uint8_t *p = c->cur;
+    if (p && c->end - p >= 2 && ((uint32_t)p[0] << 8 | p[1]) == n &&
+        (size_t)(c->end - p) >= 2 + (size_t)n + 5) {
+        uint32_t i = 0;
+        while (i < n && p[2 + i] == (uint8_t)name[i]) {
+            i++;
+        }
+        if (i == n) {
+            const uint8_t *d = p + 2 + n;
+            info->name = (const char *)(p + 2);
+            info->name_len = n;
+            info->type = d[0];
+            info->flags = d[1];
+            info->len = (uint16_t)(d[2] << 8 | d[3]);
+            info->scale = d[4];
+            c->cur = d + 5;
+            return true;
+        }
+    }
+    return rc_cols_find_slow(c, name, n, info);
+}
 
 /* The next column in table order from *pos (start with *pos = NULL); false at the end or at a
  * malformed entry. */

@@ -202,11 +202,30 @@ static rc_err_t put_text_field(rc_buf_t *out, uint32_t field, const void *text, 
     return RC_OK;
 }
 
+/* put_bytes_field for bytes inside a buffer whose bytes up to lim may be read: a short field
+ * (tag and length one byte each, at most 32 bytes, 32 bytes readable) is one fixed-size copy
+ * without a call; the bytes copied past n lie beyond out->len. */
+static inline rc_err_t put_bytes_in(rc_buf_t *out, uint32_t field, const void *s, size_t n,
+                                    bool keep_empty, const uint8_t *lim) {
+    if (n <= 32 && field < 16 && (n || keep_empty) && lim - (const uint8_t *)s >= 32) {
+        if (ensure(out, 2 + 32) != RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        char *o = out->data + out->len;
+        o[0] = (char)(field << 3 | WT_LEN);
+        o[1] = (char)n;
+        memcpy(o + 2, s, 32);
+        out->len += 2 + n;
+        return RC_OK;
+    }
+    return put_bytes_field(out, field, s, n, keep_empty);
+}
+
 /* put_text_field for text inside a buffer whose bytes up to lim may be read: ASCII, the usual
  * text, is found so with a 16-byte load or two and copied as is. */
 static inline rc_err_t put_text_in(rc_buf_t *out, uint32_t field, const void *text, size_t n,
                                    bool keep_empty, const uint8_t *lim) {
-    return all_ascii(text, n, lim) ? put_bytes_field(out, field, text, n, keep_empty)
+    return all_ascii(text, n, lim) ? put_bytes_in(out, field, text, n, keep_empty, lim)
                                    : put_text_field(out, field, text, n, keep_empty);
 }
 
@@ -726,7 +745,7 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         }
         if (all_ascii((const uint8_t *)name, name_len, end) && name_len < 0x80) {
             /* Column {name, value: placeholder} in one go; both fields are numbers < 16 */
-            if (ensure(out, 6 + name_len) != RC_OK) {
+            if (ensure(out, 6 + (name_len > 16 ? name_len : 16)) != RC_OK) {
                 return RC_ERR_NOMEM;
             }
             char *o = out->data + out->len;
@@ -736,7 +755,12 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             if (name_len) {
                 *o++ = (char)(F_COLUMN_NAME << 3 | WT_LEN);
                 *o++ = (char)name_len;
-                memcpy(o, name, name_len);
+                if (name_len <= 16 && end - (const uint8_t *)name >= 16) {
+                    memcpy(o, name, 16); /* a fixed-size copy; the bytes past name_len are
+                                            overwritten below or lie beyond out->len */
+                } else {
+                    memcpy(o, name, name_len);
+                }
                 o += name_len;
             }
             *o++ = (char)(F_COLUMN_VALUE << 3 | WT_LEN);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rc_cols.h"
 #include "rc_event.h"
 #include "rc_mp.h"
 
@@ -582,6 +583,67 @@ static void test_mp_skip_one(void **state) {
     assert_int_equal(rc_mp_skip_one(&p, b), RC_ERR_TRUNCATED);
 }
 
+/* rc_cols_find: the entry after the last one found is looked at first (inline), then the rest
+ * from there and from the start; names of the same length that differ late are told apart and
+ * an entry cut short is never read past the descriptor's end. */
+static void test_cols_find_in_and_out_of_order(void **state) {
+    (void)state;
+    static const struct {
+        const char *name;
+        uint8_t type;
+    } cols[] = {{"ab", RC_COL_INT}, {"ac", RC_COL_TEXT}, {"id", RC_COL_BIGINT}, {"q", RC_COL_BIT}};
+    uint8_t b[2 + 64];
+    size_t o = 2;
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = strlen(cols[i].name);
+        b[o++] = 0;
+        b[o++] = (uint8_t)n;
+        memcpy(b + o, cols[i].name, n);
+        o += n;
+        b[o++] = cols[i].type;
+        b[o++] = (uint8_t)i; /* flags: the index, to tell entries apart */
+        b[o++] = 0;
+        b[o++] = 7;
+        b[o++] = 0;
+    }
+    b[0] = 0xc4; /* bin 8 */
+    b[1] = (uint8_t)(o - 2);
+    rc_cols_t c;
+    rc_col_info_t ci;
+    rc_cols_init(&c, b, b + o);
+    static const char *const order[] = {"ab", "ac", "id", "q", "q", "ac", "ab", "id", "ab"};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        assert_true(rc_cols_find(&c, order[k], (uint32_t)strlen(order[k]), &ci));
+        assert_int_equal(ci.name_len, strlen(order[k]));
+        assert_memory_equal(ci.name, order[k], ci.name_len);
+        size_t want = 0;
+        while (strcmp(cols[want].name, order[k]) != 0) {
+            want++;
+        }
+        assert_int_equal(ci.type, cols[want].type);
+        assert_int_equal(ci.flags, want);
+        assert_int_equal(ci.len, 7);
+    }
+    assert_false(rc_cols_find(&c, "ad", 2, &ci));
+    assert_int_equal(ci.type, RC_COL_UNKNOWN);
+    assert_false(rc_cols_find(&c, "i", 1, &ci));
+    /* cut inside the last entry ("q" at the cursor): not found, nothing read past the cut */
+    for (size_t cut = 2; cut < o; cut++) {
+        uint8_t *d = malloc(cut);
+        assert_non_null(d);
+        memcpy(d, b, cut);
+        d[1] = (uint8_t)(cut - 2);
+        rc_cols_init(&c, d, d + cut);
+        bool all = true;
+        for (size_t i = 0; i < 4; i++) {
+            bool found = rc_cols_find(&c, cols[i].name, (uint32_t)strlen(cols[i].name), &ci);
+            all = all && found;
+        }
+        assert_false(all); /* the last entry never fits */
+        free(d);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mp_skip_every_type),
@@ -598,6 +660,7 @@ int main(void) {
         cmocka_unit_test(test_mp_map_pick_one_pass),
         cmocka_unit_test(test_mp_map_pick_any_order),
         cmocka_unit_test(test_mp_skip_one),
+        cmocka_unit_test(test_cols_find_in_and_out_of_order),
         cmocka_unit_test(test_mp_map_pick_empty_key_and_many_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
