@@ -1270,6 +1270,158 @@ static rc_err_t json_diffs(rowctx_t *x, uint32_t i, const uint8_t *d, size_t n, 
 }
 
 /* Pass one over a row image: finds each present column's value. *pp moves past the image. */
+/* The first pass's general path (RC_P1_OTHER): one value of column i at *pp, any kind; diffs
+ * is set for a PARTIAL_UPDATE_ROWS JSON value given as diffs. Out of prepare_image's loop so
+ * that the common paths keep a small frame. Errors are complete. */
+static __attribute__((noinline)) rc_err_t general_value(rowctx_t *x, const rc_col_t *c, uint32_t i,
+                                                        bool diffs, rc_slot_t *s,
+                                                        const uint8_t **pp, const uint8_t *end) {
+    const rc_tmap_t *tm = x->tm;
+    const uint8_t *p = *pp;
+    size_t avail = (size_t)(end - p);
+    if (c->kind == RC_K_UNSUPPORTED) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_UNSUPPORTED,
+                               "column `%.*s` of %s.%s has type %u (%s) with metadata %u, "
+                               "which rowcast does not decode yet",
+                               (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
+                               type_name(c->real_type), c->meta);
+    }
+    if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY ||
+        c->kind == RC_K_VECTOR) {
+        if (avail < c->lenbytes) {
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
+        }
+        /* lenbytes is 1-4; a switch, not rc_le's loop, which was a tenth of this pass */
+        uint64_t n = c->lenbytes == 1   ? p[0]
+                     : c->lenbytes == 2 ? rc_le16(p)
+                     : c->lenbytes == 3 ? rc_le24(p)
+                                        : rc_le32(p);
+        if (avail - c->lenbytes < n) {
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+        }
+        const uint8_t *d = p + c->lenbytes;
+        p = d + n;
+        if (c->kind == RC_K_VECTOR) {
+            if (n % 4 != 0) {
+                char why[96];
+                snprintf(why, sizeof(why),
+                         "a VECTOR of %" PRIu64 " bytes is not a whole number of 32-bit floats", n);
+                return col_err(x, c, RC_ERR_INVALID, why);
+            }
+            s->state = RC_SLOT_VEC;
+            s->p = d;
+            s->len = (uint32_t)n;
+        } else if (c->kind == RC_K_GEOMETRY) {
+            rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
+            if (err != RC_OK) {
+                return err;
+            }
+        } else if (c->kind == RC_K_JSON) {
+            size_t off = x->b->scratch.len;
+            char why[300];
+            rc_err_t err =
+                diffs ? json_diffs(x, i, d, (size_t)n, why, sizeof(why))
+                      : rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
+            if (err != RC_OK) {
+                return col_err(x, c, err, why);
+            }
+            s->state = RC_SLOT_EXT;
+            s->ext = RC_EXT_JSON;
+            s->scratch = true;
+            s->u = off;
+            s->len = (uint32_t)(x->b->scratch.len - off);
+        } else if (c->zcol && n > 0) {
+            rc_err_t err = compressed_slot(x, c, s, d, (uint32_t)n);
+            if (err != RC_OK) {
+                return err;
+            }
+        } else if (c->real_type == RC_T_STRING && c->cs == RC_CS_BINARY && n < c->max_len) {
+            /* BINARY(n): the server leaves the trailing 0x00 bytes out of the row image,
+             * but the value is always n bytes (what SELECT returns) */
+            if (binary_pad_slot(x, s, d, (uint32_t)n, c->max_len) != RC_OK) {
+                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            }
+        } else {
+            rc_err_t err = text_slot(x, c, s, d, (uint32_t)n);
+            if (err != RC_OK) {
+                return err;
+            }
+        }
+        *pp = p;
+        return RC_OK;
+    }
+    if (avail < c->size) {
+        return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+    }
+    switch (c->kind) {
+    case RC_K_ENUM: {
+        uint64_t idx = rc_le(p, c->size);
+        if (!c->has_strs) {
+            s->state = RC_SLOT_UINT;
+            s->u = idx;
+        } else if (idx == 0) {
+            s->state = RC_SLOT_EXT;
+            s->ext = RC_EXT_ENUM;
+            s->p = (const uint8_t *)"";
+            s->len = 0;
+        } else if (idx > c->nstr) {
+            return col_err(x, c, RC_ERR_INVALID, "ENUM index beyond the ENUM's values");
+        } else {
+            const rc_strref_t *e = &tm->strs[c->str0 + idx - 1];
+            rc_err_t err = text_slot(x, c, s, e->p, e->len);
+            if (err != RC_OK) {
+                return err;
+            }
+            s->state = RC_SLOT_EXT; /* typed, for the protobuf encoder; JSON writes text */
+            s->ext = RC_EXT_ENUM;
+        }
+        break;
+    }
+    case RC_K_SET: {
+        uint64_t bits = rc_le(p, c->size);
+        if (!c->has_strs) {
+            s->state = RC_SLOT_UINT;
+            s->u = bits;
+            break;
+        }
+        size_t off = x->b->scratch.len;
+        bool first = true;
+        for (uint32_t e = 0; e < c->nstr && e < 64; e++) {
+            if (!(bits & ((uint64_t)1 << e))) {
+                continue;
+            }
+            const rc_strref_t *r = &tm->strs[c->str0 + e];
+            if (!first && rc_buf_putc(&x->b->scratch, ',') != RC_OK) {
+                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            }
+            rc_err_t err = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT
+                               ? append_utf8(x, c, r->p, r->len)
+                               : (rc_buf_append(&x->b->scratch, r->p, r->len) == RC_OK
+                                      ? RC_OK
+                                      : col_err(x, c, RC_ERR_NOMEM, "out of memory"));
+            if (err != RC_OK) {
+                return err;
+            }
+            first = false;
+        }
+        s->state = RC_SLOT_EXT;
+        s->ext = RC_EXT_SET;
+        s->scratch = true;
+        s->u = off;
+        s->len = (uint32_t)(x->b->scratch.len - off);
+        break;
+    }
+    default:
+        s->state = RC_SLOT_RAW;
+        s->p = p;
+        s->len = c->size;
+        break;
+    }
+    p += c->size;
+    *pp = p;
+    return RC_OK;
+}
+
 static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
                               const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
     const rc_tmap_t *tm = x->tm;
@@ -1358,148 +1510,14 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             p += c->size;
             continue;
         }
-        case RC_P1_OTHER:
-            break;
-        }
-        if (c->kind == RC_K_UNSUPPORTED) {
-            return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_UNSUPPORTED,
-                                   "column `%.*s` of %s.%s has type %u (%s) with metadata %u, "
-                                   "which rowcast does not decode yet",
-                                   (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
-                                   type_name(c->real_type), c->meta);
-        }
-        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY ||
-            c->kind == RC_K_VECTOR) {
-            if (avail < c->lenbytes) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
-            }
-            /* lenbytes is 1-4; a switch, not rc_le's loop, which was a tenth of this pass */
-            uint64_t n = c->lenbytes == 1   ? p[0]
-                         : c->lenbytes == 2 ? rc_le16(p)
-                         : c->lenbytes == 3 ? rc_le24(p)
-                                            : rc_le32(p);
-            if (avail - c->lenbytes < n) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
-            }
-            const uint8_t *d = p + c->lenbytes;
-            p = d + n;
-            if (c->kind == RC_K_VECTOR) {
-                if (n % 4 != 0) {
-                    char why[96];
-                    snprintf(why, sizeof(why),
-                             "a VECTOR of %" PRIu64 " bytes is not a whole number of 32-bit floats",
-                             n);
-                    return col_err(x, c, RC_ERR_INVALID, why);
-                }
-                s->state = RC_SLOT_VEC;
-                s->p = d;
-                s->len = (uint32_t)n;
-            } else if (c->kind == RC_K_GEOMETRY) {
-                rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
-                if (err != RC_OK) {
-                    return err;
-                }
-            } else if (c->kind == RC_K_JSON) {
-                size_t off = x->b->scratch.len;
-                char why[300];
-                rc_err_t err =
-                    diffs ? json_diffs(x, i, d, (size_t)n, why, sizeof(why))
-                          : rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
-                if (err != RC_OK) {
-                    return col_err(x, c, err, why);
-                }
-                s->state = RC_SLOT_EXT;
-                s->ext = RC_EXT_JSON;
-                s->scratch = true;
-                s->u = off;
-                s->len = (uint32_t)(x->b->scratch.len - off);
-            } else if (c->zcol && n > 0) {
-                rc_err_t err = compressed_slot(x, c, s, d, (uint32_t)n);
-                if (err != RC_OK) {
-                    return err;
-                }
-            } else if (c->real_type == RC_T_STRING && c->cs == RC_CS_BINARY && n < c->max_len) {
-                /* BINARY(n): the server leaves the trailing 0x00 bytes out of the row image,
-                 * but the value is always n bytes (what SELECT returns) */
-                if (binary_pad_slot(x, s, d, (uint32_t)n, c->max_len) != RC_OK) {
-                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
-                }
-            } else {
-                rc_err_t err = text_slot(x, c, s, d, (uint32_t)n);
-                if (err != RC_OK) {
-                    return err;
-                }
+        case RC_P1_OTHER: {
+            rc_err_t err = general_value(x, c, i, diffs, s, &p, end);
+            if (err != RC_OK) {
+                return err;
             }
             continue;
         }
-        if (avail < c->size) {
-            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
         }
-        switch (c->kind) {
-        case RC_K_ENUM: {
-            uint64_t idx = rc_le(p, c->size);
-            if (!c->has_strs) {
-                s->state = RC_SLOT_UINT;
-                s->u = idx;
-            } else if (idx == 0) {
-                s->state = RC_SLOT_EXT;
-                s->ext = RC_EXT_ENUM;
-                s->p = (const uint8_t *)"";
-                s->len = 0;
-            } else if (idx > c->nstr) {
-                return col_err(x, c, RC_ERR_INVALID, "ENUM index beyond the ENUM's values");
-            } else {
-                const rc_strref_t *e = &tm->strs[c->str0 + idx - 1];
-                rc_err_t err = text_slot(x, c, s, e->p, e->len);
-                if (err != RC_OK) {
-                    return err;
-                }
-                s->state = RC_SLOT_EXT; /* typed, for the protobuf encoder; JSON writes text */
-                s->ext = RC_EXT_ENUM;
-            }
-            break;
-        }
-        case RC_K_SET: {
-            uint64_t bits = rc_le(p, c->size);
-            if (!c->has_strs) {
-                s->state = RC_SLOT_UINT;
-                s->u = bits;
-                break;
-            }
-            size_t off = x->b->scratch.len;
-            bool first = true;
-            for (uint32_t e = 0; e < c->nstr && e < 64; e++) {
-                if (!(bits & ((uint64_t)1 << e))) {
-                    continue;
-                }
-                const rc_strref_t *r = &tm->strs[c->str0 + e];
-                if (!first && rc_buf_putc(&x->b->scratch, ',') != RC_OK) {
-                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
-                }
-                rc_err_t err = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT
-                                   ? append_utf8(x, c, r->p, r->len)
-                                   : (rc_buf_append(&x->b->scratch, r->p, r->len) == RC_OK
-                                          ? RC_OK
-                                          : col_err(x, c, RC_ERR_NOMEM, "out of memory"));
-                if (err != RC_OK) {
-                    return err;
-                }
-                first = false;
-            }
-            s->state = RC_SLOT_EXT;
-            s->ext = RC_EXT_SET;
-            s->scratch = true;
-            s->u = off;
-            s->len = (uint32_t)(x->b->scratch.len - off);
-            break;
-        }
-        default:
-            s->state = RC_SLOT_RAW;
-            s->p = p;
-            s->len = c->size;
-            break;
-        }
-        p += c->size;
     }
     *pp = p;
     return RC_OK;
@@ -1808,10 +1826,11 @@ static inline uint8_t *c_name(uint8_t *q, const char *names, const rc_col_t *c) 
 }
 
 /* Room one value of slot s needs at most: its bytes (twice, for a VECTOR's 5-byte floats per
- * 4 bytes), a header, and formatted text of up to RC_BINLOG_TEXT_MAX bytes. A NULL or absent
- * slot's len is not set. */
+ * 4 bytes), a header, and formatted text of up to RC_BINLOG_TEXT_MAX bytes. Only the states
+ * with bytes set len (not ABSENT, NULL or UINT, whose len is left from an earlier row). */
 static inline size_t value_room(const rc_slot_t *s) {
-    return (s->state > RC_SLOT_NULL ? (size_t)s->len * 2 : 0) + RC_BINLOG_TEXT_MAX + 32;
+    bool bytes = s->state >= RC_SLOT_RAW && s->state != RC_SLOT_UINT;
+    return (bytes ? (size_t)s->len * 2 : 0) + RC_BINLOG_TEXT_MAX + 32;
 }
 
 /* One value, at q (value_room(s) bytes). */
