@@ -1270,6 +1270,12 @@ static rc_err_t json_diffs(rowctx_t *x, uint32_t i, const uint8_t *d, size_t n, 
 }
 
 /* Pass one over a row image: finds each present column's value. *pp moves past the image. */
+/* Whether slot s has bytes (p/len); the other states (ABSENT, NULL, UINT) leave len as an
+ * earlier row set it. */
+static inline bool slot_has_bytes(const rc_slot_t *s) {
+    return s->state >= RC_SLOT_RAW && s->state != RC_SLOT_UINT;
+}
+
 /* The first pass's general path (RC_P1_OTHER): one value of column i at *pp, any kind; diffs
  * is set for a PARTIAL_UPDATE_ROWS JSON value given as diffs. Out of prepare_image's loop so
  * that the common paths keep a small frame. Errors are complete. */
@@ -1422,8 +1428,11 @@ static __attribute__((noinline)) rc_err_t general_value(rowctx_t *x, const rc_co
     return RC_OK;
 }
 
+/* First pass over one row image at *pp: sets a slot per column of the table. *bytes gets the
+ * sum of the slots' len (what pack_row reserves room from). Errors are complete. */
 static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
-                              const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
+                              const uint8_t **pp, const uint8_t *end, rc_slot_t *slots,
+                              size_t *bytes) {
     const rc_tmap_t *tm = x->tm;
     const uint8_t *p = *pp;
     size_t nb = (npresent + 7) / 8;
@@ -1440,6 +1449,7 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
     const rc_col_t *cols = tm->cols;
     const uint8_t *partial = x->partial;
     uint32_t ncols = tm->ncols;
+    size_t nbytes = 0;
     for (uint32_t i = 0; i < ncols; i++) {
         rc_slot_t *s = &slots[i];
         s->scratch = false;
@@ -1468,6 +1478,7 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             s->state = RC_SLOT_RAW;
             s->p = p;
             s->len = c->size;
+            nbytes += c->size;
             p += c->size;
             continue;
         case RC_P1_STR:
@@ -1485,6 +1496,7 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             s->state = c->p1 == RC_P1_STR ? RC_SLOT_STR : RC_SLOT_BIN;
             s->p = p + c->lenbytes;
             s->len = n;
+            nbytes += n;
             p += c->lenbytes + n;
             continue;
         }
@@ -1506,6 +1518,7 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             s->scratch = true;
             s->u = sc->len;
             s->len = (uint32_t)len;
+            nbytes += len;
             sc->len += len;
             p += c->size;
             continue;
@@ -1515,11 +1528,15 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             if (err != RC_OK) {
                 return err;
             }
+            if (slot_has_bytes(s)) {
+                nbytes += s->len;
+            }
             continue;
         }
         }
     }
     *pp = p;
+    *bytes = nbytes;
     return RC_OK;
 }
 
@@ -1826,11 +1843,9 @@ static inline uint8_t *c_name(uint8_t *q, const char *names, const rc_col_t *c) 
 }
 
 /* Room one value of slot s needs at most: its bytes (twice, for a VECTOR's 5-byte floats per
- * 4 bytes), a header, and formatted text of up to RC_BINLOG_TEXT_MAX bytes. Only the states
- * with bytes set len (not ABSENT, NULL or UINT, whose len is left from an earlier row). */
+ * 4 bytes), a header, and formatted text of up to RC_BINLOG_TEXT_MAX bytes. */
 static inline size_t value_room(const rc_slot_t *s) {
-    bool bytes = s->state >= RC_SLOT_RAW && s->state != RC_SLOT_UINT;
-    return (bytes ? (size_t)s->len * 2 : 0) + RC_BINLOG_TEXT_MAX + 32;
+    return (slot_has_bytes(s) ? (size_t)s->len * 2 : 0) + RC_BINLOG_TEXT_MAX + 32;
 }
 
 /* One value, at q (value_room(s) bytes). */
@@ -1917,15 +1932,15 @@ static uint8_t *c_value(uint8_t *q, const rc_col_t *c, const rc_slot_t *s) {
     }
 }
 
-/* The present columns of one image as a map, after one reservation for all of it. */
-static int pack_row(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *slots, uint32_t npresent) {
+/* The present columns of one image as a map, after one reservation for all of it: bytes is
+ * the sum of the slots' len (prepare_image), so this is at least the sum of value_room. */
+static int pack_row(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *slots, uint32_t npresent,
+                    size_t bytes) {
     const rc_col_t *cols = tm->cols;
     const char *names = tm->packed_names.data;
     uint32_t ncols = tm->ncols;
-    size_t room = 5 + tm->packed_names.len + (size_t)ncols * 16;
-    for (uint32_t i = 0; i < ncols; i++) {
-        room += value_room(&slots[i]);
-    }
+    size_t room =
+        5 + tm->packed_names.len + (size_t)ncols * (16 + RC_BINLOG_TEXT_MAX + 32) + bytes * 2;
     uint8_t *q = w_room(o, room);
     if (!q) {
         return -1;
@@ -2129,16 +2144,17 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     }
     while (p < end) {
         rc_err_t err;
+        size_t before_bytes = 0, after_bytes = 0;
         rc_buf_reset(&b->scratch);
         if (action == 0) {
-            err = prepare_image(&x, present1, n1, &p, end, b->after);
+            err = prepare_image(&x, present1, n1, &p, end, b->after, &after_bytes);
         } else {
-            err = prepare_image(&x, present1, n1, &p, end, b->before);
+            err = prepare_image(&x, present1, n1, &p, end, b->before, &before_bytes);
             if (err == RC_OK && partial) {
                 err = value_options(&x, &p, end, njson);
             }
             if (err == RC_OK && action == 1) {
-                err = prepare_image(&x, present2, n2, &p, end, b->after);
+                err = prepare_image(&x, present2, n2, &p, end, b->after, &after_bytes);
             }
             x.partial = NULL;
         }
@@ -2160,13 +2176,14 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         if (action == 0) {
             r |= w_container(o, 0, false);
         } else {
-            r |= w_container(o, 1, false) | pack_row(o, tm, b->before, n1);
+            r |= w_container(o, 1, false) | pack_row(o, tm, b->before, n1, before_bytes);
         }
         r |= W_LIT(o, "after");
         if (action == 2) {
             r |= w_container(o, 0, false);
         } else {
-            r |= w_container(o, 1, false) | pack_row(o, tm, b->after, action == 1 ? n2 : n1);
+            r |= w_container(o, 1, false) |
+                 pack_row(o, tm, b->after, action == 1 ? n2 : n1, after_bytes);
         }
         r |= w_raw(o, b->ev_meta.data, b->ev_meta.len);
         if (action == 0) {
