@@ -208,7 +208,7 @@ typedef struct rc_tmap {
     size_t gen_names_cap;
     rc_buf_t topic;
     rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
-    rc_buf_t packed_types; /* "columns" and kafka.columns as msgpack (rc_event.h) */
+    rc_buf_t packed_types; /* "headers": {}, then "columns" and its value (rc_event.h) */
     struct rc_tmap *next_free;
 } rc_tmap_t;
 

@@ -764,14 +764,16 @@ static rc_err_t pack_types(rc_tmap_t *tm) {
     for (uint32_t i = 0; i < tm->ncols; i++) {
         size += 2 + (tm->cols[i].name_len & 0xffff) + 5;
     }
-    if (size > UINT32_MAX - 16 || rc_buf_reserve(o, 16 + size) != RC_OK) {
+    if (size > UINT32_MAX - 32 || rc_buf_reserve(o, 32 + size) != RC_OK) {
         return RC_ERR_NOMEM;
     }
-    uint8_t head[5 + 8] = {0xa7, 'c', 'o', 'l', 'u', 'm', 'n', 's', 0xc6};
-    head[9] = (uint8_t)(size >> 24);
-    head[10] = (uint8_t)(size >> 16);
-    head[11] = (uint8_t)(size >> 8);
-    head[12] = (uint8_t)size;
+    /* "headers": {} first: the whole tail of every event of the table, copied once per row */
+    uint8_t head[9 + 13] = {0xa7, 'h', 'e', 'a', 'd', 'e', 'r', 's', 0x80,
+                            0xa7, 'c', 'o', 'l', 'u', 'm', 'n', 's', 0xc6};
+    head[18] = (uint8_t)(size >> 24);
+    head[19] = (uint8_t)(size >> 16);
+    head[20] = (uint8_t)(size >> 8);
+    head[21] = (uint8_t)size;
     rc_err_t err = rc_buf_append(o, head, sizeof head);
     for (uint32_t i = 0; i < tm->ncols && err == RC_OK; i++) {
         const rc_col_t *c = &tm->cols[i];
@@ -2193,8 +2195,7 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         } else {
             r |= pack_key(o, tm, b->before, NULL);
         }
-        r |= W_LIT(o, "headers") | w_container(o, 0, true);
-        r |= w_raw(o, tm->packed_types.data, tm->packed_types.len);
+        r |= w_raw(o, tm->packed_types.data, tm->packed_types.len); /* "headers" on */
         if (r == 0) {
             r = pk->callback(pk->data, o->data, o->len);
         }
