@@ -174,8 +174,19 @@ typedef struct rc_col {
     bool is_unsigned;
     bool nullable; /* the table map's null bitmap */
     bool has_strs;
-    bool zcol; /* MariaDB column compression: each value starts with a header byte */
+    bool zcol;  /* MariaDB column compression: each value starts with a header byte */
+    uint8_t p1; /* rc_p1_t: how the first pass over a row image reads the value */
 } rc_col_t;
+
+/* The first pass's path for a column's value, decided once per table map (rc_binlog_row.c):
+ * the common shapes skip the per-value tests of the general path. */
+typedef enum rc_p1 {
+    RC_P1_OTHER = 0, /* the general path (every kind, every check) */
+    RC_P1_FIXED,     /* c->size bytes, decoded when packed (RC_SLOT_RAW) */
+    RC_P1_STR,       /* length-prefixed UTF-8 text as stored (RC_SLOT_STR) */
+    RC_P1_BIN,       /* length-prefixed bytes as stored (RC_SLOT_BIN) */
+    RC_P1_DECIMAL,   /* NEWDECIMAL, to text in scratch */
+} rc_p1_t;
 
 /* One cached TABLE_MAP. Its memory is kept for reuse when the map is dropped. */
 typedef struct rc_tmap {
@@ -197,7 +208,7 @@ typedef struct rc_tmap {
     size_t gen_names_cap;
     rc_buf_t topic;
     rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
-    rc_buf_t packed_types; /* "columns" and kafka.columns as msgpack (rc_event.h) */
+    rc_buf_t packed_types; /* "headers": {}, then "columns" and its value (rc_event.h) */
     struct rc_tmap *next_free;
 } rc_tmap_t;
 
@@ -403,6 +414,10 @@ size_t rc_binlog_fmt_old_timestamp(const uint8_t *p, char *out);
 size_t rc_binlog_fmt_time_packed(int64_t packed, unsigned fsp, char *out);
 size_t rc_binlog_fmt_datetime_packed(int64_t packed, unsigned fsp, char sep, char *out);
 size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
+/* The text of the DECIMAL(precision, scale) at p (rc_binlog_decimal_size(...) readable bytes;
+ * 1 <= precision <= 65, scale <= precision) into out, NUL-terminated; returns its length, or 0
+ * when a digit group is out of range. */
+size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out);
 /* rc_binlog_json.c: MySQL's JSON text of a double (shortest round trip, "1.0"); NUL-ended */
 size_t rc_binlog_fmt_double(double d, char *out);
 /* rc_binlog_json.c: s/n as a JSON string (quoted and escaped as rc_binlog_json_text writes

@@ -440,6 +440,34 @@ static void column_kind(rc_col_t *c) {
     }
 }
 
+/* How prepare_image reads values of c: a short path for the shapes that need no per-value
+ * decision (fixed-size values, UTF-8 text and bytes as stored, DECIMAL), else the general one.
+ * Needs kind, cs and zcol. */
+static rc_p1_t first_pass(const rc_col_t *c) {
+    switch ((rc_kind_t)c->kind) {
+    case RC_K_UNSUPPORTED:
+    case RC_K_ENUM:
+    case RC_K_SET:
+    case RC_K_JSON:
+    case RC_K_GEOMETRY:
+    case RC_K_VECTOR:
+        return RC_P1_OTHER;
+    case RC_K_DECIMAL:
+        return RC_P1_DECIMAL;
+    case RC_K_STRING:
+        if (c->zcol || c->lenbytes < 1 || c->lenbytes > 4) {
+            return RC_P1_OTHER;
+        }
+        if (c->cs == RC_CS_UTF8) {
+            return RC_P1_STR;
+        }
+        /* BINARY(n) values are padded back to n bytes on the general path */
+        return c->cs == RC_CS_BINARY && c->real_type != RC_T_STRING ? RC_P1_BIN : RC_P1_OTHER;
+    default:
+        return c->size > 0 ? RC_P1_FIXED : RC_P1_OTHER;
+    }
+}
+
 /* Charset lists (DEFAULT_CHARSET / COLUMN_CHARSET and the ENUM/SET ones) over the columns that
  * pred selects, in column order. */
 static bool apply_charsets(rc_tmap_t *tm, bool is_default, bool (*pred)(const rc_col_t *),
@@ -736,14 +764,16 @@ static rc_err_t pack_types(rc_tmap_t *tm) {
     for (uint32_t i = 0; i < tm->ncols; i++) {
         size += 2 + (tm->cols[i].name_len & 0xffff) + 5;
     }
-    if (size > UINT32_MAX - 16 || rc_buf_reserve(o, 16 + size) != RC_OK) {
+    if (size > UINT32_MAX - 32 || rc_buf_reserve(o, 32 + size) != RC_OK) {
         return RC_ERR_NOMEM;
     }
-    uint8_t head[5 + 8] = {0xa7, 'c', 'o', 'l', 'u', 'm', 'n', 's', 0xc6};
-    head[9] = (uint8_t)(size >> 24);
-    head[10] = (uint8_t)(size >> 16);
-    head[11] = (uint8_t)(size >> 8);
-    head[12] = (uint8_t)size;
+    /* "headers": {} first: the whole tail of every event of the table, copied once per row */
+    uint8_t head[9 + 13] = {0xa7, 'h', 'e', 'a', 'd', 'e', 'r', 's', 0x80,
+                            0xa7, 'c', 'o', 'l', 'u', 'm', 'n', 's', 0xc6};
+    head[18] = (uint8_t)(size >> 24);
+    head[19] = (uint8_t)(size >> 16);
+    head[20] = (uint8_t)(size >> 8);
+    head[21] = (uint8_t)size;
     rc_err_t err = rc_buf_append(o, head, sizeof head);
     for (uint32_t i = 0; i < tm->ncols && err == RC_OK; i++) {
         const rc_col_t *c = &tm->cols[i];
@@ -978,6 +1008,7 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         column_kind(c);
         c->charset = (uint8_t)rc_binlog_charset_of(c->collation);
         c->cs = (uint8_t)cs_of(c->collation, c->charset);
+        c->p1 = (uint8_t)first_pass(c);
     }
     char why[512];
     if (!tm->cols[0].name && b->column_names &&
@@ -1241,8 +1272,169 @@ static rc_err_t json_diffs(rowctx_t *x, uint32_t i, const uint8_t *d, size_t n, 
 }
 
 /* Pass one over a row image: finds each present column's value. *pp moves past the image. */
+/* Whether slot s has bytes (p/len); the other states (ABSENT, NULL, UINT) leave len as an
+ * earlier row set it. */
+static inline bool slot_has_bytes(const rc_slot_t *s) {
+    return s->state >= RC_SLOT_RAW && s->state != RC_SLOT_UINT;
+}
+
+/* The first pass's general path (RC_P1_OTHER): one value of column i at *pp, any kind; diffs
+ * is set for a PARTIAL_UPDATE_ROWS JSON value given as diffs. Out of prepare_image's loop so
+ * that the common paths keep a small frame. Errors are complete. */
+static __attribute__((noinline)) rc_err_t general_value(rowctx_t *x, const rc_col_t *c, uint32_t i,
+                                                        bool diffs, rc_slot_t *s,
+                                                        const uint8_t **pp, const uint8_t *end) {
+    const rc_tmap_t *tm = x->tm;
+    const uint8_t *p = *pp;
+    size_t avail = (size_t)(end - p);
+    if (c->kind == RC_K_UNSUPPORTED) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_UNSUPPORTED,
+                               "column `%.*s` of %s.%s has type %u (%s) with metadata %u, "
+                               "which rowcast does not decode yet",
+                               (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
+                               type_name(c->real_type), c->meta);
+    }
+    if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY ||
+        c->kind == RC_K_VECTOR) {
+        if (avail < c->lenbytes) {
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
+        }
+        /* lenbytes is 1-4; a switch, not rc_le's loop, which was a tenth of this pass */
+        uint64_t n = c->lenbytes == 1   ? p[0]
+                     : c->lenbytes == 2 ? rc_le16(p)
+                     : c->lenbytes == 3 ? rc_le24(p)
+                                        : rc_le32(p);
+        if (avail - c->lenbytes < n) {
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+        }
+        const uint8_t *d = p + c->lenbytes;
+        p = d + n;
+        if (c->kind == RC_K_VECTOR) {
+            if (n % 4 != 0) {
+                char why[96];
+                snprintf(why, sizeof(why),
+                         "a VECTOR of %" PRIu64 " bytes is not a whole number of 32-bit floats", n);
+                return col_err(x, c, RC_ERR_INVALID, why);
+            }
+            s->state = RC_SLOT_VEC;
+            s->p = d;
+            s->len = (uint32_t)n;
+        } else if (c->kind == RC_K_GEOMETRY) {
+            rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
+            if (err != RC_OK) {
+                return err;
+            }
+        } else if (c->kind == RC_K_JSON) {
+            size_t off = x->b->scratch.len;
+            char why[300];
+            rc_err_t err =
+                diffs ? json_diffs(x, i, d, (size_t)n, why, sizeof(why))
+                      : rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
+            if (err != RC_OK) {
+                return col_err(x, c, err, why);
+            }
+            s->state = RC_SLOT_EXT;
+            s->ext = RC_EXT_JSON;
+            s->scratch = true;
+            s->u = off;
+            s->len = (uint32_t)(x->b->scratch.len - off);
+        } else if (c->zcol && n > 0) {
+            rc_err_t err = compressed_slot(x, c, s, d, (uint32_t)n);
+            if (err != RC_OK) {
+                return err;
+            }
+        } else if (c->real_type == RC_T_STRING && c->cs == RC_CS_BINARY && n < c->max_len) {
+            /* BINARY(n): the server leaves the trailing 0x00 bytes out of the row image,
+             * but the value is always n bytes (what SELECT returns) */
+            if (binary_pad_slot(x, s, d, (uint32_t)n, c->max_len) != RC_OK) {
+                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            }
+        } else {
+            rc_err_t err = text_slot(x, c, s, d, (uint32_t)n);
+            if (err != RC_OK) {
+                return err;
+            }
+        }
+        *pp = p;
+        return RC_OK;
+    }
+    if (avail < c->size) {
+        return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+    }
+    switch (c->kind) {
+    case RC_K_ENUM: {
+        uint64_t idx = rc_le(p, c->size);
+        if (!c->has_strs) {
+            s->state = RC_SLOT_UINT;
+            s->u = idx;
+        } else if (idx == 0) {
+            s->state = RC_SLOT_EXT;
+            s->ext = RC_EXT_ENUM;
+            s->p = (const uint8_t *)"";
+            s->len = 0;
+        } else if (idx > c->nstr) {
+            return col_err(x, c, RC_ERR_INVALID, "ENUM index beyond the ENUM's values");
+        } else {
+            const rc_strref_t *e = &tm->strs[c->str0 + idx - 1];
+            rc_err_t err = text_slot(x, c, s, e->p, e->len);
+            if (err != RC_OK) {
+                return err;
+            }
+            s->state = RC_SLOT_EXT; /* typed, for the protobuf encoder; JSON writes text */
+            s->ext = RC_EXT_ENUM;
+        }
+        break;
+    }
+    case RC_K_SET: {
+        uint64_t bits = rc_le(p, c->size);
+        if (!c->has_strs) {
+            s->state = RC_SLOT_UINT;
+            s->u = bits;
+            break;
+        }
+        size_t off = x->b->scratch.len;
+        bool first = true;
+        for (uint32_t e = 0; e < c->nstr && e < 64; e++) {
+            if (!(bits & ((uint64_t)1 << e))) {
+                continue;
+            }
+            const rc_strref_t *r = &tm->strs[c->str0 + e];
+            if (!first && rc_buf_putc(&x->b->scratch, ',') != RC_OK) {
+                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
+            }
+            rc_err_t err = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT
+                               ? append_utf8(x, c, r->p, r->len)
+                               : (rc_buf_append(&x->b->scratch, r->p, r->len) == RC_OK
+                                      ? RC_OK
+                                      : col_err(x, c, RC_ERR_NOMEM, "out of memory"));
+            if (err != RC_OK) {
+                return err;
+            }
+            first = false;
+        }
+        s->state = RC_SLOT_EXT;
+        s->ext = RC_EXT_SET;
+        s->scratch = true;
+        s->u = off;
+        s->len = (uint32_t)(x->b->scratch.len - off);
+        break;
+    }
+    default:
+        s->state = RC_SLOT_RAW;
+        s->p = p;
+        s->len = c->size;
+        break;
+    }
+    p += c->size;
+    *pp = p;
+    return RC_OK;
+}
+
+/* First pass over one row image at *pp: sets a slot per column of the table. *bytes gets the
+ * sum of the slots' len (what pack_row reserves room from). Errors are complete. */
 static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
-                              const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
+                              const uint8_t **pp, const uint8_t *end, rc_slot_t *slots,
+                              size_t *bytes) {
     const rc_tmap_t *tm = x->tm;
     const uint8_t *p = *pp;
     size_t nb = (npresent + 7) / 8;
@@ -1254,12 +1446,18 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
     const uint8_t *nulls = p;
     p += nb;
     uint32_t k = 0, jcol = 0;
-    for (uint32_t i = 0; i < tm->ncols; i++) {
+    /* in locals: the slots' one-byte stores may alias anything, so fields read through x and
+     * tm would be loaded again after each of them */
+    const rc_col_t *cols = tm->cols;
+    const uint8_t *partial = x->partial;
+    uint32_t ncols = tm->ncols;
+    size_t nbytes = 0;
+    for (uint32_t i = 0; i < ncols; i++) {
         rc_slot_t *s = &slots[i];
         s->scratch = false;
         bool diffs = false;
-        if (x->partial && tm->cols[i].type == RC_T_JSON) {
-            diffs = (x->partial[jcol >> 3] >> (jcol & 7)) & 1;
+        if (partial && cols[i].type == RC_T_JSON) {
+            diffs = (partial[jcol >> 3] >> (jcol & 7)) & 1;
             jcol++;
         }
         if (!(present[i >> 3] & (1u << (i & 7)))) {
@@ -1272,166 +1470,75 @@ static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npre
             s->state = RC_SLOT_NULL;
             continue;
         }
-        const rc_col_t *c = &tm->cols[i];
+        const rc_col_t *c = &cols[i];
         size_t avail = (size_t)(end - p);
-        if (c->kind == RC_K_UNSUPPORTED) {
-            return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_UNSUPPORTED,
-                                   "column `%.*s` of %s.%s has type %u (%s) with metadata %u, "
-                                   "which rowcast does not decode yet",
-                                   (int)c->name_len, c->name, tm->schema, tm->table, c->real_type,
-                                   type_name(c->real_type), c->meta);
-        }
-        if (c->kind == RC_K_STRING || c->kind == RC_K_JSON || c->kind == RC_K_GEOMETRY ||
-            c->kind == RC_K_VECTOR) {
+        switch ((rc_p1_t)c->p1) {
+        case RC_P1_FIXED:
+            if (avail < c->size) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+            }
+            s->state = RC_SLOT_RAW;
+            s->p = p;
+            s->len = c->size;
+            nbytes += c->size;
+            p += c->size;
+            continue;
+        case RC_P1_STR:
+        case RC_P1_BIN: {
             if (avail < c->lenbytes) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
             }
-            /* lenbytes is 1-4; a switch, not rc_le's loop, which was a tenth of this pass */
-            uint64_t n = c->lenbytes == 1   ? p[0]
+            uint32_t n = c->lenbytes == 1   ? p[0]
                          : c->lenbytes == 2 ? rc_le16(p)
                          : c->lenbytes == 3 ? rc_le24(p)
                                             : rc_le32(p);
             if (avail - c->lenbytes < n) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
             }
-            const uint8_t *d = p + c->lenbytes;
-            p = d + n;
-            if (c->kind == RC_K_VECTOR) {
-                if (n % 4 != 0) {
-                    char why[96];
-                    snprintf(why, sizeof(why),
-                             "a VECTOR of %" PRIu64 " bytes is not a whole number of 32-bit floats",
-                             n);
-                    return col_err(x, c, RC_ERR_INVALID, why);
-                }
-                s->state = RC_SLOT_VEC;
-                s->p = d;
-                s->len = (uint32_t)n;
-            } else if (c->kind == RC_K_GEOMETRY) {
-                rc_err_t err = geometry_slot(x, c, s, d, (uint32_t)n);
-                if (err != RC_OK) {
-                    return err;
-                }
-            } else if (c->kind == RC_K_JSON) {
-                size_t off = x->b->scratch.len;
-                char why[300];
-                rc_err_t err =
-                    diffs ? json_diffs(x, i, d, (size_t)n, why, sizeof(why))
-                          : rc_binlog_json_text(d, (size_t)n, &x->b->scratch, why, sizeof(why));
-                if (err != RC_OK) {
-                    return col_err(x, c, err, why);
-                }
-                s->state = RC_SLOT_EXT;
-                s->ext = RC_EXT_JSON;
-                s->scratch = true;
-                s->u = off;
-                s->len = (uint32_t)(x->b->scratch.len - off);
-            } else if (c->zcol && n > 0) {
-                rc_err_t err = compressed_slot(x, c, s, d, (uint32_t)n);
-                if (err != RC_OK) {
-                    return err;
-                }
-            } else if (c->real_type == RC_T_STRING && c->cs == RC_CS_BINARY && n < c->max_len) {
-                /* BINARY(n): the server leaves the trailing 0x00 bytes out of the row image,
-                 * but the value is always n bytes (what SELECT returns) */
-                if (binary_pad_slot(x, s, d, (uint32_t)n, c->max_len) != RC_OK) {
-                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
-                }
-            } else {
-                rc_err_t err = text_slot(x, c, s, d, (uint32_t)n);
-                if (err != RC_OK) {
-                    return err;
-                }
-            }
+            s->state = c->p1 == RC_P1_STR ? RC_SLOT_STR : RC_SLOT_BIN;
+            s->p = p + c->lenbytes;
+            s->len = n;
+            nbytes += n;
+            p += c->lenbytes + n;
             continue;
         }
-        if (avail < c->size) {
-            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
-        }
-        switch (c->kind) {
-        case RC_K_DECIMAL: {
-            if (rc_buf_reserve(&x->b->scratch, RC_BINLOG_TEXT_MAX) != RC_OK) {
+        case RC_P1_DECIMAL: {
+            if (avail < c->size) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+            }
+            rc_buf_t *sc = &x->b->scratch;
+            if (sc->cap - sc->len < RC_BINLOG_TEXT_MAX &&
+                rc_buf_reserve(sc, RC_BINLOG_TEXT_MAX) != RC_OK) {
                 return col_err(x, c, RC_ERR_NOMEM, "out of memory");
             }
-            size_t off = x->b->scratch.len;
-            if (rc_binlog_decimal_text(p, avail, c->precision, c->scale, x->b->scratch.data + off,
-                                       RC_BINLOG_TEXT_MAX, NULL) != RC_OK) {
+            size_t len = rc_binlog_fmt_decimal(p, c->precision, c->scale, sc->data + sc->len);
+            if (len == 0) {
                 return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
             }
             s->state = RC_SLOT_EXT;
             s->ext = RC_EXT_DECIMAL;
             s->scratch = true;
-            s->u = off;
-            s->len = (uint32_t)strlen(x->b->scratch.data + off);
-            x->b->scratch.len += s->len;
-            break;
+            s->u = sc->len;
+            s->len = (uint32_t)len;
+            nbytes += len;
+            sc->len += len;
+            p += c->size;
+            continue;
         }
-        case RC_K_ENUM: {
-            uint64_t idx = rc_le(p, c->size);
-            if (!c->has_strs) {
-                s->state = RC_SLOT_UINT;
-                s->u = idx;
-            } else if (idx == 0) {
-                s->state = RC_SLOT_EXT;
-                s->ext = RC_EXT_ENUM;
-                s->p = (const uint8_t *)"";
-                s->len = 0;
-            } else if (idx > c->nstr) {
-                return col_err(x, c, RC_ERR_INVALID, "ENUM index beyond the ENUM's values");
-            } else {
-                const rc_strref_t *e = &tm->strs[c->str0 + idx - 1];
-                rc_err_t err = text_slot(x, c, s, e->p, e->len);
-                if (err != RC_OK) {
-                    return err;
-                }
-                s->state = RC_SLOT_EXT; /* typed, for the protobuf encoder; JSON writes text */
-                s->ext = RC_EXT_ENUM;
+        case RC_P1_OTHER: {
+            rc_err_t err = general_value(x, c, i, diffs, s, &p, end);
+            if (err != RC_OK) {
+                return err;
             }
-            break;
-        }
-        case RC_K_SET: {
-            uint64_t bits = rc_le(p, c->size);
-            if (!c->has_strs) {
-                s->state = RC_SLOT_UINT;
-                s->u = bits;
-                break;
+            if (slot_has_bytes(s)) {
+                nbytes += s->len;
             }
-            size_t off = x->b->scratch.len;
-            bool first = true;
-            for (uint32_t e = 0; e < c->nstr && e < 64; e++) {
-                if (!(bits & ((uint64_t)1 << e))) {
-                    continue;
-                }
-                const rc_strref_t *r = &tm->strs[c->str0 + e];
-                if (!first && rc_buf_putc(&x->b->scratch, ',') != RC_OK) {
-                    return col_err(x, c, RC_ERR_NOMEM, "out of memory");
-                }
-                rc_err_t err = c->cs == RC_CS_LATIN1 || c->cs == RC_CS_CONVERT
-                                   ? append_utf8(x, c, r->p, r->len)
-                                   : (rc_buf_append(&x->b->scratch, r->p, r->len) == RC_OK
-                                          ? RC_OK
-                                          : col_err(x, c, RC_ERR_NOMEM, "out of memory"));
-                if (err != RC_OK) {
-                    return err;
-                }
-                first = false;
-            }
-            s->state = RC_SLOT_EXT;
-            s->ext = RC_EXT_SET;
-            s->scratch = true;
-            s->u = off;
-            s->len = (uint32_t)(x->b->scratch.len - off);
-            break;
+            continue;
         }
-        default:
-            s->state = RC_SLOT_RAW;
-            s->p = p;
-            s->len = c->size;
-            break;
         }
-        p += c->size;
     }
     *pp = p;
+    *bytes = nbytes;
     return RC_OK;
 }
 
@@ -1526,92 +1633,81 @@ static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
     return 0;
 }
 
-static int w_uint(rc_buf_t *o, uint64_t v) {
-    uint8_t *q = w_room(o, 9);
-    if (!q) {
-        return -1;
-    }
+/* The writers below come in two forms: c_* store at a cursor the caller has made room for and
+ * return the cursor after what they wrote; w_* make the room in an rc_buf_t first. A row is
+ * written with c_* after one reservation for all of it (pack_row): per-piece room checks and
+ * the reloads of o->data/o->len after every byte store were a third of the packing. */
+static inline uint8_t *c_uint(uint8_t *q, uint64_t v) {
     if (v < 128) {
         q[0] = (uint8_t)v;
-        o->len += 1;
-    } else if (v < 256) {
+        return q + 1;
+    }
+    if (v < 256) {
         q[0] = 0xcc;
         q[1] = (uint8_t)v;
-        o->len += 2;
-    } else if (v < 65536) {
+        return q + 2;
+    }
+    if (v < 65536) {
         q[0] = 0xcd;
         w_be16(q + 1, (uint32_t)v);
-        o->len += 3;
-    } else if (v <= UINT32_MAX) {
+        return q + 3;
+    }
+    if (v <= UINT32_MAX) {
         q[0] = 0xce;
         w_be32(q + 1, (uint32_t)v);
-        o->len += 5;
-    } else {
-        q[0] = 0xcf;
-        w_be64(q + 1, v);
-        o->len += 9;
+        return q + 5;
     }
-    return 0;
+    q[0] = 0xcf;
+    w_be64(q + 1, v);
+    return q + 9;
 }
 
-static int w_int(rc_buf_t *o, int64_t v) {
+static inline uint8_t *c_int(uint8_t *q, int64_t v) {
     if (v >= 0) {
-        return w_uint(o, (uint64_t)v);
-    }
-    uint8_t *q = w_room(o, 9);
-    if (!q) {
-        return -1;
+        return c_uint(q, (uint64_t)v);
     }
     if (v >= -32) {
         q[0] = (uint8_t)(int8_t)v;
-        o->len += 1;
-    } else if (v >= INT8_MIN) {
+        return q + 1;
+    }
+    if (v >= INT8_MIN) {
         q[0] = 0xd0;
         q[1] = (uint8_t)(int8_t)v;
-        o->len += 2;
-    } else if (v >= INT16_MIN) {
+        return q + 2;
+    }
+    if (v >= INT16_MIN) {
         q[0] = 0xd1;
         w_be16(q + 1, (uint16_t)(int16_t)v);
-        o->len += 3;
-    } else if (v >= INT32_MIN) {
+        return q + 3;
+    }
+    if (v >= INT32_MIN) {
         q[0] = 0xd2;
         w_be32(q + 1, (uint32_t)(int32_t)v);
-        o->len += 5;
-    } else {
-        q[0] = 0xd3;
-        w_be64(q + 1, (uint64_t)v);
-        o->len += 9;
+        return q + 5;
     }
-    return 0;
+    q[0] = 0xd3;
+    w_be64(q + 1, (uint64_t)v);
+    return q + 9;
 }
 
 /* A map or array header (base 0x80 / 0x90 for the fix forms, 0xde / 0xdc beyond). */
-static int w_container(rc_buf_t *o, uint32_t n, bool map) {
-    uint8_t *q = w_room(o, 5);
-    if (!q) {
-        return -1;
-    }
+static inline uint8_t *c_container(uint8_t *q, uint32_t n, bool map) {
     if (n < 16) {
         q[0] = (uint8_t)((map ? 0x80 : 0x90) | n);
-        o->len += 1;
-    } else if (n < 65536) {
+        return q + 1;
+    }
+    if (n < 65536) {
         q[0] = map ? 0xde : 0xdc;
         w_be16(q + 1, n);
-        o->len += 3;
-    } else {
-        q[0] = map ? 0xdf : 0xdd;
-        w_be32(q + 1, n);
-        o->len += 5;
+        return q + 3;
     }
-    return 0;
+    q[0] = map ? 0xdf : 0xdd;
+    w_be32(q + 1, n);
+    return q + 5;
 }
 
-/* str (fix/8/16/32) or bin (8/16/32) with its bytes. */
-static int w_strbin(rc_buf_t *o, const void *p, uint32_t n, bool bin) {
-    uint8_t *q = w_room(o, (size_t)n + 5);
-    if (!q) {
-        return -1;
-    }
+/* str (fix/8/16/32) or bin (8/16/32) with its bytes; needs n + 5 bytes. */
+static inline uint8_t *c_strbin(uint8_t *q, const void *p, uint32_t n, bool bin) {
     size_t h;
     if (!bin && n < 32) {
         q[0] = (uint8_t)(0xa0 | n);
@@ -1632,15 +1728,11 @@ static int w_strbin(rc_buf_t *o, const void *p, uint32_t n, bool bin) {
     if (n) {
         memcpy(q + h, p, n);
     }
-    o->len += h + n;
-    return 0;
+    return q + h + n;
 }
 
-static int w_ext(rc_buf_t *o, int8_t type, const void *p, uint32_t n) {
-    uint8_t *q = w_room(o, (size_t)n + 6);
-    if (!q) {
-        return -1;
-    }
+/* The header of an ext of n bytes (fixext 1/2/4/8/16, else ext 8/16/32); returns its size. */
+static inline size_t c_ext_head(uint8_t *q, int8_t type, uint32_t n) {
     size_t h;
     switch (n) {
     case 1:
@@ -1680,156 +1772,190 @@ static int w_ext(rc_buf_t *o, int8_t type, const void *p, uint32_t n) {
         break;
     }
     q[h++] = (uint8_t)type;
+    return h;
+}
+
+/* ext with its bytes; needs n + 6 bytes. */
+static inline uint8_t *c_ext(uint8_t *q, int8_t type, const void *p, uint32_t n) {
+    size_t h = c_ext_head(q, type, n);
     if (n) {
         memcpy(q + h, p, n);
     }
-    o->len += h + n;
-    return 0;
+    return q + h + n;
 }
 
-static int w_float_bits(rc_buf_t *o, uint32_t bits) {
+/* An ext whose text (under 256 bytes) was formatted at q + 3, where an ext 8 header leaves it;
+ * the fixext sizes take a 2-byte header, so their text moves down one byte. */
+static inline uint8_t *c_ext_text(uint8_t *q, int8_t type, size_t n) {
+    if (n == 1 || n == 2 || n == 4 || n == 8 || n == 16) {
+        c_ext_head(q, type, (uint32_t)n);
+        memmove(q + 2, q + 3, n);
+        return q + 2 + n;
+    }
+    q[0] = 0xc7;
+    q[1] = (uint8_t)n;
+    q[2] = (uint8_t)type;
+    return q + 3 + n;
+}
+
+static inline uint8_t *c_float_bits(uint8_t *q, uint32_t bits) {
+    q[0] = 0xca;
+    w_be32(q + 1, bits);
+    return q + 5;
+}
+
+static inline uint8_t *c_double_bits(uint8_t *q, uint64_t bits) {
+    q[0] = 0xcb;
+    w_be64(q + 1, bits);
+    return q + 9;
+}
+
+static int w_container(rc_buf_t *o, uint32_t n, bool map) {
     uint8_t *q = w_room(o, 5);
     if (!q) {
         return -1;
     }
-    q[0] = 0xca;
-    w_be32(q + 1, bits);
-    o->len += 5;
+    o->len = (size_t)(c_container(q, n, map) - (uint8_t *)o->data);
     return 0;
 }
 
-static int w_double_bits(rc_buf_t *o, uint64_t bits) {
-    uint8_t *q = w_room(o, 9);
+static int w_strbin(rc_buf_t *o, const void *p, uint32_t n, bool bin) {
+    uint8_t *q = w_room(o, (size_t)n + 5);
     if (!q) {
         return -1;
     }
-    q[0] = 0xcb;
-    w_be64(q + 1, bits);
-    o->len += 9;
+    o->len = (size_t)(c_strbin(q, p, n, bin) - (uint8_t *)o->data);
     return 0;
 }
 
 #define W_LIT(o, s) w_strbin(o, s, sizeof(s) - 1, false)
+#define C_LIT(q, s) c_strbin(q, s, sizeof(s) - 1, false)
 
 /* A packed column name: names of up to 16 bytes (nearly all) are copied as 16 fixed bytes,
  * which the compiler inlines, instead of a memcpy call of a few bytes per column; the names
- * buffer has 16 readable bytes after its end (pack_names). */
-static inline int w_name(rc_buf_t *o, const rc_tmap_t *tm, const rc_col_t *c) {
-    const char *src = tm->packed_names.data + c->pname_off;
+ * buffer has 16 readable bytes after its end (pack_names). Needs pname_len + 16 bytes. */
+static inline uint8_t *c_name(uint8_t *q, const char *names, const rc_col_t *c) {
+    const char *src = names + c->pname_off;
     if (c->pname_len > 16) {
-        return w_raw(o, src, c->pname_len);
+        memcpy(q, src, c->pname_len);
+    } else {
+        memcpy(q, src, 16);
     }
-    uint8_t *q = w_room(o, 16);
-    if (!q) {
-        return -1;
-    }
-    memcpy(q, src, 16);
-    o->len += c->pname_len;
-    return 0;
+    return q + c->pname_len;
 }
 
-/* One value. */
-static int pack_value(rc_buf_t *o, const rc_col_t *c, const rc_slot_t *s) {
+/* Room one value of slot s needs at most: its bytes (twice, for a VECTOR's 5-byte floats per
+ * 4 bytes), a header, and formatted text of up to RC_BINLOG_TEXT_MAX bytes. */
+static inline size_t value_room(const rc_slot_t *s) {
+    return (slot_has_bytes(s) ? (size_t)s->len * 2 : 0) + RC_BINLOG_TEXT_MAX + 32;
+}
+
+/* One value, at q (value_room(s) bytes). */
+static uint8_t *c_value(uint8_t *q, const rc_col_t *c, const rc_slot_t *s) {
     const uint8_t *p = s->p;
-    char tmp[RC_BINLOG_TEXT_MAX];
-    size_t n;
     switch (s->state) {
     case RC_SLOT_ABSENT:
     case RC_SLOT_NULL:
-        return w_byte(o, 0xc0);
+        *q = 0xc0;
+        return q + 1;
     case RC_SLOT_STR:
-        return w_strbin(o, p, s->len, false);
+        return c_strbin(q, p, s->len, false);
     case RC_SLOT_BIN:
-        return w_strbin(o, p, s->len, true);
+        return c_strbin(q, p, s->len, true);
     case RC_SLOT_EXT:
-        return w_ext(o, (int8_t)s->ext, p, s->len);
+        return c_ext(q, (int8_t)s->ext, p, s->len);
     case RC_SLOT_UINT:
-        return w_uint(o, s->u);
-    case RC_SLOT_VEC: {
-        int r = w_container(o, s->len / 4, false);
+        return c_uint(q, s->u);
+    case RC_SLOT_VEC:
+        q = c_container(q, s->len / 4, false);
         for (uint32_t k = 0; k < s->len; k += 4) {
-            r |= w_float_bits(o, rc_le32(p + k));
+            q = c_float_bits(q, rc_le32(p + k));
         }
-        return r;
-    }
-    case RC_SLOT_GEO: {
-        int r = w_container(o, 2, true) | W_LIT(o, "srid") | w_uint(o, s->aux);
+        return q;
+    case RC_SLOT_GEO:
+        q = c_container(q, 2, true);
+        q = c_uint(C_LIT(q, "srid"), s->aux);
         if (s->ext == RC_EXT_JSON) {
-            return r | W_LIT(o, "geojson") | w_ext(o, RC_EXT_JSON, p, s->len);
+            return c_ext(C_LIT(q, "geojson"), RC_EXT_JSON, p, s->len);
         }
-        return r | W_LIT(o, "wkb") | w_strbin(o, p, s->len, true);
-    }
+        return c_strbin(C_LIT(q, "wkb"), p, s->len, true);
     default:
         break;
     }
+    char *t = (char *)q + 3; /* temporal text, see c_ext_text */
     switch (c->kind) {
     case RC_K_INT8:
-        return w_int(o, (int8_t)p[0]);
+        return c_int(q, (int8_t)p[0]);
     case RC_K_UINT8:
-        return w_uint(o, p[0]);
+        return c_uint(q, p[0]);
     case RC_K_INT16:
-        return w_int(o, (int16_t)rc_le16(p));
+        return c_int(q, (int16_t)rc_le16(p));
     case RC_K_UINT16:
-        return w_uint(o, rc_le16(p));
+        return c_uint(q, rc_le16(p));
     case RC_K_INT24: {
         int32_t v = (int32_t)rc_le24(p);
-        return w_int(o, (v & 0x800000) ? v - 0x1000000 : v);
+        return c_int(q, (v & 0x800000) ? v - 0x1000000 : v);
     }
     case RC_K_UINT24:
-        return w_uint(o, rc_le24(p));
+        return c_uint(q, rc_le24(p));
     case RC_K_INT32:
-        return w_int(o, (int32_t)rc_le32(p));
+        return c_int(q, (int32_t)rc_le32(p));
     case RC_K_UINT32:
-        return w_uint(o, rc_le32(p));
+        return c_uint(q, rc_le32(p));
     case RC_K_INT64:
-        return w_int(o, (int64_t)rc_le64(p));
+        return c_int(q, (int64_t)rc_le64(p));
     case RC_K_UINT64:
-        return w_uint(o, rc_le64(p));
+        return c_uint(q, rc_le64(p));
     case RC_K_FLOAT:
-        return w_float_bits(o, rc_le32(p));
+        return c_float_bits(q, rc_le32(p));
     case RC_K_DOUBLE:
-        return w_double_bits(o, rc_le64(p));
+        return c_double_bits(q, rc_le64(p));
     case RC_K_YEAR:
-        return w_uint(o, p[0] ? 1900u + p[0] : 0u);
+        return c_uint(q, p[0] ? 1900u + p[0] : 0u);
     case RC_K_BIT:
-        return w_uint(o, rc_be(p, c->size));
+        return c_uint(q, rc_be(p, c->size));
     case RC_K_DATE:
-        n = rc_binlog_fmt_date(rc_le24(p), tmp);
-        return w_ext(o, RC_EXT_DATE, tmp, (uint32_t)n);
+        return c_ext_text(q, RC_EXT_DATE, rc_binlog_fmt_date(rc_le24(p), t));
     case RC_K_TIME:
-        n = rc_binlog_fmt_old_time(p, tmp);
-        return w_ext(o, RC_EXT_TIME, tmp, (uint32_t)n);
+        return c_ext_text(q, RC_EXT_TIME, rc_binlog_fmt_old_time(p, t));
     case RC_K_TIME2:
-        n = rc_binlog_fmt_time(p, c->fsp, tmp);
-        return w_ext(o, RC_EXT_TIME, tmp, (uint32_t)n);
+        return c_ext_text(q, RC_EXT_TIME, rc_binlog_fmt_time(p, c->fsp, t));
     case RC_K_DATETIME:
-        n = rc_binlog_fmt_old_datetime(p, tmp);
-        return w_ext(o, RC_EXT_DATETIME, tmp, (uint32_t)n);
+        return c_ext_text(q, RC_EXT_DATETIME, rc_binlog_fmt_old_datetime(p, t));
     case RC_K_DATETIME2:
-        n = rc_binlog_fmt_datetime2(p, c->fsp, tmp);
-        return w_ext(o, RC_EXT_DATETIME, tmp, (uint32_t)n);
+        return c_ext_text(q, RC_EXT_DATETIME, rc_binlog_fmt_datetime2(p, c->fsp, t));
     case RC_K_TIMESTAMP:
-        n = rc_binlog_fmt_old_timestamp(p, tmp);
-        return w_ext(o, RC_EXT_TIMESTAMP, tmp, (uint32_t)n);
+        return c_ext_text(q, RC_EXT_TIMESTAMP, rc_binlog_fmt_old_timestamp(p, t));
     case RC_K_TIMESTAMP2:
-        n = rc_binlog_fmt_timestamp2(p, c->fsp, tmp);
-        return w_ext(o, RC_EXT_TIMESTAMP, tmp, (uint32_t)n);
+        return c_ext_text(q, RC_EXT_TIMESTAMP, rc_binlog_fmt_timestamp2(p, c->fsp, t));
     default:
-        return w_byte(o, 0xc0);
+        *q = 0xc0;
+        return q + 1;
     }
 }
 
-static int pack_row(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *slots, uint32_t npresent) {
-    int r = w_container(o, npresent, true);
-    for (uint32_t i = 0; i < tm->ncols; i++) {
+/* The present columns of one image as a map, after one reservation for all of it: bytes is
+ * the sum of the slots' len (prepare_image), so this is at least the sum of value_room. */
+static int pack_row(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *slots, uint32_t npresent,
+                    size_t bytes) {
+    const rc_col_t *cols = tm->cols;
+    const char *names = tm->packed_names.data;
+    uint32_t ncols = tm->ncols;
+    size_t room =
+        5 + tm->packed_names.len + (size_t)ncols * (16 + RC_BINLOG_TEXT_MAX + 32) + bytes * 2;
+    uint8_t *q = w_room(o, room);
+    if (!q) {
+        return -1;
+    }
+    q = c_container(q, npresent, true);
+    for (uint32_t i = 0; i < ncols; i++) {
         if (slots[i].state == RC_SLOT_ABSENT) {
             continue;
         }
-        const rc_col_t *c = &tm->cols[i];
-        r |= w_name(o, tm, c);
-        r |= pack_value(o, c, &slots[i]);
+        q = c_value(c_name(q, names, &cols[i]), &cols[i], &slots[i]);
     }
-    return r;
+    o->len = (size_t)(q - (uint8_t *)o->data);
+    return 0;
 }
 
 static int pack_key(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *first,
@@ -1838,15 +1964,19 @@ static int pack_key(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *first,
         return w_byte(o, 0xc0);
     }
     int r = w_container(o, tm->npk, true);
-    for (uint32_t k = 0; k < tm->npk; k++) {
+    for (uint32_t k = 0; k < tm->npk && r == 0; k++) {
         uint32_t i = tm->pk[k];
         const rc_col_t *c = &tm->cols[i];
         const rc_slot_t *s = &first[i];
         if (s->state == RC_SLOT_ABSENT && second) {
             s = &second[i];
         }
-        r |= w_name(o, tm, c);
-        r |= pack_value(o, c, s);
+        uint8_t *q = w_room(o, c->pname_len + 16 + value_room(s));
+        if (!q) {
+            return -1;
+        }
+        q = c_value(c_name(q, tm->packed_names.data, c), c, s);
+        o->len = (size_t)(q - (uint8_t *)o->data);
     }
     return r;
 }
@@ -2016,16 +2146,17 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     }
     while (p < end) {
         rc_err_t err;
+        size_t before_bytes = 0, after_bytes = 0;
         rc_buf_reset(&b->scratch);
         if (action == 0) {
-            err = prepare_image(&x, present1, n1, &p, end, b->after);
+            err = prepare_image(&x, present1, n1, &p, end, b->after, &after_bytes);
         } else {
-            err = prepare_image(&x, present1, n1, &p, end, b->before);
+            err = prepare_image(&x, present1, n1, &p, end, b->before, &before_bytes);
             if (err == RC_OK && partial) {
                 err = value_options(&x, &p, end, njson);
             }
             if (err == RC_OK && action == 1) {
-                err = prepare_image(&x, present2, n2, &p, end, b->after);
+                err = prepare_image(&x, present2, n2, &p, end, b->after, &after_bytes);
             }
             x.partial = NULL;
         }
@@ -2047,13 +2178,14 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         if (action == 0) {
             r |= w_container(o, 0, false);
         } else {
-            r |= w_container(o, 1, false) | pack_row(o, tm, b->before, n1);
+            r |= w_container(o, 1, false) | pack_row(o, tm, b->before, n1, before_bytes);
         }
         r |= W_LIT(o, "after");
         if (action == 2) {
             r |= w_container(o, 0, false);
         } else {
-            r |= w_container(o, 1, false) | pack_row(o, tm, b->after, action == 1 ? n2 : n1);
+            r |= w_container(o, 1, false) |
+                 pack_row(o, tm, b->after, action == 1 ? n2 : n1, after_bytes);
         }
         r |= w_raw(o, b->ev_meta.data, b->ev_meta.len);
         if (action == 0) {
@@ -2063,8 +2195,7 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         } else {
             r |= pack_key(o, tm, b->before, NULL);
         }
-        r |= W_LIT(o, "headers") | w_container(o, 0, true);
-        r |= w_raw(o, tm->packed_types.data, tm->packed_types.len);
+        r |= w_raw(o, tm->packed_types.data, tm->packed_types.len); /* "headers" on */
         if (r == 0) {
             r = pk->callback(pk->data, o->data, o->len);
         }

@@ -15,7 +15,7 @@ static const char k_pairs[201] =
 
 /* Writes v in exactly `width` digits (more if v needs them); returns digits written. Two
  * digits per step from a table: every DECIMAL group and temporal field goes through here. */
-static size_t put_uint(char *out, uint64_t v, unsigned width) {
+static size_t put_uint_any(char *out, uint64_t v, unsigned width) {
     unsigned n;
     if (width >= 1 && width <= 9 && v < pow10u[width]) {
         n = width; /* the common case: a field of known width */
@@ -47,6 +47,48 @@ static size_t put_uint(char *out, uint64_t v, unsigned width) {
     return n;
 }
 
+static inline void put_pair(char *out, uint32_t v) {
+    memcpy(out, k_pairs + 2 * v, 2);
+}
+
+/* put_uint_any, with the widths of temporal fields, fractions and DECIMAL groups written by
+ * straight-line code when v fits them (the width is a constant at most call sites, so only
+ * its own case remains after inlining). */
+static inline __attribute__((always_inline)) size_t put_uint(char *out, uint64_t v,
+                                                             unsigned width) {
+    if (width == 2 && v < 100) {
+        put_pair(out, (uint32_t)v);
+        return 2;
+    }
+    if (width == 4 && v < 10000) {
+        put_pair(out, (uint32_t)v / 100);
+        put_pair(out + 2, (uint32_t)v % 100);
+        return 4;
+    }
+    if (width == 3 && v < 1000) {
+        out[0] = (char)('0' + v / 100);
+        put_pair(out + 1, (uint32_t)v % 100);
+        return 3;
+    }
+    if (width == 6 && v < 1000000) {
+        uint32_t u = (uint32_t)v;
+        put_pair(out, u / 10000);
+        put_pair(out + 2, u / 100 % 100);
+        put_pair(out + 4, u % 100);
+        return 6;
+    }
+    if (width == 9 && v < 1000000000) {
+        uint32_t u = (uint32_t)v, lo = u % 100000000;
+        out[0] = (char)('0' + u / 100000000);
+        put_pair(out + 1, lo / 1000000);
+        put_pair(out + 3, lo / 10000 % 100);
+        put_pair(out + 5, lo / 100 % 100);
+        put_pair(out + 7, lo % 100);
+        return 9;
+    }
+    return put_uint_any(out, v, width);
+}
+
 /* ".ffffff" cut to fsp digits; usec < 1000000. */
 static size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0) {
@@ -69,6 +111,103 @@ size_t rc_binlog_decimal_size(unsigned precision, unsigned scale) {
            dig2bytes[scale % 9];
 }
 
+/* Digits of v (< 10^9) without leading zeros, at least one. */
+static size_t put_uint_min(char *out, uint32_t v) {
+    unsigned n = 1 + (v >= 10) + (v >= 100) + (v >= 1000) + (v >= 10000) + (v >= 100000) +
+                 (v >= 1000000) + (v >= 10000000) + (v >= 100000000);
+    return put_uint(out, v, n);
+}
+
+/* A big-endian digit group of n (1-4) bytes. */
+static inline uint32_t be_group(const uint8_t *p, unsigned n) {
+    switch (n) {
+    case 1:
+        return p[0];
+    case 2:
+        return (uint32_t)p[0] << 8 | p[1];
+    case 3:
+        return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    default:
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    }
+}
+
+/* MySQL's binary DECIMAL: the integer digits, then the fraction's, in groups of nine digits per
+ * 4 bytes (a shorter leading integer group and trailing fraction group take dig2bytes[] bytes),
+ * big-endian, the sign bit of the first byte flipped and every byte inverted when negative.
+ * Written straight into out: the integer part from its first non-zero group on ("0" when it
+ * has none), each later group zero-padded to nine digits. */
+size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out) {
+    size_t size = rc_binlog_decimal_size(precision, scale);
+    uint8_t buf[40];
+    memcpy(buf, p, size);
+    bool neg = (buf[0] & 0x80) == 0;
+    buf[0] ^= 0x80;
+    bool nonzero = true;
+    if (neg) {
+        uint8_t any = 0;
+        for (size_t i = 0; i < size; i++) {
+            buf[i] ^= 0xff;
+            any |= buf[i];
+        }
+        nonzero = any != 0; /* "-0.00" is written "0.00" */
+    }
+    unsigned intg = precision - scale;
+    unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
+    char *o = out;
+    if (neg && nonzero) {
+        *o++ = '-';
+    }
+    const uint8_t *q = buf;
+    bool started = false;
+    if (intg0x > 0) {
+        unsigned n = dig2bytes[intg0x];
+        uint32_t v = be_group(q, n);
+        if (v >= pow10u[intg0x]) {
+            return 0;
+        }
+        if (v) {
+            o += put_uint_min(o, v);
+            started = true;
+        }
+        q += n;
+    }
+    for (unsigned i = 0; i < intg0; i++, q += 4) {
+        uint32_t v = be_group(q, 4);
+        if (v > 999999999) {
+            return 0;
+        }
+        if (started) {
+            o += put_uint(o, v, 9);
+        } else if (v) {
+            o += put_uint_min(o, v);
+            started = true;
+        }
+    }
+    if (!started) {
+        *o++ = '0';
+    }
+    if (scale > 0) {
+        *o++ = '.';
+    }
+    for (unsigned i = 0; i < frac0; i++, q += 4) {
+        uint32_t v = be_group(q, 4);
+        if (v > 999999999) {
+            return 0;
+        }
+        o += put_uint(o, v, 9);
+    }
+    if (frac0x > 0) {
+        uint32_t v = be_group(q, dig2bytes[frac0x]);
+        if (v >= pow10u[frac0x]) {
+            return 0;
+        }
+        o += put_uint(o, v, frac0x);
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
 rc_err_t rc_binlog_decimal_text(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
                                 char *out, size_t out_size, size_t *consumed) {
     if (precision == 0 || precision > 65 || scale > precision) {
@@ -78,83 +217,17 @@ rc_err_t rc_binlog_decimal_text(const uint8_t *p, size_t len, unsigned precision
     if (len < size) {
         return RC_ERR_TRUNCATED;
     }
-    uint8_t buf[40];
-    memcpy(buf, p, size);
-    bool neg = (buf[0] & 0x80) == 0;
-    buf[0] ^= 0x80;
-    if (neg) {
-        for (size_t i = 0; i < size; i++) {
-            buf[i] ^= 0xff;
-        }
+    char tmp[RC_BINLOG_TEXT_MAX];
+    size_t n = rc_binlog_fmt_decimal(p, precision, scale, tmp);
+    if (n == 0) {
+        return RC_ERR_INVALID;
     }
-    unsigned intg = precision - scale;
-    unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
-    char digits[96];
-    size_t nd = 0, pos = 0;
-    if (intg0x > 0) {
-        unsigned n = dig2bytes[intg0x];
-        uint64_t v = rc_be(buf, n);
-        if (v >= pow10u[intg0x]) {
-            return RC_ERR_INVALID;
-        }
-        nd += put_uint(digits + nd, v, intg0x);
-        pos += n;
-    }
-    for (unsigned i = 0; i < intg0; i++, pos += 4) {
-        uint64_t v = rc_be(buf + pos, 4);
-        if (v > 999999999) {
-            return RC_ERR_INVALID;
-        }
-        nd += put_uint(digits + nd, v, 9);
-    }
-    size_t lead = 0;
-    while (lead < nd && digits[lead] == '0') {
-        lead++;
-    }
-    size_t int_start = lead, int_end = nd;
-    for (unsigned i = 0; i < frac0; i++, pos += 4) {
-        uint64_t v = rc_be(buf + pos, 4);
-        if (v > 999999999) {
-            return RC_ERR_INVALID;
-        }
-        nd += put_uint(digits + nd, v, 9);
-    }
-    if (frac0x > 0) {
-        unsigned n = dig2bytes[frac0x];
-        uint64_t v = rc_be(buf + pos, n);
-        if (v >= pow10u[frac0x]) {
-            return RC_ERR_INVALID;
-        }
-        nd += put_uint(digits + nd, v, frac0x);
-    }
-    bool zero = true;
-    for (size_t i = int_start; i < nd; i++) {
-        if (digits[i] != '0') {
-            zero = false;
-            break;
-        }
-    }
-    /* sign + integer digits (at least "0") + point + scale digits + NUL */
-    size_t need = 1 + (int_end > int_start ? int_end - int_start : 1) + 1 + scale + 1;
-    if (out_size < need) {
+    /* sign + integer digits (at least "0") + point + scale digits + NUL, as always asked */
+    size_t intlen = n - (tmp[0] == '-') - (scale > 0 ? scale + 1 : 0);
+    if (out_size < 1 + intlen + 1 + scale + 1) {
         return RC_ERR_NOMEM;
     }
-    size_t o = 0;
-    if (neg && !zero) {
-        out[o++] = '-';
-    }
-    if (int_end > int_start) {
-        memcpy(out + o, digits + int_start, int_end - int_start);
-        o += int_end - int_start;
-    } else {
-        out[o++] = '0';
-    }
-    if (scale > 0) {
-        out[o++] = '.';
-        memcpy(out + o, digits + int_end, scale);
-        o += scale;
-    }
-    out[o] = '\0';
+    memcpy(out, tmp, n + 1);
     if (consumed) {
         *consumed = size;
     }
