@@ -394,6 +394,24 @@ static bool in_shape(lua_State *L, int shape, int nkeys, int key) {
 }
 
 /* tag: what the entry held before (an empty new table that replaces a list is a list). */
+/* Packs the ne keys listed in the array at index extras (in that order) with their values in
+ * the table at t, as members of the map being written. */
+static int pack_extras(cx_t *c, int t, int extras, int ne, int depth) {
+    lua_State *L = c->L;
+    int rc = 0;
+    for (int j = 1; j <= ne && rc == 0; j++) {
+        lua_rawgeti(L, extras, j);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
+        rc = pack_key(c, -2);
+        if (rc == 0) {
+            rc = pack_value(c, lua_gettop(L), TAG_NONE, depth + 1, lua_tostring(L, -2));
+        }
+        lua_pop(L, 2);
+    }
+    return rc;
+}
+
 static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     lua_State *L = c->L;
     luaL_checkstack(L, 10, "nesting");
@@ -465,16 +483,7 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
             lua_pushvalue(L, extras);
             lua_call(L, 1, 0);
         }
-        for (int j = 1; j <= ne && rc == 0; j++) {
-            lua_rawgeti(L, extras, j);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, t);
-            rc = pack_key(c, -2);
-            if (rc == 0) {
-                rc = pack_value(c, lua_gettop(L), TAG_NONE, depth + 1, lua_tostring(L, -2));
-            }
-            lua_pop(L, 2);
-        }
+        rc = pack_extras(c, t, extras, ne, depth);
     }
     lua_settop(L, base);
     return rc;
@@ -824,16 +833,7 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         }
         lua_pop(L, 1);
     }
-    for (int j = 1; j <= ne && rc == 0; j++) {
-        lua_rawgeti(L, extras, j);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, t);
-        rc = pack_key(c, -2);
-        if (rc == 0) {
-            rc = pack_value(c, lua_gettop(L), TAG_NONE, depth + 1, lua_tostring(L, -2));
-        }
-        lua_pop(L, 2);
-    }
+    rc = rc == 0 ? pack_extras(c, t, extras, ne, depth) : rc;
     lua_settop(L, base);
     return rc;
 }
