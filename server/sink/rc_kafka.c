@@ -32,7 +32,8 @@ struct rc_kafka {
     void *on_delivery_opaque;
     bool txn;     /* transactional: failures surface through the transaction calls */
     char *txn_id; /* its transactional.id */
-    uint64_t txn_produced, txn_delivered; /* the counters when the open transaction began */
+    /* the counters when the open transaction began */
+    uint64_t txn_produced, txn_delivered, txn_failed;
 };
 
 void rc_kafka_set_delivery_cb(rc_kafka_t *k, rc_kafka_delivery_cb cb, void *opaque) {
@@ -262,6 +263,7 @@ rc_err_t rc_kafka_txn_init(rc_kafka_t *k, int timeout_ms, char *errstr, size_t e
 rc_err_t rc_kafka_txn_begin(rc_kafka_t *k, char *errstr, size_t errstr_size) {
     k->txn_produced = atomic_load(&k->produced);
     k->txn_delivered = atomic_load(&k->delivered);
+    k->txn_failed = atomic_load(&k->failed);
     rd_kafka_error_t *error = rd_kafka_begin_transaction(k->rk);
     if (error && !rd_kafka_error_is_fatal(error) && !rd_kafka_fatal_error(k->rk, NULL, 0)) {
         /* begin fails only on a misuse of the API: a bug, never worth a retry */
@@ -298,8 +300,11 @@ rc_err_t rc_kafka_txn_abort(rc_kafka_t *k, int timeout_ms, char *errstr, size_t 
             continue;
         }
         rd_kafka_poll(k->rk, 0); /* the purged messages' reports, before tickets are reused */
-        /* what the aborted transaction produced is withdrawn (it will be produced again) */
-        atomic_store(&k->produced, k->txn_produced);
+        /* What the aborted transaction produced is withdrawn (it will be produced again),
+         * except the messages Kafka refused: they stay counted as produced and failed, so
+         * produced - delivered - failed (what is still open) comes back to what it was. */
+        uint64_t refused = atomic_load(&k->failed) - k->txn_failed;
+        atomic_store(&k->produced, k->txn_produced + refused);
         atomic_store(&k->delivered, k->txn_delivered);
         rc_err_t err = txn_error(k, error, "abort_transaction", errstr, errstr_size);
         /* an abort that fails leaves the transaction in an unknown state: never continue */
