@@ -330,7 +330,7 @@ static void swap_transforms(rc_pipeline_t *p) {
     }
     p->transforms = next;
     atomic_store(&p->vm_bytes, next ? (uint_fast64_t)rc_transform_chain_memory(next) : 0);
-    rc_info("pipeline", "pipeline %s: new transforms in force from this batch on", p->pc->name);
+    rc_info("pipeline", "pipeline %s: new transforms in force from this transaction on", p->pc->name);
 }
 
 rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config_t *pconf,
@@ -508,6 +508,17 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
             return RC_ERR_IO;
         }
         atomic_fetch_add(&p->bytes_read, len);
+        /* A script replaced over REST takes over at a transaction boundary, which the worker
+         * sees only where a batch starts: while one waits, a batch that ends with a
+         * transaction goes before the next event is added, so every event read after the
+         * replacement runs under the new script. */
+        if (!in_tx && b->n_bounds > 0 && b->bounds[b->n_bounds - 1].events == b->n_events &&
+            atomic_load_explicit(&p->swap_transforms, memory_order_relaxed)) {
+            if (!(*bp = hand_over(p, b, true))) {
+                return RC_ERR_STOPPED;
+            }
+            b = *bp;
+        }
         rc_binlog_info_t info;
         size_t at = b->buf.size;
         err = rc_binlog_feed(dec, ev, len, &b->pk, &info, errstr, errstr_size);
@@ -1472,17 +1483,31 @@ static rc_err_t txn_batch(rc_pipeline_t *p, rc_batch_t *b, uint32_t *marks, rc_m
     return err;
 }
 
+/* Whether a transaction is open after batch b, given whether one was open before it. */
+static bool ends_inside_transaction(const rc_batch_t *b, bool open_before) {
+    if (b->n_bounds > 0 && b->bounds[b->n_bounds - 1].events == b->n_events) {
+        return false;
+    }
+    return b->n_events > 0 ? true : open_before;
+}
+
 static void *worker_main(void *arg) {
     rc_pipeline_t *p = arg;
     char errstr[1024];
     rc_msg_t msg = RC_MSG_INIT;
     bool failed = false;
     uint32_t *marks = NULL; /* the batch's transaction boundaries through the transforms */
+    bool mid_tx = false;    /* the batches so far ended inside a transaction */
     size_t cap_marks = 0;
     rc_kafka_set_delivery_cb(p->kafka, on_delivery, p);
     for (;;) {
         rc_batch_t *b = rc_queue_pop(p->queue, 100);
-        swap_transforms(p); /* a batch boundary: b runs wholly under one chain */
+        if (!mid_tx) {
+            swap_transforms(p); /* a transaction boundary: each one runs under one chain */
+        }
+        if (b) {
+            mid_tx = ends_inside_transaction(b, mid_tx);
+        }
         if (!b) {
             rc_kafka_poll(p->kafka, 0);
             if (rc_kafka_failed(p->kafka, errstr, sizeof(errstr)) ||

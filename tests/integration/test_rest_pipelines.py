@@ -628,3 +628,67 @@ def test_transform_replaced_live_and_kept_across_a_restart(mysql, db, rowcast, t
     plain = consume(f"{db}.u.px", 1, process=proc2)
     assert [(m.json()["after"][0]["id"], m.json()["after"][0]["v"]) for m in plain] == [
         (200000, "plain")]
+
+
+def test_transform_swap_waits_for_the_end_of_a_transaction(mysql, db, rowcast, tmp_path):
+    """Transactions of 6 row events stream in batches of 4 (every batch but a few ends inside a
+    transaction) while PUT .../transform replaces the script: every transaction went wholly
+    through one script, the old one for a prefix of the transactions, the new one after."""
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, tx INT)")
+    start = master_status(mysql)
+    port = free_port()
+    cfg = server_config(tmp_path, port)
+    cfg["pipelines"] = [pipeline("pw", db, start)]
+    proc, api = serve(rowcast, rowcast.write_config(cfg), port)
+
+    def routing(topic):
+        return {"transforms": [{"engine": "lua", "script":
+                                f'function transform(e)\n  e.kafka.topic = "{topic}"\nend\n'}]}
+
+    topic_a, topic_b = f"{db}.swap_a", f"{db}.swap_b"
+    path = "/v1/pipelines/pw/transform"
+    assert api.call("PUT", path, token=TOKEN, body=routing(topic_a)).status == 202
+    api.wait("pw", lambda st: st["state"] == "RUNNING", "RUNNING")
+    stop = threading.Event()
+    txs = []
+
+    def write():
+        with mysql.cursor() as cur:
+            while not stop.is_set():
+                k = len(txs)
+                cur.execute("BEGIN")
+                for j in range(6):
+                    cur.execute(f"INSERT INTO `{db}`.t VALUES (%s, %s)", (k * 6 + j, k))
+                cur.execute("COMMIT")
+                txs.append(k)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        api.wait("pw", delivered(60), "60 delivered under script A")
+        # several swaps: each one may land on a batch that starts inside a transaction
+        for i in range(6):
+            topic = topic_b if i % 2 == 0 else topic_a
+            assert api.call("PUT", path, token=TOKEN, body=routing(topic)).status == 202
+            time.sleep(0.3)
+        n0 = len(txs)
+        deadline = time.monotonic() + 30
+        while len(txs) < n0 + 10:
+            assert time.monotonic() < deadline, "the writer stalled"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        writer.join()
+    n = len(txs) * 6
+    api.wait("pw", lambda st: st["counters"]["events_delivered"] == n, f"{n} delivered")
+    got_a = [m.json()["after"][0] for m in consume(topic_a, 1, settle=3.0, process=proc)]
+    got_b = [m.json()["after"][0] for m in consume(topic_b, 1, settle=3.0, process=proc)]
+    assert sorted(r["id"] for r in got_a + got_b) == list(range(n))  # none lost or twice
+    topic_of = {}
+    for topic, rows in (("a", got_a), ("b", got_b)):
+        for r in rows:
+            topic_of.setdefault(r["tx"], set()).add(topic)
+    split = {tx: t for tx, t in topic_of.items() if len(t) > 1}
+    assert not split, f"transactions that went through two scripts: {sorted(split)[:10]}"
+    assert proc.stop() == 0
