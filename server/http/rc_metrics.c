@@ -48,6 +48,15 @@ static const counter_t counters[] = {
      "Requests to the Kafka brokers that librdkafka sent again (its statistics, every 10 s by "
      "default: kafka.rdkafka.statistics.interval.ms).",
      STAT(kafka_retries)},
+    {"rowcast_kafka_transactions_committed_total", "counter",
+     "Kafka transactions committed (delivery: exactly_once; each holds whole source "
+     "transactions and their position record).",
+     STAT(kafka_txn_commits)},
+    {"rowcast_kafka_transactions_aborted_total", "counter",
+     "Kafka transactions aborted (delivery: exactly_once): after an abortable error, their "
+     "events were sent again in a new one; at a stop inside a transaction, the next start "
+     "resumes before them.",
+     STAT(kafka_txn_aborts)},
     {"rowcast_transactions_total", "counter", "Source transactions read.", STAT(transactions)},
     {"rowcast_binlog_read_bytes_total", "counter", "Binlog bytes received from the source.",
      STAT(bytes_read)},

@@ -95,6 +95,7 @@ struct rc_pipeline {
     rc_transform_chain_t *transforms; /* NULL without transforms; used by the worker only */
     atomic_uint_fast64_t events_dropped, events_skipped, events_dead_lettered;
     atomic_uint_fast64_t reconnects;
+    atomic_uint_fast64_t txn_commits, txn_aborts; /* exactly_once: Kafka transactions */
     atomic_uint_fast32_t last_event_ts;
     atomic_bool pause_req;
     resume_t resume;  /* the reader's restart point, kept across stop/start */
@@ -330,7 +331,8 @@ static void swap_transforms(rc_pipeline_t *p) {
     }
     p->transforms = next;
     atomic_store(&p->vm_bytes, next ? (uint_fast64_t)rc_transform_chain_memory(next) : 0);
-    rc_info("pipeline", "pipeline %s: new transforms in force from this transaction on", p->pc->name);
+    rc_info("pipeline", "pipeline %s: new transforms in force from this transaction on",
+            p->pc->name);
 }
 
 rc_pipeline_t *rc_pipeline_new(const rc_config_t *conf, const rc_pipeline_config_t *pconf,
@@ -1334,6 +1336,7 @@ static rc_err_t txn_resend(rc_pipeline_t *p, rc_msg_t *msg, char *errstr, size_t
         if (err != RC_OK) {
             return err;
         }
+        atomic_fetch_add(&p->txn_aborts, 1);
         p->tk_tail = p->tk_head; /* the tickets of the aborted messages are void */
         p->tk_open = NO_TICKET;
         if ((err = txn_begin(p, errstr, errstr_size)) != RC_OK) {
@@ -1418,6 +1421,7 @@ static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *er
         }
         rc_buf_free(&json);
         if (err == RC_OK) {
+            atomic_fetch_add(&p->txn_commits, 1);
             p->txn_open = false;
             p->tk_head = p->tk_tail;
             group_clear(p);
@@ -1577,6 +1581,8 @@ static void *worker_main(void *arg) {
             char aerr[1024];
             if (rc_kafka_txn_abort(p->kafka, 10000, aerr, sizeof(aerr)) != RC_OK) {
                 rc_warn("kafka", "pipeline %s: %s", p->pc->name, aerr);
+            } else {
+                atomic_fetch_add(&p->txn_aborts, 1);
             }
             p->txn_open = false;
             failed = true; /* not a clean end: the next run starts from the stored position */
@@ -1794,6 +1800,8 @@ void rc_pipeline_get_stats(rc_pipeline_t *p, rc_pipeline_stats_t *out) {
     out->events_skipped = atomic_load(&p->events_skipped);
     out->events_dead_lettered = atomic_load(&p->events_dead_lettered);
     out->reconnects = atomic_load(&p->reconnects);
+    out->kafka_txn_commits = atomic_load(&p->txn_commits);
+    out->kafka_txn_aborts = atomic_load(&p->txn_aborts);
     out->last_event_ts = (uint32_t)atomic_load(&p->last_event_ts);
     out->vm_bytes = atomic_load(&p->vm_bytes);
     out->checkpoint_wall_ms = atomic_load(&p->checkpoint_wall_ms);

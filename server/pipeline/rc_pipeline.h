@@ -45,6 +45,8 @@ typedef struct rc_pipeline_stats {
     uint64_t events_skipped;       /* not sent after a transform error (on_error: skip) */
     uint64_t events_dead_lettered; /* sent to the dead-letter topic (on_error: dead_letter) */
     uint64_t reconnects;           /* source connections retried after a failure */
+    uint64_t kafka_txn_commits;    /* exactly_once: Kafka transactions committed */
+    uint64_t kafka_txn_aborts;     /* exactly_once: Kafka transactions aborted */
     uint64_t queue_depth;          /* batches waiting between reader and worker now */
     uint32_t last_event_ts; /* commit time (s since the epoch) of the last event read; 0 none */
     uint64_t vm_bytes;      /* bytes the scripts' VMs held after the last batch */

@@ -21,6 +21,7 @@ from collections import Counter
 import pytest
 
 from conftest import MARIADB_USER, consume, master_status, mysql_connect, pipeline_config
+from test_rest import Api, free_port
 
 SOAK = os.environ.get("RC_CRASH_SOAK") == "1"
 MIN_ROWS = 200_000 if SOAK else 8_000
@@ -189,6 +190,8 @@ def test_exactly_once_commits_inside_a_stream_of_large_transactions(mysql, db, r
     cfg = pipeline_config("it_large", db, master_status(mysql), delivery="exactly_once",
                           batch={"max_events": 1000, "max_ms": 10000})  # fmt: skip
     cfg["state"]["interval_ms"] = 200
+    port = free_port()
+    cfg["http"]["listen"] = f"127.0.0.1:{port}"
     stop = threading.Event()
     written = []
 
@@ -219,6 +222,12 @@ def test_exactly_once_commits_inside_a_stream_of_large_transactions(mysql, db, r
     msgs = consume(f"{db}.a", written[0], timeout=120, settle=2.0, process=proc)
     ids = Counter(m.json()["after"][0]["id"] for m in msgs)
     assert len(ids) == written[0] and max(ids.values()) == 1, "lost or doubled rows"
+    # the Kafka transactions, as /metrics counts them (parsed by prometheus_client)
+    m = Api(port).metrics()
+    lab = (("pipeline", "it_large"),)
+    assert m[("rowcast_kafka_transactions_committed_total", lab)] >= 2  # some during the load
+    assert m[("rowcast_kafka_transactions_aborted_total", lab)] == 0
+    assert m[("rowcast_events_delivered_total", lab)] == written[0]
 
 
 def test_exactly_once_reconnect_inside_a_transaction_sends_it_once(mysql, db, rowcast):
