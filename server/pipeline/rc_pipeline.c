@@ -1303,8 +1303,10 @@ static rc_err_t send_batch(rc_pipeline_t *p, rc_batch_t *b, rc_msg_t *msg, char 
 
 #define TXN_ATTEMPTS 5
 
-/* How long one commit or abort may wait for Kafka. */
-#define TXN_TIMEOUT_MS 60000
+/* How long one abort, and one commit, may wait for Kafka (a commit that times out may still
+ * succeed, so it is given long; both give up when the shutdown grace is over: abort_now). */
+#define TXN_TIMEOUT_MS        60000
+#define TXN_COMMIT_TIMEOUT_MS 600000
 
 /* The open transaction's batches are no longer needed. */
 static void group_clear(rc_pipeline_t *p) {
@@ -1332,7 +1334,8 @@ static rc_err_t txn_resend(rc_pipeline_t *p, rc_msg_t *msg, char *errstr, size_t
                 "batches again (attempt %d of %d)",
                 p->pc->name, errstr, p->n_grp, attempt, TXN_ATTEMPTS);
         p->txn_open = false;
-        rc_err_t err = rc_kafka_txn_abort(p->kafka, TXN_TIMEOUT_MS, errstr, errstr_size);
+        rc_err_t err =
+            rc_kafka_txn_abort(p->kafka, TXN_TIMEOUT_MS, &p->abort_now, errstr, errstr_size);
         if (err != RC_OK) {
             return err;
         }
@@ -1417,7 +1420,8 @@ static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *er
             }
         }
         if (err == RC_OK) {
-            err = rc_kafka_txn_commit(p->kafka, TXN_TIMEOUT_MS, errstr, errstr_size);
+            err = rc_kafka_txn_commit(p->kafka, TXN_COMMIT_TIMEOUT_MS, &p->abort_now, errstr,
+                                      errstr_size);
         }
         rc_buf_free(&json);
         if (err == RC_OK) {
@@ -1579,7 +1583,7 @@ static void *worker_main(void *arg) {
         }
         if (p->txn_open && !committed) {
             char aerr[1024];
-            if (rc_kafka_txn_abort(p->kafka, 10000, aerr, sizeof(aerr)) != RC_OK) {
+            if (rc_kafka_txn_abort(p->kafka, 10000, &p->abort_now, aerr, sizeof(aerr)) != RC_OK) {
                 rc_warn("kafka", "pipeline %s: %s", p->pc->name, aerr);
             } else {
                 atomic_fetch_add(&p->txn_aborts, 1);

@@ -276,40 +276,67 @@ rc_err_t rc_kafka_txn_begin(rc_kafka_t *k, char *errstr, size_t errstr_size) {
     return txn_error(k, error, "begin_transaction", errstr, errstr_size);
 }
 
-rc_err_t rc_kafka_txn_commit(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errstr_size) {
-    for (int attempt = 1;; attempt++) {
-        rd_kafka_error_t *error = rd_kafka_commit_transaction(k->rk, timeout_ms);
-        if (error && attempt < 10 && rd_kafka_error_is_retriable(error) &&
-            !rd_kafka_error_is_fatal(error) && !rd_kafka_error_txn_requires_abort(error)) {
-            /* e.g. a timeout: the same call may be made again and finishes the commit */
-            rc_warn("kafka", "pipeline %s: commit_transaction: %s; trying again", k->pipeline,
-                    rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-            continue;
+#define TXN_SLICE_MS 1000
+
+/* Calls commit (or abort) in slices of TXN_SLICE_MS until done, timeout_ms passed or *cancel
+ * is set: a timed-out call may be made again and goes on where the last one stopped.
+ * Returns the last call's error (NULL when done), or sets *cancelled / *timed_out. */
+static rd_kafka_error_t *txn_end(rc_kafka_t *k, bool commit, int timeout_ms,
+                                 const volatile int *cancel, bool *cancelled) {
+    int64_t left = timeout_ms;
+    *cancelled = false;
+    for (;;) {
+        int slice = left < TXN_SLICE_MS ? (int)left : TXN_SLICE_MS;
+        rd_kafka_error_t *error = commit ? rd_kafka_commit_transaction(k->rk, slice)
+                                         : rd_kafka_abort_transaction(k->rk, slice);
+        left -= slice;
+        if (!error || rd_kafka_error_is_fatal(error) || !rd_kafka_error_is_retriable(error) ||
+            (commit && rd_kafka_error_txn_requires_abort(error)) || left <= 0) {
+            return error;
         }
-        return txn_error(k, error, "commit_transaction", errstr, errstr_size);
+        if (cancel && *cancel) {
+            rd_kafka_error_destroy(error);
+            *cancelled = true;
+            return NULL;
+        }
+        rd_kafka_error_destroy(error); /* e.g. timed out: the same call goes on */
     }
 }
 
-rc_err_t rc_kafka_txn_abort(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errstr_size) {
-    for (int attempt = 1;; attempt++) {
-        rd_kafka_error_t *error = rd_kafka_abort_transaction(k->rk, timeout_ms);
-        if (error && attempt < 10 && rd_kafka_error_is_retriable(error) &&
-            !rd_kafka_error_is_fatal(error)) {
-            rd_kafka_error_destroy(error);
-            continue;
-        }
-        rd_kafka_poll(k->rk, 0); /* the purged messages' reports, before tickets are reused */
-        /* What the aborted transaction produced is withdrawn (it will be produced again),
-         * except the messages Kafka refused: they stay counted as produced and failed, so
-         * produced - delivered - failed (what is still open) comes back to what it was. */
-        uint64_t refused = atomic_load(&k->failed) - k->txn_failed;
-        atomic_store(&k->produced, k->txn_produced + refused);
-        atomic_store(&k->delivered, k->txn_delivered);
-        rc_err_t err = txn_error(k, error, "abort_transaction", errstr, errstr_size);
-        /* an abort that fails leaves the transaction in an unknown state: never continue */
-        return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
+static rc_err_t txn_cancelled(rc_kafka_t *k, const char *what, char *errstr, size_t errstr_size) {
+    return rc_seterr(errstr, errstr_size, RC_ERR_STOPPED,
+                     "pipeline %s: %s given up at shutdown; Kafka aborts the transaction after "
+                     "transaction.timeout.ms or when the pipeline starts again",
+                     k->pipeline, what);
+}
+
+rc_err_t rc_kafka_txn_commit(rc_kafka_t *k, int timeout_ms, const volatile int *cancel,
+                             char *errstr, size_t errstr_size) {
+    bool cancelled;
+    rd_kafka_error_t *error = txn_end(k, true, timeout_ms, cancel, &cancelled);
+    if (cancelled) {
+        return txn_cancelled(k, "commit_transaction", errstr, errstr_size);
     }
+    return txn_error(k, error, "commit_transaction", errstr, errstr_size);
+}
+
+rc_err_t rc_kafka_txn_abort(rc_kafka_t *k, int timeout_ms, const volatile int *cancel, char *errstr,
+                            size_t errstr_size) {
+    bool cancelled;
+    rd_kafka_error_t *error = txn_end(k, false, timeout_ms, cancel, &cancelled);
+    if (cancelled) {
+        return txn_cancelled(k, "abort_transaction", errstr, errstr_size);
+    }
+    rd_kafka_poll(k->rk, 0); /* the purged messages' reports, before tickets are reused */
+    /* What the aborted transaction produced is withdrawn (it will be produced again),
+     * except the messages Kafka refused: they stay counted as produced and failed, so
+     * produced - delivered - failed (what is still open) comes back to what it was. */
+    uint64_t refused = atomic_load(&k->failed) - k->txn_failed;
+    atomic_store(&k->produced, k->txn_produced + refused);
+    atomic_store(&k->delivered, k->txn_delivered);
+    rc_err_t err = txn_error(k, error, "abort_transaction", errstr, errstr_size);
+    /* an abort that fails leaves the transaction in an unknown state: never continue */
+    return err == RC_ERR_IO ? RC_ERR_KAFKA : err;
 }
 
 rc_err_t rc_kafka_produce_to(rc_kafka_t *k, const char *topic, int32_t partition, const void *key,

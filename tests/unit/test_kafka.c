@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -125,7 +126,7 @@ static void test_kafka_transaction_commits_and_aborts(void **state) {
     }
     assert_int_equal(rc_kafka_produce_to(k, "state", 0, "unit", 4, "{}", 2, err, sizeof(err)),
                      RC_OK);
-    assert_int_equal(rc_kafka_txn_commit(k, 10000, err, sizeof(err)), RC_OK);
+    assert_int_equal(rc_kafka_txn_commit(k, 10000, NULL, err, sizeof(err)), RC_OK);
     rc_kafka_poll(k, 0);
     /* a commit returns once every message is acknowledged; the state record is not an event */
     assert_int_equal(seen[1].count, 10);
@@ -136,7 +137,7 @@ static void test_kafka_transaction_commits_and_aborts(void **state) {
     assert_int_equal(
         rc_kafka_produce(k, "db.t", 4, "k", 1, "v", 1, NULL, 0, NULL, NULL, err, sizeof(err)),
         RC_OK);
-    assert_int_equal(rc_kafka_txn_abort(k, 10000, err, sizeof(err)), RC_OK);
+    assert_int_equal(rc_kafka_txn_abort(k, 10000, NULL, err, sizeof(err)), RC_OK);
     rc_kafka_poll(k, 0);
     assert_int_equal(seen[1].count + seen[0].count, 11); /* reported once, either way */
     assert_false(rc_kafka_failed(k, err, sizeof(err)));
@@ -172,11 +173,11 @@ static void test_kafka_refused_message_makes_the_transaction_abortable(void **st
     assert_int_equal(
         rc_kafka_produce(k, "db.t", 4, "k", 1, "v", 1, NULL, 0, NULL, NULL, err, sizeof(err)),
         RC_OK);
-    rc_err_t rc = rc_kafka_txn_commit(k, 10000, err, sizeof(err));
+    rc_err_t rc = rc_kafka_txn_commit(k, 10000, NULL, err, sizeof(err));
     assert_int_equal(rc, RC_ERR_IO);
     assert_non_null(strstr(err, "abortable"));
     assert_false(rc_kafka_failed(k, err, sizeof(err)));
-    assert_int_equal(rc_kafka_txn_abort(k, 10000, err, sizeof(err)), RC_OK);
+    assert_int_equal(rc_kafka_txn_abort(k, 10000, NULL, err, sizeof(err)), RC_OK);
     rc_kafka_stats_t st;
     rc_kafka_get_stats(k, &st);
     /* the refused message stays counted as produced and failed; nothing is left open (a
@@ -190,19 +191,64 @@ static void test_kafka_refused_message_makes_the_transaction_abortable(void **st
     do {
         assert_true(++attempts <= 5);
         if (attempts > 1) {
-            assert_int_equal(rc_kafka_txn_abort(k, 10000, err, sizeof(err)), RC_OK);
+            assert_int_equal(rc_kafka_txn_abort(k, 10000, NULL, err, sizeof(err)), RC_OK);
         }
         assert_int_equal(rc_kafka_txn_begin(k, err, sizeof(err)), RC_OK);
         assert_int_equal(
             rc_kafka_produce(k, "db.t", 4, "k", 1, "v", 1, NULL, 0, NULL, NULL, err, sizeof(err)),
             RC_OK);
-        rc = rc_kafka_txn_commit(k, 10000, err, sizeof(err));
+        rc = rc_kafka_txn_commit(k, 10000, NULL, err, sizeof(err));
         assert_true(rc == RC_OK || rc == RC_ERR_IO);
     } while (rc != RC_OK);
     rc_kafka_get_stats(k, &st);
     assert_int_equal(st.delivered, 1);
     assert_int_equal(st.produced, st.delivered + st.failed);
     assert_int_equal(seen[1].count, 1);
+    rc_kafka_destroy(k);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(mrk);
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A commit the coordinator does not answer: without a cancel flag it waits its whole timeout
+ * and says so; with the flag set (the shutdown grace is over) it gives up after one slice of
+ * at most a second with RC_ERR_STOPPED, instead of holding the shutdown for up to 10 min. */
+static void test_kafka_commit_gives_up_when_cancelled(void **state) {
+    (void)state;
+    char e[256];
+    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), e, sizeof(e));
+    assert_non_null(mrk);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 1);
+    assert_non_null(mc);
+    rc_kafka_config_t kc = {.brokers = (char *)rd_kafka_mock_cluster_bootstraps(mc)};
+    rc_sink_config_t sc;
+    sink_defaults(&sc);
+    char err[512];
+    rc_kafka_t *k = rc_kafka_new_transactional(&kc, &sc, "unit", err, sizeof(err));
+    assert_non_null(k);
+    assert_int_equal(rc_kafka_txn_init(k, 10000, err, sizeof(err)), RC_OK);
+    assert_int_equal(rc_kafka_txn_begin(k, err, sizeof(err)), RC_OK);
+    assert_int_equal(
+        rc_kafka_produce(k, "db.t", 4, "k", 1, "v", 1, NULL, 0, NULL, NULL, err, sizeof(err)),
+        RC_OK);
+    assert_int_equal(rc_kafka_flush(k, 10000, err, sizeof(err)), RC_OK);
+    /* EndTxn (API key 26) answered only after 6 s */
+    assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(mc, 1, 26, 1,
+                                                                  RD_KAFKA_RESP_ERR_NO_ERROR, 6000),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    volatile int cancel = 1;
+    double t0 = mono_s();
+    assert_int_equal(rc_kafka_txn_commit(k, 60000, &cancel, err, sizeof(err)), RC_ERR_STOPPED);
+    assert_true(mono_s() - t0 < 4.0); /* one slice, not the 60 s */
+    assert_non_null(strstr(err, "given up at shutdown"));
+    /* not cancelled: the same commit goes on and finishes once the answer comes */
+    cancel = 0;
+    assert_int_equal(rc_kafka_txn_commit(k, 60000, &cancel, err, sizeof(err)), RC_OK);
     rc_kafka_destroy(k);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(mrk);
@@ -246,6 +292,7 @@ int main(void) {
         cmocka_unit_test(test_kafka_transaction_commits_and_aborts),
         cmocka_unit_test(test_kafka_refused_message_makes_the_transaction_abortable),
         cmocka_unit_test(test_kafka_refuses_a_shared_transactional_id),
+        cmocka_unit_test(test_kafka_commit_gives_up_when_cancelled),
         cmocka_unit_test(test_kafka_stats_retries_sums_the_brokers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
