@@ -29,6 +29,21 @@ static size_t decimal_bytes(const uint8_t *s, size_t n, uint8_t out[DEC_BYTES + 
     uint8_t mag[DEC_BYTES] = {0}; /* big-endian magnitude */
     bool neg = n > 0 && s[0] == '-';
     size_t i = neg ? 1 : 0, digits = 0, points = 0;
+    /* up to 19 digits the value fits a uint64: no byte-array arithmetic per digit */
+    uint64_t u = 0;
+    for (; i < n && digits < 19; i++) {
+        if (s[i] == '.' && points++ == 0) {
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+        u = u * 10 + (uint64_t)(s[i] - '0');
+        digits++;
+    }
+    for (int b = 0; b < 8; b++) {
+        mag[DEC_BYTES - 1 - b] = (uint8_t)(u >> (8 * b));
+    }
     for (; i < n; i++) {
         if (s[i] == '.' && points++ == 0) {
             continue;
@@ -49,7 +64,7 @@ static size_t decimal_bytes(const uint8_t *s, size_t n, uint8_t out[DEC_BYTES + 
     if (digits == 0) {
         return 0;
     }
-    size_t first = 0;
+    size_t first = digits <= 19 ? DEC_BYTES - 8 : 0;
     while (first < DEC_BYTES && mag[first] == 0) {
         first++;
     }
@@ -715,8 +730,25 @@ static rc_err_t put_schema_name(rc_buf_t *out, const uint8_t *pipeline, const ui
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"                \
     "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}"
 
-enum { E_SCHEMA, E_TABLE, E_ACTION, E_BEFORE, E_AFTER, E_META, E_COUNT };
-enum { M_PIPELINE, M_TIMESTAMP, M_GTID, M_FILE, M_POS, M_SERVER_ID, M_COMMIT_TS, M_COUNT };
+enum {
+    E_SCHEMA = RC_DBZ_SCHEMA,
+    E_TABLE = RC_DBZ_TABLE,
+    E_ACTION = RC_DBZ_ACTION,
+    E_BEFORE = RC_DBZ_BEFORE,
+    E_AFTER = RC_DBZ_AFTER,
+    E_META = RC_DBZ_META,
+    E_COUNT = RC_DBZ_EV_COUNT
+};
+enum {
+    M_PIPELINE = RC_DBZ_PIPELINE,
+    M_TIMESTAMP = RC_DBZ_TIMESTAMP,
+    M_GTID = RC_DBZ_GTID,
+    M_FILE = RC_DBZ_FILE,
+    M_POS = RC_DBZ_POS,
+    M_SERVER_ID = RC_DBZ_SERVER_ID,
+    M_COMMIT_TS = RC_DBZ_COMMIT_TS,
+    M_COUNT = RC_DBZ_META_COUNT
+};
 
 /* {"schema": the envelope's schema, "payload": (the caller writes the payload and the closing
  * brace). */
@@ -761,19 +793,25 @@ static const char *const k_ev_keys[E_COUNT] = {"schema", "table", "action",
 static const char *const k_meta_keys[M_COUNT] = {
     "pipeline", "timestamp", "gtid", "binlog_file", "binlog_pos", "server_id", "commit_ts"};
 
-static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end,
-                            const uint8_t *columns, bool schemas, const uint8_t **after_ev) {
-    const uint8_t *at[E_COUNT], *mt[M_COUNT];
-    rc_err_t err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, at, after_ev);
+/* Finds the fields write_event needs in the event map at ev. */
+static rc_err_t find_fields(const uint8_t *ev, const uint8_t *end, rc_debezium_at_t *a) {
+    rc_err_t err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, a->ev, &a->ev_end);
     if (err != RC_OK) {
         return err;
     }
+    a->meta_is_map = a->ev[E_META] && rc_mp_map_pick(a->ev[E_META], end, k_meta_keys, M_COUNT,
+                                                     a->meta, NULL) == RC_OK;
+    return RC_OK;
+}
+
+static rc_err_t write_event(rc_buf_t *out, const rc_debezium_at_t *fa, const uint8_t *end,
+                            const uint8_t *columns, bool schemas) {
+    const uint8_t *const *at = fa->ev, *const *mt = fa->meta;
     const uint8_t *action = at[E_ACTION];
     const char *a;
     uint32_t alen;
-    if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] ||
-        rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6 ||
-        rc_mp_map_pick(at[E_META], end, k_meta_keys, M_COUNT, mt, NULL) != RC_OK) {
+    if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] || !fa->meta_is_map ||
+        rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6) {
         return RC_ERR_INVALID;
     }
     const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? "c"
@@ -789,7 +827,7 @@ static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end
     rc_cols_t cset;
     rc_cols_init(&cset, columns, end);
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
-    err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
+    rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
     err = err ? err : LIT(out, "{\"before\":");
     err = err ? err : put_side(out, at[E_BEFORE], end, cols);
     err = err ? err : LIT(out, ",\"after\":");
@@ -829,16 +867,23 @@ rc_err_t rc_debezium_write_event(rc_buf_t *out, const uint8_t *data, size_t len,
 
 rc_err_t rc_debezium_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
                                        const uint8_t *columns, bool schemas, size_t *used) {
+    rc_debezium_at_t at;
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : find_fields(data, data + len, &at);
+    return err != RC_OK ? err
+                        : rc_debezium_write_event_at(out, data, len, &at, columns, schemas, used);
+}
+
+rc_err_t rc_debezium_write_event_at(rc_buf_t *out, const uint8_t *data, size_t len,
+                                    const rc_debezium_at_t *at, const uint8_t *columns,
+                                    bool schemas, size_t *used) {
     size_t mark = out->len;
-    const uint8_t *after = data;
-    rc_err_t err =
-        len == 0 ? RC_ERR_TRUNCATED : write_event(out, data, data + len, columns, schemas, &after);
+    rc_err_t err = write_event(out, at, data + len, columns, schemas);
     if (err != RC_OK) {
         out->len = mark;
         return err;
     }
     if (used) {
-        *used = (size_t)(after - data);
+        *used = (size_t)(at->ev_end - data);
     }
     return RC_OK;
 }
