@@ -17,7 +17,17 @@
 #include "rc_text.h"
 #include "rc_version.h"
 
-#define LIT(out, s) rc_buf_append(out, s, sizeof(s) - 1)
+/* Appends n bytes: the usual case, when they fit, inline. */
+static inline rc_err_t put_bytes(rc_buf_t *out, const char *s, size_t n) {
+    if (out->cap - out->len >= n) {
+        memcpy(out->data + out->len, s, n);
+        out->len += n;
+        return RC_OK;
+    }
+    return rc_buf_append(out, s, n);
+}
+
+#define LIT(out, s) put_bytes(out, s, sizeof(s) - 1)
 
 /* Decimal digits of the largest DECIMAL (65) fit in 28 bytes; a little room besides. */
 #define DEC_BYTES 32
@@ -270,10 +280,15 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         const char *k;
         uint32_t klen;
         rc_col_info_t ci = {0};
-        if ((i > 0 && (err = rc_buf_putc(out, ',')) != RC_OK) ||
-            (err = rc_mp_read_str(pp, end, &k, &klen)) != RC_OK ||
-            (err = rc_json_write_string_in(out, k, klen, end)) != RC_OK ||
-            (err = rc_buf_putc(out, ':')) != RC_OK) {
+        const uint8_t *kp = *pp;
+        if (kp < end && (kp[0] & 0xe0) == 0xa0 && (size_t)(end - kp) > (kp[0] & 0x1fu)) {
+            k = (const char *)kp + 1; /* fixstr, the usual column name */
+            klen = kp[0] & 0x1fu;
+            *pp = kp + 1 + klen;
+        } else if ((err = rc_mp_read_str(pp, end, &k, &klen)) != RC_OK) {
+            break;
+        }
+        if ((err = rc_json_write_member_name(out, i > 0, k, klen, end)) != RC_OK) {
             break;
         }
         if (cols) {
@@ -775,17 +790,8 @@ static rc_err_t put_envelope_schema(rc_buf_t *out, const uint8_t *const *at,
 
 /* Appends v in decimal; as int64 when is_signed. */
 static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
-    char tmp[24], *e = tmp + sizeof tmp, *p = e;
     bool neg = is_signed && (int64_t)v < 0;
-    uint64_t u = neg ? (uint64_t)0 - v : v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (neg) {
-        *--p = '-';
-    }
-    return rc_buf_append(out, p, (size_t)(e - p));
+    return rc_json_write_int(out, neg ? (uint64_t)0 - v : v, neg);
 }
 
 static const char *const k_ev_keys[E_COUNT] = {"schema", "table", "action",
