@@ -143,12 +143,7 @@ static rc_err_t put_joined_key(rc_buf_t *out, const uint8_t *p, const uint8_t *e
 
 /* Appends v in decimal. */
 static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
-    char tmp[20], *e = tmp + sizeof tmp, *p = e;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return rc_buf_append(out, p, (size_t)(e - p));
+    return rc_json_write_int(out, v, false);
 }
 
 /* the event's fields as rc_debezium numbers them, and kafka besides */
