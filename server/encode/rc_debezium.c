@@ -319,6 +319,9 @@ static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *en
     if (!v || rc_mp_is_nil(v, end)) {
         return rc_buf_append(out, "null", 4);
     }
+    if ((v[0] & 0xe0) == 0xa0 && (size_t)(end - v) > (v[0] & 0x1fu)) {
+        return rc_json_write_string_in(out, (const char *)v + 1, v[0] & 0x1fu, end); /* fixstr */
+    }
     rc_err_t err = rc_mp_read_str(&v, end, &s, &n);
     return err != RC_OK ? err : rc_json_write_string_in(out, s, n, end);
 }
