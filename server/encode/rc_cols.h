@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct rc_col_info {
     const char *name;
@@ -40,11 +41,7 @@ static inline bool rc_cols_find(rc_cols_t *c, const char *name, uint32_t n, rc_c
     const uint8_t *p = c->cur;
     if (p && c->end - p >= 2 && ((uint32_t)p[0] << 8 | p[1]) == n &&
         (size_t)(c->end - p) >= 2 + (size_t)n + 5) {
-        uint32_t i = 0;
-        while (i < n && p[2 + i] == (uint8_t)name[i]) {
-            i++;
-        }
-        if (i == n) {
+        if (memcmp(p + 2, name, n) == 0) {
             const uint8_t *d = p + 2 + n;
             info->name = (const char *)(p + 2);
             info->name_len = n;

@@ -17,7 +17,17 @@
 #include "rc_text.h"
 #include "rc_version.h"
 
-#define LIT(out, s) rc_buf_append(out, s, sizeof(s) - 1)
+/* Appends n bytes: the usual case, when they fit, inline. */
+static inline rc_err_t put_bytes(rc_buf_t *out, const char *s, size_t n) {
+    if (out->cap - out->len >= n) {
+        memcpy(out->data + out->len, s, n);
+        out->len += n;
+        return RC_OK;
+    }
+    return rc_buf_append(out, s, n);
+}
+
+#define LIT(out, s) put_bytes(out, s, sizeof(s) - 1)
 
 /* Decimal digits of the largest DECIMAL (65) fit in 28 bytes; a little room besides. */
 #define DEC_BYTES 32
@@ -29,6 +39,21 @@ static size_t decimal_bytes(const uint8_t *s, size_t n, uint8_t out[DEC_BYTES + 
     uint8_t mag[DEC_BYTES] = {0}; /* big-endian magnitude */
     bool neg = n > 0 && s[0] == '-';
     size_t i = neg ? 1 : 0, digits = 0, points = 0;
+    /* up to 19 digits the value fits a uint64: no byte-array arithmetic per digit */
+    uint64_t u = 0;
+    for (; i < n && digits < 19; i++) {
+        if (s[i] == '.' && points++ == 0) {
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+        u = u * 10 + (uint64_t)(s[i] - '0');
+        digits++;
+    }
+    for (int b = 0; b < 8; b++) {
+        mag[DEC_BYTES - 1 - b] = (uint8_t)(u >> (8 * b));
+    }
     for (; i < n; i++) {
         if (s[i] == '.' && points++ == 0) {
             continue;
@@ -49,7 +74,7 @@ static size_t decimal_bytes(const uint8_t *s, size_t n, uint8_t out[DEC_BYTES + 
     if (digits == 0) {
         return 0;
     }
-    size_t first = 0;
+    size_t first = digits <= 19 ? DEC_BYTES - 8 : 0;
     while (first < DEC_BYTES && mag[first] == 0) {
         first++;
     }
@@ -255,10 +280,15 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         const char *k;
         uint32_t klen;
         rc_col_info_t ci = {0};
-        if ((i > 0 && (err = rc_buf_putc(out, ',')) != RC_OK) ||
-            (err = rc_mp_read_str(pp, end, &k, &klen)) != RC_OK ||
-            (err = rc_json_write_string_in(out, k, klen, end)) != RC_OK ||
-            (err = rc_buf_putc(out, ':')) != RC_OK) {
+        const uint8_t *kp = *pp;
+        if (kp < end && (kp[0] & 0xe0) == 0xa0 && (size_t)(end - kp) > (kp[0] & 0x1fu)) {
+            k = (const char *)kp + 1; /* fixstr, the usual column name */
+            klen = kp[0] & 0x1fu;
+            *pp = kp + 1 + klen;
+        } else if ((err = rc_mp_read_str(pp, end, &k, &klen)) != RC_OK) {
+            break;
+        }
+        if ((err = rc_json_write_member_name(out, i > 0, k, klen, end)) != RC_OK) {
             break;
         }
         if (cols) {
@@ -288,6 +318,9 @@ static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *en
     uint32_t n;
     if (!v || rc_mp_is_nil(v, end)) {
         return rc_buf_append(out, "null", 4);
+    }
+    if ((v[0] & 0xe0) == 0xa0 && (size_t)(end - v) > (v[0] & 0x1fu)) {
+        return rc_json_write_string_in(out, (const char *)v + 1, v[0] & 0x1fu, end); /* fixstr */
     }
     rc_err_t err = rc_mp_read_str(&v, end, &s, &n);
     return err != RC_OK ? err : rc_json_write_string_in(out, s, n, end);
@@ -715,8 +748,25 @@ static rc_err_t put_schema_name(rc_buf_t *out, const uint8_t *pipeline, const ui
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"                \
     "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}"
 
-enum { E_SCHEMA, E_TABLE, E_ACTION, E_BEFORE, E_AFTER, E_META, E_COUNT };
-enum { M_PIPELINE, M_TIMESTAMP, M_GTID, M_FILE, M_POS, M_SERVER_ID, M_COMMIT_TS, M_COUNT };
+enum {
+    E_SCHEMA = RC_DBZ_SCHEMA,
+    E_TABLE = RC_DBZ_TABLE,
+    E_ACTION = RC_DBZ_ACTION,
+    E_BEFORE = RC_DBZ_BEFORE,
+    E_AFTER = RC_DBZ_AFTER,
+    E_META = RC_DBZ_META,
+    E_COUNT = RC_DBZ_EV_COUNT
+};
+enum {
+    M_PIPELINE = RC_DBZ_PIPELINE,
+    M_TIMESTAMP = RC_DBZ_TIMESTAMP,
+    M_GTID = RC_DBZ_GTID,
+    M_FILE = RC_DBZ_FILE,
+    M_POS = RC_DBZ_POS,
+    M_SERVER_ID = RC_DBZ_SERVER_ID,
+    M_COMMIT_TS = RC_DBZ_COMMIT_TS,
+    M_COUNT = RC_DBZ_META_COUNT
+};
 
 /* {"schema": the envelope's schema, "payload": (the caller writes the payload and the closing
  * brace). */
@@ -743,17 +793,8 @@ static rc_err_t put_envelope_schema(rc_buf_t *out, const uint8_t *const *at,
 
 /* Appends v in decimal; as int64 when is_signed. */
 static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
-    char tmp[24], *e = tmp + sizeof tmp, *p = e;
     bool neg = is_signed && (int64_t)v < 0;
-    uint64_t u = neg ? (uint64_t)0 - v : v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (neg) {
-        *--p = '-';
-    }
-    return rc_buf_append(out, p, (size_t)(e - p));
+    return rc_json_write_int(out, neg ? (uint64_t)0 - v : v, neg);
 }
 
 static const char *const k_ev_keys[E_COUNT] = {"schema", "table", "action",
@@ -761,19 +802,25 @@ static const char *const k_ev_keys[E_COUNT] = {"schema", "table", "action",
 static const char *const k_meta_keys[M_COUNT] = {
     "pipeline", "timestamp", "gtid", "binlog_file", "binlog_pos", "server_id", "commit_ts"};
 
-static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end,
-                            const uint8_t *columns, bool schemas, const uint8_t **after_ev) {
-    const uint8_t *at[E_COUNT], *mt[M_COUNT];
-    rc_err_t err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, at, after_ev);
+/* Finds the fields write_event needs in the event map at ev. */
+static rc_err_t find_fields(const uint8_t *ev, const uint8_t *end, rc_debezium_at_t *a) {
+    rc_err_t err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, a->ev, &a->ev_end);
     if (err != RC_OK) {
         return err;
     }
+    a->meta_is_map = a->ev[E_META] && rc_mp_map_pick(a->ev[E_META], end, k_meta_keys, M_COUNT,
+                                                     a->meta, NULL) == RC_OK;
+    return RC_OK;
+}
+
+static rc_err_t write_event(rc_buf_t *out, const rc_debezium_at_t *fa, const uint8_t *end,
+                            const uint8_t *columns, bool schemas) {
+    const uint8_t *const *at = fa->ev, *const *mt = fa->meta;
     const uint8_t *action = at[E_ACTION];
     const char *a;
     uint32_t alen;
-    if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] ||
-        rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6 ||
-        rc_mp_map_pick(at[E_META], end, k_meta_keys, M_COUNT, mt, NULL) != RC_OK) {
+    if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] || !fa->meta_is_map ||
+        rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6) {
         return RC_ERR_INVALID;
     }
     const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? "c"
@@ -789,7 +836,7 @@ static rc_err_t write_event(rc_buf_t *out, const uint8_t *ev, const uint8_t *end
     rc_cols_t cset;
     rc_cols_init(&cset, columns, end);
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
-    err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
+    rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
     err = err ? err : LIT(out, "{\"before\":");
     err = err ? err : put_side(out, at[E_BEFORE], end, cols);
     err = err ? err : LIT(out, ",\"after\":");
@@ -829,16 +876,23 @@ rc_err_t rc_debezium_write_event(rc_buf_t *out, const uint8_t *data, size_t len,
 
 rc_err_t rc_debezium_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
                                        const uint8_t *columns, bool schemas, size_t *used) {
+    rc_debezium_at_t at;
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : find_fields(data, data + len, &at);
+    return err != RC_OK ? err
+                        : rc_debezium_write_event_at(out, data, len, &at, columns, schemas, used);
+}
+
+rc_err_t rc_debezium_write_event_at(rc_buf_t *out, const uint8_t *data, size_t len,
+                                    const rc_debezium_at_t *at, const uint8_t *columns,
+                                    bool schemas, size_t *used) {
     size_t mark = out->len;
-    const uint8_t *after = data;
-    rc_err_t err =
-        len == 0 ? RC_ERR_TRUNCATED : write_event(out, data, data + len, columns, schemas, &after);
+    rc_err_t err = write_event(out, at, data + len, columns, schemas);
     if (err != RC_OK) {
         out->len = mark;
         return err;
     }
     if (used) {
-        *used = (size_t)(after - data);
+        *used = (size_t)(at->ev_end - data);
     }
     return RC_OK;
 }

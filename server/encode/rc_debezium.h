@@ -50,6 +50,42 @@ rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, s
 rc_err_t rc_debezium_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
                                        const uint8_t *columns, bool schemas, size_t *used);
 
+/* Where the fields the envelope needs are in one event, for a caller that has walked the event
+ * already (rc_msg): each points at the value of the first str key of that name, NULL when
+ * absent; meta[] inside the meta map (all NULL unless meta_is_map); ev_end where the event map
+ * ends. */
+enum {
+    RC_DBZ_SCHEMA,
+    RC_DBZ_TABLE,
+    RC_DBZ_ACTION,
+    RC_DBZ_BEFORE,
+    RC_DBZ_AFTER,
+    RC_DBZ_META,
+    RC_DBZ_EV_COUNT
+};
+enum {
+    RC_DBZ_PIPELINE,
+    RC_DBZ_TIMESTAMP,
+    RC_DBZ_GTID,
+    RC_DBZ_FILE,
+    RC_DBZ_POS,
+    RC_DBZ_SERVER_ID,
+    RC_DBZ_COMMIT_TS,
+    RC_DBZ_META_COUNT
+};
+typedef struct rc_debezium_at {
+    const uint8_t *ev[RC_DBZ_EV_COUNT];
+    const uint8_t *meta[RC_DBZ_META_COUNT];
+    bool meta_is_map;
+    const uint8_t *ev_end;
+} rc_debezium_at_t;
+
+/* As rc_debezium_write_event_typed, with the event's fields already found (at, as above):
+ * the event is not searched again. */
+rc_err_t rc_debezium_write_event_at(rc_buf_t *out, const uint8_t *data, size_t len,
+                                    const rc_debezium_at_t *at, const uint8_t *columns,
+                                    bool schemas, size_t *used);
+
 /* The key of the event at ev[0..len) whose kafka.key map is at key, its values converted with
  * the column types of kafka.columns at columns (NULL: none), and, when schemas, as
  * {"schema": {...Key...}, "payload": {...}}. RC_ERR_INVALID when the key is not a map with

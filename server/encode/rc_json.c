@@ -375,6 +375,10 @@ static rc_err_t put_int(rc_buf_t *out, uint64_t mag, bool neg) {
     return RC_OK;
 }
 
+rc_err_t rc_json_write_int(rc_buf_t *out, uint64_t mag, bool neg) {
+    return put_int(out, mag, neg);
+}
+
 static inline rc_err_t put_i64(rc_buf_t *out, int64_t v) {
     return v < 0 ? put_int(out, 0 - (uint64_t)v, true) : put_int(out, (uint64_t)v, false);
 }
@@ -848,6 +852,26 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         }
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
+}
+
+rc_err_t rc_json_write_member_name(rc_buf_t *out, bool comma, const char *k, size_t n,
+                                   const uint8_t *lim) {
+    const uint8_t *ks = (const uint8_t *)k;
+    char *o;
+    if (n <= 16 && lim - ks >= 16 && first_look16(ks) >= n && (o = room(out, 21)) != NULL) {
+        /* a short name with nothing to escape: ,"name": at once */
+        o[0] = ',';
+        o += comma;
+        o[0] = '"';
+        memcpy(o + 1, ks, 16);
+        o[1 + n] = '"';
+        o[2 + n] = ':';
+        out->len += comma + n + 3;
+        return RC_OK;
+    }
+    rc_err_t err = comma ? rc_buf_putc(out, ',') : RC_OK;
+    err = err ? err : put_string_in(out, ks, n, lim);
+    return err ? err : rc_buf_putc(out, ':');
 }
 
 static rc_err_t write_ext(rc_buf_t *out, int8_t type, const uint8_t *d, size_t n,

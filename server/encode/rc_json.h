@@ -27,6 +27,7 @@
 #ifndef RC_JSON_H
 #define RC_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,5 +52,13 @@ rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n);
 /* The same for a string inside a bigger buffer (a msgpack event): the bytes from s up to lim
  * (lim >= s + n) may be read, so a short string is scanned with one 16-byte load. */
 rc_err_t rc_json_write_string_in(rc_buf_t *out, const char *s, size_t n, const uint8_t *lim);
+
+/* Appends the decimal text of an integer: mag, with a '-' before it when neg. */
+rc_err_t rc_json_write_int(rc_buf_t *out, uint64_t mag, bool neg);
+
+/* Appends an object member's name: ',' when comma, then k[0..n) as a JSON string and ':'. The
+ * bytes from k up to lim (lim >= k + n) may be read. */
+rc_err_t rc_json_write_member_name(rc_buf_t *out, bool comma, const char *k, size_t n,
+                                   const uint8_t *lim);
 
 #endif

@@ -143,26 +143,41 @@ static rc_err_t put_joined_key(rc_buf_t *out, const uint8_t *p, const uint8_t *e
 
 /* Appends v in decimal. */
 static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
-    char tmp[20], *e = tmp + sizeof tmp, *p = e;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return rc_buf_append(out, p, (size_t)(e - p));
+    return rc_json_write_int(out, v, false);
 }
 
-enum { E_KAFKA, E_SCHEMA, E_TABLE, E_META, E_COUNT };
+/* the event's fields as rc_debezium numbers them, and kafka besides */
+enum {
+    E_SCHEMA = RC_DBZ_SCHEMA,
+    E_TABLE = RC_DBZ_TABLE,
+    E_ACTION = RC_DBZ_ACTION,
+    E_BEFORE = RC_DBZ_BEFORE,
+    E_AFTER = RC_DBZ_AFTER,
+    E_META = RC_DBZ_META,
+    E_KAFKA = RC_DBZ_EV_COUNT,
+    E_COUNT
+};
 enum { K_TOPIC, K_KEY, K_HEADERS, K_FORMAT, K_COLUMNS, K_COUNT };
-enum { M_GTID, M_FILE, M_POS, M_COMMIT_TS, M_COUNT };
+enum {
+    M_PIPELINE = RC_DBZ_PIPELINE,
+    M_TIMESTAMP = RC_DBZ_TIMESTAMP,
+    M_GTID = RC_DBZ_GTID,
+    M_FILE = RC_DBZ_FILE,
+    M_POS = RC_DBZ_POS,
+    M_SERVER_ID = RC_DBZ_SERVER_ID,
+    M_COMMIT_TS = RC_DBZ_COMMIT_TS,
+    M_COUNT = RC_DBZ_META_COUNT
+};
 
-/* Where the values rc_msg needs are in one event, found in one walk over it (ev_walk): the
- * top-level schema, table, meta and kafka, and inside the kafka and meta maps their keys. The
- * first of equal keys counts, keys that are not str are passed over (as rc_mp_map_pick). */
+/* Where the values rc_msg and the encoders need are in one event, found in one walk over it
+ * (ev_walk): the top-level fields, and inside the kafka and meta maps their keys. The first of
+ * equal keys counts, keys that are not str are passed over (as rc_mp_map_pick). */
 typedef struct ev_at {
     const uint8_t *at[E_COUNT];
     const uint8_t *kafka[K_COUNT]; /* all NULL unless kafka is a map */
     const uint8_t *meta[M_COUNT];  /* all NULL unless meta is a map */
-    bool kafka_is_map;
+    bool kafka_is_map, meta_is_map;
+    const uint8_t *end; /* where the event map ends */
 } ev_at_t;
 
 /* Reads the key at *pp and moves past it: *s is NULL for a key that is not a str. */
@@ -194,9 +209,12 @@ static inline int kafka_key(const char *s, uint32_t n) {
 }
 
 static inline int meta_key(const char *s, uint32_t n) {
-    return KEY_IS(s, n, "gtid")          ? M_GTID
+    return KEY_IS(s, n, "pipeline")      ? M_PIPELINE
+           : KEY_IS(s, n, "timestamp")   ? M_TIMESTAMP
+           : KEY_IS(s, n, "gtid")        ? M_GTID
            : KEY_IS(s, n, "binlog_file") ? M_FILE
            : KEY_IS(s, n, "binlog_pos")  ? M_POS
+           : KEY_IS(s, n, "server_id")   ? M_SERVER_ID
            : KEY_IS(s, n, "commit_ts")   ? M_COMMIT_TS
                                          : -1;
 }
@@ -241,6 +259,9 @@ static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a) {
                 : KEY_IS(s, len, "kafka")  ? E_KAFKA
                 : KEY_IS(s, len, "schema") ? E_SCHEMA
                 : KEY_IS(s, len, "table")  ? E_TABLE
+                : KEY_IS(s, len, "action") ? E_ACTION
+                : KEY_IS(s, len, "before") ? E_BEFORE
+                : KEY_IS(s, len, "after")  ? E_AFTER
                 : KEY_IS(s, len, "meta")   ? E_META
                                            : -1;
         if (j < 0 || a->at[j]) {
@@ -256,12 +277,14 @@ static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a) {
                 a->kafka_is_map = true;
                 err = pick_in(&p, end, m, kafka_key, a->kafka);
             } else {
+                a->meta_is_map = true;
                 err = pick_in(&p, end, m, meta_key, a->meta);
             }
         } else {
             err = rc_mp_skip_one(&p, end);
         }
     }
+    a->end = p;
     return err;
 }
 
@@ -426,11 +449,20 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
 
     size_t vused;
     const uint8_t *cols = kat[K_COLUMNS]; /* the column types (rc_event.h), or NULL */
-    rc_err_t err =
-        f == RC_FORMAT_PROTOBUF ? rc_proto_write_event_typed(&m->value, ev, len, cols, &vused)
-        : f == RC_FORMAT_DEBEZIUM_JSON
-            ? rc_debezium_write_event_typed(&m->value, ev, len, cols, m->debezium_schemas, &vused)
-            : rc_json_write_event(&m->value, ev, len, &vused);
+    rc_err_t err;
+    if (f == RC_FORMAT_PROTOBUF) {
+        err = rc_proto_write_event_typed(&m->value, ev, len, cols, &vused);
+    } else if (f == RC_FORMAT_DEBEZIUM_JSON) {
+        rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
+        memcpy(da.ev, a.at, sizeof da.ev);
+        memcpy(da.meta, a.meta, sizeof da.meta);
+        da.meta_is_map = a.meta_is_map;
+        da.ev_end = a.end;
+        err =
+            rc_debezium_write_event_at(&m->value, ev, len, &da, cols, m->debezium_schemas, &vused);
+    } else {
+        err = rc_json_write_event(&m->value, ev, len, &vused);
+    }
     if (err != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
                          (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err));

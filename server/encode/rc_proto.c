@@ -798,7 +798,7 @@ static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, cons
 static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
     const char *s;
     uint32_t n;
-    if (rc_mp_is_nil(*pp, end)) {
+    if (*pp < end && **pp == 0xc0) { /* nil */
         (*pp)++;
         return RC_OK;
     }
@@ -807,6 +807,18 @@ static rc_err_t put_str_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, co
 }
 
 static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    if (p < end && p[0] >= 0xcc && p[0] <= 0xcf) { /* uint 8/16/32/64 read inline */
+        size_t w = (size_t)1 << (p[0] - 0xcc);
+        if ((size_t)(end - p) > w) {
+            uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+            *pp = p + 1 + w;
+            return put_uint_field(out, field, u, false);
+        }
+    } else if (p < end && p[0] <= 0x7f) {
+        *pp = p + 1;
+        return put_uint_field(out, field, p[0], false);
+    }
     mp_val_t v;
     rc_err_t err = mp_next(pp, end, &v);
     if (err != RC_OK || v.kind == MP_NIL) {

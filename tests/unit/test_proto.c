@@ -738,6 +738,17 @@ VALUE(dec_128, ext(pk, RC_EXT_DECIMAL, "1.28"))
 VALUE(dec_m128, ext(pk, RC_EXT_DECIMAL, "-12.8"))
 VALUE(dec_m129, ext(pk, RC_EXT_DECIMAL, "-129"))
 VALUE(dec_m255, ext(pk, RC_EXT_DECIMAL, "-2.55"))
+/* around the 19 digits a uint64 holds, where the DECIMAL conversion changes method */
+VALUE(dec_19_digits, ext(pk, RC_EXT_DECIMAL, "999999999.9999999999"))
+VALUE(dec_m2p63, ext(pk, RC_EXT_DECIMAL, "-922337203685477580.8"))
+VALUE(dec_2p64_m1, ext(pk, RC_EXT_DECIMAL, "18446744073.709551615"))
+VALUE(dec_m2p64, ext(pk, RC_EXT_DECIMAL, "-1844674407370955161.6"))
+VALUE(dec_23_digits, ext(pk, RC_EXT_DECIMAL, "1234567890123456789.0123"))
+VALUE(dec_bad_points, ext(pk, RC_EXT_DECIMAL, "1.2.3"))
+VALUE(dec_bad_char, ext(pk, RC_EXT_DECIMAL, "12a"))
+VALUE(dec_bad_sign_only, ext(pk, RC_EXT_DECIMAL, "-"))
+VALUE(dec_bad_points_long, ext(pk, RC_EXT_DECIMAL, "12345678901234567890.1.2"))
+VALUE(dec_bad_char_long, ext(pk, RC_EXT_DECIMAL, "1234567890123456789012x"))
 VALUE(date_1000, ext(pk, RC_EXT_DATE, "1000-01-01"))
 VALUE(datetime_fsp6, ext(pk, RC_EXT_DATETIME, "2024-02-29T13:01:02.500001"))
 
@@ -752,6 +763,11 @@ static void test_debezium_value_conventions(void **state) {
     expect_debezium(v_dec_m129, "\"/38=\"");    /* -129 */
     expect_debezium(v_dec_m255, "\"/wE=\"");    /* -255 */
     expect_debezium(v_decimal_zero_scale, "\"ASXfo3Ghnm98tUOVyf//////\"");
+    expect_debezium(v_dec_19_digits, "\"AIrHIwSJ5///\"");     /* 9999999999999999999 */
+    expect_debezium(v_dec_m2p63, "\"gAAAAAAAAAA=\"");         /* -2^63 */
+    expect_debezium(v_dec_2p64_m1, "\"AP//////////\"");       /* 2^64 - 1 */
+    expect_debezium(v_dec_m2p64, "\"/wAAAAAAAAAA\"");         /* -2^64: 20 digits */
+    expect_debezium(v_dec_23_digits, "\"Ap1Ctk52cUJEyw==\""); /* 12345678901234567890123 */
     expect_debezium(v_date, "19782");
     expect_debezium(v_date_1000, "-354285");
     expect_debezium(v_date_zero, "null");
@@ -835,6 +851,16 @@ static void test_debezium_envelope(void **state) {
                              RC_OK);
     }
     msgpack_sbuffer_destroy(&m.sb);
+    /* DECIMAL text that is not a number, short and past the 19 digits of a uint64 */
+    static const value_fn bad_decimals[] = {v_dec_bad_points, v_dec_bad_char, v_dec_bad_sign_only,
+                                            v_dec_bad_points_long, v_dec_bad_char_long};
+    for (size_t i = 0; i < sizeof bad_decimals / sizeof bad_decimals[0]; i++) {
+        mp_init(&m);
+        pack_event(&m.pk, "insert", NULL, bad_decimals[i], NULL);
+        assert_int_equal(rc_debezium_write_event(&out, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                         RC_ERR_INVALID);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
     assert_int_equal(out.len, before_len);
     rc_buf_free(&out);
 }
