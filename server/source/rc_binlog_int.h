@@ -174,9 +174,10 @@ typedef struct rc_col {
     bool is_unsigned;
     bool nullable; /* the table map's null bitmap */
     bool has_strs;
-    bool zcol;  /* MariaDB column compression: each value starts with a header byte */
-    uint8_t op; /* rc_op_t: how a row image's value is read and written */
-    bool pk;    /* in the primary key: where its value was written is kept (rc_slot_t) */
+    bool zcol;     /* MariaDB column compression: each value starts with a header byte */
+    uint8_t op;    /* rc_op_t: how a row image's value is read and written */
+    bool pk;       /* in the primary key: where its value was written is kept (rc_slot_t) */
+    uint16_t jidx; /* JSON columns before this one (PARTIAL_UPDATE_ROWS' bitmap) */
 } rc_col_t;
 
 /* How a row image's value of a column is read and written, decided once per table map
@@ -233,6 +234,7 @@ typedef struct rc_tmap {
     size_t gen_names_cap;
     rc_buf_t topic;
     rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
+    size_t row_room;       /* output room for every name and fixed-size value of an image */
     rc_buf_t packed_types; /* "headers": {}, then "columns" and its value (rc_event.h) */
     struct rc_tmap *next_free;
 } rc_tmap_t;

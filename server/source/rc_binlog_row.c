@@ -11,6 +11,11 @@
 #include "rc_binlog_int.h"
 #include "rc_event.h"
 
+/* Room one column's fixed-size value takes at most in a row's output, past its packed name: the
+ * name's 16-byte copy (c_name), and a number or text of up to RC_BINLOG_TEXT_MAX bytes
+ * formatted at 3 bytes into the value (c_ext_text). */
+#define FIXED_ROOM (16 + RC_BINLOG_TEXT_MAX + 32)
+
 /* Optional metadata TLV types of TABLE_MAP (binlog_row_metadata). */
 enum {
     TM_SIGNEDNESS = 1,
@@ -742,6 +747,8 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
         c->pname_off = (uint32_t)off;
         c->pname_len = (uint32_t)(tm->packed_names.len - off);
     }
+    /* room for every name and fixed-size value of a row image (emit_image) */
+    tm->row_room = tm->packed_names.len + (size_t)tm->ncols * FIXED_ROOM;
     /* 16 readable bytes past the last name, for w_name's fixed-size copy */
     if (rc_buf_reserve(&tm->packed_names, 16) != RC_OK) {
         return RC_ERR_NOMEM;
@@ -1071,6 +1078,11 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     }
     for (uint32_t k = 0; k < tm->npk; k++) {
         tm->cols[tm->pk[k]].pk = true;
+    }
+    uint32_t njson = 0;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        tm->cols[i].jidx = (uint16_t)njson;
+        njson += tm->cols[i].type == RC_T_JSON;
     }
     if ((err = gen_names(tm)) != RC_OK || (err = pack_names(tm)) != RC_OK ||
         (err = pack_types(tm)) != RC_OK || (err = render_topic(b, tm)) != RC_OK ||
@@ -1876,18 +1888,28 @@ static __attribute__((noinline)) int out_grow(rc_buf_t *o, uint8_t **q, uint8_t 
         }                                                                                          \
     } while (0)
 
-/* Room a fixed-size value takes at most, with its name: a number, or text of up to
- * RC_BINLOG_TEXT_MAX bytes formatted at q + 3 (c_ext_text). */
-#define FIXED_ROOM (16 + RC_BINLOG_TEXT_MAX + 32)
+/* A fixed-size value (ops RC_OP_INT8 on): checked against the image, its name written. Room
+ * was made for it with the image's (tm->row_room). */
+#define FIXED_VALUE()                                                                              \
+    do {                                                                                           \
+        if (avail < c->size) {                                                                     \
+            goto short_value;                                                                      \
+        }                                                                                          \
+        v = c_name(q, names, c);                                                                   \
+    } while (0)
 
 /* One row image at *pp (npresent of the table's columns, present says which), read and
  * written in one pass as a msgpack map at the end of o: per column, its packed name and its
  * value, by the column's op. Values of RC_OP_OTHER columns go through their slot (general_value,
  * which may render into scratch); primary-key columns record where their value is in o, for
- * the key. *pp moves past the image. Errors are complete; o is then half-written, and the
- * caller drops the row. */
+ * the key. all_present says every column is in the image. *pp moves past the image. Errors are
+ * complete; o is then half-written, and the caller drops the row.
+ * Room: the image starts with room for every column's name and fixed-size value
+ * (tm->row_room); a length-prefixed or general value asks for its own bytes plus row_room, so
+ * whatever follows it still fits. */
 static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent,
-                           const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
+                           bool all_present, const uint8_t **pp, const uint8_t *end,
+                           rc_slot_t *slots) {
     const rc_tmap_t *tm = x->tm;
     const uint8_t *p = *pp;
     size_t nb = (npresent + 7) / 8;
@@ -1897,41 +1919,49 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
                                tm->table);
     }
     const uint8_t *nulls = p;
+    /* most images hold no NULL: then the loop skips the bitmap (the bits past the last
+     * column are set by MySQL, and do not count) */
+    uint8_t anynull = 0;
+    for (size_t j = 0; j + 1 < nb; j++) {
+        anynull |= nulls[j];
+    }
+    if (nb > 0) {
+        anynull |= nulls[nb - 1] & (uint8_t)(0xffu >> ((8 - npresent % 8) % 8));
+    }
     p += nb;
     /* in locals: the stores into the output may alias anything, so fields read through x and
      * tm would be loaded again after each of them */
     const rc_col_t *cols = tm->cols;
     const char *names = tm->packed_names.data;
     const uint8_t *partial = x->partial;
-    uint32_t ncols = tm->ncols, k = 0, jcol = 0;
+    uint32_t ncols = tm->ncols, k = 0;
+    size_t row_room = tm->row_room;
+    const rc_col_t *c = cols; /* the column at hand, also for short_value */
     uint8_t *q = (uint8_t *)o->data + o->len, *lim = (uint8_t *)o->data + o->cap;
-    OUT_ROOM(5);
+    OUT_ROOM(5 + row_room);
     q = c_container(q, npresent, true);
     for (uint32_t i = 0; i < ncols; i++) {
-        const rc_col_t *c = &cols[i];
+        c = &cols[i];
         rc_slot_t *s = &slots[i];
-        bool diffs = false;
-        if (partial && c->type == RC_T_JSON) {
-            diffs = (partial[jcol >> 3] >> (jcol & 7)) & 1;
-            jcol++;
-        }
-        if (!(present[i >> 3] & (1u << (i & 7)))) {
+        if (!all_present && !(present[i >> 3] & (1u << (i & 7)))) {
             s->state = RC_SLOT_ABSENT; /* what json_diffs reads of a before image */
             s->out_len = 0;
             continue;
         }
-        bool isnull = (nulls[k >> 3] & (1u << (k & 7))) != 0;
-        k++;
-        size_t avail = (size_t)(end - p);
         uint8_t *v;
-        if (isnull) {
-            OUT_ROOM(c->pname_len + 16 + 1);
-            v = c_name(q, names, c);
-            s->state = RC_SLOT_NULL;
-            *v = 0xc0;
-            q = v + 1;
-            goto next;
+        if (anynull) {
+            bool isnull = (nulls[k >> 3] & (1u << (k & 7))) != 0;
+            k++;
+            if (isnull) {
+                v = c_name(q, names, c);
+                s->state = RC_SLOT_NULL;
+                *v = 0xc0;
+                q = v + 1;
+                goto next;
+            }
         }
+        size_t avail = (size_t)(end - p);
+        char *t; /* temporal text, see c_ext_text */
         switch ((rc_op_t)c->op) {
         case RC_OP_STR1:
         case RC_OP_STR2:
@@ -1952,7 +1982,7 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
             }
             const uint8_t *d = p + lb;
             p = d + n;
-            OUT_ROOM(c->pname_len + 16 + (size_t)n + 5 + 32);
+            OUT_ROOM(row_room + (size_t)n + 5 + 32);
             v = c_name(q, names, c);
             if (c->op != RC_OP_BIN && n < 32 && avail - lb >= 32) {
                 /* a short text, with 32 readable bytes in the event: one fixed-size copy
@@ -1965,119 +1995,132 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
             }
             goto next;
         }
-        case RC_OP_DECIMAL: {
-            if (avail < c->size) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+        case RC_OP_OTHER: {
+            s->scratch = false;
+            /* PARTIAL_UPDATE_ROWS: the bit of the column among the table's JSON columns */
+            bool diffs =
+                partial && c->type == RC_T_JSON && ((partial[c->jidx >> 3] >> (c->jidx & 7)) & 1);
+            rc_err_t err = general_value(x, c, i, diffs, s, &p, end);
+            if (err != RC_OK) {
+                return err;
             }
-            OUT_ROOM(c->pname_len + FIXED_ROOM);
+            rc_slot_t sv = *s; /* s keeps the scratch offset, for json_diffs */
+            if (sv.scratch) {
+                /* scratch is still unallocated when every converted value was empty */
+                sv.p = x->b->scratch.data ? (const uint8_t *)x->b->scratch.data + sv.u
+                                          : (const uint8_t *)"";
+            }
+            OUT_ROOM(row_room + value_room(&sv));
             v = c_name(q, names, c);
+            q = c_value(v, c, &sv);
+            goto next;
+        }
+        case RC_OP_DECIMAL: {
+            FIXED_VALUE();
             size_t len = rc_binlog_fmt_decimal(p, c->precision, c->scale, (char *)v + 3);
             if (len == 0) {
                 return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
             }
             q = c_ext_text(v, RC_EXT_DECIMAL, len);
-            p += c->size;
-            goto next;
-        }
-        case RC_OP_OTHER: {
-            s->scratch = false;
-            rc_err_t err = general_value(x, c, i, diffs, s, &p, end);
-            if (err != RC_OK) {
-                return err;
-            }
-            rc_slot_t t = *s; /* s keeps the scratch offset, for json_diffs */
-            if (t.scratch) {
-                /* scratch is still unallocated when every converted value was empty */
-                t.p = x->b->scratch.data ? (const uint8_t *)x->b->scratch.data + t.u
-                                         : (const uint8_t *)"";
-            }
-            OUT_ROOM(c->pname_len + 16 + value_room(&t));
-            v = c_name(q, names, c);
-            q = c_value(v, c, &t);
-            goto next;
-        }
-        default:
             break;
         }
-        /* the fixed-size ops */
-        if (avail < c->size) {
-            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
-        }
-        OUT_ROOM(c->pname_len + FIXED_ROOM);
-        v = c_name(q, names, c);
-        char *t = (char *)v + 3; /* temporal text, see c_ext_text */
-        switch ((rc_op_t)c->op) {
         case RC_OP_INT8:
+            FIXED_VALUE();
             q = c_int(v, (int8_t)p[0]);
             break;
         case RC_OP_UINT8:
+            FIXED_VALUE();
             q = c_uint(v, p[0]);
             break;
         case RC_OP_INT16:
+            FIXED_VALUE();
             q = c_int(v, (int16_t)rc_le16(p));
             break;
         case RC_OP_UINT16:
+            FIXED_VALUE();
             q = c_uint(v, rc_le16(p));
             break;
         case RC_OP_INT24: {
+            FIXED_VALUE();
             int32_t i24 = (int32_t)rc_le24(p);
             q = c_int(v, (i24 & 0x800000) ? i24 - 0x1000000 : i24);
             break;
         }
         case RC_OP_UINT24:
+            FIXED_VALUE();
             q = c_uint(v, rc_le24(p));
             break;
         case RC_OP_INT32:
+            FIXED_VALUE();
             q = c_int(v, (int32_t)rc_le32(p));
             break;
         case RC_OP_UINT32:
+            FIXED_VALUE();
             q = c_uint(v, rc_le32(p));
             break;
         case RC_OP_INT64:
+            FIXED_VALUE();
             q = c_int(v, (int64_t)rc_le64(p));
             break;
         case RC_OP_UINT64:
+            FIXED_VALUE();
             q = c_uint(v, rc_le64(p));
             break;
         case RC_OP_FLOAT:
+            FIXED_VALUE();
             q = c_float_bits(v, rc_le32(p));
             break;
         case RC_OP_DOUBLE:
+            FIXED_VALUE();
             q = c_double_bits(v, rc_le64(p));
             break;
         case RC_OP_YEAR:
+            FIXED_VALUE();
             q = c_uint(v, p[0] ? 1900u + p[0] : 0u);
             break;
         case RC_OP_BIT:
+            FIXED_VALUE();
             q = c_uint(v, rc_be(p, c->size));
             break;
         case RC_OP_DATE:
+            FIXED_VALUE();
+            t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_DATE, rc_binlog_fmt_date(rc_le24(p), t));
             break;
         case RC_OP_TIME:
+            FIXED_VALUE();
+            t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIME, rc_binlog_fmt_old_time(p, t));
             break;
         case RC_OP_TIME2:
+            FIXED_VALUE();
+            t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIME, rc_binlog_fmt_time(p, c->fsp, t));
             break;
         case RC_OP_DATETIME:
+            FIXED_VALUE();
+            t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_DATETIME, rc_binlog_fmt_old_datetime(p, t));
             break;
         case RC_OP_DATETIME2:
+            FIXED_VALUE();
+            t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_DATETIME, rc_binlog_fmt_datetime2(p, c->fsp, t));
             break;
         case RC_OP_TIMESTAMP:
+            FIXED_VALUE();
+            t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIMESTAMP, rc_binlog_fmt_old_timestamp(p, t));
             break;
         case RC_OP_TIMESTAMP2:
+            FIXED_VALUE();
+            t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIMESTAMP, rc_binlog_fmt_timestamp2(p, c->fsp, t));
             break;
-        default:
-            *v = 0xc0; /* not reached: every other op was handled above */
-            q = v + 1;
-            break;
+        default: /* not reached: column_op returns only the ops above */
+            return col_err(x, c, RC_ERR_UNSUPPORTED, "no way to read the column's values");
         }
-        p += c->size;
+        p += c->size; /* the fixed-size ops */
     next:
         if (c->pk) {
             s->out_off = (size_t)(v - (uint8_t *)o->data);
@@ -2087,40 +2130,56 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
     o->len = (size_t)(q - (uint8_t *)o->data);
     *pp = p;
     return RC_OK;
+short_value:
+    return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
 nomem:
     return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_NOMEM, "out of memory");
 }
 
-/* The key: each primary-key column's name and its value as the row's image wrote it (from
- * first, else second when first did not carry it; nil when neither did). */
-static int pack_key(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *first,
-                    const rc_slot_t *second) {
-    if (tm->npk == 0) {
-        return w_byte(o, 0xc0);
-    }
-    if (w_container(o, tm->npk, true) != 0) {
-        return -1;
-    }
+/* The end of a row's event: the "meta" .. "key" fragment, the key, and the table's packed tail
+ * ("headers" on), after one reservation. The key holds each primary-key column's name and its
+ * value as the row's image wrote it (from first, else second when first did not carry it; nil
+ * when neither did). */
+static int pack_tail(rc_buf_t *o, const rc_buf_t *meta, const rc_tmap_t *tm, const rc_slot_t *first,
+                     const rc_slot_t *second) {
+    size_t room = meta->len + tm->packed_types.len + 5 + 1;
     for (uint32_t k = 0; k < tm->npk; k++) {
         uint32_t i = tm->pk[k];
-        const rc_col_t *c = &tm->cols[i];
-        const rc_slot_t *s = &first[i];
-        if (s->out_len == 0 && second) {
-            s = &second[i];
-        }
-        uint8_t *q = w_room(o, c->pname_len + 16 + s->out_len + 1);
-        if (!q) {
-            return -1;
-        }
-        q = c_name(q, tm->packed_names.data, c);
-        if (s->out_len == 0) {
-            *q++ = 0xc0;
-        } else {
-            memcpy(q, o->data + s->out_off, s->out_len);
-            q += s->out_len;
-        }
-        o->len = (size_t)(q - (uint8_t *)o->data);
+        const rc_slot_t *s = first[i].out_len == 0 && second ? &second[i] : &first[i];
+        room += tm->cols[i].pname_len + 16 + s->out_len + 16;
     }
+    uint8_t *q = w_room(o, room);
+    if (!q) {
+        return -1;
+    }
+    memcpy(q, meta->data, meta->len);
+    q += meta->len;
+    if (tm->npk == 0) {
+        *q++ = 0xc0;
+    } else {
+        q = c_container(q, tm->npk, true);
+    }
+    const uint8_t *data = (const uint8_t *)o->data;
+    for (uint32_t k = 0; k < tm->npk; k++) {
+        uint32_t i = tm->pk[k];
+        const rc_slot_t *s = first[i].out_len == 0 && second ? &second[i] : &first[i];
+        q = c_name(q, tm->packed_names.data, &tm->cols[i]);
+        size_t n = s->out_len;
+        if (n == 0) {
+            *q++ = 0xc0;
+        } else if (n <= 16) {
+            /* a number or short text (nearly every key): one fixed-size copy, from bytes
+             * of the same row's output written before it, at least the meta fragment (far
+             * more than 16 bytes) before q, so the two never overlap */
+            memcpy(q, data + s->out_off, 16);
+            q += n;
+        } else {
+            memcpy(q, data + s->out_off, n);
+            q += n;
+        }
+    }
+    memcpy(q, tm->packed_types.data, tm->packed_types.len);
+    o->len = (size_t)(q + tm->packed_types.len - data);
     return 0;
 }
 
@@ -2277,6 +2336,7 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     uint32_t n1 = popcount_bits(present1, tm->ncols), n2 = popcount_bits(present2, tm->ncols);
+    bool all1 = n1 == tm->ncols, all2 = n2 == tm->ncols;
     /* A row image with no column takes no bytes, so a loop over such rows would never end;
      * servers always log at least one column per image. */
     if (n1 == 0 || (action == 1 && n2 == 0)) {
@@ -2315,7 +2375,7 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         } else {
             r |= w_container(o, 1, false);
             if (r == 0) {
-                err = emit_image(&x, o, present1, n1, &p, end, b->before);
+                err = emit_image(&x, o, present1, n1, all1, &p, end, b->before);
             }
             if (err == RC_OK && partial) {
                 err = value_options(&x, &p, end, njson);
@@ -2327,23 +2387,21 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         } else {
             r |= w_container(o, 1, false);
             if (r == 0 && err == RC_OK) {
-                err = emit_image(&x, o, action == 1 ? present2 : present1, action == 1 ? n2 : n1,
-                                 &p, end, b->after);
+                err = action == 1 ? emit_image(&x, o, present2, n2, all2, &p, end, b->after)
+                                  : emit_image(&x, o, present1, n1, all1, &p, end, b->after);
             }
         }
         x.partial = NULL;
         if (err != RC_OK) {
             return err;
         }
-        r |= w_raw(o, b->ev_meta.data, b->ev_meta.len);
         if (action == 0) {
-            r |= pack_key(o, tm, b->after, NULL);
+            r |= pack_tail(o, &b->ev_meta, tm, b->after, NULL);
         } else if (action == 1) {
-            r |= pack_key(o, tm, b->after, b->before);
+            r |= pack_tail(o, &b->ev_meta, tm, b->after, b->before);
         } else {
-            r |= pack_key(o, tm, b->before, NULL);
+            r |= pack_tail(o, &b->ev_meta, tm, b->before, NULL);
         }
-        r |= w_raw(o, tm->packed_types.data, tm->packed_types.len); /* "headers" on */
         if (r == 0) {
             r = pk->callback(pk->data, o->data, o->len);
         }
