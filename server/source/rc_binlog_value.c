@@ -60,6 +60,10 @@ static inline __attribute__((always_inline)) size_t put_uint(char *out, uint64_t
         put_pair(out, (uint32_t)v);
         return 2;
     }
+    if (width == 1 && v < 10) {
+        out[0] = (char)('0' + v);
+        return 1;
+    }
     if (width == 4 && v < 10000) {
         put_pair(out, (uint32_t)v / 100);
         put_pair(out + 2, (uint32_t)v % 100);
@@ -90,15 +94,25 @@ static inline __attribute__((always_inline)) size_t put_uint(char *out, uint64_t
 }
 
 /* ".ffffff" cut to fsp digits; usec < 1000000. */
-static size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
+static inline size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0) {
         return 0;
     }
-    if (fsp > 6) {
-        fsp = 6;
-    }
     out[0] = '.';
-    return 1 + put_uint(out + 1, usec / pow10u[6 - fsp], fsp);
+    switch (fsp) { /* constant divisors and widths: each case is straight-line code */
+    case 1:
+        return 1 + put_uint(out + 1, usec / 100000, 1);
+    case 2:
+        return 1 + put_uint(out + 1, usec / 10000, 2);
+    case 3:
+        return 1 + put_uint(out + 1, usec / 1000, 3);
+    case 4:
+        return 1 + put_uint(out + 1, usec / 100, 4);
+    case 5:
+        return 1 + put_uint(out + 1, usec / 10, 5);
+    default:
+        return 1 + put_uint(out + 1, usec, 6);
+    }
 }
 
 static uint32_t frac_bytes(unsigned fsp) {
@@ -113,9 +127,22 @@ size_t rc_binlog_decimal_size(unsigned precision, unsigned scale) {
 
 /* Digits of v (< 10^9) without leading zeros, at least one. */
 static size_t put_uint_min(char *out, uint32_t v) {
-    unsigned n = 1 + (v >= 10) + (v >= 100) + (v >= 1000) + (v >= 10000) + (v >= 100000) +
-                 (v >= 1000000) + (v >= 10000000) + (v >= 100000000);
-    return put_uint(out, v, n);
+    if (v < 100) {
+        if (v < 10) {
+            out[0] = (char)('0' + v);
+            return 1;
+        }
+        put_pair(out, v);
+        return 2;
+    }
+    /* nine digits by the straight-line path, the last n of them copied as 9 fixed bytes
+     * (out has room for nine: it is DECIMAL text, far shorter than RC_BINLOG_TEXT_MAX) */
+    char t[24] = {0};
+    put_uint(t + 8, v, 9);
+    unsigned n = 3 + (v >= 1000) + (v >= 10000) + (v >= 100000) + (v >= 1000000) + (v >= 10000000) +
+                 (v >= 100000000);
+    memcpy(out, t + 17 - n, 9);
+    return n;
 }
 
 /* A big-endian digit group of n (1-4) bytes. */
@@ -138,32 +165,24 @@ static inline uint32_t be_group(const uint8_t *p, unsigned n) {
  * Written straight into out: the integer part from its first non-zero group on ("0" when it
  * has none), each later group zero-padded to nine digits. */
 size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out) {
-    size_t size = rc_binlog_decimal_size(precision, scale);
-    uint8_t buf[40];
-    memcpy(buf, p, size);
-    bool neg = (buf[0] & 0x80) == 0;
-    buf[0] ^= 0x80;
-    bool nonzero = true;
-    if (neg) {
-        uint8_t any = 0;
-        for (size_t i = 0; i < size; i++) {
-            buf[i] ^= 0xff;
-            any |= buf[i];
-        }
-        nonzero = any != 0; /* "-0.00" is written "0.00" */
-    }
+    /* read in place: each group is XORed with the inversion mask of its bytes, and the very
+     * first group also with the sign bit (flip, cleared once used) */
+    uint32_t mask = (p[0] & 0x80) ? 0 : 0xffffffffu, flip = 0x80, any = 0;
     unsigned intg = precision - scale;
     unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
     char *o = out;
-    if (neg && nonzero) {
-        *o++ = '-';
+    if (mask) {
+        *o++ = '-'; /* taken back at the end if every digit is 0: "-0.00" is written "0.00" */
     }
-    const uint8_t *q = buf;
+    const uint8_t *q = p;
     bool started = false;
+#define GROUP(n)                                                                                   \
+    (any |= v = (be_group(q, (n)) ^ (flip << (8 * ((n)-1))) ^ (mask >> (32 - 8 * (n)))), flip = 0, \
+     v)
+    uint32_t v;
     if (intg0x > 0) {
         unsigned n = dig2bytes[intg0x];
-        uint32_t v = be_group(q, n);
-        if (v >= pow10u[intg0x]) {
+        if (GROUP(n) >= pow10u[intg0x]) {
             return 0;
         }
         if (v) {
@@ -173,8 +192,7 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
         q += n;
     }
     for (unsigned i = 0; i < intg0; i++, q += 4) {
-        uint32_t v = be_group(q, 4);
-        if (v > 999999999) {
+        if (GROUP(4) > 999999999) {
             return 0;
         }
         if (started) {
@@ -191,20 +209,23 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
         *o++ = '.';
     }
     for (unsigned i = 0; i < frac0; i++, q += 4) {
-        uint32_t v = be_group(q, 4);
-        if (v > 999999999) {
+        if (GROUP(4) > 999999999) {
             return 0;
         }
         o += put_uint(o, v, 9);
     }
     if (frac0x > 0) {
-        uint32_t v = be_group(q, dig2bytes[frac0x]);
-        if (v >= pow10u[frac0x]) {
+        if (GROUP(dig2bytes[frac0x]) >= pow10u[frac0x]) {
             return 0;
         }
         o += put_uint(o, v, frac0x);
     }
+#undef GROUP
     *o = '\0';
+    if (mask && any == 0) {
+        memmove(out, out + 1, (size_t)(o - out)); /* with the NUL */
+        o--;
+    }
     return (size_t)(o - out);
 }
 

@@ -136,6 +136,53 @@ static void test_decode_decimal_negative_with_scale_keeps_trailing_zeros(void **
     assert_int_equal(used, 5);
 }
 
+/* Each value, positive and negated (every byte inverted), through rc_binlog_decimal_text: the
+ * sign bit sits in whichever group comes first (a short leading group, a full one, or the
+ * fraction's when there are no integer digits), leading groups of 1 to 9 digits, and a negated
+ * zero, which is written without its sign. */
+static void test_decode_decimal_sign_leading_groups_and_negative_zero(void **state) {
+    (void)state;
+    static const struct {
+        unsigned precision, scale;
+        uint8_t bytes[16];
+        size_t n;
+        const char *text;
+    } v[] = {
+        {5, 2, {0x80, 0x00, 0x00}, 3, "0.00"},
+        {4, 0, {0x84, 0xd2}, 2, "1234"},
+        {18, 0, {0x80, 0x00, 0x00, 0x00, 0x07, 0x5b, 0xcd, 0x15}, 8, "123456789"},
+        {18, 0, {0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8}, 8, "1000"},
+        {18, 0, {0x80, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05}, 8, "1000000005"},
+        {30,
+         10,
+         {0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x86, 0xa0, 0x05, 0xf5, 0xe1, 0x00, 0x07},
+         14,
+         "100000.1000000007"},
+        {3, 3, {0x80 | 0x01, 0xc8}, 2, "0.456"},
+        {9, 9, {0x80 | 0x07, 0x5b, 0xcd, 0x15}, 4, "0.123456789"},
+        {30, 10, {0x80}, 14, "0.0000000000"},
+    };
+    char out[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX + 1];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        size_t used = 0;
+        assert_int_equal(rc_binlog_decimal_text(v[i].bytes, v[i].n, v[i].precision, v[i].scale, out,
+                                                sizeof(out), &used),
+                         RC_OK);
+        assert_string_equal(out, v[i].text);
+        assert_int_equal(used, v[i].n);
+        uint8_t neg[16];
+        for (size_t k = 0; k < v[i].n; k++) {
+            neg[k] = v[i].bytes[k] ^ 0xff;
+        }
+        assert_int_equal(
+            rc_binlog_decimal_text(neg, v[i].n, v[i].precision, v[i].scale, out, sizeof(out), NULL),
+            RC_OK);
+        bool zero = strspn(v[i].text, "0.") == strlen(v[i].text);
+        snprintf(want, sizeof(want), "%s%s", zero ? "" : "-", v[i].text);
+        assert_string_equal(out, want);
+    }
+}
+
 static void test_decode_decimal_rejects_short_input_and_bad_digits(void **state) {
     (void)state;
     const uint8_t ok[] = {0x80, 0x04, 0xd2, 0x15, 0xe0};
@@ -402,6 +449,7 @@ int main(void) {
         cmocka_unit_test(test_decode_decimal_vectors_from_go_mysql),
         cmocka_unit_test(test_decode_decimal_negative_with_scale_keeps_trailing_zeros),
         cmocka_unit_test(test_decode_decimal_rejects_short_input_and_bad_digits),
+        cmocka_unit_test(test_decode_decimal_sign_leading_groups_and_negative_zero),
         cmocka_unit_test(test_decode_time2_and_datetime2_vectors_from_go_mysql),
         cmocka_unit_test(test_decode_datetime2_fsp6),
         cmocka_unit_test(test_decode_time2_fsp3_and_fsp1),
