@@ -394,15 +394,26 @@ static size_t fmt_epoch(uint64_t secs, uint32_t usec, unsigned fsp, char *out) {
         memcpy(out, "0000-00-00T00:00:00", 19);
         o = 19;
     } else {
-        int64_t y;
-        unsigned m, d;
-        civil_from_days((int64_t)(secs / 86400), &y, &m, &d);
+        /* secs < 2^32 (TIMESTAMP is 4 bytes): years 1970-2106, always four digits. The
+         * date of the last day seen on this thread is kept: a stream's timestamps cluster
+         * on few days, and the civil-date arithmetic was half of a TIMESTAMP's cost. */
+        static __thread uint64_t last_day = UINT64_MAX;
+        static __thread char last_ymd[11];
+        uint64_t day = secs / 86400;
+        if (day != last_day) {
+            int64_t y;
+            unsigned m, d;
+            civil_from_days((int64_t)day, &y, &m, &d);
+            put_uint(last_ymd, (uint64_t)y, 4);
+            last_ymd[4] = '-';
+            put_uint(last_ymd + 5, m, 2);
+            last_ymd[7] = '-';
+            put_uint(last_ymd + 8, d, 2);
+            last_day = day;
+        }
         unsigned sod = (unsigned)(secs % 86400);
-        o = put_uint(out, (uint64_t)y, 4);
-        out[o++] = '-';
-        o += put_uint(out + o, m, 2);
-        out[o++] = '-';
-        o += put_uint(out + o, d, 2);
+        memcpy(out, last_ymd, 10);
+        o = 10;
         out[o++] = 'T';
         o += put_uint(out + o, sod / 3600, 2);
         out[o++] = ':';

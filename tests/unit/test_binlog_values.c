@@ -274,6 +274,28 @@ static void test_decode_timestamp2_is_utc_with_fraction(void **state) {
     assert_string_equal(out, "0000-00-00T00:00:00Z");
 }
 
+/* The decoder keeps the date of the last TIMESTAMP's day: each value must still get its own,
+ * across day boundaries, back to an earlier day, and at the ends of the 4-byte range. */
+static void test_decode_timestamp2_days_in_any_order(void **state) {
+    (void)state;
+    static const struct {
+        uint32_t secs;
+        const char *text;
+    } v[] = {
+        {86399, "1970-01-01T23:59:59Z"},       {86400, "1970-01-02T00:00:00Z"},
+        {1, "1970-01-01T00:00:01Z"},           {1709211662, "2024-02-29T13:01:02Z"},
+        {1709251199, "2024-02-29T23:59:59Z"},  {1709251200, "2024-03-01T00:00:00Z"},
+        {4294967295u, "2106-02-07T06:28:15Z"}, {86400, "1970-01-02T00:00:00Z"},
+    };
+    char out[RC_BINLOG_TEXT_MAX];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const uint8_t b[4] = {(uint8_t)(v[i].secs >> 24), (uint8_t)(v[i].secs >> 16),
+                              (uint8_t)(v[i].secs >> 8), (uint8_t)v[i].secs};
+        assert_int_equal(rc_binlog_timestamp2_text(b, 4, 0, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, v[i].text);
+    }
+}
+
 static void test_decode_date_and_zero_date(void **state) {
     (void)state;
     uint32_t v = (2024u << 9) | (2u << 5) | 29u;
@@ -454,6 +476,7 @@ int main(void) {
         cmocka_unit_test(test_decode_datetime2_fsp6),
         cmocka_unit_test(test_decode_time2_fsp3_and_fsp1),
         cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
+        cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
         cmocka_unit_test(test_decode_date_and_zero_date),
         cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
         cmocka_unit_test(test_json_invalid_inputs_fail_without_output),
