@@ -1984,12 +1984,19 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
             p = d + n;
             OUT_ROOM(row_room + (size_t)n + 5 + 32);
             v = c_name(q, names, c);
-            if (c->op != RC_OP_BIN && n < 32 && avail - lb >= 32) {
-                /* a short text, with 32 readable bytes in the event: one fixed-size copy
-                 * instead of a memcpy call */
-                v[0] = (uint8_t)(0xa0 | n);
-                memcpy(v + 1, d, 32);
-                q = v + 1 + n;
+            if (n < 32 && avail - lb >= 32) {
+                /* a short value, with 32 readable bytes in the event: one fixed-size copy
+                 * instead of a memcpy call (fixstr, or bin 8) */
+                uint8_t *w = v;
+                if (c->op != RC_OP_BIN) {
+                    *w++ = (uint8_t)(0xa0 | n);
+                } else {
+                    w[0] = 0xc4;
+                    w[1] = (uint8_t)n;
+                    w += 2;
+                }
+                memcpy(w, d, 32);
+                q = w + n;
             } else {
                 q = c_strbin(v, d, n, c->op == RC_OP_BIN);
             }
