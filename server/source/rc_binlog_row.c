@@ -1869,22 +1869,24 @@ static uint8_t *c_value(uint8_t *q, const rc_col_t *c, const rc_slot_t *s) {
     }
 }
 
-/* Makes room for need more bytes at *q in o (whose data may move), when [*q, *lim) is short. */
-static __attribute__((noinline)) int out_grow(rc_buf_t *o, uint8_t **q, uint8_t **lim,
-                                              size_t need) {
-    o->len = (size_t)(*q - (uint8_t *)o->data);
+/* Makes room for need more bytes at q in o (whose data may move); returns where q is then, or
+ * NULL. Takes and returns the cursor by value: a cursor whose address is taken lives in
+ * memory, and the row loop would load and store it around every value. */
+static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size_t need) {
+    o->len = (size_t)(q - (uint8_t *)o->data);
     if (rc_buf_reserve(o, need) != RC_OK) {
-        return -1;
+        return NULL;
     }
-    *q = (uint8_t *)o->data + o->len;
-    *lim = (uint8_t *)o->data + o->cap;
-    return 0;
+    return (uint8_t *)o->data + o->len;
 }
 
 #define OUT_ROOM(need)                                                                             \
     do {                                                                                           \
-        if ((size_t)(lim - q) < (need) && out_grow(o, &q, &lim, (need)) != 0) {                    \
-            goto nomem;                                                                            \
+        if ((size_t)(lim - q) < (need)) {                                                          \
+            if (!(q = out_grow(o, q, (need)))) {                                                   \
+                goto nomem;                                                                        \
+            }                                                                                      \
+            lim = (uint8_t *)o->data + o->cap;                                                     \
         }                                                                                          \
     } while (0)
 
@@ -2007,10 +2009,12 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
             /* PARTIAL_UPDATE_ROWS: the bit of the column among the table's JSON columns */
             bool diffs =
                 partial && c->type == RC_T_JSON && ((partial[c->jidx >> 3] >> (c->jidx & 7)) & 1);
-            rc_err_t err = general_value(x, c, i, diffs, s, &p, end);
+            const uint8_t *gp = p; /* p's address not taken: it stays in a register */
+            rc_err_t err = general_value(x, c, i, diffs, s, &gp, end);
             if (err != RC_OK) {
                 return err;
             }
+            p = gp;
             rc_slot_t sv = *s; /* s keeps the scratch offset, for json_diffs */
             if (sv.scratch) {
                 /* scratch is still unallocated when every converted value was empty */
