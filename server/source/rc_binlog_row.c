@@ -1548,16 +1548,6 @@ static inline void w_be64(uint8_t *q, uint64_t v) {
     w_be32(q + 4, (uint32_t)v);
 }
 
-static inline int w_byte(rc_buf_t *o, uint8_t c) {
-    uint8_t *q = w_room(o, 1);
-    if (!q) {
-        return -1;
-    }
-    *q = c;
-    o->len++;
-    return 0;
-}
-
 static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
     uint8_t *q = w_room(o, n);
     if (!q) {
