@@ -371,7 +371,28 @@ size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out) {
     if (usec > 999999) {
         usec = 999999;
     }
-    return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+    uint64_t ymd = (uint64_t)intpart >> 17, ym = ymd >> 5;
+    if (intpart < 0 || ym / 13 >= 10000) { /* no server writes these; the general form */
+        return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+    }
+    /* every field at a fixed place, each below 100 (the hour has 5 bits, minute and
+     * second 6): what rc_binlog_fmt_datetime_packed writes, without its width checks */
+    uint32_t year = (uint32_t)(ym / 13), hms = (uint32_t)intpart & 0x1ffff;
+    put_pair(out, year / 100);
+    put_pair(out + 2, year % 100);
+    out[4] = '-';
+    put_pair(out + 5, (uint32_t)(ym % 13));
+    out[7] = '-';
+    put_pair(out + 8, (uint32_t)ymd & 31);
+    out[10] = 'T';
+    put_pair(out + 11, hms >> 12);
+    out[13] = ':';
+    put_pair(out + 14, (hms >> 6) & 63);
+    out[16] = ':';
+    put_pair(out + 17, hms & 63);
+    size_t o = 19 + put_frac(out + 19, usec, fsp);
+    out[o] = '\0';
+    return o;
 }
 
 /* Days since 1970-01-01 to a civil date (proleptic Gregorian). */

@@ -276,6 +276,41 @@ static void test_decode_timestamp2_is_utc_with_fraction(void **state) {
 
 /* The decoder keeps the date of the last TIMESTAMP's day: each value must still get its own,
  * across day boundaries, back to an earlier day, and at the ends of the 4-byte range. */
+/* DATETIME2 has a short path for the values servers write; every value, odd fields (hour 31,
+ * minute 63), negative or past year 9999 included, must read as the general form writes it. */
+static void test_decode_datetime2_short_path_matches_the_general_form(void **state) {
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    char got[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX];
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint8_t b[8];
+        for (int k = 0; k < 8; k++) {
+            b[k] = (uint8_t)(x >> (8 * k));
+        }
+        if (i % 4 != 0) {
+            b[0] = (uint8_t)(0x80 | (b[0] & 0x1f)); /* mostly years below 10000 */
+        }
+        unsigned fsp = (unsigned)(i % 7);
+        size_t n = rc_binlog_fmt_datetime2(b, fsp, got);
+        int64_t intpart = (int64_t)((uint64_t)b[0] << 32 | (uint64_t)b[1] << 24 |
+                                    (uint64_t)b[2] << 16 | (uint64_t)b[3] << 8 | b[4]) -
+                          0x8000000000LL;
+        uint32_t usec = fsp == 0   ? 0
+                        : fsp <= 2 ? b[5] * 10000u
+                        : fsp <= 4 ? (uint32_t)(b[5] << 8 | b[6]) * 100u
+                                   : (uint32_t)(b[5] << 16 | b[6] << 8 | b[7]);
+        if (usec > 999999) {
+            usec = 999999;
+        }
+        size_t m = rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', want);
+        assert_string_equal(got, want);
+        assert_int_equal(n, m);
+    }
+}
+
 static void test_decode_timestamp2_days_in_any_order(void **state) {
     (void)state;
     static const struct {
@@ -477,6 +512,7 @@ int main(void) {
         cmocka_unit_test(test_decode_time2_fsp3_and_fsp1),
         cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
         cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
+        cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_date_and_zero_date),
         cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
         cmocka_unit_test(test_json_invalid_inputs_fail_without_output),
