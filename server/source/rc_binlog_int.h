@@ -174,19 +174,45 @@ typedef struct rc_col {
     bool is_unsigned;
     bool nullable; /* the table map's null bitmap */
     bool has_strs;
-    bool zcol;  /* MariaDB column compression: each value starts with a header byte */
-    uint8_t p1; /* rc_p1_t: how the first pass over a row image reads the value */
+    bool zcol;     /* MariaDB column compression: each value starts with a header byte */
+    uint8_t op;    /* rc_op_t: how a row image's value is read and written */
+    bool pk;       /* in the primary key: where its value was written is kept (rc_slot_t) */
+    uint16_t jidx; /* JSON columns before this one (PARTIAL_UPDATE_ROWS' bitmap) */
 } rc_col_t;
 
-/* The first pass's path for a column's value, decided once per table map (rc_binlog_row.c):
- * the common shapes skip the per-value tests of the general path. */
-typedef enum rc_p1 {
-    RC_P1_OTHER = 0, /* the general path (every kind, every check) */
-    RC_P1_FIXED,     /* c->size bytes, decoded when packed (RC_SLOT_RAW) */
-    RC_P1_STR,       /* length-prefixed UTF-8 text as stored (RC_SLOT_STR) */
-    RC_P1_BIN,       /* length-prefixed bytes as stored (RC_SLOT_BIN) */
-    RC_P1_DECIMAL,   /* NEWDECIMAL, to text in scratch */
-} rc_p1_t;
+/* How a row image's value of a column is read and written, decided once per table map
+ * (rc_binlog_row.c): the row loop is one switch over these, and only RC_OP_OTHER takes the
+ * general path with every per-value decision. */
+typedef enum rc_op {
+    RC_OP_OTHER = 0, /* the general path (every kind, every check), through a slot */
+    RC_OP_STR1,      /* 1-byte length, UTF-8 text as stored */
+    RC_OP_STR2,      /* 2-byte length, UTF-8 text as stored */
+    RC_OP_STR,       /* lenbytes length, UTF-8 text as stored */
+    RC_OP_BIN,       /* lenbytes length, bytes as stored */
+    RC_OP_DECIMAL,   /* NEWDECIMAL, formatted straight into the output */
+    /* c->size bytes, one op per kind */
+    RC_OP_INT8,
+    RC_OP_UINT8,
+    RC_OP_INT16,
+    RC_OP_UINT16,
+    RC_OP_INT24,
+    RC_OP_UINT24,
+    RC_OP_INT32,
+    RC_OP_UINT32,
+    RC_OP_INT64,
+    RC_OP_UINT64,
+    RC_OP_FLOAT,
+    RC_OP_DOUBLE,
+    RC_OP_YEAR,
+    RC_OP_BIT,
+    RC_OP_DATE,
+    RC_OP_TIME,
+    RC_OP_TIME2,
+    RC_OP_DATETIME,
+    RC_OP_DATETIME2,
+    RC_OP_TIMESTAMP,
+    RC_OP_TIMESTAMP2,
+} rc_op_t;
 
 /* One cached TABLE_MAP. Its memory is kept for reuse when the map is dropped. */
 typedef struct rc_tmap {
@@ -208,6 +234,7 @@ typedef struct rc_tmap {
     size_t gen_names_cap;
     rc_buf_t topic;
     rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
+    size_t row_room;       /* output room for every name and fixed-size value of an image */
     rc_buf_t packed_types; /* "headers": {}, then "columns" and its value (rc_event.h) */
     struct rc_tmap *next_free;
 } rc_tmap_t;
@@ -232,7 +259,10 @@ typedef struct rc_slot {
     uint32_t aux;
     uint8_t state;
     uint8_t ext;
-    bool scratch; /* p is an offset into the decoder's scratch buffer until fixed up */
+    bool scratch; /* p is an offset into the decoder's scratch buffer (u) */
+    /* primary-key columns: where the value's msgpack is in the row's output, for the key;
+     * out_len 0 when the image did not carry the column */
+    size_t out_off, out_len;
 } rc_slot_t;
 
 /* One table's column names from opts.column_names (rc_binlog_row.c). */

@@ -1,5 +1,7 @@
-/* rc_binlog_row.c: TABLE_MAP parsing and cache; rows events to msgpack events. Pass one checks
- * each value (rendering DECIMAL/JSON/non-UTF-8 text/SET into a reused scratch buffer), pass two packs:
+/* rc_binlog_row.c: TABLE_MAP parsing and cache; rows events to msgpack events. Each row is read
+ * and packed in one pass per image, by a per-column op decided once per table map, into a row
+ * buffer that reaches the caller's packer only when the row is whole (JSON, non-UTF-8 text and
+ * SET are rendered into a reused scratch buffer first):
  * a bad row never leaves half an event, and nothing is malloc'd per row. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,6 +10,11 @@
 
 #include "rc_binlog_int.h"
 #include "rc_event.h"
+
+/* Room one column's fixed-size value takes at most in a row's output, past its packed name: the
+ * name's 16-byte copy (c_name), and a number or text of up to RC_BINLOG_TEXT_MAX bytes
+ * formatted at 3 bytes into the value (c_ext_text). */
+#define FIXED_ROOM (16 + RC_BINLOG_TEXT_MAX + 32)
 
 /* Optional metadata TLV types of TABLE_MAP (binlog_row_metadata). */
 enum {
@@ -440,10 +447,10 @@ static void column_kind(rc_col_t *c) {
     }
 }
 
-/* How prepare_image reads values of c: a short path for the shapes that need no per-value
- * decision (fixed-size values, UTF-8 text and bytes as stored, DECIMAL), else the general one.
- * Needs kind, cs and zcol. */
-static rc_p1_t first_pass(const rc_col_t *c) {
+/* How a row's value of c is read and written (rc_op_t): a short path for the shapes that need
+ * no per-value decision (fixed-size values, UTF-8 text and bytes as stored, DECIMAL), else the
+ * general one. Needs kind, cs and zcol. */
+static rc_op_t column_op(const rc_col_t *c) {
     switch ((rc_kind_t)c->kind) {
     case RC_K_UNSUPPORTED:
     case RC_K_ENUM:
@@ -451,20 +458,69 @@ static rc_p1_t first_pass(const rc_col_t *c) {
     case RC_K_JSON:
     case RC_K_GEOMETRY:
     case RC_K_VECTOR:
-        return RC_P1_OTHER;
+        return RC_OP_OTHER;
     case RC_K_DECIMAL:
-        return RC_P1_DECIMAL;
+        return RC_OP_DECIMAL;
     case RC_K_STRING:
         if (c->zcol || c->lenbytes < 1 || c->lenbytes > 4) {
-            return RC_P1_OTHER;
+            return RC_OP_OTHER;
         }
         if (c->cs == RC_CS_UTF8) {
-            return RC_P1_STR;
+            return c->lenbytes == 1 ? RC_OP_STR1 : c->lenbytes == 2 ? RC_OP_STR2 : RC_OP_STR;
         }
         /* BINARY(n) values are padded back to n bytes on the general path */
-        return c->cs == RC_CS_BINARY && c->real_type != RC_T_STRING ? RC_P1_BIN : RC_P1_OTHER;
+        return c->cs == RC_CS_BINARY && c->real_type != RC_T_STRING ? RC_OP_BIN : RC_OP_OTHER;
     default:
-        return c->size > 0 ? RC_P1_FIXED : RC_P1_OTHER;
+        break;
+    }
+    if (c->size == 0) {
+        return RC_OP_OTHER;
+    }
+    switch ((rc_kind_t)c->kind) {
+    case RC_K_INT8:
+        return RC_OP_INT8;
+    case RC_K_UINT8:
+        return RC_OP_UINT8;
+    case RC_K_INT16:
+        return RC_OP_INT16;
+    case RC_K_UINT16:
+        return RC_OP_UINT16;
+    case RC_K_INT24:
+        return RC_OP_INT24;
+    case RC_K_UINT24:
+        return RC_OP_UINT24;
+    case RC_K_INT32:
+        return RC_OP_INT32;
+    case RC_K_UINT32:
+        return RC_OP_UINT32;
+    case RC_K_INT64:
+        return RC_OP_INT64;
+    case RC_K_UINT64:
+        return RC_OP_UINT64;
+    case RC_K_FLOAT:
+        return RC_OP_FLOAT;
+    case RC_K_DOUBLE:
+        return RC_OP_DOUBLE;
+    case RC_K_YEAR:
+        return RC_OP_YEAR;
+    case RC_K_BIT:
+        return RC_OP_BIT;
+    case RC_K_DATE:
+        return RC_OP_DATE;
+    case RC_K_TIME:
+        return RC_OP_TIME;
+    case RC_K_TIME2:
+        return RC_OP_TIME2;
+    case RC_K_DATETIME:
+        return RC_OP_DATETIME;
+    case RC_K_DATETIME2:
+        return RC_OP_DATETIME2;
+    case RC_K_TIMESTAMP:
+        return RC_OP_TIMESTAMP;
+    case RC_K_TIMESTAMP2:
+        return RC_OP_TIMESTAMP2;
+    default:
+        return RC_OP_OTHER;
     }
 }
 
@@ -691,6 +747,8 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
         c->pname_off = (uint32_t)off;
         c->pname_len = (uint32_t)(tm->packed_names.len - off);
     }
+    /* room for every name and fixed-size value of a row image (emit_image) */
+    tm->row_room = tm->packed_names.len + (size_t)tm->ncols * FIXED_ROOM;
     /* 16 readable bytes past the last name, for w_name's fixed-size copy */
     if (rc_buf_reserve(&tm->packed_names, 16) != RC_OK) {
         return RC_ERR_NOMEM;
@@ -1008,7 +1066,7 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         column_kind(c);
         c->charset = (uint8_t)rc_binlog_charset_of(c->collation);
         c->cs = (uint8_t)cs_of(c->collation, c->charset);
-        c->p1 = (uint8_t)first_pass(c);
+        c->op = (uint8_t)column_op(c);
     }
     char why[512];
     if (!tm->cols[0].name && b->column_names &&
@@ -1017,6 +1075,14 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         b->free_maps = tm;
         return rc_binlog_everr(b, errstr, errstr_size, err, "cannot name the columns of %s.%s: %s",
                                tm->schema, tm->table, why);
+    }
+    for (uint32_t k = 0; k < tm->npk; k++) {
+        tm->cols[tm->pk[k]].pk = true;
+    }
+    uint32_t njson = 0;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        tm->cols[i].jidx = (uint16_t)njson;
+        njson += tm->cols[i].type == RC_T_JSON;
     }
     if ((err = gen_names(tm)) != RC_OK || (err = pack_names(tm)) != RC_OK ||
         (err = pack_types(tm)) != RC_OK || (err = render_topic(b, tm)) != RC_OK ||
@@ -1036,13 +1102,6 @@ fail:
 }
 
 /* ---- rows --------------------------------------------------------------------------------- */
-
-#define PACK_LIT(pk, s)                                                                            \
-    (msgpack_pack_str(pk, sizeof(s) - 1) | msgpack_pack_str_body(pk, s, sizeof(s) - 1))
-
-static int pack_str(msgpack_packer *pk, const void *s, size_t n) {
-    return msgpack_pack_str(pk, n) | msgpack_pack_str_body(pk, s, n);
-}
 
 typedef struct rowctx {
     rc_binlog_t *b;
@@ -1271,15 +1330,14 @@ static rc_err_t json_diffs(rowctx_t *x, uint32_t i, const uint8_t *d, size_t n, 
                                       why_size);
 }
 
-/* Pass one over a row image: finds each present column's value. *pp moves past the image. */
 /* Whether slot s has bytes (p/len); the other states (ABSENT, NULL, UINT) leave len as an
  * earlier row set it. */
 static inline bool slot_has_bytes(const rc_slot_t *s) {
     return s->state >= RC_SLOT_RAW && s->state != RC_SLOT_UINT;
 }
 
-/* The first pass's general path (RC_P1_OTHER): one value of column i at *pp, any kind; diffs
- * is set for a PARTIAL_UPDATE_ROWS JSON value given as diffs. Out of prepare_image's loop so
+/* The general path (RC_OP_OTHER): one value of column i at *pp, any kind; diffs
+ * is set for a PARTIAL_UPDATE_ROWS JSON value given as diffs. Out of emit_image's loop so
  * that the common paths keep a small frame. Errors are complete. */
 static __attribute__((noinline)) rc_err_t general_value(rowctx_t *x, const rc_col_t *c, uint32_t i,
                                                         bool diffs, rc_slot_t *s,
@@ -1430,118 +1488,6 @@ static __attribute__((noinline)) rc_err_t general_value(rowctx_t *x, const rc_co
     return RC_OK;
 }
 
-/* First pass over one row image at *pp: sets a slot per column of the table. *bytes gets the
- * sum of the slots' len (what pack_row reserves room from). Errors are complete. */
-static rc_err_t prepare_image(rowctx_t *x, const uint8_t *present, uint32_t npresent,
-                              const uint8_t **pp, const uint8_t *end, rc_slot_t *slots,
-                              size_t *bytes) {
-    const rc_tmap_t *tm = x->tm;
-    const uint8_t *p = *pp;
-    size_t nb = (npresent + 7) / 8;
-    if ((size_t)(end - p) < nb) {
-        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
-                               "row image of %s.%s ends inside its null bitmap", tm->schema,
-                               tm->table);
-    }
-    const uint8_t *nulls = p;
-    p += nb;
-    uint32_t k = 0, jcol = 0;
-    /* in locals: the slots' one-byte stores may alias anything, so fields read through x and
-     * tm would be loaded again after each of them */
-    const rc_col_t *cols = tm->cols;
-    const uint8_t *partial = x->partial;
-    uint32_t ncols = tm->ncols;
-    size_t nbytes = 0;
-    for (uint32_t i = 0; i < ncols; i++) {
-        rc_slot_t *s = &slots[i];
-        s->scratch = false;
-        bool diffs = false;
-        if (partial && cols[i].type == RC_T_JSON) {
-            diffs = (partial[jcol >> 3] >> (jcol & 7)) & 1;
-            jcol++;
-        }
-        if (!(present[i >> 3] & (1u << (i & 7)))) {
-            s->state = RC_SLOT_ABSENT;
-            continue;
-        }
-        bool isnull = (nulls[k >> 3] & (1u << (k & 7))) != 0;
-        k++;
-        if (isnull) {
-            s->state = RC_SLOT_NULL;
-            continue;
-        }
-        const rc_col_t *c = &cols[i];
-        size_t avail = (size_t)(end - p);
-        switch ((rc_p1_t)c->p1) {
-        case RC_P1_FIXED:
-            if (avail < c->size) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
-            }
-            s->state = RC_SLOT_RAW;
-            s->p = p;
-            s->len = c->size;
-            nbytes += c->size;
-            p += c->size;
-            continue;
-        case RC_P1_STR:
-        case RC_P1_BIN: {
-            if (avail < c->lenbytes) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
-            }
-            uint32_t n = c->lenbytes == 1   ? p[0]
-                         : c->lenbytes == 2 ? rc_le16(p)
-                         : c->lenbytes == 3 ? rc_le24(p)
-                                            : rc_le32(p);
-            if (avail - c->lenbytes < n) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
-            }
-            s->state = c->p1 == RC_P1_STR ? RC_SLOT_STR : RC_SLOT_BIN;
-            s->p = p + c->lenbytes;
-            s->len = n;
-            nbytes += n;
-            p += c->lenbytes + n;
-            continue;
-        }
-        case RC_P1_DECIMAL: {
-            if (avail < c->size) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
-            }
-            rc_buf_t *sc = &x->b->scratch;
-            if (sc->cap - sc->len < RC_BINLOG_TEXT_MAX &&
-                rc_buf_reserve(sc, RC_BINLOG_TEXT_MAX) != RC_OK) {
-                return col_err(x, c, RC_ERR_NOMEM, "out of memory");
-            }
-            size_t len = rc_binlog_fmt_decimal(p, c->precision, c->scale, sc->data + sc->len);
-            if (len == 0) {
-                return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
-            }
-            s->state = RC_SLOT_EXT;
-            s->ext = RC_EXT_DECIMAL;
-            s->scratch = true;
-            s->u = sc->len;
-            s->len = (uint32_t)len;
-            nbytes += len;
-            sc->len += len;
-            p += c->size;
-            continue;
-        }
-        case RC_P1_OTHER: {
-            rc_err_t err = general_value(x, c, i, diffs, s, &p, end);
-            if (err != RC_OK) {
-                return err;
-            }
-            if (slot_has_bytes(s)) {
-                nbytes += s->len;
-            }
-            continue;
-        }
-        }
-    }
-    *pp = p;
-    *bytes = nbytes;
-    return RC_OK;
-}
-
 /* PARTIAL_UPDATE_ROWS: before each after image, value_options (lenenc) and, when its bit
  * PARTIAL_JSON_UPDATES (1) is set, a bitmap with one bit per JSON column of the table (its
  * size counts them all; with binlog_row_image=FULL, the only image diffs can be applied to,
@@ -1573,17 +1519,6 @@ static rc_err_t value_options(rowctx_t *x, const uint8_t **pp, const uint8_t *en
     return RC_OK;
 }
 
-static void fixup(rc_binlog_t *b, rc_slot_t *slots, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) {
-        if (slots[i].scratch) {
-            /* scratch is still unallocated when every converted value was empty */
-            slots[i].p = b->scratch.data ? (const uint8_t *)b->scratch.data + slots[i].u
-                                         : (const uint8_t *)"";
-            slots[i].scratch = false;
-        }
-    }
-}
-
 /* ---- pass two: a row event as msgpack, written straight into b->rowbuf ------------------- */
 
 /* The forms msgpack-c's packer picks (smallest that fits), written with inline stores instead
@@ -1613,16 +1548,6 @@ static inline void w_be64(uint8_t *q, uint64_t v) {
     w_be32(q + 4, (uint32_t)v);
 }
 
-static inline int w_byte(rc_buf_t *o, uint8_t c) {
-    uint8_t *q = w_room(o, 1);
-    if (!q) {
-        return -1;
-    }
-    *q = c;
-    o->len++;
-    return 0;
-}
-
 static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
     uint8_t *q = w_room(o, n);
     if (!q) {
@@ -1635,7 +1560,7 @@ static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
 
 /* The writers below come in two forms: c_* store at a cursor the caller has made room for and
  * return the cursor after what they wrote; w_* make the room in an rc_buf_t first. A row is
- * written with c_* after one reservation for all of it (pack_row): per-piece room checks and
+ * written with c_* after one reservation per value (emit_image): per-piece room checks and
  * the reloads of o->data/o->len after every byte store were a third of the packing. */
 static inline uint8_t *c_uint(uint8_t *q, uint64_t v) {
     if (v < 128) {
@@ -1934,51 +1859,329 @@ static uint8_t *c_value(uint8_t *q, const rc_col_t *c, const rc_slot_t *s) {
     }
 }
 
-/* The present columns of one image as a map, after one reservation for all of it: bytes is
- * the sum of the slots' len (prepare_image), so this is at least the sum of value_room. */
-static int pack_row(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *slots, uint32_t npresent,
-                    size_t bytes) {
+/* Makes room for need more bytes at q in o (whose data may move); returns where q is then, or
+ * NULL. Takes and returns the cursor by value: a cursor whose address is taken lives in
+ * memory, and the row loop would load and store it around every value. */
+static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size_t need) {
+    o->len = (size_t)(q - (uint8_t *)o->data);
+    if (rc_buf_reserve(o, need) != RC_OK) {
+        return NULL;
+    }
+    return (uint8_t *)o->data + o->len;
+}
+
+#define OUT_ROOM(need)                                                                             \
+    do {                                                                                           \
+        if ((size_t)(lim - q) < (need)) {                                                          \
+            if (!(q = out_grow(o, q, (need)))) {                                                   \
+                goto nomem;                                                                        \
+            }                                                                                      \
+            lim = (uint8_t *)o->data + o->cap;                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* A fixed-size value (ops RC_OP_INT8 on): checked against the image, its name written. Room
+ * was made for it with the image's (tm->row_room). */
+#define FIXED_VALUE()                                                                              \
+    do {                                                                                           \
+        if (avail < c->size) {                                                                     \
+            goto short_value;                                                                      \
+        }                                                                                          \
+        v = c_name(q, names, c);                                                                   \
+    } while (0)
+
+/* One row image at *pp (npresent of the table's columns, present says which), read and
+ * written in one pass as a msgpack map at the end of o: per column, its packed name and its
+ * value, by the column's op. Values of RC_OP_OTHER columns go through their slot (general_value,
+ * which may render into scratch); primary-key columns record where their value is in o, for
+ * the key. all_present says every column is in the image. *pp moves past the image. Errors are
+ * complete; o is then half-written, and the caller drops the row.
+ * Room: the image starts with room for every column's name and fixed-size value
+ * (tm->row_room); a length-prefixed or general value asks for its own bytes plus row_room, so
+ * whatever follows it still fits. */
+static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent,
+                           bool all_present, const uint8_t **pp, const uint8_t *end,
+                           rc_slot_t *slots) {
+    const rc_tmap_t *tm = x->tm;
+    const uint8_t *p = *pp;
+    size_t nb = (npresent + 7) / 8;
+    if ((size_t)(end - p) < nb) {
+        return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
+                               "row image of %s.%s ends inside its null bitmap", tm->schema,
+                               tm->table);
+    }
+    const uint8_t *nulls = p;
+    /* most images hold no NULL: then the loop skips the bitmap (the bits past the last
+     * column are set by MySQL, and do not count) */
+    uint8_t anynull = 0;
+    for (size_t j = 0; j + 1 < nb; j++) {
+        anynull |= nulls[j];
+    }
+    if (nb > 0) {
+        anynull |= nulls[nb - 1] & (uint8_t)(0xffu >> ((8 - npresent % 8) % 8));
+    }
+    p += nb;
+    /* in locals: the stores into the output may alias anything, so fields read through x and
+     * tm would be loaded again after each of them */
     const rc_col_t *cols = tm->cols;
     const char *names = tm->packed_names.data;
-    uint32_t ncols = tm->ncols;
-    size_t room =
-        5 + tm->packed_names.len + (size_t)ncols * (16 + RC_BINLOG_TEXT_MAX + 32) + bytes * 2;
+    const uint8_t *partial = x->partial;
+    uint32_t ncols = tm->ncols, k = 0;
+    size_t row_room = tm->row_room;
+    const rc_col_t *c = cols; /* the column at hand, also for short_value */
+    uint8_t *q = (uint8_t *)o->data + o->len, *lim = (uint8_t *)o->data + o->cap;
+    OUT_ROOM(5 + row_room);
+    q = c_container(q, npresent, true);
+    for (uint32_t i = 0; i < ncols; i++) {
+        c = &cols[i];
+        rc_slot_t *s = &slots[i];
+        if (!all_present && !(present[i >> 3] & (1u << (i & 7)))) {
+            s->state = RC_SLOT_ABSENT; /* what json_diffs reads of a before image */
+            s->out_len = 0;
+            continue;
+        }
+        uint8_t *v;
+        if (anynull) {
+            bool isnull = (nulls[k >> 3] & (1u << (k & 7))) != 0;
+            k++;
+            if (isnull) {
+                v = c_name(q, names, c);
+                s->state = RC_SLOT_NULL;
+                *v = 0xc0;
+                q = v + 1;
+                goto next;
+            }
+        }
+        size_t avail = (size_t)(end - p);
+        char *t; /* temporal text, see c_ext_text */
+        switch ((rc_op_t)c->op) {
+        case RC_OP_STR1:
+        case RC_OP_STR2:
+        case RC_OP_STR:
+        case RC_OP_BIN: {
+            unsigned lb = c->lenbytes;
+            if (avail < lb) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
+            }
+            uint32_t n = c->op == RC_OP_STR1   ? p[0]
+                         : c->op == RC_OP_STR2 ? rc_le16(p)
+                         : lb == 1             ? p[0]
+                         : lb == 2             ? rc_le16(p)
+                         : lb == 3             ? rc_le24(p)
+                                               : rc_le32(p);
+            if (avail - lb < n) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+            }
+            const uint8_t *d = p + lb;
+            p = d + n;
+            OUT_ROOM(row_room + (size_t)n + 5 + 32);
+            v = c_name(q, names, c);
+            if (n < 32 && avail - lb >= 32) {
+                /* a short value, with 32 readable bytes in the event: one fixed-size copy
+                 * instead of a memcpy call (fixstr, or bin 8) */
+                uint8_t *w = v;
+                if (c->op != RC_OP_BIN) {
+                    *w++ = (uint8_t)(0xa0 | n);
+                } else {
+                    w[0] = 0xc4;
+                    w[1] = (uint8_t)n;
+                    w += 2;
+                }
+                memcpy(w, d, 32);
+                q = w + n;
+            } else {
+                q = c_strbin(v, d, n, c->op == RC_OP_BIN);
+            }
+            goto next;
+        }
+        case RC_OP_OTHER: {
+            s->scratch = false;
+            /* PARTIAL_UPDATE_ROWS: the bit of the column among the table's JSON columns */
+            bool diffs =
+                partial && c->type == RC_T_JSON && ((partial[c->jidx >> 3] >> (c->jidx & 7)) & 1);
+            const uint8_t *gp = p; /* p's address not taken: it stays in a register */
+            rc_err_t err = general_value(x, c, i, diffs, s, &gp, end);
+            if (err != RC_OK) {
+                return err;
+            }
+            p = gp;
+            rc_slot_t sv = *s; /* s keeps the scratch offset, for json_diffs */
+            if (sv.scratch) {
+                /* scratch is still unallocated when every converted value was empty */
+                sv.p = x->b->scratch.data ? (const uint8_t *)x->b->scratch.data + sv.u
+                                          : (const uint8_t *)"";
+            }
+            OUT_ROOM(row_room + value_room(&sv));
+            v = c_name(q, names, c);
+            q = c_value(v, c, &sv);
+            goto next;
+        }
+        case RC_OP_DECIMAL: {
+            FIXED_VALUE();
+            size_t len = rc_binlog_fmt_decimal(p, c->precision, c->scale, (char *)v + 3);
+            if (len == 0) {
+                return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
+            }
+            q = c_ext_text(v, RC_EXT_DECIMAL, len);
+            break;
+        }
+        case RC_OP_INT8:
+            FIXED_VALUE();
+            q = c_int(v, (int8_t)p[0]);
+            break;
+        case RC_OP_UINT8:
+            FIXED_VALUE();
+            q = c_uint(v, p[0]);
+            break;
+        case RC_OP_INT16:
+            FIXED_VALUE();
+            q = c_int(v, (int16_t)rc_le16(p));
+            break;
+        case RC_OP_UINT16:
+            FIXED_VALUE();
+            q = c_uint(v, rc_le16(p));
+            break;
+        case RC_OP_INT24: {
+            FIXED_VALUE();
+            int32_t i24 = (int32_t)rc_le24(p);
+            q = c_int(v, (i24 & 0x800000) ? i24 - 0x1000000 : i24);
+            break;
+        }
+        case RC_OP_UINT24:
+            FIXED_VALUE();
+            q = c_uint(v, rc_le24(p));
+            break;
+        case RC_OP_INT32:
+            FIXED_VALUE();
+            q = c_int(v, (int32_t)rc_le32(p));
+            break;
+        case RC_OP_UINT32:
+            FIXED_VALUE();
+            q = c_uint(v, rc_le32(p));
+            break;
+        case RC_OP_INT64:
+            FIXED_VALUE();
+            q = c_int(v, (int64_t)rc_le64(p));
+            break;
+        case RC_OP_UINT64:
+            FIXED_VALUE();
+            q = c_uint(v, rc_le64(p));
+            break;
+        case RC_OP_FLOAT:
+            FIXED_VALUE();
+            q = c_float_bits(v, rc_le32(p));
+            break;
+        case RC_OP_DOUBLE:
+            FIXED_VALUE();
+            q = c_double_bits(v, rc_le64(p));
+            break;
+        case RC_OP_YEAR:
+            FIXED_VALUE();
+            q = c_uint(v, p[0] ? 1900u + p[0] : 0u);
+            break;
+        case RC_OP_BIT:
+            FIXED_VALUE();
+            q = c_uint(v, rc_be(p, c->size));
+            break;
+        case RC_OP_DATE:
+            FIXED_VALUE();
+            t = (char *)v + 3;
+            q = c_ext_text(v, RC_EXT_DATE, rc_binlog_fmt_date(rc_le24(p), t));
+            break;
+        case RC_OP_TIME:
+            FIXED_VALUE();
+            t = (char *)v + 3;
+            q = c_ext_text(v, RC_EXT_TIME, rc_binlog_fmt_old_time(p, t));
+            break;
+        case RC_OP_TIME2:
+            FIXED_VALUE();
+            t = (char *)v + 3;
+            q = c_ext_text(v, RC_EXT_TIME, rc_binlog_fmt_time(p, c->fsp, t));
+            break;
+        case RC_OP_DATETIME:
+            FIXED_VALUE();
+            t = (char *)v + 3;
+            q = c_ext_text(v, RC_EXT_DATETIME, rc_binlog_fmt_old_datetime(p, t));
+            break;
+        case RC_OP_DATETIME2:
+            FIXED_VALUE();
+            t = (char *)v + 3;
+            q = c_ext_text(v, RC_EXT_DATETIME, rc_binlog_fmt_datetime2(p, c->fsp, t));
+            break;
+        case RC_OP_TIMESTAMP:
+            FIXED_VALUE();
+            t = (char *)v + 3;
+            q = c_ext_text(v, RC_EXT_TIMESTAMP, rc_binlog_fmt_old_timestamp(p, t));
+            break;
+        case RC_OP_TIMESTAMP2:
+            FIXED_VALUE();
+            t = (char *)v + 3;
+            q = c_ext_text(v, RC_EXT_TIMESTAMP, rc_binlog_fmt_timestamp2(p, c->fsp, t));
+            break;
+        default: /* not reached: column_op returns only the ops above */
+            return col_err(x, c, RC_ERR_UNSUPPORTED, "no way to read the column's values");
+        }
+        p += c->size; /* the fixed-size ops */
+    next:
+        if (c->pk) {
+            s->out_off = (size_t)(v - (uint8_t *)o->data);
+            s->out_len = (size_t)(q - v);
+        }
+    }
+    o->len = (size_t)(q - (uint8_t *)o->data);
+    *pp = p;
+    return RC_OK;
+short_value:
+    return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+nomem:
+    return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_NOMEM, "out of memory");
+}
+
+/* The end of a row's event: the "meta" .. "key" fragment, the key, and the table's packed tail
+ * ("headers" on), after one reservation. The key holds each primary-key column's name and its
+ * value as the row's image wrote it (from first, else second when first did not carry it; nil
+ * when neither did). */
+static int pack_tail(rc_buf_t *o, const rc_buf_t *meta, const rc_tmap_t *tm, const rc_slot_t *first,
+                     const rc_slot_t *second) {
+    size_t room = meta->len + tm->packed_types.len + 5 + 1;
+    for (uint32_t k = 0; k < tm->npk; k++) {
+        uint32_t i = tm->pk[k];
+        const rc_slot_t *s = first[i].out_len == 0 && second ? &second[i] : &first[i];
+        room += tm->cols[i].pname_len + 16 + s->out_len + 16;
+    }
     uint8_t *q = w_room(o, room);
     if (!q) {
         return -1;
     }
-    q = c_container(q, npresent, true);
-    for (uint32_t i = 0; i < ncols; i++) {
-        if (slots[i].state == RC_SLOT_ABSENT) {
-            continue;
-        }
-        q = c_value(c_name(q, names, &cols[i]), &cols[i], &slots[i]);
-    }
-    o->len = (size_t)(q - (uint8_t *)o->data);
-    return 0;
-}
-
-static int pack_key(rc_buf_t *o, const rc_tmap_t *tm, const rc_slot_t *first,
-                    const rc_slot_t *second) {
+    memcpy(q, meta->data, meta->len);
+    q += meta->len;
     if (tm->npk == 0) {
-        return w_byte(o, 0xc0);
+        *q++ = 0xc0;
+    } else {
+        q = c_container(q, tm->npk, true);
     }
-    int r = w_container(o, tm->npk, true);
-    for (uint32_t k = 0; k < tm->npk && r == 0; k++) {
+    const uint8_t *data = (const uint8_t *)o->data;
+    for (uint32_t k = 0; k < tm->npk; k++) {
         uint32_t i = tm->pk[k];
-        const rc_col_t *c = &tm->cols[i];
-        const rc_slot_t *s = &first[i];
-        if (s->state == RC_SLOT_ABSENT && second) {
-            s = &second[i];
+        const rc_slot_t *s = first[i].out_len == 0 && second ? &second[i] : &first[i];
+        q = c_name(q, tm->packed_names.data, &tm->cols[i]);
+        size_t n = s->out_len;
+        if (n == 0) {
+            *q++ = 0xc0;
+        } else if (n <= 16) {
+            /* a number or short text (nearly every key): one fixed-size copy, from bytes
+             * of the same row's output written before it, at least the meta fragment (far
+             * more than 16 bytes) before q, so the two never overlap */
+            memcpy(q, data + s->out_off, 16);
+            q += n;
+        } else {
+            memcpy(q, data + s->out_off, n);
+            q += n;
         }
-        uint8_t *q = w_room(o, c->pname_len + 16 + value_room(s));
-        if (!q) {
-            return -1;
-        }
-        q = c_value(c_name(q, tm->packed_names.data, c), c, s);
-        o->len = (size_t)(q - (uint8_t *)o->data);
     }
-    return r;
+    memcpy(q, tm->packed_types.data, tm->packed_types.len);
+    o->len = (size_t)(q + tm->packed_types.len - data);
+    return 0;
 }
 
 static rc_err_t ensure_slots(rc_binlog_t *b, uint32_t n) {
@@ -2016,29 +2219,43 @@ static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
 static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_header_t *h,
                           const char *action, const char *gtid, size_t gtid_len, size_t file_len,
                           size_t pipe_len) {
-    msgpack_packer hp, mp;
+    /* with the inline writers: through the packer, its per-piece calls were a tenth of a
+     * small table's row when a rows event holds a few dozen rows */
     rc_buf_reset(&b->ev_head);
     rc_buf_reset(&b->ev_meta);
-    msgpack_packer_init(&hp, &b->ev_head, buf_write);
-    msgpack_packer_init(&mp, &b->ev_meta, buf_write);
-    int r = msgpack_pack_map(&hp, 7);
-    r |= PACK_LIT(&hp, "schema") | pack_str(&hp, tm->schema, tm->schema_len);
-    r |= PACK_LIT(&hp, "table") | pack_str(&hp, tm->table, tm->table_len);
-    r |= PACK_LIT(&hp, "action") | pack_str(&hp, action, strlen(action));
-    r |= PACK_LIT(&hp, "before");
-    r |= PACK_LIT(&mp, "meta") | msgpack_pack_map(&mp, 7);
-    r |= PACK_LIT(&mp, "pipeline") | pack_str(&mp, b->pipeline, pipe_len);
-    r |= PACK_LIT(&mp, "timestamp") | msgpack_pack_uint64(&mp, b->now_us);
-    r |= PACK_LIT(&mp, "gtid");
-    r |= gtid_len ? pack_str(&mp, gtid, gtid_len) : msgpack_pack_nil(&mp);
-    r |= PACK_LIT(&mp, "binlog_file") | pack_str(&mp, b->file, file_len);
-    r |= PACK_LIT(&mp, "binlog_pos") | msgpack_pack_uint64(&mp, b->ev_pos);
-    r |= PACK_LIT(&mp, "server_id") | msgpack_pack_uint64(&mp, h->server_id);
-    r |= PACK_LIT(&mp, "commit_ts") | msgpack_pack_uint64(&mp, h->timestamp);
-    r |= PACK_LIT(&mp, "kafka") | msgpack_pack_map(&mp, 4);
-    r |= PACK_LIT(&mp, "topic") | pack_str(&mp, tm->topic.data, tm->topic.len);
-    r |= PACK_LIT(&mp, "key");
-    return r;
+    size_t alen = strlen(action);
+    uint8_t *q = w_room(&b->ev_head, 64 + tm->schema_len + tm->table_len + alen);
+    if (!q) {
+        return -1;
+    }
+    q = c_container(q, 7, true);
+    q = c_strbin(C_LIT(q, "schema"), tm->schema, tm->schema_len, false);
+    q = c_strbin(C_LIT(q, "table"), tm->table, tm->table_len, false);
+    q = c_strbin(C_LIT(q, "action"), action, (uint32_t)alen, false);
+    q = C_LIT(q, "before");
+    b->ev_head.len = (size_t)(q - (uint8_t *)b->ev_head.data);
+    q = w_room(&b->ev_meta, 160 + pipe_len + gtid_len + file_len + tm->topic.len);
+    if (!q) {
+        return -1;
+    }
+    q = c_container(C_LIT(q, "meta"), 7, true);
+    q = c_strbin(C_LIT(q, "pipeline"), b->pipeline, (uint32_t)pipe_len, false);
+    q = c_uint(C_LIT(q, "timestamp"), b->now_us);
+    q = C_LIT(q, "gtid");
+    if (gtid_len) {
+        q = c_strbin(q, gtid, (uint32_t)gtid_len, false);
+    } else {
+        *q++ = 0xc0;
+    }
+    q = c_strbin(C_LIT(q, "binlog_file"), b->file, (uint32_t)file_len, false);
+    q = c_uint(C_LIT(q, "binlog_pos"), b->ev_pos);
+    q = c_uint(C_LIT(q, "server_id"), h->server_id);
+    q = c_uint(C_LIT(q, "commit_ts"), h->timestamp);
+    q = c_container(C_LIT(q, "kafka"), 4, true);
+    q = c_strbin(C_LIT(q, "topic"), tm->topic.data, (uint32_t)tm->topic.len, false);
+    q = C_LIT(q, "key");
+    b->ev_meta.len = (size_t)(q - (uint8_t *)b->ev_meta.data);
+    return 0;
 }
 
 rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8_t *body,
@@ -2120,6 +2337,7 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     uint32_t n1 = popcount_bits(present1, tm->ncols), n2 = popcount_bits(present2, tm->ncols);
+    bool all1 = n1 == tm->ncols, all2 = n2 == tm->ncols;
     /* A row image with no column takes no bytes, so a loop over such rows would never end;
      * servers always log at least one column per image. */
     if (n1 == 0 || (action == 1 && n2 == 0)) {
@@ -2145,57 +2363,46 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         njson += tm->cols[i].type == RC_T_JSON;
     }
     while (p < end) {
-        rc_err_t err;
-        size_t before_bytes = 0, after_bytes = 0;
-        rc_buf_reset(&b->scratch);
-        if (action == 0) {
-            err = prepare_image(&x, present1, n1, &p, end, b->after, &after_bytes);
-        } else {
-            err = prepare_image(&x, present1, n1, &p, end, b->before, &before_bytes);
-            if (err == RC_OK && partial) {
-                err = value_options(&x, &p, end, njson);
-            }
-            if (err == RC_OK && action == 1) {
-                err = prepare_image(&x, present2, n2, &p, end, b->after, &after_bytes);
-            }
-            x.partial = NULL;
-        }
-        if (err != RC_OK) {
-            return err;
-        }
-        if (action != 0) {
-            fixup(b, b->before, tm->ncols);
-        }
-        if (action != 2) {
-            fixup(b, b->after, tm->ncols);
-        }
-
         /* The fixed parts of the event were packed once for the whole rows event; the row is
-         * written into rowbuf and handed to the packer in one piece. */
+         * read and written into rowbuf in one pass and handed to the packer in one piece, so
+         * a bad row leaves nothing behind. */
         rc_buf_t *o = &b->rowbuf;
         rc_buf_reset(o);
+        rc_buf_reset(&b->scratch);
+        rc_err_t err = RC_OK;
         int r = w_raw(o, b->ev_head.data, b->ev_head.len);
         if (action == 0) {
             r |= w_container(o, 0, false);
         } else {
-            r |= w_container(o, 1, false) | pack_row(o, tm, b->before, n1, before_bytes);
+            r |= w_container(o, 1, false);
+            if (r == 0) {
+                err = emit_image(&x, o, present1, n1, all1, &p, end, b->before);
+            }
+            if (err == RC_OK && partial) {
+                err = value_options(&x, &p, end, njson);
+            }
         }
         r |= W_LIT(o, "after");
         if (action == 2) {
             r |= w_container(o, 0, false);
         } else {
-            r |= w_container(o, 1, false) |
-                 pack_row(o, tm, b->after, action == 1 ? n2 : n1, after_bytes);
+            r |= w_container(o, 1, false);
+            if (r == 0 && err == RC_OK) {
+                err = action == 1 ? emit_image(&x, o, present2, n2, all2, &p, end, b->after)
+                                  : emit_image(&x, o, present1, n1, all1, &p, end, b->after);
+            }
         }
-        r |= w_raw(o, b->ev_meta.data, b->ev_meta.len);
+        x.partial = NULL;
+        if (err != RC_OK) {
+            return err;
+        }
         if (action == 0) {
-            r |= pack_key(o, tm, b->after, NULL);
+            r |= pack_tail(o, &b->ev_meta, tm, b->after, NULL);
         } else if (action == 1) {
-            r |= pack_key(o, tm, b->after, b->before);
+            r |= pack_tail(o, &b->ev_meta, tm, b->after, b->before);
         } else {
-            r |= pack_key(o, tm, b->before, NULL);
+            r |= pack_tail(o, &b->ev_meta, tm, b->before, NULL);
         }
-        r |= w_raw(o, tm->packed_types.data, tm->packed_types.len); /* "headers" on */
         if (r == 0) {
             r = pk->callback(pk->data, o->data, o->len);
         }

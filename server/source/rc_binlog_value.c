@@ -60,6 +60,10 @@ static inline __attribute__((always_inline)) size_t put_uint(char *out, uint64_t
         put_pair(out, (uint32_t)v);
         return 2;
     }
+    if (width == 1 && v < 10) {
+        out[0] = (char)('0' + v);
+        return 1;
+    }
     if (width == 4 && v < 10000) {
         put_pair(out, (uint32_t)v / 100);
         put_pair(out + 2, (uint32_t)v % 100);
@@ -90,15 +94,25 @@ static inline __attribute__((always_inline)) size_t put_uint(char *out, uint64_t
 }
 
 /* ".ffffff" cut to fsp digits; usec < 1000000. */
-static size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
+static inline size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0) {
         return 0;
     }
-    if (fsp > 6) {
-        fsp = 6;
-    }
     out[0] = '.';
-    return 1 + put_uint(out + 1, usec / pow10u[6 - fsp], fsp);
+    switch (fsp) { /* constant divisors and widths: each case is straight-line code */
+    case 1:
+        return 1 + put_uint(out + 1, usec / 100000, 1);
+    case 2:
+        return 1 + put_uint(out + 1, usec / 10000, 2);
+    case 3:
+        return 1 + put_uint(out + 1, usec / 1000, 3);
+    case 4:
+        return 1 + put_uint(out + 1, usec / 100, 4);
+    case 5:
+        return 1 + put_uint(out + 1, usec / 10, 5);
+    default:
+        return 1 + put_uint(out + 1, usec, 6);
+    }
 }
 
 static uint32_t frac_bytes(unsigned fsp) {
@@ -113,9 +127,22 @@ size_t rc_binlog_decimal_size(unsigned precision, unsigned scale) {
 
 /* Digits of v (< 10^9) without leading zeros, at least one. */
 static size_t put_uint_min(char *out, uint32_t v) {
-    unsigned n = 1 + (v >= 10) + (v >= 100) + (v >= 1000) + (v >= 10000) + (v >= 100000) +
-                 (v >= 1000000) + (v >= 10000000) + (v >= 100000000);
-    return put_uint(out, v, n);
+    if (v < 100) {
+        if (v < 10) {
+            out[0] = (char)('0' + v);
+            return 1;
+        }
+        put_pair(out, v);
+        return 2;
+    }
+    /* nine digits by the straight-line path, the last n of them copied as 9 fixed bytes
+     * (out has room for nine: it is DECIMAL text, far shorter than RC_BINLOG_TEXT_MAX) */
+    char t[24] = {0};
+    put_uint(t + 8, v, 9);
+    unsigned n = 3 + (v >= 1000) + (v >= 10000) + (v >= 100000) + (v >= 1000000) + (v >= 10000000) +
+                 (v >= 100000000);
+    memcpy(out, t + 17 - n, 9);
+    return n;
 }
 
 /* A big-endian digit group of n (1-4) bytes. */
@@ -138,32 +165,24 @@ static inline uint32_t be_group(const uint8_t *p, unsigned n) {
  * Written straight into out: the integer part from its first non-zero group on ("0" when it
  * has none), each later group zero-padded to nine digits. */
 size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out) {
-    size_t size = rc_binlog_decimal_size(precision, scale);
-    uint8_t buf[40];
-    memcpy(buf, p, size);
-    bool neg = (buf[0] & 0x80) == 0;
-    buf[0] ^= 0x80;
-    bool nonzero = true;
-    if (neg) {
-        uint8_t any = 0;
-        for (size_t i = 0; i < size; i++) {
-            buf[i] ^= 0xff;
-            any |= buf[i];
-        }
-        nonzero = any != 0; /* "-0.00" is written "0.00" */
-    }
+    /* read in place: each group is XORed with the inversion mask of its bytes, and the very
+     * first group also with the sign bit (flip, cleared once used) */
+    uint32_t mask = (p[0] & 0x80) ? 0 : 0xffffffffu, flip = 0x80, any = 0;
     unsigned intg = precision - scale;
     unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
     char *o = out;
-    if (neg && nonzero) {
-        *o++ = '-';
+    if (mask) {
+        *o++ = '-'; /* taken back at the end if every digit is 0: "-0.00" is written "0.00" */
     }
-    const uint8_t *q = buf;
+    const uint8_t *q = p;
     bool started = false;
+#define GROUP(n)                                                                                   \
+    (any |= v = (be_group(q, (n)) ^ (flip << (8 * ((n)-1))) ^ (mask >> (32 - 8 * (n)))), flip = 0, \
+     v)
+    uint32_t v;
     if (intg0x > 0) {
         unsigned n = dig2bytes[intg0x];
-        uint32_t v = be_group(q, n);
-        if (v >= pow10u[intg0x]) {
+        if (GROUP(n) >= pow10u[intg0x]) {
             return 0;
         }
         if (v) {
@@ -173,8 +192,7 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
         q += n;
     }
     for (unsigned i = 0; i < intg0; i++, q += 4) {
-        uint32_t v = be_group(q, 4);
-        if (v > 999999999) {
+        if (GROUP(4) > 999999999) {
             return 0;
         }
         if (started) {
@@ -191,20 +209,23 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
         *o++ = '.';
     }
     for (unsigned i = 0; i < frac0; i++, q += 4) {
-        uint32_t v = be_group(q, 4);
-        if (v > 999999999) {
+        if (GROUP(4) > 999999999) {
             return 0;
         }
         o += put_uint(o, v, 9);
     }
     if (frac0x > 0) {
-        uint32_t v = be_group(q, dig2bytes[frac0x]);
-        if (v >= pow10u[frac0x]) {
+        if (GROUP(dig2bytes[frac0x]) >= pow10u[frac0x]) {
             return 0;
         }
         o += put_uint(o, v, frac0x);
     }
+#undef GROUP
     *o = '\0';
+    if (mask && any == 0) {
+        memmove(out, out + 1, (size_t)(o - out)); /* with the NUL */
+        o--;
+    }
     return (size_t)(o - out);
 }
 
@@ -350,7 +371,28 @@ size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out) {
     if (usec > 999999) {
         usec = 999999;
     }
-    return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+    uint64_t ymd = (uint64_t)intpart >> 17, ym = ymd >> 5;
+    if (intpart < 0 || ym / 13 >= 10000) { /* no server writes these; the general form */
+        return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+    }
+    /* every field at a fixed place, each below 100 (the hour has 5 bits, minute and
+     * second 6): what rc_binlog_fmt_datetime_packed writes, without its width checks */
+    uint32_t year = (uint32_t)(ym / 13), hms = (uint32_t)intpart & 0x1ffff;
+    put_pair(out, year / 100);
+    put_pair(out + 2, year % 100);
+    out[4] = '-';
+    put_pair(out + 5, (uint32_t)(ym % 13));
+    out[7] = '-';
+    put_pair(out + 8, (uint32_t)ymd & 31);
+    out[10] = 'T';
+    put_pair(out + 11, hms >> 12);
+    out[13] = ':';
+    put_pair(out + 14, (hms >> 6) & 63);
+    out[16] = ':';
+    put_pair(out + 17, hms & 63);
+    size_t o = 19 + put_frac(out + 19, usec, fsp);
+    out[o] = '\0';
+    return o;
 }
 
 /* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
@@ -373,15 +415,26 @@ static size_t fmt_epoch(uint64_t secs, uint32_t usec, unsigned fsp, char *out) {
         memcpy(out, "0000-00-00T00:00:00", 19);
         o = 19;
     } else {
-        int64_t y;
-        unsigned m, d;
-        civil_from_days((int64_t)(secs / 86400), &y, &m, &d);
+        /* secs < 2^32 (TIMESTAMP is 4 bytes): years 1970-2106, always four digits. The
+         * date of the last day seen on this thread is kept: a stream's timestamps cluster
+         * on few days, and the civil-date arithmetic was half of a TIMESTAMP's cost. */
+        static __thread uint64_t last_day = UINT64_MAX;
+        static __thread char last_ymd[11];
+        uint64_t day = secs / 86400;
+        if (day != last_day) {
+            int64_t y;
+            unsigned m, d;
+            civil_from_days((int64_t)day, &y, &m, &d);
+            put_uint(last_ymd, (uint64_t)y, 4);
+            last_ymd[4] = '-';
+            put_uint(last_ymd + 5, m, 2);
+            last_ymd[7] = '-';
+            put_uint(last_ymd + 8, d, 2);
+            last_day = day;
+        }
         unsigned sod = (unsigned)(secs % 86400);
-        o = put_uint(out, (uint64_t)y, 4);
-        out[o++] = '-';
-        o += put_uint(out + o, m, 2);
-        out[o++] = '-';
-        o += put_uint(out + o, d, 2);
+        memcpy(out, last_ymd, 10);
+        o = 10;
         out[o++] = 'T';
         o += put_uint(out + o, sod / 3600, 2);
         out[o++] = ':';

@@ -5,7 +5,9 @@
  * Prints rows/s, ns/row, MB/s of binlog and max RSS, by wall-clock time and by the thread's CPU
  * time (rows/s per core; the figure to compare on a machine other processes share). Generate
  * input with gen_binlog.sh.
- * Usage: bench_decode [--rounds N] [--no-crc] FILE... */
+ * --dump OUT writes the msgpack of the last round to OUT, to compare the decoder's output
+ * byte for byte before and after a change.
+ * Usage: bench_decode [--rounds N] [--no-crc] [--dump OUT] FILE... */
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,11 +68,14 @@ static int load(file_events_t *fe) {
 
 int main(int argc, char **argv) {
     int rounds = 3, crc = 1, first = 1;
+    const char *dump_path = NULL;
     while (first < argc && strncmp(argv[first], "--", 2) == 0) {
         if (strcmp(argv[first], "--rounds") == 0 && first + 1 < argc) {
             rounds = atoi(argv[++first]);
         } else if (strcmp(argv[first], "--no-crc") == 0) {
             crc = 0;
+        } else if (strcmp(argv[first], "--dump") == 0 && first + 1 < argc) {
+            dump_path = argv[++first];
         } else {
             fprintf(stderr, "bench_decode: unknown option %s\n", argv[first]);
             return 2;
@@ -78,7 +83,7 @@ int main(int argc, char **argv) {
         first++;
     }
     if (first >= argc) {
-        fprintf(stderr, "usage: bench_decode [--rounds N] [--no-crc] FILE...\n");
+        fprintf(stderr, "usage: bench_decode [--rounds N] [--no-crc] [--dump OUT] FILE...\n");
         return 2;
     }
     int nfiles = argc - first;
@@ -99,6 +104,11 @@ int main(int argc, char **argv) {
     rc_binlog_opts_init(&opts);
     opts.pipeline = "bench";
     opts.verify_checksum = crc;
+    FILE *dump = NULL;
+    if (dump_path && !(dump = fopen(dump_path, "wb"))) {
+        fprintf(stderr, "bench_decode: cannot write %s\n", dump_path);
+        return 1;
+    }
     double best = 1e30, best_cpu = 1e30;
     uint64_t rows = 0;
     size_t packed = 0;
@@ -119,11 +129,19 @@ int main(int argc, char **argv) {
                 }
                 rows += (uint64_t)info.rows;
                 if (sb.size > (1u << 20)) { /* a batch handed over */
+                    if (dump && r == rounds - 1 && fwrite(sb.data, 1, sb.size, dump) != sb.size) {
+                        fprintf(stderr, "bench_decode: cannot write %s\n", dump_path);
+                        return 1;
+                    }
                     packed += sb.size;
                     sb.size = 0;
                 }
             }
             rc_binlog_destroy(b);
+        }
+        if (dump && r == rounds - 1 && fwrite(sb.data, 1, sb.size, dump) != sb.size) {
+            fprintf(stderr, "bench_decode: cannot write %s\n", dump_path);
+            return 1;
         }
         packed += sb.size;
         sb.size = 0;
@@ -146,5 +164,9 @@ int main(int argc, char **argv) {
            (double)rows / best_cpu, best_cpu * 1e9 / (double)(rows ? rows : 1));
     printf("  max RSS %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
     msgpack_sbuffer_destroy(&sb);
+    if (dump && fclose(dump) != 0) {
+        fprintf(stderr, "bench_decode: cannot write %s\n", dump_path);
+        return 1;
+    }
     return 0;
 }

@@ -1465,6 +1465,82 @@ static void test_latin1_binary_enum_strings_and_minimal_update_key(void **state)
     decoded_free(&d);
 }
 
+/* The null bitmap of a row image has a bit per column the image holds; MySQL sets the bits past
+ * the last one, which must not read as NULLs (the decoder skips the per-column test when no
+ * held column is NULL). Also: a key of a long text and a number, copied from the row's own
+ * output, and a short text at the very end of the event. */
+static void test_null_bitmap_bits_past_the_last_column_are_not_nulls(void **state) {
+    (void)state;
+    bb_t tm = {0}, v = {0}, ins = {0};
+    const uint8_t types[] = {RC_T_VARCHAR, RC_T_LONG, RC_T_VARCHAR};
+    b_le(&tm, 5, 6);
+    b_le(&tm, 1, 2);
+    b_lstr(&tm, "s");
+    b_u8(&tm, 0);
+    b_lstr(&tm, "t");
+    b_u8(&tm, 0);
+    b_u8(&tm, 3);
+    b_bytes(&tm, types, 3);
+    b_u8(&tm, 4);
+    const uint8_t m[] = {200, 0, 200, 0}; /* VARCHAR(200) twice */
+    b_bytes(&tm, m, sizeof(m));
+    b_u8(&tm, 0x06);
+    v.n = 0;
+    b_u8(&v, 45); /* utf8mb4_general_ci */
+    b_tlv(&tm, 2, &v);
+    v.n = 0;
+    b_lstr(&v, "name");
+    b_lstr(&v, "n");
+    b_lstr(&v, "note");
+    b_tlv(&tm, 4, &v);
+    v.n = 0;
+    b_u8(&v, 0);
+    b_u8(&v, 1);
+    b_tlv(&tm, 8, &v); /* PRIMARY KEY (name, n) */
+
+    const char *name = "a name longer than sixteen bytes";
+    b_le(&ins, 5, 6);
+    b_le(&ins, 1, 2);
+    b_le(&ins, 2, 2);
+    b_u8(&ins, 3);
+    b_u8(&ins, 0x07);
+    b_u8(&ins, 0xf8); /* no NULL; the five bits past the third column set */
+    b_lstr(&ins, name);
+    b_le(&ins, 42, 4);
+    b_lstr(&ins, "first");
+    b_u8(&ins, 0xfc); /* note NULL */
+    b_lstr(&ins, "b");
+    b_le(&ins, 7, 4);
+    b_u8(&ins, 0xf8);
+    b_lstr(&ins, "c");
+    b_le(&ins, 8, 4);
+    b_lstr(&ins, "end"); /* fewer than 32 bytes of the event left */
+
+    const bb_t *bodies[] = {&tm, &ins};
+    const uint8_t evtypes[] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+    decoded_t d;
+    feed_synthetic(&d, bodies, evtypes, 2);
+    assert_int_equal(d.n, 3);
+    const msgpack_object *e = &d.ev[0].data;
+    expect_size(e, "after.0", 3);
+    expect_str(e, "after.0.name", name);
+    expect_uint(e, "after.0.n", 42);
+    expect_str(e, "after.0.note", "first");
+    expect_size(e, "kafka.key", 2);
+    expect_str(e, "kafka.key.name", name);
+    expect_uint(e, "kafka.key.n", 42);
+    e = &d.ev[1].data;
+    expect_str(e, "after.0.name", "b");
+    expect_nil(e, "after.0.note");
+    expect_str(e, "kafka.key.name", "b");
+    expect_uint(e, "kafka.key.n", 7);
+    e = &d.ev[2].data;
+    expect_str(e, "after.0.name", "c");
+    expect_uint(e, "after.0.n", 8);
+    expect_str(e, "after.0.note", "end");
+    decoded_free(&d);
+}
+
 /* The zstd frame of go-mysql's TestTransactionPayloadEventDecode, wrapped in an event and
  * decompressed through a 16-byte starting buffer so inner events straddle every boundary. */
 static void test_transaction_payload_streams_through_a_small_buffer(void **state) {
@@ -2641,6 +2717,7 @@ int main(void) {
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
+        cmocka_unit_test(test_null_bitmap_bits_past_the_last_column_are_not_nulls),
         cmocka_unit_test(test_transaction_payload_streams_through_a_small_buffer),
         cmocka_unit_test(test_mariadb_standalone_gtid_ends_at_its_statement),
         cmocka_unit_test(test_decode_mariadb_compressed_query_and_rows_events),

@@ -136,6 +136,53 @@ static void test_decode_decimal_negative_with_scale_keeps_trailing_zeros(void **
     assert_int_equal(used, 5);
 }
 
+/* Each value, positive and negated (every byte inverted), through rc_binlog_decimal_text: the
+ * sign bit sits in whichever group comes first (a short leading group, a full one, or the
+ * fraction's when there are no integer digits), leading groups of 1 to 9 digits, and a negated
+ * zero, which is written without its sign. */
+static void test_decode_decimal_sign_leading_groups_and_negative_zero(void **state) {
+    (void)state;
+    static const struct {
+        unsigned precision, scale;
+        uint8_t bytes[16];
+        size_t n;
+        const char *text;
+    } v[] = {
+        {5, 2, {0x80, 0x00, 0x00}, 3, "0.00"},
+        {4, 0, {0x84, 0xd2}, 2, "1234"},
+        {18, 0, {0x80, 0x00, 0x00, 0x00, 0x07, 0x5b, 0xcd, 0x15}, 8, "123456789"},
+        {18, 0, {0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8}, 8, "1000"},
+        {18, 0, {0x80, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05}, 8, "1000000005"},
+        {30,
+         10,
+         {0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x86, 0xa0, 0x05, 0xf5, 0xe1, 0x00, 0x07},
+         14,
+         "100000.1000000007"},
+        {3, 3, {0x80 | 0x01, 0xc8}, 2, "0.456"},
+        {9, 9, {0x80 | 0x07, 0x5b, 0xcd, 0x15}, 4, "0.123456789"},
+        {30, 10, {0x80}, 14, "0.0000000000"},
+    };
+    char out[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX + 1];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        size_t used = 0;
+        assert_int_equal(rc_binlog_decimal_text(v[i].bytes, v[i].n, v[i].precision, v[i].scale, out,
+                                                sizeof(out), &used),
+                         RC_OK);
+        assert_string_equal(out, v[i].text);
+        assert_int_equal(used, v[i].n);
+        uint8_t neg[16];
+        for (size_t k = 0; k < v[i].n; k++) {
+            neg[k] = v[i].bytes[k] ^ 0xff;
+        }
+        assert_int_equal(
+            rc_binlog_decimal_text(neg, v[i].n, v[i].precision, v[i].scale, out, sizeof(out), NULL),
+            RC_OK);
+        bool zero = strspn(v[i].text, "0.") == strlen(v[i].text);
+        snprintf(want, sizeof(want), "%s%s", zero ? "" : "-", v[i].text);
+        assert_string_equal(out, want);
+    }
+}
+
 static void test_decode_decimal_rejects_short_input_and_bad_digits(void **state) {
     (void)state;
     const uint8_t ok[] = {0x80, 0x04, 0xd2, 0x15, 0xe0};
@@ -225,6 +272,63 @@ static void test_decode_timestamp2_is_utc_with_fraction(void **state) {
     assert_int_equal(used, 6);
     assert_int_equal(rc_binlog_timestamp2_text(zero, 4, 0, out, sizeof(out), NULL), RC_OK);
     assert_string_equal(out, "0000-00-00T00:00:00Z");
+}
+
+/* The decoder keeps the date of the last TIMESTAMP's day: each value must still get its own,
+ * across day boundaries, back to an earlier day, and at the ends of the 4-byte range. */
+/* DATETIME2 has a short path for the values servers write; every value, odd fields (hour 31,
+ * minute 63), negative or past year 9999 included, must read as the general form writes it. */
+static void test_decode_datetime2_short_path_matches_the_general_form(void **state) {
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    char got[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX];
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint8_t b[8];
+        for (int k = 0; k < 8; k++) {
+            b[k] = (uint8_t)(x >> (8 * k));
+        }
+        if (i % 4 != 0) {
+            b[0] = (uint8_t)(0x80 | (b[0] & 0x1f)); /* mostly years below 10000 */
+        }
+        unsigned fsp = (unsigned)(i % 7);
+        size_t n = rc_binlog_fmt_datetime2(b, fsp, got);
+        int64_t intpart = (int64_t)((uint64_t)b[0] << 32 | (uint64_t)b[1] << 24 |
+                                    (uint64_t)b[2] << 16 | (uint64_t)b[3] << 8 | b[4]) -
+                          0x8000000000LL;
+        uint32_t usec = fsp == 0   ? 0
+                        : fsp <= 2 ? b[5] * 10000u
+                        : fsp <= 4 ? (uint32_t)(b[5] << 8 | b[6]) * 100u
+                                   : (uint32_t)(b[5] << 16 | b[6] << 8 | b[7]);
+        if (usec > 999999) {
+            usec = 999999;
+        }
+        size_t m = rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', want);
+        assert_string_equal(got, want);
+        assert_int_equal(n, m);
+    }
+}
+
+static void test_decode_timestamp2_days_in_any_order(void **state) {
+    (void)state;
+    static const struct {
+        uint32_t secs;
+        const char *text;
+    } v[] = {
+        {86399, "1970-01-01T23:59:59Z"},       {86400, "1970-01-02T00:00:00Z"},
+        {1, "1970-01-01T00:00:01Z"},           {1709211662, "2024-02-29T13:01:02Z"},
+        {1709251199, "2024-02-29T23:59:59Z"},  {1709251200, "2024-03-01T00:00:00Z"},
+        {4294967295u, "2106-02-07T06:28:15Z"}, {86400, "1970-01-02T00:00:00Z"},
+    };
+    char out[RC_BINLOG_TEXT_MAX];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const uint8_t b[4] = {(uint8_t)(v[i].secs >> 24), (uint8_t)(v[i].secs >> 16),
+                              (uint8_t)(v[i].secs >> 8), (uint8_t)v[i].secs};
+        assert_int_equal(rc_binlog_timestamp2_text(b, 4, 0, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, v[i].text);
+    }
 }
 
 static void test_decode_date_and_zero_date(void **state) {
@@ -402,10 +506,13 @@ int main(void) {
         cmocka_unit_test(test_decode_decimal_vectors_from_go_mysql),
         cmocka_unit_test(test_decode_decimal_negative_with_scale_keeps_trailing_zeros),
         cmocka_unit_test(test_decode_decimal_rejects_short_input_and_bad_digits),
+        cmocka_unit_test(test_decode_decimal_sign_leading_groups_and_negative_zero),
         cmocka_unit_test(test_decode_time2_and_datetime2_vectors_from_go_mysql),
         cmocka_unit_test(test_decode_datetime2_fsp6),
         cmocka_unit_test(test_decode_time2_fsp3_and_fsp1),
         cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
+        cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
+        cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_date_and_zero_date),
         cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
         cmocka_unit_test(test_json_invalid_inputs_fail_without_output),
