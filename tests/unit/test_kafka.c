@@ -152,19 +152,39 @@ static void test_kafka_transaction_commits_and_aborts(void **state) {
 /* A message Kafka refuses for good inside a transaction makes it abortable (RC_ERR_IO, not a
  * failed sink); after the abort the same messages go through in a new transaction, and the
  * counters hold only the committed ones. */
-static void test_kafka_refused_message_makes_the_transaction_abortable(void **state) {
-    (void)state;
+/* A transactional producer on a mock cluster of one broker (id 1) the test can steer. */
+typedef struct mock {
+    rd_kafka_t *rk; /* owns the cluster */
+    rd_kafka_mock_cluster_t *mc;
+} mock_t;
+
+static rc_kafka_t *mock_transactional(mock_t *m) {
     char e[256];
-    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), e, sizeof(e));
-    assert_non_null(mrk);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 1);
-    assert_non_null(mc);
-    rc_kafka_config_t kc = {.brokers = (char *)rd_kafka_mock_cluster_bootstraps(mc)};
+    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), e, sizeof(e));
+    assert_non_null(m->rk);
+    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
+    assert_non_null(m->mc);
+    rc_kafka_config_t kc = {.brokers = (char *)rd_kafka_mock_cluster_bootstraps(m->mc)};
     rc_sink_config_t sc;
     sink_defaults(&sc);
     char err[512];
     rc_kafka_t *k = rc_kafka_new_transactional(&kc, &sc, "unit", err, sizeof(err));
     assert_non_null(k);
+    return k;
+}
+
+static void mock_destroy(mock_t *m, rc_kafka_t *k) {
+    rc_kafka_destroy(k);
+    rd_kafka_mock_cluster_destroy(m->mc);
+    rd_kafka_destroy(m->rk);
+}
+
+static void test_kafka_refused_message_makes_the_transaction_abortable(void **state) {
+    (void)state;
+    mock_t m;
+    rc_kafka_t *k = mock_transactional(&m);
+    rd_kafka_mock_cluster_t *mc = m.mc;
+    char err[512];
     seen_t seen[2] = {{0, 0}, {0, 0}};
     rc_kafka_set_delivery_cb(k, on_report, seen);
     assert_int_equal(rc_kafka_txn_init(k, 10000, err, sizeof(err)), RC_OK);
@@ -204,9 +224,7 @@ static void test_kafka_refused_message_makes_the_transaction_abortable(void **st
     assert_int_equal(st.delivered, 1);
     assert_int_equal(st.produced, st.delivered + st.failed);
     assert_int_equal(seen[1].count, 1);
-    rc_kafka_destroy(k);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(mrk);
+    mock_destroy(&m, k);
 }
 
 static double mono_s(void) {
@@ -220,17 +238,10 @@ static double mono_s(void) {
  * at most a second with RC_ERR_STOPPED, instead of holding the shutdown for up to 10 min. */
 static void test_kafka_commit_gives_up_when_cancelled(void **state) {
     (void)state;
-    char e[256];
-    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), e, sizeof(e));
-    assert_non_null(mrk);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 1);
-    assert_non_null(mc);
-    rc_kafka_config_t kc = {.brokers = (char *)rd_kafka_mock_cluster_bootstraps(mc)};
-    rc_sink_config_t sc;
-    sink_defaults(&sc);
+    mock_t m;
+    rc_kafka_t *k = mock_transactional(&m);
+    rd_kafka_mock_cluster_t *mc = m.mc;
     char err[512];
-    rc_kafka_t *k = rc_kafka_new_transactional(&kc, &sc, "unit", err, sizeof(err));
-    assert_non_null(k);
     assert_int_equal(rc_kafka_txn_init(k, 10000, err, sizeof(err)), RC_OK);
     assert_int_equal(rc_kafka_txn_begin(k, err, sizeof(err)), RC_OK);
     assert_int_equal(
@@ -249,9 +260,7 @@ static void test_kafka_commit_gives_up_when_cancelled(void **state) {
     /* not cancelled: the same commit goes on and finishes once the answer comes */
     cancel = 0;
     assert_int_equal(rc_kafka_txn_commit(k, 60000, &cancel, err, sizeof(err)), RC_OK);
-    rc_kafka_destroy(k);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(mrk);
+    mock_destroy(&m, k);
 }
 
 static void test_kafka_stats_retries_sums_the_brokers(void **state) {
