@@ -830,36 +830,111 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
 
 /* ---- lazy events ---- */
 
-static int ev_check(const uint8_t **p, const uint8_t *end, int depth, bool key, char *why,
-                    size_t why_size) {
-    mpv_t v;
-    if (rc_script_mp_next(p, end, &v) != RC_OK) {
-        snprintf(why, why_size, "the event is not valid msgpack");
-        return -1;
-    }
-    if (key &&
-        (v.kind == MPV_NIL || v.kind == MPV_BOOL || v.kind == MPV_ARRAY || v.kind == MPV_MAP)) {
-        snprintf(why, why_size, "map keys must be strings or numbers");
-        return -1;
-    }
-    if (v.kind == MPV_EXT && v.ext < 0) {
-        snprintf(why, why_size, "ext type %d is not supported", v.ext);
-        return -1;
-    }
-    if (v.kind != MPV_ARRAY && v.kind != MPV_MAP) {
-        return 0;
-    }
-    if (depth >= RC_SCRIPT_MAX_DEPTH) {
-        snprintf(why, why_size, "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
-        return -1;
-    }
-    for (uint32_t i = 0; i < v.n; i++) {
-        if ((v.kind == MPV_MAP && ev_check(p, end, depth + 1, true, why, why_size) != 0) ||
-            ev_check(p, end, depth + 1, false, why, why_size) != 0) {
-            return -1;
+/* Skips one msgpack value: the end of it, or NULL when the bytes are not valid msgpack. A
+ * count of the values still to skip replaces recursion: a map adds its keys and values, an
+ * array its elements. (It checks no more than the structure: what a script reads is checked
+ * by the conversion that reads it.) */
+static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end) {
+    uint64_t left = 1;
+    while (left > 0) {
+        if (p >= end) {
+            return NULL;
         }
+        uint8_t c = *p++;
+        left--;
+        if (c <= 0x7f || c >= 0xe0) {
+            continue;
+        }
+        if (c <= 0x8f) {
+            left += 2u * (c & 0x0fu);
+            continue;
+        }
+        if (c <= 0x9f) {
+            left += c & 0x0fu;
+            continue;
+        }
+        uint64_t body;
+        if (c <= 0xbf) {
+            body = c & 0x1fu;
+        } else {
+            int lenbytes = 0, extra = 0;
+            body = 0;
+            switch (c) {
+            case 0xc0:
+            case 0xc2:
+            case 0xc3:
+                continue;
+            case 0xc4:
+            case 0xc5:
+            case 0xc6:
+                lenbytes = 1 << (c - 0xc4);
+                break;
+            case 0xc7:
+            case 0xc8:
+            case 0xc9:
+                lenbytes = 1 << (c - 0xc7);
+                extra = 1; /* the ext type */
+                break;
+            case 0xca:
+                body = 4;
+                break;
+            case 0xcb:
+                body = 8;
+                break;
+            case 0xcc:
+            case 0xcd:
+            case 0xce:
+            case 0xcf:
+                body = (uint64_t)1 << (c - 0xcc);
+                break;
+            case 0xd0:
+            case 0xd1:
+            case 0xd2:
+            case 0xd3:
+                body = (uint64_t)1 << (c - 0xd0);
+                break;
+            case 0xd4:
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8:
+                body = ((uint64_t)1 << (c - 0xd4)) + 1;
+                break;
+            case 0xd9:
+            case 0xda:
+            case 0xdb:
+                lenbytes = 1 << (c - 0xd9);
+                break;
+            case 0xdc:
+            case 0xdd:
+            case 0xde:
+            case 0xdf: {
+                int nb = (c & 1) ? 4 : 2;
+                if (end - p < nb) {
+                    return NULL;
+                }
+                uint64_t n = be(p, nb);
+                p += nb;
+                left += c >= 0xde ? 2 * n : n;
+                continue;
+            }
+            default:
+                return NULL;
+            }
+            if (lenbytes) {
+                if (end - p < lenbytes) {
+                    return NULL;
+                }
+                body = be(p, lenbytes) + (uint64_t)extra;
+                p += lenbytes;
+            }
+        }
+        if ((uint64_t)(end - p) < body) {
+            return NULL;
+        }
+        p += body;
     }
-    return 0;
+    return p;
 }
 
 int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, uint32_t *nf,
@@ -877,15 +952,19 @@ int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, ui
     for (uint32_t j = 0; j < m.n; j++) {
         const uint8_t *kv = p;
         mpv_t k;
-        if (rc_script_mp_next(&p, end, &k) != RC_OK) {
+        if (p < end && (*p & 0xe0) == 0xa0 && (size_t)(end - p - 1) >= (size_t)(*p & 0x1f)) {
+            k.s = (const char *)p + 1; /* a fixstr, as field names are */
+            k.n = *p & 0x1f;
+            p += 1 + k.n;
+        } else if (rc_script_mp_next(&p, end, &k) != RC_OK) {
             snprintf(why, why_size, "the event is not valid msgpack");
             return -1;
-        }
-        if (k.kind != MPV_STR) {
+        } else if (k.kind != MPV_STR) {
             return 0;
         }
         const uint8_t *v = p;
-        if (ev_check(&p, end, 1, false, why, why_size) != 0) {
+        if (!(p = skip_value(p, end))) {
+            snprintf(why, why_size, "the event is not valid msgpack");
             return -1;
         }
         f[j] = (rc_script_evfield_t){(uint32_t)((const uint8_t *)k.s - ev), k.n,

@@ -265,6 +265,7 @@ static uint8_t key_tag(duk_context *ctx, duk_idx_t shape, const char *tags, size
 }
 
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx);
+static duk_ret_t throw_at_caller(duk_context *ctx, const char *msg);
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth);
 
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
@@ -428,8 +429,10 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
     c.vm->sig.len = 0; /* never inside another conversion */
     const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
-    if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2 */
-        return duk_error(ctx, DUK_ERR_ERROR, "%s", c.why);   /* checked when it came */
+    if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2; checked as converted */
+        char msg[700];
+        snprintf(msg, sizeof(msg), "the event's field %.*s: %s", (int)n, k, c.why);
+        return throw_at_caller(ctx, msg);
     }
     e->loaded |= 1ULL << j;
     duk_dup(ctx, 0);

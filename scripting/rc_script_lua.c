@@ -616,8 +616,12 @@ static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
     uint8_t tag;
     c->vm->sig.len = 0; /* never inside another conversion */
     lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
-    if (push_value(c, &p, b + e->f[j].end, 1, &tag) != 0) {
-        luaL_error(L, "%s", c->why); /* checked when the proxy was made: out of memory */
+    if (push_value(c, &p, b + e->f[j].end, 1, &tag) != 0) { /* checked as it is converted */
+        char msg[700];
+        snprintf(msg, sizeof(msg), "%s: the event's field %.*s: %s", c->vm->file, (int)e->f[j].kn,
+                 (const char *)b + e->f[j].k, c->why);
+        lua_pushstring(L, msg);
+        lua_error(L);
     }
     lua_rawset(L, t);
     e->loaded |= 1ULL << j;

@@ -644,6 +644,52 @@ static void test_one_failing_event_leaves_the_batch_running(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* A value the engines cannot represent (an ext type below 0) is checked when a script reads
+ * its field: reading it fails the event with the field's name, and an event whose script
+ * does not read it goes out with the bytes it came with, as an event no script runs on. */
+static void test_bad_values_fail_the_event_that_reads_them(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    msgpack_pack_map(&in.pk, 4);
+    s(&in, "table"), s(&in, "orders");
+    s(&in, "after"), msgpack_pack_array(&in.pk, 1);
+    msgpack_pack_map(&in.pk, 1);
+    s(&in, "x"), msgpack_pack_ext_with_body(&in.pk, "ab", 2, -3);
+    s(&in, "meta"), msgpack_pack_map(&in.pk, 0);
+    s(&in, "kafka"), msgpack_pack_map(&in.pk, 1), s(&in, "topic"), s(&in, "shop.orders");
+    static const char *const readers[2] = {
+        "function transform(e)\n  local r = e.after\nend",
+        "function transform(e) {\n  var r = e.after;\n}",
+    };
+    static const char *const routers[2] = {
+        "function transform(e) assert(e.table == 'orders') end",
+        "function transform(e) { if (e.table !== 'orders') throw 1; }",
+    };
+    static const char *const want[2] = {
+        "t.lua: the event's field after: ext type -3 is not supported",
+        "t.js:2: Error: the event's field after: ext type -3 is not supported",
+    };
+    for (int en = 0; en < 2; en++) {
+        run_t r;
+        run_script(engines[en], readers[en], &in, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        const char *msg = err_of(&r, 0);
+        if (!strstr(msg, want[en])) {
+            fail_msg("%s: got '%s', want '%s'", engines[en]->name, msg, want[en]);
+        }
+        run_free(&r);
+        run_script(engines[en], routers[en], &in, 1, &r);
+        if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("%s: %s", engines[en]->name, err_of(&r, 0));
+        }
+        assert_int_equal(r.out.size, in.sb.size);
+        assert_memory_equal(r.out.data, in.sb.data, in.sb.size);
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want);
 
 /* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the JIT
@@ -1521,6 +1567,7 @@ int main(void) {
         cmocka_unit_test(test_mutation_gives_the_expected_event),
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
+        cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
         cmocka_unit_test(test_load_errors_report_file_line_and_hint),
         cmocka_unit_test(test_time_budget_stops_endless_loops_in_both_engines),
         cmocka_unit_test(test_js_rewrite_keeps_semantics_and_lines),
