@@ -978,6 +978,7 @@ void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t
                        const uint8_t *ev, size_t len) {
     e->loaded = 0;
     e->extra = false;
+    e->depth = 0;
     e->nf = nf;
     e->len = (uint32_t)len;
     e->hdr = hdr;

@@ -122,6 +122,7 @@ typedef struct rc_script_evfield {
 typedef struct rc_script_ev {
     uint64_t loaded; /* bit j: field j was loaded or assigned: the engine's value is the truth */
     bool extra;      /* (Lua) a key that is not a field was assigned */
+    uint8_t depth;   /* (Lua) how deep the map sits in its event (0: the event itself) */
     uint32_t nf, len;
     uint32_t hdr; /* bytes of the map's header */
     rc_script_evfield_t f[];

@@ -431,7 +431,7 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
     uint8_t tag;
     if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2; checked as converted */
         char msg[700];
-        snprintf(msg, sizeof(msg), "the event's field %.*s: %s", (int)n, k, c.why);
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
         return throw_at_caller(ctx, msg);
     }
     e->loaded |= 1ULL << j;

@@ -155,6 +155,7 @@ typedef struct cx {
     lvm_t *vm;
     lua_State *L;
     msgpack_packer pk;
+    bool lazy; /* maps become lazy proxies (what a script reads of an event) */
     char why[512];
 } cx_t;
 
@@ -240,8 +241,12 @@ static int set_shape(cx_t *c, int t, const char *sig, size_t sig_len, bool map, 
     return 0;
 }
 
+static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth,
+                          const uint8_t **p);
+
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     lua_State *L = c->L;
+    const uint8_t *start = *p;
     mpv_t v;
     if (rc_script_mp_next(p, end, &v) != RC_OK) {
         snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
@@ -289,6 +294,12 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     }
     bool map = v.kind == MPV_MAP;
     luaL_checkstack(L, 8, "nesting");
+    if (map && c->lazy) {
+        int prc = push_map_proxy(c, start, end, depth, p);
+        if (prc != 0) {
+            return prc < 0 ? -1 : 0;
+        }
+    }
     uint8_t small[64], *tags = small;
     if (v.n > sizeof(small)) {
         tags = lua_newuserdata(L, v.n); /* scratch, collected with the batch */
@@ -559,25 +570,49 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
 
 #define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
 
-/* Pushes an event as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
- * fields, or a key that is not a string: convert it whole), -1 = bad event (c->why). */
-static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
+/* Pushes a proxy of the map ev[0..len) indexed in f. */
+static void push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
+                         const uint8_t *ev, size_t len, int depth) {
     lua_State *L = c->L;
-    rc_script_evfield_t f[EV_MAX_FIELDS];
-    uint32_t nf = 0, hdr = 0;
-    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
-    if (rc != 1) {
-        return rc;
-    }
     lua_createtable(L, 0, 1); /* the hidden key; fields the script loads make it grow */
     evproxy_t *e = lua_newuserdata(L, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
+    e->depth = (uint8_t)depth;
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_insert(L, -2);
     lua_rawset(L, -3);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_evmt);
     lua_setmetatable(L, -2);
-    return 1;
+}
+
+/* Pushes an event as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
+ * fields, or a key that is not a string: convert it whole), -1 = bad event (c->why). */
+static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
+    rc_script_evfield_t f[EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc == 1) {
+        push_indexed(c, f, nf, hdr, ev, len, 0);
+    }
+    return rc;
+}
+
+/* A map inside a field a script reads (a row of after, kafka.key) is a proxy too: a column
+ * is converted when the script reads it, and on the way out the columns it did not change
+ * are copied as their bytes (a script that masks one column writes that column only). The
+ * map starts at start (inside end); on success *p is moved past it. Same returns as
+ * push_proxy. */
+static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth,
+                          const uint8_t **p) {
+    rc_script_evfield_t f[EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(start, (size_t)(end - start), f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc == 1) {
+        size_t len = nf ? f[nf - 1].end : hdr;
+        push_indexed(c, f, nf, hdr, start, len, depth);
+        *p = start + len;
+    }
+    return rc;
 }
 
 /* The proxy's state when the table at idx is a proxy, else NULL. */
@@ -616,11 +651,16 @@ static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
     uint8_t tag;
     c->vm->sig.len = 0; /* never inside another conversion */
     lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
-    if (push_value(c, &p, b + e->f[j].end, 1, &tag) != 0) { /* checked as it is converted */
+    c->lazy = true;
+    int rc = push_value(c, &p, b + e->f[j].end, e->depth + 1, &tag);
+    c->lazy = false;
+    if (rc != 0) { /* checked as it is converted */
         char msg[700];
-        snprintf(msg, sizeof(msg), "%s: the event's field %.*s: %s", c->vm->file, (int)e->f[j].kn,
-                 (const char *)b + e->f[j].k, c->why);
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)e->f[j].kn, (const char *)b + e->f[j].k,
+                 c->why);
+        luaL_where(L, 1); /* the script's line that read it */
         lua_pushstring(L, msg);
+        lua_concat(L, 2);
         lua_error(L);
     }
     lua_rawset(L, t);
@@ -831,8 +871,10 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
             mpv_t v;
             rc_script_ev_value(e, j, &v);
             c->pk.callback(c->pk.data, (const char *)b + f->kv, f->v - f->kv);
-            char key[128];
-            snprintf(key, sizeof(key), "%.*s", (int)f->kn, (const char *)b + f->k);
+            char key[128]; /* (for messages; snprintf here was a tenth of a masking event) */
+            size_t kn = f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
+            memcpy(key, b + f->k, kn);
+            key[kn] = '\0';
             rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
         }
         lua_pop(L, 1);
@@ -881,6 +923,10 @@ static bool emit(cx_t *c, batch_t *b, int idx) {
     }
     if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
         return false;
+    }
+    int k = e ? rc_script_ev_field(e, "kafka", 5) : -1;
+    if (k >= 0 && !(e->loaded & (1ULL << k))) { /* kafka went out as it came */
+        return rc_script_ev_check(e, c->why, sizeof(c->why));
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));
