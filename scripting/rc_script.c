@@ -52,12 +52,21 @@ bool rc_script_check_kafka(const uint8_t *kafka, const uint8_t *end, char *why, 
         snprintf(why, why_size, "kafka.topic must be a string");
         return false;
     }
+    /* the events of a batch mostly go to one topic: the last valid name is remembered */
+    static __thread uint32_t valid_len;
+    static __thread char valid[TOPIC_MAX];
+    if (n >= 1 && n == valid_len && memcmp(topic, valid, n) == 0) {
+        return true;
+    }
     bool ok = n >= 1 && n <= TOPIC_MAX;
     for (uint32_t i = 0; ok && i < n; i++) {
         ok = isalnum((unsigned char)topic[i]) || topic[i] == '.' || topic[i] == '_' ||
              topic[i] == '-';
     }
-    if (!ok) {
+    if (ok) {
+        memcpy(valid, topic, n);
+        valid_len = n;
+    } else {
         snprintf(why, why_size,
                  "kafka.topic \"%.*s\" is not a valid Kafka topic name: use 1 to %d characters "
                  "from A-Z a-z 0-9 . _ -",

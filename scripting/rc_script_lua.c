@@ -56,6 +56,8 @@ typedef struct lvm {
     bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
     rc_buf_t sig;       /* signatures of the shapes being converted (a stack: nested ones on top) */
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
+    void **evp;         /* the batch's proxies (batch_t.evp), grown to the largest batch */
+    uint32_t evp_cap;
 } lvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -571,8 +573,8 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
 #define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
 
 /* Pushes a proxy of the map ev[0..len) indexed in f. */
-static void push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
-                         const uint8_t *ev, size_t len, int depth) {
+static evproxy_t *push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
+                               const uint8_t *ev, size_t len, int depth) {
     lua_State *L = c->L;
     lua_createtable(L, 0, 1); /* the hidden key; fields the script loads make it grow */
     evproxy_t *e = lua_newuserdata(L, rc_script_ev_size(nf, len));
@@ -583,16 +585,18 @@ static void push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t nf, uin
     lua_rawset(L, -3);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_evmt);
     lua_setmetatable(L, -2);
+    return e;
 }
 
-/* Pushes an event as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
- * fields, or a key that is not a string: convert it whole), -1 = bad event (c->why). */
-static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
+/* Pushes an event as a proxy (its state in *out): 1 = pushed, 0 = it does not fit one (more
+ * than EV_MAX_FIELDS fields, or a key that is not a string: convert it whole), -1 = bad event
+ * (c->why). */
+static int push_proxy(cx_t *c, const uint8_t *ev, size_t len, evproxy_t **out) {
     rc_script_evfield_t f[EV_MAX_FIELDS];
     uint32_t nf = 0, hdr = 0;
     int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
     if (rc == 1) {
-        push_indexed(c, f, nf, hdr, ev, len, 0);
+        *out = push_indexed(c, f, nf, hdr, ev, len, 0);
     }
     return rc;
 }
@@ -895,6 +899,7 @@ typedef struct batch {
     rc_script_result_t *res;
     rc_buf_t *errs;
     bool nomem;
+    evproxy_t **evp; /* evp[i]: the state of event i's proxy (NULL: converted whole) */
 } batch_t;
 
 static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const char *msg) {
@@ -908,15 +913,16 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
-/* Packs the event at idx and checks it; false with c->why on failure. */
-static bool emit(cx_t *c, batch_t *b, int idx) {
+/* Packs the event at idx and checks it; false with c->why on failure. known: the state of
+ * the proxy at idx when the caller knows it (the batch's own event), else NULL. */
+static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
     size_t start = b->out->size;
     if (lua_type(c->L, idx) != LUA_TTABLE) {
         snprintf(c->why, sizeof(c->why), "a list element is a %s, not an event",
                  luaL_typename(c->L, idx));
         return false;
     }
-    evproxy_t *e = proxy_of(c->L, idx);
+    evproxy_t *e = known ? known : proxy_of(c->L, idx);
     if (e && e->loaded == 0 && !e->extra && lua_objlen(c->L, idx) == 0) { /* untouched */
         c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
         return rc_script_ev_check(e, c->why, sizeof(c->why));
@@ -962,7 +968,8 @@ static int batch_main(lua_State *L) {
         }
         const uint8_t *p = b->ev[i].p;
         uint8_t tag = TAG_MAP;
-        int prc = push_proxy(&c, p, b->ev[i].len);
+        b->evp[i] = NULL;
+        int prc = push_proxy(&c, p, b->ev[i].len, &b->evp[i]);
         if (prc == 0) { /* does not fit a proxy: converted whole */
             prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
         } else if (prc == 1) {
@@ -1029,7 +1036,7 @@ static int batch_main(lua_State *L) {
         bool ok = true;
         r->status = RC_SCRIPT_SENT;
         if (lua_isnil(L, 6) || lua_rawequal(L, 6, 8) || lua_rawequal(L, 6, 7)) {
-            ok = emit(&c, b, 7);
+            ok = emit(&c, b, 7, b->evp[i]);
             r->n_out = 1;
         } else if (lua_rawequal(L, 6, 9)) {
             r->status = RC_SCRIPT_DROPPED;
@@ -1043,13 +1050,13 @@ static int batch_main(lua_State *L) {
                 lua_pop(L, 1);
             }
             if (single) {
-                ok = emit(&c, b, 6);
+                ok = emit(&c, b, 6, NULL);
                 r->n_out = 1;
             } else {
                 int k = (int)lua_objlen(L, 6);
                 for (int j = 1; j <= k && ok; j++) {
                     lua_rawgeti(L, 6, j);
-                    ok = emit(&c, b, lua_gettop(L));
+                    ok = emit(&c, b, lua_gettop(L), NULL);
                     lua_pop(L, 1);
                 }
                 r->n_out = (uint32_t)k;
@@ -1081,7 +1088,15 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
                                     msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
                                     char *errstr, size_t errstr_size) {
     lvm_t *vm = opaque;
-    batch_t b = {vm, ev, run, n, out, res, errs, false};
+    if (n > vm->evp_cap) {
+        void **evp = realloc(vm->evp, n * sizeof(*evp));
+        if (!evp) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
+        }
+        vm->evp = evp;
+        vm->evp_cap = n;
+    }
+    batch_t b = {vm, ev, run, n, out, res, errs, false, (evproxy_t **)vm->evp};
     int rc = lua_cpcall(vm->L, batch_main, &b);
     vm->deadline_ns = 0;
     vm->mem_capped = false;
@@ -1330,6 +1345,7 @@ static void lua_vm_destroy(void *opaque) {
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);
+    free(vm->evp);
     free(vm->file);
     free(vm);
 }
