@@ -323,6 +323,13 @@ static const agree_case_t agree_cases[] = {
      "}",
      {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
      2},
+    /* the JS engine lists an object's keys with the original Object.keys */
+    {"a script that replaces Object.keys",
+     "function transform(e) e.after[1].email = 'x'; e.kafka.headers.h = 'y' end",
+     "Object.keys = function () { return ['after']; };\n"
+     "function transform(e) { e.after[0].email = 'x'; e.kafka.headers.h = 'y'; }",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"empty list drops",
      "function transform(e) return {} end",
      "function transform(e) { return []; }",
