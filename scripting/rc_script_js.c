@@ -44,9 +44,10 @@ typedef struct jvm {
     bool mem_capped;                   /* the cap applies: only while the user's script runs */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
-    rc_buf_t sig;      /* signatures of the maps being converted (a stack: nested ones on top) */
-    unsigned n_shapes; /* entries in the shape cache (stash "shapes") */
-    void *keys;        /* the original Object.keys (stash "keys") */
+    rc_buf_t sig;        /* signatures of the maps being converted (a stack: nested ones on top) */
+    unsigned n_shapes;   /* entries in the shape cache (stash "shapes") */
+    void *keys;          /* the original Object.keys (stash "keys") */
+    void *evget, *evset; /* the accessors of lazy fields (stash "evget", "evset") */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -57,6 +58,7 @@ typedef struct cx {
     duk_idx_t cont, drop; /* stack indices of ACTION_CONT and ACTION_DROP */
     msgpack_packer pk;
     const void *whole; /* the rc_script_ev_t pack_event last copied whole */
+    bool lazy;         /* maps become objects with lazy fields (what a script reads of an event) */
     char why[512];
 } cx_t;
 
@@ -130,8 +132,11 @@ static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *
     vm->n_shapes++;
 }
 
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out);
+
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     duk_context *ctx = c->ctx;
+    const uint8_t *start = *p;
     mpv_t v;
     if (rc_script_mp_next(p, end, &v) != RC_OK) {
         snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
@@ -187,6 +192,17 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     }
     bool map = v.kind == MPV_MAP;
     duk_require_stack(ctx, 8);
+    if (map && c->lazy) { /* see "events with lazy fields" */
+        size_t len;
+        int prc = push_event(c, start, end, depth, &len);
+        if (prc < 0) {
+            return -1;
+        }
+        if (prc == 1) {
+            *p = start + len;
+            return 0;
+        }
+    }
     uint8_t small[64], *tags = small;
     if (v.n > sizeof(small)) {
         tags = duk_push_fixed_buffer(ctx, v.n); /* scratch, removed below */
@@ -441,7 +457,8 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
     c.vm->sig.len = 0; /* never inside another conversion */
     const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
-    if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2; checked as converted */
+    c.lazy = true;
+    if (push_value(&c, &p, b + e->f[j].end, e->depth + 1, &tag) != 0) { /* 2; checked */
         char msg[700];
         snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
         return throw_at_caller(ctx, msg);
@@ -474,18 +491,21 @@ static duk_ret_t js_ev_set(duk_context *ctx) {
 
 /* Pushes an event with lazy fields (getter and setter at get, get + 1): 1 = pushed, 0 = it
  * does not fit (convert it whole), -1 = bad event (c->why). */
-static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
     duk_context *ctx = c->ctx;
     rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
     uint32_t nf = 0, hdr = 0;
-    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    int rc = rc_script_ev_index(ev, (size_t)(end - ev), f, &nf, &hdr, c->why, sizeof(c->why));
     if (rc != 1) {
         return rc;
     }
+    size_t len = nf ? f[nf - 1].end : hdr;
+    *len_out = len;
     duk_require_stack(ctx, 8);
     duk_idx_t t = duk_push_object(ctx);
     rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
+    e->depth = (uint8_t)depth;
     duk_put_prop_string(ctx, t, EV_KEY);
     const uint8_t *b = rc_script_ev_bytes(e);
     for (uint32_t j = 0; j < nf; j++) {
@@ -493,9 +513,9 @@ static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
         uint8_t first = b[f[j].v];
         bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
                          first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
-        if (container) {
-            duk_dup(ctx, get);
-            duk_dup(ctx, get + 1);
+        if (container || depth > 0) {                    /* a row's columns are read one by one */
+            duk_push_heapptr(ctx, c->vm->evget);
+            duk_push_heapptr(ctx, c->vm->evset);
             duk_def_prop(ctx, t,
                          DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
                              DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
@@ -503,7 +523,7 @@ static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
         }
         const uint8_t *p = b + f[j].v;
         uint8_t tag;
-        if (push_value(c, &p, b + f[j].end, 1, &tag) != 0) {
+        if (push_value(c, &p, b + f[j].end, depth + 1, &tag) != 0) {
             return -1;
         }
         duk_put_prop(ctx, t);
@@ -724,22 +744,21 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_push_array(ctx);
     duk_push_array(ctx);
     duk_push_array(ctx);
-    push_stash(ctx, "evget"); /* 5, 6: the accessors of lazy fields */
-    push_stash(ctx, "evset");
     for (uint32_t i = 0; i < b->n; i++) {
         if (!b->run[i]) {
             continue;
         }
         const uint8_t *p = b->ev[i].p;
         uint8_t tag = TAG_MAP;
-        int prc = push_event(&c, p, b->ev[i].len, 5);
+        size_t len;
+        int prc = push_event(&c, p, p + b->ev[i].len, 0, &len);
         if (prc == 0) { /* does not fit lazy fields: converted whole */
             prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
         } else if (prc == 1) {
             prc = 0;
         }
         if (prc != 0 || tag != TAG_MAP) {
-            duk_set_top(ctx, 7);
+            duk_set_top(ctx, 5);
             duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
             duk_put_prop_index(ctx, 4, i);
             continue;
@@ -1140,8 +1159,10 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_object(ctx); /* the shape cache: signature -> shape */
     duk_put_prop_string(ctx, 0, "shapes");
     duk_push_c_function(ctx, js_ev_get, 1); /* the key (duktape's extra argument) */
+    vm->evget = duk_get_heapptr(ctx, -1);   /* reachable from the stash for the heap's life */
     duk_put_prop_string(ctx, 0, "evget");
     duk_push_c_function(ctx, js_ev_set, 2); /* the value, the key */
+    vm->evset = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "evset");
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {

@@ -387,6 +387,15 @@ static void test_events_load_lazily_and_stay_whole(void **state) {
         "function transform(e) if e.action ~= 'insert' or e.schema ~= 'shop' then error('x') end "
         "end",
         "function transform(e) e.table = 'orders'; e.after[1].id = 7 end",
+        /* a row is a proxy like its event */
+        "function transform(e)\n"
+        "  local r = e.after[1]\n"
+        "  assert(rawget(r, 'id') == 7 and r.email == 'ann@example.com' and r.null == null)\n"
+        "  local ks = {} for k in pairs(r) do ks[#ks + 1] = k end\n"
+        "  assert(#ks == 26, #ks) -- (pairs has no order in Lua)\n"
+        "  assert(getmetatable(r) == false and #r == 0 and r.nested.list[1] ~= nil)\n"
+        "  r.email = r.email\n"
+        "end",
     };
     static const char *const js_readers[] = {
         "function transform(e) {\n"
@@ -397,6 +406,15 @@ static void test_events_load_lazily_and_stay_whole(void **state) {
         "}",
         "function transform(e) { if (e.action !== 'insert') throw new Error('x'); }",
         "function transform(e) { e.table = 'orders'; e.after[0].id = 7; e.kafka = e.kafka; }",
+        /* a row has lazy fields like its event */
+        "function transform(e) {\n"
+        "  var r = e.after[0], ks = Object.keys(r);\n"
+        "  if (ks.length !== 26 || ks[0] !== 'id' || ks[25] !== 'nested') throw new Error(ks);\n"
+        "  if (JSON.parse(JSON.stringify(r)).email !== 'ann@example.com') throw 1;\n"
+        "  if (!('value' in Object.getOwnPropertyDescriptor(r, 'status'))) throw 2;\n"
+        "  if (r.id !== 7 || r['null'] !== null || !('u64max' in r)) throw 3;\n"
+        "  r.email = r.email;\n"
+        "}",
     };
     mp_t a, b;
     mp_init(&a);
@@ -683,9 +701,9 @@ static void test_one_failing_event_leaves_the_batch_running(void **state) {
 }
 
 /* A value the engines cannot represent (an ext type below 0) is checked when a script reads
- * it: reading it fails the event at the script's line with the field's name (Lua converts a
- * row's columns one by one, duktape the whole row), and an event whose script does not read
- * it goes out with the bytes it came with, as an event no script runs on. */
+ * it: reading it fails the event at the script's line with the column's name (both engines
+ * convert a row's columns one by one), and an event whose script does not read it goes out
+ * with the bytes it came with, as an event no script runs on. */
 static void test_bad_values_fail_the_event_that_reads_them(void **state) {
     (void)state;
     mp_t in;
@@ -707,7 +725,7 @@ static void test_bad_values_fail_the_event_that_reads_them(void **state) {
     };
     static const char *const want[2] = {
         "t.lua:2: field x: ext type -3 is not supported",
-        "t.js:2: Error: field after: ext type -3 is not supported",
+        "t.js:2: Error: field x: ext type -3 is not supported",
     };
     for (int en = 0; en < 2; en++) {
         run_t r;
