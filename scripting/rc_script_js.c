@@ -423,7 +423,9 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
  * (rc_script_ev_t) stay under a hidden symbol, so on the way out a field never read, or
  * holding the value it came with, is written as its input bytes, and an event the script
  * did not change is copied whole. Enumeration, JSON.stringify, `in` and delete see ordinary
- * enumerable, configurable properties. */
+ * enumerable, configurable properties. A map inside a field read (a row of after, kafka.key)
+ * is such an object too, with every field an accessor: a script that masks one column
+ * converts and writes that column only. */
 
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {

@@ -565,7 +565,9 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
  * written back as the bytes it came with, as is a loaded field that still holds the value
  * it came with; an event the script did not touch at all is sent as its input bytes. Only
  * the fields a script reads pay for their conversion (e.after for a masking script, none
- * for a routing one that reads e.table). The event's bytes are copied into a userdata that
+ * for a routing one that reads e.table). A map inside a field read (a row of e.after,
+ * kafka.key) is a proxy too (push_map_proxy), so a script that masks one column converts
+ * and writes that column, and the row's other columns go out as their bytes. The event's bytes are copied into a userdata that
  * the table holds under a key no script can make, so an event kept past its batch stays
  * whole; next, pairs, rawget, rawset and table.foreach load every field first and never
  * show that key. */
