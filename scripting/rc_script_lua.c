@@ -854,8 +854,11 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         }
         count += (uint32_t)ne;
     }
+    /* bytes written as they came are gathered into runs [from, to) of the input: one write
+     * per run rather than one per field */
+    uint32_t from = 0, to = 0;
     if (count == e->nf) {
-        c->pk.callback(c->pk.data, (const char *)b, e->hdr);
+        to = e->hdr;
     } else {
         msgpack_pack_map(&c->pk, count);
     }
@@ -865,25 +868,40 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         if (gone & (1ULL << j)) {
             continue;
         }
-        if (!(e->loaded & (1ULL << j))) {
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+        bool same = !(e->loaded & (1ULL << j));
+        if (!same) {
+            lua_pushlstring(L, (const char *)b + f->k, f->kn);
+            lua_rawget(L, t);
+            same = same_as_field(L, -1, e, j);
+            if (same) {
+                lua_pop(L, 1);
+            }
+        }
+        /* the key is written as it came either way */
+        uint32_t upto = same ? f->end : f->v;
+        if (to != f->kv) {
+            if (to > from) {
+                c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+            }
+            from = f->kv;
+        }
+        to = upto;
+        if (same) {
             continue;
         }
-        lua_pushlstring(L, (const char *)b + f->k, f->kn);
-        lua_rawget(L, t);
-        if (same_as_field(L, -1, e, j)) {
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
-        } else {
-            mpv_t v;
-            rc_script_ev_value(e, j, &v);
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->v - f->kv);
-            char key[128]; /* (for messages; snprintf here was a tenth of a masking event) */
-            size_t kn = f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
-            memcpy(key, b + f->k, kn);
-            key[kn] = '\0';
-            rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
-        }
+        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+        from = to = f->end;
+        mpv_t v;
+        rc_script_ev_value(e, j, &v);
+        char key[128]; /* (for messages; snprintf here was a tenth of a masking event) */
+        size_t kn = f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
+        memcpy(key, b + f->k, kn);
+        key[kn] = '\0';
+        rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
         lua_pop(L, 1);
+    }
+    if (rc == 0 && to > from) {
+        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
     }
     rc = rc == 0 ? pack_extras(c, t, extras, ne, depth) : rc;
     lua_settop(L, base);
