@@ -839,10 +839,32 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
 
 /* ---- lazy events ---- */
 
+/* Per type byte: the bytes that follow it when the type byte alone gives their number, or
+ * SK_VAR (a length or a count follows: str8/16/32, bin, ext8/16/32, array/map 16/32 and the
+ * fix containers) or SK_BAD (0xc1, never used). */
+#define SK_VAR  0xfe
+#define SK_BAD  0xff
+#define SK16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+/* clang-format off */
+static const uint8_t sk_fixed[256] = {
+    SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), /* fixint */
+    SK16(SK_VAR), SK16(SK_VAR),                                             /* fixmap, fixarray */
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31,                             /* fixstr */
+    0, SK_BAD, 0, 0,                                        /* nil, (unused), false, true */
+    SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR,         /* bin8/16/32, ext8/16/32 */
+    4, 8, 1, 2, 4, 8, 1, 2, 4, 8,                           /* float32/64, uint8..64, int8..64 */
+    2, 3, 5, 9, 17,                                         /* fixext1..16 (with the type) */
+    SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, /* str8/16/32, array/map 16/32 */
+    SK16(0), SK16(0),                                       /* negative fixint */
+};
+/* clang-format on */
+
 /* Skips one msgpack value: the end of it, or NULL when the bytes are not valid msgpack. A
  * count of the values still to skip replaces recursion: a map adds its keys and values, an
- * array its elements. (It checks no more than the structure: what a script reads is checked
- * by the conversion that reads it.) */
+ * array its elements; a value whose size its type byte gives costs one table look-up. (It
+ * checks no more than the structure: what a script reads is checked by the conversion that
+ * reads it.) */
 static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end) {
     uint64_t left = 1;
     while (left > 0) {
@@ -851,97 +873,60 @@ static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end) {
         }
         uint8_t c = *p++;
         left--;
-        if (c <= 0x7f || c >= 0xe0) {
-            continue;
-        }
-        if (c <= 0x8f) {
-            left += 2u * (c & 0x0fu);
-            continue;
-        }
-        if (c <= 0x9f) {
-            left += c & 0x0fu;
-            continue;
-        }
-        uint64_t body;
-        if (c <= 0xbf) {
-            body = c & 0x1fu;
-        } else {
-            int lenbytes = 0, extra = 0;
-            body = 0;
-            switch (c) {
-            case 0xc0:
-            case 0xc2:
-            case 0xc3:
-                continue;
-            case 0xc4:
-            case 0xc5:
-            case 0xc6:
-                lenbytes = 1 << (c - 0xc4);
-                break;
-            case 0xc7:
-            case 0xc8:
-            case 0xc9:
-                lenbytes = 1 << (c - 0xc7);
-                extra = 1; /* the ext type */
-                break;
-            case 0xca:
-                body = 4;
-                break;
-            case 0xcb:
-                body = 8;
-                break;
-            case 0xcc:
-            case 0xcd:
-            case 0xce:
-            case 0xcf:
-                body = (uint64_t)1 << (c - 0xcc);
-                break;
-            case 0xd0:
-            case 0xd1:
-            case 0xd2:
-            case 0xd3:
-                body = (uint64_t)1 << (c - 0xd0);
-                break;
-            case 0xd4:
-            case 0xd5:
-            case 0xd6:
-            case 0xd7:
-            case 0xd8:
-                body = ((uint64_t)1 << (c - 0xd4)) + 1;
-                break;
-            case 0xd9:
-            case 0xda:
-            case 0xdb:
-                lenbytes = 1 << (c - 0xd9);
-                break;
-            case 0xdc:
-            case 0xdd:
-            case 0xde:
-            case 0xdf: {
-                int nb = (c & 1) ? 4 : 2;
-                if (end - p < nb) {
-                    return NULL;
-                }
-                uint64_t n = be(p, nb);
-                p += nb;
-                left += c >= 0xde ? 2 * n : n;
-                continue;
-            }
-            default:
+        uint8_t fixed = sk_fixed[c];
+        if (fixed < SK_VAR) {
+            if ((size_t)(end - p) < fixed) {
                 return NULL;
             }
-            if (lenbytes) {
-                if (end - p < lenbytes) {
-                    return NULL;
-                }
-                body = be(p, lenbytes) + (uint64_t)extra;
-                p += lenbytes;
-            }
+            p += fixed;
+            continue;
         }
-        if ((uint64_t)(end - p) < body) {
+        if (fixed == SK_BAD) {
             return NULL;
         }
-        p += body;
+        if (c <= 0x9f) {
+            left += c <= 0x8f ? 2u * (c & 0x0fu) : (c & 0x0fu);
+            continue;
+        }
+        int nb;
+        uint64_t extra = 0;
+        bool count = false, map = false;
+        switch (c) {
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+            nb = 1 << (c - 0xc4);
+            break;
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+            nb = 1 << (c - 0xc7);
+            extra = 1; /* the ext type */
+            break;
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+            nb = 1 << (c - 0xd9);
+            break;
+        default: /* 0xdc..0xdf */
+            nb = (c & 1) ? 4 : 2;
+            count = true;
+            map = c >= 0xde;
+            break;
+        }
+        if (end - p < nb) {
+            return NULL;
+        }
+        uint64_t n = be(p, nb);
+        p += nb;
+        if (count) {
+            left += map ? 2 * n : n;
+            continue;
+        }
+        if ((uint64_t)(end - p) < n + extra) {
+            return NULL;
+        }
+        p += n + extra;
     }
     return p;
 }

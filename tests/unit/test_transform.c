@@ -747,6 +747,57 @@ static void test_bad_values_fail_the_event_that_reads_them(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* The lazy index skips each field's value by its bytes: every value type, containers of
+ * every width, and a cut anywhere in the event (an event that is not valid msgpack) is
+ * refused without reading past it (ASan watches the reads). */
+static void test_event_index_skips_every_type_and_refuses_cuts(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", true);
+    size_t base = in.sb.size;
+    /* the same event again with wide containers and long strings in its row */
+    msgpack_pack_map(&in.pk, 4);
+    s(&in, "kafka"), msgpack_pack_map(&in.pk, 1), s(&in, "topic"), s(&in, "t");
+    s(&in, "a16"), msgpack_pack_array(&in.pk, 20);
+    for (int i = 0; i < 20; i++) {
+        msgpack_pack_int64(&in.pk, -100000 * i);
+    }
+    s(&in, "m16"), msgpack_pack_map(&in.pk, 17);
+    for (int i = 0; i < 17; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        s(&in, k), msgpack_pack_bin_with_body(&in.pk, "\x01\x02", 2);
+    }
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    s(&in, "str16"), msgpack_pack_str_with_body(&in.pk, big, sizeof(big));
+    struct {
+        size_t off, len;
+        uint32_t nf;
+    } evs[2] = {{0, base, 7}, {base, in.sb.size - base, 4}};
+    for (int k = 0; k < 2; k++) {
+        rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
+        uint32_t nf = 0, hdr = 0;
+        char why[128];
+        const uint8_t *ev = (const uint8_t *)in.sb.data + evs[k].off;
+        assert_int_equal(rc_script_ev_index(ev, evs[k].len, f, &nf, &hdr, why, sizeof(why)), 1);
+        assert_int_equal(nf, evs[k].nf);
+        assert_int_equal(f[nf - 1].end, evs[k].len);
+        for (size_t cut = 1; cut < evs[k].len; cut++) {
+            uint8_t *copy = malloc(cut); /* exactly cut bytes: a read past them is caught */
+            memcpy(copy, ev, cut);
+            int rc = rc_script_ev_index(copy, cut, f, &nf, &hdr, why, sizeof(why));
+            if (rc != -1) {
+                fail_msg("event %d cut at %zu of %zu: %d", k, cut, evs[k].len, rc);
+            }
+            assert_string_equal(why, "the event is not valid msgpack");
+            free(copy);
+        }
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want);
 
 /* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the JIT
@@ -1625,6 +1676,7 @@ int main(void) {
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
         cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
+        cmocka_unit_test(test_event_index_skips_every_type_and_refuses_cuts),
         cmocka_unit_test(test_load_errors_report_file_line_and_hint),
         cmocka_unit_test(test_time_budget_stops_endless_loops_in_both_engines),
         cmocka_unit_test(test_js_rewrite_keeps_semantics_and_lines),
