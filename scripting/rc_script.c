@@ -52,12 +52,21 @@ bool rc_script_check_kafka(const uint8_t *kafka, const uint8_t *end, char *why, 
         snprintf(why, why_size, "kafka.topic must be a string");
         return false;
     }
+    /* the events of a batch mostly go to one topic: the last valid name is remembered */
+    static __thread uint32_t valid_len;
+    static __thread char valid[TOPIC_MAX];
+    if (n >= 1 && n == valid_len && memcmp(topic, valid, n) == 0) {
+        return true;
+    }
     bool ok = n >= 1 && n <= TOPIC_MAX;
     for (uint32_t i = 0; ok && i < n; i++) {
         ok = isalnum((unsigned char)topic[i]) || topic[i] == '.' || topic[i] == '_' ||
              topic[i] == '-';
     }
-    if (!ok) {
+    if (ok) {
+        memcpy(valid, topic, n);
+        valid_len = n;
+    } else {
         snprintf(why, why_size,
                  "kafka.topic \"%.*s\" is not a valid Kafka topic name: use 1 to %d characters "
                  "from A-Z a-z 0-9 . _ -",
@@ -830,36 +839,96 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
 
 /* ---- lazy events ---- */
 
-static int ev_check(const uint8_t **p, const uint8_t *end, int depth, bool key, char *why,
-                    size_t why_size) {
-    mpv_t v;
-    if (rc_script_mp_next(p, end, &v) != RC_OK) {
-        snprintf(why, why_size, "the event is not valid msgpack");
-        return -1;
-    }
-    if (key &&
-        (v.kind == MPV_NIL || v.kind == MPV_BOOL || v.kind == MPV_ARRAY || v.kind == MPV_MAP)) {
-        snprintf(why, why_size, "map keys must be strings or numbers");
-        return -1;
-    }
-    if (v.kind == MPV_EXT && v.ext < 0) {
-        snprintf(why, why_size, "ext type %d is not supported", v.ext);
-        return -1;
-    }
-    if (v.kind != MPV_ARRAY && v.kind != MPV_MAP) {
-        return 0;
-    }
-    if (depth >= RC_SCRIPT_MAX_DEPTH) {
-        snprintf(why, why_size, "values nest deeper than %d levels", RC_SCRIPT_MAX_DEPTH);
-        return -1;
-    }
-    for (uint32_t i = 0; i < v.n; i++) {
-        if ((v.kind == MPV_MAP && ev_check(p, end, depth + 1, true, why, why_size) != 0) ||
-            ev_check(p, end, depth + 1, false, why, why_size) != 0) {
-            return -1;
+/* Per type byte: the bytes that follow it when the type byte alone gives their number, or
+ * SK_VAR (a length or a count follows: str8/16/32, bin, ext8/16/32, array/map 16/32 and the
+ * fix containers) or SK_BAD (0xc1, never used). */
+#define SK_VAR  0xfe
+#define SK_BAD  0xff
+#define SK16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+/* clang-format off */
+static const uint8_t sk_fixed[256] = {
+    SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), /* fixint */
+    SK16(SK_VAR), SK16(SK_VAR),                                             /* fixmap, fixarray */
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31,                             /* fixstr */
+    0, SK_BAD, 0, 0,                                        /* nil, (unused), false, true */
+    SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR,         /* bin8/16/32, ext8/16/32 */
+    4, 8, 1, 2, 4, 8, 1, 2, 4, 8,                           /* float32/64, uint8..64, int8..64 */
+    2, 3, 5, 9, 17,                                         /* fixext1..16 (with the type) */
+    SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, /* str8/16/32, array/map 16/32 */
+    SK16(0), SK16(0),                                       /* negative fixint */
+};
+/* clang-format on */
+
+/* Skips one msgpack value: the end of it, or NULL when the bytes are not valid msgpack. A
+ * count of the values still to skip replaces recursion: a map adds its keys and values, an
+ * array its elements; a value whose size its type byte gives costs one table look-up. (It
+ * checks no more than the structure: what a script reads is checked by the conversion that
+ * reads it.) */
+static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end) {
+    uint64_t left = 1;
+    while (left > 0) {
+        if (p >= end) {
+            return NULL;
         }
+        uint8_t c = *p++;
+        left--;
+        uint8_t fixed = sk_fixed[c];
+        if (fixed < SK_VAR) {
+            if ((size_t)(end - p) < fixed) {
+                return NULL;
+            }
+            p += fixed;
+            continue;
+        }
+        if (fixed == SK_BAD) {
+            return NULL;
+        }
+        if (c <= 0x9f) {
+            left += c <= 0x8f ? 2u * (c & 0x0fu) : (c & 0x0fu);
+            continue;
+        }
+        int nb;
+        uint64_t extra = 0;
+        bool count = false, map = false;
+        switch (c) {
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+            nb = 1 << (c - 0xc4);
+            break;
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+            nb = 1 << (c - 0xc7);
+            extra = 1; /* the ext type */
+            break;
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+            nb = 1 << (c - 0xd9);
+            break;
+        default: /* 0xdc..0xdf */
+            nb = (c & 1) ? 4 : 2;
+            count = true;
+            map = c >= 0xde;
+            break;
+        }
+        if (end - p < nb) {
+            return NULL;
+        }
+        uint64_t n = be(p, nb);
+        p += nb;
+        if (count) {
+            left += map ? 2 * n : n;
+            continue;
+        }
+        if ((uint64_t)(end - p) < n + extra) {
+            return NULL;
+        }
+        p += n + extra;
     }
-    return 0;
+    return p;
 }
 
 int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, uint32_t *nf,
@@ -877,15 +946,19 @@ int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, ui
     for (uint32_t j = 0; j < m.n; j++) {
         const uint8_t *kv = p;
         mpv_t k;
-        if (rc_script_mp_next(&p, end, &k) != RC_OK) {
+        if (p < end && (*p & 0xe0) == 0xa0 && (size_t)(end - p - 1) >= (size_t)(*p & 0x1f)) {
+            k.s = (const char *)p + 1; /* a fixstr, as field names are */
+            k.n = *p & 0x1f;
+            p += 1 + k.n;
+        } else if (rc_script_mp_next(&p, end, &k) != RC_OK) {
             snprintf(why, why_size, "the event is not valid msgpack");
             return -1;
-        }
-        if (k.kind != MPV_STR) {
+        } else if (k.kind != MPV_STR) {
             return 0;
         }
         const uint8_t *v = p;
-        if (ev_check(&p, end, 1, false, why, why_size) != 0) {
+        if (!(p = skip_value(p, end))) {
+            snprintf(why, why_size, "the event is not valid msgpack");
             return -1;
         }
         f[j] = (rc_script_evfield_t){(uint32_t)((const uint8_t *)k.s - ev), k.n,
@@ -899,6 +972,7 @@ void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t
                        const uint8_t *ev, size_t len) {
     e->loaded = 0;
     e->extra = false;
+    e->depth = 0;
     e->nf = nf;
     e->len = (uint32_t)len;
     e->hdr = hdr;

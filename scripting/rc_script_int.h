@@ -122,6 +122,7 @@ typedef struct rc_script_evfield {
 typedef struct rc_script_ev {
     uint64_t loaded; /* bit j: field j was loaded or assigned: the engine's value is the truth */
     bool extra;      /* (Lua) a key that is not a field was assigned */
+    uint8_t depth;   /* (Lua) how deep the map sits in its event (0: the event itself) */
     uint32_t nf, len;
     uint32_t hdr; /* bytes of the map's header */
     rc_script_evfield_t f[];
@@ -136,10 +137,13 @@ static inline size_t rc_script_ev_size(uint32_t nf, size_t len) {
     return sizeof(rc_script_ev_t) + nf * sizeof(rc_script_evfield_t) + len;
 }
 
-/* Indexes the event ev[0..len) into f (RC_SCRIPT_EV_MAX_FIELDS entries), *nf and *hdr, and
- * checks every value the way the conversions would (valid msgpack, ext types >= 0, nesting,
- * map keys). Returns 1, 0 when the event does not fit an index (too many fields, a key that
- * is not a string: convert it whole), -1 when it is bad (a phrase in why). */
+/* Indexes the event ev[0..len) into f (RC_SCRIPT_EV_MAX_FIELDS entries), *nf and *hdr. It
+ * checks only that the fields are valid msgpack: what a script reads is checked by the
+ * conversion that reads it (ext types >= 0, nesting, map keys), which fails that event with
+ * the field's name; a field the script does not read goes out as the bytes it came with, as
+ * an event no script runs on does. Returns 1, 0 when the event does not fit an index (too
+ * many fields, a key that is not a string: convert it whole), -1 when it is bad (a phrase in
+ * why). */
 int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, uint32_t *nf,
                        uint32_t *hdr, char *why, size_t why_size);
 

@@ -44,8 +44,10 @@ typedef struct jvm {
     bool mem_capped;                   /* the cap applies: only while the user's script runs */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
-    rc_buf_t sig;      /* signatures of the maps being converted (a stack: nested ones on top) */
-    unsigned n_shapes; /* entries in the shape cache (stash "shapes") */
+    rc_buf_t sig;        /* signatures of the maps being converted (a stack: nested ones on top) */
+    unsigned n_shapes;   /* entries in the shape cache (stash "shapes") */
+    void *keys;          /* the original Object.keys (stash "keys") */
+    void *evget, *evset; /* the accessors of lazy fields (stash "evget", "evset") */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -56,6 +58,7 @@ typedef struct cx {
     duk_idx_t cont, drop; /* stack indices of ACTION_CONT and ACTION_DROP */
     msgpack_packer pk;
     const void *whole; /* the rc_script_ev_t pack_event last copied whole */
+    bool lazy;         /* maps become objects with lazy fields (what a script reads of an event) */
     char why[512];
 } cx_t;
 
@@ -64,11 +67,11 @@ static const char prelude[] =
     "  function constant(name) {\n"
     "    return Object.freeze({toString: function () { return name; }});\n"
     "  }\n"
-    "  var driver = function (fn, evs, res, errs, start) {\n"
+    "  var driver = function (fn, evs, res, errs, start, budget) {\n"
     "    for (var i = 0; i < evs.length; i++) {\n"
     "      var e = evs[i];\n"
     "      if (e === undefined) continue;\n"
-    "      start();\n"
+    "      if (budget.expired) start();\n"
     "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; "
     "}\n"
     "    }\n"
@@ -129,8 +132,11 @@ static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *
     vm->n_shapes++;
 }
 
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out);
+
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     duk_context *ctx = c->ctx;
+    const uint8_t *start = *p;
     mpv_t v;
     if (rc_script_mp_next(p, end, &v) != RC_OK) {
         snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
@@ -186,6 +192,17 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     }
     bool map = v.kind == MPV_MAP;
     duk_require_stack(ctx, 8);
+    if (map && c->lazy) { /* see "events with lazy fields" */
+        size_t len;
+        int prc = push_event(c, start, end, depth, &len);
+        if (prc < 0) {
+            return -1;
+        }
+        if (prc == 1) {
+            *p = start + len;
+            return 0;
+        }
+    }
     uint8_t small[64], *tags = small;
     if (v.n > sizeof(small)) {
         tags = duk_push_fixed_buffer(ctx, v.n); /* scratch, removed below */
@@ -265,6 +282,19 @@ static uint8_t key_tag(duk_context *ctx, duk_idx_t shape, const char *tags, size
 }
 
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx);
+static duk_ret_t throw_at_caller(duk_context *ctx, const char *msg);
+static void push_stash(duk_context *ctx, const char *key);
+
+/* Pushes the own enumerable keys of the object at idx, in order, as an array: the original
+ * Object.keys (kept in the stash: a script may replace the global) in one native call, where
+ * duk_enum and a duk_next per key cost about twice as much (callgrind). Returns its index. */
+static duk_idx_t push_keys(duk_context *ctx, duk_idx_t idx) {
+    idx = duk_normalize_index(ctx, idx);
+    duk_push_heapptr(ctx, vm_of(ctx)->keys); /* (push_stash costs three lookups) */
+    duk_dup(ctx, idx);
+    duk_call(ctx, 1);
+    return duk_get_top_index(ctx);
+}
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth);
 
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
@@ -301,15 +331,14 @@ static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     }
     /* one enumeration (duktape's enumerators are costly): the entries wait on the stack
      * while they are counted, keys and values in turn */
-    duk_idx_t e = duk_get_top(ctx);
-    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    duk_idx_t e = push_keys(ctx, idx);
     duk_idx_t first = e + 1;
     size_t count = 0;
-    for (;;) {
+    for (duk_uarridx_t i = 0, nk = (duk_uarridx_t)duk_get_length(ctx, e); i < nk; i++) {
         duk_require_stack(ctx, 3);
-        if (!duk_next(ctx, e, 1)) {
-            break;
-        }
+        duk_get_prop_index(ctx, e, i);
+        duk_dup_top(ctx);
+        duk_get_prop(ctx, idx);
         if (duk_is_undefined(ctx, -1)) {
             duk_pop_2(ctx);
             continue;
@@ -394,7 +423,9 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
  * (rc_script_ev_t) stay under a hidden symbol, so on the way out a field never read, or
  * holding the value it came with, is written as its input bytes, and an event the script
  * did not change is copied whole. Enumeration, JSON.stringify, `in` and delete see ordinary
- * enumerable, configurable properties. */
+ * enumerable, configurable properties. A map inside a field read (a row of after, kafka.key)
+ * is such an object too, with every field an accessor: a script that masks one column
+ * converts and writes that column only. */
 
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
@@ -428,8 +459,11 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
     c.vm->sig.len = 0; /* never inside another conversion */
     const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
-    if (push_value(&c, &p, b + e->f[j].end, 1, &tag) != 0) { /* 2 */
-        return duk_error(ctx, DUK_ERR_ERROR, "%s", c.why);   /* checked when it came */
+    c.lazy = true;
+    if (push_value(&c, &p, b + e->f[j].end, e->depth + 1, &tag) != 0) { /* 2; checked */
+        char msg[700];
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
+        return throw_at_caller(ctx, msg);
     }
     e->loaded |= 1ULL << j;
     duk_dup(ctx, 0);
@@ -459,18 +493,21 @@ static duk_ret_t js_ev_set(duk_context *ctx) {
 
 /* Pushes an event with lazy fields (getter and setter at get, get + 1): 1 = pushed, 0 = it
  * does not fit (convert it whole), -1 = bad event (c->why). */
-static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
     duk_context *ctx = c->ctx;
     rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
     uint32_t nf = 0, hdr = 0;
-    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    int rc = rc_script_ev_index(ev, (size_t)(end - ev), f, &nf, &hdr, c->why, sizeof(c->why));
     if (rc != 1) {
         return rc;
     }
+    size_t len = nf ? f[nf - 1].end : hdr;
+    *len_out = len;
     duk_require_stack(ctx, 8);
     duk_idx_t t = duk_push_object(ctx);
     rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
+    e->depth = (uint8_t)depth;
     duk_put_prop_string(ctx, t, EV_KEY);
     const uint8_t *b = rc_script_ev_bytes(e);
     for (uint32_t j = 0; j < nf; j++) {
@@ -478,9 +515,9 @@ static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
         uint8_t first = b[f[j].v];
         bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
                          first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
-        if (container) {
-            duk_dup(ctx, get);
-            duk_dup(ctx, get + 1);
+        if (container || depth > 0) {                    /* a row's columns are read one by one */
+            duk_push_heapptr(ctx, c->vm->evget);
+            duk_push_heapptr(ctx, c->vm->evset);
             duk_def_prop(ctx, t,
                          DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
                              DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
@@ -488,7 +525,7 @@ static int push_event(cx_t *c, const uint8_t *ev, size_t len, duk_idx_t get) {
         }
         const uint8_t *p = b + f[j].v;
         uint8_t tag;
-        if (push_value(c, &p, b + f[j].end, 1, &tag) != 0) {
+        if (push_value(c, &p, b + f[j].end, depth + 1, &tag) != 0) {
             return -1;
         }
         duk_put_prop(ctx, t);
@@ -533,15 +570,12 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
     const uint8_t *b = rc_script_ev_bytes(e);
     duk_require_stack(ctx, 10);
-    duk_idx_t base = duk_get_top(ctx);
-    duk_enum(ctx, idx, DUK_ENUM_OWN_PROPERTIES_ONLY);
+    duk_idx_t base = push_keys(ctx, idx);
     uint32_t count = 0;
     bool same = true;
-    for (;;) {
+    for (duk_uarridx_t i = 0, nk = (duk_uarridx_t)duk_get_length(ctx, base); i < nk; i++) {
         duk_require_stack(ctx, 4);
-        if (!duk_next(ctx, base, 0)) {
-            break;
-        }
+        duk_get_prop_index(ctx, base, i);
         duk_size_t n;
         const char *k = duk_get_lstring(ctx, -1, &n);
         int j = rc_script_ev_field(e, k, n);
@@ -712,22 +746,21 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_push_array(ctx);
     duk_push_array(ctx);
     duk_push_array(ctx);
-    push_stash(ctx, "evget"); /* 5, 6: the accessors of lazy fields */
-    push_stash(ctx, "evset");
     for (uint32_t i = 0; i < b->n; i++) {
         if (!b->run[i]) {
             continue;
         }
         const uint8_t *p = b->ev[i].p;
         uint8_t tag = TAG_MAP;
-        int prc = push_event(&c, p, b->ev[i].len, 5);
+        size_t len;
+        int prc = push_event(&c, p, p + b->ev[i].len, 0, &len);
         if (prc == 0) { /* does not fit lazy fields: converted whole */
             prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
         } else if (prc == 1) {
             prc = 0;
         }
         if (prc != 0 || tag != TAG_MAP) {
-            duk_set_top(ctx, 7);
+            duk_set_top(ctx, 5);
             duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
             duk_put_prop_index(ctx, 4, i);
             continue;
@@ -743,14 +776,17 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     duk_dup(ctx, 3);
     duk_dup(ctx, 4);
     push_stash(ctx, "start");
+    push_stash(ctx, "budget");
     vm->ticks = 0;
     vm->expired = false;
     vm->deadline_ns = vm->budget_ms ? mono_ns() + (int64_t)vm->budget_ms * 1000000LL : 0;
     vm->mem_capped = vm->mem_limit > 0; /* the cap binds the script, not the conversions */
-    duk_call(ctx, 5);
+    duk_call(ctx, 6);
     vm->mem_capped = false;
     vm->deadline_ns = 0;
     duk_set_top(ctx, 5);
+    /* errs holds an entry for each failed event: mostly none */
+    duk_uarridx_t n_errs = (duk_uarridx_t)duk_get_length(ctx, 4);
 
     for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
         rc_script_result_t *r = &b->res[i];
@@ -765,7 +801,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         }
         duk_set_top(ctx, 5);
         char msg[1200];
-        if (duk_has_prop_index(ctx, 4, i)) {
+        if (i < n_errs && duk_has_prop_index(ctx, 4, i)) {
             duk_get_prop_index(ctx, 4, i);
             format_error(ctx, -1, vm->file, msg, sizeof(msg));
             if (vm->mem_limit && is_out_of_memory(msg)) {
@@ -934,12 +970,23 @@ static jvm_t *vm_of(duk_context *ctx) {
     return mf.udata;
 }
 
+/* Sets budget.expired (stash "budget"), which the driver reads before each event. */
+static void set_expired_flag(duk_context *ctx, bool on) {
+    push_stash(ctx, "budget");
+    duk_push_boolean(ctx, on);
+    duk_put_prop_string(ctx, -2, "expired");
+    duk_pop(ctx);
+}
+
 /* __rowcast_tick(): called by the rewritten script in every loop and function. */
 static duk_ret_t js_tick(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     if (vm->deadline_ns != 0 &&
         (vm->expired || ((++vm->ticks & 1023) == 0 && mono_ns() >= vm->deadline_ns))) {
-        vm->expired = true;
+        if (!vm->expired) {
+            vm->expired = true;
+            set_expired_flag(ctx, true);
+        }
         char msg[96];
         snprintf(msg, sizeof(msg), "the time budget of %u ms per batch ran out", vm->budget_ms);
         return throw_at_caller(ctx, msg);
@@ -948,14 +995,14 @@ static duk_ret_t js_tick(duk_context *ctx) {
     return 1;
 }
 
-/* The driver calls this before each event: an event after the one that ran out of time gets
- * a fresh round of checks before the clock is read again. */
+/* The driver calls this before an event when the one before ran out of time (budget.expired:
+ * a property read instead of a native call per event): that event gets a fresh round of
+ * checks before the clock is read again. */
 static duk_ret_t js_event_start(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
-    if (vm->expired) {
-        vm->expired = false;
-        vm->ticks = 0;
-    }
+    vm->expired = false;
+    vm->ticks = 0;
+    set_expired_flag(ctx, false);
     return 0;
 }
 
@@ -1083,8 +1130,17 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_get_global_string(ctx, "Error");
     duk_put_prop_string(ctx, 0, "Error");
+    duk_get_global_string(ctx, "Object");
+    duk_get_prop_string(ctx, -1, "keys");
+    vm->keys = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
+    duk_put_prop_string(ctx, 0, "keys");
+    duk_pop(ctx);
     duk_push_c_function(ctx, js_event_start, 0);
     duk_put_prop_string(ctx, 0, "start");
+    duk_push_object(ctx);
+    duk_push_false(ctx);
+    duk_put_prop_string(ctx, -2, "expired");
+    duk_put_prop_string(ctx, 0, "budget");
     /* the tick cannot be replaced; eval and new Function would compile unchecked code */
     duk_push_global_object(ctx);
     duk_push_string(ctx, RC_SCRIPT_JS_TICK);
@@ -1105,8 +1161,10 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_object(ctx); /* the shape cache: signature -> shape */
     duk_put_prop_string(ctx, 0, "shapes");
     duk_push_c_function(ctx, js_ev_get, 1); /* the key (duktape's extra argument) */
+    vm->evget = duk_get_heapptr(ctx, -1);   /* reachable from the stash for the heap's life */
     duk_put_prop_string(ctx, 0, "evget");
     duk_push_c_function(ctx, js_ev_set, 2); /* the value, the key */
+    vm->evset = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "evset");
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {

@@ -56,6 +56,8 @@ typedef struct lvm {
     bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
     rc_buf_t sig;       /* signatures of the shapes being converted (a stack: nested ones on top) */
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
+    void **evp;         /* the batch's proxies (batch_t.evp), grown to the largest batch */
+    uint32_t evp_cap;
 } lvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -155,6 +157,7 @@ typedef struct cx {
     lvm_t *vm;
     lua_State *L;
     msgpack_packer pk;
+    bool lazy; /* maps become lazy proxies (what a script reads of an event) */
     char why[512];
 } cx_t;
 
@@ -240,8 +243,12 @@ static int set_shape(cx_t *c, int t, const char *sig, size_t sig_len, bool map, 
     return 0;
 }
 
+static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth,
+                          const uint8_t **p);
+
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     lua_State *L = c->L;
+    const uint8_t *start = *p;
     mpv_t v;
     if (rc_script_mp_next(p, end, &v) != RC_OK) {
         snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
@@ -289,6 +296,12 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     }
     bool map = v.kind == MPV_MAP;
     luaL_checkstack(L, 8, "nesting");
+    if (map && c->lazy) {
+        int prc = push_map_proxy(c, start, end, depth, p);
+        if (prc != 0) {
+            return prc < 0 ? -1 : 0;
+        }
+    }
     uint8_t small[64], *tags = small;
     if (v.n > sizeof(small)) {
         tags = lua_newuserdata(L, v.n); /* scratch, collected with the batch */
@@ -552,32 +565,60 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
  * written back as the bytes it came with, as is a loaded field that still holds the value
  * it came with; an event the script did not touch at all is sent as its input bytes. Only
  * the fields a script reads pay for their conversion (e.after for a masking script, none
- * for a routing one that reads e.table). The event's bytes are copied into a userdata that
+ * for a routing one that reads e.table). A map inside a field read (a row of e.after,
+ * kafka.key) is a proxy too (push_map_proxy), so a script that masks one column converts
+ * and writes that column, and the row's other columns go out as their bytes. The event's bytes are copied into a userdata that
  * the table holds under a key no script can make, so an event kept past its batch stays
  * whole; next, pairs, rawget, rawset and table.foreach load every field first and never
  * show that key. */
 
 #define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
 
-/* Pushes an event as a proxy: 1 = pushed, 0 = it does not fit one (more than EV_MAX_FIELDS
- * fields, or a key that is not a string: convert it whole), -1 = bad event (c->why). */
-static int push_proxy(cx_t *c, const uint8_t *ev, size_t len) {
+/* Pushes a proxy of the map ev[0..len) indexed in f. */
+static evproxy_t *push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
+                               const uint8_t *ev, size_t len, int depth) {
     lua_State *L = c->L;
-    rc_script_evfield_t f[EV_MAX_FIELDS];
-    uint32_t nf = 0, hdr = 0;
-    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
-    if (rc != 1) {
-        return rc;
-    }
     lua_createtable(L, 0, 1); /* the hidden key; fields the script loads make it grow */
     evproxy_t *e = lua_newuserdata(L, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
+    e->depth = (uint8_t)depth;
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_insert(L, -2);
     lua_rawset(L, -3);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_evmt);
     lua_setmetatable(L, -2);
-    return 1;
+    return e;
+}
+
+/* Pushes an event as a proxy (its state in *out): 1 = pushed, 0 = it does not fit one (more
+ * than EV_MAX_FIELDS fields, or a key that is not a string: convert it whole), -1 = bad event
+ * (c->why). */
+static int push_proxy(cx_t *c, const uint8_t *ev, size_t len, evproxy_t **out) {
+    rc_script_evfield_t f[EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc == 1) {
+        *out = push_indexed(c, f, nf, hdr, ev, len, 0);
+    }
+    return rc;
+}
+
+/* A map inside a field a script reads (a row of after, kafka.key) is a proxy too: a column
+ * is converted when the script reads it, and on the way out the columns it did not change
+ * are copied as their bytes (a script that masks one column writes that column only). The
+ * map starts at start (inside end); on success *p is moved past it. Same returns as
+ * push_proxy. */
+static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth,
+                          const uint8_t **p) {
+    rc_script_evfield_t f[EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(start, (size_t)(end - start), f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc == 1) {
+        size_t len = nf ? f[nf - 1].end : hdr;
+        push_indexed(c, f, nf, hdr, start, len, depth);
+        *p = start + len;
+    }
+    return rc;
 }
 
 /* The proxy's state when the table at idx is a proxy, else NULL. */
@@ -616,8 +657,17 @@ static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
     uint8_t tag;
     c->vm->sig.len = 0; /* never inside another conversion */
     lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
-    if (push_value(c, &p, b + e->f[j].end, 1, &tag) != 0) {
-        luaL_error(L, "%s", c->why); /* checked when the proxy was made: out of memory */
+    c->lazy = true;
+    int rc = push_value(c, &p, b + e->f[j].end, e->depth + 1, &tag);
+    c->lazy = false;
+    if (rc != 0) { /* checked as it is converted */
+        char msg[700];
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)e->f[j].kn, (const char *)b + e->f[j].k,
+                 c->why);
+        luaL_where(L, 1); /* the script's line that read it */
+        lua_pushstring(L, msg);
+        lua_concat(L, 2);
+        lua_error(L);
     }
     lua_rawset(L, t);
     e->loaded |= 1ULL << j;
@@ -804,8 +854,11 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         }
         count += (uint32_t)ne;
     }
+    /* bytes written as they came are gathered into runs [from, to) of the input: one write
+     * per run rather than one per field */
+    uint32_t from = 0, to = 0;
     if (count == e->nf) {
-        c->pk.callback(c->pk.data, (const char *)b, e->hdr);
+        to = e->hdr;
     } else {
         msgpack_pack_map(&c->pk, count);
     }
@@ -815,23 +868,40 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         if (gone & (1ULL << j)) {
             continue;
         }
-        if (!(e->loaded & (1ULL << j))) {
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+        bool same = !(e->loaded & (1ULL << j));
+        if (!same) {
+            lua_pushlstring(L, (const char *)b + f->k, f->kn);
+            lua_rawget(L, t);
+            same = same_as_field(L, -1, e, j);
+            if (same) {
+                lua_pop(L, 1);
+            }
+        }
+        /* the key is written as it came either way */
+        uint32_t upto = same ? f->end : f->v;
+        if (to != f->kv) {
+            if (to > from) {
+                c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+            }
+            from = f->kv;
+        }
+        to = upto;
+        if (same) {
             continue;
         }
-        lua_pushlstring(L, (const char *)b + f->k, f->kn);
-        lua_rawget(L, t);
-        if (same_as_field(L, -1, e, j)) {
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
-        } else {
-            mpv_t v;
-            rc_script_ev_value(e, j, &v);
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->v - f->kv);
-            char key[128];
-            snprintf(key, sizeof(key), "%.*s", (int)f->kn, (const char *)b + f->k);
-            rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
-        }
+        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+        from = to = f->end;
+        mpv_t v;
+        rc_script_ev_value(e, j, &v);
+        char key[128]; /* (for messages; snprintf here was a tenth of a masking event) */
+        size_t kn = f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
+        memcpy(key, b + f->k, kn);
+        key[kn] = '\0';
+        rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
         lua_pop(L, 1);
+    }
+    if (rc == 0 && to > from) {
+        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
     }
     rc = rc == 0 ? pack_extras(c, t, extras, ne, depth) : rc;
     lua_settop(L, base);
@@ -849,6 +919,7 @@ typedef struct batch {
     rc_script_result_t *res;
     rc_buf_t *errs;
     bool nomem;
+    evproxy_t **evp; /* evp[i]: the state of event i's proxy (NULL: converted whole) */
 } batch_t;
 
 static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const char *msg) {
@@ -862,21 +933,26 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
-/* Packs the event at idx and checks it; false with c->why on failure. */
-static bool emit(cx_t *c, batch_t *b, int idx) {
+/* Packs the event at idx and checks it; false with c->why on failure. known: the state of
+ * the proxy at idx when the caller knows it (the batch's own event), else NULL. */
+static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
     size_t start = b->out->size;
     if (lua_type(c->L, idx) != LUA_TTABLE) {
         snprintf(c->why, sizeof(c->why), "a list element is a %s, not an event",
                  luaL_typename(c->L, idx));
         return false;
     }
-    evproxy_t *e = proxy_of(c->L, idx);
+    evproxy_t *e = known ? known : proxy_of(c->L, idx);
     if (e && e->loaded == 0 && !e->extra && lua_objlen(c->L, idx) == 0) { /* untouched */
         c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
         return rc_script_ev_check(e, c->why, sizeof(c->why));
     }
     if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
         return false;
+    }
+    int k = e ? rc_script_ev_field(e, "kafka", 5) : -1;
+    if (k >= 0 && !(e->loaded & (1ULL << k))) { /* kafka went out as it came */
+        return rc_script_ev_check(e, c->why, sizeof(c->why));
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));
@@ -912,7 +988,8 @@ static int batch_main(lua_State *L) {
         }
         const uint8_t *p = b->ev[i].p;
         uint8_t tag = TAG_MAP;
-        int prc = push_proxy(&c, p, b->ev[i].len);
+        b->evp[i] = NULL;
+        int prc = push_proxy(&c, p, b->ev[i].len, &b->evp[i]);
         if (prc == 0) { /* does not fit a proxy: converted whole */
             prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
         } else if (prc == 1) {
@@ -979,7 +1056,7 @@ static int batch_main(lua_State *L) {
         bool ok = true;
         r->status = RC_SCRIPT_SENT;
         if (lua_isnil(L, 6) || lua_rawequal(L, 6, 8) || lua_rawequal(L, 6, 7)) {
-            ok = emit(&c, b, 7);
+            ok = emit(&c, b, 7, b->evp[i]);
             r->n_out = 1;
         } else if (lua_rawequal(L, 6, 9)) {
             r->status = RC_SCRIPT_DROPPED;
@@ -993,13 +1070,13 @@ static int batch_main(lua_State *L) {
                 lua_pop(L, 1);
             }
             if (single) {
-                ok = emit(&c, b, 6);
+                ok = emit(&c, b, 6, NULL);
                 r->n_out = 1;
             } else {
                 int k = (int)lua_objlen(L, 6);
                 for (int j = 1; j <= k && ok; j++) {
                     lua_rawgeti(L, 6, j);
-                    ok = emit(&c, b, lua_gettop(L));
+                    ok = emit(&c, b, lua_gettop(L), NULL);
                     lua_pop(L, 1);
                 }
                 r->n_out = (uint32_t)k;
@@ -1031,7 +1108,15 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
                                     msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
                                     char *errstr, size_t errstr_size) {
     lvm_t *vm = opaque;
-    batch_t b = {vm, ev, run, n, out, res, errs, false};
+    if (n > vm->evp_cap) {
+        void **evp = realloc(vm->evp, n * sizeof(*evp));
+        if (!evp) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
+        }
+        vm->evp = evp;
+        vm->evp_cap = n;
+    }
+    batch_t b = {vm, ev, run, n, out, res, errs, false, (evproxy_t **)vm->evp};
     int rc = lua_cpcall(vm->L, batch_main, &b);
     vm->deadline_ns = 0;
     vm->mem_capped = false;
@@ -1280,6 +1365,7 @@ static void lua_vm_destroy(void *opaque) {
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);
+    free(vm->evp);
     free(vm->file);
     free(vm);
 }

@@ -7,7 +7,11 @@
  * engine costs, without writing them back). Prints CPU ns/row, the best of PASSES passes
  * after a warm-up; the identity figure minus the floor is the cost of crossing into the
  * engine and converting msgpack <-> script values.
- * Usage: bench_transform [rows] [batch size] [label filter, e.g. "lua" or "js mask"] */
+ * Usage: bench_transform [rows] [batch size] [label filter, e.g. "lua" or "js mask"]
+ * On a shared machine count instructions instead (steadier than CPU time), e.g.
+ *   valgrind --tool=callgrind --toggle-collect=lua_transform_batch bench_transform 10000 1000
+ *   'lua mask'   (js: --toggle-collect=js_transform_batch; the lua count includes the floor's
+ *   pass through the engine, which the label "zzz" measures alone) */
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>

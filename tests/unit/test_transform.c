@@ -292,6 +292,44 @@ static const agree_case_t agree_cases[] = {
      "}",
      {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
      2},
+    /* Lua reads a row's columns lazily and copies the ones it did not change as their bytes:
+     * what it writes must still be what JS (which converts the whole row) writes */
+    {"every column read and written back, changed numbers keep their type",
+     "function transform(e)\n"
+     "  local r = e.after[1]\n"
+     "  for k, v in pairs(r) do r[k] = v end\n"
+     "  if r.f32 then r.f32 = 0.5; r.f64int = 4; r.neg = -130; r.bin = 'xy'; r.dec = '1.5' end\n"
+     "  e.kafka.key.id = e.kafka.key.id + 1\n"
+     "end",
+     "function transform(e) {\n"
+     "  var r = e.after[0];\n"
+     "  for (var k in r) r[k] = r[k];\n"
+     "  if ('f32' in r) { r.f32 = 0.5; r.f64int = 4; r.neg = -130; r.bin = 'xy'; r.dec = '1.5'; }\n"
+     "  e.kafka.key.id = e.kafka.key.id + 1;\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
+    {"a row moved to the next event of the batch",
+     "function transform(e)\n"
+     "  local r = e.after[1]\n"
+     "  if saved then e.after[1] = saved; saved.email = 'moved' end\n"
+     "  saved = r\n"
+     "end",
+     "var saved = null;\n"
+     "function transform(e) {\n"
+     "  var r = e.after[0];\n"
+     "  if (saved) { e.after[0] = saved; saved.email = 'moved'; }\n"
+     "  saved = r;\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
+    /* the JS engine lists an object's keys with the original Object.keys */
+    {"a script that replaces Object.keys",
+     "function transform(e) e.after[1].email = 'x'; e.kafka.headers.h = 'y' end",
+     "Object.keys = function () { return ['after']; };\n"
+     "function transform(e) { e.after[0].email = 'x'; e.kafka.headers.h = 'y'; }",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"empty list drops",
      "function transform(e) return {} end",
      "function transform(e) { return []; }",
@@ -349,6 +387,15 @@ static void test_events_load_lazily_and_stay_whole(void **state) {
         "function transform(e) if e.action ~= 'insert' or e.schema ~= 'shop' then error('x') end "
         "end",
         "function transform(e) e.table = 'orders'; e.after[1].id = 7 end",
+        /* a row is a proxy like its event */
+        "function transform(e)\n"
+        "  local r = e.after[1]\n"
+        "  assert(rawget(r, 'id') == 7 and r.email == 'ann@example.com' and r.null == null)\n"
+        "  local ks = {} for k in pairs(r) do ks[#ks + 1] = k end\n"
+        "  assert(#ks == 26, #ks) -- (pairs has no order in Lua)\n"
+        "  assert(getmetatable(r) == false and #r == 0 and r.nested.list[1] ~= nil)\n"
+        "  r.email = r.email\n"
+        "end",
     };
     static const char *const js_readers[] = {
         "function transform(e) {\n"
@@ -359,6 +406,15 @@ static void test_events_load_lazily_and_stay_whole(void **state) {
         "}",
         "function transform(e) { if (e.action !== 'insert') throw new Error('x'); }",
         "function transform(e) { e.table = 'orders'; e.after[0].id = 7; e.kafka = e.kafka; }",
+        /* a row has lazy fields like its event */
+        "function transform(e) {\n"
+        "  var r = e.after[0], ks = Object.keys(r);\n"
+        "  if (ks.length !== 26 || ks[0] !== 'id' || ks[25] !== 'nested') throw new Error(ks);\n"
+        "  if (JSON.parse(JSON.stringify(r)).email !== 'ann@example.com') throw 1;\n"
+        "  if (!('value' in Object.getOwnPropertyDescriptor(r, 'status'))) throw 2;\n"
+        "  if (r.id !== 7 || r['null'] !== null || !('u64max' in r)) throw 3;\n"
+        "  r.email = r.email;\n"
+        "}",
     };
     mp_t a, b;
     mp_init(&a);
@@ -640,6 +696,104 @@ static void test_one_failing_event_leaves_the_batch_running(void **state) {
         assert_int_equal(r.res[1].end_off, r.out.size);
         assert_true(r.out.size > 0);
         run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* A value the engines cannot represent (an ext type below 0) is checked when a script reads
+ * it: reading it fails the event at the script's line with the column's name (both engines
+ * convert a row's columns one by one), and an event whose script does not read it goes out
+ * with the bytes it came with, as an event no script runs on. */
+static void test_bad_values_fail_the_event_that_reads_them(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    msgpack_pack_map(&in.pk, 4);
+    s(&in, "table"), s(&in, "orders");
+    s(&in, "after"), msgpack_pack_array(&in.pk, 1);
+    msgpack_pack_map(&in.pk, 1);
+    s(&in, "x"), msgpack_pack_ext_with_body(&in.pk, "ab", 2, -3);
+    s(&in, "meta"), msgpack_pack_map(&in.pk, 0);
+    s(&in, "kafka"), msgpack_pack_map(&in.pk, 1), s(&in, "topic"), s(&in, "shop.orders");
+    static const char *const readers[2] = {
+        "function transform(e)\n  local r = e.after[1].x\nend",
+        "function transform(e) {\n  var r = e.after[0].x;\n}",
+    };
+    static const char *const routers[2] = {
+        "function transform(e) assert(e.table == 'orders') end",
+        "function transform(e) { if (e.table !== 'orders') throw 1; }",
+    };
+    static const char *const want[2] = {
+        "t.lua:2: field x: ext type -3 is not supported",
+        "t.js:2: Error: field x: ext type -3 is not supported",
+    };
+    for (int en = 0; en < 2; en++) {
+        run_t r;
+        run_script(engines[en], readers[en], &in, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        const char *msg = err_of(&r, 0);
+        if (!strstr(msg, want[en])) {
+            fail_msg("%s: got '%s', want '%s'", engines[en]->name, msg, want[en]);
+        }
+        run_free(&r);
+        run_script(engines[en], routers[en], &in, 1, &r);
+        if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("%s: %s", engines[en]->name, err_of(&r, 0));
+        }
+        assert_int_equal(r.out.size, in.sb.size);
+        assert_memory_equal(r.out.data, in.sb.data, in.sb.size);
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* The lazy index skips each field's value by its bytes: every value type, containers of
+ * every width, and a cut anywhere in the event (an event that is not valid msgpack) is
+ * refused without reading past it (ASan watches the reads). */
+static void test_event_index_skips_every_type_and_refuses_cuts(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", true);
+    size_t base = in.sb.size;
+    /* the same event again with wide containers and long strings in its row */
+    msgpack_pack_map(&in.pk, 4);
+    s(&in, "kafka"), msgpack_pack_map(&in.pk, 1), s(&in, "topic"), s(&in, "t");
+    s(&in, "a16"), msgpack_pack_array(&in.pk, 20);
+    for (int i = 0; i < 20; i++) {
+        msgpack_pack_int64(&in.pk, -100000 * i);
+    }
+    s(&in, "m16"), msgpack_pack_map(&in.pk, 17);
+    for (int i = 0; i < 17; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        s(&in, k), msgpack_pack_bin_with_body(&in.pk, "\x01\x02", 2);
+    }
+    char big[300];
+    memset(big, 'x', sizeof(big));
+    s(&in, "str16"), msgpack_pack_str_with_body(&in.pk, big, sizeof(big));
+    struct {
+        size_t off, len;
+        uint32_t nf;
+    } evs[2] = {{0, base, 7}, {base, in.sb.size - base, 4}};
+    for (int k = 0; k < 2; k++) {
+        rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
+        uint32_t nf = 0, hdr = 0;
+        char why[128];
+        const uint8_t *ev = (const uint8_t *)in.sb.data + evs[k].off;
+        assert_int_equal(rc_script_ev_index(ev, evs[k].len, f, &nf, &hdr, why, sizeof(why)), 1);
+        assert_int_equal(nf, evs[k].nf);
+        assert_int_equal(f[nf - 1].end, evs[k].len);
+        for (size_t cut = 1; cut < evs[k].len; cut++) {
+            uint8_t *copy = malloc(cut); /* exactly cut bytes: a read past them is caught */
+            memcpy(copy, ev, cut);
+            int rc = rc_script_ev_index(copy, cut, f, &nf, &hdr, why, sizeof(why));
+            if (rc != -1) {
+                fail_msg("event %d cut at %zu of %zu: %d", k, cut, evs[k].len, rc);
+            }
+            assert_string_equal(why, "the event is not valid msgpack");
+            free(copy);
+        }
     }
     msgpack_sbuffer_destroy(&in.sb);
 }
@@ -1521,6 +1675,8 @@ int main(void) {
         cmocka_unit_test(test_mutation_gives_the_expected_event),
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
+        cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
+        cmocka_unit_test(test_event_index_skips_every_type_and_refuses_cuts),
         cmocka_unit_test(test_load_errors_report_file_line_and_hint),
         cmocka_unit_test(test_time_budget_stops_endless_loops_in_both_engines),
         cmocka_unit_test(test_js_rewrite_keeps_semantics_and_lines),
