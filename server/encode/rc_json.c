@@ -240,6 +240,27 @@ static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
             out->len += n + 2;
             return RC_OK;
         }
+    } else if (n <= 64 && lim - s >= 64) {
+        /* up to 64 bytes (a GTID, an e-mail address): four looks at most and one copy */
+        size_t k = 0;
+        for (; k < n; k += 16) {
+            size_t f = first_look16(s + k);
+            if (f < 16) {
+                k += f;
+                break;
+            }
+        }
+        if (k >= n) {
+            char *o = room(out, 64 + 2);
+            if (!o) {
+                return RC_ERR_NOMEM;
+            }
+            o[0] = '"';
+            memcpy(o + 1, s, 64);
+            o[1 + n] = '"';
+            out->len += n + 2;
+            return RC_OK;
+        }
     }
     return put_string_slow(out, s, n, lim);
 }
@@ -1287,6 +1308,14 @@ static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const
         *pp = p + 1 + n;
         return put_string_in(out, p + 1, n, end);
     }
+    if (c == 0xd9 && avail >= 2) { /* str 8 */
+        size_t n = p[1];
+        if (avail - 2 < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 2 + n;
+        return put_string_in(out, p + 2, n, end);
+    }
     if (c >= 0xcc && c <= 0xd3) {
         size_t w = (size_t)1 << ((c - 0xcc) & 3);
         if (avail < 1 + w) {
@@ -1306,6 +1335,26 @@ static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const
         }
         out->len = (size_t)(put_u64_at(o, u) - out->data);
         return RC_OK;
+    }
+    if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
+        p[2] != RC_EXT_JSON) {
+        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
+        size_t n = p[1];
+        if (avail - 3 < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 3 + n;
+        return put_string_in(out, p + 3, n, end);
+    }
+    if (c == 0xcb) {
+        if (avail < 9) {
+            return RC_ERR_TRUNCATED;
+        }
+        uint64_t bits = be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
     }
     if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
         /* null, false, true */
@@ -1382,7 +1431,14 @@ static tpl_t *rows_tpl(rc_json_tpl_t *t, const uint8_t *schema, const uint8_t *t
             h = (h ^ w) * 0xff51afd7ed558ccdULL;
         }
         uint64_t w = 0;
-        memcpy(&w, s ? s : (const uint8_t *)"", n);
+        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && n > 0 && end - s >= 8) {
+            memcpy(&w, s, 8); /* the last 0..7 bytes in one load, the bytes past them masked */
+            w &= ~0ULL >> (64 - 8 * n);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                w = w << 8 | s[i];
+            }
+        }
         h = (h ^ w ^ n) * 0xc4ceb9fe1a85ec53ULL;
     }
     return &t->rows[(h ^ h >> 29) % TPL_SLOTS];
@@ -1420,9 +1476,20 @@ static rc_err_t write_rows(rc_buf_t *out, tpl_t *rt, const uint8_t **pp, const u
     return err != RC_OK ? err : rc_buf_putc(out, ']');
 }
 
-/* write_map(.., drop_kafka) for the event map, with the templates of t. */
+/* Moves *pp past the kafka value: to ev_end, where the caller's walk found the event map to end,
+ * when kafka is its last member (ev_end not NULL), else by reading it. */
+static inline rc_err_t skip_kafka(const uint8_t **pp, const uint8_t *end, const uint8_t *ev_end) {
+    if (ev_end && ev_end > *pp && ev_end <= end) {
+        *pp = ev_end;
+        return RC_OK;
+    }
+    return rc_mp_skip(pp, end);
+}
+
+/* write_map(.., drop_kafka) for the event map, with the templates of t; ev_end as in
+ * rc_json_write_event_tpl. */
 static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t **pp,
-                                const uint8_t *end, uint32_t n) {
+                                const uint8_t *end, uint32_t n, const uint8_t *ev_end) {
     if (n > (size_t)(end - *pp) / 2) {
         return RC_ERR_TRUNCATED;
     }
@@ -1442,7 +1509,7 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
             role = tk->role;
             if (role == ROLE_KAFKA) {
                 *pp = k + tk->mp_len;
-                err = rc_mp_skip(pp, end);
+                err = skip_kafka(pp, end, i + 1 == n ? ev_end : NULL);
                 continue;
             }
             char *o = room(out, TPL_TEXT);
@@ -1461,7 +1528,7 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
             role = role_of(&mk);
             if (role == ROLE_KAFKA) {
                 *pp = mk.next;
-                err = rc_mp_skip(pp, end);
+                err = skip_kafka(pp, end, i + 1 == n ? ev_end : NULL);
                 continue;
             }
             if ((err = write_map_key(out, pp, end, &mk, first, 0)) != RC_OK) {
@@ -1510,7 +1577,7 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
 }
 
 static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
-                                   size_t *used) {
+                                   const uint8_t *ev_end, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
     }
@@ -1519,7 +1586,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     uint32_t n;
     rc_err_t err = rc_mp_read_map(&p, data + len, &n);
     if (err == RC_OK) {
-        err = t ? write_event_tpl(out, t, &p, data + len, n)
+        err = t ? write_event_tpl(out, t, &p, data + len, n, ev_end)
                 : write_map(out, &p, data + len, n, 0, true);
     }
     if (err != RC_OK) {
@@ -1533,10 +1600,11 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
 }
 
 rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
-    return write_event(out, NULL, data, len, used);
+    return write_event(out, NULL, data, len, NULL, used);
 }
 
 rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
-                                 size_t *used) {
-    return t ? write_event(out, t, data, len, used) : write_event(out, NULL, data, len, used);
+                                 const uint8_t *ev_end, size_t *used) {
+    return t ? write_event(out, t, data, len, ev_end, used)
+             : write_event(out, NULL, data, len, NULL, used);
 }

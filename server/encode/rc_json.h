@@ -56,9 +56,11 @@ typedef struct rc_json_tpl rc_json_tpl_t;
 rc_json_tpl_t *rc_json_tpl_new(void);
 void rc_json_tpl_free(rc_json_tpl_t *t);
 
-/* rc_json_write_event through the templates t (NULL: none), which it updates. */
+/* rc_json_write_event through the templates t (NULL: none), which it updates. ev_end: where
+ * the event map ends when the caller has already walked it and checked it whole (rc_msg), else
+ * NULL; a "kafka" member that is the map's last is then not read again (with t only). */
 rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
-                                 size_t *used);
+                                 const uint8_t *ev_end, size_t *used);
 
 /* Appends s[0..n) as a JSON string literal, with the escaping above. */
 rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n);

@@ -464,7 +464,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         if (!m->json_tpl) {
             m->json_tpl = rc_json_tpl_new(); /* NULL when out of memory: written without */
         }
-        err = rc_json_write_event_tpl(&m->value, m->json_tpl, ev, len, &vused);
+        err = rc_json_write_event_tpl(&m->value, m->json_tpl, ev, len, a.end, &vused);
     }
     if (err != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
