@@ -42,7 +42,8 @@ int main(int argc, char **argv) {
         const uint8_t *ev = (const uint8_t *)sb.data + off[i];
         size_t len = off[i + 1] - off[i];
         /* the event's end, as rc_msg passes the end its walk found */
-        rc_err_t err = rc_json_write_event_tpl(&out, tpl, ev, len, ev + len, &used);
+        rc_err_t err = no_tpl ? rc_json_write_event(&out, ev, len, &used)
+                              : rc_json_write_event_tpl(&out, tpl, ev, len, ev + len, &used);
         if (err != RC_OK) {
             fprintf(stderr, "row %zu: %s\n", i, rc_err2str(err));
             return 1;
