@@ -1143,10 +1143,10 @@ str:
  * either way: a template is only made from a fixstr of ASCII bytes that need no escape, whose
  * JSON text is the bytes between quotes. */
 
-#define TPL_SLOTS    256 /* row templates, chosen by a hash of the event's schema and table */
-#define TPL_MAX_KEYS 4096
-#define TPL_KEY_MAX  32 /* msgpack bytes of a key: a fixstr of up to 31 bytes */
-#define TPL_TEXT     40 /* ,"name": is at most 35 bytes; 36 are copied at once */
+#define TPL_SLOTS    256  /* row templates, chosen by a hash of the event's schema and table */
+#define TPL_MAX_KEYS 1024 /* the keys past it go without: at most 256 x 1024 x 75 bytes */
+#define TPL_KEY_MAX  32   /* msgpack bytes of a key: a fixstr of up to 31 bytes */
+#define TPL_TEXT     40   /* ,"name": is at most 35 bytes; 36 are copied at once */
 
 enum { ROLE_NONE, ROLE_SCHEMA, ROLE_TABLE, ROLE_ROWS, ROLE_META, ROLE_KAFKA };
 

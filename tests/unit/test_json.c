@@ -1653,6 +1653,23 @@ static void test_json_tpl_key_set_change_after_ddl(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* A row wider than the templates go (1024 columns): the rest are written without. */
+static void test_json_tpl_wider_than_templates(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static char names[1100][8];
+    const char *cols[1100];
+    for (int i = 0; i < 1100; i++) {
+        snprintf(names[i], sizeof names[i], "c%d", i);
+        cols[i] = names[i];
+    }
+    for (int round = 0; round < 2; round++) {
+        check_table_event(t, "wide", cols, 1100, NULL);
+    }
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_rows_and_maps_every_form(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -1921,6 +1938,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_keys_needing_escapes),
         cmocka_unit_test(test_json_tpl_key_set_change_after_ddl),
         cmocka_unit_test(test_json_tpl_rows_and_maps_every_form),
+        cmocka_unit_test(test_json_tpl_wider_than_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
