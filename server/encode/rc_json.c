@@ -240,6 +240,27 @@ static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
             out->len += n + 2;
             return RC_OK;
         }
+    } else if (n <= 64 && lim - s >= 64) {
+        /* up to 64 bytes (a GTID, an e-mail address): four looks at most and one copy */
+        size_t k = 0;
+        for (; k < n; k += 16) {
+            size_t f = first_look16(s + k);
+            if (f < 16) {
+                k += f;
+                break;
+            }
+        }
+        if (k >= n) {
+            char *o = room(out, 64 + 2);
+            if (!o) {
+                return RC_ERR_NOMEM;
+            }
+            o[0] = '"';
+            memcpy(o + 1, s, 64);
+            o[1 + n] = '"';
+            out->len += n + 2;
+            return RC_OK;
+        }
     }
     return put_string_slow(out, s, n, lim);
 }
@@ -791,6 +812,60 @@ static rc_err_t write_key_text(rc_buf_t *out, const uint8_t **pp, const uint8_t 
     return err;
 }
 
+/* A map key read at the start of a member: a str (key, klen) or not (is_str false); next is
+ * where the key ends when it is a str. */
+typedef struct map_key {
+    const char *key;
+    uint32_t klen;
+    bool is_str;
+    const uint8_t *next;
+} map_key_t;
+
+static inline void read_map_key(const uint8_t *k, const uint8_t *end, map_key_t *mk) {
+    if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
+        mk->key = (const char *)k + 1; /* fixstr, the usual column name */
+        mk->klen = *k & 0x1fu;
+        mk->next = k + 1 + mk->klen;
+        mk->is_str = true;
+    } else {
+        mk->next = k;
+        mk->is_str = rc_mp_read_str(&mk->next, end, &mk->key, &mk->klen) == RC_OK;
+    }
+}
+
+/* Writes the key read into mk (a ',' before it unless first) and ':', and moves *pp past it. */
+static inline rc_err_t write_map_key(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                     const map_key_t *mk, bool first, int depth) {
+    const uint8_t *ks = (const uint8_t *)mk->key;
+    uint32_t klen = mk->klen;
+    char *o;
+    rc_err_t err;
+    if (mk->is_str && klen <= 16 && end - ks >= 16 && first_look16(ks) >= klen &&
+        (o = room(out, 21)) != NULL) {
+        /* a short key with nothing to escape, the usual column name: ,"key": at once */
+        size_t comma = !first;
+        *pp = mk->next;
+        o[0] = ',';
+        o += comma;
+        o[0] = '"';
+        memcpy(o + 1, ks, 16);
+        o[1 + klen] = '"';
+        o[2 + klen] = ':';
+        out->len += comma + klen + 3;
+        return RC_OK;
+    }
+    if (!first && (err = rc_buf_putc(out, ',')) != RC_OK) {
+        return err;
+    }
+    if (mk->is_str) {
+        *pp = mk->next;
+        err = put_string_in(out, ks, klen, end);
+    } else {
+        err = write_key_text(out, pp, end, depth + KEY_DEPTH);
+    }
+    return err != RC_OK ? err : rc_buf_putc(out, ':');
+}
+
 static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, uint32_t n,
                           int depth, bool drop_kafka) {
     if (depth >= MAX_DEPTH) {
@@ -1057,6 +1132,433 @@ str:
     return put_string_in(out, p + 1 + w, n, end);
 }
 
+/* ---- per-table templates ------------------------------------------------------------------ */
+
+/* The row maps of one table have the same keys in the same order event after event, and so do
+ * the event map and meta. A template remembers, per position in such a map, the key's msgpack
+ * bytes and the JSON text written for it. A key is checked against its position's template
+ * byte for byte (one or two 16-byte compares) and its text copied; any other key (a table
+ * sharing the slot, a column added by DDL, a key with something to escape or not a short str)
+ * goes the way write_map goes and becomes the position's template. The output is the same
+ * either way: a template is only made from a fixstr of ASCII bytes that need no escape, whose
+ * JSON text is the bytes between quotes. */
+
+#define TPL_SLOTS    256  /* row templates, chosen by a hash of the event's schema and table */
+#define TPL_MAX_KEYS 1024 /* the keys past it go without: at most 256 x 1024 x 75 bytes */
+#define TPL_KEY_MAX  32   /* msgpack bytes of a key: a fixstr of up to 31 bytes */
+#define TPL_TEXT     40   /* ,"name": is at most 35 bytes; 36 are copied at once */
+
+enum { ROLE_NONE, ROLE_SCHEMA, ROLE_TABLE, ROLE_ROWS, ROLE_META, ROLE_KAFKA };
+
+typedef struct tpl_key {
+    uint8_t mp[TPL_KEY_MAX]; /* the key's msgpack bytes, zero padded */
+    char text[TPL_TEXT];     /* ,"name": */
+    uint8_t mp_len;          /* 0: no template at this position */
+    uint8_t text_len;        /* with the ',' */
+    uint8_t role;            /* of an event map's key */
+} tpl_key_t;
+
+typedef struct tpl {
+    tpl_key_t *keys;
+    uint32_t cap;
+} tpl_t;
+
+struct rc_json_tpl {
+    tpl_t event; /* the event map's keys */
+    tpl_t meta;
+    tpl_t rows[TPL_SLOTS];
+};
+
+rc_json_tpl_t *rc_json_tpl_new(void) {
+    return calloc(1, sizeof(rc_json_tpl_t));
+}
+
+void rc_json_tpl_free(rc_json_tpl_t *t) {
+    if (!t) {
+        return;
+    }
+    free(t->event.keys);
+    free(t->meta.keys);
+    for (size_t i = 0; i < TPL_SLOTS; i++) {
+        free(t->rows[i].keys);
+    }
+    free(t);
+}
+
+/* Room for the templates of a map of n keys; on failure the positions past cap have none. */
+static void tpl_grow(tpl_t *t, uint32_t n) {
+    if (n > TPL_MAX_KEYS) {
+        n = TPL_MAX_KEYS;
+    }
+    if (n <= t->cap) {
+        return;
+    }
+    tpl_key_t *k = realloc(t->keys, (size_t)n * sizeof *k);
+    if (!k) {
+        return;
+    }
+    memset(k + t->cap, 0, (size_t)(n - t->cap) * sizeof *k);
+    t->keys = k;
+    t->cap = n;
+}
+
+static uint8_t role_of(const map_key_t *mk) {
+    if (!mk->is_str) {
+        return ROLE_NONE;
+    }
+    switch (mk->klen) {
+    case 4:
+        return memcmp(mk->key, "meta", 4) == 0 ? ROLE_META : ROLE_NONE;
+    case 5:
+        return memcmp(mk->key, "table", 5) == 0   ? ROLE_TABLE
+               : memcmp(mk->key, "after", 5) == 0 ? ROLE_ROWS
+               : memcmp(mk->key, "kafka", 5) == 0 ? ROLE_KAFKA
+                                                  : ROLE_NONE;
+    case 6:
+        return memcmp(mk->key, "schema", 6) == 0   ? ROLE_SCHEMA
+               : memcmp(mk->key, "before", 6) == 0 ? ROLE_ROWS
+                                                   : ROLE_NONE;
+    default:
+        return ROLE_NONE;
+    }
+}
+
+/* Makes the key at k (read into mk) the template of its position, or none when it cannot be. */
+static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
+    tk->mp_len = 0;
+    if (!mk->is_str || (*k & 0xe0) != 0xa0 || mk->klen + 1 > TPL_KEY_MAX) {
+        return;
+    }
+    for (uint32_t i = 0; i < mk->klen; i++) {
+        if (k_class[(uint8_t)mk->key[i]] != 0) {
+            return;
+        }
+    }
+    memset(tk->mp, 0, sizeof tk->mp);
+    memcpy(tk->mp, k, 1 + mk->klen);
+    memset(tk->text, 0, sizeof tk->text);
+    tk->text[0] = ',';
+    tk->text[1] = '"';
+    memcpy(tk->text + 2, mk->key, mk->klen);
+    tk->text[2 + mk->klen] = '"';
+    tk->text[3 + mk->klen] = ':';
+    tk->text_len = (uint8_t)(mk->klen + 4);
+    tk->role = role_of(mk);
+    tk->mp_len = (uint8_t)(1 + mk->klen);
+}
+
+/* True when the key at k is the template's key (tk->mp_len 0 never matches). */
+static inline bool tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
+    size_t n = tk->mp_len;
+    if (n == 0 || (size_t)(end - k) < (n <= 16 ? 16u : 32u)) {
+        return false;
+    }
+#if defined(__SSE2__)
+    unsigned eq = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                       _mm_loadu_si128((const __m128i *)(const void *)tk->mp)));
+    if (n <= 16) {
+        return (~eq & ((1u << n) - 1)) == 0;
+    }
+    unsigned eq2 = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                       _mm_loadu_si128((const __m128i *)(const void *)(tk->mp + 16))));
+    return eq == 0xffffu && (~eq2 & ((1u << (n - 16)) - 1)) == 0;
+#else
+    return memcmp(k, tk->mp, n) == 0;
+#endif
+}
+
+/* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
+static inline char *put_u64_at(char *o, uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (v < 10) {
+        *o = (char)('0' + v);
+        return o + 1;
+    }
+    return u64_put(o, v);
+#else
+    int n = u64_len(v);
+    u64_digits(o + n, v);
+    return o + n;
+#endif
+}
+
+/* write_value with the usual values of a row inline (ints, nil, bools, short strings); out has
+ * room for 32 bytes. */
+static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                        int depth) {
+    const uint8_t *p = *pp;
+    size_t avail = (size_t)(end - p);
+    if (avail == 0) {
+        return RC_ERR_TRUNCATED;
+    }
+    uint8_t c = p[0];
+    char *o = out->data + out->len;
+    if (c <= 0x7f) {
+        *pp = p + 1;
+        out->len = (size_t)(put_u64_at(o, c) - out->data);
+        return RC_OK;
+    }
+    if (c >= 0xa0 && c <= 0xbf) {
+        size_t n = c & 0x1fu;
+        if (avail - 1 < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 1 + n;
+        return put_string_in(out, p + 1, n, end);
+    }
+    if (c == 0xd9 && avail >= 2) { /* str 8 */
+        size_t n = p[1];
+        if (avail - 2 < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 2 + n;
+        return put_string_in(out, p + 2, n, end);
+    }
+    if (c >= 0xcc && c <= 0xd3) {
+        size_t w = (size_t)1 << ((c - 0xcc) & 3);
+        if (avail < 1 + w) {
+            return RC_ERR_TRUNCATED;
+        }
+        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        *pp = p + 1 + w;
+        if (c >= 0xd0) {
+            int shift = 64 - 8 * (int)w;
+            int64_t v = (int64_t)(u << shift) >> shift;
+            if (v < 0) {
+                *o++ = '-';
+                u = 0 - (uint64_t)v;
+            } else {
+                u = (uint64_t)v;
+            }
+        }
+        out->len = (size_t)(put_u64_at(o, u) - out->data);
+        return RC_OK;
+    }
+    if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
+        p[2] != RC_EXT_JSON) {
+        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
+        size_t n = p[1];
+        if (avail - 3 < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 3 + n;
+        return put_string_in(out, p + 3, n, end);
+    }
+    if (c == 0xcb) {
+        if (avail < 9) {
+            return RC_ERR_TRUNCATED;
+        }
+        uint64_t bits = be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
+    }
+    if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
+        /* null, false, true */
+        static const char k_lit[4][8] = {"null", "", "false", "true"};
+        memcpy(o, k_lit[c - 0xc0], 8);
+        *pp = p + 1;
+        out->len += c == 0xc2 ? 5 : 4;
+        return RC_OK;
+    }
+    return write_value(out, pp, end, depth);
+}
+
+/* write_map for a map whose keys are likely those of t, in t's order. */
+static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const uint8_t *end,
+                              uint32_t n, int depth) {
+    if (depth >= MAX_DEPTH) {
+        return RC_ERR_INVALID;
+    }
+    if (n > (size_t)(end - *pp) / 2) {
+        return RC_ERR_TRUNCATED;
+    }
+    if (n > t->cap) {
+        tpl_grow(t, n);
+    }
+    rc_err_t err = rc_buf_putc(out, '{');
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const uint8_t *k = *pp;
+        tpl_key_t *tk = i < t->cap ? &t->keys[i] : NULL;
+        char *o;
+        if (tk && tpl_matches(tk, k, end)) {
+            if (!(o = room(out, TPL_TEXT + 32))) {
+                return RC_ERR_NOMEM;
+            }
+            size_t first = i == 0;
+            memcpy(o, tk->text + first, 36);
+            out->len += tk->text_len - first;
+            *pp = k + tk->mp_len;
+            err = write_value_fast(out, pp, end, depth + 1);
+            continue;
+        }
+        map_key_t mk;
+        read_map_key(k, end, &mk);
+        if (tk) {
+            tpl_learn(tk, k, &mk);
+        }
+        err = write_map_key(out, pp, end, &mk, i == 0, depth);
+        if (err == RC_OK) {
+            err = write_value(out, pp, end, depth + 1);
+        }
+    }
+    return err != RC_OK ? err : rc_buf_putc(out, '}');
+}
+
+/* The row template of the table an event's schema and table values (msgpack, NULL when not
+ * seen) name: a hash of their bytes picks one of TPL_SLOTS. */
+static tpl_t *rows_tpl(rc_json_tpl_t *t, const uint8_t *schema, const uint8_t *table,
+                       const uint8_t *end) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    const uint8_t *v[2] = {schema, table};
+    for (int j = 0; j < 2; j++) {
+        const uint8_t *s = v[j];
+        size_t n = 0;
+        if (s && (*s & 0xe0) == 0xa0) {
+            n = 1 + (*s & 0x1fu);
+        } else if (s && *s == 0xd9 && end - s >= 2) {
+            n = 2 + (size_t)s[1];
+        }
+        if (!s || (size_t)(end - s) < n) {
+            n = 0;
+        }
+        for (; n >= 8; s += 8, n -= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        }
+        uint64_t w = 0;
+        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && n > 0 && end - s >= 8) {
+            memcpy(&w, s, 8); /* the last 0..7 bytes in one load, the bytes past them masked */
+            w &= ~0ULL >> (64 - 8 * n);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                w = w << 8 | s[i];
+            }
+        }
+        h = (h ^ w ^ n) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return &t->rows[(h ^ h >> 29) % TPL_SLOTS];
+}
+
+/* The value of an event's before/after: an array of row maps, each through the table's
+ * template. Anything else goes as write_value writes it. */
+static rc_err_t write_rows(rc_buf_t *out, tpl_t *rt, const uint8_t **pp, const uint8_t *end,
+                           int depth) {
+    const uint8_t *p = *pp;
+    if (p >= end || (p[0] & 0xf0) != 0x90) {
+        return write_value(out, pp, end, depth);
+    }
+    uint32_t n = p[0] & 0x0fu;
+    *pp = p + 1;
+    if (n > (size_t)(end - *pp)) {
+        return RC_ERR_TRUNCATED;
+    }
+    rc_err_t err = rc_buf_putc(out, '[');
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        if (i > 0 && (err = rc_buf_putc(out, ',')) != RC_OK) {
+            break;
+        }
+        const uint8_t *q = *pp;
+        if (q < end && (q[0] & 0xf0) == 0x80) {
+            *pp = q + 1;
+            err = write_map_tpl(out, rt, pp, end, q[0] & 0x0fu, depth + 1);
+        } else if (q < end && q[0] == 0xde && end - q >= 3) {
+            *pp = q + 3;
+            err = write_map_tpl(out, rt, pp, end, be16(q + 1), depth + 1);
+        } else {
+            err = write_value(out, pp, end, depth + 1);
+        }
+    }
+    return err != RC_OK ? err : rc_buf_putc(out, ']');
+}
+
+/* Moves *pp past the kafka value: to ev_end, where the caller's walk found the event map to end,
+ * when kafka is its last member (ev_end not NULL), else by reading it. */
+static inline rc_err_t skip_kafka(const uint8_t **pp, const uint8_t *end, const uint8_t *ev_end) {
+    if (ev_end && ev_end > *pp && ev_end <= end) {
+        *pp = ev_end;
+        return RC_OK;
+    }
+    return rc_mp_skip(pp, end);
+}
+
+/* write_map(.., drop_kafka) for the event map, with the templates of t; ev_end as in
+ * rc_json_write_event_tpl. */
+static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t **pp,
+                                const uint8_t *end, uint32_t n, const uint8_t *ev_end) {
+    if (n > (size_t)(end - *pp) / 2) {
+        return RC_ERR_TRUNCATED;
+    }
+    tpl_t *et = &t->event;
+    if (n > et->cap) {
+        tpl_grow(et, n);
+    }
+    const uint8_t *schema = NULL, *table = NULL;
+    tpl_t *rt = NULL;
+    rc_err_t err = rc_buf_putc(out, '{');
+    bool first = true;
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const uint8_t *k = *pp;
+        tpl_key_t *tk = i < et->cap ? &et->keys[i] : NULL;
+        uint8_t role;
+        if (tk && tpl_matches(tk, k, end)) {
+            role = tk->role;
+            if (role == ROLE_KAFKA) {
+                *pp = k + tk->mp_len;
+                err = skip_kafka(pp, end, i + 1 == n ? ev_end : NULL);
+                continue;
+            }
+            char *o = room(out, TPL_TEXT);
+            if (!o) {
+                return RC_ERR_NOMEM;
+            }
+            memcpy(o, tk->text + first, 36);
+            out->len += tk->text_len - first;
+            *pp = k + tk->mp_len;
+        } else {
+            map_key_t mk;
+            read_map_key(k, end, &mk);
+            if (tk) {
+                tpl_learn(tk, k, &mk);
+            }
+            role = role_of(&mk);
+            if (role == ROLE_KAFKA) {
+                *pp = mk.next;
+                err = skip_kafka(pp, end, i + 1 == n ? ev_end : NULL);
+                continue;
+            }
+            if ((err = write_map_key(out, pp, end, &mk, first, 0)) != RC_OK) {
+                break;
+            }
+        }
+        first = false;
+        const uint8_t *v = *pp;
+        if (role == ROLE_SCHEMA) {
+            schema = v;
+        } else if (role == ROLE_TABLE) {
+            table = v;
+        }
+        if (role == ROLE_ROWS) {
+            if (!rt) {
+                rt = rows_tpl(t, schema, table, end);
+            }
+            err = write_rows(out, rt, pp, end, 1);
+        } else if (role == ROLE_META && v < end && (v[0] & 0xf0) == 0x80) {
+            *pp = v + 1;
+            err = write_map_tpl(out, &t->meta, pp, end, v[0] & 0x0fu, 1);
+        } else if ((out->cap - out->len >= 32 || rc_buf_reserve(out, 32) == RC_OK)) {
+            err = write_value_fast(out, pp, end, 1);
+        } else {
+            err = RC_ERR_NOMEM;
+        }
+    }
+    return err != RC_OK ? err : rc_buf_putc(out, '}');
+}
+
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
@@ -1074,7 +1576,8 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
     return RC_OK;
 }
 
-rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
+                                   const uint8_t *ev_end, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
     }
@@ -1083,7 +1586,8 @@ rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, siz
     uint32_t n;
     rc_err_t err = rc_mp_read_map(&p, data + len, &n);
     if (err == RC_OK) {
-        err = write_map(out, &p, data + len, n, 0, true);
+        err = t ? write_event_tpl(out, t, &p, data + len, n, ev_end)
+                : write_map(out, &p, data + len, n, 0, true);
     }
     if (err != RC_OK) {
         out->len = mark;
@@ -1093,4 +1597,14 @@ rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, siz
         *used = (size_t)(p - data);
     }
     return RC_OK;
+}
+
+rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
+    return write_event(out, NULL, data, len, NULL, used);
+}
+
+rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
+                                 const uint8_t *ev_end, size_t *used) {
+    return t ? write_event(out, t, data, len, ev_end, used)
+             : write_event(out, NULL, data, len, NULL, used);
 }

@@ -46,6 +46,23 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
  * skipped (bounds-checked, not converted). RC_ERR_INVALID when the object is not a map. */
 rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used);
 
+/* Templates of the maps of a stream of events (per table: its row maps; the event map and
+ * meta), owned by one thread: the keys of a map are checked byte for byte against the ones
+ * seen at the same position before and their JSON text copied, so a table's rows are written
+ * without escaping their column names again. The output is the same as without templates. */
+typedef struct rc_json_tpl rc_json_tpl_t;
+
+/* A new set of templates (empty), or NULL when out of memory. It grows with the tables seen:
+ * about 75 bytes per column, for up to 256 tables (more share those) and 1024 columns. */
+rc_json_tpl_t *rc_json_tpl_new(void);
+void rc_json_tpl_free(rc_json_tpl_t *t);
+
+/* rc_json_write_event through the templates t (NULL: none), which it updates. ev_end: where
+ * the event map ends when the caller has already walked it and checked it whole (rc_msg), else
+ * NULL; a "kafka" member that is the map's last is then not read again (with t only). */
+rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
+                                 const uint8_t *ev_end, size_t *used);
+
 /* Appends s[0..n) as a JSON string literal, with the escaping above. */
 rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n);
 

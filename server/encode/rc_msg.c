@@ -461,7 +461,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         err =
             rc_debezium_write_event_at(&m->value, ev, len, &da, cols, m->debezium_schemas, &vused);
     } else {
-        err = rc_json_write_event(&m->value, ev, len, &vused);
+        if (!m->json_tpl) {
+            m->json_tpl = rc_json_tpl_new(); /* NULL when out of memory: written without */
+        }
+        err = rc_json_write_event_tpl(&m->value, m->json_tpl, ev, len, a.end, &vused);
     }
     if (err != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",
@@ -491,6 +494,8 @@ void rc_msg_free(rc_msg_t *m) {
     rc_buf_free(&m->text);
     free(m->headers);
     free(m->text_off);
+    rc_json_tpl_free(m->json_tpl);
+    m->json_tpl = NULL;
     m->headers = NULL;
     m->text_off = NULL;
     m->n_headers = m->cap_headers = 0;

@@ -1473,6 +1473,276 @@ static void test_json_event_errors(void **state) {
     rc_buf_free(&out);
 }
 
+/* ---- templates (rc_json_write_event_tpl) ---------------------------------------------------- */
+
+/* Writes ev[0..n) with and without the templates t: the same result, the same bytes, the same
+ * size used; want (when not NULL) is the text. Returns the error. */
+static rc_err_t check_tpl(rc_json_tpl_t *t, const void *ev, size_t n, const char *want) {
+    /* a copy of exactly n bytes, so ASan catches a 16-byte look past the end */
+    uint8_t *copy = malloc(n ? n : 1);
+    assert_non_null(copy);
+    memcpy(copy, ev, n);
+    rc_buf_t plain = RC_BUF_INIT, got = RC_BUF_INIT;
+    rc_buf_puts(&got, "x");
+    size_t used_plain = 0, used_got = 0;
+    rc_err_t err = rc_json_write_event(&plain, copy, n, &used_plain);
+    rc_err_t err_got = rc_json_write_event_tpl(&got, t, copy, n, NULL, &used_got);
+    assert_int_equal(err_got, err);
+    if (err == RC_OK) {
+        assert_int_equal(used_got, used_plain);
+        assert_int_equal(got.len, 1 + plain.len);
+        assert_memory_equal(got.data + 1, plain.data, plain.len);
+        /* with the event's end known (rc_msg's walk), kafka is not read again */
+        rc_buf_reset(&got);
+        assert_int_equal(rc_json_write_event_tpl(&got, t, copy, n, copy + used_plain, &used_got),
+                         RC_OK);
+        assert_int_equal(used_got, used_plain);
+        assert_int_equal(got.len, plain.len);
+        assert_memory_equal(got.data, plain.data, plain.len);
+        if (want) {
+            assert_int_equal(rc_buf_putc(&plain, '\0'), RC_OK);
+            assert_string_equal(plain.data, want);
+        }
+    } else {
+        assert_int_equal(got.len, 1); /* put back */
+    }
+    rc_buf_free(&plain);
+    rc_buf_free(&got);
+    free(copy);
+    return err;
+}
+
+/* An event of table schema.table whose "after" row has the columns names[0..n) with the
+ * values 1..n (column 1 a string, column 2 nil), then meta and kafka. */
+static void pack_table_event(mp_t *m, const char *schema, const char *table,
+                             const char *const *names, size_t n) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    mp_str(m, "schema");
+    mp_str(m, schema);
+    mp_str(m, "table");
+    mp_str(m, table);
+    mp_str(m, "action");
+    mp_str(m, "update");
+    mp_str(m, "before");
+    msgpack_pack_array(pk, 0);
+    mp_str(m, "after");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        mp_str(m, names[i]);
+        if (i == 1) {
+            mp_str(m, "s\"1");
+        } else if (i == 2) {
+            msgpack_pack_nil(pk);
+        } else {
+            msgpack_pack_int64(pk, (int64_t)i * (i % 2 ? -1000003 : 1) + 1);
+        }
+    }
+    mp_str(m, "meta");
+    msgpack_pack_map(pk, 1);
+    mp_str(m, "binlog_pos");
+    msgpack_pack_uint64(pk, 4);
+    mp_str(m, "kafka");
+    msgpack_pack_map(pk, 1);
+    mp_str(m, "topic");
+    mp_str(m, "t");
+}
+
+static void check_table_event(rc_json_tpl_t *t, const char *table, const char *const *names,
+                              size_t n, const char *want) {
+    mp_t m;
+    mp_init(&m);
+    pack_table_event(&m, "shop", table, names, n);
+    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+static void test_json_tpl_same_table_other_keys(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const ab[] = {"id", "name"}, *const ac[] = {"id", "email", "gone"};
+    for (int round = 0; round < 3; round++) {
+        check_table_event(t, "users", ab, 2,
+                          "{\"schema\":\"shop\",\"table\":\"users\",\"action\":\"update\","
+                          "\"before\":[],\"after\":[{\"id\":1,\"name\":\"s\\\"1\"}],"
+                          "\"meta\":{\"binlog_pos\":4}}");
+        /* the same table with other keys in the same places: none of ab's text may stay */
+        check_table_event(t, "users", ac, 3,
+                          "{\"schema\":\"shop\",\"table\":\"users\",\"action\":\"update\","
+                          "\"before\":[],\"after\":[{\"id\":1,\"email\":\"s\\\"1\",\"gone\":null}],"
+                          "\"meta\":{\"binlog_pos\":4}}");
+    }
+    /* a key that is a prefix of the template's, and one the template is a prefix of */
+    static const char *const p1[] = {"i", "emai"}, *const p2[] = {"idx", "emails"};
+    check_table_event(t, "users", p1, 2, NULL);
+    check_table_event(t, "users", p2, 2, NULL);
+    check_table_event(t, "users", ac, 3, NULL);
+    rc_json_tpl_free(t);
+}
+
+static void test_json_tpl_keys_needing_escapes(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const odd[] = {
+        "we\"ird",
+        "back\\slash",
+        "tab\tkey",
+        "caf\xc3\xa9",
+        "bad\xff",
+        "\xe2\x80\xa8",
+        "a_key_of_exactly_thirty_one_byt",
+        "a key longer than thirty-one bytes, a str8",
+        "",
+    };
+    for (int round = 0; round < 3; round++) {
+        check_table_event(t, "odd", odd, sizeof odd / sizeof odd[0],
+                          "{\"schema\":\"shop\",\"table\":\"odd\",\"action\":\"update\","
+                          "\"before\":[],\"after\":[{\"we\\\"ird\":1,\"back\\\\slash\":\"s\\\"1\","
+                          "\"tab\\tkey\":null,\"caf\xc3\xa9\":-3000008,\"bad\\ufffd\":5,"
+                          "\"\\u2028\":-5000014,\"a_key_of_exactly_thirty_one_byt\":7,"
+                          "\"a key longer than thirty-one bytes, a str8\":-7000020,\"\":9}],"
+                          "\"meta\":{\"binlog_pos\":4}}");
+    }
+    /* keys that are not strings, in the row and in the event map */
+    static const uint8_t nonstr[] = "\x83\xa5table\xa1x\xa5"
+                                    "after\x91\x82\x01\x02\xc3\x04"
+                                    "\x07\xa4meta";
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(check_tpl(t, nonstr, sizeof nonstr - 1,
+                                   "{\"table\":\"x\",\"after\":[{\"1\":2,\"true\":4}],"
+                                   "\"7\":\"meta\"}"),
+                         RC_OK);
+    }
+    rc_json_tpl_free(t);
+}
+
+static void test_json_tpl_key_set_change_after_ddl(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const v1[] = {"id", "name", "price"};
+    static const char *const v2[] = {"id", "name", "price", "added"};  /* ADD COLUMN */
+    static const char *const v3[] = {"id", "price", "added"};          /* DROP COLUMN name */
+    static const char *const v4[] = {"id", "title", "price", "added"}; /* ADD .. AFTER id */
+    for (int i = 0; i < 4; i++) {
+        check_table_event(t, "orders", v1, 3, NULL);
+    }
+    check_table_event(t, "orders", v2, 4,
+                      "{\"schema\":\"shop\",\"table\":\"orders\",\"action\":\"update\","
+                      "\"before\":[],\"after\":[{\"id\":1,\"name\":\"s\\\"1\",\"price\":null,"
+                      "\"added\":-3000008}],\"meta\":{\"binlog_pos\":4}}");
+    check_table_event(t, "orders", v2, 4, NULL);
+    check_table_event(t, "orders", v3, 3,
+                      "{\"schema\":\"shop\",\"table\":\"orders\",\"action\":\"update\","
+                      "\"before\":[],\"after\":[{\"id\":1,\"price\":\"s\\\"1\",\"added\":null}],"
+                      "\"meta\":{\"binlog_pos\":4}}");
+    check_table_event(t, "orders", v4, 4, NULL);
+    check_table_event(t, "orders", v1, 3, NULL);
+    /* many tables, more than there are slots: some share one */
+    static const char *const cols[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"};
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 600; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "t%d", i);
+            check_table_event(t, name, cols + i % 3, 3 + (size_t)(i % 4), NULL);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
+/* A row wider than the templates go (1024 columns): the rest are written without. */
+static void test_json_tpl_wider_than_templates(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static char names[1100][8];
+    const char *cols[1100];
+    for (int i = 0; i < 1100; i++) {
+        snprintf(names[i], sizeof names[i], "c%d", i);
+        cols[i] = names[i];
+    }
+    for (int round = 0; round < 2; round++) {
+        check_table_event(t, "wide", cols, 1100, NULL);
+    }
+    rc_json_tpl_free(t);
+}
+
+static void test_json_tpl_rows_and_maps_every_form(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    /* a row of 20 columns (map16), two rows per side, a row that is not a map, meta not a map,
+     * before as array16, every integer width and value kind at a templated position */
+    for (int round = 0; round < 3; round++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, 5);
+        mp_str(&m, "table");
+        mp_str(&m, "wide");
+        mp_str(&m, "after");
+        msgpack_pack_array(pk, 3);
+        for (int r = 0; r < 2; r++) {
+            msgpack_pack_map(pk, 20);
+            for (int c = 0; c < 20; c++) {
+                char name[16];
+                snprintf(name, sizeof name, "col%d", c);
+                mp_str(&m, name);
+                switch ((c + round) % 10) {
+                case 0:
+                    msgpack_pack_uint8(pk, 200);
+                    break;
+                case 1:
+                    msgpack_pack_int16(pk, -300);
+                    break;
+                case 2:
+                    msgpack_pack_uint32(pk, 4000000000u);
+                    break;
+                case 3:
+                    msgpack_pack_int64(pk, INT64_MIN);
+                    break;
+                case 4:
+                    msgpack_pack_uint64(pk, UINT64_MAX);
+                    break;
+                case 5:
+                    msgpack_pack_true(pk);
+                    break;
+                case 6:
+                    msgpack_pack_false(pk);
+                    break;
+                case 7:
+                    msgpack_pack_double(pk, 1.5);
+                    break;
+                case 8:
+                    msgpack_pack_fix_int8(pk, -5);
+                    break;
+                default:
+                    mp_str(&m, "a string longer than thirty-two bytes, \"quoted\"");
+                    break;
+                }
+            }
+        }
+        msgpack_pack_int(pk, 5);
+        mp_str(&m, "meta");
+        msgpack_pack_array(pk, 1);
+        msgpack_pack_int(pk, 1);
+        mp_str(&m, "before");
+        mp_raw(&m, "\xdc\x00\x01\x81\xa2id\x01", 8);
+        mp_str(&m, "kafka");
+        msgpack_pack_nil(pk);
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        /* cut anywhere: the same error as without templates, out put back */
+        for (size_t cut = 0; cut < m.sb.size; cut++) {
+            assert_int_not_equal(check_tpl(t, m.sb.data, cut, NULL), RC_OK);
+        }
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+}
+
 /* ---- round trip of random documents ------------------------------------------------------- */
 
 /* Strings are drawn from tokens whose JSON form is known. */
@@ -1664,6 +1934,11 @@ int main(void) {
         cmocka_unit_test(test_json_event_leaves_out_kafka),
         cmocka_unit_test(test_json_event_errors),
         cmocka_unit_test(test_json_random_documents_roundtrip),
+        cmocka_unit_test(test_json_tpl_same_table_other_keys),
+        cmocka_unit_test(test_json_tpl_keys_needing_escapes),
+        cmocka_unit_test(test_json_tpl_key_set_change_after_ddl),
+        cmocka_unit_test(test_json_tpl_rows_and_maps_every_form),
+        cmocka_unit_test(test_json_tpl_wider_than_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
