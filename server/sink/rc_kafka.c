@@ -276,7 +276,11 @@ rc_err_t rc_kafka_txn_begin(rc_kafka_t *k, char *errstr, size_t errstr_size) {
     return txn_error(k, error, "begin_transaction", errstr, errstr_size);
 }
 
-#define TXN_SLICE_MS 1000
+/* A commit or abort waits in calls of at most this long: a cancel is seen between two. A
+ * timed-out call is made again and goes on where it stopped, but librdkafka's resumed calls
+ * have edge cases (a resumed commit once left the next produce refused), so the slices are
+ * long enough never to expire on a healthy broker, however loaded the machine. */
+#define TXN_SLICE_MS 10000
 
 /* Calls commit (or abort) in slices of TXN_SLICE_MS until done, timeout_ms passed or *cancel
  * is set: a timed-out call may be made again and goes on where the last one stopped.

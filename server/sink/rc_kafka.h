@@ -46,8 +46,8 @@ void rc_kafka_destroy(rc_kafka_t *k);
 rc_err_t rc_kafka_txn_init(rc_kafka_t *k, int timeout_ms, char *errstr, size_t errstr_size);
 rc_err_t rc_kafka_txn_begin(rc_kafka_t *k, char *errstr, size_t errstr_size);
 /* Flushes, then commits; on RC_OK every message since rc_kafka_txn_begin is in Kafka. Waits
- * up to timeout_ms in slices of at most a second; when *cancel (may be NULL) is set it gives up
- * after the current slice with RC_ERR_STOPPED: the transaction is then left to Kafka, which
+ * up to timeout_ms in calls of at most 10 s; when *cancel (may be NULL) is set it gives up
+ * after the current call with RC_ERR_STOPPED: the transaction is then left to Kafka, which
  * aborts it after transaction.timeout.ms or when the next instance fences this one. */
 rc_err_t rc_kafka_txn_commit(rc_kafka_t *k, int timeout_ms, const volatile int *cancel,
                              char *errstr, size_t errstr_size);
