@@ -58,6 +58,7 @@ typedef struct lvm {
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
     void **evp;         /* the batch's proxies (batch_t.evp), grown to the largest batch */
     uint32_t evp_cap;
+    rc_script_pool_t pool; /* the heap's small blocks */
 } lvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -95,12 +96,14 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 }
 
 /* The VM's allocator: counts what the Lua heap holds and refuses to grow it past the cap
- * (Lua then raises "not enough memory" in the script). Shrinking never fails. */
+ * (Lua then raises "not enough memory" in the script). Shrinking fails only when the system
+ * is out of memory (a block that moves into the pool may need a new slab). Small blocks come
+ * from the VM's pool (rc_script_pool_t): Lua tells the allocator each block's size. */
 static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     lvm_t *vm = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        rc_script_pool_free(&vm->pool, ptr, old);
         vm->mem_used -= old;
         return NULL;
     }
@@ -113,7 +116,7 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             return NULL;
         }
     }
-    void *p = realloc(ptr, nsize);
+    void *p = rc_script_pool_realloc(&vm->pool, ptr, old, nsize);
     if (p) {
         vm->mem_used = vm->mem_used - old + nsize;
     }
@@ -1362,6 +1365,7 @@ static void lua_vm_destroy(void *opaque) {
     if (vm->L) {
         lua_close(vm->L);
     }
+    rc_script_pool_destroy(&vm->pool); /* after the heap: its blocks live in the slabs */
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);
