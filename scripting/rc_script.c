@@ -1007,3 +1007,81 @@ void rc_script_ev_value(const rc_script_ev_t *e, uint32_t j, mpv_t *v) {
         v->kind = MPV_NIL;
     }
 }
+
+/* ---- small blocks ---- */
+
+#define POOL_SLAB ((size_t)64 << 10)
+#define POOL_HDR  16 /* a slab's link, keeping its blocks 16-byte aligned */
+
+static size_t pool_class(size_t size) {
+    return (size + 15) / 16;
+}
+
+void *rc_script_pool_alloc(rc_script_pool_t *pool, size_t size) {
+    if (size > RC_SCRIPT_POOL_MAX) {
+        return malloc(size);
+    }
+    size_t k = pool_class(size);
+    void *p = pool->free[k];
+    if (p) {
+        memcpy(&pool->free[k], p, sizeof(void *));
+        return p;
+    }
+    size_t bytes = k * 16;
+    if ((size_t)(pool->end - pool->next) < bytes) {
+        char *slab = malloc(POOL_SLAB);
+        if (!slab) {
+            return NULL;
+        }
+        memcpy(slab, &pool->slabs, sizeof(void *));
+        pool->slabs = slab;
+        pool->next = slab + POOL_HDR;
+        pool->end = slab + POOL_SLAB;
+    }
+    p = pool->next;
+    pool->next += bytes;
+    return p;
+}
+
+void rc_script_pool_free(rc_script_pool_t *pool, void *p, size_t size) {
+    if (!p) {
+        return;
+    }
+    if (size > RC_SCRIPT_POOL_MAX) {
+        free(p);
+        return;
+    }
+    size_t k = pool_class(size);
+    memcpy(p, &pool->free[k], sizeof(void *));
+    pool->free[k] = p;
+}
+
+void *rc_script_pool_realloc(rc_script_pool_t *pool, void *p, size_t osize, size_t nsize) {
+    if (!p) {
+        return rc_script_pool_alloc(pool, nsize);
+    }
+    if (osize > RC_SCRIPT_POOL_MAX && nsize > RC_SCRIPT_POOL_MAX) {
+        return realloc(p, nsize);
+    }
+    if (osize <= RC_SCRIPT_POOL_MAX && nsize <= RC_SCRIPT_POOL_MAX &&
+        pool_class(osize) == pool_class(nsize)) {
+        return p;
+    }
+    void *n = rc_script_pool_alloc(pool, nsize);
+    if (n) {
+        memcpy(n, p, osize < nsize ? osize : nsize);
+        rc_script_pool_free(pool, p, osize);
+    }
+    return n;
+}
+
+void rc_script_pool_destroy(rc_script_pool_t *pool) {
+    void *slab = pool->slabs;
+    while (slab) {
+        void *next;
+        memcpy(&next, slab, sizeof(void *));
+        free(slab);
+        slab = next;
+    }
+    memset(pool, 0, sizeof(*pool));
+}

@@ -48,6 +48,7 @@ typedef struct jvm {
     unsigned n_shapes;   /* entries in the shape cache (stash "shapes") */
     void *keys;          /* the original Object.keys (stash "keys") */
     void *evget, *evset; /* the accessors of lazy fields (stash "evget", "evset") */
+    rc_script_pool_t pool; /* the heap's small blocks */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -1017,7 +1018,8 @@ static void js_vm_set_budget(void *opaque, unsigned ms) {
 
 /* The heap's allocator: each block carries its size in a header (duktape's free and realloc
  * do not say it), so the heap can be counted and capped. Past the cap an allocation fails;
- * duktape then collects garbage, retries, and throws an Error in the script. */
+ * duktape then collects garbage, retries, and throws an Error in the script. Small blocks
+ * come from the VM's pool (rc_script_pool_t), told their size by the header. */
 typedef union mem_hdr {
     size_t size;
     max_align_t align;
@@ -1029,7 +1031,7 @@ static void *js_alloc(void *udata, duk_size_t size) {
     if (vm->mem_capped && vm->mem_used + total > vm->mem_limit) {
         return NULL;
     }
-    mem_hdr_t *h = malloc(total);
+    mem_hdr_t *h = rc_script_pool_alloc(&vm->pool, total);
     if (!h) {
         return NULL;
     }
@@ -1043,7 +1045,7 @@ static void js_free(void *udata, void *ptr) {
     if (ptr) {
         mem_hdr_t *h = (mem_hdr_t *)ptr - 1;
         vm->mem_used -= sizeof(mem_hdr_t) + h->size;
-        free(h);
+        rc_script_pool_free(&vm->pool, h, sizeof(mem_hdr_t) + h->size);
     }
 }
 
@@ -1061,7 +1063,8 @@ static void *js_realloc(void *udata, void *ptr, duk_size_t size) {
     if (vm->mem_capped && size > old && vm->mem_used - old + size > vm->mem_limit) {
         return NULL;
     }
-    mem_hdr_t *n = realloc(h, sizeof(mem_hdr_t) + size);
+    mem_hdr_t *n =
+        rc_script_pool_realloc(&vm->pool, h, sizeof(mem_hdr_t) + old, sizeof(mem_hdr_t) + size);
     if (!n) {
         return NULL;
     }
@@ -1241,6 +1244,7 @@ static void js_vm_destroy(void *opaque) {
     if (vm->ctx) {
         duk_destroy_heap(vm->ctx);
     }
+    rc_script_pool_destroy(&vm->pool); /* after the heap: its blocks live in the slabs */
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);

@@ -58,6 +58,8 @@ typedef struct lvm {
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
     void **evp;         /* the batch's proxies (batch_t.evp), grown to the largest batch */
     uint32_t evp_cap;
+    rc_script_pool_t pool; /* the heap's small blocks */
+    const void *evmt;      /* the metatable of event proxies (registry ref_evmt) */
 } lvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -95,12 +97,14 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 }
 
 /* The VM's allocator: counts what the Lua heap holds and refuses to grow it past the cap
- * (Lua then raises "not enough memory" in the script). Shrinking never fails. */
+ * (Lua then raises "not enough memory" in the script). Shrinking fails only when the system
+ * is out of memory (a block that moves into the pool may need a new slab). Small blocks come
+ * from the VM's pool (rc_script_pool_t): Lua tells the allocator each block's size. */
 static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     lvm_t *vm = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        rc_script_pool_free(&vm->pool, ptr, old);
         vm->mem_used -= old;
         return NULL;
     }
@@ -113,7 +117,7 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             return NULL;
         }
     }
-    void *p = realloc(ptr, nsize);
+    void *p = rc_script_pool_realloc(&vm->pool, ptr, old, nsize);
     if (p) {
         vm->mem_used = vm->mem_used - old + nsize;
     }
@@ -503,7 +507,7 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
 }
 
 typedef rc_script_ev_t evproxy_t;
-static evproxy_t *proxy_of(lua_State *L, int idx);
+static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx);
 static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth);
 
 static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key) {
@@ -545,7 +549,7 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
         bool action = lua_rawequal(L, idx, -1) || lua_rawequal(L, idx, -2);
         lua_pop(L, 2);
         if (!action) {
-            evproxy_t *e = proxy_of(L, idx);
+            evproxy_t *e = proxy_of(c->vm, L, idx);
             return e ? pack_proxy(c, idx, e, depth) : pack_table(c, idx, depth, tag);
         }
         break;
@@ -621,16 +625,18 @@ static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int
     return rc;
 }
 
-/* The proxy's state when the table at idx is a proxy, else NULL. */
-static evproxy_t *proxy_of(lua_State *L, int idx) {
+/* The proxy's state when the table at idx is a proxy (its metatable is the VM's metatable of
+ * proxies: compared by address, which a look-up of the shape's kind cost twice), else NULL. */
+static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
     if (idx < 0 && idx > LUA_REGISTRYINDEX) {
         idx = lua_gettop(L) + idx + 1;
     }
-    int kind = get_shape(L, idx);
-    if (kind != 0) {
-        lua_pop(L, 1); /* the shape */
+    if (!lua_getmetatable(L, idx)) {
+        return NULL;
     }
-    if (kind != SHAPE_EVENT) {
+    bool proxy = lua_topointer(L, -1) == vm->evmt;
+    lua_pop(L, 1);
+    if (!proxy) {
         return NULL;
     }
     lua_pushlightuserdata(L, (void *)&ev_key);
@@ -684,7 +690,7 @@ static void load_all(cx_t *c, int t, evproxy_t *e) {
 /* __index(t, k): only fields not loaded yet (or assigned nil) come here. */
 static int l_ev_index(lua_State *L) {
     cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
-    evproxy_t *e = proxy_of(L, 1);
+    evproxy_t *e = proxy_of(c.vm, L, 1);
     int j = e ? field_of(L, e, 2) : -1;
     if (j < 0 || (e->loaded & (1ULL << j))) {
         return 0;
@@ -710,7 +716,7 @@ static void note_set(lua_State *L, evproxy_t *e) {
 
 /* __newindex(t, k, v): a key the table does not hold yet. */
 static int l_ev_newindex(lua_State *L) {
-    note_set(L, proxy_of(L, 1));
+    note_set(L, proxy_of(lua_touserdata(L, lua_upvalueindex(1)), L, 1));
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 0;
@@ -720,7 +726,7 @@ static int l_ev_newindex(lua_State *L) {
 static int l_next(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    evproxy_t *e = proxy_of(L, 1);
+    evproxy_t *e = proxy_of(lua_touserdata(L, lua_upvalueindex(1)), L, 1);
     if (e) {
         cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
         load_all(&c, 1, e);
@@ -750,7 +756,7 @@ static int l_rawget(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checkany(L, 2);
     lua_settop(L, 2);
-    evproxy_t *e = proxy_of(L, 1);
+    evproxy_t *e = proxy_of(lua_touserdata(L, lua_upvalueindex(1)), L, 1);
     if (e) {
         if (lua_type(L, 2) == LUA_TLIGHTUSERDATA && lua_touserdata(L, 2) == &ev_key) {
             lua_pushnil(L);
@@ -771,7 +777,7 @@ static int l_rawset(lua_State *L) {
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
     lua_settop(L, 3);
-    note_set(L, proxy_of(L, 1));
+    note_set(L, proxy_of(lua_touserdata(L, lua_upvalueindex(1)), L, 1));
     lua_rawset(L, 1);
     lua_settop(L, 1);
     return 1;
@@ -942,7 +948,7 @@ static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
                  luaL_typename(c->L, idx));
         return false;
     }
-    evproxy_t *e = known ? known : proxy_of(c->L, idx);
+    evproxy_t *e = known ? known : proxy_of(c->vm, c->L, idx);
     if (e && e->loaded == 0 && !e->extra && lua_objlen(c->L, idx) == 0) { /* untouched */
         c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
         return rc_script_ev_check(e, c->why, sizeof(c->why));
@@ -1252,13 +1258,15 @@ static int setup_main(lua_State *L) {
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_ev_index, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_ev_newindex);
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_ev_newindex, 1);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pushlightuserdata(L, (void *)&shape_key);
     lua_pushinteger(L, SHAPE_EVENT);
     lua_rawset(L, -3);
+    vm->evmt = lua_topointer(L, -1); /* the registry keeps it: its address stays */
     vm->ref_evmt = luaL_ref(L, LUA_REGISTRYINDEX);
     /* what iterates or reads raw loads a proxy's fields first and hides its state */
     lua_pushlightuserdata(L, vm);
@@ -1270,7 +1278,8 @@ static int setup_main(lua_State *L) {
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_rawget, 1);
     lua_setglobal(L, "rawget");
-    lua_pushcfunction(L, l_rawset);
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_rawset, 1);
     lua_setglobal(L, "rawset");
     if (luaL_loadbuffer(L, foreach_src, sizeof(foreach_src) - 1, "=rowcast") != 0) {
         return lua_error(L);
@@ -1362,6 +1371,7 @@ static void lua_vm_destroy(void *opaque) {
     if (vm->L) {
         lua_close(vm->L);
     }
+    rc_script_pool_destroy(&vm->pool); /* after the heap: its blocks live in the slabs */
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);

@@ -7,7 +7,8 @@
  * engine costs, without writing them back). Prints CPU ns/row, the best of PASSES passes
  * after a warm-up; the identity figure minus the floor is the cost of crossing into the
  * engine and converting msgpack <-> script values.
- * Usage: bench_transform [rows] [batch size] [label filter, e.g. "lua" or "js mask"]
+ * Usage: bench_transform [rows] [batch size] [label filter, e.g. "lua" or "js mask"; "=LABEL"
+ * runs only the case labelled LABEL, e.g. "=lua identity" without "lua identity, budget"]
  * On a shared machine count instructions instead (steadier than CPU time), e.g.
  *   valgrind --tool=callgrind --toggle-collect=lua_transform_batch bench_transform 10000 1000
  *   'lua mask'   (js: --toggle-collect=js_transform_batch; the lua count includes the floor's
@@ -117,7 +118,9 @@ int main(int argc, char **argv) {
     }
     printf("%ld rows of 10 columns, batches of %ld\n", batches * BATCH, BATCH);
     for (size_t s = 0; s < sizeof(scripts) / sizeof(scripts[0]); s++) {
-        if (only && s > 0 && !strstr(scripts[s].label, only)) {
+        if (only && s > 0 &&
+            (only[0] == '=' ? strcmp(scripts[s].label, only + 1) != 0
+                            : !strstr(scripts[s].label, only))) {
             continue; /* the floor always runs: the other figures are read against it */
         }
         char path[256], errstr[1024];
