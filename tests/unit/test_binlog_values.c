@@ -311,6 +311,62 @@ static void test_decode_datetime2_short_path_matches_the_general_form(void **sta
     }
 }
 
+/* TIME2 has a short path too (non-negative, hour below 100, fraction in range); every value,
+ * negative, hour up to 1023, minute and second up to 63 and out-of-range fractions included,
+ * must read as the general form (MySQL's packed TIME) writes it. */
+static void test_decode_time2_short_path_matches_the_general_form(void **state) {
+    (void)state;
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    char got[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX];
+    for (int i = 0; i < 40000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint8_t b[6];
+        for (int k = 0; k < 6; k++) {
+            b[k] = (uint8_t)(x >> (8 * k));
+        }
+        if (i % 4 != 0) {
+            b[0] = (uint8_t)(0x80 | (b[0] & 0x07)); /* mostly hours below 128 */
+        }
+        if (i % 3 == 0) { /* fractions in range, and out of range */
+            b[3] %= 100;
+            b[4] = (uint8_t)(b[4] % 0x27);
+            if (i % 2 == 0) {
+                b[3] = (uint8_t)(b[3] % 0x0f);
+            }
+        }
+        unsigned fsp = (unsigned)(i % 7);
+        size_t n = rc_binlog_fmt_time(b, fsp, got);
+        int64_t intpart = (int64_t)((uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]) - 0x800000;
+        int64_t frac, packed;
+        if (fsp == 0) {
+            packed = intpart * (1 << 24);
+        } else if (fsp <= 2) {
+            frac = b[3];
+            if (intpart < 0 && frac != 0) {
+                intpart++;
+                frac -= 0x100;
+            }
+            packed = intpart * (1 << 24) + frac * 10000;
+        } else if (fsp <= 4) {
+            frac = (int64_t)(b[3] << 8 | b[4]);
+            if (intpart < 0 && frac != 0) {
+                intpart++;
+                frac -= 0x10000;
+            }
+            packed = intpart * (1 << 24) + frac * 100;
+        } else {
+            packed = (int64_t)((uint64_t)b[0] << 40 | (uint64_t)b[1] << 32 | (uint64_t)b[2] << 24 |
+                               (uint64_t)b[3] << 16 | (uint64_t)b[4] << 8 | b[5]) -
+                     0x800000000000LL;
+        }
+        size_t m = rc_binlog_fmt_time_packed(packed, fsp, want);
+        assert_string_equal(got, want);
+        assert_int_equal(n, m);
+    }
+}
+
 static void test_decode_timestamp2_days_in_any_order(void **state) {
     (void)state;
     static const struct {
@@ -513,6 +569,7 @@ int main(void) {
         cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
         cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
         cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
+        cmocka_unit_test(test_decode_time2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_date_and_zero_date),
         cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
         cmocka_unit_test(test_json_invalid_inputs_fail_without_output),
