@@ -1562,7 +1562,7 @@ static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
  * return the cursor after what they wrote; w_* make the room in an rc_buf_t first. A row is
  * written with c_* after one reservation per value (emit_image): per-piece room checks and
  * the reloads of o->data/o->len after every byte store were a third of the packing. */
-static inline uint8_t *c_uint(uint8_t *q, uint64_t v) {
+static inline __attribute__((always_inline)) uint8_t *c_uint(uint8_t *q, uint64_t v) {
     if (v < 128) {
         q[0] = (uint8_t)v;
         return q + 1;
@@ -1587,7 +1587,7 @@ static inline uint8_t *c_uint(uint8_t *q, uint64_t v) {
     return q + 9;
 }
 
-static inline uint8_t *c_int(uint8_t *q, int64_t v) {
+static inline __attribute__((always_inline)) uint8_t *c_int(uint8_t *q, int64_t v) {
     if (v >= 0) {
         return c_uint(q, (uint64_t)v);
     }
@@ -1616,7 +1616,8 @@ static inline uint8_t *c_int(uint8_t *q, int64_t v) {
 }
 
 /* A map or array header (base 0x80 / 0x90 for the fix forms, 0xde / 0xdc beyond). */
-static inline uint8_t *c_container(uint8_t *q, uint32_t n, bool map) {
+static inline __attribute__((always_inline)) uint8_t *c_container(uint8_t *q, uint32_t n,
+                                                                  bool map) {
     if (n < 16) {
         q[0] = (uint8_t)((map ? 0x80 : 0x90) | n);
         return q + 1;
@@ -1632,7 +1633,8 @@ static inline uint8_t *c_container(uint8_t *q, uint32_t n, bool map) {
 }
 
 /* str (fix/8/16/32) or bin (8/16/32) with its bytes; needs n + 5 bytes. */
-static inline uint8_t *c_strbin(uint8_t *q, const void *p, uint32_t n, bool bin) {
+static inline __attribute__((always_inline)) uint8_t *c_strbin(uint8_t *q, const void *p,
+                                                               uint32_t n, bool bin) {
     size_t h;
     if (!bin && n < 32) {
         q[0] = (uint8_t)(0xa0 | n);
@@ -1711,7 +1713,8 @@ static inline uint8_t *c_ext(uint8_t *q, int8_t type, const void *p, uint32_t n)
 
 /* An ext whose text (under 256 bytes) was formatted at q + 3, where an ext 8 header leaves it;
  * the fixext sizes take a 2-byte header, so their text moves down one byte. */
-static inline uint8_t *c_ext_text(uint8_t *q, int8_t type, size_t n) {
+static inline __attribute__((always_inline)) uint8_t *c_ext_text(uint8_t *q, int8_t type,
+                                                                 size_t n) {
     if (n == 1 || n == 2 || n == 4 || n == 8 || n == 16) {
         c_ext_head(q, type, (uint32_t)n);
         memmove(q + 2, q + 3, n);
@@ -1723,13 +1726,13 @@ static inline uint8_t *c_ext_text(uint8_t *q, int8_t type, size_t n) {
     return q + 3 + n;
 }
 
-static inline uint8_t *c_float_bits(uint8_t *q, uint32_t bits) {
+static inline __attribute__((always_inline)) uint8_t *c_float_bits(uint8_t *q, uint32_t bits) {
     q[0] = 0xca;
     w_be32(q + 1, bits);
     return q + 5;
 }
 
-static inline uint8_t *c_double_bits(uint8_t *q, uint64_t bits) {
+static inline __attribute__((always_inline)) uint8_t *c_double_bits(uint8_t *q, uint64_t bits) {
     q[0] = 0xcb;
     w_be64(q + 1, bits);
     return q + 9;
@@ -1759,7 +1762,8 @@ static int w_strbin(rc_buf_t *o, const void *p, uint32_t n, bool bin) {
 /* A packed column name: names of up to 16 bytes (nearly all) are copied as 16 fixed bytes,
  * which the compiler inlines, instead of a memcpy call of a few bytes per column; the names
  * buffer has 16 readable bytes after its end (pack_names). Needs pname_len + 16 bytes. */
-static inline uint8_t *c_name(uint8_t *q, const char *names, const rc_col_t *c) {
+static inline __attribute__((always_inline)) uint8_t *c_name(uint8_t *q, const char *names,
+                                                             const rc_col_t *c) {
     const char *src = names + c->pname_off;
     if (c->pname_len > 16) {
         memcpy(q, src, c->pname_len);
@@ -1899,6 +1903,11 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
  * Room: the image starts with room for every column's name and fixed-size value
  * (tm->row_room); a length-prefixed or general value asks for its own bytes plus row_room, so
  * whatever follows it still fits. */
+static inline __attribute__((always_inline)) rc_err_t
+emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
+             const uint8_t *nulls, uint8_t anynull, const uint8_t *p, const uint8_t **pp,
+             const uint8_t *end, rc_slot_t *slots);
+
 static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent,
                            bool all_present, const uint8_t **pp, const uint8_t *end,
                            rc_slot_t *slots) {
@@ -1921,6 +1930,20 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
         anynull |= nulls[nb - 1] & (uint8_t)(0xffu >> ((8 - npresent % 8) % 8));
     }
     p += nb;
+    /* the common image (every column, no NULL) by a copy of the loop without those checks */
+    if (all_present && !anynull) {
+        return emit_columns(x, o, present, npresent, true, nulls, 0, p, pp, end, slots);
+    }
+    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, p, pp, end, slots);
+}
+
+/* emit_image's loop over the columns, from p (past the null bitmap nulls). Inlined into it
+ * twice, once with all_present and no NULLs as constants. */
+static inline __attribute__((always_inline)) rc_err_t
+emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
+             const uint8_t *nulls, uint8_t anynull, const uint8_t *p, const uint8_t **pp,
+             const uint8_t *end, rc_slot_t *slots) {
+    const rc_tmap_t *tm = x->tm;
     /* in locals: the stores into the output may alias anything, so fields read through x and
      * tm would be loaded again after each of them */
     const rc_col_t *cols = tm->cols;
