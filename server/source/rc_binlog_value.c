@@ -135,13 +135,21 @@ static size_t put_uint_min(char *out, uint32_t v) {
         put_pair(out, v);
         return 2;
     }
-    /* nine digits by the straight-line path, the last n of them copied as 9 fixed bytes
-     * (out has room for nine: it is DECIMAL text, far shorter than RC_BINLOG_TEXT_MAX) */
-    char t[24] = {0};
-    put_uint(t + 8, v, 9);
-    unsigned n = 3 + (v >= 1000) + (v >= 10000) + (v >= 100000) + (v >= 1000000) + (v >= 10000000) +
-                 (v >= 100000000);
-    memcpy(out, t + 17 - n, 9);
+    /* the digit count from the bit length (log10(2) ~ 1233 / 4096, one step short at
+     * most), then the digits by pairs from the last */
+    unsigned t = ((32u - (unsigned)__builtin_clz(v)) * 1233u) >> 12;
+    size_t n = t + (v >= pow10u[t]);
+    char *e = out + n;
+    while (v >= 100) {
+        e -= 2;
+        put_pair(e, v % 100);
+        v /= 100;
+    }
+    if (v >= 10) {
+        put_pair(out, v);
+    } else {
+        out[0] = (char)('0' + v);
+    }
     return n;
 }
 

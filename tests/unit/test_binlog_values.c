@@ -183,6 +183,42 @@ static void test_decode_decimal_sign_leading_groups_and_negative_zero(void **sta
     }
 }
 
+/* The first non-zero integer group is written without leading zeros (its digit count taken
+ * from its bit length): every length at and around each power of ten, and pseudo-random
+ * values, in a lone 9-digit group and as the second group after a zero one, match printf. */
+static void test_decode_decimal_first_group_digits_match_printf(void **state) {
+    (void)state;
+    uint32_t vals[64 + 4000];
+    size_t nv = 0;
+    for (uint32_t p10 = 1; p10 <= 100000000; p10 *= 10) {
+        vals[nv++] = p10 - 1;
+        vals[nv++] = p10;
+        vals[nv++] = p10 + 1;
+        vals[nv++] = p10 * 2 - 1;
+    }
+    vals[nv++] = 999999999;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    while (nv < sizeof(vals) / sizeof(vals[0])) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        vals[nv++] = (uint32_t)(x % 1000000000u) >> (x >> 60); /* every length */
+    }
+    char out[RC_BINLOG_TEXT_MAX], want[16];
+    for (size_t i = 0; i < nv; i++) {
+        uint32_t v = vals[i];
+        snprintf(want, sizeof(want), "%u", v);
+        uint8_t b[8] = {(uint8_t)(0x80 | v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
+                        (uint8_t)v};
+        assert_int_equal(rc_binlog_decimal_text(b, 4, 9, 0, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, want);
+        uint8_t b2[8] = {
+            0x80, 0, 0, 0, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+        assert_int_equal(rc_binlog_decimal_text(b2, 8, 18, 0, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, want);
+    }
+}
+
 static void test_decode_decimal_rejects_short_input_and_bad_digits(void **state) {
     (void)state;
     const uint8_t ok[] = {0x80, 0x04, 0xd2, 0x15, 0xe0};
@@ -561,6 +597,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_decimal_vectors_from_go_mysql),
         cmocka_unit_test(test_decode_decimal_negative_with_scale_keeps_trailing_zeros),
+        cmocka_unit_test(test_decode_decimal_first_group_digits_match_printf),
         cmocka_unit_test(test_decode_decimal_rejects_short_input_and_bad_digits),
         cmocka_unit_test(test_decode_decimal_sign_leading_groups_and_negative_zero),
         cmocka_unit_test(test_decode_time2_and_datetime2_vectors_from_go_mysql),
