@@ -2385,12 +2385,21 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     for (uint32_t i = 0; partial && i < tm->ncols; i++) {
         njson += tm->cols[i].type == RC_T_JSON;
     }
+    /* rc_binlog_direct_sbuffer: pk appends to sb with msgpack_sbuffer_write, so rows are
+     * written at its end (o is then a view of it) and kept by moving its size */
+    msgpack_sbuffer *sb = b->direct_sb && pk->data == b->direct_sb ? b->direct_sb : NULL;
+    rc_buf_t direct;
     while (p < end) {
         /* The fixed parts of the event were packed once for the whole rows event; the row is
-         * read and written into rowbuf in one pass and handed to the packer in one piece, so
-         * a bad row leaves nothing behind. */
+         * read and written into rowbuf (or sb's end) in one pass and handed to the packer in
+         * one piece (or kept by moving sb's size), so a bad row leaves nothing behind. */
         rc_buf_t *o = &b->rowbuf;
-        rc_buf_reset(o);
+        if (sb) {
+            direct = (rc_buf_t){sb->data, sb->size, sb->alloc};
+            o = &direct;
+        } else {
+            rc_buf_reset(o);
+        }
         rc_buf_reset(&b->scratch);
         rc_err_t err = RC_OK;
         int r = w_raw(o, b->ev_head.data, b->ev_head.len);
@@ -2416,18 +2425,28 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
             }
         }
         x.partial = NULL;
+        if (err == RC_OK) {
+            if (action == 0) {
+                r |= pack_tail(o, &b->ev_meta, tm, b->after, NULL);
+            } else if (action == 1) {
+                r |= pack_tail(o, &b->ev_meta, tm, b->after, b->before);
+            } else {
+                r |= pack_tail(o, &b->ev_meta, tm, b->before, NULL);
+            }
+        }
+        if (sb) {
+            /* sb's bytes may have moved (the row grew them); its size moves only for a whole
+             * row */
+            sb->data = o->data;
+            sb->alloc = o->cap;
+            if (r == 0 && err == RC_OK) {
+                sb->size = o->len;
+            }
+        } else if (r == 0 && err == RC_OK) {
+            r = pk->callback(pk->data, o->data, o->len);
+        }
         if (err != RC_OK) {
             return err;
-        }
-        if (action == 0) {
-            r |= pack_tail(o, &b->ev_meta, tm, b->after, NULL);
-        } else if (action == 1) {
-            r |= pack_tail(o, &b->ev_meta, tm, b->after, b->before);
-        } else {
-            r |= pack_tail(o, &b->ev_meta, tm, b->before, NULL);
-        }
-        if (r == 0) {
-            r = pk->callback(pk->data, o->data, o->len);
         }
         if (r != 0) {
             return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM,
