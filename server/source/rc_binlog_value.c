@@ -126,7 +126,7 @@ size_t rc_binlog_decimal_size(unsigned precision, unsigned scale) {
 }
 
 /* Digits of v (< 10^9) without leading zeros, at least one. */
-static size_t put_uint_min(char *out, uint32_t v) {
+static inline __attribute__((always_inline)) size_t put_uint_min(char *out, uint32_t v) {
     if (v < 100) {
         if (v < 10) {
             out[0] = (char)('0' + v);
