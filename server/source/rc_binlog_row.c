@@ -1548,18 +1548,8 @@ static inline void w_be64(uint8_t *q, uint64_t v) {
     w_be32(q + 4, (uint32_t)v);
 }
 
-static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
-    uint8_t *q = w_room(o, n);
-    if (!q) {
-        return -1;
-    }
-    memcpy(q, p, n);
-    o->len += n;
-    return 0;
-}
-
 /* The writers below come in two forms: c_* store at a cursor the caller has made room for and
- * return the cursor after what they wrote; w_* make the room in an rc_buf_t first. A row is
+ * return the cursor after what they wrote; w_room makes the room in an rc_buf_t first. A row is
  * written with c_* after one reservation per value (emit_image): per-piece room checks and
  * the reloads of o->data/o->len after every byte store were a third of the packing. */
 static inline __attribute__((always_inline)) uint8_t *c_uint(uint8_t *q, uint64_t v) {
@@ -1738,25 +1728,6 @@ static inline __attribute__((always_inline)) uint8_t *c_double_bits(uint8_t *q, 
     return q + 9;
 }
 
-static int w_container(rc_buf_t *o, uint32_t n, bool map) {
-    uint8_t *q = w_room(o, 5);
-    if (!q) {
-        return -1;
-    }
-    o->len = (size_t)(c_container(q, n, map) - (uint8_t *)o->data);
-    return 0;
-}
-
-static int w_strbin(rc_buf_t *o, const void *p, uint32_t n, bool bin) {
-    uint8_t *q = w_room(o, (size_t)n + 5);
-    if (!q) {
-        return -1;
-    }
-    o->len = (size_t)(c_strbin(q, p, n, bin) - (uint8_t *)o->data);
-    return 0;
-}
-
-#define W_LIT(o, s) w_strbin(o, s, sizeof(s) - 1, false)
 #define C_LIT(q, s) c_strbin(q, s, sizeof(s) - 1, false)
 
 /* A packed column name: names of up to 16 bytes (nearly all) are copied as 16 fixed bytes,
@@ -2402,23 +2373,31 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         }
         rc_buf_reset(&b->scratch);
         rc_err_t err = RC_OK;
-        int r = w_raw(o, b->ev_head.data, b->ev_head.len);
-        if (action == 0) {
-            r |= w_container(o, 0, false);
-        } else {
-            r |= w_container(o, 1, false);
-            if (r == 0) {
+        /* the event's head with the "before" array's header, then "after" with its array's
+         * header: one reservation each (fixarray of 0 or 1 image, fixstr "after") */
+        size_t hl = b->ev_head.len;
+        uint8_t *q = w_room(o, hl + 1);
+        int r = q ? 0 : -1;
+        if (q) {
+            memcpy(q, b->ev_head.data, hl);
+            q[hl] = action == 0 ? 0x90 : 0x91;
+            o->len += hl + 1;
+            if (action != 0) {
                 err = emit_image(&x, o, present1, n1, all1, &p, end, b->before);
-            }
-            if (err == RC_OK && partial) {
-                err = value_options(&x, &p, end, njson);
+                if (err == RC_OK && partial) {
+                    err = value_options(&x, &p, end, njson);
+                }
             }
         }
-        r |= W_LIT(o, "after");
-        if (action == 2) {
-            r |= w_container(o, 0, false);
+        if (r == 0 && (q = w_room(o, 7))) {
+            static const uint8_t k_after[6] = {0xa5, 'a', 'f', 't', 'e', 'r'}; /* fixstr */
+            memcpy(q, k_after, 6);
+            q[6] = action == 2 ? 0x90 : 0x91;
+            o->len += 7;
         } else {
-            r |= w_container(o, 1, false);
+            r = -1;
+        }
+        if (action != 2) {
             if (r == 0 && err == RC_OK) {
                 err = action == 1 ? emit_image(&x, o, present2, n2, all2, &p, end, b->after)
                                   : emit_image(&x, o, present1, n1, all1, &p, end, b->after);
