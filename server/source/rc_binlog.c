@@ -94,6 +94,10 @@ void rc_binlog_destroy(rc_binlog_t *b) {
     free(b);
 }
 
+void rc_binlog_direct_sbuffer(rc_binlog_t *b, msgpack_sbuffer *sb) {
+    b->direct_sb = sb;
+}
+
 rc_err_t rc_binlog_set_position(rc_binlog_t *b, const char *file, uint64_t pos) {
     size_t n = strlen(file);
     if (n >= sizeof(b->file)) {

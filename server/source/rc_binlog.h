@@ -137,6 +137,13 @@ void rc_binlog_destroy(rc_binlog_t *b);
  * update it afterwards. */
 rc_err_t rc_binlog_set_position(rc_binlog_t *b, const char *file, uint64_t pos);
 
+/* Says that a packer whose data is sb appends with msgpack_sbuffer_write (what every packer
+ * of rowcast's does): row events fed with such a packer are then written straight into sb,
+ * not through a row buffer and the packer's callback (one copy of each event less). Rows are
+ * still added whole: a bad row leaves sb as it was. NULL turns it off. sb must outlive b or be
+ * unset first. */
+void rc_binlog_direct_sbuffer(rc_binlog_t *b, msgpack_sbuffer *sb);
+
 /* Decodes one event. ev/len is the whole event including its header and checksum trailer.
  * Row events are appended to pk as complete msgpack event maps (rc_event.h); info (may be
  * NULL) says what happened. On error nothing is left half-packed in pk... except that a rows

@@ -1548,21 +1548,11 @@ static inline void w_be64(uint8_t *q, uint64_t v) {
     w_be32(q + 4, (uint32_t)v);
 }
 
-static inline int w_raw(rc_buf_t *o, const void *p, size_t n) {
-    uint8_t *q = w_room(o, n);
-    if (!q) {
-        return -1;
-    }
-    memcpy(q, p, n);
-    o->len += n;
-    return 0;
-}
-
 /* The writers below come in two forms: c_* store at a cursor the caller has made room for and
- * return the cursor after what they wrote; w_* make the room in an rc_buf_t first. A row is
+ * return the cursor after what they wrote; w_room makes the room in an rc_buf_t first. A row is
  * written with c_* after one reservation per value (emit_image): per-piece room checks and
  * the reloads of o->data/o->len after every byte store were a third of the packing. */
-static inline uint8_t *c_uint(uint8_t *q, uint64_t v) {
+static inline __attribute__((always_inline)) uint8_t *c_uint(uint8_t *q, uint64_t v) {
     if (v < 128) {
         q[0] = (uint8_t)v;
         return q + 1;
@@ -1587,7 +1577,7 @@ static inline uint8_t *c_uint(uint8_t *q, uint64_t v) {
     return q + 9;
 }
 
-static inline uint8_t *c_int(uint8_t *q, int64_t v) {
+static inline __attribute__((always_inline)) uint8_t *c_int(uint8_t *q, int64_t v) {
     if (v >= 0) {
         return c_uint(q, (uint64_t)v);
     }
@@ -1616,7 +1606,8 @@ static inline uint8_t *c_int(uint8_t *q, int64_t v) {
 }
 
 /* A map or array header (base 0x80 / 0x90 for the fix forms, 0xde / 0xdc beyond). */
-static inline uint8_t *c_container(uint8_t *q, uint32_t n, bool map) {
+static inline __attribute__((always_inline)) uint8_t *c_container(uint8_t *q, uint32_t n,
+                                                                  bool map) {
     if (n < 16) {
         q[0] = (uint8_t)((map ? 0x80 : 0x90) | n);
         return q + 1;
@@ -1632,7 +1623,8 @@ static inline uint8_t *c_container(uint8_t *q, uint32_t n, bool map) {
 }
 
 /* str (fix/8/16/32) or bin (8/16/32) with its bytes; needs n + 5 bytes. */
-static inline uint8_t *c_strbin(uint8_t *q, const void *p, uint32_t n, bool bin) {
+static inline __attribute__((always_inline)) uint8_t *c_strbin(uint8_t *q, const void *p,
+                                                               uint32_t n, bool bin) {
     size_t h;
     if (!bin && n < 32) {
         q[0] = (uint8_t)(0xa0 | n);
@@ -1711,7 +1703,8 @@ static inline uint8_t *c_ext(uint8_t *q, int8_t type, const void *p, uint32_t n)
 
 /* An ext whose text (under 256 bytes) was formatted at q + 3, where an ext 8 header leaves it;
  * the fixext sizes take a 2-byte header, so their text moves down one byte. */
-static inline uint8_t *c_ext_text(uint8_t *q, int8_t type, size_t n) {
+static inline __attribute__((always_inline)) uint8_t *c_ext_text(uint8_t *q, int8_t type,
+                                                                 size_t n) {
     if (n == 1 || n == 2 || n == 4 || n == 8 || n == 16) {
         c_ext_head(q, type, (uint32_t)n);
         memmove(q + 2, q + 3, n);
@@ -1723,43 +1716,25 @@ static inline uint8_t *c_ext_text(uint8_t *q, int8_t type, size_t n) {
     return q + 3 + n;
 }
 
-static inline uint8_t *c_float_bits(uint8_t *q, uint32_t bits) {
+static inline __attribute__((always_inline)) uint8_t *c_float_bits(uint8_t *q, uint32_t bits) {
     q[0] = 0xca;
     w_be32(q + 1, bits);
     return q + 5;
 }
 
-static inline uint8_t *c_double_bits(uint8_t *q, uint64_t bits) {
+static inline __attribute__((always_inline)) uint8_t *c_double_bits(uint8_t *q, uint64_t bits) {
     q[0] = 0xcb;
     w_be64(q + 1, bits);
     return q + 9;
 }
 
-static int w_container(rc_buf_t *o, uint32_t n, bool map) {
-    uint8_t *q = w_room(o, 5);
-    if (!q) {
-        return -1;
-    }
-    o->len = (size_t)(c_container(q, n, map) - (uint8_t *)o->data);
-    return 0;
-}
-
-static int w_strbin(rc_buf_t *o, const void *p, uint32_t n, bool bin) {
-    uint8_t *q = w_room(o, (size_t)n + 5);
-    if (!q) {
-        return -1;
-    }
-    o->len = (size_t)(c_strbin(q, p, n, bin) - (uint8_t *)o->data);
-    return 0;
-}
-
-#define W_LIT(o, s) w_strbin(o, s, sizeof(s) - 1, false)
 #define C_LIT(q, s) c_strbin(q, s, sizeof(s) - 1, false)
 
 /* A packed column name: names of up to 16 bytes (nearly all) are copied as 16 fixed bytes,
  * which the compiler inlines, instead of a memcpy call of a few bytes per column; the names
  * buffer has 16 readable bytes after its end (pack_names). Needs pname_len + 16 bytes. */
-static inline uint8_t *c_name(uint8_t *q, const char *names, const rc_col_t *c) {
+static inline __attribute__((always_inline)) uint8_t *c_name(uint8_t *q, const char *names,
+                                                             const rc_col_t *c) {
     const char *src = names + c->pname_off;
     if (c->pname_len > 16) {
         memcpy(q, src, c->pname_len);
@@ -1899,6 +1874,11 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
  * Room: the image starts with room for every column's name and fixed-size value
  * (tm->row_room); a length-prefixed or general value asks for its own bytes plus row_room, so
  * whatever follows it still fits. */
+static inline __attribute__((always_inline)) rc_err_t
+emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
+             const uint8_t *nulls, uint8_t anynull, const uint8_t *p, const uint8_t **pp,
+             const uint8_t *end, rc_slot_t *slots);
+
 static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent,
                            bool all_present, const uint8_t **pp, const uint8_t *end,
                            rc_slot_t *slots) {
@@ -1921,6 +1901,20 @@ static rc_err_t emit_image(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uin
         anynull |= nulls[nb - 1] & (uint8_t)(0xffu >> ((8 - npresent % 8) % 8));
     }
     p += nb;
+    /* the common image (every column, no NULL) by a copy of the loop without those checks */
+    if (all_present && !anynull) {
+        return emit_columns(x, o, present, npresent, true, nulls, 0, p, pp, end, slots);
+    }
+    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, p, pp, end, slots);
+}
+
+/* emit_image's loop over the columns, from p (past the null bitmap nulls). Inlined into it
+ * twice, once with all_present and no NULLs as constants. */
+static inline __attribute__((always_inline)) rc_err_t
+emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
+             const uint8_t *nulls, uint8_t anynull, const uint8_t *p, const uint8_t **pp,
+             const uint8_t *end, rc_slot_t *slots) {
+    const rc_tmap_t *tm = x->tm;
     /* in locals: the stores into the output may alias anything, so fields read through x and
      * tm would be loaded again after each of them */
     const rc_col_t *cols = tm->cols;
@@ -2362,49 +2356,76 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     for (uint32_t i = 0; partial && i < tm->ncols; i++) {
         njson += tm->cols[i].type == RC_T_JSON;
     }
+    /* rc_binlog_direct_sbuffer: pk appends to sb with msgpack_sbuffer_write, so rows are
+     * written at its end (o is then a view of it) and kept by moving its size */
+    msgpack_sbuffer *sb = b->direct_sb && pk->data == b->direct_sb ? b->direct_sb : NULL;
+    rc_buf_t direct;
     while (p < end) {
         /* The fixed parts of the event were packed once for the whole rows event; the row is
-         * read and written into rowbuf in one pass and handed to the packer in one piece, so
-         * a bad row leaves nothing behind. */
+         * read and written into rowbuf (or sb's end) in one pass and handed to the packer in
+         * one piece (or kept by moving sb's size), so a bad row leaves nothing behind. */
         rc_buf_t *o = &b->rowbuf;
-        rc_buf_reset(o);
+        if (sb) {
+            direct = (rc_buf_t){sb->data, sb->size, sb->alloc};
+            o = &direct;
+        } else {
+            rc_buf_reset(o);
+        }
         rc_buf_reset(&b->scratch);
         rc_err_t err = RC_OK;
-        int r = w_raw(o, b->ev_head.data, b->ev_head.len);
-        if (action == 0) {
-            r |= w_container(o, 0, false);
-        } else {
-            r |= w_container(o, 1, false);
-            if (r == 0) {
+        /* the event's head with the "before" array's header, then "after" with its array's
+         * header: one reservation each (fixarray of 0 or 1 image, fixstr "after") */
+        size_t hl = b->ev_head.len;
+        uint8_t *q = w_room(o, hl + 1);
+        int r = q ? 0 : -1;
+        if (q) {
+            memcpy(q, b->ev_head.data, hl);
+            q[hl] = action == 0 ? 0x90 : 0x91;
+            o->len += hl + 1;
+            if (action != 0) {
                 err = emit_image(&x, o, present1, n1, all1, &p, end, b->before);
-            }
-            if (err == RC_OK && partial) {
-                err = value_options(&x, &p, end, njson);
+                if (err == RC_OK && partial) {
+                    err = value_options(&x, &p, end, njson);
+                }
             }
         }
-        r |= W_LIT(o, "after");
-        if (action == 2) {
-            r |= w_container(o, 0, false);
+        if (r == 0 && (q = w_room(o, 7))) {
+            static const uint8_t k_after[6] = {0xa5, 'a', 'f', 't', 'e', 'r'}; /* fixstr */
+            memcpy(q, k_after, 6);
+            q[6] = action == 2 ? 0x90 : 0x91;
+            o->len += 7;
         } else {
-            r |= w_container(o, 1, false);
+            r = -1;
+        }
+        if (action != 2) {
             if (r == 0 && err == RC_OK) {
                 err = action == 1 ? emit_image(&x, o, present2, n2, all2, &p, end, b->after)
                                   : emit_image(&x, o, present1, n1, all1, &p, end, b->after);
             }
         }
         x.partial = NULL;
+        if (err == RC_OK) {
+            if (action == 0) {
+                r |= pack_tail(o, &b->ev_meta, tm, b->after, NULL);
+            } else if (action == 1) {
+                r |= pack_tail(o, &b->ev_meta, tm, b->after, b->before);
+            } else {
+                r |= pack_tail(o, &b->ev_meta, tm, b->before, NULL);
+            }
+        }
+        if (sb) {
+            /* sb's bytes may have moved (the row grew them); its size moves only for a whole
+             * row */
+            sb->data = o->data;
+            sb->alloc = o->cap;
+            if (r == 0 && err == RC_OK) {
+                sb->size = o->len;
+            }
+        } else if (r == 0 && err == RC_OK) {
+            r = pk->callback(pk->data, o->data, o->len);
+        }
         if (err != RC_OK) {
             return err;
-        }
-        if (action == 0) {
-            r |= pack_tail(o, &b->ev_meta, tm, b->after, NULL);
-        } else if (action == 1) {
-            r |= pack_tail(o, &b->ev_meta, tm, b->after, b->before);
-        } else {
-            r |= pack_tail(o, &b->ev_meta, tm, b->before, NULL);
-        }
-        if (r == 0) {
-            r = pk->callback(pk->data, o->data, o->len);
         }
         if (r != 0) {
             return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM,

@@ -7,7 +7,9 @@
  * input with gen_binlog.sh.
  * --dump OUT writes the msgpack of the last round to OUT, to compare the decoder's output
  * byte for byte before and after a change.
- * Usage: bench_decode [--rounds N] [--no-crc] [--dump OUT] FILE... */
+ * Rows are written straight into the buffer (rc_binlog_direct_sbuffer, as the pipeline's batch
+ * and `rowcast decode` can); --via-callback hands each row to the packer's callback instead.
+ * Usage: bench_decode [--rounds N] [--no-crc] [--via-callback] [--dump OUT] FILE... */
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,13 +69,15 @@ static int load(file_events_t *fe) {
 }
 
 int main(int argc, char **argv) {
-    int rounds = 3, crc = 1, first = 1;
+    int rounds = 3, crc = 1, direct = 1, first = 1;
     const char *dump_path = NULL;
     while (first < argc && strncmp(argv[first], "--", 2) == 0) {
         if (strcmp(argv[first], "--rounds") == 0 && first + 1 < argc) {
             rounds = atoi(argv[++first]);
         } else if (strcmp(argv[first], "--no-crc") == 0) {
             crc = 0;
+        } else if (strcmp(argv[first], "--via-callback") == 0) {
+            direct = 0;
         } else if (strcmp(argv[first], "--dump") == 0 && first + 1 < argc) {
             dump_path = argv[++first];
         } else {
@@ -83,7 +87,9 @@ int main(int argc, char **argv) {
         first++;
     }
     if (first >= argc) {
-        fprintf(stderr, "usage: bench_decode [--rounds N] [--no-crc] [--dump OUT] FILE...\n");
+        fprintf(
+            stderr,
+            "usage: bench_decode [--rounds N] [--no-crc] [--via-callback] [--dump OUT] FILE...\n");
         return 2;
     }
     int nfiles = argc - first;
@@ -119,6 +125,9 @@ int main(int argc, char **argv) {
         for (int i = 0; i < nfiles; i++) {
             rc_binlog_t *b = rc_binlog_new(&opts);
             rc_binlog_set_position(b, files[i].path, 4);
+            if (direct) {
+                rc_binlog_direct_sbuffer(b, &sb);
+            }
             for (size_t e = 0; e < files[i].n; e++) {
                 rc_binlog_info_t info;
                 char err[512];

@@ -183,6 +183,42 @@ static void test_decode_decimal_sign_leading_groups_and_negative_zero(void **sta
     }
 }
 
+/* The first non-zero integer group is written without leading zeros (its digit count taken
+ * from its bit length): every length at and around each power of ten, and pseudo-random
+ * values, in a lone 9-digit group and as the second group after a zero one, match printf. */
+static void test_decode_decimal_first_group_digits_match_printf(void **state) {
+    (void)state;
+    uint32_t vals[64 + 4000];
+    size_t nv = 0;
+    for (uint32_t p10 = 1; p10 <= 100000000; p10 *= 10) {
+        vals[nv++] = p10 - 1;
+        vals[nv++] = p10;
+        vals[nv++] = p10 + 1;
+        vals[nv++] = p10 * 2 - 1;
+    }
+    vals[nv++] = 999999999;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    while (nv < sizeof(vals) / sizeof(vals[0])) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        vals[nv++] = (uint32_t)(x % 1000000000u) >> (x >> 60); /* every length */
+    }
+    char out[RC_BINLOG_TEXT_MAX], want[16];
+    for (size_t i = 0; i < nv; i++) {
+        uint32_t v = vals[i];
+        snprintf(want, sizeof(want), "%u", v);
+        uint8_t b[8] = {(uint8_t)(0x80 | v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
+                        (uint8_t)v};
+        assert_int_equal(rc_binlog_decimal_text(b, 4, 9, 0, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, want);
+        uint8_t b2[8] = {
+            0x80, 0, 0, 0, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+        assert_int_equal(rc_binlog_decimal_text(b2, 8, 18, 0, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, want);
+    }
+}
+
 static void test_decode_decimal_rejects_short_input_and_bad_digits(void **state) {
     (void)state;
     const uint8_t ok[] = {0x80, 0x04, 0xd2, 0x15, 0xe0};
@@ -306,6 +342,62 @@ static void test_decode_datetime2_short_path_matches_the_general_form(void **sta
             usec = 999999;
         }
         size_t m = rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', want);
+        assert_string_equal(got, want);
+        assert_int_equal(n, m);
+    }
+}
+
+/* TIME2 has a short path too (non-negative, hour below 100, fraction in range); every value,
+ * negative, hour up to 1023, minute and second up to 63 and out-of-range fractions included,
+ * must read as the general form (MySQL's packed TIME) writes it. */
+static void test_decode_time2_short_path_matches_the_general_form(void **state) {
+    (void)state;
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    char got[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX];
+    for (int i = 0; i < 40000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint8_t b[6];
+        for (int k = 0; k < 6; k++) {
+            b[k] = (uint8_t)(x >> (8 * k));
+        }
+        if (i % 4 != 0) {
+            b[0] = (uint8_t)(0x80 | (b[0] & 0x07)); /* mostly hours below 128 */
+        }
+        if (i % 3 == 0) { /* fractions in range, and out of range */
+            b[3] %= 100;
+            b[4] = (uint8_t)(b[4] % 0x27);
+            if (i % 2 == 0) {
+                b[3] = (uint8_t)(b[3] % 0x0f);
+            }
+        }
+        unsigned fsp = (unsigned)(i % 7);
+        size_t n = rc_binlog_fmt_time(b, fsp, got);
+        int64_t intpart = (int64_t)((uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]) - 0x800000;
+        int64_t frac, packed;
+        if (fsp == 0) {
+            packed = intpart * (1 << 24);
+        } else if (fsp <= 2) {
+            frac = b[3];
+            if (intpart < 0 && frac != 0) {
+                intpart++;
+                frac -= 0x100;
+            }
+            packed = intpart * (1 << 24) + frac * 10000;
+        } else if (fsp <= 4) {
+            frac = (int64_t)(b[3] << 8 | b[4]);
+            if (intpart < 0 && frac != 0) {
+                intpart++;
+                frac -= 0x10000;
+            }
+            packed = intpart * (1 << 24) + frac * 100;
+        } else {
+            packed = (int64_t)((uint64_t)b[0] << 40 | (uint64_t)b[1] << 32 | (uint64_t)b[2] << 24 |
+                               (uint64_t)b[3] << 16 | (uint64_t)b[4] << 8 | b[5]) -
+                     0x800000000000LL;
+        }
+        size_t m = rc_binlog_fmt_time_packed(packed, fsp, want);
         assert_string_equal(got, want);
         assert_int_equal(n, m);
     }
@@ -505,6 +597,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_decimal_vectors_from_go_mysql),
         cmocka_unit_test(test_decode_decimal_negative_with_scale_keeps_trailing_zeros),
+        cmocka_unit_test(test_decode_decimal_first_group_digits_match_printf),
         cmocka_unit_test(test_decode_decimal_rejects_short_input_and_bad_digits),
         cmocka_unit_test(test_decode_decimal_sign_leading_groups_and_negative_zero),
         cmocka_unit_test(test_decode_time2_and_datetime2_vectors_from_go_mysql),
@@ -513,6 +606,7 @@ int main(void) {
         cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
         cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
         cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
+        cmocka_unit_test(test_decode_time2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_date_and_zero_date),
         cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
         cmocka_unit_test(test_json_invalid_inputs_fail_without_output),
