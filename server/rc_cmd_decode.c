@@ -122,6 +122,9 @@ int rc_cmd_decode(int argc, char **argv) {
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (dec) {
+        rc_binlog_direct_sbuffer(dec, &sb); /* rows straight into sb, as the pipeline does */
+    }
     rc_buf_t json = RC_BUF_INIT;
     for (; i < argc && status == 0; i++) {
         char errstr[1024];

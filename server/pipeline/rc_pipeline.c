@@ -523,6 +523,7 @@ static rc_err_t stream(rc_pipeline_t *p, rc_mysql_t *m, rc_binlog_t *dec, rc_bat
         }
         rc_binlog_info_t info;
         size_t at = b->buf.size;
+        rc_binlog_direct_sbuffer(dec, &b->buf); /* rows straight into the batch, no copy */
         err = rc_binlog_feed(dec, ev, len, &b->pk, &info, errstr, errstr_size);
         if (err != RC_OK) {
             return err; /* a bad event: fatal until error policies exist */

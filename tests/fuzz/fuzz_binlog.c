@@ -60,6 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (size & 4) {
+        rc_binlog_direct_sbuffer(b, &sb); /* rows straight into sb, as the pipeline writes */
+    }
     size_t off = 0;
     int errors = 0;
     while (off + RC_BINLOG_HEADER_LEN <= size && errors < 8) {
