@@ -73,22 +73,67 @@ static const rc_pipeline_state_t all_states[] = {
     RC_PIPELINE_RESTARTING, RC_PIPELINE_STOPPING, RC_PIPELINE_STOPPED, RC_PIPELINE_FAILED,
 };
 
-/* Label values escaped per the text format: backslash, double quote, newline. */
+/* Label values escaped per the text format: backslash, double quote, newline. Runs without
+ * those are appended whole: a scrape writes hundreds of labels. */
 static void put_label(rc_buf_t *out, const char *v) {
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"') {
-            rc_buf_putc(out, '\\');
-            rc_buf_putc(out, *v);
-        } else if (*v == '\n') {
-            rc_buf_puts(out, "\\n");
-        } else {
-            rc_buf_putc(out, *v);
+    for (;;) {
+        size_t run = strcspn(v, "\\\"\n");
+        rc_buf_append(out, v, run);
+        v += run;
+        if (!*v) {
+            return;
         }
+        rc_buf_append(out, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\", 2);
+        v++;
     }
 }
 
+/* v in decimal, without printf (which was most of a scrape's cost). */
+static void put_u64(rc_buf_t *out, uint64_t v) {
+    char d[20];
+    size_t i = sizeof(d);
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    rc_buf_append(out, d + i, sizeof(d) - i);
+}
+
+/* NAME{pipeline="P" (the caller writes the other labels, "} " and the value) */
+static void put_series(rc_buf_t *out, const char *name, const char *pipeline) {
+    rc_buf_puts(out, name);
+    rc_buf_puts(out, "{pipeline=\"");
+    put_label(out, pipeline);
+}
+
 static void header(rc_buf_t *out, const char *name, const char *type, const char *help) {
-    rc_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    rc_buf_puts(out, "# HELP ");
+    rc_buf_puts(out, name);
+    rc_buf_putc(out, ' ');
+    rc_buf_puts(out, help);
+    rc_buf_puts(out, "\n# TYPE ");
+    rc_buf_puts(out, name);
+    rc_buf_putc(out, ' ');
+    rc_buf_puts(out, type);
+    rc_buf_putc(out, '\n');
+}
+
+/* A histogram bound as %g writes it, formatted once per thread and bound. */
+static const char *bound_text(double v) {
+    static __thread struct {
+        double v;
+        char s[32];
+    } cache[64];
+    static __thread size_t n;
+    for (size_t i = 0; i < n; i++) {
+        if (cache[i].v == v) {
+            return cache[i].s;
+        }
+    }
+    size_t i = n < 64 ? n++ : 63;
+    cache[i].v = v;
+    snprintf(cache[i].s, sizeof(cache[i].s), "%g", v);
+    return cache[i].s;
 }
 
 /* One histogram, one set of series per pipeline. */
@@ -100,21 +145,23 @@ static void write_histogram(rc_buf_t *out, rc_pipeline_ctl_t *ctl, const char *n
         rc_hist_snapshot_t h;
         get(p, &h);
         for (int b = 0; b <= h.n; b++) {
-            rc_buf_printf(out, "%s_bucket{pipeline=\"", name);
+            rc_buf_puts(out, name);
+            rc_buf_puts(out, "_bucket{pipeline=\"");
             put_label(out, rc_pipeline_name(p));
-            if (b < h.n) {
-                rc_buf_printf(out, "\",le=\"%g\"} %llu\n", h.bounds[b],
-                              (unsigned long long)h.cumulative[b]);
-            } else {
-                rc_buf_printf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)h.count);
-            }
+            rc_buf_puts(out, "\",le=\"");
+            rc_buf_puts(out, b < h.n ? bound_text(h.bounds[b]) : "+Inf");
+            rc_buf_puts(out, "\"} ");
+            put_u64(out, b < h.n ? h.cumulative[b] : h.count);
+            rc_buf_putc(out, '\n');
         }
         rc_buf_printf(out, "%s_sum{pipeline=\"", name);
         put_label(out, rc_pipeline_name(p));
         rc_buf_printf(out, "\"} %.6f\n", h.sum);
         rc_buf_printf(out, "%s_count{pipeline=\"", name);
         put_label(out, rc_pipeline_name(p));
-        rc_buf_printf(out, "\"} %llu\n", (unsigned long long)h.count);
+        rc_buf_puts(out, "\"} ");
+        put_u64(out, h.count);
+        rc_buf_putc(out, '\n');
     }
 }
 
@@ -147,11 +194,14 @@ typedef struct table_row_arg {
 static void table_row(void *arg, const char *table, const char *action,
                       const uint64_t counts[RC_TABLE_N_COUNTS]) {
     table_row_arg_t *a = arg;
-    rc_buf_printf(a->out, "%s{pipeline=\"", a->metric);
-    put_label(a->out, a->pipeline);
+    put_series(a->out, a->metric, a->pipeline);
     rc_buf_puts(a->out, "\",table=\"");
     put_label(a->out, table);
-    rc_buf_printf(a->out, "\",action=\"%s\"} %llu\n", action, (unsigned long long)counts[a->which]);
+    rc_buf_puts(a->out, "\",action=\"");
+    rc_buf_puts(a->out, action);
+    rc_buf_puts(a->out, "\"} ");
+    put_u64(a->out, counts[a->which]);
+    rc_buf_putc(a->out, '\n');
 }
 
 static void write_table_counters(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
@@ -189,19 +239,21 @@ void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
         header(out, counters[c].name, counters[c].type, counters[c].help);
         for (size_t i = 0; i < n; i++) {
             uint64_t v = *(const uint64_t *)((const char *)&stats[i] + counters[c].offset);
-            rc_buf_printf(out, "%s{pipeline=\"", counters[c].name);
-            put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
-            rc_buf_printf(out, "\"} %llu\n", (unsigned long long)v);
+            put_series(out, counters[c].name, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+            rc_buf_puts(out, "\"} ");
+            put_u64(out, v);
+            rc_buf_putc(out, '\n');
         }
     }
     header(out, "rowcast_pipeline_state", "gauge",
            "1 for the pipeline's current state, 0 for the other states.");
     for (size_t i = 0; i < n; i++) {
         for (size_t s = 0; s < sizeof(all_states) / sizeof(all_states[0]); s++) {
-            rc_buf_puts(out, "rowcast_pipeline_state{pipeline=\"");
-            put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
-            rc_buf_printf(out, "\",state=\"%s\"} %d\n", rc_pipeline_state_name(all_states[s]),
-                          states[i] == all_states[s]);
+            put_series(out, "rowcast_pipeline_state",
+                       rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+            rc_buf_puts(out, "\",state=\"");
+            rc_buf_puts(out, rc_pipeline_state_name(all_states[s]));
+            rc_buf_puts(out, states[i] == all_states[s] ? "\"} 1\n" : "\"} 0\n");
         }
     }
     header(out, "rowcast_source_lag_seconds", "gauge",
@@ -220,9 +272,11 @@ void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
            "Bytes the pipeline's script VMs hold (what transform_memory_mb caps), after the last "
            "batch.");
     for (size_t i = 0; i < n; i++) {
-        rc_buf_puts(out, "rowcast_transform_vm_memory_bytes{pipeline=\"");
-        put_label(out, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
-        rc_buf_printf(out, "\"} %llu\n", (unsigned long long)stats[i].vm_bytes);
+        put_series(out, "rowcast_transform_vm_memory_bytes",
+                   rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
+        rc_buf_puts(out, "\"} ");
+        put_u64(out, stats[i].vm_bytes);
+        rc_buf_putc(out, '\n');
     }
     header(out, "rowcast_checkpoint_age_seconds", "gauge",
            "Seconds since the pipeline last wrote its position to the state topic.");

@@ -6,11 +6,19 @@ Writes ROWS rows into a fresh database once, then runs the real binary ROUNDS ti
 same binlog range, alternating a quiet round and a loaded one, in which LOAD_THREADS keep-alive
 clients send GET /metrics and GET /v1/pipelines/NAME/status as fast as they can up to RATE
 requests/s together. Throughput is rows / (last delivery - first read), from the pipeline's own
-counters. Needs the services of tests/run.sh (RC_MARIADB_*, RC_KAFKA_BROKERS); use a build
-without sanitizers for figures:
+counters.
+
+On a machine with few cores the load generator itself takes CPU from the pipeline (and from
+Kafka and the database beside it). A third kind of round measures that alone: the same load
+sent to a decoy rowcast process (an idle pipeline of the same name), so that "loaded" minus
+"decoy" is what serving the requests costs the streaming process. It also prints the CPU the
+streaming process spent per request in loaded rounds. Needs the services of tests/run.sh
+(RC_MARIADB_*, RC_KAFKA_BROKERS); use a build without sanitizers for figures:
 
     cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build/release
     tests/bench/bench_rest_load.py --binary build/release/server/rowcast [--rows N] [--rounds N]
+
+ROUNDS counts cycles of quiet, loaded and decoy rounds.
 """
 
 import argparse
@@ -74,9 +82,44 @@ class Load(threading.Thread):
                 time.sleep(ahead)
 
 
-def one_round(args, db, start, n, loaded, tmp):
+def proc_cpu(pid):
+    """CPU seconds (user + system) the process has used."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_decoy(args, name, n, tmp):
+    """An idle rowcast with a pipeline of the same name (it reads no table) to send load to."""
+    port = free_port()
+    cfg = {
+        "log_level": "warn",
+        "http": {"listen": f"127.0.0.1:{port}"},
+        "kafka": {"brokers": BROKERS},
+        "pipelines": [{
+            "name": name,
+            "source": {"host": HOST, "port": PORT, "user": os.environ.get("RC_MARIADB_USER", "rowcast"),
+                       "password": os.environ.get("RC_MARIADB_PASSWORD", "rowcast"),
+                       "server_id": 950000 + n, "include": [r"no_such_db\..*"], "start": "latest"},
+            "sink": {"topic": "{schema}.{table}"},
+        }],
+    }
+    path = Path(tmp) / f"decoy{n}.yaml"
+    path.write_text(json.dumps(cfg))
+    proc = subprocess.Popen([args.binary, "--config", str(path)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), f"/v1/pipelines/{name}/status")
+            return proc, port
+        except (OSError, AssertionError):
+            assert time.monotonic() < deadline and proc.poll() is None, "decoy: no HTTP"
+            time.sleep(0.05)
+
+
+def one_round(args, db, start, n, mode, tmp):
     port = free_port()
     name = f"bench{n}"
+    decoy = start_decoy(args, name, n, tmp) if mode == "decoy" else None
     cfg = {
         "log_level": "warn",
         "http": {"listen": f"127.0.0.1:{port}"},
@@ -105,11 +148,13 @@ def one_round(args, db, start, n, loaded, tmp):
             except OSError:
                 assert time.monotonic() < deadline and proc.poll() is None, "no HTTP"
                 time.sleep(0.05)
-        if loaded:
-            loaders = [Load(port, name, args.rate / args.threads, stop) for _ in range(args.threads)]
+        if mode != "quiet":
+            target = decoy[1] if decoy else port
+            loaders = [Load(target, name, args.rate / args.threads, stop) for _ in range(args.threads)]
             for t in loaders:
                 t.start()
         t_load = time.monotonic()
+        cpu0 = proc_cpu(proc.pid)
         first = last = None
         while True:
             st = json.loads(get(status, f"/v1/pipelines/{name}/status"))
@@ -122,15 +167,19 @@ def one_round(args, db, start, n, loaded, tmp):
                 break
             assert st["state"] in ("CREATED", "STARTING", "RUNNING"), st
             time.sleep(0.02)
+        cpu = proc_cpu(proc.pid) - cpu0
         stop.set()
         for t in loaders:
             t.join()
         requests = sum(t.done for t in loaders)
-        return args.rows / (last - first), requests / (time.monotonic() - t_load)
+        return args.rows / (last - first), requests / (time.monotonic() - t_load), cpu
     finally:
         stop.set()
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+        if decoy:
+            decoy[0].send_signal(signal.SIGTERM)
+            decoy[0].wait(60)
 
 
 def main():
@@ -153,21 +202,29 @@ def main():
             cur.executemany(f"INSERT INTO `{db}`.t VALUES (%s, %s)",
                             [(j, f"row {j}") for j in range(i, min(i + 1000, args.rows))])
             conn.commit()
-    results = {False: [], True: []}
+    results = {"quiet": [], "loaded": [], "decoy": []}
+    cpu = {"quiet": [], "loaded": [], "decoy": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for n in range(args.rounds):
-                loaded = n % 2 == 1
-                rows_s, req_s = one_round(args, db, start, n, loaded, tmp)
-                results[loaded].append(rows_s)
-                print(f"round {n}: {'loaded' if loaded else 'quiet '} {rows_s:10.0f} rows/s"
-                      + (f"  {req_s:7.0f} requests/s" if loaded else ""), flush=True)
+            for n in range(args.rounds * 3):
+                mode = ("quiet", "loaded", "decoy")[n % 3]
+                rows_s, req_s, cpu_s = one_round(args, db, start, n, mode, tmp)
+                results[mode].append(rows_s)
+                cpu[mode].append(cpu_s)
+                print(f"round {n}: {mode:6} {rows_s:10.0f} rows/s  rowcast CPU {cpu_s:6.2f} s"
+                      + (f"  {req_s:7.0f} requests/s" if mode != "quiet" else ""), flush=True)
     finally:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE `{db}`")
-    quiet, busy = statistics.median(results[False]), statistics.median(results[True])
-    print(f"median quiet {quiet:.0f} rows/s, loaded {busy:.0f} rows/s: "
-          f"{100 * (busy - quiet) / quiet:+.1f} %")
+    med = {m: statistics.median(v) for m, v in results.items()}
+    quiet = med["quiet"]
+    print(f"median rows/s: quiet {quiet:.0f}, loaded {med['loaded']:.0f} "
+          f"({100 * (med['loaded'] - quiet) / quiet:+.1f} %), decoy {med['decoy']:.0f} "
+          f"({100 * (med['decoy'] - quiet) / quiet:+.1f} %: the load generator's own share)")
+    print(f"serving the requests costs the streaming process "
+          f"{100 * (med['loaded'] - med['decoy']) / med['decoy']:+.1f} % of its throughput; "
+          f"its CPU per row: quiet {1e9 * statistics.median(cpu['quiet']) / args.rows:.0f} ns, "
+          f"loaded {1e9 * statistics.median(cpu['loaded']) / args.rows:.0f} ns")
 
 
 if __name__ == "__main__":

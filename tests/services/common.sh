@@ -16,7 +16,7 @@ RC_APT_PACKAGES=(
     mariadb-server mariadb-client default-libmysqlclient-dev
     librdkafka-dev libluajit2-5.1-dev duktape-dev libh2o-evloop-dev libmsgpack-dev
     libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libfyaml-dev libzstd-dev zlib1g-dev
-    libssl-dev
+    libssl-dev libjemalloc-dev
     libcmocka-dev kcat clang-format-14 clang-14 libclang-rt-14-dev xxd maven openjdk-17-jre-headless python3 python3-pip
     debootstrap
 )
