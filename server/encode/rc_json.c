@@ -877,52 +877,16 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     rc_err_t err = rc_buf_putc(out, '{');
     bool first = true;
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
-        const char *key;
-        uint32_t klen;
-        const uint8_t *k = *pp;
-        bool is_str;
-        if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
-            key = (const char *)k + 1; /* fixstr, the usual column name */
-            klen = *k & 0x1fu;
-            k += 1 + klen;
-            is_str = true;
-        } else {
-            is_str = rc_mp_read_str(&k, end, &key, &klen) == RC_OK;
-        }
-        if (drop_kafka && is_str && klen == 5 && memcmp(key, "kafka", 5) == 0) {
-            *pp = k;
+        map_key_t mk;
+        read_map_key(*pp, end, &mk);
+        if (drop_kafka && mk.is_str && mk.klen == 5 && memcmp(mk.key, "kafka", 5) == 0) {
+            *pp = mk.next;
             err = rc_mp_skip(pp, end);
             continue;
         }
-        const uint8_t *ks = (const uint8_t *)key;
-        char *o;
-        if (is_str && klen <= 16 && end - ks >= 16 && first_look16(ks) >= klen &&
-            (o = room(out, 21)) != NULL) {
-            /* a short key with nothing to escape, the usual column name: ,"key": at once */
-            size_t comma = !first;
-            *pp = k;
-            o[0] = ',';
-            o += comma;
-            o[0] = '"';
-            memcpy(o + 1, ks, 16);
-            o[1 + klen] = '"';
-            o[2 + klen] = ':';
-            out->len += comma + klen + 3;
-            first = false;
-            err = write_value(out, pp, end, depth + 1);
-            continue;
-        }
-        if (!first && (err = rc_buf_putc(out, ',')) != RC_OK) {
-            break;
-        }
+        err = write_map_key(out, pp, end, &mk, first, depth);
         first = false;
-        if (is_str) {
-            *pp = k;
-            err = put_string_in(out, ks, klen, end);
-        } else {
-            err = write_key_text(out, pp, end, depth + KEY_DEPTH);
-        }
-        if (err == RC_OK && (err = rc_buf_putc(out, ':')) == RC_OK) {
+        if (err == RC_OK) {
             err = write_value(out, pp, end, depth + 1);
         }
     }
