@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench_rest_load import BROKERS, HOST, PORT, free_port, get, proc_cpu, root
+from bench_rest_load import BROKERS, HOST, PORT, free_port, get, proc_cpu, root, write_rows
 
 
 def one_round(binary, db, start, rows, n, tmp):
@@ -76,16 +76,7 @@ def main():
     args = ap.parse_args()
     db = f"bench_e2e_{uuid.uuid4().hex[:8]}"
     conn = root()
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{db}`")
-        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
-        cur.execute("SHOW MASTER STATUS")
-        start = cur.fetchone()[:2]
-        for i in range(0, args.rows, 1000):
-            conn.begin()
-            cur.executemany(f"INSERT INTO `{db}`.t VALUES (%s, %s)",
-                            [(j, f"row {j}") for j in range(i, min(i + 1000, args.rows))])
-            conn.commit()
+    start = write_rows(conn, db, args.rows)
     res = {b: [] for b in args.binary}
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -182,6 +182,22 @@ def one_round(args, db, start, n, mode, tmp):
             decoy[0].wait(60)
 
 
+def write_rows(conn, db, rows):
+    """Creates db.t (id INT PRIMARY KEY, v VARCHAR(40)) with `rows` rows in 1000-row
+    transactions; returns the binlog (file, position) before them."""
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{db}`")
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+        cur.execute("SHOW MASTER STATUS")
+        start = cur.fetchone()[:2]
+        for i in range(0, rows, 1000):
+            conn.begin()
+            cur.executemany(f"INSERT INTO `{db}`.t VALUES (%s, %s)",
+                            [(j, f"row {j}") for j in range(i, min(i + 1000, rows))])
+            conn.commit()
+    return start
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=str(REPO / "build/release/server/rowcast"))
@@ -192,16 +208,7 @@ def main():
     args = ap.parse_args()
     db = f"bench_rest_{uuid.uuid4().hex[:8]}"
     conn = root()
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{db}`")
-        cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
-        cur.execute("SHOW MASTER STATUS")
-        start = cur.fetchone()[:2]
-        for i in range(0, args.rows, 1000):
-            conn.begin()
-            cur.executemany(f"INSERT INTO `{db}`.t VALUES (%s, %s)",
-                            [(j, f"row {j}") for j in range(i, min(i + 1000, args.rows))])
-            conn.commit()
+    start = write_rows(conn, db, args.rows)
     results = {"quiet": [], "loaded": [], "decoy": []}
     cpu = {"quiet": [], "loaded": [], "decoy": []}
     try:
