@@ -150,6 +150,7 @@ struct rc_pipeline {
     uint64_t tx_sent;      /* reader: events of the open transaction the worker has */
     uint64_t tx_pos;       /* reader: events of it read on this connection (skipped or not) */
     bool txn_open;         /* worker: a Kafka transaction is open */
+    int txn_resends;       /* worker: times the open group was sent again since its last commit */
     int64_t txn_begin_ns;  /* worker: when it began */
     rc_batch_t **grp;      /* worker: the open transaction's batches, to send again on abort */
     size_t n_grp, cap_grp; /* tickets tk_head..tk_tail-1 are theirs */
@@ -1327,9 +1328,11 @@ static rc_err_t txn_begin(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
 }
 
 /* After an abortable error: abort, then send the kept batches again in a new transaction from
- * the last committed position. Returns RC_ERR_KAFKA when that keeps failing. */
+ * the last committed position. The group is sent again at most TXN_ATTEMPTS times until a
+ * commit succeeds, whether the send or the commit failed; then RC_ERR_KAFKA. */
 static rc_err_t txn_resend(rc_pipeline_t *p, rc_msg_t *msg, char *errstr, size_t errstr_size) {
-    for (int attempt = 1; attempt <= TXN_ATTEMPTS; attempt++) {
+    while (p->txn_resends < TXN_ATTEMPTS) {
+        int attempt = ++p->txn_resends;
         rc_warn("kafka",
                 "pipeline %s: %s; aborting the Kafka transaction and sending its %zu "
                 "batches again (attempt %d of %d)",
@@ -1353,9 +1356,12 @@ static rc_err_t txn_resend(rc_pipeline_t *p, rc_msg_t *msg, char *errstr, size_t
             return err;
         }
     }
+    char why[512];
+    snprintf(why, sizeof(why), "%s", errstr);
     return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
-                     "pipeline %s: a Kafka transaction failed %d times in a row: %s", p->pc->name,
-                     TXN_ATTEMPTS, errstr);
+                     "pipeline %s: a Kafka transaction was aborted and sent again %d times and "
+                     "failed each time; last error: %s",
+                     p->pc->name, TXN_ATTEMPTS, why);
 }
 
 /* Fills the identity fields of a position record. */
@@ -1385,7 +1391,7 @@ static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *er
         return RC_OK;
     }
     rc_err_t err = RC_OK;
-    for (int attempt = 0; attempt <= TXN_ATTEMPTS; attempt++) {
+    for (;;) { /* ends: each pass commits, fails, or counts a resend in txn_resend */
         rc_gtid_set_t *set = NULL;
         rc_state_record_t r = {0};
         rc_buf_t text = RC_BUF_INIT, json = RC_BUF_INIT;
@@ -1428,6 +1434,7 @@ static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *er
         if (err == RC_OK) {
             atomic_fetch_add(&p->txn_commits, 1);
             p->txn_open = false;
+            p->txn_resends = 0;
             p->tk_head = p->tk_tail;
             group_clear(p);
             if (set) {
@@ -1449,7 +1456,7 @@ static rc_err_t txn_commit(rc_pipeline_t *p, bool force, rc_msg_t *msg, char *er
         }
         rc_gtid_set_destroy(set);
         rc_buf_free(&text);
-        if (err != RC_ERR_IO || attempt == TXN_ATTEMPTS) {
+        if (err != RC_ERR_IO) {
             break;
         }
         if ((err = txn_resend(p, msg, errstr, errstr_size)) != RC_OK) {
@@ -1679,6 +1686,7 @@ rc_err_t rc_pipeline_start(rc_pipeline_t *p, char *errstr, size_t errstr_size) {
     p->tk_open = NO_TICKET;
     p->txn_ready = false;
     p->txn_open = false;
+    p->txn_resends = 0;
     p->tx_sent = p->tx_pos = 0;
     group_clear(p);
     rc_gtid_set_destroy(p->acked_set);

@@ -269,3 +269,74 @@ def test_exactly_once_reconnect_inside_a_transaction_sends_it_once(mysql, db, ro
     assert doubled == 0, f"{doubled} rows doubled for a read_committed consumer"
     log = proc.stderr_path.read_text(errors="replace")
     assert "reconnected inside a transaction; its first" in log, "no kill landed inside it"
+
+
+def test_exactly_once_refused_message_aborts_and_is_sent_again(mysql, db, rowcast):
+    """A message the broker refuses inside a Kafka transaction (larger than its topic's
+    max.message.bytes) makes the transaction abortable: rowcast aborts it and sends the whole
+    group again from the last committed position, 5 times, then fails the pipeline with the
+    broker's reason. Nothing of the aborted attempts reaches a read_committed consumer. Once the
+    topic accepts the message, a restart over REST sends the group again and every row of it
+    arrives exactly once, the earlier ones not again."""
+    from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                       NewTopic)
+
+    from conftest import KAFKA_BROKERS
+
+    create_tables(mysql, db)
+    with mysql.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{db}`.big (id INT PRIMARY KEY, pad MEDIUMTEXT NOT NULL)")
+    admin = AdminClient({"bootstrap.servers": KAFKA_BROKERS})
+    big_topic = f"{db}.big"
+    fs = admin.create_topics([NewTopic(big_topic, 1, 1, config={"max.message.bytes": "4096"})])
+    fs[big_topic].result(30)
+    cfg = pipeline_config("it_abort", db, master_status(mysql), delivery="exactly_once")
+    cfg["state"]["interval_ms"] = 100
+    port = free_port()
+    cfg["http"]["listen"] = f"127.0.0.1:{port}"
+    api = Api(port)
+    lab = (("pipeline", "it_abort"),)
+    proc = rowcast.start(cfg)
+    conn = mysql_connect(db, autocommit=False)
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO a VALUES (%s, 0, 'first')", [(i,) for i in range(1, 11)])
+        conn.commit()
+        consume(f"{db}.a", 10, timeout=60, settle=0.0, process=proc)
+        # random text: compression cannot bring it under the topic's limit
+        pad = random.Random(5).randbytes(12_000).hex()
+        cur.executemany("INSERT INTO a VALUES (%s, 0, 'refused')", [(i,) for i in range(11, 16)])
+        cur.execute("INSERT INTO big VALUES (1, %s)", (pad,))
+        conn.commit()
+    st = api.wait("it_abort", lambda st: st["state"] == "FAILED", "FAILED", timeout=120)
+    assert "a Kafka transaction was aborted and sent again 5 times and failed each time; " \
+        "last error: " in st["reason"] and "Message size too large" in st["reason"], st
+    log = proc.stderr_path.read_text(errors="replace")
+    for attempt in range(1, 6):
+        assert f"batches again (attempt {attempt} of 5)" in log, f"attempt {attempt}\n{log[-3000:]}"
+    m = api.metrics()
+    # the first attempt and the 5 resends each ended with an abort
+    assert m[("rowcast_kafka_transactions_aborted_total", lab)] == 6
+    assert m[("rowcast_events_delivered_total", lab)] == 10
+    # a read_committed consumer sees the first transaction once and nothing of the refused one
+    msgs = consume(f"{db}.a", 10, timeout=30, settle=3.0, process=proc)
+    assert sorted(m.json()["after"][0]["id"] for m in msgs) == list(range(1, 11))
+
+    # the topic now takes the message: a restart sends the group again, once
+    entry = ConfigEntry("max.message.bytes", "1048576",
+                        incremental_operation=AlterConfigOpType.SET)  # fmt: skip
+    res = ConfigResource(ConfigResource.Type.TOPIC, big_topic, incremental_configs=[entry])
+    admin.incremental_alter_configs([res])[res].result(30)
+    time.sleep(1)  # the broker applies topic config changes asynchronously
+    r = api.call("POST", "/v1/pipelines/it_abort/restart")
+    assert r.status == 202, r.body
+    api.wait("it_abort", lambda st: st["state"] == "RUNNING", "RUNNING again", timeout=120)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO a VALUES (16, 0, 'after')")
+        conn.commit()
+    conn.close()
+    msgs = consume(f"{db}.a", 16, timeout=60, settle=3.0, process=proc)
+    ids = Counter(m.json()["after"][0]["id"] for m in msgs)
+    assert sorted(ids) == list(range(1, 17)) and max(ids.values()) == 1, ids
+    big = consume(big_topic, 1, timeout=30, settle=2.0, process=proc)
+    assert len(big) == 1 and big[0].json()["after"][0]["pad"] == pad
+    proc.assert_alive()
