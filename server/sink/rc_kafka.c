@@ -2,7 +2,8 @@
  * creation.
  *
  * The set of topics known to exist is a small open-addressing hash of names, so the admin
- * round-trip happens once per topic per process, not per message. */
+ * round-trip happens once per topic per process, not per message; it also holds each topic's
+ * librdkafka handle, so producing does not look the name up again in librdkafka. */
 #include "rc_kafka.h"
 
 #include <libfyaml.h>
@@ -21,8 +22,11 @@ struct rc_kafka {
     bool create_topics;
     int partitions;
     int replication;
-    /* topics known to exist */
-    char **topics;
+    /* topics known to exist, with their handles; an entry without a name is free */
+    struct topic_entry {
+        char *name;
+        rd_kafka_topic_t *rkt;
+    } * topics;
     size_t topics_cap, topics_len;
     atomic_uint_fast64_t produced, delivered, failed;
     atomic_uint_fast64_t retries; /* from the statistics callback */
@@ -372,13 +376,16 @@ void rc_kafka_destroy(rc_kafka_t *k) {
     if (!k) {
         return;
     }
+    for (size_t i = 0; i < k->topics_cap; i++) {
+        if (k->topics[i].rkt) {
+            rd_kafka_topic_destroy(k->topics[i].rkt);
+        }
+        free(k->topics[i].name);
+    }
+    free(k->topics);
     if (k->rk) {
         rd_kafka_destroy(k->rk);
     }
-    for (size_t i = 0; i < k->topics_cap; i++) {
-        free(k->topics[i]);
-    }
-    free(k->topics);
     free(k->pipeline);
     free(k->txn_id);
     free(k);
@@ -392,31 +399,34 @@ static uint64_t hash_name(const char *s, size_t n) {
     return h;
 }
 
-static bool topic_known(rc_kafka_t *k, const char *t, size_t n) {
+/* The handle of a topic known to exist, or NULL. */
+static rd_kafka_topic_t *topic_find(rc_kafka_t *k, const char *t, size_t n) {
     if (!k->topics_cap) {
-        return false;
+        return NULL;
     }
     for (size_t i = hash_name(t, n) & (k->topics_cap - 1);; i = (i + 1) & (k->topics_cap - 1)) {
-        if (!k->topics[i]) {
-            return false;
+        const char *name = k->topics[i].name;
+        if (!name) {
+            return NULL;
         }
-        if (strncmp(k->topics[i], t, n) == 0 && k->topics[i][n] == '\0') {
-            return true;
+        if (strncmp(name, t, n) == 0 && name[n] == '\0') {
+            return k->topics[i].rkt;
         }
     }
 }
 
-static rc_err_t topic_add(rc_kafka_t *k, const char *t, size_t n) {
+/* Adds topic t (NUL-terminated, n bytes) with a new handle; returns the handle or NULL. */
+static rd_kafka_topic_t *topic_add(rc_kafka_t *k, const char *t, size_t n) {
     if ((k->topics_len + 1) * 2 > k->topics_cap) {
         size_t cap = k->topics_cap ? k->topics_cap * 2 : 16;
-        char **nt = calloc(cap, sizeof(char *));
+        struct topic_entry *nt = calloc(cap, sizeof(*nt));
         if (!nt) {
-            return RC_ERR_NOMEM;
+            return NULL;
         }
         for (size_t i = 0; i < k->topics_cap; i++) {
-            if (k->topics[i]) {
-                size_t j = hash_name(k->topics[i], strlen(k->topics[i])) & (cap - 1);
-                while (nt[j]) {
+            if (k->topics[i].name) {
+                size_t j = hash_name(k->topics[i].name, strlen(k->topics[i].name)) & (cap - 1);
+                while (nt[j].name) {
                     j = (j + 1) & (cap - 1);
                 }
                 nt[j] = k->topics[i];
@@ -426,16 +436,20 @@ static rc_err_t topic_add(rc_kafka_t *k, const char *t, size_t n) {
         k->topics = nt;
         k->topics_cap = cap;
     }
+    char *name = strndup(t, n);
+    rd_kafka_topic_t *rkt = name ? rd_kafka_topic_new(k->rk, name, NULL) : NULL;
+    if (!rkt) {
+        free(name);
+        return NULL;
+    }
     size_t i = hash_name(t, n) & (k->topics_cap - 1);
-    while (k->topics[i]) {
+    while (k->topics[i].name) {
         i = (i + 1) & (k->topics_cap - 1);
     }
-    k->topics[i] = strndup(t, n);
-    if (!k->topics[i]) {
-        return RC_ERR_NOMEM;
-    }
+    k->topics[i].name = name;
+    k->topics[i].rkt = rkt;
     k->topics_len++;
-    return RC_OK;
+    return rkt;
 }
 
 /* Creates the topic through the admin API; "already exists" is success. */
@@ -488,22 +502,26 @@ rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, co
                           size_t key_len, const void *value, size_t value_len,
                           const rc_kafka_header_t *headers, size_t n_headers, void *msg_opaque,
                           const volatile int *stop, char *errstr, size_t errstr_size) {
-    char tname[256];
-    if (topic_len == 0 || topic_len >= sizeof(tname)) {
-        return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
-                         "topic name of %zu bytes is not valid (1 to 249)", topic_len);
-    }
-    memcpy(tname, topic, topic_len);
-    tname[topic_len] = '\0';
-    if (!topic_known(k, topic, topic_len)) {
+    rd_kafka_topic_t *rkt = topic_find(k, topic, topic_len);
+    if (!rkt) {
+        char tname[256];
+        if (topic_len == 0 || topic_len >= sizeof(tname)) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
+                             "topic name of %zu bytes is not valid (1 to 249)", topic_len);
+        }
+        memcpy(tname, topic, topic_len);
+        tname[topic_len] = '\0';
         if (k->create_topics) {
             rc_err_t err = create_topic(k, tname, errstr, errstr_size);
             if (err != RC_OK) {
                 return err;
             }
         }
-        if (topic_add(k, topic, topic_len) != RC_OK) {
-            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        if (!(rkt = topic_add(k, tname, topic_len))) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_KAFKA,
+                             "pipeline %s: librdkafka refused topic %s (out of memory, or a "
+                             "name it does not take)",
+                             k->pipeline, tname);
         }
     }
     rd_kafka_headers_t *hdrs = NULL;
@@ -516,7 +534,7 @@ rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, co
     }
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_TOPIC(tname), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            k->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -532,8 +550,8 @@ rc_err_t rc_kafka_produce(rc_kafka_t *k, const char *topic, size_t topic_len, co
             }
             /* in a transaction, a refused message makes it abortable: send it all again */
             return rc_seterr(errstr, errstr_size, k->txn ? RC_ERR_IO : RC_ERR_KAFKA,
-                             "pipeline %s: producing to %s failed: %s", k->pipeline, tname,
-                             rd_kafka_err2str(e));
+                             "pipeline %s: producing to %s failed: %s", k->pipeline,
+                             rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
         }
         /* librdkafka's queue is full: serve delivery reports until there is room. */
         rd_kafka_poll(k->rk, 100);
