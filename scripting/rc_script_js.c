@@ -48,6 +48,7 @@ typedef struct jvm {
     unsigned n_shapes;   /* entries in the shape cache (stash "shapes") */
     void *keys;          /* the original Object.keys (stash "keys") */
     void *evget, *evset; /* the accessors of lazy fields (stash "evget", "evset") */
+    void *evkey;         /* the string EV_KEY (stash "evkey"): looked up by its heap pointer */
     rc_script_pool_t pool; /* the heap's small blocks */
 } jvm_t;
 
@@ -68,13 +69,18 @@ static const char prelude[] =
     "  function constant(name) {\n"
     "    return Object.freeze({toString: function () { return name; }});\n"
     "  }\n"
+    /* one try for the events up to the next error, not one per event */
     "  var driver = function (fn, evs, res, errs, start, budget) {\n"
-    "    for (var i = 0; i < evs.length; i++) {\n"
-    "      var e = evs[i];\n"
-    "      if (e === undefined) continue;\n"
-    "      if (budget.expired) start();\n"
-    "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; "
-    "}\n"
+    "    var i = 0, n = evs.length;\n"
+    "    while (i < n) {\n"
+    "      try {\n"
+    "        for (; i < n; i++) {\n"
+    "          var e = evs[i];\n"
+    "          if (e === undefined) continue;\n"
+    "          if (budget.expired) start();\n"
+    "          res[i] = fn(e);\n"
+    "        }\n"
+    "      } catch (err) { errs[i] = err === undefined ? 'undefined' : err; i++; }\n"
     "    }\n"
     "  };\n"
     "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
@@ -430,7 +436,7 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
 
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
-    duk_get_prop_string(ctx, idx, EV_KEY);
+    duk_get_prop_heapptr(ctx, idx, vm_of(ctx)->evkey); /* no interning of the key per call */
     rc_script_ev_t *e = duk_is_buffer(ctx, -1) ? duk_get_buffer(ctx, -1, NULL) : NULL;
     duk_pop(ctx);
     return e;
@@ -509,7 +515,7 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
     rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
-    duk_put_prop_string(ctx, t, EV_KEY);
+    duk_put_prop_heapptr(ctx, t, c->vm->evkey);
     const uint8_t *b = rc_script_ev_bytes(e);
     for (uint32_t j = 0; j < nf; j++) {
         duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
@@ -564,9 +570,28 @@ static bool same_as_field(duk_context *ctx, duk_idx_t idx, const rc_script_ev_t 
     }
 }
 
+/* The field whose key is k[0..n), tried first at guess: a map's keys mostly come in the
+ * order of its fields. */
+static int field_near(const rc_script_ev_t *e, const char *k, size_t n, uint32_t guess) {
+    if (guess < e->nf && e->f[guess].kn == n &&
+        memcmp(rc_script_ev_bytes(e) + e->f[guess].k, k, n) == 0) {
+        return (int)guess;
+    }
+    return rc_script_ev_field(e, k, n);
+}
+
+static void write_run(cx_t *c, const uint8_t *b, uint32_t from, uint32_t to) {
+    if (to > from) {
+        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+    }
+}
+
+#define PACK_FIELDS 128 /* entries whose field pack_event remembers; the rest look it up again */
+
 /* Packs the lazy event at idx: its fields in the object's order, as they came unless read
  * and changed, and the keys the script added. One enumeration: the entries wait on the stack
- * (a key and its value, or a pointer for a field still as it came) while they are counted. */
+ * (a key and its value, or a pointer for a field still as it came) while they are counted.
+ * Fields that go out as they came and follow each other in the input are written in one. */
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
     const uint8_t *b = rc_script_ev_bytes(e);
@@ -574,26 +599,33 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_idx_t base = push_keys(ctx, idx);
     uint32_t count = 0;
     bool same = true;
+    int16_t fj[PACK_FIELDS]; /* each entry's field, -1: a key the script added */
+    int prev = -1;
     for (duk_uarridx_t i = 0, nk = (duk_uarridx_t)duk_get_length(ctx, base); i < nk; i++) {
         duk_require_stack(ctx, 4);
         duk_get_prop_index(ctx, base, i);
         duk_size_t n;
         const char *k = duk_get_lstring(ctx, -1, &n);
-        int j = rc_script_ev_field(e, k, n);
+        int j = field_near(e, k, n, (uint32_t)(prev + 1));
+        if (j >= 0) {
+            prev = j;
+        }
         if (j >= 0 && !(e->loaded & (1ULL << j))) { /* still the accessor: as it came */
             duk_push_pointer(ctx, NULL);
             same = same && (uint32_t)j == count;
-            count++;
-            continue;
+        } else {
+            duk_dup_top(ctx);
+            duk_get_prop(ctx, idx);
+            if (duk_is_undefined(ctx, -1)) {
+                duk_pop_2(ctx);
+                same = false;
+                continue;
+            }
+            same = same && j >= 0 && (uint32_t)j == count && same_as_field(ctx, -1, e, (uint32_t)j);
         }
-        duk_dup_top(ctx);
-        duk_get_prop(ctx, idx);
-        if (duk_is_undefined(ctx, -1)) {
-            duk_pop_2(ctx);
-            same = false;
-            continue;
+        if (count < PACK_FIELDS) {
+            fj[count] = (int16_t)j;
         }
-        same = same && j >= 0 && (uint32_t)j == count && same_as_field(ctx, -1, e, (uint32_t)j);
         count++;
     }
     int rc = 0;
@@ -604,25 +636,38 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         return 0;
     }
     msgpack_pack_map(&c->pk, count);
+    uint32_t run = 0, run_end = 0; /* input bytes [run, run_end) not written yet */
+    prev = -1;
     for (uint32_t i = 0; i < count && rc == 0; i++) {
         duk_idx_t ki = base + 1 + (duk_idx_t)(2 * i);
         duk_size_t n;
         const char *k = duk_get_lstring(ctx, ki, &n);
-        int j = rc_script_ev_field(e, k, n);
+        int j = i < PACK_FIELDS ? fj[i] : field_near(e, k, n, (uint32_t)(prev + 1));
         const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
         if (f && (duk_is_pointer(ctx, ki + 1) || same_as_field(ctx, ki + 1, e, (uint32_t)j))) {
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+            if (run_end != f->kv) { /* not next to the run: write the run, start another */
+                write_run(c, b, run, run_end);
+                run = f->kv;
+            }
+            run_end = f->end;
+            prev = j;
             continue;
         }
+        write_run(c, b, run, run_end);
+        run = run_end = 0;
         uint8_t tag = TAG_NONE;
         if (f) {
             mpv_t v;
             rc_script_ev_value(e, (uint32_t)j, &v);
             tag = rc_script_tag_of(&v);
+            prev = j;
         }
         msgpack_pack_str(&c->pk, n);
         msgpack_pack_str_body(&c->pk, k, n);
         rc = pack_value(c, ki + 1, tag, depth + 1, k);
+    }
+    if (rc == 0) {
+        write_run(c, b, run, run_end);
     }
     duk_set_top(ctx, base);
     return rc;
@@ -1169,6 +1214,9 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_c_function(ctx, js_ev_set, 2); /* the value, the key */
     vm->evset = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "evset");
+    duk_push_string(ctx, EV_KEY);
+    vm->evkey = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
+    duk_put_prop_string(ctx, 0, "evkey");
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
         duk_push_c_function(ctx, js_udf, DUK_VARARGS);

@@ -700,6 +700,103 @@ static void test_one_failing_event_leaves_the_batch_running(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* The JS driver runs the batch's events under one try until an error: the event after an
+ * error still runs, so do the ones after an error on the first or the last event, after
+ * `throw undefined`, and after several errors in a row. */
+static void test_errors_in_a_row_leave_the_other_events_running(void **state) {
+    (void)state;
+    static const char *const tables[] = {"t0", "t1", "ok", "t3", "ok", "ok", "t6", "t7"};
+    mp_t in;
+    mp_init(&in);
+    for (int i = 0; i < 8; i++) {
+        pack_event(&in, tables[i], "new", false);
+    }
+    for (int e = 0; e < 2; e++) {
+        run_t r;
+        run_script(engines[e],
+                   e == 0 ? "function transform(e) if e.table ~= 'ok' then error(e.table) end end"
+                          : "function transform(e) {\n"
+                            "  if (e.table === 't3') throw undefined;\n"
+                            "  if (e.table !== 'ok') throw new Error(e.table);\n"
+                            "}",
+                   &in, 8, &r);
+        assert_int_equal(r.err, RC_OK);
+        size_t one = in.sb.size / 8;
+        for (int i = 0; i < 8; i++) {
+            if (strcmp(tables[i], "ok") == 0) {
+                assert_int_equal(r.res[i].status, RC_SCRIPT_SENT);
+                continue;
+            }
+            const char *msg = err_of(&r, i);
+            const char *want = e == 1 && i == 3 ? "t.js: undefined" : tables[i];
+            if (!strstr(msg, want)) {
+                fail_msg("%s event %d: got '%s', want '%s'", engines[e]->name, i, msg, want);
+            }
+        }
+        assert_int_equal(r.out.size, 3 * one); /* the three "ok" events as they came */
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* An event whose row is {a: 1, b: "x", c: 2.5, d: nil, e: true, f: "y"}, or (changed) what
+ * the script of the test below makes of it. */
+static void pack_small_row_event(mp_t *m, bool changed) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    s(m, "schema"), s(m, "shop");
+    s(m, "table"), s(m, "orders");
+    s(m, "action"), s(m, "insert");
+    s(m, "before"), msgpack_pack_array(pk, 0);
+    s(m, "after"), msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 6);
+    s(m, "a"), msgpack_pack_uint64(pk, 1);
+    if (!changed) {
+        s(m, "b"), s(m, "x");
+        s(m, "c"), msgpack_pack_double(pk, 2.5);
+        s(m, "d"), msgpack_pack_nil(pk);
+        s(m, "e"), msgpack_pack_true(pk);
+        s(m, "f"), s(m, "y");
+    } else {
+        s(m, "c"), msgpack_pack_double(pk, 0.25);
+        s(m, "e"), msgpack_pack_true(pk);
+        s(m, "f"), s(m, "y");
+        s(m, "d"), msgpack_pack_nil(pk);
+        s(m, "g"), msgpack_pack_uint64(pk, 1);
+    }
+    s(m, "meta"), msgpack_pack_map(pk, 1);
+    s(m, "pipeline"), s(m, "p1");
+    s(m, "kafka"), msgpack_pack_map(pk, 3);
+    s(m, "topic"), s(m, "shop.orders");
+    s(m, "key"), msgpack_pack_map(pk, 0);
+    s(m, "headers"), msgpack_pack_map(pk, 0);
+}
+
+/* A JS row whose columns were changed, removed, moved and read goes out with the columns left
+ * as they came copied in runs of input bytes between the ones written anew: the exact bytes. */
+static void test_js_row_changes_keep_the_other_columns_bytes(void **state) {
+    (void)state;
+    mp_t in, want;
+    mp_init(&in);
+    mp_init(&want);
+    pack_small_row_event(&in, false);
+    pack_small_row_event(&want, true);
+    run_t r;
+    run_script(&rc_script_js,
+               "function transform(e) {\n"
+               "  var r = e.after[0];\n"
+               "  r.c = 0.25; delete r.b;\n"
+               "  var d = r.d; delete r.d; r.e = r.e; r.d = d; r.g = 1;\n"
+               "}",
+               &in, 1, &r);
+    assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+    assert_int_equal(r.out.size, want.sb.size);
+    assert_memory_equal(r.out.data, want.sb.data, want.sb.size);
+    run_free(&r);
+    msgpack_sbuffer_destroy(&in.sb);
+    msgpack_sbuffer_destroy(&want.sb);
+}
+
 /* A value the engines cannot represent (an ext type below 0) is checked when a script reads
  * it: reading it fails the event at the script's line with the column's name (both engines
  * convert a row's columns one by one), and an event whose script does not read it goes out
@@ -1726,6 +1823,8 @@ int main(void) {
         cmocka_unit_test(test_mutation_gives_the_expected_event),
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
+        cmocka_unit_test(test_errors_in_a_row_leave_the_other_events_running),
+        cmocka_unit_test(test_js_row_changes_keep_the_other_columns_bytes),
         cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
         cmocka_unit_test(test_event_index_skips_every_type_and_refuses_cuts),
         cmocka_unit_test(test_script_pool_reuses_blocks_and_keeps_their_bytes),
