@@ -797,6 +797,78 @@ static void test_js_row_changes_keep_the_other_columns_bytes(void **state) {
     msgpack_sbuffer_destroy(&want.sb);
 }
 
+/* A changed event whose kafka field goes out as it came is checked through its index; one
+ * whose kafka field the script removed or replaced without reading it is checked as sent. */
+static void test_js_kafka_check_follows_what_was_sent(void **state) {
+    (void)state;
+    static const struct {
+        const char *js, *want; /* want: NULL = sent */
+    } cases[] = {
+        {"function transform(e) { e.after[0].email = 'x'; }", NULL},
+        {"function transform(e) { e.after[0].email = 'x'; delete e.kafka; }",
+         "the event has no kafka.topic"},
+        {"function transform(e) { e.table = 't'; delete e.kafka; e.kafka = 1; }",
+         "the event has no kafka.topic"},
+        {"function transform(e) { e.after[0].email = 'x'; e.kafka = {topic: 'bad topic'}; }",
+         "is not a valid Kafka topic name"},
+        {"function transform(e) { var k = e.kafka; delete e.kafka; e.x = 1; e.kafka = k; }", NULL},
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_t r;
+        run_script(&rc_script_js, cases[i].js, &in, 1, &r);
+        if (cases[i].want && r.res[0].status != RC_SCRIPT_FAILED) {
+            fail_msg("%s: sent, want '%s'", cases[i].js, cases[i].want);
+        }
+        assert_int_equal(r.err, RC_OK);
+        if (!cases[i].want) {
+            assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        } else if (!strstr(err_of(&r, 0), cases[i].want)) {
+            fail_msg("%s: got '%s', want '%s'", cases[i].js, err_of(&r, 0), cases[i].want);
+        }
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* A field the script deleted and assigned again without reading it is no longer its
+ * accessor: the new value is sent, not the one it came with (regression: both went out as
+ * the input's bytes, so `delete r.email; r.email = '***'` sent the address). */
+static void test_js_fields_deleted_and_assigned_again_send_the_new_value(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    static const char *const scripts[] = {
+        "function transform(e) { var r = e.after[0]; delete r.email; r.email = '***'; }",
+        "function transform(e) { var r = e.after[0]; delete r.id; delete r.email;\n"
+        "  r.email = '***'; r.id = 7; }",
+        "function transform(e) { delete e.after; e.after = [{email: '***'}]; }",
+        /* more keys than pack_event keeps on the C stack */
+        "function transform(e) { var r = e.after[0]; for (var i = 0; i < 200; i++) {\n"
+        "  r['k' + i] = i; e['k' + i] = i; } delete r.email; r.email = '***'; }",
+    };
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+        run_t r;
+        run_script(&rc_script_js, scripts[i], &in, 1, &r);
+        assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        if (i == 3) { /* 7 fields and 200 keys, 3 columns and 200 keys */
+            const uint8_t *o = (const uint8_t *)r.out.data;
+            assert_int_equal(o[0], 0xde);
+            assert_int_equal(o[1] << 8 | o[2], 207);
+            assert_non_null(memmem(r.out.data, r.out.size, "\xde\x00\xcb\xa2id", 6));
+        }
+        if (!memmem(r.out.data, r.out.size, "\xa3***", 4) ||
+            memmem(r.out.data, r.out.size, "ann@example.com", 15)) {
+            fail_msg("%s: the new value was not sent", scripts[i]);
+        }
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 /* A value the engines cannot represent (an ext type below 0) is checked when a script reads
  * it: reading it fails the event at the script's line with the column's name (both engines
  * convert a row's columns one by one), and an event whose script does not read it goes out
@@ -1825,6 +1897,8 @@ int main(void) {
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
         cmocka_unit_test(test_errors_in_a_row_leave_the_other_events_running),
         cmocka_unit_test(test_js_row_changes_keep_the_other_columns_bytes),
+        cmocka_unit_test(test_js_kafka_check_follows_what_was_sent),
+        cmocka_unit_test(test_js_fields_deleted_and_assigned_again_send_the_new_value),
         cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
         cmocka_unit_test(test_event_index_skips_every_type_and_refuses_cuts),
         cmocka_unit_test(test_script_pool_reuses_blocks_and_keeps_their_bytes),
