@@ -48,7 +48,11 @@ typedef struct jvm {
     unsigned n_shapes;   /* entries in the shape cache (stash "shapes") */
     void *keys;          /* the original Object.keys (stash "keys") */
     void *evget, *evset; /* the accessors of lazy fields (stash "evget", "evset") */
-    rc_script_pool_t pool; /* the heap's small blocks */
+    void *evkey;         /* the string EV_KEY (stash "evkey"): looked up by its heap pointer */
+    void *shapekey;      /* the string SHAPE_KEY (stash "shapekey"), the same way */
+    void *probe;         /* what the getter answers while probing (stash "probe"; see pack_event) */
+    void *probe_obj, *probe_key; /* the object and key being probed; NULL: none */
+    rc_script_pool_t pool;       /* the heap's small blocks */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -59,6 +63,7 @@ typedef struct cx {
     duk_idx_t cont, drop; /* stack indices of ACTION_CONT and ACTION_DROP */
     msgpack_packer pk;
     const void *whole; /* the rc_script_ev_t pack_event last copied whole */
+    const void *kafka; /* the rc_script_ev_t whose kafka field the event went out with as it came */
     bool lazy;         /* maps become objects with lazy fields (what a script reads of an event) */
     char why[512];
 } cx_t;
@@ -68,13 +73,18 @@ static const char prelude[] =
     "  function constant(name) {\n"
     "    return Object.freeze({toString: function () { return name; }});\n"
     "  }\n"
+    /* one try for the events up to the next error, not one per event */
     "  var driver = function (fn, evs, res, errs, start, budget) {\n"
-    "    for (var i = 0; i < evs.length; i++) {\n"
-    "      var e = evs[i];\n"
-    "      if (e === undefined) continue;\n"
-    "      if (budget.expired) start();\n"
-    "      try { res[i] = fn(e); } catch (err) { errs[i] = err === undefined ? 'undefined' : err; "
-    "}\n"
+    "    var i = 0, n = evs.length;\n"
+    "    while (i < n) {\n"
+    "      try {\n"
+    "        for (; i < n; i++) {\n"
+    "          var e = evs[i];\n"
+    "          if (e === undefined) continue;\n"
+    "          if (budget.expired) start();\n"
+    "          res[i] = fn(e);\n"
+    "        }\n"
+    "      } catch (err) { errs[i] = err === undefined ? 'undefined' : err; i++; }\n"
     "    }\n"
     "  };\n"
     "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
@@ -252,7 +262,7 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     } else {
         duk_push_lstring(ctx, (const char *)tags, v.n);
     }
-    duk_put_prop_string(ctx, t, SHAPE_KEY);
+    duk_put_prop_heapptr(ctx, t, vm->shapekey);
     if (tags != small) {
         duk_remove(ctx, t - 1);
     }
@@ -307,7 +317,7 @@ static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     }
     duk_require_stack(ctx, 10);
     duk_idx_t base = duk_get_top(ctx);
-    duk_get_prop_string(ctx, idx, SHAPE_KEY);
+    duk_get_prop_heapptr(ctx, idx, c->vm->shapekey);
     duk_idx_t shape = base;
     int rc = 0;
     if (duk_is_array(ctx, idx)) {
@@ -430,7 +440,7 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
 
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
-    duk_get_prop_string(ctx, idx, EV_KEY);
+    duk_get_prop_heapptr(ctx, idx, vm_of(ctx)->evkey); /* no interning of the key per call */
     rc_script_ev_t *e = duk_is_buffer(ctx, -1) ? duk_get_buffer(ctx, -1, NULL) : NULL;
     duk_pop(ctx);
     return e;
@@ -445,7 +455,14 @@ static void put_plain(duk_context *ctx, duk_idx_t obj) {
 
 /* The getter of every lazy field (duktape passes the key): 0 key; this = the event. */
 static duk_ret_t js_ev_get(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 1 */
+    if (vm->probe_obj && duk_get_heapptr(ctx, 1) == vm->probe_obj &&
+        duk_get_heapptr(ctx, 0) == vm->probe_key) { /* pack_event asks: still the accessor? */
+        vm->probe_obj = NULL;
+        duk_push_heapptr(ctx, vm->probe);
+        return 1;
+    }
     if (!duk_is_object(ctx, 1)) {
         return 0;
     }
@@ -456,7 +473,7 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
     if (j < 0) {
         return 0;
     }
-    cx_t c = {.ctx = ctx, .vm = vm_of(ctx)};
+    cx_t c = {.ctx = ctx, .vm = vm};
     c.vm->sig.len = 0; /* never inside another conversion */
     const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
@@ -509,7 +526,7 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
     rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
-    duk_put_prop_string(ctx, t, EV_KEY);
+    duk_put_prop_heapptr(ctx, t, c->vm->evkey);
     const uint8_t *b = rc_script_ev_bytes(e);
     for (uint32_t j = 0; j < nf; j++) {
         duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
@@ -564,32 +581,95 @@ static bool same_as_field(duk_context *ctx, duk_idx_t idx, const rc_script_ev_t 
     }
 }
 
+/* The field whose key is k[0..n), tried first at guess: a map's keys mostly come in the
+ * order of its fields. */
+static int field_near(const rc_script_ev_t *e, const char *k, size_t n, uint32_t guess) {
+    if (guess < e->nf && e->f[guess].kn == n &&
+        memcmp(rc_script_ev_bytes(e) + e->f[guess].k, k, n) == 0) {
+        return (int)guess;
+    }
+    return rc_script_ev_field(e, k, n);
+}
+
+static void write_run(cx_t *c, const uint8_t *b, uint32_t from, uint32_t to) {
+    if (to > from) {
+        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+    }
+}
+
+#define PACK_FIELDS 128 /* keys whose fields pack_event keeps on the C stack; more: a buffer */
+
 /* Packs the lazy event at idx: its fields in the object's order, as they came unless read
- * and changed, and the keys the script added. One enumeration: the entries wait on the stack
- * (a key and its value, or a pointer for a field still as it came) while they are counted. */
+ * and changed, and the keys the script added. One enumeration: the keys, then their values
+ * (a pointer for a field still as it came) wait on the stack while they are counted. Fields
+ * that go out as they came and follow each other in the input are written in one.
+ *
+ * A field not loaded is still its accessor unless the script deleted it and assigned it
+ * again (delete is not seen: the new plain property does not pass through the setter). A
+ * key made again goes after every key that was not, in the object's order: so the fields
+ * that come first, in their input order, are original up to the last one that still holds
+ * its accessor, which a probe (the getter answers vm->probe without converting) finds,
+ * mostly at the first try. Fields past it are read as the plain properties they are. */
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
     const uint8_t *b = rc_script_ev_bytes(e);
     duk_require_stack(ctx, 10);
     duk_idx_t base = push_keys(ctx, idx);
-    uint32_t count = 0;
-    bool same = true;
-    for (duk_uarridx_t i = 0, nk = (duk_uarridx_t)duk_get_length(ctx, base); i < nk; i++) {
-        duk_require_stack(ctx, 4);
+    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, base);
+    int16_t small[PACK_FIELDS], *fj = small; /* each key's field, -1: a key the script added */
+    if (nk > PACK_FIELDS) {
+        fj = duk_push_fixed_buffer(ctx, nk * sizeof(*fj));
+    }
+    duk_idx_t keys = duk_get_top(ctx), vals = keys + (duk_idx_t)nk;
+    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 4);
+    uint32_t prefix = 0; /* keys [0, prefix) are fields in their input order */
+    int last = -1;
+    bool ordered = true;
+    for (duk_uarridx_t i = 0; i < nk; i++) {
         duk_get_prop_index(ctx, base, i);
         duk_size_t n;
         const char *k = duk_get_lstring(ctx, -1, &n);
-        int j = rc_script_ev_field(e, k, n);
-        if (j >= 0 && !(e->loaded & (1ULL << j))) { /* still the accessor: as it came */
+        int j = field_near(e, k, n, (uint32_t)(last + 1));
+        fj[i] = (int16_t)j;
+        ordered = ordered && j > last;
+        if (ordered) {
+            prefix = i + 1;
+        }
+        if (j >= 0) {
+            last = j;
+        }
+    }
+    int64_t intact = -1; /* the fields not loaded among keys [0, intact] hold their accessor */
+    for (int64_t i = (int64_t)prefix - 1; i >= 0; i--) {
+        if (e->loaded & (1ULL << fj[i])) {
+            continue;
+        }
+        duk_dup(ctx, keys + (duk_idx_t)i);
+        vm->probe_obj = duk_get_heapptr(ctx, idx);
+        vm->probe_key = duk_get_heapptr(ctx, -1);
+        duk_get_prop(ctx, idx);
+        vm->probe_obj = NULL;
+        bool accessor = duk_get_heapptr(ctx, -1) == vm->probe;
+        duk_pop(ctx);
+        if (accessor) {
+            intact = i;
+            break;
+        }
+    }
+    uint32_t count = 0;
+    bool same = prefix == nk;
+    for (duk_uarridx_t i = 0; i < nk; i++) {
+        int j = fj[i];
+        if (j >= 0 && !(e->loaded & (1ULL << j)) && (int64_t)i <= intact) { /* as it came */
             duk_push_pointer(ctx, NULL);
             same = same && (uint32_t)j == count;
             count++;
             continue;
         }
-        duk_dup_top(ctx);
+        duk_dup(ctx, keys + (duk_idx_t)i);
         duk_get_prop(ctx, idx);
         if (duk_is_undefined(ctx, -1)) {
-            duk_pop_2(ctx);
             same = false;
             continue;
         }
@@ -604,16 +684,29 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         return 0;
     }
     msgpack_pack_map(&c->pk, count);
-    for (uint32_t i = 0; i < count && rc == 0; i++) {
-        duk_idx_t ki = base + 1 + (duk_idx_t)(2 * i);
-        duk_size_t n;
-        const char *k = duk_get_lstring(ctx, ki, &n);
-        int j = rc_script_ev_field(e, k, n);
-        const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
-        if (f && (duk_is_pointer(ctx, ki + 1) || same_as_field(ctx, ki + 1, e, (uint32_t)j))) {
-            c->pk.callback(c->pk.data, (const char *)b + f->kv, f->end - f->kv);
+    uint32_t run = 0, run_end = 0; /* input bytes [run, run_end) not written yet */
+    for (duk_uarridx_t i = 0; i < nk && rc == 0; i++) {
+        duk_idx_t vi = vals + (duk_idx_t)i;
+        if (duk_is_undefined(ctx, vi)) {
             continue;
         }
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, keys + (duk_idx_t)i, &n);
+        int j = fj[i];
+        const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
+        if (f && (duk_is_pointer(ctx, vi) || same_as_field(ctx, vi, e, (uint32_t)j))) {
+            if (depth == 0 && n == 5 && memcmp(k, "kafka", 5) == 0) {
+                c->kafka = e; /* emit checks the topic through the index */
+            }
+            if (run_end != f->kv) { /* not next to the run: write the run, start another */
+                write_run(c, b, run, run_end);
+                run = f->kv;
+            }
+            run_end = f->end;
+            continue;
+        }
+        write_run(c, b, run, run_end);
+        run = run_end = 0;
         uint8_t tag = TAG_NONE;
         if (f) {
             mpv_t v;
@@ -622,7 +715,10 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         }
         msgpack_pack_str(&c->pk, n);
         msgpack_pack_str_body(&c->pk, k, n);
-        rc = pack_value(c, ki + 1, tag, depth + 1, k);
+        rc = pack_value(c, vi, tag, depth + 1, k);
+    }
+    if (rc == 0) {
+        write_run(c, b, run, run_end);
     }
     duk_set_top(ctx, base);
     return rc;
@@ -718,11 +814,15 @@ static bool emit(cx_t *c, batch_t *b, duk_idx_t idx) {
         return false;
     }
     c->whole = NULL;
+    c->kafka = NULL;
     if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
         return false;
     }
     if (c->whole && b->out->size - start == ((const rc_script_ev_t *)c->whole)->len) {
         return rc_script_ev_check(c->whole, c->why, sizeof(c->why)); /* the bytes as they came */
+    }
+    if (c->kafka) { /* kafka went out as it came: its index has it, no walk of the output */
+        return rc_script_ev_check(c->kafka, c->why, sizeof(c->why));
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));
@@ -869,6 +969,7 @@ static rc_err_t js_transform_batch(void *opaque, const rc_span_t *ev, const bool
     batch_t b = {vm, ev, run, n, out, res, errs, false};
     int rc = duk_safe_call(vm->ctx, batch_main, &b, 0, 1);
     vm->deadline_ns = 0;
+    vm->probe_obj = NULL; /* a probe a user's getter threw out of */
     vm->mem_capped = false;
     if (rc != DUK_EXEC_SUCCESS) {
         char msg[1024];
@@ -1169,6 +1270,15 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_c_function(ctx, js_ev_set, 2); /* the value, the key */
     vm->evset = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "evset");
+    duk_push_string(ctx, EV_KEY);
+    vm->evkey = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
+    duk_put_prop_string(ctx, 0, "evkey");
+    duk_push_string(ctx, SHAPE_KEY);
+    vm->shapekey = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "shapekey");
+    duk_push_bare_object(ctx); /* never given to a script */
+    vm->probe = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "probe");
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
         duk_push_c_function(ctx, js_udf, DUK_VARARGS);

@@ -700,6 +700,175 @@ static void test_one_failing_event_leaves_the_batch_running(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* The JS driver runs the batch's events under one try until an error: the event after an
+ * error still runs, so do the ones after an error on the first or the last event, after
+ * `throw undefined`, and after several errors in a row. */
+static void test_errors_in_a_row_leave_the_other_events_running(void **state) {
+    (void)state;
+    static const char *const tables[] = {"t0", "t1", "ok", "t3", "ok", "ok", "t6", "t7"};
+    mp_t in;
+    mp_init(&in);
+    for (int i = 0; i < 8; i++) {
+        pack_event(&in, tables[i], "new", false);
+    }
+    for (int e = 0; e < 2; e++) {
+        run_t r;
+        run_script(engines[e],
+                   e == 0 ? "function transform(e) if e.table ~= 'ok' then error(e.table) end end"
+                          : "function transform(e) {\n"
+                            "  if (e.table === 't3') throw undefined;\n"
+                            "  if (e.table !== 'ok') throw new Error(e.table);\n"
+                            "}",
+                   &in, 8, &r);
+        assert_int_equal(r.err, RC_OK);
+        size_t one = in.sb.size / 8;
+        for (int i = 0; i < 8; i++) {
+            if (strcmp(tables[i], "ok") == 0) {
+                assert_int_equal(r.res[i].status, RC_SCRIPT_SENT);
+                continue;
+            }
+            const char *msg = err_of(&r, i);
+            const char *want = e == 1 && i == 3 ? "t.js: undefined" : tables[i];
+            if (!strstr(msg, want)) {
+                fail_msg("%s event %d: got '%s', want '%s'", engines[e]->name, i, msg, want);
+            }
+        }
+        assert_int_equal(r.out.size, 3 * one); /* the three "ok" events as they came */
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* An event whose row is {a: 1, b: "x", c: 2.5, d: nil, e: true, f: "y"}, or (changed) what
+ * the script of the test below makes of it. */
+static void pack_small_row_event(mp_t *m, bool changed) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    s(m, "schema"), s(m, "shop");
+    s(m, "table"), s(m, "orders");
+    s(m, "action"), s(m, "insert");
+    s(m, "before"), msgpack_pack_array(pk, 0);
+    s(m, "after"), msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 6);
+    s(m, "a"), msgpack_pack_uint64(pk, 1);
+    if (!changed) {
+        s(m, "b"), s(m, "x");
+        s(m, "c"), msgpack_pack_double(pk, 2.5);
+        s(m, "d"), msgpack_pack_nil(pk);
+        s(m, "e"), msgpack_pack_true(pk);
+        s(m, "f"), s(m, "y");
+    } else {
+        s(m, "c"), msgpack_pack_double(pk, 0.25);
+        s(m, "e"), msgpack_pack_true(pk);
+        s(m, "f"), s(m, "y");
+        s(m, "d"), msgpack_pack_nil(pk);
+        s(m, "g"), msgpack_pack_uint64(pk, 1);
+    }
+    s(m, "meta"), msgpack_pack_map(pk, 1);
+    s(m, "pipeline"), s(m, "p1");
+    s(m, "kafka"), msgpack_pack_map(pk, 3);
+    s(m, "topic"), s(m, "shop.orders");
+    s(m, "key"), msgpack_pack_map(pk, 0);
+    s(m, "headers"), msgpack_pack_map(pk, 0);
+}
+
+/* A JS row whose columns were changed, removed, moved and read goes out with the columns left
+ * as they came copied in runs of input bytes between the ones written anew: the exact bytes. */
+static void test_js_row_changes_keep_the_other_columns_bytes(void **state) {
+    (void)state;
+    mp_t in, want;
+    mp_init(&in);
+    mp_init(&want);
+    pack_small_row_event(&in, false);
+    pack_small_row_event(&want, true);
+    run_t r;
+    run_script(&rc_script_js,
+               "function transform(e) {\n"
+               "  var r = e.after[0];\n"
+               "  r.c = 0.25; delete r.b;\n"
+               "  var d = r.d; delete r.d; r.e = r.e; r.d = d; r.g = 1;\n"
+               "}",
+               &in, 1, &r);
+    assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+    assert_int_equal(r.out.size, want.sb.size);
+    assert_memory_equal(r.out.data, want.sb.data, want.sb.size);
+    run_free(&r);
+    msgpack_sbuffer_destroy(&in.sb);
+    msgpack_sbuffer_destroy(&want.sb);
+}
+
+/* A changed event whose kafka field goes out as it came is checked through its index; one
+ * whose kafka field the script removed or replaced without reading it is checked as sent. */
+static void test_js_kafka_check_follows_what_was_sent(void **state) {
+    (void)state;
+    static const struct {
+        const char *js, *want; /* want: NULL = sent */
+    } cases[] = {
+        {"function transform(e) { e.after[0].email = 'x'; }", NULL},
+        {"function transform(e) { e.after[0].email = 'x'; delete e.kafka; }",
+         "the event has no kafka.topic"},
+        {"function transform(e) { e.table = 't'; delete e.kafka; e.kafka = 1; }",
+         "the event has no kafka.topic"},
+        {"function transform(e) { e.after[0].email = 'x'; e.kafka = {topic: 'bad topic'}; }",
+         "is not a valid Kafka topic name"},
+        {"function transform(e) { var k = e.kafka; delete e.kafka; e.x = 1; e.kafka = k; }", NULL},
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_t r;
+        run_script(&rc_script_js, cases[i].js, &in, 1, &r);
+        if (cases[i].want && r.res[0].status != RC_SCRIPT_FAILED) {
+            fail_msg("%s: sent, want '%s'", cases[i].js, cases[i].want);
+        }
+        assert_int_equal(r.err, RC_OK);
+        if (!cases[i].want) {
+            assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        } else if (!strstr(err_of(&r, 0), cases[i].want)) {
+            fail_msg("%s: got '%s', want '%s'", cases[i].js, err_of(&r, 0), cases[i].want);
+        }
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* A field the script deleted and assigned again without reading it is no longer its
+ * accessor: the new value is sent, not the one it came with (regression: both went out as
+ * the input's bytes, so `delete r.email; r.email = '***'` sent the address). */
+static void test_js_fields_deleted_and_assigned_again_send_the_new_value(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    static const char *const scripts[] = {
+        "function transform(e) { var r = e.after[0]; delete r.email; r.email = '***'; }",
+        "function transform(e) { var r = e.after[0]; delete r.id; delete r.email;\n"
+        "  r.email = '***'; r.id = 7; }",
+        "function transform(e) { delete e.after; e.after = [{email: '***'}]; }",
+        /* more keys than pack_event keeps on the C stack */
+        "function transform(e) { var r = e.after[0]; for (var i = 0; i < 200; i++) {\n"
+        "  r['k' + i] = i; e['k' + i] = i; } delete r.email; r.email = '***'; }",
+    };
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+        run_t r;
+        run_script(&rc_script_js, scripts[i], &in, 1, &r);
+        assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        if (i == 3) { /* 7 fields and 200 keys, 3 columns and 200 keys */
+            const uint8_t *o = (const uint8_t *)r.out.data;
+            assert_int_equal(o[0], 0xde);
+            assert_int_equal(o[1] << 8 | o[2], 207);
+            assert_non_null(memmem(r.out.data, r.out.size, "\xde\x00\xcb\xa2id", 6));
+        }
+        if (!memmem(r.out.data, r.out.size, "\xa3***", 4) ||
+            memmem(r.out.data, r.out.size, "ann@example.com", 15)) {
+            fail_msg("%s: the new value was not sent", scripts[i]);
+        }
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 /* A value the engines cannot represent (an ext type below 0) is checked when a script reads
  * it: reading it fails the event at the script's line with the column's name (both engines
  * convert a row's columns one by one), and an event whose script does not read it goes out
@@ -1726,6 +1895,10 @@ int main(void) {
         cmocka_unit_test(test_mutation_gives_the_expected_event),
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),
+        cmocka_unit_test(test_errors_in_a_row_leave_the_other_events_running),
+        cmocka_unit_test(test_js_row_changes_keep_the_other_columns_bytes),
+        cmocka_unit_test(test_js_kafka_check_follows_what_was_sent),
+        cmocka_unit_test(test_js_fields_deleted_and_assigned_again_send_the_new_value),
         cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
         cmocka_unit_test(test_event_index_skips_every_type_and_refuses_cuts),
         cmocka_unit_test(test_script_pool_reuses_blocks_and_keeps_their_bytes),
