@@ -2131,50 +2131,90 @@ nomem:
     return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_NOMEM, "out of memory");
 }
 
-/* The end of a row's event: the "meta" .. "key" fragment, the key, and the table's packed tail
- * ("headers" on), after one reservation. The key holds each primary-key column's name and its
- * value as the row's image wrote it (from first, else second when first did not carry it; nil
- * when neither did). */
-static int pack_tail(rc_buf_t *o, const rc_buf_t *meta, const rc_tmap_t *tm, const rc_slot_t *first,
-                     const rc_slot_t *second) {
-    size_t room = meta->len + tm->packed_types.len + 5 + 1;
+/* Where the value of primary-key column i is in the row's output: from first, else second when
+ * first did not carry it (out_len 0 when neither did). */
+static inline const rc_slot_t *key_slot(const rc_slot_t *first, const rc_slot_t *second,
+                                        uint32_t i) {
+    return first[i].out_len == 0 && second ? &second[i] : &first[i];
+}
+
+/* A key value of n bytes (0: nil) at q, copied from off in the same row's output data. A
+ * number or short text (nearly every key) takes one fixed-size copy: its bytes were written
+ * before the "meta" fragment, far more than 16 bytes before q, so the two never overlap. */
+static inline __attribute__((always_inline)) uint8_t *c_key_value(uint8_t *q, const uint8_t *data,
+                                                                  size_t off, size_t n) {
+    if (n == 0) {
+        *q = 0xc0;
+        return q + 1;
+    }
+    if (n <= 16) {
+        memcpy(q, data + off, 16);
+    } else {
+        memcpy(q, data + off, n);
+    }
+    return q + n;
+}
+
+/* pack_tail for a key of two or more columns. */
+static __attribute__((noinline)) int pack_tail_multi(rc_buf_t *o, const rc_buf_t *meta,
+                                                     const rc_tmap_t *tm, const rc_slot_t *first,
+                                                     const rc_slot_t *second) {
+    size_t room = meta->len + tm->packed_types.len + 1;
     for (uint32_t k = 0; k < tm->npk; k++) {
         uint32_t i = tm->pk[k];
-        const rc_slot_t *s = first[i].out_len == 0 && second ? &second[i] : &first[i];
-        room += tm->cols[i].pname_len + 16 + s->out_len + 16;
+        room += tm->cols[i].pname_len + 16 + key_slot(first, second, i)->out_len + 16;
     }
     uint8_t *q = w_room(o, room);
     if (!q) {
         return -1;
     }
-    memcpy(q, meta->data, meta->len);
+    memcpy(q, meta->data, meta->len); /* with the key's map header and its first name */
     q += meta->len;
-    if (tm->npk == 0) {
-        *q++ = 0xc0;
-    } else {
-        q = c_container(q, tm->npk, true);
-    }
     const uint8_t *data = (const uint8_t *)o->data;
     for (uint32_t k = 0; k < tm->npk; k++) {
         uint32_t i = tm->pk[k];
-        const rc_slot_t *s = first[i].out_len == 0 && second ? &second[i] : &first[i];
-        q = c_name(q, tm->packed_names.data, &tm->cols[i]);
-        size_t n = s->out_len;
-        if (n == 0) {
-            *q++ = 0xc0;
-        } else if (n <= 16) {
-            /* a number or short text (nearly every key): one fixed-size copy, from bytes
-             * of the same row's output written before it, at least the meta fragment (far
-             * more than 16 bytes) before q, so the two never overlap */
-            memcpy(q, data + s->out_off, 16);
-            q += n;
-        } else {
-            memcpy(q, data + s->out_off, n);
-            q += n;
+        const rc_slot_t *s = key_slot(first, second, i);
+        if (k > 0) {
+            q = c_name(q, tm->packed_names.data, &tm->cols[i]);
         }
+        q = c_key_value(q, data, s->out_off, s->out_len);
     }
     memcpy(q, tm->packed_types.data, tm->packed_types.len);
     o->len = (size_t)(q + tm->packed_types.len - data);
+    return 0;
+}
+
+/* The end of a row's event after its last image: the meta fragment (pack_fragments: "meta" up
+ * to the key's first value, or for a table without a primary key the whole end), the key's
+ * values, and the table's packed tail ("headers" on). The key holds each primary-key column's
+ * name and its value as the row's image wrote it (from first, else second when first did not
+ * carry it; nil when neither did). A key of one column, nearly every table's, takes three
+ * copies after one reservation. */
+static int pack_tail(rc_buf_t *o, const rc_buf_t *meta, const rc_tmap_t *tm, const rc_slot_t *first,
+                     const rc_slot_t *second) {
+    if (tm->npk == 0) {
+        uint8_t *q = w_room(o, meta->len);
+        if (!q) {
+            return -1;
+        }
+        memcpy(q, meta->data, meta->len);
+        o->len += meta->len;
+        return 0;
+    }
+    if (tm->npk > 1) {
+        return pack_tail_multi(o, meta, tm, first, second);
+    }
+    const rc_slot_t *s = key_slot(first, second, tm->pk[0]);
+    size_t n = s->out_len, off = s->out_off, ml = meta->len, tl = tm->packed_types.len;
+    uint8_t *q = w_room(o, ml + n + 16 + tl);
+    if (!q) {
+        return -1;
+    }
+    memcpy(q, meta->data, ml);
+    const uint8_t *data = (const uint8_t *)o->data;
+    q = c_key_value(q + ml, data, off, n);
+    memcpy(q, tm->packed_types.data, tl);
+    o->len = (size_t)(q + tl - data);
     return 0;
 }
 
@@ -2208,8 +2248,12 @@ static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
     return c;
 }
 
-/* Packs the parts of an event that are the same for every row of one rows event: from the
- * map header to the "before" key, and from the "meta" key to the "key" key (rc_event.h). */
+/* Packs the parts of an event that are the same for every row of one rows event (rc_event.h):
+ * ev_head from the map header to the "before" key and its array's header, and for an insert
+ * (no before image) on to the "after" key and its array's header, where the image starts;
+ * ev_meta from the "meta" key to the "key" key and the key's map header with its first
+ * column's name, or for a table without a primary key the nil key and the table's packed tail
+ * too (pack_tail). */
 static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_header_t *h,
                           const char *action, const char *gtid, size_t gtid_len, size_t file_len,
                           size_t pipe_len) {
@@ -2218,7 +2262,7 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     rc_buf_reset(&b->ev_head);
     rc_buf_reset(&b->ev_meta);
     size_t alen = strlen(action);
-    uint8_t *q = w_room(&b->ev_head, 64 + tm->schema_len + tm->table_len + alen);
+    uint8_t *q = w_room(&b->ev_head, 72 + tm->schema_len + tm->table_len + alen);
     if (!q) {
         return -1;
     }
@@ -2227,8 +2271,16 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     q = c_strbin(C_LIT(q, "table"), tm->table, tm->table_len, false);
     q = c_strbin(C_LIT(q, "action"), action, (uint32_t)alen, false);
     q = C_LIT(q, "before");
+    bool insert = strcmp(action, RC_ACTION_INSERT) == 0;
+    *q++ = insert ? 0x90 : 0x91;
+    if (insert) {
+        q = C_LIT(q, "after");
+        *q++ = 0x91;
+    }
     b->ev_head.len = (size_t)(q - (uint8_t *)b->ev_head.data);
-    q = w_room(&b->ev_meta, 160 + pipe_len + gtid_len + file_len + tm->topic.len);
+    uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
+    size_t end_len = tm->npk ? tm->cols[pk0].pname_len + 16 : 1 + tm->packed_types.len;
+    q = w_room(&b->ev_meta, 160 + pipe_len + gtid_len + file_len + tm->topic.len + end_len);
     if (!q) {
         return -1;
     }
@@ -2248,6 +2300,14 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     q = c_container(C_LIT(q, "kafka"), 4, true);
     q = c_strbin(C_LIT(q, "topic"), tm->topic.data, (uint32_t)tm->topic.len, false);
     q = C_LIT(q, "key");
+    if (tm->npk == 0) {
+        *q++ = 0xc0;
+        memcpy(q, tm->packed_types.data, tm->packed_types.len);
+        q += tm->packed_types.len;
+    } else {
+        q = c_container(q, tm->npk, true);
+        q = c_name(q, tm->packed_names.data, &tm->cols[pk0]);
+    }
     b->ev_meta.len = (size_t)(q - (uint8_t *)b->ev_meta.data);
     return 0;
 }
@@ -2371,17 +2431,17 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         } else {
             rc_buf_reset(o);
         }
-        rc_buf_reset(&b->scratch);
+        b->scratch.len = 0;
         rc_err_t err = RC_OK;
-        /* the event's head with the "before" array's header, then "after" with its array's
-         * header: one reservation each (fixarray of 0 or 1 image, fixstr "after") */
+        /* the event's head to the first image (pack_fragments), then for an update or a
+         * delete "after" with its array's header: one reservation each (fixarray of 0 or 1
+         * image, fixstr "after") */
         size_t hl = b->ev_head.len;
-        uint8_t *q = w_room(o, hl + 1);
+        uint8_t *q = w_room(o, hl);
         int r = q ? 0 : -1;
         if (q) {
             memcpy(q, b->ev_head.data, hl);
-            q[hl] = action == 0 ? 0x90 : 0x91;
-            o->len += hl + 1;
+            o->len += hl;
             if (action != 0) {
                 err = emit_image(&x, o, present1, n1, all1, &p, end, b->before);
                 if (err == RC_OK && partial) {
@@ -2389,7 +2449,9 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
                 }
             }
         }
-        if (r == 0 && (q = w_room(o, 7))) {
+        if (action == 0) {
+            /* "after" is in the head */
+        } else if (r == 0 && (q = w_room(o, 7))) {
             static const uint8_t k_after[6] = {0xa5, 'a', 'f', 't', 'e', 'r'}; /* fixstr */
             memcpy(q, k_after, 6);
             q[6] = action == 2 ? 0x90 : 0x91;
