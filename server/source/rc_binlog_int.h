@@ -169,8 +169,9 @@ typedef struct rc_col {
     uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
     uint32_t pname_off; /* the name packed as a msgpack str, in the map's packed_names */
     uint32_t pname_len;
-    uint32_t str0; /* ENUM/SET: first element in the map's strs */
-    uint32_t nstr; /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
+    uint8_t pname16[16]; /* its first 16 bytes, zero-padded: most names whole (c_name) */
+    uint32_t str0;       /* ENUM/SET: first element in the map's strs */
+    uint32_t nstr;       /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
     bool is_unsigned;
     bool nullable; /* the table map's null bitmap */
     bool has_strs;

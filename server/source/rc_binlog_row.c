@@ -746,6 +746,9 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
         }
         c->pname_off = (uint32_t)off;
         c->pname_len = (uint32_t)(tm->packed_names.len - off);
+        memset(c->pname16, 0, sizeof(c->pname16));
+        memcpy(c->pname16, tm->packed_names.data + off,
+               c->pname_len < sizeof(c->pname16) ? c->pname_len : sizeof(c->pname16));
     }
     /* room for every name and fixed-size value of a row image (emit_image) */
     tm->row_room = tm->packed_names.len + (size_t)tm->ncols * FIXED_ROOM;
@@ -1730,16 +1733,15 @@ static inline __attribute__((always_inline)) uint8_t *c_double_bits(uint8_t *q, 
 
 #define C_LIT(q, s) c_strbin(q, s, sizeof(s) - 1, false)
 
-/* A packed column name: names of up to 16 bytes (nearly all) are copied as 16 fixed bytes,
- * which the compiler inlines, instead of a memcpy call of a few bytes per column; the names
- * buffer has 16 readable bytes after its end (pack_names). Needs pname_len + 16 bytes. */
+/* A packed column name: names of up to 16 bytes (nearly all) are copied as the column's 16
+ * fixed bytes (pname16, in the column the row loop reads anyway), which the compiler inlines,
+ * instead of a memcpy call of a few bytes per column. Needs pname_len + 16 bytes. */
 static inline __attribute__((always_inline)) uint8_t *c_name(uint8_t *q, const char *names,
                                                              const rc_col_t *c) {
-    const char *src = names + c->pname_off;
     if (c->pname_len > 16) {
-        memcpy(q, src, c->pname_len);
+        memcpy(q, names + c->pname_off, c->pname_len);
     } else {
-        memcpy(q, src, 16);
+        memcpy(q, c->pname16, 16);
     }
     return q + c->pname_len;
 }
@@ -1926,9 +1928,10 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
     uint8_t *q = (uint8_t *)o->data + o->len, *lim = (uint8_t *)o->data + o->cap;
     OUT_ROOM(5 + row_room);
     q = c_container(q, npresent, true);
-    for (uint32_t i = 0; i < ncols; i++) {
-        c = &cols[i];
-        rc_slot_t *s = &slots[i];
+    /* by pointers, with no index to keep: the loop's own cost is paid per column */
+    rc_slot_t *s = slots;
+    for (const rc_col_t *cend = cols + ncols; c < cend; c++, s++) {
+        uint32_t i = (uint32_t)(c - cols);
         if (!all_present && !(present[i >> 3] & (1u << (i & 7)))) {
             s->state = RC_SLOT_ABSENT; /* what json_diffs reads of a before image */
             s->out_len = 0;
@@ -2190,8 +2193,10 @@ static __attribute__((noinline)) int pack_tail_multi(rc_buf_t *o, const rc_buf_t
  * name and its value as the row's image wrote it (from first, else second when first did not
  * carry it; nil when neither did). A key of one column, nearly every table's, takes three
  * copies after one reservation. */
-static int pack_tail(rc_buf_t *o, const rc_buf_t *meta, const rc_tmap_t *tm, const rc_slot_t *first,
-                     const rc_slot_t *second) {
+static inline __attribute__((always_inline)) int pack_tail(rc_buf_t *o, const rc_buf_t *meta,
+                                                           const rc_tmap_t *tm,
+                                                           const rc_slot_t *first,
+                                                           const rc_slot_t *second) {
     if (tm->npk == 0) {
         uint8_t *q = w_room(o, meta->len);
         if (!q) {
