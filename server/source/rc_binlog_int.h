@@ -406,6 +406,12 @@ static inline unsigned rc_binlog_post_header(const rc_binlog_t *b, uint8_t type,
     return dflt;
 }
 
+/* rc_binlog_crc.c: the CRC32's paths (rc_binlog_crc32), each used when the CPU has it. */
+enum { RC_CRC_PATH_ZLIB = 0, RC_CRC_PATH_CLMUL = 1, RC_CRC_PATH_AVX = 2 };
+/* For tests: takes no path above limit from now on (RC_CRC_PATH_AVX: the best the CPU has);
+ * returns the path then taken. */
+int rc_binlog_crc_path(int limit);
+
 /* rc_binlog.c: writes "<message> (<EVENT> event at <file>:<pos>)" into errstr. */
 rc_err_t rc_binlog_everr(const rc_binlog_t *b, char *errstr, size_t errstr_size, rc_err_t err,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -562,9 +562,9 @@ static void test_utf8_validation(void **state) {
 }
 
 /* The CRC32 with carry-less multiplication agrees with zlib's on every length (the folded bulk
- * and the tail), alignment and chaining, and on the check value of the CRC catalogue. */
-static void test_crc32_matches_zlib(void **state) {
-    (void)state;
+ * and the tail), alignment and chaining, and on the check value of the CRC catalogue, on each
+ * path the CPU has (zlib alone, PCLMULQDQ with SSE, with the AVX encoding). */
+static void crc32_matches_zlib(int path) {
     assert_int_equal(rc_binlog_crc32((const uint8_t *)"123456789", 9), 0xcbf43926);
     enum { N = 70000 };
     uint8_t *buf = malloc(N + 16);
@@ -578,7 +578,7 @@ static void test_crc32_matches_zlib(void **state) {
         for (size_t off = 0; off < 16; off += 5) {
             uint32_t want = (uint32_t)crc32(0, buf + off, (uInt)len);
             if (rc_binlog_crc32(buf + off, len) != want) {
-                fail_msg("length %zu at offset %zu", len, off);
+                fail_msg("path %d: length %zu at offset %zu", path, len, off);
             }
         }
     }
@@ -591,6 +591,16 @@ static void test_crc32_matches_zlib(void **state) {
     uint32_t c = rc_binlog_crc32(buf, 100);
     assert_int_equal(rc_binlog_crc32_update(c, buf + 100, 1000), rc_binlog_crc32(buf, 1100));
     free(buf);
+}
+
+static void test_crc32_matches_zlib(void **state) {
+    (void)state;
+    int best = rc_binlog_crc_path(RC_CRC_PATH_AVX);
+    for (int path = RC_CRC_PATH_ZLIB; path <= best; path++) {
+        assert_int_equal(rc_binlog_crc_path(path), path);
+        crc32_matches_zlib(path);
+    }
+    assert_int_equal(rc_binlog_crc_path(RC_CRC_PATH_AVX), best);
 }
 
 int main(void) {
