@@ -151,23 +151,33 @@ typedef struct rc_strref {
     uint32_t len;
 } rc_strref_t;
 
+/* Where the digit groups of a DECIMAL(precision, scale) are in its binary form: a leading
+ * integer group of lead_digits in lead_bytes, intg_groups 9-digit groups of 4 bytes, then the
+ * fraction's frac_groups and a trailing group of tail_digits in tail_bytes; lead_lim and
+ * tail_lim are 10^lead_digits and 10^tail_digits. */
+typedef struct rc_dec_layout {
+    uint32_t lead_lim, tail_lim;
+    uint8_t lead_bytes, lead_digits, intg_groups, frac_groups, tail_bytes, tail_digits, scale;
+} rc_dec_layout_t;
+
 typedef struct rc_col {
     const char *name;
     uint32_t name_len;
-    uint8_t type;       /* type code from the table map */
-    uint8_t real_type;  /* STRING's real type (ENUM, SET, STRING); else = type */
-    uint8_t kind;       /* rc_kind_t */
-    uint8_t cs;         /* rc_cs_t, for strings, ENUM and SET */
-    uint16_t meta;      /* raw metadata as read (type specific) */
-    uint8_t precision;  /* NEWDECIMAL */
-    uint8_t scale;      /* NEWDECIMAL */
-    uint8_t fsp;        /* TIME2 / DATETIME2 / TIMESTAMP2 */
-    uint8_t lenbytes;   /* RC_K_STRING / RC_K_JSON: bytes of the length prefix */
-    uint16_t collation; /* 0 = unknown */
-    uint8_t charset;    /* enum rc_charset of the collation */
-    uint32_t size;      /* fixed size in the row image; 0 for length-prefixed values */
-    uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
-    uint32_t pname_off; /* the name packed as a msgpack str, in the map's packed_names */
+    uint8_t type;        /* type code from the table map */
+    uint8_t real_type;   /* STRING's real type (ENUM, SET, STRING); else = type */
+    uint8_t kind;        /* rc_kind_t */
+    uint8_t cs;          /* rc_cs_t, for strings, ENUM and SET */
+    uint16_t meta;       /* raw metadata as read (type specific) */
+    uint8_t precision;   /* NEWDECIMAL */
+    uint8_t scale;       /* NEWDECIMAL */
+    rc_dec_layout_t dec; /* RC_K_DECIMAL: its digit groups' layout */
+    uint8_t fsp;         /* TIME2 / DATETIME2 / TIMESTAMP2 */
+    uint8_t lenbytes;    /* RC_K_STRING / RC_K_JSON: bytes of the length prefix */
+    uint16_t collation;  /* 0 = unknown */
+    uint8_t charset;     /* enum rc_charset of the collation */
+    uint32_t size;       /* fixed size in the row image; 0 for length-prefixed values */
+    uint32_t max_len;    /* CHAR/VARCHAR declared byte length */
+    uint32_t pname_off;  /* the name packed as a msgpack str, in the map's packed_names */
     uint32_t pname_len;
     uint8_t pname16[16]; /* its first 16 bytes, zero-padded: most names whole (c_name) */
     uint32_t str0;       /* ENUM/SET: first element in the map's strs */
@@ -456,6 +466,10 @@ size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
  * 1 <= precision <= 65, scale <= precision) into out, NUL-terminated; returns its length, or 0
  * when a digit group is out of range. */
 size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out);
+/* The same from the column's layout (rc_binlog_decimal_layout), worked out once per table map
+ * instead of per value. */
+size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char *out);
+void rc_binlog_decimal_layout(unsigned precision, unsigned scale, rc_dec_layout_t *l);
 /* rc_binlog_json.c: MySQL's JSON text of a double (shortest round trip, "1.0"); NUL-ended */
 size_t rc_binlog_fmt_double(double d, char *out);
 /* rc_binlog_json.c: s/n as a JSON string (quoted and escaped as rc_binlog_json_text writes

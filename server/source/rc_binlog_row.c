@@ -350,6 +350,7 @@ static void column_kind(rc_col_t *c) {
         if (c->precision >= 1 && c->precision <= 65 && c->scale <= c->precision) {
             c->kind = RC_K_DECIMAL;
             c->size = (uint32_t)rc_binlog_decimal_size(c->precision, c->scale);
+            rc_binlog_decimal_layout(c->precision, c->scale, &c->dec);
         }
         break;
     case RC_T_DATE:
@@ -2015,7 +2016,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
         }
         case RC_OP_DECIMAL: {
             FIXED_VALUE();
-            size_t len = rc_binlog_fmt_decimal(p, c->precision, c->scale, (char *)v + 3);
+            size_t len = rc_binlog_fmt_decimal_l(p, &c->dec, (char *)v + 3);
             if (len == 0) {
                 return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
             }
