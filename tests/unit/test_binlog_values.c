@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <zlib.h>
@@ -423,6 +424,60 @@ static void test_decode_timestamp2_days_in_any_order(void **state) {
     }
 }
 
+/* The decoder keeps the text of the last TIMESTAMP's second as well: runs of one second (with
+ * other fractions and fsp between them), the next second, seconds of other days and back, in
+ * a random order over the whole 4-byte range, each as gmtime_r and strftime write it. */
+static void test_decode_timestamp2_seconds_in_runs_and_any_order(void **state) {
+    (void)state;
+    uint32_t x = 1234567u, secs = 1700000000u;
+    char out[RC_BINLOG_TEXT_MAX], want[64];
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        switch (x % 5) {
+        case 0: /* the same second again */
+            break;
+        case 1:
+            secs++;
+            break;
+        case 2:
+            secs += 86400;
+            break;
+        case 3:
+            secs -= x % 100000;
+            break;
+        default:
+            secs = x; /* anywhere in the range */
+            break;
+        }
+        if (secs == 0) {
+            secs = 1; /* 0 is the zero TIMESTAMP */
+        }
+        unsigned fsp = (x >> 8) % 7, frac = (x >> 12) % 1000000;
+        uint8_t b[7] = {(uint8_t)(secs >> 24), (uint8_t)(secs >> 16), (uint8_t)(secs >> 8),
+                        (uint8_t)secs};
+        /* fsp digits of frac, stored in (fsp + 1) / 2 big-endian bytes as MySQL does */
+        static const uint32_t div[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+        uint32_t digits = fsp ? frac / div[fsp] : 0;
+        uint32_t stored = fsp % 2 ? digits * 10 : digits;
+        unsigned nb = (fsp + 1) / 2;
+        for (unsigned k = 0; k < nb; k++) {
+            b[4 + k] = (uint8_t)(stored >> (8 * (nb - 1 - k)));
+        }
+        time_t t = (time_t)secs;
+        struct tm tm;
+        assert_non_null(gmtime_r(&t, &tm));
+        size_t w = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        if (fsp) {
+            w += (size_t)snprintf(want + w, sizeof(want) - w, ".%0*u", (int)fsp, digits);
+        }
+        snprintf(want + w, sizeof(want) - w, "Z");
+        assert_int_equal(rc_binlog_timestamp2_text(b, 4 + nb, fsp, out, sizeof(out), NULL), RC_OK);
+        if (strcmp(out, want) != 0) {
+            fail_msg("%u fsp %u: want %s, got %s", secs, fsp, want, out);
+        }
+    }
+}
+
 static void test_decode_date_and_zero_date(void **state) {
     (void)state;
     uint32_t v = (2024u << 9) | (2u << 5) | 29u;
@@ -721,6 +776,7 @@ int main(void) {
         cmocka_unit_test(test_decode_time2_fsp3_and_fsp1),
         cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
         cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
+        cmocka_unit_test(test_decode_timestamp2_seconds_in_runs_and_any_order),
         cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_time2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_date_and_zero_date),
