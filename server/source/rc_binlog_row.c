@@ -1739,12 +1739,13 @@ static inline __attribute__((always_inline)) uint8_t *c_double_bits(uint8_t *q, 
  * instead of a memcpy call of a few bytes per column. Needs pname_len + 16 bytes. */
 static inline __attribute__((always_inline)) uint8_t *c_name(uint8_t *q, const char *names,
                                                              const rc_col_t *c) {
-    if (c->pname_len > 16) {
-        memcpy(q, names + c->pname_off, c->pname_len);
+    uint32_t n = c->pname_len; /* read once: the store may alias it */
+    if (n > 16) {
+        memcpy(q, names + c->pname_off, n);
     } else {
         memcpy(q, c->pname16, 16);
     }
-    return q + c->pname_len;
+    return q + n;
 }
 
 /* Room one value of slot s needs at most: its bytes (twice, for a VECTOR's 5-byte floats per
@@ -1858,11 +1859,14 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
         }                                                                                          \
     } while (0)
 
-/* A fixed-size value (ops RC_OP_INT8 on): checked against the image, its name written. Room
- * was made for it with the image's (tm->row_room). */
-#define FIXED_VALUE()                                                                              \
+/* A fixed-size value (ops RC_OP_DECIMAL on) of n bytes: checked against the image, its name
+ * written; p moves past it after the switch (by fixed). Room was made for it with the image's
+ * (tm->row_room). The ops of one size for every column (RC_OP_INT32: 4 bytes, as column_kind
+ * sizes them) give it as a constant: no load of the column's size, no add of a variable. */
+#define FIXED_VALUE(n)                                                                             \
     do {                                                                                           \
-        if (avail < c->size) {                                                                     \
+        fixed = (n);                                                                               \
+        if (avail < fixed) {                                                                       \
             goto short_value;                                                                      \
         }                                                                                          \
         v = c_name(q, names, c);                                                                   \
@@ -1951,7 +1955,8 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
             }
         }
         size_t avail = (size_t)(end - p);
-        char *t; /* temporal text, see c_ext_text */
+        uint32_t fixed; /* FIXED_VALUE */
+        char *t;        /* temporal text, see c_ext_text */
         switch ((rc_op_t)c->op) {
         case RC_OP_STR1:
         case RC_OP_STR2:
@@ -2015,7 +2020,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
             goto next;
         }
         case RC_OP_DECIMAL: {
-            FIXED_VALUE();
+            FIXED_VALUE(c->size);
             size_t len = rc_binlog_fmt_decimal_l(p, &c->dec, (char *)v + 3);
             if (len == 0) {
                 return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
@@ -2024,102 +2029,103 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
             break;
         }
         case RC_OP_INT8:
-            FIXED_VALUE();
+            FIXED_VALUE(1);
             q = c_int(v, (int8_t)p[0]);
             break;
         case RC_OP_UINT8:
-            FIXED_VALUE();
+            FIXED_VALUE(1);
             q = c_uint(v, p[0]);
             break;
         case RC_OP_INT16:
-            FIXED_VALUE();
+            FIXED_VALUE(2);
             q = c_int(v, (int16_t)rc_le16(p));
             break;
         case RC_OP_UINT16:
-            FIXED_VALUE();
+            FIXED_VALUE(2);
             q = c_uint(v, rc_le16(p));
             break;
         case RC_OP_INT24: {
-            FIXED_VALUE();
+            FIXED_VALUE(3);
             int32_t i24 = (int32_t)rc_le24(p);
             q = c_int(v, (i24 & 0x800000) ? i24 - 0x1000000 : i24);
             break;
         }
         case RC_OP_UINT24:
-            FIXED_VALUE();
+            FIXED_VALUE(3);
             q = c_uint(v, rc_le24(p));
             break;
         case RC_OP_INT32:
-            FIXED_VALUE();
+            FIXED_VALUE(4);
             q = c_int(v, (int32_t)rc_le32(p));
             break;
         case RC_OP_UINT32:
-            FIXED_VALUE();
+            FIXED_VALUE(4);
             q = c_uint(v, rc_le32(p));
             break;
         case RC_OP_INT64:
-            FIXED_VALUE();
+            FIXED_VALUE(8);
             q = c_int(v, (int64_t)rc_le64(p));
             break;
         case RC_OP_UINT64:
-            FIXED_VALUE();
+            FIXED_VALUE(8);
             q = c_uint(v, rc_le64(p));
             break;
         case RC_OP_FLOAT:
-            FIXED_VALUE();
+            FIXED_VALUE(4);
             q = c_float_bits(v, rc_le32(p));
             break;
         case RC_OP_DOUBLE:
-            FIXED_VALUE();
+            FIXED_VALUE(8);
             q = c_double_bits(v, rc_le64(p));
             break;
         case RC_OP_YEAR:
-            FIXED_VALUE();
+            FIXED_VALUE(1);
             q = c_uint(v, p[0] ? 1900u + p[0] : 0u);
             break;
         case RC_OP_BIT:
-            FIXED_VALUE();
+            FIXED_VALUE(c->size);
             q = c_uint(v, rc_be(p, c->size));
             break;
         case RC_OP_DATE:
-            FIXED_VALUE();
+            FIXED_VALUE(3);
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_DATE, rc_binlog_fmt_date(rc_le24(p), t));
             break;
         case RC_OP_TIME:
-            FIXED_VALUE();
+            FIXED_VALUE(3);
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIME, rc_binlog_fmt_old_time(p, t));
             break;
         case RC_OP_TIME2:
-            FIXED_VALUE();
+            FIXED_VALUE(c->size);
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIME, rc_binlog_fmt_time(p, c->fsp, t));
             break;
         case RC_OP_DATETIME:
-            FIXED_VALUE();
+            FIXED_VALUE(8);
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_DATETIME, rc_binlog_fmt_old_datetime(p, t));
             break;
         case RC_OP_DATETIME2:
-            FIXED_VALUE();
+            FIXED_VALUE(c->size);
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_DATETIME, rc_binlog_fmt_datetime2(p, c->fsp, t));
             break;
         case RC_OP_TIMESTAMP:
-            FIXED_VALUE();
+            FIXED_VALUE(4);
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIMESTAMP, rc_binlog_fmt_old_timestamp(p, t));
             break;
         case RC_OP_TIMESTAMP2:
-            FIXED_VALUE();
+            FIXED_VALUE(c->size);
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIMESTAMP, rc_binlog_fmt_timestamp2(p, c->fsp, t));
             break;
-        default: /* not reached: column_op returns only the ops above */
-            return col_err(x, c, RC_ERR_UNSUPPORTED, "no way to read the column's values");
+        default:
+            /* column_op gives only the ops above: no range check before the jump */
+            __builtin_unreachable();
         }
-        p += c->size; /* the fixed-size ops */
+        p += fixed; /* the fixed-size ops */
     next:
         if (c->pk) {
             s->out_off = (size_t)(v - (uint8_t *)o->data);
