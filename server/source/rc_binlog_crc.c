@@ -41,9 +41,12 @@ __attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, _
     return _mm_xor_si128(_mm_xor_si128(hi, lo), next);
 }
 
-/* The CRC register (not inverted) after len bytes; len >= 64 and a multiple of 16. */
-__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_clmul(uint32_t reg, const uint8_t *p,
-                                                                   size_t len) {
+/* The CRC register (not inverted) after len bytes; len >= 64 and a multiple of 16. Compiled
+ * twice: for SSE4.1 (crc_clmul) and with the AVX encoding (crc_clmul_avx), whose three-operand
+ * forms drop the register copies before each multiplication (a third fewer instructions per 64
+ * bytes). */
+__attribute__((target("pclmul,sse4.1"))) static inline __attribute__((always_inline)) uint32_t
+crc_clmul_body(uint32_t reg, const uint8_t *p, size_t len) {
     __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 0));
     __m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
     __m128i x3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
@@ -85,24 +88,56 @@ __attribute__((target("pclmul,sse4.1"))) static uint32_t crc_clmul(uint32_t reg,
     return (uint32_t)_mm_extract_epi32(x1, 1);
 }
 
-static int have_clmul = -1; /* -1 not asked yet; set once, the same answer on every thread */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_clmul(uint32_t reg, const uint8_t *p,
+                                                                   size_t len) {
+    return crc_clmul_body(reg, p, len);
+}
 
-static bool clmul_ok(void) {
-    if (have_clmul < 0) {
+__attribute__((target("pclmul,sse4.1,avx"))) static uint32_t
+crc_clmul_avx(uint32_t reg, const uint8_t *p, size_t len) {
+    return crc_clmul_body(reg, p, len);
+}
+
+/* The best path the CPU has: -1 not asked yet; set once, the same answer on every thread. */
+static int cpu_path = -1;
+static int path_limit = RC_CRC_PATH_AVX;
+
+static int crc_path(void) {
+    if (cpu_path < 0) {
         __builtin_cpu_init();
-        have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+        bool clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+        cpu_path = !clmul                          ? RC_CRC_PATH_ZLIB
+                   : __builtin_cpu_supports("avx") ? RC_CRC_PATH_AVX
+                                                   : RC_CRC_PATH_CLMUL;
     }
-    return have_clmul > 0;
+    return cpu_path < path_limit ? cpu_path : path_limit;
+}
+#else
+static int crc_path(void) {
+    return RC_CRC_PATH_ZLIB;
 }
 #endif
 
+int rc_binlog_crc_path(int limit) {
+#ifdef RC_CRC_CLMUL
+    path_limit = limit;
+#else
+    (void)limit;
+#endif
+    return crc_path();
+}
+
 uint32_t rc_binlog_crc32_update(uint32_t crc, const uint8_t *data, size_t len) {
 #ifdef RC_CRC_CLMUL
-    if (len >= 64 && clmul_ok()) {
-        size_t bulk = len & ~(size_t)15;
-        crc = ~crc_clmul(~crc, data, bulk);
-        data += bulk;
-        len -= bulk;
+    if (len >= 64) {
+        int path = crc_path();
+        if (path != RC_CRC_PATH_ZLIB) {
+            size_t bulk = len & ~(size_t)15;
+            crc = path == RC_CRC_PATH_AVX ? ~crc_clmul_avx(~crc, data, bulk)
+                                          : ~crc_clmul(~crc, data, bulk);
+            data += bulk;
+            len -= bulk;
+        }
     }
 #endif
     return crc_zlib(crc, data, len);

@@ -151,26 +151,37 @@ typedef struct rc_strref {
     uint32_t len;
 } rc_strref_t;
 
+/* Where the digit groups of a DECIMAL(precision, scale) are in its binary form: a leading
+ * integer group of lead_digits in lead_bytes, intg_groups 9-digit groups of 4 bytes, then the
+ * fraction's frac_groups and a trailing group of tail_digits in tail_bytes; lead_lim and
+ * tail_lim are 10^lead_digits and 10^tail_digits. */
+typedef struct rc_dec_layout {
+    uint32_t lead_lim, tail_lim;
+    uint8_t lead_bytes, lead_digits, intg_groups, frac_groups, tail_bytes, tail_digits, scale;
+} rc_dec_layout_t;
+
 typedef struct rc_col {
     const char *name;
     uint32_t name_len;
-    uint8_t type;       /* type code from the table map */
-    uint8_t real_type;  /* STRING's real type (ENUM, SET, STRING); else = type */
-    uint8_t kind;       /* rc_kind_t */
-    uint8_t cs;         /* rc_cs_t, for strings, ENUM and SET */
-    uint16_t meta;      /* raw metadata as read (type specific) */
-    uint8_t precision;  /* NEWDECIMAL */
-    uint8_t scale;      /* NEWDECIMAL */
-    uint8_t fsp;        /* TIME2 / DATETIME2 / TIMESTAMP2 */
-    uint8_t lenbytes;   /* RC_K_STRING / RC_K_JSON: bytes of the length prefix */
-    uint16_t collation; /* 0 = unknown */
-    uint8_t charset;    /* enum rc_charset of the collation */
-    uint32_t size;      /* fixed size in the row image; 0 for length-prefixed values */
-    uint32_t max_len;   /* CHAR/VARCHAR declared byte length */
-    uint32_t pname_off; /* the name packed as a msgpack str, in the map's packed_names */
+    uint8_t type;        /* type code from the table map */
+    uint8_t real_type;   /* STRING's real type (ENUM, SET, STRING); else = type */
+    uint8_t kind;        /* rc_kind_t */
+    uint8_t cs;          /* rc_cs_t, for strings, ENUM and SET */
+    uint16_t meta;       /* raw metadata as read (type specific) */
+    uint8_t precision;   /* NEWDECIMAL */
+    uint8_t scale;       /* NEWDECIMAL */
+    rc_dec_layout_t dec; /* RC_K_DECIMAL: its digit groups' layout */
+    uint8_t fsp;         /* TIME2 / DATETIME2 / TIMESTAMP2 */
+    uint8_t lenbytes;    /* RC_K_STRING / RC_K_JSON: bytes of the length prefix */
+    uint16_t collation;  /* 0 = unknown */
+    uint8_t charset;     /* enum rc_charset of the collation */
+    uint32_t size;       /* fixed size in the row image; 0 for length-prefixed values */
+    uint32_t max_len;    /* CHAR/VARCHAR declared byte length */
+    uint32_t pname_off;  /* the name packed as a msgpack str, in the map's packed_names */
     uint32_t pname_len;
-    uint32_t str0; /* ENUM/SET: first element in the map's strs */
-    uint32_t nstr; /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
+    uint8_t pname16[16]; /* its first 16 bytes, zero-padded: most names whole (c_name) */
+    uint32_t str0;       /* ENUM/SET: first element in the map's strs */
+    uint32_t nstr;       /* ENUM/SET: elements; 0 = no metadata (index/bitmask packed as uint) */
     bool is_unsigned;
     bool nullable; /* the table map's null bitmap */
     bool has_strs;
@@ -405,6 +416,12 @@ static inline unsigned rc_binlog_post_header(const rc_binlog_t *b, uint8_t type,
     return dflt;
 }
 
+/* rc_binlog_crc.c: the CRC32's paths (rc_binlog_crc32), each used when the CPU has it. */
+enum { RC_CRC_PATH_ZLIB = 0, RC_CRC_PATH_CLMUL = 1, RC_CRC_PATH_AVX = 2 };
+/* For tests: takes no path above limit from now on (RC_CRC_PATH_AVX: the best the CPU has);
+ * returns the path then taken. */
+int rc_binlog_crc_path(int limit);
+
 /* rc_binlog.c: writes "<message> (<EVENT> event at <file>:<pos>)" into errstr. */
 rc_err_t rc_binlog_everr(const rc_binlog_t *b, char *errstr, size_t errstr_size, rc_err_t err,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -449,6 +466,10 @@ size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
  * 1 <= precision <= 65, scale <= precision) into out, NUL-terminated; returns its length, or 0
  * when a digit group is out of range. */
 size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out);
+/* The same from the column's layout (rc_binlog_decimal_layout), worked out once per table map
+ * instead of per value. */
+size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char *out);
+void rc_binlog_decimal_layout(unsigned precision, unsigned scale, rc_dec_layout_t *l);
 /* rc_binlog_json.c: MySQL's JSON text of a double (shortest round trip, "1.0"); NUL-ended */
 size_t rc_binlog_fmt_double(double d, char *out);
 /* rc_binlog_json.c: s/n as a JSON string (quoted and escaped as rc_binlog_json_text writes

@@ -172,12 +172,23 @@ static inline uint32_t be_group(const uint8_t *p, unsigned n) {
  * big-endian, the sign bit of the first byte flipped and every byte inverted when negative.
  * Written straight into out: the integer part from its first non-zero group on ("0" when it
  * has none), each later group zero-padded to nine digits. */
-size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out) {
+void rc_binlog_decimal_layout(unsigned precision, unsigned scale, rc_dec_layout_t *l) {
+    unsigned intg = precision - scale;
+    l->lead_digits = (uint8_t)(intg % 9);
+    l->lead_bytes = dig2bytes[intg % 9];
+    l->intg_groups = (uint8_t)(intg / 9);
+    l->frac_groups = (uint8_t)(scale / 9);
+    l->tail_digits = (uint8_t)(scale % 9);
+    l->tail_bytes = dig2bytes[scale % 9];
+    l->scale = (uint8_t)scale;
+    l->lead_lim = pow10u[intg % 9];
+    l->tail_lim = pow10u[scale % 9];
+}
+
+size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char *out) {
     /* read in place: each group is XORed with the inversion mask of its bytes, and the very
      * first group also with the sign bit (flip, cleared once used) */
     uint32_t mask = (p[0] & 0x80) ? 0 : 0xffffffffu, flip = 0x80, any = 0;
-    unsigned intg = precision - scale;
-    unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
     char *o = out;
     if (mask) {
         *o++ = '-'; /* taken back at the end if every digit is 0: "-0.00" is written "0.00" */
@@ -188,9 +199,9 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
     (any |= v = (be_group(q, (n)) ^ (flip << (8 * ((n)-1))) ^ (mask >> (32 - 8 * (n)))), flip = 0, \
      v)
     uint32_t v;
-    if (intg0x > 0) {
-        unsigned n = dig2bytes[intg0x];
-        if (GROUP(n) >= pow10u[intg0x]) {
+    if (l->lead_bytes > 0) {
+        unsigned n = l->lead_bytes;
+        if (GROUP(n) >= l->lead_lim) {
             return 0;
         }
         if (v) {
@@ -199,7 +210,7 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
         }
         q += n;
     }
-    for (unsigned i = 0; i < intg0; i++, q += 4) {
+    for (unsigned i = 0; i < l->intg_groups; i++, q += 4) {
         if (GROUP(4) > 999999999) {
             return 0;
         }
@@ -213,20 +224,20 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
     if (!started) {
         *o++ = '0';
     }
-    if (scale > 0) {
+    if (l->scale > 0) {
         *o++ = '.';
     }
-    for (unsigned i = 0; i < frac0; i++, q += 4) {
+    for (unsigned i = 0; i < l->frac_groups; i++, q += 4) {
         if (GROUP(4) > 999999999) {
             return 0;
         }
         o += put_uint(o, v, 9);
     }
-    if (frac0x > 0) {
-        if (GROUP(dig2bytes[frac0x]) >= pow10u[frac0x]) {
+    if (l->tail_bytes > 0) {
+        if (GROUP(l->tail_bytes) >= l->tail_lim) {
             return 0;
         }
-        o += put_uint(o, v, frac0x);
+        o += put_uint(o, v, l->tail_digits);
     }
 #undef GROUP
     *o = '\0';
@@ -235,6 +246,12 @@ size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scal
         o--;
     }
     return (size_t)(o - out);
+}
+
+size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out) {
+    rc_dec_layout_t l;
+    rc_binlog_decimal_layout(precision, scale, &l);
+    return rc_binlog_fmt_decimal_l(p, &l, out);
 }
 
 rc_err_t rc_binlog_decimal_text(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
@@ -473,31 +490,37 @@ static size_t fmt_epoch(uint64_t secs, uint32_t usec, unsigned fsp, char *out) {
         o = 19;
     } else {
         /* secs < 2^32 (TIMESTAMP is 4 bytes): years 1970-2106, always four digits. The
-         * date of the last day seen on this thread is kept: a stream's timestamps cluster
-         * on few days, and the civil-date arithmetic was half of a TIMESTAMP's cost. */
-        static __thread uint64_t last_day = UINT64_MAX;
-        static __thread char last_ymd[11];
-        uint64_t day = secs / 86400;
-        if (day != last_day) {
-            int64_t y;
-            unsigned m, d;
-            civil_from_days((int64_t)day, &y, &m, &d);
-            put_uint(last_ymd, (uint64_t)y, 4);
-            last_ymd[4] = '-';
-            put_uint(last_ymd + 5, m, 2);
-            last_ymd[7] = '-';
-            put_uint(last_ymd + 8, d, 2);
-            last_day = day;
+         * text of the last second and the date of the last day seen on this thread are
+         * kept: a stream's timestamps cluster (the rows of one transaction often share
+         * their second, NOW()), and the civil-date arithmetic was half of a TIMESTAMP's
+         * cost, the time of day most of the rest. */
+        static __thread uint64_t last_day = UINT64_MAX, last_sec = UINT64_MAX;
+        static __thread char last_ymd[11], last_text[20];
+        if (secs != last_sec) {
+            uint64_t day = secs / 86400;
+            if (day != last_day) {
+                int64_t y;
+                unsigned m, d;
+                civil_from_days((int64_t)day, &y, &m, &d);
+                put_uint(last_ymd, (uint64_t)y, 4);
+                last_ymd[4] = '-';
+                put_uint(last_ymd + 5, m, 2);
+                last_ymd[7] = '-';
+                put_uint(last_ymd + 8, d, 2);
+                last_day = day;
+            }
+            unsigned sod = (unsigned)(secs % 86400);
+            memcpy(last_text, last_ymd, 10);
+            last_text[10] = 'T';
+            put_pair(last_text + 11, sod / 3600);
+            last_text[13] = ':';
+            put_pair(last_text + 14, sod / 60 % 60);
+            last_text[16] = ':';
+            put_pair(last_text + 17, sod % 60);
+            last_sec = secs;
         }
-        unsigned sod = (unsigned)(secs % 86400);
-        memcpy(out, last_ymd, 10);
-        o = 10;
-        out[o++] = 'T';
-        o += put_uint(out + o, sod / 3600, 2);
-        out[o++] = ':';
-        o += put_uint(out + o, sod / 60 % 60, 2);
-        out[o++] = ':';
-        o += put_uint(out + o, sod % 60, 2);
+        memcpy(out, last_text, 19);
+        o = 19;
     }
     o += put_frac(out + o, usec, fsp);
     out[o++] = 'Z';

@@ -1640,6 +1640,245 @@ static void test_null_bitmap_bits_past_the_last_column_are_not_nulls(void **stat
     decoded_free(&d);
 }
 
+/* A TABLE_MAP of table id 21: (id INT, name VARCHAR(200), k INT) utf8mb4 with the primary key
+ * of the npk column indexes in pk (none when npk is 0), in table tname. */
+static void frame_table_map(bb_t *tm, const char *tname, const unsigned *pk, unsigned npk) {
+    bb_t v = {0};
+    const uint8_t types[] = {RC_T_LONG, RC_T_VARCHAR, RC_T_LONG};
+    tm->n = 0;
+    b_le(tm, 21, 6);
+    b_le(tm, 1, 2);
+    b_lstr(tm, "shop");
+    b_u8(tm, 0);
+    b_lstr(tm, tname);
+    b_u8(tm, 0);
+    b_u8(tm, 3);
+    b_bytes(tm, types, 3);
+    b_u8(tm, 2);
+    b_le(tm, 200 * 4, 2); /* VARCHAR(200) utf8mb4: 2-byte lengths */
+    b_u8(tm, 0x02);
+    b_u8(&v, 45);
+    b_tlv(tm, 2, &v);
+    v.n = 0;
+    b_lstr(&v, "id");
+    b_lstr(&v, "name");
+    b_lstr(&v, "k");
+    b_tlv(tm, 4, &v);
+    if (npk) {
+        v.n = 0;
+        for (unsigned i = 0; i < npk; i++) {
+            b_u8(&v, pk[i]);
+        }
+        b_tlv(tm, 8, &v);
+    }
+}
+
+/* A rows event's head for table 21 (v2 layout, or v1 for a delete): present columns as
+ * bitmaps (the second for an update). */
+static void frame_rows_head(bb_t *r, bool v1, unsigned present1, int present2) {
+    r->n = 0;
+    b_le(r, 21, 6);
+    b_le(r, 1, 2);
+    if (!v1) {
+        b_le(r, 2, 2);
+    }
+    b_u8(r, 3);
+    b_u8(r, present1);
+    if (present2 >= 0) {
+        b_u8(r, (unsigned)present2);
+    }
+}
+
+/* One row image of the columns in present (a NULL name when name is NULL). */
+static void frame_image(bb_t *r, unsigned present, uint32_t id, const char *name, uint32_t k) {
+    unsigned nulls = 0, bit = 0;
+    if (present & 2) {
+        bit = (present & 1) ? 1 : 0;
+        nulls = name ? 0 : 1u << bit;
+    }
+    b_u8(r, nulls);
+    if (present & 1) {
+        b_le(r, id, 4);
+    }
+    if ((present & 2) && name) {
+        b_le(r, strlen(name), 2);
+        b_bytes(r, name, strlen(name));
+    }
+    if (present & 4) {
+        b_le(r, k, 4);
+    }
+}
+
+/* Checks an event's frame (every member, in the order rc_event.h gives) and that its key holds,
+ * in key order, each key column's value as the event's images hold it: the after image's,
+ * else the before image's, else nil. */
+static void expect_frame_and_key(const msgpack_object *e, const char *action, const char *table,
+                                 const char *const *keycols, unsigned nkey) {
+    static const char *const top[] = {"schema", "table", "action", "before",
+                                      "after",  "meta",  "kafka"};
+    static const char *const meta[] = {"pipeline",   "timestamp", "gtid",     "binlog_file",
+                                       "binlog_pos", "server_id", "commit_ts"};
+    static const char *const kafka[] = {"topic", "key", "headers", "columns"};
+    expect_keys(e, "", top, 7);
+    expect_keys(e, "meta", meta, 7);
+    expect_keys(e, "kafka", kafka, 4);
+    expect_str(e, "schema", "shop");
+    expect_str(e, "table", table);
+    expect_str(e, "action", action);
+    expect_size(e, "before", strcmp(action, "insert") == 0 ? 0 : 1);
+    expect_size(e, "after", strcmp(action, "delete") == 0 ? 0 : 1);
+    expect_size(e, "kafka.headers", 0);
+    const msgpack_object *cols = need(e, "kafka.columns");
+    assert_int_equal(cols->type, MSGPACK_OBJECT_BIN);
+    assert_int_equal(cols->via.bin.size, 3 * 7 + strlen("id") + strlen("name") + strlen("k"));
+    expect_str(e, "meta.binlog_file", "synthetic.000001");
+    if (nkey == 0) {
+        expect_nil(e, "kafka.key");
+        return;
+    }
+    expect_keys(e, "kafka.key", keycols, nkey);
+    const msgpack_object *key = need(e, "kafka.key");
+    for (unsigned i = 0; i < nkey; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "after.0.%s", keycols[i]);
+        const msgpack_object *want = mp_path(e, path);
+        if (!want) {
+            snprintf(path, sizeof(path), "before.0.%s", keycols[i]);
+            want = mp_path(e, path);
+        }
+        const msgpack_object *got = &key->via.map.ptr[i].val;
+        if (want ? !msgpack_object_equal(*want, *got) : got->type != MSGPACK_OBJECT_NIL) {
+            fail_msg("kafka.key.%s is not the value of the row's image", keycols[i]);
+        }
+    }
+}
+
+/* The parts of an event packed once per rows event (its head up to the first image, and the end
+ * from "meta" to the key's first value, or the whole end for a table without a key) follow
+ * each TABLE_MAP of one table id: a one-column key (short and long values, the before image's
+ * when the after image does not carry it), a two-column key, no key, and back, over inserts,
+ * full and minimal updates, and deletes. */
+static void test_event_frame_and_key_follow_each_table_map_of_one_table_id(void **state) {
+    (void)state;
+    static bb_t b[16];
+    const bb_t *bodies[16];
+    uint8_t types[16];
+    int n = 0;
+    const char *lname = "a name well over sixteen bytes long, so copied by length";
+    const unsigned pk_id[] = {0}, pk_k_id[] = {2, 0}, pk_name[] = {1};
+
+    frame_table_map(&b[n], "items", pk_id, 1);
+    types[n++] = RC_EV_TABLE_MAP;
+    frame_rows_head(&b[n], false, 0x07, -1);
+    frame_image(&b[n], 0x07, 1, "a", 10);
+    frame_image(&b[n], 0x07, 300000, lname, 20);
+    frame_image(&b[n], 0x07, 3, NULL, 30);
+    types[n++] = RC_EV_WRITE_ROWS_V2;
+    frame_rows_head(&b[n], false, 0x07, 0x07);
+    frame_image(&b[n], 0x07, 300000, lname, 20);
+    frame_image(&b[n], 0x07, 300000, "c", 21);
+    types[n++] = RC_EV_UPDATE_ROWS_V2;
+    frame_rows_head(&b[n], false, 0x01, 0x04); /* MINIMAL: the key before, k after */
+    frame_image(&b[n], 0x01, 2, NULL, 0);
+    frame_image(&b[n], 0x04, 0, NULL, 22);
+    types[n++] = RC_EV_UPDATE_ROWS_V2;
+    frame_rows_head(&b[n], true, 0x07, -1);
+    frame_image(&b[n], 0x07, 1, "a", 10);
+    types[n++] = RC_EV_DELETE_ROWS_V1;
+
+    frame_table_map(&b[n], "items", pk_k_id, 2);
+    types[n++] = RC_EV_TABLE_MAP;
+    frame_rows_head(&b[n], false, 0x07, -1);
+    frame_image(&b[n], 0x07, 4, "d", 40);
+    types[n++] = RC_EV_WRITE_ROWS_V2;
+    frame_rows_head(&b[n], false, 0x07, 0x04); /* k is in both images, id only before */
+    frame_image(&b[n], 0x07, 4, "d", 40);
+    frame_image(&b[n], 0x04, 0, NULL, 41);
+    types[n++] = RC_EV_UPDATE_ROWS_V2;
+
+    frame_table_map(&b[n], "items_without_a_primary_key", NULL, 0);
+    types[n++] = RC_EV_TABLE_MAP;
+    frame_rows_head(&b[n], false, 0x07, -1);
+    frame_image(&b[n], 0x07, 5, "e", 50);
+    frame_image(&b[n], 0x07, 6, NULL, 60);
+    types[n++] = RC_EV_WRITE_ROWS_V2;
+    frame_rows_head(&b[n], true, 0x07, -1);
+    frame_image(&b[n], 0x07, 5, "e", 50);
+    types[n++] = RC_EV_DELETE_ROWS_V1;
+
+    frame_table_map(&b[n], "t", pk_name, 1);
+    types[n++] = RC_EV_TABLE_MAP;
+    frame_rows_head(&b[n], false, 0x07, -1);
+    frame_image(&b[n], 0x07, 7, lname, 70);
+    frame_image(&b[n], 0x07, 8, NULL, 80);
+    types[n++] = RC_EV_WRITE_ROWS_V2;
+    frame_rows_head(&b[n], false, 0x07, 0x05); /* the key column not in the after image */
+    frame_image(&b[n], 0x07, 7, lname, 70);
+    frame_image(&b[n], 0x05, 9, NULL, 90);
+    types[n++] = RC_EV_UPDATE_ROWS_V2;
+    for (int i = 0; i < n; i++) {
+        bodies[i] = &b[i];
+    }
+
+    decoded_t d;
+    feed_synthetic(&d, bodies, types, n);
+    assert_int_equal(d.n, 14);
+    const char *const k_id[] = {"id"}, *const k_k_id[] = {"k", "id"}, *const k_name[] = {"name"};
+    const msgpack_object *e = &d.ev[0].data;
+    expect_frame_and_key(e, "insert", "items", k_id, 1);
+    expect_uint(e, "kafka.key.id", 1);
+    expect_str(e, "after.0.name", "a");
+    e = &d.ev[1].data;
+    expect_frame_and_key(e, "insert", "items", k_id, 1);
+    expect_uint(e, "kafka.key.id", 300000);
+    expect_str(e, "after.0.name", lname);
+    e = &d.ev[2].data;
+    expect_frame_and_key(e, "insert", "items", k_id, 1);
+    expect_nil(e, "after.0.name");
+    expect_uint(e, "after.0.k", 30);
+    e = &d.ev[3].data;
+    expect_frame_and_key(e, "update", "items", k_id, 1);
+    expect_str(e, "before.0.name", lname);
+    expect_str(e, "after.0.name", "c");
+    expect_uint(e, "kafka.key.id", 300000);
+    e = &d.ev[4].data;
+    expect_frame_and_key(e, "update", "items", k_id, 1);
+    expect_size(e, "before.0", 1);
+    expect_size(e, "after.0", 1);
+    expect_uint(e, "kafka.key.id", 2);
+    e = &d.ev[5].data;
+    expect_frame_and_key(e, "delete", "items", k_id, 1);
+    expect_uint(e, "kafka.key.id", 1);
+    e = &d.ev[6].data;
+    expect_frame_and_key(e, "insert", "items", k_k_id, 2);
+    expect_uint(e, "kafka.key.k", 40);
+    expect_uint(e, "kafka.key.id", 4);
+    e = &d.ev[7].data;
+    expect_frame_and_key(e, "update", "items", k_k_id, 2);
+    expect_uint(e, "kafka.key.k", 41);
+    expect_uint(e, "kafka.key.id", 4);
+    e = &d.ev[8].data;
+    expect_frame_and_key(e, "insert", "items_without_a_primary_key", NULL, 0);
+    expect_uint(e, "after.0.id", 5);
+    e = &d.ev[9].data;
+    expect_frame_and_key(e, "insert", "items_without_a_primary_key", NULL, 0);
+    expect_nil(e, "after.0.name");
+    e = &d.ev[10].data;
+    expect_frame_and_key(e, "delete", "items_without_a_primary_key", NULL, 0);
+    expect_uint(e, "before.0.k", 50);
+    e = &d.ev[11].data;
+    expect_frame_and_key(e, "insert", "t", k_name, 1);
+    expect_str(e, "kafka.key.name", lname);
+    e = &d.ev[12].data;
+    expect_frame_and_key(e, "insert", "t", k_name, 1);
+    expect_nil(e, "kafka.key.name"); /* the key column NULL */
+    e = &d.ev[13].data;
+    expect_frame_and_key(e, "update", "t", k_name, 1);
+    expect_str(e, "kafka.key.name", lname); /* from the before image */
+    expect_uint(e, "after.0.k", 90);
+    decoded_free(&d);
+}
+
 /* The zstd frame of go-mysql's TestTransactionPayloadEventDecode, wrapped in an event and
  * decompressed through a 16-byte starting buffer so inner events straddle every boundary. */
 static void test_transaction_payload_streams_through_a_small_buffer(void **state) {
@@ -2818,6 +3057,7 @@ int main(void) {
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
         cmocka_unit_test(test_null_bitmap_bits_past_the_last_column_are_not_nulls),
+        cmocka_unit_test(test_event_frame_and_key_follow_each_table_map_of_one_table_id),
         cmocka_unit_test(test_transaction_payload_streams_through_a_small_buffer),
         cmocka_unit_test(test_mariadb_standalone_gtid_ends_at_its_statement),
         cmocka_unit_test(test_decode_mariadb_compressed_query_and_rows_events),

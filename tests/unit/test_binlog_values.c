@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <zlib.h>
@@ -423,6 +424,60 @@ static void test_decode_timestamp2_days_in_any_order(void **state) {
     }
 }
 
+/* The decoder keeps the text of the last TIMESTAMP's second as well: runs of one second (with
+ * other fractions and fsp between them), the next second, seconds of other days and back, in
+ * a random order over the whole 4-byte range, each as gmtime_r and strftime write it. */
+static void test_decode_timestamp2_seconds_in_runs_and_any_order(void **state) {
+    (void)state;
+    uint32_t x = 1234567u, secs = 1700000000u;
+    char out[RC_BINLOG_TEXT_MAX], want[64];
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        switch (x % 5) {
+        case 0: /* the same second again */
+            break;
+        case 1:
+            secs++;
+            break;
+        case 2:
+            secs += 86400;
+            break;
+        case 3:
+            secs -= x % 100000;
+            break;
+        default:
+            secs = x; /* anywhere in the range */
+            break;
+        }
+        if (secs == 0) {
+            secs = 1; /* 0 is the zero TIMESTAMP */
+        }
+        unsigned fsp = (x >> 8) % 7, frac = (x >> 12) % 1000000;
+        uint8_t b[7] = {(uint8_t)(secs >> 24), (uint8_t)(secs >> 16), (uint8_t)(secs >> 8),
+                        (uint8_t)secs};
+        /* fsp digits of frac, stored in (fsp + 1) / 2 big-endian bytes as MySQL does */
+        static const uint32_t div[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+        uint32_t digits = fsp ? frac / div[fsp] : 0;
+        uint32_t stored = fsp % 2 ? digits * 10 : digits;
+        unsigned nb = (fsp + 1) / 2;
+        for (unsigned k = 0; k < nb; k++) {
+            b[4 + k] = (uint8_t)(stored >> (8 * (nb - 1 - k)));
+        }
+        time_t t = (time_t)secs;
+        struct tm tm;
+        assert_non_null(gmtime_r(&t, &tm));
+        size_t w = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        if (fsp) {
+            w += (size_t)snprintf(want + w, sizeof(want) - w, ".%0*u", (int)fsp, digits);
+        }
+        snprintf(want + w, sizeof(want) - w, "Z");
+        assert_int_equal(rc_binlog_timestamp2_text(b, 4 + nb, fsp, out, sizeof(out), NULL), RC_OK);
+        if (strcmp(out, want) != 0) {
+            fail_msg("%u fsp %u: want %s, got %s", secs, fsp, want, out);
+        }
+    }
+}
+
 static void test_decode_date_and_zero_date(void **state) {
     (void)state;
     uint32_t v = (2024u << 9) | (2u << 5) | 29u;
@@ -561,10 +616,116 @@ static void test_utf8_validation(void **state) {
     assert_false(rc_binlog_utf8_valid((const uint8_t *)"\x05\xff", 2));
 }
 
-/* The CRC32 with carry-less multiplication agrees with zlib's on every length (the folded bulk
- * and the tail), alignment and chaining, and on the check value of the CRC catalogue. */
-static void test_crc32_matches_zlib(void **state) {
+/* MySQL's binary DECIMAL of sign and digits (intg integer digits, then scale fraction digits,
+ * as ASCII) into out; returns its size. Written here from the format's description, apart
+ * from the decoder: a leading integer group of intg % 9 digits, 9-digit groups in 4 bytes
+ * big-endian, a trailing fraction group of scale % 9 digits; negative: every byte inverted;
+ * then the first byte's top bit flipped. */
+static size_t dec_encode(bool neg, const char *digits, unsigned intg, unsigned scale,
+                         uint8_t *out) {
+    static const unsigned bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+    size_t n = 0;
+    const char *d = digits;
+    unsigned groups[16], widths[16], ng = 0;
+    if (intg % 9) {
+        widths[ng++] = intg % 9;
+    }
+    for (unsigned i = 0; i < intg / 9; i++) {
+        widths[ng++] = 9;
+    }
+    for (unsigned i = 0; i < scale / 9; i++) {
+        widths[ng++] = 9;
+    }
+    if (scale % 9) {
+        widths[ng++] = scale % 9;
+    }
+    for (unsigned g = 0; g < ng; g++) {
+        groups[g] = 0;
+        for (unsigned i = 0; i < widths[g]; i++) {
+            groups[g] = groups[g] * 10 + (unsigned)(*d++ - '0');
+        }
+        unsigned nb = widths[g] == 9 ? 4 : bytes[widths[g]];
+        for (unsigned i = nb; i > 0; i--) {
+            out[n++] = (uint8_t)(groups[g] >> (8 * (i - 1)));
+        }
+    }
+    for (size_t i = 0; neg && i < n; i++) {
+        out[i] = (uint8_t)~out[i];
+    }
+    out[0] ^= 0x80;
+    return n;
+}
+
+/* Every DECIMAL(precision, scale): the per-column layout (rc_binlog_decimal_layout) the row
+ * loop formats with covers the value's bytes, and values of random digits (runs of zeros and
+ * nines too, both signs) read back as the text they were written from, through the layout and
+ * through rc_binlog_fmt_decimal alike. */
+static void test_decimal_layout_matches_the_general_form_for_every_precision(void **state) {
     (void)state;
+    uint32_t x = 88172645u;
+    int checked = 0;
+    for (unsigned prec = 1; prec <= 65; prec++) {
+        for (unsigned scale = 0; scale <= prec; scale++) {
+            rc_dec_layout_t l;
+            rc_binlog_decimal_layout(prec, scale, &l);
+            size_t size = rc_binlog_decimal_size(prec, scale);
+            assert_int_equal(l.lead_bytes + 4u * l.intg_groups + 4u * l.frac_groups + l.tail_bytes,
+                             size);
+            for (int k = 0; k < 12; k++) {
+                char digits[80], want[90];
+                for (unsigned i = 0; i < prec; i++) {
+                    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+                    unsigned r = x % 10;
+                    digits[i] = (char)('0' + (k % 4 == 0                   ? 0
+                                              : k % 4 == 1                 ? 9
+                                              : k % 4 == 2 && i < prec / 2 ? 0
+                                                                           : r));
+                }
+                bool neg = k & 1 ? (x >> 7) & 1 : (x >> 9) & 1;
+                unsigned intg = prec - scale, first = 0;
+                while (first < intg && digits[first] == '0') {
+                    first++;
+                }
+                bool zero = true;
+                for (unsigned i = 0; i < prec; i++) {
+                    zero = zero && digits[i] == '0';
+                }
+                size_t w = 0;
+                if (neg && !zero) {
+                    want[w++] = '-';
+                }
+                if (first == intg) {
+                    want[w++] = '0';
+                } else {
+                    memcpy(want + w, digits + first, intg - first);
+                    w += intg - first;
+                }
+                if (scale) {
+                    want[w++] = '.';
+                    memcpy(want + w, digits + intg, scale);
+                    w += scale;
+                }
+                want[w] = '\0';
+                uint8_t bin[40];
+                assert_int_equal(dec_encode(neg, digits, intg, scale, bin), size);
+                char got[RC_BINLOG_TEXT_MAX], got2[RC_BINLOG_TEXT_MAX];
+                size_t n = rc_binlog_fmt_decimal_l(bin, &l, got);
+                if (n != w || strcmp(got, want) != 0) {
+                    fail_msg("DECIMAL(%u,%u): want %s, got %s", prec, scale, want, got);
+                }
+                assert_int_equal(rc_binlog_fmt_decimal(bin, prec, scale, got2), n);
+                assert_string_equal(got2, want);
+                checked++;
+            }
+        }
+    }
+    assert_int_equal(checked, 12 * (65 * 66 / 2 + 65));
+}
+
+/* The CRC32 with carry-less multiplication agrees with zlib's on every length (the folded bulk
+ * and the tail), alignment and chaining, and on the check value of the CRC catalogue, on each
+ * path the CPU has (zlib alone, PCLMULQDQ with SSE, with the AVX encoding). */
+static void crc32_matches_zlib(int path) {
     assert_int_equal(rc_binlog_crc32((const uint8_t *)"123456789", 9), 0xcbf43926);
     enum { N = 70000 };
     uint8_t *buf = malloc(N + 16);
@@ -578,7 +739,7 @@ static void test_crc32_matches_zlib(void **state) {
         for (size_t off = 0; off < 16; off += 5) {
             uint32_t want = (uint32_t)crc32(0, buf + off, (uInt)len);
             if (rc_binlog_crc32(buf + off, len) != want) {
-                fail_msg("length %zu at offset %zu", len, off);
+                fail_msg("path %d: length %zu at offset %zu", path, len, off);
             }
         }
     }
@@ -593,6 +754,16 @@ static void test_crc32_matches_zlib(void **state) {
     free(buf);
 }
 
+static void test_crc32_matches_zlib(void **state) {
+    (void)state;
+    int best = rc_binlog_crc_path(RC_CRC_PATH_AVX);
+    for (int path = RC_CRC_PATH_ZLIB; path <= best; path++) {
+        assert_int_equal(rc_binlog_crc_path(path), path);
+        crc32_matches_zlib(path);
+    }
+    assert_int_equal(rc_binlog_crc_path(RC_CRC_PATH_AVX), best);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_decimal_vectors_from_go_mysql),
@@ -605,6 +776,7 @@ int main(void) {
         cmocka_unit_test(test_decode_time2_fsp3_and_fsp1),
         cmocka_unit_test(test_decode_timestamp2_is_utc_with_fraction),
         cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
+        cmocka_unit_test(test_decode_timestamp2_seconds_in_runs_and_any_order),
         cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_time2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_date_and_zero_date),
@@ -614,6 +786,7 @@ int main(void) {
         cmocka_unit_test(test_latin1_is_converted_as_cp1252),
         cmocka_unit_test(test_utf8_validation),
         cmocka_unit_test(test_crc32_matches_zlib),
+        cmocka_unit_test(test_decimal_layout_matches_the_general_form_for_every_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
