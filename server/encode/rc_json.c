@@ -16,6 +16,7 @@
 
 #include "rc_event.h"
 #include "rc_mp.h"
+#include "rc_tpl.h"
 #include "rc_utf8.h"
 
 #if defined(__SSE2__)
@@ -1213,24 +1214,7 @@ static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
 
 /* True when the key at k is the template's key (tk->mp_len 0 never matches). */
 static inline bool tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
-    size_t n = tk->mp_len;
-    if (n == 0 || (size_t)(end - k) < (n <= 16 ? 16u : 32u)) {
-        return false;
-    }
-#if defined(__SSE2__)
-    unsigned eq = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
-                       _mm_loadu_si128((const __m128i *)(const void *)tk->mp)));
-    if (n <= 16) {
-        return (~eq & ((1u << n) - 1)) == 0;
-    }
-    unsigned eq2 = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
-                       _mm_loadu_si128((const __m128i *)(const void *)(tk->mp + 16))));
-    return eq == 0xffffu && (~eq2 & ((1u << (n - 16)) - 1)) == 0;
-#else
-    return memcmp(k, tk->mp, n) == 0;
-#endif
+    return rc_tpl_key_eq(tk->mp, tk->mp_len, k, end);
 }
 
 /* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
@@ -1376,36 +1360,7 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
  * seen) name: a hash of their bytes picks one of TPL_SLOTS. */
 static tpl_t *rows_tpl(rc_json_tpl_t *t, const uint8_t *schema, const uint8_t *table,
                        const uint8_t *end) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    const uint8_t *v[2] = {schema, table};
-    for (int j = 0; j < 2; j++) {
-        const uint8_t *s = v[j];
-        size_t n = 0;
-        if (s && (*s & 0xe0) == 0xa0) {
-            n = 1 + (*s & 0x1fu);
-        } else if (s && *s == 0xd9 && end - s >= 2) {
-            n = 2 + (size_t)s[1];
-        }
-        if (!s || (size_t)(end - s) < n) {
-            n = 0;
-        }
-        for (; n >= 8; s += 8, n -= 8) {
-            uint64_t w;
-            memcpy(&w, s, 8);
-            h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        }
-        uint64_t w = 0;
-        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && n > 0 && end - s >= 8) {
-            memcpy(&w, s, 8); /* the last 0..7 bytes in one load, the bytes past them masked */
-            w &= ~0ULL >> (64 - 8 * n);
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                w = w << 8 | s[i];
-            }
-        }
-        h = (h ^ w ^ n) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return &t->rows[(h ^ h >> 29) % TPL_SLOTS];
+    return &t->rows[rc_tpl_table_hash(schema, table, end) % TPL_SLOTS];
 }
 
 /* The value of an event's before/after: an array of row maps, each through the table's
