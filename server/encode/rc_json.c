@@ -1226,19 +1226,13 @@ static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
     tk->mp_len = (uint8_t)(1 + mk->klen);
 }
 
-/* A value whose JSON text depends on nothing but its own bytes and holds no map or array items
- * (those are written at a depth). */
-static inline bool kv_scalar(uint8_t c) {
-    return !((c >= 0x81 && c <= 0x8f) || (c >= 0x91 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf));
-}
-
 /* After its key (tk's template) the value at v[0..vn) was written as the text t[0..tn): makes
  * key and value the position's template when they fit, else leaves it without one. */
 static void tpl_learn_value(tpl_key_t *tk, const uint8_t *v, size_t vn, const char *t, size_t tn) {
     tk->kv_len = 0;
     tk->kv_hits = 0;
     if (tk->mp_len == 0 || vn == 0 || tk->mp_len + vn > TPL_KEY_MAX ||
-        tk->text_len + tn > TPL_KV_TEXT || !kv_scalar(v[0])) {
+        tk->text_len + tn > TPL_KV_TEXT || !rc_tpl_kv_scalar(v[0])) {
         return;
     }
     memcpy(tk->mp + tk->mp_len, v, vn);
@@ -1261,27 +1255,7 @@ static inline void tpl_value_changed(tpl_key_t *tk, const uint8_t *v, size_t vn,
 /* 2 when the key and the value at k are the template's (tk->kv_len), 1 when the key is (and the
  * value not, or the template has none), 0 otherwise (tk->mp_len 0 never matches). */
 static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
-    if (tk->kv_len && end - k >= 32) {
-#if defined(__SSE2__)
-        unsigned eq = (unsigned)_mm_movemask_epi8(
-                          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
-                                         _mm_loadu_si128((const __m128i *)(const void *)tk->mp))) |
-                      (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                          _mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
-                          _mm_loadu_si128((const __m128i *)(const void *)(tk->mp + 16))))
-                          << 16;
-        uint64_t miss = ~(uint64_t)eq;
-        if ((miss & ((1ULL << tk->kv_len) - 1)) == 0) {
-            return 2;
-        }
-        return (miss & ((1ULL << tk->mp_len) - 1)) == 0;
-#else
-        if (memcmp(k, tk->mp, tk->kv_len) == 0) {
-            return 2;
-        }
-#endif
-    }
-    return rc_tpl_key_eq(tk->mp, tk->mp_len, k, end);
+    return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
 }
 
 /* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */

@@ -756,12 +756,27 @@ typedef struct ptpl_row {
     size_t desc_len, desc_cap;
 } ptpl_row_t;
 
-/* The keys of the event map or of meta: per position the key's msgpack bytes (a fixstr of up
- * to 15 bytes) and its field index in the key list (count when not in it). */
+/* A key of the event map or of meta: its msgpack bytes (a fixstr of up to 15 bytes) and its
+ * field index in the key list (count when not in it); and, as rc_json's templates do, a value
+ * that comes with it row after row (schema, table, action, an empty before, meta's pipeline,
+ * binlog_file, server_id): its msgpack bytes after the key's and the field's protobuf bytes
+ * for it. A field's bytes are a function of the value's alone, so a copy is what put writes.
+ * A value that changes is dropped, unless it held for PTPL_KV_HOLD rows: then it is learnt
+ * again. */
+typedef struct ptpl_field {
+    uint8_t mp[32]; /* the key's bytes, then (kv_len) the value's, zero padded */
+    uint8_t pb[32]; /* (kv_len) the field's protobuf bytes */
+    uint8_t len;    /* of the key; 0: no template */
+    uint8_t j;
+    uint8_t kv_len; /* 0: no value */
+    uint8_t pb_len;
+    uint8_t kv_hits; /* since the value was learnt, up to 255 */
+} ptpl_field_t;
+
+#define PTPL_KV_HOLD 16
+
 typedef struct ptpl_map {
-    uint8_t mp[PTPL_FIELDS][16];
-    uint8_t len[PTPL_FIELDS]; /* 0: no template */
-    uint8_t j[PTPL_FIELDS];
+    ptpl_field_t f[PTPL_FIELDS];
 } ptpl_map_t;
 
 struct rc_proto_tpl {
@@ -1020,19 +1035,22 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     return RC_OK;
 }
 
+enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
+
 /* What the writers of an event's fields share. */
 typedef struct enc {
-    rc_cols_t *cols;               /* kafka.columns, NULL when it describes nothing */
-    rc_proto_tpl_t *t;             /* NULL: no templates */
-    const uint8_t *schema, *table; /* the event's values, once seen */
-    ptpl_row_t *rt;                /* the table's row template, once picked (NULL: none) */
+    rc_cols_t *cols;            /* kafka.columns, NULL when it describes nothing */
+    rc_proto_tpl_t *t;          /* NULL: no templates */
+    const uint8_t *at[K_COUNT]; /* the event's field values, once seen */
+    ptpl_row_t *rt;             /* the table's row template, once picked (NULL: none) */
     bool rt_picked;
 } enc_t;
 
 static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end,
                          enc_t *e) {
     if (e->t && !e->rt_picked) {
-        ptpl_row_t *rt = &e->t->rows[rc_tpl_table_hash(e->schema, e->table, end) % PTPL_SLOTS];
+        ptpl_row_t *rt =
+            &e->t->rows[rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS];
         e->rt = row_sync(rt, e->cols) ? rt : NULL;
         e->rt_picked = true;
     }
@@ -1108,24 +1126,43 @@ typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, co
                                  enc_t *e);
 
 /* Makes the key at k (its str read up to next; j its index) its position's template, or none. */
-static void map_learn(ptpl_map_t *mt, uint32_t i, const uint8_t *k, const uint8_t *next, size_t j) {
+static void field_learn(ptpl_field_t *f, const uint8_t *k, const uint8_t *next, size_t j) {
     size_t n = (size_t)(next - k);
-    if ((k[0] & 0xe0) != 0xa0 || n > sizeof mt->mp[i] - 1) {
-        mt->len[i] = 0;
+    f->len = 0;
+    f->kv_len = 0;
+    if ((k[0] & 0xe0) != 0xa0 || n > 15) {
         return;
     }
-    memset(mt->mp[i], 0, sizeof mt->mp[i]);
-    memcpy(mt->mp[i], k, n);
-    mt->len[i] = (uint8_t)n;
-    mt->j[i] = (uint8_t)j;
+    memset(f->mp, 0, sizeof f->mp);
+    memcpy(f->mp, k, n);
+    f->len = (uint8_t)n;
+    f->j = (uint8_t)j;
+}
+
+/* After its key (f's template) the value at v[0..vn) was written as b[0..bn): makes key and
+ * value the position's template when they fit, else leaves it without a value. */
+static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, const char *b,
+                              size_t bn) {
+    f->kv_len = 0;
+    f->kv_hits = 0;
+    if (f->len == 0 || vn == 0 || f->len + vn > sizeof f->mp || bn > sizeof f->pb ||
+        !rc_tpl_kv_scalar(v[0])) {
+        return;
+    }
+    memcpy(f->mp + f->len, v, vn);
+    if (bn) {
+        memcpy(f->pb, b, bn);
+    }
+    f->pb_len = (uint8_t)bn;
+    f->kv_len = (uint8_t)(f->len + vn);
 }
 
 /* mt (NULL: none): the map's key templates. map_end (NULL: not known): where the map ends, from
  * a caller that has walked it whole; a last key that is not in keys is then not skipped
- * through. */
+ * through. at_of (NULL: none) gets the value of each field j at at_of[j]. */
 static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
                             const field_key_t *keys, size_t count, put_field_fn put, enc_t *e,
-                            ptpl_map_t *mt, const uint8_t *map_end) {
+                            ptpl_map_t *mt, const uint8_t *map_end, const uint8_t **at_of) {
     size_t mark = out->len;
     const uint8_t *start = *pp, *p = *pp;
     uint32_t n;
@@ -1137,13 +1174,18 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         const char *k;
         uint32_t klen;
         size_t j = count;
-        if (mt && i < PTPL_FIELDS && rc_tpl_key_eq(mt->mp[i], mt->len[i], kp, end)) {
-            j = mt->j[i];
-            p = kp + mt->len[i];
+        ptpl_field_t *f = mt && i < PTPL_FIELDS ? &mt->f[i] : NULL;
+        int m = f ? rc_tpl_match_kv(f->mp, f->len, f->kv_len, kp, end) : 0;
+        int learn = 0; /* 1: a new key's first value, 2: a value other than the template's */
+        if (m) {
+            j = f->j;
+            p = kp + f->len;
+            learn = f->kv_len ? 2 : 0;
         } else if (read_str(&p, end, &k, &klen) == RC_OK) {
             j = key_index(keys, count, k, klen);
-            if (mt && i < PTPL_FIELDS) {
-                map_learn(mt, i, kp, p, j);
+            if (f) {
+                field_learn(f, kp, p, j);
+                learn = 1;
             }
         } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
             break;
@@ -1158,7 +1200,27 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             in_order = false;
             break;
         } else {
-            err = put(out, j, &p, end, e);
+            const uint8_t *v = p;
+            if (at_of) {
+                at_of[j] = v;
+            }
+            if (m == 2) { /* the value too: the field's bytes */
+                if (ensure(out, sizeof f->pb) != RC_OK) {
+                    return RC_ERR_NOMEM;
+                }
+                memcpy(out->data + out->len, f->pb, sizeof f->pb);
+                out->len += f->pb_len;
+                p = kp + f->kv_len;
+                f->kv_hits += f->kv_hits < 255;
+            } else {
+                size_t at = out->len;
+                err = put(out, j, &p, end, e);
+                if (err == RC_OK && (learn == 1 || (learn == 2 && f->kv_hits >= PTPL_KV_HOLD))) {
+                    field_learn_value(f, v, (size_t)(p - v), out->data + at, out->len - at);
+                } else if (learn == 2) {
+                    f->kv_len = 0;
+                }
+            }
             next = j + 1;
         }
     }
@@ -1188,6 +1250,9 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     for (size_t j = 0; j < count && err == RC_OK; j++) {
         const uint8_t *v = at[j];
         if (v) {
+            if (at_of) {
+                at_of[j] = v;
+            }
             err = put(out, j, &v, end, e);
         }
     }
@@ -1219,8 +1284,6 @@ static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, cons
     }
 }
 
-enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
-
 static const field_key_t k_event_keys[K_COUNT] = {
     KEY("schema"), KEY("table"), KEY("action"), KEY("before"), KEY("after"), KEY("meta"),
 };
@@ -1230,10 +1293,8 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
     rc_err_t err;
     switch (j) {
     case K_SCHEMA:
-        e->schema = *pp;
         return put_str_of(out, F_EVENT_SCHEMA, pp, end);
     case K_TABLE:
-        e->table = *pp;
         return put_str_of(out, F_EVENT_TABLE, pp, end);
     case K_ACTION: {
         const char *a;
@@ -1255,7 +1316,7 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
         size_t mark;
         if ((err = sub_begin(out, F_EVENT_META, &mark)) != RC_OK ||
             (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field, e,
-                               e->t ? &e->t->meta : NULL, NULL)) != RC_OK) {
+                               e->t ? &e->t->meta : NULL, NULL, NULL)) != RC_OK) {
             return err;
         }
         return sub_end(out, mark);
@@ -1272,7 +1333,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *dat
     enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
     rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
                             : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field, &e,
-                                          t ? &t->event : NULL, t ? ev_end : NULL);
+                                          t ? &t->event : NULL, t ? ev_end : NULL, e.at);
     if (err != RC_OK) {
         out->len = mark;
         return err;

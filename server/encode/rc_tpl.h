@@ -38,6 +38,41 @@ static inline bool rc_tpl_key_eq(const uint8_t *mp, size_t n, const uint8_t *k,
 #endif
 }
 
+/* For a template holding a key's msgpack bytes mp[0..n) and, when kv (> n, <= 32) is not 0, the
+ * value after it up to mp[kv): 2 when the bytes at k are key and value, 1 when they are the key
+ * (and not that value), 0 otherwise. mp holds 32 bytes; the value is only compared when 32
+ * bytes are left before end. */
+static inline int rc_tpl_match_kv(const uint8_t *mp, size_t n, size_t kv, const uint8_t *k,
+                                  const uint8_t *end) {
+    if (kv && end - k >= 32) {
+#if defined(__SSE2__)
+        unsigned eq = (unsigned)_mm_movemask_epi8(
+                          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                                         _mm_loadu_si128((const __m128i *)(const void *)mp))) |
+                      (unsigned)_mm_movemask_epi8(
+                          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                                         _mm_loadu_si128((const __m128i *)(const void *)(mp + 16))))
+                          << 16;
+        uint64_t miss = ~(uint64_t)eq;
+        if ((miss & ((1ULL << kv) - 1)) == 0) {
+            return 2;
+        }
+        return n && (miss & ((1ULL << n) - 1)) == 0;
+#else
+        if (memcmp(k, mp, kv) == 0) {
+            return 2;
+        }
+#endif
+    }
+    return rc_tpl_key_eq(mp, n, k, end);
+}
+
+/* A value whose text depends on nothing but its own bytes and holds no map or array items
+ * (those are written at a depth): what a template may keep with its key. */
+static inline bool rc_tpl_kv_scalar(uint8_t c) {
+    return !((c >= 0x81 && c <= 0x8f) || (c >= 0x91 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf));
+}
+
 /* A hash of the msgpack str values schema and table (either NULL when not seen, or not a
  * fixstr / str 8 that ends before end: then it counts as empty). */
 static inline uint64_t rc_tpl_table_hash(const uint8_t *schema, const uint8_t *table,

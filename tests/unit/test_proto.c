@@ -1868,6 +1868,73 @@ static void test_proto_tpl_many_tables_and_columns(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* Packs the event map's and meta's values number w: strings that differ by a byte or by
+ * length, nil, values of the wrong type (errors), every action, an empty and a full before. */
+static void pack_kv_event(mp_t *m, int w) {
+    static const char *const strs[] = {"ab", "ac", "abc", NULL, "x"};
+    static const char *const actions[] = {"insert", "update", "delete", "upsert"};
+    msgpack_packer *pk = &m->pk;
+    const char *sv = strs[w % 5];
+    msgpack_pack_map(pk, 7);
+    str(pk, "schema");
+    if (w == 9) {
+        msgpack_pack_uint64(pk, 5); /* not a string: an error */
+    } else if (sv) {
+        str(pk, sv);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    str(pk, "table"), str(pk, "t");
+    str(pk, "action"), str(pk, actions[w % 4 == 3 && w != 3 ? 0 : w % 4]);
+    str(pk, "before");
+    if (w % 3 == 2) {
+        msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 1), str(pk, "id"),
+            msgpack_pack_int64(pk, w);
+    } else {
+        msgpack_pack_array(pk, 0);
+    }
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 1);
+    str(pk, "id"), msgpack_pack_int64(pk, w);
+    str(pk, "meta"), msgpack_pack_map(pk, 3);
+    str(pk, "pipeline");
+    sv ? str(pk, sv) : msgpack_pack_nil(pk);
+    str(pk, "binlog_pos");
+    if (w % 4 == 1) {
+        msgpack_pack_nil(pk);
+    } else {
+        msgpack_pack_uint64(pk, w % 4 == 2 ? 300 : 4 + (uint64_t)(w % 2));
+    }
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 7);
+    str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "t");
+}
+
+/* Values the event map's and meta's templates keep with their keys: every change after 1, 2,
+ * 17 and 40 equal events, against the writer without templates (errors included). */
+static void test_proto_tpl_values_that_change(void **state) {
+    (void)state;
+    enum { KINDS = 12 };
+    static const int runs[] = {1, 2, 17, 40};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        rc_proto_tpl_t *t = rc_proto_tpl_new();
+        assert_non_null(t);
+        for (int a = 0; a < KINDS; a++) {
+            for (int b = 0; b < KINDS; b++) {
+                int seq[3] = {a, b, a};
+                for (int i = 0; i < 3; i++) {
+                    for (int k = 0; k < (i == 0 ? runs[r] : 1); k++) {
+                        mp_t m;
+                        mp_init(&m);
+                        pack_kv_event(&m, seq[i]);
+                        check_ptpl(t, m.sb.data, m.sb.size, NULL);
+                        msgpack_sbuffer_destroy(&m.sb);
+                    }
+                }
+            }
+        }
+        rc_proto_tpl_free(t);
+    }
+}
+
 /* Every golden event, whole and cut at every byte, through one set of templates: the same
  * result as without. */
 static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
@@ -1912,6 +1979,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_proto_tpl_many_tables_and_columns),
         cmocka_unit_test(test_proto_tpl_every_form_cut_at_every_byte),
+        cmocka_unit_test(test_proto_tpl_values_that_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
