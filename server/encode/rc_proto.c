@@ -473,19 +473,22 @@ static inline rc_err_t read_str(const uint8_t **pp, const uint8_t *end, const ch
 
 /* ---- values ------------------------------------------------------------------------------- */
 
+/* The fields of a Date (1..3) or DateTime (1..8) body; proto3 leaves zeros out. */
 static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
-    rc_err_t err = RC_OK;
-    err |= put_uint_field(out, 1, t->year, false);
-    err |= put_uint_field(out, 2, t->month, false);
-    err |= put_uint_field(out, 3, t->day, false);
-    if (with_time) {
-        err |= put_uint_field(out, 4, t->hour, false);
-        err |= put_uint_field(out, 5, t->minute, false);
-        err |= put_uint_field(out, 6, t->second, false);
-        err |= put_uint_field(out, 7, t->micros, false);
-        err |= put_uint_field(out, 8, t->fsp, false);
+    const uint32_t v[8] = {t->year,   t->month,  t->day,    t->hour,
+                           t->minute, t->second, t->micros, t->fsp};
+    if (ensure(out, 8 * 6) != RC_OK) {
+        return RC_ERR_NOMEM;
     }
-    return err != RC_OK ? RC_ERR_NOMEM : RC_OK;
+    char *o = out->data + out->len;
+    for (size_t f = 0, nf = with_time ? 8 : 3; f < nf; f++) {
+        if (v[f]) {
+            *o++ = (char)((f + 1) << 3 | WT_VARINT);
+            o = varint_at(o, v[f]);
+        }
+    }
+    out->len = (size_t)(o - out->data);
+    return RC_OK;
 }
 
 /* The Value body of an ext value. */

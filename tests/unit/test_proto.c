@@ -35,6 +35,7 @@
 #include "rc_mp.h"
 #include "rc_msg.h"
 #include "rc_proto.h"
+#include "rc_text.h"
 
 #define GOLDEN RC_TEST_DATA "/golden/"
 
@@ -1598,6 +1599,75 @@ static void test_bad_events_are_errors_and_leave_out_as_it_was(void **state) {
     rc_buf_free(&out);
 }
 
+/* rc_text_datetime as it read before its 64-bit words: one field at a time. */
+static bool ref_digits(const uint8_t *s, size_t n, uint32_t *v) {
+    uint32_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        x = x * 10 + (uint32_t)(s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+static bool ref_datetime(const uint8_t *s, size_t n, rc_datetime_t *t) {
+    if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+        !ref_digits(s, 4, &t->year) || !ref_digits(s + 5, 2, &t->month) ||
+        !ref_digits(s + 8, 2, &t->day) || !ref_digits(s + 11, 2, &t->hour) ||
+        !ref_digits(s + 14, 2, &t->minute) || !ref_digits(s + 17, 2, &t->second)) {
+        return false;
+    }
+    t->micros = t->fsp = 0;
+    if (n == 19) {
+        return true;
+    }
+    if (s[19] != '.' || n < 21 || n > 26 || !ref_digits(s + 20, n - 20, &t->micros)) {
+        return false;
+    }
+    t->fsp = (uint32_t)(n - 20);
+    for (size_t i = n - 20; i < 6; i++) {
+        t->micros *= 10;
+    }
+    return true;
+}
+
+/* Every byte value at every position of DATETIME texts of each fraction length, and every
+ * length cut short: accepted and read exactly as the plain reading does (an exact-size copy,
+ * so ASan sees any read past the text). */
+static void test_text_datetime_reads_as_field_by_field(void **state) {
+    (void)state;
+    static const char *const texts[] = {"2024-02-29T13:01:02", "9999-12-31T23:59:59.5",
+                                        "0000-00-00T00:00:00.000000", "1970-01-01T00:00:01.123",
+                                        "2038-01-19T03:14:07.999999"};
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        size_t len = strlen(texts[k]);
+        for (size_t n = 0; n <= len; n++) {
+            for (size_t pos = 0; pos < (n ? n : 1); pos++) {
+                for (int b = 0; b < 256; b++) {
+                    uint8_t *s = malloc(n ? n : 1);
+                    assert_non_null(s);
+                    memcpy(s, texts[k], n);
+                    if (n) {
+                        s[pos] = (uint8_t)b;
+                    }
+                    rc_datetime_t want = {0}, got = {0};
+                    bool ok = ref_datetime(s, n, &want);
+                    assert_int_equal(rc_text_datetime(s, n, &got), ok);
+                    if (ok) {
+                        assert_memory_equal(&got, &want, sizeof got);
+                    }
+                    free(s);
+                    if (!n) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* ---- templates (rc_proto_write_event_tpl) --------------------------------------------------- */
 
 /* Writes ev[0..n) with and without the templates t: the same result, the same bytes, the same
@@ -1980,6 +2050,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_many_tables_and_columns),
         cmocka_unit_test(test_proto_tpl_every_form_cut_at_every_byte),
         cmocka_unit_test(test_proto_tpl_values_that_change),
+        cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
