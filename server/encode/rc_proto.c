@@ -1219,7 +1219,9 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                 size_t at = out->len;
                 err = put(out, j, &p, end, e);
                 if (err == RC_OK && (learn == 1 || (learn == 2 && f->kv_hits >= PTPL_KV_HOLD))) {
-                    field_learn_value(f, v, (size_t)(p - v), out->data + at, out->len - at);
+                    /* a field that wrote nothing may leave out without a buffer yet */
+                    field_learn_value(f, v, (size_t)(p - v), out->len > at ? out->data + at : NULL,
+                                      out->len - at);
                 } else if (learn == 2) {
                     f->kv_len = 0;
                 }
