@@ -16,6 +16,7 @@
 
 #include "rc_event.h"
 #include "rc_mp.h"
+#include "rc_tpl.h"
 #include "rc_utf8.h"
 
 #if defined(__SSE2__)
@@ -1105,21 +1106,34 @@ str:
  * sharing the slot, a column added by DDL, a key with something to escape or not a short str)
  * goes the way write_map goes and becomes the position's template. The output is the same
  * either way: a template is only made from a fixstr of ASCII bytes that need no escape, whose
- * JSON text is the bytes between quotes. */
+ * JSON text is the bytes between quotes.
+ *
+ * Many values are the same row after row too (schema, table, action, an empty before, meta's
+ * pipeline, binlog_file and server_id, a column that stays NULL). A position whose first value
+ * after its key was learnt is a scalar short enough also keeps the value's msgpack bytes after
+ * the key's and its JSON text after the name's: key and value equal byte for byte (the same
+ * compares) are one copy of ,"name":value. JSON text is a function of the value's bytes alone,
+ * so the copy is what the writer would write. A value that changes drops it (a value that held
+ * for 16 rows or more, like a binlog file name, is learnt again instead). */
 
 #define TPL_SLOTS    256  /* row templates, chosen by a hash of the event's schema and table */
-#define TPL_MAX_KEYS 1024 /* the keys past it go without: at most 256 x 1024 x 75 bytes */
+#define TPL_MAX_KEYS 1024 /* the keys past it go without: at most 256 x 1024 x 78 bytes */
 #define TPL_KEY_MAX  32   /* msgpack bytes of a key: a fixstr of up to 31 bytes */
 #define TPL_TEXT     40   /* ,"name": is at most 35 bytes; 36 are copied at once */
+#define TPL_KV_TEXT  36   /* ,"name":value, copied in the same 36 bytes */
+#define TPL_KV_HOLD  16   /* kv hits after which a changed value is learnt again */
 
 enum { ROLE_NONE, ROLE_SCHEMA, ROLE_TABLE, ROLE_ROWS, ROLE_META, ROLE_KAFKA };
 
 typedef struct tpl_key {
-    uint8_t mp[TPL_KEY_MAX]; /* the key's msgpack bytes, zero padded */
-    char text[TPL_TEXT];     /* ,"name": */
+    uint8_t mp[TPL_KEY_MAX]; /* the key's msgpack bytes, then (kv_len) the value's, zero padded */
+    char text[TPL_TEXT];     /* ,"name": then (kv_text_len) the value's JSON text */
     uint8_t mp_len;          /* 0: no template at this position */
     uint8_t text_len;        /* with the ',' */
     uint8_t role;            /* of an event map's key */
+    uint8_t kv_len;          /* 0: no value template; else the key's and value's msgpack bytes */
+    uint8_t kv_text_len;     /* with the ',' */
+    uint8_t kv_hits;         /* since the value was learnt, up to 255 */
 } tpl_key_t;
 
 typedef struct tpl {
@@ -1190,6 +1204,7 @@ static uint8_t role_of(const map_key_t *mk) {
 /* Makes the key at k (read into mk) the template of its position, or none when it cannot be. */
 static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
     tk->mp_len = 0;
+    tk->kv_len = 0;
     if (!mk->is_str || (*k & 0xe0) != 0xa0 || mk->klen + 1 > TPL_KEY_MAX) {
         return;
     }
@@ -1211,26 +1226,36 @@ static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
     tk->mp_len = (uint8_t)(1 + mk->klen);
 }
 
-/* True when the key at k is the template's key (tk->mp_len 0 never matches). */
-static inline bool tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
-    size_t n = tk->mp_len;
-    if (n == 0 || (size_t)(end - k) < (n <= 16 ? 16u : 32u)) {
-        return false;
+/* After its key (tk's template) the value at v[0..vn) was written as the text t[0..tn): makes
+ * key and value the position's template when they fit, else leaves it without one. */
+static void tpl_learn_value(tpl_key_t *tk, const uint8_t *v, size_t vn, const char *t, size_t tn) {
+    tk->kv_len = 0;
+    tk->kv_hits = 0;
+    if (tk->mp_len == 0 || vn == 0 || tk->mp_len + vn > TPL_KEY_MAX ||
+        tk->text_len + tn > TPL_KV_TEXT || !rc_tpl_kv_scalar(v[0])) {
+        return;
     }
-#if defined(__SSE2__)
-    unsigned eq = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
-                       _mm_loadu_si128((const __m128i *)(const void *)tk->mp)));
-    if (n <= 16) {
-        return (~eq & ((1u << n) - 1)) == 0;
+    memcpy(tk->mp + tk->mp_len, v, vn);
+    memcpy(tk->text + tk->text_len, t, tn);
+    tk->kv_text_len = (uint8_t)(tk->text_len + tn);
+    tk->kv_len = (uint8_t)(tk->mp_len + vn);
+}
+
+/* After a value other than the template's (at v[0..vn), written as t[0..tn)) came with the
+ * template's key: a value that held is learnt again, one that did not is dropped. */
+static inline void tpl_value_changed(tpl_key_t *tk, const uint8_t *v, size_t vn, const char *t,
+                                     size_t tn) {
+    if (tk->kv_hits >= TPL_KV_HOLD) {
+        tpl_learn_value(tk, v, vn, t, tn);
+    } else {
+        tk->kv_len = 0;
     }
-    unsigned eq2 = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
-                       _mm_loadu_si128((const __m128i *)(const void *)(tk->mp + 16))));
-    return eq == 0xffffu && (~eq2 & ((1u << (n - 16)) - 1)) == 0;
-#else
-    return memcmp(k, tk->mp, n) == 0;
-#endif
+}
+
+/* 2 when the key and the value at k are the template's (tk->kv_len), 1 when the key is (and the
+ * value not, or the template has none), 0 otherwise (tk->mp_len 0 never matches). */
+static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
+    return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
 }
 
 /* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
@@ -1348,15 +1373,26 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
         const uint8_t *k = *pp;
         tpl_key_t *tk = i < t->cap ? &t->keys[i] : NULL;
         char *o;
-        if (tk && tpl_matches(tk, k, end)) {
+        int m = tk ? tpl_matches(tk, k, end) : 0;
+        if (m) {
             if (!(o = room(out, TPL_TEXT + 32))) {
                 return RC_ERR_NOMEM;
             }
             size_t first = i == 0;
             memcpy(o, tk->text + first, 36);
+            if (m == 2) { /* the value too */
+                out->len += tk->kv_text_len - first;
+                *pp = k + tk->kv_len;
+                tk->kv_hits += tk->kv_hits < 255;
+                continue;
+            }
             out->len += tk->text_len - first;
-            *pp = k + tk->mp_len;
+            const uint8_t *v = *pp = k + tk->mp_len;
+            size_t at = out->len;
             err = write_value_fast(out, pp, end, depth + 1);
+            if (tk->kv_len && err == RC_OK) {
+                tpl_value_changed(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
+            }
             continue;
         }
         map_key_t mk;
@@ -1366,7 +1402,12 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
         }
         err = write_map_key(out, pp, end, &mk, i == 0, depth);
         if (err == RC_OK) {
+            const uint8_t *v = *pp;
+            size_t at = out->len;
             err = write_value(out, pp, end, depth + 1);
+            if (tk && err == RC_OK) {
+                tpl_learn_value(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
+            }
         }
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
@@ -1376,36 +1417,7 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
  * seen) name: a hash of their bytes picks one of TPL_SLOTS. */
 static tpl_t *rows_tpl(rc_json_tpl_t *t, const uint8_t *schema, const uint8_t *table,
                        const uint8_t *end) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
-    const uint8_t *v[2] = {schema, table};
-    for (int j = 0; j < 2; j++) {
-        const uint8_t *s = v[j];
-        size_t n = 0;
-        if (s && (*s & 0xe0) == 0xa0) {
-            n = 1 + (*s & 0x1fu);
-        } else if (s && *s == 0xd9 && end - s >= 2) {
-            n = 2 + (size_t)s[1];
-        }
-        if (!s || (size_t)(end - s) < n) {
-            n = 0;
-        }
-        for (; n >= 8; s += 8, n -= 8) {
-            uint64_t w;
-            memcpy(&w, s, 8);
-            h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        }
-        uint64_t w = 0;
-        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && n > 0 && end - s >= 8) {
-            memcpy(&w, s, 8); /* the last 0..7 bytes in one load, the bytes past them masked */
-            w &= ~0ULL >> (64 - 8 * n);
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                w = w << 8 | s[i];
-            }
-        }
-        h = (h ^ w ^ n) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return &t->rows[(h ^ h >> 29) % TPL_SLOTS];
+    return &t->rows[rc_tpl_table_hash(schema, table, end) % TPL_SLOTS];
 }
 
 /* The value of an event's before/after: an array of row maps, each through the table's
@@ -1469,7 +1481,9 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
         const uint8_t *k = *pp;
         tpl_key_t *tk = i < et->cap ? &et->keys[i] : NULL;
         uint8_t role;
-        if (tk && tpl_matches(tk, k, end)) {
+        int m = tk ? tpl_matches(tk, k, end) : 0;
+        int learn = 0; /* 1: a new key's first value, 2: a value other than the template's */
+        if (m) {
             role = tk->role;
             if (role == ROLE_KAFKA) {
                 *pp = k + tk->mp_len;
@@ -1481,13 +1495,27 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
                 return RC_ERR_NOMEM;
             }
             memcpy(o, tk->text + first, 36);
+            if (m == 2) { /* the value too */
+                out->len += tk->kv_text_len - first;
+                if (role == ROLE_SCHEMA) {
+                    schema = k + tk->mp_len;
+                } else if (role == ROLE_TABLE) {
+                    table = k + tk->mp_len;
+                }
+                *pp = k + tk->kv_len;
+                tk->kv_hits += tk->kv_hits < 255;
+                first = false;
+                continue;
+            }
             out->len += tk->text_len - first;
             *pp = k + tk->mp_len;
+            learn = tk->kv_len ? 2 : 0;
         } else {
             map_key_t mk;
             read_map_key(k, end, &mk);
             if (tk) {
                 tpl_learn(tk, k, &mk);
+                learn = 1;
             }
             role = role_of(&mk);
             if (role == ROLE_KAFKA) {
@@ -1501,6 +1529,7 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
         }
         first = false;
         const uint8_t *v = *pp;
+        size_t at = out->len;
         if (role == ROLE_SCHEMA) {
             schema = v;
         } else if (role == ROLE_TABLE) {
@@ -1518,6 +1547,11 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
             err = write_value_fast(out, pp, end, 1);
         } else {
             err = RC_ERR_NOMEM;
+        }
+        if (learn == 1 && err == RC_OK) {
+            tpl_learn_value(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
+        } else if (learn == 2 && err == RC_OK) {
+            tpl_value_changed(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
         }
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');

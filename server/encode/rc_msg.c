@@ -451,7 +451,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     const uint8_t *cols = kat[K_COLUMNS]; /* the column types (rc_event.h), or NULL */
     rc_err_t err;
     if (f == RC_FORMAT_PROTOBUF) {
-        err = rc_proto_write_event_typed(&m->value, ev, len, cols, &vused);
+        if (!m->proto_tpl) {
+            m->proto_tpl = rc_proto_tpl_new(); /* NULL when out of memory: written without */
+        }
+        err = rc_proto_write_event_tpl(&m->value, m->proto_tpl, ev, len, cols, a.end, &vused);
     } else if (f == RC_FORMAT_DEBEZIUM_JSON) {
         rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
         memcpy(da.ev, a.at, sizeof da.ev);
@@ -496,6 +499,8 @@ void rc_msg_free(rc_msg_t *m) {
     free(m->text_off);
     rc_json_tpl_free(m->json_tpl);
     m->json_tpl = NULL;
+    rc_proto_tpl_free(m->proto_tpl);
+    m->proto_tpl = NULL;
     m->headers = NULL;
     m->text_off = NULL;
     m->n_headers = m->cap_headers = 0;

@@ -8,6 +8,7 @@
 #include "rc_proto.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "event.pb-c.h"
@@ -16,6 +17,7 @@
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_text.h"
+#include "rc_tpl.h"
 #include "rc_utf8.h"
 
 #if defined(__SSE2__)
@@ -471,19 +473,22 @@ static inline rc_err_t read_str(const uint8_t **pp, const uint8_t *end, const ch
 
 /* ---- values ------------------------------------------------------------------------------- */
 
+/* The fields of a Date (1..3) or DateTime (1..8) body; proto3 leaves zeros out. */
 static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
-    rc_err_t err = RC_OK;
-    err |= put_uint_field(out, 1, t->year, false);
-    err |= put_uint_field(out, 2, t->month, false);
-    err |= put_uint_field(out, 3, t->day, false);
-    if (with_time) {
-        err |= put_uint_field(out, 4, t->hour, false);
-        err |= put_uint_field(out, 5, t->minute, false);
-        err |= put_uint_field(out, 6, t->second, false);
-        err |= put_uint_field(out, 7, t->micros, false);
-        err |= put_uint_field(out, 8, t->fsp, false);
+    const uint32_t v[8] = {t->year,   t->month,  t->day,    t->hour,
+                           t->minute, t->second, t->micros, t->fsp};
+    if (ensure(out, 8 * 6) != RC_OK) {
+        return RC_ERR_NOMEM;
     }
-    return err != RC_OK ? RC_ERR_NOMEM : RC_OK;
+    char *o = out->data + out->len;
+    for (size_t f = 0, nf = with_time ? 8 : 3; f < nf; f++) {
+        if (v[f]) {
+            *o++ = (char)((f + 1) << 3 | WT_VARINT);
+            o = varint_at(o, v[f]);
+        }
+    }
+    out->len = (size_t)(o - out->data);
+    return RC_OK;
 }
 
 /* The Value body of an ext value. */
@@ -611,9 +616,9 @@ static rc_err_t put_geometry(rc_buf_t *out, const uint8_t **pp, const uint8_t *m
     return sub_end(out, mark);
 }
 
-/* Is t an integer column type whose unsigned values go to uint_value? */
-static inline bool is_int_col(uint8_t t) {
-    return t >= RC_COL_TINYINT && t <= RC_COL_BIGINT;
+/* Is the column an UNSIGNED integer one, whose integers all go to uint_value? */
+static inline bool is_uint_col(const rc_col_info_t *c) {
+    return c->type >= RC_COL_TINYINT && c->type <= RC_COL_BIGINT && (c->flags & RC_COLF_UNSIGNED);
 }
 
 /* VECTOR values come from the decoder as an array of float32 (msgpack 0xca); a non-empty
@@ -656,10 +661,10 @@ static rc_err_t put_vector(rc_buf_t *out, const uint8_t **pp, const uint8_t *end
     return sub_end(out, mark);
 }
 
-/* The body of a Value message for the object at *pp (moved past it); col is what
- * kafka.columns says about its column (type RC_COL_UNKNOWN when nothing). */
+/* The body of a Value message for the object at *pp (moved past it); uint_col: kafka.columns
+ * says its column is an UNSIGNED integer column (is_uint_col). */
 static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                               const rc_col_info_t *col) {
+                               bool uint_col) {
     const uint8_t *start = *pp;
     mp_val_t v;
     rc_err_t err = mp_next(pp, end, &v);
@@ -672,7 +677,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
     case MP_BOOL:
         return put_uint_field(out, ROWCAST__V1__VALUE__KIND_BOOL_VALUE, v.b, true);
     case MP_UINT:
-        if (v.u > INT64_MAX || (is_int_col(col->type) && (col->flags & RC_COLF_UNSIGNED))) {
+        if (v.u > INT64_MAX || uint_col) {
             return put_uint_field(out, ROWCAST__V1__VALUE__KIND_UINT_VALUE, v.u, true);
         }
         return put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)v.u), true);
@@ -718,61 +723,314 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
     return RC_ERR_INVALID;
 }
 
+/* ---- per-table templates ------------------------------------------------------------------ */
+
+/* A table's row maps have the same column names in the same order event after event, and the
+ * event map and meta the same keys. A row template keeps, per position, the column name's
+ * msgpack bytes, the Column head written for it (tag, length placeholder, name field, Value
+ * tag and placeholder) and whether kafka.columns makes its integers unsigned; a key equal byte
+ * for byte to its position's (one or two 16-byte compares) gets that head copied and its value
+ * written by a switch on the msgpack type byte. Any other key (a table sharing the slot, a
+ * column renamed by a script or added by DDL, a name not a short ASCII fixstr) takes the
+ * generic way and becomes the position's template. The column infos hold for the kafka.columns
+ * bytes they were learnt with: a row template keeps a copy, and an event whose descriptor is
+ * another drops the template's positions. A name is only learnt when the descriptor has it at
+ * most once, so the info does not depend on where rc_cols_find's cursor stood. The output is
+ * the same with or without templates. */
+
+#define PTPL_SLOTS    256  /* row templates, chosen by rc_tpl_table_hash */
+#define PTPL_MAX_COLS 1024 /* columns past it go without: at most 256 x 1024 x 80 bytes */
+#define PTPL_KEY_MAX  32   /* msgpack bytes of a column name: a fixstr of up to 31 bytes */
+#define PTPL_HEAD     40   /* Column head: 2 + 2 + 31 + 2 = 37 bytes at most, 40 copied */
+#define PTPL_FIELDS   16   /* positions of the event map and meta with a template */
+
+typedef struct ptpl_col {
+    uint8_t mp[PTPL_KEY_MAX]; /* the name's msgpack bytes, zero padded */
+    char head[PTPL_HEAD];
+    uint8_t mp_len; /* 0: no template at this position */
+    uint8_t head_len;
+    bool uint_col; /* is_uint_col of the column in the descriptor */
+} ptpl_col_t;
+
+typedef struct ptpl_row {
+    ptpl_col_t *cols;
+    uint32_t cap;
+    uint8_t *desc; /* the kafka.columns bytes cols[].uint_col come from (len 0: none) */
+    size_t desc_len, desc_cap;
+} ptpl_row_t;
+
+/* A key of the event map or of meta: its msgpack bytes (a fixstr of up to 15 bytes) and its
+ * field index in the key list (count when not in it); and, as rc_json's templates do, a value
+ * that comes with it row after row (schema, table, action, an empty before, meta's pipeline,
+ * binlog_file, server_id): its msgpack bytes after the key's and the field's protobuf bytes
+ * for it. A field's bytes are a function of the value's alone, so a copy is what put writes.
+ * A value that changes is dropped, unless it held for PTPL_KV_HOLD rows: then it is learnt
+ * again. */
+typedef struct ptpl_field {
+    uint8_t mp[32]; /* the key's bytes, then (kv_len) the value's, zero padded */
+    uint8_t pb[32]; /* (kv_len) the field's protobuf bytes */
+    uint8_t len;    /* of the key; 0: no template */
+    uint8_t j;
+    uint8_t kv_len; /* 0: no value */
+    uint8_t pb_len;
+    uint8_t kv_hits; /* since the value was learnt, up to 255 */
+} ptpl_field_t;
+
+#define PTPL_KV_HOLD 16
+
+typedef struct ptpl_map {
+    ptpl_field_t f[PTPL_FIELDS];
+} ptpl_map_t;
+
+struct rc_proto_tpl {
+    ptpl_map_t event, meta;
+    ptpl_row_t rows[PTPL_SLOTS];
+};
+
+rc_proto_tpl_t *rc_proto_tpl_new(void) {
+    return calloc(1, sizeof(rc_proto_tpl_t));
+}
+
+void rc_proto_tpl_free(rc_proto_tpl_t *t) {
+    if (!t) {
+        return;
+    }
+    for (size_t i = 0; i < PTPL_SLOTS; i++) {
+        free(t->rows[i].cols);
+        free(t->rows[i].desc);
+    }
+    free(t);
+}
+
+/* Room for the templates of a row of n columns; on failure the positions past cap have none. */
+static void row_grow(ptpl_row_t *rt, uint32_t n) {
+    if (n > PTPL_MAX_COLS) {
+        n = PTPL_MAX_COLS;
+    }
+    if (n <= rt->cap) {
+        return;
+    }
+    ptpl_col_t *c = realloc(rt->cols, (size_t)n * sizeof *c);
+    if (!c) {
+        return;
+    }
+    memset(c + rt->cap, 0, (size_t)(n - rt->cap) * sizeof *c);
+    rt->cols = c;
+    rt->cap = n;
+}
+
+/* Makes rt's column infos hold for the descriptor cols (NULL: none): when its bytes are not the
+ * ones they were learnt with, every position is dropped and the bytes kept. False (the rows go
+ * without the template) when there is no memory for them. */
+static bool row_sync(ptpl_row_t *rt, const rc_cols_t *cols) {
+    const uint8_t *d = cols ? cols->start : NULL;
+    size_t n = cols ? (size_t)(cols->end - cols->start) : 0;
+    if (n == rt->desc_len && (n == 0 || memcmp(d, rt->desc, n) == 0)) {
+        return true;
+    }
+    if (n > rt->desc_cap) {
+        uint8_t *b = realloc(rt->desc, n);
+        if (!b) {
+            return false;
+        }
+        rt->desc = b;
+        rt->desc_cap = n;
+    }
+    if (n) {
+        memcpy(rt->desc, d, n);
+    }
+    rt->desc_len = n;
+    for (uint32_t i = 0; i < rt->cap; i++) {
+        rt->cols[i].mp_len = 0;
+    }
+    return true;
+}
+
+/* True when the descriptor describes the column name[0..n) at most once. */
+static bool name_at_most_once(const rc_cols_t *cols, const char *name, uint32_t n) {
+    const uint8_t *pos = NULL;
+    rc_col_info_t ci;
+    int seen = 0;
+    while (rc_cols_next(cols, &pos, &ci)) {
+        if (ci.name_len == n && memcmp(ci.name, name, n) == 0 && ++seen > 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Makes the column name at k (name[0..n), read from it) with the info ci its position's
+ * template, or none when it cannot be one. */
+static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32_t n,
+                      const rc_col_info_t *ci, const rc_cols_t *cols) {
+    tc->mp_len = 0;
+    if ((k[0] & 0xe0) != 0xa0 || 1 + n > PTPL_KEY_MAX) {
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if ((uint8_t)name[i] & 0x80) {
+            return;
+        }
+    }
+    if (cols && !name_at_most_once(cols, name, n)) {
+        return;
+    }
+    memset(tc, 0, sizeof *tc);
+    memcpy(tc->mp, k, 1 + n);
+    char *o = tc->head;
+    *o++ = (char)(F_ROW_COLUMNS << 3 | WT_LEN);
+    *o++ = 0;
+    if (n) { /* proto3 leaves an empty name out */
+        *o++ = (char)(F_COLUMN_NAME << 3 | WT_LEN);
+        *o++ = (char)n;
+        memcpy(o, name, n);
+        o += n;
+    }
+    *o++ = (char)(F_COLUMN_VALUE << 3 | WT_LEN);
+    *o++ = 0;
+    tc->head_len = (uint8_t)(o - tc->head);
+    tc->uint_col = is_uint_col(ci);
+    tc->mp_len = (uint8_t)(1 + n);
+}
+
+/* put_value_body with the usual values of a row inline: a switch on the type byte. */
+static inline rc_err_t put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                      bool uint_col) {
+    const uint8_t *p = *pp;
+    if (p >= end) {
+        return RC_ERR_TRUNCATED;
+    }
+    size_t avail = (size_t)(end - p);
+    uint8_t c = p[0];
+    if (c <= 0x7f) {
+        *pp = p + 1;
+        return uint_col ? put_uint_field(out, ROWCAST__V1__VALUE__KIND_UINT_VALUE, c, true)
+                        : put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, 2u * c, true);
+    }
+    if ((c & 0xe0) == 0xa0 || (c == 0xd9 && avail >= 2)) {
+        size_t head = c == 0xd9 ? 2 : 1, n = c == 0xd9 ? p[1] : c & 0x1fu;
+        if (avail - head < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + head + n;
+        return put_text_in(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, true, end);
+    }
+    if (c >= 0xcc && c <= 0xd3) {
+        size_t w = (size_t)1 << ((c - 0xcc) & 3);
+        if (avail < 1 + w) {
+            return RC_ERR_TRUNCATED;
+        }
+        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        *pp = p + 1 + w;
+        if (c >= 0xd0) {
+            int shift = 64 - 8 * (int)w;
+            int64_t i = (int64_t)(u << shift) >> shift;
+            if (i < 0) {
+                return put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag(i), true);
+            }
+            u = (uint64_t)i;
+        }
+        return u > INT64_MAX || uint_col
+                   ? put_uint_field(out, ROWCAST__V1__VALUE__KIND_UINT_VALUE, u, true)
+                   : put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u),
+                                    true);
+    }
+    if (c == 0xc7 && avail >= 3) { /* ext 8: DECIMAL, temporals, ENUM, SET, JSON */
+        size_t n = p[1];
+        if (avail - 3 < n) {
+            return RC_ERR_TRUNCATED;
+        }
+        *pp = p + 3 + n;
+        return put_ext(out, (int8_t)p[2], p + 3, (uint32_t)n, end);
+    }
+    if (c == 0xc0) {
+        *pp = p + 1;
+        return put_uint_field(out, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0, true);
+    }
+    if (c == 0xcb && avail >= 9) {
+        *pp = p + 9;
+        return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE, be64(p + 1), WT_I64);
+    }
+    return put_value_body(out, pp, end, uint_col);
+}
+
 /* The columns of a row (or key) map at *pp, each as field `field` (a Column); cols (may be
- * NULL) describes them. */
-static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                            rc_cols_t *cols) {
+ * NULL) describes them; rt (may be NULL) is the table's row template, synced with cols. */
+static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols,
+                            ptpl_row_t *rt) {
     uint32_t n;
     rc_err_t err = rc_mp_read_map(pp, end, &n);
     if (err != RC_OK) {
         return err;
     }
+    if (rt && n > rt->cap) {
+        row_grow(rt, n);
+    }
     for (uint32_t i = 0; i < n; i++) {
-        const char *name;
-        uint32_t name_len;
         size_t col, val;
-        rc_col_info_t ci = {0};
+        bool uint_col;
         const uint8_t *k = *pp;
-        if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
-            name = (const char *)k + 1; /* fixstr, the usual column name */
-            name_len = *k & 0x1fu;
-            *pp = k + 1 + name_len;
-        } else if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK) {
-            return err;
-        }
-        if (cols) {
-            rc_cols_find(cols, name, name_len, &ci);
-        }
-        if (all_ascii((const uint8_t *)name, name_len, end) && name_len < 0x80) {
-            /* Column {name, value: placeholder} in one go; both fields are numbers < 16 */
-            if (ensure(out, 6 + (name_len > 16 ? name_len : 16)) != RC_OK) {
+        ptpl_col_t *tc = rt && i < rt->cap ? &rt->cols[i] : NULL;
+        if (tc && rc_tpl_key_eq(tc->mp, tc->mp_len, k, end)) {
+            if (ensure(out, PTPL_HEAD) != RC_OK) {
                 return RC_ERR_NOMEM;
             }
-            char *o = out->data + out->len;
-            *o++ = (char)(F_ROW_COLUMNS << 3 | WT_LEN);
-            col = (size_t)(o - out->data);
-            *o++ = 0;
-            if (name_len) {
-                *o++ = (char)(F_COLUMN_NAME << 3 | WT_LEN);
-                *o++ = (char)name_len;
-                if (name_len <= 16 && end - (const uint8_t *)name >= 16) {
-                    memcpy(o, name, 16); /* a fixed-size copy; the bytes past name_len are
-                                            overwritten below or lie beyond out->len */
-                } else {
-                    memcpy(o, name, name_len);
-                }
-                o += name_len;
+            memcpy(out->data + out->len, tc->head, PTPL_HEAD); /* the bytes past head_len lie
+                                                                   beyond out->len */
+            col = out->len + 1;
+            out->len += tc->head_len;
+            val = out->len - 1;
+            *pp = k + tc->mp_len;
+            uint_col = tc->uint_col;
+        } else {
+            const char *name;
+            uint32_t name_len;
+            rc_col_info_t ci = {0};
+            if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
+                name = (const char *)k + 1; /* fixstr, the usual column name */
+                name_len = *k & 0x1fu;
+                *pp = k + 1 + name_len;
+            } else if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK) {
+                return err;
             }
-            *o++ = (char)(F_COLUMN_VALUE << 3 | WT_LEN);
-            val = (size_t)(o - out->data);
-            *o++ = 0;
-            out->len = (size_t)(o - out->data);
-        } else if ((err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
-                   (err = put_text_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
-                   (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK) {
-            return err;
+            if (cols) {
+                rc_cols_find(cols, name, name_len, &ci);
+            }
+            if (tc) {
+                col_learn(tc, k, name, name_len, &ci, cols);
+            }
+            if (all_ascii((const uint8_t *)name, name_len, end) && name_len < 0x80) {
+                /* Column {name, value: placeholder} in one go; both fields are numbers < 16 */
+                if (ensure(out, 6 + (name_len > 16 ? name_len : 16)) != RC_OK) {
+                    return RC_ERR_NOMEM;
+                }
+                char *o = out->data + out->len;
+                *o++ = (char)(F_ROW_COLUMNS << 3 | WT_LEN);
+                col = (size_t)(o - out->data);
+                *o++ = 0;
+                if (name_len) {
+                    *o++ = (char)(F_COLUMN_NAME << 3 | WT_LEN);
+                    *o++ = (char)name_len;
+                    if (name_len <= 16 && end - (const uint8_t *)name >= 16) {
+                        memcpy(o, name, 16); /* a fixed-size copy; the bytes past name_len are
+                                                overwritten below or lie beyond out->len */
+                    } else {
+                        memcpy(o, name, name_len);
+                    }
+                    o += name_len;
+                }
+                *o++ = (char)(F_COLUMN_VALUE << 3 | WT_LEN);
+                val = (size_t)(o - out->data);
+                *o++ = 0;
+                out->len = (size_t)(o - out->data);
+            } else if ((err = sub_begin(out, F_ROW_COLUMNS, &col)) != RC_OK ||
+                       (err = put_text_field(out, F_COLUMN_NAME, name, name_len, false)) != RC_OK ||
+                       (err = sub_begin(out, F_COLUMN_VALUE, &val)) != RC_OK) {
+                return err;
+            }
+            uint_col = is_uint_col(&ci);
         }
-        if ((err = put_value_body(out, pp, end, &ci)) != RC_OK ||
+        if ((err = put_value_fast(out, pp, end, uint_col)) != RC_OK ||
             (err = sub_end(out, val)) != RC_OK || (err = sub_end(out, col)) != RC_OK) {
             return err;
         }
@@ -780,14 +1038,31 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     return RC_OK;
 }
 
+enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
+
+/* What the writers of an event's fields share. */
+typedef struct enc {
+    rc_cols_t *cols;            /* kafka.columns, NULL when it describes nothing */
+    rc_proto_tpl_t *t;          /* NULL: no templates */
+    const uint8_t *at[K_COUNT]; /* the event's field values, once seen */
+    ptpl_row_t *rt;             /* the table's row template, once picked (NULL: none) */
+    bool rt_picked;
+} enc_t;
+
 static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end,
-                         rc_cols_t *cols) {
+                         enc_t *e) {
+    if (e->t && !e->rt_picked) {
+        ptpl_row_t *rt =
+            &e->t->rows[rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS];
+        e->rt = row_sync(rt, e->cols) ? rt : NULL;
+        e->rt_picked = true;
+    }
     uint32_t n;
     rc_err_t err = rc_mp_read_array(pp, end, &n);
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         size_t mark;
         if ((err = sub_begin(out, field, &mark)) == RC_OK &&
-            (err = put_columns(out, pp, end, cols)) == RC_OK) {
+            (err = put_columns(out, pp, end, e->cols, e->rt)) == RC_OK) {
             err = sub_end(out, mark);
         }
     }
@@ -851,11 +1126,46 @@ static inline size_t key_index(const field_key_t *keys, size_t count, const char
  * every key, then encode in order. put(out, j, &p, end) encodes field j from the value at p
  * and moves p past it. */
 typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
-                                 rc_cols_t *cols);
+                                 enc_t *e);
 
+/* Makes the key at k (its str read up to next; j its index) its position's template, or none. */
+static void field_learn(ptpl_field_t *f, const uint8_t *k, const uint8_t *next, size_t j) {
+    size_t n = (size_t)(next - k);
+    f->len = 0;
+    f->kv_len = 0;
+    if ((k[0] & 0xe0) != 0xa0 || n > 15) {
+        return;
+    }
+    memset(f->mp, 0, sizeof f->mp);
+    memcpy(f->mp, k, n);
+    f->len = (uint8_t)n;
+    f->j = (uint8_t)j;
+}
+
+/* After its key (f's template) the value at v[0..vn) was written as b[0..bn): makes key and
+ * value the position's template when they fit, else leaves it without a value. */
+static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, const char *b,
+                              size_t bn) {
+    f->kv_len = 0;
+    f->kv_hits = 0;
+    if (f->len == 0 || vn == 0 || f->len + vn > sizeof f->mp || bn > sizeof f->pb ||
+        !rc_tpl_kv_scalar(v[0])) {
+        return;
+    }
+    memcpy(f->mp + f->len, v, vn);
+    if (bn) {
+        memcpy(f->pb, b, bn);
+    }
+    f->pb_len = (uint8_t)bn;
+    f->kv_len = (uint8_t)(f->len + vn);
+}
+
+/* mt (NULL: none): the map's key templates. map_end (NULL: not known): where the map ends, from
+ * a caller that has walked it whole; a last key that is not in keys is then not skipped
+ * through. at_of (NULL: none) gets the value of each field j at at_of[j]. */
 static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                            const field_key_t *keys, size_t count, put_field_fn put,
-                            rc_cols_t *cols) {
+                            const field_key_t *keys, size_t count, put_field_fn put, enc_t *e,
+                            ptpl_map_t *mt, const uint8_t *map_end, const uint8_t **at_of) {
     size_t mark = out->len;
     const uint8_t *start = *pp, *p = *pp;
     uint32_t n;
@@ -863,21 +1173,59 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     size_t next = 0; /* fields below this one are done */
     bool in_order = true;
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+        const uint8_t *kp = p;
         const char *k;
         uint32_t klen;
         size_t j = count;
-        if (read_str(&p, end, &k, &klen) == RC_OK) {
+        ptpl_field_t *f = mt && i < PTPL_FIELDS ? &mt->f[i] : NULL;
+        int m = f ? rc_tpl_match_kv(f->mp, f->len, f->kv_len, kp, end) : 0;
+        int learn = 0; /* 1: a new key's first value, 2: a value other than the template's */
+        if (m) {
+            j = f->j;
+            p = kp + f->len;
+            learn = f->kv_len ? 2 : 0;
+        } else if (read_str(&p, end, &k, &klen) == RC_OK) {
             j = key_index(keys, count, k, klen);
+            if (f) {
+                field_learn(f, kp, p, j);
+                learn = 1;
+            }
         } else if ((err = rc_mp_skip(&p, end)) != RC_OK) {
             break;
         }
         if (j == count) {
-            err = rc_mp_skip(&p, end);
+            if (map_end && i + 1 == n && map_end > p && map_end <= end) {
+                p = map_end; /* the caller's walk went through it */
+            } else {
+                err = rc_mp_skip(&p, end);
+            }
         } else if (j < next) {
             in_order = false;
             break;
         } else {
-            err = put(out, j, &p, end, cols);
+            const uint8_t *v = p;
+            if (at_of) {
+                at_of[j] = v;
+            }
+            if (m == 2) { /* the value too: the field's bytes */
+                if (ensure(out, sizeof f->pb) != RC_OK) {
+                    return RC_ERR_NOMEM;
+                }
+                memcpy(out->data + out->len, f->pb, sizeof f->pb);
+                out->len += f->pb_len;
+                p = kp + f->kv_len;
+                f->kv_hits += f->kv_hits < 255;
+            } else {
+                size_t at = out->len;
+                err = put(out, j, &p, end, e);
+                if (err == RC_OK && (learn == 1 || (learn == 2 && f->kv_hits >= PTPL_KV_HOLD))) {
+                    /* a field that wrote nothing may leave out without a buffer yet */
+                    field_learn_value(f, v, (size_t)(p - v), out->len > at ? out->data + at : NULL,
+                                      out->len - at);
+                } else if (learn == 2) {
+                    f->kv_len = 0;
+                }
+            }
             next = j + 1;
         }
     }
@@ -907,7 +1255,10 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     for (size_t j = 0; j < count && err == RC_OK; j++) {
         const uint8_t *v = at[j];
         if (v) {
-            err = put(out, j, &v, end, cols);
+            if (at_of) {
+                at_of[j] = v;
+            }
+            err = put(out, j, &v, end, e);
         }
     }
     *pp = p;
@@ -922,8 +1273,8 @@ static const field_key_t k_meta_keys[M_COUNT] = {
 };
 
 static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
-                               rc_cols_t *cols) {
-    (void)cols;
+                               enc_t *e) {
+    (void)e;
     static const uint32_t fields[M_COUNT] = {
         F_META_PIPELINE,   F_META_TIMESTAMP_US, F_META_GTID,      F_META_BINLOG_FILE,
         F_META_BINLOG_POS, F_META_SERVER_ID,    F_META_COMMIT_TS,
@@ -938,14 +1289,12 @@ static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, cons
     }
 }
 
-enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
-
 static const field_key_t k_event_keys[K_COUNT] = {
     KEY("schema"), KEY("table"), KEY("action"), KEY("before"), KEY("after"), KEY("meta"),
 };
 
 static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
-                                rc_cols_t *cols) {
+                                enc_t *e) {
     rc_err_t err;
     switch (j) {
     case K_SCHEMA:
@@ -965,14 +1314,14 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
         return action == 0 ? RC_ERR_INVALID : put_uint_field(out, F_EVENT_ACTION, action, false);
     }
     case K_BEFORE:
-        return put_rows(out, F_EVENT_BEFORE, pp, end, cols);
+        return put_rows(out, F_EVENT_BEFORE, pp, end, e);
     case K_AFTER:
-        return put_rows(out, F_EVENT_AFTER, pp, end, cols);
+        return put_rows(out, F_EVENT_AFTER, pp, end, e);
     default: {
         size_t mark;
         if ((err = sub_begin(out, F_EVENT_META, &mark)) != RC_OK ||
-            (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field, NULL)) !=
-                RC_OK) {
+            (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field, e,
+                               e->t ? &e->t->meta : NULL, NULL, NULL)) != RC_OK) {
             return err;
         }
         return sub_end(out, mark);
@@ -980,15 +1329,16 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
     }
 }
 
-rc_err_t rc_proto_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
-                                    const uint8_t *columns, size_t *used) {
+static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *data, size_t len,
+                            const uint8_t *columns, const uint8_t *ev_end, size_t *used) {
     size_t mark = out->len;
     const uint8_t *p = data, *end = data + len;
     rc_cols_t cols;
     rc_cols_init(&cols, columns, end);
+    enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
     rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
-                            : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field,
-                                          rc_cols_any(&cols) ? &cols : NULL);
+                            : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field, &e,
+                                          t ? &t->event : NULL, t ? ev_end : NULL, e.at);
     if (err != RC_OK) {
         out->len = mark;
         return err;
@@ -997,6 +1347,16 @@ rc_err_t rc_proto_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t l
         *used = (size_t)(p - data);
     }
     return RC_OK;
+}
+
+rc_err_t rc_proto_write_event_typed(rc_buf_t *out, const uint8_t *data, size_t len,
+                                    const uint8_t *columns, size_t *used) {
+    return write_event(out, NULL, data, len, columns, NULL, used);
+}
+
+rc_err_t rc_proto_write_event_tpl(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *data, size_t len,
+                                  const uint8_t *columns, const uint8_t *ev_end, size_t *used) {
+    return write_event(out, t, data, len, columns, ev_end, used);
 }
 
 rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
@@ -1009,8 +1369,9 @@ rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len
     const uint8_t *p = data;
     rc_cols_t cols;
     rc_cols_init(&cols, columns, data + len);
-    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
-                            : put_columns(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL);
+    rc_err_t err = len == 0
+                       ? RC_ERR_TRUNCATED
+                       : put_columns(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL, NULL);
     if (err != RC_OK) {
         out->len = mark;
         return err;

@@ -3,49 +3,6 @@
  * forms the decoder writes, so a malformed value is an error rather than a guess. */
 #include "rc_text.h"
 
-/* Reads exactly n digits at s into *v. */
-static bool digits(const uint8_t *s, size_t n, uint32_t *v) {
-    uint32_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-        x = x * 10 + (uint32_t)(s[i] - '0');
-    }
-    *v = x;
-    return true;
-}
-
-/* Reads ".ffffff" (1 to 6 digits) or nothing at s[0..n): the microseconds and the digit count. */
-static bool fraction(const uint8_t *s, size_t n, uint32_t *micros, uint32_t *fsp) {
-    *micros = 0;
-    *fsp = 0;
-    if (n == 0) {
-        return true;
-    }
-    if (s[0] != '.' || n < 2 || n > 7 || !digits(s + 1, n - 1, micros)) {
-        return false;
-    }
-    *fsp = (uint32_t)(n - 1);
-    for (size_t i = n - 1; i < 6; i++) {
-        *micros *= 10;
-    }
-    return true;
-}
-
-/* "YYYY-MM-DD" */
-bool rc_text_date(const uint8_t *s, size_t n, rc_datetime_t *t) {
-    return n == 10 && s[4] == '-' && s[7] == '-' && digits(s, 4, &t->year) &&
-           digits(s + 5, 2, &t->month) && digits(s + 8, 2, &t->day);
-}
-
-/* "YYYY-MM-DDTHH:MM:SS[.f..]" */
-bool rc_text_datetime(const uint8_t *s, size_t n, rc_datetime_t *t) {
-    return n >= 19 && rc_text_date(s, 10, t) && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
-           digits(s + 11, 2, &t->hour) && digits(s + 14, 2, &t->minute) &&
-           digits(s + 17, 2, &t->second) && fraction(s + 19, n - 19, &t->micros, &t->fsp);
-}
-
 /* "[-]HH:MM:SS[.f..]", hours two or more digits. */
 bool rc_text_time(const uint8_t *s, size_t n, int64_t *micros, uint32_t *fsp) {
     bool neg = n > 0 && s[0] == '-';
@@ -55,9 +12,9 @@ bool rc_text_time(const uint8_t *s, size_t n, int64_t *micros, uint32_t *fsp) {
         hours = hours * 10 + (uint64_t)(s[i++] - '0');
     }
     uint32_t mm, ss, us;
-    if (i - h0 < 2 || n - i < 6 || s[i] != ':' || s[i + 3] != ':' || !digits(s + i + 1, 2, &mm) ||
-        !digits(s + i + 4, 2, &ss) || mm > 59 || ss > 59 ||
-        !fraction(s + i + 6, n - i - 6, &us, fsp)) {
+    if (i - h0 < 2 || n - i < 6 || s[i] != ':' || s[i + 3] != ':' ||
+        !rc_text_digits(s + i + 1, 2, &mm) || !rc_text_digits(s + i + 4, 2, &ss) || mm > 59 ||
+        ss > 59 || !rc_text_fraction(s + i + 6, n - i - 6, &us, fsp)) {
         return false;
     }
     int64_t v = (int64_t)(((hours * 60 + mm) * 60 + ss) * 1000000 + us);

@@ -1,12 +1,13 @@
-/* bench_proto.c: how fast rc_proto_write_event turns events into protobuf message values, next
- * to protobuf-c's generic packer for the same messages.
+/* bench_proto.c: how fast rc_proto_write_event_tpl turns events into protobuf message values,
+ * next to protobuf-c's generic packer for the same messages.
  *
  * Builds the events bench_json times (10-column rows), then times (1) rc_proto over the msgpack
- * bytes, one reset output buffer per event as the sink does, and (2) protobuf-c's
+ * bytes, one reset output buffer per event and one set of templates for all as the sink does
+ * ("notpl": rc_proto_write_event_typed, without templates), and (2) protobuf-c's
  * rowcast__v1__event__pack over messages unpacked beforehand: the packing alone, without the
  * cost of building its struct tree from msgpack, which a sink using it would also pay; and
  * (3) rc_msg_encode, the worker's whole message (key, value, headers) in each format.
- * Usage: bench_proto [rows] */
+ * Usage: bench_proto [rows] [notpl] */
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -18,8 +19,9 @@
 
 int main(int argc, char **argv) {
     size_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-    if (rows == 0) {
-        fprintf(stderr, "usage: %s [rows]\n", argv[0]);
+    int no_tpl = argc > 2 && strcmp(argv[2], "notpl") == 0;
+    if (rows == 0 || (argc > 2 && !no_tpl)) {
+        fprintf(stderr, "usage: %s [rows] [notpl]\n", argv[0]);
         return 2;
     }
     msgpack_sbuffer sb;
@@ -40,14 +42,21 @@ int main(int argc, char **argv) {
         cols[i] = rc_cols_of_event((const uint8_t *)sb.data + off[i], off[i + 1] - off[i]);
     }
 
+    rc_proto_tpl_t *tpl = no_tpl ? NULL : rc_proto_tpl_new();
+    if (!no_tpl && !tpl) {
+        return 1;
+    }
     rc_buf_t out = RC_BUF_INIT;
     size_t out_bytes = 0;
     double t0 = now_s();
     for (size_t i = 0; i < rows; i++) {
-        size_t used;
+        size_t used, len = off[i + 1] - off[i];
+        const uint8_t *ev = (const uint8_t *)sb.data + off[i];
         rc_buf_reset(&out);
-        rc_err_t err = rc_proto_write_event_typed(&out, (const uint8_t *)sb.data + off[i],
-                                                  off[i + 1] - off[i], cols[i], &used);
+        /* the event's end, as rc_msg passes the end its walk found */
+        rc_err_t err = no_tpl
+                           ? rc_proto_write_event_typed(&out, ev, len, cols[i], &used)
+                           : rc_proto_write_event_tpl(&out, tpl, ev, len, cols[i], ev + len, &used);
         if (err != RC_OK) {
             fprintf(stderr, "row %zu: %s\n", i, rc_err2str(err));
             return 1;
@@ -57,8 +66,10 @@ int main(int argc, char **argv) {
     double t = now_s() - t0;
     printf("rows %zu, msgpack %.1f MB, protobuf %.1f MB (%.0f bytes/row)\n", rows,
            (double)sb.size / 1e6, (double)out_bytes / 1e6, (double)out_bytes / (double)rows);
-    printf("rc_proto: %.3f s: %.0f rows/s, %.1f ns/row, %.1f MB/s in\n", t, (double)rows / t,
-           t * 1e9 / (double)rows, (double)sb.size / 1e6 / t);
+    printf("rc_proto%s: %.3f s: %.0f rows/s, %.1f ns/row, %.1f MB/s in\n",
+           no_tpl ? " (no templates)" : "", t, (double)rows / t, t * 1e9 / (double)rows,
+           (double)sb.size / 1e6 / t);
+    rc_proto_tpl_free(tpl);
 
     /* the whole message as the worker builds it: key, value and headers, per format */
     static const rc_format_t formats[] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF,

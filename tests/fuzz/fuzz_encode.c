@@ -4,7 +4,9 @@
  * very same bytes (valid and canonical; protobuf-c cannot hold a NUL inside a string, so
  * messages with one are only checked for validity). rc_json_write_event_tpl, with templates kept
  * from one input to the next (so they are mostly someone else's keys), must give what
- * rc_json_write_event gives: the same result, bytes and size used. Seeds:
+ * rc_json_write_event gives: the same result, bytes and size used; so must
+ * rc_proto_write_event_tpl, its templates kept the same way, give what rc_proto_write_event
+ * gives, and rc_msg's protobuf value (its templates, kafka not read again) be the latter. Seeds:
  * tests/data/golden/msgpack. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -98,6 +100,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             rc_buf_free(&plain);
         }
+        if (encoded == RC_OK && formats[i] == RC_FORMAT_PROTOBUF && msg.n_headers > 1 &&
+            msg.headers[1].value_len == 8 && memcmp(msg.headers[1].value, "protobuf", 8) == 0) {
+            rc_buf_t plain = RC_BUF_INIT;
+            size_t plain_used;
+            if (rc_proto_write_event(&plain, data, size, &plain_used) != RC_OK ||
+                plain.len != msg.value.len ||
+                (plain.len > 0 && memcmp(plain.data, msg.value.data, plain.len) != 0)) {
+                abort();
+            }
+            rc_buf_free(&plain);
+        }
     }
     rc_msg_free(&msg);
 
@@ -112,6 +125,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rc_buf_reset(&tpl_out);
         rc_err_t err = rc_json_write_event(&out, data, size, &used);
         if (rc_json_write_event_tpl(&tpl_out, tpl, data, size, NULL, &tpl_used) != err ||
+            (err == RC_OK && (tpl_used != used || tpl_out.len != out.len ||
+                              (out.len > 0 && memcmp(tpl_out.data, out.data, out.len) != 0)))) {
+            abort(); /* the templates changed the output */
+        }
+    }
+    static rc_proto_tpl_t *ptpl;
+    if (!ptpl && !(ptpl = rc_proto_tpl_new())) {
+        abort();
+    }
+    const uint8_t *cols = rc_cols_of_event(data, size);
+    for (int i = 0; i < 2; i++) { /* a new key set, then a known one */
+        rc_buf_reset(&out);
+        rc_buf_reset(&tpl_out);
+        rc_err_t err = rc_proto_write_event(&out, data, size, &used);
+        /* the second time with the event's end known, as rc_msg passes it */
+        const uint8_t *ev_end = i == 1 && err == RC_OK ? data + used : NULL;
+        if (rc_proto_write_event_tpl(&tpl_out, ptpl, data, size, cols, ev_end, &tpl_used) != err ||
             (err == RC_OK && (tpl_used != used || tpl_out.len != out.len ||
                               (out.len > 0 && memcmp(tpl_out.data, out.data, out.len) != 0)))) {
             abort(); /* the templates changed the output */

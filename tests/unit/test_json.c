@@ -1670,6 +1670,106 @@ static void test_json_tpl_wider_than_templates(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* Packs value number w: each a scalar a template may keep with its key, a few that differ from
+ * another by one byte or by length, and some it may not keep (too long, not a scalar). */
+static void pack_kv_value(mp_t *m, int w) {
+    msgpack_packer *pk = &m->pk;
+    switch (w) {
+    case 0:
+        mp_str(m, "ab");
+        break;
+    case 1:
+        mp_str(m, "ac");
+        break;
+    case 2:
+        mp_str(m, "abc");
+        break;
+    case 3:
+        msgpack_pack_int64(pk, 5);
+        break;
+    case 4:
+        msgpack_pack_int64(pk, 6);
+        break;
+    case 5:
+        msgpack_pack_nil(pk);
+        break;
+    case 6:
+        msgpack_pack_false(pk);
+        break;
+    case 7:
+        msgpack_pack_array(pk, 0);
+        break;
+    case 8:
+        msgpack_pack_array(pk, 1), msgpack_pack_int64(pk, 5);
+        break;
+    case 9:
+        msgpack_pack_map(pk, 0);
+        break;
+    case 10:
+        mp_str(m, "needs \"escapes\"\n");
+        break;
+    case 11:
+        mp_str(m, "a string of thirty bytes......");
+        break;
+    case 12:
+        msgpack_pack_double(pk, 2.5);
+        break;
+    case 13:
+        msgpack_pack_uint64(pk, 1ULL << 40);
+        break;
+    default:
+        msgpack_pack_int64(pk, -1);
+        break;
+    }
+}
+
+/* An event whose schema, action, row columns and meta values are value number w (the table
+ * stays "t"); with at_end, the row is the last thing in the buffer (no 32 bytes to compare). */
+static void check_kv_event(rc_json_tpl_t *t, int w, bool at_end) {
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, at_end ? 4 : 6);
+    mp_str(&m, "schema"), pack_kv_value(&m, w);
+    mp_str(&m, "table"), mp_str(&m, "t");
+    mp_str(&m, "action"), pack_kv_value(&m, w);
+    if (!at_end) {
+        mp_str(&m, "meta"), msgpack_pack_map(&m.pk, 2);
+        mp_str(&m, "pipeline"), pack_kv_value(&m, w);
+        mp_str(&m, "a_meta_key_of_twenty_six_b"), pack_kv_value(&m, w); /* 27 + value > 32 */
+        mp_str(&m, "kafka"), msgpack_pack_map(&m.pk, 1);
+        mp_str(&m, "topic"), mp_str(&m, "t");
+    }
+    mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
+    mp_str(&m, "id"), pack_kv_value(&m, w);
+    mp_str(&m, "v"), pack_kv_value(&m, w);
+    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+/* Values kept with their keys: every change of value after 1, 2, 17 and 40 equal rows, in the
+ * event map, meta and a row, with and without room to compare 32 bytes; each one's text is
+ * compared with the writer's without templates. */
+static void test_json_tpl_values_that_change(void **state) {
+    (void)state;
+    enum { KINDS = 15 };
+    static const int runs[] = {1, 2, 17, 40};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        rc_json_tpl_t *t = rc_json_tpl_new();
+        assert_non_null(t);
+        for (int a = 0; a < KINDS; a++) {
+            for (int b = 0; b < KINDS; b++) {
+                for (int i = 0; i < runs[r]; i++) {
+                    check_kv_event(t, a, false);
+                }
+                check_kv_event(t, b, false);
+                check_kv_event(t, b, true);
+                check_kv_event(t, a, false);
+            }
+        }
+        rc_json_tpl_free(t);
+    }
+}
+
 static void test_json_tpl_rows_and_maps_every_form(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -1939,6 +2039,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_key_set_change_after_ddl),
         cmocka_unit_test(test_json_tpl_rows_and_maps_every_form),
         cmocka_unit_test(test_json_tpl_wider_than_templates),
+        cmocka_unit_test(test_json_tpl_values_that_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,12 +28,14 @@
 
 #include "event.pb-c.h"
 #include "rc_binlog.h"
+#include "rc_cols.h"
 #include "rc_debezium.h"
 #include "rc_event.h"
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_msg.h"
 #include "rc_proto.h"
+#include "rc_text.h"
 
 #define GOLDEN RC_TEST_DATA "/golden/"
 
@@ -710,6 +712,12 @@ static void test_golden_files_per_value_type(void **state) {
         assert_int_equal(json_msg.value.len, strlen(json));
         assert_memory_equal(json_msg.value.data, json, strlen(json));
         free(json);
+        static rc_msg_t proto_msg = RC_MSG_INIT; /* its protobuf templates, the same way */
+        assert_int_equal(rc_msg_encode(&proto_msg, RC_FORMAT_PROTOBUF, (const uint8_t *)m.sb.data,
+                                       m.sb.size, &json_used, json_why, sizeof json_why),
+                         RC_OK);
+        assert_int_equal(proto_msg.value.len, pb.len);
+        assert_memory_equal(proto_msg.value.data, pb.data, pb.len);
         rc_buf_reset(&dbz);
         size_t used;
         assert_int_equal(
@@ -1591,6 +1599,437 @@ static void test_bad_events_are_errors_and_leave_out_as_it_was(void **state) {
     rc_buf_free(&out);
 }
 
+/* rc_text_datetime as it read before its 64-bit words: one field at a time. */
+static bool ref_digits(const uint8_t *s, size_t n, uint32_t *v) {
+    uint32_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        x = x * 10 + (uint32_t)(s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+static bool ref_datetime(const uint8_t *s, size_t n, rc_datetime_t *t) {
+    if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+        !ref_digits(s, 4, &t->year) || !ref_digits(s + 5, 2, &t->month) ||
+        !ref_digits(s + 8, 2, &t->day) || !ref_digits(s + 11, 2, &t->hour) ||
+        !ref_digits(s + 14, 2, &t->minute) || !ref_digits(s + 17, 2, &t->second)) {
+        return false;
+    }
+    t->micros = t->fsp = 0;
+    if (n == 19) {
+        return true;
+    }
+    if (s[19] != '.' || n < 21 || n > 26 || !ref_digits(s + 20, n - 20, &t->micros)) {
+        return false;
+    }
+    t->fsp = (uint32_t)(n - 20);
+    for (size_t i = n - 20; i < 6; i++) {
+        t->micros *= 10;
+    }
+    return true;
+}
+
+/* Every byte value at every position of DATETIME texts of each fraction length, and every
+ * length cut short: accepted and read exactly as the plain reading does (an exact-size copy,
+ * so ASan sees any read past the text). */
+static void test_text_datetime_reads_as_field_by_field(void **state) {
+    (void)state;
+    static const char *const texts[] = {"2024-02-29T13:01:02", "9999-12-31T23:59:59.5",
+                                        "0000-00-00T00:00:00.000000", "1970-01-01T00:00:01.123",
+                                        "2038-01-19T03:14:07.999999"};
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        size_t len = strlen(texts[k]);
+        for (size_t n = 0; n <= len; n++) {
+            for (size_t pos = 0; pos < (n ? n : 1); pos++) {
+                for (int b = 0; b < 256; b++) {
+                    uint8_t *s = malloc(n ? n : 1);
+                    assert_non_null(s);
+                    memcpy(s, texts[k], n);
+                    if (n) {
+                        s[pos] = (uint8_t)b;
+                    }
+                    rc_datetime_t want = {0}, got = {0};
+                    bool ok = ref_datetime(s, n, &want);
+                    assert_int_equal(rc_text_datetime(s, n, &got), ok);
+                    if (ok) {
+                        assert_memory_equal(&got, &want, sizeof got);
+                    }
+                    free(s);
+                    if (!n) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- templates (rc_proto_write_event_tpl) --------------------------------------------------- */
+
+/* Writes ev[0..n) with and without the templates t: the same result, the same bytes, the same
+ * size used, with and without the event's end known. Returns the error; *pb (when not NULL)
+ * gets the bytes. */
+static rc_err_t check_ptpl(rc_proto_tpl_t *t, const void *ev, size_t n, rc_buf_t *pb) {
+    /* a copy of exactly n bytes, so ASan catches a 16-byte look past the end */
+    uint8_t *copy = malloc(n ? n : 1);
+    assert_non_null(copy);
+    memcpy(copy, ev, n);
+    rc_buf_t plain = RC_BUF_INIT, got = RC_BUF_INIT;
+    rc_buf_append(&got, "x", 1);
+    size_t used_plain = 0, used_got = 0;
+    const uint8_t *cols = rc_cols_of_event(copy, n);
+    rc_err_t err = rc_proto_write_event(&plain, copy, n, &used_plain);
+    rc_err_t err_got = rc_proto_write_event_tpl(&got, t, copy, n, cols, NULL, &used_got);
+    assert_int_equal(err_got, err);
+    if (err == RC_OK) {
+        assert_int_equal(used_got, used_plain);
+        assert_int_equal(got.len, 1 + plain.len);
+        assert_memory_equal(got.data + 1, plain.data, plain.len);
+        /* with the event's end known (rc_msg's walk), kafka is not read again */
+        rc_buf_reset(&got);
+        assert_int_equal(
+            rc_proto_write_event_tpl(&got, t, copy, n, cols, copy + used_plain, &used_got), RC_OK);
+        assert_int_equal(used_got, used_plain);
+        assert_int_equal(got.len, plain.len);
+        assert_memory_equal(got.data, plain.data, plain.len);
+        if (pb) {
+            rc_buf_reset(pb);
+            rc_buf_append(pb, plain.data, plain.len);
+        }
+    } else {
+        assert_int_equal(got.len, 1); /* put back */
+    }
+    rc_buf_free(&plain);
+    rc_buf_free(&got);
+    free(copy);
+    return err;
+}
+
+/* An event of schema.table whose "after" row has the columns names[0..n) with the values 0..n-1
+ * (column 1 a string, column 2 nil), kafka.columns describing n columns named dnames[i] (NULL:
+ * names[i]) with types[i] and flags[i] (types NULL: no kafka.columns). */
+static void pack_ptable_event(mp_t *m, const char *table, const char *const *names, size_t n,
+                              const uint8_t *types, const uint8_t *flags,
+                              const char *const *dnames) {
+    if (!dnames) {
+        dnames = names;
+    }
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    str(pk, "schema"), str(pk, "shop");
+    str(pk, "table"), str(pk, table);
+    str(pk, "action"), str(pk, "update");
+    str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_str_with_body(pk, names[i], strlen(names[i]));
+        if (i == 1) {
+            str(pk, "s1");
+        } else if (i == 2) {
+            msgpack_pack_nil(pk);
+        } else {
+            msgpack_pack_int64(pk, (int64_t)i * (i % 2 ? 1000003 : 1));
+        }
+    }
+    str(pk, "meta"), msgpack_pack_map(pk, 2);
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "kafka"), msgpack_pack_map(pk, types ? 2 : 1);
+    str(pk, "topic"), str(pk, "t");
+    if (types) {
+        str(pk, "columns");
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            total += 7 + strlen(dnames[i]);
+        }
+        uint8_t *b = malloc(total);
+        assert_non_null(b);
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t nl = strlen(dnames[i]);
+            b[o++] = (uint8_t)(nl >> 8);
+            b[o++] = (uint8_t)nl;
+            memcpy(b + o, dnames[i], nl);
+            o += nl;
+            b[o++] = types[i];
+            b[o++] = flags[i];
+            b[o++] = 0, b[o++] = 0, b[o++] = 0;
+        }
+        msgpack_pack_bin_with_body(pk, b, o);
+        free(b);
+    }
+}
+
+static void check_ptable(rc_proto_tpl_t *t, const char *table, const char *const *names, size_t n,
+                         const uint8_t *types, const uint8_t *flags, rc_buf_t *pb) {
+    mp_t m;
+    mp_init(&m);
+    pack_ptable_event(&m, table, names, n, types, flags, NULL);
+    assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, pb), RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
+static const uint8_t k_ints[8] = {RC_COL_BIGINT, RC_COL_INT, RC_COL_INT, RC_COL_INT,
+                                  RC_COL_INT,    RC_COL_INT, RC_COL_INT, RC_COL_INT};
+static const uint8_t k_signed[8] = {0};
+static const uint8_t k_unsigned[8] = {UNS, UNS, UNS, UNS, UNS, UNS, UNS, UNS};
+
+/* The same table with other column names, in another order, fewer and more of them. */
+static void test_proto_tpl_same_table_other_keys(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    const char *const a[] = {"id", "name", "note", "qty"};
+    const char *const b[] = {"id", "note", "name", "qty"};
+    const char *const c[] = {"id", "name"};
+    const char *const d[] = {"id", "name", "note", "qty", "extra"};
+    const char *const e[] = {"id", "nam", "note", "qtz"}; /* same lengths, other bytes */
+    rc_buf_t x = RC_BUF_INIT, y = RC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        check_ptable(t, "orders", a, 4, NULL, NULL, &x);
+        check_ptable(t, "orders", b, 4, NULL, NULL, &y);
+        assert_false(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+        check_ptable(t, "orders", a, 4, k_ints, k_unsigned, NULL);
+        check_ptable(t, "orders", c, 2, NULL, NULL, NULL);
+        check_ptable(t, "orders", d, 5, k_ints, k_signed, NULL);
+        check_ptable(t, "orders", e, 4, NULL, NULL, &y);
+        check_ptable(t, "orders", a, 4, NULL, NULL, &x);
+        assert_false(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+        check_ptable(t, "other", e, 4, k_ints, k_unsigned, NULL);
+    }
+    rc_buf_free(&x);
+    rc_buf_free(&y);
+    rc_proto_tpl_free(t);
+}
+
+/* DDL: the same names with other types (signed -> unsigned: int_value -> uint_value), then a
+ * column added and one dropped; the template must follow kafka.columns, not keep what it saw. */
+static void test_proto_tpl_key_set_and_types_change_after_ddl(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    const char *const a[] = {"id", "name", "note", "qty"};
+    const char *const b[] = {"id", "name", "note", "qty", "added"};
+    const char *const c[] = {"id", "note", "qty"};
+    rc_buf_t s1 = RC_BUF_INIT, u1 = RC_BUF_INIT, s2 = RC_BUF_INIT;
+    for (int i = 0; i < 3; i++) {
+        check_ptable(t, "orders", a, 4, k_ints, k_signed, &s1);
+    }
+    check_ptable(t, "orders", a, 4, k_ints, k_unsigned, &u1);
+    assert_false(s1.len == u1.len && memcmp(s1.data, u1.data, s1.len) == 0);
+    check_ptable(t, "orders", a, 4, k_ints, k_unsigned, &u1);
+    check_ptable(t, "orders", a, 4, NULL, NULL, &s2); /* no descriptor: signed by the value */
+    assert_int_equal(s1.len, s2.len);
+    assert_memory_equal(s1.data, s2.data, s1.len);
+    check_ptable(t, "orders", b, 5, k_ints, k_unsigned, NULL);
+    check_ptable(t, "orders", b, 5, k_ints, k_unsigned, NULL);
+    check_ptable(t, "orders", c, 3, k_ints, k_signed, NULL);
+    check_ptable(t, "orders", c, 3, k_ints, k_unsigned, NULL);
+    check_ptable(t, "orders", a, 4, k_ints, k_signed, &s2);
+    assert_int_equal(s1.len, s2.len);
+    assert_memory_equal(s1.data, s2.data, s1.len);
+    rc_buf_free(&s1);
+    rc_buf_free(&u1);
+    rc_buf_free(&s2);
+    rc_proto_tpl_free(t);
+}
+
+/* Names a template cannot hold: non-ASCII (invalid UTF-8 is replaced), longer than 31 bytes
+ * (str 8), empty, a non-string key, names kafka.columns has twice; the event map's and meta's
+ * keys in other orders or unknown. */
+static void test_proto_tpl_names_it_cannot_hold(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    const char *const odd[] = {"id", "caf\xc3\xa9", "bad\xff", "",
+                               "a_column_name_of_forty_bytes_long_xxxxxx"};
+    const char *const dup[] = {"id", "qty", "id", "qty"};
+    const uint8_t dup_flags[4] = {0, UNS, UNS, 0};
+    for (int round = 0; round < 3; round++) {
+        check_ptable(t, "odd", odd, 5, NULL, NULL, NULL);
+        check_ptable(t, "odd", odd, 5, k_ints, k_unsigned, NULL);
+        check_ptable(t, "dup", dup, 4, k_ints, dup_flags, NULL);
+        check_ptable(t, "dup", dup, 2, k_ints, dup_flags, NULL);
+    }
+    /* with qty described twice, which entry a name finds depends on the names before it: the
+     * last qty is the unsigned one after [id, x, y] and the signed one after [qty, x, y] */
+    const char *const after_id[] = {"id", "x", "y", "qty"};
+    const char *const after_qty[] = {"qty", "x", "y", "qty"};
+    for (int round = 0; round < 2; round++) {
+        const char *const *rows[2] = {after_id, after_qty};
+        for (int r = 0; r < 2; r++) {
+            mp_t m;
+            mp_init(&m);
+            pack_ptable_event(&m, "dup", rows[r], 4, k_ints, dup_flags, dup);
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    /* a column name that is not a string is an error, with or without a template */
+    static const uint8_t nonstr[] = "\x87\xa6schema\xa4shop\xa5table\xa3odd\xa6"
+                                    "action\xa6insert\xa6"
+                                    "before\x90\xa5"
+                                    "after\x91\x82\xa2id\x01\x07\x02\xa4meta\x80\xa5kafka\x80";
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(check_ptpl(t, nonstr, sizeof nonstr - 1, NULL), RC_ERR_INVALID);
+    }
+    /* the event map's keys in another order, with keys Event does not have, the same table */
+    mp_t m;
+    mp_init(&m);
+    msgpack_packer *pk = &m.pk;
+    msgpack_pack_map(pk, 8);
+    str(pk, "table"), str(pk, "odd");
+    str(pk, "schema"), str(pk, "shop");
+    str(pk, "x"), msgpack_pack_uint64(pk, 7);
+    str(pk, "action"), str(pk, "insert");
+    str(pk, "meta"), msgpack_pack_map(pk, 3);
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+    str(pk, "pipeline"), str(pk, "p");
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, 1), str(pk, "bad\xff"), msgpack_pack_uint64(pk, 2);
+    str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "kafka"), msgpack_pack_map(pk, 0);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        check_ptable(t, "odd", odd, 5, NULL, NULL, NULL);
+    }
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_proto_tpl_free(t);
+}
+
+/* More tables than slots (600 over 256), each with its own columns, twice round; a row wider
+ * than the templates hold (1100 columns). */
+static void test_proto_tpl_many_tables_and_columns(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    char names[4][16];
+    const char *const cols[4] = {names[0], names[1], names[2], names[3]};
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 600; i++) {
+            char table[16];
+            snprintf(table, sizeof table, "t%d", i);
+            for (int j = 0; j < 4; j++) {
+                snprintf(names[j], sizeof names[j], "c%d_%d", i % 7, j);
+            }
+            check_ptable(t, table, cols, 4, k_ints, i % 3 ? k_signed : k_unsigned, NULL);
+        }
+    }
+    enum { WIDE = 1100 };
+    static char wide_names[WIDE][8];
+    static const char *wide[WIDE];
+    static uint8_t types[WIDE], flags[WIDE];
+    for (int i = 0; i < WIDE; i++) {
+        snprintf(wide_names[i], sizeof wide_names[i], "w%d", i);
+        wide[i] = wide_names[i];
+        types[i] = RC_COL_INT;
+        flags[i] = i % 2 ? UNS : 0;
+    }
+    for (int round = 0; round < 3; round++) {
+        check_ptable(t, "wide", wide, WIDE, types, flags, NULL);
+        check_ptable(t, "wide", wide, WIDE, NULL, NULL, NULL);
+    }
+    rc_proto_tpl_free(t);
+}
+
+/* Packs the event map's and meta's values number w: strings that differ by a byte or by
+ * length, nil, values of the wrong type (errors), every action, an empty and a full before. */
+static void pack_kv_event(mp_t *m, int w) {
+    static const char *const strs[] = {"ab", "ac", "abc", NULL, "x"};
+    static const char *const actions[] = {"insert", "update", "delete", "upsert"};
+    msgpack_packer *pk = &m->pk;
+    const char *sv = strs[w % 5];
+    msgpack_pack_map(pk, 7);
+    str(pk, "schema");
+    if (w == 9) {
+        msgpack_pack_uint64(pk, 5); /* not a string: an error */
+    } else if (sv) {
+        str(pk, sv);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    str(pk, "table"), str(pk, "t");
+    str(pk, "action"), str(pk, actions[w % 4 == 3 && w != 3 ? 0 : w % 4]);
+    str(pk, "before");
+    if (w % 3 == 2) {
+        msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 1), str(pk, "id"),
+            msgpack_pack_int64(pk, w);
+    } else {
+        msgpack_pack_array(pk, 0);
+    }
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 1);
+    str(pk, "id"), msgpack_pack_int64(pk, w);
+    str(pk, "meta"), msgpack_pack_map(pk, 3);
+    str(pk, "pipeline");
+    sv ? str(pk, sv) : msgpack_pack_nil(pk);
+    str(pk, "binlog_pos");
+    if (w % 4 == 1) {
+        msgpack_pack_nil(pk);
+    } else {
+        msgpack_pack_uint64(pk, w % 4 == 2 ? 300 : 4 + (uint64_t)(w % 2));
+    }
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 7);
+    str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "t");
+}
+
+/* Values the event map's and meta's templates keep with their keys: every change after 1, 2,
+ * 17 and 40 equal events, against the writer without templates (errors included). */
+static void test_proto_tpl_values_that_change(void **state) {
+    (void)state;
+    enum { KINDS = 12 };
+    static const int runs[] = {1, 2, 17, 40};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        rc_proto_tpl_t *t = rc_proto_tpl_new();
+        assert_non_null(t);
+        for (int a = 0; a < KINDS; a++) {
+            for (int b = 0; b < KINDS; b++) {
+                int seq[3] = {a, b, a};
+                for (int i = 0; i < 3; i++) {
+                    for (int k = 0; k < (i == 0 ? runs[r] : 1); k++) {
+                        mp_t m;
+                        mp_init(&m);
+                        pack_kv_event(&m, seq[i]);
+                        check_ptpl(t, m.sb.data, m.sb.size, NULL);
+                        msgpack_sbuffer_destroy(&m.sb);
+                    }
+                }
+            }
+        }
+        rc_proto_tpl_free(t);
+    }
+}
+
+/* Every golden event, whole and cut at every byte, through one set of templates: the same
+ * result as without. */
+static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    for (size_t i = 0; i < sizeof k_golden / sizeof k_golden[0]; i++) {
+        const golden_t *g = &k_golden[i];
+        mp_t m;
+        mp_init(&m);
+        if (g->ncols) {
+            pack_typed_event(&m.pk, g->action, g->tbefore, g->tafter, g->ncols);
+        } else {
+            pack_event(&m.pk, g->action, g->before, g->after, g->gtid);
+        }
+        check_ptpl(t, m.sb.data, m.sb.size, NULL);
+        check_ptpl(t, m.sb.data, m.sb.size, NULL);
+        for (size_t cut = 0; cut < m.sb.size && m.sb.size < 2000; cut++) {
+            assert_int_not_equal(check_ptpl(t, m.sb.data, cut, NULL), RC_OK);
+        }
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_proto_tpl_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -1605,6 +2044,13 @@ int main(void) {
         cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
         cmocka_unit_test(test_kafka_columns_partial_or_malformed_fall_back_to_the_value),
+        cmocka_unit_test(test_proto_tpl_same_table_other_keys),
+        cmocka_unit_test(test_proto_tpl_key_set_and_types_change_after_ddl),
+        cmocka_unit_test(test_proto_tpl_names_it_cannot_hold),
+        cmocka_unit_test(test_proto_tpl_many_tables_and_columns),
+        cmocka_unit_test(test_proto_tpl_every_form_cut_at_every_byte),
+        cmocka_unit_test(test_proto_tpl_values_that_change),
+        cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,112 @@
+/* rc_tpl.h: what the per-table templates of the encoders (rc_json, rc_proto) share: the
+ * byte-for-byte check of a map key against the one a template saw at its position, and the hash
+ * of an event's schema and table that picks a table's template.
+ * @thread any (pure functions) */
+#ifndef RC_TPL_H
+#define RC_TPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* True when the n (1..32) bytes at k equal mp[0..n). mp holds 32 bytes (zero padded); the
+ * bytes at k up to end are compared 16 or 32 at a time, so false also when fewer than that
+ * are left before end (the caller then goes the generic way). n 0 never matches. */
+static inline bool rc_tpl_key_eq(const uint8_t *mp, size_t n, const uint8_t *k,
+                                 const uint8_t *end) {
+    if (n == 0 || (size_t)(end - k) < (n <= 16 ? 16u : 32u)) {
+        return false;
+    }
+#if defined(__SSE2__)
+    unsigned eq = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                       _mm_loadu_si128((const __m128i *)(const void *)mp)));
+    if (n <= 16) {
+        return (~eq & ((1u << n) - 1)) == 0;
+    }
+    unsigned eq2 = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                       _mm_loadu_si128((const __m128i *)(const void *)(mp + 16))));
+    return eq == 0xffffu && (~eq2 & ((1u << (n - 16)) - 1)) == 0;
+#else
+    return memcmp(k, mp, n) == 0;
+#endif
+}
+
+/* For a template holding a key's msgpack bytes mp[0..n) and, when kv (> n, <= 32) is not 0, the
+ * value after it up to mp[kv): 2 when the bytes at k are key and value, 1 when they are the key
+ * (and not that value), 0 otherwise. mp holds 32 bytes; the value is only compared when 32
+ * bytes are left before end. */
+static inline int rc_tpl_match_kv(const uint8_t *mp, size_t n, size_t kv, const uint8_t *k,
+                                  const uint8_t *end) {
+    if (kv && end - k >= 32) {
+#if defined(__SSE2__)
+        unsigned eq = (unsigned)_mm_movemask_epi8(
+                          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                                         _mm_loadu_si128((const __m128i *)(const void *)mp))) |
+                      (unsigned)_mm_movemask_epi8(
+                          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                                         _mm_loadu_si128((const __m128i *)(const void *)(mp + 16))))
+                          << 16;
+        uint64_t miss = ~(uint64_t)eq;
+        if ((miss & ((1ULL << kv) - 1)) == 0) {
+            return 2;
+        }
+        return n && (miss & ((1ULL << n) - 1)) == 0;
+#else
+        if (memcmp(k, mp, kv) == 0) {
+            return 2;
+        }
+#endif
+    }
+    return rc_tpl_key_eq(mp, n, k, end);
+}
+
+/* A value whose text depends on nothing but its own bytes and holds no map or array items
+ * (those are written at a depth): what a template may keep with its key. */
+static inline bool rc_tpl_kv_scalar(uint8_t c) {
+    return !((c >= 0x81 && c <= 0x8f) || (c >= 0x91 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf));
+}
+
+/* A hash of the msgpack str values schema and table (either NULL when not seen, or not a
+ * fixstr / str 8 that ends before end: then it counts as empty). */
+static inline uint64_t rc_tpl_table_hash(const uint8_t *schema, const uint8_t *table,
+                                         const uint8_t *end) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    const uint8_t *v[2] = {schema, table};
+    for (int j = 0; j < 2; j++) {
+        const uint8_t *s = v[j];
+        size_t n = 0;
+        if (s && s < end && (*s & 0xe0) == 0xa0) {
+            n = 1 + (*s & 0x1fu);
+        } else if (s && s < end && *s == 0xd9 && end - s >= 2) {
+            n = 2 + (size_t)s[1];
+        }
+        if (!s || (size_t)(end - s) < n) {
+            n = 0;
+        }
+        for (; n >= 8; s += 8, n -= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        }
+        uint64_t w = 0;
+        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && n > 0 && end - s >= 8) {
+            memcpy(&w, s, 8); /* the last 0..7 bytes in one load, the bytes past them masked */
+            w &= ~0ULL >> (64 - 8 * n);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                w = w << 8 | s[i];
+            }
+        }
+        h = (h ^ w ^ n) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return h ^ h >> 29;
+}
+
+#endif
