@@ -19,8 +19,10 @@
  *
  * Time budget: an instruction-count hook checks the clock and raises an error in the running
  * script once the batch's budget is spent. LuaJIT does not run hooks inside compiled traces
- * (a `while true do end` would never be interrupted), so a VM with a budget runs with the JIT
- * compiler off; the conversions dominate the cost (bench_transform shows no difference).
+ * (a `while true do end` would never be interrupted), so under a budget every function of the
+ * script's chunk is marked not to be compiled (LUAJIT_MODE_ALLFUNC; a trace that reaches one
+ * stops there): the script runs interpreted and the hook sees its loops, while the driver's
+ * own loops (making the events, sorting out the results) are still compiled.
  *
  * Memory cap: the VM's allocator counts the heap and, while the user's script runs, refuses
  * to grow it past the cap; Lua raises "not enough memory" in the script, which fails that
@@ -48,7 +50,7 @@ typedef struct lvm {
     lua_State *L;
     char *file;
     int ref_shapes, ref_evmt, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief,
-        ref_cap;
+        ref_cap, ref_chunk; /* ref_chunk: the script's main function (0: not loaded yet) */
     unsigned budget_ms;
     int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0 = no script running under a budget */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
@@ -166,15 +168,27 @@ static size_t lua_vm_memory_used(void *opaque) {
     return ((lvm_t *)opaque)->mem_used;
 }
 
+/* Under a budget the script's own functions (every function of its chunk) are never
+ * compiled, so the hook sees every loop of theirs; rowcast's driver still is. */
+static void script_jit(lvm_t *vm) {
+    if (vm->ref_chunk) {
+        lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ref_chunk);
+        luaJIT_setmode(vm->L, -1,
+                       LUAJIT_MODE_ALLFUNC |
+                           (vm->budget_ms > 0 ? LUAJIT_MODE_OFF : LUAJIT_MODE_ON));
+        lua_pop(vm->L, 1);
+    }
+}
+
 static void lua_vm_set_budget(void *opaque, unsigned ms) {
     lvm_t *vm = opaque;
     vm->budget_ms = ms;
     if (ms > 0) {
-        luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
         lua_sethook(vm->L, budget_hook, LUA_MASKCOUNT, 1000);
     } else {
         lua_sethook(vm->L, NULL, 0, 0);
     }
+    script_jit(vm);
 }
 
 /* What the conversion functions need; lives on the C stack of one call. */
@@ -1558,15 +1572,15 @@ static int setup_main(lua_State *L) {
                  vm->file);
         return 0;
     }
-    if (vm->budget_ms > 0) { /* the jit library turned the compiler back on: hooks need it off */
-        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
-    }
     char chunk[1024];
     snprintf(chunk, sizeof(chunk), "@%s", vm->file);
     if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0) {
         snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
         return 0;
     }
+    lua_pushvalue(L, -1);
+    vm->ref_chunk = luaL_ref(L, LUA_REGISTRYINDEX);
+    script_jit(vm); /* under a budget its functions stay interpreted, the top level included */
     vm->mem_capped = vm->mem_limit > 0; /* the top level is the user's code: capped */
     int rc = lua_pcall(L, 0, 0, 0);
     vm->mem_capped = false;

@@ -800,9 +800,10 @@ static void test_event_index_skips_every_type_and_refuses_cuts(void **state) {
 
 static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want);
 
-/* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the JIT
- * off, or a compiled loop would never see it; duktape: the rewritten script checks in every
- * loop and call); the batch's other events still finish. */
+/* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the script's
+ * functions not compiled, or a compiled loop would never see it, also one called from
+ * rowcast's own Lua, which is compiled; duktape: the rewritten script checks in every loop and
+ * call); the batch's other events still finish. */
 typedef struct loop_case {
     const rc_script_engine_t *engine;
     const char *src, *want;
@@ -815,6 +816,11 @@ static const loop_case_t loop_cases[] = {
     {&rc_script_lua,
      "function transform(e)\n  if e.table == 'users' then return end\n"
      "  local t = {} for i = 1, 1e15 do t[i % 7] = i end\nend",
+     "t.lua:3: the time budget of 100 ms per batch ran out"},
+    /* a loop of the script's called from rowcast's Lua (compiled under a budget) */
+    {&rc_script_lua,
+     "function transform(e)\n  if e.table == 'users' then return end\n"
+     "  table.foreach({1}, function() local n = 0 while true do n = n + 1 end end)\nend",
      "t.lua:3: the time budget of 100 ms per batch ran out"},
     {&rc_script_js,
      "function transform(e) {\n  if (e.table === 'users') return;\n  while (true) {}\n}",
