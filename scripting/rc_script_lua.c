@@ -62,6 +62,10 @@ typedef struct lvm {
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
     uint32_t *evj;      /* per event of a batch: its number in the driver (0: not run) */
     uint32_t evj_cap;   /* (grown to the largest batch) */
+    void **evstate;     /* per number: the state the event got when it was indexed, or NULL */
+    const void *cur_bud;  /* the running batch's bytes (a bud_t) */
+    const void *peek_bud; /* what proxy_peek last found for an event not indexed yet */
+    uint32_t peek_j;
     rc_script_pool_t pool;   /* the heap's small blocks */
     const void *evmt;        /* the metatable of event proxies (registry ref_evmt) */
     const void *cont, *drop; /* ACTION_CONT and ACTION_DROP (the registry keeps them) */
@@ -733,6 +737,8 @@ static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **l
     if (j >= 1 && (uint32_t)j <= u->m) {
         *lb = bud_bytes(u) + u->ev[j - 1].off;
         *ln = u->ev[j - 1].len;
+        vm->peek_bud = u;
+        vm->peek_j = (uint32_t)j;
     }
     return NULL;
 }
@@ -814,8 +820,13 @@ static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
     size_t ln;
     evproxy_t *e = proxy_peek(vm, L, idx, &lb, &ln);
     if (lb) {
+        const void *bud = vm->peek_bud;
+        uint32_t j = vm->peek_j;
         cx_t c = {.vm = vm, .L = L};
         e = materialize(&c, idx, lb, ln);
+        if (e && bud == vm->cur_bud) { /* an event of the running batch: C sends it by this */
+            vm->evstate[j - 1] = e;
+        }
     }
     return e;
 }
@@ -1119,7 +1130,7 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
 
 /* Packs the event at idx and checks it; false with c->why on failure. An event the script
  * did not touch goes out as it came, unchecked, as an event no transform matches. */
-static bool emit(cx_t *c, batch_t *b, int idx) {
+static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
     size_t start = b->out->size;
     lua_State *L = c->L;
     if (lua_type(L, idx) != LUA_TTABLE) {
@@ -1127,9 +1138,9 @@ static bool emit(cx_t *c, batch_t *b, int idx) {
                  luaL_typename(L, idx));
         return false;
     }
-    const uint8_t *lb;
-    size_t ln;
-    evproxy_t *e = proxy_peek(c->vm, L, idx, &lb, &ln);
+    const uint8_t *lb = NULL;
+    size_t ln = 0;
+    evproxy_t *e = known ? known : proxy_peek(c->vm, L, idx, &lb, &ln);
     if (lb && lua_objlen(L, idx) == 0) {
         c->pk.callback(c->pk.data, (const char *)lb, ln);
         return true;
@@ -1179,13 +1190,15 @@ static bool is_map(uint8_t c) {
 }
 
 /* Sends what transform gave for event i (at index 7: the event, another event, a list of
- * events or something else; own: the event itself) into r. */
-static void send_result(cx_t *c, batch_t *b, rc_script_result_t *r, size_t start, bool own) {
+ * events or something else; own: the event itself, with its state when it was indexed) into
+ * r. */
+static void send_result(cx_t *c, batch_t *b, rc_script_result_t *r, size_t start, bool own,
+                        evproxy_t *state) {
     lua_State *L = c->L;
     bool ok = true;
     r->status = RC_SCRIPT_SENT;
     if (own) {
-        ok = emit(c, b, 7);
+        ok = emit(c, b, 7, state);
         r->n_out = 1;
     } else if (lua_type(L, 7) == LUA_TTABLE) {
         int kind = get_shape(L, 7);
@@ -1197,13 +1210,13 @@ static void send_result(cx_t *c, batch_t *b, rc_script_result_t *r, size_t start
             lua_pop(L, 1);
         }
         if (single) {
-            ok = emit(c, b, 7);
+            ok = emit(c, b, 7, NULL);
             r->n_out = 1;
         } else {
             int k = (int)lua_objlen(L, 7);
             for (int j = 1; j <= k && ok; j++) {
                 lua_rawgeti(L, 7, j);
-                ok = emit(c, b, lua_gettop(L));
+                ok = emit(c, b, lua_gettop(L), NULL);
                 lua_pop(L, 1);
             }
             r->n_out = (uint32_t)k;
@@ -1278,6 +1291,10 @@ static int batch_main(lua_State *L) {
         vm->deadline_ns = mono_ns() + (int64_t)vm->budget_ms * 1000000LL;
         running_vm = vm;
     }
+    if (m > 0) {
+        memset(vm->evstate, 0, m * sizeof(*vm->evstate));
+    }
+    vm->cur_bud = u;
     vm->mem_capped = false; /* the driver caps the script, not the making of the events */
     lua_call(L, 10, 1);
     vm->mem_capped = false;
@@ -1332,7 +1349,7 @@ static int batch_main(lua_State *L) {
                 fail_event(b, r, start, msg ? msg : "?");
             } else {
                 lua_rawgeti(L, 2, (int)(xj)); /* 8: the event */
-                send_result(&c, b, r, start, lua_rawequal(L, 7, 8));
+                send_result(&c, b, r, start, lua_rawequal(L, 7, 8), vm->evstate[xj - 1]);
             }
         }
         r->end_off = b->out->size;
@@ -1352,14 +1369,19 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
     lvm_t *vm = opaque;
     if (n > vm->evj_cap) {
         uint32_t *evj = realloc(vm->evj, n * sizeof(*evj));
-        if (!evj) {
+        if (evj) {
+            vm->evj = evj;
+        }
+        void **evstate = evj ? realloc(vm->evstate, n * sizeof(*evstate)) : NULL;
+        if (!evstate) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
         }
-        vm->evj = evj;
+        vm->evstate = evstate;
         vm->evj_cap = n;
     }
     batch_t b = {vm, ev, run, n, out, res, errs, false, vm->evj};
     int rc = lua_cpcall(vm->L, batch_main, &b);
+    vm->cur_bud = NULL;
     vm->deadline_ns = 0;
     vm->mem_capped = false;
     if (vm->mem_limit && vm->mem_used > vm->mem_limit / 2) {
@@ -1619,6 +1641,7 @@ static void lua_vm_destroy(void *opaque) {
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);
     free(vm->evj);
+    free(vm->evstate);
     free(vm->file);
     free(vm);
 }
