@@ -1208,6 +1208,16 @@ static void test_dry_run_sends_drops_fans_out_and_names_the_line(void **state) {
             "script:3: unexpected symbol near 'end'");
     dry_run("js", "function transform(e) {\n  throw new Error('boom');\n}", ev, RC_ERR_INVALID,
             true, "transform of an event of . failed: script:2: Error: boom");
+    /* an event without kafka.topic: JS checks every event it sends, Lua those the script
+     * touched (an untouched one goes out as it came, as in a pipeline): the dry run checks
+     * every message */
+    static const char no_topic[] = "{\"op\":\"insert\",\"kafka\":{\"key\":\"k\"}}";
+    dry_run("lua", "function transform(e) end", no_topic, RC_ERR_INVALID, true,
+            "script: message 1: the event has no kafka.topic");
+    dry_run("lua", "function transform(e) e.op = 'x' end", no_topic, RC_ERR_INVALID, true,
+            "transform of an event of . failed: script: the event has no kafka.topic");
+    dry_run("js", "function transform(e) { }", no_topic, RC_ERR_INVALID, true,
+            "transform of an event of . failed: script: the event has no kafka.topic");
     /* libfyaml stops at 64 levels; the dry run at 48 */
     char deep[128] = "{\"a\":";
     size_t o = strlen(deep);
