@@ -190,6 +190,14 @@ rc_err_t rc_script_test(const rc_transform_spec_t *spec, struct fy_node *event, 
         if (i) {
             rc_buf_puts(out, sep);
         }
+        /* an event a Lua script did not touch went out unchecked, as in a pipeline (where the
+         * encoder refuses it): a message without a valid topic is the script's result */
+        char why[400];
+        if (!rc_script_check_event(cur, (size_t)(end - cur), why, sizeof(why))) {
+            err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "%s: message %u: %s", spec->file,
+                            i + 1, why);
+            goto done;
+        }
         if (write_message(out, cur, end, &used) != 0) {
             err = rc_seterr(errstr, errstr_size, RC_ERR_INVALID,
                             "cannot write message %u of the result as JSON", i);

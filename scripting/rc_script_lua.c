@@ -2,11 +2,12 @@
  *
  * One lua_State per script, sandboxed at creation: base (without load*, dofile, *fenv,
  * newproxy, collectgarbage), string (without dump), table, math, bit, and os.time/clock/date
- * only; no io, package/require, ffi, debug or jit. A batch is one protected C call that turns
- * the events to run into lazy proxies (see "events as lazy proxies": a field is converted
- * when the script reads it, untouched fields go back out as their bytes), calls a small Lua
- * driver once (it pcalls transform per event, so one failing event does not stop the
- * others), and writes the results back.
+ * only; no io, package/require, ffi, debug or jit. A batch is one protected C call that copies
+ * the bytes of the events to run into one userdata and calls a small Lua driver once: it
+ * makes each event a lazy proxy (see "events as lazy proxies": a field is converted when the
+ * script reads it, untouched fields go back out as their bytes), pcalls transform per event
+ * (one failing event does not stop the others) and tells C only about the events not sent
+ * as they came; C writes the others' input bytes and packs the rest.
  * Maps remember their key order and each entry's msgpack type (see rc_script_int.h) in their
  * metatable, a "shape": {tags, key1, key2, ...} (arrays: {tags}), protected (getmetatable
  * gives false, setmetatable is refused) and shared by every table of the same keys and
@@ -18,8 +19,10 @@
  *
  * Time budget: an instruction-count hook checks the clock and raises an error in the running
  * script once the batch's budget is spent. LuaJIT does not run hooks inside compiled traces
- * (a `while true do end` would never be interrupted), so a VM with a budget runs with the JIT
- * compiler off; the conversions dominate the cost (bench_transform shows no difference).
+ * (a `while true do end` would never be interrupted), so under a budget every function of the
+ * script's chunk is marked not to be compiled (LUAJIT_MODE_ALLFUNC; a trace that reaches one
+ * stops there): the script runs interpreted and the hook sees its loops, while the driver's
+ * own loops (making the events, sorting out the results) are still compiled.
  *
  * Memory cap: the VM's allocator counts the heap and, while the user's script runs, refuses
  * to grow it past the cap; Lua raises "not enough memory" in the script, which fails that
@@ -46,7 +49,8 @@
 typedef struct lvm {
     lua_State *L;
     char *file;
-    int ref_shapes, ref_evmt, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief;
+    int ref_shapes, ref_evmt, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief,
+        ref_cap, ref_chunk; /* ref_chunk: the script's main function (0: not loaded yet) */
     unsigned budget_ms;
     int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0 = no script running under a budget */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
@@ -56,10 +60,15 @@ typedef struct lvm {
     bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
     rc_buf_t sig;       /* signatures of the shapes being converted (a stack: nested ones on top) */
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
-    void **evp;         /* the batch's proxies (batch_t.evp), grown to the largest batch */
-    uint32_t evp_cap;
-    rc_script_pool_t pool; /* the heap's small blocks */
-    const void *evmt;      /* the metatable of event proxies (registry ref_evmt) */
+    uint32_t *evj;      /* per event of a batch: its number in the driver (0: not run) */
+    uint32_t evj_cap;   /* (grown to the largest batch) */
+    void **evstate;     /* per number: the state the event got when it was indexed, or NULL */
+    const void *cur_bud;  /* the running batch's bytes (a bud_t) */
+    const void *peek_bud; /* what proxy_peek last found for an event not indexed yet */
+    uint32_t peek_j;
+    rc_script_pool_t pool;   /* the heap's small blocks */
+    const void *evmt;        /* the metatable of event proxies (registry ref_evmt) */
+    const void *cont, *drop; /* ACTION_CONT and ACTION_DROP (the registry keeps them) */
 } lvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -69,8 +78,19 @@ typedef struct lvm {
 static const char shape_key;
 enum { SHAPE_MAP = 1, SHAPE_ARRAY = 2, SHAPE_EVENT = 3 /* the metatable of event proxies */ };
 
-/* The key under which an event proxy holds its state (see "events as lazy proxies"). */
-static const char ev_key;
+/* The key under which an event proxy holds its state (see "events as lazy proxies"): a
+ * userdata that starts with its kind, UD_EVENT (an evproxy_t follows) or UD_BATCH (the
+ * batch's bytes, a bud_t, for an event not indexed yet: evi_key then gives its number). */
+static const char ev_key, evi_key;
+enum { UD_EVENT = 1, UD_BATCH = 2 };
+#define UD_HDR 16 /* the kind, keeping what follows 16-byte aligned */
+
+/* Pushes a new userdata of that kind and gives the size bytes after its header. */
+static void *new_ud(lua_State *L, uint32_t kind, size_t size) {
+    uint32_t *u = lua_newuserdata(L, UD_HDR + size);
+    *u = kind;
+    return (char *)u + UD_HDR;
+}
 
 /* The VM running on this thread (a VM runs on one thread at a time), for the hook. */
 static __thread lvm_t *running_vm;
@@ -136,6 +156,13 @@ static int l_relief(lua_State *L) {
     return 0;
 }
 
+/* cap(on): the driver puts the script under the memory cap (on) or lifts it. */
+static int l_cap(lua_State *L) {
+    lvm_t *vm = lua_touserdata(L, lua_upvalueindex(1));
+    vm->mem_capped = lua_toboolean(L, 1) && vm->mem_limit > 0;
+    return 0;
+}
+
 static void lua_vm_set_memory_limit(void *opaque, size_t bytes) {
     lvm_t *vm = opaque;
     vm->mem_limit = bytes;
@@ -145,15 +172,27 @@ static size_t lua_vm_memory_used(void *opaque) {
     return ((lvm_t *)opaque)->mem_used;
 }
 
+/* Under a budget the script's own functions (every function of its chunk) are never
+ * compiled, so the hook sees every loop of theirs; rowcast's driver still is. */
+static void script_jit(lvm_t *vm) {
+    if (vm->ref_chunk) {
+        lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ref_chunk);
+        luaJIT_setmode(vm->L, -1,
+                       LUAJIT_MODE_ALLFUNC |
+                           (vm->budget_ms > 0 ? LUAJIT_MODE_OFF : LUAJIT_MODE_ON));
+        lua_pop(vm->L, 1);
+    }
+}
+
 static void lua_vm_set_budget(void *opaque, unsigned ms) {
     lvm_t *vm = opaque;
     vm->budget_ms = ms;
     if (ms > 0) {
-        luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
         lua_sethook(vm->L, budget_hook, LUA_MASKCOUNT, 1000);
     } else {
         lua_sethook(vm->L, NULL, 0, 0);
     }
+    script_jit(vm);
 }
 
 /* What the conversion functions need; lives on the C stack of one call. */
@@ -172,27 +211,55 @@ static const char foreach_src[] =
     "  for k, v in pairs(t) do local r = f(k, v) if r ~= nil then return r end end\n"
     "end\n";
 
+/* The driver runs a batch: it makes the batch's events (lazy proxies: see "events as lazy
+ * proxies") with the cap lifted, then calls transform per event under the cap (a pcall each,
+ * so one failing event does not stop the others). An event sent as it came (transform
+ * returned nothing, ACTION_CONT or the event, and the event was not read or changed) leaves
+ * no trace: C writes its input bytes. Every other outcome is an exception: xs[k] is the
+ * event's number (negative: dropped), xr[k] what to send, xe[k] the error. The tables are
+ * made with room for every event, so nothing here allocates under the cap but the events'
+ * own work. The chunk gets the proxies' hidden keys. */
 static const char prelude[] =
-    "local setmetatable, pcall, tostring, sort, error = setmetatable, pcall, tostring, "
-    "table.sort, error\n"
+    "local setmetatable, pcall, tostring, sort, error, rawget, type = setmetatable, pcall, "
+    "tostring, table.sort, error, rawget, type\n"
+    "local KE, KI = ...\n"
     "local function const(name)\n"
     "  return setmetatable({}, {__tostring = function() return name end, __metatable = false,\n"
     "    __newindex = function() error(name .. ' is read-only', 2) end})\n"
     "end\n"
-    "local function driver(fn, evs, n, res, errs, relief)\n"
-    "  for i = 1, n do\n"
-    "    local e = evs[i]\n"
-    "    if e ~= nil then\n"
-    "      local ok, r = pcall(fn, e)\n"
-    "      if ok then res[i] = r else\n"
-    "        if r == 'not enough memory' then relief() end -- collect the event's garbage\n"
-    "        errs[i] = tostring(r)\n"
-    "      end\n"
+    "local CONT, DROP = const('ACTION_CONT'), const('ACTION_DROP')\n"
+    "local function driver(fn, m, bud, mt, evs, xs, xr, xe, relief, cap)\n"
+    "  for j = 1, m do evs[j] = setmetatable({[KE] = bud, [KI] = j}, mt) end\n"
+    "  cap(true)\n"
+    "  for j = 1, m do -- (the script's part: interpreted under a budget)\n"
+    "    local ok, r = pcall(fn, evs[j])\n"
+    "    if ok then xr[j] = r else\n"
+    "      if r == 'not enough memory' then relief() end -- collect the event's garbage\n"
+    "      local sok, s = pcall(tostring, r)\n"
+    "      xe[j] = sok and s or (type(s) == 'string' and s or 'not enough memory')\n"
     "    end\n"
     "  end\n"
+    "  cap(false)\n"
+    "  -- the outcomes, compacted in place (slot nx <= j was read already)\n"
+    "  local nx = 0\n"
+    "  for j = 1, m do\n"
+    "    local e, r, err = evs[j], xr[j], xe[j]\n"
+    "    if err ~= nil then\n"
+    "      nx = nx + 1; xs[nx] = j; xe[nx] = err\n"
+    "    elseif r == DROP then\n"
+    "      nx = nx + 1; xs[nx] = -j\n"
+    "    elseif r == nil or r == CONT or r == e then\n"
+    "      if rawget(e, KE) ~= bud or #e ~= 0 then\n"
+    "        nx = nx + 1; xs[nx] = j; xr[nx] = e; xe[nx] = nil\n"
+    "      end\n"
+    "    else\n"
+    "      nx = nx + 1; xs[nx] = j; xr[nx] = r; xe[nx] = nil\n"
+    "    end\n"
+    "  end\n"
+    "  return nx\n"
     "end\n"
     "local function sortkeys(t) sort(t, function(a, b) return tostring(a) < tostring(b) end) end\n"
-    "return const('ACTION_CONT'), const('ACTION_DROP'), driver, sortkeys\n";
+    "return CONT, DROP, driver, sortkeys\n";
 
 /* ---- msgpack -> Lua ---- */
 
@@ -508,6 +575,7 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
 
 typedef rc_script_ev_t evproxy_t;
 static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx);
+static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln);
 static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth);
 
 static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key) {
@@ -544,12 +612,21 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
                      RC_SCRIPT_MAX_DEPTH);
             return -1;
         }
-        lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_cont);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_drop);
-        bool action = lua_rawequal(L, idx, -1) || lua_rawequal(L, idx, -2);
-        lua_pop(L, 2);
-        if (!action) {
-            evproxy_t *e = proxy_of(c->vm, L, idx);
+        const void *t = lua_topointer(L, idx);
+        if (t != c->vm->cont && t != c->vm->drop) {
+            if (idx < 0 && idx > LUA_REGISTRYINDEX) {
+                idx = lua_gettop(L) + idx + 1;
+            }
+            const uint8_t *lb;
+            size_t ln;
+            evproxy_t *e = proxy_peek(c->vm, L, idx, &lb, &ln);
+            if (lb && lua_objlen(L, idx) == 0) { /* an event not touched: as it came */
+                c->pk.callback(c->pk.data, (const char *)lb, ln);
+                return 0;
+            }
+            if (lb) {
+                e = proxy_of(c->vm, L, idx);
+            }
             return e ? pack_proxy(c, idx, e, depth) : pack_table(c, idx, depth, tag);
         }
         break;
@@ -571,10 +648,14 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
  * the fields a script reads pay for their conversion (e.after for a masking script, none
  * for a routing one that reads e.table). A map inside a field read (a row of e.after,
  * kafka.key) is a proxy too (push_map_proxy), so a script that masks one column converts
- * and writes that column, and the row's other columns go out as their bytes. The event's bytes are copied into a userdata that
- * the table holds under a key no script can make, so an event kept past its batch stays
- * whole; next, pairs, rawget, rawset and table.foreach load every field first and never
- * show that key. */
+ * and writes that column, and the row's other columns go out as their bytes.
+ * An event starts as a table holding, under keys no script can make, its batch's userdata
+ * (the bytes of every event of the batch) and its number; it is indexed the first time the
+ * script reads or changes it (materialize), when it gets its own state with a copy of its
+ * bytes in the batch's place. So an event the script does not touch costs a table and no
+ * index or copy of its own, and an event kept past its batch stays whole (it keeps the
+ * batch's bytes until it is touched); next, pairs, rawget, rawset and table.foreach load
+ * every field first and never show those keys. */
 
 #define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
 
@@ -583,7 +664,7 @@ static evproxy_t *push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t n
                                const uint8_t *ev, size_t len, int depth) {
     lua_State *L = c->L;
     lua_createtable(L, 0, 1); /* the hidden key; fields the script loads make it grow */
-    evproxy_t *e = lua_newuserdata(L, rc_script_ev_size(nf, len));
+    evproxy_t *e = new_ud(L, UD_EVENT, rc_script_ev_size(nf, len));
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
     lua_pushlightuserdata(L, (void *)&ev_key);
@@ -592,19 +673,6 @@ static evproxy_t *push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t n
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_evmt);
     lua_setmetatable(L, -2);
     return e;
-}
-
-/* Pushes an event as a proxy (its state in *out): 1 = pushed, 0 = it does not fit one (more
- * than EV_MAX_FIELDS fields, or a key that is not a string: convert it whole), -1 = bad event
- * (c->why). */
-static int push_proxy(cx_t *c, const uint8_t *ev, size_t len, evproxy_t **out) {
-    rc_script_evfield_t f[EV_MAX_FIELDS];
-    uint32_t nf = 0, hdr = 0;
-    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
-    if (rc == 1) {
-        *out = push_indexed(c, f, nf, hdr, ev, len, 0);
-    }
-    return rc;
 }
 
 /* A map inside a field a script reads (a row of after, kafka.key) is a proxy too: a column
@@ -625,12 +693,31 @@ static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int
     return rc;
 }
 
-/* The proxy's state when the table at idx is a proxy (its metatable is the VM's metatable of
- * proxies: compared by address, which a look-up of the shape's kind cost twice), else NULL. */
-static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
-    if (idx < 0 && idx > LUA_REGISTRYINDEX) {
-        idx = lua_gettop(L) + idx + 1;
-    }
+/* A batch's events as the driver hands them out: one userdata per batch holds the bytes of
+ * the events it runs; an event's table holds the batch's userdata and its number until the
+ * script first reads or changes it, when it is indexed (materialize). An event the script
+ * does not touch costs a small table and goes out as its input bytes, without an index; an
+ * event kept past its batch keeps the batch's bytes alive until it is touched (its own copy
+ * then). */
+typedef struct bud_ev {
+    uint32_t off, len;
+} bud_ev_t;
+
+typedef struct bud {
+    uint32_t m;
+    bud_ev_t ev[];
+    /* then the events' bytes */
+} bud_t;
+
+static const uint8_t *bud_bytes(const bud_t *u) {
+    return (const uint8_t *)&u->ev[u->m];
+}
+
+/* The proxy's state when the table at idx (an absolute index) is a proxy (its metatable is
+ * the VM's metatable of proxies: compared by address, which a look-up of the shape's kind
+ * cost twice), else NULL. A proxy not indexed yet gives NULL with its bytes in *lb, *ln. */
+static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
+    *lb = NULL;
     if (!lua_getmetatable(L, idx)) {
         return NULL;
     }
@@ -641,8 +728,113 @@ static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
     }
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_rawget(L, idx);
-    evproxy_t *e = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    const uint32_t *ud = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
     lua_pop(L, 1);
+    if (!ud) {
+        return NULL;
+    }
+    if (*ud == UD_EVENT) {
+        return (evproxy_t *)((const char *)ud + UD_HDR);
+    }
+    const bud_t *u = (const bud_t *)((const char *)ud + UD_HDR);
+    lua_pushlightuserdata(L, (void *)&evi_key);
+    lua_rawget(L, idx);
+    lua_Integer j = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (j >= 1 && (uint32_t)j <= u->m) {
+        *lb = bud_bytes(u) + u->ev[j - 1].off;
+        *ln = u->ev[j - 1].len;
+        vm->peek_bud = u;
+        vm->peek_j = (uint32_t)j;
+    }
+    return NULL;
+}
+
+/* Raises "LINE: what" at the script's line (level 1: the function that called into C). */
+static int raise_at_line(lua_State *L, const char *what) {
+    luaL_where(L, 1);
+    lua_pushstring(L, what);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* Indexes the proxy at t (not indexed yet; its bytes ev[0..len), which its table keeps alive
+ * until this returns) and gives it its own state with a copy of its bytes, so that it no
+ * longer holds its batch. An event that does not fit an index (more than EV_MAX_FIELDS
+ * fields, a key that is not a string) is converted whole instead and becomes an ordinary
+ * table of its shape: NULL. */
+static evproxy_t *materialize(cx_t *c, int t, const uint8_t *ev, size_t len) {
+    lua_State *L = c->L;
+    rc_script_evfield_t f[EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, len, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc < 0) {
+        raise_at_line(L, c->why);
+    }
+    luaL_checkstack(L, 8, "nesting");
+    evproxy_t *e = NULL;
+    if (rc == 1) {
+        e = new_ud(L, UD_EVENT, rc_script_ev_size(nf, len));
+        rc_script_ev_init(e, f, nf, hdr, ev, len);
+        lua_pushlightuserdata(L, (void *)&ev_key);
+        lua_insert(L, -2);
+        lua_rawset(L, t); /* in the batch's place: the table lets go of its batch */
+        /* (the driver sees the event was touched: its ev_key no longer holds the batch) */
+    } else {
+        const uint8_t *p = ev;
+        uint8_t tag;
+        c->vm->sig.len = 0;
+        c->lazy = false;
+        if (push_value(c, &p, ev + len, 0, &tag) != 0) {
+            raise_at_line(L, c->why);
+        }
+        int w = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, w) != 0) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, t);
+        }
+        lua_getmetatable(L, w);
+        lua_setmetatable(L, t);
+        lua_settop(L, w - 1);
+        lua_pushlightuserdata(L, (void *)&ev_key);
+        lua_pushnil(L);
+        lua_rawset(L, t);
+    }
+    /* its slot goes to the first field the script loads (no rehash) */
+    lua_pushlightuserdata(L, (void *)&evi_key);
+    lua_pushnil(L);
+    lua_rawset(L, t);
+    return e;
+}
+
+/* Is the value at idx one of the hidden keys of a proxy? */
+static bool is_hidden(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TLIGHTUSERDATA) {
+        return false;
+    }
+    const void *k = lua_touserdata(L, idx);
+    return k == &ev_key || k == &evi_key;
+}
+
+/* proxy_peek that indexes a proxy not indexed yet. */
+static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
+    if (idx < 0 && idx > LUA_REGISTRYINDEX) {
+        idx = lua_gettop(L) + idx + 1;
+    }
+    const uint8_t *lb;
+    size_t ln;
+    evproxy_t *e = proxy_peek(vm, L, idx, &lb, &ln);
+    if (lb) {
+        const void *bud = vm->peek_bud;
+        uint32_t j = vm->peek_j;
+        cx_t c = {.vm = vm, .L = L};
+        e = materialize(&c, idx, lb, ln);
+        if (e && bud == vm->cur_bud) { /* an event of the running batch: C sends it by this */
+            vm->evstate[j - 1] = e;
+        }
+    }
     return e;
 }
 
@@ -691,7 +883,12 @@ static void load_all(cx_t *c, int t, evproxy_t *e) {
 static int l_ev_index(lua_State *L) {
     cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
     evproxy_t *e = proxy_of(c.vm, L, 1);
-    int j = e ? field_of(L, e, 2) : -1;
+    if (!e) { /* converted whole just now (it does not fit an index): an ordinary table */
+        lua_settop(L, 2);
+        lua_rawget(L, 1);
+        return 1;
+    }
+    int j = field_of(L, e, 2);
     if (j < 0 || (e->loaded & (1ULL << j))) {
         return 0;
     }
@@ -736,7 +933,7 @@ static int l_next(lua_State *L) {
             lua_pushnil(L);
             return 1;
         }
-        if (!e || lua_type(L, -2) != LUA_TLIGHTUSERDATA || lua_touserdata(L, -2) != &ev_key) {
+        if (!e || !is_hidden(L, -2)) {
             return 2;
         }
         lua_pop(L, 1); /* the hidden key: go on from it */
@@ -758,7 +955,7 @@ static int l_rawget(lua_State *L) {
     lua_settop(L, 2);
     evproxy_t *e = proxy_of(lua_touserdata(L, lua_upvalueindex(1)), L, 1);
     if (e) {
-        if (lua_type(L, 2) == LUA_TLIGHTUSERDATA && lua_touserdata(L, 2) == &ev_key) {
+        if (is_hidden(L, 2)) {
             lua_pushnil(L);
             return 1;
         }
@@ -846,8 +1043,7 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         lua_pushnil(L);
         while (lua_next(L, t) != 0) {
             lua_pop(L, 1);
-            if ((lua_type(L, -1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == &ev_key) ||
-                field_of(L, e, lua_gettop(L)) >= 0) {
+            if (is_hidden(L, -1) || field_of(L, e, lua_gettop(L)) >= 0) {
                 continue;
             }
             lua_pushvalue(L, -1);
@@ -925,7 +1121,7 @@ typedef struct batch {
     rc_script_result_t *res;
     rc_buf_t *errs;
     bool nomem;
-    evproxy_t **evp; /* evp[i]: the state of event i's proxy (NULL: converted whole) */
+    uint32_t *evj; /* evj[i]: event i's number in the driver (0: not run) */
 } batch_t;
 
 static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const char *msg) {
@@ -939,21 +1135,31 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
-/* Packs the event at idx and checks it; false with c->why on failure. known: the state of
- * the proxy at idx when the caller knows it (the batch's own event), else NULL. */
+/* Packs the event at idx and checks it; false with c->why on failure. An event the script
+ * did not touch goes out as it came, unchecked, as an event no transform matches. */
 static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
     size_t start = b->out->size;
-    if (lua_type(c->L, idx) != LUA_TTABLE) {
+    lua_State *L = c->L;
+    if (lua_type(L, idx) != LUA_TTABLE) {
         snprintf(c->why, sizeof(c->why), "a list element is a %s, not an event",
-                 luaL_typename(c->L, idx));
+                 luaL_typename(L, idx));
         return false;
     }
-    evproxy_t *e = known ? known : proxy_of(c->vm, c->L, idx);
-    if (e && e->loaded == 0 && !e->extra && lua_objlen(c->L, idx) == 0) { /* untouched */
+    const uint8_t *lb = NULL;
+    size_t ln = 0;
+    evproxy_t *e = known ? known : proxy_peek(c->vm, L, idx, &lb, &ln);
+    if (lb && lua_objlen(L, idx) == 0) {
+        c->pk.callback(c->pk.data, (const char *)lb, ln);
+        return true;
+    }
+    if (lb) {
+        e = proxy_of(c->vm, L, idx);
+    }
+    if (e && e->loaded == 0 && !e->extra && lua_objlen(L, idx) == 0) { /* untouched */
         c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
         return rc_script_ev_check(e, c->why, sizeof(c->why));
     }
-    if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
+    if ((e ? pack_proxy(c, idx, e, 0) : pack_value(c, idx, TAG_MAP, 0, NULL)) != 0) {
         return false;
     }
     int k = e ? rc_script_ev_field(e, "kafka", 5) : -1;
@@ -977,6 +1183,70 @@ static void describe(lua_State *L, int idx, char *buf, size_t size) {
     }
 }
 
+/* Event i goes out as it came. */
+static void pass_through(batch_t *b, uint32_t i, rc_script_result_t *r, uint8_t status) {
+    msgpack_sbuffer_write(b->out, (const char *)b->ev[i].p, b->ev[i].len);
+    memset(r, 0, sizeof(*r));
+    r->status = status;
+    r->n_out = 1;
+    r->end_off = b->out->size;
+}
+
+static bool is_map(uint8_t c) {
+    return (c & 0xf0) == 0x80 || c == 0xde || c == 0xdf;
+}
+
+/* Sends what transform gave for event i (at index 7: the event, another event, a list of
+ * events or something else; own: the event itself, with its state when it was indexed) into
+ * r. */
+static void send_result(cx_t *c, batch_t *b, rc_script_result_t *r, size_t start, bool own,
+                        evproxy_t *state) {
+    lua_State *L = c->L;
+    bool ok = true;
+    r->status = RC_SCRIPT_SENT;
+    if (own) {
+        ok = emit(c, b, 7, state);
+        r->n_out = 1;
+    } else if (lua_type(L, 7) == LUA_TTABLE) {
+        int kind = get_shape(L, 7);
+        bool single = kind == SHAPE_MAP || kind == SHAPE_EVENT;
+        lua_settop(L, 7);
+        if (!single) {
+            lua_getfield(L, 7, "schema");
+            single = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+        }
+        if (single) {
+            ok = emit(c, b, 7, NULL);
+            r->n_out = 1;
+        } else {
+            int k = (int)lua_objlen(L, 7);
+            for (int j = 1; j <= k && ok; j++) {
+                lua_rawgeti(L, 7, j);
+                ok = emit(c, b, lua_gettop(L), NULL);
+                lua_pop(L, 1);
+            }
+            r->n_out = (uint32_t)k;
+            if (k == 0) {
+                r->status = RC_SCRIPT_DROPPED;
+            }
+        }
+    } else {
+        char d[120];
+        describe(L, 7, d, sizeof(d));
+        snprintf(c->why, sizeof(c->why),
+                 "transform returned %s; expected ACTION_CONT, ACTION_DROP, the event or a "
+                 "list of events",
+                 d);
+        ok = false;
+    }
+    if (!ok) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "%s: %s", c->vm->file, c->why);
+        fail_event(b, r, start, msg);
+    }
+}
+
 static int batch_main(lua_State *L) {
     batch_t *b = lua_touserdata(L, 1);
     lvm_t *vm = b->vm;
@@ -984,127 +1254,117 @@ static int batch_main(lua_State *L) {
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
     vm->in_udf = false;
     lua_settop(L, 0);
-    lua_pushnil(L);                   /* 1: unused */
-    lua_createtable(L, (int)b->n, 0); /* 2: events */
-    lua_createtable(L, (int)b->n, 0); /* 3: results */
-    lua_newtable(L);                  /* 4: errors */
+    /* the events to run (maps: their first byte says) get numbers 1..m and their bytes go
+     * into one userdata, which the events not yet indexed hold */
+    uint32_t m = 0;
+    size_t bytes = 0;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (!b->run[i]) {
+        b->evj[i] = 0;
+        if (b->run[i] && b->ev[i].len > 0 && is_map(b->ev[i].p[0])) {
+            b->evj[i] = ++m;
+            bytes += b->ev[i].len;
+        }
+    }
+    if (bytes > UINT32_MAX) {
+        return luaL_error(L, "a batch of %zu bytes is too large for the Lua engine", bytes);
+    }
+    bud_t *u = new_ud(L, UD_BATCH, sizeof(bud_t) + m * sizeof(bud_ev_t) + bytes); /* 1 */
+    u->m = m;
+    uint8_t *to = (uint8_t *)bud_bytes(u);
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (b->evj[i] == 0) {
             continue;
         }
-        const uint8_t *p = b->ev[i].p;
-        uint8_t tag = TAG_MAP;
-        b->evp[i] = NULL;
-        int prc = push_proxy(&c, p, b->ev[i].len, &b->evp[i]);
-        if (prc == 0) { /* does not fit a proxy: converted whole */
-            prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
-        } else if (prc == 1) {
-            prc = 0;
-        }
-        if (prc != 0 || tag != TAG_MAP) {
-            lua_settop(L, 4);
-            char msg[700];
-            snprintf(msg, sizeof(msg), "%s: %s", vm->file,
-                     prc != 0 ? c.why : "the event is not a map");
-            lua_pushstring(L, msg);
-            lua_rawseti(L, 4, (int)i + 1);
-            continue;
-        }
-        lua_rawseti(L, 2, (int)i + 1);
+        const rc_span_t *sp = &b->ev[i];
+        u->ev[b->evj[i] - 1] = (bud_ev_t){off, (uint32_t)sp->len};
+        memcpy(to + off, sp->p, sp->len);
+        off += (uint32_t)sp->len;
+    }
+    for (int t = 0; t < 4; t++) {
+        lua_createtable(L, (int)m, 0); /* 2: events, 3: xs, 4: xr, 5: xe (see prelude) */
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_driver);
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_transform);
-    lua_pushvalue(L, 2);
-    lua_pushinteger(L, (lua_Integer)b->n);
-    lua_pushvalue(L, 3);
-    lua_pushvalue(L, 4);
+    lua_pushinteger(L, (lua_Integer)m);
+    lua_pushvalue(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_evmt);
+    for (int t = 2; t <= 5; t++) {
+        lua_pushvalue(L, t);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_relief);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_cap);
     if (vm->budget_ms > 0) {
         vm->deadline_ns = mono_ns() + (int64_t)vm->budget_ms * 1000000LL;
         running_vm = vm;
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_relief);
-    vm->mem_capped = vm->mem_limit > 0; /* the cap binds the script, not the conversions */
-    lua_call(L, 6, 0);
+    if (m > 0) {
+        memset(vm->evstate, 0, m * sizeof(*vm->evstate));
+    }
+    vm->cur_bud = u;
+    vm->mem_capped = false; /* the driver caps the script, not the making of the events */
+    lua_call(L, 10, 1);
     vm->mem_capped = false;
     vm->deadline_ns = 0;
+    uint32_t nx = (uint32_t)lua_tointeger(L, -1);
+    lua_settop(L, 5);
 
+    uint32_t k = 1; /* the next exception */
+    lua_Integer xj = 0;
+    if (k <= nx) {
+        lua_rawgeti(L, 3, (int)k);
+        xj = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
     for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
         rc_script_result_t *r = &b->res[i];
+        if (!b->run[i]) {
+            pass_through(b, i, r, RC_SCRIPT_SKIPPED);
+            continue;
+        }
+        if (b->evj[i] == 0 || k > nx || (xj < 0 ? -xj : xj) != (lua_Integer)b->evj[i]) {
+            if (b->evj[i] != 0) { /* sent as it came */
+                pass_through(b, i, r, RC_SCRIPT_SENT);
+                continue;
+            }
+            char msg[700];
+            snprintf(msg, sizeof(msg), "%s: the event is not a map", vm->file);
+            memset(r, 0, sizeof(*r));
+            fail_event(b, r, b->out->size, msg);
+            r->end_off = b->out->size;
+            continue;
+        }
+        /* exception k is this event's */
         size_t start = b->out->size;
         memset(r, 0, sizeof(*r));
-        if (!b->run[i]) {
-            msgpack_sbuffer_write(b->out, (const char *)b->ev[i].p, b->ev[i].len);
-            r->status = RC_SCRIPT_SKIPPED;
-            r->n_out = 1;
-            r->end_off = b->out->size;
-            continue;
-        }
-        lua_settop(L, 4);
-        lua_rawgeti(L, 4, (int)i + 1);
-        if (!lua_isnil(L, -1)) {
-            const char *msg = lua_tostring(L, -1);
-            char oom[700];
-            if (vm->mem_limit && msg && strcmp(msg, "not enough memory") == 0) {
-                snprintf(oom, sizeof(oom),
-                         "%s: not enough memory (the script's memory limit is "
-                         "%zu MiB)",
-                         vm->file, vm->mem_limit >> 20);
-                msg = oom;
-            }
-            fail_event(b, r, start, msg);
-            r->end_off = b->out->size;
-            continue;
-        }
-        lua_rawgeti(L, 3, (int)i + 1); /* 6: what transform returned */
-        lua_rawgeti(L, 2, (int)i + 1); /* 7: the event */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_cont);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_drop); /* 8, 9 */
-        bool ok = true;
-        r->status = RC_SCRIPT_SENT;
-        if (lua_isnil(L, 6) || lua_rawequal(L, 6, 8) || lua_rawequal(L, 6, 7)) {
-            ok = emit(&c, b, 7, b->evp[i]);
-            r->n_out = 1;
-        } else if (lua_rawequal(L, 6, 9)) {
+        lua_settop(L, 5);
+        if (xj < 0) {
             r->status = RC_SCRIPT_DROPPED;
-        } else if (lua_type(L, 6) == LUA_TTABLE) {
-            int kind = get_shape(L, 6);
-            bool single = kind == SHAPE_MAP || kind == SHAPE_EVENT;
-            lua_settop(L, 9);
-            if (!single) {
-                lua_getfield(L, 6, "schema");
-                single = !lua_isnil(L, -1);
-                lua_pop(L, 1);
-            }
-            if (single) {
-                ok = emit(&c, b, 6, NULL);
-                r->n_out = 1;
-            } else {
-                int k = (int)lua_objlen(L, 6);
-                for (int j = 1; j <= k && ok; j++) {
-                    lua_rawgeti(L, 6, j);
-                    ok = emit(&c, b, lua_gettop(L), NULL);
-                    lua_pop(L, 1);
-                }
-                r->n_out = (uint32_t)k;
-                if (k == 0) {
-                    r->status = RC_SCRIPT_DROPPED;
-                }
-            }
         } else {
-            char d[120];
-            describe(L, 6, d, sizeof(d));
-            snprintf(c.why, sizeof(c.why),
-                     "transform returned %s; expected ACTION_CONT, ACTION_DROP, the event or a "
-                     "list of events",
-                     d);
-            ok = false;
-        }
-        if (!ok) {
-            char msg[700];
-            snprintf(msg, sizeof(msg), "%s: %s", vm->file, c.why);
-            fail_event(b, r, start, msg);
+            lua_rawgeti(L, 5, (int)k); /* 6: the error */
+            lua_rawgeti(L, 4, (int)k); /* 7: what to send */
+            if (!lua_isnil(L, 6)) {
+                const char *msg = lua_tostring(L, 6);
+                char oom[700];
+                if (vm->mem_limit && msg && strcmp(msg, "not enough memory") == 0) {
+                    snprintf(oom, sizeof(oom),
+                             "%s: not enough memory (the script's memory limit is "
+                             "%zu MiB)",
+                             vm->file, vm->mem_limit >> 20);
+                    msg = oom;
+                }
+                fail_event(b, r, start, msg ? msg : "?");
+            } else {
+                lua_rawgeti(L, 2, (int)(xj)); /* 8: the event */
+                send_result(&c, b, r, start, lua_rawequal(L, 7, 8), vm->evstate[xj - 1]);
+            }
         }
         r->end_off = b->out->size;
+        if (++k <= nx) {
+            lua_rawgeti(L, 3, (int)k);
+            xj = lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
     }
     lua_settop(L, 0);
     return 0;
@@ -1114,16 +1374,21 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
                                     msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
                                     char *errstr, size_t errstr_size) {
     lvm_t *vm = opaque;
-    if (n > vm->evp_cap) {
-        void **evp = realloc(vm->evp, n * sizeof(*evp));
-        if (!evp) {
+    if (n > vm->evj_cap) {
+        uint32_t *evj = realloc(vm->evj, n * sizeof(*evj));
+        if (evj) {
+            vm->evj = evj;
+        }
+        void **evstate = evj ? realloc(vm->evstate, n * sizeof(*evstate)) : NULL;
+        if (!evstate) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
         }
-        vm->evp = evp;
-        vm->evp_cap = n;
+        vm->evstate = evstate;
+        vm->evj_cap = n;
     }
-    batch_t b = {vm, ev, run, n, out, res, errs, false, (evproxy_t **)vm->evp};
+    batch_t b = {vm, ev, run, n, out, res, errs, false, vm->evj};
     int rc = lua_cpcall(vm->L, batch_main, &b);
+    vm->cur_bud = NULL;
     vm->deadline_ns = 0;
     vm->mem_capped = false;
     if (vm->mem_limit && vm->mem_used > vm->mem_limit / 2) {
@@ -1242,12 +1507,16 @@ static int setup_main(lua_State *L) {
     if (luaL_loadbuffer(L, prelude, sizeof(prelude) - 1, "=rowcast") != 0) {
         return lua_error(L);
     }
-    lua_call(L, 0, 4);
+    lua_pushlightuserdata(L, (void *)&ev_key);
+    lua_pushlightuserdata(L, (void *)&evi_key);
+    lua_call(L, 2, 4);
     vm->ref_sort = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->ref_driver = luaL_ref(L, LUA_REGISTRYINDEX);
+    vm->drop = lua_topointer(L, -1);
     lua_pushvalue(L, -1);
     lua_setglobal(L, "ACTION_DROP");
     vm->ref_drop = luaL_ref(L, LUA_REGISTRYINDEX);
+    vm->cont = lua_topointer(L, -1);
     lua_pushvalue(L, -1);
     lua_setglobal(L, "ACTION_CONT");
     vm->ref_cont = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -1312,6 +1581,9 @@ static int setup_main(lua_State *L) {
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_relief, 1);
     vm->ref_relief = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_cap, 1);
+    vm->ref_cap = luaL_ref(L, LUA_REGISTRYINDEX);
     rc_udf_init();
     for (size_t i = 0, n = rc_udf_count(); i < n; i++) {
         const rc_udf_t *u = rc_udf_at(i);
@@ -1329,15 +1601,15 @@ static int setup_main(lua_State *L) {
                  vm->file);
         return 0;
     }
-    if (vm->budget_ms > 0) { /* the jit library turned the compiler back on: hooks need it off */
-        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
-    }
     char chunk[1024];
     snprintf(chunk, sizeof(chunk), "@%s", vm->file);
     if (luaL_loadbufferx(L, s->src, s->len, chunk, "t") != 0) {
         snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
         return 0;
     }
+    lua_pushvalue(L, -1);
+    vm->ref_chunk = luaL_ref(L, LUA_REGISTRYINDEX);
+    script_jit(vm); /* under a budget its functions stay interpreted, the top level included */
     vm->mem_capped = vm->mem_limit > 0; /* the top level is the user's code: capped */
     int rc = lua_pcall(L, 0, 0, 0);
     vm->mem_capped = false;
@@ -1375,7 +1647,8 @@ static void lua_vm_destroy(void *opaque) {
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);
-    free(vm->evp);
+    free(vm->evj);
+    free(vm->evstate);
     free(vm->file);
     free(vm);
 }

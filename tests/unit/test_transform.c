@@ -969,9 +969,10 @@ static void test_event_index_skips_every_type_and_refuses_cuts(void **state) {
 
 static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want);
 
-/* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the JIT
- * off, or a compiled loop would never see it; duktape: the rewritten script checks in every
- * loop and call); the batch's other events still finish. */
+/* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the script's
+ * functions not compiled, or a compiled loop would never see it, also one called from
+ * rowcast's own Lua, which is compiled; duktape: the rewritten script checks in every loop and
+ * call); the batch's other events still finish. */
 typedef struct loop_case {
     const rc_script_engine_t *engine;
     const char *src, *want;
@@ -984,6 +985,11 @@ static const loop_case_t loop_cases[] = {
     {&rc_script_lua,
      "function transform(e)\n  if e.table == 'users' then return end\n"
      "  local t = {} for i = 1, 1e15 do t[i % 7] = i end\nend",
+     "t.lua:3: the time budget of 100 ms per batch ran out"},
+    /* a loop of the script's called from rowcast's Lua (compiled under a budget) */
+    {&rc_script_lua,
+     "function transform(e)\n  if e.table == 'users' then return end\n"
+     "  table.foreach({1}, function() local n = 0 while true do n = n + 1 end end)\nend",
      "t.lua:3: the time budget of 100 ms per batch ran out"},
     {&rc_script_js,
      "function transform(e) {\n  if (e.table === 'users') return;\n  while (true) {}\n}",
@@ -1371,6 +1377,16 @@ static void test_dry_run_sends_drops_fans_out_and_names_the_line(void **state) {
             "script:3: unexpected symbol near 'end'");
     dry_run("js", "function transform(e) {\n  throw new Error('boom');\n}", ev, RC_ERR_INVALID,
             true, "transform of an event of . failed: script:2: Error: boom");
+    /* an event without kafka.topic: JS checks every event it sends, Lua those the script
+     * touched (an untouched one goes out as it came, as in a pipeline): the dry run checks
+     * every message */
+    static const char no_topic[] = "{\"op\":\"insert\",\"kafka\":{\"key\":\"k\"}}";
+    dry_run("lua", "function transform(e) end", no_topic, RC_ERR_INVALID, true,
+            "script: message 1: the event has no kafka.topic");
+    dry_run("lua", "function transform(e) e.op = 'x' end", no_topic, RC_ERR_INVALID, true,
+            "transform of an event of . failed: script: the event has no kafka.topic");
+    dry_run("js", "function transform(e) { }", no_topic, RC_ERR_INVALID, true,
+            "transform of an event of . failed: script: the event has no kafka.topic");
     /* libfyaml stops at 64 levels; the dry run at 48 */
     char deep[128] = "{\"a\":";
     size_t o = strlen(deep);
@@ -1837,6 +1853,174 @@ static void test_chain_dead_letter_sends_failed_events_with_the_error(void **sta
     free(b);
 }
 
+/* Lua runs a batch from a driver in Lua and hears back only about events that were not sent
+ * as they came: one batch mixes every outcome (an event not touched, one not run, one that
+ * is not a map, a drop, an error, a nested change, a fan-out, an event read but not changed)
+ * and each gets its own status, count, offset and bytes. The untouched and the read ones go
+ * out byte for byte; the nested change is written as the input with that one value
+ * re-encoded. */
+static void test_lua_batch_outcomes_in_order(void **state) {
+    (void)state;
+    static const char src[] = "local n = 0\n"
+                              "function transform(e)\n"
+                              "  n = n + 1\n"
+                              "  if n == 1 or n == 7 then return end\n"
+                              "  if n == 2 then return ACTION_DROP end\n"
+                              "  if n == 3 then error('boom') end\n"
+                              "  if n == 4 then e.after[1].email = '***' return end\n"
+                              "  if n == 5 then return {e, copy(e)} end\n"
+                              "  assert(e.table == 'orders' and e.after[1].id == 7)\n"
+                              "  return e\n"
+                              "end";
+    mp_t in;
+    mp_init(&in);
+    rc_span_t spans[8];
+    bool runs[8];
+    for (int i = 0; i < 8; i++) {
+        size_t start = in.sb.size;
+        if (i == 2) {
+            msgpack_pack_int(&in.pk, 5); /* not a map */
+        } else {
+            pack_event(&in, "orders", i == 1 ? "skipped" : "new", i == 5);
+        }
+        spans[i] = (rc_span_t){(const uint8_t *)(uintptr_t)start, in.sb.size - start};
+        runs[i] = i != 1;
+    }
+    for (int i = 0; i < 8; i++) {
+        spans[i].p = (const uint8_t *)in.sb.data + (uintptr_t)spans[i].p;
+    }
+    char errstr[512];
+    void *vm = rc_script_lua.create("t.lua", src, strlen(src), 0, 0, errstr, sizeof(errstr));
+    if (!vm) {
+        fail_msg("%s", errstr);
+    }
+    run_t r;
+    msgpack_sbuffer_init(&r.out);
+    r.errs = (rc_buf_t)RC_BUF_INIT;
+    assert_int_equal(rc_script_lua.transform_batch(vm, spans, runs, 8, &r.out, r.res, &r.errs,
+                                                   errstr, sizeof(errstr)),
+                     RC_OK);
+    static const uint8_t status[8] = {RC_SCRIPT_SENT,    RC_SCRIPT_SKIPPED, RC_SCRIPT_FAILED,
+                                      RC_SCRIPT_DROPPED, RC_SCRIPT_FAILED,  RC_SCRIPT_SENT,
+                                      RC_SCRIPT_SENT,    RC_SCRIPT_SENT};
+    static const uint32_t n_out[8] = {1, 1, 0, 0, 0, 1, 2, 1};
+    size_t off = 0;
+    for (int i = 0; i < 8; i++) {
+        if (r.res[i].status != status[i] || r.res[i].n_out != n_out[i]) {
+            fail_msg("event %d: status %d n_out %u", i, r.res[i].status, r.res[i].n_out);
+        }
+        const char *o = r.out.data + off;
+        size_t len = r.res[i].end_off - off;
+        const char *ev = (const char *)spans[i].p;
+        switch (i) {
+        case 0: /* not touched, not run, read only: as they came */
+        case 1:
+        case 7:
+            assert_int_equal(len, spans[i].len);
+            assert_memory_equal(o, ev, len);
+            break;
+        case 2:
+            assert_string_equal(err_of(&r, 2), "t.lua: the event is not a map");
+            assert_int_equal(len, 0);
+            break;
+        case 3:
+            assert_int_equal(len, 0);
+            break;
+        case 4:
+            assert_non_null(strstr(err_of(&r, 4), "t.lua:6: boom"));
+            assert_int_equal(len, 0);
+            break;
+        case 5: { /* the input with fixstr "ann@example.com" replaced by fixstr "***" */
+            const char *at = memmem(ev, spans[i].len,
+                                    "\xaf"
+                                    "ann@example.com",
+                                    16);
+            assert_non_null(at);
+            size_t pre = (size_t)(at - ev);
+            assert_int_equal(len, spans[i].len - 12);
+            assert_memory_equal(o, ev, pre);
+            assert_memory_equal(o + pre, "\xa3***", 4);
+            assert_memory_equal(o + pre + 4, at + 16, spans[i].len - pre - 16);
+            break;
+        }
+        case 6: /* the event and its copy, both as they came */
+            assert_int_equal(len, 2 * spans[i].len);
+            assert_memory_equal(o, ev, spans[i].len);
+            assert_memory_equal(o + spans[i].len, ev, spans[i].len);
+            break;
+        }
+        off = r.res[i].end_off;
+    }
+    assert_int_equal(off, r.out.size);
+    run_free(&r);
+    rc_script_lua.destroy(vm);
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* Lua events hold their batch's bytes until the script touches them: an event kept in a
+ * global, never read, outlives its batch and the input buffer, which later batches overwrite
+ * (and whose batches' bytes the collector frees): sent later in a fan-out it goes out as it
+ * came, and read much later it gives its own values. */
+static void test_lua_kept_event_outlives_its_batch(void **state) {
+    (void)state;
+    static const char src[] =
+        "local kept, n = nil, 0\n"
+        "function transform(e)\n"
+        "  n = n + 1\n"
+        "  if n == 1 then kept = e return ACTION_DROP end\n"
+        "  if n == 100 then return {kept, e} end\n"
+        "  if n == 3000 then\n"
+        "    local r = kept.after[1]\n"
+        "    assert(r.status == 'first' and kept.table == 'orders', tostring(r.status))\n"
+        "    assert(e.after[1].status == 'other' and e.table == 'users')\n"
+        "  end\n"
+        "end";
+    mp_t first, other;
+    mp_init(&first);
+    mp_init(&other);
+    pack_event(&first, "orders", "first", true);
+    pack_event(&other, "users", "other", true);
+    char errstr[512];
+    void *vm = rc_script_lua.create("t.lua", src, strlen(src), 0, 0, errstr, sizeof(errstr));
+    if (!vm) {
+        fail_msg("%s", errstr);
+    }
+    msgpack_sbuffer buf; /* one input buffer for every batch, as a pipeline reuses its own */
+    msgpack_sbuffer_init(&buf);
+    for (int n = 1; n <= 3000; n++) {
+        const mp_t *ev = n == 1 ? &first : &other;
+        buf.size = 0;
+        msgpack_sbuffer_write(&buf, ev->sb.data, ev->sb.size);
+        rc_span_t span = {(const uint8_t *)buf.data, buf.size};
+        bool run = true;
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_lua.transform_batch(vm, &span, &run, 1, &r.out, r.res, &r.errs,
+                                                       errstr, sizeof(errstr)),
+                         RC_OK);
+        if (n == 1) {
+            assert_int_equal(r.res[0].status, RC_SCRIPT_DROPPED);
+            memset(buf.data, 0xc1, buf.size); /* the batch's input is gone */
+        } else if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("batch %d: %s", n, err_of(&r, 0));
+        } else if (n == 100) {
+            assert_int_equal(r.res[0].n_out, 2);
+            assert_int_equal(r.out.size, first.sb.size + other.sb.size);
+            assert_memory_equal(r.out.data, first.sb.data, first.sb.size);
+            assert_memory_equal(r.out.data + first.sb.size, other.sb.data, other.sb.size);
+        } else {
+            assert_int_equal(r.out.size, other.sb.size);
+            assert_memory_equal(r.out.data, other.sb.data, other.sb.size);
+        }
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    rc_script_lua.destroy(vm);
+    msgpack_sbuffer_destroy(&first.sb);
+    msgpack_sbuffer_destroy(&other.sb);
+}
+
 /* The engines' small-block pool: blocks do not overlap (across slabs too), are 16-byte
  * aligned, a freed block is handed out again for its class, and a resize keeps the bytes
  * (within a class, into and out of the pool, and between larger blocks). Under ASan a large
@@ -1912,6 +2096,8 @@ int main(void) {
         cmocka_unit_test(test_time_budget_stops_endless_loops_at_load),
         cmocka_unit_test(test_memory_cap_stops_bombs_at_load),
         cmocka_unit_test(test_events_load_lazily_and_stay_whole),
+        cmocka_unit_test(test_lua_batch_outcomes_in_order),
+        cmocka_unit_test(test_lua_kept_event_outlives_its_batch),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
         cmocka_unit_test(test_chain_match_alternating_tables),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
