@@ -279,19 +279,6 @@ static mv_t *script_value(mv_t *v) {
     return r;
 }
 
-static mv_t *clone(const mv_t *v) {
-    mv_t *c = mv_new(v->kind);
-    *c = *v;
-    if (v->kind == M_MAP || v->kind == M_ARR) {
-        c->e = alloc((v->cap ? v->cap : 1) * sizeof(ment_t));
-        for (size_t i = 0; i < v->ne; i++) {
-            c->e[i] = v->e[i];
-            c->e[i].v = clone(v->e[i].v);
-        }
-    }
-    return c;
-}
-
 /* README "Transforms": a script number keeps float32/float64 when it came so (float32 only
  * when it still fits), else is an integer when whole, else float64. */
 static void model_pack_number(msgpack_packer *pk, double d, uint8_t tag) {
@@ -347,6 +334,27 @@ static int ment_cmp(const void *a, const void *b) {
     return c ? c : (x->kn > y->kn) - (x->kn < y->kn);
 }
 
+/* The live entries of map v in the order they are sent: Lua, the original keys in place,
+ * then the added ones sorted; JS, the object's order. Returns their number. */
+static size_t map_order(const mv_t *v, bool lua, const ment_t **order) {
+    size_t n = 0, added = 0;
+    for (size_t i = 0; i < v->ne; i++) {
+        if (!v->e[i].gone && (!lua || v->e[i].orig)) {
+            order[n++] = &v->e[i];
+        }
+    }
+    if (lua) {
+        for (size_t i = 0; i < v->ne; i++) {
+            if (!v->e[i].gone && !v->e[i].orig) {
+                order[n + added++] = &v->e[i];
+            }
+        }
+        qsort(order + n, added, sizeof(*order), ment_cmp);
+        n += added;
+    }
+    return n;
+}
+
 static void model_pack(msgpack_packer *pk, const mv_t *v, uint8_t tag, bool lua) {
     switch (v->kind) {
     case M_RAW:
@@ -373,28 +381,28 @@ static void model_pack(msgpack_packer *pk, const mv_t *v, uint8_t tag, bool lua)
     case M_MAP:
         break;
     }
-    /* Lua: the original keys in place, then the added ones sorted; JS: the object's order */
     const ment_t **order = alloc((v->ne + 1) * sizeof(*order));
-    size_t n = 0, added = 0;
-    for (size_t i = 0; i < v->ne; i++) {
-        if (!v->e[i].gone && (!lua || v->e[i].orig)) {
-            order[n++] = &v->e[i];
-        }
-    }
-    if (lua) {
-        for (size_t i = 0; i < v->ne; i++) {
-            if (!v->e[i].gone && !v->e[i].orig) {
-                order[n + added++] = &v->e[i];
-            }
-        }
-        qsort(order + n, added, sizeof(*order), ment_cmp);
-        n += added;
-    }
+    size_t n = map_order(v, lua, order);
     msgpack_pack_map(pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_str_with_body(pk, order[i]->k, order[i]->kn);
         model_pack(pk, order[i]->v, order[i]->tag, lua);
     }
+}
+
+/* copy(v): in both engines a deep copy is what the value would be had it come in as the
+ * msgpack it is sent as (README: copy keeps key order and types): its keys in the order they
+ * are sent, each the copy's own (in Lua a key the script adds to the copy goes after them,
+ * sorted), and every value, script-made ones too, remembers the type it is sent with. */
+static mv_t *clone(const mv_t *v, bool lua) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    model_pack(&pk, v, TAG_NONE, lua);
+    mv_t *c = mv_raw((const uint8_t *)sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return c;
 }
 
 static ment_t *find(mv_t *m, const char *k, bool live) {
@@ -653,25 +661,29 @@ typedef enum {
     T_META,    /* e.meta */
     T_KEY,     /* e.kafka.key */
     T_HEADERS, /* e.kafka.headers */
+    T_EVENT,   /* e itself (its schema and the keys ops add) */
 } target_kind_t;
 
 typedef enum {
-    O_READ,     /* local v = t[c] */
-    O_SET,      /* t[c] = LIT */
-    O_DEL,      /* t[c] = nil / delete t[c] */
-    O_DELSET,   /* delete, then t[c] = LIT */
-    O_ADD,      /* t[new] = LIT */
-    O_COPY,     /* t[a] = t[b] (a == b: read and write back) */
-    O_NEST,     /* t[c].k / .l[1] / .m.k / .z = LIT */
-    O_ROWREPL,  /* e.LIST[i] = {k1 = LIT, k2 = LIT} */
-    O_LISTREPL, /* e.after = {{k1 = LIT}} */
-    O_REBUILD,  /* e.LIST[i] = a new table with some columns, in another order */
-    O_TOPIC,    /* e.kafka.topic = ... */
-    O_KEEP,     /* if saved then headers.prev = saved.table .. ':' .. saved.action end saved = e */
+    O_READ,      /* local v = t[c] */
+    O_SET,       /* t[c] = LIT */
+    O_DEL,       /* t[c] = nil / delete t[c] */
+    O_DELSET,    /* delete, then t[c] = LIT */
+    O_ADD,       /* t[new] = LIT */
+    O_COPY,      /* t[a] = t[b] (a == b: read and write back) */
+    O_NEST,      /* t[c].k / .l[1] / .z / .l[2] = LIT, t[c].k = nil, t[c].l[3] = LIT */
+    O_ROWREPL,   /* e.LIST[i] = {k1 = LIT, k2 = LIT} */
+    O_LISTREPL,  /* [e.LIST = nil] e.LIST = {{k1 = LIT, k2 = LIT}} */
+    O_ITER,      /* for k, v in pairs(t) do t[k] = v end */
+    O_KAFKAREPL, /* e.kafka = {headers = {}, key = {id = 1}, topic = 'k.t'} */
+    O_KEEPROW,   /* local p = saved_row; saved_row = copy(t); if p then t = p end */
+    O_REBUILD,   /* e.LIST[i] = a new table with some columns, in another order */
+    O_TOPIC,     /* e.kafka.topic = ... */
+    O_KEEP,      /* if saved then headers.prev = saved.table .. ':' .. saved.action end saved = e */
     O_N
 } op_kind_t;
 
-typedef enum { R_NONE, R_E, R_CONT, R_DROP, R_DROP_ODD, R_FAN, R_N } ret_t;
+typedef enum { R_NONE, R_E, R_CONT, R_DROP, R_DROP_ODD, R_FAN, R_PREV, R_N } ret_t;
 
 typedef struct op {
     op_kind_t kind;
@@ -679,6 +691,7 @@ typedef struct op {
     int list, row; /* T_ROW: 0 after, 1 before */
     const char *a, *b;
     unsigned lit, lit2, sub;
+    bool del;
     const char *names[N_COLS + 1]; /* O_REBUILD: the columns in their new order */
     unsigned nnames;
 } op_t;
@@ -699,7 +712,7 @@ typedef struct amap {
 typedef struct astate {
     amap_t rows[2][2]; /* [after, before][i] */
     unsigned nrows[2];
-    amap_t meta, key, headers;
+    amap_t meta, key, headers, event;
 } astate_t;
 
 #define MAX_OPS 8
@@ -718,8 +731,10 @@ static amap_t *amap_of(astate_t *st, const op_t *o) {
         return &st->meta;
     case T_KEY:
         return &st->key;
-    default:
+    case T_HEADERS:
         return &st->headers;
+    default:
+        return &st->event;
     }
 }
 
@@ -750,7 +765,7 @@ static bool gen_op(astate_t *st, op_t *o) {
     memset(o, 0, sizeof(*o));
     o->kind = (op_kind_t)pick(O_N);
     unsigned r = pick(10);
-    o->tk = r < 7 ? T_ROW : r == 7 ? T_META : r == 8 ? T_KEY : T_HEADERS;
+    o->tk = r < 6 ? T_ROW : r == 6 ? T_META : r == 7 ? T_KEY : r == 8 ? T_HEADERS : T_EVENT;
     if (o->tk == T_ROW) {
         o->list = chance(70) ? 0 : 1;
         if (st->nrows[o->list] == 0) {
@@ -758,7 +773,9 @@ static bool gen_op(astate_t *st, op_t *o) {
         }
         o->row = (int)pick(st->nrows[o->list]);
     }
-    if ((o->kind == O_ROWREPL || o->kind == O_REBUILD || o->kind == O_NEST) && o->tk != T_ROW) {
+    if ((o->kind == O_ROWREPL || o->kind == O_REBUILD || o->kind == O_NEST ||
+         o->kind == O_KEEPROW) &&
+        o->tk != T_ROW) {
         return false;
     }
     amap_t *m = amap_of(st, o);
@@ -789,7 +806,8 @@ static bool gen_op(astate_t *st, op_t *o) {
             }
             o->b = src->name;
         }
-        c->nest = c->bin = false;
+        /* (a value set in a binary column is sent as binary: it stays out of copies) */
+        c->nest = false;
         return true;
     }
     case O_ADD: {
@@ -812,15 +830,16 @@ static bool gen_op(astate_t *st, op_t *o) {
             return false;
         }
         o->a = nest[pick(nn)]->name;
-        o->sub = pick(4);
+        o->sub = pick(6);
         return true;
     }
     case O_ROWREPL:
     case O_LISTREPL: {
         if (o->kind == O_LISTREPL) {
-            o->tk = T_ROW, o->list = 0, o->row = 0;
-            st->nrows[0] = 1;
-            m = &st->rows[0][0];
+            o->tk = T_ROW, o->list = chance(70) ? 0 : 1, o->row = 0;
+            o->del = chance(50);
+            st->nrows[o->list] = 1;
+            m = &st->rows[o->list][0];
         }
         /* two columns in sorted order: a new Lua table sends its keys sorted */
         const char *x = col_names[pick(N_COLS)], *y = new_names[pick(N_NEW)];
@@ -861,8 +880,15 @@ static bool gen_op(astate_t *st, op_t *o) {
         o->nnames = nk;
         return true;
     }
+    case O_KAFKAREPL:
+        st->key.n = 0;
+        st->key.c[st->key.n++] = (acol_t){"id", false, false};
+        st->headers.n = 0;
+        return true;
     case O_TOPIC:
     case O_KEEP:
+    case O_ITER:
+    case O_KEEPROW:
         return true;
     default:
         return false;
@@ -872,12 +898,16 @@ static bool gen_op(astate_t *st, op_t *o) {
 static void gen_script(astate_t *st, script_t *s) {
     s->nops = 0;
     unsigned want = 1 + pick(MAX_OPS);
+    bool keeprow = false;
     for (int tries = 0; s->nops < want && tries < 64; tries++) {
         astate_t save = *st;
-        if (!gen_op(st, &s->ops[s->nops])) {
+        /* one O_KEEPROW a script: the row it brings in then has the columns the generator
+         * knows at that point */
+        if (!gen_op(st, &s->ops[s->nops]) || (s->ops[s->nops].kind == O_KEEPROW && keeprow)) {
             *st = save;
             continue;
         }
+        keeprow |= s->ops[s->nops].kind == O_KEEPROW;
         s->nops++;
     }
     unsigned r = pick(100);
@@ -885,8 +915,9 @@ static void gen_script(astate_t *st, script_t *s) {
              : r < 40 ? R_E
              : r < 60 ? R_CONT
              : r < 70 ? R_DROP
-             : r < 82 ? R_DROP_ODD
-                      : R_FAN;
+             : r < 72 ? R_DROP_ODD
+             : r < 86 ? R_FAN
+                      : R_PREV;
 }
 
 static void put_target(rc_buf_t *b, const op_t *o, bool js) {
@@ -902,6 +933,9 @@ static void put_target(rc_buf_t *b, const op_t *o, bool js) {
         break;
     case T_HEADERS:
         rc_buf_printf(b, "e[\"kafka\"][\"headers\"]");
+        break;
+    case T_EVENT:
+        rc_buf_printf(b, "e");
         break;
     }
 }
@@ -951,18 +985,29 @@ static void render_op(rc_buf_t *b, const op_t *o, bool js) {
         rc_buf_printf(b, "%s", end);
         break;
     case O_NEST: {
-        static const char *const lua_sub[] = {"[\"k\"]", "[\"l\"][1]", "[\"z\"]", "[\"l\"][2]"};
-        static const char *const js_sub[] = {"[\"k\"]", "[\"l\"][0]", "[\"z\"]", "[\"l\"][1]"};
-        rc_buf_printf(b, "  ");
+        static const char *const lua_sub[] = {"[\"k\"]",    "[\"l\"][1]", "[\"z\"]",
+                                              "[\"l\"][2]", "[\"k\"]",    "[\"l\"][3]"};
+        static const char *const js_sub[] = {"[\"k\"]",    "[\"l\"][0]", "[\"z\"]",
+                                             "[\"l\"][1]", "[\"k\"]",    "[\"l\"][2]"};
+        rc_buf_printf(b, "  %s", o->sub == 4 && js ? "delete " : "");
         put_field(b, o, o->a, js);
-        rc_buf_printf(b, "%s = %s%s", (js ? js_sub : lua_sub)[o->sub], lit_text(o->lit, js), end);
+        if (o->sub == 4) {
+            rc_buf_printf(b, "%s%s%s", js_sub[4], js ? "" : " = nil", end);
+        } else {
+            rc_buf_printf(b, "%s = %s%s", (js ? js_sub : lua_sub)[o->sub], lit_text(o->lit, js),
+                          end);
+        }
         break;
     }
     case O_ROWREPL:
     case O_LISTREPL:
         rc_buf_printf(b, "  ");
         if (o->kind == O_LISTREPL) {
-            rc_buf_printf(b, "e[\"after\"] = %s{", js ? "[" : "{");
+            const char *list = o->list ? "before" : "after";
+            if (o->del) {
+                rc_buf_printf(b, js ? "delete e[\"%s\"]; " : "e[\"%s\"] = nil; ", list);
+            }
+            rc_buf_printf(b, "e[\"%s\"] = %s{", list, js ? "[" : "{");
         } else {
             put_target(b, o, js);
             rc_buf_printf(b, " = {");
@@ -1000,6 +1045,23 @@ static void render_op(rc_buf_t *b, const op_t *o, bool js) {
         rc_buf_printf(b, "  e[\"kafka\"][\"topic\"] = %s%s",
                       js ? "'r.' + e[\"table\"]" : "'r.' .. e[\"table\"]", end);
         break;
+    case O_ITER:
+        rc_buf_printf(b, "  %s", js ? "var o = " : "local o = ");
+        put_target(b, o, js);
+        rc_buf_printf(b, js ? ";\n  for (var k in o) { o[k] = o[k]; }\n"
+                            : "\n  for k, v in pairs(o) do o[k] = v end\n");
+        break;
+    case O_KAFKAREPL:
+        rc_buf_printf(b, js ? "  e.kafka = {headers: {}, key: {id: 1}, topic: 'k.t'};\n"
+                            : "  e.kafka = {headers = {}, key = {id = 1}, topic = 'k.t'}\n");
+        break;
+    case O_KEEPROW:
+        rc_buf_printf(b, "  %s = saved_row; saved_row = copy(", js ? "var p" : "local p");
+        put_target(b, o, js);
+        rc_buf_printf(b, js ? "); if (p) { " : ") if p then ");
+        put_target(b, o, js);
+        rc_buf_printf(b, js ? " = p; }\n" : " = p end\n");
+        break;
     case O_KEEP:
         if (js) {
             rc_buf_printf(b, "  if (saved) { e.kafka.headers[\"prev\"] = saved.table + ':' + "
@@ -1016,7 +1078,8 @@ static void render_op(rc_buf_t *b, const op_t *o, bool js) {
 
 static void render(rc_buf_t *b, const script_t *s, bool js) {
     if (js) {
-        rc_buf_printf(b, "var saved = null, sink = null;\nfunction transform(e) {\n");
+        rc_buf_printf(b, "var saved = null, sink = null, saved_row = null, prev_ev = null;\n"
+                         "function transform(e) {\n");
     } else {
         rc_buf_printf(b, "function transform(e)\n");
     }
@@ -1044,6 +1107,10 @@ static void render(rc_buf_t *b, const script_t *s, bool js) {
                       js ? "  var c = copy(e);\n  c.kafka.topic = 'fan.out';\n  return [e, c];\n"
                          : "  local c = copy(e)\n  c.kafka.topic = 'fan.out'\n  return {e, c}\n");
         break;
+    case R_PREV:
+        rc_buf_printf(b, js ? "  var q = prev_ev; prev_ev = e;\n  if (q) { return [e, q]; }\n"
+                            : "  local q = prev_ev; prev_ev = e\n  if q then return {e, q} end\n");
+        break;
     default:
         break;
     }
@@ -1066,10 +1133,18 @@ static mv_t *target_of(mv_t *ev, const op_t *o) {
         return get(ev, "meta");
     case T_KEY:
         return get(get(ev, "kafka"), "key");
-    default:
+    case T_HEADERS:
         return get(get(ev, "kafka"), "headers");
+    default:
+        expand(ev);
+        return ev;
     }
 }
+
+/* What a script keeps in its globals between calls (the model of one VM). */
+typedef struct keep {
+    mv_t *saved, *saved_row, *prev_ev;
+} keep_t;
 
 static mv_t *str_value(mv_t *v) {
     v = script_value(v);
@@ -1078,8 +1153,8 @@ static mv_t *str_value(mv_t *v) {
 }
 
 /* Runs script s on ev as the engine of the language does; appends what it sends to out. */
-static void model_run(const script_t *s, mv_t *ev, bool lua, mv_t **saved, mv_t **out,
-                      size_t *n_out) {
+static void model_run(const script_t *s, mv_t *ev, bool lua, keep_t *g, mv_t **out, size_t *n_out) {
+    mv_t **saved = &g->saved;
     for (unsigned i = 0; i < s->nops; i++) {
         const op_t *o = &s->ops[i];
         switch (o->kind) {
@@ -1106,6 +1181,16 @@ static void model_run(const script_t *s, mv_t *ev, bool lua, mv_t **saved, mv_t 
             expand(col);
             if (o->sub == 0 || o->sub == 2) {
                 model_set(col, o->sub == 0 ? "k" : "z", lit_value(o->lit), lua);
+            } else if (o->sub == 4) {
+                model_del(col, "k");
+            } else if (o->sub == 5) {
+                mv_t *l = get(col, "l");
+                expand(l);
+                if (l->ne < 3) {
+                    mv_push(l, NULL, 0, lit_value(o->lit), TAG_NONE, false);
+                } else {
+                    l->e[2].v = lit_value(o->lit);
+                }
             } else {
                 mv_t *l = get(col, "l");
                 expand(l);
@@ -1121,7 +1206,10 @@ static void model_run(const script_t *s, mv_t *ev, bool lua, mv_t **saved, mv_t 
             if (o->kind == O_LISTREPL) {
                 mv_t *list = mv_new(M_ARR);
                 mv_push(list, NULL, 0, row, TAG_NONE, false);
-                model_set(ev, "after", list, lua);
+                if (o->del) {
+                    model_del(ev, o->list ? "before" : "after");
+                }
+                model_set(ev, o->list ? "before" : "after", list, lua);
             } else {
                 mv_t *list = get(ev, o->list ? "before" : "after");
                 expand(list);
@@ -1137,6 +1225,33 @@ static void model_run(const script_t *s, mv_t *ev, bool lua, mv_t **saved, mv_t 
             }
             mv_t *list = get(ev, o->list ? "before" : "after");
             list->e[o->row].v = t;
+            break;
+        }
+        case O_ITER: {
+            mv_t *t = target_of(ev, o);
+            for (size_t j = 0; j < t->ne; j++) {
+                if (!t->e[j].gone) {
+                    t->e[j].v = script_value(t->e[j].v);
+                }
+            }
+            break;
+        }
+        case O_KAFKAREPL: {
+            mv_t *k = mv_new(M_MAP), *key = mv_new(M_MAP);
+            mv_push(key, "id", 2, mv_num(1), TAG_NONE, false);
+            mv_push(k, "headers", 7, mv_new(M_MAP), TAG_NONE, false);
+            mv_push(k, "key", 3, key, TAG_NONE, false);
+            mv_push(k, "topic", 5, mv_str("k.t", 3), TAG_NONE, false);
+            model_set(ev, "kafka", k, lua);
+            break;
+        }
+        case O_KEEPROW: {
+            mv_t *p = g->saved_row;
+            g->saved_row = clone(target_of(ev, o), lua);
+            if (p) {
+                mv_t *list = get(ev, o->list ? "before" : "after");
+                list->e[o->row].v = p;
+            }
             break;
         }
         case O_TOPIC: {
@@ -1170,8 +1285,15 @@ static void model_run(const script_t *s, mv_t *ev, bool lua, mv_t **saved, mv_t 
         }
     }
     out[(*n_out)++] = ev;
+    if (s->ret == R_PREV) {
+        mv_t *q = g->prev_ev;
+        g->prev_ev = ev;
+        if (q) {
+            out[(*n_out)++] = q;
+        }
+    }
     if (s->ret == R_FAN) {
-        mv_t *c = clone(ev);
+        mv_t *c = clone(ev, lua);
         model_set(get(c, "kafka"), "topic", mv_str("fan.out", 7), lua);
         out[(*n_out)++] = c;
     }
@@ -1266,6 +1388,7 @@ static void astate_init(astate_t *st, const tschema_t *ts) {
     st->meta.c[st->meta.n++] = (acol_t){"gtid", false, false};
     st->meta.c[st->meta.n++] = (acol_t){"binlog_pos", false, false};
     st->key.c[st->key.n++] = (acol_t){"id", false, false};
+    st->event.c[st->event.n++] = (acol_t){"schema", false, false};
     if (ts->header) {
         st->headers.c[st->headers.n++] = (acol_t){"h", false, false};
     }
@@ -1414,9 +1537,11 @@ static void run_case(uint64_t seed) {
             fail_msg("seed %llu: %s", (unsigned long long)seed, errstr);
         }
     }
-    mv_t *saved[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [lua, js][script] */
+    keep_t saved[2][2]; /* [lua, js][script] */
+    memset(saved, 0, sizeof(saved));
     for (int b = 0; b < BATCHES; b++) {
         msgpack_sbuffer out[2], want[2];
+        char bad[160] = ""; /* both engines are checked before the case fails */
         for (int js = 0; js < 2; js++) {
             /* the engine: the pipeline's entry point, on a copy of the batch */
             msgpack_sbuffer_init(&out[js]);
@@ -1470,8 +1595,19 @@ static void run_case(uint64_t seed) {
                 report(&k, b, why);
                 dump_events("---- engine out", out[js].data, out[js].size);
                 dump_events("---- model out", want[js].data, want[js].size);
-                fail_msg("seed %llu: %s", (unsigned long long)seed, why);
+                size_t at = 0;
+                while (at < out[js].size && at < want[js].size &&
+                       out[js].data[at] == want[js].data[at]) {
+                    at++;
+                }
+                fprintf(stderr, "first difference at byte %zu: engine %02x, model %02x\n", at,
+                        at < out[js].size ? (uint8_t)out[js].data[at] : 0,
+                        at < want[js].size ? (uint8_t)want[js].data[at] : 0);
+                snprintf(bad, sizeof(bad), "seed %llu: %s", (unsigned long long)seed, why);
             }
+        }
+        if (bad[0]) {
+            fail_msg("%s", bad);
         }
         /* the engines agree byte for byte, up to the key order README lets differ */
         bool same_model = same_bytes(&want[0], &want[1]);
