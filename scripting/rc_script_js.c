@@ -700,17 +700,6 @@ static void write_run(cx_t *c, const uint8_t *b, uint32_t from, uint32_t to) {
 
 #define PACK_FIELDS 128 /* keys whose fields pack_event keeps on the C stack; more: a buffer */
 
-/* Packs the lazy event at idx: its fields in the object's order, as they came unless read
- * and changed, and the keys the script added. One enumeration: the keys, then their values
- * (a pointer for a field still as it came) wait on the stack while they are counted. Fields
- * that go out as they came and follow each other in the input are written in one.
- *
- * A field not loaded is still its accessor unless the script deleted it and assigned it
- * again (delete is not seen: the new plain property does not pass through the setter). A
- * key made again goes after every key that was not, in the object's order: so the fields
- * that come first, in their input order, are original up to the last one that still holds
- * its accessor, which a probe (the getter answers vm->probe without converting) finds,
- * mostly at the first try. Fields past it are read as the plain properties they are. */
 /* Does the key at ki of the lazy event at idx still hold its accessor (the getter, asked
  * about this object and key, answers vm->probe without converting)? */
 static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t ki) {
@@ -724,6 +713,19 @@ static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t
     return accessor;
 }
 
+/* Packs the lazy event at idx: its fields in the object's order, as they came unless read
+ * and changed, and the keys the script added. One enumeration: the keys, then their values
+ * (a pointer for a field still as it came) wait on the stack while they are counted. Fields
+ * that go out as they came and follow each other in the input are written in one.
+ *
+ * A field not loaded is still its accessor unless the script deleted it and assigned it
+ * again (delete is not seen: the new plain property does not pass through the setter). A
+ * key made again goes after every key that was not, in the object's order: so the fields
+ * that come first, in their input order, are original up to the last one that still holds
+ * its accessor, which a probe (the getter answers vm->probe without converting) finds,
+ * mostly at the first try. Fields past it are read as the plain properties they are. (Not
+ * when the event has keys like "10", which order_index_keys moves: then each field not loaded
+ * is probed.) */
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
     jvm_t *vm = c->vm;
