@@ -766,6 +766,8 @@ typedef enum {
     O_ITER,      /* for k, v in pairs(t) do t[k] = v end */
     O_KAFKAREPL, /* e.kafka = {headers = {}, key = {id = 1}, topic = 'k.t'} */
     O_KEEPROW,   /* local p = saved_row; saved_row = copy(t); if p then t = p end */
+    O_PUSHROW,   /* table.insert(e.LIST, {k1 = LIT, k2 = LIT}) / e.LIST.push(...) */
+    O_POPROW,    /* table.remove(e.LIST) / e.LIST.pop() */
     O_REBUILD,   /* e.LIST[i] = a new table with some columns, in another order */
     O_TOPIC,     /* e.kafka.topic = ... */
     O_KEEP,      /* if saved then headers.prev = saved.table .. ':' .. saved.action end saved = e */
@@ -857,10 +859,10 @@ static bool gen_op(astate_t *st, op_t *o) {
     o->tk = r < 6 ? T_ROW : r == 6 ? T_META : r == 7 ? T_KEY : r == 8 ? T_HEADERS : T_EVENT;
     if (o->tk == T_ROW) {
         o->list = chance(70) ? 0 : 1;
-        if (st->nrows[o->list] == 0) {
+        if (st->nrows[o->list] == 0 && o->kind != O_PUSHROW) {
             return false;
         }
-        o->row = (int)pick(st->nrows[o->list]);
+        o->row = st->nrows[o->list] ? (int)pick(st->nrows[o->list]) : 0;
     }
     if ((o->kind == O_ROWREPL || o->kind == O_REBUILD || o->kind == O_NEST ||
          o->kind == O_KEEPROW) &&
@@ -922,8 +924,22 @@ static bool gen_op(astate_t *st, op_t *o) {
         o->sub = pick(6);
         return true;
     }
+    case O_POPROW:
+        if (o->tk != T_ROW) {
+            return false;
+        }
+        st->nrows[o->list]--;
+        return true;
     case O_ROWREPL:
+    case O_PUSHROW:
     case O_LISTREPL: {
+        if (o->kind == O_PUSHROW) {
+            if (o->tk != T_ROW || st->nrows[o->list] >= 2) {
+                return false;
+            }
+            o->row = (int)st->nrows[o->list]++;
+            m = &st->rows[o->list][o->row];
+        }
         if (o->kind == O_LISTREPL) {
             o->tk = T_ROW, o->list = chance(70) ? 0 : 1, o->row = 0;
             o->del = chance(50);
@@ -1088,6 +1104,26 @@ static void render_op(rc_buf_t *b, const op_t *o, bool js) {
         }
         break;
     }
+    case O_POPROW:
+        rc_buf_printf(b, js ? "  e[\"%s\"].pop();\n" : "  table.remove(e[\"%s\"])\n",
+                      o->list ? "before" : "after");
+        break;
+    case O_PUSHROW:
+        rc_buf_printf(b, js ? "  e[\"%s\"].push({" : "  table.insert(e[\"%s\"], {",
+                      o->list ? "before" : "after");
+        if (js) {
+            put_lit(b, o->a, js);
+            rc_buf_printf(b, ": %s, ", lit_text(o->lit, js));
+            put_lit(b, o->b, js);
+            rc_buf_printf(b, ": %s})%s", lit_text(o->lit2, js), end);
+        } else {
+            rc_buf_printf(b, "[");
+            put_lit(b, o->a, js);
+            rc_buf_printf(b, "] = %s, [", lit_text(o->lit, js));
+            put_lit(b, o->b, js);
+            rc_buf_printf(b, "] = %s})%s", lit_text(o->lit2, js), end);
+        }
+        break;
     case O_ROWREPL:
     case O_LISTREPL:
         rc_buf_printf(b, "  ");
@@ -1287,7 +1323,14 @@ static void model_run(const script_t *s, mv_t *ev, bool lua, keep_t *g, mv_t **o
             }
             break;
         }
+        case O_POPROW: {
+            mv_t *list = get(ev, o->list ? "before" : "after");
+            expand(list);
+            list->ne--;
+            break;
+        }
         case O_ROWREPL:
+        case O_PUSHROW:
         case O_LISTREPL: {
             mv_t *row = mv_new(M_MAP);
             mv_push(row, o->a, strlen(o->a), lit_value(o->lit), TAG_NONE, false);
@@ -1299,6 +1342,10 @@ static void model_run(const script_t *s, mv_t *ev, bool lua, keep_t *g, mv_t **o
                     model_del(ev, o->list ? "before" : "after");
                 }
                 model_set(ev, o->list ? "before" : "after", list, lua);
+            } else if (o->kind == O_PUSHROW) {
+                mv_t *list = get(ev, o->list ? "before" : "after");
+                expand(list);
+                mv_push(list, NULL, 0, row, TAG_NONE, false);
             } else {
                 mv_t *list = get(ev, o->list ? "before" : "after");
                 expand(list);
