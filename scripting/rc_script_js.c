@@ -346,6 +346,18 @@ static int came_at(duk_context *ctx, const rc_script_ev_t *e, duk_idx_t shape, c
     return -1;
 }
 
+/* Did the lazy map e come with a key like "10"? (Without, order_index_keys has nothing to
+ * put back: an index key first is one the script added, and stays there.) */
+static bool has_index_field(const rc_script_ev_t *e) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (is_index_key((const char *)b + e->f[j].k, e->f[j].kn)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* duktape lists the array-index keys of an object ("1", "10") first, in ascending order,
  * whatever their place (ES2015 [[OwnPropertyKeys]]), so a column named "10" would move to the
  * front of its row. In the key array at keys (from push_keys), those the map came with (e's
@@ -734,7 +746,7 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_idx_t base = push_keys(ctx, idx);
     /* with index keys put back in their place the keys made again are not all at the end:
      * then each field not loaded is asked whether it still holds its accessor */
-    bool probe_each = order_index_keys(ctx, base, e, DUK_INVALID_INDEX);
+    bool probe_each = has_index_field(e) && order_index_keys(ctx, base, e, DUK_INVALID_INDEX);
     duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, base);
     int16_t small[PACK_FIELDS], *fj = small; /* each key's field, -1: a key the script added */
     if (nk > PACK_FIELDS) {
