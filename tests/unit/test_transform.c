@@ -330,6 +330,21 @@ static const agree_case_t agree_cases[] = {
      "function transform(e) { e.after[0].email = 'x'; e.kafka.headers.h = 'y'; }",
      {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
      2},
+    /* regression (test_transform_diff): LuaJIT's 0/0 on x86 has the sign bit set, JS's NaN
+     * has not; both engines write the same NaN */
+    {"NaN and infinities",
+     "function transform(e)\n"
+     "  local r = e.after[1]\n"
+     "  r.nan = 0/0; r.inf = -1/0\n"
+     "  if r.f32 then r.f32 = 0/0; r.f64 = -(0/0) end\n"
+     "end",
+     "function transform(e) {\n"
+     "  var r = e.after[0];\n"
+     "  r.inf = -1/0; r.nan = 0/0;\n"
+     "  if ('f32' in r) { r.f32 = 0/0; r.f64 = -(0/0); }\n"
+     "}",
+     {RC_SCRIPT_SENT, RC_SCRIPT_SENT},
+     2},
     {"empty list drops",
      "function transform(e) return {} end",
      "function transform(e) { return []; }",
