@@ -280,9 +280,10 @@ static mv_t *script_value(mv_t *v) {
 }
 
 /* README "Transforms": a script number keeps float32/float64 when it came so (float32 only
- * when it still fits), else is an integer when whole, else float64. */
+ * when it still fits; NaN fits), else is an integer when whole, else float64. Every NaN is
+ * written as the one quiet NaN without a sign. */
 static void model_pack_number(msgpack_packer *pk, double d, uint8_t tag) {
-    if (tag == TAG_F32 && (double)(float)d == d) {
+    if (tag == TAG_F32 && ((double)(float)d == d || d != d)) {
         msgpack_pack_float(pk, (float)d);
     } else if (tag == TAG_F32 || tag == TAG_F64) {
         msgpack_pack_double(pk, d);
@@ -657,6 +658,10 @@ static const lit_t lits[] = {
     {"-0.25", "-0.25", M_NUM, -0.25, NULL, 0},
     {"0.1", "0.1", M_NUM, 0.1, NULL, 0},
     {"1e300", "1e300", M_NUM, 1e300, NULL, 0},
+    {"0/0", "0/0", M_NUM, NAN, NULL, 0},
+    {"-(0/0)", "-(0/0)", M_NUM, NAN, NULL, 0},
+    {"-1/0", "-1/0", M_NUM, -INFINITY, NULL, 0},
+    {"-0.0", "-0.0", M_NUM, -0.0, NULL, 0},
     {"''", "''", M_STR, 0, "", 0},
     {"'x'", "'x'", M_STR, 0, "x", 1},
     {"'h\\195\\169'", "'h\\u00e9'", M_STR, 0, "h\xc3\xa9", 3},
