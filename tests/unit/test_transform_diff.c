@@ -1,9 +1,12 @@
 /* test_transform_diff.c: a randomized differential test of the two transform engines.
  *
  * From fixed seeds it generates events (every value type, nested maps, before/after rows,
- * meta, kafka) and scripts from a small language of operations (read, set, delete, delete and
- * set again, add, copy a column, replace a row or the after list, rebuild a row in another
- * order, mutate a nested map, route, keep the event in a global, drop, fan out, return), renders
+ * meta, kafka, wide rows, columns named like numbers) and scripts from a small language of
+ * operations (read, set, rawset/defineProperty, delete, delete and set again, add, copy a
+ * column, replace a row or a list, push and pop rows, rebuild a row in another order, walk a
+ * map or a list writing it back, mutate a nested map, replace kafka, route, keep the event or
+ * a copied row in a global for a later call, drop, fan out, send the previous event again,
+ * return), renders
  * each script in Lua and in ES5 JS, runs both through the pipeline's chain entry point (one or
  * two transforms, two batches so kept events outlive their batch) and checks each output
  * against a reference model written here in C that applies the same operations to a decoded
