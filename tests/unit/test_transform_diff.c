@@ -767,6 +767,7 @@ typedef enum {
     O_SET,       /* t[c] = LIT */
     O_RAWSET,    /* rawset(t, c, LIT) / Object.defineProperty(t, c, {value: LIT, ...}) */
     O_ITERLIST,  /* for i, r in ipairs(e.after) do e.after[i] = r end */
+    O_COPYEV,    /* e = copy(e), first: the ops then work on a copy (no lazy fields) */
     O_DEL,       /* t[c] = nil / delete t[c] */
     O_DELSET,    /* delete, then t[c] = LIT */
     O_ADD,       /* t[new] = LIT */
@@ -1007,6 +1008,7 @@ static bool gen_op(astate_t *st, op_t *o) {
     case O_ITER:
     case O_ITERLIST:
     case O_KEEPROW:
+    case O_COPYEV:
         return true;
     default:
         return false;
@@ -1021,7 +1023,8 @@ static void gen_script(astate_t *st, script_t *s) {
         astate_t save = *st;
         /* one O_KEEPROW a script: the row it brings in then has the columns the generator
          * knows at that point */
-        if (!gen_op(st, &s->ops[s->nops]) || (s->ops[s->nops].kind == O_KEEPROW && keeprow)) {
+        if (!gen_op(st, &s->ops[s->nops]) || (s->ops[s->nops].kind == O_KEEPROW && keeprow) ||
+            (s->ops[s->nops].kind == O_COPYEV && s->nops > 0)) {
             *st = save;
             continue;
         }
@@ -1036,6 +1039,11 @@ static void gen_script(astate_t *st, script_t *s) {
              : r < 72 ? R_DROP_ODD
              : r < 86 ? R_FAN
                       : R_PREV;
+    /* the copy is what goes out only when the script returns it */
+    if (s->nops > 0 && s->ops[0].kind == O_COPYEV &&
+        (s->ret == R_NONE || s->ret == R_CONT || s->ret == R_DROP_ODD || s->ret == R_PREV)) {
+        s->ret = R_E;
+    }
 }
 
 static void put_target(rc_buf_t *b, const op_t *o, bool js) {
@@ -1196,6 +1204,9 @@ static void render_op(rc_buf_t *b, const op_t *o, bool js) {
             rc_buf_printf(b, ", %s)\n", lit_text(o->lit, js));
         }
         break;
+    case O_COPYEV:
+        rc_buf_printf(b, "  e = copy(e)%s", end);
+        break;
     case O_ITERLIST: {
         const char *l = o->list ? "before" : "after";
         rc_buf_printf(b,
@@ -1320,6 +1331,9 @@ static void model_run(const script_t *s, mv_t *ev, bool lua, keep_t *g, mv_t **o
         switch (o->kind) {
         case O_READ:
         case O_ITERLIST:
+            break;
+        case O_COPYEV:
+            ev = clone(ev, lua);
             break;
         case O_SET:
         case O_RAWSET:
