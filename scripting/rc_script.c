@@ -787,6 +787,9 @@ int rc_script_format_int(const mpv_t *v, char *buf, size_t size) {
 }
 
 void rc_script_pack_number(msgpack_packer *pk, double v, uint8_t tag) {
+    if (v != v) { /* one NaN: x86 gives 0/0 and -NaN the sign bit, in both engines */
+        v = NAN;
+    }
     if (tag == TAG_F32 && ((double)(float)v == v || v != v)) {
         msgpack_pack_float(pk, (float)v);
     } else if (tag == TAG_F64 || tag == TAG_F32) {

@@ -308,6 +308,118 @@ static duk_idx_t push_keys(duk_context *ctx, duk_idx_t idx) {
 }
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth);
 
+/* Is k[0..n) an array index ("0", "17"; not "017" or "-1")? */
+static bool is_index_key(const char *k, size_t n) {
+    if (n == 0 || n > 10 || (k[0] == '0' && n > 1)) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] < '0' || k[i] > '9') {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(k[i] - '0');
+    }
+    return v < 0xffffffffULL;
+}
+
+/* The place of key k[0..n) among the keys the map came with (e's fields, or the shape array
+ * at shape), or -1. */
+static int came_at(duk_context *ctx, const rc_script_ev_t *e, duk_idx_t shape, const char *k,
+                   size_t n) {
+    if (e) {
+        return rc_script_ev_field(e, k, n);
+    }
+    if (shape == DUK_INVALID_INDEX || !duk_is_array(ctx, shape)) {
+        return -1;
+    }
+    for (duk_uarridx_t j = 1, nj = (duk_uarridx_t)duk_get_length(ctx, shape); j < nj; j++) {
+        duk_get_prop_index(ctx, shape, j);
+        duk_size_t sn;
+        const char *sk = duk_get_lstring(ctx, -1, &sn);
+        bool eq = sk && sn == n && memcmp(sk, k, n) == 0;
+        duk_pop(ctx);
+        if (eq) {
+            return (int)j - 1;
+        }
+    }
+    return -1;
+}
+
+/* Did the lazy map e come with a key like "10"? (Without, order_index_keys has nothing to
+ * put back: an index key first is one the script added, and stays there.) */
+static bool has_index_field(const rc_script_ev_t *e) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (is_index_key((const char *)b + e->f[j].k, e->f[j].kn)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* duktape lists the array-index keys of an object ("1", "10") first, in ascending order,
+ * whatever their place (ES2015 [[OwnPropertyKeys]]), so a column named "10" would move to the
+ * front of its row. In the key array at keys (from push_keys), those the map came with (e's
+ * fields, or the shape at shape) go back to their place among the others; index keys a
+ * script added stay first, as the script sees them. Returns whether there were index keys. */
+static bool order_index_keys(duk_context *ctx, duk_idx_t keys, const rc_script_ev_t *e,
+                             duk_idx_t shape) {
+    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, keys), ni = 0;
+    for (; ni < nk; ni++) {
+        duk_get_prop_index(ctx, keys, ni);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        bool index = k && is_index_key(k, n);
+        duk_pop(ctx);
+        if (!index) {
+            break;
+        }
+    }
+    if (ni == 0) {
+        return false;
+    }
+    int *at = duk_push_fixed_buffer(ctx, nk * sizeof(int)); /* each key's place as it came */
+    for (duk_uarridx_t i = 0; i < nk; i++) {
+        duk_get_prop_index(ctx, keys, i);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        at[i] = k ? came_at(ctx, e, shape, k, n) : -1;
+        duk_pop(ctx);
+    }
+    duk_idx_t out = duk_push_array(ctx);
+    duk_uarridx_t no = 0;
+#define EMIT(i) (duk_get_prop_index(ctx, keys, (i)), duk_put_prop_index(ctx, out, no++))
+    for (duk_uarridx_t i = 0; i < ni; i++) { /* added by the script: first */
+        if (at[i] < 0) {
+            EMIT(i);
+        }
+    }
+    for (duk_uarridx_t i = ni; i <= nk; i++) {
+        /* before key i, the index keys that came before it (all of them after the last) */
+        for (;;) {
+            duk_uarridx_t best = nk;
+            for (duk_uarridx_t x = 0; x < ni; x++) {
+                if (at[x] >= 0 && (i == nk || at[x] < at[i]) && (best == nk || at[x] < at[best])) {
+                    best = x;
+                }
+            }
+            if (best == nk) {
+                break;
+            }
+            EMIT(best);
+            at[best] = -2; /* emitted */
+        }
+        if (i < nk) {
+            EMIT(i);
+        }
+    }
+#undef EMIT
+    duk_replace(ctx, keys);
+    duk_pop(ctx); /* at */
+    return true;
+}
+
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
     idx = duk_normalize_index(ctx, idx);
@@ -343,6 +455,7 @@ static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     /* one enumeration (duktape's enumerators are costly): the entries wait on the stack
      * while they are counted, keys and values in turn */
     duk_idx_t e = push_keys(ctx, idx);
+    order_index_keys(ctx, e, NULL, shape);
     duk_idx_t first = e + 1;
     size_t count = 0;
     for (duk_uarridx_t i = 0, nk = (duk_uarridx_t)duk_get_length(ctx, e); i < nk; i++) {
@@ -599,6 +712,19 @@ static void write_run(cx_t *c, const uint8_t *b, uint32_t from, uint32_t to) {
 
 #define PACK_FIELDS 128 /* keys whose fields pack_event keeps on the C stack; more: a buffer */
 
+/* Does the key at ki of the lazy event at idx still hold its accessor (the getter, asked
+ * about this object and key, answers vm->probe without converting)? */
+static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t ki) {
+    duk_dup(ctx, ki);
+    vm->probe_obj = duk_get_heapptr(ctx, idx);
+    vm->probe_key = duk_get_heapptr(ctx, -1);
+    duk_get_prop(ctx, idx);
+    vm->probe_obj = NULL;
+    bool accessor = duk_get_heapptr(ctx, -1) == vm->probe;
+    duk_pop(ctx);
+    return accessor;
+}
+
 /* Packs the lazy event at idx: its fields in the object's order, as they came unless read
  * and changed, and the keys the script added. One enumeration: the keys, then their values
  * (a pointer for a field still as it came) wait on the stack while they are counted. Fields
@@ -609,13 +735,18 @@ static void write_run(cx_t *c, const uint8_t *b, uint32_t from, uint32_t to) {
  * key made again goes after every key that was not, in the object's order: so the fields
  * that come first, in their input order, are original up to the last one that still holds
  * its accessor, which a probe (the getter answers vm->probe without converting) finds,
- * mostly at the first try. Fields past it are read as the plain properties they are. */
+ * mostly at the first try. Fields past it are read as the plain properties they are. (Not
+ * when the event has keys like "10", which order_index_keys moves: then each field not loaded
+ * is probed.) */
 static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
     jvm_t *vm = c->vm;
     const uint8_t *b = rc_script_ev_bytes(e);
     duk_require_stack(ctx, 10);
     duk_idx_t base = push_keys(ctx, idx);
+    /* with index keys put back in their place the keys made again are not all at the end:
+     * then each field not loaded is asked whether it still holds its accessor */
+    bool probe_each = has_index_field(e) && order_index_keys(ctx, base, e, DUK_INVALID_INDEX);
     duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, base);
     int16_t small[PACK_FIELDS], *fj = small; /* each key's field, -1: a key the script added */
     if (nk > PACK_FIELDS) {
@@ -641,18 +772,8 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         }
     }
     int64_t intact = -1; /* the fields not loaded among keys [0, intact] hold their accessor */
-    for (int64_t i = (int64_t)prefix - 1; i >= 0; i--) {
-        if (e->loaded & (1ULL << fj[i])) {
-            continue;
-        }
-        duk_dup(ctx, keys + (duk_idx_t)i);
-        vm->probe_obj = duk_get_heapptr(ctx, idx);
-        vm->probe_key = duk_get_heapptr(ctx, -1);
-        duk_get_prop(ctx, idx);
-        vm->probe_obj = NULL;
-        bool accessor = duk_get_heapptr(ctx, -1) == vm->probe;
-        duk_pop(ctx);
-        if (accessor) {
+    for (int64_t i = probe_each ? -1 : (int64_t)prefix - 1; i >= 0; i--) {
+        if (!(e->loaded & (1ULL << fj[i])) && holds_accessor(ctx, vm, idx, keys + (duk_idx_t)i)) {
             intact = i;
             break;
         }
@@ -661,7 +782,9 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     bool same = prefix == nk;
     for (duk_uarridx_t i = 0; i < nk; i++) {
         int j = fj[i];
-        if (j >= 0 && !(e->loaded & (1ULL << j)) && (int64_t)i <= intact) { /* as it came */
+        if (j >= 0 && !(e->loaded & (1ULL << j)) &&
+            (probe_each ? holds_accessor(ctx, vm, idx, keys + (duk_idx_t)i)
+                        : (int64_t)i <= intact)) { /* as it came */
             duk_push_pointer(ctx, NULL);
             same = same && (uint32_t)j == count;
             count++;
