@@ -445,19 +445,30 @@ size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out) {
     if (usec > 999999) {
         usec = 999999;
     }
-    uint64_t ymd = (uint64_t)intpart >> 17, ym = ymd >> 5;
-    if (intpart < 0 || ym / 13 >= 10000) { /* no server writes these; the general form */
-        return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+    uint64_t ymd = (uint64_t)intpart >> 17;
+    /* The text of the last date written on this thread is kept: a stream's DATETIMEs cluster
+     * (the rows of a day share it), and the date was half of a DATETIME2's cost. Only a date
+     * the fast form below wrote is kept, so a match needs no range check. */
+    static __thread uint64_t last_ymd = UINT64_MAX;
+    static __thread char last_date[10];
+    if (ymd != last_ymd) {
+        uint64_t ym = ymd >> 5;
+        if (intpart < 0 || ym / 13 >= 10000) { /* no server writes these; the general form */
+            return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+        }
+        /* every field at a fixed place, each below 100 (the hour has 5 bits, minute and
+         * second 6): what rc_binlog_fmt_datetime_packed writes, without its width checks */
+        uint32_t year = (uint32_t)(ym / 13);
+        put_pair(last_date, year / 100);
+        put_pair(last_date + 2, year % 100);
+        last_date[4] = '-';
+        put_pair(last_date + 5, (uint32_t)(ym % 13));
+        last_date[7] = '-';
+        put_pair(last_date + 8, (uint32_t)ymd & 31);
+        last_ymd = ymd;
     }
-    /* every field at a fixed place, each below 100 (the hour has 5 bits, minute and
-     * second 6): what rc_binlog_fmt_datetime_packed writes, without its width checks */
-    uint32_t year = (uint32_t)(ym / 13), hms = (uint32_t)intpart & 0x1ffff;
-    put_pair(out, year / 100);
-    put_pair(out + 2, year % 100);
-    out[4] = '-';
-    put_pair(out + 5, (uint32_t)(ym % 13));
-    out[7] = '-';
-    put_pair(out + 8, (uint32_t)ymd & 31);
+    memcpy(out, last_date, 10);
+    uint32_t hms = (uint32_t)intpart & 0x1ffff;
     out[10] = 'T';
     put_pair(out + 11, hms >> 12);
     out[13] = ':';
