@@ -199,16 +199,33 @@ size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char 
     (any |= v = (be_group(q, (n)) ^ (flip << (8 * ((n)-1))) ^ (mask >> (32 - 8 * (n)))), flip = 0, \
      v)
     uint32_t v;
-    if (l->lead_bytes > 0) {
-        unsigned n = l->lead_bytes;
-        if (GROUP(n) >= l->lead_lim) {
-            return 0;
-        }
-        if (v) {
-            o += put_uint_min(o, v);
-            started = true;
-        }
-        q += n;
+    /* the leading and trailing groups by their digit count: each case reads a constant
+     * number of bytes against a constant limit, and the trailing one writes a constant width
+     * (straight-line put_uint, where a variable width took put_uint_any's loop) */
+#define LEAD(d, n)                                                                                 \
+    case d:                                                                                        \
+        if (GROUP(n) >= pow10u[d]) {                                                               \
+            return 0;                                                                              \
+        }                                                                                          \
+        q += n;                                                                                    \
+        break
+    switch (l->lead_digits) {
+        LEAD(1, 1);
+        LEAD(2, 1);
+        LEAD(3, 2);
+        LEAD(4, 2);
+        LEAD(5, 3);
+        LEAD(6, 3);
+        LEAD(7, 4);
+        LEAD(8, 4);
+    default:
+        v = 0; /* no leading group */
+        break;
+    }
+#undef LEAD
+    if (v) {
+        o += put_uint_min(o, v);
+        started = true;
     }
     for (unsigned i = 0; i < l->intg_groups; i++, q += 4) {
         if (GROUP(4) > 999999999) {
@@ -233,12 +250,26 @@ size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char 
         }
         o += put_uint(o, v, 9);
     }
-    if (l->tail_bytes > 0) {
-        if (GROUP(l->tail_bytes) >= l->tail_lim) {
-            return 0;
-        }
-        o += put_uint(o, v, l->tail_digits);
+#define TAIL(d, n)                                                                                 \
+    case d:                                                                                        \
+        if (GROUP(n) >= pow10u[d]) {                                                               \
+            return 0;                                                                              \
+        }                                                                                          \
+        o += put_uint(o, v, d);                                                                    \
+        break
+    switch (l->tail_digits) {
+        TAIL(1, 1);
+        TAIL(2, 1);
+        TAIL(3, 2);
+        TAIL(4, 2);
+        TAIL(5, 3);
+        TAIL(6, 3);
+        TAIL(7, 4);
+        TAIL(8, 4);
+    default: /* no trailing group */
+        break;
     }
+#undef TAIL
 #undef GROUP
     *o = '\0';
     if (mask && any == 0) {

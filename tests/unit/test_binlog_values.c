@@ -728,6 +728,75 @@ static size_t dec_encode(bool neg, const char *digits, unsigned intg, unsigned s
     return n;
 }
 
+/* A DECIMAL's leading and trailing groups are read by their digit count: for every
+ * DECIMAL(precision, scale), a leading or trailing group of d digits holding 10^d (room for it
+ * in its bytes) is malformed, and 10^d - 1 is read as its nines, both signs. */
+static void test_decimal_partial_group_limits_for_every_precision(void **state) {
+    (void)state;
+    static const uint32_t pow10[10] = {1,      10,      100,      1000,      10000,
+                                       100000, 1000000, 10000000, 100000000, 1000000000};
+    static const unsigned bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+    int checked = 0;
+    for (unsigned prec = 1; prec <= 65; prec++) {
+        for (unsigned scale = 0; scale <= prec; scale++) {
+            unsigned intg = prec - scale, ld = intg % 9, td = scale % 9;
+            size_t size = rc_binlog_decimal_size(prec, scale);
+            for (int which = 0; which < 2; which++) {
+                unsigned d = which == 0 ? ld : td;
+                if (d == 0) {
+                    continue;
+                }
+                size_t at = which == 0 ? 0 : size - bytes[d];
+                for (int neg = 0; neg < 2; neg++) {
+                    for (int over = 0; over < 2; over++) {
+                        uint8_t b[40] = {0};
+                        uint32_t g = over ? pow10[d] : pow10[d] - 1;
+                        for (unsigned i = 0; i < bytes[d]; i++) {
+                            b[at + i] = (uint8_t)(g >> (8 * (bytes[d] - 1 - i)));
+                        }
+                        for (size_t i = 0; neg && i < size; i++) {
+                            b[i] = (uint8_t)~b[i];
+                        }
+                        b[0] ^= 0x80;
+                        char out[90], want[90];
+                        size_t n = rc_binlog_fmt_decimal(b, prec, scale, out);
+                        if (over) {
+                            assert_int_equal(n, 0);
+                            continue;
+                        }
+                        /* the nines where the group is, zeros elsewhere */
+                        size_t w = 0;
+                        if (neg) {
+                            want[w++] = '-';
+                        }
+                        if (which == 0) {
+                            memset(want + w, '9', d);
+                            w += d;
+                            memset(want + w, '0', intg - d);
+                            w += intg - d;
+                        } else {
+                            want[w++] = '0';
+                        }
+                        if (scale) {
+                            want[w++] = '.';
+                            memset(want + w, '0', scale);
+                            if (which == 1) {
+                                memset(want + w + scale - d, '9', d);
+                            }
+                            w += scale;
+                        }
+                        want[w] = '\0';
+                        assert_string_equal(out, want);
+                        assert_int_equal(n, w);
+                        checked++;
+                    }
+                }
+            }
+        }
+    }
+    assert_true(checked > 1000);
+}
+
 /* Every DECIMAL(precision, scale): the per-column layout (rc_binlog_decimal_layout) the row
  * loop formats with covers the value's bytes, and values of random digits (runs of zeros and
  * nines too, both signs) read back as the text they were written from, through the layout and
@@ -860,6 +929,7 @@ int main(void) {
         cmocka_unit_test(test_utf8_validation),
         cmocka_unit_test(test_crc32_matches_zlib),
         cmocka_unit_test(test_decimal_layout_matches_the_general_form_for_every_precision),
+        cmocka_unit_test(test_decimal_partial_group_limits_for_every_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
