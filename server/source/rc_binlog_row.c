@@ -1031,12 +1031,14 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     }
     p += n;
     tm->ncols = (uint32_t)ncols;
-    if (grow((void **)&tm->cols, &tm->cols_cap, tm->ncols, sizeof(*tm->cols)) != RC_OK) {
+    /* one more: the zeroed column past the last ends the row loop (RC_OP_END) */
+    if (grow((void **)&tm->cols, &tm->cols_cap, tm->ncols + 1, sizeof(*tm->cols)) != RC_OK) {
         err = RC_ERR_NOMEM;
         what = "out of memory";
         goto fail;
     }
-    memset(tm->cols, 0, sizeof(*tm->cols) * tm->ncols);
+    memset(tm->cols, 0, sizeof(*tm->cols) * (tm->ncols + 1));
+    tm->cols[tm->ncols].op = RC_OP_END;
     for (uint32_t i = 0; i < tm->ncols; i++) {
         tm->cols[i].type = p[i];
     }
@@ -1947,7 +1949,13 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
     q = c_container(q, npresent, true);
     /* by pointers, with no index to keep: the loop's own cost is paid per column */
     rc_slot_t *s = slots;
-    for (const rc_col_t *cend = cols + ncols; c < cend; c++, s++) {
+    const rc_col_t *cend = cols + ncols;
+    for (;; c++, s++) {
+        /* the copy for images of every column and no NULL reads no bitmap: its loop ends at
+         * the column past the last (RC_OP_END), with no bound check per column */
+        if (!(all_present && !anynull) && c == cend) {
+            break;
+        }
         uint32_t i = (uint32_t)(c - cols);
         if (!all_present && !(present[i >> 3] & (1u << (i & 7)))) {
             s->state = RC_SLOT_ABSENT; /* what json_diffs reads of a before image */
@@ -2133,6 +2141,8 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
             t = (char *)v + 3;
             q = c_ext_text(v, RC_EXT_TIMESTAMP, rc_binlog_fmt_timestamp2(p, c->fsp, t));
             break;
+        case RC_OP_END:
+            goto done;
         default:
             /* column_op gives only the ops above: no range check before the jump */
             __builtin_unreachable();
@@ -2144,6 +2154,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
             s->out_len = (size_t)(q - v);
         }
     }
+done:
     o->len = (size_t)(q - (uint8_t *)o->data);
     *pp = p;
     return RC_OK;
