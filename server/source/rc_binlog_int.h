@@ -223,6 +223,9 @@ typedef enum rc_op {
     RC_OP_DATETIME2,
     RC_OP_TIMESTAMP,
     RC_OP_TIMESTAMP2,
+    /* not a column's: the op of the zeroed column past the last (cols[ncols]), which ends the
+     * row loop's copy for images of every column and no NULL without a bound check per column */
+    RC_OP_END,
 } rc_op_t;
 
 /* One cached TABLE_MAP. Its memory is kept for reuse when the map is dropped. */

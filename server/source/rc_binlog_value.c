@@ -199,16 +199,33 @@ size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char 
     (any |= v = (be_group(q, (n)) ^ (flip << (8 * ((n)-1))) ^ (mask >> (32 - 8 * (n)))), flip = 0, \
      v)
     uint32_t v;
-    if (l->lead_bytes > 0) {
-        unsigned n = l->lead_bytes;
-        if (GROUP(n) >= l->lead_lim) {
-            return 0;
-        }
-        if (v) {
-            o += put_uint_min(o, v);
-            started = true;
-        }
-        q += n;
+    /* the leading and trailing groups by their digit count: each case reads a constant
+     * number of bytes against a constant limit, and the trailing one writes a constant width
+     * (straight-line put_uint, where a variable width took put_uint_any's loop) */
+#define LEAD(d, n)                                                                                 \
+    case d:                                                                                        \
+        if (GROUP(n) >= pow10u[d]) {                                                               \
+            return 0;                                                                              \
+        }                                                                                          \
+        q += n;                                                                                    \
+        break
+    switch (l->lead_digits) {
+        LEAD(1, 1);
+        LEAD(2, 1);
+        LEAD(3, 2);
+        LEAD(4, 2);
+        LEAD(5, 3);
+        LEAD(6, 3);
+        LEAD(7, 4);
+        LEAD(8, 4);
+    default:
+        v = 0; /* no leading group */
+        break;
+    }
+#undef LEAD
+    if (v) {
+        o += put_uint_min(o, v);
+        started = true;
     }
     for (unsigned i = 0; i < l->intg_groups; i++, q += 4) {
         if (GROUP(4) > 999999999) {
@@ -233,12 +250,26 @@ size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char 
         }
         o += put_uint(o, v, 9);
     }
-    if (l->tail_bytes > 0) {
-        if (GROUP(l->tail_bytes) >= l->tail_lim) {
-            return 0;
-        }
-        o += put_uint(o, v, l->tail_digits);
+#define TAIL(d, n)                                                                                 \
+    case d:                                                                                        \
+        if (GROUP(n) >= pow10u[d]) {                                                               \
+            return 0;                                                                              \
+        }                                                                                          \
+        o += put_uint(o, v, d);                                                                    \
+        break
+    switch (l->tail_digits) {
+        TAIL(1, 1);
+        TAIL(2, 1);
+        TAIL(3, 2);
+        TAIL(4, 2);
+        TAIL(5, 3);
+        TAIL(6, 3);
+        TAIL(7, 4);
+        TAIL(8, 4);
+    default: /* no trailing group */
+        break;
     }
+#undef TAIL
 #undef GROUP
     *o = '\0';
     if (mask && any == 0) {
@@ -445,19 +476,30 @@ size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out) {
     if (usec > 999999) {
         usec = 999999;
     }
-    uint64_t ymd = (uint64_t)intpart >> 17, ym = ymd >> 5;
-    if (intpart < 0 || ym / 13 >= 10000) { /* no server writes these; the general form */
-        return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+    uint64_t ymd = (uint64_t)intpart >> 17;
+    /* The text of the last date written on this thread is kept: a stream's DATETIMEs cluster
+     * (the rows of a day share it), and the date was half of a DATETIME2's cost. Only a date
+     * the fast form below wrote is kept, so a match needs no range check. */
+    static __thread uint64_t last_ymd = UINT64_MAX;
+    static __thread char last_date[10];
+    if (ymd != last_ymd) {
+        uint64_t ym = ymd >> 5;
+        if (intpart < 0 || ym / 13 >= 10000) { /* no server writes these; the general form */
+            return rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', out);
+        }
+        /* every field at a fixed place, each below 100 (the hour has 5 bits, minute and
+         * second 6): what rc_binlog_fmt_datetime_packed writes, without its width checks */
+        uint32_t year = (uint32_t)(ym / 13);
+        put_pair(last_date, year / 100);
+        put_pair(last_date + 2, year % 100);
+        last_date[4] = '-';
+        put_pair(last_date + 5, (uint32_t)(ym % 13));
+        last_date[7] = '-';
+        put_pair(last_date + 8, (uint32_t)ymd & 31);
+        last_ymd = ymd;
     }
-    /* every field at a fixed place, each below 100 (the hour has 5 bits, minute and
-     * second 6): what rc_binlog_fmt_datetime_packed writes, without its width checks */
-    uint32_t year = (uint32_t)(ym / 13), hms = (uint32_t)intpart & 0x1ffff;
-    put_pair(out, year / 100);
-    put_pair(out + 2, year % 100);
-    out[4] = '-';
-    put_pair(out + 5, (uint32_t)(ym % 13));
-    out[7] = '-';
-    put_pair(out + 8, (uint32_t)ymd & 31);
+    memcpy(out, last_date, 10);
+    uint32_t hms = (uint32_t)intpart & 0x1ffff;
     out[10] = 'T';
     put_pair(out + 11, hms >> 12);
     out[13] = ':';

@@ -1164,6 +1164,98 @@ static void feed_synthetic(decoded_t *d, const bb_t *const *bodies, const uint8_
     }
 }
 
+/* An image's null bitmap of 2 to 8 bytes is read in one 8-byte load when the event has 8 bytes
+ * from it on, else byte by byte: for tables of 1 to 70 columns, NULL in the first, the last,
+ * the middle, every or no column, random patterns, and the padding bits past the last column
+ * set (they do not count), in rows far from the event's end and at it (all NULL, no values). */
+static void test_null_bitmaps_of_every_width_and_pattern(void **state) {
+    (void)state;
+    static const unsigned widths[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 70};
+    uint64_t x = 0x0123456789abcdefULL;
+    for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++) {
+        unsigned n = widths[wi], nb = (n + 7) / 8;
+        bb_t tm = {0}, v = {0}, rows = {0};
+        b_le(&tm, 42, 6);
+        b_le(&tm, 1, 2);
+        b_lstr(&tm, "s");
+        b_u8(&tm, 0);
+        b_lstr(&tm, "t");
+        b_u8(&tm, 0);
+        b_u8(&tm, n);
+        for (unsigned i = 0; i < n; i++) {
+            b_u8(&tm, RC_T_TINY);
+        }
+        b_u8(&tm, 0); /* no metadata */
+        for (unsigned i = 0; i < nb; i++) {
+            b_u8(&tm, 0xff); /* every column nullable */
+        }
+        for (unsigned i = 1; i <= n; i++) {
+            char name[8];
+            snprintf(name, sizeof(name), "c%u", i);
+            b_lstr(&v, name);
+        }
+        b_u8(&tm, 4); /* COLUMN_NAME, its length as lenenc (may pass 250) */
+        b_u8(&tm, 0xfc);
+        b_le(&tm, v.n, 2);
+        b_bytes(&tm, v.d, v.n);
+
+        b_le(&rows, 42, 6);
+        b_le(&rows, 1, 2);
+        b_le(&rows, 2, 2);
+        b_u8(&rows, n);
+        for (unsigned i = 0; i < nb; i++) {
+            b_u8(&rows, 0xff); /* every column present */
+        }
+        enum { NROWS = 8 };
+        bool isnull[NROWS][70];
+        for (int r = 0; r < NROWS; r++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            uint8_t bits[9] = {0};
+            for (unsigned i = 0; i < n; i++) {
+                bool nul = r == 1   ? i == n - 1
+                           : r == 2 ? i == 0
+                           : r == 3 ? i == n / 2
+                           : r == 4 ? (x >> (i % 64)) & 1
+                           : r == 5 ? ((x >> (i % 61)) & 3) == 0
+                           : r == 7 ? true /* the last row: every column, at the event's end */
+                                    : false;
+                isnull[r][i] = nul;
+                bits[i / 8] |= (uint8_t)(nul << (i % 8));
+            }
+            if (r == 6 || r == 1) {
+                bits[nb - 1] |= (uint8_t)(0xff << (n % 8 ? n % 8 : 8)); /* padding bits set */
+            }
+            b_bytes(&rows, bits, nb);
+            for (unsigned i = 0; i < n; i++) {
+                if (!isnull[r][i]) {
+                    b_u8(&rows, (unsigned)(r * 13 + i) % 100);
+                }
+            }
+        }
+        const bb_t *bodies[] = {&tm, &rows};
+        const uint8_t evtypes[] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+        decoded_t d;
+        feed_synthetic(&d, bodies, evtypes, 2);
+        assert_int_equal(d.n, NROWS);
+        for (int r = 0; r < NROWS; r++) {
+            const msgpack_object *e = &d.ev[r].data;
+            expect_size(e, "after.0", n);
+            for (unsigned i = 0; i < n; i++) {
+                char path[32];
+                snprintf(path, sizeof(path), "after.0.c%u", i + 1);
+                if (isnull[r][i]) {
+                    expect_nil(e, path);
+                } else {
+                    expect_int(e, path, (int64_t)((unsigned)(r * 13 + i) % 100));
+                }
+            }
+        }
+        decoded_free(&d);
+    }
+}
+
 /* Regression (found by tests/fuzz): a TABLE_MAP declaring 0 columns reached memset(NULL). */
 static void test_table_map_with_zero_columns_is_rejected(void **state) {
     (void)state;
@@ -3052,6 +3144,7 @@ int main(void) {
         cmocka_unit_test(test_include_callback_runs_once_per_map_and_excludes_rows),
         cmocka_unit_test(test_topic_template_is_rendered_per_table),
         cmocka_unit_test(test_artificial_rotate_before_fde_sets_file_and_position),
+        cmocka_unit_test(test_null_bitmaps_of_every_width_and_pattern),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),

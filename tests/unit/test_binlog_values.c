@@ -348,6 +348,78 @@ static void test_decode_datetime2_short_path_matches_the_general_form(void **sta
     }
 }
 
+/* DATETIME2 keeps the text of the last date written: each value must still get its own date
+ * and time, through runs of one day, across day, month and year boundaries (zero months and
+ * days, year 0 and 9999 included), back to the previous date, for every fsp, and with values
+ * of the general form (negative, past year 9999) in between, which must not be taken for it. */
+static void datetime2_bytes(uint64_t intpart_u, uint32_t frac, unsigned fsp, uint8_t b[8]) {
+    uint64_t stored = intpart_u + 0x8000000000ULL;
+    for (int k = 0; k < 5; k++) {
+        b[k] = (uint8_t)(stored >> (8 * (4 - k)));
+    }
+    unsigned fb = (fsp + 1) / 2;
+    for (unsigned k = 0; k < 3; k++) {
+        b[5 + k] = k < fb ? (uint8_t)(frac >> (8 * (fb - 1 - k))) : 0;
+    }
+}
+
+static void check_datetime2(const uint8_t b[8], unsigned fsp) {
+    char got[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX];
+    size_t n = rc_binlog_fmt_datetime2(b, fsp, got);
+    int64_t intpart = (int64_t)((uint64_t)b[0] << 32 | (uint64_t)b[1] << 24 | (uint64_t)b[2] << 16 |
+                                (uint64_t)b[3] << 8 | b[4]) -
+                      0x8000000000LL;
+    uint32_t usec = fsp == 0   ? 0
+                    : fsp <= 2 ? b[5] * 10000u
+                    : fsp <= 4 ? (uint32_t)(b[5] << 8 | b[6]) * 100u
+                               : (uint32_t)(b[5] << 16 | b[6] << 8 | b[7]);
+    if (usec > 999999) {
+        usec = 999999;
+    }
+    size_t m = rc_binlog_fmt_datetime_packed(intpart * (1 << 24) + usec, fsp, 'T', want);
+    assert_string_equal(got, want);
+    assert_int_equal(n, m);
+}
+
+static void test_decode_datetime2_date_cache_across_boundaries(void **state) {
+    (void)state;
+    static const unsigned years[] = {0, 1, 999, 1969, 1970, 1999, 2000, 2023, 2024, 9998, 9999};
+    uint64_t x = 0x8badf00ddeadbeefULL, prev_ymd = 0;
+    unsigned count = 0;
+    for (size_t yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++) {
+        for (unsigned mo = 0; mo <= 12; mo++) {
+            for (unsigned d = 0; d <= 31; d++) {
+                uint64_t ymd = ((uint64_t)years[yi] * 13 + mo) << 5 | d;
+                for (int r = 0; r < 4; r++, count++) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    unsigned fsp = count % 7;
+                    uint64_t hms = (x >> 8) % 24 << 12 | (x >> 16) % 60 << 6 | (x >> 24) % 60;
+                    if (r == 3) {
+                        hms = (x >> 8) & 0x1ffff; /* any field value, hour 31 and minute 63 too */
+                    }
+                    uint8_t b[8];
+                    datetime2_bytes(ymd << 17 | hms, (uint32_t)(x >> 32), fsp, b);
+                    check_datetime2(b, fsp);
+                    if (r == 1) { /* the previous date, then this one again */
+                        datetime2_bytes(prev_ymd << 17 | hms, (uint32_t)(x >> 40), fsp, b);
+                        check_datetime2(b, fsp);
+                    } else if (r == 2) { /* the general form in between: negative, year 10000+ */
+                        datetime2_bytes((uint64_t)0 - (ymd << 17 | hms) - 1, 0, fsp, b);
+                        check_datetime2(b, fsp);
+                        datetime2_bytes((((uint64_t)10000 + years[yi] % 82) * 13 + mo) << 22 |
+                                            (uint64_t)d << 17 | hms,
+                                        0, fsp, b);
+                        check_datetime2(b, fsp);
+                    }
+                }
+                prev_ymd = ymd;
+            }
+        }
+    }
+}
+
 /* TIME2 has a short path too (non-negative, hour below 100, fraction in range); every value,
  * negative, hour up to 1023, minute and second up to 63 and out-of-range fractions included,
  * must read as the general form (MySQL's packed TIME) writes it. */
@@ -656,6 +728,75 @@ static size_t dec_encode(bool neg, const char *digits, unsigned intg, unsigned s
     return n;
 }
 
+/* A DECIMAL's leading and trailing groups are read by their digit count: for every
+ * DECIMAL(precision, scale), a leading or trailing group of d digits holding 10^d (room for it
+ * in its bytes) is malformed, and 10^d - 1 is read as its nines, both signs. */
+static void test_decimal_partial_group_limits_for_every_precision(void **state) {
+    (void)state;
+    static const uint32_t pow10[10] = {1,      10,      100,      1000,      10000,
+                                       100000, 1000000, 10000000, 100000000, 1000000000};
+    static const unsigned bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+    int checked = 0;
+    for (unsigned prec = 1; prec <= 65; prec++) {
+        for (unsigned scale = 0; scale <= prec; scale++) {
+            unsigned intg = prec - scale, ld = intg % 9, td = scale % 9;
+            size_t size = rc_binlog_decimal_size(prec, scale);
+            for (int which = 0; which < 2; which++) {
+                unsigned d = which == 0 ? ld : td;
+                if (d == 0) {
+                    continue;
+                }
+                size_t at = which == 0 ? 0 : size - bytes[d];
+                for (int neg = 0; neg < 2; neg++) {
+                    for (int over = 0; over < 2; over++) {
+                        uint8_t b[40] = {0};
+                        uint32_t g = over ? pow10[d] : pow10[d] - 1;
+                        for (unsigned i = 0; i < bytes[d]; i++) {
+                            b[at + i] = (uint8_t)(g >> (8 * (bytes[d] - 1 - i)));
+                        }
+                        for (size_t i = 0; neg && i < size; i++) {
+                            b[i] = (uint8_t)~b[i];
+                        }
+                        b[0] ^= 0x80;
+                        char out[90], want[90];
+                        size_t n = rc_binlog_fmt_decimal(b, prec, scale, out);
+                        if (over) {
+                            assert_int_equal(n, 0);
+                            continue;
+                        }
+                        /* the nines where the group is, zeros elsewhere */
+                        size_t w = 0;
+                        if (neg) {
+                            want[w++] = '-';
+                        }
+                        if (which == 0) {
+                            memset(want + w, '9', d);
+                            w += d;
+                            memset(want + w, '0', intg - d);
+                            w += intg - d;
+                        } else {
+                            want[w++] = '0';
+                        }
+                        if (scale) {
+                            want[w++] = '.';
+                            memset(want + w, '0', scale);
+                            if (which == 1) {
+                                memset(want + w + scale - d, '9', d);
+                            }
+                            w += scale;
+                        }
+                        want[w] = '\0';
+                        assert_string_equal(out, want);
+                        assert_int_equal(n, w);
+                        checked++;
+                    }
+                }
+            }
+        }
+    }
+    assert_true(checked > 1000);
+}
+
 /* Every DECIMAL(precision, scale): the per-column layout (rc_binlog_decimal_layout) the row
  * loop formats with covers the value's bytes, and values of random digits (runs of zeros and
  * nines too, both signs) read back as the text they were written from, through the layout and
@@ -778,6 +919,7 @@ int main(void) {
         cmocka_unit_test(test_decode_timestamp2_days_in_any_order),
         cmocka_unit_test(test_decode_timestamp2_seconds_in_runs_and_any_order),
         cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
+        cmocka_unit_test(test_decode_datetime2_date_cache_across_boundaries),
         cmocka_unit_test(test_decode_time2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_date_and_zero_date),
         cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
@@ -787,6 +929,7 @@ int main(void) {
         cmocka_unit_test(test_utf8_validation),
         cmocka_unit_test(test_crc32_matches_zlib),
         cmocka_unit_test(test_decimal_layout_matches_the_general_form_for_every_precision),
+        cmocka_unit_test(test_decimal_partial_group_limits_for_every_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
