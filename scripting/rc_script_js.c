@@ -21,6 +21,7 @@
 #include <duktape.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -681,7 +682,7 @@ static bool same_as_field(duk_context *ctx, duk_idx_t idx, const rc_script_ev_t 
     case DUK_TYPE_NUMBER: {
         uint8_t tag = rc_script_tag_of(&v);
         double d = duk_get_number(ctx, idx);
-        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d
+        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d && !signbit(d) == !signbit(v.d)
                : tag == TAG_INT ? d == (v.kind == MPV_UINT ? (double)v.u : (double)v.i)
                                 : false;
     }

@@ -38,6 +38,7 @@
 #include <lualib.h>
 #include <luajit.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -996,7 +997,7 @@ static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j)
     case LUA_TNUMBER: {
         uint8_t tag = rc_script_tag_of(&v);
         double d = lua_tonumber(L, idx);
-        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d
+        return (tag == TAG_F32 || tag == TAG_F64) ? d == v.d && !signbit(d) == !signbit(v.d)
                : tag == TAG_INT ? d == (v.kind == MPV_UINT ? (double)v.u : (double)v.i)
                                 : false;
     }

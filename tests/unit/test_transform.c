@@ -384,6 +384,50 @@ static void test_engines_agree_on_route_mutate_drop_fanout(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* Regression: a float column that came as 0.0 and was set to -0.0 went out as the 0.0 it came
+ * with in both engines: the "still the value it came with" check compared with ==, for which
+ * -0.0 equals 0.0. The packed bytes differ, so the new value must be written. */
+static void test_negative_zero_over_zero_is_sent(void **state) {
+    (void)state;
+    static const char *const src[2] = {
+        "function transform(e) local r = e.after[1]; r.f64 = -0.0; r.f32 = -0.0; r.same = 0.0 end",
+        "function transform(e) { var r = e.after[0]; r.f64 = -0.0; r.f32 = -0.0; r.same = 0.0; }",
+    };
+    mp_t in;
+    mp_init(&in);
+    msgpack_pack_map(&in.pk, 7);
+    s(&in, "schema"), s(&in, "shop");
+    s(&in, "table"), s(&in, "t");
+    s(&in, "action"), s(&in, "insert");
+    s(&in, "before"), msgpack_pack_array(&in.pk, 0);
+    s(&in, "after"), msgpack_pack_array(&in.pk, 1);
+    msgpack_pack_map(&in.pk, 3);
+    s(&in, "f64"), msgpack_pack_double(&in.pk, 0.0);
+    s(&in, "f32"), msgpack_pack_float(&in.pk, 0.0f);
+    s(&in, "same"), msgpack_pack_double(&in.pk, 0.0);
+    s(&in, "meta"), msgpack_pack_map(&in.pk, 0);
+    s(&in, "kafka"), msgpack_pack_map(&in.pk, 1);
+    s(&in, "topic"), s(&in, "t");
+    /* {f64: -0.0 (float64), f32: -0.0 (float32), same: 0.0 as it came} */
+    static const char want[] = "\x83\xa3"
+                               "f64\xcb\x80\0\0\0\0\0\0\0"
+                               "\xa3"
+                               "f32\xca\x80\0\0\0"
+                               "\xa4"
+                               "same\xcb\0\0\0\0\0\0\0\0";
+    for (int e = 0; e < 2; e++) {
+        run_t r;
+        run_script(engines[e], src[e], &in, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        assert_int_equal(r.res[0].status, RC_SCRIPT_SENT);
+        if (!memmem(r.out.data, r.out.size, want, sizeof(want) - 1)) {
+            fail_msg("%s: the row is not {f64: -0.0, f32: -0.0, same: 0.0}", engines[e]->name);
+        }
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 /* Events load their fields when read (Lua: proxies, JS: accessors): the raw accessors and
  * the iterators see every field and nothing else, a script that reads but does not change
  * sends the same bytes, and an event kept in a global past its batch (whose input buffer is
@@ -2155,6 +2199,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
         cmocka_unit_test(test_engines_agree_on_route_mutate_drop_fanout),
+        cmocka_unit_test(test_negative_zero_over_zero_is_sent),
         cmocka_unit_test(test_mutation_gives_the_expected_event),
         cmocka_unit_test(test_errors_name_file_line_and_what_went_wrong),
         cmocka_unit_test(test_one_failing_event_leaves_the_batch_running),

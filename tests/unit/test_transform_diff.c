@@ -664,8 +664,7 @@ static const lit_t lits[] = {
     {"0/0", "0/0", M_NUM, NAN, NULL, 0},
     {"-(0/0)", "-(0/0)", M_NUM, NAN, NULL, 0},
     {"-1/0", "-1/0", M_NUM, -INFINITY, NULL, 0},
-    /* (no -0.0: assigned over a 0.0 that came with the event, both engines send the 0.0 as it
-     * came, since the values compare equal; the model does not follow that) */
+    {"-0.0", "-0.0", M_NUM, -0.0, NULL, 0},
     {"''", "''", M_STR, 0, "", 0},
     {"'x'", "'x'", M_STR, 0, "x", 1},
     {"'h\\195\\169'", "'h\\u00e9'", M_STR, 0, "h\xc3\xa9", 3},
