@@ -1165,19 +1165,9 @@ void rc_json_tpl_free(rc_json_tpl_t *t) {
 
 /* Room for the templates of a map of n keys; on failure the positions past cap have none. */
 static void tpl_grow(tpl_t *t, uint32_t n) {
-    if (n > TPL_MAX_KEYS) {
-        n = TPL_MAX_KEYS;
-    }
-    if (n <= t->cap) {
-        return;
-    }
-    tpl_key_t *k = realloc(t->keys, (size_t)n * sizeof *k);
-    if (!k) {
-        return;
-    }
-    memset(k + t->cap, 0, (size_t)(n - t->cap) * sizeof *k);
-    t->keys = k;
-    t->cap = n;
+    void *keys = t->keys;
+    rc_tpl_grow(&keys, &t->cap, sizeof(*t->keys), n, TPL_MAX_KEYS);
+    t->keys = keys;
 }
 
 static uint8_t role_of(const map_key_t *mk) {

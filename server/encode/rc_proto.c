@@ -804,19 +804,9 @@ void rc_proto_tpl_free(rc_proto_tpl_t *t) {
 
 /* Room for the templates of a row of n columns; on failure the positions past cap have none. */
 static void row_grow(ptpl_row_t *rt, uint32_t n) {
-    if (n > PTPL_MAX_COLS) {
-        n = PTPL_MAX_COLS;
-    }
-    if (n <= rt->cap) {
-        return;
-    }
-    ptpl_col_t *c = realloc(rt->cols, (size_t)n * sizeof *c);
-    if (!c) {
-        return;
-    }
-    memset(c + rt->cap, 0, (size_t)(n - rt->cap) * sizeof *c);
-    rt->cols = c;
-    rt->cap = n;
+    void *cols = rt->cols;
+    rc_tpl_grow(&cols, &rt->cap, sizeof(*rt->cols), n, PTPL_MAX_COLS);
+    rt->cols = cols;
 }
 
 /* Makes rt's column infos hold for the descriptor cols (NULL: none): when its bytes are not the

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__SSE2__)
@@ -71,6 +72,26 @@ static inline int rc_tpl_match_kv(const uint8_t *mp, size_t n, size_t kv, const 
  * (those are written at a depth): what a template may keep with its key. */
 static inline bool rc_tpl_kv_scalar(uint8_t c) {
     return !((c >= 0x81 && c <= 0x8f) || (c >= 0x91 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf));
+}
+
+/* Grows a template's array *items of *cap elements of elem_size bytes to n (at most max) with
+ * the new elements zeroed; on failure it stays as it was, and the positions past *cap go
+ * without a template. */
+static inline void rc_tpl_grow(void **items, uint32_t *cap, size_t elem_size, uint32_t n,
+                               uint32_t max) {
+    if (n > max) {
+        n = max;
+    }
+    if (n <= *cap) {
+        return;
+    }
+    uint8_t *a = realloc(*items, (size_t)n * elem_size);
+    if (!a) {
+        return;
+    }
+    memset(a + (size_t)*cap * elem_size, 0, (size_t)(n - *cap) * elem_size);
+    *items = a;
+    *cap = n;
 }
 
 /* A hash of the msgpack str values schema and table (either NULL when not seen, or not a

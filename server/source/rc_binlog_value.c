@@ -93,6 +93,16 @@ static inline __attribute__((always_inline)) size_t put_uint(char *out, uint64_t
     return put_uint_any(out, v, width);
 }
 
+/* "HH:MM:SS" from MySQL's packed hour (below 100), minute and second (hour << 12 |
+ * minute << 6 | second). */
+static inline void put_hms(char *out, uint32_t hms) {
+    put_pair(out, hms >> 12);
+    out[2] = ':';
+    put_pair(out + 3, (hms >> 6) & 63);
+    out[5] = ':';
+    put_pair(out + 6, hms & 63);
+}
+
 /* ".ffffff" cut to fsp digits; usec < 1000000. */
 static inline size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
     if (fsp == 0) {
@@ -378,11 +388,7 @@ static inline size_t fmt_time_short(const uint8_t *p, unsigned fsp, char *out) {
     if (hour >= 100) {
         return 0;
     }
-    put_pair(out, hour);
-    out[2] = ':';
-    put_pair(out + 3, (hms >> 6) & 63);
-    out[5] = ':';
-    put_pair(out + 6, hms & 63);
+    put_hms(out, hms);
     size_t o = 8 + put_frac(out + 8, usec, fsp);
     out[o] = '\0';
     return o;
@@ -501,11 +507,7 @@ size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out) {
     memcpy(out, last_date, 10);
     uint32_t hms = (uint32_t)intpart & 0x1ffff;
     out[10] = 'T';
-    put_pair(out + 11, hms >> 12);
-    out[13] = ':';
-    put_pair(out + 14, (hms >> 6) & 63);
-    out[16] = ':';
-    put_pair(out + 17, hms & 63);
+    put_hms(out + 11, hms);
     size_t o = 19 + put_frac(out + 19, usec, fsp);
     out[o] = '\0';
     return o;
