@@ -842,98 +842,6 @@ void rc_script_pack_string(msgpack_packer *pk, const char *s, size_t len, uint8_
 
 /* ---- lazy events ---- */
 
-/* Per type byte: the bytes that follow it when the type byte alone gives their number, or
- * SK_VAR (a length or a count follows: str8/16/32, bin, ext8/16/32, array/map 16/32 and the
- * fix containers) or SK_BAD (0xc1, never used). */
-#define SK_VAR  0xfe
-#define SK_BAD  0xff
-#define SK16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
-/* clang-format off */
-static const uint8_t sk_fixed[256] = {
-    SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), SK16(0), /* fixint */
-    SK16(SK_VAR), SK16(SK_VAR),                                             /* fixmap, fixarray */
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-    25, 26, 27, 28, 29, 30, 31,                             /* fixstr */
-    0, SK_BAD, 0, 0,                                        /* nil, (unused), false, true */
-    SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR,         /* bin8/16/32, ext8/16/32 */
-    4, 8, 1, 2, 4, 8, 1, 2, 4, 8,                           /* float32/64, uint8..64, int8..64 */
-    2, 3, 5, 9, 17,                                         /* fixext1..16 (with the type) */
-    SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, SK_VAR, /* str8/16/32, array/map 16/32 */
-    SK16(0), SK16(0),                                       /* negative fixint */
-};
-/* clang-format on */
-
-/* Skips one msgpack value: the end of it, or NULL when the bytes are not valid msgpack. A
- * count of the values still to skip replaces recursion: a map adds its keys and values, an
- * array its elements; a value whose size its type byte gives costs one table look-up. (It
- * checks no more than the structure: what a script reads is checked by the conversion that
- * reads it.) */
-static const uint8_t *skip_value(const uint8_t *p, const uint8_t *end) {
-    uint64_t left = 1;
-    while (left > 0) {
-        if (p >= end) {
-            return NULL;
-        }
-        uint8_t c = *p++;
-        left--;
-        uint8_t fixed = sk_fixed[c];
-        if (fixed < SK_VAR) {
-            if ((size_t)(end - p) < fixed) {
-                return NULL;
-            }
-            p += fixed;
-            continue;
-        }
-        if (fixed == SK_BAD) {
-            return NULL;
-        }
-        if (c <= 0x9f) {
-            left += c <= 0x8f ? 2u * (c & 0x0fu) : (c & 0x0fu);
-            continue;
-        }
-        int nb;
-        uint64_t extra = 0;
-        bool count = false, map = false;
-        switch (c) {
-        case 0xc4:
-        case 0xc5:
-        case 0xc6:
-            nb = 1 << (c - 0xc4);
-            break;
-        case 0xc7:
-        case 0xc8:
-        case 0xc9:
-            nb = 1 << (c - 0xc7);
-            extra = 1; /* the ext type */
-            break;
-        case 0xd9:
-        case 0xda:
-        case 0xdb:
-            nb = 1 << (c - 0xd9);
-            break;
-        default: /* 0xdc..0xdf */
-            nb = (c & 1) ? 4 : 2;
-            count = true;
-            map = c >= 0xde;
-            break;
-        }
-        if (end - p < nb) {
-            return NULL;
-        }
-        uint64_t n = be(p, nb);
-        p += nb;
-        if (count) {
-            left += map ? 2 * n : n;
-            continue;
-        }
-        if ((uint64_t)(end - p) < n + extra) {
-            return NULL;
-        }
-        p += n + extra;
-    }
-    return p;
-}
-
 int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, uint32_t *nf,
                        uint32_t *hdr, char *why, size_t why_size) {
     const uint8_t *p = ev, *end = ev + len;
@@ -960,7 +868,7 @@ int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, ui
             return 0;
         }
         const uint8_t *v = p;
-        if (!(p = skip_value(p, end))) {
+        if (rc_mp_skip_one(&p, end) != RC_OK) {
             snprintf(why, why_size, "the event is not valid msgpack");
             return -1;
         }

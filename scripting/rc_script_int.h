@@ -200,4 +200,13 @@ void rc_script_pool_destroy(rc_script_pool_t *pool);
 rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *out, char *why,
                                  size_t why_size);
 
+/* Writes the input bytes b[from..to) to pk as they came (nothing for an empty run): the
+ * fields of a lazy event the script left as they were. */
+static inline void rc_script_write_run(msgpack_packer *pk, const uint8_t *b, uint32_t from,
+                                       uint32_t to) {
+    if (to > from) {
+        pk->callback(pk->data, (const char *)b + from, to - from);
+    }
+}
+
 #endif

@@ -705,12 +705,6 @@ static int field_near(const rc_script_ev_t *e, const char *k, size_t n, uint32_t
     return rc_script_ev_field(e, k, n);
 }
 
-static void write_run(cx_t *c, const uint8_t *b, uint32_t from, uint32_t to) {
-    if (to > from) {
-        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
-    }
-}
-
 #define PACK_FIELDS 128 /* keys whose fields pack_event keeps on the C stack; more: a buffer */
 
 /* Does the key at ki of the lazy event at idx still hold its accessor (the getter, asked
@@ -823,13 +817,13 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
                 c->kafka = e; /* emit checks the topic through the index */
             }
             if (run_end != f->kv) { /* not next to the run: write the run, start another */
-                write_run(c, b, run, run_end);
+                rc_script_write_run(&c->pk, b, run, run_end);
                 run = f->kv;
             }
             run_end = f->end;
             continue;
         }
-        write_run(c, b, run, run_end);
+        rc_script_write_run(&c->pk, b, run, run_end);
         run = run_end = 0;
         uint8_t tag = TAG_NONE;
         if (f) {
@@ -842,7 +836,7 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         rc = pack_value(c, vi, tag, depth + 1, k);
     }
     if (rc == 0) {
-        write_run(c, b, run, run_end);
+        rc_script_write_run(&c->pk, b, run, run_end);
     }
     duk_set_top(ctx, base);
     return rc;

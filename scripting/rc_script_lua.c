@@ -863,10 +863,7 @@ static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
         char msg[700];
         snprintf(msg, sizeof(msg), "field %.*s: %s", (int)e->f[j].kn, (const char *)b + e->f[j].k,
                  c->why);
-        luaL_where(L, 1); /* the script's line that read it */
-        lua_pushstring(L, msg);
-        lua_concat(L, 2);
-        lua_error(L);
+        raise_at_line(L, msg); /* the script's line that read it */
     }
     lua_rawset(L, t);
     e->loaded |= 1ULL << j;
@@ -1083,16 +1080,14 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         /* the key is written as it came either way */
         uint32_t upto = same ? f->end : f->v;
         if (to != f->kv) {
-            if (to > from) {
-                c->pk.callback(c->pk.data, (const char *)b + from, to - from);
-            }
+            rc_script_write_run(&c->pk, b, from, to);
             from = f->kv;
         }
         to = upto;
         if (same) {
             continue;
         }
-        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+        rc_script_write_run(&c->pk, b, from, to);
         from = to = f->end;
         mpv_t v;
         rc_script_ev_value(e, j, &v);
@@ -1103,8 +1098,8 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
         lua_pop(L, 1);
     }
-    if (rc == 0 && to > from) {
-        c->pk.callback(c->pk.data, (const char *)b + from, to - from);
+    if (rc == 0) {
+        rc_script_write_run(&c->pk, b, from, to);
     }
     rc = rc == 0 ? pack_extras(c, t, extras, ne, depth) : rc;
     lua_settop(L, base);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rc_json.h"
 #include "rc_rest.h"
 #include "rc_table_stats.h"
 #include "rc_version.h"
@@ -88,17 +89,6 @@ static void put_label(rc_buf_t *out, const char *v) {
     }
 }
 
-/* v in decimal, without printf (which was most of a scrape's cost). */
-static void put_u64(rc_buf_t *out, uint64_t v) {
-    char d[20];
-    size_t i = sizeof(d);
-    do {
-        d[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    rc_buf_append(out, d + i, sizeof(d) - i);
-}
-
 /* NAME{pipeline="P" (the caller writes the other labels, "} " and the value) */
 static void put_series(rc_buf_t *out, const char *name, const char *pipeline) {
     rc_buf_puts(out, name);
@@ -151,7 +141,7 @@ static void write_histogram(rc_buf_t *out, rc_pipeline_ctl_t *ctl, const char *n
             rc_buf_puts(out, "\",le=\"");
             rc_buf_puts(out, b < h.n ? bound_text(h.bounds[b]) : "+Inf");
             rc_buf_puts(out, "\"} ");
-            put_u64(out, b < h.n ? h.cumulative[b] : h.count);
+            rc_json_write_int(out, b < h.n ? h.cumulative[b] : h.count, false);
             rc_buf_putc(out, '\n');
         }
         rc_buf_printf(out, "%s_sum{pipeline=\"", name);
@@ -160,7 +150,7 @@ static void write_histogram(rc_buf_t *out, rc_pipeline_ctl_t *ctl, const char *n
         rc_buf_printf(out, "%s_count{pipeline=\"", name);
         put_label(out, rc_pipeline_name(p));
         rc_buf_puts(out, "\"} ");
-        put_u64(out, h.count);
+        rc_json_write_int(out, h.count, false);
         rc_buf_putc(out, '\n');
     }
 }
@@ -200,7 +190,7 @@ static void table_row(void *arg, const char *table, const char *action,
     rc_buf_puts(a->out, "\",action=\"");
     rc_buf_puts(a->out, action);
     rc_buf_puts(a->out, "\"} ");
-    put_u64(a->out, counts[a->which]);
+    rc_json_write_int(a->out, counts[a->which], false);
     rc_buf_putc(a->out, '\n');
 }
 
@@ -241,7 +231,7 @@ void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
             uint64_t v = *(const uint64_t *)((const char *)&stats[i] + counters[c].offset);
             put_series(out, counters[c].name, rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
             rc_buf_puts(out, "\"} ");
-            put_u64(out, v);
+            rc_json_write_int(out, v, false);
             rc_buf_putc(out, '\n');
         }
     }
@@ -275,7 +265,7 @@ void rc_metrics_write(rc_buf_t *out, rc_pipeline_ctl_t *ctl) {
         put_series(out, "rowcast_transform_vm_memory_bytes",
                    rc_pipeline_name(rc_pipeline_ctl_get(ctl, i)));
         rc_buf_puts(out, "\"} ");
-        put_u64(out, stats[i].vm_bytes);
+        rc_json_write_int(out, stats[i].vm_bytes, false);
         rc_buf_putc(out, '\n');
     }
     header(out, "rowcast_checkpoint_age_seconds", "gauge",

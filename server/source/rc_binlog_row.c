@@ -2300,8 +2300,8 @@ static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
  * column's name, or for a table without a primary key the nil key and the table's packed tail
  * too (pack_tail). */
 static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_header_t *h,
-                          const char *action, const char *gtid, size_t gtid_len, size_t file_len,
-                          size_t pipe_len) {
+                          const char *action, bool insert, const char *gtid, size_t gtid_len,
+                          size_t file_len, size_t pipe_len) {
     /* with the inline writers: through the packer, its per-piece calls were a tenth of a
      * small table's row when a rows event holds a few dozen rows */
     rc_buf_reset(&b->ev_head);
@@ -2316,7 +2316,6 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     q = c_strbin(C_LIT(q, "table"), tm->table, tm->table_len, false);
     q = c_strbin(C_LIT(q, "action"), action, (uint32_t)alen, false);
     q = C_LIT(q, "before");
-    bool insert = strcmp(action, RC_ACTION_INSERT) == 0;
     *q++ = insert ? 0x90 : 0x91;
     if (insert) {
         q = C_LIT(q, "after");
@@ -2453,7 +2452,8 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         clock_gettime(CLOCK_REALTIME, &ts);
         b->now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
     }
-    if (pack_fragments(b, tm, h, actions[action], gtid, gtid_len, file_len, pipe_len) != 0) {
+    if (pack_fragments(b, tm, h, actions[action], action == 0, gtid, gtid_len, file_len,
+                       pipe_len) != 0) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     rowctx_t x = {b, tm, errstr, errstr_size, NULL};
@@ -2497,10 +2497,9 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
         if (action == 0) {
             /* "after" is in the head */
         } else if (r == 0 && (q = w_room(o, 7))) {
-            static const uint8_t k_after[6] = {0xa5, 'a', 'f', 't', 'e', 'r'}; /* fixstr */
-            memcpy(q, k_after, 6);
-            q[6] = action == 2 ? 0x90 : 0x91;
-            o->len += 7;
+            q = C_LIT(q, "after");
+            *q++ = action == 2 ? 0x90 : 0x91;
+            o->len = (size_t)(q - (uint8_t *)o->data);
         } else {
             r = -1;
         }
