@@ -420,8 +420,13 @@ static inline unsigned rc_binlog_post_header(const rc_binlog_t *b, uint8_t type,
 }
 
 /* rc_binlog_crc.c: the CRC32's paths (rc_binlog_crc32), each used when the CPU has it. */
-enum { RC_CRC_PATH_ZLIB = 0, RC_CRC_PATH_CLMUL = 1, RC_CRC_PATH_AVX = 2 };
-/* For tests: takes no path above limit from now on (RC_CRC_PATH_AVX: the best the CPU has);
+enum {
+    RC_CRC_PATH_ZLIB = 0,
+    RC_CRC_PATH_CLMUL = 1,
+    RC_CRC_PATH_AVX = 2,
+    RC_CRC_PATH_VPCLMUL = 3, /* 256-bit carry-less multiplication, with AVX2 */
+};
+/* For tests: takes no path above limit from now on (RC_CRC_PATH_VPCLMUL: the best the CPU has);
  * returns the path then taken. */
 int rc_binlog_crc_path(int limit);
 
