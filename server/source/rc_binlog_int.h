@@ -189,6 +189,11 @@ typedef struct rc_col {
     uint8_t op;    /* rc_op_t: how a row image's value is read and written */
     bool pk;       /* in the primary key: where its value was written is kept (rc_slot_t) */
     uint16_t jidx; /* JSON columns before this one (PARTIAL_UPDATE_ROWS' bitmap) */
+    /* bytes a row image of every column and no NULL holds at least from this column's value
+     * to its end: the fixed-size values' sizes and the length prefixes (0 for RC_OP_OTHER,
+     * which checks its own); the row loop checks it where a value of variable size ends
+     * instead of checking each fixed-size value (0 in the column past the last) */
+    uint32_t need;
 } rc_col_t;
 
 /* How a row image's value of a column is read and written, decided once per table map

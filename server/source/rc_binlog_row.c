@@ -1074,6 +1074,12 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         c->cs = (uint8_t)cs_of(c->collation, c->charset);
         c->op = (uint8_t)column_op(c);
     }
+    for (uint32_t i = tm->ncols; i-- > 0;) {
+        rc_col_t *c = &tm->cols[i];
+        c->need = c->op == RC_OP_OTHER ? 0
+                  : c->op <= RC_OP_BIN ? tm->cols[i + 1].need + c->lenbytes /* length-prefixed */
+                                       : tm->cols[i + 1].need + c->size;
+    }
     char why[512];
     if (!tm->cols[0].name && b->column_names &&
         (err = names_from_server(b, tm, why, sizeof(why))) != RC_OK) {
@@ -1868,7 +1874,7 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
 #define FIXED_VALUE(n)                                                                             \
     do {                                                                                           \
         fixed = (n);                                                                               \
-        if (avail < fixed) {                                                                       \
+        if (!fast && (size_t)(end - p) < fixed) {                                                  \
             goto short_value;                                                                      \
         }                                                                                          \
         v = c_name(q, names, c);                                                                   \
@@ -1885,8 +1891,42 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
  * whatever follows it still fits. */
 static inline __attribute__((always_inline)) rc_err_t
 emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
-             const uint8_t *nulls, uint8_t anynull, const uint8_t *p, const uint8_t **pp,
+             const uint8_t *nulls, uint8_t anynull, bool fast, const uint8_t *p, const uint8_t **pp,
              const uint8_t *end, rc_slot_t *slots);
+
+/* The error of an image of every column and no NULL that is shorter than its columns'
+ * rc_col_t.need, from column c at p on: the columns up to the next RC_OP_OTHER one are read as
+ * the general copy of emit_columns reads them, to the value the image ends in, and its error is
+ * the general copy's (a malformed DECIMAL before it included). */
+static __attribute__((noinline, cold)) rc_err_t short_image(rowctx_t *x, const rc_col_t *c,
+                                                            const uint8_t *p, const uint8_t *end) {
+    for (; c->op != RC_OP_OTHER && c->op != RC_OP_END; c++) {
+        size_t avail = (size_t)(end - p);
+        if (c->op <= RC_OP_BIN) {
+            unsigned lb = c->lenbytes;
+            if (avail < lb) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
+            }
+            uint32_t n = (uint32_t)rc_le(p, lb);
+            if (avail - lb < n) {
+                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+            }
+            p += lb + n;
+            continue;
+        }
+        if (avail < c->size) {
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
+        }
+        char text[RC_BINLOG_TEXT_MAX];
+        if (c->op == RC_OP_DECIMAL && rc_binlog_fmt_decimal_l(p, &c->dec, text) == 0) {
+            return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
+        }
+        p += c->size;
+    }
+    /* not reached: need counts no more than these columns hold */
+    return rc_binlog_everr(x->b, x->errstr, x->errstr_size, RC_ERR_TRUNCATED,
+                           "row image of %s.%s ends inside a value", x->tm->schema, x->tm->table);
+}
 
 /* emit_image, inlined where a row has one image: an insert's after image is read in the rows
  * loop itself (no call, no arguments on the stack, no second prologue per row), at the price of
@@ -1924,11 +1964,13 @@ emit_image_inl(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t nprese
         }
     }
     p += nb;
-    /* the common image (every column, no NULL) by a copy of the loop without those checks */
+    /* the common image (every column, no NULL) by a copy of the loop without those checks,
+     * nor one of its length per fixed-size value (rc_col_t.need) */
     if (all_present && !anynull) {
-        return emit_columns(x, o, present, npresent, true, nulls, 0, p, pp, end, slots);
+        return emit_columns(x, o, present, npresent, true, nulls, 0, true, p, pp, end, slots);
     }
-    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, p, pp, end, slots);
+    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, false, p, pp, end,
+                        slots);
 }
 
 /* emit_image_inl out of line, for the images of updates and deletes. */
@@ -1940,10 +1982,10 @@ static __attribute__((noinline)) rc_err_t emit_image(rowctx_t *x, rc_buf_t *o,
 }
 
 /* emit_image's loop over the columns, from p (past the null bitmap nulls). Inlined into it
- * twice, once with all_present and no NULLs as constants. */
+ * twice, once with all_present, no NULLs and fast as constants. */
 static inline __attribute__((always_inline)) rc_err_t
 emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
-             const uint8_t *nulls, uint8_t anynull, const uint8_t *p, const uint8_t **pp,
+             const uint8_t *nulls, uint8_t anynull, bool fast, const uint8_t *p, const uint8_t **pp,
              const uint8_t *end, rc_slot_t *slots) {
     const rc_tmap_t *tm = x->tm;
     /* in locals: the stores into the output may alias anything, so fields read through x and
@@ -1960,10 +2002,16 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
     /* by pointers, with no index to keep: the loop's own cost is paid per column */
     rc_slot_t *s = slots;
     const rc_col_t *cend = cols + ncols;
+    /* fast: the copy for images of every column and no NULL (all_present, !anynull); the
+     * bytes of every fixed-size value up to the first of variable size are checked here at
+     * once, the next ones where it ends */
+    if (fast && (size_t)(end - p) < c->need) {
+        return short_image(x, c, p, end);
+    }
     for (;; c++, s++) {
         /* the copy for images of every column and no NULL reads no bitmap: its loop ends at
          * the column past the last (RC_OP_END), with no bound check per column */
-        if (!(all_present && !anynull) && c == cend) {
+        if (!fast && c == cend) {
             break;
         }
         uint32_t i = (uint32_t)(c - cols);
@@ -1984,7 +2032,6 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
                 goto next;
             }
         }
-        size_t avail = (size_t)(end - p);
         uint32_t fixed; /* FIXED_VALUE */
         char *t;        /* temporal text, see c_ext_text */
         switch ((rc_op_t)c->op) {
@@ -1993,7 +2040,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
         case RC_OP_STR:
         case RC_OP_BIN: {
             unsigned lb = c->lenbytes;
-            if (avail < lb) {
+            if (!fast && (size_t)(end - p) < lb) {
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
             }
             uint32_t n = c->op == RC_OP_STR1   ? p[0]
@@ -2002,14 +2049,18 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
                          : lb == 2             ? rc_le16(p)
                          : lb == 3             ? rc_le24(p)
                                                : rc_le32(p);
-            if (avail - lb < n) {
+            const uint8_t *d = p + lb;
+            size_t avail = (size_t)(end - d);
+            if (fast ? avail < (size_t)n + c[1].need : avail < n) {
+                if (fast) {
+                    return short_image(x, c, p, end);
+                }
                 return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
             }
-            const uint8_t *d = p + lb;
             p = d + n;
             OUT_ROOM(row_room + (size_t)n + 5 + 32);
             v = c_name(q, names, c);
-            if (n < 32 && avail - lb >= 32) {
+            if (n < 32 && avail >= 32) {
                 /* a short value, with 32 readable bytes in the event: one fixed-size copy
                  * instead of a memcpy call (fixstr, or bin 8) */
                 uint8_t *w = v;
@@ -2021,6 +2072,13 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
                     w += 2;
                 }
                 memcpy(w, d, 32);
+                q = w + n;
+            } else if (n < 256) {
+                /* str 8 or bin 8 */
+                v[0] = c->op == RC_OP_BIN ? 0xc4 : n < 32 ? (uint8_t)(0xa0 | n) : 0xd9;
+                v[1] = (uint8_t)n;
+                uint8_t *w = v + 1 + (c->op == RC_OP_BIN || n >= 32);
+                memcpy(w, d, n);
                 q = w + n;
             } else {
                 q = c_strbin(v, d, n, c->op == RC_OP_BIN);
@@ -2038,6 +2096,9 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
                 return err;
             }
             p = gp;
+            if (fast && (size_t)(end - p) < c[1].need) {
+                return short_image(x, c + 1, p, end);
+            }
             rc_slot_t sv = *s; /* s keeps the scratch offset, for json_diffs */
             if (sv.scratch) {
                 /* scratch is still unallocated when every converted value was empty */

@@ -1256,6 +1256,252 @@ static void test_null_bitmaps_of_every_width_and_pattern(void **state) {
     }
 }
 
+/* The columns of shape_map: INT, VARCHAR(20) utf8mb4, DECIMAL(10,2), ENUM (1 byte, no strings:
+ * the general path), BIGINT, VARBINARY(300), DATETIME(6), TINYINT; cK is column K here. */
+static const uint8_t k_shape_types[8] = {RC_T_LONG,     RC_T_VARCHAR, RC_T_NEWDECIMAL, RC_T_STRING,
+                                         RC_T_LONGLONG, RC_T_VARCHAR, RC_T_DATETIME2,  RC_T_TINY};
+
+/* A TABLE_MAP of table id 42 (s.t) with those columns in the order given (order[i] is the
+ * column K, 1-8, at place i), every one nullable. */
+static void shape_map(bb_t *tm, const int *order) {
+    bb_t v = {0};
+    tm->n = 0;
+    b_le(tm, 42, 6);
+    b_le(tm, 1, 2);
+    b_lstr(tm, "s");
+    b_u8(tm, 0);
+    b_lstr(tm, "t");
+    b_u8(tm, 0);
+    b_u8(tm, 8);
+    for (int i = 0; i < 8; i++) {
+        b_u8(tm, k_shape_types[order[i] - 1]);
+    }
+    bb_t m = {0};
+    for (int i = 0; i < 8; i++) {
+        switch (order[i]) {
+        case 2:
+            b_le(&m, 80, 2); /* VARCHAR(20) utf8mb4: 80 bytes, 1-byte lengths */
+            break;
+        case 3:
+            b_u8(&m, 10);
+            b_u8(&m, 2);
+            break;
+        case 4:
+            b_u8(&m, RC_T_ENUM);
+            b_u8(&m, 1);
+            break;
+        case 6:
+            b_le(&m, 300, 2); /* 2-byte lengths */
+            break;
+        case 7:
+            b_u8(&m, 6);
+            break;
+        default:
+            break;
+        }
+    }
+    b_u8(tm, (unsigned)m.n);
+    b_bytes(tm, m.d, m.n);
+    b_u8(tm, 0xff);
+    for (int i = 0; i < 8; i++) { /* COLUMN_CHARSET of the character columns, in order */
+        if (order[i] == 2 || order[i] == 6) {
+            b_u8(&v, order[i] == 2 ? 45 : 63);
+        }
+    }
+    b_tlv(tm, 3, &v);
+    v.n = 0;
+    for (int i = 0; i < 8; i++) {
+        char name[4];
+        snprintf(name, sizeof(name), "c%d", order[i]);
+        b_lstr(&v, name);
+    }
+    b_tlv(tm, 4, &v);
+}
+
+/* The values of a row of shape_map's columns in order, but for the column at place nul (-1:
+ * none), which the null bitmap says is NULL. Each value's place: start[i], the end of its
+ * length prefix lenend[i] (= start for fixed-size values) and end[i], from the values' start. */
+static void shape_values(bb_t *v, const int *order, int nul, size_t *start, size_t *lenend,
+                         size_t *end) {
+    static const uint8_t dec[5] = {0x80, 0x00, 0x30, 0x39, 0x43}; /* 12345.67 */
+    uint64_t ymdhms = ((uint64_t)((2024 * 13 + 5) << 5 | 6) << 17) | (7 << 12 | 8 << 6 | 9);
+    v->n = 0;
+    for (int i = 0; i < 8; i++) {
+        start[i] = lenend[i] = end[i] = v->n;
+        if (i == nul) {
+            continue;
+        }
+        switch (order[i]) {
+        case 1:
+            b_le(v, 0x12345678, 4);
+            break;
+        case 2:
+            b_lstr(v, "hello");
+            lenend[i] = start[i] + 1;
+            break;
+        case 3:
+            b_bytes(v, dec, sizeof(dec));
+            break;
+        case 4:
+            b_u8(v, 2);
+            break;
+        case 5:
+            b_le(v, (uint64_t)-5, 8);
+            break;
+        case 6:
+            b_le(v, 40, 2);
+            for (int k = 0; k < 40; k++) {
+                b_u8(v, (unsigned)k * 7);
+            }
+            lenend[i] = start[i] + 2;
+            break;
+        case 7:
+            b_be(v, ymdhms + 0x8000000000ULL, 5);
+            b_be(v, 123456, 3);
+            break;
+        default:
+            b_u8(v, 7);
+            break;
+        }
+        end[i] = v->n;
+    }
+}
+
+/* A WRITE_ROWS_V2 of one row: null bitmap (bit nul set, if any) and values cut to len bytes. */
+static void shape_rows(bb_t *r, int nul, const bb_t *vals, size_t len) {
+    r->n = 0;
+    b_le(r, 42, 6);
+    b_le(r, 1, 2);
+    b_le(r, 2, 2);
+    b_u8(r, 8);
+    b_u8(r, 0xff);
+    b_u8(r, nul >= 0 ? 1u << nul : 0);
+    b_bytes(r, vals->d, len);
+}
+
+/* Feeds TABLE_MAP a, a whole row of a, TABLE_MAP b for the same table id, and a row of b whose
+ * image is cut to len bytes of values (each event in a heap block of its size); returns the last
+ * feed's result, its error in err. */
+static rc_err_t feed_shapes(const int *a, const int *b_order, int nul, size_t len, char *err,
+                            size_t err_size, msgpack_sbuffer *sb) {
+    static uint8_t ev[9000];
+    bb_t tm = {0}, vals = {0}, rows = {0};
+    size_t st[8], le[8], en[8];
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    assert_non_null(b);
+    rc_binlog_set_position(b, "synthetic.000001", 4);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    rc_err_t e = RC_OK;
+    for (int step = 0; step < 4; step++) {
+        const int *order = step < 2 ? a : b_order;
+        size_t n;
+        if (step % 2 == 0) {
+            shape_map(&tm, order);
+            n = make_event(ev, RC_EV_TABLE_MAP, &tm);
+        } else {
+            shape_values(&vals, order, step == 1 ? -1 : nul, st, le, en);
+            shape_rows(&rows, step == 1 ? -1 : nul, &vals, step == 1 ? vals.n : len);
+            n = make_event(ev, RC_EV_WRITE_ROWS_V2, &rows);
+        }
+        /* an exact copy on the heap: a read past the event is an error of ASan's */
+        uint8_t *exact = malloc(n);
+        assert_non_null(exact);
+        memcpy(exact, ev, n);
+        e = rc_binlog_feed(b, exact, n, &pk, NULL, err, err_size);
+        free(exact);
+        if (step < 3 && e != RC_OK) {
+            fail_msg("step %d: %s", step, err);
+        }
+    }
+    rc_binlog_destroy(b);
+    return e;
+}
+
+/* An image of every column and no NULL is checked for its length once up to each value of
+ * variable size (rc_col_t.need), not per value: cut at every byte, in two column orders given by
+ * two TABLE_MAPs of one table id, it fails on the same column with the same error as the same
+ * values read by the general path (an image with a NULL after them), and whole it decodes the
+ * same values. */
+static void test_image_cut_anywhere_fails_as_the_general_path(void **state) {
+    (void)state;
+    static const int orders[][8] = {
+        {1, 2, 3, 4, 5, 6, 7, 8},
+        {6, 8, 4, 1, 7, 3, 2, 5},
+        {3, 5, 7, 8, 1, 2, 6, 4},
+    };
+    enum { NO = sizeof(orders) / sizeof(orders[0]) };
+    for (int oa = 0; oa < NO; oa++) {
+        for (int ob = 0; ob < NO; ob++) {
+            const int *order = orders[ob];
+            bb_t vals = {0};
+            size_t st[8], le[8], en[8];
+            shape_values(&vals, order, -1, st, le, en);
+            for (size_t len = 0; len < en[7]; len++) {
+                char efast[512], egen[512];
+                msgpack_sbuffer sf, sg;
+                msgpack_sbuffer_init(&sf);
+                msgpack_sbuffer_init(&sg);
+                int i = 0;
+                while (en[i] <= len) {
+                    i++;
+                }
+                char want[32];
+                snprintf(want, sizeof(want), "column `c%d`", order[i]);
+                assert_int_equal(feed_shapes(orders[oa], order, -1, len, efast, sizeof(efast), &sf),
+                                 RC_ERR_TRUNCATED);
+                expect_contains(efast, want);
+                expect_contains(efast, len < le[i] ? "the row ends inside its length"
+                                                   : "the row ends inside the value");
+                if (i < 7) {
+                    /* the general image: the same values, place 7 NULL */
+                    assert_int_equal(
+                        feed_shapes(orders[oa], order, 7, len, egen, sizeof(egen), &sg),
+                        RC_ERR_TRUNCATED);
+                    assert_string_equal(efast, egen);
+                }
+                msgpack_sbuffer_destroy(&sf);
+                msgpack_sbuffer_destroy(&sg);
+            }
+            /* whole: the values of both images (the fast one's last too) */
+            shape_values(&vals, order, -1, st, le, en);
+            char err[512];
+            decoded_t d;
+            memset(&d, 0, sizeof(d));
+            msgpack_sbuffer_init(&d.sb);
+            assert_int_equal(feed_shapes(orders[oa], order, -1, vals.n, err, sizeof(err), &d.sb),
+                             RC_OK);
+            size_t off = 0;
+            while (d.n < 2) {
+                msgpack_unpacked_init(&d.ev[d.n]);
+                assert_int_equal(msgpack_unpack_next(&d.ev[d.n], d.sb.data, d.sb.size, &off),
+                                 MSGPACK_UNPACK_SUCCESS);
+                d.n++;
+            }
+            for (int r = 0; r < 2; r++) {
+                const msgpack_object *e = &d.ev[r].data;
+                expect_size(e, "after.0", 8);
+                expect_int(e, "after.0.c1", 0x12345678);
+                expect_str(e, "after.0.c2", "hello");
+                expect_ext(e, "after.0.c3", RC_EXT_DECIMAL, "12345.67");
+                expect_uint(e, "after.0.c4", 2);
+                expect_int(e, "after.0.c5", -5);
+                uint8_t want6[40];
+                for (int k = 0; k < 40; k++) {
+                    want6[k] = (uint8_t)(k * 7);
+                }
+                expect_bin(e, "after.0.c6", want6, sizeof(want6));
+                expect_ext(e, "after.0.c7", RC_EXT_DATETIME, "2024-05-06T07:08:09.123456");
+                expect_int(e, "after.0.c8", 7);
+            }
+            for (int r = 0; r < 2; r++) {
+                msgpack_unpacked_destroy(&d.ev[r]);
+            }
+            msgpack_sbuffer_destroy(&d.sb);
+        }
+    }
+}
+
 /* Regression (found by tests/fuzz): a TABLE_MAP declaring 0 columns reached memset(NULL). */
 static void test_table_map_with_zero_columns_is_rejected(void **state) {
     (void)state;
@@ -3145,6 +3391,7 @@ int main(void) {
         cmocka_unit_test(test_topic_template_is_rendered_per_table),
         cmocka_unit_test(test_artificial_rotate_before_fde_sets_file_and_position),
         cmocka_unit_test(test_null_bitmaps_of_every_width_and_pattern),
+        cmocka_unit_test(test_image_cut_anywhere_fails_as_the_general_path),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
