@@ -1717,7 +1717,7 @@ static inline uint8_t *c_ext(uint8_t *q, int8_t type, const void *p, uint32_t n)
  * the fixext sizes take a 2-byte header, so their text moves down one byte. */
 static inline __attribute__((always_inline)) uint8_t *c_ext_text(uint8_t *q, int8_t type,
                                                                  size_t n) {
-    if (n == 1 || n == 2 || n == 4 || n == 8 || n == 16) {
+    if (n <= 16 && ((1u << 1 | 1u << 2 | 1u << 4 | 1u << 8 | 1u << 16) >> n) & 1) {
         c_ext_head(q, type, (uint32_t)n);
         memmove(q + 2, q + 3, n);
         return q + 2 + n;

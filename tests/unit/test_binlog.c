@@ -1502,6 +1502,86 @@ static void test_image_cut_anywhere_fails_as_the_general_path(void **state) {
     }
 }
 
+/* A DECIMAL(18,0)'s text of every length, 1 to 19 bytes, as the row loop writes it: the
+ * lengths of a fixext (1, 2, 4, 8, 16) and those of an ext 8 both hold the text whole. */
+static void test_decimal_text_of_every_length_in_the_row_loop(void **state) {
+    (void)state;
+    static const char digits[] = "123456789012345678";
+    bb_t tm = {0}, v = {0}, rows = {0};
+    b_le(&tm, 5, 6);
+    b_le(&tm, 1, 2);
+    b_lstr(&tm, "s");
+    b_u8(&tm, 0);
+    b_lstr(&tm, "t");
+    b_u8(&tm, 0);
+    b_u8(&tm, 1);
+    b_u8(&tm, RC_T_NEWDECIMAL);
+    b_u8(&tm, 2);
+    b_u8(&tm, 18);
+    b_u8(&tm, 0);
+    b_u8(&tm, 0);
+    b_lstr(&v, "d");
+    b_tlv(&tm, 4, &v);
+    b_le(&rows, 5, 6);
+    b_le(&rows, 1, 2);
+    b_le(&rows, 2, 2);
+    b_u8(&rows, 1);
+    b_u8(&rows, 1);
+    char want[36][24];
+    int n = 0;
+    for (int neg = 0; neg < 2; neg++) {
+        for (int k = 1; k <= 18; k++) {
+            uint64_t x = 0;
+            for (int i = 0; i < k; i++) {
+                x = x * 10 + (uint64_t)(digits[i] - '0');
+            }
+            snprintf(want[n++], sizeof(want[0]), "%s%.*s", neg ? "-" : "", k, digits);
+            /* two 9-digit groups of 4 bytes, big-endian; the sign bit flipped, every byte
+             * inverted when negative */
+            uint8_t bin[8];
+            uint32_t g[2] = {(uint32_t)(x / 1000000000u), (uint32_t)(x % 1000000000u)};
+            for (int i = 0; i < 8; i++) {
+                bin[i] = (uint8_t)(g[i / 4] >> (24 - 8 * (i % 4)));
+                if (neg) {
+                    bin[i] = (uint8_t)~bin[i];
+                }
+            }
+            bin[0] ^= 0x80;
+            b_u8(&rows, 0); /* no NULL */
+            b_bytes(&rows, bin, sizeof(bin));
+        }
+    }
+    const bb_t *bodies[] = {&tm, &rows};
+    const uint8_t evtypes[] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+    decoded_t d;
+    feed_synthetic(&d, bodies, evtypes, 2);
+    assert_int_equal(d.n, n);
+    for (int r = 0; r < n; r++) {
+        expect_ext(&d.ev[r].data, "after.0.d", RC_EXT_DECIMAL, want[r]);
+        /* in the smallest form, as msgpack-c's packer writes it: fixext 1/2/4/8/16, else
+         * ext 8 */
+        size_t len = strlen(want[r]), h = 0;
+        uint8_t enc[32];
+        static const uint8_t fix[17] = {
+            [1] = 0xd4, [2] = 0xd5, [4] = 0xd6, [8] = 0xd7, [16] = 0xd8};
+        if (len <= 16 && fix[len]) {
+            enc[h++] = fix[len];
+        } else {
+            enc[h++] = 0xc7;
+            enc[h++] = (uint8_t)len;
+        }
+        enc[h++] = RC_EXT_DECIMAL;
+        memcpy(enc + h, want[r], len);
+        /* the value's key "d" just before it */
+        uint8_t keyed[34] = {0xa1, 'd'};
+        memcpy(keyed + 2, enc, h + len);
+        if (!memmem(d.sb.data, d.sb.size, keyed, 2 + h + len)) {
+            fail_msg("%s: not packed in its smallest form", want[r]);
+        }
+    }
+    decoded_free(&d);
+}
+
 /* Regression (found by tests/fuzz): a TABLE_MAP declaring 0 columns reached memset(NULL). */
 static void test_table_map_with_zero_columns_is_rejected(void **state) {
     (void)state;
@@ -3392,6 +3472,7 @@ int main(void) {
         cmocka_unit_test(test_artificial_rotate_before_fde_sets_file_and_position),
         cmocka_unit_test(test_null_bitmaps_of_every_width_and_pattern),
         cmocka_unit_test(test_image_cut_anywhere_fails_as_the_general_path),
+        cmocka_unit_test(test_decimal_text_of_every_length_in_the_row_loop),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
