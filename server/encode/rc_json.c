@@ -405,6 +405,21 @@ static inline rc_err_t put_i64(rc_buf_t *out, int64_t v) {
     return v < 0 ? put_int(out, 0 - (uint64_t)v, true) : put_int(out, (uint64_t)v, false);
 }
 
+/* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
+static inline char *put_u64_at(char *o, uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (v < 10) {
+        *o = (char)('0' + v);
+        return o + 1;
+    }
+    return u64_put(o, v);
+#else
+    int n = u64_len(v);
+    u64_digits(o + n, v);
+    return o + n;
+#endif
+}
+
 /* A finite positive number as decimal digits: d[0].d[1..nd) x 10^e, no trailing zeros. */
 typedef struct decimal {
     char d[24];
@@ -436,8 +451,9 @@ static void decimal_from_u64(decimal_t *dec, uint64_t m, int frac_digits) {
  * any integer text. A candidate M that reads back lies within about m * 2^-52 (m * 2^-23 for a
  * float) of m = x * 10^k, so most k of a full-precision value are passed over without a
  * division. When `single`, the value must read back as the same float; a double result exactly
- * halfway between two floats could round either way there, so such a candidate is skipped. */
-static bool shortest_fast(double x, bool single, decimal_t *dec) {
+ * halfway between two floats could round either way there, so such a candidate is skipped.
+ * The text is M x 10^-k: *mout = M, *kout = k. */
+static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
     if (!(x < (single ? 16777216.0 : TWO53))) {
         return false;
     }
@@ -470,7 +486,8 @@ static bool shortest_fast(double x, bool single, decimal_t *dec) {
                 }
             }
             if (same) {
-                decimal_from_u64(dec, cand[i], k);
+                *mout = cand[i];
+                *kout = k;
                 return true;
             }
         }
@@ -746,6 +763,45 @@ static size_t format_decimal(char *o, bool neg, const decimal_t *dec) {
     return (size_t)(o - start);
 }
 
+/* format_decimal of decimal_from_u64(m, k) for 0 < m < 2^53, without the decimal_t: the text
+ * when it is plain notation with at most 5 zeros after "0." and k <= 15 (the usual database
+ * value: 345.453 is m 345453, k 3), else 0 for the caller to go that way. The digits of m are
+ * made once, then the fraction's are moved one place for the point by fixed 16-byte copies; o
+ * has room for 40 bytes (at most 1 + 16 + 1 + 16 are written). */
+static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
+    char d[32];
+    int nd = (int)(put_u64_at(d, m) - d); /* 1..16 digits */
+    if (k > 15 || k - nd > 5) {
+        return 0; /* "0.0000001" and smaller are 1e-7 */
+    }
+    char *s = o, *end;
+    *s = '-';
+    s += neg;
+    if (k == 0) { /* an integral value: its digits and ".0" */
+        memcpy(s, d, 16);
+        memcpy(s + nd, ".0", 2);
+        return (size_t)(neg + nd + 2);
+    }
+    if (nd > k) {
+        int ip = nd - k; /* digits before the point */
+        memcpy(s, d, 16);
+        s[ip] = '.';
+        memcpy(s + ip + 1, d + ip, 16);
+        end = s + nd + 1;
+    } else {
+        memcpy(s, "0.000000", 8);
+        memcpy(s + 2 + (k - nd), d, 16);
+        end = s + 2 + k;
+    }
+    while (end[-1] == '0') { /* the zeros M ends with; one is kept after the point */
+        end--;
+    }
+    if (end[-1] == '.') {
+        *end++ = '0';
+    }
+    return (size_t)(end - o);
+}
+
 static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
     if (isnan(x) || isinf(x)) {
         return rc_buf_append(out, "null", 4);
@@ -757,11 +813,20 @@ static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
     bool neg = signbit(x) != 0;
     double a = fabs(x);
     decimal_t dec;
+    uint64_t m;
+    int k;
     if (a == 0) {
         dec.d[0] = '0';
         dec.nd = 1;
         dec.e = 0;
-    } else if (!shortest_fast(a, single, &dec)) {
+    } else if (shortest_fast(a, single, &m, &k)) {
+        size_t n = format_fast(o, neg, m, k);
+        if (n) {
+            out->len += n;
+            return RC_OK;
+        }
+        decimal_from_u64(&dec, m, k);
+    } else {
         shortest_slow(a, single, &dec);
     }
     out->len += format_decimal(o, neg, &dec);
@@ -1246,21 +1311,6 @@ static inline void tpl_value_changed(tpl_key_t *tk, const uint8_t *v, size_t vn,
  * value not, or the template has none), 0 otherwise (tk->mp_len 0 never matches). */
 static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
     return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
-}
-
-/* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
-static inline char *put_u64_at(char *o, uint64_t v) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (v < 10) {
-        *o = (char)('0' + v);
-        return o + 1;
-    }
-    return u64_put(o, v);
-#else
-    int n = u64_len(v);
-    u64_digits(o + n, v);
-    return o + n;
-#endif
 }
 
 /* write_value with the usual values of a row inline (ints, nil, bools, short strings); out has

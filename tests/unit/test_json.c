@@ -433,6 +433,50 @@ static int ref_digits(double x, bool single) {
     return single ? 9 : 17;
 }
 
+/* Whether the text of a finite nonzero number is laid out as the writer documents it for its
+ * significant digits D and decimal exponent E (JavaScript's Number#toString, with ".0" kept on
+ * integral values): plain for -6 <= E <= 20, else d.ddde+XX. Read from the text alone, so it
+ * checks whichever path wrote it. */
+static bool layout_ok(const char *t) {
+    char d[64], want[96];
+    int n = 0, e = 0, point = -1, lead = 0;
+    const char *s = t + (*t == '-');
+    for (; *s && *s != 'e'; s++) {
+        if (*s == '.') {
+            point = n + lead;
+        } else if (n == 0 && *s == '0') {
+            lead++;
+        } else {
+            d[n++] = *s;
+        }
+    }
+    if (point < 0) {
+        point = n + lead;
+    }
+    int ex = *s == 'e' ? atoi(s + 1) : 0;
+    e = point - lead - 1 + ex; /* the exponent of the first significant digit */
+    while (n > 1 && d[n - 1] == '0') {
+        n--;
+    }
+    char *o = want;
+    if (*t == '-') {
+        *o++ = '-';
+    }
+    if (e >= -6 && e <= 20) {
+        if (e >= n - 1) {
+            o += sprintf(o, "%.*s%.*s.0", n, d, e - (n - 1), "000000000000000000000");
+        } else if (e >= 0) {
+            o += sprintf(o, "%.*s.%.*s", e + 1, d, n - e - 1, d + e + 1);
+        } else {
+            o += sprintf(o, "0.%.*s%.*s", -e - 1, "000000", n, d);
+        }
+    } else {
+        o += sprintf(o, "%c%s%.*se%c%d", d[0], n > 1 ? "." : "", n - 1, d + 1, e < 0 ? '-' : '+',
+                     e < 0 ? -e : e);
+    }
+    return strcmp(t, want) == 0;
+}
+
 static void check_roundtrip(double x, bool single) {
     mp_t m;
     mp_init(&m);
@@ -451,7 +495,8 @@ static void check_roundtrip(double x, bool single) {
         bool same = single ? strtof(out.data, NULL) == (float)x : strtod(out.data, NULL) == x;
         /* never longer than printf's shortest; at an exact power of two the rounding interval
          * is lopsided and a neighbour of printf's rounding can be one digit shorter */
-        if (!same || sig_digits(out.data) > ref_digits(x, single) ||
+        if (!same || (x != 0 && !layout_ok(out.data)) ||
+            sig_digits(out.data) > ref_digits(x, single) ||
             sig_digits(out.data) < ref_digits(x, single) - 1) {
             print_error("%.17g (%s) -> %s, want %d digits\n", x, single ? "float" : "double",
                         out.data, ref_digits(x, single));
@@ -484,6 +529,28 @@ static void test_json_floats_roundtrip_random(void **state) {
         check_roundtrip(d, false);
         check_roundtrip((float)d, true);
         check_roundtrip((double)(int64_t)(r >> 11) / 8, false);
+    }
+    /* few digits at every place of the point, zeros after the last digit, and the edges of
+     * plain notation (0.000001 and 1e-7, 1e20 and 1e21) where the short layout stops */
+    for (int k = 0; k <= 24; k++) {
+        for (int i = 0; i < 400; i++) {
+            uint64_t r = rng_next(&s);
+            double mant = (double)(r % (i < 200 ? 1000ULL : 100000000000000000ULL));
+            double d = mant * (i & 1 ? 10 : 1) / pow(10, k);
+            check_roundtrip(d, false);
+            check_roundtrip(-d, false);
+            check_roundtrip((float)d, true);
+            check_roundtrip(mant * pow(10, k), false);
+        }
+    }
+    static const double edges[] = {1e-6,   1.5e-6,  9.99e-7, 1e-7,   1.25e-7, 0.0001234,
+                                   100.0,  1e15,    1e16,    1e20,   1e21,    123.0,
+                                   0.5,    0.05,    0.005,   12.5,   10.0,    9007199254740991.0,
+                                   345.45, 345.453, 0.10,    1.0e-5, 2.5e-6,  999999.999};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        check_roundtrip(edges[i], false);
+        check_roundtrip(-edges[i], false);
+        check_roundtrip(edges[i], true);
     }
 }
 
