@@ -224,22 +224,17 @@ static rc_err_t put_string_slow(rc_buf_t *out, const uint8_t *s, size_t n, const
     return RC_OK;
 }
 
-/* put_string_slow with the usual value inline: up to 32 bytes with nothing to escape, whose
- * 32 bytes from s may be read, is one or two 16-byte looks and one copy, without a call. */
-static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
-                                     const uint8_t *lim) {
+/* The usual string inline: up to 64 bytes with nothing to escape, of which 32 (n <= 32) or 64
+ * bytes from s may be read, is one to four 16-byte looks and one copy: written quoted at o,
+ * which has room for 66 bytes, it returns the end of the text; any other string gives NULL. */
+static inline char *string_at(char *o, const uint8_t *s, size_t n, const uint8_t *lim) {
     if (n <= 32 && lim - s >= 32) {
         size_t k = first_look16(s);
         if (k >= n || (k == 16 && first_look16(s + 16) >= n - 16)) {
-            char *o = room(out, 32 + 2);
-            if (!o) {
-                return RC_ERR_NOMEM;
-            }
             o[0] = '"';
             memcpy(o + 1, s, 32);
             o[1 + n] = '"';
-            out->len += n + 2;
-            return RC_OK;
+            return o + n + 2;
         }
     } else if (n <= 64 && lim - s >= 64) {
         /* up to 64 bytes (a GTID, an e-mail address): four looks at most and one copy */
@@ -252,14 +247,25 @@ static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
             }
         }
         if (k >= n) {
-            char *o = room(out, 64 + 2);
-            if (!o) {
-                return RC_ERR_NOMEM;
-            }
             o[0] = '"';
             memcpy(o + 1, s, 64);
             o[1 + n] = '"';
-            out->len += n + 2;
+            return o + n + 2;
+        }
+    }
+    return NULL;
+}
+
+/* put_string_slow with the usual value (string_at's) inline, without a call. */
+static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
+                                     const uint8_t *lim) {
+    if (n <= 64) {
+        char *o = room(out, 66), *e;
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        if ((e = string_at(o, s, n, lim)) != NULL) {
+            out->len = (size_t)(e - out->data);
             return RC_OK;
         }
     }
@@ -1191,6 +1197,8 @@ str:
 enum { ROLE_NONE, ROLE_SCHEMA, ROLE_TABLE, ROLE_ROWS, ROLE_META, ROLE_KAFKA };
 
 typedef struct tpl_key {
+    uint64_t key_mask;       /* rc_tpl_mask(mp_len) */
+    uint64_t kv_mask;        /* rc_tpl_mask(kv_len) */
     uint8_t mp[TPL_KEY_MAX]; /* the key's msgpack bytes, then (kv_len) the value's, zero padded */
     char text[TPL_TEXT];     /* ,"name": then (kv_text_len) the value's JSON text */
     uint8_t mp_len;          /* 0: no template at this position */
@@ -1198,7 +1206,7 @@ typedef struct tpl_key {
     uint8_t role;            /* of an event map's key */
     uint8_t kv_len;          /* 0: no value template; else the key's and value's msgpack bytes */
     uint8_t kv_text_len;     /* with the ',' */
-    uint8_t kv_hits;         /* since the value was learnt, up to 255 */
+    uint8_t kv_hits;         /* since the value was learnt, up to TPL_KV_HOLD */
 } tpl_key_t;
 
 typedef struct tpl {
@@ -1231,8 +1239,12 @@ void rc_json_tpl_free(rc_json_tpl_t *t) {
 /* Room for the templates of a map of n keys; on failure the positions past cap have none. */
 static void tpl_grow(tpl_t *t, uint32_t n) {
     void *keys = t->keys;
+    uint32_t old = t->cap;
     rc_tpl_grow(&keys, &t->cap, sizeof(*t->keys), n, TPL_MAX_KEYS);
     t->keys = keys;
+    for (uint32_t i = old; i < t->cap; i++) { /* zeroed: masks that never match */
+        t->keys[i].key_mask = t->keys[i].kv_mask = rc_tpl_mask(0);
+    }
 }
 
 static uint8_t role_of(const map_key_t *mk) {
@@ -1256,10 +1268,20 @@ static uint8_t role_of(const map_key_t *mk) {
     }
 }
 
+static inline void tpl_set_mp_len(tpl_key_t *tk, size_t n) {
+    tk->mp_len = (uint8_t)n;
+    tk->key_mask = rc_tpl_mask(n);
+}
+
+static inline void tpl_set_kv_len(tpl_key_t *tk, size_t n) {
+    tk->kv_len = (uint8_t)n;
+    tk->kv_mask = rc_tpl_mask(n);
+}
+
 /* Makes the key at k (read into mk) the template of its position, or none when it cannot be. */
 static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
-    tk->mp_len = 0;
-    tk->kv_len = 0;
+    tpl_set_mp_len(tk, 0);
+    tpl_set_kv_len(tk, 0);
     if (!mk->is_str || (*k & 0xe0) != 0xa0 || mk->klen + 1 > TPL_KEY_MAX) {
         return;
     }
@@ -1278,13 +1300,13 @@ static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
     tk->text[3 + mk->klen] = ':';
     tk->text_len = (uint8_t)(mk->klen + 4);
     tk->role = role_of(mk);
-    tk->mp_len = (uint8_t)(1 + mk->klen);
+    tpl_set_mp_len(tk, 1 + mk->klen);
 }
 
 /* After its key (tk's template) the value at v[0..vn) was written as the text t[0..tn): makes
  * key and value the position's template when they fit, else leaves it without one. */
 static void tpl_learn_value(tpl_key_t *tk, const uint8_t *v, size_t vn, const char *t, size_t tn) {
-    tk->kv_len = 0;
+    tpl_set_kv_len(tk, 0);
     tk->kv_hits = 0;
     if (tk->mp_len == 0 || vn == 0 || tk->mp_len + vn > TPL_KEY_MAX ||
         tk->text_len + tn > TPL_KV_TEXT || !rc_tpl_kv_scalar(v[0])) {
@@ -1293,7 +1315,7 @@ static void tpl_learn_value(tpl_key_t *tk, const uint8_t *v, size_t vn, const ch
     memcpy(tk->mp + tk->mp_len, v, vn);
     memcpy(tk->text + tk->text_len, t, tn);
     tk->kv_text_len = (uint8_t)(tk->text_len + tn);
-    tk->kv_len = (uint8_t)(tk->mp_len + vn);
+    tpl_set_kv_len(tk, tk->mp_len + vn);
 }
 
 /* After a value other than the template's (at v[0..vn), written as t[0..tn)) came with the
@@ -1303,52 +1325,70 @@ static inline void tpl_value_changed(tpl_key_t *tk, const uint8_t *v, size_t vn,
     if (tk->kv_hits >= TPL_KV_HOLD) {
         tpl_learn_value(tk, v, vn, t, tn);
     } else {
-        tk->kv_len = 0;
+        tpl_set_kv_len(tk, 0);
     }
 }
 
 /* 2 when the key and the value at k are the template's (tk->kv_len), 1 when the key is (and the
  * value not, or the template has none), 0 otherwise (tk->mp_len 0 never matches). */
 static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
+    if (end - k >= 32) {
+        return rc_tpl_match32(tk->mp, tk->key_mask, tk->kv_mask, k);
+    }
     return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
 }
 
-/* write_value with the usual values of a row inline (ints, nil, bools, short strings); out has
- * room for 32 bytes. */
-static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                                        int depth) {
+/* The digits of c (0..127) at o; returns their end. */
+static inline char *small_at(char *o, unsigned c) {
+    if (c < 10) {
+        *o = (char)('0' + c);
+        return o + 1;
+    }
+    if (c < 100) {
+        memcpy(o, k_pairs + 2 * c, 2);
+        return o + 2;
+    }
+    o[0] = '1';
+    memcpy(o + 1, k_pairs + 2 * (c - 100), 2);
+    return o + 3;
+}
+
+/* The usual values of a row written at o, which has room for 66 bytes: ints, nil, bools, and
+ * strings and the text of a DECIMAL, a temporal, an ENUM or a SET that string_at takes. Returns
+ * the end of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other
+ * value, a truncated one too, for write_value to write. */
+static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
     const uint8_t *p = *pp;
-    size_t avail = (size_t)(end - p);
+    size_t avail = (size_t)(end - p), n;
     if (avail == 0) {
-        return RC_ERR_TRUNCATED;
+        return NULL;
     }
     uint8_t c = p[0];
-    char *o = out->data + out->len;
+    char *e;
     if (c <= 0x7f) {
         *pp = p + 1;
-        out->len = (size_t)(put_u64_at(o, c) - out->data);
-        return RC_OK;
+        return small_at(o, c);
     }
     if (c >= 0xa0 && c <= 0xbf) {
-        size_t n = c & 0x1fu;
-        if (avail - 1 < n) {
-            return RC_ERR_TRUNCATED;
+        n = c & 0x1fu;
+        if (avail - 1 < n || !(e = string_at(o, p + 1, n, end))) {
+            return NULL;
         }
         *pp = p + 1 + n;
-        return put_string_in(out, p + 1, n, end);
+        return e;
     }
     if (c == 0xd9 && avail >= 2) { /* str 8 */
-        size_t n = p[1];
-        if (avail - 2 < n) {
-            return RC_ERR_TRUNCATED;
+        n = p[1];
+        if (avail - 2 < n || !(e = string_at(o, p + 2, n, end))) {
+            return NULL;
         }
         *pp = p + 2 + n;
-        return put_string_in(out, p + 2, n, end);
+        return e;
     }
     if (c >= 0xcc && c <= 0xd3) {
         size_t w = (size_t)1 << ((c - 0xcc) & 3);
         if (avail < 1 + w) {
-            return RC_ERR_TRUNCATED;
+            return NULL;
         }
         uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
         *pp = p + 1 + w;
@@ -1362,36 +1402,48 @@ static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const
                 u = (uint64_t)v;
             }
         }
-        out->len = (size_t)(put_u64_at(o, u) - out->data);
-        return RC_OK;
+        return put_u64_at(o, u);
     }
     if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
         p[2] != RC_EXT_JSON) {
         /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
-        size_t n = p[1];
-        if (avail - 3 < n) {
-            return RC_ERR_TRUNCATED;
+        n = p[1];
+        if (avail - 3 < n || !(e = string_at(o, p + 3, n, end))) {
+            return NULL;
         }
         *pp = p + 3 + n;
-        return put_string_in(out, p + 3, n, end);
-    }
-    if (c == 0xcb) {
-        if (avail < 9) {
-            return RC_ERR_TRUNCATED;
-        }
-        uint64_t bits = be64(p + 1);
-        double d;
-        memcpy(&d, &bits, sizeof d);
-        *pp = p + 9;
-        return put_float(out, d, false);
+        return e;
     }
     if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
         /* null, false, true */
         static const char k_lit[4][8] = {"null", "", "false", "true"};
         memcpy(o, k_lit[c - 0xc0], 8);
         *pp = p + 1;
-        out->len += c == 0xc2 ? 5 : 4;
+        return o + (c == 0xc2 ? 5 : 4);
+    }
+    return NULL;
+}
+
+#define VALUE_ROOM 72 /* what value_at may write, rounded up */
+
+/* write_value with the usual values of a row inline (value_at's, and doubles). */
+static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                        int depth) {
+    char *o = room(out, VALUE_ROOM), *e;
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    if ((e = value_at(o, pp, end)) != NULL) {
+        out->len = (size_t)(e - out->data);
         return RC_OK;
+    }
+    const uint8_t *p = *pp;
+    if (end - p >= 9 && p[0] == 0xcb) {
+        uint64_t bits = be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
     }
     return write_value(out, pp, end, depth);
 }
@@ -1409,37 +1461,51 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
         tpl_grow(t, n);
     }
     rc_err_t err = rc_buf_putc(out, '{');
+    uint32_t nt = n < t->cap ? n : t->cap;
+    /* the reading position stays in p, and *pp is only kept for the calls that take it */
+    const uint8_t *p = *pp;
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
-        const uint8_t *k = *pp;
-        tpl_key_t *tk = i < t->cap ? &t->keys[i] : NULL;
-        char *o;
-        int m = tk ? tpl_matches(tk, k, end) : 0;
+        tpl_key_t *tk = i < nt ? &t->keys[i] : NULL;
+        int m = !tk             ? 0
+                : end - p >= 32 ? rc_tpl_match32(tk->mp, tk->key_mask, tk->kv_mask, p)
+                                : tpl_matches(tk, p, end);
         if (m) {
-            if (!(o = room(out, TPL_TEXT + 32))) {
+            char *o = room(out, TPL_TEXT + VALUE_ROOM), *e;
+            if (!o) {
                 return RC_ERR_NOMEM;
             }
             size_t first = i == 0;
             memcpy(o, tk->text + first, 36);
             if (m == 2) { /* the value too */
                 out->len += tk->kv_text_len - first;
-                *pp = k + tk->kv_len;
-                tk->kv_hits += tk->kv_hits < 255;
+                p += tk->kv_len;
+                tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 continue;
             }
-            out->len += tk->text_len - first;
-            const uint8_t *v = *pp = k + tk->mp_len;
-            size_t at = out->len;
-            err = write_value_fast(out, pp, end, depth + 1);
+            o += tk->text_len - first;
+            const uint8_t *v = p + tk->mp_len;
+            size_t at = (size_t)(o - out->data);
+            p = v;
+            if ((e = value_at(o, &p, end)) != NULL) {
+                out->len = (size_t)(e - out->data);
+            } else {
+                out->len = at;
+                *pp = v;
+                err = write_value_fast(out, pp, end, depth + 1);
+                p = *pp;
+            }
             if (tk->kv_len && err == RC_OK) {
-                tpl_value_changed(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
+                tpl_value_changed(tk, v, (size_t)(p - v), out->data + at, out->len - at);
             }
             continue;
         }
+        const uint8_t *k = p;
         map_key_t mk;
         read_map_key(k, end, &mk);
         if (tk) {
             tpl_learn(tk, k, &mk);
         }
+        *pp = p;
         err = write_map_key(out, pp, end, &mk, i == 0, depth);
         if (err == RC_OK) {
             const uint8_t *v = *pp;
@@ -1449,7 +1515,9 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
                 tpl_learn_value(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
             }
         }
+        p = *pp;
     }
+    *pp = p;
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
@@ -1543,7 +1611,7 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
                     table = k + tk->mp_len;
                 }
                 *pp = k + tk->kv_len;
-                tk->kv_hits += tk->kv_hits < 255;
+                tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 first = false;
                 continue;
             }
@@ -1583,10 +1651,8 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
         } else if (role == ROLE_META && v < end && (v[0] & 0xf0) == 0x80) {
             *pp = v + 1;
             err = write_map_tpl(out, &t->meta, pp, end, v[0] & 0x0fu, 1);
-        } else if ((out->cap - out->len >= 32 || rc_buf_reserve(out, 32) == RC_OK)) {
-            err = write_value_fast(out, pp, end, 1);
         } else {
-            err = RC_ERR_NOMEM;
+            err = write_value_fast(out, pp, end, 1);
         }
         if (learn == 1 && err == RC_OK) {
             tpl_learn_value(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
