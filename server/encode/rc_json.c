@@ -1214,10 +1214,30 @@ typedef struct tpl {
     uint32_t cap;
 } tpl_t;
 
+/* The event map's leading members whose keys and values were the templates' (schema, table,
+ * action, an empty before): their msgpack bytes and JSON text (after the '{') as one run, so
+ * that an event starting with the same bytes is one 64-byte compare and one copy for them all.
+ * As for a position, the text is a function of the bytes alone. Learnt when an event without a
+ * hit had 2 or more such members first. */
+#define PRE_MP   64  /* msgpack bytes of the run, compared 16 at a time */
+#define PRE_TEXT 224 /* its text, copied 32 bytes at a time */
+
+typedef struct tpl_pre {
+    uint8_t mp[PRE_MP]; /* zero padded */
+    char text[PRE_TEXT];
+    uint64_t mask;  /* of the mp_len bytes to compare */
+    uint8_t mp_len; /* 0: none */
+    uint8_t npos;   /* event members the run covers */
+    uint16_t text_len;
+    int16_t schema_off, table_off; /* where schema's and table's values are in mp (-1: not in) */
+    tpl_t *rt;                     /* the rows' template when both are in the run */
+} tpl_pre_t;
+
 struct rc_json_tpl {
     tpl_t event; /* the event map's keys */
     tpl_t meta;
     tpl_t rows[TPL_SLOTS];
+    tpl_pre_t pre;
 };
 
 rc_json_tpl_t *rc_json_tpl_new(void) {
@@ -1570,6 +1590,65 @@ static inline rc_err_t skip_kafka(const uint8_t **pp, const uint8_t *end, const 
     return rc_mp_skip(pp, end);
 }
 
+/* True when the PRE_MP bytes at p (there must be that many before end) start with pre's run. */
+static inline bool pre_matches(const tpl_pre_t *pre, const uint8_t *p, const uint8_t *end) {
+    if (end - p < PRE_MP) {
+        return false;
+    }
+#if defined(__SSE2__)
+    uint64_t eq = 0;
+    for (int k = 0; k < PRE_MP / 16; k++) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                  _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)),
+                  _mm_loadu_si128((const __m128i *)(const void *)(pre->mp + 16 * k))))
+              << (16 * k);
+    }
+    return (~eq & pre->mask) == 0;
+#else
+    return memcmp(p, pre->mp, pre->mp_len) == 0;
+#endif
+}
+
+/* Makes the event's first npos members (msgpack p0[0..mp_len), written as text[0..text_len)
+ * after the '{'), all key and value hits, the run of t->pre when they fit. */
+static void pre_learn(rc_json_tpl_t *t, const uint8_t *p0, uint32_t npos, size_t mp_len,
+                      const char *text, size_t text_len, const uint8_t *end) {
+    tpl_pre_t *pre = &t->pre;
+    pre->mp_len = 0;
+    if (mp_len > PRE_MP || text_len > PRE_TEXT || npos > 255) {
+        return;
+    }
+    memset(pre->mp, 0, sizeof pre->mp);
+    memcpy(pre->mp, p0, mp_len);
+    memcpy(pre->text, text, text_len);
+    pre->text_len = (uint16_t)text_len;
+    pre->mask = mp_len == 64 ? ~0ULL : (1ULL << mp_len) - 1;
+    pre->npos = (uint8_t)npos;
+    /* the values of schema and table, found by walking the run's members */
+    const uint8_t *q = p0, *schema = NULL, *table = NULL;
+    for (uint32_t i = 0; i < npos; i++) {
+        map_key_t mk;
+        read_map_key(q, end, &mk);
+        uint8_t role = role_of(&mk);
+        q = mk.next;
+        if (role == ROLE_SCHEMA) {
+            schema = q;
+        } else if (role == ROLE_TABLE) {
+            table = q;
+        }
+        if (rc_mp_skip(&q, end) != RC_OK) {
+            return;
+        }
+    }
+    if (q != p0 + mp_len) {
+        return;
+    }
+    pre->schema_off = (int16_t)(schema ? schema - p0 : -1);
+    pre->table_off = (int16_t)(table ? table - p0 : -1);
+    pre->rt = schema && table ? rows_tpl(t, schema, table, end) : NULL;
+    pre->mp_len = (uint8_t)mp_len;
+}
+
 /* write_map(.., drop_kafka) for the event map, with the templates of t; ev_end as in
  * rc_json_write_event_tpl. */
 static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t **pp,
@@ -1583,9 +1662,30 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
     }
     const uint8_t *schema = NULL, *table = NULL;
     tpl_t *rt = NULL;
+    size_t mark = out->len;
     rc_err_t err = rc_buf_putc(out, '{');
     bool first = true;
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    const uint8_t *p0 = *pp;
+    uint32_t i0 = 0, run = 0; /* run: the leading members that were key and value hits */
+    size_t run_mp = 0, run_text = 0;
+    tpl_pre_t *pre = &t->pre;
+    if (err == RC_OK && pre->mp_len && pre->npos <= n && pre_matches(pre, p0, end)) {
+        char *o = room(out, PRE_TEXT);
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        for (size_t k = 0; k < pre->text_len; k += 32) {
+            memcpy(o + k, pre->text + k, 32);
+        }
+        out->len += pre->text_len;
+        *pp = p0 + pre->mp_len;
+        schema = pre->schema_off >= 0 ? p0 + pre->schema_off : NULL;
+        table = pre->table_off >= 0 ? p0 + pre->table_off : NULL;
+        rt = pre->rt;
+        i0 = pre->npos;
+        first = false;
+    }
+    for (uint32_t i = i0; i < n && err == RC_OK; i++) {
         const uint8_t *k = *pp;
         tpl_key_t *tk = i < et->cap ? &et->keys[i] : NULL;
         uint8_t role;
@@ -1613,6 +1713,11 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
                 *pp = k + tk->kv_len;
                 tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 first = false;
+                if (run == i && i0 == 0) {
+                    run = i + 1;
+                    run_mp = (size_t)(*pp - p0);
+                    run_text = out->len - mark - 1;
+                }
                 continue;
             }
             out->len += tk->text_len - first;
@@ -1659,6 +1764,9 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
         } else if (learn == 2 && err == RC_OK) {
             tpl_value_changed(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
         }
+    }
+    if (err == RC_OK && run >= 2) {
+        pre_learn(t, p0, run, run_mp, out->data + mark + 1, run_text, end);
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }

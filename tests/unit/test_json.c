@@ -1837,6 +1837,86 @@ static void test_json_tpl_values_that_change(void **state) {
     }
 }
 
+/* An event of npos leading members schema, table, action, before (as the run of an event
+ * template holds them), then, when full, after and meta; with trail, more bytes follow the map
+ * in the buffer: the members the run covers that the map does not have. */
+static void pack_pre_event(mp_t *m, uint32_t npos, bool full, const char *table, bool trail) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, npos + (full ? 2 : 0));
+    const char *kv[4][2] = {{"schema", "shop"}, {"table", table}, {"action", "insert"}};
+    for (uint32_t i = 0; i < npos; i++) {
+        mp_str(m, i < 3 ? kv[i][0] : "before");
+        if (i < 3) {
+            mp_str(m, kv[i][1]);
+        } else {
+            msgpack_pack_array(pk, 0);
+        }
+    }
+    if (full) {
+        mp_str(m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+        mp_str(m, "id"), msgpack_pack_int(pk, 7);
+        mp_str(m, "name"), mp_str(m, table);
+        mp_str(m, "meta"), msgpack_pack_map(pk, 1);
+        mp_str(m, "pipeline"), mp_str(m, "p");
+    }
+    if (trail) { /* what the run covers past npos, then room for its 64-byte compare */
+        for (uint32_t i = npos; i < 4; i++) {
+            mp_str(m, i < 3 ? kv[i][0] : "before");
+            if (i < 3) {
+                mp_str(m, kv[i][1]);
+            } else {
+                msgpack_pack_array(pk, 0);
+            }
+        }
+        mp_str(m, "sixty-four bytes of padding after the members the run covers....");
+    }
+}
+
+/* The run of an event's leading members that stay the same (schema, table, action, before):
+ * an event whose map has fewer members than the run, though the bytes after it are the run's,
+ * ends where its map ends; another table or another action, or the run's members in another
+ * order, goes the way of the positions; a table whose name is longer than the run can hold. */
+static void test_json_tpl_event_run(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const tables[] = {"orders", "items", "a_table_name_of_thirty_bytes__"};
+    for (int round = 0; round < 3; round++) {
+        for (size_t tb = 0; tb < sizeof tables / sizeof tables[0]; tb++) {
+            for (int i = 0; i < 4; i++) {
+                mp_t m;
+                mp_init(&m);
+                pack_pre_event(&m, 4, true, tables[tb], false);
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+            for (uint32_t npos = 0; npos <= 4; npos++) {
+                mp_t m;
+                mp_init(&m);
+                pack_pre_event(&m, npos, false, tables[tb], true);
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+                mp_init(&m);
+                pack_pre_event(&m, npos, round == 1, tables[tb], false);
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+    /* the run learnt from {schema, table, ...}, then an event with table first */
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    mp_str(&m, "table"), mp_str(&m, "orders");
+    mp_str(&m, "schema"), mp_str(&m, "shop");
+    mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+    mp_str(&m, "id"), msgpack_pack_int(&m.pk, 1);
+    mp_raw(&m, "sixty-four bytes of padding after the members the run covers....", 64);
+    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_rows_and_maps_every_form(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2107,6 +2187,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_rows_and_maps_every_form),
         cmocka_unit_test(test_json_tpl_wider_than_templates),
         cmocka_unit_test(test_json_tpl_values_that_change),
+        cmocka_unit_test(test_json_tpl_event_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
