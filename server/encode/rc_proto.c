@@ -205,10 +205,24 @@ static rc_err_t put_text_field(rc_buf_t *out, uint32_t field, const void *text, 
 }
 
 /* put_bytes_field for bytes inside a buffer whose bytes up to lim may be read: a short field
- * (tag and length one byte each, at most 32 bytes, 32 bytes readable) is one fixed-size copy
- * without a call; the bytes copied past n lie beyond out->len. */
+ * (tag and length one byte each, at most 32 bytes with 32 readable, or 64 with 64: a GTID) is
+ * one fixed-size copy without a call; the bytes copied past n lie beyond out->len. */
 static inline rc_err_t put_bytes_in(rc_buf_t *out, uint32_t field, const void *s, size_t n,
                                     bool keep_empty, const uint8_t *lim) {
+    if (n <= 64 && field < 16 && (n || keep_empty) && lim - (const uint8_t *)s >= 64) {
+        if (ensure(out, 2 + 64) != RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        char *o = out->data + out->len;
+        o[0] = (char)(field << 3 | WT_LEN);
+        o[1] = (char)n;
+        memcpy(o + 2, s, 32);
+        if (n > 32) {
+            memcpy(o + 34, (const uint8_t *)s + 32, 32);
+        }
+        out->len += 2 + n;
+        return RC_OK;
+    }
     if (n <= 32 && field < 16 && (n || keep_empty) && lim - (const uint8_t *)s >= 32) {
         if (ensure(out, 2 + 32) != RC_OK) {
             return RC_ERR_NOMEM;
@@ -273,6 +287,39 @@ static inline rc_err_t sub_end(rc_buf_t *out, size_t mark) {
         memmove(out->data + mark + n, out->data + mark + 1, body);
         out->len += n - 1;
     }
+    varint_at(out->data + mark, body);
+    return RC_OK;
+}
+
+/* sub_begin with a two-byte length placeholder, for a submessage likely to be 128 bytes to
+ * 16 KiB long (a row whose last one of its table was): then sub_end2 writes the length in
+ * place instead of moving the body up a byte. */
+static inline rc_err_t sub_begin2(rc_buf_t *out, uint32_t field, size_t *mark) {
+    if (ensure(out, 12) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
+    o[0] = 0;
+    o[1] = 0;
+    *mark = (size_t)(o - out->data);
+    out->len = *mark + 2;
+    return RC_OK;
+}
+
+/* Ends the submessage begun by sub_begin2 at mark: the same bytes as sub_begin and sub_end. */
+static inline rc_err_t sub_end2(rc_buf_t *out, size_t mark) {
+    size_t body = out->len - mark - 2;
+    if (body >= 0x80 && body < 0x4000) {
+        out->data[mark] = (char)(body | 0x80); /* the guess was right */
+        out->data[mark + 1] = (char)(body >> 7);
+        return RC_OK;
+    }
+    size_t n = varint_len(body); /* 1, or 3 and more */
+    if (n > 2 && ensure(out, n - 2) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    memmove(out->data + mark + n, out->data + mark + 2, body);
+    out->len = out->len - 2 + n;
     varint_at(out->data + mark, body);
     return RC_OK;
 }
@@ -757,6 +804,7 @@ typedef struct ptpl_row {
     uint32_t cap;
     uint8_t *desc; /* the kafka.columns bytes cols[].uint_col come from (len 0: none) */
     size_t desc_len, desc_cap;
+    bool wide; /* the last row's body took a 2-byte length (128 bytes to 16 KiB) */
 } ptpl_row_t;
 
 /* A key of the event map or of meta: its msgpack bytes (a fixstr of up to 15 bytes) and its
@@ -1051,9 +1099,15 @@ static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, cons
     rc_err_t err = rc_mp_read_array(pp, end, &n);
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         size_t mark;
-        if ((err = sub_begin(out, field, &mark)) == RC_OK &&
-            (err = put_columns(out, pp, end, e->cols, e->rt)) == RC_OK) {
-            err = sub_end(out, mark);
+        ptpl_row_t *rt = e->rt;
+        bool wide = rt && rt->wide; /* a two-byte placeholder, as the last row needed */
+        if ((err = wide ? sub_begin2(out, field, &mark) : sub_begin(out, field, &mark)) == RC_OK &&
+            (err = put_columns(out, pp, end, e->cols, rt)) == RC_OK) {
+            size_t body = out->len - mark - (wide ? 2 : 1);
+            if (rt) {
+                rt->wide = body >= 0x80 && body < 0x4000;
+            }
+            err = wide ? sub_end2(out, mark) : sub_end(out, mark);
         }
     }
     return err;

@@ -2005,6 +2005,44 @@ static void test_proto_tpl_values_that_change(void **state) {
     }
 }
 
+/* Rows whose length crosses the sizes of its varint (127/128 and 16383/16384 bytes) one after
+ * the other, as a table's row template guesses it from the last row: the same bytes as
+ * without templates, whichever way the guess goes. */
+static void test_proto_tpl_row_lengths_across_varint_sizes(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    static const size_t lens[] = {1,     120,   121,   122,   123,   124,   125,   126,
+                                  127,   128,   140,   16370, 16371, 16372, 16373, 16374,
+                                  16375, 16376, 16377, 16378, 16379, 16380, 20000, 130,
+                                  2,     130,   130,   16377, 16378, 1};
+    char *text = malloc(20001);
+    assert_non_null(text);
+    memset(text, 'x', 20000);
+    for (size_t r = 0; r < 2; r++) {
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+            mp_t m;
+            mp_init(&m);
+            msgpack_packer *pk = &m.pk;
+            msgpack_pack_map(pk, 3);
+            str(pk, "table"), str(pk, "lengths");
+            str(pk, "after"), msgpack_pack_array(pk, 2);
+            for (int row = 0; row < 2; row++) {
+                size_t n = row == 0 ? lens[i] : lens[(i + r + 1) % (sizeof lens / sizeof lens[0])];
+                msgpack_pack_map(pk, 2);
+                str(pk, "id"), msgpack_pack_int(pk, (int)i);
+                str(pk, "s"), msgpack_pack_str_with_body(pk, text, n);
+            }
+            str(pk, "meta"), msgpack_pack_map(pk, 1);
+            str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    free(text);
+    rc_proto_tpl_free(t);
+}
+
 /* Every golden event, whole and cut at every byte, through one set of templates: the same
  * result as without. */
 static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
@@ -2050,6 +2088,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_many_tables_and_columns),
         cmocka_unit_test(test_proto_tpl_every_form_cut_at_every_byte),
         cmocka_unit_test(test_proto_tpl_values_that_change),
+        cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
