@@ -826,8 +826,27 @@ typedef struct ptpl_field {
 
 #define PTPL_KV_HOLD 16
 
+/* The map's leading members that were all key and value hits in one event (schema, table,
+ * action, an empty before): their msgpack bytes (up to 64) and protobuf bytes (up to 128) as
+ * one run, so that a map starting with the same bytes is one 64-byte compare and one copy for
+ * them. The fields' bytes are a function of the members' bytes alone. */
+#define PRUN_MP 64
+#define PRUN_PB 128
+
+typedef struct ptpl_run {
+    uint8_t mp[PRUN_MP]; /* zero padded */
+    uint8_t pb[PRUN_PB];
+    uint64_t mask;  /* of the mp_len bytes to compare */
+    uint8_t mp_len; /* 0: none */
+    uint8_t npos;   /* members the run covers */
+    uint8_t pb_len;
+    uint8_t next;            /* the field after the last one in the run */
+    uint8_t at[PTPL_FIELDS]; /* where field j's value is in mp (0: not in the run) */
+} ptpl_run_t;
+
 typedef struct ptpl_map {
     ptpl_field_t f[PTPL_FIELDS];
+    ptpl_run_t run;
 } ptpl_map_t;
 
 struct rc_proto_tpl {
@@ -1204,6 +1223,58 @@ static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, cons
     f->kv_len = (uint8_t)(f->len + vn);
 }
 
+/* True when the PRUN_MP bytes at p (there must be that many before end) start with r's run. */
+static inline bool run_matches(const ptpl_run_t *r, const uint8_t *p, const uint8_t *end) {
+    if (end - p < PRUN_MP) {
+        return false;
+    }
+#if defined(__SSE2__)
+    uint64_t eq = 0;
+    for (int k = 0; k < PRUN_MP / 16; k++) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(r->mp + 16 * k))))
+              << (16 * k);
+    }
+    return (~eq & r->mask) == 0;
+#else
+    return memcmp(p, r->mp, r->mp_len) == 0;
+#endif
+}
+
+/* Makes the map's first npos members (msgpack p0[0..mp_len), written as pb[0..pb_len)), all
+ * key and value hits of mt's positions in field order, r's run when they fit. */
+static void run_learn(ptpl_run_t *r, const ptpl_map_t *mt, const uint8_t *p0, uint32_t npos,
+                      size_t mp_len, const char *pb, size_t pb_len) {
+    r->mp_len = 0;
+    if (mp_len > PRUN_MP || pb_len > PRUN_PB || npos > PTPL_FIELDS) {
+        return;
+    }
+    memset(r->at, 0, sizeof r->at);
+    size_t off = 0, next = 0;
+    for (uint32_t i = 0; i < npos; i++) { /* each member is its position's key and value */
+        const ptpl_field_t *f = &mt->f[i];
+        if (f->j < PTPL_FIELDS) {
+            r->at[f->j] = (uint8_t)(off + f->len);
+        }
+        next = (size_t)f->j + 1;
+        off += f->kv_len;
+    }
+    if (off != mp_len || off == 0) {
+        return;
+    }
+    memset(r->mp, 0, sizeof r->mp);
+    memcpy(r->mp, p0, mp_len);
+    if (pb_len) {
+        memcpy(r->pb, pb, pb_len);
+    }
+    r->pb_len = (uint8_t)pb_len;
+    r->mask = mp_len == 64 ? ~0ULL : (1ULL << mp_len) - 1;
+    r->npos = (uint8_t)npos;
+    r->next = (uint8_t)next;
+    r->mp_len = (uint8_t)mp_len;
+}
+
 /* mt (NULL: none): the map's key templates. map_end (NULL: not known): where the map ends, from
  * a caller that has walked it whole; a last key that is not in keys is then not skipped
  * through. at_of (NULL: none) gets the value of each field j at at_of[j]. */
@@ -1216,7 +1287,28 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     rc_err_t err = rc_mp_read_map(&p, end, &n);
     size_t next = 0; /* fields below this one are done */
     bool in_order = true;
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    const uint8_t *p0 = p;
+    uint32_t i0 = 0, run = 0; /* run: the leading members that were key and value hits */
+    size_t run_mp = 0, run_pb = 0;
+    ptpl_run_t *r = mt ? &mt->run : NULL;
+    if (err == RC_OK && r && r->mp_len && r->npos <= n && run_matches(r, p0, end)) {
+        if (ensure(out, PRUN_PB) != RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        memcpy(out->data + out->len, r->pb, PRUN_PB);
+        out->len += r->pb_len;
+        p = p0 + r->mp_len;
+        if (at_of) {
+            for (size_t j = 0; j < count && j < PTPL_FIELDS; j++) {
+                if (r->at[j]) {
+                    at_of[j] = p0 + r->at[j];
+                }
+            }
+        }
+        next = r->next;
+        i0 = r->npos;
+    }
+    for (uint32_t i = i0; i < n && err == RC_OK; i++) {
         const uint8_t *kp = p;
         const char *k;
         uint32_t klen;
@@ -1259,6 +1351,11 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                 out->len += f->pb_len;
                 p = kp + f->kv_len;
                 f->kv_hits += f->kv_hits < 255;
+                if (run == i && i0 == 0) {
+                    run = i + 1;
+                    run_mp = (size_t)(p - p0);
+                    run_pb = out->len - mark;
+                }
             } else {
                 size_t at = out->len;
                 err = put(out, j, &p, end, e);
@@ -1274,6 +1371,9 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         }
     }
     if (err != RC_OK || in_order) {
+        if (err == RC_OK && run >= 2) {
+            run_learn(r, mt, p0, run, run_mp, out->data + mark, run_pb);
+        }
         *pp = p;
         return err;
     }

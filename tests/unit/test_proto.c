@@ -2005,6 +2005,78 @@ static void test_proto_tpl_values_that_change(void **state) {
     }
 }
 
+/* An event of npos leading members schema, table, action, before, then, when full, after and
+ * meta; with trail, the members the run of the event template covers past npos follow the
+ * map in the buffer, then padding for its 64-byte compare. */
+static void pack_prun_event(mp_t *m, uint32_t npos, bool full, const char *table, bool trail) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, npos + (full ? 2 : 0));
+    const char *kv[3][2] = {{"schema", "shop"}, {"table", table}, {"action", "insert"}};
+    for (uint32_t i = 0; i < (trail ? 4 : npos); i++) {
+        str(pk, i < 3 ? kv[i][0] : "before");
+        if (i < 3) {
+            str(pk, kv[i][1]);
+        } else {
+            msgpack_pack_array(pk, 0);
+        }
+        if (i + 1 == npos && full) {
+            str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+            str(pk, "id"), msgpack_pack_int(pk, 7);
+            str(pk, "name"), str(pk, table);
+            str(pk, "meta"), msgpack_pack_map(pk, 2);
+            str(pk, "pipeline"), str(pk, "p");
+            str(pk, "server_id"), msgpack_pack_int(pk, 3);
+        }
+    }
+    if (trail) {
+        str(pk, "sixty-four bytes of padding after the members the run covers....");
+    }
+}
+
+/* The run of an event's leading members that stay the same: an event whose map has fewer
+ * members than the run, though the bytes after it are the run's, ends where its map ends;
+ * other tables, a table name too long for the run, the members in another order. */
+static void test_proto_tpl_event_run(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    static const char *const tables[] = {"orders", "items", "a_table_name_of_thirty_bytes__"};
+    for (int round = 0; round < 3; round++) {
+        for (size_t tb = 0; tb < sizeof tables / sizeof tables[0]; tb++) {
+            for (int i = 0; i < 4; i++) {
+                mp_t m;
+                mp_init(&m);
+                pack_prun_event(&m, 4, true, tables[tb], false);
+                assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+            for (uint32_t npos = 0; npos <= 4; npos++) {
+                mp_t m;
+                mp_init(&m);
+                pack_prun_event(&m, npos, false, tables[tb], true);
+                assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+                mp_init(&m);
+                pack_prun_event(&m, npos, round == 1 && npos > 0, tables[tb], false);
+                assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+    /* the run learnt from {schema, table, ...}, then an event with table first */
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    str(&m.pk, "table"), str(&m.pk, "orders");
+    str(&m.pk, "schema"), str(&m.pk, "shop");
+    str(&m.pk, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+    str(&m.pk, "id"), msgpack_pack_int(&m.pk, 1);
+    str(&m.pk, "sixty-four bytes of padding after the members the run covers....");
+    assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_proto_tpl_free(t);
+}
+
 /* Rows whose length crosses the sizes of its varint (127/128 and 16383/16384 bytes) one after
  * the other, as a table's row template guesses it from the last row: the same bytes as
  * without templates, whichever way the guess goes. */
@@ -2089,6 +2161,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_every_form_cut_at_every_byte),
         cmocka_unit_test(test_proto_tpl_values_that_change),
         cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
+        cmocka_unit_test(test_proto_tpl_event_run),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
