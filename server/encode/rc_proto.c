@@ -1011,6 +1011,94 @@ static inline rc_err_t put_value_fast(rc_buf_t *out, const uint8_t **pp, const u
     return put_value_body(out, pp, end, uint_col);
 }
 
+/* A varint field at o; returns its end. */
+static inline char *uint_at(char *o, uint32_t field, uint64_t v) {
+    return varint_at(varint_at(o, (uint64_t)field << 3 | WT_VARINT), v);
+}
+
+/* An ASCII text of up to 32 bytes (32 readable) as field (< 16) at o, as put_text_in writes
+ * it; NULL for any other text. */
+static inline char *short_text_at(char *o, uint32_t field, const uint8_t *s, size_t n,
+                                  const uint8_t *lim) {
+    if (n > 32 || lim - s < 32 || !all_ascii(s, n, lim)) {
+        return NULL;
+    }
+    o[0] = (char)(field << 3 | WT_LEN);
+    o[1] = (char)n;
+    memcpy(o + 2, s, 32);
+    return o + 2 + n;
+}
+
+/* The Value body of the usual values of a row written at o, which has room for 40 bytes, as
+ * put_value_fast writes it: ints, nil, doubles, and strings and DECIMAL texts short_text_at
+ * takes. Returns the end and moves *pp past the value, or returns NULL (*pp unmoved) for any
+ * other value, a truncated one too. */
+static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bool uint_col) {
+    const uint8_t *p = *pp;
+    size_t avail = (size_t)(end - p);
+    if (avail == 0) {
+        return NULL;
+    }
+    uint8_t c = p[0];
+    char *e;
+    if (c <= 0x7f) {
+        *pp = p + 1;
+        return uint_col ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, c)
+                        : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, 2u * c);
+    }
+    if ((c & 0xe0) == 0xa0 || (c == 0xd9 && avail >= 2)) {
+        size_t head = c == 0xd9 ? 2 : 1, n = c == 0xd9 ? p[1] : c & 0x1fu;
+        if (avail - head < n ||
+            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, end))) {
+            return NULL;
+        }
+        *pp = p + head + n;
+        return e;
+    }
+    if (c >= 0xcc && c <= 0xd3) {
+        size_t w = (size_t)1 << ((c - 0xcc) & 3);
+        if (avail < 1 + w) {
+            return NULL;
+        }
+        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        *pp = p + 1 + w;
+        if (c >= 0xd0) {
+            int shift = 64 - 8 * (int)w;
+            int64_t i = (int64_t)(u << shift) >> shift;
+            if (i < 0) {
+                return uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag(i));
+            }
+            u = (uint64_t)i;
+        }
+        return u > INT64_MAX || uint_col
+                   ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, u)
+                   : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
+    }
+    if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DECIMAL) {
+        size_t n = p[1];
+        if (avail - 3 < n ||
+            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, p + 3, n, end))) {
+            return NULL;
+        }
+        *pp = p + 3 + n;
+        return e;
+    }
+    if (c == 0xc0) {
+        *pp = p + 1;
+        return uint_at(o, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0);
+    }
+    if (c == 0xcb && avail >= 9) {
+        uint64_t bits = be64(p + 1);
+        *pp = p + 9;
+        *o++ = (char)(ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE << 3 | WT_I64);
+        for (size_t i = 0; i < 8; i++) {
+            o[i] = (char)(bits >> (8 * i)); /* little-endian */
+        }
+        return o + 8;
+    }
+    return NULL;
+}
+
 /* The columns of a row (or key) map at *pp, each as field `field` (a Column); cols (may be
  * NULL) describes them; rt (may be NULL) is the table's row template, synced with cols. */
 static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols,
@@ -1029,15 +1117,32 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         const uint8_t *k = *pp;
         ptpl_col_t *tc = rt && i < rt->cap ? &rt->cols[i] : NULL;
         if (tc && rc_tpl_key_eq(tc->mp, tc->mp_len, k, end)) {
-            if (ensure(out, PTPL_HEAD) != RC_OK) {
+            if (ensure(out, PTPL_HEAD + 40) != RC_OK) {
                 return RC_ERR_NOMEM;
             }
-            memcpy(out->data + out->len, tc->head, PTPL_HEAD); /* the bytes past head_len lie
-                                                                   beyond out->len */
+            char *o = out->data + out->len, *e;
+            memcpy(o, tc->head, PTPL_HEAD); /* the bytes past head_len lie beyond out->len */
             col = out->len + 1;
-            out->len += tc->head_len;
-            val = out->len - 1;
-            *pp = k + tc->mp_len;
+            o += tc->head_len;
+            val = col + tc->head_len - 2;
+            const uint8_t *v = k + tc->mp_len, *q = v;
+            if ((e = value_at(o, &q, end, tc->uint_col)) != NULL) {
+                /* the Value and the Column both shorter than 128 bytes: their lengths */
+                size_t cb = (size_t)(e - out->data) - col - 1;
+                *pp = q;
+                out->len = (size_t)(e - out->data);
+                if (cb < 0x80) {
+                    out->data[val] = (char)(cb - (val - col));
+                    out->data[col] = (char)cb;
+                    continue;
+                }
+                if ((err = sub_end(out, val)) != RC_OK || (err = sub_end(out, col)) != RC_OK) {
+                    return err;
+                }
+                continue;
+            }
+            out->len = (size_t)(o - out->data);
+            *pp = v;
             uint_col = tc->uint_col;
         } else {
             const char *name;
