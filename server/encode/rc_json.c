@@ -1218,7 +1218,8 @@ typedef struct tpl {
  * action, an empty before): their msgpack bytes and JSON text (after the '{') as one run, so
  * that an event starting with the same bytes is one 64-byte compare and one copy for them all.
  * As for a position, the text is a function of the bytes alone. Learnt when an event without a
- * hit had 2 or more such members first. */
+ * hit had 2 or more such members first; when the member after them is a before or after whose
+ * key was a hit, the run takes that key too and its rows are written next. */
 #define PRE_MP   64  /* msgpack bytes of the run, compared 16 at a time */
 #define PRE_TEXT 224 /* its text, copied 32 bytes at a time */
 
@@ -1228,6 +1229,7 @@ typedef struct tpl_pre {
     uint64_t mask;  /* of the mp_len bytes to compare */
     uint8_t mp_len; /* 0: none */
     uint8_t npos;   /* event members the run covers */
+    bool rows_key;  /* the run ends with the key of a before/after member (the npos-th) */
     uint16_t text_len;
     int16_t schema_off, table_off; /* where schema's and table's values are in mp (-1: not in) */
     tpl_t *rt;                     /* the rows' template when both are in the run */
@@ -1610,9 +1612,10 @@ static inline bool pre_matches(const tpl_pre_t *pre, const uint8_t *p, const uin
 }
 
 /* Makes the event's first npos members (msgpack p0[0..mp_len), written as text[0..text_len)
- * after the '{'), all key and value hits, the run of t->pre when they fit. */
-static void pre_learn(rc_json_tpl_t *t, const uint8_t *p0, uint32_t npos, size_t mp_len,
-                      const char *text, size_t text_len, const uint8_t *end) {
+ * after the '{'), all key and value hits, and with rows_key the key of a before or after
+ * member after them, the run of t->pre when they fit. */
+static void pre_learn(rc_json_tpl_t *t, const uint8_t *p0, uint32_t npos, bool rows_key,
+                      size_t mp_len, const char *text, size_t text_len, const uint8_t *end) {
     tpl_pre_t *pre = &t->pre;
     pre->mp_len = 0;
     if (mp_len > PRE_MP || text_len > PRE_TEXT || npos > 255) {
@@ -1624,6 +1627,7 @@ static void pre_learn(rc_json_tpl_t *t, const uint8_t *p0, uint32_t npos, size_t
     pre->text_len = (uint16_t)text_len;
     pre->mask = mp_len == 64 ? ~0ULL : (1ULL << mp_len) - 1;
     pre->npos = (uint8_t)npos;
+    pre->rows_key = rows_key;
     /* the values of schema and table, found by walking the run's members */
     const uint8_t *q = p0, *schema = NULL, *table = NULL;
     for (uint32_t i = 0; i < npos; i++) {
@@ -1639,6 +1643,14 @@ static void pre_learn(rc_json_tpl_t *t, const uint8_t *p0, uint32_t npos, size_t
         if (rc_mp_skip(&q, end) != RC_OK) {
             return;
         }
+    }
+    if (rows_key) {
+        map_key_t mk;
+        read_map_key(q, end, &mk);
+        if (role_of(&mk) != ROLE_ROWS) {
+            return;
+        }
+        q = mk.next;
     }
     if (q != p0 + mp_len) {
         return;
@@ -1668,8 +1680,10 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
     const uint8_t *p0 = *pp;
     uint32_t i0 = 0, run = 0; /* run: the leading members that were key and value hits */
     size_t run_mp = 0, run_text = 0;
+    bool run_key = false; /* the run's next member is rows whose key was a hit */
     tpl_pre_t *pre = &t->pre;
-    if (err == RC_OK && pre->mp_len && pre->npos <= n && pre_matches(pre, p0, end)) {
+    if (err == RC_OK && pre->mp_len && (uint32_t)pre->npos + pre->rows_key <= n &&
+        pre_matches(pre, p0, end)) {
         char *o = room(out, PRE_TEXT);
         if (!o) {
             return RC_ERR_NOMEM;
@@ -1683,7 +1697,16 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
         table = pre->table_off >= 0 ? p0 + pre->table_off : NULL;
         rt = pre->rt;
         i0 = pre->npos;
+        /* members after the run that are hits too make a longer run (not after rows) */
+        run = pre->rows_key ? UINT32_MAX : i0;
         first = false;
+        if (pre->rows_key) { /* the key of a before or after: its rows */
+            if (!rt) {
+                rt = rows_tpl(t, schema, table, end);
+            }
+            err = write_rows(out, rt, pp, end, 1);
+            i0++;
+        }
     }
     for (uint32_t i = i0; i < n && err == RC_OK; i++) {
         const uint8_t *k = *pp;
@@ -1713,7 +1736,7 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
                 *pp = k + tk->kv_len;
                 tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 first = false;
-                if (run == i && i0 == 0) {
+                if (run == i) {
                     run = i + 1;
                     run_mp = (size_t)(*pp - p0);
                     run_text = out->len - mark - 1;
@@ -1723,6 +1746,11 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
             out->len += tk->text_len - first;
             *pp = k + tk->mp_len;
             learn = tk->kv_len ? 2 : 0;
+            if (run == i && role == ROLE_ROWS && !learn) {
+                run_key = true; /* the run takes this key too */
+                run_mp = (size_t)(*pp - p0);
+                run_text = out->len - mark - 1;
+            }
         } else {
             map_key_t mk;
             read_map_key(k, end, &mk);
@@ -1765,8 +1793,8 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
             tpl_value_changed(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
         }
     }
-    if (err == RC_OK && run >= 2) {
-        pre_learn(t, p0, run, run_mp, out->data + mark + 1, run_text, end);
+    if (err == RC_OK && run >= 2 && run != UINT32_MAX && (run > i0 || run_key)) {
+        pre_learn(t, p0, run, run_key, run_mp, out->data + mark + 1, run_text, end);
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }

@@ -1348,24 +1348,36 @@ static inline bool run_matches(const ptpl_run_t *r, const uint8_t *p, const uint
 }
 
 /* Makes the map's first npos members (msgpack p0[0..mp_len), written as pb[0..pb_len)), all
- * key and value hits of mt's positions in field order, r's run when they fit. */
-static void run_learn(ptpl_run_t *r, const ptpl_map_t *mt, const uint8_t *p0, uint32_t npos,
-                      size_t mp_len, const char *pb, size_t pb_len) {
+ * key and value hits in field order, r's run when they fit. Where each field's value lies is
+ * read from the bytes (the positions' templates may have changed since a shorter run was
+ * learnt from them). */
+static void run_learn(ptpl_run_t *r, const field_key_t *keys, size_t count, const uint8_t *p0,
+                      uint32_t npos, size_t mp_len, const char *pb, size_t pb_len,
+                      const uint8_t *end) {
     r->mp_len = 0;
     if (mp_len > PRUN_MP || pb_len > PRUN_PB || npos > PTPL_FIELDS) {
         return;
     }
     memset(r->at, 0, sizeof r->at);
-    size_t off = 0, next = 0;
-    for (uint32_t i = 0; i < npos; i++) { /* each member is its position's key and value */
-        const ptpl_field_t *f = &mt->f[i];
-        if (f->j < PTPL_FIELDS) {
-            r->at[f->j] = (uint8_t)(off + f->len);
+    const uint8_t *q = p0;
+    size_t next = 0;
+    for (uint32_t i = 0; i < npos; i++) {
+        const char *k;
+        uint32_t klen;
+        if (read_str(&q, end, &k, &klen) != RC_OK) {
+            return;
         }
-        next = (size_t)f->j + 1;
-        off += f->kv_len;
+        size_t j = key_index(keys, count, k, klen);
+        if (j >= count || j < next || j >= PTPL_FIELDS) {
+            return;
+        }
+        r->at[j] = (uint8_t)(q - p0);
+        next = j + 1;
+        if (rc_mp_skip(&q, end) != RC_OK) {
+            return;
+        }
     }
-    if (off != mp_len || off == 0) {
+    if (q != p0 + mp_len || mp_len == 0) {
         return;
     }
     memset(r->mp, 0, sizeof r->mp);
@@ -1412,6 +1424,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         }
         next = r->next;
         i0 = r->npos;
+        run = i0; /* members after the run that are hits too make a longer run */
     }
     for (uint32_t i = i0; i < n && err == RC_OK; i++) {
         const uint8_t *kp = p;
@@ -1456,7 +1469,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                 out->len += f->pb_len;
                 p = kp + f->kv_len;
                 f->kv_hits += f->kv_hits < 255;
-                if (run == i && i0 == 0) {
+                if (run == i) {
                     run = i + 1;
                     run_mp = (size_t)(p - p0);
                     run_pb = out->len - mark;
@@ -1476,8 +1489,8 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         }
     }
     if (err != RC_OK || in_order) {
-        if (err == RC_OK && run >= 2) {
-            run_learn(r, mt, p0, run, run_mp, out->data + mark, run_pb);
+        if (err == RC_OK && run >= 2 && run > i0) {
+            run_learn(r, keys, count, p0, run, run_mp, out->data + mark, run_pb, end);
         }
         *pp = p;
         return err;

@@ -1859,7 +1859,8 @@ static void pack_pre_event(mp_t *m, uint32_t npos, bool full, const char *table,
         mp_str(m, "meta"), msgpack_pack_map(pk, 1);
         mp_str(m, "pipeline"), mp_str(m, "p");
     }
-    if (trail) { /* what the run covers past npos, then room for its 64-byte compare */
+    if (trail) { /* what the run covers past npos (up to after's key), then room for its
+                    64-byte compare */
         for (uint32_t i = npos; i < 4; i++) {
             mp_str(m, i < 3 ? kv[i][0] : "before");
             if (i < 3) {
@@ -1868,14 +1869,16 @@ static void pack_pre_event(mp_t *m, uint32_t npos, bool full, const char *table,
                 msgpack_pack_array(pk, 0);
             }
         }
+        mp_str(m, "after"), msgpack_pack_array(pk, 0);
         mp_str(m, "sixty-four bytes of padding after the members the run covers....");
     }
 }
 
-/* The run of an event's leading members that stay the same (schema, table, action, before):
- * an event whose map has fewer members than the run, though the bytes after it are the run's,
- * ends where its map ends; another table or another action, or the run's members in another
- * order, goes the way of the positions; a table whose name is longer than the run can hold. */
+/* The run of an event's leading members that stay the same (schema, table, action, before,
+ * and after's key): an event whose map has fewer members than the run, though the bytes after
+ * it are the run's, ends where its map ends; another table or another action, or the run's
+ * members in another order, goes the way of the positions; a table whose name is longer than
+ * the run can hold. */
 static void test_json_tpl_event_run(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -1891,17 +1894,39 @@ static void test_json_tpl_event_run(void **state) {
                 msgpack_sbuffer_destroy(&m.sb);
             }
             for (uint32_t npos = 0; npos <= 4; npos++) {
-                mp_t m;
-                mp_init(&m);
-                pack_pre_event(&m, npos, false, tables[tb], true);
-                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
-                msgpack_sbuffer_destroy(&m.sb);
-                mp_init(&m);
-                pack_pre_event(&m, npos, round == 1, tables[tb], false);
-                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
-                msgpack_sbuffer_destroy(&m.sb);
+                for (int k = 0; k < 4; k++) { /* the whole run learnt again before each */
+                    mp_t m;
+                    mp_init(&m);
+                    pack_pre_event(&m, 4, true, tables[tb], false);
+                    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                    msgpack_sbuffer_destroy(&m.sb);
+                    mp_init(&m);
+                    if (k == 1) {
+                        pack_pre_event(&m, npos, false, tables[tb], true);
+                    } else if (k == 3) {
+                        pack_pre_event(&m, npos, round == 1, tables[tb], false);
+                    } else {
+                        pack_pre_event(&m, 4, true, tables[tb], false);
+                    }
+                    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
             }
         }
+    }
+    /* a fresh run (a run that hits is not learnt again) with after's key, then a map of
+     * fewer members followed by the bytes of the run's other members and after */
+    for (uint32_t npos = 0; npos <= 4; npos++) {
+        rc_json_tpl_t *t2 = rc_json_tpl_new();
+        assert_non_null(t2);
+        for (int k = 0; k < 4; k++) {
+            mp_t m;
+            mp_init(&m);
+            pack_pre_event(&m, k < 3 ? 4 : npos, k < 3, "orders", k == 3);
+            assert_int_equal(check_tpl(t2, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+        rc_json_tpl_free(t2);
     }
     /* the run learnt from {schema, table, ...}, then an event with table first */
     mp_t m;

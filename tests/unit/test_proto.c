@@ -2063,6 +2063,26 @@ static void test_proto_tpl_event_run(void **state) {
             }
         }
     }
+    /* runs that grow (a run hits and the members after it are hits too), shrink, and whose
+     * members' positions meanwhile hold other keys of the same length (action / zzzzzz) */
+    static const char *const shapes = "AAABBBCCCAABBAACCBBCCAAAACBCBCBA";
+    for (const char *c = shapes; *c; c++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, *c == 'B' ? 5 : 4);
+        str(pk, "schema"), str(pk, "shop");
+        str(pk, "table"), str(pk, "orders");
+        str(pk, *c == 'C' ? "zzzzzz" : "action"), str(pk, "insert");
+        if (*c == 'B') {
+            str(pk, "before"), msgpack_pack_array(pk, 0);
+        }
+        str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 1);
+        str(pk, "id"), msgpack_pack_int(pk, (int)(c - shapes));
+        str(pk, "sixty-four bytes of padding after the members the run covers....");
+        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
     /* the run learnt from {schema, table, ...}, then an event with table first */
     mp_t m;
     mp_init(&m);
