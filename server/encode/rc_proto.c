@@ -786,7 +786,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
  * the same with or without templates. */
 
 #define PTPL_SLOTS    256  /* row templates, chosen by rc_tpl_table_hash */
-#define PTPL_MAX_COLS 1024 /* columns past it go without: at most 256 x 1024 x 80 bytes */
+#define PTPL_MAX_COLS 1024 /* columns past it go without: at most 256 x 1024 x 84 bytes */
 #define PTPL_KEY_MAX  32   /* msgpack bytes of a column name: a fixstr of up to 31 bytes */
 #define PTPL_HEAD     40   /* Column head: 2 + 2 + 31 + 2 = 37 bytes at most, 40 copied */
 #define PTPL_FIELDS   16   /* positions of the event map and meta with a template */
@@ -796,7 +796,9 @@ typedef struct ptpl_col {
     char head[PTPL_HEAD];
     uint8_t mp_len; /* 0: no template at this position */
     uint8_t head_len;
-    bool uint_col; /* is_uint_col of the column in the descriptor */
+    bool uint_col;    /* is_uint_col of the column in the descriptor */
+    uint32_t cur_off; /* where rc_cols_find leaves the descriptor's cursor after finding the
+                         column (from its start; 0: not found, the cursor stays) */
 } ptpl_col_t;
 
 typedef struct ptpl_row {
@@ -917,9 +919,9 @@ static bool name_at_most_once(const rc_cols_t *cols, const char *name, uint32_t 
 }
 
 /* Makes the column name at k (name[0..n), read from it) with the info ci its position's
- * template, or none when it cannot be one. */
+ * template, or none when it cannot be one; cur_off is where finding it left the cursor. */
 static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32_t n,
-                      const rc_col_info_t *ci, const rc_cols_t *cols) {
+                      const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
     tc->mp_len = 0;
     if ((k[0] & 0xe0) != 0xa0 || 1 + n > PTPL_KEY_MAX) {
         return;
@@ -947,6 +949,7 @@ static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32
     *o++ = 0;
     tc->head_len = (uint8_t)(o - tc->head);
     tc->uint_col = is_uint_col(ci);
+    tc->cur_off = cur_off;
     tc->mp_len = (uint8_t)(1 + n);
 }
 
@@ -1120,6 +1123,11 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             if (ensure(out, PTPL_HEAD + 40) != RC_OK) {
                 return RC_ERR_NOMEM;
             }
+            if (tc->cur_off && cols) {
+                /* the cursor where the lookup the template saves would leave it, so that a
+                 * later lookup of a name the descriptor has twice finds the same entry */
+                cols->cur = cols->start + tc->cur_off;
+            }
             char *o = out->data + out->len, *e;
             memcpy(o, tc->head, PTPL_HEAD); /* the bytes past head_len lie beyond out->len */
             col = out->len + 1;
@@ -1155,11 +1163,12 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             } else if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK) {
                 return err;
             }
-            if (cols) {
-                rc_cols_find(cols, name, name_len, &ci);
+            uint32_t cur_off = 0;
+            if (cols && rc_cols_find(cols, name, name_len, &ci)) {
+                cur_off = (uint32_t)(cols->cur - cols->start);
             }
             if (tc) {
-                col_learn(tc, k, name, name_len, &ci, cols);
+                col_learn(tc, k, name, name_len, &ci, cols, cur_off);
             }
             if (all_ascii((const uint8_t *)name, name_len, end) && name_len < 0x80) {
                 /* Column {name, value: placeholder} in one go; both fields are numbers < 16 */

@@ -2097,6 +2097,46 @@ static void test_proto_tpl_event_run(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* A descriptor naming a column twice (iu unsigned, then x, then iu signed): without templates
+ * the lookup of iu after x's goes on from x's entry and finds the signed one; with templates
+ * x's lookup is saved, and the cursor must still be left where it would be (fuzz_encode found
+ * iu written as an unsigned value). */
+static void test_proto_tpl_column_named_twice_in_descriptor(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    static const struct {
+        const char *name;
+        uint8_t type, flags;
+    } desc[] = {{"iu", RC_COL_INT, RC_COLF_UNSIGNED}, {"x", RC_COL_INT, 0}, {"iu", RC_COL_INT, 0}};
+    for (int round = 0; round < 4; round++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, 3);
+        str(pk, "table"), str(pk, "twice");
+        str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+        str(pk, "x"), msgpack_pack_int(pk, 5);
+        str(pk, "iu"), msgpack_pack_int(pk, 5);
+        str(pk, "kafka"), msgpack_pack_map(pk, 1);
+        str(pk, "columns");
+        uint8_t b[64];
+        size_t o = 0;
+        for (size_t i = 0; i < sizeof desc / sizeof desc[0]; i++) {
+            size_t nl = strlen(desc[i].name);
+            b[o++] = 0, b[o++] = (uint8_t)nl;
+            memcpy(b + o, desc[i].name, nl);
+            o += nl;
+            b[o++] = desc[i].type, b[o++] = desc[i].flags;
+            b[o++] = 0, b[o++] = 0, b[o++] = 0;
+        }
+        msgpack_pack_bin_with_body(pk, b, o);
+        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_proto_tpl_free(t);
+}
+
 /* Rows whose length crosses the sizes of its varint (127/128 and 16383/16384 bytes) one after
  * the other, as a table's row template guesses it from the last row: the same bytes as
  * without templates, whichever way the guess goes. */
@@ -2182,6 +2222,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_values_that_change),
         cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
         cmocka_unit_test(test_proto_tpl_event_run),
+        cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
