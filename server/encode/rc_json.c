@@ -224,22 +224,17 @@ static rc_err_t put_string_slow(rc_buf_t *out, const uint8_t *s, size_t n, const
     return RC_OK;
 }
 
-/* put_string_slow with the usual value inline: up to 32 bytes with nothing to escape, whose
- * 32 bytes from s may be read, is one or two 16-byte looks and one copy, without a call. */
-static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
-                                     const uint8_t *lim) {
+/* The usual string inline: up to 64 bytes with nothing to escape, of which 32 (n <= 32) or 64
+ * bytes from s may be read, is one to four 16-byte looks and one copy: written quoted at o,
+ * which has room for 66 bytes, it returns the end of the text; any other string gives NULL. */
+static inline char *string_at(char *o, const uint8_t *s, size_t n, const uint8_t *lim) {
     if (n <= 32 && lim - s >= 32) {
         size_t k = first_look16(s);
         if (k >= n || (k == 16 && first_look16(s + 16) >= n - 16)) {
-            char *o = room(out, 32 + 2);
-            if (!o) {
-                return RC_ERR_NOMEM;
-            }
             o[0] = '"';
             memcpy(o + 1, s, 32);
             o[1 + n] = '"';
-            out->len += n + 2;
-            return RC_OK;
+            return o + n + 2;
         }
     } else if (n <= 64 && lim - s >= 64) {
         /* up to 64 bytes (a GTID, an e-mail address): four looks at most and one copy */
@@ -252,14 +247,25 @@ static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
             }
         }
         if (k >= n) {
-            char *o = room(out, 64 + 2);
-            if (!o) {
-                return RC_ERR_NOMEM;
-            }
             o[0] = '"';
             memcpy(o + 1, s, 64);
             o[1 + n] = '"';
-            out->len += n + 2;
+            return o + n + 2;
+        }
+    }
+    return NULL;
+}
+
+/* put_string_slow with the usual value (string_at's) inline, without a call. */
+static inline rc_err_t put_string_in(rc_buf_t *out, const uint8_t *s, size_t n,
+                                     const uint8_t *lim) {
+    if (n <= 64) {
+        char *o = room(out, 66), *e;
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        if ((e = string_at(o, s, n, lim)) != NULL) {
+            out->len = (size_t)(e - out->data);
             return RC_OK;
         }
     }
@@ -405,6 +411,21 @@ static inline rc_err_t put_i64(rc_buf_t *out, int64_t v) {
     return v < 0 ? put_int(out, 0 - (uint64_t)v, true) : put_int(out, (uint64_t)v, false);
 }
 
+/* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
+static inline char *put_u64_at(char *o, uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (v < 10) {
+        *o = (char)('0' + v);
+        return o + 1;
+    }
+    return u64_put(o, v);
+#else
+    int n = u64_len(v);
+    u64_digits(o + n, v);
+    return o + n;
+#endif
+}
+
 /* A finite positive number as decimal digits: d[0].d[1..nd) x 10^e, no trailing zeros. */
 typedef struct decimal {
     char d[24];
@@ -436,8 +457,9 @@ static void decimal_from_u64(decimal_t *dec, uint64_t m, int frac_digits) {
  * any integer text. A candidate M that reads back lies within about m * 2^-52 (m * 2^-23 for a
  * float) of m = x * 10^k, so most k of a full-precision value are passed over without a
  * division. When `single`, the value must read back as the same float; a double result exactly
- * halfway between two floats could round either way there, so such a candidate is skipped. */
-static bool shortest_fast(double x, bool single, decimal_t *dec) {
+ * halfway between two floats could round either way there, so such a candidate is skipped.
+ * The text is M x 10^-k: *mout = M, *kout = k. */
+static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
     if (!(x < (single ? 16777216.0 : TWO53))) {
         return false;
     }
@@ -470,7 +492,8 @@ static bool shortest_fast(double x, bool single, decimal_t *dec) {
                 }
             }
             if (same) {
-                decimal_from_u64(dec, cand[i], k);
+                *mout = cand[i];
+                *kout = k;
                 return true;
             }
         }
@@ -746,6 +769,45 @@ static size_t format_decimal(char *o, bool neg, const decimal_t *dec) {
     return (size_t)(o - start);
 }
 
+/* format_decimal of decimal_from_u64(m, k) for 0 < m < 2^53, without the decimal_t: the text
+ * when it is plain notation with at most 5 zeros after "0." and k <= 15 (the usual database
+ * value: 345.453 is m 345453, k 3), else 0 for the caller to go that way. The digits of m are
+ * made once, then the fraction's are moved one place for the point by fixed 16-byte copies; o
+ * has room for 40 bytes (at most 1 + 16 + 1 + 16 are written). */
+static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
+    char d[32];
+    int nd = (int)(put_u64_at(d, m) - d); /* 1..16 digits */
+    if (k > 15 || k - nd > 5) {
+        return 0; /* "0.0000001" and smaller are 1e-7 */
+    }
+    char *s = o, *end;
+    *s = '-';
+    s += neg;
+    if (k == 0) { /* an integral value: its digits and ".0" */
+        memcpy(s, d, 16);
+        memcpy(s + nd, ".0", 2);
+        return (size_t)(neg + nd + 2);
+    }
+    if (nd > k) {
+        int ip = nd - k; /* digits before the point */
+        memcpy(s, d, 16);
+        s[ip] = '.';
+        memcpy(s + ip + 1, d + ip, 16);
+        end = s + nd + 1;
+    } else {
+        memcpy(s, "0.000000", 8);
+        memcpy(s + 2 + (k - nd), d, 16);
+        end = s + 2 + k;
+    }
+    while (end[-1] == '0') { /* the zeros M ends with; one is kept after the point */
+        end--;
+    }
+    if (end[-1] == '.') {
+        *end++ = '0';
+    }
+    return (size_t)(end - o);
+}
+
 static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
     if (isnan(x) || isinf(x)) {
         return rc_buf_append(out, "null", 4);
@@ -757,11 +819,20 @@ static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
     bool neg = signbit(x) != 0;
     double a = fabs(x);
     decimal_t dec;
+    uint64_t m;
+    int k;
     if (a == 0) {
         dec.d[0] = '0';
         dec.nd = 1;
         dec.e = 0;
-    } else if (!shortest_fast(a, single, &dec)) {
+    } else if (shortest_fast(a, single, &m, &k)) {
+        size_t n = format_fast(o, neg, m, k);
+        if (n) {
+            out->len += n;
+            return RC_OK;
+        }
+        decimal_from_u64(&dec, m, k);
+    } else {
         shortest_slow(a, single, &dec);
     }
     out->len += format_decimal(o, neg, &dec);
@@ -1126,6 +1197,8 @@ str:
 enum { ROLE_NONE, ROLE_SCHEMA, ROLE_TABLE, ROLE_ROWS, ROLE_META, ROLE_KAFKA };
 
 typedef struct tpl_key {
+    uint64_t key_mask;       /* rc_tpl_mask(mp_len) */
+    uint64_t kv_mask;        /* rc_tpl_mask(kv_len) */
     uint8_t mp[TPL_KEY_MAX]; /* the key's msgpack bytes, then (kv_len) the value's, zero padded */
     char text[TPL_TEXT];     /* ,"name": then (kv_text_len) the value's JSON text */
     uint8_t mp_len;          /* 0: no template at this position */
@@ -1133,7 +1206,7 @@ typedef struct tpl_key {
     uint8_t role;            /* of an event map's key */
     uint8_t kv_len;          /* 0: no value template; else the key's and value's msgpack bytes */
     uint8_t kv_text_len;     /* with the ',' */
-    uint8_t kv_hits;         /* since the value was learnt, up to 255 */
+    uint8_t kv_hits;         /* since the value was learnt, up to TPL_KV_HOLD */
 } tpl_key_t;
 
 typedef struct tpl {
@@ -1141,10 +1214,32 @@ typedef struct tpl {
     uint32_t cap;
 } tpl_t;
 
+/* The event map's leading members whose keys and values were the templates' (schema, table,
+ * action, an empty before): their msgpack bytes and JSON text (after the '{') as one run, so
+ * that an event starting with the same bytes is one 64-byte compare and one copy for them all.
+ * As for a position, the text is a function of the bytes alone. Learnt when an event without a
+ * hit had 2 or more such members first; when the member after them is a before or after whose
+ * key was a hit, the run takes that key too and its rows are written next. */
+#define PRE_MP   64  /* msgpack bytes of the run, compared 16 at a time */
+#define PRE_TEXT 224 /* its text, copied 32 bytes at a time */
+
+typedef struct tpl_pre {
+    uint8_t mp[PRE_MP]; /* zero padded */
+    char text[PRE_TEXT];
+    uint64_t mask;  /* of the mp_len bytes to compare */
+    uint8_t mp_len; /* 0: none */
+    uint8_t npos;   /* event members the run covers */
+    bool rows_key;  /* the run ends with the key of a before/after member (the npos-th) */
+    uint16_t text_len;
+    int16_t schema_off, table_off; /* where schema's and table's values are in mp (-1: not in) */
+    tpl_t *rt;                     /* the rows' template when both are in the run */
+} tpl_pre_t;
+
 struct rc_json_tpl {
     tpl_t event; /* the event map's keys */
     tpl_t meta;
     tpl_t rows[TPL_SLOTS];
+    tpl_pre_t pre;
 };
 
 rc_json_tpl_t *rc_json_tpl_new(void) {
@@ -1166,8 +1261,12 @@ void rc_json_tpl_free(rc_json_tpl_t *t) {
 /* Room for the templates of a map of n keys; on failure the positions past cap have none. */
 static void tpl_grow(tpl_t *t, uint32_t n) {
     void *keys = t->keys;
+    uint32_t old = t->cap;
     rc_tpl_grow(&keys, &t->cap, sizeof(*t->keys), n, TPL_MAX_KEYS);
     t->keys = keys;
+    for (uint32_t i = old; i < t->cap; i++) { /* zeroed: masks that never match */
+        t->keys[i].key_mask = t->keys[i].kv_mask = rc_tpl_mask(0);
+    }
 }
 
 static uint8_t role_of(const map_key_t *mk) {
@@ -1191,10 +1290,20 @@ static uint8_t role_of(const map_key_t *mk) {
     }
 }
 
+static inline void tpl_set_mp_len(tpl_key_t *tk, size_t n) {
+    tk->mp_len = (uint8_t)n;
+    tk->key_mask = rc_tpl_mask(n);
+}
+
+static inline void tpl_set_kv_len(tpl_key_t *tk, size_t n) {
+    tk->kv_len = (uint8_t)n;
+    tk->kv_mask = rc_tpl_mask(n);
+}
+
 /* Makes the key at k (read into mk) the template of its position, or none when it cannot be. */
 static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
-    tk->mp_len = 0;
-    tk->kv_len = 0;
+    tpl_set_mp_len(tk, 0);
+    tpl_set_kv_len(tk, 0);
     if (!mk->is_str || (*k & 0xe0) != 0xa0 || mk->klen + 1 > TPL_KEY_MAX) {
         return;
     }
@@ -1213,13 +1322,13 @@ static void tpl_learn(tpl_key_t *tk, const uint8_t *k, const map_key_t *mk) {
     tk->text[3 + mk->klen] = ':';
     tk->text_len = (uint8_t)(mk->klen + 4);
     tk->role = role_of(mk);
-    tk->mp_len = (uint8_t)(1 + mk->klen);
+    tpl_set_mp_len(tk, 1 + mk->klen);
 }
 
 /* After its key (tk's template) the value at v[0..vn) was written as the text t[0..tn): makes
  * key and value the position's template when they fit, else leaves it without one. */
 static void tpl_learn_value(tpl_key_t *tk, const uint8_t *v, size_t vn, const char *t, size_t tn) {
-    tk->kv_len = 0;
+    tpl_set_kv_len(tk, 0);
     tk->kv_hits = 0;
     if (tk->mp_len == 0 || vn == 0 || tk->mp_len + vn > TPL_KEY_MAX ||
         tk->text_len + tn > TPL_KV_TEXT || !rc_tpl_kv_scalar(v[0])) {
@@ -1228,7 +1337,7 @@ static void tpl_learn_value(tpl_key_t *tk, const uint8_t *v, size_t vn, const ch
     memcpy(tk->mp + tk->mp_len, v, vn);
     memcpy(tk->text + tk->text_len, t, tn);
     tk->kv_text_len = (uint8_t)(tk->text_len + tn);
-    tk->kv_len = (uint8_t)(tk->mp_len + vn);
+    tpl_set_kv_len(tk, tk->mp_len + vn);
 }
 
 /* After a value other than the template's (at v[0..vn), written as t[0..tn)) came with the
@@ -1238,67 +1347,70 @@ static inline void tpl_value_changed(tpl_key_t *tk, const uint8_t *v, size_t vn,
     if (tk->kv_hits >= TPL_KV_HOLD) {
         tpl_learn_value(tk, v, vn, t, tn);
     } else {
-        tk->kv_len = 0;
+        tpl_set_kv_len(tk, 0);
     }
 }
 
 /* 2 when the key and the value at k are the template's (tk->kv_len), 1 when the key is (and the
  * value not, or the template has none), 0 otherwise (tk->mp_len 0 never matches). */
 static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8_t *end) {
+    if (end - k >= 32) {
+        return rc_tpl_match32(tk->mp, tk->key_mask, tk->kv_mask, k);
+    }
     return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
 }
 
-/* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
-static inline char *put_u64_at(char *o, uint64_t v) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (v < 10) {
-        *o = (char)('0' + v);
+/* The digits of c (0..127) at o; returns their end. */
+static inline char *small_at(char *o, unsigned c) {
+    if (c < 10) {
+        *o = (char)('0' + c);
         return o + 1;
     }
-    return u64_put(o, v);
-#else
-    int n = u64_len(v);
-    u64_digits(o + n, v);
-    return o + n;
-#endif
+    if (c < 100) {
+        memcpy(o, k_pairs + 2 * c, 2);
+        return o + 2;
+    }
+    o[0] = '1';
+    memcpy(o + 1, k_pairs + 2 * (c - 100), 2);
+    return o + 3;
 }
 
-/* write_value with the usual values of a row inline (ints, nil, bools, short strings); out has
- * room for 32 bytes. */
-static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                                        int depth) {
+/* The usual values of a row written at o, which has room for 66 bytes: ints, nil, bools, and
+ * strings and the text of a DECIMAL, a temporal, an ENUM or a SET that string_at takes. Returns
+ * the end of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other
+ * value, a truncated one too, for write_value to write. */
+static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
     const uint8_t *p = *pp;
-    size_t avail = (size_t)(end - p);
+    size_t avail = (size_t)(end - p), n;
     if (avail == 0) {
-        return RC_ERR_TRUNCATED;
+        return NULL;
     }
     uint8_t c = p[0];
-    char *o = out->data + out->len;
+    char *e;
     if (c <= 0x7f) {
         *pp = p + 1;
-        out->len = (size_t)(put_u64_at(o, c) - out->data);
-        return RC_OK;
+        return small_at(o, c);
     }
     if (c >= 0xa0 && c <= 0xbf) {
-        size_t n = c & 0x1fu;
-        if (avail - 1 < n) {
-            return RC_ERR_TRUNCATED;
+        n = c & 0x1fu;
+        if (avail - 1 < n || !(e = string_at(o, p + 1, n, end))) {
+            return NULL;
         }
         *pp = p + 1 + n;
-        return put_string_in(out, p + 1, n, end);
+        return e;
     }
     if (c == 0xd9 && avail >= 2) { /* str 8 */
-        size_t n = p[1];
-        if (avail - 2 < n) {
-            return RC_ERR_TRUNCATED;
+        n = p[1];
+        if (avail - 2 < n || !(e = string_at(o, p + 2, n, end))) {
+            return NULL;
         }
         *pp = p + 2 + n;
-        return put_string_in(out, p + 2, n, end);
+        return e;
     }
     if (c >= 0xcc && c <= 0xd3) {
         size_t w = (size_t)1 << ((c - 0xcc) & 3);
         if (avail < 1 + w) {
-            return RC_ERR_TRUNCATED;
+            return NULL;
         }
         uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
         *pp = p + 1 + w;
@@ -1312,36 +1424,48 @@ static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const
                 u = (uint64_t)v;
             }
         }
-        out->len = (size_t)(put_u64_at(o, u) - out->data);
-        return RC_OK;
+        return put_u64_at(o, u);
     }
     if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
         p[2] != RC_EXT_JSON) {
         /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
-        size_t n = p[1];
-        if (avail - 3 < n) {
-            return RC_ERR_TRUNCATED;
+        n = p[1];
+        if (avail - 3 < n || !(e = string_at(o, p + 3, n, end))) {
+            return NULL;
         }
         *pp = p + 3 + n;
-        return put_string_in(out, p + 3, n, end);
-    }
-    if (c == 0xcb) {
-        if (avail < 9) {
-            return RC_ERR_TRUNCATED;
-        }
-        uint64_t bits = be64(p + 1);
-        double d;
-        memcpy(&d, &bits, sizeof d);
-        *pp = p + 9;
-        return put_float(out, d, false);
+        return e;
     }
     if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
         /* null, false, true */
         static const char k_lit[4][8] = {"null", "", "false", "true"};
         memcpy(o, k_lit[c - 0xc0], 8);
         *pp = p + 1;
-        out->len += c == 0xc2 ? 5 : 4;
+        return o + (c == 0xc2 ? 5 : 4);
+    }
+    return NULL;
+}
+
+#define VALUE_ROOM 72 /* what value_at may write, rounded up */
+
+/* write_value with the usual values of a row inline (value_at's, and doubles). */
+static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                        int depth) {
+    char *o = room(out, VALUE_ROOM), *e;
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    if ((e = value_at(o, pp, end)) != NULL) {
+        out->len = (size_t)(e - out->data);
         return RC_OK;
+    }
+    const uint8_t *p = *pp;
+    if (end - p >= 9 && p[0] == 0xcb) {
+        uint64_t bits = be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
     }
     return write_value(out, pp, end, depth);
 }
@@ -1359,37 +1483,51 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
         tpl_grow(t, n);
     }
     rc_err_t err = rc_buf_putc(out, '{');
+    uint32_t nt = n < t->cap ? n : t->cap;
+    /* the reading position stays in p, and *pp is only kept for the calls that take it */
+    const uint8_t *p = *pp;
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
-        const uint8_t *k = *pp;
-        tpl_key_t *tk = i < t->cap ? &t->keys[i] : NULL;
-        char *o;
-        int m = tk ? tpl_matches(tk, k, end) : 0;
+        tpl_key_t *tk = i < nt ? &t->keys[i] : NULL;
+        int m = !tk             ? 0
+                : end - p >= 32 ? rc_tpl_match32(tk->mp, tk->key_mask, tk->kv_mask, p)
+                                : tpl_matches(tk, p, end);
         if (m) {
-            if (!(o = room(out, TPL_TEXT + 32))) {
+            char *o = room(out, TPL_TEXT + VALUE_ROOM), *e;
+            if (!o) {
                 return RC_ERR_NOMEM;
             }
             size_t first = i == 0;
             memcpy(o, tk->text + first, 36);
             if (m == 2) { /* the value too */
                 out->len += tk->kv_text_len - first;
-                *pp = k + tk->kv_len;
-                tk->kv_hits += tk->kv_hits < 255;
+                p += tk->kv_len;
+                tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 continue;
             }
-            out->len += tk->text_len - first;
-            const uint8_t *v = *pp = k + tk->mp_len;
-            size_t at = out->len;
-            err = write_value_fast(out, pp, end, depth + 1);
+            o += tk->text_len - first;
+            const uint8_t *v = p + tk->mp_len;
+            size_t at = (size_t)(o - out->data);
+            p = v;
+            if ((e = value_at(o, &p, end)) != NULL) {
+                out->len = (size_t)(e - out->data);
+            } else {
+                out->len = at;
+                *pp = v;
+                err = write_value_fast(out, pp, end, depth + 1);
+                p = *pp;
+            }
             if (tk->kv_len && err == RC_OK) {
-                tpl_value_changed(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
+                tpl_value_changed(tk, v, (size_t)(p - v), out->data + at, out->len - at);
             }
             continue;
         }
+        const uint8_t *k = p;
         map_key_t mk;
         read_map_key(k, end, &mk);
         if (tk) {
             tpl_learn(tk, k, &mk);
         }
+        *pp = p;
         err = write_map_key(out, pp, end, &mk, i == 0, depth);
         if (err == RC_OK) {
             const uint8_t *v = *pp;
@@ -1399,7 +1537,9 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
                 tpl_learn_value(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
             }
         }
+        p = *pp;
     }
+    *pp = p;
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
@@ -1452,6 +1592,75 @@ static inline rc_err_t skip_kafka(const uint8_t **pp, const uint8_t *end, const 
     return rc_mp_skip(pp, end);
 }
 
+/* True when the PRE_MP bytes at p (there must be that many before end) start with pre's run. */
+static inline bool pre_matches(const tpl_pre_t *pre, const uint8_t *p, const uint8_t *end) {
+    if (end - p < PRE_MP) {
+        return false;
+    }
+#if defined(__SSE2__)
+    uint64_t eq = 0;
+    for (int k = 0; k < PRE_MP / 16; k++) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                  _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)),
+                  _mm_loadu_si128((const __m128i *)(const void *)(pre->mp + 16 * k))))
+              << (16 * k);
+    }
+    return (~eq & pre->mask) == 0;
+#else
+    return memcmp(p, pre->mp, pre->mp_len) == 0;
+#endif
+}
+
+/* Makes the event's first npos members (msgpack p0[0..mp_len), written as text[0..text_len)
+ * after the '{'), all key and value hits, and with rows_key the key of a before or after
+ * member after them, the run of t->pre when they fit. */
+static void pre_learn(rc_json_tpl_t *t, const uint8_t *p0, uint32_t npos, bool rows_key,
+                      size_t mp_len, const char *text, size_t text_len, const uint8_t *end) {
+    tpl_pre_t *pre = &t->pre;
+    pre->mp_len = 0;
+    if (mp_len > PRE_MP || text_len > PRE_TEXT || npos > 255) {
+        return;
+    }
+    memset(pre->mp, 0, sizeof pre->mp);
+    memcpy(pre->mp, p0, mp_len);
+    memcpy(pre->text, text, text_len);
+    pre->text_len = (uint16_t)text_len;
+    pre->mask = mp_len == 64 ? ~0ULL : (1ULL << mp_len) - 1;
+    pre->npos = (uint8_t)npos;
+    pre->rows_key = rows_key;
+    /* the values of schema and table, found by walking the run's members */
+    const uint8_t *q = p0, *schema = NULL, *table = NULL;
+    for (uint32_t i = 0; i < npos; i++) {
+        map_key_t mk;
+        read_map_key(q, end, &mk);
+        uint8_t role = role_of(&mk);
+        q = mk.next;
+        if (role == ROLE_SCHEMA) {
+            schema = q;
+        } else if (role == ROLE_TABLE) {
+            table = q;
+        }
+        if (rc_mp_skip(&q, end) != RC_OK) {
+            return;
+        }
+    }
+    if (rows_key) {
+        map_key_t mk;
+        read_map_key(q, end, &mk);
+        if (role_of(&mk) != ROLE_ROWS) {
+            return;
+        }
+        q = mk.next;
+    }
+    if (q != p0 + mp_len) {
+        return;
+    }
+    pre->schema_off = (int16_t)(schema ? schema - p0 : -1);
+    pre->table_off = (int16_t)(table ? table - p0 : -1);
+    pre->rt = schema && table ? rows_tpl(t, schema, table, end) : NULL;
+    pre->mp_len = (uint8_t)mp_len;
+}
+
 /* write_map(.., drop_kafka) for the event map, with the templates of t; ev_end as in
  * rc_json_write_event_tpl. */
 static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t **pp,
@@ -1465,9 +1674,41 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
     }
     const uint8_t *schema = NULL, *table = NULL;
     tpl_t *rt = NULL;
+    size_t mark = out->len;
     rc_err_t err = rc_buf_putc(out, '{');
     bool first = true;
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    const uint8_t *p0 = *pp;
+    uint32_t i0 = 0, run = 0; /* run: the leading members that were key and value hits */
+    size_t run_mp = 0, run_text = 0;
+    bool run_key = false; /* the run's next member is rows whose key was a hit */
+    tpl_pre_t *pre = &t->pre;
+    if (err == RC_OK && pre->mp_len && (uint32_t)pre->npos + pre->rows_key <= n &&
+        pre_matches(pre, p0, end)) {
+        char *o = room(out, PRE_TEXT);
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        for (size_t k = 0; k < pre->text_len; k += 32) {
+            memcpy(o + k, pre->text + k, 32);
+        }
+        out->len += pre->text_len;
+        *pp = p0 + pre->mp_len;
+        schema = pre->schema_off >= 0 ? p0 + pre->schema_off : NULL;
+        table = pre->table_off >= 0 ? p0 + pre->table_off : NULL;
+        rt = pre->rt;
+        i0 = pre->npos;
+        /* members after the run that are hits too make a longer run (not after rows) */
+        run = pre->rows_key ? UINT32_MAX : i0;
+        first = false;
+        if (pre->rows_key) { /* the key of a before or after: its rows */
+            if (!rt) {
+                rt = rows_tpl(t, schema, table, end);
+            }
+            err = write_rows(out, rt, pp, end, 1);
+            i0++;
+        }
+    }
+    for (uint32_t i = i0; i < n && err == RC_OK; i++) {
         const uint8_t *k = *pp;
         tpl_key_t *tk = i < et->cap ? &et->keys[i] : NULL;
         uint8_t role;
@@ -1493,13 +1734,23 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
                     table = k + tk->mp_len;
                 }
                 *pp = k + tk->kv_len;
-                tk->kv_hits += tk->kv_hits < 255;
+                tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 first = false;
+                if (run == i) {
+                    run = i + 1;
+                    run_mp = (size_t)(*pp - p0);
+                    run_text = out->len - mark - 1;
+                }
                 continue;
             }
             out->len += tk->text_len - first;
             *pp = k + tk->mp_len;
             learn = tk->kv_len ? 2 : 0;
+            if (run == i && role == ROLE_ROWS && !learn) {
+                run_key = true; /* the run takes this key too */
+                run_mp = (size_t)(*pp - p0);
+                run_text = out->len - mark - 1;
+            }
         } else {
             map_key_t mk;
             read_map_key(k, end, &mk);
@@ -1533,16 +1784,17 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
         } else if (role == ROLE_META && v < end && (v[0] & 0xf0) == 0x80) {
             *pp = v + 1;
             err = write_map_tpl(out, &t->meta, pp, end, v[0] & 0x0fu, 1);
-        } else if ((out->cap - out->len >= 32 || rc_buf_reserve(out, 32) == RC_OK)) {
-            err = write_value_fast(out, pp, end, 1);
         } else {
-            err = RC_ERR_NOMEM;
+            err = write_value_fast(out, pp, end, 1);
         }
         if (learn == 1 && err == RC_OK) {
             tpl_learn_value(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
         } else if (learn == 2 && err == RC_OK) {
             tpl_value_changed(tk, v, (size_t)(*pp - v), out->data + at, out->len - at);
         }
+    }
+    if (err == RC_OK && run >= 2 && run != UINT32_MAX && (run > i0 || run_key)) {
+        pre_learn(t, p0, run, run_key, run_mp, out->data + mark + 1, run_text, end);
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }

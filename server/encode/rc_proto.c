@@ -205,10 +205,24 @@ static rc_err_t put_text_field(rc_buf_t *out, uint32_t field, const void *text, 
 }
 
 /* put_bytes_field for bytes inside a buffer whose bytes up to lim may be read: a short field
- * (tag and length one byte each, at most 32 bytes, 32 bytes readable) is one fixed-size copy
- * without a call; the bytes copied past n lie beyond out->len. */
+ * (tag and length one byte each, at most 32 bytes with 32 readable, or 64 with 64: a GTID) is
+ * one fixed-size copy without a call; the bytes copied past n lie beyond out->len. */
 static inline rc_err_t put_bytes_in(rc_buf_t *out, uint32_t field, const void *s, size_t n,
                                     bool keep_empty, const uint8_t *lim) {
+    if (n <= 64 && field < 16 && (n || keep_empty) && lim - (const uint8_t *)s >= 64) {
+        if (ensure(out, 2 + 64) != RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        char *o = out->data + out->len;
+        o[0] = (char)(field << 3 | WT_LEN);
+        o[1] = (char)n;
+        memcpy(o + 2, s, 32);
+        if (n > 32) {
+            memcpy(o + 34, (const uint8_t *)s + 32, 32);
+        }
+        out->len += 2 + n;
+        return RC_OK;
+    }
     if (n <= 32 && field < 16 && (n || keep_empty) && lim - (const uint8_t *)s >= 32) {
         if (ensure(out, 2 + 32) != RC_OK) {
             return RC_ERR_NOMEM;
@@ -273,6 +287,39 @@ static inline rc_err_t sub_end(rc_buf_t *out, size_t mark) {
         memmove(out->data + mark + n, out->data + mark + 1, body);
         out->len += n - 1;
     }
+    varint_at(out->data + mark, body);
+    return RC_OK;
+}
+
+/* sub_begin with a two-byte length placeholder, for a submessage likely to be 128 bytes to
+ * 16 KiB long (a row whose last one of its table was): then sub_end2 writes the length in
+ * place instead of moving the body up a byte. */
+static inline rc_err_t sub_begin2(rc_buf_t *out, uint32_t field, size_t *mark) {
+    if (ensure(out, 12) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    char *o = varint_at(out->data + out->len, (uint64_t)field << 3 | WT_LEN);
+    o[0] = 0;
+    o[1] = 0;
+    *mark = (size_t)(o - out->data);
+    out->len = *mark + 2;
+    return RC_OK;
+}
+
+/* Ends the submessage begun by sub_begin2 at mark: the same bytes as sub_begin and sub_end. */
+static inline rc_err_t sub_end2(rc_buf_t *out, size_t mark) {
+    size_t body = out->len - mark - 2;
+    if (body >= 0x80 && body < 0x4000) {
+        out->data[mark] = (char)(body | 0x80); /* the guess was right */
+        out->data[mark + 1] = (char)(body >> 7);
+        return RC_OK;
+    }
+    size_t n = varint_len(body); /* 1, or 3 and more */
+    if (n > 2 && ensure(out, n - 2) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    memmove(out->data + mark + n, out->data + mark + 2, body);
+    out->len = out->len - 2 + n;
     varint_at(out->data + mark, body);
     return RC_OK;
 }
@@ -739,7 +786,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
  * the same with or without templates. */
 
 #define PTPL_SLOTS    256  /* row templates, chosen by rc_tpl_table_hash */
-#define PTPL_MAX_COLS 1024 /* columns past it go without: at most 256 x 1024 x 80 bytes */
+#define PTPL_MAX_COLS 1024 /* columns past it go without: at most 256 x 1024 x 84 bytes */
 #define PTPL_KEY_MAX  32   /* msgpack bytes of a column name: a fixstr of up to 31 bytes */
 #define PTPL_HEAD     40   /* Column head: 2 + 2 + 31 + 2 = 37 bytes at most, 40 copied */
 #define PTPL_FIELDS   16   /* positions of the event map and meta with a template */
@@ -749,7 +796,9 @@ typedef struct ptpl_col {
     char head[PTPL_HEAD];
     uint8_t mp_len; /* 0: no template at this position */
     uint8_t head_len;
-    bool uint_col; /* is_uint_col of the column in the descriptor */
+    bool uint_col;    /* is_uint_col of the column in the descriptor */
+    uint32_t cur_off; /* where rc_cols_find leaves the descriptor's cursor after finding the
+                         column (from its start; 0: not found, the cursor stays) */
 } ptpl_col_t;
 
 typedef struct ptpl_row {
@@ -757,6 +806,7 @@ typedef struct ptpl_row {
     uint32_t cap;
     uint8_t *desc; /* the kafka.columns bytes cols[].uint_col come from (len 0: none) */
     size_t desc_len, desc_cap;
+    bool wide; /* the last row's body took a 2-byte length (128 bytes to 16 KiB) */
 } ptpl_row_t;
 
 /* A key of the event map or of meta: its msgpack bytes (a fixstr of up to 15 bytes) and its
@@ -778,8 +828,27 @@ typedef struct ptpl_field {
 
 #define PTPL_KV_HOLD 16
 
+/* The map's leading members that were all key and value hits in one event (schema, table,
+ * action, an empty before): their msgpack bytes (up to 64) and protobuf bytes (up to 128) as
+ * one run, so that a map starting with the same bytes is one 64-byte compare and one copy for
+ * them. The fields' bytes are a function of the members' bytes alone. */
+#define PRUN_MP 64
+#define PRUN_PB 128
+
+typedef struct ptpl_run {
+    uint8_t mp[PRUN_MP]; /* zero padded */
+    uint8_t pb[PRUN_PB];
+    uint64_t mask;  /* of the mp_len bytes to compare */
+    uint8_t mp_len; /* 0: none */
+    uint8_t npos;   /* members the run covers */
+    uint8_t pb_len;
+    uint8_t next;            /* the field after the last one in the run */
+    uint8_t at[PTPL_FIELDS]; /* where field j's value is in mp (0: not in the run) */
+} ptpl_run_t;
+
 typedef struct ptpl_map {
     ptpl_field_t f[PTPL_FIELDS];
+    ptpl_run_t run;
 } ptpl_map_t;
 
 struct rc_proto_tpl {
@@ -850,9 +919,9 @@ static bool name_at_most_once(const rc_cols_t *cols, const char *name, uint32_t 
 }
 
 /* Makes the column name at k (name[0..n), read from it) with the info ci its position's
- * template, or none when it cannot be one. */
+ * template, or none when it cannot be one; cur_off is where finding it left the cursor. */
 static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32_t n,
-                      const rc_col_info_t *ci, const rc_cols_t *cols) {
+                      const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
     tc->mp_len = 0;
     if ((k[0] & 0xe0) != 0xa0 || 1 + n > PTPL_KEY_MAX) {
         return;
@@ -880,6 +949,7 @@ static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32
     *o++ = 0;
     tc->head_len = (uint8_t)(o - tc->head);
     tc->uint_col = is_uint_col(ci);
+    tc->cur_off = cur_off;
     tc->mp_len = (uint8_t)(1 + n);
 }
 
@@ -944,6 +1014,94 @@ static inline rc_err_t put_value_fast(rc_buf_t *out, const uint8_t **pp, const u
     return put_value_body(out, pp, end, uint_col);
 }
 
+/* A varint field at o; returns its end. */
+static inline char *uint_at(char *o, uint32_t field, uint64_t v) {
+    return varint_at(varint_at(o, (uint64_t)field << 3 | WT_VARINT), v);
+}
+
+/* An ASCII text of up to 32 bytes (32 readable) as field (< 16) at o, as put_text_in writes
+ * it; NULL for any other text. */
+static inline char *short_text_at(char *o, uint32_t field, const uint8_t *s, size_t n,
+                                  const uint8_t *lim) {
+    if (n > 32 || lim - s < 32 || !all_ascii(s, n, lim)) {
+        return NULL;
+    }
+    o[0] = (char)(field << 3 | WT_LEN);
+    o[1] = (char)n;
+    memcpy(o + 2, s, 32);
+    return o + 2 + n;
+}
+
+/* The Value body of the usual values of a row written at o, which has room for 40 bytes, as
+ * put_value_fast writes it: ints, nil, doubles, and strings and DECIMAL texts short_text_at
+ * takes. Returns the end and moves *pp past the value, or returns NULL (*pp unmoved) for any
+ * other value, a truncated one too. */
+static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bool uint_col) {
+    const uint8_t *p = *pp;
+    size_t avail = (size_t)(end - p);
+    if (avail == 0) {
+        return NULL;
+    }
+    uint8_t c = p[0];
+    char *e;
+    if (c <= 0x7f) {
+        *pp = p + 1;
+        return uint_col ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, c)
+                        : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, 2u * c);
+    }
+    if ((c & 0xe0) == 0xa0 || (c == 0xd9 && avail >= 2)) {
+        size_t head = c == 0xd9 ? 2 : 1, n = c == 0xd9 ? p[1] : c & 0x1fu;
+        if (avail - head < n ||
+            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, end))) {
+            return NULL;
+        }
+        *pp = p + head + n;
+        return e;
+    }
+    if (c >= 0xcc && c <= 0xd3) {
+        size_t w = (size_t)1 << ((c - 0xcc) & 3);
+        if (avail < 1 + w) {
+            return NULL;
+        }
+        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        *pp = p + 1 + w;
+        if (c >= 0xd0) {
+            int shift = 64 - 8 * (int)w;
+            int64_t i = (int64_t)(u << shift) >> shift;
+            if (i < 0) {
+                return uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag(i));
+            }
+            u = (uint64_t)i;
+        }
+        return u > INT64_MAX || uint_col
+                   ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, u)
+                   : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
+    }
+    if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DECIMAL) {
+        size_t n = p[1];
+        if (avail - 3 < n ||
+            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, p + 3, n, end))) {
+            return NULL;
+        }
+        *pp = p + 3 + n;
+        return e;
+    }
+    if (c == 0xc0) {
+        *pp = p + 1;
+        return uint_at(o, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0);
+    }
+    if (c == 0xcb && avail >= 9) {
+        uint64_t bits = be64(p + 1);
+        *pp = p + 9;
+        *o++ = (char)(ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE << 3 | WT_I64);
+        for (size_t i = 0; i < 8; i++) {
+            o[i] = (char)(bits >> (8 * i)); /* little-endian */
+        }
+        return o + 8;
+    }
+    return NULL;
+}
+
 /* The columns of a row (or key) map at *pp, each as field `field` (a Column); cols (may be
  * NULL) describes them; rt (may be NULL) is the table's row template, synced with cols. */
 static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols,
@@ -962,15 +1120,37 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         const uint8_t *k = *pp;
         ptpl_col_t *tc = rt && i < rt->cap ? &rt->cols[i] : NULL;
         if (tc && rc_tpl_key_eq(tc->mp, tc->mp_len, k, end)) {
-            if (ensure(out, PTPL_HEAD) != RC_OK) {
+            if (ensure(out, PTPL_HEAD + 40) != RC_OK) {
                 return RC_ERR_NOMEM;
             }
-            memcpy(out->data + out->len, tc->head, PTPL_HEAD); /* the bytes past head_len lie
-                                                                   beyond out->len */
+            if (tc->cur_off && cols) {
+                /* the cursor where the lookup the template saves would leave it, so that a
+                 * later lookup of a name the descriptor has twice finds the same entry */
+                cols->cur = cols->start + tc->cur_off;
+            }
+            char *o = out->data + out->len, *e;
+            memcpy(o, tc->head, PTPL_HEAD); /* the bytes past head_len lie beyond out->len */
             col = out->len + 1;
-            out->len += tc->head_len;
-            val = out->len - 1;
-            *pp = k + tc->mp_len;
+            o += tc->head_len;
+            val = col + tc->head_len - 2;
+            const uint8_t *v = k + tc->mp_len, *q = v;
+            if ((e = value_at(o, &q, end, tc->uint_col)) != NULL) {
+                /* the Value and the Column both shorter than 128 bytes: their lengths */
+                size_t cb = (size_t)(e - out->data) - col - 1;
+                *pp = q;
+                out->len = (size_t)(e - out->data);
+                if (cb < 0x80) {
+                    out->data[val] = (char)(cb - (val - col));
+                    out->data[col] = (char)cb;
+                    continue;
+                }
+                if ((err = sub_end(out, val)) != RC_OK || (err = sub_end(out, col)) != RC_OK) {
+                    return err;
+                }
+                continue;
+            }
+            out->len = (size_t)(o - out->data);
+            *pp = v;
             uint_col = tc->uint_col;
         } else {
             const char *name;
@@ -983,11 +1163,12 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             } else if ((err = rc_mp_read_str(pp, end, &name, &name_len)) != RC_OK) {
                 return err;
             }
-            if (cols) {
-                rc_cols_find(cols, name, name_len, &ci);
+            uint32_t cur_off = 0;
+            if (cols && rc_cols_find(cols, name, name_len, &ci)) {
+                cur_off = (uint32_t)(cols->cur - cols->start);
             }
             if (tc) {
-                col_learn(tc, k, name, name_len, &ci, cols);
+                col_learn(tc, k, name, name_len, &ci, cols, cur_off);
             }
             if (all_ascii((const uint8_t *)name, name_len, end) && name_len < 0x80) {
                 /* Column {name, value: placeholder} in one go; both fields are numbers < 16 */
@@ -1051,9 +1232,15 @@ static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, cons
     rc_err_t err = rc_mp_read_array(pp, end, &n);
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         size_t mark;
-        if ((err = sub_begin(out, field, &mark)) == RC_OK &&
-            (err = put_columns(out, pp, end, e->cols, e->rt)) == RC_OK) {
-            err = sub_end(out, mark);
+        ptpl_row_t *rt = e->rt;
+        bool wide = rt && rt->wide; /* a two-byte placeholder, as the last row needed */
+        if ((err = wide ? sub_begin2(out, field, &mark) : sub_begin(out, field, &mark)) == RC_OK &&
+            (err = put_columns(out, pp, end, e->cols, rt)) == RC_OK) {
+            size_t body = out->len - mark - (wide ? 2 : 1);
+            if (rt) {
+                rt->wide = body >= 0x80 && body < 0x4000;
+            }
+            err = wide ? sub_end2(out, mark) : sub_end(out, mark);
         }
     }
     return err;
@@ -1150,6 +1337,70 @@ static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, cons
     f->kv_len = (uint8_t)(f->len + vn);
 }
 
+/* True when the PRUN_MP bytes at p (there must be that many before end) start with r's run. */
+static inline bool run_matches(const ptpl_run_t *r, const uint8_t *p, const uint8_t *end) {
+    if (end - p < PRUN_MP) {
+        return false;
+    }
+#if defined(__SSE2__)
+    uint64_t eq = 0;
+    for (int k = 0; k < PRUN_MP / 16; k++) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(r->mp + 16 * k))))
+              << (16 * k);
+    }
+    return (~eq & r->mask) == 0;
+#else
+    return memcmp(p, r->mp, r->mp_len) == 0;
+#endif
+}
+
+/* Makes the map's first npos members (msgpack p0[0..mp_len), written as pb[0..pb_len)), all
+ * key and value hits in field order, r's run when they fit. Where each field's value lies is
+ * read from the bytes (the positions' templates may have changed since a shorter run was
+ * learnt from them). */
+static void run_learn(ptpl_run_t *r, const field_key_t *keys, size_t count, const uint8_t *p0,
+                      uint32_t npos, size_t mp_len, const char *pb, size_t pb_len,
+                      const uint8_t *end) {
+    r->mp_len = 0;
+    if (mp_len > PRUN_MP || pb_len > PRUN_PB || npos > PTPL_FIELDS) {
+        return;
+    }
+    memset(r->at, 0, sizeof r->at);
+    const uint8_t *q = p0;
+    size_t next = 0;
+    for (uint32_t i = 0; i < npos; i++) {
+        const char *k;
+        uint32_t klen;
+        if (read_str(&q, end, &k, &klen) != RC_OK) {
+            return;
+        }
+        size_t j = key_index(keys, count, k, klen);
+        if (j >= count || j < next || j >= PTPL_FIELDS) {
+            return;
+        }
+        r->at[j] = (uint8_t)(q - p0);
+        next = j + 1;
+        if (rc_mp_skip(&q, end) != RC_OK) {
+            return;
+        }
+    }
+    if (q != p0 + mp_len || mp_len == 0) {
+        return;
+    }
+    memset(r->mp, 0, sizeof r->mp);
+    memcpy(r->mp, p0, mp_len);
+    if (pb_len) {
+        memcpy(r->pb, pb, pb_len);
+    }
+    r->pb_len = (uint8_t)pb_len;
+    r->mask = mp_len == 64 ? ~0ULL : (1ULL << mp_len) - 1;
+    r->npos = (uint8_t)npos;
+    r->next = (uint8_t)next;
+    r->mp_len = (uint8_t)mp_len;
+}
+
 /* mt (NULL: none): the map's key templates. map_end (NULL: not known): where the map ends, from
  * a caller that has walked it whole; a last key that is not in keys is then not skipped
  * through. at_of (NULL: none) gets the value of each field j at at_of[j]. */
@@ -1162,7 +1413,29 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     rc_err_t err = rc_mp_read_map(&p, end, &n);
     size_t next = 0; /* fields below this one are done */
     bool in_order = true;
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    const uint8_t *p0 = p;
+    uint32_t i0 = 0, run = 0; /* run: the leading members that were key and value hits */
+    size_t run_mp = 0, run_pb = 0;
+    ptpl_run_t *r = mt ? &mt->run : NULL;
+    if (err == RC_OK && r && r->mp_len && r->npos <= n && run_matches(r, p0, end)) {
+        if (ensure(out, PRUN_PB) != RC_OK) {
+            return RC_ERR_NOMEM;
+        }
+        memcpy(out->data + out->len, r->pb, PRUN_PB);
+        out->len += r->pb_len;
+        p = p0 + r->mp_len;
+        if (at_of) {
+            for (size_t j = 0; j < count && j < PTPL_FIELDS; j++) {
+                if (r->at[j]) {
+                    at_of[j] = p0 + r->at[j];
+                }
+            }
+        }
+        next = r->next;
+        i0 = r->npos;
+        run = i0; /* members after the run that are hits too make a longer run */
+    }
+    for (uint32_t i = i0; i < n && err == RC_OK; i++) {
         const uint8_t *kp = p;
         const char *k;
         uint32_t klen;
@@ -1205,6 +1478,11 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                 out->len += f->pb_len;
                 p = kp + f->kv_len;
                 f->kv_hits += f->kv_hits < 255;
+                if (run == i) {
+                    run = i + 1;
+                    run_mp = (size_t)(p - p0);
+                    run_pb = out->len - mark;
+                }
             } else {
                 size_t at = out->len;
                 err = put(out, j, &p, end, e);
@@ -1220,6 +1498,9 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         }
     }
     if (err != RC_OK || in_order) {
+        if (err == RC_OK && run >= 2 && run > i0) {
+            run_learn(r, keys, count, p0, run, run_mp, out->data + mark, run_pb, end);
+        }
         *pp = p;
         return err;
     }

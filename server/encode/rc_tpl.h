@@ -68,6 +68,38 @@ static inline int rc_tpl_match_kv(const uint8_t *mp, size_t n, size_t kv, const 
     return rc_tpl_key_eq(mp, n, k, end);
 }
 
+/* The mask of the first n (0..32) of 32 compared bytes, as rc_tpl_match32 takes it: for 0 a
+ * bit that no compare sets, so that it never matches. */
+static inline uint64_t rc_tpl_mask(size_t n) {
+    return n ? ~0ULL >> (64 - n) : 1ULL << 32;
+}
+
+/* rc_tpl_match_kv when 32 bytes may be read at k, with the lengths as masks (rc_tpl_mask of
+ * the key's length n and of kv): one 32-byte compare and two tests, without a branch on the
+ * lengths. */
+static inline int rc_tpl_match32(const uint8_t *mp, uint64_t key_mask, uint64_t kv_mask,
+                                 const uint8_t *k) {
+#if defined(__SSE2__)
+    uint64_t eq = (unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                                     _mm_loadu_si128((const __m128i *)(const void *)mp))) |
+                  (uint64_t)(unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(mp + 16))))
+                      << 16;
+#else
+    uint64_t eq = 0;
+    for (int i = 0; i < 32; i++) {
+        eq |= (uint64_t)(k[i] == mp[i]) << i;
+    }
+#endif
+    uint64_t miss = ~eq;
+    if ((miss & kv_mask) == 0) {
+        return 2;
+    }
+    return (miss & key_mask) == 0;
+}
+
 /* A value whose text depends on nothing but its own bytes and holds no map or array items
  * (those are written at a depth): what a template may keep with its key. */
 static inline bool rc_tpl_kv_scalar(uint8_t c) {

@@ -3,7 +3,8 @@
  * and whatever rc_proto writes must be protobuf that protobuf-c reads and packs again into the
  * very same bytes (valid and canonical; protobuf-c cannot hold a NUL inside a string, so
  * messages with one are only checked for validity). rc_json_write_event_tpl, with templates kept
- * from one input to the next (so they are mostly someone else's keys), must give what
+ * from one input to the next (so they are mostly someone else's keys), three times per input
+ * (the third with the run of leading members the second learnt), must give what
  * rc_json_write_event gives: the same result, bytes and size used; so must
  * rc_proto_write_event_tpl, its templates kept the same way, give what rc_proto_write_event
  * gives, and rc_msg's protobuf value (its templates, kafka not read again) be the latter. Seeds:
@@ -120,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tpl && !(tpl = rc_json_tpl_new())) {
         abort();
     }
-    for (int i = 0; i < 2; i++) { /* a new key set, then a known one */
+    for (int i = 0; i < 3; i++) { /* a new key set, a known one, then its leading run */
         rc_buf_reset(&out);
         rc_buf_reset(&tpl_out);
         rc_err_t err = rc_json_write_event(&out, data, size, &used);

@@ -433,6 +433,50 @@ static int ref_digits(double x, bool single) {
     return single ? 9 : 17;
 }
 
+/* Whether the text of a finite nonzero number is laid out as the writer documents it for its
+ * significant digits D and decimal exponent E (JavaScript's Number#toString, with ".0" kept on
+ * integral values): plain for -6 <= E <= 20, else d.ddde+XX. Read from the text alone, so it
+ * checks whichever path wrote it. */
+static bool layout_ok(const char *t) {
+    char d[64], want[96];
+    int n = 0, e = 0, point = -1, lead = 0;
+    const char *s = t + (*t == '-');
+    for (; *s && *s != 'e'; s++) {
+        if (*s == '.') {
+            point = n + lead;
+        } else if (n == 0 && *s == '0') {
+            lead++;
+        } else {
+            d[n++] = *s;
+        }
+    }
+    if (point < 0) {
+        point = n + lead;
+    }
+    int ex = *s == 'e' ? atoi(s + 1) : 0;
+    e = point - lead - 1 + ex; /* the exponent of the first significant digit */
+    while (n > 1 && d[n - 1] == '0') {
+        n--;
+    }
+    char *o = want;
+    if (*t == '-') {
+        *o++ = '-';
+    }
+    if (e >= -6 && e <= 20) {
+        if (e >= n - 1) {
+            o += sprintf(o, "%.*s%.*s.0", n, d, e - (n - 1), "000000000000000000000");
+        } else if (e >= 0) {
+            o += sprintf(o, "%.*s.%.*s", e + 1, d, n - e - 1, d + e + 1);
+        } else {
+            o += sprintf(o, "0.%.*s%.*s", -e - 1, "000000", n, d);
+        }
+    } else {
+        o += sprintf(o, "%c%s%.*se%c%d", d[0], n > 1 ? "." : "", n - 1, d + 1, e < 0 ? '-' : '+',
+                     e < 0 ? -e : e);
+    }
+    return strcmp(t, want) == 0;
+}
+
 static void check_roundtrip(double x, bool single) {
     mp_t m;
     mp_init(&m);
@@ -451,7 +495,8 @@ static void check_roundtrip(double x, bool single) {
         bool same = single ? strtof(out.data, NULL) == (float)x : strtod(out.data, NULL) == x;
         /* never longer than printf's shortest; at an exact power of two the rounding interval
          * is lopsided and a neighbour of printf's rounding can be one digit shorter */
-        if (!same || sig_digits(out.data) > ref_digits(x, single) ||
+        if (!same || (x != 0 && !layout_ok(out.data)) ||
+            sig_digits(out.data) > ref_digits(x, single) ||
             sig_digits(out.data) < ref_digits(x, single) - 1) {
             print_error("%.17g (%s) -> %s, want %d digits\n", x, single ? "float" : "double",
                         out.data, ref_digits(x, single));
@@ -484,6 +529,28 @@ static void test_json_floats_roundtrip_random(void **state) {
         check_roundtrip(d, false);
         check_roundtrip((float)d, true);
         check_roundtrip((double)(int64_t)(r >> 11) / 8, false);
+    }
+    /* few digits at every place of the point, zeros after the last digit, and the edges of
+     * plain notation (0.000001 and 1e-7, 1e20 and 1e21) where the short layout stops */
+    for (int k = 0; k <= 24; k++) {
+        for (int i = 0; i < 400; i++) {
+            uint64_t r = rng_next(&s);
+            double mant = (double)(r % (i < 200 ? 1000ULL : 100000000000000000ULL));
+            double d = mant * (i & 1 ? 10 : 1) / pow(10, k);
+            check_roundtrip(d, false);
+            check_roundtrip(-d, false);
+            check_roundtrip((float)d, true);
+            check_roundtrip(mant * pow(10, k), false);
+        }
+    }
+    static const double edges[] = {1e-6,   1.5e-6,  9.99e-7, 1e-7,   1.25e-7, 0.0001234,
+                                   100.0,  1e15,    1e16,    1e20,   1e21,    123.0,
+                                   0.5,    0.05,    0.005,   12.5,   10.0,    9007199254740991.0,
+                                   345.45, 345.453, 0.10,    1.0e-5, 2.5e-6,  999999.999};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        check_roundtrip(edges[i], false);
+        check_roundtrip(-edges[i], false);
+        check_roundtrip(edges[i], true);
     }
 }
 
@@ -1770,6 +1837,111 @@ static void test_json_tpl_values_that_change(void **state) {
     }
 }
 
+/* An event of npos leading members schema, table, action, before (as the run of an event
+ * template holds them), then, when full, after and meta; with trail, more bytes follow the map
+ * in the buffer: the members the run covers that the map does not have. */
+static void pack_pre_event(mp_t *m, uint32_t npos, bool full, const char *table, bool trail) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, npos + (full ? 2 : 0));
+    const char *kv[4][2] = {{"schema", "shop"}, {"table", table}, {"action", "insert"}};
+    for (uint32_t i = 0; i < npos; i++) {
+        mp_str(m, i < 3 ? kv[i][0] : "before");
+        if (i < 3) {
+            mp_str(m, kv[i][1]);
+        } else {
+            msgpack_pack_array(pk, 0);
+        }
+    }
+    if (full) {
+        mp_str(m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+        mp_str(m, "id"), msgpack_pack_int(pk, 7);
+        mp_str(m, "name"), mp_str(m, table);
+        mp_str(m, "meta"), msgpack_pack_map(pk, 1);
+        mp_str(m, "pipeline"), mp_str(m, "p");
+    }
+    if (trail) { /* what the run covers past npos (up to after's key), then room for its
+                    64-byte compare */
+        for (uint32_t i = npos; i < 4; i++) {
+            mp_str(m, i < 3 ? kv[i][0] : "before");
+            if (i < 3) {
+                mp_str(m, kv[i][1]);
+            } else {
+                msgpack_pack_array(pk, 0);
+            }
+        }
+        mp_str(m, "after"), msgpack_pack_array(pk, 0);
+        mp_str(m, "sixty-four bytes of padding after the members the run covers....");
+    }
+}
+
+/* The run of an event's leading members that stay the same (schema, table, action, before,
+ * and after's key): an event whose map has fewer members than the run, though the bytes after
+ * it are the run's, ends where its map ends; another table or another action, or the run's
+ * members in another order, goes the way of the positions; a table whose name is longer than
+ * the run can hold. */
+static void test_json_tpl_event_run(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const tables[] = {"orders", "items", "a_table_name_of_thirty_bytes__"};
+    for (int round = 0; round < 3; round++) {
+        for (size_t tb = 0; tb < sizeof tables / sizeof tables[0]; tb++) {
+            for (int i = 0; i < 4; i++) {
+                mp_t m;
+                mp_init(&m);
+                pack_pre_event(&m, 4, true, tables[tb], false);
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+            for (uint32_t npos = 0; npos <= 4; npos++) {
+                for (int k = 0; k < 4; k++) { /* the whole run learnt again before each */
+                    mp_t m;
+                    mp_init(&m);
+                    pack_pre_event(&m, 4, true, tables[tb], false);
+                    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                    msgpack_sbuffer_destroy(&m.sb);
+                    mp_init(&m);
+                    if (k == 1) {
+                        pack_pre_event(&m, npos, false, tables[tb], true);
+                    } else if (k == 3) {
+                        pack_pre_event(&m, npos, round == 1, tables[tb], false);
+                    } else {
+                        pack_pre_event(&m, 4, true, tables[tb], false);
+                    }
+                    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+            }
+        }
+    }
+    /* a fresh run (a run that hits is not learnt again) with after's key, then a map of
+     * fewer members followed by the bytes of the run's other members and after */
+    for (uint32_t npos = 0; npos <= 4; npos++) {
+        rc_json_tpl_t *t2 = rc_json_tpl_new();
+        assert_non_null(t2);
+        for (int k = 0; k < 4; k++) {
+            mp_t m;
+            mp_init(&m);
+            pack_pre_event(&m, k < 3 ? 4 : npos, k < 3, "orders", k == 3);
+            assert_int_equal(check_tpl(t2, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+        rc_json_tpl_free(t2);
+    }
+    /* the run learnt from {schema, table, ...}, then an event with table first */
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    mp_str(&m, "table"), mp_str(&m, "orders");
+    mp_str(&m, "schema"), mp_str(&m, "shop");
+    mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+    mp_str(&m, "id"), msgpack_pack_int(&m.pk, 1);
+    mp_raw(&m, "sixty-four bytes of padding after the members the run covers....", 64);
+    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_rows_and_maps_every_form(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2040,6 +2212,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_rows_and_maps_every_form),
         cmocka_unit_test(test_json_tpl_wider_than_templates),
         cmocka_unit_test(test_json_tpl_values_that_change),
+        cmocka_unit_test(test_json_tpl_event_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
