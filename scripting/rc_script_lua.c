@@ -717,6 +717,8 @@ static const uint8_t *bud_bytes(const bud_t *u) {
 /* The proxy's state when the table at idx (an absolute index) is a proxy (its metatable is
  * the VM's metatable of proxies: compared by address, which a look-up of the shape's kind
  * cost twice), else NULL. A proxy not indexed yet gives NULL with its bytes in *lb, *ln. */
+static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln);
+
 static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
     *lb = NULL;
     if (!lua_getmetatable(L, idx)) {
@@ -724,9 +726,13 @@ static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **l
     }
     bool proxy = lua_topointer(L, -1) == vm->evmt;
     lua_pop(L, 1);
-    if (!proxy) {
-        return NULL;
-    }
+    return proxy ? proxy_state(vm, L, idx, lb, ln) : NULL;
+}
+
+/* proxy_peek on a table known to be a proxy (the metamethods' first argument: only tables
+ * whose metatable is the VM's protected one reach them). */
+static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
+    *lb = NULL;
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_rawget(L, idx);
     const uint32_t *ud = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
@@ -819,14 +825,14 @@ static bool is_hidden(lua_State *L, int idx) {
     return k == &ev_key || k == &evi_key;
 }
 
-/* proxy_peek that indexes a proxy not indexed yet. */
-static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
+/* proxy_peek that indexes a proxy not indexed yet (known: the table is a proxy). */
+static evproxy_t *proxy_get(lvm_t *vm, lua_State *L, int idx, bool known) {
     if (idx < 0 && idx > LUA_REGISTRYINDEX) {
         idx = lua_gettop(L) + idx + 1;
     }
     const uint8_t *lb;
     size_t ln;
-    evproxy_t *e = proxy_peek(vm, L, idx, &lb, &ln);
+    evproxy_t *e = known ? proxy_state(vm, L, idx, &lb, &ln) : proxy_peek(vm, L, idx, &lb, &ln);
     if (lb) {
         const void *bud = vm->peek_bud;
         uint32_t j = vm->peek_j;
@@ -839,6 +845,10 @@ static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
     return e;
 }
 
+static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
+    return proxy_get(vm, L, idx, false);
+}
+
 /* The field named by the string at idx, or -1. */
 static int field_of(lua_State *L, const evproxy_t *e, int idx) {
     if (lua_type(L, idx) != LUA_TSTRING) {
@@ -849,13 +859,19 @@ static int field_of(lua_State *L, const evproxy_t *e, int idx) {
     return rc_script_ev_field(e, s, n);
 }
 
-/* Loads field j of the proxy at t into it (t[key] = value) and marks it loaded. */
-static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
+/* Loads field j of the proxy at t into it (t[key] = value), marks it loaded and leaves the
+ * value on the stack. key: the index of the field's name on the stack (0: made from the
+ * event's bytes). */
+static void load_field_at(cx_t *c, int t, evproxy_t *e, uint32_t j, int key) {
     lua_State *L = c->L;
     const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
     c->vm->sig.len = 0; /* never inside another conversion */
-    lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+    if (key) {
+        lua_pushvalue(L, key);
+    } else {
+        lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+    }
     c->lazy = true;
     int rc = push_value(c, &p, b + e->f[j].end, e->depth + 1, &tag);
     c->lazy = false;
@@ -865,8 +881,16 @@ static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
                  c->why);
         raise_at_line(L, msg); /* the script's line that read it */
     }
+    lua_pushvalue(L, -1);
+    lua_insert(L, -3);
     lua_rawset(L, t);
     e->loaded |= 1ULL << j;
+}
+
+/* Loads field j of the proxy at t into it (t[key] = value) and marks it loaded. */
+static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
+    load_field_at(c, t, e, j, 0);
+    lua_pop(c->L, 1);
 }
 
 static void load_all(cx_t *c, int t, evproxy_t *e) {
@@ -880,7 +904,7 @@ static void load_all(cx_t *c, int t, evproxy_t *e) {
 /* __index(t, k): only fields not loaded yet (or assigned nil) come here. */
 static int l_ev_index(lua_State *L) {
     cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
-    evproxy_t *e = proxy_of(c.vm, L, 1);
+    evproxy_t *e = proxy_get(c.vm, L, 1, true);
     if (!e) { /* converted whole just now (it does not fit an index): an ordinary table */
         lua_settop(L, 2);
         lua_rawget(L, 1);
@@ -890,9 +914,7 @@ static int l_ev_index(lua_State *L) {
     if (j < 0 || (e->loaded & (1ULL << j))) {
         return 0;
     }
-    load_field(&c, 1, e, (uint32_t)j);
-    lua_settop(L, 2);
-    lua_rawget(L, 1);
+    load_field_at(&c, 1, e, (uint32_t)j, 2);
     return 1;
 }
 
@@ -911,7 +933,7 @@ static void note_set(lua_State *L, evproxy_t *e) {
 
 /* __newindex(t, k, v): a key the table does not hold yet. */
 static int l_ev_newindex(lua_State *L) {
-    note_set(L, proxy_of(lua_touserdata(L, lua_upvalueindex(1)), L, 1));
+    note_set(L, proxy_get(lua_touserdata(L, lua_upvalueindex(1)), L, 1, true));
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 0;
@@ -1019,21 +1041,23 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         c->pk.callback(c->pk.data, (const char *)b, e->len);
         return 0;
     }
-    luaL_checkstack(L, 10, "nesting");
+    luaL_checkstack(L, 10 + (int)e->nf, "nesting");
     int base = lua_gettop(L);
     uint32_t count = 0;
     uint64_t gone = 0;
+    /* the values of the loaded fields stay on the stack, in field order, for the writing */
     for (uint32_t j = 0; j < e->nf; j++) {
         if (e->loaded & (1ULL << j)) {
             lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
             lua_rawget(L, t);
             if (lua_isnil(L, -1)) {
                 gone |= 1ULL << j;
+                lua_pop(L, 1);
             }
-            lua_pop(L, 1);
         }
         count += !(gone & (1ULL << j));
     }
+    int vals = base + 1; /* the next loaded value's slot */
     int extras = 0, ne = 0;
     if (e->extra) {
         lua_newtable(L);
@@ -1069,13 +1093,10 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
             continue;
         }
         bool same = !(e->loaded & (1ULL << j));
+        int val = 0;
         if (!same) {
-            lua_pushlstring(L, (const char *)b + f->k, f->kn);
-            lua_rawget(L, t);
-            same = same_as_field(L, -1, e, j);
-            if (same) {
-                lua_pop(L, 1);
-            }
+            val = vals++;
+            same = same_as_field(L, val, e, j);
         }
         /* the key is written as it came either way */
         uint32_t upto = same ? f->end : f->v;
@@ -1095,8 +1116,7 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         size_t kn = f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
         memcpy(key, b + f->k, kn);
         key[kn] = '\0';
-        rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
-        lua_pop(L, 1);
+        rc = pack_value(c, val, rc_script_tag_of(&v), depth + 1, key);
     }
     if (rc == 0) {
         rc_script_write_run(&c->pk, b, from, to);
