@@ -1671,6 +1671,13 @@ static int l_udf(lua_State *L) {
     msgpack_pack_array(&c.pk, (size_t)argc);
     vm->in_udf = true;
     for (int i = 1; i <= argc; i++) {
+        if (lua_type(L, i) == LUA_TSTRING) { /* what most UDFs take: a str, no dispatch */
+            size_t n;
+            const char *s = lua_tolstring(L, i, &n);
+            msgpack_pack_str(&c.pk, n);
+            msgpack_pack_str_body(&c.pk, s, n);
+            continue;
+        }
         if (pack_value(&c, i, TAG_NONE, 0, NULL) != 0) {
             vm->in_udf = false;
             return luaL_error(L, "%s: argument %d: %s", u->name, i, c.why);
@@ -1683,8 +1690,14 @@ static int l_udf(lua_State *L) {
         return luaL_error(L, "%s", why);
     }
     const uint8_t *p = (const uint8_t *)vm->udf_res.data;
+    size_t rn = vm->udf_res.size; /* one whole value: rc_udf_call checked it */
+    if ((p[0] & 0xe0) == 0xa0 || p[0] == 0xd9 || p[0] == 0xda || p[0] == 0xdb) {
+        size_t hdr = (p[0] & 0xe0) == 0xa0 ? 1 : p[0] == 0xd9 ? 2 : p[0] == 0xda ? 3 : 5;
+        lua_pushlstring(L, (const char *)p + hdr, rn - hdr); /* a str result, as most are */
+        return 1;
+    }
     uint8_t tag;
-    if (push_value(&c, &p, p + vm->udf_res.size, 0, &tag) != 0) {
+    if (push_value(&c, &p, p + rn, 0, &tag) != 0) {
         return luaL_error(L, "%s: its result: %s", u->name, c.why);
     }
     return 1;

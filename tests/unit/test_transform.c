@@ -2316,6 +2316,40 @@ static void test_lua_rows_send_their_bytes_with_what_changed(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* Lua: a UDF's string result is taken straight from its bytes, whatever the length of its
+ * header (fixstr, str 8, str 16, str 32), and a result of another type still converts. */
+static void test_lua_udf_results_of_every_string_length(void **state) {
+    (void)state;
+    static const char script[] = "function transform(e)\n"
+                                 "  for _, n in ipairs({0, 3, 30, 300, 60000}) do\n"
+                                 "    local s = base64_encode(string.rep('abc', n))\n"
+                                 "    assert(#s == 4 * n and s == string.rep('YWJj', n), n)\n"
+                                 "    assert(base64_decode(s) == string.rep('abc', n), n)\n"
+                                 "  end\n"
+                                 "  local t = json_decode('{\"a\":[1,\"x\"]}')\n"
+                                 "  assert(t.a[1] == 1 and t.a[2] == 'x' and now_us() > 0)\n"
+                                 "  e.table = sha256('abc')\n"
+                                 "end";
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    run_t r;
+    run_script(&rc_script_lua, script, &in, 1, &r);
+    assert_int_equal(r.err, RC_OK);
+    if (r.res[0].status != RC_SCRIPT_SENT) {
+        fail_msg("%s", err_of(&r, 0));
+    }
+    const uint8_t *p = (const uint8_t *)r.out.data, *v;
+    const char *t;
+    uint32_t n;
+    assert_int_equal(rc_mp_map_find(p, p + r.out.size, "table", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, p + r.out.size, &t, &n), RC_OK);
+    assert_int_equal(n, 64);
+    assert_memory_equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", 64);
+    run_free(&r);
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 static void test_script_pool_reuses_blocks_and_keeps_their_bytes(void **state) {
     (void)state;
     rc_script_pool_t pool = {0};
@@ -2392,6 +2426,7 @@ int main(void) {
         cmocka_unit_test(test_lua_batch_outcomes_in_order),
         cmocka_unit_test(test_lua_kept_event_outlives_its_batch),
         cmocka_unit_test(test_lua_rows_send_their_bytes_with_what_changed),
+        cmocka_unit_test(test_lua_udf_results_of_every_string_length),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
         cmocka_unit_test(test_chain_match_alternating_tables),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
