@@ -62,9 +62,14 @@ typedef struct lvm {
     bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
     rc_buf_t sig;       /* signatures of the shapes being converted (a stack: nested ones on top) */
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
-    uint32_t *evj;      /* per event of a batch: its number in the driver (0: not run) */
-    uint32_t evj_cap;   /* (grown to the largest batch) */
-    void **evstate;     /* per number: the state the event got when it was indexed, or NULL */
+    /* the signature of the shape set last and the shape (registry ref_last_shape): the same
+     * shape again (the list of one row that after and before are) skips the cache */
+    char last_sig[32];
+    size_t last_sig_len; /* 0: none */
+    int ref_last_shape;
+    uint32_t *evj;        /* per event of a batch: its number in the driver (0: not run) */
+    uint32_t evj_cap;     /* (grown to the largest batch) */
+    void **evstate;       /* per number: the state the event got when it was indexed, or NULL */
     const void *cur_bud;  /* the running batch's bytes (a bud_t) */
     const void *peek_bud; /* what proxy_peek last found for an event not indexed yet */
     uint32_t peek_j;
@@ -276,6 +281,11 @@ static int set_shape(cx_t *c, int t, const char *sig, size_t sig_len, bool map, 
                      uint32_t n) {
     lua_State *L = c->L;
     lvm_t *vm = c->vm;
+    if (sig_len == vm->last_sig_len && memcmp(sig, vm->last_sig, sig_len) == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_last_shape);
+        lua_setmetatable(L, t);
+        return 0;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shapes);
     int cache = lua_gettop(L);
     lua_pushlstring(L, sig, sig_len);
@@ -313,6 +323,12 @@ static int set_shape(cx_t *c, int t, const char *sig, size_t sig_len, bool map, 
         lua_rawset(L, cache); /* cache[sig] = shape */
         lua_pushvalue(L, shape);
         vm->n_shapes++;
+    }
+    if (sig_len <= sizeof(vm->last_sig)) {
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, LUA_REGISTRYINDEX, vm->ref_last_shape);
+        memcpy(vm->last_sig, sig, sig_len);
+        vm->last_sig_len = sig_len;
     }
     lua_setmetatable(L, t);
     lua_settop(L, t);
@@ -1752,6 +1768,8 @@ static int setup_main(lua_State *L) {
 
     lua_newtable(L); /* the shape cache: signature -> shape */
     vm->ref_shapes = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0); /* (the slot of the shape set last) */
+    vm->ref_last_shape = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 4); /* the metatable of event proxies */
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_ev_index, 1);
