@@ -43,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rc_mp.h"
 #include "rc_script.h"
 #include "rc_script_int.h"
 #include "rc_udf.h"
@@ -61,9 +62,14 @@ typedef struct lvm {
     bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
     rc_buf_t sig;       /* signatures of the shapes being converted (a stack: nested ones on top) */
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
-    uint32_t *evj;      /* per event of a batch: its number in the driver (0: not run) */
-    uint32_t evj_cap;   /* (grown to the largest batch) */
-    void **evstate;     /* per number: the state the event got when it was indexed, or NULL */
+    /* the signature of the shape set last and the shape (registry ref_last_shape): the same
+     * shape again (the list of one row that after and before are) skips the cache */
+    char last_sig[32];
+    size_t last_sig_len; /* 0: none */
+    int ref_last_shape;
+    uint32_t *evj;        /* per event of a batch: its number in the driver (0: not run) */
+    uint32_t evj_cap;     /* (grown to the largest batch) */
+    void **evstate;       /* per number: the state the event got when it was indexed, or NULL */
     const void *cur_bud;  /* the running batch's bytes (a bud_t) */
     const void *peek_bud; /* what proxy_peek last found for an event not indexed yet */
     uint32_t peek_j;
@@ -202,6 +208,9 @@ typedef struct cx {
     lua_State *L;
     msgpack_packer pk;
     bool lazy; /* maps become lazy proxies (what a script reads of an event) */
+    /* the next value push_value converts fills its bytes [*p, end) exactly (its end is
+     * known, so a map there can become a proxy without walking it first) */
+    bool exact;
     char why[512];
 } cx_t;
 
@@ -272,6 +281,11 @@ static int set_shape(cx_t *c, int t, const char *sig, size_t sig_len, bool map, 
                      uint32_t n) {
     lua_State *L = c->L;
     lvm_t *vm = c->vm;
+    if (sig_len == vm->last_sig_len && memcmp(sig, vm->last_sig, sig_len) == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_last_shape);
+        lua_setmetatable(L, t);
+        return 0;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_shapes);
     int cache = lua_gettop(L);
     lua_pushlstring(L, sig, sig_len);
@@ -310,17 +324,25 @@ static int set_shape(cx_t *c, int t, const char *sig, size_t sig_len, bool map, 
         lua_pushvalue(L, shape);
         vm->n_shapes++;
     }
+    if (sig_len <= sizeof(vm->last_sig)) {
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, LUA_REGISTRYINDEX, vm->ref_last_shape);
+        memcpy(vm->last_sig, sig, sig_len);
+        vm->last_sig_len = sig_len;
+    }
     lua_setmetatable(L, t);
     lua_settop(L, t);
     return 0;
 }
 
-static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth,
+static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth, bool exact,
                           const uint8_t **p);
 
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     lua_State *L = c->L;
     const uint8_t *start = *p;
+    bool exact = c->exact;
+    c->exact = false;
     mpv_t v;
     if (rc_script_mp_next(p, end, &v) != RC_OK) {
         snprintf(c->why, sizeof(c->why), "the event is not valid msgpack");
@@ -369,7 +391,7 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     bool map = v.kind == MPV_MAP;
     luaL_checkstack(L, 8, "nesting");
     if (map && c->lazy) {
-        int prc = push_map_proxy(c, start, end, depth, p);
+        int prc = push_map_proxy(c, start, end, depth, exact, p);
         if (prc != 0) {
             return prc < 0 ? -1 : 0;
         }
@@ -407,6 +429,7 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
                 return -1;
             }
         }
+        c->exact = exact && i + 1 == v.n; /* the last entry ends where its container does */
         if (push_value(c, p, end, depth + 1, &tags[i]) != 0) {
             return -1;
         }
@@ -660,13 +683,140 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
 
 #define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
 
-/* Pushes a proxy of the map ev[0..len) indexed in f. */
+/* A proxy's index may be partial: a map whose end is known without walking it (a row that
+ * ends its field: see cx_t.exact) is indexed as the script looks its fields up, up to the one
+ * it asks for, so a script that masks the fourth column of a wide row reads four keys and
+ * skips three values. e->nf is the map's number of entries (f has room for them all); the
+ * userdata's header (before the state) says how many are indexed. Fields not indexed go out
+ * as one run of their bytes. A key that is not a string (a number, as a map of any origin
+ * may have) is indexed as an odd field: string look-ups pass it, and a look-up by any other
+ * key compares it with the key's value. */
+typedef struct evlazy {
+    uint32_t kind;  /* UD_EVENT (see new_ud) */
+    uint32_t ni;    /* fields indexed: f[0 .. ni) */
+    uint32_t scan;  /* where field ni's entry starts */
+    uint16_t odd;   /* fields indexed whose key is not a string */
+    uint16_t spare; /* (the header is UD_HDR bytes) */
+} evlazy_t;
+
+#define KEY_ODD UINT32_MAX /* kn of a field whose key is not a string */
+
+static evlazy_t *lazy_of(const evproxy_t *e) {
+    return (evlazy_t *)((char *)e - UD_HDR);
+}
+
+/* Marks e (indexed in full) as such. */
+static void lazy_whole(evproxy_t *e) {
+    evlazy_t *z = lazy_of(e);
+    z->ni = e->nf;
+    z->scan = e->len;
+    z->odd = 0;
+}
+
+/* Indexes e's next field (ni < nf). The bytes were walked (checked) when the map's container
+ * was indexed, so only a key of a type no script value can be (nil, a boolean, a map, a list)
+ * fails: false with the reason in why. */
+static bool index_next(evproxy_t *e, char *why, size_t why_size) {
+    evlazy_t *z = lazy_of(e);
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + z->scan, *end = b + e->len;
+    rc_script_evfield_t *f = &e->f[z->ni];
+    f->kv = z->scan;
+    mpv_t k;
+    if (p < end && (*p & 0xe0) == 0xa0 && (size_t)(end - p - 1) >= (size_t)(*p & 0x1f)) {
+        f->k = z->scan + 1; /* a fixstr, as column names are */
+        f->kn = *p & 0x1fu;
+        p += 1 + f->kn;
+    } else if (rc_script_mp_next(&p, end, &k) != RC_OK) {
+        snprintf(why, why_size, "the event is not valid msgpack");
+        return false;
+    } else if (k.kind == MPV_STR || k.kind == MPV_BIN || (k.kind == MPV_EXT && k.ext >= 0)) {
+        f->k = (uint32_t)((const uint8_t *)k.s - b); /* seen as the string of its bytes */
+        f->kn = k.n;
+    } else if (k.kind == MPV_UINT || k.kind == MPV_INT || k.kind == MPV_F32 || k.kind == MPV_F64) {
+        f->k = f->kv;
+        f->kn = KEY_ODD;
+        z->odd++;
+    } else {
+        snprintf(why, why_size, "map keys must be strings or numbers");
+        return false;
+    }
+    f->v = (uint32_t)(p - b);
+    if (rc_mp_skip_one(&p, end) != RC_OK) {
+        snprintf(why, why_size, "the event is not valid msgpack");
+        return false;
+    }
+    f->end = (uint32_t)(p - b);
+    z->scan = f->end;
+    z->ni++;
+    return true;
+}
+
+static bool index_all(evproxy_t *e, char *why, size_t why_size) {
+    while (lazy_of(e)->ni < e->nf) {
+        if (!index_next(e, why, why_size)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The field whose key is the string s[0..n), indexing as far as needed: its number, -1 when
+ * there is none, -2 when the bytes are bad (why). */
+static int find_field(evproxy_t *e, const char *s, size_t n, char *why, size_t why_size) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    evlazy_t *z = lazy_of(e);
+    for (uint32_t j = 0;; j++) {
+        if (j == z->ni) {
+            if (j == e->nf) {
+                return -1;
+            }
+            if (!index_next(e, why, why_size)) {
+                return -2;
+            }
+        }
+        if (e->f[j].kn == n && memcmp(b + e->f[j].k, s, n) == 0) {
+            return (int)j;
+        }
+    }
+}
+
+/* Pushes field j's key as the script sees it. */
+static void push_key(lua_State *L, const evproxy_t *e, uint32_t j) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    if (e->f[j].kn != KEY_ODD) {
+        lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+        return;
+    }
+    cx_t c = {.L = L}; /* a number (index_next let no other key through): no state needed */
+    const uint8_t *p = b + e->f[j].kv;
+    uint8_t tag;
+    if (push_value(&c, &p, b + e->f[j].v, 0, &tag) != 0) {
+        lua_pushnil(L); /* (cannot happen: index_next read it) */
+    }
+}
+
+/* Pushes a proxy of the map ev[0..len) indexed in f (nf fields), or, when f is NULL, of the
+ * map of nf entries whose header is hdr bytes, indexed as the script looks it up. */
 static evproxy_t *push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t nf, uint32_t hdr,
                                const uint8_t *ev, size_t len, int depth) {
     lua_State *L = c->L;
     lua_createtable(L, 0, 1); /* the hidden key; fields the script loads make it grow */
     evproxy_t *e = new_ud(L, UD_EVENT, rc_script_ev_size(nf, len));
-    rc_script_ev_init(e, f, nf, hdr, ev, len);
+    if (f) {
+        rc_script_ev_init(e, f, nf, hdr, ev, len);
+        lazy_whole(e);
+    } else {
+        e->loaded = 0; /* (rc_script_ev_init with no fields: the bytes go after room for nf) */
+        e->extra = false;
+        e->nf = nf;
+        e->len = (uint32_t)len;
+        e->hdr = hdr;
+        memcpy((uint8_t *)rc_script_ev_bytes(e), ev, len);
+        evlazy_t *z = lazy_of(e);
+        z->ni = 0;
+        z->scan = hdr;
+        z->odd = 0;
+    }
     e->depth = (uint8_t)depth;
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_insert(L, -2);
@@ -681,8 +831,17 @@ static evproxy_t *push_indexed(cx_t *c, const rc_script_evfield_t *f, uint32_t n
  * are copied as their bytes (a script that masks one column writes that column only). The
  * map starts at start (inside end); on success *p is moved past it. Same returns as
  * push_proxy. */
-static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth,
+static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int depth, bool exact,
                           const uint8_t **p) {
+    if (exact && (size_t)(end - start) <= UINT32_MAX) { /* its end is known: no walk */
+        const uint8_t *q = start;
+        mpv_t m;
+        if (rc_script_mp_next(&q, end, &m) == RC_OK && m.kind == MPV_MAP && m.n <= EV_MAX_FIELDS) {
+            push_indexed(c, NULL, m.n, (uint32_t)(q - start), start, (size_t)(end - start), depth);
+            *p = end;
+            return 1;
+        }
+    }
     rc_script_evfield_t f[EV_MAX_FIELDS];
     uint32_t nf = 0, hdr = 0;
     int rc = rc_script_ev_index(start, (size_t)(end - start), f, &nf, &hdr, c->why, sizeof(c->why));
@@ -717,6 +876,8 @@ static const uint8_t *bud_bytes(const bud_t *u) {
 /* The proxy's state when the table at idx (an absolute index) is a proxy (its metatable is
  * the VM's metatable of proxies: compared by address, which a look-up of the shape's kind
  * cost twice), else NULL. A proxy not indexed yet gives NULL with its bytes in *lb, *ln. */
+static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln);
+
 static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
     *lb = NULL;
     if (!lua_getmetatable(L, idx)) {
@@ -724,9 +885,13 @@ static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **l
     }
     bool proxy = lua_topointer(L, -1) == vm->evmt;
     lua_pop(L, 1);
-    if (!proxy) {
-        return NULL;
-    }
+    return proxy ? proxy_state(vm, L, idx, lb, ln) : NULL;
+}
+
+/* proxy_peek on a table known to be a proxy (the metamethods' first argument: only tables
+ * whose metatable is the VM's protected one reach them). */
+static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
+    *lb = NULL;
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_rawget(L, idx);
     const uint32_t *ud = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
@@ -777,6 +942,7 @@ static evproxy_t *materialize(cx_t *c, int t, const uint8_t *ev, size_t len) {
     if (rc == 1) {
         e = new_ud(L, UD_EVENT, rc_script_ev_size(nf, len));
         rc_script_ev_init(e, f, nf, hdr, ev, len);
+        lazy_whole(e);
         lua_pushlightuserdata(L, (void *)&ev_key);
         lua_insert(L, -2);
         lua_rawset(L, t); /* in the batch's place: the table lets go of its batch */
@@ -819,14 +985,14 @@ static bool is_hidden(lua_State *L, int idx) {
     return k == &ev_key || k == &evi_key;
 }
 
-/* proxy_peek that indexes a proxy not indexed yet. */
-static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
+/* proxy_peek that indexes a proxy not indexed yet (known: the table is a proxy). */
+static evproxy_t *proxy_get(lvm_t *vm, lua_State *L, int idx, bool known) {
     if (idx < 0 && idx > LUA_REGISTRYINDEX) {
         idx = lua_gettop(L) + idx + 1;
     }
     const uint8_t *lb;
     size_t ln;
-    evproxy_t *e = proxy_peek(vm, L, idx, &lb, &ln);
+    evproxy_t *e = known ? proxy_state(vm, L, idx, &lb, &ln) : proxy_peek(vm, L, idx, &lb, &ln);
     if (lb) {
         const void *bud = vm->peek_bud;
         uint32_t j = vm->peek_j;
@@ -839,37 +1005,88 @@ static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
     return e;
 }
 
-/* The field named by the string at idx, or -1. */
-static int field_of(lua_State *L, const evproxy_t *e, int idx) {
-    if (lua_type(L, idx) != LUA_TSTRING) {
-        return -1;
-    }
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    return rc_script_ev_field(e, s, n);
+static evproxy_t *proxy_of(lvm_t *vm, lua_State *L, int idx) {
+    return proxy_get(vm, L, idx, false);
 }
 
-/* Loads field j of the proxy at t into it (t[key] = value) and marks it loaded. */
-static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
+/* The field whose key is the value at idx (an absolute index): its number, -1 when there is
+ * none, -2 when the map's bytes are bad (why). */
+static int field_of(lua_State *L, evproxy_t *e, int idx, char *why, size_t why_size) {
+    int t = lua_type(L, idx);
+    if (t == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        int j = find_field(e, s, n, why, why_size);
+        if (j != -1 || lazy_of(e)->odd == 0) {
+            return j; /* (a look-up that missed indexed every field) */
+        }
+    } else if (t != LUA_TNUMBER) {
+        return -1;
+    } else if (!index_all(e, why, why_size)) {
+        return -2;
+    }
+    for (uint32_t j = 0; lazy_of(e)->odd > 0 && j < lazy_of(e)->ni; j++) {
+        if (e->f[j].kn == KEY_ODD) {
+            push_key(L, e, j);
+            bool eq = lua_rawequal(L, -1, idx);
+            lua_pop(L, 1);
+            if (eq) {
+                return (int)j;
+            }
+        }
+    }
+    return -1;
+}
+
+/* field_of in the script's call: bad bytes raise at its line. */
+static int field_at(lua_State *L, evproxy_t *e, int idx) {
+    char why[128];
+    int j = field_of(L, e, idx, why, sizeof(why));
+    if (j == -2) {
+        raise_at_line(L, why);
+    }
+    return j;
+}
+
+/* Loads field j of the proxy at t into it (t[key] = value), marks it loaded and leaves the
+ * value on the stack. key: the index of the field's name on the stack (0: made from the
+ * event's bytes). */
+static void load_field_at(cx_t *c, int t, evproxy_t *e, uint32_t j, int key) {
     lua_State *L = c->L;
     const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
     uint8_t tag;
     c->vm->sig.len = 0; /* never inside another conversion */
-    lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+    if (key) {
+        lua_pushvalue(L, key);
+    } else {
+        push_key(L, e, j);
+    }
     c->lazy = true;
+    c->exact = true; /* the value ends where its field does */
     int rc = push_value(c, &p, b + e->f[j].end, e->depth + 1, &tag);
     c->lazy = false;
     if (rc != 0) { /* checked as it is converted */
         char msg[700];
-        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)e->f[j].kn, (const char *)b + e->f[j].k,
-                 c->why);
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)(e->f[j].kn == KEY_ODD ? 0 : e->f[j].kn),
+                 (const char *)b + e->f[j].k, c->why);
         raise_at_line(L, msg); /* the script's line that read it */
     }
+    lua_pushvalue(L, -1);
+    lua_insert(L, -3);
     lua_rawset(L, t);
     e->loaded |= 1ULL << j;
 }
 
+/* Loads field j of the proxy at t into it (t[key] = value) and marks it loaded. */
+static void load_field(cx_t *c, int t, evproxy_t *e, uint32_t j) {
+    load_field_at(c, t, e, j, 0);
+    lua_pop(c->L, 1);
+}
+
 static void load_all(cx_t *c, int t, evproxy_t *e) {
+    if (!index_all(e, c->why, sizeof(c->why))) {
+        raise_at_line(c->L, c->why);
+    }
     for (uint32_t j = 0; j < e->nf; j++) {
         if (!(e->loaded & (1ULL << j))) {
             load_field(c, t, e, j);
@@ -880,19 +1097,17 @@ static void load_all(cx_t *c, int t, evproxy_t *e) {
 /* __index(t, k): only fields not loaded yet (or assigned nil) come here. */
 static int l_ev_index(lua_State *L) {
     cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
-    evproxy_t *e = proxy_of(c.vm, L, 1);
+    evproxy_t *e = proxy_get(c.vm, L, 1, true);
     if (!e) { /* converted whole just now (it does not fit an index): an ordinary table */
         lua_settop(L, 2);
         lua_rawget(L, 1);
         return 1;
     }
-    int j = field_of(L, e, 2);
+    int j = field_at(L, e, 2);
     if (j < 0 || (e->loaded & (1ULL << j))) {
         return 0;
     }
-    load_field(&c, 1, e, (uint32_t)j);
-    lua_settop(L, 2);
-    lua_rawget(L, 1);
+    load_field_at(&c, 1, e, (uint32_t)j, 2);
     return 1;
 }
 
@@ -900,7 +1115,7 @@ static int l_ev_index(lua_State *L) {
  * value is written out), any other key is extra. */
 static void note_set(lua_State *L, evproxy_t *e) {
     if (e) {
-        int j = field_of(L, e, 2);
+        int j = field_at(L, e, 2);
         if (j >= 0) {
             e->loaded |= 1ULL << j;
         } else {
@@ -911,7 +1126,7 @@ static void note_set(lua_State *L, evproxy_t *e) {
 
 /* __newindex(t, k, v): a key the table does not hold yet. */
 static int l_ev_newindex(lua_State *L) {
-    note_set(L, proxy_of(lua_touserdata(L, lua_upvalueindex(1)), L, 1));
+    note_set(L, proxy_get(lua_touserdata(L, lua_upvalueindex(1)), L, 1, true));
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 0;
@@ -957,7 +1172,7 @@ static int l_rawget(lua_State *L) {
             lua_pushnil(L);
             return 1;
         }
-        int j = field_of(L, e, 2);
+        int j = field_at(L, e, 2);
         if (j >= 0 && !(e->loaded & (1ULL << j))) {
             cx_t c = {.vm = lua_touserdata(L, lua_upvalueindex(1)), .L = L};
             load_field(&c, 1, e, (uint32_t)j);
@@ -1019,21 +1234,26 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         c->pk.callback(c->pk.data, (const char *)b, e->len);
         return 0;
     }
-    luaL_checkstack(L, 10, "nesting");
+    if (e->extra && !index_all(e, c->why, sizeof(c->why))) { /* (to tell the added keys) */
+        return -1;
+    }
+    luaL_checkstack(L, 10 + (int)e->nf, "nesting");
     int base = lua_gettop(L);
-    uint32_t count = 0;
+    uint32_t ni = lazy_of(e)->ni, count = e->nf - ni; /* fields not indexed go as they came */
     uint64_t gone = 0;
-    for (uint32_t j = 0; j < e->nf; j++) {
+    /* the values of the loaded fields stay on the stack, in field order, for the writing */
+    for (uint32_t j = 0; j < ni; j++) {
         if (e->loaded & (1ULL << j)) {
-            lua_pushlstring(L, (const char *)b + e->f[j].k, e->f[j].kn);
+            push_key(L, e, j);
             lua_rawget(L, t);
             if (lua_isnil(L, -1)) {
                 gone |= 1ULL << j;
+                lua_pop(L, 1);
             }
-            lua_pop(L, 1);
         }
         count += !(gone & (1ULL << j));
     }
+    int vals = base + 1; /* the next loaded value's slot */
     int extras = 0, ne = 0;
     if (e->extra) {
         lua_newtable(L);
@@ -1041,7 +1261,7 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         lua_pushnil(L);
         while (lua_next(L, t) != 0) {
             lua_pop(L, 1);
-            if (is_hidden(L, -1) || field_of(L, e, lua_gettop(L)) >= 0) {
+            if (is_hidden(L, -1) || field_of(L, e, lua_gettop(L), c->why, sizeof(c->why)) >= 0) {
                 continue;
             }
             lua_pushvalue(L, -1);
@@ -1063,19 +1283,16 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         msgpack_pack_map(&c->pk, count);
     }
     int rc = 0;
-    for (uint32_t j = 0; j < e->nf && rc == 0; j++) {
+    for (uint32_t j = 0; j < ni && rc == 0; j++) {
         const rc_script_evfield_t *f = &e->f[j];
         if (gone & (1ULL << j)) {
             continue;
         }
         bool same = !(e->loaded & (1ULL << j));
+        int val = 0;
         if (!same) {
-            lua_pushlstring(L, (const char *)b + f->k, f->kn);
-            lua_rawget(L, t);
-            same = same_as_field(L, -1, e, j);
-            if (same) {
-                lua_pop(L, 1);
-            }
+            val = vals++;
+            same = same_as_field(L, val, e, j);
         }
         /* the key is written as it came either way */
         uint32_t upto = same ? f->end : f->v;
@@ -1092,11 +1309,17 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         mpv_t v;
         rc_script_ev_value(e, j, &v);
         char key[128]; /* (for messages; snprintf here was a tenth of a masking event) */
-        size_t kn = f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
+        size_t kn = f->kn == KEY_ODD ? 0 : f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
         memcpy(key, b + f->k, kn);
         key[kn] = '\0';
-        rc = pack_value(c, lua_gettop(L), rc_script_tag_of(&v), depth + 1, key);
-        lua_pop(L, 1);
+        rc = pack_value(c, val, rc_script_tag_of(&v), depth + 1, key);
+    }
+    if (rc == 0 && ni < e->nf) { /* the fields not indexed: one run to the map's end */
+        if (to != lazy_of(e)->scan) {
+            rc_script_write_run(&c->pk, b, from, to);
+            from = lazy_of(e)->scan;
+        }
+        to = e->len;
     }
     if (rc == 0) {
         rc_script_write_run(&c->pk, b, from, to);
@@ -1131,6 +1354,19 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
+/* rc_script_ev_check on a proxy whose index may be partial (a row sent as an event). */
+static bool ev_check(evproxy_t *e, char *why, size_t why_size) {
+    int j = find_field(e, "kafka", 5, why, why_size);
+    if (j == -1) {
+        snprintf(why, why_size, "the event has no kafka.topic");
+    }
+    if (j < 0) {
+        return false;
+    }
+    const uint8_t *b = rc_script_ev_bytes(e);
+    return rc_script_check_kafka(b + e->f[j].v, b + e->f[j].end, why, why_size);
+}
+
 /* Packs the event at idx and checks it; false with c->why on failure. An event the script
  * did not touch goes out as it came, unchecked, as an event no transform matches. */
 static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
@@ -1153,14 +1389,14 @@ static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
     }
     if (e && e->loaded == 0 && !e->extra && lua_objlen(L, idx) == 0) { /* untouched */
         c->pk.callback(c->pk.data, (const char *)rc_script_ev_bytes(e), e->len);
-        return rc_script_ev_check(e, c->why, sizeof(c->why));
+        return ev_check(e, c->why, sizeof(c->why));
     }
     if ((e ? pack_proxy(c, idx, e, 0) : pack_value(c, idx, TAG_MAP, 0, NULL)) != 0) {
         return false;
     }
-    int k = e ? rc_script_ev_field(e, "kafka", 5) : -1;
+    int k = e ? find_field(e, "kafka", 5, c->why, sizeof(c->why)) : -1;
     if (k >= 0 && !(e->loaded & (1ULL << k))) { /* kafka went out as it came */
-        return rc_script_ev_check(e, c->why, sizeof(c->why));
+        return ev_check(e, c->why, sizeof(c->why));
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));
@@ -1451,6 +1687,13 @@ static int l_udf(lua_State *L) {
     msgpack_pack_array(&c.pk, (size_t)argc);
     vm->in_udf = true;
     for (int i = 1; i <= argc; i++) {
+        if (lua_type(L, i) == LUA_TSTRING) { /* what most UDFs take: a str, no dispatch */
+            size_t n;
+            const char *s = lua_tolstring(L, i, &n);
+            msgpack_pack_str(&c.pk, n);
+            msgpack_pack_str_body(&c.pk, s, n);
+            continue;
+        }
         if (pack_value(&c, i, TAG_NONE, 0, NULL) != 0) {
             vm->in_udf = false;
             return luaL_error(L, "%s: argument %d: %s", u->name, i, c.why);
@@ -1463,8 +1706,14 @@ static int l_udf(lua_State *L) {
         return luaL_error(L, "%s", why);
     }
     const uint8_t *p = (const uint8_t *)vm->udf_res.data;
+    size_t rn = vm->udf_res.size; /* one whole value: rc_udf_call checked it */
+    if ((p[0] & 0xe0) == 0xa0 || p[0] == 0xd9 || p[0] == 0xda || p[0] == 0xdb) {
+        size_t hdr = (p[0] & 0xe0) == 0xa0 ? 1 : p[0] == 0xd9 ? 2 : p[0] == 0xda ? 3 : 5;
+        lua_pushlstring(L, (const char *)p + hdr, rn - hdr); /* a str result, as most are */
+        return 1;
+    }
     uint8_t tag;
-    if (push_value(&c, &p, p + vm->udf_res.size, 0, &tag) != 0) {
+    if (push_value(&c, &p, p + rn, 0, &tag) != 0) {
         return luaL_error(L, "%s: its result: %s", u->name, c.why);
     }
     return 1;
@@ -1519,6 +1768,8 @@ static int setup_main(lua_State *L) {
 
     lua_newtable(L); /* the shape cache: signature -> shape */
     vm->ref_shapes = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0); /* (the slot of the shape set last) */
+    vm->ref_last_shape = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 4); /* the metatable of event proxies */
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_ev_index, 1);

@@ -96,6 +96,11 @@ static const script_t scripts[] = {
      NULL, 1000},
     {"js mask email, budget", "js", "mask.js",
      "function transform(e) { e.after[0].email = '***'; }", NULL, 1000},
+    /* what users run to scrub a column: read it, call a UDF, set the result */
+    {"lua mask_email udf", "lua", "udf.lua",
+     "function transform(e) local r = e.after[1]; r.email = mask_email(r.email) end", NULL, 0},
+    {"lua mask_email udf, budget", "lua", "udf.lua",
+     "function transform(e) local r = e.after[1]; r.email = mask_email(r.email) end", NULL, 1000},
 };
 
 int main(int argc, char **argv) {

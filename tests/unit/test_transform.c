@@ -2148,6 +2148,208 @@ static void test_lua_kept_event_outlives_its_batch(void **state) {
  * aligned, a freed block is handed out again for its class, and a resize keeps the bytes
  * (within a class, into and out of the pool, and between larger blocks). Under ASan a large
  * block the pool did not give back to malloc shows as a leak. */
+/* An event whose rows are given as "key=value ..." specs: a value is iN (an integer), sTEXT
+ * (a string), dN (a float64), n (nil) or K (a map {topic = "t.x"}); a key #N is the integer N,
+ * ?t the boolean true. */
+static void pack_spec_event(mp_t *m, const char *const *rows, int nrows) {
+    msgpack_pack_map(&m->pk, 7);
+    s(m, "schema"), s(m, "shop");
+    s(m, "table"), s(m, "orders");
+    s(m, "action"), s(m, "insert");
+    s(m, "before"), msgpack_pack_array(&m->pk, 0);
+    s(m, "after"), msgpack_pack_array(&m->pk, (size_t)nrows);
+    for (int i = 0; i < nrows; i++) {
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", rows[i]);
+        int n = 0;
+        for (const char *c = buf; *c; c++) {
+            n += *c == '=';
+        }
+        msgpack_pack_map(&m->pk, (size_t)n);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(tok, '=');
+            *eq = '\0';
+            const char *v = eq + 1;
+            if (tok[0] == '#') {
+                msgpack_pack_int(&m->pk, atoi(tok + 1));
+            } else if (tok[0] == '?') {
+                msgpack_pack_true(&m->pk);
+            } else {
+                s(m, tok);
+            }
+            switch (v[0]) {
+            case 'i':
+                msgpack_pack_int64(&m->pk, atoll(v + 1));
+                break;
+            case 's':
+                s(m, v + 1);
+                break;
+            case 'd':
+                msgpack_pack_double(&m->pk, atof(v + 1));
+                break;
+            case 'K':
+                msgpack_pack_map(&m->pk, 1), s(m, "topic"), s(m, "t.x");
+                break;
+            default:
+                msgpack_pack_nil(&m->pk);
+            }
+        }
+    }
+    s(m, "meta"), msgpack_pack_map(&m->pk, 0);
+    s(m, "kafka"), msgpack_pack_map(&m->pk, 1);
+    s(m, "topic"), s(m, "shop.orders");
+}
+
+/* Lua: a row is indexed only as far as the script looks it up, and sent as its bytes with
+ * only what changed written: the first, last or only column changed, a column set to the
+ * value it had, deleted, deleted and set again (in its place), a column added (after the
+ * others), the last and a non-last row of several, keys that are numbers, a key no script
+ * value can be, and a row sent as an event. Each output is compared with the event the
+ * change should give, byte for byte. */
+static void test_lua_rows_send_their_bytes_with_what_changed(void **state) {
+    (void)state;
+    static const char *const in1[] = {"a=i1 b=sx c=d2.5 d=sy"};
+    static const struct {
+        const char *script;
+        const char *rows_in[2], *rows_out[2];
+        int nrows;
+        const char *out_row; /* (a row sent as the event: its spec; else NULL) */
+    } cases[] = {
+        {"function transform(e) e.after[1].a = 5 end",
+         {in1[0]},
+         {"a=i5 b=sx c=d2.5 d=sy"},
+         1,
+         NULL},
+        {"function transform(e) e.after[1].d = 'z' end",
+         {in1[0]},
+         {"a=i1 b=sx c=d2.5 d=sz"},
+         1,
+         NULL},
+        {"function transform(e) e.after[1].a = 'only' end", {"a=i1"}, {"a=sonly"}, 1, NULL},
+        {"function transform(e) local r = e.after[1]; r.b = 'x'; r.c = r.c; r.d = r.d end",
+         {in1[0]},
+         {in1[0]},
+         1,
+         NULL},
+        {"function transform(e) e.after[1].c = nil end", {in1[0]}, {"a=i1 b=sx d=sy"}, 1, NULL},
+        {"function transform(e) local r = e.after[1]; r.b = nil; r.b = 'w' end",
+         {in1[0]},
+         {"a=i1 b=sw c=d2.5 d=sy"},
+         1,
+         NULL},
+        {"function transform(e) local r = e.after[1]; r.d = nil; r.d = 7 end",
+         {in1[0]},
+         {"a=i1 b=sx c=d2.5 d=i7"},
+         1,
+         NULL},
+        {"function transform(e) local r = e.after[1]; r.zz = 1; r.b = nil end",
+         {in1[0]},
+         {"a=i1 c=d2.5 d=sy zz=i1"},
+         1,
+         NULL},
+        {"function transform(e) e.after[2].b = 'v'; e.after[1].d = 'u' end",
+         {in1[0], "a=i2 b=sq"},
+         {"a=i1 b=sx c=d2.5 d=su", "a=i2 b=sv"},
+         2,
+         NULL},
+        {"function transform(e) local r = e.after[1]\n"
+         "  assert(r[1] == 'one' and r.b == 2 and r[2] == nil)\n"
+         "  local n = 0 for k in pairs(r) do n = n + 1 end assert(n == 2, n)\n"
+         "  r[1] = 'uno' end",
+         {"#1=sone b=i2"},
+         {"#1=suno b=i2"},
+         1,
+         NULL},
+        {"function transform(e) local r = e.after[1]; r.b = 3; r[1] = nil end",
+         {"#1=sone b=i2"},
+         {"b=i3"},
+         1,
+         NULL},
+        {"function transform(e) local r = e.after[1]; r.a = 2; return r end",
+         {"a=i1 kafka=K"},
+         {"a=i1 kafka=K"},
+         1,
+         "a=i2 kafka=K"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        mp_t in, want;
+        mp_init(&in);
+        mp_init(&want);
+        pack_spec_event(&in, cases[k].rows_in, cases[k].nrows);
+        if (cases[k].out_row) {
+            pack_spec_event(&want, &cases[k].out_row, 1); /* (its row is the map sent) */
+            const uint8_t *p = (const uint8_t *)want.sb.data, *end = p + want.sb.size;
+            assert_int_equal(rc_mp_map_find(p, end, "after", &p), RC_OK);
+            const uint8_t *row = p + 1, *row_end = row; /* after: a fixarray of one row */
+            assert_int_equal(rc_mp_skip(&row_end, end), RC_OK);
+            memmove(want.sb.data, row, (size_t)(row_end - row));
+            want.sb.size = (size_t)(row_end - row);
+        } else {
+            pack_spec_event(&want, cases[k].rows_out, cases[k].nrows);
+        }
+        run_t r;
+        run_script(&rc_script_lua, cases[k].script, &in, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("case %zu: %s", k, err_of(&r, 0));
+        }
+        if (r.out.size != want.sb.size || memcmp(r.out.data, want.sb.data, want.sb.size) != 0) {
+            fail_msg("case %zu: the output (%zu bytes) is not the expected event (%zu bytes)", k,
+                     r.out.size, want.sb.size);
+        }
+        run_free(&r);
+        msgpack_sbuffer_destroy(&in.sb);
+        msgpack_sbuffer_destroy(&want.sb);
+    }
+    /* a key no script value can be fails the event when the row is looked past it */
+    const char *bad[] = {"a=i1 ?t=i2 b=i3"};
+    mp_t in;
+    mp_init(&in);
+    pack_spec_event(&in, bad, 1);
+    run_t r;
+    run_script(&rc_script_lua, "function transform(e) local r = e.after[1]\n r.a = 5\n r.b = 6 end",
+               &in, 1, &r);
+    assert_int_equal(r.res[0].status, RC_SCRIPT_FAILED);
+    assert_non_null(strstr(err_of(&r, 0), "t.lua:3: map keys must be strings or numbers"));
+    run_free(&r);
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* Lua: a UDF's string result is taken straight from its bytes, whatever the length of its
+ * header (fixstr, str 8, str 16, str 32), and a result of another type still converts. */
+static void test_lua_udf_results_of_every_string_length(void **state) {
+    (void)state;
+    static const char script[] = "function transform(e)\n"
+                                 "  for _, n in ipairs({0, 3, 30, 300, 60000}) do\n"
+                                 "    local s = base64_encode(string.rep('abc', n))\n"
+                                 "    assert(#s == 4 * n and s == string.rep('YWJj', n), n)\n"
+                                 "    assert(base64_decode(s) == string.rep('abc', n), n)\n"
+                                 "  end\n"
+                                 "  local t = json_decode('{\"a\":[1,\"x\"]}')\n"
+                                 "  assert(t.a[1] == 1 and t.a[2] == 'x' and now_us() > 0)\n"
+                                 "  e.table = sha256('abc')\n"
+                                 "end";
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    run_t r;
+    run_script(&rc_script_lua, script, &in, 1, &r);
+    assert_int_equal(r.err, RC_OK);
+    if (r.res[0].status != RC_SCRIPT_SENT) {
+        fail_msg("%s", err_of(&r, 0));
+    }
+    const uint8_t *p = (const uint8_t *)r.out.data, *v;
+    const char *t;
+    uint32_t n;
+    assert_int_equal(rc_mp_map_find(p, p + r.out.size, "table", &v), RC_OK);
+    assert_int_equal(rc_mp_read_str(&v, p + r.out.size, &t, &n), RC_OK);
+    assert_int_equal(n, 64);
+    assert_memory_equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", 64);
+    run_free(&r);
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
 static void test_script_pool_reuses_blocks_and_keeps_their_bytes(void **state) {
     (void)state;
     rc_script_pool_t pool = {0};
@@ -2223,6 +2425,8 @@ int main(void) {
         cmocka_unit_test(test_events_load_lazily_and_stay_whole),
         cmocka_unit_test(test_lua_batch_outcomes_in_order),
         cmocka_unit_test(test_lua_kept_event_outlives_its_batch),
+        cmocka_unit_test(test_lua_rows_send_their_bytes_with_what_changed),
+        cmocka_unit_test(test_lua_udf_results_of_every_string_length),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
         cmocka_unit_test(test_chain_match_alternating_tables),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
