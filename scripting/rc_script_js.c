@@ -53,7 +53,9 @@ typedef struct jvm {
     void *shapekey;      /* the string SHAPE_KEY (stash "shapekey"), the same way */
     void *probe;         /* what the getter answers while probing (stash "probe"; see pack_event) */
     void *probe_obj, *probe_key; /* the object and key being probed; NULL: none */
-    rc_script_pool_t pool;       /* the heap's small blocks */
+    void *proto;    /* the prototype of events not touched yet (stash "proto"; see push_event) */
+    void *objproto; /* Object.prototype (stash "objproto") */
+    rc_script_pool_t pool; /* the heap's small blocks */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -623,8 +625,75 @@ static duk_ret_t js_ev_set(duk_context *ctx) {
     return 0;
 }
 
+/* The fields of every event rowcast makes, in their order: such an event starts as an object
+ * with no fields of its own (see push_event). */
+static const char *const std_fields[] = {"schema", "table", "action", "before",
+                                         "after",  "meta",  "kafka"};
+#define N_STD_FIELDS 7
+
+/* Does the map e have the fields of an event as rowcast makes it, in their order? */
+static bool is_std_event(const rc_script_ev_t *e) {
+    if (e->nf != N_STD_FIELDS) {
+        return false;
+    }
+    const uint8_t *b = rc_script_ev_bytes(e);
+    for (uint32_t j = 0; j < N_STD_FIELDS; j++) {
+        const char *name = std_fields[j];
+        size_t n = strlen(name);
+        if (e->f[j].kn != n || memcmp(b + e->f[j].k, name, n) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Defines e's fields on the object at t: containers (and at depth > 0 every field) as
+ * accessors, scalars as plain properties. -1 = a scalar that cannot be converted (c->why). */
+static int define_fields(cx_t *c, duk_idx_t t, rc_script_ev_t *e, int depth) {
+    duk_context *ctx = c->ctx;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    const rc_script_evfield_t *f = e->f;
+    duk_require_stack(ctx, 8);
+    for (uint32_t j = 0; j < e->nf; j++) {
+        duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
+        uint8_t first = b[f[j].v];
+        bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
+                         first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
+        if (container || depth > 0) {                    /* a row's columns are read one by one */
+            duk_push_heapptr(ctx, c->vm->evget);
+            duk_push_heapptr(ctx, c->vm->evset);
+            duk_def_prop(ctx, t,
+                         DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+            continue;
+        }
+        const uint8_t *p = b + f[j].v;
+        uint8_t tag;
+        if (push_value(c, &p, b + f[j].end, depth + 1, &tag) != 0) {
+            if (depth == 0 && is_std_event(e)) { /* made by materialize: a script's read */
+                char why[sizeof(c->why)];
+                memcpy(why, c->why, sizeof(why));
+                snprintf(c->why, sizeof(c->why), "field %.*s: %.400s", (int)f[j].kn,
+                         (const char *)b + f[j].k, why);
+            }
+            return -1;
+        }
+        duk_put_prop(ctx, t);
+        e->loaded |= 1ULL << j; /* a plain property from the start */
+    }
+    return 0;
+}
+
 /* Pushes an event with lazy fields (getter and setter at get, get + 1): 1 = pushed, 0 = it
- * does not fit (convert it whole), -1 = bad event (c->why). */
+ * does not fit (convert it whole), -1 = bad event (c->why).
+ *
+ * An event with the fields rowcast makes (schema ... kafka, in that order) starts with none
+ * of its own: its prototype (vm->proto) has an accessor for each, and the first read or
+ * assignment of any of them, or anything that looks at the event's own properties (the
+ * Object functions, hasOwnProperty, JSON.stringify, for-in, delete: see own_event), gives
+ * it its fields (define_fields) and Object.prototype as its prototype: from then on it is
+ * the object described above. Until then it costs an object, its prototype and its index,
+ * and goes out as its bytes when the script added no key. */
 static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
     duk_context *ctx = c->ctx;
     rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
@@ -641,29 +710,105 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
     duk_put_prop_heapptr(ctx, t, c->vm->evkey);
-    const uint8_t *b = rc_script_ev_bytes(e);
-    for (uint32_t j = 0; j < nf; j++) {
-        duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
-        uint8_t first = b[f[j].v];
-        bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
-                         first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
-        if (container || depth > 0) {                    /* a row's columns are read one by one */
-            duk_push_heapptr(ctx, c->vm->evget);
-            duk_push_heapptr(ctx, c->vm->evset);
-            duk_def_prop(ctx, t,
-                         DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
-                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
-            continue;
+    if (depth == 0 && is_std_event(e)) {
+        duk_push_heapptr(ctx, c->vm->proto);
+        duk_set_prototype(ctx, t);
+        return 1;
+    }
+    return define_fields(c, t, e, depth) != 0 ? -1 : 1;
+}
+
+/* Is the object at idx an event that has no fields of its own yet (see push_event)? */
+static bool is_untouched(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
+    duk_get_prototype(ctx, idx);
+    bool yes = duk_get_heapptr(ctx, -1) == vm->proto;
+    duk_pop(ctx);
+    return yes;
+}
+
+/* Gives the untouched event at idx (e its index) its fields: Object.prototype becomes its
+ * prototype, define_fields defines them, and the keys the script added (plain properties:
+ * what defines others loads the event first) move after them, where an event with its
+ * fields from the start has them. -1 = a field that cannot be converted (c->why). */
+static int materialize(cx_t *c, duk_idx_t idx, rc_script_ev_t *e) {
+    duk_context *ctx = c->ctx;
+    idx = duk_normalize_index(ctx, idx);
+    duk_idx_t base = duk_get_top(ctx);
+    duk_push_heapptr(ctx, c->vm->objproto);
+    duk_set_prototype(ctx, idx);
+    duk_idx_t keys = push_keys(ctx, idx);
+    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, keys);
+    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 8);
+    for (duk_uarridx_t i = 0; i < nk; i++) {
+        duk_get_prop_index(ctx, keys, i);
+        duk_dup_top(ctx);
+        duk_get_prop(ctx, idx);
+        duk_dup(ctx, -2);
+        duk_del_prop(ctx, idx);
+    }
+    int rc = define_fields(c, idx, e, 0);
+    for (duk_uarridx_t i = 0; i < nk && rc == 0; i++) {
+        duk_dup(ctx, keys + 1 + 2 * (duk_idx_t)i);
+        duk_dup(ctx, keys + 2 + 2 * (duk_idx_t)i);
+        duk_put_prop(ctx, idx);
+    }
+    duk_set_top(ctx, base);
+    return rc;
+}
+
+/* If the object at idx is an untouched event, or inherits from one, gives that event its
+ * fields; throws at the script's line if one cannot be converted. */
+static void own_event(duk_context *ctx, duk_idx_t idx) {
+    jvm_t *vm = vm_of(ctx);
+    idx = duk_normalize_index(ctx, idx);
+    duk_idx_t base = duk_get_top(ctx);
+    duk_dup(ctx, idx);
+    for (int hops = 0; duk_is_object(ctx, -1) && hops < 1000; hops++) {
+        duk_get_prototype(ctx, -1);
+        if (duk_get_heapptr(ctx, -1) == vm->proto) {
+            duk_pop(ctx);
+            rc_script_ev_t *e = ev_of(ctx, -1);
+            cx_t c = {.ctx = ctx, .vm = vm, .lazy = true};
+            vm->sig.len = 0; /* never inside another conversion */
+            if (e && materialize(&c, -1, e) != 0) {
+                char msg[600];
+                snprintf(msg, sizeof(msg), "%s", c.why);
+                duk_set_top(ctx, base);
+                throw_at_caller(ctx, msg);
+            }
+            break;
         }
-        const uint8_t *p = b + f[j].v;
-        uint8_t tag;
-        if (push_value(c, &p, b + f[j].end, depth + 1, &tag) != 0) {
-            return -1;
-        }
-        duk_put_prop(ctx, t);
-        e->loaded |= 1ULL << j; /* a plain property from the start */
+        duk_remove(ctx, -2);
+    }
+    duk_set_top(ctx, base);
+}
+
+/* own(o): own_event on o; returns o (the tool of the wrappers and of rewritten scripts). */
+static duk_ret_t js_own(duk_context *ctx) {
+    duk_set_top(ctx, 1);
+    if (duk_is_object(ctx, 0)) {
+        own_event(ctx, 0);
     }
     return 1;
+}
+
+/* The accessors of an untouched event's fields (on vm->proto): the event gets its fields,
+ * then the read or assignment goes to them. 0 key (getter) / 0 value, 1 key (setter). */
+static duk_ret_t js_proto_get(duk_context *ctx) {
+    duk_push_this(ctx); /* 1 */
+    own_event(ctx, 1);
+    duk_dup(ctx, 0);
+    duk_get_prop(ctx, 1);
+    return 1;
+}
+
+static duk_ret_t js_proto_set(duk_context *ctx) {
+    duk_push_this(ctx); /* 2 */
+    own_event(ctx, 2);
+    duk_dup(ctx, 1);
+    duk_dup(ctx, 0);
+    duk_put_prop(ctx, 2);
+    return 0;
 }
 
 /* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
@@ -738,6 +883,25 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     jvm_t *vm = c->vm;
     const uint8_t *b = rc_script_ev_bytes(e);
     duk_require_stack(ctx, 10);
+    idx = duk_normalize_index(ctx, idx);
+    if (depth == 0 && is_untouched(ctx, vm, idx)) {
+        duk_idx_t keys = push_keys(ctx, idx);
+        bool added = duk_get_length(ctx, keys) > 0;
+        duk_pop(ctx);
+        if (!added) { /* nothing read, assigned or added: the bytes as they came */
+            c->pk.callback(c->pk.data, (const char *)b, e->len);
+            c->whole = e;
+            return 0;
+        }
+        vm->sig.len = 0;
+        bool lazy = c->lazy;
+        c->lazy = true;
+        int rc = materialize(c, idx, e);
+        c->lazy = lazy;
+        if (rc != 0) {
+            return -1;
+        }
+    }
     duk_idx_t base = push_keys(ctx, idx);
     /* with index keys put back in their place the keys made again are not all at the end:
      * then each field not loaded is asked whether it still holds its accessor */
@@ -848,6 +1012,7 @@ static duk_ret_t js_ev_load(duk_context *ctx) {
     if (!duk_is_object(ctx, 0)) {
         return 0;
     }
+    own_event(ctx, 0);
     rc_script_ev_t *e = ev_of(ctx, 0);
     for (uint32_t j = 0; e && j < e->nf; j++) {
         if (!(e->loaded & (1ULL << j))) {
@@ -860,16 +1025,53 @@ static duk_ret_t js_ev_load(duk_context *ctx) {
     return 0;
 }
 
-/* The Object functions that see or change property attributes load a lazy event first: so a
- * field defined, frozen or described before it was read is an ordinary property. */
+/* The functions that see or change property attributes load a lazy event first: so a field
+ * defined, frozen or described before it was read is an ordinary property. Those that see
+ * which properties an object has give an untouched event its fields first (see push_event);
+ * so do for-in, with and delete, which the rewritten script passes through RC_SCRIPT_JS_OWN.
+ * JSON.stringify gives every value it meets its fields through a replacer. */
 static const char ev_wrappers[] =
-    "(function (load) {\n"
-    "  ['defineProperty', 'defineProperties', 'getOwnPropertyDescriptor', 'freeze', 'seal',\n"
-    "   'preventExtensions'].forEach(function (name) {\n"
-    "    var f = Object[name];\n"
-    "    Object.defineProperty(Object, name, {writable: true, configurable: true,\n"
-    "      value: function (o) { load(o); return f.apply(Object, arguments); }});\n"
-    "  });\n"
+    "(function (load, own) {\n"
+    "  var def = Object.defineProperty, apply = Function.prototype.apply;\n"
+    "  function wrap(o, names, pre, self) {\n"
+    "    names.forEach(function (name) {\n"
+    "      var f = o[name];\n"
+    "      if (typeof f !== 'function') return;\n"
+    "      def(o, name, {writable: true, configurable: true, value: self ?\n"
+    "        function () { pre(this); return apply.call(f, this, arguments); } :\n"
+    "        function (x) { pre(x); return apply.call(f, this, arguments); }});\n"
+    "    });\n"
+    "  }\n"
+    "  wrap(Object, ['defineProperty', 'defineProperties', 'getOwnPropertyDescriptor', 'freeze',\n"
+    "       'seal', 'preventExtensions'], load);\n"
+    "  wrap(Reflect, ['defineProperty', 'getOwnPropertyDescriptor', 'preventExtensions'], load);\n"
+    "  wrap(Object, ['keys', 'getOwnPropertyNames', 'getPrototypeOf', 'setPrototypeOf'], own);\n"
+    "  wrap(Reflect, ['ownKeys', 'deleteProperty', 'getPrototypeOf', 'setPrototypeOf'], own);\n"
+    "  wrap(Object.prototype, ['hasOwnProperty', 'propertyIsEnumerable'], own, true);\n"
+    "  wrap(Object.prototype, ['__lookupGetter__', '__lookupSetter__', '__defineGetter__',\n"
+    "       '__defineSetter__'], load, true);\n"
+    "  var assign = Object.assign;\n"
+    "  if (typeof assign === 'function') {\n"
+    "    def(Object, 'assign', {writable: true, configurable: true, value: function () {\n"
+    "      for (var i = 0; i < arguments.length; i++) own(arguments[i]);\n"
+    "      return apply.call(assign, Object, arguments);\n"
+    "    }});\n"
+    "  }\n"
+    "  var proto = Object.getOwnPropertyDescriptor(Object.prototype, '__proto__');\n"
+    "  if (proto && proto.get && proto.set) {\n"
+    "    def(Object.prototype, '__proto__', {configurable: true, enumerable: false,\n"
+    "      get: function () { own(this); return proto.get.call(this); },\n"
+    "      set: function (v) { own(this); return proto.set.call(this, v); }});\n"
+    "  }\n"
+    "  var stringify = JSON.stringify;\n"
+    "  def(JSON, 'stringify', {writable: true, configurable: true,\n"
+    "    value: function (value, replacer, space) {\n"
+    "      if (Array.isArray(replacer)) return stringify(value, replacer, space);\n"
+    "      var r = typeof replacer === 'function' ? replacer : null;\n"
+    "      return stringify(own(value), function (k, v) {\n"
+    "        return own(r ? r.call(this, k, v) : v);\n"
+    "      }, space);\n"
+    "    }});\n"
     "})";
 
 /* ---- errors ---- */
@@ -1332,12 +1534,35 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_del_prop_string(ctx, -1, "require");
     duk_pop(ctx);
 
+    duk_push_global_stash(ctx);           /* 0 */
+    duk_get_global_string(ctx, "Object"); /* the originals, before the wrappers below */
+    duk_get_prop_string(ctx, -1, "keys");
+    vm->keys = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
+    duk_put_prop_string(ctx, 0, "keys");
+    duk_get_prop_string(ctx, -1, "prototype");
+    vm->objproto = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "objproto");
+    duk_pop(ctx);
+    /* the prototype of untouched events: an accessor per field, none of them reachable */
+    duk_push_object(ctx);
+    for (size_t i = 0; i < N_STD_FIELDS; i++) {
+        duk_push_string(ctx, std_fields[i]);
+        duk_push_c_function(ctx, js_proto_get, 1);
+        duk_push_c_function(ctx, js_proto_set, 2);
+        duk_def_prop(ctx, -4,
+                     DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                         DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    }
+    duk_freeze(ctx, -1);
+    vm->proto = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "proto");
+
     duk_eval_string(ctx, ev_wrappers);
     duk_push_c_function(ctx, js_ev_load, 1);
-    duk_call(ctx, 1);
+    duk_push_c_function(ctx, js_own, 1);
+    duk_call(ctx, 2);
     duk_pop(ctx);
 
-    duk_push_global_stash(ctx); /* 0 */
     duk_eval_string(ctx, prelude);
     duk_get_prop_index(ctx, -1, 0);
     duk_dup(ctx, -1);
@@ -1352,11 +1577,6 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_get_global_string(ctx, "Error");
     duk_put_prop_string(ctx, 0, "Error");
-    duk_get_global_string(ctx, "Object");
-    duk_get_prop_string(ctx, -1, "keys");
-    vm->keys = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
-    duk_put_prop_string(ctx, 0, "keys");
-    duk_pop(ctx);
     duk_push_c_function(ctx, js_event_start, 0);
     duk_put_prop_string(ctx, 0, "start");
     duk_push_object(ctx);
@@ -1367,6 +1587,11 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_global_object(ctx);
     duk_push_string(ctx, RC_SCRIPT_JS_TICK);
     duk_push_c_function(ctx, js_tick, 0);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_push_string(ctx, RC_SCRIPT_JS_OWN);
+    duk_push_c_function(ctx, js_own, 1);
     duk_def_prop(ctx, -3,
                  DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
                      DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
