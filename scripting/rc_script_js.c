@@ -53,9 +53,13 @@ typedef struct jvm {
     void *shapekey;      /* the string SHAPE_KEY (stash "shapekey"), the same way */
     void *probe;         /* what the getter answers while probing (stash "probe"; see pack_event) */
     void *probe_obj, *probe_key; /* the object and key being probed; NULL: none */
-    void *proto;    /* the prototype of events not touched yet (stash "proto"; see push_event) */
-    void *objproto; /* Object.prototype (stash "objproto") */
-    rc_script_pool_t pool; /* the heap's small blocks */
+    void *base;                  /* the prototype of every shape proto (stash "protobase") */
+    void *pget, *pset;           /* the accessors on shape protos (stash "pget", "pset") */
+    unsigned n_protos;           /* entries in the shape proto cache (stash "protos") */
+    rc_buf_t last_sig[2];        /* the keys of the last shape proto made or found, per slot */
+    void *last_proto[2];         /* and that proto (stash "last0", "last1") */
+    void *objproto;              /* Object.prototype (stash "objproto") */
+    rc_script_pool_t pool;       /* the heap's small blocks */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -625,37 +629,24 @@ static duk_ret_t js_ev_set(duk_context *ctx) {
     return 0;
 }
 
-/* The fields of every event rowcast makes, in their order: such an event starts as an object
- * with no fields of its own (see push_event). */
-static const char *const std_fields[] = {"schema", "table", "action", "before",
-                                         "after",  "meta",  "kafka"};
-#define N_STD_FIELDS 7
-
-/* Does the map e have the fields of an event as rowcast makes it, in their order? */
-static bool is_std_event(const rc_script_ev_t *e) {
-    if (e->nf != N_STD_FIELDS) {
-        return false;
-    }
-    const uint8_t *b = rc_script_ev_bytes(e);
-    for (uint32_t j = 0; j < N_STD_FIELDS; j++) {
-        const char *name = std_fields[j];
-        size_t n = strlen(name);
-        if (e->f[j].kn != n || memcmp(b + e->f[j].k, name, n) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Defines e's fields on the object at t: containers (and at depth > 0 every field) as
- * accessors, scalars as plain properties. -1 = a scalar that cannot be converted (c->why). */
-static int define_fields(cx_t *c, duk_idx_t t, rc_script_ev_t *e, int depth) {
+ * accessors, scalars as plain properties; a field whose value waits on the stack (own_at[j]
+ * >= 0: the index of the value, its key below it) gets that value as a plain property.
+ * -1 = a scalar that cannot be converted (c->why). */
+static int define_fields(cx_t *c, duk_idx_t t, rc_script_ev_t *e, int depth,
+                         const duk_idx_t *own_at) {
     duk_context *ctx = c->ctx;
     const uint8_t *b = rc_script_ev_bytes(e);
     const rc_script_evfield_t *f = e->f;
     duk_require_stack(ctx, 8);
     for (uint32_t j = 0; j < e->nf; j++) {
         duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
+        if (own_at && own_at[j] >= 0) {
+            duk_dup(ctx, own_at[j]);
+            put_plain(ctx, t);
+            e->loaded |= 1ULL << j;
+            continue;
+        }
         uint8_t first = b[f[j].v];
         bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
                          first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
@@ -670,12 +661,6 @@ static int define_fields(cx_t *c, duk_idx_t t, rc_script_ev_t *e, int depth) {
         const uint8_t *p = b + f[j].v;
         uint8_t tag;
         if (push_value(c, &p, b + f[j].end, depth + 1, &tag) != 0) {
-            if (depth == 0 && is_std_event(e)) { /* made by materialize: a script's read */
-                char why[sizeof(c->why)];
-                memcpy(why, c->why, sizeof(why));
-                snprintf(c->why, sizeof(c->why), "field %.*s: %.400s", (int)f[j].kn,
-                         (const char *)b + f[j].k, why);
-            }
             return -1;
         }
         duk_put_prop(ctx, t);
@@ -684,16 +669,111 @@ static int define_fields(cx_t *c, duk_idx_t t, rc_script_ev_t *e, int depth) {
     return 0;
 }
 
-/* Pushes an event with lazy fields (getter and setter at get, get + 1): 1 = pushed, 0 = it
- * does not fit (convert it whole), -1 = bad event (c->why).
+/* ---- maps with their fields on a prototype ----
  *
- * An event with the fields rowcast makes (schema ... kafka, in that order) starts with none
- * of its own: its prototype (vm->proto) has an accessor for each, and the first read or
- * assignment of any of them, or anything that looks at the event's own properties (the
- * Object functions, hasOwnProperty, JSON.stringify, for-in, delete: see own_event), gives
- * it its fields (define_fields) and Object.prototype as its prototype: from then on it is
- * the object described above. Until then it costs an object, its prototype and its index,
- * and goes out as its bytes when the script added no key. */
+ * A map made by push_event (the event, a row, kafka.key) starts with no fields of its own:
+ * its prototype, shared by the maps with the same keys (vm's shape protos, whose own
+ * prototype is vm->base), has an accessor for each key. The first read of a field converts
+ * it and makes it a plain property of the map, shadowing the accessor; an assignment makes
+ * the value one; keys the script adds are own properties anyway. So a map costs an object,
+ * its index and a lookup of its prototype, and a field costs what the script does with it.
+ * Until anything looks at which properties the map has or in what order (the Object and
+ * Reflect functions, hasOwnProperty, __proto__, JSON.stringify through a replacer, and
+ * delete / for-in / with, whose object the rewritten script passes through __rowcast_own:
+ * see own_event), the own properties are the fields the script touched, then the keys it
+ * added, in any order: on the way out the fields go in their order (those not touched, or
+ * holding what they came with, as their bytes) and the added keys after them. When the map
+ * is looked at, materialize gives it every field in its order, Object.prototype as its
+ * prototype, and the keys added after them: it is then the map described above. */
+
+#define PROTO_CACHE_MAX 1024
+
+/* Pushes the prototype for e's keys (slot 0: events, 1: maps inside them; each remembers
+ * the last one): 1, or 0 when its keys cannot share one (a key twice). */
+static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
+    duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    size_t start = vm->sig.len;
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (rc_buf_append(&vm->sig, b + e->f[j].kv, e->f[j].v - e->f[j].kv) != RC_OK) {
+            vm->sig.len = start;
+            return 0;
+        }
+    }
+    const char *sig = vm->sig.data + start;
+    size_t n = vm->sig.len - start;
+    rc_buf_t *last = &vm->last_sig[slot];
+    if (vm->last_proto[slot] && last->len == n && memcmp(last->data, sig, n) == 0) {
+        vm->sig.len = start;
+        duk_push_heapptr(ctx, vm->last_proto[slot]);
+        return 1;
+    }
+    duk_require_stack(ctx, 10);
+    duk_idx_t base = duk_get_top(ctx);
+    push_stash(ctx, "protos");
+    duk_push_lstring(ctx, sig, n);
+    duk_dup_top(ctx);
+    duk_get_prop(ctx, base); /* cache, sig, proto? */
+    if (duk_is_undefined(ctx, -1)) {
+        duk_pop(ctx);
+        if (vm->n_protos >= PROTO_CACHE_MAX) { /* protos in use stay with their maps */
+            duk_push_global_stash(ctx);
+            duk_push_object(ctx);
+            duk_dup_top(ctx);
+            duk_put_prop_string(ctx, -3, "protos");
+            duk_replace(ctx, base);
+            duk_pop(ctx);
+            vm->n_protos = 0;
+        }
+        duk_idx_t pr = duk_push_object(ctx);
+        duk_push_heapptr(ctx, vm->base);
+        duk_set_prototype(ctx, pr);
+        for (uint32_t j = 0; j < e->nf; j++) {
+            duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+            if (duk_has_prop(ctx, pr)) { /* (the key was consumed) a key twice */
+                duk_pop(ctx);
+                duk_push_false(ctx);
+                break;
+            }
+            duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+            duk_push_heapptr(ctx, vm->pget);
+            duk_push_heapptr(ctx, vm->pset);
+            duk_def_prop(ctx, pr,
+                         DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+        }
+        if (duk_is_object(ctx, -1)) {
+            duk_freeze(ctx, -1);
+        }
+        duk_dup(ctx, base + 1);
+        duk_dup(ctx, base + 2);
+        duk_put_prop(ctx, base); /* cache[sig] = proto (or false) */
+        vm->n_protos++;
+    }
+    vm->sig.len = start;
+    if (!duk_is_object(ctx, -1)) {
+        duk_set_top(ctx, base);
+        return 0;
+    }
+    /* the last one stays reachable (stash "last0", "last1") when the cache is reset */
+    duk_push_global_stash(ctx);
+    duk_dup(ctx, -2);
+    duk_put_prop_string(ctx, -2, slot ? "last1" : "last0");
+    duk_pop(ctx);
+    last->len = 0;
+    if (rc_buf_append(last, sig, n) != RC_OK) {
+        vm->last_proto[slot] = NULL;
+    } else {
+        vm->last_proto[slot] = duk_get_heapptr(ctx, -1);
+    }
+    duk_replace(ctx, base);
+    duk_set_top(ctx, base + 1);
+    return 1;
+}
+
+/* Pushes a map with lazy fields: 1 = pushed, 0 = it does not fit (convert it whole), -1 =
+ * bad map (c->why). See "maps with their fields on a prototype". */
 static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
     duk_context *ctx = c->ctx;
     rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
@@ -710,63 +790,82 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
     duk_put_prop_heapptr(ctx, t, c->vm->evkey);
-    if (depth == 0 && is_std_event(e)) {
-        duk_push_heapptr(ctx, c->vm->proto);
+    if (push_proto(c, e, depth == 0 ? 0 : 1)) {
         duk_set_prototype(ctx, t);
         return 1;
     }
-    return define_fields(c, t, e, depth) != 0 ? -1 : 1;
+    return define_fields(c, t, e, depth, NULL) != 0 ? -1 : 1;
 }
 
-/* Is the object at idx an event that has no fields of its own yet (see push_event)? */
-static bool is_untouched(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
+/* Does the object at idx have its fields on a prototype (see above)? */
+static bool on_proto(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
     duk_get_prototype(ctx, idx);
-    bool yes = duk_get_heapptr(ctx, -1) == vm->proto;
+    bool yes = false;
+    if (duk_is_object(ctx, -1)) {
+        duk_get_prototype(ctx, -1);
+        yes = duk_get_heapptr(ctx, -1) == vm->base;
+        duk_pop(ctx);
+    }
     duk_pop(ctx);
     return yes;
 }
 
-/* Gives the untouched event at idx (e its index) its fields: Object.prototype becomes its
- * prototype, define_fields defines them, and the keys the script added (plain properties:
- * what defines others loads the event first) move after them, where an event with its
- * fields from the start has them. -1 = a field that cannot be converted (c->why). */
+/* Gives the map at idx (on its prototype; e its index) every field in its order, and
+ * Object.prototype as its prototype: the fields it has of its own keep their values, the
+ * others become accessors (or plain scalars, as define_fields makes them), the keys the
+ * script added (plain properties: what defines others materializes the map first) follow.
+ * -1 = a field that cannot be converted (c->why, naming it). */
 static int materialize(cx_t *c, duk_idx_t idx, rc_script_ev_t *e) {
     duk_context *ctx = c->ctx;
     idx = duk_normalize_index(ctx, idx);
     duk_idx_t base = duk_get_top(ctx);
-    duk_push_heapptr(ctx, c->vm->objproto);
-    duk_set_prototype(ctx, idx);
     duk_idx_t keys = push_keys(ctx, idx);
     duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, keys);
     duk_require_stack(ctx, 2 * (duk_idx_t)nk + 8);
+    duk_idx_t own_at[RC_SCRIPT_EV_MAX_FIELDS];
+    for (uint32_t j = 0; j < e->nf; j++) {
+        own_at[j] = -1;
+    }
     for (duk_uarridx_t i = 0; i < nk; i++) {
         duk_get_prop_index(ctx, keys, i);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        int j = k ? rc_script_ev_field(e, k, n) : -1;
         duk_dup_top(ctx);
         duk_get_prop(ctx, idx);
+        if (j >= 0) {
+            own_at[j] = duk_get_top_index(ctx);
+        }
         duk_dup(ctx, -2);
         duk_del_prop(ctx, idx);
     }
-    int rc = define_fields(c, idx, e, 0);
+    duk_push_heapptr(ctx, c->vm->objproto);
+    duk_set_prototype(ctx, idx);
+    int rc = define_fields(c, idx, e, e->depth, own_at);
     for (duk_uarridx_t i = 0; i < nk && rc == 0; i++) {
-        duk_dup(ctx, keys + 1 + 2 * (duk_idx_t)i);
-        duk_dup(ctx, keys + 2 + 2 * (duk_idx_t)i);
+        duk_idx_t ki = keys + 1 + 2 * (duk_idx_t)i;
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, ki, &n);
+        if (k && rc_script_ev_field(e, k, n) >= 0) {
+            continue; /* a field: in its place already */
+        }
+        duk_dup(ctx, ki);
+        duk_dup(ctx, ki + 1);
         duk_put_prop(ctx, idx);
     }
     duk_set_top(ctx, base);
     return rc;
 }
 
-/* If the object at idx is an untouched event, or inherits from one, gives that event its
- * fields; throws at the script's line if one cannot be converted. */
+/* If the object at idx, or one it inherits from, is a map on its prototype, materializes
+ * it; throws at the script's line if a field cannot be converted. */
 static void own_event(duk_context *ctx, duk_idx_t idx) {
     jvm_t *vm = vm_of(ctx);
     idx = duk_normalize_index(ctx, idx);
     duk_idx_t base = duk_get_top(ctx);
     duk_dup(ctx, idx);
     for (int hops = 0; duk_is_object(ctx, -1) && hops < 1000; hops++) {
-        duk_get_prototype(ctx, -1);
-        if (duk_get_heapptr(ctx, -1) == vm->proto) {
-            duk_pop(ctx);
+        if (on_proto(ctx, vm, -1)) {
             rc_script_ev_t *e = ev_of(ctx, -1);
             cx_t c = {.ctx = ctx, .vm = vm, .lazy = true};
             vm->sig.len = 0; /* never inside another conversion */
@@ -778,6 +877,7 @@ static void own_event(duk_context *ctx, duk_idx_t idx) {
             }
             break;
         }
+        duk_get_prototype(ctx, -1);
         duk_remove(ctx, -2);
     }
     duk_set_top(ctx, base);
@@ -792,10 +892,44 @@ static duk_ret_t js_own(duk_context *ctx) {
     return 1;
 }
 
-/* The accessors of an untouched event's fields (on vm->proto): the event gets its fields,
- * then the read or assignment goes to them. 0 key (getter) / 0 value, 1 key (setter). */
+/* Converts field j of the map e (for field k[0..n)) and pushes it; throws at the script's
+ * line when it cannot be converted. */
+static void push_field(duk_context *ctx, jvm_t *vm, rc_script_ev_t *e, int j, const char *k,
+                       size_t n) {
+    cx_t c = {.ctx = ctx, .vm = vm, .lazy = true};
+    vm->sig.len = 0; /* never inside another conversion */
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    uint8_t tag;
+    if (push_value(&c, &p, b + e->f[j].end, e->depth + 1, &tag) != 0) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
+        throw_at_caller(ctx, msg);
+    }
+}
+
+/* The accessors on a shape proto (duktape passes the key): a read converts the field and
+ * makes it a plain property of the map, an assignment makes the value one. When `this` is
+ * not the map itself (an object inheriting from it), the map is materialized and the
+ * operation goes to `this` as it would on an ordinary object. 0 key (getter) / 0 value,
+ * 1 key (setter). */
 static duk_ret_t js_proto_get(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 1 */
+    if (duk_is_object(ctx, 1) && on_proto(ctx, vm, 1)) {
+        rc_script_ev_t *e = ev_of(ctx, 1);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, 0, &n);
+        int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+        if (j < 0) {
+            return 0;
+        }
+        push_field(ctx, vm, e, j, k, n); /* 2 */
+        e->loaded |= 1ULL << j;
+        duk_dup(ctx, 0);
+        duk_dup(ctx, 2);
+        put_plain(ctx, 1);
+        return 1;
+    }
     own_event(ctx, 1);
     duk_dup(ctx, 0);
     duk_get_prop(ctx, 1);
@@ -803,7 +937,21 @@ static duk_ret_t js_proto_get(duk_context *ctx) {
 }
 
 static duk_ret_t js_proto_set(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 2 */
+    if (duk_is_object(ctx, 2) && on_proto(ctx, vm, 2)) {
+        rc_script_ev_t *e = ev_of(ctx, 2);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, 1, &n);
+        int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+        if (j >= 0) {
+            e->loaded |= 1ULL << j;
+        }
+        duk_dup(ctx, 1);
+        duk_dup(ctx, 0);
+        put_plain(ctx, 2);
+        return 0;
+    }
     own_event(ctx, 2);
     duk_dup(ctx, 1);
     duk_dup(ctx, 0);
@@ -865,6 +1013,111 @@ static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t
     return accessor;
 }
 
+/* Packs the map at idx that has its fields on a prototype (e its index): its fields in
+ * their order, each as the bytes it came with unless it is an own property holding another
+ * value (one holding undefined is left out), then the keys the script added, in the order
+ * Object.keys gives them. Untouched, or with nothing changed: the bytes as they came. With
+ * keys like "10" among the fields or the keys added, it is materialized and packed as an
+ * object with its fields is (order_index_keys places them). */
+static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
+    duk_context *ctx = c->ctx;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    duk_idx_t base = push_keys(ctx, idx);
+    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, base);
+    duk_idx_t own_at[RC_SCRIPT_EV_MAX_FIELDS]; /* the value of field j, if own */
+    for (uint32_t j = 0; j < e->nf; j++) {
+        own_at[j] = -1;
+    }
+    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 4);
+    uint32_t count = e->nf, added = 0;
+    bool same = true, added_index = false;
+    for (duk_uarridx_t i = 0; i < nk; i++) {
+        duk_get_prop_index(ctx, base, i);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        int j = k ? field_near(e, k, n, 0) : -1;
+        duk_dup_top(ctx);
+        duk_get_prop(ctx, idx); /* key, value */
+        if (j >= 0) {
+            own_at[j] = duk_get_top_index(ctx);
+            if (duk_is_undefined(ctx, -1)) {
+                count--;
+                same = false;
+            } else if (!same_as_field(ctx, -1, e, (uint32_t)j)) {
+                same = false;
+            }
+        } else if (!duk_is_undefined(ctx, -1)) {
+            added++;
+            same = false;
+            added_index = added_index || (k && is_index_key(k, n));
+        }
+    }
+    if (added > 0 && (added_index || has_index_field(e))) {
+        /* keys like "10" among them: the order an object gives them (order_index_keys) */
+        duk_set_top(ctx, base);
+        bool lazy = c->lazy;
+        c->lazy = true;
+        c->vm->sig.len = 0;
+        int rc = materialize(c, idx, e);
+        c->lazy = lazy;
+        return rc != 0 ? -1 : pack_event(c, idx, e, depth);
+    }
+    if (same) {
+        c->pk.callback(c->pk.data, (const char *)b, e->len);
+        if (depth == 0) {
+            c->whole = e;
+        }
+        duk_set_top(ctx, base);
+        return 0;
+    }
+    msgpack_pack_map(&c->pk, count + added);
+    uint32_t run = 0, run_end = 0; /* input bytes [run, run_end) not written yet */
+    int rc = 0;
+    for (uint32_t j = 0; j < e->nf && rc == 0; j++) {
+        const rc_script_evfield_t *f = &e->f[j];
+        duk_idx_t vi = own_at[j];
+        if (vi >= 0 && duk_is_undefined(ctx, vi)) {
+            continue;
+        }
+        if (vi < 0 || same_as_field(ctx, vi, e, j)) {
+            if (depth == 0 && f->kn == 5 && memcmp(b + f->k, "kafka", 5) == 0) {
+                c->kafka = e; /* emit checks the topic through the index */
+            }
+            if (run_end != f->kv) {
+                rc_script_write_run(&c->pk, b, run, run_end);
+                run = f->kv;
+            }
+            run_end = f->end;
+            continue;
+        }
+        rc_script_write_run(&c->pk, b, run, run_end);
+        run = run_end = 0;
+        mpv_t v;
+        rc_script_ev_value(e, j, &v);
+        msgpack_pack_str(&c->pk, f->kn);
+        msgpack_pack_str_body(&c->pk, (const char *)b + f->k, f->kn);
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)f->kn, (const char *)b + f->k);
+        rc = pack_value(c, vi, rc_script_tag_of(&v), depth + 1, key);
+    }
+    if (rc == 0) {
+        rc_script_write_run(&c->pk, b, run, run_end);
+    }
+    for (duk_uarridx_t i = 0; i < nk && rc == 0 && added > 0; i++) {
+        duk_idx_t ki = base + 1 + 2 * (duk_idx_t)i;
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, ki, &n);
+        if (rc_script_ev_field(e, k, n) >= 0 || duk_is_undefined(ctx, ki + 1)) {
+            continue;
+        }
+        msgpack_pack_str(&c->pk, n);
+        msgpack_pack_str_body(&c->pk, k, n);
+        rc = pack_value(c, ki + 1, TAG_NONE, depth + 1, k);
+    }
+    duk_set_top(ctx, base);
+    return rc;
+}
+
 /* Packs the lazy event at idx: its fields in the object's order, as they came unless read
  * and changed, and the keys the script added. One enumeration: the keys, then their values
  * (a pointer for a field still as it came) wait on the stack while they are counted. Fields
@@ -884,23 +1137,8 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     const uint8_t *b = rc_script_ev_bytes(e);
     duk_require_stack(ctx, 10);
     idx = duk_normalize_index(ctx, idx);
-    if (depth == 0 && is_untouched(ctx, vm, idx)) {
-        duk_idx_t keys = push_keys(ctx, idx);
-        bool added = duk_get_length(ctx, keys) > 0;
-        duk_pop(ctx);
-        if (!added) { /* nothing read, assigned or added: the bytes as they came */
-            c->pk.callback(c->pk.data, (const char *)b, e->len);
-            c->whole = e;
-            return 0;
-        }
-        vm->sig.len = 0;
-        bool lazy = c->lazy;
-        c->lazy = true;
-        int rc = materialize(c, idx, e);
-        c->lazy = lazy;
-        if (rc != 0) {
-            return -1;
-        }
+    if (on_proto(ctx, vm, idx)) {
+        return pack_on_proto(c, idx, e, depth);
     }
     duk_idx_t base = push_keys(ctx, idx);
     /* with index keys put back in their place the keys made again are not all at the end:
@@ -1543,19 +1781,19 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     vm->objproto = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "objproto");
     duk_pop(ctx);
-    /* the prototype of untouched events: an accessor per field, none of them reachable */
+    /* the prototype of shape protos (see "maps with their fields on a prototype") */
     duk_push_object(ctx);
-    for (size_t i = 0; i < N_STD_FIELDS; i++) {
-        duk_push_string(ctx, std_fields[i]);
-        duk_push_c_function(ctx, js_proto_get, 1);
-        duk_push_c_function(ctx, js_proto_set, 2);
-        duk_def_prop(ctx, -4,
-                     DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
-                         DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
-    }
     duk_freeze(ctx, -1);
-    vm->proto = duk_get_heapptr(ctx, -1);
-    duk_put_prop_string(ctx, 0, "proto");
+    vm->base = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "protobase");
+    duk_push_c_function(ctx, js_proto_get, 1); /* the key (duktape's extra argument) */
+    vm->pget = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "pget");
+    duk_push_c_function(ctx, js_proto_set, 2); /* the value, the key */
+    vm->pset = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "pset");
+    duk_push_object(ctx);
+    duk_put_prop_string(ctx, 0, "protos");
 
     duk_eval_string(ctx, ev_wrappers);
     duk_push_c_function(ctx, js_ev_load, 1);
@@ -1701,6 +1939,8 @@ static void js_vm_destroy(void *opaque) {
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);
+    rc_buf_free(&vm->last_sig[0]);
+    rc_buf_free(&vm->last_sig[1]);
     free(vm->file);
     free(vm);
 }

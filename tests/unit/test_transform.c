@@ -1311,6 +1311,47 @@ static void test_js_untouched_events_look_ordinary(void **state) {
         run_free(&r[0]);
         run_free(&r[1]);
     }
+
+    /* rows too (and kafka.key): Object.keys(r) first gives the row every field of its own */
+    static const char *const row_bodies[] = {
+        "r.email = '***';",
+        "r.x = 1; r.email = '***';",
+        "r.x = 1; delete r.status; r.y = [r.id];",
+        "var s = r.status; r.status = s; r.id = r.id;",
+        "r.email = undefined;",
+        "r['10'] = 5; r.email = 'x';",
+        "r.x = r.id + 1; for (var k in r) r[k] = r[k];",
+        "e.after.push(copy(r)); r.id = 8; e.before = [r];",
+        "if (JSON.parse(JSON.stringify(r)).email !== 'ann@example.com') throw new Error('j');",
+        "e.kafka.key.id = 9; e.kafka.key.x = e.kafka.key.id;",
+        "var o = Object.create(r); o.email = 'x'; r.status = o.email;",
+    };
+    mp_t all;
+    mp_init(&all);
+    pack_event(&all, "orders", "new", true);
+    for (size_t i = 0; i < 2 * sizeof(row_bodies) / sizeof(row_bodies[0]); i++) {
+        const char *body = row_bodies[i / 2];
+        const mp_t *ev = i % 2 ? &all : &in;
+        run_t r[2];
+        for (int touched = 0; touched < 2; touched++) {
+            char src[1024];
+            snprintf(src, sizeof(src), "function transform(e) {\n  var r = e.after[0];%s\n  %s\n}",
+                     touched ? " Object.keys(r); Object.keys(e.kafka.key);" : "", body);
+            run_script(&rc_script_js, src, ev, 1, &r[touched]);
+            assert_int_equal(r[touched].err, RC_OK);
+            if (r[touched].res[0].status != RC_SCRIPT_SENT) {
+                fail_msg("%s (%s): %s", body, touched ? "touched" : "untouched",
+                         err_of(&r[touched], 0));
+            }
+        }
+        if (r[0].out.size != r[1].out.size ||
+            memcmp(r[0].out.data, r[1].out.data, r[0].out.size) != 0) {
+            fail_msg("%s: the untouched row went out other than the touched one", body);
+        }
+        run_free(&r[0]);
+        run_free(&r[1]);
+    }
+    msgpack_sbuffer_destroy(&all.sb);
     msgpack_sbuffer_destroy(&in.sb);
 
     /* the rewrite that gives delete, for-in and with an event with its own fields */
