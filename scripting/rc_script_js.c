@@ -694,6 +694,25 @@ static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
     duk_context *ctx = c->ctx;
     jvm_t *vm = c->vm;
     const uint8_t *b = rc_script_ev_bytes(e);
+    rc_buf_t *last = &vm->last_sig[slot];
+    if (e->nf == 0) {
+        return 0; /* nothing to put on a prototype */
+    }
+    if (vm->last_proto[slot]) { /* the keys of the last one, compared in place */
+        size_t off = 0;
+        uint32_t j = 0;
+        for (; j < e->nf; j++) {
+            size_t kl = e->f[j].v - e->f[j].kv;
+            if (off + kl > last->len || memcmp(last->data + off, b + e->f[j].kv, kl) != 0) {
+                break;
+            }
+            off += kl;
+        }
+        if (j == e->nf && off == last->len) {
+            duk_push_heapptr(ctx, vm->last_proto[slot]);
+            return 1;
+        }
+    }
     size_t start = vm->sig.len;
     for (uint32_t j = 0; j < e->nf; j++) {
         if (rc_buf_append(&vm->sig, b + e->f[j].kv, e->f[j].v - e->f[j].kv) != RC_OK) {
@@ -703,12 +722,6 @@ static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
     }
     const char *sig = vm->sig.data + start;
     size_t n = vm->sig.len - start;
-    rc_buf_t *last = &vm->last_sig[slot];
-    if (vm->last_proto[slot] && last->len == n && memcmp(last->data, sig, n) == 0) {
-        vm->sig.len = start;
-        duk_push_heapptr(ctx, vm->last_proto[slot]);
-        return 1;
-    }
     duk_require_stack(ctx, 10);
     duk_idx_t base = duk_get_top(ctx);
     push_stash(ctx, "protos");
@@ -1096,8 +1109,10 @@ static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         rc_script_ev_value(e, j, &v);
         msgpack_pack_str(&c->pk, f->kn);
         msgpack_pack_str_body(&c->pk, (const char *)b + f->k, f->kn);
-        char key[64];
-        snprintf(key, sizeof(key), "%.*s", (int)f->kn, (const char *)b + f->k);
+        char key[64]; /* for an error message */
+        size_t kn = f->kn < sizeof(key) - 1 ? f->kn : sizeof(key) - 1;
+        memcpy(key, b + f->k, kn);
+        key[kn] = '\0';
         rc = pack_value(c, vi, rc_script_tag_of(&v), depth + 1, key);
     }
     if (rc == 0) {

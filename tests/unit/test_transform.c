@@ -1354,6 +1354,39 @@ static void test_js_untouched_events_look_ordinary(void **state) {
     msgpack_sbuffer_destroy(&all.sb);
     msgpack_sbuffer_destroy(&in.sb);
 
+    /* empty maps (a row {}, kafka.headers {}) get no prototype: the first map a VM made
+     * inside events being empty sent a null pointer to memcmp (regression, found by
+     * test_transform_diff under UBSan) */
+    mp_t empty;
+    mp_init(&empty);
+    for (int k = 0; k < 2; k++) {
+        msgpack_pack_map(&empty.pk, 7);
+        s(&empty, "schema"), s(&empty, "shop");
+        s(&empty, "table"), s(&empty, "orders");
+        s(&empty, "action"), s(&empty, "insert");
+        s(&empty, "before"), msgpack_pack_array(&empty.pk, 0);
+        s(&empty, "after"), msgpack_pack_array(&empty.pk, 1), msgpack_pack_map(&empty.pk, 0);
+        s(&empty, "meta"), msgpack_pack_map(&empty.pk, 0);
+        s(&empty, "kafka"), msgpack_pack_map(&empty.pk, 2);
+        s(&empty, "topic"), s(&empty, "shop.orders");
+        s(&empty, "headers"), msgpack_pack_map(&empty.pk, 0);
+    }
+    run_t er;
+    run_script(&rc_script_js,
+               "function transform(e) { var r = e.after[0]; r.x = Object.keys(e.meta).length;\n"
+               "  e.kafka.headers.h = 'v'; }",
+               &empty, 2, &er);
+    assert_int_equal(er.err, RC_OK);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(er.res[k].status, RC_SCRIPT_SENT);
+    }
+    if (!memmem(er.out.data, er.out.size, "\x81\xa1x\x00", 4) ||
+        !memmem(er.out.data, er.out.size, "\x81\xa1h\xa1v", 5)) {
+        fail_msg("the empty maps were not filled");
+    }
+    run_free(&er);
+    msgpack_sbuffer_destroy(&empty.sb);
+
     /* the rewrite that gives delete, for-in and with an event with its own fields */
     static const char src[] = "delete a.b.c; delete (x[1]); delete f(1)[k]; delete x; delete "
                               "f();\nfor (k in o.p) {} with (o) {} delete a[delete b.c].d;";
