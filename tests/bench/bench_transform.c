@@ -96,6 +96,9 @@ static const script_t scripts[] = {
      NULL, 1000},
     {"js mask email, budget", "js", "mask.js",
      "function transform(e) { e.after[0].email = '***'; }", NULL, 1000},
+    /* reads one field and drops: what a field read costs over "js drop" */
+    {"js drop by table", "js", "droptable.js",
+     "function transform(e) { if (e.table === 'orders') return ACTION_DROP; }", NULL, 0},
 };
 
 int main(int argc, char **argv) {
