@@ -152,6 +152,25 @@ static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *
 
 static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out);
 
+/* Do the tags pack their values as no tag does (rc_script_pack_number, _string)? Then a
+ * list need not remember them: most lists are rows, maps, or integers and strings. */
+static bool neutral_tags(const uint8_t *tags, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        switch (tags[i]) {
+        case TAG_NIL:
+        case TAG_BOOL:
+        case TAG_INT:
+        case TAG_STR:
+        case TAG_MAP:
+        case TAG_ARRAY:
+            continue;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     duk_context *ctx = c->ctx;
     const uint8_t *start = *p;
@@ -266,10 +285,11 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     if (map) {
         push_shape(c, vm->sig.data + sig_start, vm->sig.len - sig_start, tags, v.n);
         vm->sig.len = sig_start;
-    } else {
+        duk_put_prop_heapptr(ctx, t, vm->shapekey);
+    } else if (!neutral_tags(tags, v.n)) {
         duk_push_lstring(ctx, (const char *)tags, v.n);
+        duk_put_prop_heapptr(ctx, t, vm->shapekey);
     }
-    duk_put_prop_heapptr(ctx, t, vm->shapekey);
     if (tags != small) {
         duk_remove(ctx, t - 1);
     }
