@@ -2,7 +2,7 @@
  *
  * One duktape heap per script. The global `Duktape` and any `require` are deleted, so a
  * script cannot load modules. A batch is one protected C call: the events to run become
- * objects whose container fields convert when read (see "events with lazy fields"), a small
+ * objects whose fields convert when read (see "events with lazy fields"), a small
  * JS driver calls transform on each inside try/catch, and the results are written back. Objects keep their key order (duktape enumerates in insertion order); the
  * msgpack type of each entry is remembered under a hidden symbol that scripts cannot see
  * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays.
@@ -576,7 +576,11 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
  * did not change is copied whole. Enumeration, JSON.stringify, `in` and delete see ordinary
  * enumerable, configurable properties. A map inside a field read (a row of after, kafka.key)
  * is such an object too, with every field an accessor: a script that masks one column
- * converts and writes that column only. */
+ * converts and writes that column only.
+ *
+ * That is a map materialized: it starts earlier than that, with its fields on a prototype
+ * (see "maps with their fields on a prototype" below), which costs less than defining them
+ * when the script reads a field or two, or none. */
 
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
