@@ -929,6 +929,16 @@ static duk_ret_t js_own(duk_context *ctx) {
     return 1;
 }
 
+/* JSON.stringify's replacer (key, value): a map on its prototype that is about to be
+ * serialized gets its fields first; returns the value. */
+static duk_ret_t js_json_own(duk_context *ctx) {
+    duk_set_top(ctx, 2);
+    if (duk_is_object(ctx, 1) && on_proto(ctx, vm_of(ctx), 1)) {
+        own_event(ctx, 1);
+    }
+    return 1;
+}
+
 /* Converts field j of the map e (for field k[0..n)) and pushes it; throws at the script's
  * line when it cannot be converted. */
 static void push_field(duk_context *ctx, jvm_t *vm, rc_script_ev_t *e, int j, const char *k,
@@ -1308,7 +1318,7 @@ static duk_ret_t js_ev_load(duk_context *ctx) {
  * so do for-in, with and delete, which the rewritten script passes through RC_SCRIPT_JS_OWN.
  * JSON.stringify gives every value it meets its fields through a replacer. */
 static const char ev_wrappers[] =
-    "(function (load, own) {\n"
+    "(function (load, own, jsonOwn) {\n"
     "  var def = Object.defineProperty, apply = Function.prototype.apply;\n"
     "  function wrap(o, names, pre, self) {\n"
     "    names.forEach(function (name) {\n"
@@ -1345,9 +1355,9 @@ static const char ev_wrappers[] =
     "    value: function (value, replacer, space) {\n"
     "      if (Array.isArray(replacer)) return stringify(value, replacer, space);\n"
     "      var r = typeof replacer === 'function' ? replacer : null;\n"
-    "      return stringify(own(value), function (k, v) {\n"
-    "        return own(r ? r.call(this, k, v) : v);\n"
-    "      }, space);\n"
+    "      return stringify(own(value), r ? function (k, v) {\n"
+    "        return own(r.call(this, k, v));\n"
+    "      } : jsonOwn, space);\n"
     "    }});\n"
     "})";
 
@@ -1837,7 +1847,8 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_eval_string(ctx, ev_wrappers);
     duk_push_c_function(ctx, js_ev_load, 1);
     duk_push_c_function(ctx, js_own, 1);
-    duk_call(ctx, 2);
+    duk_push_c_function(ctx, js_json_own, 2);
+    duk_call(ctx, 3);
     duk_pop(ctx);
 
     duk_eval_string(ctx, prelude);

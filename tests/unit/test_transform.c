@@ -1323,6 +1323,9 @@ static void test_js_untouched_events_look_ordinary(void **state) {
         "r.x = r.id + 1; for (var k in r) r[k] = r[k];",
         "e.after.push(copy(r)); r.id = 8; e.before = [r];",
         "if (JSON.parse(JSON.stringify(r)).email !== 'ann@example.com') throw new Error('j');",
+        "var j = JSON.stringify({x: [r], k: e.kafka.key}, null, 1);\n"
+        "  if (j.indexOf('\"email\": \"ann@example.com\"') < 0 || j.indexOf('\"id\": 7') < 0)\n"
+        "    throw new Error(j);",
         "e.kafka.key.id = 9; e.kafka.key.x = e.kafka.key.id;",
         "var o = Object.create(r); o.email = 'x'; r.status = o.email;",
     };
