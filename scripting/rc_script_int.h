@@ -192,6 +192,9 @@ void rc_script_pool_destroy(rc_script_pool_t *pool);
 
 /* The native function rewritten JS calls in every loop and function (rc_script_js_tick.c). */
 #define RC_SCRIPT_JS_TICK "__rowcast_tick"
+/* The native function x -> x that gives an untouched JS event its own fields (rc_script_js.c):
+ * rewritten JS passes through it the object of a delete, a for-in and a with. */
+#define RC_SCRIPT_JS_OWN "__rowcast_own"
 
 /* Appends src[0..len) to out with a call to RC_SCRIPT_JS_TICK in every while/do-while/for
  * condition and at the start of every function body, on the same lines. The source must be

@@ -2,7 +2,7 @@
  *
  * One duktape heap per script. The global `Duktape` and any `require` are deleted, so a
  * script cannot load modules. A batch is one protected C call: the events to run become
- * objects whose container fields convert when read (see "events with lazy fields"), a small
+ * objects whose fields convert when read (see "events with lazy fields"), a small
  * JS driver calls transform on each inside try/catch, and the results are written back. Objects keep their key order (duktape enumerates in insertion order); the
  * msgpack type of each entry is remembered under a hidden symbol that scripts cannot see
  * (rc_script_int.h). SQL NULL is JS null; binary values are Uint8Arrays.
@@ -53,6 +53,12 @@ typedef struct jvm {
     void *shapekey;      /* the string SHAPE_KEY (stash "shapekey"), the same way */
     void *probe;         /* what the getter answers while probing (stash "probe"; see pack_event) */
     void *probe_obj, *probe_key; /* the object and key being probed; NULL: none */
+    void *base;                  /* the prototype of every shape proto (stash "protobase") */
+    void *pget, *pset;           /* the accessors on shape protos (stash "pget", "pset") */
+    unsigned n_protos;           /* entries in the shape proto cache (stash "protos") */
+    rc_buf_t last_sig[2];        /* the keys of the last shape proto made or found, per slot */
+    void *last_proto[2];         /* and that proto (stash "last0", "last1") */
+    void *objproto;              /* Object.prototype (stash "objproto") */
     rc_script_pool_t pool;       /* the heap's small blocks */
 } jvm_t;
 
@@ -145,6 +151,25 @@ static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *
 }
 
 static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out);
+
+/* Do the tags pack their values as no tag does (rc_script_pack_number, _string)? Then a
+ * list need not remember them: most lists are rows, maps, or integers and strings. */
+static bool neutral_tags(const uint8_t *tags, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        switch (tags[i]) {
+        case TAG_NIL:
+        case TAG_BOOL:
+        case TAG_INT:
+        case TAG_STR:
+        case TAG_MAP:
+        case TAG_ARRAY:
+            continue;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
 
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     duk_context *ctx = c->ctx;
@@ -260,10 +285,11 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     if (map) {
         push_shape(c, vm->sig.data + sig_start, vm->sig.len - sig_start, tags, v.n);
         vm->sig.len = sig_start;
-    } else {
+        duk_put_prop_heapptr(ctx, t, vm->shapekey);
+    } else if (!neutral_tags(tags, v.n)) {
         duk_push_lstring(ctx, (const char *)tags, v.n);
+        duk_put_prop_heapptr(ctx, t, vm->shapekey);
     }
-    duk_put_prop_heapptr(ctx, t, vm->shapekey);
     if (tags != small) {
         duk_remove(ctx, t - 1);
     }
@@ -550,7 +576,11 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
  * did not change is copied whole. Enumeration, JSON.stringify, `in` and delete see ordinary
  * enumerable, configurable properties. A map inside a field read (a row of after, kafka.key)
  * is such an object too, with every field an accessor: a script that masks one column
- * converts and writes that column only. */
+ * converts and writes that column only.
+ *
+ * That is a map materialized: it starts earlier than that, with its fields on a prototype
+ * (see "maps with their fields on a prototype" below), which costs less than defining them
+ * when the script reads a field or two, or none. */
 
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
@@ -623,27 +653,24 @@ static duk_ret_t js_ev_set(duk_context *ctx) {
     return 0;
 }
 
-/* Pushes an event with lazy fields (getter and setter at get, get + 1): 1 = pushed, 0 = it
- * does not fit (convert it whole), -1 = bad event (c->why). */
-static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
+/* Defines e's fields on the object at t: containers (and at depth > 0 every field) as
+ * accessors, scalars as plain properties; a field whose value waits on the stack (own_at[j]
+ * >= 0: the index of the value, its key below it) gets that value as a plain property.
+ * -1 = a scalar that cannot be converted (c->why). */
+static int define_fields(cx_t *c, duk_idx_t t, rc_script_ev_t *e, int depth,
+                         const duk_idx_t *own_at) {
     duk_context *ctx = c->ctx;
-    rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
-    uint32_t nf = 0, hdr = 0;
-    int rc = rc_script_ev_index(ev, (size_t)(end - ev), f, &nf, &hdr, c->why, sizeof(c->why));
-    if (rc != 1) {
-        return rc;
-    }
-    size_t len = nf ? f[nf - 1].end : hdr;
-    *len_out = len;
-    duk_require_stack(ctx, 8);
-    duk_idx_t t = duk_push_object(ctx);
-    rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
-    rc_script_ev_init(e, f, nf, hdr, ev, len);
-    e->depth = (uint8_t)depth;
-    duk_put_prop_heapptr(ctx, t, c->vm->evkey);
     const uint8_t *b = rc_script_ev_bytes(e);
-    for (uint32_t j = 0; j < nf; j++) {
+    const rc_script_evfield_t *f = e->f;
+    duk_require_stack(ctx, 8);
+    for (uint32_t j = 0; j < e->nf; j++) {
         duk_push_lstring(ctx, (const char *)b + f[j].k, f[j].kn);
+        if (own_at && own_at[j] >= 0) {
+            duk_dup(ctx, own_at[j]);
+            put_plain(ctx, t);
+            e->loaded |= 1ULL << j;
+            continue;
+        }
         uint8_t first = b[f[j].v];
         bool container = (first & 0xe0) == 0x80 || first == 0xdc || first == 0xdd ||
                          first == 0xde || first == 0xdf; /* fixmap, fixarray, array/map 16/32 */
@@ -663,7 +690,320 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
         duk_put_prop(ctx, t);
         e->loaded |= 1ULL << j; /* a plain property from the start */
     }
+    return 0;
+}
+
+/* ---- maps with their fields on a prototype ----
+ *
+ * A map made by push_event (the event, a row, kafka.key) starts with no fields of its own:
+ * its prototype, shared by the maps with the same keys (vm's shape protos, whose own
+ * prototype is vm->base), has an accessor for each key. The first read of a field converts
+ * it and makes it a plain property of the map, shadowing the accessor; an assignment makes
+ * the value one; keys the script adds are own properties anyway. So a map costs an object,
+ * its index and a lookup of its prototype, and a field costs what the script does with it.
+ * Until anything looks at which properties the map has or in what order (the Object and
+ * Reflect functions, hasOwnProperty, __proto__, JSON.stringify through a replacer, and
+ * delete / for-in / with, whose object the rewritten script passes through __rowcast_own:
+ * see own_event), the own properties are the fields the script touched, then the keys it
+ * added, in any order: on the way out the fields go in their order (those not touched, or
+ * holding what they came with, as their bytes) and the added keys after them. When the map
+ * is looked at, materialize gives it every field in its order, Object.prototype as its
+ * prototype, and the keys added after them: it is then the map described above. */
+
+#define PROTO_CACHE_MAX 1024
+
+/* Pushes the prototype for e's keys (slot 0: events, 1: maps inside them; each remembers
+ * the last one): 1, or 0 when its keys cannot share one (a key twice). */
+static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
+    duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    rc_buf_t *last = &vm->last_sig[slot];
+    if (e->nf == 0) {
+        return 0; /* nothing to put on a prototype */
+    }
+    if (vm->last_proto[slot]) { /* the keys of the last one, compared in place */
+        size_t off = 0;
+        uint32_t j = 0;
+        for (; j < e->nf; j++) {
+            size_t kl = e->f[j].v - e->f[j].kv;
+            if (off + kl > last->len || memcmp(last->data + off, b + e->f[j].kv, kl) != 0) {
+                break;
+            }
+            off += kl;
+        }
+        if (j == e->nf && off == last->len) {
+            duk_push_heapptr(ctx, vm->last_proto[slot]);
+            return 1;
+        }
+    }
+    size_t start = vm->sig.len;
+    for (uint32_t j = 0; j < e->nf; j++) {
+        if (rc_buf_append(&vm->sig, b + e->f[j].kv, e->f[j].v - e->f[j].kv) != RC_OK) {
+            vm->sig.len = start;
+            return 0;
+        }
+    }
+    const char *sig = vm->sig.data + start;
+    size_t n = vm->sig.len - start;
+    duk_require_stack(ctx, 10);
+    duk_idx_t base = duk_get_top(ctx);
+    push_stash(ctx, "protos");
+    duk_push_lstring(ctx, sig, n);
+    duk_dup_top(ctx);
+    duk_get_prop(ctx, base); /* cache, sig, proto? */
+    if (duk_is_undefined(ctx, -1)) {
+        duk_pop(ctx);
+        if (vm->n_protos >= PROTO_CACHE_MAX) { /* protos in use stay with their maps */
+            duk_push_global_stash(ctx);
+            duk_push_object(ctx);
+            duk_dup_top(ctx);
+            duk_put_prop_string(ctx, -3, "protos");
+            duk_replace(ctx, base);
+            duk_pop(ctx);
+            vm->n_protos = 0;
+        }
+        duk_idx_t pr = duk_push_object(ctx);
+        duk_push_heapptr(ctx, vm->base);
+        duk_set_prototype(ctx, pr);
+        for (uint32_t j = 0; j < e->nf; j++) {
+            duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+            if (duk_has_prop(ctx, pr)) { /* (the key was consumed) a key twice */
+                duk_pop(ctx);
+                duk_push_false(ctx);
+                break;
+            }
+            duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+            duk_push_heapptr(ctx, vm->pget);
+            duk_push_heapptr(ctx, vm->pset);
+            duk_def_prop(ctx, pr,
+                         DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+        }
+        if (duk_is_object(ctx, -1)) {
+            duk_freeze(ctx, -1);
+        }
+        duk_dup(ctx, base + 1);
+        duk_dup(ctx, base + 2);
+        duk_put_prop(ctx, base); /* cache[sig] = proto (or false) */
+        vm->n_protos++;
+    }
+    vm->sig.len = start;
+    if (!duk_is_object(ctx, -1)) {
+        duk_set_top(ctx, base);
+        return 0;
+    }
+    /* the last one stays reachable (stash "last0", "last1") when the cache is reset */
+    duk_push_global_stash(ctx);
+    duk_dup(ctx, -2);
+    duk_put_prop_string(ctx, -2, slot ? "last1" : "last0");
+    duk_pop(ctx);
+    last->len = 0;
+    if (rc_buf_append(last, sig, n) != RC_OK) {
+        vm->last_proto[slot] = NULL;
+    } else {
+        vm->last_proto[slot] = duk_get_heapptr(ctx, -1);
+    }
+    duk_replace(ctx, base);
+    duk_set_top(ctx, base + 1);
     return 1;
+}
+
+/* Pushes a map with lazy fields: 1 = pushed, 0 = it does not fit (convert it whole), -1 =
+ * bad map (c->why). See "maps with their fields on a prototype". */
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
+    duk_context *ctx = c->ctx;
+    rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, (size_t)(end - ev), f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc != 1) {
+        return rc;
+    }
+    size_t len = nf ? f[nf - 1].end : hdr;
+    *len_out = len;
+    duk_require_stack(ctx, 8);
+    duk_idx_t t = duk_push_object(ctx);
+    rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
+    rc_script_ev_init(e, f, nf, hdr, ev, len);
+    e->depth = (uint8_t)depth;
+    duk_put_prop_heapptr(ctx, t, c->vm->evkey);
+    if (push_proto(c, e, depth == 0 ? 0 : 1)) {
+        duk_set_prototype(ctx, t);
+        return 1;
+    }
+    return define_fields(c, t, e, depth, NULL) != 0 ? -1 : 1;
+}
+
+/* Does the object at idx have its fields on a prototype (see above)? */
+static bool on_proto(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
+    duk_get_prototype(ctx, idx);
+    bool yes = false;
+    if (duk_is_object(ctx, -1)) {
+        duk_get_prototype(ctx, -1);
+        yes = duk_get_heapptr(ctx, -1) == vm->base;
+        duk_pop(ctx);
+    }
+    duk_pop(ctx);
+    return yes;
+}
+
+/* Gives the map at idx (on its prototype; e its index) every field in its order, and
+ * Object.prototype as its prototype: the fields it has of its own keep their values, the
+ * others become accessors (or plain scalars, as define_fields makes them), the keys the
+ * script added (plain properties: what defines others materializes the map first) follow.
+ * -1 = a field that cannot be converted (c->why, naming it). */
+static int materialize(cx_t *c, duk_idx_t idx, rc_script_ev_t *e) {
+    duk_context *ctx = c->ctx;
+    idx = duk_normalize_index(ctx, idx);
+    duk_idx_t base = duk_get_top(ctx);
+    duk_idx_t keys = push_keys(ctx, idx);
+    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, keys);
+    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 8);
+    duk_idx_t own_at[RC_SCRIPT_EV_MAX_FIELDS];
+    for (uint32_t j = 0; j < e->nf; j++) {
+        own_at[j] = -1;
+    }
+    for (duk_uarridx_t i = 0; i < nk; i++) {
+        duk_get_prop_index(ctx, keys, i);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        int j = k ? rc_script_ev_field(e, k, n) : -1;
+        duk_dup_top(ctx);
+        duk_get_prop(ctx, idx);
+        if (j >= 0) {
+            own_at[j] = duk_get_top_index(ctx);
+        }
+        duk_dup(ctx, -2);
+        duk_del_prop(ctx, idx);
+    }
+    duk_push_heapptr(ctx, c->vm->objproto);
+    duk_set_prototype(ctx, idx);
+    int rc = define_fields(c, idx, e, e->depth, own_at);
+    for (duk_uarridx_t i = 0; i < nk && rc == 0; i++) {
+        duk_idx_t ki = keys + 1 + 2 * (duk_idx_t)i;
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, ki, &n);
+        if (k && rc_script_ev_field(e, k, n) >= 0) {
+            continue; /* a field: in its place already */
+        }
+        duk_dup(ctx, ki);
+        duk_dup(ctx, ki + 1);
+        duk_put_prop(ctx, idx);
+    }
+    duk_set_top(ctx, base);
+    return rc;
+}
+
+/* If the object at idx, or one it inherits from, is a map on its prototype, materializes
+ * it; throws at the script's line if a field cannot be converted. */
+static void own_event(duk_context *ctx, duk_idx_t idx) {
+    jvm_t *vm = vm_of(ctx);
+    idx = duk_normalize_index(ctx, idx);
+    duk_idx_t base = duk_get_top(ctx);
+    duk_dup(ctx, idx);
+    for (int hops = 0; duk_is_object(ctx, -1) && hops < 1000; hops++) {
+        if (on_proto(ctx, vm, -1)) {
+            rc_script_ev_t *e = ev_of(ctx, -1);
+            cx_t c = {.ctx = ctx, .vm = vm, .lazy = true};
+            vm->sig.len = 0; /* never inside another conversion */
+            if (e && materialize(&c, -1, e) != 0) {
+                char msg[600];
+                snprintf(msg, sizeof(msg), "%s", c.why);
+                duk_set_top(ctx, base);
+                throw_at_caller(ctx, msg);
+            }
+            break;
+        }
+        duk_get_prototype(ctx, -1);
+        duk_remove(ctx, -2);
+    }
+    duk_set_top(ctx, base);
+}
+
+/* own(o): own_event on o; returns o (the tool of the wrappers and of rewritten scripts). */
+static duk_ret_t js_own(duk_context *ctx) {
+    duk_set_top(ctx, 1);
+    if (duk_is_object(ctx, 0)) {
+        own_event(ctx, 0);
+    }
+    return 1;
+}
+
+/* JSON.stringify's replacer (key, value): a map on its prototype that is about to be
+ * serialized gets its fields first; returns the value. */
+static duk_ret_t js_json_own(duk_context *ctx) {
+    duk_set_top(ctx, 2);
+    if (duk_is_object(ctx, 1) && on_proto(ctx, vm_of(ctx), 1)) {
+        own_event(ctx, 1);
+    }
+    return 1;
+}
+
+/* Converts field j of the map e (for field k[0..n)) and pushes it; throws at the script's
+ * line when it cannot be converted. */
+static void push_field(duk_context *ctx, jvm_t *vm, rc_script_ev_t *e, int j, const char *k,
+                       size_t n) {
+    cx_t c = {.ctx = ctx, .vm = vm, .lazy = true};
+    vm->sig.len = 0; /* never inside another conversion */
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    uint8_t tag;
+    if (push_value(&c, &p, b + e->f[j].end, e->depth + 1, &tag) != 0) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
+        throw_at_caller(ctx, msg);
+    }
+}
+
+/* The accessors on a shape proto (duktape passes the key): a read converts the field and
+ * makes it a plain property of the map, an assignment makes the value one. When `this` is
+ * not the map itself (an object inheriting from it), the map is materialized and the
+ * operation goes to `this` as it would on an ordinary object. 0 key (getter) / 0 value,
+ * 1 key (setter). */
+static duk_ret_t js_proto_get(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
+    duk_push_this(ctx); /* 1 */
+    if (duk_is_object(ctx, 1) && on_proto(ctx, vm, 1)) {
+        rc_script_ev_t *e = ev_of(ctx, 1);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, 0, &n);
+        int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+        if (j < 0) {
+            return 0;
+        }
+        push_field(ctx, vm, e, j, k, n); /* 2 */
+        e->loaded |= 1ULL << j;
+        duk_dup(ctx, 0);
+        duk_dup(ctx, 2);
+        put_plain(ctx, 1);
+        return 1;
+    }
+    own_event(ctx, 1);
+    duk_dup(ctx, 0);
+    duk_get_prop(ctx, 1);
+    return 1;
+}
+
+static duk_ret_t js_proto_set(duk_context *ctx) {
+    jvm_t *vm = vm_of(ctx);
+    duk_push_this(ctx); /* 2 */
+    if (duk_is_object(ctx, 2) && on_proto(ctx, vm, 2)) {
+        rc_script_ev_t *e = ev_of(ctx, 2);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, 1, &n);
+        int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+        if (j >= 0) {
+            e->loaded |= 1ULL << j;
+        }
+        duk_dup(ctx, 1);
+        duk_dup(ctx, 0);
+        put_plain(ctx, 2);
+        return 0;
+    }
+    own_event(ctx, 2);
+    duk_dup(ctx, 1);
+    duk_dup(ctx, 0);
+    duk_put_prop(ctx, 2);
+    return 0;
 }
 
 /* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
@@ -720,6 +1060,113 @@ static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t
     return accessor;
 }
 
+/* Packs the map at idx that has its fields on a prototype (e its index): its fields in
+ * their order, each as the bytes it came with unless it is an own property holding another
+ * value (one holding undefined is left out), then the keys the script added, in the order
+ * Object.keys gives them. Untouched, or with nothing changed: the bytes as they came. With
+ * keys like "10" among the fields or the keys added, it is materialized and packed as an
+ * object with its fields is (order_index_keys places them). */
+static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
+    duk_context *ctx = c->ctx;
+    const uint8_t *b = rc_script_ev_bytes(e);
+    duk_idx_t base = push_keys(ctx, idx);
+    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, base);
+    duk_idx_t own_at[RC_SCRIPT_EV_MAX_FIELDS]; /* the value of field j, if own */
+    for (uint32_t j = 0; j < e->nf; j++) {
+        own_at[j] = -1;
+    }
+    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 4);
+    uint32_t count = e->nf, added = 0;
+    bool same = true, added_index = false;
+    for (duk_uarridx_t i = 0; i < nk; i++) {
+        duk_get_prop_index(ctx, base, i);
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, -1, &n);
+        int j = k ? field_near(e, k, n, 0) : -1;
+        duk_dup_top(ctx);
+        duk_get_prop(ctx, idx); /* key, value */
+        if (j >= 0) {
+            own_at[j] = duk_get_top_index(ctx);
+            if (duk_is_undefined(ctx, -1)) {
+                count--;
+                same = false;
+            } else if (!same_as_field(ctx, -1, e, (uint32_t)j)) {
+                same = false;
+            }
+        } else if (!duk_is_undefined(ctx, -1)) {
+            added++;
+            same = false;
+            added_index = added_index || (k && is_index_key(k, n));
+        }
+    }
+    if (added > 0 && (added_index || has_index_field(e))) {
+        /* keys like "10" among them: the order an object gives them (order_index_keys) */
+        duk_set_top(ctx, base);
+        bool lazy = c->lazy;
+        c->lazy = true;
+        c->vm->sig.len = 0;
+        int rc = materialize(c, idx, e);
+        c->lazy = lazy;
+        return rc != 0 ? -1 : pack_event(c, idx, e, depth);
+    }
+    if (same) {
+        c->pk.callback(c->pk.data, (const char *)b, e->len);
+        if (depth == 0) {
+            c->whole = e;
+        }
+        duk_set_top(ctx, base);
+        return 0;
+    }
+    msgpack_pack_map(&c->pk, count + added);
+    uint32_t run = 0, run_end = 0; /* input bytes [run, run_end) not written yet */
+    int rc = 0;
+    for (uint32_t j = 0; j < e->nf && rc == 0; j++) {
+        const rc_script_evfield_t *f = &e->f[j];
+        duk_idx_t vi = own_at[j];
+        if (vi >= 0 && duk_is_undefined(ctx, vi)) {
+            continue;
+        }
+        if (vi < 0 || same_as_field(ctx, vi, e, j)) {
+            if (depth == 0 && f->kn == 5 && memcmp(b + f->k, "kafka", 5) == 0) {
+                c->kafka = e; /* emit checks the topic through the index */
+            }
+            if (run_end != f->kv) {
+                rc_script_write_run(&c->pk, b, run, run_end);
+                run = f->kv;
+            }
+            run_end = f->end;
+            continue;
+        }
+        rc_script_write_run(&c->pk, b, run, run_end);
+        run = run_end = 0;
+        mpv_t v;
+        rc_script_ev_value(e, j, &v);
+        msgpack_pack_str(&c->pk, f->kn);
+        msgpack_pack_str_body(&c->pk, (const char *)b + f->k, f->kn);
+        char key[64]; /* for an error message */
+        size_t kn = f->kn < sizeof(key) - 1 ? f->kn : sizeof(key) - 1;
+        memcpy(key, b + f->k, kn);
+        key[kn] = '\0';
+        rc = pack_value(c, vi, rc_script_tag_of(&v), depth + 1, key);
+    }
+    if (rc == 0) {
+        rc_script_write_run(&c->pk, b, run, run_end);
+    }
+    for (duk_uarridx_t i = 0; i < nk && rc == 0 && added > 0; i++) {
+        duk_idx_t ki = base + 1 + 2 * (duk_idx_t)i;
+        duk_size_t n;
+        const char *k = duk_get_lstring(ctx, ki, &n);
+        if (rc_script_ev_field(e, k, n) >= 0 || duk_is_undefined(ctx, ki + 1)) {
+            continue;
+        }
+        msgpack_pack_str(&c->pk, n);
+        msgpack_pack_str_body(&c->pk, k, n);
+        rc = pack_value(c, ki + 1, TAG_NONE, depth + 1, k);
+    }
+    duk_set_top(ctx, base);
+    return rc;
+}
+
 /* Packs the lazy event at idx: its fields in the object's order, as they came unless read
  * and changed, and the keys the script added. One enumeration: the keys, then their values
  * (a pointer for a field still as it came) wait on the stack while they are counted. Fields
@@ -738,6 +1185,10 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     jvm_t *vm = c->vm;
     const uint8_t *b = rc_script_ev_bytes(e);
     duk_require_stack(ctx, 10);
+    idx = duk_normalize_index(ctx, idx);
+    if (on_proto(ctx, vm, idx)) {
+        return pack_on_proto(c, idx, e, depth);
+    }
     duk_idx_t base = push_keys(ctx, idx);
     /* with index keys put back in their place the keys made again are not all at the end:
      * then each field not loaded is asked whether it still holds its accessor */
@@ -848,6 +1299,7 @@ static duk_ret_t js_ev_load(duk_context *ctx) {
     if (!duk_is_object(ctx, 0)) {
         return 0;
     }
+    own_event(ctx, 0);
     rc_script_ev_t *e = ev_of(ctx, 0);
     for (uint32_t j = 0; e && j < e->nf; j++) {
         if (!(e->loaded & (1ULL << j))) {
@@ -860,16 +1312,53 @@ static duk_ret_t js_ev_load(duk_context *ctx) {
     return 0;
 }
 
-/* The Object functions that see or change property attributes load a lazy event first: so a
- * field defined, frozen or described before it was read is an ordinary property. */
+/* The functions that see or change property attributes load a lazy event first: so a field
+ * defined, frozen or described before it was read is an ordinary property. Those that see
+ * which properties an object has give an untouched event its fields first (see push_event);
+ * so do for-in, with and delete, which the rewritten script passes through RC_SCRIPT_JS_OWN.
+ * JSON.stringify gives every value it meets its fields through a replacer. */
 static const char ev_wrappers[] =
-    "(function (load) {\n"
-    "  ['defineProperty', 'defineProperties', 'getOwnPropertyDescriptor', 'freeze', 'seal',\n"
-    "   'preventExtensions'].forEach(function (name) {\n"
-    "    var f = Object[name];\n"
-    "    Object.defineProperty(Object, name, {writable: true, configurable: true,\n"
-    "      value: function (o) { load(o); return f.apply(Object, arguments); }});\n"
-    "  });\n"
+    "(function (load, own, jsonOwn) {\n"
+    "  var def = Object.defineProperty, apply = Function.prototype.apply;\n"
+    "  function wrap(o, names, pre, self) {\n"
+    "    names.forEach(function (name) {\n"
+    "      var f = o[name];\n"
+    "      if (typeof f !== 'function') return;\n"
+    "      def(o, name, {writable: true, configurable: true, value: self ?\n"
+    "        function () { pre(this); return apply.call(f, this, arguments); } :\n"
+    "        function (x) { pre(x); return apply.call(f, this, arguments); }});\n"
+    "    });\n"
+    "  }\n"
+    "  wrap(Object, ['defineProperty', 'defineProperties', 'getOwnPropertyDescriptor', 'freeze',\n"
+    "       'seal', 'preventExtensions'], load);\n"
+    "  wrap(Reflect, ['defineProperty', 'getOwnPropertyDescriptor', 'preventExtensions'], load);\n"
+    "  wrap(Object, ['keys', 'getOwnPropertyNames', 'getPrototypeOf', 'setPrototypeOf'], own);\n"
+    "  wrap(Reflect, ['ownKeys', 'deleteProperty', 'getPrototypeOf', 'setPrototypeOf'], own);\n"
+    "  wrap(Object.prototype, ['hasOwnProperty', 'propertyIsEnumerable'], own, true);\n"
+    "  wrap(Object.prototype, ['__lookupGetter__', '__lookupSetter__', '__defineGetter__',\n"
+    "       '__defineSetter__'], load, true);\n"
+    "  var assign = Object.assign;\n"
+    "  if (typeof assign === 'function') {\n"
+    "    def(Object, 'assign', {writable: true, configurable: true, value: function () {\n"
+    "      for (var i = 0; i < arguments.length; i++) own(arguments[i]);\n"
+    "      return apply.call(assign, Object, arguments);\n"
+    "    }});\n"
+    "  }\n"
+    "  var proto = Object.getOwnPropertyDescriptor(Object.prototype, '__proto__');\n"
+    "  if (proto && proto.get && proto.set) {\n"
+    "    def(Object.prototype, '__proto__', {configurable: true, enumerable: false,\n"
+    "      get: function () { own(this); return proto.get.call(this); },\n"
+    "      set: function (v) { own(this); return proto.set.call(this, v); }});\n"
+    "  }\n"
+    "  var stringify = JSON.stringify;\n"
+    "  def(JSON, 'stringify', {writable: true, configurable: true,\n"
+    "    value: function (value, replacer, space) {\n"
+    "      if (Array.isArray(replacer)) return stringify(value, replacer, space);\n"
+    "      var r = typeof replacer === 'function' ? replacer : null;\n"
+    "      return stringify(own(value), r ? function (k, v) {\n"
+    "        return own(r.call(this, k, v));\n"
+    "      } : jsonOwn, space);\n"
+    "    }});\n"
     "})";
 
 /* ---- errors ---- */
@@ -1332,12 +1821,36 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_del_prop_string(ctx, -1, "require");
     duk_pop(ctx);
 
+    duk_push_global_stash(ctx);           /* 0 */
+    duk_get_global_string(ctx, "Object"); /* the originals, before the wrappers below */
+    duk_get_prop_string(ctx, -1, "keys");
+    vm->keys = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
+    duk_put_prop_string(ctx, 0, "keys");
+    duk_get_prop_string(ctx, -1, "prototype");
+    vm->objproto = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "objproto");
+    duk_pop(ctx);
+    /* the prototype of shape protos (see "maps with their fields on a prototype") */
+    duk_push_object(ctx);
+    duk_freeze(ctx, -1);
+    vm->base = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "protobase");
+    duk_push_c_function(ctx, js_proto_get, 1); /* the key (duktape's extra argument) */
+    vm->pget = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "pget");
+    duk_push_c_function(ctx, js_proto_set, 2); /* the value, the key */
+    vm->pset = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "pset");
+    duk_push_object(ctx);
+    duk_put_prop_string(ctx, 0, "protos");
+
     duk_eval_string(ctx, ev_wrappers);
     duk_push_c_function(ctx, js_ev_load, 1);
-    duk_call(ctx, 1);
+    duk_push_c_function(ctx, js_own, 1);
+    duk_push_c_function(ctx, js_json_own, 2);
+    duk_call(ctx, 3);
     duk_pop(ctx);
 
-    duk_push_global_stash(ctx); /* 0 */
     duk_eval_string(ctx, prelude);
     duk_get_prop_index(ctx, -1, 0);
     duk_dup(ctx, -1);
@@ -1352,11 +1865,6 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_get_global_string(ctx, "Error");
     duk_put_prop_string(ctx, 0, "Error");
-    duk_get_global_string(ctx, "Object");
-    duk_get_prop_string(ctx, -1, "keys");
-    vm->keys = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
-    duk_put_prop_string(ctx, 0, "keys");
-    duk_pop(ctx);
     duk_push_c_function(ctx, js_event_start, 0);
     duk_put_prop_string(ctx, 0, "start");
     duk_push_object(ctx);
@@ -1367,6 +1875,11 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_global_object(ctx);
     duk_push_string(ctx, RC_SCRIPT_JS_TICK);
     duk_push_c_function(ctx, js_tick, 0);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_push_string(ctx, RC_SCRIPT_JS_OWN);
+    duk_push_c_function(ctx, js_own, 1);
     duk_def_prop(ctx, -3,
                  DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
                      DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
@@ -1476,6 +1989,8 @@ static void js_vm_destroy(void *opaque) {
     msgpack_sbuffer_destroy(&vm->udf_args);
     msgpack_sbuffer_destroy(&vm->udf_res);
     rc_buf_free(&vm->sig);
+    rc_buf_free(&vm->last_sig[0]);
+    rc_buf_free(&vm->last_sig[1]);
     free(vm->file);
     free(vm);
 }

@@ -7,10 +7,14 @@
  *   for (i; c; u)        ->  for (i;__rowcast_tick()&&(c); u)       (for (;;) gets (true))
  *   function f(a) { x    ->  function f(a) { __rowcast_tick();x     (x: the first statement
  *                                                                 after "use strict";)
- * for-in loops over an object's keys end by themselves and are left alone. Nothing is ever
- * inserted across lines, so error line numbers stay those of the user's file. eval and the
- * Function constructor are removed from the sandbox (code they built would not be checked),
- * and the name __rowcast_tick is reserved.
+ * for-in loops over an object's keys end by themselves and are left alone. The object of a
+ * delete, of a for-in and of a with passes through __rowcast_own, which gives an event the
+ * script has not touched yet its own fields (they start on its prototype: rc_script_js.c):
+ *   delete a.b.c         ->  delete __rowcast_own(a.b).c
+ *   for (k in o)         ->  for (k in __rowcast_own(o))            (with (o) too)
+ * Nothing is ever inserted across lines, so error line numbers stay those of the user's
+ * file. eval and the Function constructor are removed from the sandbox (code they built
+ * would not be checked), and the names __rowcast_tick and __rowcast_own are reserved.
  * The tokenizer knows just enough ES5 to find those places: comments, strings, regular
  * expression literals (told from division by the token before them), identifiers, numbers
  * and punctuators. The caller compiles the original text first, so a syntax error is
@@ -26,6 +30,7 @@
 #define MAX_NEST  1024
 #define TICK_CALL TICK "()"
 #define TICK_AND  TICK "()&&("
+#define OWN_CALL  RC_SCRIPT_JS_OWN "("
 
 enum { T_EOF, T_IDENT, T_STR, T_NUM, T_REGEX, T_PUNCT };
 
@@ -198,14 +203,90 @@ static bool next(lexer_t *lx, tok_t *t, char *why, size_t why_size) {
     return true;
 }
 
-enum { R_NONE, R_WHILE, R_FOR, R_PARAMS, R_BODY };
+enum { R_NONE, R_WHILE, R_FOR, R_PARAMS, R_BODY, R_WITH };
 
 typedef struct frame {
     char open; /* '(' '[' '{' */
     int role;
     int semis;      /* R_FOR: ';' seen at this level */
     size_t at_semi; /* R_FOR: the token count at the first ';' */
+    bool for_in;    /* R_FOR: the object of a for-in passes through RC_SCRIPT_JS_OWN */
 } frame_t;
+
+/* Skips the rest of a bracketed group whose opening token was just read; false if it does
+ * not close. */
+static bool skip_group(lexer_t *lx) {
+    int nest = 1;
+    tok_t u;
+    char ignore[64];
+    while (nest > 0) {
+        if (!next(lx, &u, ignore, sizeof(ignore)) || u.kind == T_EOF) {
+            return false;
+        }
+        if (u.kind == T_PUNCT && u.n == 1) {
+            char c = u.p[0];
+            nest += (c == '(' || c == '[' || c == '{') - (c == ')' || c == ']' || c == '}');
+        }
+    }
+    return true;
+}
+
+/* After `delete` (lx just past it): when its operand is a property reference (a.b, a[k],
+ * f(x).y.z, (a.b)), where its object starts (*start) and where its last accessor starts
+ * (*close): the object then goes through RC_SCRIPT_JS_OWN, `delete OWN(a).b`, so that an
+ * event with its fields on its prototype has them to delete. Anything else (delete x, a
+ * call) is left alone. */
+static bool delete_operand(lexer_t lx, const char **start, const char **close) {
+    tok_t t;
+    char ignore[64];
+    if (!next(&lx, &t, ignore, sizeof(ignore)) || t.kind == T_EOF) {
+        return false;
+    }
+    *start = t.p;
+    lexer_t inner = lx; /* just inside a '(' */
+    bool group = false;
+    if (t.kind == T_IDENT) {
+        static const char *const no[] = {"function", "new", "typeof", "void", "delete", NULL};
+        for (int i = 0; no[i]; i++) {
+            if (is_word(&t, no[i])) {
+                return false;
+            }
+        }
+    } else if (is_punct(&t, '(') || is_punct(&t, '[')) {
+        group = is_punct(&t, '(');
+        if (!skip_group(&lx)) {
+            return false;
+        }
+    } else if (t.kind != T_STR && t.kind != T_NUM) {
+        return false;
+    }
+    bool access = false, suffix = false;
+    for (;; suffix = true) {
+        if (!next(&lx, &t, ignore, sizeof(ignore))) {
+            return false;
+        }
+        if (is_punct(&t, '.')) {
+            tok_t name;
+            if (!next(&lx, &name, ignore, sizeof(ignore)) || name.kind != T_IDENT) {
+                return false;
+            }
+            *close = t.p;
+            access = true;
+        } else if (is_punct(&t, '[') || is_punct(&t, '(')) {
+            access = is_punct(&t, '[');
+            if (access) {
+                *close = t.p;
+            }
+            if (!skip_group(&lx)) {
+                return false;
+            }
+        } else if (!suffix && group) {
+            return delete_operand(inner, start, close); /* delete (a.b) */
+        } else {
+            return access;
+        }
+    }
+}
 
 typedef struct out {
     rc_buf_t *b;
@@ -233,6 +314,8 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
     bool body_next = false;  /* the next '{' opens a function body */
     size_t ntok = 0;
     tok_t t, before = {.kind = T_EOF};
+    const char *closes[MAX_NEST]; /* where the objects of pending deletes end (a stack) */
+    int n_close = 0;
     while (true) {
         if (!next(&lx, &t, why, why_size)) {
             return RC_ERR_INVALID;
@@ -241,9 +324,16 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
             break;
         }
         ntok++;
-        if (t.kind == T_IDENT && t.n == strlen(TICK) && memcmp(t.p, TICK, t.n) == 0) {
-            snprintf(why, why_size, "%d: the name %s is reserved by rowcast", t.line, TICK);
+        if (t.kind == T_IDENT &&
+            ((t.n == strlen(TICK) && memcmp(t.p, TICK, t.n) == 0) ||
+             (t.n == strlen(RC_SCRIPT_JS_OWN) && memcmp(t.p, RC_SCRIPT_JS_OWN, t.n) == 0))) {
+            snprintf(why, why_size, "%d: the name %.*s is reserved by rowcast", t.line, (int)t.n,
+                     t.p);
             return RC_ERR_INVALID;
+        }
+        while (n_close > 0 && closes[n_close - 1] == t.p) { /* a delete's object ends here */
+            insert(&o, t.p, ")");
+            n_close--;
         }
         bool member = is_punct(&before, '.'); /* x.while is a property, not a keyword */
         int was_pending = pending;
@@ -256,6 +346,18 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 pending = R_WHILE;
             } else if (is_word(&t, "for")) {
                 pending = R_FOR;
+            } else if (is_word(&t, "with")) {
+                pending = R_WITH;
+            } else if (is_word(&t, "in") && depth > 0 && st[depth - 1].role == R_FOR &&
+                       st[depth - 1].semis == 0 && !st[depth - 1].for_in) {
+                st[depth - 1].for_in = true;
+                insert(&o, t.p + t.n, " " OWN_CALL);
+            } else if (is_word(&t, "delete")) {
+                const char *start, *close;
+                if (n_close < MAX_NEST && delete_operand(lx, &start, &close)) {
+                    insert(&o, start, OWN_CALL);
+                    closes[n_close++] = close;
+                }
             } else if (is_word(&t, "function")) {
                 pending = R_PARAMS;
                 fn_name_ok = true;
@@ -272,11 +374,13 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 }
                 frame_t *f = &st[depth++];
                 *f = (frame_t){.open = c, .role = R_NONE};
-                if (c == '(' &&
-                    (was_pending == R_WHILE || was_pending == R_FOR || was_pending == R_PARAMS)) {
+                if (c == '(' && (was_pending == R_WHILE || was_pending == R_FOR ||
+                                 was_pending == R_PARAMS || was_pending == R_WITH)) {
                     f->role = was_pending;
                     if (was_pending == R_WHILE) {
                         insert(&o, t.p + 1, TICK_AND);
+                    } else if (was_pending == R_WITH) {
+                        insert(&o, t.p + 1, OWN_CALL);
                     }
                 } else if (c == '{' && was_body) {
                     f->role = R_BODY;
@@ -305,7 +409,8 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
             } else if (c == ')' || c == ']' || c == '}') {
                 if (depth > 0) {
                     frame_t *f = &st[--depth];
-                    if (f->role == R_WHILE) {
+                    if (f->role == R_WHILE || f->role == R_WITH ||
+                        (f->role == R_FOR && f->for_in)) {
                         insert(&o, t.p, ")");
                     } else if (f->role == R_PARAMS) {
                         body_next = true;

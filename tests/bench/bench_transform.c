@@ -101,6 +101,9 @@ static const script_t scripts[] = {
      "function transform(e) local r = e.after[1]; r.email = mask_email(r.email) end", NULL, 0},
     {"lua mask_email udf, budget", "lua", "udf.lua",
      "function transform(e) local r = e.after[1]; r.email = mask_email(r.email) end", NULL, 1000},
+    /* reads one field and drops: what a field read costs over "js drop" */
+    {"js drop by table", "js", "droptable.js",
+     "function transform(e) { if (e.table === 'orders') return ACTION_DROP; }", NULL, 0},
 };
 
 int main(int argc, char **argv) {

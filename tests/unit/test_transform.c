@@ -1245,6 +1245,169 @@ static void test_memory_cap_fails_the_event_not_the_process(void **state) {
 
 /* The rewrite for the JS budget changes no behaviour: loops of every form, regular
  * expressions and divisions, strings and comments that look like loops, directives. */
+/* JS: an event the script has not touched has its fields on a prototype (rc_script_js.c,
+ * push_event) until anything looks at it. Each body below runs on an untouched event and on
+ * one whose fields a read of e.schema made its own first: both must throw nothing and send
+ * the same bytes (delete, for-in, with, Object.keys and friends, JSON.stringify, keys added
+ * before the fields were made). */
+static void test_js_untouched_events_look_ordinary(void **state) {
+    (void)state;
+    static const char *const bodies[] = {
+        "delete e.before;",
+        "delete (e.meta); delete e['kafka'].headers;",
+        "e.x = 1; delete e['before']; e.y = 2;",
+        "e.x = 1; var ks = Object.keys(e).join();\n"
+        "  if (ks !== 'schema,table,action,before,after,meta,kafka,x') throw new Error(ks);",
+        "e.x = 1; var ks = []; for (var k in e) ks.push(k);\n"
+        "  if (ks.join() !== 'schema,table,action,before,after,meta,kafka,x') throw new "
+        "Error(ks);",
+        "if (!e.hasOwnProperty('after') || !e.propertyIsEnumerable('kafka') ||\n"
+        "    !Object.prototype.hasOwnProperty.call(e, 'meta')) throw new Error('own');",
+        "var j = JSON.stringify(e);\n"
+        "  if (JSON.parse(j).table !== 'orders' || JSON.stringify([e]) !== '[' + j + ']' ||\n"
+        "      JSON.stringify({a: e}, function (k, v) { return v; }) !== '{\"a\":' + j + '}' ||\n"
+        "      JSON.stringify(e, ['table']) !== '{\"table\":\"orders\"}') throw new Error(j);",
+        "if (Object.getPrototypeOf(e) !== Object.prototype || e.__proto__ !== Object.prototype)\n"
+        "    throw new Error('proto');",
+        "if (Object.keys(Object.assign({}, e)).length !== 7) throw new Error('assign');",
+        "if (Object.getOwnPropertyNames(e).length !== 7 || Reflect.ownKeys(e).length !== 7)\n"
+        "    throw new Error('names');",
+        "Reflect.deleteProperty(e, 'before');",
+        "with (e) { delete before; }",
+        "var o = Object.create(e); if (o.table !== 'orders') throw new Error('create');\n"
+        "  o.table = 'x'; if (e.table !== 'orders') throw new Error('create');",
+        "Object.setPrototypeOf(e, null); if (e.table !== 'orders') throw new Error('null');",
+        "e.x = 1; e.y = 2; delete e.x;",
+        "e.x = 1;",
+        "if (Object.getOwnPropertyDescriptor(e, 'table').value !== 'orders') throw new "
+        "Error('d');",
+        "if (e.__lookupGetter__('after') !== undefined) throw new Error('getter');",
+        "e.x = 1; Object.freeze(e); e.y = 2;",
+        "if (!('after' in e) || 'x' in e) throw new Error('in');",
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        run_t r[2];
+        for (int touched = 0; touched < 2; touched++) {
+            char src[1024];
+            snprintf(src, sizeof(src), "function transform(e) {\n  %s\n  %s\n}",
+                     touched ? "e.schema;" : "", bodies[i]);
+            run_script(&rc_script_js, src, &in, 1, &r[touched]);
+            assert_int_equal(r[touched].err, RC_OK);
+            if (r[touched].res[0].status != RC_SCRIPT_SENT) {
+                fail_msg("%s (%s): %s", bodies[i], touched ? "touched" : "untouched",
+                         err_of(&r[touched], 0));
+            }
+        }
+        if (r[0].out.size != r[1].out.size ||
+            memcmp(r[0].out.data, r[1].out.data, r[0].out.size) != 0) {
+            fail_msg("%s: the untouched event went out other than the touched one", bodies[i]);
+        }
+        if (i == 0 && memmem(r[0].out.data, r[0].out.size, "before", 6)) {
+            fail_msg("%s: before was sent", bodies[i]);
+        }
+        run_free(&r[0]);
+        run_free(&r[1]);
+    }
+
+    /* rows too (and kafka.key): Object.keys(r) first gives the row every field of its own */
+    static const char *const row_bodies[] = {
+        "r.email = '***';",
+        "r.x = 1; r.email = '***';",
+        "r.x = 1; delete r.status; r.y = [r.id];",
+        "var s = r.status; r.status = s; r.id = r.id;",
+        "r.email = undefined;",
+        "r['10'] = 5; r.email = 'x';",
+        "r.x = r.id + 1; for (var k in r) r[k] = r[k];",
+        "e.after.push(copy(r)); r.id = 8; e.before = [r];",
+        "if (JSON.parse(JSON.stringify(r)).email !== 'ann@example.com') throw new Error('j');",
+        "var j = JSON.stringify({x: [r], k: e.kafka.key}, null, 1);\n"
+        "  if (j.indexOf('\"email\": \"ann@example.com\"') < 0 || j.indexOf('\"id\": 7') < 0)\n"
+        "    throw new Error(j);",
+        "e.kafka.key.id = 9; e.kafka.key.x = e.kafka.key.id;",
+        "var o = Object.create(r); o.email = 'x'; r.status = o.email;",
+    };
+    mp_t all;
+    mp_init(&all);
+    pack_event(&all, "orders", "new", true);
+    for (size_t i = 0; i < 2 * sizeof(row_bodies) / sizeof(row_bodies[0]); i++) {
+        const char *body = row_bodies[i / 2];
+        const mp_t *ev = i % 2 ? &all : &in;
+        run_t r[2];
+        for (int touched = 0; touched < 2; touched++) {
+            char src[1024];
+            snprintf(src, sizeof(src), "function transform(e) {\n  var r = e.after[0];%s\n  %s\n}",
+                     touched ? " Object.keys(r); Object.keys(e.kafka.key);" : "", body);
+            run_script(&rc_script_js, src, ev, 1, &r[touched]);
+            assert_int_equal(r[touched].err, RC_OK);
+            if (r[touched].res[0].status != RC_SCRIPT_SENT) {
+                fail_msg("%s (%s): %s", body, touched ? "touched" : "untouched",
+                         err_of(&r[touched], 0));
+            }
+        }
+        if (r[0].out.size != r[1].out.size ||
+            memcmp(r[0].out.data, r[1].out.data, r[0].out.size) != 0) {
+            fail_msg("%s: the untouched row went out other than the touched one", body);
+        }
+        run_free(&r[0]);
+        run_free(&r[1]);
+    }
+    msgpack_sbuffer_destroy(&all.sb);
+    msgpack_sbuffer_destroy(&in.sb);
+
+    /* empty maps (a row {}, kafka.headers {}) get no prototype: the first map a VM made
+     * inside events being empty sent a null pointer to memcmp (regression, found by
+     * test_transform_diff under UBSan) */
+    mp_t empty;
+    mp_init(&empty);
+    for (int k = 0; k < 2; k++) {
+        msgpack_pack_map(&empty.pk, 7);
+        s(&empty, "schema"), s(&empty, "shop");
+        s(&empty, "table"), s(&empty, "orders");
+        s(&empty, "action"), s(&empty, "insert");
+        s(&empty, "before"), msgpack_pack_array(&empty.pk, 0);
+        s(&empty, "after"), msgpack_pack_array(&empty.pk, 1), msgpack_pack_map(&empty.pk, 0);
+        s(&empty, "meta"), msgpack_pack_map(&empty.pk, 0);
+        s(&empty, "kafka"), msgpack_pack_map(&empty.pk, 2);
+        s(&empty, "topic"), s(&empty, "shop.orders");
+        s(&empty, "headers"), msgpack_pack_map(&empty.pk, 0);
+    }
+    run_t er;
+    run_script(&rc_script_js,
+               "function transform(e) { var r = e.after[0]; r.x = Object.keys(e.meta).length;\n"
+               "  e.kafka.headers.h = 'v'; }",
+               &empty, 2, &er);
+    assert_int_equal(er.err, RC_OK);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(er.res[k].status, RC_SCRIPT_SENT);
+    }
+    if (!memmem(er.out.data, er.out.size, "\x81\xa1x\x00", 4) ||
+        !memmem(er.out.data, er.out.size, "\x81\xa1h\xa1v", 5)) {
+        fail_msg("the empty maps were not filled");
+    }
+    run_free(&er);
+    msgpack_sbuffer_destroy(&empty.sb);
+
+    /* the rewrite that gives delete, for-in and with an event with its own fields */
+    static const char src[] = "delete a.b.c; delete (x[1]); delete f(1)[k]; delete x; delete "
+                              "f();\nfor (k in o.p) {} with (o) {} delete a[delete b.c].d;";
+    static const char want[] =
+        "delete __rowcast_own(a.b).c; delete (__rowcast_own(x)[1]); delete "
+        "__rowcast_own(f(1))[k]; delete x; delete f();\nfor (k in __rowcast_own( o.p)) {} with "
+        "(__rowcast_own(o)) {} delete __rowcast_own(a[delete __rowcast_own(b).c]).d;";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+    expect_create_error(&rc_script_js, "function transform(e) {}\nvar __rowcast_own = 1;",
+                        "t.js:2: the name __rowcast_own is reserved by rowcast");
+}
+
 static void test_js_rewrite_keeps_semantics_and_lines(void **state) {
     (void)state;
     static const char js[] =
@@ -2416,6 +2579,7 @@ int main(void) {
         cmocka_unit_test(test_load_errors_report_file_line_and_hint),
         cmocka_unit_test(test_time_budget_stops_endless_loops_in_both_engines),
         cmocka_unit_test(test_js_rewrite_keeps_semantics_and_lines),
+        cmocka_unit_test(test_js_untouched_events_look_ordinary),
         cmocka_unit_test(test_memory_cap_fails_the_event_not_the_process),
         cmocka_unit_test(test_udfs_give_the_same_results_in_both_engines),
         cmocka_unit_test(test_udf_errors_name_the_udf_at_the_scripts_line),
