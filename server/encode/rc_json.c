@@ -33,18 +33,6 @@
 #define STR_SLICE     65536
 #define SLICE_ROOM(n) (6 * (n) + 6 * 3 + 2)
 
-static inline uint32_t be16(const uint8_t *p) {
-    return (uint32_t)p[0] << 8 | (uint32_t)p[1];
-}
-
-static inline uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static inline uint64_t be64(const uint8_t *p) {
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
 /* Makes room for n bytes and returns where to write them, or NULL when out of memory. */
 static inline char *room(rc_buf_t *out, size_t n) {
     if (out->cap - out->len < n && rc_buf_reserve(out, n) != RC_OK) {
@@ -1008,7 +996,7 @@ static inline rc_err_t read_len(const uint8_t *p, size_t avail, size_t w, uint32
     if (avail < 1 + w) {
         return RC_ERR_TRUNCATED;
     }
-    *n = w == 1 ? p[1] : w == 2 ? be16(p + 1) : be32(p + 1);
+    *n = w == 1 ? p[1] : w == 2 ? rc_mp_be16(p + 1) : rc_mp_be32(p + 1);
     return RC_OK;
 }
 
@@ -1082,7 +1070,7 @@ static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         if (avail < 5) {
             return RC_ERR_TRUNCATED;
         }
-        uint32_t bits = be32(p + 1);
+        uint32_t bits = rc_mp_be32(p + 1);
         float f;
         memcpy(&f, &bits, sizeof f);
         *pp = p + 5;
@@ -1092,7 +1080,7 @@ static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         if (avail < 9) {
             return RC_ERR_TRUNCATED;
         }
-        uint64_t bits = be64(p + 1);
+        uint64_t bits = rc_mp_be64(p + 1);
         double d;
         memcpy(&d, &bits, sizeof d);
         *pp = p + 9;
@@ -1106,20 +1094,13 @@ static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     case 0xd1:
     case 0xd2:
     case 0xd3: {
-        bool is_signed = c >= 0xd0;
-        w = (size_t)1 << ((c - 0xcc) & 3);
+        w = rc_mp_int_width(c);
         if (avail < 1 + w) {
             return RC_ERR_TRUNCATED;
         }
-        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        uint64_t u = rc_mp_int_word(p);
         *pp = p + 1 + w;
-        if (!is_signed) {
-            return put_int(out, u, false);
-        }
-        /* sign-extend the w-byte two's complement value */
-        int shift = 64 - 8 * (int)w;
-        int64_t v = (int64_t)(u << shift) >> shift;
-        return put_i64(out, v);
+        return c < 0xd0 ? put_int(out, u, false) : put_i64(out, (int64_t)u);
     }
     case 0xd4: /* fixext 1/2/4/8/16: type, payload */
     case 0xd5:
@@ -1408,21 +1389,15 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
         return e;
     }
     if (c >= 0xcc && c <= 0xd3) {
-        size_t w = (size_t)1 << ((c - 0xcc) & 3);
+        size_t w = rc_mp_int_width(c);
         if (avail < 1 + w) {
             return NULL;
         }
-        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        uint64_t u = rc_mp_int_word(p);
         *pp = p + 1 + w;
-        if (c >= 0xd0) {
-            int shift = 64 - 8 * (int)w;
-            int64_t v = (int64_t)(u << shift) >> shift;
-            if (v < 0) {
-                *o++ = '-';
-                u = 0 - (uint64_t)v;
-            } else {
-                u = (uint64_t)v;
-            }
+        if (c >= 0xd0 && (int64_t)u < 0) {
+            *o++ = '-';
+            u = 0 - u;
         }
         return put_u64_at(o, u);
     }
@@ -1461,7 +1436,7 @@ static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const
     }
     const uint8_t *p = *pp;
     if (end - p >= 9 && p[0] == 0xcb) {
-        uint64_t bits = be64(p + 1);
+        uint64_t bits = rc_mp_be64(p + 1);
         double d;
         memcpy(&d, &bits, sizeof d);
         *pp = p + 9;
@@ -1574,7 +1549,7 @@ static rc_err_t write_rows(rc_buf_t *out, tpl_t *rt, const uint8_t **pp, const u
             err = write_map_tpl(out, rt, pp, end, q[0] & 0x0fu, depth + 1);
         } else if (q < end && q[0] == 0xde && end - q >= 3) {
             *pp = q + 3;
-            err = write_map_tpl(out, rt, pp, end, be16(q + 1), depth + 1);
+            err = write_map_tpl(out, rt, pp, end, rc_mp_be16(q + 1), depth + 1);
         } else {
             err = write_value(out, pp, end, depth + 1);
         }

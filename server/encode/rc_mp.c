@@ -6,14 +6,6 @@
 
 #include <string.h>
 
-static inline uint32_t be16(const uint8_t *p) {
-    return (uint32_t)p[0] << 8 | (uint32_t)p[1];
-}
-
-static inline uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /* Reads the header of the object at p: how many header bytes it has, how many payload bytes
  * follow it, and how many child objects (array items, map keys + values) come after those. */
 static rc_err_t read_head(const uint8_t *p, const uint8_t *end, size_t *head, size_t *body,
@@ -58,7 +50,7 @@ static rc_err_t read_head(const uint8_t *p, const uint8_t *end, size_t *head, si
     if (avail < 1 + w) {
         return RC_ERR_TRUNCATED;
     }
-    uint32_t n = w == 1 ? p[1] : w == 2 ? be16(p + 1) : be32(p + 1);
+    uint32_t n = w == 1 ? p[1] : w == 2 ? rc_mp_be16(p + 1) : rc_mp_be32(p + 1);
     *head = 1 + w;
     switch (c) {
     case 0xc4: /* bin 8/16/32 */
@@ -193,7 +185,7 @@ rc_err_t rc_mp_read_map(const uint8_t **p, const uint8_t *end, uint32_t *n) {
     if ((size_t)(end - q) < 1 + w) {
         return RC_ERR_TRUNCATED;
     }
-    *n = w == 2 ? be16(q + 1) : be32(q + 1);
+    *n = w == 2 ? rc_mp_be16(q + 1) : rc_mp_be32(q + 1);
     *p = q + 1 + w;
     return RC_OK;
 }
@@ -215,7 +207,7 @@ rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n) {
     if ((size_t)(end - q) < 1 + w) {
         return RC_ERR_TRUNCATED;
     }
-    *n = w == 2 ? be16(q + 1) : be32(q + 1);
+    *n = w == 2 ? rc_mp_be16(q + 1) : rc_mp_be32(q + 1);
     *p = q + 1 + w;
     return RC_OK;
 }
@@ -284,10 +276,10 @@ rc_err_t rc_mp_read_str(const uint8_t **p, const uint8_t *end, const char **s, u
         len = q[1];
     } else if (q[0] == 0xda && avail >= 3) {
         head = 3;
-        len = be16(q + 1);
+        len = rc_mp_be16(q + 1);
     } else if (q[0] == 0xdb && avail >= 5) {
         head = 5;
-        len = be32(q + 1);
+        len = rc_mp_be32(q + 1);
     } else if (q[0] >= 0xd9 && q[0] <= 0xdb) {
         return RC_ERR_TRUNCATED;
     } else {

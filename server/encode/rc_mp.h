@@ -15,6 +15,40 @@
 
 #include "rc_err.h"
 
+/* Big-endian loads, as msgpack stores multi-byte lengths and numbers. */
+static inline uint32_t rc_mp_be16(const uint8_t *p) {
+    return (uint32_t)p[0] << 8 | (uint32_t)p[1];
+}
+
+static inline uint32_t rc_mp_be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t rc_mp_be64(const uint8_t *p) {
+    return (uint64_t)rc_mp_be32(p) << 32 | rc_mp_be32(p + 4);
+}
+
+/* How many bytes follow the first byte c (0xcc..0xd3) of a uint 8..64 or int 8..64. */
+static inline size_t rc_mp_int_width(uint8_t c) {
+    return (size_t)1 << ((c - 0xcc) & 3);
+}
+
+/* The value of the uint or int whose first byte p[0] is 0xcc..0xd3 and whose
+ * 1 + rc_mp_int_width(p[0]) bytes are there, as a 64-bit word: an int is sign-extended, so
+ * (int64_t) of the word is its value; a uint is its value. */
+static inline uint64_t rc_mp_int_word(const uint8_t *p) {
+    size_t w = rc_mp_int_width(p[0]);
+    uint64_t u = w == 1   ? p[1]
+                 : w == 2 ? rc_mp_be16(p + 1)
+                 : w == 4 ? rc_mp_be32(p + 1)
+                          : rc_mp_be64(p + 1);
+    if (p[0] >= 0xd0) {
+        int shift = 64 - 8 * (int)w;
+        u = (uint64_t)((int64_t)(u << shift) >> shift);
+    }
+    return u;
+}
+
 /* Advances *p past one whole object, nested ones included. Iterative, so any depth is fine. */
 rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end);
 

@@ -47,18 +47,6 @@ enum {
     F_SET_MEMBERS = 1,
 };
 
-static inline uint32_t be16(const uint8_t *p) {
-    return (uint32_t)p[0] << 8 | (uint32_t)p[1];
-}
-
-static inline uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static inline uint64_t be64(const uint8_t *p) {
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
 /* ---- wire format -------------------------------------------------------------------------- */
 
 static inline size_t varint_len(uint64_t v) {
@@ -400,7 +388,7 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
                 return RC_ERR_TRUNCATED;
             }
             v->kind = c >= 0xd9 ? MP_STR : MP_BIN;
-            v->n = w == 1 ? p[1] : w == 2 ? be16(p + 1) : be32(p + 1);
+            v->n = w == 1 ? p[1] : w == 2 ? rc_mp_be16(p + 1) : rc_mp_be32(p + 1);
             head = 1 + w;
             break;
         case 0xc7:
@@ -411,7 +399,7 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
                 return RC_ERR_TRUNCATED;
             }
             v->kind = MP_EXT;
-            v->n = w == 1 ? p[1] : w == 2 ? be16(p + 1) : be32(p + 1);
+            v->n = w == 1 ? p[1] : w == 2 ? rc_mp_be16(p + 1) : rc_mp_be32(p + 1);
             v->ext = (int8_t)p[1 + w];
             head = 2 + w;
             break;
@@ -435,11 +423,11 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
                 return RC_ERR_TRUNCATED;
             }
             if (c == 0xca) {
-                uint32_t bits = be32(p + 1);
+                uint32_t bits = rc_mp_be32(p + 1);
                 v->kind = MP_F32;
                 memcpy(&v->f, &bits, sizeof v->f);
             } else {
-                uint64_t bits = be64(p + 1);
+                uint64_t bits = rc_mp_be64(p + 1);
                 v->kind = MP_F64;
                 memcpy(&v->d, &bits, sizeof v->d);
             }
@@ -454,21 +442,14 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
         case 0xd1:
         case 0xd2:
         case 0xd3: {
-            w = (size_t)1 << ((c - 0xcc) & 3);
+            w = rc_mp_int_width(c);
             if (avail < 1 + w) {
                 return RC_ERR_TRUNCATED;
             }
-            uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+            uint64_t u = rc_mp_int_word(p);
             head = 1 + w;
-            if (c < 0xd0) {
-                v->kind = MP_UINT;
-                v->u = u;
-            } else {
-                int shift = 64 - 8 * (int)w;
-                int64_t i = (int64_t)(u << shift) >> shift;
-                v->kind = i < 0 ? MP_INT : MP_UINT;
-                v->i = i; /* a non-negative i reads the same as u */
-            }
+            v->kind = c >= 0xd0 && (int64_t)u < 0 ? MP_INT : MP_UINT;
+            v->u = u; /* an int's word read as int64_t is its value */
             break;
         }
         case 0xdc:
@@ -480,7 +461,7 @@ static rc_err_t mp_next(const uint8_t **pp, const uint8_t *end, mp_val_t *v) {
                 return RC_ERR_TRUNCATED;
             }
             v->kind = c <= 0xdd ? MP_ARRAY : MP_MAP;
-            v->n = w == 2 ? be16(p + 1) : be32(p + 1);
+            v->n = w == 2 ? rc_mp_be16(p + 1) : rc_mp_be32(p + 1);
             head = 1 + w;
             break;
         default: /* 0xc1 */
@@ -976,19 +957,15 @@ static inline rc_err_t put_value_fast(rc_buf_t *out, const uint8_t **pp, const u
         return put_text_in(out, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, true, end);
     }
     if (c >= 0xcc && c <= 0xd3) {
-        size_t w = (size_t)1 << ((c - 0xcc) & 3);
+        size_t w = rc_mp_int_width(c);
         if (avail < 1 + w) {
             return RC_ERR_TRUNCATED;
         }
-        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        uint64_t u = rc_mp_int_word(p);
         *pp = p + 1 + w;
-        if (c >= 0xd0) {
-            int shift = 64 - 8 * (int)w;
-            int64_t i = (int64_t)(u << shift) >> shift;
-            if (i < 0) {
-                return put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag(i), true);
-            }
-            u = (uint64_t)i;
+        if (c >= 0xd0 && (int64_t)u < 0) {
+            return put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u),
+                                  true);
         }
         return u > INT64_MAX || uint_col
                    ? put_uint_field(out, ROWCAST__V1__VALUE__KIND_UINT_VALUE, u, true)
@@ -1009,7 +986,8 @@ static inline rc_err_t put_value_fast(rc_buf_t *out, const uint8_t **pp, const u
     }
     if (c == 0xcb && avail >= 9) {
         *pp = p + 9;
-        return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE, be64(p + 1), WT_I64);
+        return put_fixed_field(out, ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE, rc_mp_be64(p + 1),
+                               WT_I64);
     }
     return put_value_body(out, pp, end, uint_col);
 }
@@ -1059,19 +1037,14 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
         return e;
     }
     if (c >= 0xcc && c <= 0xd3) {
-        size_t w = (size_t)1 << ((c - 0xcc) & 3);
+        size_t w = rc_mp_int_width(c);
         if (avail < 1 + w) {
             return NULL;
         }
-        uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+        uint64_t u = rc_mp_int_word(p);
         *pp = p + 1 + w;
-        if (c >= 0xd0) {
-            int shift = 64 - 8 * (int)w;
-            int64_t i = (int64_t)(u << shift) >> shift;
-            if (i < 0) {
-                return uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag(i));
-            }
-            u = (uint64_t)i;
+        if (c >= 0xd0 && (int64_t)u < 0) {
+            return uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
         }
         return u > INT64_MAX || uint_col
                    ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, u)
@@ -1091,7 +1064,7 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
         return uint_at(o, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0);
     }
     if (c == 0xcb && avail >= 9) {
-        uint64_t bits = be64(p + 1);
+        uint64_t bits = rc_mp_be64(p + 1);
         *pp = p + 9;
         *o++ = (char)(ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE << 3 | WT_I64);
         for (size_t i = 0; i < 8; i++) {
@@ -1263,7 +1236,10 @@ static rc_err_t put_uint_of(rc_buf_t *out, uint32_t field, const uint8_t **pp, c
     if (p < end && p[0] >= 0xcc && p[0] <= 0xcf) { /* uint 8/16/32/64 read inline */
         size_t w = (size_t)1 << (p[0] - 0xcc);
         if ((size_t)(end - p) > w) {
-            uint64_t u = w == 1 ? p[1] : w == 2 ? be16(p + 1) : w == 4 ? be32(p + 1) : be64(p + 1);
+            uint64_t u = w == 1   ? p[1]
+                         : w == 2 ? rc_mp_be16(p + 1)
+                         : w == 4 ? rc_mp_be32(p + 1)
+                                  : rc_mp_be64(p + 1);
             *pp = p + 1 + w;
             return put_uint_field(out, field, u, false);
         }
