@@ -634,13 +634,10 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
     return 1;
 }
 
-/* The setter of every lazy field: 0 value, 1 key; this = the event. */
-static duk_ret_t js_ev_set(duk_context *ctx) {
-    duk_push_this(ctx); /* 2 */
-    if (!duk_is_object(ctx, 2)) {
-        return 0;
-    }
-    rc_script_ev_t *e = ev_of(ctx, 2);
+/* A setter's work on the map at obj (0 value, 1 key): the field counts as loaded and the
+ * value becomes a plain property of the map. */
+static void set_loaded(duk_context *ctx, duk_idx_t obj) {
+    rc_script_ev_t *e = ev_of(ctx, obj);
     duk_size_t n;
     const char *k = duk_get_lstring(ctx, 1, &n);
     int j = e && k ? rc_script_ev_field(e, k, n) : -1;
@@ -649,7 +646,15 @@ static duk_ret_t js_ev_set(duk_context *ctx) {
     }
     duk_dup(ctx, 1);
     duk_dup(ctx, 0);
-    put_plain(ctx, 2);
+    put_plain(ctx, obj);
+}
+
+/* The setter of every lazy field: 0 value, 1 key; this = the event. */
+static duk_ret_t js_ev_set(duk_context *ctx) {
+    duk_push_this(ctx); /* 2 */
+    if (duk_is_object(ctx, 2)) {
+        set_loaded(ctx, 2);
+    }
     return 0;
 }
 
@@ -987,16 +992,7 @@ static duk_ret_t js_proto_set(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 2 */
     if (duk_is_object(ctx, 2) && on_proto(ctx, vm, 2)) {
-        rc_script_ev_t *e = ev_of(ctx, 2);
-        duk_size_t n;
-        const char *k = duk_get_lstring(ctx, 1, &n);
-        int j = e && k ? rc_script_ev_field(e, k, n) : -1;
-        if (j >= 0) {
-            e->loaded |= 1ULL << j;
-        }
-        duk_dup(ctx, 1);
-        duk_dup(ctx, 0);
-        put_plain(ctx, 2);
+        set_loaded(ctx, 2);
         return 0;
     }
     own_event(ctx, 2);
@@ -1058,6 +1054,22 @@ static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t
     bool accessor = duk_get_heapptr(ctx, -1) == vm->probe;
     duk_pop(ctx);
     return accessor;
+}
+
+/* A field that goes out as the bytes it came with: next to the pending run of input bytes
+ * [*run, *run_end) it extends it; elsewhere the run is written and the field starts the next.
+ * An event's own kafka field is remembered: emit checks the topic through the index. */
+static void keep_field(cx_t *c, rc_script_ev_t *e, const rc_script_evfield_t *f, int depth,
+                       uint32_t *run, uint32_t *run_end) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    if (depth == 0 && f->kn == 5 && memcmp(b + f->k, "kafka", 5) == 0) {
+        c->kafka = e;
+    }
+    if (*run_end != f->kv) {
+        rc_script_write_run(&c->pk, b, *run, *run_end);
+        *run = f->kv;
+    }
+    *run_end = f->end;
 }
 
 /* Packs the map at idx that has its fields on a prototype (e its index): its fields in
@@ -1127,14 +1139,7 @@ static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
             continue;
         }
         if (vi < 0 || same_as_field(ctx, vi, e, j)) {
-            if (depth == 0 && f->kn == 5 && memcmp(b + f->k, "kafka", 5) == 0) {
-                c->kafka = e; /* emit checks the topic through the index */
-            }
-            if (run_end != f->kv) {
-                rc_script_write_run(&c->pk, b, run, run_end);
-                run = f->kv;
-            }
-            run_end = f->end;
+            keep_field(c, e, f, depth, &run, &run_end);
             continue;
         }
         rc_script_write_run(&c->pk, b, run, run_end);
@@ -1264,14 +1269,7 @@ static int pack_event(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         int j = fj[i];
         const rc_script_evfield_t *f = j >= 0 ? &e->f[j] : NULL;
         if (f && (duk_is_pointer(ctx, vi) || same_as_field(ctx, vi, e, (uint32_t)j))) {
-            if (depth == 0 && n == 5 && memcmp(k, "kafka", 5) == 0) {
-                c->kafka = e; /* emit checks the topic through the index */
-            }
-            if (run_end != f->kv) { /* not next to the run: write the run, start another */
-                rc_script_write_run(&c->pk, b, run, run_end);
-                run = f->kv;
-            }
-            run_end = f->end;
+            keep_field(c, e, f, depth, &run, &run_end);
             continue;
         }
         rc_script_write_run(&c->pk, b, run, run_end);
