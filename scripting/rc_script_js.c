@@ -597,6 +597,39 @@ static void put_plain(duk_context *ctx, duk_idx_t obj) {
                      DUK_DEFPROP_SET_CONFIGURABLE);
 }
 
+/* Converts field j of the map e (for field k[0..n)) and pushes it; throws at the script's
+ * line when it cannot be converted. */
+static void push_field(duk_context *ctx, jvm_t *vm, rc_script_ev_t *e, int j, const char *k,
+                       size_t n) {
+    cx_t c = {.ctx = ctx, .vm = vm, .lazy = true};
+    vm->sig.len = 0; /* never inside another conversion */
+    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
+    uint8_t tag;
+    if (push_value(&c, &p, b + e->f[j].end, e->depth + 1, &tag) != 0) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
+        throw_at_caller(ctx, msg);
+    }
+}
+
+/* A getter's work on the map at obj (0 key): the field is converted (checked) and becomes a
+ * plain property of the map, and is pushed; 0 (nothing pushed) when the map has no such field. */
+static duk_ret_t get_loaded(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
+    rc_script_ev_t *e = ev_of(ctx, obj);
+    duk_size_t n;
+    const char *k = duk_get_lstring(ctx, 0, &n);
+    int j = e && k ? rc_script_ev_field(e, k, n) : -1;
+    if (j < 0) {
+        return 0;
+    }
+    push_field(ctx, vm, e, j, k, n);
+    e->loaded |= 1ULL << j;
+    duk_dup(ctx, 0);
+    duk_dup(ctx, -2);
+    put_plain(ctx, obj);
+    return 1;
+}
+
 /* The getter of every lazy field (duktape passes the key): 0 key; this = the event. */
 static duk_ret_t js_ev_get(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
@@ -607,31 +640,7 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
         duk_push_heapptr(ctx, vm->probe);
         return 1;
     }
-    if (!duk_is_object(ctx, 1)) {
-        return 0;
-    }
-    rc_script_ev_t *e = ev_of(ctx, 1);
-    duk_size_t n;
-    const char *k = duk_get_lstring(ctx, 0, &n);
-    int j = e && k ? rc_script_ev_field(e, k, n) : -1;
-    if (j < 0) {
-        return 0;
-    }
-    cx_t c = {.ctx = ctx, .vm = vm};
-    c.vm->sig.len = 0; /* never inside another conversion */
-    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
-    uint8_t tag;
-    c.lazy = true;
-    if (push_value(&c, &p, b + e->f[j].end, e->depth + 1, &tag) != 0) { /* 2; checked */
-        char msg[700];
-        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
-        return throw_at_caller(ctx, msg);
-    }
-    e->loaded |= 1ULL << j;
-    duk_dup(ctx, 0);
-    duk_dup(ctx, 2);
-    put_plain(ctx, 1);
-    return 1;
+    return duk_is_object(ctx, 1) ? get_loaded(ctx, vm, 1) : 0;
 }
 
 /* A setter's work on the map at obj (0 value, 1 key): the field counts as loaded and the
@@ -944,21 +953,6 @@ static duk_ret_t js_json_own(duk_context *ctx) {
     return 1;
 }
 
-/* Converts field j of the map e (for field k[0..n)) and pushes it; throws at the script's
- * line when it cannot be converted. */
-static void push_field(duk_context *ctx, jvm_t *vm, rc_script_ev_t *e, int j, const char *k,
-                       size_t n) {
-    cx_t c = {.ctx = ctx, .vm = vm, .lazy = true};
-    vm->sig.len = 0; /* never inside another conversion */
-    const uint8_t *b = rc_script_ev_bytes(e), *p = b + e->f[j].v;
-    uint8_t tag;
-    if (push_value(&c, &p, b + e->f[j].end, e->depth + 1, &tag) != 0) {
-        char msg[700];
-        snprintf(msg, sizeof(msg), "field %.*s: %s", (int)n, k, c.why);
-        throw_at_caller(ctx, msg);
-    }
-}
-
 /* The accessors on a shape proto (duktape passes the key): a read converts the field and
  * makes it a plain property of the map, an assignment makes the value one. When `this` is
  * not the map itself (an object inheriting from it), the map is materialized and the
@@ -968,19 +962,7 @@ static duk_ret_t js_proto_get(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 1 */
     if (duk_is_object(ctx, 1) && on_proto(ctx, vm, 1)) {
-        rc_script_ev_t *e = ev_of(ctx, 1);
-        duk_size_t n;
-        const char *k = duk_get_lstring(ctx, 0, &n);
-        int j = e && k ? rc_script_ev_field(e, k, n) : -1;
-        if (j < 0) {
-            return 0;
-        }
-        push_field(ctx, vm, e, j, k, n); /* 2 */
-        e->loaded |= 1ULL << j;
-        duk_dup(ctx, 0);
-        duk_dup(ctx, 2);
-        put_plain(ctx, 1);
-        return 1;
+        return get_loaded(ctx, vm, 1);
     }
     own_event(ctx, 1);
     duk_dup(ctx, 0);
