@@ -103,11 +103,9 @@ static inline void put_hms(char *out, uint32_t hms) {
     put_pair(out + 6, hms & 63);
 }
 
-/* ".ffffff" cut to fsp digits; usec < 1000000. */
-static inline size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
-    if (fsp == 0) {
-        return 0;
-    }
+/* ".ffffff" cut to fsp digits, for any usec (one of 7 digits or more, which only a malformed
+ * value gives, is written in full as its width's put_uint writes it). */
+static __attribute__((noinline)) size_t put_frac_any(char *out, uint32_t usec, unsigned fsp) {
     out[0] = '.';
     switch (fsp) { /* constant divisors and widths: each case is straight-line code */
     case 1:
@@ -123,6 +121,26 @@ static inline size_t put_frac(char *out, uint32_t usec, unsigned fsp) {
     default:
         return 1 + put_uint(out + 1, usec, 6);
     }
+}
+
+/* ".ffffff" cut to fsp digits. A usec below 1000000 is written inline as its six digits (the
+ * first fsp of them are usec / 10^(6 - fsp) in fsp digits), whatever fsp: no call and no
+ * switch per value (they were a third of a TIME2's or DATETIME2's cost). Writes 7 bytes at
+ * most, which the callers' RC_BINLOG_TEXT_MAX covers; the bytes past the returned length are
+ * left for the caller to overwrite. */
+static inline __attribute__((always_inline)) size_t put_frac(char *out, uint32_t usec,
+                                                             unsigned fsp) {
+    if (fsp == 0) {
+        return 0;
+    }
+    if (usec > 999999 || fsp > 6) {
+        return put_frac_any(out, usec, fsp);
+    }
+    out[0] = '.';
+    put_pair(out + 1, usec / 10000);
+    put_pair(out + 3, usec / 100 % 100);
+    put_pair(out + 5, usec % 100);
+    return 1 + fsp;
 }
 
 static uint32_t frac_bytes(unsigned fsp) {

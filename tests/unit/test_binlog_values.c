@@ -476,6 +476,34 @@ static void test_decode_time2_short_path_matches_the_general_form(void **state) 
     }
 }
 
+/* The fraction of every temporal, against printf: fsp digits of usec / 10^(6 - fsp), for
+ * every fsp and for usec below 10^6 (the inline six-digit form) and above (the packed forms'
+ * 24 bits, which a malformed value gives: written in full, as before). */
+static void test_decode_time_fraction_digits_match_printf(void **state) {
+    (void)state;
+    static const uint32_t div[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    char got[RC_BINLOG_TEXT_MAX], want[RC_BINLOG_TEXT_MAX];
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        unsigned fsp = (unsigned)(i % 7), h = (unsigned)(x >> 40) % 100;
+        unsigned m = (unsigned)(x >> 32) % 60, sec = (unsigned)(x >> 48) % 60;
+        uint32_t usec = (uint32_t)x % (i % 5 == 0 ? (1u << 24) : 1000000u);
+        if (i % 11 == 0) {
+            usec = (uint32_t)(i % 3 == 0 ? 999999 : i % 3 == 1 ? 0 : 1000000);
+        }
+        int64_t packed = (int64_t)((uint64_t)(h << 12 | m << 6 | sec) << 24 | usec);
+        size_t n = rc_binlog_fmt_time_packed(packed, fsp, got);
+        int w = fsp == 0 ? snprintf(want, sizeof(want), "%02u:%02u:%02u", h, m, sec)
+                         : snprintf(want, sizeof(want), "%02u:%02u:%02u.%0*u", h, m, sec, (int)fsp,
+                                    usec / div[fsp]);
+        assert_string_equal(got, want);
+        assert_int_equal(n, (size_t)w);
+    }
+}
+
 static void test_decode_timestamp2_days_in_any_order(void **state) {
     (void)state;
     static const struct {
@@ -921,6 +949,7 @@ int main(void) {
         cmocka_unit_test(test_decode_datetime2_short_path_matches_the_general_form),
         cmocka_unit_test(test_decode_datetime2_date_cache_across_boundaries),
         cmocka_unit_test(test_decode_time2_short_path_matches_the_general_form),
+        cmocka_unit_test(test_decode_time_fraction_digits_match_printf),
         cmocka_unit_test(test_decode_date_and_zero_date),
         cmocka_unit_test(test_json_vectors_render_as_mysql_prints_them),
         cmocka_unit_test(test_json_invalid_inputs_fail_without_output),
