@@ -2297,6 +2297,65 @@ static void test_event_frame_and_key_follow_each_table_map_of_one_table_id(void 
     decoded_free(&d);
 }
 
+/* The fragments every row copies (the event's head, its meta part up to the key, the table's
+ * packed tail) are copied by fixed-size moves of 64, 128 or 192 bytes when they fit, else by
+ * length: tables whose names put the head and the meta part (it holds the topic, schema.table)
+ * on each side of every size class, two-row inserts and deletes, each event whole and exact. */
+static void test_event_fragments_of_every_size_class(void **state) {
+    (void)state;
+    static const size_t lens[] = {1,   20,  40,  50,  64,  65,  90, 100,
+                                  128, 129, 150, 160, 192, 193, 250};
+    enum { NL = sizeof(lens) / sizeof(lens[0]) };
+    static bb_t b[3 * NL];
+    static char names[NL][256];
+    const bb_t *bodies[3 * NL];
+    uint8_t types[3 * NL];
+    int n = 0;
+    const unsigned pk_id[] = {0};
+    const char *lname = "a name well over sixteen bytes long, so copied by length";
+    for (size_t t = 0; t < NL; t++) {
+        for (size_t i = 0; i < lens[t]; i++) {
+            names[t][i] = (char)('a' + (i + t) % 26);
+        }
+        names[t][lens[t]] = '\0';
+        frame_table_map(&b[n], names[t], pk_id, 1);
+        types[n++] = RC_EV_TABLE_MAP;
+        frame_rows_head(&b[n], false, 0x07, -1);
+        frame_image(&b[n], 0x07, (uint32_t)t, lname, 10);
+        frame_image(&b[n], 0x07, 70000, "x", 20);
+        types[n++] = RC_EV_WRITE_ROWS_V2;
+        frame_rows_head(&b[n], true, 0x07, -1);
+        frame_image(&b[n], 0x07, 5, NULL, 30);
+        types[n++] = RC_EV_DELETE_ROWS_V1;
+    }
+    for (int i = 0; i < n; i++) {
+        bodies[i] = &b[i];
+    }
+    decoded_t d;
+    feed_synthetic(&d, bodies, types, n);
+    assert_int_equal(d.n, 3 * NL);
+    const char *const k_id[] = {"id"};
+    for (size_t t = 0; t < NL; t++) {
+        char topic[300];
+        snprintf(topic, sizeof(topic), "shop.%s", names[t]);
+        const msgpack_object *e = &d.ev[3 * t].data;
+        expect_frame_and_key(e, "insert", names[t], k_id, 1);
+        expect_str(e, "kafka.topic", topic);
+        expect_uint(e, "kafka.key.id", t);
+        expect_str(e, "after.0.name", lname);
+        e = &d.ev[3 * t + 1].data;
+        expect_frame_and_key(e, "insert", names[t], k_id, 1);
+        expect_uint(e, "kafka.key.id", 70000);
+        expect_uint(e, "after.0.k", 20);
+        e = &d.ev[3 * t + 2].data;
+        expect_frame_and_key(e, "delete", names[t], k_id, 1);
+        expect_str(e, "kafka.topic", topic);
+        expect_uint(e, "kafka.key.id", 5);
+        expect_nil(e, "before.0.name");
+    }
+    decoded_free(&d);
+}
+
 /* The zstd frame of go-mysql's TestTransactionPayloadEventDecode, wrapped in an event and
  * decompressed through a 16-byte starting buffer so inner events straddle every boundary. */
 static void test_transaction_payload_streams_through_a_small_buffer(void **state) {
@@ -3479,6 +3538,7 @@ int main(void) {
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
         cmocka_unit_test(test_null_bitmap_bits_past_the_last_column_are_not_nulls),
         cmocka_unit_test(test_event_frame_and_key_follow_each_table_map_of_one_table_id),
+        cmocka_unit_test(test_event_fragments_of_every_size_class),
         cmocka_unit_test(test_transaction_payload_streams_through_a_small_buffer),
         cmocka_unit_test(test_mariadb_standalone_gtid_ends_at_its_statement),
         cmocka_unit_test(test_decode_mariadb_compressed_query_and_rows_events),
