@@ -1892,6 +1892,55 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
         v = c_name(q, names, c);                                                                   \
     } while (0)
 
+/* A length-prefixed value of a string op (RC_OP_STR1 .. RC_OP_BIN): lb bytes of length, then
+ * the bytes, written as str (bin for bytes). One copy per op, so that lb and bin are constants
+ * where the op gives them (a test of the op per value, and of lb, was a tenth of a string's
+ * cost); ends with goto next. */
+#define STRING_VALUE(lb_, bin_)                                                                    \
+    do {                                                                                           \
+        const unsigned lb = (lb_);                                                                 \
+        const bool bin = (bin_);                                                                   \
+        if (!fast && (size_t)(end - p) < lb) {                                                     \
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");              \
+        }                                                                                          \
+        uint32_t n = lb == 1 ? p[0] : lb == 2 ? rc_le16(p) : lb == 3 ? rc_le24(p) : rc_le32(p);    \
+        const uint8_t *d = p + lb;                                                                 \
+        size_t avail = (size_t)(end - d);                                                          \
+        if (fast ? avail < (size_t)n + c[1].need : avail < n) {                                    \
+            if (fast) {                                                                            \
+                return short_image(x, c, p, end);                                                  \
+            }                                                                                      \
+            return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");               \
+        }                                                                                          \
+        p = d + n;                                                                                 \
+        OUT_ROOM(row_room + (size_t)n + 5 + 32);                                                   \
+        v = c_name(q, names, c);                                                                   \
+        if (n < 32 && avail >= 32) {                                                               \
+            /* a short value, with 32 readable bytes in the event: one fixed-size copy instead  \
+             * of a memcpy call (fixstr, or bin 8) */  \
+            uint8_t *w = v;                                                                        \
+            if (!bin) {                                                                            \
+                *w++ = (uint8_t)(0xa0 | n);                                                        \
+            } else {                                                                               \
+                w[0] = 0xc4;                                                                       \
+                w[1] = (uint8_t)n;                                                                 \
+                w += 2;                                                                            \
+            }                                                                                      \
+            memcpy(w, d, 32);                                                                      \
+            q = w + n;                                                                             \
+        } else if (n < 256) {                                                                      \
+            /* str 8 or bin 8 */                                                                   \
+            v[0] = bin ? 0xc4 : n < 32 ? (uint8_t)(0xa0 | n) : 0xd9;                               \
+            v[1] = (uint8_t)n;                                                                     \
+            uint8_t *w = v + 1 + (bin || n >= 32);                                                 \
+            memcpy(w, d, n);                                                                       \
+            q = w + n;                                                                             \
+        } else {                                                                                   \
+            q = c_strbin(v, d, n, bin);                                                            \
+        }                                                                                          \
+        goto next;                                                                                 \
+    } while (0)
+
 /* One row image at *pp (npresent of the table's columns, present says which), read and
  * written in one pass as a msgpack map at the end of o: per column, its packed name and its
  * value, by the column's op. Values of RC_OP_OTHER columns go through their slot (general_value,
@@ -2048,55 +2097,13 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
         char *t;        /* temporal text, see c_ext_text */
         switch ((rc_op_t)c->op) {
         case RC_OP_STR1:
+            STRING_VALUE(1, false);
         case RC_OP_STR2:
+            STRING_VALUE(2, false);
         case RC_OP_STR:
-        case RC_OP_BIN: {
-            unsigned lb = c->lenbytes;
-            if (!fast && (size_t)(end - p) < lb) {
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside its length");
-            }
-            uint32_t n = c->op == RC_OP_STR1   ? p[0]
-                         : c->op == RC_OP_STR2 ? rc_le16(p)
-                         : lb == 1             ? p[0]
-                         : lb == 2             ? rc_le16(p)
-                         : lb == 3             ? rc_le24(p)
-                                               : rc_le32(p);
-            const uint8_t *d = p + lb;
-            size_t avail = (size_t)(end - d);
-            if (fast ? avail < (size_t)n + c[1].need : avail < n) {
-                if (fast) {
-                    return short_image(x, c, p, end);
-                }
-                return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");
-            }
-            p = d + n;
-            OUT_ROOM(row_room + (size_t)n + 5 + 32);
-            v = c_name(q, names, c);
-            if (n < 32 && avail >= 32) {
-                /* a short value, with 32 readable bytes in the event: one fixed-size copy
-                 * instead of a memcpy call (fixstr, or bin 8) */
-                uint8_t *w = v;
-                if (c->op != RC_OP_BIN) {
-                    *w++ = (uint8_t)(0xa0 | n);
-                } else {
-                    w[0] = 0xc4;
-                    w[1] = (uint8_t)n;
-                    w += 2;
-                }
-                memcpy(w, d, 32);
-                q = w + n;
-            } else if (n < 256) {
-                /* str 8 or bin 8 */
-                v[0] = c->op == RC_OP_BIN ? 0xc4 : n < 32 ? (uint8_t)(0xa0 | n) : 0xd9;
-                v[1] = (uint8_t)n;
-                uint8_t *w = v + 1 + (c->op == RC_OP_BIN || n >= 32);
-                memcpy(w, d, n);
-                q = w + n;
-            } else {
-                q = c_strbin(v, d, n, c->op == RC_OP_BIN);
-            }
-            goto next;
-        }
+            STRING_VALUE(c->lenbytes, false);
+        case RC_OP_BIN:
+            STRING_VALUE(c->lenbytes, true);
         case RC_OP_OTHER: {
             s->scratch = false;
             /* PARTIAL_UPDATE_ROWS: the bit of the column among the table's JSON columns */

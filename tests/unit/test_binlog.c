@@ -1639,6 +1639,96 @@ static void test_table_map_post_header_shorter_than_table_id_is_rejected(void **
     rc_binlog_destroy(b);
 }
 
+/* Every string op of the row loop (RC_OP_STR1, STR2, STR, BIN: each its own copy, with the
+ * width of its length constant where the op gives it): text and bytes with 1-, 2-, 3- and
+ * 4-byte lengths, each with values of 0, 5, 31, 32, 200 and 300 bytes (fixstr and the short
+ * copy, str 8, str 16; bin 8 and bin 16), in a row with each value and at the event's end. */
+static void test_string_ops_of_every_length_width(void **state) {
+    (void)state;
+    /* VARCHAR(63) utf8mb4 (1-byte lengths), VARCHAR(300) utf8mb4, MEDIUMTEXT, LONGTEXT,
+     * VARBINARY(255), VARBINARY(300), MEDIUMBLOB, LONGBLOB; a 1-byte length holds at most
+     * 255 (a 300-byte value is 255 bytes there) */
+    static const uint8_t types[8] = {RC_T_VARCHAR, RC_T_VARCHAR, RC_T_BLOB, RC_T_BLOB,
+                                     RC_T_VARCHAR, RC_T_VARCHAR, RC_T_BLOB, RC_T_BLOB};
+    static const unsigned lb[8] = {1, 2, 3, 4, 1, 2, 3, 4};
+    static const size_t lens[6] = {0, 5, 31, 32, 200, 300};
+    static bb_t tm, rows;
+    bb_t meta = {0}, v = {0};
+    tm.n = rows.n = 0;
+    b_le(&tm, 42, 6);
+    b_le(&tm, 1, 2);
+    b_lstr(&tm, "s");
+    b_u8(&tm, 0);
+    b_lstr(&tm, "t");
+    b_u8(&tm, 0);
+    b_u8(&tm, 8);
+    b_bytes(&tm, types, 8);
+    b_le(&meta, 252, 2);
+    b_le(&meta, 1200, 2);
+    b_u8(&meta, 3);
+    b_u8(&meta, 4);
+    b_le(&meta, 255, 2);
+    b_le(&meta, 300, 2);
+    b_u8(&meta, 3);
+    b_u8(&meta, 4);
+    b_u8(&tm, (unsigned)meta.n);
+    b_bytes(&tm, meta.d, meta.n);
+    b_u8(&tm, 0);
+    for (int i = 0; i < 8; i++) { /* COLUMN_CHARSET: utf8mb4, then binary */
+        b_u8(&v, i < 4 ? 45 : 63);
+    }
+    b_tlv(&tm, 3, &v);
+    v.n = 0;
+    for (int i = 0; i < 8; i++) {
+        char name[4];
+        snprintf(name, sizeof(name), "c%d", i);
+        b_lstr(&v, name);
+    }
+    b_tlv(&tm, 4, &v);
+
+    b_le(&rows, 42, 6);
+    b_le(&rows, 1, 2);
+    b_le(&rows, 2, 2);
+    b_u8(&rows, 8);
+    b_u8(&rows, 0xff);
+    char text[300];
+    for (size_t k = 0; k < sizeof(text); k++) {
+        text[k] = (char)('a' + k % 26);
+    }
+    /* row r: column i holds lens[(r + i) % 6] bytes, so every column takes every length */
+    for (int r = 0; r < 6; r++) {
+        b_u8(&rows, 0);
+        for (int i = 0; i < 8; i++) {
+            size_t n = lens[(r + i) % 6];
+            n = lb[i] == 1 && n > 255 ? 255 : n;
+            b_le(&rows, n, (int)lb[i]);
+            b_bytes(&rows, text, n);
+        }
+    }
+    const bb_t *bodies[2] = {&tm, &rows};
+    const uint8_t evtypes[2] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+    decoded_t d;
+    feed_synthetic(&d, bodies, evtypes, 2);
+    assert_int_equal(d.n, 6);
+    for (int r = 0; r < 6; r++) {
+        for (int i = 0; i < 8; i++) {
+            char path[32];
+            snprintf(path, sizeof(path), "after.0.c%d", i);
+            size_t n = lens[(r + i) % 6];
+            n = lb[i] == 1 && n > 255 ? 255 : n;
+            if (i < 4) {
+                char want[301];
+                memcpy(want, text, n);
+                want[n] = '\0';
+                expect_str(&d.ev[r].data, path, want);
+            } else {
+                expect_bin(&d.ev[r].data, path, text, n);
+            }
+        }
+    }
+    decoded_free(&d);
+}
+
 static void test_decode_integer_temporal_and_decimal_types(void **state) {
     (void)state;
     static const uint8_t types[22] = {
@@ -3535,6 +3625,7 @@ int main(void) {
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
+        cmocka_unit_test(test_string_ops_of_every_length_width),
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
         cmocka_unit_test(test_null_bitmap_bits_past_the_last_column_are_not_nulls),
         cmocka_unit_test(test_event_frame_and_key_follow_each_table_map_of_one_table_id),
