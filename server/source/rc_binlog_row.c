@@ -2385,10 +2385,15 @@ static rc_err_t ensure_slots(rc_binlog_t *b, uint32_t n) {
     return RC_OK;
 }
 
+/* Set bits among the first n of bits: a byte at a time (bit by bit, the two counts of a rows
+ * event were ten instructions per row of a 20-column table). */
 static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
-    uint32_t c = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        c += (bits[i >> 3] >> (i & 7)) & 1;
+    uint32_t c = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        c += (uint32_t)__builtin_popcount(bits[i >> 3]);
+    }
+    if (i < n) {
+        c += (uint32_t)__builtin_popcount(bits[i >> 3] & ((1u << (n - i)) - 1));
     }
     return c;
 }
@@ -2539,7 +2544,8 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     if (ensure_slots(b, tm->ncols) != RC_OK) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
-    uint32_t n1 = popcount_bits(present1, tm->ncols), n2 = popcount_bits(present2, tm->ncols);
+    uint32_t n1 = popcount_bits(present1, tm->ncols);
+    uint32_t n2 = action == 1 ? popcount_bits(present2, tm->ncols) : n1; /* present2 = present1 */
     bool all1 = n1 == tm->ncols, all2 = n2 == tm->ncols;
     /* A row image with no column takes no bytes, so a loop over such rows would never end;
      * servers always log at least one column per image. */
