@@ -466,6 +466,8 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
 
 /* rc_binlog_value.c: formatting helpers that cannot fail (out must hold RC_BINLOG_TEXT_MAX) */
 size_t rc_binlog_fmt_date(uint32_t v, char *out);
+/* "00" "01" .. "99": the two digits of n at 2 * n (rc_binlog_value.c) */
+extern const char rc_binlog_pairs[201];
 size_t rc_binlog_fmt_time(const uint8_t *p, unsigned fsp, char *out);
 size_t rc_binlog_fmt_datetime2(const uint8_t *p, unsigned fsp, char *out);
 size_t rc_binlog_fmt_timestamp2(const uint8_t *p, unsigned fsp, char *out);

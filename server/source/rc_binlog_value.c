@@ -8,7 +8,7 @@ static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 static const uint32_t pow10u[10] = {1,      10,      100,      1000,      10000,
                                     100000, 1000000, 10000000, 100000000, 1000000000};
 
-static const char k_pairs[201] =
+const char rc_binlog_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233"
     "34353637383940414243444546474849505152535455565758596061626364656667"
     "6869707172737475767778798081828384858687888990919293949596979899";
@@ -33,11 +33,11 @@ static size_t put_uint_any(char *out, uint64_t v, unsigned width) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
         q -= 2;
-        memcpy(q, k_pairs + 2 * r, 2);
+        memcpy(q, rc_binlog_pairs + 2 * r, 2);
     }
     if (v >= 10 || q - out >= 2) { /* a 2-digit field below 10 gets its leading zero here */
         q -= 2;
-        memcpy(q, k_pairs + 2 * v, 2);
+        memcpy(q, rc_binlog_pairs + 2 * v, 2);
     } else {
         *--q = (char)('0' + v);
     }
@@ -48,7 +48,7 @@ static size_t put_uint_any(char *out, uint64_t v, unsigned width) {
 }
 
 static inline void put_pair(char *out, uint32_t v) {
-    memcpy(out, k_pairs + 2 * v, 2);
+    memcpy(out, rc_binlog_pairs + 2 * v, 2);
 }
 
 /* put_uint_any, with the widths of temporal fields, fractions and DECIMAL groups written by

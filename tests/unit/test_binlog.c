@@ -1729,6 +1729,63 @@ static void test_string_ops_of_every_length_width(void **state) {
     decoded_free(&d);
 }
 
+/* A DATE in the row loop (written there, not by rc_binlog_fmt_date, for years below 10000) is
+ * what rc_binlog_fmt_date writes and its own printf form: zero dates, every month and day
+ * field value (0-15, 0-31), years 0 to 9999, and the 5-digit years a 24-bit value can hold. */
+static void test_date_in_the_row_loop_matches_the_formatter(void **state) {
+    (void)state;
+    static bb_t tm, rows;
+    bb_t v = {0};
+    tm.n = rows.n = 0;
+    b_le(&tm, 42, 6);
+    b_le(&tm, 1, 2);
+    b_lstr(&tm, "s");
+    b_u8(&tm, 0);
+    b_lstr(&tm, "t");
+    b_u8(&tm, 0);
+    b_u8(&tm, 1);
+    b_u8(&tm, RC_T_DATE);
+    b_u8(&tm, 0);
+    b_u8(&tm, 0);
+    b_lstr(&v, "d");
+    b_tlv(&tm, 4, &v);
+    enum { N = 200 };
+    uint32_t vals[N];
+    uint64_t x = 0x243f6a8885a308d3ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint32_t year = i < 8   ? (uint32_t[]){0, 1, 99, 100, 999, 1000, 9999, 10000}[i]
+                        : i % 5 ? (uint32_t)(x % 10000)
+                                : (uint32_t)(x % 32768);
+        vals[i] = year << 9 | (uint32_t)(x >> 20) % 16 << 5 | (uint32_t)(x >> 30) % 32;
+    }
+    vals[N - 1] = 0; /* the zero date */
+    b_le(&rows, 42, 6);
+    b_le(&rows, 1, 2);
+    b_le(&rows, 2, 2);
+    b_u8(&rows, 1);
+    b_u8(&rows, 0x01);
+    for (int i = 0; i < N; i++) {
+        b_u8(&rows, 0);
+        b_le(&rows, vals[i], 3);
+    }
+    const bb_t *bodies[2] = {&tm, &rows};
+    const uint8_t evtypes[2] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+    decoded_t d;
+    feed_synthetic(&d, bodies, evtypes, 2);
+    assert_int_equal(d.n, N);
+    for (int i = 0; i < N; i++) {
+        char want[RC_BINLOG_TEXT_MAX], pf[32];
+        rc_binlog_fmt_date(vals[i], want);
+        snprintf(pf, sizeof(pf), "%04u-%02u-%02u", vals[i] >> 9, (vals[i] >> 5) & 15, vals[i] & 31);
+        assert_string_equal(want, pf);
+        expect_ext(&d.ev[i].data, "after.0.d", RC_EXT_DATE, want);
+    }
+    decoded_free(&d);
+}
+
 static void test_decode_integer_temporal_and_decimal_types(void **state) {
     (void)state;
     static const uint8_t types[22] = {
@@ -3626,6 +3683,7 @@ int main(void) {
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
         cmocka_unit_test(test_string_ops_of_every_length_width),
+        cmocka_unit_test(test_date_in_the_row_loop_matches_the_formatter),
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
         cmocka_unit_test(test_null_bitmap_bits_past_the_last_column_are_not_nulls),
         cmocka_unit_test(test_event_frame_and_key_follow_each_table_map_of_one_table_id),
