@@ -2589,14 +2589,14 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     /* rc_binlog_direct_sbuffer: pk appends to sb with msgpack_sbuffer_write, so rows are
      * written at its end (o is then a view of it) and kept by moving its size */
     msgpack_sbuffer *sb = b->direct_sb && pk->data == b->direct_sb ? b->direct_sb : NULL;
-    rc_buf_t direct;
+    /* a view of sb, kept across the rows: each whole row moves sb's size to its end */
+    rc_buf_t direct = sb ? (rc_buf_t){sb->data, sb->size, sb->alloc} : (rc_buf_t){0};
     while (p < end) {
         /* The fixed parts of the event were packed once for the whole rows event; the row is
          * read and written into rowbuf (or sb's end) in one pass and handed to the packer in
          * one piece (or kept by moving sb's size), so a bad row leaves nothing behind. */
         rc_buf_t *o = &b->rowbuf;
         if (sb) {
-            direct = (rc_buf_t){sb->data, sb->size, sb->alloc};
             o = &direct;
         } else {
             rc_buf_reset(o);
