@@ -39,24 +39,36 @@ const char *rc_format_content_type(rc_format_t f) {
     return f == RC_FORMAT_PROTOBUF ? CT_PROTOBUF : CT_JSON;
 }
 
+/* Makes room for n more headers; false when out of memory. */
+static bool headers_room(rc_msg_t *m, size_t n) {
+    if (m->cap_headers - m->n_headers >= n) {
+        return true;
+    }
+    size_t cap = m->cap_headers ? 2 * m->cap_headers : 16;
+    while (cap - m->n_headers < n) {
+        cap *= 2;
+    }
+    rc_msg_header_t *h = realloc(m->headers, cap * sizeof *h);
+    if (!h) {
+        return false;
+    }
+    m->headers = h;
+    size_t *o = realloc(m->text_off, cap * sizeof *o);
+    if (!o) {
+        return false;
+    }
+    m->text_off = o;
+    m->cap_headers = cap;
+    return true;
+}
+
 /* Appends a header whose value is value[0..value_len), or, when text_off is not NO_TEXT, the
  * bytes at that offset of m->text: those are pointed at once all text is written, because the
  * buffer may move while it grows. */
 static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
                            size_t value_len, size_t text_off) {
-    if (m->n_headers == m->cap_headers) {
-        size_t cap = m->cap_headers ? 2 * m->cap_headers : 16;
-        rc_msg_header_t *h = realloc(m->headers, cap * sizeof *h);
-        if (!h) {
-            return RC_ERR_NOMEM;
-        }
-        m->headers = h;
-        size_t *o = realloc(m->text_off, cap * sizeof *o);
-        if (!o) {
-            return RC_ERR_NOMEM;
-        }
-        m->text_off = o;
-        m->cap_headers = cap;
+    if (!headers_room(m, 1)) {
+        return RC_ERR_NOMEM;
     }
     m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
     m->text_off[m->n_headers] = text_off;
@@ -64,19 +76,46 @@ static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const
     return RC_OK;
 }
 
-#define ADD_LIT(m, name, value, value_len)                                                         \
-    add_header(m, name, sizeof(name) - 1, value, value_len, NO_TEXT)
+/* The headers every message has, written in place (headers_room made room for them). */
+static inline void put_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
+                              size_t value_len) {
+    m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
+    m->text_off[m->n_headers] = NO_TEXT;
+    m->n_headers++;
+}
 
-/* Reads a str value; *s = NULL for nil or any other type. */
-static void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n) {
+#define PUT_LIT(m, name, value, value_len) put_header(m, name, sizeof(name) - 1, value, value_len)
+
+/* Reads a str value; *s = NULL for nil or any other type. A fixstr or str 8, the usual
+ * values, without a call. */
+static inline void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n) {
+    if (p < end && (p[0] & 0xe0) == 0xa0 && (size_t)(end - p) > (p[0] & 0x1fu)) {
+        *s = (const char *)p + 1;
+        *n = p[0] & 0x1fu;
+        return;
+    }
+    if (p < end && p[0] == 0xd9 && end - p >= 2 && (size_t)(end - p) - 2 >= p[1]) {
+        *s = (const char *)p + 2;
+        *n = p[1];
+        return;
+    }
     if (rc_mp_read_str(&p, end, s, n) != RC_OK) {
         *s = NULL;
         *n = 0;
     }
 }
 
-/* Reads a non-negative integer of any msgpack width; false for other types. */
-static bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+/* Reads a non-negative integer of any msgpack width; false for other types. A positive fixint
+ * or a uint, the usual values, without a call. */
+static inline bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+    if (p < end && p[0] <= 0x7f) {
+        *v = p[0];
+        return true;
+    }
+    if (p < end && p[0] >= 0xcc && p[0] <= 0xcf && (size_t)(end - p) > rc_mp_int_width(p[0])) {
+        *v = rc_mp_int_word(p);
+        return true;
+    }
     return rc_mp_read_uint(&p, end, v) == RC_OK;
 }
 
@@ -288,22 +327,37 @@ static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a) {
     return err;
 }
 
+/* The content type and format name of each format, and their lengths. */
+static const struct {
+    const char *ct, *name;
+    uint8_t ct_len, name_len;
+} k_fmt[3] = {
+    [RC_FORMAT_JSON] = {CT_JSON, "json", sizeof(CT_JSON) - 1, 4},
+    [RC_FORMAT_PROTOBUF] = {CT_PROTOBUF, "protobuf", sizeof(CT_PROTOBUF) - 1, 8},
+    [RC_FORMAT_DEBEZIUM_JSON] = {CT_JSON, "debezium-json", sizeof(CT_JSON) - 1, 13},
+};
+
+/* The headers of the message (rc_msg.h). The ones every message has are written in place
+ * after one check for room; the position's text goes to m->text in one piece, and *pos_at is
+ * the index of its header (SIZE_MAX: none), whose value the caller points at once all text is
+ * written; *more_text says that headers of kafka.headers have their text there too. */
 static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const uint8_t *end,
-                            char *errstr, size_t errstr_size) {
+                            size_t *pos_at, bool *more_text, char *errstr, size_t errstr_size) {
     const uint8_t *const *at = a->at, *const *mv = a->meta, *headers = a->kafka[K_HEADERS];
     const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
     uint32_t schema_len = 0, table_len = 0, gtid_len = 0, file_len = 0;
     uint64_t pos = 0;
     const uint8_t *p;
-    const char *ct = rc_format_content_type(f), *fmt = rc_format_name(f);
-    rc_err_t err = ADD_LIT(m, "content-type", ct, strlen(ct));
-    if (err == RC_OK) {
-        err = ADD_LIT(m, "rowcast.format", fmt, strlen(fmt));
+    rc_err_t err;
+    *pos_at = SIZE_MAX;
+    *more_text = false;
+    if (!headers_room(m, 7)) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
-    if (err == RC_OK) {
-        err =
-            ADD_LIT(m, "rowcast.format.version", RC_FORMAT_VERSION, sizeof(RC_FORMAT_VERSION) - 1);
-    }
+    size_t fi = f <= RC_FORMAT_DEBEZIUM_JSON ? (size_t)f : RC_FORMAT_JSON;
+    PUT_LIT(m, "content-type", k_fmt[fi].ct, k_fmt[fi].ct_len);
+    PUT_LIT(m, "rowcast.format", k_fmt[fi].name, k_fmt[fi].name_len);
+    PUT_LIT(m, "rowcast.format.version", RC_FORMAT_VERSION, sizeof(RC_FORMAT_VERSION) - 1);
     if (at[E_SCHEMA]) {
         str_of(at[E_SCHEMA], end, &schema, &schema_len);
     }
@@ -323,32 +377,37 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
     if (!mv[M_POS] || !uint_of(mv[M_POS], end, &pos)) {
         file = NULL; /* no position without both */
     }
-    if (err == RC_OK && schema) {
-        err = ADD_LIT(m, "rowcast.schema", schema, schema_len);
+    if (schema) {
+        PUT_LIT(m, "rowcast.schema", schema, schema_len);
     }
-    if (err == RC_OK && table) {
-        err = ADD_LIT(m, "rowcast.table", table, table_len);
+    if (table) {
+        PUT_LIT(m, "rowcast.table", table, table_len);
     }
-    if (err == RC_OK && gtid) {
-        err = ADD_LIT(m, "rowcast.gtid", gtid, gtid_len);
+    if (gtid) {
+        PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
     }
-    if (err == RC_OK && file) {
+    if (file) {
+        /* file ':' pos in one reserve: at most 20 digits */
         size_t off = m->text.len;
-        if ((err = rc_buf_append(&m->text, file, file_len)) == RC_OK &&
-            (err = rc_buf_putc(&m->text, ':')) == RC_OK &&
-            (err = put_u64(&m->text, pos)) == RC_OK) {
-            err = add_header(m, "rowcast.position", 16, NULL, m->text.len - off, off);
+        if (rc_buf_reserve(&m->text, (size_t)file_len + 1) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
-    }
-    if (err != RC_OK) {
-        return rc_seterr(errstr, errstr_size, err, "out of memory");
+        memcpy(m->text.data + off, file, file_len);
+        m->text.data[off + file_len] = ':';
+        m->text.len = off + file_len + 1;
+        if (put_u64(&m->text, pos) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        *pos_at = m->n_headers;
+        put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
+        m->text_off[*pos_at] = off;
     }
 
     /* the event's own kafka.headers */
     uint32_t nh = 0;
     p = headers;
-    if (!p || rc_mp_is_nil(p, end)) {
-        return RC_OK;
+    if (!p || rc_mp_is_nil(p, end) || (p < end && p[0] == 0x80)) {
+        return RC_OK; /* none, or an empty map: the usual case */
     }
     if (rc_mp_read_map(&p, end, &nh) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "kafka.headers is not a map");
@@ -372,6 +431,7 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
             size_t off = m->text.len, used;
             if ((err = rc_json_write(&m->text, p, (size_t)(end - p), &used)) == RC_OK) {
                 err = add_header(m, name, name_len, NULL, m->text.len - off, off);
+                *more_text = true;
             }
         }
         if (err == RC_OK) {
@@ -476,11 +536,16 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     if (!m->value.data && rc_buf_reserve(&m->value, 1) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     } /* an empty protobuf message is an empty value, not a null one (a tombstone) */
-    if ((err = add_headers(m, f, &a, end, why, sizeof why)) != RC_OK) {
+    size_t pos_at;
+    bool more_text;
+    if ((err = add_headers(m, f, &a, end, &pos_at, &more_text, why, sizeof why)) != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "the headers of an event for %.*s: %s",
                          (int)topic_len, m->topic, why);
     }
-    for (size_t i = 0; i < m->n_headers; i++) {
+    if (pos_at != SIZE_MAX) {
+        m->headers[pos_at].value = m->text.data + m->text_off[pos_at];
+    }
+    for (size_t i = 0; more_text && i < m->n_headers; i++) {
         if (m->text_off[i] != NO_TEXT) {
             m->headers[i].value = m->text.data + m->text_off[i];
         }

@@ -1515,6 +1515,120 @@ static void test_msg_one_walk_over_the_event(void **state) {
     rc_msg_free(&msg);
 }
 
+/* The headers' values are read inline for a fixstr, a str 8, a positive fixint and a uint, and
+ * by rc_mp's readers for any other width: every width of the same values gives the same
+ * headers; a negative binlog_pos leaves the position out, a negative commit_ts is 0, and a
+ * header of kafka.headers whose value is JSON text lands after the position's text. */
+static void pack_width(msgpack_packer *pk, uint64_t v, int width) {
+    switch (width) {
+    case 0:
+        msgpack_pack_uint64(pk, v); /* the packer's smallest form */
+        break;
+    case 1: { /* a signed form of a value >= 0 */
+        uint8_t b[9] = {0xd3};
+        for (int i = 0; i < 8; i++) {
+            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        }
+        msgpack_sbuffer_write(pk->data, (const char *)b, 9);
+        break;
+    }
+    default: { /* uint 64 whatever the value */
+        uint8_t b[9] = {0xcf};
+        for (int i = 0; i < 8; i++) {
+            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        }
+        msgpack_sbuffer_write(pk->data, (const char *)b, 9);
+        break;
+    }
+    }
+}
+
+static void pack_str_width(msgpack_packer *pk, const char *s, int width) {
+    size_t n = strlen(s);
+    if (width == 0) {
+        str(pk, s);
+        return;
+    }
+    uint8_t b[3] = {width == 1 ? 0xd9 : 0xda, 0, 0};
+    if (width == 1) {
+        b[1] = (uint8_t)n;
+    } else {
+        b[1] = (uint8_t)(n >> 8);
+        b[2] = (uint8_t)n;
+    }
+    msgpack_sbuffer_write(pk->data, (const char *)b, width == 1 ? 2 : 3);
+    msgpack_sbuffer_write(pk->data, s, n);
+}
+
+static void test_msg_header_values_in_every_width(void **state) {
+    (void)state;
+    rc_msg_t msg = RC_MSG_INIT;
+    char err[256];
+    size_t used;
+    static const uint64_t poss[] = {0, 5, 127, 128, 70000, 4294967296ULL};
+    for (int w = 0; w < 3; w++) {
+        for (size_t pi = 0; pi < sizeof poss / sizeof poss[0]; pi++) {
+            for (int f = 0; f < 2; f++) { /* the headers are the same code in every format */
+                mp_t m;
+                mp_init(&m);
+                msgpack_pack_map(&m.pk, 5);
+                str(&m.pk, "action"), str(&m.pk, "insert");
+                str(&m.pk, "schema"), pack_str_width(&m.pk, "s", w);
+                str(&m.pk, "table"), pack_str_width(&m.pk, "t", (w + 1) % 3);
+                str(&m.pk, "meta"), msgpack_pack_map(&m.pk, 4);
+                str(&m.pk, "gtid"),
+                    pack_str_width(&m.pk, "3e11fa47-71ca-11e1-9e33-c80aa9429562:9", w);
+                str(&m.pk, "binlog_file"), pack_str_width(&m.pk, "mysql-bin.000042", (w + 2) % 3);
+                str(&m.pk, "binlog_pos"), pack_width(&m.pk, poss[pi], w);
+                str(&m.pk, "commit_ts"), pack_width(&m.pk, poss[pi] + 1, 2 - w);
+                str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 2);
+                str(&m.pk, "topic"), str(&m.pk, "x");
+                str(&m.pk, "headers"), msgpack_pack_map(&m.pk, 2);
+                str(&m.pk, "n"), msgpack_pack_uint64(&m.pk, poss[pi]);
+                str(&m.pk, "s"), pack_str_width(&m.pk, "v", w);
+                const uint8_t *d = (const uint8_t *)m.sb.data;
+                static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF,
+                                                  RC_FORMAT_DEBEZIUM_JSON};
+                if (rc_msg_encode(&msg, fm[f], d, m.sb.size, &used, err, sizeof err) != RC_OK) {
+                    fail_msg("%s: %s", rc_format_name(fm[f]), err);
+                }
+                assert_int_equal(msg.n_headers, 9);
+                expect_header(&msg, 0, "content-type", rc_format_content_type(fm[f]));
+                expect_header(&msg, 1, "rowcast.format", rc_format_name(fm[f]));
+                expect_header(&msg, 2, "rowcast.format.version", "1");
+                expect_header(&msg, 3, "rowcast.schema", "s");
+                expect_header(&msg, 4, "rowcast.table", "t");
+                expect_header(&msg, 5, "rowcast.gtid", "3e11fa47-71ca-11e1-9e33-c80aa9429562:9");
+                char want[64];
+                snprintf(want, sizeof want, "mysql-bin.000042:%llu", (unsigned long long)poss[pi]);
+                expect_header(&msg, 6, "rowcast.position", want);
+                snprintf(want, sizeof want, "%llu", (unsigned long long)poss[pi]);
+                expect_header(&msg, 7, "n", want);
+                expect_header(&msg, 8, "s", "v");
+                assert_int_equal(msg.commit_ts, poss[pi] + 1);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+
+    /* negative numbers: no position, commit_ts 0 */
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "meta"), msgpack_pack_map(&m.pk, 3);
+    str(&m.pk, "binlog_file"), str(&m.pk, "f");
+    str(&m.pk, "binlog_pos"), msgpack_pack_int64(&m.pk, -5);
+    str(&m.pk, "commit_ts"), msgpack_pack_int64(&m.pk, -1);
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "topic"), str(&m.pk, "x");
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_JSON, (const uint8_t *)m.sb.data, m.sb.size,
+                                   &used, err, sizeof err),
+                     RC_OK);
+    assert_int_equal(msg.n_headers, 3);
+    assert_int_equal(msg.commit_ts, 0);
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_msg_free(&msg);
+}
+
 /* A script may rebuild the event with its keys in another order: the bytes stay canonical. */
 static void test_keys_in_any_order_give_the_same_bytes(void **state) {
     (void)state;
@@ -2210,6 +2324,7 @@ int main(void) {
         cmocka_unit_test(test_encoders_agree_on_real_binlogs),
         cmocka_unit_test(test_key_message_and_string_key),
         cmocka_unit_test(test_msg_headers_and_key_per_format),
+        cmocka_unit_test(test_msg_header_values_in_every_width),
         cmocka_unit_test(test_msg_one_walk_over_the_event),
         cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
