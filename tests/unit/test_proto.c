@@ -2017,6 +2017,232 @@ static void test_proto_tpl_names_it_cannot_hold(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* One event of table "m" whose row holds a DATETIME of the text dt (NULL: an int) and whose meta
+ * is what pack_meta packs (NULL: the usual meta); meta_last puts meta last, after kafka. */
+static void pack_meta_usual(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
+    str(pk, "gtid"), str(pk, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000");
+    str(pk, "binlog_file"), str(pk, "mysql-bin.000042");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 315);
+    str(pk, "server_id"), msgpack_pack_uint32(pk, 4101);
+    str(pk, "commit_ts"), msgpack_pack_uint32(pk, 1709211662);
+}
+
+static void pack_meta_event(mp_t *m, const char *dt, void (*pack_meta)(msgpack_packer *),
+                            bool meta_last) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    str(pk, "schema"), str(pk, "s");
+    str(pk, "table"), str(pk, "m");
+    str(pk, "action"), str(pk, "insert");
+    str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, 7);
+    str(pk, "at");
+    if (dt) {
+        ext(pk, RC_EXT_DATETIME, dt);
+    } else {
+        msgpack_pack_int(pk, -3);
+    }
+    if (!meta_last) {
+        str(pk, "meta"), (pack_meta ? pack_meta : pack_meta_usual)(pk);
+    }
+    str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "s.m");
+    if (meta_last) {
+        str(pk, "meta"), (pack_meta ? pack_meta : pack_meta_usual)(pk);
+    }
+}
+
+static void meta_zeros(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 0);
+    str(pk, "gtid"), str(pk, "");
+    str(pk, "binlog_file"), str(pk, "f");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 0);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 127);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 128);
+}
+
+static void meta_nil_and_wide(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), msgpack_pack_nil(pk);
+    str(pk, "timestamp"), msgpack_pack_int64(pk, 5); /* a positive int: not the fast path's */
+    str(pk, "gtid"), msgpack_pack_str(pk, 5), msgpack_pack_str_body(pk, "0-1-2", 5);
+    str(pk, "binlog_file"), str(pk, "f");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, UINT64_MAX);
+    str(pk, "server_id"), msgpack_pack_nil(pk);
+    str(pk, "commit_ts"), msgpack_pack_uint16(pk, 300);
+}
+
+static void meta_str16_gtid(msgpack_packer *pk) {
+    static const uint8_t gtid[] = "\xda\x00\x05"
+                                  "0-1-2";
+    msgpack_pack_map(pk, 3);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1);
+    str(pk, "gtid"), msgpack_sbuffer_write(pk->data, (const char *)gtid, sizeof gtid - 1);
+}
+
+static void meta_long_and_non_ascii(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 4);
+    str(pk, "pipeline"), str(pk, "caf\xc3\xa9");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1);
+    str(pk, "gtid"), str(pk, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100000,"
+                             "4e11fa47-71ca-11e1-9e33-c80aa9429562:1-7");
+    str(pk, "binlog_file"), str(pk, "bad\xff");
+}
+
+static void meta_other_order(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 4);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 9);
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 9);
+}
+
+static void meta_unknown_and_twice(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 5);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "x"), msgpack_pack_uint64(pk, 1);
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 9);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 10);
+}
+
+static void meta_bad_type(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 2);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), str(pk, "now");
+}
+
+static void meta_negative(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 2);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), msgpack_pack_int64(pk, -1);
+}
+
+static void meta_wide_map(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 17);
+    str(pk, "pipeline"), str(pk, "shop");
+    for (int i = 0; i < 16; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        str(pk, k), msgpack_pack_uint64(pk, (uint64_t)i);
+    }
+}
+
+static void meta_not_a_map(msgpack_packer *pk) {
+    str(pk, "meta");
+}
+
+/* meta through the templates' fast path (every key its position's, uint and short ASCII values)
+ * and every way off it (zeros, nil, other widths, str 16, long or non-ASCII text, other key
+ * orders, unknown and repeated keys, wrong types, a map16, not a map, too few bytes after the
+ * text): the bytes are always those written without templates, interleaved with usual events so
+ * that the fast path runs before and after each. */
+static void test_proto_tpl_meta_fast_path_and_its_fallbacks(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    void (*const metas[])(msgpack_packer *) = {
+        NULL,
+        meta_zeros,
+        meta_nil_and_wide,
+        meta_str16_gtid,
+        meta_long_and_non_ascii,
+        meta_other_order,
+        meta_unknown_and_twice,
+        meta_bad_type,
+        meta_negative,
+        meta_wide_map,
+        meta_not_a_map,
+    };
+    static const rc_err_t want[] = {RC_OK,          RC_OK, RC_OK,         RC_OK,
+                                    RC_OK,          RC_OK, RC_OK,         RC_ERR_INVALID,
+                                    RC_ERR_INVALID, RC_OK, RC_ERR_INVALID};
+    rc_buf_t pb = RC_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof metas / sizeof metas[0]; i++) {
+            for (int last = 0; last < 2; last++) {
+                mp_t m;
+                mp_init(&m);
+                pack_meta_event(&m, NULL, metas[i], last);
+                assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), want[i]);
+                msgpack_sbuffer_destroy(&m.sb);
+                mp_init(&m);
+                pack_meta_event(&m, NULL, NULL, last); /* the usual one after it */
+                assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+    /* the usual meta's fields, as protobuf-c reads them */
+    Rowcast__V1__Event *e = rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+    assert_non_null(e);
+    assert_string_equal(e->meta->pipeline, "shop");
+    assert_int_equal(e->meta->timestamp_us, 1709211662000007ULL);
+    assert_string_equal(e->meta->gtid, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000");
+    assert_string_equal(e->meta->binlog_file, "mysql-bin.000042");
+    assert_int_equal(e->meta->binlog_pos, 315);
+    assert_int_equal(e->meta->server_id, 4101);
+    assert_int_equal(e->meta->commit_ts, 1709211662);
+    rowcast__v1__event__free_unpacked(e, NULL);
+    rc_buf_free(&pb);
+    rc_proto_tpl_free(t);
+}
+
+/* A DATETIME in a row, written in place with the templates and through put_ext without: the
+ * same bytes for every fraction length, zero parts and zero dates, and for texts that are not
+ * DATETIMEs the same error; the fields are what protobuf-c reads and ref_datetime parses. */
+static void test_proto_datetime_in_place_and_through_put_ext(void **state) {
+    (void)state;
+    static const char *const texts[] = {
+        "2024-02-29T13:01:02",        "2024-02-29T13:01:02.5",   "2024-02-29T13:01:02.000001",
+        "9999-12-31T23:59:59.999999", "0000-00-00T00:00:00",     "1970-01-01T00:00:00.000000",
+        "2024-02-29T00:00:00.12",     "0127-01-01T01:00:00.0",   "2024-02-29 13:01:02",
+        "2024-02-29T13:01:0",         "2024-02-29T13:01:02.",    "2024-02-29T13:01:02.1234567",
+        "2024-02-29T13:01:02Z",       "2024-02-29T13:01:02.12x", "",
+    };
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    rc_buf_t pb = RC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            rc_datetime_t want = {0};
+            size_t n = strlen(texts[i]);
+            bool ok = ref_datetime((const uint8_t *)texts[i], n, &want);
+            mp_t m;
+            mp_init(&m);
+            pack_meta_event(&m, texts[i], NULL, false);
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), ok ? RC_OK : RC_ERR_INVALID);
+            msgpack_sbuffer_destroy(&m.sb);
+            if (!ok) {
+                continue;
+            }
+            Rowcast__V1__Event *e =
+                rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+            assert_non_null(e);
+            const Rowcast__V1__Value *v = e->after[0]->columns[1]->value;
+            assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE);
+            const Rowcast__V1__DateTime *d = v->datetime_value;
+            assert_int_equal(d->year, want.year);
+            assert_int_equal(d->month, want.month);
+            assert_int_equal(d->day, want.day);
+            assert_int_equal(d->hour, want.hour);
+            assert_int_equal(d->minute, want.minute);
+            assert_int_equal(d->second, want.second);
+            assert_int_equal(d->micros, want.micros);
+            assert_int_equal(d->fsp, want.fsp);
+            rowcast__v1__event__free_unpacked(e, NULL);
+        }
+    }
+    rc_buf_free(&pb);
+    rc_proto_tpl_free(t);
+}
+
 /* More tables than slots (600 over 256), each with its own columns, twice round; a row wider
  * than the templates hold (1100 columns). */
 static void test_proto_tpl_many_tables_and_columns(void **state) {
@@ -2339,6 +2565,8 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_event_run),
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
+        cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
+        cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
