@@ -831,6 +831,110 @@ static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
 
 static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, int depth);
 
+/* The digits of c (0..127) at o; returns their end. */
+static inline char *small_at(char *o, unsigned c) {
+    if (c < 10) {
+        *o = (char)('0' + c);
+        return o + 1;
+    }
+    if (c < 100) {
+        memcpy(o, k_pairs + 2 * c, 2);
+        return o + 2;
+    }
+    o[0] = '1';
+    memcpy(o + 1, k_pairs + 2 * (c - 100), 2);
+    return o + 3;
+}
+
+/* The usual values of a row written at o, which has room for 66 bytes: ints, nil, bools, and
+ * strings and the text of a DECIMAL, a temporal, an ENUM or a SET that string_at takes. Returns
+ * the end of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other
+ * value, a truncated one too, for write_value to write. */
+static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    size_t avail = (size_t)(end - p), n;
+    if (avail == 0) {
+        return NULL;
+    }
+    uint8_t c = p[0];
+    char *e;
+    if (c <= 0x7f) {
+        *pp = p + 1;
+        return small_at(o, c);
+    }
+    if (c >= 0xa0 && c <= 0xbf) {
+        n = c & 0x1fu;
+        if (avail - 1 < n || !(e = string_at(o, p + 1, n, end))) {
+            return NULL;
+        }
+        *pp = p + 1 + n;
+        return e;
+    }
+    if (c == 0xd9 && avail >= 2) { /* str 8 */
+        n = p[1];
+        if (avail - 2 < n || !(e = string_at(o, p + 2, n, end))) {
+            return NULL;
+        }
+        *pp = p + 2 + n;
+        return e;
+    }
+    if (c >= 0xcc && c <= 0xd3) {
+        size_t w = rc_mp_int_width(c);
+        if (avail < 1 + w) {
+            return NULL;
+        }
+        uint64_t u = rc_mp_int_word(p);
+        *pp = p + 1 + w;
+        if (c >= 0xd0 && (int64_t)u < 0) {
+            *o++ = '-';
+            u = 0 - u;
+        }
+        return put_u64_at(o, u);
+    }
+    if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
+        p[2] != RC_EXT_JSON) {
+        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
+        n = p[1];
+        if (avail - 3 < n || !(e = string_at(o, p + 3, n, end))) {
+            return NULL;
+        }
+        *pp = p + 3 + n;
+        return e;
+    }
+    if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
+        /* null, false, true */
+        static const char k_lit[4][8] = {"null", "", "false", "true"};
+        memcpy(o, k_lit[c - 0xc0], 8);
+        *pp = p + 1;
+        return o + (c == 0xc2 ? 5 : 4);
+    }
+    return NULL;
+}
+
+#define VALUE_ROOM 72 /* what value_at may write, rounded up */
+
+/* write_value with the usual values of a row inline (value_at's, and doubles). */
+static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                        int depth) {
+    char *o = room(out, VALUE_ROOM), *e;
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    if ((e = value_at(o, pp, end)) != NULL) {
+        out->len = (size_t)(e - out->data);
+        return RC_OK;
+    }
+    const uint8_t *p = *pp;
+    if (end - p >= 9 && p[0] == 0xcb) {
+        uint64_t bits = rc_mp_be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
+    }
+    return write_value(out, pp, end, depth);
+}
+
 static rc_err_t write_array(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, uint32_t n,
                             int depth) {
     if (depth >= MAX_DEPTH) {
@@ -947,7 +1051,7 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         err = write_map_key(out, pp, end, &mk, first, depth);
         first = false;
         if (err == RC_OK) {
-            err = write_value(out, pp, end, depth + 1);
+            err = write_value_fast(out, pp, end, depth + 1);
         }
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
@@ -1341,110 +1445,6 @@ static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8
     return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
 }
 
-/* The digits of c (0..127) at o; returns their end. */
-static inline char *small_at(char *o, unsigned c) {
-    if (c < 10) {
-        *o = (char)('0' + c);
-        return o + 1;
-    }
-    if (c < 100) {
-        memcpy(o, k_pairs + 2 * c, 2);
-        return o + 2;
-    }
-    o[0] = '1';
-    memcpy(o + 1, k_pairs + 2 * (c - 100), 2);
-    return o + 3;
-}
-
-/* The usual values of a row written at o, which has room for 66 bytes: ints, nil, bools, and
- * strings and the text of a DECIMAL, a temporal, an ENUM or a SET that string_at takes. Returns
- * the end of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other
- * value, a truncated one too, for write_value to write. */
-static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
-    const uint8_t *p = *pp;
-    size_t avail = (size_t)(end - p), n;
-    if (avail == 0) {
-        return NULL;
-    }
-    uint8_t c = p[0];
-    char *e;
-    if (c <= 0x7f) {
-        *pp = p + 1;
-        return small_at(o, c);
-    }
-    if (c >= 0xa0 && c <= 0xbf) {
-        n = c & 0x1fu;
-        if (avail - 1 < n || !(e = string_at(o, p + 1, n, end))) {
-            return NULL;
-        }
-        *pp = p + 1 + n;
-        return e;
-    }
-    if (c == 0xd9 && avail >= 2) { /* str 8 */
-        n = p[1];
-        if (avail - 2 < n || !(e = string_at(o, p + 2, n, end))) {
-            return NULL;
-        }
-        *pp = p + 2 + n;
-        return e;
-    }
-    if (c >= 0xcc && c <= 0xd3) {
-        size_t w = rc_mp_int_width(c);
-        if (avail < 1 + w) {
-            return NULL;
-        }
-        uint64_t u = rc_mp_int_word(p);
-        *pp = p + 1 + w;
-        if (c >= 0xd0 && (int64_t)u < 0) {
-            *o++ = '-';
-            u = 0 - u;
-        }
-        return put_u64_at(o, u);
-    }
-    if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
-        p[2] != RC_EXT_JSON) {
-        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
-        n = p[1];
-        if (avail - 3 < n || !(e = string_at(o, p + 3, n, end))) {
-            return NULL;
-        }
-        *pp = p + 3 + n;
-        return e;
-    }
-    if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
-        /* null, false, true */
-        static const char k_lit[4][8] = {"null", "", "false", "true"};
-        memcpy(o, k_lit[c - 0xc0], 8);
-        *pp = p + 1;
-        return o + (c == 0xc2 ? 5 : 4);
-    }
-    return NULL;
-}
-
-#define VALUE_ROOM 72 /* what value_at may write, rounded up */
-
-/* write_value with the usual values of a row inline (value_at's, and doubles). */
-static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                                        int depth) {
-    char *o = room(out, VALUE_ROOM), *e;
-    if (!o) {
-        return RC_ERR_NOMEM;
-    }
-    if ((e = value_at(o, pp, end)) != NULL) {
-        out->len = (size_t)(e - out->data);
-        return RC_OK;
-    }
-    const uint8_t *p = *pp;
-    if (end - p >= 9 && p[0] == 0xcb) {
-        uint64_t bits = rc_mp_be64(p + 1);
-        double d;
-        memcpy(&d, &bits, sizeof d);
-        *pp = p + 9;
-        return put_float(out, d, false);
-    }
-    return write_value(out, pp, end, depth);
-}
-
 /* write_map for a map whose keys are likely those of t, in t's order. */
 static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const uint8_t *end,
                               uint32_t n, int depth) {
@@ -1780,7 +1780,7 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
     }
     size_t mark = out->len;
     const uint8_t *p = data;
-    rc_err_t err = write_value(out, &p, data + len, 0);
+    rc_err_t err = write_value_fast(out, &p, data + len, 0);
     if (err != RC_OK) {
         out->len = mark;
         return err;
