@@ -7,10 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "rc_debezium.h"
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_proto.h"
+#include "rc_tpl.h"
 
 #define CT_JSON     "application/json"
 #define CT_PROTOBUF "application/x-protobuf; messageType=rowcast.v1.Event"
@@ -280,50 +285,163 @@ static inline rc_err_t pick_in(const uint8_t **pp, const uint8_t *end, uint32_t 
     return RC_OK;
 }
 
-/* One walk over the event map at ev: the kafka and meta maps are picked from as they are
- * passed, instead of being skipped and walked again. Errors when the event is not a map or
- * not whole. */
-static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a) {
-    memset(a, 0, sizeof *a);
+static inline int event_key(const char *s, uint32_t len) {
+    return KEY_IS(s, len, "kafka")    ? E_KAFKA
+           : KEY_IS(s, len, "schema") ? E_SCHEMA
+           : KEY_IS(s, len, "table")  ? E_TABLE
+           : KEY_IS(s, len, "action") ? E_ACTION
+           : KEY_IS(s, len, "before") ? E_BEFORE
+           : KEY_IS(s, len, "after")  ? E_AFTER
+           : KEY_IS(s, len, "meta")   ? E_META
+                                      : -1;
+}
+
+/* The value at *pp of a member whose key names field j (-1: none): the first of each field is
+ * kept, kafka and meta maps are picked from as they are passed; *pp ends past it. */
+static inline rc_err_t walk_value(ev_at_t *a, const uint8_t **pp, const uint8_t *end, int j) {
+    if (j < 0 || a->at[j]) {
+        return rc_mp_skip_one(pp, end);
+    }
+    a->at[j] = *pp;
+    uint32_t m;
+    const uint8_t *q = *pp;
+    if ((j == E_KAFKA || j == E_META) && rc_mp_read_map(&q, end, &m) == RC_OK) {
+        *pp = q;
+        if (j == E_KAFKA) {
+            a->kafka_is_map = true;
+            return pick_in(pp, end, m, kafka_key, a->kafka);
+        }
+        a->meta_is_map = true;
+        return pick_in(pp, end, m, meta_key, a->meta);
+    }
+    return rc_mp_skip_one(pp, end);
+}
+
+/* The event map's leading members whose values are scalars (schema, table, action, an empty
+ * before) and the key after them (after), as an event had them: their msgpack bytes and where
+ * each field's value lies in them, so that an event of the same table starting with the same
+ * bytes (one 64-byte compare) has them found at once. What the walk finds there is a function
+ * of those bytes alone, so it is what reading them would find. */
+#define RUN_MP 64
+
+struct rc_msg_walk {
+    uint8_t mp[RUN_MP];  /* zero padded */
+    uint64_t mask;       /* of the len bytes to compare */
+    uint32_t n;          /* the map's entry count (its header is in the run) */
+    uint8_t len;         /* 0: no run */
+    uint8_t npos;        /* whole members in the run */
+    uint8_t at[E_COUNT]; /* where each field's value is in mp; 0: not in the run */
+    bool tail;           /* the run ends with the key of one more member */
+    int8_t tail_j;       /* that key's field (-1: none) */
+};
+
+static inline bool run_matches(const struct rc_msg_walk *w, const uint8_t *ev, const uint8_t *end) {
+    if (end - ev < RUN_MP) {
+        return false;
+    }
+#if defined(__SSE2__)
+    uint64_t eq = 0;
+    for (int k = 0; k < RUN_MP / 16; k++) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(ev + 16 * k)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(w->mp + 16 * k))))
+              << (16 * k);
+    }
+    return (~eq & w->mask) == 0;
+#else
+    return memcmp(ev, w->mp, w->len) == 0;
+#endif
+}
+
+/* Makes the leading members of the event map at ev (walked whole without error) w's run, or
+ * leaves w without one when fewer than two members fit. */
+static void run_learn(struct rc_msg_walk *w, const uint8_t *ev, const uint8_t *end) {
+    w->len = 0;
     const uint8_t *p = ev;
     uint32_t n;
-    rc_err_t err = rc_mp_read_map(&p, end, &n);
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    uint8_t at[E_COUNT] = {0};
+    size_t len = 0;
+    uint32_t npos = 0;
+    bool tail = false;
+    int tail_j = -1;
+    if (rc_mp_read_map(&p, end, &n) != RC_OK) {
+        return;
+    }
+    len = (size_t)(p - ev);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        uint32_t klen;
+        if (read_key(&p, end, &s, &klen) != RC_OK || (size_t)(p - ev) > RUN_MP) {
+            break;
+        }
+        int j = s ? event_key(s, klen) : -1;
+        if (j == E_KAFKA || j == E_META || p >= end || !rc_tpl_kv_scalar(p[0])) {
+            tail = true; /* this key ends the run; its value is read */
+            tail_j = j;  /* walk_value passes over a field seen already */
+            len = (size_t)(p - ev);
+            break;
+        }
+        const uint8_t *v = p;
+        if (rc_mp_skip_one(&p, end) != RC_OK || (size_t)(p - ev) > RUN_MP) {
+            break;
+        }
+        if (j >= 0 && !at[j]) {
+            at[j] = (uint8_t)(v - ev);
+        }
+        len = (size_t)(p - ev);
+        npos = i + 1;
+    }
+    if (npos + tail < 2) {
+        return;
+    }
+    memset(w->mp, 0, sizeof w->mp);
+    memcpy(w->mp, ev, len);
+    memcpy(w->at, at, sizeof at);
+    w->mask = len == 64 ? ~0ULL : (1ULL << len) - 1;
+    w->n = n;
+    w->npos = (uint8_t)npos;
+    w->tail = tail;
+    w->tail_j = (int8_t)tail_j;
+    w->len = (uint8_t)len;
+}
+
+/* One walk over the event map at ev: the kafka and meta maps are picked from as they are
+ * passed, instead of being skipped and walked again. Errors when the event is not a map or
+ * not whole. w (NULL: none): the run of leading members, which it updates. */
+static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a, struct rc_msg_walk *w) {
+    memset(a, 0, sizeof *a);
+    const uint8_t *p = ev;
+    uint32_t n, i = 0;
+    rc_err_t err = RC_OK;
+    bool hit = w && w->len && run_matches(w, ev, end);
+    if (hit) {
+        n = w->n;
+        for (int j = 0; j < E_COUNT; j++) {
+            if (w->at[j]) {
+                a->at[j] = ev + w->at[j];
+            }
+        }
+        p = ev + w->len;
+        i = w->npos;
+        if (w->tail) {
+            err = walk_value(a, &p, end, w->tail_j);
+            i++;
+        }
+    } else {
+        err = rc_mp_read_map(&p, end, &n);
+    }
+    for (; i < n && err == RC_OK; i++) {
         const char *s;
         uint32_t len;
         if ((err = read_key(&p, end, &s, &len)) != RC_OK) {
             break;
         }
-        int j = !s                         ? -1
-                : KEY_IS(s, len, "kafka")  ? E_KAFKA
-                : KEY_IS(s, len, "schema") ? E_SCHEMA
-                : KEY_IS(s, len, "table")  ? E_TABLE
-                : KEY_IS(s, len, "action") ? E_ACTION
-                : KEY_IS(s, len, "before") ? E_BEFORE
-                : KEY_IS(s, len, "after")  ? E_AFTER
-                : KEY_IS(s, len, "meta")   ? E_META
-                                           : -1;
-        if (j < 0 || a->at[j]) {
-            err = rc_mp_skip_one(&p, end);
-            continue;
-        }
-        a->at[j] = p;
-        uint32_t m;
-        const uint8_t *q = p;
-        if ((j == E_KAFKA || j == E_META) && rc_mp_read_map(&q, end, &m) == RC_OK) {
-            p = q;
-            if (j == E_KAFKA) {
-                a->kafka_is_map = true;
-                err = pick_in(&p, end, m, kafka_key, a->kafka);
-            } else {
-                a->meta_is_map = true;
-                err = pick_in(&p, end, m, meta_key, a->meta);
-            }
-        } else {
-            err = rc_mp_skip_one(&p, end);
-        }
+        err = walk_value(a, &p, end, s ? event_key(s, len) : -1);
     }
     a->end = p;
+    if (w && !hit && err == RC_OK) {
+        run_learn(w, ev, end);
+    }
     return err;
 }
 
@@ -459,7 +577,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     ev_at_t a;
     const uint8_t *const *kat = a.kafka, *p;
     uint32_t topic_len;
-    if (ev_walk(ev, end, &a) != RC_OK || !a.kafka_is_map || !(p = kat[K_TOPIC]) ||
+    if (!m->walk) {
+        m->walk = calloc(1, sizeof *m->walk); /* NULL when out of memory: walked without */
+    }
+    if (ev_walk(ev, end, &a, m->walk) != RC_OK || !a.kafka_is_map || !(p = kat[K_TOPIC]) ||
         rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "an event has no kafka.topic string");
     }
@@ -566,6 +687,8 @@ void rc_msg_free(rc_msg_t *m) {
     m->json_tpl = NULL;
     rc_proto_tpl_free(m->proto_tpl);
     m->proto_tpl = NULL;
+    free(m->walk);
+    m->walk = NULL;
     m->headers = NULL;
     m->text_off = NULL;
     m->n_headers = m->cap_headers = 0;

@@ -1629,6 +1629,138 @@ static void test_msg_header_values_in_every_width(void **state) {
     rc_msg_free(&msg);
 }
 
+/* Encodes ev[0..n) with a long-lived rc_msg_t (its walk's run learnt from the events before)
+ * and with a fresh one: the same result, topic, key, value and headers. */
+static void check_msg_same(rc_msg_t *lived, rc_format_t f, const uint8_t *ev, size_t n) {
+    uint8_t *copy = malloc(n ? n : 1); /* exactly n bytes, so ASan sees a look past them */
+    assert_non_null(copy);
+    memcpy(copy, ev, n);
+    rc_msg_t fresh = RC_MSG_INIT;
+    char e1[256], e2[256];
+    size_t u1 = 0, u2 = 0;
+    rc_err_t r1 = rc_msg_encode(lived, f, copy, n, &u1, e1, sizeof e1);
+    rc_err_t r2 = rc_msg_encode(&fresh, f, copy, n, &u2, e2, sizeof e2);
+    assert_int_equal(r1, r2);
+    if (r1 != RC_OK) {
+        assert_string_equal(e1, e2);
+    } else {
+        assert_int_equal(u1, u2);
+        assert_int_equal(lived->topic_len, fresh.topic_len);
+        assert_memory_equal(lived->topic, fresh.topic, fresh.topic_len);
+        assert_int_equal(lived->key.len, fresh.key.len);
+        if (fresh.key.len) {
+            assert_memory_equal(lived->key.data, fresh.key.data, fresh.key.len);
+        }
+        assert_int_equal(lived->value.len, fresh.value.len);
+        if (fresh.value.len) {
+            assert_memory_equal(lived->value.data, fresh.value.data, fresh.value.len);
+        }
+        assert_int_equal(lived->n_headers, fresh.n_headers);
+        for (size_t i = 0; i < fresh.n_headers; i++) {
+            const rc_msg_header_t *a = &lived->headers[i], *b = &fresh.headers[i];
+            assert_int_equal(a->name_len, b->name_len);
+            assert_memory_equal(a->name, b->name, b->name_len);
+            assert_int_equal(a->value_len, b->value_len);
+            if (b->value_len) {
+                assert_memory_equal(a->value, b->value, b->value_len);
+            }
+        }
+        assert_int_equal(lived->commit_ts, fresh.commit_ts);
+    }
+    rc_msg_free(&fresh);
+    free(copy);
+}
+
+/* The leading members of an event in the shapes a walk's run must tell apart. */
+enum {
+    W_USUAL,
+    W_OTHER_TABLE,
+    W_DUP_SCHEMA,
+    W_NON_STR_KEY,
+    W_KAFKA_FIRST,
+    W_ROWS_BEFORE,
+    W_LONG_NAMES,
+    W_MAP16,
+    W_META_SCALAR,
+    W_COUNT
+};
+
+static void pack_walk_event(mp_t *m, int shape, uint64_t id) {
+    msgpack_packer *pk = &m->pk;
+    bool map16 = shape == W_MAP16;
+    uint32_t n = 7 + (shape == W_DUP_SCHEMA) + (shape == W_NON_STR_KEY);
+    if (map16) {
+        uint8_t h[3] = {0xde, 0, (uint8_t)n};
+        msgpack_sbuffer_write(pk->data, (const char *)h, 3);
+    } else {
+        msgpack_pack_map(pk, n);
+    }
+    if (shape == W_KAFKA_FIRST) {
+        str(pk, "kafka"), msgpack_pack_map(pk, 2), str(pk, "topic"), str(pk, "k.first");
+        str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, id);
+    }
+    if (shape == W_NON_STR_KEY) {
+        msgpack_pack_int(pk, 3), str(pk, "x");
+    }
+    str(pk, "schema"), str(pk, shape == W_LONG_NAMES ? "a_schema_with_a_rather_long_name" : "s");
+    if (shape == W_DUP_SCHEMA) {
+        str(pk, "schema"), str(pk, "second");
+    }
+    str(pk, "table"), str(pk, shape == W_OTHER_TABLE  ? "u"
+                              : shape == W_LONG_NAMES ? "and_a_table_with_a_long_name_too"
+                                                      : "t");
+    str(pk, "action"), str(pk, shape == W_ROWS_BEFORE ? "update" : "insert");
+    str(pk, "before"), msgpack_pack_array(pk, shape == W_ROWS_BEFORE);
+    if (shape == W_ROWS_BEFORE) {
+        msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, id);
+    }
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, id);
+    str(pk, "v"), str(pk, "value");
+    str(pk, "meta");
+    if (shape == W_META_SCALAR) {
+        str(pk, "not a map");
+    } else {
+        msgpack_pack_map(pk, 3);
+        str(pk, "gtid"), str(pk, "0-1-9");
+        str(pk, "binlog_file"), str(pk, "b.000001");
+        str(pk, "binlog_pos"), msgpack_pack_uint64(pk, id * 10);
+    }
+    if (shape != W_KAFKA_FIRST) {
+        str(pk, "kafka"), msgpack_pack_map(pk, 2), str(pk, "topic"), str(pk, "s.t");
+        str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, id);
+    }
+}
+
+/* rc_msg's walk keeps a run of the event's leading members: events of every shape (other
+ * tables, a key twice, a key that is not a string, kafka first, rows in before, names too long
+ * for the run, a map16, meta not a map), whole and cut at every byte, interleaved with usual
+ * ones, give what a fresh rc_msg_t (no run) gives. */
+static void test_msg_walk_run_agrees_with_a_fresh_walk(void **state) {
+    (void)state;
+    static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF, RC_FORMAT_DEBEZIUM_JSON};
+    for (int f = 0; f < 3; f++) {
+        rc_msg_t lived = RC_MSG_INIT;
+        for (int round = 0; round < 2; round++) {
+            for (int shape = 0; shape < W_COUNT; shape++) {
+                for (int k = 0; k < 2; k++) {
+                    mp_t m;
+                    mp_init(&m);
+                    pack_walk_event(&m, k ? W_USUAL : shape, (uint64_t)(shape * 2 + k + 1));
+                    check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, m.sb.size);
+                    if (!k) {
+                        for (size_t cut = 0; cut < m.sb.size; cut += 1 + round) {
+                            check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, cut);
+                        }
+                    }
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+            }
+        }
+        rc_msg_free(&lived);
+    }
+}
+
 /* A script may rebuild the event with its keys in another order: the bytes stay canonical. */
 static void test_keys_in_any_order_give_the_same_bytes(void **state) {
     (void)state;
@@ -2551,6 +2683,7 @@ int main(void) {
         cmocka_unit_test(test_key_message_and_string_key),
         cmocka_unit_test(test_msg_headers_and_key_per_format),
         cmocka_unit_test(test_msg_header_values_in_every_width),
+        cmocka_unit_test(test_msg_walk_run_agrees_with_a_fresh_walk),
         cmocka_unit_test(test_msg_one_walk_over_the_event),
         cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
