@@ -913,6 +913,21 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
 
 #define VALUE_ROOM 72 /* what value_at may write, rounded up */
 
+/* write_value for a value value_at did not take: a double inline, anything else through the
+ * switch. */
+static inline rc_err_t write_value_rest(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                        int depth) {
+    const uint8_t *p = *pp;
+    if (end - p >= 9 && p[0] == 0xcb) {
+        uint64_t bits = rc_mp_be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
+    }
+    return write_value(out, pp, end, depth);
+}
+
 /* write_value with the usual values of a row inline (value_at's, and doubles). */
 static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
                                         int depth) {
@@ -924,15 +939,7 @@ static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const
         out->len = (size_t)(e - out->data);
         return RC_OK;
     }
-    const uint8_t *p = *pp;
-    if (end - p >= 9 && p[0] == 0xcb) {
-        uint64_t bits = rc_mp_be64(p + 1);
-        double d;
-        memcpy(&d, &bits, sizeof d);
-        *pp = p + 9;
-        return put_float(out, d, false);
-    }
-    return write_value(out, pp, end, depth);
+    return write_value_rest(out, pp, end, depth);
 }
 
 static rc_err_t write_array(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, uint32_t n,
@@ -1488,7 +1495,7 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
             } else {
                 out->len = at;
                 *pp = v;
-                err = write_value_fast(out, pp, end, depth + 1);
+                err = write_value_rest(out, pp, end, depth + 1); /* value_at has looked */
                 p = *pp;
             }
             if (tk->kv_len && err == RC_OK) {
