@@ -1781,12 +1781,57 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
+/* A map of up to 4 members whose keys are fixstr of up to 16 bytes with nothing to escape and
+ * whose values value_at takes (a kafka.key: {"id": 42}) written in one go, as write_map writes
+ * it: true and *pp past it; false with nothing written and *pp unmoved for any other. */
+static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    uint32_t n = p[0] & 0x0fu;
+    char *o = n <= 4 ? room(out, 2 + (size_t)n * (4 + 16 + VALUE_ROOM)) : NULL, *s = o;
+    if (!o) {
+        return false;
+    }
+    *o++ = '{';
+    p++;
+    for (uint32_t i = 0; i < n; i++) {
+        if (p >= end || (p[0] & 0xe0) != 0xa0) {
+            return false;
+        }
+        size_t kl = p[0] & 0x1fu;
+        const uint8_t *ks = p + 1;
+        if (kl > 16 || end - ks < 16 || first_look16(ks) < kl) {
+            return false;
+        }
+        *o = ',';
+        o += i > 0;
+        o[0] = '"';
+        memcpy(o + 1, ks, 16);
+        o[1 + kl] = '"';
+        o[2 + kl] = ':';
+        o += kl + 3;
+        p = ks + kl;
+        if (!(o = value_at(o, &p, end))) {
+            return false;
+        }
+    }
+    *o++ = '}';
+    out->len += (size_t)(o - s);
+    *pp = p;
+    return true;
+}
+
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
     }
     size_t mark = out->len;
     const uint8_t *p = data;
+    if (data[0] > 0x80 && data[0] <= 0x84 && small_map_at(out, &p, data + len)) {
+        if (used) {
+            *used = (size_t)(p - data);
+        }
+        return RC_OK;
+    }
     rc_err_t err = write_value_fast(out, &p, data + len, 0);
     if (err != RC_OK) {
         out->len = mark;

@@ -244,6 +244,97 @@ static bool json_valid(const char *s, size_t n) {
 
 /* ---- scalars ------------------------------------------------------------------------------ */
 
+/* A small map at the top (a kafka.key) is written in one go when its keys are short and plain
+ * and its values value_at's; every other map the usual way. Each is compared with the same map
+ * inside an array (written by write_map), whole and cut at every byte, in a buffer of exactly
+ * its size. */
+static void pack_small_map_value(msgpack_packer *pk, int v) {
+    switch (v) {
+    case 0:
+        msgpack_pack_uint64(pk, 18446744073709551615ULL);
+        break;
+    case 1:
+        msgpack_pack_int64(pk, -42);
+        break;
+    case 2:
+        msgpack_pack_str_with_body(pk, "eu", 2);
+        break;
+    case 3:
+        msgpack_pack_str_with_body(pk, "a \"quoted\" value\n", 17);
+        break;
+    case 4:
+        msgpack_pack_double(pk, 0.1);
+        break;
+    case 5:
+        msgpack_pack_nil(pk);
+        break;
+    case 6:
+        msgpack_pack_map(pk, 1), msgpack_pack_str_with_body(pk, "x", 1), msgpack_pack_int(pk, 1);
+        break;
+    case 7:
+        msgpack_pack_ext_with_body(pk, "12.50", 5, RC_EXT_DECIMAL);
+        break;
+    default:
+        msgpack_pack_str_with_body(pk,
+                                   "a string that is longer than sixty-four bytes, so it goes "
+                                   "the slow way",
+                                   70);
+        break;
+    }
+}
+
+static void test_json_small_map_at_the_top(void **state) {
+    (void)state;
+    static const char *const keys[] = {
+        "id", "", "region", "sixteen_bytes_ok", "seventeen_bytes__", "quo\"te", "caf\xc3\xa9"};
+    const size_t nk = sizeof keys / sizeof keys[0];
+    for (uint32_t n = 0; n <= 5; n++) {
+        for (size_t k = 0; k < nk; k++) {
+            for (int v = 0; v < 9; v++) {
+                mp_t m, a;
+                mp_init(&m);
+                mp_init(&a);
+                msgpack_pack_array(&a.pk, 1);
+                msgpack_pack_map(&m.pk, n);
+                msgpack_pack_map(&a.pk, n);
+                for (uint32_t i = 0; i < n; i++) {
+                    const char *key = i == n - 1 ? keys[k] : keys[(k + i) % 3];
+                    msgpack_pack_str_with_body(&m.pk, key, strlen(key));
+                    msgpack_pack_str_with_body(&a.pk, key, strlen(key));
+                    pack_small_map_value(&m.pk, (v + (int)i) % 9);
+                    pack_small_map_value(&a.pk, (v + (int)i) % 9);
+                }
+                rc_buf_t want = RC_BUF_INIT, got = RC_BUF_INIT;
+                assert_int_equal(rc_json_write(&want, (const uint8_t *)a.sb.data, a.sb.size, NULL),
+                                 RC_OK);
+                for (size_t cut = 1; cut <= m.sb.size; cut++) {
+                    uint8_t *copy = malloc(cut);
+                    assert_non_null(copy);
+                    memcpy(copy, m.sb.data, cut);
+                    size_t used = 0;
+                    rc_buf_reset(&got);
+                    rc_buf_append(&got, "x", 1);
+                    rc_err_t err = rc_json_write(&got, copy, cut, &used);
+                    if (cut < m.sb.size) {
+                        assert_int_equal(err, RC_ERR_TRUNCATED);
+                        assert_int_equal(got.len, 1); /* put back */
+                    } else {
+                        assert_int_equal(err, RC_OK);
+                        assert_int_equal(used, m.sb.size);
+                        assert_int_equal(got.len - 1, want.len - 2); /* without the [ ] */
+                        assert_memory_equal(got.data + 1, want.data + 1, want.len - 2);
+                    }
+                    free(copy);
+                }
+                rc_buf_free(&want);
+                rc_buf_free(&got);
+                msgpack_sbuffer_destroy(&m.sb);
+                msgpack_sbuffer_destroy(&a.sb);
+            }
+        }
+    }
+}
+
 static void test_json_nil_and_bools(void **state) {
     (void)state;
     CHECK_RAW("\xc0", "null");
@@ -2174,6 +2265,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
         cmocka_unit_test(test_json_ints_every_width),
+        cmocka_unit_test(test_json_small_map_at_the_top),
         cmocka_unit_test(test_json_ints_wide_encodings),
         cmocka_unit_test(test_json_double_shortest_text),
         cmocka_unit_test(test_json_float32_shortest_text),
