@@ -1131,11 +1131,16 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     if (rt && n > rt->cap) {
         row_grow(rt, n);
     }
+    /* the reading position stays in p (a byte store cannot change it), *pp is kept for the
+     * calls that take it */
+    const uint8_t *p = *pp;
+    ptpl_col_t *tcols = rt ? rt->cols : NULL;
+    uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0;
     for (uint32_t i = 0; i < n; i++) {
         size_t col, val;
         bool uint_col;
-        const uint8_t *k = *pp;
-        ptpl_col_t *tc = rt && i < rt->cap ? &rt->cols[i] : NULL;
+        const uint8_t *k = p;
+        ptpl_col_t *tc = i < nt ? &tcols[i] : NULL;
         if (tc && rc_tpl_key_eq(tc->mp, tc->mp_len, k, end)) {
             if (ensure(out, PTPL_HEAD + 40) != RC_OK) {
                 return RC_ERR_NOMEM;
@@ -1154,7 +1159,7 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             if ((e = value_at(o, &q, end, tc->uint_col)) != NULL) {
                 /* the Value and the Column both shorter than 128 bytes: their lengths */
                 size_t cb = (size_t)(e - out->data) - col - 1;
-                *pp = q;
+                p = q;
                 out->len = (size_t)(e - out->data);
                 if (cb < 0x80) {
                     out->data[val] = (char)(cb - (val - col));
@@ -1173,6 +1178,7 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             const char *name;
             uint32_t name_len;
             rc_col_info_t ci = {0};
+            *pp = k;
             if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
                 name = (const char *)k + 1; /* fixstr, the usual column name */
                 name_len = *k & 0x1fu;
@@ -1222,7 +1228,9 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             (err = sub_end(out, val)) != RC_OK || (err = sub_end(out, col)) != RC_OK) {
             return err;
         }
+        p = *pp;
     }
+    *pp = p;
     return RC_OK;
 }
 
