@@ -365,8 +365,17 @@ static char *u64_put(char *o, uint64_t v) {
         memcpy(o, &x, 8);
         return o + 8 - lz;
     }
-    o = u64_put(o, v / 100000000); /* at most 12 digits, so one more level at most */
+    uint64_t hi = v / 100000000;
     uint64_t x = digits8((uint32_t)(v % 100000000)) | ASCII_ZEROS;
+    if (hi < 100000000) { /* 9 to 16 digits (a timestamp in µs): no second level */
+        uint64_t y = digits8((uint32_t)hi);
+        int lz = __builtin_ctzll(y) / 8; /* hi != 0 */
+        y = (y >> (8 * lz)) | ASCII_ZEROS;
+        memcpy(o, &y, 8);
+        o += 8 - lz;
+    } else {
+        o = u64_put(o, hi); /* at most 12 digits, so one more level at most */
+    }
     memcpy(o, &x, 8);
     return o + 8;
 }
