@@ -1473,7 +1473,9 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
     if (n > t->cap) {
         tpl_grow(t, n);
     }
-    rc_err_t err = rc_buf_putc(out, '{');
+    /* every member is written with its ',', and the first one's becomes the '{' */
+    size_t mark = out->len;
+    rc_err_t err = RC_OK;
     uint32_t nt = n < t->cap ? n : t->cap;
     /* the reading position stays in p, and *pp is only kept for the calls that take it */
     const uint8_t *p = *pp;
@@ -1487,15 +1489,14 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
             if (!o) {
                 return RC_ERR_NOMEM;
             }
-            size_t first = i == 0;
-            memcpy(o, tk->text + first, 36);
+            memcpy(o, tk->text, 36);
             if (m == 2) { /* the value too */
-                out->len += tk->kv_text_len - first;
+                out->len += tk->kv_text_len;
                 p += tk->kv_len;
                 tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 continue;
             }
-            o += tk->text_len - first;
+            o += tk->text_len;
             const uint8_t *v = p + tk->mp_len;
             size_t at = (size_t)(o - out->data);
             p = v;
@@ -1519,7 +1520,7 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
             tpl_learn(tk, k, &mk);
         }
         *pp = p;
-        err = write_map_key(out, pp, end, &mk, i == 0, depth);
+        err = write_map_key(out, pp, end, &mk, false, depth);
         if (err == RC_OK) {
             const uint8_t *v = *pp;
             size_t at = out->len;
@@ -1531,7 +1532,14 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
         p = *pp;
     }
     *pp = p;
-    return err != RC_OK ? err : rc_buf_putc(out, '}');
+    if (err != RC_OK) {
+        return err;
+    }
+    if (n == 0) {
+        return rc_buf_append(out, "{}", 2);
+    }
+    out->data[mark] = '{';
+    return rc_buf_putc(out, '}');
 }
 
 /* The row template of the table an event's schema and table values (msgpack, NULL when not

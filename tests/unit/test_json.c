@@ -2033,6 +2033,64 @@ static void test_json_tpl_event_run(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* A templated map writes each member with its ',' and makes the first one the '{': an empty
+ * row, a first key that is not a string, a first key with something to escape, one that is
+ * its position's template with and without its value, and meta empty, in turn and repeated. */
+static void test_json_tpl_first_member_forms(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const struct {
+        const char *row; /* msgpack of the row map */
+        size_t n;
+        const char *want;
+    } rows[] = {
+        {"\x80", 1, "{}"},
+        {"\x82\x01\xa1x\xa1"
+         "a\x01",
+         7, "{\"1\":\"x\",\"a\":1}"},
+        {"\x82\xa3q\"k\x01\xa1"
+         "b\x02",
+         9, "{\"q\\\"k\":1,\"b\":2}"},
+        {"\x81\xa1"
+         "a\x01",
+         4, "{\"a\":1}"},
+        {"\x81\xa1"
+         "a\x02",
+         4, "{\"a\":2}"},
+    };
+    for (int round = 0; round < 3; round++) {
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            for (int meta_empty = 0; meta_empty < 2; meta_empty++) {
+                mp_t m;
+                mp_init(&m);
+                msgpack_pack_map(&m.pk, 4);
+                mp_str(&m, "table");
+                mp_str(&m, "f");
+                mp_str(&m, "after");
+                msgpack_pack_array(&m.pk, 1);
+                mp_raw(&m, rows[r].row, rows[r].n);
+                mp_str(&m, "meta");
+                if (meta_empty) {
+                    msgpack_pack_map(&m.pk, 0);
+                } else {
+                    msgpack_pack_map(&m.pk, 1);
+                    mp_str(&m, "server_id");
+                    msgpack_pack_uint32(&m.pk, 7);
+                }
+                mp_str(&m, "kafka");
+                msgpack_pack_map(&m.pk, 0);
+                char want[128];
+                snprintf(want, sizeof want, "{\"table\":\"f\",\"after\":[%s],\"meta\":%s}",
+                         rows[r].want, meta_empty ? "{}" : "{\"server_id\":7}");
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_rows_and_maps_every_form(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2301,6 +2359,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_same_table_other_keys),
         cmocka_unit_test(test_json_tpl_keys_needing_escapes),
         cmocka_unit_test(test_json_tpl_key_set_change_after_ddl),
+        cmocka_unit_test(test_json_tpl_first_member_forms),
         cmocka_unit_test(test_json_tpl_rows_and_maps_every_form),
         cmocka_unit_test(test_json_tpl_wider_than_templates),
         cmocka_unit_test(test_json_tpl_values_that_change),
