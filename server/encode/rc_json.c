@@ -365,8 +365,17 @@ static char *u64_put(char *o, uint64_t v) {
         memcpy(o, &x, 8);
         return o + 8 - lz;
     }
-    o = u64_put(o, v / 100000000); /* at most 12 digits, so one more level at most */
+    uint64_t hi = v / 100000000;
     uint64_t x = digits8((uint32_t)(v % 100000000)) | ASCII_ZEROS;
+    if (hi < 100000000) { /* 9 to 16 digits (a timestamp in µs): no second level */
+        uint64_t y = digits8((uint32_t)hi);
+        int lz = __builtin_ctzll(y) / 8; /* hi != 0 */
+        y = (y >> (8 * lz)) | ASCII_ZEROS;
+        memcpy(o, &y, 8);
+        o += 8 - lz;
+    } else {
+        o = u64_put(o, hi); /* at most 12 digits, so one more level at most */
+    }
     memcpy(o, &x, 8);
     return o + 8;
 }
@@ -831,6 +840,117 @@ static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
 
 static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, int depth);
 
+/* The digits of c (0..127) at o; returns their end. */
+static inline char *small_at(char *o, unsigned c) {
+    if (c < 10) {
+        *o = (char)('0' + c);
+        return o + 1;
+    }
+    if (c < 100) {
+        memcpy(o, k_pairs + 2 * c, 2);
+        return o + 2;
+    }
+    o[0] = '1';
+    memcpy(o + 1, k_pairs + 2 * (c - 100), 2);
+    return o + 3;
+}
+
+/* The usual values of a row written at o, which has room for 66 bytes: ints, nil, bools, and
+ * strings and the text of a DECIMAL, a temporal, an ENUM or a SET that string_at takes. Returns
+ * the end of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other
+ * value, a truncated one too, for write_value to write. */
+static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    size_t avail = (size_t)(end - p), n;
+    if (avail == 0) {
+        return NULL;
+    }
+    uint8_t c = p[0];
+    char *e;
+    if (c <= 0x7f) {
+        *pp = p + 1;
+        return small_at(o, c);
+    }
+    if (c >= 0xa0 && c <= 0xbf) {
+        n = c & 0x1fu;
+        if (avail - 1 < n || !(e = string_at(o, p + 1, n, end))) {
+            return NULL;
+        }
+        *pp = p + 1 + n;
+        return e;
+    }
+    if (c == 0xd9 && avail >= 2) { /* str 8 */
+        n = p[1];
+        if (avail - 2 < n || !(e = string_at(o, p + 2, n, end))) {
+            return NULL;
+        }
+        *pp = p + 2 + n;
+        return e;
+    }
+    if (c >= 0xcc && c <= 0xd3) {
+        size_t w = rc_mp_int_width(c);
+        if (avail < 1 + w) {
+            return NULL;
+        }
+        uint64_t u = rc_mp_int_word(p);
+        *pp = p + 1 + w;
+        if (c >= 0xd0 && (int64_t)u < 0) {
+            *o++ = '-';
+            u = 0 - u;
+        }
+        return put_u64_at(o, u);
+    }
+    if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
+        p[2] != RC_EXT_JSON) {
+        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
+        n = p[1];
+        if (avail - 3 < n || !(e = string_at(o, p + 3, n, end))) {
+            return NULL;
+        }
+        *pp = p + 3 + n;
+        return e;
+    }
+    if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
+        /* null, false, true */
+        static const char k_lit[4][8] = {"null", "", "false", "true"};
+        memcpy(o, k_lit[c - 0xc0], 8);
+        *pp = p + 1;
+        return o + (c == 0xc2 ? 5 : 4);
+    }
+    return NULL;
+}
+
+#define VALUE_ROOM 72 /* what value_at may write, rounded up */
+
+/* write_value for a value value_at did not take: a double inline, anything else through the
+ * switch. */
+static inline rc_err_t write_value_rest(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                        int depth) {
+    const uint8_t *p = *pp;
+    if (end - p >= 9 && p[0] == 0xcb) {
+        uint64_t bits = rc_mp_be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return put_float(out, d, false);
+    }
+    return write_value(out, pp, end, depth);
+}
+
+/* write_value with the usual values of a row inline (value_at's, and doubles). */
+static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                                        int depth) {
+    char *o = room(out, VALUE_ROOM), *e;
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    if ((e = value_at(o, pp, end)) != NULL) {
+        out->len = (size_t)(e - out->data);
+        return RC_OK;
+    }
+    return write_value_rest(out, pp, end, depth);
+}
+
 static rc_err_t write_array(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, uint32_t n,
                             int depth) {
     if (depth >= MAX_DEPTH) {
@@ -947,7 +1067,7 @@ static rc_err_t write_map(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         err = write_map_key(out, pp, end, &mk, first, depth);
         first = false;
         if (err == RC_OK) {
-            err = write_value(out, pp, end, depth + 1);
+            err = write_value_fast(out, pp, end, depth + 1);
         }
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
@@ -1341,110 +1461,6 @@ static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8
     return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
 }
 
-/* The digits of c (0..127) at o; returns their end. */
-static inline char *small_at(char *o, unsigned c) {
-    if (c < 10) {
-        *o = (char)('0' + c);
-        return o + 1;
-    }
-    if (c < 100) {
-        memcpy(o, k_pairs + 2 * c, 2);
-        return o + 2;
-    }
-    o[0] = '1';
-    memcpy(o + 1, k_pairs + 2 * (c - 100), 2);
-    return o + 3;
-}
-
-/* The usual values of a row written at o, which has room for 66 bytes: ints, nil, bools, and
- * strings and the text of a DECIMAL, a temporal, an ENUM or a SET that string_at takes. Returns
- * the end of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other
- * value, a truncated one too, for write_value to write. */
-static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
-    const uint8_t *p = *pp;
-    size_t avail = (size_t)(end - p), n;
-    if (avail == 0) {
-        return NULL;
-    }
-    uint8_t c = p[0];
-    char *e;
-    if (c <= 0x7f) {
-        *pp = p + 1;
-        return small_at(o, c);
-    }
-    if (c >= 0xa0 && c <= 0xbf) {
-        n = c & 0x1fu;
-        if (avail - 1 < n || !(e = string_at(o, p + 1, n, end))) {
-            return NULL;
-        }
-        *pp = p + 1 + n;
-        return e;
-    }
-    if (c == 0xd9 && avail >= 2) { /* str 8 */
-        n = p[1];
-        if (avail - 2 < n || !(e = string_at(o, p + 2, n, end))) {
-            return NULL;
-        }
-        *pp = p + 2 + n;
-        return e;
-    }
-    if (c >= 0xcc && c <= 0xd3) {
-        size_t w = rc_mp_int_width(c);
-        if (avail < 1 + w) {
-            return NULL;
-        }
-        uint64_t u = rc_mp_int_word(p);
-        *pp = p + 1 + w;
-        if (c >= 0xd0 && (int64_t)u < 0) {
-            *o++ = '-';
-            u = 0 - u;
-        }
-        return put_u64_at(o, u);
-    }
-    if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
-        p[2] != RC_EXT_JSON) {
-        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
-        n = p[1];
-        if (avail - 3 < n || !(e = string_at(o, p + 3, n, end))) {
-            return NULL;
-        }
-        *pp = p + 3 + n;
-        return e;
-    }
-    if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
-        /* null, false, true */
-        static const char k_lit[4][8] = {"null", "", "false", "true"};
-        memcpy(o, k_lit[c - 0xc0], 8);
-        *pp = p + 1;
-        return o + (c == 0xc2 ? 5 : 4);
-    }
-    return NULL;
-}
-
-#define VALUE_ROOM 72 /* what value_at may write, rounded up */
-
-/* write_value with the usual values of a row inline (value_at's, and doubles). */
-static inline rc_err_t write_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
-                                        int depth) {
-    char *o = room(out, VALUE_ROOM), *e;
-    if (!o) {
-        return RC_ERR_NOMEM;
-    }
-    if ((e = value_at(o, pp, end)) != NULL) {
-        out->len = (size_t)(e - out->data);
-        return RC_OK;
-    }
-    const uint8_t *p = *pp;
-    if (end - p >= 9 && p[0] == 0xcb) {
-        uint64_t bits = rc_mp_be64(p + 1);
-        double d;
-        memcpy(&d, &bits, sizeof d);
-        *pp = p + 9;
-        return put_float(out, d, false);
-    }
-    return write_value(out, pp, end, depth);
-}
-
 /* write_map for a map whose keys are likely those of t, in t's order. */
 static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const uint8_t *end,
                               uint32_t n, int depth) {
@@ -1457,7 +1473,9 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
     if (n > t->cap) {
         tpl_grow(t, n);
     }
-    rc_err_t err = rc_buf_putc(out, '{');
+    /* every member is written with its ',', and the first one's becomes the '{' */
+    size_t mark = out->len;
+    rc_err_t err = RC_OK;
     uint32_t nt = n < t->cap ? n : t->cap;
     /* the reading position stays in p, and *pp is only kept for the calls that take it */
     const uint8_t *p = *pp;
@@ -1471,15 +1489,14 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
             if (!o) {
                 return RC_ERR_NOMEM;
             }
-            size_t first = i == 0;
-            memcpy(o, tk->text + first, 36);
+            memcpy(o, tk->text, 36);
             if (m == 2) { /* the value too */
-                out->len += tk->kv_text_len - first;
+                out->len += tk->kv_text_len;
                 p += tk->kv_len;
                 tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
                 continue;
             }
-            o += tk->text_len - first;
+            o += tk->text_len;
             const uint8_t *v = p + tk->mp_len;
             size_t at = (size_t)(o - out->data);
             p = v;
@@ -1488,7 +1505,7 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
             } else {
                 out->len = at;
                 *pp = v;
-                err = write_value_fast(out, pp, end, depth + 1);
+                err = write_value_rest(out, pp, end, depth + 1); /* value_at has looked */
                 p = *pp;
             }
             if (tk->kv_len && err == RC_OK) {
@@ -1503,7 +1520,7 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
             tpl_learn(tk, k, &mk);
         }
         *pp = p;
-        err = write_map_key(out, pp, end, &mk, i == 0, depth);
+        err = write_map_key(out, pp, end, &mk, false, depth);
         if (err == RC_OK) {
             const uint8_t *v = *pp;
             size_t at = out->len;
@@ -1515,7 +1532,14 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
         p = *pp;
     }
     *pp = p;
-    return err != RC_OK ? err : rc_buf_putc(out, '}');
+    if (err != RC_OK) {
+        return err;
+    }
+    if (n == 0) {
+        return rc_buf_append(out, "{}", 2);
+    }
+    out->data[mark] = '{';
+    return rc_buf_putc(out, '}');
 }
 
 /* The row template of the table an event's schema and table values (msgpack, NULL when not
@@ -1774,13 +1798,58 @@ static rc_err_t write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
+/* A map of up to 4 members whose keys are fixstr of up to 16 bytes with nothing to escape and
+ * whose values value_at takes (a kafka.key: {"id": 42}) written in one go, as write_map writes
+ * it: true and *pp past it; false with nothing written and *pp unmoved for any other. */
+static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    uint32_t n = p[0] & 0x0fu;
+    char *o = n <= 4 ? room(out, 2 + (size_t)n * (4 + 16 + VALUE_ROOM)) : NULL, *s = o;
+    if (!o) {
+        return false;
+    }
+    *o++ = '{';
+    p++;
+    for (uint32_t i = 0; i < n; i++) {
+        if (p >= end || (p[0] & 0xe0) != 0xa0) {
+            return false;
+        }
+        size_t kl = p[0] & 0x1fu;
+        const uint8_t *ks = p + 1;
+        if (kl > 16 || end - ks < 16 || first_look16(ks) < kl) {
+            return false;
+        }
+        *o = ',';
+        o += i > 0;
+        o[0] = '"';
+        memcpy(o + 1, ks, 16);
+        o[1 + kl] = '"';
+        o[2 + kl] = ':';
+        o += kl + 3;
+        p = ks + kl;
+        if (!(o = value_at(o, &p, end))) {
+            return false;
+        }
+    }
+    *o++ = '}';
+    out->len += (size_t)(o - s);
+    *pp = p;
+    return true;
+}
+
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
     }
     size_t mark = out->len;
     const uint8_t *p = data;
-    rc_err_t err = write_value(out, &p, data + len, 0);
+    if (data[0] > 0x80 && data[0] <= 0x84 && small_map_at(out, &p, data + len)) {
+        if (used) {
+            *used = (size_t)(p - data);
+        }
+        return RC_OK;
+    }
+    rc_err_t err = write_value_fast(out, &p, data + len, 0);
     if (err != RC_OK) {
         out->len = mark;
         return err;

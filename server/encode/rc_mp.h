@@ -53,14 +53,20 @@ static inline uint64_t rc_mp_int_word(const uint8_t *p) {
 rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end);
 
 /* The whole size of an object that its first byte fixes (fixint, nil, bool, fixstr, numbers,
- * fixext), or 0 when its size needs more than that byte. */
+ * fixext, the empty map and array), or 0 when its size needs more than that byte. */
 extern const uint8_t rc_mp_fixed_size[256];
 
-/* rc_mp_skip with the common case inline: an object whose first byte fixes its size. */
+/* rc_mp_skip with the common cases inline: an object whose first byte fixes its size, and a
+ * str 8 or bin 8 (a GTID, a column descriptor). */
 static inline rc_err_t rc_mp_skip_one(const uint8_t **p, const uint8_t *end) {
     const uint8_t *q = *p;
     if (q < end && rc_mp_fixed_size[q[0]] && (size_t)(end - q) >= rc_mp_fixed_size[q[0]]) {
         *p = q + rc_mp_fixed_size[q[0]];
+        return RC_OK;
+    }
+    if (q < end && (q[0] == 0xd9 || q[0] == 0xc4) && end - q >= 2 &&
+        (size_t)(end - q) - 2 >= q[1]) {
+        *p = q + 2 + q[1];
         return RC_OK;
     }
     return rc_mp_skip(p, end);

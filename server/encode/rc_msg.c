@@ -7,10 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "rc_debezium.h"
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_proto.h"
+#include "rc_tpl.h"
 
 #define CT_JSON     "application/json"
 #define CT_PROTOBUF "application/x-protobuf; messageType=rowcast.v1.Event"
@@ -39,24 +44,36 @@ const char *rc_format_content_type(rc_format_t f) {
     return f == RC_FORMAT_PROTOBUF ? CT_PROTOBUF : CT_JSON;
 }
 
+/* Makes room for n more headers; false when out of memory. */
+static bool headers_room(rc_msg_t *m, size_t n) {
+    if (m->cap_headers - m->n_headers >= n) {
+        return true;
+    }
+    size_t cap = m->cap_headers ? 2 * m->cap_headers : 16;
+    while (cap - m->n_headers < n) {
+        cap *= 2;
+    }
+    rc_msg_header_t *h = realloc(m->headers, cap * sizeof *h);
+    if (!h) {
+        return false;
+    }
+    m->headers = h;
+    size_t *o = realloc(m->text_off, cap * sizeof *o);
+    if (!o) {
+        return false;
+    }
+    m->text_off = o;
+    m->cap_headers = cap;
+    return true;
+}
+
 /* Appends a header whose value is value[0..value_len), or, when text_off is not NO_TEXT, the
  * bytes at that offset of m->text: those are pointed at once all text is written, because the
  * buffer may move while it grows. */
 static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
                            size_t value_len, size_t text_off) {
-    if (m->n_headers == m->cap_headers) {
-        size_t cap = m->cap_headers ? 2 * m->cap_headers : 16;
-        rc_msg_header_t *h = realloc(m->headers, cap * sizeof *h);
-        if (!h) {
-            return RC_ERR_NOMEM;
-        }
-        m->headers = h;
-        size_t *o = realloc(m->text_off, cap * sizeof *o);
-        if (!o) {
-            return RC_ERR_NOMEM;
-        }
-        m->text_off = o;
-        m->cap_headers = cap;
+    if (!headers_room(m, 1)) {
+        return RC_ERR_NOMEM;
     }
     m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
     m->text_off[m->n_headers] = text_off;
@@ -64,19 +81,46 @@ static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const
     return RC_OK;
 }
 
-#define ADD_LIT(m, name, value, value_len)                                                         \
-    add_header(m, name, sizeof(name) - 1, value, value_len, NO_TEXT)
+/* The headers every message has, written in place (headers_room made room for them). */
+static inline void put_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
+                              size_t value_len) {
+    m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
+    m->text_off[m->n_headers] = NO_TEXT;
+    m->n_headers++;
+}
 
-/* Reads a str value; *s = NULL for nil or any other type. */
-static void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n) {
+#define PUT_LIT(m, name, value, value_len) put_header(m, name, sizeof(name) - 1, value, value_len)
+
+/* Reads a str value; *s = NULL for nil or any other type. A fixstr or str 8, the usual
+ * values, without a call. */
+static inline void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n) {
+    if (p < end && (p[0] & 0xe0) == 0xa0 && (size_t)(end - p) > (p[0] & 0x1fu)) {
+        *s = (const char *)p + 1;
+        *n = p[0] & 0x1fu;
+        return;
+    }
+    if (p < end && p[0] == 0xd9 && end - p >= 2 && (size_t)(end - p) - 2 >= p[1]) {
+        *s = (const char *)p + 2;
+        *n = p[1];
+        return;
+    }
     if (rc_mp_read_str(&p, end, s, n) != RC_OK) {
         *s = NULL;
         *n = 0;
     }
 }
 
-/* Reads a non-negative integer of any msgpack width; false for other types. */
-static bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+/* Reads a non-negative integer of any msgpack width; false for other types. A positive fixint
+ * or a uint, the usual values, without a call. */
+static inline bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+    if (p < end && p[0] <= 0x7f) {
+        *v = p[0];
+        return true;
+    }
+    if (p < end && p[0] >= 0xcc && p[0] <= 0xcf && (size_t)(end - p) > rc_mp_int_width(p[0])) {
+        *v = rc_mp_int_word(p);
+        return true;
+    }
     return rc_mp_read_uint(&p, end, v) == RC_OK;
 }
 
@@ -241,69 +285,197 @@ static inline rc_err_t pick_in(const uint8_t **pp, const uint8_t *end, uint32_t 
     return RC_OK;
 }
 
-/* One walk over the event map at ev: the kafka and meta maps are picked from as they are
- * passed, instead of being skipped and walked again. Errors when the event is not a map or
- * not whole. */
-static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a) {
-    memset(a, 0, sizeof *a);
+static inline int event_key(const char *s, uint32_t len) {
+    return KEY_IS(s, len, "kafka")    ? E_KAFKA
+           : KEY_IS(s, len, "schema") ? E_SCHEMA
+           : KEY_IS(s, len, "table")  ? E_TABLE
+           : KEY_IS(s, len, "action") ? E_ACTION
+           : KEY_IS(s, len, "before") ? E_BEFORE
+           : KEY_IS(s, len, "after")  ? E_AFTER
+           : KEY_IS(s, len, "meta")   ? E_META
+                                      : -1;
+}
+
+/* The value at *pp of a member whose key names field j (-1: none): the first of each field is
+ * kept, kafka and meta maps are picked from as they are passed; *pp ends past it. */
+static inline rc_err_t walk_value(ev_at_t *a, const uint8_t **pp, const uint8_t *end, int j) {
+    if (j < 0 || a->at[j]) {
+        return rc_mp_skip_one(pp, end);
+    }
+    a->at[j] = *pp;
+    uint32_t m;
+    const uint8_t *q = *pp;
+    if ((j == E_KAFKA || j == E_META) && rc_mp_read_map(&q, end, &m) == RC_OK) {
+        *pp = q;
+        if (j == E_KAFKA) {
+            a->kafka_is_map = true;
+            return pick_in(pp, end, m, kafka_key, a->kafka);
+        }
+        a->meta_is_map = true;
+        return pick_in(pp, end, m, meta_key, a->meta);
+    }
+    return rc_mp_skip_one(pp, end);
+}
+
+/* The event map's leading members whose values are scalars (schema, table, action, an empty
+ * before) and the key after them (after), as an event had them: their msgpack bytes and where
+ * each field's value lies in them, so that an event of the same table starting with the same
+ * bytes (one 64-byte compare) has them found at once. What the walk finds there is a function
+ * of those bytes alone, so it is what reading them would find. */
+#define RUN_MP 64
+
+struct rc_msg_walk {
+    uint8_t mp[RUN_MP];  /* zero padded */
+    uint64_t mask;       /* of the len bytes to compare */
+    uint32_t n;          /* the map's entry count (its header is in the run) */
+    uint8_t len;         /* 0: no run */
+    uint8_t npos;        /* whole members in the run */
+    uint8_t at[E_COUNT]; /* where each field's value is in mp; 0: not in the run */
+    bool tail;           /* the run ends with the key of one more member */
+    int8_t tail_j;       /* that key's field (-1: none) */
+};
+
+static inline bool run_matches(const struct rc_msg_walk *w, const uint8_t *ev, const uint8_t *end) {
+    if (end - ev < RUN_MP) {
+        return false;
+    }
+#if defined(__SSE2__)
+    uint64_t eq = 0;
+    for (int k = 0; k < RUN_MP / 16; k++) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(ev + 16 * k)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(w->mp + 16 * k))))
+              << (16 * k);
+    }
+    return (~eq & w->mask) == 0;
+#else
+    return memcmp(ev, w->mp, w->len) == 0;
+#endif
+}
+
+/* Makes the leading members of the event map at ev (walked whole without error) w's run, or
+ * leaves w without one when fewer than two members fit. */
+static void run_learn(struct rc_msg_walk *w, const uint8_t *ev, const uint8_t *end) {
+    w->len = 0;
     const uint8_t *p = ev;
     uint32_t n;
-    rc_err_t err = rc_mp_read_map(&p, end, &n);
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    uint8_t at[E_COUNT] = {0};
+    size_t len = 0;
+    uint32_t npos = 0;
+    bool tail = false;
+    int tail_j = -1;
+    if (rc_mp_read_map(&p, end, &n) != RC_OK) {
+        return;
+    }
+    len = (size_t)(p - ev);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        uint32_t klen;
+        if (read_key(&p, end, &s, &klen) != RC_OK || (size_t)(p - ev) > RUN_MP) {
+            break;
+        }
+        int j = s ? event_key(s, klen) : -1;
+        if (j == E_KAFKA || j == E_META || p >= end || !rc_tpl_kv_scalar(p[0])) {
+            tail = true; /* this key ends the run; its value is read */
+            tail_j = j;  /* walk_value passes over a field seen already */
+            len = (size_t)(p - ev);
+            break;
+        }
+        const uint8_t *v = p;
+        if (rc_mp_skip_one(&p, end) != RC_OK || (size_t)(p - ev) > RUN_MP) {
+            break;
+        }
+        if (j >= 0 && !at[j]) {
+            at[j] = (uint8_t)(v - ev);
+        }
+        len = (size_t)(p - ev);
+        npos = i + 1;
+    }
+    if (npos + tail < 2) {
+        return;
+    }
+    memset(w->mp, 0, sizeof w->mp);
+    memcpy(w->mp, ev, len);
+    memcpy(w->at, at, sizeof at);
+    w->mask = len == 64 ? ~0ULL : (1ULL << len) - 1;
+    w->n = n;
+    w->npos = (uint8_t)npos;
+    w->tail = tail;
+    w->tail_j = (int8_t)tail_j;
+    w->len = (uint8_t)len;
+}
+
+/* One walk over the event map at ev: the kafka and meta maps are picked from as they are
+ * passed, instead of being skipped and walked again. Errors when the event is not a map or
+ * not whole. w (NULL: none): the run of leading members, which it updates. */
+static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a, struct rc_msg_walk *w) {
+    memset(a, 0, sizeof *a);
+    const uint8_t *p = ev;
+    uint32_t n, i = 0;
+    rc_err_t err = RC_OK;
+    bool hit = w && w->len && run_matches(w, ev, end);
+    if (hit) {
+        n = w->n;
+        for (int j = 0; j < E_COUNT; j++) {
+            if (w->at[j]) {
+                a->at[j] = ev + w->at[j];
+            }
+        }
+        p = ev + w->len;
+        i = w->npos;
+        if (w->tail) {
+            err = walk_value(a, &p, end, w->tail_j);
+            i++;
+        }
+    } else {
+        err = rc_mp_read_map(&p, end, &n);
+    }
+    for (; i < n && err == RC_OK; i++) {
         const char *s;
         uint32_t len;
         if ((err = read_key(&p, end, &s, &len)) != RC_OK) {
             break;
         }
-        int j = !s                         ? -1
-                : KEY_IS(s, len, "kafka")  ? E_KAFKA
-                : KEY_IS(s, len, "schema") ? E_SCHEMA
-                : KEY_IS(s, len, "table")  ? E_TABLE
-                : KEY_IS(s, len, "action") ? E_ACTION
-                : KEY_IS(s, len, "before") ? E_BEFORE
-                : KEY_IS(s, len, "after")  ? E_AFTER
-                : KEY_IS(s, len, "meta")   ? E_META
-                                           : -1;
-        if (j < 0 || a->at[j]) {
-            err = rc_mp_skip_one(&p, end);
-            continue;
-        }
-        a->at[j] = p;
-        uint32_t m;
-        const uint8_t *q = p;
-        if ((j == E_KAFKA || j == E_META) && rc_mp_read_map(&q, end, &m) == RC_OK) {
-            p = q;
-            if (j == E_KAFKA) {
-                a->kafka_is_map = true;
-                err = pick_in(&p, end, m, kafka_key, a->kafka);
-            } else {
-                a->meta_is_map = true;
-                err = pick_in(&p, end, m, meta_key, a->meta);
-            }
-        } else {
-            err = rc_mp_skip_one(&p, end);
-        }
+        err = walk_value(a, &p, end, s ? event_key(s, len) : -1);
     }
     a->end = p;
+    if (w && !hit && err == RC_OK) {
+        run_learn(w, ev, end);
+    }
     return err;
 }
 
+/* The content type and format name of each format, and their lengths. */
+static const struct {
+    const char *ct, *name;
+    uint8_t ct_len, name_len;
+} k_fmt[3] = {
+    [RC_FORMAT_JSON] = {CT_JSON, "json", sizeof(CT_JSON) - 1, 4},
+    [RC_FORMAT_PROTOBUF] = {CT_PROTOBUF, "protobuf", sizeof(CT_PROTOBUF) - 1, 8},
+    [RC_FORMAT_DEBEZIUM_JSON] = {CT_JSON, "debezium-json", sizeof(CT_JSON) - 1, 13},
+};
+
+/* The headers of the message (rc_msg.h). The ones every message has are written in place
+ * after one check for room; the position's text goes to m->text in one piece, and *pos_at is
+ * the index of its header (SIZE_MAX: none), whose value the caller points at once all text is
+ * written; *more_text says that headers of kafka.headers have their text there too. */
 static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const uint8_t *end,
-                            char *errstr, size_t errstr_size) {
+                            size_t *pos_at, bool *more_text, char *errstr, size_t errstr_size) {
     const uint8_t *const *at = a->at, *const *mv = a->meta, *headers = a->kafka[K_HEADERS];
     const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
     uint32_t schema_len = 0, table_len = 0, gtid_len = 0, file_len = 0;
     uint64_t pos = 0;
     const uint8_t *p;
-    const char *ct = rc_format_content_type(f), *fmt = rc_format_name(f);
-    rc_err_t err = ADD_LIT(m, "content-type", ct, strlen(ct));
-    if (err == RC_OK) {
-        err = ADD_LIT(m, "rowcast.format", fmt, strlen(fmt));
+    rc_err_t err;
+    *pos_at = SIZE_MAX;
+    *more_text = false;
+    if (!headers_room(m, 7)) {
+        return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
-    if (err == RC_OK) {
-        err =
-            ADD_LIT(m, "rowcast.format.version", RC_FORMAT_VERSION, sizeof(RC_FORMAT_VERSION) - 1);
-    }
+    size_t fi = f <= RC_FORMAT_DEBEZIUM_JSON ? (size_t)f : RC_FORMAT_JSON;
+    PUT_LIT(m, "content-type", k_fmt[fi].ct, k_fmt[fi].ct_len);
+    PUT_LIT(m, "rowcast.format", k_fmt[fi].name, k_fmt[fi].name_len);
+    PUT_LIT(m, "rowcast.format.version", RC_FORMAT_VERSION, sizeof(RC_FORMAT_VERSION) - 1);
     if (at[E_SCHEMA]) {
         str_of(at[E_SCHEMA], end, &schema, &schema_len);
     }
@@ -323,32 +495,37 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
     if (!mv[M_POS] || !uint_of(mv[M_POS], end, &pos)) {
         file = NULL; /* no position without both */
     }
-    if (err == RC_OK && schema) {
-        err = ADD_LIT(m, "rowcast.schema", schema, schema_len);
+    if (schema) {
+        PUT_LIT(m, "rowcast.schema", schema, schema_len);
     }
-    if (err == RC_OK && table) {
-        err = ADD_LIT(m, "rowcast.table", table, table_len);
+    if (table) {
+        PUT_LIT(m, "rowcast.table", table, table_len);
     }
-    if (err == RC_OK && gtid) {
-        err = ADD_LIT(m, "rowcast.gtid", gtid, gtid_len);
+    if (gtid) {
+        PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
     }
-    if (err == RC_OK && file) {
+    if (file) {
+        /* file ':' pos in one reserve: at most 20 digits */
         size_t off = m->text.len;
-        if ((err = rc_buf_append(&m->text, file, file_len)) == RC_OK &&
-            (err = rc_buf_putc(&m->text, ':')) == RC_OK &&
-            (err = put_u64(&m->text, pos)) == RC_OK) {
-            err = add_header(m, "rowcast.position", 16, NULL, m->text.len - off, off);
+        if (rc_buf_reserve(&m->text, (size_t)file_len + 1) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
-    }
-    if (err != RC_OK) {
-        return rc_seterr(errstr, errstr_size, err, "out of memory");
+        memcpy(m->text.data + off, file, file_len);
+        m->text.data[off + file_len] = ':';
+        m->text.len = off + file_len + 1;
+        if (put_u64(&m->text, pos) != RC_OK) {
+            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
+        }
+        *pos_at = m->n_headers;
+        put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
+        m->text_off[*pos_at] = off;
     }
 
     /* the event's own kafka.headers */
     uint32_t nh = 0;
     p = headers;
-    if (!p || rc_mp_is_nil(p, end)) {
-        return RC_OK;
+    if (!p || rc_mp_is_nil(p, end) || (p < end && p[0] == 0x80)) {
+        return RC_OK; /* none, or an empty map: the usual case */
     }
     if (rc_mp_read_map(&p, end, &nh) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "kafka.headers is not a map");
@@ -372,6 +549,7 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
             size_t off = m->text.len, used;
             if ((err = rc_json_write(&m->text, p, (size_t)(end - p), &used)) == RC_OK) {
                 err = add_header(m, name, name_len, NULL, m->text.len - off, off);
+                *more_text = true;
             }
         }
         if (err == RC_OK) {
@@ -399,7 +577,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     ev_at_t a;
     const uint8_t *const *kat = a.kafka, *p;
     uint32_t topic_len;
-    if (ev_walk(ev, end, &a) != RC_OK || !a.kafka_is_map || !(p = kat[K_TOPIC]) ||
+    if (!m->walk) {
+        m->walk = calloc(1, sizeof *m->walk); /* NULL when out of memory: walked without */
+    }
+    if (ev_walk(ev, end, &a, m->walk) != RC_OK || !a.kafka_is_map || !(p = kat[K_TOPIC]) ||
         rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "an event has no kafka.topic string");
     }
@@ -476,11 +657,16 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     if (!m->value.data && rc_buf_reserve(&m->value, 1) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     } /* an empty protobuf message is an empty value, not a null one (a tombstone) */
-    if ((err = add_headers(m, f, &a, end, why, sizeof why)) != RC_OK) {
+    size_t pos_at;
+    bool more_text;
+    if ((err = add_headers(m, f, &a, end, &pos_at, &more_text, why, sizeof why)) != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "the headers of an event for %.*s: %s",
                          (int)topic_len, m->topic, why);
     }
-    for (size_t i = 0; i < m->n_headers; i++) {
+    if (pos_at != SIZE_MAX) {
+        m->headers[pos_at].value = m->text.data + m->text_off[pos_at];
+    }
+    for (size_t i = 0; more_text && i < m->n_headers; i++) {
         if (m->text_off[i] != NO_TEXT) {
             m->headers[i].value = m->text.data + m->text_off[i];
         }
@@ -501,6 +687,8 @@ void rc_msg_free(rc_msg_t *m) {
     m->json_tpl = NULL;
     rc_proto_tpl_free(m->proto_tpl);
     m->proto_tpl = NULL;
+    free(m->walk);
+    m->walk = NULL;
     m->headers = NULL;
     m->text_off = NULL;
     m->n_headers = m->cap_headers = 0;

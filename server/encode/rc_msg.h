@@ -63,6 +63,7 @@ typedef struct rc_msg {
     uint64_t commit_ts;             /* meta.commit_ts of the event (s since the epoch); 0 = none */
     struct rc_json_tpl *json_tpl;   /* the JSON writer's templates, made at the first JSON event */
     struct rc_proto_tpl *proto_tpl; /* the protobuf writer's, made at the first protobuf event */
+    struct rc_msg_walk *walk;       /* what the walk over the events learns, made at the first */
 } rc_msg_t;
 
 #define RC_MSG_INIT                                                                                \

@@ -501,22 +501,55 @@ static inline rc_err_t read_str(const uint8_t **pp, const uint8_t *end, const ch
 
 /* ---- values ------------------------------------------------------------------------------- */
 
-/* The fields of a Date (1..3) or DateTime (1..8) body; proto3 leaves zeros out. */
-static rc_err_t put_dt(rc_buf_t *out, const rc_datetime_t *t, bool with_time) {
-    const uint32_t v[8] = {t->year,   t->month,  t->day,    t->hour,
-                           t->minute, t->second, t->micros, t->fsp};
-    if (ensure(out, 8 * 6) != RC_OK) {
-        return RC_ERR_NOMEM;
+/* The fields of a Date (1..3) or DateTime (1..8) body at o, which has room for 19 bytes (the
+ * parts' digit counts bound them: the year takes 2 bytes, the micros 3); proto3 leaves zeros
+ * out. Returns the end. */
+static inline char *dt_at(char *o, const rc_datetime_t *t, bool with_time) {
+    if (t->year) {
+        *o++ = (char)(1 << 3 | WT_VARINT);
+        o = varint_at(o, t->year);
     }
-    char *o = out->data + out->len;
-    for (size_t f = 0, nf = with_time ? 8 : 3; f < nf; f++) {
-        if (v[f]) {
-            *o++ = (char)((f + 1) << 3 | WT_VARINT);
-            o = varint_at(o, v[f]);
-        }
+    if (t->month) {
+        *o++ = (char)(2 << 3 | WT_VARINT);
+        o = varint_at(o, t->month);
     }
-    out->len = (size_t)(o - out->data);
-    return RC_OK;
+    if (t->day) {
+        *o++ = (char)(3 << 3 | WT_VARINT);
+        o = varint_at(o, t->day);
+    }
+    if (!with_time) {
+        return o;
+    }
+    if (t->hour) {
+        *o++ = (char)(4 << 3 | WT_VARINT);
+        o = varint_at(o, t->hour);
+    }
+    if (t->minute) {
+        *o++ = (char)(5 << 3 | WT_VARINT);
+        o = varint_at(o, t->minute);
+    }
+    if (t->second) {
+        *o++ = (char)(6 << 3 | WT_VARINT);
+        o = varint_at(o, t->second);
+    }
+    if (t->micros) {
+        *o++ = (char)(7 << 3 | WT_VARINT);
+        o = varint_at(o, t->micros);
+    }
+    if (t->fsp) {
+        *o++ = (char)(8 << 3 | WT_VARINT);
+        o = varint_at(o, t->fsp);
+    }
+    return o;
+}
+
+/* A Date or DateTime Value (field, length, body) at o, which has room for 21 bytes; the body is
+ * shorter than 128 bytes. Returns the end. */
+static inline char *dt_value_at(char *o, uint32_t field, const rc_datetime_t *t, bool with_time) {
+    o[0] = (char)(field << 3 | WT_LEN);
+    char *e = dt_at(o + 2, t, with_time);
+    o[1] = (char)(e - o - 2);
+    return e;
 }
 
 /* The Value body of an ext value. */
@@ -552,23 +585,21 @@ static rc_err_t put_ext(rc_buf_t *out, int8_t type, const uint8_t *s, uint32_t n
         return sub_end(out, mark);
     }
     case RC_EXT_DATE:
-        if (!rc_text_date(s, n, &t)) {
+    case RC_EXT_DATETIME: {
+        bool with_time = type == RC_EXT_DATETIME;
+        if (!(with_time ? rc_text_datetime(s, n, &t) : rc_text_date(s, n, &t))) {
             return RC_ERR_INVALID;
         }
-        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_DATE_VALUE, &mark)) != RC_OK ||
-            (err = put_dt(out, &t, false)) != RC_OK) {
-            return err;
+        if (ensure(out, 21) != RC_OK) {
+            return RC_ERR_NOMEM;
         }
-        return sub_end(out, mark);
-    case RC_EXT_DATETIME:
-        if (!rc_text_datetime(s, n, &t)) {
-            return RC_ERR_INVALID;
-        }
-        if ((err = sub_begin(out, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &mark)) != RC_OK ||
-            (err = put_dt(out, &t, true)) != RC_OK) {
-            return err;
-        }
-        return sub_end(out, mark);
+        char *e = dt_value_at(out->data + out->len,
+                              with_time ? ROWCAST__V1__VALUE__KIND_DATETIME_VALUE
+                                        : ROWCAST__V1__VALUE__KIND_DATE_VALUE,
+                              &t, with_time);
+        out->len = (size_t)(e - out->data);
+        return RC_OK;
+    }
     case RC_EXT_TIMESTAMP: {
         int64_t us;
         if (!rc_text_timestamp(s, n, &us, &t.fsp)) {
@@ -1011,8 +1042,8 @@ static inline char *short_text_at(char *o, uint32_t field, const uint8_t *s, siz
 }
 
 /* The Value body of the usual values of a row written at o, which has room for 40 bytes, as
- * put_value_fast writes it: ints, nil, doubles, and strings and DECIMAL texts short_text_at
- * takes. Returns the end and moves *pp past the value, or returns NULL (*pp unmoved) for any
+ * put_value_fast writes it: ints, nil, doubles, DATETIMEs, and strings and DECIMAL texts
+ * short_text_at takes. Returns the end and moves *pp past the value, or returns NULL (*pp unmoved) for any
  * other value, a truncated one too. */
 static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bool uint_col) {
     const uint8_t *p = *pp;
@@ -1059,6 +1090,15 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
         *pp = p + 3 + n;
         return e;
     }
+    if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DATETIME) {
+        size_t n = p[1];
+        rc_datetime_t t;
+        if (avail - 3 < n || !rc_text_datetime(p + 3, n, &t)) {
+            return NULL;
+        }
+        *pp = p + 3 + n;
+        return dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
+    }
     if (c == 0xc0) {
         *pp = p + 1;
         return uint_at(o, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0);
@@ -1067,9 +1107,13 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
         uint64_t bits = rc_mp_be64(p + 1);
         *pp = p + 9;
         *o++ = (char)(ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE << 3 | WT_I64);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(o, &bits, 8); /* protobuf's fixed64 is little-endian, as the machine */
+#else
         for (size_t i = 0; i < 8; i++) {
             o[i] = (char)(bits >> (8 * i)); /* little-endian */
         }
+#endif
         return o + 8;
     }
     return NULL;
@@ -1087,11 +1131,16 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     if (rt && n > rt->cap) {
         row_grow(rt, n);
     }
+    /* the reading position stays in p (a byte store cannot change it), *pp is kept for the
+     * calls that take it */
+    const uint8_t *p = *pp;
+    ptpl_col_t *tcols = rt ? rt->cols : NULL;
+    uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0;
     for (uint32_t i = 0; i < n; i++) {
         size_t col, val;
         bool uint_col;
-        const uint8_t *k = *pp;
-        ptpl_col_t *tc = rt && i < rt->cap ? &rt->cols[i] : NULL;
+        const uint8_t *k = p;
+        ptpl_col_t *tc = i < nt ? &tcols[i] : NULL;
         if (tc && rc_tpl_key_eq(tc->mp, tc->mp_len, k, end)) {
             if (ensure(out, PTPL_HEAD + 40) != RC_OK) {
                 return RC_ERR_NOMEM;
@@ -1110,7 +1159,7 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             if ((e = value_at(o, &q, end, tc->uint_col)) != NULL) {
                 /* the Value and the Column both shorter than 128 bytes: their lengths */
                 size_t cb = (size_t)(e - out->data) - col - 1;
-                *pp = q;
+                p = q;
                 out->len = (size_t)(e - out->data);
                 if (cb < 0x80) {
                     out->data[val] = (char)(cb - (val - col));
@@ -1129,6 +1178,7 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             const char *name;
             uint32_t name_len;
             rc_col_info_t ci = {0};
+            *pp = k;
             if (k < end && (*k & 0xe0) == 0xa0 && (size_t)(end - k) > (*k & 0x1fu)) {
                 name = (const char *)k + 1; /* fixstr, the usual column name */
                 name_len = *k & 0x1fu;
@@ -1178,7 +1228,9 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
             (err = sub_end(out, val)) != RC_OK || (err = sub_end(out, col)) != RC_OK) {
             return err;
         }
+        p = *pp;
     }
+    *pp = p;
     return RC_OK;
 }
 
@@ -1536,6 +1588,79 @@ static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, cons
     }
 }
 
+/* meta through the key templates of mt alone, the usual case: a fixmap whose every key is the
+ * one its position saw before, in field order, each value a uint (positive fixint, uint 8..64)
+ * or an ASCII str of up to 64 bytes (fixstr, str 8) as its field wants, with 64 bytes readable
+ * after it. Writes what put_ordered and put_meta_field write for it and returns true; false for
+ * anything else (a key not its position's, an unknown key, nil, other widths, non-ASCII text),
+ * with out->len where it was, for put_ordered to write it. */
+static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
+                          const ptpl_map_t *mt) {
+    const uint8_t *p = *pp;
+    if (p >= end || (p[0] & 0xf0) != 0x80) {
+        return false;
+    }
+    uint32_t n = p[0] & 0x0fu;
+    p++;
+    if (ensure(out, (size_t)n * (2 + 64)) != RC_OK) {
+        return false;
+    }
+    char *o = out->data + out->len;
+    size_t next = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const ptpl_field_t *f = &mt->f[i];
+        size_t j = f->j;
+        if (!rc_tpl_key_eq(f->mp, f->len, p, end) || j < next || j >= M_COUNT) {
+            return false;
+        }
+        p += f->len;
+        if (p >= end) {
+            return false;
+        }
+        uint8_t c = p[0];
+        uint32_t field = (uint32_t)j + 1; /* F_META_PIPELINE .. F_META_COMMIT_TS */
+        if (j == M_PIPELINE || j == M_GTID || j == M_FILE) {
+            size_t head = c == 0xd9 ? 2 : 1, len;
+            if ((c & 0xe0) == 0xa0) {
+                len = c & 0x1fu;
+            } else if (c == 0xd9 && end - p >= 2) {
+                len = p[1];
+            } else {
+                return false;
+            }
+            const uint8_t *s = p + head;
+            if (len > 64 || end - s < 64 || (size_t)(end - s) < len || !all_ascii(s, len, end)) {
+                return false;
+            }
+            if (len) { /* proto3 leaves an empty string out */
+                o[0] = (char)(field << 3 | WT_LEN);
+                o[1] = (char)len;
+                memcpy(o + 2, s, 64); /* the bytes past len lie beyond out->len */
+                o += 2 + len;
+            }
+            p = s + len;
+        } else {
+            uint64_t u;
+            if (c <= 0x7f) {
+                u = c;
+                p++;
+            } else if (c >= 0xcc && c <= 0xcf && (size_t)(end - p) > rc_mp_int_width(c)) {
+                u = rc_mp_int_word(p);
+                p += 1 + rc_mp_int_width(c);
+            } else {
+                return false;
+            }
+            if (u) { /* proto3 leaves zero out */
+                o = uint_at(o, field, u);
+            }
+        }
+        next = j + 1;
+    }
+    out->len = (size_t)(o - out->data);
+    *pp = p;
+    return true;
+}
+
 static const field_key_t k_event_keys[K_COUNT] = {
     KEY("schema"), KEY("table"), KEY("action"), KEY("before"), KEY("after"), KEY("meta"),
 };
@@ -1566,7 +1691,10 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
         return put_rows(out, F_EVENT_AFTER, pp, end, e);
     default: {
         size_t mark;
-        if ((err = sub_begin(out, F_EVENT_META, &mark)) != RC_OK ||
+        if ((err = sub_begin(out, F_EVENT_META, &mark)) != RC_OK) {
+            return err;
+        }
+        if (!(e->t && put_meta_fast(out, pp, end, &e->t->meta)) &&
             (err = put_ordered(out, pp, end, k_meta_keys, M_COUNT, put_meta_field, e,
                                e->t ? &e->t->meta : NULL, NULL, NULL)) != RC_OK) {
             return err;

@@ -244,6 +244,97 @@ static bool json_valid(const char *s, size_t n) {
 
 /* ---- scalars ------------------------------------------------------------------------------ */
 
+/* A small map at the top (a kafka.key) is written in one go when its keys are short and plain
+ * and its values value_at's; every other map the usual way. Each is compared with the same map
+ * inside an array (written by write_map), whole and cut at every byte, in a buffer of exactly
+ * its size. */
+static void pack_small_map_value(msgpack_packer *pk, int v) {
+    switch (v) {
+    case 0:
+        msgpack_pack_uint64(pk, 18446744073709551615ULL);
+        break;
+    case 1:
+        msgpack_pack_int64(pk, -42);
+        break;
+    case 2:
+        msgpack_pack_str_with_body(pk, "eu", 2);
+        break;
+    case 3:
+        msgpack_pack_str_with_body(pk, "a \"quoted\" value\n", 17);
+        break;
+    case 4:
+        msgpack_pack_double(pk, 0.1);
+        break;
+    case 5:
+        msgpack_pack_nil(pk);
+        break;
+    case 6:
+        msgpack_pack_map(pk, 1), msgpack_pack_str_with_body(pk, "x", 1), msgpack_pack_int(pk, 1);
+        break;
+    case 7:
+        msgpack_pack_ext_with_body(pk, "12.50", 5, RC_EXT_DECIMAL);
+        break;
+    default:
+        msgpack_pack_str_with_body(pk,
+                                   "a string that is longer than sixty-four bytes, so it goes "
+                                   "the slow way",
+                                   70);
+        break;
+    }
+}
+
+static void test_json_small_map_at_the_top(void **state) {
+    (void)state;
+    static const char *const keys[] = {
+        "id", "", "region", "sixteen_bytes_ok", "seventeen_bytes__", "quo\"te", "caf\xc3\xa9"};
+    const size_t nk = sizeof keys / sizeof keys[0];
+    for (uint32_t n = 0; n <= 5; n++) {
+        for (size_t k = 0; k < nk; k++) {
+            for (int v = 0; v < 9; v++) {
+                mp_t m, a;
+                mp_init(&m);
+                mp_init(&a);
+                msgpack_pack_array(&a.pk, 1);
+                msgpack_pack_map(&m.pk, n);
+                msgpack_pack_map(&a.pk, n);
+                for (uint32_t i = 0; i < n; i++) {
+                    const char *key = i == n - 1 ? keys[k] : keys[(k + i) % 3];
+                    msgpack_pack_str_with_body(&m.pk, key, strlen(key));
+                    msgpack_pack_str_with_body(&a.pk, key, strlen(key));
+                    pack_small_map_value(&m.pk, (v + (int)i) % 9);
+                    pack_small_map_value(&a.pk, (v + (int)i) % 9);
+                }
+                rc_buf_t want = RC_BUF_INIT, got = RC_BUF_INIT;
+                assert_int_equal(rc_json_write(&want, (const uint8_t *)a.sb.data, a.sb.size, NULL),
+                                 RC_OK);
+                for (size_t cut = 1; cut <= m.sb.size; cut++) {
+                    uint8_t *copy = malloc(cut);
+                    assert_non_null(copy);
+                    memcpy(copy, m.sb.data, cut);
+                    size_t used = 0;
+                    rc_buf_reset(&got);
+                    rc_buf_append(&got, "x", 1);
+                    rc_err_t err = rc_json_write(&got, copy, cut, &used);
+                    if (cut < m.sb.size) {
+                        assert_int_equal(err, RC_ERR_TRUNCATED);
+                        assert_int_equal(got.len, 1); /* put back */
+                    } else {
+                        assert_int_equal(err, RC_OK);
+                        assert_int_equal(used, m.sb.size);
+                        assert_int_equal(got.len - 1, want.len - 2); /* without the [ ] */
+                        assert_memory_equal(got.data + 1, want.data + 1, want.len - 2);
+                    }
+                    free(copy);
+                }
+                rc_buf_free(&want);
+                rc_buf_free(&got);
+                msgpack_sbuffer_destroy(&m.sb);
+                msgpack_sbuffer_destroy(&a.sb);
+            }
+        }
+    }
+}
+
 static void test_json_nil_and_bools(void **state) {
     (void)state;
     CHECK_RAW("\xc0", "null");
@@ -1942,6 +2033,64 @@ static void test_json_tpl_event_run(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* A templated map writes each member with its ',' and makes the first one the '{': an empty
+ * row, a first key that is not a string, a first key with something to escape, one that is
+ * its position's template with and without its value, and meta empty, in turn and repeated. */
+static void test_json_tpl_first_member_forms(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const struct {
+        const char *row; /* msgpack of the row map */
+        size_t n;
+        const char *want;
+    } rows[] = {
+        {"\x80", 1, "{}"},
+        {"\x82\x01\xa1x\xa1"
+         "a\x01",
+         7, "{\"1\":\"x\",\"a\":1}"},
+        {"\x82\xa3q\"k\x01\xa1"
+         "b\x02",
+         9, "{\"q\\\"k\":1,\"b\":2}"},
+        {"\x81\xa1"
+         "a\x01",
+         4, "{\"a\":1}"},
+        {"\x81\xa1"
+         "a\x02",
+         4, "{\"a\":2}"},
+    };
+    for (int round = 0; round < 3; round++) {
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            for (int meta_empty = 0; meta_empty < 2; meta_empty++) {
+                mp_t m;
+                mp_init(&m);
+                msgpack_pack_map(&m.pk, 4);
+                mp_str(&m, "table");
+                mp_str(&m, "f");
+                mp_str(&m, "after");
+                msgpack_pack_array(&m.pk, 1);
+                mp_raw(&m, rows[r].row, rows[r].n);
+                mp_str(&m, "meta");
+                if (meta_empty) {
+                    msgpack_pack_map(&m.pk, 0);
+                } else {
+                    msgpack_pack_map(&m.pk, 1);
+                    mp_str(&m, "server_id");
+                    msgpack_pack_uint32(&m.pk, 7);
+                }
+                mp_str(&m, "kafka");
+                msgpack_pack_map(&m.pk, 0);
+                char want[128];
+                snprintf(want, sizeof want, "{\"table\":\"f\",\"after\":[%s],\"meta\":%s}",
+                         rows[r].want, meta_empty ? "{}" : "{\"server_id\":7}");
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_rows_and_maps_every_form(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2174,6 +2323,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
         cmocka_unit_test(test_json_ints_every_width),
+        cmocka_unit_test(test_json_small_map_at_the_top),
         cmocka_unit_test(test_json_ints_wide_encodings),
         cmocka_unit_test(test_json_double_shortest_text),
         cmocka_unit_test(test_json_float32_shortest_text),
@@ -2209,6 +2359,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_same_table_other_keys),
         cmocka_unit_test(test_json_tpl_keys_needing_escapes),
         cmocka_unit_test(test_json_tpl_key_set_change_after_ddl),
+        cmocka_unit_test(test_json_tpl_first_member_forms),
         cmocka_unit_test(test_json_tpl_rows_and_maps_every_form),
         cmocka_unit_test(test_json_tpl_wider_than_templates),
         cmocka_unit_test(test_json_tpl_values_that_change),

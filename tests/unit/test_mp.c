@@ -583,6 +583,34 @@ static void test_mp_skip_one(void **state) {
     assert_int_equal(rc_mp_skip_one(&p, b), RC_ERR_TRUNCATED);
 }
 
+/* rc_mp_skip_one takes a str 8, a bin 8, an empty map and an empty array inline: each ends where
+ * rc_mp_skip ends it, and one cut anywhere is RC_ERR_TRUNCATED with the position unmoved. */
+static void test_mp_skip_one_inline_forms_agree_with_skip(void **state) {
+    (void)state;
+    static const struct {
+        const char *b;
+        size_t n;
+    } forms[] = {
+        {"\xd9\x03xyz", 5},   {"\xd9\x00", 2}, {"\xc4\x02\x00\xff", 4},
+        {"\xc4\x00", 2},      {"\x80", 1},     {"\x90", 1},
+        {"\x81\xa1k\x90", 4}, {"\x91\x80", 2}, {"\xda\x00\x01z", 4},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        uint8_t b[16];
+        size_t n = forms[i].n;
+        memcpy(b, forms[i].b, n);
+        b[n] = 0xc0; /* an object after it */
+        for (size_t cut = 0; cut <= n + 1; cut++) {
+            const uint8_t *p = b, *q = b;
+            rc_err_t want = rc_mp_skip(&q, b + cut);
+            assert_int_equal(rc_mp_skip_one(&p, b + cut), want);
+            assert_ptr_equal(p, q);
+            assert_int_equal(want, cut < n ? RC_ERR_TRUNCATED : RC_OK);
+            assert_ptr_equal(p, cut < n ? b : b + n);
+        }
+    }
+}
+
 /* rc_cols_find: the entry after the last one found is looked at first (inline), then the rest
  * from there and from the start; names of the same length that differ late are told apart and
  * an entry cut short is never read past the descriptor's end. */
@@ -660,6 +688,7 @@ int main(void) {
         cmocka_unit_test(test_mp_map_pick_one_pass),
         cmocka_unit_test(test_mp_map_pick_any_order),
         cmocka_unit_test(test_mp_skip_one),
+        cmocka_unit_test(test_mp_skip_one_inline_forms_agree_with_skip),
         cmocka_unit_test(test_cols_find_in_and_out_of_order),
         cmocka_unit_test(test_mp_map_pick_empty_key_and_many_keys),
     };

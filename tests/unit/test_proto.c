@@ -1515,6 +1515,252 @@ static void test_msg_one_walk_over_the_event(void **state) {
     rc_msg_free(&msg);
 }
 
+/* The headers' values are read inline for a fixstr, a str 8, a positive fixint and a uint, and
+ * by rc_mp's readers for any other width: every width of the same values gives the same
+ * headers; a negative binlog_pos leaves the position out, a negative commit_ts is 0, and a
+ * header of kafka.headers whose value is JSON text lands after the position's text. */
+static void pack_width(msgpack_packer *pk, uint64_t v, int width) {
+    switch (width) {
+    case 0:
+        msgpack_pack_uint64(pk, v); /* the packer's smallest form */
+        break;
+    case 1: { /* a signed form of a value >= 0 */
+        uint8_t b[9] = {0xd3};
+        for (int i = 0; i < 8; i++) {
+            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        }
+        msgpack_sbuffer_write(pk->data, (const char *)b, 9);
+        break;
+    }
+    default: { /* uint 64 whatever the value */
+        uint8_t b[9] = {0xcf};
+        for (int i = 0; i < 8; i++) {
+            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        }
+        msgpack_sbuffer_write(pk->data, (const char *)b, 9);
+        break;
+    }
+    }
+}
+
+static void pack_str_width(msgpack_packer *pk, const char *s, int width) {
+    size_t n = strlen(s);
+    if (width == 0) {
+        str(pk, s);
+        return;
+    }
+    uint8_t b[3] = {width == 1 ? 0xd9 : 0xda, 0, 0};
+    if (width == 1) {
+        b[1] = (uint8_t)n;
+    } else {
+        b[1] = (uint8_t)(n >> 8);
+        b[2] = (uint8_t)n;
+    }
+    msgpack_sbuffer_write(pk->data, (const char *)b, width == 1 ? 2 : 3);
+    msgpack_sbuffer_write(pk->data, s, n);
+}
+
+static void test_msg_header_values_in_every_width(void **state) {
+    (void)state;
+    rc_msg_t msg = RC_MSG_INIT;
+    char err[256];
+    size_t used;
+    static const uint64_t poss[] = {0, 5, 127, 128, 70000, 4294967296ULL};
+    for (int w = 0; w < 3; w++) {
+        for (size_t pi = 0; pi < sizeof poss / sizeof poss[0]; pi++) {
+            for (int f = 0; f < 2; f++) { /* the headers are the same code in every format */
+                mp_t m;
+                mp_init(&m);
+                msgpack_pack_map(&m.pk, 5);
+                str(&m.pk, "action"), str(&m.pk, "insert");
+                str(&m.pk, "schema"), pack_str_width(&m.pk, "s", w);
+                str(&m.pk, "table"), pack_str_width(&m.pk, "t", (w + 1) % 3);
+                str(&m.pk, "meta"), msgpack_pack_map(&m.pk, 4);
+                str(&m.pk, "gtid"),
+                    pack_str_width(&m.pk, "3e11fa47-71ca-11e1-9e33-c80aa9429562:9", w);
+                str(&m.pk, "binlog_file"), pack_str_width(&m.pk, "mysql-bin.000042", (w + 2) % 3);
+                str(&m.pk, "binlog_pos"), pack_width(&m.pk, poss[pi], w);
+                str(&m.pk, "commit_ts"), pack_width(&m.pk, poss[pi] + 1, 2 - w);
+                str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 2);
+                str(&m.pk, "topic"), str(&m.pk, "x");
+                str(&m.pk, "headers"), msgpack_pack_map(&m.pk, 2);
+                str(&m.pk, "n"), msgpack_pack_uint64(&m.pk, poss[pi]);
+                str(&m.pk, "s"), pack_str_width(&m.pk, "v", w);
+                const uint8_t *d = (const uint8_t *)m.sb.data;
+                static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF,
+                                                  RC_FORMAT_DEBEZIUM_JSON};
+                if (rc_msg_encode(&msg, fm[f], d, m.sb.size, &used, err, sizeof err) != RC_OK) {
+                    fail_msg("%s: %s", rc_format_name(fm[f]), err);
+                }
+                assert_int_equal(msg.n_headers, 9);
+                expect_header(&msg, 0, "content-type", rc_format_content_type(fm[f]));
+                expect_header(&msg, 1, "rowcast.format", rc_format_name(fm[f]));
+                expect_header(&msg, 2, "rowcast.format.version", "1");
+                expect_header(&msg, 3, "rowcast.schema", "s");
+                expect_header(&msg, 4, "rowcast.table", "t");
+                expect_header(&msg, 5, "rowcast.gtid", "3e11fa47-71ca-11e1-9e33-c80aa9429562:9");
+                char want[64];
+                snprintf(want, sizeof want, "mysql-bin.000042:%llu", (unsigned long long)poss[pi]);
+                expect_header(&msg, 6, "rowcast.position", want);
+                snprintf(want, sizeof want, "%llu", (unsigned long long)poss[pi]);
+                expect_header(&msg, 7, "n", want);
+                expect_header(&msg, 8, "s", "v");
+                assert_int_equal(msg.commit_ts, poss[pi] + 1);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+
+    /* negative numbers: no position, commit_ts 0 */
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    str(&m.pk, "meta"), msgpack_pack_map(&m.pk, 3);
+    str(&m.pk, "binlog_file"), str(&m.pk, "f");
+    str(&m.pk, "binlog_pos"), msgpack_pack_int64(&m.pk, -5);
+    str(&m.pk, "commit_ts"), msgpack_pack_int64(&m.pk, -1);
+    str(&m.pk, "kafka"), msgpack_pack_map(&m.pk, 1), str(&m.pk, "topic"), str(&m.pk, "x");
+    assert_int_equal(rc_msg_encode(&msg, RC_FORMAT_JSON, (const uint8_t *)m.sb.data, m.sb.size,
+                                   &used, err, sizeof err),
+                     RC_OK);
+    assert_int_equal(msg.n_headers, 3);
+    assert_int_equal(msg.commit_ts, 0);
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_msg_free(&msg);
+}
+
+/* Encodes ev[0..n) with a long-lived rc_msg_t (its walk's run learnt from the events before)
+ * and with a fresh one: the same result, topic, key, value and headers. */
+static void check_msg_same(rc_msg_t *lived, rc_format_t f, const uint8_t *ev, size_t n) {
+    uint8_t *copy = malloc(n ? n : 1); /* exactly n bytes, so ASan sees a look past them */
+    assert_non_null(copy);
+    memcpy(copy, ev, n);
+    rc_msg_t fresh = RC_MSG_INIT;
+    char e1[256], e2[256];
+    size_t u1 = 0, u2 = 0;
+    rc_err_t r1 = rc_msg_encode(lived, f, copy, n, &u1, e1, sizeof e1);
+    rc_err_t r2 = rc_msg_encode(&fresh, f, copy, n, &u2, e2, sizeof e2);
+    assert_int_equal(r1, r2);
+    if (r1 != RC_OK) {
+        assert_string_equal(e1, e2);
+    } else {
+        assert_int_equal(u1, u2);
+        assert_int_equal(lived->topic_len, fresh.topic_len);
+        assert_memory_equal(lived->topic, fresh.topic, fresh.topic_len);
+        assert_int_equal(lived->key.len, fresh.key.len);
+        if (fresh.key.len) {
+            assert_memory_equal(lived->key.data, fresh.key.data, fresh.key.len);
+        }
+        assert_int_equal(lived->value.len, fresh.value.len);
+        if (fresh.value.len) {
+            assert_memory_equal(lived->value.data, fresh.value.data, fresh.value.len);
+        }
+        assert_int_equal(lived->n_headers, fresh.n_headers);
+        for (size_t i = 0; i < fresh.n_headers; i++) {
+            const rc_msg_header_t *a = &lived->headers[i], *b = &fresh.headers[i];
+            assert_int_equal(a->name_len, b->name_len);
+            assert_memory_equal(a->name, b->name, b->name_len);
+            assert_int_equal(a->value_len, b->value_len);
+            if (b->value_len) {
+                assert_memory_equal(a->value, b->value, b->value_len);
+            }
+        }
+        assert_int_equal(lived->commit_ts, fresh.commit_ts);
+    }
+    rc_msg_free(&fresh);
+    free(copy);
+}
+
+/* The leading members of an event in the shapes a walk's run must tell apart. */
+enum {
+    W_USUAL,
+    W_OTHER_TABLE,
+    W_DUP_SCHEMA,
+    W_NON_STR_KEY,
+    W_KAFKA_FIRST,
+    W_ROWS_BEFORE,
+    W_LONG_NAMES,
+    W_MAP16,
+    W_META_SCALAR,
+    W_COUNT
+};
+
+static void pack_walk_event(mp_t *m, int shape, uint64_t id) {
+    msgpack_packer *pk = &m->pk;
+    bool map16 = shape == W_MAP16;
+    uint32_t n = 7 + (shape == W_DUP_SCHEMA) + (shape == W_NON_STR_KEY);
+    if (map16) {
+        uint8_t h[3] = {0xde, 0, (uint8_t)n};
+        msgpack_sbuffer_write(pk->data, (const char *)h, 3);
+    } else {
+        msgpack_pack_map(pk, n);
+    }
+    if (shape == W_KAFKA_FIRST) {
+        str(pk, "kafka"), msgpack_pack_map(pk, 2), str(pk, "topic"), str(pk, "k.first");
+        str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, id);
+    }
+    if (shape == W_NON_STR_KEY) {
+        msgpack_pack_int(pk, 3), str(pk, "x");
+    }
+    str(pk, "schema"), str(pk, shape == W_LONG_NAMES ? "a_schema_with_a_rather_long_name" : "s");
+    if (shape == W_DUP_SCHEMA) {
+        str(pk, "schema"), str(pk, "second");
+    }
+    str(pk, "table"), str(pk, shape == W_OTHER_TABLE  ? "u"
+                              : shape == W_LONG_NAMES ? "and_a_table_with_a_long_name_too"
+                                                      : "t");
+    str(pk, "action"), str(pk, shape == W_ROWS_BEFORE ? "update" : "insert");
+    str(pk, "before"), msgpack_pack_array(pk, shape == W_ROWS_BEFORE);
+    if (shape == W_ROWS_BEFORE) {
+        msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, id);
+    }
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, id);
+    str(pk, "v"), str(pk, "value");
+    str(pk, "meta");
+    if (shape == W_META_SCALAR) {
+        str(pk, "not a map");
+    } else {
+        msgpack_pack_map(pk, 3);
+        str(pk, "gtid"), str(pk, "0-1-9");
+        str(pk, "binlog_file"), str(pk, "b.000001");
+        str(pk, "binlog_pos"), msgpack_pack_uint64(pk, id * 10);
+    }
+    if (shape != W_KAFKA_FIRST) {
+        str(pk, "kafka"), msgpack_pack_map(pk, 2), str(pk, "topic"), str(pk, "s.t");
+        str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, id);
+    }
+}
+
+/* rc_msg's walk keeps a run of the event's leading members: events of every shape (other
+ * tables, a key twice, a key that is not a string, kafka first, rows in before, names too long
+ * for the run, a map16, meta not a map), whole and cut at every byte, interleaved with usual
+ * ones, give what a fresh rc_msg_t (no run) gives. */
+static void test_msg_walk_run_agrees_with_a_fresh_walk(void **state) {
+    (void)state;
+    static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF, RC_FORMAT_DEBEZIUM_JSON};
+    for (int f = 0; f < 3; f++) {
+        rc_msg_t lived = RC_MSG_INIT;
+        for (int round = 0; round < 2; round++) {
+            for (int shape = 0; shape < W_COUNT; shape++) {
+                for (int k = 0; k < 2; k++) {
+                    mp_t m;
+                    mp_init(&m);
+                    pack_walk_event(&m, k ? W_USUAL : shape, (uint64_t)(shape * 2 + k + 1));
+                    check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, m.sb.size);
+                    if (!k) {
+                        for (size_t cut = 0; cut < m.sb.size; cut += 1 + round) {
+                            check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, cut);
+                        }
+                    }
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+            }
+        }
+        rc_msg_free(&lived);
+    }
+}
+
 /* A script may rebuild the event with its keys in another order: the bytes stay canonical. */
 static void test_keys_in_any_order_give_the_same_bytes(void **state) {
     (void)state;
@@ -1903,6 +2149,232 @@ static void test_proto_tpl_names_it_cannot_hold(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* One event of table "m" whose row holds a DATETIME of the text dt (NULL: an int) and whose meta
+ * is what pack_meta packs (NULL: the usual meta); meta_last puts meta last, after kafka. */
+static void pack_meta_usual(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
+    str(pk, "gtid"), str(pk, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000");
+    str(pk, "binlog_file"), str(pk, "mysql-bin.000042");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 315);
+    str(pk, "server_id"), msgpack_pack_uint32(pk, 4101);
+    str(pk, "commit_ts"), msgpack_pack_uint32(pk, 1709211662);
+}
+
+static void pack_meta_event(mp_t *m, const char *dt, void (*pack_meta)(msgpack_packer *),
+                            bool meta_last) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    str(pk, "schema"), str(pk, "s");
+    str(pk, "table"), str(pk, "m");
+    str(pk, "action"), str(pk, "insert");
+    str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, 7);
+    str(pk, "at");
+    if (dt) {
+        ext(pk, RC_EXT_DATETIME, dt);
+    } else {
+        msgpack_pack_int(pk, -3);
+    }
+    if (!meta_last) {
+        str(pk, "meta"), (pack_meta ? pack_meta : pack_meta_usual)(pk);
+    }
+    str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "s.m");
+    if (meta_last) {
+        str(pk, "meta"), (pack_meta ? pack_meta : pack_meta_usual)(pk);
+    }
+}
+
+static void meta_zeros(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 0);
+    str(pk, "gtid"), str(pk, "");
+    str(pk, "binlog_file"), str(pk, "f");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 0);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 127);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 128);
+}
+
+static void meta_nil_and_wide(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), msgpack_pack_nil(pk);
+    str(pk, "timestamp"), msgpack_pack_int64(pk, 5); /* a positive int: not the fast path's */
+    str(pk, "gtid"), msgpack_pack_str(pk, 5), msgpack_pack_str_body(pk, "0-1-2", 5);
+    str(pk, "binlog_file"), str(pk, "f");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, UINT64_MAX);
+    str(pk, "server_id"), msgpack_pack_nil(pk);
+    str(pk, "commit_ts"), msgpack_pack_uint16(pk, 300);
+}
+
+static void meta_str16_gtid(msgpack_packer *pk) {
+    static const uint8_t gtid[] = "\xda\x00\x05"
+                                  "0-1-2";
+    msgpack_pack_map(pk, 3);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1);
+    str(pk, "gtid"), msgpack_sbuffer_write(pk->data, (const char *)gtid, sizeof gtid - 1);
+}
+
+static void meta_long_and_non_ascii(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 4);
+    str(pk, "pipeline"), str(pk, "caf\xc3\xa9");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1);
+    str(pk, "gtid"), str(pk, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100000,"
+                             "4e11fa47-71ca-11e1-9e33-c80aa9429562:1-7");
+    str(pk, "binlog_file"), str(pk, "bad\xff");
+}
+
+static void meta_other_order(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 4);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 9);
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 9);
+}
+
+static void meta_unknown_and_twice(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 5);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "x"), msgpack_pack_uint64(pk, 1);
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 9);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 10);
+}
+
+static void meta_bad_type(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 2);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), str(pk, "now");
+}
+
+static void meta_negative(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 2);
+    str(pk, "pipeline"), str(pk, "shop");
+    str(pk, "timestamp"), msgpack_pack_int64(pk, -1);
+}
+
+static void meta_wide_map(msgpack_packer *pk) {
+    msgpack_pack_map(pk, 17);
+    str(pk, "pipeline"), str(pk, "shop");
+    for (int i = 0; i < 16; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        str(pk, k), msgpack_pack_uint64(pk, (uint64_t)i);
+    }
+}
+
+static void meta_not_a_map(msgpack_packer *pk) {
+    str(pk, "meta");
+}
+
+/* meta through the templates' fast path (every key its position's, uint and short ASCII values)
+ * and every way off it (zeros, nil, other widths, str 16, long or non-ASCII text, other key
+ * orders, unknown and repeated keys, wrong types, a map16, not a map, too few bytes after the
+ * text): the bytes are always those written without templates, interleaved with usual events so
+ * that the fast path runs before and after each. */
+static void test_proto_tpl_meta_fast_path_and_its_fallbacks(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    void (*const metas[])(msgpack_packer *) = {
+        NULL,
+        meta_zeros,
+        meta_nil_and_wide,
+        meta_str16_gtid,
+        meta_long_and_non_ascii,
+        meta_other_order,
+        meta_unknown_and_twice,
+        meta_bad_type,
+        meta_negative,
+        meta_wide_map,
+        meta_not_a_map,
+    };
+    static const rc_err_t want[] = {RC_OK,          RC_OK, RC_OK,         RC_OK,
+                                    RC_OK,          RC_OK, RC_OK,         RC_ERR_INVALID,
+                                    RC_ERR_INVALID, RC_OK, RC_ERR_INVALID};
+    rc_buf_t pb = RC_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof metas / sizeof metas[0]; i++) {
+            for (int last = 0; last < 2; last++) {
+                mp_t m;
+                mp_init(&m);
+                pack_meta_event(&m, NULL, metas[i], last);
+                assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), want[i]);
+                msgpack_sbuffer_destroy(&m.sb);
+                mp_init(&m);
+                pack_meta_event(&m, NULL, NULL, last); /* the usual one after it */
+                assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), RC_OK);
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+    }
+    /* the usual meta's fields, as protobuf-c reads them */
+    Rowcast__V1__Event *e = rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+    assert_non_null(e);
+    assert_string_equal(e->meta->pipeline, "shop");
+    assert_int_equal(e->meta->timestamp_us, 1709211662000007ULL);
+    assert_string_equal(e->meta->gtid, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000");
+    assert_string_equal(e->meta->binlog_file, "mysql-bin.000042");
+    assert_int_equal(e->meta->binlog_pos, 315);
+    assert_int_equal(e->meta->server_id, 4101);
+    assert_int_equal(e->meta->commit_ts, 1709211662);
+    rowcast__v1__event__free_unpacked(e, NULL);
+    rc_buf_free(&pb);
+    rc_proto_tpl_free(t);
+}
+
+/* A DATETIME in a row, written in place with the templates and through put_ext without: the
+ * same bytes for every fraction length, zero parts and zero dates, and for texts that are not
+ * DATETIMEs the same error; the fields are what protobuf-c reads and ref_datetime parses. */
+static void test_proto_datetime_in_place_and_through_put_ext(void **state) {
+    (void)state;
+    static const char *const texts[] = {
+        "2024-02-29T13:01:02",        "2024-02-29T13:01:02.5",   "2024-02-29T13:01:02.000001",
+        "9999-12-31T23:59:59.999999", "0000-00-00T00:00:00",     "1970-01-01T00:00:00.000000",
+        "2024-02-29T00:00:00.12",     "0127-01-01T01:00:00.0",   "2024-02-29 13:01:02",
+        "2024-02-29T13:01:0",         "2024-02-29T13:01:02.",    "2024-02-29T13:01:02.1234567",
+        "2024-02-29T13:01:02Z",       "2024-02-29T13:01:02.12x", "",
+    };
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    rc_buf_t pb = RC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            rc_datetime_t want = {0};
+            size_t n = strlen(texts[i]);
+            bool ok = ref_datetime((const uint8_t *)texts[i], n, &want);
+            mp_t m;
+            mp_init(&m);
+            pack_meta_event(&m, texts[i], NULL, false);
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), ok ? RC_OK : RC_ERR_INVALID);
+            msgpack_sbuffer_destroy(&m.sb);
+            if (!ok) {
+                continue;
+            }
+            Rowcast__V1__Event *e =
+                rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+            assert_non_null(e);
+            const Rowcast__V1__Value *v = e->after[0]->columns[1]->value;
+            assert_int_equal(v->kind_case, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE);
+            const Rowcast__V1__DateTime *d = v->datetime_value;
+            assert_int_equal(d->year, want.year);
+            assert_int_equal(d->month, want.month);
+            assert_int_equal(d->day, want.day);
+            assert_int_equal(d->hour, want.hour);
+            assert_int_equal(d->minute, want.minute);
+            assert_int_equal(d->second, want.second);
+            assert_int_equal(d->micros, want.micros);
+            assert_int_equal(d->fsp, want.fsp);
+            rowcast__v1__event__free_unpacked(e, NULL);
+        }
+    }
+    rc_buf_free(&pb);
+    rc_proto_tpl_free(t);
+}
+
 /* More tables than slots (600 over 256), each with its own columns, twice round; a row wider
  * than the templates hold (1100 columns). */
 static void test_proto_tpl_many_tables_and_columns(void **state) {
@@ -2210,6 +2682,8 @@ int main(void) {
         cmocka_unit_test(test_encoders_agree_on_real_binlogs),
         cmocka_unit_test(test_key_message_and_string_key),
         cmocka_unit_test(test_msg_headers_and_key_per_format),
+        cmocka_unit_test(test_msg_header_values_in_every_width),
+        cmocka_unit_test(test_msg_walk_run_agrees_with_a_fresh_walk),
         cmocka_unit_test(test_msg_one_walk_over_the_event),
         cmocka_unit_test(test_keys_in_any_order_give_the_same_bytes),
         cmocka_unit_test(test_bad_events_are_errors_and_leave_out_as_it_was),
@@ -2224,6 +2698,8 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_event_run),
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
+        cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
+        cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
