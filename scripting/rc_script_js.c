@@ -59,6 +59,7 @@ typedef struct jvm {
     rc_buf_t last_sig[2];        /* the keys of the last shape proto made or found, per slot */
     void *last_proto[2];         /* and that proto (stash "last0", "last1") */
     void *objproto;              /* Object.prototype (stash "objproto") */
+    size_t enext_at, asize_at;   /* where an object's entry count and array size are; 0: unknown */
     rc_script_pool_t pool;       /* the heap's small blocks */
 } jvm_t;
 
@@ -630,14 +631,23 @@ static duk_ret_t get_loaded(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
     return 1;
 }
 
+/* Is a getter (0 key, 1 this) being asked whether the field still holds its accessor
+ * (pack_event, pack_on_proto)? Then it answers vm->probe, pushed, without converting. */
+static bool probed(duk_context *ctx, jvm_t *vm) {
+    if (vm->probe_obj && duk_get_heapptr(ctx, 1) == vm->probe_obj &&
+        duk_get_heapptr(ctx, 0) == vm->probe_key) {
+        vm->probe_obj = NULL;
+        duk_push_heapptr(ctx, vm->probe);
+        return true;
+    }
+    return false;
+}
+
 /* The getter of every lazy field (duktape passes the key): 0 key; this = the event. */
 static duk_ret_t js_ev_get(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 1 */
-    if (vm->probe_obj && duk_get_heapptr(ctx, 1) == vm->probe_obj &&
-        duk_get_heapptr(ctx, 0) == vm->probe_key) { /* pack_event asks: still the accessor? */
-        vm->probe_obj = NULL;
-        duk_push_heapptr(ctx, vm->probe);
+    if (probed(ctx, vm)) {
         return 1;
     }
     return duk_is_object(ctx, 1) ? get_loaded(ctx, vm, 1) : 0;
@@ -961,6 +971,9 @@ static duk_ret_t js_json_own(duk_context *ctx) {
 static duk_ret_t js_proto_get(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 1 */
+    if (probed(ctx, vm)) {
+        return 1;
+    }
     if (duk_is_object(ctx, 1) && on_proto(ctx, vm, 1)) {
         return get_loaded(ctx, vm, 1);
     }
@@ -1038,6 +1051,20 @@ static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t
     return accessor;
 }
 
+/* How many entries the object h (a heap pointer) has used, when that is known (see
+ * find_object_counts): never fewer than the properties it has; more only after a delete,
+ * which leaves its entry empty until the object is resized. UINT32_MAX: not known (or some
+ * of its properties are in an array part). */
+static uint32_t own_entries(const jvm_t *vm, void *h) {
+    if (!vm->enext_at) {
+        return UINT32_MAX;
+    }
+    uint32_t n, a;
+    memcpy(&n, (const char *)h + vm->enext_at, sizeof(n));
+    memcpy(&a, (const char *)h + vm->asize_at, sizeof(a));
+    return a == 0 ? n : UINT32_MAX;
+}
+
 /* A field that goes out as the bytes it came with: next to the pending run of input bytes
  * [*run, *run_end) it extends it; elsewhere the run is written and the field starts the next.
  * An event's own kafka field is remembered: emit checks the topic through the index. */
@@ -1062,16 +1089,56 @@ static void keep_field(cx_t *c, rc_script_ev_t *e, const rc_script_evfield_t *f,
  * object with its fields is (order_index_keys places them). */
 static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
     const uint8_t *b = rc_script_ev_bytes(e);
-    duk_idx_t base = push_keys(ctx, idx);
-    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, base);
     duk_idx_t own_at[RC_SCRIPT_EV_MAX_FIELDS]; /* the value of field j, if own */
     for (uint32_t j = 0; j < e->nf; j++) {
         own_at[j] = -1;
     }
-    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 4);
     uint32_t count = e->nf, added = 0;
     bool same = true, added_index = false;
+    duk_idx_t base = duk_get_top(ctx);
+    duk_uarridx_t nk = 0;
+    /* Its own properties are its index, the fields loaded (each made own by an accessor) and
+     * the keys the script added. When it has used no more entries than the first two need,
+     * and the fields loaded are all still there, it has no key added: its keys need not be
+     * listed (that costs a third of an identity transform). */
+    bool listed =
+        own_entries(vm, duk_get_heapptr(ctx, idx)) != 1 + (uint32_t)__builtin_popcountll(e->loaded);
+    duk_push_undefined(ctx); /* where the keys go */
+    duk_require_stack(ctx, (duk_idx_t)e->nf + 4);
+    for (uint32_t j = 0; j < e->nf && e->loaded && !listed; j++) {
+        if (!(e->loaded & (1ULL << j))) {
+            continue;
+        }
+        duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+        vm->probe_obj = duk_get_heapptr(ctx, idx); /* not own (deleted): the getter says so */
+        vm->probe_key = duk_get_heapptr(ctx, -1);
+        duk_get_prop(ctx, idx);
+        vm->probe_obj = NULL;
+        if (duk_get_heapptr(ctx, -1) == vm->probe) {
+            listed = true;
+            break;
+        }
+        own_at[j] = duk_get_top_index(ctx);
+        if (duk_is_undefined(ctx, -1)) {
+            count--;
+            same = false;
+        } else if (!same_as_field(ctx, -1, e, j)) {
+            same = false;
+        }
+    }
+    if (listed) {
+        duk_set_top(ctx, base);
+        for (uint32_t j = 0; j < e->nf; j++) {
+            own_at[j] = -1;
+        }
+        count = e->nf;
+        same = true;
+        push_keys(ctx, idx);
+        nk = (duk_uarridx_t)duk_get_length(ctx, base);
+    }
+    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 4);
     for (duk_uarridx_t i = 0; i < nk; i++) {
         duk_get_prop_index(ctx, base, i);
         duk_size_t n;
@@ -1776,6 +1843,46 @@ static void fatal(void *udata, const char *msg) {
     abort();
 }
 
+/* Finds where an object's header keeps its count of used entries and the size of its array
+ * part (own_entries): duktape has no call that counts an object's own properties, and
+ * listing them costs about 3 000 instructions. The header is duktape 2.7's as Debian builds
+ * it (duk_config.h: a doubly linked heap, 32-bit refcounts, full pointers and sizes): the heap
+ * header (flags, refcount, next, prev), the property table, the prototype, then the entry
+ * part's size and count, the array part's size, the hash part's size. The place is checked
+ * on a test object (its prototype where it should be, the count following the properties
+ * added); when it does not match, vm->enext_at stays 0 and the keys are listed. */
+static void find_object_counts(duk_context *ctx, jvm_t *vm) {
+#if defined(DUK_USE_DOUBLE_LINKED_HEAP) && defined(DUK_USE_REFCOUNT32) &&                          \
+    !defined(DUK_USE_HEAPPTR16) && !defined(DUK_USE_OBJSIZES16)
+    size_t proto_at = 2 * sizeof(uint32_t) + 3 * sizeof(void *);
+    duk_push_object(ctx);
+    const char *h = duk_get_heapptr(ctx, -1);
+    void *proto;
+    memcpy(&proto, h + proto_at, sizeof(proto));
+    bool ok = proto == vm->objproto;
+    vm->enext_at = proto_at + sizeof(void *) + sizeof(uint32_t);
+    vm->asize_at = vm->enext_at + sizeof(uint32_t);
+    for (int i = 0; i < 20 && ok; i++) {
+        ok = own_entries(vm, duk_get_heapptr(ctx, -1)) == (uint32_t)i;
+        duk_push_sprintf(ctx, "k%d", i);
+        duk_push_int(ctx, i);
+        duk_put_prop(ctx, -3);
+    }
+    duk_push_int(ctx, 1); /* assigned again: no new entry */
+    duk_put_prop_string(ctx, -2, "k0");
+    duk_push_int(ctx, 1); /* a hidden symbol (an event's index) takes one */
+    duk_put_prop_string(ctx, -2, EV_KEY);
+    ok = ok && own_entries(vm, duk_get_heapptr(ctx, -1)) == 21;
+    duk_pop(ctx);
+    if (!ok) {
+        vm->enext_at = vm->asize_at = 0;
+    }
+#else
+    (void)ctx;
+    vm->enext_at = vm->asize_at = 0;
+#endif
+}
+
 typedef struct setup {
     jvm_t *vm;
     const char *src;
@@ -1810,6 +1917,7 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     vm->objproto = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "objproto");
     duk_pop(ctx);
+    find_object_counts(ctx, vm);
     /* the prototype of shape protos (see "maps with their fields on a prototype") */
     duk_push_object(ctx);
     duk_freeze(ctx, -1);
