@@ -61,6 +61,9 @@ typedef struct jvm {
     void *objproto;              /* Object.prototype (stash "objproto") */
     size_t enext_at, asize_at;   /* where an object's entry count and array size are; 0: unknown */
     rc_script_pool_t pool;       /* the heap's small blocks */
+    void **evh;                  /* per event of the running batch: its object (NULL: none) */
+    rc_script_ev_t **evp;        /* and its index when it is a lazy map (NULL: converted whole) */
+    uint32_t ev_cap;             /* entries of evh and evp */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -81,18 +84,25 @@ static const char prelude[] =
     "  function constant(name) {\n"
     "    return Object.freeze({toString: function () { return name; }});\n"
     "  }\n"
-    /* one try for the events up to the next error, not one per event */
-    "  var driver = function (fn, evs, res, errs, start, budget) {\n"
-    "    var i = 0, n = evs.length;\n"
+    /* one try for the events up to the next error, not one per event. A result that sends
+     * the event (ACTION_CONT, nothing, the event itself) is not stored, nor is ACTION_DROP:
+     * got[i] (a byte C reads in place) is 2 for ACTION_DROP, 1 for another result, kept in
+     * res[i]. budget[0]: the event before ran out of time (an array element is cheaper to
+     * read than a named property). u stands for undefined: the global costs a lookup. */
+    "  var driver = function (fn, evs, res, got, errs, start, budget, cont, drop) {\n"
+    "    var i = 0, n = evs.length, u;\n"
     "    while (i < n) {\n"
     "      try {\n"
     "        for (; i < n; i++) {\n"
     "          var e = evs[i];\n"
-    "          if (e === undefined) continue;\n"
-    "          if (budget.expired) start();\n"
-    "          res[i] = fn(e);\n"
+    "          if (e === u) continue;\n"
+    "          if (budget[0]) start();\n"
+    "          var r = fn(e);\n"
+    "          if (r !== cont && r !== u && r !== e) {\n"
+    "            if (r === drop) { got[i] = 2; } else { res[i] = r; got[i] = 1; }\n"
+    "          }\n"
     "        }\n"
-    "      } catch (err) { errs[i] = err === undefined ? 'undefined' : err; i++; }\n"
+    "      } catch (err) { errs[i] = err === u ? 'undefined' : err; i++; }\n"
     "    }\n"
     "  };\n"
     "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
@@ -151,7 +161,8 @@ static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *
     vm->n_shapes++;
 }
 
-static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out);
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out,
+                      rc_script_ev_t **ev_out);
 
 /* Do the tags pack their values as no tag does (rc_script_pack_number, _string)? Then a
  * list need not remember them: most lists are rows, maps, or integers and strings. */
@@ -232,7 +243,7 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     duk_require_stack(ctx, 8);
     if (map && c->lazy) { /* see "events with lazy fields" */
         size_t len;
-        int prc = push_event(c, start, end, depth, &len);
+        int prc = push_event(c, start, end, depth, &len, NULL);
         if (prc < 0) {
             return -1;
         }
@@ -833,9 +844,11 @@ static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
     return 1;
 }
 
-/* Pushes a map with lazy fields: 1 = pushed, 0 = it does not fit (convert it whole), -1 =
- * bad map (c->why). See "maps with their fields on a prototype". */
-static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
+/* Pushes a map with lazy fields (its index in *ev_out, when not NULL): 1 = pushed, 0 = it
+ * does not fit (convert it whole), -1 = bad map (c->why). See "maps with their fields on a
+ * prototype". */
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out,
+                      rc_script_ev_t **ev_out) {
     duk_context *ctx = c->ctx;
     rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
     uint32_t nf = 0, hdr = 0;
@@ -851,6 +864,9 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
     duk_put_prop_heapptr(ctx, t, c->vm->evkey);
+    if (ev_out) {
+        *ev_out = e;
+    }
     if (push_proto(c, e, depth == 0 ? 0 : 1)) {
         duk_set_prototype(ctx, t);
         return 1;
@@ -1461,15 +1477,18 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
-static bool emit(cx_t *c, batch_t *b, duk_idx_t idx) {
+/* Packs the event at idx; known: its index, when it is a lazy map the batch made (what
+ * pack_value would find), else NULL. */
+static bool emit(cx_t *c, batch_t *b, duk_idx_t idx, rc_script_ev_t *known) {
     size_t start = b->out->size;
-    if (!duk_is_object(c->ctx, idx) || duk_is_array(c->ctx, idx) || duk_is_function(c->ctx, idx)) {
+    if (!known && (!duk_is_object(c->ctx, idx) || duk_is_array(c->ctx, idx) ||
+                   duk_is_function(c->ctx, idx))) {
         snprintf(c->why, sizeof(c->why), "a list element is not an event object");
         return false;
     }
     c->whole = NULL;
     c->kafka = NULL;
-    if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
+    if ((known ? pack_event(c, idx, known, 0) : pack_value(c, idx, TAG_MAP, 0, NULL)) != 0) {
         return false;
     }
     if (c->whole && b->out->size - start == ((const rc_script_ev_t *)c->whole)->len) {
@@ -1488,11 +1507,28 @@ static void push_stash(duk_context *ctx, const char *key) {
     duk_remove(ctx, -2);
 }
 
-/* Stack: 0 ACTION_CONT, 1 ACTION_DROP, 2 events, 3 results, 4 errors. */
+/* Stack: 0 ACTION_CONT, 1 ACTION_DROP, 2 events, 3 results, 4 errors, 5 got (a Uint8Array:
+ * got[i] = 1 when results[i] holds what transform returned, 2 when it returned ACTION_DROP,
+ * 0 when it sent the event). */
 static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     batch_t *b = udata;
     jvm_t *vm = b->vm;
     duk_set_top(ctx, 0);
+    if (b->n > vm->ev_cap) {
+        void **evh = realloc(vm->evh, b->n * sizeof(*evh));
+        if (evh) {
+            vm->evh = evh;
+        }
+        rc_script_ev_t **evp = realloc(vm->evp, b->n * sizeof(*evp));
+        if (evp) {
+            vm->evp = evp;
+        }
+        if (!evh || !evp) {
+            b->nomem = true;
+            return 0;
+        }
+        vm->ev_cap = b->n;
+    }
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
     cx_t c = {.ctx = ctx, .vm = vm, .cont = 0, .drop = 1};
@@ -1508,7 +1544,9 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         const uint8_t *p = b->ev[i].p;
         uint8_t tag = TAG_MAP;
         size_t len;
-        int prc = push_event(&c, p, p + b->ev[i].len, 0, &len);
+        vm->evh[i] = NULL;
+        vm->evp[i] = NULL;
+        int prc = push_event(&c, p, p + b->ev[i].len, 0, &len, &vm->evp[i]);
         if (prc == 0) { /* does not fit lazy fields: converted whole */
             prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
         } else if (prc == 1) {
@@ -1518,28 +1556,36 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             duk_set_top(ctx, 5);
             duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
             duk_put_prop_index(ctx, 4, i);
+            vm->evp[i] = NULL;
             continue;
         }
+        vm->evh[i] = duk_get_heapptr(ctx, -1); /* evs keeps it for the batch */
         duk_put_prop_index(ctx, 2, i);
     }
     duk_set_top(ctx, 5);
     duk_push_uint(ctx, b->n);
     duk_put_prop_string(ctx, 2, "length");
+    const uint8_t *got = duk_push_fixed_buffer(ctx, b->n); /* zeroed */
+    duk_push_buffer_object(ctx, -1, 0, b->n, DUK_BUFOBJ_UINT8ARRAY);
+    duk_remove(ctx, -2); /* 5 */
     push_stash(ctx, "driver");
     push_stash(ctx, "transform");
     duk_dup(ctx, 2);
     duk_dup(ctx, 3);
+    duk_dup(ctx, 5);
     duk_dup(ctx, 4);
     push_stash(ctx, "start");
     push_stash(ctx, "budget");
+    duk_dup(ctx, 0);
+    duk_dup(ctx, 1);
     vm->ticks = 0;
     vm->expired = false;
     vm->deadline_ns = vm->budget_ms ? mono_ns() + (int64_t)vm->budget_ms * 1000000LL : 0;
     vm->mem_capped = vm->mem_limit > 0; /* the cap binds the script, not the conversions */
-    duk_call(ctx, 6);
+    duk_call(ctx, 9);
     vm->mem_capped = false;
     vm->deadline_ns = 0;
-    duk_set_top(ctx, 5);
+    duk_set_top(ctx, 6);
     /* errs holds an entry for each failed event: mostly none */
     duk_uarridx_t n_errs = (duk_uarridx_t)duk_get_length(ctx, 4);
 
@@ -1554,7 +1600,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             r->end_off = b->out->size;
             continue;
         }
-        duk_set_top(ctx, 5);
+        duk_set_top(ctx, 6);
         char msg[1200];
         if (i < n_errs && duk_has_prop_index(ctx, 4, i)) {
             duk_get_prop_index(ctx, 4, i);
@@ -1568,38 +1614,55 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             r->end_off = b->out->size;
             continue;
         }
-        duk_get_prop_index(ctx, 3, i); /* 5: what transform returned */
-        duk_get_prop_index(ctx, 2, i); /* 6: the event */
         bool ok = true;
         r->status = RC_SCRIPT_SENT;
-        if (duk_is_undefined(ctx, 5) || duk_strict_equals(ctx, 5, 0) ||
-            duk_strict_equals(ctx, 5, 6)) {
-            ok = emit(&c, b, 6);
-            r->n_out = 1;
-        } else if (duk_strict_equals(ctx, 5, 1)) {
+        if (got[i] == 2) {
             r->status = RC_SCRIPT_DROPPED;
-        } else if (duk_is_array(ctx, 5)) {
-            duk_size_t k = duk_get_length(ctx, 5);
+            r->end_off = b->out->size;
+            continue;
+        }
+        if (!got[i]) {                         /* it sent the event */
+            duk_push_undefined(ctx);           /* 6 */
+            duk_push_heapptr(ctx, vm->evh[i]); /* 7 */
+            ok = emit(&c, b, 7, vm->evp[i]);
+            r->n_out = 1;
+            r->end_off = b->out->size;
+            if (!ok) {
+                snprintf(msg, sizeof(msg), "%s: %s", vm->file, c.why);
+                fail_event(b, r, start, msg);
+                r->end_off = b->out->size;
+            }
+            continue;
+        }
+        duk_get_prop_index(ctx, 3, i);     /* 6: what transform returned */
+        duk_push_heapptr(ctx, vm->evh[i]); /* 7: the event */
+        if (duk_strict_equals(ctx, 6, 0) || duk_strict_equals(ctx, 6, 7)) { /* (not stored) */
+            ok = emit(&c, b, 7, vm->evp[i]);
+            r->n_out = 1;
+        } else if (duk_strict_equals(ctx, 6, 1)) {
+            r->status = RC_SCRIPT_DROPPED;
+        } else if (duk_is_array(ctx, 6)) {
+            duk_size_t k = duk_get_length(ctx, 6);
             for (duk_size_t j = 0; j < k && ok; j++) {
-                duk_get_prop_index(ctx, 5, (duk_uarridx_t)j);
-                ok = emit(&c, b, 7);
+                duk_get_prop_index(ctx, 6, (duk_uarridx_t)j);
+                ok = emit(&c, b, 8, NULL);
                 duk_pop(ctx);
             }
             r->n_out = (uint32_t)k;
             if (k == 0) {
                 r->status = RC_SCRIPT_DROPPED;
             }
-        } else if (duk_is_object(ctx, 5) && !duk_is_function(ctx, 5)) {
-            ok = emit(&c, b, 5);
+        } else if (duk_is_object(ctx, 6) && !duk_is_function(ctx, 6)) {
+            ok = emit(&c, b, 6, NULL);
             r->n_out = 1;
         } else {
-            const char *tn = duk_is_null(ctx, 5)       ? "null"
-                             : duk_is_function(ctx, 5) ? "function"
-                             : duk_is_string(ctx, 5)   ? "string"
-                             : duk_is_number(ctx, 5)   ? "number"
-                             : duk_is_boolean(ctx, 5)  ? "boolean"
+            const char *tn = duk_is_null(ctx, 6)       ? "null"
+                             : duk_is_function(ctx, 6) ? "function"
+                             : duk_is_string(ctx, 6)   ? "string"
+                             : duk_is_number(ctx, 6)   ? "number"
+                             : duk_is_boolean(ctx, 6)  ? "boolean"
                                                        : "value";
-            duk_dup(ctx, 5);
+            duk_dup(ctx, 6);
             snprintf(c.why, sizeof(c.why),
                      "transform returned a %s (%.60s); expected ACTION_CONT, ACTION_DROP, the "
                      "event or a list of events",
@@ -1726,11 +1789,11 @@ static jvm_t *vm_of(duk_context *ctx) {
     return mf.udata;
 }
 
-/* Sets budget.expired (stash "budget"), which the driver reads before each event. */
+/* Sets budget[0] (stash "budget"), which the driver reads before each event. */
 static void set_expired_flag(duk_context *ctx, bool on) {
     push_stash(ctx, "budget");
     duk_push_boolean(ctx, on);
-    duk_put_prop_string(ctx, -2, "expired");
+    duk_put_prop_index(ctx, -2, 0);
     duk_pop(ctx);
 }
 
@@ -1751,7 +1814,7 @@ static duk_ret_t js_tick(duk_context *ctx) {
     return 1;
 }
 
-/* The driver calls this before an event when the one before ran out of time (budget.expired:
+/* The driver calls this before an event when the one before ran out of time (budget[0]:
  * a property read instead of a native call per event): that event gets a fresh round of
  * checks before the clock is read again. */
 static duk_ret_t js_event_start(duk_context *ctx) {
@@ -1955,9 +2018,9 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_put_prop_string(ctx, 0, "Error");
     duk_push_c_function(ctx, js_event_start, 0);
     duk_put_prop_string(ctx, 0, "start");
-    duk_push_object(ctx);
+    duk_push_array(ctx);
     duk_push_false(ctx);
-    duk_put_prop_string(ctx, -2, "expired");
+    duk_put_prop_index(ctx, -2, 0);
     duk_put_prop_string(ctx, 0, "budget");
     /* the tick cannot be replaced; eval and new Function would compile unchecked code */
     duk_push_global_object(ctx);
@@ -2079,6 +2142,8 @@ static void js_vm_destroy(void *opaque) {
     rc_buf_free(&vm->sig);
     rc_buf_free(&vm->last_sig[0]);
     rc_buf_free(&vm->last_sig[1]);
+    free(vm->evh);
+    free(vm->evp);
     free(vm->file);
     free(vm);
 }
