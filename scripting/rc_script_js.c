@@ -60,6 +60,7 @@ typedef struct jvm {
     void *last_proto[2];         /* and that proto (stash "last0", "last1") */
     void *objproto;              /* Object.prototype (stash "objproto") */
     size_t enext_at, asize_at;   /* where an object's entry count and array size are; 0: unknown */
+    size_t proto_at;             /* where an object's prototype is; 0: unknown */
     rc_script_pool_t pool;       /* the heap's small blocks */
     void **evh;                  /* per event of the running batch: its object (NULL: none) */
     rc_script_ev_t **evp;        /* and its index when it is a lazy map (NULL: converted whole) */
@@ -462,7 +463,8 @@ static bool order_index_keys(duk_context *ctx, duk_idx_t keys, const rc_script_e
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
     idx = duk_normalize_index(ctx, idx);
-    rc_script_ev_t *ev = ev_of(ctx, idx);
+    bool array = duk_is_array(ctx, idx); /* never a lazy map: no lookup of its index */
+    rc_script_ev_t *ev = array ? NULL : ev_of(ctx, idx);
     if (ev) {
         return pack_event(c, idx, ev, depth);
     }
@@ -471,7 +473,7 @@ static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_get_prop_heapptr(ctx, idx, c->vm->shapekey);
     duk_idx_t shape = base;
     int rc = 0;
-    if (duk_is_array(ctx, idx)) {
+    if (array) {
         duk_size_t ntags = 0;
         const char *tags = duk_is_string(ctx, shape) ? duk_get_lstring(ctx, shape, &ntags) : NULL;
         duk_size_t n = duk_get_length(ctx, idx);
@@ -859,23 +861,37 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
     size_t len = nf ? f[nf - 1].end : hdr;
     *len_out = len;
     duk_require_stack(ctx, 8);
-    duk_idx_t t = duk_push_object(ctx);
-    rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
+    /* without a prototype yet, storing the index looks up no prototype chain; the buffer is
+     * filled at once, so it need not be zeroed */
+    duk_idx_t t = duk_push_bare_object(ctx);
+    rc_script_ev_t *e = duk_push_buffer_raw(ctx, rc_script_ev_size(nf, len), DUK_BUF_FLAG_NOZERO);
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
     duk_put_prop_heapptr(ctx, t, c->vm->evkey);
     if (ev_out) {
         *ev_out = e;
     }
-    if (push_proto(c, e, depth == 0 ? 0 : 1)) {
+    if (!push_proto(c, e, depth == 0 ? 0 : 1)) {
+        duk_push_heapptr(ctx, c->vm->objproto);
         duk_set_prototype(ctx, t);
-        return 1;
+        return define_fields(c, t, e, depth, NULL) != 0 ? -1 : 1;
     }
-    return define_fields(c, t, e, depth, NULL) != 0 ? -1 : 1;
+    duk_set_prototype(ctx, t);
+    return 1;
 }
 
-/* Does the object at idx have its fields on a prototype (see above)? */
+/* Does the object at idx have its fields on a prototype (see above)? (Its prototype's
+ * prototype is vm->base: read in the objects' headers where their place is known.) */
 static bool on_proto(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
+    if (vm->proto_at && duk_get_type(ctx, idx) == DUK_TYPE_OBJECT) {
+        const char *h = duk_get_heapptr(ctx, idx), *p;
+        memcpy(&p, h + vm->proto_at, sizeof(p));
+        if (!p) {
+            return false;
+        }
+        memcpy(&p, p + vm->proto_at, sizeof(p));
+        return p == vm->base;
+    }
     duk_get_prototype(ctx, idx);
     bool yes = false;
     if (duk_is_object(ctx, -1)) {
@@ -1906,9 +1922,10 @@ static void fatal(void *udata, const char *msg) {
     abort();
 }
 
-/* Finds where an object's header keeps its count of used entries and the size of its array
- * part (own_entries): duktape has no call that counts an object's own properties, and
- * listing them costs about 3 000 instructions. The header is duktape 2.7's as Debian builds
+/* Finds where an object's header keeps its prototype (on_proto) and its count of used entries
+ * and the size of its array part (own_entries): duktape has no call that counts an object's
+ * own properties, and listing them costs about 3 000 instructions (two duk_get_prototype
+ * calls cost 250). The header is duktape 2.7's as Debian builds
  * it (duk_config.h: a doubly linked heap, 32-bit refcounts, full pointers and sizes): the heap
  * header (flags, refcount, next, prev), the property table, the prototype, then the entry
  * part's size and count, the array part's size, the hash part's size. The place is checked
@@ -1918,11 +1935,14 @@ static void find_object_counts(duk_context *ctx, jvm_t *vm) {
 #if defined(DUK_USE_DOUBLE_LINKED_HEAP) && defined(DUK_USE_REFCOUNT32) &&                          \
     !defined(DUK_USE_HEAPPTR16) && !defined(DUK_USE_OBJSIZES16)
     size_t proto_at = 2 * sizeof(uint32_t) + 3 * sizeof(void *);
-    duk_push_object(ctx);
-    const char *h = duk_get_heapptr(ctx, -1);
     void *proto;
-    memcpy(&proto, h + proto_at, sizeof(proto));
-    bool ok = proto == vm->objproto;
+    duk_push_bare_object(ctx);
+    memcpy(&proto, (const char *)duk_get_heapptr(ctx, -1) + proto_at, sizeof(proto));
+    bool ok = proto == NULL;
+    duk_pop(ctx);
+    duk_push_object(ctx);
+    memcpy(&proto, (const char *)duk_get_heapptr(ctx, -1) + proto_at, sizeof(proto));
+    ok = ok && proto == vm->objproto;
     vm->enext_at = proto_at + sizeof(void *) + sizeof(uint32_t);
     vm->asize_at = vm->enext_at + sizeof(uint32_t);
     for (int i = 0; i < 20 && ok; i++) {
@@ -1936,13 +1956,18 @@ static void find_object_counts(duk_context *ctx, jvm_t *vm) {
     duk_push_int(ctx, 1); /* a hidden symbol (an event's index) takes one */
     duk_put_prop_string(ctx, -2, EV_KEY);
     ok = ok && own_entries(vm, duk_get_heapptr(ctx, -1)) == 21;
+    duk_push_heapptr(ctx, vm->base); /* a prototype set is where it should be */
+    duk_set_prototype(ctx, -2);
+    memcpy(&proto, (const char *)duk_get_heapptr(ctx, -1) + proto_at, sizeof(proto));
+    ok = ok && proto == vm->base;
     duk_pop(ctx);
+    vm->proto_at = ok ? proto_at : 0;
     if (!ok) {
         vm->enext_at = vm->asize_at = 0;
     }
 #else
     (void)ctx;
-    vm->enext_at = vm->asize_at = 0;
+    vm->enext_at = vm->asize_at = vm->proto_at = 0;
 #endif
 }
 
@@ -1980,12 +2005,12 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     vm->objproto = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "objproto");
     duk_pop(ctx);
-    find_object_counts(ctx, vm);
     /* the prototype of shape protos (see "maps with their fields on a prototype") */
     duk_push_object(ctx);
     duk_freeze(ctx, -1);
     vm->base = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "protobase");
+    find_object_counts(ctx, vm);
     duk_push_c_function(ctx, js_proto_get, 1); /* the key (duktape's extra argument) */
     vm->pget = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "pget");
