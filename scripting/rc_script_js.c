@@ -2054,6 +2054,14 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_def_prop(ctx, -3,
                  DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
                      DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_get_prop_string(ctx, -1, "Number"); /* (0).__rowcast_tick(): what scripts call */
+    duk_get_prop_string(ctx, -1, "prototype");
+    duk_push_string(ctx, RC_SCRIPT_JS_TICK);
+    duk_push_c_function(ctx, js_tick, 0);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_pop_2(ctx);
     duk_push_string(ctx, RC_SCRIPT_JS_OWN);
     duk_push_c_function(ctx, js_own, 1);
     duk_def_prop(ctx, -3,
