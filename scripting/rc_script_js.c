@@ -460,6 +460,8 @@ static bool order_index_keys(duk_context *ctx, duk_idx_t keys, const rc_script_e
     return true;
 }
 
+static uint32_t entries_used(const jvm_t *vm, void *h);
+
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
     idx = duk_normalize_index(ctx, idx);
@@ -470,7 +472,12 @@ static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     }
     duk_require_stack(ctx, 10);
     duk_idx_t base = duk_get_top(ctx);
-    duk_get_prop_heapptr(ctx, idx, c->vm->shapekey);
+    if (array && entries_used(c->vm, duk_get_heapptr(ctx, idx)) == 0) {
+        duk_push_undefined(ctx); /* no property but its elements: no tags (a miss walks the
+                                  * prototypes) */
+    } else {
+        duk_get_prop_heapptr(ctx, idx, c->vm->shapekey);
+    }
     duk_idx_t shape = base;
     int rc = 0;
     if (array) {
@@ -1097,6 +1104,17 @@ static uint32_t own_entries(const jvm_t *vm, void *h) {
     return a == 0 ? n : UINT32_MAX;
 }
 
+/* The entries the object h has used besides its array part (an array's elements), when that
+ * is known; else UINT32_MAX. */
+static uint32_t entries_used(const jvm_t *vm, void *h) {
+    if (!vm->enext_at) {
+        return UINT32_MAX;
+    }
+    uint32_t n;
+    memcpy(&n, (const char *)h + vm->enext_at, sizeof(n));
+    return n;
+}
+
 /* A field that goes out as the bytes it came with: next to the pending run of input bytes
  * [*run, *run_end) it extends it; elsewhere the run is written and the field starts the next.
  * An event's own kafka field is remembered: emit checks the topic through the index. */
@@ -1550,7 +1568,10 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     cx_t c = {.ctx = ctx, .vm = vm, .cont = 0, .drop = 1};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
     vm->in_udf = false;
-    duk_push_array(ctx);
+    /* one events array for every batch, emptied after each (and here, after one that
+     * failed): appending into the room it has is about half as costly as growing a new one */
+    push_stash(ctx, "evs");
+    duk_set_length(ctx, 2, 0);
     duk_push_array(ctx);
     duk_push_array(ctx);
     for (uint32_t i = 0; i < b->n; i++) {
@@ -1691,6 +1712,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         }
         r->end_off = b->out->size;
     }
+    duk_set_length(ctx, 2, 0); /* the events the script did not keep are freed now */
     duk_set_top(ctx, 0);
     return 0;
 }
@@ -1961,6 +1983,16 @@ static void find_object_counts(duk_context *ctx, jvm_t *vm) {
     memcpy(&proto, (const char *)duk_get_heapptr(ctx, -1) + proto_at, sizeof(proto));
     ok = ok && proto == vm->base;
     duk_pop(ctx);
+    duk_push_array(ctx); /* an array's elements (and length) take no entry */
+    for (int i = 0; i < 3; i++) {
+        duk_push_int(ctx, i);
+        duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+    }
+    ok = ok && entries_used(vm, duk_get_heapptr(ctx, -1)) == 0;
+    duk_push_int(ctx, 1);
+    duk_put_prop_string(ctx, -2, SHAPE_KEY);
+    ok = ok && entries_used(vm, duk_get_heapptr(ctx, -1)) == 1;
+    duk_pop(ctx);
     vm->proto_at = ok ? proto_at : 0;
     if (!ok) {
         vm->enext_at = vm->asize_at = 0;
@@ -2077,6 +2109,8 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
+    duk_push_array(ctx); /* the events of a batch (batch_main) */
+    duk_put_prop_string(ctx, 0, "evs");
     duk_push_object(ctx); /* the shape cache: signature -> shape */
     duk_put_prop_string(ctx, 0, "shapes");
     duk_push_c_function(ctx, js_ev_get, 1); /* the key (duktape's extra argument) */
