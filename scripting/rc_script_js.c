@@ -65,6 +65,9 @@ typedef struct jvm {
     void **evh;                  /* per event of the running batch: its object (NULL: none) */
     rc_script_ev_t **evp;        /* and its index when it is a lazy map (NULL: converted whole) */
     uint32_t ev_cap;             /* entries of evh and evp */
+    uint32_t *evtab;             /* an open hash of the batch's lazy events: evh index + 1 */
+    uint32_t evtab_bits;         /* the hash has 1 << evtab_bits slots (>= 2 ev_cap) */
+    bool evtab_live;             /* set while the driver runs (its events are all alive) */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -633,10 +636,30 @@ static void push_field(duk_context *ctx, jvm_t *vm, rc_script_ev_t *e, int j, co
     }
 }
 
+/* The slot of the heap pointer h in vm->evtab. */
+static uint32_t evtab_slot(const jvm_t *vm, const void *h) {
+    return (uint32_t)(((uint64_t)(uintptr_t)h * 0x9e3779b97f4a7c15ULL) >> (64 - vm->evtab_bits));
+}
+
+/* ev_of for the map at obj, found without a property lookup when it is one of the running
+ * batch's events (the getters and setters of the event's fields). */
+static rc_script_ev_t *ev_known(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
+    if (vm->evtab_live) {
+        void *h = duk_get_heapptr(ctx, obj);
+        uint32_t mask = (1U << vm->evtab_bits) - 1;
+        for (uint32_t k = evtab_slot(vm, h); vm->evtab[k]; k = (k + 1) & mask) {
+            if (vm->evh[vm->evtab[k] - 1] == h) {
+                return vm->evp[vm->evtab[k] - 1];
+            }
+        }
+    }
+    return ev_of(ctx, obj);
+}
+
 /* A getter's work on the map at obj (0 key): the field is converted (checked) and becomes a
  * plain property of the map, and is pushed; 0 (nothing pushed) when the map has no such field. */
 static duk_ret_t get_loaded(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
-    rc_script_ev_t *e = ev_of(ctx, obj);
+    rc_script_ev_t *e = ev_known(ctx, vm, obj);
     duk_size_t n;
     const char *k = duk_get_lstring(ctx, 0, &n);
     int j = e && k ? rc_script_ev_field(e, k, n) : -1;
@@ -675,8 +698,8 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
 
 /* A setter's work on the map at obj (0 value, 1 key): the field counts as loaded and the
  * value becomes a plain property of the map. */
-static void set_loaded(duk_context *ctx, duk_idx_t obj) {
-    rc_script_ev_t *e = ev_of(ctx, obj);
+static void set_loaded(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
+    rc_script_ev_t *e = ev_known(ctx, vm, obj);
     duk_size_t n;
     const char *k = duk_get_lstring(ctx, 1, &n);
     int j = e && k ? rc_script_ev_field(e, k, n) : -1;
@@ -692,7 +715,7 @@ static void set_loaded(duk_context *ctx, duk_idx_t obj) {
 static duk_ret_t js_ev_set(duk_context *ctx) {
     duk_push_this(ctx); /* 2 */
     if (duk_is_object(ctx, 2)) {
-        set_loaded(ctx, 2);
+        set_loaded(ctx, vm_of(ctx), 2);
     }
     return 0;
 }
@@ -1026,7 +1049,7 @@ static duk_ret_t js_proto_set(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 2 */
     if (duk_is_object(ctx, 2) && on_proto(ctx, vm, 2)) {
-        set_loaded(ctx, 2);
+        set_loaded(ctx, vm, 2);
         return 0;
     }
     own_event(ctx, 2);
@@ -1557,11 +1580,23 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         if (evp) {
             vm->evp = evp;
         }
-        if (!evh || !evp) {
+        uint32_t bits = 4;
+        while ((1U << bits) < 2 * b->n) {
+            bits++;
+        }
+        uint32_t *evtab = realloc(vm->evtab, ((size_t)1 << bits) * sizeof(*evtab));
+        if (evtab) {
+            vm->evtab = evtab;
+            vm->evtab_bits = bits;
+        }
+        if (!evh || !evp || !evtab) {
             b->nomem = true;
             return 0;
         }
         vm->ev_cap = b->n;
+    }
+    if (vm->evtab) {
+        memset(vm->evtab, 0, ((size_t)1 << vm->evtab_bits) * sizeof(*vm->evtab));
     }
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
@@ -1597,6 +1632,13 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             continue;
         }
         vm->evh[i] = duk_get_heapptr(ctx, -1); /* evs keeps it for the batch */
+        if (vm->evp[i]) {
+            uint32_t mask = (1U << vm->evtab_bits) - 1, k = evtab_slot(vm, vm->evh[i]);
+            while (vm->evtab[k]) {
+                k = (k + 1) & mask;
+            }
+            vm->evtab[k] = i + 1;
+        }
         duk_put_prop_index(ctx, 2, i);
     }
     duk_set_top(ctx, 5);
@@ -1619,7 +1661,9 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     vm->expired = false;
     vm->deadline_ns = vm->budget_ms ? mono_ns() + (int64_t)vm->budget_ms * 1000000LL : 0;
     vm->mem_capped = vm->mem_limit > 0; /* the cap binds the script, not the conversions */
+    vm->evtab_live = vm->evtab != NULL;
     duk_call(ctx, 9);
+    vm->evtab_live = false;
     vm->mem_capped = false;
     vm->deadline_ns = 0;
     duk_set_top(ctx, 6);
@@ -1725,6 +1769,7 @@ static rc_err_t js_transform_batch(void *opaque, const rc_span_t *ev, const bool
     int rc = duk_safe_call(vm->ctx, batch_main, &b, 0, 1);
     vm->deadline_ns = 0;
     vm->probe_obj = NULL; /* a probe a user's getter threw out of */
+    vm->evtab_live = false;
     vm->mem_capped = false;
     if (rc != DUK_EXEC_SUCCESS) {
         char msg[1024];
@@ -2211,6 +2256,7 @@ static void js_vm_destroy(void *opaque) {
     rc_buf_free(&vm->last_sig[1]);
     free(vm->evh);
     free(vm->evp);
+    free(vm->evtab);
     free(vm->file);
     free(vm);
 }

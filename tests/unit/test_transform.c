@@ -968,6 +968,60 @@ static void test_js_batch_results_and_added_keys_go_to_their_events(void **state
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* A getter finds its event's index without a lookup when the event is one of the running
+ * batch's: an event kept from the batch before, or from earlier in this one, must still read
+ * its own fields (regression guard for that shortcut). */
+static void test_js_events_kept_across_batches_read_their_own_fields(void **state) {
+    (void)state;
+    char errstr[256];
+    void *vm = create(&rc_script_js,
+                      "var prev = null;\n"
+                      "function transform(e) {\n"
+                      "  var p = prev; prev = e;\n"
+                      "  e.kafka.headers.prev = p ? p.table + '/' + p.after[0].status : '-';\n"
+                      "}",
+                      errstr, sizeof(errstr));
+    assert_non_null(vm);
+    static const char *const want[2][2] = {{"\xa1-", "\xa5t1/s1"}, {"\xa5t2/s2", "\xa5t3/s3"}};
+    for (int b = 0; b < 2; b++) {
+        mp_t in;
+        mp_init(&in);
+        char table[8], status[8];
+        for (int i = 0; i < 2; i++) {
+            snprintf(table, sizeof(table), "t%d", 2 * b + i + 1);
+            snprintf(status, sizeof(status), "s%d", 2 * b + i + 1);
+            pack_event(&in, table, status, false);
+        }
+        rc_span_t spans[2];
+        bool runs[2] = {true, true};
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *start = cur;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            spans[i] = (rc_span_t){start, (size_t)(cur - start)};
+        }
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_js.transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
+                                                      errstr, sizeof(errstr)),
+                         RC_OK);
+        size_t at = 0;
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(r.res[i].status, RC_SCRIPT_SENT);
+            char pair[16];
+            int n = snprintf(pair, sizeof(pair), "\xa4prev%s", want[b][i]);
+            if (!memmem(r.out.data + at, r.res[i].end_off - at, pair, (size_t)n)) {
+                fail_msg("batch %d, event %d: no header prev=%s", b, i, want[b][i] + 1);
+            }
+            at = r.res[i].end_off;
+        }
+        run_free(&r);
+        msgpack_sbuffer_destroy(&in.sb);
+    }
+    rc_script_js.destroy(vm);
+}
+
 /* A field the script deleted and assigned again without reading it is no longer its
  * accessor: the new value is sent, not the one it came with (regression: both went out as
  * the input's bytes, so `delete r.email; r.email = '***'` sent the address). */
@@ -2653,6 +2707,7 @@ int main(void) {
         cmocka_unit_test(test_js_row_changes_keep_the_other_columns_bytes),
         cmocka_unit_test(test_js_kafka_check_follows_what_was_sent),
         cmocka_unit_test(test_js_batch_results_and_added_keys_go_to_their_events),
+        cmocka_unit_test(test_js_events_kept_across_batches_read_their_own_fields),
         cmocka_unit_test(test_js_fields_deleted_and_assigned_again_send_the_new_value),
         cmocka_unit_test(test_index_like_column_names_keep_their_place),
         cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
