@@ -59,7 +59,15 @@ typedef struct jvm {
     rc_buf_t last_sig[2];        /* the keys of the last shape proto made or found, per slot */
     void *last_proto[2];         /* and that proto (stash "last0", "last1") */
     void *objproto;              /* Object.prototype (stash "objproto") */
+    size_t enext_at, asize_at;   /* where an object's entry count and array size are; 0: unknown */
+    size_t proto_at;             /* where an object's prototype is; 0: unknown */
     rc_script_pool_t pool;       /* the heap's small blocks */
+    void **evh;                  /* per event of the running batch: its object (NULL: none) */
+    rc_script_ev_t **evp;        /* and its index when it is a lazy map (NULL: converted whole) */
+    uint32_t ev_cap;             /* entries of evh and evp */
+    uint32_t *evtab;             /* an open hash of the batch's lazy events: evh index + 1 */
+    uint32_t evtab_bits;         /* the hash has 1 << evtab_bits slots (>= 2 ev_cap) */
+    bool evtab_live;             /* set while the driver runs (its events are all alive) */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -80,18 +88,25 @@ static const char prelude[] =
     "  function constant(name) {\n"
     "    return Object.freeze({toString: function () { return name; }});\n"
     "  }\n"
-    /* one try for the events up to the next error, not one per event */
-    "  var driver = function (fn, evs, res, errs, start, budget) {\n"
-    "    var i = 0, n = evs.length;\n"
+    /* one try for the events up to the next error, not one per event. A result that sends
+     * the event (ACTION_CONT, nothing, the event itself) is not stored, nor is ACTION_DROP:
+     * got[i] (a byte C reads in place) is 2 for ACTION_DROP, 1 for another result, kept in
+     * res[i]. budget[0]: the event before ran out of time (an array element is cheaper to
+     * read than a named property). u stands for undefined: the global costs a lookup. */
+    "  var driver = function (fn, evs, res, got, errs, start, budget, cont, drop) {\n"
+    "    var i = 0, n = evs.length, u;\n"
     "    while (i < n) {\n"
     "      try {\n"
     "        for (; i < n; i++) {\n"
     "          var e = evs[i];\n"
-    "          if (e === undefined) continue;\n"
-    "          if (budget.expired) start();\n"
-    "          res[i] = fn(e);\n"
+    "          if (e === u) continue;\n"
+    "          if (budget[0]) start();\n"
+    "          var r = fn(e);\n"
+    "          if (r !== cont && r !== u && r !== e) {\n"
+    "            if (r === drop) { got[i] = 2; } else { res[i] = r; got[i] = 1; }\n"
+    "          }\n"
     "        }\n"
-    "      } catch (err) { errs[i] = err === undefined ? 'undefined' : err; i++; }\n"
+    "      } catch (err) { errs[i] = err === u ? 'undefined' : err; i++; }\n"
     "    }\n"
     "  };\n"
     "  return [constant('ACTION_CONT'), constant('ACTION_DROP'), driver];\n"
@@ -150,7 +165,8 @@ static void push_shape(cx_t *c, const char *sig, size_t sig_len, const uint8_t *
     vm->n_shapes++;
 }
 
-static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out);
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out,
+                      rc_script_ev_t **ev_out);
 
 /* Do the tags pack their values as no tag does (rc_script_pack_number, _string)? Then a
  * list need not remember them: most lists are rows, maps, or integers and strings. */
@@ -231,7 +247,7 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     duk_require_stack(ctx, 8);
     if (map && c->lazy) { /* see "events with lazy fields" */
         size_t len;
-        int prc = push_event(c, start, end, depth, &len);
+        int prc = push_event(c, start, end, depth, &len, NULL);
         if (prc < 0) {
             return -1;
         }
@@ -447,19 +463,27 @@ static bool order_index_keys(duk_context *ctx, duk_idx_t keys, const rc_script_e
     return true;
 }
 
+static uint32_t entries_used(const jvm_t *vm, void *h);
+
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
     idx = duk_normalize_index(ctx, idx);
-    rc_script_ev_t *ev = ev_of(ctx, idx);
+    bool array = duk_is_array(ctx, idx); /* never a lazy map: no lookup of its index */
+    rc_script_ev_t *ev = array ? NULL : ev_of(ctx, idx);
     if (ev) {
         return pack_event(c, idx, ev, depth);
     }
     duk_require_stack(ctx, 10);
     duk_idx_t base = duk_get_top(ctx);
-    duk_get_prop_heapptr(ctx, idx, c->vm->shapekey);
+    if (array && entries_used(c->vm, duk_get_heapptr(ctx, idx)) == 0) {
+        duk_push_undefined(ctx); /* no property but its elements: no tags (a miss walks the
+                                  * prototypes) */
+    } else {
+        duk_get_prop_heapptr(ctx, idx, c->vm->shapekey);
+    }
     duk_idx_t shape = base;
     int rc = 0;
-    if (duk_is_array(ctx, idx)) {
+    if (array) {
         duk_size_t ntags = 0;
         const char *tags = duk_is_string(ctx, shape) ? duk_get_lstring(ctx, shape, &ntags) : NULL;
         duk_size_t n = duk_get_length(ctx, idx);
@@ -612,10 +636,30 @@ static void push_field(duk_context *ctx, jvm_t *vm, rc_script_ev_t *e, int j, co
     }
 }
 
+/* The slot of the heap pointer h in vm->evtab. */
+static uint32_t evtab_slot(const jvm_t *vm, const void *h) {
+    return (uint32_t)(((uint64_t)(uintptr_t)h * 0x9e3779b97f4a7c15ULL) >> (64 - vm->evtab_bits));
+}
+
+/* ev_of for the map at obj, found without a property lookup when it is one of the running
+ * batch's events (the getters and setters of the event's fields). */
+static rc_script_ev_t *ev_known(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
+    if (vm->evtab_live) {
+        void *h = duk_get_heapptr(ctx, obj);
+        uint32_t mask = (1U << vm->evtab_bits) - 1;
+        for (uint32_t k = evtab_slot(vm, h); vm->evtab[k]; k = (k + 1) & mask) {
+            if (vm->evh[vm->evtab[k] - 1] == h) {
+                return vm->evp[vm->evtab[k] - 1];
+            }
+        }
+    }
+    return ev_of(ctx, obj);
+}
+
 /* A getter's work on the map at obj (0 key): the field is converted (checked) and becomes a
  * plain property of the map, and is pushed; 0 (nothing pushed) when the map has no such field. */
 static duk_ret_t get_loaded(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
-    rc_script_ev_t *e = ev_of(ctx, obj);
+    rc_script_ev_t *e = ev_known(ctx, vm, obj);
     duk_size_t n;
     const char *k = duk_get_lstring(ctx, 0, &n);
     int j = e && k ? rc_script_ev_field(e, k, n) : -1;
@@ -630,14 +674,23 @@ static duk_ret_t get_loaded(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
     return 1;
 }
 
+/* Is a getter (0 key, 1 this) being asked whether the field still holds its accessor
+ * (pack_event, pack_on_proto)? Then it answers vm->probe, pushed, without converting. */
+static bool probed(duk_context *ctx, jvm_t *vm) {
+    if (vm->probe_obj && duk_get_heapptr(ctx, 1) == vm->probe_obj &&
+        duk_get_heapptr(ctx, 0) == vm->probe_key) {
+        vm->probe_obj = NULL;
+        duk_push_heapptr(ctx, vm->probe);
+        return true;
+    }
+    return false;
+}
+
 /* The getter of every lazy field (duktape passes the key): 0 key; this = the event. */
 static duk_ret_t js_ev_get(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 1 */
-    if (vm->probe_obj && duk_get_heapptr(ctx, 1) == vm->probe_obj &&
-        duk_get_heapptr(ctx, 0) == vm->probe_key) { /* pack_event asks: still the accessor? */
-        vm->probe_obj = NULL;
-        duk_push_heapptr(ctx, vm->probe);
+    if (probed(ctx, vm)) {
         return 1;
     }
     return duk_is_object(ctx, 1) ? get_loaded(ctx, vm, 1) : 0;
@@ -645,8 +698,8 @@ static duk_ret_t js_ev_get(duk_context *ctx) {
 
 /* A setter's work on the map at obj (0 value, 1 key): the field counts as loaded and the
  * value becomes a plain property of the map. */
-static void set_loaded(duk_context *ctx, duk_idx_t obj) {
-    rc_script_ev_t *e = ev_of(ctx, obj);
+static void set_loaded(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
+    rc_script_ev_t *e = ev_known(ctx, vm, obj);
     duk_size_t n;
     const char *k = duk_get_lstring(ctx, 1, &n);
     int j = e && k ? rc_script_ev_field(e, k, n) : -1;
@@ -662,7 +715,7 @@ static void set_loaded(duk_context *ctx, duk_idx_t obj) {
 static duk_ret_t js_ev_set(duk_context *ctx) {
     duk_push_this(ctx); /* 2 */
     if (duk_is_object(ctx, 2)) {
-        set_loaded(ctx, 2);
+        set_loaded(ctx, vm_of(ctx), 2);
     }
     return 0;
 }
@@ -823,9 +876,11 @@ static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
     return 1;
 }
 
-/* Pushes a map with lazy fields: 1 = pushed, 0 = it does not fit (convert it whole), -1 =
- * bad map (c->why). See "maps with their fields on a prototype". */
-static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out) {
+/* Pushes a map with lazy fields (its index in *ev_out, when not NULL): 1 = pushed, 0 = it
+ * does not fit (convert it whole), -1 = bad map (c->why). See "maps with their fields on a
+ * prototype". */
+static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth, size_t *len_out,
+                      rc_script_ev_t **ev_out) {
     duk_context *ctx = c->ctx;
     rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
     uint32_t nf = 0, hdr = 0;
@@ -836,20 +891,37 @@ static int push_event(cx_t *c, const uint8_t *ev, const uint8_t *end, int depth,
     size_t len = nf ? f[nf - 1].end : hdr;
     *len_out = len;
     duk_require_stack(ctx, 8);
-    duk_idx_t t = duk_push_object(ctx);
-    rc_script_ev_t *e = duk_push_fixed_buffer(ctx, rc_script_ev_size(nf, len));
+    /* without a prototype yet, storing the index looks up no prototype chain; the buffer is
+     * filled at once, so it need not be zeroed */
+    duk_idx_t t = duk_push_bare_object(ctx);
+    rc_script_ev_t *e = duk_push_buffer_raw(ctx, rc_script_ev_size(nf, len), DUK_BUF_FLAG_NOZERO);
     rc_script_ev_init(e, f, nf, hdr, ev, len);
     e->depth = (uint8_t)depth;
     duk_put_prop_heapptr(ctx, t, c->vm->evkey);
-    if (push_proto(c, e, depth == 0 ? 0 : 1)) {
-        duk_set_prototype(ctx, t);
-        return 1;
+    if (ev_out) {
+        *ev_out = e;
     }
-    return define_fields(c, t, e, depth, NULL) != 0 ? -1 : 1;
+    if (!push_proto(c, e, depth == 0 ? 0 : 1)) {
+        duk_push_heapptr(ctx, c->vm->objproto);
+        duk_set_prototype(ctx, t);
+        return define_fields(c, t, e, depth, NULL) != 0 ? -1 : 1;
+    }
+    duk_set_prototype(ctx, t);
+    return 1;
 }
 
-/* Does the object at idx have its fields on a prototype (see above)? */
+/* Does the object at idx have its fields on a prototype (see above)? (Its prototype's
+ * prototype is vm->base: read in the objects' headers where their place is known.) */
 static bool on_proto(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
+    if (vm->proto_at && duk_get_type(ctx, idx) == DUK_TYPE_OBJECT) {
+        const char *h = duk_get_heapptr(ctx, idx), *p;
+        memcpy(&p, h + vm->proto_at, sizeof(p));
+        if (!p) {
+            return false;
+        }
+        memcpy(&p, p + vm->proto_at, sizeof(p));
+        return p == vm->base;
+    }
     duk_get_prototype(ctx, idx);
     bool yes = false;
     if (duk_is_object(ctx, -1)) {
@@ -961,6 +1033,9 @@ static duk_ret_t js_json_own(duk_context *ctx) {
 static duk_ret_t js_proto_get(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 1 */
+    if (probed(ctx, vm)) {
+        return 1;
+    }
     if (duk_is_object(ctx, 1) && on_proto(ctx, vm, 1)) {
         return get_loaded(ctx, vm, 1);
     }
@@ -974,7 +1049,7 @@ static duk_ret_t js_proto_set(duk_context *ctx) {
     jvm_t *vm = vm_of(ctx);
     duk_push_this(ctx); /* 2 */
     if (duk_is_object(ctx, 2) && on_proto(ctx, vm, 2)) {
-        set_loaded(ctx, 2);
+        set_loaded(ctx, vm, 2);
         return 0;
     }
     own_event(ctx, 2);
@@ -1038,6 +1113,31 @@ static bool holds_accessor(duk_context *ctx, jvm_t *vm, duk_idx_t idx, duk_idx_t
     return accessor;
 }
 
+/* How many entries the object h (a heap pointer) has used, when that is known (see
+ * find_object_counts): never fewer than the properties it has; more only after a delete,
+ * which leaves its entry empty until the object is resized. UINT32_MAX: not known (or some
+ * of its properties are in an array part). */
+static uint32_t own_entries(const jvm_t *vm, void *h) {
+    if (!vm->enext_at) {
+        return UINT32_MAX;
+    }
+    uint32_t n, a;
+    memcpy(&n, (const char *)h + vm->enext_at, sizeof(n));
+    memcpy(&a, (const char *)h + vm->asize_at, sizeof(a));
+    return a == 0 ? n : UINT32_MAX;
+}
+
+/* The entries the object h has used besides its array part (an array's elements), when that
+ * is known; else UINT32_MAX. */
+static uint32_t entries_used(const jvm_t *vm, void *h) {
+    if (!vm->enext_at) {
+        return UINT32_MAX;
+    }
+    uint32_t n;
+    memcpy(&n, (const char *)h + vm->enext_at, sizeof(n));
+    return n;
+}
+
 /* A field that goes out as the bytes it came with: next to the pending run of input bytes
  * [*run, *run_end) it extends it; elsewhere the run is written and the field starts the next.
  * An event's own kafka field is remembered: emit checks the topic through the index. */
@@ -1062,16 +1162,56 @@ static void keep_field(cx_t *c, rc_script_ev_t *e, const rc_script_evfield_t *f,
  * object with its fields is (order_index_keys places them). */
 static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
     duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
     const uint8_t *b = rc_script_ev_bytes(e);
-    duk_idx_t base = push_keys(ctx, idx);
-    duk_uarridx_t nk = (duk_uarridx_t)duk_get_length(ctx, base);
     duk_idx_t own_at[RC_SCRIPT_EV_MAX_FIELDS]; /* the value of field j, if own */
     for (uint32_t j = 0; j < e->nf; j++) {
         own_at[j] = -1;
     }
-    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 4);
     uint32_t count = e->nf, added = 0;
     bool same = true, added_index = false;
+    duk_idx_t base = duk_get_top(ctx);
+    duk_uarridx_t nk = 0;
+    /* Its own properties are its index, the fields loaded (each made own by an accessor) and
+     * the keys the script added. When it has used no more entries than the first two need,
+     * and the fields loaded are all still there, it has no key added: its keys need not be
+     * listed (that costs a third of an identity transform). */
+    bool listed =
+        own_entries(vm, duk_get_heapptr(ctx, idx)) != 1 + (uint32_t)__builtin_popcountll(e->loaded);
+    duk_push_undefined(ctx); /* where the keys go */
+    duk_require_stack(ctx, (duk_idx_t)e->nf + 4);
+    for (uint32_t j = 0; j < e->nf && e->loaded && !listed; j++) {
+        if (!(e->loaded & (1ULL << j))) {
+            continue;
+        }
+        duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+        vm->probe_obj = duk_get_heapptr(ctx, idx); /* not own (deleted): the getter says so */
+        vm->probe_key = duk_get_heapptr(ctx, -1);
+        duk_get_prop(ctx, idx);
+        vm->probe_obj = NULL;
+        if (duk_get_heapptr(ctx, -1) == vm->probe) {
+            listed = true;
+            break;
+        }
+        own_at[j] = duk_get_top_index(ctx);
+        if (duk_is_undefined(ctx, -1)) {
+            count--;
+            same = false;
+        } else if (!same_as_field(ctx, -1, e, j)) {
+            same = false;
+        }
+    }
+    if (listed) {
+        duk_set_top(ctx, base);
+        for (uint32_t j = 0; j < e->nf; j++) {
+            own_at[j] = -1;
+        }
+        count = e->nf;
+        same = true;
+        push_keys(ctx, idx);
+        nk = (duk_uarridx_t)duk_get_length(ctx, base);
+    }
+    duk_require_stack(ctx, 2 * (duk_idx_t)nk + 4);
     for (duk_uarridx_t i = 0; i < nk; i++) {
         duk_get_prop_index(ctx, base, i);
         duk_size_t n;
@@ -1394,15 +1534,18 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
-static bool emit(cx_t *c, batch_t *b, duk_idx_t idx) {
+/* Packs the event at idx; known: its index, when it is a lazy map the batch made (what
+ * pack_value would find), else NULL. */
+static bool emit(cx_t *c, batch_t *b, duk_idx_t idx, rc_script_ev_t *known) {
     size_t start = b->out->size;
-    if (!duk_is_object(c->ctx, idx) || duk_is_array(c->ctx, idx) || duk_is_function(c->ctx, idx)) {
+    if (!known && (!duk_is_object(c->ctx, idx) || duk_is_array(c->ctx, idx) ||
+                   duk_is_function(c->ctx, idx))) {
         snprintf(c->why, sizeof(c->why), "a list element is not an event object");
         return false;
     }
     c->whole = NULL;
     c->kafka = NULL;
-    if (pack_value(c, idx, TAG_MAP, 0, NULL) != 0) {
+    if ((known ? pack_event(c, idx, known, 0) : pack_value(c, idx, TAG_MAP, 0, NULL)) != 0) {
         return false;
     }
     if (c->whole && b->out->size - start == ((const rc_script_ev_t *)c->whole)->len) {
@@ -1421,17 +1564,49 @@ static void push_stash(duk_context *ctx, const char *key) {
     duk_remove(ctx, -2);
 }
 
-/* Stack: 0 ACTION_CONT, 1 ACTION_DROP, 2 events, 3 results, 4 errors. */
+/* Stack: 0 ACTION_CONT, 1 ACTION_DROP, 2 events, 3 results, 4 errors, 5 got (a Uint8Array:
+ * got[i] = 1 when results[i] holds what transform returned, 2 when it returned ACTION_DROP,
+ * 0 when it sent the event). */
 static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     batch_t *b = udata;
     jvm_t *vm = b->vm;
     duk_set_top(ctx, 0);
+    if (b->n > vm->ev_cap) {
+        void **evh = realloc(vm->evh, b->n * sizeof(*evh));
+        if (evh) {
+            vm->evh = evh;
+        }
+        rc_script_ev_t **evp = realloc(vm->evp, b->n * sizeof(*evp));
+        if (evp) {
+            vm->evp = evp;
+        }
+        uint32_t bits = 4;
+        while ((1U << bits) < 2 * b->n) {
+            bits++;
+        }
+        uint32_t *evtab = realloc(vm->evtab, ((size_t)1 << bits) * sizeof(*evtab));
+        if (evtab) {
+            vm->evtab = evtab;
+            vm->evtab_bits = bits;
+        }
+        if (!evh || !evp || !evtab) {
+            b->nomem = true;
+            return 0;
+        }
+        vm->ev_cap = b->n;
+    }
+    if (vm->evtab) {
+        memset(vm->evtab, 0, ((size_t)1 << vm->evtab_bits) * sizeof(*vm->evtab));
+    }
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
     cx_t c = {.ctx = ctx, .vm = vm, .cont = 0, .drop = 1};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
     vm->in_udf = false;
-    duk_push_array(ctx);
+    /* one events array for every batch, emptied after each (and here, after one that
+     * failed): appending into the room it has is about half as costly as growing a new one */
+    push_stash(ctx, "evs");
+    duk_set_length(ctx, 2, 0);
     duk_push_array(ctx);
     duk_push_array(ctx);
     for (uint32_t i = 0; i < b->n; i++) {
@@ -1441,7 +1616,9 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         const uint8_t *p = b->ev[i].p;
         uint8_t tag = TAG_MAP;
         size_t len;
-        int prc = push_event(&c, p, p + b->ev[i].len, 0, &len);
+        vm->evh[i] = NULL;
+        vm->evp[i] = NULL;
+        int prc = push_event(&c, p, p + b->ev[i].len, 0, &len, &vm->evp[i]);
         if (prc == 0) { /* does not fit lazy fields: converted whole */
             prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
         } else if (prc == 1) {
@@ -1451,28 +1628,45 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             duk_set_top(ctx, 5);
             duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
             duk_put_prop_index(ctx, 4, i);
+            vm->evp[i] = NULL;
             continue;
+        }
+        vm->evh[i] = duk_get_heapptr(ctx, -1); /* evs keeps it for the batch */
+        if (vm->evp[i]) {
+            uint32_t mask = (1U << vm->evtab_bits) - 1, k = evtab_slot(vm, vm->evh[i]);
+            while (vm->evtab[k]) {
+                k = (k + 1) & mask;
+            }
+            vm->evtab[k] = i + 1;
         }
         duk_put_prop_index(ctx, 2, i);
     }
     duk_set_top(ctx, 5);
     duk_push_uint(ctx, b->n);
     duk_put_prop_string(ctx, 2, "length");
+    const uint8_t *got = duk_push_fixed_buffer(ctx, b->n); /* zeroed */
+    duk_push_buffer_object(ctx, -1, 0, b->n, DUK_BUFOBJ_UINT8ARRAY);
+    duk_remove(ctx, -2); /* 5 */
     push_stash(ctx, "driver");
     push_stash(ctx, "transform");
     duk_dup(ctx, 2);
     duk_dup(ctx, 3);
+    duk_dup(ctx, 5);
     duk_dup(ctx, 4);
     push_stash(ctx, "start");
     push_stash(ctx, "budget");
+    duk_dup(ctx, 0);
+    duk_dup(ctx, 1);
     vm->ticks = 0;
     vm->expired = false;
     vm->deadline_ns = vm->budget_ms ? mono_ns() + (int64_t)vm->budget_ms * 1000000LL : 0;
     vm->mem_capped = vm->mem_limit > 0; /* the cap binds the script, not the conversions */
-    duk_call(ctx, 6);
+    vm->evtab_live = vm->evtab != NULL;
+    duk_call(ctx, 9);
+    vm->evtab_live = false;
     vm->mem_capped = false;
     vm->deadline_ns = 0;
-    duk_set_top(ctx, 5);
+    duk_set_top(ctx, 6);
     /* errs holds an entry for each failed event: mostly none */
     duk_uarridx_t n_errs = (duk_uarridx_t)duk_get_length(ctx, 4);
 
@@ -1487,7 +1681,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             r->end_off = b->out->size;
             continue;
         }
-        duk_set_top(ctx, 5);
+        duk_set_top(ctx, 6);
         char msg[1200];
         if (i < n_errs && duk_has_prop_index(ctx, 4, i)) {
             duk_get_prop_index(ctx, 4, i);
@@ -1501,38 +1695,55 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             r->end_off = b->out->size;
             continue;
         }
-        duk_get_prop_index(ctx, 3, i); /* 5: what transform returned */
-        duk_get_prop_index(ctx, 2, i); /* 6: the event */
         bool ok = true;
         r->status = RC_SCRIPT_SENT;
-        if (duk_is_undefined(ctx, 5) || duk_strict_equals(ctx, 5, 0) ||
-            duk_strict_equals(ctx, 5, 6)) {
-            ok = emit(&c, b, 6);
-            r->n_out = 1;
-        } else if (duk_strict_equals(ctx, 5, 1)) {
+        if (got[i] == 2) {
             r->status = RC_SCRIPT_DROPPED;
-        } else if (duk_is_array(ctx, 5)) {
-            duk_size_t k = duk_get_length(ctx, 5);
+            r->end_off = b->out->size;
+            continue;
+        }
+        if (!got[i]) {                         /* it sent the event */
+            duk_push_undefined(ctx);           /* 6 */
+            duk_push_heapptr(ctx, vm->evh[i]); /* 7 */
+            ok = emit(&c, b, 7, vm->evp[i]);
+            r->n_out = 1;
+            r->end_off = b->out->size;
+            if (!ok) {
+                snprintf(msg, sizeof(msg), "%s: %s", vm->file, c.why);
+                fail_event(b, r, start, msg);
+                r->end_off = b->out->size;
+            }
+            continue;
+        }
+        duk_get_prop_index(ctx, 3, i);     /* 6: what transform returned */
+        duk_push_heapptr(ctx, vm->evh[i]); /* 7: the event */
+        if (duk_strict_equals(ctx, 6, 0) || duk_strict_equals(ctx, 6, 7)) { /* (not stored) */
+            ok = emit(&c, b, 7, vm->evp[i]);
+            r->n_out = 1;
+        } else if (duk_strict_equals(ctx, 6, 1)) {
+            r->status = RC_SCRIPT_DROPPED;
+        } else if (duk_is_array(ctx, 6)) {
+            duk_size_t k = duk_get_length(ctx, 6);
             for (duk_size_t j = 0; j < k && ok; j++) {
-                duk_get_prop_index(ctx, 5, (duk_uarridx_t)j);
-                ok = emit(&c, b, 7);
+                duk_get_prop_index(ctx, 6, (duk_uarridx_t)j);
+                ok = emit(&c, b, 8, NULL);
                 duk_pop(ctx);
             }
             r->n_out = (uint32_t)k;
             if (k == 0) {
                 r->status = RC_SCRIPT_DROPPED;
             }
-        } else if (duk_is_object(ctx, 5) && !duk_is_function(ctx, 5)) {
-            ok = emit(&c, b, 5);
+        } else if (duk_is_object(ctx, 6) && !duk_is_function(ctx, 6)) {
+            ok = emit(&c, b, 6, NULL);
             r->n_out = 1;
         } else {
-            const char *tn = duk_is_null(ctx, 5)       ? "null"
-                             : duk_is_function(ctx, 5) ? "function"
-                             : duk_is_string(ctx, 5)   ? "string"
-                             : duk_is_number(ctx, 5)   ? "number"
-                             : duk_is_boolean(ctx, 5)  ? "boolean"
+            const char *tn = duk_is_null(ctx, 6)       ? "null"
+                             : duk_is_function(ctx, 6) ? "function"
+                             : duk_is_string(ctx, 6)   ? "string"
+                             : duk_is_number(ctx, 6)   ? "number"
+                             : duk_is_boolean(ctx, 6)  ? "boolean"
                                                        : "value";
-            duk_dup(ctx, 5);
+            duk_dup(ctx, 6);
             snprintf(c.why, sizeof(c.why),
                      "transform returned a %s (%.60s); expected ACTION_CONT, ACTION_DROP, the "
                      "event or a list of events",
@@ -1545,6 +1756,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         }
         r->end_off = b->out->size;
     }
+    duk_set_length(ctx, 2, 0); /* the events the script did not keep are freed now */
     duk_set_top(ctx, 0);
     return 0;
 }
@@ -1557,6 +1769,7 @@ static rc_err_t js_transform_batch(void *opaque, const rc_span_t *ev, const bool
     int rc = duk_safe_call(vm->ctx, batch_main, &b, 0, 1);
     vm->deadline_ns = 0;
     vm->probe_obj = NULL; /* a probe a user's getter threw out of */
+    vm->evtab_live = false;
     vm->mem_capped = false;
     if (rc != DUK_EXEC_SUCCESS) {
         char msg[1024];
@@ -1659,11 +1872,11 @@ static jvm_t *vm_of(duk_context *ctx) {
     return mf.udata;
 }
 
-/* Sets budget.expired (stash "budget"), which the driver reads before each event. */
+/* Sets budget[0] (stash "budget"), which the driver reads before each event. */
 static void set_expired_flag(duk_context *ctx, bool on) {
     push_stash(ctx, "budget");
     duk_push_boolean(ctx, on);
-    duk_put_prop_string(ctx, -2, "expired");
+    duk_put_prop_index(ctx, -2, 0);
     duk_pop(ctx);
 }
 
@@ -1684,7 +1897,7 @@ static duk_ret_t js_tick(duk_context *ctx) {
     return 1;
 }
 
-/* The driver calls this before an event when the one before ran out of time (budget.expired:
+/* The driver calls this before an event when the one before ran out of time (budget[0]:
  * a property read instead of a native call per event): that event gets a fresh round of
  * checks before the clock is read again. */
 static duk_ret_t js_event_start(duk_context *ctx) {
@@ -1776,6 +1989,65 @@ static void fatal(void *udata, const char *msg) {
     abort();
 }
 
+/* Finds where an object's header keeps its prototype (on_proto) and its count of used entries
+ * and the size of its array part (own_entries): duktape has no call that counts an object's
+ * own properties, and listing them costs about 3 000 instructions (two duk_get_prototype
+ * calls cost 250). The header is duktape 2.7's as Debian builds
+ * it (duk_config.h: a doubly linked heap, 32-bit refcounts, full pointers and sizes): the heap
+ * header (flags, refcount, next, prev), the property table, the prototype, then the entry
+ * part's size and count, the array part's size, the hash part's size. The place is checked
+ * on a test object (its prototype where it should be, the count following the properties
+ * added); when it does not match, vm->enext_at stays 0 and the keys are listed. */
+static void find_object_counts(duk_context *ctx, jvm_t *vm) {
+#if defined(DUK_USE_DOUBLE_LINKED_HEAP) && defined(DUK_USE_REFCOUNT32) &&                          \
+    !defined(DUK_USE_HEAPPTR16) && !defined(DUK_USE_OBJSIZES16)
+    size_t proto_at = 2 * sizeof(uint32_t) + 3 * sizeof(void *);
+    void *proto;
+    duk_push_bare_object(ctx);
+    memcpy(&proto, (const char *)duk_get_heapptr(ctx, -1) + proto_at, sizeof(proto));
+    bool ok = proto == NULL;
+    duk_pop(ctx);
+    duk_push_object(ctx);
+    memcpy(&proto, (const char *)duk_get_heapptr(ctx, -1) + proto_at, sizeof(proto));
+    ok = ok && proto == vm->objproto;
+    vm->enext_at = proto_at + sizeof(void *) + sizeof(uint32_t);
+    vm->asize_at = vm->enext_at + sizeof(uint32_t);
+    for (int i = 0; i < 20 && ok; i++) {
+        ok = own_entries(vm, duk_get_heapptr(ctx, -1)) == (uint32_t)i;
+        duk_push_sprintf(ctx, "k%d", i);
+        duk_push_int(ctx, i);
+        duk_put_prop(ctx, -3);
+    }
+    duk_push_int(ctx, 1); /* assigned again: no new entry */
+    duk_put_prop_string(ctx, -2, "k0");
+    duk_push_int(ctx, 1); /* a hidden symbol (an event's index) takes one */
+    duk_put_prop_string(ctx, -2, EV_KEY);
+    ok = ok && own_entries(vm, duk_get_heapptr(ctx, -1)) == 21;
+    duk_push_heapptr(ctx, vm->base); /* a prototype set is where it should be */
+    duk_set_prototype(ctx, -2);
+    memcpy(&proto, (const char *)duk_get_heapptr(ctx, -1) + proto_at, sizeof(proto));
+    ok = ok && proto == vm->base;
+    duk_pop(ctx);
+    duk_push_array(ctx); /* an array's elements (and length) take no entry */
+    for (int i = 0; i < 3; i++) {
+        duk_push_int(ctx, i);
+        duk_put_prop_index(ctx, -2, (duk_uarridx_t)i);
+    }
+    ok = ok && entries_used(vm, duk_get_heapptr(ctx, -1)) == 0;
+    duk_push_int(ctx, 1);
+    duk_put_prop_string(ctx, -2, SHAPE_KEY);
+    ok = ok && entries_used(vm, duk_get_heapptr(ctx, -1)) == 1;
+    duk_pop(ctx);
+    vm->proto_at = ok ? proto_at : 0;
+    if (!ok) {
+        vm->enext_at = vm->asize_at = 0;
+    }
+#else
+    (void)ctx;
+    vm->enext_at = vm->asize_at = vm->proto_at = 0;
+#endif
+}
+
 typedef struct setup {
     jvm_t *vm;
     const char *src;
@@ -1815,6 +2087,7 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_freeze(ctx, -1);
     vm->base = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "protobase");
+    find_object_counts(ctx, vm);
     duk_push_c_function(ctx, js_proto_get, 1); /* the key (duktape's extra argument) */
     vm->pget = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "pget");
@@ -1847,9 +2120,9 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_put_prop_string(ctx, 0, "Error");
     duk_push_c_function(ctx, js_event_start, 0);
     duk_put_prop_string(ctx, 0, "start");
-    duk_push_object(ctx);
+    duk_push_array(ctx);
     duk_push_false(ctx);
-    duk_put_prop_string(ctx, -2, "expired");
+    duk_put_prop_index(ctx, -2, 0);
     duk_put_prop_string(ctx, 0, "budget");
     /* the tick cannot be replaced; eval and new Function would compile unchecked code */
     duk_push_global_object(ctx);
@@ -1858,6 +2131,14 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_def_prop(ctx, -3,
                  DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
                      DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_get_prop_string(ctx, -1, "Number"); /* (0).__rowcast_tick(): what scripts call */
+    duk_get_prop_string(ctx, -1, "prototype");
+    duk_push_string(ctx, RC_SCRIPT_JS_TICK);
+    duk_push_c_function(ctx, js_tick, 0);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_pop_2(ctx);
     duk_push_string(ctx, RC_SCRIPT_JS_OWN);
     duk_push_c_function(ctx, js_own, 1);
     duk_def_prop(ctx, -3,
@@ -1873,6 +2154,8 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_pop(ctx);
     duk_push_c_function(ctx, js_copy, 1);
     duk_put_global_string(ctx, "copy");
+    duk_push_array(ctx); /* the events of a batch (batch_main) */
+    duk_put_prop_string(ctx, 0, "evs");
     duk_push_object(ctx); /* the shape cache: signature -> shape */
     duk_put_prop_string(ctx, 0, "shapes");
     duk_push_c_function(ctx, js_ev_get, 1); /* the key (duktape's extra argument) */
@@ -1971,6 +2254,9 @@ static void js_vm_destroy(void *opaque) {
     rc_buf_free(&vm->sig);
     rc_buf_free(&vm->last_sig[0]);
     rc_buf_free(&vm->last_sig[1]);
+    free(vm->evh);
+    free(vm->evp);
+    free(vm->evtab);
     free(vm->file);
     free(vm);
 }

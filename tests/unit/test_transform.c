@@ -892,6 +892,136 @@ static void test_js_kafka_check_follows_what_was_sent(void **state) {
     msgpack_sbuffer_destroy(&in.sb);
 }
 
+/* What one batch's transforms return goes to their own events (the driver stores only
+ * what does not send the event as it is), and a key a script adds is sent whether or not it
+ * read a field first: a map tells keys added from fields loaded by counting its entries. */
+static void test_js_batch_results_and_added_keys_go_to_their_events(void **state) {
+    (void)state;
+    mp_t in;
+    mp_init(&in);
+    for (int i = 0; i < 8; i++) {
+        pack_event(&in, "orders", "new", false);
+    }
+    run_t r;
+    run_script(&rc_script_js,
+               "var n = 0;\n"
+               "function transform(e) {\n"
+               "  var k = n++;\n"
+               "  if (k == 0) return ACTION_DROP;\n"
+               "  if (k == 1) { e.x = 1; return; }\n"
+               "  if (k == 2) throw new Error('boom');\n"
+               "  if (k == 3) { e.after[0].y = 2; return [e]; }\n"
+               "  if (k == 4) return e;\n"
+               "  if (k == 5) { Array.prototype.push.call(e.after[0], 5); return ACTION_CONT; }\n"
+               "  if (k == 6) { e.after[0].email = e.after[0].email; e.meta.z = 3; return; }\n"
+               "  return 'bad';\n"
+               "}",
+               &in, 8, &r);
+    assert_int_equal(r.err, RC_OK);
+    static const rc_script_status_t want[] = {
+        RC_SCRIPT_DROPPED, RC_SCRIPT_SENT, RC_SCRIPT_FAILED, RC_SCRIPT_SENT,
+        RC_SCRIPT_SENT,    RC_SCRIPT_SENT, RC_SCRIPT_SENT,   RC_SCRIPT_FAILED,
+    };
+    size_t ev_len = in.sb.size / 8, at = 0;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(r.res[i].status, want[i]);
+        const char *o = r.out.data + at;
+        size_t n = r.res[i].end_off - at;
+        at = r.res[i].end_off;
+        switch (i) {
+        case 0:
+        case 2:
+        case 7:
+            assert_int_equal(n, 0);
+            break;
+        case 1: /* nothing read: the fields as they came, then x */
+            assert_int_equal(n, ev_len + 3);
+            assert_int_equal((uint8_t)o[0], 0x88);
+            assert_memory_equal(o + 1, in.sb.data + 1, ev_len - 1);
+            assert_memory_equal(o + ev_len, "\xa1x\x01", 3);
+            break;
+        case 3:
+            assert_non_null(memmem(o, n, "\x84\xa2id\x07", 5));
+            assert_non_null(memmem(o, n, "\xa1y\x02", 3));
+            break;
+        case 4: /* as it came */
+        case 6: /* the values it came with */
+            if (i == 6) {
+                assert_non_null(memmem(o, n, "\xa1z\x03", 3));
+                break;
+            }
+            assert_int_equal(n, ev_len);
+            assert_memory_equal(o, in.sb.data, ev_len);
+            break;
+        case 5:
+            assert_non_null(memmem(o, n,
+                                   "\xa1"
+                                   "0\x05",
+                                   3));
+            assert_non_null(memmem(o, n, "\xa6length\x01", 8));
+            break;
+        }
+    }
+    assert_non_null(strstr(err_of(&r, 2), "boom"));
+    assert_non_null(strstr(err_of(&r, 7), "transform returned a string"));
+    run_free(&r);
+    msgpack_sbuffer_destroy(&in.sb);
+}
+
+/* A getter finds its event's index without a lookup when the event is one of the running
+ * batch's: an event kept from the batch before, or from earlier in this one, must still read
+ * its own fields (regression guard for that shortcut). */
+static void test_js_events_kept_across_batches_read_their_own_fields(void **state) {
+    (void)state;
+    char errstr[256];
+    void *vm = create(&rc_script_js,
+                      "var prev = null;\n"
+                      "function transform(e) {\n"
+                      "  var p = prev; prev = e;\n"
+                      "  e.kafka.headers.prev = p ? p.table + '/' + p.after[0].status : '-';\n"
+                      "}",
+                      errstr, sizeof(errstr));
+    assert_non_null(vm);
+    static const char *const want[2][2] = {{"\xa1-", "\xa5t1/s1"}, {"\xa5t2/s2", "\xa5t3/s3"}};
+    for (int b = 0; b < 2; b++) {
+        mp_t in;
+        mp_init(&in);
+        char table[8], status[8];
+        for (int i = 0; i < 2; i++) {
+            snprintf(table, sizeof(table), "t%d", 2 * b + i + 1);
+            snprintf(status, sizeof(status), "s%d", 2 * b + i + 1);
+            pack_event(&in, table, status, false);
+        }
+        rc_span_t spans[2];
+        bool runs[2] = {true, true};
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *start = cur;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            spans[i] = (rc_span_t){start, (size_t)(cur - start)};
+        }
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_js.transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
+                                                      errstr, sizeof(errstr)),
+                         RC_OK);
+        size_t at = 0;
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(r.res[i].status, RC_SCRIPT_SENT);
+            char pair[16];
+            int n = snprintf(pair, sizeof(pair), "\xa4prev%s", want[b][i]);
+            if (!memmem(r.out.data + at, r.res[i].end_off - at, pair, (size_t)n)) {
+                fail_msg("batch %d, event %d: no header prev=%s", b, i, want[b][i] + 1);
+            }
+            at = r.res[i].end_off;
+        }
+        run_free(&r);
+        msgpack_sbuffer_destroy(&in.sb);
+    }
+    rc_script_js.destroy(vm);
+}
+
 /* A field the script deleted and assigned again without reading it is no longer its
  * accessor: the new value is sent, not the one it came with (regression: both went out as
  * the input's bytes, so `delete r.email; r.email = '***'` sent the address). */
@@ -1127,6 +1257,11 @@ static const loop_case_t loop_cases[] = {
     {&rc_script_js,
      "function fib(n) {\n  'use strict';\n  return n < 2 ? n : fib(n - 1) + fib(n - 2);\n}\n"
      "function transform(e) {\n  if (e.table === 'users') return;\n  fib(60);\n}",
+     "t.js:3: Error: the time budget of 100 ms per batch ran out"},
+    /* nor does replacing the check the rewritten script calls, (0).__rowcast_tick() */
+    {&rc_script_js,
+     "function transform(e) {\n  if (e.table === 'users') return;\n"
+     "  Number.prototype['__rowcast' + '_tick'] = function () { return true; }; while (1) {}\n}",
      "t.js:3: Error: the time budget of 100 ms per batch ran out"},
     /* catching the error does not help: every later check of the event throws too */
     {&rc_script_js,
@@ -1451,9 +1586,9 @@ static void test_js_rewrite_keeps_semantics_and_lines(void **state) {
 
     /* the rewrite itself: on the same lines, and nothing inside strings or comments */
     static const char src[] = "function f() {\n  // for (;;)\n  for (;;) { while (a) {} }\n}";
-    static const char want[] = "function f() {\n  // for (;;)\n  __rowcast_tick();for "
-                               "(;__rowcast_tick()&&(true);) { while (__rowcast_tick()&&(a)) "
-                               "{} }\n}";
+    static const char want[] = "function f() {\n  // for (;;)\n  (0).__rowcast_tick();for "
+                               "(;(0).__rowcast_tick()&&(true);) { while "
+                               "((0).__rowcast_tick()&&(a)) {} }\n}";
     rc_buf_t out = RC_BUF_INIT;
     char why[256];
     assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
@@ -2571,6 +2706,8 @@ int main(void) {
         cmocka_unit_test(test_errors_in_a_row_leave_the_other_events_running),
         cmocka_unit_test(test_js_row_changes_keep_the_other_columns_bytes),
         cmocka_unit_test(test_js_kafka_check_follows_what_was_sent),
+        cmocka_unit_test(test_js_batch_results_and_added_keys_go_to_their_events),
+        cmocka_unit_test(test_js_events_kept_across_batches_read_their_own_fields),
         cmocka_unit_test(test_js_fields_deleted_and_assigned_again_send_the_new_value),
         cmocka_unit_test(test_index_like_column_names_keep_their_place),
         cmocka_unit_test(test_bad_values_fail_the_event_that_reads_them),
