@@ -68,14 +68,18 @@ typedef struct lvm {
     char last_sig[32];
     size_t last_sig_len; /* 0: none */
     int ref_last_shape;
-    uint32_t *evj;    /* per event of a batch: its number in the driver (0: not run) */
-    uint32_t evj_cap; /* (grown to the largest batch) */
-    void **evstate;   /* per number: the state the event got when it was indexed (EV_TOUCHED_WHOLE:
+    uint32_t *evj;     /* per event of a batch: its number in the driver (0: not run) */
+    uint32_t evj_cap;  /* (grown to the largest batch) */
+    uint32_t *touched; /* the places in evstate set (evj_cap of room), cleared per batch */
+    uint32_t n_touched;
+    void **evstate; /* per number: the state the event got when it was indexed (EV_TOUCHED_WHOLE:
                        it was converted whole), or NULL: not touched */
     const void *cur_bud; /* the running batch's bytes (a bud_t) */
     const void *cur_bmt; /* the running batch's metatable of events (its list: ref_cur_evs) */
     const void *not_bmt; /* a metatable last found not to be a batch's (reset per batch) */
     int ref_cur_evs;
+    int ref_x[3];         /* the driver's xs, xr, xe (see prelude) */
+    uint32_t x_cap;       /* the events they have room for */
     const void *peek_bud; /* what proxy_peek last found for an event not indexed yet */
     uint32_t peek_j;
     rc_script_pool_t pool;   /* the heap's small blocks */
@@ -153,7 +157,8 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             return NULL;
         }
     }
-    void *p = rc_script_pool_realloc(&vm->pool, ptr, old, nsize);
+    void *p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
+                  : rc_script_pool_alloc(&vm->pool, nsize); /* (most calls: a new block) */
     if (p) {
         vm->mem_used = vm->mem_used - old + nsize;
     }
@@ -239,8 +244,10 @@ static const char foreach_src[] =
  * others; evs[0] tells C which event runs). An event transform returned nothing, ACTION_CONT
  * or itself for leaves no trace: C sends it as it came, or packs it when the script touched it
  * (C saw that: vm->evstate). Every other outcome is an exception: xs[k] is the event's number
- * (negative: dropped), xr[k] what to send, xe[k] the error. The tables are made with room for
- * every event, so nothing here allocates under the cap but the events' own work. */
+ * (negative: dropped), xr[k] what to send, xe[k] the error. xs, xr and xe serve every batch
+ * (made again only for a larger one: making them cost the nil-filling of their slots each
+ * batch) and have room for every event, so nothing here allocates under the cap but the
+ * events' own work; the driver lets go of the results it read, C of the exceptions. */
 static const char prelude[] =
     "local setmetatable, pcall, tostring, sort, error, type = setmetatable, pcall, "
     "tostring, table.sort, error, type\n"
@@ -255,27 +262,29 @@ static const char prelude[] =
     "  for j = 1, m do -- (the script's part: interpreted under a budget)\n"
     "    evs[0] = j\n"
     "    local ok, r = pcall(fn, evs[j])\n"
-    "    if ok then xr[j] = r else\n"
+    "    if ok then xr[j] = r; xe[j] = nil else\n"
+    "      xr[j] = nil\n"
     "      if r == 'not enough memory' then relief() end -- collect the event's garbage\n"
     "      local sok, s = pcall(tostring, r)\n"
     "      xe[j] = sok and s or (type(s) == 'string' and s or 'not enough memory')\n"
     "    end\n"
     "  end\n"
     "  cap(false)\n"
-    "  -- the outcomes, compacted in place (slot nx <= j was read already)\n"
+    "  -- the outcomes, compacted in place (slot nx <= j was read and let go already)\n"
     "  local nx = 0\n"
     "  for j = 1, m do\n"
     "    local e, r, err = evs[j], xr[j], xe[j]\n"
+    "    xr[j] = nil; xe[j] = nil\n"
     "    if err ~= nil then\n"
     "      nx = nx + 1; xs[nx] = j; xe[nx] = err\n"
     "    elseif r == DROP then\n"
     "      nx = nx + 1; xs[nx] = -j\n"
     "    elseif r == nil or r == CONT or r == e then\n"
     "      if #e ~= 0 then -- (table.insert writes raw: C would not see it)\n"
-    "        nx = nx + 1; xs[nx] = j; xr[nx] = e; xe[nx] = nil\n"
+    "        nx = nx + 1; xs[nx] = j; xr[nx] = e\n"
     "      end\n"
     "    else\n"
-    "      nx = nx + 1; xs[nx] = j; xr[nx] = r; xe[nx] = nil\n"
+    "      nx = nx + 1; xs[nx] = j; xr[nx] = r\n"
     "    end\n"
     "  end\n"
     "  return nx\n"
@@ -1080,6 +1089,9 @@ static evproxy_t *proxy_get(lvm_t *vm, lua_State *L, int idx, bool known) {
         cx_t c = {.vm = vm, .L = L};
         e = materialize(&c, idx, lb, ln);
         if (bud == vm->cur_bud) { /* an event of the running batch: C sends it by this */
+            if (!vm->evstate[j - 1]) {
+                vm->touched[vm->n_touched++] = j - 1;
+            }
             vm->evstate[j - 1] = e ? (void *)e : EV_TOUCHED_WHOLE;
         }
     }
@@ -1594,8 +1606,18 @@ static int batch_main(lua_State *L) {
         memcpy(to + off, sp->p, sp->len);
         off += (uint32_t)sp->len;
     }
-    for (int t = 0; t < 4; t++) {
-        lua_createtable(L, (int)m, 0); /* 2: events, 3: xs, 4: xr, 5: xe (see prelude) */
+    lua_createtable(L, (int)m, 0); /* 2: events, 3: xs, 4: xr, 5: xe (see prelude) */
+    if (m > vm->x_cap) {
+        for (int t = 0; t < 3; t++) {
+            lua_createtable(L, (int)m, 0);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, LUA_REGISTRYINDEX, vm->ref_x[t]);
+        }
+        vm->x_cap = m;
+    } else {
+        for (int t = 0; t < 3; t++) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_x[t]);
+        }
     }
     /* 6: the events' metatable: the proxies' metamethods, the bytes and the list */
     lua_createtable(L, 0, 8);
@@ -1632,9 +1654,10 @@ static int batch_main(lua_State *L) {
         vm->deadline_ns = mono_ns() + (int64_t)vm->budget_ms * 1000000LL;
         running_vm = vm;
     }
-    if (m > 0) {
-        memset(vm->evstate, 0, m * sizeof(*vm->evstate));
+    for (uint32_t t = 0; t < vm->n_touched; t++) { /* (cheaper than clearing them all) */
+        vm->evstate[vm->touched[t]] = NULL;
     }
+    vm->n_touched = 0;
     vm->cur_bud = u;
     vm->mem_capped = false; /* the driver caps the script, not the making of the events */
     lua_call(L, 9, 1);
@@ -1706,6 +1729,10 @@ static int batch_main(lua_State *L) {
             }
         }
         r->end_off = b->out->size;
+        lua_pushnil(L); /* let go of the exception (xs, xr and xe serve the next batch) */
+        lua_rawseti(L, 4, (int)k);
+        lua_pushnil(L);
+        lua_rawseti(L, 5, (int)k);
         if (++k <= nx) {
             lua_rawgeti(L, 3, (int)k);
             xj = lua_tointeger(L, -1);
@@ -1744,10 +1771,16 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
             vm->evj = evj;
         }
         void **evstate = evj ? realloc(vm->evstate, n * sizeof(*evstate)) : NULL;
-        if (!evstate) {
+        if (evstate) {
+            vm->evstate = evstate;
+        }
+        uint32_t *touched = evstate ? realloc(vm->touched, n * sizeof(*touched)) : NULL;
+        if (!touched) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
         }
-        vm->evstate = evstate;
+        vm->touched = touched;
+        memset(vm->evstate, 0, n * sizeof(*vm->evstate));
+        vm->n_touched = 0;
         vm->evj_cap = n;
     }
     batch_t b = {vm, ev, run, n, out, res, errs, false, vm->evj};
@@ -1906,6 +1939,10 @@ static int setup_main(lua_State *L) {
     vm->ref_last_shape = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0); /* (the slot of the running batch's list of events) */
     vm->ref_cur_evs = luaL_ref(L, LUA_REGISTRYINDEX);
+    for (int t = 0; t < 3; t++) {
+        lua_newtable(L); /* xs, xr, xe: made for the first batch */
+        vm->ref_x[t] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     lua_createtable(L, 0, 4); /* the metatable of event proxies */
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_ev_index, 1);
@@ -2032,6 +2069,7 @@ static void lua_vm_destroy(void *opaque) {
     rc_buf_free(&vm->sig);
     free(vm->evj);
     free(vm->evstate);
+    free(vm->touched);
     free(vm->file);
     free(vm);
 }
