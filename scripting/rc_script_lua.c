@@ -60,7 +60,6 @@ typedef struct lvm {
     size_t mem_used, mem_limit; /* bytes the Lua heap holds; the cap (0 = none) */
     bool mem_capped;            /* the cap applies: only while the user's script runs */
     bool mem_overdraft; /* the cap was hit: a little more is allowed until the garbage is gone */
-    unsigned gc_pause;  /* the collector's pause set last (see gc_pace); 0: Lua's default */
     rc_buf_t sig;       /* signatures of the shapes being converted (a stack: nested ones on top) */
     unsigned n_shapes;  /* entries in the shape cache (registry ref_shapes) */
     /* the signature of the shape set last and the shape (registry ref_last_shape): the same
@@ -184,12 +183,9 @@ static int l_cap(lua_State *L) {
     return 0;
 }
 
-static void gc_pace(lvm_t *vm);
-
 static void lua_vm_set_memory_limit(void *opaque, size_t bytes) {
     lvm_t *vm = opaque;
     vm->mem_limit = bytes;
-    gc_pace(vm);
 }
 
 static size_t lua_vm_memory_used(void *opaque) {
@@ -1743,24 +1739,6 @@ static int batch_main(lua_State *L) {
     return 0;
 }
 
-/* Sets the collector's pause: how far (in percent of what the last collection left) the heap
- * may grow before the next collection starts. Every batch leaves garbage (an event is a table)
- * and every collection marks the VM's live data again, so a high pause makes batches cheaper
- * (Lua's default of 200 cost an identity transform about 130 instructions per event more than
- * 1000); but LuaJIT does not collect when an allocation fails, so the heap must not reach the
- * memory cap before a collection runs: the pause lets it grow to half the cap (64 MiB without
- * one), between 200 and 1000, judged by what the heap holds after the batch. */
-static void gc_pace(lvm_t *vm) {
-    size_t room = vm->mem_limit ? vm->mem_limit / 2 : (size_t)64 << 20;
-    size_t used = vm->mem_used > 65536 ? vm->mem_used : 65536;
-    size_t pause = room / used * 100;
-    unsigned p = pause > 1000 ? 1000 : pause < 200 ? 200 : (unsigned)pause;
-    if (p != vm->gc_pause) {
-        lua_gc(vm->L, LUA_GCSETPAUSE, (int)p);
-        vm->gc_pause = p;
-    }
-}
-
 static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const bool *run, uint32_t n,
                                     msgpack_sbuffer *out, rc_script_result_t *res, rc_buf_t *errs,
                                     char *errstr, size_t errstr_size) {
@@ -1795,7 +1773,6 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
         lua_gc(vm->L, LUA_GCCOLLECT, 0); /* LuaJIT has no emergency collection on a failure */
     }
     vm->mem_overdraft = vm->mem_used > vm->mem_limit;
-    gc_pace(vm);
     if (rc != 0) {
         rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: the Lua VM failed: %s%s",
                                  vm->file, lua_tostring(vm->L, -1),
@@ -2102,7 +2079,6 @@ static void *lua_vm_create(const char *file, const char *src, size_t len, unsign
         goto fail;
     }
     lua_settop(vm->L, 0);
-    gc_pace(vm);
     return vm;
 fail:
     lua_vm_destroy(vm);
