@@ -1725,10 +1725,12 @@ static int batch_main(lua_State *L) {
             }
         }
         r->end_off = b->out->size;
-        lua_pushnil(L); /* let go of the exception (xs, xr and xe serve the next batch) */
-        lua_rawseti(L, 4, (int)k);
-        lua_pushnil(L);
-        lua_rawseti(L, 5, (int)k);
+        if (xj > 0) { /* let go of what it sent (xr, xe serve the next batch; a drop left none) */
+            lua_pushnil(L);
+            lua_rawseti(L, 4, (int)k);
+            lua_pushnil(L);
+            lua_rawseti(L, 5, (int)k);
+        }
         if (++k <= nx) {
             lua_rawgeti(L, 3, (int)k);
             xj = lua_tointeger(L, -1);

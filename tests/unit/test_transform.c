@@ -2311,7 +2311,8 @@ static void test_lua_kept_event_outlives_its_batch(void **state) {
  * kept and touched while a later one of its batch runs, or in a later batch (which C finds
  * through the batch's list, not as the running event), gives its own values and goes out with
  * the change made to it; an event converted whole (a key that is not a string) and returned as
- * nothing goes out as it came; the untouched ones go out as they came. */
+ * nothing goes out as it came; the untouched ones go out as they came. The metatable of an
+ * untouched event, of the running batch or moved to its own at its batch's end, stays hidden. */
 static void test_lua_events_found_by_their_place_in_the_batch(void **state) {
     (void)state;
     static const char src[] =
@@ -2321,6 +2322,8 @@ static void test_lua_events_found_by_their_place_in_the_batch(void **state) {
         "  keep[n] = e\n"
         "  if n == 3 then keep[1].after[1].status = 'changed-by-3' end\n"
         "  if n == 6 then\n"
+        "    assert(getmetatable(keep[3]) == false and getmetatable(e) == false)\n"
+        "    assert(not pcall(setmetatable, keep[3], {}) and not pcall(setmetatable, e, {}))\n"
         "    assert(keep[2].after[1].status == 's2', tostring(keep[2].after[1].status))\n"
         "    assert(keep[4].table == 'orders')\n"
         "    return {keep[2], e}\n"
