@@ -955,7 +955,7 @@ static void unindexed(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size
     }
     lua_pushlightuserdata(L, (void *)&bud_key);
     lua_rawget(L, mt);
-    const uint32_t *ud = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    const uint32_t *ud = lua_touserdata(L, -1); /* (only C sets that key: a userdata or none) */
     if (ud && *ud == UD_BATCH) {
         const bud_t *u = (const bud_t *)((const char *)ud + UD_HDR);
         lua_pushlightuserdata(L, (void *)&evs_key);
@@ -997,7 +997,7 @@ static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **
     *lb = NULL;
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_rawget(L, idx);
-    const uint32_t *ud = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    const uint32_t *ud = lua_touserdata(L, -1); /* (only C sets that key: a userdata or none) */
     lua_pop(L, 1);
     if (ud && *ud == UD_EVENT) {
         return (evproxy_t *)((const char *)ud + UD_HDR);
