@@ -794,8 +794,9 @@ static int find_field(evproxy_t *e, const char *s, size_t n, char *why, size_t w
                 return -2;
             }
         }
-        if (e->f[j].kn == n && memcmp(b + e->f[j].k, s, n) == 0) {
-            return (int)j;
+        if (e->f[j].kn == n &&
+            (n == 0 || (b[e->f[j].k] == (uint8_t)s[0] && memcmp(b + e->f[j].k, s, n) == 0))) {
+            return (int)j; /* (the first byte first: most keys of a length differ there) */
         }
     }
 }
@@ -930,12 +931,12 @@ static uint32_t event_number(lua_State *L, int idx, int mt, int evs, uint32_t m)
     return j >= 1 && j <= (lua_Integer)m ? (uint32_t)j : 0;
 }
 
-/* The bytes of the event not indexed yet at idx (an absolute index) whose metatable is on
- * top of the stack, which this pops: *lb, *ln (left NULL when the metatable is not a batch's),
+/* The bytes of the event not indexed yet at idx (an absolute index) whose metatable (at mtp) is
+ * on top of the stack, which this pops: *lb, *ln (left NULL when the metatable is not a batch's),
  * with the batch and number in vm->peek_bud, peek_j. */
-static void unindexed(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
+static void unindexed(lvm_t *vm, lua_State *L, int idx, const void *mtp, const uint8_t **lb,
+                      size_t *ln) {
     int mt = lua_gettop(L);
-    const void *mtp = lua_topointer(L, mt);
     if (mtp == vm->not_bmt) {
         lua_pop(L, 1);
         return;
@@ -983,11 +984,12 @@ static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **l
     if (!lua_getmetatable(L, idx)) {
         return NULL;
     }
-    if (lua_topointer(L, -1) == vm->evmt) {
+    const void *mtp = lua_topointer(L, -1);
+    if (mtp == vm->evmt) {
         lua_pop(L, 1);
         return proxy_state(vm, L, idx, lb, ln);
     }
-    unindexed(vm, L, idx, lb, ln);
+    unindexed(vm, L, idx, mtp, lb, ln);
     return NULL;
 }
 
@@ -1003,7 +1005,7 @@ static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **
         return (evproxy_t *)((const char *)ud + UD_HDR);
     }
     if (!ud && lua_getmetatable(L, idx)) {
-        unindexed(vm, L, idx, lb, ln);
+        unindexed(vm, L, idx, lua_topointer(L, -1), lb, ln);
     }
     return NULL;
 }
@@ -1282,10 +1284,9 @@ static int l_rawset(lua_State *L) {
     return 1;
 }
 
-/* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
-static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j) {
-    mpv_t v;
-    rc_script_ev_value(e, j, &v);
+/* Does the value at idx still equal v, a field's value as it came (same bytes when packed)? */
+static bool same_as_field(lua_State *L, int idx, const mpv_t *vp) {
+    mpv_t v = *vp;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         if (v.kind != MPV_STR && v.kind != MPV_BIN && v.kind != MPV_EXT) {
@@ -1379,9 +1380,11 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         }
         bool same = !(e->loaded & (1ULL << j));
         int val = 0;
+        mpv_t v; /* (the value it came with, when loaded) */
         if (!same) {
             val = vals++;
-            same = same_as_field(L, val, e, j);
+            rc_script_ev_value(e, j, &v);
+            same = same_as_field(L, val, &v);
         }
         /* the key is written as it came either way */
         uint32_t upto = same ? f->end : f->v;
@@ -1395,8 +1398,6 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         }
         rc_script_write_run(&c->pk, b, from, to);
         from = to = f->end;
-        mpv_t v;
-        rc_script_ev_value(e, j, &v);
         char key[128]; /* (for messages; snprintf here was a tenth of a masking event) */
         size_t kn = f->kn == KEY_ODD ? 0 : f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
         memcpy(key, b + f->k, kn);
@@ -1443,9 +1444,8 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
-/* rc_script_ev_check on a proxy whose index may be partial (a row sent as an event). */
-static bool ev_check(evproxy_t *e, char *why, size_t why_size) {
-    int j = find_field(e, "kafka", 5, why, why_size);
+/* ev_check when field j (find_field's answer) is kafka's. */
+static bool ev_check_kafka(evproxy_t *e, int j, char *why, size_t why_size) {
     if (j == -1) {
         snprintf(why, why_size, "the event has no kafka.topic");
     }
@@ -1454,6 +1454,11 @@ static bool ev_check(evproxy_t *e, char *why, size_t why_size) {
     }
     const uint8_t *b = rc_script_ev_bytes(e);
     return rc_script_check_kafka(b + e->f[j].v, b + e->f[j].end, why, why_size);
+}
+
+/* rc_script_ev_check on a proxy whose index may be partial (a row sent as an event). */
+static bool ev_check(evproxy_t *e, char *why, size_t why_size) {
+    return ev_check_kafka(e, find_field(e, "kafka", 5, why, why_size), why, why_size);
 }
 
 /* Packs the event at idx and checks it; false with c->why on failure. An event the script
@@ -1485,7 +1490,7 @@ static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
     }
     int k = e ? find_field(e, "kafka", 5, c->why, sizeof(c->why)) : -1;
     if (k >= 0 && !(e->loaded & (1ULL << k))) { /* kafka went out as it came */
-        return ev_check(e, c->why, sizeof(c->why));
+        return ev_check_kafka(e, k, c->why, sizeof(c->why));
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));
