@@ -67,10 +67,18 @@ typedef struct lvm {
     char last_sig[32];
     size_t last_sig_len; /* 0: none */
     int ref_last_shape;
-    uint32_t *evj;        /* per event of a batch: its number in the driver (0: not run) */
-    uint32_t evj_cap;     /* (grown to the largest batch) */
-    void **evstate;       /* per number: the state the event got when it was indexed, or NULL */
-    const void *cur_bud;  /* the running batch's bytes (a bud_t) */
+    uint32_t *evj;     /* per event of a batch: its number in the driver (0: not run) */
+    uint32_t evj_cap;  /* (grown to the largest batch) */
+    uint32_t *touched; /* the places in evstate set (evj_cap of room), cleared per batch */
+    uint32_t n_touched;
+    void **evstate; /* per number: the state the event got when it was indexed (EV_TOUCHED_WHOLE:
+                       it was converted whole), or NULL: not touched */
+    const void *cur_bud; /* the running batch's bytes (a bud_t) */
+    const void *cur_bmt; /* the running batch's metatable of events (its list: ref_cur_evs) */
+    const void *not_bmt; /* a metatable last found not to be a batch's (reset per batch) */
+    int ref_cur_evs;
+    int ref_x[3];         /* the driver's xs, xr, xe (see prelude) */
+    uint32_t x_cap;       /* the events they have room for */
     const void *peek_bud; /* what proxy_peek last found for an event not indexed yet */
     uint32_t peek_j;
     rc_script_pool_t pool;   /* the heap's small blocks */
@@ -85,12 +93,16 @@ typedef struct lvm {
 static const char shape_key;
 enum { SHAPE_MAP = 1, SHAPE_ARRAY = 2, SHAPE_EVENT = 3 /* the metatable of event proxies */ };
 
-/* The key under which an event proxy holds its state (see "events as lazy proxies"): a
- * userdata that starts with its kind, UD_EVENT (an evproxy_t follows) or UD_BATCH (the
- * batch's bytes, a bud_t, for an event not indexed yet: evi_key then gives its number). */
-static const char ev_key, evi_key;
+/* The key under which an indexed event proxy holds its state (see "events as lazy proxies"): a
+ * userdata that starts with its kind, UD_EVENT (an evproxy_t follows). An event not indexed yet
+ * is an empty table whose metatable is its batch's (see batch_main): that holds, under bud_key,
+ * the batch's bytes (UD_BATCH: a bud_t), under evs_key the batch's list of events (evs[0]: the
+ * number of the event transform runs on) and, once one was looked for there, under rev_key the
+ * reverse of that list (event -> number). */
+static const char ev_key, bud_key, evs_key, rev_key;
 enum { UD_EVENT = 1, UD_BATCH = 2 };
-#define UD_HDR 16 /* the kind, keeping what follows 16-byte aligned */
+#define EV_TOUCHED_WHOLE ((void *)&rev_key) /* evstate of an event converted whole */
+#define UD_HDR           16                 /* the kind, keeping what follows 16-byte aligned */
 
 /* Pushes a new userdata of that kind and gives the size bytes after its header. */
 static void *new_ud(lua_State *L, uint32_t kind, size_t size) {
@@ -144,7 +156,8 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             return NULL;
         }
     }
-    void *p = rc_script_pool_realloc(&vm->pool, ptr, old, nsize);
+    void *p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
+                  : rc_script_pool_alloc(&vm->pool, nsize); /* (most calls: a new block) */
     if (p) {
         vm->mem_used = vm->mem_used - old + nsize;
     }
@@ -222,48 +235,52 @@ static const char foreach_src[] =
     "end\n";
 
 /* The driver runs a batch: it makes the batch's events (lazy proxies: see "events as lazy
- * proxies") with the cap lifted, then calls transform per event under the cap (a pcall each,
- * so one failing event does not stop the others). An event sent as it came (transform
- * returned nothing, ACTION_CONT or the event, and the event was not read or changed) leaves
- * no trace: C writes its input bytes. Every other outcome is an exception: xs[k] is the
- * event's number (negative: dropped), xr[k] what to send, xe[k] the error. The tables are
- * made with room for every event, so nothing here allocates under the cap but the events'
- * own work. The chunk gets the proxies' hidden keys. */
+ * proxies": empty tables with the batch's metatable bmt) with the cap lifted, then calls
+ * transform per event under the cap (a pcall each, so one failing event does not stop the
+ * others; evs[0] tells C which event runs). An event transform returned nothing, ACTION_CONT
+ * or itself for leaves no trace: C sends it as it came, or packs it when the script touched it
+ * (C saw that: vm->evstate). Every other outcome is an exception: xs[k] is the event's number
+ * (negative: dropped), xr[k] what to send, xe[k] the error. xs, xr and xe serve every batch
+ * (made again only for a larger one: making them cost the nil-filling of their slots each
+ * batch) and have room for every event, so nothing here allocates under the cap but the
+ * events' own work; the driver lets go of the results it read, C of the exceptions. */
 static const char prelude[] =
-    "local setmetatable, pcall, tostring, sort, error, rawget, type = setmetatable, pcall, "
-    "tostring, table.sort, error, rawget, type\n"
-    "local KE, KI = ...\n"
+    "local setmetatable, pcall, tostring, sort, error, type = setmetatable, pcall, "
+    "tostring, table.sort, error, type\n"
     "local function const(name)\n"
     "  return setmetatable({}, {__tostring = function() return name end, __metatable = false,\n"
     "    __newindex = function() error(name .. ' is read-only', 2) end})\n"
     "end\n"
     "local CONT, DROP = const('ACTION_CONT'), const('ACTION_DROP')\n"
-    "local function driver(fn, m, bud, mt, evs, xs, xr, xe, relief, cap)\n"
-    "  for j = 1, m do evs[j] = setmetatable({[KE] = bud, [KI] = j}, mt) end\n"
+    "local function driver(fn, m, bmt, evs, xs, xr, xe, relief, cap)\n"
+    "  for j = 1, m do evs[j] = setmetatable({}, bmt) end\n"
     "  cap(true)\n"
     "  for j = 1, m do -- (the script's part: interpreted under a budget)\n"
+    "    evs[0] = j\n"
     "    local ok, r = pcall(fn, evs[j])\n"
-    "    if ok then xr[j] = r else\n"
+    "    if ok then xr[j] = r; xe[j] = nil else\n"
+    "      xr[j] = nil\n"
     "      if r == 'not enough memory' then relief() end -- collect the event's garbage\n"
     "      local sok, s = pcall(tostring, r)\n"
     "      xe[j] = sok and s or (type(s) == 'string' and s or 'not enough memory')\n"
     "    end\n"
     "  end\n"
     "  cap(false)\n"
-    "  -- the outcomes, compacted in place (slot nx <= j was read already)\n"
+    "  -- the outcomes, compacted in place (slot nx <= j was read and let go already)\n"
     "  local nx = 0\n"
     "  for j = 1, m do\n"
     "    local e, r, err = evs[j], xr[j], xe[j]\n"
+    "    xr[j] = nil; xe[j] = nil\n"
     "    if err ~= nil then\n"
     "      nx = nx + 1; xs[nx] = j; xe[nx] = err\n"
     "    elseif r == DROP then\n"
     "      nx = nx + 1; xs[nx] = -j\n"
     "    elseif r == nil or r == CONT or r == e then\n"
-    "      if rawget(e, KE) ~= bud or #e ~= 0 then\n"
-    "        nx = nx + 1; xs[nx] = j; xr[nx] = e; xe[nx] = nil\n"
+    "      if #e ~= 0 then -- (table.insert writes raw: C would not see it)\n"
+    "        nx = nx + 1; xs[nx] = j; xr[nx] = e\n"
     "      end\n"
     "    else\n"
-    "      nx = nx + 1; xs[nx] = j; xr[nx] = r; xe[nx] = nil\n"
+    "      nx = nx + 1; xs[nx] = j; xr[nx] = r\n"
     "    end\n"
     "  end\n"
     "  return nx\n"
@@ -673,13 +690,16 @@ static int pack_value(cx_t *c, int idx, uint8_t tag, int depth, const char *key)
  * for a routing one that reads e.table). A map inside a field read (a row of e.after,
  * kafka.key) is a proxy too (push_map_proxy), so a script that masks one column converts
  * and writes that column, and the row's other columns go out as their bytes.
- * An event starts as a table holding, under keys no script can make, its batch's userdata
- * (the bytes of every event of the batch) and its number; it is indexed the first time the
- * script reads or changes it (materialize), when it gets its own state with a copy of its
- * bytes in the batch's place. So an event the script does not touch costs a table and no
- * index or copy of its own, and an event kept past its batch stays whole (it keeps the
- * batch's bytes until it is touched); next, pairs, rawget, rawset and table.foreach load
- * every field first and never show those keys. */
+ * An event starts as an empty table whose metatable is its batch's, which holds the batch's
+ * userdata (the bytes of every event of the batch) and list of events (an event's place in
+ * it is its number: a table with no keys of its own has no hash part to allocate, which made
+ * an identity transform about 330 instructions per event cheaper than two hidden keys); it is
+ * indexed the first time the script reads or changes it (materialize), when it gets its own
+ * state (under a key no script can make) with a copy of its bytes and the VM's metatable of
+ * proxies. So an event the script does not touch costs an empty table and no index or copy
+ * of its own, and an event kept past its batch stays whole (it keeps the batch's bytes until
+ * it is touched); next, pairs, rawget, rawset and table.foreach load every field first and
+ * never show the hidden key. */
 
 #define EV_MAX_FIELDS RC_SCRIPT_EV_MAX_FIELDS
 
@@ -774,8 +794,9 @@ static int find_field(evproxy_t *e, const char *s, size_t n, char *why, size_t w
                 return -2;
             }
         }
-        if (e->f[j].kn == n && memcmp(b + e->f[j].k, s, n) == 0) {
-            return (int)j;
+        if (e->f[j].kn == n &&
+            (n == 0 || (b[e->f[j].k] == (uint8_t)s[0] && memcmp(b + e->f[j].k, s, n) == 0))) {
+            return (int)j; /* (the first byte first: most keys of a length differ there) */
         }
     }
 }
@@ -854,11 +875,12 @@ static int push_map_proxy(cx_t *c, const uint8_t *start, const uint8_t *end, int
 }
 
 /* A batch's events as the driver hands them out: one userdata per batch holds the bytes of
- * the events it runs; an event's table holds the batch's userdata and its number until the
- * script first reads or changes it, when it is indexed (materialize). An event the script
- * does not touch costs a small table and goes out as its input bytes, without an index; an
- * event kept past its batch keeps the batch's bytes alive until it is touched (its own copy
- * then). */
+ * the events it runs; an event is an empty table with the batch's metatable (which holds that
+ * userdata and the list of the batch's events, whose place in it is the event's number) until
+ * the script first reads or changes it, when it is indexed (materialize). An event the script
+ * does not touch costs an empty table and goes out as its input bytes, without an index; an
+ * event kept past its batch keeps the batch's bytes and its list alive until it is touched
+ * (its own copy then). */
 typedef struct bud_ev {
     uint32_t off, len;
 } bud_ev_t;
@@ -873,9 +895,88 @@ static const uint8_t *bud_bytes(const bud_t *u) {
     return (const uint8_t *)&u->ev[u->m];
 }
 
+/* The number of the event at idx (an absolute index) in the list of its batch, whose
+ * metatable is at mt and list at evs: the event transform runs on (evs[0]) in one look, any
+ * other through the list's reverse, made the first time one is needed. 0: not in the list. */
+static uint32_t event_number(lua_State *L, int idx, int mt, int evs, uint32_t m) {
+    lua_rawgeti(L, evs, 0);
+    lua_Integer j = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (j >= 1 && j <= (lua_Integer)m) {
+        lua_rawgeti(L, evs, (int)j);
+        bool same = lua_rawequal(L, -1, idx);
+        lua_pop(L, 1);
+        if (same) {
+            return (uint32_t)j;
+        }
+    }
+    lua_pushlightuserdata(L, (void *)&rev_key);
+    lua_rawget(L, mt);
+    if (!lua_istable(L, -1)) { /* a script that keeps events and reads them later */
+        lua_pop(L, 1);
+        lua_createtable(L, 0, (int)m);
+        for (uint32_t i = 1; i <= m; i++) {
+            lua_rawgeti(L, evs, (int)i);
+            lua_pushinteger(L, (lua_Integer)i);
+            lua_rawset(L, -3);
+        }
+        lua_pushlightuserdata(L, (void *)&rev_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, mt);
+    }
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    j = lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return j >= 1 && j <= (lua_Integer)m ? (uint32_t)j : 0;
+}
+
+/* The bytes of the event not indexed yet at idx (an absolute index) whose metatable (at mtp) is
+ * on top of the stack, which this pops: *lb, *ln (left NULL when the metatable is not a batch's),
+ * with the batch and number in vm->peek_bud, peek_j. */
+static void unindexed(lvm_t *vm, lua_State *L, int idx, const void *mtp, const uint8_t **lb,
+                      size_t *ln) {
+    int mt = lua_gettop(L);
+    if (mtp == vm->not_bmt) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (mtp == vm->cur_bmt) { /* the running batch's: its parts are at hand */
+        const bud_t *u = vm->cur_bud;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_cur_evs);
+        uint32_t j = event_number(L, idx, mt, mt + 1, u->m);
+        if (j > 0) {
+            *lb = bud_bytes(u) + u->ev[j - 1].off;
+            *ln = u->ev[j - 1].len;
+            vm->peek_bud = u;
+            vm->peek_j = j;
+        }
+        lua_settop(L, mt - 1);
+        return;
+    }
+    lua_pushlightuserdata(L, (void *)&bud_key);
+    lua_rawget(L, mt);
+    const uint32_t *ud = lua_touserdata(L, -1); /* (only C sets that key: a userdata or none) */
+    if (ud && *ud == UD_BATCH) {
+        const bud_t *u = (const bud_t *)((const char *)ud + UD_HDR);
+        lua_pushlightuserdata(L, (void *)&evs_key);
+        lua_rawget(L, mt);
+        uint32_t j = event_number(L, idx, mt, mt + 2, u->m);
+        if (j > 0) {
+            *lb = bud_bytes(u) + u->ev[j - 1].off;
+            *ln = u->ev[j - 1].len;
+            vm->peek_bud = u;
+            vm->peek_j = j;
+        }
+    } else {
+        vm->not_bmt = mtp; /* (a shape: batch_main resets this when it makes a metatable) */
+    }
+    lua_settop(L, mt - 1);
+}
+
 /* The proxy's state when the table at idx (an absolute index) is a proxy (its metatable is
- * the VM's metatable of proxies: compared by address, which a look-up of the shape's kind
- * cost twice), else NULL. A proxy not indexed yet gives NULL with its bytes in *lb, *ln. */
+ * the VM's metatable of proxies, compared by address, or a batch's), else NULL. A proxy not
+ * indexed yet gives NULL with its bytes in *lb, *ln. */
 static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln);
 
 static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
@@ -883,35 +984,28 @@ static evproxy_t *proxy_peek(lvm_t *vm, lua_State *L, int idx, const uint8_t **l
     if (!lua_getmetatable(L, idx)) {
         return NULL;
     }
-    bool proxy = lua_topointer(L, -1) == vm->evmt;
-    lua_pop(L, 1);
-    return proxy ? proxy_state(vm, L, idx, lb, ln) : NULL;
+    const void *mtp = lua_topointer(L, -1);
+    if (mtp == vm->evmt) {
+        lua_pop(L, 1);
+        return proxy_state(vm, L, idx, lb, ln);
+    }
+    unindexed(vm, L, idx, mtp, lb, ln);
+    return NULL;
 }
 
 /* proxy_peek on a table known to be a proxy (the metamethods' first argument: only tables
- * whose metatable is the VM's protected one reach them). */
+ * whose metatable is the VM's protected one or a batch's reach them). */
 static evproxy_t *proxy_state(lvm_t *vm, lua_State *L, int idx, const uint8_t **lb, size_t *ln) {
     *lb = NULL;
     lua_pushlightuserdata(L, (void *)&ev_key);
     lua_rawget(L, idx);
-    const uint32_t *ud = lua_type(L, -1) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
+    const uint32_t *ud = lua_touserdata(L, -1); /* (only C sets that key: a userdata or none) */
     lua_pop(L, 1);
-    if (!ud) {
-        return NULL;
-    }
-    if (*ud == UD_EVENT) {
+    if (ud && *ud == UD_EVENT) {
         return (evproxy_t *)((const char *)ud + UD_HDR);
     }
-    const bud_t *u = (const bud_t *)((const char *)ud + UD_HDR);
-    lua_pushlightuserdata(L, (void *)&evi_key);
-    lua_rawget(L, idx);
-    lua_Integer j = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    if (j >= 1 && (uint32_t)j <= u->m) {
-        *lb = bud_bytes(u) + u->ev[j - 1].off;
-        *ln = u->ev[j - 1].len;
-        vm->peek_bud = u;
-        vm->peek_j = (uint32_t)j;
+    if (!ud && lua_getmetatable(L, idx)) {
+        unindexed(vm, L, idx, lua_topointer(L, -1), lb, ln);
     }
     return NULL;
 }
@@ -924,9 +1018,9 @@ static int raise_at_line(lua_State *L, const char *what) {
     return lua_error(L);
 }
 
-/* Indexes the proxy at t (not indexed yet; its bytes ev[0..len), which its table keeps alive
- * until this returns) and gives it its own state with a copy of its bytes, so that it no
- * longer holds its batch. An event that does not fit an index (more than EV_MAX_FIELDS
+/* Indexes the proxy at t (not indexed yet; its bytes ev[0..len), which its metatable keeps
+ * alive until this returns) and gives it its own state with a copy of its bytes and the VM's
+ * metatable of proxies, so that it no longer holds its batch. An event that does not fit an index (more than EV_MAX_FIELDS
  * fields, a key that is not a string) is converted whole instead and becomes an ordinary
  * table of its shape: NULL. */
 static evproxy_t *materialize(cx_t *c, int t, const uint8_t *ev, size_t len) {
@@ -945,8 +1039,9 @@ static evproxy_t *materialize(cx_t *c, int t, const uint8_t *ev, size_t len) {
         lazy_whole(e);
         lua_pushlightuserdata(L, (void *)&ev_key);
         lua_insert(L, -2);
-        lua_rawset(L, t); /* in the batch's place: the table lets go of its batch */
-        /* (the driver sees the event was touched: its ev_key no longer holds the batch) */
+        lua_rawset(L, t);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_evmt);
+        lua_setmetatable(L, t); /* the table lets go of its batch */
     } else {
         const uint8_t *p = ev;
         uint8_t tag;
@@ -965,14 +1060,7 @@ static evproxy_t *materialize(cx_t *c, int t, const uint8_t *ev, size_t len) {
         lua_getmetatable(L, w);
         lua_setmetatable(L, t);
         lua_settop(L, w - 1);
-        lua_pushlightuserdata(L, (void *)&ev_key);
-        lua_pushnil(L);
-        lua_rawset(L, t);
     }
-    /* its slot goes to the first field the script loads (no rehash) */
-    lua_pushlightuserdata(L, (void *)&evi_key);
-    lua_pushnil(L);
-    lua_rawset(L, t);
     return e;
 }
 
@@ -982,7 +1070,7 @@ static bool is_hidden(lua_State *L, int idx) {
         return false;
     }
     const void *k = lua_touserdata(L, idx);
-    return k == &ev_key || k == &evi_key;
+    return k == &ev_key;
 }
 
 /* proxy_peek that indexes a proxy not indexed yet (known: the table is a proxy). */
@@ -998,8 +1086,11 @@ static evproxy_t *proxy_get(lvm_t *vm, lua_State *L, int idx, bool known) {
         uint32_t j = vm->peek_j;
         cx_t c = {.vm = vm, .L = L};
         e = materialize(&c, idx, lb, ln);
-        if (e && bud == vm->cur_bud) { /* an event of the running batch: C sends it by this */
-            vm->evstate[j - 1] = e;
+        if (bud == vm->cur_bud) { /* an event of the running batch: C sends it by this */
+            if (!vm->evstate[j - 1]) {
+                vm->touched[vm->n_touched++] = j - 1;
+            }
+            vm->evstate[j - 1] = e ? (void *)e : EV_TOUCHED_WHOLE;
         }
     }
     return e;
@@ -1193,10 +1284,9 @@ static int l_rawset(lua_State *L) {
     return 1;
 }
 
-/* Does the value at idx still equal field j's value as it came (same bytes when packed)? */
-static bool same_as_field(lua_State *L, int idx, const evproxy_t *e, uint32_t j) {
-    mpv_t v;
-    rc_script_ev_value(e, j, &v);
+/* Does the value at idx still equal v, a field's value as it came (same bytes when packed)? */
+static bool same_as_field(lua_State *L, int idx, const mpv_t *vp) {
+    mpv_t v = *vp;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         if (v.kind != MPV_STR && v.kind != MPV_BIN && v.kind != MPV_EXT) {
@@ -1290,9 +1380,11 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         }
         bool same = !(e->loaded & (1ULL << j));
         int val = 0;
+        mpv_t v; /* (the value it came with, when loaded) */
         if (!same) {
             val = vals++;
-            same = same_as_field(L, val, e, j);
+            rc_script_ev_value(e, j, &v);
+            same = same_as_field(L, val, &v);
         }
         /* the key is written as it came either way */
         uint32_t upto = same ? f->end : f->v;
@@ -1306,8 +1398,6 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
         }
         rc_script_write_run(&c->pk, b, from, to);
         from = to = f->end;
-        mpv_t v;
-        rc_script_ev_value(e, j, &v);
         char key[128]; /* (for messages; snprintf here was a tenth of a masking event) */
         size_t kn = f->kn == KEY_ODD ? 0 : f->kn < sizeof(key) ? f->kn : sizeof(key) - 1;
         memcpy(key, b + f->k, kn);
@@ -1354,9 +1444,8 @@ static void fail_event(batch_t *b, rc_script_result_t *r, size_t start, const ch
     r->err_len = strlen(msg);
 }
 
-/* rc_script_ev_check on a proxy whose index may be partial (a row sent as an event). */
-static bool ev_check(evproxy_t *e, char *why, size_t why_size) {
-    int j = find_field(e, "kafka", 5, why, why_size);
+/* ev_check when field j (find_field's answer) is kafka's. */
+static bool ev_check_kafka(evproxy_t *e, int j, char *why, size_t why_size) {
     if (j == -1) {
         snprintf(why, why_size, "the event has no kafka.topic");
     }
@@ -1365,6 +1454,11 @@ static bool ev_check(evproxy_t *e, char *why, size_t why_size) {
     }
     const uint8_t *b = rc_script_ev_bytes(e);
     return rc_script_check_kafka(b + e->f[j].v, b + e->f[j].end, why, why_size);
+}
+
+/* rc_script_ev_check on a proxy whose index may be partial (a row sent as an event). */
+static bool ev_check(evproxy_t *e, char *why, size_t why_size) {
+    return ev_check_kafka(e, find_field(e, "kafka", 5, why, why_size), why, why_size);
 }
 
 /* Packs the event at idx and checks it; false with c->why on failure. An event the script
@@ -1396,7 +1490,7 @@ static bool emit(cx_t *c, batch_t *b, int idx, evproxy_t *known) {
     }
     int k = e ? find_field(e, "kafka", 5, c->why, sizeof(c->why)) : -1;
     if (k >= 0 && !(e->loaded & (1ULL << k))) { /* kafka went out as it came */
-        return ev_check(e, c->why, sizeof(c->why));
+        return ev_check_kafka(e, k, c->why, sizeof(c->why));
     }
     return rc_script_check_event((const uint8_t *)b->out->data + start, b->out->size - start,
                                  c->why, sizeof(c->why));
@@ -1513,14 +1607,45 @@ static int batch_main(lua_State *L) {
         memcpy(to + off, sp->p, sp->len);
         off += (uint32_t)sp->len;
     }
-    for (int t = 0; t < 4; t++) {
-        lua_createtable(L, (int)m, 0); /* 2: events, 3: xs, 4: xr, 5: xe (see prelude) */
+    lua_createtable(L, (int)m, 0); /* 2: events, 3: xs, 4: xr, 5: xe (see prelude) */
+    if (m > vm->x_cap) {
+        for (int t = 0; t < 3; t++) {
+            lua_createtable(L, (int)m, 0);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, LUA_REGISTRYINDEX, vm->ref_x[t]);
+        }
+        vm->x_cap = m;
+    } else {
+        for (int t = 0; t < 3; t++) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_x[t]);
+        }
     }
+    /* 6: the events' metatable: the proxies' metamethods, the bytes and the list */
+    lua_createtable(L, 0, 8);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_evmt);
+    static const char *const mm[] = {"__index", "__newindex", "__metatable"};
+    for (int t = 0; t < 3; t++) {
+        lua_getfield(L, 7, mm[t]);
+        lua_setfield(L, 6, mm[t]);
+    }
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, (void *)&shape_key);
+    lua_pushinteger(L, SHAPE_EVENT);
+    lua_rawset(L, 6);
+    lua_pushlightuserdata(L, (void *)&bud_key);
+    lua_pushvalue(L, 1);
+    lua_rawset(L, 6);
+    lua_pushlightuserdata(L, (void *)&evs_key);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, 6);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, LUA_REGISTRYINDEX, vm->ref_cur_evs);
+    vm->cur_bmt = lua_topointer(L, 6);
+    vm->not_bmt = NULL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_driver);
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_transform);
     lua_pushinteger(L, (lua_Integer)m);
-    lua_pushvalue(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_evmt);
+    lua_pushvalue(L, 6);
     for (int t = 2; t <= 5; t++) {
         lua_pushvalue(L, t);
     }
@@ -1530,12 +1655,13 @@ static int batch_main(lua_State *L) {
         vm->deadline_ns = mono_ns() + (int64_t)vm->budget_ms * 1000000LL;
         running_vm = vm;
     }
-    if (m > 0) {
-        memset(vm->evstate, 0, m * sizeof(*vm->evstate));
+    for (uint32_t t = 0; t < vm->n_touched; t++) { /* (cheaper than clearing them all) */
+        vm->evstate[vm->touched[t]] = NULL;
     }
+    vm->n_touched = 0;
     vm->cur_bud = u;
     vm->mem_capped = false; /* the driver caps the script, not the making of the events */
-    lua_call(L, 10, 1);
+    lua_call(L, 9, 1);
     vm->mem_capped = false;
     vm->deadline_ns = 0;
     uint32_t nx = (uint32_t)lua_tointeger(L, -1);
@@ -1555,8 +1681,18 @@ static int batch_main(lua_State *L) {
             continue;
         }
         if (b->evj[i] == 0 || k > nx || (xj < 0 ? -xj : xj) != (lua_Integer)b->evj[i]) {
-            if (b->evj[i] != 0) { /* sent as it came */
+            void *state = b->evj[i] != 0 ? vm->evstate[b->evj[i] - 1] : NULL;
+            if (b->evj[i] != 0 && !state) { /* sent as it came */
                 pass_through(b, i, r, RC_SCRIPT_SENT);
+                continue;
+            }
+            if (state) { /* transform returned nothing, ACTION_CONT or the event it touched */
+                size_t start = b->out->size;
+                memset(r, 0, sizeof(*r));
+                lua_settop(L, 6);
+                lua_rawgeti(L, 2, (int)b->evj[i]); /* 7: the event */
+                send_result(&c, b, r, start, true, state == EV_TOUCHED_WHOLE ? NULL : state);
+                r->end_off = b->out->size;
                 continue;
             }
             char msg[700];
@@ -1588,10 +1724,18 @@ static int batch_main(lua_State *L) {
                 fail_event(b, r, start, msg ? msg : "?");
             } else {
                 lua_rawgeti(L, 2, (int)(xj)); /* 8: the event */
-                send_result(&c, b, r, start, lua_rawequal(L, 7, 8), vm->evstate[xj - 1]);
+                void *state = vm->evstate[xj - 1];
+                send_result(&c, b, r, start, lua_rawequal(L, 7, 8),
+                            state == EV_TOUCHED_WHOLE ? NULL : state);
             }
         }
         r->end_off = b->out->size;
+        if (xj > 0) { /* let go of what it sent (xr, xe serve the next batch; a drop left none) */
+            lua_pushnil(L);
+            lua_rawseti(L, 4, (int)k);
+            lua_pushnil(L);
+            lua_rawseti(L, 5, (int)k);
+        }
         if (++k <= nx) {
             lua_rawgeti(L, 3, (int)k);
             xj = lua_tointeger(L, -1);
@@ -1612,15 +1756,24 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
             vm->evj = evj;
         }
         void **evstate = evj ? realloc(vm->evstate, n * sizeof(*evstate)) : NULL;
-        if (!evstate) {
+        if (evstate) {
+            vm->evstate = evstate;
+        }
+        uint32_t *touched = evstate ? realloc(vm->touched, n * sizeof(*touched)) : NULL;
+        if (!touched) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: out of memory", vm->file);
         }
-        vm->evstate = evstate;
+        vm->touched = touched;
+        memset(vm->evstate, 0, n * sizeof(*vm->evstate));
+        vm->n_touched = 0;
         vm->evj_cap = n;
     }
     batch_t b = {vm, ev, run, n, out, res, errs, false, vm->evj};
     int rc = lua_cpcall(vm->L, batch_main, &b);
     vm->cur_bud = NULL;
+    vm->cur_bmt = NULL;
+    lua_pushboolean(vm->L, 0); /* the list lives on only with an event the script kept */
+    lua_rawseti(vm->L, LUA_REGISTRYINDEX, vm->ref_cur_evs);
     vm->deadline_ns = 0;
     vm->mem_capped = false;
     if (vm->mem_limit && vm->mem_used > vm->mem_limit / 2) {
@@ -1752,9 +1905,7 @@ static int setup_main(lua_State *L) {
     if (luaL_loadbuffer(L, prelude, sizeof(prelude) - 1, "=rowcast") != 0) {
         return lua_error(L);
     }
-    lua_pushlightuserdata(L, (void *)&ev_key);
-    lua_pushlightuserdata(L, (void *)&evi_key);
-    lua_call(L, 2, 4);
+    lua_call(L, 0, 4);
     vm->ref_sort = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->ref_driver = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->drop = lua_topointer(L, -1);
@@ -1770,6 +1921,12 @@ static int setup_main(lua_State *L) {
     vm->ref_shapes = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0); /* (the slot of the shape set last) */
     vm->ref_last_shape = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0); /* (the slot of the running batch's list of events) */
+    vm->ref_cur_evs = luaL_ref(L, LUA_REGISTRYINDEX);
+    for (int t = 0; t < 3; t++) {
+        lua_newtable(L); /* xs, xr, xe: made for the first batch */
+        vm->ref_x[t] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     lua_createtable(L, 0, 4); /* the metatable of event proxies */
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, l_ev_index, 1);
@@ -1896,6 +2053,7 @@ static void lua_vm_destroy(void *opaque) {
     rc_buf_free(&vm->sig);
     free(vm->evj);
     free(vm->evstate);
+    free(vm->touched);
     free(vm->file);
     free(vm);
 }

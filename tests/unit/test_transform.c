@@ -2442,6 +2442,99 @@ static void test_lua_kept_event_outlives_its_batch(void **state) {
     msgpack_sbuffer_destroy(&other.sb);
 }
 
+/* Lua events of a batch are empty tables the batch's metatable knows by their place: an event
+ * kept and touched while a later one of its batch runs, or in a later batch (which C finds
+ * through the batch's list, not as the running event), gives its own values and goes out with
+ * the change made to it; an event converted whole (a key that is not a string) and returned as
+ * nothing goes out as it came; the untouched ones go out as they came. The metatable of an
+ * untouched event, of the running batch or moved to its own at its batch's end, stays hidden. */
+static void test_lua_events_found_by_their_place_in_the_batch(void **state) {
+    (void)state;
+    static const char src[] =
+        "local keep, n = {}, 0\n"
+        "function transform(e)\n"
+        "  n = n + 1\n"
+        "  keep[n] = e\n"
+        "  if n == 3 then keep[1].after[1].status = 'changed-by-3' end\n"
+        "  if n == 6 then\n"
+        "    assert(getmetatable(keep[3]) == false and getmetatable(e) == false)\n"
+        "    assert(not pcall(setmetatable, keep[3], {}) and not pcall(setmetatable, e, {}))\n"
+        "    assert(keep[2].after[1].status == 's2', tostring(keep[2].after[1].status))\n"
+        "    assert(keep[4].table == 'orders')\n"
+        "    return {keep[2], e}\n"
+        "  end\n"
+        "  if n == 7 then assert(e.table == 'orders' and e[5] == 'x') end\n"
+        "end";
+    mp_t ev[8], changed;
+    for (int i = 0; i < 8; i++) {
+        char status[8];
+        snprintf(status, sizeof(status), "s%d", i + 1);
+        mp_init(&ev[i]);
+        pack_event(&ev[i], "orders", status, false);
+    }
+    ((char *)ev[6].sb.data)[0] = (char)0x88; /* event 7 gets an 8th key, the integer 5 */
+    msgpack_pack_int(&ev[6].pk, 5);
+    msgpack_pack_str_with_body(&ev[6].pk, "x", 1);
+    mp_init(&changed);
+    pack_event(&changed, "orders", "changed-by-3", false);
+    char errstr[512];
+    void *vm = rc_script_lua.create("t.lua", src, strlen(src), 0, 0, errstr, sizeof(errstr));
+    if (!vm) {
+        fail_msg("%s", errstr);
+    }
+    msgpack_sbuffer buf; /* one input buffer for both batches, as a pipeline reuses its own */
+    msgpack_sbuffer_init(&buf);
+    for (int b = 0; b < 2; b++) {
+        buf.size = 0;
+        rc_span_t spans[4];
+        bool runs[4] = {true, true, true, true};
+        for (int i = 0; i < 4; i++) {
+            msgpack_sbuffer_write(&buf, ev[b * 4 + i].sb.data, ev[b * 4 + i].sb.size);
+        }
+        for (int i = 0, off = 0; i < 4; i++) {
+            spans[i] = (rc_span_t){(const uint8_t *)buf.data + off, ev[b * 4 + i].sb.size};
+            off += (int)ev[b * 4 + i].sb.size;
+        }
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_lua.transform_batch(vm, spans, runs, 4, &r.out, r.res, &r.errs,
+                                                       errstr, sizeof(errstr)),
+                         RC_OK);
+        memset(buf.data, 0xc1, buf.size); /* the batch's input is gone */
+        size_t off = 0;
+        for (int i = 0; i < 4; i++) {
+            int n = b * 4 + i + 1;
+            if (r.res[i].status != RC_SCRIPT_SENT) {
+                fail_msg("event %d: status %d: %s", n, r.res[i].status,
+                         r.res[i].status == RC_SCRIPT_FAILED ? err_of(&r, i) : "");
+            }
+            const char *o = r.out.data + off;
+            size_t len = r.res[i].end_off - off;
+            const mp_t *want = n == 1 ? &changed : &ev[n - 1];
+            if (n == 6) { /* event 2, then this one */
+                assert_int_equal(r.res[i].n_out, 2);
+                assert_int_equal(len, ev[1].sb.size + want->sb.size);
+                assert_memory_equal(o, ev[1].sb.data, ev[1].sb.size);
+                assert_memory_equal(o + ev[1].sb.size, want->sb.data, want->sb.size);
+            } else {
+                assert_int_equal(r.res[i].n_out, 1);
+                assert_int_equal(len, want->sb.size);
+                assert_memory_equal(o, want->sb.data, len);
+            }
+            off = r.res[i].end_off;
+        }
+        assert_int_equal(off, r.out.size);
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    rc_script_lua.destroy(vm);
+    for (int i = 0; i < 8; i++) {
+        msgpack_sbuffer_destroy(&ev[i].sb);
+    }
+    msgpack_sbuffer_destroy(&changed.sb);
+}
+
 /* The engines' small-block pool: blocks do not overlap (across slabs too), are 16-byte
  * aligned, a freed block is handed out again for its class, and a resize keeps the bytes
  * (within a class, into and out of the pool, and between larger blocks). Under ASan a large
@@ -2726,6 +2819,7 @@ int main(void) {
         cmocka_unit_test(test_events_load_lazily_and_stay_whole),
         cmocka_unit_test(test_lua_batch_outcomes_in_order),
         cmocka_unit_test(test_lua_kept_event_outlives_its_batch),
+        cmocka_unit_test(test_lua_events_found_by_their_place_in_the_batch),
         cmocka_unit_test(test_lua_rows_send_their_bytes_with_what_changed),
         cmocka_unit_test(test_lua_udf_results_of_every_string_length),
         cmocka_unit_test(test_dry_run_sends_drops_fans_out_and_names_the_line),
