@@ -1106,6 +1106,9 @@ static void b_be(bb_t *b, uint64_t v, int n) {
 
 static void b_bytes(bb_t *b, const void *p, size_t n) {
     assert_true(b->n + n <= sizeof(b->d));
+    if (n == 0) {
+        return; /* p may be NULL */
+    }
     memcpy(b->d + b->n, p, n);
     b->n += n;
 }
@@ -1116,10 +1119,77 @@ static void b_lstr(bb_t *b, const char *s) {
     b_bytes(b, s, strlen(s));
 }
 
+/* An optional-metadata field of a TABLE_MAP: type, length as lenenc, value. */
 static void b_tlv(bb_t *b, unsigned type, const bb_t *v) {
     b_u8(b, type);
-    b_u8(b, (unsigned)v->n);
+    if (v->n < 251) {
+        b_u8(b, (unsigned)v->n);
+    } else {
+        b_u8(b, 0xfc);
+        b_le(b, v->n, 2);
+    }
     b_bytes(b, v->d, v->n);
+}
+
+/* Every column of a bitmap (present or nullable columns) set, padding bits included. */
+#define B_ALL UINT64_MAX
+
+/* A column bitmap of ncols bits from bits (ncols above 64 only with B_ALL); padding bits
+ * clear. */
+static void b_bitmap(bb_t *b, unsigned ncols, uint64_t bits) {
+    for (unsigned i = 0; i < (ncols + 7) / 8; i++) {
+        unsigned byte = i < 8 ? (unsigned)(bits >> (8 * i)) & 0xff : 0xff;
+        unsigned left = ncols - 8 * i;
+        b_u8(b, left < 8 ? byte & ((1u << left) - 1) : byte);
+    }
+}
+
+/* The fixed part of a synthetic TABLE_MAP: table id, flags 1, schema.table, the ncols column
+ * types, the nmeta bytes of metadata after their length, and the nullable bitmap. The
+ * optional-metadata fields (b_tlv, b_names) follow. */
+static void b_map(bb_t *tm, uint64_t id, const char *schema, const char *table, unsigned ncols,
+                  const uint8_t *types, const uint8_t *meta, size_t nmeta, uint64_t nullable) {
+    b_le(tm, id, 6);
+    b_le(tm, 1, 2);
+    b_lstr(tm, schema);
+    b_u8(tm, 0);
+    b_lstr(tm, table);
+    b_u8(tm, 0);
+    b_u8(tm, ncols);
+    b_bytes(tm, types, ncols);
+    b_u8(tm, (unsigned)nmeta);
+    b_bytes(tm, meta, nmeta);
+    b_bitmap(tm, ncols, nullable);
+}
+
+/* The COLUMN_NAME field of n names. */
+static void b_names(bb_t *tm, const char *const *names, unsigned n) {
+    bb_t v = {0};
+    for (unsigned i = 0; i < n; i++) {
+        b_lstr(&v, names[i]);
+    }
+    b_tlv(tm, 4, &v);
+}
+
+/* The COLUMN_NAME field of n names "c<first>", "c<first + 1>", ... */
+static void b_names_c(bb_t *tm, unsigned n, unsigned first) {
+    bb_t v = {0};
+    for (unsigned i = 0; i < n; i++) {
+        char name[12];
+        snprintf(name, sizeof(name), "c%u", first + i);
+        b_lstr(&v, name);
+    }
+    b_tlv(tm, 4, &v);
+}
+
+/* A rows event's head in the v2 layout (an empty extra-data block): table id, flags 1, the
+ * column count and the bitmap of the columns present in its (first) images. */
+static void b_rows(bb_t *r, uint64_t id, unsigned ncols, uint64_t present) {
+    b_le(r, id, 6);
+    b_le(r, 1, 2);
+    b_le(r, 2, 2);
+    b_u8(r, ncols);
+    b_bitmap(r, ncols, present);
 }
 
 /* A whole event without CRC (no FDE fed), log_pos 0. */
@@ -1174,38 +1244,12 @@ static void test_null_bitmaps_of_every_width_and_pattern(void **state) {
     uint64_t x = 0x0123456789abcdefULL;
     for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++) {
         unsigned n = widths[wi], nb = (n + 7) / 8;
-        bb_t tm = {0}, v = {0}, rows = {0};
-        b_le(&tm, 42, 6);
-        b_le(&tm, 1, 2);
-        b_lstr(&tm, "s");
-        b_u8(&tm, 0);
-        b_lstr(&tm, "t");
-        b_u8(&tm, 0);
-        b_u8(&tm, n);
-        for (unsigned i = 0; i < n; i++) {
-            b_u8(&tm, RC_T_TINY);
-        }
-        b_u8(&tm, 0); /* no metadata */
-        for (unsigned i = 0; i < nb; i++) {
-            b_u8(&tm, 0xff); /* every column nullable */
-        }
-        for (unsigned i = 1; i <= n; i++) {
-            char name[8];
-            snprintf(name, sizeof(name), "c%u", i);
-            b_lstr(&v, name);
-        }
-        b_u8(&tm, 4); /* COLUMN_NAME, its length as lenenc (may pass 250) */
-        b_u8(&tm, 0xfc);
-        b_le(&tm, v.n, 2);
-        b_bytes(&tm, v.d, v.n);
-
-        b_le(&rows, 42, 6);
-        b_le(&rows, 1, 2);
-        b_le(&rows, 2, 2);
-        b_u8(&rows, n);
-        for (unsigned i = 0; i < nb; i++) {
-            b_u8(&rows, 0xff); /* every column present */
-        }
+        bb_t tm = {0}, rows = {0};
+        uint8_t types[70];
+        memset(types, RC_T_TINY, n);
+        b_map(&tm, 42, "s", "t", n, types, NULL, 0, B_ALL);
+        b_names_c(&tm, n, 1); /* COLUMN_NAME, its length as lenenc (past 250 from 64 columns) */
+        b_rows(&rows, 42, n, B_ALL);
         enum { NROWS = 8 };
         bool isnull[NROWS][70];
         for (int r = 0; r < NROWS; r++) {
@@ -1266,15 +1310,9 @@ static const uint8_t k_shape_types[8] = {RC_T_LONG,     RC_T_VARCHAR, RC_T_NEWDE
 static void shape_map(bb_t *tm, const int *order) {
     bb_t v = {0};
     tm->n = 0;
-    b_le(tm, 42, 6);
-    b_le(tm, 1, 2);
-    b_lstr(tm, "s");
-    b_u8(tm, 0);
-    b_lstr(tm, "t");
-    b_u8(tm, 0);
-    b_u8(tm, 8);
+    uint8_t types[8];
     for (int i = 0; i < 8; i++) {
-        b_u8(tm, k_shape_types[order[i] - 1]);
+        types[i] = k_shape_types[order[i] - 1];
     }
     bb_t m = {0};
     for (int i = 0; i < 8; i++) {
@@ -1300,22 +1338,20 @@ static void shape_map(bb_t *tm, const int *order) {
             break;
         }
     }
-    b_u8(tm, (unsigned)m.n);
-    b_bytes(tm, m.d, m.n);
-    b_u8(tm, 0xff);
+    b_map(tm, 42, "s", "t", 8, types, m.d, m.n, B_ALL);
     for (int i = 0; i < 8; i++) { /* COLUMN_CHARSET of the character columns, in order */
         if (order[i] == 2 || order[i] == 6) {
             b_u8(&v, order[i] == 2 ? 45 : 63);
         }
     }
     b_tlv(tm, 3, &v);
-    v.n = 0;
+    char names[8][4];
+    const char *pnames[8];
     for (int i = 0; i < 8; i++) {
-        char name[4];
-        snprintf(name, sizeof(name), "c%d", order[i]);
-        b_lstr(&v, name);
+        snprintf(names[i], sizeof(names[i]), "c%d", order[i]);
+        pnames[i] = names[i];
     }
-    b_tlv(tm, 4, &v);
+    b_names(tm, pnames, 8);
 }
 
 /* The values of a row of shape_map's columns in order, but for the column at place nul (-1:
@@ -1370,11 +1406,7 @@ static void shape_values(bb_t *v, const int *order, int nul, size_t *start, size
 /* A WRITE_ROWS_V2 of one row: null bitmap (bit nul set, if any) and values cut to len bytes. */
 static void shape_rows(bb_t *r, int nul, const bb_t *vals, size_t len) {
     r->n = 0;
-    b_le(r, 42, 6);
-    b_le(r, 1, 2);
-    b_le(r, 2, 2);
-    b_u8(r, 8);
-    b_u8(r, 0xff);
+    b_rows(r, 42, 8, B_ALL);
     b_u8(r, nul >= 0 ? 1u << nul : 0);
     b_bytes(r, vals->d, len);
 }
@@ -1507,26 +1539,10 @@ static void test_image_cut_anywhere_fails_as_the_general_path(void **state) {
 static void test_decimal_text_of_every_length_in_the_row_loop(void **state) {
     (void)state;
     static const char digits[] = "123456789012345678";
-    bb_t tm = {0}, v = {0}, rows = {0};
-    b_le(&tm, 5, 6);
-    b_le(&tm, 1, 2);
-    b_lstr(&tm, "s");
-    b_u8(&tm, 0);
-    b_lstr(&tm, "t");
-    b_u8(&tm, 0);
-    b_u8(&tm, 1);
-    b_u8(&tm, RC_T_NEWDECIMAL);
-    b_u8(&tm, 2);
-    b_u8(&tm, 18);
-    b_u8(&tm, 0);
-    b_u8(&tm, 0);
-    b_lstr(&v, "d");
-    b_tlv(&tm, 4, &v);
-    b_le(&rows, 5, 6);
-    b_le(&rows, 1, 2);
-    b_le(&rows, 2, 2);
-    b_u8(&rows, 1);
-    b_u8(&rows, 1);
+    bb_t tm = {0}, rows = {0};
+    b_map(&tm, 5, "s", "t", 1, (const uint8_t[]){RC_T_NEWDECIMAL}, (const uint8_t[]){18, 0}, 2, 0);
+    b_names(&tm, (const char *[]){"d"}, 1);
+    b_rows(&rows, 5, 1, B_ALL);
     char want[36][24];
     int n = 0;
     for (int neg = 0; neg < 2; neg++) {
@@ -1586,14 +1602,7 @@ static void test_decimal_text_of_every_length_in_the_row_loop(void **state) {
 static void test_table_map_with_zero_columns_is_rejected(void **state) {
     (void)state;
     bb_t tm = {0};
-    b_le(&tm, 42, 6);
-    b_le(&tm, 1, 2);
-    b_lstr(&tm, "s");
-    b_u8(&tm, 0);
-    b_lstr(&tm, "t");
-    b_u8(&tm, 0);
-    b_u8(&tm, 0); /* column count */
-    b_u8(&tm, 0); /* metadata length */
+    b_map(&tm, 42, "s", "t", 0, NULL, NULL, 0, 0); /* no columns, no metadata */
     static uint8_t ev[256];
     size_t len = make_event(ev, RC_EV_TABLE_MAP, &tm);
     rc_binlog_t *b = rc_binlog_new(NULL);
@@ -1655,14 +1664,6 @@ static void test_string_ops_of_every_length_width(void **state) {
     static bb_t tm, rows;
     bb_t meta = {0}, v = {0};
     tm.n = rows.n = 0;
-    b_le(&tm, 42, 6);
-    b_le(&tm, 1, 2);
-    b_lstr(&tm, "s");
-    b_u8(&tm, 0);
-    b_lstr(&tm, "t");
-    b_u8(&tm, 0);
-    b_u8(&tm, 8);
-    b_bytes(&tm, types, 8);
     b_le(&meta, 252, 2);
     b_le(&meta, 1200, 2);
     b_u8(&meta, 3);
@@ -1671,26 +1672,13 @@ static void test_string_ops_of_every_length_width(void **state) {
     b_le(&meta, 300, 2);
     b_u8(&meta, 3);
     b_u8(&meta, 4);
-    b_u8(&tm, (unsigned)meta.n);
-    b_bytes(&tm, meta.d, meta.n);
-    b_u8(&tm, 0);
+    b_map(&tm, 42, "s", "t", 8, types, meta.d, meta.n, 0);
     for (int i = 0; i < 8; i++) { /* COLUMN_CHARSET: utf8mb4, then binary */
         b_u8(&v, i < 4 ? 45 : 63);
     }
     b_tlv(&tm, 3, &v);
-    v.n = 0;
-    for (int i = 0; i < 8; i++) {
-        char name[4];
-        snprintf(name, sizeof(name), "c%d", i);
-        b_lstr(&v, name);
-    }
-    b_tlv(&tm, 4, &v);
-
-    b_le(&rows, 42, 6);
-    b_le(&rows, 1, 2);
-    b_le(&rows, 2, 2);
-    b_u8(&rows, 8);
-    b_u8(&rows, 0xff);
+    b_names_c(&tm, 8, 0);
+    b_rows(&rows, 42, 8, B_ALL);
     char text[300];
     for (size_t k = 0; k < sizeof(text); k++) {
         text[k] = (char)('a' + k % 26);
@@ -1735,20 +1723,9 @@ static void test_string_ops_of_every_length_width(void **state) {
 static void test_date_in_the_row_loop_matches_the_formatter(void **state) {
     (void)state;
     static bb_t tm, rows;
-    bb_t v = {0};
     tm.n = rows.n = 0;
-    b_le(&tm, 42, 6);
-    b_le(&tm, 1, 2);
-    b_lstr(&tm, "s");
-    b_u8(&tm, 0);
-    b_lstr(&tm, "t");
-    b_u8(&tm, 0);
-    b_u8(&tm, 1);
-    b_u8(&tm, RC_T_DATE);
-    b_u8(&tm, 0);
-    b_u8(&tm, 0);
-    b_lstr(&v, "d");
-    b_tlv(&tm, 4, &v);
+    b_map(&tm, 42, "s", "t", 1, (const uint8_t[]){RC_T_DATE}, NULL, 0, 0);
+    b_names(&tm, (const char *[]){"d"}, 1);
     enum { N = 200 };
     uint32_t vals[N];
     uint64_t x = 0x243f6a8885a308d3ULL;
@@ -1762,11 +1739,7 @@ static void test_date_in_the_row_loop_matches_the_formatter(void **state) {
         vals[i] = year << 9 | (uint32_t)(x >> 20) % 16 << 5 | (uint32_t)(x >> 30) % 32;
     }
     vals[N - 1] = 0; /* the zero date */
-    b_le(&rows, 42, 6);
-    b_le(&rows, 1, 2);
-    b_le(&rows, 2, 2);
-    b_u8(&rows, 1);
-    b_u8(&rows, 0x01);
+    b_rows(&rows, 42, 1, B_ALL);
     for (int i = 0; i < N; i++) {
         b_u8(&rows, 0);
         b_le(&rows, vals[i], 3);
@@ -1795,45 +1768,23 @@ static void test_decode_integer_temporal_and_decimal_types(void **state) {
         RC_T_TIMESTAMP, RC_T_TIME,       RC_T_TIME2,  RC_T_STRING,     RC_T_STRING,
         RC_T_BLOB,      RC_T_TIMESTAMP2,
     };
-    bb_t tm = {0}, meta = {0}, v = {0}, rows = {0};
-    b_le(&tm, 42, 6);
-    b_le(&tm, 1, 2);
-    b_lstr(&tm, "s");
-    b_u8(&tm, 0);
-    b_lstr(&tm, "t");
-    b_u8(&tm, 0);
-    b_u8(&tm, 22);
-    b_bytes(&tm, types, 22);
+    bb_t tm = {0}, v = {0}, rows = {0};
     /* DATETIME2(6) TIMESTAMP2(3) DOUBLE DECIMAL(5,2) TIME2(0) ENUM(1) SET(1) BLOB TIMESTAMP2(0) */
     const uint8_t m[] = {6, 3, 8, 5, 2, 0, 0xf7, 1, 0xf8, 1, 2, 0};
-    b_bytes(&meta, m, sizeof(m));
-    b_u8(&tm, (unsigned)meta.n);
-    b_bytes(&tm, meta.d, meta.n);
-    b_le(&tm, 0x3fffff, 3); /* nullable */
-    v.n = 0;
+    b_map(&tm, 42, "s", "t", 22, types, m, sizeof(m), B_ALL);
     b_u8(&v, 0x4c); /* numeric columns 1-7, 13, 14: c2, c5, c6 unsigned */
     b_u8(&v, 0x00);
     b_tlv(&tm, 1, &v);
     v.n = 0;
     b_u8(&v, 45); /* the BLOB: utf8mb4_general_ci */
     b_tlv(&tm, 3, &v);
-    v.n = 0;
-    for (int i = 1; i <= 22; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "c%d", i);
-        b_lstr(&v, name);
-    }
-    b_tlv(&tm, 4, &v);
+    b_names_c(&tm, 22, 1);
     v.n = 0;
     b_u8(&v, 0);
     b_u8(&v, 1);
     b_tlv(&tm, 8, &v); /* PRIMARY KEY (c1, c2) */
 
-    b_le(&rows, 42, 6);
-    b_le(&rows, 1, 2);
-    b_le(&rows, 2, 2); /* no extra data */
-    b_u8(&rows, 22);
-    b_le(&rows, 0x3fffff, 3);
+    b_rows(&rows, 42, 22, B_ALL);
     b_le(&rows, 0, 3);                              /* no NULLs */
     b_u8(&rows, 0x80);                              /* c1 -128 */
     b_u8(&rows, 0xff);                              /* c2 255 */
@@ -2024,18 +1975,8 @@ static void test_latin1_binary_enum_strings_and_minimal_update_key(void **state)
     (void)state;
     bb_t tm = {0}, v = {0}, ins = {0}, upd = {0}, del = {0};
     const uint8_t types[] = {RC_T_VARCHAR, RC_T_STRING, RC_T_LONG, RC_T_STRING};
-    b_le(&tm, 9, 6);
-    b_le(&tm, 1, 2);
-    b_lstr(&tm, "shop");
-    b_u8(&tm, 0);
-    b_lstr(&tm, "items");
-    b_u8(&tm, 0);
-    b_u8(&tm, 4);
-    b_bytes(&tm, types, 4);
-    const uint8_t m[] = {6, 40, 0, 0xfe, 10, 0xf7, 1}; /* VARCHAR(40) CHAR(10) ENUM(1 byte) */
-    b_bytes(&tm, m, sizeof(m));
-    b_u8(&tm, 0x0f);
-    v.n = 0;
+    const uint8_t m[] = {40, 0, 0xfe, 10, 0xf7, 1}; /* VARCHAR(40) CHAR(10) ENUM(1 byte) */
+    b_map(&tm, 9, "shop", "items", 4, types, m, sizeof(m), B_ALL);
     b_u8(&v, 0x80);
     b_tlv(&tm, 1, &v); /* id unsigned */
     v.n = 0;
@@ -2050,21 +1991,12 @@ static void test_latin1_binary_enum_strings_and_minimal_update_key(void **state)
     b_lstr(&v, "caf\xe9");
     b_lstr(&v, "b");
     b_tlv(&tm, 6, &v); /* ENUM('café','b') */
-    v.n = 0;
-    b_lstr(&v, "name");
-    b_lstr(&v, "code");
-    b_lstr(&v, "id");
-    b_lstr(&v, "kind");
-    b_tlv(&tm, 4, &v);
+    b_names(&tm, (const char *[]){"name", "code", "id", "kind"}, 4);
     v.n = 0;
     b_u8(&v, 2);
     b_tlv(&tm, 8, &v); /* PRIMARY KEY (id) */
 
-    b_le(&ins, 9, 6);
-    b_le(&ins, 1, 2);
-    b_le(&ins, 2, 2);
-    b_u8(&ins, 4);
-    b_u8(&ins, 0x0f);
+    b_rows(&ins, 9, 4, B_ALL);
     b_u8(&ins, 0x00);
     b_lstr(&ins, "caf\xe9");
     b_u8(&ins, 3);
@@ -2077,11 +2009,7 @@ static void test_latin1_binary_enum_strings_and_minimal_update_key(void **state)
     b_u8(&ins, 0); /* ENUM 0: the empty string */
 
     /* binlog_row_image=MINIMAL: before holds the key, after only the changed column */
-    b_le(&upd, 9, 6);
-    b_le(&upd, 1, 2);
-    b_le(&upd, 2, 2);
-    b_u8(&upd, 4);
-    b_u8(&upd, 0x04);
+    b_rows(&upd, 9, 4, 0x04);
     b_u8(&upd, 0x01);
     b_u8(&upd, 0x00);
     b_le(&upd, 7, 4);
@@ -2137,37 +2065,18 @@ static void test_null_bitmap_bits_past_the_last_column_are_not_nulls(void **stat
     (void)state;
     bb_t tm = {0}, v = {0}, ins = {0};
     const uint8_t types[] = {RC_T_VARCHAR, RC_T_LONG, RC_T_VARCHAR};
-    b_le(&tm, 5, 6);
-    b_le(&tm, 1, 2);
-    b_lstr(&tm, "s");
-    b_u8(&tm, 0);
-    b_lstr(&tm, "t");
-    b_u8(&tm, 0);
-    b_u8(&tm, 3);
-    b_bytes(&tm, types, 3);
-    b_u8(&tm, 4);
     const uint8_t m[] = {200, 0, 200, 0}; /* VARCHAR(200) twice */
-    b_bytes(&tm, m, sizeof(m));
-    b_u8(&tm, 0x06);
-    v.n = 0;
+    b_map(&tm, 5, "s", "t", 3, types, m, sizeof(m), 0x06);
     b_u8(&v, 45); /* utf8mb4_general_ci */
     b_tlv(&tm, 2, &v);
-    v.n = 0;
-    b_lstr(&v, "name");
-    b_lstr(&v, "n");
-    b_lstr(&v, "note");
-    b_tlv(&tm, 4, &v);
+    b_names(&tm, (const char *[]){"name", "n", "note"}, 3);
     v.n = 0;
     b_u8(&v, 0);
     b_u8(&v, 1);
     b_tlv(&tm, 8, &v); /* PRIMARY KEY (name, n) */
 
     const char *name = "a name longer than sixteen bytes";
-    b_le(&ins, 5, 6);
-    b_le(&ins, 1, 2);
-    b_le(&ins, 2, 2);
-    b_u8(&ins, 3);
-    b_u8(&ins, 0x07);
+    b_rows(&ins, 5, 3, B_ALL);
     b_u8(&ins, 0xf8); /* no NULL; the five bits past the third column set */
     b_lstr(&ins, name);
     b_le(&ins, 42, 4);
@@ -2211,24 +2120,12 @@ static void frame_table_map(bb_t *tm, const char *tname, const unsigned *pk, uns
     bb_t v = {0};
     const uint8_t types[] = {RC_T_LONG, RC_T_VARCHAR, RC_T_LONG};
     tm->n = 0;
-    b_le(tm, 21, 6);
-    b_le(tm, 1, 2);
-    b_lstr(tm, "shop");
-    b_u8(tm, 0);
-    b_lstr(tm, tname);
-    b_u8(tm, 0);
-    b_u8(tm, 3);
-    b_bytes(tm, types, 3);
-    b_u8(tm, 2);
-    b_le(tm, 200 * 4, 2); /* VARCHAR(200) utf8mb4: 2-byte lengths */
-    b_u8(tm, 0x02);
+    /* VARCHAR(200) utf8mb4: 800 bytes, 2-byte lengths */
+    const uint8_t m[] = {(200 * 4) & 0xff, (200 * 4) >> 8};
+    b_map(tm, 21, "shop", tname, 3, types, m, sizeof(m), 0x02);
     b_u8(&v, 45);
     b_tlv(tm, 2, &v);
-    v.n = 0;
-    b_lstr(&v, "id");
-    b_lstr(&v, "name");
-    b_lstr(&v, "k");
-    b_tlv(tm, 4, &v);
+    b_names(tm, (const char *[]){"id", "name", "k"}, 3);
     if (npk) {
         v.n = 0;
         for (unsigned i = 0; i < npk; i++) {
@@ -2242,13 +2139,14 @@ static void frame_table_map(bb_t *tm, const char *tname, const unsigned *pk, uns
  * bitmaps (the second for an update). */
 static void frame_rows_head(bb_t *r, bool v1, unsigned present1, int present2) {
     r->n = 0;
-    b_le(r, 21, 6);
-    b_le(r, 1, 2);
-    if (!v1) {
-        b_le(r, 2, 2);
+    if (v1) {
+        b_le(r, 21, 6);
+        b_le(r, 1, 2);
+        b_u8(r, 3);
+        b_u8(r, present1);
+    } else {
+        b_rows(r, 21, 3, present1);
     }
-    b_u8(r, 3);
-    b_u8(r, present1);
     if (present2 >= 0) {
         b_u8(r, (unsigned)present2);
     }
