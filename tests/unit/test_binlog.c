@@ -1651,7 +1651,10 @@ static void test_table_map_post_header_shorter_than_table_id_is_rejected(void **
 /* Every string op of the row loop (RC_OP_STR1, STR2, STR, BIN: each its own copy, with the
  * width of its length constant where the op gives it): text and bytes with 1-, 2-, 3- and
  * 4-byte lengths, each with values of 0, 5, 31, 32, 200 and 300 bytes (fixstr and the short
- * copy, str 8, str 16; bin 8 and bin 16), in a row with each value and at the event's end. */
+ * copy, str 8, str 16; bin 8 and bin 16), and of 33, 63, 64, 65, 128 and 255 bytes (str 8 and
+ * bin 8 copied by 64-byte blocks, with each block count, when the event holds the bytes the
+ * last block reads, else by memcpy), each value from its own place in the text, in a row with
+ * each value and at the event's end (two rows events of six rows). */
 static void test_string_ops_of_every_length_width(void **state) {
     (void)state;
     /* VARCHAR(63) utf8mb4 (1-byte lengths), VARCHAR(300) utf8mb4, MEDIUMTEXT, LONGTEXT,
@@ -1660,10 +1663,11 @@ static void test_string_ops_of_every_length_width(void **state) {
     static const uint8_t types[8] = {RC_T_VARCHAR, RC_T_VARCHAR, RC_T_BLOB, RC_T_BLOB,
                                      RC_T_VARCHAR, RC_T_VARCHAR, RC_T_BLOB, RC_T_BLOB};
     static const unsigned lb[8] = {1, 2, 3, 4, 1, 2, 3, 4};
-    static const size_t lens[6] = {0, 5, 31, 32, 200, 300};
-    static bb_t tm, rows;
+    enum { NL = 12, PER_EVENT = 6 };
+    static const size_t lens[NL] = {0, 5, 31, 32, 200, 300, 33, 63, 64, 65, 128, 255};
+    static bb_t tm, rows[NL / PER_EVENT];
     bb_t meta = {0}, v = {0};
-    tm.n = rows.n = 0;
+    tm.n = 0;
     b_le(&meta, 252, 2);
     b_le(&meta, 1200, 2);
     b_u8(&meta, 3);
@@ -1678,39 +1682,44 @@ static void test_string_ops_of_every_length_width(void **state) {
     }
     b_tlv(&tm, 3, &v);
     b_names_c(&tm, 8, 0);
-    b_rows(&rows, 42, 8, B_ALL);
-    char text[300];
+    char text[300 + 26];
     for (size_t k = 0; k < sizeof(text); k++) {
         text[k] = (char)('a' + k % 26);
     }
-    /* row r: column i holds lens[(r + i) % 6] bytes, so every column takes every length */
-    for (int r = 0; r < 6; r++) {
-        b_u8(&rows, 0);
-        for (int i = 0; i < 8; i++) {
-            size_t n = lens[(r + i) % 6];
-            n = lb[i] == 1 && n > 255 ? 255 : n;
-            b_le(&rows, n, (int)lb[i]);
-            b_bytes(&rows, text, n);
+    /* row r: column i holds lens[(r + i) % NL] bytes, so every column takes every length,
+     * from text + (r * 8 + i) % 23 */
+    for (int e = 0; e < NL / PER_EVENT; e++) {
+        rows[e].n = 0;
+        b_rows(&rows[e], 42, 8, B_ALL);
+        for (int r = e * PER_EVENT; r < (e + 1) * PER_EVENT; r++) {
+            b_u8(&rows[e], 0);
+            for (int i = 0; i < 8; i++) {
+                size_t n = lens[(r + i) % NL];
+                n = lb[i] == 1 && n > 255 ? 255 : n;
+                b_le(&rows[e], n, (int)lb[i]);
+                b_bytes(&rows[e], text + (r * 8 + i) % 23, n);
+            }
         }
     }
-    const bb_t *bodies[2] = {&tm, &rows};
-    const uint8_t evtypes[2] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+    const bb_t *bodies[3] = {&tm, &rows[0], &rows[1]};
+    const uint8_t evtypes[3] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2, RC_EV_WRITE_ROWS_V2};
     decoded_t d;
-    feed_synthetic(&d, bodies, evtypes, 2);
-    assert_int_equal(d.n, 6);
-    for (int r = 0; r < 6; r++) {
+    feed_synthetic(&d, bodies, evtypes, 3);
+    assert_int_equal(d.n, NL);
+    for (int r = 0; r < NL; r++) {
         for (int i = 0; i < 8; i++) {
             char path[32];
             snprintf(path, sizeof(path), "after.0.c%d", i);
-            size_t n = lens[(r + i) % 6];
+            size_t n = lens[(r + i) % NL];
             n = lb[i] == 1 && n > 255 ? 255 : n;
+            const char *src = text + (r * 8 + i) % 23;
             if (i < 4) {
                 char want[301];
-                memcpy(want, text, n);
+                memcpy(want, src, n);
                 want[n] = '\0';
                 expect_str(&d.ev[r].data, path, want);
             } else {
-                expect_bin(&d.ev[r].data, path, text, n);
+                expect_bin(&d.ev[r].data, path, src, n);
             }
         }
     }
