@@ -1948,7 +1948,7 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
             v[1] = (uint8_t)n;                                                                     \
             uint8_t *w = v + 1 + (bin || n >= 32);                                                 \
             q = w + n;                                                                             \
-            if (avail >= ((n + 63) & ~63u)) {                                                      \
+            if (avail >= ((n + 64) & ~63u)) { /* n + 1 to 64: a block whatever n, 0 too */         \
                 copy_blocks(w, d, q);                                                              \
             } else {                                                                               \
                 memcpy(w, d, n);                                                                   \

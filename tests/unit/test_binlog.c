@@ -1215,8 +1215,14 @@ static void feed_synthetic(decoded_t *d, const bb_t *const *bodies, const uint8_
     msgpack_packer pk;
     msgpack_packer_init(&pk, &d->sb, msgpack_sbuffer_write);
     for (int i = 0; i < n; i++) {
+        /* each event in a heap block of its size: a read past its end is caught */
         size_t len = make_event(ev, types[i], bodies[i]);
-        rc_err_t e = rc_binlog_feed(d->b, ev, len, &pk, &d->info[i], d->errstr, sizeof(d->errstr));
+        uint8_t *exact = malloc(len);
+        assert_non_null(exact);
+        memcpy(exact, ev, len);
+        rc_err_t e =
+            rc_binlog_feed(d->b, exact, len, &pk, &d->info[i], d->errstr, sizeof(d->errstr));
+        free(exact);
         if (e != RC_OK) {
             fail_msg("event %d: %s", i, d->errstr);
         }
