@@ -184,9 +184,10 @@ static void test_decode_decimal_sign_leading_groups_and_negative_zero(void **sta
     }
 }
 
-/* The first non-zero integer group is written without leading zeros (its digit count taken
- * from its bit length): every length at and around each power of ten, and pseudo-random
- * values, in a lone 9-digit group and as the second group after a zero one, match printf. */
+/* The first non-zero integer group is written without leading zeros: every length at and
+ * around each power of ten, and pseudo-random values, in a lone 9-digit group and as the
+ * second group after a zero one, match printf; so do the same values as whole 9-digit groups
+ * (leading zeros kept) after a non-zero group and in the fraction. */
 static void test_decode_decimal_first_group_digits_match_printf(void **state) {
     (void)state;
     uint32_t vals[64 + 4000];
@@ -217,6 +218,17 @@ static void test_decode_decimal_first_group_digits_match_printf(void **state) {
             0x80, 0, 0, 0, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
         assert_int_equal(rc_binlog_decimal_text(b2, 8, 18, 0, out, sizeof(out), NULL), RC_OK);
         assert_string_equal(out, want);
+        /* a whole 9-digit group (its first digit and two 4-digit table entries), after a
+         * non-zero integer group and as the fraction's */
+        char want9[32];
+        uint8_t b3[8] = {
+            0x80, 0, 0, 1, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+        snprintf(want9, sizeof(want9), "1%09u", v);
+        assert_int_equal(rc_binlog_decimal_text(b3, 8, 18, 0, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, want9);
+        snprintf(want9, sizeof(want9), "1.%09u", v);
+        assert_int_equal(rc_binlog_decimal_text(b3, 8, 18, 9, out, sizeof(out), NULL), RC_OK);
+        assert_string_equal(out, want9);
     }
 }
 
