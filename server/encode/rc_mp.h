@@ -49,6 +49,41 @@ static inline uint64_t rc_mp_int_word(const uint8_t *p) {
     return u;
 }
 
+/* The usual strs and ints of a value, read where the value is looked at (the encoders' fast
+ * paths): avail (>= 1) bytes are at p. */
+
+/* A fixstr or str 8 at p: the size of its head (1 or 2) with its length in *n; 0 for any other
+ * object, or a str 8 whose length byte is not there. The caller checks that the n bytes of the
+ * body are (avail - head >= *n). */
+static inline size_t rc_mp_str_head(const uint8_t *p, size_t avail, size_t *n) {
+    uint8_t c = p[0];
+    if ((c & 0xe0) == 0xa0) {
+        *n = c & 0x1fu;
+        return 1;
+    }
+    if (c == 0xd9 && avail >= 2) {
+        *n = p[1];
+        return 2;
+    }
+    return 0;
+}
+
+/* A uint or int 8..64 at p (first byte 0xcc..0xd3) whose bytes are all there: its size
+ * (1 + rc_mp_int_width) with its word (rc_mp_int_word) in *u; 0 for any other object, or one
+ * cut short. */
+static inline size_t rc_mp_int_at(const uint8_t *p, size_t avail, uint64_t *u) {
+    uint8_t c = p[0];
+    if (c < 0xcc || c > 0xd3) {
+        return 0;
+    }
+    size_t size = 1 + rc_mp_int_width(c);
+    if (avail < size) {
+        return 0;
+    }
+    *u = rc_mp_int_word(p);
+    return size;
+}
+
 /* Advances *p past one whole object, nested ones included. Iterative, so any depth is fine. */
 rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end);
 

@@ -335,6 +335,69 @@ static void test_mp_read_uint_every_width(void **state) {
     assert_true(v == 256);
 }
 
+/* rc_mp_str_head and rc_mp_int_at against the general readers, on every first byte and every
+ * cut of a few values. */
+static void test_mp_str_head_and_int_at_agree_with_readers(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_str_with_body(&m.pk, "", 0);
+    msgpack_pack_str_with_body(&m.pk, "abc", 3);
+    msgpack_pack_str_with_body(&m.pk, "0123456789abcdef0123456789abcdef0123456789", 42); /* str 8 */
+    msgpack_pack_uint64(&m.pk, 200);
+    msgpack_pack_uint64(&m.pk, 60000);
+    msgpack_pack_uint64(&m.pk, 1700000000);
+    msgpack_pack_uint64(&m.pk, UINT64_MAX);
+    msgpack_pack_int64(&m.pk, -100);
+    msgpack_pack_int64(&m.pk, -30000);
+    msgpack_pack_int64(&m.pk, -2000000000);
+    msgpack_pack_int64(&m.pk, INT64_MIN);
+    msgpack_pack_int64(&m.pk, 5);               /* fixint: neither */
+    msgpack_pack_bin_with_body(&m.pk, "ab", 2); /* bin 8: neither */
+    msgpack_pack_nil(&m.pk);
+    const uint8_t *p = (const uint8_t *)m.sb.data, *end = p + m.sb.size;
+    int strs = 0, ints = 0;
+    while (p < end) {
+        const uint8_t *q = p;
+        assert_int_equal(rc_mp_skip(&q, end), RC_OK);
+        size_t size = (size_t)(q - p);
+        for (size_t avail = 1; avail <= size; avail++) {
+            size_t n = 0, head = rc_mp_str_head(p, avail, &n);
+            const uint8_t *r = p;
+            const char *s;
+            uint32_t sn;
+            bool whole_str = rc_mp_read_str(&r, p + avail, &s, &sn) == RC_OK;
+            if (whole_str && (p[0] == 0xd9 || (p[0] & 0xe0) == 0xa0)) {
+                assert_int_equal(head, (size_t)((const uint8_t *)s - p));
+                assert_int_equal(n, sn);
+            }
+            if (head) {
+                assert_true((p[0] & 0xe0) == 0xa0 || p[0] == 0xd9);
+                assert_int_equal(head + n == avail, whole_str);
+            }
+            uint64_t u = 0;
+            size_t isz = rc_mp_int_at(p, avail, &u);
+            if (p[0] >= 0xcc && p[0] <= 0xd3 && avail == size) {
+                assert_int_equal(isz, size);
+                assert_true(u == rc_mp_int_word(p));
+            } else {
+                assert_int_equal(isz, 0);
+            }
+            strs += whole_str && head != 0;
+            ints += isz != 0;
+        }
+        p = q;
+    }
+    assert_int_equal(strs, 3);
+    assert_int_equal(ints, 8);
+    msgpack_sbuffer_destroy(&m.sb);
+    uint64_t u;
+    assert_int_equal(rc_mp_int_at(U8("\xd0\x9c"), 2, &u), 2);
+    assert_true((int64_t)u == -100);
+    size_t n;
+    assert_int_equal(rc_mp_str_head(U8("\xd9"), 1, &n), 0); /* str 8 without its length */
+}
+
 /* ---- map_find ----------------------------------------------------------------------------- */
 
 static void pack_event(mp_t *m) {
@@ -683,6 +746,7 @@ int main(void) {
         cmocka_unit_test(test_mp_read_str_every_encoding),
         cmocka_unit_test(test_mp_is_nil),
         cmocka_unit_test(test_mp_read_uint_every_width),
+        cmocka_unit_test(test_mp_str_head_and_int_at_agree_with_readers),
         cmocka_unit_test(test_mp_map_find),
         cmocka_unit_test(test_mp_map_find_truncated),
         cmocka_unit_test(test_mp_map_pick_one_pass),
