@@ -640,8 +640,11 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         memcpy(da.meta, a.meta, sizeof da.meta);
         da.meta_is_map = a.meta_is_map;
         da.ev_end = a.end;
-        err =
-            rc_debezium_write_event_at(&m->value, ev, len, &da, cols, m->debezium_schemas, &vused);
+        if (!m->dbz_tpl) {
+            m->dbz_tpl = rc_debezium_tpl_new(); /* NULL when out of memory: written without */
+        }
+        err = rc_debezium_write_event_tpl(&m->value, m->dbz_tpl, ev, len, &da, cols,
+                                          m->debezium_schemas, &vused);
     } else {
         if (!m->json_tpl) {
             m->json_tpl = rc_json_tpl_new(); /* NULL when out of memory: written without */
@@ -685,6 +688,8 @@ void rc_msg_free(rc_msg_t *m) {
     m->json_tpl = NULL;
     rc_proto_tpl_free(m->proto_tpl);
     m->proto_tpl = NULL;
+    rc_debezium_tpl_free(m->dbz_tpl);
+    m->dbz_tpl = NULL;
     free(m->walk);
     m->walk = NULL;
     m->headers = NULL;
