@@ -107,6 +107,63 @@ static inline rc_err_t rc_mp_skip_one(const uint8_t **p, const uint8_t *end) {
     return rc_mp_skip(p, end);
 }
 
+/* The fast path of rc_mp_skip_rows: moves *p past the row side at *p and returns true, or
+ * returns false (*p unmoved) for anything it does not take. */
+static inline bool rc_mp_skip_rows_fast(const uint8_t **p, const uint8_t *end) {
+    const uint8_t *q = *p;
+    if (q >= end || (q[0] & 0xf0) != 0x90) {
+        return false;
+    }
+    uint32_t rows = q[0] & 0x0fu;
+    q++;
+    for (; rows > 0; rows--) {
+        uint32_t n;
+        if (end - q < 3) {
+            return false;
+        }
+        if ((q[0] & 0xf0) == 0x80) {
+            n = q[0] & 0x0fu;
+            q++;
+        } else if (q[0] == 0xde) {
+            n = rc_mp_be16(q + 1);
+            q += 3;
+        } else {
+            return false;
+        }
+        for (; n > 0; n--) {
+            /* a fixstr key (up to 32 bytes) and then 9 bytes: a fixed-size value or a head */
+            if (end - q < 41 || (q[0] & 0xe0) != 0xa0) {
+                return false;
+            }
+            q += 1 + (q[0] & 0x1fu);
+            uint8_t c = q[0];
+            size_t size = rc_mp_fixed_size[c];
+            if (size == 0 && (c == 0xd9 || c == 0xc4 || c == 0xc7)) {
+                size = (c == 0xc7 ? 3u : 2u) + q[1];
+                if ((size_t)(end - q) < size) {
+                    return false;
+                }
+            }
+            if (size == 0) {
+                return false;
+            }
+            q += size;
+        }
+    }
+    *p = q;
+    return true;
+}
+
+/* rc_mp_skip for the value of a row side (before, after): an array (fixarray) of maps (fixmap,
+ * map 16) whose keys are fixstrs and whose values have a size their first byte fixes or a
+ * one-byte length (str 8, bin 8, ext 8) is stepped over a key and a value at a time, with one
+ * bounds check per member while more than the largest such key and value head are left; any
+ * other object, or bytes near end, goes through rc_mp_skip from the start. The same result as
+ * rc_mp_skip. */
+static inline rc_err_t rc_mp_skip_rows(const uint8_t **p, const uint8_t *end) {
+    return rc_mp_skip_rows_fast(p, end) ? RC_OK : rc_mp_skip(p, end);
+}
+
 /* If *p is a map, sets *n to its entry count and advances past the header. */
 rc_err_t rc_mp_read_map(const uint8_t **p, const uint8_t *end, uint32_t *n);
 rc_err_t rc_mp_read_array(const uint8_t **p, const uint8_t *end, uint32_t *n);

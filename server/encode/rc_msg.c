@@ -313,7 +313,7 @@ static inline rc_err_t walk_value(ev_at_t *a, const uint8_t **pp, const uint8_t 
         a->meta_is_map = true;
         return pick_in(pp, end, m, meta_key, a->meta);
     }
-    return rc_mp_skip_one(pp, end);
+    return j == E_BEFORE || j == E_AFTER ? rc_mp_skip_rows(pp, end) : rc_mp_skip_one(pp, end);
 }
 
 /* The event map's leading members whose values are scalars (schema, table, action, an empty
