@@ -298,11 +298,26 @@ typedef struct dtpl_col {
                           cursor stays) */
 } dtpl_col_t;
 
+/* The source block's members from "snapshot" to "server_id" as write_event wrote them for
+ * the schema and table strs (fixstr or str 8 of up to 32 bytes) whose msgpack bytes are mp[0]
+ * and mp[1], and the server_id: they come with the table, event after event. The text is a
+ * function of those bytes and that number alone. */
+#define DTPL_SRC_TEXT 160
+
+typedef struct dtpl_src {
+    uint8_t mp[2][32]; /* zero padded */
+    uint8_t mp_len[2];
+    uint8_t text_len; /* 0: none */
+    uint64_t server_id;
+    char text[DTPL_SRC_TEXT];
+} dtpl_src_t;
+
 typedef struct dtpl_row {
     dtpl_col_t *cols;
     uint32_t cap;
     uint8_t *desc; /* the kafka.columns bytes the infos come from (len 0: none) */
     size_t desc_len, desc_cap;
+    dtpl_src_t src;
 } dtpl_row_t;
 
 struct rc_debezium_tpl {
@@ -963,6 +978,42 @@ static rc_err_t find_fields(const uint8_t *ev, const uint8_t *end, rc_debezium_a
     return RC_OK;
 }
 
+/* The whole size of the fixstr or str 8 at v of at most 32 bytes that ends before end, else 0. */
+static inline size_t short_str_size(const uint8_t *v, const uint8_t *end) {
+    size_t n, head = v && v < end ? rc_mp_str_head(v, (size_t)(end - v), &n) : 0;
+    return head && head + n <= 32 && (size_t)(end - v) >= head + n ? head + n : 0;
+}
+
+/* ,"snapshot":"false","db":schema,"sequence":null,"table":table,"server_id":server_id, copied
+ * from rt's (NULL: none) when it has them for these values, else written and kept there. */
+static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schema,
+                             const uint8_t *table, uint64_t server_id, const uint8_t *end) {
+    size_t sl = short_str_size(schema, end), tl = short_str_size(table, end);
+    dtpl_src_t *c = rt && sl && tl ? &rt->src : NULL;
+    if (c && c->text_len && c->server_id == server_id && c->mp_len[0] == sl && c->mp_len[1] == tl &&
+        rc_tpl_key_eq(c->mp[0], sl, schema, end) && rc_tpl_key_eq(c->mp[1], tl, table, end)) {
+        return put_bytes(out, c->text, c->text_len);
+    }
+    size_t mark = out->len;
+    rc_err_t err = LIT(out, ",\"snapshot\":\"false\",\"db\":");
+    err = err ? err : put_str_field(out, schema, end);
+    err = err ? err : LIT(out, ",\"sequence\":null,\"table\":");
+    err = err ? err : put_str_field(out, table, end);
+    err = err ? err : LIT(out, ",\"server_id\":");
+    err = err ? err : put_num(out, server_id, false);
+    if (c && err == RC_OK && out->len - mark <= DTPL_SRC_TEXT) {
+        memset(c->mp, 0, sizeof c->mp);
+        memcpy(c->mp[0], schema, sl);
+        memcpy(c->mp[1], table, tl);
+        c->mp_len[0] = (uint8_t)sl;
+        c->mp_len[1] = (uint8_t)tl;
+        c->server_id = server_id;
+        memcpy(c->text, out->data + mark, out->len - mark);
+        c->text_len = (uint8_t)(out->len - mark);
+    }
+    return err;
+}
+
 static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa,
                             const uint8_t *end, const uint8_t *columns, bool schemas) {
     const uint8_t *const *at = fa->ev, *const *mt = fa->meta;
@@ -1002,12 +1053,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
     err = err ? err : put_str_field(out, mt[M_PIPELINE], end);
     err = err ? err : LIT(out, ",\"ts_ms\":");
     err = err ? err : put_num(out, commit_ts * 1000, false);
-    err = err ? err : LIT(out, ",\"snapshot\":\"false\",\"db\":");
-    err = err ? err : put_str_field(out, at[E_SCHEMA], end);
-    err = err ? err : LIT(out, ",\"sequence\":null,\"table\":");
-    err = err ? err : put_str_field(out, at[E_TABLE], end);
-    err = err ? err : LIT(out, ",\"server_id\":");
-    err = err ? err : put_num(out, server_id, false);
+    err = err ? err : put_db_table(out, rt, at[E_SCHEMA], at[E_TABLE], server_id, end);
     err = err ? err : LIT(out, ",\"gtid\":");
     err = err ? err : put_str_field(out, mt[M_GTID], end);
     err = err ? err : LIT(out, ",\"file\":");

@@ -2679,6 +2679,9 @@ static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
  * says (a uint: a BIT's bits or a number; a zero DATE: null or 0), kafka.columns describing
  * n columns named dnames[i] (NULL: names[i]) as types[i] with flags[i] and length 3 (types
  * NULL: no kafka.columns). */
+static const char *g_dschema = "shop"; /* the schema of pack_dtable_event (NULL: nil) */
+static uint64_t g_dserver_id = 1;      /* and its meta.server_id */
+
 static void pack_dtable_event(mp_t *m, const char *table, const char *const *names, size_t n,
                               const uint8_t *types, const uint8_t *flags,
                               const char *const *dnames) {
@@ -2687,7 +2690,12 @@ static void pack_dtable_event(mp_t *m, const char *table, const char *const *nam
     }
     msgpack_packer *pk = &m->pk;
     msgpack_pack_map(pk, 7);
-    str(pk, "schema"), str(pk, "shop");
+    str(pk, "schema");
+    if (g_dschema) {
+        str(pk, g_dschema);
+    } else {
+        msgpack_pack_nil(pk);
+    }
     str(pk, "table"), str(pk, table);
     str(pk, "action"), str(pk, "update");
     for (int side = 0; side < 2; side++) {
@@ -2716,7 +2724,7 @@ static void pack_dtable_event(mp_t *m, const char *table, const char *const *nam
     str(pk, "gtid"), str(pk, "0-1-2");
     str(pk, "binlog_file"), str(pk, "bin.000001");
     str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
-    str(pk, "server_id"), msgpack_pack_uint64(pk, 1);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, g_dserver_id);
     str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1709211662);
     str(pk, "kafka"), msgpack_pack_map(pk, types ? 2 : 1);
     str(pk, "topic"), str(pk, "t");
@@ -2902,6 +2910,42 @@ static void test_debezium_tpl_names_it_cannot_hold(void **state) {
     rc_msg_free(&m);
 }
 
+/* The source block's db, table and server_id, kept with a table's template: the same table
+ * with other schemas (nil, one needing escapes, longer than the template keeps), other server
+ * ids, and schema and table texts swapped; a table name longer than 31 bytes. */
+static void test_debezium_tpl_source_db_table_server_id(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    const char *const a[] = {"id", "name"};
+    static const char *const schemas[] = {
+        "shop", "orders", NULL, "sh\"op", "shop2", "a_schema_name_longer_than_31_bytes_x"};
+    static const char *const tables[] = {"orders", "shop", "a_table_name_of_exactly_31_byte",
+                                         "a_table_name_longer_than_31_bytes"};
+    rc_buf_t x = RC_BUF_INIT, y = RC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t si = 0; si < sizeof schemas / sizeof schemas[0]; si++) {
+            for (size_t ti = 0; ti < sizeof tables / sizeof tables[0]; ti++) {
+                for (uint64_t sid = 1; sid <= 300; sid += 299) {
+                    g_dschema = schemas[si];
+                    g_dserver_id = sid;
+                    check_dtable(&m, tables[ti], a, 2, NULL, NULL, &x);
+                    check_dtable(&m, tables[ti], a, 2, NULL, NULL, &y);
+                    assert_int_equal(x.len, y.len);
+                    assert_memory_equal(x.data, y.data, x.len);
+                    g_dserver_id = sid + 1; /* only the server id changes */
+                    check_dtable(&m, tables[ti], a, 2, NULL, NULL, &y);
+                    assert_false(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+                }
+            }
+        }
+    }
+    g_dschema = "shop";
+    g_dserver_id = 1;
+    rc_buf_free(&x);
+    rc_buf_free(&y);
+    rc_msg_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -2929,6 +2973,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
         cmocka_unit_test(test_debezium_tpl_other_keys_and_types),
         cmocka_unit_test(test_debezium_tpl_names_it_cannot_hold),
+        cmocka_unit_test(test_debezium_tpl_source_db_table_server_id),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
         cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
