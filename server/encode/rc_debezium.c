@@ -312,12 +312,22 @@ typedef struct dtpl_src {
     char text[DTPL_SRC_TEXT];
 } dtpl_src_t;
 
+/* A text of the source block around one str (the pipeline's name, the binlog file) as
+ * write_event wrote it for the fixstr or str 8 of up to 32 bytes whose msgpack bytes are mp. */
+typedef struct dtpl_str {
+    uint8_t mp[32]; /* zero padded */
+    uint8_t mp_len;
+    uint8_t text_len; /* 0: none */
+    char text[DTPL_SRC_TEXT];
+} dtpl_str_t;
+
 typedef struct dtpl_row {
     dtpl_col_t *cols;
     uint32_t cap;
     uint8_t *desc; /* the kafka.columns bytes the infos come from (len 0: none) */
     size_t desc_len, desc_cap;
     dtpl_src_t src;
+    dtpl_str_t name, file;
 } dtpl_row_t;
 
 struct rc_debezium_tpl {
@@ -1014,6 +1024,32 @@ static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schem
     return err;
 }
 
+/* before[0..before_len), the str field v, after[0..after_len): copied from c (NULL: none)
+ * when it has them for v's bytes, else written and kept there. */
+static rc_err_t put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len,
+                             const uint8_t *v, const uint8_t *end, const char *after,
+                             size_t after_len) {
+    size_t vl = c ? short_str_size(v, end) : 0;
+    if (vl && c->text_len && c->mp_len == vl && rc_tpl_key_eq(c->mp, vl, v, end)) {
+        return put_bytes(out, c->text, c->text_len);
+    }
+    size_t mark = out->len;
+    rc_err_t err = put_bytes(out, before, before_len);
+    err = err ? err : put_str_field(out, v, end);
+    err = err ? err : put_bytes(out, after, after_len);
+    if (vl && err == RC_OK && out->len - mark <= DTPL_SRC_TEXT) {
+        memset(c->mp, 0, sizeof c->mp);
+        memcpy(c->mp, v, vl);
+        c->mp_len = (uint8_t)vl;
+        memcpy(c->text, out->data + mark, out->len - mark);
+        c->text_len = (uint8_t)(out->len - mark);
+    }
+    return err;
+}
+
+#define SOURCE_HEAD                                                                                \
+    ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\",\"connector\":\"mysql\",\"name\":"
+
 static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa,
                             const uint8_t *end, const uint8_t *columns, bool schemas) {
     const uint8_t *const *at = fa->ev, *const *mt = fa->meta;
@@ -1048,17 +1084,15 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
     err = err ? err : LIT(out, ",\"after\":");
     err = err ? err : put_side(out, at[E_AFTER], end, cols, rt);
     err = err ? err
-              : LIT(out, ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\","
-                         "\"connector\":\"mysql\",\"name\":");
-    err = err ? err : put_str_field(out, mt[M_PIPELINE], end);
-    err = err ? err : LIT(out, ",\"ts_ms\":");
+              : put_str_kept(out, rt ? &rt->name : NULL, SOURCE_HEAD, sizeof(SOURCE_HEAD) - 1,
+                             mt[M_PIPELINE], end, ",\"ts_ms\":", 9);
     err = err ? err : put_num(out, commit_ts * 1000, false);
     err = err ? err : put_db_table(out, rt, at[E_SCHEMA], at[E_TABLE], server_id, end);
     err = err ? err : LIT(out, ",\"gtid\":");
     err = err ? err : put_str_field(out, mt[M_GTID], end);
-    err = err ? err : LIT(out, ",\"file\":");
-    err = err ? err : put_str_field(out, mt[M_FILE], end);
-    err = err ? err : LIT(out, ",\"pos\":");
+    err = err ? err
+              : put_str_kept(out, rt ? &rt->file : NULL, ",\"file\":", 8, mt[M_FILE], end,
+                             ",\"pos\":", 7);
     err = err ? err : put_num(out, pos, false);
     err = err ? err : LIT(out, ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"");
     err = err ? err : rc_buf_append(out, op, 1);

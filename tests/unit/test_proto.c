@@ -2679,8 +2679,18 @@ static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
  * says (a uint: a BIT's bits or a number; a zero DATE: null or 0), kafka.columns describing
  * n columns named dnames[i] (NULL: names[i]) as types[i] with flags[i] and length 3 (types
  * NULL: no kafka.columns). */
-static const char *g_dschema = "shop"; /* the schema of pack_dtable_event (NULL: nil) */
-static uint64_t g_dserver_id = 1;      /* and its meta.server_id */
+static const char *g_dschema = "shop";     /* the schema of pack_dtable_event (NULL: nil) */
+static uint64_t g_dserver_id = 1;          /* and its meta.server_id */
+static const char *g_dpipeline = "p";      /* meta.pipeline (NULL: nil) */
+static const char *g_dfile = "bin.000001"; /* meta.binlog_file (NULL: nil) */
+
+static void str_or_nil(msgpack_packer *pk, const char *s) {
+    if (s) {
+        str(pk, s);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+}
 
 static void pack_dtable_event(mp_t *m, const char *table, const char *const *names, size_t n,
                               const uint8_t *types, const uint8_t *flags,
@@ -2719,10 +2729,10 @@ static void pack_dtable_event(mp_t *m, const char *table, const char *const *nam
         }
     }
     str(pk, "meta"), msgpack_pack_map(pk, 7);
-    str(pk, "pipeline"), str(pk, "p");
+    str(pk, "pipeline"), str_or_nil(pk, g_dpipeline);
     str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
     str(pk, "gtid"), str(pk, "0-1-2");
-    str(pk, "binlog_file"), str(pk, "bin.000001");
+    str(pk, "binlog_file"), str_or_nil(pk, g_dfile);
     str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
     str(pk, "server_id"), msgpack_pack_uint64(pk, g_dserver_id);
     str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1709211662);
@@ -2912,7 +2922,8 @@ static void test_debezium_tpl_names_it_cannot_hold(void **state) {
 
 /* The source block's db, table and server_id, kept with a table's template: the same table
  * with other schemas (nil, one needing escapes, longer than the template keeps), other server
- * ids, and schema and table texts swapped; a table name longer than 31 bytes. */
+ * ids, and schema and table texts swapped; a table name longer than 31 bytes. Then every mix
+ * of pipeline names and binlog files of such forms. */
 static void test_debezium_tpl_source_db_table_server_id(void **state) {
     (void)state;
     rc_msg_t m = RC_MSG_INIT;
@@ -2941,6 +2952,26 @@ static void test_debezium_tpl_source_db_table_server_id(void **state) {
     }
     g_dschema = "shop";
     g_dserver_id = 1;
+    /* the pipeline's name and the binlog file, kept with the table the same way */
+    static const char *const strs[] = {"p",
+                                       "q",
+                                       NULL,
+                                       "p\"q",
+                                       "mysql-bin.000042",
+                                       "a_binlog_file_name_longer_than_31_bytes.000001"};
+    size_t ns = sizeof strs / sizeof strs[0];
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < ns * ns; i++) {
+            g_dpipeline = strs[i % ns];
+            g_dfile = strs[i / ns];
+            check_dtable(&m, "orders", a, 2, NULL, NULL, &x);
+            check_dtable(&m, "orders", a, 2, NULL, NULL, &y);
+            assert_int_equal(x.len, y.len);
+            assert_memory_equal(x.data, y.data, x.len);
+        }
+    }
+    g_dpipeline = "p";
+    g_dfile = "bin.000001";
     rc_buf_free(&x);
     rc_buf_free(&y);
     rc_msg_free(&m);
