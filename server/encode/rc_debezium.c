@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rc_cols.h"
@@ -15,6 +16,7 @@
 #include "rc_json.h"
 #include "rc_mp.h"
 #include "rc_text.h"
+#include "rc_tpl.h"
 #include "rc_version.h"
 
 /* Appends n bytes: the usual case, when they fit, inline. */
@@ -269,18 +271,185 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     }
 }
 
-/* A row map {col: value} as a JSON object; cols (may be NULL) describes its columns. */
-static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols) {
+/* ---- row templates --------------------------------------------------------------------------
+ *
+ * A table's rows have the same columns in the same order, row after row: for each position the
+ * template keeps the column name's msgpack bytes, the member name put_row wrote for it (with its
+ * ',' from the second position on) and what kafka.columns says of the column. A row whose key
+ * at that position has the same bytes gets that text copied and that info without a lookup.
+ * The info holds for the descriptor bytes it was learnt with (a copy is kept; another
+ * descriptor drops the positions), and a name is only learnt when the descriptor has it at most
+ * once, so it does not depend on where rc_cols_find's cursor stood. The output is the same with
+ * or without templates. */
+
+#define DTPL_SLOTS    256  /* row templates, chosen by rc_tpl_table_hash */
+#define DTPL_MAX_COLS 1024 /* columns past it go without */
+#define DTPL_KEY_MAX  32   /* msgpack bytes of a column name: a fixstr of up to 31 bytes */
+#define DTPL_TEXT     40   /* ,"name": of such a name without escapes: 35 bytes, 40 copied */
+
+typedef struct dtpl_col {
+    uint8_t mp[DTPL_KEY_MAX]; /* the name's msgpack bytes, zero padded */
+    char text[DTPL_TEXT];     /* the member name as put_row writes it there */
+    uint8_t mp_len;           /* 0: no template at this position */
+    uint8_t text_len;
+    rc_col_info_t ci;  /* the column's info (its name: name_off into the descriptor) */
+    uint32_t name_off; /* where ci.name is in the descriptor */
+    uint32_t cur_off;  /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
+                          cursor stays) */
+} dtpl_col_t;
+
+/* The source block's members from "snapshot" to "server_id" as write_event wrote them for
+ * the schema and table strs (fixstr or str 8 of up to 32 bytes) whose msgpack bytes are mp[0]
+ * and mp[1], and the server_id: they come with the table, event after event. The text is a
+ * function of those bytes and that number alone. */
+#define DTPL_SRC_TEXT 160
+
+typedef struct dtpl_src {
+    uint8_t mp[2][32]; /* zero padded */
+    uint8_t mp_len[2];
+    uint8_t text_len; /* 0: none */
+    uint64_t server_id;
+    char text[DTPL_SRC_TEXT];
+} dtpl_src_t;
+
+/* A text of the source block around one str (the pipeline's name, the binlog file) as
+ * write_event wrote it for the fixstr or str 8 of up to 32 bytes whose msgpack bytes are mp. */
+typedef struct dtpl_str {
+    uint8_t mp[32]; /* zero padded */
+    uint8_t mp_len;
+    uint8_t text_len; /* 0: none */
+    char text[DTPL_SRC_TEXT];
+} dtpl_str_t;
+
+typedef struct dtpl_row {
+    dtpl_col_t *cols;
+    uint32_t cap;
+    uint8_t *desc; /* the kafka.columns bytes the infos come from (len 0: none) */
+    size_t desc_len, desc_cap;
+    dtpl_src_t src;
+    dtpl_str_t name, file;
+} dtpl_row_t;
+
+struct rc_debezium_tpl {
+    dtpl_row_t rows[DTPL_SLOTS];
+};
+
+rc_debezium_tpl_t *rc_debezium_tpl_new(void) {
+    return calloc(1, sizeof(rc_debezium_tpl_t));
+}
+
+void rc_debezium_tpl_free(rc_debezium_tpl_t *t) {
+    if (!t) {
+        return;
+    }
+    for (size_t i = 0; i < DTPL_SLOTS; i++) {
+        free(t->rows[i].cols);
+        free(t->rows[i].desc);
+    }
+    free(t);
+}
+
+/* Makes rt's infos hold for the descriptor cols (NULL: none): when its bytes are not the ones
+ * they were learnt with, every position is dropped and the bytes kept. False (the rows go
+ * without the template) when there is no memory for them. */
+static bool row_sync(dtpl_row_t *rt, const rc_cols_t *cols) {
+    const uint8_t *d = cols ? cols->start : NULL;
+    size_t n = cols ? (size_t)(cols->end - cols->start) : 0;
+    if (n == rt->desc_len && (n == 0 || memcmp(d, rt->desc, n) == 0)) {
+        return true;
+    }
+    if (n > rt->desc_cap) {
+        uint8_t *b = realloc(rt->desc, n);
+        if (!b) {
+            return false;
+        }
+        rt->desc = b;
+        rt->desc_cap = n;
+    }
+    if (n) {
+        memcpy(rt->desc, d, n);
+    }
+    rt->desc_len = n;
+    for (uint32_t i = 0; i < rt->cap; i++) {
+        rt->cols[i].mp_len = 0;
+    }
+    return true;
+}
+
+/* True when the descriptor describes the column name[0..n) at most once. */
+static bool name_at_most_once(const rc_cols_t *cols, const char *name, uint32_t n) {
+    const uint8_t *pos = NULL;
+    rc_col_info_t ci;
+    int seen = 0;
+    while (rc_cols_next(cols, &pos, &ci)) {
+        if (ci.name_len == n && memcmp(ci.name, name, n) == 0 && ++seen > 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Makes the key at k (a fixstr or not), for which put_row wrote text[0..text_len) and found ci
+ * (cur_off: where that left the cursor), its position's template, or none when it cannot be
+ * one. */
+static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t text_len,
+                      const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
+    tc->mp_len = 0;
+    size_t n = k[0] & 0x1fu;
+    if ((k[0] & 0xe0) != 0xa0 || 1 + n > DTPL_KEY_MAX || text_len > DTPL_TEXT ||
+        (cols && !name_at_most_once(cols, (const char *)k + 1, (uint32_t)n))) {
+        return;
+    }
+    memset(tc, 0, sizeof *tc);
+    memcpy(tc->mp, k, 1 + n);
+    memcpy(tc->text, text, text_len);
+    tc->text_len = (uint8_t)text_len;
+    tc->ci = *ci;
+    tc->ci.name = NULL;
+    if (cols && ci->type != RC_COL_UNKNOWN) {
+        tc->name_off = (uint32_t)((const uint8_t *)ci->name - cols->start);
+    }
+    tc->cur_off = cur_off;
+    tc->mp_len = (uint8_t)(1 + n);
+}
+
+/* A row map {col: value} as a JSON object; cols (may be NULL) describes its columns; rt (may be
+ * NULL) is the table's row template, synced with cols. */
+static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols,
+                        dtpl_row_t *rt) {
     uint32_t n;
     rc_err_t err = rc_mp_read_map(pp, end, &n);
     if (err == RC_OK) {
         err = rc_buf_putc(out, '{');
     }
+    if (err == RC_OK && rt && n > rt->cap) {
+        void *c = rt->cols;
+        rc_tpl_grow(&c, &rt->cap, sizeof(*rt->cols), n, DTPL_MAX_COLS);
+        rt->cols = c;
+    }
+    uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0;
     for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         const char *k;
         uint32_t klen;
         rc_col_info_t ci = {0};
         const uint8_t *kp = *pp;
+        dtpl_col_t *tc = i < nt ? &rt->cols[i] : NULL;
+        if (tc && rc_tpl_key_eq(tc->mp, tc->mp_len, kp, end) &&
+            (out->cap - out->len >= DTPL_TEXT || rc_buf_reserve(out, DTPL_TEXT) == RC_OK)) {
+            /* the name's text and the column's info as the template has them */
+            memcpy(out->data + out->len, tc->text, DTPL_TEXT); /* past text_len: beyond len */
+            out->len += tc->text_len;
+            *pp = kp + tc->mp_len;
+            ci = tc->ci;
+            if (cols && ci.type != RC_COL_UNKNOWN) {
+                ci.name = (const char *)cols->start + tc->name_off;
+            }
+            if (tc->cur_off && cols) {
+                cols->cur = cols->start + tc->cur_off;
+            }
+            err = put_value(out, pp, end, &ci);
+            continue;
+        }
         if (kp < end && (kp[0] & 0xe0) == 0xa0 && (size_t)(end - kp) > (kp[0] & 0x1fu)) {
             k = (const char *)kp + 1; /* fixstr, the usual column name */
             klen = kp[0] & 0x1fu;
@@ -288,11 +457,16 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         } else if ((err = rc_mp_read_str(pp, end, &k, &klen)) != RC_OK) {
             break;
         }
+        size_t text_at = out->len;
         if ((err = rc_json_write_member_name(out, i > 0, k, klen, end)) != RC_OK) {
             break;
         }
-        if (cols) {
-            rc_cols_find(cols, k, klen, &ci);
+        uint32_t cur_off = 0;
+        if (cols && rc_cols_find(cols, k, klen, &ci)) {
+            cur_off = (uint32_t)(cols->cur - cols->start);
+        }
+        if (tc) {
+            col_learn(tc, kp, out->data + text_at, out->len - text_at, &ci, cols, cur_off);
         }
         err = put_value(out, pp, end, &ci);
     }
@@ -300,7 +474,8 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
 }
 
 /* before/after: [] -> null, [row] -> row. */
-static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols) {
+static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols,
+                         dtpl_row_t *rt) {
     uint32_t n;
     rc_err_t err = rc_mp_read_array(&p, end, &n);
     if (err != RC_OK) {
@@ -309,7 +484,7 @@ static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc
     if (n > 1) {
         return RC_ERR_INVALID; /* Debezium has one row per event */
     }
-    return n == 0 ? rc_buf_append(out, "null", 4) : put_row(out, &p, end, cols);
+    return n == 0 ? rc_buf_append(out, "null", 4) : put_row(out, &p, end, cols, rt);
 }
 
 /* A str or nil field as JSON ("null" when absent); anything else is an error. */
@@ -813,8 +988,70 @@ static rc_err_t find_fields(const uint8_t *ev, const uint8_t *end, rc_debezium_a
     return RC_OK;
 }
 
-static rc_err_t write_event(rc_buf_t *out, const rc_debezium_at_t *fa, const uint8_t *end,
-                            const uint8_t *columns, bool schemas) {
+/* The whole size of the fixstr or str 8 at v of at most 32 bytes that ends before end, else 0. */
+static inline size_t short_str_size(const uint8_t *v, const uint8_t *end) {
+    size_t n, head = v && v < end ? rc_mp_str_head(v, (size_t)(end - v), &n) : 0;
+    return head && head + n <= 32 && (size_t)(end - v) >= head + n ? head + n : 0;
+}
+
+/* ,"snapshot":"false","db":schema,"sequence":null,"table":table,"server_id":server_id, copied
+ * from rt's (NULL: none) when it has them for these values, else written and kept there. */
+static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schema,
+                             const uint8_t *table, uint64_t server_id, const uint8_t *end) {
+    size_t sl = short_str_size(schema, end), tl = short_str_size(table, end);
+    dtpl_src_t *c = rt && sl && tl ? &rt->src : NULL;
+    if (c && c->text_len && c->server_id == server_id && c->mp_len[0] == sl && c->mp_len[1] == tl &&
+        rc_tpl_key_eq(c->mp[0], sl, schema, end) && rc_tpl_key_eq(c->mp[1], tl, table, end)) {
+        return put_bytes(out, c->text, c->text_len);
+    }
+    size_t mark = out->len;
+    rc_err_t err = LIT(out, ",\"snapshot\":\"false\",\"db\":");
+    err = err ? err : put_str_field(out, schema, end);
+    err = err ? err : LIT(out, ",\"sequence\":null,\"table\":");
+    err = err ? err : put_str_field(out, table, end);
+    err = err ? err : LIT(out, ",\"server_id\":");
+    err = err ? err : put_num(out, server_id, false);
+    if (c && err == RC_OK && out->len - mark <= DTPL_SRC_TEXT) {
+        memset(c->mp, 0, sizeof c->mp);
+        memcpy(c->mp[0], schema, sl);
+        memcpy(c->mp[1], table, tl);
+        c->mp_len[0] = (uint8_t)sl;
+        c->mp_len[1] = (uint8_t)tl;
+        c->server_id = server_id;
+        memcpy(c->text, out->data + mark, out->len - mark);
+        c->text_len = (uint8_t)(out->len - mark);
+    }
+    return err;
+}
+
+/* before[0..before_len), the str field v, after[0..after_len): copied from c (NULL: none)
+ * when it has them for v's bytes, else written and kept there. */
+static rc_err_t put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len,
+                             const uint8_t *v, const uint8_t *end, const char *after,
+                             size_t after_len) {
+    size_t vl = c ? short_str_size(v, end) : 0;
+    if (vl && c->text_len && c->mp_len == vl && rc_tpl_key_eq(c->mp, vl, v, end)) {
+        return put_bytes(out, c->text, c->text_len);
+    }
+    size_t mark = out->len;
+    rc_err_t err = put_bytes(out, before, before_len);
+    err = err ? err : put_str_field(out, v, end);
+    err = err ? err : put_bytes(out, after, after_len);
+    if (vl && err == RC_OK && out->len - mark <= DTPL_SRC_TEXT) {
+        memset(c->mp, 0, sizeof c->mp);
+        memcpy(c->mp, v, vl);
+        c->mp_len = (uint8_t)vl;
+        memcpy(c->text, out->data + mark, out->len - mark);
+        c->text_len = (uint8_t)(out->len - mark);
+    }
+    return err;
+}
+
+#define SOURCE_HEAD                                                                                \
+    ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\",\"connector\":\"mysql\",\"name\":"
+
+static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa,
+                            const uint8_t *end, const uint8_t *columns, bool schemas) {
     const uint8_t *const *at = fa->ev, *const *mt = fa->meta;
     const uint8_t *action = at[E_ACTION];
     const char *a;
@@ -836,28 +1073,26 @@ static rc_err_t write_event(rc_buf_t *out, const rc_debezium_at_t *fa, const uin
     rc_cols_t cset;
     rc_cols_init(&cset, columns, end);
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
+    dtpl_row_t *rt = NULL;
+    if (t) {
+        rt = &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
+        rt = row_sync(rt, cols) ? rt : NULL;
+    }
     rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
     err = err ? err : LIT(out, "{\"before\":");
-    err = err ? err : put_side(out, at[E_BEFORE], end, cols);
+    err = err ? err : put_side(out, at[E_BEFORE], end, cols, rt);
     err = err ? err : LIT(out, ",\"after\":");
-    err = err ? err : put_side(out, at[E_AFTER], end, cols);
+    err = err ? err : put_side(out, at[E_AFTER], end, cols, rt);
     err = err ? err
-              : LIT(out, ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\","
-                         "\"connector\":\"mysql\",\"name\":");
-    err = err ? err : put_str_field(out, mt[M_PIPELINE], end);
-    err = err ? err : LIT(out, ",\"ts_ms\":");
+              : put_str_kept(out, rt ? &rt->name : NULL, SOURCE_HEAD, sizeof(SOURCE_HEAD) - 1,
+                             mt[M_PIPELINE], end, ",\"ts_ms\":", 9);
     err = err ? err : put_num(out, commit_ts * 1000, false);
-    err = err ? err : LIT(out, ",\"snapshot\":\"false\",\"db\":");
-    err = err ? err : put_str_field(out, at[E_SCHEMA], end);
-    err = err ? err : LIT(out, ",\"sequence\":null,\"table\":");
-    err = err ? err : put_str_field(out, at[E_TABLE], end);
-    err = err ? err : LIT(out, ",\"server_id\":");
-    err = err ? err : put_num(out, server_id, false);
+    err = err ? err : put_db_table(out, rt, at[E_SCHEMA], at[E_TABLE], server_id, end);
     err = err ? err : LIT(out, ",\"gtid\":");
     err = err ? err : put_str_field(out, mt[M_GTID], end);
-    err = err ? err : LIT(out, ",\"file\":");
-    err = err ? err : put_str_field(out, mt[M_FILE], end);
-    err = err ? err : LIT(out, ",\"pos\":");
+    err = err ? err
+              : put_str_kept(out, rt ? &rt->file : NULL, ",\"file\":", 8, mt[M_FILE], end,
+                             ",\"pos\":", 7);
     err = err ? err : put_num(out, pos, false);
     err = err ? err : LIT(out, ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"");
     err = err ? err : rc_buf_append(out, op, 1);
@@ -885,8 +1120,14 @@ rc_err_t rc_debezium_write_event_typed(rc_buf_t *out, const uint8_t *data, size_
 rc_err_t rc_debezium_write_event_at(rc_buf_t *out, const uint8_t *data, size_t len,
                                     const rc_debezium_at_t *at, const uint8_t *columns,
                                     bool schemas, size_t *used) {
+    return rc_debezium_write_event_tpl(out, NULL, data, len, at, columns, schemas, used);
+}
+
+rc_err_t rc_debezium_write_event_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const uint8_t *data,
+                                     size_t len, const rc_debezium_at_t *at, const uint8_t *columns,
+                                     bool schemas, size_t *used) {
     size_t mark = out->len;
-    rc_err_t err = write_event(out, at, data + len, columns, schemas);
+    rc_err_t err = write_event(out, t, at, data + len, columns, schemas);
     if (err != RC_OK) {
         out->len = mark;
         return err;
@@ -900,7 +1141,7 @@ rc_err_t rc_debezium_write_event_at(rc_buf_t *out, const uint8_t *data, size_t l
 rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     size_t mark = out->len;
     const uint8_t *p = data;
-    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : put_row(out, &p, data + len, NULL);
+    rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : put_row(out, &p, data + len, NULL, NULL);
     if (err != RC_OK) {
         out->len = mark;
         return err;
@@ -946,7 +1187,7 @@ rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, 
         err = err ? err : put_schema_name(out, pipeline, at[E_SCHEMA], at[E_TABLE], end, "Key");
         err = err ? err : LIT(out, "},\"payload\":");
     }
-    err = err ? err : put_row(out, &p, end, cols);
+    err = err ? err : put_row(out, &p, end, cols, NULL);
     if (schemas) {
         err = err ? err : rc_buf_putc(out, '}');
     }

@@ -86,6 +86,22 @@ rc_err_t rc_debezium_write_event_at(rc_buf_t *out, const uint8_t *data, size_t l
                                     const rc_debezium_at_t *at, const uint8_t *columns,
                                     bool schemas, size_t *used);
 
+/* Templates of the row maps of a stream of events (per table, by position: the column name's
+ * text and what kafka.columns says of it), owned by one thread, so that a table's rows are
+ * written without escaping their names and looking their columns up again. The output is the
+ * same as without templates. */
+typedef struct rc_debezium_tpl rc_debezium_tpl_t;
+
+/* A new set of templates (empty), or NULL when out of memory. It grows with the tables seen:
+ * about 100 bytes per column, for up to 256 tables (more share those) and 1024 columns. */
+rc_debezium_tpl_t *rc_debezium_tpl_new(void);
+void rc_debezium_tpl_free(rc_debezium_tpl_t *t);
+
+/* rc_debezium_write_event_at through the templates t (NULL: none), which it updates. */
+rc_err_t rc_debezium_write_event_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const uint8_t *data,
+                                     size_t len, const rc_debezium_at_t *at, const uint8_t *columns,
+                                     bool schemas, size_t *used);
+
 /* The key of the event at ev[0..len) whose kafka.key map is at key, its values converted with
  * the column types of kafka.columns at columns (NULL: none), and, when schemas, as
  * {"schema": {...Key...}, "payload": {...}}. RC_ERR_INVALID when the key is not a map with

@@ -871,29 +871,17 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
         *pp = p + 1;
         return small_at(o, c);
     }
-    if (c >= 0xa0 && c <= 0xbf) {
-        n = c & 0x1fu;
-        if (avail - 1 < n || !(e = string_at(o, p + 1, n, end))) {
+    size_t head = rc_mp_str_head(p, avail, &n);
+    if (head) {
+        if (avail - head < n || !(e = string_at(o, p + head, n, end))) {
             return NULL;
         }
-        *pp = p + 1 + n;
+        *pp = p + head + n;
         return e;
     }
-    if (c == 0xd9 && avail >= 2) { /* str 8 */
-        n = p[1];
-        if (avail - 2 < n || !(e = string_at(o, p + 2, n, end))) {
-            return NULL;
-        }
-        *pp = p + 2 + n;
-        return e;
-    }
-    if (c >= 0xcc && c <= 0xd3) {
-        size_t w = rc_mp_int_width(c);
-        if (avail < 1 + w) {
-            return NULL;
-        }
-        uint64_t u = rc_mp_int_word(p);
-        *pp = p + 1 + w;
+    uint64_t u;
+    if ((head = rc_mp_int_at(p, avail, &u)) != 0) {
+        *pp = p + head;
         if (c >= 0xd0 && (int64_t)u < 0) {
             *o++ = '-';
             u = 0 - u;

@@ -49,6 +49,41 @@ static inline uint64_t rc_mp_int_word(const uint8_t *p) {
     return u;
 }
 
+/* The usual strs and ints of a value, read where the value is looked at (the encoders' fast
+ * paths): avail (>= 1) bytes are at p. */
+
+/* A fixstr or str 8 at p: the size of its head (1 or 2) with its length in *n; 0 for any other
+ * object, or a str 8 whose length byte is not there. The caller checks that the n bytes of the
+ * body are (avail - head >= *n). */
+static inline size_t rc_mp_str_head(const uint8_t *p, size_t avail, size_t *n) {
+    uint8_t c = p[0];
+    if ((c & 0xe0) == 0xa0) {
+        *n = c & 0x1fu;
+        return 1;
+    }
+    if (c == 0xd9 && avail >= 2) {
+        *n = p[1];
+        return 2;
+    }
+    return 0;
+}
+
+/* A uint or int 8..64 at p (first byte 0xcc..0xd3) whose bytes are all there: its size
+ * (1 + rc_mp_int_width) with its word (rc_mp_int_word) in *u; 0 for any other object, or one
+ * cut short. */
+static inline size_t rc_mp_int_at(const uint8_t *p, size_t avail, uint64_t *u) {
+    uint8_t c = p[0];
+    if (c < 0xcc || c > 0xd3) {
+        return 0;
+    }
+    size_t size = 1 + rc_mp_int_width(c);
+    if (avail < size) {
+        return 0;
+    }
+    *u = rc_mp_int_word(p);
+    return size;
+}
+
 /* Advances *p past one whole object, nested ones included. Iterative, so any depth is fine. */
 rc_err_t rc_mp_skip(const uint8_t **p, const uint8_t *end);
 
@@ -70,6 +105,63 @@ static inline rc_err_t rc_mp_skip_one(const uint8_t **p, const uint8_t *end) {
         return RC_OK;
     }
     return rc_mp_skip(p, end);
+}
+
+/* The fast path of rc_mp_skip_rows: moves *p past the row side at *p and returns true, or
+ * returns false (*p unmoved) for anything it does not take. */
+static inline bool rc_mp_skip_rows_fast(const uint8_t **p, const uint8_t *end) {
+    const uint8_t *q = *p;
+    if (q >= end || (q[0] & 0xf0) != 0x90) {
+        return false;
+    }
+    uint32_t rows = q[0] & 0x0fu;
+    q++;
+    for (; rows > 0; rows--) {
+        uint32_t n;
+        if (end - q < 3) {
+            return false;
+        }
+        if ((q[0] & 0xf0) == 0x80) {
+            n = q[0] & 0x0fu;
+            q++;
+        } else if (q[0] == 0xde) {
+            n = rc_mp_be16(q + 1);
+            q += 3;
+        } else {
+            return false;
+        }
+        for (; n > 0; n--) {
+            /* a fixstr key (up to 32 bytes) and then 9 bytes: a fixed-size value or a head */
+            if (end - q < 41 || (q[0] & 0xe0) != 0xa0) {
+                return false;
+            }
+            q += 1 + (q[0] & 0x1fu);
+            uint8_t c = q[0];
+            size_t size = rc_mp_fixed_size[c];
+            if (size == 0 && (c == 0xd9 || c == 0xc4 || c == 0xc7)) {
+                size = (c == 0xc7 ? 3u : 2u) + q[1];
+                if ((size_t)(end - q) < size) {
+                    return false;
+                }
+            }
+            if (size == 0) {
+                return false;
+            }
+            q += size;
+        }
+    }
+    *p = q;
+    return true;
+}
+
+/* rc_mp_skip for the value of a row side (before, after): an array (fixarray) of maps (fixmap,
+ * map 16) whose keys are fixstrs and whose values have a size their first byte fixes or a
+ * one-byte length (str 8, bin 8, ext 8) is stepped over a key and a value at a time, with one
+ * bounds check per member while more than the largest such key and value head are left; any
+ * other object, or bytes near end, goes through rc_mp_skip from the start. The same result as
+ * rc_mp_skip. */
+static inline rc_err_t rc_mp_skip_rows(const uint8_t **p, const uint8_t *end) {
+    return rc_mp_skip_rows_fast(p, end) ? RC_OK : rc_mp_skip(p, end);
 }
 
 /* If *p is a map, sets *n to its entry count and advances past the header. */

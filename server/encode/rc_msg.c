@@ -67,29 +67,28 @@ static bool headers_room(rc_msg_t *m, size_t n) {
     return true;
 }
 
-/* Appends a header whose value is value[0..value_len), or, when text_off is not NO_TEXT, the
- * bytes at that offset of m->text: those are pointed at once all text is written, because the
- * buffer may move while it grows. */
+/* Writes a header in place (headers_room made room for it) whose value is value[0..value_len),
+ * or, when text_off is not NO_TEXT, the bytes at that offset of m->text: those are pointed at
+ * once all text is written, because the buffer may move while it grows. */
+static inline void put_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
+                              size_t value_len, size_t text_off) {
+    m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
+    m->text_off[m->n_headers] = text_off;
+    m->n_headers++;
+}
+
+/* put_header after making room for it. */
 static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
                            size_t value_len, size_t text_off) {
     if (!headers_room(m, 1)) {
         return RC_ERR_NOMEM;
     }
-    m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
-    m->text_off[m->n_headers] = text_off;
-    m->n_headers++;
+    put_header(m, name, name_len, value, value_len, text_off);
     return RC_OK;
 }
 
-/* The headers every message has, written in place (headers_room made room for them). */
-static inline void put_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
-                              size_t value_len) {
-    m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
-    m->text_off[m->n_headers] = NO_TEXT;
-    m->n_headers++;
-}
-
-#define PUT_LIT(m, name, value, value_len) put_header(m, name, sizeof(name) - 1, value, value_len)
+#define PUT_LIT(m, name, value, value_len)                                                         \
+    put_header(m, name, sizeof(name) - 1, value, value_len, NO_TEXT)
 
 /* Reads a str value; *s = NULL for nil or any other type. A fixstr or str 8, the usual
  * values, without a call. */
@@ -314,7 +313,7 @@ static inline rc_err_t walk_value(ev_at_t *a, const uint8_t **pp, const uint8_t 
         a->meta_is_map = true;
         return pick_in(pp, end, m, meta_key, a->meta);
     }
-    return rc_mp_skip_one(pp, end);
+    return j == E_BEFORE || j == E_AFTER ? rc_mp_skip_rows(pp, end) : rc_mp_skip_one(pp, end);
 }
 
 /* The event map's leading members whose values are scalars (schema, table, action, an empty
@@ -517,8 +516,7 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         *pos_at = m->n_headers;
-        put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
-        m->text_off[*pos_at] = off;
+        put_header(m, "rowcast.position", 16, NULL, m->text.len - off, off);
     }
 
     /* the event's own kafka.headers */
@@ -642,8 +640,11 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         memcpy(da.meta, a.meta, sizeof da.meta);
         da.meta_is_map = a.meta_is_map;
         da.ev_end = a.end;
-        err =
-            rc_debezium_write_event_at(&m->value, ev, len, &da, cols, m->debezium_schemas, &vused);
+        if (!m->dbz_tpl) {
+            m->dbz_tpl = rc_debezium_tpl_new(); /* NULL when out of memory: written without */
+        }
+        err = rc_debezium_write_event_tpl(&m->value, m->dbz_tpl, ev, len, &da, cols,
+                                          m->debezium_schemas, &vused);
     } else {
         if (!m->json_tpl) {
             m->json_tpl = rc_json_tpl_new(); /* NULL when out of memory: written without */
@@ -687,6 +688,8 @@ void rc_msg_free(rc_msg_t *m) {
     m->json_tpl = NULL;
     rc_proto_tpl_free(m->proto_tpl);
     m->proto_tpl = NULL;
+    rc_debezium_tpl_free(m->dbz_tpl);
+    m->dbz_tpl = NULL;
     free(m->walk);
     m->walk = NULL;
     m->headers = NULL;

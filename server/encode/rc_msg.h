@@ -58,12 +58,13 @@ typedef struct rc_msg {
     rc_msg_header_t *headers;
     size_t n_headers;
     size_t cap_headers;
-    size_t *text_off;               /* per header: offset of its value in text, or SIZE_MAX */
-    rc_buf_t text;                  /* header values made here (rowcast.position, JSON texts) */
-    uint64_t commit_ts;             /* meta.commit_ts of the event (s since the epoch); 0 = none */
-    struct rc_json_tpl *json_tpl;   /* the JSON writer's templates, made at the first JSON event */
-    struct rc_proto_tpl *proto_tpl; /* the protobuf writer's, made at the first protobuf event */
-    struct rc_msg_walk *walk;       /* what the walk over the events learns, made at the first */
+    size_t *text_off;                /* per header: offset of its value in text, or SIZE_MAX */
+    rc_buf_t text;                   /* header values made here (rowcast.position, JSON texts) */
+    uint64_t commit_ts;              /* meta.commit_ts of the event (s since the epoch); 0 = none */
+    struct rc_json_tpl *json_tpl;    /* the JSON writer's templates, made at the first JSON event */
+    struct rc_proto_tpl *proto_tpl;  /* the protobuf writer's, made at the first protobuf event */
+    struct rc_debezium_tpl *dbz_tpl; /* debezium-json's, made at the first such event */
+    struct rc_msg_walk *walk;        /* what the walk over the events learns, made at the first */
 } rc_msg_t;
 
 #define RC_MSG_INIT                                                                                \

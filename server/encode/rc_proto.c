@@ -979,8 +979,8 @@ static inline rc_err_t put_value_fast(rc_buf_t *out, const uint8_t **pp, const u
         return uint_col ? put_uint_field(out, ROWCAST__V1__VALUE__KIND_UINT_VALUE, c, true)
                         : put_uint_field(out, ROWCAST__V1__VALUE__KIND_INT_VALUE, 2u * c, true);
     }
-    if ((c & 0xe0) == 0xa0 || (c == 0xd9 && avail >= 2)) {
-        size_t head = c == 0xd9 ? 2 : 1, n = c == 0xd9 ? p[1] : c & 0x1fu;
+    size_t n, head = rc_mp_str_head(p, avail, &n);
+    if (head) {
         if (avail - head < n) {
             return RC_ERR_TRUNCATED;
         }
@@ -1004,7 +1004,7 @@ static inline rc_err_t put_value_fast(rc_buf_t *out, const uint8_t **pp, const u
                                     true);
     }
     if (c == 0xc7 && avail >= 3) { /* ext 8: DECIMAL, temporals, ENUM, SET, JSON */
-        size_t n = p[1];
+        n = p[1];
         if (avail - 3 < n) {
             return RC_ERR_TRUNCATED;
         }
@@ -1058,8 +1058,8 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
         return uint_col ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, c)
                         : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, 2u * c);
     }
-    if ((c & 0xe0) == 0xa0 || (c == 0xd9 && avail >= 2)) {
-        size_t head = c == 0xd9 ? 2 : 1, n = c == 0xd9 ? p[1] : c & 0x1fu;
+    size_t n, head = rc_mp_str_head(p, avail, &n);
+    if (head) {
         if (avail - head < n ||
             !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, end))) {
             return NULL;
@@ -1067,13 +1067,9 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
         *pp = p + head + n;
         return e;
     }
-    if (c >= 0xcc && c <= 0xd3) {
-        size_t w = rc_mp_int_width(c);
-        if (avail < 1 + w) {
-            return NULL;
-        }
-        uint64_t u = rc_mp_int_word(p);
-        *pp = p + 1 + w;
+    uint64_t u;
+    if ((head = rc_mp_int_at(p, avail, &u)) != 0) {
+        *pp = p + head;
         if (c >= 0xd0 && (int64_t)u < 0) {
             return uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
         }
@@ -1082,7 +1078,7 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
                    : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
     }
     if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DECIMAL) {
-        size_t n = p[1];
+        n = p[1];
         if (avail - 3 < n ||
             !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, p + 3, n, end))) {
             return NULL;
@@ -1091,7 +1087,7 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
         return e;
     }
     if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DATETIME) {
-        size_t n = p[1];
+        n = p[1];
         rc_datetime_t t;
         if (avail - 3 < n || !rc_text_datetime(p + 3, n, &t)) {
             return NULL;

@@ -7,7 +7,8 @@
  * (the third with the run of leading members the second learnt), must give what
  * rc_json_write_event gives: the same result, bytes and size used; so must
  * rc_proto_write_event_tpl, its templates kept the same way, give what rc_proto_write_event
- * gives, and rc_msg's protobuf value (its templates, kafka not read again) be the latter. Seeds:
+ * gives, and rc_msg's protobuf value (its templates, kafka not read again) be the latter; and
+ * rc_msg's debezium-json value (its row templates kept the same way) rc_debezium's. Seeds:
  * tests/data/golden/msgpack. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -170,8 +171,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     rc_buf_reset(&out);
     rc_debezium_write_event(&out, data, size, &used);
-    rc_buf_reset(&out);
-    rc_debezium_write_event_typed(&out, data, size, rc_cols_of_event(data, size), true, &used);
+    /* rc_msg's debezium-json value, its row templates kept from one input to the next (a new
+     * key set, then a known one), is rc_debezium_write_event_typed's, with and without schemas */
+    static rc_msg_t dmsg = RC_MSG_INIT;
+    for (int i = 0; i < 2; i++) {
+        rc_buf_reset(&out);
+        rc_err_t plain = rc_debezium_write_event_typed(&out, data, size, cols, i == 1, &used);
+        dmsg.debezium_schemas = i == 1;
+        if (rc_msg_encode(&dmsg, RC_FORMAT_DEBEZIUM_JSON, data, size, &used, err, sizeof err) ==
+                RC_OK &&
+            dmsg.n_headers > 1 && dmsg.headers[1].value_len == 13 &&
+            memcmp(dmsg.headers[1].value, "debezium-json", 13) == 0 &&
+            (plain != RC_OK || out.len != dmsg.value.len ||
+             (out.len > 0 && memcmp(out.data, dmsg.value.data, out.len) != 0))) {
+            abort(); /* the templates changed the output */
+        }
+    }
     rc_buf_free(&out);
     return 0;
 }

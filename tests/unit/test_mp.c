@@ -335,6 +335,160 @@ static void test_mp_read_uint_every_width(void **state) {
     assert_true(v == 256);
 }
 
+/* rc_mp_str_head and rc_mp_int_at against the general readers, on every first byte and every
+ * cut of a few values. */
+static void test_mp_str_head_and_int_at_agree_with_readers(void **state) {
+    (void)state;
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_str_with_body(&m.pk, "", 0);
+    msgpack_pack_str_with_body(&m.pk, "abc", 3);
+    msgpack_pack_str_with_body(&m.pk, "0123456789abcdef0123456789abcdef0123456789", 42); /* str 8 */
+    msgpack_pack_uint64(&m.pk, 200);
+    msgpack_pack_uint64(&m.pk, 60000);
+    msgpack_pack_uint64(&m.pk, 1700000000);
+    msgpack_pack_uint64(&m.pk, UINT64_MAX);
+    msgpack_pack_int64(&m.pk, -100);
+    msgpack_pack_int64(&m.pk, -30000);
+    msgpack_pack_int64(&m.pk, -2000000000);
+    msgpack_pack_int64(&m.pk, INT64_MIN);
+    msgpack_pack_int64(&m.pk, 5);               /* fixint: neither */
+    msgpack_pack_bin_with_body(&m.pk, "ab", 2); /* bin 8: neither */
+    msgpack_pack_nil(&m.pk);
+    const uint8_t *p = (const uint8_t *)m.sb.data, *end = p + m.sb.size;
+    int strs = 0, ints = 0;
+    while (p < end) {
+        const uint8_t *q = p;
+        assert_int_equal(rc_mp_skip(&q, end), RC_OK);
+        size_t size = (size_t)(q - p);
+        for (size_t avail = 1; avail <= size; avail++) {
+            size_t n = 0, head = rc_mp_str_head(p, avail, &n);
+            const uint8_t *r = p;
+            const char *s;
+            uint32_t sn;
+            bool whole_str = rc_mp_read_str(&r, p + avail, &s, &sn) == RC_OK;
+            if (whole_str && (p[0] == 0xd9 || (p[0] & 0xe0) == 0xa0)) {
+                assert_int_equal(head, (size_t)((const uint8_t *)s - p));
+                assert_int_equal(n, sn);
+            }
+            if (head) {
+                assert_true((p[0] & 0xe0) == 0xa0 || p[0] == 0xd9);
+                assert_int_equal(head + n == avail, whole_str);
+            }
+            uint64_t u = 0;
+            size_t isz = rc_mp_int_at(p, avail, &u);
+            if (p[0] >= 0xcc && p[0] <= 0xd3 && avail == size) {
+                assert_int_equal(isz, size);
+                assert_true(u == rc_mp_int_word(p));
+            } else {
+                assert_int_equal(isz, 0);
+            }
+            strs += whole_str && head != 0;
+            ints += isz != 0;
+        }
+        p = q;
+    }
+    assert_int_equal(strs, 3);
+    assert_int_equal(ints, 8);
+    msgpack_sbuffer_destroy(&m.sb);
+    uint64_t u;
+    assert_int_equal(rc_mp_int_at(U8("\xd0\x9c"), 2, &u), 2);
+    assert_true((int64_t)u == -100);
+    size_t n;
+    assert_int_equal(rc_mp_str_head(U8("\xd9"), 1, &n), 0); /* str 8 without its length */
+}
+
+/* rc_mp_skip_rows against rc_mp_skip on row sides of every form, cut at every byte: the same
+ * result and the same end, on its fast path and where it must fall back (values that are maps or
+ * arrays or have wider lengths, keys that are not fixstrs, a map 32, not an array). */
+static void test_mp_skip_rows_agrees_with_skip(void **state) {
+    (void)state;
+    for (int form = 0; form < 9; form++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        uint32_t rows = form == 1 ? 0 : form == 2 ? 3 : 1, cols = form == 3 ? 20 : 9;
+        if (form == 8) {
+            msgpack_pack_map(pk, 1); /* not an array */
+        } else {
+            msgpack_pack_array(pk, rows);
+        }
+        for (uint32_t r = 0; r < (form == 8 ? 1 : rows); r++) {
+            if (form == 8) {
+                msgpack_pack_nil(pk);
+                break;
+            }
+            msgpack_pack_map(pk, cols); /* 20: a map 16 */
+            for (uint32_t i = 0; i < cols; i++) {
+                char key[40];
+                int kl = snprintf(key, sizeof key,
+                                  i == 4 ? "a_key_of_exactly_thirty_one_byt" : "c%u", i);
+                if (form == 4 && i == 5) {
+                    msgpack_pack_int(pk, 7); /* a key that is not a str */
+                } else if (form == 5 && i == 5) {
+                    msgpack_pack_str_with_body(pk, "a key of forty bytes, longer than 31 b", 38);
+                } else {
+                    msgpack_pack_str_with_body(pk, key, (size_t)kl);
+                }
+                switch ((i + r) % 9) {
+                case 0:
+                    msgpack_pack_uint64(pk, 1ULL << (8 * (i % 8)));
+                    break;
+                case 1:
+                    msgpack_pack_str_with_body(pk, "Customer 42", 11);
+                    break;
+                case 2:
+                    msgpack_pack_ext_with_body(pk, "2024-02-29 13:01:02", 19, 3);
+                    break;
+                case 3:
+                    msgpack_pack_nil(pk);
+                    break;
+                case 4:
+                    msgpack_pack_double(pk, 2.5);
+                    break;
+                case 5:
+                    msgpack_pack_bin_with_body(pk, "\x01\x02", 2);
+                    break;
+                case 6:
+                    if (form == 6) {
+                        msgpack_pack_array(pk, 2), msgpack_pack_int(pk, 1), msgpack_pack_int(pk, 2);
+                    } else {
+                        msgpack_pack_int64(pk, -5 - (int64_t)i);
+                    }
+                    break;
+                case 7:
+                    if (form == 7) {
+                        char big[300];
+                        memset(big, 'x', sizeof big);
+                        msgpack_pack_str_with_body(pk, big, sizeof big); /* str 16 */
+                    } else {
+                        msgpack_pack_str_with_body(pk, "a string of forty bytes, a str 8 ......",
+                                                   39);
+                    }
+                    break;
+                default:
+                    msgpack_pack_map(pk, 0);
+                }
+            }
+        }
+        msgpack_pack_str_with_body(pk, "meta", 4); /* what follows a side in an event */
+        msgpack_pack_str_with_body(pk, "a filler that the fast path may look into..", 44);
+        const uint8_t *data = (const uint8_t *)m.sb.data;
+        for (size_t cut = 0; cut <= m.sb.size; cut++) {
+            const uint8_t *a = data, *b = data;
+            rc_err_t ea = rc_mp_skip(&a, data + cut), eb = rc_mp_skip_rows(&b, data + cut);
+            assert_int_equal(eb, ea);
+            assert_ptr_equal(b, a);
+        }
+        /* the usual forms whole: the fast path takes them, and ends where rc_mp_skip does */
+        const uint8_t *a = data, *b = data;
+        assert_int_equal(rc_mp_skip(&a, data + m.sb.size), RC_OK);
+        assert_int_equal(rc_mp_skip_rows_fast(&b, data + m.sb.size), form <= 3);
+        assert_ptr_equal(b, form <= 3 ? a : data);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+}
+
 /* ---- map_find ----------------------------------------------------------------------------- */
 
 static void pack_event(mp_t *m) {
@@ -683,6 +837,8 @@ int main(void) {
         cmocka_unit_test(test_mp_read_str_every_encoding),
         cmocka_unit_test(test_mp_is_nil),
         cmocka_unit_test(test_mp_read_uint_every_width),
+        cmocka_unit_test(test_mp_str_head_and_int_at_agree_with_readers),
+        cmocka_unit_test(test_mp_skip_rows_agrees_with_skip),
         cmocka_unit_test(test_mp_map_find),
         cmocka_unit_test(test_mp_map_find_truncated),
         cmocka_unit_test(test_mp_map_pick_one_pass),

@@ -2672,6 +2672,311 @@ static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* ---- Debezium row templates ---------------------------------------------------------------- */
+
+/* An update event of schema.table for Debezium (its whole meta) whose before and after rows
+ * have the columns names[0..n) with values whose Debezium text depends on what kafka.columns
+ * says (a uint: a BIT's bits or a number; a zero DATE: null or 0), kafka.columns describing
+ * n columns named dnames[i] (NULL: names[i]) as types[i] with flags[i] and length 3 (types
+ * NULL: no kafka.columns). */
+static const char *g_dschema = "shop";     /* the schema of pack_dtable_event (NULL: nil) */
+static uint64_t g_dserver_id = 1;          /* and its meta.server_id */
+static const char *g_dpipeline = "p";      /* meta.pipeline (NULL: nil) */
+static const char *g_dfile = "bin.000001"; /* meta.binlog_file (NULL: nil) */
+
+static void str_or_nil(msgpack_packer *pk, const char *s) {
+    if (s) {
+        str(pk, s);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+}
+
+static void pack_dtable_event(mp_t *m, const char *table, const char *const *names, size_t n,
+                              const uint8_t *types, const uint8_t *flags,
+                              const char *const *dnames) {
+    if (!dnames) {
+        dnames = names;
+    }
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 7);
+    str(pk, "schema");
+    if (g_dschema) {
+        str(pk, g_dschema);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    str(pk, "table"), str(pk, table);
+    str(pk, "action"), str(pk, "update");
+    for (int side = 0; side < 2; side++) {
+        str(pk, side ? "after" : "before"), msgpack_pack_array(pk, 1);
+        msgpack_pack_map(pk, (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+            msgpack_pack_str_with_body(pk, names[i], strlen(names[i]));
+            switch ((i + (size_t)side) % 4) {
+            case 0:
+                msgpack_pack_uint64(pk, 5 + i);
+                break;
+            case 1:
+                str(pk, "s\"1");
+                break;
+            case 2:
+                ext(pk, RC_EXT_DATE, "0000-00-00");
+                break;
+            default:
+                msgpack_pack_nil(pk);
+            }
+        }
+    }
+    str(pk, "meta"), msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str_or_nil(pk, g_dpipeline);
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "binlog_file"), str_or_nil(pk, g_dfile);
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, g_dserver_id);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1709211662);
+    str(pk, "kafka"), msgpack_pack_map(pk, types ? 2 : 1);
+    str(pk, "topic"), str(pk, "t");
+    if (types) {
+        str(pk, "columns");
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            total += 7 + strlen(dnames[i]);
+        }
+        uint8_t *b = malloc(total);
+        assert_non_null(b);
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t nl = strlen(dnames[i]);
+            b[o++] = (uint8_t)(nl >> 8);
+            b[o++] = (uint8_t)nl;
+            memcpy(b + o, dnames[i], nl);
+            o += nl;
+            b[o++] = types[i];
+            b[o++] = flags[i];
+            b[o++] = 0, b[o++] = 3, b[o++] = 0;
+        }
+        msgpack_pack_bin_with_body(pk, b, o);
+        free(b);
+    }
+}
+
+/* The event at ev through rc_msg (its debezium-json templates in m, kept from call to call)
+ * gives what rc_debezium_write_event_typed gives, with and without the schema part; the value
+ * goes to out when not NULL. Returns the result. */
+static rc_err_t check_dtpl(rc_msg_t *m, const void *ev, size_t n, rc_buf_t *out) {
+    rc_err_t err = RC_OK;
+    for (int schemas = 0; schemas < 2; schemas++) {
+        rc_buf_t plain = RC_BUF_INIT;
+        size_t used;
+        char why[256];
+        const uint8_t *data = ev;
+        err = rc_debezium_write_event_typed(&plain, data, n, rc_cols_of_event(data, n), schemas,
+                                            &used);
+        m->debezium_schemas = schemas;
+        rc_err_t got = rc_msg_encode(m, RC_FORMAT_DEBEZIUM_JSON, data, n, &used, why, sizeof why);
+        assert_int_equal(got, err);
+        if (err == RC_OK) {
+            assert_int_equal(m->value.len, plain.len);
+            assert_memory_equal(m->value.data, plain.data, plain.len);
+            if (out && !schemas) {
+                rc_buf_reset(out);
+                rc_buf_append(out, plain.data, plain.len);
+            }
+        }
+        rc_buf_free(&plain);
+    }
+    return err;
+}
+
+static void check_dtable(rc_msg_t *m, const char *table, const char *const *names, size_t n,
+                         const uint8_t *types, const uint8_t *flags, rc_buf_t *out) {
+    mp_t mp;
+    mp_init(&mp);
+    pack_dtable_event(&mp, table, names, n, types, flags, NULL);
+    assert_int_equal(check_dtpl(m, mp.sb.data, mp.sb.size, out), RC_OK);
+    msgpack_sbuffer_destroy(&mp.sb);
+}
+
+/* The same table with other names, orders, fewer and more columns; the same names with other
+ * types (a BIT, a NOT NULL DATE) and no kafka.columns: the text must follow the row and the
+ * descriptor, never what the template saw. */
+static void test_debezium_tpl_other_keys_and_types(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    const char *const a[] = {"id", "name", "born", "flag"};
+    const char *const b[] = {"id", "born", "name", "flag"};
+    const char *const c[] = {"id", "name"};
+    const char *const d[] = {"id", "name", "born", "flag", "extra"};
+    const char *const e[] = {"id", "nam", "born", "flaf"}; /* same lengths, other bytes */
+    static const uint8_t t_plain[5] = {RC_COL_BIGINT, RC_COL_TEXT, RC_COL_DATE, RC_COL_INT,
+                                       RC_COL_INT};
+    static const uint8_t t_bits[5] = {RC_COL_BIT, RC_COL_TEXT, RC_COL_DATE, RC_COL_BIT, RC_COL_BIT};
+    static const uint8_t f_null[5] = {RC_COLF_NULLABLE, RC_COLF_NULLABLE, RC_COLF_NULLABLE,
+                                      RC_COLF_NULLABLE, RC_COLF_NULLABLE};
+    static const uint8_t f_not_null[5] = {0};
+    rc_buf_t x = RC_BUF_INIT, y = RC_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        check_dtable(&m, "orders", a, 4, t_plain, f_null, &x);
+        check_dtable(&m, "orders", a, 4, t_plain, f_null, NULL);
+        check_dtable(&m, "orders", a, 4, t_bits, f_not_null, &y);
+        assert_false(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+        check_dtable(&m, "orders", a, 4, t_bits, f_not_null, NULL);
+        check_dtable(&m, "orders", a, 4, NULL, NULL, NULL);
+        check_dtable(&m, "orders", a, 4, NULL, NULL, NULL);
+        check_dtable(&m, "orders", b, 4, t_plain, f_null, &y);
+        assert_false(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+        check_dtable(&m, "orders", c, 2, t_bits, f_null, NULL);
+        check_dtable(&m, "orders", d, 5, t_bits, f_not_null, NULL);
+        check_dtable(&m, "orders", d, 5, t_bits, f_not_null, NULL);
+        check_dtable(&m, "orders", e, 4, t_plain, f_null, &y);
+        check_dtable(&m, "orders", a, 4, t_plain, f_null, &x);
+        assert_false(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+        check_dtable(&m, "other", e, 4, t_bits, f_not_null, NULL);
+    }
+    /* many tables, more than there are slots: some share one */
+    static const char *const cols[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"};
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 600; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "t%d", i);
+            check_dtable(&m, name, cols + i % 3, 2 + (size_t)(i % 4), i % 2 ? t_bits : t_plain,
+                         i % 3 ? f_null : f_not_null, NULL);
+        }
+    }
+    rc_buf_free(&x);
+    rc_buf_free(&y);
+    rc_msg_free(&m);
+}
+
+/* Names a template cannot hold or that need escapes: non-ASCII, invalid UTF-8, a quote, a
+ * control byte, 31 bytes (the longest fixstr it keeps), 32 and more (str 8), empty; a name
+ * kafka.columns has twice, whose entry depends on the names looked up before it; a non-string
+ * key (an error either way); a row wider than the templates go (1024 columns). */
+static void test_debezium_tpl_names_it_cannot_hold(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    const char *const odd[] = {"id",
+                               "caf\xc3\xa9",
+                               "bad\xff",
+                               "we\"ird",
+                               "tab\tkey",
+                               "",
+                               "a_key_of_exactly_thirty_one_byt",
+                               "a_column_name_of_forty_bytes_long_xxxxxx"};
+    static const uint8_t t8[8] = {RC_COL_BIT, RC_COL_TEXT, RC_COL_DATE, RC_COL_BIT,
+                                  RC_COL_BIT, RC_COL_TEXT, RC_COL_DATE, RC_COL_BIT};
+    static const uint8_t f8[8] = {0};
+    for (int round = 0; round < 3; round++) {
+        check_dtable(&m, "odd", odd, 8, NULL, NULL, NULL);
+        check_dtable(&m, "odd", odd, 8, t8, f8, NULL);
+    }
+    const char *const dup[] = {"id", "qty", "id", "qty"};
+    static const uint8_t dup_types[4] = {RC_COL_BIT, RC_COL_INT, RC_COL_INT, RC_COL_BIT};
+    const char *const after_id[] = {"id", "x", "y", "qty"};
+    const char *const after_qty[] = {"qty", "x", "y", "qty"};
+    for (int round = 0; round < 3; round++) {
+        const char *const *rows[2] = {after_id, after_qty};
+        for (int r = 0; r < 2; r++) {
+            mp_t mp;
+            mp_init(&mp);
+            pack_dtable_event(&mp, "dup", rows[r], 4, dup_types, f8, dup);
+            assert_int_equal(check_dtpl(&m, mp.sb.data, mp.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&mp.sb);
+        }
+    }
+    /* a column name that is not a string: an error, with or without a template */
+    mp_t mp;
+    mp_init(&mp);
+    pack_dtable_event(&mp, "odd", odd, 2, NULL, NULL, NULL);
+    uint8_t *ev = (uint8_t *)mp.sb.data;
+    uint8_t *k = memmem(ev, mp.sb.size, "\xa2id", 3);
+    assert_non_null(k);
+    k[0] = 0xcd, k[1] = 0x00, k[2] = 0x07; /* "id" -> the uint 16 7 */
+    for (int round = 0; round < 2; round++) {
+        assert_int_not_equal(check_dtpl(&m, ev, mp.sb.size, NULL), RC_OK);
+    }
+    msgpack_sbuffer_destroy(&mp.sb);
+    /* wider than the templates go */
+    enum { WIDE = 1030 };
+    char(*wide)[8] = malloc(WIDE * sizeof *wide);
+    const char **wn = malloc(WIDE * sizeof *wn);
+    uint8_t *wt = malloc(WIDE), *wf = calloc(WIDE, 1);
+    assert_true(wide && wn && wt && wf);
+    for (size_t i = 0; i < WIDE; i++) {
+        snprintf(wide[i], sizeof wide[i], "c%zu", i);
+        wn[i] = wide[i];
+        wt[i] = i % 2 ? RC_COL_BIT : RC_COL_DATE;
+    }
+    for (int round = 0; round < 2; round++) {
+        check_dtable(&m, "wide", wn, WIDE, wt, wf, NULL);
+        check_dtable(&m, "wide", wn, WIDE, NULL, NULL, NULL);
+    }
+    free(wide);
+    free(wn);
+    free(wt);
+    free(wf);
+    rc_msg_free(&m);
+}
+
+/* The source block's db, table and server_id, kept with a table's template: the same table
+ * with other schemas (nil, one needing escapes, longer than the template keeps), other server
+ * ids, and schema and table texts swapped; a table name longer than 31 bytes. Then every mix
+ * of pipeline names and binlog files of such forms. */
+static void test_debezium_tpl_source_db_table_server_id(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    const char *const a[] = {"id", "name"};
+    static const char *const schemas[] = {
+        "shop", "orders", NULL, "sh\"op", "shop2", "a_schema_name_longer_than_31_bytes_x"};
+    static const char *const tables[] = {"orders", "shop", "a_table_name_of_exactly_31_byte",
+                                         "a_table_name_longer_than_31_bytes"};
+    rc_buf_t x = RC_BUF_INIT, y = RC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t si = 0; si < sizeof schemas / sizeof schemas[0]; si++) {
+            for (size_t ti = 0; ti < sizeof tables / sizeof tables[0]; ti++) {
+                for (uint64_t sid = 1; sid <= 300; sid += 299) {
+                    g_dschema = schemas[si];
+                    g_dserver_id = sid;
+                    check_dtable(&m, tables[ti], a, 2, NULL, NULL, &x);
+                    check_dtable(&m, tables[ti], a, 2, NULL, NULL, &y);
+                    assert_int_equal(x.len, y.len);
+                    assert_memory_equal(x.data, y.data, x.len);
+                    g_dserver_id = sid + 1; /* only the server id changes */
+                    check_dtable(&m, tables[ti], a, 2, NULL, NULL, &y);
+                    assert_false(x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
+                }
+            }
+        }
+    }
+    g_dschema = "shop";
+    g_dserver_id = 1;
+    /* the pipeline's name and the binlog file, kept with the table the same way */
+    static const char *const strs[] = {"p",
+                                       "q",
+                                       NULL,
+                                       "p\"q",
+                                       "mysql-bin.000042",
+                                       "a_binlog_file_name_longer_than_31_bytes.000001"};
+    size_t ns = sizeof strs / sizeof strs[0];
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < ns * ns; i++) {
+            g_dpipeline = strs[i % ns];
+            g_dfile = strs[i / ns];
+            check_dtable(&m, "orders", a, 2, NULL, NULL, &x);
+            check_dtable(&m, "orders", a, 2, NULL, NULL, &y);
+            assert_int_equal(x.len, y.len);
+            assert_memory_equal(x.data, y.data, x.len);
+        }
+    }
+    g_dpipeline = "p";
+    g_dfile = "bin.000001";
+    rc_buf_free(&x);
+    rc_buf_free(&y);
+    rc_msg_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -2697,6 +3002,9 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
         cmocka_unit_test(test_proto_tpl_event_run),
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
+        cmocka_unit_test(test_debezium_tpl_other_keys_and_types),
+        cmocka_unit_test(test_debezium_tpl_names_it_cannot_hold),
+        cmocka_unit_test(test_debezium_tpl_source_db_table_server_id),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
         cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
