@@ -143,7 +143,11 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     lvm_t *vm = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        rc_script_pool_free(&vm->pool, ptr, old);
+        if (old - 1 < RC_SCRIPT_POOL_MAX) { /* (0 < old <= max) */
+            rc_script_pool_push(&vm->pool, ptr, old);
+        } else {
+            rc_script_pool_free(&vm->pool, ptr, old);
+        }
         vm->mem_used -= old;
         return NULL;
     }
@@ -156,8 +160,14 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             return NULL;
         }
     }
-    void *p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
-                  : rc_script_pool_alloc(&vm->pool, nsize); /* (most calls: a new block) */
+    void *p = NULL;
+    if (!ptr && nsize <= RC_SCRIPT_POOL_MAX) { /* most calls: a new small block */
+        p = rc_script_pool_pop(&vm->pool, nsize);
+    }
+    if (!p) {
+        p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
+                : rc_script_pool_alloc(&vm->pool, nsize);
+    }
     if (p) {
         vm->mem_used = vm->mem_used - old + nsize;
     }
