@@ -249,11 +249,14 @@ static const char foreach_src[] =
  * transform per event under the cap (a pcall each, so one failing event does not stop the
  * others; evs[0] tells C which event runs). An event transform returned nothing, ACTION_CONT
  * or itself for leaves no trace: C sends it as it came, or packs it when the script touched it
- * (C saw that: vm->evstate). Every other outcome is an exception: xs[k] is the event's number
- * (negative: dropped), xr[k] what to send, xe[k] the error. xs, xr and xe serve every batch
- * (made again only for a larger one: making them cost the nil-filling of their slots each
- * batch) and have room for every event, so nothing here allocates under the cap but the
- * events' own work; the driver lets go of the results it read, C of the exceptions. */
+ * (C saw that: vm->evstate) and writes nothing here. Every other outcome is an exception: the
+ * run notes it at the event's number (xr[j]: what transform returned, xe[j]: the error), and
+ * the driver then compacts them: xs[k] is the event's number (negative: dropped), xr[k] what
+ * to send, xe[k] the error. xs, xr and xe serve every batch (made again only for a larger one:
+ * making them cost the nil-filling of their slots each batch, or after a batch that failed
+ * midway, which may leave outcomes in them) and have room for every event, so nothing here
+ * allocates under the cap but the events' own work; xr and xe are empty when a batch starts:
+ * the driver lets go of the outcomes it moved, C of the exceptions it read. */
 static const char prelude[] =
     "local setmetatable, pcall, tostring, sort, error, type = setmetatable, pcall, "
     "tostring, table.sort, error, type\n"
@@ -267,30 +270,28 @@ static const char prelude[] =
     "  cap(true)\n"
     "  for j = 1, m do -- (the script's part: interpreted under a budget)\n"
     "    evs[0] = j\n"
-    "    local ok, r = pcall(fn, evs[j])\n"
-    "    if ok then xr[j] = r; xe[j] = nil else\n"
-    "      xr[j] = nil\n"
+    "    local e = evs[j]\n"
+    "    local ok, r = pcall(fn, e)\n"
+    "    if not ok then\n"
     "      if r == 'not enough memory' then relief() end -- collect the event's garbage\n"
     "      local sok, s = pcall(tostring, r)\n"
     "      xe[j] = sok and s or (type(s) == 'string' and s or 'not enough memory')\n"
+    "    elseif r ~= nil and r ~= CONT and r ~= e then\n"
+    "      xr[j] = r\n"
     "    end\n"
     "  end\n"
     "  cap(false)\n"
     "  -- the outcomes, compacted in place (slot nx <= j was read and let go already)\n"
     "  local nx = 0\n"
     "  for j = 1, m do\n"
-    "    local e, r, err = evs[j], xr[j], xe[j]\n"
-    "    xr[j] = nil; xe[j] = nil\n"
+    "    local r, err = xr[j], xe[j]\n"
     "    if err ~= nil then\n"
-    "      nx = nx + 1; xs[nx] = j; xe[nx] = err\n"
-    "    elseif r == DROP then\n"
-    "      nx = nx + 1; xs[nx] = -j\n"
-    "    elseif r == nil or r == CONT or r == e then\n"
-    "      if #e ~= 0 then -- (table.insert writes raw: C would not see it)\n"
-    "        nx = nx + 1; xs[nx] = j; xr[nx] = e\n"
-    "      end\n"
-    "    else\n"
-    "      nx = nx + 1; xs[nx] = j; xr[nx] = r\n"
+    "      xe[j] = nil; nx = nx + 1; xs[nx] = j; xe[nx] = err\n"
+    "    elseif r ~= nil then\n"
+    "      xr[j] = nil; nx = nx + 1\n"
+    "      if r == DROP then xs[nx] = -j else xs[nx] = j; xr[nx] = r end\n"
+    "    elseif #evs[j] ~= 0 then -- (table.insert writes raw: C would not see it)\n"
+    "      nx = nx + 1; xs[nx] = j; xr[nx] = evs[j]\n"
     "    end\n"
     "  end\n"
     "  return nx\n"
@@ -1679,23 +1680,33 @@ static int batch_main(lua_State *L) {
 
     uint32_t k = 1; /* the next exception */
     lua_Integer xj = 0;
+    uint32_t xa = 0; /* its event's number (0: none left) */
     if (k <= nx) {
         lua_rawgeti(L, 3, (int)k);
         xj = lua_tointeger(L, -1);
+        xa = (uint32_t)(xj < 0 ? -xj : xj);
         lua_pop(L, 1);
     }
+    msgpack_sbuffer *out = b->out;
     for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
         rc_script_result_t *r = &b->res[i];
+        uint32_t j = b->evj[i];
+        if (j != 0 && j != xa && !vm->evstate[j - 1]) {   /* untouched: sent as it came */
+            if (out->alloc - out->size >= b->ev[i].len) { /* (most: room is left) */
+                memcpy(out->data + out->size, b->ev[i].p, b->ev[i].len);
+                out->size += b->ev[i].len;
+            } else {
+                msgpack_sbuffer_write(out, (const char *)b->ev[i].p, b->ev[i].len);
+            }
+            *r = (rc_script_result_t){.status = RC_SCRIPT_SENT, .n_out = 1, .end_off = out->size};
+            continue;
+        }
         if (!b->run[i]) {
             pass_through(b, i, r, RC_SCRIPT_SKIPPED);
             continue;
         }
-        if (b->evj[i] == 0 || k > nx || (xj < 0 ? -xj : xj) != (lua_Integer)b->evj[i]) {
-            void *state = b->evj[i] != 0 ? vm->evstate[b->evj[i] - 1] : NULL;
-            if (b->evj[i] != 0 && !state) { /* sent as it came */
-                pass_through(b, i, r, RC_SCRIPT_SENT);
-                continue;
-            }
+        if (j == 0 || j != xa) {
+            void *state = j != 0 ? vm->evstate[j - 1] : NULL;
             if (state) { /* transform returned nothing, ACTION_CONT or the event it touched */
                 size_t start = b->out->size;
                 memset(r, 0, sizeof(*r));
@@ -1746,9 +1757,11 @@ static int batch_main(lua_State *L) {
             lua_pushnil(L);
             lua_rawseti(L, 5, (int)k);
         }
+        xa = 0;
         if (++k <= nx) {
             lua_rawgeti(L, 3, (int)k);
             xj = lua_tointeger(L, -1);
+            xa = (uint32_t)(xj < 0 ? -xj : xj);
             lua_pop(L, 1);
         }
     }
@@ -1790,6 +1803,9 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
         lua_gc(vm->L, LUA_GCCOLLECT, 0); /* LuaJIT has no emergency collection on a failure */
     }
     vm->mem_overdraft = vm->mem_used > vm->mem_limit;
+    if (rc != 0 || b.nomem) {
+        vm->x_cap = 0; /* xr, xe may hold outcomes no one let go of: new ones for the next batch */
+    }
     if (rc != 0) {
         rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: the Lua VM failed: %s%s",
                                  vm->file, lua_tostring(vm->L, -1),
