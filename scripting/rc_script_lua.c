@@ -1520,15 +1520,6 @@ static void describe(lua_State *L, int idx, char *buf, size_t size) {
     }
 }
 
-/* Event i goes out as it came. */
-static void pass_through(batch_t *b, uint32_t i, rc_script_result_t *r, uint8_t status) {
-    msgpack_sbuffer_write(b->out, (const char *)b->ev[i].p, b->ev[i].len);
-    memset(r, 0, sizeof(*r));
-    r->status = status;
-    r->n_out = 1;
-    r->end_off = b->out->size;
-}
-
 static bool is_map(uint8_t c) {
     return (c & 0xf0) == 0x80 || c == 0xde || c == 0xdf;
 }
@@ -1593,14 +1584,17 @@ static int batch_main(lua_State *L) {
     lua_settop(L, 0);
     /* the events to run (maps: their first byte says) get numbers 1..m and their bytes go
      * into one userdata, which the events not yet indexed hold */
-    uint32_t m = 0;
+    const rc_span_t *ev = b->ev; /* (locals: the stores below cannot change them) */
+    const bool *run = b->run;
+    uint32_t *evj = b->evj, n = b->n, m = 0;
     size_t bytes = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        b->evj[i] = 0;
-        if (b->run[i] && b->ev[i].len > 0 && is_map(b->ev[i].p[0])) {
-            b->evj[i] = ++m;
-            bytes += b->ev[i].len;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t j = 0;
+        if (run[i] && ev[i].len > 0 && is_map(ev[i].p[0])) {
+            j = ++m;
+            bytes += ev[i].len;
         }
+        evj[i] = j;
     }
     if (bytes > UINT32_MAX) {
         return luaL_error(L, "a batch of %zu bytes is too large for the Lua engine", bytes);
@@ -1608,15 +1602,15 @@ static int batch_main(lua_State *L) {
     bud_t *u = new_ud(L, UD_BATCH, sizeof(bud_t) + m * sizeof(bud_ev_t) + bytes); /* 1 */
     u->m = m;
     uint8_t *to = (uint8_t *)bud_bytes(u);
+    bud_ev_t *uev = u->ev;
     uint32_t off = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        if (b->evj[i] == 0) {
-            continue;
+    for (uint32_t i = 0; i < n; i++) {
+        if (evj[i] != 0) { /* (in order: evj[i] - 1 is the number of events copied) */
+            uint32_t len = (uint32_t)ev[i].len;
+            *uev++ = (bud_ev_t){off, len};
+            memcpy(to + off, ev[i].p, len);
+            off += len;
         }
-        const rc_span_t *sp = &b->ev[i];
-        u->ev[b->evj[i] - 1] = (bud_ev_t){off, (uint32_t)sp->len};
-        memcpy(to + off, sp->p, sp->len);
-        off += (uint32_t)sp->len;
     }
     lua_createtable(L, (int)m, 0); /* 2: events, 3: xs, 4: xr, 5: xe (see prelude) */
     if (m > vm->x_cap) {
@@ -1688,21 +1682,23 @@ static int batch_main(lua_State *L) {
         lua_pop(L, 1);
     }
     msgpack_sbuffer *out = b->out;
-    for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
-        rc_script_result_t *r = &b->res[i];
-        uint32_t j = b->evj[i];
-        if (j != 0 && j != xa && !vm->evstate[j - 1]) {   /* untouched: sent as it came */
-            if (out->alloc - out->size >= b->ev[i].len) { /* (most: room is left) */
-                memcpy(out->data + out->size, b->ev[i].p, b->ev[i].len);
-                out->size += b->ev[i].len;
+    void *const *evstate = vm->evstate;
+    rc_script_result_t *res = b->res;
+    for (uint32_t i = 0; i < n && !b->nomem; i++) {
+        rc_script_result_t *r = &res[i];
+        uint32_t j = evj[i];
+        /* as it came: not run, or run and untouched and not the next exception (most events) */
+        if (j != 0 ? j != xa && !evstate[j - 1] : !run[i]) {
+            size_t len = ev[i].len, size = out->size;
+            if (out->alloc - size >= len) { /* (most: room is left) */
+                memcpy(out->data + size, ev[i].p, len);
+                out->size = size += len;
             } else {
-                msgpack_sbuffer_write(out, (const char *)b->ev[i].p, b->ev[i].len);
+                msgpack_sbuffer_write(out, (const char *)ev[i].p, len);
+                size = out->size;
             }
-            *r = (rc_script_result_t){.status = RC_SCRIPT_SENT, .n_out = 1, .end_off = out->size};
-            continue;
-        }
-        if (!b->run[i]) {
-            pass_through(b, i, r, RC_SCRIPT_SKIPPED);
+            *r = (rc_script_result_t){
+                .status = j != 0 ? RC_SCRIPT_SENT : RC_SCRIPT_SKIPPED, .n_out = 1, .end_off = size};
             continue;
         }
         if (j == 0 || j != xa) {
