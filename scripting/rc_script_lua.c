@@ -138,16 +138,14 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 /* The VM's allocator: counts what the Lua heap holds and refuses to grow it past the cap
  * (Lua then raises "not enough memory" in the script). Shrinking fails only when the system
  * is out of memory (a block that moves into the pool may need a new slab). Small blocks come
- * from the VM's pool (rc_script_pool_t): Lua tells the allocator each block's size. */
-static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    lvm_t *vm = ud;
+ * from the VM's pool (rc_script_pool_t): Lua tells the allocator each block's size.
+ * lua_vm_alloc takes the common cases (a small block freed, or made while the cap is lifted
+ * and its class has one free) without a call or a saved register; the rest comes here. */
+static __attribute__((noinline)) void *lua_vm_alloc_slow(lvm_t *vm, void *ptr, size_t osize,
+                                                         size_t nsize) {
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        if (old - 1 < RC_SCRIPT_POOL_MAX) { /* (0 < old <= max) */
-            rc_script_pool_push(&vm->pool, ptr, old);
-        } else {
-            rc_script_pool_free(&vm->pool, ptr, old);
-        }
+        rc_script_pool_free(&vm->pool, ptr, old);
         vm->mem_used -= old;
         return NULL;
     }
@@ -161,7 +159,7 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         }
     }
     void *p = NULL;
-    if (!ptr && nsize <= RC_SCRIPT_POOL_MAX) { /* most calls: a new small block */
+    if (!ptr && nsize <= RC_SCRIPT_POOL_MAX) { /* a new small block */
         p = rc_script_pool_pop(&vm->pool, nsize);
     }
     if (!p) {
@@ -172,6 +170,24 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         vm->mem_used = vm->mem_used - old + nsize;
     }
     return p;
+}
+
+static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    lvm_t *vm = ud;
+    if (nsize == 0) {
+        if (ptr && osize - 1 < RC_SCRIPT_POOL_MAX) { /* (0 < osize <= max) */
+            rc_script_pool_push(&vm->pool, ptr, osize);
+            vm->mem_used -= osize;
+            return NULL;
+        }
+    } else if (!ptr && nsize <= RC_SCRIPT_POOL_MAX && !vm->mem_capped) {
+        void *p = rc_script_pool_pop(&vm->pool, nsize);
+        if (p) {
+            vm->mem_used += nsize;
+            return p;
+        }
+    }
+    return lua_vm_alloc_slow(vm, ptr, osize, nsize);
 }
 
 /* relief(): after a script ran out of memory, collects its garbage with the cap lifted (the
