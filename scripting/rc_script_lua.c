@@ -139,8 +139,8 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
  * (Lua then raises "not enough memory" in the script). Shrinking fails only when the system
  * is out of memory (a block that moves into the pool may need a new slab). Small blocks come
  * from the VM's pool (rc_script_pool_t): Lua tells the allocator each block's size.
- * lua_vm_alloc takes the common cases (a small block freed, or made while the cap is lifted
- * and its class has one free) without a call or a saved register; the rest comes here. */
+ * lua_vm_alloc takes the common cases (a small block freed, or made under the cap from a class
+ * that has one free) without a call or a saved register; the rest comes here. */
 static __attribute__((noinline)) void *lua_vm_alloc_slow(lvm_t *vm, void *ptr, size_t osize,
                                                          size_t nsize) {
     size_t old = ptr ? osize : 0;
@@ -180,7 +180,8 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             vm->mem_used -= osize;
             return NULL;
         }
-    } else if (!ptr && nsize <= RC_SCRIPT_POOL_MAX && !vm->mem_capped) {
+    } else if (!ptr && nsize <= RC_SCRIPT_POOL_MAX &&
+               (!vm->mem_capped || vm->mem_used + nsize <= vm->mem_limit)) { /* (under the cap) */
         void *p = rc_script_pool_pop(&vm->pool, nsize);
         if (p) {
             vm->mem_used += nsize;
