@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "rc_buf.h"
 #include "rc_err.h"
@@ -189,6 +190,24 @@ void *rc_script_pool_realloc(rc_script_pool_t *pool, void *p, size_t osize, size
 
 /* Frees the slabs (every block the pool handed out). */
 void rc_script_pool_destroy(rc_script_pool_t *pool);
+
+/* The common cases of rc_script_pool_alloc and _free, inline for an engine's allocator (a call
+ * each costs a Lua table about 20 instructions of its ~100): a free block of size bytes (0 <
+ * size <= RC_SCRIPT_POOL_MAX) from its class's list, or NULL (then call rc_script_pool_alloc);
+ * and p, a block of size bytes (0 < size <= RC_SCRIPT_POOL_MAX), put back on that list. */
+static inline void *rc_script_pool_pop(rc_script_pool_t *pool, size_t size) {
+    void **head = &pool->free[(size + 15) / 16], *p = *head;
+    if (p) {
+        memcpy(head, p, sizeof(void *)); /* (the link, as rc_script_pool_free wrote it) */
+    }
+    return p;
+}
+
+static inline void rc_script_pool_push(rc_script_pool_t *pool, void *p, size_t size) {
+    void **head = &pool->free[(size + 15) / 16];
+    memcpy(p, head, sizeof(void *));
+    *head = p;
+}
 
 /* The native function rewritten JS calls in every loop and function (rc_script_js_tick.c). */
 #define RC_SCRIPT_JS_TICK "__rowcast_tick"

@@ -138,9 +138,11 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 /* The VM's allocator: counts what the Lua heap holds and refuses to grow it past the cap
  * (Lua then raises "not enough memory" in the script). Shrinking fails only when the system
  * is out of memory (a block that moves into the pool may need a new slab). Small blocks come
- * from the VM's pool (rc_script_pool_t): Lua tells the allocator each block's size. */
-static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    lvm_t *vm = ud;
+ * from the VM's pool (rc_script_pool_t): Lua tells the allocator each block's size.
+ * lua_vm_alloc takes the common cases (a small block freed, or made under the cap from a class
+ * that has one free) without a call or a saved register; the rest comes here. */
+static __attribute__((noinline)) void *lua_vm_alloc_slow(lvm_t *vm, void *ptr, size_t osize,
+                                                         size_t nsize) {
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
         rc_script_pool_free(&vm->pool, ptr, old);
@@ -156,12 +158,37 @@ static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             return NULL;
         }
     }
-    void *p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
-                  : rc_script_pool_alloc(&vm->pool, nsize); /* (most calls: a new block) */
+    void *p = NULL;
+    if (!ptr && nsize <= RC_SCRIPT_POOL_MAX) { /* a new small block */
+        p = rc_script_pool_pop(&vm->pool, nsize);
+    }
+    if (!p) {
+        p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
+                : rc_script_pool_alloc(&vm->pool, nsize);
+    }
     if (p) {
         vm->mem_used = vm->mem_used - old + nsize;
     }
     return p;
+}
+
+static void *lua_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    lvm_t *vm = ud;
+    if (nsize == 0) {
+        if (ptr && osize - 1 < RC_SCRIPT_POOL_MAX) { /* (0 < osize <= max) */
+            rc_script_pool_push(&vm->pool, ptr, osize);
+            vm->mem_used -= osize;
+            return NULL;
+        }
+    } else if (!ptr && nsize <= RC_SCRIPT_POOL_MAX &&
+               (!vm->mem_capped || vm->mem_used + nsize <= vm->mem_limit)) { /* (under the cap) */
+        void *p = rc_script_pool_pop(&vm->pool, nsize);
+        if (p) {
+            vm->mem_used += nsize;
+            return p;
+        }
+    }
+    return lua_vm_alloc_slow(vm, ptr, osize, nsize);
 }
 
 /* relief(): after a script ran out of memory, collects its garbage with the cap lifted (the
@@ -239,11 +266,14 @@ static const char foreach_src[] =
  * transform per event under the cap (a pcall each, so one failing event does not stop the
  * others; evs[0] tells C which event runs). An event transform returned nothing, ACTION_CONT
  * or itself for leaves no trace: C sends it as it came, or packs it when the script touched it
- * (C saw that: vm->evstate). Every other outcome is an exception: xs[k] is the event's number
- * (negative: dropped), xr[k] what to send, xe[k] the error. xs, xr and xe serve every batch
- * (made again only for a larger one: making them cost the nil-filling of their slots each
- * batch) and have room for every event, so nothing here allocates under the cap but the
- * events' own work; the driver lets go of the results it read, C of the exceptions. */
+ * (C saw that: vm->evstate) and writes nothing here. Every other outcome is an exception: the
+ * run notes it at the event's number (xr[j]: what transform returned, xe[j]: the error), and
+ * the driver then compacts them: xs[k] is the event's number (negative: dropped), xr[k] what
+ * to send, xe[k] the error. xs, xr and xe serve every batch (made again only for a larger one:
+ * making them cost the nil-filling of their slots each batch, or after a batch that failed
+ * midway, which may leave outcomes in them) and have room for every event, so nothing here
+ * allocates under the cap but the events' own work; xr and xe are empty when a batch starts:
+ * the driver lets go of the outcomes it moved, C of the exceptions it read. */
 static const char prelude[] =
     "local setmetatable, pcall, tostring, sort, error, type = setmetatable, pcall, "
     "tostring, table.sort, error, type\n"
@@ -257,30 +287,28 @@ static const char prelude[] =
     "  cap(true)\n"
     "  for j = 1, m do -- (the script's part: interpreted under a budget)\n"
     "    evs[0] = j\n"
-    "    local ok, r = pcall(fn, evs[j])\n"
-    "    if ok then xr[j] = r; xe[j] = nil else\n"
-    "      xr[j] = nil\n"
+    "    local e = evs[j]\n"
+    "    local ok, r = pcall(fn, e)\n"
+    "    if not ok then\n"
     "      if r == 'not enough memory' then relief() end -- collect the event's garbage\n"
     "      local sok, s = pcall(tostring, r)\n"
     "      xe[j] = sok and s or (type(s) == 'string' and s or 'not enough memory')\n"
+    "    elseif r ~= nil and r ~= CONT and r ~= e then\n"
+    "      xr[j] = r\n"
     "    end\n"
     "  end\n"
     "  cap(false)\n"
     "  -- the outcomes, compacted in place (slot nx <= j was read and let go already)\n"
     "  local nx = 0\n"
     "  for j = 1, m do\n"
-    "    local e, r, err = evs[j], xr[j], xe[j]\n"
-    "    xr[j] = nil; xe[j] = nil\n"
+    "    local r, err = xr[j], xe[j]\n"
     "    if err ~= nil then\n"
-    "      nx = nx + 1; xs[nx] = j; xe[nx] = err\n"
-    "    elseif r == DROP then\n"
-    "      nx = nx + 1; xs[nx] = -j\n"
-    "    elseif r == nil or r == CONT or r == e then\n"
-    "      if #e ~= 0 then -- (table.insert writes raw: C would not see it)\n"
-    "        nx = nx + 1; xs[nx] = j; xr[nx] = e\n"
-    "      end\n"
-    "    else\n"
-    "      nx = nx + 1; xs[nx] = j; xr[nx] = r\n"
+    "      xe[j] = nil; nx = nx + 1; xs[nx] = j; xe[nx] = err\n"
+    "    elseif r ~= nil then\n"
+    "      xr[j] = nil; nx = nx + 1\n"
+    "      if r == DROP then xs[nx] = -j else xs[nx] = j; xr[nx] = r end\n"
+    "    elseif #evs[j] ~= 0 then -- (table.insert writes raw: C would not see it)\n"
+    "      nx = nx + 1; xs[nx] = j; xr[nx] = evs[j]\n"
     "    end\n"
     "  end\n"
     "  return nx\n"
@@ -1509,15 +1537,6 @@ static void describe(lua_State *L, int idx, char *buf, size_t size) {
     }
 }
 
-/* Event i goes out as it came. */
-static void pass_through(batch_t *b, uint32_t i, rc_script_result_t *r, uint8_t status) {
-    msgpack_sbuffer_write(b->out, (const char *)b->ev[i].p, b->ev[i].len);
-    memset(r, 0, sizeof(*r));
-    r->status = status;
-    r->n_out = 1;
-    r->end_off = b->out->size;
-}
-
 static bool is_map(uint8_t c) {
     return (c & 0xf0) == 0x80 || c == 0xde || c == 0xdf;
 }
@@ -1582,14 +1601,17 @@ static int batch_main(lua_State *L) {
     lua_settop(L, 0);
     /* the events to run (maps: their first byte says) get numbers 1..m and their bytes go
      * into one userdata, which the events not yet indexed hold */
-    uint32_t m = 0;
+    const rc_span_t *ev = b->ev; /* (locals: the stores below cannot change them) */
+    const bool *run = b->run;
+    uint32_t *evj = b->evj, n = b->n, m = 0;
     size_t bytes = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        b->evj[i] = 0;
-        if (b->run[i] && b->ev[i].len > 0 && is_map(b->ev[i].p[0])) {
-            b->evj[i] = ++m;
-            bytes += b->ev[i].len;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t j = 0;
+        if (run[i] && ev[i].len > 0 && is_map(ev[i].p[0])) {
+            j = ++m;
+            bytes += ev[i].len;
         }
+        evj[i] = j;
     }
     if (bytes > UINT32_MAX) {
         return luaL_error(L, "a batch of %zu bytes is too large for the Lua engine", bytes);
@@ -1597,15 +1619,15 @@ static int batch_main(lua_State *L) {
     bud_t *u = new_ud(L, UD_BATCH, sizeof(bud_t) + m * sizeof(bud_ev_t) + bytes); /* 1 */
     u->m = m;
     uint8_t *to = (uint8_t *)bud_bytes(u);
+    bud_ev_t *uev = u->ev;
     uint32_t off = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        if (b->evj[i] == 0) {
-            continue;
+    for (uint32_t i = 0; i < n; i++) {
+        if (evj[i] != 0) { /* (in order: evj[i] - 1 is the number of events copied) */
+            uint32_t len = (uint32_t)ev[i].len;
+            *uev++ = (bud_ev_t){off, len};
+            memcpy(to + off, ev[i].p, len);
+            off += len;
         }
-        const rc_span_t *sp = &b->ev[i];
-        u->ev[b->evj[i] - 1] = (bud_ev_t){off, (uint32_t)sp->len};
-        memcpy(to + off, sp->p, sp->len);
-        off += (uint32_t)sp->len;
     }
     lua_createtable(L, (int)m, 0); /* 2: events, 3: xs, 4: xr, 5: xe (see prelude) */
     if (m > vm->x_cap) {
@@ -1669,23 +1691,35 @@ static int batch_main(lua_State *L) {
 
     uint32_t k = 1; /* the next exception */
     lua_Integer xj = 0;
+    uint32_t xa = 0; /* its event's number (0: none left) */
     if (k <= nx) {
         lua_rawgeti(L, 3, (int)k);
         xj = lua_tointeger(L, -1);
+        xa = (uint32_t)(xj < 0 ? -xj : xj);
         lua_pop(L, 1);
     }
-    for (uint32_t i = 0; i < b->n && !b->nomem; i++) {
-        rc_script_result_t *r = &b->res[i];
-        if (!b->run[i]) {
-            pass_through(b, i, r, RC_SCRIPT_SKIPPED);
+    msgpack_sbuffer *out = b->out;
+    void *const *evstate = vm->evstate;
+    rc_script_result_t *res = b->res;
+    for (uint32_t i = 0; i < n && !b->nomem; i++) {
+        rc_script_result_t *r = &res[i];
+        uint32_t j = evj[i];
+        /* as it came: not run, or run and untouched and not the next exception (most events) */
+        if (j != 0 ? j != xa && !evstate[j - 1] : !run[i]) {
+            size_t len = ev[i].len, size = out->size;
+            if (out->alloc - size >= len) { /* (most: room is left) */
+                memcpy(out->data + size, ev[i].p, len);
+                out->size = size += len;
+            } else {
+                msgpack_sbuffer_write(out, (const char *)ev[i].p, len);
+                size = out->size;
+            }
+            *r = (rc_script_result_t){
+                .status = j != 0 ? RC_SCRIPT_SENT : RC_SCRIPT_SKIPPED, .n_out = 1, .end_off = size};
             continue;
         }
-        if (b->evj[i] == 0 || k > nx || (xj < 0 ? -xj : xj) != (lua_Integer)b->evj[i]) {
-            void *state = b->evj[i] != 0 ? vm->evstate[b->evj[i] - 1] : NULL;
-            if (b->evj[i] != 0 && !state) { /* sent as it came */
-                pass_through(b, i, r, RC_SCRIPT_SENT);
-                continue;
-            }
+        if (j == 0 || j != xa) {
+            void *state = j != 0 ? vm->evstate[j - 1] : NULL;
             if (state) { /* transform returned nothing, ACTION_CONT or the event it touched */
                 size_t start = b->out->size;
                 memset(r, 0, sizeof(*r));
@@ -1736,9 +1770,11 @@ static int batch_main(lua_State *L) {
             lua_pushnil(L);
             lua_rawseti(L, 5, (int)k);
         }
+        xa = 0;
         if (++k <= nx) {
             lua_rawgeti(L, 3, (int)k);
             xj = lua_tointeger(L, -1);
+            xa = (uint32_t)(xj < 0 ? -xj : xj);
             lua_pop(L, 1);
         }
     }
@@ -1780,6 +1816,9 @@ static rc_err_t lua_transform_batch(void *opaque, const rc_span_t *ev, const boo
         lua_gc(vm->L, LUA_GCCOLLECT, 0); /* LuaJIT has no emergency collection on a failure */
     }
     vm->mem_overdraft = vm->mem_used > vm->mem_limit;
+    if (rc != 0 || b.nomem) {
+        vm->x_cap = 0; /* xr, xe may hold outcomes no one let go of: new ones for the next batch */
+    }
     if (rc != 0) {
         rc_err_t err = rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "%s: the Lua VM failed: %s%s",
                                  vm->file, lua_tostring(vm->L, -1),
