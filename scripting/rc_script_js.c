@@ -62,6 +62,7 @@ typedef struct jvm {
     size_t enext_at, asize_at;   /* where an object's entry count and array size are; 0: unknown */
     size_t proto_at;             /* where an object's prototype is; 0: unknown */
     size_t refs_at;              /* where a heap object's refcount is; 0: unknown (no reuse) */
+    size_t evdata_at;            /* a fixed buffer's data from its header; 0: ev_of asks duktape */
     rc_script_pool_t pool;       /* the heap's small blocks */
     void **evh;                  /* per event of the running batch: its object (NULL: none) */
     rc_script_ev_t **evp;        /* and its index when it is a lazy map (NULL: converted whole) */
@@ -611,9 +612,43 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
  * (see "maps with their fields on a prototype" below), which costs less than defining them
  * when the script reads a field or two, or none. */
 
+/* ev_of read in the object h's header (see find_event_index): a lazy map's index is its first
+ * property, which nothing deletes; NULL when h has no index of its own. */
+static rc_script_ev_t *ev_in_header(const jvm_t *vm, void *h) {
+    const char *o = h, *props, *buf;
+    uint32_t esize, enext;
+    void *key;
+    memcpy(&enext, o + vm->enext_at, sizeof(enext));
+    if (enext == 0) {
+        return NULL;
+    }
+    memcpy(&props, o + vm->proto_at - sizeof(void *), sizeof(props));
+    memcpy(&esize, o + vm->proto_at + sizeof(void *), sizeof(esize));
+    memcpy(&key, props + (size_t)esize * 16, sizeof(key));
+    if (key != vm->evkey) {
+        return NULL;
+    }
+    memcpy(&buf, props + 8, sizeof(buf));
+    return (rc_script_ev_t *)(buf + vm->evdata_at);
+}
+
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
-    duk_get_prop_heapptr(ctx, idx, vm_of(ctx)->evkey); /* no interning of the key per call */
+    jvm_t *vm = vm_of(ctx);
+    if (vm->evdata_at && duk_get_type(ctx, idx) == DUK_TYPE_OBJECT) {
+        const char *h = duk_get_heapptr(ctx, idx);
+        rc_script_ev_t *e = ev_in_header(vm, (void *)h);
+        if (e) {
+            return e;
+        }
+        void *proto;
+        memcpy(&proto, h + vm->proto_at, sizeof(proto));
+        if (!proto || proto == vm->objproto) {
+            return NULL; /* nothing it inherits has an index */
+        }
+        /* an object inheriting from a map: the lookup finds the map's index, as it did */
+    }
+    duk_get_prop_heapptr(ctx, idx, vm->evkey); /* no interning of the key per call */
     rc_script_ev_t *e = duk_is_buffer(ctx, -1) ? duk_get_buffer(ctx, -1, NULL) : NULL;
     duk_pop(ctx);
     return e;
@@ -948,23 +983,29 @@ static bool on_proto(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
  * that is large enough, and the prototype of its keys. That saves making an object, a buffer,
  * the index property, and freeing them (about a fifth of an identity transform). */
 
-/* Can the event h of the last batch be used again (see above)? */
-static bool reusable(const jvm_t *vm, void *h) {
-    if (!vm->refs_at) {
+/* Is the lazy map h (its heap pointer) as it was made: no property but its index, its fields
+ * still on its prototype (read in the headers)? false when that is not known. */
+static bool untouched(const jvm_t *vm, void *h) {
+    if (!vm->proto_at || own_entries(vm, h) != 1) {
         return false;
     }
-    const char *o = h, *p;
-    uint32_t refs;
-    memcpy(&refs, o + vm->refs_at, sizeof(refs));
-    if (refs != 1 || own_entries(vm, h) != 1) {
-        return false;
-    }
-    memcpy(&p, o + vm->proto_at, sizeof(p));
+    const char *p;
+    memcpy(&p, (const char *)h + vm->proto_at, sizeof(p));
     if (!p) {
         return false;
     }
     memcpy(&p, p + vm->proto_at, sizeof(p));
     return p == vm->base;
+}
+
+/* Can the event h of the last batch be used again (see above)? */
+static bool reusable(const jvm_t *vm, void *h) {
+    if (!vm->refs_at) {
+        return false;
+    }
+    uint32_t refs;
+    memcpy(&refs, (const char *)h + vm->refs_at, sizeof(refs));
+    return refs == 1 && untouched(vm, h);
 }
 
 /* push_event for the batch's event i, in the object evs[i] holds from the last batch when it
@@ -2201,6 +2242,47 @@ static void find_object_counts(duk_context *ctx, jvm_t *vm) {
 #endif
 }
 
+/* Finds how ev_of reads a lazy map's index in the headers, without a property lookup (about
+ * 550 instructions): the entry part of an object's properties (duktape 2.7 as Debian builds it:
+ * its values of 16 bytes first, then its keys), the first entry's value (a tagged pointer) and
+ * a fixed buffer's data after its header. Checked on test objects with the index and more
+ * properties, and a buffer of another size; when anything does not match, ev_of asks. */
+static void find_event_index(duk_context *ctx, jvm_t *vm) {
+    vm->evdata_at = 0;
+    if (!vm->proto_at) {
+        return;
+    }
+    size_t data_at = 0;
+    bool ok = true;
+    for (int round = 0; round < 3 && ok; round++) {
+        duk_idx_t o = duk_push_bare_object(ctx);
+        const char *data = duk_push_fixed_buffer(ctx, round ? 300 : 40);
+        const char *hb = duk_get_heapptr(ctx, -1);
+        if (round < 2) {
+            duk_put_prop_heapptr(ctx, o, vm->evkey);
+        } else { /* another first key */
+            duk_put_prop_string(ctx, o, "x");
+        }
+        for (int i = 0; i < round * 9; i++) {
+            duk_push_sprintf(ctx, "k%d", i);
+            duk_push_int(ctx, i);
+            duk_put_prop(ctx, o);
+        }
+        if (round == 0) {
+            data_at = (size_t)(data - hb);
+            ok = data > hb && data_at < 256;
+            vm->evdata_at = data_at;
+        }
+        rc_script_ev_t *e = ok ? ev_in_header(vm, duk_get_heapptr(ctx, o)) : NULL;
+        ok = ok && (round < 2 ? e == (const void *)data : e == NULL);
+        duk_pop(ctx);
+    }
+    duk_push_bare_object(ctx); /* no property: no entry to read */
+    ok = ok && ev_in_header(vm, duk_get_heapptr(ctx, -1)) == NULL;
+    duk_pop(ctx);
+    vm->evdata_at = ok ? data_at : 0;
+}
+
 typedef struct setup {
     jvm_t *vm;
     const char *src;
@@ -2320,6 +2402,7 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_string(ctx, EV_KEY);
     vm->evkey = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
     duk_put_prop_string(ctx, 0, "evkey");
+    find_event_index(ctx, vm);
     duk_push_string(ctx, SHAPE_KEY);
     vm->shapekey = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "shapekey");
