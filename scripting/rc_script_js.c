@@ -470,6 +470,7 @@ static bool order_index_keys(duk_context *ctx, duk_idx_t keys, const rc_script_e
 
 static uint32_t entries_used(const jvm_t *vm, void *h);
 static uint32_t own_entries(const jvm_t *vm, void *h);
+static rc_script_ev_t *ev_in_header(const jvm_t *vm, void *h);
 
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
@@ -564,8 +565,21 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
         rc_script_pack_string(&c->pk, s, n, tag);
         return 0;
     }
-    case DUK_TYPE_BUFFER:
     case DUK_TYPE_OBJECT:
+        /* a lazy map (its own index read in its header) or an array is none of the values
+         * refused below: packed without asking */
+        if (depth < RC_SCRIPT_MAX_DEPTH) {
+            rc_script_ev_t *ev =
+                c->vm->evdata_at ? ev_in_header(c->vm, duk_get_heapptr(ctx, idx)) : NULL;
+            if (ev) {
+                return pack_event(c, duk_normalize_index(ctx, idx), ev, depth);
+            }
+            if (duk_is_array(ctx, idx)) {
+                return pack_object(c, idx, depth);
+            }
+        }
+        /* fall through */
+    case DUK_TYPE_BUFFER:
         if (duk_is_function(ctx, idx)) {
             what = "function";
             break;
