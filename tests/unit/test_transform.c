@@ -2790,12 +2790,14 @@ static void test_script_pool_reuses_blocks_and_keeps_their_bytes(void **state) {
 
 /* The JS engine uses an event again in the next batch when nothing but its batch holds it
  * and the script did not touch it: an event kept in a global, captured in a closure, stored
- * in an object, in an array, in another event or as a prototype is not, and still reads as
- * itself batches later; the events used again (of other sizes) go out as they came. */
+ * in an object, in an array, in another event, as a prototype, in an arguments object or a
+ * bound function is not, and still reads as itself batches later; the events used again (of
+ * other sizes) go out as they came. */
 static void test_js_events_kept_untouched_are_not_reused(void **state) {
     (void)state;
     static const char src[] =
         "var n = 0, g = null, f = null, holder = {}, child = null, arr = [], self = null;\n"
+        "var args = null, bound = null;\n"
         "function transform(e) {\n"
         "  n++;\n"
         "  if (n === 1) g = e;\n"
@@ -2805,11 +2807,15 @@ static void test_js_events_kept_untouched_are_not_reused(void **state) {
         "  else if (n === 5) arr.push(e);\n"
         "  else if (n === 6) g.other = e;\n"
         "  else if (n === 7) { self = {}; self.fn = function () { return e; }; }\n"
+        "  else if (n === 8) args = (function () { return arguments; })(e);\n"
+        "  else if (n === 9) bound = function (x) { return x; }.bind(null, e);\n"
         "  else if (n === 40) {\n"
-        "    var got = [g, f(), holder.ev, child, arr[0], g.other, self.fn()].map(function (x) {\n"
+        "    var got = [g, f(), holder.ev, child, arr[0], g.other, self.fn(), args[0], "
+        "bound()].map(function (x) {\n"
         "      return x.table + ':' + x.after[0].status;\n"
         "    }).join();\n"
-        "    if (got !== 't1:s1,t2:s2,t3:s3,t4:s4,t5:s5,t6:s6,t7:s7') throw new Error(got);\n"
+        "    if (got !== 't1:s1,t2:s2,t3:s3,t4:s4,t5:s5,t6:s6,t7:s7,t8:s8,t9:s9') throw new "
+        "Error(got);\n"
         "    if (g === f() || g.other === holder.ev) throw new Error('same');\n"
         "  }\n"
         "}";
