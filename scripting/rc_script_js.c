@@ -61,13 +61,18 @@ typedef struct jvm {
     void *objproto;              /* Object.prototype (stash "objproto") */
     size_t enext_at, asize_at;   /* where an object's entry count and array size are; 0: unknown */
     size_t proto_at;             /* where an object's prototype is; 0: unknown */
+    size_t refs_at;              /* where a heap object's refcount is; 0: unknown (no reuse) */
+    size_t evdata_at;            /* a fixed buffer's data from its header; 0: ev_of asks duktape */
     rc_script_pool_t pool;       /* the heap's small blocks */
     void **evh;                  /* per event of the running batch: its object (NULL: none) */
     rc_script_ev_t **evp;        /* and its index when it is a lazy map (NULL: converted whole) */
-    uint32_t ev_cap;             /* entries of evh and evp */
-    uint32_t *evtab;             /* an open hash of the batch's lazy events: evh index + 1 */
-    uint32_t evtab_bits;         /* the hash has 1 << evtab_bits slots (>= 2 ev_cap) */
-    bool evtab_live;             /* set while the driver runs (its events are all alive) */
+    uint32_t ev_cap;             /* entries of evh, evp and evsz */
+    size_t *evsz;     /* per event: the bytes of its index buffer when it may be reused, else 0 */
+    uint32_t ev_kept; /* evs[0, ev_kept) are as the last batch left them (see reusable) */
+    bool evs_whole;   /* the last batch ran to its end: evh, evp, evsz describe evs */
+    uint32_t *evtab;  /* an open hash of the batch's lazy events: evh index + 1 */
+    uint32_t evtab_bits; /* the hash has 1 << evtab_bits slots (>= 2 ev_cap) */
+    bool evtab_live;     /* set while the driver runs (its events are all alive) */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -464,6 +469,8 @@ static bool order_index_keys(duk_context *ctx, duk_idx_t keys, const rc_script_e
 }
 
 static uint32_t entries_used(const jvm_t *vm, void *h);
+static uint32_t own_entries(const jvm_t *vm, void *h);
+static rc_script_ev_t *ev_in_header(const jvm_t *vm, void *h);
 
 static int pack_object(cx_t *c, duk_idx_t idx, int depth) {
     duk_context *ctx = c->ctx;
@@ -558,8 +565,21 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
         rc_script_pack_string(&c->pk, s, n, tag);
         return 0;
     }
-    case DUK_TYPE_BUFFER:
     case DUK_TYPE_OBJECT:
+        /* a lazy map (its own index read in its header) or an array is none of the values
+         * refused below: packed without asking */
+        if (depth < RC_SCRIPT_MAX_DEPTH) {
+            rc_script_ev_t *ev =
+                c->vm->evdata_at ? ev_in_header(c->vm, duk_get_heapptr(ctx, idx)) : NULL;
+            if (ev) {
+                return pack_event(c, duk_normalize_index(ctx, idx), ev, depth);
+            }
+            if (duk_is_array(ctx, idx)) {
+                return pack_object(c, idx, depth);
+            }
+        }
+        /* fall through */
+    case DUK_TYPE_BUFFER:
         if (duk_is_function(ctx, idx)) {
             what = "function";
             break;
@@ -606,9 +626,43 @@ static int pack_value(cx_t *c, duk_idx_t idx, uint8_t tag, int depth, const char
  * (see "maps with their fields on a prototype" below), which costs less than defining them
  * when the script reads a field or two, or none. */
 
+/* ev_of read in the object h's header (see find_event_index): a lazy map's index is its first
+ * property, which nothing deletes; NULL when h has no index of its own. */
+static rc_script_ev_t *ev_in_header(const jvm_t *vm, void *h) {
+    const char *o = h, *props, *buf;
+    uint32_t esize, enext;
+    void *key;
+    memcpy(&enext, o + vm->enext_at, sizeof(enext));
+    if (enext == 0) {
+        return NULL;
+    }
+    memcpy(&props, o + vm->proto_at - sizeof(void *), sizeof(props));
+    memcpy(&esize, o + vm->proto_at + sizeof(void *), sizeof(esize));
+    memcpy(&key, props + (size_t)esize * 16, sizeof(key));
+    if (key != vm->evkey) {
+        return NULL;
+    }
+    memcpy(&buf, props + 8, sizeof(buf));
+    return (rc_script_ev_t *)(buf + vm->evdata_at);
+}
+
 /* The event's index when the object at idx is a lazy event, else NULL. */
 static rc_script_ev_t *ev_of(duk_context *ctx, duk_idx_t idx) {
-    duk_get_prop_heapptr(ctx, idx, vm_of(ctx)->evkey); /* no interning of the key per call */
+    jvm_t *vm = vm_of(ctx);
+    if (vm->evdata_at && duk_get_type(ctx, idx) == DUK_TYPE_OBJECT) {
+        const char *h = duk_get_heapptr(ctx, idx);
+        rc_script_ev_t *e = ev_in_header(vm, (void *)h);
+        if (e) {
+            return e;
+        }
+        void *proto;
+        memcpy(&proto, h + vm->proto_at, sizeof(proto));
+        if (!proto || proto == vm->objproto) {
+            return NULL; /* nothing it inherits has an index */
+        }
+        /* an object inheriting from a map: the lookup finds the map's index, as it did */
+    }
+    duk_get_prop_heapptr(ctx, idx, vm->evkey); /* no interning of the key per call */
     rc_script_ev_t *e = duk_is_buffer(ctx, -1) ? duk_get_buffer(ctx, -1, NULL) : NULL;
     duk_pop(ctx);
     return e;
@@ -779,6 +833,24 @@ static int define_fields(cx_t *c, duk_idx_t t, rc_script_ev_t *e, int depth,
 
 #define PROTO_CACHE_MAX 1024
 
+/* Are a[0..n) and b[0..n) the same? A key (mostly under 17 bytes) in a load or two, without
+ * memcmp's call: the keys of every event and row are compared so (push_proto). */
+static inline bool same_bytes(const char *a, const uint8_t *b, size_t n) {
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, b0, a1, b1;
+        memcpy(&a0, a, 8), memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8), memcpy(&b1, b + n - 8, 8);
+        return a0 == b0 && a1 == b1;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, b0, a1, b1;
+        memcpy(&a0, a, 4), memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4), memcpy(&b1, b + n - 4, 4);
+        return a0 == b0 && a1 == b1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* Pushes the prototype for e's keys (slot 0: events, 1: maps inside them; each remembers
  * the last one): 1, or 0 when its keys cannot share one (a key twice). */
 static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
@@ -794,7 +866,7 @@ static int push_proto(cx_t *c, const rc_script_ev_t *e, int slot) {
         uint32_t j = 0;
         for (; j < e->nf; j++) {
             size_t kl = e->f[j].v - e->f[j].kv;
-            if (off + kl > last->len || memcmp(last->data + off, b + e->f[j].kv, kl) != 0) {
+            if (off + kl > last->len || !same_bytes(last->data + off, b + e->f[j].kv, kl)) {
                 break;
             }
             off += kl;
@@ -931,6 +1003,91 @@ static bool on_proto(duk_context *ctx, jvm_t *vm, duk_idx_t idx) {
     }
     duk_pop(ctx);
     return yes;
+}
+
+/* ---- events used again ----
+ *
+ * The events array keeps the batch's events after it: an event that nothing but the array
+ * holds (its refcount, read in its header, is 1: not kept in a global, a closure, another
+ * object or event, a result) and that the script did not touch (it has no property but its
+ * index, and still has its fields on a prototype) is an object no script can tell from a new
+ * one. The next batch's event in its place gets it: its index written again in its buffer when
+ * that is large enough, and the prototype of its keys. That saves making an object, a buffer,
+ * the index property, and freeing them (about a fifth of an identity transform). */
+
+/* Is the lazy map h (its heap pointer) as it was made: no property but its index, its fields
+ * still on its prototype (read in the headers)? false when that is not known. */
+static bool untouched(const jvm_t *vm, void *h) {
+    if (!vm->proto_at || own_entries(vm, h) != 1) {
+        return false;
+    }
+    const char *p;
+    memcpy(&p, (const char *)h + vm->proto_at, sizeof(p));
+    if (!p) {
+        return false;
+    }
+    memcpy(&p, p + vm->proto_at, sizeof(p));
+    return p == vm->base;
+}
+
+/* Can the event h of the last batch be used again (see above)? */
+static bool reusable(const jvm_t *vm, void *h) {
+    if (!vm->refs_at) {
+        return false;
+    }
+    uint32_t refs;
+    memcpy(&refs, (const char *)h + vm->refs_at, sizeof(refs));
+    return refs == 1 && untouched(vm, h);
+}
+
+/* push_event for the batch's event i, in the object evs[i] holds from the last batch when it
+ * can (vm->evsz[i] != 0: see reusable): 1 = made (*in_place: in that object, nothing pushed;
+ * else pushed), 0 = it does not fit (convert it whole), -1 = bad (c->why). Sets vm->evp[i],
+ * and vm->evsz[i] for a new event that may be used again. */
+static int push_batch_event(cx_t *c, uint32_t i, const uint8_t *ev, size_t size, bool *in_place) {
+    duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
+    *in_place = false;
+    rc_script_evfield_t f[RC_SCRIPT_EV_MAX_FIELDS];
+    uint32_t nf = 0, hdr = 0;
+    int rc = rc_script_ev_index(ev, size, f, &nf, &hdr, c->why, sizeof(c->why));
+    if (rc != 1) {
+        return rc;
+    }
+    size_t len = nf ? f[nf - 1].end : hdr, need = rc_script_ev_size(nf, len);
+    duk_require_stack(ctx, 8);
+    if (vm->evsz[i] >= need) {
+        rc_script_ev_t *e = vm->evp[i];
+        rc_script_ev_init(e, f, nf, hdr, ev, len);
+        if (push_proto(c, e, 0)) {
+            void *proto, *h = vm->evh[i];
+            memcpy(&proto, (const char *)h + vm->proto_at, sizeof(proto));
+            if (proto != duk_get_heapptr(ctx, -1)) {
+                duk_push_heapptr(ctx, h);
+                duk_swap_top(ctx, -2);
+                duk_set_prototype(ctx, -2);
+            }
+            duk_pop(ctx);
+            *in_place = true;
+            return 1;
+        }
+        vm->evsz[i] = 0; /* (no fields, or a key twice) a new object, replacing it */
+    }
+    duk_idx_t t = duk_push_bare_object(ctx);
+    size_t cap = vm->refs_at ? need + need / 8 + 16 : need; /* room for a longer one next */
+    rc_script_ev_t *e = duk_push_buffer_raw(ctx, cap, DUK_BUF_FLAG_NOZERO);
+    rc_script_ev_init(e, f, nf, hdr, ev, len);
+    duk_put_prop_heapptr(ctx, t, vm->evkey);
+    vm->evp[i] = e;
+    if (!push_proto(c, e, 0)) {
+        vm->evsz[i] = 0;
+        duk_push_heapptr(ctx, vm->objproto);
+        duk_set_prototype(ctx, t);
+        return define_fields(c, t, e, 0, NULL) != 0 ? -1 : 1;
+    }
+    duk_set_prototype(ctx, t);
+    vm->evsz[i] = cap;
+    return 1;
 }
 
 /* Gives the map at idx (on its prototype; e its index) every field in its order, and
@@ -1580,6 +1737,10 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         if (evp) {
             vm->evp = evp;
         }
+        size_t *evsz = realloc(vm->evsz, b->n * sizeof(*evsz));
+        if (evsz) {
+            vm->evsz = evsz;
+        }
         uint32_t bits = 4;
         while ((1U << bits) < 2 * b->n) {
             bits++;
@@ -1589,7 +1750,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             vm->evtab = evtab;
             vm->evtab_bits = bits;
         }
-        if (!evh || !evp || !evtab) {
+        if (!evh || !evp || !evsz || !evtab) {
             b->nomem = true;
             return 0;
         }
@@ -1603,43 +1764,67 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     cx_t c = {.ctx = ctx, .vm = vm, .cont = 0, .drop = 1};
     msgpack_packer_init(&c.pk, b->out, msgpack_sbuffer_write);
     vm->in_udf = false;
-    /* one events array for every batch, emptied after each (and here, after one that
-     * failed): appending into the room it has is about half as costly as growing a new one */
+    /* one events array for every batch: appending into the room it has is about half as
+     * costly as growing a new one, and the events it keeps can be used again (reusable) */
     push_stash(ctx, "evs");
-    duk_set_length(ctx, 2, 0);
+    if (!vm->evs_whole) { /* the last batch failed half-way: what evs holds is not known */
+        duk_set_length(ctx, 2, 0);
+        vm->ev_kept = 0;
+    }
+    if (vm->ev_kept > b->n) {
+        vm->ev_kept = b->n; /* those past n go when the length is set */
+    }
+    for (uint32_t i = vm->ev_kept; i < b->n; i++) {
+        vm->evh[i] = NULL;
+        vm->evsz[i] = 0;
+    }
+    vm->evs_whole = false;
     duk_push_array(ctx);
     duk_push_array(ctx);
     for (uint32_t i = 0; i < b->n; i++) {
-        if (!b->run[i]) {
-            continue;
-        }
-        const uint8_t *p = b->ev[i].p;
+        bool in_place = false;
+        int prc = -1;
         uint8_t tag = TAG_MAP;
-        size_t len;
-        vm->evh[i] = NULL;
-        vm->evp[i] = NULL;
-        int prc = push_event(&c, p, p + b->ev[i].len, 0, &len, &vm->evp[i]);
-        if (prc == 0) { /* does not fit lazy fields: converted whole */
-            prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
-        } else if (prc == 1) {
-            prc = 0;
+        if (b->run[i]) {
+            const uint8_t *p = b->ev[i].p;
+            prc = push_batch_event(&c, i, p, b->ev[i].len, &in_place);
+            if (prc == 0) { /* does not fit lazy fields: converted whole */
+                vm->evp[i] = NULL;
+                vm->evsz[i] = 0;
+                prc = push_value(&c, &p, p + b->ev[i].len, 0, &tag);
+            } else if (prc == 1) {
+                prc = 0;
+            }
+        }
+        if (in_place) {
+            continue; /* evh[i] stays */
         }
         if (prc != 0 || tag != TAG_MAP) {
             duk_set_top(ctx, 5);
-            duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
-            duk_put_prop_index(ctx, 4, i);
+            if (vm->evh[i]) { /* the last batch's event in this place */
+                duk_push_undefined(ctx);
+                duk_put_prop_index(ctx, 2, i);
+            }
+            vm->evh[i] = NULL;
             vm->evp[i] = NULL;
+            vm->evsz[i] = 0;
+            if (b->run[i]) {
+                duk_push_sprintf(ctx, "%s", prc != 0 ? c.why : "the event is not a map");
+                duk_put_prop_index(ctx, 4, i);
+            }
             continue;
         }
-        vm->evh[i] = duk_get_heapptr(ctx, -1); /* evs keeps it for the batch */
-        if (vm->evp[i]) {
+        vm->evh[i] = duk_get_heapptr(ctx, -1); /* evs keeps it */
+        duk_put_prop_index(ctx, 2, i);
+    }
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (vm->evh[i] && vm->evp[i]) {
             uint32_t mask = (1U << vm->evtab_bits) - 1, k = evtab_slot(vm, vm->evh[i]);
             while (vm->evtab[k]) {
                 k = (k + 1) & mask;
             }
             vm->evtab[k] = i + 1;
         }
-        duk_put_prop_index(ctx, 2, i);
     }
     duk_set_top(ctx, 5);
     duk_push_uint(ctx, b->n);
@@ -1702,6 +1887,18 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             r->end_off = b->out->size;
             continue;
         }
+        rc_script_ev_t *e = vm->evp[i];
+        if (!got[i] && e && !e->loaded && untouched(vm, vm->evh[i])) {
+            /* sent untouched: its bytes as they came (what pack_on_proto would write) */
+            msgpack_sbuffer_write(b->out, (const char *)rc_script_ev_bytes(e), e->len);
+            r->n_out = 1;
+            if (!rc_script_ev_check(e, c.why, sizeof(c.why))) {
+                snprintf(msg, sizeof(msg), "%s: %s", vm->file, c.why);
+                fail_event(b, r, start, msg);
+            }
+            r->end_off = b->out->size;
+            continue;
+        }
         if (!got[i]) {                         /* it sent the event */
             duk_push_undefined(ctx);           /* 6 */
             duk_push_heapptr(ctx, vm->evh[i]); /* 7 */
@@ -1756,7 +1953,27 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
         }
         r->end_off = b->out->size;
     }
-    duk_set_length(ctx, 2, 0); /* the events the script did not keep are freed now */
+    /* the results and errors let go of what they hold; then the events nothing else holds
+     * and the script did not touch stay for the next batch, the others are let go of */
+    duk_set_top(ctx, 3);
+    uint32_t kept = 0; /* past the last event kept, one cut of the length lets go of all */
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (vm->evh[i] && vm->evsz[i] && reusable(vm, vm->evh[i])) {
+            kept = i + 1;
+        } else {
+            vm->evsz[i] = 0;
+        }
+    }
+    for (uint32_t i = 0; i < kept; i++) {
+        if (vm->evh[i] && !vm->evsz[i]) {
+            duk_push_undefined(ctx);
+            duk_put_prop_index(ctx, 2, i);
+            vm->evh[i] = NULL;
+        }
+    }
+    duk_set_length(ctx, 2, kept);
+    vm->ev_kept = kept;
+    vm->evs_whole = !b->nomem;
     duk_set_top(ctx, 0);
     return 0;
 }
@@ -2042,10 +2259,72 @@ static void find_object_counts(duk_context *ctx, jvm_t *vm) {
     if (!ok) {
         vm->enext_at = vm->asize_at = 0;
     }
+    /* the refcount follows the flags: one for the value stack, one more per reference */
+    vm->refs_at = 0;
+#if defined(DUK_USE_REFERENCE_COUNTING)
+    size_t refs_at = sizeof(uint32_t);
+    uint32_t refs[4];
+    duk_idx_t o = duk_push_object(ctx);
+    void *h = duk_get_heapptr(ctx, o);
+    memcpy(&refs[0], (const char *)h + refs_at, sizeof(uint32_t));
+    duk_dup(ctx, o);
+    memcpy(&refs[1], (const char *)h + refs_at, sizeof(uint32_t));
+    duk_push_array(ctx);
+    duk_dup(ctx, o);
+    duk_put_prop_index(ctx, -2, 0);
+    memcpy(&refs[2], (const char *)h + refs_at, sizeof(uint32_t));
+    duk_set_top(ctx, o + 1);
+    memcpy(&refs[3], (const char *)h + refs_at, sizeof(uint32_t));
+    duk_pop(ctx);
+    if (ok && refs[0] == 1 && refs[1] == 2 && refs[2] == 3 && refs[3] == 1) {
+        vm->refs_at = refs_at;
+    }
+#endif
 #else
     (void)ctx;
-    vm->enext_at = vm->asize_at = vm->proto_at = 0;
+    vm->enext_at = vm->asize_at = vm->proto_at = vm->refs_at = 0;
 #endif
+}
+
+/* Finds how ev_of reads a lazy map's index in the headers, without a property lookup (about
+ * 550 instructions): the entry part of an object's properties (duktape 2.7 as Debian builds it:
+ * its values of 16 bytes first, then its keys), the first entry's value (a tagged pointer) and
+ * a fixed buffer's data after its header. Checked on test objects with the index and more
+ * properties, and a buffer of another size; when anything does not match, ev_of asks. */
+static void find_event_index(duk_context *ctx, jvm_t *vm) {
+    vm->evdata_at = 0;
+    if (!vm->proto_at) {
+        return;
+    }
+    size_t data_at = 0;
+    bool ok = true;
+    for (int round = 0; round < 3 && ok; round++) {
+        duk_idx_t o = duk_push_bare_object(ctx);
+        const char *data = duk_push_fixed_buffer(ctx, round ? 300 : 40);
+        const char *hb = duk_get_heapptr(ctx, -1);
+        if (round < 2) {
+            duk_put_prop_heapptr(ctx, o, vm->evkey);
+        } else { /* another first key */
+            duk_put_prop_string(ctx, o, "x");
+        }
+        for (int i = 0; i < round * 9; i++) {
+            duk_push_sprintf(ctx, "k%d", i);
+            duk_push_int(ctx, i);
+            duk_put_prop(ctx, o);
+        }
+        if (round == 0) {
+            data_at = (size_t)(data - hb);
+            ok = data > hb && data_at < 256;
+            vm->evdata_at = data_at;
+        }
+        rc_script_ev_t *e = ok ? ev_in_header(vm, duk_get_heapptr(ctx, o)) : NULL;
+        ok = ok && (round < 2 ? e == (const void *)data : e == NULL);
+        duk_pop(ctx);
+    }
+    duk_push_bare_object(ctx); /* no property: no entry to read */
+    ok = ok && ev_in_header(vm, duk_get_heapptr(ctx, -1)) == NULL;
+    duk_pop(ctx);
+    vm->evdata_at = ok ? data_at : 0;
 }
 
 typedef struct setup {
@@ -2167,6 +2446,7 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_push_string(ctx, EV_KEY);
     vm->evkey = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
     duk_put_prop_string(ctx, 0, "evkey");
+    find_event_index(ctx, vm);
     duk_push_string(ctx, SHAPE_KEY);
     vm->shapekey = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "shapekey");
@@ -2256,6 +2536,7 @@ static void js_vm_destroy(void *opaque) {
     rc_buf_free(&vm->last_sig[1]);
     free(vm->evh);
     free(vm->evp);
+    free(vm->evsz);
     free(vm->evtab);
     free(vm->file);
     free(vm);

@@ -2727,6 +2727,137 @@ static void test_script_pool_reuses_blocks_and_keeps_their_bytes(void **state) {
     assert_null(pool.slabs);
 }
 
+/* The JS engine uses an event again in the next batch when nothing but its batch holds it
+ * and the script did not touch it: an event kept in a global, captured in a closure, stored
+ * in an object, in an array, in another event, as a prototype, in an arguments object or a
+ * bound function is not, and still reads as itself batches later; the events used again (of
+ * other sizes) go out as they came. */
+static void test_js_events_kept_untouched_are_not_reused(void **state) {
+    (void)state;
+    static const char src[] =
+        "var n = 0, g = null, f = null, holder = {}, child = null, arr = [], self = null;\n"
+        "var args = null, bound = null;\n"
+        "function transform(e) {\n"
+        "  n++;\n"
+        "  if (n === 1) g = e;\n"
+        "  else if (n === 2) f = (function (x) { return function () { return x; }; })(e);\n"
+        "  else if (n === 3) holder.ev = e;\n"
+        "  else if (n === 4) child = Object.create(e);\n"
+        "  else if (n === 5) arr.push(e);\n"
+        "  else if (n === 6) g.other = e;\n"
+        "  else if (n === 7) { self = {}; self.fn = function () { return e; }; }\n"
+        "  else if (n === 8) args = (function () { return arguments; })(e);\n"
+        "  else if (n === 9) bound = function (x) { return x; }.bind(null, e);\n"
+        "  else if (n === 40) {\n"
+        "    var got = [g, f(), holder.ev, child, arr[0], g.other, self.fn(), args[0], "
+        "bound()].map(function (x) {\n"
+        "      return x.table + ':' + x.after[0].status;\n"
+        "    }).join();\n"
+        "    if (got !== 't1:s1,t2:s2,t3:s3,t4:s4,t5:s5,t6:s6,t7:s7,t8:s8,t9:s9') throw new "
+        "Error(got);\n"
+        "    if (g === f() || g.other === holder.ev) throw new Error('same');\n"
+        "  }\n"
+        "}";
+    char errstr[256];
+    void *vm = create(&rc_script_js, src, errstr, sizeof(errstr));
+    if (!vm) {
+        fail_msg("%s", errstr);
+    }
+    int seq = 0;
+    for (int b = 0; b < 20; b++) {
+        mp_t in;
+        mp_init(&in);
+        for (int i = 0; i < 2; i++) {
+            char table[16], status[16];
+            seq++;
+            snprintf(table, sizeof(table), "t%d", seq);
+            snprintf(status, sizeof(status), "s%d", seq);
+            pack_event(&in, table, status, (seq + b) % 3 == 0); /* sizes vary per place */
+        }
+        rc_span_t spans[2];
+        bool runs[2] = {true, true};
+        const uint8_t *cur = (const uint8_t *)in.sb.data, *end = cur + in.sb.size;
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *start = cur;
+            assert_int_equal(rc_mp_skip(&cur, end), RC_OK);
+            spans[i] = (rc_span_t){start, (size_t)(cur - start)};
+        }
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_js.transform_batch(vm, spans, runs, 2, &r.out, r.res, &r.errs,
+                                                      errstr, sizeof(errstr)),
+                         RC_OK);
+        for (int i = 0; i < 2; i++) {
+            if (r.res[i].status != RC_SCRIPT_SENT) {
+                fail_msg("batch %d, event %d: %s", b, i, err_of(&r, i));
+            }
+        }
+        assert_int_equal(r.out.size, in.sb.size); /* every event as it came */
+        assert_memory_equal(r.out.data, in.sb.data, in.sb.size);
+        memset(in.sb.data, 0xc1, in.sb.size); /* the batch's input is gone */
+        run_free(&r);
+        msgpack_sbuffer_destroy(&in.sb);
+    }
+    rc_script_js.destroy(vm);
+}
+
+/* An event the script kept is sent by a later batch as it came, whatever the events of the
+ * batches between (which may be used again in its place) were. */
+static void test_js_kept_event_sent_later_is_itself(void **state) {
+    (void)state;
+    static const char src[] = "var kept = null, n = 0;\n"
+                              "function transform(e) {\n"
+                              "  n++;\n"
+                              "  if (n === 1) { kept = e; return ACTION_DROP; }\n"
+                              "  if (n === 9) return [kept, e];\n"
+                              "}";
+    char errstr[256];
+    void *vm = create(&rc_script_js, src, errstr, sizeof(errstr));
+    if (!vm) {
+        fail_msg("%s", errstr);
+    }
+    mp_t first, other;
+    mp_init(&first);
+    mp_init(&other);
+    pack_event(&first, "orders", "first", true);
+    pack_event(&other, "users", "other", false);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    for (int n = 1; n <= 9; n++) {
+        const mp_t *ev = n == 1 ? &first : &other;
+        buf.size = 0;
+        msgpack_sbuffer_write(&buf, ev->sb.data, ev->sb.size);
+        rc_span_t span = {(const uint8_t *)buf.data, buf.size};
+        bool run = true;
+        run_t r;
+        msgpack_sbuffer_init(&r.out);
+        r.errs = (rc_buf_t)RC_BUF_INIT;
+        assert_int_equal(rc_script_js.transform_batch(vm, &span, &run, 1, &r.out, r.res, &r.errs,
+                                                      errstr, sizeof(errstr)),
+                         RC_OK);
+        if (n == 1) {
+            assert_int_equal(r.res[0].status, RC_SCRIPT_DROPPED);
+        } else if (r.res[0].status != RC_SCRIPT_SENT) {
+            fail_msg("batch %d: %s", n, err_of(&r, 0));
+        } else if (n == 9) {
+            assert_int_equal(r.res[0].n_out, 2);
+            assert_int_equal(r.out.size, first.sb.size + other.sb.size);
+            assert_memory_equal(r.out.data, first.sb.data, first.sb.size);
+            assert_memory_equal(r.out.data + first.sb.size, other.sb.data, other.sb.size);
+        } else {
+            assert_int_equal(r.out.size, other.sb.size);
+            assert_memory_equal(r.out.data, other.sb.data, other.sb.size);
+        }
+        memset(buf.data, 0xc1, buf.size);
+        run_free(&r);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    rc_script_js.destroy(vm);
+    msgpack_sbuffer_destroy(&first.sb);
+    msgpack_sbuffer_destroy(&other.sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -2766,6 +2897,8 @@ int main(void) {
         cmocka_unit_test(test_chain_match_alternating_tables),
         cmocka_unit_test(test_chain_matches_chains_and_applies_the_error_policy),
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
+        cmocka_unit_test(test_js_events_kept_untouched_are_not_reused),
+        cmocka_unit_test(test_js_kept_event_sent_later_is_itself),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
