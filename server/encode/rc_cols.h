@@ -60,6 +60,19 @@ static inline bool rc_cols_find(rc_cols_t *c, const char *name, uint32_t n, rc_c
  * malformed entry. */
 bool rc_cols_next(const rc_cols_t *c, const uint8_t **pos, rc_col_info_t *info);
 
+/* True when c describes the column name[0..n) at most once (a template may then stand for it). */
+static inline bool rc_cols_name_at_most_once(const rc_cols_t *c, const char *name, uint32_t n) {
+    const uint8_t *pos = NULL;
+    rc_col_info_t ci;
+    int seen = 0;
+    while (rc_cols_next(c, &pos, &ci)) {
+        if (ci.name_len == n && memcmp(ci.name, name, n) == 0 && ++seen > 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The kafka.columns value of the event map at ev[0..len), or NULL. */
 const uint8_t *rc_cols_of_event(const uint8_t *ev, size_t len);
 

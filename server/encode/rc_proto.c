@@ -895,39 +895,14 @@ static void row_grow(ptpl_row_t *rt, uint32_t n) {
  * without the template) when there is no memory for them. */
 static bool row_sync(ptpl_row_t *rt, const rc_cols_t *cols) {
     const uint8_t *d = cols ? cols->start : NULL;
-    size_t n = cols ? (size_t)(cols->end - cols->start) : 0;
-    if (n == rt->desc_len && (n == 0 || memcmp(d, rt->desc, n) == 0)) {
-        return true;
-    }
-    if (n > rt->desc_cap) {
-        uint8_t *b = realloc(rt->desc, n);
-        if (!b) {
-            return false;
-        }
-        rt->desc = b;
-        rt->desc_cap = n;
-    }
-    if (n) {
-        memcpy(rt->desc, d, n);
-    }
-    rt->desc_len = n;
-    for (uint32_t i = 0; i < rt->cap; i++) {
-        rt->cols[i].mp_len = 0;
-    }
-    return true;
-}
-
-/* True when the descriptor describes the column name[0..n) at most once. */
-static bool name_at_most_once(const rc_cols_t *cols, const char *name, uint32_t n) {
-    const uint8_t *pos = NULL;
-    rc_col_info_t ci;
-    int seen = 0;
-    while (rc_cols_next(cols, &pos, &ci)) {
-        if (ci.name_len == n && memcmp(ci.name, name, n) == 0 && ++seen > 1) {
-            return false;
+    int r = rc_tpl_desc_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, d,
+                             cols ? (size_t)(cols->end - cols->start) : 0);
+    if (r == 0) {
+        for (uint32_t i = 0; i < rt->cap; i++) {
+            rt->cols[i].mp_len = 0;
         }
     }
-    return true;
+    return r >= 0;
 }
 
 /* Makes the column name at k (name[0..n), read from it) with the info ci its position's
@@ -943,7 +918,7 @@ static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32
             return;
         }
     }
-    if (cols && !name_at_most_once(cols, name, n)) {
+    if (cols && !rc_cols_name_at_most_once(cols, name, n)) {
         return;
     }
     memset(tc, 0, sizeof *tc);

@@ -126,6 +126,29 @@ static inline void rc_tpl_grow(void **items, uint32_t *cap, size_t elem_size, ui
     *cap = n;
 }
 
+/* Keeps a template's copy *desc (*len bytes in *cap) of the kafka.columns bytes d[0..n) its
+ * column infos were learnt from: 1 when it already holds them, 0 when it now does (the caller
+ * drops every position learnt from the old bytes), -1 when there is no memory for them. */
+static inline int rc_tpl_desc_sync(uint8_t **desc, size_t *len, size_t *cap, const uint8_t *d,
+                                   size_t n) {
+    if (n == *len && (n == 0 || memcmp(d, *desc, n) == 0)) {
+        return 1;
+    }
+    if (n > *cap) {
+        uint8_t *b = realloc(*desc, n);
+        if (!b) {
+            return -1;
+        }
+        *desc = b;
+        *cap = n;
+    }
+    if (n) {
+        memcpy(*desc, d, n);
+    }
+    *len = n;
+    return 0;
+}
+
 /* A hash of the msgpack str values schema and table (either NULL when not seen, or not a
  * fixstr / str 8 that ends before end: then it counts as empty). */
 static inline uint64_t rc_tpl_table_hash(const uint8_t *schema, const uint8_t *table,

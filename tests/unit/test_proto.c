@@ -1955,6 +1955,32 @@ static rc_err_t check_ptpl(rc_proto_tpl_t *t, const void *ev, size_t n, rc_buf_t
     return err;
 }
 
+/* Packs "columns" and a kafka.columns descriptor of n columns: each its name dnames[i], type
+ * types[i], flags flags[i] and charset byte cs. */
+static void pack_named_columns(msgpack_packer *pk, const char *const *dnames, const uint8_t *types,
+                               const uint8_t *flags, size_t n, uint8_t cs) {
+    str(pk, "columns");
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += 7 + strlen(dnames[i]);
+    }
+    uint8_t *b = malloc(total);
+    assert_non_null(b);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(dnames[i]);
+        b[o++] = (uint8_t)(nl >> 8);
+        b[o++] = (uint8_t)nl;
+        memcpy(b + o, dnames[i], nl);
+        o += nl;
+        b[o++] = types[i];
+        b[o++] = flags[i];
+        b[o++] = 0, b[o++] = cs, b[o++] = 0;
+    }
+    msgpack_pack_bin_with_body(pk, b, o);
+    free(b);
+}
+
 /* An event of schema.table whose "after" row has the columns names[0..n) with the values 0..n-1
  * (column 1 a string, column 2 nil), kafka.columns describing n columns named dnames[i] (NULL:
  * names[i]) with types[i] and flags[i] (types NULL: no kafka.columns). */
@@ -1988,26 +2014,7 @@ static void pack_ptable_event(mp_t *m, const char *table, const char *const *nam
     str(pk, "kafka"), msgpack_pack_map(pk, types ? 2 : 1);
     str(pk, "topic"), str(pk, "t");
     if (types) {
-        str(pk, "columns");
-        size_t total = 0;
-        for (size_t i = 0; i < n; i++) {
-            total += 7 + strlen(dnames[i]);
-        }
-        uint8_t *b = malloc(total);
-        assert_non_null(b);
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t nl = strlen(dnames[i]);
-            b[o++] = (uint8_t)(nl >> 8);
-            b[o++] = (uint8_t)nl;
-            memcpy(b + o, dnames[i], nl);
-            o += nl;
-            b[o++] = types[i];
-            b[o++] = flags[i];
-            b[o++] = 0, b[o++] = 0, b[o++] = 0;
-        }
-        msgpack_pack_bin_with_body(pk, b, o);
-        free(b);
+        pack_named_columns(pk, dnames, types, flags, n, 0);
     }
 }
 
@@ -2739,26 +2746,7 @@ static void pack_dtable_event(mp_t *m, const char *table, const char *const *nam
     str(pk, "kafka"), msgpack_pack_map(pk, types ? 2 : 1);
     str(pk, "topic"), str(pk, "t");
     if (types) {
-        str(pk, "columns");
-        size_t total = 0;
-        for (size_t i = 0; i < n; i++) {
-            total += 7 + strlen(dnames[i]);
-        }
-        uint8_t *b = malloc(total);
-        assert_non_null(b);
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t nl = strlen(dnames[i]);
-            b[o++] = (uint8_t)(nl >> 8);
-            b[o++] = (uint8_t)nl;
-            memcpy(b + o, dnames[i], nl);
-            o += nl;
-            b[o++] = types[i];
-            b[o++] = flags[i];
-            b[o++] = 0, b[o++] = 3, b[o++] = 0;
-        }
-        msgpack_pack_bin_with_body(pk, b, o);
-        free(b);
+        pack_named_columns(pk, dnames, types, flags, n, 3);
     }
 }
 
