@@ -932,13 +932,11 @@ void *rc_script_pool_alloc(rc_script_pool_t *pool, size_t size) {
     if (size > RC_SCRIPT_POOL_MAX) {
         return malloc(size);
     }
-    size_t k = pool_class(size);
-    void *p = pool->free[k];
+    void *p = rc_script_pool_pop(pool, size);
     if (p) {
-        memcpy(&pool->free[k], p, sizeof(void *));
         return p;
     }
-    size_t bytes = k * 16;
+    size_t bytes = pool_class(size) * 16;
     if ((size_t)(pool->end - pool->next) < bytes) {
         char *slab = malloc(POOL_SLAB);
         if (!slab) {
@@ -962,9 +960,7 @@ void rc_script_pool_free(rc_script_pool_t *pool, void *p, size_t size) {
         free(p);
         return;
     }
-    size_t k = pool_class(size);
-    memcpy(p, &pool->free[k], sizeof(void *));
-    pool->free[k] = p;
+    rc_script_pool_push(pool, p, size);
 }
 
 void *rc_script_pool_realloc(rc_script_pool_t *pool, void *p, size_t osize, size_t nsize) {

@@ -158,14 +158,8 @@ static __attribute__((noinline)) void *lua_vm_alloc_slow(lvm_t *vm, void *ptr, s
             return NULL;
         }
     }
-    void *p = NULL;
-    if (!ptr && nsize <= RC_SCRIPT_POOL_MAX) { /* a new small block */
-        p = rc_script_pool_pop(&vm->pool, nsize);
-    }
-    if (!p) {
-        p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
-                : rc_script_pool_alloc(&vm->pool, nsize);
-    }
+    void *p = ptr ? rc_script_pool_realloc(&vm->pool, ptr, old, nsize)
+                  : rc_script_pool_alloc(&vm->pool, nsize);
     if (p) {
         vm->mem_used = vm->mem_used - old + nsize;
     }

@@ -1309,8 +1309,8 @@ typedef struct tpl {
  * As for a position, the text is a function of the bytes alone. Learnt when an event without a
  * hit had 2 or more such members first; when the member after them is a before or after whose
  * key was a hit, the run takes that key too and its rows are written next. */
-#define PRE_MP   64  /* msgpack bytes of the run, compared 16 at a time */
-#define PRE_TEXT 224 /* its text, copied 32 bytes at a time */
+#define PRE_MP   RC_TPL_RUN /* msgpack bytes of the run, compared 16 at a time */
+#define PRE_TEXT 224        /* its text, copied 32 bytes at a time */
 
 typedef struct tpl_pre {
     uint8_t mp[PRE_MP]; /* zero padded */
@@ -1581,21 +1581,7 @@ static inline rc_err_t skip_kafka(const uint8_t **pp, const uint8_t *end, const 
 
 /* True when the PRE_MP bytes at p (there must be that many before end) start with pre's run. */
 static inline bool pre_matches(const tpl_pre_t *pre, const uint8_t *p, const uint8_t *end) {
-    if (end - p < PRE_MP) {
-        return false;
-    }
-#if defined(__SSE2__)
-    uint64_t eq = 0;
-    for (int k = 0; k < PRE_MP / 16; k++) {
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                  _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)),
-                  _mm_loadu_si128((const __m128i *)(const void *)(pre->mp + 16 * k))))
-              << (16 * k);
-    }
-    return (~eq & pre->mask) == 0;
-#else
-    return memcmp(p, pre->mp, pre->mp_len) == 0;
-#endif
+    return rc_tpl_run_eq(pre->mp, pre->mask, pre->mp_len, p, end);
 }
 
 /* Makes the event's first npos members (msgpack p0[0..mp_len), written as text[0..text_len)

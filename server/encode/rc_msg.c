@@ -321,7 +321,7 @@ static inline rc_err_t walk_value(ev_at_t *a, const uint8_t **pp, const uint8_t 
  * each field's value lies in them, so that an event of the same table starting with the same
  * bytes (one 64-byte compare) has them found at once. What the walk finds there is a function
  * of those bytes alone, so it is what reading them would find. */
-#define RUN_MP 64
+#define RUN_MP RC_TPL_RUN
 
 struct rc_msg_walk {
     uint8_t mp[RUN_MP];  /* zero padded */
@@ -335,21 +335,7 @@ struct rc_msg_walk {
 };
 
 static inline bool run_matches(const struct rc_msg_walk *w, const uint8_t *ev, const uint8_t *end) {
-    if (end - ev < RUN_MP) {
-        return false;
-    }
-#if defined(__SSE2__)
-    uint64_t eq = 0;
-    for (int k = 0; k < RUN_MP / 16; k++) {
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
-                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(ev + 16 * k)),
-                                 _mm_loadu_si128((const __m128i *)(const void *)(w->mp + 16 * k))))
-              << (16 * k);
-    }
-    return (~eq & w->mask) == 0;
-#else
-    return memcmp(ev, w->mp, w->len) == 0;
-#endif
+    return rc_tpl_run_eq(w->mp, w->mask, w->len, ev, end);
 }
 
 /* Makes the leading members of the event map at ev (walked whole without error) w's run, or

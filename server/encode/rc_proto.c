@@ -501,46 +501,30 @@ static inline rc_err_t read_str(const uint8_t **pp, const uint8_t *end, const ch
 
 /* ---- values ------------------------------------------------------------------------------- */
 
+/* Field field as a varint at o when v is not 0 (proto3 leaves zeros out). Returns the end. */
+static inline char *nz_varint_at(char *o, uint32_t field, uint64_t v) {
+    if (v) {
+        *o++ = (char)(field << 3 | WT_VARINT);
+        o = varint_at(o, v);
+    }
+    return o;
+}
+
 /* The fields of a Date (1..3) or DateTime (1..8) body at o, which has room for 19 bytes (the
  * parts' digit counts bound them: the year takes 2 bytes, the micros 3); proto3 leaves zeros
  * out. Returns the end. */
 static inline char *dt_at(char *o, const rc_datetime_t *t, bool with_time) {
-    if (t->year) {
-        *o++ = (char)(1 << 3 | WT_VARINT);
-        o = varint_at(o, t->year);
-    }
-    if (t->month) {
-        *o++ = (char)(2 << 3 | WT_VARINT);
-        o = varint_at(o, t->month);
-    }
-    if (t->day) {
-        *o++ = (char)(3 << 3 | WT_VARINT);
-        o = varint_at(o, t->day);
-    }
+    o = nz_varint_at(o, 1, t->year);
+    o = nz_varint_at(o, 2, t->month);
+    o = nz_varint_at(o, 3, t->day);
     if (!with_time) {
         return o;
     }
-    if (t->hour) {
-        *o++ = (char)(4 << 3 | WT_VARINT);
-        o = varint_at(o, t->hour);
-    }
-    if (t->minute) {
-        *o++ = (char)(5 << 3 | WT_VARINT);
-        o = varint_at(o, t->minute);
-    }
-    if (t->second) {
-        *o++ = (char)(6 << 3 | WT_VARINT);
-        o = varint_at(o, t->second);
-    }
-    if (t->micros) {
-        *o++ = (char)(7 << 3 | WT_VARINT);
-        o = varint_at(o, t->micros);
-    }
-    if (t->fsp) {
-        *o++ = (char)(8 << 3 | WT_VARINT);
-        o = varint_at(o, t->fsp);
-    }
-    return o;
+    o = nz_varint_at(o, 4, t->hour);
+    o = nz_varint_at(o, 5, t->minute);
+    o = nz_varint_at(o, 6, t->second);
+    o = nz_varint_at(o, 7, t->micros);
+    return nz_varint_at(o, 8, t->fsp);
 }
 
 /* A Date or DateTime Value (field, length, body) at o, which has room for 21 bytes; the body is
@@ -844,7 +828,7 @@ typedef struct ptpl_field {
  * action, an empty before): their msgpack bytes (up to 64) and protobuf bytes (up to 128) as
  * one run, so that a map starting with the same bytes is one 64-byte compare and one copy for
  * them. The fields' bytes are a function of the members' bytes alone. */
-#define PRUN_MP 64
+#define PRUN_MP RC_TPL_RUN
 #define PRUN_PB 128
 
 typedef struct ptpl_run {
@@ -1338,21 +1322,7 @@ static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, cons
 
 /* True when the PRUN_MP bytes at p (there must be that many before end) start with r's run. */
 static inline bool run_matches(const ptpl_run_t *r, const uint8_t *p, const uint8_t *end) {
-    if (end - p < PRUN_MP) {
-        return false;
-    }
-#if defined(__SSE2__)
-    uint64_t eq = 0;
-    for (int k = 0; k < PRUN_MP / 16; k++) {
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
-                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)),
-                                 _mm_loadu_si128((const __m128i *)(const void *)(r->mp + 16 * k))))
-              << (16 * k);
-    }
-    return (~eq & r->mask) == 0;
-#else
-    return memcmp(p, r->mp, r->mp_len) == 0;
-#endif
+    return rc_tpl_run_eq(r->mp, r->mask, r->mp_len, p, end);
 }
 
 /* Makes the map's first npos members (msgpack p0[0..mp_len), written as pb[0..pb_len)), all

@@ -149,6 +149,32 @@ static inline int rc_tpl_desc_sync(uint8_t **desc, size_t *len, size_t *cap, con
     return 0;
 }
 
+/* The msgpack bytes of a template's run of leading members, compared 16 at a time. */
+#define RC_TPL_RUN 64
+
+/* True when the RC_TPL_RUN bytes at p (false when fewer are left before end) equal the run mp
+ * (zero padded) where mask is set: bit i for byte i, the first len bytes. */
+static inline bool rc_tpl_run_eq(const uint8_t *mp, uint64_t mask, size_t len, const uint8_t *p,
+                                 const uint8_t *end) {
+    if (end - p < RC_TPL_RUN) {
+        return false;
+    }
+#if defined(__SSE2__)
+    (void)len;
+    uint64_t eq = 0;
+    for (int k = 0; k < RC_TPL_RUN / 16; k++) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(mp + 16 * k))))
+              << (16 * k);
+    }
+    return (~eq & mask) == 0;
+#else
+    (void)mask;
+    return memcmp(p, mp, len) == 0;
+#endif
+}
+
 /* A hash of the msgpack str values schema and table (either NULL when not seen, or not a
  * fixstr / str 8 that ends before end: then it counts as empty). */
 static inline uint64_t rc_tpl_table_hash(const uint8_t *schema, const uint8_t *table,

@@ -479,7 +479,8 @@ size_t rc_binlog_fmt_datetime_packed(int64_t packed, unsigned fsp, char sep, cha
 size_t rc_binlog_decimal_size(unsigned precision, unsigned scale);
 /* The text of the DECIMAL(precision, scale) at p (rc_binlog_decimal_size(...) readable bytes;
  * 1 <= precision <= 65, scale <= precision) into out, NUL-terminated; returns its length, or 0
- * when a digit group is out of range. */
+ * when a digit group is out of range. out has room for RC_BINLOG_TEXT_MAX bytes: digits are
+ * written 4 at a time, up to 3 bytes past the text. */
 size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out);
 /* The same from the column's layout (rc_binlog_decimal_layout), worked out once per table map
  * instead of per value. */
