@@ -255,6 +255,10 @@ typedef struct rc_tmap {
     rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
     size_t row_room;       /* output room for every name and fixed-size value of an image */
     rc_buf_t packed_types; /* "headers": {}, then "columns" and its value (rc_event.h) */
+    /* inserts of this table take the lean row loop (rc_binlog_row.c, lean_inserts): every
+     * column has an op other than RC_OP_OTHER, at most 64 columns, a key of 0 or 1 column */
+    bool lean;
+    uint32_t nvar; /* columns of a length-prefixed op (RC_OP_STR1 .. RC_OP_BIN) */
     struct rc_tmap *next_free;
 } rc_tmap_t;
 

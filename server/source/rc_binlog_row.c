@@ -1093,6 +1093,12 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     for (uint32_t k = 0; k < tm->npk; k++) {
         tm->cols[tm->pk[k]].pk = true;
     }
+    tm->lean = tm->ncols <= 64 && tm->npk <= 1;
+    tm->nvar = 0;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        tm->lean = tm->lean && tm->cols[i].op != RC_OP_OTHER;
+        tm->nvar += tm->cols[i].op <= RC_OP_BIN;
+    }
     uint32_t njson = 0;
     for (uint32_t i = 0; i < tm->ncols; i++) {
         tm->cols[i].jidx = (uint16_t)njson;
@@ -1126,6 +1132,10 @@ typedef struct rowctx {
      * order; a set bit means the value is a list of diffs against the before image */
     const uint8_t *partial;
 } rowctx_t;
+
+/* Not an error: what the lean row loop (lean_inserts) returns for a row it leaves to the general
+ * one, which then writes it again from its start (or reports the error the row has). */
+#define RC_LEAN_BAIL ((rc_err_t)1)
 
 static rc_err_t col_err(rowctx_t *x, const rc_col_t *c, rc_err_t err, const char *why) {
     return rc_binlog_everr(x->b, x->errstr, x->errstr_size, err,
@@ -1871,7 +1881,7 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
 
 #define OUT_ROOM(need)                                                                             \
     do {                                                                                           \
-        if ((size_t)(lim - q) < (need)) {                                                          \
+        if (!lean && (size_t)(lim - q) < (need)) {                                                 \
             if (!(q = out_grow(o, q, (need)))) {                                                   \
                 goto nomem;                                                                        \
             }                                                                                      \
@@ -1922,16 +1932,14 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
         size_t avail = (size_t)(end - d);                                                          \
         if (fast ? avail < (size_t)n + c[1].need : avail < n) {                                    \
             if (fast) {                                                                            \
-                return short_image(x, c, p, end);                                                  \
+                return lean ? RC_LEAN_BAIL : short_image(x, c, p, end);                            \
             }                                                                                      \
             return col_err(x, c, RC_ERR_TRUNCATED, "the row ends inside the value");               \
         }                                                                                          \
         p = d + n;                                                                                 \
         OUT_ROOM(row_room + (size_t)n + 5 + 32);                                                   \
         v = c_name(q, names, c);                                                                   \
-        if (n < 32 && avail >= 32) {                                                               \
-            /* a short value, with 32 readable bytes in the event: one fixed-size copy instead  \
-             * of a memcpy call (fixstr, or bin 8) */  \
+        if (n < 32) {                                                                              \
             uint8_t *w = v;                                                                        \
             if (!bin) {                                                                            \
                 *w++ = (uint8_t)(0xa0 | n);                                                        \
@@ -1940,15 +1948,20 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
                 w[1] = (uint8_t)n;                                                                 \
                 w += 2;                                                                            \
             }                                                                                      \
-            memcpy(w, d, 32);                                                                      \
             q = w + n;                                                                             \
+            if (avail >= 32) {                                                                     \
+                /* 32 readable bytes in the event: one fixed-size copy instead of a memcpy call */ \
+                memcpy(w, d, 32);                                                                  \
+            } else {                                                                               \
+                memcpy(w, d, n);                                                                   \
+            }                                                                                      \
         } else if (n < 256) {                                                                      \
-            /* str 8 or bin 8 */                                                                   \
-            v[0] = bin ? 0xc4 : n < 32 ? (uint8_t)(0xa0 | n) : 0xd9;                               \
+            /* str 8 or bin 8: a test of n < 32 fewer than one writer of both (fixstr) */          \
+            v[0] = bin ? 0xc4 : 0xd9;                                                              \
             v[1] = (uint8_t)n;                                                                     \
-            uint8_t *w = v + 1 + (bin || n >= 32);                                                 \
+            uint8_t *w = v + 2;                                                                    \
             q = w + n;                                                                             \
-            if (avail >= ((n + 64) & ~63u)) { /* n + 1 to 64: a block whatever n, 0 too */         \
+            if (avail >= ((n + 64) & ~63u)) { /* n + 1 to 64: a block whatever n */                \
                 copy_blocks(w, d, q);                                                              \
             } else {                                                                               \
                 memcpy(w, d, n);                                                                   \
@@ -1970,8 +1983,8 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
  * whatever follows it still fits. */
 static inline __attribute__((always_inline)) rc_err_t
 emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
-             const uint8_t *nulls, uint8_t anynull, bool fast, const uint8_t *p, const uint8_t **pp,
-             const uint8_t *end, rc_slot_t *slots);
+             const uint8_t *nulls, uint8_t anynull, bool fast, bool lean, const uint8_t *p,
+             const uint8_t **pp, const uint8_t *end, rc_slot_t *slots);
 
 /* The error of an image of every column and no NULL that is shorter than its columns'
  * rc_col_t.need, from column c at p on: the columns up to the next RC_OP_OTHER one are read as
@@ -2046,10 +2059,11 @@ emit_image_inl(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t nprese
     /* the common image (every column, no NULL) by a copy of the loop without those checks,
      * nor one of its length per fixed-size value (rc_col_t.need) */
     if (all_present && !anynull) {
-        return emit_columns(x, o, present, npresent, true, nulls, 0, true, p, pp, end, slots);
+        return emit_columns(x, o, present, npresent, true, nulls, 0, true, false, p, pp, end,
+                            slots);
     }
-    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, false, p, pp, end,
-                        slots);
+    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, false, false, p, pp,
+                        end, slots);
 }
 
 /* emit_image_inl out of line, for the images of updates and deletes. */
@@ -2064,8 +2078,8 @@ static __attribute__((noinline)) rc_err_t emit_image(rowctx_t *x, rc_buf_t *o,
  * twice, once with all_present, no NULLs and fast as constants. */
 static inline __attribute__((always_inline)) rc_err_t
 emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
-             const uint8_t *nulls, uint8_t anynull, bool fast, const uint8_t *p, const uint8_t **pp,
-             const uint8_t *end, rc_slot_t *slots) {
+             const uint8_t *nulls, uint8_t anynull, bool fast, bool lean, const uint8_t *p,
+             const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
     const rc_tmap_t *tm = x->tm;
     /* in locals: the stores into the output may alias anything, so fields read through x and
      * tm would be loaded again after each of them */
@@ -2085,7 +2099,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
      * bytes of every fixed-size value up to the first of variable size are checked here at
      * once, the next ones where it ends */
     if (fast && (size_t)(end - p) < c->need) {
-        return short_image(x, c, p, end);
+        return lean ? RC_LEAN_BAIL : short_image(x, c, p, end);
     }
     for (;; c++, s++) {
         /* the copy for images of every column and no NULL reads no bitmap: its loop ends at
@@ -2123,6 +2137,9 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
         case RC_OP_BIN:
             STRING_VALUE(c->lenbytes, true);
         case RC_OP_OTHER: {
+            if (lean) {
+                return RC_LEAN_BAIL; /* not a lean table's (rc_tmap_t.lean) */
+            }
             s->scratch = false;
             /* PARTIAL_UPDATE_ROWS: the bit of the column among the table's JSON columns */
             bool diffs =
@@ -2151,7 +2168,8 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
             FIXED_VALUE(c->size);
             size_t len = rc_binlog_fmt_decimal_l(p, &c->dec, (char *)v + 3);
             if (len == 0) {
-                return col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
+                return lean ? RC_LEAN_BAIL
+                            : col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");
             }
             q = c_ext_text(v, RC_EXT_DECIMAL, len);
             break;
@@ -2271,7 +2289,9 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
         }
         p += fixed; /* the fixed-size ops */
     next:
-        if (c->pk) {
+        if (lean) {
+            s->p = v; /* the key's value, for lean_inserts: the output does not move in a row */
+        } else if (c->pk) {
             s->out_off = (size_t)(v - (uint8_t *)o->data);
             s->out_len = (size_t)(q - v);
         }
@@ -2393,6 +2413,97 @@ static inline __attribute__((always_inline)) int pack_tail(rc_buf_t *o, const rc
     q = c_frag(q, tm->packed_types.data, tl);
     o->len = (size_t)(q - data);
     return 0;
+}
+
+/* Images of up to this many bytes to the event's end take the lean loop: it makes room for a
+ * row once, for a bound that counts the rest of the event (see lean_inserts). */
+#define RC_LEAN_MAX_REST (1u << 20)
+
+/* The inserts of a lean table (rc_tmap_t.lean), from *pp on, as long as each row's image holds
+ * every column and no NULL: each row's whole event in one pass, after one reservation per row
+ * for all it can write (so no value checks for room, and the key's value is found by where it
+ * was written), handed over as rc_binlog_rows does (sb's size moved, or pk's callback). Stops,
+ * with *pp at the row, at the first row it does not take or that is not well-formed: the
+ * general loop then writes that row (or reports its error) as it writes any. Returns RC_OK, or
+ * the packer's failure. */
+static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
+                                                       msgpack_sbuffer *sb, msgpack_packer *pk,
+                                                       const uint8_t **pp, const uint8_t *end,
+                                                       rc_binlog_info_t *info) {
+    rc_binlog_t *b = x->b;
+    const rc_tmap_t *tm = x->tm;
+    uint32_t ncols = tm->ncols;
+    const uint8_t *p = *pp;
+    const uint8_t *head = (const uint8_t *)b->ev_head.data;
+    const uint8_t *meta = (const uint8_t *)b->ev_meta.data;
+    const uint8_t *tail = (const uint8_t *)tm->packed_types.data;
+    size_t hl = b->ev_head.len, ml = b->ev_meta.len, tl = tm->packed_types.len;
+    /* the key's column and the name after its value (NULL: the value ends the image) */
+    uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
+    const rc_col_t *after_key = tm->npk && pk0 + 1 < ncols ? &tm->cols[pk0 + 1] : NULL;
+    /* room for a row but for the image's variable bytes: each fragment with the slack c_frag
+     * writes, the map header, names and fixed-size values (row_room), each length-prefixed
+     * value's header and the 63 bytes copy_blocks may write past it, and the key's copy */
+    size_t room = hl + ml + tl + 3 * RC_FRAG_SLACK + 5 + tm->row_room + (size_t)tm->nvar * 69 +
+                  FIXED_ROOM + 16;
+    /* a length-prefixed key value is as long as the image's bytes at most */
+    bool var_key = tm->npk && tm->cols[pk0].op <= RC_OP_BIN;
+    size_t nb = (ncols + 7) / 8;
+    uint64_t mask = ncols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ncols) - 1;
+    while (p < end) {
+        size_t rest = (size_t)(end - p);
+        /* the null bitmap in one 8-byte load (ncols <= 64), masked to the columns' bits */
+        if (rest > RC_LEAN_MAX_REST || rest < 8 || (rc_le64(p) & mask) != 0) {
+            break;
+        }
+        if (!sb) {
+            rc_buf_reset(o);
+        }
+        size_t start = o->len, need = room + rest + (var_key ? rest : 0);
+        if (o->cap - start < need) {
+            if (rc_buf_reserve(o, need) != RC_OK) {
+                break; /* the general loop reports it */
+            }
+            if (sb) {
+                sb->data = o->data;
+                sb->alloc = o->cap;
+            }
+        }
+        uint8_t *data = (uint8_t *)o->data;
+        c_frag(data + start, head, hl);
+        o->len = start + hl; /* the image's map header on */
+        const uint8_t *ip = p + nb;
+        rc_err_t err =
+            emit_columns(x, o, NULL, ncols, true, NULL, 0, true, true, ip, &ip, end, b->after);
+        if (err != RC_OK) {
+            o->len = start;
+            break;
+        }
+        uint8_t *q = data + o->len;
+        if (tm->npk) {
+            const uint8_t *kv = b->after[pk0].p;
+            const uint8_t *ke = after_key ? b->after[pk0 + 1].p - after_key->pname_len : q;
+            q = c_frag(q, meta, ml);
+            q = c_key_value(q, kv, 0, (size_t)(ke - kv));
+            q = c_frag(q, tail, tl);
+        } else {
+            q = c_frag(q, meta, ml); /* with the nil key and the tail (pack_fragments) */
+        }
+        o->len = (size_t)(q - data);
+        p = ip;
+        if (sb) {
+            sb->size = o->len;
+        } else if (pk->callback(pk->data, o->data, o->len) != 0) {
+            *pp = p;
+            return rc_binlog_everr(b, x->errstr, x->errstr_size, RC_ERR_NOMEM,
+                                   "the msgpack packer failed (out of memory)");
+        }
+        if (info) {
+            info->rows++;
+        }
+    }
+    *pp = p;
+    return RC_OK;
 }
 
 static rc_err_t ensure_slots(rc_binlog_t *b, uint32_t n) {
@@ -2609,7 +2720,17 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     msgpack_sbuffer *sb = b->direct_sb && pk->data == b->direct_sb ? b->direct_sb : NULL;
     /* a view of sb, kept across the rows: each whole row moves sb's size to its end */
     rc_buf_t direct = sb ? (rc_buf_t){sb->data, sb->size, sb->alloc} : (rc_buf_t){0};
+    bool lean = action == 0 && tm->lean && all1;
     while (p < end) {
+        if (lean) {
+            rc_err_t err = lean_inserts(&x, sb ? &direct : &b->rowbuf, sb, pk, &p, end, info);
+            if (err != RC_OK) {
+                return err;
+            }
+            if (p >= end) {
+                break;
+            }
+        }
         /* The fixed parts of the event were packed once for the whole rows event; the row is
          * read and written into rowbuf (or sb's end) in one pass and handed to the packer in
          * one piece (or kept by moving sb's size), so a bad row leaves nothing behind. */
