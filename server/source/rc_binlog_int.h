@@ -258,7 +258,8 @@ typedef struct rc_tmap {
     /* inserts of this table take the lean row loop (rc_binlog_row.c, lean_inserts): every
      * column has an op other than RC_OP_OTHER, at most 64 columns, a key of 0 or 1 column */
     bool lean;
-    uint32_t nvar; /* columns of a length-prefixed op (RC_OP_STR1 .. RC_OP_BIN) */
+    uint32_t nvar;    /* columns of a length-prefixed op (RC_OP_STR1 .. RC_OP_BIN) */
+    bool short_names; /* every column's packed name is of 16 bytes at most (c_name_s) */
     struct rc_tmap *next_free;
 } rc_tmap_t;
 

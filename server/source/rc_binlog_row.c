@@ -753,6 +753,10 @@ static rc_err_t pack_names(rc_tmap_t *tm) {
         memcpy(c->pname16, tm->packed_names.data + off,
                c->pname_len < sizeof(c->pname16) ? c->pname_len : sizeof(c->pname16));
     }
+    tm->short_names = true;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
+        tm->short_names = tm->short_names && tm->cols[i].pname_len <= 16;
+    }
     /* room for every name and fixed-size value of a row image (emit_image) */
     tm->row_room = tm->packed_names.len + (size_t)tm->ncols * FIXED_ROOM;
     /* 16 readable bytes past the last name, for w_name's fixed-size copy */
@@ -1778,6 +1782,18 @@ static inline __attribute__((always_inline)) uint8_t *c_name(uint8_t *q, const c
     return q + n;
 }
 
+/* c_name, where short_names says every name of the table is of 16 bytes at most
+ * (rc_tmap_t.short_names): then with no test of its length. */
+static inline __attribute__((always_inline)) uint8_t *
+c_name_s(uint8_t *q, const char *names, const rc_col_t *c, bool short_names) {
+    if (!short_names) {
+        return c_name(q, names, c);
+    }
+    uint32_t n = c->pname_len;
+    memcpy(q, c->pname16, 16);
+    return q + n;
+}
+
 /* Room one value of slot s needs at most: its bytes (twice, for a VECTOR's 5-byte floats per
  * 4 bytes), a header, and formatted text of up to RC_BINLOG_TEXT_MAX bytes. */
 static inline size_t value_room(const rc_slot_t *s) {
@@ -1899,7 +1915,7 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
         if (!fast && (size_t)(end - p) < fixed) {                                                  \
             goto short_value;                                                                      \
         }                                                                                          \
-        v = c_name(q, names, c);                                                                   \
+        v = c_name_s(q, names, c, short_names);                                                    \
     } while (0)
 
 /* The bytes from s to d up to e (e > d), in 64-byte blocks: reads and writes up to 63 bytes
@@ -1909,11 +1925,15 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
  * one to four blocks of moves. */
 static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const uint8_t *s,
                                                               const uint8_t *e) {
-    do {
+    /* the first two blocks by tests of the end, not by the loop's pointer steps */
+    memcpy(d, s, 64);
+    if (d + 64 >= e) {
+        return;
+    }
+    memcpy(d + 64, s + 64, 64);
+    for (d += 128, s += 128; d < e; d += 64, s += 64) {
         memcpy(d, s, 64);
-        d += 64;
-        s += 64;
-    } while (d < e);
+    }
 }
 
 /* A length-prefixed value of a string op (RC_OP_STR1 .. RC_OP_BIN): lb bytes of length, then
@@ -1938,7 +1958,7 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
         }                                                                                          \
         p = d + n;                                                                                 \
         OUT_ROOM(row_room + (size_t)n + 5 + 32);                                                   \
-        v = c_name(q, names, c);                                                                   \
+        v = c_name_s(q, names, c, short_names);                                                    \
         if (n < 32) {                                                                              \
             uint8_t *w = v;                                                                        \
             if (!bin) {                                                                            \
@@ -1983,8 +2003,8 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
  * whatever follows it still fits. */
 static inline __attribute__((always_inline)) rc_err_t
 emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
-             const uint8_t *nulls, uint8_t anynull, bool fast, bool lean, const uint8_t *p,
-             const uint8_t **pp, const uint8_t *end, rc_slot_t *slots);
+             const uint8_t *nulls, uint8_t anynull, bool fast, bool lean, bool short_names,
+             const uint8_t *p, const uint8_t **pp, const uint8_t *end, rc_slot_t *slots);
 
 /* The error of an image of every column and no NULL that is shorter than its columns'
  * rc_col_t.need, from column c at p on: the columns up to the next RC_OP_OTHER one are read as
@@ -2059,11 +2079,11 @@ emit_image_inl(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t nprese
     /* the common image (every column, no NULL) by a copy of the loop without those checks,
      * nor one of its length per fixed-size value (rc_col_t.need) */
     if (all_present && !anynull) {
-        return emit_columns(x, o, present, npresent, true, nulls, 0, true, false, p, pp, end,
+        return emit_columns(x, o, present, npresent, true, nulls, 0, true, false, false, p, pp, end,
                             slots);
     }
-    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, false, false, p, pp,
-                        end, slots);
+    return emit_columns(x, o, present, npresent, all_present, nulls, anynull, false, false, false,
+                        p, pp, end, slots);
 }
 
 /* emit_image_inl out of line, for the images of updates and deletes. */
@@ -2078,8 +2098,8 @@ static __attribute__((noinline)) rc_err_t emit_image(rowctx_t *x, rc_buf_t *o,
  * twice, once with all_present, no NULLs and fast as constants. */
 static inline __attribute__((always_inline)) rc_err_t
 emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent, bool all_present,
-             const uint8_t *nulls, uint8_t anynull, bool fast, bool lean, const uint8_t *p,
-             const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
+             const uint8_t *nulls, uint8_t anynull, bool fast, bool lean, bool short_names,
+             const uint8_t *p, const uint8_t **pp, const uint8_t *end, rc_slot_t *slots) {
     const rc_tmap_t *tm = x->tm;
     /* in locals: the stores into the output may alias anything, so fields read through x and
      * tm would be loaded again after each of them */
@@ -2118,7 +2138,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
             bool isnull = (nulls[k >> 3] & (1u << (k & 7))) != 0;
             k++;
             if (isnull) {
-                v = c_name(q, names, c);
+                v = c_name_s(q, names, c, short_names);
                 s->state = RC_SLOT_NULL;
                 *v = 0xc0;
                 q = v + 1;
@@ -2160,7 +2180,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
                                           : (const uint8_t *)"";
             }
             OUT_ROOM(row_room + value_room(&sv));
-            v = c_name(q, names, c);
+            v = c_name_s(q, names, c, short_names);
             q = c_value(v, c, &sv);
             goto next;
         }
@@ -2289,9 +2309,7 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
         }
         p += fixed; /* the fixed-size ops */
     next:
-        if (lean) {
-            s->p = v; /* the key's value, for lean_inserts: the output does not move in a row */
-        } else if (c->pk) {
+        if (!lean && c->pk) { /* lean_inserts finds the key's value by the lengths before it */
             s->out_off = (size_t)(v - (uint8_t *)o->data);
             s->out_len = (size_t)(q - v);
         }
@@ -2419,17 +2437,69 @@ static inline __attribute__((always_inline)) int pack_tail(rc_buf_t *o, const rc
  * row once, for a bound that counts the rest of the event (see lean_inserts). */
 #define RC_LEAN_MAX_REST (1u << 20)
 
+/* The length of the msgpack object at v, one of the forms emit_columns' ops write (a number,
+ * nil, str, bin or ext; no map or array). */
+static inline size_t mp_len(const uint8_t *v) {
+    uint8_t h = v[0];
+    if (h < 0xc0 || h >= 0xe0) {
+        return h >= 0xa0 && h < 0xc0 ? 1 + (size_t)(h & 31) : 1; /* fixstr, fixint */
+    }
+    switch (h) {
+    case 0xc4: /* bin 8, str 8 */
+    case 0xd9:
+        return 2 + (size_t)v[1];
+    case 0xc5: /* bin 16, str 16 */
+    case 0xda:
+        return 3 + (size_t)rc_be(v + 1, 2);
+    case 0xc6: /* bin 32, str 32 */
+    case 0xdb:
+        return 5 + (size_t)rc_be(v + 1, 4);
+    case 0xc7: /* ext 8, 16, 32 */
+        return 3 + (size_t)v[1];
+    case 0xc8:
+        return 4 + (size_t)rc_be(v + 1, 2);
+    case 0xc9:
+        return 6 + (size_t)rc_be(v + 1, 4);
+    case 0xcc: /* (u)int 8, 16, 32, 64, float 32, 64 */
+    case 0xd0:
+        return 2;
+    case 0xcd:
+    case 0xd1:
+        return 3;
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+        return 5;
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+        return 9;
+    case 0xd4: /* fixext 1, 2, 4, 8, 16 */
+        return 3;
+    case 0xd5:
+        return 4;
+    case 0xd6:
+        return 6;
+    case 0xd7:
+        return 10;
+    case 0xd8:
+        return 18;
+    default: /* nil */
+        return 1;
+    }
+}
+
 /* The inserts of a lean table (rc_tmap_t.lean), from *pp on, as long as each row's image holds
  * every column and no NULL: each row's whole event in one pass, after one reservation per row
- * for all it can write (so no value checks for room, and the key's value is found by where it
- * was written), handed over as rc_binlog_rows does (sb's size moved, or pk's callback). Stops,
- * with *pp at the row, at the first row it does not take or that is not well-formed: the
- * general loop then writes that row (or reports its error) as it writes any. Returns RC_OK, or
- * the packer's failure. */
-static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
-                                                       msgpack_sbuffer *sb, msgpack_packer *pk,
-                                                       const uint8_t **pp, const uint8_t *end,
-                                                       rc_binlog_info_t *info) {
+ * for all it can write (so no value checks for room), handed over as rc_binlog_rows does (sb's
+ * size moved, or pk's callback). The key's value is found after the image by the lengths of
+ * the names and values before it (no column records where it wrote its value). Stops, with
+ * *pp at the row, at the first row it does not take or that is not well-formed: the general
+ * loop then writes that row (or reports its error) as it writes any. Returns RC_OK, or the
+ * packer's failure. short_names: rc_tmap_t.short_names, a constant in each copy. */
+static inline __attribute__((always_inline)) rc_err_t
+lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, const uint8_t **pp,
+          const uint8_t *end, rc_binlog_info_t *info, bool short_names) {
     rc_binlog_t *b = x->b;
     const rc_tmap_t *tm = x->tm;
     uint32_t ncols = tm->ncols;
@@ -2438,16 +2508,16 @@ static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
     const uint8_t *meta = (const uint8_t *)b->ev_meta.data;
     const uint8_t *tail = (const uint8_t *)tm->packed_types.data;
     size_t hl = b->ev_head.len, ml = b->ev_meta.len, tl = tm->packed_types.len;
-    /* the key's column and the name after its value (NULL: the value ends the image) */
     uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
-    const rc_col_t *after_key = tm->npk && pk0 + 1 < ncols ? &tm->cols[pk0 + 1] : NULL;
+    /* the first value from the image's start: past its map header (fixmap, or map 16 from 16
+     * columns on) and the first column's name; for a key not first, the names and values of
+     * the columns before it come next */
+    size_t key_off = hl + (ncols < 16 ? 1 : 3) + tm->cols[0].pname_len;
     /* room for a row but for the image's variable bytes: each fragment with the slack c_frag
      * writes, the map header, names and fixed-size values (row_room), each length-prefixed
      * value's header and the 63 bytes copy_blocks may write past it, and the key's copy */
     size_t room = hl + ml + tl + 3 * RC_FRAG_SLACK + 5 + tm->row_room + (size_t)tm->nvar * 69 +
                   FIXED_ROOM + 16;
-    /* a length-prefixed key value is as long as the image's bytes at most */
-    bool var_key = tm->npk && tm->cols[pk0].op <= RC_OP_BIN;
     size_t nb = (ncols + 7) / 8;
     uint64_t mask = ncols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ncols) - 1;
     while (p < end) {
@@ -2459,7 +2529,9 @@ static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
         if (!sb) {
             rc_buf_reset(o);
         }
-        size_t start = o->len, need = room + rest + (var_key ? rest : 0);
+        /* the image's variable bytes are fewer than rest, and so are those of a
+         * length-prefixed key's value, copied again */
+        size_t start = o->len, need = room + 2 * rest;
         if (o->cap - start < need) {
             if (rc_buf_reserve(o, need) != RC_OK) {
                 break; /* the general loop reports it */
@@ -2473,18 +2545,21 @@ static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
         c_frag(data + start, head, hl);
         o->len = start + hl; /* the image's map header on */
         const uint8_t *ip = p + nb;
-        rc_err_t err =
-            emit_columns(x, o, NULL, ncols, true, NULL, 0, true, true, ip, &ip, end, b->after);
+        rc_err_t err = emit_columns(x, o, NULL, ncols, true, NULL, 0, true, true, short_names, ip,
+                                    &ip, end, b->after);
         if (err != RC_OK) {
             o->len = start;
             break;
         }
         uint8_t *q = data + o->len;
         if (tm->npk) {
-            const uint8_t *kv = b->after[pk0].p;
-            const uint8_t *ke = after_key ? b->after[pk0 + 1].p - after_key->pname_len : q;
+            const uint8_t *kv = data + start + key_off;
+            for (uint32_t k = 0; k < pk0; k++) {
+                kv += mp_len(kv) + tm->cols[k + 1].pname_len;
+            }
+            size_t kn = mp_len(kv);
             q = c_frag(q, meta, ml);
-            q = c_key_value(q, kv, 0, (size_t)(ke - kv));
+            q = c_key_value(q, kv, 0, kn);
             q = c_frag(q, tail, tl);
         } else {
             q = c_frag(q, meta, ml); /* with the nil key and the tail (pack_fragments) */
@@ -2504,6 +2579,20 @@ static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
     }
     *pp = p;
     return RC_OK;
+}
+
+/* lean_rows for tables whose every column name is of 16 bytes at most, and for any other. */
+static __attribute__((noinline)) rc_err_t
+lean_inserts_short(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk,
+                   const uint8_t **pp, const uint8_t *end, rc_binlog_info_t *info) {
+    return lean_rows(x, o, sb, pk, pp, end, info, true);
+}
+
+static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
+                                                       msgpack_sbuffer *sb, msgpack_packer *pk,
+                                                       const uint8_t **pp, const uint8_t *end,
+                                                       rc_binlog_info_t *info) {
+    return lean_rows(x, o, sb, pk, pp, end, info, false);
 }
 
 static rc_err_t ensure_slots(rc_binlog_t *b, uint32_t n) {
@@ -2723,7 +2812,9 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     bool lean = action == 0 && tm->lean && all1;
     while (p < end) {
         if (lean) {
-            rc_err_t err = lean_inserts(&x, sb ? &direct : &b->rowbuf, sb, pk, &p, end, info);
+            rc_buf_t *lo = sb ? &direct : &b->rowbuf;
+            rc_err_t err = tm->short_names ? lean_inserts_short(&x, lo, sb, pk, &p, end, info)
+                                           : lean_inserts(&x, lo, sb, pk, &p, end, info);
             if (err != RC_OK) {
                 return err;
             }
