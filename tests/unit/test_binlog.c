@@ -1307,9 +1307,11 @@ static void test_null_bitmaps_of_every_width_and_pattern(void **state) {
 }
 
 /* The columns of shape_map: INT, VARCHAR(20) utf8mb4, DECIMAL(10,2), ENUM (1 byte, no strings:
- * the general path), BIGINT, VARBINARY(300), DATETIME(6), TINYINT; cK is column K here. */
+ * the general path), BIGINT, VARBINARY(300), DATETIME(6), TINYINT; cK is column K here. With
+ * shape_lean, c4 is a YEAR instead: every column then has an op of the lean insert loop. */
 static const uint8_t k_shape_types[8] = {RC_T_LONG,     RC_T_VARCHAR, RC_T_NEWDECIMAL, RC_T_STRING,
                                          RC_T_LONGLONG, RC_T_VARCHAR, RC_T_DATETIME2,  RC_T_TINY};
+static bool shape_lean;
 
 /* A TABLE_MAP of table id 42 (s.t) with those columns in the order given (order[i] is the
  * column K, 1-8, at place i), every one nullable. */
@@ -1318,7 +1320,7 @@ static void shape_map(bb_t *tm, const int *order) {
     tm->n = 0;
     uint8_t types[8];
     for (int i = 0; i < 8; i++) {
-        types[i] = k_shape_types[order[i] - 1];
+        types[i] = shape_lean && order[i] == 4 ? RC_T_YEAR : k_shape_types[order[i] - 1];
     }
     bb_t m = {0};
     for (int i = 0; i < 8; i++) {
@@ -1331,8 +1333,10 @@ static void shape_map(bb_t *tm, const int *order) {
             b_u8(&m, 2);
             break;
         case 4:
-            b_u8(&m, RC_T_ENUM);
-            b_u8(&m, 1);
+            if (!shape_lean) {
+                b_u8(&m, RC_T_ENUM);
+                b_u8(&m, 1);
+            }
             break;
         case 6:
             b_le(&m, 300, 2); /* 2-byte lengths */
@@ -1461,8 +1465,8 @@ static rc_err_t feed_shapes(const int *a, const int *b_order, int nul, size_t le
  * two TABLE_MAPs of one table id, it fails on the same column with the same error as the same
  * values read by the general path (an image with a NULL after them), and whole it decodes the
  * same values. */
-static void test_image_cut_anywhere_fails_as_the_general_path(void **state) {
-    (void)state;
+static void image_cut_anywhere(bool lean) {
+    shape_lean = lean;
     static const int orders[][8] = {
         {1, 2, 3, 4, 5, 6, 7, 8},
         {6, 8, 4, 1, 7, 3, 2, 5},
@@ -1522,7 +1526,7 @@ static void test_image_cut_anywhere_fails_as_the_general_path(void **state) {
                 expect_int(e, "after.0.c1", 0x12345678);
                 expect_str(e, "after.0.c2", "hello");
                 expect_ext(e, "after.0.c3", RC_EXT_DECIMAL, "12345.67");
-                expect_uint(e, "after.0.c4", 2);
+                expect_uint(e, "after.0.c4", lean ? 1902 : 2);
                 expect_int(e, "after.0.c5", -5);
                 uint8_t want6[40];
                 for (int k = 0; k < 40; k++) {
@@ -1537,6 +1541,342 @@ static void test_image_cut_anywhere_fails_as_the_general_path(void **state) {
             }
             msgpack_sbuffer_destroy(&d.sb);
         }
+    }
+}
+
+static void test_image_cut_anywhere_fails_as_the_general_path(void **state) {
+    (void)state;
+    image_cut_anywhere(false);
+}
+
+/* The same for a table of the lean insert loop's ops (c4 a YEAR): the lean loop leaves a cut
+ * image to the general one, which fails as it fails on any. */
+static void test_lean_loop_image_cut_anywhere_fails_as_the_general_path(void **state) {
+    (void)state;
+    image_cut_anywhere(true);
+    shape_lean = false;
+}
+
+/* ---- the lean insert loop (lean_inserts) against the general one ---------------------------- */
+
+static void mask_timestamps(char *p, size_t n);
+
+/* Columns of every op the lean loop takes: INT, TINYINT, SMALLINT, MEDIUMINT, BIGINT, FLOAT,
+ * DOUBLE, YEAR, BIT(10), DATE, TIME(3), DATETIME(6), TIMESTAMP(3), DECIMAL(10,2), VARCHAR(20)
+ * and VARCHAR(300) utf8mb4, MEDIUMTEXT, VARBINARY(300), CHAR(10) utf8mb4, and the old
+ * DATETIME, TIMESTAMP and TIME. */
+enum { LEAN_NC = 22 };
+static const uint8_t k_lean_types[LEAN_NC] = {
+    RC_T_LONG,       RC_T_TINY,       RC_T_SHORT,     RC_T_INT24,   RC_T_LONGLONG, RC_T_FLOAT,
+    RC_T_DOUBLE,     RC_T_YEAR,       RC_T_BIT,       RC_T_DATE,    RC_T_TIME2,    RC_T_DATETIME2,
+    RC_T_TIMESTAMP2, RC_T_NEWDECIMAL, RC_T_VARCHAR,   RC_T_VARCHAR, RC_T_BLOB,     RC_T_VARCHAR,
+    RC_T_STRING,     RC_T_DATETIME,   RC_T_TIMESTAMP, RC_T_TIME};
+
+/* A TABLE_MAP of table id 42 (s.t) of the lean columns cols[0..n), every one nullable, named
+ * "c<K>" (K: the column's index in k_lean_types) or, long, "a_long_column_name_<K>" (more
+ * than the 16 bytes c_name_s copies), with a primary key of the column at place key (-1:
+ * none). */
+static void lean_map(bb_t *tm, const int *cols, int n, int key, bool long_names) {
+    bb_t m = {0}, v = {0};
+    uint8_t types[LEAN_NC];
+    tm->n = 0;
+    for (int i = 0; i < n; i++) {
+        types[i] = k_lean_types[cols[i]];
+        switch (cols[i]) {
+        case 5:
+            b_u8(&m, 4);
+            break;
+        case 6:
+            b_u8(&m, 8);
+            break;
+        case 8:
+            b_u8(&m, 2); /* BIT(10): 2 bits and 1 byte */
+            b_u8(&m, 1);
+            break;
+        case 10:
+        case 12:
+            b_u8(&m, 3);
+            break;
+        case 11:
+            b_u8(&m, 6);
+            break;
+        case 13:
+            b_u8(&m, 10);
+            b_u8(&m, 2);
+            break;
+        case 14:
+            b_le(&m, 80, 2);
+            break;
+        case 15:
+        case 17:
+            b_le(&m, cols[i] == 15 ? 1200 : 300, 2);
+            break;
+        case 16:
+            b_u8(&m, 3);
+            break;
+        case 18:
+            b_u8(&m, RC_T_STRING);
+            b_u8(&m, 40);
+            break;
+        default:
+            break;
+        }
+    }
+    b_map(tm, 42, "s", "t", (unsigned)n, types, m.d, m.n, B_ALL);
+    for (int i = 0; i < n; i++) { /* COLUMN_CHARSET of the character columns, in order */
+        if (cols[i] >= 14 && cols[i] <= 18) {
+            b_u8(&v, cols[i] == 17 ? 63 : 45);
+        }
+    }
+    b_tlv(tm, 3, &v);
+    char names[LEAN_NC][32];
+    const char *pnames[LEAN_NC];
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof(names[i]), long_names ? "a_long_column_name_%d" : "c%d", cols[i]);
+        pnames[i] = names[i];
+    }
+    b_names(tm, pnames, (unsigned)n);
+    if (key >= 0) {
+        v.n = 0;
+        b_u8(&v, (unsigned)key);
+        b_tlv(tm, 8, &v);
+    }
+}
+
+/* The value of lean column k (a 300-byte VARBINARY, the others short). */
+static void lean_value(bb_t *v, int k) {
+    uint64_t ymdhms = ((uint64_t)((2024 * 13 + 5) << 5 | 6) << 17) | (7 << 12 | 8 << 6 | 9);
+    static const uint8_t dec[5] = {0x80, 0x00, 0x30, 0x39, 0x43}; /* 12345.67 */
+    switch (k) {
+    case 0:
+        b_le(v, 200001, 4);
+        break;
+    case 1:
+        b_u8(v, 0x85); /* -123 */
+        break;
+    case 2:
+        b_le(v, 40000, 2); /* -25536 */
+        break;
+    case 3:
+        b_le(v, 0x800001, 3);
+        break;
+    case 4:
+        b_le(v, 1000000007ULL * 1000, 8);
+        break;
+    case 5:
+        b_le(v, 0x3fc00000, 4); /* 1.5 */
+        break;
+    case 6:
+        b_le(v, 0x400921fb54442d18ULL, 8);
+        break;
+    case 7:
+        b_u8(v, 124);
+        break;
+    case 8:
+        b_be(v, 0x2a5, 2);
+        break;
+    case 9:
+        b_le(v, 2024u << 9 | 5u << 5 | 6u, 3);
+        break;
+    case 10:
+        b_be(v, 0x800000 | 12 << 12 | 34 << 6 | 56, 3);
+        b_be(v, 1230, 2);
+        break;
+    case 11:
+        b_be(v, ymdhms + 0x8000000000ULL, 5);
+        b_be(v, 123456, 3);
+        break;
+    case 12:
+        b_be(v, 1700000000, 4);
+        b_be(v, 4560, 2);
+        break;
+    case 13:
+        b_bytes(v, dec, sizeof(dec));
+        break;
+    case 14:
+        b_lstr(v, "hello");
+        break;
+    case 15:
+        b_le(v, 70, 2);
+        for (int i = 0; i < 70; i++) {
+            b_u8(v, 'a' + i % 26);
+        }
+        break;
+    case 16:
+        b_le(v, 3, 3);
+        b_bytes(v, "txt", 3);
+        break;
+    case 17:
+        b_le(v, 300, 2);
+        for (int i = 0; i < 300; i++) {
+            b_u8(v, (unsigned)i * 7);
+        }
+        break;
+    case 18:
+        b_lstr(v, "chars");
+        break;
+    case 19:
+        b_le(v, 20240506070809ULL, 8);
+        break;
+    case 20:
+        b_le(v, 1700000001, 4);
+        break;
+    default:
+        b_le(v, 123456, 3);
+        break;
+    }
+}
+
+/* One rows event of nrows inserts of the same values (every third row from row 1 on with the
+ * column at place 1 NULL, which the lean loop leaves to the general one), as long as it takes
+ * for the first rows to be more than 1 MiB (RC_LEAN_MAX_REST) from the event's end: those take
+ * the general loop, the later ones the lean loop. Fed, through the packer's callback or
+ * straight into the buffer, to a decoder with the table map; returns the bytes packed, the
+ * number of rows in *nrows. */
+static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool direct, int *nrows) {
+    bb_t row = {0}, nullrow = {0};
+    b_bitmap(&row, (unsigned)n, 0);
+    b_bitmap(&nullrow, (unsigned)n, 2);
+    for (int i = 0; i < n; i++) {
+        lean_value(&row, cols[i]);
+        if (i != 1) {
+            lean_value(&nullrow, cols[i]);
+        }
+    }
+    size_t cap = (1u << 20) + (1u << 18) + 2 * row.n, len = RC_BINLOG_HEADER_LEN;
+    uint8_t *ev = malloc(cap + 64);
+    assert_non_null(ev);
+    bb_t head = {0};
+    b_rows(&head, 42, (unsigned)n, B_ALL);
+    memcpy(ev + len, head.d, head.n);
+    len += head.n;
+    *nrows = 0;
+    while (len + row.n <= cap) {
+        const bb_t *r = *nrows % 3 == 1 ? &nullrow : &row;
+        memcpy(ev + len, r->d, r->n);
+        len += r->n;
+        (*nrows)++;
+    }
+    memset(ev, 0, RC_BINLOG_HEADER_LEN);
+    put_le32(ev, 1700000000);
+    ev[4] = RC_EV_WRITE_ROWS_V2;
+    put_le32(ev + 5, 7);
+    put_le32(ev + 9, (uint32_t)len);
+    uint8_t *exact = malloc(len); /* a read past the event is an error of ASan's */
+    assert_non_null(exact);
+    memcpy(exact, ev, len);
+    free(ev);
+    uint8_t tev[9000];
+    size_t tlen = make_event(tev, RC_EV_TABLE_MAP, tm);
+    rc_binlog_t *b = rc_binlog_new(NULL);
+    assert_non_null(b);
+    rc_binlog_set_position(b, "synthetic.000001", 4);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (direct) {
+        rc_binlog_direct_sbuffer(b, &sb);
+    }
+    char err[512];
+    rc_binlog_info_t info = {0};
+    assert_int_equal(rc_binlog_feed(b, tev, tlen, &pk, NULL, err, sizeof(err)), RC_OK);
+    if (rc_binlog_feed(b, exact, len, &pk, &info, err, sizeof(err)) != RC_OK) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(info.rows, *nrows);
+    free(exact);
+    rc_binlog_destroy(b);
+    return sb;
+}
+
+/* The rows of one rows event are the same bytes whichever loop wrote them, the lean one (rows
+ * near the event's end) or the general one (rows further from it, or with a NULL): for every
+ * op the lean loop takes, a table of 22 columns (a map 16 header) and one of 6 (a fixmap), a
+ * key first, in the middle, last, of a string longer than 16 bytes, or none, short and long
+ * column names; through the packer's callback and straight into the buffer. The values are
+ * those the general loop writes. */
+static void test_lean_and_general_loops_write_the_same_rows(void **state) {
+    (void)state;
+    static const int all[LEAN_NC] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                     11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+    static const int six[6] = {14, 0, 13, 17, 11, 15};
+    static const struct {
+        const int *cols;
+        int n, key;
+        bool long_names;
+    } shapes[] = {
+        {all, LEAN_NC, 0, false},  {all, LEAN_NC, 14, false}, {all, LEAN_NC, 21, false},
+        {all, LEAN_NC, -1, false}, {six, 6, 3, false},        {six, 6, 0, true},
+        {all, LEAN_NC, 5, true},
+    };
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        bb_t tm;
+        lean_map(&tm, shapes[s].cols, shapes[s].n, shapes[s].key, shapes[s].long_names);
+        int nrows = 0, nrows2 = 0;
+        msgpack_sbuffer via = lean_feed(&tm, shapes[s].cols, shapes[s].n, false, &nrows);
+        msgpack_sbuffer direct = lean_feed(&tm, shapes[s].cols, shapes[s].n, true, &nrows2);
+        assert_int_equal(nrows, nrows2);
+        assert_true(nrows > 100);
+        mask_timestamps(via.data, via.size);
+        mask_timestamps(direct.data, direct.size);
+        assert_int_equal(via.size, direct.size);
+        assert_memory_equal(via.data, direct.data, via.size);
+        /* every row without NULL the same bytes as the first, every row with one as the second */
+        size_t off = 0, at[2] = {0, 0}, len[2] = {0, 0};
+        for (int r = 0; r < nrows; r++) {
+            msgpack_unpacked u;
+            msgpack_unpacked_init(&u);
+            size_t from = off;
+            assert_int_equal(msgpack_unpack_next(&u, via.data, via.size, &off),
+                             MSGPACK_UNPACK_SUCCESS);
+            int k = r % 3 == 1;
+            if (r < 2) {
+                at[k] = from;
+                len[k] = off - from;
+                const msgpack_object *e = &u.data;
+                char path[48];
+                snprintf(path, sizeof(path), "after.0");
+                expect_size(e, path, (uint32_t)shapes[s].n);
+                /* a few values, as the general loop wrote them (row 0 is far from the end) */
+                for (int i = 0; i < shapes[s].n; i++) {
+                    char name[32];
+                    snprintf(name, sizeof(name),
+                             shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
+                             shapes[s].cols[i]);
+                    snprintf(path, sizeof(path), "after.0.%s", name);
+                    if (k == 1 && i == 1) {
+                        expect_nil(e, path);
+                    } else if (shapes[s].cols[i] == 0) {
+                        expect_int(e, path, 200001);
+                    } else if (shapes[s].cols[i] == 14) {
+                        expect_str(e, path, "hello");
+                    } else if (shapes[s].cols[i] == 13) {
+                        expect_ext(e, path, RC_EXT_DECIMAL, "12345.67");
+                    }
+                }
+                /* the key: the key column's value as the image wrote it, or nil */
+                if (shapes[s].key >= 0) {
+                    char name[32], kpath[48];
+                    snprintf(name, sizeof(name),
+                             shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
+                             shapes[s].cols[shapes[s].key]);
+                    snprintf(path, sizeof(path), "after.0.%s", name);
+                    snprintf(kpath, sizeof(kpath), "kafka.key.%s", name);
+                    expect_size(e, "kafka.key", 1);
+                    assert_true(msgpack_object_equal(*need(e, kpath), *need(e, path)));
+                } else {
+                    expect_nil(e, "kafka.key");
+                }
+            } else {
+                assert_int_equal(off - from, len[k]);
+                assert_memory_equal(via.data + from, via.data + at[k], len[k]);
+            }
+            msgpack_unpacked_destroy(&u);
+        }
+        assert_int_equal(off, via.size);
+        msgpack_sbuffer_destroy(&via);
+        msgpack_sbuffer_destroy(&direct);
     }
 }
 
@@ -3591,6 +3931,8 @@ int main(void) {
         cmocka_unit_test(test_artificial_rotate_before_fde_sets_file_and_position),
         cmocka_unit_test(test_null_bitmaps_of_every_width_and_pattern),
         cmocka_unit_test(test_image_cut_anywhere_fails_as_the_general_path),
+        cmocka_unit_test(test_lean_loop_image_cut_anywhere_fails_as_the_general_path),
+        cmocka_unit_test(test_lean_and_general_loops_write_the_same_rows),
         cmocka_unit_test(test_decimal_text_of_every_length_in_the_row_loop),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
