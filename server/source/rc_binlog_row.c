@@ -2437,14 +2437,9 @@ static inline __attribute__((always_inline)) int pack_tail(rc_buf_t *o, const rc
  * row once, for a bound that counts the rest of the event (see lean_inserts). */
 #define RC_LEAN_MAX_REST (1u << 20)
 
-/* The length of the msgpack object at v, one of the forms emit_columns' ops write (a number,
- * nil, str, bin or ext; no map or array). */
-static inline size_t mp_len(const uint8_t *v) {
-    uint8_t h = v[0];
-    if (h < 0xc0 || h >= 0xe0) {
-        return h >= 0xa0 && h < 0xc0 ? 1 + (size_t)(h & 31) : 1; /* fixstr, fixint */
-    }
-    switch (h) {
+/* mp_len of a str, bin or ext 8/16/32 (heads 0xc4-0xc9, 0xd9-0xdb). */
+static __attribute__((noinline)) size_t mp_len_var(const uint8_t *v) {
+    switch (v[0]) {
     case 0xc4: /* bin 8, str 8 */
     case 0xd9:
         return 2 + (size_t)v[1];
@@ -2458,35 +2453,28 @@ static inline size_t mp_len(const uint8_t *v) {
         return 3 + (size_t)v[1];
     case 0xc8:
         return 4 + (size_t)rc_be(v + 1, 2);
-    case 0xc9:
+    default:
         return 6 + (size_t)rc_be(v + 1, 4);
-    case 0xcc: /* (u)int 8, 16, 32, 64, float 32, 64 */
-    case 0xd0:
-        return 2;
-    case 0xcd:
-    case 0xd1:
-        return 3;
-    case 0xca:
-    case 0xce:
-    case 0xd2:
-        return 5;
-    case 0xcb:
-    case 0xcf:
-    case 0xd3:
-        return 9;
-    case 0xd4: /* fixext 1, 2, 4, 8, 16 */
-        return 3;
-    case 0xd5:
-        return 4;
-    case 0xd6:
-        return 6;
-    case 0xd7:
-        return 10;
-    case 0xd8:
-        return 18;
-    default: /* nil */
-        return 1;
     }
+}
+
+/* The length of the msgpack object at v, one of the forms emit_columns' ops write (a number,
+ * nil, str, bin or ext; no map or array): a fixint or fixstr by its head, the other fixed-size
+ * forms by a table of the heads 0xc0-0xdf (0: a length follows the head). */
+static inline __attribute__((always_inline)) size_t mp_len(const uint8_t *v) {
+    static const uint8_t fixed[32] = {
+        1, 1, 1, 1, 0, 0, 0, 0,  0,  0, 5, 9, 2, 3, 5, 9, /* nil .. ext 32, float, uint */
+        2, 3, 5, 9, 3, 4, 6, 10, 18, 0, 0, 0, 1, 1, 1, 1, /* int, fixext, str, array, map */
+    };
+    uint8_t h = v[0];
+    if (h < 0xa0 || h >= 0xe0) {
+        return 1; /* fixint */
+    }
+    if (h < 0xc0) {
+        return 1 + (size_t)(h & 31); /* fixstr */
+    }
+    size_t n = fixed[h - 0xc0];
+    return n ? n : mp_len_var(v);
 }
 
 /* The inserts of a lean table (rc_tmap_t.lean), from *pp on, as long as each row's image holds
