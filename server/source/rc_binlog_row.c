@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "rc_binlog_decimal.h"
 #include "rc_binlog_int.h"
 #include "rc_event.h"
 
@@ -2186,7 +2187,9 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
         }
         case RC_OP_DECIMAL: {
             FIXED_VALUE(c->size);
-            size_t len = rc_binlog_fmt_decimal_l(p, &c->dec, (char *)v + 3);
+            /* inline in the lean loop: the call was a fifth of a small DECIMAL's cost */
+            size_t len = lean ? rc_binlog_fmt_decimal_inl(p, &c->dec, (char *)v + 3)
+                              : rc_binlog_fmt_decimal_l(p, &c->dec, (char *)v + 3);
             if (len == 0) {
                 return lean ? RC_LEAN_BAIL
                             : col_err(x, c, RC_ERR_INVALID, "malformed DECIMAL bytes");

@@ -2,6 +2,7 @@
  * temporals formatted by hand for the hot path (no snprintf, no time zone), latin1 to UTF-8. */
 #include <stdio.h>
 
+#include "rc_binlog_decimal.h"
 #include "rc_binlog_int.h"
 
 static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
@@ -153,69 +154,18 @@ size_t rc_binlog_decimal_size(unsigned precision, unsigned scale) {
            dig2bytes[scale % 9];
 }
 
-/* The four digits of every number below 10000, for DECIMAL's digit groups: a 9-digit group
- * is its first digit and two of these, where pairs took four table reads and seven
- * multiplications. Filled before main. */
-static char quads[10000][4];
+/* The four digits of every number below 10000, for DECIMAL's digit groups (rc_binlog_decimal.h):
+ * a 9-digit group is its first digit and two of these, where pairs took four table reads and
+ * seven multiplications. Filled before main. */
+char rc_binlog_quads[10000][4];
 
 __attribute__((constructor)) static void quads_fill(void) {
     for (unsigned i = 0; i < 10000; i++) {
-        memcpy(quads[i], rc_binlog_pairs + 2 * (i / 100), 2);
-        memcpy(quads[i] + 2, rc_binlog_pairs + 2 * (i % 100), 2);
+        memcpy(rc_binlog_quads[i], rc_binlog_pairs + 2 * (i / 100), 2);
+        memcpy(rc_binlog_quads[i] + 2, rc_binlog_pairs + 2 * (i % 100), 2);
     }
 }
 
-/* v < 10^9 in nine digits, leading zeros included. */
-static inline __attribute__((always_inline)) void put_group9(char *out, uint32_t v) {
-    uint32_t hi = v / 10000, lo = v - hi * 10000, first = hi / 10000;
-    out[0] = (char)('0' + first);
-    memcpy(out + 1, quads[hi - first * 10000], 4);
-    memcpy(out + 5, quads[lo], 4);
-}
-
-/* x < 10000 without leading zeros, at least one digit: the last n of its four, by one 4-byte
- * copy from inside the table (the bytes after them belong to the next entry; the caller
- * overwrites them). */
-static inline __attribute__((always_inline)) size_t put_quad_min(char *out, uint32_t x) {
-    size_t n = 1 + (x >= 10) + (x >= 100) + (x >= 1000);
-    memcpy(out, quads[x] + 4 - n, 4);
-    return n;
-}
-
-/* Digits of v (< 10^9) without leading zeros, at least one; may write 3 bytes past them. */
-static inline __attribute__((always_inline)) size_t put_uint_min(char *out, uint32_t v) {
-    if (v < 10000) {
-        return put_quad_min(out, v);
-    }
-    if (v >= 100000000) {
-        put_group9(out, v);
-        return 9;
-    }
-    uint32_t hi = v / 10000;
-    size_t n = put_quad_min(out, hi);
-    memcpy(out + n, quads[v - hi * 10000], 4);
-    return n + 4;
-}
-
-/* A big-endian digit group of n (1-4) bytes. */
-static inline uint32_t be_group(const uint8_t *p, unsigned n) {
-    switch (n) {
-    case 1:
-        return p[0];
-    case 2:
-        return (uint32_t)p[0] << 8 | p[1];
-    case 3:
-        return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-    default:
-        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    }
-}
-
-/* MySQL's binary DECIMAL: the integer digits, then the fraction's, in groups of nine digits per
- * 4 bytes (a shorter leading integer group and trailing fraction group take dig2bytes[] bytes),
- * big-endian, the sign bit of the first byte flipped and every byte inverted when negative.
- * Written straight into out: the integer part from its first non-zero group on ("0" when it
- * has none), each later group zero-padded to nine digits. */
 void rc_binlog_decimal_layout(unsigned precision, unsigned scale, rc_dec_layout_t *l) {
     unsigned intg = precision - scale;
     l->lead_digits = (uint8_t)(intg % 9);
@@ -230,99 +180,7 @@ void rc_binlog_decimal_layout(unsigned precision, unsigned scale, rc_dec_layout_
 }
 
 size_t rc_binlog_fmt_decimal_l(const uint8_t *p, const rc_dec_layout_t *l, char *out) {
-    /* read in place: each group is XORed with the inversion mask of its bytes, and the very
-     * first group also with the sign bit (flip, cleared once used) */
-    uint32_t mask = (p[0] & 0x80) ? 0 : 0xffffffffu, flip = 0x80, any = 0;
-    char *o = out;
-    if (mask) {
-        *o++ = '-'; /* taken back at the end if every digit is 0: "-0.00" is written "0.00" */
-    }
-    const uint8_t *q = p;
-    bool started = false;
-#define GROUP(n)                                                                                   \
-    (any |= v = (be_group(q, (n)) ^ (flip << (8 * ((n)-1))) ^ (mask >> (32 - 8 * (n)))), flip = 0, \
-     v)
-    uint32_t v;
-    /* the leading and trailing groups by their digit count: each case reads a constant
-     * number of bytes against a constant limit, and the trailing one writes a constant width
-     * (straight-line put_uint, where a variable width took put_uint_any's loop) */
-#define LEAD(d, n)                                                                                 \
-    case d:                                                                                        \
-        if (GROUP(n) >= pow10u[d]) {                                                               \
-            return 0;                                                                              \
-        }                                                                                          \
-        q += n;                                                                                    \
-        break
-    switch (l->lead_digits) {
-        LEAD(1, 1);
-        LEAD(2, 1);
-        LEAD(3, 2);
-        LEAD(4, 2);
-        LEAD(5, 3);
-        LEAD(6, 3);
-        LEAD(7, 4);
-        LEAD(8, 4);
-    default:
-        v = 0; /* no leading group */
-        break;
-    }
-#undef LEAD
-    if (v) {
-        o += put_uint_min(o, v);
-        started = true;
-    }
-    for (unsigned i = 0; i < l->intg_groups; i++, q += 4) {
-        if (GROUP(4) > 999999999) {
-            return 0;
-        }
-        if (started) {
-            put_group9(o, v);
-            o += 9;
-        } else if (v) {
-            o += put_uint_min(o, v);
-            started = true;
-        }
-    }
-    if (!started) {
-        *o++ = '0';
-    }
-    if (l->scale > 0) {
-        *o++ = '.';
-    }
-    for (unsigned i = 0; i < l->frac_groups; i++, q += 4) {
-        if (GROUP(4) > 999999999) {
-            return 0;
-        }
-        put_group9(o, v);
-        o += 9;
-    }
-#define TAIL(d, n)                                                                                 \
-    case d:                                                                                        \
-        if (GROUP(n) >= pow10u[d]) {                                                               \
-            return 0;                                                                              \
-        }                                                                                          \
-        o += put_uint(o, v, d);                                                                    \
-        break
-    switch (l->tail_digits) {
-        TAIL(1, 1);
-        TAIL(2, 1);
-        TAIL(3, 2);
-        TAIL(4, 2);
-        TAIL(5, 3);
-        TAIL(6, 3);
-        TAIL(7, 4);
-        TAIL(8, 4);
-    default: /* no trailing group */
-        break;
-    }
-#undef TAIL
-#undef GROUP
-    *o = '\0';
-    if (mask && any == 0) {
-        memmove(out, out + 1, (size_t)(o - out)); /* with the NUL */
-        o--;
-    }
-    return (size_t)(o - out);
+    return rc_binlog_fmt_decimal_inl(p, l, out);
 }
 
 size_t rc_binlog_fmt_decimal(const uint8_t *p, unsigned precision, unsigned scale, char *out) {
