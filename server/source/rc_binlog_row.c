@@ -2511,7 +2511,7 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
                   FIXED_ROOM + 16;
     size_t nb = (ncols + 7) / 8;
     uint64_t mask = ncols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ncols) - 1;
-    uint32_t rows = 0; /* added to info once, at the end */
+    int rows = 0; /* added to info once, at the end */
     while (p < end) {
         size_t rest = (size_t)(end - p);
         /* the null bitmap in one 8-byte load (ncols <= 64), masked to the columns' bits */
@@ -2563,7 +2563,7 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
         } else if (pk->callback(pk->data, o->data, o->len) != 0) {
             *pp = p;
             if (info) {
-                info->rows += (int)rows;
+                info->rows += rows;
             }
             return rc_binlog_everr(b, x->errstr, x->errstr_size, RC_ERR_NOMEM,
                                    "the msgpack packer failed (out of memory)");
@@ -2572,7 +2572,7 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
     }
     *pp = p;
     if (info) {
-        info->rows += (int)rows;
+        info->rows += rows;
     }
     return RC_OK;
 }
