@@ -61,14 +61,16 @@ static inline __attribute__((always_inline)) uint32_t be_group(const uint8_t *p,
 }
 
 /* v < 10^d (1 <= d <= 8) in exactly d digits, leading zeros included; may write up to 3 bytes
- * past them. */
+ * past them. The offsets into an entry are added whole: entry + 8 - d stepped 8 bytes into an
+ * entry of 4 first, which UBSan (clang) caught in tests/fuzz (fuzz_binlog/decimal-tail-of-5-
+ * to-8-digits). */
 static inline __attribute__((always_inline)) size_t put_width(char *out, uint32_t v, unsigned d) {
     if (d <= 4) {
-        memcpy(out, rc_binlog_quads[v] + 4 - d, 4);
+        memcpy(out, rc_binlog_quads[v] + (4 - d), 4);
         return d;
     }
     uint32_t hi = v / 10000;
-    memcpy(out, rc_binlog_quads[hi] + 8 - d, 4);
+    memcpy(out, rc_binlog_quads[hi] + (8 - d), 4);
     memcpy(out + d - 4, rc_binlog_quads[v - hi * 10000], 4);
     return d;
 }

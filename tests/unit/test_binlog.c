@@ -1944,6 +1944,54 @@ static void test_decimal_text_of_every_length_in_the_row_loop(void **state) {
     decoded_free(&d);
 }
 
+/* A DECIMAL(s + 1, s) of every fraction width s (1-8: the trailing group, of 1 to 4 bytes), as
+ * the lean insert loop writes it and as rc_binlog_decimal_text does: one integer digit, then the
+ * fraction zero-padded to s digits, as printf writes it; for 0.0...01, 0.9...9 and a middle
+ * value. (Regression of put_width's 5-8 digits, found by tests/fuzz.) */
+static void test_decimal_fraction_of_every_width(void **state) {
+    (void)state;
+    static const uint8_t dig2bytes[9] = {0, 1, 1, 2, 2, 3, 3, 4, 4};
+    for (unsigned sc = 1; sc <= 8; sc++) {
+        uint32_t lim = 1;
+        for (unsigned i = 0; i < sc; i++) {
+            lim *= 10;
+        }
+        const uint32_t fr[3] = {1, lim - 1, lim / 3};
+        bb_t tm = {0}, rows = {0};
+        b_map(&tm, 5, "s", "t", 1, (const uint8_t[]){RC_T_NEWDECIMAL},
+              (const uint8_t[]){(uint8_t)(sc + 1), (uint8_t)sc}, 2, 0);
+        b_names(&tm, (const char *[]){"d"}, 1);
+        b_rows(&rows, 5, 1, B_ALL);
+        char want[3][16];
+        for (int k = 0; k < 3; k++) {
+            uint8_t bin[5];
+            bin[0] = 3 ^ 0x80; /* the integer digit, the sign bit flipped: positive */
+            for (unsigned i = 0; i < dig2bytes[sc]; i++) {
+                bin[1 + i] = (uint8_t)(fr[k] >> (8 * (dig2bytes[sc] - 1 - i)));
+            }
+            b_u8(&rows, 0); /* no NULL */
+            b_bytes(&rows, bin, 1 + dig2bytes[sc]);
+            snprintf(want[k], sizeof(want[k]), "3.%0*u", (int)sc, fr[k]);
+            char out[RC_BINLOG_TEXT_MAX];
+            size_t used = 0;
+            assert_int_equal(
+                rc_binlog_decimal_text(bin, 1 + dig2bytes[sc], sc + 1, sc, out, sizeof(out), &used),
+                RC_OK);
+            assert_string_equal(out, want[k]);
+            assert_int_equal(used, 1 + dig2bytes[sc]);
+        }
+        const bb_t *bodies[] = {&tm, &rows};
+        const uint8_t evtypes[] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+        decoded_t d;
+        feed_synthetic(&d, bodies, evtypes, 2);
+        assert_int_equal(d.n, 3);
+        for (int k = 0; k < 3; k++) {
+            expect_ext(&d.ev[k].data, "after.0.d", RC_EXT_DECIMAL, want[k]);
+        }
+        decoded_free(&d);
+    }
+}
+
 /* Regression (found by tests/fuzz): a TABLE_MAP declaring 0 columns reached memset(NULL). */
 static void test_table_map_with_zero_columns_is_rejected(void **state) {
     (void)state;
@@ -3934,6 +3982,7 @@ int main(void) {
         cmocka_unit_test(test_lean_loop_image_cut_anywhere_fails_as_the_general_path),
         cmocka_unit_test(test_lean_and_general_loops_write_the_same_rows),
         cmocka_unit_test(test_decimal_text_of_every_length_in_the_row_loop),
+        cmocka_unit_test(test_decimal_fraction_of_every_width),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
         cmocka_unit_test(test_table_map_post_header_shorter_than_table_id_is_rejected),
         cmocka_unit_test(test_decode_integer_temporal_and_decimal_types),
