@@ -1710,22 +1710,41 @@ static int batch_main(lua_State *L) {
     msgpack_sbuffer *out = b->out;
     void *const *evstate = vm->evstate;
     rc_script_result_t *res = b->res;
+    /* events sent as they came that follow each other in the input are copied in runs (as
+     * into the userdata): rs[0..pend) is still to be copied to out->data + out->size */
+    const uint8_t *rs = NULL;
+    size_t pend = 0;
     for (uint32_t i = 0; i < n && !b->nomem; i++) {
         rc_script_result_t *r = &res[i];
         uint32_t j = evj[i];
         /* as it came: not run, or run and untouched and not the next exception (most events) */
         if (j != 0 ? j != xa && !evstate[j - 1] : !run[i]) {
             size_t len = ev[i].len, size = out->size;
-            if (out->alloc - size >= len) { /* (most: room is left) */
-                memcpy(out->data + size, ev[i].p, len);
-                out->size = size += len;
+            if (pend != 0 && ev[i].p == rs + pend && pend <= RUN_MAX &&
+                out->alloc - size - pend >= len) {
+                pend += len;
             } else {
-                msgpack_sbuffer_write(out, (const char *)ev[i].p, len);
-                size = out->size;
+                if (pend != 0) {
+                    memcpy(out->data + size, rs, pend);
+                    out->size = size += pend;
+                    pend = 0;
+                }
+                if (out->alloc - size >= len) { /* (most: room is left) */
+                    rs = ev[i].p;
+                    pend = len;
+                } else {
+                    msgpack_sbuffer_write(out, (const char *)ev[i].p, len);
+                }
             }
-            *r = (rc_script_result_t){
-                .status = j != 0 ? RC_SCRIPT_SENT : RC_SCRIPT_SKIPPED, .n_out = 1, .end_off = size};
+            *r = (rc_script_result_t){.status = j != 0 ? RC_SCRIPT_SENT : RC_SCRIPT_SKIPPED,
+                                      .n_out = 1,
+                                      .end_off = out->size + pend};
             continue;
+        }
+        if (pend != 0) { /* what follows writes into out */
+            memcpy(out->data + out->size, rs, pend);
+            out->size += pend;
+            pend = 0;
         }
         if (j == 0 || j != xa) {
             void *state = j != 0 ? vm->evstate[j - 1] : NULL;
@@ -1786,6 +1805,10 @@ static int batch_main(lua_State *L) {
             xa = (uint32_t)(xj < 0 ? -xj : xj);
             lua_pop(L, 1);
         }
+    }
+    if (pend != 0) {
+        memcpy(out->data + out->size, rs, pend);
+        out->size += pend;
     }
     lua_settop(L, 0);
     return 0;
