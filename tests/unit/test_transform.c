@@ -2858,6 +2858,132 @@ static void test_js_kept_event_sent_later_is_itself(void **state) {
     msgpack_sbuffer_destroy(&other.sb);
 }
 
+/* ---- Lua: a batch's bytes copied in runs (h8-tl) ---- */
+
+enum { RUNS_N = 48 };
+
+/* Packs batch `b` of RUNS_N events into bufs (the events to group i / 4 alternate between
+ * bufs[0] and bufs[1]; 30..35 go into bufs[2] in reverse order): some not run, some not maps,
+ * some larger than a run of copies. */
+static void runs_batch(int b, mp_t bufs[3], rc_span_t *spans, bool *runs) {
+    static char big[2501];
+    memset(big, 'x', sizeof(big) - 1);
+    size_t at[RUNS_N];
+    int from[RUNS_N];
+    for (int k = 0; k < 3; k++) {
+        mp_init(&bufs[k]);
+    }
+    for (int t = 0; t < RUNS_N; t++) {
+        int i = t >= 30 && t <= 35 ? 65 - t : t; /* (30..35 packed as 35..30) */
+        int k = i >= 30 && i <= 35 ? 2 : (i / 4) % 2;
+        from[i] = k;
+        at[i] = bufs[k].sb.size;
+        if (i % 13 == 6) {
+            msgpack_pack_int(&bufs[k].pk, i); /* not a map */
+        } else {
+            pack_event(&bufs[k], b == 0 ? "first" : "second", i % 6 == 1 ? big : "new", i % 3 == 0);
+        }
+        runs[i] = i % 9 != 4;
+    }
+    for (int i = 0; i < RUNS_N; i++) {
+        const uint8_t *p = (const uint8_t *)bufs[from[i]].sb.data + at[i], *cur = p;
+        assert_int_equal(rc_mp_skip(&cur, p + (bufs[from[i]].sb.size - at[i])), RC_OK);
+        spans[i] = (rc_span_t){p, (size_t)(cur - p)};
+    }
+}
+
+/* The Lua engine copies events that follow each other in its input in runs, into the batch's
+ * userdata and into the output: events from three buffers, out of order, some not run, some not
+ * maps, some larger than a run, dropped and failing ones between them, each go out as they
+ * came; events kept untouched from the first batch and sent by the second, after the first
+ * batch's input was overwritten, are sent as they came too. */
+static void test_lua_events_copied_in_runs_keep_their_bytes(void **state) {
+    (void)state;
+    mp_t bufs[2][3];
+    rc_span_t spans[2][RUNS_N];
+    bool runs[2][RUNS_N];
+    uint32_t numbered = 0; /* the events of the first batch transform runs on */
+    for (int b = 0; b < 2; b++) {
+        runs_batch(b, bufs[b], spans[b], runs[b]);
+    }
+    for (int i = 0; i < RUNS_N; i++) {
+        numbered += runs[0][i] && spans[0][i].p[0] >= 0x80 && spans[0][i].p[0] <= 0x8f;
+    }
+    char src[600];
+    snprintf(src, sizeof(src),
+             "local kept, n = {}, 0\n"
+             "function transform(e)\n"
+             "  n = n + 1\n"
+             "  if n == %u then return kept end\n"
+             "  if n <= %u and n %% 7 == 0 then kept[#kept + 1] = e end\n"
+             "  if n %% 5 == 0 then return ACTION_DROP end\n"
+             "  if n %% 11 == 0 then error('eleven') end\n"
+             "end",
+             numbered + 1, numbered);
+    void *vm = vm_new(&rc_script_lua, src, 0, 0);
+    msgpack_sbuffer want_kept;
+    msgpack_sbuffer_init(&want_kept);
+    uint32_t c = 0;
+    for (int b = 0; b < 2; b++) {
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init(&out);
+        rc_script_result_t res[RUNS_N];
+        rc_buf_t errs = RC_BUF_INIT;
+        char why[1024];
+        assert_int_equal(rc_script_lua.transform_batch(vm, spans[b], runs[b], RUNS_N, &out, res,
+                                                       &errs, why, sizeof(why)),
+                         RC_OK);
+        size_t off = 0;
+        for (int i = 0; i < RUNS_N; i++) {
+            const rc_span_t *sp = &spans[b][i];
+            size_t len = res[i].end_off - off;
+            bool map = sp->p[0] >= 0x80 && sp->p[0] <= 0x8f;
+            int want = RC_SCRIPT_SENT;
+            const void *bytes = sp->p;
+            size_t want_len = sp->len;
+            if (!runs[b][i]) {
+                want = RC_SCRIPT_SKIPPED;
+            } else if (!map) {
+                want = RC_SCRIPT_FAILED;
+            } else if (++c == numbered + 1) {
+                bytes = want_kept.data;
+                want_len = want_kept.size;
+            } else {
+                if (c <= numbered && c % 7 == 0) {
+                    msgpack_sbuffer_write(&want_kept, (const char *)sp->p, sp->len);
+                }
+                want = c % 5 == 0    ? RC_SCRIPT_DROPPED
+                       : c % 11 == 0 ? RC_SCRIPT_FAILED
+                                     : RC_SCRIPT_SENT;
+            }
+            if (res[i].status != want) {
+                fail_msg("batch %d event %d: status %d, want %d", b, i, res[i].status, want);
+            }
+            if (want == RC_SCRIPT_SENT || want == RC_SCRIPT_SKIPPED) {
+                assert_int_equal(len, want_len);
+                assert_memory_equal(out.data + off, bytes, len);
+            } else {
+                assert_int_equal(len, 0);
+            }
+            off = res[i].end_off;
+        }
+        assert_int_equal(off, out.size);
+        for (int k = 0; k < 3; k++) { /* what the kept events read now is their own copy */
+            memset(bufs[b][k].sb.data, 0xee, bufs[b][k].sb.size);
+        }
+        msgpack_sbuffer_destroy(&out);
+        rc_buf_free(&errs);
+    }
+    assert_true(want_kept.size > 0);
+    for (int b = 0; b < 2; b++) {
+        for (int k = 0; k < 3; k++) {
+            mp_free(&bufs[b][k]);
+        }
+    }
+    msgpack_sbuffer_destroy(&want_kept);
+    rc_script_lua.destroy(vm);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -2899,6 +3025,7 @@ int main(void) {
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
         cmocka_unit_test(test_js_events_kept_untouched_are_not_reused),
         cmocka_unit_test(test_js_kept_event_sent_later_is_itself),
+        cmocka_unit_test(test_lua_events_copied_in_runs_keep_their_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
