@@ -8,7 +8,9 @@
  *   function f(a) { x    ->  function f(a) { (0).__rowcast_tick();x     (x: the first
  *                                                             statement after "use strict";)
  * (the check is a method of Number.prototype that scripts cannot replace: a global costs a
- * lookup through the scope chain, half of what a check costs)
+ * lookup through the scope chain, half of what a check costs). The top-level transform goes
+ * without the check at its entry when nothing else in the script names it (see
+ * driver_only_transform): rowcast's driver calls it once per event, and it cannot recurse.
  * for-in loops over an object's keys end by themselves and are left alone. The object of a
  * delete, of a for-in and of a with passes through __rowcast_own, which gives an event the
  * script has not touched yet its own fields (they start on its prototype: rc_script_js.c):
@@ -307,9 +309,40 @@ static void insert(out_t *o, const char *at, const char *text) {
     o->copied = at;
 }
 
+/* Is the top-level `function transform` only ever entered by rowcast's driver? Then its body
+ * needs no check at its entry (a call of a native function: about 850 instructions per event,
+ * a sixth of what an identity transform costs): the driver's calls are one per event, and
+ * without a call of its own transform cannot recurse. So no other token of the script may
+ * name transform (an identifier, or a string that could look it up: this['transform']) or
+ * callee (arguments.callee). Loops and the script's other functions are checked as before. */
+static bool driver_only_transform(const char *src, size_t len) {
+    lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
+    tok_t t;
+    char ignore[64];
+    int names = 0;
+    while (next(&lx, &t, ignore, sizeof(ignore)) && t.kind != T_EOF) {
+        bool escaped = false; /* \x74, \u0074 or \164 could spell either name */
+        for (const char *q = t.p; q + 1 < t.p + t.n && !escaped; q++) {
+            escaped = q[0] == '\\' && (q[1] == 'x' || q[1] == 'u' || (q[1] >= '0' && q[1] <= '9'));
+        }
+        if (t.kind == T_IDENT) {
+            names += is_word(&t, "transform");
+            if (escaped || is_word(&t, "callee")) {
+                return false;
+            }
+        } else if ((t.kind == T_STR || t.kind == T_REGEX) &&
+                   (escaped || memmem(t.p, t.n, "transform", 9) || memmem(t.p, t.n, "callee", 6))) {
+            return false;
+        }
+    }
+    return names == 1;
+}
+
 rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, char *why,
                                  size_t why_size) {
     lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
+    bool driver_only = driver_only_transform(src, len);
+    bool no_entry_check = false; /* the next function body is the driver's transform */
     out_t o = {.b = outbuf, .copied = src};
     frame_t st[MAX_NEST];
     int depth = 0;
@@ -367,6 +400,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 fn_name_ok = true;
             } else if (was_fn) {
                 pending = R_PARAMS; /* function NAME ( */
+                no_entry_check = driver_only && depth == 0 && is_word(&t, "transform");
             }
         }
         if (t.kind == T_PUNCT && t.n == 1) {
@@ -408,7 +442,10 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                             }
                         }
                     }
-                    insert(&o, at, text); /* may lie past this token: nothing else goes there */
+                    if (!no_entry_check) { /* may lie past this token: nothing else goes there */
+                        insert(&o, at, text);
+                    }
+                    no_entry_check = false;
                 }
             } else if (c == ')' || c == ']' || c == '}') {
                 if (depth > 0) {

@@ -2858,6 +2858,86 @@ static void test_js_kept_event_sent_later_is_itself(void **state) {
     msgpack_sbuffer_destroy(&other.sb);
 }
 
+/* ---- JS: what the driver's call of transform costs (rc_script_js_tick.c) ---- */
+
+/* The top-level transform that nothing but rowcast's driver can call has no check at its entry;
+ * a script that names transform again, arguments.callee, or spells the name in a string keeps
+ * it, and the script's other functions and loops keep theirs. */
+static void test_js_transform_only_the_driver_calls_has_no_entry_check(void **state) {
+    (void)state;
+    static const char src[] = "function transform(e) {\n  return f(e);\n}\n"
+                              "function f(e) { while (e) {} return e; }";
+    static const char want[] = "function transform(e) {\n  return f(e);\n}\n"
+                               "function f(e) { (0).__rowcast_tick();while "
+                               "((0).__rowcast_tick()&&(e)) {} return e; }";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+    static const char *const kept[] = {
+        "function transform(e) { return transform; }",
+        "function transform(e) { return arguments.callee; }",
+        "function transform(e) { return this['transform']; }",
+        "function transform(e) { return this['trans\\x66orm']; }",
+        "function transform(e) { return this[/callee/.source]; }",
+        "function transform(e) { return this.transf\\u006frm; }",
+        "function transform(e) { return {transform: 1}; }",
+    };
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        assert_int_equal(rc_script_js_instrument(kept[i], strlen(kept[i]), &out, why, sizeof(why)),
+                         RC_OK);
+        static const char check[] = "function transform(e) { (0).__rowcast_tick();";
+        if (out.len < strlen(check) || memcmp(out.data, check, strlen(check)) != 0) {
+            fail_msg("%s: got '%.*s'", kept[i], (int)out.len, out.data);
+        }
+        rc_buf_free(&out);
+    }
+    /* a nested function named transform is not the driver's */
+    static const char nested[] = "function g() { function transform(e) {} }";
+    assert_int_equal(rc_script_js_instrument(nested, strlen(nested), &out, why, sizeof(why)),
+                     RC_OK);
+    if (!memmem(out.data, out.len, "transform(e) {(0).__rowcast_tick();}", 36)) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+}
+
+/* Exponential recursion through transform itself (by its name, arguments.callee or a lookup
+ * on the global object), catching the RangeError of the call stack's limit, is still stopped
+ * by the time budget: those scripts keep the check at transform's entry. */
+static void test_js_recursion_into_transform_is_stopped_by_the_budget(void **state) {
+    (void)state;
+    static const char *const srcs[] = {
+        "function transform(e) {\n  if (e.table === 'users') return;\n"
+        "  try { transform(e); } catch (x) {} transform(e);\n}",
+        "function transform(e) {\n  if (e.table === 'users') return;\n"
+        "  try { arguments.callee(e); } catch (x) {} arguments.callee(e);\n}",
+        "var g = this;\nfunction transform(e) {\n  if (e.table === 'users') return;\n"
+        "  try { g['transform'](e); } catch (x) {} g['transform'](e);\n}",
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
+        void *vm = vm_new(&rc_script_js, srcs[k], 0, 0);
+        rc_script_js.set_budget(vm, 100);
+        rc_span_t spans[2];
+        bool runs[2];
+        spans_of(&in, 2, spans, runs);
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 2, &r), RC_OK);
+        expect_error(&r, 0, "Error: the time budget of 100 ms per batch ran out", srcs[k]);
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        run_free(&r);
+        rc_script_js.destroy(vm);
+    }
+    mp_free(&in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -2899,6 +2979,8 @@ int main(void) {
         cmocka_unit_test(test_chain_dead_letter_sends_failed_events_with_the_error),
         cmocka_unit_test(test_js_events_kept_untouched_are_not_reused),
         cmocka_unit_test(test_js_kept_event_sent_later_is_itself),
+        cmocka_unit_test(test_js_transform_only_the_driver_calls_has_no_entry_check),
+        cmocka_unit_test(test_js_recursion_into_transform_is_stopped_by_the_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
