@@ -10,7 +10,9 @@
  * (the check is a method of Number.prototype that scripts cannot replace: a global costs a
  * lookup through the scope chain, half of what a check costs). The top-level transform goes
  * without the check at its entry when nothing else in the script names it (see
- * driver_only_transform): rowcast's driver calls it once per event, and it cannot recurse.
+ * driver_only_transform): rowcast's driver calls it once per event, and it cannot recurse;
+ * then its own `return ACTION_CONT;` becomes `return ;` when nothing can change or shadow the
+ * global (the driver takes both alike, and a global lookup costs about 600 instructions).
  * for-in loops over an object's keys end by themselves and are left alone. The object of a
  * delete, of a for-in and of a with passes through __rowcast_own, which gives an event the
  * script has not touched yet its own fields (they start on its prototype: rc_script_js.c):
@@ -315,12 +317,19 @@ static void insert(out_t *o, const char *at, const char *text) {
  * without a call of its own transform cannot recurse. So no other token of the script may
  * name transform (an identifier, or a string that could look it up: this['transform']) or
  * callee (arguments.callee). Loops and the script's other functions are checked as before. */
-static bool driver_only_transform(const char *src, size_t len) {
+/* *plain_cont: and ACTION_CONT keeps the value rowcast gave it, so that transform's own
+ * `return ACTION_CONT;` can be `return ;` (a lookup through the scope chain, about 600
+ * instructions per event, spared: the driver, the only one to see what transform returns,
+ * takes nothing for ACTION_CONT). No token may name ACTION_CONT but after a return (no
+ * assignment, declaration or property of that name; no string that spells it) and there is no
+ * with, whose object could hold another ACTION_CONT. */
+static bool driver_only_transform(const char *src, size_t len, bool *plain_cont) {
     lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
-    tok_t t;
+    tok_t t, before = {.kind = T_EOF};
     char ignore[64];
     int names = 0;
-    while (next(&lx, &t, ignore, sizeof(ignore)) && t.kind != T_EOF) {
+    *plain_cont = true;
+    for (; next(&lx, &t, ignore, sizeof(ignore)) && t.kind != T_EOF; before = t) {
         bool escaped = false; /* \x74, \u0074 or \164 could spell either name */
         for (const char *q = t.p; q + 1 < t.p + t.n && !escaped; q++) {
             escaped = q[0] == '\\' && (q[1] == 'x' || q[1] == 'u' || (q[1] >= '0' && q[1] <= '9'));
@@ -330,19 +339,36 @@ static bool driver_only_transform(const char *src, size_t len) {
             if (escaped || is_word(&t, "callee")) {
                 return false;
             }
-        } else if ((t.kind == T_STR || t.kind == T_REGEX) &&
-                   (escaped || memmem(t.p, t.n, "transform", 9) || memmem(t.p, t.n, "callee", 6))) {
-            return false;
+            if (is_word(&t, "with") ||
+                (is_word(&t, "ACTION_CONT") && (!is_word(&before, "return") || t.nl_before))) {
+                *plain_cont = false;
+            }
+        } else if (t.kind == T_STR || t.kind == T_REGEX) {
+            if (escaped || memmem(t.p, t.n, "transform", 9) || memmem(t.p, t.n, "callee", 6)) {
+                return false;
+            }
+            if (memmem(t.p, t.n, "ACTION_CONT", 11)) {
+                *plain_cont = false;
+            }
         }
     }
     return names == 1;
 }
 
+/* Is the token after t (lx just past it) a ';' or '}'? */
+static bool ends_statement(lexer_t lx) {
+    tok_t u;
+    char ignore[64];
+    return next(&lx, &u, ignore, sizeof(ignore)) && (is_punct(&u, ';') || is_punct(&u, '}'));
+}
+
 rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, char *why,
                                  size_t why_size) {
     lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
-    bool driver_only = driver_only_transform(src, len);
+    bool plain_cont;
+    bool driver_only = driver_only_transform(src, len, &plain_cont);
     bool no_entry_check = false; /* the next function body is the driver's transform */
+    int body_at = -1;            /* st[body_at] is that body while it is open */
     out_t o = {.b = outbuf, .copied = src};
     frame_t st[MAX_NEST];
     int depth = 0;
@@ -389,6 +415,16 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                        st[depth - 1].semis == 0 && !st[depth - 1].for_in) {
                 st[depth - 1].for_in = true;
                 insert(&o, t.p + t.n, " " OWN_CALL);
+            } else if (plain_cont && body_at >= 0 && is_word(&t, "ACTION_CONT") &&
+                       is_word(&before, "return") && !t.nl_before && ends_statement(lx)) {
+                bool nested = false; /* in a function inside transform */
+                for (int k = body_at + 1; k < depth; k++) {
+                    nested = nested || st[k].role == R_BODY;
+                }
+                if (!nested) {
+                    insert(&o, t.p, ""); /* return ; */
+                    o.copied = t.p + t.n;
+                }
             } else if (is_word(&t, "delete")) {
                 const char *start, *close;
                 if (n_close < MAX_NEST && delete_operand(lx, &start, &close)) {
@@ -444,12 +480,15 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                     }
                     if (!no_entry_check) { /* may lie past this token: nothing else goes there */
                         insert(&o, at, text);
+                    } else {
+                        body_at = depth - 1;
                     }
                     no_entry_check = false;
                 }
             } else if (c == ')' || c == ']' || c == '}') {
                 if (depth > 0) {
                     frame_t *f = &st[--depth];
+                    body_at = depth == body_at ? -1 : body_at;
                     if (f->role == R_WHILE || f->role == R_WITH ||
                         (f->role == R_FOR && f->for_in)) {
                         insert(&o, t.p, ")");

@@ -2938,6 +2938,76 @@ static void test_js_recursion_into_transform_is_stopped_by_the_budget(void **sta
     mp_free(&in);
 }
 
+/* transform's own `return ACTION_CONT;` becomes `return ;` (the driver takes both alike) when
+ * nothing in the script can give ACTION_CONT another value or shadow it. */
+static void test_js_return_action_cont_needs_no_lookup(void **state) {
+    (void)state;
+    static const char src[] = "function transform(e) {\n  if (e.x) return ACTION_CONT;\n"
+                              "  if (e.y) return ACTION_DROP;\n  return ACTION_CONT\n}";
+    static const char want[] = "function transform(e) {\n  if (e.x) return ;\n"
+                               "  if (e.y) return ACTION_DROP;\n  return \n}";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+    static const char *const kept[] = {
+        "ACTION_CONT = 1;\nfunction transform(e) { return ACTION_CONT; }",
+        "this['ACTION_CONT'] = 1;\nfunction transform(e) { return ACTION_CONT; }",
+        "function transform(e) { return ACTION_CONT + 1; }",
+        "function transform(e) { return ACTION_CONT\n(1); }",
+        "function transform(e) { with (e) { return ACTION_CONT; } }",
+        "function transform(e) { return (function () { return ACTION_CONT; })(); }",
+        "function f() { return ACTION_CONT; }\nfunction transform(e) { return f(); }",
+        "function transform(e) { transform; return ACTION_CONT; }",
+    };
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        assert_int_equal(rc_script_js_instrument(kept[i], strlen(kept[i]), &out, why, sizeof(why)),
+                         RC_OK);
+        if (!memmem(out.data, out.len, "return ACTION_CONT", 18)) {
+            fail_msg("%s: got '%.*s'", kept[i], (int)out.len, out.data);
+        }
+        rc_buf_free(&out);
+    }
+
+    /* what the script sees: ACTION_CONT as rowcast made it, or the value the script gave it */
+    static const struct {
+        const char *src;
+        int status;
+    } cases[] = {
+        {"function transform(e) {\n  if (String(ACTION_CONT) !== 'ACTION_CONT') throw 1;\n"
+         "  return ACTION_CONT;\n}",
+         RC_SCRIPT_SENT},
+        {"var c = ACTION_CONT;\n"
+         "function transform(e) { return c === ACTION_CONT ? ACTION_CONT : ACTION_DROP; }",
+         RC_SCRIPT_SENT},
+        {"ACTION_CONT = ACTION_DROP;\nfunction transform(e) { return ACTION_CONT; }",
+         RC_SCRIPT_DROPPED},
+        {"Object.defineProperty(this, 'ACTION_CONT', {value: ACTION_DROP});\n"
+         "function transform(e) { return ACTION_CONT; }",
+         RC_SCRIPT_DROPPED},
+        {"ACTION_CONT = 'x';\nfunction transform(e) { return ACTION_CONT; }", RC_SCRIPT_FAILED},
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_t r;
+        run_script(&rc_script_js, cases[i].src, &in, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        if (r.res[0].status != cases[i].status) {
+            fail_msg("%s: status %d, want %d", cases[i].src, r.res[0].status, cases[i].status);
+        }
+        if (cases[i].status == RC_SCRIPT_FAILED) {
+            expect_error(&r, 0, "t.js: transform returned a string (x)", cases[i].src);
+        }
+        run_free(&r);
+    }
+    mp_free(&in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -2981,6 +3051,7 @@ int main(void) {
         cmocka_unit_test(test_js_kept_event_sent_later_is_itself),
         cmocka_unit_test(test_js_transform_only_the_driver_calls_has_no_entry_check),
         cmocka_unit_test(test_js_recursion_into_transform_is_stopped_by_the_budget),
+        cmocka_unit_test(test_js_return_action_cont_needs_no_lookup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
