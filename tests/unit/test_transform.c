@@ -3008,6 +3008,82 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
     mp_free(&in);
 }
 
+/* An event of 7 fields whose kafka fields (nk of them: 1 or 2) have these topics first, or
+ * second when topic_second. */
+static void pack_kafka_event(mp_t *m, const char *const *topics, int nk, bool topic_second) {
+    msgpack_pack_map(&m->pk, 5 + (uint32_t)nk + (nk == 1));
+    s(m, "schema"), s(m, "shop");
+    s(m, "table"), s(m, "orders");
+    s(m, "action"), s(m, "insert");
+    s(m, "before"), msgpack_pack_array(&m->pk, 0);
+    s(m, "after"), msgpack_pack_array(&m->pk, 0);
+    if (nk == 1) {
+        s(m, "meta"), msgpack_pack_map(&m->pk, 0);
+    }
+    for (int k = 0; k < nk; k++) {
+        s(m, "kafka"), msgpack_pack_map(&m->pk, 2);
+        if (topic_second) {
+            s(m, "key"), msgpack_pack_map(&m->pk, 0);
+        }
+        s(m, "topic"), s(m, topics[k]);
+        if (!topic_second) {
+            s(m, "key"), msgpack_pack_map(&m->pk, 0);
+        }
+    }
+}
+
+/* JS: events sent untouched have their kafka.topic checked (the head of kafka is compared with
+ * the last one found valid): a bad topic after a good one fails, also after one of the same
+ * bytes in another place. (LuaJIT sends an untouched event's bytes unchecked.) */
+static void test_js_untouched_events_have_their_topic_checked(void **state) {
+    (void)state;
+    static const char long_ok[] = "shop.orders.with.a.name.longer.than.31";
+    static const char long_bad[] = "shop.orders.with.a.name.longer.than!31";
+    static const struct {
+        const char *topics[2];
+        int nk;
+        bool second;
+        int status;
+    } evs[] = {
+        {{"shop.orders"}, 1, false, RC_SCRIPT_SENT},
+        {{"bad topic!"}, 1, false, RC_SCRIPT_FAILED},
+        {{"shop.orders"}, 1, false, RC_SCRIPT_SENT},
+        {{"bad topic!", "shop.orders"}, 2, false, RC_SCRIPT_FAILED},
+        {{"shop.orders"}, 1, true, RC_SCRIPT_SENT},
+        {{long_ok}, 1, false, RC_SCRIPT_SENT},
+        {{long_ok}, 1, false, RC_SCRIPT_SENT},
+        {{long_bad}, 1, false, RC_SCRIPT_FAILED},
+    };
+    enum { N = sizeof(evs) / sizeof(evs[0]) };
+    mp_t in;
+    mp_init(&in);
+    for (int i = 0; i < N; i++) {
+        pack_kafka_event(&in, evs[i].topics, evs[i].nk, evs[i].second);
+    }
+    void *vm = vm_new(&rc_script_js, "function transform(e) {}", 0, 0);
+    rc_span_t spans[N];
+    bool runs[N];
+    spans_of(&in, N, spans, runs);
+    for (int round = 0; round < 2; round++) { /* the second from what the first left */
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, N, &r), RC_OK);
+        for (int i = 0; i < N; i++) {
+            if (r.res[i].status != evs[i].status) {
+                fail_msg("round %d: event %d: status %d", round, i, r.res[i].status);
+            }
+            if (evs[i].status == RC_SCRIPT_FAILED) {
+                expect_error(&r, i, "is not a valid Kafka topic name", "untouched");
+            } else { /* as it came */
+                const uint8_t *p = spans[i].p;
+                expect_sent_as(&r, i, p, spans[i].len, "untouched");
+            }
+        }
+        run_free(&r);
+    }
+    rc_script_js.destroy(vm);
+    mp_free(&in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -3052,6 +3128,7 @@ int main(void) {
         cmocka_unit_test(test_js_transform_only_the_driver_calls_has_no_entry_check),
         cmocka_unit_test(test_js_recursion_into_transform_is_stopped_by_the_budget),
         cmocka_unit_test(test_js_return_action_cont_needs_no_lookup),
+        cmocka_unit_test(test_js_untouched_events_have_their_topic_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
