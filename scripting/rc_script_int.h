@@ -214,6 +214,8 @@ static inline void rc_script_pool_push(rc_script_pool_t *pool, void *p, size_t s
 /* The native function x -> x that gives an untouched JS event its own fields (rc_script_js.c):
  * rewritten JS passes through it the object of a delete, a for-in and a with. */
 #define RC_SCRIPT_JS_OWN "__rowcast_own"
+/* ACTION_DROP on Number.prototype (not writable): what rewritten JS returns for it. */
+#define RC_SCRIPT_JS_DROP "__rowcast_drop"
 
 /* Appends src[0..len) to out with a call to RC_SCRIPT_JS_TICK in every while/do-while/for
  * condition and at the start of every function body, on the same lines. The source must be

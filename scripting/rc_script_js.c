@@ -2430,6 +2430,14 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_get_prop_index(ctx, -1, 1);
     duk_dup(ctx, -1);
     duk_put_global_string(ctx, "ACTION_DROP");
+    duk_get_global_string(ctx, "Number"); /* (0).__rowcast_drop (rc_script_js_tick.c) */
+    duk_get_prop_string(ctx, -1, "prototype");
+    duk_push_string(ctx, RC_SCRIPT_JS_DROP);
+    duk_dup(ctx, -4);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_pop_2(ctx);
     duk_put_prop_string(ctx, 0, "drop");
     duk_get_prop_index(ctx, -1, 2);
     duk_put_prop_string(ctx, 0, "driver");

@@ -11,8 +11,9 @@
  * lookup through the scope chain, half of what a check costs). The top-level transform goes
  * without the check at its entry when nothing else in the script names it (see
  * driver_only_transform): rowcast's driver calls it once per event, and it cannot recurse;
- * then its own `return ACTION_CONT;` becomes `return ;` when nothing can change or shadow the
- * global (the driver takes both alike, and a global lookup costs about 600 instructions).
+ * then its own `return ACTION_CONT;` becomes `return ;` and `return ACTION_DROP;` becomes
+ * `return (0).__rowcast_drop;` when nothing can change or shadow the global (the driver takes
+ * them alike, and a global lookup costs about 600 instructions).
  * for-in loops over an object's keys end by themselves and are left alone. The object of a
  * delete, of a for-in and of a with passes through __rowcast_own, which gives an event the
  * script has not touched yet its own fields (they start on its prototype: rc_script_js.c):
@@ -20,7 +21,8 @@
  *   for (k in o)         ->  for (k in __rowcast_own(o))            (with (o) too)
  * Nothing is ever inserted across lines, so error line numbers stay those of the user's
  * file. eval and the Function constructor are removed from the sandbox (code they built
- * would not be checked), and the names __rowcast_tick and __rowcast_own are reserved.
+ * would not be checked), and the names __rowcast_tick, __rowcast_own and __rowcast_drop are
+ * reserved.
  * The tokenizer knows just enough ES5 to find those places: comments, strings, regular
  * expression literals (told from division by the token before them), identifiers, numbers
  * and punctuators. The caller compiles the original text first, so a syntax error is
@@ -39,6 +41,7 @@
 #define TICK_CALL "(0)." TICK "()"
 #define TICK_AND  "(0)." TICK "()&&("
 #define OWN_CALL  RC_SCRIPT_JS_OWN "("
+#define DROP      "(0)." RC_SCRIPT_JS_DROP
 
 enum { T_EOF, T_IDENT, T_STR, T_NUM, T_REGEX, T_PUNCT };
 
@@ -317,18 +320,23 @@ static void insert(out_t *o, const char *at, const char *text) {
  * without a call of its own transform cannot recurse. So no other token of the script may
  * name transform (an identifier, or a string that could look it up: this['transform']) or
  * callee (arguments.callee). Loops and the script's other functions are checked as before. */
-/* *plain_cont: and ACTION_CONT keeps the value rowcast gave it, so that transform's own
+/* plain[0]: and ACTION_CONT keeps the value rowcast gave it, so that transform's own
  * `return ACTION_CONT;` can be `return ;` (a lookup through the scope chain, about 600
  * instructions per event, spared: the driver, the only one to see what transform returns,
  * takes nothing for ACTION_CONT). No token may name ACTION_CONT but after a return (no
  * assignment, declaration or property of that name; no string that spells it) and there is no
- * with, whose object could hold another ACTION_CONT. */
-static bool driver_only_transform(const char *src, size_t len, bool *plain_cont) {
+ * with, whose object could hold another ACTION_CONT. plain[1]: the same of ACTION_DROP, and
+ * `return ACTION_DROP;` becomes `return (0).__rowcast_drop;` (the same value, from a short
+ * list that scripts cannot change: about half the cost). */
+static const char *const constants[2] = {"ACTION_CONT", "ACTION_DROP"};
+static const char *const plain_text[2] = {"", DROP};
+
+static bool driver_only_transform(const char *src, size_t len, bool plain[2]) {
     lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
     tok_t t, before = {.kind = T_EOF};
     char ignore[64];
     int names = 0;
-    *plain_cont = true;
+    plain[0] = plain[1] = true;
     for (; next(&lx, &t, ignore, sizeof(ignore)) && t.kind != T_EOF; before = t) {
         bool escaped = false; /* \x74, \u0074 or \164 could spell either name */
         for (const char *q = t.p; q + 1 < t.p + t.n && !escaped; q++) {
@@ -339,16 +347,20 @@ static bool driver_only_transform(const char *src, size_t len, bool *plain_cont)
             if (escaped || is_word(&t, "callee")) {
                 return false;
             }
-            if (is_word(&t, "with") ||
-                (is_word(&t, "ACTION_CONT") && (!is_word(&before, "return") || t.nl_before))) {
-                *plain_cont = false;
+            for (int x = 0; x < 2; x++) {
+                if (is_word(&t, "with") ||
+                    (is_word(&t, constants[x]) && (!is_word(&before, "return") || t.nl_before))) {
+                    plain[x] = false;
+                }
             }
         } else if (t.kind == T_STR || t.kind == T_REGEX) {
             if (escaped || memmem(t.p, t.n, "transform", 9) || memmem(t.p, t.n, "callee", 6)) {
                 return false;
             }
-            if (memmem(t.p, t.n, "ACTION_CONT", 11)) {
-                *plain_cont = false;
+            for (int x = 0; x < 2; x++) {
+                if (memmem(t.p, t.n, constants[x], strlen(constants[x]))) {
+                    plain[x] = false;
+                }
             }
         }
     }
@@ -365,8 +377,8 @@ static bool ends_statement(lexer_t lx) {
 rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, char *why,
                                  size_t why_size) {
     lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
-    bool plain_cont;
-    bool driver_only = driver_only_transform(src, len, &plain_cont);
+    bool plain[2];
+    bool driver_only = driver_only_transform(src, len, plain);
     bool no_entry_check = false; /* the next function body is the driver's transform */
     int body_at = -1;            /* st[body_at] is that body while it is open */
     out_t o = {.b = outbuf, .copied = src};
@@ -389,7 +401,8 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
         ntok++;
         if (t.kind == T_IDENT &&
             ((t.n == strlen(TICK) && memcmp(t.p, TICK, t.n) == 0) ||
-             (t.n == strlen(RC_SCRIPT_JS_OWN) && memcmp(t.p, RC_SCRIPT_JS_OWN, t.n) == 0))) {
+             (t.n == strlen(RC_SCRIPT_JS_OWN) && memcmp(t.p, RC_SCRIPT_JS_OWN, t.n) == 0) ||
+             (t.n == strlen(RC_SCRIPT_JS_DROP) && memcmp(t.p, RC_SCRIPT_JS_DROP, t.n) == 0))) {
             snprintf(why, why_size, "%d: the name %.*s is reserved by rowcast", t.line, (int)t.n,
                      t.p);
             return RC_ERR_INVALID;
@@ -415,14 +428,16 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                        st[depth - 1].semis == 0 && !st[depth - 1].for_in) {
                 st[depth - 1].for_in = true;
                 insert(&o, t.p + t.n, " " OWN_CALL);
-            } else if (plain_cont && body_at >= 0 && is_word(&t, "ACTION_CONT") &&
+            } else if (body_at >= 0 && t.n == 11 && memcmp(t.p, "ACTION_", 7) == 0 &&
+                       ((plain[0] && is_word(&t, constants[0])) ||
+                        (plain[1] && is_word(&t, constants[1]))) &&
                        is_word(&before, "return") && !t.nl_before && ends_statement(lx)) {
                 bool nested = false; /* in a function inside transform */
                 for (int k = body_at + 1; k < depth; k++) {
                     nested = nested || st[k].role == R_BODY;
                 }
                 if (!nested) {
-                    insert(&o, t.p, ""); /* return ; */
+                    insert(&o, t.p, plain_text[t.p[7] == 'D']); /* return ; */
                     o.copied = t.p + t.n;
                 }
             } else if (is_word(&t, "delete")) {

@@ -2945,7 +2945,7 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
     static const char src[] = "function transform(e) {\n  if (e.x) return ACTION_CONT;\n"
                               "  if (e.y) return ACTION_DROP;\n  return ACTION_CONT\n}";
     static const char want[] = "function transform(e) {\n  if (e.x) return ;\n"
-                               "  if (e.y) return ACTION_DROP;\n  return \n}";
+                               "  if (e.y) return (0).__rowcast_drop;\n  return \n}";
     rc_buf_t out = RC_BUF_INIT;
     char why[256];
     assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
@@ -2962,6 +2962,8 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
         "function transform(e) { return (function () { return ACTION_CONT; })(); }",
         "function f() { return ACTION_CONT; }\nfunction transform(e) { return f(); }",
         "function transform(e) { transform; return ACTION_CONT; }",
+        "function transform(e) { if (e.x) return ACTION_DROP; return ACTION_CONT; }\n"
+        "ACTION_CONT = 1;",
     };
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
         assert_int_equal(rc_script_js_instrument(kept[i], strlen(kept[i]), &out, why, sizeof(why)),
@@ -2971,6 +2973,8 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
         }
         rc_buf_free(&out);
     }
+    expect_create_error(&rc_script_js, "function transform(e) {}\nvar __rowcast_drop = 1;",
+                        "t.js:2: the name __rowcast_drop is reserved by rowcast");
 
     /* what the script sees: ACTION_CONT as rowcast made it, or the value the script gave it */
     static const struct {
@@ -2989,6 +2993,13 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
          "function transform(e) { return ACTION_CONT; }",
          RC_SCRIPT_DROPPED},
         {"ACTION_CONT = 'x';\nfunction transform(e) { return ACTION_CONT; }", RC_SCRIPT_FAILED},
+        {"function transform(e) { if (e.table === 'orders') return ACTION_DROP; }",
+         RC_SCRIPT_DROPPED},
+        {"ACTION_DROP = ACTION_CONT;\nfunction transform(e) { return ACTION_DROP; }",
+         RC_SCRIPT_SENT},
+        {"function transform(e) {\n  (0)['__rowcast' + '_drop'] = 1; delete Number.prototype"
+         "['__rowcast' + '_drop'];\n  return ACTION_DROP;\n}",
+         RC_SCRIPT_DROPPED},
     };
     mp_t in;
     mp_init(&in);
