@@ -100,7 +100,8 @@ static const char prelude[] =
      * the event (ACTION_CONT, nothing, the event itself) is not stored, nor is ACTION_DROP:
      * got[i] (a byte C reads in place) is 2 for ACTION_DROP, 1 for another result, kept in
      * res[i]. budget[0]: the event before ran out of time (an array element is cheaper to
-     * read than a named property). u stands for undefined: the global costs a lookup. */
+     * read than a named property). u stands for undefined: the global costs a lookup; it is
+     * compared first, as what transform's own `return ACTION_CONT;` gives (rc_script_js_tick.c) */
     "  var driver = function (fn, evs, res, got, errs, start, budget, cont, drop) {\n"
     "    var i = 0, n = evs.length, u;\n"
     "    while (i < n) {\n"
@@ -110,7 +111,7 @@ static const char prelude[] =
     "          if (e === u) continue;\n"
     "          if (budget[0]) start();\n"
     "          var r = fn(e);\n"
-    "          if (r !== cont && r !== u && r !== e) {\n"
+    "          if (r !== u && r !== cont && r !== e) {\n"
     "            if (r === drop) { got[i] = 2; } else { res[i] = r; got[i] = 1; }\n"
     "          }\n"
     "        }\n"
