@@ -222,6 +222,7 @@ typedef struct frame {
     int semis;      /* R_FOR: ';' seen at this level */
     size_t at_semi; /* R_FOR: the token count at the first ';' */
     bool for_in;    /* R_FOR: the object of a for-in passes through RC_SCRIPT_JS_OWN */
+    bool ctrl;      /* '(': of a statement (if, for, ...) or a function's parameters */
 } frame_t;
 
 /* Skips the rest of a bracketed group whose opening token was just read; false if it does
@@ -381,6 +382,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
     bool driver_only = driver_only_transform(src, len, plain);
     bool no_entry_check = false; /* the next function body is the driver's transform */
     int body_at = -1;            /* st[body_at] is that body while it is open */
+    bool closed_ctrl = false;    /* the last group closed was a statement's or parameters' */
     out_t o = {.b = outbuf, .copied = src};
     frame_t st[MAX_NEST];
     int depth = 0;
@@ -463,6 +465,8 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 }
                 frame_t *f = &st[depth++];
                 *f = (frame_t){.open = c, .role = R_NONE};
+                f->ctrl = c == '(' && (was_pending != R_NONE || is_word(&before, "if") ||
+                                       is_word(&before, "switch") || is_word(&before, "catch"));
                 if (c == '(' && (was_pending == R_WHILE || was_pending == R_FOR ||
                                  was_pending == R_PARAMS || was_pending == R_WITH)) {
                     f->role = was_pending;
@@ -499,10 +503,13 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                         body_at = depth - 1;
                     }
                     no_entry_check = false;
+                } else if (c == '{' && is_punct(&before, ')') && !closed_ctrl) {
+                    f->role = R_BODY; /* a method's or accessor's: m() {, get x() { */
                 }
             } else if (c == ')' || c == ']' || c == '}') {
                 if (depth > 0) {
                     frame_t *f = &st[--depth];
+                    closed_ctrl = f->ctrl;
                     body_at = depth == body_at ? -1 : body_at;
                     if (f->role == R_WHILE || f->role == R_WITH ||
                         (f->role == R_FOR && f->for_in)) {

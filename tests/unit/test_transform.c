@@ -2964,6 +2964,8 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
         "function transform(e) { transform; return ACTION_CONT; }",
         "function transform(e) { if (e.x) return ACTION_DROP; return ACTION_CONT; }\n"
         "ACTION_CONT = 1;",
+        "function transform(e) { var o = {get c() { return ACTION_CONT; }}; return o.c; }",
+        "function transform(e) { var o = {m() { return ACTION_CONT; }}; return o.m(); }",
     };
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
         assert_int_equal(rc_script_js_instrument(kept[i], strlen(kept[i]), &out, why, sizeof(why)),
@@ -2995,6 +2997,12 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
         {"ACTION_CONT = 'x';\nfunction transform(e) { return ACTION_CONT; }", RC_SCRIPT_FAILED},
         {"function transform(e) { if (e.table === 'orders') return ACTION_DROP; }",
          RC_SCRIPT_DROPPED},
+        /* a method's or accessor's return is not transform's */
+        {"function transform(e) {\n"
+         "  var o = {get c() { return ACTION_CONT; }, m() { return ACTION_CONT; }};\n"
+         "  if (o.c === undefined || o.m() === undefined) return ACTION_DROP;\n"
+         "  if (e) { return ACTION_CONT; }\n}",
+         RC_SCRIPT_SENT},
         {"ACTION_DROP = ACTION_CONT;\nfunction transform(e) { return ACTION_DROP; }",
          RC_SCRIPT_SENT},
         {"function transform(e) {\n  (0)['__rowcast' + '_drop'] = 1; delete Number.prototype"
