@@ -7,6 +7,7 @@
  *   for (i; c; u)        ->  for (i;(0).__rowcast_tick()&&(c); u)       (for (;;): (true))
  *   function f(a) { x    ->  function f(a) { (0).__rowcast_tick();x     (x: the first
  *                                                             statement after "use strict";)
+ *   get p() { x, m() { x ->  get p() { (0).__rowcast_tick();x ...      (accessors, methods)
  * (the check is a method of Number.prototype that scripts cannot replace: a global costs a
  * lookup through the scope chain, half of what a check costs). The top-level transform goes
  * without the check at its entry when nothing else in the script names it (see
@@ -475,7 +476,9 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                     } else if (was_pending == R_WITH) {
                         insert(&o, t.p + 1, OWN_CALL);
                     }
-                } else if (c == '{' && was_body) {
+                } else if (c == '{' && (was_body || (is_punct(&before, ')') && !closed_ctrl))) {
+                    /* a function's body, or a method's or accessor's (m() {, get x() {: a
+                     * '{' after a group that was no statement's and no parameters') */
                     f->role = R_BODY;
                     /* before the first statement, on its line (duktape reports some errors at
                      * the line of the last call), or after a directive ("use strict";) */
@@ -503,8 +506,6 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                         body_at = depth - 1;
                     }
                     no_entry_check = false;
-                } else if (c == '{' && is_punct(&before, ')') && !closed_ctrl) {
-                    f->role = R_BODY; /* a method's or accessor's: m() {, get x() { */
                 }
             } else if (c == ')' || c == ']' || c == '}') {
                 if (depth > 0) {

@@ -3103,6 +3103,49 @@ static void test_js_untouched_events_have_their_topic_checked(void **state) {
     mp_free(&in);
 }
 
+/* Methods and accessors (m() {}, get x() {}: no `function` keyword; duktape 2.7 takes both)
+ * are checked at their entry like functions: exponential recursion through one is stopped by
+ * the time budget (it was not: no check ran). */
+static void test_js_methods_and_accessors_are_checked_at_entry(void **state) {
+    (void)state;
+    static const char src[] =
+        "var o = {get x() { return 1; }, m() { 'use strict'; return 2; }};\nif (a) {}";
+    static const char want[] = "var o = {get x() { (0).__rowcast_tick();return 1; }, m() { 'use "
+                               "strict'; (0).__rowcast_tick();return 2; }};\nif (a) {}";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+    static const char *const srcs[] = {
+        "var o = {m: 0, f(n) { return n < 2 ? n : o.f(n - 1) + o.f(n - 2); }};\n"
+        "function transform(e) {\n  if (e.table === 'users') return;\n  o.f(60);\n}",
+        "var o = {n: 60, get f() { if (this.n < 2) return 1;\n"
+        "  this.n--; var a = this.f; var b = this.f; this.n++; return a + b; }};\n"
+        "function transform(e) {\n  if (e.table === 'users') return;\n  o.n = 60; o.f;\n}",
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
+        void *vm = vm_new(&rc_script_js, srcs[k], 0, 0);
+        rc_script_js.set_budget(vm, 100);
+        rc_span_t spans[2];
+        bool runs[2];
+        spans_of(&in, 2, spans, runs);
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 2, &r), RC_OK);
+        expect_error(&r, 0, "Error: the time budget of 100 ms per batch ran out", srcs[k]);
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        run_free(&r);
+        rc_script_js.destroy(vm);
+    }
+    mp_free(&in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -3148,6 +3191,7 @@ int main(void) {
         cmocka_unit_test(test_js_recursion_into_transform_is_stopped_by_the_budget),
         cmocka_unit_test(test_js_return_action_cont_needs_no_lookup),
         cmocka_unit_test(test_js_untouched_events_have_their_topic_checked),
+        cmocka_unit_test(test_js_methods_and_accessors_are_checked_at_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
