@@ -321,8 +321,8 @@ static void insert(out_t *o, const char *at, const char *text) {
  * a sixth of what an identity transform costs): the driver's calls are one per event, and
  * without a call of its own transform cannot recurse. So no other token of the script may
  * name transform (an identifier, or a string that could look it up: this['transform']) or
- * callee (arguments.callee). Loops and the script's other functions are checked as before. */
-/* plain[0]: and ACTION_CONT keeps the value rowcast gave it, so that transform's own
+ * callee (arguments.callee). Loops and the script's other functions are checked as before.
+ * plain[0]: and ACTION_CONT keeps the value rowcast gave it, so that transform's own
  * `return ACTION_CONT;` can be `return ;` (a lookup through the scope chain, about 600
  * instructions per event, spared: the driver, the only one to see what transform returns,
  * takes nothing for ACTION_CONT). No token may name ACTION_CONT but after a return (no
