@@ -214,9 +214,12 @@ static inline void rc_script_pool_push(rc_script_pool_t *pool, void *p, size_t s
 /* The native function x -> x that gives an untouched JS event its own fields (rc_script_js.c):
  * rewritten JS passes through it the object of a delete, a for-in and a with. */
 #define RC_SCRIPT_JS_OWN "__rowcast_own"
+/* ACTION_DROP on Number.prototype (not writable): what rewritten JS returns for it. */
+#define RC_SCRIPT_JS_DROP "__rowcast_drop"
 
 /* Appends src[0..len) to out with a call to RC_SCRIPT_JS_TICK in every while/do-while/for
- * condition and at the start of every function body, on the same lines. The source must be
+ * condition and at the start of every function, method and accessor body (not that of a
+ * transform only rowcast calls: see rc_script_js_tick.c), on the same lines. The source must be
  * valid ES5 (compile it first). Fails with "LINE: what" in why when it cannot be rewritten
  * (the reserved name is used, nesting deeper than 1024) or RC_ERR_NOMEM. */
 rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *out, char *why,

@@ -71,8 +71,11 @@ typedef struct jvm {
     uint32_t ev_kept; /* evs[0, ev_kept) are as the last batch left them (see reusable) */
     bool evs_whole;   /* the last batch ran to its end: evh, evp, evsz describe evs */
     uint32_t *evtab;  /* an open hash of the batch's lazy events: evh index + 1 */
-    uint32_t evtab_bits; /* the hash has 1 << evtab_bits slots (>= 2 ev_cap) */
-    bool evtab_live;     /* set while the driver runs (its events are all alive) */
+    uint32_t evtab_bits;        /* the hash has 1 << evtab_bits slots (>= 2 ev_cap) */
+    bool evtab_live;            /* set while the driver runs (its events are all alive) */
+    uint32_t kafka_at;          /* the field the last event sent untouched had kafka at */
+    uint8_t topic[8 + 2 + 249]; /* the head of that kafka (map, "topic") and its valid topic */
+    uint32_t topic_len;         /* bytes of topic; 0: none */
 } jvm_t;
 
 #define SHAPE_CACHE_MAX 4096
@@ -97,7 +100,8 @@ static const char prelude[] =
      * the event (ACTION_CONT, nothing, the event itself) is not stored, nor is ACTION_DROP:
      * got[i] (a byte C reads in place) is 2 for ACTION_DROP, 1 for another result, kept in
      * res[i]. budget[0]: the event before ran out of time (an array element is cheaper to
-     * read than a named property). u stands for undefined: the global costs a lookup. */
+     * read than a named property). u stands for undefined: the global costs a lookup; it is
+     * compared first, as what transform's own `return ACTION_CONT;` gives (rc_script_js_tick.c) */
     "  var driver = function (fn, evs, res, got, errs, start, budget, cont, drop) {\n"
     "    var i = 0, n = evs.length, u;\n"
     "    while (i < n) {\n"
@@ -107,7 +111,7 @@ static const char prelude[] =
     "          if (e === u) continue;\n"
     "          if (budget[0]) start();\n"
     "          var r = fn(e);\n"
-    "          if (r !== cont && r !== u && r !== e) {\n"
+    "          if (r !== u && r !== cont && r !== e) {\n"
     "            if (r === drop) { got[i] = 2; } else { res[i] = r; got[i] = 1; }\n"
     "          }\n"
     "        }\n"
@@ -1724,6 +1728,42 @@ static void push_stash(duk_context *ctx, const char *key) {
 /* Stack: 0 ACTION_CONT, 1 ACTION_DROP, 2 events, 3 results, 4 errors, 5 got (a Uint8Array:
  * got[i] = 1 when results[i] holds what transform returned, 2 when it returned ACTION_DROP,
  * 0 when it sent the event). */
+static inline bool is_kafka(const uint8_t *b, const rc_script_evfield_t *f) {
+    uint32_t w, k;
+    memcpy(&w, b + f->k, 4);
+    memcpy(&k, "kafk", 4);
+    return f->kn == 5 && w == k && b[f->k + 4] == 'a';
+}
+
+/* rc_script_ev_check of an event sent untouched: its kafka field's head and topic, when they
+ * are the bytes of the last one checked (the events of a batch mostly go to one topic), are
+ * found where that event had them and compared at once. */
+static bool untouched_ev_check(jvm_t *vm, const rc_script_ev_t *e, char *why, size_t why_size) {
+    const uint8_t *b = rc_script_ev_bytes(e);
+    uint32_t j = vm->kafka_at;
+    if (vm->topic_len && j < e->nf && is_kafka(b, &e->f[j]) &&
+        e->f[j].end - e->f[j].v >= vm->topic_len &&
+        memcmp(b + e->f[j].v, vm->topic, vm->topic_len) == 0) {
+        return true; /* (its only kafka: an event with a key twice is never untouched) */
+    }
+    if (!rc_script_ev_check(e, why, why_size)) {
+        return false;
+    }
+    /* remembered when kafka is a fixmap whose first key is topic, a fixstr or str 8 */
+    int k = rc_script_ev_field(e, "kafka", 5);
+    const uint8_t *m = b + e->f[k].v, *end = b + e->f[k].end;
+    vm->topic_len = 0;
+    if (end - m >= 9 && (m[0] & 0xf0) == 0x80 && memcmp(m + 1, "\xa5topic", 6) == 0) {
+        size_t n = (m[7] & 0xe0) == 0xa0 ? 1u + (m[7] & 0x1f) : m[7] == 0xd9 ? 2u + m[8] : 0;
+        if (n && n <= (size_t)(end - m) - 7 && 7 + n <= sizeof(vm->topic)) {
+            memcpy(vm->topic, m, 7 + n);
+            vm->topic_len = (uint32_t)(7 + n);
+            vm->kafka_at = (uint32_t)k;
+        }
+    }
+    return true;
+}
+
 static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     batch_t *b = udata;
     jvm_t *vm = b->vm;
@@ -1892,7 +1932,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
             /* sent untouched: its bytes as they came (what pack_on_proto would write) */
             msgpack_sbuffer_write(b->out, (const char *)rc_script_ev_bytes(e), e->len);
             r->n_out = 1;
-            if (!rc_script_ev_check(e, c.why, sizeof(c.why))) {
+            if (!untouched_ev_check(vm, e, c.why, sizeof(c.why))) {
                 snprintf(msg, sizeof(msg), "%s: %s", vm->file, c.why);
                 fail_event(b, r, start, msg);
             }
@@ -2391,6 +2431,14 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     duk_get_prop_index(ctx, -1, 1);
     duk_dup(ctx, -1);
     duk_put_global_string(ctx, "ACTION_DROP");
+    duk_get_global_string(ctx, "Number"); /* (0).__rowcast_drop (rc_script_js_tick.c) */
+    duk_get_prop_string(ctx, -1, "prototype");
+    duk_push_string(ctx, RC_SCRIPT_JS_DROP);
+    duk_dup(ctx, -4);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE |
+                     DUK_DEFPROP_CLEAR_ENUMERABLE | DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_pop_2(ctx);
     duk_put_prop_string(ctx, 0, "drop");
     duk_get_prop_index(ctx, -1, 2);
     duk_put_prop_string(ctx, 0, "driver");

@@ -7,8 +7,14 @@
  *   for (i; c; u)        ->  for (i;(0).__rowcast_tick()&&(c); u)       (for (;;): (true))
  *   function f(a) { x    ->  function f(a) { (0).__rowcast_tick();x     (x: the first
  *                                                             statement after "use strict";)
+ *   get p() { x, m() { x ->  get p() { (0).__rowcast_tick();x ...      (accessors, methods)
  * (the check is a method of Number.prototype that scripts cannot replace: a global costs a
- * lookup through the scope chain, half of what a check costs)
+ * lookup through the scope chain, half of what a check costs). The top-level transform goes
+ * without the check at its entry when nothing else in the script names it (see
+ * driver_only_transform): rowcast's driver calls it once per event, and it cannot recurse;
+ * then its own `return ACTION_CONT;` becomes `return ;` and `return ACTION_DROP;` becomes
+ * `return (0).__rowcast_drop;` when nothing can change or shadow the global (the driver takes
+ * them alike, and a global lookup costs about 600 instructions).
  * for-in loops over an object's keys end by themselves and are left alone. The object of a
  * delete, of a for-in and of a with passes through __rowcast_own, which gives an event the
  * script has not touched yet its own fields (they start on its prototype: rc_script_js.c):
@@ -16,7 +22,8 @@
  *   for (k in o)         ->  for (k in __rowcast_own(o))            (with (o) too)
  * Nothing is ever inserted across lines, so error line numbers stay those of the user's
  * file. eval and the Function constructor are removed from the sandbox (code they built
- * would not be checked), and the names __rowcast_tick and __rowcast_own are reserved.
+ * would not be checked), and the names __rowcast_tick, __rowcast_own and __rowcast_drop are
+ * reserved.
  * The tokenizer knows just enough ES5 to find those places: comments, strings, regular
  * expression literals (told from division by the token before them), identifiers, numbers
  * and punctuators. The caller compiles the original text first, so a syntax error is
@@ -35,6 +42,7 @@
 #define TICK_CALL "(0)." TICK "()"
 #define TICK_AND  "(0)." TICK "()&&("
 #define OWN_CALL  RC_SCRIPT_JS_OWN "("
+#define DROP      "(0)." RC_SCRIPT_JS_DROP
 
 enum { T_EOF, T_IDENT, T_STR, T_NUM, T_REGEX, T_PUNCT };
 
@@ -215,6 +223,7 @@ typedef struct frame {
     int semis;      /* R_FOR: ';' seen at this level */
     size_t at_semi; /* R_FOR: the token count at the first ';' */
     bool for_in;    /* R_FOR: the object of a for-in passes through RC_SCRIPT_JS_OWN */
+    bool ctrl;      /* '(': of a statement (if, for, ...) or a function's parameters */
 } frame_t;
 
 /* Skips the rest of a bracketed group whose opening token was just read; false if it does
@@ -307,9 +316,74 @@ static void insert(out_t *o, const char *at, const char *text) {
     o->copied = at;
 }
 
+/* Is the top-level `function transform` only ever entered by rowcast's driver? Then its body
+ * needs no check at its entry (a call of a native function: about 850 instructions per event,
+ * a sixth of what an identity transform costs): the driver's calls are one per event, and
+ * without a call of its own transform cannot recurse. So no other token of the script may
+ * name transform (an identifier, or a string that could look it up: this['transform']) or
+ * callee (arguments.callee). Loops and the script's other functions are checked as before.
+ * plain[0]: and ACTION_CONT keeps the value rowcast gave it, so that transform's own
+ * `return ACTION_CONT;` can be `return ;` (a lookup through the scope chain, about 600
+ * instructions per event, spared: the driver, the only one to see what transform returns,
+ * takes nothing for ACTION_CONT). No token may name ACTION_CONT but after a return (no
+ * assignment, declaration or property of that name; no string that spells it) and there is no
+ * with, whose object could hold another ACTION_CONT. plain[1]: the same of ACTION_DROP, and
+ * `return ACTION_DROP;` becomes `return (0).__rowcast_drop;` (the same value, from a short
+ * list that scripts cannot change: about half the cost). */
+static const char *const constants[2] = {"ACTION_CONT", "ACTION_DROP"};
+static const char *const plain_text[2] = {"", DROP};
+
+static bool driver_only_transform(const char *src, size_t len, bool plain[2]) {
+    lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
+    tok_t t, before = {.kind = T_EOF};
+    char ignore[64];
+    int names = 0;
+    plain[0] = plain[1] = true;
+    for (; next(&lx, &t, ignore, sizeof(ignore)) && t.kind != T_EOF; before = t) {
+        bool escaped = false; /* \x74, \u0074 or \164 could spell either name */
+        for (const char *q = t.p; q + 1 < t.p + t.n && !escaped; q++) {
+            escaped = q[0] == '\\' && (q[1] == 'x' || q[1] == 'u' || (q[1] >= '0' && q[1] <= '9'));
+        }
+        if (t.kind == T_IDENT) {
+            names += is_word(&t, "transform");
+            if (escaped || is_word(&t, "callee")) {
+                return false;
+            }
+            for (int x = 0; x < 2; x++) {
+                if (is_word(&t, "with") ||
+                    (is_word(&t, constants[x]) && (!is_word(&before, "return") || t.nl_before))) {
+                    plain[x] = false;
+                }
+            }
+        } else if (t.kind == T_STR || t.kind == T_REGEX) {
+            if (escaped || memmem(t.p, t.n, "transform", 9) || memmem(t.p, t.n, "callee", 6)) {
+                return false;
+            }
+            for (int x = 0; x < 2; x++) {
+                if (memmem(t.p, t.n, constants[x], strlen(constants[x]))) {
+                    plain[x] = false;
+                }
+            }
+        }
+    }
+    return names == 1;
+}
+
+/* Is the token after t (lx just past it) a ';' or '}'? */
+static bool ends_statement(lexer_t lx) {
+    tok_t u;
+    char ignore[64];
+    return next(&lx, &u, ignore, sizeof(ignore)) && (is_punct(&u, ';') || is_punct(&u, '}'));
+}
+
 rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, char *why,
                                  size_t why_size) {
     lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
+    bool plain[2];
+    bool driver_only = driver_only_transform(src, len, plain);
+    bool no_entry_check = false; /* the next function body is the driver's transform */
+    int body_at = -1;            /* st[body_at] is that body while it is open */
+    bool closed_ctrl = false;    /* the last group closed was a statement's or parameters' */
     out_t o = {.b = outbuf, .copied = src};
     frame_t st[MAX_NEST];
     int depth = 0;
@@ -330,7 +404,8 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
         ntok++;
         if (t.kind == T_IDENT &&
             ((t.n == strlen(TICK) && memcmp(t.p, TICK, t.n) == 0) ||
-             (t.n == strlen(RC_SCRIPT_JS_OWN) && memcmp(t.p, RC_SCRIPT_JS_OWN, t.n) == 0))) {
+             (t.n == strlen(RC_SCRIPT_JS_OWN) && memcmp(t.p, RC_SCRIPT_JS_OWN, t.n) == 0) ||
+             (t.n == strlen(RC_SCRIPT_JS_DROP) && memcmp(t.p, RC_SCRIPT_JS_DROP, t.n) == 0))) {
             snprintf(why, why_size, "%d: the name %.*s is reserved by rowcast", t.line, (int)t.n,
                      t.p);
             return RC_ERR_INVALID;
@@ -356,6 +431,18 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                        st[depth - 1].semis == 0 && !st[depth - 1].for_in) {
                 st[depth - 1].for_in = true;
                 insert(&o, t.p + t.n, " " OWN_CALL);
+            } else if (body_at >= 0 && t.n == 11 && memcmp(t.p, "ACTION_", 7) == 0 &&
+                       ((plain[0] && is_word(&t, constants[0])) ||
+                        (plain[1] && is_word(&t, constants[1]))) &&
+                       is_word(&before, "return") && !t.nl_before && ends_statement(lx)) {
+                bool nested = false; /* in a function inside transform */
+                for (int k = body_at + 1; k < depth; k++) {
+                    nested = nested || st[k].role == R_BODY;
+                }
+                if (!nested) {
+                    insert(&o, t.p, plain_text[t.p[7] == 'D']); /* return ; */
+                    o.copied = t.p + t.n;
+                }
             } else if (is_word(&t, "delete")) {
                 const char *start, *close;
                 if (n_close < MAX_NEST && delete_operand(lx, &start, &close)) {
@@ -367,6 +454,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 fn_name_ok = true;
             } else if (was_fn) {
                 pending = R_PARAMS; /* function NAME ( */
+                no_entry_check = driver_only && depth == 0 && is_word(&t, "transform");
             }
         }
         if (t.kind == T_PUNCT && t.n == 1) {
@@ -378,6 +466,8 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 }
                 frame_t *f = &st[depth++];
                 *f = (frame_t){.open = c, .role = R_NONE};
+                f->ctrl = c == '(' && (was_pending != R_NONE || is_word(&before, "if") ||
+                                       is_word(&before, "switch") || is_word(&before, "catch"));
                 if (c == '(' && (was_pending == R_WHILE || was_pending == R_FOR ||
                                  was_pending == R_PARAMS || was_pending == R_WITH)) {
                     f->role = was_pending;
@@ -386,7 +476,9 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                     } else if (was_pending == R_WITH) {
                         insert(&o, t.p + 1, OWN_CALL);
                     }
-                } else if (c == '{' && was_body) {
+                } else if (c == '{' && (was_body || (is_punct(&before, ')') && !closed_ctrl))) {
+                    /* a function's body, or a method's or accessor's (m() {, get x() {: a
+                     * '{' after a group that was no statement's and no parameters') */
                     f->role = R_BODY;
                     /* before the first statement, on its line (duktape reports some errors at
                      * the line of the last call), or after a directive ("use strict";) */
@@ -408,11 +500,18 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                             }
                         }
                     }
-                    insert(&o, at, text); /* may lie past this token: nothing else goes there */
+                    if (!no_entry_check) { /* may lie past this token: nothing else goes there */
+                        insert(&o, at, text);
+                    } else {
+                        body_at = depth - 1;
+                    }
+                    no_entry_check = false;
                 }
             } else if (c == ')' || c == ']' || c == '}') {
                 if (depth > 0) {
                     frame_t *f = &st[--depth];
+                    closed_ctrl = f->ctrl;
+                    body_at = depth == body_at ? -1 : body_at;
                     if (f->role == R_WHILE || f->role == R_WITH ||
                         (f->role == R_FOR && f->for_in)) {
                         insert(&o, t.p, ")");

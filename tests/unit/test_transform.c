@@ -2984,6 +2984,294 @@ static void test_lua_events_copied_in_runs_keep_their_bytes(void **state) {
     rc_script_lua.destroy(vm);
 }
 
+/* ---- JS: what the driver's call of transform costs (rc_script_js_tick.c) ---- */
+
+/* The top-level transform that nothing but rowcast's driver can call has no check at its entry;
+ * a script that names transform again, arguments.callee, or spells the name in a string keeps
+ * it, and the script's other functions and loops keep theirs. */
+static void test_js_transform_only_the_driver_calls_has_no_entry_check(void **state) {
+    (void)state;
+    static const char src[] = "function transform(e) {\n  return f(e);\n}\n"
+                              "function f(e) { while (e) {} return e; }";
+    static const char want[] = "function transform(e) {\n  return f(e);\n}\n"
+                               "function f(e) { (0).__rowcast_tick();while "
+                               "((0).__rowcast_tick()&&(e)) {} return e; }";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+    static const char *const kept[] = {
+        "function transform(e) { return transform; }",
+        "function transform(e) { return arguments.callee; }",
+        "function transform(e) { return this['transform']; }",
+        "function transform(e) { return this['trans\\x66orm']; }",
+        "function transform(e) { return this[/callee/.source]; }",
+        "function transform(e) { return this.transf\\u006frm; }",
+        "function transform(e) { return {transform: 1}; }",
+    };
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        assert_int_equal(rc_script_js_instrument(kept[i], strlen(kept[i]), &out, why, sizeof(why)),
+                         RC_OK);
+        static const char check[] = "function transform(e) { (0).__rowcast_tick();";
+        if (out.len < strlen(check) || memcmp(out.data, check, strlen(check)) != 0) {
+            fail_msg("%s: got '%.*s'", kept[i], (int)out.len, out.data);
+        }
+        rc_buf_free(&out);
+    }
+    /* a nested function named transform is not the driver's */
+    static const char nested[] = "function g() { function transform(e) {} }";
+    assert_int_equal(rc_script_js_instrument(nested, strlen(nested), &out, why, sizeof(why)),
+                     RC_OK);
+    if (!memmem(out.data, out.len, "transform(e) {(0).__rowcast_tick();}", 36)) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+}
+
+/* Exponential recursion through transform itself (by its name, arguments.callee or a lookup
+ * on the global object), catching the RangeError of the call stack's limit, is still stopped
+ * by the time budget: those scripts keep the check at transform's entry. */
+static void test_js_recursion_into_transform_is_stopped_by_the_budget(void **state) {
+    (void)state;
+    static const char *const srcs[] = {
+        "function transform(e) {\n  if (e.table === 'users') return;\n"
+        "  try { transform(e); } catch (x) {} transform(e);\n}",
+        "function transform(e) {\n  if (e.table === 'users') return;\n"
+        "  try { arguments.callee(e); } catch (x) {} arguments.callee(e);\n}",
+        "var g = this;\nfunction transform(e) {\n  if (e.table === 'users') return;\n"
+        "  try { g['transform'](e); } catch (x) {} g['transform'](e);\n}",
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
+        void *vm = vm_new(&rc_script_js, srcs[k], 0, 0);
+        rc_script_js.set_budget(vm, 100);
+        rc_span_t spans[2];
+        bool runs[2];
+        spans_of(&in, 2, spans, runs);
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 2, &r), RC_OK);
+        expect_error(&r, 0, "Error: the time budget of 100 ms per batch ran out", srcs[k]);
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        run_free(&r);
+        rc_script_js.destroy(vm);
+    }
+    mp_free(&in);
+}
+
+/* transform's own `return ACTION_CONT;` becomes `return ;` (the driver takes both alike) when
+ * nothing in the script can give ACTION_CONT another value or shadow it. */
+static void test_js_return_action_cont_needs_no_lookup(void **state) {
+    (void)state;
+    static const char src[] = "function transform(e) {\n  if (e.x) return ACTION_CONT;\n"
+                              "  if (e.y) return ACTION_DROP;\n  return ACTION_CONT\n}";
+    static const char want[] = "function transform(e) {\n  if (e.x) return ;\n"
+                               "  if (e.y) return (0).__rowcast_drop;\n  return \n}";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+    static const char *const kept[] = {
+        "ACTION_CONT = 1;\nfunction transform(e) { return ACTION_CONT; }",
+        "this['ACTION_CONT'] = 1;\nfunction transform(e) { return ACTION_CONT; }",
+        "function transform(e) { return ACTION_CONT + 1; }",
+        "function transform(e) { return ACTION_CONT\n(1); }",
+        "function transform(e) { with (e) { return ACTION_CONT; } }",
+        "function transform(e) { return (function () { return ACTION_CONT; })(); }",
+        "function f() { return ACTION_CONT; }\nfunction transform(e) { return f(); }",
+        "function transform(e) { transform; return ACTION_CONT; }",
+        "function transform(e) { if (e.x) return ACTION_DROP; return ACTION_CONT; }\n"
+        "ACTION_CONT = 1;",
+        "function transform(e) { var o = {get c() { return ACTION_CONT; }}; return o.c; }",
+        "function transform(e) { var o = {m() { return ACTION_CONT; }}; return o.m(); }",
+    };
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        assert_int_equal(rc_script_js_instrument(kept[i], strlen(kept[i]), &out, why, sizeof(why)),
+                         RC_OK);
+        if (!memmem(out.data, out.len, "return ACTION_CONT", 18)) {
+            fail_msg("%s: got '%.*s'", kept[i], (int)out.len, out.data);
+        }
+        rc_buf_free(&out);
+    }
+    expect_create_error(&rc_script_js, "function transform(e) {}\nvar __rowcast_drop = 1;",
+                        "t.js:2: the name __rowcast_drop is reserved by rowcast");
+
+    /* what the script sees: ACTION_CONT as rowcast made it, or the value the script gave it */
+    static const struct {
+        const char *src;
+        int status;
+    } cases[] = {
+        {"function transform(e) {\n  if (String(ACTION_CONT) !== 'ACTION_CONT') throw 1;\n"
+         "  return ACTION_CONT;\n}",
+         RC_SCRIPT_SENT},
+        {"var c = ACTION_CONT;\n"
+         "function transform(e) { return c === ACTION_CONT ? ACTION_CONT : ACTION_DROP; }",
+         RC_SCRIPT_SENT},
+        {"ACTION_CONT = ACTION_DROP;\nfunction transform(e) { return ACTION_CONT; }",
+         RC_SCRIPT_DROPPED},
+        {"Object.defineProperty(this, 'ACTION_CONT', {value: ACTION_DROP});\n"
+         "function transform(e) { return ACTION_CONT; }",
+         RC_SCRIPT_DROPPED},
+        {"ACTION_CONT = 'x';\nfunction transform(e) { return ACTION_CONT; }", RC_SCRIPT_FAILED},
+        {"function transform(e) { if (e.table === 'orders') return ACTION_DROP; }",
+         RC_SCRIPT_DROPPED},
+        /* a method's or accessor's return is not transform's */
+        {"function transform(e) {\n"
+         "  var o = {get c() { return ACTION_CONT; }, m() { return ACTION_CONT; }};\n"
+         "  if (o.c === undefined || o.m() === undefined) return ACTION_DROP;\n"
+         "  if (e) { return ACTION_CONT; }\n}",
+         RC_SCRIPT_SENT},
+        {"ACTION_DROP = ACTION_CONT;\nfunction transform(e) { return ACTION_DROP; }",
+         RC_SCRIPT_SENT},
+        {"function transform(e) {\n  (0)['__rowcast' + '_drop'] = 1; delete Number.prototype"
+         "['__rowcast' + '_drop'];\n  return ACTION_DROP;\n}",
+         RC_SCRIPT_DROPPED},
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_t r;
+        run_script(&rc_script_js, cases[i].src, &in, 1, &r);
+        assert_int_equal(r.err, RC_OK);
+        if (r.res[0].status != cases[i].status) {
+            fail_msg("%s: status %d, want %d", cases[i].src, r.res[0].status, cases[i].status);
+        }
+        if (cases[i].status == RC_SCRIPT_FAILED) {
+            expect_error(&r, 0, "t.js: transform returned a string (x)", cases[i].src);
+        }
+        run_free(&r);
+    }
+    mp_free(&in);
+}
+
+/* An event of 7 fields whose kafka fields (nk of them: 1 or 2) have these topics first, or
+ * second when topic_second. */
+static void pack_kafka_event(mp_t *m, const char *const *topics, int nk, bool topic_second) {
+    msgpack_pack_map(&m->pk, 5 + (uint32_t)nk + (nk == 1));
+    s(m, "schema"), s(m, "shop");
+    s(m, "table"), s(m, "orders");
+    s(m, "action"), s(m, "insert");
+    s(m, "before"), msgpack_pack_array(&m->pk, 0);
+    s(m, "after"), msgpack_pack_array(&m->pk, 0);
+    if (nk == 1) {
+        s(m, "meta"), msgpack_pack_map(&m->pk, 0);
+    }
+    for (int k = 0; k < nk; k++) {
+        s(m, "kafka"), msgpack_pack_map(&m->pk, 2);
+        if (topic_second) {
+            s(m, "key"), msgpack_pack_map(&m->pk, 0);
+        }
+        s(m, "topic"), s(m, topics[k]);
+        if (!topic_second) {
+            s(m, "key"), msgpack_pack_map(&m->pk, 0);
+        }
+    }
+}
+
+/* JS: events sent untouched have their kafka.topic checked (the head of kafka is compared with
+ * the last one found valid): a bad topic after a good one fails, also after one of the same
+ * bytes in another place. (LuaJIT sends an untouched event's bytes unchecked.) */
+static void test_js_untouched_events_have_their_topic_checked(void **state) {
+    (void)state;
+    static const char long_ok[] = "shop.orders.with.a.name.longer.than.31";
+    static const char long_bad[] = "shop.orders.with.a.name.longer.than!31";
+    static const struct {
+        const char *topics[2];
+        int nk;
+        bool second;
+        int status;
+    } evs[] = {
+        {{"shop.orders"}, 1, false, RC_SCRIPT_SENT},
+        {{"bad topic!"}, 1, false, RC_SCRIPT_FAILED},
+        {{"shop.orders"}, 1, false, RC_SCRIPT_SENT},
+        {{"bad topic!", "shop.orders"}, 2, false, RC_SCRIPT_FAILED},
+        {{"shop.orders"}, 1, true, RC_SCRIPT_SENT},
+        {{long_ok}, 1, false, RC_SCRIPT_SENT},
+        {{long_ok}, 1, false, RC_SCRIPT_SENT},
+        {{long_bad}, 1, false, RC_SCRIPT_FAILED},
+    };
+    enum { N = sizeof(evs) / sizeof(evs[0]) };
+    mp_t in;
+    mp_init(&in);
+    for (int i = 0; i < N; i++) {
+        pack_kafka_event(&in, evs[i].topics, evs[i].nk, evs[i].second);
+    }
+    void *vm = vm_new(&rc_script_js, "function transform(e) {}", 0, 0);
+    rc_span_t spans[N];
+    bool runs[N];
+    spans_of(&in, N, spans, runs);
+    for (int round = 0; round < 2; round++) { /* the second from what the first left */
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, N, &r), RC_OK);
+        for (int i = 0; i < N; i++) {
+            if (r.res[i].status != evs[i].status) {
+                fail_msg("round %d: event %d: status %d", round, i, r.res[i].status);
+            }
+            if (evs[i].status == RC_SCRIPT_FAILED) {
+                expect_error(&r, i, "is not a valid Kafka topic name", "untouched");
+            } else { /* as it came */
+                const uint8_t *p = spans[i].p;
+                expect_sent_as(&r, i, p, spans[i].len, "untouched");
+            }
+        }
+        run_free(&r);
+    }
+    rc_script_js.destroy(vm);
+    mp_free(&in);
+}
+
+/* Methods and accessors (m() {}, get x() {}: no `function` keyword; duktape 2.7 takes both)
+ * are checked at their entry like functions: exponential recursion through one is stopped by
+ * the time budget (it was not: no check ran). */
+static void test_js_methods_and_accessors_are_checked_at_entry(void **state) {
+    (void)state;
+    static const char src[] =
+        "var o = {get x() { return 1; }, m() { 'use strict'; return 2; }};\nif (a) {}";
+    static const char want[] = "var o = {get x() { (0).__rowcast_tick();return 1; }, m() { 'use "
+                               "strict'; (0).__rowcast_tick();return 2; }};\nif (a) {}";
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+    static const char *const srcs[] = {
+        "var o = {m: 0, f(n) { return n < 2 ? n : o.f(n - 1) + o.f(n - 2); }};\n"
+        "function transform(e) {\n  if (e.table === 'users') return;\n  o.f(60);\n}",
+        "var o = {n: 60, get f() { if (this.n < 2) return 1;\n"
+        "  this.n--; var a = this.f; var b = this.f; this.n++; return a + b; }};\n"
+        "function transform(e) {\n  if (e.table === 'users') return;\n  o.n = 60; o.f;\n}",
+    };
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
+        void *vm = vm_new(&rc_script_js, srcs[k], 0, 0);
+        rc_script_js.set_budget(vm, 100);
+        rc_span_t spans[2];
+        bool runs[2];
+        spans_of(&in, 2, spans, runs);
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 2, &r), RC_OK);
+        expect_error(&r, 0, "Error: the time budget of 100 ms per batch ran out", srcs[k]);
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        run_free(&r);
+        rc_script_js.destroy(vm);
+    }
+    mp_free(&in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -3026,6 +3314,11 @@ int main(void) {
         cmocka_unit_test(test_js_events_kept_untouched_are_not_reused),
         cmocka_unit_test(test_js_kept_event_sent_later_is_itself),
         cmocka_unit_test(test_lua_events_copied_in_runs_keep_their_bytes),
+        cmocka_unit_test(test_js_transform_only_the_driver_calls_has_no_entry_check),
+        cmocka_unit_test(test_js_recursion_into_transform_is_stopped_by_the_budget),
+        cmocka_unit_test(test_js_return_action_cont_needs_no_lookup),
+        cmocka_unit_test(test_js_untouched_events_have_their_topic_checked),
+        cmocka_unit_test(test_js_methods_and_accessors_are_checked_at_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
