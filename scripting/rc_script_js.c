@@ -2384,6 +2384,20 @@ static bool es2015_hint(const char *src, size_t len) {
     return false;
 }
 
+/* Defines the value on top of the stack (left there) as a global the script cannot change:
+ * assigning it does nothing (a TypeError in strict code), defining it again throws. What a
+ * transform returns is then told by identity, and `return ACTION_CONT;` may skip the lookup
+ * (rc_script_js_tick.c). */
+static void put_constant(duk_context *ctx, const char *name) {
+    duk_push_global_object(ctx);
+    duk_push_string(ctx, name);
+    duk_dup(ctx, -3);
+    duk_def_prop(ctx, -3,
+                 DUK_DEFPROP_HAVE_VALUE | DUK_DEFPROP_CLEAR_WRITABLE | DUK_DEFPROP_SET_ENUMERABLE |
+                     DUK_DEFPROP_CLEAR_CONFIGURABLE);
+    duk_pop(ctx);
+}
+
 static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     setup_t *s = udata;
     jvm_t *vm = s->vm;
@@ -2425,12 +2439,10 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
 
     duk_eval_string(ctx, prelude);
     duk_get_prop_index(ctx, -1, 0);
-    duk_dup(ctx, -1);
-    duk_put_global_string(ctx, "ACTION_CONT");
+    put_constant(ctx, "ACTION_CONT");
     duk_put_prop_string(ctx, 0, "cont");
     duk_get_prop_index(ctx, -1, 1);
-    duk_dup(ctx, -1);
-    duk_put_global_string(ctx, "ACTION_DROP");
+    put_constant(ctx, "ACTION_DROP");
     duk_get_global_string(ctx, "Number"); /* (0).__rowcast_drop (rc_script_js_tick.c) */
     duk_get_prop_string(ctx, -1, "prototype");
     duk_push_string(ctx, RC_SCRIPT_JS_DROP);

@@ -9,12 +9,14 @@
  *                                                             statement after "use strict";)
  *   get p() { x, m() { x ->  get p() { (0).__rowcast_tick();x ...      (accessors, methods)
  * (the check is a method of Number.prototype that scripts cannot replace: a global costs a
- * lookup through the scope chain, half of what a check costs). The top-level transform goes
- * without the check at its entry when nothing else in the script names it (see
- * driver_only_transform): rowcast's driver calls it once per event, and it cannot recurse;
- * then its own `return ACTION_CONT;` becomes `return ;` and `return ACTION_DROP;` becomes
- * `return (0).__rowcast_drop;` when nothing can change or shadow the global (the driver takes
- * them alike, and a global lookup costs about 600 instructions).
+ * lookup through the scope chain, half of what a check costs). The top-level transform keeps
+ * the check at its entry too: a script can reach it without naming it (walking the global
+ * object) and recurse into it from a getter, so only that check bounds such a recursion. When
+ * nothing else in the script names transform (see driver_only_transform), its own
+ * `return ACTION_CONT;` becomes `return ;` and `return ACTION_DROP;` becomes
+ * `return (0).__rowcast_drop;` when nothing can shadow the global (ACTION_CONT and ACTION_DROP
+ * are read-only: rc_script_js.c; the driver takes both results alike, and a global lookup
+ * costs about 600 instructions).
  * for-in loops over an object's keys end by themselves and are left alone. The object of a
  * delete, of a for-in and of a with passes through __rowcast_own, which gives an event the
  * script has not touched yet its own fields (they start on its prototype: rc_script_js.c):
@@ -316,20 +318,19 @@ static void insert(out_t *o, const char *at, const char *text) {
     o->copied = at;
 }
 
-/* Is the top-level `function transform` only ever entered by rowcast's driver? Then its body
- * needs no check at its entry (a call of a native function: about 850 instructions per event,
- * a sixth of what an identity transform costs): the driver's calls are one per event, and
- * without a call of its own transform cannot recurse. So no other token of the script may
- * name transform (an identifier, or a string that could look it up: this['transform']) or
- * callee (arguments.callee). Loops and the script's other functions are checked as before.
- * plain[0]: and ACTION_CONT keeps the value rowcast gave it, so that transform's own
- * `return ACTION_CONT;` can be `return ;` (a lookup through the scope chain, about 600
- * instructions per event, spared: the driver, the only one to see what transform returns,
- * takes nothing for ACTION_CONT). No token may name ACTION_CONT but after a return (no
- * assignment, declaration or property of that name; no string that spells it) and there is no
- * with, whose object could hold another ACTION_CONT. plain[1]: the same of ACTION_DROP, and
- * `return ACTION_DROP;` becomes `return (0).__rowcast_drop;` (the same value, from a short
- * list that scripts cannot change: about half the cost). */
+/* Is the top-level `function transform` called by rowcast's driver alone, as far as the text
+ * shows? No other token of the script may name transform (an identifier, or a string that
+ * could look it up: this['transform']) or callee (arguments.callee). A script that reaches
+ * transform without naming it (a name built at run time, a walk over the global object) and
+ * calls it itself gets nothing where `return ACTION_CONT;` was written (the README says so).
+ * plain[0]: and nothing can shadow ACTION_CONT (read-only, so no script can give it another
+ * value), so that transform's own `return ACTION_CONT;` can be `return ;` (a lookup through
+ * the scope chain, about 600 instructions per event, spared: the driver takes nothing for
+ * ACTION_CONT). No token may name ACTION_CONT but after a return (no declaration, parameter
+ * or property of that name; no string that spells it) and there is no with, whose object
+ * could hold another ACTION_CONT. plain[1]: the same of ACTION_DROP, and `return ACTION_DROP;`
+ * becomes `return (0).__rowcast_drop;` (the same value, from a short list that scripts cannot
+ * change: about half the cost). */
 static const char *const constants[2] = {"ACTION_CONT", "ACTION_DROP"};
 static const char *const plain_text[2] = {"", DROP};
 
@@ -381,9 +382,9 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
     lexer_t lx = {.s = src, .p = src, .end = src + len, .line = 1};
     bool plain[2];
     bool driver_only = driver_only_transform(src, len, plain);
-    bool no_entry_check = false; /* the next function body is the driver's transform */
-    int body_at = -1;            /* st[body_at] is that body while it is open */
-    bool closed_ctrl = false;    /* the last group closed was a statement's or parameters' */
+    bool driver_body = false; /* the next function body is the driver's transform */
+    int body_at = -1;         /* st[body_at] is that body while it is open */
+    bool closed_ctrl = false; /* the last group closed was a statement's or parameters' */
     out_t o = {.b = outbuf, .copied = src};
     frame_t st[MAX_NEST];
     int depth = 0;
@@ -454,7 +455,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 fn_name_ok = true;
             } else if (was_fn) {
                 pending = R_PARAMS; /* function NAME ( */
-                no_entry_check = driver_only && depth == 0 && is_word(&t, "transform");
+                driver_body = driver_only && depth == 0 && is_word(&t, "transform");
             }
         }
         if (t.kind == T_PUNCT && t.n == 1) {
@@ -500,12 +501,11 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                             }
                         }
                     }
-                    if (!no_entry_check) { /* may lie past this token: nothing else goes there */
-                        insert(&o, at, text);
-                    } else {
+                    insert(&o, at, text); /* may lie past this token: nothing else goes there */
+                    if (driver_body) {
                         body_at = depth - 1;
                     }
-                    no_entry_check = false;
+                    driver_body = false;
                 }
             } else if (c == ')' || c == ']' || c == '}') {
                 if (depth > 0) {

@@ -2986,14 +2986,14 @@ static void test_lua_events_copied_in_runs_keep_their_bytes(void **state) {
 
 /* ---- JS: what the driver's call of transform costs (rc_script_js_tick.c) ---- */
 
-/* The top-level transform that nothing but rowcast's driver can call has no check at its entry;
- * a script that names transform again, arguments.callee, or spells the name in a string keeps
- * it, and the script's other functions and loops keep theirs. */
-static void test_js_transform_only_the_driver_calls_has_no_entry_check(void **state) {
+/* The top-level transform keeps its check at its entry, also when nothing else in the script
+ * names it (a script can reach it without its name: the next test), like the script's other
+ * functions and loops. */
+static void test_js_transform_keeps_its_entry_check(void **state) {
     (void)state;
     static const char src[] = "function transform(e) {\n  return f(e);\n}\n"
                               "function f(e) { while (e) {} return e; }";
-    static const char want[] = "function transform(e) {\n  return f(e);\n}\n"
+    static const char want[] = "function transform(e) {\n  (0).__rowcast_tick();return f(e);\n}\n"
                                "function f(e) { (0).__rowcast_tick();while "
                                "((0).__rowcast_tick()&&(e)) {} return e; }";
     rc_buf_t out = RC_BUF_INIT;
@@ -3031,9 +3031,11 @@ static void test_js_transform_only_the_driver_calls_has_no_entry_check(void **st
     rc_buf_free(&out);
 }
 
-/* Exponential recursion through transform itself (by its name, arguments.callee or a lookup
- * on the global object), catching the RangeError of the call stack's limit, is still stopped
- * by the time budget: those scripts keep the check at transform's entry. */
+/* Exponential recursion through transform itself (by its name, arguments.callee, a lookup on
+ * the global object, or a getter that is transform, found by a walk over the global object
+ * without naming it), catching the RangeError of the call stack's limit, is stopped by the
+ * time budget: the check at transform's entry bounds it. (Regression: a transform nothing
+ * else named went without that check, and the last script ran without end.) */
 static void test_js_recursion_into_transform_is_stopped_by_the_budget(void **state) {
     (void)state;
     static const char *const srcs[] = {
@@ -3043,6 +3045,11 @@ static void test_js_recursion_into_transform_is_stopped_by_the_budget(void **sta
         "  try { arguments.callee(e); } catch (x) {} arguments.callee(e);\n}",
         "var g = this;\nfunction transform(e) {\n  if (e.table === 'users') return;\n"
         "  try { g['transform'](e); } catch (x) {} g['transform'](e);\n}",
+        "var g = this, t, o = {};\n"
+        "for (var k in g) { if (k.length === 9 && k.charAt(0) === 't') t = g[k]; }\n"
+        "Object.defineProperty(o, 'x', {get: t});\n"
+        "function transform(e) {\n  if (e && e.table === 'users') return;\n"
+        "  try { o.x; } catch (x) {} o.x;\n}",
     };
     mp_t in;
     mp_init(&in);
@@ -3070,7 +3077,7 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
     (void)state;
     static const char src[] = "function transform(e) {\n  if (e.x) return ACTION_CONT;\n"
                               "  if (e.y) return ACTION_DROP;\n  return ACTION_CONT\n}";
-    static const char want[] = "function transform(e) {\n  if (e.x) return ;\n"
+    static const char want[] = "function transform(e) {\n  (0).__rowcast_tick();if (e.x) return ;\n"
                                "  if (e.y) return (0).__rowcast_drop;\n  return \n}";
     rc_buf_t out = RC_BUF_INIT;
     char why[256];
@@ -3104,7 +3111,8 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
     expect_create_error(&rc_script_js, "function transform(e) {}\nvar __rowcast_drop = 1;",
                         "t.js:2: the name __rowcast_drop is reserved by rowcast");
 
-    /* what the script sees: ACTION_CONT as rowcast made it, or the value the script gave it */
+    /* what the script sees: ACTION_CONT and ACTION_DROP as rowcast made them, whatever the
+     * script does to them (assigning them does nothing, defining them again throws) */
     static const struct {
         const char *src;
         int status;
@@ -3116,11 +3124,15 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
          "function transform(e) { return c === ACTION_CONT ? ACTION_CONT : ACTION_DROP; }",
          RC_SCRIPT_SENT},
         {"ACTION_CONT = ACTION_DROP;\nfunction transform(e) { return ACTION_CONT; }",
-         RC_SCRIPT_DROPPED},
-        {"Object.defineProperty(this, 'ACTION_CONT', {value: ACTION_DROP});\n"
-         "function transform(e) { return ACTION_CONT; }",
-         RC_SCRIPT_DROPPED},
-        {"ACTION_CONT = 'x';\nfunction transform(e) { return ACTION_CONT; }", RC_SCRIPT_FAILED},
+         RC_SCRIPT_SENT},
+        {"this['ACTION_' + 'CONT'] = ACTION_DROP;\nfunction transform(e) { return ACTION_CONT; }",
+         RC_SCRIPT_SENT},
+        {"var threw = false;\n"
+         "try { Object.defineProperty(this, 'ACTION_CONT', {value: ACTION_DROP}); }\n"
+         "catch (x) { threw = x instanceof TypeError; }\n"
+         "function transform(e) { return threw && ACTION_CONT !== ACTION_DROP ? ACTION_CONT : 1; }",
+         RC_SCRIPT_SENT},
+        {"function transform(e) {\n  'use strict';\n  ACTION_CONT = 'x';\n}", RC_SCRIPT_FAILED},
         {"function transform(e) { if (e.table === 'orders') return ACTION_DROP; }",
          RC_SCRIPT_DROPPED},
         /* a method's or accessor's return is not transform's */
@@ -3130,7 +3142,9 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
          "  if (e) { return ACTION_CONT; }\n}",
          RC_SCRIPT_SENT},
         {"ACTION_DROP = ACTION_CONT;\nfunction transform(e) { return ACTION_DROP; }",
-         RC_SCRIPT_SENT},
+         RC_SCRIPT_DROPPED},
+        {"this['ACTION_' + 'DROP'] = ACTION_CONT;\nfunction transform(e) { return ACTION_DROP; }",
+         RC_SCRIPT_DROPPED},
         {"function transform(e) {\n  (0)['__rowcast' + '_drop'] = 1; delete Number.prototype"
          "['__rowcast' + '_drop'];\n  return ACTION_DROP;\n}",
          RC_SCRIPT_DROPPED},
@@ -3146,7 +3160,7 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
             fail_msg("%s: status %d, want %d", cases[i].src, r.res[0].status, cases[i].status);
         }
         if (cases[i].status == RC_SCRIPT_FAILED) {
-            expect_error(&r, 0, "t.js: transform returned a string (x)", cases[i].src);
+            expect_error(&r, 0, "TypeError", cases[i].src);
         }
         run_free(&r);
     }
@@ -3314,7 +3328,7 @@ int main(void) {
         cmocka_unit_test(test_js_events_kept_untouched_are_not_reused),
         cmocka_unit_test(test_js_kept_event_sent_later_is_itself),
         cmocka_unit_test(test_lua_events_copied_in_runs_keep_their_bytes),
-        cmocka_unit_test(test_js_transform_only_the_driver_calls_has_no_entry_check),
+        cmocka_unit_test(test_js_transform_keeps_its_entry_check),
         cmocka_unit_test(test_js_recursion_into_transform_is_stopped_by_the_budget),
         cmocka_unit_test(test_js_return_action_cont_needs_no_lookup),
         cmocka_unit_test(test_js_untouched_events_have_their_topic_checked),
