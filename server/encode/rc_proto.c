@@ -59,6 +59,15 @@ static inline size_t varint_len(uint64_t v) {
 }
 
 static inline char *varint_at(char *o, uint64_t v) {
+    if (v < 0x80) { /* a length, a small int, a date's part: without the loop */
+        *o = (char)v;
+        return o + 1;
+    }
+    if (v < 0x4000) {
+        o[0] = (char)(v | 0x80);
+        o[1] = (char)(v >> 7);
+        return o + 2;
+    }
     while (v >= 0x80) {
         *o++ = (char)(v | 0x80);
         v >>= 7;
@@ -789,6 +798,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
 
 typedef struct ptpl_col {
     uint8_t mp[PTPL_KEY_MAX]; /* the name's msgpack bytes, zero padded */
+    uint64_t mask;            /* rc_tpl_mask(mp_len) */
     char head[PTPL_HEAD];
     uint8_t mp_len; /* 0: no template at this position */
     uint8_t head_len;
@@ -870,8 +880,12 @@ void rc_proto_tpl_free(rc_proto_tpl_t *t) {
 /* Room for the templates of a row of n columns; on failure the positions past cap have none. */
 static void row_grow(ptpl_row_t *rt, uint32_t n) {
     void *cols = rt->cols;
+    uint32_t old = rt->cap;
     rc_tpl_grow(&cols, &rt->cap, sizeof(*rt->cols), n, PTPL_MAX_COLS);
     rt->cols = cols;
+    for (uint32_t i = old; i < rt->cap; i++) { /* zeroed: a mask that never matches */
+        rt->cols[i].mask = rc_tpl_mask(0);
+    }
 }
 
 /* Makes rt's column infos hold for the descriptor cols (NULL: none): when its bytes are not the
@@ -884,6 +898,7 @@ static bool row_sync(ptpl_row_t *rt, const rc_cols_t *cols) {
     if (r == 0) {
         for (uint32_t i = 0; i < rt->cap; i++) {
             rt->cols[i].mp_len = 0;
+            rt->cols[i].mask = rc_tpl_mask(0);
         }
     }
     return r >= 0;
@@ -894,6 +909,7 @@ static bool row_sync(ptpl_row_t *rt, const rc_cols_t *cols) {
 static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32_t n,
                       const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
     tc->mp_len = 0;
+    tc->mask = rc_tpl_mask(0);
     if ((k[0] & 0xe0) != 0xa0 || 1 + n > PTPL_KEY_MAX) {
         return;
     }
@@ -922,6 +938,7 @@ static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32
     tc->uint_col = is_uint_col(ci);
     tc->cur_off = cur_off;
     tc->mp_len = (uint8_t)(1 + n);
+    tc->mask = rc_tpl_mask(tc->mp_len);
 }
 
 /* put_value_body with the usual values of a row inline: a switch on the type byte. */
@@ -1004,61 +1021,72 @@ static inline char *short_text_at(char *o, uint32_t field, const uint8_t *s, siz
  * put_value_fast writes it: ints, nil, doubles, DATETIMEs, and strings and DECIMAL texts
  * short_text_at takes. Returns the end and moves *pp past the value, or returns NULL (*pp unmoved) for any
  * other value, a truncated one too. */
-static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bool uint_col) {
+static inline __attribute__((always_inline)) char *value_at(char *o, const uint8_t **pp,
+                                                            const uint8_t *end, bool uint_col) {
     const uint8_t *p = *pp;
-    size_t avail = (size_t)(end - p);
+    size_t avail = (size_t)(end - p), n, head;
     if (avail == 0) {
         return NULL;
     }
     uint8_t c = p[0];
     char *e;
-    if (c <= 0x7f) {
+    uint64_t u;
+    switch (c) { /* one jump on the type byte */
+    case 0x00 ... 0x7f:
         *pp = p + 1;
         return uint_col ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, c)
                         : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, 2u * c);
-    }
-    size_t n, head = rc_mp_str_head(p, avail, &n);
-    if (head) {
-        if (avail - head < n ||
-            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, end))) {
+    case 0xa0 ... 0xbf:
+        n = c & 0x1fu;
+        head = 1;
+        goto str;
+    case 0xd9:
+        if (avail < 2) {
             return NULL;
         }
-        *pp = p + head + n;
-        return e;
-    }
-    uint64_t u;
-    if ((head = rc_mp_int_at(p, avail, &u)) != 0) {
-        *pp = p + head;
+        n = p[1];
+        head = 2;
+        goto str;
+    case 0xcc ... 0xd3:
+        if (avail <= rc_mp_int_width(c)) {
+            return NULL;
+        }
+        *pp = p + 1 + rc_mp_int_width(c);
+        u = rc_mp_int_word(p);
         if (c >= 0xd0 && (int64_t)u < 0) {
             return uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
         }
         return u > INT64_MAX || uint_col
                    ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, u)
                    : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
-    }
-    if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DECIMAL) {
-        n = p[1];
-        if (avail - 3 < n ||
-            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, p + 3, n, end))) {
+    case 0xc7:
+        if (avail < 3 || avail - 3 < p[1]) {
             return NULL;
         }
-        *pp = p + 3 + n;
-        return e;
-    }
-    if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DATETIME) {
         n = p[1];
-        rc_datetime_t t;
-        if (avail - 3 < n || !rc_text_datetime(p + 3, n, &t)) {
-            return NULL;
+        if (p[2] == RC_EXT_DECIMAL) {
+            if (!(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, p + 3, n, end))) {
+                return NULL;
+            }
+            *pp = p + 3 + n;
+            return e;
         }
-        *pp = p + 3 + n;
-        return dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
-    }
-    if (c == 0xc0) {
+        if (p[2] == RC_EXT_DATETIME) {
+            rc_datetime_t t;
+            if (!rc_text_datetime(p + 3, n, &t)) {
+                return NULL;
+            }
+            *pp = p + 3 + n;
+            return dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
+        }
+        return NULL;
+    case 0xc0:
         *pp = p + 1;
         return uint_at(o, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0);
-    }
-    if (c == 0xcb && avail >= 9) {
+    case 0xcb: {
+        if (avail < 9) {
+            return NULL;
+        }
         uint64_t bits = rc_mp_be64(p + 1);
         *pp = p + 9;
         *o++ = (char)(ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE << 3 | WT_I64);
@@ -1071,7 +1099,52 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
 #endif
         return o + 8;
     }
-    return NULL;
+    default:
+        return NULL;
+    }
+str:
+    if (avail - head < n ||
+        !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, end))) {
+        return NULL;
+    }
+    *pp = p + head + n;
+    return e;
+}
+
+#define COL_ROOM (PTPL_HEAD + 40) /* a Column's head (40 copied) and value_at's Value body */
+
+/* The columns of a row from its first, while their names are their position's template and
+ * value_at takes their values with both lengths under 128, written at *op, which has room for
+ * nt columns (COL_ROOM each): a table's usual row. Everything stays in locals: no room check
+ * and no store of the buffer's length per column. Returns how many columns it wrote (stopping
+ * at the first one it cannot write, with nothing of it written) and moves *pp and *op past
+ * them; *cur_off is the cursor the last of them with one left (0: none did). */
+static inline uint32_t cols_fast(const ptpl_col_t *tcols, uint32_t nt, const uint8_t **pp,
+                                 const uint8_t *end, char **op, uint32_t *cur_off) {
+    const uint8_t *p = *pp;
+    char *o = *op;
+    uint32_t i = 0, cur = 0;
+    for (; i < nt && end - p >= 32; i++) {
+        const ptpl_col_t *tc = &tcols[i];
+        if (!rc_tpl_eq32(tc->mp, tc->mask, p)) {
+            break;
+        }
+        memcpy(o, tc->head, PTPL_HEAD);
+        char *vo = o + tc->head_len, *e;
+        const uint8_t *q = p + tc->mp_len;
+        if ((e = value_at(vo, &q, end, tc->uint_col)) == NULL || e - o - 2 >= 0x80) {
+            break;
+        }
+        o[1] = (char)(e - o - 2); /* the Column's length, then the Value's */
+        vo[-1] = (char)(e - vo);
+        cur = tc->cur_off ? tc->cur_off : cur;
+        o = e;
+        p = q;
+    }
+    *pp = p;
+    *op = o;
+    *cur_off = cur;
+    return i;
 }
 
 /* The columns of a row (or key) map at *pp, each as field `field` (a Column); cols (may be
@@ -1091,7 +1164,17 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     const uint8_t *p = *pp;
     ptpl_col_t *tcols = rt ? rt->cols : NULL;
     uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0;
-    for (uint32_t i = 0; i < n; i++) {
+    uint32_t i = 0;
+    if (nt && ensure(out, (size_t)nt * COL_ROOM) == RC_OK) {
+        char *o = out->data + out->len;
+        uint32_t cur_off;
+        i = cols_fast(tcols, nt, &p, end, &o, &cur_off);
+        out->len = (size_t)(o - out->data);
+        if (cur_off && cols) {
+            cols->cur = cols->start + cur_off; /* as the lookups the templates save leave it */
+        }
+    }
+    for (; i < n; i++) {
         size_t col, val;
         bool uint_col;
         const uint8_t *k = p;

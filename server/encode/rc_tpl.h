@@ -100,6 +100,26 @@ static inline int rc_tpl_match32(const uint8_t *mp, uint64_t key_mask, uint64_t 
     return (miss & key_mask) == 0;
 }
 
+/* True when the 32 bytes at k equal mp where mask (rc_tpl_mask of a key's length) is set: a
+ * key's check with one 32-byte compare; rc_tpl_mask(0) never matches. */
+static inline bool rc_tpl_eq32(const uint8_t *mp, uint64_t mask, const uint8_t *k) {
+#if defined(__SSE2__)
+    uint64_t eq = (unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                                     _mm_loadu_si128((const __m128i *)(const void *)mp))) |
+                  (uint64_t)(unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(mp + 16))))
+                      << 16;
+#else
+    uint64_t eq = 0;
+    for (int i = 0; i < 32; i++) {
+        eq |= (uint64_t)(k[i] == mp[i]) << i;
+    }
+#endif
+    return (~eq & mask) == 0;
+}
+
 /* A value whose text depends on nothing but its own bytes and holds no map or array items
  * (those are written at a depth): what a template may keep with its key. */
 static inline bool rc_tpl_kv_scalar(uint8_t c) {

@@ -2679,6 +2679,144 @@ static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* Packs value kind k (0..PK_KINDS-1) with variant v: every msgpack type, and the values the
+ * templates' column run (cols_fast, value_at) must hand on to the generic writer: non-ASCII
+ * text, strings over 32 bytes, bin, other ext types, a VECTOR, a DATETIME without a fraction. */
+#define PK_KINDS 26
+
+static void pack_pkind(msgpack_packer *pk, int k, int v) {
+    static char long_text[300];
+    memset(long_text, 'a' + v % 26, sizeof long_text);
+    switch (k) {
+    case 0:
+        msgpack_pack_int(pk, v % 128);
+        break;
+    case 1:
+        msgpack_pack_int(pk, -1 - v % 32);
+        break;
+    case 2:
+        msgpack_pack_uint8(pk, (uint8_t)(200 + v));
+        break;
+    case 3:
+        msgpack_pack_uint64(pk, UINT64_MAX - (uint64_t)v);
+        break;
+    case 4:
+        msgpack_pack_int64(pk, INT64_MIN + v);
+        break;
+    case 5:
+        msgpack_pack_int32(pk, -100000 - v);
+        break;
+    case 6:
+        msgpack_pack_nil(pk);
+        break;
+    case 7:
+        msgpack_pack_true(pk);
+        break;
+    case 8:
+        msgpack_pack_double(pk, 345.453 + v);
+        break;
+    case 9:
+        msgpack_pack_float(pk, 0.1f * (float)(v + 1));
+        break;
+    case 10:
+        str(pk, v % 2 ? "" : "plain text");
+        break;
+    case 11:
+        str(pk, "caf\xc3\xa9 bad \xff");
+        break;
+    case 12:
+        msgpack_pack_str_with_body(pk, long_text, 31 + (size_t)v % 3);
+        break;
+    case 13:
+        msgpack_pack_str_with_body(pk, long_text, 63 + (size_t)v % 3);
+        break;
+    case 14:
+        msgpack_pack_str_with_body(pk, long_text, 200 + (size_t)v);
+        break;
+    case 15:
+        msgpack_pack_bin_with_body(pk, "\x00\x01\xff", 1 + (size_t)v % 3);
+        break;
+    case 16:
+        ext(pk, RC_EXT_DECIMAL, v % 2 ? "-12.50" : "1234567890123456789012345678901234.5");
+        break;
+    case 17:
+        ext(pk, RC_EXT_DATETIME, v % 2 ? "2024-02-14T21:19:07.861165" : "2024-02-14T21:19:07");
+        break;
+    case 18:
+        ext(pk, RC_EXT_DATE, "2024-02-14");
+        break;
+    case 19:
+        ext(pk, RC_EXT_JSON, "{\"a\":[1]}");
+        break;
+    case 20:
+        ext(pk, RC_EXT_ENUM, "red");
+        break;
+    case 21:
+        msgpack_pack_array(pk, 2), msgpack_pack_float(pk, 1.5f), msgpack_pack_float(pk, (float)v);
+        break;
+    case 22:
+        msgpack_pack_str_with_body(pk, "\xe2\x82\xac 40 bytes of text, not all of it ASCII", 40);
+        break;
+    case 23:
+        msgpack_pack_uint32(pk, 4000000000u + (uint32_t)v);
+        break;
+    case 24:
+        msgpack_pack_double(pk, NAN);
+        break;
+    default:
+        msgpack_pack_uint16(pk, (uint16_t)(1000 + v));
+        break;
+    }
+}
+
+/* A table's rows whose columns (half of them unsigned in kafka.columns) take every kind of
+ * value in turn, so that the run of columns written from the row template (cols_fast) stops at
+ * every position for every reason: a value it does not write, a name other than the
+ * template's, a column more, the event's end within 32 bytes; the output is the same as
+ * without templates. */
+static void test_proto_tpl_column_run_stops_everywhere(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    static const char *const names[13] = {"c0", "c1", "c2", "c3",  "c4",  "c5", "c6",
+                                          "c7", "c8", "c9", "c10", "c11", "c12"};
+    uint8_t types[13], flags[13];
+    for (int c = 0; c < 13; c++) {
+        types[c] = RC_COL_BIGINT;
+        flags[c] = c % 2 ? UNS : 0;
+    }
+    for (int round = 0; round < 3 * PK_KINDS; round++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        uint32_t ncol = 12 + (round % 7 == 3);
+        bool row_last = round % 5 == 4; /* no kafka: the row is the event's last bytes */
+        msgpack_pack_map(pk, row_last ? 6 : 7);
+        str(pk, "schema"), str(pk, "shop");
+        str(pk, "table"), str(pk, "kinds");
+        str(pk, "action"), str(pk, "insert");
+        str(pk, "meta"), msgpack_pack_map(pk, 2);
+        str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4 + (uint64_t)round);
+        str(pk, "gtid"), str(pk, "0-1-2");
+        str(pk, "before"), msgpack_pack_array(pk, 0);
+        if (!row_last) {
+            str(pk, "kafka"), msgpack_pack_map(pk, 2);
+            str(pk, "topic"), str(pk, "t");
+            pack_named_columns(pk, names, types, flags, ncol, 0);
+        }
+        str(pk, "after"), msgpack_pack_array(pk, 1);
+        msgpack_pack_map(pk, ncol);
+        for (uint32_t c = 0; c < ncol; c++) {
+            str(pk, round % 11 == 5 && c == 6 ? "other" : names[c]);
+            pack_pkind(pk, (int)(c + (uint32_t)round / 3) % PK_KINDS, round);
+        }
+        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_proto_tpl_free(t);
+}
+
 /* ---- Debezium row templates ---------------------------------------------------------------- */
 
 /* An update event of schema.table for Debezium (its whole meta) whose before and after rows
@@ -2986,6 +3124,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_proto_tpl_many_tables_and_columns),
         cmocka_unit_test(test_proto_tpl_every_form_cut_at_every_byte),
+        cmocka_unit_test(test_proto_tpl_column_run_stops_everywhere),
         cmocka_unit_test(test_proto_tpl_values_that_change),
         cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
         cmocka_unit_test(test_proto_tpl_event_run),
