@@ -798,7 +798,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
 
 typedef struct ptpl_col {
     uint8_t mp[PTPL_KEY_MAX]; /* the name's msgpack bytes, zero padded */
-    uint64_t mask;            /* rc_tpl_mask(mp_len) */
+    uint64_t skip;            /* ~rc_tpl_mask(mp_len): the bytes rc_tpl_eq32 does not compare */
     char head[PTPL_HEAD];
     uint8_t mp_len; /* 0: no template at this position */
     uint8_t head_len;
@@ -880,28 +880,8 @@ void rc_proto_tpl_free(rc_proto_tpl_t *t) {
 /* Room for the templates of a row of n columns; on failure the positions past cap have none. */
 static void row_grow(ptpl_row_t *rt, uint32_t n) {
     void *cols = rt->cols;
-    uint32_t old = rt->cap;
     rc_tpl_grow(&cols, &rt->cap, sizeof(*rt->cols), n, PTPL_MAX_COLS);
     rt->cols = cols;
-    for (uint32_t i = old; i < rt->cap; i++) { /* zeroed: a mask that never matches */
-        rt->cols[i].mask = rc_tpl_mask(0);
-    }
-}
-
-/* Makes rt's column infos hold for the descriptor cols (NULL: none): when its bytes are not the
- * ones they were learnt with, every position is dropped and the bytes kept. False (the rows go
- * without the template) when there is no memory for them. */
-static bool row_sync(ptpl_row_t *rt, const rc_cols_t *cols) {
-    const uint8_t *d = cols ? cols->start : NULL;
-    int r = rc_tpl_desc_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, d,
-                             cols ? (size_t)(cols->end - cols->start) : 0);
-    if (r == 0) {
-        for (uint32_t i = 0; i < rt->cap; i++) {
-            rt->cols[i].mp_len = 0;
-            rt->cols[i].mask = rc_tpl_mask(0);
-        }
-    }
-    return r >= 0;
 }
 
 /* Makes the column name at k (name[0..n), read from it) with the info ci its position's
@@ -909,7 +889,7 @@ static bool row_sync(ptpl_row_t *rt, const rc_cols_t *cols) {
 static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32_t n,
                       const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
     tc->mp_len = 0;
-    tc->mask = rc_tpl_mask(0);
+    tc->skip = 0;
     if ((k[0] & 0xe0) != 0xa0 || 1 + n > PTPL_KEY_MAX) {
         return;
     }
@@ -938,7 +918,7 @@ static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32
     tc->uint_col = is_uint_col(ci);
     tc->cur_off = cur_off;
     tc->mp_len = (uint8_t)(1 + n);
-    tc->mask = rc_tpl_mask(tc->mp_len);
+    tc->skip = ~rc_tpl_mask(tc->mp_len);
 }
 
 /* put_value_body with the usual values of a row inline: a switch on the type byte. */
@@ -1126,7 +1106,7 @@ static inline uint32_t cols_fast(const ptpl_col_t *tcols, uint32_t nt, const uin
     uint32_t i = 0, cur = 0;
     for (; i < nt && end - p >= 32; i++) {
         const ptpl_col_t *tc = &tcols[i];
-        if (!rc_tpl_eq32(tc->mp, tc->mask, p)) {
+        if (!rc_tpl_eq32(tc->mp, tc->skip, p)) {
             break;
         }
         memcpy(o, tc->head, PTPL_HEAD);
@@ -1288,7 +1268,10 @@ static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, cons
     if (e->t && !e->rt_picked) {
         ptpl_row_t *rt =
             &e->t->rows[rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS];
-        e->rt = row_sync(rt, e->cols) ? rt : NULL;
+        e->rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, e->cols, rt->cols, rt->cap,
+                                sizeof *rt->cols)
+                    ? rt
+                    : NULL;
         e->rt_picked = true;
     }
     uint32_t n;
