@@ -215,7 +215,8 @@ static rc_err_t put_string_slow(rc_buf_t *out, const uint8_t *s, size_t n, const
 /* The usual string inline: up to 64 bytes with nothing to escape, of which 32 (n <= 32) or 64
  * bytes from s may be read, is one to four 16-byte looks and one copy: written quoted at o,
  * which has room for 66 bytes, it returns the end of the text; any other string gives NULL. */
-static inline char *string_at(char *o, const uint8_t *s, size_t n, const uint8_t *lim) {
+static inline __attribute__((always_inline)) char *string_at(char *o, const uint8_t *s, size_t n,
+                                                             const uint8_t *lim) {
     if (n <= 32 && lim - s >= 32) {
         size_t k = first_look16(s);
         if (k >= n || (k == 16 && first_look16(s + 16) >= n - 16)) {
@@ -414,6 +415,13 @@ static inline char *put_u64_at(char *o, uint64_t v) {
     if (v < 10) {
         *o = (char)('0' + v);
         return o + 1;
+    }
+    if (v < 100000000) { /* 2 to 8 digits (an id, a count, a position) inline, without a call */
+        uint64_t x = digits8((uint32_t)v);
+        int lz = __builtin_ctzll(x) / 8;
+        x = (x >> (8 * lz)) | ASCII_ZEROS;
+        memcpy(o, &x, 8);
+        return o + 8 - lz;
     }
     return u64_put(o, v);
 #else
@@ -866,7 +874,8 @@ static inline char *small_at(char *o, unsigned c) {
  * string_at takes. One switch on the type byte (a jump table) picks the writer. Returns the end
  * of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other value, a
  * truncated one too, for write_value to write. */
-static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
+static inline __attribute__((always_inline)) char *value_at(char *o, const uint8_t **pp,
+                                                            const uint8_t *end) {
     static const char k_lit[4][8] = {"null", "", "false", "true"};
     const uint8_t *p = *pp;
     size_t avail = (size_t)(end - p), n, head;
