@@ -523,6 +523,45 @@ static inline char *nz_varint_at(char *o, uint32_t field, uint64_t v) {
  * parts' digit counts bound them: the year takes 2 bytes, the micros 3); proto3 leaves zeros
  * out. Returns the end. */
 static inline char *dt_at(char *o, const rc_datetime_t *t, bool with_time) {
+    /* the parts in locals: a store through o could change *t as far as the compiler knows */
+    uint32_t y = t->year, mo = t->month, d = t->day, h = t->hour, mi = t->minute, sec = t->second,
+             us = t->micros, fsp = t->fsp;
+    if (with_time && (mo | d | h | mi | sec | fsp) < 0x80 && y < 0x4000 && us < (1u << 21)) {
+        /* the usual DATETIME: every part one varint byte but the year (two) and the micros
+         * (three): tag and value always written, the end moved on only for a part not zero */
+        o[0] = 1 << 3;
+        o[1] = (char)(y | 0x80);
+        o[2] = (char)(y >> 7);
+        if (y >= 0x80) {
+            o += 3;
+        } else if (y) {
+            o[1] = (char)y;
+            o += 2;
+        }
+#define DT_PART(f, v) o[0] = (char)((f) << 3), o[1] = (char)(v), o += (v) ? 2 : 0
+        DT_PART(2, mo);
+        DT_PART(3, d);
+        DT_PART(4, h);
+        DT_PART(5, mi);
+        DT_PART(6, sec);
+#undef DT_PART
+        o[0] = 7 << 3;
+        o[1] = (char)(us | 0x80);
+        o[2] = (char)((us >> 7) | 0x80);
+        o[3] = (char)(us >> 14);
+        if (us >= 0x4000) {
+            o += 4;
+        } else if (us >= 0x80) {
+            o[2] = (char)(us >> 7);
+            o += 3;
+        } else if (us) {
+            o[1] = (char)us;
+            o += 2;
+        }
+        o[0] = 8 << 3;
+        o[1] = (char)fsp;
+        return o + (fsp ? 2 : 0);
+    }
     o = nz_varint_at(o, 1, t->year);
     o = nz_varint_at(o, 2, t->month);
     o = nz_varint_at(o, 3, t->day);
