@@ -1645,7 +1645,9 @@ static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, cons
 /* meta through the key templates of mt alone, the usual case: a fixmap whose every key is the
  * one its position saw before, in field order, each value a uint (positive fixint, uint 8..64)
  * or an ASCII str of up to 64 bytes (fixstr, str 8) as its field wants, with 64 bytes readable
- * after it. Writes what put_ordered and put_meta_field write for it and returns true; false for
+ * after it, or the value its position's template holds (pipeline, binlog_file, server_id row
+ * after row: the field's bytes copied). Writes what put_ordered and put_meta_field write for it
+ * and returns true; false for
  * anything else (a key not its position's, an unknown key, nil, other widths, non-ASCII text),
  * with out->len where it was, for put_ordered to write it. */
 static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
@@ -1664,8 +1666,16 @@ static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     for (uint32_t i = 0; i < n; i++) {
         const ptpl_field_t *f = &mt->f[i];
         size_t j = f->j;
-        if (!rc_tpl_key_eq(f->mp, f->len, p, end) || j < next || j >= M_COUNT) {
+        int m = rc_tpl_match_kv(f->mp, f->len, f->kv_len, p, end);
+        if (m == 0 || j < next || j >= M_COUNT) {
             return false;
+        }
+        next = j + 1;
+        if (m == 2) { /* the value too (pipeline, binlog_file, server_id): the field's bytes */
+            memcpy(o, f->pb, sizeof f->pb);
+            o += f->pb_len;
+            p += f->kv_len;
+            continue;
         }
         p += f->len;
         if (p >= end) {
@@ -1708,7 +1718,6 @@ static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
                 o = uint_at(o, field, u);
             }
         }
-        next = j + 1;
     }
     out->len = (size_t)(o - out->data);
     *pp = p;
