@@ -1164,9 +1164,11 @@ static inline uint32_t cols_fast(const ptpl_col_t *tcols, uint32_t nt, const uin
         }
         o[1] = (char)(e - o - 2); /* the Column's length, then the Value's */
         vo[-1] = (char)(e - vo);
-        cur = tc->cur_off ? tc->cur_off : cur;
         o = e;
         p = q;
+    }
+    for (uint32_t k = i; k > 0 && !cur; k--) { /* the last column written that has a cursor */
+        cur = tcols[k - 1].cur_off;
     }
     *pp = p;
     *op = o;

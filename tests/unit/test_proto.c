@@ -2599,38 +2599,56 @@ static void test_proto_tpl_event_run(void **state) {
  * iu written as an unsigned value). */
 static void test_proto_tpl_column_named_twice_in_descriptor(void **state) {
     (void)state;
-    rc_proto_tpl_t *t = rc_proto_tpl_new();
-    assert_non_null(t);
-    static const struct {
+    typedef struct {
         const char *name;
         uint8_t type, flags;
-    } desc[] = {{"iu", RC_COL_INT, RC_COLF_UNSIGNED}, {"x", RC_COL_INT, 0}, {"iu", RC_COL_INT, 0}};
-    for (int round = 0; round < 4; round++) {
-        mp_t m;
-        mp_init(&m);
-        msgpack_packer *pk = &m.pk;
-        msgpack_pack_map(pk, 3);
-        str(pk, "table"), str(pk, "twice");
-        str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
-        str(pk, "x"), msgpack_pack_int(pk, 5);
-        str(pk, "iu"), msgpack_pack_int(pk, 5);
-        str(pk, "kafka"), msgpack_pack_map(pk, 1);
-        str(pk, "columns");
-        uint8_t b[64];
-        size_t o = 0;
-        for (size_t i = 0; i < sizeof desc / sizeof desc[0]; i++) {
-            size_t nl = strlen(desc[i].name);
-            b[o++] = 0, b[o++] = (uint8_t)nl;
-            memcpy(b + o, desc[i].name, nl);
-            o += nl;
-            b[o++] = desc[i].type, b[o++] = desc[i].flags;
-            b[o++] = 0, b[o++] = 0, b[o++] = 0;
+    } dcol_t;
+    /* shape 0: x, then iu (found from the start); shape 1: x and y from the template run, then
+     * iu looked up from where y (the run's last column) left the cursor: the second iu */
+    static const dcol_t desc0[] = {
+        {"iu", RC_COL_INT, RC_COLF_UNSIGNED}, {"x", RC_COL_INT, 0}, {"iu", RC_COL_INT, 0}};
+    static const dcol_t desc1[] = {{"x", RC_COL_INT, 0},
+                                   {"iu", RC_COL_INT, RC_COLF_UNSIGNED},
+                                   {"y", RC_COL_INT, 0},
+                                   {"iu", RC_COL_INT, 0}};
+    static const struct {
+        const dcol_t *desc;
+        size_t n;
+        const char *const row[3];
+        uint32_t row_n;
+    } shapes[] = {{desc0, 3, {"x", "iu"}, 2}, {desc1, 4, {"x", "y", "iu"}, 3}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        rc_proto_tpl_t *t = rc_proto_tpl_new();
+        assert_non_null(t);
+        for (int round = 0; round < 4; round++) {
+            mp_t m;
+            mp_init(&m);
+            msgpack_packer *pk = &m.pk;
+            msgpack_pack_map(pk, 3);
+            str(pk, "table"), str(pk, "twice");
+            str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, shapes[s].row_n);
+            for (uint32_t c = 0; c < shapes[s].row_n; c++) {
+                str(pk, shapes[s].row[c]), msgpack_pack_int(pk, 5);
+            }
+            str(pk, "kafka"), msgpack_pack_map(pk, 1);
+            str(pk, "columns");
+            uint8_t b[64];
+            size_t o = 0;
+            for (size_t i = 0; i < shapes[s].n; i++) {
+                const dcol_t *d = &shapes[s].desc[i];
+                size_t nl = strlen(d->name);
+                b[o++] = 0, b[o++] = (uint8_t)nl;
+                memcpy(b + o, d->name, nl);
+                o += nl;
+                b[o++] = d->type, b[o++] = d->flags;
+                b[o++] = 0, b[o++] = 0, b[o++] = 0;
+            }
+            msgpack_pack_bin_with_body(pk, b, o);
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
         }
-        msgpack_pack_bin_with_body(pk, b, o);
-        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
-        msgpack_sbuffer_destroy(&m.sb);
+        rc_proto_tpl_free(t);
     }
-    rc_proto_tpl_free(t);
 }
 
 /* Rows whose length crosses the sizes of its varint (127/128 and 16383/16384 bytes) one after
