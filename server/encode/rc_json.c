@@ -1521,7 +1521,10 @@ static inline uint32_t members_fast(tpl_key_t *keys, uint32_t nt, const uint8_t 
         if (m == 2) { /* the value too */
             o += tk->kv_text_len;
             p += tk->kv_len;
-            tk->kv_hits += tk->kv_hits < TPL_KV_HOLD;
+            if (tk->kv_hits <
+                TPL_KV_HOLD) { /* no store once it held (a byte store costs reloads) */
+                tk->kv_hits++;
+            }
             continue;
         }
         char *vo = o + tk->text_len, *e;
