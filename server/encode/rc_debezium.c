@@ -349,21 +349,6 @@ void rc_debezium_tpl_free(rc_debezium_tpl_t *t) {
     free(t);
 }
 
-/* Makes rt's infos hold for the descriptor cols (NULL: none): when its bytes are not the ones
- * they were learnt with, every position is dropped and the bytes kept. False (the rows go
- * without the template) when there is no memory for them. */
-static bool row_sync(dtpl_row_t *rt, const rc_cols_t *cols) {
-    const uint8_t *d = cols ? cols->start : NULL;
-    int r = rc_tpl_desc_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, d,
-                             cols ? (size_t)(cols->end - cols->start) : 0);
-    if (r == 0) {
-        for (uint32_t i = 0; i < rt->cap; i++) {
-            rt->cols[i].mp_len = 0;
-        }
-    }
-    return r >= 0;
-}
-
 /* Makes the key at k (a fixstr or not), for which put_row wrote text[0..text_len) and found ci
  * (cur_off: where that left the cursor), its position's template, or none when it cannot be
  * one. */
@@ -1051,7 +1036,10 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
     dtpl_row_t *rt = NULL;
     if (t) {
         rt = &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
-        rt = row_sync(rt, cols) ? rt : NULL;
+        rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, cols, rt->cols, rt->cap,
+                             sizeof *rt->cols)
+                 ? rt
+                 : NULL;
     }
     rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
     err = err ? err : LIT(out, "{\"before\":");

@@ -215,7 +215,8 @@ static rc_err_t put_string_slow(rc_buf_t *out, const uint8_t *s, size_t n, const
 /* The usual string inline: up to 64 bytes with nothing to escape, of which 32 (n <= 32) or 64
  * bytes from s may be read, is one to four 16-byte looks and one copy: written quoted at o,
  * which has room for 66 bytes, it returns the end of the text; any other string gives NULL. */
-static inline char *string_at(char *o, const uint8_t *s, size_t n, const uint8_t *lim) {
+static inline __attribute__((always_inline)) char *string_at(char *o, const uint8_t *s, size_t n,
+                                                             const uint8_t *lim) {
     if (n <= 32 && lim - s >= 32) {
         size_t k = first_look16(s);
         if (k >= n || (k == 16 && first_look16(s + 16) >= n - 16)) {
@@ -414,6 +415,13 @@ static inline char *put_u64_at(char *o, uint64_t v) {
     if (v < 10) {
         *o = (char)('0' + v);
         return o + 1;
+    }
+    if (v < 100000000) { /* 2 to 8 digits (an id, a count, a position) inline, without a call */
+        uint64_t x = digits8((uint32_t)v);
+        int lz = __builtin_ctzll(x) / 8;
+        x = (x >> (8 * lz)) | ASCII_ZEROS;
+        memcpy(o, &x, 8);
+        return o + 8 - lz;
     }
     return u64_put(o, v);
 #else
@@ -805,13 +813,12 @@ static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
     return (size_t)(end - o);
 }
 
-static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
+/* The text of x at o, which has room for 40 bytes ("-" + 21 digits + ".0", or "0.000000" + 17
+ * digits, at most); returns its end. */
+static inline char *float_at(char *o, double x, bool single) {
     if (isnan(x) || isinf(x)) {
-        return rc_buf_append(out, "null", 4);
-    }
-    char *o = room(out, 40); /* "-" + 21 digits + ".0", or "0.000000" + 17 digits, at most */
-    if (!o) {
-        return RC_ERR_NOMEM;
+        memcpy(o, "null", 4);
+        return o + 4;
     }
     bool neg = signbit(x) != 0;
     double a = fabs(x);
@@ -825,14 +832,21 @@ static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
     } else if (shortest_fast(a, single, &m, &k)) {
         size_t n = format_fast(o, neg, m, k);
         if (n) {
-            out->len += n;
-            return RC_OK;
+            return o + n;
         }
         decimal_from_u64(&dec, m, k);
     } else {
         shortest_slow(a, single, &dec);
     }
-    out->len += format_decimal(o, neg, &dec);
+    return o + format_decimal(o, neg, &dec);
+}
+
+static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
+    char *o = room(out, 40);
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    out->len = (size_t)(float_at(o, x, single) - out->data);
     return RC_OK;
 }
 
@@ -855,57 +869,91 @@ static inline char *small_at(char *o, unsigned c) {
     return o + 3;
 }
 
-/* The usual values of a row written at o, which has room for 66 bytes: ints, nil, bools, and
- * strings and the text of a DECIMAL, a temporal, an ENUM or a SET that string_at takes. Returns
- * the end of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other
- * value, a truncated one too, for write_value to write. */
-static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end) {
+/* The usual values of a row written at o, which has room for VALUE_ROOM bytes: ints, nil,
+ * bools, doubles, and strings and the text of a DECIMAL, a temporal, an ENUM or a SET that
+ * string_at takes. One switch on the type byte (a jump table) picks the writer. Returns the end
+ * of the text and moves *pp past the value, or returns NULL (*pp unmoved) for any other value, a
+ * truncated one too, for write_value to write. */
+static inline __attribute__((always_inline)) char *value_at(char *o, const uint8_t **pp,
+                                                            const uint8_t *end) {
+    static const char k_lit[4][8] = {"null", "", "false", "true"};
     const uint8_t *p = *pp;
-    size_t avail = (size_t)(end - p), n;
+    size_t avail = (size_t)(end - p), n, head;
     if (avail == 0) {
         return NULL;
     }
     uint8_t c = p[0];
     char *e;
-    if (c <= 0x7f) {
+    uint64_t u;
+    switch (c) {
+    case 0x00 ... 0x7f:
         *pp = p + 1;
         return small_at(o, c);
-    }
-    size_t head = rc_mp_str_head(p, avail, &n);
-    if (head) {
-        if (avail - head < n || !(e = string_at(o, p + head, n, end))) {
+    case 0xe0 ... 0xff:
+        *pp = p + 1;
+        *o = '-';
+        return small_at(o + 1, 0x100u - c);
+    case 0xa0 ... 0xbf:
+        n = c & 0x1fu;
+        head = 1;
+        break;
+    case 0xd9:
+        if (avail < 2) {
             return NULL;
         }
-        *pp = p + head + n;
-        return e;
-    }
-    uint64_t u;
-    if ((head = rc_mp_int_at(p, avail, &u)) != 0) {
-        *pp = p + head;
-        if (c >= 0xd0 && (int64_t)u < 0) {
+        n = p[1];
+        head = 2;
+        break;
+    case 0xc7:
+        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
+        if (avail < 3 || p[2] < RC_EXT_DECIMAL || p[2] > RC_EXT_SET || p[2] == RC_EXT_JSON) {
+            return NULL;
+        }
+        n = p[1];
+        head = 3;
+        break;
+    case 0xcc ... 0xcf:
+        if (avail <= rc_mp_int_width(c)) {
+            return NULL;
+        }
+        *pp = p + 1 + rc_mp_int_width(c);
+        return put_u64_at(o, rc_mp_int_word(p));
+    case 0xd0 ... 0xd3:
+        if (avail <= rc_mp_int_width(c)) {
+            return NULL;
+        }
+        *pp = p + 1 + rc_mp_int_width(c);
+        u = rc_mp_int_word(p);
+        if ((int64_t)u < 0) {
             *o++ = '-';
             u = 0 - u;
         }
         return put_u64_at(o, u);
-    }
-    if (c == 0xc7 && avail >= 3 && p[2] >= RC_EXT_DECIMAL && p[2] <= RC_EXT_SET &&
-        p[2] != RC_EXT_JSON) {
-        /* ext 8 of a DECIMAL, a temporal, an ENUM or a SET: its text as a string */
-        n = p[1];
-        if (avail - 3 < n || !(e = string_at(o, p + 3, n, end))) {
-            return NULL;
-        }
-        *pp = p + 3 + n;
-        return e;
-    }
-    if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
         /* null, false, true */
-        static const char k_lit[4][8] = {"null", "", "false", "true"};
         memcpy(o, k_lit[c - 0xc0], 8);
         *pp = p + 1;
         return o + (c == 0xc2 ? 5 : 4);
+    case 0xcb: {
+        if (avail < 9) {
+            return NULL;
+        }
+        uint64_t bits = rc_mp_be64(p + 1);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *pp = p + 9;
+        return float_at(o, d, false);
     }
-    return NULL;
+    default:
+        return NULL;
+    }
+    if (avail - head < n || !(e = string_at(o, p + head, n, end))) {
+        return NULL;
+    }
+    *pp = p + head + n;
+    return e;
 }
 
 #define VALUE_ROOM 72 /* what value_at may write, rounded up */
@@ -1449,6 +1497,52 @@ static inline int tpl_matches(const tpl_key_t *tk, const uint8_t *k, const uint8
     return rc_tpl_match_kv(tk->mp, tk->mp_len, tk->kv_len, k, end);
 }
 
+/* What one member may write: its ,"name": (36 bytes copied) and its value at up to 35 bytes
+ * past where the member starts. */
+#define MEMBER_ROOM (TPL_TEXT + VALUE_ROOM)
+
+/* The members of a map from its first, while their keys are their position's template and
+ * value_at takes their values, written at *op, which has room for nt members (MEMBER_ROOM
+ * each): the run of a table's rows and of meta. Everything stays in locals: no room check, no
+ * store of the buffer's length per member. Returns how many members it wrote (stopping at the
+ * first one it cannot write, with nothing of it written) and moves *pp and *op past them. */
+static inline uint32_t members_fast(tpl_key_t *keys, uint32_t nt, const uint8_t **pp,
+                                    const uint8_t *end, char **op) {
+    const uint8_t *p = *pp;
+    char *o = *op;
+    uint32_t i = 0;
+    for (; i < nt && end - p >= 32; i++) {
+        tpl_key_t *tk = &keys[i];
+        int m = rc_tpl_match32(tk->mp, tk->key_mask, tk->kv_mask, p);
+        if (m == 0) {
+            break;
+        }
+        memcpy(o, tk->text, 36);
+        if (m == 2) { /* the value too */
+            o += tk->kv_text_len;
+            p += tk->kv_len;
+            if (tk->kv_hits <
+                TPL_KV_HOLD) { /* no store once it held (a byte store costs reloads) */
+                tk->kv_hits++;
+            }
+            continue;
+        }
+        char *vo = o + tk->text_len, *e;
+        const uint8_t *v = p + tk->mp_len, *q = v;
+        if ((e = value_at(vo, &q, end)) == NULL) {
+            break;
+        }
+        if (tk->kv_len) {
+            tpl_value_changed(tk, v, (size_t)(q - v), vo, (size_t)(e - vo));
+        }
+        o = e;
+        p = q;
+    }
+    *pp = p;
+    *op = o;
+    return i;
+}
+
 /* write_map for a map whose keys are likely those of t, in t's order. */
 static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const uint8_t *end,
                               uint32_t n, int depth) {
@@ -1467,7 +1561,13 @@ static rc_err_t write_map_tpl(rc_buf_t *out, tpl_t *t, const uint8_t **pp, const
     uint32_t nt = n < t->cap ? n : t->cap;
     /* the reading position stays in p, and *pp is only kept for the calls that take it */
     const uint8_t *p = *pp;
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    uint32_t i = 0;
+    char *o = nt ? room(out, (size_t)nt * MEMBER_ROOM) : NULL;
+    if (o) {
+        i = members_fast(t->keys, nt, &p, end, &o);
+        out->len = (size_t)(o - out->data);
+    }
+    for (; i < n && err == RC_OK; i++) {
         tpl_key_t *tk = i < nt ? &t->keys[i] : NULL;
         int m = !tk             ? 0
                 : end - p >= 32 ? rc_tpl_match32(tk->mp, tk->key_mask, tk->kv_mask, p)

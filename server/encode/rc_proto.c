@@ -59,6 +59,15 @@ static inline size_t varint_len(uint64_t v) {
 }
 
 static inline char *varint_at(char *o, uint64_t v) {
+    if (v < 0x80) { /* a length, a small int, a date's part: without the loop */
+        *o = (char)v;
+        return o + 1;
+    }
+    if (v < 0x4000) {
+        o[0] = (char)(v | 0x80);
+        o[1] = (char)(v >> 7);
+        return o + 2;
+    }
     while (v >= 0x80) {
         *o++ = (char)(v | 0x80);
         v >>= 7;
@@ -110,6 +119,14 @@ static rc_err_t put_bytes_field(rc_buf_t *out, uint32_t field, const void *s, si
  * s + n) may be read: a short string inside the event is checked with one 16-byte load. */
 static inline bool all_ascii(const uint8_t *s, size_t n, const uint8_t *lim) {
 #if defined(__SSE2__)
+    if (n <= 32 && lim - s >= 32) { /* the usual text: two loads, one masked test */
+        uint64_t m =
+            (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)s)) |
+            (uint64_t)(unsigned)_mm_movemask_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)(s + 16)))
+                << 16;
+        return (m & ((1ULL << n) - 1)) == 0;
+    }
     for (; n >= 16; s += 16, n -= 16) {
         if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)s))) {
             return false;
@@ -514,6 +531,45 @@ static inline char *nz_varint_at(char *o, uint32_t field, uint64_t v) {
  * parts' digit counts bound them: the year takes 2 bytes, the micros 3); proto3 leaves zeros
  * out. Returns the end. */
 static inline char *dt_at(char *o, const rc_datetime_t *t, bool with_time) {
+    /* the parts in locals: a store through o could change *t as far as the compiler knows */
+    uint32_t y = t->year, mo = t->month, d = t->day, h = t->hour, mi = t->minute, sec = t->second,
+             us = t->micros, fsp = t->fsp;
+    if (with_time && (mo | d | h | mi | sec | fsp) < 0x80 && y < 0x4000 && us < (1u << 21)) {
+        /* the usual DATETIME: every part one varint byte but the year (two) and the micros
+         * (three): tag and value always written, the end moved on only for a part not zero */
+        o[0] = 1 << 3;
+        o[1] = (char)(y | 0x80);
+        o[2] = (char)(y >> 7);
+        if (y >= 0x80) {
+            o += 3;
+        } else if (y) {
+            o[1] = (char)y;
+            o += 2;
+        }
+#define DT_PART(f, v) o[0] = (char)((f) << 3), o[1] = (char)(v), o += (v) ? 2 : 0
+        DT_PART(2, mo);
+        DT_PART(3, d);
+        DT_PART(4, h);
+        DT_PART(5, mi);
+        DT_PART(6, sec);
+#undef DT_PART
+        o[0] = 7 << 3;
+        o[1] = (char)(us | 0x80);
+        o[2] = (char)((us >> 7) | 0x80);
+        o[3] = (char)(us >> 14);
+        if (us >= 0x4000) {
+            o += 4;
+        } else if (us >= 0x80) {
+            o[2] = (char)(us >> 7);
+            o += 3;
+        } else if (us) {
+            o[1] = (char)us;
+            o += 2;
+        }
+        o[0] = 8 << 3;
+        o[1] = (char)fsp;
+        return o + (fsp ? 2 : 0);
+    }
     o = nz_varint_at(o, 1, t->year);
     o = nz_varint_at(o, 2, t->month);
     o = nz_varint_at(o, 3, t->day);
@@ -789,6 +845,7 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
 
 typedef struct ptpl_col {
     uint8_t mp[PTPL_KEY_MAX]; /* the name's msgpack bytes, zero padded */
+    uint64_t skip;            /* ~rc_tpl_mask(mp_len): the bytes rc_tpl_eq32 does not compare */
     char head[PTPL_HEAD];
     uint8_t mp_len; /* 0: no template at this position */
     uint8_t head_len;
@@ -874,26 +931,12 @@ static void row_grow(ptpl_row_t *rt, uint32_t n) {
     rt->cols = cols;
 }
 
-/* Makes rt's column infos hold for the descriptor cols (NULL: none): when its bytes are not the
- * ones they were learnt with, every position is dropped and the bytes kept. False (the rows go
- * without the template) when there is no memory for them. */
-static bool row_sync(ptpl_row_t *rt, const rc_cols_t *cols) {
-    const uint8_t *d = cols ? cols->start : NULL;
-    int r = rc_tpl_desc_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, d,
-                             cols ? (size_t)(cols->end - cols->start) : 0);
-    if (r == 0) {
-        for (uint32_t i = 0; i < rt->cap; i++) {
-            rt->cols[i].mp_len = 0;
-        }
-    }
-    return r >= 0;
-}
-
 /* Makes the column name at k (name[0..n), read from it) with the info ci its position's
  * template, or none when it cannot be one; cur_off is where finding it left the cursor. */
 static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32_t n,
                       const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
     tc->mp_len = 0;
+    tc->skip = 0;
     if ((k[0] & 0xe0) != 0xa0 || 1 + n > PTPL_KEY_MAX) {
         return;
     }
@@ -922,6 +965,7 @@ static void col_learn(ptpl_col_t *tc, const uint8_t *k, const char *name, uint32
     tc->uint_col = is_uint_col(ci);
     tc->cur_off = cur_off;
     tc->mp_len = (uint8_t)(1 + n);
+    tc->skip = ~rc_tpl_mask(tc->mp_len);
 }
 
 /* put_value_body with the usual values of a row inline: a switch on the type byte. */
@@ -1004,61 +1048,72 @@ static inline char *short_text_at(char *o, uint32_t field, const uint8_t *s, siz
  * put_value_fast writes it: ints, nil, doubles, DATETIMEs, and strings and DECIMAL texts
  * short_text_at takes. Returns the end and moves *pp past the value, or returns NULL (*pp unmoved) for any
  * other value, a truncated one too. */
-static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bool uint_col) {
+static inline __attribute__((always_inline)) char *value_at(char *o, const uint8_t **pp,
+                                                            const uint8_t *end, bool uint_col) {
     const uint8_t *p = *pp;
-    size_t avail = (size_t)(end - p);
+    size_t avail = (size_t)(end - p), n, head;
     if (avail == 0) {
         return NULL;
     }
     uint8_t c = p[0];
     char *e;
-    if (c <= 0x7f) {
+    uint64_t u;
+    switch (c) { /* one jump on the type byte */
+    case 0x00 ... 0x7f:
         *pp = p + 1;
         return uint_col ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, c)
                         : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, 2u * c);
-    }
-    size_t n, head = rc_mp_str_head(p, avail, &n);
-    if (head) {
-        if (avail - head < n ||
-            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, end))) {
+    case 0xa0 ... 0xbf:
+        n = c & 0x1fu;
+        head = 1;
+        goto str;
+    case 0xd9:
+        if (avail < 2) {
             return NULL;
         }
-        *pp = p + head + n;
-        return e;
-    }
-    uint64_t u;
-    if ((head = rc_mp_int_at(p, avail, &u)) != 0) {
-        *pp = p + head;
+        n = p[1];
+        head = 2;
+        goto str;
+    case 0xcc ... 0xd3:
+        if (avail <= rc_mp_int_width(c)) {
+            return NULL;
+        }
+        *pp = p + 1 + rc_mp_int_width(c);
+        u = rc_mp_int_word(p);
         if (c >= 0xd0 && (int64_t)u < 0) {
             return uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
         }
         return u > INT64_MAX || uint_col
                    ? uint_at(o, ROWCAST__V1__VALUE__KIND_UINT_VALUE, u)
                    : uint_at(o, ROWCAST__V1__VALUE__KIND_INT_VALUE, zigzag((int64_t)u));
-    }
-    if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DECIMAL) {
-        n = p[1];
-        if (avail - 3 < n ||
-            !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, p + 3, n, end))) {
+    case 0xc7:
+        if (avail < 3 || avail - 3 < p[1]) {
             return NULL;
         }
-        *pp = p + 3 + n;
-        return e;
-    }
-    if (c == 0xc7 && avail >= 3 && p[2] == RC_EXT_DATETIME) {
         n = p[1];
-        rc_datetime_t t;
-        if (avail - 3 < n || !rc_text_datetime(p + 3, n, &t)) {
-            return NULL;
+        if (p[2] == RC_EXT_DECIMAL) {
+            if (!(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_DECIMAL_VALUE, p + 3, n, end))) {
+                return NULL;
+            }
+            *pp = p + 3 + n;
+            return e;
         }
-        *pp = p + 3 + n;
-        return dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
-    }
-    if (c == 0xc0) {
+        if (p[2] == RC_EXT_DATETIME) {
+            rc_datetime_t t;
+            if (!rc_text_datetime(p + 3, n, &t)) {
+                return NULL;
+            }
+            *pp = p + 3 + n;
+            return dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
+        }
+        return NULL;
+    case 0xc0:
         *pp = p + 1;
         return uint_at(o, ROWCAST__V1__VALUE__KIND_NULL_VALUE, 0);
-    }
-    if (c == 0xcb && avail >= 9) {
+    case 0xcb: {
+        if (avail < 9) {
+            return NULL;
+        }
         uint64_t bits = rc_mp_be64(p + 1);
         *pp = p + 9;
         *o++ = (char)(ROWCAST__V1__VALUE__KIND_DOUBLE_VALUE << 3 | WT_I64);
@@ -1071,7 +1126,54 @@ static inline char *value_at(char *o, const uint8_t **pp, const uint8_t *end, bo
 #endif
         return o + 8;
     }
-    return NULL;
+    default:
+        return NULL;
+    }
+str:
+    if (avail - head < n ||
+        !(e = short_text_at(o, ROWCAST__V1__VALUE__KIND_STRING_VALUE, p + head, n, end))) {
+        return NULL;
+    }
+    *pp = p + head + n;
+    return e;
+}
+
+#define COL_ROOM (PTPL_HEAD + 40) /* a Column's head (40 copied) and value_at's Value body */
+
+/* The columns of a row from its first, while their names are their position's template and
+ * value_at takes their values with both lengths under 128, written at *op, which has room for
+ * nt columns (COL_ROOM each): a table's usual row. Everything stays in locals: no room check
+ * and no store of the buffer's length per column. Returns how many columns it wrote (stopping
+ * at the first one it cannot write, with nothing of it written) and moves *pp and *op past
+ * them; *cur_off is the cursor the last of them with one left (0: none did). */
+static inline uint32_t cols_fast(const ptpl_col_t *tcols, uint32_t nt, const uint8_t **pp,
+                                 const uint8_t *end, char **op, uint32_t *cur_off) {
+    const uint8_t *p = *pp;
+    char *o = *op;
+    uint32_t i = 0, cur = 0;
+    for (; i < nt && end - p >= 32; i++) {
+        const ptpl_col_t *tc = &tcols[i];
+        if (!rc_tpl_eq32(tc->mp, tc->skip, p)) {
+            break;
+        }
+        memcpy(o, tc->head, PTPL_HEAD);
+        char *vo = o + tc->head_len, *e;
+        const uint8_t *q = p + tc->mp_len;
+        if ((e = value_at(vo, &q, end, tc->uint_col)) == NULL || e - o - 2 >= 0x80) {
+            break;
+        }
+        o[1] = (char)(e - o - 2); /* the Column's length, then the Value's */
+        vo[-1] = (char)(e - vo);
+        o = e;
+        p = q;
+    }
+    for (uint32_t k = i; k > 0 && !cur; k--) { /* the last column written that has a cursor */
+        cur = tcols[k - 1].cur_off;
+    }
+    *pp = p;
+    *op = o;
+    *cur_off = cur;
+    return i;
 }
 
 /* The columns of a row (or key) map at *pp, each as field `field` (a Column); cols (may be
@@ -1091,7 +1193,17 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     const uint8_t *p = *pp;
     ptpl_col_t *tcols = rt ? rt->cols : NULL;
     uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0;
-    for (uint32_t i = 0; i < n; i++) {
+    uint32_t i = 0;
+    if (nt && ensure(out, (size_t)nt * COL_ROOM) == RC_OK) {
+        char *o = out->data + out->len;
+        uint32_t cur_off;
+        i = cols_fast(tcols, nt, &p, end, &o, &cur_off);
+        out->len = (size_t)(o - out->data);
+        if (cur_off && cols) {
+            cols->cur = cols->start + cur_off; /* as the lookups the templates save leave it */
+        }
+    }
+    for (; i < n; i++) {
         size_t col, val;
         bool uint_col;
         const uint8_t *k = p;
@@ -1205,7 +1317,10 @@ static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, cons
     if (e->t && !e->rt_picked) {
         ptpl_row_t *rt =
             &e->t->rows[rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS];
-        e->rt = row_sync(rt, e->cols) ? rt : NULL;
+        e->rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, e->cols, rt->cols, rt->cap,
+                                sizeof *rt->cols)
+                    ? rt
+                    : NULL;
         e->rt_picked = true;
     }
     uint32_t n;
@@ -1532,7 +1647,9 @@ static rc_err_t put_meta_field(rc_buf_t *out, size_t j, const uint8_t **pp, cons
 /* meta through the key templates of mt alone, the usual case: a fixmap whose every key is the
  * one its position saw before, in field order, each value a uint (positive fixint, uint 8..64)
  * or an ASCII str of up to 64 bytes (fixstr, str 8) as its field wants, with 64 bytes readable
- * after it. Writes what put_ordered and put_meta_field write for it and returns true; false for
+ * after it, or the value its position's template holds (pipeline, binlog_file, server_id row
+ * after row: the field's bytes copied). Writes what put_ordered and put_meta_field write for it
+ * and returns true; false for
  * anything else (a key not its position's, an unknown key, nil, other widths, non-ASCII text),
  * with out->len where it was, for put_ordered to write it. */
 static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
@@ -1551,8 +1668,16 @@ static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     for (uint32_t i = 0; i < n; i++) {
         const ptpl_field_t *f = &mt->f[i];
         size_t j = f->j;
-        if (!rc_tpl_key_eq(f->mp, f->len, p, end) || j < next || j >= M_COUNT) {
+        int m = rc_tpl_match_kv(f->mp, f->len, f->kv_len, p, end);
+        if (m == 0 || j < next || j >= M_COUNT) {
             return false;
+        }
+        next = j + 1;
+        if (m == 2) { /* the value too (pipeline, binlog_file, server_id): the field's bytes */
+            memcpy(o, f->pb, sizeof f->pb);
+            o += f->pb_len;
+            p += f->kv_len;
+            continue;
         }
         p += f->len;
         if (p >= end) {
@@ -1595,7 +1720,6 @@ static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
                 o = uint_at(o, field, u);
             }
         }
-        next = j + 1;
     }
     out->len = (size_t)(o - out->data);
     *pp = p;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rc_cols.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -100,6 +102,26 @@ static inline int rc_tpl_match32(const uint8_t *mp, uint64_t key_mask, uint64_t 
     return (miss & key_mask) == 0;
 }
 
+/* True when the 32 bytes at k equal mp except where skip (~rc_tpl_mask of a key's length) is
+ * set: a key's check with one 32-byte compare. skip 0 (a zeroed template) never matches. */
+static inline bool rc_tpl_eq32(const uint8_t *mp, uint64_t skip, const uint8_t *k) {
+#if defined(__SSE2__)
+    uint64_t eq = (unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                                     _mm_loadu_si128((const __m128i *)(const void *)mp))) |
+                  (uint64_t)(unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(mp + 16))))
+                      << 16;
+#else
+    uint64_t eq = 0;
+    for (int i = 0; i < 32; i++) {
+        eq |= (uint64_t)(k[i] == mp[i]) << i;
+    }
+#endif
+    return (eq | skip) == ~0ULL;
+}
+
 /* A value whose text depends on nothing but its own bytes and holds no map or array items
  * (those are written at a depth): what a template may keep with its key. */
 static inline bool rc_tpl_kv_scalar(uint8_t c) {
@@ -147,6 +169,20 @@ static inline int rc_tpl_desc_sync(uint8_t **desc, size_t *len, size_t *cap, con
     }
     *len = n;
     return 0;
+}
+
+/* A row template's column infos hold for the kafka.columns bytes they were learnt with: makes
+ * the copy *desc (*len bytes in *cap) hold the descriptor cols (NULL: none) and, when its bytes
+ * were others, zeroes the n items of elem_size bytes (every position dropped). False (the rows
+ * go without the template) when there is no memory for the copy. */
+static inline bool rc_tpl_row_sync(uint8_t **desc, size_t *len, size_t *cap, const rc_cols_t *cols,
+                                   void *items, uint32_t n, size_t elem_size) {
+    int r = rc_tpl_desc_sync(desc, len, cap, cols ? cols->start : NULL,
+                             cols ? (size_t)(cols->end - cols->start) : 0);
+    if (r == 0 && n) {
+        memset(items, 0, (size_t)n * elem_size);
+    }
+    return r >= 0;
 }
 
 /* The msgpack bytes of a template's run of leading members, compared 16 at a time. */

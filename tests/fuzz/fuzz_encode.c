@@ -8,8 +8,9 @@
  * rc_json_write_event gives: the same result, bytes and size used; so must
  * rc_proto_write_event_tpl, its templates kept the same way, give what rc_proto_write_event
  * gives, and rc_msg's protobuf value (its templates, kafka not read again) be the latter; and
- * rc_msg's debezium-json value (its row templates kept the same way) rc_debezium's. Seeds:
- * tests/data/golden/msgpack. */
+ * rc_msg's debezium-json value (its row templates kept the same way) rc_debezium's. The input's
+ * first object alone (rc_json_write: the fast value writer, value_at) and as the one item of an
+ * array (the generic writer) must give the same text. Seeds: tests/data/golden/msgpack. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -187,6 +188,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort(); /* the templates changed the output */
         }
     }
+    /* the fast value writer against the generic one: x alone and [x] */
+    uint8_t *arr = malloc(size + 1);
+    if (!arr) {
+        abort();
+    }
+    arr[0] = 0x91;
+    if (size) {
+        memcpy(arr + 1, data, size);
+    }
+    rc_buf_t in_arr = RC_BUF_INIT;
+    size_t arr_used;
+    rc_buf_reset(&out);
+    rc_err_t alone = rc_json_write(&out, data, size, &used);
+    if (rc_json_write(&in_arr, arr, size + 1, &arr_used) == RC_OK &&
+        (alone != RC_OK || arr_used != used + 1 || in_arr.len != out.len + 2 ||
+         memcmp(in_arr.data + 1, out.data, out.len) != 0)) {
+        abort(); /* value_at wrote other text than write_value */
+    }
+    rc_buf_free(&in_arr);
+    free(arr);
     rc_buf_free(&out);
     return 0;
 }

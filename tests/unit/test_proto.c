@@ -2339,11 +2339,28 @@ static void test_proto_tpl_meta_fast_path_and_its_fallbacks(void **state) {
 static void test_proto_datetime_in_place_and_through_put_ext(void **state) {
     (void)state;
     static const char *const texts[] = {
-        "2024-02-29T13:01:02",        "2024-02-29T13:01:02.5",   "2024-02-29T13:01:02.000001",
-        "9999-12-31T23:59:59.999999", "0000-00-00T00:00:00",     "1970-01-01T00:00:00.000000",
-        "2024-02-29T00:00:00.12",     "0127-01-01T01:00:00.0",   "2024-02-29 13:01:02",
-        "2024-02-29T13:01:0",         "2024-02-29T13:01:02.",    "2024-02-29T13:01:02.1234567",
-        "2024-02-29T13:01:02Z",       "2024-02-29T13:01:02.12x", "",
+        "2024-02-29T13:01:02",
+        "2024-02-29T13:01:02.5",
+        "2024-02-29T13:01:02.000001",
+        "9999-12-31T23:59:59.999999",
+        "0000-00-00T00:00:00",
+        "1970-01-01T00:00:00.000000",
+        "2024-02-29T00:00:00.12",
+        "0127-01-01T01:00:00.0",
+        "2024-02-29 13:01:02",
+        "2024-02-29T13:01:0",
+        "2024-02-29T13:01:02.",
+        "2024-02-29T13:01:02.1234567",
+        "2024-02-29T13:01:02Z",
+        "2024-02-29T13:01:02.12x",
+        "",
+        /* every varint size of the year and the micros in the one-pass DATETIME writer */
+        "0001-01-01T00:00:00.000127",
+        "0128-12-01T00:00:00.000128",
+        "2024-01-01T01:00:00.016383",
+        "2024-01-01T00:01:00.016384",
+        "2024-01-01T00:00:01.999999",
+        "0000-01-00T00:00:00.000000",
     };
     rc_proto_tpl_t *t = rc_proto_tpl_new();
     assert_non_null(t);
@@ -2582,38 +2599,56 @@ static void test_proto_tpl_event_run(void **state) {
  * iu written as an unsigned value). */
 static void test_proto_tpl_column_named_twice_in_descriptor(void **state) {
     (void)state;
-    rc_proto_tpl_t *t = rc_proto_tpl_new();
-    assert_non_null(t);
-    static const struct {
+    typedef struct {
         const char *name;
         uint8_t type, flags;
-    } desc[] = {{"iu", RC_COL_INT, RC_COLF_UNSIGNED}, {"x", RC_COL_INT, 0}, {"iu", RC_COL_INT, 0}};
-    for (int round = 0; round < 4; round++) {
-        mp_t m;
-        mp_init(&m);
-        msgpack_packer *pk = &m.pk;
-        msgpack_pack_map(pk, 3);
-        str(pk, "table"), str(pk, "twice");
-        str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
-        str(pk, "x"), msgpack_pack_int(pk, 5);
-        str(pk, "iu"), msgpack_pack_int(pk, 5);
-        str(pk, "kafka"), msgpack_pack_map(pk, 1);
-        str(pk, "columns");
-        uint8_t b[64];
-        size_t o = 0;
-        for (size_t i = 0; i < sizeof desc / sizeof desc[0]; i++) {
-            size_t nl = strlen(desc[i].name);
-            b[o++] = 0, b[o++] = (uint8_t)nl;
-            memcpy(b + o, desc[i].name, nl);
-            o += nl;
-            b[o++] = desc[i].type, b[o++] = desc[i].flags;
-            b[o++] = 0, b[o++] = 0, b[o++] = 0;
+    } dcol_t;
+    /* shape 0: x, then iu (found from the start); shape 1: x and y from the template run, then
+     * iu looked up from where y (the run's last column) left the cursor: the second iu */
+    static const dcol_t desc0[] = {
+        {"iu", RC_COL_INT, RC_COLF_UNSIGNED}, {"x", RC_COL_INT, 0}, {"iu", RC_COL_INT, 0}};
+    static const dcol_t desc1[] = {{"x", RC_COL_INT, 0},
+                                   {"iu", RC_COL_INT, RC_COLF_UNSIGNED},
+                                   {"y", RC_COL_INT, 0},
+                                   {"iu", RC_COL_INT, 0}};
+    static const struct {
+        const dcol_t *desc;
+        size_t n;
+        const char *const row[3];
+        uint32_t row_n;
+    } shapes[] = {{desc0, 3, {"x", "iu"}, 2}, {desc1, 4, {"x", "y", "iu"}, 3}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        rc_proto_tpl_t *t = rc_proto_tpl_new();
+        assert_non_null(t);
+        for (int round = 0; round < 4; round++) {
+            mp_t m;
+            mp_init(&m);
+            msgpack_packer *pk = &m.pk;
+            msgpack_pack_map(pk, 3);
+            str(pk, "table"), str(pk, "twice");
+            str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, shapes[s].row_n);
+            for (uint32_t c = 0; c < shapes[s].row_n; c++) {
+                str(pk, shapes[s].row[c]), msgpack_pack_int(pk, 5);
+            }
+            str(pk, "kafka"), msgpack_pack_map(pk, 1);
+            str(pk, "columns");
+            uint8_t b[64];
+            size_t o = 0;
+            for (size_t i = 0; i < shapes[s].n; i++) {
+                const dcol_t *d = &shapes[s].desc[i];
+                size_t nl = strlen(d->name);
+                b[o++] = 0, b[o++] = (uint8_t)nl;
+                memcpy(b + o, d->name, nl);
+                o += nl;
+                b[o++] = d->type, b[o++] = d->flags;
+                b[o++] = 0, b[o++] = 0, b[o++] = 0;
+            }
+            msgpack_pack_bin_with_body(pk, b, o);
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
         }
-        msgpack_pack_bin_with_body(pk, b, o);
-        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
-        msgpack_sbuffer_destroy(&m.sb);
+        rc_proto_tpl_free(t);
     }
-    rc_proto_tpl_free(t);
 }
 
 /* Rows whose length crosses the sizes of its varint (127/128 and 16383/16384 bytes) one after
@@ -2674,6 +2709,144 @@ static void test_proto_tpl_every_form_cut_at_every_byte(void **state) {
         for (size_t cut = 0; cut < m.sb.size && m.sb.size < 2000; cut++) {
             assert_int_not_equal(check_ptpl(t, m.sb.data, cut, NULL), RC_OK);
         }
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_proto_tpl_free(t);
+}
+
+/* Packs value kind k (0..PK_KINDS-1) with variant v: every msgpack type, and the values the
+ * templates' column run (cols_fast, value_at) must hand on to the generic writer: non-ASCII
+ * text, strings over 32 bytes, bin, other ext types, a VECTOR, a DATETIME without a fraction. */
+#define PK_KINDS 26
+
+static void pack_pkind(msgpack_packer *pk, int k, int v) {
+    static char long_text[300];
+    memset(long_text, 'a' + v % 26, sizeof long_text);
+    switch (k) {
+    case 0:
+        msgpack_pack_int(pk, v % 128);
+        break;
+    case 1:
+        msgpack_pack_int(pk, -1 - v % 32);
+        break;
+    case 2:
+        msgpack_pack_uint8(pk, (uint8_t)(200 + v));
+        break;
+    case 3:
+        msgpack_pack_uint64(pk, UINT64_MAX - (uint64_t)v);
+        break;
+    case 4:
+        msgpack_pack_int64(pk, INT64_MIN + v);
+        break;
+    case 5:
+        msgpack_pack_int32(pk, -100000 - v);
+        break;
+    case 6:
+        msgpack_pack_nil(pk);
+        break;
+    case 7:
+        msgpack_pack_true(pk);
+        break;
+    case 8:
+        msgpack_pack_double(pk, 345.453 + v);
+        break;
+    case 9:
+        msgpack_pack_float(pk, 0.1f * (float)(v + 1));
+        break;
+    case 10:
+        str(pk, v % 2 ? "" : "plain text");
+        break;
+    case 11:
+        str(pk, "caf\xc3\xa9 bad \xff");
+        break;
+    case 12:
+        msgpack_pack_str_with_body(pk, long_text, 31 + (size_t)v % 3);
+        break;
+    case 13:
+        msgpack_pack_str_with_body(pk, long_text, 63 + (size_t)v % 3);
+        break;
+    case 14:
+        msgpack_pack_str_with_body(pk, long_text, 200 + (size_t)v);
+        break;
+    case 15:
+        msgpack_pack_bin_with_body(pk, "\x00\x01\xff", 1 + (size_t)v % 3);
+        break;
+    case 16:
+        ext(pk, RC_EXT_DECIMAL, v % 2 ? "-12.50" : "1234567890123456789012345678901234.5");
+        break;
+    case 17:
+        ext(pk, RC_EXT_DATETIME, v % 2 ? "2024-02-14T21:19:07.861165" : "2024-02-14T21:19:07");
+        break;
+    case 18:
+        ext(pk, RC_EXT_DATE, "2024-02-14");
+        break;
+    case 19:
+        ext(pk, RC_EXT_JSON, "{\"a\":[1]}");
+        break;
+    case 20:
+        ext(pk, RC_EXT_ENUM, "red");
+        break;
+    case 21:
+        msgpack_pack_array(pk, 2), msgpack_pack_float(pk, 1.5f), msgpack_pack_float(pk, (float)v);
+        break;
+    case 22:
+        msgpack_pack_str_with_body(pk, "\xe2\x82\xac 40 bytes of text, not all of it ASCII", 40);
+        break;
+    case 23:
+        msgpack_pack_uint32(pk, 4000000000u + (uint32_t)v);
+        break;
+    case 24:
+        msgpack_pack_double(pk, NAN);
+        break;
+    default:
+        msgpack_pack_uint16(pk, (uint16_t)(1000 + v));
+        break;
+    }
+}
+
+/* A table's rows whose columns (half of them unsigned in kafka.columns) take every kind of
+ * value in turn, so that the run of columns written from the row template (cols_fast) stops at
+ * every position for every reason: a value it does not write, a name other than the
+ * template's, a column more, the event's end within 32 bytes; the output is the same as
+ * without templates. */
+static void test_proto_tpl_column_run_stops_everywhere(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    static const char *const names[13] = {"c0", "c1", "c2", "c3",  "c4",  "c5", "c6",
+                                          "c7", "c8", "c9", "c10", "c11", "c12"};
+    uint8_t types[13], flags[13];
+    for (int c = 0; c < 13; c++) {
+        types[c] = RC_COL_BIGINT;
+        flags[c] = c % 2 ? UNS : 0;
+    }
+    for (int round = 0; round < 3 * PK_KINDS; round++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        uint32_t ncol = 12 + (round % 7 == 3);
+        bool row_last = round % 5 == 4; /* no kafka: the row is the event's last bytes */
+        msgpack_pack_map(pk, row_last ? 6 : 7);
+        str(pk, "schema"), str(pk, "shop");
+        str(pk, "table"), str(pk, "kinds");
+        str(pk, "action"), str(pk, "insert");
+        str(pk, "meta"), msgpack_pack_map(pk, 2);
+        str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4 + (uint64_t)round);
+        str(pk, "gtid"), str(pk, "0-1-2");
+        str(pk, "before"), msgpack_pack_array(pk, 0);
+        if (!row_last) {
+            str(pk, "kafka"), msgpack_pack_map(pk, 2);
+            str(pk, "topic"), str(pk, "t");
+            pack_named_columns(pk, names, types, flags, ncol, 0);
+        }
+        str(pk, "after"), msgpack_pack_array(pk, 1);
+        msgpack_pack_map(pk, ncol);
+        for (uint32_t c = 0; c < ncol; c++) {
+            str(pk, round % 11 == 5 && c == 6 ? "other" : names[c]);
+            pack_pkind(pk, (int)(c + (uint32_t)round / 3) % PK_KINDS, round);
+        }
+        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
         msgpack_sbuffer_destroy(&m.sb);
     }
     rc_proto_tpl_free(t);
@@ -2986,6 +3159,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_proto_tpl_many_tables_and_columns),
         cmocka_unit_test(test_proto_tpl_every_form_cut_at_every_byte),
+        cmocka_unit_test(test_proto_tpl_column_run_stops_everywhere),
         cmocka_unit_test(test_proto_tpl_values_that_change),
         cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
         cmocka_unit_test(test_proto_tpl_event_run),
