@@ -2112,7 +2112,9 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
     const rc_col_t *c = cols; /* the column at hand, also for short_value */
     uint8_t *q = (uint8_t *)o->data + o->len, *lim = (uint8_t *)o->data + o->cap;
     OUT_ROOM(5 + row_room);
-    q = c_container(q, npresent, true);
+    if (!lean) { /* the lean loop's head holds the map header (rc_binlog_t.ev_image_len) */
+        q = c_container(q, npresent, true);
+    }
     /* by pointers, with no index to keep: the loop's own cost is paid per column */
     rc_slot_t *s = slots;
     const rc_col_t *cend = cols + ncols;
@@ -2498,12 +2500,12 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
     const uint8_t *head = (const uint8_t *)b->ev_head.data;
     const uint8_t *meta = (const uint8_t *)b->ev_meta.data;
     const uint8_t *tail = (const uint8_t *)tm->packed_types.data;
-    size_t hl = b->ev_head.len, ml = b->ev_meta.len, tl = tm->packed_types.len;
+    size_t hl = b->ev_image_len, ml = b->ev_meta.len, tl = tm->packed_types.len;
     uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
-    /* the first value from the image's start: past its map header (fixmap, or map 16 from 16
-     * columns on) and the first column's name; for a key not first, the names and values of
-     * the columns before it come next */
-    size_t key_off = hl + (ncols < 16 ? 1 : 3) + tm->cols[0].pname_len;
+    /* the first value from the row's start: past the head with the image's map header and the
+     * first column's name; for a key not first, the names and values of the columns before it
+     * come next */
+    size_t key_off = hl + tm->cols[0].pname_len;
     /* room for a row but for the image's variable bytes: each fragment with the slack c_frag
      * writes, the map header, names and fixed-size values (row_room), each length-prefixed
      * value's header and the 63 bytes copy_blocks may write past it, and the key's copy */
@@ -2534,8 +2536,8 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
             }
         }
         uint8_t *data = (uint8_t *)o->data;
-        c_frag(data + start, head, hl);
-        o->len = start + hl; /* the image's map header on */
+        c_frag(data + start, head, hl); /* with the image's map header */
+        o->len = start + hl;
         const uint8_t *ip = p + nb;
         rc_err_t err = emit_columns(x, o, NULL, ncols, true, NULL, 0, true, true, short_names, ip,
                                     &ip, end, b->after);
@@ -2640,7 +2642,7 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     rc_buf_reset(&b->ev_head);
     rc_buf_reset(&b->ev_meta);
     size_t alen = strlen(action);
-    uint8_t *q = w_room(&b->ev_head, 72 + tm->schema_len + tm->table_len + alen);
+    uint8_t *q = w_room(&b->ev_head, 75 + tm->schema_len + tm->table_len + alen);
     if (!q) {
         return -1;
     }
@@ -2655,6 +2657,11 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         *q++ = 0x91;
     }
     b->ev_head.len = (size_t)(q - (uint8_t *)b->ev_head.data);
+    /* lean_rows copies an insert's image's map header (every column) with the head: its bytes
+     * follow the head's, out of its length, which the general loop copies */
+    b->ev_image_len = insert
+                          ? (size_t)(c_container(q, tm->ncols, true) - (uint8_t *)b->ev_head.data)
+                          : b->ev_head.len;
     uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
     size_t end_len = tm->npk ? tm->cols[pk0].pname_len + 16 : 1 + tm->packed_types.len;
     q = w_room(&b->ev_meta, 160 + pipe_len + gtid_len + file_len + tm->topic.len + end_len);
@@ -2687,7 +2694,7 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     }
     b->ev_meta.len = (size_t)(q - (uint8_t *)b->ev_meta.data);
     /* c_frag reads RC_FRAG_SLACK bytes of each whatever its length */
-    if (rc_buf_reserve(&b->ev_head, RC_FRAG_SLACK) != RC_OK ||
+    if (rc_buf_reserve(&b->ev_head, RC_FRAG_SLACK + 3) != RC_OK ||
         rc_buf_reserve(&b->ev_meta, RC_FRAG_SLACK) != RC_OK) {
         return -1;
     }
