@@ -2373,6 +2373,18 @@ static inline __attribute__((always_inline)) uint8_t *c_frag(uint8_t *q, const v
     return q + n;
 }
 
+/* c_frag for an event's meta fragment, nearly always of 129 to 192 bytes (its names alone are
+ * about 110): that class first, by one unsigned compare, where c_frag tests two classes
+ * before it. */
+static inline __attribute__((always_inline)) uint8_t *c_frag_meta(uint8_t *q, const void *src,
+                                                                  size_t n) {
+    if (n - 129 < RC_FRAG_SLACK - 128) {
+        memcpy(q, src, RC_FRAG_SLACK);
+        return q + n;
+    }
+    return c_frag(q, src, n);
+}
+
 /* pack_tail for a key of two or more columns. */
 static __attribute__((noinline)) int pack_tail_multi(rc_buf_t *o, const rc_buf_t *meta,
                                                      const rc_tmap_t *tm, const rc_slot_t *first,
@@ -2430,7 +2442,7 @@ static inline __attribute__((always_inline)) int pack_tail(rc_buf_t *o, const rc
     if (!q) {
         return -1;
     }
-    q = c_frag(q, meta->data, ml);
+    q = c_frag_meta(q, meta->data, ml);
     const uint8_t *data = (const uint8_t *)o->data;
     q = c_key_value(q, data, off, n);
     q = c_frag(q, tm->packed_types.data, tl);
@@ -2552,11 +2564,11 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
                 kv += mp_len(kv) + tm->cols[k + 1].pname_len;
             }
             size_t kn = mp_len(kv);
-            q = c_frag(q, meta, ml);
+            q = c_frag_meta(q, meta, ml);
             q = c_key_value(q, kv, 0, kn);
             q = c_frag(q, tail, tl);
         } else {
-            q = c_frag(q, meta, ml); /* with the nil key and the tail (pack_fragments) */
+            q = c_frag_meta(q, meta, ml); /* with the nil key and the tail (pack_fragments) */
         }
         o->len = (size_t)(q - data);
         p = ip;
