@@ -2514,6 +2514,7 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
     const uint8_t *tail = (const uint8_t *)tm->packed_types.data;
     size_t hl = b->ev_image_len, ml = b->ev_meta.len, tl = tm->packed_types.len;
     uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
+    bool keyed = tm->npk != 0; /* a local: tm's fields are loaded again after each store */
     /* the first value from the row's start: past the head with the image's map header and the
      * first column's name; for a key not first, the names and values of the columns before it
      * come next */
@@ -2558,14 +2559,21 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
             break;
         }
         uint8_t *q = data + o->len;
-        if (tm->npk) {
+        if (keyed) {
             const uint8_t *kv = data + start + key_off;
             for (uint32_t k = 0; k < pk0; k++) {
                 kv += mp_len(kv) + tm->cols[k + 1].pname_len;
             }
             size_t kn = mp_len(kv);
             q = c_frag_meta(q, meta, ml);
-            q = c_key_value(q, kv, 0, kn);
+            /* never nil: a value is at least its head; its bytes and the meta part's after
+             * them are written, so 16 of them readable */
+            if (kn <= 16) {
+                memcpy(q, kv, 16);
+            } else {
+                memcpy(q, kv, kn);
+            }
+            q += kn;
             q = c_frag(q, tail, tl);
         } else {
             q = c_frag_meta(q, meta, ml); /* with the nil key and the tail (pack_fragments) */
