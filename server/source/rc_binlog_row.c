@@ -1919,6 +1919,13 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
         v = c_name_s(q, names, c, short_names);                                                    \
     } while (0)
 
+/* c_strbin out of line, for the values of 256 bytes or more of a string op: inlined, GCC
+ * computed their big-endian length in the common path of each op, before its tests of n. */
+static __attribute__((noinline)) uint8_t *c_strbin_long(uint8_t *q, const void *p, uint32_t n,
+                                                        bool bin) {
+    return c_strbin(q, p, n, bin);
+}
+
 /* The bytes from s to d up to e (e > d), in 64-byte blocks: reads and writes up to 63 bytes
  * past them, which the caller makes sure are readable (the event's bytes after a value) and
  * writable (the room made for a row). For a value of 32 to 255 bytes, in place of a memcpy
@@ -1988,7 +1995,7 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
                 memcpy(w, d, n);                                                                   \
             }                                                                                      \
         } else {                                                                                   \
-            q = c_strbin(v, d, n, bin);                                                            \
+            q = c_strbin_long(v, d, n, bin);                                                       \
         }                                                                                          \
         goto next;                                                                                 \
     } while (0)
