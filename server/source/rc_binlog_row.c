@@ -1591,14 +1591,17 @@ static inline __attribute__((always_inline)) uint8_t *c_uint(uint8_t *q, uint64_
         q[1] = (uint8_t)v;
         return q + 2;
     }
-    if (v < 65536) {
-        q[0] = 0xcd;
-        w_be16(q + 1, (uint32_t)v);
-        return q + 3;
-    }
     if (v <= UINT32_MAX) {
+        /* one byte swap for uint 16 and uint 32 (GCC swapped both ways before its tests) */
+        uint32_t be = __builtin_bswap32((uint32_t)v);
+        if (v < 65536) {
+            uint16_t be16 = (uint16_t)(be >> 16);
+            q[0] = 0xcd;
+            memcpy(q + 1, &be16, 2);
+            return q + 3;
+        }
         q[0] = 0xce;
-        w_be32(q + 1, (uint32_t)v);
+        memcpy(q + 1, &be, 4);
         return q + 5;
     }
     q[0] = 0xcf;
