@@ -344,6 +344,7 @@ struct rc_binlog {
     rc_buf_t jwork[4]; /* PARTIAL_UPDATE_ROWS: rc_binlog_json_apply_diffs's buffers */
     /* msgpack fragments shared by every row of one rows event (rc_binlog_row.c) */
     rc_buf_t ev_head;           /* map header .. "before" key */
+    size_t ev_image_len;        /* an insert's ev_head with its image's map header after it */
     rc_buf_t ev_meta;           /* "meta" key .. "key" key */
     rc_buf_t rowbuf;            /* one row's whole event, handed to the caller's packer at once */
     msgpack_sbuffer *direct_sb; /* rc_binlog_direct_sbuffer: rows written straight into it */

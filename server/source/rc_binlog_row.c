@@ -1591,14 +1591,17 @@ static inline __attribute__((always_inline)) uint8_t *c_uint(uint8_t *q, uint64_
         q[1] = (uint8_t)v;
         return q + 2;
     }
-    if (v < 65536) {
-        q[0] = 0xcd;
-        w_be16(q + 1, (uint32_t)v);
-        return q + 3;
-    }
     if (v <= UINT32_MAX) {
+        /* one byte swap for uint 16 and uint 32 (GCC swapped both ways before its tests) */
+        uint32_t be = __builtin_bswap32((uint32_t)v);
+        if (v < 65536) {
+            uint16_t be16 = (uint16_t)(be >> 16);
+            q[0] = 0xcd;
+            memcpy(q + 1, &be16, 2);
+            return q + 3;
+        }
         q[0] = 0xce;
-        w_be32(q + 1, (uint32_t)v);
+        memcpy(q + 1, &be, 4);
         return q + 5;
     }
     q[0] = 0xcf;
@@ -1919,6 +1922,13 @@ static __attribute__((noinline)) uint8_t *out_grow(rc_buf_t *o, uint8_t *q, size
         v = c_name_s(q, names, c, short_names);                                                    \
     } while (0)
 
+/* c_strbin out of line, for the values of 256 bytes or more of a string op: inlined, GCC
+ * computed their big-endian length in the common path of each op, before its tests of n. */
+static __attribute__((noinline)) uint8_t *c_strbin_long(uint8_t *q, const void *p, uint32_t n,
+                                                        bool bin) {
+    return c_strbin(q, p, n, bin);
+}
+
 /* The bytes from s to d up to e (e > d), in 64-byte blocks: reads and writes up to 63 bytes
  * past them, which the caller makes sure are readable (the event's bytes after a value) and
  * writable (the room made for a row). For a value of 32 to 255 bytes, in place of a memcpy
@@ -1988,7 +1998,7 @@ static inline __attribute__((always_inline)) void copy_blocks(uint8_t *d, const 
                 memcpy(w, d, n);                                                                   \
             }                                                                                      \
         } else {                                                                                   \
-            q = c_strbin(v, d, n, bin);                                                            \
+            q = c_strbin_long(v, d, n, bin);                                                       \
         }                                                                                          \
         goto next;                                                                                 \
     } while (0)
@@ -2112,7 +2122,9 @@ emit_columns(rowctx_t *x, rc_buf_t *o, const uint8_t *present, uint32_t npresent
     const rc_col_t *c = cols; /* the column at hand, also for short_value */
     uint8_t *q = (uint8_t *)o->data + o->len, *lim = (uint8_t *)o->data + o->cap;
     OUT_ROOM(5 + row_room);
-    q = c_container(q, npresent, true);
+    if (!lean) { /* the lean loop's head holds the map header (rc_binlog_t.ev_image_len) */
+        q = c_container(q, npresent, true);
+    }
     /* by pointers, with no index to keep: the loop's own cost is paid per column */
     rc_slot_t *s = slots;
     const rc_col_t *cend = cols + ncols;
@@ -2371,6 +2383,18 @@ static inline __attribute__((always_inline)) uint8_t *c_frag(uint8_t *q, const v
     return q + n;
 }
 
+/* c_frag for an event's meta fragment, nearly always of 129 to 192 bytes (its names alone are
+ * about 110): that class first, by one unsigned compare, where c_frag tests two classes
+ * before it. */
+static inline __attribute__((always_inline)) uint8_t *c_frag_meta(uint8_t *q, const void *src,
+                                                                  size_t n) {
+    if (n - 129 < RC_FRAG_SLACK - 128) {
+        memcpy(q, src, RC_FRAG_SLACK);
+        return q + n;
+    }
+    return c_frag(q, src, n);
+}
+
 /* pack_tail for a key of two or more columns. */
 static __attribute__((noinline)) int pack_tail_multi(rc_buf_t *o, const rc_buf_t *meta,
                                                      const rc_tmap_t *tm, const rc_slot_t *first,
@@ -2428,7 +2452,7 @@ static inline __attribute__((always_inline)) int pack_tail(rc_buf_t *o, const rc
     if (!q) {
         return -1;
     }
-    q = c_frag(q, meta->data, ml);
+    q = c_frag_meta(q, meta->data, ml);
     const uint8_t *data = (const uint8_t *)o->data;
     q = c_key_value(q, data, off, n);
     q = c_frag(q, tm->packed_types.data, tl);
@@ -2462,21 +2486,21 @@ static __attribute__((noinline)) size_t mp_len_var(const uint8_t *v) {
 }
 
 /* The length of the msgpack object at v, one of the forms emit_columns' ops write (a number,
- * nil, str, bin or ext; no map or array): a fixint or fixstr by its head, the other fixed-size
- * forms by a table of the heads 0xc0-0xdf (0: a length follows the head). */
+ * nil, str, bin or ext; no map or array): by a table of every head (0: a length follows the
+ * head), one load where a fixint, fixstr or fixed-size form took up to three tests. */
 static inline __attribute__((always_inline)) size_t mp_len(const uint8_t *v) {
-    static const uint8_t fixed[32] = {
-        1, 1, 1, 1, 0, 0, 0, 0,  0,  0, 5, 9, 2, 3, 5, 9, /* nil .. ext 32, float, uint */
-        2, 3, 5, 9, 3, 4, 6, 10, 18, 0, 0, 0, 1, 1, 1, 1, /* int, fixext, str, array, map */
+    /* the heads in rows of 16 */
+    /* clang-format off */
+    static const uint8_t lens[256] = {
+        [0x00 ... 0x9f] = 1, /* positive fixint (and fixmap, fixarray: not written) */
+        [0xa0] = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, /* fixstr: head, bytes */
+        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+        [0xc0] = 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 5, 9, 2, 3, 5, 9, /* nil .. ext 32, float, uint */
+        2, 3, 5, 9, 3, 4, 6, 10, 18, 0, 0, 0, 1, 1, 1, 1,       /* int, fixext, str, array, map */
+        [0xe0 ... 0xff] = 1,                                   /* negative fixint */
     };
-    uint8_t h = v[0];
-    if (h < 0xa0 || h >= 0xe0) {
-        return 1; /* fixint */
-    }
-    if (h < 0xc0) {
-        return 1 + (size_t)(h & 31); /* fixstr */
-    }
-    size_t n = fixed[h - 0xc0];
+    /* clang-format on */
+    size_t n = lens[v[0]];
     return n ? n : mp_len_var(v);
 }
 
@@ -2498,12 +2522,13 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
     const uint8_t *head = (const uint8_t *)b->ev_head.data;
     const uint8_t *meta = (const uint8_t *)b->ev_meta.data;
     const uint8_t *tail = (const uint8_t *)tm->packed_types.data;
-    size_t hl = b->ev_head.len, ml = b->ev_meta.len, tl = tm->packed_types.len;
+    size_t hl = b->ev_image_len, ml = b->ev_meta.len, tl = tm->packed_types.len;
     uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
-    /* the first value from the image's start: past its map header (fixmap, or map 16 from 16
-     * columns on) and the first column's name; for a key not first, the names and values of
-     * the columns before it come next */
-    size_t key_off = hl + (ncols < 16 ? 1 : 3) + tm->cols[0].pname_len;
+    bool keyed = tm->npk != 0; /* a local: tm's fields are loaded again after each store */
+    /* the first value from the row's start: past the head with the image's map header and the
+     * first column's name; for a key not first, the names and values of the columns before it
+     * come next */
+    size_t key_off = hl + tm->cols[0].pname_len;
     /* room for a row but for the image's variable bytes: each fragment with the slack c_frag
      * writes, the map header, names and fixed-size values (row_room), each length-prefixed
      * value's header and the 63 bytes copy_blocks may write past it, and the key's copy */
@@ -2534,8 +2559,8 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
             }
         }
         uint8_t *data = (uint8_t *)o->data;
-        c_frag(data + start, head, hl);
-        o->len = start + hl; /* the image's map header on */
+        c_frag(data + start, head, hl); /* with the image's map header */
+        o->len = start + hl;
         const uint8_t *ip = p + nb;
         rc_err_t err = emit_columns(x, o, NULL, ncols, true, NULL, 0, true, true, short_names, ip,
                                     &ip, end, b->after);
@@ -2544,17 +2569,24 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
             break;
         }
         uint8_t *q = data + o->len;
-        if (tm->npk) {
+        if (keyed) {
             const uint8_t *kv = data + start + key_off;
             for (uint32_t k = 0; k < pk0; k++) {
                 kv += mp_len(kv) + tm->cols[k + 1].pname_len;
             }
             size_t kn = mp_len(kv);
-            q = c_frag(q, meta, ml);
-            q = c_key_value(q, kv, 0, kn);
+            q = c_frag_meta(q, meta, ml);
+            /* never nil: a value is at least its head; its bytes and the meta part's after
+             * them are written, so 16 of them readable */
+            if (kn <= 16) {
+                memcpy(q, kv, 16);
+            } else {
+                memcpy(q, kv, kn);
+            }
+            q += kn;
             q = c_frag(q, tail, tl);
         } else {
-            q = c_frag(q, meta, ml); /* with the nil key and the tail (pack_fragments) */
+            q = c_frag_meta(q, meta, ml); /* with the nil key and the tail (pack_fragments) */
         }
         o->len = (size_t)(q - data);
         p = ip;
@@ -2640,7 +2672,7 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     rc_buf_reset(&b->ev_head);
     rc_buf_reset(&b->ev_meta);
     size_t alen = strlen(action);
-    uint8_t *q = w_room(&b->ev_head, 72 + tm->schema_len + tm->table_len + alen);
+    uint8_t *q = w_room(&b->ev_head, 75 + tm->schema_len + tm->table_len + alen);
     if (!q) {
         return -1;
     }
@@ -2655,6 +2687,11 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         *q++ = 0x91;
     }
     b->ev_head.len = (size_t)(q - (uint8_t *)b->ev_head.data);
+    /* lean_rows copies an insert's image's map header (every column) with the head: its bytes
+     * follow the head's, out of its length, which the general loop copies */
+    b->ev_image_len = insert
+                          ? (size_t)(c_container(q, tm->ncols, true) - (uint8_t *)b->ev_head.data)
+                          : b->ev_head.len;
     uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
     size_t end_len = tm->npk ? tm->cols[pk0].pname_len + 16 : 1 + tm->packed_types.len;
     q = w_room(&b->ev_meta, 160 + pipe_len + gtid_len + file_len + tm->topic.len + end_len);
@@ -2687,7 +2724,7 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
     }
     b->ev_meta.len = (size_t)(q - (uint8_t *)b->ev_meta.data);
     /* c_frag reads RC_FRAG_SLACK bytes of each whatever its length */
-    if (rc_buf_reserve(&b->ev_head, RC_FRAG_SLACK) != RC_OK ||
+    if (rc_buf_reserve(&b->ev_head, RC_FRAG_SLACK + 3) != RC_OK ||
         rc_buf_reserve(&b->ev_meta, RC_FRAG_SLACK) != RC_OK) {
         return -1;
     }

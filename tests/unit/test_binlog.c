@@ -2745,6 +2745,50 @@ static void test_event_frame_and_key_follow_each_table_map_of_one_table_id(void 
     decoded_free(&d);
 }
 
+/* An integer is written in its shortest msgpack form (c_uint): values on each side of every
+ * width (fixint, uint 8, 16, 32) in an INT column, through the lean loop, byte for byte: the
+ * column's name, the value's bytes, then the next key. */
+static void test_integers_in_their_shortest_form(void **state) {
+    (void)state;
+    static const struct {
+        uint32_t v;
+        uint8_t enc[5];
+        size_t n;
+    } cases[] = {
+        {0, {0x00}, 1},
+        {127, {0x7f}, 1},
+        {128, {0xcc, 0x80}, 2},
+        {255, {0xcc, 0xff}, 2},
+        {256, {0xcd, 0x01, 0x00}, 3},
+        {65535, {0xcd, 0xff, 0xff}, 3},
+        {65536, {0xce, 0x00, 0x01, 0x00, 0x00}, 5},
+        {0x7fffffff, {0xce, 0x7f, 0xff, 0xff, 0xff}, 5},
+    };
+    enum { NC = sizeof(cases) / sizeof(cases[0]) };
+    bb_t tm = {0}, ins = {0};
+    const unsigned pk_id[] = {0};
+    frame_table_map(&tm, "t", pk_id, 1);
+    frame_rows_head(&ins, false, 0x07, -1);
+    for (size_t i = 0; i < NC; i++) {
+        frame_image(&ins, 0x07, (uint32_t)i, "x", cases[i].v);
+    }
+    const bb_t *bodies[] = {&tm, &ins};
+    const uint8_t types[] = {RC_EV_TABLE_MAP, RC_EV_WRITE_ROWS_V2};
+    decoded_t d;
+    feed_synthetic(&d, bodies, types, 2);
+    assert_int_equal(d.n, NC);
+    for (size_t i = 0; i < NC; i++) {
+        uint8_t want[16] = {0xa1, 'k'};
+        memcpy(want + 2, cases[i].enc, cases[i].n);
+        memcpy(want + 2 + cases[i].n, "\xa4meta", 5);
+        if (!memmem(d.sb.data, d.sb.size, want, 2 + cases[i].n + 5)) {
+            fail_msg("%u not written as its %zu-byte form", (unsigned)cases[i].v, cases[i].n);
+        }
+        expect_uint(&d.ev[i].data, "after.0.k", cases[i].v);
+    }
+    decoded_free(&d);
+}
+
 /* The fragments every row copies (the event's head, its meta part up to the key, the table's
  * packed tail) are copied by fixed-size moves of 64, 128 or 192 bytes when they fit, else by
  * length: tables whose names put the head and the meta part (it holds the topic, schema.table)
@@ -3991,6 +4035,7 @@ int main(void) {
         cmocka_unit_test(test_latin1_binary_enum_strings_and_minimal_update_key),
         cmocka_unit_test(test_null_bitmap_bits_past_the_last_column_are_not_nulls),
         cmocka_unit_test(test_event_frame_and_key_follow_each_table_map_of_one_table_id),
+        cmocka_unit_test(test_integers_in_their_shortest_form),
         cmocka_unit_test(test_event_fragments_of_every_size_class),
         cmocka_unit_test(test_transaction_payload_streams_through_a_small_buffer),
         cmocka_unit_test(test_mariadb_standalone_gtid_ends_at_its_statement),
