@@ -813,9 +813,54 @@ static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
     return (size_t)(end - o);
 }
 
+/* The text of a double of at most 3 decimals (12.345, 12.5, 12.0: the usual DOUBLE of a
+ * database) below 2^42, at o; returns its end, or NULL for float_at's general way. It is what
+ * shortest_fast and format_fast give, without stepping k up from 0. Below 2^42 a double's ulp is
+ * under 0.001, so at most one N reads back as x from N / 10^3, and if some M / 10^k (k < 3)
+ * reads back, M * 10^(3-k) is that N: the k shortest_fast picks is 3 less the zeros N ends with
+ * (none of its k below pass), and its M is N without them (x * 10^k is within M * 2^-52 of M <
+ * 2^49, so M is its nearest integer and passes the slack test). N is found by shortest_fast's
+ * own test at k = 3 (the same product, rounding, slack and division); format_fast writes M's
+ * digits with the point k places from the end, "N.0" for k = 0. */
+static inline char *float3_at(char *o, double x) {
+    double a = fabs(x);
+    if (!(a < 0x1p42)) { /* NaN too */
+        return NULL;
+    }
+    double m = a * 1e3;
+    double near = (m + 0x1p52) - 0x1p52;
+    if (fabs(near - m) > m * 0x1p-51 || near / 1e3 != a || near == 0) {
+        return NULL;
+    }
+    uint64_t n = (uint64_t)near;
+    *o = '-';
+    o += signbit(x) != 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n < 100000000) { /* below 100000: N's 8 digits made at once, the point put in them */
+        uint64_t d = digits8((uint32_t)n);
+        int lz = __builtin_ctzll(d) / 8, tz = __builtin_clzll(d) / 8; /* N != 0 */
+        lz = lz < 4 ? lz : 4; /* "0.ddd" keeps a digit before the point */
+        uint64_t t = (d >> (8 * lz)) | ASCII_ZEROS;
+        memcpy(o, &t, 8);
+        o += 5 - lz;
+        uint32_t tail = '.' | (uint32_t)((d | ASCII_ZEROS) >> 40) << 8; /* ".ddd" */
+        memcpy(o, &tail, 4);
+        return o + (tz >= 3 ? 2 : 4 - tz);
+    }
+#endif
+    uint64_t ip = n / 1000;
+    unsigned f = (unsigned)(n - ip * 1000);
+    o = put_u64_at(o, ip);
+    o[0] = '.';
+    o[1] = (char)('0' + f / 100);
+    memcpy(o + 2, k_pairs + 2 * (f % 100), 2);
+    /* ".ddd" less the fraction's trailing zeros, ".0" when it is all zeros */
+    return o + (f == 0 ? 2 : 4 - (f % 10 == 0) - (f % 100 == 0));
+}
+
 /* The text of x at o, which has room for 40 bytes ("-" + 21 digits + ".0", or "0.000000" + 17
  * digits, at most); returns its end. */
-static inline char *float_at(char *o, double x, bool single) {
+static __attribute__((noinline)) char *float_any_at(char *o, double x, bool single) {
     if (isnan(x) || isinf(x)) {
         memcpy(o, "null", 4);
         return o + 4;
@@ -839,6 +884,15 @@ static inline char *float_at(char *o, double x, bool single) {
         shortest_slow(a, single, &dec);
     }
     return o + format_decimal(o, neg, &dec);
+}
+
+/* float_any_at with float3_at's doubles inline. */
+static inline char *float_at(char *o, double x, bool single) {
+    char *e;
+    if (!single && (e = float3_at(o, x))) {
+        return e;
+    }
+    return float_any_at(o, x, single);
 }
 
 static rc_err_t put_float(rc_buf_t *out, double x, bool single) {

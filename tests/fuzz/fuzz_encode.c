@@ -10,9 +10,13 @@
  * gives, and rc_msg's protobuf value (its templates, kafka not read again) be the latter; and
  * rc_msg's debezium-json value (its row templates kept the same way) rc_debezium's. The input's
  * first object alone (rc_json_write: the fast value writer, value_at) and as the one item of an
- * array (the generic writer) must give the same text. Seeds: tests/data/golden/msgpack. */
+ * array (the generic writer) must give the same text. The input's first 8 bytes as a double, and
+ * as N / 10^3 below 2^42 (float3_at's doubles), must be written as text that reads back as it,
+ * the latter as printf's "%.3f" less its trailing zeros. Seeds: tests/data/golden/msgpack. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +41,48 @@ static bool varint(const uint8_t **p, const uint8_t *e, uint64_t *v) {
 
 /* True when a string field anywhere in the message holds a NUL byte: valid protobuf, but
  * protobuf-c keeps strings NUL-terminated, so such a message cannot come back byte for byte. */
+/* Aborts unless rc_json_write writes the double x as text that reads back as x, and as want
+ * (when not NULL). */
+static void check_double_text(double x, const char *want) {
+    uint8_t b[9] = {0xcb};
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    for (int i = 0; i < 8; i++) {
+        b[1 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    }
+    rc_buf_t out = RC_BUF_INIT;
+    if (rc_json_write(&out, b, sizeof b, NULL) != RC_OK || rc_buf_putc(&out, '\0') != RC_OK) {
+        abort();
+    }
+    if (isnan(x) || isinf(x) ? strcmp(out.data, "null") != 0
+                             : strtod(out.data, NULL) != x || (want && strcmp(out.data, want))) {
+        abort();
+    }
+    rc_buf_free(&out);
+}
+
+/* The input's first 8 bytes as a double and as a double of 3 decimals, through check_double_text. */
+static void check_doubles(const uint8_t *data, size_t size) {
+    uint64_t r;
+    if (size < 8) {
+        return;
+    }
+    memcpy(&r, data, sizeof r);
+    double d;
+    memcpy(&d, &r, sizeof d);
+    check_double_text(d, NULL);
+    uint64_t n = r % 4398046511104000ULL;
+    d = (double)n / 1000 * (r >> 63 ? -1 : 1);
+    char want[64];
+    snprintf(want, sizeof want, "%.3f", d);
+    size_t len = strlen(want);
+    while (want[len - 1] == '0' && want[len - 2] != '.') {
+        len--;
+    }
+    want[len] = '\0';
+    check_double_text(d, want);
+}
+
 static bool string_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n) {
     const uint8_t *e = p + n;
     while (p < e) {
@@ -209,5 +255,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rc_buf_free(&in_arr);
     free(arr);
     rc_buf_free(&out);
+    check_doubles(data, size);
     return 0;
 }

@@ -471,6 +471,72 @@ static void test_json_double_shortest_text(void **state) {
     check_double(-INFINITY, "null");
 }
 
+/* A double of at most 3 decimals below 2^42 is written by float3_at (N / 10^3, the point put
+ * in N's digits), not by stepping k up in shortest_fast: its text is printf's "%.3f" less the
+ * trailing zeros (".0" kept), below and above 100000 (8 digits of N at once, or not), signed;
+ * the values around it (at and above 2^42, more decimals, a neighbour of a 3-decimal value,
+ * tiny, zero) fall back and keep the texts the general path gave before float3_at. */
+static void test_json_double_3_decimals_fast_path(void **state) {
+    (void)state;
+    uint64_t s = 0x2545f4914f6cdd1dULL;
+    for (int i = 0; i < 30000; i++) {
+        uint64_t r = rng_next(&s);
+        static const uint64_t lim[] = {1000, 100000, 100000000, 100000000000ULL,
+                                       4398046511104000ULL};
+        uint64_t n = 1 + r % (lim[i % 5] - 1);
+        if (i % 3 == 0) {
+            n -= n % (i % 2 ? 10 : 100); /* trailing zeros: k 2, 1 or 0 */
+        }
+        if (n == 0) {
+            continue;
+        }
+        double d = (double)n / 1000 * (r >> 63 ? -1 : 1);
+        char want[64];
+        snprintf(want, sizeof want, "%.3f", d);
+        size_t len = strlen(want);
+        while (want[len - 1] == '0' && want[len - 2] != '.') {
+            len--;
+        }
+        want[len] = '\0';
+        check_double(d, want);
+    }
+    /* what the general path gave for these before float3_at (and still gives) */
+    check_double(0x1p42, "4398046511104.0");
+    check_double(0x1p42 - 0x1p-10, "4398046511103.999");
+    check_double(0x1p42 + 0x1p-9, "4398046511104.002");
+    check_double(4398046511103.999, "4398046511103.999");
+    check_double(4398046511104.001, "4398046511104.001");
+    check_double(4398046511104.002, "4398046511104.002");
+    check_double(0x1p43 - 0x1p-9, "8796093022207.998");
+    check_double(9007199254740.991, "9007199254740.99");
+    check_double(99999.999, "99999.999");
+    check_double(100000.001, "100000.001");
+    check_double(99999999.999, "99999999.999");
+    check_double(100000000.001, "100000000.001");
+    check_double(0.001, "0.001");
+    check_double(-0.001, "-0.001");
+    check_double(0.0005, "0.0005");
+    check_double(0.0015, "0.0015");
+    check_double(0.01, "0.01");
+    check_double(0.1, "0.1");
+    check_double(1.0, "1.0");
+    check_double(1.1, "1.1");
+    check_double(10.01, "10.01");
+    check_double(-123.4, "-123.4");
+    check_double(100.0, "100.0");
+    check_double(1000.5, "1000.5");
+    check_double(0.1 + 0.2, "0.30000000000000004");
+    check_double(1.0 / 3, "0.3333333333333333");
+    check_double(123.4567, "123.4567");
+    check_double(1e-300, "1e-300");
+    check_double(1.0009765625, "1.0009765625");
+    check_double(nextafter(1.001, 2), "1.0010000000000001");
+    check_double(nextafter(1.001, 0), "1.0009999999999997");
+    check_double(nextafter(0.001, 1), "0.0010000000000000002");
+    check_double(12345678.9, "12345678.9");
+    check_double(-0.0, "-0.0");
+}
+
 static void test_json_float32_shortest_text(void **state) {
     (void)state;
     check_float(0.0f, "0.0");
@@ -2500,6 +2566,7 @@ int main(void) {
         cmocka_unit_test(test_json_small_map_at_the_top),
         cmocka_unit_test(test_json_ints_wide_encodings),
         cmocka_unit_test(test_json_double_shortest_text),
+        cmocka_unit_test(test_json_double_3_decimals_fast_path),
         cmocka_unit_test(test_json_float32_shortest_text),
         cmocka_unit_test(test_json_floats_roundtrip_random),
         cmocka_unit_test(test_json_ints_every_digit_count),
