@@ -868,7 +868,9 @@ int rc_script_ev_index(const uint8_t *ev, size_t len, rc_script_evfield_t *f, ui
             return 0;
         }
         const uint8_t *v = p;
-        if (rc_mp_skip_one(&p, end) != RC_OK) {
+        /* (a fixarray: before and after, whose rows rc_mp_skip_rows steps over fastest) */
+        if ((p < end && (*p & 0xf0) == 0x90 ? rc_mp_skip_rows(&p, end) : rc_mp_skip_one(&p, end)) !=
+            RC_OK) {
             snprintf(why, why_size, "the event is not valid msgpack");
             return -1;
         }

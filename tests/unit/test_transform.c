@@ -1741,12 +1741,11 @@ static void test_dry_run_sends_drops_fans_out_and_names_the_line(void **state) {
             "script:3: unexpected symbol near 'end'");
     dry_run("js", "function transform(e) {\n  throw new Error('boom');\n}", ev, RC_ERR_INVALID,
             true, "transform of an event of . failed: script:2: Error: boom");
-    /* an event without kafka.topic: JS checks every event it sends, Lua those the script
-     * touched (an untouched one goes out as it came, as in a pipeline): the dry run checks
-     * every message */
+    /* an event without kafka.topic: both engines check every event they send, untouched ones
+     * too (Lua did not: the dry run's own check of every message caught it) */
     static const char no_topic[] = "{\"op\":\"insert\",\"kafka\":{\"key\":\"k\"}}";
     dry_run("lua", "function transform(e) end", no_topic, RC_ERR_INVALID, true,
-            "script: message 1: the event has no kafka.topic");
+            "transform of an event of . failed: script: the event has no kafka.topic");
     dry_run("lua", "function transform(e) e.op = 'x' end", no_topic, RC_ERR_INVALID, true,
             "transform of an event of . failed: script: the event has no kafka.topic");
     dry_run("js", "function transform(e) { }", no_topic, RC_ERR_INVALID, true,
@@ -3286,6 +3285,142 @@ static void test_js_methods_and_accessors_are_checked_at_entry(void **state) {
     mp_free(&in);
 }
 
+/* ---- LuaJIT: untouched events have their topic checked, as in JS ---- */
+
+static void pack_topic(mp_t *m, const char *topic) {
+    s(m, "topic");
+    if (topic) {
+        s(m, topic);
+    } else {
+        msgpack_pack_int(&m->pk, 7);
+    }
+}
+
+/* An event whose kafka.topic is topic (a string; NULL: the number 7; "": no kafka), its kafka
+ * first or last, after a field whose string holds the bytes of a valid kafka head. */
+static void pack_topic_event(mp_t *m, const char *topic, bool kafka_first, bool fake_head) {
+    bool has = !topic || topic[0];
+    msgpack_pack_map(&m->pk, 4 + has + fake_head);
+    if (has && kafka_first) {
+        s(m, "kafka"), msgpack_pack_map(&m->pk, 1);
+        pack_topic(m, topic);
+    }
+    s(m, "schema"), s(m, "shop");
+    s(m, "table"), s(m, "orders");
+    if (fake_head) {
+        s(m, "note"), s(m, "\xa5kafka\x81\xa5topic\xabshop.orders");
+    }
+    s(m, "before"), msgpack_pack_array(&m->pk, 0);
+    s(m, "after"), msgpack_pack_array(&m->pk, 0);
+    if (has && !kafka_first) {
+        s(m, "kafka"), msgpack_pack_map(&m->pk, 1);
+        pack_topic(m, topic);
+    }
+}
+
+/* The outcome of event i of r with its file's name cut off its message (t.lua: / t.js:). */
+static void outcome_of(const run_t *r, int i, int *status, const char **msg) {
+    *status = r->res[i].status;
+    *msg = "";
+    if (*status == RC_SCRIPT_FAILED) {
+        *msg = r->errs.data + r->res[i].err_off;
+        const char *colon = strstr(*msg, ": ");
+        *msg = colon ? colon + 2 : *msg;
+    }
+}
+
+/* Both engines check the kafka.topic of the events they send untouched (as they came, and an
+ * event returned in a list) with the same outcome: a bad topic, one that is not a string, no
+ * kafka, a bad topic after a field that holds a valid kafka head's bytes and after events of
+ * a valid one fail, with the touched path's message; the others are sent as their bytes. Lua
+ * sent these bytes unchecked. */
+static void test_lua_untouched_events_have_their_topic_checked_as_in_js(void **state) {
+    (void)state;
+    static const char long_ok[] = "shop.orders.with.a.name.longer.than.31";
+    static const char long_bad[] = "shop.orders.with.a.name.longer.than!31";
+    static const struct {
+        const char *topic;
+        bool first, fake;
+        int status;
+        const char *why;
+    } evs[2][8] = {
+        {
+            {"shop.orders", false, false, RC_SCRIPT_SENT, NULL},
+            {"bad topic!", false, false, RC_SCRIPT_FAILED, "is not a valid Kafka topic name"},
+            {"shop.orders", false, true, RC_SCRIPT_SENT, NULL},
+            {"bad topic!", false, true, RC_SCRIPT_FAILED, "is not a valid Kafka topic name"},
+            {"shop.orders", true, false, RC_SCRIPT_SENT, NULL},
+            {long_ok, false, false, RC_SCRIPT_SENT, NULL},
+            {long_bad, false, true, RC_SCRIPT_FAILED, "is not a valid Kafka topic name"},
+            {long_ok, true, true, RC_SCRIPT_SENT, NULL},
+        },
+        {
+            {"shop.orders", false, false, RC_SCRIPT_SENT, NULL},
+            {"", false, false, RC_SCRIPT_FAILED, "the event has no kafka.topic"},
+            {"shop.orders", false, true, RC_SCRIPT_SENT, NULL},
+            {NULL, false, false, RC_SCRIPT_FAILED, "kafka.topic must be a string"},
+            {"shop.orders", true, true, RC_SCRIPT_SENT, NULL},
+            {"bad topic!", true, true, RC_SCRIPT_FAILED, "is not a valid Kafka topic name"},
+            {"", false, true, RC_SCRIPT_FAILED, "the event has no kafka.topic"},
+            {"", false, false, RC_SCRIPT_FAILED, "the event has no kafka.topic"},
+        },
+    };
+    static const char *const srcs[][2] = {
+        {"function transform(e) end", "function transform(e) {}"},
+        {"function transform(e) return ACTION_CONT end",
+         "function transform(e) { return ACTION_CONT; }"},
+        {"function transform(e) return {e} end", "function transform(e) { return [e]; }"},
+    };
+    const rc_script_engine_t *engines[2] = {&rc_script_lua, &rc_script_js};
+    for (int set = 0; set < 2; set++) {
+        mp_t in;
+        mp_init(&in);
+        for (int i = 0; i < 8; i++) {
+            pack_topic_event(&in, evs[set][i].topic, evs[set][i].first, evs[set][i].fake);
+        }
+        rc_span_t spans[8];
+        bool runs[8];
+        spans_of(&in, 8, spans, runs);
+        for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
+            void *vms[2];
+            for (int e = 0; e < 2; e++) {
+                vms[e] = vm_new(engines[e], srcs[k][e], 0, 0);
+            }
+            for (int round = 0; round < 2; round++) { /* the second from what the first left */
+                run_t r[2];
+                for (int e = 0; e < 2; e++) {
+                    assert_int_equal(run_batch(engines[e], vms[e], spans, runs, 8, &r[e]), RC_OK);
+                }
+                for (int i = 0; i < 8; i++) {
+                    int st[2];
+                    const char *msg[2];
+                    for (int e = 0; e < 2; e++) {
+                        outcome_of(&r[e], i, &st[e], &msg[e]);
+                        if (st[e] != evs[set][i].status ||
+                            (evs[set][i].why && !strstr(msg[e], evs[set][i].why))) {
+                            fail_msg("%s, set %d, script %zu, round %d: event %d: status %d (%s)",
+                                     engines[e]->name, set, k, round, i, st[e], msg[e]);
+                        }
+                    }
+                    assert_string_equal(msg[0], msg[1]);
+                    if (st[0] == RC_SCRIPT_SENT) {
+                        expect_sent_as(&r[0], i, spans[i].p, spans[i].len, "lua");
+                        expect_sent_as(&r[1], i, spans[i].p, spans[i].len, "js");
+                    }
+                }
+                assert_int_equal(r[0].out.size, r[1].out.size);
+                assert_memory_equal(r[0].out.data, r[1].out.data, r[0].out.size);
+                run_free(&r[0]);
+                run_free(&r[1]);
+            }
+            for (int e = 0; e < 2; e++) {
+                engines[e]->destroy(vms[e]);
+            }
+        }
+        mp_free(&in);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -3333,6 +3468,7 @@ int main(void) {
         cmocka_unit_test(test_js_return_action_cont_needs_no_lookup),
         cmocka_unit_test(test_js_untouched_events_have_their_topic_checked),
         cmocka_unit_test(test_js_methods_and_accessors_are_checked_at_entry),
+        cmocka_unit_test(test_lua_untouched_events_have_their_topic_checked_as_in_js),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
