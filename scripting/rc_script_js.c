@@ -776,6 +776,12 @@ static uint32_t evtab_slot(const jvm_t *vm, const void *h) {
 /* ev_of for the map at obj, found without a property lookup when it is one of the running
  * batch's events (the getters and setters of the event's fields). */
 static rc_script_ev_t *ev_known(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
+    if (vm->evdata_at) { /* (obj is an object) a map with its own index: read in its header */
+        rc_script_ev_t *e = ev_in_header(vm, duk_get_heapptr(ctx, obj));
+        if (e) {
+            return e;
+        }
+    }
     if (vm->evtab_live) {
         void *h = duk_get_heapptr(ctx, obj);
         uint32_t mask = (1U << vm->evtab_bits) - 1;
