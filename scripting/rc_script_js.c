@@ -76,7 +76,17 @@ typedef struct jvm {
     uint32_t kafka_at;          /* the field the last event sent untouched had kafka at */
     uint8_t topic[8 + 2 + 249]; /* the head of that kafka (map, "topic") and its valid topic */
     uint32_t topic_len;         /* bytes of topic; 0: none */
+    size_t arrlen_at;           /* where an array's length_nonwritable is; 0: no list reused */
+    uint32_t arr_flags;         /* the header flags of an array as duk_push_array makes it */
+    void *arrproto;             /* Array.prototype */
+    void *arrs;                 /* the lists converted, by their place (stash "arrs") */
+    void **arrh;                /* arrs[k] (NULL: none), RC_LIST_KEEP entries */
+    uint32_t arr_next;          /* the place the next list converted takes in arrs */
+    uint32_t tag_str, tag_obj;  /* a property value's tag for a string, an object; 0: unknown */
+    uint8_t plain_flags;        /* the flags of a plain property (put_plain's) */
 } jvm_t;
+
+#define RC_LIST_KEEP 4096 /* lists kept for the next batches (see "lists used again") */
 
 #define SHAPE_CACHE_MAX 4096
 
@@ -196,6 +206,63 @@ static bool neutral_tags(const uint8_t *tags, uint32_t n) {
     return true;
 }
 
+/* ---- lists used again ----
+ *
+ * A list a script reads (an event's after or before: [row, ...]) costs an array whose elements'
+ * part duktape grows at the first element, and its freeing once the event goes. So the lists
+ * converted while a batch runs are kept, by the order they are made in, in the stash array
+ * "arrs"; a later batch's list made in the same place gets that array again when nothing but
+ * arrs holds it (its refcount, read in its header, is 1: not kept in a global, a closure, an
+ * object, another event or list) and it is as duk_push_array made it: the same header flags
+ * (extensible, its elements in their array part, no finalizer), no property but its elements,
+ * Array.prototype as its prototype, a writable length. Its elements are then written again
+ * and its length set: no script can tell it from a new one. Lists of values whose types need
+ * a tag are not kept (they carry a hidden property). */
+
+/* Can the array h (a heap pointer) that arrs holds be used again (see above)? */
+static bool list_reusable(const jvm_t *vm, const void *h) {
+    const char *o = h;
+    uint32_t flags, refs, used, nonwritable;
+    void *proto;
+    memcpy(&flags, o, sizeof(flags));
+    memcpy(&refs, o + vm->refs_at, sizeof(refs));
+    memcpy(&used, o + vm->enext_at, sizeof(used));
+    memcpy(&proto, o + vm->proto_at, sizeof(proto));
+    memcpy(&nonwritable, o + vm->arrlen_at, sizeof(nonwritable));
+    return refs == 1 && flags == vm->arr_flags && used == 0 && proto == vm->arrproto &&
+           nonwritable == 0;
+}
+
+/* Pushes the array for a list being converted: the one arrs holds in the next place when it
+ * can be used again (*keep_at = UINT32_MAX - 1: set its length once its elements are in), else
+ * a new one (*keep_at: the place to keep it in, UINT32_MAX: none). */
+static duk_idx_t push_list(cx_t *c, uint32_t *keep_at) {
+    duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
+    if (!c->lazy || !vm->arrh || vm->arr_next >= RC_LIST_KEEP) {
+        return duk_push_array(ctx);
+    }
+    uint32_t k = vm->arr_next++;
+    if (vm->arrh[k] && list_reusable(vm, vm->arrh[k])) {
+        duk_push_heapptr(ctx, vm->arrh[k]);
+        *keep_at = UINT32_MAX - 1;
+        return duk_get_top_index(ctx);
+    }
+    *keep_at = k;
+    return duk_push_array(ctx);
+}
+
+/* Keeps the new list at t in arrs[k] (what held that place before is let go of). */
+static void keep_list(cx_t *c, duk_idx_t t, uint32_t k) {
+    duk_context *ctx = c->ctx;
+    jvm_t *vm = c->vm;
+    duk_push_heapptr(ctx, vm->arrs);
+    duk_dup(ctx, t);
+    duk_put_prop_index(ctx, -2, k);
+    duk_pop(ctx);
+    vm->arrh[k] = duk_get_heapptr(ctx, t);
+}
+
 static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth, uint8_t *tag) {
     duk_context *ctx = c->ctx;
     const uint8_t *start = *p;
@@ -269,7 +336,8 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     if (v.n > sizeof(small)) {
         tags = duk_push_fixed_buffer(ctx, v.n); /* scratch, removed below */
     }
-    duk_idx_t t = map ? duk_push_object(ctx) : duk_push_array(ctx);
+    uint32_t keep_at = UINT32_MAX;
+    duk_idx_t t = map ? duk_push_object(ctx) : push_list(c, &keep_at);
     /* a map's shape [tags, key1, key2, ...] is shared by every map with the same keys and
      * types: it is interned by a signature (per entry the key's msgpack bytes and the tag) */
     jvm_t *vm = c->vm;
@@ -314,6 +382,12 @@ static int push_value(cx_t *c, const uint8_t **p, const uint8_t *end, int depth,
     } else if (!neutral_tags(tags, v.n)) {
         duk_push_lstring(ctx, (const char *)tags, v.n);
         duk_put_prop_heapptr(ctx, t, vm->shapekey);
+    } else if (keep_at == UINT32_MAX - 1) {
+        if (duk_get_length(ctx, t) != v.n) {
+            duk_set_length(ctx, t, v.n); /* a longer list before: the rest goes */
+        }
+    } else if (keep_at != UINT32_MAX) {
+        keep_list(c, t, keep_at);
     }
     if (tags != small) {
         duk_remove(ctx, t - 1);
@@ -702,6 +776,12 @@ static uint32_t evtab_slot(const jvm_t *vm, const void *h) {
 /* ev_of for the map at obj, found without a property lookup when it is one of the running
  * batch's events (the getters and setters of the event's fields). */
 static rc_script_ev_t *ev_known(duk_context *ctx, jvm_t *vm, duk_idx_t obj) {
+    if (vm->evdata_at) { /* (obj is an object) a map with its own index: read in its header */
+        rc_script_ev_t *e = ev_in_header(vm, duk_get_heapptr(ctx, obj));
+        if (e) {
+            return e;
+        }
+    }
     if (vm->evtab_live) {
         void *h = duk_get_heapptr(ctx, obj);
         uint32_t mask = (1U << vm->evtab_bits) - 1;
@@ -1315,6 +1395,38 @@ static void keep_field(cx_t *c, rc_script_ev_t *e, const rc_script_evfield_t *f,
     *run_end = f->end;
 }
 
+/* Pushes field j's value when it is the second and last entry of the map h (a heap pointer;
+ * the first is its index) and a plain property holding a string or an object: what a field
+ * the script set or read holds, read in the header (see find_entry_values) without a lookup
+ * (about 400 instructions). false, nothing pushed, otherwise. */
+static bool push_own_entry(duk_context *ctx, const jvm_t *vm, void *h, const rc_script_ev_t *e,
+                           uint32_t j) {
+    if (!vm->tag_str || own_entries(vm, h) != 2) {
+        return false;
+    }
+    const char *o = h, *props;
+    uint32_t esize, tag;
+    void *v, *key;
+    memcpy(&props, o + vm->proto_at - sizeof(void *), sizeof(props));
+    memcpy(&esize, o + vm->proto_at + sizeof(void *), sizeof(esize));
+    memcpy(&tag, props + 16, sizeof(tag));
+    memcpy(&v, props + 16 + 8, sizeof(v));
+    memcpy(&key, props + (size_t)esize * 16 + sizeof(void *), sizeof(key));
+    uint8_t flags = (uint8_t)props[(size_t)esize * (16 + sizeof(void *)) + 1];
+    if ((tag != vm->tag_str && tag != vm->tag_obj) || flags != vm->plain_flags || !key || !v) {
+        return false;
+    }
+    duk_push_heapptr(ctx, key);
+    duk_size_t n;
+    const char *k = duk_get_lstring(ctx, -1, &n);
+    bool same = k && n == e->f[j].kn && memcmp(k, rc_script_ev_bytes(e) + e->f[j].k, n) == 0;
+    duk_pop(ctx);
+    if (same) {
+        duk_push_heapptr(ctx, v);
+    }
+    return same;
+}
+
 /* Packs the map at idx that has its fields on a prototype (e its index): its fields in
  * their order, each as the bytes it came with unless it is an own property holding another
  * value (one holding undefined is left out), then the keys the script added, in the order
@@ -1339,20 +1451,23 @@ static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
      * listed (that costs a third of an identity transform). */
     bool listed =
         own_entries(vm, duk_get_heapptr(ctx, idx)) != 1 + (uint32_t)__builtin_popcountll(e->loaded);
+    uint64_t differs = 0;    /* the own fields that hold another value than they came with */
     duk_push_undefined(ctx); /* where the keys go */
     duk_require_stack(ctx, (duk_idx_t)e->nf + 4);
     for (uint32_t j = 0; j < e->nf && e->loaded && !listed; j++) {
         if (!(e->loaded & (1ULL << j))) {
             continue;
         }
-        duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
-        vm->probe_obj = duk_get_heapptr(ctx, idx); /* not own (deleted): the getter says so */
-        vm->probe_key = duk_get_heapptr(ctx, -1);
-        duk_get_prop(ctx, idx);
-        vm->probe_obj = NULL;
-        if (duk_get_heapptr(ctx, -1) == vm->probe) {
-            listed = true;
-            break;
+        if (!push_own_entry(ctx, vm, duk_get_heapptr(ctx, idx), e, j)) {
+            duk_push_lstring(ctx, (const char *)b + e->f[j].k, e->f[j].kn);
+            vm->probe_obj = duk_get_heapptr(ctx, idx); /* not own (deleted): the getter says so */
+            vm->probe_key = duk_get_heapptr(ctx, -1);
+            duk_get_prop(ctx, idx);
+            vm->probe_obj = NULL;
+            if (duk_get_heapptr(ctx, -1) == vm->probe) {
+                listed = true;
+                break;
+            }
         }
         own_at[j] = duk_get_top_index(ctx);
         if (duk_is_undefined(ctx, -1)) {
@@ -1360,6 +1475,7 @@ static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
             same = false;
         } else if (!same_as_field(ctx, -1, e, j)) {
             same = false;
+            differs |= 1ULL << j;
         }
     }
     if (listed) {
@@ -1367,6 +1483,7 @@ static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         for (uint32_t j = 0; j < e->nf; j++) {
             own_at[j] = -1;
         }
+        differs = 0;
         count = e->nf;
         same = true;
         push_keys(ctx, idx);
@@ -1387,6 +1504,7 @@ static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
                 same = false;
             } else if (!same_as_field(ctx, -1, e, (uint32_t)j)) {
                 same = false;
+                differs |= 1ULL << j;
             }
         } else if (!duk_is_undefined(ctx, -1)) {
             added++;
@@ -1421,7 +1539,7 @@ static int pack_on_proto(cx_t *c, duk_idx_t idx, rc_script_ev_t *e, int depth) {
         if (vi >= 0 && duk_is_undefined(ctx, vi)) {
             continue;
         }
-        if (vi < 0 || same_as_field(ctx, vi, e, j)) {
+        if (vi < 0 || !(differs & (1ULL << j))) { /* (same_as_field said so above) */
             keep_field(c, e, f, depth, &run, &run_end);
             continue;
         }
@@ -1799,6 +1917,7 @@ static duk_ret_t batch_main(duk_context *ctx, void *udata) {
     if (vm->evtab) {
         memset(vm->evtab, 0, ((size_t)1 << vm->evtab_bits) * sizeof(*vm->evtab));
     }
+    vm->arr_next = 0; /* the lists converted take arrs' places from the first */
     push_stash(ctx, "cont");
     push_stash(ctx, "drop");
     cx_t c = {.ctx = ctx, .vm = vm, .cont = 0, .drop = 1};
@@ -2326,6 +2445,108 @@ static void find_object_counts(duk_context *ctx, jvm_t *vm) {
 #endif
 }
 
+/* Finds what list_reusable reads in an array's header (duktape 2.7's harray as Debian builds
+ * it: the object's header, then the length and length_nonwritable): the flags of a new array,
+ * checked to be those of another new one and to change when it is sealed, and the flag of a
+ * length made read-only. When anything does not match, vm->arrh stays NULL: no list is kept. */
+static void find_list_header(duk_context *ctx, jvm_t *vm) {
+    vm->arrlen_at = 0;
+    if (!vm->proto_at || !vm->refs_at) {
+        return;
+    }
+    size_t len_at = vm->asize_at + 2 * sizeof(uint32_t); /* after the hash part's size */
+    uint32_t flags[3], len[3], nonwritable[3];
+    void *proto = NULL;
+    duk_idx_t a = duk_get_top(ctx);
+    for (int i = 0; i < 3; i++) {
+        duk_push_array(ctx);
+        for (int j = 0; j <= i; j++) {
+            duk_push_int(ctx, j);
+            duk_put_prop_index(ctx, a + i, (duk_uarridx_t)j);
+        }
+    }
+    duk_push_string(ctx, "length");
+    duk_def_prop(ctx, a + 1, DUK_DEFPROP_CLEAR_WRITABLE);
+    duk_seal(ctx, a + 2);
+    for (int i = 0; i < 3; i++) {
+        const char *h = duk_get_heapptr(ctx, a + i);
+        memcpy(&flags[i], h, sizeof(uint32_t));
+        memcpy(&len[i], h + len_at, sizeof(uint32_t));
+        memcpy(&nonwritable[i], h + len_at + sizeof(uint32_t), sizeof(uint32_t));
+    }
+    memcpy(&proto, (const char *)duk_get_heapptr(ctx, a) + vm->proto_at, sizeof(proto));
+    duk_get_global_string(ctx, "Array");
+    duk_get_prop_string(ctx, -1, "prototype");
+    bool ok = proto && proto == duk_get_heapptr(ctx, -1) && len[0] == 1 && len[1] == 2 &&
+              nonwritable[0] == 0 && nonwritable[1] != 0 && flags[0] == flags[1] &&
+              flags[2] != flags[0] && entries_used(vm, duk_get_heapptr(ctx, a)) == 0;
+    duk_set_top(ctx, a);
+    if (ok) {
+        vm->arrh = calloc(RC_LIST_KEEP, sizeof(*vm->arrh));
+    }
+    if (vm->arrh) {
+        vm->arrlen_at = len_at + sizeof(uint32_t);
+        vm->arr_flags = flags[0];
+        vm->arrproto = proto; /* (a built-in: alive for the heap's life) */
+    }
+}
+
+/* Finds what push_own_entry reads in a map's header: its second entry's value (a tag of 32
+ * bits, the pointer 8 bytes on), key and flags (after the entry part's keys, duktape 2.7's
+ * layout as Debian builds it), checked on test maps with a string, an object and an accessor
+ * there. When anything does not match, vm->tag_str stays 0 and the value is looked up. */
+static void find_entry_values(duk_context *ctx, jvm_t *vm) {
+    vm->tag_str = vm->tag_obj = 0;
+    if (!vm->evdata_at) {
+        return;
+    }
+    uint32_t tags[3];
+    void *vals[3], *keys[3], *want[3];
+    uint8_t flags[3];
+    duk_idx_t base = duk_get_top(ctx);
+    duk_push_string(ctx, "k"); /* base */
+    duk_push_string(ctx, "v"); /* base + 1 */
+    duk_push_bare_object(ctx); /* base + 2 */
+    for (int i = 0; i < 3; i++) {
+        duk_idx_t o = duk_push_bare_object(ctx);
+        duk_push_fixed_buffer(ctx, 8);
+        duk_put_prop_heapptr(ctx, o, vm->evkey);
+        duk_dup(ctx, base);
+        if (i < 2) {
+            duk_dup(ctx, base + 1 + i);
+            put_plain(ctx, o);
+        } else {
+            duk_push_heapptr(ctx, vm->evget);
+            duk_push_heapptr(ctx, vm->evset);
+            duk_def_prop(ctx, o,
+                         DUK_DEFPROP_HAVE_GETTER | DUK_DEFPROP_HAVE_SETTER |
+                             DUK_DEFPROP_SET_ENUMERABLE | DUK_DEFPROP_SET_CONFIGURABLE);
+        }
+        want[i] = i < 2 ? duk_get_heapptr(ctx, base + 1 + i) : NULL;
+        const char *h = duk_get_heapptr(ctx, o), *props;
+        uint32_t esize;
+        memcpy(&props, h + vm->proto_at - sizeof(void *), sizeof(props));
+        memcpy(&esize, h + vm->proto_at + sizeof(void *), sizeof(esize));
+        memcpy(&tags[i], props + 16, sizeof(tags[i]));
+        memcpy(&vals[i], props + 16 + 8, sizeof(vals[i]));
+        memcpy(&keys[i], props + (size_t)esize * 16 + sizeof(void *), sizeof(keys[i]));
+        flags[i] = (uint8_t)props[(size_t)esize * (16 + sizeof(void *)) + 1];
+        if (own_entries(vm, (void *)h) != 2) {
+            keys[i] = NULL;
+        }
+    }
+    void *k = duk_get_heapptr(ctx, base);
+    bool ok = keys[0] == k && keys[1] == k && keys[2] == k && vals[0] == want[0] &&
+              vals[1] == want[1] && tags[0] != tags[1] && tags[0] != 0 && tags[1] != 0 &&
+              flags[0] == flags[1] && flags[2] != flags[0];
+    duk_set_top(ctx, base);
+    if (ok) {
+        vm->tag_str = tags[0];
+        vm->tag_obj = tags[1];
+        vm->plain_flags = flags[0];
+    }
+}
+
 /* Finds how ev_of reads a lazy map's index in the headers, without a property lookup (about
  * 550 instructions): the entry part of an object's properties (duktape 2.7 as Debian builds it:
  * its values of 16 bytes first, then its keys), the first entry's value (a tagged pointer) and
@@ -2507,6 +2728,11 @@ static duk_ret_t setup_main(duk_context *ctx, void *udata) {
     vm->evkey = duk_get_heapptr(ctx, -1); /* reachable from the stash for the heap's life */
     duk_put_prop_string(ctx, 0, "evkey");
     find_event_index(ctx, vm);
+    duk_push_array(ctx); /* the lists converted (see "lists used again") */
+    vm->arrs = duk_get_heapptr(ctx, -1);
+    duk_put_prop_string(ctx, 0, "arrs");
+    find_list_header(ctx, vm);
+    find_entry_values(ctx, vm);
     duk_push_string(ctx, SHAPE_KEY);
     vm->shapekey = duk_get_heapptr(ctx, -1);
     duk_put_prop_string(ctx, 0, "shapekey");
@@ -2598,6 +2824,7 @@ static void js_vm_destroy(void *opaque) {
     free(vm->evp);
     free(vm->evsz);
     free(vm->evtab);
+    free(vm->arrh);
     free(vm->file);
     free(vm);
 }

@@ -3421,6 +3421,146 @@ static void test_lua_untouched_events_have_their_topic_checked_as_in_js(void **s
     }
 }
 
+/* ---- JS: lists used again across batches (h9-tj) ---- */
+
+/* Packs an event into shop.TABLE with nrows rows whose status is STATUS (see pack_event). */
+static void pack_rows_event(mp_t *m, const char *table, const char *status, uint32_t nrows) {
+    msgpack_packer *pk = &m->pk;
+    pack_head(m, table, nrows);
+    for (uint32_t i = 0; i < nrows; i++) {
+        msgpack_pack_map(pk, 3);
+        s(m, "id"), msgpack_pack_uint64(pk, 7 + i);
+        s(m, "status"), s(m, status);
+        s(m, "email"), s(m, "ann@example.com");
+    }
+    s(m, "meta"), msgpack_pack_map(pk, 1);
+    s(m, "pipeline"), s(m, "p1");
+    s(m, "kafka"), msgpack_pack_map(pk, 1);
+    s(m, "topic"), s(m, "shop.orders");
+}
+
+/* Batch b of 3 events (sequence numbers seq + 1..3, in their status): the places hold
+ * lists of 1, 2 or 0 rows in turn, so a list in one place changes its length. */
+static void lists_batch(mp_t *in, int b, int seq, rc_span_t *spans, bool *runs) {
+    mp_init(in);
+    for (int i = 0; i < 3; i++) {
+        char status[16];
+        snprintf(status, sizeof(status), "s%d", seq + i + 1);
+        uint32_t nrows = (uint32_t)((b + i) % 3 == 2 ? 0 : 1 + (b + i) % 3);
+        pack_rows_event(in, nrows == 2 ? "two" : "one", status, nrows);
+    }
+    spans_of(in, 3, spans, runs);
+}
+
+/* A list (after, before) a script changed or kept is never given to a later event: every list
+ * looks new (extensible, not sealed, Array.prototype, a writable length, its rows only), and
+ * the lists kept hold what they held. */
+static void test_js_lists_used_again_look_new(void **state) {
+    (void)state;
+    static const char src[] =
+        "var n = 0, g = null, f = null, holder = {}, kept = [], junk = null;\n"
+        /* checks that keep no reference (the wrapped Object functions' arguments would, until
+         * a collection) */
+        "function fresh(a, want) {\n"
+        "  if (!Object.isExtensible(a) || Object.isSealed(a) || Object.isFrozen(a)) "
+        "throw new Error('sealed ' + n);\n"
+        "  if (!Array.prototype.isPrototypeOf(a)) throw new Error('proto ' + n);\n"
+        "  var l = a.length; a.length = l + 1; var w = a.length === l + 1; a.length = l;\n"
+        "  if (!w) throw new Error('length ' + n);\n"
+        "  var ks = []; for (var k in a) ks.push(k);\n"
+        "  if (ks.join() !== want) throw new Error('keys ' + ks.join() + ' ' + n);\n"
+        "}\n"
+        "function transform(e) {\n"
+        "  n++;\n"
+        /* a collection frees what those functions' arguments held: the lists changed */
+        "  if (n % 3 === 1) for (var i = 0; i < 100000; i++) junk = [i];\n"
+        "  var a = e.after;\n"
+        "  fresh(a, ['0', '0,1', ''][a.length ? a.length - 1 : 2]);\n"
+        "  fresh(e.before, '');\n"
+        "  for (var i = 0; i < a.length; i++) if (a[i].status !== 's' + n) "
+        "throw new Error('row ' + i + ' of ' + n + ': ' + a[i].status);\n"
+        "  if (n === 1) g = a;\n"
+        "  else if (n === 2) Object.preventExtensions(a);\n"
+        "  else if (n === 4) Object.defineProperty(a, 'length', {writable: false});\n"
+        "  else if (n === 5) a.extra = 1;\n"
+        "  else if (n === 7) Object.setPrototypeOf(a, null);\n"
+        "  else if (n === 8) Object.seal(a);\n"
+        "  else if (n === 10) f = (function (x) { return function () { return x; }; })(a);\n"
+        "  else if (n === 11) holder.list = a;\n"
+        "  else if (n === 13) { a.extra = 1; delete a.extra; }\n"
+        "  else if (n === 14) Object.freeze(a);\n"
+        "  else if (n === 16) kept.push(e.before);\n"
+        "  else if (n === 17) { var o = {l: a}; o.self = o; }\n"
+        "  else if (n === 19) Object.defineProperty(a, 0, {get: function () { return 1; }});\n"
+        "  else if (n === 20) Object.preventExtensions(e.before);\n"
+        "  else if (n === 22) Object.preventExtensions(a.length ? a : e.before);\n"
+        "  else if (n === 60) {\n"
+        "    var got = [g, f(), holder.list].map(function (x) { return x[0].status; }).join();\n"
+        "    if (got !== 's1,s10,s11') throw new Error(got);\n"
+        "    if (kept[0].length !== 0 || kept[0] === e.before) throw new Error('before');\n"
+        "  }\n"
+        "}";
+    void *vm = vm_new(&rc_script_js, src, 0, 0);
+    int seq = 0;
+    for (int b = 0; b < 20; b++, seq += 3) {
+        mp_t in;
+        rc_span_t spans[3];
+        bool runs[3];
+        lists_batch(&in, b, seq, spans, runs);
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 3, &r), RC_OK);
+        for (int i = 0; i < 3; i++) {
+            if (r.res[i].status != RC_SCRIPT_SENT) {
+                fail_msg("batch %d, event %d: %s", b, i, err_of(&r, i));
+            }
+        }
+        if (b > 6) { /* (events 19 and before sent what their scripts changed) */
+            expect_output(&r, in.sb.data, in.sb.size);
+        }
+        memset(in.sb.data, 0xc1, in.sb.size); /* the batch's input is gone */
+        run_free(&r);
+        mp_free(&in);
+    }
+    rc_script_js.destroy(vm);
+}
+
+/* A mask of every row, batch after batch, with lists of 2, 1 and 0 rows in each place: the
+ * engines agree byte for byte (a list used again has its rows, no more). */
+static void test_js_lists_used_again_mask_like_lua(void **state) {
+    (void)state;
+    void *js = vm_new(&rc_script_js,
+                      "function transform(e) {\n"
+                      "  for (var i = 0; i < e.after.length; i++) e.after[i].email = '*' + i;\n"
+                      "}",
+                      0, 0);
+    void *lua = vm_new(&rc_script_lua,
+                       "function transform(e)\n"
+                       "  for i, r in ipairs(e.after) do r.email = '*' .. (i - 1) end\n"
+                       "end",
+                       0, 0);
+    int seq = 0;
+    for (int b = 0; b < 12; b++, seq += 3) {
+        mp_t in;
+        rc_span_t spans[3];
+        bool runs[3];
+        lists_batch(&in, b, seq, spans, runs);
+        run_t rj, rl;
+        assert_int_equal(run_batch(&rc_script_js, js, spans, runs, 3, &rj), RC_OK);
+        assert_int_equal(run_batch(&rc_script_lua, lua, spans, runs, 3, &rl), RC_OK);
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(rj.res[i].status, RC_SCRIPT_SENT);
+        }
+        expect_same_output(&rj, &rl, "mask");
+        assert_int_not_equal(rj.out.size, in.sb.size); /* (the rows did change) */
+        memset(in.sb.data, 0xc1, in.sb.size);
+        run_free(&rj);
+        run_free(&rl);
+        mp_free(&in);
+    }
+    rc_script_js.destroy(js);
+    rc_script_lua.destroy(lua);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_round_trips_every_value_type_byte_exact),
@@ -3469,6 +3609,8 @@ int main(void) {
         cmocka_unit_test(test_js_untouched_events_have_their_topic_checked),
         cmocka_unit_test(test_js_methods_and_accessors_are_checked_at_entry),
         cmocka_unit_test(test_lua_untouched_events_have_their_topic_checked_as_in_js),
+        cmocka_unit_test(test_js_lists_used_again_look_new),
+        cmocka_unit_test(test_js_lists_used_again_mask_like_lua),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
