@@ -76,11 +76,8 @@ static inline uint64_t rc_tpl_mask(size_t n) {
     return n ? ~0ULL >> (64 - n) : 1ULL << 32;
 }
 
-/* rc_tpl_match_kv when 32 bytes may be read at k, with the lengths as masks (rc_tpl_mask of
- * the key's length n and of kv): one 32-byte compare and two tests, without a branch on the
- * lengths. */
-static inline int rc_tpl_match32(const uint8_t *mp, uint64_t key_mask, uint64_t kv_mask,
-                                 const uint8_t *k) {
+/* Bit i set when byte i of the 32 at k equals byte i at mp (both readable for 32 bytes). */
+static inline uint64_t rc_tpl_eq_bits32(const uint8_t *mp, const uint8_t *k) {
 #if defined(__SSE2__)
     uint64_t eq = (unsigned)_mm_movemask_epi8(
                       _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
@@ -95,6 +92,15 @@ static inline int rc_tpl_match32(const uint8_t *mp, uint64_t key_mask, uint64_t 
         eq |= (uint64_t)(k[i] == mp[i]) << i;
     }
 #endif
+    return eq;
+}
+
+/* rc_tpl_match_kv when 32 bytes may be read at k, with the lengths as masks (rc_tpl_mask of
+ * the key's length n and of kv): one 32-byte compare and two tests, without a branch on the
+ * lengths. */
+static inline int rc_tpl_match32(const uint8_t *mp, uint64_t key_mask, uint64_t kv_mask,
+                                 const uint8_t *k) {
+    uint64_t eq = rc_tpl_eq_bits32(mp, k);
     uint64_t miss = ~eq;
     if ((miss & kv_mask) == 0) {
         return 2;
@@ -105,20 +111,7 @@ static inline int rc_tpl_match32(const uint8_t *mp, uint64_t key_mask, uint64_t 
 /* True when the 32 bytes at k equal mp except where skip (~rc_tpl_mask of a key's length) is
  * set: a key's check with one 32-byte compare. skip 0 (a zeroed template) never matches. */
 static inline bool rc_tpl_eq32(const uint8_t *mp, uint64_t skip, const uint8_t *k) {
-#if defined(__SSE2__)
-    uint64_t eq = (unsigned)_mm_movemask_epi8(
-                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
-                                     _mm_loadu_si128((const __m128i *)(const void *)mp))) |
-                  (uint64_t)(unsigned)_mm_movemask_epi8(
-                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
-                                     _mm_loadu_si128((const __m128i *)(const void *)(mp + 16))))
-                      << 16;
-#else
-    uint64_t eq = 0;
-    for (int i = 0; i < 32; i++) {
-        eq |= (uint64_t)(k[i] == mp[i]) << i;
-    }
-#endif
+    uint64_t eq = rc_tpl_eq_bits32(mp, k);
     return (eq | skip) == ~0ULL;
 }
 

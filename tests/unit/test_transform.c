@@ -3030,6 +3030,29 @@ static void test_js_transform_keeps_its_entry_check(void **state) {
     rc_buf_free(&out);
 }
 
+/* Each JS script of srcs, under a budget of 100 ms, runs without end on an orders event (which
+ * fails with the budget's error) and sends the users event after it in the same batch. */
+static void expect_stopped_by_the_budget(const char *const *srcs, size_t n) {
+    mp_t in;
+    mp_init(&in);
+    pack_event(&in, "orders", "new", false);
+    pack_event(&in, "users", "new", false);
+    for (size_t k = 0; k < n; k++) {
+        void *vm = vm_new(&rc_script_js, srcs[k], 0, 0);
+        rc_script_js.set_budget(vm, 100);
+        rc_span_t spans[2];
+        bool runs[2];
+        spans_of(&in, 2, spans, runs);
+        run_t r;
+        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 2, &r), RC_OK);
+        expect_error(&r, 0, "Error: the time budget of 100 ms per batch ran out", srcs[k]);
+        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
+        run_free(&r);
+        rc_script_js.destroy(vm);
+    }
+    mp_free(&in);
+}
+
 /* Exponential recursion through transform itself (by its name, arguments.callee, a lookup on
  * the global object, or a getter that is transform, found by a walk over the global object
  * without naming it), catching the RangeError of the call stack's limit, is stopped by the
@@ -3050,24 +3073,7 @@ static void test_js_recursion_into_transform_is_stopped_by_the_budget(void **sta
         "function transform(e) {\n  if (e && e.table === 'users') return;\n"
         "  try { o.x; } catch (x) {} o.x;\n}",
     };
-    mp_t in;
-    mp_init(&in);
-    pack_event(&in, "orders", "new", false);
-    pack_event(&in, "users", "new", false);
-    for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
-        void *vm = vm_new(&rc_script_js, srcs[k], 0, 0);
-        rc_script_js.set_budget(vm, 100);
-        rc_span_t spans[2];
-        bool runs[2];
-        spans_of(&in, 2, spans, runs);
-        run_t r;
-        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 2, &r), RC_OK);
-        expect_error(&r, 0, "Error: the time budget of 100 ms per batch ran out", srcs[k]);
-        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
-        run_free(&r);
-        rc_script_js.destroy(vm);
-    }
-    mp_free(&in);
+    expect_stopped_by_the_budget(srcs, sizeof(srcs) / sizeof(srcs[0]));
 }
 
 /* transform's own `return ACTION_CONT;` becomes `return ;` (the driver takes both alike) when
@@ -3192,7 +3198,8 @@ static void pack_kafka_event(mp_t *m, const char *const *topics, int nk, bool to
 
 /* JS: events sent untouched have their kafka.topic checked (the head of kafka is compared with
  * the last one found valid): a bad topic after a good one fails, also after one of the same
- * bytes in another place. (LuaJIT sends an untouched event's bytes unchecked.) */
+ * bytes in another place. (LuaJIT checks them too: see
+ * test_lua_untouched_events_have_their_topic_checked_as_in_js.) */
 static void test_js_untouched_events_have_their_topic_checked(void **state) {
     (void)state;
     static const char long_ok[] = "shop.orders.with.a.name.longer.than.31";
@@ -3265,24 +3272,7 @@ static void test_js_methods_and_accessors_are_checked_at_entry(void **state) {
         "  this.n--; var a = this.f; var b = this.f; this.n++; return a + b; }};\n"
         "function transform(e) {\n  if (e.table === 'users') return;\n  o.n = 60; o.f;\n}",
     };
-    mp_t in;
-    mp_init(&in);
-    pack_event(&in, "orders", "new", false);
-    pack_event(&in, "users", "new", false);
-    for (size_t k = 0; k < sizeof(srcs) / sizeof(srcs[0]); k++) {
-        void *vm = vm_new(&rc_script_js, srcs[k], 0, 0);
-        rc_script_js.set_budget(vm, 100);
-        rc_span_t spans[2];
-        bool runs[2];
-        spans_of(&in, 2, spans, runs);
-        run_t r;
-        assert_int_equal(run_batch(&rc_script_js, vm, spans, runs, 2, &r), RC_OK);
-        expect_error(&r, 0, "Error: the time budget of 100 ms per batch ran out", srcs[k]);
-        assert_int_equal(r.res[1].status, RC_SCRIPT_SENT);
-        run_free(&r);
-        rc_script_js.destroy(vm);
-    }
-    mp_free(&in);
+    expect_stopped_by_the_budget(srcs, sizeof(srcs) / sizeof(srcs[0]));
 }
 
 /* ---- LuaJIT: untouched events have their topic checked, as in JS ---- */
