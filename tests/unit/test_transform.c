@@ -2985,6 +2985,17 @@ static void test_lua_events_copied_in_runs_keep_their_bytes(void **state) {
 
 /* ---- JS: what the driver's call of transform costs (rc_script_js_tick.c) ---- */
 
+/* rc_script_js_instrument makes exactly want of src. */
+static void expect_instrumented(const char *src, const char *want) {
+    rc_buf_t out = RC_BUF_INIT;
+    char why[256];
+    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
+        fail_msg("got '%.*s'", (int)out.len, out.data);
+    }
+    rc_buf_free(&out);
+}
+
 /* The top-level transform keeps its check at its entry, also when nothing else in the script
  * names it (a script can reach it without its name: the next test), like the script's other
  * functions and loops. */
@@ -2997,11 +3008,7 @@ static void test_js_transform_keeps_its_entry_check(void **state) {
                                "((0).__rowcast_tick()&&(e)) {} return e; }";
     rc_buf_t out = RC_BUF_INIT;
     char why[256];
-    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
-    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
-        fail_msg("got '%.*s'", (int)out.len, out.data);
-    }
-    rc_buf_free(&out);
+    expect_instrumented(src, want);
     static const char *const kept[] = {
         "function transform(e) { return transform; }",
         "function transform(e) { return arguments.callee; }",
@@ -3086,11 +3093,7 @@ static void test_js_return_action_cont_needs_no_lookup(void **state) {
                                "  if (e.y) return (0).__rowcast_drop;\n  return \n}";
     rc_buf_t out = RC_BUF_INIT;
     char why[256];
-    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
-    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
-        fail_msg("got '%.*s'", (int)out.len, out.data);
-    }
-    rc_buf_free(&out);
+    expect_instrumented(src, want);
     static const char *const kept[] = {
         "ACTION_CONT = 1;\nfunction transform(e) { return ACTION_CONT; }",
         "this['ACTION_CONT'] = 1;\nfunction transform(e) { return ACTION_CONT; }",
@@ -3258,13 +3261,7 @@ static void test_js_methods_and_accessors_are_checked_at_entry(void **state) {
         "var o = {get x() { return 1; }, m() { 'use strict'; return 2; }};\nif (a) {}";
     static const char want[] = "var o = {get x() { (0).__rowcast_tick();return 1; }, m() { 'use "
                                "strict'; (0).__rowcast_tick();return 2; }};\nif (a) {}";
-    rc_buf_t out = RC_BUF_INIT;
-    char why[256];
-    assert_int_equal(rc_script_js_instrument(src, strlen(src), &out, why, sizeof(why)), RC_OK);
-    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0) {
-        fail_msg("got '%.*s'", (int)out.len, out.data);
-    }
-    rc_buf_free(&out);
+    expect_instrumented(src, want);
     static const char *const srcs[] = {
         "var o = {m: 0, f(n) { return n < 2 ? n : o.f(n - 1) + o.f(n - 2); }};\n"
         "function transform(e) {\n  if (e.table === 'users') return;\n  o.f(60);\n}",
