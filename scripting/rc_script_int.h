@@ -155,6 +155,18 @@ void rc_script_ev_init(rc_script_ev_t *e, const rc_script_evfield_t *f, uint32_t
 /* rc_script_check_event on the event as it came, through the index (no walk of the event). */
 bool rc_script_ev_check(const rc_script_ev_t *e, char *why, size_t why_size);
 
+/* The bytes of a kafka value [m, end) that an engine remembers of the last one found valid, to
+ * pass the next untouched event of the same topic with one compare: its map head, the key
+ * "topic" and the topic, when the value is a fixmap whose first key is topic and the topic a
+ * fixstr or str 8 (7 + the string's bytes); 0 for any other value. */
+static inline size_t rc_script_topic_head_len(const uint8_t *m, const uint8_t *end) {
+    if (end - m < 9 || (m[0] & 0xf0) != 0x80 || memcmp(m + 1, "\xa5topic", 6) != 0) {
+        return 0;
+    }
+    size_t n = (m[7] & 0xe0) == 0xa0 ? 1u + (m[7] & 0x1f) : m[7] == 0xd9 ? 2u + m[8] : 0;
+    return n && n <= (size_t)(end - m) - 7 ? 7 + n : 0;
+}
+
 /* The field whose key is s[0..n), or -1. */
 int rc_script_ev_field(const rc_script_ev_t *e, const char *s, size_t n);
 

@@ -1867,17 +1867,14 @@ static bool untouched_ev_check(jvm_t *vm, const rc_script_ev_t *e, char *why, si
     if (!rc_script_ev_check(e, why, why_size)) {
         return false;
     }
-    /* remembered when kafka is a fixmap whose first key is topic, a fixstr or str 8 */
     int k = rc_script_ev_field(e, "kafka", 5);
-    const uint8_t *m = b + e->f[k].v, *end = b + e->f[k].end;
+    const uint8_t *m = b + e->f[k].v;
+    size_t h = rc_script_topic_head_len(m, b + e->f[k].end);
     vm->topic_len = 0;
-    if (end - m >= 9 && (m[0] & 0xf0) == 0x80 && memcmp(m + 1, "\xa5topic", 6) == 0) {
-        size_t n = (m[7] & 0xe0) == 0xa0 ? 1u + (m[7] & 0x1f) : m[7] == 0xd9 ? 2u + m[8] : 0;
-        if (n && n <= (size_t)(end - m) - 7 && 7 + n <= sizeof(vm->topic)) {
-            memcpy(vm->topic, m, 7 + n);
-            vm->topic_len = (uint32_t)(7 + n);
-            vm->kafka_at = (uint32_t)k;
-        }
+    if (h && h <= sizeof(vm->topic)) {
+        memcpy(vm->topic, m, h);
+        vm->topic_len = (uint32_t)h;
+        vm->kafka_at = (uint32_t)k;
     }
     return true;
 }

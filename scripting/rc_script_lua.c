@@ -1548,15 +1548,14 @@ static bool untouched_ev_check_full(lvm_t *vm, const uint8_t *ev, size_t len, ch
     if (rc_mp_skip(&p, end) != RC_OK || !rc_script_check_kafka(v, p, why, why_size)) {
         return false; /* (rc_mp_map_find found it whole: not the skip) */
     }
+    /* remembered with its key, which the one compare checks too */
+    size_t h =
+        v - ev >= 6 && memcmp(v - 6, "\xa5kafka", 6) == 0 ? rc_script_topic_head_len(v, p) : 0;
     vm->topic_len = 0;
-    if (v - ev >= 6 && memcmp(v - 6, "\xa5kafka", 6) == 0 && p - v >= 9 && (v[0] & 0xf0) == 0x80 &&
-        memcmp(v + 1, "\xa5topic", 6) == 0) {
-        size_t tn = (v[7] & 0xe0) == 0xa0 ? 1u + (v[7] & 0x1f) : v[7] == 0xd9 ? 2u + v[8] : 0;
-        if (tn && tn <= (size_t)(p - v) - 7 && 7 + tn <= sizeof(vm->kafka) - 6) {
-            memcpy(vm->kafka, v - 6, 6 + 7 + tn);
-            vm->topic_len = (uint32_t)(7 + tn);
-            vm->kafka_at = (uint32_t)(v - ev);
-        }
+    if (h && h <= sizeof(vm->kafka) - 6) {
+        memcpy(vm->kafka, v - 6, 6 + h);
+        vm->topic_len = (uint32_t)h;
+        vm->kafka_at = (uint32_t)(v - ev);
     }
     return true;
 }
