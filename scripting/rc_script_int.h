@@ -237,6 +237,18 @@ static inline void rc_script_pool_push(rc_script_pool_t *pool, void *p, size_t s
 rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *out, char *why,
                                  size_t why_size);
 
+/* The local rewritten Lua calls in every loop body, function and label a goto can reach
+ * (rc_script_lua_tick.c; rowcast's Lua checks the budget there). */
+#define RC_SCRIPT_LUA_TICK "__rowcast_tick"
+
+/* Appends src[0..len) to out with `local RC_SCRIPT_LUA_TICK = RC_SCRIPT_LUA_TICK;` before the
+ * first line's text and a call to it at the start of every loop body, function body and
+ * label that a statement follows, on the same lines. The source must be valid Lua (compile it
+ * first). Fails with "LINE: what" in why when it cannot be rewritten (the reserved name is
+ * used, nesting deeper than 1024) or RC_ERR_NOMEM. */
+rc_err_t rc_script_lua_instrument(const char *src, size_t len, rc_buf_t *out, char *why,
+                                  size_t why_size);
+
 /* Writes the input bytes b[from..to) to pk as they came (nothing for an empty run): the
  * fields of a lazy event the script left as they were. */
 static inline void rc_script_write_run(msgpack_packer *pk, const uint8_t *b, uint32_t from,

@@ -17,12 +17,21 @@
  * the ~20 us a 10-column event cost; making it afresh per batch only halved that.)
  * SQL NULL is the sentinel `null` (so assigning nil removes a key).
  *
- * Time budget: an instruction-count hook checks the clock and raises an error in the running
- * script once the batch's budget is spent. LuaJIT does not run hooks inside compiled traces
- * (a `while true do end` would never be interrupted), so under a budget every function of the
- * script's chunk is marked not to be compiled (LUAJIT_MODE_ALLFUNC; a trace that reaches one
- * stops there): the script runs interpreted and the hook sees its loops, while the driver's
- * own loops (making the events, sorting out the results) are still compiled.
+ * Time budget: LuaJIT does not run hooks inside compiled traces (a compiled `while true do
+ * end` would never be interrupted), so a script created under a budget is rewritten before it
+ * is compiled (rc_script_lua_tick.c): every loop body, function and label a goto can jump
+ * back to calls the prelude's tick, a count down that compiled code inlines (a few
+ * instructions) and that calls over() every TICKS checks, which reads the clock and raises the
+ * budget's error in the script once the batch's budget is spent; then every later check of
+ * the event raises it too (pcall cannot keep a loop going), and the driver gives the next
+ * event a fresh count. The script is compiled like one without a budget. A script the rewrite
+ * cannot take (it names __rowcast_tick; the added local or upvalue passes one of LuaJIT's
+ * limits), or a VM given a budget only after it was created, gets the way this engine had
+ * before: an instruction-count hook checks the clock, and every function of the script's chunk
+ * is marked not to be compiled (LUAJIT_MODE_ALLFUNC; a trace that reaches one stops there), so
+ * the script runs interpreted and the hook sees its loops (each bytecode then pays the hook's
+ * dispatch: an identity transform cost ~1,100 instructions an event that way, ~640 with the
+ * checks).
  *
  * Memory cap: the VM's allocator counts the heap and, while the user's script runs, refuses
  * to grow it past the cap; Lua raises "not enough memory" in the script, which fails that
@@ -53,7 +62,9 @@ typedef struct lvm {
     char *file;
     int ref_shapes, ref_evmt, ref_driver, ref_transform, ref_cont, ref_drop, ref_sort, ref_relief,
         ref_cap, ref_chunk; /* ref_chunk: the script's main function (0: not loaded yet) */
+    int ref_tick;           /* the prelude's tick (what rewritten scripts call) */
     unsigned budget_ms;
+    bool ticked; /* the script carries the budget's checks: no hook, compiled (see "Time budget") */
     int64_t deadline_ns;               /* CLOCK_MONOTONIC; 0 = no script running under a budget */
     msgpack_sbuffer udf_args, udf_res; /* reused by every UDF call: no malloc per call */
     bool in_udf;
@@ -96,6 +107,10 @@ typedef struct lvm {
 } lvm_t;
 
 #define SHAPE_CACHE_MAX 4096
+
+/* The checks of a rewritten script between two reads of the clock (as in JS). */
+#define TICKS     1024
+#define TICKS_STR "1024"
 
 /* The key under which a shape holds its kind (SHAPE_MAP or SHAPE_ARRAY): a light userdata
  * no script can make, so no user metatable passes for a shape. */
@@ -222,14 +237,14 @@ static size_t lua_vm_memory_used(void *opaque) {
     return ((lvm_t *)opaque)->mem_used;
 }
 
-/* Under a budget the script's own functions (every function of its chunk) are never
- * compiled, so the hook sees every loop of theirs; rowcast's driver still is. */
+/* Under a budget the functions of a script without the checks (every function of its chunk)
+ * are never compiled, so the hook sees every loop of theirs; rowcast's driver still is. */
 static void script_jit(lvm_t *vm) {
     if (vm->ref_chunk) {
         lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ref_chunk);
         luaJIT_setmode(vm->L, -1,
                        LUAJIT_MODE_ALLFUNC |
-                           (vm->budget_ms > 0 ? LUAJIT_MODE_OFF : LUAJIT_MODE_ON));
+                           (vm->budget_ms > 0 && !vm->ticked ? LUAJIT_MODE_OFF : LUAJIT_MODE_ON));
         lua_pop(vm->L, 1);
     }
 }
@@ -237,12 +252,27 @@ static void script_jit(lvm_t *vm) {
 static void lua_vm_set_budget(void *opaque, unsigned ms) {
     lvm_t *vm = opaque;
     vm->budget_ms = ms;
-    if (ms > 0) {
+    if (ms > 0 && !vm->ticked) {
         lua_sethook(vm->L, budget_hook, LUA_MASKCOUNT, 1000);
     } else {
         lua_sethook(vm->L, NULL, 0, 0);
     }
     script_jit(vm);
+}
+
+/* over(): what the prelude's tick calls once its count of checks ran out (every TICKS
+ * checks of a script that carries them): raises the budget's error at the script's line (level
+ * 2: tick's caller) once the running batch's budget is spent, else gives the next count. */
+static int l_over(lua_State *L) {
+    lvm_t *vm = lua_touserdata(L, lua_upvalueindex(1));
+    if (vm->deadline_ns != 0 && mono_ns() >= vm->deadline_ns) {
+        luaL_where(L, 2);
+        lua_pushfstring(L, "the time budget of %d ms per batch ran out", (int)vm->budget_ms);
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    lua_pushinteger(L, TICKS);
+    return 1;
 }
 
 /* What the conversion functions need; lives on the C stack of one call. */
@@ -278,8 +308,18 @@ static const char foreach_src[] =
  * allocates under the cap but the events' own work; xr and xe are empty when a batch starts:
  * the driver lets go of the outcomes it moved, C of the exceptions it read. */
 static const char prelude[] =
+    "local over = ...\n"
     "local setmetatable, pcall, tostring, sort, error, type = setmetatable, pcall, "
     "tostring, table.sort, error, type\n"
+    "-- the check of rewritten scripts (rc_script_lua_tick.c): one count down, inlined where\n"
+    "-- the script is compiled; over() reads the clock when it runs out (n stays negative\n"
+    "-- when over raised the budget's error: every later check of the event raises it too)\n"
+    "local n = " TICKS_STR "\n"
+    "local function tick()\n"
+    "  local k = n - 1\n"
+    "  n = k\n"
+    "  if k < 0 then n = over() end\n"
+    "end\n"
     "local function const(name)\n"
     "  return setmetatable({}, {__tostring = function() return name end, __metatable = false,\n"
     "    __newindex = function() error(name .. ' is read-only', 2) end})\n"
@@ -288,8 +328,9 @@ static const char prelude[] =
     "local function driver(fn, m, bmt, evs, xs, xr, xe, relief, cap)\n"
     "  for j = 1, m do evs[j] = setmetatable({}, bmt) end\n"
     "  cap(true)\n"
-    "  for j = 1, m do -- (the script's part: interpreted under a budget)\n"
+    "  for j = 1, m do -- (the script's part)\n"
     "    evs[0] = j\n"
+    "    if n < 0 then n = " TICKS_STR " end -- (the one before ran out of time)\n"
     "    local e = evs[j]\n"
     "    local ok, r = pcall(fn, e)\n"
     "    if not ok then\n"
@@ -317,7 +358,7 @@ static const char prelude[] =
     "  return nx\n"
     "end\n"
     "local function sortkeys(t) sort(t, function(a, b) return tostring(a) < tostring(b) end) end\n"
-    "return CONT, DROP, driver, sortkeys\n";
+    "return CONT, DROP, driver, sortkeys, tick\n";
 
 /* ---- msgpack -> Lua ---- */
 
@@ -2077,7 +2118,10 @@ static int setup_main(lua_State *L) {
     if (luaL_loadbuffer(L, prelude, sizeof(prelude) - 1, "=rowcast") != 0) {
         return lua_error(L);
     }
-    lua_call(L, 0, 4);
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, l_over, 1);
+    lua_call(L, 1, 5);
+    vm->ref_tick = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->ref_sort = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->ref_driver = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->drop = lua_topointer(L, -1);
@@ -2183,12 +2227,37 @@ static int setup_main(lua_State *L) {
         snprintf(s->err, sizeof(s->err), "%s", lua_tostring(L, -1));
         return 0;
     }
+    /* under a budget, the script with the checks (compiled as they are errors are reported
+     * as the user wrote them); one that cannot carry them (it names __rowcast_tick, has a
+     * function with 120 upvalues, its top level 199 locals) runs under the hook */
+    if (vm->budget_ms > 0) {
+        rc_buf_t text = RC_BUF_INIT;
+        char why[128];
+        if (rc_script_lua_instrument(s->src, s->len, &text, why, sizeof(why)) == RC_OK) {
+            if (luaL_loadbufferx(L, text.data, text.len, chunk, "t") == 0) {
+                lua_replace(L, -2);
+                vm->ticked = true;
+            } else {
+                lua_pop(L, 1); /* the rewritten text's error */
+            }
+        }
+        rc_buf_free(&text);
+    }
     lua_pushvalue(L, -1);
     vm->ref_chunk = luaL_ref(L, LUA_REGISTRYINDEX);
-    script_jit(vm); /* under a budget its functions stay interpreted, the top level included */
+    /* under a budget: the hook and the script interpreted, or the checks and compiled */
+    lua_vm_set_budget(vm, vm->budget_ms);
+    if (vm->ticked) { /* what the rewritten text's first statement reads, for its top level */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_tick);
+        lua_setglobal(L, RC_SCRIPT_LUA_TICK);
+    }
     vm->mem_capped = vm->mem_limit > 0; /* the top level is the user's code: capped */
     int rc = lua_pcall(L, 0, 0, 0);
     vm->mem_capped = false;
+    if (vm->ticked) {
+        lua_pushnil(L);
+        lua_setglobal(L, RC_SCRIPT_LUA_TICK);
+    }
     if (rc == LUA_ERRMEM ||
         (rc != 0 && vm->mem_limit && strcmp(lua_tostring(L, -1), "not enough memory") == 0)) {
         snprintf(s->err, sizeof(s->err),
@@ -2243,8 +2312,8 @@ static void *lua_vm_create(const char *file, const char *src, size_t len, unsign
     msgpack_sbuffer_init(&vm->udf_res);
     setup_t s = {.vm = vm, .src = src, .len = len};
     vm->mem_limit = memory_bytes; /* the top level runs under the cap (setup_main) */
+    vm->budget_ms = budget_ms;    /* (setup_main sets the hook or rewrites the script) */
     if (budget_ms > 0) {          /* the top level runs under the budget as a batch does */
-        lua_vm_set_budget(vm, budget_ms);
         vm->deadline_ns = mono_ns() + (int64_t)budget_ms * 1000000LL;
         running_vm = vm;
     }

@@ -85,9 +85,8 @@ static const script_t scripts[] = {
     {"js identity", "js", "identity.js", "function transform(e) { return ACTION_CONT; }", NULL, 0},
     {"js mask email", "js", "mask.js", "function transform(e) { e.after[0].email = '***'; }", NULL,
      0},
-    /* as pipelines run them (transform_budget_ms: 1000): under a budget the Lua script's own
-     * functions are not compiled (hooks do not run in compiled code; rowcast's driver is);
-     * JS scripts carry the loop checks */
+    /* as pipelines run them (transform_budget_ms: 1000): Lua and JS scripts carry the loop
+     * checks (rc_script_lua_tick.c, rc_script_js_tick.c); Lua's stay compiled */
     {"lua identity, budget", "lua", "identity.lua", "function transform(e) return ACTION_CONT end",
      NULL, 1000},
     {"lua mask email, budget", "lua", "mask.lua",

@@ -1223,10 +1223,12 @@ static void test_event_index_skips_every_type_and_refuses_cuts(void **state) {
 
 static void expect_create_error(const rc_script_engine_t *e, const char *src, const char *want);
 
-/* A script that never ends is stopped by the time budget (LuaJIT: the hook needs the script's
+/* A script that never ends is stopped by the time budget (LuaJIT: these VMs get their budget
+ * after they were created, so the scripts run under the hook, which needs the script's
  * functions not compiled, or a compiled loop would never see it, also one called from
- * rowcast's own Lua, which is compiled; duktape: the rewritten script checks in every loop and
- * call); the batch's other events still finish. */
+ * rowcast's own Lua, which is compiled; scripts created under a budget carry checks instead:
+ * test_transform_lua_budget; duktape: the rewritten script checks in every loop and call);
+ * the batch's other events still finish. */
 typedef struct loop_case {
     const rc_script_engine_t *engine;
     const char *src, *want;
