@@ -523,8 +523,8 @@ static const rc_config_key_t pipeline_keys[] = {
      .min = 0,
      .max = 600000,
      .desc = "Time scripts may run per batch; past it the running event fails (on_error "
-             "applies). With a budget the LuaJIT compiler is off; JS scripts check it in every "
-             "loop and call. 0 = none."},
+             "applies). Lua and JS scripts check it in every loop and function (Lua's stay "
+             "compiled). 0 = none."},
     {.name = "transform_memory_mb",
      .type = RC_CONFIG_INT,
      .offset = PIPE_OFF(transform_memory_mb),
