@@ -609,6 +609,22 @@ static int pack_extras(cx_t *c, int t, int extras, int ne, int depth) {
     return rc;
 }
 
+/* Sorts the keys in the list at extras (sortkeys), protected: a key's __tostring is the
+ * script's code, which may raise or run out of time (the budget stays armed while results
+ * are written); then *why says so. */
+static int sort_keys(cx_t *c, int extras) {
+    lua_State *L = c->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_sort);
+    lua_pushvalue(L, extras);
+    if (lua_pcall(L, 1, 0, 0) != 0) {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(c->why, sizeof(c->why), "%s", msg ? msg : "the keys could not be sorted");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
 static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
     lua_State *L = c->L;
     luaL_checkstack(L, 10, "nesting");
@@ -675,12 +691,10 @@ static int pack_table(cx_t *c, int t, int depth, uint8_t tag) {
                 lua_rawseti(L, extras, ++ne);
             }
         }
-        if (ne > 1) {
-            lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_sort);
-            lua_pushvalue(L, extras);
-            lua_call(L, 1, 0);
+        rc = ne > 1 ? sort_keys(c, extras) : 0;
+        if (rc == 0) {
+            rc = pack_extras(c, t, extras, ne, depth);
         }
-        rc = pack_extras(c, t, extras, ne, depth);
     }
     lua_settop(L, base);
     return rc;
@@ -1434,10 +1448,9 @@ static int pack_proxy(cx_t *c, int t, evproxy_t *e, int depth) {
             lua_pushvalue(L, -1);
             lua_rawseti(L, extras, ++ne);
         }
-        if (ne > 1) {
-            lua_rawgeti(L, LUA_REGISTRYINDEX, c->vm->ref_sort);
-            lua_pushvalue(L, extras);
-            lua_call(L, 1, 0);
+        if (ne > 1 && sort_keys(c, extras) != 0) {
+            lua_settop(L, base);
+            return -1;
         }
         count += (uint32_t)ne;
     }
@@ -1653,6 +1666,12 @@ static bool is_map(uint8_t c) {
     return (c & 0xf0) == 0x80 || c == 0xde || c == 0xdf;
 }
 
+/* schema_of(t): t.schema (what tells an event from a list of events). */
+static int l_schema_of(lua_State *L) {
+    lua_getfield(L, 1, "schema");
+    return 1;
+}
+
 /* Sends what transform gave for event i (at index 7: the event, another event, a list of
  * events or something else; own: the event itself, with its state when it was indexed) into
  * r. */
@@ -1668,15 +1687,22 @@ static void send_result(cx_t *c, batch_t *b, rc_script_result_t *r, size_t start
         int kind = get_shape(L, 7);
         bool single = kind == SHAPE_MAP || kind == SHAPE_EVENT;
         lua_settop(L, 7);
-        if (!single) {
-            lua_getfield(L, 7, "schema");
-            single = !lua_isnil(L, -1);
-            lua_pop(L, 1);
+        if (!single) { /* (protected: an __index is the script's code, see sort_keys) */
+            lua_pushcfunction(L, l_schema_of);
+            lua_pushvalue(L, 7);
+            if (lua_pcall(L, 1, 1, 0) != 0) {
+                const char *msg = lua_tostring(L, -1);
+                snprintf(c->why, sizeof(c->why), "%s", msg ? msg : "?");
+                ok = false;
+            } else {
+                single = !lua_isnil(L, -1);
+            }
+            lua_settop(L, 7);
         }
-        if (single) {
+        if (ok && single) {
             ok = emit(c, b, 7, NULL);
             r->n_out = 1;
-        } else {
+        } else if (ok) {
             int k = (int)lua_objlen(L, 7);
             for (int j = 1; j <= k && ok; j++) {
                 lua_rawgeti(L, 7, j);
@@ -1815,7 +1841,8 @@ static int batch_main(lua_State *L) {
     vm->mem_capped = false; /* the driver caps the script, not the making of the events */
     lua_call(L, 9, 1);
     vm->mem_capped = false;
-    vm->deadline_ns = 0;
+    /* the deadline stays armed while the results are written: the script's metamethods run
+     * there (sort_keys, l_schema_of); lua_transform_batch disarms it */
     uint32_t nx = (uint32_t)lua_tointeger(L, -1);
     lua_settop(L, 5);
 
