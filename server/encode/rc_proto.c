@@ -527,6 +527,45 @@ static inline char *nz_varint_at(char *o, uint32_t field, uint64_t v) {
     return o;
 }
 
+/* The usual DateTime body at o (every part one varint byte but the year, y < 2^14, and the
+ * micros, us < 2^21): tag and value always written, the end moved on only for a part not zero.
+ * Room for 19 bytes. Returns the end. */
+static inline char *dt_parts_at(char *o, uint32_t y, uint32_t mo, uint32_t d, uint32_t h,
+                                uint32_t mi, uint32_t sec, uint32_t us, uint32_t fsp) {
+    o[0] = 1 << 3;
+    o[1] = (char)(y | 0x80);
+    o[2] = (char)(y >> 7);
+    if (y >= 0x80) {
+        o += 3;
+    } else if (y) {
+        o[1] = (char)y;
+        o += 2;
+    }
+#define DT_PART(f, v) o[0] = (char)((f) << 3), o[1] = (char)(v), o += (v) ? 2 : 0
+    DT_PART(2, mo);
+    DT_PART(3, d);
+    DT_PART(4, h);
+    DT_PART(5, mi);
+    DT_PART(6, sec);
+#undef DT_PART
+    o[0] = 7 << 3;
+    o[1] = (char)(us | 0x80);
+    o[2] = (char)((us >> 7) | 0x80);
+    o[3] = (char)(us >> 14);
+    if (us >= 0x4000) {
+        o += 4;
+    } else if (us >= 0x80) {
+        o[2] = (char)(us >> 7);
+        o += 3;
+    } else if (us) {
+        o[1] = (char)us;
+        o += 2;
+    }
+    o[0] = 8 << 3;
+    o[1] = (char)fsp;
+    return o + (fsp ? 2 : 0);
+}
+
 /* The fields of a Date (1..3) or DateTime (1..8) body at o, which has room for 19 bytes (the
  * parts' digit counts bound them: the year takes 2 bytes, the micros 3); proto3 leaves zeros
  * out. Returns the end. */
@@ -535,40 +574,7 @@ static inline char *dt_at(char *o, const rc_datetime_t *t, bool with_time) {
     uint32_t y = t->year, mo = t->month, d = t->day, h = t->hour, mi = t->minute, sec = t->second,
              us = t->micros, fsp = t->fsp;
     if (with_time && (mo | d | h | mi | sec | fsp) < 0x80 && y < 0x4000 && us < (1u << 21)) {
-        /* the usual DATETIME: every part one varint byte but the year (two) and the micros
-         * (three): tag and value always written, the end moved on only for a part not zero */
-        o[0] = 1 << 3;
-        o[1] = (char)(y | 0x80);
-        o[2] = (char)(y >> 7);
-        if (y >= 0x80) {
-            o += 3;
-        } else if (y) {
-            o[1] = (char)y;
-            o += 2;
-        }
-#define DT_PART(f, v) o[0] = (char)((f) << 3), o[1] = (char)(v), o += (v) ? 2 : 0
-        DT_PART(2, mo);
-        DT_PART(3, d);
-        DT_PART(4, h);
-        DT_PART(5, mi);
-        DT_PART(6, sec);
-#undef DT_PART
-        o[0] = 7 << 3;
-        o[1] = (char)(us | 0x80);
-        o[2] = (char)((us >> 7) | 0x80);
-        o[3] = (char)(us >> 14);
-        if (us >= 0x4000) {
-            o += 4;
-        } else if (us >= 0x80) {
-            o[2] = (char)(us >> 7);
-            o += 3;
-        } else if (us) {
-            o[1] = (char)us;
-            o += 2;
-        }
-        o[0] = 8 << 3;
-        o[1] = (char)fsp;
-        return o + (fsp ? 2 : 0);
+        return dt_parts_at(o, y, mo, d, h, mi, sec, us, fsp);
     }
     o = nz_varint_at(o, 1, t->year);
     o = nz_varint_at(o, 2, t->month);
@@ -590,6 +596,64 @@ static inline char *dt_value_at(char *o, uint32_t field, const rc_datetime_t *t,
     char *e = dt_at(o + 2, t, with_time);
     o[1] = (char)(e - o - 2);
     return e;
+}
+
+/* dt_text_at for a text of 26 bytes (f6: ".ffffff") or 19, 26 readable. The text is four 64-bit
+ * words (s[0..8), [8..16), [16..24), [18..26)) whose separators are compared at once and whose
+ * digits are checked in one test (x = byte ^ '0' is a digit when x | (x + 0x76) has no high
+ * bit, as in rc_text_datetime); x * 10 + (x >> 8) then holds in byte i the two-digit number of
+ * digits i and i + 1 (at most 99: no byte carries). */
+static inline __attribute__((always_inline)) char *dt_text_at_f(char *o, const uint8_t *s,
+                                                                bool f6) {
+    const uint64_t zeros = 0x3030303030303030ULL, high = 0x8080808080808080ULL,
+                   up = 0x7676767676767676ULL;
+    const uint64_t am = 0x00ffff00ffffffffULL; /* s[0..8) "YYYY-MM-": digits in 0-3, 5-6 */
+    const uint64_t bm = 0xffff00ffff00ffffULL; /* s[8..16) "DDTHH:MM": in 0-1, 3-4, 6-7 */
+    /* s[16..24) ":SS.ffff": digits in 1-2 (4-7 with a fraction); s[18..26): 6-7 */
+    const uint64_t cm = f6 ? 0xffffffff00ffff00ULL : 0x0000000000ffff00ULL;
+    const uint64_t csm = f6 ? 0xff0000ffULL : 0xffULL, cs = f6 ? 0x2e00003aULL : 0x3aULL;
+    uint64_t a, b, c, d = 0;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 8, 8);
+    memcpy(&c, s + 16, 8);
+    if (f6) {
+        memcpy(&d, s + 18, 8);
+    }
+    uint64_t xa = (a ^ zeros) & am, xb = (b ^ zeros) & bm, xc = (c ^ zeros) & cm,
+             xd = f6 ? (d ^ zeros) & 0xffff000000000000ULL : 0;
+    if ((a & 0xff0000ff00000000ULL) != 0x2d00002d00000000ULL ||
+        (b & 0x0000ff0000ff0000ULL) != 0x00003a0000540000ULL || (c & csm) != cs ||
+        ((((xa | (xa + up)) & am) | ((xb | (xb + up)) & bm) | ((xc | (xc + up)) & cm) |
+          ((xd | (xd + up)) & 0xffff000000000000ULL)) &
+         high)) {
+        return NULL;
+    }
+    uint64_t pa = xa * 10 + (xa >> 8), pb = xb * 10 + (xb >> 8), pc = xc * 10 + (xc >> 8);
+#define DT_B(x, i) ((uint32_t)((x) >> (8 * (i))) & 0xffu)
+    uint32_t us = f6 ? DT_B(pc, 4) * 10000 + DT_B(pc, 6) * 100 + DT_B(xd, 6) * 10 + DT_B(xd, 7) : 0;
+    o[0] = (char)(ROWCAST__V1__VALUE__KIND_DATETIME_VALUE << 3 | WT_LEN);
+    char *e = dt_parts_at(o + 2, DT_B(pa, 0) * 100 + DT_B(pa, 2), DT_B(pa, 5), DT_B(pb, 0),
+                          DT_B(pb, 3), DT_B(pb, 6), DT_B(pc, 1), us, f6 ? 6 : 0);
+#undef DT_B
+    o[1] = (char)(e - o - 2);
+    return e;
+}
+
+/* The DATETIME text s[0..n) written at o as its Value, as rc_text_datetime and dt_value_at write
+ * it, for the usual texts: "YYYY-MM-DDTHH:MM:SS" or with ".ffffff" (fsp 0 or 6), read by fixed
+ * positions with one validity check, 26 bytes readable at s (lim). o has room for 21 bytes.
+ * NULL for any other text, a bad one too (the caller reads it the general way). */
+static inline __attribute__((always_inline)) char *dt_text_at(char *o, const uint8_t *s, size_t n,
+                                                              const uint8_t *lim) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (lim - s < 26) {
+        return NULL;
+    }
+    return n == 26 ? dt_text_at_f(o, s, true) : n == 19 ? dt_text_at_f(o, s, false) : NULL;
+#else
+    (void)o, (void)s, (void)n, (void)lim;
+    return NULL;
+#endif
 }
 
 /* The Value body of an ext value. */
@@ -1099,12 +1163,15 @@ static inline __attribute__((always_inline)) char *value_at(char *o, const uint8
             return e;
         }
         if (p[2] == RC_EXT_DATETIME) {
-            rc_datetime_t t;
-            if (!rc_text_datetime(p + 3, n, &t)) {
-                return NULL;
+            if ((e = dt_text_at(o, p + 3, n, end)) == NULL) {
+                rc_datetime_t t;
+                if (!rc_text_datetime(p + 3, n, &t)) {
+                    return NULL;
+                }
+                e = dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
             }
             *pp = p + 3 + n;
-            return dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
+            return e;
         }
         return NULL;
     case 0xc0:

@@ -2399,6 +2399,59 @@ static void test_proto_datetime_in_place_and_through_put_ext(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* The templated writer reads DATETIMEs of fsp 0 and 6 by fixed positions (dt_text_at): every
+ * byte value at every position of such texts, cut short and grown by a byte, gives the bytes
+ * (or the error) of the plain writer, which reads them with rc_text_datetime; the event is
+ * copied to exactly its size (check_ptpl), so a read past it fails under ASan. */
+static void test_proto_tpl_datetime_fixed_positions_every_byte(void **state) {
+    (void)state;
+    static const char *const texts[] = {"2024-02-29T13:01:02", "9999-12-31T23:59:59.999999",
+                                        "0000-00-00T00:00:00.000000", "0127-01-09T00:00:00.000128"};
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    mp_t m0;
+    mp_init(&m0);
+    pack_meta_event(&m0, NULL, NULL, false); /* the columns' templates first */
+    assert_int_equal(check_ptpl(t, m0.sb.data, m0.sb.size, NULL), RC_OK);
+    msgpack_sbuffer_destroy(&m0.sb);
+    size_t ok = 0;
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        size_t len = strlen(texts[k]);
+        for (size_t n = len - 1; n <= len + 1; n++) {
+            for (size_t pos = 0; pos < n; pos++) {
+                for (int b = 0; b < 256; b++) {
+                    char dt[32];
+                    memset(dt, '0', sizeof dt);
+                    memcpy(dt, texts[k], n < len ? n : len);
+                    dt[pos] = (char)b;
+                    for (int last = 0; last < 2; last++) {
+                        mp_t m;
+                        mp_init(&m);
+                        msgpack_packer *pk = &m.pk;
+                        msgpack_pack_map(pk, last ? 3 : 5);
+                        str(pk, "schema"), str(pk, "s");
+                        str(pk, "table"), str(pk, "m");
+                        str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+                        str(pk, "id"), msgpack_pack_uint64(pk, 7);
+                        str(pk, "at"), msgpack_pack_ext(pk, n, RC_EXT_DATETIME);
+                        msgpack_pack_ext_body(pk, dt, n);
+                        if (!last) { /* bytes after the text, or (last) none to read */
+                            str(pk, "meta"), pack_meta_usual(pk);
+                            str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"),
+                                str(pk, "s.m");
+                        }
+                        rc_err_t err = check_ptpl(t, m.sb.data, m.sb.size, NULL);
+                        msgpack_sbuffer_destroy(&m.sb);
+                        ok += err == RC_OK;
+                    }
+                }
+            }
+        }
+    }
+    assert_true(ok > 1000); /* texts the fast reading takes were among them */
+    rc_proto_tpl_free(t);
+}
+
 /* More tables than slots (600 over 256), each with its own columns, twice round; a row wider
  * than the templates hold (1100 columns). */
 static void test_proto_tpl_many_tables_and_columns(void **state) {
@@ -3170,6 +3223,7 @@ int main(void) {
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
         cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
+        cmocka_unit_test(test_proto_tpl_datetime_fixed_positions_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
