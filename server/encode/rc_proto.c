@@ -961,6 +961,8 @@ typedef struct ptpl_run {
     uint8_t pb_len;
     uint8_t next;            /* the field after the last one in the run */
     uint8_t at[PTPL_FIELDS]; /* where field j's value is in mp (0: not in the run) */
+    bool slot_ok;            /* slot holds the row templates' slot of the run's schema and table */
+    uint16_t slot;
 } ptpl_run_t;
 
 typedef struct ptpl_map {
@@ -1377,17 +1379,58 @@ typedef struct enc {
     const uint8_t *at[K_COUNT]; /* the event's field values, once seen */
     ptpl_row_t *rt;             /* the table's row template, once picked (NULL: none) */
     bool rt_picked;
+    ptpl_run_t *run; /* the event map's run when it matched and holds schema and table */
 } enc_t;
+
+/* True when the descriptor cols (NULL: none) is the one rt's column infos were learnt with
+ * (rc_tpl_row_sync would find its bytes the same): compared 16 bytes at a time inline. */
+static inline bool desc_same(const ptpl_row_t *rt, const rc_cols_t *cols) {
+    size_t n = cols ? (size_t)(cols->end - cols->start) : 0;
+    if (n != rt->desc_len) {
+        return false;
+    }
+    const uint8_t *a = cols ? cols->start : NULL, *b = rt->desc;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        /* 16 bytes at a time, the last 16 ending at n (they may overlap the ones before) */
+        for (size_t i = 0;; i += 16) {
+            size_t at = i + 16 <= n ? i : n - 16;
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + at)),
+                    y = _mm_loadu_si128((const __m128i *)(const void *)(b + at));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) != 0xffff) {
+                return false;
+            }
+            if (at + 16 >= n) {
+                return true;
+            }
+        }
+    }
+#endif
+    return n == 0 || memcmp(a, b, n) == 0;
+}
 
 static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end,
                          enc_t *e) {
     if (e->t && !e->rt_picked) {
-        ptpl_row_t *rt =
-            &e->t->rows[rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS];
-        e->rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, e->cols, rt->cols, rt->cap,
-                                sizeof *rt->cols)
-                    ? rt
-                    : NULL;
+        /* the slot is a function of schema's and table's bytes: one event run holding them
+         * keeps it (which slot a table takes changes no byte of the output, only its speed) */
+        ptpl_run_t *r = e->run;
+        size_t slot;
+        if (r && r->slot_ok) {
+            slot = r->slot;
+        } else {
+            slot = rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS;
+            if (r) {
+                r->slot = (uint16_t)slot;
+                r->slot_ok = true;
+            }
+        }
+        ptpl_row_t *rt = &e->t->rows[slot];
+        e->rt =
+            desc_same(rt, e->cols) || rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap,
+                                                      e->cols, rt->cols, rt->cap, sizeof *rt->cols)
+                ? rt
+                : NULL;
         e->rt_picked = true;
     }
     uint32_t n;
@@ -1515,6 +1558,7 @@ static void run_learn(ptpl_run_t *r, const field_key_t *keys, size_t count, cons
                       uint32_t npos, size_t mp_len, const char *pb, size_t pb_len,
                       const uint8_t *end) {
     r->mp_len = 0;
+    r->slot_ok = false;
     if (mp_len > PRUN_MP || pb_len > PRUN_PB || npos > PTPL_FIELDS) {
         return;
     }
@@ -1580,6 +1624,9 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                 if (r->at[j]) {
                     at_of[j] = p0 + r->at[j];
                 }
+            }
+            if (r->at[K_SCHEMA] && r->at[K_TABLE]) {
+                e->run = r; /* at_of is the event map's: schema and table are in the run */
             }
         }
         next = r->next;
@@ -1841,7 +1888,14 @@ static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *dat
     size_t mark = out->len;
     const uint8_t *p = data, *end = data + len;
     rc_cols_t cols;
-    rc_cols_init(&cols, columns, end);
+    if (columns && columns < end && columns[0] == 0xc4 && end - columns >= 2 &&
+        (size_t)(end - columns) - 2 >= columns[1]) {
+        /* a bin 8, as the decoder packs kafka.columns: rc_cols_init's reading without a call */
+        cols.start = cols.cur = columns + 2;
+        cols.end = cols.start + columns[1];
+    } else {
+        rc_cols_init(&cols, columns, end);
+    }
     enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
     rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
                             : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field, &e,

@@ -2646,6 +2646,65 @@ static void test_proto_tpl_event_run(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* A row template's column infos hold for the descriptor bytes they were learnt with, which
+ * the templated writer compares 16 bytes at a time (the last 16 overlapping): descriptors of 8
+ * to 65 bytes where one column's UNSIGNED flag alone changes, at every column, give the bytes of
+ * the writer without templates (int_value and uint_value differ for the same integer). The
+ * event's schema and table are in its run, so the table's slot comes from the run too. */
+static void test_proto_tpl_descriptor_differs_in_one_byte(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    for (size_t ncol = 1; ncol <= 5; ncol++) {
+        for (size_t nl = 1; nl <= 6; nl++) {
+            for (size_t j = 0; j <= ncol; j++) { /* j == ncol: every column signed */
+                for (int round = 0; round < 3; round++) {
+                    const char *dnames[5];
+                    uint8_t types[5], flags[5];
+                    for (size_t c = 0; c < ncol; c++) {
+                        types[c] = RC_COL_INT;
+                        flags[c] = c == j && round == 1 ? RC_COLF_UNSIGNED : 0;
+                    }
+                    char cn[5][8];
+                    for (size_t c = 0; c < ncol; c++) {
+                        memset(cn[c], 'a' + (int)c, nl);
+                        cn[c][nl] = '\0';
+                        dnames[c] = cn[c];
+                    }
+                    mp_t m;
+                    mp_init(&m);
+                    msgpack_packer *pk = &m.pk;
+                    msgpack_pack_map(pk, 6);
+                    str(pk, "schema"), str(pk, "s");
+                    str(pk, "table"), str(pk, "flags");
+                    str(pk, "action"), str(pk, "insert");
+                    str(pk, "before"), msgpack_pack_array(pk, 0);
+                    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, ncol);
+                    for (size_t c = 0; c < ncol; c++) {
+                        str(pk, cn[c]), msgpack_pack_int(pk, 5);
+                    }
+                    str(pk, "kafka"), msgpack_pack_map(pk, 1);
+                    pack_named_columns(pk, dnames, types, flags, ncol, 0);
+                    rc_buf_t pb = RC_BUF_INIT;
+                    assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), RC_OK);
+                    Rowcast__V1__Event *e =
+                        rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+                    assert_non_null(e);
+                    for (size_t c = 0; c < ncol; c++) {
+                        assert_int_equal(e->after[0]->columns[c]->value->kind_case,
+                                         flags[c] ? ROWCAST__V1__VALUE__KIND_UINT_VALUE
+                                                  : ROWCAST__V1__VALUE__KIND_INT_VALUE);
+                    }
+                    rowcast__v1__event__free_unpacked(e, NULL);
+                    rc_buf_free(&pb);
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+            }
+        }
+    }
+    rc_proto_tpl_free(t);
+}
+
 /* A descriptor naming a column twice (iu unsigned, then x, then iu signed): without templates
  * the lookup of iu after x's goes on from x's entry and finds the signed one; with templates
  * x's lookup is saved, and the cursor must still be left where it would be (fuzz_encode found
@@ -3217,6 +3276,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
         cmocka_unit_test(test_proto_tpl_event_run),
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
+        cmocka_unit_test(test_proto_tpl_descriptor_differs_in_one_byte),
         cmocka_unit_test(test_debezium_tpl_other_keys_and_types),
         cmocka_unit_test(test_debezium_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_debezium_tpl_source_db_table_server_id),
