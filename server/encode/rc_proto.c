@@ -1383,30 +1383,10 @@ typedef struct enc {
 } enc_t;
 
 /* True when the descriptor cols (NULL: none) is the one rt's column infos were learnt with
- * (rc_tpl_row_sync would find its bytes the same): compared 16 bytes at a time inline. */
+ * (rc_tpl_row_sync would find its bytes the same), without its call. */
 static inline bool desc_same(const ptpl_row_t *rt, const rc_cols_t *cols) {
     size_t n = cols ? (size_t)(cols->end - cols->start) : 0;
-    if (n != rt->desc_len) {
-        return false;
-    }
-    const uint8_t *a = cols ? cols->start : NULL, *b = rt->desc;
-#if defined(__SSE2__)
-    if (n >= 16) {
-        /* 16 bytes at a time, the last 16 ending at n (they may overlap the ones before) */
-        for (size_t i = 0;; i += 16) {
-            size_t at = i + 16 <= n ? i : n - 16;
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + at)),
-                    y = _mm_loadu_si128((const __m128i *)(const void *)(b + at));
-            if (_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) != 0xffff) {
-                return false;
-            }
-            if (at + 16 >= n) {
-                return true;
-            }
-        }
-    }
-#endif
-    return n == 0 || memcmp(a, b, n) == 0;
+    return n == rt->desc_len && (n == 0 || memcmp(cols->start, rt->desc, n) == 0);
 }
 
 static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end,
