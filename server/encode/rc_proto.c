@@ -941,6 +941,9 @@ typedef struct ptpl_field {
     uint8_t kv_len; /* 0: no value */
     uint8_t pb_len;
     uint8_t kv_hits; /* since the value was learnt, up to 255 */
+    /* ~rc_tpl_mask of len and of kv_len (field_masks): the bytes a 32-byte compare skips for
+     * the key and for key and value; 0 (zeroed) never matches */
+    uint64_t key_skip, kv_skip;
 } ptpl_field_t;
 
 #define PTPL_KV_HOLD 16
@@ -1493,18 +1496,36 @@ static inline size_t key_index(const field_key_t *keys, size_t count, const char
 typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
                                  enc_t *e);
 
+/* Sets f's compare masks from its lengths: after every change of len or kv_len. */
+static inline void field_masks(ptpl_field_t *f) {
+    f->key_skip = ~rc_tpl_mask(f->len);
+    f->kv_skip = ~rc_tpl_mask(f->kv_len);
+}
+
+/* rc_tpl_match_kv of f's template at k: with 32 bytes readable one 32-byte compare and the
+ * masks, without a branch on the lengths. */
+static inline int field_match(const ptpl_field_t *f, const uint8_t *k, const uint8_t *end) {
+    if (end - k >= 32) {
+        uint64_t eq = rc_tpl_eq_bits32(f->mp, k);
+        return (eq | f->kv_skip) == ~0ULL ? 2 : (eq | f->key_skip) == ~0ULL;
+    }
+    return rc_tpl_match_kv(f->mp, f->len, f->kv_len, k, end);
+}
+
 /* Makes the key at k (its str read up to next; j its index) its position's template, or none. */
 static void field_learn(ptpl_field_t *f, const uint8_t *k, const uint8_t *next, size_t j) {
     size_t n = (size_t)(next - k);
     f->len = 0;
     f->kv_len = 0;
     if ((k[0] & 0xe0) != 0xa0 || n > 15) {
+        field_masks(f);
         return;
     }
     memset(f->mp, 0, sizeof f->mp);
     memcpy(f->mp, k, n);
     f->len = (uint8_t)n;
     f->j = (uint8_t)j;
+    field_masks(f);
 }
 
 /* After its key (f's template) the value at v[0..vn) was written as b[0..bn): makes key and
@@ -1513,6 +1534,7 @@ static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, cons
                               size_t bn) {
     f->kv_len = 0;
     f->kv_hits = 0;
+    field_masks(f);
     if (f->len == 0 || vn == 0 || f->len + vn > sizeof f->mp || bn > sizeof f->pb ||
         !rc_tpl_kv_scalar(v[0])) {
         return;
@@ -1523,6 +1545,7 @@ static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, cons
     }
     f->pb_len = (uint8_t)bn;
     f->kv_len = (uint8_t)(f->len + vn);
+    field_masks(f);
 }
 
 /* True when the PRUN_MP bytes at p (there must be that many before end) start with r's run. */
@@ -1619,7 +1642,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         uint32_t klen;
         size_t j = count;
         ptpl_field_t *f = mt && i < PTPL_FIELDS ? &mt->f[i] : NULL;
-        int m = f ? rc_tpl_match_kv(f->mp, f->len, f->kv_len, kp, end) : 0;
+        int m = f ? field_match(f, kp, end) : 0;
         int learn = 0; /* 1: a new key's first value, 2: a value other than the template's */
         if (m) {
             j = f->j;
@@ -1670,6 +1693,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                                       out->len - at);
                 } else if (learn == 2) {
                     f->kv_len = 0;
+                    field_masks(f);
                 }
             }
             next = j + 1;
@@ -1762,7 +1786,7 @@ static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     for (uint32_t i = 0; i < n; i++) {
         const ptpl_field_t *f = &mt->f[i];
         size_t j = f->j;
-        int m = rc_tpl_match_kv(f->mp, f->len, f->kv_len, p, end);
+        int m = field_match(f, p, end);
         if (m == 0 || j < next || j >= M_COUNT) {
             return false;
         }
