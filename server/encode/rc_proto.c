@@ -1887,6 +1887,72 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
     }
 }
 
+/* The usual event of a stream, written without put_ordered's loop: a fixmap whose leading
+ * members are the event map's run (schema, table, action, an empty before; the run holds schema
+ * and table and ends before after), followed by exactly three members whose keys are their
+ * positions' templates: after, meta (written by put_meta_fast) and a last one that is no field
+ * (kafka), which the caller's walk passed (ev_end). These are the steps put_ordered takes for
+ * such an event, in its order, and there is nothing for it to learn from one. Returns true when
+ * it wrote the event (*pp moved to ev_end); false, with out->len put back, for any other event
+ * or at any step that is not the usual one (an error too): the caller then writes the event the
+ * general way from the start, with e as it was before. */
+static bool event_fast(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t **pp, const uint8_t *end,
+                       const uint8_t *ev_end, enc_t *e) {
+    const uint8_t *p = *pp;
+    ptpl_map_t *mt = &t->event;
+    const ptpl_run_t *r = &mt->run;
+    if (end - p < 1 || (p[0] & 0xf0) != 0x80 || !r->mp_len) {
+        return false;
+    }
+    uint32_t n = p[0] & 0x0fu, i0 = r->npos;
+    const uint8_t *p0 = p + 1;
+    if (n != i0 + 3 || r->next != K_AFTER || !r->at[K_SCHEMA] || !r->at[K_TABLE] || ev_end > end ||
+        !run_matches(r, p0, end)) {
+        return false;
+    }
+    const ptpl_field_t *fa = &mt->f[i0], *fm = &mt->f[i0 + 1], *fk = &mt->f[i0 + 2];
+    if (fa->j != K_AFTER || fm->j != K_META || fk->j != K_COUNT || fa->kv_len || fm->kv_len ||
+        fk->kv_len) {
+        return false;
+    }
+    size_t mark = out->len, meta;
+    if (ensure(out, PRUN_PB) != RC_OK) {
+        return false;
+    }
+    memcpy(out->data + out->len, r->pb, PRUN_PB);
+    out->len += r->pb_len;
+    for (size_t j = 0; j < K_COUNT; j++) {
+        if (r->at[j]) {
+            e->at[j] = p0 + r->at[j];
+        }
+    }
+    e->run = &mt->run;
+    p = p0 + r->mp_len;
+    if (field_match(fa, p, end) != 1) {
+        goto back;
+    }
+    p += fa->len;
+    e->at[K_AFTER] = p;
+    if (put_rows(out, F_EVENT_AFTER, &p, end, e) != RC_OK || field_match(fm, p, end) != 1) {
+        goto back;
+    }
+    p += fm->len;
+    e->at[K_META] = p;
+    if (sub_begin(out, F_EVENT_META, &meta) != RC_OK || !put_meta_fast(out, &p, end, &t->meta) ||
+        sub_end(out, meta) != RC_OK || field_match(fk, p, end) != 1) {
+        goto back;
+    }
+    p += fk->len;
+    if (!(ev_end > p)) {
+        goto back;
+    }
+    *pp = ev_end; /* the caller's walk went through kafka */
+    return true;
+back:
+    out->len = mark;
+    return false;
+}
+
 static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *data, size_t len,
                             const uint8_t *columns, const uint8_t *ev_end, size_t *used) {
     size_t mark = out->len;
@@ -1901,6 +1967,15 @@ static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *dat
         rc_cols_init(&cols, columns, end);
     }
     enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
+    if (len && t && ev_end && event_fast(out, t, &p, end, ev_end, &e)) {
+        if (used) {
+            *used = (size_t)(p - data);
+        }
+        return RC_OK;
+    }
+    /* from the start, as event_fast found it: the descriptor's cursor too */
+    cols.cur = cols.start;
+    e = (enc_t){.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
     rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
                             : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field, &e,
                                           t ? &t->event : NULL, t ? ev_end : NULL, e.at);

@@ -2646,6 +2646,93 @@ static void test_proto_tpl_event_run(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* One event of table "s"."f" with the members schema, table, action, before, after (a row
+ * {iu: 5, x: 5}), meta (pack_meta: NULL the usual one), kafka (topic and a descriptor in which
+ * iu is described twice, first UNSIGNED), in the order shape gives: 0 the usual one, 1 kafka
+ * before meta, 2 a member after kafka, 3 no before, 4 two rows, 5 no rows, 6 a bad DATETIME
+ * in the row, 7 meta before after. */
+static void pack_fast_event(mp_t *m, int shape, void (*pack_meta)(msgpack_packer *)) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, shape == 2 ? 8 : shape == 3 ? 6 : 7);
+    str(pk, "schema"), str(pk, "s");
+    str(pk, "table"), str(pk, "f");
+    str(pk, "action"), str(pk, "insert");
+    if (shape != 3) {
+        str(pk, "before"), msgpack_pack_array(pk, 0);
+    }
+    void (*meta)(msgpack_packer *) = pack_meta ? pack_meta : pack_meta_usual;
+    if (shape == 7) {
+        str(pk, "meta"), meta(pk);
+    }
+    uint32_t rows = shape == 4 ? 2 : shape == 5 ? 0 : 1;
+    str(pk, "after"), msgpack_pack_array(pk, rows);
+    for (uint32_t r = 0; r < rows; r++) {
+        msgpack_pack_map(pk, 2);
+        str(pk, "iu");
+        if (shape == 6) {
+            ext(pk, RC_EXT_DATETIME, "2024-02-29T13:01:0x");
+        } else {
+            msgpack_pack_int(pk, 5);
+        }
+        str(pk, "x"), msgpack_pack_int(pk, 5);
+    }
+    if (shape != 1 && shape != 7) {
+        str(pk, "meta"), meta(pk);
+    }
+    str(pk, "kafka"), msgpack_pack_map(pk, 2), str(pk, "topic"), str(pk, "s.f");
+    static const char *const dnames[] = {"iu", "x", "iu"};
+    static const uint8_t types[] = {RC_COL_INT, RC_COL_INT, RC_COL_INT};
+    static const uint8_t flags[] = {RC_COLF_UNSIGNED, 0, 0};
+    pack_named_columns(pk, dnames, types, flags, 3, 0);
+    if (shape == 1) {
+        str(pk, "meta"), meta(pk);
+    }
+    if (shape == 2) {
+        str(pk, "z"), msgpack_pack_int(pk, 1);
+    }
+}
+
+/* The templated writer's usual event (event_fast: the run, then after, meta and kafka, each
+ * key its position's) and every way off it, before the rows (other members, orders, counts)
+ * and after them (a meta put_meta_fast does not take, a bad value, kafka not last): always the
+ * bytes and the error of the writer without templates, the usual event before and after each.
+ * The row's first column is described twice and found from the descriptor's cursor, so a way
+ * off after the rows must start again with the cursor at the start. */
+static void test_proto_tpl_event_fast_path_and_its_fallbacks(void **state) {
+    (void)state;
+    void (*const metas[])(msgpack_packer *) = {NULL, meta_nil_and_wide, meta_long_and_non_ascii,
+                                               meta_other_order, meta_bad_type};
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    rc_buf_t pb = RC_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        for (int shape = 0; shape < 8; shape++) {
+            for (size_t k = 0; k < sizeof metas / sizeof metas[0]; k++) {
+                for (int usual = 0; usual < 2; usual++) {
+                    mp_t m;
+                    mp_init(&m);
+                    pack_fast_event(&m, usual ? 0 : shape, usual ? NULL : metas[k]);
+                    rc_err_t want =
+                        usual || (shape != 6 && metas[k] != meta_bad_type) ? RC_OK : RC_ERR_INVALID;
+                    assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), want);
+                    msgpack_sbuffer_destroy(&m.sb);
+                    if (want != RC_OK || shape == 5) {
+                        continue;
+                    }
+                    Rowcast__V1__Event *e =
+                        rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+                    assert_non_null(e);
+                    assert_int_equal(e->after[0]->columns[0]->value->kind_case,
+                                     ROWCAST__V1__VALUE__KIND_UINT_VALUE); /* the first iu */
+                    rowcast__v1__event__free_unpacked(e, NULL);
+                }
+            }
+        }
+    }
+    rc_buf_free(&pb);
+    rc_proto_tpl_free(t);
+}
+
 /* A row template's column infos hold for the descriptor bytes they were learnt with, which
  * the templated writer compares 16 bytes at a time (the last 16 overlapping): descriptors of 8
  * to 65 bytes where one column's UNSIGNED flag alone changes, at every column, give the bytes of
@@ -3277,6 +3364,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_event_run),
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
         cmocka_unit_test(test_proto_tpl_descriptor_differs_in_one_byte),
+        cmocka_unit_test(test_proto_tpl_event_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_debezium_tpl_other_keys_and_types),
         cmocka_unit_test(test_debezium_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_debezium_tpl_source_db_table_server_id),
