@@ -1504,7 +1504,8 @@ static inline void field_masks(ptpl_field_t *f) {
 
 /* rc_tpl_match_kv of f's template at k: with 32 bytes readable one 32-byte compare and the
  * masks, without a branch on the lengths. */
-static inline int field_match(const ptpl_field_t *f, const uint8_t *k, const uint8_t *end) {
+static inline __attribute__((always_inline)) int field_match(const ptpl_field_t *f,
+                                                             const uint8_t *k, const uint8_t *end) {
     if (end - k >= 32) {
         uint64_t eq = rc_tpl_eq_bits32(f->mp, k);
         return (eq | f->kv_skip) == ~0ULL ? 2 : (eq | f->key_skip) == ~0ULL;
@@ -1919,27 +1920,34 @@ static bool event_fast(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t **pp, con
     if (ensure(out, PRUN_PB) != RC_OK) {
         return false;
     }
-    memcpy(out->data + out->len, r->pb, PRUN_PB);
-    out->len += r->pb_len;
-    for (size_t j = 0; j < K_COUNT; j++) {
-        if (r->at[j]) {
-            e->at[j] = p0 + r->at[j];
-        }
+    if (r->pb_len <= 32) { /* the usual run: schema, table and action in 32 bytes */
+        memcpy(out->data + out->len, r->pb, 32);
+    } else {
+        memcpy(out->data + out->len, r->pb, PRUN_PB);
     }
+    out->len += r->pb_len;
+    /* what put_rows reads of the fields before it (put_ordered would set the run's others) */
+    e->at[K_SCHEMA] = p0 + r->at[K_SCHEMA];
+    e->at[K_TABLE] = p0 + r->at[K_TABLE];
     e->run = &mt->run;
     p = p0 + r->mp_len;
     if (field_match(fa, p, end) != 1) {
         goto back;
     }
     p += fa->len;
-    e->at[K_AFTER] = p;
     if (put_rows(out, F_EVENT_AFTER, &p, end, e) != RC_OK || field_match(fm, p, end) != 1) {
         goto back;
     }
     p += fm->len;
-    e->at[K_META] = p;
-    if (sub_begin(out, F_EVENT_META, &meta) != RC_OK || !put_meta_fast(out, &p, end, &t->meta) ||
-        sub_end(out, meta) != RC_OK || field_match(fk, p, end) != 1) {
+    if (sub_begin(out, F_EVENT_META, &meta) != RC_OK || !put_meta_fast(out, &p, end, &t->meta)) {
+        goto back;
+    }
+    if (out->len - meta - 1 < 0x80) {
+        out->data[meta] = (char)(out->len - meta - 1); /* sub_end's usual case */
+    } else if (sub_end(out, meta) != RC_OK) {
+        goto back;
+    }
+    if (field_match(fk, p, end) != 1) {
         goto back;
     }
     p += fk->len;
