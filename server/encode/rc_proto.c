@@ -1373,6 +1373,16 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     return RC_OK;
 }
 
+/* rc_cols_init, with a bin 8 (what the decoder packs as kafka.columns) read without a call. */
+static inline void cols_init(rc_cols_t *c, const uint8_t *v, const uint8_t *end) {
+    if (v && v < end && v[0] == 0xc4 && end - v >= 2 && (size_t)(end - v) - 2 >= v[1]) {
+        c->start = c->cur = v + 2;
+        c->end = c->start + v[1];
+    } else {
+        rc_cols_init(c, v, end);
+    }
+}
+
 enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
 
 /* What the writers of an event's fields share. */
@@ -1966,14 +1976,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *dat
     size_t mark = out->len;
     const uint8_t *p = data, *end = data + len;
     rc_cols_t cols;
-    if (columns && columns < end && columns[0] == 0xc4 && end - columns >= 2 &&
-        (size_t)(end - columns) - 2 >= columns[1]) {
-        /* a bin 8, as the decoder packs kafka.columns: rc_cols_init's reading without a call */
-        cols.start = cols.cur = columns + 2;
-        cols.end = cols.start + columns[1];
-    } else {
-        rc_cols_init(&cols, columns, end);
-    }
+    cols_init(&cols, columns, end);
     enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
     if (len && t && ev_end && event_fast(out, t, &p, end, ev_end, &e)) {
         if (used) {
@@ -2011,12 +2014,74 @@ rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, si
     return rc_proto_write_event_typed(out, data, len, rc_cols_of_event(data, len), used);
 }
 
+/* The usual key (a fixmap of columns {pk: value}) written in one pass: each name a fixstr of
+ * ASCII, 33 bytes readable from it, each value one value_at takes and each Column shorter than
+ * 128 bytes; the column infos found by rc_cols_find in the map's order, as put_columns finds
+ * them. Writes what put_columns writes for it and returns true; false for any other key, with
+ * out->len where it was (the descriptor's cursor may have moved). */
+static bool key_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols) {
+    const uint8_t *p = *pp;
+    if (p >= end || (p[0] & 0xf0) != 0x80) {
+        return false;
+    }
+    uint32_t n = p[0] & 0x0fu;
+    p++;
+    /* per Column: tag, length, the name's field (2 + 31, 32 copied), the Value's tag and length
+     * and value_at's 40 bytes */
+    if (ensure(out, (size_t)n * 80) != RC_OK) {
+        return false;
+    }
+    char *o0 = out->data + out->len, *o = o0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (end - p < 33 || (p[0] & 0xe0) != 0xa0) {
+            return false;
+        }
+        uint32_t nl = p[0] & 0x1fu;
+        const uint8_t *name = p + 1, *v = name + nl;
+        if (!all_ascii(name, nl, end)) {
+            return false;
+        }
+        rc_col_info_t ci = {0};
+        if (cols) {
+            rc_cols_find(cols, (const char *)name, nl, &ci);
+        }
+        char *q = o + 2;
+        o[0] = (char)(F_ROW_COLUMNS << 3 | WT_LEN);
+        if (nl) { /* proto3 leaves an empty name out */
+            q[0] = (char)(F_COLUMN_NAME << 3 | WT_LEN);
+            q[1] = (char)nl;
+            memcpy(q + 2, name, 32); /* the bytes past nl are overwritten or lie beyond */
+            q += 2 + nl;
+        }
+        q[0] = (char)(F_COLUMN_VALUE << 3 | WT_LEN);
+        char *e = value_at(q + 2, &v, end, is_uint_col(&ci));
+        if (!e || e - o - 2 >= 0x80) {
+            return false;
+        }
+        q[1] = (char)(e - q - 2);
+        o[1] = (char)(e - o - 2);
+        o = e;
+        p = v;
+    }
+    out->len += (size_t)(o - o0);
+    *pp = p;
+    return true;
+}
+
 rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len,
                                   const uint8_t *columns, size_t *used) {
     size_t mark = out->len;
     const uint8_t *p = data;
     rc_cols_t cols;
-    rc_cols_init(&cols, columns, data + len);
+    cols_init(&cols, columns, data + len);
+    if (len && key_fast(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL)) {
+        if (used) {
+            *used = (size_t)(p - data);
+        }
+        return RC_OK;
+    }
+    p = data;
+    cols.cur = cols.start; /* as key_fast found it */
     rc_err_t err = len == 0
                        ? RC_ERR_TRUNCATED
                        : put_columns(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL, NULL);

@@ -2646,6 +2646,145 @@ static void test_proto_tpl_event_run(void **state) {
     rc_proto_tpl_free(t);
 }
 
+static uint64_t key_rng(uint64_t *x) {
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+/* A random key map (or not a map) into pk: 0 to 17 columns, names of every kind (empty, up to
+ * 40 bytes, non-ASCII, str 8, not a string) and values of every kind the writer knows. */
+static void pack_random_key(msgpack_packer *pk, uint64_t *x) {
+    static const char *const names[] = {"id",
+                                        "",
+                                        "region",
+                                        "k\xc3\xa9y",
+                                        "iu",
+                                        "a_name_of_thirty_one_bytes_long",
+                                        "a_name_of_forty_bytes_that_is_long_xxxxx"};
+    uint64_t r = key_rng(x);
+    if (r % 29 == 0) {
+        msgpack_pack_int(pk, 3); /* not a map */
+        return;
+    }
+    uint32_t n = (uint32_t)(r >> 8) % 18;
+    msgpack_pack_map(pk, n);
+    for (uint32_t c = 0; c < n; c++) {
+        uint64_t q = key_rng(x);
+        const char *name = names[q % 7];
+        if (q % 53 == 0) {
+            msgpack_pack_int(pk, 7); /* a name that is not a string */
+        } else if ((q >> 4) % 17 == 0) {
+            msgpack_pack_str(pk, strlen(name)); /* str 8 even when short */
+            msgpack_pack_str_body(pk, name, strlen(name));
+        } else {
+            str(pk, name);
+        }
+        uint64_t v = key_rng(x);
+        switch ((v >> 3) % 14) {
+        case 0:
+            msgpack_pack_uint64(pk, v >> (v % 64));
+            break;
+        case 1:
+            msgpack_pack_int64(pk, -(int64_t)(v >> (1 + v % 63)));
+            break;
+        case 2:
+            msgpack_pack_nil(pk);
+            break;
+        case 3:
+            msgpack_pack_true(pk);
+            break;
+        case 4:
+            msgpack_pack_double(pk, (double)(v % 100000) / 7);
+            break;
+        case 5:
+            msgpack_pack_float(pk, 1.5f);
+            break;
+        case 6:
+            str(pk, v % 2 ? "eu" : "a text of more than thirty-two bytes, so longer");
+            break;
+        case 7:
+            str(pk, "caf\xc3\xa9 \xff");
+            break;
+        case 8:
+            msgpack_pack_bin_with_body(pk, "\x00\x01", 2);
+            break;
+        case 9:
+            ext(pk, RC_EXT_DECIMAL, v % 2 ? "-12.50" : "1");
+            break;
+        case 10:
+            ext(pk, RC_EXT_DATETIME, v % 2 ? "2024-02-29T13:01:02.000001" : "2024-02-29T13:01");
+            break;
+        case 11:
+            ext(pk, RC_EXT_DATE, "2024-02-29");
+            break;
+        case 12:
+            msgpack_pack_array(pk, 1), msgpack_pack_int(pk, 1);
+            break;
+        default:
+            msgpack_pack_int(pk, (int)(v % 200) - 100);
+            break;
+        }
+    }
+}
+
+/* The key writer's one-pass way for the usual key (key_fast) and the general one give the
+ * bytes and the error put_columns gives for the same map as a row (the event writer's after,
+ * without templates): random keys of every shape, with a descriptor (iu described twice,
+ * first UNSIGNED; id UNSIGNED) or none, the key followed by more bytes or ending the buffer. */
+static void test_key_writer_writes_a_rows_columns(void **state) {
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    static const char *const dnames[] = {"iu", "id", "region", "iu"};
+    static const uint8_t types[] = {RC_COL_INT, RC_COL_BIGINT, RC_COL_TEXT, RC_COL_INT};
+    static const uint8_t flags[] = {RC_COLF_UNSIGNED, RC_COLF_UNSIGNED, 0, 0};
+    size_t fast = 0;
+    for (int i = 0; i < 20000; i++) {
+        int with_cols = i % 3 != 0, key_last = i % 5 == 0;
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, with_cols ? 2 : 1);
+        if (with_cols) {
+            str(pk, "kafka"), msgpack_pack_map(pk, 1);
+            pack_named_columns(pk, dnames, types, flags, 4, 0);
+        }
+        str(pk, "after"), msgpack_pack_array(pk, 1);
+        size_t key_at = m.sb.size;
+        pack_random_key(pk, &x);
+        size_t key_end = m.sb.size;
+        if (!key_last) {
+            str(pk, "more bytes after the key, as meta and kafka follow it in an event");
+        }
+        uint8_t *ev = malloc(m.sb.size);
+        assert_non_null(ev);
+        memcpy(ev, m.sb.data, m.sb.size);
+        size_t n = m.sb.size;
+        msgpack_sbuffer_destroy(&m.sb);
+        /* the event holds only after: a fixmap's rows, after the descriptor */
+        const uint8_t *cols = rc_cols_of_event(ev, n);
+        rc_buf_t row = RC_BUF_INIT, key = RC_BUF_INIT;
+        rc_err_t ev_err = rc_proto_write_event_typed(&row, ev, key_last ? key_end : n, cols, NULL);
+        size_t used = 0;
+        rc_err_t key_err = rc_proto_write_key_typed(&key, ev + key_at, n - key_at, cols, &used);
+        if (ev_err != RC_OK) {
+            assert_int_not_equal(key_err, RC_OK);
+        } else {
+            assert_int_equal(key_err, RC_OK);
+            assert_int_equal(used, key_end - key_at);
+            /* row: the after field's tag, its length (1 or 2 bytes), the Row's columns */
+            assert_true(row.len >= 2 && (uint8_t)row.data[0] == (5 << 3 | 2));
+            size_t h = (uint8_t)row.data[1] & 0x80 ? 3 : 2;
+            assert_int_equal(key.len, row.len - h);
+            assert_memory_equal(key.data, row.data + h, key.len);
+            fast += key.len > 0;
+        }
+        rc_buf_free(&row);
+        rc_buf_free(&key);
+        free(ev);
+    }
+    assert_true(fast > 5000);
+}
+
 /* One event of table "s"."f" with the members schema, table, action, before, after (a row
  * {iu: 5, x: 5}), meta (pack_meta: NULL the usual one), kafka (topic and a descriptor in which
  * iu is described twice, first UNSIGNED), in the order shape gives: 0 the usual one, 1 kafka
@@ -3365,6 +3504,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
         cmocka_unit_test(test_proto_tpl_descriptor_differs_in_one_byte),
         cmocka_unit_test(test_proto_tpl_event_fast_path_and_its_fallbacks),
+        cmocka_unit_test(test_key_writer_writes_a_rows_columns),
         cmocka_unit_test(test_debezium_tpl_other_keys_and_types),
         cmocka_unit_test(test_debezium_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_debezium_tpl_source_db_table_server_id),
