@@ -1225,9 +1225,22 @@ static inline uint32_t cols_fast(const ptpl_col_t *tcols, uint32_t nt, const uin
     uint32_t i = 0, cur = 0;
     for (; i < nt && end - p >= 32; i++) {
         const ptpl_col_t *tc = &tcols[i];
+#if defined(__SSE2__)
+        /* a name of up to 15 bytes (mp_len <= 16, the usual one) in one 16-byte compare: skip
+         * has every bit from mp_len up set, so bits 16-63 too */
+        uint64_t eq = tc->mp_len <= 16
+                          ? (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                                _mm_loadu_si128((const __m128i *)(const void *)p),
+                                _mm_loadu_si128((const __m128i *)(const void *)tc->mp)))
+                          : rc_tpl_eq_bits32(tc->mp, p);
+        if ((eq | tc->skip) != ~0ULL) {
+            break;
+        }
+#else
         if (!rc_tpl_eq32(tc->mp, tc->skip, p)) {
             break;
         }
+#endif
         memcpy(o, tc->head, PTPL_HEAD);
         char *vo = o + tc->head_len, *e;
         const uint8_t *q = p + tc->mp_len;

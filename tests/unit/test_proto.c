@@ -2646,6 +2646,36 @@ static void test_proto_tpl_event_run(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* A row's column names are compared with their templates 16 bytes at a time when they fit and
+ * 32 otherwise: names of 13 to 31 bytes that differ only in their last byte, at the same
+ * position of the same table event after event, each give the writer's bytes without
+ * templates (a compare that looks at only the first 16 bytes of a longer name fails it). */
+static void test_proto_tpl_names_alike_but_their_last_byte(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    for (size_t len = 13; len <= 31; len++) {
+        for (int round = 0; round < 6; round++) {
+            char name[32];
+            memset(name, 'n', len);
+            name[len - 1] = (char)('a' + round % 2);
+            name[len] = '\0';
+            mp_t m;
+            mp_init(&m);
+            msgpack_packer *pk = &m.pk;
+            msgpack_pack_map(pk, 3);
+            str(pk, "table"), str(pk, "alike");
+            str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+            str(pk, name), msgpack_pack_int(pk, 5);
+            str(pk, "x"), msgpack_pack_int(pk, 1);
+            str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "t");
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_proto_tpl_free(t);
+}
+
 static uint64_t key_rng(uint64_t *x) {
     *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
     return *x;
@@ -3505,6 +3535,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_descriptor_differs_in_one_byte),
         cmocka_unit_test(test_proto_tpl_event_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_key_writer_writes_a_rows_columns),
+        cmocka_unit_test(test_proto_tpl_names_alike_but_their_last_byte),
         cmocka_unit_test(test_debezium_tpl_other_keys_and_types),
         cmocka_unit_test(test_debezium_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_debezium_tpl_source_db_table_server_id),
