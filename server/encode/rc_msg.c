@@ -565,7 +565,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         m->walk = calloc(1, sizeof *m->walk); /* NULL when out of memory: walked without */
     }
     if (ev_walk(ev, end, &a, m->walk) != RC_OK || !a.kafka_is_map || !(p = kat[K_TOPIC]) ||
-        rc_mp_read_str(&p, end, &m->topic, &topic_len) != RC_OK) {
+        (str_of(p, end, &m->topic, &topic_len), !m->topic)) {
         return rc_seterr(errstr, errstr_size, RC_ERR_INVALID, "an event has no kafka.topic string");
     }
     m->topic_len = topic_len;
@@ -593,7 +593,8 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         const uint8_t *q = keyp;
         if (m->key_joined && is_map(keyp[0])) {
             err = put_joined_key(&m->key, keyp, end);
-        } else if (f == RC_FORMAT_PROTOBUF && rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
+        } else if (f == RC_FORMAT_PROTOBUF && !is_map(keyp[0]) &&
+                   rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
             err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
         } else if (f == RC_FORMAT_PROTOBUF) {
             err =

@@ -527,6 +527,45 @@ static inline char *nz_varint_at(char *o, uint32_t field, uint64_t v) {
     return o;
 }
 
+/* The usual DateTime body at o (every part one varint byte but the year, y < 2^14, and the
+ * micros, us < 2^21): tag and value always written, the end moved on only for a part not zero.
+ * Room for 19 bytes. Returns the end. */
+static inline char *dt_parts_at(char *o, uint32_t y, uint32_t mo, uint32_t d, uint32_t h,
+                                uint32_t mi, uint32_t sec, uint32_t us, uint32_t fsp) {
+    o[0] = 1 << 3;
+    o[1] = (char)(y | 0x80);
+    o[2] = (char)(y >> 7);
+    if (y >= 0x80) {
+        o += 3;
+    } else if (y) {
+        o[1] = (char)y;
+        o += 2;
+    }
+#define DT_PART(f, v) o[0] = (char)((f) << 3), o[1] = (char)(v), o += (v) ? 2 : 0
+    DT_PART(2, mo);
+    DT_PART(3, d);
+    DT_PART(4, h);
+    DT_PART(5, mi);
+    DT_PART(6, sec);
+#undef DT_PART
+    o[0] = 7 << 3;
+    o[1] = (char)(us | 0x80);
+    o[2] = (char)((us >> 7) | 0x80);
+    o[3] = (char)(us >> 14);
+    if (us >= 0x4000) {
+        o += 4;
+    } else if (us >= 0x80) {
+        o[2] = (char)(us >> 7);
+        o += 3;
+    } else if (us) {
+        o[1] = (char)us;
+        o += 2;
+    }
+    o[0] = 8 << 3;
+    o[1] = (char)fsp;
+    return o + (fsp ? 2 : 0);
+}
+
 /* The fields of a Date (1..3) or DateTime (1..8) body at o, which has room for 19 bytes (the
  * parts' digit counts bound them: the year takes 2 bytes, the micros 3); proto3 leaves zeros
  * out. Returns the end. */
@@ -535,40 +574,7 @@ static inline char *dt_at(char *o, const rc_datetime_t *t, bool with_time) {
     uint32_t y = t->year, mo = t->month, d = t->day, h = t->hour, mi = t->minute, sec = t->second,
              us = t->micros, fsp = t->fsp;
     if (with_time && (mo | d | h | mi | sec | fsp) < 0x80 && y < 0x4000 && us < (1u << 21)) {
-        /* the usual DATETIME: every part one varint byte but the year (two) and the micros
-         * (three): tag and value always written, the end moved on only for a part not zero */
-        o[0] = 1 << 3;
-        o[1] = (char)(y | 0x80);
-        o[2] = (char)(y >> 7);
-        if (y >= 0x80) {
-            o += 3;
-        } else if (y) {
-            o[1] = (char)y;
-            o += 2;
-        }
-#define DT_PART(f, v) o[0] = (char)((f) << 3), o[1] = (char)(v), o += (v) ? 2 : 0
-        DT_PART(2, mo);
-        DT_PART(3, d);
-        DT_PART(4, h);
-        DT_PART(5, mi);
-        DT_PART(6, sec);
-#undef DT_PART
-        o[0] = 7 << 3;
-        o[1] = (char)(us | 0x80);
-        o[2] = (char)((us >> 7) | 0x80);
-        o[3] = (char)(us >> 14);
-        if (us >= 0x4000) {
-            o += 4;
-        } else if (us >= 0x80) {
-            o[2] = (char)(us >> 7);
-            o += 3;
-        } else if (us) {
-            o[1] = (char)us;
-            o += 2;
-        }
-        o[0] = 8 << 3;
-        o[1] = (char)fsp;
-        return o + (fsp ? 2 : 0);
+        return dt_parts_at(o, y, mo, d, h, mi, sec, us, fsp);
     }
     o = nz_varint_at(o, 1, t->year);
     o = nz_varint_at(o, 2, t->month);
@@ -590,6 +596,64 @@ static inline char *dt_value_at(char *o, uint32_t field, const rc_datetime_t *t,
     char *e = dt_at(o + 2, t, with_time);
     o[1] = (char)(e - o - 2);
     return e;
+}
+
+/* dt_text_at for a text of 26 bytes (f6: ".ffffff") or 19, 26 readable. The text is four 64-bit
+ * words (s[0..8), [8..16), [16..24), [18..26)) whose separators are compared at once and whose
+ * digits are checked in one test (x = byte ^ '0' is a digit when x | (x + 0x76) has no high
+ * bit, as in rc_text_datetime); x * 10 + (x >> 8) then holds in byte i the two-digit number of
+ * digits i and i + 1 (at most 99: no byte carries). */
+static inline __attribute__((always_inline)) char *dt_text_at_f(char *o, const uint8_t *s,
+                                                                bool f6) {
+    const uint64_t zeros = 0x3030303030303030ULL, high = 0x8080808080808080ULL,
+                   up = 0x7676767676767676ULL;
+    const uint64_t am = 0x00ffff00ffffffffULL; /* s[0..8) "YYYY-MM-": digits in 0-3, 5-6 */
+    const uint64_t bm = 0xffff00ffff00ffffULL; /* s[8..16) "DDTHH:MM": in 0-1, 3-4, 6-7 */
+    /* s[16..24) ":SS.ffff": digits in 1-2 (4-7 with a fraction); s[18..26): 6-7 */
+    const uint64_t cm = f6 ? 0xffffffff00ffff00ULL : 0x0000000000ffff00ULL;
+    const uint64_t csm = f6 ? 0xff0000ffULL : 0xffULL, cs = f6 ? 0x2e00003aULL : 0x3aULL;
+    uint64_t a, b, c, d = 0;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 8, 8);
+    memcpy(&c, s + 16, 8);
+    if (f6) {
+        memcpy(&d, s + 18, 8);
+    }
+    uint64_t xa = (a ^ zeros) & am, xb = (b ^ zeros) & bm, xc = (c ^ zeros) & cm,
+             xd = f6 ? (d ^ zeros) & 0xffff000000000000ULL : 0;
+    if ((a & 0xff0000ff00000000ULL) != 0x2d00002d00000000ULL ||
+        (b & 0x0000ff0000ff0000ULL) != 0x00003a0000540000ULL || (c & csm) != cs ||
+        ((((xa | (xa + up)) & am) | ((xb | (xb + up)) & bm) | ((xc | (xc + up)) & cm) |
+          ((xd | (xd + up)) & 0xffff000000000000ULL)) &
+         high)) {
+        return NULL;
+    }
+    uint64_t pa = xa * 10 + (xa >> 8), pb = xb * 10 + (xb >> 8), pc = xc * 10 + (xc >> 8);
+#define DT_B(x, i) ((uint32_t)((x) >> (8 * (i))) & 0xffu)
+    uint32_t us = f6 ? DT_B(pc, 4) * 10000 + DT_B(pc, 6) * 100 + DT_B(xd, 6) * 10 + DT_B(xd, 7) : 0;
+    o[0] = (char)(ROWCAST__V1__VALUE__KIND_DATETIME_VALUE << 3 | WT_LEN);
+    char *e = dt_parts_at(o + 2, DT_B(pa, 0) * 100 + DT_B(pa, 2), DT_B(pa, 5), DT_B(pb, 0),
+                          DT_B(pb, 3), DT_B(pb, 6), DT_B(pc, 1), us, f6 ? 6 : 0);
+#undef DT_B
+    o[1] = (char)(e - o - 2);
+    return e;
+}
+
+/* The DATETIME text s[0..n) written at o as its Value, as rc_text_datetime and dt_value_at write
+ * it, for the usual texts: "YYYY-MM-DDTHH:MM:SS" or with ".ffffff" (fsp 0 or 6), read by fixed
+ * positions with one validity check, 26 bytes readable at s (lim). o has room for 21 bytes.
+ * NULL for any other text, a bad one too (the caller reads it the general way). */
+static inline __attribute__((always_inline)) char *dt_text_at(char *o, const uint8_t *s, size_t n,
+                                                              const uint8_t *lim) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (lim - s < 26) {
+        return NULL;
+    }
+    return n == 26 ? dt_text_at_f(o, s, true) : n == 19 ? dt_text_at_f(o, s, false) : NULL;
+#else
+    (void)o, (void)s, (void)n, (void)lim;
+    return NULL;
+#endif
 }
 
 /* The Value body of an ext value. */
@@ -877,6 +941,9 @@ typedef struct ptpl_field {
     uint8_t kv_len; /* 0: no value */
     uint8_t pb_len;
     uint8_t kv_hits; /* since the value was learnt, up to 255 */
+    /* ~rc_tpl_mask of len and of kv_len (field_masks): the bytes a 32-byte compare skips for
+     * the key and for key and value; 0 (zeroed) never matches */
+    uint64_t key_skip, kv_skip;
 } ptpl_field_t;
 
 #define PTPL_KV_HOLD 16
@@ -897,6 +964,8 @@ typedef struct ptpl_run {
     uint8_t pb_len;
     uint8_t next;            /* the field after the last one in the run */
     uint8_t at[PTPL_FIELDS]; /* where field j's value is in mp (0: not in the run) */
+    bool slot_ok;            /* slot holds the row templates' slot of the run's schema and table */
+    uint16_t slot;
 } ptpl_run_t;
 
 typedef struct ptpl_map {
@@ -1099,12 +1168,15 @@ static inline __attribute__((always_inline)) char *value_at(char *o, const uint8
             return e;
         }
         if (p[2] == RC_EXT_DATETIME) {
-            rc_datetime_t t;
-            if (!rc_text_datetime(p + 3, n, &t)) {
-                return NULL;
+            if ((e = dt_text_at(o, p + 3, n, end)) == NULL) {
+                rc_datetime_t t;
+                if (!rc_text_datetime(p + 3, n, &t)) {
+                    return NULL;
+                }
+                e = dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
             }
             *pp = p + 3 + n;
-            return dt_value_at(o, ROWCAST__V1__VALUE__KIND_DATETIME_VALUE, &t, true);
+            return e;
         }
         return NULL;
     case 0xc0:
@@ -1153,9 +1225,22 @@ static inline uint32_t cols_fast(const ptpl_col_t *tcols, uint32_t nt, const uin
     uint32_t i = 0, cur = 0;
     for (; i < nt && end - p >= 32; i++) {
         const ptpl_col_t *tc = &tcols[i];
+#if defined(__SSE2__)
+        /* a name of up to 15 bytes (mp_len <= 16, the usual one) in one 16-byte compare: skip
+         * has every bit from mp_len up set, so bits 16-63 too */
+        uint64_t eq = tc->mp_len <= 16
+                          ? (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                                _mm_loadu_si128((const __m128i *)(const void *)p),
+                                _mm_loadu_si128((const __m128i *)(const void *)tc->mp)))
+                          : rc_tpl_eq_bits32(tc->mp, p);
+        if ((eq | tc->skip) != ~0ULL) {
+            break;
+        }
+#else
         if (!rc_tpl_eq32(tc->mp, tc->skip, p)) {
             break;
         }
+#endif
         memcpy(o, tc->head, PTPL_HEAD);
         char *vo = o + tc->head_len, *e;
         const uint8_t *q = p + tc->mp_len;
@@ -1301,6 +1386,16 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     return RC_OK;
 }
 
+/* rc_cols_init, with a bin 8 (what the decoder packs as kafka.columns) read without a call. */
+static inline void cols_init(rc_cols_t *c, const uint8_t *v, const uint8_t *end) {
+    if (v && v < end && v[0] == 0xc4 && end - v >= 2 && (size_t)(end - v) - 2 >= v[1]) {
+        c->start = c->cur = v + 2;
+        c->end = c->start + v[1];
+    } else {
+        rc_cols_init(c, v, end);
+    }
+}
+
 enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
 
 /* What the writers of an event's fields share. */
@@ -1310,17 +1405,38 @@ typedef struct enc {
     const uint8_t *at[K_COUNT]; /* the event's field values, once seen */
     ptpl_row_t *rt;             /* the table's row template, once picked (NULL: none) */
     bool rt_picked;
+    ptpl_run_t *run; /* the event map's run when it matched and holds schema and table */
 } enc_t;
+
+/* True when the descriptor cols (NULL: none) is the one rt's column infos were learnt with
+ * (rc_tpl_row_sync would find its bytes the same), without its call. */
+static inline bool desc_same(const ptpl_row_t *rt, const rc_cols_t *cols) {
+    size_t n = cols ? (size_t)(cols->end - cols->start) : 0;
+    return n == rt->desc_len && (n == 0 || memcmp(cols->start, rt->desc, n) == 0);
+}
 
 static rc_err_t put_rows(rc_buf_t *out, uint32_t field, const uint8_t **pp, const uint8_t *end,
                          enc_t *e) {
     if (e->t && !e->rt_picked) {
-        ptpl_row_t *rt =
-            &e->t->rows[rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS];
-        e->rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, e->cols, rt->cols, rt->cap,
-                                sizeof *rt->cols)
-                    ? rt
-                    : NULL;
+        /* the slot is a function of schema's and table's bytes: one event run holding them
+         * keeps it (which slot a table takes changes no byte of the output, only its speed) */
+        ptpl_run_t *r = e->run;
+        size_t slot;
+        if (r && r->slot_ok) {
+            slot = r->slot;
+        } else {
+            slot = rc_tpl_table_hash(e->at[K_SCHEMA], e->at[K_TABLE], end) % PTPL_SLOTS;
+            if (r) {
+                r->slot = (uint16_t)slot;
+                r->slot_ok = true;
+            }
+        }
+        ptpl_row_t *rt = &e->t->rows[slot];
+        e->rt =
+            desc_same(rt, e->cols) || rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap,
+                                                      e->cols, rt->cols, rt->cap, sizeof *rt->cols)
+                ? rt
+                : NULL;
         e->rt_picked = true;
     }
     uint32_t n;
@@ -1403,18 +1519,37 @@ static inline size_t key_index(const field_key_t *keys, size_t count, const char
 typedef rc_err_t (*put_field_fn)(rc_buf_t *out, size_t j, const uint8_t **pp, const uint8_t *end,
                                  enc_t *e);
 
+/* Sets f's compare masks from its lengths: after every change of len or kv_len. */
+static inline void field_masks(ptpl_field_t *f) {
+    f->key_skip = ~rc_tpl_mask(f->len);
+    f->kv_skip = ~rc_tpl_mask(f->kv_len);
+}
+
+/* rc_tpl_match_kv of f's template at k: with 32 bytes readable one 32-byte compare and the
+ * masks, without a branch on the lengths. */
+static inline __attribute__((always_inline)) int field_match(const ptpl_field_t *f,
+                                                             const uint8_t *k, const uint8_t *end) {
+    if (end - k >= 32) {
+        uint64_t eq = rc_tpl_eq_bits32(f->mp, k);
+        return (eq | f->kv_skip) == ~0ULL ? 2 : (eq | f->key_skip) == ~0ULL;
+    }
+    return rc_tpl_match_kv(f->mp, f->len, f->kv_len, k, end);
+}
+
 /* Makes the key at k (its str read up to next; j its index) its position's template, or none. */
 static void field_learn(ptpl_field_t *f, const uint8_t *k, const uint8_t *next, size_t j) {
     size_t n = (size_t)(next - k);
     f->len = 0;
     f->kv_len = 0;
     if ((k[0] & 0xe0) != 0xa0 || n > 15) {
+        field_masks(f);
         return;
     }
     memset(f->mp, 0, sizeof f->mp);
     memcpy(f->mp, k, n);
     f->len = (uint8_t)n;
     f->j = (uint8_t)j;
+    field_masks(f);
 }
 
 /* After its key (f's template) the value at v[0..vn) was written as b[0..bn): makes key and
@@ -1423,6 +1558,7 @@ static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, cons
                               size_t bn) {
     f->kv_len = 0;
     f->kv_hits = 0;
+    field_masks(f);
     if (f->len == 0 || vn == 0 || f->len + vn > sizeof f->mp || bn > sizeof f->pb ||
         !rc_tpl_kv_scalar(v[0])) {
         return;
@@ -1433,6 +1569,7 @@ static void field_learn_value(ptpl_field_t *f, const uint8_t *v, size_t vn, cons
     }
     f->pb_len = (uint8_t)bn;
     f->kv_len = (uint8_t)(f->len + vn);
+    field_masks(f);
 }
 
 /* True when the PRUN_MP bytes at p (there must be that many before end) start with r's run. */
@@ -1448,6 +1585,7 @@ static void run_learn(ptpl_run_t *r, const field_key_t *keys, size_t count, cons
                       uint32_t npos, size_t mp_len, const char *pb, size_t pb_len,
                       const uint8_t *end) {
     r->mp_len = 0;
+    r->slot_ok = false;
     if (mp_len > PRUN_MP || pb_len > PRUN_PB || npos > PTPL_FIELDS) {
         return;
     }
@@ -1514,6 +1652,9 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                     at_of[j] = p0 + r->at[j];
                 }
             }
+            if (r->at[K_SCHEMA] && r->at[K_TABLE]) {
+                e->run = r; /* at_of is the event map's: schema and table are in the run */
+            }
         }
         next = r->next;
         i0 = r->npos;
@@ -1525,7 +1666,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
         uint32_t klen;
         size_t j = count;
         ptpl_field_t *f = mt && i < PTPL_FIELDS ? &mt->f[i] : NULL;
-        int m = f ? rc_tpl_match_kv(f->mp, f->len, f->kv_len, kp, end) : 0;
+        int m = f ? field_match(f, kp, end) : 0;
         int learn = 0; /* 1: a new key's first value, 2: a value other than the template's */
         if (m) {
             j = f->j;
@@ -1576,6 +1717,7 @@ static rc_err_t put_ordered(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
                                       out->len - at);
                 } else if (learn == 2) {
                     f->kv_len = 0;
+                    field_masks(f);
                 }
             }
             next = j + 1;
@@ -1668,7 +1810,7 @@ static bool put_meta_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     for (uint32_t i = 0; i < n; i++) {
         const ptpl_field_t *f = &mt->f[i];
         size_t j = f->j;
-        int m = rc_tpl_match_kv(f->mp, f->len, f->kv_len, p, end);
+        int m = field_match(f, p, end);
         if (m == 0 || j < next || j >= M_COUNT) {
             return false;
         }
@@ -1769,13 +1911,95 @@ static rc_err_t put_event_field(rc_buf_t *out, size_t j, const uint8_t **pp, con
     }
 }
 
+/* The usual event of a stream, written without put_ordered's loop: a fixmap whose leading
+ * members are the event map's run (schema, table, action, an empty before; the run holds schema
+ * and table and ends before after), followed by exactly three members whose keys are their
+ * positions' templates: after, meta (written by put_meta_fast) and a last one that is no field
+ * (kafka), which the caller's walk passed (ev_end). These are the steps put_ordered takes for
+ * such an event, in its order, and there is nothing for it to learn from one. Returns true when
+ * it wrote the event (*pp moved to ev_end); false, with out->len put back, for any other event
+ * or at any step that is not the usual one (an error too): the caller then writes the event the
+ * general way from the start, with e as it was before. */
+static bool event_fast(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t **pp, const uint8_t *end,
+                       const uint8_t *ev_end, enc_t *e) {
+    const uint8_t *p = *pp;
+    ptpl_map_t *mt = &t->event;
+    const ptpl_run_t *r = &mt->run;
+    if (end - p < 1 || (p[0] & 0xf0) != 0x80 || !r->mp_len) {
+        return false;
+    }
+    uint32_t n = p[0] & 0x0fu, i0 = r->npos;
+    const uint8_t *p0 = p + 1;
+    if (n != i0 + 3 || r->next != K_AFTER || !r->at[K_SCHEMA] || !r->at[K_TABLE] || ev_end > end ||
+        !run_matches(r, p0, end)) {
+        return false;
+    }
+    const ptpl_field_t *fa = &mt->f[i0], *fm = &mt->f[i0 + 1], *fk = &mt->f[i0 + 2];
+    if (fa->j != K_AFTER || fm->j != K_META || fk->j != K_COUNT || fa->kv_len || fm->kv_len ||
+        fk->kv_len) {
+        return false;
+    }
+    size_t mark = out->len, meta;
+    if (ensure(out, PRUN_PB) != RC_OK) {
+        return false;
+    }
+    if (r->pb_len <= 32) { /* the usual run: schema, table and action in 32 bytes */
+        memcpy(out->data + out->len, r->pb, 32);
+    } else {
+        memcpy(out->data + out->len, r->pb, PRUN_PB);
+    }
+    out->len += r->pb_len;
+    /* what put_rows reads of the fields before it (put_ordered would set the run's others) */
+    e->at[K_SCHEMA] = p0 + r->at[K_SCHEMA];
+    e->at[K_TABLE] = p0 + r->at[K_TABLE];
+    e->run = &mt->run;
+    p = p0 + r->mp_len;
+    if (field_match(fa, p, end) != 1) {
+        goto back;
+    }
+    p += fa->len;
+    if (put_rows(out, F_EVENT_AFTER, &p, end, e) != RC_OK || field_match(fm, p, end) != 1) {
+        goto back;
+    }
+    p += fm->len;
+    if (sub_begin(out, F_EVENT_META, &meta) != RC_OK || !put_meta_fast(out, &p, end, &t->meta)) {
+        goto back;
+    }
+    if (out->len - meta - 1 < 0x80) {
+        out->data[meta] = (char)(out->len - meta - 1); /* sub_end's usual case */
+    } else if (sub_end(out, meta) != RC_OK) {
+        goto back;
+    }
+    if (field_match(fk, p, end) != 1) {
+        goto back;
+    }
+    p += fk->len;
+    if (!(ev_end > p)) {
+        goto back;
+    }
+    *pp = ev_end; /* the caller's walk went through kafka */
+    return true;
+back:
+    out->len = mark;
+    return false;
+}
+
 static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *data, size_t len,
                             const uint8_t *columns, const uint8_t *ev_end, size_t *used) {
     size_t mark = out->len;
     const uint8_t *p = data, *end = data + len;
     rc_cols_t cols;
-    rc_cols_init(&cols, columns, end);
+    cols_init(&cols, columns, end);
     enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
+    if (len && t && ev_end && event_fast(out, t, &p, end, ev_end, &e)) {
+        if (used) {
+            *used = (size_t)(p - data);
+        }
+        return RC_OK;
+    }
+    /* from the start, as event_fast found it: the descriptor's cursor too */
+    cols.cur = cols.start;
+    e = (enc_t){.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
     rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
                             : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field, &e,
                                           t ? &t->event : NULL, t ? ev_end : NULL, e.at);
@@ -1803,12 +2027,74 @@ rc_err_t rc_proto_write_event(rc_buf_t *out, const uint8_t *data, size_t len, si
     return rc_proto_write_event_typed(out, data, len, rc_cols_of_event(data, len), used);
 }
 
+/* The usual key (a fixmap of columns {pk: value}) written in one pass: each name a fixstr of
+ * ASCII, 33 bytes readable from it, each value one value_at takes and each Column shorter than
+ * 128 bytes; the column infos found by rc_cols_find in the map's order, as put_columns finds
+ * them. Writes what put_columns writes for it and returns true; false for any other key, with
+ * out->len where it was (the descriptor's cursor may have moved). */
+static bool key_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols) {
+    const uint8_t *p = *pp;
+    if (p >= end || (p[0] & 0xf0) != 0x80) {
+        return false;
+    }
+    uint32_t n = p[0] & 0x0fu;
+    p++;
+    /* per Column: tag, length, the name's field (2 + 31, 32 copied), the Value's tag and length
+     * and value_at's 40 bytes */
+    if (ensure(out, (size_t)n * 80) != RC_OK) {
+        return false;
+    }
+    char *o0 = out->data + out->len, *o = o0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (end - p < 33 || (p[0] & 0xe0) != 0xa0) {
+            return false;
+        }
+        uint32_t nl = p[0] & 0x1fu;
+        const uint8_t *name = p + 1, *v = name + nl;
+        if (!all_ascii(name, nl, end)) {
+            return false;
+        }
+        rc_col_info_t ci = {0};
+        if (cols) {
+            rc_cols_find(cols, (const char *)name, nl, &ci);
+        }
+        char *q = o + 2;
+        o[0] = (char)(F_ROW_COLUMNS << 3 | WT_LEN);
+        if (nl) { /* proto3 leaves an empty name out */
+            q[0] = (char)(F_COLUMN_NAME << 3 | WT_LEN);
+            q[1] = (char)nl;
+            memcpy(q + 2, name, 32); /* the bytes past nl are overwritten or lie beyond */
+            q += 2 + nl;
+        }
+        q[0] = (char)(F_COLUMN_VALUE << 3 | WT_LEN);
+        char *e = value_at(q + 2, &v, end, is_uint_col(&ci));
+        if (!e || e - o - 2 >= 0x80) {
+            return false;
+        }
+        q[1] = (char)(e - q - 2);
+        o[1] = (char)(e - o - 2);
+        o = e;
+        p = v;
+    }
+    out->len += (size_t)(o - o0);
+    *pp = p;
+    return true;
+}
+
 rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len,
                                   const uint8_t *columns, size_t *used) {
     size_t mark = out->len;
     const uint8_t *p = data;
     rc_cols_t cols;
-    rc_cols_init(&cols, columns, data + len);
+    cols_init(&cols, columns, data + len);
+    if (len && key_fast(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL)) {
+        if (used) {
+            *used = (size_t)(p - data);
+        }
+        return RC_OK;
+    }
+    p = data;
+    cols.cur = cols.start; /* as key_fast found it */
     rc_err_t err = len == 0
                        ? RC_ERR_TRUNCATED
                        : put_columns(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL, NULL);

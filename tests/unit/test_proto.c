@@ -2399,6 +2399,59 @@ static void test_proto_datetime_in_place_and_through_put_ext(void **state) {
     rc_proto_tpl_free(t);
 }
 
+/* The templated writer reads DATETIMEs of fsp 0 and 6 by fixed positions (dt_text_at): every
+ * byte value at every position of such texts, cut short and grown by a byte, gives the bytes
+ * (or the error) of the plain writer, which reads them with rc_text_datetime; the event is
+ * copied to exactly its size (check_ptpl), so a read past it fails under ASan. */
+static void test_proto_tpl_datetime_fixed_positions_every_byte(void **state) {
+    (void)state;
+    static const char *const texts[] = {"2024-02-29T13:01:02", "9999-12-31T23:59:59.999999",
+                                        "0000-00-00T00:00:00.000000", "0127-01-09T00:00:00.000128"};
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    mp_t m0;
+    mp_init(&m0);
+    pack_meta_event(&m0, NULL, NULL, false); /* the columns' templates first */
+    assert_int_equal(check_ptpl(t, m0.sb.data, m0.sb.size, NULL), RC_OK);
+    msgpack_sbuffer_destroy(&m0.sb);
+    size_t ok = 0;
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        size_t len = strlen(texts[k]);
+        for (size_t n = len - 1; n <= len + 1; n++) {
+            for (size_t pos = 0; pos < n; pos++) {
+                for (int b = 0; b < 256; b++) {
+                    char dt[32];
+                    memset(dt, '0', sizeof dt);
+                    memcpy(dt, texts[k], n < len ? n : len);
+                    dt[pos] = (char)b;
+                    for (int last = 0; last < 2; last++) {
+                        mp_t m;
+                        mp_init(&m);
+                        msgpack_packer *pk = &m.pk;
+                        msgpack_pack_map(pk, last ? 3 : 5);
+                        str(pk, "schema"), str(pk, "s");
+                        str(pk, "table"), str(pk, "m");
+                        str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+                        str(pk, "id"), msgpack_pack_uint64(pk, 7);
+                        str(pk, "at"), msgpack_pack_ext(pk, n, RC_EXT_DATETIME);
+                        msgpack_pack_ext_body(pk, dt, n);
+                        if (!last) { /* bytes after the text, or (last) none to read */
+                            str(pk, "meta"), pack_meta_usual(pk);
+                            str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"),
+                                str(pk, "s.m");
+                        }
+                        rc_err_t err = check_ptpl(t, m.sb.data, m.sb.size, NULL);
+                        msgpack_sbuffer_destroy(&m.sb);
+                        ok += err == RC_OK;
+                    }
+                }
+            }
+        }
+    }
+    assert_true(ok > 1000); /* texts the fast reading takes were among them */
+    rc_proto_tpl_free(t);
+}
+
 /* More tables than slots (600 over 256), each with its own columns, twice round; a row wider
  * than the templates hold (1100 columns). */
 static void test_proto_tpl_many_tables_and_columns(void **state) {
@@ -2590,6 +2643,321 @@ static void test_proto_tpl_event_run(void **state) {
     str(&m.pk, "sixty-four bytes of padding after the members the run covers....");
     assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
     msgpack_sbuffer_destroy(&m.sb);
+    rc_proto_tpl_free(t);
+}
+
+/* A row's column names are compared with their templates 16 bytes at a time when they fit and
+ * 32 otherwise: names of 13 to 31 bytes that differ only in their last byte, at the same
+ * position of the same table event after event, each give the writer's bytes without
+ * templates (a compare that looks at only the first 16 bytes of a longer name fails it). */
+static void test_proto_tpl_names_alike_but_their_last_byte(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    for (size_t len = 13; len <= 31; len++) {
+        for (int round = 0; round < 6; round++) {
+            char name[32];
+            memset(name, 'n', len);
+            name[len - 1] = (char)('a' + round % 2);
+            name[len] = '\0';
+            mp_t m;
+            mp_init(&m);
+            msgpack_packer *pk = &m.pk;
+            msgpack_pack_map(pk, 3);
+            str(pk, "table"), str(pk, "alike");
+            str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+            str(pk, name), msgpack_pack_int(pk, 5);
+            str(pk, "x"), msgpack_pack_int(pk, 1);
+            str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "t");
+            assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_proto_tpl_free(t);
+}
+
+static uint64_t key_rng(uint64_t *x) {
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+/* A random key map (or not a map) into pk: 0 to 17 columns, names of every kind (empty, up to
+ * 40 bytes, non-ASCII, str 8, not a string) and values of every kind the writer knows. */
+static void pack_random_key(msgpack_packer *pk, uint64_t *x) {
+    static const char *const names[] = {"id",
+                                        "",
+                                        "region",
+                                        "k\xc3\xa9y",
+                                        "iu",
+                                        "a_name_of_thirty_one_bytes_long",
+                                        "a_name_of_forty_bytes_that_is_long_xxxxx"};
+    uint64_t r = key_rng(x);
+    if (r % 29 == 0) {
+        msgpack_pack_int(pk, 3); /* not a map */
+        return;
+    }
+    uint32_t n = (uint32_t)(r >> 8) % 18;
+    msgpack_pack_map(pk, n);
+    for (uint32_t c = 0; c < n; c++) {
+        uint64_t q = key_rng(x);
+        const char *name = names[q % 7];
+        if (q % 53 == 0) {
+            msgpack_pack_int(pk, 7); /* a name that is not a string */
+        } else if ((q >> 4) % 17 == 0) {
+            msgpack_pack_str(pk, strlen(name)); /* str 8 even when short */
+            msgpack_pack_str_body(pk, name, strlen(name));
+        } else {
+            str(pk, name);
+        }
+        uint64_t v = key_rng(x);
+        switch ((v >> 3) % 14) {
+        case 0:
+            msgpack_pack_uint64(pk, v >> (v % 64));
+            break;
+        case 1:
+            msgpack_pack_int64(pk, -(int64_t)(v >> (1 + v % 63)));
+            break;
+        case 2:
+            msgpack_pack_nil(pk);
+            break;
+        case 3:
+            msgpack_pack_true(pk);
+            break;
+        case 4:
+            msgpack_pack_double(pk, (double)(v % 100000) / 7);
+            break;
+        case 5:
+            msgpack_pack_float(pk, 1.5f);
+            break;
+        case 6:
+            str(pk, v % 2 ? "eu" : "a text of more than thirty-two bytes, so longer");
+            break;
+        case 7:
+            str(pk, "caf\xc3\xa9 \xff");
+            break;
+        case 8:
+            msgpack_pack_bin_with_body(pk, "\x00\x01", 2);
+            break;
+        case 9:
+            ext(pk, RC_EXT_DECIMAL, v % 2 ? "-12.50" : "1");
+            break;
+        case 10:
+            ext(pk, RC_EXT_DATETIME, v % 2 ? "2024-02-29T13:01:02.000001" : "2024-02-29T13:01");
+            break;
+        case 11:
+            ext(pk, RC_EXT_DATE, "2024-02-29");
+            break;
+        case 12:
+            msgpack_pack_array(pk, 1), msgpack_pack_int(pk, 1);
+            break;
+        default:
+            msgpack_pack_int(pk, (int)(v % 200) - 100);
+            break;
+        }
+    }
+}
+
+/* The key writer's one-pass way for the usual key (key_fast) and the general one give the
+ * bytes and the error put_columns gives for the same map as a row (the event writer's after,
+ * without templates): random keys of every shape, with a descriptor (iu described twice,
+ * first UNSIGNED; id UNSIGNED) or none, the key followed by more bytes or ending the buffer. */
+static void test_key_writer_writes_a_rows_columns(void **state) {
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    static const char *const dnames[] = {"iu", "id", "region", "iu"};
+    static const uint8_t types[] = {RC_COL_INT, RC_COL_BIGINT, RC_COL_TEXT, RC_COL_INT};
+    static const uint8_t flags[] = {RC_COLF_UNSIGNED, RC_COLF_UNSIGNED, 0, 0};
+    size_t fast = 0;
+    for (int i = 0; i < 20000; i++) {
+        int with_cols = i % 3 != 0, key_last = i % 5 == 0;
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, with_cols ? 2 : 1);
+        if (with_cols) {
+            str(pk, "kafka"), msgpack_pack_map(pk, 1);
+            pack_named_columns(pk, dnames, types, flags, 4, 0);
+        }
+        str(pk, "after"), msgpack_pack_array(pk, 1);
+        size_t key_at = m.sb.size;
+        pack_random_key(pk, &x);
+        size_t key_end = m.sb.size;
+        if (!key_last) {
+            str(pk, "more bytes after the key, as meta and kafka follow it in an event");
+        }
+        uint8_t *ev = malloc(m.sb.size);
+        assert_non_null(ev);
+        memcpy(ev, m.sb.data, m.sb.size);
+        size_t n = m.sb.size;
+        msgpack_sbuffer_destroy(&m.sb);
+        /* the event holds only after: a fixmap's rows, after the descriptor */
+        const uint8_t *cols = rc_cols_of_event(ev, n);
+        rc_buf_t row = RC_BUF_INIT, key = RC_BUF_INIT;
+        rc_err_t ev_err = rc_proto_write_event_typed(&row, ev, key_last ? key_end : n, cols, NULL);
+        size_t used = 0;
+        rc_err_t key_err = rc_proto_write_key_typed(&key, ev + key_at, n - key_at, cols, &used);
+        if (ev_err != RC_OK) {
+            assert_int_not_equal(key_err, RC_OK);
+        } else {
+            assert_int_equal(key_err, RC_OK);
+            assert_int_equal(used, key_end - key_at);
+            /* row: the after field's tag, its length (1 or 2 bytes), the Row's columns */
+            assert_true(row.len >= 2 && (uint8_t)row.data[0] == (5 << 3 | 2));
+            size_t h = (uint8_t)row.data[1] & 0x80 ? 3 : 2;
+            assert_int_equal(key.len, row.len - h);
+            assert_memory_equal(key.data, row.data + h, key.len);
+            fast += key.len > 0;
+        }
+        rc_buf_free(&row);
+        rc_buf_free(&key);
+        free(ev);
+    }
+    assert_true(fast > 5000);
+}
+
+/* One event of table "s"."f" with the members schema, table, action, before, after (a row
+ * {iu: 5, x: 5}), meta (pack_meta: NULL the usual one), kafka (topic and a descriptor in which
+ * iu is described twice, first UNSIGNED), in the order shape gives: 0 the usual one, 1 kafka
+ * before meta, 2 a member after kafka, 3 no before, 4 two rows, 5 no rows, 6 a bad DATETIME
+ * in the row, 7 meta before after. */
+static void pack_fast_event(mp_t *m, int shape, void (*pack_meta)(msgpack_packer *)) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, shape == 2 ? 8 : shape == 3 ? 6 : 7);
+    str(pk, "schema"), str(pk, "s");
+    str(pk, "table"), str(pk, "f");
+    str(pk, "action"), str(pk, "insert");
+    if (shape != 3) {
+        str(pk, "before"), msgpack_pack_array(pk, 0);
+    }
+    void (*meta)(msgpack_packer *) = pack_meta ? pack_meta : pack_meta_usual;
+    if (shape == 7) {
+        str(pk, "meta"), meta(pk);
+    }
+    uint32_t rows = shape == 4 ? 2 : shape == 5 ? 0 : 1;
+    str(pk, "after"), msgpack_pack_array(pk, rows);
+    for (uint32_t r = 0; r < rows; r++) {
+        msgpack_pack_map(pk, 2);
+        str(pk, "iu");
+        if (shape == 6) {
+            ext(pk, RC_EXT_DATETIME, "2024-02-29T13:01:0x");
+        } else {
+            msgpack_pack_int(pk, 5);
+        }
+        str(pk, "x"), msgpack_pack_int(pk, 5);
+    }
+    if (shape != 1 && shape != 7) {
+        str(pk, "meta"), meta(pk);
+    }
+    str(pk, "kafka"), msgpack_pack_map(pk, 2), str(pk, "topic"), str(pk, "s.f");
+    static const char *const dnames[] = {"iu", "x", "iu"};
+    static const uint8_t types[] = {RC_COL_INT, RC_COL_INT, RC_COL_INT};
+    static const uint8_t flags[] = {RC_COLF_UNSIGNED, 0, 0};
+    pack_named_columns(pk, dnames, types, flags, 3, 0);
+    if (shape == 1) {
+        str(pk, "meta"), meta(pk);
+    }
+    if (shape == 2) {
+        str(pk, "z"), msgpack_pack_int(pk, 1);
+    }
+}
+
+/* The templated writer's usual event (event_fast: the run, then after, meta and kafka, each
+ * key its position's) and every way off it, before the rows (other members, orders, counts)
+ * and after them (a meta put_meta_fast does not take, a bad value, kafka not last): always the
+ * bytes and the error of the writer without templates, the usual event before and after each.
+ * The row's first column is described twice and found from the descriptor's cursor, so a way
+ * off after the rows must start again with the cursor at the start. */
+static void test_proto_tpl_event_fast_path_and_its_fallbacks(void **state) {
+    (void)state;
+    void (*const metas[])(msgpack_packer *) = {NULL, meta_nil_and_wide, meta_long_and_non_ascii,
+                                               meta_other_order, meta_bad_type};
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    rc_buf_t pb = RC_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        for (int shape = 0; shape < 8; shape++) {
+            for (size_t k = 0; k < sizeof metas / sizeof metas[0]; k++) {
+                for (int usual = 0; usual < 2; usual++) {
+                    mp_t m;
+                    mp_init(&m);
+                    pack_fast_event(&m, usual ? 0 : shape, usual ? NULL : metas[k]);
+                    rc_err_t want =
+                        usual || (shape != 6 && metas[k] != meta_bad_type) ? RC_OK : RC_ERR_INVALID;
+                    assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), want);
+                    msgpack_sbuffer_destroy(&m.sb);
+                    if (want != RC_OK || shape == 5) {
+                        continue;
+                    }
+                    Rowcast__V1__Event *e =
+                        rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+                    assert_non_null(e);
+                    assert_int_equal(e->after[0]->columns[0]->value->kind_case,
+                                     ROWCAST__V1__VALUE__KIND_UINT_VALUE); /* the first iu */
+                    rowcast__v1__event__free_unpacked(e, NULL);
+                }
+            }
+        }
+    }
+    rc_buf_free(&pb);
+    rc_proto_tpl_free(t);
+}
+
+/* A row template's column infos hold for the descriptor bytes they were learnt with, which
+ * the templated writer compares 16 bytes at a time (the last 16 overlapping): descriptors of 8
+ * to 65 bytes where one column's UNSIGNED flag alone changes, at every column, give the bytes of
+ * the writer without templates (int_value and uint_value differ for the same integer). The
+ * event's schema and table are in its run, so the table's slot comes from the run too. */
+static void test_proto_tpl_descriptor_differs_in_one_byte(void **state) {
+    (void)state;
+    rc_proto_tpl_t *t = rc_proto_tpl_new();
+    assert_non_null(t);
+    for (size_t ncol = 1; ncol <= 5; ncol++) {
+        for (size_t nl = 1; nl <= 6; nl++) {
+            for (size_t j = 0; j <= ncol; j++) { /* j == ncol: every column signed */
+                for (int round = 0; round < 3; round++) {
+                    const char *dnames[5];
+                    uint8_t types[5], flags[5];
+                    for (size_t c = 0; c < ncol; c++) {
+                        types[c] = RC_COL_INT;
+                        flags[c] = c == j && round == 1 ? RC_COLF_UNSIGNED : 0;
+                    }
+                    char cn[5][8];
+                    for (size_t c = 0; c < ncol; c++) {
+                        memset(cn[c], 'a' + (int)c, nl);
+                        cn[c][nl] = '\0';
+                        dnames[c] = cn[c];
+                    }
+                    mp_t m;
+                    mp_init(&m);
+                    msgpack_packer *pk = &m.pk;
+                    msgpack_pack_map(pk, 6);
+                    str(pk, "schema"), str(pk, "s");
+                    str(pk, "table"), str(pk, "flags");
+                    str(pk, "action"), str(pk, "insert");
+                    str(pk, "before"), msgpack_pack_array(pk, 0);
+                    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, ncol);
+                    for (size_t c = 0; c < ncol; c++) {
+                        str(pk, cn[c]), msgpack_pack_int(pk, 5);
+                    }
+                    str(pk, "kafka"), msgpack_pack_map(pk, 1);
+                    pack_named_columns(pk, dnames, types, flags, ncol, 0);
+                    rc_buf_t pb = RC_BUF_INIT;
+                    assert_int_equal(check_ptpl(t, m.sb.data, m.sb.size, &pb), RC_OK);
+                    Rowcast__V1__Event *e =
+                        rowcast__v1__event__unpack(NULL, pb.len, (const uint8_t *)pb.data);
+                    assert_non_null(e);
+                    for (size_t c = 0; c < ncol; c++) {
+                        assert_int_equal(e->after[0]->columns[c]->value->kind_case,
+                                         flags[c] ? ROWCAST__V1__VALUE__KIND_UINT_VALUE
+                                                  : ROWCAST__V1__VALUE__KIND_INT_VALUE);
+                    }
+                    rowcast__v1__event__free_unpacked(e, NULL);
+                    rc_buf_free(&pb);
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+            }
+        }
+    }
     rc_proto_tpl_free(t);
 }
 
@@ -3164,12 +3532,17 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_row_lengths_across_varint_sizes),
         cmocka_unit_test(test_proto_tpl_event_run),
         cmocka_unit_test(test_proto_tpl_column_named_twice_in_descriptor),
+        cmocka_unit_test(test_proto_tpl_descriptor_differs_in_one_byte),
+        cmocka_unit_test(test_proto_tpl_event_fast_path_and_its_fallbacks),
+        cmocka_unit_test(test_key_writer_writes_a_rows_columns),
+        cmocka_unit_test(test_proto_tpl_names_alike_but_their_last_byte),
         cmocka_unit_test(test_debezium_tpl_other_keys_and_types),
         cmocka_unit_test(test_debezium_tpl_names_it_cannot_hold),
         cmocka_unit_test(test_debezium_tpl_source_db_table_server_id),
         cmocka_unit_test(test_text_datetime_reads_as_field_by_field),
         cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
+        cmocka_unit_test(test_proto_tpl_datetime_fixed_positions_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
