@@ -1426,11 +1426,22 @@ typedef struct tpl_pre {
     tpl_t *rt;                     /* the rows' template when both are in the run */
 } tpl_pre_t;
 
+#define PLAN_SLOTS 64 /* whole-event plans (below), picked by a hash of an event's start */
+
+struct plan;
+static void plan_free(struct plan *pl);
+
 struct rc_json_tpl {
     tpl_t event; /* the event map's keys */
     tpl_t meta;
     tpl_t rows[TPL_SLOTS];
     tpl_pre_t pre;
+    struct plan *plans[PLAN_SLOTS];
+    struct plan *spare;          /* what the next plan is learnt into */
+    rc_buf_t scratch;            /* a learnt plan's own output, checked */
+    uint32_t last;               /* the slot of the plan last hit */
+    uint8_t fails[PLAN_SLOTS];   /* plans learnt in a row that no event took (capped) */
+    uint32_t misses[PLAN_SLOTS]; /* events that missed since the slot's last learning */
 };
 
 rc_json_tpl_t *rc_json_tpl_new(void) {
@@ -1446,6 +1457,11 @@ void rc_json_tpl_free(rc_json_tpl_t *t) {
     for (size_t i = 0; i < TPL_SLOTS; i++) {
         free(t->rows[i].keys);
     }
+    for (size_t i = 0; i < PLAN_SLOTS; i++) {
+        plan_free(t->plans[i]);
+    }
+    plan_free(t->spare);
+    rc_buf_free(&t->scratch);
     free(t);
 }
 
@@ -1965,6 +1981,408 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
     return true;
 }
 
+/* ---- whole-event plans -------------------------------------------------------------------- */
+
+/* An event of a table in a stream is, byte for byte, mostly what the event before it was: the
+ * same map heads, the same keys in the same order, many of the same values (schema, table,
+ * action, a column that stays NULL, meta's pipeline). A plan keeps such an event as segments:
+ * constant msgpack bytes (whole heads, keys and values) with the JSON text the writer gives
+ * them, each followed by one value that changes (formatted after one switch on its type byte),
+ * by the kafka member's value (skipped) or by the end. An event whose constant runs are the
+ * plan's, compared 32 bytes at a time, and whose changing values are scalars, is written as the
+ * runs' text with the values' text between them.
+ *
+ * That is the writer's text: msgpack is read front to back, every head and key is where it was
+ * and a scalar value of any length at a changing one takes the place of one object, so the
+ * event parses into the same maps and arrays with the same keys; a key's and a scalar's text is
+ * a function of its own bytes. A value that is a map or an array, or any byte that differs in a
+ * constant run, leaves the event to the writer (nothing of it written). A plan is learnt from an
+ * event the writer wrote, and kept only when its own output for that event is the writer's.
+ *
+ * Which values change: a table's first plan takes all of them as constant; when an event of the
+ * same layout (heads and keys) misses it, the values that differ from the plan's are changing
+ * ones from then on, so a layout settles after a miss for each value that ever changes. Plans
+ * are picked by a hash of the event's first 64 bytes (schema, table and action in the events of
+ * rowcast's decoder), the last one hit tried first. */
+
+#define PLAN_DEPTH    16    /* maps and arrays inside the event map that a plan may hold */
+#define PLAN_MAX_SEGS 4096  /* changing values and kafka members of an event, plus one */
+#define PLAN_MAX_MP   32768 /* constant msgpack bytes, each segment's padded to 32 */
+#define PLAN_MAX_SCAL 8192  /* scalar values of an event */
+#define PLAN_CHUNK    32
+#define PAD32(n)      (((n) + 31u) & ~(size_t)31u)
+
+enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
+
+typedef struct plan_seg {
+    const uint8_t *mp; /* constant msgpack bytes to compare (padded to 32 with zeros) */
+    const char *text;  /* their text to copy (padded to 32) */
+    uint64_t mask;     /* a short segment's: of its mp_len bytes in one 32-byte compare */
+    uint16_t mp_len;
+    uint16_t text_len;
+    uint8_t kind;  /* what comes after them: SEG_* */
+    bool shortseg; /* mp_len and text_len at most 32: one compare, one copy */
+} plan_seg_t;
+
+typedef struct plan {
+    rc_buf_t segs;    /* plan_seg_t */
+    rc_buf_t mp;      /* each segment's constant bytes */
+    rc_buf_t text;    /* each segment's text */
+    size_t room;      /* what an event may write: the texts and VALUE_ROOM per value */
+    rc_buf_t layout;  /* heads and keys in order, 0xc1 (never msgpack) for each scalar */
+    rc_buf_t vals;    /* the scalars' bytes, one after the other */
+    rc_buf_t val_end; /* uint32_t: where each scalar's bytes end in vals */
+    rc_buf_t var;     /* uint8_t: 1 for a changing scalar */
+    uint32_t nscal;
+    bool live; /* learnt and checked */
+    bool hit;  /* an event other than the one it was learnt from took it */
+} plan_t;
+
+static void plan_free(plan_t *pl) {
+    if (!pl) {
+        return;
+    }
+    rc_buf_free(&pl->segs);
+    rc_buf_free(&pl->mp);
+    rc_buf_free(&pl->text);
+    rc_buf_free(&pl->layout);
+    rc_buf_free(&pl->vals);
+    rc_buf_free(&pl->val_end);
+    rc_buf_free(&pl->var);
+    free(pl);
+}
+
+/* True when the n bytes at p (before end) equal m[0..n) (m padded with zeros to PAD32(n)). */
+static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, const uint8_t *end) {
+    if ((size_t)(end - p) < PAD32(n)) {
+        return (size_t)(end - p) >= n && memcmp(m, p, n) == 0;
+    }
+    size_t k = 0;
+    for (; k + 32 <= n; k += 32) {
+        if (rc_tpl_eq_bits32(m + k, p + k) != 0xffffffffu) {
+            return false;
+        }
+    }
+    return k == n || (~rc_tpl_eq_bits32(m + k, p + k) & (~0ULL >> (64 - (n - k)))) == 0;
+}
+
+/* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
+ * or false with nothing written when the event does not fit it (or on an error the writer then
+ * meets again). */
+static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, const uint8_t *end,
+                      const uint8_t *ev_end, const uint8_t **pend) {
+    size_t mark = out->len;
+    char *o = room(out, pl->room), *e;
+    if (!o) {
+        return false;
+    }
+    const uint8_t *p = data;
+    for (const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;; s++) {
+        size_t n = s->mp_len, tn = s->text_len;
+        if (s->shortseg && end - p >= 32) {
+            if ((~rc_tpl_eq_bits32(s->mp, p) & s->mask) != 0) {
+                goto miss;
+            }
+            memcpy(o, s->text, 32);
+        } else {
+            if (!plan_run_eq(s->mp, n, p, end)) {
+                goto miss;
+            }
+            for (size_t k = 0; k < tn; k += 32) {
+                memcpy(o + k, s->text + k, 32);
+            }
+        }
+        p += n;
+        o += tn;
+        if (s->kind == SEG_VALUE) {
+            if ((e = value_at(o, &p, end)) != NULL) {
+                o = e;
+                continue;
+            }
+            if (p >= end || !rc_tpl_kv_scalar(p[0])) {
+                goto miss; /* a map or an array: another layout */
+            }
+            out->len = (size_t)(o - out->data);
+            if (write_value_rest(out, &p, end, 1) != RC_OK || !(o = room(out, pl->room))) {
+                goto miss;
+            }
+        } else if (s->kind == SEG_SKIP) {
+            if (rc_mp_skip(&p, end) != RC_OK) {
+                goto miss;
+            }
+        } else if (s->kind == SEG_SKIP_LAST) {
+            if (skip_kafka(&p, end, ev_end) != RC_OK) {
+                goto miss;
+            }
+        } else {
+            out->len = (size_t)(o - out->data);
+            *pend = p;
+            return true;
+        }
+    }
+miss:
+    out->len = mark;
+    return false;
+}
+
+/* The walk that learns a plan from an event: pass 1 reads its layout and scalars, pass 2 (with
+ * pl->var decided) makes the segments. */
+typedef struct plan_learn {
+    plan_t *pl;
+    const uint8_t *end, *ev_end;
+    int pass;
+    uint32_t k;    /* the scalar's index */
+    size_t seg_mp; /* where the open segment's bytes and text start */
+    size_t seg_text;
+    uint32_t nvalues; /* changing values */
+    bool ok;
+} plan_learn_t;
+
+static void pl_mp(plan_learn_t *L, const uint8_t *b, size_t n) {
+    rc_buf_t *to = L->pass == 1 ? &L->pl->layout : &L->pl->mp;
+    if (L->ok && rc_buf_append(to, b, n) != RC_OK) {
+        L->ok = false;
+    }
+}
+
+static void pl_text(plan_learn_t *L, const char *s, size_t n) {
+    if (L->pass == 2 && L->ok && rc_buf_append(&L->pl->text, s, n) != RC_OK) {
+        L->ok = false;
+    }
+}
+
+/* Ends the open segment with what comes after it (SEG_*). */
+static void pl_close(plan_learn_t *L, uint32_t kind) {
+    plan_t *pl = L->pl;
+    if (L->pass != 2 || !L->ok) {
+        return;
+    }
+    size_t mn = pl->mp.len - L->seg_mp, tn = pl->text.len - L->seg_text;
+    static const uint8_t zeros[32];
+    plan_seg_t s = {.mp = NULL,
+                    .text = NULL,
+                    .mask = mn && mn <= 32 ? ~0ULL >> (64 - mn) : 0,
+                    .mp_len = (uint16_t)mn,
+                    .text_len = (uint16_t)tn,
+                    .kind = (uint8_t)kind,
+                    .shortseg = mn <= 32 && tn <= 32};
+    if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
+        rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
+        rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
+        rc_buf_append(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP) {
+        L->ok = false;
+        return;
+    }
+    pl->room += PAD32(tn) + (kind == SEG_VALUE ? VALUE_ROOM : 0);
+    L->seg_mp = pl->mp.len;
+    L->seg_text = pl->text.len;
+}
+
+/* A scalar value at v[0..n). */
+static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
+    plan_t *pl = L->pl;
+    if (!L->ok) {
+        return;
+    }
+    if (L->pass == 1) {
+        static const uint8_t marker = 0xc1;
+        uint32_t at;
+        pl_mp(L, &marker, 1);
+        if (pl->nscal >= PLAN_MAX_SCAL || rc_buf_append(&pl->vals, v, n) != RC_OK ||
+            (at = (uint32_t)pl->vals.len, rc_buf_append(&pl->val_end, &at, sizeof at)) != RC_OK) {
+            L->ok = false;
+            return;
+        }
+        pl->nscal++;
+        return;
+    }
+    if (pl->var.data[L->k++]) {
+        pl_close(L, SEG_VALUE);
+        return;
+    }
+    pl_mp(L, v, n);
+    const uint8_t *q = v;
+    if (L->ok && write_value(&pl->text, &q, v + n, 1) != RC_OK) {
+        L->ok = false;
+    }
+}
+
+static void pl_value(plan_learn_t *L, const uint8_t **pp, int depth);
+
+/* The map or array whose head is at p[0..head), of n items (pairs for a map). */
+static void pl_items(plan_learn_t *L, const uint8_t **pp, size_t head, uint32_t n, bool map,
+                     int depth) {
+    const uint8_t *p = *pp;
+    if (depth > PLAN_DEPTH || (size_t)(L->end - p) < head + (size_t)n * (map ? 2 : 1)) {
+        L->ok = false;
+        return;
+    }
+    pl_mp(L, p, head);
+    pl_text(L, map ? "{" : "[", 1);
+    p += head;
+    bool first = true;
+    for (uint32_t i = 0; i < n && L->ok; i++) {
+        if (!map) {
+            if (i > 0) {
+                pl_text(L, ",", 1);
+            }
+            pl_value(L, &p, depth + 1);
+            continue;
+        }
+        const uint8_t *k = p;
+        const char *ks;
+        uint32_t kl;
+        if (rc_mp_read_str(&p, L->end, &ks, &kl) != RC_OK) {
+            L->ok = false; /* a key that is not a str: the writer's way */
+            break;
+        }
+        pl_mp(L, k, (size_t)(p - k));
+        if (depth == 0 && kl == 5 && memcmp(ks, "kafka", 5) == 0) {
+            /* the event's kafka member: skipped, as the writer skips it */
+            bool last = i + 1 == n && L->ev_end && L->ev_end > p && L->ev_end <= L->end;
+            if (L->pass == 1) {
+                static const uint8_t marker = 0xc1;
+                pl_mp(L, &marker, 1);
+            }
+            pl_close(L, last ? SEG_SKIP_LAST : SEG_SKIP);
+            if (skip_kafka(&p, L->end, last ? L->ev_end : NULL) != RC_OK) {
+                L->ok = false;
+            }
+            continue;
+        }
+        if (!first) {
+            pl_text(L, ",", 1);
+        }
+        first = false;
+        if (L->pass == 2 && L->ok &&
+            (put_string_in(&L->pl->text, (const uint8_t *)ks, kl, L->end) != RC_OK ||
+             rc_buf_putc(&L->pl->text, ':') != RC_OK)) {
+            L->ok = false;
+        }
+        pl_value(L, &p, depth + 1);
+    }
+    pl_text(L, map ? "}" : "]", 1);
+    *pp = p;
+}
+
+static void pl_value(plan_learn_t *L, const uint8_t **pp, int depth) {
+    const uint8_t *p = *pp, *end = L->end;
+    if (!L->ok || p >= end) {
+        L->ok = false;
+        return;
+    }
+    uint8_t c = p[0];
+    size_t avail = (size_t)(end - p);
+    if ((c & 0xf0) == 0x80 || (c & 0xf0) == 0x90) {
+        pl_items(L, pp, 1, c & 0x0fu, c < 0x90, depth);
+    } else if ((c == 0xdc || c == 0xde) && avail >= 3) {
+        pl_items(L, pp, 3, rc_mp_be16(p + 1), c == 0xde, depth);
+    } else if ((c == 0xdd || c == 0xdf) && avail >= 5) {
+        pl_items(L, pp, 5, rc_mp_be32(p + 1), c == 0xdf, depth);
+    } else if (!rc_tpl_kv_scalar(c) || rc_mp_skip(pp, end) != RC_OK) {
+        L->ok = false;
+    } else {
+        pl_scalar(L, p, (size_t)(*pp - p));
+    }
+}
+
+static void plan_reset(plan_t *pl) {
+    pl->segs.len = pl->mp.len = pl->text.len = 0;
+    pl->layout.len = pl->vals.len = pl->val_end.len = pl->var.len = 0;
+    pl->room = 32;
+    pl->nscal = 0;
+    pl->live = pl->hit = false;
+}
+
+/* The bytes of scalar k of pl. */
+static inline const uint8_t *plan_val(const plan_t *pl, uint32_t k, size_t *n) {
+    const uint32_t *ve = (const uint32_t *)(const void *)pl->val_end.data;
+    uint32_t from = k ? ve[k - 1] : 0;
+    *n = ve[k] - from;
+    return (const uint8_t *)pl->vals.data + from;
+}
+
+/* Learns into nw the plan of the event data[0..len), which the writer wrote as text[0..tn),
+ * with old (the slot's plan, or NULL) telling which values change when its layout is the
+ * event's. True when nw is live; *merged when old's layout was the event's. */
+static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_t len,
+                       const uint8_t *ev_end, const char *text, size_t tn, rc_buf_t *scratch,
+                       bool *merged) {
+    plan_learn_t L = {.pl = nw, .end = data + len, .ev_end = ev_end, .pass = 1, .ok = true};
+    plan_reset(nw);
+    *merged = false;
+    const uint8_t *p = data;
+    if ((data[0] & 0xf0) != 0x80 && data[0] != 0xde && data[0] != 0xdf) {
+        return false;
+    }
+    pl_value(&L, &p, 0);
+    if (!L.ok) {
+        return false;
+    }
+    if (rc_buf_reserve(&nw->var, nw->nscal + 1) != RC_OK) {
+        return false;
+    }
+    nw->var.len = nw->nscal;
+    memset(nw->var.data, 0, nw->nscal);
+    if (old && old->live && old->layout.len == nw->layout.len &&
+        memcmp(old->layout.data, nw->layout.data, nw->layout.len) == 0) {
+        *merged = true;
+        for (uint32_t k = 0; k < nw->nscal; k++) {
+            size_t a, b;
+            const uint8_t *va = plan_val(old, k, &a), *vb = plan_val(nw, k, &b);
+            nw->var.data[k] = old->var.data[k] || a != b || memcmp(va, vb, a) != 0;
+        }
+    }
+    L.pass = 2;
+    L.k = 0;
+    p = data;
+    pl_value(&L, &p, 0);
+    pl_close(&L, SEG_END);
+    if (!L.ok) {
+        return false;
+    }
+    /* 32 bytes past the last segment's, for its compare and copy; then where each segment's
+     * bytes and text are, now that they no longer move */
+    static const uint8_t zeros[32];
+    if (rc_buf_append(&nw->mp, zeros, 32) != RC_OK ||
+        rc_buf_append(&nw->text, zeros, 32) != RC_OK) {
+        return false;
+    }
+    const uint8_t *m = (const uint8_t *)nw->mp.data;
+    const char *tx = nw->text.data;
+    plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
+    for (size_t i = 0; i < nw->segs.len / sizeof *sg; i++) {
+        sg[i].mp = m;
+        sg[i].text = tx;
+        m += PAD32(sg[i].mp_len);
+        tx += PAD32(sg[i].text_len);
+    }
+    /* kept only when it writes this event as the writer did */
+    const uint8_t *q;
+    scratch->len = 0;
+    if (!plan_exec(nw, scratch, data, data + len, ev_end, &q) || q != p || scratch->len != tn ||
+        memcmp(scratch->data, text, tn) != 0) {
+        return false;
+    }
+    nw->live = true;
+    return true;
+}
+
+/* The slot of an event's plan: a hash of its first 64 bytes (all of them when fewer). */
+static inline uint32_t plan_slot(const uint8_t *data, size_t len) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len < 64 ? len : 64);
+    size_t n = len < 64 ? len : 64, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, data + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+    for (; i < n; i++) {
+        h = (h ^ data[i]) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return (uint32_t)((h ^ h >> 29) % PLAN_SLOTS);
+}
+
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
@@ -1988,6 +2406,36 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
     return RC_OK;
 }
 
+/* After the writer wrote the event data[0..len) as text[0..tn) past a miss of slot h's plan:
+ * learns the event's plan into the slot, unless the slot's plans have not been taken lately
+ * (then only at every 2^fails-th miss). */
+static void plan_after_miss(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_t len,
+                            const uint8_t *ev_end, const char *text, size_t tn) {
+    plan_t *old = t->plans[h];
+    uint32_t f = t->fails[h] < 10 ? t->fails[h] : 10;
+    if (t->misses[h]++ & ((1u << f) - 1)) {
+        return;
+    }
+    if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
+        return;
+    }
+    bool merged;
+    bool live = plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, &merged);
+    /* a plan of another layout replacing one no event took: the slot may be thrashing */
+    if (!live || (!merged && old && old->live && !old->hit)) {
+        t->fails[h] += t->fails[h] < 255;
+    } else {
+        t->fails[h] = 0;
+    }
+    t->misses[h] = 1;
+    if (!live) {
+        return;
+    }
+    t->plans[h] = t->spare;
+    t->spare = old;
+    t->last = h;
+}
+
 static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
                                    const uint8_t *ev_end, size_t *used) {
     if (len == 0) {
@@ -1995,6 +2443,21 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     }
     size_t mark = out->len;
     const uint8_t *p = data;
+    uint32_t h = 0;
+    if (t) {
+        plan_t *pl = t->plans[t->last];
+        if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
+            pl->hit = true;
+            goto done;
+        }
+        h = plan_slot(data, len);
+        pl = t->plans[h];
+        if (h != t->last && pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
+            pl->hit = true;
+            t->last = h;
+            goto done;
+        }
+    }
     uint32_t n;
     rc_err_t err = rc_mp_read_map(&p, data + len, &n);
     if (err == RC_OK) {
@@ -2005,6 +2468,10 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
         out->len = mark;
         return err;
     }
+    if (t) {
+        plan_after_miss(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+    }
+done:
     if (used) {
         *used = (size_t)(p - data);
     }
