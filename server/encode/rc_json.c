@@ -2017,11 +2017,12 @@ enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
 typedef struct plan_seg {
     const uint8_t *mp; /* constant msgpack bytes to compare (padded to 32 with zeros) */
     const char *text;  /* their text to copy (padded to 32) */
-    uint64_t mask;     /* a short segment's: of its mp_len bytes in one 32-byte compare */
+    uint64_t mask;     /* a fast or mid segment's: of its mp_len bytes in a 32 or 64-byte compare */
     uint16_t mp_len;
     uint16_t text_len;
-    uint8_t kind;  /* what comes after them: SEG_* */
-    bool shortseg; /* mp_len and text_len at most 32: one compare, one copy */
+    uint8_t kind; /* what comes after them: SEG_* */
+    bool fast;    /* mp_len and text_len at most 32 and a value after: one compare, one copy */
+    bool mid;     /* mp_len at most 64, text_len at most 96: two compares, three copies */
 } plan_seg_t;
 
 typedef struct plan {
@@ -2076,49 +2077,66 @@ static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, cons
     if (!o) {
         return false;
     }
-    const uint8_t *p = data;
+    /* p and q stay in registers: only r, a copy, is passed to the calls that take a pointer */
+    const uint8_t *p = data, *q, *r;
     for (const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;; s++) {
-        size_t n = s->mp_len, tn = s->text_len;
-        if (s->shortseg && end - p >= 32) {
+        if (s->fast && end - p >= 32) { /* the usual segment: a key or two, then a value */
             if ((~rc_tpl_eq_bits32(s->mp, p) & s->mask) != 0) {
                 goto miss;
             }
             memcpy(o, s->text, 32);
+            p += s->mp_len;
+            o += s->text_len;
         } else {
-            if (!plan_run_eq(s->mp, n, p, end)) {
-                goto miss;
+            if (s->mid && end - p >= 64) { /* the event's head, meta's: 64 bytes, 96 of text */
+                uint64_t eq = rc_tpl_eq_bits32(s->mp, p) | rc_tpl_eq_bits32(s->mp + 32, p + 32)
+                                                               << 32;
+                if ((~eq & s->mask) != 0) {
+                    goto miss;
+                }
+                memcpy(o, s->text, 32);
+                memcpy(o + 32, s->text + 32, 32);
+                memcpy(o + 64, s->text + 64, 32);
+            } else {
+                if (!plan_run_eq(s->mp, s->mp_len, p, end)) {
+                    goto miss;
+                }
+                for (size_t k = 0; k < s->text_len; k += 32) {
+                    memcpy(o + k, s->text + k, 32);
+                }
             }
-            for (size_t k = 0; k < tn; k += 32) {
-                memcpy(o + k, s->text + k, 32);
-            }
-        }
-        p += n;
-        o += tn;
-        if (s->kind == SEG_VALUE) {
-            if ((e = value_at(o, &p, end)) != NULL) {
-                o = e;
+            p += s->mp_len;
+            o += s->text_len;
+            if (s->kind != SEG_VALUE) {
+                r = p;
+                if (s->kind == SEG_END) {
+                    out->len = (size_t)(o - out->data);
+                    *pend = p;
+                    return true;
+                }
+                if ((s->kind == SEG_SKIP ? rc_mp_skip(&r, end) : skip_kafka(&r, end, ev_end)) !=
+                    RC_OK) {
+                    goto miss;
+                }
+                p = r;
                 continue;
             }
-            if (p >= end || !rc_tpl_kv_scalar(p[0])) {
-                goto miss; /* a map or an array: another layout */
-            }
-            out->len = (size_t)(o - out->data);
-            if (write_value_rest(out, &p, end, 1) != RC_OK || !(o = room(out, pl->room))) {
-                goto miss;
-            }
-        } else if (s->kind == SEG_SKIP) {
-            if (rc_mp_skip(&p, end) != RC_OK) {
-                goto miss;
-            }
-        } else if (s->kind == SEG_SKIP_LAST) {
-            if (skip_kafka(&p, end, ev_end) != RC_OK) {
-                goto miss;
-            }
-        } else {
-            out->len = (size_t)(o - out->data);
-            *pend = p;
-            return true;
         }
+        q = p;
+        if ((e = value_at(o, &q, end)) != NULL) {
+            o = e;
+            p = q;
+            continue;
+        }
+        if (p >= end || !rc_tpl_kv_scalar(p[0])) {
+            goto miss; /* a map or an array: another layout */
+        }
+        out->len = (size_t)(o - out->data);
+        r = p;
+        if (write_value_rest(out, &r, end, 1) != RC_OK || !(o = room(out, pl->room))) {
+            goto miss;
+        }
+        p = r;
     }
 miss:
     out->len = mark;
@@ -2161,11 +2179,12 @@ static void pl_close(plan_learn_t *L, uint32_t kind) {
     static const uint8_t zeros[32];
     plan_seg_t s = {.mp = NULL,
                     .text = NULL,
-                    .mask = mn && mn <= 32 ? ~0ULL >> (64 - mn) : 0,
+                    .mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
                     .mp_len = (uint16_t)mn,
                     .text_len = (uint16_t)tn,
                     .kind = (uint8_t)kind,
-                    .shortseg = mn <= 32 && tn <= 32};
+                    .fast = mn <= 32 && tn <= 32 && kind == SEG_VALUE,
+                    .mid = mn <= 64 && tn <= 96};
     if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
         rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
         rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
@@ -2289,7 +2308,7 @@ static void pl_value(plan_learn_t *L, const uint8_t **pp, int depth) {
 static void plan_reset(plan_t *pl) {
     pl->segs.len = pl->mp.len = pl->text.len = 0;
     pl->layout.len = pl->vals.len = pl->val_end.len = pl->var.len = 0;
-    pl->room = 32;
+    pl->room = 96; /* a mid segment's copy past its text */
     pl->nscal = 0;
     pl->live = pl->hit = false;
 }
@@ -2341,11 +2360,11 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     if (!L.ok) {
         return false;
     }
-    /* 32 bytes past the last segment's, for its compare and copy; then where each segment's
-     * bytes and text are, now that they no longer move */
-    static const uint8_t zeros[32];
-    if (rc_buf_append(&nw->mp, zeros, 32) != RC_OK ||
-        rc_buf_append(&nw->text, zeros, 32) != RC_OK) {
+    /* 96 bytes past the last segment's, for a mid segment's compare (64) and copy (96); then
+     * where each segment's bytes and text are, now that they no longer move */
+    static const uint8_t zeros[96];
+    if (rc_buf_append(&nw->mp, zeros, 96) != RC_OK ||
+        rc_buf_append(&nw->text, zeros, 96) != RC_OK) {
         return false;
     }
     const uint8_t *m = (const uint8_t *)nw->mp.data;
