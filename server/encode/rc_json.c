@@ -822,7 +822,7 @@ static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
  * 2^49, so M is its nearest integer and passes the slack test). N is found by shortest_fast's
  * own test at k = 3 (the same product, rounding, slack and division); format_fast writes M's
  * digits with the point k places from the end, "N.0" for k = 0. */
-static inline char *float3_at(char *o, double x) {
+static inline __attribute__((always_inline)) char *float3_at(char *o, double x) {
     double a = fabs(x);
     if (!(a < 0x1p42)) { /* NaN too */
         return NULL;
@@ -887,7 +887,7 @@ static __attribute__((noinline)) char *float_any_at(char *o, double x, bool sing
 }
 
 /* float_any_at with float3_at's doubles inline. */
-static inline char *float_at(char *o, double x, bool single) {
+static inline __attribute__((always_inline)) char *float_at(char *o, double x, bool single) {
     char *e;
     if (!single && (e = float3_at(o, x))) {
         return e;
@@ -966,12 +966,30 @@ static inline __attribute__((always_inline)) char *value_at(char *o, const uint8
         n = p[1];
         head = 3;
         break;
-    case 0xcc ... 0xcf:
-        if (avail <= rc_mp_int_width(c)) {
+    case 0xcc: /* uint 8/16/32/64: a case each, so that the width is a constant */
+        if (avail < 2) {
             return NULL;
         }
-        *pp = p + 1 + rc_mp_int_width(c);
-        return put_u64_at(o, rc_mp_int_word(p));
+        *pp = p + 2;
+        return put_u64_at(o, p[1]);
+    case 0xcd:
+        if (avail < 3) {
+            return NULL;
+        }
+        *pp = p + 3;
+        return put_u64_at(o, rc_mp_be16(p + 1));
+    case 0xce:
+        if (avail < 5) {
+            return NULL;
+        }
+        *pp = p + 5;
+        return put_u64_at(o, rc_mp_be32(p + 1));
+    case 0xcf:
+        if (avail < 9) {
+            return NULL;
+        }
+        *pp = p + 9;
+        return put_u64_at(o, rc_mp_be64(p + 1));
     case 0xd0 ... 0xd3:
         if (avail <= rc_mp_int_width(c)) {
             return NULL;
