@@ -2023,12 +2023,16 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
  * are picked by a hash of the event's first 64 bytes (schema, table and action in the events of
  * rowcast's decoder), the last one hit tried first. */
 
-#define PLAN_DEPTH    16    /* maps and arrays inside the event map that a plan may hold */
-#define PLAN_MAX_SEGS 4096  /* changing values and kafka members of an event, plus one */
-#define PLAN_MAX_MP   32768 /* constant msgpack bytes, each segment's padded to 32 */
-#define PLAN_MAX_SCAL 8192  /* scalar values of an event */
-#define PLAN_CHUNK    32
-#define PAD32(n)      (((n) + 31u) & ~(size_t)31u)
+#define PLAN_DEPTH 16 /* maps and arrays inside the event map that a plan may hold */
+/* Bounds of a plan, so that one stays under about 260 KB and a set of plans under 17 MB: an
+ * event past them goes without. */
+#define PLAN_MAX_SEGS   1024  /* changing values and kafka members of an event, plus one */
+#define PLAN_MAX_MP     32768 /* constant msgpack bytes, each segment's padded to 32 */
+#define PLAN_MAX_TEXT   65536 /* their text, padded the same way */
+#define PLAN_MAX_SCAL   8192  /* scalar values of an event */
+#define PLAN_MAX_VALS   65536 /* their bytes, kept to tell which ones change */
+#define PLAN_MAX_LAYOUT 65536 /* heads and keys */
+#define PAD32(n)        (((n) + 31u) & ~(size_t)31u)
 
 enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
 
@@ -2176,7 +2180,7 @@ typedef struct plan_learn {
 
 static void pl_mp(plan_learn_t *L, const uint8_t *b, size_t n) {
     rc_buf_t *to = L->pass == 1 ? &L->pl->layout : &L->pl->mp;
-    if (L->ok && rc_buf_append(to, b, n) != RC_OK) {
+    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || rc_buf_append(to, b, n) != RC_OK)) {
         L->ok = false;
     }
 }
@@ -2206,7 +2210,8 @@ static void pl_close(plan_learn_t *L, uint32_t kind) {
     if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
         rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
         rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
-        rc_buf_append(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP) {
+        rc_buf_append(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
+        pl->text.len > PLAN_MAX_TEXT) {
         L->ok = false;
         return;
     }
@@ -2225,7 +2230,8 @@ static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
         static const uint8_t marker = 0xc1;
         uint32_t at;
         pl_mp(L, &marker, 1);
-        if (pl->nscal >= PLAN_MAX_SCAL || rc_buf_append(&pl->vals, v, n) != RC_OK ||
+        if (pl->nscal >= PLAN_MAX_SCAL || pl->vals.len + n > PLAN_MAX_VALS ||
+            rc_buf_append(&pl->vals, v, n) != RC_OK ||
             (at = (uint32_t)pl->vals.len, rc_buf_append(&pl->val_end, &at, sizeof at)) != RC_OK) {
             L->ok = false;
             return;

@@ -2612,6 +2612,34 @@ static void test_json_tpl_plan_every_kind_everywhere(void **state) {
     }
 }
 
+/* An event past a plan's bounds (70,000 bytes of values) goes without one, as it was; the same
+ * table's small events after it get theirs. */
+static void test_json_tpl_plan_past_its_bounds(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    char *big = malloc(70001);
+    assert_non_null(big);
+    memset(big, 'x', 70000);
+    big[70000] = '\0';
+    for (int round = 0; round < 6; round++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, 3);
+        mp_str(&m, "schema"), mp_str(&m, "shop");
+        mp_str(&m, "table"), mp_str(&m, "big");
+        mp_str(&m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+        mp_str(&m, "id"), msgpack_pack_int(pk, round);
+        mp_str(&m, "body"), mp_str(&m, round < 3 ? big : "small");
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    free(big);
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_member_run_stops_everywhere(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2698,6 +2726,7 @@ int main(void) {
         cmocka_unit_test(test_json_fast_value_writer_is_the_generic_one),
         cmocka_unit_test(test_json_tpl_member_run_stops_everywhere),
         cmocka_unit_test(test_json_tpl_plan_every_kind_everywhere),
+        cmocka_unit_test(test_json_tpl_plan_past_its_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
