@@ -2089,6 +2089,26 @@ static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, con
     return k == n || (~rc_tpl_eq_bits32(m + k, p + k) & (~0ULL >> (64 - (n - k)))) == 0;
 }
 
+/* rc_tpl_eq_bits32 of the 32 bytes at m and p for the first n (0..32) of them: a segment of up
+ * to 16 bytes (a key, the usual one) is one 16-byte compare. */
+static inline uint64_t plan_eq_bits(const uint8_t *m, size_t n, const uint8_t *p) {
+#if defined(__SSE2__)
+    uint64_t eq = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+                       _mm_loadu_si128((const __m128i *)(const void *)m)));
+    if (n > 16) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(m + 16))))
+              << 16;
+    }
+    return eq;
+#else
+    (void)n;
+    return rc_tpl_eq_bits32(m, p);
+#endif
+}
+
 /* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
  * or false with nothing written when the event does not fit it (or on an error the writer then
  * meets again). */
@@ -2103,7 +2123,7 @@ static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, cons
     const uint8_t *p = data, *q, *r;
     for (const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;; s++) {
         if (s->fast && end - p >= 32) { /* the usual segment: a key or two, then a value */
-            if ((~rc_tpl_eq_bits32(s->mp, p) & s->mask) != 0) {
+            if ((~plan_eq_bits(s->mp, s->mp_len, p) & s->mask) != 0) {
                 goto miss;
             }
             memcpy(o, s->text, 32);
