@@ -1444,7 +1444,7 @@ typedef struct tpl_pre {
     tpl_t *rt;                     /* the rows' template when both are in the run */
 } tpl_pre_t;
 
-#define PLAN_SLOTS 64 /* whole-event plans (below), picked by a hash of an event's start */
+#define PLAN_SLOTS 256 /* whole-event plans (below), picked by a hash of an event's start */
 
 struct plan;
 static void plan_free(struct plan *pl);
@@ -1458,8 +1458,9 @@ struct rc_json_tpl {
     struct plan *spare;          /* what the next plan is learnt into */
     rc_buf_t scratch;            /* a learnt plan's own output, checked */
     uint32_t last;               /* the slot of the plan last hit */
-    uint8_t fails[PLAN_SLOTS];   /* plans learnt in a row that no event took (capped) */
+    uint8_t fails[PLAN_SLOTS];   /* plans replaced in a row before they paid off (capped) */
     uint32_t misses[PLAN_SLOTS]; /* events that missed since the slot's last learning */
+    size_t plan_bytes;           /* what the plans in the slots hold */
 };
 
 rc_json_tpl_t *rc_json_tpl_new(void) {
@@ -2017,15 +2018,21 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
  * constant run, leaves the event to the writer (nothing of it written). A plan is learnt from an
  * event the writer wrote, and kept only when its own output for that event is the writer's.
  *
- * Which values change: a table's first plan takes all of them as constant; when an event of the
- * same layout (heads and keys) misses it, the values that differ from the plan's are changing
- * ones from then on, so a layout settles after a miss for each value that ever changes. Plans
- * are picked by a hash of the event's first 64 bytes (schema, table and action in the events of
+ * Which values change: a layout's first plan takes all of them as changing; at its 16th event
+ * it settles: the values the same as in the event it was learnt from become constant. When an
+ * event of the same layout (heads and keys) misses a plan, the values that differ from the
+ * plan's are changing ones from then on (a table's name too, when tables of one layout share a
+ * slot: one plan then serves them all). A slot whose plans are replaced before they pay off
+ * learns less and less often.
+ * Plans are picked by a hash of the event's head (schema, table and action in the events of
  * rowcast's decoder), the last one hit tried first. */
 
-#define PLAN_DEPTH 16 /* maps and arrays inside the event map that a plan may hold */
-/* Bounds of a plan, so that one stays under about 260 KB and a set of plans under 17 MB: an
- * event past them goes without. */
+#define PLAN_DEPTH  16 /* maps and arrays inside the event map that a plan may hold */
+#define PLAN_HOLD   8  /* hits per miss below which a replaced plan did not pay off */
+#define PLAN_SETTLE 16 /* hits after which a plan tells its constant values */
+/* Bounds of a plan, so that one stays under about 260 KB: an event past them goes without; and
+ * of all the plans of a set (a few KB for a usual table). */
+#define PLAN_BUDGET     (16u << 20)
 #define PLAN_MAX_SEGS   1024  /* changing values and kafka members of an event, plus one */
 #define PLAN_MAX_MP     32768 /* constant msgpack bytes, each segment's padded to 32 */
 #define PLAN_MAX_TEXT   65536 /* their text, padded the same way */
@@ -2057,8 +2064,9 @@ typedef struct plan {
     rc_buf_t val_end; /* uint32_t: where each scalar's bytes end in vals */
     rc_buf_t var;     /* uint8_t: 1 for a changing scalar */
     uint32_t nscal;
-    bool live; /* learnt and checked */
-    bool hit;  /* an event other than the one it was learnt from took it */
+    bool live;     /* learnt and checked */
+    uint32_t hits; /* events that took it (wraps: it only tells a slot that thrashes) */
+    bool settled;  /* its constant values were told from changing ones (see plan_settle) */
 } plan_t;
 
 static void plan_free(plan_t *pl) {
@@ -2354,7 +2362,8 @@ static void plan_reset(plan_t *pl) {
     pl->layout.len = pl->vals.len = pl->val_end.len = pl->var.len = 0;
     pl->room = 96; /* a mid segment's copy past its text */
     pl->nscal = 0;
-    pl->live = pl->hit = false;
+    pl->live = pl->settled = false;
+    pl->hits = 0;
 }
 
 /* The bytes of scalar k of pl. */
@@ -2367,13 +2376,12 @@ static inline const uint8_t *plan_val(const plan_t *pl, uint32_t k, size_t *n) {
 
 /* Learns into nw the plan of the event data[0..len), which the writer wrote as text[0..tn),
  * with old (the slot's plan, or NULL) telling which values change when its layout is the
- * event's. True when nw is live; *merged when old's layout was the event's. */
+ * event's. True when nw is live. */
 static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_t len,
                        const uint8_t *ev_end, const char *text, size_t tn, rc_buf_t *scratch,
-                       bool *merged) {
+                       bool settle) {
     plan_learn_t L = {.pl = nw, .end = data + len, .ev_end = ev_end, .pass = 1, .ok = true};
     plan_reset(nw);
-    *merged = false;
     const uint8_t *p = data;
     if ((data[0] & 0xf0) != 0x80 && data[0] != 0xde && data[0] != 0xdf) {
         return false;
@@ -2386,15 +2394,18 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
         return false;
     }
     nw->var.len = nw->nscal;
-    memset(nw->var.data, 0, nw->nscal);
+    memset(nw->var.data, 1, nw->nscal); /* a new layout's values all change */
     if (old && old->live && old->layout.len == nw->layout.len &&
         memcmp(old->layout.data, nw->layout.data, nw->layout.len) == 0) {
-        *merged = true;
+        /* settle: the values that differ from old's change, the others are constant; else
+         * the values that changed before or differ now */
         for (uint32_t k = 0; k < nw->nscal; k++) {
             size_t a, b;
             const uint8_t *va = plan_val(old, k, &a), *vb = plan_val(nw, k, &b);
-            nw->var.data[k] = old->var.data[k] || a != b || memcmp(va, vb, a) != 0;
+            bool differ = a != b || memcmp(va, vb, a) != 0;
+            nw->var.data[k] = (char)(differ || (!settle && old->var.data[k]));
         }
+        nw->settled = settle || old->settled;
     }
     L.pass = 2;
     L.k = 0;
@@ -2431,17 +2442,24 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     return true;
 }
 
-/* The slot of an event's plan: a hash of its first 64 bytes (all of them when fewer). */
+/* The slot of an event's plan: a hash of the map's head and its first 3 members when their
+ * keys and values are fixstrs (schema, table and action in rowcast's events), else of its first
+ * 16 bytes (all of them when fewer). Not the bytes after them: a row's values change. */
 static inline uint32_t plan_slot(const uint8_t *data, size_t len) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len < 64 ? len : 64);
-    size_t n = len < 64 ? len : 64, i = 0;
-    for (; i + 8 <= n; i += 8) {
+    const uint8_t *p = data + 1, *end = data + len;
+    int i = 0;
+    for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
+        p += 1 + (*p & 0x1fu);
+    }
+    size_t n = i == 6 && p <= end ? (size_t)(p - data) : len < 16 ? len : 16, k = 0;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (; k + 8 <= n; k += 8) {
         uint64_t w;
-        memcpy(&w, data + i, 8);
+        memcpy(&w, data + k, 8);
         h = (h ^ w) * 0xff51afd7ed558ccdULL;
     }
-    for (; i < n; i++) {
-        h = (h ^ data[i]) * 0xc4ceb9fe1a85ec53ULL;
+    for (; k < n; k++) {
+        h = (h ^ data[k]) * 0xc4ceb9fe1a85ec53ULL;
     }
     return (uint32_t)((h ^ h >> 29) % PLAN_SLOTS);
 }
@@ -2469,6 +2487,42 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
     return RC_OK;
 }
 
+/* What a plan holds in memory. */
+static size_t plan_bytes(const plan_t *pl) {
+    return pl ? sizeof *pl + pl->segs.cap + pl->mp.cap + pl->text.cap + pl->layout.cap +
+                    pl->vals.cap + pl->val_end.cap + pl->var.cap
+              : 0;
+}
+
+/* Makes the plan just learnt (t->spare) slot h's, unless the plans would then hold more than
+ * PLAN_BUDGET bytes: then the slot keeps its plan. */
+static bool plan_install(rc_json_tpl_t *t, uint32_t h) {
+    plan_t *old = t->plans[h];
+    size_t total = t->plan_bytes - plan_bytes(old) + plan_bytes(t->spare);
+    if (total > PLAN_BUDGET) {
+        return false;
+    }
+    t->plan_bytes = total;
+    t->plans[h] = t->spare;
+    t->spare = old;
+    return true;
+}
+
+/* The PLAN_SETTLE-th event that slot h's plan (not settled) took, written as text[0..tn): the
+ * plan learnt anew from it, its values that are the same as in the event the plan was learnt
+ * from now constant. */
+static void plan_settle(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_t len,
+                        const uint8_t *ev_end, const char *text, size_t tn) {
+    plan_t *old = t->plans[h];
+    if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
+        return;
+    }
+    if (plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, true)) {
+        t->spare->hits = old->hits;
+        plan_install(t, h);
+    }
+}
+
 /* After the writer wrote the event data[0..len) as text[0..tn) past a miss of slot h's plan:
  * learns the event's plan into the slot, unless the slot's plans have not been taken lately
  * (then only at every 2^fails-th miss). */
@@ -2482,21 +2536,19 @@ static void plan_after_miss(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, s
     if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
         return;
     }
-    bool merged;
-    bool live = plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, &merged);
-    /* a plan of another layout replacing one no event took: the slot may be thrashing */
-    if (!live || (!merged && old && old->live && !old->hit)) {
+    bool live = plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, false);
+    /* a plan replacing one that took fewer than PLAN_HOLD events for each miss since it was
+     * learnt: the slot may be thrashing (tables that share it take turns, or a layout's values
+     * are still settling), so it learns less often */
+    if (!live || (old && old->live && old->hits < (uint64_t)PLAN_HOLD * t->misses[h])) {
         t->fails[h] += t->fails[h] < 255;
     } else {
         t->fails[h] = 0;
     }
     t->misses[h] = 1;
-    if (!live) {
-        return;
+    if (live && plan_install(t, h)) {
+        t->last = h;
     }
-    t->plans[h] = t->spare;
-    t->spare = old;
-    t->last = h;
 }
 
 static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
@@ -2510,14 +2562,18 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     if (t) {
         plan_t *pl = t->plans[t->last];
         if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
-            pl->hit = true;
+            if (++pl->hits == PLAN_SETTLE && !pl->settled) {
+                plan_settle(t, t->last, data, len, ev_end, out->data + mark, out->len - mark);
+            }
             goto done;
         }
         h = plan_slot(data, len);
         pl = t->plans[h];
         if (h != t->last && pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
-            pl->hit = true;
             t->last = h;
+            if (++pl->hits == PLAN_SETTLE && !pl->settled) {
+                plan_settle(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+            }
             goto done;
         }
     }
