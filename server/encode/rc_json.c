@@ -822,7 +822,7 @@ static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
  * 2^49, so M is its nearest integer and passes the slack test). N is found by shortest_fast's
  * own test at k = 3 (the same product, rounding, slack and division); format_fast writes M's
  * digits with the point k places from the end, "N.0" for k = 0. */
-static inline char *float3_at(char *o, double x) {
+static inline __attribute__((always_inline)) char *float3_at(char *o, double x) {
     double a = fabs(x);
     if (!(a < 0x1p42)) { /* NaN too */
         return NULL;
@@ -887,7 +887,7 @@ static __attribute__((noinline)) char *float_any_at(char *o, double x, bool sing
 }
 
 /* float_any_at with float3_at's doubles inline. */
-static inline char *float_at(char *o, double x, bool single) {
+static inline __attribute__((always_inline)) char *float_at(char *o, double x, bool single) {
     char *e;
     if (!single && (e = float3_at(o, x))) {
         return e;
@@ -966,12 +966,30 @@ static inline __attribute__((always_inline)) char *value_at(char *o, const uint8
         n = p[1];
         head = 3;
         break;
-    case 0xcc ... 0xcf:
-        if (avail <= rc_mp_int_width(c)) {
+    case 0xcc: /* uint 8/16/32/64: a case each, so that the width is a constant */
+        if (avail < 2) {
             return NULL;
         }
-        *pp = p + 1 + rc_mp_int_width(c);
-        return put_u64_at(o, rc_mp_int_word(p));
+        *pp = p + 2;
+        return put_u64_at(o, p[1]);
+    case 0xcd:
+        if (avail < 3) {
+            return NULL;
+        }
+        *pp = p + 3;
+        return put_u64_at(o, rc_mp_be16(p + 1));
+    case 0xce:
+        if (avail < 5) {
+            return NULL;
+        }
+        *pp = p + 5;
+        return put_u64_at(o, rc_mp_be32(p + 1));
+    case 0xcf:
+        if (avail < 9) {
+            return NULL;
+        }
+        *pp = p + 9;
+        return put_u64_at(o, rc_mp_be64(p + 1));
     case 0xd0 ... 0xd3:
         if (avail <= rc_mp_int_width(c)) {
             return NULL;
@@ -1426,11 +1444,23 @@ typedef struct tpl_pre {
     tpl_t *rt;                     /* the rows' template when both are in the run */
 } tpl_pre_t;
 
+#define PLAN_SLOTS 256 /* whole-event plans (below), picked by a hash of an event's start */
+
+struct plan;
+static void plan_free(struct plan *pl);
+
 struct rc_json_tpl {
     tpl_t event; /* the event map's keys */
     tpl_t meta;
     tpl_t rows[TPL_SLOTS];
     tpl_pre_t pre;
+    struct plan *plans[PLAN_SLOTS];
+    struct plan *spare;          /* what the next plan is learnt into */
+    rc_buf_t scratch;            /* a learnt plan's own output, checked */
+    uint32_t last;               /* the slot of the plan last hit */
+    uint8_t fails[PLAN_SLOTS];   /* plans replaced in a row before they paid off (capped) */
+    uint32_t misses[PLAN_SLOTS]; /* events that missed since the slot's last learning */
+    size_t plan_bytes;           /* what the plans in the slots hold */
 };
 
 rc_json_tpl_t *rc_json_tpl_new(void) {
@@ -1446,6 +1476,11 @@ void rc_json_tpl_free(rc_json_tpl_t *t) {
     for (size_t i = 0; i < TPL_SLOTS; i++) {
         free(t->rows[i].keys);
     }
+    for (size_t i = 0; i < PLAN_SLOTS; i++) {
+        plan_free(t->plans[i]);
+    }
+    plan_free(t->spare);
+    rc_buf_free(&t->scratch);
     free(t);
 }
 
@@ -1965,6 +2000,470 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
     return true;
 }
 
+/* ---- whole-event plans -------------------------------------------------------------------- */
+
+/* An event of a table in a stream is, byte for byte, mostly what the event before it was: the
+ * same map heads, the same keys in the same order, many of the same values (schema, table,
+ * action, a column that stays NULL, meta's pipeline). A plan keeps such an event as segments:
+ * constant msgpack bytes (whole heads, keys and values) with the JSON text the writer gives
+ * them, each followed by one value that changes (formatted after one switch on its type byte),
+ * by the kafka member's value (skipped) or by the end. An event whose constant runs are the
+ * plan's, compared 32 bytes at a time, and whose changing values are scalars, is written as the
+ * runs' text with the values' text between them.
+ *
+ * That is the writer's text: msgpack is read front to back, every head and key is where it was
+ * and a scalar value of any length at a changing one takes the place of one object, so the
+ * event parses into the same maps and arrays with the same keys; a key's and a scalar's text is
+ * a function of its own bytes. A value that is a map or an array, or any byte that differs in a
+ * constant run, leaves the event to the writer (nothing of it written). A plan is learnt from an
+ * event the writer wrote, and kept only when its own output for that event is the writer's.
+ *
+ * Which values change: a layout's first plan takes all of them as changing; at its 16th event
+ * it settles: the values the same as in the event it was learnt from become constant. When an
+ * event of the same layout (heads and keys) misses a plan, the values that differ from the
+ * plan's are changing ones from then on (a table's name too, when tables of one layout share a
+ * slot: one plan then serves them all). A slot whose plans are replaced before they pay off
+ * learns less and less often.
+ * Plans are picked by a hash of the event's head (schema, table and action in the events of
+ * rowcast's decoder), the last one hit tried first. */
+
+#define PLAN_DEPTH  16 /* maps and arrays inside the event map that a plan may hold */
+#define PLAN_HOLD   8  /* hits per miss below which a replaced plan did not pay off */
+#define PLAN_SETTLE 16 /* hits after which a plan tells its constant values */
+/* Bounds of a plan, so that one stays under about 260 KB: an event past them goes without; and
+ * of all the plans of a set (a few KB for a usual table). */
+#define PLAN_BUDGET     (16u << 20)
+#define PLAN_MAX_SEGS   1024  /* changing values and kafka members of an event, plus one */
+#define PLAN_MAX_MP     32768 /* constant msgpack bytes, each segment's padded to 32 */
+#define PLAN_MAX_TEXT   65536 /* their text, padded the same way */
+#define PLAN_MAX_SCAL   8192  /* scalar values of an event */
+#define PLAN_MAX_VALS   65536 /* their bytes, kept to tell which ones change */
+#define PLAN_MAX_LAYOUT 65536 /* heads and keys */
+#define PAD32(n)        (((n) + 31u) & ~(size_t)31u)
+
+enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
+
+typedef struct plan_seg {
+    const uint8_t *mp; /* constant msgpack bytes to compare (padded to 32 with zeros) */
+    const char *text;  /* their text to copy (padded to 32) */
+    uint64_t mask;     /* a fast or mid segment's: of its mp_len bytes in a 32 or 64-byte compare */
+    uint16_t mp_len;
+    uint16_t text_len;
+    uint8_t kind; /* what comes after them: SEG_* */
+    bool fast;    /* mp_len and text_len at most 32 and a value after: one compare, one copy */
+    bool mid;     /* mp_len at most 64, text_len at most 96: two compares, three copies */
+} plan_seg_t;
+
+typedef struct plan {
+    rc_buf_t segs;    /* plan_seg_t */
+    rc_buf_t mp;      /* each segment's constant bytes */
+    rc_buf_t text;    /* each segment's text */
+    size_t room;      /* what an event may write: the texts and VALUE_ROOM per value */
+    rc_buf_t layout;  /* heads and keys in order, 0xc1 (never msgpack) for each scalar */
+    rc_buf_t vals;    /* the scalars' bytes, one after the other */
+    rc_buf_t val_end; /* uint32_t: where each scalar's bytes end in vals */
+    rc_buf_t var;     /* uint8_t: 1 for a changing scalar */
+    uint32_t nscal;
+    bool live;     /* learnt and checked */
+    uint32_t hits; /* events that took it (wraps: it only tells a slot that thrashes) */
+    bool settled;  /* its constant values were told from changing ones (see plan_settle) */
+} plan_t;
+
+static void plan_free(plan_t *pl) {
+    if (!pl) {
+        return;
+    }
+    rc_buf_free(&pl->segs);
+    rc_buf_free(&pl->mp);
+    rc_buf_free(&pl->text);
+    rc_buf_free(&pl->layout);
+    rc_buf_free(&pl->vals);
+    rc_buf_free(&pl->val_end);
+    rc_buf_free(&pl->var);
+    free(pl);
+}
+
+/* True when the n bytes at p (before end) equal m[0..n) (m padded with zeros to PAD32(n)). */
+static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, const uint8_t *end) {
+    if ((size_t)(end - p) < PAD32(n)) {
+        return (size_t)(end - p) >= n && memcmp(m, p, n) == 0;
+    }
+    size_t k = 0;
+    for (; k + 32 <= n; k += 32) {
+        if (rc_tpl_eq_bits32(m + k, p + k) != 0xffffffffu) {
+            return false;
+        }
+    }
+    return k == n || (~rc_tpl_eq_bits32(m + k, p + k) & (~0ULL >> (64 - (n - k)))) == 0;
+}
+
+/* rc_tpl_eq_bits32 of the 32 bytes at m and p for the first n (0..32) of them: a segment of up
+ * to 16 bytes (a key, the usual one) is one 16-byte compare. */
+static inline uint64_t plan_eq_bits(const uint8_t *m, size_t n, const uint8_t *p) {
+#if defined(__SSE2__)
+    uint64_t eq = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+                       _mm_loadu_si128((const __m128i *)(const void *)m)));
+    if (n > 16) {
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(m + 16))))
+              << 16;
+    }
+    return eq;
+#else
+    (void)n;
+    return rc_tpl_eq_bits32(m, p);
+#endif
+}
+
+/* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
+ * or false with nothing written when the event does not fit it (or on an error the writer then
+ * meets again). */
+static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, const uint8_t *end,
+                      const uint8_t *ev_end, const uint8_t **pend) {
+    size_t mark = out->len;
+    char *o = room(out, pl->room), *e;
+    if (!o) {
+        return false;
+    }
+    /* p and q stay in registers: only r, a copy, is passed to the calls that take a pointer */
+    const uint8_t *p = data, *q, *r;
+    for (const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;; s++) {
+        if (s->fast && end - p >= 32) { /* the usual segment: a key or two, then a value */
+            if ((~plan_eq_bits(s->mp, s->mp_len, p) & s->mask) != 0) {
+                goto miss;
+            }
+            memcpy(o, s->text, 32);
+            p += s->mp_len;
+            o += s->text_len;
+        } else {
+            if (s->mid && end - p >= 64) { /* the event's head, meta's: 64 bytes, 96 of text */
+                uint64_t eq = rc_tpl_eq_bits32(s->mp, p) | rc_tpl_eq_bits32(s->mp + 32, p + 32)
+                                                               << 32;
+                if ((~eq & s->mask) != 0) {
+                    goto miss;
+                }
+                memcpy(o, s->text, 32);
+                memcpy(o + 32, s->text + 32, 32);
+                memcpy(o + 64, s->text + 64, 32);
+            } else {
+                if (!plan_run_eq(s->mp, s->mp_len, p, end)) {
+                    goto miss;
+                }
+                for (size_t k = 0; k < s->text_len; k += 32) {
+                    memcpy(o + k, s->text + k, 32);
+                }
+            }
+            p += s->mp_len;
+            o += s->text_len;
+            if (s->kind != SEG_VALUE) {
+                r = p;
+                if (s->kind == SEG_END) {
+                    out->len = (size_t)(o - out->data);
+                    *pend = p;
+                    return true;
+                }
+                if ((s->kind == SEG_SKIP ? rc_mp_skip(&r, end) : skip_kafka(&r, end, ev_end)) !=
+                    RC_OK) {
+                    goto miss;
+                }
+                p = r;
+                continue;
+            }
+        }
+        q = p;
+        if ((e = value_at(o, &q, end)) != NULL) {
+            o = e;
+            p = q;
+            continue;
+        }
+        if (p >= end || !rc_tpl_kv_scalar(p[0])) {
+            goto miss; /* a map or an array: another layout */
+        }
+        out->len = (size_t)(o - out->data);
+        r = p;
+        if (write_value_rest(out, &r, end, 1) != RC_OK || !(o = room(out, pl->room))) {
+            goto miss;
+        }
+        p = r;
+    }
+miss:
+    out->len = mark;
+    return false;
+}
+
+/* The walk that learns a plan from an event: pass 1 reads its layout and scalars, pass 2 (with
+ * pl->var decided) makes the segments. */
+typedef struct plan_learn {
+    plan_t *pl;
+    const uint8_t *end, *ev_end;
+    int pass;
+    uint32_t k;    /* the scalar's index */
+    size_t seg_mp; /* where the open segment's bytes and text start */
+    size_t seg_text;
+    uint32_t nvalues; /* changing values */
+    bool ok;
+} plan_learn_t;
+
+static void pl_mp(plan_learn_t *L, const uint8_t *b, size_t n) {
+    rc_buf_t *to = L->pass == 1 ? &L->pl->layout : &L->pl->mp;
+    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || rc_buf_append(to, b, n) != RC_OK)) {
+        L->ok = false;
+    }
+}
+
+static void pl_text(plan_learn_t *L, const char *s, size_t n) {
+    if (L->pass == 2 && L->ok && rc_buf_append(&L->pl->text, s, n) != RC_OK) {
+        L->ok = false;
+    }
+}
+
+/* Ends the open segment with what comes after it (SEG_*). */
+static void pl_close(plan_learn_t *L, uint32_t kind) {
+    plan_t *pl = L->pl;
+    if (L->pass != 2 || !L->ok) {
+        return;
+    }
+    size_t mn = pl->mp.len - L->seg_mp, tn = pl->text.len - L->seg_text;
+    static const uint8_t zeros[32];
+    plan_seg_t s = {.mp = NULL,
+                    .text = NULL,
+                    .mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
+                    .mp_len = (uint16_t)mn,
+                    .text_len = (uint16_t)tn,
+                    .kind = (uint8_t)kind,
+                    .fast = mn <= 32 && tn <= 32 && kind == SEG_VALUE,
+                    .mid = mn <= 64 && tn <= 96};
+    if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
+        rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
+        rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
+        rc_buf_append(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
+        pl->text.len > PLAN_MAX_TEXT) {
+        L->ok = false;
+        return;
+    }
+    pl->room += PAD32(tn) + (kind == SEG_VALUE ? VALUE_ROOM : 0);
+    L->seg_mp = pl->mp.len;
+    L->seg_text = pl->text.len;
+}
+
+/* A scalar value at v[0..n). */
+static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
+    plan_t *pl = L->pl;
+    if (!L->ok) {
+        return;
+    }
+    if (L->pass == 1) {
+        static const uint8_t marker = 0xc1;
+        uint32_t at;
+        pl_mp(L, &marker, 1);
+        if (pl->nscal >= PLAN_MAX_SCAL || pl->vals.len + n > PLAN_MAX_VALS ||
+            rc_buf_append(&pl->vals, v, n) != RC_OK ||
+            (at = (uint32_t)pl->vals.len, rc_buf_append(&pl->val_end, &at, sizeof at)) != RC_OK) {
+            L->ok = false;
+            return;
+        }
+        pl->nscal++;
+        return;
+    }
+    if (pl->var.data[L->k++]) {
+        pl_close(L, SEG_VALUE);
+        return;
+    }
+    pl_mp(L, v, n);
+    const uint8_t *q = v;
+    if (L->ok && write_value(&pl->text, &q, v + n, 1) != RC_OK) {
+        L->ok = false;
+    }
+}
+
+static void pl_value(plan_learn_t *L, const uint8_t **pp, int depth);
+
+/* The map or array whose head is at p[0..head), of n items (pairs for a map). */
+static void pl_items(plan_learn_t *L, const uint8_t **pp, size_t head, uint32_t n, bool map,
+                     int depth) {
+    const uint8_t *p = *pp;
+    if (depth > PLAN_DEPTH || (size_t)(L->end - p) < head + (size_t)n * (map ? 2 : 1)) {
+        L->ok = false;
+        return;
+    }
+    pl_mp(L, p, head);
+    pl_text(L, map ? "{" : "[", 1);
+    p += head;
+    bool first = true;
+    for (uint32_t i = 0; i < n && L->ok; i++) {
+        if (!map) {
+            if (i > 0) {
+                pl_text(L, ",", 1);
+            }
+            pl_value(L, &p, depth + 1);
+            continue;
+        }
+        const uint8_t *k = p;
+        const char *ks;
+        uint32_t kl;
+        if (rc_mp_read_str(&p, L->end, &ks, &kl) != RC_OK) {
+            L->ok = false; /* a key that is not a str: the writer's way */
+            break;
+        }
+        pl_mp(L, k, (size_t)(p - k));
+        if (depth == 0 && kl == 5 && memcmp(ks, "kafka", 5) == 0) {
+            /* the event's kafka member: skipped, as the writer skips it */
+            bool last = i + 1 == n && L->ev_end && L->ev_end > p && L->ev_end <= L->end;
+            if (L->pass == 1) {
+                static const uint8_t marker = 0xc1;
+                pl_mp(L, &marker, 1);
+            }
+            pl_close(L, last ? SEG_SKIP_LAST : SEG_SKIP);
+            if (skip_kafka(&p, L->end, last ? L->ev_end : NULL) != RC_OK) {
+                L->ok = false;
+            }
+            continue;
+        }
+        if (!first) {
+            pl_text(L, ",", 1);
+        }
+        first = false;
+        if (L->pass == 2 && L->ok &&
+            (put_string_in(&L->pl->text, (const uint8_t *)ks, kl, L->end) != RC_OK ||
+             rc_buf_putc(&L->pl->text, ':') != RC_OK)) {
+            L->ok = false;
+        }
+        pl_value(L, &p, depth + 1);
+    }
+    pl_text(L, map ? "}" : "]", 1);
+    *pp = p;
+}
+
+static void pl_value(plan_learn_t *L, const uint8_t **pp, int depth) {
+    const uint8_t *p = *pp, *end = L->end;
+    if (!L->ok || p >= end) {
+        L->ok = false;
+        return;
+    }
+    uint8_t c = p[0];
+    size_t avail = (size_t)(end - p);
+    if ((c & 0xf0) == 0x80 || (c & 0xf0) == 0x90) {
+        pl_items(L, pp, 1, c & 0x0fu, c < 0x90, depth);
+    } else if ((c == 0xdc || c == 0xde) && avail >= 3) {
+        pl_items(L, pp, 3, rc_mp_be16(p + 1), c == 0xde, depth);
+    } else if ((c == 0xdd || c == 0xdf) && avail >= 5) {
+        pl_items(L, pp, 5, rc_mp_be32(p + 1), c == 0xdf, depth);
+    } else if (!rc_tpl_kv_scalar(c) || rc_mp_skip(pp, end) != RC_OK) {
+        L->ok = false;
+    } else {
+        pl_scalar(L, p, (size_t)(*pp - p));
+    }
+}
+
+static void plan_reset(plan_t *pl) {
+    pl->segs.len = pl->mp.len = pl->text.len = 0;
+    pl->layout.len = pl->vals.len = pl->val_end.len = pl->var.len = 0;
+    pl->room = 96; /* a mid segment's copy past its text */
+    pl->nscal = 0;
+    pl->live = pl->settled = false;
+    pl->hits = 0;
+}
+
+/* The bytes of scalar k of pl. */
+static inline const uint8_t *plan_val(const plan_t *pl, uint32_t k, size_t *n) {
+    const uint32_t *ve = (const uint32_t *)(const void *)pl->val_end.data;
+    uint32_t from = k ? ve[k - 1] : 0;
+    *n = ve[k] - from;
+    return (const uint8_t *)pl->vals.data + from;
+}
+
+/* Learns into nw the plan of the event data[0..len), which the writer wrote as text[0..tn),
+ * with old (the slot's plan, or NULL) telling which values change when its layout is the
+ * event's. True when nw is live. */
+static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_t len,
+                       const uint8_t *ev_end, const char *text, size_t tn, rc_buf_t *scratch,
+                       bool settle) {
+    plan_learn_t L = {.pl = nw, .end = data + len, .ev_end = ev_end, .pass = 1, .ok = true};
+    plan_reset(nw);
+    const uint8_t *p = data;
+    if ((data[0] & 0xf0) != 0x80 && data[0] != 0xde && data[0] != 0xdf) {
+        return false;
+    }
+    pl_value(&L, &p, 0);
+    if (!L.ok) {
+        return false;
+    }
+    if (rc_buf_reserve(&nw->var, nw->nscal + 1) != RC_OK) {
+        return false;
+    }
+    nw->var.len = nw->nscal;
+    memset(nw->var.data, 1, nw->nscal); /* a new layout's values all change */
+    if (old && old->live && old->layout.len == nw->layout.len &&
+        memcmp(old->layout.data, nw->layout.data, nw->layout.len) == 0) {
+        /* settle: the values that differ from old's change, the others are constant; else
+         * the values that changed before or differ now */
+        for (uint32_t k = 0; k < nw->nscal; k++) {
+            size_t a, b;
+            const uint8_t *va = plan_val(old, k, &a), *vb = plan_val(nw, k, &b);
+            bool differ = a != b || memcmp(va, vb, a) != 0;
+            nw->var.data[k] = (char)(differ || (!settle && old->var.data[k]));
+        }
+        nw->settled = settle || old->settled;
+    }
+    L.pass = 2;
+    L.k = 0;
+    p = data;
+    pl_value(&L, &p, 0);
+    pl_close(&L, SEG_END);
+    if (!L.ok) {
+        return false;
+    }
+    /* 96 bytes past the last segment's, for a mid segment's compare (64) and copy (96); then
+     * where each segment's bytes and text are, now that they no longer move */
+    static const uint8_t zeros[96];
+    if (rc_buf_append(&nw->mp, zeros, 96) != RC_OK ||
+        rc_buf_append(&nw->text, zeros, 96) != RC_OK) {
+        return false;
+    }
+    const uint8_t *m = (const uint8_t *)nw->mp.data;
+    const char *tx = nw->text.data;
+    plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
+    for (size_t i = 0; i < nw->segs.len / sizeof *sg; i++) {
+        sg[i].mp = m;
+        sg[i].text = tx;
+        m += PAD32(sg[i].mp_len);
+        tx += PAD32(sg[i].text_len);
+    }
+    /* kept only when it writes this event as the writer did */
+    const uint8_t *q;
+    scratch->len = 0;
+    if (!plan_exec(nw, scratch, data, data + len, ev_end, &q) || q != p || scratch->len != tn ||
+        memcmp(scratch->data, text, tn) != 0) {
+        return false;
+    }
+    nw->live = true;
+    return true;
+}
+
+/* The slot of an event's plan: a hash of the map's head and its first 3 members when their
+ * keys and values are fixstrs (schema, table and action in rowcast's events), else of its first
+ * 16 bytes (all of them when fewer). Not the bytes after them: a row's values change. */
+static inline uint32_t plan_slot(const uint8_t *data, size_t len) {
+    const uint8_t *p = data + 1, *end = data + len;
+    int i = 0;
+    for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
+        p += 1 + (*p & 0x1fu);
+    }
+    size_t n = i == 6 && p <= end ? (size_t)(p - data) : len < 16 ? len : 16, k = 0;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, data + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+    for (; k < n; k++) {
+        h = (h ^ data[k]) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return (uint32_t)((h ^ h >> 29) % PLAN_SLOTS);
+}
+
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
@@ -1988,6 +2487,70 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
     return RC_OK;
 }
 
+/* What a plan holds in memory. */
+static size_t plan_bytes(const plan_t *pl) {
+    return pl ? sizeof *pl + pl->segs.cap + pl->mp.cap + pl->text.cap + pl->layout.cap +
+                    pl->vals.cap + pl->val_end.cap + pl->var.cap
+              : 0;
+}
+
+/* Makes the plan just learnt (t->spare) slot h's, unless the plans would then hold more than
+ * PLAN_BUDGET bytes: then the slot keeps its plan. */
+static bool plan_install(rc_json_tpl_t *t, uint32_t h) {
+    plan_t *old = t->plans[h];
+    size_t total = t->plan_bytes - plan_bytes(old) + plan_bytes(t->spare);
+    if (total > PLAN_BUDGET) {
+        return false;
+    }
+    t->plan_bytes = total;
+    t->plans[h] = t->spare;
+    t->spare = old;
+    return true;
+}
+
+/* The PLAN_SETTLE-th event that slot h's plan (not settled) took, written as text[0..tn): the
+ * plan learnt anew from it, its values that are the same as in the event the plan was learnt
+ * from now constant. */
+static void plan_settle(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_t len,
+                        const uint8_t *ev_end, const char *text, size_t tn) {
+    plan_t *old = t->plans[h];
+    if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
+        return;
+    }
+    if (plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, true)) {
+        t->spare->hits = old->hits;
+        plan_install(t, h);
+    }
+}
+
+/* After the writer wrote the event data[0..len) as text[0..tn) past a miss of slot h's plan:
+ * learns the event's plan into the slot, unless the slot's plans have not been taken lately
+ * (then only at every 2^fails-th miss). */
+static void plan_after_miss(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_t len,
+                            const uint8_t *ev_end, const char *text, size_t tn) {
+    plan_t *old = t->plans[h];
+    uint32_t f = t->fails[h] < 10 ? t->fails[h] : 10;
+    if (t->misses[h]++ & ((1u << f) - 1)) {
+        return;
+    }
+    if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
+        return;
+    }
+    bool live = plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, false);
+    /* a plan replacing one that took fewer than PLAN_HOLD events for each miss since it was
+     * learnt: the slot may be thrashing (tables that share it take turns, or a layout's values
+     * are still settling), so it learns less often */
+    if (!live || (old && old->live && old->hits < (uint64_t)PLAN_HOLD * t->misses[h])) {
+        t->fails[h] += t->fails[h] < 255;
+    } else {
+        t->fails[h] = 0;
+    }
+    t->misses[h] = 1;
+    if (live && plan_install(t, h)) {
+        t->last = h;
+    }
+}
+
 static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
                                    const uint8_t *ev_end, size_t *used) {
     if (len == 0) {
@@ -1995,6 +2558,25 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     }
     size_t mark = out->len;
     const uint8_t *p = data;
+    uint32_t h = 0;
+    if (t) {
+        plan_t *pl = t->plans[t->last];
+        if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
+            if (++pl->hits == PLAN_SETTLE && !pl->settled) {
+                plan_settle(t, t->last, data, len, ev_end, out->data + mark, out->len - mark);
+            }
+            goto done;
+        }
+        h = plan_slot(data, len);
+        pl = t->plans[h];
+        if (h != t->last && pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
+            t->last = h;
+            if (++pl->hits == PLAN_SETTLE && !pl->settled) {
+                plan_settle(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+            }
+            goto done;
+        }
+    }
     uint32_t n;
     rc_err_t err = rc_mp_read_map(&p, data + len, &n);
     if (err == RC_OK) {
@@ -2005,6 +2587,10 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
         out->len = mark;
         return err;
     }
+    if (t) {
+        plan_after_miss(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+    }
+done:
     if (used) {
         *used = (size_t)(p - data);
     }

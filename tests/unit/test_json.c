@@ -2175,8 +2175,9 @@ static void test_json_tpl_rows_and_maps_every_form(void **state) {
         for (int r = 0; r < 2; r++) {
             msgpack_pack_map(pk, 20);
             for (int c = 0; c < 20; c++) {
-                char name[16];
-                snprintf(name, sizeof name, "col%d", c);
+                char name[32];
+                /* the nil's byte past a 32-byte segment's first 16 */
+                snprintf(name, sizeof name, c == 3 ? "col%d_longer_name" : "col%d", c);
                 mp_str(&m, name);
                 switch ((c + round) % 10) {
                 case 0:
@@ -2522,6 +2523,147 @@ static void test_json_fast_value_writer_is_the_generic_one(void **state) {
  * written from the templates (members_fast) stops at every position for every reason: a value
  * it does not write, a key other than the template's, a column more or less, the event's end
  * within 32 bytes (a short last row); the output is the same as without templates. */
+/* An event for the whole-event plans: schema, table, kafka (at kafka_pos of its 5 members),
+ * after (one row of PLAN_COLS columns) and meta; column c holds kind (c * 7) % 16 with variant
+ * v (col4 kind 0: it changes), a constant nil, or (c == col) kind kind with variant v. */
+#define PLAN_COLS 7
+static void pack_plan_event(mp_t *m, int kafka_pos, int col, int kind, int v) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 5);
+    for (int i = 0, done = 0; i < 5; i++) {
+        if (i == kafka_pos) {
+            mp_str(m, "kafka"), msgpack_pack_map(pk, 2);
+            mp_str(m, "topic"), mp_str(m, "shop.plans");
+            mp_str(m, "key"), msgpack_pack_map(pk, 1);
+            mp_str(m, "id"), msgpack_pack_int(pk, v);
+            continue;
+        }
+        switch (done++) {
+        case 0:
+            mp_str(m, "schema"), mp_str(m, "shop");
+            break;
+        case 1:
+            mp_str(m, "table"), mp_str(m, "plans");
+            break;
+        case 2:
+            mp_str(m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, PLAN_COLS);
+            for (int c = 0; c < PLAN_COLS; c++) {
+                char name[32];
+                /* the nil's byte past a 32-byte segment's first 16 */
+                snprintf(name, sizeof name, c == 3 ? "col%d_longer_name" : "col%d", c);
+                mp_str(m, name);
+                if (c == col) {
+                    pack_kind(m, kind, v);
+                } else if (c == 3) {
+                    msgpack_pack_nil(pk);
+                } else {
+                    pack_kind(m, c == 4 ? 0 : (c * 7) % 16, v); /* col4 changes */
+                }
+            }
+            break;
+        default:
+            mp_str(m, "meta"), msgpack_pack_map(pk, 1);
+            mp_str(m, "timestamp"), msgpack_pack_uint64(pk, 1709211662000000ULL + (uint64_t)v);
+            break;
+        }
+    }
+}
+
+/* Whole-event plans: after a table's layout settled (the same event shape many times, values
+ * changing), every column and the one that stayed nil take every kind of value (maps, arrays,
+ * strings to escape, floats, bin, ...); the kafka member first, inside, last; the event cut at
+ * every byte. Each must be what the writer without templates writes. */
+static void test_json_tpl_plan_every_kind_everywhere(void **state) {
+    (void)state;
+    for (int kafka_pos = 0; kafka_pos < 5; kafka_pos += 2) {
+        rc_json_tpl_t *t = rc_json_tpl_new();
+        assert_non_null(t);
+        for (int round = 0; round < 40; round++) {
+            mp_t m;
+            mp_init(&m);
+            pack_plan_event(&m, kafka_pos, -1, 0, round);
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+        for (int col = 0; col < PLAN_COLS; col++) {
+            for (int k = 0; k < N_KINDS; k++) {
+                for (int v = 0; v < 3; v++) {
+                    /* the layout settled again (a plan whose nil is constant), then the kind */
+                    for (int w = 0; w < 12; w++) {
+                        mp_t m;
+                        mp_init(&m);
+                        pack_plan_event(&m, kafka_pos, -1, 0, 100 + w);
+                        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                        msgpack_sbuffer_destroy(&m.sb);
+                    }
+                    mp_t m;
+                    mp_init(&m);
+                    pack_plan_event(&m, kafka_pos, col, k, 41 + v);
+                    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+            }
+        }
+        mp_t m;
+        mp_init(&m);
+        pack_plan_event(&m, kafka_pos, -1, 0, 60);
+        for (size_t cut = 0; cut < m.sb.size; cut++) {
+            check_tpl(t, m.sb.data, cut, NULL);
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        }
+        msgpack_sbuffer_destroy(&m.sb);
+        rc_json_tpl_free(t);
+    }
+}
+
+/* An event past a plan's bounds (70,000 bytes of values) goes without one, as it was; the same
+ * table's small events after it get theirs. */
+static void test_json_tpl_plan_past_its_bounds(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    char *big = malloc(70001);
+    assert_non_null(big);
+    memset(big, 'x', 70000);
+    big[70000] = '\0';
+    for (int round = 0; round < 6; round++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, 3);
+        mp_str(&m, "schema"), mp_str(&m, "shop");
+        mp_str(&m, "table"), mp_str(&m, "big");
+        mp_str(&m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+        mp_str(&m, "id"), msgpack_pack_int(pk, round);
+        mp_str(&m, "body"), mp_str(&m, round < 3 ? big : "small");
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    free(big);
+    rc_json_tpl_free(t);
+}
+
+/* Many tables taking turns (more than there are plan slots, so that they share them and the
+ * slots back off), then three, and two layouts of each table alternating: every event as the
+ * plain writer writes it. */
+static void test_json_tpl_plan_tables_taking_turns(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const cols[] = {"id", "name", "gone", "qty"};
+    for (int round = 0; round < 2000; round++) {
+        char table[16];
+        snprintf(table, sizeof table, "t%d", (round * 37) % (round < 1000 ? 150 : 3));
+        mp_t m;
+        mp_init(&m);
+        pack_table_event(&m, "shop", table, cols, 2 + (size_t)(round % 3 == 0) * 2);
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_member_run_stops_everywhere(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2607,6 +2749,9 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_event_run),
         cmocka_unit_test(test_json_fast_value_writer_is_the_generic_one),
         cmocka_unit_test(test_json_tpl_member_run_stops_everywhere),
+        cmocka_unit_test(test_json_tpl_plan_every_kind_everywhere),
+        cmocka_unit_test(test_json_tpl_plan_past_its_bounds),
+        cmocka_unit_test(test_json_tpl_plan_tables_taking_turns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
