@@ -1578,7 +1578,7 @@ static const uint8_t k_lean_types[LEAN_NC] = {
  * none). */
 static void lean_map(bb_t *tm, const int *cols, int n, int key, bool long_names) {
     bb_t m = {0}, v = {0};
-    uint8_t types[LEAN_NC];
+    uint8_t types[LEAN_NC] = {0};
     tm->n = 0;
     for (int i = 0; i < n; i++) {
         types[i] = k_lean_types[cols[i]];
@@ -1727,39 +1727,67 @@ static void lean_value(bb_t *v, int k) {
     }
 }
 
-/* One rows event of nrows inserts of the same values (every third row from row 1 on with the
- * column at place 1 NULL, which the lean loop leaves to the general one), as long as it takes
- * for the first rows to be more than 1 MiB (RC_LEAN_MAX_REST) from the event's end: those take
- * the general loop, the later ones the lean loop. Fed, through the packer's callback or
- * straight into the buffer, to a decoder with the table map; returns the bytes packed, the
- * number of rows in *nrows. */
-static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool direct, int *nrows) {
-    bb_t row = {0}, nullrow = {0};
+/* One rows event of nrows inserts (action 0), updates (1) or deletes (2) of the same values
+ * (every third row from row 1 on with the column at place 1 NULL, which the lean loop leaves
+ * to the general one; an update's row 1 of three in its before image, row 2 in its after
+ * image), as long as it takes for the first rows to be more than 1 MiB (RC_LEAN_MAX_REST) from
+ * the event's end: those take the general loop, the later ones the lean loop. Fed, through the
+ * packer's callback or straight into the buffer, to a decoder with the table map; returns the
+ * bytes packed, the number of rows in *nrows. */
+static msgpack_sbuffer lean_feed_action(const bb_t *tm, const int *cols, int n, bool direct,
+                                        int *nrows, int action) {
+    /* an update's before image holds other values: each value's last byte changed */
+    static bb_t row, nullrow, oldrow, oldnullrow;
+    row.n = nullrow.n = oldrow.n = oldnullrow.n = 0;
     b_bitmap(&row, (unsigned)n, 0);
     b_bitmap(&nullrow, (unsigned)n, 2);
+    b_bitmap(&oldrow, (unsigned)n, 0);
+    b_bitmap(&oldnullrow, (unsigned)n, 2);
     for (int i = 0; i < n; i++) {
         lean_value(&row, cols[i]);
+        lean_value(&oldrow, cols[i]);
+        oldrow.d[oldrow.n - 1] ^= 1;
         if (i != 1) {
             lean_value(&nullrow, cols[i]);
+            lean_value(&oldnullrow, cols[i]);
+            oldnullrow.d[oldnullrow.n - 1] ^= 1;
         }
     }
-    size_t cap = (1u << 20) + (1u << 18) + 2 * row.n, len = RC_BINLOG_HEADER_LEN;
+    /* each row's bytes by its place among three */
+    static bb_t rows[3];
+    for (int k = 0; k < 3; k++) {
+        rows[k].n = 0;
+        const bb_t *first = action == 1 ? (k == 1 ? &oldnullrow : &oldrow)
+                            : k == 1    ? &nullrow
+                                        : &row;
+        memcpy(rows[k].d, first->d, first->n);
+        rows[k].n = first->n;
+        if (action == 1) {
+            const bb_t *second = k == 2 ? &nullrow : &row;
+            memcpy(rows[k].d + rows[k].n, second->d, second->n);
+            rows[k].n += second->n;
+        }
+    }
+    size_t cap = (1u << 20) + (1u << 18) + 2 * rows[0].n, len = RC_BINLOG_HEADER_LEN;
     uint8_t *ev = malloc(cap + 64);
     assert_non_null(ev);
     bb_t head = {0};
     b_rows(&head, 42, (unsigned)n, B_ALL);
+    if (action == 1) {
+        b_bitmap(&head, (unsigned)n, B_ALL); /* the after image's columns */
+    }
     memcpy(ev + len, head.d, head.n);
     len += head.n;
     *nrows = 0;
-    while (len + row.n <= cap) {
-        const bb_t *r = *nrows % 3 == 1 ? &nullrow : &row;
+    while (len + rows[0].n <= cap) {
+        const bb_t *r = &rows[*nrows % 3];
         memcpy(ev + len, r->d, r->n);
         len += r->n;
         (*nrows)++;
     }
     memset(ev, 0, RC_BINLOG_HEADER_LEN);
     put_le32(ev, 1700000000);
-    ev[4] = RC_EV_WRITE_ROWS_V2;
+    ev[4] = (uint8_t)(RC_EV_WRITE_ROWS_V2 + action);
     put_le32(ev + 5, 7);
     put_le32(ev + 9, (uint32_t)len);
     uint8_t *exact = malloc(len); /* a read past the event is an error of ASan's */
@@ -1788,6 +1816,10 @@ static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool di
     free(exact);
     rc_binlog_destroy(b);
     return sb;
+}
+
+static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool direct, int *nrows) {
+    return lean_feed_action(tm, cols, n, direct, nrows, 0);
 }
 
 /* The rows of one rows event are the same bytes whichever loop wrote them, the lean one (rows
@@ -1877,6 +1909,107 @@ static void test_lean_and_general_loops_write_the_same_rows(void **state) {
         assert_int_equal(off, via.size);
         msgpack_sbuffer_destroy(&via);
         msgpack_sbuffer_destroy(&direct);
+    }
+}
+
+/* The same for updates and deletes: every row of a kind (no NULL; a NULL in the before image;
+ * in the after image) the same bytes as the first of its kind, which the general loop wrote;
+ * the images hold the values (an update's before image other ones), the key the key column's
+ * value from the after image of an update, the before image of a delete. */
+static void test_lean_and_general_loops_write_the_same_updates_and_deletes(void **state) {
+    (void)state;
+    static const int all[LEAN_NC] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                     11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+    static const int six[6] = {14, 0, 13, 17, 11, 15};
+    /* fixed sizes only: an image read as if its NULL were not one would still end in bounds */
+    static const int fixed[8] = {0, 2, 3, 4, 5, 6, 7, 8};
+    static const struct {
+        const int *cols;
+        int n, key;
+        bool long_names;
+    } shapes[] = {
+        {all, LEAN_NC, 0, false}, {all, LEAN_NC, 14, false}, {all, LEAN_NC, -1, false},
+        {six, 6, 3, false},       {six, 6, 0, true},         {all, LEAN_NC, 5, true},
+        {fixed, 8, 0, false},
+    };
+    for (int action = 1; action <= 2; action++) {
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+            bb_t tm;
+            lean_map(&tm, shapes[s].cols, shapes[s].n, shapes[s].key, shapes[s].long_names);
+            int nrows = 0, nrows2 = 0;
+            msgpack_sbuffer via =
+                lean_feed_action(&tm, shapes[s].cols, shapes[s].n, false, &nrows, action);
+            msgpack_sbuffer direct =
+                lean_feed_action(&tm, shapes[s].cols, shapes[s].n, true, &nrows2, action);
+            assert_int_equal(nrows, nrows2);
+            assert_true(nrows > 100);
+            mask_timestamps(via.data, via.size);
+            mask_timestamps(direct.data, direct.size);
+            assert_int_equal(via.size, direct.size);
+            assert_memory_equal(via.data, direct.data, via.size);
+            size_t off = 0, at[3] = {0, 0, 0}, len[3] = {0, 0, 0};
+            for (int r = 0; r < nrows; r++) {
+                msgpack_unpacked u;
+                msgpack_unpacked_init(&u);
+                size_t from = off;
+                assert_int_equal(msgpack_unpack_next(&u, via.data, via.size, &off),
+                                 MSGPACK_UNPACK_SUCCESS);
+                int k = r % 3;
+                if (r < 3) {
+                    at[k] = from;
+                    len[k] = off - from;
+                    const msgpack_object *e = &u.data;
+                    expect_str(e, "action", action == 1 ? "update" : "delete");
+                    expect_size(e, "before", 1);
+                    expect_size(e, "after", action == 1 ? 1 : 0);
+                    expect_size(e, "before.0", (uint32_t)shapes[s].n);
+                    const char *image = action == 1 ? "after.0" : "before.0";
+                    char name[32], path[64], kpath[48];
+                    snprintf(name, sizeof(name),
+                             shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
+                             shapes[s].cols[1]);
+                    /* the NULL of the row's kind, where it is */
+                    snprintf(path, sizeof(path), "before.0.%s", name);
+                    if (k == 1) {
+                        expect_nil(e, path);
+                    } else {
+                        assert_true(need(e, path)->type != MSGPACK_OBJECT_NIL);
+                    }
+                    if (action == 1) {
+                        expect_size(e, "after.0", (uint32_t)shapes[s].n);
+                        snprintf(path, sizeof(path), "before.0.%s",
+                                 shapes[s].long_names ? "a_long_column_name_14" : "c14");
+                        if (mp_path(e, path)) { /* 'hello' in the after image */
+                            expect_str(e, path, "helln");
+                        }
+                        snprintf(path, sizeof(path), "after.0.%s", name);
+                        if (k == 2) {
+                            expect_nil(e, path);
+                        } else {
+                            assert_true(need(e, path)->type != MSGPACK_OBJECT_NIL);
+                        }
+                    }
+                    if (shapes[s].key >= 0) {
+                        snprintf(name, sizeof(name),
+                                 shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
+                                 shapes[s].cols[shapes[s].key]);
+                        snprintf(path, sizeof(path), "%s.%s", image, name);
+                        snprintf(kpath, sizeof(kpath), "kafka.key.%s", name);
+                        expect_size(e, "kafka.key", 1);
+                        assert_true(msgpack_object_equal(*need(e, kpath), *need(e, path)));
+                    } else {
+                        expect_nil(e, "kafka.key");
+                    }
+                } else {
+                    assert_int_equal(off - from, len[k]);
+                    assert_memory_equal(via.data + from, via.data + at[k], len[k]);
+                }
+                msgpack_unpacked_destroy(&u);
+            }
+            assert_int_equal(off, via.size);
+            msgpack_sbuffer_destroy(&via);
+            msgpack_sbuffer_destroy(&direct);
+        }
     }
 }
 
@@ -4025,6 +4158,7 @@ int main(void) {
         cmocka_unit_test(test_image_cut_anywhere_fails_as_the_general_path),
         cmocka_unit_test(test_lean_loop_image_cut_anywhere_fails_as_the_general_path),
         cmocka_unit_test(test_lean_and_general_loops_write_the_same_rows),
+        cmocka_unit_test(test_lean_and_general_loops_write_the_same_updates_and_deletes),
         cmocka_unit_test(test_decimal_text_of_every_length_in_the_row_loop),
         cmocka_unit_test(test_decimal_fraction_of_every_width),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
