@@ -2704,6 +2704,39 @@ static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
     return c;
 }
 
+/* c_strbin of a str, its bytes by two overlapping fixed-size copies up to 32 bytes (names,
+ * a GTID, a binlog file's name): pack_fragments' seven memcpy calls were a quarter of its cost.
+ * Writes only the value's bytes. */
+static inline __attribute__((always_inline)) uint8_t *c_str_small(uint8_t *q, const char *p,
+                                                                  uint32_t n) {
+    if (n > 32) {
+        return c_strbin(q, p, n, false);
+    }
+    uint8_t *d = q + 1;
+    if (n < 32) {
+        q[0] = (uint8_t)(0xa0 | n);
+    } else { /* str 8 */
+        q[0] = 0xd9;
+        q[1] = 32;
+        d++;
+    }
+    if (n >= 16) {
+        memcpy(d, p, 16);
+        memcpy(d + n - 16, p + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, p, 8);
+        memcpy(d + n - 8, p + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, p, 4);
+        memcpy(d + n - 4, p + n - 4, 4);
+    } else if (n > 0) {
+        d[0] = (uint8_t)p[0];
+        d[n / 2] = (uint8_t)p[n / 2];
+        d[n - 1] = (uint8_t)p[n - 1];
+    }
+    return d + n;
+}
+
 /* Packs the parts of an event that are the same for every row of one rows event (rc_event.h):
  * ev_head from the map header to the "before" key and its array's header, and for an insert
  * (no before image) on to the "after" key and its array's header, where the image starts;
@@ -2723,9 +2756,9 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         return -1;
     }
     q = c_container(q, 7, true);
-    q = c_strbin(C_LIT(q, "schema"), tm->schema, tm->schema_len, false);
-    q = c_strbin(C_LIT(q, "table"), tm->table, tm->table_len, false);
-    q = c_strbin(C_LIT(q, "action"), action, (uint32_t)alen, false);
+    q = c_str_small(C_LIT(q, "schema"), tm->schema, tm->schema_len);
+    q = c_str_small(C_LIT(q, "table"), tm->table, tm->table_len);
+    q = c_str_small(C_LIT(q, "action"), action, (uint32_t)alen);
     q = C_LIT(q, "before");
     *q++ = insert ? 0x90 : 0x91;
     if (insert) {
@@ -2743,20 +2776,20 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         return -1;
     }
     q = c_container(C_LIT(q, "meta"), 7, true);
-    q = c_strbin(C_LIT(q, "pipeline"), b->pipeline, (uint32_t)pipe_len, false);
+    q = c_str_small(C_LIT(q, "pipeline"), b->pipeline, (uint32_t)pipe_len);
     q = c_uint(C_LIT(q, "timestamp"), b->now_us);
     q = C_LIT(q, "gtid");
     if (gtid_len) {
-        q = c_strbin(q, gtid, (uint32_t)gtid_len, false);
+        q = c_str_small(q, gtid, (uint32_t)gtid_len);
     } else {
         *q++ = 0xc0;
     }
-    q = c_strbin(C_LIT(q, "binlog_file"), b->file, (uint32_t)file_len, false);
+    q = c_str_small(C_LIT(q, "binlog_file"), b->file, (uint32_t)file_len);
     q = c_uint(C_LIT(q, "binlog_pos"), b->ev_pos);
     q = c_uint(C_LIT(q, "server_id"), h->server_id);
     q = c_uint(C_LIT(q, "commit_ts"), h->timestamp);
     q = c_container(C_LIT(q, "kafka"), 4, true);
-    q = c_strbin(C_LIT(q, "topic"), tm->topic.data, (uint32_t)tm->topic.len, false);
+    q = c_str_small(C_LIT(q, "topic"), tm->topic.data, (uint32_t)tm->topic.len);
     q = C_LIT(q, "key");
     if (tm->npk == 0) {
         *q++ = 0xc0;
@@ -2767,9 +2800,9 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         q = c_name(q, tm->packed_names.data, &tm->cols[pk0]);
     }
     b->ev_meta.len = (size_t)(q - (uint8_t *)b->ev_meta.data);
-    /* c_frag reads RC_FRAG_SLACK bytes of each whatever its length */
-    if (rc_buf_reserve(&b->ev_head, RC_FRAG_SLACK + 3) != RC_OK ||
-        rc_buf_reserve(&b->ev_meta, RC_FRAG_SLACK) != RC_OK) {
+    /* c_frag reads RC_FRAG_SLACK bytes of each whatever its length (w_room: no call when
+     * there is room, nearly always) */
+    if (!w_room(&b->ev_head, RC_FRAG_SLACK + 3) || !w_room(&b->ev_meta, RC_FRAG_SLACK)) {
         return -1;
     }
     return 0;

@@ -2013,6 +2013,62 @@ static void test_lean_and_general_loops_write_the_same_updates_and_deletes(void 
     }
 }
 
+/* The names every row event repeats (schema, table, the pipeline, the binlog file, the topic
+ * made of schema and table) of every length from 1 to 40 bytes, each byte its own, are written
+ * whole: the fragments' short strings are copied in overlapping pieces up to 32 bytes. */
+static void test_event_names_of_every_length(void **state) {
+    (void)state;
+    for (unsigned n = 1; n <= 40; n++) {
+        char schema[48], table[48], file[48], pipe[48], topic[100];
+        for (unsigned i = 0; i < n; i++) {
+            schema[i] = (char)('a' + i % 26);
+            table[i] = (char)('A' + (i * 7) % 26);
+            file[i] = (char)('0' + (i * 3) % 10);
+            pipe[i] = (char)('a' + (i * 5) % 26);
+        }
+        schema[n] = table[n] = file[n] = pipe[n] = '\0';
+        snprintf(topic, sizeof(topic), "%s.%s", schema, table);
+        bb_t tm = {0}, rows = {0};
+        b_map(&tm, 9, schema, table, 1, (const uint8_t[]){RC_T_LONG}, NULL, 0, 0);
+        b_names(&tm, (const char *[]){"id"}, 1);
+        b_rows(&rows, 9, 1, B_ALL);
+        b_bitmap(&rows, 1, 0);
+        b_le(&rows, 7, 4);
+        rc_binlog_opts_t opts;
+        rc_binlog_opts_init(&opts);
+        opts.pipeline = pipe;
+        rc_binlog_t *b = rc_binlog_new(&opts);
+        assert_non_null(b);
+        rc_binlog_set_position(b, file, 4);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        static uint8_t ev[9000];
+        char err[512];
+        size_t len = make_event(ev, RC_EV_TABLE_MAP, &tm);
+        assert_int_equal(rc_binlog_feed(b, ev, len, &pk, NULL, err, sizeof(err)), RC_OK);
+        len = make_event(ev, RC_EV_WRITE_ROWS_V2, &rows);
+        if (rc_binlog_feed(b, ev, len, &pk, NULL, err, sizeof(err)) != RC_OK) {
+            fail_msg("length %u: %s", n, err);
+        }
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(off, sb.size);
+        expect_str(&u.data, "schema", schema);
+        expect_str(&u.data, "table", table);
+        expect_str(&u.data, "meta.pipeline", pipe);
+        expect_str(&u.data, "meta.binlog_file", file);
+        expect_str(&u.data, "kafka.topic", topic);
+        expect_int(&u.data, "after.0.id", 7);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+        rc_binlog_destroy(b);
+    }
+}
+
 /* A DECIMAL(18,0)'s text of every length, 1 to 19 bytes, as the row loop writes it: the
  * lengths of a fixext (1, 2, 4, 8, 16) and those of an ext 8 both hold the text whole. */
 static void test_decimal_text_of_every_length_in_the_row_loop(void **state) {
@@ -4159,6 +4215,7 @@ int main(void) {
         cmocka_unit_test(test_lean_loop_image_cut_anywhere_fails_as_the_general_path),
         cmocka_unit_test(test_lean_and_general_loops_write_the_same_rows),
         cmocka_unit_test(test_lean_and_general_loops_write_the_same_updates_and_deletes),
+        cmocka_unit_test(test_event_names_of_every_length),
         cmocka_unit_test(test_decimal_text_of_every_length_in_the_row_loop),
         cmocka_unit_test(test_decimal_fraction_of_every_width),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
