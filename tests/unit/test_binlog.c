@@ -2105,6 +2105,51 @@ static void test_table_map_again_is_kept_and_a_changed_one_read(void **state) {
     decoded_free(&d);
 }
 
+/* The GTID in meta: MariaDB's domain-server-sequence and MySQL's uuid:number at their
+ * smallest and largest, and between, as printf writes them. */
+static void test_gtid_numbers_of_every_size(void **state) {
+    (void)state;
+    static const uint64_t seqs[] = {
+        0, 9, 10, 4294967295u, 4294967296u, 12345678901234567ULL, UINT64_MAX};
+    static const uint32_t domains[] = {0, 1, 99999, UINT32_MAX};
+    bb_t tm = {0}, rows = {0};
+    b_map(&tm, 9, "s", "t", 1, (const uint8_t[]){RC_T_LONG}, NULL, 0, 0);
+    b_names(&tm, (const char *[]){"id"}, 1);
+    b_rows(&rows, 9, 1, B_ALL);
+    b_bitmap(&rows, 1, 0);
+    b_le(&rows, 1, 4);
+    for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+        for (int mysql = 0; mysql < 2; mysql++) {
+            uint32_t domain = domains[i % 4];
+            bb_t g = {0};
+            char want[80];
+            if (mysql) {
+                b_u8(&g, 1);
+                for (int k = 0; k < 16; k++) {
+                    b_u8(&g, (unsigned)(0x10 * k + k));
+                }
+                b_le(&g, seqs[i], 8);
+                snprintf(want, sizeof(want), "00112233-4455-6677-8899-aabbccddeeff:%llu",
+                         (unsigned long long)seqs[i]);
+            } else {
+                b_le(&g, seqs[i], 8);
+                b_le(&g, domain, 4);
+                b_u8(&g, 0);
+                snprintf(want, sizeof(want), "%u-7-%llu", (unsigned)domain,
+                         (unsigned long long)seqs[i]);
+            }
+            const bb_t *bodies[] = {&g, &tm, &rows};
+            const uint8_t types[] = {mysql ? RC_EV_GTID : RC_EV_MARIA_GTID, RC_EV_TABLE_MAP,
+                                     RC_EV_WRITE_ROWS_V2};
+            decoded_t d;
+            feed_synthetic(&d, bodies, types, 3);
+            assert_int_equal(d.n, 1);
+            expect_str(&d.ev[0].data, "meta.gtid", want);
+            decoded_free(&d);
+        }
+    }
+}
+
 /* A DECIMAL(18,0)'s text of every length, 1 to 19 bytes, as the row loop writes it: the
  * lengths of a fixext (1, 2, 4, 8, 16) and those of an ext 8 both hold the text whole. */
 static void test_decimal_text_of_every_length_in_the_row_loop(void **state) {
@@ -4253,6 +4298,7 @@ int main(void) {
         cmocka_unit_test(test_lean_and_general_loops_write_the_same_updates_and_deletes),
         cmocka_unit_test(test_event_names_of_every_length),
         cmocka_unit_test(test_table_map_again_is_kept_and_a_changed_one_read),
+        cmocka_unit_test(test_gtid_numbers_of_every_size),
         cmocka_unit_test(test_decimal_text_of_every_length_in_the_row_loop),
         cmocka_unit_test(test_decimal_fraction_of_every_width),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
