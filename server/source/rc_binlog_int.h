@@ -440,9 +440,10 @@ enum {
     RC_CRC_PATH_ZLIB = 0,
     RC_CRC_PATH_CLMUL = 1,
     RC_CRC_PATH_AVX = 2,
-    RC_CRC_PATH_VPCLMUL = 3, /* 256-bit carry-less multiplication, with AVX2 */
+    RC_CRC_PATH_VPCLMUL = 3,    /* 256-bit carry-less multiplication, with AVX2 */
+    RC_CRC_PATH_VPCLMUL512 = 4, /* 512-bit, with AVX-512 (F, VL) */
 };
-/* For tests: takes no path above limit from now on (RC_CRC_PATH_VPCLMUL: the best the CPU has);
+/* For tests: takes no path above limit from now on (RC_CRC_PATH_VPCLMUL512: the best the CPU has);
  * returns the path then taken. */
 int rc_binlog_crc_path(int limit);
 
