@@ -508,6 +508,22 @@ static size_t fmt_uuid(const uint8_t *sid, char *out) {
     return o;
 }
 
+/* v in decimal at out, then a NUL; returns the digits' count. For the GTID of each
+ * transaction: snprintf's was about 1,300 instructions a transaction. */
+static size_t put_dec(char *out, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    out[n] = '\0';
+    return n;
+}
+
 static rc_err_t on_gtid(rc_binlog_t *b, uint8_t type, const uint8_t *body, size_t blen,
                         rc_binlog_info_t *info, char *errstr, size_t errstr_size) {
     if (blen < 1 + 16 + 8) {
@@ -516,8 +532,9 @@ static rc_err_t on_gtid(rc_binlog_t *b, uint8_t type, const uint8_t *body, size_
     if (type == RC_EV_ANONYMOUS_GTID) {
         b->gtid[0] = '\0';
     } else {
-        size_t o = fmt_uuid(body + 1, b->gtid);
-        snprintf(b->gtid + o, sizeof(b->gtid) - o, ":%" PRIu64, rc_le64(body + 17));
+        size_t o = fmt_uuid(body + 1, b->gtid); /* 36 characters, ':', 20 digits at most */
+        b->gtid[o] = ':';
+        put_dec(b->gtid + o + 1, rc_le64(body + 17));
     }
     info->begin = true;
     return RC_OK;
@@ -679,8 +696,13 @@ static rc_err_t on_maria_gtid(rc_binlog_t *b, const rc_binlog_header_t *h, const
     if (blen < 8 + 4 + 1) {
         return rc_binlog_everr(b, errstr, errstr_size, RC_ERR_TRUNCATED, "GTID is truncated");
     }
-    snprintf(b->gtid, sizeof(b->gtid), "%" PRIu32 "-%" PRIu32 "-%" PRIu64, rc_le32(body + 8),
-             h->server_id, rc_le64(body));
+    /* domain-server-sequence: 10 + 1 + 10 + 1 + 20 characters at most */
+    char *g = b->gtid;
+    g += put_dec(g, rc_le32(body + 8));
+    *g++ = '-';
+    g += put_dec(g, h->server_id);
+    *g++ = '-';
+    put_dec(g, rc_le64(body));
     b->maria_standalone = (body[12] & MARIA_FL_STANDALONE) != 0;
     info->begin = true;
     return RC_OK;

@@ -96,8 +96,9 @@ typedef struct rc_binlog_opts {
                                     rc_binlog_opts_init) */
     bool geometry_geojson;      /* GEOMETRY values as {"srid", "geojson"} instead of the
                                     default {"srid", "wkb"}; default off */
-    /* Which tables produce events. Called once per table map (the answer is cached per table
-     * id); NULL = every table. Return true to include. */
+    /* Which tables produce events. Called once per table map that is not its table id's last
+     * one again byte for byte (the answer is cached per table id); NULL = every table. Return
+     * true to include; the same for the same schema and table. */
     bool (*include)(void *opaque, const char *schema, const char *table);
     /* Column names of a table whose TABLE_MAP has none (binlog_row_metadata is not FULL):
      * appends them to names as NUL-terminated strings in column order and sets *n. Called once

@@ -249,13 +249,18 @@ typedef struct rc_tmap {
     uint32_t npk, pk_cap;
     uint8_t *raw; /* copy of the event body; names and strings point into it */
     size_t raw_cap;
+    size_t raw_len;
+    /* a TABLE_MAP of the same bytes (and post-header length) for the same table id keeps this
+     * one: everything here is a function of them, but column names asked of the server */
+    bool reusable;
+    uint8_t ph;      /* the post-header length it was read with */
     char *gen_names; /* "col_N" names when the map has no COLUMN_NAME metadata */
     size_t gen_names_cap;
     rc_buf_t topic;
     rc_buf_t packed_names; /* every column name as a msgpack str, back to back */
     size_t row_room;       /* output room for every name and fixed-size value of an image */
     rc_buf_t packed_types; /* "headers": {}, then "columns" and its value (rc_event.h) */
-    /* inserts of this table take the lean row loop (rc_binlog_row.c, lean_inserts): every
+    /* rows of this table take the lean row loop (rc_binlog_row.c, lean_rows): every
      * column has an op other than RC_OP_OTHER, at most 64 columns, a key of 0 or 1 column */
     bool lean;
     uint32_t nvar;    /* columns of a length-prefixed op (RC_OP_STR1 .. RC_OP_BIN) */
@@ -435,9 +440,10 @@ enum {
     RC_CRC_PATH_ZLIB = 0,
     RC_CRC_PATH_CLMUL = 1,
     RC_CRC_PATH_AVX = 2,
-    RC_CRC_PATH_VPCLMUL = 3, /* 256-bit carry-less multiplication, with AVX2 */
+    RC_CRC_PATH_VPCLMUL = 3,    /* 256-bit carry-less multiplication, with AVX2 */
+    RC_CRC_PATH_VPCLMUL512 = 4, /* 512-bit, with AVX-512 (F, VL) */
 };
-/* For tests: takes no path above limit from now on (RC_CRC_PATH_VPCLMUL: the best the CPU has);
+/* For tests: takes no path above limit from now on (RC_CRC_PATH_VPCLMUL512: the best the CPU has);
  * returns the path then taken. */
 int rc_binlog_crc_path(int limit);
 

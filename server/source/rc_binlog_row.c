@@ -990,6 +990,16 @@ static rc_err_t gen_names(rc_tmap_t *tm) {
 
 rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, char *errstr,
                              size_t errstr_size) {
+    unsigned ph = rc_binlog_post_header(b, RC_EV_TABLE_MAP, 8);
+    if (blen >= ph + 2 && ph >= 6) {
+        /* a table's every transaction logs its TABLE_MAP again, byte for byte: the map read
+         * the last time holds (parsing it again cost about 3,800 instructions) */
+        const rc_tmap_t *old = maps_find(b, ph == 6 ? rc_le32(body) : rc_le48(body));
+        if (old && old->reusable && old->raw_len == blen && old->ph == ph &&
+            memcmp(old->raw, body, blen) == 0) {
+            return RC_OK;
+        }
+    }
     rc_tmap_t *tm = b->free_maps;
     rc_err_t err = RC_ERR_PROTOCOL;
     const char *what = "it is truncated";
@@ -1000,6 +1010,7 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
     }
     tm->next_free = NULL;
     tm->nstrs = tm->npk = 0;
+    tm->reusable = false;
     if (blen + 1 > tm->raw_cap) {
         uint8_t *r = realloc(tm->raw, blen + 1);
         if (!r) {
@@ -1011,8 +1022,9 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         tm->raw_cap = blen + 1;
     }
     memcpy(tm->raw, body, blen);
+    tm->raw_len = blen;
+    tm->ph = (uint8_t)ph;
     const uint8_t *p = tm->raw, *end = tm->raw + blen;
-    unsigned ph = rc_binlog_post_header(b, RC_EV_TABLE_MAP, 8);
     if (blen < ph + 2 || ph < 6) { /* the FDE may claim any post-header length: need the id */
         goto fail;
     }
@@ -1088,8 +1100,8 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
                                        : tm->cols[i + 1].need + c->size;
     }
     char why[512];
-    if (!tm->cols[0].name && b->column_names &&
-        (err = names_from_server(b, tm, why, sizeof(why))) != RC_OK) {
+    bool server_names = !tm->cols[0].name && b->column_names;
+    if (server_names && (err = names_from_server(b, tm, why, sizeof(why))) != RC_OK) {
         tm->next_free = b->free_maps;
         b->free_maps = tm;
         return rc_binlog_everr(b, errstr, errstr_size, err, "cannot name the columns of %s.%s: %s",
@@ -1116,6 +1128,8 @@ rc_err_t rc_binlog_table_map(rc_binlog_t *b, const uint8_t *body, size_t blen, c
         goto fail;
     }
     tm->include = b->include ? b->include(b->opaque, tm->schema, tm->table) : true;
+    /* names asked of the server may change with DDL (rc_binlog_names_clear) */
+    tm->reusable = !server_names;
     return RC_OK;
 fail:
     tm->next_free = b->free_maps;
@@ -2504,17 +2518,19 @@ static inline __attribute__((always_inline)) size_t mp_len(const uint8_t *v) {
     return n ? n : mp_len_var(v);
 }
 
-/* The inserts of a lean table (rc_tmap_t.lean), from *pp on, as long as each row's image holds
+/* The rows of a lean table (rc_tmap_t.lean), from *pp on, as long as each row's images hold
  * every column and no NULL: each row's whole event in one pass, after one reservation per row
  * for all it can write (so no value checks for room), handed over as rc_binlog_rows does (sb's
- * size moved, or pk's callback). The key's value is found after the image by the lengths of
- * the names and values before it (no column records where it wrote its value). Stops, with
- * *pp at the row, at the first row it does not take or that is not well-formed: the general
- * loop then writes that row (or reports its error) as it writes any. Returns RC_OK, or the
- * packer's failure. short_names: rc_tmap_t.short_names, a constant in each copy. */
+ * size moved, or pk's callback). The key's value is found after its image (an update's after
+ * image, any other's only one) by the lengths of the names and values before it (no column
+ * records where it wrote its value). Stops, with *pp at the row, at the first row it does not
+ * take or that is not well-formed: the general loop then writes that row (or reports its
+ * error) as it writes any. Returns RC_OK, or the packer's failure. short_names:
+ * rc_tmap_t.short_names; action: 0 insert, 1 update (not PARTIAL_UPDATE_ROWS), 2 delete; both
+ * constants in each copy. */
 static inline __attribute__((always_inline)) rc_err_t
 lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, const uint8_t **pp,
-          const uint8_t *end, rc_binlog_info_t *info, bool short_names) {
+          const uint8_t *end, rc_binlog_info_t *info, bool short_names, int action) {
     rc_binlog_t *b = x->b;
     const rc_tmap_t *tm = x->tm;
     uint32_t ncols = tm->ncols;
@@ -2528,12 +2544,25 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
     /* the first value from the row's start: past the head with the image's map header and the
      * first column's name; for a key not first, the names and values of the columns before it
      * come next */
-    size_t key_off = hl + tm->cols[0].pname_len;
+    size_t name0 = tm->cols[0].pname_len, key_off = hl + name0;
     /* room for a row but for the image's variable bytes: each fragment with the slack c_frag
      * writes, the map header, names and fixed-size values (row_room), each length-prefixed
      * value's header and the 63 bytes copy_blocks may write past it, and the key's copy */
-    size_t room = hl + ml + tl + 3 * RC_FRAG_SLACK + 5 + tm->row_room + (size_t)tm->nvar * 69 +
-                  FIXED_ROOM + 16;
+    size_t image_room = 5 + tm->row_room + (size_t)tm->nvar * 69;
+    size_t room = hl + ml + tl + 3 * RC_FRAG_SLACK + image_room + FIXED_ROOM + 16;
+    /* between an update's or a delete's images (the head holds the first's map header):
+     * "after" with its array's header, and an update's after image's map header */
+    uint8_t mid[16] = {0};
+    size_t mid_len = 0;
+    if (action != 0) {
+        uint8_t *m = C_LIT(mid, "after");
+        *m++ = action == 2 ? 0x90 : 0x91;
+        if (action == 1) {
+            m = c_container(m, ncols, true);
+        }
+        mid_len = (size_t)(m - mid);
+        room += sizeof(mid) + (action == 1 ? image_room : 0);
+    }
     size_t nb = (ncols + 7) / 8;
     uint64_t mask = ncols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ncols) - 1;
     int rows = 0; /* added to info once, at the end */
@@ -2559,7 +2588,7 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
             }
         }
         uint8_t *data = (uint8_t *)o->data;
-        c_frag(data + start, head, hl); /* with the image's map header */
+        c_frag(data + start, head, hl); /* with the (first) image's map header */
         o->len = start + hl;
         const uint8_t *ip = p + nb;
         rc_err_t err = emit_columns(x, o, NULL, ncols, true, NULL, 0, true, true, short_names, ip,
@@ -2569,8 +2598,31 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
             break;
         }
         uint8_t *q = data + o->len;
+        size_t key_at = start + key_off; /* the key's image's first value */
+        if (action != 0) {
+            memcpy(q, mid, sizeof(mid));
+            q += mid_len;
+        }
+        if (action == 1) {
+            /* the after image: its null bitmap as the before image's, at ip (the row's room
+             * counts both images) */
+            if ((size_t)(end - ip) < 8 || (rc_le64(ip) & mask) != 0) {
+                o->len = start;
+                break;
+            }
+            o->len = (size_t)(q - data);
+            key_at = o->len + name0;
+            ip += nb;
+            err = emit_columns(x, o, NULL, ncols, true, NULL, 0, true, true, short_names, ip, &ip,
+                               end, b->after);
+            if (err != RC_OK) {
+                o->len = start;
+                break;
+            }
+            q = data + o->len;
+        }
         if (keyed) {
-            const uint8_t *kv = data + start + key_off;
+            const uint8_t *kv = data + key_at;
             for (uint32_t k = 0; k < pk0; k++) {
                 kv += mp_len(kv) + tm->cols[k + 1].pname_len;
             }
@@ -2609,19 +2661,27 @@ lean_rows(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk, con
     return RC_OK;
 }
 
-/* lean_rows for tables whose every column name is of 16 bytes at most, and for any other. */
-static __attribute__((noinline)) rc_err_t
-lean_inserts_short(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk,
-                   const uint8_t **pp, const uint8_t *end, rc_binlog_info_t *info) {
-    return lean_rows(x, o, sb, pk, pp, end, info, true);
-}
+/* lean_rows for each action, for tables whose every column name is of 16 bytes at most and for
+ * any other. */
+#define LEAN_ROWS_FN(name, short_names, action)                                                    \
+    static __attribute__((noinline)) rc_err_t name(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb,  \
+                                                   msgpack_packer *pk, const uint8_t **pp,         \
+                                                   const uint8_t *end, rc_binlog_info_t *info) {   \
+        return lean_rows(x, o, sb, pk, pp, end, info, short_names, action);                        \
+    }
+LEAN_ROWS_FN(lean_inserts_short, true, 0)
+LEAN_ROWS_FN(lean_inserts, false, 0)
+LEAN_ROWS_FN(lean_updates_short, true, 1)
+LEAN_ROWS_FN(lean_updates, false, 1)
+LEAN_ROWS_FN(lean_deletes_short, true, 2)
+LEAN_ROWS_FN(lean_deletes, false, 2)
 
-static __attribute__((noinline)) rc_err_t lean_inserts(rowctx_t *x, rc_buf_t *o,
-                                                       msgpack_sbuffer *sb, msgpack_packer *pk,
-                                                       const uint8_t **pp, const uint8_t *end,
-                                                       rc_binlog_info_t *info) {
-    return lean_rows(x, o, sb, pk, pp, end, info, false);
-}
+typedef rc_err_t (*lean_fn_t)(rowctx_t *x, rc_buf_t *o, msgpack_sbuffer *sb, msgpack_packer *pk,
+                              const uint8_t **pp, const uint8_t *end, rc_binlog_info_t *info);
+/* by action, then rc_tmap_t.short_names */
+static const lean_fn_t lean_fns[3][2] = {{lean_inserts, lean_inserts_short},
+                                         {lean_updates, lean_updates_short},
+                                         {lean_deletes, lean_deletes_short}};
 
 static rc_err_t ensure_slots(rc_binlog_t *b, uint32_t n) {
     if (n <= b->slots_cap) {
@@ -2658,6 +2718,39 @@ static uint32_t popcount_bits(const uint8_t *bits, uint32_t n) {
     return c;
 }
 
+/* c_strbin of a str, its bytes by two overlapping fixed-size copies up to 32 bytes (names,
+ * a GTID, a binlog file's name): pack_fragments' seven memcpy calls were a quarter of its cost.
+ * Writes only the value's bytes. */
+static inline __attribute__((always_inline)) uint8_t *c_str_small(uint8_t *q, const char *p,
+                                                                  uint32_t n) {
+    if (n > 32) {
+        return c_strbin(q, p, n, false);
+    }
+    uint8_t *d = q + 1;
+    if (n < 32) {
+        q[0] = (uint8_t)(0xa0 | n);
+    } else { /* str 8 */
+        q[0] = 0xd9;
+        q[1] = 32;
+        d++;
+    }
+    if (n >= 16) {
+        memcpy(d, p, 16);
+        memcpy(d + n - 16, p + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, p, 8);
+        memcpy(d + n - 8, p + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, p, 4);
+        memcpy(d + n - 4, p + n - 4, 4);
+    } else if (n > 0) {
+        d[0] = (uint8_t)p[0];
+        d[n / 2] = (uint8_t)p[n / 2];
+        d[n - 1] = (uint8_t)p[n - 1];
+    }
+    return d + n;
+}
+
 /* Packs the parts of an event that are the same for every row of one rows event (rc_event.h):
  * ev_head from the map header to the "before" key and its array's header, and for an insert
  * (no before image) on to the "after" key and its array's header, where the image starts;
@@ -2677,9 +2770,9 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         return -1;
     }
     q = c_container(q, 7, true);
-    q = c_strbin(C_LIT(q, "schema"), tm->schema, tm->schema_len, false);
-    q = c_strbin(C_LIT(q, "table"), tm->table, tm->table_len, false);
-    q = c_strbin(C_LIT(q, "action"), action, (uint32_t)alen, false);
+    q = c_str_small(C_LIT(q, "schema"), tm->schema, tm->schema_len);
+    q = c_str_small(C_LIT(q, "table"), tm->table, tm->table_len);
+    q = c_str_small(C_LIT(q, "action"), action, (uint32_t)alen);
     q = C_LIT(q, "before");
     *q++ = insert ? 0x90 : 0x91;
     if (insert) {
@@ -2687,11 +2780,9 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         *q++ = 0x91;
     }
     b->ev_head.len = (size_t)(q - (uint8_t *)b->ev_head.data);
-    /* lean_rows copies an insert's image's map header (every column) with the head: its bytes
+    /* lean_rows copies the first image's map header (every column) with the head: its bytes
      * follow the head's, out of its length, which the general loop copies */
-    b->ev_image_len = insert
-                          ? (size_t)(c_container(q, tm->ncols, true) - (uint8_t *)b->ev_head.data)
-                          : b->ev_head.len;
+    b->ev_image_len = (size_t)(c_container(q, tm->ncols, true) - (uint8_t *)b->ev_head.data);
     uint32_t pk0 = tm->npk ? tm->pk[0] : 0;
     size_t end_len = tm->npk ? tm->cols[pk0].pname_len + 16 : 1 + tm->packed_types.len;
     q = w_room(&b->ev_meta, 160 + pipe_len + gtid_len + file_len + tm->topic.len + end_len);
@@ -2699,20 +2790,20 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         return -1;
     }
     q = c_container(C_LIT(q, "meta"), 7, true);
-    q = c_strbin(C_LIT(q, "pipeline"), b->pipeline, (uint32_t)pipe_len, false);
+    q = c_str_small(C_LIT(q, "pipeline"), b->pipeline, (uint32_t)pipe_len);
     q = c_uint(C_LIT(q, "timestamp"), b->now_us);
     q = C_LIT(q, "gtid");
     if (gtid_len) {
-        q = c_strbin(q, gtid, (uint32_t)gtid_len, false);
+        q = c_str_small(q, gtid, (uint32_t)gtid_len);
     } else {
         *q++ = 0xc0;
     }
-    q = c_strbin(C_LIT(q, "binlog_file"), b->file, (uint32_t)file_len, false);
+    q = c_str_small(C_LIT(q, "binlog_file"), b->file, (uint32_t)file_len);
     q = c_uint(C_LIT(q, "binlog_pos"), b->ev_pos);
     q = c_uint(C_LIT(q, "server_id"), h->server_id);
     q = c_uint(C_LIT(q, "commit_ts"), h->timestamp);
     q = c_container(C_LIT(q, "kafka"), 4, true);
-    q = c_strbin(C_LIT(q, "topic"), tm->topic.data, (uint32_t)tm->topic.len, false);
+    q = c_str_small(C_LIT(q, "topic"), tm->topic.data, (uint32_t)tm->topic.len);
     q = C_LIT(q, "key");
     if (tm->npk == 0) {
         *q++ = 0xc0;
@@ -2723,9 +2814,9 @@ static int pack_fragments(rc_binlog_t *b, const rc_tmap_t *tm, const rc_binlog_h
         q = c_name(q, tm->packed_names.data, &tm->cols[pk0]);
     }
     b->ev_meta.len = (size_t)(q - (uint8_t *)b->ev_meta.data);
-    /* c_frag reads RC_FRAG_SLACK bytes of each whatever its length */
-    if (rc_buf_reserve(&b->ev_head, RC_FRAG_SLACK + 3) != RC_OK ||
-        rc_buf_reserve(&b->ev_meta, RC_FRAG_SLACK) != RC_OK) {
+    /* c_frag reads RC_FRAG_SLACK bytes of each whatever its length (w_room: no call when
+     * there is room, nearly always) */
+    if (!w_room(&b->ev_head, RC_FRAG_SLACK + 3) || !w_room(&b->ev_meta, RC_FRAG_SLACK)) {
         return -1;
     }
     return 0;
@@ -2842,12 +2933,14 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
     msgpack_sbuffer *sb = b->direct_sb && pk->data == b->direct_sb ? b->direct_sb : NULL;
     /* a view of sb, kept across the rows: each whole row moves sb's size to its end */
     rc_buf_t direct = sb ? (rc_buf_t){sb->data, sb->size, sb->alloc} : (rc_buf_t){0};
-    bool lean = action == 0 && tm->lean && all1;
+    /* the lean loop: images of every column (PARTIAL_UPDATE_ROWS has its value options
+     * between an update's images) */
+    bool lean = tm->lean && all1 && (action != 1 || (all2 && !partial));
+    lean_fn_t lean_fn = lean_fns[action][tm->short_names];
     while (p < end) {
         if (lean) {
             rc_buf_t *lo = sb ? &direct : &b->rowbuf;
-            rc_err_t err = tm->short_names ? lean_inserts_short(&x, lo, sb, pk, &p, end, info)
-                                           : lean_inserts(&x, lo, sb, pk, &p, end, info);
+            rc_err_t err = lean_fn(&x, lo, sb, pk, &p, end, info);
             if (err != RC_OK) {
                 return err;
             }

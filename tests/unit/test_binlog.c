@@ -1020,7 +1020,8 @@ static void test_include_callback_runs_once_per_map_and_excludes_rows(void **sta
     decode_file("rust_mysql_common/mariadb-bin.000001", &o, &d);
     assert_int_equal(d.first_err, RC_OK);
     assert_int_equal(d.n, 0);
-    assert_int_equal(st.calls, 2); /* two TABLE_MAP events */
+    /* two TABLE_MAP events of the same bytes: the second keeps the first's map */
+    assert_int_equal(st.calls, 1);
     assert_string_equal(st.last, "toddy_test.outbox");
     assert_int_equal(d.info[6].rows, 0);
     assert_true(d.info[7].commit); /* transactions still end */
@@ -1578,7 +1579,7 @@ static const uint8_t k_lean_types[LEAN_NC] = {
  * none). */
 static void lean_map(bb_t *tm, const int *cols, int n, int key, bool long_names) {
     bb_t m = {0}, v = {0};
-    uint8_t types[LEAN_NC];
+    uint8_t types[LEAN_NC] = {0};
     tm->n = 0;
     for (int i = 0; i < n; i++) {
         types[i] = k_lean_types[cols[i]];
@@ -1727,39 +1728,67 @@ static void lean_value(bb_t *v, int k) {
     }
 }
 
-/* One rows event of nrows inserts of the same values (every third row from row 1 on with the
- * column at place 1 NULL, which the lean loop leaves to the general one), as long as it takes
- * for the first rows to be more than 1 MiB (RC_LEAN_MAX_REST) from the event's end: those take
- * the general loop, the later ones the lean loop. Fed, through the packer's callback or
- * straight into the buffer, to a decoder with the table map; returns the bytes packed, the
- * number of rows in *nrows. */
-static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool direct, int *nrows) {
-    bb_t row = {0}, nullrow = {0};
+/* One rows event of nrows inserts (action 0), updates (1) or deletes (2) of the same values
+ * (every third row from row 1 on with the column at place 1 NULL, which the lean loop leaves
+ * to the general one; an update's row 1 of three in its before image, row 2 in its after
+ * image), as long as it takes for the first rows to be more than 1 MiB (RC_LEAN_MAX_REST) from
+ * the event's end: those take the general loop, the later ones the lean loop. Fed, through the
+ * packer's callback or straight into the buffer, to a decoder with the table map; returns the
+ * bytes packed, the number of rows in *nrows. */
+static msgpack_sbuffer lean_feed_action(const bb_t *tm, const int *cols, int n, bool direct,
+                                        int *nrows, int action) {
+    /* an update's before image holds other values: each value's last byte changed */
+    static bb_t row, nullrow, oldrow, oldnullrow;
+    row.n = nullrow.n = oldrow.n = oldnullrow.n = 0;
     b_bitmap(&row, (unsigned)n, 0);
     b_bitmap(&nullrow, (unsigned)n, 2);
+    b_bitmap(&oldrow, (unsigned)n, 0);
+    b_bitmap(&oldnullrow, (unsigned)n, 2);
     for (int i = 0; i < n; i++) {
         lean_value(&row, cols[i]);
+        lean_value(&oldrow, cols[i]);
+        oldrow.d[oldrow.n - 1] ^= 1;
         if (i != 1) {
             lean_value(&nullrow, cols[i]);
+            lean_value(&oldnullrow, cols[i]);
+            oldnullrow.d[oldnullrow.n - 1] ^= 1;
         }
     }
-    size_t cap = (1u << 20) + (1u << 18) + 2 * row.n, len = RC_BINLOG_HEADER_LEN;
+    /* each row's bytes by its place among three */
+    static bb_t rows[3];
+    for (int k = 0; k < 3; k++) {
+        rows[k].n = 0;
+        const bb_t *first = action == 1 ? (k == 1 ? &oldnullrow : &oldrow)
+                            : k == 1    ? &nullrow
+                                        : &row;
+        memcpy(rows[k].d, first->d, first->n);
+        rows[k].n = first->n;
+        if (action == 1) {
+            const bb_t *second = k == 2 ? &nullrow : &row;
+            memcpy(rows[k].d + rows[k].n, second->d, second->n);
+            rows[k].n += second->n;
+        }
+    }
+    size_t cap = (1u << 20) + (1u << 18) + 2 * rows[0].n, len = RC_BINLOG_HEADER_LEN;
     uint8_t *ev = malloc(cap + 64);
     assert_non_null(ev);
     bb_t head = {0};
     b_rows(&head, 42, (unsigned)n, B_ALL);
+    if (action == 1) {
+        b_bitmap(&head, (unsigned)n, B_ALL); /* the after image's columns */
+    }
     memcpy(ev + len, head.d, head.n);
     len += head.n;
     *nrows = 0;
-    while (len + row.n <= cap) {
-        const bb_t *r = *nrows % 3 == 1 ? &nullrow : &row;
+    while (len + rows[0].n <= cap) {
+        const bb_t *r = &rows[*nrows % 3];
         memcpy(ev + len, r->d, r->n);
         len += r->n;
         (*nrows)++;
     }
     memset(ev, 0, RC_BINLOG_HEADER_LEN);
     put_le32(ev, 1700000000);
-    ev[4] = RC_EV_WRITE_ROWS_V2;
+    ev[4] = (uint8_t)(RC_EV_WRITE_ROWS_V2 + action);
     put_le32(ev + 5, 7);
     put_le32(ev + 9, (uint32_t)len);
     uint8_t *exact = malloc(len); /* a read past the event is an error of ASan's */
@@ -1788,6 +1817,10 @@ static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool di
     free(exact);
     rc_binlog_destroy(b);
     return sb;
+}
+
+static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool direct, int *nrows) {
+    return lean_feed_action(tm, cols, n, direct, nrows, 0);
 }
 
 /* The rows of one rows event are the same bytes whichever loop wrote them, the lean one (rows
@@ -1877,6 +1910,243 @@ static void test_lean_and_general_loops_write_the_same_rows(void **state) {
         assert_int_equal(off, via.size);
         msgpack_sbuffer_destroy(&via);
         msgpack_sbuffer_destroy(&direct);
+    }
+}
+
+/* The same for updates and deletes: every row of a kind (no NULL; a NULL in the before image;
+ * in the after image) the same bytes as the first of its kind, which the general loop wrote;
+ * the images hold the values (an update's before image other ones), the key the key column's
+ * value from the after image of an update, the before image of a delete. */
+static void test_lean_and_general_loops_write_the_same_updates_and_deletes(void **state) {
+    (void)state;
+    static const int all[LEAN_NC] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                     11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+    static const int six[6] = {14, 0, 13, 17, 11, 15};
+    /* fixed sizes only: an image read as if its NULL were not one would still end in bounds */
+    static const int fixed[8] = {0, 2, 3, 4, 5, 6, 7, 8};
+    static const struct {
+        const int *cols;
+        int n, key;
+        bool long_names;
+    } shapes[] = {
+        {all, LEAN_NC, 0, false}, {all, LEAN_NC, 14, false}, {all, LEAN_NC, -1, false},
+        {six, 6, 3, false},       {six, 6, 0, true},         {all, LEAN_NC, 5, true},
+        {fixed, 8, 0, false},
+    };
+    for (int action = 1; action <= 2; action++) {
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+            bb_t tm;
+            lean_map(&tm, shapes[s].cols, shapes[s].n, shapes[s].key, shapes[s].long_names);
+            int nrows = 0, nrows2 = 0;
+            msgpack_sbuffer via =
+                lean_feed_action(&tm, shapes[s].cols, shapes[s].n, false, &nrows, action);
+            msgpack_sbuffer direct =
+                lean_feed_action(&tm, shapes[s].cols, shapes[s].n, true, &nrows2, action);
+            assert_int_equal(nrows, nrows2);
+            assert_true(nrows > 100);
+            mask_timestamps(via.data, via.size);
+            mask_timestamps(direct.data, direct.size);
+            assert_int_equal(via.size, direct.size);
+            assert_memory_equal(via.data, direct.data, via.size);
+            size_t off = 0, at[3] = {0, 0, 0}, len[3] = {0, 0, 0};
+            for (int r = 0; r < nrows; r++) {
+                msgpack_unpacked u;
+                msgpack_unpacked_init(&u);
+                size_t from = off;
+                assert_int_equal(msgpack_unpack_next(&u, via.data, via.size, &off),
+                                 MSGPACK_UNPACK_SUCCESS);
+                int k = r % 3;
+                if (r < 3) {
+                    at[k] = from;
+                    len[k] = off - from;
+                    const msgpack_object *e = &u.data;
+                    expect_str(e, "action", action == 1 ? "update" : "delete");
+                    expect_size(e, "before", 1);
+                    expect_size(e, "after", action == 1 ? 1 : 0);
+                    expect_size(e, "before.0", (uint32_t)shapes[s].n);
+                    const char *image = action == 1 ? "after.0" : "before.0";
+                    char name[32], path[64], kpath[48];
+                    snprintf(name, sizeof(name),
+                             shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
+                             shapes[s].cols[1]);
+                    /* the NULL of the row's kind, where it is */
+                    snprintf(path, sizeof(path), "before.0.%s", name);
+                    if (k == 1) {
+                        expect_nil(e, path);
+                    } else {
+                        assert_true(need(e, path)->type != MSGPACK_OBJECT_NIL);
+                    }
+                    if (action == 1) {
+                        expect_size(e, "after.0", (uint32_t)shapes[s].n);
+                        snprintf(path, sizeof(path), "before.0.%s",
+                                 shapes[s].long_names ? "a_long_column_name_14" : "c14");
+                        if (mp_path(e, path)) { /* 'hello' in the after image */
+                            expect_str(e, path, "helln");
+                        }
+                        snprintf(path, sizeof(path), "after.0.%s", name);
+                        if (k == 2) {
+                            expect_nil(e, path);
+                        } else {
+                            assert_true(need(e, path)->type != MSGPACK_OBJECT_NIL);
+                        }
+                    }
+                    if (shapes[s].key >= 0) {
+                        snprintf(name, sizeof(name),
+                                 shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
+                                 shapes[s].cols[shapes[s].key]);
+                        snprintf(path, sizeof(path), "%s.%s", image, name);
+                        snprintf(kpath, sizeof(kpath), "kafka.key.%s", name);
+                        expect_size(e, "kafka.key", 1);
+                        assert_true(msgpack_object_equal(*need(e, kpath), *need(e, path)));
+                    } else {
+                        expect_nil(e, "kafka.key");
+                    }
+                } else {
+                    assert_int_equal(off - from, len[k]);
+                    assert_memory_equal(via.data + from, via.data + at[k], len[k]);
+                }
+                msgpack_unpacked_destroy(&u);
+            }
+            assert_int_equal(off, via.size);
+            msgpack_sbuffer_destroy(&via);
+            msgpack_sbuffer_destroy(&direct);
+        }
+    }
+}
+
+/* The names every row event repeats (schema, table, the pipeline, the binlog file, the topic
+ * made of schema and table) of every length from 1 to 40 bytes, each byte its own, are written
+ * whole: the fragments' short strings are copied in overlapping pieces up to 32 bytes. */
+static void test_event_names_of_every_length(void **state) {
+    (void)state;
+    for (unsigned n = 1; n <= 40; n++) {
+        char schema[48], table[48], file[48], pipe[48], topic[100];
+        for (unsigned i = 0; i < n; i++) {
+            schema[i] = (char)('a' + i % 26);
+            table[i] = (char)('A' + (i * 7) % 26);
+            file[i] = (char)('0' + (i * 3) % 10);
+            pipe[i] = (char)('a' + (i * 5) % 26);
+        }
+        schema[n] = table[n] = file[n] = pipe[n] = '\0';
+        snprintf(topic, sizeof(topic), "%s.%s", schema, table);
+        bb_t tm = {0}, rows = {0};
+        b_map(&tm, 9, schema, table, 1, (const uint8_t[]){RC_T_LONG}, NULL, 0, 0);
+        b_names(&tm, (const char *[]){"id"}, 1);
+        b_rows(&rows, 9, 1, B_ALL);
+        b_bitmap(&rows, 1, 0);
+        b_le(&rows, 7, 4);
+        rc_binlog_opts_t opts;
+        rc_binlog_opts_init(&opts);
+        opts.pipeline = pipe;
+        rc_binlog_t *b = rc_binlog_new(&opts);
+        assert_non_null(b);
+        rc_binlog_set_position(b, file, 4);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        static uint8_t ev[9000];
+        char err[512];
+        size_t len = make_event(ev, RC_EV_TABLE_MAP, &tm);
+        assert_int_equal(rc_binlog_feed(b, ev, len, &pk, NULL, err, sizeof(err)), RC_OK);
+        len = make_event(ev, RC_EV_WRITE_ROWS_V2, &rows);
+        if (rc_binlog_feed(b, ev, len, &pk, NULL, err, sizeof(err)) != RC_OK) {
+            fail_msg("length %u: %s", n, err);
+        }
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(off, sb.size);
+        expect_str(&u.data, "schema", schema);
+        expect_str(&u.data, "table", table);
+        expect_str(&u.data, "meta.pipeline", pipe);
+        expect_str(&u.data, "meta.binlog_file", file);
+        expect_str(&u.data, "kafka.topic", topic);
+        expect_int(&u.data, "after.0.id", 7);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(&sb);
+        rc_binlog_destroy(b);
+    }
+}
+
+/* A TABLE_MAP logged again byte for byte keeps the map read before; one of the same table id
+ * that differs in anything (a column's name, its type) is read again, and its rows are
+ * decoded by it. */
+static void test_table_map_again_is_kept_and_a_changed_one_read(void **state) {
+    (void)state;
+    bb_t m1 = {0}, m2 = {0}, m3 = {0}, r32 = {0}, r64 = {0};
+    b_map(&m1, 9, "s", "t", 1, (const uint8_t[]){RC_T_LONG}, NULL, 0, 0);
+    b_names(&m1, (const char *[]){"id"}, 1);
+    b_map(&m2, 9, "s", "t", 1, (const uint8_t[]){RC_T_LONG}, NULL, 0, 0);
+    b_names(&m2, (const char *[]){"ie"}, 1);
+    b_map(&m3, 9, "s", "t", 1, (const uint8_t[]){RC_T_LONGLONG}, NULL, 0, 0);
+    b_names(&m3, (const char *[]){"ie"}, 1);
+    b_rows(&r32, 9, 1, B_ALL);
+    b_bitmap(&r32, 1, 0);
+    b_le(&r32, 0xfffffff9u, 4); /* INT -7 */
+    b_rows(&r64, 9, 1, B_ALL);
+    b_bitmap(&r64, 1, 0);
+    b_le(&r64, 0xfffffff9u, 8); /* BIGINT 4294967289 */
+    const bb_t *bodies[] = {&m1, &r32, &m1, &r32, &m2, &r32, &m2, &r32, &m3, &r64, &m1, &r32};
+    uint8_t types[12];
+    for (int i = 0; i < 12; i++) {
+        types[i] = i % 2 ? RC_EV_WRITE_ROWS_V2 : RC_EV_TABLE_MAP;
+    }
+    decoded_t d;
+    feed_synthetic(&d, bodies, types, 12);
+    assert_int_equal(d.n, 6);
+    expect_int(&d.ev[0].data, "after.0.id", -7);
+    expect_int(&d.ev[1].data, "after.0.id", -7);
+    expect_int(&d.ev[2].data, "after.0.ie", -7);
+    expect_int(&d.ev[3].data, "after.0.ie", -7);
+    expect_int(&d.ev[4].data, "after.0.ie", 4294967289);
+    expect_int(&d.ev[5].data, "after.0.id", -7);
+    decoded_free(&d);
+}
+
+/* The GTID in meta: MariaDB's domain-server-sequence and MySQL's uuid:number at their
+ * smallest and largest, and between, as printf writes them. */
+static void test_gtid_numbers_of_every_size(void **state) {
+    (void)state;
+    static const uint64_t seqs[] = {
+        0, 9, 10, 4294967295u, 4294967296u, 12345678901234567ULL, UINT64_MAX};
+    static const uint32_t domains[] = {0, 1, 99999, UINT32_MAX};
+    bb_t tm = {0}, rows = {0};
+    b_map(&tm, 9, "s", "t", 1, (const uint8_t[]){RC_T_LONG}, NULL, 0, 0);
+    b_names(&tm, (const char *[]){"id"}, 1);
+    b_rows(&rows, 9, 1, B_ALL);
+    b_bitmap(&rows, 1, 0);
+    b_le(&rows, 1, 4);
+    for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+        for (int mysql = 0; mysql < 2; mysql++) {
+            uint32_t domain = domains[i % 4];
+            bb_t g = {0};
+            char want[80];
+            if (mysql) {
+                b_u8(&g, 1);
+                for (int k = 0; k < 16; k++) {
+                    b_u8(&g, (unsigned)(0x10 * k + k));
+                }
+                b_le(&g, seqs[i], 8);
+                snprintf(want, sizeof(want), "00112233-4455-6677-8899-aabbccddeeff:%llu",
+                         (unsigned long long)seqs[i]);
+            } else {
+                b_le(&g, seqs[i], 8);
+                b_le(&g, domain, 4);
+                b_u8(&g, 0);
+                snprintf(want, sizeof(want), "%u-7-%llu", (unsigned)domain,
+                         (unsigned long long)seqs[i]);
+            }
+            const bb_t *bodies[] = {&g, &tm, &rows};
+            const uint8_t types[] = {mysql ? RC_EV_GTID : RC_EV_MARIA_GTID, RC_EV_TABLE_MAP,
+                                     RC_EV_WRITE_ROWS_V2};
+            decoded_t d;
+            feed_synthetic(&d, bodies, types, 3);
+            assert_int_equal(d.n, 1);
+            expect_str(&d.ev[0].data, "meta.gtid", want);
+            decoded_free(&d);
+        }
     }
 }
 
@@ -4025,6 +4295,10 @@ int main(void) {
         cmocka_unit_test(test_image_cut_anywhere_fails_as_the_general_path),
         cmocka_unit_test(test_lean_loop_image_cut_anywhere_fails_as_the_general_path),
         cmocka_unit_test(test_lean_and_general_loops_write_the_same_rows),
+        cmocka_unit_test(test_lean_and_general_loops_write_the_same_updates_and_deletes),
+        cmocka_unit_test(test_event_names_of_every_length),
+        cmocka_unit_test(test_table_map_again_is_kept_and_a_changed_one_read),
+        cmocka_unit_test(test_gtid_numbers_of_every_size),
         cmocka_unit_test(test_decimal_text_of_every_length_in_the_row_loop),
         cmocka_unit_test(test_decimal_fraction_of_every_width),
         cmocka_unit_test(test_table_map_with_zero_columns_is_rejected),
