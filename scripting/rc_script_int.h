@@ -258,4 +258,21 @@ static inline void rc_script_write_run(msgpack_packer *pk, const uint8_t *b, uin
     }
 }
 
+/* The rewriters' output (rc_script_js_tick.c, rc_script_lua_tick.c): the source copied up to
+ * a place, then inserted text. */
+typedef struct rc_script_out {
+    rc_buf_t *b;
+    const char *copied; /* source copied up to here */
+    bool nomem;
+} rc_script_out_t;
+
+/* Copies the source up to at, then text. */
+static inline void rc_script_out_insert(rc_script_out_t *o, const char *at, const char *text) {
+    if (rc_buf_append(o->b, o->copied, (size_t)(at - o->copied)) != RC_OK ||
+        rc_buf_puts(o->b, text) != RC_OK) {
+        o->nomem = true;
+    }
+    o->copied = at;
+}
+
 #endif

@@ -303,21 +303,6 @@ static bool delete_operand(lexer_t lx, const char **start, const char **close) {
     }
 }
 
-typedef struct out {
-    rc_buf_t *b;
-    const char *copied; /* source copied up to here */
-    bool nomem;
-} out_t;
-
-/* Copies the source up to at, then text. */
-static void insert(out_t *o, const char *at, const char *text) {
-    if (rc_buf_append(o->b, o->copied, (size_t)(at - o->copied)) != RC_OK ||
-        rc_buf_puts(o->b, text) != RC_OK) {
-        o->nomem = true;
-    }
-    o->copied = at;
-}
-
 /* Is the top-level `function transform` called by rowcast's driver alone, as far as the text
  * shows? No other token of the script may name transform (an identifier, or a string that
  * could look it up: this['transform']) or callee (arguments.callee). A script that reaches
@@ -385,7 +370,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
     bool driver_body = false; /* the next function body is the driver's transform */
     int body_at = -1;         /* st[body_at] is that body while it is open */
     bool closed_ctrl = false; /* the last group closed was a statement's or parameters' */
-    out_t o = {.b = outbuf, .copied = src};
+    rc_script_out_t o = {.b = outbuf, .copied = src};
     frame_t st[MAX_NEST];
     int depth = 0;
     int pending = R_NONE;    /* what the next '(' opens */
@@ -412,7 +397,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
             return RC_ERR_INVALID;
         }
         while (n_close > 0 && closes[n_close - 1] == t.p) { /* a delete's object ends here */
-            insert(&o, t.p, ")");
+            rc_script_out_insert(&o, t.p, ")");
             n_close--;
         }
         bool member = is_punct(&before, '.'); /* x.while is a property, not a keyword */
@@ -431,7 +416,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
             } else if (is_word(&t, "in") && depth > 0 && st[depth - 1].role == R_FOR &&
                        st[depth - 1].semis == 0 && !st[depth - 1].for_in) {
                 st[depth - 1].for_in = true;
-                insert(&o, t.p + t.n, " " OWN_CALL);
+                rc_script_out_insert(&o, t.p + t.n, " " OWN_CALL);
             } else if (body_at >= 0 && t.n == 11 && memcmp(t.p, "ACTION_", 7) == 0 &&
                        ((plain[0] && is_word(&t, constants[0])) ||
                         (plain[1] && is_word(&t, constants[1]))) &&
@@ -441,13 +426,13 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                     nested = nested || st[k].role == R_BODY;
                 }
                 if (!nested) {
-                    insert(&o, t.p, plain_text[t.p[7] == 'D']); /* return ; */
+                    rc_script_out_insert(&o, t.p, plain_text[t.p[7] == 'D']); /* return ; */
                     o.copied = t.p + t.n;
                 }
             } else if (is_word(&t, "delete")) {
                 const char *start, *close;
                 if (n_close < MAX_NEST && delete_operand(lx, &start, &close)) {
-                    insert(&o, start, OWN_CALL);
+                    rc_script_out_insert(&o, start, OWN_CALL);
                     closes[n_close++] = close;
                 }
             } else if (is_word(&t, "function")) {
@@ -473,9 +458,9 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                                  was_pending == R_PARAMS || was_pending == R_WITH)) {
                     f->role = was_pending;
                     if (was_pending == R_WHILE) {
-                        insert(&o, t.p + 1, TICK_AND);
+                        rc_script_out_insert(&o, t.p + 1, TICK_AND);
                     } else if (was_pending == R_WITH) {
-                        insert(&o, t.p + 1, OWN_CALL);
+                        rc_script_out_insert(&o, t.p + 1, OWN_CALL);
                     }
                 } else if (c == '{' && (was_body || (is_punct(&before, ')') && !closed_ctrl))) {
                     /* a function's body, or a method's or accessor's (m() {, get x() {: a
@@ -501,7 +486,8 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                             }
                         }
                     }
-                    insert(&o, at, text); /* may lie past this token: nothing else goes there */
+                    rc_script_out_insert(
+                        &o, at, text); /* may lie past this token: nothing else goes there */
                     if (driver_body) {
                         body_at = depth - 1;
                     }
@@ -514,7 +500,7 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                     body_at = depth == body_at ? -1 : body_at;
                     if (f->role == R_WHILE || f->role == R_WITH ||
                         (f->role == R_FOR && f->for_in)) {
-                        insert(&o, t.p, ")");
+                        rc_script_out_insert(&o, t.p, ")");
                     } else if (f->role == R_PARAMS) {
                         body_next = true;
                     }
@@ -523,16 +509,16 @@ rc_err_t rc_script_js_instrument(const char *src, size_t len, rc_buf_t *outbuf, 
                 frame_t *f = &st[depth - 1];
                 f->semis++;
                 if (f->semis == 1) {
-                    insert(&o, t.p + 1, TICK_AND);
+                    rc_script_out_insert(&o, t.p + 1, TICK_AND);
                     f->at_semi = ntok;
                 } else if (f->semis == 2) {
-                    insert(&o, t.p, ntok == f->at_semi + 1 ? "true)" : ")");
+                    rc_script_out_insert(&o, t.p, ntok == f->at_semi + 1 ? "true)" : ")");
                 }
             }
         }
         before = t;
     }
-    insert(&o, lx.end, "");
+    rc_script_out_insert(&o, lx.end, "");
     if (o.nomem) {
         snprintf(why, why_size, "out of memory");
         return RC_ERR_NOMEM;

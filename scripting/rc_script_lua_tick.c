@@ -205,21 +205,6 @@ static bool next(lexer_t *lx, tok_t *t, char *why, size_t why_size) {
     return true;
 }
 
-typedef struct out {
-    rc_buf_t *b;
-    const char *copied; /* source copied up to here */
-    bool nomem;
-} out_t;
-
-/* Copies the source up to at, then text. */
-static void insert(out_t *o, const char *at, const char *text) {
-    if (rc_buf_append(o->b, o->copied, (size_t)(at - o->copied)) != RC_OK ||
-        rc_buf_puts(o->b, text) != RC_OK) {
-        o->nomem = true;
-    }
-    o->copied = at;
-}
-
 /* Where the check goes after the token t (lx just past it): right after it, or after the ';'
  * that follows it (a ';' cannot start a statement in Lua 5.1). */
 static const char *after(lexer_t lx, const tok_t *t) {
@@ -241,7 +226,7 @@ enum { K_HEAD, K_LOOP, K_DO, K_FN, K_IF, K_REPEAT };
 rc_err_t rc_script_lua_instrument(const char *src, size_t len, rc_buf_t *outbuf, char *why,
                                   size_t why_size) {
     lexer_t lx = {.p = src, .end = src + len, .line = 1};
-    out_t o = {.b = outbuf, .copied = src};
+    rc_script_out_t o = {.b = outbuf, .copied = src};
     int st[MAX_NEST];
     int depth = 0;
     bool params = false; /* after `function`: its parameters' ')' is still to come */
@@ -257,7 +242,7 @@ rc_err_t rc_script_lua_instrument(const char *src, size_t len, rc_buf_t *outbuf,
             lx.p = newline(&lx, lx.p);
         }
     }
-    insert(&o, lx.p, "local " TICK " = " TICK "; ");
+    rc_script_out_insert(&o, lx.p, "local " TICK " = " TICK "; ");
     tok_t t;
     while (true) {
         if (!next(&lx, &t, why, why_size)) {
@@ -273,7 +258,7 @@ rc_err_t rc_script_lua_instrument(const char *src, size_t len, rc_buf_t *outbuf,
         int open = -1; /* what t opens */
         if (t.kind == T_PUNCT && params && is_punct(&t, ")")) {
             params = false;
-            insert(&o, after(lx, &t), TICK_CALL);
+            rc_script_out_insert(&o, after(lx, &t), TICK_CALL);
         } else if (t.kind == T_PUNCT && is_punct(&t, "::")) {
             /* a label, or a run of them: checked when a statement follows in its block */
             lexer_t peek = lx;
@@ -306,7 +291,7 @@ rc_err_t rc_script_lua_instrument(const char *src, size_t len, rc_buf_t *outbuf,
                 }
             }
             if (!ends_block(&u)) {
-                insert(&o, at, TICK_CALL);
+                rc_script_out_insert(&o, at, TICK_CALL);
             }
             lx = peek; /* the labels are read */
         } else if (t.kind == T_NAME) {
@@ -315,13 +300,13 @@ rc_err_t rc_script_lua_instrument(const char *src, size_t len, rc_buf_t *outbuf,
             } else if (is_word(&t, "do")) {
                 if (depth > 0 && st[depth - 1] == K_HEAD) {
                     st[depth - 1] = K_LOOP;
-                    insert(&o, after(lx, &t), TICK_CALL);
+                    rc_script_out_insert(&o, after(lx, &t), TICK_CALL);
                 } else {
                     open = K_DO;
                 }
             } else if (is_word(&t, "repeat")) {
                 open = K_REPEAT;
-                insert(&o, after(lx, &t), TICK_CALL);
+                rc_script_out_insert(&o, after(lx, &t), TICK_CALL);
             } else if (is_word(&t, "function")) {
                 open = K_FN;
                 params = true;
@@ -351,7 +336,7 @@ rc_err_t rc_script_lua_instrument(const char *src, size_t len, rc_buf_t *outbuf,
         snprintf(why, why_size, "%d: a block is not closed", t.line);
         return RC_ERR_INVALID;
     }
-    insert(&o, lx.end, "");
+    rc_script_out_insert(&o, lx.end, "");
     if (o.nomem) {
         snprintf(why, why_size, "out of memory");
         return RC_ERR_NOMEM;
