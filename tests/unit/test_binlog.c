@@ -1823,6 +1823,22 @@ static msgpack_sbuffer lean_feed(const bb_t *tm, const int *cols, int n, bool di
     return lean_feed_action(tm, cols, n, direct, nrows, 0);
 }
 
+/* kafka.key of a lean-loop test row: the key column's value as the image (e.g. "after.0")
+ * holds it, or nil when the table has none (key < 0). */
+static void expect_lean_key(const msgpack_object *e, const char *image, const int *cols, int key,
+                            bool long_names) {
+    if (key < 0) {
+        expect_nil(e, "kafka.key");
+        return;
+    }
+    char name[32], path[64], kpath[48];
+    snprintf(name, sizeof(name), long_names ? "a_long_column_name_%d" : "c%d", cols[key]);
+    snprintf(path, sizeof(path), "%s.%s", image, name);
+    snprintf(kpath, sizeof(kpath), "kafka.key.%s", name);
+    expect_size(e, "kafka.key", 1);
+    assert_true(msgpack_object_equal(*need(e, kpath), *need(e, path)));
+}
+
 /* The rows of one rows event are the same bytes whichever loop wrote them, the lean one (rows
  * near the event's end) or the general one (rows further from it, or with a NULL): for every
  * op the lean loop takes, a table of 22 columns (a map 16 header) and one of 6 (a fixmap), a
@@ -1889,18 +1905,7 @@ static void test_lean_and_general_loops_write_the_same_rows(void **state) {
                     }
                 }
                 /* the key: the key column's value as the image wrote it, or nil */
-                if (shapes[s].key >= 0) {
-                    char name[32], kpath[48];
-                    snprintf(name, sizeof(name),
-                             shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
-                             shapes[s].cols[shapes[s].key]);
-                    snprintf(path, sizeof(path), "after.0.%s", name);
-                    snprintf(kpath, sizeof(kpath), "kafka.key.%s", name);
-                    expect_size(e, "kafka.key", 1);
-                    assert_true(msgpack_object_equal(*need(e, kpath), *need(e, path)));
-                } else {
-                    expect_nil(e, "kafka.key");
-                }
+                expect_lean_key(e, "after.0", shapes[s].cols, shapes[s].key, shapes[s].long_names);
             } else {
                 assert_int_equal(off - from, len[k]);
                 assert_memory_equal(via.data + from, via.data + at[k], len[k]);
@@ -1965,7 +1970,7 @@ static void test_lean_and_general_loops_write_the_same_updates_and_deletes(void 
                     expect_size(e, "after", action == 1 ? 1 : 0);
                     expect_size(e, "before.0", (uint32_t)shapes[s].n);
                     const char *image = action == 1 ? "after.0" : "before.0";
-                    char name[32], path[64], kpath[48];
+                    char name[32], path[64];
                     snprintf(name, sizeof(name),
                              shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
                              shapes[s].cols[1]);
@@ -1990,17 +1995,7 @@ static void test_lean_and_general_loops_write_the_same_updates_and_deletes(void 
                             assert_true(need(e, path)->type != MSGPACK_OBJECT_NIL);
                         }
                     }
-                    if (shapes[s].key >= 0) {
-                        snprintf(name, sizeof(name),
-                                 shapes[s].long_names ? "a_long_column_name_%d" : "c%d",
-                                 shapes[s].cols[shapes[s].key]);
-                        snprintf(path, sizeof(path), "%s.%s", image, name);
-                        snprintf(kpath, sizeof(kpath), "kafka.key.%s", name);
-                        expect_size(e, "kafka.key", 1);
-                        assert_true(msgpack_object_equal(*need(e, kpath), *need(e, path)));
-                    } else {
-                        expect_nil(e, "kafka.key");
-                    }
+                    expect_lean_key(e, image, shapes[s].cols, shapes[s].key, shapes[s].long_names);
                 } else {
                     assert_int_equal(off - from, len[k]);
                     assert_memory_equal(via.data + from, via.data + at[k], len[k]);
