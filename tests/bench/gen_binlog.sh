@@ -15,22 +15,7 @@ my() { mariadb --no-defaults -h127.0.0.1 -P"$port" -uroot -p"${RC_MARIADB_ROOT_P
 datadir=$(my -N -e "SELECT @@datadir")
 mkdir -p "$out"
 
-gen() { # name create-table insert-select
-    local name=$1 create=$2 insert=$3 file
-    my -e "DROP DATABASE IF EXISTS rc_bench; CREATE DATABASE rc_bench; $create"
-    my -e "FLUSH BINARY LOGS"
-    file=$(my -N -e "SHOW MASTER STATUS" | cut -f1)
-    local done=0
-    while ((done < rows)); do
-        my rc_bench -e "SET @base=$done; $insert"
-        done=$((done + 1000))
-    done
-    my -e "FLUSH BINARY LOGS"
-    cp "$datadir/$file" "$out/$name.binlog"
-    echo "$out/$name.binlog: $(stat -c %s "$out/$name.binlog") bytes, $rows rows"
-}
-
-changes() { # name statement: run over the rows gen left, 1 000 rows a transaction
+changes() { # name statement: run over @base = 0, 1 000, ... below ROWS, 1 000 rows a transaction
     local name=$1 stmt=$2 file done=0
     my -e "FLUSH BINARY LOGS"
     file=$(my -N -e "SHOW MASTER STATUS" | cut -f1)
@@ -41,6 +26,11 @@ changes() { # name statement: run over the rows gen left, 1 000 rows a transacti
     my -e "FLUSH BINARY LOGS"
     cp "$datadir/$file" "$out/$name.binlog"
     echo "$out/$name.binlog: $(stat -c %s "$out/$name.binlog") bytes, $rows rows"
+}
+
+gen() { # name create-table insert-select: a new rc_bench with the table, filled
+    my -e "DROP DATABASE IF EXISTS rc_bench; CREATE DATABASE rc_bench; $2"
+    changes "$1" "$3"
 }
 
 seq1000="(SELECT a.n*100+b.n*10+c.n AS n FROM (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) a, (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) b, (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) c) s"
