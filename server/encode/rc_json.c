@@ -1488,7 +1488,9 @@ typedef struct tpl_pre {
     tpl_t *rt;                     /* the rows' template when both are in the run */
 } tpl_pre_t;
 
-#define PLAN_SLOTS 256 /* whole-event plans (below), picked by a hash of an event's start */
+#define PLAN_SLOTS                                                                                 \
+    256 /* whole-event plans (below), in sets of 2 picked by a hash of an event's \
+                          start */
 
 struct plan;
 static void plan_free(struct plan *pl);
@@ -1502,8 +1504,11 @@ struct rc_json_tpl {
     struct plan *spare;          /* what the next plan is learnt into */
     rc_buf_t scratch;            /* a learnt plan's own output, checked */
     uint32_t last;               /* the slot of the plan last hit */
-    uint8_t fails[PLAN_SLOTS];   /* plans replaced in a row before they paid off (capped) */
-    uint32_t misses[PLAN_SLOTS]; /* events that missed since the slot's last learning */
+    uint8_t fails[PLAN_SLOTS];   /* a set's (at its first slot): plans replaced in a row before
+                                    they paid off (capped) */
+    uint32_t misses[PLAN_SLOTS]; /* a set's: events that missed since its last learning */
+    uint64_t keys[PLAN_SLOTS];   /* plan_key of the event the slot's plan was learnt from */
+    uint8_t mru[PLAN_SLOTS / 2]; /* the way of each set hit or learnt last */
     size_t plan_bytes;           /* what the plans in the slots hold */
 };
 
@@ -2069,7 +2074,9 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
  * slot: one plan then serves them all). A slot whose plans are replaced before they pay off
  * learns less and less often.
  * Plans are picked by a hash of the event's head (schema, table and action in the events of
- * rowcast's decoder), the last one hit tried first. */
+ * rowcast's decoder), the last one hit tried first, then the two of the hash's set that were
+ * learnt from an event of the same hash; a miss learns into the one of the same hash, else the
+ * set's empty or less recently used one, so that two tables sharing a set keep a plan each. */
 
 #define PLAN_DEPTH  16 /* maps and arrays inside the event map that a plan may hold */
 #define PLAN_HOLD   8  /* hits per miss below which a replaced plan did not pay off */
@@ -2486,10 +2493,10 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     return true;
 }
 
-/* The slot of an event's plan: a hash of the map's head and its first 3 members when their
+/* The key of an event's plan: a hash of the map's head and its first 3 members when their
  * keys and values are fixstrs (schema, table and action in rowcast's events), else of its first
  * 16 bytes (all of them when fewer). Not the bytes after them: a row's values change. */
-static inline uint32_t plan_slot(const uint8_t *data, size_t len) {
+static inline uint64_t plan_key(const uint8_t *data, size_t len) {
     const uint8_t *p = data + 1, *end = data + len;
     int i = 0;
     for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
@@ -2505,7 +2512,7 @@ static inline uint32_t plan_slot(const uint8_t *data, size_t len) {
     for (; k < n; k++) {
         h = (h ^ data[k]) * 0xc4ceb9fe1a85ec53ULL;
     }
-    return (uint32_t)((h ^ h >> 29) % PLAN_SLOTS);
+    return h ^ h >> 29;
 }
 
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
@@ -2567,14 +2574,23 @@ static void plan_settle(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_
     }
 }
 
-/* After the writer wrote the event data[0..len) as text[0..tn) past a miss of slot h's plan:
- * learns the event's plan into the slot, unless the slot's plans have not been taken lately
- * (then only at every 2^fails-th miss). */
-static void plan_after_miss(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_t len,
-                            const uint8_t *ev_end, const char *text, size_t tn) {
+/* After the writer wrote the event data[0..len) (plan_key: key) as text[0..tn) past a miss of
+ * the plans of set s (its first slot): learns the event's plan into one of its 2 slots, unless
+ * that slot's plans have not been taken lately (then only at every 2^fails-th miss). The slot
+ * is the one learnt from an event of the same key (the same table: its plan is replaced), else
+ * an empty one, else the one hit less recently, so that two tables sharing a set keep a plan
+ * each. */
+static void plan_after_miss(rc_json_tpl_t *t, uint32_t s, uint64_t key, const uint8_t *data,
+                            size_t len, const uint8_t *ev_end, const char *text, size_t tn) {
+    uint32_t w = t->plans[s] && t->keys[s] == key           ? 0
+                 : t->plans[s + 1] && t->keys[s + 1] == key ? 1
+                 : !t->plans[s]                             ? 0
+                 : !t->plans[s + 1]                         ? 1
+                                                            : 1u - t->mru[s / 2];
+    uint32_t h = s + w;
     plan_t *old = t->plans[h];
-    uint32_t f = t->fails[h] < 10 ? t->fails[h] : 10;
-    if (t->misses[h]++ & ((1u << f) - 1)) {
+    uint32_t f = t->fails[s] < 10 ? t->fails[s] : 10;
+    if (t->misses[s]++ & ((1u << f) - 1)) {
         return;
     }
     if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
@@ -2584,14 +2600,16 @@ static void plan_after_miss(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, s
     /* a plan replacing one that took fewer than PLAN_HOLD events for each miss since it was
      * learnt: the slot may be thrashing (tables that share it take turns, or a layout's values
      * are still settling), so it learns less often */
-    if (!live || (old && old->live && old->hits < (uint64_t)PLAN_HOLD * t->misses[h])) {
-        t->fails[h] += t->fails[h] < 255;
+    if (!live || (old && old->live && old->hits < (uint64_t)PLAN_HOLD * t->misses[s])) {
+        t->fails[s] += t->fails[s] < 255;
     } else {
-        t->fails[h] = 0;
+        t->fails[s] = 0;
     }
-    t->misses[h] = 1;
+    t->misses[s] = 1;
     if (live && plan_install(t, h)) {
         t->last = h;
+        t->keys[h] = key;
+        t->mru[s / 2] = (uint8_t)w;
     }
 }
 
@@ -2602,7 +2620,8 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     }
     size_t mark = out->len;
     const uint8_t *p = data;
-    uint32_t h = 0;
+    uint32_t s = 0;
+    uint64_t key = 0;
     if (t) {
         plan_t *pl = t->plans[t->last];
         if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
@@ -2611,14 +2630,19 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
             }
             goto done;
         }
-        h = plan_slot(data, len);
-        pl = t->plans[h];
-        if (h != t->last && pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
-            t->last = h;
-            if (++pl->hits == PLAN_SETTLE && !pl->settled) {
-                plan_settle(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+        key = plan_key(data, len);
+        s = (uint32_t)(key % (PLAN_SLOTS / 2)) * 2;
+        for (uint32_t h = s; h < s + 2; h++) {
+            pl = t->plans[h];
+            if (h != t->last && pl && pl->live && t->keys[h] == key &&
+                plan_exec(pl, out, data, data + len, ev_end, &p)) {
+                t->last = h;
+                t->mru[s / 2] = (uint8_t)(h - s);
+                if (++pl->hits == PLAN_SETTLE && !pl->settled) {
+                    plan_settle(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+                }
+                goto done;
             }
-            goto done;
         }
     }
     uint32_t n;
@@ -2632,7 +2656,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
         return err;
     }
     if (t) {
-        plan_after_miss(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+        plan_after_miss(t, s, key, data, len, ev_end, out->data + mark, out->len - mark);
     }
 done:
     if (used) {

@@ -2664,6 +2664,36 @@ static void test_json_tpl_plan_tables_taking_turns(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* Plans are kept in sets of two slots: tables alternating (more of them than sets, so that
+ * sets are shared by two and by more), a table whose layout changes back and forth (the same
+ * key: its slot's plan replaced), tables of one layout and of their own: every event as the
+ * plain writer writes it. */
+static void test_json_tpl_plan_sets_of_two(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const own[] = {"id", "name", "gone", "qty"}, *const other[] = {"id", "x"};
+    uint64_t rng = 0x2545f4914f6cdd1dULL;
+    for (int round = 0; round < 6000; round++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        unsigned k = round < 2000 ? (unsigned)(round % 2) * 77 : (unsigned)(rng % 300);
+        char table[16];
+        snprintf(table, sizeof table, "t%u", k);
+        mp_t m;
+        mp_init(&m);
+        if (k % 5 == 1 && (round / 40) % 2) { /* after a DDL, and back */
+            pack_table_event(&m, "shop", table, other, 2);
+        } else {
+            pack_table_event(&m, k % 2 ? "shop" : "tenant", table, own, 2 + (k % 3 == 0) * 2);
+        }
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+}
+
 /* Integers of 9 to 16 digits are written with both 8-digit halves at once (digits8x2): every
  * 4-digit quarter of each half at its edges (0, 9, 10, 9999, 10000, 99999999, ...), every digit
  * count and its edges, as a uint and negated, in a plan's changing value (value_at) and through
@@ -2795,6 +2825,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_values_that_change),
         cmocka_unit_test(test_json_tpl_event_run),
         cmocka_unit_test(test_json_fast_value_writer_is_the_generic_one),
+        cmocka_unit_test(test_json_tpl_plan_sets_of_two),
         cmocka_unit_test(test_json_tpl_ints_every_quarter_edge),
         cmocka_unit_test(test_json_tpl_member_run_stops_everywhere),
         cmocka_unit_test(test_json_tpl_plan_every_kind_everywhere),
