@@ -1488,9 +1488,7 @@ typedef struct tpl_pre {
     tpl_t *rt;                     /* the rows' template when both are in the run */
 } tpl_pre_t;
 
-#define PLAN_SLOTS                                                                                 \
-    256 /* whole-event plans (below), in sets of 2 picked by a hash of an event's \
-                          start */
+#define PLAN_SLOTS 1024 /* whole-event plans (below), in sets of 2 by a hash of the head */
 
 struct plan;
 static void plan_free(struct plan *pl);

@@ -2664,10 +2664,10 @@ static void test_json_tpl_plan_tables_taking_turns(void **state) {
     rc_json_tpl_free(t);
 }
 
-/* Plans are kept in sets of two slots: tables alternating (more of them than sets, so that
- * sets are shared by two and by more), a table whose layout changes back and forth (the same
- * key: its slot's plan replaced), tables of one layout and of their own: every event as the
- * plain writer writes it. */
+/* Plans are kept in sets of two slots: two tables alternating, then 2,000 tables (more than
+ * there are slots, so that sets are shared by two and by more and back off), then 300, a table
+ * whose layout changes back and forth (the same key: its slot's plan replaced), tables of one
+ * layout and of their own: every event as the plain writer writes it. */
 static void test_json_tpl_plan_sets_of_two(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2678,7 +2678,9 @@ static void test_json_tpl_plan_sets_of_two(void **state) {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        unsigned k = round < 2000 ? (unsigned)(round % 2) * 77 : (unsigned)(rng % 300);
+        unsigned k = round < 2000   ? (unsigned)(round % 2) * 77
+                     : round < 4000 ? (unsigned)(rng % 2000)
+                                    : (unsigned)(rng % 300);
         char table[16];
         snprintf(table, sizeof table, "t%u", k);
         mp_t m;
