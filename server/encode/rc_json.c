@@ -2255,15 +2255,27 @@ typedef struct plan_learn {
     bool ok;
 } plan_learn_t;
 
+/* rc_buf_append inline: learning a plan appends a few bytes at a time, thousands of times. */
+static inline rc_err_t buf_put(rc_buf_t *b, const void *p, size_t n) {
+    if (b->cap - b->len < n && rc_buf_reserve(b, n) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    if (n) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+    }
+    return RC_OK;
+}
+
 static void pl_mp(plan_learn_t *L, const uint8_t *b, size_t n) {
     rc_buf_t *to = L->pass == 1 ? &L->pl->layout : &L->pl->mp;
-    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || rc_buf_append(to, b, n) != RC_OK)) {
+    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || buf_put(to, b, n) != RC_OK)) {
         L->ok = false;
     }
 }
 
 static void pl_text(plan_learn_t *L, const char *s, size_t n) {
-    if (L->pass == 2 && L->ok && rc_buf_append(&L->pl->text, s, n) != RC_OK) {
+    if (L->pass == 2 && L->ok && buf_put(&L->pl->text, s, n) != RC_OK) {
         L->ok = false;
     }
 }
@@ -2285,9 +2297,9 @@ static void pl_close(plan_learn_t *L, uint32_t kind) {
                     .fast = mn <= 32 && tn <= 32 && kind == SEG_VALUE,
                     .mid = mn <= 64 && tn <= 96};
     if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
-        rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
-        rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
-        rc_buf_append(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
+        buf_put(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
+        buf_put(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
+        buf_put(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
         pl->text.len > PLAN_MAX_TEXT) {
         L->ok = false;
         return;
@@ -2308,8 +2320,8 @@ static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
         uint32_t at;
         pl_mp(L, &marker, 1);
         if (pl->nscal >= PLAN_MAX_SCAL || pl->vals.len + n > PLAN_MAX_VALS ||
-            rc_buf_append(&pl->vals, v, n) != RC_OK ||
-            (at = (uint32_t)pl->vals.len, rc_buf_append(&pl->val_end, &at, sizeof at)) != RC_OK) {
+            buf_put(&pl->vals, v, n) != RC_OK ||
+            (at = (uint32_t)pl->vals.len, buf_put(&pl->val_end, &at, sizeof at)) != RC_OK) {
             L->ok = false;
             return;
         }
