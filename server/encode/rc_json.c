@@ -352,6 +352,52 @@ static inline uint64_t digits8(uint32_t v) {
 
 #define ASCII_ZEROS 0x3030303030303030ULL
 
+#if defined(__SSE2__)
+/* The digits of the four quarters (each < 10^4, times 4) in x's 16-bit lanes 0-3 and 4-7, one
+ * quarter repeated over four lanes: lane i of a quarter is its value / 10^(3-i) by two high
+ * multiplies, less ten times the lane before it. */
+static inline __m128i quarter_digits(__m128i x) {
+    const __m128i div = _mm_set_epi16(-32768, 13108, 5243, 8389, -32768, 13108, 5243, 8389);
+    const __m128i sh =
+        _mm_set_epi16(-32768, 1 << 13, 1 << 11, 1 << 7, -32768, 1 << 13, 1 << 11, 1 << 7);
+    __m128i d = _mm_mulhi_epu16(_mm_mulhi_epu16(x, div), sh);
+    return _mm_sub_epi16(d, _mm_slli_epi64(_mm_mullo_epi16(d, _mm_set1_epi16(10)), 16));
+}
+
+/* digits8(a) in the low 8 bytes and digits8(b) in the high 8, both at once (W. Mula's SSE2
+ * conversion): each x / 10^4 by one 32-bit multiply (0xd1b71759 >> 45), then each 4-digit
+ * quarter's digits by quarter_digits. Checked against digits8 for every a and b below 10^8. */
+static inline __m128i digits8x2(uint32_t a, uint32_t b) {
+    const __m128i v = _mm_set_epi64x((long long)b, (long long)a);
+    const __m128i q = _mm_srli_epi64(_mm_mul_epu32(v, _mm_set1_epi32((int)0xd1b71759)), 45);
+    const __m128i r = _mm_sub_epi32(v, _mm_mul_epu32(q, _mm_set1_epi32(10000)));
+    /* 16-bit lanes: 4 x (a / 10^4, a % 10^4, 0, 0, b / 10^4, b % 10^4, 0, 0) */
+    const __m128i t = _mm_slli_epi64(_mm_or_si128(q, _mm_slli_epi64(r, 16)), 2);
+    const __m128i ta = _mm_unpacklo_epi16(t, t), tb = _mm_unpackhi_epi16(t, t);
+    return _mm_packus_epi16(quarter_digits(_mm_unpacklo_epi32(ta, ta)),
+                            quarter_digits(_mm_unpacklo_epi32(tb, tb)));
+}
+#endif
+
+/* Writes the digits of hi * 10^8 + lo (hi 1 to 10^8 - 1, lo below 10^8: 9 to 16 digits, a
+ * timestamp in µs) at o in two 8-byte stores and returns their end. */
+static inline __attribute__((always_inline)) char *u64_put16(char *o, uint64_t hi, uint64_t lo) {
+#if defined(__SSE2__)
+    __m128i d = digits8x2((uint32_t)hi, (uint32_t)lo);
+    uint64_t y = (uint64_t)_mm_cvtsi128_si64(d);
+    uint64_t x = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(d, d)) | ASCII_ZEROS;
+#else
+    uint64_t y = digits8((uint32_t)hi);
+    uint64_t x = digits8((uint32_t)lo) | ASCII_ZEROS;
+#endif
+    int lz = __builtin_ctzll(y) / 8; /* hi != 0 */
+    y = (y >> (8 * lz)) | ASCII_ZEROS;
+    memcpy(o, &y, 8);
+    o += 8 - lz;
+    memcpy(o, &x, 8);
+    return o + 8;
+}
+
 /* Writes the digits of v at o (8-byte stores: up to 20 bytes past o may be written) and
  * returns the end of the digits. */
 static char *u64_put(char *o, uint64_t v) {
@@ -367,16 +413,11 @@ static char *u64_put(char *o, uint64_t v) {
         return o + 8 - lz;
     }
     uint64_t hi = v / 100000000;
-    uint64_t x = digits8((uint32_t)(v % 100000000)) | ASCII_ZEROS;
     if (hi < 100000000) { /* 9 to 16 digits (a timestamp in µs): no second level */
-        uint64_t y = digits8((uint32_t)hi);
-        int lz = __builtin_ctzll(y) / 8; /* hi != 0 */
-        y = (y >> (8 * lz)) | ASCII_ZEROS;
-        memcpy(o, &y, 8);
-        o += 8 - lz;
-    } else {
-        o = u64_put(o, hi); /* at most 12 digits, so one more level at most */
+        return u64_put16(o, hi, v % 100000000);
     }
+    uint64_t x = digits8((uint32_t)(v % 100000000)) | ASCII_ZEROS;
+    o = u64_put(o, hi); /* at most 12 digits, so one more level at most */
     memcpy(o, &x, 8);
     return o + 8;
 }
@@ -422,6 +463,9 @@ static inline char *put_u64_at(char *o, uint64_t v) {
         x = (x >> (8 * lz)) | ASCII_ZEROS;
         memcpy(o, &x, 8);
         return o + 8 - lz;
+    }
+    if (v < 10000000000000000ULL) { /* 9 to 16 digits inline too */
+        return u64_put16(o, v / 100000000, v % 100000000);
     }
     return u64_put(o, v);
 #else
@@ -1444,7 +1488,7 @@ typedef struct tpl_pre {
     tpl_t *rt;                     /* the rows' template when both are in the run */
 } tpl_pre_t;
 
-#define PLAN_SLOTS 256 /* whole-event plans (below), picked by a hash of an event's start */
+#define PLAN_SLOTS 1024 /* whole-event plans (below), in sets of 2 by a hash of the head */
 
 struct plan;
 static void plan_free(struct plan *pl);
@@ -1458,8 +1502,11 @@ struct rc_json_tpl {
     struct plan *spare;          /* what the next plan is learnt into */
     rc_buf_t scratch;            /* a learnt plan's own output, checked */
     uint32_t last;               /* the slot of the plan last hit */
-    uint8_t fails[PLAN_SLOTS];   /* plans replaced in a row before they paid off (capped) */
-    uint32_t misses[PLAN_SLOTS]; /* events that missed since the slot's last learning */
+    uint8_t fails[PLAN_SLOTS];   /* a set's (at its first slot): plans replaced in a row before
+                                    they paid off (capped) */
+    uint32_t misses[PLAN_SLOTS]; /* a set's: events that missed since its last learning */
+    uint64_t keys[PLAN_SLOTS];   /* plan_key of the event the slot's plan was learnt from */
+    uint8_t mru[PLAN_SLOTS / 2]; /* the way of each set hit or learnt last */
     size_t plan_bytes;           /* what the plans in the slots hold */
 };
 
@@ -2025,7 +2072,9 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
  * slot: one plan then serves them all). A slot whose plans are replaced before they pay off
  * learns less and less often.
  * Plans are picked by a hash of the event's head (schema, table and action in the events of
- * rowcast's decoder), the last one hit tried first. */
+ * rowcast's decoder), the last one hit tried first, then the two of the hash's set that were
+ * learnt from an event of the same hash; a miss learns into the one of the same hash, else the
+ * set's empty or less recently used one, so that two tables sharing a set keep a plan each. */
 
 #define PLAN_DEPTH  16 /* maps and arrays inside the event map that a plan may hold */
 #define PLAN_HOLD   8  /* hits per miss below which a replaced plan did not pay off */
@@ -2206,15 +2255,27 @@ typedef struct plan_learn {
     bool ok;
 } plan_learn_t;
 
+/* rc_buf_append inline: learning a plan appends a few bytes at a time, thousands of times. */
+static inline rc_err_t buf_put(rc_buf_t *b, const void *p, size_t n) {
+    if (b->cap - b->len < n && rc_buf_reserve(b, n) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    if (n) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+    }
+    return RC_OK;
+}
+
 static void pl_mp(plan_learn_t *L, const uint8_t *b, size_t n) {
     rc_buf_t *to = L->pass == 1 ? &L->pl->layout : &L->pl->mp;
-    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || rc_buf_append(to, b, n) != RC_OK)) {
+    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || buf_put(to, b, n) != RC_OK)) {
         L->ok = false;
     }
 }
 
 static void pl_text(plan_learn_t *L, const char *s, size_t n) {
-    if (L->pass == 2 && L->ok && rc_buf_append(&L->pl->text, s, n) != RC_OK) {
+    if (L->pass == 2 && L->ok && buf_put(&L->pl->text, s, n) != RC_OK) {
         L->ok = false;
     }
 }
@@ -2236,9 +2297,9 @@ static void pl_close(plan_learn_t *L, uint32_t kind) {
                     .fast = mn <= 32 && tn <= 32 && kind == SEG_VALUE,
                     .mid = mn <= 64 && tn <= 96};
     if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
-        rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
-        rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
-        rc_buf_append(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
+        buf_put(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
+        buf_put(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
+        buf_put(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
         pl->text.len > PLAN_MAX_TEXT) {
         L->ok = false;
         return;
@@ -2259,8 +2320,8 @@ static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
         uint32_t at;
         pl_mp(L, &marker, 1);
         if (pl->nscal >= PLAN_MAX_SCAL || pl->vals.len + n > PLAN_MAX_VALS ||
-            rc_buf_append(&pl->vals, v, n) != RC_OK ||
-            (at = (uint32_t)pl->vals.len, rc_buf_append(&pl->val_end, &at, sizeof at)) != RC_OK) {
+            buf_put(&pl->vals, v, n) != RC_OK ||
+            (at = (uint32_t)pl->vals.len, buf_put(&pl->val_end, &at, sizeof at)) != RC_OK) {
             L->ok = false;
             return;
         }
@@ -2442,10 +2503,10 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     return true;
 }
 
-/* The slot of an event's plan: a hash of the map's head and its first 3 members when their
+/* The key of an event's plan: a hash of the map's head and its first 3 members when their
  * keys and values are fixstrs (schema, table and action in rowcast's events), else of its first
  * 16 bytes (all of them when fewer). Not the bytes after them: a row's values change. */
-static inline uint32_t plan_slot(const uint8_t *data, size_t len) {
+static inline uint64_t plan_key(const uint8_t *data, size_t len) {
     const uint8_t *p = data + 1, *end = data + len;
     int i = 0;
     for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
@@ -2461,7 +2522,7 @@ static inline uint32_t plan_slot(const uint8_t *data, size_t len) {
     for (; k < n; k++) {
         h = (h ^ data[k]) * 0xc4ceb9fe1a85ec53ULL;
     }
-    return (uint32_t)((h ^ h >> 29) % PLAN_SLOTS);
+    return h ^ h >> 29;
 }
 
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
@@ -2523,14 +2584,23 @@ static void plan_settle(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_
     }
 }
 
-/* After the writer wrote the event data[0..len) as text[0..tn) past a miss of slot h's plan:
- * learns the event's plan into the slot, unless the slot's plans have not been taken lately
- * (then only at every 2^fails-th miss). */
-static void plan_after_miss(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_t len,
-                            const uint8_t *ev_end, const char *text, size_t tn) {
+/* After the writer wrote the event data[0..len) (plan_key: key) as text[0..tn) past a miss of
+ * the plans of set s (its first slot): learns the event's plan into one of its 2 slots, unless
+ * that slot's plans have not been taken lately (then only at every 2^fails-th miss). The slot
+ * is the one learnt from an event of the same key (the same table: its plan is replaced), else
+ * an empty one, else the one hit less recently, so that two tables sharing a set keep a plan
+ * each. */
+static void plan_after_miss(rc_json_tpl_t *t, uint32_t s, uint64_t key, const uint8_t *data,
+                            size_t len, const uint8_t *ev_end, const char *text, size_t tn) {
+    uint32_t w = t->plans[s] && t->keys[s] == key           ? 0
+                 : t->plans[s + 1] && t->keys[s + 1] == key ? 1
+                 : !t->plans[s]                             ? 0
+                 : !t->plans[s + 1]                         ? 1
+                                                            : 1u - t->mru[s / 2];
+    uint32_t h = s + w;
     plan_t *old = t->plans[h];
-    uint32_t f = t->fails[h] < 10 ? t->fails[h] : 10;
-    if (t->misses[h]++ & ((1u << f) - 1)) {
+    uint32_t f = t->fails[s] < 10 ? t->fails[s] : 10;
+    if (t->misses[s]++ & ((1u << f) - 1)) {
         return;
     }
     if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
@@ -2540,14 +2610,16 @@ static void plan_after_miss(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, s
     /* a plan replacing one that took fewer than PLAN_HOLD events for each miss since it was
      * learnt: the slot may be thrashing (tables that share it take turns, or a layout's values
      * are still settling), so it learns less often */
-    if (!live || (old && old->live && old->hits < (uint64_t)PLAN_HOLD * t->misses[h])) {
-        t->fails[h] += t->fails[h] < 255;
+    if (!live || (old && old->live && old->hits < (uint64_t)PLAN_HOLD * t->misses[s])) {
+        t->fails[s] += t->fails[s] < 255;
     } else {
-        t->fails[h] = 0;
+        t->fails[s] = 0;
     }
-    t->misses[h] = 1;
+    t->misses[s] = 1;
     if (live && plan_install(t, h)) {
         t->last = h;
+        t->keys[h] = key;
+        t->mru[s / 2] = (uint8_t)w;
     }
 }
 
@@ -2558,7 +2630,8 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     }
     size_t mark = out->len;
     const uint8_t *p = data;
-    uint32_t h = 0;
+    uint32_t s = 0;
+    uint64_t key = 0;
     if (t) {
         plan_t *pl = t->plans[t->last];
         if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
@@ -2567,14 +2640,19 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
             }
             goto done;
         }
-        h = plan_slot(data, len);
-        pl = t->plans[h];
-        if (h != t->last && pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
-            t->last = h;
-            if (++pl->hits == PLAN_SETTLE && !pl->settled) {
-                plan_settle(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+        key = plan_key(data, len);
+        s = (uint32_t)(key % (PLAN_SLOTS / 2)) * 2;
+        for (uint32_t h = s; h < s + 2; h++) {
+            pl = t->plans[h];
+            if (h != t->last && pl && pl->live && t->keys[h] == key &&
+                plan_exec(pl, out, data, data + len, ev_end, &p)) {
+                t->last = h;
+                t->mru[s / 2] = (uint8_t)(h - s);
+                if (++pl->hits == PLAN_SETTLE && !pl->settled) {
+                    plan_settle(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+                }
+                goto done;
             }
-            goto done;
         }
     }
     uint32_t n;
@@ -2588,7 +2666,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
         return err;
     }
     if (t) {
-        plan_after_miss(t, h, data, len, ev_end, out->data + mark, out->len - mark);
+        plan_after_miss(t, s, key, data, len, ev_end, out->data + mark, out->len - mark);
     }
 done:
     if (used) {

@@ -2,20 +2,56 @@
  *
  * Builds N (default 1,000,000) insert events of a 10-column row in msgpack, laid out as in
  * rc_event.h, then times the JSON writer over them, one reset output buffer per event and one
- * set of templates for all, as the sink does. Usage: bench_json [rows] [random|notpl]
- * ("random": full-precision doubles; "notpl": rc_json_write_event, without templates). */
+ * set of templates for all, as the sink does. Usage:
+ *   bench_json [rows] [random|notpl] [--tables N [--one-layout]]
+ * ("random": full-precision doubles; "notpl": rc_json_write_event, without templates;
+ * "--tables N": each event of one of N tables taken at random, each table with a layout of its
+ * own, as a stream of many tables is: its name and its second column's name are its own;
+ * "--one-layout": only the name is the table's, as with tables of one schema per tenant). */
 #include <stdlib.h>
 #include <sys/resource.h>
 
 #include "bench_event.h"
 #include "rc_json.h"
 
+/* Makes the event at ev[0..len) one of table k's (k < 10^5): "orders" becomes "o<k>" and the
+ * row's "customer_id" key "c<k>", both padded to their length, so that the bytes stay valid
+ * msgpack. Only the first of each is changed (kafka's topic and columns keep theirs). */
+static void make_table(uint8_t *ev, size_t len, unsigned k, int one_layout) {
+    char name[16];
+    uint8_t *at = memmem(ev, len, "orders", 6);
+    if (at) {
+        snprintf(name, sizeof name, "o%05u", k);
+        memcpy(at, name, 6);
+    }
+    if (!one_layout && (at = memmem(ev, len, "customer_id", 11)) != NULL) {
+        snprintf(name, sizeof name, "c%010u", k);
+        memcpy(at, name, 11);
+    }
+}
+
 int main(int argc, char **argv) {
-    size_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-    int random_doubles = argc > 2 && strcmp(argv[2], "random") == 0;
-    int no_tpl = argc > 2 && strcmp(argv[2], "notpl") == 0;
-    if (rows == 0) {
-        fprintf(stderr, "usage: %s [rows] [random]\n", argv[0]);
+    size_t rows = 1000000, tables = 1;
+    int random_doubles = 0, no_tpl = 0, one_layout = 0, bad = 0, pos = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tables") == 0 && i + 1 < argc) {
+            tables = strtoull(argv[++i], NULL, 10);
+            bad |= tables == 0 || tables > 99999;
+        } else if (strcmp(argv[i], "--one-layout") == 0) {
+            one_layout = 1;
+        } else if (strcmp(argv[i], "random") == 0) {
+            random_doubles = 1;
+        } else if (strcmp(argv[i], "notpl") == 0) {
+            no_tpl = 1;
+        } else if (pos++ == 0) {
+            rows = strtoull(argv[i], NULL, 10);
+        } else {
+            bad = 1;
+        }
+    }
+    if (rows == 0 || bad) {
+        fprintf(stderr, "usage: %s [rows] [random|notpl] [--tables N (1..99999) [--one-layout]]\n",
+                argv[0]);
         return 2;
     }
 
@@ -25,6 +61,13 @@ int main(int argc, char **argv) {
     size_t *off = build_events(&sb, rows, random_doubles);
     if (!off) {
         return 1;
+    }
+    if (tables > 1) {
+        uint64_t rng = 0x9e3779b97f4a7c15ULL;
+        for (size_t i = 0; i < rows; i++) {
+            make_table((uint8_t *)sb.data + off[i], off[i + 1] - off[i],
+                       (unsigned)(rng_next(&rng) % tables), one_layout);
+        }
     }
     double t_build = now_s() - t0;
 
@@ -55,8 +98,12 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("sample: %.*s\n", (int)out.len, out.data);
-    printf("rows %zu (%s doubles), msgpack %.1f MB built in %.2f s\n", rows,
-           random_doubles ? "random" : "3-decimal", (double)sb.size / 1e6, t_build);
+    printf("rows %zu (%s doubles, %zu table%s), msgpack %.1f MB built in %.2f s\n", rows,
+           random_doubles ? "random" : "3-decimal", tables,
+           tables == 1  ? ""
+           : one_layout ? "s of one layout"
+                        : "s",
+           (double)sb.size / 1e6, t_build);
     printf("json%s: %.1f MB in %.3f s: %.0f rows/s, %.1f ns/row, %.1f MB/s out, %.1f MB/s in\n",
            no_tpl ? " (no templates)" : "", (double)out_bytes / 1e6, t, (double)rows / t,
            t * 1e9 / (double)rows, (double)out_bytes / 1e6 / t, (double)sb.size / 1e6 / t);

@@ -2664,6 +2664,85 @@ static void test_json_tpl_plan_tables_taking_turns(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* Plans are kept in sets of two slots: two tables alternating, then 2,000 tables (more than
+ * there are slots, so that sets are shared by two and by more and back off), then 300, a table
+ * whose layout changes back and forth (the same key: its slot's plan replaced), tables of one
+ * layout and of their own: every event as the plain writer writes it. */
+static void test_json_tpl_plan_sets_of_two(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    static const char *const own[] = {"id", "name", "gone", "qty"}, *const other[] = {"id", "x"};
+    uint64_t rng = 0x2545f4914f6cdd1dULL;
+    for (int round = 0; round < 6000; round++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        unsigned k = round < 2000   ? (unsigned)(round % 2) * 77
+                     : round < 4000 ? (unsigned)(rng % 2000)
+                                    : (unsigned)(rng % 300);
+        char table[16];
+        snprintf(table, sizeof table, "t%u", k);
+        mp_t m;
+        mp_init(&m);
+        if (k % 5 == 1 && (round / 40) % 2) { /* after a DDL, and back */
+            pack_table_event(&m, "shop", table, other, 2);
+        } else {
+            pack_table_event(&m, k % 2 ? "shop" : "tenant", table, own, 2 + (k % 3 == 0) * 2);
+        }
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+}
+
+/* Integers of 9 to 16 digits are written with both 8-digit halves at once (digits8x2): every
+ * 4-digit quarter of each half at its edges (0, 9, 10, 9999, 10000, 99999999, ...), every digit
+ * count and its edges, as a uint and negated, in a plan's changing value (value_at) and through
+ * the plain writer, against printf. */
+static void test_json_tpl_ints_every_quarter_edge(void **state) {
+    (void)state;
+    static const uint64_t edges[] = {0,        1,        9,        10,      99,       100,
+                                     999,      1000,     9999,     10000,   10001,    99999,
+                                     100000,   999999,   1000000,  9999999, 10000000, 12345678,
+                                     17092116, 90000009, 99990000, 99999999};
+    const size_t ne = sizeof edges / sizeof edges[0];
+    uint64_t vals[ne * ne + 3 * 21];
+    size_t nv = 0;
+    for (size_t h = 1; h < ne; h++) {
+        for (size_t l = 0; l < ne; l++) {
+            vals[nv++] = edges[h] * 100000000 + edges[l];
+        }
+    }
+    for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+        vals[nv++] = p - 1, vals[nv++] = p, vals[nv++] = p + 1;
+    }
+    vals[nv++] = UINT64_MAX;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (size_t i = 0; i < nv; i++) {
+        int64_t neg = vals[i] > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)vals[i];
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_map(&m.pk, 3);
+        mp_str(&m, "schema"), mp_str(&m, "shop");
+        mp_str(&m, "table"), mp_str(&m, "ints");
+        mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
+        mp_str(&m, "u"), msgpack_pack_uint64(&m.pk, vals[i]);
+        mp_str(&m, "n"), msgpack_pack_int64(&m.pk, neg);
+        char want[128];
+        snprintf(want, sizeof want,
+                 "{\"schema\":\"shop\",\"table\":\"ints\",\"after\":[{\"u\":%" PRIu64
+                 ",\"n\":%" PRId64 "}]}",
+                 vals[i], neg);
+        for (int round = 0; round < 2; round++) {
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+        }
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+}
+
 static void test_json_tpl_member_run_stops_everywhere(void **state) {
     (void)state;
     rc_json_tpl_t *t = rc_json_tpl_new();
@@ -2748,6 +2827,8 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_values_that_change),
         cmocka_unit_test(test_json_tpl_event_run),
         cmocka_unit_test(test_json_fast_value_writer_is_the_generic_one),
+        cmocka_unit_test(test_json_tpl_plan_sets_of_two),
+        cmocka_unit_test(test_json_tpl_ints_every_quarter_edge),
         cmocka_unit_test(test_json_tpl_member_run_stops_everywhere),
         cmocka_unit_test(test_json_tpl_plan_every_kind_everywhere),
         cmocka_unit_test(test_json_tpl_plan_past_its_bounds),
