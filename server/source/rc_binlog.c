@@ -511,15 +511,7 @@ static size_t fmt_uuid(const uint8_t *sid, char *out) {
 /* v in decimal at out, then a NUL; returns the digits' count. For the GTID of each
  * transaction: snprintf's was about 1,300 instructions a transaction. */
 static size_t put_dec(char *out, uint64_t v) {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = tmp[n - 1 - i];
-    }
+    size_t n = rc_binlog_fmt_uint(v, out);
     out[n] = '\0';
     return n;
 }

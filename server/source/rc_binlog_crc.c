@@ -4,7 +4,8 @@
  * event is folded 64 bytes per step with it (the folding method of Intel's white paper "Fast
  * CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction", constants for the
  * bit-reflected polynomial 0x04C11DB7), 128 bytes per step where it also has the 256-bit form
- * (VPCLMULQDQ), 256 where it has the 512-bit one (AVX-512), and the last 1-15 bytes by one more fold of the 16 bytes that end the data.
+ * (VPCLMULQDQ), 256 where it has the 512-bit one (AVX-512), and the last 1-15 bytes by one
+ * more fold of the 16 bytes that end the data.
  * zlib's own crc32 (1.2.13, table-driven) took half of the decoder's time on a sysbench-shaped
  * binlog; it still takes events shorter than 64 bytes. */
 #include <zlib.h>

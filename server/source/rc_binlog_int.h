@@ -477,6 +477,8 @@ rc_err_t rc_binlog_rows(rc_binlog_t *b, const rc_binlog_header_t *h, const uint8
                         size_t errstr_size);
 
 /* rc_binlog_value.c: formatting helpers that cannot fail (out must hold RC_BINLOG_TEXT_MAX) */
+/* v in decimal, as few digits as it takes (no NUL); returns their count. */
+size_t rc_binlog_fmt_uint(uint64_t v, char *out);
 size_t rc_binlog_fmt_date(uint32_t v, char *out);
 /* "00" "01" .. "99": the two digits of n at 2 * n (rc_binlog_value.c) */
 extern const char rc_binlog_pairs[201];

@@ -52,6 +52,10 @@ static inline void put_pair(char *out, uint32_t v) {
     memcpy(out, rc_binlog_pairs + 2 * v, 2);
 }
 
+size_t rc_binlog_fmt_uint(uint64_t v, char *out) {
+    return put_uint_any(out, v, 0);
+}
+
 /* put_uint_any, with the widths of temporal fields, fractions and DECIMAL groups written by
  * straight-line code when v fits them (the width is a constant at most call sites, so only
  * its own case remains after inlining). */
