@@ -23,18 +23,6 @@ rc_err_t rc_buf_reserve(rc_buf_t *b, size_t extra) {
     return RC_OK;
 }
 
-rc_err_t rc_buf_append(rc_buf_t *b, const void *p, size_t n) {
-    if (n == 0) {
-        return RC_OK;
-    }
-    if (rc_buf_reserve(b, n) != RC_OK) {
-        return RC_ERR_NOMEM;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return RC_OK;
-}
-
 rc_err_t rc_buf_printf(rc_buf_t *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

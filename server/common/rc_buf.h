@@ -22,7 +22,6 @@ typedef struct rc_buf {
 
 /* Makes room for at least `extra` more bytes. */
 rc_err_t rc_buf_reserve(rc_buf_t *b, size_t extra);
-rc_err_t rc_buf_append(rc_buf_t *b, const void *p, size_t n);
 rc_err_t rc_buf_printf(rc_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rc_buf_reset(rc_buf_t *b);
 void rc_buf_free(rc_buf_t *b);
@@ -32,6 +31,19 @@ static inline rc_err_t rc_buf_putc(rc_buf_t *b, char c) {
         return RC_ERR_NOMEM;
     }
     b->data[b->len++] = c;
+    return RC_OK;
+}
+
+/* Appends p[0..n); the usual case, with room, inline (callers append a few bytes at a time). */
+static inline rc_err_t rc_buf_append(rc_buf_t *b, const void *p, size_t n) {
+    if (n == 0) {
+        return RC_OK;
+    }
+    if (b->cap - b->len < n && rc_buf_reserve(b, n) != RC_OK) {
+        return RC_ERR_NOMEM;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
     return RC_OK;
 }
 

@@ -7,7 +7,7 @@
 #include "rc_event.h"
 #include "rc_mp.h"
 
-void rc_cols_init(rc_cols_t *c, const uint8_t *v, const uint8_t *end) {
+void rc_cols_init_slow(rc_cols_t *c, const uint8_t *v, const uint8_t *end) {
     c->start = c->end = c->cur = NULL;
     if (!v || v >= end) {
         return;

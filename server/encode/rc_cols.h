@@ -27,9 +27,19 @@ typedef struct rc_cols {
     const uint8_t *start, *end, *cur;
 } rc_cols_t;
 
+/* rc_cols_init past its usual case. */
+void rc_cols_init_slow(rc_cols_t *c, const uint8_t *v, const uint8_t *end);
+
 /* Sets c over the msgpack bin or str value at v (whole before end), or to no columns when v is
- * NULL, nil or anything else. */
-void rc_cols_init(rc_cols_t *c, const uint8_t *v, const uint8_t *end);
+ * NULL, nil or anything else. The usual case, a bin 8 (what the decoder packs), is inline. */
+static inline void rc_cols_init(rc_cols_t *c, const uint8_t *v, const uint8_t *end) {
+    if (v && v < end && v[0] == 0xc4 && end - v >= 2 && (size_t)(end - v) - 2 >= v[1]) {
+        c->start = c->cur = v + 2;
+        c->end = c->start + v[1];
+    } else {
+        rc_cols_init_slow(c, v, end);
+    }
+}
 
 /* rc_cols_find past its first look: searches on from the last one found, then from the start. */
 bool rc_cols_find_slow(rc_cols_t *c, const char *name, uint32_t n, rc_col_info_t *info);

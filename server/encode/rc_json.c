@@ -2146,26 +2146,6 @@ static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, con
     return k == n || (~rc_tpl_eq_bits32(m + k, p + k) & (~0ULL >> (64 - (n - k)))) == 0;
 }
 
-/* rc_tpl_eq_bits32 of the 32 bytes at m and p for the first n (0..32) of them: a segment of up
- * to 16 bytes (a key, the usual one) is one 16-byte compare. */
-static inline uint64_t plan_eq_bits(const uint8_t *m, size_t n, const uint8_t *p) {
-#if defined(__SSE2__)
-    uint64_t eq = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
-                       _mm_loadu_si128((const __m128i *)(const void *)m)));
-    if (n > 16) {
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
-                  _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
-                                 _mm_loadu_si128((const __m128i *)(const void *)(m + 16))))
-              << 16;
-    }
-    return eq;
-#else
-    (void)n;
-    return rc_tpl_eq_bits32(m, p);
-#endif
-}
-
 /* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
  * or false with nothing written when the event does not fit it (or on an error the writer then
  * meets again). */
@@ -2180,7 +2160,7 @@ static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, cons
     const uint8_t *p = data, *q, *r;
     for (const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;; s++) {
         if (s->fast && end - p >= 32) { /* the usual segment: a key or two, then a value */
-            if ((~plan_eq_bits(s->mp, s->mp_len, p) & s->mask) != 0) {
+            if ((~rc_tpl_eq_bits(s->mp, s->mp_len, p) & s->mask) != 0) {
                 goto miss;
             }
             memcpy(o, s->text, 32);
@@ -2255,27 +2235,15 @@ typedef struct plan_learn {
     bool ok;
 } plan_learn_t;
 
-/* rc_buf_append inline: learning a plan appends a few bytes at a time, thousands of times. */
-static inline rc_err_t buf_put(rc_buf_t *b, const void *p, size_t n) {
-    if (b->cap - b->len < n && rc_buf_reserve(b, n) != RC_OK) {
-        return RC_ERR_NOMEM;
-    }
-    if (n) {
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-    }
-    return RC_OK;
-}
-
 static void pl_mp(plan_learn_t *L, const uint8_t *b, size_t n) {
     rc_buf_t *to = L->pass == 1 ? &L->pl->layout : &L->pl->mp;
-    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || buf_put(to, b, n) != RC_OK)) {
+    if (L->ok && (to->len + n > PLAN_MAX_LAYOUT || rc_buf_append(to, b, n) != RC_OK)) {
         L->ok = false;
     }
 }
 
 static void pl_text(plan_learn_t *L, const char *s, size_t n) {
-    if (L->pass == 2 && L->ok && buf_put(&L->pl->text, s, n) != RC_OK) {
+    if (L->pass == 2 && L->ok && rc_buf_append(&L->pl->text, s, n) != RC_OK) {
         L->ok = false;
     }
 }
@@ -2297,9 +2265,9 @@ static void pl_close(plan_learn_t *L, uint32_t kind) {
                     .fast = mn <= 32 && tn <= 32 && kind == SEG_VALUE,
                     .mid = mn <= 64 && tn <= 96};
     if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
-        buf_put(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
-        buf_put(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
-        buf_put(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
+        rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
+        rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
+        rc_buf_append(&pl->segs, &s, sizeof s) != RC_OK || pl->mp.len > PLAN_MAX_MP ||
         pl->text.len > PLAN_MAX_TEXT) {
         L->ok = false;
         return;
@@ -2320,8 +2288,8 @@ static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
         uint32_t at;
         pl_mp(L, &marker, 1);
         if (pl->nscal >= PLAN_MAX_SCAL || pl->vals.len + n > PLAN_MAX_VALS ||
-            buf_put(&pl->vals, v, n) != RC_OK ||
-            (at = (uint32_t)pl->vals.len, buf_put(&pl->val_end, &at, sizeof at)) != RC_OK) {
+            rc_buf_append(&pl->vals, v, n) != RC_OK ||
+            (at = (uint32_t)pl->vals.len, rc_buf_append(&pl->val_end, &at, sizeof at)) != RC_OK) {
             L->ok = false;
             return;
         }

@@ -54,8 +54,8 @@ typedef struct rc_json_tpl rc_json_tpl_t;
 
 /* A new set of templates (empty), or NULL when out of memory. It grows with the tables seen:
  * about 78 bytes per column, for up to 256 tables (more share those) and 1024 columns, and a
- * plan of a whole event (its constant runs and their text) for up to 256 event layouts: a few
- * KB for a usual table, at most 16 MB for all. */
+ * plan of a whole event (its constant runs and their text) for up to 1,024 event layouts (512
+ * sets of two): a few KB for a usual table, at most 16 MB for all. */
 rc_json_tpl_t *rc_json_tpl_new(void);
 void rc_json_tpl_free(rc_json_tpl_t *t);
 

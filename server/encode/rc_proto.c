@@ -1225,22 +1225,10 @@ static inline uint32_t cols_fast(const ptpl_col_t *tcols, uint32_t nt, const uin
     uint32_t i = 0, cur = 0;
     for (; i < nt && end - p >= 32; i++) {
         const ptpl_col_t *tc = &tcols[i];
-#if defined(__SSE2__)
-        /* a name of up to 15 bytes (mp_len <= 16, the usual one) in one 16-byte compare: skip
-         * has every bit from mp_len up set, so bits 16-63 too */
-        uint64_t eq = tc->mp_len <= 16
-                          ? (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                                _mm_loadu_si128((const __m128i *)(const void *)p),
-                                _mm_loadu_si128((const __m128i *)(const void *)tc->mp)))
-                          : rc_tpl_eq_bits32(tc->mp, p);
-        if ((eq | tc->skip) != ~0ULL) {
+        /* skip has every bit from mp_len up set: those rc_tpl_eq_bits leaves 0 too */
+        if ((rc_tpl_eq_bits(tc->mp, tc->mp_len, p) | tc->skip) != ~0ULL) {
             break;
         }
-#else
-        if (!rc_tpl_eq32(tc->mp, tc->skip, p)) {
-            break;
-        }
-#endif
         memcpy(o, tc->head, PTPL_HEAD);
         char *vo = o + tc->head_len, *e;
         const uint8_t *q = p + tc->mp_len;
@@ -1384,16 +1372,6 @@ static rc_err_t put_columns(rc_buf_t *out, const uint8_t **pp, const uint8_t *en
     }
     *pp = p;
     return RC_OK;
-}
-
-/* rc_cols_init, with a bin 8 (what the decoder packs as kafka.columns) read without a call. */
-static inline void cols_init(rc_cols_t *c, const uint8_t *v, const uint8_t *end) {
-    if (v && v < end && v[0] == 0xc4 && end - v >= 2 && (size_t)(end - v) - 2 >= v[1]) {
-        c->start = c->cur = v + 2;
-        c->end = c->start + v[1];
-    } else {
-        rc_cols_init(c, v, end);
-    }
 }
 
 enum { K_SCHEMA, K_TABLE, K_ACTION, K_BEFORE, K_AFTER, K_META, K_COUNT };
@@ -1989,7 +1967,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *dat
     size_t mark = out->len;
     const uint8_t *p = data, *end = data + len;
     rc_cols_t cols;
-    cols_init(&cols, columns, end);
+    rc_cols_init(&cols, columns, end);
     enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
     if (len && t && ev_end && event_fast(out, t, &p, end, ev_end, &e)) {
         if (used) {
@@ -2086,7 +2064,7 @@ rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len
     size_t mark = out->len;
     const uint8_t *p = data;
     rc_cols_t cols;
-    cols_init(&cols, columns, data + len);
+    rc_cols_init(&cols, columns, data + len);
     if (len && key_fast(out, &p, data + len, rc_cols_any(&cols) ? &cols : NULL)) {
         if (used) {
             *used = (size_t)(p - data);

@@ -95,6 +95,21 @@ static inline uint64_t rc_tpl_eq_bits32(const uint8_t *mp, const uint8_t *k) {
     return eq;
 }
 
+/* rc_tpl_eq_bits32 for a caller that needs only the first n (0..32) bytes' bits: for n up to
+ * 16 (a key, the usual one) one 16-byte compare, bits 16-31 then left 0. 32 bytes readable. */
+static inline uint64_t rc_tpl_eq_bits(const uint8_t *mp, size_t n, const uint8_t *k) {
+#if defined(__SSE2__)
+    if (n <= 16) {
+        return (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                           _mm_loadu_si128((const __m128i *)(const void *)mp)));
+    }
+#else
+    (void)n;
+#endif
+    return rc_tpl_eq_bits32(mp, k);
+}
+
 /* rc_tpl_match_kv when 32 bytes may be read at k, with the lengths as masks (rc_tpl_mask of
  * the key's length n and of kv): one 32-byte compare and two tests, without a branch on the
  * lengths. */
