@@ -450,21 +450,44 @@ static inline rc_err_t put_i64(rc_buf_t *out, int64_t v) {
     return v < 0 ? put_int(out, 0 - (uint64_t)v, true) : put_int(out, (uint64_t)v, false);
 }
 
-/* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. */
-static inline char *put_u64_at(char *o, uint64_t v) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Writes the digits of v < 2^32 at o (up to 10 bytes may be written) and returns their end. */
+static inline __attribute__((always_inline)) char *put_u32_at(char *o, uint32_t v) {
     if (v < 10) {
         *o = (char)('0' + v);
         return o + 1;
     }
-    if (v < 100000000) { /* 2 to 8 digits (an id, a count, a position) inline, without a call */
-        uint64_t x = digits8((uint32_t)v);
+    if (v < 100000000) { /* 2 to 8 digits (an id, a count, a position) */
+        uint64_t x = digits8(v);
         int lz = __builtin_ctzll(x) / 8;
         x = (x >> (8 * lz)) | ASCII_ZEROS;
         memcpy(o, &x, 8);
         return o + 8 - lz;
     }
-    if (v < 10000000000000000ULL) { /* 9 to 16 digits inline too */
+    /* 9 or 10 digits (a time in seconds): the first one or two (1 to 42) from k_pairs and the
+     * other 8 by digits8, not both halves in SSE2 as u64_put16 makes them */
+    uint32_t hi = v / 100000000;
+    uint64_t x = digits8(v - hi * 100000000) | ASCII_ZEROS;
+    if (hi >= 10) {
+        memcpy(o, k_pairs + 2 * hi, 2);
+        o += 2;
+    } else {
+        *o++ = (char)('0' + hi);
+    }
+    memcpy(o, &x, 8);
+    return o + 8;
+}
+#endif
+
+/* Writes the digits of v at o (up to 29 bytes may be written) and returns their end. Always
+ * inline: a caller whose v is known to fit 32 bits (value_at's uint 8/16/32) keeps only
+ * put_u32_at's code. */
+static inline __attribute__((always_inline)) char *put_u64_at(char *o, uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (v <= UINT32_MAX) {
+        return put_u32_at(o, (uint32_t)v);
+    }
+    if (v < 10000000000000000ULL) { /* 10 to 16 digits inline too */
         return u64_put16(o, v / 100000000, v % 100000000);
     }
     return u64_put(o, v);

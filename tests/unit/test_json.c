@@ -2780,6 +2780,60 @@ static void test_json_tpl_member_run_stops_everywhere(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* A uint 8, 16 or 32 (0xcc, 0xcd, 0xce: put_u32_at) of every digit count and its edges, 2^32 - 1
+ * and the 9 and 10-digit values by their first digits (1 to 42), as a top value, in an array and
+ * in a plan's changing value, against printf. */
+static void test_json_uint32_heads_every_digit_count(void **state) {
+    (void)state;
+    uint64_t vals[256];
+    size_t nv = 0;
+    for (uint64_t p = 1, k = 0; k <= 9; k++, p *= 10) {
+        vals[nv++] = p - 1, vals[nv++] = p, vals[nv++] = p + 1, vals[nv++] = 2 * p - 1;
+    }
+    for (uint64_t hi = 1; hi <= 42; hi++) {
+        vals[nv++] = hi * 100000000, vals[nv++] = hi * 100000000 + 99999999;
+        vals[nv++] = hi * 100000000 + 12345678;
+    }
+    vals[nv++] = 4294967295u, vals[nv++] = 4294967294u, vals[nv++] = 4294967200u;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (size_t i = 0; i < nv; i++) {
+        if (vals[i] > UINT32_MAX) {
+            continue;
+        }
+        uint32_t v = (uint32_t)vals[i];
+        for (int w = 1; w <= 4; w *= 2) {
+            if (w < 4 && v >> (8 * w)) {
+                continue;
+            }
+            uint8_t head[5] = {w == 1 ? 0xcc : w == 2 ? 0xcd : 0xce};
+            for (int b = 0; b < w; b++) {
+                head[1 + b] = (uint8_t)(v >> (8 * (w - 1 - b)));
+            }
+            char want[128];
+            snprintf(want, sizeof want, "%" PRIu32, v);
+            check_bytes(head, (size_t)(1 + w), want);
+            mp_t m;
+            mp_init(&m);
+            msgpack_pack_map(&m.pk, 3);
+            mp_str(&m, "schema"), mp_str(&m, "shop");
+            mp_str(&m, "table"), mp_str(&m, "u32");
+            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
+            mp_str(&m, "u"), mp_raw(&m, head, (size_t)(1 + w));
+            mp_str(&m, "w"), msgpack_pack_int(&m.pk, w);
+            snprintf(want, sizeof want,
+                     "{\"schema\":\"shop\",\"table\":\"u32\",\"after\":[{\"u\":%" PRIu32
+                     ",\"w\":%d}]}",
+                     v, w);
+            for (int round = 0; round < 2; round++) {
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+            }
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -2833,6 +2887,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_every_kind_everywhere),
         cmocka_unit_test(test_json_tpl_plan_past_its_bounds),
         cmocka_unit_test(test_json_tpl_plan_tables_taking_turns),
+        cmocka_unit_test(test_json_uint32_heads_every_digit_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
