@@ -2780,6 +2780,104 @@ static void test_json_tpl_member_run_stops_everywhere(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* The JSON text of in[0..n) as the escape rules give it, one byte at a time; in holds ASCII, lone
+ * bytes 0x80 and up (invalid UTF-8: U+FFFD each) and the one valid sequence seq at seq_at. */
+static size_t ref_string(const uint8_t *in, size_t n, const char *seq, size_t seq_at, char *o) {
+    size_t k = 0, sl = seq ? strlen(seq) : 0;
+    o[k++] = '"';
+    for (size_t i = 0; i < n;) {
+        uint8_t c = in[i];
+        if (seq && i == seq_at) {
+            if (strcmp(seq, "\xe2\x80\xa8") == 0) {
+                k += (size_t)sprintf(o + k, "\\u2028");
+            } else {
+                memcpy(o + k, seq, sl);
+                k += sl;
+            }
+            i += sl;
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            o[k++] = '\\', o[k++] = (char)c;
+        } else if (c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r') {
+            o[k++] = '\\', o[k++] = "btn?fr"[c - '\b'];
+        } else if (c < 0x20) {
+            k += (size_t)sprintf(o + k, "\\u%04x", c);
+        } else if (c >= 0x80) {
+            k += (size_t)sprintf(o + k, "\\ufffd");
+        } else {
+            o[k++] = (char)c;
+        }
+        i++;
+    }
+    o[k++] = '"';
+    return k;
+}
+
+/* Writes in[0..n) (inside a buffer of 160 bytes: the looks read past the string up to lim) as
+ * rc_json_write_string_in and as a msgpack str through rc_json_write (value_at's inline writer
+ * first), and checks both against want. */
+static void check_string_in(const uint8_t *in, size_t n, const char *want, size_t wn) {
+    rc_buf_t out = RC_BUF_INIT;
+    assert_int_equal(rc_json_write_string_in(&out, (const char *)in, n, in + 160 - 16), RC_OK);
+    assert_int_equal(out.len, wn);
+    assert_memory_equal(out.data, want, wn);
+    rc_buf_reset(&out);
+    uint8_t mp[2 + 160];
+    mp[0] = 0xd9, mp[1] = (uint8_t)n;
+    memcpy(mp + 2, in, 160);
+    size_t used = 0;
+    assert_int_equal(rc_json_write(&out, mp, sizeof mp, &used), RC_OK);
+    assert_int_equal(used, 2 + n);
+    assert_int_equal(out.len, wn);
+    assert_memory_equal(out.data, want, wn);
+    rc_buf_free(&out);
+}
+
+/* Every byte value at every position of strings of 1 to 80 bytes (each 16-byte look's every lane,
+ * the 16, 32 and 64-byte ways and past them), with plain, escaped and invalid bytes after the
+ * string in the buffer, and valid UTF-8 sequences (U+2028 too) across every 16-byte edge; each
+ * against a byte-at-a-time reference. Fails when one byte class of the looks is wrong. */
+static void test_json_string_every_byte_at_every_position(void **state) {
+    (void)state;
+    static const char *const seqs[] = {"\xc3\xa9", "\xe2\x82\xac", "\xe2\x80\xa8",
+                                       "\xf0\x9f\x98\x80"};
+    static const uint8_t after[] = {'a', '"', 0x00, 0xff};
+    uint8_t in[160];
+    char want[80 * 6 + 8];
+    for (size_t n = 1; n <= 80; n++) {
+        for (size_t a = 0; a < sizeof after; a++) {
+            memset(in, after[a], sizeof in);
+            for (size_t i = 0; i < n; i++) {
+                in[i] = (uint8_t)('a' + (i * 7) % 26);
+            }
+            for (size_t pos = 0; pos < n; pos++) {
+                for (unsigned b = 0; b < 256; b += a == 0 ? 1 : 17) {
+                    uint8_t keep = in[pos];
+                    in[pos] = (uint8_t)b;
+                    size_t wn = ref_string(in, n, NULL, 0, want);
+                    check_string_in(in, n, want, wn);
+                    in[pos] = keep;
+                }
+            }
+            if (a != 0) {
+                continue;
+            }
+            for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++) {
+                size_t sl = strlen(seqs[q]);
+                for (size_t pos = 0; pos + sl <= n; pos++) {
+                    uint8_t keep[4];
+                    memcpy(keep, in + pos, sl);
+                    memcpy(in + pos, seqs[q], sl);
+                    size_t wn = ref_string(in, n, seqs[q], pos, want);
+                    check_string_in(in, n, want, wn);
+                    memcpy(in + pos, keep, sl);
+                }
+            }
+        }
+    }
+}
+
 /* A uint 8, 16 or 32 (0xcc, 0xcd, 0xce: put_u32_at) of every digit count and its edges, 2^32 - 1
  * and the 9 and 10-digit values by their first digits (1 to 42), as a top value, in an array and
  * in a plan's changing value, against printf. */
@@ -2887,6 +2985,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_every_kind_everywhere),
         cmocka_unit_test(test_json_tpl_plan_past_its_bounds),
         cmocka_unit_test(test_json_tpl_plan_tables_taking_turns),
+        cmocka_unit_test(test_json_string_every_byte_at_every_position),
         cmocka_unit_test(test_json_uint32_heads_every_digit_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
