@@ -4,7 +4,8 @@
  * 256-entry class table; the worst case (6 output bytes per input byte) is reserved once per
  * 64 KiB of input, so the loop never checks for room. Doubles print as the shortest text that
  * reads back as the same value: a fast path for values with few decimals, else exact 128-bit
- * digits (printf outside its range) checked with strtod (see rc_json.h). */
+ * digits (printf outside its range) checked by exact integers (strtod outside theirs; see
+ * rc_json.h). */
 #include "rc_json.h"
 
 #include <float.h>
@@ -613,9 +614,100 @@ static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
     return false;
 }
 
-/* Whether the text d[0..nd) x 10^(e - nd + 1) reads back as x. No decimal point, so the locale
- * does not matter. */
+typedef unsigned __int128 u128;
+
+/* Whether D x 10^q reads back as the normal x = m x 2^e2 (m's top bit set) by exact integers,
+ * as strtod and strtof round: to nearest, ties to the even m. It does when it lies strictly
+ * between the midpoints to x's neighbours, or on one with m even; in units of x's ulp / 4 they
+ * are 4m + 2 and 4m - 2 (4m - 1 when `half_below`: m is a power of two above the smallest
+ * normal, whose lower neighbour is half as far). D 10^q against M 2^(e2-2) is D 5^q 2^t against
+ * M (5^-q when q < 0 on M's side, 2^-t when t < 0), t = q - e2 + 2. Returns -1 when a product
+ * would not fit 128 bits (|q| > 27 or a shift too far), for the caller to ask strtod. */
+static int reads_back_exact(uint64_t D, int q, uint64_t m, int e2, bool half_below) {
+    static const uint64_t p5[28] = {1ULL,
+                                    5ULL,
+                                    25ULL,
+                                    125ULL,
+                                    625ULL,
+                                    3125ULL,
+                                    15625ULL,
+                                    78125ULL,
+                                    390625ULL,
+                                    1953125ULL,
+                                    9765625ULL,
+                                    48828125ULL,
+                                    244140625ULL,
+                                    1220703125ULL,
+                                    6103515625ULL,
+                                    30517578125ULL,
+                                    152587890625ULL,
+                                    762939453125ULL,
+                                    3814697265625ULL,
+                                    19073486328125ULL,
+                                    95367431640625ULL,
+                                    476837158203125ULL,
+                                    2384185791015625ULL,
+                                    11920928955078125ULL,
+                                    59604644775390625ULL,
+                                    298023223876953125ULL,
+                                    1490116119384765625ULL,
+                                    7450580596923828125ULL};
+    if (q > 27 || q < -27) {
+        return -1;
+    }
+    u128 l = D, hi = 4 * (u128)m + 2, lo = 4 * (u128)m - (half_below ? 1 : 2);
+    if (q >= 0) {
+        l *= p5[q];
+    } else {
+        hi *= p5[-q];
+        lo *= p5[-q];
+    }
+    int t = q - e2 + 2;
+    if (t > 0) {
+        if (t >= 128 || (l >> (128 - t)) != 0) {
+            return -1;
+        }
+        l <<= t;
+    } else if (t < 0) {
+        if (-t >= 128 || (hi >> (128 + t)) != 0) {
+            return -1;
+        }
+        hi <<= -t;
+        lo <<= -t;
+    }
+    bool even = (m & 1) == 0;
+    return (l < hi || (l == hi && even)) && (l > lo || (l == lo && even));
+}
+
+/* Whether the text d[0..nd) x 10^(e - nd + 1) (nd <= 19) reads back as x, by reads_back_exact
+ * for a normal x, else by strtod (strtof). No decimal point, so the locale does not matter. */
 static bool reads_back(const char *d, int nd, int e, double x, bool single) {
+    uint64_t D = 0;
+    for (int i = 0; i < nd; i++) {
+        D = D * 10 + (uint64_t)(d[i] - '0');
+    }
+    int r = -1;
+    if (single) {
+        float f = (float)x;
+        uint32_t b;
+        memcpy(&b, &f, sizeof b);
+        uint32_t be = (b >> 23) & 0xff;
+        if (be != 0 && be != 0xff) {
+            uint64_t m = (b & 0x7fffffu) | 0x800000u;
+            r = reads_back_exact(D, e - (nd - 1), m, (int)be - 150, m == 0x800000u && be > 1);
+        }
+    } else {
+        uint64_t b;
+        memcpy(&b, &x, sizeof b);
+        uint32_t be = (uint32_t)(b >> 52) & 0x7ff;
+        if (be != 0 && be != 0x7ff) {
+            uint64_t m = (b & ((1ULL << 52) - 1)) | (1ULL << 52);
+            r = reads_back_exact(D, e - (nd - 1), m, (int)be - 1075, m == 1ULL << 52 && be > 1);
+        }
+    }
+    if (r >= 0) {
+        return r;
+    }
     char t[48];
     memcpy(t, d, (size_t)nd);
     char *o = t + nd;
@@ -636,7 +728,6 @@ static bool reads_back(const char *d, int nd, int e, double x, bool single) {
  * and for 1e-7 <= x < 2^74 so is M * 10^k (k <= 22) in 128 bits. *side tells where x lies
  * against the digits: -1 below (rounded up), 1 above, 0 exactly on them. Returns false outside
  * that range, for the caller to fall back on printf. */
-typedef unsigned __int128 u128;
 
 static bool exact_digits(double x, int n, char *out, int *e10, int *side) {
     static const uint64_t p10[20] = {1ULL,

@@ -2932,6 +2932,38 @@ static void test_json_uint32_heads_every_digit_count(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* Doubles and floats whose shorter roundings fall on the midpoint to a neighbour (integers of
+ * 2^53 to 2^57 and 2^24 to 2^28, whose 16 or 8-digit rounding is x +- ulp / 2 when their last
+ * digit is 6 or 4: strtod's tie to the even significand decides), every power of two (the
+ * lower neighbour half as far) and their neighbours: the text reads back and is as short as
+ * printf's, now that the shortest text's read-back test is exact integers, not strtod. Fails
+ * when a tie reads back for an odd significand. */
+static void test_json_doubles_on_rounding_midpoints(void **state) {
+    (void)state;
+    for (int k = 53; k < 57; k++) {
+        for (uint64_t j = 0; j < 3000; j++) {
+            double x = ldexp(1.0, k) + (double)(j << (k - 52));
+            check_roundtrip(x, false);
+            check_roundtrip(nextafter(x, 0), false);
+        }
+    }
+    for (int k = 24; k < 28; k++) {
+        for (uint32_t j = 0; j < 3000; j++) {
+            check_roundtrip((float)(ldexp(1.0, k) + (double)(j << (k - 23))), true);
+        }
+    }
+    for (int k = -1074; k <= 1023; k++) {
+        double x = ldexp(1.0, k);
+        check_roundtrip(x, false);
+        check_roundtrip(nextafter(x, 0), false);
+        check_roundtrip(nextafter(x, INFINITY), false);
+        if (k >= -149 && k <= 127) {
+            check_roundtrip((float)x, true);
+            check_roundtrip(nextafterf((float)x, 0), true);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -2987,6 +3019,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_tables_taking_turns),
         cmocka_unit_test(test_json_string_every_byte_at_every_position),
         cmocka_unit_test(test_json_uint32_heads_every_digit_count),
+        cmocka_unit_test(test_json_doubles_on_rounding_midpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
