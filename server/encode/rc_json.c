@@ -577,7 +577,28 @@ static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
         return false;
     }
     double slack = single ? 0x1p-22 : 0x1p-51;
-    for (int k = 0; k < (int)(sizeof k_pow10 / sizeof k_pow10[0]); k++) {
+    /* The k below which none passes, told at the last K with m = x * 10^K below 2^47 (2^18 for
+     * a float), before trying k up from 0: a candidate C passing at k < K makes C * 10^(K-k)
+     * an integer within m * (slack + 2^-52) of m (the two products' roundings add 2^-52), which
+     * is below 2 * slack * m (< 1/4); so when m's nearest integer is farther, no k up to K
+     * passes. A full-precision value then tries only the few k past K, not all of them. */
+    int kmax = (int)(sizeof k_pow10 / sizeof k_pow10[0]) - 1, k0 = 0, lb = single ? 18 : 47;
+    double lim = single ? 0x1p18 : 0x1p47;
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int big = (int)(bits >> 52) - 1022; /* x < 2^big */
+    if (big < lb) {
+        int K = ((lb - big) * 78913) >> 18; /* 10^K <= 2^(lb - big): m < 2^lb */
+        K = K < kmax ? K : kmax;
+        while (K < kmax && x * k_pow10[K + 1] < lim) {
+            K++;
+        }
+        double m = x * k_pow10[K];
+        if (m < lim && m >= 1.0 && fabs(((m + 0x1p52) - 0x1p52) - m) > m * (2 * slack)) {
+            k0 = K + 1;
+        }
+    }
+    for (int k = k0; k < (int)(sizeof k_pow10 / sizeof k_pow10[0]); k++) {
         double m = x * k_pow10[k];
         if (m >= TWO53) {
             break;
