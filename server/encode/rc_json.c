@@ -704,7 +704,18 @@ static int reads_back_exact(uint64_t D, int q, uint64_t m, int e2, bool half_bel
  * for a normal x, else by strtod (strtof). No decimal point, so the locale does not matter. */
 static bool reads_back(const char *d, int nd, int e, double x, bool single) {
     uint64_t D = 0;
-    for (int i = 0; i < nd; i++) {
+    int i = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= nd; i += 8) { /* 8 digits at once: pairs, then quads, then the eight */
+        uint64_t w;
+        memcpy(&w, d + i, 8);
+        w -= ASCII_ZEROS;
+        w = (w * 10 + (w >> 8)) & 0x00ff00ff00ff00ffULL;
+        w = (w * 100 + (w >> 16)) & 0x0000ffff0000ffffULL;
+        D = D * 100000000 + ((w * 10000 + (w >> 32)) & 0xffffffffULL);
+    }
+#endif
+    for (; i < nd; i++) {
         D = D * 10 + (uint64_t)(d[i] - '0');
     }
     int r = -1;
