@@ -384,11 +384,14 @@ static inline int u64_len(uint64_t v) {
  * quarters, each quarter into two digits, all lanes at once. x * 10486 >> 20 is x / 100 for
  * x < 10^4 and x * 103 >> 10 is x / 10 for x < 100; no lane's product reaches the next lane. */
 static inline uint64_t digits8(uint32_t v) {
-    uint64_t x = (uint64_t)(v / 10000) | (uint64_t)(v % 10000) << 32;
+    /* each step's "hi | (x - hi * d) << s" as x << s - hi * (d << s - 1): one multiply, not
+     * two shifts, two adds and an or (every lane's x - hi * d is >= 0, so nothing borrows) */
+    uint64_t q = v / 10000;
+    uint64_t x = ((uint64_t)v << 32) - q * ((10000ULL << 32) - 1); /* q | (v % 10^4) << 32 */
     uint64_t hi = ((x * 10486) >> 20) & 0x0000007f0000007fULL;
-    x = hi | (x - hi * 100) << 16;
+    x = (x << 16) - hi * ((100 << 16) - 1);
     hi = ((x * 103) >> 10) & 0x000f000f000f000fULL;
-    return hi | (x - hi * 10) << 8;
+    return (x << 8) - hi * ((10 << 8) - 1);
 }
 
 #define ASCII_ZEROS 0x3030303030303030ULL
