@@ -99,11 +99,18 @@ static inline bool word_needs_look(uint64_t w) {
  * x ^ 0x02 keeps 0x00-0x1f among themselves and makes '"' 0x20, so above 0x20 as int8 are the
  * bytes other than those, '"' and 0x80 and up (negative); '\\' is the one compare left. The
  * bits of the bytes that need a look are its complement. */
-static inline unsigned plain_bits16(const uint8_t *s) {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+static inline unsigned plain_bits(__m128i v) {
     return (unsigned)_mm_movemask_epi8(_mm_andnot_si128(
         _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
         _mm_cmpgt_epi8(_mm_xor_si128(v, _mm_set1_epi8(0x02)), _mm_set1_epi8(0x20))));
+}
+
+static inline __m128i load16(const uint8_t *s) {
+    return _mm_loadu_si128((const __m128i *)(const void *)s);
+}
+
+static inline unsigned plain_bits16(const uint8_t *s) {
+    return plain_bits(load16(s));
 }
 #endif
 
@@ -229,21 +236,27 @@ static inline __attribute__((always_inline)) char *string_at(char *o, const uint
                                                              const uint8_t *lim) {
 #if defined(__SSE2__)
     if (n <= 16) {
-        /* a name, a status, a DECIMAL's text: one 16-byte look */
-        if (lim - s >= 16 && (size_t)__builtin_ctz(~plain_bits16(s)) >= n) {
-            o[0] = '"';
-            memcpy(o + 1, s, 16);
-            o[1 + n] = '"';
-            return o + n + 2;
+        /* a name, a status, a DECIMAL's text: one 16-byte look, the bytes looked at stored */
+        if (lim - s >= 16) {
+            __m128i v = load16(s);
+            if ((size_t)__builtin_ctz(~plain_bits(v)) >= n) {
+                o[0] = '"';
+                _mm_storeu_si128((__m128i *)(void *)(o + 1), v);
+                o[1 + n] = '"';
+                return o + n + 2;
+            }
         }
     } else if (n <= 32) {
         /* an e-mail address, a DATETIME's text: both halves' looks in one test */
-        if (lim - s >= 32 && (size_t)__builtin_ctzll(
-                                 ~(plain_bits16(s) | (uint64_t)plain_bits16(s + 16) << 16)) >= n) {
-            o[0] = '"';
-            memcpy(o + 1, s, 32);
-            o[1 + n] = '"';
-            return o + n + 2;
+        if (lim - s >= 32) {
+            __m128i v0 = load16(s), v1 = load16(s + 16);
+            if ((size_t)__builtin_ctzll(~(plain_bits(v0) | (uint64_t)plain_bits(v1) << 16)) >= n) {
+                o[0] = '"';
+                _mm_storeu_si128((__m128i *)(void *)(o + 1), v0);
+                _mm_storeu_si128((__m128i *)(void *)(o + 17), v1);
+                o[1 + n] = '"';
+                return o + n + 2;
+            }
         }
     } else if (n <= 64 && lim - s >= 64) {
         /* a GTID, a long address: the four looks in one test of n bits (33 to 64) */
