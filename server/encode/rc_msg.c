@@ -790,7 +790,7 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
     rc_err_t err;
     *pos_at = SIZE_MAX;
     *text_from = SIZE_MAX;
-    if (!headers_room(m, 7)) {
+    if (m->cap_headers - m->n_headers < 7 && !headers_room(m, 7)) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     size_t fi = f <= RC_FORMAT_DEBEZIUM_JSON ? (size_t)f : RC_FORMAT_JSON;
@@ -825,12 +825,19 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
     }
     if (file) {
-        /* file ':' pos in one reserve: at most 20 digits */
-        size_t off = m->text.len;
-        if (rc_buf_reserve(&m->text, (size_t)file_len + 21) != RC_OK) {
+        /* file ':' pos in one reserve: at most 20 digits, and room for a short name copied 32
+         * bytes at once (a usual binlog file name), when the event has them after it */
+        size_t off = m->text.len, room = (file_len < 32 ? 32 : (size_t)file_len) + 21;
+        if (m->text.cap - off < room && rc_buf_reserve(&m->text, room) != RC_OK) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
-        memcpy(m->text.data + off, file, file_len);
+        if (file_len <= 32 && end - (const uint8_t *)file >= 32) {
+            char tmp[32];
+            memcpy(tmp, file, 32);
+            memcpy(m->text.data + off, tmp, 32);
+        } else {
+            memcpy(m->text.data + off, file, file_len);
+        }
         m->text.data[off + file_len] = ':';
         m->text.len = off + file_len + 1;
         if (put_u64(&m->text, pos) != RC_OK) {
