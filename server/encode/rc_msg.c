@@ -395,7 +395,8 @@ typedef struct plan {
         uint8_t field, step, off;
     } rec[F_COUNT];
     bool kafka_is_map, meta_is_map;
-    bool watching; /* values are compared with their first bytes */
+    bool watching;  /* values are compared with their first bytes */
+    uint32_t unset; /* bit j: field j is set by no step (NULL) */
     uint32_t hits;
     uint64_t changed; /* bit k: value k changed while watched */
     uint64_t resized; /* bit k: value k changed its size or its head while watched */
@@ -482,11 +483,10 @@ static inline size_t head_len(uint8_t c) {
                                                            : 0;
 }
 
-/* Runs plan pl over the event at ev: true with a filled (zeroed first) when every step
- * matched. watch: note in pl which values differ from the ones it was learnt from. */
+/* Runs plan pl over the event at ev: true with a filled (the fields no step sets NULL) when
+ * every step matched. watch: note in pl which values differ from the ones it was learnt from. */
 static inline __attribute__((always_inline)) bool
 plan_run(plan_t *pl, const uint8_t *ev, const uint8_t *end, ev_at_t *a, bool watch) {
-    memset(a, 0, sizeof *a);
     const uint8_t *p = ev, *base[PLAN_STEPS];
     uint64_t changed = 0, resized = 0;
     for (unsigned si = 0; si < pl->n; si++) {
@@ -523,6 +523,9 @@ plan_run(plan_t *pl, const uint8_t *ev, const uint8_t *end, ev_at_t *a, bool wat
     }
     for (unsigned i = 0; i < pl->n_rec; i++) {
         a->v[pl->rec[i].field] = base[pl->rec[i].step] + pl->rec[i].off;
+    }
+    for (uint32_t u = pl->unset; u; u &= u - 1) {
+        a->v[__builtin_ctz(u)] = NULL; /* the others were all set above */
     }
     a->kafka_is_map = pl->kafka_is_map;
     a->meta_is_map = pl->meta_is_map;
@@ -709,6 +712,14 @@ static bool plan_learn(plan_t *pl, const uint8_t *ev, const uint8_t *end, const 
         pl->n = 0;
         return false;
     }
+    uint32_t set = 0;
+    for (unsigned i = 0; i < pl->n_rec; i++) {
+        set |= 1u << pl->rec[i].field;
+    }
+    for (unsigned i = 0; i < pl->n; i++) {
+        set |= pl->step[i].next != V_NONE && pl->step[i].val != F_NONE ? 1u << pl->step[i].val : 0;
+    }
+    pl->unset = ((1u << F_COUNT) - 1) & ~set;
     return true;
 }
 
