@@ -67,28 +67,28 @@ static bool headers_room(rc_msg_t *m, size_t n) {
     return true;
 }
 
-/* Writes a header in place (headers_room made room for it) whose value is value[0..value_len),
- * or, when text_off is not NO_TEXT, the bytes at that offset of m->text: those are pointed at
- * once all text is written, because the buffer may move while it grows. */
+/* Writes a header in place (headers_room made room for it) whose value is value[0..value_len).
+ * Its text_off is not set: the headers every message has (add_headers) point at their text
+ * themselves. */
 static inline void put_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
-                              size_t value_len, size_t text_off) {
-    m->headers[m->n_headers] = (rc_msg_header_t){name, name_len, value, value_len};
-    m->text_off[m->n_headers] = text_off;
-    m->n_headers++;
+                              size_t value_len) {
+    m->headers[m->n_headers++] = (rc_msg_header_t){name, name_len, value, value_len};
 }
 
-/* put_header after making room for it. */
+/* A header of kafka.headers, after making room for it: its value is value[0..value_len), or,
+ * when text_off is not NO_TEXT, the bytes at that offset of m->text: those are pointed at once
+ * all text is written, because the buffer may move while it grows. */
 static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const void *value,
                            size_t value_len, size_t text_off) {
     if (!headers_room(m, 1)) {
         return RC_ERR_NOMEM;
     }
-    put_header(m, name, name_len, value, value_len, text_off);
+    m->text_off[m->n_headers] = text_off;
+    put_header(m, name, name_len, value, value_len);
     return RC_OK;
 }
 
-#define PUT_LIT(m, name, value, value_len)                                                         \
-    put_header(m, name, sizeof(name) - 1, value, value_len, NO_TEXT)
+#define PUT_LIT(m, name, value, value_len) put_header(m, name, sizeof(name) - 1, value, value_len)
 
 /* Reads a str value; *s = NULL for nil or any other type. A fixstr or str 8, the usual
  * values, without a call. */
@@ -142,6 +142,10 @@ static bool bin_of(const uint8_t *p, const uint8_t *end, const uint8_t **s, uint
     *s = p + 1 + w;
     *n = len;
     return true;
+}
+
+static inline bool is_nil(const uint8_t *p, const uint8_t *end) {
+    return p < end && p[0] == 0xc0;
 }
 
 static inline bool is_map(uint8_t c) {
@@ -214,14 +218,26 @@ enum {
 
 /* Where the values rc_msg and the encoders need are in one event, found in one walk over it
  * (ev_walk): the top-level fields, and inside the kafka and meta maps their keys. The first of
- * equal keys counts, keys that are not str are passed over (as rc_mp_map_pick). */
+ * equal keys counts, keys that are not str are passed over (as rc_mp_map_pick). One array, so
+ * that a plan's step (below) names any of them by one index. */
+enum {
+    F_KAFKA = E_COUNT,
+    F_META = E_COUNT + K_COUNT,
+    F_COUNT = E_COUNT + K_COUNT + M_COUNT,
+    F_NONE = F_COUNT
+};
+
 typedef struct ev_at {
-    const uint8_t *at[E_COUNT];
-    const uint8_t *kafka[K_COUNT]; /* all NULL unless kafka is a map */
-    const uint8_t *meta[M_COUNT];  /* all NULL unless meta is a map */
+    const uint8_t *v[F_COUNT + 1]; /* the event's fields, then kafka's (all NULL unless kafka is
+                                      a map), then meta's (all NULL unless meta is a map); the
+                                      last is F_NONE, which a plan's step without a field sets */
     bool kafka_is_map, meta_is_map;
     const uint8_t *end; /* where the event map ends */
 } ev_at_t;
+
+#define AT(a)    ((a)->v)
+#define KAFKA(a) ((a)->v + F_KAFKA)
+#define META(a)  ((a)->v + F_META)
 
 /* Reads the key at *pp and moves past it: *s is NULL for a key that is not a str. */
 static inline rc_err_t read_key(const uint8_t **pp, const uint8_t *end, const char **s,
@@ -298,124 +314,33 @@ static inline int event_key(const char *s, uint32_t len) {
 /* The value at *pp of a member whose key names field j (-1: none): the first of each field is
  * kept, kafka and meta maps are picked from as they are passed; *pp ends past it. */
 static inline rc_err_t walk_value(ev_at_t *a, const uint8_t **pp, const uint8_t *end, int j) {
-    if (j < 0 || a->at[j]) {
+    if (j < 0 || a->v[j]) {
         return rc_mp_skip_one(pp, end);
     }
-    a->at[j] = *pp;
+    a->v[j] = *pp;
     uint32_t m;
     const uint8_t *q = *pp;
     if ((j == E_KAFKA || j == E_META) && rc_mp_read_map(&q, end, &m) == RC_OK) {
         *pp = q;
         if (j == E_KAFKA) {
             a->kafka_is_map = true;
-            return pick_in(pp, end, m, kafka_key, a->kafka);
+            return pick_in(pp, end, m, kafka_key, KAFKA(a));
         }
         a->meta_is_map = true;
-        return pick_in(pp, end, m, meta_key, a->meta);
+        return pick_in(pp, end, m, meta_key, META(a));
     }
     return j == E_BEFORE || j == E_AFTER ? rc_mp_skip_rows(pp, end) : rc_mp_skip_one(pp, end);
 }
 
-/* The event map's leading members whose values are scalars (schema, table, action, an empty
- * before) and the key after them (after), as an event had them: their msgpack bytes and where
- * each field's value lies in them, so that an event of the same table starting with the same
- * bytes (one 64-byte compare) has them found at once. What the walk finds there is a function
- * of those bytes alone, so it is what reading them would find. */
-#define RUN_MP RC_TPL_RUN
-
-struct rc_msg_walk {
-    uint8_t mp[RUN_MP];  /* zero padded */
-    uint64_t mask;       /* of the len bytes to compare */
-    uint32_t n;          /* the map's entry count (its header is in the run) */
-    uint8_t len;         /* 0: no run */
-    uint8_t npos;        /* whole members in the run */
-    uint8_t at[E_COUNT]; /* where each field's value is in mp; 0: not in the run */
-    bool tail;           /* the run ends with the key of one more member */
-    int8_t tail_j;       /* that key's field (-1: none) */
-};
-
-static inline bool run_matches(const struct rc_msg_walk *w, const uint8_t *ev, const uint8_t *end) {
-    return rc_tpl_run_eq(w->mp, w->mask, w->len, ev, end);
-}
-
-/* Makes the leading members of the event map at ev (walked whole without error) w's run, or
- * leaves w without one when fewer than two members fit. */
-static void run_learn(struct rc_msg_walk *w, const uint8_t *ev, const uint8_t *end) {
-    w->len = 0;
-    const uint8_t *p = ev;
-    uint32_t n;
-    uint8_t at[E_COUNT] = {0};
-    size_t len = 0;
-    uint32_t npos = 0;
-    bool tail = false;
-    int tail_j = -1;
-    if (rc_mp_read_map(&p, end, &n) != RC_OK) {
-        return;
-    }
-    len = (size_t)(p - ev);
-    for (uint32_t i = 0; i < n; i++) {
-        const char *s;
-        uint32_t klen;
-        if (read_key(&p, end, &s, &klen) != RC_OK || (size_t)(p - ev) > RUN_MP) {
-            break;
-        }
-        int j = s ? event_key(s, klen) : -1;
-        if (j == E_KAFKA || j == E_META || p >= end || !rc_tpl_kv_scalar(p[0])) {
-            tail = true; /* this key ends the run; its value is read */
-            tail_j = j;  /* walk_value passes over a field seen already */
-            len = (size_t)(p - ev);
-            break;
-        }
-        const uint8_t *v = p;
-        if (rc_mp_skip_one(&p, end) != RC_OK || (size_t)(p - ev) > RUN_MP) {
-            break;
-        }
-        if (j >= 0 && !at[j]) {
-            at[j] = (uint8_t)(v - ev);
-        }
-        len = (size_t)(p - ev);
-        npos = i + 1;
-    }
-    if (npos + tail < 2) {
-        return;
-    }
-    memset(w->mp, 0, sizeof w->mp);
-    memcpy(w->mp, ev, len);
-    memcpy(w->at, at, sizeof at);
-    w->mask = len == 64 ? ~0ULL : (1ULL << len) - 1;
-    w->n = n;
-    w->npos = (uint8_t)npos;
-    w->tail = tail;
-    w->tail_j = (int8_t)tail_j;
-    w->len = (uint8_t)len;
-}
-
-/* One walk over the event map at ev: the kafka and meta maps are picked from as they are
- * passed, instead of being skipped and walked again. Errors when the event is not a map or
- * not whole. w (NULL: none): the run of leading members, which it updates. */
-static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a, struct rc_msg_walk *w) {
+/* The generic walk over the event map at ev: the kafka and meta maps are picked from as they
+ * are passed, instead of being skipped and walked again. Errors when the event is not a map
+ * or not whole. a is zeroed first. */
+static rc_err_t walk_generic(const uint8_t *ev, const uint8_t *end, ev_at_t *a) {
     memset(a, 0, sizeof *a);
     const uint8_t *p = ev;
-    uint32_t n, i = 0;
-    rc_err_t err = RC_OK;
-    bool hit = w && w->len && run_matches(w, ev, end);
-    if (hit) {
-        n = w->n;
-        for (int j = 0; j < E_COUNT; j++) {
-            if (w->at[j]) {
-                a->at[j] = ev + w->at[j];
-            }
-        }
-        p = ev + w->len;
-        i = w->npos;
-        if (w->tail) {
-            err = walk_value(a, &p, end, w->tail_j);
-            i++;
-        }
-    } else {
-        err = rc_mp_read_map(&p, end, &n);
-    }
-    for (; i < n && err == RC_OK; i++) {
+    uint32_t n;
+    rc_err_t err = rc_mp_read_map(&p, end, &n);
+    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
         const char *s;
         uint32_t len;
         if ((err = read_key(&p, end, &s, &len)) != RC_OK) {
@@ -424,43 +349,464 @@ static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a, struc
         err = walk_value(a, &p, end, s ? event_key(s, len) : -1);
     }
     a->end = p;
-    if (w && !hit && err == RC_OK) {
-        run_learn(w, ev, end);
+    return err;
+}
+
+/* A plan of the walk: the event map as events of one layout have it, as a list of steps, so
+ * that an event laid out the same way (the same keys in the same order, the same map headers)
+ * has its fields found without reading a key. A step is a run of up to 64 bytes compared 16 at
+ * a time (map headers, keys, values that stayed the same over the plan's first PLAN_WATCH
+ * events, and the heads of values whose head fixes their size and stayed the same: their other
+ * bytes are not compared), then one changing value, passed over as the generic walk passes it
+ * (rc_mp_skip_one, rc_mp_skip_rows: the same end). Where the walk finds a field, and whether it
+ * reads kafka and meta as maps, is a function of the map headers and keys alone, which the runs
+ * hold, and a value's size one of its head, so a plan whose steps all match finds what the
+ * generic walk would; a step that does not match, or a value that does not end before the
+ * event does, sends the event the generic way (which also says what is wrong with it). A new
+ * plan has only headers and keys in its runs and notes which values change; after PLAN_WATCH
+ * events it is learnt again with the others in its runs. A worker keeps PLAN_SETS * PLAN_WAYS
+ * plans, picked by a hash of the event's head, the one that matched last tried first without
+ * it; a worker whose plans are replaced before they match learns less and less often. */
+#define PLAN_SETS  8
+#define PLAN_WAYS  2
+#define PLAN_STEPS 24
+#define PLAN_WATCH 16
+#define STEP_RUN   RC_TPL_RUN
+#define SNAP       32
+
+enum { V_NONE, V_ONE, V_ROWS }; /* what follows a step's run: nothing, a value, a row side */
+
+typedef struct plan_step {
+    uint8_t run[STEP_RUN]; /* zero padded */
+    uint64_t mask;         /* the run's len bytes */
+    uint8_t len;           /* of run: 0..64 */
+    uint8_t next;          /* V_NONE, V_ONE or V_ROWS */
+    uint8_t val;           /* the field whose value follows the run, or F_NONE */
+    uint8_t k;             /* the value's number in the plan (watched while k < 64) */
+    uint32_t size;         /* the value's size when it was learnt */
+    uint8_t snap[SNAP];    /* and its first bytes */
+} plan_step_t;
+
+typedef struct plan {
+    plan_step_t step[PLAN_STEPS];
+    uint8_t n;     /* steps; 0: an empty slot */
+    uint8_t n_rec; /* fields that start in a run: rec[i].field at rec[i].off of its step */
+    struct {
+        uint8_t field, step, off;
+    } rec[F_COUNT];
+    bool kafka_is_map, meta_is_map;
+    bool watching;  /* values are compared with their first bytes */
+    uint32_t unset; /* bit j: field j is set by no step (NULL) */
+    uint32_t hits;
+    uint64_t changed; /* bit k: value k changed while watched */
+    uint64_t resized; /* bit k: value k changed its size or its head while watched */
+} plan_t;
+
+typedef struct plan_set {
+    plan_t way[PLAN_WAYS];
+    uint8_t last; /* the way that matched last; the other one is the next learnt */
+} plan_set_t;
+
+struct rc_msg_walk {
+    plan_set_t set[PLAN_SETS]; /* about 50 KB */
+    plan_t *mru;               /* the plan that matched last, tried first (NULL: none) */
+    uint8_t backoff;           /* learn at one miss in 2^backoff while learnt plans do not match */
+    uint32_t misses;
+};
+
+/* The set of the event at ev: a hash of the map's head and its first 3 members when their keys
+ * and values are fixstrs (schema, table and action in rowcast's events), else of its first 16
+ * bytes (all of them when fewer); not the bytes after them: a row's values change. As the JSON
+ * writer picks its plans (rc_json.c, plan_key). */
+static inline uint64_t plan_head_hash(const uint8_t *ev, const uint8_t *end) {
+    const uint8_t *p = ev + 1;
+    int i = 0;
+    for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
+        p += 1 + (*p & 0x1fu);
+    }
+    size_t len = (size_t)(end - ev);
+    size_t n = i == 6 && p <= end ? (size_t)(p - ev) : len < 16 ? len : 16, k = 0;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t x;
+        memcpy(&x, ev + k, 8);
+        h = (h ^ x) * 0xff51afd7ed558ccdULL;
+    }
+    for (; k < n; k++) {
+        h = (h ^ ev[k]) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return h;
+}
+
+/* True when the len bytes at p (before end) are the step's run where its mask is set. */
+static inline bool step_eq(const plan_step_t *s, const uint8_t *p, const uint8_t *end) {
+#if defined(__SSE2__)
+    if (end - p >= STEP_RUN) { /* as many 16-byte compares as the run needs */
+#define EQ16(c)                                                                                    \
+    ((uint64_t)(unsigned)_mm_movemask_epi8(                                                        \
+         _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + (c))),                 \
+                        _mm_loadu_si128((const __m128i *)(const void *)(s->run + (c)))))           \
+     << (c))
+        uint64_t eq = EQ16(0);
+        if (s->len > 16) {
+            eq |= EQ16(16);
+            if (s->len > 32) {
+                eq |= EQ16(32);
+                if (s->len > 48) {
+                    eq |= EQ16(48);
+                }
+            }
+        }
+#undef EQ16
+        return (~eq & s->mask) == 0;
+    }
+#endif
+    if ((size_t)(end - p) < s->len) {
+        return false;
+    }
+    for (unsigned i = 0; i < s->len; i++) {
+        if ((s->mask >> i & 1) && p[i] != s->run[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The bytes of a value's head that fix its size (1 for nil, bool, float, int and uint 8..64,
+ * fixext and fixstr; 2 for str 8 and bin 8; 3 for ext 8), or 0 when its size is not fixed by a
+ * head whose bytes are not the value itself (a fixint, a container, a longer length). */
+static inline size_t head_len(uint8_t c) {
+    return (c & 0xe0) == 0xa0                              ? 1
+           : c == 0xd9 || c == 0xc4                        ? 2
+           : c == 0xc7                                     ? 3
+           : c >= 0xc0 && c != 0xc1 && rc_mp_fixed_size[c] ? 1
+                                                           : 0;
+}
+
+/* Runs plan pl over the event at ev: true with a filled (the fields no step sets NULL) when
+ * every step matched. watch: note in pl which values differ from the ones it was learnt from. */
+static inline __attribute__((always_inline)) bool
+plan_run(plan_t *pl, const uint8_t *ev, const uint8_t *end, ev_at_t *a, bool watch) {
+    const uint8_t *p = ev, *base[PLAN_STEPS];
+    uint64_t changed = 0, resized = 0;
+    for (unsigned si = 0; si < pl->n; si++) {
+        const plan_step_t *s = &pl->step[si];
+        if (!step_eq(s, p, end)) {
+            return false;
+        }
+        base[si] = p;
+        p += s->len;
+        if (s->next == V_NONE) {
+            continue;
+        }
+        const uint8_t *v = p;
+        a->v[s->val] = v;
+        if ((s->next == V_ROWS ? rc_mp_skip_rows(&p, end) : rc_mp_skip_one(&p, end)) != RC_OK) {
+            return false;
+        }
+        if (watch && s->k < 64) {
+            size_t size = (size_t)(p - v);
+            bool same = size == s->size && size <= SNAP;
+            for (size_t i = 0; same && i < size; i++) {
+                same = v[i] == s->snap[i];
+            }
+            if (!same) {
+                changed |= 1ULL << s->k;
+                size_t h = head_len(v[0]);
+                bool head = size == s->size;
+                for (size_t i = 0; head && i < h; i++) {
+                    head = v[i] == s->snap[i];
+                }
+                resized |= (uint64_t)!head << s->k;
+            }
+        }
+    }
+    for (unsigned i = 0; i < pl->n_rec; i++) {
+        a->v[pl->rec[i].field] = base[pl->rec[i].step] + pl->rec[i].off;
+    }
+    for (uint32_t u = pl->unset; u; u &= u - 1) {
+        a->v[__builtin_ctz(u)] = NULL; /* the others were all set above */
+    }
+    a->kafka_is_map = pl->kafka_is_map;
+    a->meta_is_map = pl->meta_is_map;
+    a->end = p;
+    if (watch) {
+        pl->changed |= changed;
+        pl->resized |= resized;
+    }
+    return true;
+}
+
+/* Builds a plan from an event the generic walk found a in (without error). */
+typedef struct learner {
+    plan_t *pl;
+    plan_step_t cur;
+    uint64_t fixed; /* bit k: value k goes into the runs */
+    uint64_t sized; /* bit k: value k's head goes into the runs, its other bytes are skipped */
+    uint64_t gaps;  /* bytes of the run not compared */
+    unsigned nval;
+    bool ok;
+} learner_t;
+
+static void learn_reset_cur(learner_t *l) {
+    memset(&l->cur, 0, sizeof l->cur);
+    l->cur.val = F_NONE;
+}
+
+static void learn_emit(learner_t *l, uint8_t next, int val) {
+    if (l->pl->n == PLAN_STEPS) {
+        l->ok = false;
+        return;
+    }
+    l->cur.next = next;
+    l->cur.val = (uint8_t)(val >= 0 ? val : F_NONE);
+    l->cur.mask = (l->cur.len == 64 ? ~0ULL : (1ULL << l->cur.len) - 1) & ~l->gaps;
+    l->pl->step[l->pl->n++] = l->cur;
+    l->gaps = 0;
+    learn_reset_cur(l);
+}
+
+/* Appends constant bytes to the run; a field (in >= 0) starts at their first byte. */
+static void learn_bytes(learner_t *l, const uint8_t *b, size_t n, int in) {
+    if (n > STEP_RUN) {
+        l->ok = false;
+        return;
+    }
+    if (l->cur.len + n > STEP_RUN) {
+        learn_emit(l, V_NONE, -1);
+    }
+    if (in >= 0 && l->ok) {
+        plan_t *pl = l->pl;
+        if (pl->n_rec == F_COUNT) { /* each field is found once: never */
+            l->ok = false;
+            return;
+        }
+        pl->rec[pl->n_rec].field = (uint8_t)in;
+        pl->rec[pl->n_rec].step = pl->n;
+        pl->rec[pl->n_rec++].off = l->cur.len;
+    }
+    memcpy(l->cur.run + l->cur.len, b, n);
+    l->cur.len = (uint8_t)(l->cur.len + n);
+}
+
+/* Appends n bytes to the run that are not compared: the body of a value whose head fixes its
+ * size. */
+static void learn_gap(learner_t *l, size_t n) {
+    if (n == 0) {
+        return;
+    }
+    if (l->cur.len + n > STEP_RUN) {
+        learn_emit(l, V_NONE, -1);
+    }
+    l->gaps |= (n == 64 ? ~0ULL : (1ULL << n) - 1) << l->cur.len;
+    l->cur.len = (uint8_t)(l->cur.len + n);
+}
+
+/* The index of the field a found at v among fields [lo, hi), or -1. */
+static int field_at(const ev_at_t *a, const uint8_t *v, int lo, int hi) {
+    for (int j = lo; j < hi; j++) {
+        if (a->v[j] == v) {
+            return j;
+        }
+    }
+    return -1;
+}
+
+/* True for a fixmap of 1 to 4 members whose keys are fixstrs, whole before end. */
+static bool small_map(const uint8_t *p, const uint8_t *end) {
+    if (p >= end || p[0] < 0x81 || p[0] > 0x84) {
+        return false;
+    }
+    uint32_t n = p[0] & 0x0fu;
+    p++;
+    for (uint32_t i = 0; i < n; i++) {
+        if (p >= end || (p[0] & 0xe0) != 0xa0 || rc_mp_skip_one(&p, end) != RC_OK ||
+            rc_mp_skip_one(&p, end) != RC_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The map at *pp: its header and keys become runs, its values steps (or runs, when fixed);
+ * fields [lo, hi) are looked for among its values. in: the field the map itself is (-1). */
+static void learn_map(learner_t *l, const ev_at_t *a, const uint8_t **pp, const uint8_t *end,
+                      int lo, int hi, int in) {
+    const uint8_t *p = *pp;
+    uint32_t n;
+    if (!l->ok || rc_mp_read_map(&p, end, &n) != RC_OK) {
+        l->ok = false;
+        return;
+    }
+    learn_bytes(l, *pp, (size_t)(p - *pp), in);
+    for (uint32_t i = 0; i < n && l->ok; i++) {
+        const char *s;
+        uint32_t len;
+        const uint8_t *k = p;
+        if (rc_mp_read_str(&p, end, &s, &len) != RC_OK) {
+            l->ok = false; /* a key that is not a str: left to the generic walk */
+            return;
+        }
+        learn_bytes(l, k, (size_t)(p - k), -1);
+        int j = field_at(a, p, lo, hi);
+        if (lo == 0 && (j == E_KAFKA || j == E_META)) {
+            if (!(j == E_KAFKA ? a->kafka_is_map : a->meta_is_map)) {
+                l->ok = false; /* a plan passes kafka and meta as maps only */
+                return;
+            }
+            if (j == E_KAFKA) {
+                learn_map(l, a, &p, end, F_KAFKA, F_KAFKA + K_COUNT, j);
+            } else {
+                learn_map(l, a, &p, end, F_META, F_META + M_COUNT, j);
+            }
+            continue;
+        }
+        if (lo > 0 && small_map(p, end)) { /* kafka.key: its keys into the runs too */
+            learn_map(l, a, &p, end, 0, 0, j);
+            continue;
+        }
+        const uint8_t *v = p;
+        bool rows = p < end && (p[0] & 0xf0) == 0x90;
+        if ((rows ? rc_mp_skip_rows(&p, end) : rc_mp_skip_one(&p, end)) != RC_OK) {
+            l->ok = false;
+            return;
+        }
+        size_t size = (size_t)(p - v);
+        unsigned kv = l->nval++;
+        if (kv < 64 && (l->fixed >> kv & 1) && size <= STEP_RUN) {
+            learn_bytes(l, v, size, j);
+            continue;
+        }
+        size_t h = head_len(v[0]);
+        if (kv < 64 && (l->sized >> kv & 1) && h && size <= STEP_RUN) {
+            learn_bytes(l, v, h, j);
+            learn_gap(l, size - h);
+            continue;
+        }
+        l->cur.k = (uint8_t)(kv < 64 ? kv : 64);
+        l->cur.size = (uint32_t)size;
+        memcpy(l->cur.snap, v, size < SNAP ? size : SNAP);
+        learn_emit(l, rows ? V_ROWS : V_ONE, j);
+    }
+    *pp = p;
+}
+
+/* Learns into pl the plan of the event at ev (a: what the generic walk found), with the values
+ * of fixed in its runs, or leaves pl empty when the event does not fit a plan. */
+static bool plan_learn(plan_t *pl, const uint8_t *ev, const uint8_t *end, const ev_at_t *a,
+                       bool watch, uint64_t fixed, uint64_t sized) {
+    learner_t l = {.pl = pl, .ok = true, .fixed = fixed, .sized = sized};
+    pl->n = pl->n_rec = 0;
+    pl->hits = 0;
+    pl->changed = pl->resized = 0;
+    pl->watching = watch;
+    pl->kafka_is_map = a->kafka_is_map;
+    pl->meta_is_map = a->meta_is_map;
+    learn_reset_cur(&l);
+    const uint8_t *p = ev;
+    learn_map(&l, a, &p, end, 0, E_COUNT, -1);
+    if (l.ok && l.cur.len) {
+        learn_emit(&l, V_NONE, -1);
+    }
+    if (!l.ok || p != a->end) {
+        pl->n = 0;
+        return false;
+    }
+    uint32_t set = 0;
+    for (unsigned i = 0; i < pl->n_rec; i++) {
+        set |= 1u << pl->rec[i].field;
+    }
+    for (unsigned i = 0; i < pl->n; i++) {
+        set |= pl->step[i].next != V_NONE && pl->step[i].val != F_NONE ? 1u << pl->step[i].val : 0;
+    }
+    pl->unset = ((1u << F_COUNT) - 1) & ~set;
+    return true;
+}
+
+/* One walk over the event map at ev (see walk_generic), by a plan of w (NULL: none) when one
+ * matches; otherwise the generic way, and w learns the event's plan. */
+static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a, struct rc_msg_walk *w) {
+    if (!w) {
+        return walk_generic(ev, end, a);
+    }
+    plan_t *pl = w->mru;
+    if (pl && !pl->watching && plan_run(pl, ev, end, a, false)) {
+        return RC_OK; /* events of one layout in a row: no hash */
+    }
+    uint64_t hash = plan_head_hash(ev, end);
+    plan_set_t *set = &w->set[hash >> 61 & (PLAN_SETS - 1)];
+    for (unsigned k = 0; k < PLAN_WAYS; k++) {
+        unsigned i = (set->last + k) % PLAN_WAYS;
+        pl = &set->way[i];
+        if (!pl->n || (pl == w->mru && !pl->watching)) {
+            continue;
+        }
+        if (pl->watching ? plan_run(pl, ev, end, a, true) : plan_run(pl, ev, end, a, false)) {
+            set->last = (uint8_t)i;
+            w->mru = pl;
+            w->backoff -= w->backoff > 0;
+            if (++pl->hits == PLAN_WATCH && pl->watching) {
+                /* the values that stayed the same become part of the runs */
+                plan_learn(pl, ev, end, a, false, ~pl->changed, ~pl->resized);
+            }
+            return RC_OK;
+        }
+    }
+    rc_err_t err = walk_generic(ev, end, a);
+    if (err == RC_OK) {
+        /* a plan about to be replaced that never matched: learning does not pay, learn less */
+        unsigned victim = (set->last + 1) % PLAN_WAYS;
+        const plan_t *old = &set->way[victim];
+        if (old->n && old->hits == 0 && w->backoff < 6) {
+            w->backoff++;
+        }
+        if ((w->misses++ & ((1u << w->backoff) - 1)) == 0) {
+            if (w->mru == &set->way[victim]) {
+                w->mru = NULL;
+            }
+            if (plan_learn(&set->way[victim], ev, end, a, true, 0, 0)) {
+                set->last = (uint8_t)victim;
+            }
+        }
     }
     return err;
 }
 
-/* The content type and format name of each format, and their lengths. */
-static const struct {
-    const char *ct, *name;
-    uint8_t ct_len, name_len;
-} k_fmt[3] = {
-    [RC_FORMAT_JSON] = {CT_JSON, "json", sizeof(CT_JSON) - 1, 4},
-    [RC_FORMAT_PROTOBUF] = {CT_PROTOBUF, "protobuf", sizeof(CT_PROTOBUF) - 1, 8},
-    [RC_FORMAT_DEBEZIUM_JSON] = {CT_JSON, "debezium-json", sizeof(CT_JSON) - 1, 13},
+/* The first three headers of each format: content type, format name and version. */
+#define HDR(name, value)                                                                           \
+    { name, sizeof(name) - 1, value, sizeof(value) - 1 }
+static const rc_msg_header_t k_fmt_headers[3][3] = {
+    [RC_FORMAT_JSON] = {HDR("content-type", CT_JSON), HDR("rowcast.format", "json"),
+                        HDR("rowcast.format.version", RC_FORMAT_VERSION)},
+    [RC_FORMAT_PROTOBUF] = {HDR("content-type", CT_PROTOBUF), HDR("rowcast.format", "protobuf"),
+                            HDR("rowcast.format.version", RC_FORMAT_VERSION)},
+    [RC_FORMAT_DEBEZIUM_JSON] = {HDR("content-type", CT_JSON),
+                                 HDR("rowcast.format", "debezium-json"),
+                                 HDR("rowcast.format.version", RC_FORMAT_VERSION)},
 };
+#undef HDR
 
 /* The headers of the message (rc_msg.h). The ones every message has are written in place
  * after one check for room; the position's text goes to m->text in one piece, and *pos_at is
  * the index of its header (SIZE_MAX: none), whose value the caller points at once all text is
- * written; *more_text says that headers of kafka.headers have their text there too. */
+ * written; *text_from (SIZE_MAX: none) is the first header of kafka.headers when some of those
+ * have their text there too (text_off says which). */
 static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const uint8_t *end,
-                            size_t *pos_at, bool *more_text, char *errstr, size_t errstr_size) {
-    const uint8_t *const *at = a->at, *const *mv = a->meta, *headers = a->kafka[K_HEADERS];
+                            size_t *pos_at, size_t *text_from, char *errstr, size_t errstr_size) {
+    const uint8_t *const *at = AT(a), *const *mv = META(a), *headers = KAFKA(a)[K_HEADERS];
     const char *schema = NULL, *table = NULL, *gtid = NULL, *file = NULL;
     uint32_t schema_len = 0, table_len = 0, gtid_len = 0, file_len = 0;
     uint64_t pos = 0;
     const uint8_t *p;
     rc_err_t err;
     *pos_at = SIZE_MAX;
-    *more_text = false;
-    if (!headers_room(m, 7)) {
+    *text_from = SIZE_MAX;
+    if (m->cap_headers - m->n_headers < 7 && !headers_room(m, 7)) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     size_t fi = f <= RC_FORMAT_DEBEZIUM_JSON ? (size_t)f : RC_FORMAT_JSON;
-    PUT_LIT(m, "content-type", k_fmt[fi].ct, k_fmt[fi].ct_len);
-    PUT_LIT(m, "rowcast.format", k_fmt[fi].name, k_fmt[fi].name_len);
-    PUT_LIT(m, "rowcast.format.version", RC_FORMAT_VERSION, sizeof(RC_FORMAT_VERSION) - 1);
+    memcpy(m->headers + m->n_headers, k_fmt_headers[fi], sizeof k_fmt_headers[fi]);
+    m->n_headers += 3;
     if (at[E_SCHEMA]) {
         str_of(at[E_SCHEMA], end, &schema, &schema_len);
     }
@@ -490,25 +836,33 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
     }
     if (file) {
-        /* file ':' pos in one reserve: at most 20 digits */
-        size_t off = m->text.len;
-        if (rc_buf_reserve(&m->text, (size_t)file_len + 1) != RC_OK) {
+        /* file ':' pos in one reserve: at most 20 digits, and room for a short name copied 32
+         * bytes at once (a usual binlog file name), when the event has them after it */
+        size_t off = m->text.len, room = (file_len < 32 ? 32 : (size_t)file_len) + 21;
+        if (m->text.cap - off < room && rc_buf_reserve(&m->text, room) != RC_OK) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
-        memcpy(m->text.data + off, file, file_len);
+        if (file_len <= 32 && end - (const uint8_t *)file >= 32) {
+            char tmp[32];
+            memcpy(tmp, file, 32);
+            memcpy(m->text.data + off, tmp, 32);
+        } else {
+            memcpy(m->text.data + off, file, file_len);
+        }
         m->text.data[off + file_len] = ':';
         m->text.len = off + file_len + 1;
         if (put_u64(&m->text, pos) != RC_OK) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         *pos_at = m->n_headers;
-        put_header(m, "rowcast.position", 16, NULL, m->text.len - off, off);
+        m->text_off[m->n_headers] = off;
+        put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
     }
 
     /* the event's own kafka.headers */
     uint32_t nh = 0;
     p = headers;
-    if (!p || rc_mp_is_nil(p, end) || (p < end && p[0] == 0x80)) {
+    if (!p || is_nil(p, end) || (p < end && p[0] == 0x80)) {
         return RC_OK; /* none, or an empty map: the usual case */
     }
     if (rc_mp_read_map(&p, end, &nh) != RC_OK) {
@@ -523,7 +877,7 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
                              "kafka.headers has a name that is not a string");
         }
         const uint8_t *q = p;
-        if (rc_mp_is_nil(p, end)) {
+        if (is_nil(p, end)) {
             err = RC_OK; /* left out */
         } else if (rc_mp_read_str(&q, end, &s, &n) == RC_OK) {
             err = add_header(m, name, name_len, s, n, NO_TEXT);
@@ -533,7 +887,7 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
             size_t off = m->text.len, used;
             if ((err = rc_json_write(&m->text, p, (size_t)(end - p), &used)) == RC_OK) {
                 err = add_header(m, name, name_len, NULL, m->text.len - off, off);
-                *more_text = true;
+                *text_from = *text_from == SIZE_MAX ? m->n_headers - 1 : *text_from;
             }
         }
         if (err == RC_OK) {
@@ -551,15 +905,13 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
                        char *errstr, size_t errstr_size) {
     const uint8_t *end = ev + len;
     char why[256];
-    rc_buf_reset(&m->key);
-    rc_buf_reset(&m->value);
-    rc_buf_reset(&m->text);
+    m->key.len = m->value.len = m->text.len = 0; /* rc_buf_reset, without three calls */
     m->n_headers = 0;
     m->topic = NULL;
     m->topic_len = 0;
 
     ev_at_t a;
-    const uint8_t *const *kat = a.kafka, *p;
+    const uint8_t *const *kat = KAFKA(&a), *p;
     uint32_t topic_len;
     if (!m->walk) {
         m->walk = calloc(1, sizeof *m->walk); /* NULL when out of memory: walked without */
@@ -572,7 +924,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
 
     /* a script may choose the format of one event: kafka.format */
     const uint8_t *fp = kat[K_FORMAT];
-    if (fp && !rc_mp_is_nil(fp, end)) {
+    if (fp && !is_nil(fp, end)) {
         const char *fs;
         uint32_t fn;
         char name[32];
@@ -586,7 +938,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     }
 
     const uint8_t *keyp = kat[K_KEY];
-    if (keyp && !rc_mp_is_nil(keyp, end)) {
+    if (keyp && !is_nil(keyp, end)) {
         rc_err_t err;
         const char *ks;
         uint32_t kn;
@@ -623,8 +975,8 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         err = rc_proto_write_event_tpl(&m->value, m->proto_tpl, ev, len, cols, a.end, &vused);
     } else if (f == RC_FORMAT_DEBEZIUM_JSON) {
         rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
-        memcpy(da.ev, a.at, sizeof da.ev);
-        memcpy(da.meta, a.meta, sizeof da.meta);
+        memcpy(da.ev, AT(&a), sizeof da.ev);
+        memcpy(da.meta, META(&a), sizeof da.meta);
         da.meta_is_map = a.meta_is_map;
         da.ev_end = a.end;
         if (!m->dbz_tpl) {
@@ -645,16 +997,15 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     if (!m->value.data && rc_buf_reserve(&m->value, 1) != RC_OK) {
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     } /* an empty protobuf message is an empty value, not a null one (a tombstone) */
-    size_t pos_at;
-    bool more_text;
-    if ((err = add_headers(m, f, &a, end, &pos_at, &more_text, why, sizeof why)) != RC_OK) {
+    size_t pos_at, text_from;
+    if ((err = add_headers(m, f, &a, end, &pos_at, &text_from, why, sizeof why)) != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "the headers of an event for %.*s: %s",
                          (int)topic_len, m->topic, why);
     }
     if (pos_at != SIZE_MAX) {
         m->headers[pos_at].value = m->text.data + m->text_off[pos_at];
     }
-    for (size_t i = 0; more_text && i < m->n_headers; i++) {
+    for (size_t i = text_from; i < m->n_headers; i++) {
         if (m->text_off[i] != NO_TEXT) {
             m->headers[i].value = m->text.data + m->text_off[i];
         }

@@ -3506,6 +3506,116 @@ static void test_debezium_tpl_source_db_table_server_id(void **state) {
     rc_msg_free(&m);
 }
 
+/* An event for the plans of rc_msg's walk: a usual layout whose values stay the same (commit_ts,
+ * the file, kafka.headers), keep their head (a uint 64 id, a str 8 GTID of one length) or change
+ * (a fixstr of another length), and variants that must leave a plan: a constant that changes,
+ * a head that changes (the id as a fixint, the GTID one byte longer), kafka.headers with a
+ * member, kafka or meta not a map, a key twice, a key longer than a plan's run. */
+enum {
+    P_USUAL,
+    P_COMMIT_TS,
+    P_SMALL_ID,
+    P_LONG_GTID,
+    P_HEADERS,
+    P_KAFKA_SCALAR,
+    P_META_SCALAR,
+    P_DUP_KAFKA,
+    P_LONG_KEY,
+    P_COUNT
+};
+
+static void pack_plan_event(mp_t *m, int variant, uint64_t i) {
+    msgpack_packer *pk = &m->pk;
+    char t[96];
+    uint64_t id = variant == P_SMALL_ID ? 5 : 1000000000000ull + i;
+    msgpack_pack_map(pk, 7 + (variant == P_DUP_KAFKA));
+    str(pk, "schema"), str(pk, "shop"), str(pk, "table"), str(pk, "orders");
+    str(pk, "action"), str(pk, "insert"), str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, id);
+    snprintf(t, sizeof t, "name %llu", (unsigned long long)(i * 7919 % 100000));
+    str(pk, "name"), str(pk, t);
+    str(pk, "meta");
+    if (variant == P_META_SCALAR) {
+        msgpack_pack_uint64(pk, i);
+    } else {
+        msgpack_pack_map(pk, variant == P_LONG_KEY ? 6 : 5);
+        snprintf(t, sizeof t, "3e11fa47-71ca-11e1-9e33-c80aa9429562:%llu",
+                 (unsigned long long)(variant == P_LONG_GTID ? 10000 + i : 1000 + i % 9000));
+        str(pk, "gtid"), str(pk, t);
+        str(pk, "binlog_file"), str(pk, "mysql-bin.000042");
+        str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4000000000000ull + i * 311);
+        str(pk, "commit_ts"),
+            msgpack_pack_uint32(pk, variant == P_COMMIT_TS ? 1709211663 : 1709211662);
+        str(pk, "server_id"), msgpack_pack_uint32(pk, 4101);
+        if (variant == P_LONG_KEY) {
+            str(pk, "a_meta_key_longer_than_the_sixty_four_bytes_a_run_of_a_plan_can_hold");
+            msgpack_pack_nil(pk);
+        }
+    }
+    for (int k = 0; k < 1 + (variant == P_DUP_KAFKA); k++) {
+        str(pk, "kafka");
+        if (variant == P_KAFKA_SCALAR) {
+            str(pk, "shop.orders");
+            continue;
+        }
+        msgpack_pack_map(pk, 3);
+        str(pk, "topic"), str(pk, k ? "second.topic" : "shop.orders");
+        str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, id);
+        str(pk, "headers");
+        if (variant == P_HEADERS) {
+            msgpack_pack_map(pk, 1), str(pk, "h"), msgpack_pack_uint64(pk, i);
+        } else {
+            msgpack_pack_map(pk, 0);
+        }
+    }
+}
+
+/* rc_msg's walk goes by plans learnt from the events before: events of one layout, many times
+ * (so that their constant values and fixed heads go into the plan's runs), then each variant
+ * that must leave the plan, whole and cut at every byte, then all of them interleaved with
+ * events of 40 tables (more than the plans a worker keeps), give what a fresh rc_msg_t gives. */
+static void test_msg_walk_plans_agree_with_a_fresh_walk(void **state) {
+    (void)state;
+    static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF, RC_FORMAT_DEBEZIUM_JSON};
+    for (int f = 0; f < 3; f++) {
+        rc_msg_t lived = RC_MSG_INIT;
+        uint64_t i = 0;
+        for (int variant = 0; variant < P_COUNT; variant++) {
+            for (int n = 0; n < 40; n++, i++) {
+                mp_t m;
+                mp_init(&m);
+                pack_plan_event(&m, n == 39 ? variant : P_USUAL, i);
+                check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, m.sb.size);
+                if (n == 39) {
+                    for (size_t cut = 0; cut < m.sb.size; cut++) {
+                        check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, cut);
+                    }
+                }
+                msgpack_sbuffer_destroy(&m.sb);
+            }
+        }
+        for (int n = 0; n < 2000; n++, i++) {
+            mp_t m;
+            mp_init(&m);
+            if (n % 3 == 0) {
+                pack_walk_event(&m, n % W_COUNT, i);
+            } else {
+                pack_plan_event(&m, n % 2 ? P_USUAL : (n / 2) % P_COUNT, i);
+            }
+            if (n % 5 == 1) { /* another table: "orders" becomes "orderN" */
+                char *o = memmem(m.sb.data, m.sb.size, "\xa6orders", 7);
+                if (o) {
+                    o[6] = (char)('0' + n / 5 % 40);
+                }
+            }
+            check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, m.sb.size);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+        rc_msg_free(&lived);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3543,6 +3653,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
         cmocka_unit_test(test_proto_tpl_datetime_fixed_positions_every_byte),
+        cmocka_unit_test(test_msg_walk_plans_agree_with_a_fresh_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
