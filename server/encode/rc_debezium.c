@@ -19,8 +19,10 @@
 #include "rc_tpl.h"
 #include "rc_version.h"
 
-/* Appends n bytes: the usual case, when they fit, inline. */
-static inline rc_err_t put_bytes(rc_buf_t *out, const char *s, size_t n) {
+/* Appends n bytes: the usual case, when they fit, inline (a literal's copy of a constant size,
+ * without a call). */
+static inline __attribute__((always_inline)) rc_err_t put_bytes(rc_buf_t *out, const char *s,
+                                                                size_t n) {
     if (out->cap - out->len >= n) {
         memcpy(out->data + out->len, s, n);
         out->len += n;
@@ -108,16 +110,37 @@ static size_t decimal_bytes(const uint8_t *s, size_t n, uint8_t out[DEC_BYTES + 
     return o + len;
 }
 
-/* base64 through rc_json's writer, from a msgpack bin built on the stack */
-static rc_err_t put_b64(rc_buf_t *out, const uint8_t *b, size_t n) {
-    uint8_t mp[2 + DEC_BYTES + 1];
-    mp[0] = 0xc4;
-    mp[1] = (uint8_t)n;
-    memcpy(mp + 2, b, n);
-    return rc_json_write(out, mp, 2 + n, NULL);
+/* base64 through rc_json's writer, as it writes a bin */
+static inline rc_err_t put_b64(rc_buf_t *out, const uint8_t *b, size_t n) {
+    return rc_json_write_base64(out, b, n);
 }
 
-static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed);
+/* Makes room for n bytes and returns where to write them, or NULL when out of memory. */
+static inline char *room(rc_buf_t *out, size_t n) {
+    if (out->cap - out->len < n && rc_buf_reserve(out, n) != RC_OK) {
+        return NULL;
+    }
+    return out->data + out->len;
+}
+
+/* Writes v in decimal at o (room for 30 bytes), as int64 when is_signed; returns the end. */
+static inline char *num_at(char *o, uint64_t v, bool is_signed) {
+    if (is_signed && (int64_t)v < 0) {
+        *o++ = '-';
+        v = 0 - v;
+    }
+    return rc_json_uint_at(o, v);
+}
+
+/* Appends v in decimal; as int64 when is_signed. */
+static inline rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
+    char *o = room(out, 32);
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    out->len = (size_t)(num_at(o, v, is_signed) - out->data);
+    return RC_OK;
+}
 
 static rc_err_t put_i64(rc_buf_t *out, int64_t v) {
     return put_num(out, (uint64_t)v, true);
@@ -165,6 +188,13 @@ static rc_err_t put_bits(rc_buf_t *out, uint64_t v, unsigned bits) {
         b[i] = (uint8_t)(v >> (8 * i));
     }
     return put_b64(out, b, n);
+}
+
+/* A DATETIME (not a zero date) as Debezium has it: ms since the epoch up to fsp 3, else µs. */
+static inline int64_t datetime_value(const rc_datetime_t *t) {
+    int64_t secs = rc_text_days_from_civil(t->year, t->month, t->day) * 86400 +
+                   (int64_t)t->hour * 3600 + t->minute * 60 + t->second;
+    return t->fsp <= 3 ? secs * 1000 + t->micros / 1000 : secs * 1000000 + t->micros;
 }
 
 /* One column value; col is what kafka.columns says of its column (RC_COL_UNKNOWN: nothing). */
@@ -251,9 +281,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         if (t.month == 0 || t.day == 0) {
             return rc_buf_append(out, zero, strlen(zero));
         }
-        int64_t secs = rc_text_days_from_civil(t.year, t.month, t.day) * 86400 +
-                       (int64_t)t.hour * 3600 + t.minute * 60 + t.second;
-        return put_i64(out, t.fsp <= 3 ? secs * 1000 + t.micros / 1000 : secs * 1000000 + t.micros);
+        return put_i64(out, datetime_value(&t));
     }
     case RC_EXT_TIMESTAMP:
         if (!rc_text_timestamp(s, n, &us, &fsp)) {
@@ -269,6 +297,90 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     default: /* ENUM, SET as their text; unknown ext as rc_json does */
         return rc_json_write(out, p, (size_t)(after - p), NULL);
     }
+}
+
+/* decimal_bytes of a text of at most 19 digits (the usual DECIMAL), whose unscaled value fits a
+ * uint64, without the byte array: the minimal two's complement of a magnitude u is
+ * bitlen(u) / 8 + 1 bytes for a positive value and bitlen(u - 1) / 8 + 1 for a negative one,
+ * the bytes of the 72-bit word (sign byte, then -u or u). Returns the byte count at *b, 0 for
+ * any other text (more digits, or not a decimal: decimal_bytes then reads it). */
+static inline size_t decimal_bytes19(const uint8_t *s, size_t n, uint8_t buf[16],
+                                     const uint8_t **b) {
+    bool neg = n > 0 && s[0] == '-', point = false;
+    size_t digits = 0;
+    uint64_t u = 0;
+    for (size_t i = neg; i < n; i++) {
+        unsigned d = (unsigned)s[i] - '0';
+        if (d > 9) {
+            if (s[i] != '.' || point) {
+                return 0;
+            }
+            point = true;
+            continue;
+        }
+        if (++digits > 19) {
+            return 0;
+        }
+        u = u * 10 + d;
+    }
+    if (digits == 0) {
+        return 0;
+    }
+    uint64_t v = neg && u ? u - 1 : u; /* -0 is 0 */
+    size_t len = (v ? (size_t)(64 - __builtin_clzll(v)) : 0) / 8 + 1;
+    uint64_t w = neg ? 0 - u : u;
+    memset(buf, neg && u ? 0xff : 0, 8);
+    for (int i = 0; i < 8; i++) {
+        buf[15 - i] = (uint8_t)(w >> (8 * i));
+    }
+    *b = buf + 16 - len;
+    return len;
+}
+
+/* put_value with the usual values of a row without a call through rc_json_write: an ext 8
+ * DECIMAL, DATE or DATETIME converted here, the values rc_json writes as Debezium does (ints
+ * but a uint 64, nil, bools, doubles, short strs) by rc_json_value_at; anything else (a BIT
+ * column's, a map, a zero date, an error) by put_value. */
+static inline __attribute__((always_inline)) rc_err_t
+put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_col_info_t *col) {
+    const uint8_t *p = *pp;
+    if (p < end && col->type != RC_COL_BIT) {
+        uint8_t c = p[0];
+        if (c == 0xc7) {
+            size_t n;
+            if (end - p >= 3 && (size_t)(end - p) - 3 >= (n = p[1])) {
+                const uint8_t *s = p + 3;
+                rc_datetime_t t;
+                if (p[2] == RC_EXT_DECIMAL) {
+                    uint8_t buf[16];
+                    const uint8_t *b;
+                    size_t len = decimal_bytes19(s, n, buf, &b);
+                    if (len) {
+                        *pp = s + n;
+                        return put_b64(out, b, len);
+                    }
+                } else if (p[2] == RC_EXT_DATETIME && rc_text_datetime(s, n, &t) && t.month &&
+                           t.day) {
+                    *pp = s + n;
+                    return put_i64(out, datetime_value(&t));
+                } else if (p[2] == RC_EXT_DATE && rc_text_date(s, n, &t) && t.month && t.day) {
+                    *pp = s + n;
+                    return put_i64(out, rc_text_days_from_civil(t.year, t.month, t.day));
+                }
+            }
+        } else if (c != 0xcf && !(c >= 0x80 && c <= 0x8f) && !(c >= 0xc8 && c <= 0xc9) &&
+                   !(c >= 0xd4 && c <= 0xd8)) {
+            char *o = room(out, RC_JSON_VALUE_ROOM), *e;
+            if (!o) {
+                return RC_ERR_NOMEM;
+            }
+            if ((e = rc_json_value_at(o, pp, end)) != NULL) {
+                out->len = (size_t)(e - out->data);
+                return RC_OK;
+            }
+        }
+    }
+    return put_value(out, pp, end, col);
 }
 
 /* ---- row templates --------------------------------------------------------------------------
@@ -407,7 +519,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
             if (tc->cur_off && cols) {
                 cols->cur = cols->start + tc->cur_off;
             }
-            err = put_value(out, pp, end, &ci);
+            err = put_value_fast(out, pp, end, &ci);
             continue;
         }
         if (kp < end && (kp[0] & 0xe0) == 0xa0 && (size_t)(end - kp) > (kp[0] & 0x1fu)) {
@@ -428,7 +540,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         if (tc) {
             col_learn(tc, kp, out->data + text_at, out->len - text_at, &ci, cols, cur_off);
         }
-        err = put_value(out, pp, end, &ci);
+        err = put_value_fast(out, pp, end, &ci);
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
@@ -451,6 +563,18 @@ static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc
 static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *end) {
     const char *s;
     uint32_t n;
+    if (v && v < end && ((v[0] & 0xe0) == 0xa0 || v[0] == 0xd9)) {
+        /* a fixstr or str 8 (a GTID): the usual one without a call through rc_json_write_string */
+        char *o = room(out, RC_JSON_VALUE_ROOM), *e;
+        const uint8_t *q = v;
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        if ((e = rc_json_value_at(o, &q, end)) != NULL) {
+            out->len = (size_t)(e - out->data);
+            return RC_OK;
+        }
+    }
     if (!v || rc_mp_is_nil(v, end)) {
         return rc_buf_append(out, "null", 4);
     }
@@ -461,26 +585,27 @@ static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *en
     return err != RC_OK ? err : rc_json_write_string_in(out, s, n, end);
 }
 
-static bool uint_field(const uint8_t *v, const uint8_t *end, uint64_t *u) {
+/* A positive fixint or uint 8..64 field (not absent, not cut short), read by its width. */
+static inline bool uint_field(const uint8_t *v, const uint8_t *end, uint64_t *u) {
     if (!v || v >= end) {
         return false;
     }
-    if (v[0] <= 0x7f) {
+    size_t avail = (size_t)(end - v);
+    switch (v[0]) {
+    case 0x00 ... 0x7f:
         *u = v[0];
         return true;
-    }
-    if (v[0] < 0xcc || v[0] > 0xcf) {
+    case 0xcc:
+        return avail >= 2 && (*u = v[1], true);
+    case 0xcd:
+        return avail >= 3 && (*u = rc_mp_be16(v + 1), true);
+    case 0xce:
+        return avail >= 5 && (*u = rc_mp_be32(v + 1), true);
+    case 0xcf:
+        return avail >= 9 && (*u = rc_mp_be64(v + 1), true);
+    default:
         return false;
     }
-    size_t w = (size_t)1 << (v[0] - 0xcc);
-    if ((size_t)(end - v) <= w) {
-        return false;
-    }
-    *u = 0;
-    for (size_t i = 1; i <= w; i++) {
-        *u = *u << 8 | v[i];
-    }
-    return true;
 }
 
 /* ---- Kafka Connect schemas (sink.debezium.schemas) ---------------------------------------- */
@@ -926,12 +1051,6 @@ static rc_err_t put_envelope_schema(rc_buf_t *out, const uint8_t *const *at,
     return err ? err : LIT(out, "},\"payload\":");
 }
 
-/* Appends v in decimal; as int64 when is_signed. */
-static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
-    bool neg = is_signed && (int64_t)v < 0;
-    return rc_json_write_int(out, neg ? (uint64_t)0 - v : v, neg);
-}
-
 static const char *const k_ev_keys[E_COUNT] = {"schema", "table", "action",
                                                "before", "after", "meta"};
 static const char *const k_meta_keys[M_COUNT] = {
@@ -954,6 +1073,18 @@ static inline size_t short_str_size(const uint8_t *v, const uint8_t *end) {
     return head && head + n <= 32 && (size_t)(end - v) >= head + n ? head + n : 0;
 }
 
+/* Appends a kept text of len bytes from text[DTPL_SRC_TEXT]: all of it copied at once (past len
+ * beyond out->len), a copy of a constant size. */
+static inline rc_err_t put_kept(rc_buf_t *out, const char *text, size_t len) {
+    char *o = room(out, DTPL_SRC_TEXT);
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    memcpy(o, text, DTPL_SRC_TEXT);
+    out->len += len;
+    return RC_OK;
+}
+
 /* ,"snapshot":"false","db":schema,"sequence":null,"table":table,"server_id":server_id, copied
  * from rt's (NULL: none) when it has them for these values, else written and kept there. */
 static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schema,
@@ -962,7 +1093,7 @@ static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schem
     dtpl_src_t *c = rt && sl && tl ? &rt->src : NULL;
     if (c && c->text_len && c->server_id == server_id && c->mp_len[0] == sl && c->mp_len[1] == tl &&
         rc_tpl_key_eq(c->mp[0], sl, schema, end) && rc_tpl_key_eq(c->mp[1], tl, table, end)) {
-        return put_bytes(out, c->text, c->text_len);
+        return put_kept(out, c->text, c->text_len);
     }
     size_t mark = out->len;
     rc_err_t err = LIT(out, ",\"snapshot\":\"false\",\"db\":");
@@ -991,7 +1122,7 @@ static rc_err_t put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, s
                              size_t after_len) {
     size_t vl = c ? short_str_size(v, end) : 0;
     if (vl && c->text_len && c->mp_len == vl && rc_tpl_key_eq(c->mp, vl, v, end)) {
-        return put_bytes(out, c->text, c->text_len);
+        return put_kept(out, c->text, c->text_len);
     }
     size_t mark = out->len;
     rc_err_t err = put_bytes(out, before, before_len);
@@ -1020,9 +1151,12 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
         rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6) {
         return RC_ERR_INVALID;
     }
-    const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? "c"
-                     : memcmp(a, RC_ACTION_UPDATE, 6) == 0 ? "u"
-                     : memcmp(a, RC_ACTION_DELETE, 6) == 0 ? "d"
+#define SOURCE_TAIL(op) ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"" op "\",\"ts_ms\":"
+    static const char k_tails[3][sizeof(SOURCE_TAIL("c"))] = {SOURCE_TAIL("c"), SOURCE_TAIL("u"),
+                                                              SOURCE_TAIL("d")};
+    const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? k_tails[0]
+                     : memcmp(a, RC_ACTION_UPDATE, 6) == 0 ? k_tails[1]
+                     : memcmp(a, RC_ACTION_DELETE, 6) == 0 ? k_tails[2]
                                                            : NULL;
     uint64_t commit_ts = 0, timestamp = 0, server_id = 0, pos = 0;
     if (!op || !uint_field(mt[M_COMMIT_TS], end, &commit_ts) ||
@@ -1057,9 +1191,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
               : put_str_kept(out, rt ? &rt->file : NULL, ",\"file\":", 8, mt[M_FILE], end,
                              ",\"pos\":", 7);
     err = err ? err : put_num(out, pos, false);
-    err = err ? err : LIT(out, ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"");
-    err = err ? err : rc_buf_append(out, op, 1);
-    err = err ? err : LIT(out, "\",\"ts_ms\":");
+    err = err ? err : put_bytes(out, op, sizeof(SOURCE_TAIL("c")) - 1);
     err = err ? err : put_num(out, timestamp / 1000, false);
     err = err ? err : LIT(out, ",\"transaction\":null}");
     if (schemas) {

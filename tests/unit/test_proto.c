@@ -3506,6 +3506,108 @@ static void test_debezium_tpl_source_db_table_server_id(void **state) {
     rc_msg_free(&m);
 }
 
+/* ---- Debezium DECIMALs of up to 19 digits (read into a uint64) and longer -------------------- */
+
+static char g_dec_text[64]; /* the DECIMAL text v_dec_any packs */
+
+static void v_dec_any(msgpack_packer *pk) {
+    ext(pk, RC_EXT_DECIMAL, g_dec_text);
+}
+
+/* Java's BigInteger.toByteArray of the DECIMAL text t (up to 30 digits) in base64, computed
+ * here with a 128-bit integer: the fewest big-endian bytes whose two's complement holds it. */
+static void dec_expected(const char *t, char *want) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    bool neg = t[0] == '-';
+    unsigned __int128 mag = 0;
+    for (const char *c = t + neg; *c; c++) {
+        if (*c != '.') {
+            mag = mag * 10 + (unsigned)(*c - '0');
+        }
+    }
+    __int128 v = neg ? -(__int128)mag : (__int128)mag;
+    int k = 1;
+    while (!(v >= -((__int128)1 << (8 * k - 1)) && v < ((__int128)1 << (8 * k - 1)))) {
+        k++;
+    }
+    uint8_t b[16];
+    for (int i = 0; i < k; i++) {
+        b[k - 1 - i] = (uint8_t)((unsigned __int128)v >> (8 * i));
+    }
+    size_t o = 0;
+    want[o++] = '"';
+    for (int i = 0; i < k; i += 3) {
+        uint32_t w = (uint32_t)b[i] << 16 | (i + 1 < k ? (uint32_t)b[i + 1] << 8 : 0) |
+                     (i + 2 < k ? b[i + 2] : 0);
+        want[o++] = b64[w >> 18];
+        want[o++] = b64[(w >> 12) & 63];
+        want[o++] = i + 1 < k ? b64[(w >> 6) & 63] : '=';
+        want[o++] = i + 2 < k ? b64[w & 63] : '=';
+    }
+    want[o++] = '"';
+    want[o] = '\0';
+}
+
+/* Every digit count from 1 to 30 with the point anywhere (or none), both signs, leading zeros,
+ * and the values around 2^63 and 2^64 (where the sign byte and the uint64 stop) against
+ * dec_expected: the uint64 way of up to 19 digits and the byte-array way give Java's bytes. */
+static void test_debezium_decimal_digits_and_signs(void **state) {
+    (void)state;
+    static const char *const edges[] = {"0",
+                                        "-0",
+                                        "-0.00",
+                                        "000.000",
+                                        "127",
+                                        "128",
+                                        "-128",
+                                        "-129",
+                                        "255",
+                                        "256",
+                                        "-256",
+                                        "-257",
+                                        "9223372036854775807",
+                                        "9223372036854775808",
+                                        "-9223372036854775808",
+                                        "-9223372036854775809",
+                                        "18446744073709551615",
+                                        "-18446744073709551615",
+                                        "18446744073709551616",
+                                        "9999999999999999999",
+                                        "-9999999999999999999",
+                                        "-.5",
+                                        "5.",
+                                        "0000000000000000000001",
+                                        "-000000000000000000000.1"};
+    char want[64];
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        snprintf(g_dec_text, sizeof g_dec_text, "%s", edges[i]);
+        dec_expected(g_dec_text, want);
+        expect_debezium(v_dec_any, want);
+    }
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    for (int n = 1; n <= 30; n++) {
+        for (int round = 0; round < 40; round++) {
+            size_t o = 0;
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            if (r >> 63) {
+                g_dec_text[o++] = '-';
+            }
+            int point = (int)((r >> 20) % (unsigned)(n + 2)) - 1; /* -1: none */
+            for (int d = 0; d < n; d++) {
+                if (d == point) {
+                    g_dec_text[o++] = '.';
+                }
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                unsigned digit = (unsigned)(r >> 33) % 10;
+                g_dec_text[o++] = (char)('0' + (round % 5 == 0 && d < n / 2 ? 0 : digit));
+            }
+            g_dec_text[o] = '\0';
+            dec_expected(g_dec_text, want);
+            expect_debezium(v_dec_any, want);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3543,6 +3645,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_meta_fast_path_and_its_fallbacks),
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
         cmocka_unit_test(test_proto_tpl_datetime_fixed_positions_every_byte),
+        cmocka_unit_test(test_debezium_decimal_digits_and_signs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
