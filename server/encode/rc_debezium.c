@@ -330,12 +330,21 @@ static inline size_t decimal_bytes19(const uint8_t *s, size_t n, uint8_t buf[16]
     size_t len = (v ? (size_t)(64 - __builtin_clzll(v)) : 0) / 8 + 1;
     uint64_t w = neg ? 0 - u : u;
     memset(buf, neg && u ? 0xff : 0, 8);
-    for (int i = 0; i < 8; i++) {
-        buf[15 - i] = (uint8_t)(w >> (8 * i));
+    for (int i = 0; i < 8; i++) { /* one byte swap where the compiler has it */
+        buf[8 + i] = (uint8_t)(w >> (56 - 8 * i));
     }
     *b = buf + 16 - len;
     return len;
 }
+
+/* What put_value_fast does with a value, by its first byte: rc_json_value_at (which takes
+ * nothing else that Debezium writes otherwise), its own ext 8, or put_value (a map: GEOMETRY;
+ * a uint 64: wrapped; any other ext). */
+enum { VC_JSON, VC_EXT8, VC_SLOW };
+static const uint8_t k_vclass[256] = {
+    [0x80 ... 0x8f] = VC_SLOW, [0xc7] = VC_EXT8,          [0xc8 ... 0xc9] = VC_SLOW,
+    [0xcf] = VC_SLOW,          [0xd4 ... 0xd8] = VC_SLOW,
+};
 
 /* put_value with the usual values of a row without a call through rc_json_write: an ext 8
  * DECIMAL, DATE or DATETIME converted here, the values rc_json writes as Debezium does (ints
@@ -345,8 +354,8 @@ static inline __attribute__((always_inline)) rc_err_t
 put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_col_info_t *col) {
     const uint8_t *p = *pp;
     if (p < end && col->type != RC_COL_BIT) {
-        uint8_t c = p[0];
-        if (c == 0xc7) {
+        uint8_t vc = k_vclass[p[0]];
+        if (vc == VC_EXT8) {
             size_t n;
             if (end - p >= 3 && (size_t)(end - p) - 3 >= (n = p[1])) {
                 const uint8_t *s = p + 3;
@@ -362,14 +371,14 @@ put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_c
                 } else if (p[2] == RC_EXT_DATETIME && rc_text_datetime(s, n, &t) && t.month &&
                            t.day) {
                     *pp = s + n;
-                    return put_i64(out, datetime_value(&t));
+                    return put_num(out, (uint64_t)datetime_value(&t), true);
                 } else if (p[2] == RC_EXT_DATE && rc_text_date(s, n, &t) && t.month && t.day) {
                     *pp = s + n;
-                    return put_i64(out, rc_text_days_from_civil(t.year, t.month, t.day));
+                    return put_num(out, (uint64_t)rc_text_days_from_civil(t.year, t.month, t.day),
+                                   true);
                 }
             }
-        } else if (c != 0xcf && !(c >= 0x80 && c <= 0x8f) && !(c >= 0xc8 && c <= 0xc9) &&
-                   !(c >= 0xd4 && c <= 0xd8)) {
+        } else if (vc == VC_JSON) {
             char *o = room(out, RC_JSON_VALUE_ROOM), *e;
             if (!o) {
                 return RC_ERR_NOMEM;
@@ -404,9 +413,9 @@ typedef struct dtpl_col {
     char text[DTPL_TEXT];     /* the member name as put_row writes it there */
     uint8_t mp_len;           /* 0: no template at this position */
     uint8_t text_len;
-    rc_col_info_t ci;  /* the column's info (its name: name_off into the descriptor) */
-    uint32_t name_off; /* where ci.name is in the descriptor */
-    uint32_t cur_off;  /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
+    rc_col_info_t ci; /* the column's info (its name NULL: put_value does not read it) */
+    uint64_t skip;    /* ~rc_tpl_mask(mp_len): the bytes of 32 that rc_tpl_eq32 does not compare */
+    uint32_t cur_off; /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
                           cursor stays) */
 } dtpl_col_t;
 
@@ -467,6 +476,7 @@ void rc_debezium_tpl_free(rc_debezium_tpl_t *t) {
 static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t text_len,
                       const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
     tc->mp_len = 0;
+    tc->skip = 0; /* none: rc_tpl_eq32 never matches */
     size_t n = k[0] & 0x1fu;
     if ((k[0] & 0xe0) != 0xa0 || 1 + n > DTPL_KEY_MAX || text_len > DTPL_TEXT ||
         (cols && !rc_cols_name_at_most_once(cols, (const char *)k + 1, (uint32_t)n))) {
@@ -478,11 +488,9 @@ static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t
     tc->text_len = (uint8_t)text_len;
     tc->ci = *ci;
     tc->ci.name = NULL;
-    if (cols && ci->type != RC_COL_UNKNOWN) {
-        tc->name_off = (uint32_t)((const uint8_t *)ci->name - cols->start);
-    }
     tc->cur_off = cur_off;
     tc->mp_len = (uint8_t)(1 + n);
+    tc->skip = ~rc_tpl_mask(1 + n);
 }
 
 /* A row map {col: value} as a JSON object; cols (may be NULL) describes its columns; rt (may be
@@ -499,8 +507,27 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         rc_tpl_grow(&c, &rt->cap, sizeof(*rt->cols), n, DTPL_MAX_COLS);
         rt->cols = c;
     }
-    uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0;
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0, i = 0;
+    /* the leading positions whose keys the template has: a copy and a value each */
+    for (; i < nt && err == RC_OK; i++) {
+        dtpl_col_t *tc = &rt->cols[i];
+        const uint8_t *kp = *pp;
+        if (end - kp < 32 || !rc_tpl_eq32(tc->mp, tc->skip, kp)) {
+            break; /* (the general loop below compares near the end) */
+        }
+        char *o = room(out, DTPL_TEXT + RC_JSON_VALUE_ROOM);
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        memcpy(o, tc->text, DTPL_TEXT); /* past text_len: beyond len */
+        out->len += tc->text_len;
+        *pp = kp + tc->mp_len;
+        if (tc->cur_off && cols) {
+            cols->cur = cols->start + tc->cur_off;
+        }
+        err = put_value_fast(out, pp, end, &tc->ci);
+    }
+    for (; i < n && err == RC_OK; i++) {
         const char *k;
         uint32_t klen;
         rc_col_info_t ci = {0};
@@ -512,14 +539,10 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
             memcpy(out->data + out->len, tc->text, DTPL_TEXT); /* past text_len: beyond len */
             out->len += tc->text_len;
             *pp = kp + tc->mp_len;
-            ci = tc->ci;
-            if (cols && ci.type != RC_COL_UNKNOWN) {
-                ci.name = (const char *)cols->start + tc->name_off;
-            }
             if (tc->cur_off && cols) {
                 cols->cur = cols->start + tc->cur_off;
             }
-            err = put_value_fast(out, pp, end, &ci);
+            err = put_value_fast(out, pp, end, &tc->ci);
             continue;
         }
         if (kp < end && (kp[0] & 0xe0) == 0xa0 && (size_t)(end - kp) > (kp[0] & 0x1fu)) {
@@ -549,6 +572,9 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
 static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols,
                          dtpl_row_t *rt) {
     uint32_t n;
+    if (p < end && (p[0] == 0x90 || p[0] == 0x91)) { /* the usual fixarray */
+        return p[0] == 0x90 ? LIT(out, "null") : (p++, put_row(out, &p, end, cols, rt));
+    }
     rc_err_t err = rc_mp_read_array(&p, end, &n);
     if (err != RC_OK) {
         return err;
@@ -1089,12 +1115,15 @@ static inline rc_err_t put_kept(rc_buf_t *out, const char *text, size_t len) {
  * from rt's (NULL: none) when it has them for these values, else written and kept there. */
 static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schema,
                              const uint8_t *table, uint64_t server_id, const uint8_t *end) {
+    /* equal bytes over the kept strs' whole sizes (head and body) are those strs */
+    if (rt && rt->src.text_len && schema && table && schema < end && table < end &&
+        rt->src.server_id == server_id &&
+        rc_tpl_key_eq(rt->src.mp[0], rt->src.mp_len[0], schema, end) &&
+        rc_tpl_key_eq(rt->src.mp[1], rt->src.mp_len[1], table, end)) {
+        return put_kept(out, rt->src.text, rt->src.text_len);
+    }
     size_t sl = short_str_size(schema, end), tl = short_str_size(table, end);
     dtpl_src_t *c = rt && sl && tl ? &rt->src : NULL;
-    if (c && c->text_len && c->server_id == server_id && c->mp_len[0] == sl && c->mp_len[1] == tl &&
-        rc_tpl_key_eq(c->mp[0], sl, schema, end) && rc_tpl_key_eq(c->mp[1], tl, table, end)) {
-        return put_kept(out, c->text, c->text_len);
-    }
     size_t mark = out->len;
     rc_err_t err = LIT(out, ",\"snapshot\":\"false\",\"db\":");
     err = err ? err : put_str_field(out, schema, end);
@@ -1117,13 +1146,14 @@ static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schem
 
 /* before[0..before_len), the str field v, after[0..after_len): copied from c (NULL: none)
  * when it has them for v's bytes, else written and kept there. */
-static rc_err_t put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len,
-                             const uint8_t *v, const uint8_t *end, const char *after,
-                             size_t after_len) {
-    size_t vl = c ? short_str_size(v, end) : 0;
-    if (vl && c->text_len && c->mp_len == vl && rc_tpl_key_eq(c->mp, vl, v, end)) {
+static inline __attribute__((always_inline)) rc_err_t
+put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len, const uint8_t *v,
+             const uint8_t *end, const char *after, size_t after_len) {
+    /* equal bytes over the kept str's whole size (head and body) are that str */
+    if (c && v && v < end && c->text_len && rc_tpl_key_eq(c->mp, c->mp_len, v, end)) {
         return put_kept(out, c->text, c->text_len);
     }
+    size_t vl = c ? short_str_size(v, end) : 0;
     size_t mark = out->len;
     rc_err_t err = put_bytes(out, before, before_len);
     err = err ? err : put_str_field(out, v, end);

@@ -3608,6 +3608,34 @@ static void test_debezium_decimal_digits_and_signs(void **state) {
     }
 }
 
+/* A position learnt with one name, then given a name the template cannot hold (a str 8, a
+ * name whose text is too long, a name kafka.columns has twice), then the first name again: a
+ * position that could not be learnt must not match what it held before. */
+static void test_debezium_tpl_position_unlearnt_then_known_again(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    static const uint8_t types[3] = {RC_COL_BIGINT, RC_COL_TEXT, RC_COL_DATE};
+    static const uint8_t flags[3] = {RC_COLF_NULLABLE, RC_COLF_NULLABLE, 0};
+    const char *const known[] = {"id", "name", "born"};
+    const char *const odd[][3] = {
+        {"a_column_name_of_forty_bytes_long_xxxxxx", "name", "born"},
+        {"\x01\x02\x03\x04\x05\x06\x07\x08", "name", "born"},
+        {"name", "name", "born"},
+    };
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+            check_dtable(&m, "relearn", known, 3, types, flags, NULL);
+            check_dtable(&m, "relearn", known, 3, types, flags, NULL);
+            check_dtable(&m, "relearn", odd[i], 3, types, flags, NULL);
+            check_dtable(&m, "relearn", known, 3, types, flags, NULL);
+            check_dtable(&m, "relearn", known, 3, NULL, NULL, NULL);
+            check_dtable(&m, "relearn", odd[i], 3, NULL, NULL, NULL);
+            check_dtable(&m, "relearn", known, 3, NULL, NULL, NULL);
+        }
+    }
+    rc_msg_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3646,6 +3674,7 @@ int main(void) {
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
         cmocka_unit_test(test_proto_tpl_datetime_fixed_positions_every_byte),
         cmocka_unit_test(test_debezium_decimal_digits_and_signs),
+        cmocka_unit_test(test_debezium_tpl_position_unlearnt_then_known_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
