@@ -330,9 +330,12 @@ static inline size_t decimal_bytes19(const uint8_t *s, size_t n, uint8_t buf[16]
     size_t len = (v ? (size_t)(64 - __builtin_clzll(v)) : 0) / 8 + 1;
     uint64_t w = neg ? 0 - u : u;
     memset(buf, neg && u ? 0xff : 0, 8);
-    for (int i = 0; i < 8; i++) { /* one byte swap where the compiler has it */
-        buf[8 + i] = (uint8_t)(w >> (56 - 8 * i));
-    }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w = __builtin_bswap64(w);
+    memcpy(buf + 8, &w, 8);
+#else
+    memcpy(buf + 8, &w, 8);
+#endif
     *b = buf + 16 - len;
     return len;
 }
@@ -1099,27 +1102,44 @@ static inline size_t short_str_size(const uint8_t *v, const uint8_t *end) {
     return head && head + n <= 32 && (size_t)(end - v) >= head + n ? head + n : 0;
 }
 
-/* Appends a kept text of len bytes from text[DTPL_SRC_TEXT]: all of it copied at once (past len
- * beyond out->len), a copy of a constant size. */
+/* Writes a kept text of len (<= DTPL_SRC_TEXT) bytes at o, 32 at a time (up to DTPL_SRC_TEXT
+ * bytes written); returns its end. */
+static inline char *kept_at(char *o, const char *text, size_t len) {
+    for (size_t i = 0; i < len; i += 32) {
+        memcpy(o + i, text + i, 32);
+    }
+    return o + len;
+}
+
+/* Appends a kept text of len bytes from text[DTPL_SRC_TEXT] through kept_at. */
 static inline rc_err_t put_kept(rc_buf_t *out, const char *text, size_t len) {
     char *o = room(out, DTPL_SRC_TEXT);
     if (!o) {
         return RC_ERR_NOMEM;
     }
-    memcpy(o, text, DTPL_SRC_TEXT);
-    out->len += len;
+    out->len = (size_t)(kept_at(o, text, len) - out->data);
     return RC_OK;
+}
+
+/* True when c keeps a text for the str at v: equal bytes over the kept str's whole size (head
+ * and body) are that str. */
+static inline bool kept_eq(const dtpl_str_t *c, const uint8_t *v, const uint8_t *end) {
+    return v && v < end && c->text_len && rc_tpl_key_eq(c->mp, c->mp_len, v, end);
+}
+
+/* The same for the source block's schema, table and server_id. */
+static inline bool src_eq(const dtpl_src_t *c, const uint8_t *schema, const uint8_t *table,
+                          uint64_t server_id, const uint8_t *end) {
+    return c->text_len && schema && table && schema < end && table < end &&
+           c->server_id == server_id && rc_tpl_key_eq(c->mp[0], c->mp_len[0], schema, end) &&
+           rc_tpl_key_eq(c->mp[1], c->mp_len[1], table, end);
 }
 
 /* ,"snapshot":"false","db":schema,"sequence":null,"table":table,"server_id":server_id, copied
  * from rt's (NULL: none) when it has them for these values, else written and kept there. */
 static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schema,
                              const uint8_t *table, uint64_t server_id, const uint8_t *end) {
-    /* equal bytes over the kept strs' whole sizes (head and body) are those strs */
-    if (rt && rt->src.text_len && schema && table && schema < end && table < end &&
-        rt->src.server_id == server_id &&
-        rc_tpl_key_eq(rt->src.mp[0], rt->src.mp_len[0], schema, end) &&
-        rc_tpl_key_eq(rt->src.mp[1], rt->src.mp_len[1], table, end)) {
+    if (rt && src_eq(&rt->src, schema, table, server_id, end)) {
         return put_kept(out, rt->src.text, rt->src.text_len);
     }
     size_t sl = short_str_size(schema, end), tl = short_str_size(table, end);
@@ -1149,8 +1169,7 @@ static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schem
 static inline __attribute__((always_inline)) rc_err_t
 put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len, const uint8_t *v,
              const uint8_t *end, const char *after, size_t after_len) {
-    /* equal bytes over the kept str's whole size (head and body) are that str */
-    if (c && v && v < end && c->text_len && rc_tpl_key_eq(c->mp, c->mp_len, v, end)) {
+    if (c && kept_eq(c, v, end)) {
         return put_kept(out, c->text, c->text_len);
     }
     size_t vl = c ? short_str_size(v, end) : 0;
@@ -1210,6 +1229,32 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
     err = err ? err : put_side(out, at[E_BEFORE], end, cols, rt);
     err = err ? err : LIT(out, ",\"after\":");
     err = err ? err : put_side(out, at[E_AFTER], end, cols, rt);
+    if (err == RC_OK && rt && kept_eq(&rt->name, mt[M_PIPELINE], end) &&
+        src_eq(&rt->src, at[E_SCHEMA], at[E_TABLE], server_id, end) &&
+        kept_eq(&rt->file, mt[M_FILE], end)) {
+        /* the usual event: every kept text of the source block holds; each half of what
+         * follows the rows written into room reserved once */
+        char *o = room(out, 2 * DTPL_SRC_TEXT + 32 + 8);
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        o = kept_at(o, rt->name.text, rt->name.text_len);
+        o = rc_json_uint_at(o, commit_ts * 1000);
+        o = kept_at(o, rt->src.text, rt->src.text_len);
+        memcpy(o, ",\"gtid\":", 8);
+        out->len = (size_t)(o + 8 - out->data);
+        if ((err = put_str_field(out, mt[M_GTID], end)) != RC_OK ||
+            !(o = room(out, DTPL_SRC_TEXT + 2 * 32 + sizeof k_tails[0] + 20))) {
+            return err ? err : RC_ERR_NOMEM;
+        }
+        o = kept_at(o, rt->file.text, rt->file.text_len);
+        o = rc_json_uint_at(o, pos);
+        memcpy(o, op, sizeof k_tails[0]);
+        o = rc_json_uint_at(o + sizeof k_tails[0] - 1, timestamp / 1000);
+        memcpy(o, ",\"transaction\":null}", 20);
+        out->len = (size_t)(o + 20 - out->data);
+        return schemas ? rc_buf_putc(out, '}') : RC_OK;
+    }
     err = err ? err
               : put_str_kept(out, rt ? &rt->name : NULL, SOURCE_HEAD, sizeof(SOURCE_HEAD) - 1,
                              mt[M_PIPELINE], end, ",\"ts_ms\":", 9);
