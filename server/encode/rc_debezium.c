@@ -445,6 +445,14 @@ typedef struct dtpl_str {
     char text[DTPL_SRC_TEXT];
 } dtpl_str_t;
 
+/* A number of the envelope (source.ts_ms, ts_ms) and its digits as last written: the rows of one
+ * transaction share their commit time, and the rows decoded within one ms their ts_ms. */
+typedef struct dtpl_num {
+    uint64_t v;
+    uint8_t len; /* 0: none */
+    char text[24];
+} dtpl_num_t;
+
 typedef struct dtpl_row {
     dtpl_col_t *cols;
     uint32_t cap;
@@ -452,6 +460,7 @@ typedef struct dtpl_row {
     size_t desc_len, desc_cap;
     dtpl_src_t src;
     dtpl_str_t name, file;
+    dtpl_num_t commit_ms, ts_ms;
 } dtpl_row_t;
 
 struct rc_debezium_tpl {
@@ -511,24 +520,38 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         rt->cols = c;
     }
     uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0, i = 0;
-    /* the leading positions whose keys the template has: a copy and a value each */
-    for (; i < nt && err == RC_OK; i++) {
+    /* the leading positions whose keys the template has: a copy and a value each, a value
+     * rc_json writes as Debezium does written right after the copy; rc_cols_find's cursor is
+     * left where the last of them left it (only the general loop and the next row read it) */
+    uint32_t cur_off = 0;
+    for (; i < nt; i++) {
         dtpl_col_t *tc = &rt->cols[i];
         const uint8_t *kp = *pp;
         if (end - kp < 32 || !rc_tpl_eq32(tc->mp, tc->skip, kp)) {
             break; /* (the general loop below compares near the end) */
         }
-        char *o = room(out, DTPL_TEXT + RC_JSON_VALUE_ROOM);
+        char *o = room(out, DTPL_TEXT + RC_JSON_VALUE_ROOM), *e;
         if (!o) {
             return RC_ERR_NOMEM;
         }
         memcpy(o, tc->text, DTPL_TEXT); /* past text_len: beyond len */
-        out->len += tc->text_len;
-        *pp = kp + tc->mp_len;
-        if (tc->cur_off && cols) {
-            cols->cur = cols->start + tc->cur_off;
+        o += tc->text_len;
+        const uint8_t *v = kp + tc->mp_len; /* before end: 32 bytes were compared */
+        cur_off = tc->cur_off ? tc->cur_off : cur_off;
+        if (tc->ci.type != RC_COL_BIT && k_vclass[v[0]] == VC_JSON &&
+            (e = rc_json_value_at(o, &v, end)) != NULL) {
+            out->len = (size_t)(e - out->data);
+            *pp = v;
+            continue;
         }
-        err = put_value_fast(out, pp, end, &tc->ci);
+        out->len = (size_t)(o - out->data);
+        *pp = v;
+        if ((err = put_value_fast(out, pp, end, &tc->ci)) != RC_OK) {
+            return err;
+        }
+    }
+    if (cur_off && cols) {
+        cols->cur = cols->start + cur_off;
     }
     for (; i < n && err == RC_OK; i++) {
         const char *k;
@@ -1121,6 +1144,20 @@ static inline rc_err_t put_kept(rc_buf_t *out, const char *text, size_t len) {
     return RC_OK;
 }
 
+/* Writes v's digits at o (room for 29 bytes) from c when it holds them, else by rc_json_uint_at,
+ * kept in c; returns their end. */
+static inline char *num_kept_at(char *o, dtpl_num_t *c, uint64_t v) {
+    if (c->len && c->v == v) {
+        memcpy(o, c->text, sizeof c->text);
+        return o + c->len;
+    }
+    char *e = rc_json_uint_at(o, v);
+    c->v = v;
+    c->len = (uint8_t)(e - o); /* at most 20 digits */
+    memcpy(c->text, o, sizeof c->text);
+    return e;
+}
+
 /* True when c keeps a text for the str at v: equal bytes over the kept str's whole size (head
  * and body) are that str. */
 static inline bool kept_eq(const dtpl_str_t *c, const uint8_t *v, const uint8_t *end) {
@@ -1239,7 +1276,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
             return RC_ERR_NOMEM;
         }
         o = kept_at(o, rt->name.text, rt->name.text_len);
-        o = rc_json_uint_at(o, commit_ts * 1000);
+        o = num_kept_at(o, &rt->commit_ms, commit_ts * 1000);
         o = kept_at(o, rt->src.text, rt->src.text_len);
         memcpy(o, ",\"gtid\":", 8);
         out->len = (size_t)(o + 8 - out->data);
@@ -1250,7 +1287,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
         o = kept_at(o, rt->file.text, rt->file.text_len);
         o = rc_json_uint_at(o, pos);
         memcpy(o, op, sizeof k_tails[0]);
-        o = rc_json_uint_at(o + sizeof k_tails[0] - 1, timestamp / 1000);
+        o = num_kept_at(o + sizeof k_tails[0] - 1, &rt->ts_ms, timestamp / 1000);
         memcpy(o, ",\"transaction\":null}", 20);
         out->len = (size_t)(o + 20 - out->data);
         return schemas ? rc_buf_putc(out, '}') : RC_OK;

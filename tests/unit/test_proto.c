@@ -3636,6 +3636,55 @@ static void test_debezium_tpl_position_unlearnt_then_known_again(void **state) {
     rc_msg_free(&m);
 }
 
+/* The envelope's numbers kept with a table's template (source.ts_ms and ts_ms): the same
+ * event with its commit time and decode time the same, then other ones (fewer and more
+ * digits), back and forth: each value's text has its own digits. */
+static void test_debezium_tpl_envelope_numbers_change(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    const char *const names[] = {"id", "name"};
+    static const uint64_t stamps[] = {
+        1709211662000007ULL, 1709211662000999ULL, 1709211662001000ULL, 7ULL, 999ULL, 1000ULL,
+        UINT64_MAX,          1709211662000007ULL};
+    static const uint32_t commits[] = {1709211662, 1709211662, 1, 0, 4294967295u, 1709211663};
+    rc_buf_t out = RC_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof stamps / sizeof stamps[0]; i++) {
+            for (size_t j = 0; j < sizeof commits / sizeof commits[0]; j++) {
+                mp_t mp;
+                mp_init(&mp);
+                pack_dtable_event(&mp, "nums", names, 2, NULL, NULL, NULL);
+                uint8_t *ev = (uint8_t *)mp.sb.data;
+                uint8_t *ts = memmem(ev, mp.sb.size, "\xa9timestamp\xcf", 11);
+                uint8_t *ct = memmem(ev, mp.sb.size,
+                                     "\xa9"
+                                     "commit_ts\xce",
+                                     11);
+                assert_non_null(ts);
+                assert_non_null(ct);
+                for (int b = 0; b < 8; b++) {
+                    ts[11 + b] = (uint8_t)(stamps[i] >> (56 - 8 * b));
+                }
+                for (int b = 0; b < 4; b++) {
+                    ct[11 + b] = (uint8_t)(commits[j] >> (24 - 8 * b));
+                }
+                assert_int_equal(check_dtpl(&m, ev, mp.sb.size, &out), RC_OK);
+                char want[96];
+                assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+                snprintf(want, sizeof want, "\"ts_ms\":%" PRIu64 ",\"snapshot\"",
+                         (uint64_t)commits[j] * 1000);
+                assert_non_null(strstr(out.data, want));
+                snprintf(want, sizeof want, "\"ts_ms\":%" PRIu64 ",\"transaction\"",
+                         stamps[i] / 1000);
+                assert_non_null(strstr(out.data, want));
+                msgpack_sbuffer_destroy(&mp.sb);
+            }
+        }
+    }
+    rc_buf_free(&out);
+    rc_msg_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3675,6 +3724,7 @@ int main(void) {
         cmocka_unit_test(test_proto_tpl_datetime_fixed_positions_every_byte),
         cmocka_unit_test(test_debezium_decimal_digits_and_signs),
         cmocka_unit_test(test_debezium_tpl_position_unlearnt_then_known_again),
+        cmocka_unit_test(test_debezium_tpl_envelope_numbers_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
