@@ -190,10 +190,31 @@ static rc_err_t put_bits(rc_buf_t *out, uint64_t v, unsigned bits) {
     return put_b64(out, b, n);
 }
 
-/* A DATETIME (not a zero date) as Debezium has it: ms since the epoch up to fsp 3, else µs. */
-static inline int64_t datetime_value(const rc_datetime_t *t) {
-    int64_t secs = rc_text_days_from_civil(t->year, t->month, t->day) * 86400 +
-                   (int64_t)t->hour * 3600 + t->minute * 60 + t->second;
+/* The last date a row template's column had and its days since the epoch: a table's DATETIMEs
+ * of one day come one after the other. ymd 0 (no date has it here): none. */
+typedef struct day_memo {
+    uint32_t ymd;
+    int64_t days;
+} day_memo_t;
+
+/* Days from 1970-01-01 to t's date (not a zero date), from m (NULL: none) when it has them. */
+static inline int64_t days_of(const rc_datetime_t *t, day_memo_t *m) {
+    uint32_t ymd = t->year * 10000 + t->month * 100 + t->day; /* 4, 2 and 2 digits */
+    if (m && m->ymd == ymd) {
+        return m->days;
+    }
+    int64_t days = rc_text_days_from_civil(t->year, t->month, t->day);
+    if (m) {
+        m->ymd = ymd;
+        m->days = days;
+    }
+    return days;
+}
+
+/* A DATETIME (not a zero date) whose date is days after the epoch as Debezium has it: ms since
+ * the epoch up to fsp 3, else µs. */
+static inline int64_t datetime_value(const rc_datetime_t *t, int64_t days) {
+    int64_t secs = days * 86400 + (int64_t)t->hour * 3600 + t->minute * 60 + t->second;
     return t->fsp <= 3 ? secs * 1000 + t->micros / 1000 : secs * 1000000 + t->micros;
 }
 
@@ -281,7 +302,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         if (t.month == 0 || t.day == 0) {
             return rc_buf_append(out, zero, strlen(zero));
         }
-        return put_i64(out, datetime_value(&t));
+        return put_i64(out, datetime_value(&t, days_of(&t, NULL)));
     }
     case RC_EXT_TIMESTAMP:
         if (!rc_text_timestamp(s, n, &us, &fsp)) {
@@ -307,8 +328,10 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
 static inline size_t decimal_bytes19(const uint8_t *s, size_t n, uint8_t buf[16],
                                      const uint8_t **b) {
     bool neg = n > 0 && s[0] == '-', point = false;
-    size_t digits = 0;
     uint64_t u = 0;
+    if (n > 21) { /* more than 19 digits besides a sign and a point */
+        return 0;
+    }
     for (size_t i = neg; i < n; i++) {
         unsigned d = (unsigned)s[i] - '0';
         if (d > 9) {
@@ -318,12 +341,10 @@ static inline size_t decimal_bytes19(const uint8_t *s, size_t n, uint8_t buf[16]
             point = true;
             continue;
         }
-        if (++digits > 19) {
-            return 0;
-        }
-        u = u * 10 + d;
+        u = u * 10 + d; /* wraps past 19 digits: not taken below */
     }
-    if (digits == 0) {
+    size_t digits = n - neg - point;
+    if (digits == 0 || digits > 19) {
         return 0;
     }
     uint64_t v = neg && u ? u - 1 : u; /* -0 is 0 */
@@ -343,10 +364,10 @@ static inline size_t decimal_bytes19(const uint8_t *s, size_t n, uint8_t buf[16]
 /* What put_value_fast does with a value, by its first byte: rc_json_value_at (which takes
  * nothing else that Debezium writes otherwise), its own ext 8, or put_value (a map: GEOMETRY;
  * a uint 64: wrapped; any other ext). */
-enum { VC_JSON, VC_EXT8, VC_SLOW };
+enum { VC_JSON, VC_EXT8, VC_SLOW, VC_NIL };
 static const uint8_t k_vclass[256] = {
-    [0x80 ... 0x8f] = VC_SLOW, [0xc7] = VC_EXT8,          [0xc8 ... 0xc9] = VC_SLOW,
-    [0xcf] = VC_SLOW,          [0xd4 ... 0xd8] = VC_SLOW,
+    [0xc0] = VC_NIL,           [0x80 ... 0x8f] = VC_SLOW, [0xc7] = VC_EXT8,
+    [0xc8 ... 0xc9] = VC_SLOW, [0xcf] = VC_SLOW,          [0xd4 ... 0xd8] = VC_SLOW,
 };
 
 /* put_value with the usual values of a row without a call through rc_json_write: an ext 8
@@ -354,10 +375,15 @@ static const uint8_t k_vclass[256] = {
  * but a uint 64, nil, bools, doubles, short strs) by rc_json_value_at; anything else (a BIT
  * column's, a map, a zero date, an error) by put_value. */
 static inline __attribute__((always_inline)) rc_err_t
-put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_col_info_t *col) {
+put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_col_info_t *col,
+               day_memo_t *memo) {
     const uint8_t *p = *pp;
     if (p < end && col->type != RC_COL_BIT) {
         uint8_t vc = k_vclass[p[0]];
+        if (vc == VC_NIL) {
+            *pp = p + 1;
+            return LIT(out, "null");
+        }
         if (vc == VC_EXT8) {
             size_t n;
             if (end - p >= 3 && (size_t)(end - p) - 3 >= (n = p[1])) {
@@ -374,11 +400,10 @@ put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_c
                 } else if (p[2] == RC_EXT_DATETIME && rc_text_datetime(s, n, &t) && t.month &&
                            t.day) {
                     *pp = s + n;
-                    return put_num(out, (uint64_t)datetime_value(&t), true);
+                    return put_num(out, (uint64_t)datetime_value(&t, days_of(&t, memo)), true);
                 } else if (p[2] == RC_EXT_DATE && rc_text_date(s, n, &t) && t.month && t.day) {
                     *pp = s + n;
-                    return put_num(out, (uint64_t)rc_text_days_from_civil(t.year, t.month, t.day),
-                                   true);
+                    return put_num(out, (uint64_t)days_of(&t, memo), true);
                 }
             }
         } else if (vc == VC_JSON) {
@@ -420,6 +445,7 @@ typedef struct dtpl_col {
     uint64_t skip;    /* ~rc_tpl_mask(mp_len): the bytes of 32 that rc_tpl_eq32 does not compare */
     uint32_t cur_off; /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
                           cursor stays) */
+    day_memo_t day;   /* the last date of a DATE or DATETIME here */
 } dtpl_col_t;
 
 /* The source block's members from "snapshot" to "server_id" as write_event wrote them for
@@ -465,6 +491,7 @@ typedef struct dtpl_row {
 
 struct rc_debezium_tpl {
     dtpl_row_t rows[DTPL_SLOTS];
+    dtpl_row_t *last; /* the slot of the event before (NULL: none yet) */
 };
 
 rc_debezium_tpl_t *rc_debezium_tpl_new(void) {
@@ -538,15 +565,21 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         o += tc->text_len;
         const uint8_t *v = kp + tc->mp_len; /* before end: 32 bytes were compared */
         cur_off = tc->cur_off ? tc->cur_off : cur_off;
-        if (tc->ci.type != RC_COL_BIT && k_vclass[v[0]] == VC_JSON &&
-            (e = rc_json_value_at(o, &v, end)) != NULL) {
+        uint8_t vc = tc->ci.type != RC_COL_BIT ? k_vclass[v[0]] : VC_SLOW;
+        if (vc == VC_JSON && (e = rc_json_value_at(o, &v, end)) != NULL) {
             out->len = (size_t)(e - out->data);
             *pp = v;
             continue;
         }
+        if (vc == VC_NIL) { /* a NULL */
+            memcpy(o, "null", 4);
+            out->len = (size_t)(o + 4 - out->data);
+            *pp = v + 1;
+            continue;
+        }
         out->len = (size_t)(o - out->data);
         *pp = v;
-        if ((err = put_value_fast(out, pp, end, &tc->ci)) != RC_OK) {
+        if ((err = put_value_fast(out, pp, end, &tc->ci, &tc->day)) != RC_OK) {
             return err;
         }
     }
@@ -568,7 +601,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
             if (tc->cur_off && cols) {
                 cols->cur = cols->start + tc->cur_off;
             }
-            err = put_value_fast(out, pp, end, &tc->ci);
+            err = put_value_fast(out, pp, end, &tc->ci, &tc->day);
             continue;
         }
         if (kp < end && (kp[0] & 0xe0) == 0xa0 && (size_t)(end - kp) > (kp[0] & 0x1fu)) {
@@ -589,14 +622,14 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         if (tc) {
             col_learn(tc, kp, out->data + text_at, out->len - text_at, &ci, cols, cur_off);
         }
-        err = put_value_fast(out, pp, end, &ci);
+        err = put_value_fast(out, pp, end, &ci, NULL);
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
 /* before/after: [] -> null, [row] -> row. */
-static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols,
-                         dtpl_row_t *rt) {
+static inline __attribute__((always_inline)) rc_err_t
+put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols, dtpl_row_t *rt) {
     uint32_t n;
     if (p < end && (p[0] == 0x90 || p[0] == 0x91)) { /* the usual fixarray */
         return p[0] == 0x90 ? LIT(out, "null") : (p++, put_row(out, &p, end, cols, rt));
@@ -1125,11 +1158,16 @@ static inline size_t short_str_size(const uint8_t *v, const uint8_t *end) {
     return head && head + n <= 32 && (size_t)(end - v) >= head + n ? head + n : 0;
 }
 
-/* Writes a kept text of len (<= DTPL_SRC_TEXT) bytes at o, 32 at a time (up to DTPL_SRC_TEXT
- * bytes written); returns its end. */
+/* Writes a kept text of len (<= DTPL_SRC_TEXT) bytes at o, in three copies of a constant size
+ * at most (up to DTPL_SRC_TEXT bytes written); returns its end. */
 static inline char *kept_at(char *o, const char *text, size_t len) {
-    for (size_t i = 0; i < len; i += 32) {
-        memcpy(o + i, text + i, 32);
+    _Static_assert(DTPL_SRC_TEXT == 160, "kept_at copies 64 + 64 + 32 bytes");
+    memcpy(o, text, 64);
+    if (len > 64) {
+        memcpy(o + 64, text + 64, 64);
+        if (len > 128) {
+            memcpy(o + 128, text + 128, 32);
+        }
     }
     return o + len;
 }
@@ -1164,12 +1202,18 @@ static inline bool kept_eq(const dtpl_str_t *c, const uint8_t *v, const uint8_t 
     return v && v < end && c->text_len && rc_tpl_key_eq(c->mp, c->mp_len, v, end);
 }
 
-/* The same for the source block's schema, table and server_id. */
+/* The same for the source block's schema and table, */
+static inline bool tables_eq(const dtpl_src_t *c, const uint8_t *schema, const uint8_t *table,
+                             const uint8_t *end) {
+    return c->text_len && schema && table && schema < end && table < end &&
+           rc_tpl_key_eq(c->mp[0], c->mp_len[0], schema, end) &&
+           rc_tpl_key_eq(c->mp[1], c->mp_len[1], table, end);
+}
+
+/* and with its server_id. */
 static inline bool src_eq(const dtpl_src_t *c, const uint8_t *schema, const uint8_t *table,
                           uint64_t server_id, const uint8_t *end) {
-    return c->text_len && schema && table && schema < end && table < end &&
-           c->server_id == server_id && rc_tpl_key_eq(c->mp[0], c->mp_len[0], schema, end) &&
-           rc_tpl_key_eq(c->mp[1], c->mp_len[1], table, end);
+    return c->server_id == server_id && tables_eq(c, schema, table, end);
 }
 
 /* ,"snapshot":"false","db":schema,"sequence":null,"table":table,"server_id":server_id, copied
@@ -1227,14 +1271,20 @@ put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len
 #define SOURCE_HEAD                                                                                \
     ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\",\"connector\":\"mysql\",\"name\":"
 
-static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa,
-                            const uint8_t *end, const uint8_t *columns, bool schemas) {
+static inline __attribute__((always_inline)) rc_err_t
+write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, const uint8_t *end,
+            const uint8_t *columns, bool schemas) {
     const uint8_t *const *at = fa->ev, *const *mt = fa->meta;
     const uint8_t *action = at[E_ACTION];
     const char *a;
     uint32_t alen;
-    if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] || !fa->meta_is_map ||
-        rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6) {
+    if (action && action < end && action[0] == 0xa6 && end - action >= 7) {
+        a = (const char *)action + 1; /* the usual fixstr of 6 */
+        alen = 6;
+    } else if (!action || rc_mp_read_str(&action, end, &a, &alen) != RC_OK) {
+        return RC_ERR_INVALID;
+    }
+    if (!at[E_BEFORE] || !at[E_AFTER] || !at[E_META] || !fa->meta_is_map || alen != 6) {
         return RC_ERR_INVALID;
     }
 #define SOURCE_TAIL(op) ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"" op "\",\"ts_ms\":"
@@ -1255,7 +1305,12 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
     dtpl_row_t *rt = NULL;
     if (t) {
-        rt = &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
+        /* the table of the event before, when its kept schema and table bytes are this
+         * event's: their hash is the same (the slot kept them from an event of its own) */
+        rt = t->last && tables_eq(&t->last->src, at[E_SCHEMA], at[E_TABLE], end)
+                 ? t->last
+                 : &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
+        t->last = rt;
         rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, cols, rt->cols, rt->cap,
                              sizeof *rt->cols)
                  ? rt
@@ -1271,7 +1326,8 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
         kept_eq(&rt->file, mt[M_FILE], end)) {
         /* the usual event: every kept text of the source block holds; each half of what
          * follows the rows written into room reserved once */
-        char *o = room(out, 2 * DTPL_SRC_TEXT + 32 + 8);
+        char *o = room(out, 2 * DTPL_SRC_TEXT + 32 + 8 + RC_JSON_VALUE_ROOM), *e;
+        const uint8_t *g = mt[M_GTID];
         if (!o) {
             return RC_ERR_NOMEM;
         }
@@ -1279,10 +1335,18 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
         o = num_kept_at(o, &rt->commit_ms, commit_ts * 1000);
         o = kept_at(o, rt->src.text, rt->src.text_len);
         memcpy(o, ",\"gtid\":", 8);
-        out->len = (size_t)(o + 8 - out->data);
-        if ((err = put_str_field(out, mt[M_GTID], end)) != RC_OK ||
-            !(o = room(out, DTPL_SRC_TEXT + 2 * 32 + sizeof k_tails[0] + 20))) {
-            return err ? err : RC_ERR_NOMEM;
+        o += 8;
+        if (g && g < end && ((g[0] & 0xe0) == 0xa0 || g[0] == 0xd9) &&
+            (e = rc_json_value_at(o, &g, end)) != NULL) {
+            out->len = (size_t)(e - out->data); /* a str GTID, the usual one */
+        } else {
+            out->len = (size_t)(o - out->data);
+            if ((err = put_str_field(out, mt[M_GTID], end)) != RC_OK) {
+                return err;
+            }
+        }
+        if (!(o = room(out, DTPL_SRC_TEXT + 2 * 32 + sizeof k_tails[0] + 20))) {
+            return RC_ERR_NOMEM;
         }
         o = kept_at(o, rt->file.text, rt->file.text_len);
         o = rc_json_uint_at(o, pos);

@@ -3685,6 +3685,41 @@ static void test_debezium_tpl_envelope_numbers_change(void **state) {
     rc_msg_free(&m);
 }
 
+/* A row template's column keeps its last date's days: DATETIMEs and DATEs of one date, of
+ * others (a day, a month, a year and a century apart, before 1970), the one before again, a
+ * zero date and a bad text between them, through rc_msg against the writer without templates. */
+static char g_dt_text[40];
+static int g_dt_type;
+
+static void v_dt_any(msgpack_packer *pk) {
+    ext(pk, g_dt_type, g_dt_text);
+}
+
+static void test_debezium_tpl_dates_of_a_column_change(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    static const char *const dates[] = {"2024-02-29", "2024-02-29", "2024-03-01", "2024-02-29",
+                                        "2023-02-28", "1924-02-29", "1969-12-31", "0000-00-00",
+                                        "2024-02-29", "2024-2-29x", "2024-02-29", "9999-12-31"};
+    rc_buf_t out = RC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+            for (int type = 0; type < 2; type++) {
+                g_dt_type = type ? RC_EXT_DATETIME : RC_EXT_DATE;
+                snprintf(g_dt_text, sizeof g_dt_text, type ? "%sT13:01:02.500001" : "%s", dates[i]);
+                mp_t mp;
+                mp_init(&mp);
+                pack_event(&mp.pk, "insert", NULL, v_dt_any, NULL);
+                rc_err_t err = check_dtpl(&m, mp.sb.data, mp.sb.size, &out);
+                assert_int_equal(err, strchr(dates[i], 'x') ? RC_ERR_INVALID : RC_OK);
+                msgpack_sbuffer_destroy(&mp.sb);
+            }
+        }
+    }
+    rc_buf_free(&out);
+    rc_msg_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3725,6 +3760,7 @@ int main(void) {
         cmocka_unit_test(test_debezium_decimal_digits_and_signs),
         cmocka_unit_test(test_debezium_tpl_position_unlearnt_then_known_again),
         cmocka_unit_test(test_debezium_tpl_envelope_numbers_change),
+        cmocka_unit_test(test_debezium_tpl_dates_of_a_column_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
