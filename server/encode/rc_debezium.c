@@ -537,8 +537,11 @@ static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t
 static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols,
                         dtpl_row_t *rt) {
     uint32_t n;
-    rc_err_t err = rc_mp_read_map(pp, end, &n);
-    if (err == RC_OK) {
+    rc_err_t err;
+    if (*pp < end && (**pp & 0xf0) == 0x80) { /* a fixmap, the usual row */
+        n = *(*pp)++ & 0x0fu;
+        err = rc_buf_putc(out, '{');
+    } else if ((err = rc_mp_read_map(pp, end, &n)) == RC_OK) {
         err = rc_buf_putc(out, '{');
     }
     if (err == RC_OK && rt && n > rt->cap) {
@@ -1304,12 +1307,13 @@ write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, con
     rc_cols_init(&cset, columns, end);
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
     dtpl_row_t *rt = NULL;
+    bool same_table = false; /* rt's kept schema and table are this event's */
     if (t) {
         /* the table of the event before, when its kept schema and table bytes are this
          * event's: their hash is the same (the slot kept them from an event of its own) */
-        rt = t->last && tables_eq(&t->last->src, at[E_SCHEMA], at[E_TABLE], end)
-                 ? t->last
-                 : &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
+        same_table = t->last && tables_eq(&t->last->src, at[E_SCHEMA], at[E_TABLE], end);
+        rt = same_table ? t->last
+                        : &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
         t->last = rt;
         rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, cols, rt->cols, rt->cap,
                              sizeof *rt->cols)
@@ -1322,7 +1326,8 @@ write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, con
     err = err ? err : LIT(out, ",\"after\":");
     err = err ? err : put_side(out, at[E_AFTER], end, cols, rt);
     if (err == RC_OK && rt && kept_eq(&rt->name, mt[M_PIPELINE], end) &&
-        src_eq(&rt->src, at[E_SCHEMA], at[E_TABLE], server_id, end) &&
+        (same_table ? rt->src.server_id == server_id
+                    : src_eq(&rt->src, at[E_SCHEMA], at[E_TABLE], server_id, end)) &&
         kept_eq(&rt->file, mt[M_FILE], end)) {
         /* the usual event: every kept text of the source block holds; each half of what
          * follows the rows written into room reserved once */
