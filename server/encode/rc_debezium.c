@@ -557,7 +557,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
     for (; i < nt; i++) {
         dtpl_col_t *tc = &rt->cols[i];
         const uint8_t *kp = *pp;
-        if (end - kp < 32 || !rc_tpl_eq32(tc->mp, tc->skip, kp)) {
+        if (end - kp <= 32 || !rc_tpl_eq32(tc->mp, tc->skip, kp)) {
             break; /* (the general loop below compares near the end) */
         }
         char *o = room(out, DTPL_TEXT + RC_JSON_VALUE_ROOM), *e;
@@ -566,7 +566,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         }
         memcpy(o, tc->text, DTPL_TEXT); /* past text_len: beyond len */
         o += tc->text_len;
-        const uint8_t *v = kp + tc->mp_len; /* before end: 32 bytes were compared */
+        const uint8_t *v = kp + tc->mp_len; /* before end: mp_len <= 32 < end - kp */
         cur_off = tc->cur_off ? tc->cur_off : cur_off;
         uint8_t vc = tc->ci.type != RC_COL_BIT ? k_vclass[v[0]] : VC_SLOW;
         if (vc == VC_JSON && (e = rc_json_value_at(o, &v, end)) != NULL) {

@@ -3720,6 +3720,71 @@ static void test_debezium_tpl_dates_of_a_column_change(void **state) {
     rc_msg_free(&m);
 }
 
+/* An event cut right after the last key of its after row, a 31-byte name its table's template
+ * knows (meta before the rows, so that the envelope's fields are there): an error, and no byte
+ * read past the cut (the copy is exactly that long, for ASan). */
+static void test_debezium_tpl_event_cut_after_a_known_key(void **state) {
+    (void)state;
+    static const char *const ev_keys[] = {"schema", "table", "action", "before", "after", "meta"};
+    static const char *const meta_keys[] = {"pipeline",   "timestamp", "gtid",     "binlog_file",
+                                            "binlog_pos", "server_id", "commit_ts"};
+    static const char name[] = "a_key_of_exactly_thirty_one_byt";
+    mp_t m;
+    mp_init(&m);
+    msgpack_packer *pk = &m.pk;
+    msgpack_pack_map(pk, 6);
+    str(pk, "schema"), str(pk, "shop");
+    str(pk, "table"), str(pk, "cut");
+    str(pk, "action"), str(pk, "insert");
+    str(pk, "meta"), msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "p");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "binlog_file"), str(pk, "bin.000001");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 1);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1709211662);
+    str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, 7);
+    str(pk, name), msgpack_pack_uint64(pk, 8);
+    const uint8_t *ev = (const uint8_t *)m.sb.data, *end = ev + m.sb.size;
+    rc_debezium_at_t at;
+    assert_int_equal(rc_mp_map_pick(ev, end, ev_keys, RC_DBZ_EV_COUNT, at.ev, &at.ev_end), RC_OK);
+    assert_int_equal(
+        rc_mp_map_pick(at.ev[RC_DBZ_META], end, meta_keys, RC_DBZ_META_COUNT, at.meta, NULL),
+        RC_OK);
+    at.meta_is_map = true;
+    rc_debezium_tpl_t *t = rc_debezium_tpl_new();
+    assert_non_null(t);
+    rc_buf_t out = RC_BUF_INIT;
+    for (int i = 0; i < 2; i++) { /* the second time the template knows the name */
+        rc_buf_reset(&out);
+        assert_int_equal(
+            rc_debezium_write_event_tpl(&out, t, ev, m.sb.size, &at, NULL, false, NULL), RC_OK);
+    }
+    size_t cut = m.sb.size - 1; /* the last value, a fixint, left out */
+    uint8_t *c = malloc(cut);
+    assert_non_null(c);
+    memcpy(c, ev, cut);
+    rc_debezium_at_t cat = at;
+    for (int i = 0; i < RC_DBZ_EV_COUNT; i++) {
+        cat.ev[i] = at.ev[i] ? c + (at.ev[i] - ev) : NULL;
+    }
+    for (int i = 0; i < RC_DBZ_META_COUNT; i++) {
+        cat.meta[i] = at.meta[i] ? c + (at.meta[i] - ev) : NULL;
+    }
+    cat.ev_end = c + cut;
+    rc_buf_reset(&out);
+    assert_int_not_equal(rc_debezium_write_event_tpl(&out, t, c, cut, &cat, NULL, false, NULL),
+                         RC_OK);
+    assert_int_equal(out.len, 0);
+    free(c);
+    rc_buf_free(&out);
+    rc_debezium_tpl_free(t);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3761,6 +3826,7 @@ int main(void) {
         cmocka_unit_test(test_debezium_tpl_position_unlearnt_then_known_again),
         cmocka_unit_test(test_debezium_tpl_envelope_numbers_change),
         cmocka_unit_test(test_debezium_tpl_dates_of_a_column_change),
+        cmocka_unit_test(test_debezium_tpl_event_cut_after_a_known_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
