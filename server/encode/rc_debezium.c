@@ -1321,9 +1321,13 @@ write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, con
                  : NULL;
     }
     rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
-    err = err ? err : LIT(out, "{\"before\":");
-    err = err ? err : put_side(out, at[E_BEFORE], end, cols, rt);
-    err = err ? err : LIT(out, ",\"after\":");
+    if (at[E_BEFORE] < end && at[E_BEFORE][0] == 0x90) { /* an insert's: one literal */
+        err = err ? err : LIT(out, "{\"before\":null,\"after\":");
+    } else {
+        err = err ? err : LIT(out, "{\"before\":");
+        err = err ? err : put_side(out, at[E_BEFORE], end, cols, rt);
+        err = err ? err : LIT(out, ",\"after\":");
+    }
     err = err ? err : put_side(out, at[E_AFTER], end, cols, rt);
     if (err == RC_OK && rt && kept_eq(&rt->name, mt[M_PIPELINE], end) &&
         (same_table ? rt->src.server_id == server_id
