@@ -19,8 +19,10 @@
 #include "rc_tpl.h"
 #include "rc_version.h"
 
-/* Appends n bytes: the usual case, when they fit, inline. */
-static inline rc_err_t put_bytes(rc_buf_t *out, const char *s, size_t n) {
+/* Appends n bytes: the usual case, when they fit, inline (a literal's copy of a constant size,
+ * without a call). */
+static inline __attribute__((always_inline)) rc_err_t put_bytes(rc_buf_t *out, const char *s,
+                                                                size_t n) {
     if (out->cap - out->len >= n) {
         memcpy(out->data + out->len, s, n);
         out->len += n;
@@ -108,16 +110,37 @@ static size_t decimal_bytes(const uint8_t *s, size_t n, uint8_t out[DEC_BYTES + 
     return o + len;
 }
 
-/* base64 through rc_json's writer, from a msgpack bin built on the stack */
-static rc_err_t put_b64(rc_buf_t *out, const uint8_t *b, size_t n) {
-    uint8_t mp[2 + DEC_BYTES + 1];
-    mp[0] = 0xc4;
-    mp[1] = (uint8_t)n;
-    memcpy(mp + 2, b, n);
-    return rc_json_write(out, mp, 2 + n, NULL);
+/* base64 through rc_json's writer, as it writes a bin */
+static inline rc_err_t put_b64(rc_buf_t *out, const uint8_t *b, size_t n) {
+    return rc_json_write_base64(out, b, n);
 }
 
-static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed);
+/* Makes room for n bytes and returns where to write them, or NULL when out of memory. */
+static inline char *room(rc_buf_t *out, size_t n) {
+    if (out->cap - out->len < n && rc_buf_reserve(out, n) != RC_OK) {
+        return NULL;
+    }
+    return out->data + out->len;
+}
+
+/* Writes v in decimal at o (room for 30 bytes), as int64 when is_signed; returns the end. */
+static inline char *num_at(char *o, uint64_t v, bool is_signed) {
+    if (is_signed && (int64_t)v < 0) {
+        *o++ = '-';
+        v = 0 - v;
+    }
+    return rc_json_uint_at(o, v);
+}
+
+/* Appends v in decimal; as int64 when is_signed. */
+static inline rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
+    char *o = room(out, 32);
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    out->len = (size_t)(num_at(o, v, is_signed) - out->data);
+    return RC_OK;
+}
 
 static rc_err_t put_i64(rc_buf_t *out, int64_t v) {
     return put_num(out, (uint64_t)v, true);
@@ -165,6 +188,34 @@ static rc_err_t put_bits(rc_buf_t *out, uint64_t v, unsigned bits) {
         b[i] = (uint8_t)(v >> (8 * i));
     }
     return put_b64(out, b, n);
+}
+
+/* The last date a row template's column had and its days since the epoch: a table's DATETIMEs
+ * of one day come one after the other. ymd 0 (no date has it here): none. */
+typedef struct day_memo {
+    uint32_t ymd;
+    int64_t days;
+} day_memo_t;
+
+/* Days from 1970-01-01 to t's date (not a zero date), from m (NULL: none) when it has them. */
+static inline int64_t days_of(const rc_datetime_t *t, day_memo_t *m) {
+    uint32_t ymd = t->year * 10000 + t->month * 100 + t->day; /* 4, 2 and 2 digits */
+    if (m && m->ymd == ymd) {
+        return m->days;
+    }
+    int64_t days = rc_text_days_from_civil(t->year, t->month, t->day);
+    if (m) {
+        m->ymd = ymd;
+        m->days = days;
+    }
+    return days;
+}
+
+/* A DATETIME (not a zero date) whose date is days after the epoch as Debezium has it: ms since
+ * the epoch up to fsp 3, else µs. */
+static inline int64_t datetime_value(const rc_datetime_t *t, int64_t days) {
+    int64_t secs = days * 86400 + (int64_t)t->hour * 3600 + t->minute * 60 + t->second;
+    return t->fsp <= 3 ? secs * 1000 + t->micros / 1000 : secs * 1000000 + t->micros;
 }
 
 /* One column value; col is what kafka.columns says of its column (RC_COL_UNKNOWN: nothing). */
@@ -251,9 +302,7 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
         if (t.month == 0 || t.day == 0) {
             return rc_buf_append(out, zero, strlen(zero));
         }
-        int64_t secs = rc_text_days_from_civil(t.year, t.month, t.day) * 86400 +
-                       (int64_t)t.hour * 3600 + t.minute * 60 + t.second;
-        return put_i64(out, t.fsp <= 3 ? secs * 1000 + t.micros / 1000 : secs * 1000000 + t.micros);
+        return put_i64(out, datetime_value(&t, days_of(&t, NULL)));
     }
     case RC_EXT_TIMESTAMP:
         if (!rc_text_timestamp(s, n, &us, &fsp)) {
@@ -269,6 +318,106 @@ static rc_err_t put_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end,
     default: /* ENUM, SET as their text; unknown ext as rc_json does */
         return rc_json_write(out, p, (size_t)(after - p), NULL);
     }
+}
+
+/* decimal_bytes of a text of at most 19 digits (the usual DECIMAL), whose unscaled value fits a
+ * uint64, without the byte array: the minimal two's complement of a magnitude u is
+ * bitlen(u) / 8 + 1 bytes for a positive value and bitlen(u - 1) / 8 + 1 for a negative one,
+ * the bytes of the 72-bit word (sign byte, then -u or u). Returns the byte count at *b, 0 for
+ * any other text (more digits, or not a decimal: decimal_bytes then reads it). */
+static inline size_t decimal_bytes19(const uint8_t *s, size_t n, uint8_t buf[16],
+                                     const uint8_t **b) {
+    bool neg = n > 0 && s[0] == '-', point = false;
+    uint64_t u = 0;
+    if (n > 21) { /* more than 19 digits besides a sign and a point */
+        return 0;
+    }
+    for (size_t i = neg; i < n; i++) {
+        unsigned d = (unsigned)s[i] - '0';
+        if (d > 9) {
+            if (s[i] != '.' || point) {
+                return 0;
+            }
+            point = true;
+            continue;
+        }
+        u = u * 10 + d; /* wraps past 19 digits: not taken below */
+    }
+    size_t digits = n - neg - point;
+    if (digits == 0 || digits > 19) {
+        return 0;
+    }
+    uint64_t v = neg && u ? u - 1 : u; /* -0 is 0 */
+    size_t len = (v ? (size_t)(64 - __builtin_clzll(v)) : 0) / 8 + 1;
+    uint64_t w = neg ? 0 - u : u;
+    memset(buf, neg && u ? 0xff : 0, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w = __builtin_bswap64(w);
+    memcpy(buf + 8, &w, 8);
+#else
+    memcpy(buf + 8, &w, 8);
+#endif
+    *b = buf + 16 - len;
+    return len;
+}
+
+/* What put_value_fast does with a value, by its first byte: rc_json_value_at (which takes
+ * nothing else that Debezium writes otherwise), its own ext 8, or put_value (a map: GEOMETRY;
+ * a uint 64: wrapped; any other ext). */
+enum { VC_JSON, VC_EXT8, VC_SLOW, VC_NIL };
+static const uint8_t k_vclass[256] = {
+    [0xc0] = VC_NIL,           [0x80 ... 0x8f] = VC_SLOW, [0xc7] = VC_EXT8,
+    [0xc8 ... 0xc9] = VC_SLOW, [0xcf] = VC_SLOW,          [0xd4 ... 0xd8] = VC_SLOW,
+};
+
+/* put_value with the usual values of a row without a call through rc_json_write: an ext 8
+ * DECIMAL, DATE or DATETIME converted here, the values rc_json writes as Debezium does (ints
+ * but a uint 64, nil, bools, doubles, short strs) by rc_json_value_at; anything else (a BIT
+ * column's, a map, a zero date, an error) by put_value. */
+static inline __attribute__((always_inline)) rc_err_t
+put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_col_info_t *col,
+               day_memo_t *memo) {
+    const uint8_t *p = *pp;
+    if (p < end && col->type != RC_COL_BIT) {
+        uint8_t vc = k_vclass[p[0]];
+        if (vc == VC_NIL) {
+            *pp = p + 1;
+            return LIT(out, "null");
+        }
+        if (vc == VC_EXT8) {
+            size_t n;
+            if (end - p >= 3 && (size_t)(end - p) - 3 >= (n = p[1])) {
+                const uint8_t *s = p + 3;
+                rc_datetime_t t;
+                if (p[2] == RC_EXT_DECIMAL) {
+                    uint8_t buf[16];
+                    const uint8_t *b;
+                    size_t len = decimal_bytes19(s, n, buf, &b);
+                    if (len) {
+                        *pp = s + n;
+                        return put_b64(out, b, len);
+                    }
+                } else if (p[2] == RC_EXT_DATETIME && rc_text_datetime(s, n, &t) && t.month &&
+                           t.day) {
+                    *pp = s + n;
+                    return put_num(out, (uint64_t)datetime_value(&t, days_of(&t, memo)), true);
+                } else if (p[2] == RC_EXT_DATE && rc_text_date(s, n, &t) && t.month && t.day) {
+                    *pp = s + n;
+                    return put_num(out, (uint64_t)days_of(&t, memo), true);
+                }
+            }
+        } else if (vc == VC_JSON) {
+            char *o = room(out, RC_JSON_VALUE_ROOM), *e;
+            if (!o) {
+                return RC_ERR_NOMEM;
+            }
+            if ((e = rc_json_value_at(o, pp, end)) != NULL) {
+                out->len = (size_t)(e - out->data);
+                return RC_OK;
+            }
+        }
+    }
+    return put_value(out, pp, end, col);
 }
 
 /* ---- row templates --------------------------------------------------------------------------
@@ -292,10 +441,11 @@ typedef struct dtpl_col {
     char text[DTPL_TEXT];     /* the member name as put_row writes it there */
     uint8_t mp_len;           /* 0: no template at this position */
     uint8_t text_len;
-    rc_col_info_t ci;  /* the column's info (its name: name_off into the descriptor) */
-    uint32_t name_off; /* where ci.name is in the descriptor */
-    uint32_t cur_off;  /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
+    rc_col_info_t ci; /* the column's info (its name NULL: put_value does not read it) */
+    uint64_t skip;    /* ~rc_tpl_mask(mp_len): the bytes of 32 that rc_tpl_eq32 does not compare */
+    uint32_t cur_off; /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
                           cursor stays) */
+    day_memo_t day;   /* the last date of a DATE or DATETIME here */
 } dtpl_col_t;
 
 /* The source block's members from "snapshot" to "server_id" as write_event wrote them for
@@ -321,6 +471,14 @@ typedef struct dtpl_str {
     char text[DTPL_SRC_TEXT];
 } dtpl_str_t;
 
+/* A number of the envelope (source.ts_ms, ts_ms) and its digits as last written: the rows of one
+ * transaction share their commit time, and the rows decoded within one ms their ts_ms. */
+typedef struct dtpl_num {
+    uint64_t v;
+    uint8_t len; /* 0: none */
+    char text[24];
+} dtpl_num_t;
+
 typedef struct dtpl_row {
     dtpl_col_t *cols;
     uint32_t cap;
@@ -328,10 +486,12 @@ typedef struct dtpl_row {
     size_t desc_len, desc_cap;
     dtpl_src_t src;
     dtpl_str_t name, file;
+    dtpl_num_t commit_ms, ts_ms;
 } dtpl_row_t;
 
 struct rc_debezium_tpl {
     dtpl_row_t rows[DTPL_SLOTS];
+    dtpl_row_t *last; /* the slot of the event before (NULL: none yet) */
 };
 
 rc_debezium_tpl_t *rc_debezium_tpl_new(void) {
@@ -355,6 +515,7 @@ void rc_debezium_tpl_free(rc_debezium_tpl_t *t) {
 static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t text_len,
                       const rc_col_info_t *ci, const rc_cols_t *cols, uint32_t cur_off) {
     tc->mp_len = 0;
+    tc->skip = 0; /* none: rc_tpl_eq32 never matches */
     size_t n = k[0] & 0x1fu;
     if ((k[0] & 0xe0) != 0xa0 || 1 + n > DTPL_KEY_MAX || text_len > DTPL_TEXT ||
         (cols && !rc_cols_name_at_most_once(cols, (const char *)k + 1, (uint32_t)n))) {
@@ -366,11 +527,9 @@ static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t
     tc->text_len = (uint8_t)text_len;
     tc->ci = *ci;
     tc->ci.name = NULL;
-    if (cols && ci->type != RC_COL_UNKNOWN) {
-        tc->name_off = (uint32_t)((const uint8_t *)ci->name - cols->start);
-    }
     tc->cur_off = cur_off;
     tc->mp_len = (uint8_t)(1 + n);
+    tc->skip = ~rc_tpl_mask(1 + n);
 }
 
 /* A row map {col: value} as a JSON object; cols (may be NULL) describes its columns; rt (may be
@@ -378,8 +537,11 @@ static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t
 static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, rc_cols_t *cols,
                         dtpl_row_t *rt) {
     uint32_t n;
-    rc_err_t err = rc_mp_read_map(pp, end, &n);
-    if (err == RC_OK) {
+    rc_err_t err;
+    if (*pp < end && (**pp & 0xf0) == 0x80) { /* a fixmap, the usual row */
+        n = *(*pp)++ & 0x0fu;
+        err = rc_buf_putc(out, '{');
+    } else if ((err = rc_mp_read_map(pp, end, &n)) == RC_OK) {
         err = rc_buf_putc(out, '{');
     }
     if (err == RC_OK && rt && n > rt->cap) {
@@ -387,8 +549,47 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         rc_tpl_grow(&c, &rt->cap, sizeof(*rt->cols), n, DTPL_MAX_COLS);
         rt->cols = c;
     }
-    uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0;
-    for (uint32_t i = 0; i < n && err == RC_OK; i++) {
+    uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0, i = 0;
+    /* the leading positions whose keys the template has: a copy and a value each, a value
+     * rc_json writes as Debezium does written right after the copy; rc_cols_find's cursor is
+     * left where the last of them left it (only the general loop and the next row read it) */
+    uint32_t cur_off = 0;
+    for (; i < nt; i++) {
+        dtpl_col_t *tc = &rt->cols[i];
+        const uint8_t *kp = *pp;
+        if (end - kp <= 32 || !rc_tpl_eq32(tc->mp, tc->skip, kp)) {
+            break; /* (the general loop below compares near the end) */
+        }
+        char *o = room(out, DTPL_TEXT + RC_JSON_VALUE_ROOM), *e;
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        memcpy(o, tc->text, DTPL_TEXT); /* past text_len: beyond len */
+        o += tc->text_len;
+        const uint8_t *v = kp + tc->mp_len; /* before end: mp_len <= 32 < end - kp */
+        cur_off = tc->cur_off ? tc->cur_off : cur_off;
+        uint8_t vc = tc->ci.type != RC_COL_BIT ? k_vclass[v[0]] : VC_SLOW;
+        if (vc == VC_JSON && (e = rc_json_value_at(o, &v, end)) != NULL) {
+            out->len = (size_t)(e - out->data);
+            *pp = v;
+            continue;
+        }
+        if (vc == VC_NIL) { /* a NULL */
+            memcpy(o, "null", 4);
+            out->len = (size_t)(o + 4 - out->data);
+            *pp = v + 1;
+            continue;
+        }
+        out->len = (size_t)(o - out->data);
+        *pp = v;
+        if ((err = put_value_fast(out, pp, end, &tc->ci, &tc->day)) != RC_OK) {
+            return err;
+        }
+    }
+    if (cur_off && cols) {
+        cols->cur = cols->start + cur_off;
+    }
+    for (; i < n && err == RC_OK; i++) {
         const char *k;
         uint32_t klen;
         rc_col_info_t ci = {0};
@@ -400,14 +601,10 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
             memcpy(out->data + out->len, tc->text, DTPL_TEXT); /* past text_len: beyond len */
             out->len += tc->text_len;
             *pp = kp + tc->mp_len;
-            ci = tc->ci;
-            if (cols && ci.type != RC_COL_UNKNOWN) {
-                ci.name = (const char *)cols->start + tc->name_off;
-            }
             if (tc->cur_off && cols) {
                 cols->cur = cols->start + tc->cur_off;
             }
-            err = put_value(out, pp, end, &ci);
+            err = put_value_fast(out, pp, end, &tc->ci, &tc->day);
             continue;
         }
         if (kp < end && (kp[0] & 0xe0) == 0xa0 && (size_t)(end - kp) > (kp[0] & 0x1fu)) {
@@ -428,15 +625,18 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         if (tc) {
             col_learn(tc, kp, out->data + text_at, out->len - text_at, &ci, cols, cur_off);
         }
-        err = put_value(out, pp, end, &ci);
+        err = put_value_fast(out, pp, end, &ci, NULL);
     }
     return err != RC_OK ? err : rc_buf_putc(out, '}');
 }
 
 /* before/after: [] -> null, [row] -> row. */
-static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols,
-                         dtpl_row_t *rt) {
+static inline __attribute__((always_inline)) rc_err_t
+put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc_cols_t *cols, dtpl_row_t *rt) {
     uint32_t n;
+    if (p < end && (p[0] == 0x90 || p[0] == 0x91)) { /* the usual fixarray */
+        return p[0] == 0x90 ? LIT(out, "null") : (p++, put_row(out, &p, end, cols, rt));
+    }
     rc_err_t err = rc_mp_read_array(&p, end, &n);
     if (err != RC_OK) {
         return err;
@@ -451,6 +651,18 @@ static rc_err_t put_side(rc_buf_t *out, const uint8_t *p, const uint8_t *end, rc
 static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *end) {
     const char *s;
     uint32_t n;
+    if (v && v < end && ((v[0] & 0xe0) == 0xa0 || v[0] == 0xd9)) {
+        /* a fixstr or str 8 (a GTID): the usual one without a call through rc_json_write_string */
+        char *o = room(out, RC_JSON_VALUE_ROOM), *e;
+        const uint8_t *q = v;
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        if ((e = rc_json_value_at(o, &q, end)) != NULL) {
+            out->len = (size_t)(e - out->data);
+            return RC_OK;
+        }
+    }
     if (!v || rc_mp_is_nil(v, end)) {
         return rc_buf_append(out, "null", 4);
     }
@@ -461,26 +673,27 @@ static rc_err_t put_str_field(rc_buf_t *out, const uint8_t *v, const uint8_t *en
     return err != RC_OK ? err : rc_json_write_string_in(out, s, n, end);
 }
 
-static bool uint_field(const uint8_t *v, const uint8_t *end, uint64_t *u) {
+/* A positive fixint or uint 8..64 field (not absent, not cut short), read by its width. */
+static inline bool uint_field(const uint8_t *v, const uint8_t *end, uint64_t *u) {
     if (!v || v >= end) {
         return false;
     }
-    if (v[0] <= 0x7f) {
+    size_t avail = (size_t)(end - v);
+    switch (v[0]) {
+    case 0x00 ... 0x7f:
         *u = v[0];
         return true;
-    }
-    if (v[0] < 0xcc || v[0] > 0xcf) {
+    case 0xcc:
+        return avail >= 2 && (*u = v[1], true);
+    case 0xcd:
+        return avail >= 3 && (*u = rc_mp_be16(v + 1), true);
+    case 0xce:
+        return avail >= 5 && (*u = rc_mp_be32(v + 1), true);
+    case 0xcf:
+        return avail >= 9 && (*u = rc_mp_be64(v + 1), true);
+    default:
         return false;
     }
-    size_t w = (size_t)1 << (v[0] - 0xcc);
-    if ((size_t)(end - v) <= w) {
-        return false;
-    }
-    *u = 0;
-    for (size_t i = 1; i <= w; i++) {
-        *u = *u << 8 | v[i];
-    }
-    return true;
 }
 
 /* ---- Kafka Connect schemas (sink.debezium.schemas) ---------------------------------------- */
@@ -926,12 +1139,6 @@ static rc_err_t put_envelope_schema(rc_buf_t *out, const uint8_t *const *at,
     return err ? err : LIT(out, "},\"payload\":");
 }
 
-/* Appends v in decimal; as int64 when is_signed. */
-static rc_err_t put_num(rc_buf_t *out, uint64_t v, bool is_signed) {
-    bool neg = is_signed && (int64_t)v < 0;
-    return rc_json_write_int(out, neg ? (uint64_t)0 - v : v, neg);
-}
-
 static const char *const k_ev_keys[E_COUNT] = {"schema", "table", "action",
                                                "before", "after", "meta"};
 static const char *const k_meta_keys[M_COUNT] = {
@@ -954,16 +1161,73 @@ static inline size_t short_str_size(const uint8_t *v, const uint8_t *end) {
     return head && head + n <= 32 && (size_t)(end - v) >= head + n ? head + n : 0;
 }
 
+/* Writes a kept text of len (<= DTPL_SRC_TEXT) bytes at o, in three copies of a constant size
+ * at most (up to DTPL_SRC_TEXT bytes written); returns its end. */
+static inline char *kept_at(char *o, const char *text, size_t len) {
+    _Static_assert(DTPL_SRC_TEXT == 160, "kept_at copies 64 + 64 + 32 bytes");
+    memcpy(o, text, 64);
+    if (len > 64) {
+        memcpy(o + 64, text + 64, 64);
+        if (len > 128) {
+            memcpy(o + 128, text + 128, 32);
+        }
+    }
+    return o + len;
+}
+
+/* Appends a kept text of len bytes from text[DTPL_SRC_TEXT] through kept_at. */
+static inline rc_err_t put_kept(rc_buf_t *out, const char *text, size_t len) {
+    char *o = room(out, DTPL_SRC_TEXT);
+    if (!o) {
+        return RC_ERR_NOMEM;
+    }
+    out->len = (size_t)(kept_at(o, text, len) - out->data);
+    return RC_OK;
+}
+
+/* Writes v's digits at o (room for 29 bytes) from c when it holds them, else by rc_json_uint_at,
+ * kept in c; returns their end. */
+static inline char *num_kept_at(char *o, dtpl_num_t *c, uint64_t v) {
+    if (c->len && c->v == v) {
+        memcpy(o, c->text, sizeof c->text);
+        return o + c->len;
+    }
+    char *e = rc_json_uint_at(o, v);
+    c->v = v;
+    c->len = (uint8_t)(e - o); /* at most 20 digits */
+    memcpy(c->text, o, sizeof c->text);
+    return e;
+}
+
+/* True when c keeps a text for the str at v: equal bytes over the kept str's whole size (head
+ * and body) are that str. */
+static inline bool kept_eq(const dtpl_str_t *c, const uint8_t *v, const uint8_t *end) {
+    return v && v < end && c->text_len && rc_tpl_key_eq(c->mp, c->mp_len, v, end);
+}
+
+/* The same for the source block's schema and table, */
+static inline bool tables_eq(const dtpl_src_t *c, const uint8_t *schema, const uint8_t *table,
+                             const uint8_t *end) {
+    return c->text_len && schema && table && schema < end && table < end &&
+           rc_tpl_key_eq(c->mp[0], c->mp_len[0], schema, end) &&
+           rc_tpl_key_eq(c->mp[1], c->mp_len[1], table, end);
+}
+
+/* and with its server_id. */
+static inline bool src_eq(const dtpl_src_t *c, const uint8_t *schema, const uint8_t *table,
+                          uint64_t server_id, const uint8_t *end) {
+    return c->server_id == server_id && tables_eq(c, schema, table, end);
+}
+
 /* ,"snapshot":"false","db":schema,"sequence":null,"table":table,"server_id":server_id, copied
  * from rt's (NULL: none) when it has them for these values, else written and kept there. */
 static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schema,
                              const uint8_t *table, uint64_t server_id, const uint8_t *end) {
+    if (rt && src_eq(&rt->src, schema, table, server_id, end)) {
+        return put_kept(out, rt->src.text, rt->src.text_len);
+    }
     size_t sl = short_str_size(schema, end), tl = short_str_size(table, end);
     dtpl_src_t *c = rt && sl && tl ? &rt->src : NULL;
-    if (c && c->text_len && c->server_id == server_id && c->mp_len[0] == sl && c->mp_len[1] == tl &&
-        rc_tpl_key_eq(c->mp[0], sl, schema, end) && rc_tpl_key_eq(c->mp[1], tl, table, end)) {
-        return put_bytes(out, c->text, c->text_len);
-    }
     size_t mark = out->len;
     rc_err_t err = LIT(out, ",\"snapshot\":\"false\",\"db\":");
     err = err ? err : put_str_field(out, schema, end);
@@ -986,13 +1250,13 @@ static rc_err_t put_db_table(rc_buf_t *out, dtpl_row_t *rt, const uint8_t *schem
 
 /* before[0..before_len), the str field v, after[0..after_len): copied from c (NULL: none)
  * when it has them for v's bytes, else written and kept there. */
-static rc_err_t put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len,
-                             const uint8_t *v, const uint8_t *end, const char *after,
-                             size_t after_len) {
-    size_t vl = c ? short_str_size(v, end) : 0;
-    if (vl && c->text_len && c->mp_len == vl && rc_tpl_key_eq(c->mp, vl, v, end)) {
-        return put_bytes(out, c->text, c->text_len);
+static inline __attribute__((always_inline)) rc_err_t
+put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len, const uint8_t *v,
+             const uint8_t *end, const char *after, size_t after_len) {
+    if (c && kept_eq(c, v, end)) {
+        return put_kept(out, c->text, c->text_len);
     }
+    size_t vl = c ? short_str_size(v, end) : 0;
     size_t mark = out->len;
     rc_err_t err = put_bytes(out, before, before_len);
     err = err ? err : put_str_field(out, v, end);
@@ -1010,19 +1274,28 @@ static rc_err_t put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, s
 #define SOURCE_HEAD                                                                                \
     ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\",\"connector\":\"mysql\",\"name\":"
 
-static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa,
-                            const uint8_t *end, const uint8_t *columns, bool schemas) {
+static inline __attribute__((always_inline)) rc_err_t
+write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, const uint8_t *end,
+            const uint8_t *columns, bool schemas) {
     const uint8_t *const *at = fa->ev, *const *mt = fa->meta;
     const uint8_t *action = at[E_ACTION];
     const char *a;
     uint32_t alen;
-    if (!action || !at[E_BEFORE] || !at[E_AFTER] || !at[E_META] || !fa->meta_is_map ||
-        rc_mp_read_str(&action, end, &a, &alen) != RC_OK || alen != 6) {
+    if (action && action < end && action[0] == 0xa6 && end - action >= 7) {
+        a = (const char *)action + 1; /* the usual fixstr of 6 */
+        alen = 6;
+    } else if (!action || rc_mp_read_str(&action, end, &a, &alen) != RC_OK) {
         return RC_ERR_INVALID;
     }
-    const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? "c"
-                     : memcmp(a, RC_ACTION_UPDATE, 6) == 0 ? "u"
-                     : memcmp(a, RC_ACTION_DELETE, 6) == 0 ? "d"
+    if (!at[E_BEFORE] || !at[E_AFTER] || !at[E_META] || !fa->meta_is_map || alen != 6) {
+        return RC_ERR_INVALID;
+    }
+#define SOURCE_TAIL(op) ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"" op "\",\"ts_ms\":"
+    static const char k_tails[3][sizeof(SOURCE_TAIL("c"))] = {SOURCE_TAIL("c"), SOURCE_TAIL("u"),
+                                                              SOURCE_TAIL("d")};
+    const char *op = memcmp(a, RC_ACTION_INSERT, 6) == 0   ? k_tails[0]
+                     : memcmp(a, RC_ACTION_UPDATE, 6) == 0 ? k_tails[1]
+                     : memcmp(a, RC_ACTION_DELETE, 6) == 0 ? k_tails[2]
                                                            : NULL;
     uint64_t commit_ts = 0, timestamp = 0, server_id = 0, pos = 0;
     if (!op || !uint_field(mt[M_COMMIT_TS], end, &commit_ts) ||
@@ -1034,18 +1307,64 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
     rc_cols_init(&cset, columns, end);
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
     dtpl_row_t *rt = NULL;
+    bool same_table = false; /* rt's kept schema and table are this event's */
     if (t) {
-        rt = &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
+        /* the table of the event before, when its kept schema and table bytes are this
+         * event's: their hash is the same (the slot kept them from an event of its own) */
+        same_table = t->last && tables_eq(&t->last->src, at[E_SCHEMA], at[E_TABLE], end);
+        rt = same_table ? t->last
+                        : &t->rows[rc_tpl_table_hash(at[E_SCHEMA], at[E_TABLE], end) % DTPL_SLOTS];
+        t->last = rt;
         rt = rc_tpl_row_sync(&rt->desc, &rt->desc_len, &rt->desc_cap, cols, rt->cols, rt->cap,
                              sizeof *rt->cols)
                  ? rt
                  : NULL;
     }
     rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
-    err = err ? err : LIT(out, "{\"before\":");
-    err = err ? err : put_side(out, at[E_BEFORE], end, cols, rt);
-    err = err ? err : LIT(out, ",\"after\":");
+    if (at[E_BEFORE] < end && at[E_BEFORE][0] == 0x90) { /* an insert's: one literal */
+        err = err ? err : LIT(out, "{\"before\":null,\"after\":");
+    } else {
+        err = err ? err : LIT(out, "{\"before\":");
+        err = err ? err : put_side(out, at[E_BEFORE], end, cols, rt);
+        err = err ? err : LIT(out, ",\"after\":");
+    }
     err = err ? err : put_side(out, at[E_AFTER], end, cols, rt);
+    if (err == RC_OK && rt && kept_eq(&rt->name, mt[M_PIPELINE], end) &&
+        (same_table ? rt->src.server_id == server_id
+                    : src_eq(&rt->src, at[E_SCHEMA], at[E_TABLE], server_id, end)) &&
+        kept_eq(&rt->file, mt[M_FILE], end)) {
+        /* the usual event: every kept text of the source block holds; each half of what
+         * follows the rows written into room reserved once */
+        char *o = room(out, 2 * DTPL_SRC_TEXT + 32 + 8 + RC_JSON_VALUE_ROOM), *e;
+        const uint8_t *g = mt[M_GTID];
+        if (!o) {
+            return RC_ERR_NOMEM;
+        }
+        o = kept_at(o, rt->name.text, rt->name.text_len);
+        o = num_kept_at(o, &rt->commit_ms, commit_ts * 1000);
+        o = kept_at(o, rt->src.text, rt->src.text_len);
+        memcpy(o, ",\"gtid\":", 8);
+        o += 8;
+        if (g && g < end && ((g[0] & 0xe0) == 0xa0 || g[0] == 0xd9) &&
+            (e = rc_json_value_at(o, &g, end)) != NULL) {
+            out->len = (size_t)(e - out->data); /* a str GTID, the usual one */
+        } else {
+            out->len = (size_t)(o - out->data);
+            if ((err = put_str_field(out, mt[M_GTID], end)) != RC_OK) {
+                return err;
+            }
+        }
+        if (!(o = room(out, DTPL_SRC_TEXT + 2 * 32 + sizeof k_tails[0] + 20))) {
+            return RC_ERR_NOMEM;
+        }
+        o = kept_at(o, rt->file.text, rt->file.text_len);
+        o = rc_json_uint_at(o, pos);
+        memcpy(o, op, sizeof k_tails[0]);
+        o = num_kept_at(o + sizeof k_tails[0] - 1, &rt->ts_ms, timestamp / 1000);
+        memcpy(o, ",\"transaction\":null}", 20);
+        out->len = (size_t)(o + 20 - out->data);
+        return schemas ? rc_buf_putc(out, '}') : RC_OK;
+    }
     err = err ? err
               : put_str_kept(out, rt ? &rt->name : NULL, SOURCE_HEAD, sizeof(SOURCE_HEAD) - 1,
                              mt[M_PIPELINE], end, ",\"ts_ms\":", 9);
@@ -1057,9 +1376,7 @@ static rc_err_t write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezi
               : put_str_kept(out, rt ? &rt->file : NULL, ",\"file\":", 8, mt[M_FILE], end,
                              ",\"pos\":", 7);
     err = err ? err : put_num(out, pos, false);
-    err = err ? err : LIT(out, ",\"row\":0,\"thread\":null,\"query\":null},\"op\":\"");
-    err = err ? err : rc_buf_append(out, op, 1);
-    err = err ? err : LIT(out, "\",\"ts_ms\":");
+    err = err ? err : put_bytes(out, op, sizeof(SOURCE_TAIL("c")) - 1);
     err = err ? err : put_num(out, timestamp / 1000, false);
     err = err ? err : LIT(out, ",\"transaction\":null}");
     if (schemas) {

@@ -2854,3 +2854,19 @@ rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t 
     return t ? write_event(out, t, data, len, ev_end, used)
              : write_event(out, NULL, data, len, NULL, used);
 }
+
+/* ---- pieces for the other JSON writers (rc_debezium) ------------------------------------- */
+
+_Static_assert(RC_JSON_VALUE_ROOM >= VALUE_ROOM, "rc_json_value_at writes up to VALUE_ROOM bytes");
+
+char *rc_json_value_at(char *o, const uint8_t **pp, const uint8_t *end) {
+    return value_at(o, pp, end);
+}
+
+char *rc_json_uint_at(char *o, uint64_t v) {
+    return put_u64_at(o, v);
+}
+
+rc_err_t rc_json_write_base64(rc_buf_t *out, const uint8_t *s, size_t n) {
+    return put_base64(out, s, n);
+}

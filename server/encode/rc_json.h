@@ -80,4 +80,18 @@ rc_err_t rc_json_write_int(rc_buf_t *out, uint64_t mag, bool neg);
 rc_err_t rc_json_write_member_name(rc_buf_t *out, bool comma, const char *k, size_t n,
                                    const uint8_t *lim);
 
+/* The value at *pp (before end) written at o, which has room for RC_JSON_VALUE_ROOM bytes, as
+ * rc_json_write writes it, when it is one of the usual values of a row: an int, nil, a bool, a
+ * double, a str of up to 64 bytes with nothing to escape (more bytes up to end may be read), the
+ * text of an ext 8 DECIMAL, temporal, ENUM or SET. Returns the end of the text and moves *pp past
+ * the value; NULL (*pp unmoved, nothing written that counts) for any other value. */
+#define RC_JSON_VALUE_ROOM 72
+char *rc_json_value_at(char *o, const uint8_t **pp, const uint8_t *end);
+
+/* The decimal digits of v written at o (up to 29 bytes may be written); returns their end. */
+char *rc_json_uint_at(char *o, uint64_t v);
+
+/* Appends s[0..n) as a quoted base64 string (standard alphabet, padded), as a bin is written. */
+rc_err_t rc_json_write_base64(rc_buf_t *out, const uint8_t *s, size_t n);
+
 #endif

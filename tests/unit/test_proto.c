@@ -3616,6 +3616,285 @@ static void test_msg_walk_plans_agree_with_a_fresh_walk(void **state) {
     }
 }
 
+/* ---- Debezium DECIMALs of up to 19 digits (read into a uint64) and longer -------------------- */
+
+static char g_dec_text[64]; /* the DECIMAL text v_dec_any packs */
+
+static void v_dec_any(msgpack_packer *pk) {
+    ext(pk, RC_EXT_DECIMAL, g_dec_text);
+}
+
+/* Java's BigInteger.toByteArray of the DECIMAL text t (up to 30 digits) in base64, computed
+ * here with a 128-bit integer: the fewest big-endian bytes whose two's complement holds it. */
+static void dec_expected(const char *t, char *want) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    bool neg = t[0] == '-';
+    unsigned __int128 mag = 0;
+    for (const char *c = t + neg; *c; c++) {
+        if (*c != '.') {
+            mag = mag * 10 + (unsigned)(*c - '0');
+        }
+    }
+    __int128 v = neg ? -(__int128)mag : (__int128)mag;
+    int k = 1;
+    while (!(v >= -((__int128)1 << (8 * k - 1)) && v < ((__int128)1 << (8 * k - 1)))) {
+        k++;
+    }
+    uint8_t b[16];
+    for (int i = 0; i < k; i++) {
+        b[k - 1 - i] = (uint8_t)((unsigned __int128)v >> (8 * i));
+    }
+    size_t o = 0;
+    want[o++] = '"';
+    for (int i = 0; i < k; i += 3) {
+        uint32_t w = (uint32_t)b[i] << 16 | (i + 1 < k ? (uint32_t)b[i + 1] << 8 : 0) |
+                     (i + 2 < k ? b[i + 2] : 0);
+        want[o++] = b64[w >> 18];
+        want[o++] = b64[(w >> 12) & 63];
+        want[o++] = i + 1 < k ? b64[(w >> 6) & 63] : '=';
+        want[o++] = i + 2 < k ? b64[w & 63] : '=';
+    }
+    want[o++] = '"';
+    want[o] = '\0';
+}
+
+/* Every digit count from 1 to 30 with the point anywhere (or none), both signs, leading zeros,
+ * and the values around 2^63 and 2^64 (where the sign byte and the uint64 stop) against
+ * dec_expected: the uint64 way of up to 19 digits and the byte-array way give Java's bytes. */
+static void test_debezium_decimal_digits_and_signs(void **state) {
+    (void)state;
+    static const char *const edges[] = {"0",
+                                        "-0",
+                                        "-0.00",
+                                        "000.000",
+                                        "127",
+                                        "128",
+                                        "-128",
+                                        "-129",
+                                        "255",
+                                        "256",
+                                        "-256",
+                                        "-257",
+                                        "9223372036854775807",
+                                        "9223372036854775808",
+                                        "-9223372036854775808",
+                                        "-9223372036854775809",
+                                        "18446744073709551615",
+                                        "-18446744073709551615",
+                                        "18446744073709551616",
+                                        "9999999999999999999",
+                                        "-9999999999999999999",
+                                        "-.5",
+                                        "5.",
+                                        "0000000000000000000001",
+                                        "-000000000000000000000.1"};
+    char want[64];
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        snprintf(g_dec_text, sizeof g_dec_text, "%s", edges[i]);
+        dec_expected(g_dec_text, want);
+        expect_debezium(v_dec_any, want);
+    }
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    for (int n = 1; n <= 30; n++) {
+        for (int round = 0; round < 40; round++) {
+            size_t o = 0;
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            if (r >> 63) {
+                g_dec_text[o++] = '-';
+            }
+            int point = (int)((r >> 20) % (unsigned)(n + 2)) - 1; /* -1: none */
+            for (int d = 0; d < n; d++) {
+                if (d == point) {
+                    g_dec_text[o++] = '.';
+                }
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                unsigned digit = (unsigned)(r >> 33) % 10;
+                g_dec_text[o++] = (char)('0' + (round % 5 == 0 && d < n / 2 ? 0 : digit));
+            }
+            g_dec_text[o] = '\0';
+            dec_expected(g_dec_text, want);
+            expect_debezium(v_dec_any, want);
+        }
+    }
+}
+
+/* A position learnt with one name, then given a name the template cannot hold (a str 8, a
+ * name whose text is too long, a name kafka.columns has twice), then the first name again: a
+ * position that could not be learnt must not match what it held before. */
+static void test_debezium_tpl_position_unlearnt_then_known_again(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    static const uint8_t types[3] = {RC_COL_BIGINT, RC_COL_TEXT, RC_COL_DATE};
+    static const uint8_t flags[3] = {RC_COLF_NULLABLE, RC_COLF_NULLABLE, 0};
+    const char *const known[] = {"id", "name", "born"};
+    const char *const odd[][3] = {
+        {"a_column_name_of_forty_bytes_long_xxxxxx", "name", "born"},
+        {"\x01\x02\x03\x04\x05\x06\x07\x08", "name", "born"},
+        {"name", "name", "born"},
+    };
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+            check_dtable(&m, "relearn", known, 3, types, flags, NULL);
+            check_dtable(&m, "relearn", known, 3, types, flags, NULL);
+            check_dtable(&m, "relearn", odd[i], 3, types, flags, NULL);
+            check_dtable(&m, "relearn", known, 3, types, flags, NULL);
+            check_dtable(&m, "relearn", known, 3, NULL, NULL, NULL);
+            check_dtable(&m, "relearn", odd[i], 3, NULL, NULL, NULL);
+            check_dtable(&m, "relearn", known, 3, NULL, NULL, NULL);
+        }
+    }
+    rc_msg_free(&m);
+}
+
+/* The envelope's numbers kept with a table's template (source.ts_ms and ts_ms): the same
+ * event with its commit time and decode time the same, then other ones (fewer and more
+ * digits), back and forth: each value's text has its own digits. */
+static void test_debezium_tpl_envelope_numbers_change(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    const char *const names[] = {"id", "name"};
+    static const uint64_t stamps[] = {
+        1709211662000007ULL, 1709211662000999ULL, 1709211662001000ULL, 7ULL, 999ULL, 1000ULL,
+        UINT64_MAX,          1709211662000007ULL};
+    static const uint32_t commits[] = {1709211662, 1709211662, 1, 0, 4294967295u, 1709211663};
+    rc_buf_t out = RC_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof stamps / sizeof stamps[0]; i++) {
+            for (size_t j = 0; j < sizeof commits / sizeof commits[0]; j++) {
+                mp_t mp;
+                mp_init(&mp);
+                pack_dtable_event(&mp, "nums", names, 2, NULL, NULL, NULL);
+                uint8_t *ev = (uint8_t *)mp.sb.data;
+                uint8_t *ts = memmem(ev, mp.sb.size, "\xa9timestamp\xcf", 11);
+                uint8_t *ct = memmem(ev, mp.sb.size,
+                                     "\xa9"
+                                     "commit_ts\xce",
+                                     11);
+                assert_non_null(ts);
+                assert_non_null(ct);
+                for (int b = 0; b < 8; b++) {
+                    ts[11 + b] = (uint8_t)(stamps[i] >> (56 - 8 * b));
+                }
+                for (int b = 0; b < 4; b++) {
+                    ct[11 + b] = (uint8_t)(commits[j] >> (24 - 8 * b));
+                }
+                assert_int_equal(check_dtpl(&m, ev, mp.sb.size, &out), RC_OK);
+                char want[96];
+                assert_int_equal(rc_buf_putc(&out, '\0'), RC_OK);
+                snprintf(want, sizeof want, "\"ts_ms\":%" PRIu64 ",\"snapshot\"",
+                         (uint64_t)commits[j] * 1000);
+                assert_non_null(strstr(out.data, want));
+                snprintf(want, sizeof want, "\"ts_ms\":%" PRIu64 ",\"transaction\"",
+                         stamps[i] / 1000);
+                assert_non_null(strstr(out.data, want));
+                msgpack_sbuffer_destroy(&mp.sb);
+            }
+        }
+    }
+    rc_buf_free(&out);
+    rc_msg_free(&m);
+}
+
+/* A row template's column keeps its last date's days: DATETIMEs and DATEs of one date, of
+ * others (a day, a month, a year and a century apart, before 1970), the one before again, a
+ * zero date and a bad text between them, through rc_msg against the writer without templates. */
+static char g_dt_text[40];
+static int g_dt_type;
+
+static void v_dt_any(msgpack_packer *pk) {
+    ext(pk, g_dt_type, g_dt_text);
+}
+
+static void test_debezium_tpl_dates_of_a_column_change(void **state) {
+    (void)state;
+    rc_msg_t m = RC_MSG_INIT;
+    static const char *const dates[] = {"2024-02-29", "2024-02-29", "2024-03-01", "2024-02-29",
+                                        "2023-02-28", "1924-02-29", "1969-12-31", "0000-00-00",
+                                        "2024-02-29", "2024-2-29x", "2024-02-29", "9999-12-31"};
+    rc_buf_t out = RC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+            for (int type = 0; type < 2; type++) {
+                g_dt_type = type ? RC_EXT_DATETIME : RC_EXT_DATE;
+                snprintf(g_dt_text, sizeof g_dt_text, type ? "%sT13:01:02.500001" : "%s", dates[i]);
+                mp_t mp;
+                mp_init(&mp);
+                pack_event(&mp.pk, "insert", NULL, v_dt_any, NULL);
+                rc_err_t err = check_dtpl(&m, mp.sb.data, mp.sb.size, &out);
+                assert_int_equal(err, strchr(dates[i], 'x') ? RC_ERR_INVALID : RC_OK);
+                msgpack_sbuffer_destroy(&mp.sb);
+            }
+        }
+    }
+    rc_buf_free(&out);
+    rc_msg_free(&m);
+}
+
+/* An event cut right after the last key of its after row, a 31-byte name its table's template
+ * knows (meta before the rows, so that the envelope's fields are there): an error, and no byte
+ * read past the cut (the copy is exactly that long, for ASan). */
+static void test_debezium_tpl_event_cut_after_a_known_key(void **state) {
+    (void)state;
+    static const char *const ev_keys[] = {"schema", "table", "action", "before", "after", "meta"};
+    static const char *const meta_keys[] = {"pipeline",   "timestamp", "gtid",     "binlog_file",
+                                            "binlog_pos", "server_id", "commit_ts"};
+    static const char name[] = "a_key_of_exactly_thirty_one_byt";
+    mp_t m;
+    mp_init(&m);
+    msgpack_packer *pk = &m.pk;
+    msgpack_pack_map(pk, 6);
+    str(pk, "schema"), str(pk, "shop");
+    str(pk, "table"), str(pk, "cut");
+    str(pk, "action"), str(pk, "insert");
+    str(pk, "meta"), msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "p");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
+    str(pk, "gtid"), str(pk, "0-1-2");
+    str(pk, "binlog_file"), str(pk, "bin.000001");
+    str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+    str(pk, "server_id"), msgpack_pack_uint64(pk, 1);
+    str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1709211662);
+    str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    str(pk, "id"), msgpack_pack_uint64(pk, 7);
+    str(pk, name), msgpack_pack_uint64(pk, 8);
+    const uint8_t *ev = (const uint8_t *)m.sb.data, *end = ev + m.sb.size;
+    rc_debezium_at_t at;
+    assert_int_equal(rc_mp_map_pick(ev, end, ev_keys, RC_DBZ_EV_COUNT, at.ev, &at.ev_end), RC_OK);
+    assert_int_equal(
+        rc_mp_map_pick(at.ev[RC_DBZ_META], end, meta_keys, RC_DBZ_META_COUNT, at.meta, NULL),
+        RC_OK);
+    at.meta_is_map = true;
+    rc_debezium_tpl_t *t = rc_debezium_tpl_new();
+    assert_non_null(t);
+    rc_buf_t out = RC_BUF_INIT;
+    for (int i = 0; i < 2; i++) { /* the second time the template knows the name */
+        rc_buf_reset(&out);
+        assert_int_equal(
+            rc_debezium_write_event_tpl(&out, t, ev, m.sb.size, &at, NULL, false, NULL), RC_OK);
+    }
+    size_t cut = m.sb.size - 1; /* the last value, a fixint, left out */
+    uint8_t *c = malloc(cut);
+    assert_non_null(c);
+    memcpy(c, ev, cut);
+    rc_debezium_at_t cat = at;
+    for (int i = 0; i < RC_DBZ_EV_COUNT; i++) {
+        cat.ev[i] = at.ev[i] ? c + (at.ev[i] - ev) : NULL;
+    }
+    for (int i = 0; i < RC_DBZ_META_COUNT; i++) {
+        cat.meta[i] = at.meta[i] ? c + (at.meta[i] - ev) : NULL;
+    }
+    cat.ev_end = c + cut;
+    rc_buf_reset(&out);
+    assert_int_not_equal(rc_debezium_write_event_tpl(&out, t, c, cut, &cat, NULL, false, NULL),
+                         RC_OK);
+    assert_int_equal(out.len, 0);
+    free(c);
+    rc_buf_free(&out);
+    rc_debezium_tpl_free(t);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3654,6 +3933,11 @@ int main(void) {
         cmocka_unit_test(test_proto_datetime_in_place_and_through_put_ext),
         cmocka_unit_test(test_proto_tpl_datetime_fixed_positions_every_byte),
         cmocka_unit_test(test_msg_walk_plans_agree_with_a_fresh_walk),
+        cmocka_unit_test(test_debezium_decimal_digits_and_signs),
+        cmocka_unit_test(test_debezium_tpl_position_unlearnt_then_known_again),
+        cmocka_unit_test(test_debezium_tpl_envelope_numbers_change),
+        cmocka_unit_test(test_debezium_tpl_dates_of_a_column_change),
+        cmocka_unit_test(test_debezium_tpl_event_cut_after_a_known_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
