@@ -2129,20 +2129,30 @@ enum {
 #define PLAN_NEAR 96
 
 typedef struct plan_seg {
+    const void *cop_at; /* plan_exec's label for cop, and for vop (plan_ops_t's) */
+    const void *vop_at;
     const uint8_t *mp; /* constant msgpack bytes to compare (padded to 32 with zeros) */
     const char *text;  /* their text to copy (padded to 32) */
     uint64_t mask;     /* a COP_16/32/64 segment's: of its mp_len bytes in its compare */
-    uint16_t mp_len;
-    uint16_t text_len;
+    size_t mp_len;     /* words, added to the positions without a widening load */
+    size_t text_len;
     uint8_t cop; /* COP_* */
     uint8_t vop; /* VOP_* */
     uint8_t ext; /* VOP_EXT8's ext type */
 } plan_seg_t;
 
+/* plan_exec's labels (GCC's labels as values) for each COP_* and VOP_*: a segment holds its
+ * two, so that going to them is one jump without a table's load. */
+typedef struct plan_ops {
+    const void *const *cop;
+    const void *const *vop;
+} plan_ops_t;
+
 typedef struct plan {
     rc_buf_t segs;    /* plan_seg_t */
     rc_buf_t mp;      /* each segment's constant bytes */
     rc_buf_t text;    /* each segment's text */
+    rc_buf_t fast;    /* a COP_16/32 segment's 32 constant bytes, then its 32 of text */
     size_t room;      /* what an event may write: the texts and VALUE_ROOM per value */
     rc_buf_t layout;  /* heads and keys in order, 0xc1 (never msgpack) for each scalar */
     rc_buf_t vals;    /* the scalars' bytes, one after the other */
@@ -2159,6 +2169,7 @@ static void plan_free(plan_t *pl) {
         return;
     }
     rc_buf_free(&pl->segs);
+    rc_buf_free(&pl->fast);
     rc_buf_free(&pl->mp);
     rc_buf_free(&pl->text);
     rc_buf_free(&pl->layout);
@@ -2180,6 +2191,17 @@ static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, con
         }
     }
     return k == n || (~rc_tpl_eq_bits32(m + k, p + k) & (~0ULL >> (64 - (n - k)))) == 0;
+}
+
+/* rc_tpl_eq_bits of 16 bytes with mp 16-byte aligned (a load the compare takes). */
+static inline uint64_t plan_eq_bits16(const uint8_t *mp, const uint8_t *k) {
+#if defined(__SSE2__)
+    return (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                       _mm_load_si128((const __m128i *)(const void *)mp)));
+#else
+    return rc_tpl_eq_bits(mp, 16, k);
+#endif
 }
 
 /* The VOP_* of a changing value whose head is c, and in *ext its ext type (VOP_EXT8's). */
@@ -2218,10 +2240,10 @@ static uint8_t plan_vop_of(const uint8_t *v, size_t n, uint8_t *ext) {
 
 /* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
  * or false with nothing written when the event does not fit it (or on an error the writer then
- * meets again). Each segment is two jumps through a table: its compare and copy (cop), then
- * what comes after it (vop). */
+ * meets again). Each segment is two jumps: to its compare and copy (cop), then to what comes
+ * after it (vop). With ops not NULL: only gives its labels (see plan_ops_t). */
 static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, const uint8_t *end,
-                      const uint8_t *ev_end, const uint8_t **pend) {
+                      const uint8_t *ev_end, const uint8_t **pend, plan_ops_t *ops) {
     static const void *const k_cop[] = {
         [COP_RUN] = &&c_run, [COP_16] = &&c_16, [COP_32] = &&c_32, [COP_64] = &&c_64};
     static const void *const k_vop[VOP_COUNT] = {
@@ -2237,6 +2259,11 @@ static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, cons
         [VOP_STR8] = &&v_any,  [VOP_EXT8] = &&v_any,       [VOP_U8] = &&v_any,
         [VOP_U16] = &&v_any,   [VOP_U32] = &&v_any,        [VOP_U64] = &&v_any,
         [VOP_DOUBLE] = &&v_any};
+    if (__builtin_expect(ops != NULL, 0)) {
+        ops->cop = k_cop;
+        ops->vop = k_vop;
+        return false;
+    }
     size_t mark = out->len, n;
     char *o = room(out, pl->room), *e;
     if (!o) {
@@ -2249,25 +2276,25 @@ static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, cons
     const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;
     uint64_t u;
     uint8_t c;
-    goto *k_cop[s->cop];
+    goto * s->cop_at;
 
 #define PLAN_NEXT()                                                                                \
     do {                                                                                           \
         s++;                                                                                       \
-        goto *k_cop[s->cop];                                                                       \
+        goto * s->cop_at;                                                                          \
     } while (0)
 
 c_16: /* the usual segment: a key, then a value */
     if (p >= lim) {
         goto c_run;
     }
-    if ((~rc_tpl_eq_bits(s->mp, 16, p) & s->mask) != 0) {
+    if ((~plan_eq_bits16(s->mp, p) & s->mask) != 0) {
         goto miss;
     }
-    memcpy(o, s->text, 32);
+    memcpy(o, s->mp + 32, 32); /* its text */
     p += s->mp_len;
     o += s->text_len;
-    goto *k_vop[s->vop];
+    goto * s->vop_at;
 c_32: /* a key and a constant value and a key */
     if (p >= lim) {
         goto c_run;
@@ -2275,10 +2302,10 @@ c_32: /* a key and a constant value and a key */
     if ((~rc_tpl_eq_bits32(s->mp, p) & s->mask) != 0) {
         goto miss;
     }
-    memcpy(o, s->text, 32);
+    memcpy(o, s->mp + 32, 32);
     p += s->mp_len;
     o += s->text_len;
-    goto *k_vop[s->vop];
+    goto * s->vop_at;
 c_64: /* the event's head, meta's: 64 bytes, 96 of text */
     if (p >= lim) {
         goto c_run;
@@ -2292,7 +2319,7 @@ c_64: /* the event's head, meta's: 64 bytes, 96 of text */
     memcpy(o + 64, s->text + 64, 32);
     p += s->mp_len;
     o += s->text_len;
-    goto *k_vop[s->vop];
+    goto * s->vop_at;
 c_run: /* any length, and any segment near the end */
     if (!plan_run_eq(s->mp, s->mp_len, p, end)) {
         goto miss;
@@ -2455,11 +2482,9 @@ static void pl_close(plan_learn_t *L, uint32_t kind, const uint8_t *v, size_t vn
     static const uint8_t zeros[32];
     static const uint8_t k_vop_of_kind[] = {
         [SEG_SKIP] = VOP_SKIP, [SEG_SKIP_LAST] = VOP_SKIP_LAST, [SEG_END] = VOP_END};
-    plan_seg_t s = {.mp = NULL,
-                    .text = NULL,
-                    .mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
-                    .mp_len = (uint16_t)mn,
-                    .text_len = (uint16_t)tn,
+    plan_seg_t s = {.mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
+                    .mp_len = mn,
+                    .text_len = tn,
                     .cop = mn <= 16 && tn <= 32   ? COP_16
                            : mn <= 32 && tn <= 32 ? COP_32
                            : mn <= 64 && tn <= 96 ? COP_64
@@ -2588,7 +2613,7 @@ static void pl_value(plan_learn_t *L, const uint8_t **pp, int depth) {
 }
 
 static void plan_reset(plan_t *pl) {
-    pl->segs.len = pl->mp.len = pl->text.len = 0;
+    pl->segs.len = pl->mp.len = pl->text.len = pl->fast.len = 0;
     pl->layout.len = pl->vals.len = pl->val_end.len = pl->var.len = 0;
     pl->room = 96; /* a mid segment's copy past its text */
     pl->nscal = 0;
@@ -2652,20 +2677,42 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
         rc_buf_append(&nw->text, zeros, 96) != RC_OK) {
         return false;
     }
+    size_t nseg = nw->segs.len / sizeof(plan_seg_t), nfast = 0;
+    plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
+    for (size_t i = 0; i < nseg; i++) {
+        nfast += sg[i].cop == COP_16 || sg[i].cop == COP_32;
+    }
+    if (rc_buf_reserve(&nw->fast, 64 * nfast) != RC_OK) {
+        return false;
+    }
+    /* a COP_16/32 segment's bytes and text side by side (16-byte aligned: c_16's compare) */
+    _Static_assert(_Alignof(max_align_t) >= 16, "rc_buf's data 16-byte aligned");
     const uint8_t *m = (const uint8_t *)nw->mp.data;
     const char *tx = nw->text.data;
-    plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
-    for (size_t i = 0; i < nw->segs.len / sizeof *sg; i++) {
+    uint8_t *f = (uint8_t *)nw->fast.data;
+    plan_ops_t ops;
+    plan_exec(NULL, NULL, NULL, NULL, NULL, NULL, &ops);
+    for (size_t i = 0; i < nseg; i++) {
+        sg[i].cop_at = ops.cop[sg[i].cop];
+        sg[i].vop_at = ops.vop[sg[i].vop];
         sg[i].mp = m;
         sg[i].text = tx;
+        if (sg[i].cop == COP_16 || sg[i].cop == COP_32) {
+            /* 32 bytes each: mp and text hold 96 past the last segment's */
+            memcpy(f, m, 32);
+            memcpy(f + 32, tx, 32);
+            sg[i].mp = f;
+            sg[i].text = (const char *)f + 32;
+            f += 64;
+        }
         m += PAD32(sg[i].mp_len);
         tx += PAD32(sg[i].text_len);
     }
     /* kept only when it writes this event as the writer did */
     const uint8_t *q;
     scratch->len = 0;
-    if (!plan_exec(nw, scratch, data, data + len, ev_end, &q) || q != p || scratch->len != tn ||
-        memcmp(scratch->data, text, tn) != 0) {
+    if (!plan_exec(nw, scratch, data, data + len, ev_end, &q, NULL) || q != p ||
+        scratch->len != tn || memcmp(scratch->data, text, tn) != 0) {
         return false;
     }
     nw->live = true;
@@ -2719,8 +2766,8 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
 
 /* What a plan holds in memory. */
 static size_t plan_bytes(const plan_t *pl) {
-    return pl ? sizeof *pl + pl->segs.cap + pl->mp.cap + pl->text.cap + pl->layout.cap +
-                    pl->vals.cap + pl->val_end.cap + pl->var.cap
+    return pl ? sizeof *pl + pl->segs.cap + pl->mp.cap + pl->text.cap + pl->fast.cap +
+                    pl->layout.cap + pl->vals.cap + pl->val_end.cap + pl->var.cap
               : 0;
 }
 
@@ -2803,7 +2850,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     uint64_t key = 0;
     if (t) {
         plan_t *pl = t->plans[t->last];
-        if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
+        if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p, NULL)) {
             if (++pl->hits == PLAN_SETTLE && !pl->settled) {
                 plan_settle(t, t->last, data, len, ev_end, out->data + mark, out->len - mark);
             }
@@ -2814,7 +2861,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
         for (uint32_t h = s; h < s + 2; h++) {
             pl = t->plans[h];
             if (h != t->last && pl && pl->live && t->keys[h] == key &&
-                plan_exec(pl, out, data, data + len, ev_end, &p)) {
+                plan_exec(pl, out, data, data + len, ev_end, &p, NULL)) {
                 t->last = h;
                 t->mru[s / 2] = (uint8_t)(h - s);
                 if (++pl->hits == PLAN_SETTLE && !pl->settled) {
