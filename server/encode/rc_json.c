@@ -2193,7 +2193,8 @@ static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, con
     return k == n || (~rc_tpl_eq_bits32(m + k, p + k) & (~0ULL >> (64 - (n - k)))) == 0;
 }
 
-/* rc_tpl_eq_bits of 16 bytes with mp 16-byte aligned (a load the compare takes). */
+/* rc_tpl_eq_bits of 16 bytes with mp 16-byte aligned (a load the compare takes): a plan's
+ * constant bytes are, each segment's at a multiple of 32 (or 64) from an rc_buf's data. */
 static inline uint64_t plan_eq_bits16(const uint8_t *mp, const uint8_t *k) {
 #if defined(__SSE2__)
     return (unsigned)_mm_movemask_epi8(
@@ -2201,6 +2202,15 @@ static inline uint64_t plan_eq_bits16(const uint8_t *mp, const uint8_t *k) {
                        _mm_load_si128((const __m128i *)(const void *)mp)));
 #else
     return rc_tpl_eq_bits(mp, 16, k);
+#endif
+}
+
+/* rc_tpl_eq_bits32 with mp 16-byte aligned, as plan_eq_bits16. */
+static inline uint64_t plan_eq_bits32(const uint8_t *mp, const uint8_t *k) {
+#if defined(__SSE2__)
+    return plan_eq_bits16(mp, k) | plan_eq_bits16(mp + 16, k + 16) << 16;
+#else
+    return rc_tpl_eq_bits32(mp, k);
 #endif
 }
 
@@ -2299,7 +2309,7 @@ c_32: /* a key and a constant value and a key */
     if (p >= lim) {
         goto c_run;
     }
-    if ((~rc_tpl_eq_bits32(s->mp, p) & s->mask) != 0) {
+    if ((~plan_eq_bits32(s->mp, p) & s->mask) != 0) {
         goto miss;
     }
     memcpy(o, s->mp + 32, 32);
@@ -2310,8 +2320,7 @@ c_64: /* the event's head, meta's: 64 bytes, 96 of text */
     if (p >= lim) {
         goto c_run;
     }
-    if ((~(rc_tpl_eq_bits32(s->mp, p) | rc_tpl_eq_bits32(s->mp + 32, p + 32) << 32) & s->mask) !=
-        0) {
+    if ((~(plan_eq_bits32(s->mp, p) | plan_eq_bits32(s->mp + 32, p + 32) << 32) & s->mask) != 0) {
         goto miss;
     }
     memcpy(o, s->text, 32);
