@@ -2097,11 +2097,11 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
 enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
 
 /* How plan_exec compares and copies a segment's constant bytes and text (plan_seg_t.cop):
- * up to 16 bytes (a key) in one 16-byte compare, up to 32 in one 32-byte compare (and 32 bytes
- * of text at most, one copy), up to 64 (96 of text) in two compares and three copies, or any
- * length by plan_run_eq and a copy loop. All but the last only where more than PLAN_NEAR bytes
- * are left before the event's end. */
-enum { COP_RUN, COP_16, COP_32, COP_64 };
+ * up to 16 bytes (a key) in one 16-byte compare and 16 or 32 bytes of text in one copy, up to
+ * 32 in one 32-byte compare (and 32 bytes of text at most, one copy), up to 64 (64 or 96 of
+ * text) in two compares and two or three copies, or any length by plan_run_eq and a copy loop.
+ * All but the last only where more than PLAN_NEAR bytes are left before the event's end. */
+enum { COP_RUN, COP_16_16, COP_16, COP_32, COP_64_64, COP_64 };
 /* What follows a segment's constant bytes (plan_seg_t.vop): the kafka member or the end
  * (SEG_*), or a changing value: of any kind (value_at), or of the kind the event the plan was
  * learnt from had there, read without value_at's switch while the value's head is that kind's
@@ -2133,7 +2133,7 @@ typedef struct plan_seg {
     const void *vop_at;
     const uint8_t *mp; /* constant msgpack bytes to compare (padded to 32 with zeros) */
     const char *text;  /* their text to copy (padded to 32) */
-    uint64_t mask;     /* a COP_16/32/64 segment's: of its mp_len bytes in its compare */
+    uint64_t mask;     /* a COP_16..COP_64 segment's: of its mp_len bytes in its compare */
     size_t mp_len;     /* words, added to the positions without a widening load */
     size_t text_len;
     uint8_t cop; /* COP_* */
@@ -2152,7 +2152,7 @@ typedef struct plan {
     rc_buf_t segs;    /* plan_seg_t */
     rc_buf_t mp;      /* each segment's constant bytes */
     rc_buf_t text;    /* each segment's text */
-    rc_buf_t fast;    /* a COP_16/32 segment's 32 constant bytes, then its 32 of text */
+    rc_buf_t fast;    /* a COP_16_16/16/32 segment's 32 constant bytes, then 32 of text */
     size_t room;      /* what an event may write: the texts and VALUE_ROOM per value */
     rc_buf_t layout;  /* heads and keys in order, 0xc1 (never msgpack) for each scalar */
     rc_buf_t vals;    /* the scalars' bytes, one after the other */
@@ -2255,7 +2255,8 @@ static uint8_t plan_vop_of(const uint8_t *v, size_t n, uint8_t *ext) {
 static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, const uint8_t *end,
                       const uint8_t *ev_end, const uint8_t **pend, plan_ops_t *ops) {
     static const void *const k_cop[] = {
-        [COP_RUN] = &&c_run, [COP_16] = &&c_16, [COP_32] = &&c_32, [COP_64] = &&c_64};
+        [COP_RUN] = &&c_run, [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,
+        [COP_32] = &&c_32,   [COP_64_64] = &&c_64_64, [COP_64] = &&c_64};
     static const void *const k_vop[VOP_COUNT] = {
         [VOP_SKIP] = &&v_skip,    [VOP_SKIP_LAST] = &&v_skip, [VOP_END] = &&v_end,
         [VOP_ANY] = &&v_any,      [VOP_FIXINT] = &&v_fixint,  [VOP_FIXSTR] = &&v_fixstr,
@@ -2294,14 +2295,25 @@ static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, cons
         goto * s->cop_at;                                                                          \
     } while (0)
 
-c_16: /* the usual segment: a key, then a value */
+c_16_16: /* the usual segment: a key, then a value */
     if (p >= lim) {
         goto c_run;
     }
     if ((~plan_eq_bits16(s->mp, p) & s->mask) != 0) {
         goto miss;
     }
-    memcpy(o, s->mp + 32, 32); /* its text */
+    memcpy(o, s->mp + 32, 16); /* its text */
+    p += s->mp_len;
+    o += s->text_len;
+    goto * s->vop_at;
+c_16: /* a key of longer text (escapes) */
+    if (p >= lim) {
+        goto c_run;
+    }
+    if ((~plan_eq_bits16(s->mp, p) & s->mask) != 0) {
+        goto miss;
+    }
+    memcpy(o, s->mp + 32, 32);
     p += s->mp_len;
     o += s->text_len;
     goto * s->vop_at;
@@ -2313,6 +2325,18 @@ c_32: /* a key and a constant value and a key */
         goto miss;
     }
     memcpy(o, s->mp + 32, 32);
+    p += s->mp_len;
+    o += s->text_len;
+    goto * s->vop_at;
+c_64_64: /* meta's head: 64 bytes, 64 of text */
+    if (p >= lim) {
+        goto c_run;
+    }
+    if ((~(plan_eq_bits32(s->mp, p) | plan_eq_bits32(s->mp + 32, p + 32) << 32) & s->mask) != 0) {
+        goto miss;
+    }
+    memcpy(o, s->text, 32);
+    memcpy(o + 32, s->text + 32, 32);
     p += s->mp_len;
     o += s->text_len;
     goto * s->vop_at;
@@ -2494,8 +2518,10 @@ static void pl_close(plan_learn_t *L, uint32_t kind, const uint8_t *v, size_t vn
     plan_seg_t s = {.mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
                     .mp_len = mn,
                     .text_len = tn,
-                    .cop = mn <= 16 && tn <= 32   ? COP_16
+                    .cop = mn <= 16 && tn <= 16   ? COP_16_16
+                           : mn <= 16 && tn <= 32 ? COP_16
                            : mn <= 32 && tn <= 32 ? COP_32
+                           : mn <= 64 && tn <= 64 ? COP_64_64
                            : mn <= 64 && tn <= 96 ? COP_64
                                                   : COP_RUN};
     s.vop = kind == SEG_VALUE ? plan_vop_of(v, vn, &s.ext) : k_vop_of_kind[kind];
@@ -2689,12 +2715,12 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     size_t nseg = nw->segs.len / sizeof(plan_seg_t), nfast = 0;
     plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
     for (size_t i = 0; i < nseg; i++) {
-        nfast += sg[i].cop == COP_16 || sg[i].cop == COP_32;
+        nfast += sg[i].cop == COP_16_16 || sg[i].cop == COP_16 || sg[i].cop == COP_32;
     }
     if (rc_buf_reserve(&nw->fast, 64 * nfast) != RC_OK) {
         return false;
     }
-    /* a COP_16/32 segment's bytes and text side by side (16-byte aligned: c_16's compare) */
+    /* a COP_16_16/16/32 segment's bytes and text side by side (16-byte aligned) */
     _Static_assert(_Alignof(max_align_t) >= 16, "rc_buf's data 16-byte aligned");
     const uint8_t *m = (const uint8_t *)nw->mp.data;
     const char *tx = nw->text.data;
@@ -2706,7 +2732,7 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
         sg[i].vop_at = ops.vop[sg[i].vop];
         sg[i].mp = m;
         sg[i].text = tx;
-        if (sg[i].cop == COP_16 || sg[i].cop == COP_32) {
+        if (sg[i].cop == COP_16_16 || sg[i].cop == COP_16 || sg[i].cop == COP_32) {
             /* 32 bytes each: mp and text hold 96 past the last segment's */
             memcpy(f, m, 32);
             memcpy(f + 32, tx, 32);
