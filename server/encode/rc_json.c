@@ -2251,9 +2251,17 @@ static uint8_t plan_vop_of(const uint8_t *v, size_t n, uint8_t *ext) {
 /* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
  * or false with nothing written when the event does not fit it (or on an error the writer then
  * meets again). Each segment is two jumps: to its compare and copy (cop), then to what comes
- * after it (vop). With ops not NULL: only gives its labels (see plan_ops_t). */
-static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, const uint8_t *end,
-                      const uint8_t *ev_end, const uint8_t **pend, plan_ops_t *ops) {
+ * after it (vop). With ops not NULL: only gives its labels (see plan_ops_t). Never inlined
+ * nor cloned: the labels a segment holds are this one copy's (GCC and clang do not copy a
+ * function that keeps its labels' addresses in a static table; said here as well). */
+#if defined(__clang__)
+#define PLAN_ONE_COPY __attribute__((noinline))
+#else
+#define PLAN_ONE_COPY __attribute__((noinline, noclone))
+#endif
+static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data,
+                                    const uint8_t *end, const uint8_t *ev_end, const uint8_t **pend,
+                                    plan_ops_t *ops) {
     static const void *const k_cop[] = {
         [COP_RUN] = &&c_run, [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,
         [COP_32] = &&c_32,   [COP_64_64] = &&c_64_64, [COP_64] = &&c_64};
