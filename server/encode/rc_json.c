@@ -2083,7 +2083,7 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
 #define PLAN_DEPTH  16 /* maps and arrays inside the event map that a plan may hold */
 #define PLAN_HOLD   8  /* hits per miss below which a replaced plan did not pay off */
 #define PLAN_SETTLE 16 /* hits after which a plan tells its constant values */
-/* Bounds of a plan, so that one stays under about 260 KB: an event past them goes without; and
+/* Bounds of a plan, so that one stays under about 400 KB: an event past them goes without; and
  * of all the plans of a set (a few KB for a usual table). */
 #define PLAN_BUDGET     (16u << 20)
 #define PLAN_MAX_SEGS   1024  /* changing values and kafka members of an event, plus one */
