@@ -2251,7 +2251,7 @@ static uint8_t plan_vop_of(const uint8_t *v, size_t n, uint8_t *ext) {
 /* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
  * or false with nothing written when the event does not fit it (or on an error the writer then
  * meets again). Each segment is two jumps: to its compare and copy (cop), then to what comes
- * after it (vop). With ops not NULL: only gives its labels (see plan_ops_t). Never inlined
+ * after it (vop). With out NULL: only gives its labels, *pend pointing to a plan_ops_t. Never inlined
  * nor cloned: the labels a segment holds are this one copy's (GCC and clang do not copy a
  * function that keeps its labels' addresses in a static table; said here as well). */
 #if defined(__clang__)
@@ -2260,8 +2260,8 @@ static uint8_t plan_vop_of(const uint8_t *v, size_t n, uint8_t *ext) {
 #define PLAN_ONE_COPY __attribute__((noinline, noclone))
 #endif
 static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data,
-                                    const uint8_t *end, const uint8_t *ev_end, const uint8_t **pend,
-                                    plan_ops_t *ops) {
+                                    const uint8_t *end, const uint8_t *ev_end,
+                                    const uint8_t **pend) {
     static const void *const k_cop[] = {
         [COP_RUN] = &&c_run, [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,
         [COP_32] = &&c_32,   [COP_64_64] = &&c_64_64, [COP_64] = &&c_64};
@@ -2278,9 +2278,9 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
         [VOP_STR8] = &&v_any,  [VOP_EXT8] = &&v_any,       [VOP_U8] = &&v_any,
         [VOP_U16] = &&v_any,   [VOP_U32] = &&v_any,        [VOP_U64] = &&v_any,
         [VOP_DOUBLE] = &&v_any};
-    if (__builtin_expect(ops != NULL, 0)) {
-        ops->cop = k_cop;
-        ops->vop = k_vop;
+    static const plan_ops_t k_ops = {k_cop, k_vop};
+    if (__builtin_expect(out == NULL, 0)) {
+        *pend = (const uint8_t *)(const void *)&k_ops;
         return false;
     }
     size_t mark = out->len, n;
@@ -2733,8 +2733,9 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     const uint8_t *m = (const uint8_t *)nw->mp.data;
     const char *tx = nw->text.data;
     uint8_t *f = (uint8_t *)nw->fast.data;
-    plan_ops_t ops;
-    plan_exec(NULL, NULL, NULL, NULL, NULL, NULL, &ops);
+    const uint8_t *at;
+    plan_exec(NULL, NULL, NULL, NULL, NULL, &at);
+    const plan_ops_t ops = *(const plan_ops_t *)(const void *)at;
     for (size_t i = 0; i < nseg; i++) {
         sg[i].cop_at = ops.cop[sg[i].cop];
         sg[i].vop_at = ops.vop[sg[i].vop];
@@ -2754,8 +2755,8 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     /* kept only when it writes this event as the writer did */
     const uint8_t *q;
     scratch->len = 0;
-    if (!plan_exec(nw, scratch, data, data + len, ev_end, &q, NULL) || q != p ||
-        scratch->len != tn || memcmp(scratch->data, text, tn) != 0) {
+    if (!plan_exec(nw, scratch, data, data + len, ev_end, &q) || q != p || scratch->len != tn ||
+        memcmp(scratch->data, text, tn) != 0) {
         return false;
     }
     nw->live = true;
@@ -2893,7 +2894,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     uint64_t key = 0;
     if (t) {
         plan_t *pl = t->plans[t->last];
-        if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p, NULL)) {
+        if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
             if (++pl->hits == PLAN_SETTLE && !pl->settled) {
                 plan_settle(t, t->last, data, len, ev_end, out->data + mark, out->len - mark);
             }
@@ -2904,7 +2905,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
         for (uint32_t h = s; h < s + 2; h++) {
             pl = t->plans[h];
             if (h != t->last && pl && pl->live && t->keys[h] == key &&
-                plan_exec(pl, out, data, data + len, ev_end, &p, NULL)) {
+                plan_exec(pl, out, data, data + len, ev_end, &p)) {
                 t->last = h;
                 t->mru[s / 2] = (uint8_t)(h - s);
                 if (++pl->hits == PLAN_SETTLE && !pl->settled) {
