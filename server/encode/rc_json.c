@@ -2399,8 +2399,9 @@ v_fixstr:
     if ((c & 0xe0) != 0xa0) {
         goto v_any;
     }
-    n = c & 0x1fu; /* 31 bytes at most: before end (see above) */
-    if (!(e = string_at(o, p + 1, n, end))) {
+    n = c & 0x1fu;
+    /* 31 bytes at most, and the 32 after the head before end (see above): string_at's bound */
+    if (!(e = string_at(o, p + 1, n, p + 1 + 32))) {
         goto v_any;
     }
     o = e;
