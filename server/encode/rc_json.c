@@ -2255,17 +2255,21 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
  * same map heads, the same keys in the same order, many of the same values (schema, table,
  * action, a column that stays NULL, meta's pipeline). A plan keeps such an event as segments:
  * constant msgpack bytes (whole heads, keys and values) with the JSON text the writer gives
- * them, each followed by one value that changes (formatted after one switch on its type byte),
- * by the kafka member's value (skipped) or by the end. An event whose constant runs are the
- * plan's, compared 32 bytes at a time, and whose changing values are scalars, is written as the
- * runs' text with the values' text between them.
+ * them, each followed by one value that changes, by the kafka member's value (skipped) or by
+ * the end. A changing value is read by the kind it had in the event the plan was learnt from
+ * (a fixstr, a uint 32, ...: VOP_*) while its head is of that kind, else after value_at's
+ * switch on its type byte. An event whose constant runs are the plan's, compared 16 to 64 bytes
+ * at a time, and whose changing values are scalars, is written as the runs' text with the
+ * values' text between them.
  *
  * That is the writer's text: msgpack is read front to back, every head and key is where it was
  * and a scalar value of any length at a changing one takes the place of one object, so the
  * event parses into the same maps and arrays with the same keys; a key's and a scalar's text is
- * a function of its own bytes. A value that is a map or an array, or any byte that differs in a
- * constant run, leaves the event to the writer (nothing of it written). A plan is learnt from an
- * event the writer wrote, and kept only when its own output for that event is the writer's.
+ * a function of its own bytes (a kind's VOP_* writes what value_at's case for its head writes,
+ * and is taken only for that head). A value that is a map or an array, or any byte that differs
+ * in a constant run, leaves the event to the writer (nothing of it written). A plan is learnt
+ * from an event the writer wrote, and kept only when its own output for that event is the
+ * writer's.
  *
  * Which values change: a layout's first plan takes all of them as changing; at its 16th event
  * it settles: the values the same as in the event it was learnt from become constant. When an
@@ -2281,7 +2285,7 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
 #define PLAN_DEPTH  16 /* maps and arrays inside the event map that a plan may hold */
 #define PLAN_HOLD   8  /* hits per miss below which a replaced plan did not pay off */
 #define PLAN_SETTLE 16 /* hits after which a plan tells its constant values */
-/* Bounds of a plan, so that one stays under about 260 KB: an event past them goes without; and
+/* Bounds of a plan, so that one stays under about 400 KB: an event past them goes without; and
  * of all the plans of a set (a few KB for a usual table). */
 #define PLAN_BUDGET     (16u << 20)
 #define PLAN_MAX_SEGS   1024  /* changing values and kafka members of an event, plus one */
@@ -2294,21 +2298,63 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
 
 enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
 
+/* How plan_exec compares and copies a segment's constant bytes and text (plan_seg_t.cop):
+ * up to 16 bytes (a key) in one 16-byte compare and 16 or 32 bytes of text in one copy, up to
+ * 32 in one 32-byte compare (and 32 bytes of text at most, one copy), up to 64 (64 or 96 of
+ * text) in two compares and two or three copies, or any length by plan_run_eq and a copy loop.
+ * All but the last only where more than PLAN_NEAR bytes are left before the event's end. */
+enum { COP_RUN, COP_16_16, COP_16, COP_32, COP_64_64, COP_64 };
+/* What follows a segment's constant bytes (plan_seg_t.vop): the kafka member or the end
+ * (SEG_*), or a changing value: of any kind (value_at), or of the kind the event the plan was
+ * learnt from had there, read without value_at's switch while the value's head is that kind's
+ * (else value_at takes it): a positive fixint, a fixstr, a str 8, an ext 8 of the text kind
+ * plan_seg_t.ext (a DECIMAL, a temporal, an ENUM or a SET), a uint 8/16/32/64, a double. */
+enum {
+    VOP_SKIP,
+    VOP_SKIP_LAST,
+    VOP_END,
+    VOP_ANY,
+    VOP_FIXINT, /* the kinds past VOP_ANY read up to 9 bytes without a check for them */
+    VOP_FIXSTR,
+    VOP_STR8,
+    VOP_EXT8,
+    VOP_U8,
+    VOP_U16,
+    VOP_U32,
+    VOP_U64,
+    VOP_DOUBLE,
+    VOP_COUNT
+};
+/* A fast segment's constant bytes end at most 64 bytes after its start and the value after
+ * them reads at most 9 bytes before looking at its length: more than this many bytes left
+ * before the event's end and neither needs a bounds check. */
+#define PLAN_NEAR 96
+
 typedef struct plan_seg {
+    const void *cop_at; /* plan_exec's label for cop, and for vop (plan_ops_t's) */
+    const void *vop_at;
     const uint8_t *mp; /* constant msgpack bytes to compare (padded to 32 with zeros) */
     const char *text;  /* their text to copy (padded to 32) */
-    uint64_t mask;     /* a fast or mid segment's: of its mp_len bytes in a 32 or 64-byte compare */
-    uint16_t mp_len;
-    uint16_t text_len;
-    uint8_t kind; /* what comes after them: SEG_* */
-    bool fast;    /* mp_len and text_len at most 32 and a value after: one compare, one copy */
-    bool mid;     /* mp_len at most 64, text_len at most 96: two compares, three copies */
+    uint64_t mask;     /* a COP_16..COP_64 segment's: of its mp_len bytes in its compare */
+    size_t mp_len;     /* words, added to the positions without a widening load */
+    size_t text_len;
+    uint8_t cop; /* COP_* */
+    uint8_t vop; /* VOP_* */
+    uint8_t ext; /* VOP_EXT8's ext type */
 } plan_seg_t;
+
+/* plan_exec's labels (GCC's labels as values) for each COP_* and VOP_*: a segment holds its
+ * two, so that going to them is one jump without a table's load. */
+typedef struct plan_ops {
+    const void *const *cop;
+    const void *const *vop;
+} plan_ops_t;
 
 typedef struct plan {
     rc_buf_t segs;    /* plan_seg_t */
     rc_buf_t mp;      /* each segment's constant bytes */
     rc_buf_t text;    /* each segment's text */
+    rc_buf_t fast;    /* a COP_16_16/16/32 segment's 32 constant bytes, then 32 of text */
     size_t room;      /* what an event may write: the texts and VALUE_ROOM per value */
     rc_buf_t layout;  /* heads and keys in order, 0xc1 (never msgpack) for each scalar */
     rc_buf_t vals;    /* the scalars' bytes, one after the other */
@@ -2325,6 +2371,7 @@ static void plan_free(plan_t *pl) {
         return;
     }
     rc_buf_free(&pl->segs);
+    rc_buf_free(&pl->fast);
     rc_buf_free(&pl->mp);
     rc_buf_free(&pl->text);
     rc_buf_free(&pl->layout);
@@ -2348,77 +2395,295 @@ static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, con
     return k == n || (~rc_tpl_eq_bits32(m + k, p + k) & (~0ULL >> (64 - (n - k)))) == 0;
 }
 
+/* rc_tpl_eq_bits of 16 bytes with mp 16-byte aligned (a load the compare takes): a plan's
+ * constant bytes are, each segment's at a multiple of 32 (or 64) from an rc_buf's data. */
+static inline uint64_t plan_eq_bits16(const uint8_t *mp, const uint8_t *k) {
+#if defined(__SSE2__)
+    return (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                       _mm_load_si128((const __m128i *)(const void *)mp)));
+#else
+    return rc_tpl_eq_bits(mp, 16, k);
+#endif
+}
+
+/* rc_tpl_eq_bits32 with mp 16-byte aligned, as plan_eq_bits16. */
+static inline uint64_t plan_eq_bits32(const uint8_t *mp, const uint8_t *k) {
+#if defined(__SSE2__)
+    return plan_eq_bits16(mp, k) | plan_eq_bits16(mp + 16, k + 16) << 16;
+#else
+    return rc_tpl_eq_bits32(mp, k);
+#endif
+}
+
+/* The VOP_* of a changing value whose head is c, and in *ext its ext type (VOP_EXT8's). */
+static uint8_t plan_vop_of(const uint8_t *v, size_t n, uint8_t *ext) {
+    uint8_t c = v[0];
+    *ext = 0;
+    if (c <= 0x7f) {
+        return VOP_FIXINT;
+    }
+    if ((c & 0xe0) == 0xa0) {
+        return VOP_FIXSTR;
+    }
+    switch (c) {
+    case 0xd9:
+        return VOP_STR8;
+    case 0xc7:
+        if (n >= 3 && v[2] >= RC_EXT_DECIMAL && v[2] <= RC_EXT_SET && v[2] != RC_EXT_JSON) {
+            *ext = v[2];
+            return VOP_EXT8;
+        }
+        return VOP_ANY;
+    case 0xcc:
+        return VOP_U8;
+    case 0xcd:
+        return VOP_U16;
+    case 0xce:
+        return VOP_U32;
+    case 0xcf:
+        return VOP_U64;
+    case 0xcb:
+        return VOP_DOUBLE;
+    default:
+        return VOP_ANY;
+    }
+}
+
 /* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
  * or false with nothing written when the event does not fit it (or on an error the writer then
- * meets again). */
-static bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data, const uint8_t *end,
-                      const uint8_t *ev_end, const uint8_t **pend) {
-    size_t mark = out->len;
+ * meets again). Each segment is two jumps: to its compare and copy (cop), then to what comes
+ * after it (vop). With out NULL: only gives its labels, *pend pointing to a plan_ops_t. Never inlined
+ * nor cloned: the labels a segment holds are this one copy's (GCC and clang do not copy a
+ * function that keeps its labels' addresses in a static table; said here as well). */
+#if defined(__clang__)
+#define PLAN_ONE_COPY __attribute__((noinline))
+#else
+#define PLAN_ONE_COPY __attribute__((noinline, noclone))
+#endif
+static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8_t *data,
+                                    const uint8_t *end, const uint8_t *ev_end,
+                                    const uint8_t **pend) {
+    static const void *const k_cop[] = {
+        [COP_RUN] = &&c_run, [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,
+        [COP_32] = &&c_32,   [COP_64_64] = &&c_64_64, [COP_64] = &&c_64};
+    static const void *const k_vop[VOP_COUNT] = {
+        [VOP_SKIP] = &&v_skip,    [VOP_SKIP_LAST] = &&v_skip, [VOP_END] = &&v_end,
+        [VOP_ANY] = &&v_any,      [VOP_FIXINT] = &&v_fixint,  [VOP_FIXSTR] = &&v_fixstr,
+        [VOP_STR8] = &&v_str8,    [VOP_EXT8] = &&v_ext8,      [VOP_U8] = &&v_u8,
+        [VOP_U16] = &&v_u16,      [VOP_U32] = &&v_u32,        [VOP_U64] = &&v_u64,
+        [VOP_DOUBLE] = &&v_double};
+    /* after c_run (near the end): a value of any kind through value_at's checks */
+    static const void *const k_vop_near[VOP_COUNT] = {
+        [VOP_SKIP] = &&v_skip, [VOP_SKIP_LAST] = &&v_skip, [VOP_END] = &&v_end,
+        [VOP_ANY] = &&v_any,   [VOP_FIXINT] = &&v_any,     [VOP_FIXSTR] = &&v_any,
+        [VOP_STR8] = &&v_any,  [VOP_EXT8] = &&v_any,       [VOP_U8] = &&v_any,
+        [VOP_U16] = &&v_any,   [VOP_U32] = &&v_any,        [VOP_U64] = &&v_any,
+        [VOP_DOUBLE] = &&v_any};
+    static const plan_ops_t k_ops = {k_cop, k_vop};
+    if (__builtin_expect(out == NULL, 0)) {
+        *pend = (const uint8_t *)(const void *)&k_ops;
+        return false;
+    }
+    size_t mark = out->len, n;
     char *o = room(out, pl->room), *e;
     if (!o) {
         return false;
     }
     /* p and q stay in registers: only r, a copy, is passed to the calls that take a pointer */
     const uint8_t *p = data, *q, *r;
-    for (const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;; s++) {
-        if (s->fast && end - p >= 32) { /* the usual segment: a key or two, then a value */
-            if ((~rc_tpl_eq_bits(s->mp, s->mp_len, p) & s->mask) != 0) {
-                goto miss;
-            }
-            memcpy(o, s->text, 32);
-            p += s->mp_len;
-            o += s->text_len;
-        } else {
-            if (s->mid && end - p >= 64) { /* the event's head, meta's: 64 bytes, 96 of text */
-                uint64_t eq = rc_tpl_eq_bits32(s->mp, p) | rc_tpl_eq_bits32(s->mp + 32, p + 32)
-                                                               << 32;
-                if ((~eq & s->mask) != 0) {
-                    goto miss;
-                }
-                memcpy(o, s->text, 32);
-                memcpy(o + 32, s->text + 32, 32);
-                memcpy(o + 64, s->text + 64, 32);
-            } else {
-                if (!plan_run_eq(s->mp, s->mp_len, p, end)) {
-                    goto miss;
-                }
-                for (size_t k = 0; k < s->text_len; k += 32) {
-                    memcpy(o + k, s->text + k, 32);
-                }
-            }
-            p += s->mp_len;
-            o += s->text_len;
-            if (s->kind != SEG_VALUE) {
-                r = p;
-                if (s->kind == SEG_END) {
-                    out->len = (size_t)(o - out->data);
-                    *pend = p;
-                    return true;
-                }
-                if ((s->kind == SEG_SKIP ? rc_mp_skip(&r, end) : skip_kafka(&r, end, ev_end)) !=
-                    RC_OK) {
-                    goto miss;
-                }
-                p = r;
-                continue;
-            }
-        }
-        q = p;
-        if ((e = value_at(o, &q, end)) != NULL) {
-            o = e;
-            p = q;
-            continue;
-        }
-        if (p >= end || !rc_tpl_kv_scalar(p[0])) {
-            goto miss; /* a map or an array: another layout */
-        }
-        out->len = (size_t)(o - out->data);
-        r = p;
-        if (write_value_rest(out, &r, end, 1) != RC_OK || !(o = room(out, pl->room))) {
-            goto miss;
-        }
-        p = r;
+    /* p below lim: more than PLAN_NEAR bytes left (see PLAN_NEAR) */
+    const uint8_t *lim = end - data > PLAN_NEAR ? end - PLAN_NEAR : data;
+    const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;
+    uint64_t u;
+    uint8_t c;
+    goto * s->cop_at;
+
+#define PLAN_NEXT()                                                                                \
+    do {                                                                                           \
+        s++;                                                                                       \
+        goto * s->cop_at;                                                                          \
+    } while (0)
+
+c_16_16: /* the usual segment: a key, then a value */
+    if (p >= lim) {
+        goto c_run;
     }
+    if ((~plan_eq_bits16(s->mp, p) & s->mask) != 0) {
+        goto miss;
+    }
+    memcpy(o, s->mp + 32, 16); /* its text */
+    p += s->mp_len;
+    o += s->text_len;
+    goto * s->vop_at;
+c_16: /* a key of longer text (escapes) */
+    if (p >= lim) {
+        goto c_run;
+    }
+    if ((~plan_eq_bits16(s->mp, p) & s->mask) != 0) {
+        goto miss;
+    }
+    memcpy(o, s->mp + 32, 32);
+    p += s->mp_len;
+    o += s->text_len;
+    goto * s->vop_at;
+c_32: /* a key and a constant value and a key */
+    if (p >= lim) {
+        goto c_run;
+    }
+    if ((~plan_eq_bits32(s->mp, p) & s->mask) != 0) {
+        goto miss;
+    }
+    memcpy(o, s->mp + 32, 32);
+    p += s->mp_len;
+    o += s->text_len;
+    goto * s->vop_at;
+c_64_64: /* meta's head: 64 bytes, 64 of text */
+    if (p >= lim) {
+        goto c_run;
+    }
+    if ((~(plan_eq_bits32(s->mp, p) | plan_eq_bits32(s->mp + 32, p + 32) << 32) & s->mask) != 0) {
+        goto miss;
+    }
+    memcpy(o, s->text, 32);
+    memcpy(o + 32, s->text + 32, 32);
+    p += s->mp_len;
+    o += s->text_len;
+    goto * s->vop_at;
+c_64: /* the event's head, meta's: 64 bytes, 96 of text */
+    if (p >= lim) {
+        goto c_run;
+    }
+    if ((~(plan_eq_bits32(s->mp, p) | plan_eq_bits32(s->mp + 32, p + 32) << 32) & s->mask) != 0) {
+        goto miss;
+    }
+    memcpy(o, s->text, 32);
+    memcpy(o + 32, s->text + 32, 32);
+    memcpy(o + 64, s->text + 64, 32);
+    p += s->mp_len;
+    o += s->text_len;
+    goto * s->vop_at;
+c_run: /* any length, and any segment near the end */
+    if (!plan_run_eq(s->mp, s->mp_len, p, end)) {
+        goto miss;
+    }
+    for (size_t k = 0; k < s->text_len; k += 32) {
+        memcpy(o + k, s->text + k, 32);
+    }
+    p += s->mp_len;
+    o += s->text_len;
+    goto *k_vop_near[s->vop];
+
+v_end:
+    out->len = (size_t)(o - out->data);
+    *pend = p;
+    return true;
+v_skip:
+    r = p;
+    if ((s->vop == VOP_SKIP ? rc_mp_skip(&r, end) : skip_kafka(&r, end, ev_end)) != RC_OK) {
+        goto miss;
+    }
+    p = r;
+    PLAN_NEXT();
+
+    /* The typed values: p is below lim + 64 (c_16/32/64 came from below lim), so the head and
+     * up to 8 bytes after it are before end. A head of another kind goes to v_any. */
+v_fixint:
+    c = p[0];
+    if (c > 0x7f) {
+        goto v_any;
+    }
+    o = small_at(o, c);
+    p++;
+    PLAN_NEXT();
+v_fixstr:
+    c = p[0];
+    if ((c & 0xe0) != 0xa0) {
+        goto v_any;
+    }
+    n = c & 0x1fu;
+    /* 31 bytes at most, and the 32 after the head before end (see above): string_at's bound */
+    if (!(e = string_at(o, p + 1, n, p + 1 + 32))) {
+        goto v_any;
+    }
+    o = e;
+    p += 1 + n;
+    PLAN_NEXT();
+v_str8:
+    n = p[1];
+    if (p[0] != 0xd9 || (size_t)(end - p) - 2 < n || !(e = string_at(o, p + 2, n, end))) {
+        goto v_any;
+    }
+    o = e;
+    p += 2 + n;
+    PLAN_NEXT();
+v_ext8:
+    n = p[1];
+    if (p[0] != 0xc7 || p[2] != s->ext || (size_t)(end - p) - 3 < n ||
+        !(e = string_at(o, p + 3, n, end))) {
+        goto v_any;
+    }
+    o = e;
+    p += 3 + n;
+    PLAN_NEXT();
+v_u8:
+    if (p[0] != 0xcc) {
+        goto v_any;
+    }
+    o = put_u64_at(o, p[1]);
+    p += 2;
+    PLAN_NEXT();
+v_u16:
+    if (p[0] != 0xcd) {
+        goto v_any;
+    }
+    o = put_u64_at(o, rc_mp_be16(p + 1));
+    p += 3;
+    PLAN_NEXT();
+v_u32:
+    if (p[0] != 0xce) {
+        goto v_any;
+    }
+    o = put_u64_at(o, rc_mp_be32(p + 1));
+    p += 5;
+    PLAN_NEXT();
+v_u64:
+    if (p[0] != 0xcf) {
+        goto v_any;
+    }
+    o = put_u64_at(o, rc_mp_be64(p + 1));
+    p += 9;
+    PLAN_NEXT();
+v_double:
+    if (p[0] != 0xcb) {
+        goto v_any;
+    }
+    u = rc_mp_be64(p + 1);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    o = float_at(o, d, false);
+    p += 9;
+    PLAN_NEXT();
+
+v_any:
+    q = p;
+    if ((e = value_at(o, &q, end)) != NULL) {
+        o = e;
+        p = q;
+        PLAN_NEXT();
+    }
+    if (p >= end || !rc_tpl_kv_scalar(p[0])) {
+        goto miss; /* a map or an array: another layout */
+    }
+    out->len = (size_t)(o - out->data);
+    r = p;
+    if (write_value_rest(out, &r, end, 1) != RC_OK || !(o = room(out, pl->room))) {
+        goto miss;
+    }
+    p = r;
+    PLAN_NEXT();
+#undef PLAN_NEXT
+
 miss:
     out->len = mark;
     return false;
@@ -2450,22 +2715,27 @@ static void pl_text(plan_learn_t *L, const char *s, size_t n) {
     }
 }
 
-/* Ends the open segment with what comes after it (SEG_*). */
-static void pl_close(plan_learn_t *L, uint32_t kind) {
+/* Ends the open segment with what comes after it (SEG_*): for SEG_VALUE the value v[0..vn) of
+ * the event learnt from, whose kind the segment expects. */
+static void pl_close(plan_learn_t *L, uint32_t kind, const uint8_t *v, size_t vn) {
     plan_t *pl = L->pl;
     if (L->pass != 2 || !L->ok) {
         return;
     }
     size_t mn = pl->mp.len - L->seg_mp, tn = pl->text.len - L->seg_text;
     static const uint8_t zeros[32];
-    plan_seg_t s = {.mp = NULL,
-                    .text = NULL,
-                    .mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
-                    .mp_len = (uint16_t)mn,
-                    .text_len = (uint16_t)tn,
-                    .kind = (uint8_t)kind,
-                    .fast = mn <= 32 && tn <= 32 && kind == SEG_VALUE,
-                    .mid = mn <= 64 && tn <= 96};
+    static const uint8_t k_vop_of_kind[] = {
+        [SEG_SKIP] = VOP_SKIP, [SEG_SKIP_LAST] = VOP_SKIP_LAST, [SEG_END] = VOP_END};
+    plan_seg_t s = {.mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
+                    .mp_len = mn,
+                    .text_len = tn,
+                    .cop = mn <= 16 && tn <= 16   ? COP_16_16
+                           : mn <= 16 && tn <= 32 ? COP_16
+                           : mn <= 32 && tn <= 32 ? COP_32
+                           : mn <= 64 && tn <= 64 ? COP_64_64
+                           : mn <= 64 && tn <= 96 ? COP_64
+                                                  : COP_RUN};
+    s.vop = kind == SEG_VALUE ? plan_vop_of(v, vn, &s.ext) : k_vop_of_kind[kind];
     if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
         rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
         rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
@@ -2499,7 +2769,7 @@ static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
         return;
     }
     if (pl->var.data[L->k++]) {
-        pl_close(L, SEG_VALUE);
+        pl_close(L, SEG_VALUE, v, n);
         return;
     }
     pl_mp(L, v, n);
@@ -2546,7 +2816,7 @@ static void pl_items(plan_learn_t *L, const uint8_t **pp, size_t head, uint32_t 
                 static const uint8_t marker = 0xc1;
                 pl_mp(L, &marker, 1);
             }
-            pl_close(L, last ? SEG_SKIP_LAST : SEG_SKIP);
+            pl_close(L, last ? SEG_SKIP_LAST : SEG_SKIP, NULL, 0);
             if (skip_kafka(&p, L->end, last ? L->ev_end : NULL) != RC_OK) {
                 L->ok = false;
             }
@@ -2589,7 +2859,7 @@ static void pl_value(plan_learn_t *L, const uint8_t **pp, int depth) {
 }
 
 static void plan_reset(plan_t *pl) {
-    pl->segs.len = pl->mp.len = pl->text.len = 0;
+    pl->segs.len = pl->mp.len = pl->text.len = pl->fast.len = 0;
     pl->layout.len = pl->vals.len = pl->val_end.len = pl->var.len = 0;
     pl->room = 96; /* a mid segment's copy past its text */
     pl->nscal = 0;
@@ -2642,7 +2912,7 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     L.k = 0;
     p = data;
     pl_value(&L, &p, 0);
-    pl_close(&L, SEG_END);
+    pl_close(&L, SEG_END, NULL, 0);
     if (!L.ok) {
         return false;
     }
@@ -2653,12 +2923,35 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
         rc_buf_append(&nw->text, zeros, 96) != RC_OK) {
         return false;
     }
+    size_t nseg = nw->segs.len / sizeof(plan_seg_t), nfast = 0;
+    plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
+    for (size_t i = 0; i < nseg; i++) {
+        nfast += sg[i].cop == COP_16_16 || sg[i].cop == COP_16 || sg[i].cop == COP_32;
+    }
+    if (rc_buf_reserve(&nw->fast, 64 * nfast) != RC_OK) {
+        return false;
+    }
+    /* a COP_16_16/16/32 segment's bytes and text side by side (16-byte aligned) */
+    _Static_assert(_Alignof(max_align_t) >= 16, "rc_buf's data 16-byte aligned");
     const uint8_t *m = (const uint8_t *)nw->mp.data;
     const char *tx = nw->text.data;
-    plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
-    for (size_t i = 0; i < nw->segs.len / sizeof *sg; i++) {
+    uint8_t *f = (uint8_t *)nw->fast.data;
+    const uint8_t *at;
+    plan_exec(NULL, NULL, NULL, NULL, NULL, &at);
+    const plan_ops_t ops = *(const plan_ops_t *)(const void *)at;
+    for (size_t i = 0; i < nseg; i++) {
+        sg[i].cop_at = ops.cop[sg[i].cop];
+        sg[i].vop_at = ops.vop[sg[i].vop];
         sg[i].mp = m;
         sg[i].text = tx;
+        if (sg[i].cop == COP_16_16 || sg[i].cop == COP_16 || sg[i].cop == COP_32) {
+            /* 32 bytes each: mp and text hold 96 past the last segment's */
+            memcpy(f, m, 32);
+            memcpy(f + 32, tx, 32);
+            sg[i].mp = f;
+            sg[i].text = (const char *)f + 32;
+            f += 64;
+        }
         m += PAD32(sg[i].mp_len);
         tx += PAD32(sg[i].text_len);
     }
@@ -2720,8 +3013,8 @@ rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *u
 
 /* What a plan holds in memory. */
 static size_t plan_bytes(const plan_t *pl) {
-    return pl ? sizeof *pl + pl->segs.cap + pl->mp.cap + pl->text.cap + pl->layout.cap +
-                    pl->vals.cap + pl->val_end.cap + pl->var.cap
+    return pl ? sizeof *pl + pl->segs.cap + pl->mp.cap + pl->text.cap + pl->fast.cap +
+                    pl->layout.cap + pl->vals.cap + pl->val_end.cap + pl->var.cap
               : 0;
 }
 

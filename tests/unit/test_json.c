@@ -2964,6 +2964,77 @@ static void test_json_doubles_on_rounding_midpoints(void **state) {
     }
 }
 
+/* An event whose row has an id, column x of value kind `kind` (variant v) and after it a pad
+ * string of pad bytes: x's segment lies far from the event's end or close to it. */
+static void pack_typed_event(mp_t *m, int kind, int v, size_t pad) {
+    static char text[256];
+    memset(text, 'p', sizeof text);
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 3);
+    mp_str(m, "schema"), mp_str(m, "shop");
+    mp_str(m, "table"), mp_str(m, "typed");
+    mp_str(m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 3);
+    mp_str(m, "id"), msgpack_pack_int(pk, v);
+    mp_str(m, "x");
+    /* past pack_kind's: heads that are next to a typed segment's kind: another ext type's
+     * text (JSON, unknown), a str 16 and a bin 8 of plain text, a fixext 4 DECIMAL; and an ext 8
+     * DECIMAL that changes */
+    static const char *const extra[] = {"\xc7\x07\x06[1,2,3]",
+                                        "\xc7\x03\x63"
+                                        "abc",
+                                        "\xda\x00\x03"
+                                        "abc",
+                                        "\xc4\x03"
+                                        "abc",
+                                        "\xd6\x01"
+                                        "1.25"};
+    static const size_t extra_len[] = {10, 6, 6, 5, 6};
+    if (kind < N_KINDS) {
+        pack_kind(m, kind, v);
+    } else if (kind == N_KINDS + 5) { /* a DECIMAL that changes */
+        char dec[8] = "\xc7\x05\x01"
+                      "12.5";
+        dec[7] = (char)('0' + v % 10);
+        mp_raw(m, dec, 8);
+    } else {
+        mp_raw(m, extra[kind - N_KINDS], extra_len[kind - N_KINDS]);
+    }
+    mp_str(m, "pad"), msgpack_pack_str_with_body(pk, text, pad);
+}
+#define N_TYPED_KINDS (N_KINDS + 6)
+
+/* Whole-event plans read a changing value by the kind it had in the event the plan was learnt
+ * from: column x learnt with every kind of value, then takes every kind (another kind's head
+ * goes to value_at: the same text), then its own again; x's segment far from the event's end
+ * and within 96 bytes of it (where it is read with every check), the event cut at every byte.
+ * Each event as the plain writer writes it. */
+static void test_json_tpl_plan_typed_values(void **state) {
+    (void)state;
+    static const size_t pads[] = {0, 7, 30, 45, 60, 75, 90, 120, 200};
+    for (size_t ip = 0; ip < sizeof pads / sizeof pads[0]; ip++) {
+        for (int learnt = 0; learnt < N_TYPED_KINDS; learnt++) {
+            for (int k = 0; k < N_TYPED_KINDS; k++) {
+                /* templates of their own: the plan learnt from an event of kind learnt */
+                rc_json_tpl_t *t = rc_json_tpl_new();
+                assert_non_null(t);
+                for (int v = 0; v < 5; v++) {
+                    mp_t m;
+                    mp_init(&m);
+                    pack_typed_event(&m, v == 3 ? k : learnt, v, pads[ip]);
+                    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+                    if (k == 0 && v == 4) {
+                        for (size_t cut = 0; cut < m.sb.size; cut++) {
+                            check_tpl(t, m.sb.data, cut, NULL);
+                        }
+                    }
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+                rc_json_tpl_free(t);
+            }
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3020,6 +3091,7 @@ int main(void) {
         cmocka_unit_test(test_json_string_every_byte_at_every_position),
         cmocka_unit_test(test_json_uint32_heads_every_digit_count),
         cmocka_unit_test(test_json_doubles_on_rounding_midpoints),
+        cmocka_unit_test(test_json_tpl_plan_typed_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
