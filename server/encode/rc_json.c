@@ -1707,7 +1707,7 @@ struct rc_json_tpl {
     uint8_t fails[PLAN_SLOTS];   /* a set's (at its first slot): plans replaced in a row before
                                     they paid off (capped) */
     uint32_t misses[PLAN_SLOTS]; /* a set's: events that missed since its last learning */
-    uint64_t keys[PLAN_SLOTS];   /* plan_key of the event the slot's plan was learnt from */
+    uint64_t keys[PLAN_SLOTS];   /* rc_tpl_head_key of the event the slot's plan was learnt from */
     uint8_t mru[PLAN_SLOTS / 2]; /* the way of each set hit or learnt last */
     size_t plan_bytes;           /* what the plans in the slots hold */
 };
@@ -2966,28 +2966,6 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     return true;
 }
 
-/* The key of an event's plan: a hash of the map's head and its first 3 members when their
- * keys and values are fixstrs (schema, table and action in rowcast's events), else of its first
- * 16 bytes (all of them when fewer). Not the bytes after them: a row's values change. */
-static inline uint64_t plan_key(const uint8_t *data, size_t len) {
-    const uint8_t *p = data + 1, *end = data + len;
-    int i = 0;
-    for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
-        p += 1 + (*p & 0x1fu);
-    }
-    size_t n = i == 6 && p <= end ? (size_t)(p - data) : len < 16 ? len : 16, k = 0;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, data + k, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-    }
-    for (; k < n; k++) {
-        h = (h ^ data[k]) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return h ^ h >> 29;
-}
-
 rc_err_t rc_json_write(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
@@ -3047,7 +3025,7 @@ static void plan_settle(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_
     }
 }
 
-/* After the writer wrote the event data[0..len) (plan_key: key) as text[0..tn) past a miss of
+/* After the writer wrote the event data[0..len) (rc_tpl_head_key: key) as text[0..tn) past a miss of
  * the plans of set s (its first slot): learns the event's plan into one of its 2 slots, unless
  * that slot's plans have not been taken lately (then only at every 2^fails-th miss). The slot
  * is the one learnt from an event of the same key (the same table: its plan is replaced), else
@@ -3103,7 +3081,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
             }
             goto done;
         }
-        key = plan_key(data, len);
+        key = rc_tpl_head_key(data, data + len);
         s = (uint32_t)(key % (PLAN_SLOTS / 2)) * 2;
         for (uint32_t h = s; h < s + 2; h++) {
             pl = t->plans[h];

@@ -414,30 +414,6 @@ struct rc_msg_walk {
     uint32_t misses;
 };
 
-/* The set of the event at ev: a hash of the map's head and its first 3 members when their keys
- * and values are fixstrs (schema, table and action in rowcast's events), else of its first 16
- * bytes (all of them when fewer); not the bytes after them: a row's values change. As the JSON
- * writer picks its plans (rc_json.c, plan_key). */
-static inline uint64_t plan_head_hash(const uint8_t *ev, const uint8_t *end) {
-    const uint8_t *p = ev + 1;
-    int i = 0;
-    for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
-        p += 1 + (*p & 0x1fu);
-    }
-    size_t len = (size_t)(end - ev);
-    size_t n = i == 6 && p <= end ? (size_t)(p - ev) : len < 16 ? len : 16, k = 0;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t x;
-        memcpy(&x, ev + k, 8);
-        h = (h ^ x) * 0xff51afd7ed558ccdULL;
-    }
-    for (; k < n; k++) {
-        h = (h ^ ev[k]) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return h;
-}
-
 /* True when the len bytes at p (before end) are the step's run where its mask is set. */
 static inline bool step_eq(const plan_step_t *s, const uint8_t *p, const uint8_t *end) {
 #if defined(__SSE2__)
@@ -733,7 +709,7 @@ static rc_err_t ev_walk(const uint8_t *ev, const uint8_t *end, ev_at_t *a, struc
     if (pl && !pl->watching && plan_run(pl, ev, end, a, false)) {
         return RC_OK; /* events of one layout in a row: no hash */
     }
-    uint64_t hash = plan_head_hash(ev, end);
+    uint64_t hash = rc_tpl_head_key(ev, end); /* its top bits pick the set */
     plan_set_t *set = &w->set[hash >> 61 & (PLAN_SETS - 1)];
     for (unsigned k = 0; k < PLAN_WAYS; k++) {
         unsigned i = (set->last + k) % PLAN_WAYS;

@@ -255,4 +255,28 @@ static inline uint64_t rc_tpl_table_hash(const uint8_t *schema, const uint8_t *t
     return h ^ h >> 29;
 }
 
+/* A hash of an event's head (its first 3 members when their keys and values are fixstrs: schema,
+ * table and action in rowcast's events; else its first 16 bytes, all of them when fewer), not of
+ * the bytes after it: a row's values change. The JSON writer (rc_json.c) and rc_msg's walk pick
+ * their plans by it. */
+static inline uint64_t rc_tpl_head_key(const uint8_t *data, const uint8_t *end) {
+    const uint8_t *p = data + 1;
+    size_t len = (size_t)(end - data);
+    int i = 0;
+    for (; i < 6 && p < end && (*p & 0xe0) == 0xa0; i++) {
+        p += 1 + (*p & 0x1fu);
+    }
+    size_t n = i == 6 && p <= end ? (size_t)(p - data) : len < 16 ? len : 16, k = 0;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, data + k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+    for (; k < n; k++) {
+        h = (h ^ data[k]) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return h ^ h >> 29;
+}
+
 #endif
