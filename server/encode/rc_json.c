@@ -391,6 +391,13 @@ static inline int u64_len(uint64_t v) {
 }
 #endif
 
+/* c, which the compiler no longer knows: a multiply by it stays one imul, where GCC would make
+ * a multiply by 2559 or 10 three shifts and adds. */
+static inline uint64_t opaque_u64(uint64_t c) {
+    __asm__("" : "+r"(c));
+    return c;
+}
+
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* The 8 decimal digits of v < 10^8 (leading zeros included) as byte values 0..9, the first
  * digit in the lowest byte: v splits into two 4-digit halves, each half into two 2-digit
@@ -399,15 +406,29 @@ static inline int u64_len(uint64_t v) {
 static inline uint64_t digits8(uint32_t v) {
     /* each step's "hi | (x - hi * d) << s" as x << s - hi * (d << s - 1): one multiply, not
      * two shifts, two adds and an or (every lane's x - hi * d is >= 0, so nothing borrows) */
-    uint64_t q = v / 10000;
+    /* v / 10^4 for v < 10^8 by a multiplier below 2^31 (an imul's immediate): 109951163 is
+     * 2^40 / 10^4 rounded up, 2,224 over, less than 2^40 / 10^8 (checked for every v too) */
+    uint64_t q = ((uint64_t)v * 109951163) >> 40;
     uint64_t x = ((uint64_t)v << 32) - q * ((10000ULL << 32) - 1); /* q | (v % 10^4) << 32 */
     uint64_t hi = ((x * 10486) >> 20) & 0x0000007f0000007fULL;
     x = (x << 16) - hi * ((100 << 16) - 1);
     hi = ((x * 103) >> 10) & 0x000f000f000f000fULL;
-    return (x << 8) - hi * ((10 << 8) - 1);
+    return (x << 8) - hi * opaque_u64((10 << 8) - 1);
 }
 
 #define ASCII_ZEROS 0x3030303030303030ULL
+
+/* d, digits8's 8 digits of a value below 10^8, at o less its leading zeros as ASCII (an 8-byte
+ * store; "0" for 0); returns their end. The zeros' bit count is a multiple of 8, kept unsigned: a
+ * mask, a shift and an add, not a division and widenings. */
+static inline char *put_digits8(char *o, uint64_t d) {
+    /* the last digit's byte marked: 0 (d of 0) is one digit, and a mark there changes no other
+     * count (z is a multiple of 8 at most 56) */
+    unsigned z = (unsigned)__builtin_ctzll(d | 1ULL << 56) & 56;
+    d = (d >> z) | ASCII_ZEROS;
+    memcpy(o, &d, 8);
+    return o + 8 - (z >> 3);
+}
 
 #if defined(__SSE2__)
 /* The digits of the four quarters (each < 10^4, times 4) in x's 16-bit lanes 0-3 and 4-7, one
@@ -417,8 +438,10 @@ static inline __m128i quarter_digits(__m128i x) {
     const __m128i div = _mm_set_epi16(-32768, 13108, 5243, 8389, -32768, 13108, 5243, 8389);
     const __m128i sh =
         _mm_set_epi16(-32768, 1 << 13, 1 << 11, 1 << 7, -32768, 1 << 13, 1 << 11, 1 << 7);
+    __m128i ten = _mm_set1_epi16(10);
+    __asm__("" : "+x"(ten)); /* one pmullw, not the shifts and adds GCC makes of a known 10 */
     __m128i d = _mm_mulhi_epu16(_mm_mulhi_epu16(x, div), sh);
-    return _mm_sub_epi16(d, _mm_slli_epi64(_mm_mullo_epi16(d, _mm_set1_epi16(10)), 16));
+    return _mm_sub_epi16(d, _mm_slli_epi64(_mm_mullo_epi16(d, ten), 16));
 }
 
 /* digits8(a) in the low 8 bytes and digits8(b) in the high 8, both at once (W. Mula's SSE2
@@ -447,10 +470,7 @@ static inline __attribute__((always_inline)) char *u64_put16(char *o, uint64_t h
     uint64_t y = digits8((uint32_t)hi);
     uint64_t x = digits8((uint32_t)lo) | ASCII_ZEROS;
 #endif
-    int lz = __builtin_ctzll(y) / 8; /* hi != 0 */
-    y = (y >> (8 * lz)) | ASCII_ZEROS;
-    memcpy(o, &y, 8);
-    o += 8 - lz;
+    o = put_digits8(o, y); /* hi != 0 */
     memcpy(o, &x, 8);
     return o + 8;
 }
@@ -463,11 +483,7 @@ static char *u64_put(char *o, uint64_t v) {
             *o = (char)('0' + v);
             return o + 1;
         }
-        uint64_t x = digits8((uint32_t)v);
-        int lz = __builtin_ctzll(x) / 8; /* x != 0: leading zero digits */
-        x = (x >> (8 * lz)) | ASCII_ZEROS;
-        memcpy(o, &x, 8);
-        return o + 8 - lz;
+        return put_digits8(o, digits8((uint32_t)v));
     }
     uint64_t hi = v / 100000000;
     if (hi < 100000000) { /* 9 to 16 digits (a timestamp in µs): no second level */
@@ -510,16 +526,8 @@ static inline rc_err_t put_i64(rc_buf_t *out, int64_t v) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* Writes the digits of v < 2^32 at o (up to 10 bytes may be written) and returns their end. */
 static inline __attribute__((always_inline)) char *put_u32_at(char *o, uint32_t v) {
-    if (v < 10) {
-        *o = (char)('0' + v);
-        return o + 1;
-    }
-    if (v < 100000000) { /* 2 to 8 digits (an id, a count, a position) */
-        uint64_t x = digits8(v);
-        int lz = __builtin_ctzll(x) / 8;
-        x = (x >> (8 * lz)) | ASCII_ZEROS;
-        memcpy(o, &x, 8);
-        return o + 8 - lz;
+    if (v < 100000000) { /* 1 to 8 digits (an id, a count, a position) */
+        return put_digits8(o, digits8(v));
     }
     /* 9 or 10 digits (a time in seconds): the first one or two (1 to 42) from k_pairs and the
      * other 8 by digits8, not both halves in SSE2 as u64_put16 makes them */
@@ -1069,26 +1077,41 @@ static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
  * own test at k = 3 (the same product, rounding, slack and division); format_fast writes M's
  * digits with the point k places from the end, "N.0" for k = 0. */
 static inline __attribute__((always_inline)) char *float3_at(char *o, double x) {
-    double a = fabs(x);
-    if (!(a < 0x1p42)) { /* NaN too */
+    /* |x| and its sign from x's bits, and |x| < 2^42 told by them: a double's bits that are not
+     * negative order as its value, and an infinity's or a NaN's are above 2^42's */
+    uint64_t a_bits;
+    memcpy(&a_bits, &x, 8);
+    unsigned neg = (unsigned)(a_bits >> 63);
+    a_bits &= ~(1ULL << 63);
+    if (a_bits >= 0x4290000000000000ULL) { /* 2^42 */
         return NULL;
     }
+    double a;
+    memcpy(&a, &a_bits, 8);
     double m = a * 1e3;
     double near = (m + 0x1p52) - 0x1p52;
-    if (fabs(near - m) > m * 0x1p-51 || near / 1e3 != a || near == 0) {
+    if (fabs(near - m) > m * 0x1p-51) {
         return NULL;
     }
-    uint64_t n = (uint64_t)near;
+    /* near / 1e3 == a as bits: both are finite and not negative (+0 at most: an N of 0 is left
+     * below), where == and the bits agree; an integer test, not ucomisd's unordered flags */
+    double back = near / 1e3;
+    uint64_t back_bits;
+    memcpy(&back_bits, &back, 8);
+    uint64_t n = (uint64_t)(int64_t)near; /* an integer below 2^52: exact, as the signed one */
+    if (back_bits != a_bits || n == 0) {
+        return NULL;
+    }
     *o = '-';
-    o += signbit(x) != 0;
+    o += neg;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n < 100000000) { /* below 100000: N's 8 digits made at once, the point put in them */
         uint64_t d = digits8((uint32_t)n);
-        int lz = __builtin_ctzll(d) / 8, tz = __builtin_clzll(d) / 8; /* N != 0 */
-        lz = lz < 4 ? lz : 4; /* "0.ddd" keeps a digit before the point */
-        uint64_t t = (d >> (8 * lz)) | ASCII_ZEROS;
+        unsigned z = (unsigned)__builtin_ctzll(d) & 56, tz = (unsigned)__builtin_clzll(d) / 8;
+        z = z < 32 ? z : 32; /* "0.ddd" keeps a digit before the point */
+        uint64_t t = (d >> z) | ASCII_ZEROS;
         memcpy(o, &t, 8);
-        o += 5 - lz;
+        o += 5 - (z >> 3);
         uint32_t tail = '.' | (uint32_t)((d | ASCII_ZEROS) >> 40) << 8; /* ".ddd" */
         memcpy(o, &tail, 4);
         return o + (tz >= 3 ? 2 : 4 - tz);

@@ -3035,6 +3035,100 @@ static void test_json_tpl_plan_typed_values(void **state) {
     }
 }
 
+/* Every uint 32 on each side of a multiple of 10^4 below 10^8 (digits8 splits v into v / 10^4
+ * and v % 10^4 by a multiply and a shift: a multiplier short by one gives 0 for 10000), then 9
+ * and 10 digits with such low halves, at the top and as a row's value in a settled plan,
+ * against printf. */
+static void test_json_uint32_every_ten_thousand_edge(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (uint64_t k = 0; k <= 10000; k++) {
+        uint64_t base = k * 10000, hi = (k * 7919) % 43;
+        uint64_t vals[6] = {base - 1,    base,        base + 1,
+                            base + 9999, base + 5000, hi * 100000000 + (base % 100000000)};
+        for (int i = 0; i < 6; i++) {
+            uint64_t v = vals[i];
+            if (v > UINT32_MAX || (k == 0 && i == 0)) {
+                continue;
+            }
+            uint8_t head[5] = {0xce, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
+                               (uint8_t)v};
+            char want[128];
+            snprintf(want, sizeof want, "%" PRIu64, v);
+            check_bytes(head, sizeof head, want);
+            if (k % 7 != 0 && i != 5) {
+                continue; /* a plan for a seventh of them and every 9-10 digit one */
+            }
+            mp_t m;
+            mp_init(&m);
+            msgpack_pack_map(&m.pk, 3);
+            mp_str(&m, "schema"), mp_str(&m, "shop");
+            mp_str(&m, "table"), mp_str(&m, "e4");
+            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+            mp_str(&m, "u"), mp_raw(&m, head, sizeof head);
+            snprintf(want, sizeof want,
+                     "{\"schema\":\"shop\",\"table\":\"e4\",\"after\":[{\"u\":%" PRIu64 "}]}", v);
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
+/* 3-decimal doubles (float3_at) whose N / 1000 reads back and their neighbours (one to three
+ * ulps away, which must not take the 3-decimal text), zeros of both signs and the edges at
+ * 2^42, at the top and in a settled plan's double op: the text of a value of at most 3
+ * decimals is printf's %.3f less its trailing zeros, any other reads back as the value and is
+ * as short as printf's. Fails when the read-back test lets a neighbour through. */
+static void test_json_double_3_decimals_and_neighbours(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    uint64_t s = 0x8f1bbcdcca62c1d6ULL;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t r = rng_next(&s);
+        static const uint64_t lim[] = {10, 1000, 100000, 100000000, 4398046511104000ULL};
+        double d = (double)(r % lim[i % 5]) / 1000, x = d;
+        int steps = (int)(r >> 60) % 4;
+        for (int k = 0; k < steps; k++) {
+            x = nextafter(x, (r >> 59) & 1 ? INFINITY : 0);
+        }
+        x = (r >> 58) & 1 ? -x : x;
+        char want[64];
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_double(&m.pk, x);
+        if (x == (r >> 58 & 1 ? -d : d)) {
+            snprintf(want, sizeof want, "%.3f", x);
+            size_t len = strlen(want);
+            while (want[len - 1] == '0' && want[len - 2] != '.') {
+                len--;
+            }
+            want[len] = '\0';
+            check_mp(&m, want);
+        } else {
+            msgpack_sbuffer_destroy(&m.sb);
+            check_roundtrip(x, false);
+        }
+        mp_init(&m);
+        msgpack_pack_map(&m.pk, 3);
+        mp_str(&m, "schema"), mp_str(&m, "shop");
+        mp_str(&m, "table"), mp_str(&m, "dbl");
+        mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+        mp_str(&m, "d"), msgpack_pack_double(&m.pk, x);
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+    check_double(0.0, "0.0");
+    check_double(-0.0, "-0.0");
+    check_double(nextafter(0.0, 1), "5e-324");
+    check_double(0x1p42 - 0x1p-10, "4398046511103.999");
+    check_double(nextafter(0x1p42 - 0x1p-10, 0), "4398046511103.9985");
+    check_double(nextafter(0.001, 0), "0.0009999999999999998");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3092,6 +3186,8 @@ int main(void) {
         cmocka_unit_test(test_json_uint32_heads_every_digit_count),
         cmocka_unit_test(test_json_doubles_on_rounding_midpoints),
         cmocka_unit_test(test_json_tpl_plan_typed_values),
+        cmocka_unit_test(test_json_uint32_every_ten_thousand_edge),
+        cmocka_unit_test(test_json_double_3_decimals_and_neighbours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
