@@ -1177,8 +1177,34 @@ static rc_err_t put_float(rc_buf_t *out, double x, bool single) {
 
 static rc_err_t write_value(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, int depth);
 
-/* The digits of c (0..127) at o; returns their end. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* c < 128's text in a word: its 1 to 3 digits in the low bytes, their count in the top one. */
+#define SMALL_TEXT(c)                                                                              \
+    ((c) < 10    ? (uint32_t)('0' + (c)) | 1u << 24                                                \
+     : (c) < 100 ? (uint32_t)('0' + (c) / 10) | (uint32_t)('0' + (c) % 10) << 8 | 2u << 24         \
+                 : (uint32_t)'1' | (uint32_t)('0' + (c) / 10 % 10) << 8 |                          \
+                       (uint32_t)('0' + (c) % 10) << 16 | 3u << 24)
+#define SMALL_TEXT8(c)                                                                             \
+    SMALL_TEXT(c), SMALL_TEXT(c + 1), SMALL_TEXT(c + 2), SMALL_TEXT(c + 3), SMALL_TEXT(c + 4),     \
+        SMALL_TEXT(c + 5), SMALL_TEXT(c + 6), SMALL_TEXT(c + 7)
+static const uint32_t k_small[128] = {
+    SMALL_TEXT8(0),  SMALL_TEXT8(8),   SMALL_TEXT8(16),  SMALL_TEXT8(24),
+    SMALL_TEXT8(32), SMALL_TEXT8(40),  SMALL_TEXT8(48),  SMALL_TEXT8(56),
+    SMALL_TEXT8(64), SMALL_TEXT8(72),  SMALL_TEXT8(80),  SMALL_TEXT8(88),
+    SMALL_TEXT8(96), SMALL_TEXT8(104), SMALL_TEXT8(112), SMALL_TEXT8(120)};
+#undef SMALL_TEXT8
+#undef SMALL_TEXT
+#endif
+
+/* The digits of c (0..127) at o (4 bytes may be written); returns their end. A word of a table,
+ * not tests of c: a fixint (a quantity of 1 to 20) has as many one-digit values as two-digit
+ * ones, and the branch between them was taken at random. */
 static inline char *small_at(char *o, unsigned c) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t t = k_small[c];
+    memcpy(o, &t, 4);
+    return o + (t >> 24);
+#else
     if (c < 10) {
         *o = (char)('0' + c);
         return o + 1;
@@ -1190,6 +1216,7 @@ static inline char *small_at(char *o, unsigned c) {
     o[0] = '1';
     memcpy(o + 1, k_pairs + 2 * (c - 100), 2);
     return o + 3;
+#endif
 }
 
 /* The usual values of a row written at o, which has room for VALUE_ROOM bytes: ints, nil,

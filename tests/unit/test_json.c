@@ -3076,6 +3076,43 @@ static void test_json_uint32_every_ten_thousand_edge(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* Every fixint, positive (0 to 127) and negative (-1 to -32), at the top, in an array and as a
+ * row's value in a settled plan (the fixint op), against printf: small_at's table of texts. */
+static void test_json_fixints_every_value(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (int round = 0; round < 2; round++) {
+        for (int v = -32; v <= 127; v++) {
+            char want[160];
+            mp_t m;
+            mp_init(&m);
+            msgpack_pack_int(&m.pk, v);
+            assert_int_equal(m.sb.size, 1);
+            snprintf(want, sizeof want, "%d", v);
+            check_mp(&m, want);
+            mp_init(&m);
+            msgpack_pack_array(&m.pk, 3);
+            msgpack_pack_int(&m.pk, v), msgpack_pack_int(&m.pk, -v / 4), msgpack_pack_int(&m.pk, v);
+            snprintf(want, sizeof want, "[%d,%d,%d]", v, -v / 4, v);
+            check_mp(&m, want);
+            mp_init(&m);
+            msgpack_pack_map(&m.pk, 3);
+            mp_str(&m, "schema"), mp_str(&m, "shop");
+            mp_str(&m, "table"), mp_str(&m, "fix");
+            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
+            mp_str(&m, "q"), msgpack_pack_int(&m.pk, v);
+            mp_str(&m, "r"), msgpack_pack_int(&m.pk, round ? 127 - (v + 32) : -(v % 33));
+            snprintf(want, sizeof want,
+                     "{\"schema\":\"shop\",\"table\":\"fix\",\"after\":[{\"q\":%d,\"r\":%d}]}", v,
+                     round ? 127 - (v + 32) : -(v % 33));
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
 /* 3-decimal doubles (float3_at) whose N / 1000 reads back and their neighbours (one to three
  * ulps away, which must not take the 3-decimal text), zeros of both signs and the edges at
  * 2^42, at the top and in a settled plan's double op: the text of a value of at most 3
@@ -3187,6 +3224,7 @@ int main(void) {
         cmocka_unit_test(test_json_doubles_on_rounding_midpoints),
         cmocka_unit_test(test_json_tpl_plan_typed_values),
         cmocka_unit_test(test_json_uint32_every_ten_thousand_edge),
+        cmocka_unit_test(test_json_fixints_every_value),
         cmocka_unit_test(test_json_double_3_decimals_and_neighbours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
