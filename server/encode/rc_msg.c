@@ -188,11 +188,6 @@ static rc_err_t put_joined_key(rc_buf_t *out, const uint8_t *p, const uint8_t *e
     return err;
 }
 
-/* Appends v in decimal. */
-static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
-    return rc_json_write_int(out, v, false);
-}
-
 /* the event's fields as rc_debezium numbers them, and kafka besides */
 enum {
     E_SCHEMA = RC_DBZ_SCHEMA,
@@ -812,9 +807,10 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
     }
     if (file) {
-        /* file ':' pos in one reserve: at most 20 digits, and room for a short name copied 32
-         * bytes at once (a usual binlog file name), when the event has them after it */
-        size_t off = m->text.len, room = (file_len < 32 ? 32 : (size_t)file_len) + 21;
+        /* file ':' pos in one reserve: the digits written in place (rc_json_uint_at writes up
+         * to 29 bytes), and room for a short name copied 32 bytes at once (a usual binlog file
+         * name), when the event has them after it */
+        size_t off = m->text.len, room = (size_t)file_len + 30 < 32 ? 32 : (size_t)file_len + 30;
         if (m->text.cap - off < room && rc_buf_reserve(&m->text, room) != RC_OK) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
@@ -825,11 +821,9 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         } else {
             memcpy(m->text.data + off, file, file_len);
         }
-        m->text.data[off + file_len] = ':';
-        m->text.len = off + file_len + 1;
-        if (put_u64(&m->text, pos) != RC_OK) {
-            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
-        }
+        char *o = m->text.data + off + file_len;
+        *o++ = ':';
+        m->text.len = (size_t)(rc_json_uint_at(o, pos) - m->text.data);
         *pos_at = m->n_headers;
         m->text_off[m->n_headers] = off;
         put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
