@@ -871,6 +871,14 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
     return RC_OK;
 }
 
+/* The fields rc_debezium reads, as the walk found them in a. */
+static inline void dbz_at_of(rc_debezium_at_t *da, const ev_at_t *a) {
+    memcpy(da->ev, AT(a), sizeof da->ev);
+    memcpy(da->meta, META(a), sizeof da->meta);
+    da->meta_is_map = a->meta_is_map;
+    da->ev_end = a->end;
+}
+
 rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
                        char *errstr, size_t errstr_size) {
     const uint8_t *end = ev + len;
@@ -907,6 +915,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         }
     }
 
+    rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
     const uint8_t *keyp = kat[K_KEY];
     if (keyp && !is_nil(keyp, end)) {
         rc_err_t err;
@@ -922,7 +931,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
             err =
                 rc_proto_write_key_typed(&m->key, keyp, (size_t)(end - keyp), kat[K_COLUMNS], NULL);
         } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
-            err = rc_debezium_write_key_of(&m->key, ev, len, keyp, kat[K_COLUMNS],
+            if (m->debezium_schemas) { /* the Key schema's name */
+                dbz_at_of(&da, &a);
+            }
+            err = rc_debezium_write_key_at(&m->key, keyp, end, &da, kat[K_COLUMNS],
                                            m->debezium_schemas);
         } else {
             err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
@@ -944,11 +956,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         }
         err = rc_proto_write_event_tpl(&m->value, m->proto_tpl, ev, len, cols, a.end, &vused);
     } else if (f == RC_FORMAT_DEBEZIUM_JSON) {
-        rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
-        memcpy(da.ev, AT(&a), sizeof da.ev);
-        memcpy(da.meta, META(&a), sizeof da.meta);
-        da.meta_is_map = a.meta_is_map;
-        da.ev_end = a.end;
+        dbz_at_of(&da, &a);
         if (!m->dbz_tpl) {
             m->dbz_tpl = rc_debezium_tpl_new(); /* NULL when out of memory: written without */
         }
