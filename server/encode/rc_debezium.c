@@ -1432,21 +1432,18 @@ rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, s
     return RC_OK;
 }
 
-rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, const uint8_t *key,
-                                  const uint8_t *columns, bool schemas) {
+rc_err_t rc_debezium_write_key_at(rc_buf_t *out, const uint8_t *key, const uint8_t *end,
+                                  const rc_debezium_at_t *a, const uint8_t *columns, bool schemas) {
     size_t mark = out->len;
-    const uint8_t *end = ev + len, *p = key;
+    const uint8_t *p = key;
     rc_cols_t cset;
     rc_cols_init(&cset, columns, end);
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
     rc_err_t err = RC_OK;
     if (schemas) {
-        const uint8_t *at[E_COUNT], *pipeline = NULL, *q = key;
+        const uint8_t *q = key, *const *at = a->ev;
         uint32_t n = 0;
-        if ((err = rc_mp_map_pick(ev, end, k_ev_keys, E_COUNT, at, NULL)) == RC_OK && at[E_META]) {
-            rc_mp_map_find(at[E_META], end, "pipeline", &pipeline);
-        }
-        err = err ? err : LIT(out, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
+        err = LIT(out, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
         err = err ? err : rc_mp_read_map(&q, end, &n);
         for (uint32_t i = 0; i < n && err == RC_OK; i++) {
             const char *k;
@@ -1464,7 +1461,9 @@ rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, 
             err = err ? err : rc_mp_skip(&q, end);
         }
         err = err ? err : LIT(out, "],\"optional\":false,\"name\":");
-        err = err ? err : put_schema_name(out, pipeline, at[E_SCHEMA], at[E_TABLE], end, "Key");
+        err = err ? err
+                  : put_schema_name(out, a->meta_is_map ? a->meta[M_PIPELINE] : NULL, at[E_SCHEMA],
+                                    at[E_TABLE], end, "Key");
         err = err ? err : LIT(out, "},\"payload\":");
     }
     err = err ? err : put_row(out, &p, end, cols, NULL);
@@ -1475,4 +1474,17 @@ rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, 
         out->len = mark;
     }
     return err;
+}
+
+rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, const uint8_t *key,
+                                  const uint8_t *columns, bool schemas) {
+    rc_debezium_at_t at;
+    memset(&at, 0, sizeof at);
+    if (schemas) { /* the schema's name: the event's schema, table and meta.pipeline */
+        rc_err_t err = len == 0 ? RC_ERR_TRUNCATED : find_fields(ev, ev + len, &at);
+        if (err != RC_OK) {
+            return err;
+        }
+    }
+    return rc_debezium_write_key_at(out, key, ev + len, &at, columns, schemas);
 }

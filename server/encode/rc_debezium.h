@@ -109,4 +109,11 @@ rc_err_t rc_debezium_write_event_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const 
 rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, const uint8_t *key,
                                   const uint8_t *columns, bool schemas);
 
+/* As rc_debezium_write_key_of, for a caller that has walked the event ending at end (rc_msg):
+ * its fields at at, as rc_debezium_write_event_at takes them, so the event is not searched
+ * again (only read with schemas: the schema's name is made of schema, table and
+ * meta.pipeline). */
+rc_err_t rc_debezium_write_key_at(rc_buf_t *out, const uint8_t *key, const uint8_t *end,
+                                  const rc_debezium_at_t *at, const uint8_t *columns, bool schemas);
+
 #endif

@@ -188,11 +188,6 @@ static rc_err_t put_joined_key(rc_buf_t *out, const uint8_t *p, const uint8_t *e
     return err;
 }
 
-/* Appends v in decimal. */
-static rc_err_t put_u64(rc_buf_t *out, uint64_t v) {
-    return rc_json_write_int(out, v, false);
-}
-
 /* the event's fields as rc_debezium numbers them, and kafka besides */
 enum {
     E_SCHEMA = RC_DBZ_SCHEMA,
@@ -812,9 +807,10 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
     }
     if (file) {
-        /* file ':' pos in one reserve: at most 20 digits, and room for a short name copied 32
-         * bytes at once (a usual binlog file name), when the event has them after it */
-        size_t off = m->text.len, room = (file_len < 32 ? 32 : (size_t)file_len) + 21;
+        /* file ':' pos in one reserve: the digits written in place (rc_json_uint_at writes up
+         * to 29 bytes), and room for a short name copied 32 bytes at once (a usual binlog file
+         * name), when the event has them after it */
+        size_t off = m->text.len, room = (size_t)file_len + 30 < 32 ? 32 : (size_t)file_len + 30;
         if (m->text.cap - off < room && rc_buf_reserve(&m->text, room) != RC_OK) {
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
@@ -825,11 +821,9 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         } else {
             memcpy(m->text.data + off, file, file_len);
         }
-        m->text.data[off + file_len] = ':';
-        m->text.len = off + file_len + 1;
-        if (put_u64(&m->text, pos) != RC_OK) {
-            return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
-        }
+        char *o = m->text.data + off + file_len;
+        *o++ = ':';
+        m->text.len = (size_t)(rc_json_uint_at(o, pos) - m->text.data);
         *pos_at = m->n_headers;
         m->text_off[m->n_headers] = off;
         put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
@@ -877,6 +871,14 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
     return RC_OK;
 }
 
+/* The fields rc_debezium reads, as the walk found them in a. */
+static inline void dbz_at_of(rc_debezium_at_t *da, const ev_at_t *a) {
+    memcpy(da->ev, AT(a), sizeof da->ev);
+    memcpy(da->meta, META(a), sizeof da->meta);
+    da->meta_is_map = a->meta_is_map;
+    da->ev_end = a->end;
+}
+
 rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
                        char *errstr, size_t errstr_size) {
     const uint8_t *end = ev + len;
@@ -913,6 +915,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         }
     }
 
+    rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
     const uint8_t *keyp = kat[K_KEY];
     if (keyp && !is_nil(keyp, end)) {
         rc_err_t err;
@@ -928,7 +931,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
             err =
                 rc_proto_write_key_typed(&m->key, keyp, (size_t)(end - keyp), kat[K_COLUMNS], NULL);
         } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
-            err = rc_debezium_write_key_of(&m->key, ev, len, keyp, kat[K_COLUMNS],
+            if (m->debezium_schemas) { /* the Key schema's name */
+                dbz_at_of(&da, &a);
+            }
+            err = rc_debezium_write_key_at(&m->key, keyp, end, &da, kat[K_COLUMNS],
                                            m->debezium_schemas);
         } else {
             err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
@@ -950,11 +956,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         }
         err = rc_proto_write_event_tpl(&m->value, m->proto_tpl, ev, len, cols, a.end, &vused);
     } else if (f == RC_FORMAT_DEBEZIUM_JSON) {
-        rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
-        memcpy(da.ev, AT(&a), sizeof da.ev);
-        memcpy(da.meta, META(&a), sizeof da.meta);
-        da.meta_is_map = a.meta_is_map;
-        da.ev_end = a.end;
+        dbz_at_of(&da, &a);
         if (!m->dbz_tpl) {
             m->dbz_tpl = rc_debezium_tpl_new(); /* NULL when out of memory: written without */
         }

@@ -3895,6 +3895,101 @@ static void test_debezium_tpl_event_cut_after_a_known_key(void **state) {
     msgpack_sbuffer_destroy(&m.sb);
 }
 
+/* An event for the Debezium key's schema name: meta's members in the order of form (0: as the
+ * decoder packs them; 1: a second "pipeline" after the first; 2: a key that is not a str first;
+ * 3: meta after kafka; 4: the event's schema twice), with kafka.key {id, region}. */
+static void pack_key_event(mp_t *m, int form) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, form == 4 ? 8 : 7);
+    str(pk, "schema");
+    str(pk, "shop");
+    if (form == 4) {
+        str(pk, "schema");
+        str(pk, "second");
+    }
+    str(pk, "table");
+    str(pk, "orders");
+    str(pk, "action");
+    str(pk, "insert");
+    str(pk, "before");
+    msgpack_pack_array(pk, 0);
+    str(pk, "after");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 1);
+    str(pk, "id");
+    msgpack_pack_uint32(pk, 7);
+    for (int part = 0; part < 2; part++) {
+        if ((part == 0) == (form == 3)) {
+            str(pk, "kafka");
+            msgpack_pack_map(pk, 2);
+            str(pk, "topic");
+            str(pk, "t");
+            str(pk, "key");
+            msgpack_pack_map(pk, 2);
+            str(pk, "id");
+            msgpack_pack_uint32(pk, 7);
+            str(pk, "region");
+            str(pk, "eu");
+            continue;
+        }
+        str(pk, "meta");
+        msgpack_pack_map(pk, 7 + (form == 1) + (form == 2));
+        if (form == 2) {
+            msgpack_pack_uint32(pk, 1);
+            str(pk, "not a str key");
+        }
+        str(pk, "pipeline");
+        str(pk, "first");
+        if (form == 1) {
+            str(pk, "pipeline");
+            str(pk, "second");
+        }
+        str(pk, "timestamp");
+        msgpack_pack_uint64(pk, 1709211662000000ULL);
+        str(pk, "gtid");
+        str(pk, "3e11fa47-71ca-11e1-9e33-c80aa9429562:1");
+        str(pk, "binlog_file");
+        str(pk, "mysql-bin.000001");
+        str(pk, "binlog_pos");
+        msgpack_pack_uint32(pk, 4);
+        str(pk, "server_id");
+        msgpack_pack_uint32(pk, 1);
+        str(pk, "commit_ts");
+        msgpack_pack_uint32(pk, 1709211662);
+    }
+}
+
+/* rc_msg's Debezium key with the schema part takes the schema's name from the fields its walk
+ * found (rc_debezium_write_key_at): the same as rc_debezium_write_key_of finds in the event,
+ * whatever the order of meta and kafka, a duplicate key or a key that is not a str. */
+static void test_debezium_key_schema_name_from_the_walk(void **state) {
+    (void)state;
+    rc_msg_t msg = RC_MSG_INIT;
+    msg.debezium_schemas = true;
+    for (int form = 0; form < 5; form++) {
+        mp_t m;
+        mp_init(&m);
+        pack_key_event(&m, form);
+        const uint8_t *ev = (const uint8_t *)m.sb.data, *kafka = NULL, *key = NULL;
+        assert_int_equal(rc_mp_map_find(ev, ev + m.sb.size, "kafka", &kafka), RC_OK);
+        assert_int_equal(rc_mp_map_find(kafka, ev + m.sb.size, "key", &key), RC_OK);
+        rc_buf_t want = RC_BUF_INIT;
+        assert_int_equal(rc_debezium_write_key_of(&want, ev, m.sb.size, key, NULL, true), RC_OK);
+        assert_int_equal(rc_buf_putc(&want, '\0'), RC_OK);
+        assert_non_null(strstr(want.data, "\"name\":\"first.shop.orders.Key\""));
+        char why[256];
+        size_t used;
+        assert_int_equal(
+            rc_msg_encode(&msg, RC_FORMAT_DEBEZIUM_JSON, ev, m.sb.size, &used, why, sizeof why),
+            RC_OK);
+        assert_int_equal(msg.key.len, want.len - 1);
+        assert_memory_equal(msg.key.data, want.data, want.len - 1);
+        rc_buf_free(&want);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_msg_free(&msg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -3938,6 +4033,7 @@ int main(void) {
         cmocka_unit_test(test_debezium_tpl_envelope_numbers_change),
         cmocka_unit_test(test_debezium_tpl_dates_of_a_column_change),
         cmocka_unit_test(test_debezium_tpl_event_cut_after_a_known_key),
+        cmocka_unit_test(test_debezium_key_schema_name_from_the_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
