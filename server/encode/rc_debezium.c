@@ -555,8 +555,20 @@ typedef struct dtpl_row {
     dtpl_num_t commit_ms, ts_ms;
 } dtpl_row_t;
 
+/* The text of the last GTID that rc_json_value_at wrote as it is up to its trailing digits
+ * ("uuid:" of a MySQL GTID, "domain-server-" of a MariaDB one): a server's GTIDs differ in
+ * those digits alone. Kept only when that text is printable ASCII (no '"' or '\\'), so that a
+ * GTID of that text and other digits is written as it is too. */
+#define DTPL_GTID_PRE 48
+
+typedef struct dtpl_gtid {
+    uint8_t pre[DTPL_GTID_PRE]; /* zero padded */
+    uint8_t len;                /* 0: none */
+} dtpl_gtid_t;
+
 struct rc_debezium_tpl {
     dtpl_row_t rows[DTPL_SLOTS];
+    dtpl_gtid_t gtid;
     dtpl_row_t *last; /* the slot of the event before (NULL: none yet) */
 };
 
@@ -1337,6 +1349,88 @@ put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len
     return err;
 }
 
+/* The str GTID at g (before end) quoted at o, which has room for RC_JSON_VALUE_ROOM bytes,
+ * when its bytes are c's kept text and then up to 20 digits: one 64-byte copy. Returns the end
+ * of the text; NULL for any other GTID (or fewer than 82 bytes to end). */
+static inline char *gtid_kept_at(char *o, const dtpl_gtid_t *c, const uint8_t *g,
+                                 const uint8_t *end) {
+    _Static_assert(RC_JSON_VALUE_ROOM >= 66, "a GTID of 64 bytes quoted");
+    size_t k = c->len, n;
+    if (!k || end - g < 2 + DTPL_GTID_PRE + 32) { /* the loads below: 64 from b, 32 from b + k */
+        return NULL;
+    }
+    const uint8_t *b = g + 1;
+    if ((g[0] & 0xe0) == 0xa0) {
+        n = g[0] & 0x1fu;
+    } else if (g[0] == 0xd9) {
+        n = g[1];
+        b++;
+    } else {
+        return NULL;
+    }
+    if (n < k || n - k > 20 || n > 64) {
+        return NULL;
+    }
+#if defined(__SSE2__)
+    /* the kept text's bytes equal (48 compared, k <= 48 of them kept) and the 32 bytes from
+     * b + k (b + k + 32 <= g + 82 <= end) digits where the GTID has its tail */
+    uint64_t eq = 0;
+    for (int i = 0; i < DTPL_GTID_PRE / 16; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(c->pre + 16 * i));
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, w)) << (16 * i);
+    }
+    uint64_t dig = 0;
+    for (int i = 0; i < 2; i++) {
+        __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)(b + k + 16 * i)),
+                                 _mm_set1_epi8('0'));
+        dig |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                   _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d))
+               << (16 * i);
+    }
+    if ((~eq & ((1ULL << k) - 1)) | (~dig & ((1ULL << (n - k)) - 1))) {
+        return NULL;
+    }
+#else
+    if (memcmp(b, c->pre, k) != 0) {
+        return NULL;
+    }
+    for (size_t i = k; i < n; i++) {
+        if (b[i] < '0' || b[i] > '9') {
+            return NULL;
+        }
+    }
+#endif
+    o[0] = '"';
+    memcpy(o + 1, b, 64);
+    o[1 + n] = '"';
+    return o + n + 2;
+}
+
+/* Keeps in c the text of the str GTID whose body is b[0..n) up to its trailing digits, when
+ * rc_json_value_at wrote it at o..e as it is, quoted, and that text is printable ASCII of 1
+ * to DTPL_GTID_PRE bytes followed by at most 20 digits. */
+static void gtid_learn(dtpl_gtid_t *c, const uint8_t *b, size_t n, const char *o, const char *e) {
+    if ((size_t)(e - o) != n + 2 || memcmp(o + 1, b, n) != 0) {
+        return;
+    }
+    size_t k = n;
+    while (k && b[k - 1] >= '0' && b[k - 1] <= '9') {
+        k--;
+    }
+    if (k == 0 || k > DTPL_GTID_PRE || n - k > 20) {
+        return;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (b[i] < 0x20 || b[i] > 0x7e || b[i] == '"' || b[i] == '\\') {
+            return;
+        }
+    }
+    memset(c->pre, 0, sizeof c->pre);
+    memcpy(c->pre, b, k);
+    c->len = (uint8_t)k;
+}
+
 #define SOURCE_HEAD                                                                                \
     ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\",\"connector\":\"mysql\",\"name\":"
 
@@ -1411,8 +1505,12 @@ write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, con
         o = kept_at(o, rt->src.text, rt->src.text_len);
         memcpy(o, ",\"gtid\":", 8);
         o += 8;
-        if (g && g < end && ((g[0] & 0xe0) == 0xa0 || g[0] == 0xd9) &&
-            (e = rc_json_value_at(o, &g, end)) != NULL) {
+        if (g && g < end && (e = gtid_kept_at(o, &t->gtid, g, end)) != NULL) {
+            out->len = (size_t)(e - out->data); /* the kept text and other digits */
+        } else if (g && g < end && ((g[0] & 0xe0) == 0xa0 || g[0] == 0xd9) &&
+                   (e = rc_json_value_at(o, &g, end)) != NULL) {
+            const uint8_t *b = mt[M_GTID] + (mt[M_GTID][0] == 0xd9 ? 2 : 1);
+            gtid_learn(&t->gtid, b, (size_t)(g - b), o, e);
             out->len = (size_t)(e - out->data); /* a str GTID, the usual one */
         } else {
             out->len = (size_t)(o - out->data);

@@ -3971,6 +3971,62 @@ static void test_debezium_datetime_texts_every_month_and_day(void **state) {
     rc_msg_free(&m);
 }
 
+/* GTIDs one after the other through rc_msg's templates against the writer without them: the
+ * same, other digits (fewer, more, 20, 21), other texts before the digits (another uuid, a
+ * MariaDB one, 48 and 49 bytes, one with '"' or non-ASCII that is not kept, digits alone,
+ * none), a letter or a quote among the digits, back and forth: the text must follow the GTID,
+ * never the kept one. */
+static void test_debezium_tpl_gtids_that_change(void **state) {
+    (void)state;
+    static const char *const gtids[] = {
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1001",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:7",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:12345678901234567890",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:123456789012345678901",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:12x4",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:12\"4",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429563:1002",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1003",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562",
+        "3e11fa47-71ca-11e1-9e33-c80aa942956",
+        "0-1-2",
+        "0-1-23",
+        "0-1-2",
+        "1-1-2",
+        "0-1-",
+        "a_text_of_exactly_forty_eight_bytes_before_digit:99",
+        "a_text_of_exactly_forty_eight_bytes_before_digit:100",
+        "a_text_of_exactly_forty_nine_bytes_before_digits:99",
+        "a_text_of_exactly_forty_nine_bytes_before_digits:100",
+        "we\"ird:5",
+        "we\"ird:6",
+        "caf\xc3\xa9:5",
+        "caf\xc3\xa9:6",
+        "12345",
+        "12346",
+        "",
+        ":",
+        ":1",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1004",
+        NULL,
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1005",
+    };
+    rc_msg_t m = RC_MSG_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof gtids / sizeof gtids[0]; i++) {
+            mp_t mp;
+            mp_init(&mp);
+            pack_event(&mp.pk, "insert", NULL, v_int_small, gtids[i]);
+            assert_int_equal(check_dtpl(&m, mp.sb.data, mp.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&mp.sb);
+        }
+    }
+    rc_msg_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -4015,6 +4071,7 @@ int main(void) {
         cmocka_unit_test(test_debezium_tpl_dates_of_a_column_change),
         cmocka_unit_test(test_debezium_tpl_event_cut_after_a_known_key),
         cmocka_unit_test(test_debezium_datetime_texts_every_month_and_day),
+        cmocka_unit_test(test_debezium_tpl_gtids_that_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
