@@ -369,6 +369,8 @@ static const uint8_t k_vclass[256] = {
     [0xc0] = VC_NIL,           [0x80 ... 0x8f] = VC_SLOW, [0xc7] = VC_EXT8,
     [0xc8 ... 0xc9] = VC_SLOW, [0xcf] = VC_SLOW,          [0xd4 ... 0xd8] = VC_SLOW,
 };
+/* A BIT column's: every value by put_value_fast (which hands it to put_value). */
+static const uint8_t k_vclass_bit[256] = {[0 ... 255] = VC_SLOW};
 
 /* The usual DATETIME text, "YYYY-MM-DDTHH:MM:SS" or "YYYY-MM-DDTHH:MM:SS.ffffff" of a date
  * that is not a zero date, as Debezium has it: datetime_value of rc_text_datetime's fields and
@@ -512,6 +514,7 @@ typedef struct dtpl_col {
     uint32_t cur_off; /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
                           cursor stays) */
     day_memo_t day;   /* the last date of a DATE or DATETIME here */
+    const uint8_t *vclass; /* a value's way by its first byte: k_vclass, or k_vclass_bit */
 } dtpl_col_t;
 
 /* The source block's members from "snapshot" to "server_id" as write_event wrote them for
@@ -606,6 +609,7 @@ static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t
     tc->ci = *ci;
     tc->ci.name = NULL;
     tc->cur_off = cur_off;
+    tc->vclass = ci->type != RC_COL_BIT ? k_vclass : k_vclass_bit;
     tc->mp_len = (uint8_t)(1 + n);
     tc->skip = ~rc_tpl_mask(1 + n);
 }
@@ -630,8 +634,8 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
     uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0, i = 0;
     /* the leading positions whose keys the template has: a copy and a value each, a value
      * rc_json writes as Debezium does written right after the copy; rc_cols_find's cursor is
-     * left where the last of them left it (only the general loop and the next row read it) */
-    uint32_t cur_off = 0;
+     * left where the last of them that moved it left it (only the general loop and the next
+     * row read it), found after the loop */
     for (; i < nt; i++) {
         dtpl_col_t *tc = &rt->cols[i];
         const uint8_t *kp = *pp;
@@ -645,8 +649,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         memcpy(o, tc->text, DTPL_TEXT); /* past text_len: beyond len */
         o += tc->text_len;
         const uint8_t *v = kp + tc->mp_len; /* before end: mp_len <= 32 < end - kp */
-        cur_off = tc->cur_off ? tc->cur_off : cur_off;
-        uint8_t vc = tc->ci.type != RC_COL_BIT ? k_vclass[v[0]] : VC_SLOW;
+        uint8_t vc = tc->vclass[v[0]];
         if (vc == VC_JSON && (e = rc_json_value_at(o, &v, end)) != NULL) {
             out->len = (size_t)(e - out->data);
             *pp = v;
@@ -664,8 +667,13 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
             return err;
         }
     }
-    if (cur_off && cols) {
-        cols->cur = cols->start + cur_off;
+    if (cols) {
+        for (uint32_t j = i; j > 0; j--) {
+            if (rt->cols[j - 1].cur_off) {
+                cols->cur = cols->start + rt->cols[j - 1].cur_off;
+                break;
+            }
+        }
     }
     for (; i < n && err == RC_OK; i++) {
         const char *k;
