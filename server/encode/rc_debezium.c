@@ -369,6 +369,70 @@ static const uint8_t k_vclass[256] = {
     [0xc0] = VC_NIL,           [0x80 ... 0x8f] = VC_SLOW, [0xc7] = VC_EXT8,
     [0xc8 ... 0xc9] = VC_SLOW, [0xcf] = VC_SLOW,          [0xd4 ... 0xd8] = VC_SLOW,
 };
+/* A BIT column's: every value by put_value_fast (which hands it to put_value). */
+static const uint8_t k_vclass_bit[256] = {[0 ... 255] = VC_SLOW};
+
+/* The usual DATETIME text, "YYYY-MM-DDTHH:MM:SS" or "YYYY-MM-DDTHH:MM:SS.ffffff" of a date
+ * that is not a zero date, as Debezium has it: datetime_value of rc_text_datetime's fields and
+ * rc_text_days_from_civil's days, read from three or four 64-bit words in one pass (no fields,
+ * no call). The digits and separators are checked as rc_text_datetime checks them; a lane's
+ * pair of digits is x * 10 + (x >> 8) (at most 99: no lane carries). The days count from
+ * 400 years before year 0 so that every quotient is of a non-negative number (a constant
+ * divisor: a multiply), and Y / 400 is (Y / 100) / 4. False for any other text, which goes
+ * the general way. */
+static inline __attribute__((always_inline)) bool datetime_fixed(const uint8_t *s, size_t n,
+                                                                 int64_t *v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n != 19 && n != 26) {
+        return false;
+    }
+    const uint64_t zeros = 0x3030303030303030ULL, high = 0x8080808080808080ULL,
+                   up = 0x7676767676767676ULL;
+    const uint64_t am = 0x00ffff00ffffffffULL; /* YYYY-MM-: digits in lanes 0-3, 5-6 */
+    const uint64_t bm = 0x000000000000ffffULL; /* DDT: digits in lanes 0-1 */
+    const uint64_t cm = 0xffff00ffff00ffffULL; /* HH:MM:SS: digits in lanes 0-1, 3-4, 6-7 */
+    uint64_t a, b, c;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 8, 8);
+    memcpy(&c, s + 11, 8);
+    uint64_t xa = (a ^ zeros) & am, xb = (b ^ zeros) & bm, xc = (c ^ zeros) & cm;
+    if ((a & 0xff0000ff00000000ULL) != 0x2d00002d00000000ULL || (b & 0xff0000ULL) != 0x540000ULL ||
+        (c & 0x0000ff0000ff0000ULL) != 0x00003a00003a0000ULL ||
+        (((xa | (xa + up)) & am) | ((xb | (xb + up)) & bm) | ((xc | (xc + up)) & cm)) & high) {
+        return false;
+    }
+    uint64_t pa = xa * 10 + (xa >> 8), pc = xc * 10 + (xc >> 8); /* pairs in lanes 0, 2, 5 */
+    uint32_t month = (uint32_t)(pa >> 40) & 0xffu,
+             day = (uint32_t)(xb & 0xffu) * 10 + (uint32_t)(xb >> 8);
+    if (month == 0 || day == 0) {
+        return false; /* a zero date: put_value's */
+    }
+    uint64_t y = ((uint32_t)pa & 0xffu) * 100 + ((uint32_t)(pa >> 16) & 0xffu) + 400 - (month <= 2);
+    uint32_t mm = month > 2 ? month - 3 : month + 9, q = (uint32_t)y / 100;
+    int64_t days =
+        (int64_t)(y * 365 + y / 4 - q + q / 4 + (153 * mm + 2) / 5 + day) - (719468 + 146097 + 1);
+    int64_t secs = days * 86400 + (int64_t)((pc & 0xffu) * 3600 + ((pc >> 24) & 0xffu) * 60 +
+                                            ((pc >> 48) & 0xffu));
+    if (n == 19) {
+        *v = secs * 1000; /* fsp 0 */
+        return true;
+    }
+    uint64_t f; /* ".ffffff" in lanes 1-7 of s[18..26) */
+    memcpy(&f, s + 18, 8);
+    const uint64_t fm = 0xffffffffffff0000ULL;
+    uint64_t xf = (f ^ zeros) & fm;
+    if ((f & 0xff00ULL) != 0x2e00ULL || (((xf | (xf + up)) & fm) & high)) {
+        return false;
+    }
+    uint64_t pf = xf * 10 + (xf >> 8); /* pairs in lanes 2, 4, 6 */
+    *v = secs * 1000000 + (int64_t)(((pf >> 16) & 0xffu) * 10000 + ((pf >> 32) & 0xffu) * 100 +
+                                    ((pf >> 48) & 0xffu));
+    return true;
+#else
+    (void)s, (void)n, (void)v;
+    return false;
+#endif
+}
 
 /* put_value with the usual values of a row without a call through rc_json_write: an ext 8
  * DECIMAL, DATE or DATETIME converted here, the values rc_json writes as Debezium does (ints
@@ -389,6 +453,7 @@ put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_c
             if (end - p >= 3 && (size_t)(end - p) - 3 >= (n = p[1])) {
                 const uint8_t *s = p + 3;
                 rc_datetime_t t;
+                int64_t dv;
                 if (p[2] == RC_EXT_DECIMAL) {
                     uint8_t buf[16];
                     const uint8_t *b;
@@ -397,6 +462,9 @@ put_value_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, const rc_c
                         *pp = s + n;
                         return put_b64(out, b, len);
                     }
+                } else if (p[2] == RC_EXT_DATETIME && datetime_fixed(s, n, &dv)) {
+                    *pp = s + n;
+                    return put_num(out, (uint64_t)dv, true);
                 } else if (p[2] == RC_EXT_DATETIME && rc_text_datetime(s, n, &t) && t.month &&
                            t.day) {
                     *pp = s + n;
@@ -446,6 +514,7 @@ typedef struct dtpl_col {
     uint32_t cur_off; /* where rc_cols_find leaves the cursor (from its start; 0: not found, the
                           cursor stays) */
     day_memo_t day;   /* the last date of a DATE or DATETIME here */
+    const uint8_t *vclass; /* a value's way by its first byte: k_vclass, or k_vclass_bit */
 } dtpl_col_t;
 
 /* The source block's members from "snapshot" to "server_id" as write_event wrote them for
@@ -489,8 +558,20 @@ typedef struct dtpl_row {
     dtpl_num_t commit_ms, ts_ms;
 } dtpl_row_t;
 
+/* The text of the last GTID that rc_json_value_at wrote as it is up to its trailing digits
+ * ("uuid:" of a MySQL GTID, "domain-server-" of a MariaDB one): a server's GTIDs differ in
+ * those digits alone. Kept only when that text is printable ASCII (no '"' or '\\'), so that a
+ * GTID of that text and other digits is written as it is too. */
+#define DTPL_GTID_PRE 48
+
+typedef struct dtpl_gtid {
+    uint8_t pre[DTPL_GTID_PRE]; /* zero padded */
+    uint8_t len;                /* 0: none */
+} dtpl_gtid_t;
+
 struct rc_debezium_tpl {
     dtpl_row_t rows[DTPL_SLOTS];
+    dtpl_gtid_t gtid;
     dtpl_row_t *last; /* the slot of the event before (NULL: none yet) */
 };
 
@@ -528,6 +609,7 @@ static void col_learn(dtpl_col_t *tc, const uint8_t *k, const char *text, size_t
     tc->ci = *ci;
     tc->ci.name = NULL;
     tc->cur_off = cur_off;
+    tc->vclass = ci->type != RC_COL_BIT ? k_vclass : k_vclass_bit;
     tc->mp_len = (uint8_t)(1 + n);
     tc->skip = ~rc_tpl_mask(1 + n);
 }
@@ -552,8 +634,8 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
     uint32_t nt = rt ? (n < rt->cap ? n : rt->cap) : 0, i = 0;
     /* the leading positions whose keys the template has: a copy and a value each, a value
      * rc_json writes as Debezium does written right after the copy; rc_cols_find's cursor is
-     * left where the last of them left it (only the general loop and the next row read it) */
-    uint32_t cur_off = 0;
+     * left where the last of them that moved it left it (only the general loop and the next
+     * row read it), found after the loop */
     for (; i < nt; i++) {
         dtpl_col_t *tc = &rt->cols[i];
         const uint8_t *kp = *pp;
@@ -567,8 +649,7 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
         memcpy(o, tc->text, DTPL_TEXT); /* past text_len: beyond len */
         o += tc->text_len;
         const uint8_t *v = kp + tc->mp_len; /* before end: mp_len <= 32 < end - kp */
-        cur_off = tc->cur_off ? tc->cur_off : cur_off;
-        uint8_t vc = tc->ci.type != RC_COL_BIT ? k_vclass[v[0]] : VC_SLOW;
+        uint8_t vc = tc->vclass[v[0]];
         if (vc == VC_JSON && (e = rc_json_value_at(o, &v, end)) != NULL) {
             out->len = (size_t)(e - out->data);
             *pp = v;
@@ -586,8 +667,13 @@ static rc_err_t put_row(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, r
             return err;
         }
     }
-    if (cur_off && cols) {
-        cols->cur = cols->start + cur_off;
+    if (cols) {
+        for (uint32_t j = i; j > 0; j--) {
+            if (rt->cols[j - 1].cur_off) {
+                cols->cur = cols->start + rt->cols[j - 1].cur_off;
+                break;
+            }
+        }
     }
     for (; i < n && err == RC_OK; i++) {
         const char *k;
@@ -1271,6 +1357,88 @@ put_str_kept(rc_buf_t *out, dtpl_str_t *c, const char *before, size_t before_len
     return err;
 }
 
+/* The str GTID at g (before end) quoted at o, which has room for RC_JSON_VALUE_ROOM bytes,
+ * when its bytes are c's kept text and then up to 20 digits: one 64-byte copy. Returns the end
+ * of the text; NULL for any other GTID (or fewer than 82 bytes to end). */
+static inline char *gtid_kept_at(char *o, const dtpl_gtid_t *c, const uint8_t *g,
+                                 const uint8_t *end) {
+    _Static_assert(RC_JSON_VALUE_ROOM >= 66, "a GTID of 64 bytes quoted");
+    size_t k = c->len, n;
+    if (!k || end - g < 2 + DTPL_GTID_PRE + 32) { /* the loads below: 64 from b, 32 from b + k */
+        return NULL;
+    }
+    const uint8_t *b = g + 1;
+    if ((g[0] & 0xe0) == 0xa0) {
+        n = g[0] & 0x1fu;
+    } else if (g[0] == 0xd9) {
+        n = g[1];
+        b++;
+    } else {
+        return NULL;
+    }
+    if (n < k || n - k > 20 || n > 64) {
+        return NULL;
+    }
+#if defined(__SSE2__)
+    /* the kept text's bytes equal (48 compared, k <= 48 of them kept) and the 32 bytes from
+     * b + k (b + k + 32 <= g + 82 <= end) digits where the GTID has its tail */
+    uint64_t eq = 0;
+    for (int i = 0; i < DTPL_GTID_PRE / 16; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(c->pre + 16 * i));
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, w)) << (16 * i);
+    }
+    uint64_t dig = 0;
+    for (int i = 0; i < 2; i++) {
+        __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)(b + k + 16 * i)),
+                                 _mm_set1_epi8('0'));
+        dig |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                   _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d))
+               << (16 * i);
+    }
+    if ((~eq & ((1ULL << k) - 1)) | (~dig & ((1ULL << (n - k)) - 1))) {
+        return NULL;
+    }
+#else
+    if (memcmp(b, c->pre, k) != 0) {
+        return NULL;
+    }
+    for (size_t i = k; i < n; i++) {
+        if (b[i] < '0' || b[i] > '9') {
+            return NULL;
+        }
+    }
+#endif
+    o[0] = '"';
+    memcpy(o + 1, b, 64);
+    o[1 + n] = '"';
+    return o + n + 2;
+}
+
+/* Keeps in c the text of the str GTID whose body is b[0..n) up to its trailing digits, when
+ * rc_json_value_at wrote it at o..e as it is, quoted, and that text is printable ASCII of 1
+ * to DTPL_GTID_PRE bytes followed by at most 20 digits. */
+static void gtid_learn(dtpl_gtid_t *c, const uint8_t *b, size_t n, const char *o, const char *e) {
+    if ((size_t)(e - o) != n + 2 || memcmp(o + 1, b, n) != 0) {
+        return;
+    }
+    size_t k = n;
+    while (k && b[k - 1] >= '0' && b[k - 1] <= '9') {
+        k--;
+    }
+    if (k == 0 || k > DTPL_GTID_PRE || n - k > 20) {
+        return;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (b[i] < 0x20 || b[i] > 0x7e || b[i] == '"' || b[i] == '\\') {
+            return;
+        }
+    }
+    memset(c->pre, 0, sizeof c->pre);
+    memcpy(c->pre, b, k);
+    c->len = (uint8_t)k;
+}
+
 #define SOURCE_HEAD                                                                                \
     ",\"source\":{\"version\":\"" RC_VERSION "-rowcast\",\"connector\":\"mysql\",\"name\":"
 
@@ -1345,8 +1513,12 @@ write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, con
         o = kept_at(o, rt->src.text, rt->src.text_len);
         memcpy(o, ",\"gtid\":", 8);
         o += 8;
-        if (g && g < end && ((g[0] & 0xe0) == 0xa0 || g[0] == 0xd9) &&
-            (e = rc_json_value_at(o, &g, end)) != NULL) {
+        if (g && g < end && (e = gtid_kept_at(o, &t->gtid, g, end)) != NULL) {
+            out->len = (size_t)(e - out->data); /* the kept text and other digits */
+        } else if (g && g < end && ((g[0] & 0xe0) == 0xa0 || g[0] == 0xd9) &&
+                   (e = rc_json_value_at(o, &g, end)) != NULL) {
+            const uint8_t *b = mt[M_GTID] + (mt[M_GTID][0] == 0xd9 ? 2 : 1);
+            gtid_learn(&t->gtid, b, (size_t)(g - b), o, e);
             out->len = (size_t)(e - out->data); /* a str GTID, the usual one */
         } else {
             out->len = (size_t)(o - out->data);

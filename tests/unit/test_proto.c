@@ -3990,6 +3990,138 @@ static void test_debezium_key_schema_name_from_the_walk(void **state) {
     rc_msg_free(&msg);
 }
 
+/* The DATETIME value of the text t (its date not a zero date) as Debezium has it, from
+ * rc_text_datetime's fields and rc_text_days_from_civil: ms since the epoch up to fsp 3, else
+ * µs. */
+static int64_t dt_expected(const char *t) {
+    rc_datetime_t d;
+    assert_true(rc_text_datetime((const uint8_t *)t, strlen(t), &d));
+    int64_t secs = rc_text_days_from_civil(d.year, d.month, d.day) * 86400 +
+                   (int64_t)d.hour * 3600 + d.minute * 60 + d.second;
+    return d.fsp <= 3 ? secs * 1000 + d.micros / 1000 : secs * 1000000 + d.micros;
+}
+
+/* The after row's "v" of the event with g_dt_text as its DATETIME, through rc_msg's templates
+ * (checked against the writer without them): its number, or the error. */
+static rc_err_t dt_value(rc_msg_t *m, rc_buf_t *out, int64_t *v) {
+    mp_t mp;
+    mp_init(&mp);
+    g_dt_type = RC_EXT_DATETIME;
+    pack_event(&mp.pk, "insert", NULL, v_dt_any, NULL);
+    rc_err_t err = check_dtpl(m, mp.sb.data, mp.sb.size, out);
+    msgpack_sbuffer_destroy(&mp.sb);
+    if (err == RC_OK) {
+        static const char k[] = "\"after\":{\"id\":1,\"v\":";
+        rc_buf_putc(out, '\0');
+        const char *at = strstr(out->data, k);
+        assert_non_null(at);
+        *v = strtoll(at + strlen(k), NULL, 10);
+    }
+    return err;
+}
+
+/* Every month and day from 00 to 99 (rc_text_datetime takes any two digits) of years around
+ * the calendar's turns, with and without a six-digit fraction, against dt_expected; zero dates
+ * as the general way writes them; every digit of such a text made '/' or ':' (the bytes either
+ * side of the digits) and every separator made '0': an error. */
+static void test_debezium_datetime_texts_every_month_and_day(void **state) {
+    (void)state;
+    static const int years[] = {0, 1, 4, 100, 399, 400, 1582, 1900, 1970, 2000, 2024, 9999};
+    rc_msg_t m = RC_MSG_INIT;
+    rc_buf_t out = RC_BUF_INIT;
+    for (size_t y = 0; y < sizeof years / sizeof years[0]; y++) {
+        for (int mo = 0; mo <= 99; mo++) {
+            for (int d = 0; d <= 99; d++) {
+                for (int frac = 0; frac < 2; frac++) {
+                    int k = years[y] + mo * 3 + d;
+                    snprintf(g_dt_text, sizeof g_dt_text, "%04d-%02d-%02dT%02d:%02d:%02d", years[y],
+                             mo, d, k % 24, (k * 7) % 60, (k * 13) % 60);
+                    if (frac) {
+                        snprintf(g_dt_text + 19, sizeof g_dt_text - 19, ".%06d",
+                                 k * 7919 % 1000000);
+                    }
+                    int64_t v = 0;
+                    assert_int_equal(dt_value(&m, &out, &v), RC_OK);
+                    if (mo && d) {
+                        assert_true(v == dt_expected(g_dt_text));
+                    }
+                }
+            }
+        }
+    }
+    static const char *const texts[] = {"2024-02-29T13:01:02.500001", "1970-01-01T00:00:00"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(texts[i]);
+        for (size_t pos = 0; pos < n; pos++) {
+            bool digit = texts[i][pos] >= '0' && texts[i][pos] <= '9';
+            for (int c = 0; c < (digit ? 2 : 1); c++) {
+                memcpy(g_dt_text, texts[i], n + 1);
+                g_dt_text[pos] = digit ? (c ? ':' : '/') : '0';
+                int64_t v;
+                assert_int_equal(dt_value(&m, &out, &v), RC_ERR_INVALID);
+            }
+        }
+    }
+    rc_buf_free(&out);
+    rc_msg_free(&m);
+}
+
+/* GTIDs one after the other through rc_msg's templates against the writer without them: the
+ * same, other digits (fewer, more, 20, 21), other texts before the digits (another uuid, a
+ * MariaDB one, 48 and 49 bytes, one with '"' or non-ASCII that is not kept, digits alone,
+ * none), a letter or a quote among the digits, back and forth: the text must follow the GTID,
+ * never the kept one. */
+static void test_debezium_tpl_gtids_that_change(void **state) {
+    (void)state;
+    static const char *const gtids[] = {
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1000",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1001",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:7",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:12345678901234567890",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:123456789012345678901",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:12x4",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:12\"4",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429563:1002",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1003",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562",
+        "3e11fa47-71ca-11e1-9e33-c80aa942956",
+        "0-1-2",
+        "0-1-23",
+        "0-1-2",
+        "1-1-2",
+        "0-1-",
+        "a_text_of_exactly_forty_eight_bytes_before_digit:99",
+        "a_text_of_exactly_forty_eight_bytes_before_digit:100",
+        "a_text_of_exactly_forty_nine_bytes_before_digits:99",
+        "a_text_of_exactly_forty_nine_bytes_before_digits:100",
+        "we\"ird:5",
+        "we\"ird:6",
+        "caf\xc3\xa9:5",
+        "caf\xc3\xa9:6",
+        "12345",
+        "12346",
+        "",
+        ":",
+        ":1",
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1004",
+        NULL,
+        "3e11fa47-71ca-11e1-9e33-c80aa9429562:1005",
+    };
+    rc_msg_t m = RC_MSG_INIT;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof gtids / sizeof gtids[0]; i++) {
+            mp_t mp;
+            mp_init(&mp);
+            pack_event(&mp.pk, "insert", NULL, v_int_small, gtids[i]);
+            assert_int_equal(check_dtpl(&m, mp.sb.data, mp.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&mp.sb);
+        }
+    }
+    rc_msg_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -4034,6 +4166,8 @@ int main(void) {
         cmocka_unit_test(test_debezium_tpl_dates_of_a_column_change),
         cmocka_unit_test(test_debezium_tpl_event_cut_after_a_known_key),
         cmocka_unit_test(test_debezium_key_schema_name_from_the_walk),
+        cmocka_unit_test(test_debezium_datetime_texts_every_month_and_day),
+        cmocka_unit_test(test_debezium_tpl_gtids_that_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
