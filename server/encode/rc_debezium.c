@@ -375,7 +375,8 @@ static const uint8_t k_vclass_bit[256] = {[0 ... 255] = VC_SLOW};
 /* The usual DATETIME text, "YYYY-MM-DDTHH:MM:SS" or "YYYY-MM-DDTHH:MM:SS.ffffff" of a date
  * that is not a zero date, as Debezium has it: datetime_value of rc_text_datetime's fields and
  * rc_text_days_from_civil's days, read from three or four 64-bit words in one pass (no fields,
- * no call). The digits and separators are checked as rc_text_datetime checks them; a lane's
+ * no call). The digits and separators are checked by rc_text_datetime_lanes, as
+ * rc_text_datetime checks them; a lane's
  * pair of digits is x * 10 + (x >> 8) (at most 99: no lane carries). The days count from
  * 400 years before year 0 so that every quotient is of a non-negative number (a constant
  * divisor: a multiply), and Y / 400 is (Y / 100) / 4. False for any other text, which goes
@@ -383,22 +384,8 @@ static const uint8_t k_vclass_bit[256] = {[0 ... 255] = VC_SLOW};
 static inline __attribute__((always_inline)) bool datetime_fixed(const uint8_t *s, size_t n,
                                                                  int64_t *v) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n != 19 && n != 26) {
-        return false;
-    }
-    const uint64_t zeros = 0x3030303030303030ULL, high = 0x8080808080808080ULL,
-                   up = 0x7676767676767676ULL;
-    const uint64_t am = 0x00ffff00ffffffffULL; /* YYYY-MM-: digits in lanes 0-3, 5-6 */
-    const uint64_t bm = 0x000000000000ffffULL; /* DDT: digits in lanes 0-1 */
-    const uint64_t cm = 0xffff00ffff00ffffULL; /* HH:MM:SS: digits in lanes 0-1, 3-4, 6-7 */
-    uint64_t a, b, c;
-    memcpy(&a, s, 8);
-    memcpy(&b, s + 8, 8);
-    memcpy(&c, s + 11, 8);
-    uint64_t xa = (a ^ zeros) & am, xb = (b ^ zeros) & bm, xc = (c ^ zeros) & cm;
-    if ((a & 0xff0000ff00000000ULL) != 0x2d00002d00000000ULL || (b & 0xff0000ULL) != 0x540000ULL ||
-        (c & 0x0000ff0000ff0000ULL) != 0x00003a00003a0000ULL ||
-        (((xa | (xa + up)) & am) | ((xb | (xb + up)) & bm) | ((xc | (xc + up)) & cm)) & high) {
+    uint64_t xa, xb, xc;
+    if ((n != 19 && n != 26) || !rc_text_datetime_lanes(s, &xa, &xb, &xc)) {
         return false;
     }
     uint64_t pa = xa * 10 + (xa >> 8), pc = xc * 10 + (xc >> 8); /* pairs in lanes 0, 2, 5 */
@@ -417,11 +404,8 @@ static inline __attribute__((always_inline)) bool datetime_fixed(const uint8_t *
         *v = secs * 1000; /* fsp 0 */
         return true;
     }
-    uint64_t f; /* ".ffffff" in lanes 1-7 of s[18..26) */
-    memcpy(&f, s + 18, 8);
-    const uint64_t fm = 0xffffffffffff0000ULL;
-    uint64_t xf = (f ^ zeros) & fm;
-    if ((f & 0xff00ULL) != 0x2e00ULL || (((xf | (xf + up)) & fm) & high)) {
+    uint64_t xf;
+    if (!rc_text_fraction6_lane(s + 18, &xf)) {
         return false;
     }
     uint64_t pf = xf * 10 + (xf >> 8); /* pairs in lanes 2, 4, 6 */

@@ -54,16 +54,14 @@ static inline bool rc_text_date(const uint8_t *s, size_t n, rc_datetime_t *t) {
            rc_text_digits(s + 5, 2, &t->month) && rc_text_digits(s + 8, 2, &t->day);
 }
 
-/* "YYYY-MM-DDTHH:MM:SS[.f..]". On a little-endian machine the 19 bytes are read as three
- * 64-bit words (s[0..8), s[8..16), s[11..19)) whose separators are compared at once and whose
- * digits are checked eight at a time: x = byte ^ '0' is a digit when x | (x + 0x76) has no high
- * bit (no lane carries: a lane that would has its high bit set already). A six-digit fraction,
- * the usual one, is read the same way from s[18..26). */
-static inline bool rc_text_datetime(const uint8_t *s, size_t n, rc_datetime_t *t) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n < 19) {
-        return false;
-    }
+/* The 19 bytes of "YYYY-MM-DDTHH:MM:SS" at s read as three 64-bit words (s[0..8), s[8..16),
+ * s[11..19)) whose separators are compared at once and whose digits are checked eight at a
+ * time: x = byte ^ '0' is a digit when x | (x + 0x76) has no high bit (no lane carries: a lane
+ * that would has its high bit set already). True with each word's digits as x in *xa (lanes
+ * 0-3: YYYY, 5-6: MM), *xb (0-1: DD) and *xc (0-1: HH, 3-4: MM, 6-7: SS), the other lanes 0. */
+static inline __attribute__((always_inline)) bool
+rc_text_datetime_lanes(const uint8_t *s, uint64_t *xa, uint64_t *xb, uint64_t *xc) {
     const uint64_t zeros = 0x3030303030303030ULL, high = 0x8080808080808080ULL,
                    up = 0x7676767676767676ULL;
     const uint64_t am = 0x00ffff00ffffffffULL; /* YYYY-MM-: digits in lanes 0-3, 5-6 */
@@ -73,10 +71,35 @@ static inline bool rc_text_datetime(const uint8_t *s, size_t n, rc_datetime_t *t
     memcpy(&a, s, 8);
     memcpy(&b, s + 8, 8);
     memcpy(&c, s + 11, 8);
-    uint64_t xa = (a ^ zeros) & am, xb = (b ^ zeros) & bm, xc = (c ^ zeros) & cm;
+    uint64_t x = (a ^ zeros) & am, y = (b ^ zeros) & bm, z = (c ^ zeros) & cm;
     if ((a & 0xff0000ff00000000ULL) != 0x2d00002d00000000ULL || (b & 0xff0000ULL) != 0x540000ULL ||
         (c & 0x0000ff0000ff0000ULL) != 0x00003a00003a0000ULL ||
-        (((xa | (xa + up)) & am) | ((xb | (xb + up)) & bm) | ((xc | (xc + up)) & cm)) & high) {
+        (((x | (x + up)) & am) | ((y | (y + up)) & bm) | ((z | (z + up)) & cm)) & high) {
+        return false;
+    }
+    *xa = x, *xb = y, *xc = z;
+    return true;
+}
+
+/* The six-digit fraction ".ffffff" of s[18..26) (at f18 = s + 18) read as one word, checked as
+ * above: true with its digits as x in lanes 2-7 of *xf. */
+static inline __attribute__((always_inline)) bool rc_text_fraction6_lane(const uint8_t *f18,
+                                                                         uint64_t *xf) {
+    const uint64_t fm = 0xffffffffffff0000ULL;
+    uint64_t f;
+    memcpy(&f, f18, 8);
+    *xf = (f ^ 0x3030303030303030ULL) & fm;
+    return (f & 0xff00ULL) == 0x2e00ULL &&
+           !(((*xf | (*xf + 0x7676767676767676ULL)) & fm) & 0x8080808080808080ULL);
+}
+#endif
+
+/* "YYYY-MM-DDTHH:MM:SS[.f..]": on a little-endian machine the date and time by
+ * rc_text_datetime_lanes, a six-digit fraction, the usual one, by rc_text_fraction6_lane. */
+static inline bool rc_text_datetime(const uint8_t *s, size_t n, rc_datetime_t *t) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t xa, xb, xc;
+    if (n < 19 || !rc_text_datetime_lanes(s, &xa, &xb, &xc)) {
         return false;
     }
 #define RC_TEXT_D(x, i) ((uint32_t)((x) >> (8 * (i))) & 0xffu)
@@ -87,12 +110,9 @@ static inline bool rc_text_datetime(const uint8_t *s, size_t n, rc_datetime_t *t
     t->hour = RC_TEXT_D(xc, 0) * 10 + RC_TEXT_D(xc, 1);
     t->minute = RC_TEXT_D(xc, 3) * 10 + RC_TEXT_D(xc, 4);
     t->second = RC_TEXT_D(xc, 6) * 10 + RC_TEXT_D(xc, 7);
-    if (n == 26) { /* ".ffffff" in lanes 1-7 of s[18..26) */
-        uint64_t f;
-        memcpy(&f, s + 18, 8);
-        const uint64_t fm = 0xffffffffffff0000ULL;
-        uint64_t xf = (f ^ zeros) & fm;
-        if ((f & 0xff00ULL) != 0x2e00ULL || (((xf | (xf + up)) & fm) & high)) {
+    if (n == 26) {
+        uint64_t xf;
+        if (!rc_text_fraction6_lane(s + 18, &xf)) {
             return false;
         }
         t->micros = RC_TEXT_D(xf, 2) * 100000 + RC_TEXT_D(xf, 3) * 10000 + RC_TEXT_D(xf, 4) * 1000 +

@@ -3994,7 +3994,7 @@ static void test_debezium_key_schema_name_from_the_walk(void **state) {
  * rc_text_datetime's fields and rc_text_days_from_civil: ms since the epoch up to fsp 3, else
  * µs. */
 static int64_t dt_expected(const char *t) {
-    rc_datetime_t d;
+    rc_datetime_t d = {0};
     assert_true(rc_text_datetime((const uint8_t *)t, strlen(t), &d));
     int64_t secs = rc_text_days_from_civil(d.year, d.month, d.day) * 86400 +
                    (int64_t)d.hour * 3600 + d.minute * 60 + d.second;
