@@ -1760,10 +1760,20 @@ struct rc_json_tpl {
     uint64_t keys[PLAN_SLOTS];   /* rc_tpl_head_key of the event the slot's plan was learnt from */
     uint8_t mru[PLAN_SLOTS / 2]; /* the way of each set hit or learnt last */
     size_t plan_bytes;           /* what the plans in the slots hold */
+    char zero_text[2][32];       /* the text of a uint 0 and of a double +0.0 (plan_rep_t's) */
+    size_t zero_len[2];
 };
 
 rc_json_tpl_t *rc_json_tpl_new(void) {
-    return calloc(1, sizeof(rc_json_tpl_t));
+    rc_json_tpl_t *t = calloc(1, sizeof(rc_json_tpl_t));
+    if (t) {
+        char tmp[VALUE_ROOM] = {0};
+        t->zero_len[0] = (size_t)(put_u64_at(tmp, 0) - tmp);
+        memcpy(t->zero_text[0], tmp, 32);
+        t->zero_len[1] = (size_t)(float_at(tmp, 0.0, false) - tmp);
+        memcpy(t->zero_text[1], tmp, 32);
+    }
+    return t;
 }
 
 void rc_json_tpl_free(rc_json_tpl_t *t) {
@@ -2316,10 +2326,11 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
  * and a scalar value of any length at a changing one takes the place of one object, so the
  * event parses into the same maps and arrays with the same keys; a key's and a scalar's text is
  * a function of its own bytes (a kind's VOP_* writes what value_at's case for its head writes,
- * and is taken only for that head). A value that is a map or an array, or any byte that differs
- * in a constant run, leaves the event to the writer (nothing of it written). A plan is learnt
- * from an event the writer wrote, and kept only when its own output for that event is the
- * writer's.
+ * and is taken only for that head; a number's text kept from the event before (plan_rep_t) is
+ * copied only when its bytes are the same). A value that is a map or an array, or any byte
+ * that differs in a constant run, leaves the event to the writer (nothing of it written). A
+ * plan is learnt from an event the writer wrote, and kept only when its own output for that
+ * event is the writer's.
  *
  * Which values change: a layout's first plan takes all of them as changing; at its 16th event
  * it settles: the values the same as in the event it was learnt from become constant. When an
@@ -2335,7 +2346,8 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
 #define PLAN_DEPTH  16 /* maps and arrays inside the event map that a plan may hold */
 #define PLAN_HOLD   8  /* hits per miss below which a replaced plan did not pay off */
 #define PLAN_SETTLE 16 /* hits after which a plan tells its constant values */
-/* Bounds of a plan, so that one stays under about 400 KB: an event past them goes without; and
+/* Bounds of a plan, so that one stays under about 460 KB (with a plan_rep_t of 64 bytes for
+ * each segment at most): an event past them goes without; and
  * of all the plans of a set (a few KB for a usual table). */
 #define PLAN_BUDGET     (16u << 20)
 #define PLAN_MAX_SEGS   1024  /* changing values and kafka members of an event, plus one */
@@ -2345,6 +2357,9 @@ static inline bool small_map_at(rc_buf_t *out, const uint8_t **pp, const uint8_t
 #define PLAN_MAX_VALS   65536 /* their bytes, kept to tell which ones change */
 #define PLAN_MAX_LAYOUT 65536 /* heads and keys */
 #define PAD32(n)        (((n) + 31u) & ~(size_t)31u)
+/* plan_t.var's bits: a scalar that changes; one that gets a plan_rep_t if it is a number */
+#define PLAN_VAR_CHANGES 1u
+#define PLAN_VAR_REP     2u
 
 enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
 
@@ -2373,6 +2388,9 @@ enum {
     VOP_U32,
     VOP_U64,
     VOP_DOUBLE,
+    VOP_U32_REP, /* VOP_U32, U64, DOUBLE with a plan_rep_t (below) */
+    VOP_U64_REP,
+    VOP_DOUBLE_REP,
     VOP_COUNT
 };
 /* A fast segment's constant bytes end at most 64 bytes after its start and the value after
@@ -2388,10 +2406,26 @@ typedef struct plan_seg {
     uint64_t mask;     /* a COP_16..COP_64 segment's: of its mp_len bytes in its compare */
     size_t mp_len;     /* words, added to the positions without a widening load */
     size_t text_len;
-    uint8_t cop; /* COP_* */
-    uint8_t vop; /* VOP_* */
-    uint8_t ext; /* VOP_EXT8's ext type */
+    uint8_t cop;   /* COP_* */
+    uint8_t vop;   /* VOP_* */
+    uint8_t ext;   /* VOP_EXT8's ext type */
+    uint16_t scal; /* a SEG_VALUE's scalar (its index in the layout's) */
 } plan_seg_t;
+
+/* A changing number that often repeats from one event to the next (a GTID's commit time, a
+ * transaction's timestamp): its last bytes and their text, so that the same bytes again are
+ * one compare and one copy. Its segment's (a VOP_*_REP's, of a COP_16_16, COP_16 or COP_32),
+ * 64 bytes past its bytes and text in plan_t.fast: the one part of a plan that plan_exec
+ * writes. The text is a function of the bytes (the same formatter), so the copy is the
+ * writer's text. hits and misses tell a settled plan's next whether it still pays. */
+typedef struct plan_rep {
+    uint64_t val; /* the bytes after the head, as loaded (4 of a uint 32's, 8 of the others') */
+    char text[32];
+    size_t text_len;
+    uint32_t hits, misses;
+} plan_rep_t;
+#define PLAN_REP_GAP 64 /* a plan_rep_t's place after its segment's 64 bytes in fast */
+_Static_assert(sizeof(plan_rep_t) <= PLAN_REP_GAP, "a plan_rep_t in its 64 bytes");
 
 /* plan_exec's labels (GCC's labels as values) for each COP_* and VOP_*: a segment holds its
  * two, so that going to them is one jump without a table's load. */
@@ -2409,11 +2443,13 @@ typedef struct plan {
     rc_buf_t layout;  /* heads and keys in order, 0xc1 (never msgpack) for each scalar */
     rc_buf_t vals;    /* the scalars' bytes, one after the other */
     rc_buf_t val_end; /* uint32_t: where each scalar's bytes end in vals */
-    rc_buf_t var;     /* uint8_t: 1 for a changing scalar */
+    rc_buf_t var;     /* uint8_t: PLAN_VAR_* of each scalar */
     uint32_t nscal;
-    bool live;     /* learnt and checked */
-    uint32_t hits; /* events that took it (wraps: it only tells a slot that thrashes) */
-    bool settled;  /* its constant values were told from changing ones (see plan_settle) */
+    uint32_t nfast; /* 64-byte blocks in fast: a COP_16_16/16/32 segment's, a plan_rep_t */
+    uint32_t nrep;  /* segments with a plan_rep_t */
+    bool live;      /* learnt and checked */
+    uint32_t hits;  /* events that took it (wraps: it only tells a slot that thrashes) */
+    bool settled;   /* its constant values were told from changing ones (see plan_settle) */
 } plan_t;
 
 static void plan_free(plan_t *pl) {
@@ -2518,18 +2554,22 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
         [COP_RUN] = &&c_run, [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,
         [COP_32] = &&c_32,   [COP_64_64] = &&c_64_64, [COP_64] = &&c_64};
     static const void *const k_vop[VOP_COUNT] = {
-        [VOP_SKIP] = &&v_skip,    [VOP_SKIP_LAST] = &&v_skip, [VOP_END] = &&v_end,
-        [VOP_ANY] = &&v_any,      [VOP_FIXINT] = &&v_fixint,  [VOP_FIXSTR] = &&v_fixstr,
-        [VOP_STR8] = &&v_str8,    [VOP_EXT8] = &&v_ext8,      [VOP_U8] = &&v_u8,
-        [VOP_U16] = &&v_u16,      [VOP_U32] = &&v_u32,        [VOP_U64] = &&v_u64,
-        [VOP_DOUBLE] = &&v_double};
+        [VOP_SKIP] = &&v_skip,       [VOP_SKIP_LAST] = &&v_skip,
+        [VOP_END] = &&v_end,         [VOP_ANY] = &&v_any,
+        [VOP_FIXINT] = &&v_fixint,   [VOP_FIXSTR] = &&v_fixstr,
+        [VOP_STR8] = &&v_str8,       [VOP_EXT8] = &&v_ext8,
+        [VOP_U8] = &&v_u8,           [VOP_U16] = &&v_u16,
+        [VOP_U32] = &&v_u32,         [VOP_U64] = &&v_u64,
+        [VOP_DOUBLE] = &&v_double,   [VOP_U32_REP] = &&v_u32_rep,
+        [VOP_U64_REP] = &&v_u64_rep, [VOP_DOUBLE_REP] = &&v_double_rep};
     /* after c_run (near the end): a value of any kind through value_at's checks */
     static const void *const k_vop_near[VOP_COUNT] = {
-        [VOP_SKIP] = &&v_skip, [VOP_SKIP_LAST] = &&v_skip, [VOP_END] = &&v_end,
-        [VOP_ANY] = &&v_any,   [VOP_FIXINT] = &&v_any,     [VOP_FIXSTR] = &&v_any,
-        [VOP_STR8] = &&v_any,  [VOP_EXT8] = &&v_any,       [VOP_U8] = &&v_any,
-        [VOP_U16] = &&v_any,   [VOP_U32] = &&v_any,        [VOP_U64] = &&v_any,
-        [VOP_DOUBLE] = &&v_any};
+        [VOP_SKIP] = &&v_skip,     [VOP_SKIP_LAST] = &&v_skip, [VOP_END] = &&v_end,
+        [VOP_ANY] = &&v_any,       [VOP_FIXINT] = &&v_any,     [VOP_FIXSTR] = &&v_any,
+        [VOP_STR8] = &&v_any,      [VOP_EXT8] = &&v_any,       [VOP_U8] = &&v_any,
+        [VOP_U16] = &&v_any,       [VOP_U32] = &&v_any,        [VOP_U64] = &&v_any,
+        [VOP_DOUBLE] = &&v_any,    [VOP_U32_REP] = &&v_any,    [VOP_U64_REP] = &&v_any,
+        [VOP_DOUBLE_REP] = &&v_any};
     static const plan_ops_t k_ops = {k_cop, k_vop};
     if (__builtin_expect(out == NULL, 0)) {
         *pend = (const uint8_t *)(const void *)&k_ops;
@@ -2545,7 +2585,9 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
     /* p below lim: more than PLAN_NEAR bytes left (see PLAN_NEAR) */
     const uint8_t *lim = end - data > PLAN_NEAR ? end - PLAN_NEAR : data;
     const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;
+    plan_rep_t *rp;
     uint64_t u;
+    uint32_t w;
     uint8_t c;
     goto * s->cop_at;
 
@@ -2715,6 +2757,75 @@ v_double:
     p += 9;
     PLAN_NEXT();
 
+    /* The same with a plan_rep_t: its text when the bytes are its, else the value's, kept.
+     * Its memory is the plan's fast buffer, not const (pl is, for all the rest). */
+#define PLAN_REP() ((plan_rep_t *)(void *)((uint8_t *)(uintptr_t)s->mp + PLAN_REP_GAP))
+#define PLAN_REP_KEEP(e, x)                                                                        \
+    do {                                                                                           \
+        if ((e)-o <= 32) { /* (always so for a number's text) */                                   \
+            rp->val = (x);                                                                         \
+            memcpy(rp->text, o, 32);                                                               \
+            rp->text_len = (size_t)((e)-o);                                                        \
+        }                                                                                          \
+        rp->misses++;                                                                              \
+        o = (e);                                                                                   \
+    } while (0)
+v_u32_rep:
+    if (p[0] != 0xce) {
+        goto v_any;
+    }
+    rp = PLAN_REP();
+    memcpy(&w, p + 1, 4);
+    p += 5;
+    if (w == rp->val) {
+        memcpy(o, rp->text, 32);
+        o += rp->text_len;
+        rp->hits++;
+        PLAN_NEXT();
+    }
+    e = put_u64_at(o, rc_mp_be32(p - 4));
+    PLAN_REP_KEEP(e, w);
+    PLAN_NEXT();
+v_u64_rep:
+    if (p[0] != 0xcf) {
+        goto v_any;
+    }
+    rp = PLAN_REP();
+    memcpy(&u, p + 1, 8);
+    p += 9;
+    if (u == rp->val) {
+        memcpy(o, rp->text, 32);
+        o += rp->text_len;
+        rp->hits++;
+        PLAN_NEXT();
+    }
+    e = put_u64_at(o, rc_mp_be64(p - 8));
+    PLAN_REP_KEEP(e, u);
+    PLAN_NEXT();
+v_double_rep:
+    if (p[0] != 0xcb) {
+        goto v_any;
+    }
+    rp = PLAN_REP();
+    memcpy(&u, p + 1, 8);
+    p += 9;
+    if (u == rp->val) {
+        memcpy(o, rp->text, 32);
+        o += rp->text_len;
+        rp->hits++;
+        PLAN_NEXT();
+    }
+    {
+        uint64_t b = rc_mp_be64(p - 8);
+        double dd;
+        memcpy(&dd, &b, sizeof dd);
+        e = float_at(o, dd, false);
+    }
+    PLAN_REP_KEEP(e, u);
+    PLAN_NEXT();
+#undef PLAN_REP_KEEP
+#undef PLAN_REP
+
 v_any:
     q = p;
     if ((e = value_at(o, &q, end)) != NULL) {
@@ -2786,6 +2897,13 @@ static void pl_close(plan_learn_t *L, uint32_t kind, const uint8_t *v, size_t vn
                            : mn <= 64 && tn <= 96 ? COP_64
                                                   : COP_RUN};
     s.vop = kind == SEG_VALUE ? plan_vop_of(v, vn, &s.ext) : k_vop_of_kind[kind];
+    if (kind == SEG_VALUE) {
+        s.scal = (uint16_t)(L->k - 1);
+        if ((pl->var.data[L->k - 1] & PLAN_VAR_REP) && s.cop >= COP_16_16 && s.cop <= COP_32 &&
+            s.vop >= VOP_U32 && s.vop <= VOP_DOUBLE) {
+            s.vop = (uint8_t)(s.vop - VOP_U32 + VOP_U32_REP);
+        }
+    }
     if (mn > UINT16_MAX || tn > UINT16_MAX || pl->segs.len / sizeof s >= PLAN_MAX_SEGS ||
         rc_buf_append(&pl->mp, zeros, PAD32(mn) - mn) != RC_OK ||
         rc_buf_append(&pl->text, zeros, PAD32(tn) - tn) != RC_OK ||
@@ -2795,6 +2913,9 @@ static void pl_close(plan_learn_t *L, uint32_t kind, const uint8_t *v, size_t vn
         return;
     }
     pl->room += PAD32(tn) + (kind == SEG_VALUE ? VALUE_ROOM : 0);
+    pl->nfast += s.cop >= COP_16_16 && s.cop <= COP_32;
+    pl->nrep += s.vop >= VOP_U32_REP && s.vop <= VOP_DOUBLE_REP;
+    pl->nfast += s.vop >= VOP_U32_REP && s.vop <= VOP_DOUBLE_REP;
     L->seg_mp = pl->mp.len;
     L->seg_text = pl->text.len;
 }
@@ -2818,7 +2939,7 @@ static void pl_scalar(plan_learn_t *L, const uint8_t *v, size_t n) {
         pl->nscal++;
         return;
     }
-    if (pl->var.data[L->k++]) {
+    if (pl->var.data[L->k++] & PLAN_VAR_CHANGES) {
         pl_close(L, SEG_VALUE, v, n);
         return;
     }
@@ -2912,7 +3033,7 @@ static void plan_reset(plan_t *pl) {
     pl->segs.len = pl->mp.len = pl->text.len = pl->fast.len = 0;
     pl->layout.len = pl->vals.len = pl->val_end.len = pl->var.len = 0;
     pl->room = 96; /* a mid segment's copy past its text */
-    pl->nscal = 0;
+    pl->nscal = pl->nfast = pl->nrep = 0;
     pl->live = pl->settled = false;
     pl->hits = 0;
 }
@@ -2927,10 +3048,14 @@ static inline const uint8_t *plan_val(const plan_t *pl, uint32_t k, size_t *n) {
 
 /* Learns into nw the plan of the event data[0..len), which the writer wrote as text[0..tn),
  * with old (the slot's plan, or NULL) telling which values change when its layout is the
- * event's. True when nw is live. */
+ * event's. True when nw is live.
+ * Which changing numbers get a plan_rep_t (PLAN_VAR_REP): all of a plan not settled (its first
+ * events count their repeats); in a settled one, those of old that repeated at least as often
+ * as not, and those that were constant in old (a commit time that stays for a while). */
 static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_t len,
-                       const uint8_t *ev_end, const char *text, size_t tn, rc_buf_t *scratch,
+                       const uint8_t *ev_end, const char *text, size_t tn, rc_json_tpl_t *t,
                        bool settle) {
+    rc_buf_t *scratch = &t->scratch;
     plan_learn_t L = {.pl = nw, .end = data + len, .ev_end = ev_end, .pass = 1, .ok = true};
     plan_reset(nw);
     const uint8_t *p = data;
@@ -2945,18 +3070,30 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
         return false;
     }
     nw->var.len = nw->nscal;
-    memset(nw->var.data, 1, nw->nscal); /* a new layout's values all change */
+    /* a new layout's values all change */
+    memset(nw->var.data, PLAN_VAR_CHANGES | PLAN_VAR_REP, nw->nscal);
     if (old && old->live && old->layout.len == nw->layout.len &&
         memcmp(old->layout.data, nw->layout.data, nw->layout.len) == 0) {
         /* settle: the values that differ from old's change, the others are constant; else
          * the values that changed before or differ now */
+        nw->settled = settle || old->settled;
         for (uint32_t k = 0; k < nw->nscal; k++) {
             size_t a, b;
             const uint8_t *va = plan_val(old, k, &a), *vb = plan_val(nw, k, &b);
             bool differ = a != b || memcmp(va, vb, a) != 0;
-            nw->var.data[k] = (char)(differ || (!settle && old->var.data[k]));
+            bool was = old->var.data[k] & PLAN_VAR_CHANGES;
+            nw->var.data[k] = (char)((differ || (!settle && was) ? PLAN_VAR_CHANGES : 0) |
+                                     (!nw->settled || !was ? PLAN_VAR_REP : 0));
         }
-        nw->settled = settle || old->settled;
+        const plan_seg_t *sg = (const plan_seg_t *)(const void *)old->segs.data;
+        for (size_t i = 0; nw->settled && old->nrep && i < old->segs.len / sizeof *sg; i++) {
+            if (sg[i].vop >= VOP_U32_REP && sg[i].vop <= VOP_DOUBLE_REP) {
+                const plan_rep_t *r = (const plan_rep_t *)(const void *)(sg[i].mp + PLAN_REP_GAP);
+                if (r->hits < r->misses) {
+                    nw->var.data[sg[i].scal] &= (char)~PLAN_VAR_REP;
+                }
+            }
+        }
     }
     L.pass = 2;
     L.k = 0;
@@ -2973,12 +3110,9 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
         rc_buf_append(&nw->text, zeros, 96) != RC_OK) {
         return false;
     }
-    size_t nseg = nw->segs.len / sizeof(plan_seg_t), nfast = 0;
+    size_t nseg = nw->segs.len / sizeof(plan_seg_t);
     plan_seg_t *sg = (plan_seg_t *)(void *)nw->segs.data;
-    for (size_t i = 0; i < nseg; i++) {
-        nfast += sg[i].cop == COP_16_16 || sg[i].cop == COP_16 || sg[i].cop == COP_32;
-    }
-    if (rc_buf_reserve(&nw->fast, 64 * nfast) != RC_OK) {
+    if (rc_buf_reserve(&nw->fast, 64 * (size_t)nw->nfast) != RC_OK) {
         return false;
     }
     /* a COP_16_16/16/32 segment's bytes and text side by side (16-byte aligned) */
@@ -3001,6 +3135,15 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
             sg[i].mp = f;
             sg[i].text = (const char *)f + 32;
             f += 64;
+        }
+        if (sg[i].vop >= VOP_U32_REP && sg[i].vop <= VOP_DOUBLE_REP) {
+            /* the bytes 0 (a 0, a +0.0) and their text, as plan_exec writes them */
+            plan_rep_t *r = (plan_rep_t *)(void *)f;
+            int dbl = sg[i].vop == VOP_DOUBLE_REP;
+            memset(r, 0, sizeof *r);
+            memcpy(r->text, t->zero_text[dbl], 32);
+            r->text_len = t->zero_len[dbl];
+            f += PLAN_REP_GAP;
         }
         m += PAD32(sg[i].mp_len);
         tx += PAD32(sg[i].text_len);
@@ -3069,7 +3212,7 @@ static void plan_settle(rc_json_tpl_t *t, uint32_t h, const uint8_t *data, size_
     if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
         return;
     }
-    if (plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, true)) {
+    if (plan_learn(t->spare, old, data, len, ev_end, text, tn, t, true)) {
         t->spare->hits = old->hits;
         plan_install(t, h);
     }
@@ -3097,7 +3240,7 @@ static void plan_after_miss(rc_json_tpl_t *t, uint32_t s, uint64_t key, const ui
     if (!t->spare && !(t->spare = calloc(1, sizeof(plan_t)))) {
         return;
     }
-    bool live = plan_learn(t->spare, old, data, len, ev_end, text, tn, &t->scratch, false);
+    bool live = plan_learn(t->spare, old, data, len, ev_end, text, tn, t, false);
     /* a plan replacing one that took fewer than PLAN_HOLD events for each miss since it was
      * learnt: the slot may be thrashing (tables that share it take turns, or a layout's values
      * are still settling), so it learns less often */
@@ -3114,8 +3257,9 @@ static void plan_after_miss(rc_json_tpl_t *t, uint32_t s, uint64_t key, const ui
     }
 }
 
+/* tried_last: the caller tried the plan last hit (rc_json_write_event_tpl). */
 static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
-                                   const uint8_t *ev_end, size_t *used) {
+                                   const uint8_t *ev_end, size_t *used, bool tried_last) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
     }
@@ -3125,7 +3269,7 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     uint64_t key = 0;
     if (t) {
         plan_t *pl = t->plans[t->last];
-        if (pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
+        if (!tried_last && pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
             if (++pl->hits == PLAN_SETTLE && !pl->settled) {
                 plan_settle(t, t->last, data, len, ev_end, out->data + mark, out->len - mark);
             }
@@ -3167,13 +3311,49 @@ done:
 }
 
 rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
-    return write_event(out, NULL, data, len, NULL, used);
+    return write_event(out, NULL, data, len, NULL, used, false);
 }
 
+/* rc_json_write_event_tpl's arguments, in memory: its hit of the last plan keeps them there
+ * across plan_exec's call, not in the six registers a callee saves (their pushes and pops were
+ * a fifth of a hit's cost outside the segments), and its miss passes them on by one pointer. */
+typedef struct event_call {
+    rc_buf_t *out;
+    rc_json_tpl_t *t;
+    const uint8_t *data;
+    size_t len;
+    const uint8_t *ev_end;
+    size_t *used;
+    const uint8_t *p; /* plan_exec's *pend */
+    size_t mark;      /* out->len before the event */
+} event_call_t;
+
+/* rc_json_write_event_tpl past its try of the last plan hit (a miss, or no plan, or no t). */
+static __attribute__((noinline)) rc_err_t write_event_call(const event_call_t *a) {
+    return a->t ? write_event(a->out, a->t, a->data, a->len, a->ev_end, a->used, true)
+                : write_event(a->out, NULL, a->data, a->len, NULL, a->used, false);
+}
+
+/* The hit of the last plan (most events of a stream) in a short function; anything else in
+ * write_event_call, which tries the other plans of the event's set and writes a miss. */
 rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
                                  const uint8_t *ev_end, size_t *used) {
-    return t ? write_event(out, t, data, len, ev_end, used)
-             : write_event(out, NULL, data, len, NULL, used);
+    event_call_t a = {out, t, data, len, ev_end, used, data, out->len};
+    plan_t *pl;
+    if (!t || len == 0 || !(pl = t->plans[t->last]) || !pl->live ||
+        !plan_exec(pl, out, data, data + len, ev_end, &a.p)) {
+        return write_event_call(&a);
+    }
+    /* a's fields read again: plan_exec had a's address */
+    pl = a.t->plans[a.t->last];
+    if (__builtin_expect(++pl->hits == PLAN_SETTLE, 0) && !pl->settled) {
+        plan_settle(a.t, a.t->last, a.data, a.len, a.ev_end, a.out->data + a.mark,
+                    a.out->len - a.mark);
+    }
+    if (a.used) {
+        *a.used = (size_t)(a.p - a.data);
+    }
+    return RC_OK;
 }
 
 /* ---- pieces for the other JSON writers (rc_debezium) ------------------------------------- */

@@ -3166,6 +3166,74 @@ static void test_json_double_3_decimals_and_neighbours(void **state) {
     check_double(nextafter(0.001, 0), "0.0009999999999999998");
 }
 
+/* An event whose numbers repeat from one event to the next in runs (a commit time, a
+ * transaction's timestamp), of every text length, 0 and -0.0 among them, turning constant and
+ * changing again, taking another kind for a while, and at the event's end too: every event as
+ * the writer without templates writes it (the plans keep a repeating number's last text). */
+static void pack_repeating_event(mp_t *m, uint64_t i, uint64_t run) {
+    static const uint64_t u64s[] = {
+        0, 1, 9, 10, 99999999, 100000000, 4294967295ULL, 1709211662000000ULL, UINT64_MAX};
+    static const uint32_t u32s[] = {0, 7, 4101, 1709211662, 4294967295u};
+    static const double dbls[] = {0.0, -0.0, 1.5, 12.345, -987654.321, 1e300, 5e-324, 0.1};
+    msgpack_packer *pk = &m->pk;
+    /* for i in 100..299 one value only */
+    run = i >= 100 && i < 300 ? 7 : run;
+    msgpack_pack_map(pk, 4);
+    mp_str(m, "schema"), mp_str(m, "shop");
+    mp_str(m, "table"), mp_str(m, "rep");
+    mp_str(m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 5);
+    mp_str(m, "id"), msgpack_pack_uint64(pk, i);
+    mp_str(m, "ts");
+    uint8_t b[9] = {0xce};
+    uint32_t w = u32s[run % 5];
+    for (int k = 0; k < 4; k++) {
+        b[1 + k] = (uint8_t)(w >> (24 - 8 * k));
+    }
+    if (i % 97 == 50) {
+        mp_str(m, "now a string"); /* another kind: the value's head is not the plan's */
+    } else {
+        mp_raw(m, b, 5);
+    }
+    mp_str(m, "t64");
+    b[0] = 0xcf;
+    uint64_t u = u64s[run % 9];
+    for (int k = 0; k < 8; k++) {
+        b[1 + k] = (uint8_t)(u >> (56 - 8 * k));
+    }
+    mp_raw(m, b, 9);
+    mp_str(m, "d"), msgpack_pack_double(pk, dbls[run % 8]);
+    mp_str(m, "status"), mp_str(m, i % 5 ? "paid" : "new");
+    mp_str(m, "meta"), msgpack_pack_map(pk, 3);
+    mp_str(m, "commit_ts"), msgpack_pack_uint32(pk, 1709211662u + (uint32_t)(i / 40) * 7919u);
+    /* more than 96 bytes (PLAN_NEAR) after the row's values: their typed segments taken */
+    mp_str(m, "binlog_file"), mp_str(m, "mysql-bin.000042 mysql-bin.000042 mysql-bin.000042 "
+                                        "mysql-bin.000042 mysql-bin.000042 mysql-bin.000042");
+    mp_str(m, "last"); /* at the end: past the typed segments' bounds */
+    b[0] = 0xcb;
+    memcpy(&u, &dbls[run % 8], 8);
+    for (int k = 0; k < 8; k++) {
+        b[1 + k] = (uint8_t)(u >> (56 - 8 * k));
+    }
+    mp_raw(m, b, 9);
+}
+
+static void test_json_tpl_plan_numbers_that_repeat(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    uint64_t r = 0x9e3779b97f4a7c15ULL, run = 0;
+    for (uint64_t i = 0; i < 2000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        run += r % 4 == 0; /* runs of a value: 4 events long on average */
+        mp_t m;
+        mp_init(&m);
+        pack_repeating_event(&m, i, run);
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3226,6 +3294,7 @@ int main(void) {
         cmocka_unit_test(test_json_uint32_every_ten_thousand_edge),
         cmocka_unit_test(test_json_fixints_every_value),
         cmocka_unit_test(test_json_double_3_decimals_and_neighbours),
+        cmocka_unit_test(test_json_tpl_plan_numbers_that_repeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
