@@ -2399,7 +2399,7 @@ enum {
 #define PLAN_NEAR 96
 
 typedef struct plan_seg {
-    const void *cop_at; /* plan_exec's label for cop, and for vop (plan_ops_t's) */
+    const void *cop_at; /* plan_exec's label for cop (a COP_16_16's: with vop's), and for vop */
     const void *vop_at;
     const uint8_t *mp; /* constant msgpack bytes to compare (padded to 32 with zeros) */
     const char *text;  /* their text to copy (padded to 32) */
@@ -2432,6 +2432,7 @@ _Static_assert(sizeof(plan_rep_t) <= PLAN_REP_GAP, "a plan_rep_t in its 64 bytes
 typedef struct plan_ops {
     const void *const *cop;
     const void *const *vop;
+    const void *const *cop16; /* by vop: COP_16_16's compare and copy, then a jump to the vop */
 } plan_ops_t;
 
 typedef struct plan {
@@ -2539,7 +2540,8 @@ static uint8_t plan_vop_of(const uint8_t *v, size_t n, uint8_t *ext) {
 /* Writes the event at data (end: data + len) by the plan: true with *pend past the event map,
  * or false with nothing written when the event does not fit it (or on an error the writer then
  * meets again). Each segment is two jumps: to its compare and copy (cop), then to what comes
- * after it (vop). With out NULL: only gives its labels, *pend pointing to a plan_ops_t. Never inlined
+ * after it (vop); a COP_16_16 segment's (the usual key and value) one: its compare and copy
+ * has a copy for each vop, which ends in a direct jump to it. With out NULL: only gives its labels, *pend pointing to a plan_ops_t. Never inlined
  * nor cloned: the labels a segment holds are this one copy's (GCC and clang do not copy a
  * function that keeps its labels' addresses in a static table; said here as well). */
 #if defined(__clang__)
@@ -2570,7 +2572,17 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
         [VOP_U16] = &&v_any,       [VOP_U32] = &&v_any,        [VOP_U64] = &&v_any,
         [VOP_DOUBLE] = &&v_any,    [VOP_U32_REP] = &&v_any,    [VOP_U64_REP] = &&v_any,
         [VOP_DOUBLE_REP] = &&v_any};
-    static const plan_ops_t k_ops = {k_cop, k_vop};
+    /* COP_16_16 then each vop: one indirect jump a segment, not two (see PLAN_C16) */
+    static const void *const k_cop16[VOP_COUNT] = {
+        [VOP_SKIP] = &&f_skip,       [VOP_SKIP_LAST] = &&f_skip,
+        [VOP_END] = &&f_end,         [VOP_ANY] = &&f_any,
+        [VOP_FIXINT] = &&f_fixint,   [VOP_FIXSTR] = &&f_fixstr,
+        [VOP_STR8] = &&f_str8,       [VOP_EXT8] = &&f_ext8,
+        [VOP_U8] = &&f_u8,           [VOP_U16] = &&f_u16,
+        [VOP_U32] = &&f_u32,         [VOP_U64] = &&f_u64,
+        [VOP_DOUBLE] = &&f_double,   [VOP_U32_REP] = &&f_u32_rep,
+        [VOP_U64_REP] = &&f_u64_rep, [VOP_DOUBLE_REP] = &&f_double_rep};
+    static const plan_ops_t k_ops = {k_cop, k_vop, k_cop16};
     if (__builtin_expect(out == NULL, 0)) {
         *pend = (const uint8_t *)(const void *)&k_ops;
         return false;
@@ -2597,17 +2609,55 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
         goto * s->cop_at;                                                                          \
     } while (0)
 
-c_16_16: /* the usual segment: a key, then a value */
-    if (p >= lim) {
-        goto c_run;
-    }
-    if ((~plan_eq_bits16(s->mp, p) & s->mask) != 0) {
-        goto miss;
-    }
-    memcpy(o, s->mp + 32, 16); /* its text */
-    p += s->mp_len;
-    o += s->text_len;
-    goto * s->vop_at;
+    /* The usual segment, a key then a value: c_16_16, with a direct jump to each vop's label
+     * (a segment's cop_at is the one of its vop), so that a real CPU predicts one indirect jump
+     * a segment (the next segment's), not two. */
+#define PLAN_C16(v)                                                                                \
+    do {                                                                                           \
+        if (p >= lim) {                                                                            \
+            goto c_run;                                                                            \
+        }                                                                                          \
+        if ((~plan_eq_bits16(s->mp, p) & s->mask) != 0) {                                          \
+            goto miss;                                                                             \
+        }                                                                                          \
+        memcpy(o, s->mp + 32, 16); /* its text */                                                  \
+        p += s->mp_len;                                                                            \
+        o += s->text_len;                                                                          \
+        goto v;                                                                                    \
+    } while (0)
+c_16_16:
+    PLAN_C16(*s->vop_at);
+f_skip:
+    PLAN_C16(v_skip);
+f_end:
+    PLAN_C16(v_end);
+f_any:
+    PLAN_C16(v_any);
+f_fixint:
+    PLAN_C16(v_fixint);
+f_fixstr:
+    PLAN_C16(v_fixstr);
+f_str8:
+    PLAN_C16(v_str8);
+f_ext8:
+    PLAN_C16(v_ext8);
+f_u8:
+    PLAN_C16(v_u8);
+f_u16:
+    PLAN_C16(v_u16);
+f_u32:
+    PLAN_C16(v_u32);
+f_u64:
+    PLAN_C16(v_u64);
+f_double:
+    PLAN_C16(v_double);
+f_u32_rep:
+    PLAN_C16(v_u32_rep);
+f_u64_rep:
+    PLAN_C16(v_u64_rep);
+f_double_rep:
+    PLAN_C16(v_double_rep);
+#undef PLAN_C16
 c_16: /* a key of longer text (escapes) */
     if (p >= lim) {
         goto c_run;
@@ -3124,7 +3174,7 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
     plan_exec(NULL, NULL, NULL, NULL, NULL, &at);
     const plan_ops_t ops = *(const plan_ops_t *)(const void *)at;
     for (size_t i = 0; i < nseg; i++) {
-        sg[i].cop_at = ops.cop[sg[i].cop];
+        sg[i].cop_at = sg[i].cop == COP_16_16 ? ops.cop16[sg[i].vop] : ops.cop[sg[i].cop];
         sg[i].vop_at = ops.vop[sg[i].vop];
         sg[i].mp = m;
         sg[i].text = tx;

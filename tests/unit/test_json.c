@@ -3234,6 +3234,60 @@ static void test_json_tpl_plan_numbers_that_repeat(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* A plan's usual segment, a short key then a changing value (COP_16_16), goes to the value's op
+ * through a copy of its compare and copy for each op: a row of short keys, each before a value
+ * of another kind (each kind twice: a value that changes every event and one that repeats for
+ * 5, which gets a repeat's op), then a kafka member after a short key; settled, then each
+ * column taking the next column's kind for an event, and cut at every byte. Each event as the
+ * plain writer writes it (an op given the wrong label writes other text or reads past). */
+static void pack_short_keys_event(mp_t *m, int v, int shift) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 4);
+    mp_str(m, "schema"), mp_str(m, "shop");
+    mp_str(m, "table"), mp_str(m, "short");
+    mp_str(m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2 * N_TYPED_KINDS);
+    for (int k = 0; k < 2 * N_TYPED_KINDS; k++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", k);
+        mp_str(m, key);
+        int kind = (k / 2 + shift) % N_TYPED_KINDS, at = k % 2 ? v / 5 : v;
+        if (kind < N_KINDS) {
+            pack_kind(m, kind, at);
+        } else {
+            /* pack_typed_event's extra kinds, through its x column */
+            mp_t x;
+            mp_init(&x);
+            pack_typed_event(&x, kind, at, 0);
+            const uint8_t *d = (const uint8_t *)x.sb.data;
+            const uint8_t *b = memmem(d, x.sb.size, "\xa1x", 2) + 2;
+            const uint8_t *e = memmem(b, x.sb.size - (size_t)(b - d), "\xa3pad", 4);
+            mp_raw(m, b, (size_t)(e - b));
+            msgpack_sbuffer_destroy(&x.sb);
+        }
+    }
+    mp_str(m, "kafka"), msgpack_pack_map(pk, 1);
+    mp_str(m, "topic"), mp_str(m, "t");
+}
+
+static void test_json_tpl_plan_short_key_then_every_op(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (int v = 0; v < 80; v++) {
+        mp_t m;
+        mp_init(&m);
+        pack_short_keys_event(&m, v, v >= 40 && v % 4 == 0 ? v / 4 : 0);
+        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+        if (v == 79) {
+            for (size_t cut = 0; cut < m.sb.size; cut++) {
+                check_tpl(t, m.sb.data, cut, NULL);
+            }
+        }
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    rc_json_tpl_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3295,6 +3349,7 @@ int main(void) {
         cmocka_unit_test(test_json_fixints_every_value),
         cmocka_unit_test(test_json_double_3_decimals_and_neighbours),
         cmocka_unit_test(test_json_tpl_plan_numbers_that_repeat),
+        cmocka_unit_test(test_json_tpl_plan_short_key_then_every_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
