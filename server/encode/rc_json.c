@@ -2820,51 +2820,36 @@ v_double:
         rp->misses++;                                                                              \
         o = (e);                                                                                   \
     } while (0)
+/* A repeating number's head: another type byte goes to value_at; its n bytes (into x) the
+ * same as last time: its last text copied and the next segment taken; else the caller formats
+ * it and keeps it by PLAN_REP_KEEP. */
+#define PLAN_REP_HIT(head, x, n)                                                                   \
+    do {                                                                                           \
+        if (p[0] != (head)) {                                                                      \
+            goto v_any;                                                                            \
+        }                                                                                          \
+        rp = PLAN_REP();                                                                           \
+        memcpy(&(x), p + 1, (n));                                                                  \
+        p += 1 + (n);                                                                              \
+        if ((x) == rp->val) {                                                                      \
+            memcpy(o, rp->text, 32);                                                               \
+            o += rp->text_len;                                                                     \
+            rp->hits++;                                                                            \
+            PLAN_NEXT();                                                                           \
+        }                                                                                          \
+    } while (0)
 v_u32_rep:
-    if (p[0] != 0xce) {
-        goto v_any;
-    }
-    rp = PLAN_REP();
-    memcpy(&w, p + 1, 4);
-    p += 5;
-    if (w == rp->val) {
-        memcpy(o, rp->text, 32);
-        o += rp->text_len;
-        rp->hits++;
-        PLAN_NEXT();
-    }
+    PLAN_REP_HIT(0xce, w, 4);
     e = put_u64_at(o, rc_mp_be32(p - 4));
     PLAN_REP_KEEP(e, w);
     PLAN_NEXT();
 v_u64_rep:
-    if (p[0] != 0xcf) {
-        goto v_any;
-    }
-    rp = PLAN_REP();
-    memcpy(&u, p + 1, 8);
-    p += 9;
-    if (u == rp->val) {
-        memcpy(o, rp->text, 32);
-        o += rp->text_len;
-        rp->hits++;
-        PLAN_NEXT();
-    }
+    PLAN_REP_HIT(0xcf, u, 8);
     e = put_u64_at(o, rc_mp_be64(p - 8));
     PLAN_REP_KEEP(e, u);
     PLAN_NEXT();
 v_double_rep:
-    if (p[0] != 0xcb) {
-        goto v_any;
-    }
-    rp = PLAN_REP();
-    memcpy(&u, p + 1, 8);
-    p += 9;
-    if (u == rp->val) {
-        memcpy(o, rp->text, 32);
-        o += rp->text_len;
-        rp->hits++;
-        PLAN_NEXT();
-    }
+    PLAN_REP_HIT(0xcb, u, 8);
     {
         uint64_t b = rc_mp_be64(p - 8);
         double dd;
@@ -2873,6 +2858,7 @@ v_double_rep:
     }
     PLAN_REP_KEEP(e, u);
     PLAN_NEXT();
+#undef PLAN_REP_HIT
 #undef PLAN_REP_KEEP
 #undef PLAN_REP
 
