@@ -3293,9 +3293,10 @@ static void plan_after_miss(rc_json_tpl_t *t, uint32_t s, uint64_t key, const ui
     }
 }
 
-/* tried_last: the caller tried the plan last hit (rc_json_write_event_tpl). */
+/* Writes the event; with t, after rc_json_write_event_tpl tried the plan last hit: the other
+ * plans of the event's set, else the writer, then plan_after_miss. */
 static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
-                                   const uint8_t *ev_end, size_t *used, bool tried_last) {
+                                   const uint8_t *ev_end, size_t *used) {
     if (len == 0) {
         return RC_ERR_TRUNCATED;
     }
@@ -3303,18 +3304,11 @@ static inline rc_err_t write_event(rc_buf_t *out, rc_json_tpl_t *t, const uint8_
     const uint8_t *p = data;
     uint32_t s = 0;
     uint64_t key = 0;
-    if (t) {
-        plan_t *pl = t->plans[t->last];
-        if (!tried_last && pl && pl->live && plan_exec(pl, out, data, data + len, ev_end, &p)) {
-            if (++pl->hits == PLAN_SETTLE && !pl->settled) {
-                plan_settle(t, t->last, data, len, ev_end, out->data + mark, out->len - mark);
-            }
-            goto done;
-        }
+    if (t) { /* the last plan was tried (rc_json_write_event_tpl): the others of the set */
         key = rc_tpl_head_key(data, data + len);
         s = (uint32_t)(key % (PLAN_SLOTS / 2)) * 2;
         for (uint32_t h = s; h < s + 2; h++) {
-            pl = t->plans[h];
+            plan_t *pl = t->plans[h];
             if (h != t->last && pl && pl->live && t->keys[h] == key &&
                 plan_exec(pl, out, data, data + len, ev_end, &p)) {
                 t->last = h;
@@ -3347,7 +3341,7 @@ done:
 }
 
 rc_err_t rc_json_write_event(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {
-    return write_event(out, NULL, data, len, NULL, used, false);
+    return write_event(out, NULL, data, len, NULL, used);
 }
 
 /* rc_json_write_event_tpl's arguments, in memory: its hit of the last plan keeps them there
@@ -3366,8 +3360,7 @@ typedef struct event_call {
 
 /* rc_json_write_event_tpl past its try of the last plan hit (a miss, or no plan, or no t). */
 static __attribute__((noinline)) rc_err_t write_event_call(const event_call_t *a) {
-    return a->t ? write_event(a->out, a->t, a->data, a->len, a->ev_end, a->used, true)
-                : write_event(a->out, NULL, a->data, a->len, NULL, a->used, false);
+    return write_event(a->out, a->t, a->data, a->len, a->t ? a->ev_end : NULL, a->used);
 }
 
 /* The hit of the last plan (most events of a stream) in a short function; anything else in
