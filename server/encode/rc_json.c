@@ -418,16 +418,35 @@ static inline uint64_t digits8(uint32_t v) {
 
 #define ASCII_ZEROS 0x3030303030303030ULL
 
-/* d, digits8's 8 digits of a value below 10^8, at o less its leading zeros as ASCII (an 8-byte
- * store; "0" for 0); returns their end. The zeros' bit count is a multiple of 8, kept unsigned: a
- * mask, a shift and an add, not a division and widenings. */
-static inline char *put_digits8(char *o, uint64_t d) {
-    /* the last digit's byte marked: 0 (d of 0) is one digit, and a mark there changes no other
-     * count (z is a multiple of 8 at most 56) */
-    unsigned z = (unsigned)__builtin_ctzll(d | 1ULL << 56) & 56;
-    d = (d >> z) | ASCII_ZEROS;
+/* The count of v's decimal digits (1 for 0), by the bit length of v: the values of one bit
+ * length have one count, or two when a power of ten 10^d is among them; k_ndigits[i] is the
+ * count of 2^i's digits times 2^32, plus 2^32 - 10^d in the second case, so that adding v
+ * carries into the top word when v >= 10^d (the tests check both ends of every bit length). Its
+ * own short chain (a bit scan, a load, an add), not digits8's five multiplies: the end of a
+ * number's text, which the next segment's text waits for, is known before its digits are. */
+static const uint64_t k_ndigits[32] = {
+    (1ULL << 32),        (1ULL << 32),           (1ULL << 32),
+    (2ULL << 32) - 10,   (2ULL << 32),           (2ULL << 32),
+    (3ULL << 32) - 100,  (3ULL << 32),           (3ULL << 32),
+    (4ULL << 32) - 1000, (4ULL << 32),           (4ULL << 32),
+    (4ULL << 32),        (5ULL << 32) - 10000,   (5ULL << 32),
+    (5ULL << 32),        (6ULL << 32) - 100000,  (6ULL << 32),
+    (6ULL << 32),        (7ULL << 32) - 1000000, (7ULL << 32),
+    (7ULL << 32),        (7ULL << 32),           (8ULL << 32) - 10000000,
+    (8ULL << 32),        (8ULL << 32),           (9ULL << 32) - 100000000,
+    (9ULL << 32),        (9ULL << 32),           (10ULL << 32) - 1000000000,
+    (10ULL << 32),       (10ULL << 32)};
+
+static inline unsigned u32_ndigits(uint32_t v) {
+    return (unsigned)((v + k_ndigits[31 - __builtin_clz(v | 1)]) >> 32);
+}
+
+/* d, digits8's 8 digits of a value of n digits (1 to 8), at o without its leading zeros, as
+ * ASCII (an 8-byte store); returns their end. */
+static inline char *put_digits8(char *o, uint64_t d, unsigned n) {
+    d = (d >> (64 - 8 * n)) | ASCII_ZEROS;
     memcpy(o, &d, 8);
-    return o + 8 - (z >> 3);
+    return o + n;
 }
 
 #if defined(__SSE2__)
@@ -470,7 +489,7 @@ static inline __attribute__((always_inline)) char *u64_put16(char *o, uint64_t h
     uint64_t y = digits8((uint32_t)hi);
     uint64_t x = digits8((uint32_t)lo) | ASCII_ZEROS;
 #endif
-    o = put_digits8(o, y); /* hi != 0 */
+    o = put_digits8(o, y, u32_ndigits((uint32_t)hi));
     memcpy(o, &x, 8);
     return o + 8;
 }
@@ -483,7 +502,7 @@ static char *u64_put(char *o, uint64_t v) {
             *o = (char)('0' + v);
             return o + 1;
         }
-        return put_digits8(o, digits8((uint32_t)v));
+        return put_digits8(o, digits8((uint32_t)v), u32_ndigits((uint32_t)v));
     }
     uint64_t hi = v / 100000000;
     if (hi < 100000000) { /* 9 to 16 digits (a timestamp in µs): no second level */
@@ -527,7 +546,7 @@ static inline rc_err_t put_i64(rc_buf_t *out, int64_t v) {
 /* Writes the digits of v < 2^32 at o (up to 10 bytes may be written) and returns their end. */
 static inline __attribute__((always_inline)) char *put_u32_at(char *o, uint32_t v) {
     if (v < 100000000) { /* 1 to 8 digits (an id, a count, a position) */
-        return put_digits8(o, digits8(v));
+        return put_digits8(o, digits8(v), u32_ndigits(v));
     }
     /* 9 or 10 digits (a time in seconds): the first one or two (1 to 42) from k_pairs and the
      * other 8 by digits8, not both halves in SSE2 as u64_put16 makes them */
@@ -2367,8 +2386,10 @@ enum { SEG_VALUE, SEG_SKIP, SEG_SKIP_LAST, SEG_END };
  * up to 16 bytes (a key) in one 16-byte compare and 16 or 32 bytes of text in one copy, up to
  * 32 in one 32-byte compare (and 32 bytes of text at most, one copy), up to 64 (64 or 96 of
  * text) in two compares and two or three copies, or any length by plan_run_eq and a copy loop.
- * All but the last only where more than PLAN_NEAR bytes are left before the event's end. */
-enum { COP_RUN, COP_16_16, COP_16, COP_32, COP_64_64, COP_64 };
+ * All but the last only where more than PLAN_NEAR bytes are left before the event's end. The
+ * event's last segment, when it has no bytes (the event ends with a changing value or the kafka
+ * member): its text (up to 32 bytes, the maps' ends) in one copy, with no look at the event. */
+enum { COP_RUN, COP_16_16, COP_16, COP_32, COP_64_64, COP_64, COP_END };
 /* What follows a segment's constant bytes (plan_seg_t.vop): the kafka member or the end
  * (SEG_*), or a changing value: of any kind (value_at), or of the kind the event the plan was
  * learnt from had there, read without value_at's switch while the value's head is that kind's
@@ -2553,8 +2574,8 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
                                     const uint8_t *end, const uint8_t *ev_end,
                                     const uint8_t **pend) {
     static const void *const k_cop[] = {
-        [COP_RUN] = &&c_run, [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,
-        [COP_32] = &&c_32,   [COP_64_64] = &&c_64_64, [COP_64] = &&c_64};
+        [COP_RUN] = &&c_run,     [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,  [COP_32] = &&c_32,
+        [COP_64_64] = &&c_64_64, [COP_64] = &&c_64,       [COP_END] = &&c_end};
     static const void *const k_vop[VOP_COUNT] = {
         [VOP_SKIP] = &&v_skip,       [VOP_SKIP_LAST] = &&v_skip,
         [VOP_END] = &&v_end,         [VOP_ANY] = &&v_any,
@@ -2705,6 +2726,10 @@ c_64: /* the event's head, meta's: 64 bytes, 96 of text */
     p += s->mp_len;
     o += s->text_len;
     goto * s->vop_at;
+c_end: /* the event's end: no bytes to compare (text and mp hold 96 past its own) */
+    memcpy(o, s->text, 32);
+    o += s->text_len;
+    goto v_end;
 c_run: /* any length, and any segment near the end */
     if (!plan_run_eq(s->mp, s->mp_len, p, end)) {
         goto miss;
@@ -2926,12 +2951,13 @@ static void pl_close(plan_learn_t *L, uint32_t kind, const uint8_t *v, size_t vn
     plan_seg_t s = {.mask = mn && mn <= 64 ? ~0ULL >> (64 - mn) : 0,
                     .mp_len = mn,
                     .text_len = tn,
-                    .cop = mn <= 16 && tn <= 16   ? COP_16_16
-                           : mn <= 16 && tn <= 32 ? COP_16
-                           : mn <= 32 && tn <= 32 ? COP_32
-                           : mn <= 64 && tn <= 64 ? COP_64_64
-                           : mn <= 64 && tn <= 96 ? COP_64
-                                                  : COP_RUN};
+                    .cop = kind == SEG_END && mn == 0 && tn <= 32 ? COP_END
+                           : mn <= 16 && tn <= 16                 ? COP_16_16
+                           : mn <= 16 && tn <= 32                 ? COP_16
+                           : mn <= 32 && tn <= 32                 ? COP_32
+                           : mn <= 64 && tn <= 64                 ? COP_64_64
+                           : mn <= 64 && tn <= 96                 ? COP_64
+                                                                  : COP_RUN};
     s.vop = kind == SEG_VALUE ? plan_vop_of(v, vn, &s.ext) : k_vop_of_kind[kind];
     if (kind == SEG_VALUE) {
         s.scal = (uint16_t)(L->k - 1);

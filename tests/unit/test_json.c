@@ -3288,6 +3288,58 @@ static void test_json_tpl_plan_short_key_then_every_op(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* Unsigned ints at both ends of every bit length (2^i - 1, 2^i, 2^i + 1) and on both sides of
+ * every power of ten, in each width that holds them, as a value and in a plan against printf.
+ * The digit count (u32_ndigits' table) is one step at 10^d within a bit length, so its right
+ * at these is its right for every value. */
+static void test_json_uints_every_bit_length(void **state) {
+    (void)state;
+    uint64_t vals[256];
+    size_t nv = 0;
+    for (int i = 0; i < 64; i++) {
+        uint64_t b = 1ULL << i;
+        vals[nv++] = b - 1, vals[nv++] = b, vals[nv++] = b + 1;
+    }
+    for (uint64_t p = 10, k = 1; k <= 19; k++, p *= 10) {
+        vals[nv++] = p - 1, vals[nv++] = p, vals[nv++] = p + 1;
+    }
+    vals[nv++] = UINT64_MAX;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (size_t i = 0; i < nv; i++) {
+        uint64_t v = vals[i];
+        for (int w = 1; w <= 8; w *= 2) {
+            if (w < 8 && v >> (8 * w)) {
+                continue;
+            }
+            uint8_t head[9] = {w == 1 ? 0xcc : w == 2 ? 0xcd : w == 4 ? 0xce : 0xcf};
+            for (int b = 0; b < w; b++) {
+                head[1 + b] = (uint8_t)(v >> (8 * (w - 1 - b)));
+            }
+            char want[160];
+            snprintf(want, sizeof want, "%" PRIu64, v);
+            check_bytes(head, (size_t)(1 + w), want);
+            mp_t m;
+            mp_init(&m);
+            msgpack_pack_map(&m.pk, 3);
+            mp_str(&m, "schema"), mp_str(&m, "shop");
+            mp_str(&m, "table"), mp_str(&m, "bits");
+            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
+            mp_str(&m, "u"), mp_raw(&m, head, (size_t)(1 + w));
+            mp_str(&m, "w"), msgpack_pack_int(&m.pk, w);
+            snprintf(want, sizeof want,
+                     "{\"schema\":\"shop\",\"table\":\"bits\",\"after\":[{\"u\":%" PRIu64
+                     ",\"w\":%d}]}",
+                     v, w);
+            for (int round = 0; round < 2; round++) {
+                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+            }
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3350,6 +3402,7 @@ int main(void) {
         cmocka_unit_test(test_json_double_3_decimals_and_neighbours),
         cmocka_unit_test(test_json_tpl_plan_numbers_that_repeat),
         cmocka_unit_test(test_json_tpl_plan_short_key_then_every_op),
+        cmocka_unit_test(test_json_uints_every_bit_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
