@@ -2496,7 +2496,9 @@ static inline bool plan_run_eq(const uint8_t *m, size_t n, const uint8_t *p, con
     }
     size_t k = 0;
     for (; k + 32 <= n; k += 32) {
-        if (rc_tpl_eq_bits32(m + k, p + k) != 0xffffffffu) {
+        /* ~bits, not bits != 0xffffffff: GCC kept that constant in a register for all of
+         * plan_exec, and spilled lim (tested at every segment) to the stack for it */
+        if ((uint32_t)~rc_tpl_eq_bits32(m + k, p + k) != 0) {
             return false;
         }
     }
