@@ -2579,7 +2579,7 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
         [COP_RUN] = &&c_run,     [COP_16_16] = &&c_16_16, [COP_16] = &&c_16,  [COP_32] = &&c_32,
         [COP_64_64] = &&c_64_64, [COP_64] = &&c_64,       [COP_END] = &&c_end};
     static const void *const k_vop[VOP_COUNT] = {
-        [VOP_SKIP] = &&v_skip,       [VOP_SKIP_LAST] = &&v_skip,
+        [VOP_SKIP] = &&v_skip,       [VOP_SKIP_LAST] = &&v_skip_last,
         [VOP_END] = &&v_end,         [VOP_ANY] = &&v_any,
         [VOP_FIXINT] = &&v_fixint,   [VOP_FIXSTR] = &&v_fixstr,
         [VOP_STR8] = &&v_str8,       [VOP_EXT8] = &&v_ext8,
@@ -2597,7 +2597,7 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
         [VOP_DOUBLE_REP] = &&v_any};
     /* COP_16_16 then each vop: one indirect jump a segment, not two (see PLAN_C16) */
     static const void *const k_cop16[VOP_COUNT] = {
-        [VOP_SKIP] = &&f_skip,       [VOP_SKIP_LAST] = &&f_skip,
+        [VOP_SKIP] = &&f_skip,       [VOP_SKIP_LAST] = &&f_skip_last,
         [VOP_END] = &&f_end,         [VOP_ANY] = &&f_any,
         [VOP_FIXINT] = &&f_fixint,   [VOP_FIXSTR] = &&f_fixstr,
         [VOP_STR8] = &&f_str8,       [VOP_EXT8] = &&f_ext8,
@@ -2621,6 +2621,7 @@ static PLAN_ONE_COPY bool plan_exec(const plan_t *pl, rc_buf_t *out, const uint8
     const uint8_t *lim = end - data > PLAN_NEAR ? end - PLAN_NEAR : data;
     const plan_seg_t *s = (const plan_seg_t *)(const void *)pl->segs.data;
     plan_rep_t *rp;
+    const char *tx;
     uint64_t u;
     uint32_t w;
     uint8_t c;
@@ -2652,6 +2653,8 @@ c_16_16:
     PLAN_C16(*s->vop_at);
 f_skip:
     PLAN_C16(v_skip);
+f_skip_last:
+    PLAN_C16(v_skip_last);
 f_end:
     PLAN_C16(v_end);
 f_any:
@@ -2710,8 +2713,9 @@ c_64_64: /* meta's head: 64 bytes, 64 of text */
     if ((~(plan_eq_bits32(s->mp, p) | plan_eq_bits32(s->mp + 32, p + 32) << 32) & s->mask) != 0) {
         goto miss;
     }
-    memcpy(o, s->text, 32);
-    memcpy(o + 32, s->text + 32, 32);
+    tx = s->text; /* once: the copies' stores might be to *s as far as the compiler knows */
+    memcpy(o, tx, 32);
+    memcpy(o + 32, tx + 32, 32);
     p += s->mp_len;
     o += s->text_len;
     goto * s->vop_at;
@@ -2722,9 +2726,10 @@ c_64: /* the event's head, meta's: 64 bytes, 96 of text */
     if ((~(plan_eq_bits32(s->mp, p) | plan_eq_bits32(s->mp + 32, p + 32) << 32) & s->mask) != 0) {
         goto miss;
     }
-    memcpy(o, s->text, 32);
-    memcpy(o + 32, s->text + 32, 32);
-    memcpy(o + 64, s->text + 64, 32);
+    tx = s->text;
+    memcpy(o, tx, 32);
+    memcpy(o + 32, tx + 32, 32);
+    memcpy(o + 64, tx + 64, 32);
     p += s->mp_len;
     o += s->text_len;
     goto * s->vop_at;
@@ -2747,6 +2752,11 @@ v_end:
     out->len = (size_t)(o - out->data);
     *pend = p;
     return true;
+v_skip_last: /* the kafka member's value, last in the event: up to ev_end when it is inside */
+    if (ev_end && ev_end > p && ev_end <= end) {
+        p = ev_end;
+        PLAN_NEXT();
+    }
 v_skip:
     r = p;
     if ((s->vop == VOP_SKIP ? rc_mp_skip(&r, end) : skip_kafka(&r, end, ev_end)) != RC_OK) {

@@ -3340,6 +3340,73 @@ static void test_json_uints_every_bit_length(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* An event whose last member is a kafka map of about 150 bytes after a short key. */
+static void pack_kafka_last_event(mp_t *m, int v) {
+    msgpack_packer *pk = &m->pk;
+    msgpack_pack_map(pk, 4);
+    mp_str(m, "schema"), mp_str(m, "shop");
+    mp_str(m, "table"), mp_str(m, "kl");
+    mp_str(m, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 2);
+    mp_str(m, "id"), msgpack_pack_int(pk, v);
+    mp_str(m, "n"), msgpack_pack_int(pk, v * 7);
+    mp_str(m, "kafka"), msgpack_pack_map(pk, 2);
+    char topic[121];
+    memset(topic, 'a' + v % 26, 120);
+    topic[120] = '\0';
+    mp_str(m, "topic"), mp_str(m, topic);
+    mp_str(m, "key"), msgpack_pack_int(pk, v);
+}
+
+/* The kafka member last in an event, after a short key, more than PLAN_NEAR (96) bytes before
+ * the end (its own op in a plan: up to ev_end in one step when ev_end is inside the event, else
+ * skipped as any value): the event cut at every length from before the kafka key, with ev_end
+ * NULL, at the cut, one byte before it, at the whole event's end (past a cut), at the kafka
+ * value's head and one byte after it. A settled plan's result (error, used, bytes) is the
+ * writer's, which a fresh rc_json_tpl_t (no plan yet) gives. */
+static void test_json_tpl_plan_kafka_last_ev_end_anywhere(void **state) {
+    (void)state;
+    rc_json_tpl_t *warm = rc_json_tpl_new();
+    assert_non_null(warm);
+    mp_t m;
+    for (int v = 0; v < 40; v++) {
+        mp_init(&m);
+        pack_kafka_last_event(&m, v);
+        assert_int_equal(check_tpl(warm, m.sb.data, m.sb.size, NULL), RC_OK);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    mp_init(&m);
+    pack_kafka_last_event(&m, 40);
+    size_t size = m.sb.size;
+    uint8_t *ev = malloc(size);
+    assert_non_null(ev);
+    memcpy(ev, m.sb.data, size);
+    const uint8_t *kv = (const uint8_t *)memmem(ev, size, "\xa5kafka", 6) + 6;
+    assert_true(ev + size - kv > 120);
+    for (size_t n = (size_t)(kv - ev) - 8; n <= size; n++) {
+        const uint8_t *ends[] = {NULL, ev + n, ev + n - 1, ev + size, kv, kv + 1};
+        for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++) {
+            rc_json_tpl_t *fresh = rc_json_tpl_new();
+            assert_non_null(fresh);
+            rc_buf_t a = RC_BUF_INIT, b = RC_BUF_INIT;
+            size_t used_a = 0, used_b = 0;
+            rc_err_t err_a = rc_json_write_event_tpl(&a, fresh, ev, n, ends[k], &used_a);
+            rc_err_t err_b = rc_json_write_event_tpl(&b, warm, ev, n, ends[k], &used_b);
+            assert_int_equal(err_b, err_a);
+            assert_int_equal(b.len, a.len);
+            if (err_a == RC_OK) {
+                assert_int_equal(used_b, used_a);
+                assert_memory_equal(b.data, a.data, a.len);
+            }
+            rc_buf_free(&a);
+            rc_buf_free(&b);
+            rc_json_tpl_free(fresh);
+        }
+    }
+    free(ev);
+    msgpack_sbuffer_destroy(&m.sb);
+    rc_json_tpl_free(warm);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3403,6 +3470,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_numbers_that_repeat),
         cmocka_unit_test(test_json_tpl_plan_short_key_then_every_op),
         cmocka_unit_test(test_json_uints_every_bit_length),
+        cmocka_unit_test(test_json_tpl_plan_kafka_last_ev_end_anywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
