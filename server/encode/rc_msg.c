@@ -390,9 +390,9 @@ typedef struct plan {
         uint8_t field, step, off;
     } rec[F_COUNT];
     bool kafka_is_map, meta_is_map;
-    bool watching;  /* values are compared with their first bytes */
-    uint32_t unset; /* bit j: field j is set by no step (NULL) */
-    uint32_t hits;
+    bool watching;    /* values are compared with their first bytes */
+    uint32_t unset;   /* bit j: field j is set by no step (NULL) */
+    uint32_t hits;    /* events matched while watched (a settled plan matched PLAN_WATCH) */
     uint64_t changed; /* bit k: value k changed while watched */
     uint64_t resized; /* bit k: value k changed its size or its head while watched */
 } plan_t;
@@ -668,7 +668,10 @@ static bool plan_learn(plan_t *pl, const uint8_t *ev, const uint8_t *end, const 
                        bool watch, uint64_t fixed, uint64_t sized) {
     learner_t l = {.pl = pl, .ok = true, .fixed = fixed, .sized = sized};
     pl->n = pl->n_rec = 0;
-    pl->hits = 0;
+    /* a settled plan was learnt from one that matched PLAN_WATCH events; the mru path does
+     * not count its hits, so a count of 0 would make ev_walk take it for a plan that never
+     * matched and back off from learning when it is replaced */
+    pl->hits = watch ? 0 : PLAN_WATCH;
     pl->changed = pl->resized = 0;
     pl->watching = watch;
     pl->kafka_is_map = a->kafka_is_map;
@@ -992,6 +995,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         *used = vused;
     }
     return RC_OK;
+}
+
+uint64_t rc_msg_walk_misses(const rc_msg_t *m) {
+    return m->walk ? m->walk->misses : 0;
 }
 
 void rc_msg_free(rc_msg_t *m) {
