@@ -412,22 +412,14 @@ struct rc_msg_walk {
 /* True when the len bytes at p (before end) are the step's run where its mask is set. */
 static inline bool step_eq(const plan_step_t *s, const uint8_t *p, const uint8_t *end) {
 #if defined(__SSE2__)
-    if (end - p >= STEP_RUN) { /* as many 16-byte compares as the run needs */
+    if (end - p >= STEP_RUN) { /* all 64 bytes, without a branch on the run's length: the mask
+                                 * leaves out the bytes past it (most runs are over 48) */
 #define EQ16(c)                                                                                    \
     ((uint64_t)(unsigned)_mm_movemask_epi8(                                                        \
          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + (c))),                 \
                         _mm_loadu_si128((const __m128i *)(const void *)(s->run + (c)))))           \
      << (c))
-        uint64_t eq = EQ16(0);
-        if (s->len > 16) {
-            eq |= EQ16(16);
-            if (s->len > 32) {
-                eq |= EQ16(32);
-                if (s->len > 48) {
-                    eq |= EQ16(48);
-                }
-            }
-        }
+        uint64_t eq = EQ16(0) | EQ16(16) | EQ16(32) | EQ16(48);
 #undef EQ16
         return (~eq & s->mask) == 0;
     }
