@@ -138,14 +138,15 @@ static inline bool rc_mp_skip_rows_fast(const uint8_t **p, const uint8_t *end) {
             q += 1 + (q[0] & 0x1fu);
             uint8_t c = q[0];
             size_t size = rc_mp_fixed_size[c];
-            if (size == 0 && (c == 0xd9 || c == 0xc4 || c == 0xc7)) {
-                size = (c == 0xc7 ? 3u : 2u) + q[1];
-                if ((size_t)(end - q) < size) {
+            if (size - 1 >= 9) {
+                /* no fixed size, or more than the 9 bytes known to be there (41 less a key of
+                 * up to 32): a fixstr of 9 or more, a fixext 8 or 16 is checked like a str 8 */
+                if (size == 0 && (c == 0xd9 || c == 0xc4 || c == 0xc7)) {
+                    size = (c == 0xc7 ? 3u : 2u) + q[1];
+                }
+                if (size == 0 || (size_t)(end - q) < size) {
                     return false;
                 }
-            }
-            if (size == 0) {
-                return false;
             }
             q += size;
         }

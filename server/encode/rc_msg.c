@@ -390,9 +390,9 @@ typedef struct plan {
         uint8_t field, step, off;
     } rec[F_COUNT];
     bool kafka_is_map, meta_is_map;
-    bool watching;  /* values are compared with their first bytes */
-    uint32_t unset; /* bit j: field j is set by no step (NULL) */
-    uint32_t hits;
+    bool watching;    /* values are compared with their first bytes */
+    uint32_t unset;   /* bit j: field j is set by no step (NULL) */
+    uint32_t hits;    /* events matched while watched (a settled plan matched PLAN_WATCH) */
     uint64_t changed; /* bit k: value k changed while watched */
     uint64_t resized; /* bit k: value k changed its size or its head while watched */
 } plan_t;
@@ -412,22 +412,14 @@ struct rc_msg_walk {
 /* True when the len bytes at p (before end) are the step's run where its mask is set. */
 static inline bool step_eq(const plan_step_t *s, const uint8_t *p, const uint8_t *end) {
 #if defined(__SSE2__)
-    if (end - p >= STEP_RUN) { /* as many 16-byte compares as the run needs */
+    if (end - p >= STEP_RUN) { /* all 64 bytes, without a branch on the run's length: the mask
+                                 * leaves out the bytes past it (most runs are over 48) */
 #define EQ16(c)                                                                                    \
     ((uint64_t)(unsigned)_mm_movemask_epi8(                                                        \
          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + (c))),                 \
                         _mm_loadu_si128((const __m128i *)(const void *)(s->run + (c)))))           \
      << (c))
-        uint64_t eq = EQ16(0);
-        if (s->len > 16) {
-            eq |= EQ16(16);
-            if (s->len > 32) {
-                eq |= EQ16(32);
-                if (s->len > 48) {
-                    eq |= EQ16(48);
-                }
-            }
-        }
+        uint64_t eq = EQ16(0) | EQ16(16) | EQ16(32) | EQ16(48);
 #undef EQ16
         return (~eq & s->mask) == 0;
     }
@@ -668,7 +660,10 @@ static bool plan_learn(plan_t *pl, const uint8_t *ev, const uint8_t *end, const 
                        bool watch, uint64_t fixed, uint64_t sized) {
     learner_t l = {.pl = pl, .ok = true, .fixed = fixed, .sized = sized};
     pl->n = pl->n_rec = 0;
-    pl->hits = 0;
+    /* a settled plan was learnt from one that matched PLAN_WATCH events; the mru path does
+     * not count its hits, so a count of 0 would make ev_walk take it for a plan that never
+     * matched and back off from learning when it is replaced */
+    pl->hits = watch ? 0 : PLAN_WATCH;
     pl->changed = pl->resized = 0;
     pl->watching = watch;
     pl->kafka_is_map = a->kafka_is_map;
@@ -992,6 +987,10 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         *used = vused;
     }
     return RC_OK;
+}
+
+uint64_t rc_msg_walk_misses(const rc_msg_t *m) {
+    return m->walk ? m->walk->misses : 0;
 }
 
 void rc_msg_free(rc_msg_t *m) {

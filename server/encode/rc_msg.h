@@ -77,6 +77,10 @@ typedef struct rc_msg {
 rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
                        char *errstr, size_t errstr_size);
 
+/* How many events m's walk has read the generic way, not by a plan it learnt (the first event
+ * of each layout, and those whose layout or constants changed): for tests. */
+uint64_t rc_msg_walk_misses(const rc_msg_t *m);
+
 /* Frees m's buffers; m can be encoded into again afterwards. */
 void rc_msg_free(rc_msg_t *m);
 

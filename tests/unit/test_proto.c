@@ -3616,6 +3616,117 @@ static void test_msg_walk_plans_agree_with_a_fresh_walk(void **state) {
     }
 }
 
+/* A settled plan that stops matching when a constant in its runs changes (commit_ts at each
+ * transaction) is learnt again at once: a plan that matched PLAN_WATCH events does not count as
+ * one that never matched, which made the walk back off from learning (up to 63 events in 64 the
+ * generic way). Each change costs one generic walk. */
+static void test_msg_walk_learns_again_when_a_constant_changes(void **state) {
+    (void)state;
+    /* (the walk is the same in every format; these events have no meta.pipeline for Debezium) */
+    static const rc_format_t fm[2] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF};
+    for (int f = 0; f < 2; f++) {
+        rc_msg_t lived = RC_MSG_INIT;
+        for (uint64_t i = 0; i < 3000; i++) {
+            mp_t m;
+            mp_init(&m);
+            pack_plan_event(&m, P_USUAL, i);
+            /* 30 transactions of 100 events: commit_ts (a uint 32) one more at each */
+            uint8_t *ts = memmem(m.sb.data, m.sb.size,
+                                 "\xa9"
+                                 "commit_ts\xce",
+                                 11);
+            assert_non_null(ts);
+            uint32_t v = 1709211662u + (uint32_t)(i / 100);
+            ts[11] = (uint8_t)(v >> 24), ts[12] = (uint8_t)(v >> 16);
+            ts[13] = (uint8_t)(v >> 8), ts[14] = (uint8_t)v;
+            if (i % 50 == 0) {
+                check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, m.sb.size);
+            } else {
+                char err[256];
+                size_t used;
+                if (rc_msg_encode(&lived, fm[f], (const uint8_t *)m.sb.data, m.sb.size, &used, err,
+                                  sizeof err) != RC_OK) {
+                    fail_msg("%s: %s", rc_format_name(fm[f]), err);
+                }
+            }
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+        uint64_t misses = rc_msg_walk_misses(&lived);
+        if (misses > 40) {
+            fail_msg("%s: %" PRIu64 " events of 3,000 walked the generic way (30 changes)",
+                     rc_format_name(fm[f]), misses);
+        }
+        rc_msg_free(&lived);
+    }
+}
+
+/* A row side whose last member is a long key and a long value of a size its head fixes (a
+ * 31-byte key and a 31-byte fixstr, 64 bytes; or a fixext 16) must not be passed over when the
+ * bytes end inside it: rc_mp_skip_rows' fast path checked 41 bytes at a member's start (a key
+ * and a value's head) and then added the value's size unchecked, so the last member of the last
+ * row could end past the end, returned as RC_OK. rc_msg's walk then gave the writers an event
+ * end past the bytes, and a plan's next step compared bytes past them. Cut at every byte, it
+ * agrees with rc_mp_skip; and rc_msg, its plan learnt from whole events, with a fresh walk. */
+static void test_msg_rows_cut_inside_a_long_last_member(void **state) {
+    (void)state;
+    char k31[32], v31[32];
+    memset(k31, 'k', 31), memset(v31, 'v', 31);
+    for (int form = 0; form < 2; form++) {
+        mp_t side;
+        mp_init(&side);
+        msgpack_pack_array(&side.pk, 1), msgpack_pack_map(&side.pk, 2);
+        str(&side.pk, "id"), msgpack_pack_uint64(&side.pk, 7);
+        msgpack_pack_str_with_body(&side.pk, k31, 31);
+        if (form == 0) {
+            msgpack_pack_str_with_body(&side.pk, v31, 31);
+        } else {
+            msgpack_pack_ext_with_body(&side.pk, v31, 16, 1); /* fixext 16: 18 bytes */
+        }
+        const uint8_t *data = (const uint8_t *)side.sb.data;
+        for (size_t cut = 0; cut <= side.sb.size; cut++) {
+            const uint8_t *a = data, *b = data;
+            rc_err_t ea = rc_mp_skip(&a, data + cut), eb = rc_mp_skip_rows(&b, data + cut);
+            assert_int_equal(eb, ea);
+            assert_ptr_equal(b, a);
+        }
+        /* the same row as an event's after, meta and kafka before it (the usual order has
+         * them after the rows: then a cut inside the row leaves a plan's step past it) */
+        static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF,
+                                          RC_FORMAT_DEBEZIUM_JSON};
+        for (int f = 0; f < 3; f++) {
+            rc_msg_t lived = RC_MSG_INIT;
+            for (int order = 0; order < 2; order++) {
+                for (int i = 0; i < 40; i++) {
+                    mp_t m;
+                    mp_init(&m);
+                    msgpack_packer *pk = &m.pk;
+                    msgpack_pack_map(pk, 6);
+                    if (order == 1) {
+                        str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "t");
+                    }
+                    str(pk, "schema"), str(pk, "s"), str(pk, "table"), str(pk, "t");
+                    str(pk, "action"), str(pk, "insert"), str(pk, "before");
+                    msgpack_pack_array(pk, 0), str(pk, "after");
+                    msgpack_sbuffer_write(&m.sb, side.sb.data, side.sb.size);
+                    if (order == 0) {
+                        str(pk, "kafka"), msgpack_pack_map(pk, 1), str(pk, "topic"), str(pk, "t");
+                    }
+                    if (i < 39) {
+                        check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, m.sb.size);
+                    } else {
+                        for (size_t cut = 0; cut <= m.sb.size; cut++) {
+                            check_msg_same(&lived, fm[f], (const uint8_t *)m.sb.data, cut);
+                        }
+                    }
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+            }
+            rc_msg_free(&lived);
+        }
+        msgpack_sbuffer_destroy(&side.sb);
+    }
+}
+
 /* ---- Debezium DECIMALs of up to 19 digits (read into a uint64) and longer -------------------- */
 
 static char g_dec_text[64]; /* the DECIMAL text v_dec_any packs */
@@ -4168,6 +4279,8 @@ int main(void) {
         cmocka_unit_test(test_debezium_key_schema_name_from_the_walk),
         cmocka_unit_test(test_debezium_datetime_texts_every_month_and_day),
         cmocka_unit_test(test_debezium_tpl_gtids_that_change),
+        cmocka_unit_test(test_msg_walk_learns_again_when_a_constant_changes),
+        cmocka_unit_test(test_msg_rows_cut_inside_a_long_last_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
