@@ -1125,15 +1125,21 @@ static inline __attribute__((always_inline)) char *float3_at(char *o, double x) 
     o += neg;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n < 100000000) { /* below 100000: N's 8 digits made at once, the point put in them */
-        uint64_t d = digits8((uint32_t)n);
-        unsigned z = (unsigned)__builtin_ctzll(d) & 56, tz = (unsigned)__builtin_clzll(d) / 8;
-        z = z < 32 ? z : 32; /* "0.ddd" keeps a digit before the point */
-        uint64_t t = (d >> z) | ASCII_ZEROS;
+        uint32_t n32 = (uint32_t)n;
+        uint64_t d = digits8(n32);
+        /* the lengths on chains of their own, not from d's zeros (d is five multiplies after
+         * n): the digits before the point from |x|'s bits (N / 10^3 reads back as |x|, so
+         * |x| >= 10^i exactly when N's integral part is), the fraction's from N by two exact
+         * divisibility tests (".ddd" less its trailing zeros, ".0" when all three are) */
+        unsigned ni = 1 + (a_bits >= 0x4024000000000000ULL) + (a_bits >= 0x4059000000000000ULL) +
+                      (a_bits >= 0x408f400000000000ULL) + (a_bits >= 0x40c3880000000000ULL);
+        unsigned nf = 4 - (n32 % 10 == 0) - (n32 % 100 == 0);
+        uint64_t t = (d >> (40 - 8 * ni)) | ASCII_ZEROS; /* "0.ddd" keeps a digit before it */
         memcpy(o, &t, 8);
-        o += 5 - (z >> 3);
+        o += ni;
         uint32_t tail = '.' | (uint32_t)((d | ASCII_ZEROS) >> 40) << 8; /* ".ddd" */
         memcpy(o, &tail, 4);
-        return o + (tz >= 3 ? 2 : 4 - tz);
+        return o + nf;
     }
 #endif
     uint64_t ip = n / 1000;

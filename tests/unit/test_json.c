@@ -3340,6 +3340,41 @@ static void test_json_uints_every_bit_length(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* float3_at's text lengths, told apart from its digits: every N / 1000 within 1,100 of each
+ * power of ten from 1 to 10^5 (and from 0 up), so that each digit count of the integral part
+ * meets every fraction ending (".0", ".5", ".05", ".005"), both signs, at the top and in a
+ * settled plan's double op, against printf's %.3f less its trailing zeros. Fails when the
+ * count before the point is taken one value too early or late at a power of ten. */
+static void test_json_double_3_decimals_at_powers_of_ten(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (int64_t p = 1; p <= 100000; p *= 10) {
+        int64_t lo = p == 1 ? 1 : p * 1000 - 1100, hi = p == 1 ? 1100 : p * 1000 + 1100;
+        for (int64_t n = lo; n <= hi; n++) {
+            double x = (double)n / 1000 * (n % 2 ? -1 : 1);
+            char want[64];
+            snprintf(want, sizeof want, "%.3f", x);
+            size_t len = strlen(want);
+            while (want[len - 1] == '0' && want[len - 2] != '.') {
+                len--;
+            }
+            want[len] = '\0';
+            check_double(x, want);
+            mp_t m;
+            mp_init(&m);
+            msgpack_pack_map(&m.pk, 3);
+            mp_str(&m, "schema"), mp_str(&m, "shop");
+            mp_str(&m, "table"), mp_str(&m, "dbl10");
+            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+            mp_str(&m, "d"), msgpack_pack_double(&m.pk, x);
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3403,6 +3438,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_numbers_that_repeat),
         cmocka_unit_test(test_json_tpl_plan_short_key_then_every_op),
         cmocka_unit_test(test_json_uints_every_bit_length),
+        cmocka_unit_test(test_json_double_3_decimals_at_powers_of_ten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
