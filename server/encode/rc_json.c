@@ -1109,16 +1109,17 @@ static inline __attribute__((always_inline)) char *float3_at(char *o, double x) 
     memcpy(&a, &a_bits, 8);
     double m = a * 1e3;
     double near = (m + 0x1p52) - 0x1p52;
-    if (fabs(near - m) > m * 0x1p-51) {
-        return NULL;
-    }
-    /* near / 1e3 == a as bits: both are finite and not negative (+0 at most: an N of 0 is left
-     * below), where == and the bits agree; an integer test, not ucomisd's unordered flags */
+    /* near / 1e3 == a as bits: both are finite and not negative, where == and the bits agree;
+     * an integer test, not ucomisd's unordered flags. shortest_fast's slack test at k = 3
+     * (|near - m| <= m * 2^-51) needs no test of its own: when N / 10^3 reads back as a, a * 10^3
+     * is within N * 2^-53 of N and m within 2^-53 of that, so near - m (exact, Sterbenz) is at
+     * most about m * 2^-52. An N of 0 reads back only for a = 0, whose text "0.0" this writes
+     * as the general way does. */
     double back = near / 1e3;
     uint64_t back_bits;
     memcpy(&back_bits, &back, 8);
     uint64_t n = (uint64_t)(int64_t)near; /* an integer below 2^52: exact, as the signed one */
-    if (back_bits != a_bits || n == 0) {
+    if (back_bits != a_bits) {
         return NULL;
     }
     *o = '-';
