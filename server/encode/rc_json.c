@@ -614,8 +614,11 @@ static void decimal_from_u64(decimal_t *dec, uint64_t m, int frac_digits) {
  * float) of m = x * 10^k, so most k of a full-precision value are passed over without a
  * division. When `single`, the value must read back as the same float; a double result exactly
  * halfway between two floats could round either way there, so such a candidate is skipped.
- * The text is M x 10^-k: *mout = M, *kout = k. */
+ * The text is M x 10^-k: *mout = M, *kout = k. On false, *kout is the count of k from 0 that
+ * were ruled out for a double (no M / 10^k reads back as x for k below it; 0 for a float, whose
+ * halfway candidates are skipped, not ruled out), for shortest_slow to start past them. */
 static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
+    *kout = 0;
     if (!(x < (single ? 16777216.0 : TWO53))) {
         return false;
     }
@@ -644,7 +647,8 @@ static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
     for (int k = k0; k < (int)(sizeof k_pow10 / sizeof k_pow10[0]); k++) {
         double m = x * k_pow10[k];
         if (m >= TWO53) {
-            break;
+            *kout = single ? 0 : k;
+            return false;
         }
         /* the nearest integer, ties to even (m >= 2^52 is one already) */
         double near = m < 0x1p52 ? (m + 0x1p52) - 0x1p52 : m;
@@ -675,6 +679,7 @@ static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
             }
         }
     }
+    *kout = single ? 0 : (int)(sizeof k_pow10 / sizeof k_pow10[0]);
     return false;
 }
 
@@ -921,7 +926,7 @@ static int tail_vs_half(const char *t, int n) {
  * digits again gives x's own p-digit rounding unless the dropped tail is exactly 5, 50, ...,
  * where the exact expansion (printed only then) says which side x is on; on an exact tie both
  * neighbours are tried. */
-static void shortest_slow(double x, bool single, decimal_t *dec) {
+static void shortest_slow(double x, bool single, decimal_t *dec, int kdone) {
     char buf[48];
     int last = single ? 9 : 17;
     int first = single ? (x < FLT_MIN ? 1 : FLT_DIG) : (x < DBL_MIN ? 1 : DBL_DIG);
@@ -946,7 +951,11 @@ static void shortest_slow(double x, bool single, decimal_t *dec) {
     const char *digits = full;
     int nd = nf;
     char up[24];
-    for (int p = first; p < nf; p++) {
+    /* p digits from e are an integer over 10^max(p - 1 - e, 0): shortest_fast ruled those out
+     * for the k below kdone (a double's read-back test there is this one's), so p starts past
+     * them */
+    int past = kdone > 0 ? kdone + 1 + e : 0;
+    for (int p = first > past ? first : past; p < nf; p++) {
         int cmp = tail_vs_half(full + p, nf - p);
         if (cmp == 0 && side != 2) {
             cmp = side; /* the tail is 50..0 and x lies off it (or on it) by side */
@@ -1176,7 +1185,7 @@ static __attribute__((noinline)) char *float_any_at(char *o, double x, bool sing
         }
         decimal_from_u64(&dec, m, k);
     } else {
-        shortest_slow(a, single, &dec);
+        shortest_slow(a, single, &dec, k);
     }
     return o + format_decimal(o, neg, &dec);
 }

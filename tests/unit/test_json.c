@@ -3375,6 +3375,33 @@ static void test_json_double_3_decimals_at_powers_of_ten(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* Doubles whose shortest text has 15 or 16 digits and lies in the top of its decade, so that
+ * shortest_fast's product reaches 2^53 before their k and shortest_slow writes them, starting
+ * past the digit counts shortest_fast ruled out; also large integral doubles and floats (1e10,
+ * 1.5e20: shortest_fast rules nothing out there). Each at every exponent from 10^-20 to 10^20,
+ * with its neighbours: the text reads back and is no longer than printf's shortest. Fails when
+ * shortest_slow skips a digit count that shortest_fast did not try. */
+static void test_json_double_shortest_past_fast_digits(void **state) {
+    (void)state;
+    static const char *const mant[] = {"9.512345678901234", "9.99999999999999", "9.1e0",
+                                       "8.765432109876543", "9.00719925474099", "1.5"};
+    char t[64];
+    for (size_t i = 0; i < sizeof mant / sizeof mant[0]; i++) {
+        for (int e = -20; e <= 20; e++) {
+            snprintf(t, sizeof t, "%se%d", mant[i], e);
+            double x = strtod(t, NULL);
+            check_roundtrip(x, false);
+            check_roundtrip(nextafter(x, INFINITY), false);
+            check_roundtrip(nextafter(x, 0), false);
+            check_roundtrip((double)(float)x, true);
+        }
+    }
+    check_double(95.12345678901234, "95.12345678901234");
+    check_double(1e10, "10000000000.0");
+    check_double(1.5e20, "150000000000000000000.0");
+    check_float(1e10f, "10000000000.0");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3439,6 +3466,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_short_key_then_every_op),
         cmocka_unit_test(test_json_uints_every_bit_length),
         cmocka_unit_test(test_json_double_3_decimals_at_powers_of_ten),
+        cmocka_unit_test(test_json_double_shortest_past_fast_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
