@@ -899,7 +899,21 @@ static bool exact_digits(double x, int n, char *out, int *e10, int *side) {
             v = lo; /* 99..9.5 rounds up to 100..0 */
             est++;
         }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* v has n (9 or 17) digits: its first one, then 8 or 16 by digits8, not 8 or 4 rounds
+         * of u64_digits' divisions by 100 */
+        uint64_t lo8 = v % 100000000, hi = v / 100000000, w;
+        if (n == 17) {
+            w = digits8((uint32_t)(hi % 100000000)) | ASCII_ZEROS;
+            memcpy(out + 1, &w, 8);
+            hi /= 100000000;
+        }
+        out[0] = (char)('0' + hi);
+        w = digits8((uint32_t)lo8) | ASCII_ZEROS;
+        memcpy(out + n - 8, &w, 8);
+#else
         u64_digits(out + n, v);
+#endif
         *e10 = est;
         return true;
     }
