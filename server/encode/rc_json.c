@@ -582,9 +582,10 @@ static inline __attribute__((always_inline)) char *put_u64_at(char *o, uint64_t 
 #endif
 }
 
-/* A finite positive number as decimal digits: d[0].d[1..nd) x 10^e, no trailing zeros. */
+/* A finite positive number as decimal digits: d[0].d[1..nd) x 10^e, no trailing zeros; nd is
+ * at most 17, and d has room for 16-byte copies from any digit (the bytes past nd unspecified). */
 typedef struct decimal {
-    char d[24];
+    char d[32];
     int nd;
     int e;
 } decimal_t;
@@ -1018,7 +1019,7 @@ static void shortest_slow(double x, bool single, decimal_t *dec, int kdone) {
     while (nd > 1 && digits[nd - 1] == '0') {
         nd--;
     }
-    memcpy(dec->d, digits, (size_t)nd);
+    memcpy(dec->d, digits, 24); /* nd <= 17: one fixed copy, not a call */
     dec->nd = nd;
     dec->e = e;
 }
@@ -1040,11 +1041,12 @@ static size_t format_decimal(char *o, bool neg, const decimal_t *dec) {
             memcpy(o, ".0", 2);
             o += 2;
         } else if (e >= 0) {
-            memcpy(o, dec->d, (size_t)e + 1);
-            o += e + 1;
-            *o++ = '.';
-            memcpy(o, dec->d + e + 1, (size_t)(nd - e - 1));
-            o += nd - e - 1;
+            /* at most 16 digits on each side of the point (nd <= 17): fixed copies, not calls
+             * (o has room for 40 bytes; at most 1 + 16 + 1 + 16 are written) */
+            memcpy(o, dec->d, 16);
+            o[e + 1] = '.';
+            memcpy(o + e + 2, dec->d + e + 1, 16);
+            o += nd + 1;
         } else {
             memcpy(o, "0.", 2);
             o += 2;
