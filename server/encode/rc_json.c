@@ -1138,20 +1138,26 @@ static inline __attribute__((always_inline)) char *float3_at(char *o, double x) 
      * an integer test, not ucomisd's unordered flags. shortest_fast's slack test at k = 3
      * (|near - m| <= m * 2^-51) needs no test of its own: when N / 10^3 reads back as a, a * 10^3
      * is within N * 2^-53 of N and m within 2^-53 of that, so near - m (exact, Sterbenz) is at
-     * most about m * 2^-52. An N of 0 reads back only for a = 0, whose text "0.0" this writes
-     * as the general way does. */
+     * most about m * 2^-52. An N of 0 (a = 0) goes the general way: N is taken again below from
+     * a's exponent, which needs a > 0. */
     double back = near / 1e3;
     uint64_t back_bits;
     memcpy(&back_bits, &back, 8);
     uint64_t n = (uint64_t)(int64_t)near; /* an integer below 2^52: exact, as the signed one */
-    if (back_bits != a_bits) {
+    if (back_bits != a_bits || n == 0) {
         return NULL;
     }
     *o = '-';
     o += neg;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n < 100000000) { /* below 100000: N's 8 digits made at once, the point put in them */
-        uint32_t n32 = (uint32_t)n;
+        /* N again from a's bits, not from the double's multiply, rounding and conversion,
+         * which the digits and the fraction's length waited for: a = M * 2^-s, and as N / 10^3
+         * reads back as a, a * 10^3 is within N * 2^-53 < 1/2 of N, so N is M * 1000 / 2^s
+         * rounded (M * 1000 < 2^63; 0.0005 < a < 10^5 puts s in 36..62) */
+        unsigned sh = 1075 - (unsigned)(a_bits >> 52);
+        uint64_t mx = ((a_bits & ((1ULL << 52) - 1)) | 1ULL << 52) * 1000;
+        uint32_t n32 = (uint32_t)(((mx >> (sh - 1)) + 1) >> 1);
         uint64_t d = digits8(n32);
         /* the lengths on chains of their own, not from d's zeros (d is five multiplies after
          * n): the digits before the point from |x|'s bits (N / 10^3 reads back as |x|, so
