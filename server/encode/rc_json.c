@@ -582,9 +582,10 @@ static inline __attribute__((always_inline)) char *put_u64_at(char *o, uint64_t 
 #endif
 }
 
-/* A finite positive number as decimal digits: d[0].d[1..nd) x 10^e, no trailing zeros. */
+/* A finite positive number as decimal digits: d[0].d[1..nd) x 10^e, no trailing zeros; nd is
+ * at most 17, and d has room for 16-byte copies from any digit (the bytes past nd unspecified). */
 typedef struct decimal {
-    char d[24];
+    char d[32];
     int nd;
     int e;
 } decimal_t;
@@ -614,8 +615,11 @@ static void decimal_from_u64(decimal_t *dec, uint64_t m, int frac_digits) {
  * float) of m = x * 10^k, so most k of a full-precision value are passed over without a
  * division. When `single`, the value must read back as the same float; a double result exactly
  * halfway between two floats could round either way there, so such a candidate is skipped.
- * The text is M x 10^-k: *mout = M, *kout = k. */
+ * The text is M x 10^-k: *mout = M, *kout = k. On false, *kout is the count of k from 0 that
+ * were ruled out for a double (no M / 10^k reads back as x for k below it; 0 for a float, whose
+ * halfway candidates are skipped, not ruled out), for shortest_slow to start past them. */
 static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
+    *kout = 0;
     if (!(x < (single ? 16777216.0 : TWO53))) {
         return false;
     }
@@ -644,7 +648,8 @@ static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
     for (int k = k0; k < (int)(sizeof k_pow10 / sizeof k_pow10[0]); k++) {
         double m = x * k_pow10[k];
         if (m >= TWO53) {
-            break;
+            *kout = single ? 0 : k;
+            return false;
         }
         /* the nearest integer, ties to even (m >= 2^52 is one already) */
         double near = m < 0x1p52 ? (m + 0x1p52) - 0x1p52 : m;
@@ -675,6 +680,7 @@ static bool shortest_fast(double x, bool single, uint64_t *mout, int *kout) {
             }
         }
     }
+    *kout = single ? 0 : (int)(sizeof k_pow10 / sizeof k_pow10[0]);
     return false;
 }
 
@@ -894,7 +900,21 @@ static bool exact_digits(double x, int n, char *out, int *e10, int *side) {
             v = lo; /* 99..9.5 rounds up to 100..0 */
             est++;
         }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* v has n (9 or 17) digits: its first one, then 8 or 16 by digits8, not 8 or 4 rounds
+         * of u64_digits' divisions by 100 */
+        uint64_t lo8 = v % 100000000, hi = v / 100000000, w;
+        if (n == 17) {
+            w = digits8((uint32_t)(hi % 100000000)) | ASCII_ZEROS;
+            memcpy(out + 1, &w, 8);
+            hi /= 100000000;
+        }
+        out[0] = (char)('0' + hi);
+        w = digits8((uint32_t)lo8) | ASCII_ZEROS;
+        memcpy(out + n - 8, &w, 8);
+#else
         u64_digits(out + n, v);
+#endif
         *e10 = est;
         return true;
     }
@@ -921,7 +941,7 @@ static int tail_vs_half(const char *t, int n) {
  * digits again gives x's own p-digit rounding unless the dropped tail is exactly 5, 50, ...,
  * where the exact expansion (printed only then) says which side x is on; on an exact tie both
  * neighbours are tried. */
-static void shortest_slow(double x, bool single, decimal_t *dec) {
+static void shortest_slow(double x, bool single, decimal_t *dec, int kdone) {
     char buf[48];
     int last = single ? 9 : 17;
     int first = single ? (x < FLT_MIN ? 1 : FLT_DIG) : (x < DBL_MIN ? 1 : DBL_DIG);
@@ -946,7 +966,11 @@ static void shortest_slow(double x, bool single, decimal_t *dec) {
     const char *digits = full;
     int nd = nf;
     char up[24];
-    for (int p = first; p < nf; p++) {
+    /* p digits from e are an integer over 10^max(p - 1 - e, 0): shortest_fast ruled those out
+     * for the k below kdone (a double's read-back test there is this one's), so p starts past
+     * them */
+    int past = kdone > 0 ? kdone + 1 + e : 0;
+    for (int p = first > past ? first : past; p < nf; p++) {
         int cmp = tail_vs_half(full + p, nf - p);
         if (cmp == 0 && side != 2) {
             cmp = side; /* the tail is 50..0 and x lies off it (or on it) by side */
@@ -995,7 +1019,7 @@ static void shortest_slow(double x, bool single, decimal_t *dec) {
     while (nd > 1 && digits[nd - 1] == '0') {
         nd--;
     }
-    memcpy(dec->d, digits, (size_t)nd);
+    memcpy(dec->d, digits, 24); /* nd <= 17: one fixed copy, not a call */
     dec->nd = nd;
     dec->e = e;
 }
@@ -1017,11 +1041,12 @@ static size_t format_decimal(char *o, bool neg, const decimal_t *dec) {
             memcpy(o, ".0", 2);
             o += 2;
         } else if (e >= 0) {
-            memcpy(o, dec->d, (size_t)e + 1);
-            o += e + 1;
-            *o++ = '.';
-            memcpy(o, dec->d + e + 1, (size_t)(nd - e - 1));
-            o += nd - e - 1;
+            /* at most 16 digits on each side of the point (nd <= 17): fixed copies, not calls
+             * (o has room for 40 bytes; at most 1 + 16 + 1 + 16 are written) */
+            memcpy(o, dec->d, 16);
+            o[e + 1] = '.';
+            memcpy(o + e + 2, dec->d + e + 1, 16);
+            o += nd + 1;
         } else {
             memcpy(o, "0.", 2);
             o += 2;
@@ -1109,11 +1134,12 @@ static inline __attribute__((always_inline)) char *float3_at(char *o, double x) 
     memcpy(&a, &a_bits, 8);
     double m = a * 1e3;
     double near = (m + 0x1p52) - 0x1p52;
-    if (fabs(near - m) > m * 0x1p-51) {
-        return NULL;
-    }
-    /* near / 1e3 == a as bits: both are finite and not negative (+0 at most: an N of 0 is left
-     * below), where == and the bits agree; an integer test, not ucomisd's unordered flags */
+    /* near / 1e3 == a as bits: both are finite and not negative, where == and the bits agree;
+     * an integer test, not ucomisd's unordered flags. shortest_fast's slack test at k = 3
+     * (|near - m| <= m * 2^-51) needs no test of its own: when N / 10^3 reads back as a, a * 10^3
+     * is within N * 2^-53 of N and m within 2^-53 of that, so near - m (exact, Sterbenz) is at
+     * most about m * 2^-52. An N of 0 (a = 0) goes the general way: N is taken again below from
+     * a's exponent, which needs a > 0. */
     double back = near / 1e3;
     uint64_t back_bits;
     memcpy(&back_bits, &back, 8);
@@ -1125,15 +1151,27 @@ static inline __attribute__((always_inline)) char *float3_at(char *o, double x) 
     o += neg;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n < 100000000) { /* below 100000: N's 8 digits made at once, the point put in them */
-        uint64_t d = digits8((uint32_t)n);
-        unsigned z = (unsigned)__builtin_ctzll(d) & 56, tz = (unsigned)__builtin_clzll(d) / 8;
-        z = z < 32 ? z : 32; /* "0.ddd" keeps a digit before the point */
-        uint64_t t = (d >> z) | ASCII_ZEROS;
+        /* N again from a's bits, not from the double's multiply, rounding and conversion,
+         * which the digits and the fraction's length waited for: a = M * 2^-s, and as N / 10^3
+         * reads back as a, a * 10^3 is within N * 2^-53 < 1/2 of N, so N is M * 1000 / 2^s
+         * rounded (M * 1000 < 2^63; 0.0005 < a < 10^5 puts s in 36..62) */
+        unsigned sh = 1075 - (unsigned)(a_bits >> 52);
+        uint64_t mx = ((a_bits & ((1ULL << 52) - 1)) | 1ULL << 52) * 1000;
+        uint32_t n32 = (uint32_t)(((mx >> (sh - 1)) + 1) >> 1);
+        uint64_t d = digits8(n32);
+        /* the lengths on chains of their own, not from d's zeros (d is five multiplies after
+         * n): the digits before the point from |x|'s bits (N / 10^3 reads back as |x|, so
+         * |x| >= 10^i exactly when N's integral part is), the fraction's from N by two exact
+         * divisibility tests (".ddd" less its trailing zeros, ".0" when all three are) */
+        unsigned ni = 1 + (a_bits >= 0x4024000000000000ULL) + (a_bits >= 0x4059000000000000ULL) +
+                      (a_bits >= 0x408f400000000000ULL) + (a_bits >= 0x40c3880000000000ULL);
+        unsigned nf = 4 - (n32 % 10 == 0) - (n32 % 100 == 0);
+        uint64_t t = (d >> (40 - 8 * ni)) | ASCII_ZEROS; /* "0.ddd" keeps a digit before it */
         memcpy(o, &t, 8);
-        o += 5 - (z >> 3);
+        o += ni;
         uint32_t tail = '.' | (uint32_t)((d | ASCII_ZEROS) >> 40) << 8; /* ".ddd" */
         memcpy(o, &tail, 4);
-        return o + (tz >= 3 ? 2 : 4 - tz);
+        return o + nf;
     }
 #endif
     uint64_t ip = n / 1000;
@@ -1169,7 +1207,7 @@ static __attribute__((noinline)) char *float_any_at(char *o, double x, bool sing
         }
         decimal_from_u64(&dec, m, k);
     } else {
-        shortest_slow(a, single, &dec);
+        shortest_slow(a, single, &dec, k);
     }
     return o + format_decimal(o, neg, &dec);
 }

@@ -3407,6 +3407,68 @@ static void test_json_tpl_plan_kafka_last_ev_end_anywhere(void **state) {
     rc_json_tpl_free(warm);
 }
 
+/* float3_at's text lengths, told apart from its digits: every N / 1000 within 1,100 of each
+ * power of ten from 1 to 10^5 (and from 0 up), so that each digit count of the integral part
+ * meets every fraction ending (".0", ".5", ".05", ".005"), both signs, at the top and in a
+ * settled plan's double op, against printf's %.3f less its trailing zeros. Fails when the
+ * count before the point is taken one value too early or late at a power of ten. */
+static void test_json_double_3_decimals_at_powers_of_ten(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (int64_t p = 1; p <= 100000; p *= 10) {
+        int64_t lo = p == 1 ? 1 : p * 1000 - 1100, hi = p == 1 ? 1100 : p * 1000 + 1100;
+        for (int64_t n = lo; n <= hi; n++) {
+            double x = (double)n / 1000 * (n % 2 ? -1 : 1);
+            char want[64];
+            snprintf(want, sizeof want, "%.3f", x);
+            size_t len = strlen(want);
+            while (want[len - 1] == '0' && want[len - 2] != '.') {
+                len--;
+            }
+            want[len] = '\0';
+            check_double(x, want);
+            mp_t m;
+            mp_init(&m);
+            msgpack_pack_map(&m.pk, 3);
+            mp_str(&m, "schema"), mp_str(&m, "shop");
+            mp_str(&m, "table"), mp_str(&m, "dbl10");
+            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+            mp_str(&m, "d"), msgpack_pack_double(&m.pk, x);
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+            msgpack_sbuffer_destroy(&m.sb);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
+/* Doubles whose shortest text has 15 or 16 digits and lies in the top of its decade, so that
+ * shortest_fast's product reaches 2^53 before their k and shortest_slow writes them, starting
+ * past the digit counts shortest_fast ruled out; also large integral doubles and floats (1e10,
+ * 1.5e20: shortest_fast rules nothing out there). Each at every exponent from 10^-20 to 10^20,
+ * with its neighbours: the text reads back and is no longer than printf's shortest. Fails when
+ * shortest_slow skips a digit count that shortest_fast did not try. */
+static void test_json_double_shortest_past_fast_digits(void **state) {
+    (void)state;
+    static const char *const mant[] = {"9.512345678901234", "9.99999999999999", "9.1e0",
+                                       "8.765432109876543", "9.00719925474099", "1.5"};
+    char t[64];
+    for (size_t i = 0; i < sizeof mant / sizeof mant[0]; i++) {
+        for (int e = -20; e <= 20; e++) {
+            snprintf(t, sizeof t, "%se%d", mant[i], e);
+            double x = strtod(t, NULL);
+            check_roundtrip(x, false);
+            check_roundtrip(nextafter(x, INFINITY), false);
+            check_roundtrip(nextafter(x, 0), false);
+            check_roundtrip((double)(float)x, true);
+        }
+    }
+    check_double(95.12345678901234, "95.12345678901234");
+    check_double(1e10, "10000000000.0");
+    check_double(1.5e20, "150000000000000000000.0");
+    check_float(1e10f, "10000000000.0");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3471,6 +3533,8 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_short_key_then_every_op),
         cmocka_unit_test(test_json_uints_every_bit_length),
         cmocka_unit_test(test_json_tpl_plan_kafka_last_ev_end_anywhere),
+        cmocka_unit_test(test_json_double_3_decimals_at_powers_of_ten),
+        cmocka_unit_test(test_json_double_shortest_past_fast_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
