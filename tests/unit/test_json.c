@@ -471,6 +471,17 @@ static void test_json_double_shortest_text(void **state) {
     check_double(-INFINITY, "null");
 }
 
+/* printf's %.3f of x less its trailing zeros, one kept after the point: the text of a double
+ * of at most 3 decimals. */
+static void text_3_decimals(double x, char *want, size_t n) {
+    snprintf(want, n, "%.3f", x);
+    size_t len = strlen(want);
+    while (want[len - 1] == '0' && want[len - 2] != '.') {
+        len--;
+    }
+    want[len] = '\0';
+}
+
 /* A double of at most 3 decimals below 2^42 is written by float3_at (N / 10^3, the point put
  * in N's digits), not by stepping k up in shortest_fast: its text is printf's "%.3f" less the
  * trailing zeros (".0" kept), below and above 100000 (8 digits of N at once, or not), signed;
@@ -492,12 +503,7 @@ static void test_json_double_3_decimals_fast_path(void **state) {
         }
         double d = (double)n / 1000 * (r >> 63 ? -1 : 1);
         char want[64];
-        snprintf(want, sizeof want, "%.3f", d);
-        size_t len = strlen(want);
-        while (want[len - 1] == '0' && want[len - 2] != '.') {
-            len--;
-        }
-        want[len] = '\0';
+        text_3_decimals(d, want, sizeof want);
         check_double(d, want);
     }
     /* what the general path gave for these before float3_at (and still gives) */
@@ -2881,6 +2887,38 @@ static void test_json_string_every_byte_at_every_position(void **state) {
 /* A uint 8, 16 or 32 (0xcc, 0xcd, 0xce: put_u32_at) of every digit count and its edges, 2^32 - 1
  * and the 9 and 10-digit values by their first digits (1 to 42), as a top value, in an array and
  * in a plan's changing value, against printf. */
+/* v in each uint width that holds it (8, 16, 32, 64 bits) against printf: as a value, and as
+ * a row's value in an event of table `table`, written twice by t (the second time by its plan). */
+static void check_uint_every_width(rc_json_tpl_t *t, uint64_t v, const char *table) {
+    for (int w = 1; w <= 8; w *= 2) {
+        if (w < 8 && v >> (8 * w)) {
+            continue;
+        }
+        uint8_t head[9] = {w == 1 ? 0xcc : w == 2 ? 0xcd : w == 4 ? 0xce : 0xcf};
+        for (int b = 0; b < w; b++) {
+            head[1 + b] = (uint8_t)(v >> (8 * (w - 1 - b)));
+        }
+        char want[160];
+        snprintf(want, sizeof want, "%" PRIu64, v);
+        check_bytes(head, (size_t)(1 + w), want);
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_map(&m.pk, 3);
+        mp_str(&m, "schema"), mp_str(&m, "shop");
+        mp_str(&m, "table"), mp_str(&m, table);
+        mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
+        mp_str(&m, "u"), mp_raw(&m, head, (size_t)(1 + w));
+        mp_str(&m, "w"), msgpack_pack_int(&m.pk, w);
+        snprintf(want, sizeof want,
+                 "{\"schema\":\"shop\",\"table\":\"%s\",\"after\":[{\"u\":%" PRIu64 ",\"w\":%d}]}",
+                 table, v, w);
+        for (int round = 0; round < 2; round++) {
+            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
+        }
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+}
+
 static void test_json_uint32_heads_every_digit_count(void **state) {
     (void)state;
     uint64_t vals[256];
@@ -2896,37 +2934,8 @@ static void test_json_uint32_heads_every_digit_count(void **state) {
     rc_json_tpl_t *t = rc_json_tpl_new();
     assert_non_null(t);
     for (size_t i = 0; i < nv; i++) {
-        if (vals[i] > UINT32_MAX) {
-            continue;
-        }
-        uint32_t v = (uint32_t)vals[i];
-        for (int w = 1; w <= 4; w *= 2) {
-            if (w < 4 && v >> (8 * w)) {
-                continue;
-            }
-            uint8_t head[5] = {w == 1 ? 0xcc : w == 2 ? 0xcd : 0xce};
-            for (int b = 0; b < w; b++) {
-                head[1 + b] = (uint8_t)(v >> (8 * (w - 1 - b)));
-            }
-            char want[128];
-            snprintf(want, sizeof want, "%" PRIu32, v);
-            check_bytes(head, (size_t)(1 + w), want);
-            mp_t m;
-            mp_init(&m);
-            msgpack_pack_map(&m.pk, 3);
-            mp_str(&m, "schema"), mp_str(&m, "shop");
-            mp_str(&m, "table"), mp_str(&m, "u32");
-            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
-            mp_str(&m, "u"), mp_raw(&m, head, (size_t)(1 + w));
-            mp_str(&m, "w"), msgpack_pack_int(&m.pk, w);
-            snprintf(want, sizeof want,
-                     "{\"schema\":\"shop\",\"table\":\"u32\",\"after\":[{\"u\":%" PRIu32
-                     ",\"w\":%d}]}",
-                     v, w);
-            for (int round = 0; round < 2; round++) {
-                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
-            }
-            msgpack_sbuffer_destroy(&m.sb);
+        if (vals[i] <= UINT32_MAX) {
+            check_uint_every_width(t, vals[i], "u32");
         }
     }
     rc_json_tpl_free(t);
@@ -3113,6 +3122,20 @@ static void test_json_fixints_every_value(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* x as a row's value in an event of table `table`, written by t as a fresh writer writes it
+ * (check_tpl): the second time on, by its plan's double op. */
+static void check_double_in_plan(rc_json_tpl_t *t, double x, const char *table) {
+    mp_t m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 3);
+    mp_str(&m, "schema"), mp_str(&m, "shop");
+    mp_str(&m, "table"), mp_str(&m, table);
+    mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
+    mp_str(&m, "d"), msgpack_pack_double(&m.pk, x);
+    assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+
 /* 3-decimal doubles (float3_at) whose N / 1000 reads back and their neighbours (one to three
  * ulps away, which must not take the 3-decimal text), zeros of both signs and the edges at
  * 2^42, at the top and in a settled plan's double op: the text of a value of at most 3
@@ -3137,25 +3160,13 @@ static void test_json_double_3_decimals_and_neighbours(void **state) {
         mp_init(&m);
         msgpack_pack_double(&m.pk, x);
         if (x == (r >> 58 & 1 ? -d : d)) {
-            snprintf(want, sizeof want, "%.3f", x);
-            size_t len = strlen(want);
-            while (want[len - 1] == '0' && want[len - 2] != '.') {
-                len--;
-            }
-            want[len] = '\0';
+            text_3_decimals(x, want, sizeof want);
             check_mp(&m, want);
         } else {
             msgpack_sbuffer_destroy(&m.sb);
             check_roundtrip(x, false);
         }
-        mp_init(&m);
-        msgpack_pack_map(&m.pk, 3);
-        mp_str(&m, "schema"), mp_str(&m, "shop");
-        mp_str(&m, "table"), mp_str(&m, "dbl");
-        mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
-        mp_str(&m, "d"), msgpack_pack_double(&m.pk, x);
-        assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
-        msgpack_sbuffer_destroy(&m.sb);
+        check_double_in_plan(t, x, "dbl");
     }
     rc_json_tpl_free(t);
     check_double(0.0, "0.0");
@@ -3307,35 +3318,7 @@ static void test_json_uints_every_bit_length(void **state) {
     rc_json_tpl_t *t = rc_json_tpl_new();
     assert_non_null(t);
     for (size_t i = 0; i < nv; i++) {
-        uint64_t v = vals[i];
-        for (int w = 1; w <= 8; w *= 2) {
-            if (w < 8 && v >> (8 * w)) {
-                continue;
-            }
-            uint8_t head[9] = {w == 1 ? 0xcc : w == 2 ? 0xcd : w == 4 ? 0xce : 0xcf};
-            for (int b = 0; b < w; b++) {
-                head[1 + b] = (uint8_t)(v >> (8 * (w - 1 - b)));
-            }
-            char want[160];
-            snprintf(want, sizeof want, "%" PRIu64, v);
-            check_bytes(head, (size_t)(1 + w), want);
-            mp_t m;
-            mp_init(&m);
-            msgpack_pack_map(&m.pk, 3);
-            mp_str(&m, "schema"), mp_str(&m, "shop");
-            mp_str(&m, "table"), mp_str(&m, "bits");
-            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 2);
-            mp_str(&m, "u"), mp_raw(&m, head, (size_t)(1 + w));
-            mp_str(&m, "w"), msgpack_pack_int(&m.pk, w);
-            snprintf(want, sizeof want,
-                     "{\"schema\":\"shop\",\"table\":\"bits\",\"after\":[{\"u\":%" PRIu64
-                     ",\"w\":%d}]}",
-                     v, w);
-            for (int round = 0; round < 2; round++) {
-                assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, want), RC_OK);
-            }
-            msgpack_sbuffer_destroy(&m.sb);
-        }
+        check_uint_every_width(t, vals[i], "bits");
     }
     rc_json_tpl_free(t);
 }
@@ -3421,22 +3404,9 @@ static void test_json_double_3_decimals_at_powers_of_ten(void **state) {
         for (int64_t n = lo; n <= hi; n++) {
             double x = (double)n / 1000 * (n % 2 ? -1 : 1);
             char want[64];
-            snprintf(want, sizeof want, "%.3f", x);
-            size_t len = strlen(want);
-            while (want[len - 1] == '0' && want[len - 2] != '.') {
-                len--;
-            }
-            want[len] = '\0';
+            text_3_decimals(x, want, sizeof want);
             check_double(x, want);
-            mp_t m;
-            mp_init(&m);
-            msgpack_pack_map(&m.pk, 3);
-            mp_str(&m, "schema"), mp_str(&m, "shop");
-            mp_str(&m, "table"), mp_str(&m, "dbl10");
-            mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 1);
-            mp_str(&m, "d"), msgpack_pack_double(&m.pk, x);
-            assert_int_equal(check_tpl(t, m.sb.data, m.sb.size, NULL), RC_OK);
-            msgpack_sbuffer_destroy(&m.sb);
+            check_double_in_plan(t, x, "dbl10");
         }
     }
     rc_json_tpl_free(t);
