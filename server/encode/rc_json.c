@@ -3197,12 +3197,14 @@ static bool plan_learn(plan_t *nw, const plan_t *old, const uint8_t *data, size_
             nw->var.data[k] = (char)((differ || (!settle && was) ? PLAN_VAR_CHANGES : 0) |
                                      (!nw->settled || !was ? PLAN_VAR_REP : 0));
         }
+        /* old's numbers with a plan_rep_t (all changing ones) keep theirs when they repeated
+         * at least as often as not */
         const plan_seg_t *sg = (const plan_seg_t *)(const void *)old->segs.data;
         for (size_t i = 0; nw->settled && old->nrep && i < old->segs.len / sizeof *sg; i++) {
             if (sg[i].vop >= VOP_U32_REP && sg[i].vop <= VOP_DOUBLE_REP) {
                 const plan_rep_t *r = (const plan_rep_t *)(const void *)(sg[i].mp + PLAN_REP_GAP);
-                if (r->hits < r->misses) {
-                    nw->var.data[sg[i].scal] &= (char)~PLAN_VAR_REP;
+                if (r->hits >= r->misses) {
+                    nw->var.data[sg[i].scal] |= (char)PLAN_VAR_REP;
                 }
             }
         }
@@ -3459,6 +3461,11 @@ rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t 
         *a.used = (size_t)(a.p - a.data);
     }
     return RC_OK;
+}
+
+size_t rc_json_tpl_reps(const rc_json_tpl_t *t) {
+    const plan_t *pl = t ? t->plans[t->last] : NULL;
+    return pl && pl->live ? pl->nrep : 0;
 }
 
 /* ---- pieces for the other JSON writers (rc_debezium) ------------------------------------- */

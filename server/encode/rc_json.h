@@ -65,6 +65,10 @@ void rc_json_tpl_free(rc_json_tpl_t *t);
 rc_err_t rc_json_write_event_tpl(rc_buf_t *out, rc_json_tpl_t *t, const uint8_t *data, size_t len,
                                  const uint8_t *ev_end, size_t *used);
 
+/* For tests: how many changing numbers of the plan t last took copy their text from the event
+ * before when their bytes repeat (0 without a plan). */
+size_t rc_json_tpl_reps(const rc_json_tpl_t *t);
+
 /* Appends s[0..n) as a JSON string literal, with the escaping above. */
 rc_err_t rc_json_write_string(rc_buf_t *out, const char *s, size_t n);
 

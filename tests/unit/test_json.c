@@ -3439,6 +3439,45 @@ static void test_json_double_shortest_past_fast_digits(void **state) {
     check_float(1e10f, "10000000000.0");
 }
 
+/* A settled plan keeps a number's repeat cache while the number repeats at least as often as
+ * not (a transaction's commit time, the same for 5 rows), over the plans learnt when another
+ * value changes (a batch number, every 300 events, which then gets one too: it was constant),
+ * and a number new at every event (a timestamp in µs) goes without; the text is the writer's
+ * throughout. Fails when settling drops the commit time's cache (the loop meant to keep it
+ * only ever cleared). */
+static void test_json_tpl_plan_repeat_cache_kept_over_plans(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    for (uint32_t i = 0; i < 2000; i++) {
+        mp_t m;
+        mp_init(&m);
+        msgpack_pack_map(&m.pk, 3);
+        mp_str(&m, "schema"), mp_str(&m, "shop");
+        mp_str(&m, "table"), mp_str(&m, "reps");
+        mp_str(&m, "after"), msgpack_pack_array(&m.pk, 1), msgpack_pack_map(&m.pk, 3);
+        mp_str(&m, "commit_ts"), msgpack_pack_uint32(&m.pk, 1709211662u + i / 5);
+        mp_str(&m, "ts_us"), msgpack_pack_uint64(&m.pk, 1709211662000000ULL + 7ULL * i);
+        mp_str(&m, "batch"), msgpack_pack_uint32(&m.pk, 100000000u + i / 300);
+        /* once each (check_tpl writes an event twice: every number would repeat) */
+        rc_buf_t plain = RC_BUF_INIT, got = RC_BUF_INIT;
+        assert_int_equal(rc_json_write_event(&plain, (const uint8_t *)m.sb.data, m.sb.size, NULL),
+                         RC_OK);
+        assert_int_equal(
+            rc_json_write_event_tpl(&got, t, (const uint8_t *)m.sb.data, m.sb.size, NULL, NULL),
+            RC_OK);
+        assert_int_equal(got.len, plain.len);
+        assert_memory_equal(got.data, plain.data, plain.len);
+        rc_buf_free(&plain);
+        rc_buf_free(&got);
+        msgpack_sbuffer_destroy(&m.sb);
+        if (i % 300 == 299) { /* the commit time's, and from the first change on the batch's */
+            assert_int_equal(rc_json_tpl_reps(t), i < 300 ? 1 : 2);
+        }
+    }
+    rc_json_tpl_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3505,6 +3544,7 @@ int main(void) {
         cmocka_unit_test(test_json_tpl_plan_kafka_last_ev_end_anywhere),
         cmocka_unit_test(test_json_double_3_decimals_at_powers_of_ten),
         cmocka_unit_test(test_json_double_shortest_past_fast_digits),
+        cmocka_unit_test(test_json_tpl_plan_repeat_cache_kept_over_plans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
