@@ -874,6 +874,42 @@ static inline void dbz_at_of(rc_debezium_at_t *da, const ev_at_t *a) {
     da->ev_end = a->end;
 }
 
+/* The message's key (rc_msg.h) into m->key, for the event the walk found at a; with
+ * debezium-json, da is the walk's fields as dbz_at_of makes them and m->dbz_tpl has just written
+ * the event's value (its row template gives the key's column). On error errstr says why. */
+static inline rc_err_t put_key(rc_msg_t *m, rc_format_t f, const ev_at_t *a, rc_debezium_at_t *da,
+                               const uint8_t *end, uint32_t topic_len, char *errstr,
+                               size_t errstr_size) {
+    const uint8_t *const *kat = KAFKA(a), *keyp = kat[K_KEY];
+    if (!keyp || is_nil(keyp, end)) {
+        return RC_OK;
+    }
+    rc_err_t err;
+    const char *ks;
+    uint32_t kn;
+    const uint8_t *q = keyp;
+    if (m->key_joined && is_map(keyp[0])) {
+        err = put_joined_key(&m->key, keyp, end);
+    } else if (f == RC_FORMAT_PROTOBUF && !is_map(keyp[0]) &&
+               rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
+        err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
+    } else if (f == RC_FORMAT_PROTOBUF) {
+        err = rc_proto_write_key_typed(&m->key, keyp, (size_t)(end - keyp), kat[K_COLUMNS], NULL);
+    } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
+        err = rc_debezium_write_key_tpl(&m->key, m->dbz_tpl, keyp, end, da, kat[K_COLUMNS],
+                                        m->debezium_schemas);
+    } else {
+        err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
+    }
+    if (err != RC_OK) {
+        return rc_seterr(errstr, errstr_size, err,
+                         "cannot encode the key of an event for %.*s as %s: %s%s", (int)topic_len,
+                         m->topic, rc_format_name(f), rc_err2str(err),
+                         f == RC_FORMAT_PROTOBUF ? " (a protobuf key is a map or a string)" : "");
+    }
+    return RC_OK;
+}
+
 rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
                        char *errstr, size_t errstr_size) {
     const uint8_t *end = ev + len;
@@ -911,40 +947,17 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     }
 
     rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
-    const uint8_t *keyp = kat[K_KEY];
-    if (keyp && !is_nil(keyp, end)) {
-        rc_err_t err;
-        const char *ks;
-        uint32_t kn;
-        const uint8_t *q = keyp;
-        if (m->key_joined && is_map(keyp[0])) {
-            err = put_joined_key(&m->key, keyp, end);
-        } else if (f == RC_FORMAT_PROTOBUF && !is_map(keyp[0]) &&
-                   rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
-            err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
-        } else if (f == RC_FORMAT_PROTOBUF) {
-            err =
-                rc_proto_write_key_typed(&m->key, keyp, (size_t)(end - keyp), kat[K_COLUMNS], NULL);
-        } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
-            if (m->debezium_schemas) { /* the Key schema's name */
-                dbz_at_of(&da, &a);
-            }
-            err = rc_debezium_write_key_at(&m->key, keyp, end, &da, kat[K_COLUMNS],
-                                           m->debezium_schemas);
-        } else {
-            err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
-        }
-        if (err != RC_OK) {
-            return rc_seterr(
-                errstr, errstr_size, err, "cannot encode the key of an event for %.*s as %s: %s%s",
-                (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err),
-                f == RC_FORMAT_PROTOBUF ? " (a protobuf key is a map or a string)" : "");
-        }
+    rc_err_t err;
+    /* the key before the value, but for debezium-json, whose key takes what the value's row
+     * template knows of its column: the same key, and on error the same message (the key's
+     * error first) */
+    if (f != RC_FORMAT_DEBEZIUM_JSON &&
+        (err = put_key(m, f, &a, &da, end, topic_len, errstr, errstr_size)) != RC_OK) {
+        return err;
     }
 
     size_t vused;
     const uint8_t *cols = kat[K_COLUMNS]; /* the column types (rc_event.h), or NULL */
-    rc_err_t err;
     if (f == RC_FORMAT_PROTOBUF) {
         if (!m->proto_tpl) {
             m->proto_tpl = rc_proto_tpl_new(); /* NULL when out of memory: written without */
@@ -962,6 +975,12 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
             m->json_tpl = rc_json_tpl_new(); /* NULL when out of memory: written without */
         }
         err = rc_json_write_event_tpl(&m->value, m->json_tpl, ev, len, a.end, &vused);
+    }
+    if (f == RC_FORMAT_DEBEZIUM_JSON) {
+        rc_err_t kerr = put_key(m, f, &a, &da, end, topic_len, errstr, errstr_size);
+        if (kerr != RC_OK) {
+            return kerr;
+        }
     }
     if (err != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",

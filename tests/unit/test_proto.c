@@ -4233,6 +4233,136 @@ static void test_debezium_tpl_gtids_that_change(void **state) {
     rc_msg_free(&m);
 }
 
+/* A key value of kind k (0..7) for test_debezium_key_of_one_column_from_the_row_template. */
+static void pack_kval(msgpack_packer *pk, int k, uint64_t i) {
+    switch (k) {
+    case 0:
+        msgpack_pack_uint64(pk, i * 977);
+        break;
+    case 1:
+        msgpack_pack_nil(pk);
+        break;
+    case 2:
+        str(pk, i % 2 ? "k\"1" : "plain");
+        break;
+    case 3:
+        ext(pk, RC_EXT_DATE, i % 2 ? "2024-02-03" : "0000-00-00");
+        break;
+    case 4:
+        ext(pk, RC_EXT_DECIMAL, i % 2 ? "-12.50" : "7");
+        break;
+    case 5:
+        ext(pk, RC_EXT_DATETIME, "2024-02-29T23:59:58.123456");
+        break;
+    case 6:
+        msgpack_pack_bin_with_body(pk, "\x01\x02", 2);
+        break;
+    default:
+        msgpack_pack_int64(pk, -(int64_t)i);
+        break;
+    }
+}
+
+/* A one-column key written with what the value's row template knows of its column: keys
+ * naming each position of a 12-column row (first, inside, past the positions looked at), of
+ * every kind of value, its column's type changing under it (BIGINT, BIT, DATE, DECIMAL,
+ * DATETIME, TEXT) between events written at the same address, with and without kafka.columns,
+ * the key of two columns, of an unknown column, cut events: rc_msg's key is
+ * rc_debezium_write_key_of's (no templates), with and without the schema part. */
+static void test_debezium_key_of_one_column_from_the_row_template(void **state) {
+    (void)state;
+    static const char *const names[12] = {"id", "c1", "c2",  "c3",  "c4",  "c5",
+                                          "c6", "c7", "c8x", "c9y", "c10", "c11"};
+    static const uint8_t types[6] = {RC_COL_BIGINT,  RC_COL_BIT,      RC_COL_DATE,
+                                     RC_COL_DECIMAL, RC_COL_DATETIME, RC_COL_TEXT};
+    rc_msg_t msg = RC_MSG_INIT;
+    uint8_t *buf = malloc(4096); /* every event at the same address */
+    assert_non_null(buf);
+    size_t compared = 0;
+    for (uint64_t i = 0; i < 4000; i++) {
+        int kcol = (int)(i / 8 % 13); /* 12: an unknown name */
+        int kind = (int)(i % 8), tshift = (int)(i / 104 % 6);
+        bool two = i % 53 == 7, described = i % 29 != 3;
+        uint8_t ty[12], fl[12];
+        for (int c = 0; c < 12; c++) {
+            ty[c] = types[(c + tshift) % 6];
+            fl[c] = c % 3 == 0 ? RC_COLF_UNSIGNED : RC_COLF_NULLABLE;
+        }
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, 7);
+        str(pk, "schema"), str(pk, "shop");
+        str(pk, "table"), str(pk, "orders");
+        str(pk, "action"), str(pk, "insert");
+        str(pk, "before"), msgpack_pack_array(pk, 0);
+        str(pk, "after"), msgpack_pack_array(pk, 1);
+        msgpack_pack_map(pk, 12);
+        for (int c = 0; c < 12; c++) {
+            str(pk, names[c]);
+            pack_kval(pk, (c + (int)i) % 8, i);
+        }
+        str(pk, "meta"), msgpack_pack_map(pk, 7);
+        str(pk, "pipeline"), str(pk, "p");
+        str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
+        str(pk, "gtid"), str(pk, "0-1-2");
+        str(pk, "binlog_file"), str(pk, "bin.000001");
+        str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+        str(pk, "server_id"), msgpack_pack_uint64(pk, 1);
+        str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1709211662);
+        str(pk, "kafka"), msgpack_pack_map(pk, described ? 3 : 2);
+        str(pk, "topic"), str(pk, "t");
+        bool key_last = i % 5 == 4; /* the key last: near the end, and cut */
+        if (described && key_last) {
+            pack_named_columns(pk, names, ty, fl, 12, 3);
+        }
+        str(pk, "key"), msgpack_pack_map(pk, two ? 2 : 1);
+        str(pk, kcol < 12 ? names[kcol] : "zz");
+        pack_kval(pk, kind, i);
+        if (two) {
+            str(pk, "c1"), pack_kval(pk, 0, i);
+        }
+        if (described && !key_last) {
+            pack_named_columns(pk, names, ty, fl, 12, 3);
+        }
+        assert_true(m.sb.size <= 4096);
+        size_t len = m.sb.size - (key_last && i % 3 == 0 ? (size_t)(i % 40) : 0);
+        memcpy(buf, m.sb.data, len);
+        msgpack_sbuffer_destroy(&m.sb);
+        const uint8_t *end = buf + len, *kafka = NULL, *key = NULL, *cols = NULL;
+        bool whole = rc_mp_map_find(buf, end, "kafka", &kafka) == RC_OK &&
+                     rc_mp_map_find(kafka, end, "key", &key) == RC_OK;
+        if (whole && described) {
+            whole = rc_mp_map_find(kafka, end, "columns", &cols) == RC_OK;
+        }
+        for (int schemas = 0; schemas < 2; schemas++) {
+            msg.debezium_schemas = schemas;
+            char why[256];
+            size_t used;
+            rc_err_t got =
+                rc_msg_encode(&msg, RC_FORMAT_DEBEZIUM_JSON, buf, len, &used, why, sizeof why);
+            if (!whole) {
+                assert_int_not_equal(got, RC_OK);
+                continue;
+            }
+            rc_buf_t want = RC_BUF_INIT;
+            rc_err_t err = rc_debezium_write_key_of(&want, buf, len, key, cols, schemas);
+            if (got == RC_OK) {
+                assert_int_equal(err, RC_OK);
+                assert_int_equal(msg.key.len, want.len);
+                assert_memory_equal(msg.key.data, want.data, want.len);
+                compared += !schemas && !two && kcol < 12;
+            } else if (err != RC_OK) {
+                assert_non_null(strstr(why, "cannot encode the key"));
+            }
+            rc_buf_free(&want);
+        }
+    }
+    assert_true(compared > 1000);
+    free(buf);
+    rc_msg_free(&msg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -4281,6 +4411,7 @@ int main(void) {
         cmocka_unit_test(test_debezium_tpl_gtids_that_change),
         cmocka_unit_test(test_msg_walk_learns_again_when_a_constant_changes),
         cmocka_unit_test(test_msg_rows_cut_inside_a_long_last_member),
+        cmocka_unit_test(test_debezium_key_of_one_column_from_the_row_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
