@@ -874,9 +874,10 @@ static inline void dbz_at_of(rc_debezium_at_t *da, const ev_at_t *a) {
     da->ev_end = a->end;
 }
 
-/* The message's key (rc_msg.h) into m->key, for the event the walk found at a; with
- * debezium-json, da is the walk's fields as dbz_at_of makes them and m->dbz_tpl has just written
- * the event's value (its row template gives the key's column). On error errstr says why. */
+/* The message's key (rc_msg.h) into m->key, for the event the walk found at a. With protobuf
+ * and debezium-json, m->proto_tpl or m->dbz_tpl has just written the event's value (its row
+ * template gives the key's columns), and da is the walk's fields as dbz_at_of makes them. On
+ * error errstr says why. */
 static inline rc_err_t put_key(rc_msg_t *m, rc_format_t f, const ev_at_t *a, rc_debezium_at_t *da,
                                const uint8_t *end, uint32_t topic_len, char *errstr,
                                size_t errstr_size) {
@@ -894,7 +895,8 @@ static inline rc_err_t put_key(rc_msg_t *m, rc_format_t f, const ev_at_t *a, rc_
                rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
         err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
     } else if (f == RC_FORMAT_PROTOBUF) {
-        err = rc_proto_write_key_typed(&m->key, keyp, (size_t)(end - keyp), kat[K_COLUMNS], NULL);
+        err = rc_proto_write_key_tpl(&m->key, m->proto_tpl, keyp, (size_t)(end - keyp),
+                                     kat[K_COLUMNS], NULL);
     } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
         err = rc_debezium_write_key_tpl(&m->key, m->dbz_tpl, keyp, end, da, kat[K_COLUMNS],
                                         m->debezium_schemas);
@@ -948,10 +950,11 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
 
     rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
     rc_err_t err;
-    /* the key before the value, but for debezium-json, whose key takes what the value's row
-     * template knows of its column: the same key, and on error the same message (the key's
-     * error first) */
-    if (f != RC_FORMAT_DEBEZIUM_JSON &&
+    /* the key before the value, but for protobuf and debezium-json, whose key takes what the
+     * value's row template knows of its columns: the same key, and on error the same message
+     * (the key's error first) */
+    bool key_after = f != RC_FORMAT_JSON;
+    if (!key_after &&
         (err = put_key(m, f, &a, &da, end, topic_len, errstr, errstr_size)) != RC_OK) {
         return err;
     }
@@ -976,7 +979,7 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
         }
         err = rc_json_write_event_tpl(&m->value, m->json_tpl, ev, len, a.end, &vused);
     }
-    if (f == RC_FORMAT_DEBEZIUM_JSON) {
+    if (key_after) {
         rc_err_t kerr = put_key(m, f, &a, &da, end, topic_len, errstr, errstr_size);
         if (kerr != RC_OK) {
             return kerr;

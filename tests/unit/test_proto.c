@@ -4233,7 +4233,7 @@ static void test_debezium_tpl_gtids_that_change(void **state) {
     rc_msg_free(&m);
 }
 
-/* A key value of kind k (0..7) for test_debezium_key_of_one_column_from_the_row_template. */
+/* A key value of kind k (0..7) for test_msg_key_from_the_row_template. */
 static void pack_kval(msgpack_packer *pk, int k, uint64_t i) {
     switch (k) {
     case 0:
@@ -4263,13 +4263,13 @@ static void pack_kval(msgpack_packer *pk, int k, uint64_t i) {
     }
 }
 
-/* A one-column key written with what the value's row template knows of its column: keys
- * naming each position of a 12-column row (first, inside, past the positions looked at), of
- * every kind of value, its column's type changing under it (BIGINT, BIT, DATE, DECIMAL,
- * DATETIME, TEXT) between events written at the same address, with and without kafka.columns,
- * the key of two columns, of an unknown column, cut events: rc_msg's key is
- * rc_debezium_write_key_of's (no templates), with and without the schema part. */
-static void test_debezium_key_of_one_column_from_the_row_template(void **state) {
+/* A key written with what the value's row template knows of its columns: keys naming each
+ * position of a 12-column row (first, inside, past the positions looked at), of every kind of
+ * value, its column's type changing under it (BIGINT, BIT, DATE, DECIMAL, DATETIME, TEXT)
+ * between events written at the same address, with and without kafka.columns, keys of two
+ * columns, of an unknown column, cut events: rc_msg's key is rc_proto_write_key_typed's and
+ * rc_debezium_write_key_of's (no templates), with and without Debezium's schema part. */
+static void test_msg_key_from_the_row_template(void **state) {
     (void)state;
     static const char *const names[12] = {"id", "c1", "c2",  "c3",  "c4",  "c5",
                                           "c6", "c7", "c8x", "c9y", "c10", "c11"};
@@ -4335,18 +4335,21 @@ static void test_debezium_key_of_one_column_from_the_row_template(void **state) 
         if (whole && described) {
             whole = rc_mp_map_find(kafka, end, "columns", &cols) == RC_OK;
         }
-        for (int schemas = 0; schemas < 2; schemas++) {
+        for (int form = 0; form < 3; form++) { /* protobuf, debezium-json, with schemas */
+            bool schemas = form == 2;
+            rc_format_t fmt = form ? RC_FORMAT_DEBEZIUM_JSON : RC_FORMAT_PROTOBUF;
             msg.debezium_schemas = schemas;
             char why[256];
             size_t used;
-            rc_err_t got =
-                rc_msg_encode(&msg, RC_FORMAT_DEBEZIUM_JSON, buf, len, &used, why, sizeof why);
+            rc_err_t got = rc_msg_encode(&msg, fmt, buf, len, &used, why, sizeof why);
             if (!whole) {
                 assert_int_not_equal(got, RC_OK);
                 continue;
             }
             rc_buf_t want = RC_BUF_INIT;
-            rc_err_t err = rc_debezium_write_key_of(&want, buf, len, key, cols, schemas);
+            rc_err_t err =
+                form ? rc_debezium_write_key_of(&want, buf, len, key, cols, schemas)
+                     : rc_proto_write_key_typed(&want, key, (size_t)(end - key), cols, NULL);
             if (got == RC_OK) {
                 assert_int_equal(err, RC_OK);
                 assert_int_equal(msg.key.len, want.len);
@@ -4411,7 +4414,7 @@ int main(void) {
         cmocka_unit_test(test_debezium_tpl_gtids_that_change),
         cmocka_unit_test(test_msg_walk_learns_again_when_a_constant_changes),
         cmocka_unit_test(test_msg_rows_cut_inside_a_long_last_member),
-        cmocka_unit_test(test_debezium_key_of_one_column_from_the_row_template),
+        cmocka_unit_test(test_msg_key_from_the_row_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
