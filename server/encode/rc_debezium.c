@@ -1477,8 +1477,6 @@ write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, con
                  ? rt
                  : NULL;
         t->key_rt = rt;
-        t->key_cols = columns;
-        t->key_end = end;
     }
     rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
     if (at[E_BEFORE] < end && at[E_BEFORE][0] == 0x90) { /* an insert's: one literal */
@@ -1571,8 +1569,10 @@ rc_err_t rc_debezium_write_event_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const 
                                      size_t len, const rc_debezium_at_t *at, const uint8_t *columns,
                                      bool schemas, size_t *used) {
     size_t mark = out->len;
-    if (t) {
-        t->key_rt = NULL; /* until write_event syncs a row template with this event's columns */
+    if (t) { /* key_rt: NULL until write_event syncs a row template with these columns */
+        t->key_rt = NULL;
+        t->key_cols = columns;
+        t->key_end = data + len;
     }
     rc_err_t err = write_event(out, t, at, data + len, columns, schemas);
     if (err != RC_OK) {
