@@ -90,15 +90,21 @@ static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const
 
 #define PUT_LIT(m, name, value, value_len) put_header(m, name, sizeof(name) - 1, value, value_len)
 
-/* Reads a str value; *s = NULL for nil or any other type. A fixstr or str 8, the usual
- * values, without a call. */
+/* The values these two read are ones the walk found (a field of ev_at_t): each is whole before
+ * end, because the walk skipped it (rc_mp_skip_one, which checks its size against end) or
+ * compared the bytes of a plan's run that holds it all (a value that stayed the same, or the
+ * head of one whose size it fixes and the bytes that head counts), after checking that the run
+ * is before end. So a fixstr, str 8 or uint read inline needs no check of its length against
+ * end, and p < end; other values go through rc_mp_read_str / rc_mp_read_uint, which check. */
+
+/* Reads a str value the walk found; *s = NULL for nil or any other type. */
 static inline void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n) {
-    if (p < end && (p[0] & 0xe0) == 0xa0 && (size_t)(end - p) > (p[0] & 0x1fu)) {
+    if ((p[0] & 0xe0) == 0xa0) {
         *s = (const char *)p + 1;
         *n = p[0] & 0x1fu;
         return;
     }
-    if (p < end && p[0] == 0xd9 && end - p >= 2 && (size_t)(end - p) - 2 >= p[1]) {
+    if (p[0] == 0xd9) {
         *s = (const char *)p + 2;
         *n = p[1];
         return;
@@ -109,14 +115,14 @@ static inline void str_of(const uint8_t *p, const uint8_t *end, const char **s, 
     }
 }
 
-/* Reads a non-negative integer of any msgpack width; false for other types. A positive fixint
- * or a uint, the usual values, without a call. */
+/* Reads a non-negative integer of any msgpack width that the walk found; false for other
+ * types. */
 static inline bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
-    if (p < end && p[0] <= 0x7f) {
+    if (p[0] <= 0x7f) {
         *v = p[0];
         return true;
     }
-    if (p < end && p[0] >= 0xcc && p[0] <= 0xcf && (size_t)(end - p) > rc_mp_int_width(p[0])) {
+    if (p[0] >= 0xcc && p[0] <= 0xcf) {
         *v = rc_mp_int_word(p);
         return true;
     }

@@ -4366,6 +4366,109 @@ static void test_msg_key_from_the_row_template(void **state) {
     rc_msg_free(&msg);
 }
 
+/* An event whose header values come last: kafka first, then meta with the member `last` (0:
+ * gtid, a str 8; 1: binlog_file; 2: binlog_pos, a uint 64; 3: commit_ts, a uint 32) at its end,
+ * then table and schema (a str 8 when long) at the event's end. */
+static void pack_tail_event(mp_t *m, int last, bool long_schema, uint64_t i) {
+    msgpack_packer *pk = &m->pk;
+    char g[64];
+    snprintf(g, sizeof g, "3e11fa47-71ca-11e1-9e33-c80aa9429562:%llu", (unsigned long long)i);
+    msgpack_pack_map(pk, 7);
+    str(pk, "kafka"), msgpack_pack_map(pk, 2);
+    str(pk, "topic"), str(pk, "shop.orders");
+    str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, i);
+    str(pk, "action"), str(pk, "insert"), str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 1);
+    str(pk, "id"), msgpack_pack_uint64(pk, i);
+    str(pk, "meta"), msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "p");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000000ull + i);
+    str(pk, "server_id"), msgpack_pack_uint32(pk, 4101);
+    for (int k = 1; k <= 4; k++) {
+        switch ((last + k) % 4) {
+        case 0:
+            str(pk, "gtid"), str(pk, g);
+            break;
+        case 1:
+            str(pk, "binlog_file"), str(pk, "mysql-bin.000042");
+            break;
+        case 2:
+            str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4000000000000ull + i * 311);
+            break;
+        default:
+            str(pk, "commit_ts"), msgpack_pack_uint32(pk, 1709211662 + (uint32_t)(i / 7));
+            break;
+        }
+    }
+    str(pk, "table"), str(pk, "orders");
+    str(pk, "schema"), str(pk, long_schema ? "a_schema_name_of_more_than_31_bytes" : "shop");
+}
+
+/* The header values rc_msg reads inline (fixstr and str 8 strings, uints) need no check of
+ * their length against the event's end: the walk found each whole before it. Events whose
+ * schema, gtid, binlog_file, binlog_pos and commit_ts come last, whole (their headers as
+ * rc_mp_map_find finds the values) and cut at every byte into buffers of exactly that size
+ * (ASan sees a read past them), through a plan learnt from the whole ones and a fresh walk. */
+static void test_msg_header_values_at_the_event_end(void **state) {
+    (void)state;
+    static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF, RC_FORMAT_DEBEZIUM_JSON};
+    for (int f = 0; f < 3; f++) {
+        for (int last = 0; last < 4; last++) {
+            for (int ls = 0; ls < 2; ls++) {
+                rc_msg_t lived = RC_MSG_INIT;
+                for (uint64_t i = 0; i < 40; i++) {
+                    mp_t m;
+                    mp_init(&m);
+                    pack_tail_event(&m, last, ls, i + 1);
+                    const uint8_t *ev = (const uint8_t *)m.sb.data, *end = ev + m.sb.size;
+                    check_msg_same(&lived, fm[f], ev, m.sb.size);
+                    if (i == 39) {
+                        for (size_t cut = 0; cut < m.sb.size; cut++) {
+                            check_msg_same(&lived, fm[f], ev, cut);
+                        }
+                    }
+                    /* the whole event's headers against the values found by rc_mp */
+                    char why[256];
+                    size_t used;
+                    assert_int_equal(
+                        rc_msg_encode(&lived, fm[f], ev, m.sb.size, &used, why, sizeof why), RC_OK);
+                    const uint8_t *meta, *v;
+                    const char *sv;
+                    uint32_t n;
+                    uint64_t u, pos;
+                    assert_int_equal(rc_mp_map_find(ev, end, "meta", &meta), RC_OK);
+                    assert_int_equal(lived.n_headers, 7);
+                    static const char *const names[4] = {"schema", "table", "gtid", "binlog_file"};
+                    for (int h = 0; h < 4; h++) {
+                        assert_int_equal(rc_mp_map_find(h < 2 ? ev : meta, end, names[h], &v),
+                                         RC_OK);
+                        assert_int_equal(rc_mp_read_str(&v, end, &sv, &n), RC_OK);
+                        if (h < 3) {
+                            assert_int_equal(lived.headers[3 + h].value_len, n);
+                            assert_memory_equal(lived.headers[3 + h].value, sv, n);
+                        } else {
+                            assert_memory_equal(lived.headers[6].value, sv, n);
+                        }
+                    }
+                    assert_int_equal(rc_mp_map_find(meta, end, "binlog_pos", &v), RC_OK);
+                    assert_int_equal(rc_mp_read_uint(&v, end, &pos), RC_OK);
+                    char want[64];
+                    int wn = snprintf(want, sizeof want, "%.*s:%llu", (int)n, sv,
+                                      (unsigned long long)pos);
+                    assert_int_equal(lived.headers[6].value_len, (size_t)wn);
+                    assert_memory_equal(lived.headers[6].value, want, (size_t)wn);
+                    assert_int_equal(rc_mp_map_find(meta, end, "commit_ts", &v), RC_OK);
+                    assert_int_equal(rc_mp_read_uint(&v, end, &u), RC_OK);
+                    assert_int_equal(lived.commit_ts, u);
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+                assert_true(rc_msg_walk_misses(&lived) < 20);
+                rc_msg_free(&lived);
+            }
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -4415,6 +4518,7 @@ int main(void) {
         cmocka_unit_test(test_msg_walk_learns_again_when_a_constant_changes),
         cmocka_unit_test(test_msg_rows_cut_inside_a_long_last_member),
         cmocka_unit_test(test_msg_key_from_the_row_template),
+        cmocka_unit_test(test_msg_header_values_at_the_event_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
