@@ -88,8 +88,6 @@ static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const
     return RC_OK;
 }
 
-#define PUT_LIT(m, name, value, value_len) put_header(m, name, sizeof(name) - 1, value, value_len)
-
 /* The values these two read are ones the walk found (a field of ev_at_t): each is whole before
  * end, because the walk skipped it (rc_mp_skip_one, which checks its size against end) or
  * compared the bytes of a plan's run that holds it all (a value that stayed the same, or the
@@ -777,42 +775,33 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     size_t fi = f <= RC_FORMAT_DEBEZIUM_JSON ? (size_t)f : RC_FORMAT_JSON;
-    memcpy(m->headers + m->n_headers, k_fmt_headers[fi], sizeof k_fmt_headers[fi]);
-    m->n_headers += 3;
-    if (at[E_SCHEMA]) {
-        str_of(at[E_SCHEMA], end, &schema, &schema_len);
+    rc_msg_header_t *h = m->headers + m->n_headers; /* written in turn, counted once */
+    memcpy(h, k_fmt_headers[fi], sizeof k_fmt_headers[fi]);
+    h += 3;
+#define PUT_AT(h, name, value, value_len)                                                          \
+    (*(h)++ = (rc_msg_header_t){name, sizeof(name) - 1, value, value_len})
+    if (at[E_SCHEMA] && (str_of(at[E_SCHEMA], end, &schema, &schema_len), schema)) {
+        PUT_AT(h, "rowcast.schema", schema, schema_len);
     }
-    if (at[E_TABLE]) {
-        str_of(at[E_TABLE], end, &table, &table_len);
+    if (at[E_TABLE] && (str_of(at[E_TABLE], end, &table, &table_len), table)) {
+        PUT_AT(h, "rowcast.table", table, table_len);
     }
-    m->commit_ts = 0;
-    if (mv[M_COMMIT_TS] && !uint_of(mv[M_COMMIT_TS], end, &m->commit_ts)) {
-        m->commit_ts = 0;
+    uint64_t commit_ts = 0;
+    if (mv[M_COMMIT_TS] && !uint_of(mv[M_COMMIT_TS], end, &commit_ts)) {
+        commit_ts = 0;
     }
-    if (mv[M_GTID]) {
-        str_of(mv[M_GTID], end, &gtid, &gtid_len);
+    m->commit_ts = commit_ts;
+    if (mv[M_GTID] && (str_of(mv[M_GTID], end, &gtid, &gtid_len), gtid)) {
+        PUT_AT(h, "rowcast.gtid", gtid, gtid_len);
     }
-    if (mv[M_FILE]) {
-        str_of(mv[M_FILE], end, &file, &file_len);
-    }
-    if (!mv[M_POS] || !uint_of(mv[M_POS], end, &pos)) {
-        file = NULL; /* no position without both */
-    }
-    if (schema) {
-        PUT_LIT(m, "rowcast.schema", schema, schema_len);
-    }
-    if (table) {
-        PUT_LIT(m, "rowcast.table", table, table_len);
-    }
-    if (gtid) {
-        PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
-    }
-    if (file) {
+    if (mv[M_FILE] && (str_of(mv[M_FILE], end, &file, &file_len), file) && mv[M_POS] &&
+        uint_of(mv[M_POS], end, &pos)) { /* no position without both */
         /* file ':' pos in one reserve: the digits written in place (rc_json_uint_at writes up
          * to 29 bytes), and room for a short name copied 32 bytes at once (a usual binlog file
          * name), when the event has them after it */
         size_t off = m->text.len, room = (size_t)file_len + 30 < 32 ? 32 : (size_t)file_len + 30;
         if (m->text.cap - off < room && rc_buf_reserve(&m->text, room) != RC_OK) {
+            m->n_headers = (size_t)(h - m->headers);
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         if (file_len <= 32 && end - (const uint8_t *)file >= 32) {
@@ -825,10 +814,12 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         char *o = m->text.data + off + file_len;
         *o++ = ':';
         m->text.len = (size_t)(rc_json_uint_at(o, pos) - m->text.data);
-        *pos_at = m->n_headers;
-        m->text_off[m->n_headers] = off;
-        put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
+        *pos_at = (size_t)(h - m->headers);
+        m->text_off[*pos_at] = off;
+        PUT_AT(h, "rowcast.position", NULL, m->text.len - off);
     }
+#undef PUT_AT
+    m->n_headers = (size_t)(h - m->headers);
 
     /* the event's own kafka.headers */
     uint32_t nh = 0;
