@@ -392,7 +392,7 @@ typedef struct plan {
     uint8_t n_rec; /* fields that start in a run: rec[i].field at rec[i].off of its step */
     struct {
         uint8_t field, step, off;
-    } rec[F_COUNT];
+    } rec[F_COUNT + 1]; /* an odd count is followed by one for F_NONE: set in pairs */
     bool kafka_is_map, meta_is_map;
     bool watching;    /* values are compared with their first bytes */
     uint32_t unset;   /* bit j: field j is set by no step (NULL) */
@@ -488,8 +488,9 @@ plan_run(plan_t *pl, const uint8_t *ev, const uint8_t *end, ev_at_t *a, bool wat
             }
         }
     }
-    for (unsigned i = 0; i < pl->n_rec; i++) {
+    for (unsigned i = 0; i < pl->n_rec; i += 2) { /* (a plan with a rec has a step) */
         a->v[pl->rec[i].field] = base[pl->rec[i].step] + pl->rec[i].off;
+        a->v[pl->rec[i + 1].field] = base[pl->rec[i + 1].step] + pl->rec[i + 1].off;
     }
     for (uint32_t u = pl->unset; u; u &= u - 1) {
         a->v[__builtin_ctz(u)] = NULL; /* the others were all set above */
@@ -690,6 +691,9 @@ static bool plan_learn(plan_t *pl, const uint8_t *ev, const uint8_t *end, const 
         set |= pl->step[i].next != V_NONE && pl->step[i].val != F_NONE ? 1u << pl->step[i].val : 0;
     }
     pl->unset = ((1u << F_COUNT) - 1) & ~set;
+    pl->rec[pl->n_rec].field = F_NONE; /* the pair of a last odd one */
+    pl->rec[pl->n_rec].step = 0;
+    pl->rec[pl->n_rec].off = 0;
     return true;
 }
 
