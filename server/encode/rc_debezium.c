@@ -540,6 +540,7 @@ typedef struct dtpl_row {
     dtpl_src_t src;
     dtpl_str_t name, file;
     dtpl_num_t commit_ms, ts_ms;
+    uint32_t key_col; /* the position whose column a one-column key named last */
 } dtpl_row_t;
 
 /* The text of the last GTID that rc_json_value_at wrote as it is up to its trailing digits
@@ -557,6 +558,10 @@ struct rc_debezium_tpl {
     dtpl_row_t rows[DTPL_SLOTS];
     dtpl_gtid_t gtid;
     dtpl_row_t *last; /* the slot of the event before (NULL: none yet) */
+    /* the row template write_event synced with the descriptor at key_cols (the event ending at
+     * key_end), for the key of the same event (rc_debezium_write_key_tpl); NULL: none */
+    dtpl_row_t *key_rt;
+    const uint8_t *key_cols, *key_end;
 };
 
 rc_debezium_tpl_t *rc_debezium_tpl_new(void) {
@@ -1471,6 +1476,7 @@ write_event(rc_buf_t *out, rc_debezium_tpl_t *t, const rc_debezium_at_t *fa, con
                              sizeof *rt->cols)
                  ? rt
                  : NULL;
+        t->key_rt = rt;
     }
     rc_err_t err = schemas ? put_envelope_schema(out, at, mt[M_PIPELINE], end, cols) : RC_OK;
     if (at[E_BEFORE] < end && at[E_BEFORE][0] == 0x90) { /* an insert's: one literal */
@@ -1563,6 +1569,11 @@ rc_err_t rc_debezium_write_event_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const 
                                      size_t len, const rc_debezium_at_t *at, const uint8_t *columns,
                                      bool schemas, size_t *used) {
     size_t mark = out->len;
+    if (t) { /* key_rt: NULL until write_event syncs a row template with these columns */
+        t->key_rt = NULL;
+        t->key_cols = columns;
+        t->key_end = data + len;
+    }
     rc_err_t err = write_event(out, t, at, data + len, columns, schemas);
     if (err != RC_OK) {
         out->len = mark;
@@ -1588,14 +1599,82 @@ rc_err_t rc_debezium_write_key(rc_buf_t *out, const uint8_t *data, size_t len, s
     return RC_OK;
 }
 
-rc_err_t rc_debezium_write_key_at(rc_buf_t *out, const uint8_t *key, const uint8_t *end,
-                                  const rc_debezium_at_t *a, const uint8_t *columns, bool schemas) {
+/* How many leading positions of the row template a one-column key's name is looked for in when
+ * it is not the one a key named last. */
+#define DTPL_KEY_SCAN 8
+
+/* The key map at *pp as put_row writes it, when it is a key of one column (a fixmap of 1) whose
+ * name a position of rt has: rt is the event's row template, synced with the key's descriptor
+ * by write_event. It is written with that position's text and info, as put_row does with a
+ * template (the text without its ',': the key's first member); *err is the result. False (and
+ * nothing written) for any other key. */
+static inline __attribute__((always_inline)) bool
+put_key_fast(rc_buf_t *out, const uint8_t **pp, const uint8_t *end, dtpl_row_t *rt, rc_err_t *err) {
+    const uint8_t *kp = *pp + 1;
+    if (end - kp <= 32 || (*pp)[0] != 0x81) {
+        return false;
+    }
+    uint32_t j = rt->key_col, cap = rt->cap;
+    bool hit = j < cap && rc_tpl_eq32(rt->cols[j].mp, rt->cols[j].skip, kp);
+    for (uint32_t i = 0; !hit && i < cap && i < DTPL_KEY_SCAN; i++) {
+        if (rc_tpl_eq32(rt->cols[i].mp, rt->cols[i].skip, kp)) {
+            j = i;
+            hit = true;
+        }
+    }
+    if (!hit) {
+        return false;
+    }
+    dtpl_col_t *tc = &rt->cols[j];
+    char *o = room(out, 1 + DTPL_TEXT + RC_JSON_VALUE_ROOM + 1), *e;
+    if (!o) {
+        *err = RC_ERR_NOMEM;
+        return true;
+    }
+    rt->key_col = j;
+    /* '{' and the name: a first position's text as it is, another's with its ',' replaced
+     * (past text_len: beyond len) */
+    if (j == 0) {
+        *o++ = '{';
+        memcpy(o, tc->text, DTPL_TEXT);
+    } else {
+        memcpy(o, tc->text, DTPL_TEXT);
+        *o = '{';
+    }
+    o += tc->text_len;
+    const uint8_t *v = kp + tc->mp_len; /* before end: mp_len <= 32 < end - kp */
+    uint8_t vc = tc->vclass[v[0]];
+    *err = RC_OK;
+    if (vc == VC_JSON && (e = rc_json_value_at(o, &v, end)) != NULL) {
+        *e = '}';
+        out->len = (size_t)(e + 1 - out->data);
+        *pp = v;
+        return true;
+    }
+    if (vc == VC_NIL) { /* a NULL */
+        memcpy(o, "null}", 5);
+        out->len = (size_t)(o + 5 - out->data);
+        *pp = v + 1;
+        return true;
+    }
+    out->len = (size_t)(o - out->data);
+    *pp = v;
+    *err = put_value_fast(out, pp, end, &tc->ci, &tc->day);
+    *err = *err ? *err : rc_buf_putc(out, '}');
+    return true;
+}
+
+/* rc_debezium_write_key_tpl's key but the one put_key_fast writes alone (rt: as it takes it). */
+static rc_err_t write_key(rc_buf_t *out, const uint8_t *key, const uint8_t *end,
+                          const rc_debezium_at_t *a, const uint8_t *columns, bool schemas,
+                          dtpl_row_t *rt) {
     size_t mark = out->len;
     const uint8_t *p = key;
+    rc_err_t err;
     rc_cols_t cset;
     rc_cols_init(&cset, columns, end);
     rc_cols_t *cols = rc_cols_any(&cset) ? &cset : NULL;
-    rc_err_t err = RC_OK;
+    err = RC_OK;
     if (schemas) {
         const uint8_t *q = key, *const *at = a->ev;
         uint32_t n = 0;
@@ -1622,7 +1701,9 @@ rc_err_t rc_debezium_write_key_at(rc_buf_t *out, const uint8_t *key, const uint8
                                     at[E_TABLE], end, "Key");
         err = err ? err : LIT(out, "},\"payload\":");
     }
-    err = err ? err : put_row(out, &p, end, cols, NULL);
+    if (err == RC_OK && !(rt && put_key_fast(out, &p, end, rt, &err))) {
+        err = put_row(out, &p, end, cols, NULL);
+    }
     if (schemas) {
         err = err ? err : rc_buf_putc(out, '}');
     }
@@ -1630,6 +1711,28 @@ rc_err_t rc_debezium_write_key_at(rc_buf_t *out, const uint8_t *key, const uint8
         out->len = mark;
     }
     return err;
+}
+
+rc_err_t rc_debezium_write_key_at(rc_buf_t *out, const uint8_t *key, const uint8_t *end,
+                                  const rc_debezium_at_t *a, const uint8_t *columns, bool schemas) {
+    return write_key(out, key, end, a, columns, schemas, NULL);
+}
+
+rc_err_t rc_debezium_write_key_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const uint8_t *key,
+                                   const uint8_t *end, const rc_debezium_at_t *a,
+                                   const uint8_t *columns, bool schemas) {
+    dtpl_row_t *rt =
+        t && t->key_rt && t->key_cols == columns && t->key_end == end ? t->key_rt : NULL;
+    size_t mark = out->len;
+    const uint8_t *p = key;
+    rc_err_t err;
+    if (rt && !schemas && put_key_fast(out, &p, end, rt, &err)) {
+        if (err != RC_OK) {
+            out->len = mark;
+        }
+        return err;
+    }
+    return write_key(out, key, end, a, columns, schemas, rt);
 }
 
 rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, const uint8_t *key,

@@ -116,4 +116,12 @@ rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, 
 rc_err_t rc_debezium_write_key_at(rc_buf_t *out, const uint8_t *key, const uint8_t *end,
                                   const rc_debezium_at_t *at, const uint8_t *columns, bool schemas);
 
+/* rc_debezium_write_key_at through the templates t (NULL: none) that rc_debezium_write_event_tpl
+ * has just written the same event's value with (the same columns and end): a key of one column
+ * is written with what the table's row template knows of that column. The output is the same
+ * as without templates; t is not changed but for a hint. */
+rc_err_t rc_debezium_write_key_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const uint8_t *key,
+                                   const uint8_t *end, const rc_debezium_at_t *at,
+                                   const uint8_t *columns, bool schemas);
+
 #endif

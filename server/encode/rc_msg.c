@@ -88,17 +88,21 @@ static rc_err_t add_header(rc_msg_t *m, const char *name, size_t name_len, const
     return RC_OK;
 }
 
-#define PUT_LIT(m, name, value, value_len) put_header(m, name, sizeof(name) - 1, value, value_len)
+/* The values these two read are ones the walk found (a field of ev_at_t): each is whole before
+ * end, because the walk skipped it (rc_mp_skip_one, which checks its size against end) or
+ * compared the bytes of a plan's run that holds it all (a value that stayed the same, or the
+ * head of one whose size it fixes and the bytes that head counts), after checking that the run
+ * is before end. So a fixstr, str 8 or uint read inline needs no check of its length against
+ * end, and p < end; other values go through rc_mp_read_str / rc_mp_read_uint, which check. */
 
-/* Reads a str value; *s = NULL for nil or any other type. A fixstr or str 8, the usual
- * values, without a call. */
+/* Reads a str value the walk found; *s = NULL for nil or any other type. */
 static inline void str_of(const uint8_t *p, const uint8_t *end, const char **s, uint32_t *n) {
-    if (p < end && (p[0] & 0xe0) == 0xa0 && (size_t)(end - p) > (p[0] & 0x1fu)) {
+    if ((p[0] & 0xe0) == 0xa0) {
         *s = (const char *)p + 1;
         *n = p[0] & 0x1fu;
         return;
     }
-    if (p < end && p[0] == 0xd9 && end - p >= 2 && (size_t)(end - p) - 2 >= p[1]) {
+    if (p[0] == 0xd9) {
         *s = (const char *)p + 2;
         *n = p[1];
         return;
@@ -109,14 +113,14 @@ static inline void str_of(const uint8_t *p, const uint8_t *end, const char **s, 
     }
 }
 
-/* Reads a non-negative integer of any msgpack width; false for other types. A positive fixint
- * or a uint, the usual values, without a call. */
+/* Reads a non-negative integer of any msgpack width that the walk found; false for other
+ * types. */
 static inline bool uint_of(const uint8_t *p, const uint8_t *end, uint64_t *v) {
-    if (p < end && p[0] <= 0x7f) {
+    if (p[0] <= 0x7f) {
         *v = p[0];
         return true;
     }
-    if (p < end && p[0] >= 0xcc && p[0] <= 0xcf && (size_t)(end - p) > rc_mp_int_width(p[0])) {
+    if (p[0] >= 0xcc && p[0] <= 0xcf) {
         *v = rc_mp_int_word(p);
         return true;
     }
@@ -388,7 +392,7 @@ typedef struct plan {
     uint8_t n_rec; /* fields that start in a run: rec[i].field at rec[i].off of its step */
     struct {
         uint8_t field, step, off;
-    } rec[F_COUNT];
+    } rec[F_COUNT + 1]; /* an odd count is followed by one for F_NONE: set in pairs */
     bool kafka_is_map, meta_is_map;
     bool watching;    /* values are compared with their first bytes */
     uint32_t unset;   /* bit j: field j is set by no step (NULL) */
@@ -484,8 +488,9 @@ plan_run(plan_t *pl, const uint8_t *ev, const uint8_t *end, ev_at_t *a, bool wat
             }
         }
     }
-    for (unsigned i = 0; i < pl->n_rec; i++) {
+    for (unsigned i = 0; i < pl->n_rec; i += 2) { /* (a plan with a rec has a step) */
         a->v[pl->rec[i].field] = base[pl->rec[i].step] + pl->rec[i].off;
+        a->v[pl->rec[i + 1].field] = base[pl->rec[i + 1].step] + pl->rec[i + 1].off;
     }
     for (uint32_t u = pl->unset; u; u &= u - 1) {
         a->v[__builtin_ctz(u)] = NULL; /* the others were all set above */
@@ -686,6 +691,9 @@ static bool plan_learn(plan_t *pl, const uint8_t *ev, const uint8_t *end, const 
         set |= pl->step[i].next != V_NONE && pl->step[i].val != F_NONE ? 1u << pl->step[i].val : 0;
     }
     pl->unset = ((1u << F_COUNT) - 1) & ~set;
+    pl->rec[pl->n_rec].field = F_NONE; /* the pair of a last odd one */
+    pl->rec[pl->n_rec].step = 0;
+    pl->rec[pl->n_rec].off = 0;
     return true;
 }
 
@@ -771,42 +779,33 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
     }
     size_t fi = f <= RC_FORMAT_DEBEZIUM_JSON ? (size_t)f : RC_FORMAT_JSON;
-    memcpy(m->headers + m->n_headers, k_fmt_headers[fi], sizeof k_fmt_headers[fi]);
-    m->n_headers += 3;
-    if (at[E_SCHEMA]) {
-        str_of(at[E_SCHEMA], end, &schema, &schema_len);
+    rc_msg_header_t *h = m->headers + m->n_headers; /* written in turn, counted once */
+    memcpy(h, k_fmt_headers[fi], sizeof k_fmt_headers[fi]);
+    h += 3;
+#define PUT_AT(h, name, value, value_len)                                                          \
+    (*(h)++ = (rc_msg_header_t){name, sizeof(name) - 1, value, value_len})
+    if (at[E_SCHEMA] && (str_of(at[E_SCHEMA], end, &schema, &schema_len), schema)) {
+        PUT_AT(h, "rowcast.schema", schema, schema_len);
     }
-    if (at[E_TABLE]) {
-        str_of(at[E_TABLE], end, &table, &table_len);
+    if (at[E_TABLE] && (str_of(at[E_TABLE], end, &table, &table_len), table)) {
+        PUT_AT(h, "rowcast.table", table, table_len);
     }
-    m->commit_ts = 0;
-    if (mv[M_COMMIT_TS] && !uint_of(mv[M_COMMIT_TS], end, &m->commit_ts)) {
-        m->commit_ts = 0;
+    uint64_t commit_ts = 0;
+    if (mv[M_COMMIT_TS] && !uint_of(mv[M_COMMIT_TS], end, &commit_ts)) {
+        commit_ts = 0;
     }
-    if (mv[M_GTID]) {
-        str_of(mv[M_GTID], end, &gtid, &gtid_len);
+    m->commit_ts = commit_ts;
+    if (mv[M_GTID] && (str_of(mv[M_GTID], end, &gtid, &gtid_len), gtid)) {
+        PUT_AT(h, "rowcast.gtid", gtid, gtid_len);
     }
-    if (mv[M_FILE]) {
-        str_of(mv[M_FILE], end, &file, &file_len);
-    }
-    if (!mv[M_POS] || !uint_of(mv[M_POS], end, &pos)) {
-        file = NULL; /* no position without both */
-    }
-    if (schema) {
-        PUT_LIT(m, "rowcast.schema", schema, schema_len);
-    }
-    if (table) {
-        PUT_LIT(m, "rowcast.table", table, table_len);
-    }
-    if (gtid) {
-        PUT_LIT(m, "rowcast.gtid", gtid, gtid_len);
-    }
-    if (file) {
+    if (mv[M_FILE] && (str_of(mv[M_FILE], end, &file, &file_len), file) && mv[M_POS] &&
+        uint_of(mv[M_POS], end, &pos)) { /* no position without both */
         /* file ':' pos in one reserve: the digits written in place (rc_json_uint_at writes up
          * to 29 bytes), and room for a short name copied 32 bytes at once (a usual binlog file
          * name), when the event has them after it */
         size_t off = m->text.len, room = (size_t)file_len + 30 < 32 ? 32 : (size_t)file_len + 30;
         if (m->text.cap - off < room && rc_buf_reserve(&m->text, room) != RC_OK) {
+            m->n_headers = (size_t)(h - m->headers);
             return rc_seterr(errstr, errstr_size, RC_ERR_NOMEM, "out of memory");
         }
         if (file_len <= 32 && end - (const uint8_t *)file >= 32) {
@@ -819,10 +818,12 @@ static rc_err_t add_headers(rc_msg_t *m, rc_format_t f, const ev_at_t *a, const 
         char *o = m->text.data + off + file_len;
         *o++ = ':';
         m->text.len = (size_t)(rc_json_uint_at(o, pos) - m->text.data);
-        *pos_at = m->n_headers;
-        m->text_off[m->n_headers] = off;
-        put_header(m, "rowcast.position", 16, NULL, m->text.len - off);
+        *pos_at = (size_t)(h - m->headers);
+        m->text_off[*pos_at] = off;
+        PUT_AT(h, "rowcast.position", NULL, m->text.len - off);
     }
+#undef PUT_AT
+    m->n_headers = (size_t)(h - m->headers);
 
     /* the event's own kafka.headers */
     uint32_t nh = 0;
@@ -874,6 +875,44 @@ static inline void dbz_at_of(rc_debezium_at_t *da, const ev_at_t *a) {
     da->ev_end = a->end;
 }
 
+/* The message's key (rc_msg.h) into m->key, for the event the walk found at a. With protobuf
+ * and debezium-json, m->proto_tpl or m->dbz_tpl has just written the event's value (its row
+ * template gives the key's columns), and da is the walk's fields as dbz_at_of makes them. On
+ * error errstr says why. */
+static inline rc_err_t put_key(rc_msg_t *m, rc_format_t f, const ev_at_t *a, rc_debezium_at_t *da,
+                               const uint8_t *end, uint32_t topic_len, char *errstr,
+                               size_t errstr_size) {
+    const uint8_t *const *kat = KAFKA(a), *keyp = kat[K_KEY];
+    if (!keyp || is_nil(keyp, end)) {
+        return RC_OK;
+    }
+    rc_err_t err;
+    const char *ks;
+    uint32_t kn;
+    const uint8_t *q = keyp;
+    if (m->key_joined && is_map(keyp[0])) {
+        err = put_joined_key(&m->key, keyp, end);
+    } else if (f == RC_FORMAT_PROTOBUF && !is_map(keyp[0]) &&
+               rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
+        err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
+    } else if (f == RC_FORMAT_PROTOBUF) {
+        err = rc_proto_write_key_tpl(&m->key, m->proto_tpl, keyp, (size_t)(end - keyp),
+                                     kat[K_COLUMNS], NULL);
+    } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
+        err = rc_debezium_write_key_tpl(&m->key, m->dbz_tpl, keyp, end, da, kat[K_COLUMNS],
+                                        m->debezium_schemas);
+    } else {
+        err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
+    }
+    if (err != RC_OK) {
+        return rc_seterr(errstr, errstr_size, err,
+                         "cannot encode the key of an event for %.*s as %s: %s%s", (int)topic_len,
+                         m->topic, rc_format_name(f), rc_err2str(err),
+                         f == RC_FORMAT_PROTOBUF ? " (a protobuf key is a map or a string)" : "");
+    }
+    return RC_OK;
+}
+
 rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len, size_t *used,
                        char *errstr, size_t errstr_size) {
     const uint8_t *end = ev + len;
@@ -911,40 +950,18 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
     }
 
     rc_debezium_at_t da; /* what the walk found: the envelope's fields are not searched again */
-    const uint8_t *keyp = kat[K_KEY];
-    if (keyp && !is_nil(keyp, end)) {
-        rc_err_t err;
-        const char *ks;
-        uint32_t kn;
-        const uint8_t *q = keyp;
-        if (m->key_joined && is_map(keyp[0])) {
-            err = put_joined_key(&m->key, keyp, end);
-        } else if (f == RC_FORMAT_PROTOBUF && !is_map(keyp[0]) &&
-                   rc_mp_read_str(&q, end, &ks, &kn) == RC_OK) {
-            err = rc_buf_append(&m->key, ks, kn); /* a key a script made a string: as is */
-        } else if (f == RC_FORMAT_PROTOBUF) {
-            err =
-                rc_proto_write_key_typed(&m->key, keyp, (size_t)(end - keyp), kat[K_COLUMNS], NULL);
-        } else if (f == RC_FORMAT_DEBEZIUM_JSON && is_map(keyp[0])) {
-            if (m->debezium_schemas) { /* the Key schema's name */
-                dbz_at_of(&da, &a);
-            }
-            err = rc_debezium_write_key_at(&m->key, keyp, end, &da, kat[K_COLUMNS],
-                                           m->debezium_schemas);
-        } else {
-            err = rc_json_write(&m->key, keyp, (size_t)(end - keyp), NULL);
-        }
-        if (err != RC_OK) {
-            return rc_seterr(
-                errstr, errstr_size, err, "cannot encode the key of an event for %.*s as %s: %s%s",
-                (int)topic_len, m->topic, rc_format_name(f), rc_err2str(err),
-                f == RC_FORMAT_PROTOBUF ? " (a protobuf key is a map or a string)" : "");
-        }
+    rc_err_t err;
+    /* the key before the value, but for protobuf and debezium-json, whose key takes what the
+     * value's row template knows of its columns: the same key, and on error the same message
+     * (the key's error first) */
+    bool key_after = f != RC_FORMAT_JSON;
+    if (!key_after &&
+        (err = put_key(m, f, &a, &da, end, topic_len, errstr, errstr_size)) != RC_OK) {
+        return err;
     }
 
     size_t vused;
     const uint8_t *cols = kat[K_COLUMNS]; /* the column types (rc_event.h), or NULL */
-    rc_err_t err;
     if (f == RC_FORMAT_PROTOBUF) {
         if (!m->proto_tpl) {
             m->proto_tpl = rc_proto_tpl_new(); /* NULL when out of memory: written without */
@@ -962,6 +979,12 @@ rc_err_t rc_msg_encode(rc_msg_t *m, rc_format_t f, const uint8_t *ev, size_t len
             m->json_tpl = rc_json_tpl_new(); /* NULL when out of memory: written without */
         }
         err = rc_json_write_event_tpl(&m->value, m->json_tpl, ev, len, a.end, &vused);
+    }
+    if (key_after) {
+        rc_err_t kerr = put_key(m, f, &a, &da, end, topic_len, errstr, errstr_size);
+        if (kerr != RC_OK) {
+            return kerr;
+        }
     }
     if (err != RC_OK) {
         return rc_seterr(errstr, errstr_size, err, "cannot encode an event for %.*s as %s: %s",

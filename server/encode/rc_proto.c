@@ -906,6 +906,8 @@ static rc_err_t put_value_body(rc_buf_t *out, const uint8_t **pp, const uint8_t 
 #define PTPL_KEY_MAX  32   /* msgpack bytes of a column name: a fixstr of up to 31 bytes */
 #define PTPL_HEAD     40   /* Column head: 2 + 2 + 31 + 2 = 37 bytes at most, 40 copied */
 #define PTPL_FIELDS   16   /* positions of the event map and meta with a template */
+#define PTPL_KEY_COLS 4    /* a key of up to this many columns is written from a row template */
+#define PTPL_KEY_SCAN 8    /* positions a key's column is looked for in (but for the last one) */
 
 typedef struct ptpl_col {
     uint8_t mp[PTPL_KEY_MAX]; /* the name's msgpack bytes, zero padded */
@@ -924,6 +926,7 @@ typedef struct ptpl_row {
     uint8_t *desc; /* the kafka.columns bytes cols[].uint_col come from (len 0: none) */
     size_t desc_len, desc_cap;
     bool wide; /* the last row's body took a 2-byte length (128 bytes to 16 KiB) */
+    uint32_t key_col[PTPL_KEY_COLS]; /* the positions a key's columns named last */
 } ptpl_row_t;
 
 /* A key of the event map or of meta: its msgpack bytes (a fixstr of up to 15 bytes) and its
@@ -976,6 +979,10 @@ typedef struct ptpl_map {
 struct rc_proto_tpl {
     ptpl_map_t event, meta;
     ptpl_row_t rows[PTPL_SLOTS];
+    /* the row template write_event synced with the descriptor at key_cols (the event ending at
+     * key_end), for the key of the same event (rc_proto_write_key_tpl); NULL: none */
+    ptpl_row_t *key_rt;
+    const uint8_t *key_cols, *key_end;
 };
 
 rc_proto_tpl_t *rc_proto_tpl_new(void) {
@@ -1969,7 +1976,12 @@ static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *dat
     rc_cols_t cols;
     rc_cols_init(&cols, columns, end);
     enc_t e = {.cols = rc_cols_any(&cols) ? &cols : NULL, .t = t};
+    if (t) { /* the row template picked below, synced with this descriptor, for the key */
+        t->key_cols = columns;
+        t->key_end = end;
+    }
     if (len && t && ev_end && event_fast(out, t, &p, end, ev_end, &e)) {
+        t->key_rt = e.rt;
         if (used) {
             *used = (size_t)(p - data);
         }
@@ -1981,6 +1993,9 @@ static rc_err_t write_event(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *dat
     rc_err_t err = len == 0 ? RC_ERR_TRUNCATED
                             : put_ordered(out, &p, end, k_event_keys, K_COUNT, put_event_field, &e,
                                           t ? &t->event : NULL, t ? ev_end : NULL, e.at);
+    if (t) {
+        t->key_rt = e.rt;
+    }
     if (err != RC_OK) {
         out->len = mark;
         return err;
@@ -2084,6 +2099,67 @@ rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len
         *used = (size_t)(p - data);
     }
     return RC_OK;
+}
+
+/* The key at *pp as key_fast writes it, when it is a fixmap of 1 to PTPL_KEY_COLS columns
+ * whose names positions of rt have (rt: the event's row template, synced with the key's
+ * descriptor by write_event): each Column's head is its position's, and its value value_at's
+ * with that position's uint_col (key_fast's rc_cols_find finds the same info: a template only
+ * holds a name the descriptor has at most once). False, with nothing written and *pp unmoved,
+ * for any other key (or one key_fast would not take either). */
+static inline __attribute__((always_inline)) bool key_tpl(rc_buf_t *out, const uint8_t **pp,
+                                                          const uint8_t *end, ptpl_row_t *rt) {
+    const uint8_t *p = *pp;
+    uint32_t n = p < end && (p[0] & 0xf0) == 0x80 ? p[0] & 0x0fu : 0;
+    if (n == 0 || n > PTPL_KEY_COLS || ensure(out, (size_t)n * 80) != RC_OK) {
+        return false;
+    }
+    p++;
+    char *o0 = out->data + out->len, *o = o0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (end - p < 33) {
+            return false;
+        }
+        uint32_t j = rt->key_col[i], cap = rt->cap;
+        bool hit = j < cap && rc_tpl_eq32(rt->cols[j].mp, rt->cols[j].skip, p);
+        for (uint32_t k = 0; !hit && k < cap && k < PTPL_KEY_SCAN; k++) {
+            if (rc_tpl_eq32(rt->cols[k].mp, rt->cols[k].skip, p)) {
+                j = k;
+                hit = true;
+            }
+        }
+        if (!hit) {
+            return false;
+        }
+        rt->key_col[i] = j;
+        const ptpl_col_t *tc = &rt->cols[j];
+        const uint8_t *v = p + tc->mp_len;
+        memcpy(o, tc->head, PTPL_HEAD); /* past head_len: overwritten or beyond */
+        char *q = o + tc->head_len, *e = value_at(q, &v, end, tc->uint_col);
+        if (!e || e - o - 2 >= 0x80) {
+            return false;
+        }
+        q[-1] = (char)(e - q);
+        o[1] = (char)(e - o - 2);
+        o = e;
+        p = v;
+    }
+    out->len += (size_t)(o - o0);
+    *pp = p;
+    return true;
+}
+
+rc_err_t rc_proto_write_key_tpl(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *data, size_t len,
+                                const uint8_t *columns, size_t *used) {
+    const uint8_t *p = data;
+    if (t && t->key_rt && t->key_cols == columns && t->key_end == data + len &&
+        key_tpl(out, &p, data + len, t->key_rt)) {
+        if (used) {
+            *used = (size_t)(p - data);
+        }
+        return RC_OK;
+    }
+    return rc_proto_write_key_typed(out, data, len, columns, used);
 }
 
 rc_err_t rc_proto_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size_t *used) {

@@ -71,5 +71,11 @@ rc_err_t rc_proto_write_key(rc_buf_t *out, const uint8_t *data, size_t len, size
 /* As rc_proto_write_key, with the event's kafka.columns (NULL: none). */
 rc_err_t rc_proto_write_key_typed(rc_buf_t *out, const uint8_t *data, size_t len,
                                   const uint8_t *columns, size_t *used);
+/* As rc_proto_write_key_typed, through the templates t (NULL: none) that
+ * rc_proto_write_event_tpl has just written the same event's value with (the same columns, the
+ * event ending at data + len): a key of up to 4 columns is written with what the table's row
+ * template knows of them. The output is the same as without templates. */
+rc_err_t rc_proto_write_key_tpl(rc_buf_t *out, rc_proto_tpl_t *t, const uint8_t *data, size_t len,
+                                const uint8_t *columns, size_t *used);
 
 #endif

@@ -4233,6 +4233,242 @@ static void test_debezium_tpl_gtids_that_change(void **state) {
     rc_msg_free(&m);
 }
 
+/* A key value of kind k (0..7) for test_msg_key_from_the_row_template. */
+static void pack_kval(msgpack_packer *pk, int k, uint64_t i) {
+    switch (k) {
+    case 0:
+        msgpack_pack_uint64(pk, i * 977);
+        break;
+    case 1:
+        msgpack_pack_nil(pk);
+        break;
+    case 2:
+        str(pk, i % 2 ? "k\"1" : "plain");
+        break;
+    case 3:
+        ext(pk, RC_EXT_DATE, i % 2 ? "2024-02-03" : "0000-00-00");
+        break;
+    case 4:
+        ext(pk, RC_EXT_DECIMAL, i % 2 ? "-12.50" : "7");
+        break;
+    case 5:
+        ext(pk, RC_EXT_DATETIME, "2024-02-29T23:59:58.123456");
+        break;
+    case 6:
+        msgpack_pack_bin_with_body(pk, "\x01\x02", 2);
+        break;
+    default:
+        msgpack_pack_int64(pk, -(int64_t)i);
+        break;
+    }
+}
+
+/* A key written with what the value's row template knows of its columns: keys naming each
+ * position of a 12-column row (first, inside, past the positions looked at), of every kind of
+ * value, its column's type changing under it (BIGINT, BIT, DATE, DECIMAL, DATETIME, TEXT)
+ * between events written at the same address, with and without kafka.columns, keys of two
+ * columns, of an unknown column, cut events: rc_msg's key is rc_proto_write_key_typed's and
+ * rc_debezium_write_key_of's (no templates), with and without Debezium's schema part. */
+static void test_msg_key_from_the_row_template(void **state) {
+    (void)state;
+    static const char *const names[12] = {"id", "c1", "c2",  "c3",  "c4",  "c5",
+                                          "c6", "c7", "c8x", "c9y", "c10", "c11"};
+    static const uint8_t types[6] = {RC_COL_BIGINT,  RC_COL_BIT,      RC_COL_DATE,
+                                     RC_COL_DECIMAL, RC_COL_DATETIME, RC_COL_TEXT};
+    rc_msg_t msg = RC_MSG_INIT;
+    uint8_t *buf = malloc(4096); /* every event at the same address */
+    assert_non_null(buf);
+    size_t compared = 0;
+    for (uint64_t i = 0; i < 4000; i++) {
+        int kcol = (int)(i / 8 % 13); /* 12: an unknown name */
+        int kind = (int)(i % 8), tshift = (int)(i / 104 % 6);
+        bool two = i % 53 == 7, described = i % 29 != 3;
+        uint8_t ty[12], fl[12];
+        for (int c = 0; c < 12; c++) {
+            ty[c] = types[(c + tshift) % 6];
+            fl[c] = c % 3 == 0 ? RC_COLF_UNSIGNED : RC_COLF_NULLABLE;
+        }
+        mp_t m;
+        mp_init(&m);
+        msgpack_packer *pk = &m.pk;
+        msgpack_pack_map(pk, 7);
+        str(pk, "schema"), str(pk, "shop");
+        str(pk, "table"), str(pk, "orders");
+        str(pk, "action"), str(pk, "insert");
+        str(pk, "before"), msgpack_pack_array(pk, 0);
+        str(pk, "after"), msgpack_pack_array(pk, 1);
+        msgpack_pack_map(pk, 12);
+        for (int c = 0; c < 12; c++) {
+            str(pk, names[c]);
+            pack_kval(pk, (c + (int)i) % 8, i);
+        }
+        str(pk, "meta"), msgpack_pack_map(pk, 7);
+        str(pk, "pipeline"), str(pk, "p");
+        str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000007ULL);
+        str(pk, "gtid"), str(pk, "0-1-2");
+        str(pk, "binlog_file"), str(pk, "bin.000001");
+        str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4);
+        str(pk, "server_id"), msgpack_pack_uint64(pk, 1);
+        str(pk, "commit_ts"), msgpack_pack_uint64(pk, 1709211662);
+        str(pk, "kafka"), msgpack_pack_map(pk, described ? 3 : 2);
+        str(pk, "topic"), str(pk, "t");
+        bool key_last = i % 5 == 4; /* the key last: near the end, and cut */
+        if (described && key_last) {
+            pack_named_columns(pk, names, ty, fl, 12, 3);
+        }
+        str(pk, "key"), msgpack_pack_map(pk, two ? 2 : 1);
+        str(pk, kcol < 12 ? names[kcol] : "zz");
+        pack_kval(pk, kind, i);
+        if (two) {
+            str(pk, "c1"), pack_kval(pk, 0, i);
+        }
+        if (described && !key_last) {
+            pack_named_columns(pk, names, ty, fl, 12, 3);
+        }
+        assert_true(m.sb.size <= 4096);
+        size_t len = m.sb.size - (key_last && i % 3 == 0 ? (size_t)(i % 40) : 0);
+        memcpy(buf, m.sb.data, len);
+        msgpack_sbuffer_destroy(&m.sb);
+        const uint8_t *end = buf + len, *kafka = NULL, *key = NULL, *cols = NULL;
+        bool whole = rc_mp_map_find(buf, end, "kafka", &kafka) == RC_OK &&
+                     rc_mp_map_find(kafka, end, "key", &key) == RC_OK;
+        if (whole && described) {
+            whole = rc_mp_map_find(kafka, end, "columns", &cols) == RC_OK;
+        }
+        for (int form = 0; form < 3; form++) { /* protobuf, debezium-json, with schemas */
+            bool schemas = form == 2;
+            rc_format_t fmt = form ? RC_FORMAT_DEBEZIUM_JSON : RC_FORMAT_PROTOBUF;
+            msg.debezium_schemas = schemas;
+            char why[256];
+            size_t used;
+            rc_err_t got = rc_msg_encode(&msg, fmt, buf, len, &used, why, sizeof why);
+            if (!whole) {
+                assert_int_not_equal(got, RC_OK);
+                continue;
+            }
+            rc_buf_t want = RC_BUF_INIT;
+            rc_err_t err =
+                form ? rc_debezium_write_key_of(&want, buf, len, key, cols, schemas)
+                     : rc_proto_write_key_typed(&want, key, (size_t)(end - key), cols, NULL);
+            if (got == RC_OK) {
+                assert_int_equal(err, RC_OK);
+                assert_int_equal(msg.key.len, want.len);
+                assert_memory_equal(msg.key.data, want.data, want.len);
+                compared += !schemas && !two && kcol < 12;
+            } else if (err != RC_OK) {
+                assert_non_null(strstr(why, "cannot encode the key"));
+            }
+            rc_buf_free(&want);
+        }
+    }
+    assert_true(compared > 1000);
+    free(buf);
+    rc_msg_free(&msg);
+}
+
+/* An event whose header values come last: kafka first, then meta with the member `last` (0:
+ * gtid, a str 8; 1: binlog_file; 2: binlog_pos, a uint 64; 3: commit_ts, a uint 32) at its end,
+ * then table and schema (a str 8 when long) at the event's end. */
+static void pack_tail_event(mp_t *m, int last, bool long_schema, uint64_t i) {
+    msgpack_packer *pk = &m->pk;
+    char g[64];
+    snprintf(g, sizeof g, "3e11fa47-71ca-11e1-9e33-c80aa9429562:%llu", (unsigned long long)i);
+    msgpack_pack_map(pk, 7);
+    str(pk, "kafka"), msgpack_pack_map(pk, 2);
+    str(pk, "topic"), str(pk, "shop.orders");
+    str(pk, "key"), msgpack_pack_map(pk, 1), str(pk, "id"), msgpack_pack_uint64(pk, i);
+    str(pk, "action"), str(pk, "insert"), str(pk, "before"), msgpack_pack_array(pk, 0);
+    str(pk, "after"), msgpack_pack_array(pk, 1), msgpack_pack_map(pk, 1);
+    str(pk, "id"), msgpack_pack_uint64(pk, i);
+    str(pk, "meta"), msgpack_pack_map(pk, 7);
+    str(pk, "pipeline"), str(pk, "p");
+    str(pk, "timestamp"), msgpack_pack_uint64(pk, 1709211662000000ull + i);
+    str(pk, "server_id"), msgpack_pack_uint32(pk, 4101);
+    for (int k = 1; k <= 4; k++) {
+        switch ((last + k) % 4) {
+        case 0:
+            str(pk, "gtid"), str(pk, g);
+            break;
+        case 1:
+            str(pk, "binlog_file"), str(pk, "mysql-bin.000042");
+            break;
+        case 2:
+            str(pk, "binlog_pos"), msgpack_pack_uint64(pk, 4000000000000ull + i * 311);
+            break;
+        default:
+            str(pk, "commit_ts"), msgpack_pack_uint32(pk, 1709211662 + (uint32_t)(i / 7));
+            break;
+        }
+    }
+    str(pk, "table"), str(pk, "orders");
+    str(pk, "schema"), str(pk, long_schema ? "a_schema_name_of_more_than_31_bytes" : "shop");
+}
+
+/* The header values rc_msg reads inline (fixstr and str 8 strings, uints) need no check of
+ * their length against the event's end: the walk found each whole before it. Events whose
+ * schema, gtid, binlog_file, binlog_pos and commit_ts come last, whole (their headers as
+ * rc_mp_map_find finds the values) and cut at every byte into buffers of exactly that size
+ * (ASan sees a read past them), through a plan learnt from the whole ones and a fresh walk. */
+static void test_msg_header_values_at_the_event_end(void **state) {
+    (void)state;
+    static const rc_format_t fm[3] = {RC_FORMAT_JSON, RC_FORMAT_PROTOBUF, RC_FORMAT_DEBEZIUM_JSON};
+    for (int f = 0; f < 3; f++) {
+        for (int last = 0; last < 4; last++) {
+            for (int ls = 0; ls < 2; ls++) {
+                rc_msg_t lived = RC_MSG_INIT;
+                for (uint64_t i = 0; i < 40; i++) {
+                    mp_t m;
+                    mp_init(&m);
+                    pack_tail_event(&m, last, ls, i + 1);
+                    const uint8_t *ev = (const uint8_t *)m.sb.data, *end = ev + m.sb.size;
+                    check_msg_same(&lived, fm[f], ev, m.sb.size);
+                    if (i == 39) {
+                        for (size_t cut = 0; cut < m.sb.size; cut++) {
+                            check_msg_same(&lived, fm[f], ev, cut);
+                        }
+                    }
+                    /* the whole event's headers against the values found by rc_mp */
+                    char why[256];
+                    size_t used;
+                    assert_int_equal(
+                        rc_msg_encode(&lived, fm[f], ev, m.sb.size, &used, why, sizeof why), RC_OK);
+                    const uint8_t *meta, *v;
+                    const char *sv;
+                    uint32_t n;
+                    uint64_t u, pos;
+                    assert_int_equal(rc_mp_map_find(ev, end, "meta", &meta), RC_OK);
+                    assert_int_equal(lived.n_headers, 7);
+                    static const char *const names[4] = {"schema", "table", "gtid", "binlog_file"};
+                    for (int h = 0; h < 4; h++) {
+                        assert_int_equal(rc_mp_map_find(h < 2 ? ev : meta, end, names[h], &v),
+                                         RC_OK);
+                        assert_int_equal(rc_mp_read_str(&v, end, &sv, &n), RC_OK);
+                        if (h < 3) {
+                            assert_int_equal(lived.headers[3 + h].value_len, n);
+                            assert_memory_equal(lived.headers[3 + h].value, sv, n);
+                        } else {
+                            assert_memory_equal(lived.headers[6].value, sv, n);
+                        }
+                    }
+                    assert_int_equal(rc_mp_map_find(meta, end, "binlog_pos", &v), RC_OK);
+                    assert_int_equal(rc_mp_read_uint(&v, end, &pos), RC_OK);
+                    char want[64];
+                    int wn = snprintf(want, sizeof want, "%.*s:%llu", (int)n, sv,
+                                      (unsigned long long)pos);
+                    assert_int_equal(lived.headers[6].value_len, (size_t)wn);
+                    assert_memory_equal(lived.headers[6].value, want, (size_t)wn);
+                    assert_int_equal(rc_mp_map_find(meta, end, "commit_ts", &v), RC_OK);
+                    assert_int_equal(rc_mp_read_uint(&v, end, &u), RC_OK);
+                    assert_int_equal(lived.commit_ts, u);
+                    msgpack_sbuffer_destroy(&m.sb);
+                }
+                assert_true(rc_msg_walk_misses(&lived) < 20);
+                rc_msg_free(&lived);
+            }
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_files_per_value_type),
@@ -4281,6 +4517,8 @@ int main(void) {
         cmocka_unit_test(test_debezium_tpl_gtids_that_change),
         cmocka_unit_test(test_msg_walk_learns_again_when_a_constant_changes),
         cmocka_unit_test(test_msg_rows_cut_inside_a_long_last_member),
+        cmocka_unit_test(test_msg_key_from_the_row_template),
+        cmocka_unit_test(test_msg_header_values_at_the_event_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
