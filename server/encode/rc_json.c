@@ -438,7 +438,7 @@ static const uint64_t k_ndigits[32] = {
     (10ULL << 32),       (10ULL << 32)};
 
 static inline unsigned u32_ndigits(uint32_t v) {
-    return (unsigned)((v + k_ndigits[31 - __builtin_clz(v | 1)]) >> 32);
+    return (unsigned)((v + k_ndigits[(unsigned)(31 - __builtin_clz(v | 1))]) >> 32);
 }
 
 /* d, digits8's 8 digits of a value of n digits (1 to 8), at o without its leading zeros, as
