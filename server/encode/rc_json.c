@@ -1111,6 +1111,17 @@ static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
     return (size_t)(end - o);
 }
 
+/* The count of digits before the point of 2^-11 <= a < 10^5 by a's binade [2^(e-11), 2^(e-10)):
+ * k_float3_ni[e] for its largest values, one less below k_float3_ni_at[e], the bits of the
+ * power of ten inside it (10, 100, 1000, 10^4, 10^5; 0 in the binades without one). */
+static const uint8_t k_float3_ni[29] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2,
+                                        2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6};
+static const uint64_t k_float3_ni_at[29] = {[14] = 0x4024000000000000ULL,
+                                            [17] = 0x4059000000000000ULL,
+                                            [20] = 0x408f400000000000ULL,
+                                            [24] = 0x40c3880000000000ULL,
+                                            [27] = 0x40f86a0000000000ULL};
+
 /* The text of a double of at most 3 decimals (12.345, 12.5, 12.0: the usual DOUBLE of a
  * database) below 2^42, at o; returns its end, or NULL for float_at's general way. It is what
  * shortest_fast and format_fast give, without stepping k up from 0. Below 2^42 a double's ulp is
@@ -1151,10 +1162,11 @@ static inline __attribute__((always_inline)) char *float3_at(char *o, double x) 
         uint64_t d = digits8(n32);
         /* the lengths on chains of their own, not from d's zeros (d is five multiplies after
          * n): the digits before the point from |x|'s bits (N / 10^3 reads back as |x|, so
-         * |x| >= 10^i exactly when N's integral part is), the fraction's from N by two exact
+         * |x| >= 10^i exactly when N's integral part is: its binade's count, less one below the
+         * power of ten in it, two loads and a compare), the fraction's from N by two exact
          * divisibility tests (".ddd" less its trailing zeros, ".0" when all three are) */
-        unsigned ni = 1 + (a_bits >= 0x4024000000000000ULL) + (a_bits >= 0x4059000000000000ULL) +
-                      (a_bits >= 0x408f400000000000ULL) + (a_bits >= 0x40c3880000000000ULL);
+        unsigned e = (unsigned)(a_bits >> 52) - 1012;
+        unsigned ni = k_float3_ni[e] - (a_bits < k_float3_ni_at[e]);
         unsigned nf = 4 - (n32 % 10 == 0) - (n32 % 100 == 0);
         uint64_t t = (d >> (40 - 8 * ni)) | ASCII_ZEROS; /* "0.ddd" keeps a digit before it */
         memcpy(o, &t, 8);
