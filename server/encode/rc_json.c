@@ -438,7 +438,7 @@ static const uint64_t k_ndigits[32] = {
     (10ULL << 32),       (10ULL << 32)};
 
 static inline unsigned u32_ndigits(uint32_t v) {
-    return (unsigned)((v + k_ndigits[31 - __builtin_clz(v | 1)]) >> 32);
+    return (unsigned)((v + k_ndigits[(unsigned)(31 - __builtin_clz(v | 1))]) >> 32);
 }
 
 /* d, digits8's 8 digits of a value of n digits (1 to 8), at o without its leading zeros, as
@@ -1111,60 +1111,62 @@ static inline size_t format_fast(char *o, bool neg, uint64_t m, int k) {
     return (size_t)(end - o);
 }
 
+/* The count of digits before the point of 2^-11 <= a < 10^5 by a's binade [2^(e-11), 2^(e-10)):
+ * k_float3_ni[e] for its largest values, one less below k_float3_ni_at[e], the bits of the
+ * power of ten inside it (10, 100, 1000, 10^4, 10^5; 0 in the binades without one). */
+static const uint8_t k_float3_ni[29] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2,
+                                        2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6};
+static const uint64_t k_float3_ni_at[29] = {[14] = 0x4024000000000000ULL,
+                                            [17] = 0x4059000000000000ULL,
+                                            [20] = 0x408f400000000000ULL,
+                                            [24] = 0x40c3880000000000ULL,
+                                            [27] = 0x40f86a0000000000ULL};
+
 /* The text of a double of at most 3 decimals (12.345, 12.5, 12.0: the usual DOUBLE of a
  * database) below 2^42, at o; returns its end, or NULL for float_at's general way. It is what
  * shortest_fast and format_fast give, without stepping k up from 0. Below 2^42 a double's ulp is
  * under 0.001, so at most one N reads back as x from N / 10^3, and if some M / 10^k (k < 3)
  * reads back, M * 10^(3-k) is that N: the k shortest_fast picks is 3 less the zeros N ends with
  * (none of its k below pass), and its M is N without them (x * 10^k is within M * 2^-52 of M <
- * 2^49, so M is its nearest integer and passes the slack test). N is found by shortest_fast's
- * own test at k = 3 (the same product, rounding, slack and division); format_fast writes M's
+ * 2^49, so M is its nearest integer and passes the slack test). N is the one that passes
+ * shortest_fast's read-back test at k = 3, found by integers (below); format_fast writes M's
  * digits with the point k places from the end, "N.0" for k = 0. */
 static inline __attribute__((always_inline)) char *float3_at(char *o, double x) {
-    /* |x| and its sign from x's bits, and |x| < 2^42 told by them: a double's bits that are not
-     * negative order as its value, and an infinity's or a NaN's are above 2^42's */
+    /* |x| and its sign from x's bits, and 2^-11 <= |x| < 2^42 told by them: a double's bits that
+     * are not negative order as its value, and an infinity's or a NaN's are above 2^42's */
     uint64_t a_bits;
     memcpy(&a_bits, &x, 8);
     unsigned neg = (unsigned)(a_bits >> 63);
     a_bits &= ~(1ULL << 63);
-    if (a_bits >= 0x4290000000000000ULL) { /* 2^42 */
-        return NULL;
+    if (a_bits - 0x3f40000000000000ULL >= 0x4290000000000000ULL - 0x3f40000000000000ULL) {
+        return NULL; /* below 2^-11 (N = 0: +0 too) or from 2^42 on */
     }
-    double a;
-    memcpy(&a, &a_bits, 8);
-    double m = a * 1e3;
-    double near = (m + 0x1p52) - 0x1p52;
-    /* near / 1e3 == a as bits: both are finite and not negative, where == and the bits agree;
-     * an integer test, not ucomisd's unordered flags. shortest_fast's slack test at k = 3
-     * (|near - m| <= m * 2^-51) needs no test of its own: when N / 10^3 reads back as a, a * 10^3
-     * is within N * 2^-53 of N and m within 2^-53 of that, so near - m (exact, Sterbenz) is at
-     * most about m * 2^-52. An N of 0 (a = 0) goes the general way: N is taken again below from
-     * a's exponent, which needs a > 0. */
-    double back = near / 1e3;
-    uint64_t back_bits;
-    memcpy(&back_bits, &back, 8);
-    uint64_t n = (uint64_t)(int64_t)near; /* an integer below 2^52: exact, as the signed one */
-    if (back_bits != a_bits || n == 0) {
+    /* Whether N / 10^3 reads back as a = M * 2^-s (M < 2^53, s in 11..63), by integers, not by
+     * the double's multiply, rounding and division back: it does when N / 10^3 is nearer to a
+     * than half of a's ulp 2^-s, i.e. |N * 2^s - M * 1000| < 500 (M * 1000 < 2^63). As 2^s >
+     * 1000, that is (M * 1000 + 500) mod 2^s < 1000, and N is then (M * 1000 + 500) >> s. No
+     * tie: N * 2^s - M * 1000 = +-500 has 2^2 as its power of two, its terms 2^3 or more. The
+     * lower neighbour of a power of two is half as far, but a = 2^-s * 2^52 is N / 10^3 exactly
+     * (M * 1000 mod 2^s = 0) or has M * 1000 mod 2^s and 2^s less it both >= 2^55. */
+    unsigned sh = 1075 - (unsigned)(a_bits >> 52);
+    uint64_t r = ((a_bits & ((1ULL << 52) - 1)) | 1ULL << 52) * 1000 + 500;
+    uint64_t n = r >> sh;
+    if (r - (n << sh) >= 1000) {
         return NULL;
     }
     *o = '-';
     o += neg;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n < 100000000) { /* below 100000: N's 8 digits made at once, the point put in them */
-        /* N again from a's bits, not from the double's multiply, rounding and conversion,
-         * which the digits and the fraction's length waited for: a = M * 2^-s, and as N / 10^3
-         * reads back as a, a * 10^3 is within N * 2^-53 < 1/2 of N, so N is M * 1000 / 2^s
-         * rounded (M * 1000 < 2^63; 0.0005 < a < 10^5 puts s in 36..62) */
-        unsigned sh = 1075 - (unsigned)(a_bits >> 52);
-        uint64_t mx = ((a_bits & ((1ULL << 52) - 1)) | 1ULL << 52) * 1000;
-        uint32_t n32 = (uint32_t)(((mx >> (sh - 1)) + 1) >> 1);
+        uint32_t n32 = (uint32_t)n;
         uint64_t d = digits8(n32);
         /* the lengths on chains of their own, not from d's zeros (d is five multiplies after
          * n): the digits before the point from |x|'s bits (N / 10^3 reads back as |x|, so
-         * |x| >= 10^i exactly when N's integral part is), the fraction's from N by two exact
+         * |x| >= 10^i exactly when N's integral part is: its binade's count, less one below the
+         * power of ten in it, two loads and a compare), the fraction's from N by two exact
          * divisibility tests (".ddd" less its trailing zeros, ".0" when all three are) */
-        unsigned ni = 1 + (a_bits >= 0x4024000000000000ULL) + (a_bits >= 0x4059000000000000ULL) +
-                      (a_bits >= 0x408f400000000000ULL) + (a_bits >= 0x40c3880000000000ULL);
+        unsigned e = (unsigned)(a_bits >> 52) - 1012;
+        unsigned ni = k_float3_ni[e] - (a_bits < k_float3_ni_at[e]);
         unsigned nf = 4 - (n32 % 10 == 0) - (n32 % 100 == 0);
         uint64_t t = (d >> (40 - 8 * ni)) | ASCII_ZEROS; /* "0.ddd" keeps a digit before it */
         memcpy(o, &t, 8);

@@ -3478,6 +3478,64 @@ static void test_json_tpl_plan_repeat_cache_kept_over_plans(void **state) {
     rc_json_tpl_free(t);
 }
 
+/* float3_at's read-back test done by integers at its edges: the powers of two from 2^-40 to
+ * 2^45 (a lower neighbour half as far), the small values about 2^-11 and 0.0005 (below which N
+ * is 0), the halfway values (2k + 1) / 2000 and j / 16 (a * 1000 ends in .5), the values just
+ * under 2^42, each with its neighbours one to three ulps away, both signs, at the top and in a
+ * settled plan's double op: a value with some N / 1000 reading back as it takes printf's %.3f
+ * text less its trailing zeros, any other reads back and is as short as printf's. Fails when
+ * the test lets a neighbour or a halfway value through, or refuses a 3-decimal value. */
+static void check_double_3_or_not(rc_json_tpl_t *t, double x) {
+    double a = fabs(x), d = round(a * 1000) / 1000;
+    if (a < 0x1p42 && d == a && d != 0) {
+        char want[64];
+        text_3_decimals(x, want, sizeof want);
+        check_double(x, want);
+    } else {
+        check_roundtrip(x, false);
+    }
+    check_double_in_plan(t, x, "dbl11");
+}
+
+static void test_json_double_3_decimals_read_back_edges(void **state) {
+    (void)state;
+    rc_json_tpl_t *t = rc_json_tpl_new();
+    assert_non_null(t);
+    double xs[8192];
+    size_t nx = 0;
+    for (int e = -40; e <= 45; e++) {
+        xs[nx++] = ldexp(1, e);
+    }
+    for (int n = 0; n <= 2100; n += 1 + n / 100) {
+        xs[nx++] = (double)n / 1000;
+        xs[nx++] = (double)(2 * n + 1) / 2000;
+        xs[nx++] = (double)(2 * n + 1) / 16;
+        xs[nx++] = (double)n / 1024;
+    }
+    for (int n = 0; n < 64; n++) {
+        xs[nx++] = 0x1p-11 + n * 0x1p-20;
+        xs[nx++] = 0.0005 + n * 0x1p-30;
+        xs[nx++] = 0x1p42 - (double)(n + 1) / 1000;
+        xs[nx++] = 0x1p42 - (double)(n + 1) / 1024;
+    }
+    assert_true(nx <= 8192);
+    for (size_t i = 0; i < nx; i++) {
+        for (int k = -3; k <= 3; k++) {
+            double x = xs[i];
+            for (int j = 0; j < (k < 0 ? -k : k); j++) {
+                x = nextafter(x, k < 0 ? 0 : INFINITY);
+            }
+            check_double_3_or_not(t, x);
+            check_double_3_or_not(t, -x);
+        }
+    }
+    rc_json_tpl_free(t);
+    check_double(0x1p-11, "0.00048828125");
+    check_double(0.0005, "0.0005");
+    check_double(0.0625, "0.0625");
+    check_double(0.001, "0.001");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_nil_and_bools),
@@ -3545,6 +3603,7 @@ int main(void) {
         cmocka_unit_test(test_json_double_3_decimals_at_powers_of_ten),
         cmocka_unit_test(test_json_double_shortest_past_fast_digits),
         cmocka_unit_test(test_json_tpl_plan_repeat_cache_kept_over_plans),
+        cmocka_unit_test(test_json_double_3_decimals_read_back_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
