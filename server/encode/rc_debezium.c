@@ -1732,7 +1732,8 @@ rc_err_t rc_debezium_write_key_tpl(rc_buf_t *out, rc_debezium_tpl_t *t, const ui
         }
         return err;
     }
-    return write_key(out, key, end, a, columns, schemas, rt);
+    /* without schemas put_key_fast has just declined the key: not tried again */
+    return write_key(out, key, end, a, columns, schemas, schemas ? rt : NULL);
 }
 
 rc_err_t rc_debezium_write_key_of(rc_buf_t *out, const uint8_t *ev, size_t len, const uint8_t *key,
